@@ -1,0 +1,52 @@
+# One task runner: the README's commands and CI call these targets.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint fmt openapi bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+## demo: set up, then run the main job on embedded SQLite (DEMO_ARGS=--no-serve to finish)
+demo: $(STAMP)
+	$(BIN)/ketenherstel demo $(DEMO_ARGS)
+
+## test: set up, then run the whole test suite
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## lint: ruff, ruff format --check, mypy --strict, and Spectral on the served OpenAPI
+lint: $(STAMP) $(NODE_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(MAKE) --no-print-directory openapi
+	npx --no-install spectral lint --fail-severity=error --ruleset spectral/adr.spectral.yaml build/openapi.json
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+## openapi: write the served OpenAPI document to build/openapi.json
+openapi: $(STAMP)
+	$(BIN)/ketenherstel openapi --out build/openapi.json
+
+## bench: the exchange benchmark (needs PostgreSQL and NATS for the peer columns)
+bench: $(STAMP)
+	$(PY) bench/exchange.py
+
+clean:
+	rm -rf $(VENV) node_modules build var .pytest_cache .mypy_cache .ruff_cache

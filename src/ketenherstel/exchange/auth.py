@@ -1,0 +1,71 @@
+"""Who is calling: bearer tokens (stored as SHA-256 hashes) and client certificates (mTLS).
+
+Tokens are 256 random bits, so a fast hash is enough: nobody can brute-force the preimage, and
+the store never holds a usable secret. In production a partner presents a PKIoverheid-style client
+certificate whose subject `serialNumber` carries its OIN, as Digikoppeling does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from ketenherstel.store.ports import Role
+
+TOKEN_PREFIX = "kh_"
+_TOKEN = re.compile(r"^kh_[A-Za-z0-9_-]{43}$")
+OIN = re.compile(r"^[0-9]{20}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller. Partners carry their key and OIN; people carry a role."""
+
+    name: str
+    role: Role
+    partner_key: str | None
+    via: Literal["token", "certificate", "local"]
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+    @property
+    def can_view(self) -> bool:
+        return self.role in ("operator", "viewer")
+
+
+LOCAL_OPERATOR = Principal("local-cli", "operator", None, "local")
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def looks_like_token(token: str) -> bool:
+    return bool(_TOKEN.match(token))
+
+
+def new_credential_id() -> str:
+    return "cred-" + secrets.token_hex(8)
+
+
+def same_hash(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+def oin_from_subject(subject: tuple[tuple[tuple[str, str], ...], ...]) -> str | None:
+    """The OIN in a certificate subject as Python's ssl module returns it (getpeercert())."""
+    for rdn in subject:
+        for name, value in rdn:
+            if name == "serialNumber" and OIN.match(value):
+                return value
+    return None

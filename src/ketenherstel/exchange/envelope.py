@@ -1,0 +1,252 @@
+"""CloudEvents 1.0 envelopes as the NL GOV profile for CloudEvents shapes them.
+
+Parses structured mode (one event), batch mode (`application/cloudevents-batch+json`) and binary
+mode (attributes in `ce-` headers, the body is `data`). Every problem is collected, with the event's
+index in the batch and the field, so a sender can mend all of them at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ketenherstel.exchange.errors import Problem
+
+DataValidator = Callable[[str, object], list[tuple[str, str]]]
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+
+_CORE = {
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "datacontenttype",
+    "dataschema",
+    "data",
+    "data_base64",
+}
+_REQUIRED = ("specversion", "id", "source", "type")
+_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+_INT32_MAX = 2**31 - 1
+_MAX_ID = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_event_bytes: int = 256 * 1024
+    max_batch_events: int = 10_000
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A checked event: its attributes, its canonical JSON and that JSON's hash."""
+
+    id: str
+    source: str
+    type: str
+    subject: str | None
+    time: str | None
+    partitionkey: str | None
+    sequence: int | None
+    body: bytes
+    content_hash: str
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+
+
+def content_hash(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def parse_body(body: bytes, content_type: str) -> tuple[list[Any], bool]:
+    """Decode a request body into a list of raw events; the flag says whether it was a batch.
+
+    Raises `ValueError` with a message fit for a 400 answer.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"the body is not valid JSON: {exc}") from None
+    if content_type == BATCH:
+        if not isinstance(doc, list):
+            raise ValueError("a batch (application/cloudevents-batch+json) must be a JSON array")
+        return doc, True
+    if isinstance(doc, list):
+        raise ValueError(
+            "a JSON array was sent as a single event; send batches with Content-Type "
+            f"{BATCH}"
+        )
+    return [doc], False
+
+
+def from_binary(headers: Mapping[str, str], body: bytes, content_type: str) -> dict[str, Any]:
+    """Rebuild a structured event from binary mode: `ce-*` headers and the body as data."""
+    event: dict[str, Any] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower.startswith("ce-"):
+            event[lower[3:]] = value
+    if content_type:
+        event["datacontenttype"] = content_type
+    if body:
+        if content_type == "application/json" or content_type.endswith("+json"):
+            try:
+                event["data"] = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"the body is not valid JSON: {exc}") from None
+        else:
+            raise ValueError(
+                f"binary-mode data must be JSON (application/json), not {content_type!r}"
+            )
+    return event
+
+
+def check_events(
+    events: Sequence[Any],
+    *,
+    limits: Limits,
+    known_type: Callable[[str], bool],
+    validate_data: DataValidator,
+) -> tuple[list[Envelope], list[Problem]]:
+    """Check every event; return the envelopes and every problem found (empty if all are fine)."""
+    problems: list[Problem] = []
+    envelopes: list[Envelope] = []
+    if not events:
+        problems.append(Problem(None, "", "the batch is empty"))
+    if len(events) > limits.max_batch_events:
+        problems.append(
+            Problem(
+                None,
+                "",
+                f"the batch has {len(events)} events; at most {limits.max_batch_events} allowed",
+            )
+        )
+        return [], problems
+    for index, event in enumerate(events):
+        found = _check_one(index, event, limits, known_type, validate_data)
+        if isinstance(found, Envelope):
+            envelopes.append(found)
+        else:
+            problems.extend(found)
+    return envelopes, problems
+
+
+def _check_one(
+    index: int,
+    event: Any,
+    limits: Limits,
+    known_type: Callable[[str], bool],
+    validate_data: DataValidator,
+) -> Envelope | list[Problem]:
+    if not isinstance(event, dict):
+        return [Problem(index, "", "an event must be a JSON object")]
+    out: list[Problem] = []
+
+    def bad(field: str, reason: str) -> None:
+        out.append(Problem(index, field, reason))
+
+    for name in _REQUIRED:
+        value = event.get(name)
+        if value is None:
+            bad(name, f"the required attribute '{name}' is missing")
+        elif not isinstance(value, str) or not value:
+            bad(name, f"'{name}' must be a non-empty string")
+    if event.get("specversion") not in (None, "1.0"):
+        bad("specversion", f"specversion must be '1.0', not {event.get('specversion')!r}")
+    ident = event.get("id")
+    if isinstance(ident, str) and len(ident) > _MAX_ID:
+        bad("id", f"id is {len(ident)} characters; at most {_MAX_ID}")
+    for name in ("subject", "partitionkey", "dataschema", "dataref"):
+        value = event.get(name)
+        if value is not None and (not isinstance(value, str) or not value):
+            bad(name, f"'{name}' must be a non-empty string when present")
+    time = event.get("time")
+    if time is not None and not _is_rfc3339(time):
+        bad("time", "time must be an RFC 3339 timestamp with a time zone, e.g. 2025-07-17T21:00:00Z")
+    ctype = event.get("datacontenttype")
+    if ctype is not None and not (
+        isinstance(ctype, str) and (ctype.split(";")[0].strip() == "application/json" or ctype.endswith("+json"))
+    ):
+        bad("datacontenttype", f"only JSON data is accepted (application/json), not {ctype!r}")
+    if "data_base64" in event:
+        bad("data_base64", "binary data (data_base64) is not accepted; send JSON data")
+    sequence = _check_sequence(event, bad)
+    for name, value in event.items():
+        if name in _CORE:
+            continue
+        if not _EXTENSION_NAME.match(name):
+            bad(name, "extension names are 1-20 lowercase letters or digits (CloudEvents 1.0)")
+        elif isinstance(value, dict | list) or value is None:
+            bad(name, "an extension attribute must be a string, number or boolean")
+    type_name = event.get("type")
+    if "data" not in event and "dataref" not in event:
+        bad("data", "the event has neither 'data' nor 'dataref'")
+    elif isinstance(type_name, str) and type_name:
+        if not known_type(type_name):
+            bad("type", f"unknown message type {type_name!r}; see GET /v1/chain for the types")
+        elif "data" in event:
+            for path, reason in validate_data(type_name, event["data"]):
+                bad(f"data{path}" if path.startswith(("[", ".")) or not path else f"data.{path}", reason)
+    body = canonical(event)
+    if len(body) > limits.max_event_bytes:
+        bad("", f"the event is {len(body)} bytes; at most {limits.max_event_bytes} allowed")
+    if out:
+        return out
+    return Envelope(
+        id=event["id"],
+        source=event["source"],
+        type=event["type"],
+        subject=event.get("subject"),
+        time=time,
+        partitionkey=event.get("partitionkey"),
+        sequence=sequence,
+        body=body,
+        content_hash=content_hash(body),
+    )
+
+
+def _check_sequence(event: Mapping[str, Any], bad: Callable[[str, str], None]) -> int | None:
+    raw = event.get("sequence")
+    kind = event.get("sequencetype")
+    if raw is None:
+        if kind is not None:
+            bad("sequencetype", "sequencetype is given without a sequence")
+        return None
+    if kind is not None and kind != "Integer":
+        bad("sequencetype", f"sequencetype must be 'Integer', not {kind!r}")
+        return None
+    if isinstance(raw, bool):
+        value = None
+    elif isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.isdigit() and raw.isascii():
+        value = int(raw)
+    else:
+        value = None
+    if value is None or not 1 <= value <= _INT32_MAX:
+        bad("sequence", f"sequence must be an integer from 1 to {_INT32_MAX}, not {raw!r}")
+        return None
+    return value
+
+
+def _is_rfc3339(value: Any) -> bool:
+    if not isinstance(value, str) or "T" not in value.upper():
+        return False
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None

@@ -1,0 +1,486 @@
+"""The exchange's use cases: accept, route, deliver, ack, retry, dead-letter, trail, admin.
+
+Every method takes keyword arguments and the calling `Principal`; the web layer and the CLI are
+thin wrappers around this class.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ketenherstel.chain import Chain, parse_source_urn
+from ketenherstel.chain import Partner as ChainPartner
+from ketenherstel.exchange import auth
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.committer import GroupCommitter
+from ketenherstel.exchange.envelope import Envelope, Limits, check_events
+from ketenherstel.exchange.errors import (
+    ConflictingEvent,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Problem,
+    StateConflict,
+    Unauthenticated,
+)
+from ketenherstel.store import ports
+from ketenherstel.store.ports import (
+    ALL_SENDERS,
+    AcceptRequest,
+    AckResult,
+    AuditRecord,
+    ChannelRecord,
+    CredentialRecord,
+    DeliveryRecord,
+    LeasedDelivery,
+    LeaseParams,
+    MessageOutcome,
+    MessageRecord,
+    NackResult,
+    NewMessage,
+    PartnerRecord,
+    Role,
+    SequenceState,
+    Store,
+    TrailEntry,
+)
+
+_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSettings:
+    visibility_timeout: float = 30.0
+    max_visibility: float = 3_600.0
+    max_attempts: int = 10
+    # Deliveries must outlive an outage of weeks (the OM was dark for ten): a year by default.
+    max_age: float = 365 * _DAY
+    backoff_base: float = 1.0
+    backoff_cap: float = 900.0
+    max_pull: int = 1_000
+    token_cache_seconds: float = 5.0
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    outcomes: tuple[MessageOutcome, ...]
+    envelopes: tuple[Envelope, ...]
+    gaps: dict[str, tuple[tuple[int, int], ...]]
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "accepted")
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTrail:
+    message: MessageRecord
+    deliveries: list[DeliveryRecord]
+    entries: list[TrailEntry]
+
+
+class Exchange:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        chain: Chain,
+        settings: ExchangeSettings | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.chain = chain
+        self.settings = settings or ExchangeSettings()
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self._committer = GroupCommitter(store)
+        self._tokens: dict[str, tuple[float, CredentialRecord | None]] = {}
+        self._partners: dict[str, PartnerRecord] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start group commit (for servers with many concurrent submitters)."""
+        self._committer.start()
+
+    def close(self) -> None:
+        self._committer.stop()
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def authenticate_token(self, token: str) -> Principal:
+        if not auth.looks_like_token(token):
+            raise Unauthenticated("the bearer token is malformed; tokens look like kh_…")
+        digest = auth.hash_token(token)
+        now = self.clock()
+        cached = self._tokens.get(digest)
+        if cached is None or now - cached[0] > self.settings.token_cache_seconds:
+            cached = (now, self.store.credential_by_hash(digest))
+            self._tokens[digest] = cached
+        record = cached[1]
+        if record is None or not auth.same_hash(record.token_hash, digest):
+            raise Unauthenticated("unknown bearer token")
+        if record.revoked_at is not None:
+            raise Unauthenticated("this token has been revoked; ask an operator for a new one")
+        return Principal(record.principal, record.role, record.partner_key, "token")
+
+    def authenticate_certificate(self, oin: str | None) -> Principal:
+        if oin is None:
+            raise Unauthenticated("the client certificate carries no OIN in its subject serialNumber")
+        for partner in self.store.list_partners():
+            if partner.oin == oin:
+                return Principal(partner.key, "partner", partner.key, "certificate")
+        raise Unauthenticated(f"no partner is registered with OIN {oin}")
+
+    # -- admin --------------------------------------------------------------------------------
+
+    def _require_operator(self, principal: Principal) -> None:
+        if not principal.is_operator:
+            raise Forbidden("this needs the operator role")
+
+    def register_partner(
+        self, *, principal: Principal, key: str, oin: str | None = None, name: str | None = None
+    ) -> PartnerRecord:
+        self._require_operator(principal)
+        known = self._chain_partner(key)
+        if known is None:
+            raise InvalidInput(
+                f"{key!r} is not a partner in the chain model; known: "
+                + ", ".join(sorted(p.key for p in self.chain.partners))
+            )
+        oin = oin or known.oin
+        if not auth.OIN.match(oin):
+            raise InvalidInput(f"an OIN is 20 digits, not {oin!r}")
+        if self.store.get_partner(key) is not None:
+            raise StateConflict(f"partner {key!r} is already registered")
+        if any(p.oin == oin for p in self.store.list_partners()):
+            raise StateConflict(f"OIN {oin} is already registered to another partner")
+        record = self.store.add_partner(key=key, name=name or known.name, oin=oin, now=self.clock())
+        self._audit(principal, "partner-registered", key, oin)
+        return record
+
+    def _chain_partner(self, key: str) -> ChainPartner | None:
+        return next((p for p in self.chain.partners if p.key == key), None)
+
+    def partners(self) -> list[PartnerRecord]:
+        return self.store.list_partners()
+
+    def partner(self, key: str) -> PartnerRecord:
+        record = self._partners.get(key) or self.store.get_partner(key)
+        if record is None:
+            raise NotFound(f"partner {key!r} is not registered; an operator adds it first")
+        self._partners[key] = record
+        return record
+
+    def set_webhook(self, *, principal: Principal, key: str, url: str | None) -> PartnerRecord:
+        self._require_operator(principal)
+        self.partner(key)
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise InvalidInput(f"a webhook URL starts with http:// or https://, not {url!r}")
+        self.store.set_webhook(key=key, url=url)
+        self._partners.pop(key, None)
+        self._audit(principal, "webhook-set", key, url or "(none)")
+        return self.partner(key)
+
+    def create_token(
+        self,
+        *,
+        principal: Principal,
+        role: Role,
+        partner: str | None = None,
+        person: str | None = None,
+        label: str = "",
+    ) -> tuple[str, CredentialRecord]:
+        self._require_operator(principal)
+        if role == "partner":
+            if partner is None or person is not None:
+                raise InvalidInput("a partner token names a partner (and no person)")
+            self.partner(partner)
+            name = partner
+        else:
+            if role not in ("operator", "viewer"):
+                raise InvalidInput(f"role must be partner, operator or viewer, not {role!r}")
+            if not person or partner is not None:
+                raise InvalidInput(f"an {role} token names a person (and no partner)")
+            name = person
+        token = auth.new_token()
+        record = CredentialRecord(
+            id=auth.new_credential_id(),
+            principal=name,
+            role=role,
+            partner_key=partner,
+            token_hash=auth.hash_token(token),
+            label=label,
+            created_at=self.clock(),
+            revoked_at=None,
+        )
+        self.store.add_credential(record)
+        self._audit(principal, "token-created", record.id, f"{role} {name}")
+        return token, record
+
+    def revoke_token(self, *, principal: Principal, credential_id: str) -> CredentialRecord:
+        self._require_operator(principal)
+        try:
+            record = self.store.revoke_credential(credential_id=credential_id, now=self.clock())
+        except ports.NotFound:
+            raise NotFound(f"no credential {credential_id!r}") from None
+        self._tokens.pop(record.token_hash, None)
+        self._audit(principal, "token-revoked", credential_id, "")
+        return record
+
+    def rotate_token(
+        self, *, principal: Principal, credential_id: str
+    ) -> tuple[str, CredentialRecord]:
+        """Issue a new token for the same holder and revoke the old one."""
+        self._require_operator(principal)
+        old = next((c for c in self.store.list_credentials() if c.id == credential_id), None)
+        if old is None:
+            raise NotFound(f"no credential {credential_id!r}")
+        if old.revoked_at is not None:
+            raise StateConflict(f"credential {credential_id} is revoked; create a new token")
+        person = None if old.role == "partner" else old.principal
+        token, record = self.create_token(
+            principal=principal,
+            role=old.role,
+            partner=old.partner_key,
+            person=person,
+            label=old.label,
+        )
+        self.revoke_token(principal=principal, credential_id=credential_id)
+        return token, record
+
+    def credentials(self, *, principal: Principal) -> list[CredentialRecord]:
+        self._require_operator(principal)
+        return self.store.list_credentials()
+
+    def set_channel(
+        self, *, principal: Principal, receiver: str, sender: str, state: str, reason: str
+    ) -> ChannelRecord:
+        self._require_operator(principal)
+        for key in (receiver, sender):
+            if key != ALL_SENDERS and self._chain_partner(key) is None:
+                raise InvalidInput(f"{key!r} is not a partner in the chain model")
+        if state not in ("open", "held"):
+            raise InvalidInput(f"a channel is 'open' or 'held', not {state!r}")
+        record = ChannelRecord(receiver, sender, state, reason, self.clock(), principal.name)  # type: ignore[arg-type]
+        self.store.set_channel(record)
+        self._audit(principal, f"channel-{state}", f"{sender}->{receiver}", reason)
+        return record
+
+    def channels(self, receiver: str | None = None) -> list[ChannelRecord]:
+        return self.store.list_channels(receiver)
+
+    # -- traffic ------------------------------------------------------------------------------
+
+    def submit(self, *, principal: Principal, events: Sequence[Any]) -> SubmitResult:
+        """Check, store and route a submission; return only after it is committed."""
+        if principal.role != "partner" or principal.partner_key is None:
+            raise Forbidden("only a partner credential may submit events")
+        envelopes, problems = check_events(
+            events,
+            limits=self.settings.limits,
+            known_type=lambda t: self.chain.message_type(t) is not None,
+            validate_data=self.chain.validate_data,
+        )
+        sender = self.partner(principal.partner_key)
+        wrong: list[Problem] = []
+        for index, env in enumerate(envelopes) if not problems else ():
+            parsed = parse_source_urn(env.source)
+            if parsed is None:
+                problems.append(
+                    Problem(
+                        index,
+                        "source",
+                        "source must be urn:nld:oin:<20-digit OIN>:systeem:<name>, "
+                        f"not {env.source!r}",
+                    )
+                )
+            elif parsed[0] != sender.oin:
+                wrong.append(
+                    Problem(index, "source", f"you are {sender.key} (OIN {sender.oin}); "
+                            f"you may not send as OIN {parsed[0]}")
+                )
+            elif not self.chain.may_send(sender.key, env.type):
+                wrong.append(
+                    Problem(index, "type", f"{sender.key} may not send {env.type}")
+                )
+        if problems:
+            raise InvalidInput(
+                f"{len(problems)} problem(s) in the submission; nothing was stored", problems
+            )
+        if wrong:
+            raise Forbidden("the submission contains events this partner may not send", wrong)
+        messages = [
+            NewMessage(
+                source=env.source,
+                id=env.id,
+                sender=sender.key,
+                type=env.type,
+                subject=env.subject,
+                partitionkey=env.partitionkey,
+                sequence=env.sequence,
+                time=env.time,
+                content_hash=env.content_hash,
+                body=env.body,
+                receivers=self.chain.receivers_for(env.type, sender.key),
+            )
+            for env in envelopes
+        ]
+        request = AcceptRequest(messages)
+        now = self.clock()
+        if self._committer.running:
+            outcome = self._committer.submit(request, now)
+        else:
+            outcome = self.store.accept([request], now=now)[0]
+        if outcome.rejected:
+            details = "; ".join(
+                f"event {c.index} ({c.source} {c.id}): stored {c.stored_hash}, "
+                f"submitted {c.submitted_hash}"
+                for c in outcome.conflicts
+            )
+            raise ConflictingEvent(
+                "an event id was used before with a different body; nothing was stored: "
+                + details,
+                [
+                    Problem(c.index, "id", f"stored {c.stored_hash}, submitted {c.submitted_hash}")
+                    for c in outcome.conflicts
+                ],
+            )
+        return SubmitResult(outcome.outcomes, tuple(envelopes), outcome.gaps)
+
+    def _receiver_of(self, principal: Principal) -> str:
+        if principal.role != "partner" or principal.partner_key is None:
+            raise Forbidden("only a partner credential receives deliveries")
+        return principal.partner_key
+
+    def pull(
+        self, *, principal: Principal, limit: int = 100, visibility: float | None = None
+    ) -> list[LeasedDelivery]:
+        receiver = self._receiver_of(principal)
+        if not 1 <= limit <= self.settings.max_pull:
+            raise InvalidInput(f"limit must be from 1 to {self.settings.max_pull}, not {limit}")
+        if visibility is None:
+            visibility = self.settings.visibility_timeout
+        if not 1 <= visibility <= self.settings.max_visibility:
+            raise InvalidInput(
+                f"visibility must be from 1 to {self.settings.max_visibility:.0f} seconds"
+            )
+        channels = self.store.list_channels(receiver)
+        held = frozenset(c.sender for c in channels if c.state == "held")
+        leased = self.store.lease(
+            LeaseParams(
+                receiver=receiver,
+                limit=limit,
+                now=self.clock(),
+                visibility=visibility,
+                max_attempts=self.settings.max_attempts,
+                max_age=self.settings.max_age,
+                held_senders=held - {ALL_SENDERS},
+                receiver_held=ALL_SENDERS in held,
+                actor=principal.name,
+            )
+        )
+        if leased:
+            self._audit(
+                principal,
+                "deliveries-read",
+                receiver,
+                f"{len(leased)} deliveries: " + ",".join(str(d.delivery_id) for d in leased),
+            )
+        return leased
+
+    def ack(self, *, principal: Principal, delivery_ids: Sequence[int]) -> list[AckResult]:
+        receiver = self._receiver_of(principal)
+        if not delivery_ids:
+            raise InvalidInput("name at least one delivery id to acknowledge")
+        return self.store.ack(
+            receiver=receiver, delivery_ids=delivery_ids, now=self.clock(), actor=principal.name
+        )
+
+    def nack(
+        self,
+        *,
+        principal: Principal,
+        delivery_id: int,
+        reason: str,
+        retry_after: float | None = None,
+    ) -> NackResult:
+        receiver = self._receiver_of(principal)
+        if not reason.strip():
+            raise InvalidInput("a nack needs a reason")
+        if retry_after is not None and retry_after < 0:
+            raise InvalidInput("retryAfter cannot be negative")
+        fixed = retry_after
+        result = self.store.nack(
+            receiver=receiver,
+            delivery_id=delivery_id,
+            reason=reason[:500],
+            now=self.clock(),
+            delay=lambda attempts: self.backoff(attempts) if fixed is None else fixed,
+            max_attempts=self.settings.max_attempts,
+            actor=principal.name,
+        )
+        if result.status == "not-found":
+            raise NotFound(f"you have no delivery {delivery_id}")
+        return result
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with full jitter."""
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** max(attempts - 1, 0))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def dead_letters(
+        self, *, principal: Principal, receiver: str | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        if not principal.can_view:
+            receiver = self._receiver_of(principal)
+        return self.store.dead_letters(receiver=receiver, limit=limit)
+
+    def resend(self, *, principal: Principal, delivery_id: int) -> DeliveryRecord:
+        self._require_operator(principal)
+        try:
+            record = self.store.resend(delivery_id=delivery_id, now=self.clock(), actor=principal.name)
+        except ports.NotFound as exc:
+            raise StateConflict(str(exc)) from None
+        self._audit(principal, "delivery-resent", str(delivery_id), "")
+        return record
+
+    def trail(self, *, principal: Principal, source: str, id: str) -> MessageTrail:
+        message = self.store.message(source, id)
+        hidden = NotFound(f"no message {id!r} from {source!r} that you may see")
+        if message is None:
+            raise hidden
+        deliveries = self.store.deliveries_of(message.position)
+        if not principal.can_view and principal.partner_key != message.sender and all(
+            d.receiver != principal.partner_key for d in deliveries
+        ):
+            raise hidden
+        self._audit(principal, "trail-read", f"{source} {id}", "")
+        return MessageTrail(message, deliveries, self.store.trail(message.position))
+
+    def sequence(self, *, principal: Principal, source: str) -> SequenceState:
+        state = self.store.sequence_state(source)
+        if state is None:
+            raise NotFound(f"no events with a sequence from {source!r}")
+        parsed = parse_source_urn(source)
+        own = principal.partner_key is not None and parsed is not None and (
+            parsed[0] == self.partner(principal.partner_key).oin
+        )
+        if not (principal.can_view or own):
+            raise NotFound(f"no events with a sequence from {source!r}")
+        return state
+
+    def _audit(self, principal: Principal, action: str, obj: str, detail: str) -> None:
+        self.store.audit(AuditRecord(self.clock(), principal.name, action, obj, detail))

@@ -1,0 +1,59 @@
+"""PostgreSQL adapter (psycopg 3): the server store; dequeue with FOR UPDATE SKIP LOCKED."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from ketenherstel.store.ports import StoreUnavailable
+from ketenherstel.store.sql import Cursor, SqlStore
+
+
+class PostgresStore(SqlStore):
+    """`dsn` is a libpq connection string, e.g. "postgresql://postgres@127.0.0.1:5432/test"."""
+
+    dialect = "postgres"
+    for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, dsn: str, *, schema: str | None = None) -> None:
+        super().__init__()
+        self.dsn = dsn
+        try:
+            self._conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        if schema is not None:
+            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self._conn.execute(f'SET search_path TO "{schema}"')
+
+    def _begin(self) -> Cursor:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN")
+        return cur
+
+    def _commit(self, cur: Cursor) -> None:
+        cur.execute("COMMIT")
+
+    def _rollback(self, cur: Cursor) -> None:
+        if not self._conn.closed:
+            self._conn.execute("ROLLBACK")
+
+    def _allocate(self, cur: Cursor, table: str, n: int) -> list[int]:
+        seq = "messages_pos_seq" if table == "messages" else "deliveries_id_seq"
+        cur.execute(f"SELECT nextval('{seq}') FROM generate_series(1, %s)", (n,))
+        return sorted(int(r[0]) for r in cur.fetchall())
+
+    def _is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, errors.UniqueViolation)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - statements are a small fixed set
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

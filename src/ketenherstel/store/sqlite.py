@@ -1,0 +1,60 @@
+"""SQLite adapter: one file in WAL mode, one writer, nothing to install."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+from ketenherstel.store.sql import Cursor, SqlStore
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+class SqliteStore(SqlStore):
+    """The default store. `path` may be ":memory:" for a private in-memory database."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, synchronous: Synchronous = "FULL") -> None:
+        super().__init__()
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self.path = str(path)
+        self.synchronous = synchronous
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={synchronous}")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute("PRAGMA cache_size=-262144")  # 256 MiB: keeps the id index hot
+        self._conn.execute("PRAGMA temp_store=MEMORY")
+
+    def _begin(self) -> Cursor:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        return cur
+
+    def _commit(self, cur: Cursor) -> None:
+        cur.execute("COMMIT")
+
+    def _rollback(self, cur: Cursor) -> None:
+        if self._conn.in_transaction:
+            cur.execute("ROLLBACK")
+
+    def _allocate(self, cur: Cursor, table: str, n: int) -> list[int]:
+        column = "pos" if table == "messages" else "id"
+        row = cur.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}").fetchone()
+        return list(range(int(row[0]) + 1, int(row[0]) + 1 + n))
+
+    def _is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+    def _sql(self, statement: str) -> str:
+        return statement
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,62 @@
+"""Shared fixtures. Tests that need PostgreSQL or NATS run against the real servers on
+loopback; with CI=true a missing server fails the test instead of skipping it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from ketenherstel.chain import Chain, load_chain
+
+PG_DSN = os.environ.get("KETENHERSTEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+NATS_URL = os.environ.get("KETENHERSTEL_TEST_NATS", "nats://127.0.0.1:4222")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def need_server(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: tests that need it must run, not skip)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chain() -> Chain:
+    return load_chain()
+
+
+@pytest.fixture
+def pg_dsn() -> str:
+    need_server("PostgreSQL", "127.0.0.1", 5432)
+    return PG_DSN
+
+
+@pytest.fixture
+def pg_schema(pg_dsn: str) -> Iterator[str]:
+    """A fresh schema per test, dropped afterwards."""
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    yield name
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def nats_url() -> str:
+    need_server("NATS", "127.0.0.1", 4222)
+    return NATS_URL

@@ -1,0 +1,279 @@
+"""The store contract: one abstract suite, subclassed per adapter. A new backend is done when it
+passes every test here."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+
+from ketenherstel.store.ports import (
+    AcceptRequest,
+    ChannelRecord,
+    CredentialRecord,
+    LeaseParams,
+    NewMessage,
+    NotFound,
+    Store,
+)
+
+SRC = "urn:nld:oin:00000001003214345000:systeem:bvh"
+
+
+def msg(
+    ident: str,
+    *,
+    key: str | None = "case-1",
+    seq: int | None = None,
+    receivers: tuple[str, ...] = ("om",),
+    body: bytes | None = None,
+    source: str = SRC,
+    sender: str = "politie",
+) -> NewMessage:
+    body = body if body is not None else f'{{"id":"{ident}"}}'.encode()
+    return NewMessage(
+        source=source,
+        id=ident,
+        sender=sender,
+        type="nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1",
+        subject=key,
+        partitionkey=key,
+        sequence=seq,
+        time="2025-07-17T21:00:00Z",
+        content_hash="sha256:" + hashlib.sha256(body).hexdigest(),
+        body=body,
+        receivers=receivers,
+    )
+
+
+def lease(store: Store, receiver: str = "om", *, now: float = 100.0, limit: int = 100, **kw: object):
+    params = {
+        "receiver": receiver,
+        "limit": limit,
+        "now": now,
+        "visibility": 30.0,
+        "max_attempts": 3,
+        "max_age": 1e9,
+        "held_senders": frozenset(),
+        "receiver_held": False,
+        "actor": receiver,
+    }
+    params.update(kw)
+    return store.lease(LeaseParams(**params))  # type: ignore[arg-type]
+
+
+class StoreContract:
+    """Subclasses provide the `store` fixture."""
+
+    def test_accepted_message_gets_one_delivery_per_receiver(self, store: Store) -> None:
+        [out] = store.accept([AcceptRequest([msg("a", receivers=("om", "justid"))])], now=1.0)
+        assert out.outcomes[0].status == "accepted"
+        assert out.outcomes[0].deliveries == 2
+        assert [d.id for d in lease(store, "om")] == ["a"]
+        assert [d.id for d in lease(store, "justid")] == ["a"]
+        assert lease(store, "cjib") == []
+
+    def test_duplicate_with_same_body_is_stored_once_and_makes_no_delivery(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        [out] = store.accept([AcceptRequest([msg("a")])], now=2.0)
+        assert out.outcomes[0].status == "duplicate"
+        assert out.outcomes[0].deliveries == 0
+        assert len(lease(store)) == 1
+
+    def test_duplicate_inside_one_submission_is_recognised(self, store: Store) -> None:
+        [out] = store.accept([AcceptRequest([msg("a"), msg("a")])], now=1.0)
+        assert [o.status for o in out.outcomes] == ["accepted", "duplicate"]
+        assert out.outcomes[0].position == out.outcomes[1].position
+        assert len(lease(store)) == 1
+
+    def test_same_id_with_other_body_rejects_the_whole_submission(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        [out] = store.accept(
+            [AcceptRequest([msg("b", key="k2"), msg("a", body=b'{"other":1}')])], now=2.0
+        )
+        assert out.rejected
+        assert out.conflicts[0].index == 1
+        assert out.conflicts[0].stored_hash != out.conflicts[0].submitted_hash
+        assert store.message(SRC, "b") is None  # nothing of the rejected submission was kept
+        assert len(lease(store)) == 1
+
+    def test_one_rejected_submission_does_not_touch_others_in_the_same_group(
+        self, store: Store
+    ) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        outs = store.accept(
+            [
+                AcceptRequest([msg("b", key="k2")]),
+                AcceptRequest([msg("a", body=b"{}")]),
+                AcceptRequest([msg("c", key="k3")]),
+            ],
+            now=2.0,
+        )
+        assert [o.rejected for o in outs] == [False, True, False]
+        assert store.message(SRC, "b") is not None
+        assert store.message(SRC, "c") is not None
+
+    def test_same_partition_is_delivered_in_order_one_at_a_time(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("1"), msg("2"), msg("3", key="other")])], now=1.0)
+        first = lease(store)
+        assert [d.id for d in first] == ["1", "3"]
+        assert lease(store, now=101.0) == []  # "2" waits while "1" is leased
+        store.ack(receiver="om", delivery_ids=[first[0].delivery_id], now=102.0, actor="om")
+        assert [d.id for d in lease(store, now=103.0)] == ["2"]
+
+    def test_unacked_lease_expires_and_is_delivered_again(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        [d] = lease(store, now=100.0)
+        assert lease(store, now=110.0) == []
+        [again] = lease(store, now=131.0)
+        assert again.delivery_id == d.delivery_id
+        assert again.attempts == 2
+
+    def test_lease_expiring_too_often_dead_letters_with_reason(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        now = 100.0
+        for _ in range(3):
+            assert len(lease(store, now=now)) == 1
+            now += 31
+        assert lease(store, now=now) == []
+        [dead] = store.dead_letters(receiver="om", limit=10)
+        assert dead.state == "dead"
+        assert "lease expired" in (dead.last_error or "")
+
+    def test_nack_retries_later_then_dead_letters(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        [d] = lease(store, now=100.0)
+        r = store.nack(
+            receiver="om", delivery_id=d.delivery_id, reason="parse error", now=101.0,
+            delay=lambda attempts: 10.0, max_attempts=3, actor="om",
+        )
+        assert r.status == "retry"
+        assert r.not_before == 111.0
+        assert lease(store, now=105.0) == []
+        assert len(lease(store, now=111.0)) == 1
+        for now in (112.0, 200.0):
+            store.nack(
+                receiver="om", delivery_id=d.delivery_id, reason="parse error", now=now,
+                delay=lambda attempts: 0.0, max_attempts=3, actor="om",
+            )
+            lease(store, now=now + 1)
+        dead = store.dead_letters(receiver="om", limit=10)
+        assert [x.delivery_id for x in dead] == [d.delivery_id]
+        assert "parse error" in (dead[0].last_error or "")
+
+    def test_dead_letter_resend_keeps_the_original_id(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        lease(store, now=100.0, max_age=0.0)  # too old: dead-lettered at once
+        [dead] = store.dead_letters(receiver="om", limit=10)
+        again = store.resend(delivery_id=dead.delivery_id, now=200.0, actor="op")
+        assert again.state == "ready"
+        [d] = lease(store, now=201.0)
+        assert (d.delivery_id, d.id) == (dead.delivery_id, "a")
+        events = [e.event for e in store.trail(d.position)]
+        assert events == ["accepted", "routed", "dead-lettered", "resent", "leased"]
+
+    def test_resend_of_a_live_delivery_is_refused(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        [d] = lease(store)
+        with pytest.raises(NotFound):
+            store.resend(delivery_id=d.delivery_id, now=2.0, actor="op")
+
+    def test_ack_is_only_for_the_receiver_and_idempotent(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a", receivers=("om", "justid"))])], now=1.0)
+        [d] = lease(store, "om")
+        [other] = store.ack(receiver="justid", delivery_ids=[d.delivery_id], now=2.0, actor="x")
+        assert other.status == "not-found"
+        [first] = store.ack(receiver="om", delivery_ids=[d.delivery_id], now=3.0, actor="om")
+        [second] = store.ack(receiver="om", delivery_ids=[d.delivery_id], now=4.0, actor="om")
+        assert (first.status, second.status) == ("acked", "already-acked")
+
+    def test_held_sender_is_not_delivered_but_still_blocks_its_partition(
+        self, store: Store
+    ) -> None:
+        store.accept([AcceptRequest([msg("1")])], now=1.0)
+        store.accept(
+            [AcceptRequest([msg("2", source=SRC.replace("bvh", "x"), sender="kmar")])], now=2.0
+        )
+        assert lease(store, held_senders=frozenset({"politie"})) == []
+        assert lease(store, receiver_held=True) == []
+        assert [d.id for d in lease(store, now=200.0)] == ["1"]
+
+    def test_sequence_gaps_are_recorded_and_closed(self, store: Store) -> None:
+        [out] = store.accept([AcceptRequest([msg("1", seq=1), msg("2", seq=2)])], now=1.0)
+        assert out.gaps == {}
+        [out] = store.accept([AcceptRequest([msg("5", seq=5)])], now=2.0)
+        assert out.gaps == {SRC: ((3, 4),)}
+        state = store.sequence_state(SRC)
+        assert state is not None
+        assert (state.contiguous, state.max_seen, state.gaps) == (2, 5, ((3, 4),))
+        store.accept([AcceptRequest([msg("3", seq=3), msg("4", seq=4)])], now=3.0)
+        state = store.sequence_state(SRC)
+        assert state is not None
+        assert (state.contiguous, state.gaps) == (5, ())
+
+    def test_trail_lists_every_step(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        [d] = lease(store, now=10.0)
+        store.ack(receiver="om", delivery_ids=[d.delivery_id], now=11.0, actor="om")
+        trail = store.trail(d.position)
+        assert [(e.event, e.at) for e in trail] == [
+            ("accepted", 1.0),
+            ("routed", 1.0),
+            ("leased", 10.0),
+            ("acked", 11.0),
+        ]
+
+    def test_partners_credentials_and_channels_round_trip(self, store: Store) -> None:
+        store.add_partner(key="om", name="OM", oin="00000001003214345000", now=1.0)
+        assert store.get_partner("om") is not None
+        store.set_webhook(key="om", url="http://127.0.0.1:9/hook")
+        assert store.list_partners()[0].webhook_url == "http://127.0.0.1:9/hook"
+        with pytest.raises(NotFound):
+            store.set_webhook(key="nobody", url=None)
+        cred = CredentialRecord("cred-1", "om", "partner", "om", "h" * 64, "", 1.0, None)
+        store.add_credential(cred)
+        assert store.credential_by_hash("h" * 64) == cred
+        revoked = store.revoke_credential(credential_id="cred-1", now=5.0)
+        assert revoked.revoked_at == 5.0
+        with pytest.raises(NotFound):
+            store.revoke_credential(credential_id="cred-x", now=5.0)
+        store.set_channel(ChannelRecord("om", "*", "held", "outage", 1.0, "op"))
+        store.set_channel(ChannelRecord("om", "*", "open", "back", 2.0, "op"))
+        [ch] = store.list_channels("om")
+        assert (ch.state, ch.reason) == ("open", "back")
+
+    def test_migrate_twice_changes_nothing(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        store.migrate()
+        assert store.message(SRC, "a") is not None
+
+    def test_queue_stats_count_states(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a"), msg("b", key="k")])], now=1.0)
+        [d, _] = lease(store)
+        store.ack(receiver="om", delivery_ids=[d.delivery_id], now=2.0, actor="om")
+        [q] = store.queue_stats()
+        assert (q.receiver, q.sender, q.acked, q.leased, q.ready) == ("om", "politie", 1, 1, 0)
+
+
+class TestSqliteStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path) -> Iterator[Store]:  # type: ignore[no-untyped-def]
+        from ketenherstel.store.sqlite import SqliteStore
+
+        s = SqliteStore(tmp_path / "x.db")
+        s.migrate()
+        yield s
+        s.close()
+
+
+@pytest.mark.postgres
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, pg_dsn: str, pg_schema: str) -> Iterator[Store]:
+        from ketenherstel.store.postgres import PostgresStore
+
+        s = PostgresStore(pg_dsn, schema=pg_schema)
+        s.migrate()
+        yield s
+        s.close()
