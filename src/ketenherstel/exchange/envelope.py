@@ -199,7 +199,7 @@ def _check_one(
             bad("type", f"unknown message type {type_name!r}; see GET /v1/chain for the types")
         elif "data" in event:
             for path, reason in validate_data(type_name, event["data"]):
-                bad(f"data{path}" if path.startswith(("[", ".")) or not path else f"data.{path}", reason)
+                bad("data" + path.removeprefix("$"), reason)
     body = canonical(event)
     if len(body) > limits.max_event_bytes:
         bad("", f"the event is {len(body)} bytes; at most {limits.max_event_bytes} allowed")

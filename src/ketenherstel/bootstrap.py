@@ -1,0 +1,30 @@
+"""The composition root: settings in, a wired exchange out. Nothing connects at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ketenherstel.chain import Chain, load_chain
+from ketenherstel.exchange.service import Exchange
+from ketenherstel.settings import Settings
+from ketenherstel.store import Store, open_store
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    chain: Chain
+    store: Store
+    exchange: Exchange
+
+    def close(self) -> None:
+        self.exchange.close()
+        self.store.close()
+
+
+def bootstrap(settings: Settings) -> Runtime:
+    chain = load_chain(Path(settings.chain_file) if settings.chain_file else None)
+    store = open_store(settings.store_url, synchronous=settings.synchronous)
+    exchange = Exchange(store=store, chain=chain, settings=settings.exchange)
+    return Runtime(settings=settings, chain=chain, store=store, exchange=exchange)

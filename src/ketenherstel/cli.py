@@ -1,0 +1,501 @@
+"""The command line. Thin: every command calls the packages or the HTTP API.
+
+Local commands (init, partner, token, channel, serve, chain, demo) open the store named by
+--store or KETENHERSTEL_STORE directly, as the operator on this machine. Partner commands
+(send, pull, ack, nack, trail) talk to a running exchange over HTTP with a bearer token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ketenherstel import __version__
+from ketenherstel.exchange.auth import LOCAL_OPERATOR
+from ketenherstel.exchange.errors import ExchangeError
+
+app = typer.Typer(
+    help="Ketenherstel: keep the criminal justice chain whole when one partner goes dark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+partner_app = typer.Typer(help="Register chain partners with the exchange.", no_args_is_help=True)
+token_app = typer.Typer(help="Create, list, rotate and revoke bearer tokens.", no_args_is_help=True)
+channel_app = typer.Typer(help="Hold or open delivery channels.", no_args_is_help=True)
+chain_app = typer.Typer(help="Show and check the chain model.", no_args_is_help=True)
+app.add_typer(partner_app, name="partner")
+app.add_typer(token_app, name="token")
+app.add_typer(channel_app, name="channel")
+app.add_typer(chain_app, name="chain")
+
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="sqlite:///path.db, a file path or postgresql://… (default: KETENHERSTEL_STORE "
+        "or sqlite:///var/ketenherstel.db)",
+    ),
+]
+UrlOpt = Annotated[
+    str,
+    typer.Option("--url", envvar="KETENHERSTEL_URL", help="The exchange's base URL"),
+]
+TokenOpt = Annotated[
+    str,
+    typer.Option("--token", envvar="KETENHERSTEL_TOKEN", help="Your bearer token"),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def runtime(store: str | None) -> Iterator[Any]:
+    from ketenherstel.bootstrap import bootstrap
+    from ketenherstel.chain import ChainError
+    from ketenherstel.settings import Settings
+    from ketenherstel.store import StoreError
+
+    try:
+        rt = bootstrap(Settings.from_env(store_url=store))
+    except (ChainError, StoreError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield rt
+    except ExchangeError as exc:
+        raise fail(_describe(exc)) from None
+    finally:
+        rt.close()
+
+
+def _describe(exc: ExchangeError) -> str:
+    lines = [exc.detail]
+    for p in exc.problems[:30]:
+        where = f"event {p.index} " if p.index is not None else ""
+        lines.append(f"  {where}{p.field or '(event)'}: {p.reason}")
+    return "\n".join(lines)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"ketenherstel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version")
+    ] = False,
+) -> None:
+    """Ketenherstel: keep the criminal justice chain whole when one partner goes dark."""
+
+
+# -- setting up ----------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    store: StoreOpt = None,
+    partners: Annotated[
+        bool, typer.Option(help="Register every partner of the chain model")
+    ] = True,
+    operator: Annotated[str, typer.Option(help="Name of the first operator")] = "operator",
+) -> None:
+    """Create (or migrate) the store, register the chain's partners, print an operator token."""
+    with runtime(store) as rt:
+        registered = {p.key for p in rt.exchange.partners()}
+        if partners:
+            for p in rt.chain.partners:
+                if p.key not in registered:
+                    rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=p.key)
+        token, record = rt.exchange.create_token(
+            principal=LOCAL_OPERATOR, role="operator", person=operator, label="init"
+        )
+        out.print(f"store ready: {rt.settings.store_url}")
+        out.print(f"partners registered: {len(rt.exchange.partners())}")
+        out.print(f"operator token for {operator} ({record.id}), shown once:")
+        out.print(token, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    tls_cert: Annotated[Path | None, typer.Option(help="Server certificate (PEM) for HTTPS")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Server key (PEM)")] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option(help="CA bundle (PEM) for client certificates: enables mTLS")
+    ] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /v1/openapi.json, docs at /v1/docs)."""
+    from ketenherstel.web.server import run
+
+    if (tls_cert is None) != (tls_key is None):
+        raise fail("--tls-cert and --tls-key go together")
+    if tls_ca is not None and tls_cert is None:
+        raise fail("--tls-ca (client certificates) needs --tls-cert and --tls-key")
+    for path in (tls_cert, tls_key, tls_ca):
+        if path is not None and not path.is_file():
+            raise fail(f"no such file: {path}")
+    with runtime(store) as rt:
+        run(rt, host=host, port=port, certfile=tls_cert, keyfile=tls_key, ca_certs=tls_ca)
+
+
+@app.command()
+def openapi(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the document")] = Path(
+        "build/openapi.json"
+    ),
+) -> None:
+    """Write the OpenAPI document the server publishes at /v1/openapi.json."""
+    from ketenherstel.web.app import create_app
+
+    with runtime(":memory:") as rt:
+        doc = create_app(rt).openapi()
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    out.print(f"wrote {out_file}")
+
+
+# -- partners, tokens, channels -------------------------------------------------------------
+
+
+@partner_app.command("add")
+def partner_add(
+    key: Annotated[str, typer.Argument(help="The partner's key in the chain model, e.g. om")],
+    oin: Annotated[str | None, typer.Option(help="Its OIN (default: the chain model's)")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Register a chain partner with the exchange."""
+    with runtime(store) as rt:
+        record = rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=key, oin=oin, name=name)
+        out.print(f"registered {record.key} ({record.name}, OIN {record.oin})")
+
+
+@partner_app.command("list")
+def partner_list(store: StoreOpt = None) -> None:
+    """List registered partners."""
+    with runtime(store) as rt:
+        table = Table("key", "name", "OIN", "webhook")
+        for p in rt.exchange.partners():
+            table.add_row(p.key, p.name, p.oin, p.webhook_url or "")
+        out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    partner: Annotated[str | None, typer.Option(help="A token for this partner")] = None,
+    operator: Annotated[str | None, typer.Option(help="A token for this operator (a person)")] = None,
+    viewer: Annotated[str | None, typer.Option(help="A token for this viewer (a person)")] = None,
+    label: Annotated[str, typer.Option(help="What the token is for")] = "",
+    store: StoreOpt = None,
+) -> None:
+    """Create a bearer token; it is printed once and only its hash is stored."""
+    chosen = [(r, v) for r, v in (("partner", partner), ("operator", operator), ("viewer", viewer)) if v]
+    if len(chosen) != 1:
+        raise fail("give exactly one of --partner KEY, --operator NAME or --viewer NAME")
+    role, who = chosen[0]
+    with runtime(store) as rt:
+        token, record = rt.exchange.create_token(
+            principal=LOCAL_OPERATOR,
+            role=role,  # type: ignore[arg-type]
+            partner=who if role == "partner" else None,
+            person=who if role != "partner" else None,
+            label=label,
+        )
+        err.print(f"{role} token {record.id} for {who} (shown once):")
+        out.print(token, highlight=False, soft_wrap=True)
+
+
+@token_app.command("list")
+def token_list(store: StoreOpt = None) -> None:
+    """List credentials (never the tokens themselves)."""
+    with runtime(store) as rt:
+        table = Table("id", "holder", "role", "label", "revoked")
+        for c in rt.exchange.credentials(principal=LOCAL_OPERATOR):
+            table.add_row(c.id, c.principal, c.role, c.label, "yes" if c.revoked_at else "")
+        out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    credential_id: Annotated[str, typer.Argument(help="The credential id (cred-…)")],
+    store: StoreOpt = None,
+) -> None:
+    """Revoke a token: it stops working at once."""
+    with runtime(store) as rt:
+        rt.exchange.revoke_token(principal=LOCAL_OPERATOR, credential_id=credential_id)
+        out.print(f"revoked {credential_id}")
+
+
+@token_app.command("rotate")
+def token_rotate(
+    credential_id: Annotated[str, typer.Argument(help="The credential id (cred-…)")],
+    store: StoreOpt = None,
+) -> None:
+    """Issue a new token for the same holder and revoke the old one."""
+    with runtime(store) as rt:
+        token, record = rt.exchange.rotate_token(principal=LOCAL_OPERATOR, credential_id=credential_id)
+        err.print(f"new token {record.id} (shown once); {credential_id} is revoked:")
+        out.print(token, highlight=False, soft_wrap=True)
+
+
+def _set_channel(receiver: str, sender: str, state: str, reason: str, store: str | None) -> None:
+    with runtime(store) as rt:
+        rt.exchange.set_channel(
+            principal=LOCAL_OPERATOR, receiver=receiver, sender=sender, state=state, reason=reason
+        )
+        out.print(f"channel {sender} → {receiver}: {state}")
+
+
+@channel_app.command("hold")
+def channel_hold(
+    receiver: Annotated[str, typer.Argument(help="Partner whose deliveries are held")],
+    sender: Annotated[str, typer.Option("--from", help="Only from this sender ('*' = all)")] = "*",
+    reason: Annotated[str, typer.Option(help="Why")] = "",
+    store: StoreOpt = None,
+) -> None:
+    """Hold a channel: the exchange keeps accepting and storing, but delivers nothing on it."""
+    _set_channel(receiver, sender, "held", reason, store)
+
+
+@channel_app.command("open")
+def channel_open(
+    receiver: Annotated[str, typer.Argument(help="Partner whose deliveries resume")],
+    sender: Annotated[str, typer.Option("--from", help="Only from this sender ('*' = all)")] = "*",
+    reason: Annotated[str, typer.Option(help="Why")] = "",
+    store: StoreOpt = None,
+) -> None:
+    """Open a held channel again."""
+    _set_channel(receiver, sender, "open", reason, store)
+
+
+# -- the chain model --------------------------------------------------------------------------
+
+
+@chain_app.command("show")
+def chain_show(
+    file: Annotated[Path | None, typer.Argument(help="A chain file (default: the built-in)")] = None,
+    mermaid: Annotated[bool, typer.Option(help="Print only the Mermaid flow diagram")] = False,
+) -> None:
+    """Render the chain: partners, processes in procedure order, message types, a flow diagram."""
+    from ketenherstel.chain import ChainFileError, load_chain
+    from ketenherstel.chain.diagram import mermaid as to_mermaid
+
+    try:
+        chain = load_chain(file)
+    except ChainFileError as exc:
+        raise fail(str(exc)) from None
+    if mermaid:
+        out.print(to_mermaid(chain), highlight=False, markup=False)
+        return
+    partners = Table("key", "name", "OIN", "systems", title=f"Partners (chain {chain.version})")
+    for p in chain.partners:
+        partners.add_row(p.key, p.name, p.oin, ", ".join(p.systems))
+    processes = Table("phase", "process", "deadline", title="Processes in procedure order")
+    for pr in chain.processes_in_order():
+        deadline = f"{pr.deadline.duration} ({pr.deadline.text})" if pr.deadline else ""
+        processes.add_row(pr.phase.label, pr.name, deadline)
+    types = Table("type", "name", "from", "to", title=f"{len(chain.message_types)} message types")
+    for m in chain.message_types:
+        types.add_row(m.type, m.name, ", ".join(m.senders), ", ".join(m.receivers))
+    out.print(partners, processes, types)
+    out.print("\n[bold]Flow diagram (Mermaid)[/]")
+    out.print(to_mermaid(chain), highlight=False, markup=False)
+
+
+@chain_app.command("check")
+def chain_check(file: Annotated[Path, typer.Argument(help="The chain file to check")]) -> None:
+    """Report every error in a chain file with its location; exit 1 if there are any."""
+    from ketenherstel.chain import check_chain_file
+
+    if not file.is_file():
+        raise fail(f"no such file: {file}")
+    problems = check_chain_file(file)
+    for problem in problems:
+        out.print(f"{problem.location}: {problem.message}", highlight=False, markup=False)
+    if problems:
+        raise fail(f"{len(problems)} problem(s) in {file}", code=1)
+    out.print(f"{file}: ok")
+
+
+# -- partner traffic over HTTP -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def client(url: str, token: str) -> Iterator[Any]:
+    import httpx
+
+    from ketenherstel.client import ClientError, ExchangeClient
+
+    with ExchangeClient(url, token) as c:
+        try:
+            yield c
+        except ClientError as exc:
+            raise fail(str(exc)) from None
+        except httpx.HTTPError as exc:
+            raise fail(f"cannot reach the exchange at {url}: {exc}") from None
+
+
+def _read_events(file: Path) -> list[Any]:
+    if not file.is_file():
+        raise fail(f"no such file: {file}")
+    text = file.read_bytes()
+    try:
+        if file.suffix == ".jsonl":
+            return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise fail(f"{file} is not valid JSON{' Lines' if file.suffix == '.jsonl' else ''}: {exc}") from None
+    return doc if isinstance(doc, list) else [doc]
+
+
+@app.command()
+def send(
+    file: Annotated[Path, typer.Argument(help="Events as JSON (one or an array) or JSON Lines")],
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+    batch_size: Annotated[int, typer.Option(min=1, max=10000, help="Events per request")] = 1000,
+) -> None:
+    """Submit CloudEvents from a file, in batches, with a progress bar."""
+    events = _read_events(file)
+    if not token:
+        raise fail("give --token or set KETENHERSTEL_TOKEN")
+    accepted = duplicates = 0
+    with client(url, token) as c, _progress() as progress:
+        task = progress.add_task("sending", total=len(events))
+        for start in range(0, len(events), batch_size):
+            chunk = events[start : start + batch_size]
+            result = c.submit(chunk)
+            accepted += result["accepted"]
+            duplicates += result["duplicates"]
+            for gap in result["sequenceGaps"]:
+                ranges = ", ".join(f"{r['first']}-{r['last']}" for r in gap["missing"])
+                err.print(f"sequence gap from {gap['source']}: missing {ranges}")
+            progress.advance(task, len(chunk))
+    out.print(f"{accepted} accepted, {duplicates} duplicates")
+
+
+@app.command()
+def pull(
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 100,
+    wait: Annotated[float, typer.Option(min=0, max=30, help="Long-poll seconds")] = 0,
+    visibility: Annotated[float | None, typer.Option(min=1, max=3600, help="Lease seconds")] = None,
+    ack: Annotated[bool, typer.Option(help="Acknowledge what was pulled at once")] = False,
+) -> None:
+    """Lease your next deliveries and print them as JSON Lines."""
+    if not token:
+        raise fail("give --token or set KETENHERSTEL_TOKEN")
+    with client(url, token) as c:
+        deliveries = c.pull(limit=limit, wait=wait, visibility=visibility)
+        for d in deliveries:
+            sys.stdout.write(orjson.dumps(d).decode() + "\n")
+        if ack and deliveries:
+            c.ack([d["deliveryId"] for d in deliveries])
+    err.print(f"{len(deliveries)} deliveries{' (acked)' if ack and deliveries else ''}")
+
+
+@app.command("ack")
+def ack_cmd(
+    delivery_ids: Annotated[list[int], typer.Argument(help="Delivery ids to acknowledge")],
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+) -> None:
+    """Acknowledge deliveries as processed."""
+    if not token:
+        raise fail("give --token or set KETENHERSTEL_TOKEN")
+    with client(url, token) as c:
+        for r in c.ack(delivery_ids):
+            out.print(f"{r['deliveryId']}: {r['status']}")
+
+
+@app.command()
+def nack(
+    delivery_id: Annotated[int, typer.Argument(help="The delivery that failed")],
+    reason: Annotated[str, typer.Option(help="Why it could not be processed")],
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+) -> None:
+    """Report a delivery as failed; it is retried with backoff, then dead-lettered."""
+    if not token:
+        raise fail("give --token or set KETENHERSTEL_TOKEN")
+    with client(url, token) as c:
+        r = c.nack(delivery_id, reason)
+        out.print(f"{r['deliveryId']}: {r['status']} (retry at {r['retryAt']})")
+
+
+@app.command()
+def trail(
+    source: Annotated[str, typer.Argument(help="The event's source URN")],
+    id: Annotated[str, typer.Argument(help="The event's id")],
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = "",
+) -> None:
+    """Show a message's trail: accepted, routed, leases, acks, failures, re-sends."""
+    if not token:
+        raise fail("give --token or set KETENHERSTEL_TOKEN")
+    with client(url, token) as c:
+        t = c.trail(source, id)
+    table = Table("at", "event", "delivery", "receiver", "actor", "detail", title=f"{t['type']} {id}")
+    for e in t["trail"]:
+        table.add_row(
+            e["at"], e["event"], str(e["deliveryId"] or ""), e["receiver"] or "", e["actor"], e["detail"]
+        )
+    out.print(table)
+
+
+# -- the demo ----------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    store: Annotated[str, typer.Option(help="Store for the demo (recreated)")] = "sqlite:///var/demo.db",
+    cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 120,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port)")] = 8000,
+    serve: Annotated[bool, typer.Option(help="Keep serving the API after the run")] = True,
+) -> None:
+    """Run the main job on embedded SQLite: partners, simulated chain traffic, deliveries, acks."""
+    from ketenherstel.demo import run_demo
+
+    try:
+        run_demo(store_url=store, cases=cases, port=port, serve=serve, console=out)
+    except ExchangeError as exc:
+        raise fail(_describe(exc)) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

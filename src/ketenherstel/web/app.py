@@ -1,0 +1,96 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request, Response
+
+from ketenherstel import __version__
+from ketenherstel.bootstrap import Runtime
+from ketenherstel.web import problems
+from ketenherstel.web.routes import admin, chain, exchange
+from ketenherstel.web.schemas import Health
+
+API_VERSION = __version__
+
+
+def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 256
+        if group_commit:
+            runtime.exchange.start()
+        yield
+        runtime.exchange.close()
+
+    app = FastAPI(
+        title="Ketenherstel exchange API",
+        version=API_VERSION,
+        description=(
+            "The durable chain exchange of the criminal justice chain: partners submit "
+            "CloudEvents (NL GOV profile) and pull their deliveries."
+        ),
+        contact={
+            "name": "Ketenherstel team",
+            "url": "https://github.com/ketenherstel/ketenherstel",
+            "email": "ketenherstel@example.org",
+        },
+        servers=[{"url": "/", "description": "This exchange"}],
+        openapi_tags=[
+            {"name": "exchange", "description": "Partners submit events and receive deliveries"},
+            {"name": "admin", "description": "Operators: partners, credentials, channels"},
+            {"name": "chain", "description": "The chain model: partners, processes, types"},
+            {"name": "meta", "description": "Health"},
+        ],
+        redirect_slashes=False,
+        lifespan=lifespan,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )
+    app.state.exchange = runtime.exchange
+    app.state.runtime = runtime
+    problems.install(app)
+
+    @app.middleware("http")
+    async def api_version(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers["API-Version"] = API_VERSION
+        return response
+
+    @app.get("/v1/health", summary="Liveness", operation_id="getHealth", tags=["meta"])
+    async def health() -> Health:
+        return Health(status="ok", version=API_VERSION)
+
+    app.include_router(exchange.router)
+    app.include_router(admin.router)
+    app.include_router(chain.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, adjusted to the API Design Rules: problem+json errors, API-Version."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        contact=app.contact,
+        servers=app.servers,
+        tags=app.openapi_tags,
+    )
+    from ketenherstel.web.openapi import adjust
+
+    app.openapi_schema = adjust(doc)
+    return app.openapi_schema

@@ -1,0 +1,49 @@
+"""Errors as `application/problem+json` (RFC 9457), with our list of problems inside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ketenherstel.exchange.errors import ExchangeError, Problem
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    problems: list[Problem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title, "detail": detail}
+    if problems:
+        body["problems"] = [
+            {"index": p.index, "field": p.field, "reason": p.reason} for p in problems
+        ]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ExchangeError)
+    async def exchange_error(_: Request, exc: ExchangeError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(exc.status, exc.title, exc.detail, exc.problems, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = [str(x) for x in err.get("loc", ())]
+            where = ".".join(loc[1:]) if loc and loc[0] in ("body", "query", "path") else ".".join(loc)
+            problems.append(Problem(None, f"{loc[0]}:{where}" if loc else "", err.get("msg", "")))
+        return problem_response(400, "Invalid input", "the request does not match the API", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), None, exc.headers)

@@ -1,0 +1,226 @@
+"""Operators manage partners, credentials, channels and dead letters; viewers read queues."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
+
+from ketenherstel.exchange.errors import NotFound
+from ketenherstel.web import convert
+from ketenherstel.web import schemas as s
+from ketenherstel.web.problems import PROBLEM_JSON
+from ketenherstel.web.security import ExchangeDep, OperatorDep, PrincipalDep, ViewerDep
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {}}}
+
+
+_WRITE = {400: _problem("Invalid input"), 403: _problem("Needs the operator role")}
+
+
+@router.get("/partners", summary="Registered partners", operation_id="listPartners")
+async def list_partners(exchange: ExchangeDep, _: PrincipalDep) -> list[s.PartnerRead]:
+    return [convert.partner(p) for p in await run_in_threadpool(exchange.partners)]
+
+
+@router.post(
+    "/partners",
+    summary="Register a chain partner with the exchange",
+    operation_id="registerPartner",
+    status_code=201,
+    responses={**_WRITE, 409: _problem("Already registered, or OIN taken")},
+)
+async def register_partner(
+    body: s.PartnerCreate, exchange: ExchangeDep, principal: OperatorDep
+) -> s.PartnerRead:
+    record = await run_in_threadpool(
+        exchange.register_partner, principal=principal, key=body.key, oin=body.oin, name=body.name
+    )
+    return convert.partner(record)
+
+
+@router.get(
+    "/partners/{key}",
+    summary="One registered partner",
+    operation_id="getPartner",
+    responses={404: _problem("Not registered")},
+)
+async def get_partner(key: str, exchange: ExchangeDep, _: PrincipalDep) -> s.PartnerRead:
+    return convert.partner(await run_in_threadpool(exchange.partner, key))
+
+
+@router.put(
+    "/partners/{key}/webhook",
+    summary="Set or clear the partner's push webhook",
+    operation_id="setPartnerWebhook",
+    responses={**_WRITE, 404: _problem("Not registered")},
+)
+async def set_webhook(
+    key: str, body: s.WebhookUpdate, exchange: ExchangeDep, principal: OperatorDep
+) -> s.PartnerRead:
+    record = await run_in_threadpool(
+        exchange.set_webhook, principal=principal, key=key, url=body.url
+    )
+    return convert.partner(record)
+
+
+@router.get("/credentials", summary="All credentials (never the tokens)", operation_id="listCredentials")
+async def list_credentials(exchange: ExchangeDep, principal: OperatorDep) -> list[s.CredentialRead]:
+    records = await run_in_threadpool(exchange.credentials, principal=principal)
+    return [convert.credential(c) for c in records]
+
+
+@router.post(
+    "/credentials",
+    summary="Create a bearer token for a partner, operator or viewer",
+    operation_id="createCredential",
+    status_code=201,
+    responses={**_WRITE, 404: _problem("Partner not registered")},
+)
+async def create_credential(
+    body: s.CredentialCreate, exchange: ExchangeDep, principal: OperatorDep
+) -> s.CredentialCreated:
+    token, record = await run_in_threadpool(
+        exchange.create_token,
+        principal=principal,
+        role=body.role,
+        partner=body.partner,
+        person=body.person,
+        label=body.label,
+    )
+    return s.CredentialCreated(credential=convert.credential(record), token=token)
+
+
+@router.post(
+    "/credentials/{credentialId}/rotations",
+    summary="Rotate a token: a new one is issued and the old one revoked",
+    operation_id="rotateCredential",
+    status_code=201,
+    responses={**_WRITE, 404: _problem("No such credential"), 409: _problem("Already revoked")},
+)
+async def rotate_credential(
+    credential_id: Annotated[str, Path(alias="credentialId")],
+    exchange: ExchangeDep,
+    principal: OperatorDep,
+) -> s.CredentialCreated:
+    token, record = await run_in_threadpool(
+        exchange.rotate_token, principal=principal, credential_id=credential_id
+    )
+    return s.CredentialCreated(credential=convert.credential(record), token=token)
+
+
+@router.delete(
+    "/credentials/{credentialId}",
+    summary="Revoke a token",
+    operation_id="revokeCredential",
+    responses={**_WRITE, 404: _problem("No such credential")},
+)
+async def revoke_credential(
+    credential_id: Annotated[str, Path(alias="credentialId")],
+    exchange: ExchangeDep,
+    principal: OperatorDep,
+) -> s.CredentialRead:
+    record = await run_in_threadpool(
+        exchange.revoke_token, principal=principal, credential_id=credential_id
+    )
+    return convert.credential(record)
+
+
+@router.get("/channels", summary="Channel states (held or open)", operation_id="listChannels")
+async def list_channels(exchange: ExchangeDep, _: ViewerDep) -> list[s.ChannelRead]:
+    return [convert.channel(c) for c in await run_in_threadpool(exchange.channels)]
+
+
+@router.put(
+    "/channels/{receiver}/{sender}",
+    summary="Hold or open the channel from sender to receiver ('*' for every sender)",
+    operation_id="setChannel",
+    responses=_WRITE,
+)
+async def set_channel(
+    receiver: str,
+    sender: str,
+    body: s.ChannelUpdate,
+    exchange: ExchangeDep,
+    principal: OperatorDep,
+) -> s.ChannelRead:
+    record = await run_in_threadpool(
+        exchange.set_channel,
+        principal=principal,
+        receiver=receiver,
+        sender=sender,
+        state=body.state,
+        reason=body.reason,
+    )
+    return convert.channel(record)
+
+
+@router.get(
+    "/dead-letters",
+    summary="Dead-lettered deliveries with their reasons",
+    operation_id="listDeadLetters",
+)
+async def list_dead_letters(
+    exchange: ExchangeDep,
+    principal: PrincipalDep,
+    receiver: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[s.DeliveryStateRead]:
+    records = await run_in_threadpool(
+        exchange.dead_letters, principal=principal, receiver=receiver, limit=limit
+    )
+    return [convert.delivery(d) for d in records]
+
+
+@router.post(
+    "/dead-letters/{deliveryId}/resends",
+    summary="Re-send a dead-lettered delivery (it keeps its original id)",
+    operation_id="resendDeadLetter",
+    status_code=201,
+    responses={**_WRITE, 409: _problem("The delivery is not dead-lettered")},
+)
+async def resend(
+    delivery_id: Annotated[int, Path(alias="deliveryId")],
+    exchange: ExchangeDep,
+    principal: OperatorDep,
+) -> s.DeliveryStateRead:
+    record = await run_in_threadpool(exchange.resend, principal=principal, delivery_id=delivery_id)
+    return convert.delivery(record)
+
+
+@router.get("/queues", summary="Deliveries per receiver and sender, by state", operation_id="listQueues")
+async def queues(exchange: ExchangeDep, _: ViewerDep) -> list[s.QueueRead]:
+    stats = await run_in_threadpool(exchange.store.queue_stats)
+    return [
+        s.QueueRead(
+            receiver=q.receiver,
+            sender=q.sender,
+            ready=q.ready,
+            leased=q.leased,
+            acked=q.acked,
+            dead=q.dead,
+            oldest_waiting=s.ts(q.oldest_waiting),
+        )
+        for q in stats
+    ]
+
+
+@router.get("/audit-log", summary="Recent audit records", operation_id="listAuditRecords")
+async def audit_log(
+    exchange: ExchangeDep,
+    _: OperatorDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[s.AuditRead]:
+    records = await run_in_threadpool(exchange.store.audit_log, limit=limit)
+    return [
+        s.AuditRead(at=s.ts(a.at), actor=a.actor, action=a.action, object=a.object, detail=a.detail)
+        for a in records
+    ]
+
+
+__all__ = ["NotFound", "router"]

@@ -1,0 +1,197 @@
+"""The HTTP API's schemas (lowerCamelCase on the wire). Storage rows never leak into these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+def ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Range(Model):
+    first: int
+    last: int
+
+
+class SequenceGap(Model):
+    source: str
+    missing: list[Range]
+
+
+class EventResult(Model):
+    index: int
+    id: str
+    source: str
+    status: Literal["accepted", "duplicate"]
+    position: int = Field(description="The exchange's own position of the stored event")
+    deliveries: int = Field(description="Deliveries made for this event (0 for a duplicate)")
+
+
+class SubmissionRead(Model):
+    accepted: int
+    duplicates: int
+    results: list[EventResult]
+    sequence_gaps: list[SequenceGap]
+
+
+class DeliveryRead(Model):
+    delivery_id: int
+    attempt: int
+    lease_until: datetime
+    event: dict[str, Any] = Field(description="The CloudEvent as the sender sent it")
+
+
+class DeliveryPage(Model):
+    deliveries: list[DeliveryRead]
+
+
+class AcknowledgementCreate(Model):
+    delivery_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class AckResultRead(Model):
+    delivery_id: int
+    status: Literal["acked", "already-acked", "not-found", "dead"]
+
+
+class AcknowledgementRead(Model):
+    results: list[AckResultRead]
+
+
+class FailureCreate(Model):
+    reason: str = Field(min_length=1, max_length=500)
+    retry_after: float | None = Field(default=None, ge=0, le=86_400)
+
+
+class FailureRead(Model):
+    delivery_id: int
+    status: Literal["retry", "dead", "already-acked"]
+    retry_at: datetime | None
+
+
+class PartnerCreate(Model):
+    key: str = Field(min_length=1, max_length=40)
+    oin: str | None = Field(default=None, pattern=r"^[0-9]{20}$")
+    name: str | None = Field(default=None, max_length=200)
+
+
+class PartnerRead(Model):
+    key: str
+    name: str
+    oin: str
+    webhook_url: str | None
+    created_at: datetime
+
+
+class WebhookUpdate(Model):
+    url: str | None = Field(max_length=2000)
+
+
+class CredentialCreate(Model):
+    role: Literal["partner", "operator", "viewer"]
+    partner: str | None = None
+    person: str | None = Field(default=None, max_length=100)
+    label: str = Field(default="", max_length=200)
+
+
+class CredentialRead(Model):
+    id: str
+    principal: str
+    role: str
+    partner: str | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class CredentialCreated(Model):
+    credential: CredentialRead
+    token: str = Field(description="Shown once; only its hash is stored")
+
+
+class ChannelUpdate(Model):
+    state: Literal["open", "held"]
+    reason: str = Field(default="", max_length=500)
+
+
+class ChannelRead(Model):
+    receiver: str
+    sender: str
+    state: str
+    reason: str
+    changed_at: datetime
+    changed_by: str
+
+
+class DeliveryStateRead(Model):
+    delivery_id: int
+    position: int
+    receiver: str
+    sender: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TrailEntryRead(Model):
+    at: datetime
+    event: str
+    delivery_id: int | None
+    receiver: str | None
+    actor: str
+    detail: str
+
+
+class TrailRead(Model):
+    source: str
+    id: str
+    type: str
+    sender: str
+    subject: str | None
+    partitionkey: str | None
+    sequence: int | None
+    content_hash: str
+    received_at: datetime
+    deliveries: list[DeliveryStateRead]
+    trail: list[TrailEntryRead]
+
+
+class SequenceRead(Model):
+    source: str
+    contiguous: int = Field(description="Highest sequence number below which nothing is missing")
+    max_seen: int
+    gaps: list[Range]
+
+
+class QueueRead(Model):
+    receiver: str
+    sender: str
+    ready: int
+    leased: int
+    acked: int
+    dead: int
+    oldest_waiting: datetime | None
+
+
+class AuditRead(Model):
+    at: datetime
+    actor: str
+    action: str
+    object: str
+    detail: str
+
+
+class Health(Model):
+    status: Literal["ok"]
+    version: str

@@ -1,0 +1,54 @@
+"""Who is calling: a client certificate (mTLS) if the connection has one, else a bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.errors import Forbidden, Unauthenticated
+from ketenherstel.exchange.service import Exchange
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `ketenherstel token create`")
+
+
+def get_exchange(request: Request) -> Exchange:
+    exchange: Exchange = request.app.state.exchange
+    return exchange
+
+
+ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
+
+
+def get_principal(
+    request: Request,
+    exchange: ExchangeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    tls = request.scope.get("extensions", {}).get("tls", {})
+    if tls.get("client_cert_subject") is not None:
+        return exchange.authenticate_certificate(tls.get("client_cert_oin"))
+    if credentials is None:
+        raise Unauthenticated("send 'Authorization: Bearer <token>' or a client certificate")
+    return exchange.authenticate_token(credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_operator(principal: PrincipalDep) -> Principal:
+    if not principal.is_operator:
+        raise Forbidden("this needs the operator role")
+    return principal
+
+
+def require_viewer(principal: PrincipalDep) -> Principal:
+    if not principal.can_view:
+        raise Forbidden("this needs the viewer or operator role")
+    return principal
+
+
+OperatorDep = Annotated[Principal, Depends(require_operator)]
+ViewerDep = Annotated[Principal, Depends(require_viewer)]

@@ -1,0 +1,94 @@
+"""Serving the app with uvicorn, with the client certificate (mTLS) passed to the app.
+
+uvicorn does not put the peer certificate into the ASGI scope, so a thin protocol subclass adds
+the ASGI TLS extension (`scope["extensions"]["tls"]`) for connections that presented one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ketenherstel.bootstrap import Runtime
+from ketenherstel.exchange.auth import oin_from_subject
+from ketenherstel.web.app import create_app
+
+
+class TlsH11Protocol(H11Protocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        cert = ssl_object.getpeercert() if ssl_object is not None else None
+        if not cert:
+            return
+        subject = cert.get("subject", ())
+        tls = {"client_cert_subject": subject, "client_cert_oin": oin_from_subject(subject)}
+        inner = self.app
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            scope.setdefault("extensions", {})["tls"] = tls
+            await inner(scope, receive, send)
+
+        self.app = app  # type: ignore[assignment]
+
+
+def config(
+    runtime: Runtime,
+    *,
+    host: str,
+    port: int,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    ca_certs: Path | None = None,
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(runtime),
+        host=host,
+        port=port,
+        http=TlsH11Protocol,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        ssl_ca_certs=str(ca_certs) if ca_certs else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if ca_certs else ssl.CERT_NONE,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+
+
+def run(runtime: Runtime, **kwargs: Any) -> None:
+    uvicorn.Server(config(runtime, **kwargs)).run()
+
+
+class ServerThread:
+    """Serve in a background thread (for the demo and tests); `url` once started."""
+
+    def __init__(self, runtime: Runtime, *, host: str = "127.0.0.1", port: int = 0, **tls: Any):
+        self._config = config(runtime, host=host, port=port, **tls)
+        self._server = uvicorn.Server(self._config)
+        self._thread = threading.Thread(target=self._server.run, name="exchange-http", daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the exchange's HTTP server did not start (is the port taken?)")
+            time.sleep(0.02)
+        sock = self._server.servers[0].sockets[0]
+        host, port = sock.getsockname()[:2]
+        scheme = "https" if self._config.ssl_certfile else "http"
+        self.url = f"{scheme}://{host}:{port}"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=20)

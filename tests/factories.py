@@ -1,0 +1,46 @@
+"""Valid chain events for tests, built by hand so each test says exactly what it sends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+POLITIE_OIN = "00000001003214345000"
+KMAR_OIN = "00000001003214346000"
+OM_OIN = "00000001003214347000"
+PV_TYPE = "nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1"
+POLITIE_SOURCE = f"urn:nld:oin:{POLITIE_OIN}:systeem:bvh"
+
+
+def pv_event(
+    *,
+    ident: str | None = None,
+    case: str = "10-000001-25",
+    sequence: int | None = None,
+    source: str = POLITIE_SOURCE,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A police report (proces-verbaal) sent by the police to the OM."""
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": ident or str(uuid.uuid4()),
+        "source": source,
+        "type": PV_TYPE,
+        "subject": case,
+        "time": "2025-07-17T20:15:00Z",
+        "datacontenttype": "application/json",
+        "partitionkey": case,
+        "data": {
+            "policeCaseNumber": "PL1300-2025123456",
+            "parketnummer": case,
+            "skn": "SKN-0000012345",
+            "completedAt": "2025-07-17T19:00:00Z",
+            "offences": [{"article": "art. 310 Sr", "category": "vermogen"}],
+            "suspectDetained": False,
+        },
+    }
+    if sequence is not None:
+        event["sequence"] = str(sequence)
+        event["sequencetype"] = "Integer"
+    event.update(overrides)
+    return {k: v for k, v in event.items() if v is not None}

@@ -1,0 +1,443 @@
+"""The HTTP API end to end through the ASGI app: every route, and each kind of bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.factories import KMAR_OIN, POLITIE_SOURCE, PV_TYPE, pv_event
+from tests.web.conftest import Api
+
+BATCH = "application/cloudevents-batch+json"
+STRUCTURED = "application/cloudevents+json"
+
+
+def post(api: Api, who: str, body: Any, ctype: str = STRUCTURED, **headers: str) -> Any:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return api.client.post(
+        "/v1/events", content=raw, headers={**api.h(who), "Content-Type": ctype, **headers}
+    )
+
+
+def stored_count(api: Api) -> int:
+    return sum(q.ready + q.leased + q.acked + q.dead for q in api.runtime.store.queue_stats())
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    return body
+
+
+# -- submitting ---------------------------------------------------------------------------
+
+
+def test_structured_event_is_accepted_after_commit_and_routed_to_the_om(api: Api) -> None:
+    event = pv_event()
+    r = post(api, "politie", event)
+    assert r.status_code == 201, r.text
+    assert r.headers["API-Version"] == "0.1.0"
+    body = r.json()
+    assert body["accepted"] == 1
+    assert body["results"][0] == {
+        "index": 0,
+        "id": event["id"],
+        "source": POLITIE_SOURCE,
+        "status": "accepted",
+        "position": body["results"][0]["position"],
+        "deliveries": 1,
+    }
+    assert api.runtime.store.message(POLITIE_SOURCE, event["id"]) is not None
+
+
+def test_batch_is_accepted_whole(api: Api) -> None:
+    events = [pv_event(case=f"10-00000{i}-25") for i in range(5)]
+    r = post(api, "politie", events, BATCH)
+    assert r.status_code == 201
+    assert r.json()["accepted"] == 5
+
+
+def test_duplicate_is_stored_once_and_answered_as_duplicate(api: Api) -> None:
+    event = pv_event()
+    assert post(api, "politie", event).status_code == 201
+    r = post(api, "politie", event)
+    assert r.status_code == 200
+    assert r.json()["results"][0]["status"] == "duplicate"
+    assert stored_count(api) == 1
+
+
+def test_same_id_with_other_body_is_409_naming_both_hashes(api: Api) -> None:
+    event = pv_event()
+    post(api, "politie", event)
+    changed = {**event, "subject": "10-999999-25"}
+    body = assert_problem(post(api, "politie", changed), 409)
+    assert body["detail"].count("sha256:") == 2
+    assert stored_count(api) == 1
+
+
+def test_a_batch_with_one_bad_event_is_rejected_whole_with_every_problem_listed(api: Api) -> None:
+    good = pv_event(case="10-000001-25")
+    bad_data = pv_event(case="10-000002-25")
+    bad_data["data"]["skn"] = "not-an-skn"
+    no_type = pv_event(case="10-000003-25", type=None)
+    wrong_version = pv_event(case="10-000004-25", specversion="0.3")
+    body = assert_problem(post(api, "politie", [good, bad_data, no_type, wrong_version], BATCH), 400)
+    where = {(p["index"], p["field"]) for p in body["problems"]}
+    assert (1, "data.skn") in where or any(i == 1 and f.startswith("data") for i, f in where)
+    assert (2, "type") in where
+    assert (3, "specversion") in where
+    assert stored_count(api) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"id": None}, "id"),
+        ({"id": ""}, "id"),
+        ({"source": None}, "source"),
+        ({"type": "nl.strafrechtketen.bestaat-niet.v1"}, "type"),
+        ({"time": "yesterday"}, "time"),
+        ({"datacontenttype": "text/plain"}, "datacontenttype"),
+        ({"sequence": "-4"}, "sequence"),
+        ({"sequence": "1", "sequencetype": "String"}, "sequencetype"),
+        ({"BadExtension": "x"}, "BadExtension"),
+        ({"nested": {"a": 1}}, "nested"),
+        ({"data": None}, "data"),
+        ({"data_base64": "AAAA"}, "data_base64"),
+        ({"source": "http://example.org/not-a-urn"}, "source"),
+    ],
+)
+def test_each_kind_of_bad_envelope_is_400_naming_the_field(
+    api: Api, change: dict[str, Any], field: str
+) -> None:
+    event = pv_event()
+    for k, v in change.items():
+        if v is None:
+            event.pop(k, None)
+        else:
+            event[k] = v
+    body = assert_problem(post(api, "politie", event), 400)
+    assert any(p["field"] == field for p in body["problems"]), body
+    assert stored_count(api) == 0
+
+
+def test_data_not_matching_the_type_schema_is_400_with_its_path(api: Api) -> None:
+    event = pv_event()
+    event["data"]["offences"] = []
+    event["data"]["extra"] = 1
+    body = assert_problem(post(api, "politie", event), 400)
+    fields = [p["field"] for p in body["problems"]]
+    assert any("offences" in f for f in fields)
+    assert len(body["problems"]) >= 2
+
+
+def test_not_json_and_wrong_shapes_are_400(api: Api) -> None:
+    assert_problem(post(api, "politie", b"{not json"), 400)
+    assert_problem(post(api, "politie", [pv_event()], STRUCTURED), 400)
+    assert_problem(post(api, "politie", pv_event(), BATCH), 400)
+    assert_problem(post(api, "politie", [], BATCH), 400)
+    assert_problem(post(api, "politie", ["just a string"], BATCH), 400)
+    assert stored_count(api) == 0
+
+
+def test_unsupported_content_type_is_415(api: Api) -> None:
+    assert_problem(post(api, "politie", b"<xml/>", "application/xml"), 415)
+
+
+def test_event_over_the_size_limit_is_rejected(api: Api) -> None:
+    event = pv_event()
+    event["padding"] = "x" * (300 * 1024)
+    body = assert_problem(post(api, "politie", event), 400)
+    assert "bytes" in body["problems"][0]["reason"]
+
+
+def test_batch_over_the_count_limit_is_rejected(api: Api) -> None:
+    limit = api.runtime.exchange.settings.limits.max_batch_events
+    events = [pv_event(ident=f"e{i}") for i in range(limit + 1)]
+    body = assert_problem(post(api, "politie", events, BATCH), 400)
+    assert str(limit) in body["problems"][0]["reason"]
+    assert stored_count(api) == 0
+
+
+def test_body_over_the_size_limit_is_413(api: Api) -> None:
+    limit = api.runtime.exchange.settings.limits.max_body_bytes
+    assert_problem(post(api, "politie", b" " * (limit + 1)), 413)
+
+
+def test_sending_as_another_partner_is_403_and_stores_nothing(api: Api) -> None:
+    event = pv_event(source=f"urn:nld:oin:{KMAR_OIN}:systeem:bvh")
+    body = assert_problem(post(api, "politie", event), 403)
+    assert body["problems"][0]["field"] == "source"
+    assert stored_count(api) == 0
+
+
+def test_sending_a_type_the_partner_may_not_send_is_403(api: Api) -> None:
+    event = pv_event(source=f"urn:nld:oin:00000001003214347000:systeem:gps")  # the OM's OIN
+    assert_problem(post(api, "om", event), 403)
+
+
+def test_binary_mode_is_accepted(api: Api) -> None:
+    event = pv_event()
+    headers = {
+        f"ce-{k}": str(v) for k, v in event.items() if k not in ("data", "datacontenttype")
+    }
+    r = api.client.post(
+        "/v1/events",
+        content=orjson.dumps(event["data"]),
+        headers={**api.h("politie"), **headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    stored = orjson.loads(api.runtime.store.message(POLITIE_SOURCE, event["id"]).body)  # type: ignore[union-attr]
+    assert stored["data"] == event["data"]
+
+
+def test_sequence_gaps_are_reported_not_hidden(api: Api) -> None:
+    post(api, "politie", [pv_event(sequence=1), pv_event(sequence=2)], BATCH)
+    r = post(api, "politie", pv_event(sequence=5))
+    assert r.json()["sequenceGaps"] == [
+        {"source": POLITIE_SOURCE, "missing": [{"first": 3, "last": 4}]}
+    ]
+    s = api.client.get(f"/v1/sequences/{POLITIE_SOURCE}", headers=api.h("politie")).json()
+    assert (s["contiguous"], s["maxSeen"]) == (2, 5)
+    assert api.client.get(f"/v1/sequences/{POLITIE_SOURCE}", headers=api.h("om")).status_code == 404
+
+
+# -- authentication ------------------------------------------------------------------------
+
+
+def test_missing_bad_and_revoked_tokens_are_401(api: Api) -> None:
+    event = orjson.dumps(pv_event())
+    ct = {"Content-Type": STRUCTURED}
+    assert_problem(api.client.post("/v1/events", content=event, headers=ct), 401)
+    bad = {"Authorization": "Bearer kh_" + "x" * 43, **ct}
+    assert_problem(api.client.post("/v1/events", content=event, headers=bad), 401)
+    malformed = {"Authorization": "Bearer nonsense", **ct}
+    assert_problem(api.client.post("/v1/events", content=event, headers=malformed), 401)
+    cred = next(c for c in api.runtime.store.list_credentials("politie"))
+    r = api.client.delete(f"/v1/credentials/{cred.id}", headers=api.h("operator"))
+    assert r.status_code == 200
+    assert_problem(post(api, "politie", pv_event()), 401)
+    assert stored_count(api) == 0
+
+
+def test_tokens_are_stored_only_as_hashes(api: Api) -> None:
+    hashes = {c.token_hash for c in api.runtime.store.list_credentials()}
+    for token in api.tokens.values():
+        assert token not in hashes
+        assert all(token not in h for h in hashes)
+
+
+def test_rotated_token_replaces_the_old_one(api: Api) -> None:
+    cred = api.runtime.store.list_credentials("politie")[0]
+    r = api.client.post(f"/v1/credentials/{cred.id}/rotations", headers=api.h("operator"))
+    assert r.status_code == 201
+    new = r.json()["token"]
+    assert_problem(post(api, "politie", pv_event()), 401)
+    api.tokens["politie"] = new
+    assert post(api, "politie", pv_event()).status_code == 201
+
+
+def test_partners_cannot_use_operator_routes(api: Api) -> None:
+    assert_problem(api.client.get("/v1/credentials", headers=api.h("politie")), 403)
+    assert_problem(
+        api.client.put("/v1/channels/om/*", json={"state": "held"}, headers=api.h("viewer")), 403
+    )
+    assert_problem(api.client.post("/v1/events", headers=api.h("operator"), json=pv_event()), 403)
+
+
+# -- delivering ----------------------------------------------------------------------------
+
+
+def pull(api: Api, who: str, **params: Any) -> list[dict[str, Any]]:
+    r = api.client.get("/v1/deliveries", params=params, headers=api.h(who))
+    assert r.status_code == 200, r.text
+    deliveries: list[dict[str, Any]] = r.json()["deliveries"]
+    return deliveries
+
+
+def test_receiver_pulls_acks_and_others_see_nothing(api: Api) -> None:
+    event = pv_event()
+    post(api, "politie", event)
+    assert pull(api, "justid") == []
+    assert pull(api, "politie") == []
+    [d] = pull(api, "om")
+    assert d["event"] == event
+    assert d["attempt"] == 1
+    r = api.client.post(
+        "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"]]}, headers=api.h("justid")
+    )
+    assert r.json()["results"][0]["status"] == "not-found"
+    r = api.client.post(
+        "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"]]}, headers=api.h("om")
+    )
+    assert r.json()["results"][0]["status"] == "acked"
+    assert pull(api, "om", visibilityTimeout=1) == []
+
+
+def test_pull_and_ack_bad_input_is_400(api: Api) -> None:
+    for params in ({"limit": 0}, {"limit": 5000}, {"visibilityTimeout": 0}, {"wait": 99}):
+        assert_problem(api.client.get("/v1/deliveries", params=params, headers=api.h("om")), 400)
+    for body in ({}, {"deliveryIds": []}, {"deliveryIds": ["x"]}, {"ids": [1]}):
+        assert_problem(api.client.post("/v1/acknowledgements", json=body, headers=api.h("om")), 400)
+
+
+def test_failure_report_retries_then_dead_letters_and_resend_keeps_the_id(api: Api) -> None:
+    api.runtime.exchange.settings = type(api.runtime.exchange.settings)(max_attempts=2)
+    event = pv_event()
+    post(api, "politie", event)
+    [d] = pull(api, "om")
+    r = api.client.post(
+        f"/v1/deliveries/{d['deliveryId']}/failures",
+        json={"reason": "kan niet verwerken", "retryAfter": 0},
+        headers=api.h("om"),
+    )
+    assert r.json()["status"] == "retry"
+    [d2] = pull(api, "om")
+    assert d2["deliveryId"] == d["deliveryId"]
+    r = api.client.post(
+        f"/v1/deliveries/{d['deliveryId']}/failures", json={"reason": "weer"}, headers=api.h("om")
+    )
+    assert r.json()["status"] == "dead"
+    dead = api.client.get("/v1/dead-letters", headers=api.h("operator")).json()
+    assert [x["deliveryId"] for x in dead] == [d["deliveryId"]]
+    assert "weer" in dead[0]["lastError"]
+    r = api.client.post(f"/v1/dead-letters/{d['deliveryId']}/resends", headers=api.h("operator"))
+    assert r.status_code == 201
+    [d3] = pull(api, "om")
+    assert d3["event"]["id"] == event["id"]
+    assert d3["deliveryId"] == d["deliveryId"]
+    assert_problem(
+        api.client.post(f"/v1/dead-letters/{d['deliveryId']}/resends", headers=api.h("operator")),
+        409,
+    )
+
+
+def test_failure_report_bad_input(api: Api) -> None:
+    assert_problem(
+        api.client.post("/v1/deliveries/1/failures", json={"reason": ""}, headers=api.h("om")), 400
+    )
+    assert_problem(
+        api.client.post("/v1/deliveries/999/failures", json={"reason": "x"}, headers=api.h("om")),
+        404,
+    )
+
+
+def test_same_case_is_delivered_in_order(api: Api) -> None:
+    first, second = pv_event(case="10-000007-25"), pv_event(case="10-000007-25")
+    post(api, "politie", [first, second], BATCH)
+    [d] = pull(api, "om")
+    assert d["event"]["id"] == first["id"]
+    assert pull(api, "om") == []
+    api.client.post(
+        "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"]]}, headers=api.h("om")
+    )
+    [d2] = pull(api, "om")
+    assert d2["event"]["id"] == second["id"]
+
+
+def test_held_channel_keeps_accepting_but_delivers_nothing(api: Api) -> None:
+    r = api.client.put(
+        "/v1/channels/om/*", json={"state": "held", "reason": "OM offline"}, headers=api.h("operator")
+    )
+    assert r.status_code == 200
+    assert post(api, "politie", pv_event()).status_code == 201
+    assert pull(api, "om") == []
+    api.client.put("/v1/channels/om/*", json={"state": "open"}, headers=api.h("operator"))
+    assert len(pull(api, "om")) == 1
+
+
+def test_channel_bad_input(api: Api) -> None:
+    h = api.h("operator")
+    assert_problem(api.client.put("/v1/channels/nobody/*", json={"state": "held"}, headers=h), 400)
+    assert_problem(api.client.put("/v1/channels/om/*", json={"state": "shut"}, headers=h), 400)
+
+
+def test_trail_shows_every_step_to_sender_receiver_and_operator_only(api: Api) -> None:
+    event = pv_event()
+    post(api, "politie", event)
+    [d] = pull(api, "om")
+    api.client.post(
+        "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"]]}, headers=api.h("om")
+    )
+    url = f"/v1/messages/{POLITIE_SOURCE}/{event['id']}"
+    for who in ("politie", "om", "operator", "viewer"):
+        t = api.client.get(url, headers=api.h(who))
+        assert t.status_code == 200, who
+        assert [e["event"] for e in t.json()["trail"]] == ["accepted", "routed", "leased", "acked"]
+    assert_problem(api.client.get(url, headers=api.h("justid")), 404)
+    assert_problem(api.client.get(f"/v1/messages/{POLITIE_SOURCE}/nope", headers=api.h("om")), 404)
+
+
+def test_reads_of_personal_data_are_audited(api: Api) -> None:
+    post(api, "politie", pv_event())
+    pull(api, "om")
+    log = api.client.get("/v1/audit-log", headers=api.h("operator")).json()
+    assert any(a["action"] == "deliveries-read" and a["actor"] == "om" for a in log)
+
+
+# -- admin ----------------------------------------------------------------------------------
+
+
+def test_partner_registration_and_bad_input(api: Api) -> None:
+    h = api.h("operator")
+    r = api.client.post("/v1/partners", json={"key": "cjib"}, headers=h)
+    assert r.status_code == 201
+    assert r.json()["oin"] == "00000001003214351000"
+    assert_problem(api.client.post("/v1/partners", json={"key": "cjib"}, headers=h), 409)
+    assert_problem(api.client.post("/v1/partners", json={"key": "nobody"}, headers=h), 400)
+    assert_problem(
+        api.client.post("/v1/partners", json={"key": "dji", "oin": "123"}, headers=h), 400
+    )
+    assert_problem(
+        api.client.post("/v1/partners", json={"key": "dji", "oin": KMAR_OIN}, headers=h), 409
+    )
+    assert api.client.get("/v1/partners/cjib", headers=h).status_code == 200
+    assert_problem(api.client.get("/v1/partners/dji", headers=h), 404)
+
+
+def test_credentials_listing_never_shows_tokens(api: Api) -> None:
+    r = api.client.get("/v1/credentials", headers=api.h("operator"))
+    text = r.text
+    for token in api.tokens.values():
+        assert token not in text
+    r = api.client.post(
+        "/v1/credentials", json={"role": "partner", "partner": "nobody"}, headers=api.h("operator")
+    )
+    assert_problem(r, 404)
+    r = api.client.post("/v1/credentials", json={"role": "viewer"}, headers=api.h("operator"))
+    assert_problem(r, 400)
+
+
+def test_webhook_setting_validates_the_url(api: Api) -> None:
+    h = api.h("operator")
+    assert_problem(api.client.put("/v1/partners/om/webhook", json={"url": "ftp://x"}, headers=h), 400)
+    r = api.client.put("/v1/partners/om/webhook", json={"url": "http://127.0.0.1:9/h"}, headers=h)
+    assert r.json()["webhookUrl"] == "http://127.0.0.1:9/h"
+
+
+def test_chain_model_and_schemas_are_served(api: Api) -> None:
+    chain = api.client.get("/v1/chain", headers=api.h("viewer")).json()
+    assert len(chain["messageTypes"]) >= 15
+    schema = api.client.get(f"/v1/chain/message-types/{PV_TYPE}/schema", headers=api.h("om"))
+    assert schema.json()["type"] == "object"
+    assert_problem(api.client.get("/v1/chain/message-types/x/schema", headers=api.h("om")), 404)
+
+
+def test_openapi_is_public_versioned_and_lists_problem_json(api: Api) -> None:
+    r = api.client.get("/v1/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["info"]["version"] == "0.1.0"
+    post_events = doc["paths"]["/v1/events"]["post"]["responses"]
+    assert "application/problem+json" in post_events["400"]["content"]
+    assert "422" not in post_events
+
+
+def test_trailing_slash_is_not_redirected(api: Api) -> None:
+    r = api.client.get("/v1/health/", follow_redirects=False)
+    assert r.status_code == 404
