@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -98,11 +99,12 @@ def from_binary(headers: Mapping[str, str], body: bytes, content_type: str) -> d
     for name, value in headers.items():
         lower = name.lower()
         if lower.startswith("ce-"):
-            event[lower[3:]] = value
+            event[lower[3:]] = unquote(value)  # the HTTP binding percent-encodes header values
     if content_type:
         event["datacontenttype"] = content_type
+    media = content_type.split(";")[0].strip().lower() or "application/json"
     if body:
-        if content_type == "application/json" or content_type.endswith("+json"):
+        if media == "application/json" or media.endswith("+json"):
             try:
                 event["data"] = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
@@ -203,6 +205,12 @@ def _check_one(
     body = canonical(event)
     if len(body) > limits.max_event_bytes:
         bad("", f"the event is {len(body)} bytes; at most {limits.max_event_bytes} allowed")
+    # CloudEvents carries `sequence` as a String, but SDKs send a number in structured mode and a
+    # string in binary mode: the event is stored as sent, its hash taken over one form, so the same
+    # event sent both ways is a duplicate, not a conflict.
+    hashed = body
+    if sequence is not None and event["sequence"] != str(sequence):
+        hashed = canonical({**event, "sequence": str(sequence)})
     if out:
         return out
     return Envelope(
@@ -214,7 +222,7 @@ def _check_one(
         partitionkey=event.get("partitionkey"),
         sequence=sequence,
         body=body,
-        content_hash=content_hash(body),
+        content_hash=content_hash(hashed),
     )
 
 

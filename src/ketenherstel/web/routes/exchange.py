@@ -64,7 +64,8 @@ async def submit_events(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if "ce-specversion" in request.headers:
-            events: list[Any] = [from_binary(request.headers, body, ctype)]
+            raw_ctype = request.headers.get("content-type", "").strip()
+            events: list[Any] = [from_binary(request.headers, body, raw_ctype)]
         elif ctype in (STRUCTURED, BATCH, "application/json"):
             events, _ = parse_body(body, ctype)
         else:

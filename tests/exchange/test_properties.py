@@ -1,0 +1,254 @@
+"""Property tests of the exchange's invariants under random interleavings of submit, duplicate
+re-submit, hold, open, pull, ack, nack, lease expiry and restart (close and reopen the store):
+
+- every accepted message is delivered to each routed receiver until acked;
+- nothing goes to a receiver the routing does not name;
+- per receiver, a message is handed out only once every earlier message with its partition key
+  has been acked (per-partition order);
+- a duplicate never makes a second delivery.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from ketenherstel.chain import load_chain
+from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.exchange.service import Exchange, ExchangeSettings
+from ketenherstel.store.sqlite import SqliteStore
+
+OINS = {
+    "politie": "00000001003214345000",
+    "kmar": "00000001003214346000",
+    "om": "00000001003214347000",
+    "dji": "00000001003214352000",
+    "justid": "00000001003214349000",
+}
+ROUTES = {
+    "nl.proeftuin.opsporing.melding.v1": (("politie", "kmar"), ("om",)),
+    "nl.proeftuin.vervolging.beslissing.v1": (("politie",), ("om", "dji")),
+    "nl.proeftuin.registratie.inschrijving.v1": (("kmar",), ("justid", "om")),
+}
+RECEIVERS = ("om", "dji", "justid")
+SCHEMA = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}'
+
+
+def write_chain(folder: Path) -> Path:
+    partners = "\n".join(
+        f"  {k}:\n    name: {k}\n    oin: \"{oin}\"\n    kind: test\n    systems: [sys]\n"
+        "    description: test partner"
+        for k, oin in OINS.items()
+    )
+    processes = "\n".join(
+        f"  {p}:\n    name: {p}\n    phase: {ph}\n    order: {i}\n    deadline: null\n"
+        "    description: test process"
+        for i, (p, ph) in enumerate(
+            [("melding", "opsporing"), ("beslissing", "vervolging"), ("inschrijving", "registratie")]
+        )
+    )
+    types = "\n".join(
+        f"  - type: {t}\n    name: {t}\n    process: {t.split('.')[3]}\n"
+        f"    senders: [{', '.join(s)}]\n    receivers: [{', '.join(r)}]\n"
+        "    personal_data: false"
+        for t, (s, r) in ROUTES.items()
+    )
+    text = f'version: "0.0.1"\n\npartners:\n{partners}\n\nprocesses:\n{processes}\n\n'
+    text += f"message_types:\n{types}\n"
+    (folder / "schemas").mkdir()
+    for t in ROUTES:
+        (folder / "schemas" / f"{t}.json").write_text(SCHEMA)
+    path = folder / "chain.yaml"
+    path.write_text(text)
+    return path
+
+
+class ExchangeMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="kh-prop-"))
+        self.chain = load_chain(write_chain(self.dir))
+        self.now = 1_000.0
+        self.ids = itertools.count(1)
+        self.exchange: Exchange | None = None
+        self.open_exchange(first=True)
+        self.accepted: list[tuple[str, str, str, tuple[str, ...]]] = []  # id, key, type, receivers
+        self.bodies: dict[str, dict[str, Any]] = {}
+        self.acked: set[tuple[str, str]] = set()
+        self.leased: dict[str, dict[int, str]] = {r: {} for r in RECEIVERS}
+        self.delivery_of: dict[tuple[str, str], int] = {}
+
+    def open_exchange(self, *, first: bool = False) -> None:
+        store = SqliteStore(self.dir / "x.db")
+        store.migrate()
+        self.exchange = Exchange(
+            store=store,
+            chain=self.chain,
+            settings=ExchangeSettings(max_attempts=10_000, visibility_timeout=30.0),
+            clock=lambda: self.now,
+        )
+        if first:
+            for key in OINS:
+                self.exchange.register_partner(principal=LOCAL_OPERATOR, key=key)
+
+    @property
+    def ex(self) -> Exchange:
+        assert self.exchange is not None
+        return self.exchange
+
+    def as_partner(self, key: str) -> Principal:
+        return Principal(key, "partner", key, "token")
+
+    @initialize()
+    def start(self) -> None:
+        pass
+
+    @rule(
+        sender=st.sampled_from(["politie", "kmar"]),
+        items=st.lists(
+            st.tuples(st.integers(0, 3), st.booleans(), st.integers(0, 2)), min_size=1, max_size=6
+        ),
+    )
+    def submit(self, sender: str, items: list[tuple[int, bool, int]]) -> None:
+        events = []
+        fresh = []
+        for case, resend, type_pick in items:
+            mine = [a for a in self.accepted if self.bodies[a[0]]["source"].endswith(f"{OINS[sender]}:systeem:sys")]
+            if resend and mine:
+                events.append(self.bodies[mine[case % len(mine)][0]])
+                continue
+            allowed = [t for t, (senders, _) in ROUTES.items() if sender in senders]
+            type_name = allowed[type_pick % len(allowed)]
+            ident = f"e{next(self.ids)}"
+            event = {
+                "specversion": "1.0",
+                "id": ident,
+                "source": f"urn:nld:oin:{OINS[sender]}:systeem:sys",
+                "type": type_name,
+                "partitionkey": f"case-{case}",
+                "data": {"n": case},
+            }
+            events.append(event)
+            fresh.append(event)
+        result = self.ex.submit(principal=self.as_partner(sender), events=events)
+        new_ids = set()
+        for event, outcome in zip(events, result.outcomes, strict=True):
+            if outcome.status == "accepted":
+                assert event["id"] not in self.bodies, "a re-sent event was stored twice"
+                new_ids.add(event["id"])
+                receivers = self.chain.receivers_for(event["type"], sender)
+                self.accepted.append((event["id"], event["partitionkey"], event["type"], receivers))
+                self.bodies[event["id"]] = event
+            else:
+                assert event["id"] in self.bodies or event["id"] in new_ids
+                assert outcome.deliveries == 0
+        assert new_ids == {e["id"] for e in fresh}
+
+    @rule(receiver=st.sampled_from(RECEIVERS), limit=st.integers(1, 5))
+    def pull(self, receiver: str, limit: int) -> None:
+        got = self.ex.pull(principal=self.as_partner(receiver), limit=limit)
+        for d in got:
+            entry = next(a for a in self.accepted if a[0] == d.id)
+            assert receiver in entry[3], "delivered to a receiver the routing does not name"
+            assert (receiver, d.id) not in self.acked, "an acked delivery came back"
+            previous = self.delivery_of.setdefault((receiver, d.id), d.delivery_id)
+            assert previous == d.delivery_id, "a second delivery for the same message"
+            for earlier in self.accepted:
+                if earlier[0] == d.id:
+                    break
+                if earlier[1] == entry[1] and receiver in earlier[3]:
+                    assert (receiver, earlier[0]) in self.acked, "partition order broken"
+            self.leased[receiver][d.delivery_id] = d.id
+
+    @rule(receiver=st.sampled_from(RECEIVERS), data=st.data())
+    def ack(self, receiver: str, data: st.DataObject) -> None:
+        if not self.leased[receiver]:
+            return
+        chosen = data.draw(st.sets(st.sampled_from(sorted(self.leased[receiver])), min_size=1))
+        results = self.ex.ack(principal=self.as_partner(receiver), delivery_ids=sorted(chosen))
+        for r in results:
+            assert r.status in ("acked", "already-acked")
+            self.acked.add((receiver, self.leased[receiver].pop(r.delivery_id)))
+
+    @rule(receiver=st.sampled_from(RECEIVERS), data=st.data())
+    def nack(self, receiver: str, data: st.DataObject) -> None:
+        if not self.leased[receiver]:
+            return
+        chosen = data.draw(st.sampled_from(sorted(self.leased[receiver])))
+        r = self.ex.nack(
+            principal=self.as_partner(receiver), delivery_id=chosen, reason="test", retry_after=0
+        )
+        if r.status == "retry":
+            self.leased[receiver].pop(chosen)
+
+    @rule(receiver=st.sampled_from(RECEIVERS), held=st.booleans())
+    def hold_or_open(self, receiver: str, held: bool) -> None:
+        self.ex.set_channel(
+            principal=LOCAL_OPERATOR,
+            receiver=receiver,
+            sender="*",
+            state="held" if held else "open",
+            reason="test",
+        )
+
+    @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
+    def advance_clock(self, seconds: float) -> None:
+        self.now += seconds
+        if seconds > 30:  # every lease has expired: those deliveries may come again
+            for leased in self.leased.values():
+                leased.clear()
+
+    @rule()
+    def restart(self) -> None:
+        self.ex.close()
+        self.ex.store.close()
+        self.open_exchange()
+
+    @invariant()
+    def nothing_acked_is_pending(self) -> None:
+        assert all(r in RECEIVERS for r, _ in self.acked)
+
+    def teardown(self) -> None:
+        try:
+            self.drain_and_check()
+        finally:
+            self.ex.close()
+            self.ex.store.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def drain_and_check(self) -> None:
+        for receiver in RECEIVERS:
+            self.hold_or_open(receiver, held=False)
+        for _ in range(500):
+            self.advance_clock(31.0)
+            progressed = False
+            for receiver in RECEIVERS:
+                self.pull(receiver, limit=5)
+                if self.leased[receiver]:
+                    progressed = True
+                    results = self.ex.ack(
+                        principal=self.as_partner(receiver),
+                        delivery_ids=sorted(self.leased[receiver]),
+                    )
+                    for r in results:
+                        self.acked.add((receiver, self.leased[receiver].pop(r.delivery_id)))
+            if not progressed:
+                break
+        expected = {(r, ident) for ident, _, _, receivers in self.accepted for r in receivers}
+        assert self.acked == expected, "an accepted message was not delivered to every receiver"
+
+
+ExchangeMachine.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestExchangeInvariants = ExchangeMachine.TestCase
