@@ -60,8 +60,16 @@ class Server:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ketenherstel.cli", "serve", "--store", self.store_url,
-             "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "ketenherstel.cli",
+                "serve",
+                "--store",
+                self.store_url,
+                "--port",
+                str(self.port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -197,7 +205,9 @@ def test_killing_the_server_mid_drain_loses_no_delivery(store_url: str) -> None:
     server = Server(store_url)
     server.start()
     events = [pv_event(case=f"10-{i % 40:06d}-25") for i in range(1500)]
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens['politie']}"}) as c:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {tokens['politie']}"}
+    ) as c:
         for start in range(0, len(events), 500):
             r = c.post(
                 "/v1/events",
@@ -226,7 +236,8 @@ def test_killing_the_server_mid_drain_loses_no_delivery(store_url: str) -> None:
                         server.kill()  # between processing and acknowledging
                         return
                     c.post(
-                        "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"] for d in batch]}
+                        "/v1/acknowledgements",
+                        json={"deliveryIds": [d["deliveryId"] for d in batch]},
                     )
                 except httpx.HTTPError:
                     return

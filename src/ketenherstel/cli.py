@@ -100,7 +100,10 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def main_callback(
     version: Annotated[
-        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version")
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Print the version"
+        ),
     ] = False,
 ) -> None:
     """Ketenherstel: keep the criminal justice chain whole when one partner goes dark."""
@@ -138,7 +141,9 @@ def serve(
     store: StoreOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
-    tls_cert: Annotated[Path | None, typer.Option(help="Server certificate (PEM) for HTTPS")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Server certificate (PEM) for HTTPS")
+    ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="Server key (PEM)")] = None,
     tls_ca: Annotated[
         Path | None, typer.Option(help="CA bundle (PEM) for client certificates: enables mTLS")
@@ -203,20 +208,24 @@ def partner_list(store: StoreOpt = None) -> None:
 @token_app.command("create")
 def token_create(
     partner: Annotated[str | None, typer.Option(help="A token for this partner")] = None,
-    operator: Annotated[str | None, typer.Option(help="A token for this operator (a person)")] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="A token for this operator (a person)")
+    ] = None,
     viewer: Annotated[str | None, typer.Option(help="A token for this viewer (a person)")] = None,
     label: Annotated[str, typer.Option(help="What the token is for")] = "",
     store: StoreOpt = None,
 ) -> None:
     """Create a bearer token; it is printed once and only its hash is stored."""
-    chosen = [(r, v) for r, v in (("partner", partner), ("operator", operator), ("viewer", viewer)) if v]
+    chosen = [
+        (r, v) for r, v in (("partner", partner), ("operator", operator), ("viewer", viewer)) if v
+    ]
     if len(chosen) != 1:
         raise fail("give exactly one of --partner KEY, --operator NAME or --viewer NAME")
     role, who = chosen[0]
     with runtime(store) as rt:
         token, record = rt.exchange.create_token(
             principal=LOCAL_OPERATOR,
-            role=role,  # type: ignore[arg-type]
+            role=role,
             partner=who if role == "partner" else None,
             person=who if role != "partner" else None,
             label=label,
@@ -253,7 +262,9 @@ def token_rotate(
 ) -> None:
     """Issue a new token for the same holder and revoke the old one."""
     with runtime(store) as rt:
-        token, record = rt.exchange.rotate_token(principal=LOCAL_OPERATOR, credential_id=credential_id)
+        token, record = rt.exchange.rotate_token(
+            principal=LOCAL_OPERATOR, credential_id=credential_id
+        )
         err.print(f"new token {record.id} (shown once); {credential_id} is revoked:")
         out.print(token, highlight=False, soft_wrap=True)
 
@@ -293,7 +304,9 @@ def channel_open(
 
 @chain_app.command("show")
 def chain_show(
-    file: Annotated[Path | None, typer.Argument(help="A chain file (default: the built-in)")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="A chain file (default: the built-in)")
+    ] = None,
     mermaid: Annotated[bool, typer.Option(help="Print only the Mermaid flow diagram")] = False,
 ) -> None:
     """Render the chain: partners, processes in procedure order, message types, a flow diagram."""
@@ -364,7 +377,9 @@ def _read_events(file: Path) -> list[Any]:
             return [orjson.loads(line) for line in text.splitlines() if line.strip()]
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise fail(f"{file} is not valid JSON{' Lines' if file.suffix == '.jsonl' else ''}: {exc}") from None
+        raise fail(
+            f"{file} is not valid JSON{' Lines' if file.suffix == '.jsonl' else ''}: {exc}"
+        ) from None
     return doc if isinstance(doc, list) else [doc]
 
 
@@ -456,10 +471,17 @@ def trail(
         raise fail("give --token or set KETENHERSTEL_TOKEN")
     with client(url, token) as c:
         t = c.trail(source, id)
-    table = Table("at", "event", "delivery", "receiver", "actor", "detail", title=f"{t['type']} {id}")
+    table = Table(
+        "at", "event", "delivery", "receiver", "actor", "detail", title=f"{t['type']} {id}"
+    )
     for e in t["trail"]:
         table.add_row(
-            e["at"], e["event"], str(e["deliveryId"] or ""), e["receiver"] or "", e["actor"], e["detail"]
+            e["at"],
+            e["event"],
+            str(e["deliveryId"] or ""),
+            e["receiver"] or "",
+            e["actor"],
+            e["detail"],
         )
     out.print(table)
 
@@ -469,7 +491,9 @@ def trail(
 
 @app.command()
 def demo(
-    store: Annotated[str, typer.Option(help="Store for the demo (recreated)")] = "sqlite:///var/demo.db",
+    store: Annotated[
+        str, typer.Option(help="Store for the demo (recreated)")
+    ] = "sqlite:///var/demo.db",
     cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 120,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port)")] = 8000,
     serve: Annotated[bool, typer.Option(help="Keep serving the API after the run")] = True,

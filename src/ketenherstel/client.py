@@ -91,7 +91,9 @@ class ExchangeClient:
         results: list[dict[str, Any]] = result["results"]
         return results
 
-    def nack(self, delivery_id: int, reason: str, retry_after: float | None = None) -> dict[str, Any]:
+    def nack(
+        self, delivery_id: int, reason: str, retry_after: float | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"reason": reason}
         if retry_after is not None:
             body["retryAfter"] = retry_after

@@ -36,7 +36,9 @@ def _fresh_sqlite(store_url: str) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def run_demo(*, store_url: str, cases: int, port: int, serve: bool, console: Console) -> dict[str, Any]:
+def run_demo(
+    *, store_url: str, cases: int, port: int, serve: bool, console: Console
+) -> dict[str, Any]:
     _fresh_sqlite(store_url)
     rt = bootstrap(Settings.from_env(store_url=store_url))
     try:

@@ -38,12 +38,15 @@ ROUTES = {
     "nl.proeftuin.registratie.inschrijving.v1": (("kmar",), ("justid", "om")),
 }
 RECEIVERS = ("om", "dji", "justid")
-SCHEMA = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}'
+SCHEMA = (
+    '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", '
+    '"required": ["n"], "properties": {"n": {"type": "integer"}}}'
+)
 
 
 def write_chain(folder: Path) -> Path:
     partners = "\n".join(
-        f"  {k}:\n    name: {k}\n    oin: \"{oin}\"\n    kind: test\n    systems: [sys]\n"
+        f'  {k}:\n    name: {k}\n    oin: "{oin}"\n    kind: test\n    systems: [sys]\n'
         "    description: test partner"
         for k, oin in OINS.items()
     )
@@ -51,7 +54,11 @@ def write_chain(folder: Path) -> Path:
         f"  {p}:\n    name: {p}\n    phase: {ph}\n    order: {i}\n    deadline: null\n"
         "    description: test process"
         for i, (p, ph) in enumerate(
-            [("melding", "opsporing"), ("beslissing", "vervolging"), ("inschrijving", "registratie")]
+            [
+                ("melding", "opsporing"),
+                ("beslissing", "vervolging"),
+                ("inschrijving", "registratie"),
+            ]
         )
     )
     types = "\n".join(
@@ -120,7 +127,11 @@ class ExchangeMachine(RuleBasedStateMachine):
         events = []
         fresh = []
         for case, resend, type_pick in items:
-            mine = [a for a in self.accepted if self.bodies[a[0]]["source"].endswith(f"{OINS[sender]}:systeem:sys")]
+            mine = [
+                a
+                for a in self.accepted
+                if self.bodies[a[0]]["source"].endswith(f"{OINS[sender]}:systeem:sys")
+            ]
             if resend and mine:
                 events.append(self.bodies[mine[case % len(mine)][0]])
                 continue

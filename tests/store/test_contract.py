@@ -47,7 +47,9 @@ def msg(
     )
 
 
-def lease(store: Store, receiver: str = "om", *, now: float = 100.0, limit: int = 100, **kw: object):
+def lease(
+    store: Store, receiver: str = "om", *, now: float = 100.0, limit: int = 100, **kw: object
+):
     params = {
         "receiver": receiver,
         "limit": limit,
@@ -74,7 +76,9 @@ class StoreContract:
         assert [d.id for d in lease(store, "justid")] == ["a"]
         assert lease(store, "cjib") == []
 
-    def test_duplicate_with_same_body_is_stored_once_and_makes_no_delivery(self, store: Store) -> None:
+    def test_duplicate_with_same_body_is_stored_once_and_makes_no_delivery(
+        self, store: Store
+    ) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         [out] = store.accept([AcceptRequest([msg("a")])], now=2.0)
         assert out.outcomes[0].status == "duplicate"
@@ -145,8 +149,13 @@ class StoreContract:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         [d] = lease(store, now=100.0)
         r = store.nack(
-            receiver="om", delivery_id=d.delivery_id, reason="parse error", now=101.0,
-            delay=lambda attempts: 10.0, max_attempts=3, actor="om",
+            receiver="om",
+            delivery_id=d.delivery_id,
+            reason="parse error",
+            now=101.0,
+            delay=lambda attempts: 10.0,
+            max_attempts=3,
+            actor="om",
         )
         assert r.status == "retry"
         assert r.not_before == 111.0
@@ -154,8 +163,13 @@ class StoreContract:
         assert len(lease(store, now=111.0)) == 1
         for now in (112.0, 200.0):
             store.nack(
-                receiver="om", delivery_id=d.delivery_id, reason="parse error", now=now,
-                delay=lambda attempts: 0.0, max_attempts=3, actor="om",
+                receiver="om",
+                delivery_id=d.delivery_id,
+                reason="parse error",
+                now=now,
+                delay=lambda attempts: 0.0,
+                max_attempts=3,
+                actor="om",
             )
             lease(store, now=now + 1)
         dead = store.dead_letters(receiver="om", limit=10)

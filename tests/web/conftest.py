@@ -29,7 +29,9 @@ def api(tmp_path: Path) -> Iterator[Api]:
     tokens: dict[str, str] = {}
     for key in ("politie", "kmar", "om", "justid"):
         rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=key)
-        tokens[key], _ = rt.exchange.create_token(principal=LOCAL_OPERATOR, role="partner", partner=key)
+        tokens[key], _ = rt.exchange.create_token(
+            principal=LOCAL_OPERATOR, role="partner", partner=key
+        )
     tokens["operator"], _ = rt.exchange.create_token(
         principal=LOCAL_OPERATOR, role="operator", person="op"
     )

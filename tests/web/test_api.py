@@ -86,7 +86,9 @@ def test_a_batch_with_one_bad_event_is_rejected_whole_with_every_problem_listed(
     bad_data["data"]["skn"] = "not-an-skn"
     no_type = pv_event(case="10-000003-25", type=None)
     wrong_version = pv_event(case="10-000004-25", specversion="0.3")
-    body = assert_problem(post(api, "politie", [good, bad_data, no_type, wrong_version], BATCH), 400)
+    body = assert_problem(
+        post(api, "politie", [good, bad_data, no_type, wrong_version], BATCH), 400
+    )
     where = {(p["index"], p["field"]) for p in body["problems"]}
     assert (1, "data.skn") in where or any(i == 1 and f.startswith("data") for i, f in where)
     assert (2, "type") in where
@@ -177,15 +179,13 @@ def test_sending_as_another_partner_is_403_and_stores_nothing(api: Api) -> None:
 
 
 def test_sending_a_type_the_partner_may_not_send_is_403(api: Api) -> None:
-    event = pv_event(source=f"urn:nld:oin:00000001003214347000:systeem:gps")  # the OM's OIN
+    event = pv_event(source="urn:nld:oin:00000001003214347000:systeem:gps")  # the OM's OIN
     assert_problem(post(api, "om", event), 403)
 
 
 def test_binary_mode_is_accepted(api: Api) -> None:
     event = pv_event()
-    headers = {
-        f"ce-{k}": str(v) for k, v in event.items() if k not in ("data", "datacontenttype")
-    }
+    headers = {f"ce-{k}": str(v) for k, v in event.items() if k not in ("data", "datacontenttype")}
     r = api.client.post(
         "/v1/events",
         content=orjson.dumps(event["data"]),
@@ -342,7 +342,9 @@ def test_same_case_is_delivered_in_order(api: Api) -> None:
 
 def test_held_channel_keeps_accepting_but_delivers_nothing(api: Api) -> None:
     r = api.client.put(
-        "/v1/channels/om/*", json={"state": "held", "reason": "OM offline"}, headers=api.h("operator")
+        "/v1/channels/om/*",
+        json={"state": "held", "reason": "OM offline"},
+        headers=api.h("operator"),
     )
     assert r.status_code == 200
     assert post(api, "politie", pv_event()).status_code == 201
@@ -415,7 +417,9 @@ def test_credentials_listing_never_shows_tokens(api: Api) -> None:
 
 def test_webhook_setting_validates_the_url(api: Api) -> None:
     h = api.h("operator")
-    assert_problem(api.client.put("/v1/partners/om/webhook", json={"url": "ftp://x"}, headers=h), 400)
+    assert_problem(
+        api.client.put("/v1/partners/om/webhook", json={"url": "ftp://x"}, headers=h), 400
+    )
     r = api.client.put("/v1/partners/om/webhook", json={"url": "http://127.0.0.1:9/h"}, headers=h)
     assert r.json()["webhookUrl"] == "http://127.0.0.1:9/h"
 

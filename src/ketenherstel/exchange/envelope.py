@@ -87,8 +87,7 @@ def parse_body(body: bytes, content_type: str) -> tuple[list[Any], bool]:
         return doc, True
     if isinstance(doc, list):
         raise ValueError(
-            "a JSON array was sent as a single event; send batches with Content-Type "
-            f"{BATCH}"
+            f"a JSON array was sent as a single event; send batches with Content-Type {BATCH}"
         )
     return [doc], False
 
@@ -177,10 +176,13 @@ def _check_one(
             bad(name, f"'{name}' must be a non-empty string when present")
     time = event.get("time")
     if time is not None and not _is_rfc3339(time):
-        bad("time", "time must be an RFC 3339 timestamp with a time zone, e.g. 2025-07-17T21:00:00Z")
+        bad(
+            "time", "time must be an RFC 3339 timestamp with a time zone, e.g. 2025-07-17T21:00:00Z"
+        )
     ctype = event.get("datacontenttype")
     if ctype is not None and not (
-        isinstance(ctype, str) and (ctype.split(";")[0].strip() == "application/json" or ctype.endswith("+json"))
+        isinstance(ctype, str)
+        and (ctype.split(";")[0].strip() == "application/json" or ctype.endswith("+json"))
     ):
         bad("datacontenttype", f"only JSON data is accepted (application/json), not {ctype!r}")
     if "data_base64" in event:

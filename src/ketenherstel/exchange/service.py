@@ -138,7 +138,9 @@ class Exchange:
 
     def authenticate_certificate(self, oin: str | None) -> Principal:
         if oin is None:
-            raise Unauthenticated("the client certificate carries no OIN in its subject serialNumber")
+            raise Unauthenticated(
+                "the client certificate carries no OIN in its subject serialNumber"
+            )
         for partner in self.store.list_partners():
             if partner.oin == oin:
                 return Principal(partner.key, "partner", partner.key, "certificate")
@@ -309,13 +311,15 @@ class Exchange:
                 )
             elif parsed[0] != sender.oin:
                 wrong.append(
-                    Problem(index, "source", f"you are {sender.key} (OIN {sender.oin}); "
-                            f"you may not send as OIN {parsed[0]}")
+                    Problem(
+                        index,
+                        "source",
+                        f"you are {sender.key} (OIN {sender.oin}); "
+                        f"you may not send as OIN {parsed[0]}",
+                    )
                 )
             elif not self.chain.may_send(sender.key, env.type):
-                wrong.append(
-                    Problem(index, "type", f"{sender.key} may not send {env.type}")
-                )
+                wrong.append(Problem(index, "type", f"{sender.key} may not send {env.type}"))
         if problems:
             raise InvalidInput(
                 f"{len(problems)} problem(s) in the submission; nothing was stored", problems
@@ -351,8 +355,7 @@ class Exchange:
                 for c in outcome.conflicts
             )
             raise ConflictingEvent(
-                "an event id was used before with a different body; nothing was stored: "
-                + details,
+                "an event id was used before with a different body; nothing was stored: " + details,
                 [
                     Problem(c.index, "id", f"stored {c.stored_hash}, submitted {c.submitted_hash}")
                     for c in outcome.conflicts
@@ -438,7 +441,9 @@ class Exchange:
 
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with full jitter."""
-        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** max(attempts - 1, 0))
+        ceiling = min(
+            self.settings.backoff_cap, self.settings.backoff_base * 2 ** max(attempts - 1, 0)
+        )
         return self._rng.uniform(ceiling / 2, ceiling)
 
     def dead_letters(
@@ -451,7 +456,9 @@ class Exchange:
     def resend(self, *, principal: Principal, delivery_id: int) -> DeliveryRecord:
         self._require_operator(principal)
         try:
-            record = self.store.resend(delivery_id=delivery_id, now=self.clock(), actor=principal.name)
+            record = self.store.resend(
+                delivery_id=delivery_id, now=self.clock(), actor=principal.name
+            )
         except ports.NotFound as exc:
             raise StateConflict(str(exc)) from None
         self._audit(principal, "delivery-resent", str(delivery_id), "")
@@ -463,8 +470,10 @@ class Exchange:
         if message is None:
             raise hidden
         deliveries = self.store.deliveries_of(message.position)
-        if not principal.can_view and principal.partner_key != message.sender and all(
-            d.receiver != principal.partner_key for d in deliveries
+        if (
+            not principal.can_view
+            and principal.partner_key != message.sender
+            and all(d.receiver != principal.partner_key for d in deliveries)
         ):
             raise hidden
         self._audit(principal, "trail-read", f"{source} {id}", "")
@@ -475,8 +484,10 @@ class Exchange:
         if state is None:
             raise NotFound(f"no events with a sequence from {source!r}")
         parsed = parse_source_urn(source)
-        own = principal.partner_key is not None and parsed is not None and (
-            parsed[0] == self.partner(principal.partner_key).oin
+        own = (
+            principal.partner_key is not None
+            and parsed is not None
+            and (parsed[0] == self.partner(principal.partner_key).oin)
         )
         if not (principal.can_view or own):
             raise NotFound(f"no events with a sequence from {source!r}")

@@ -115,7 +115,9 @@ class SqlStore(abc.ABC):
             )
             done = {r[0] for r in self._x(cur, "SELECT version FROM schema_migrations")}
             folder = resources.files("ketenherstel.store") / "migrations" / self.dialect
-            files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+            files = sorted(
+                (p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name
+            )
             for path in files:
                 version = int(path.name.split("_", 1)[0])
                 if version in done:
@@ -159,7 +161,12 @@ class SqlStore(abc.ABC):
 
     def set_webhook(self, *, key: str, url: str | None) -> None:
         with self._tx() as cur:
-            if self._x(cur, "UPDATE partners SET webhook_url = ? WHERE key = ?", (url, key)).rowcount != 1:
+            if (
+                self._x(
+                    cur, "UPDATE partners SET webhook_url = ? WHERE key = ?", (url, key)
+                ).rowcount
+                != 1
+            ):
                 raise NotFound(f"no partner {key!r}")
 
     _CRED_COLS = "id, principal, role, partner_key, token_hash, label, created_at, revoked_at"
@@ -308,7 +315,9 @@ class SqlStore(abc.ABC):
             prior = stored.get(key) or seen.get(key)
             if prior is not None:
                 if prior[0] != msg.content_hash:
-                    conflicts.append(Conflict(index, msg.source, msg.id, prior[0], msg.content_hash))
+                    conflicts.append(
+                        Conflict(index, msg.source, msg.id, prior[0], msg.content_hash)
+                    )
                 plan.append(("dup", prior[1]))
                 continue
             seen[key] = (msg.content_hash, -1 - len(fresh))
@@ -472,7 +481,22 @@ class SqlStore(abc.ABC):
                 f"JOIN messages m ON m.pos = d.pos WHERE d.id IN ({marks}) ORDER BY d.id",
                 chosen,
             ).fetchall()
-            leased = [LeasedDelivery(*r[:10], bytes(r[10])) for r in got]
+            leased = [
+                LeasedDelivery(
+                    delivery_id=r[0],
+                    position=r[1],
+                    receiver=r[2],
+                    sender=r[3],
+                    source=r[4],
+                    id=r[5],
+                    type=r[6],
+                    partitionkey=r[7],
+                    attempts=r[8],
+                    lease_until=r[9],
+                    body=bytes(r[10]),
+                )
+                for r in got
+            ]
             self._xm(
                 cur,
                 "INSERT INTO trail (pos, delivery_id, receiver, at, event, actor, detail) "
@@ -509,7 +533,13 @@ class SqlStore(abc.ABC):
             self._trail(cur, retry, p.now, "lease-expired", "exchange", "not acked in time")
 
     def _trail(
-        self, cur: Cursor, delivery_ids: Sequence[int], now: float, event: str, actor: str, detail: str
+        self,
+        cur: Cursor,
+        delivery_ids: Sequence[int],
+        now: float,
+        event: str,
+        actor: str,
+        detail: str,
     ) -> None:
         for chunk in _chunks(delivery_ids):
             self._x(
@@ -663,7 +693,21 @@ class SqlStore(abc.ABC):
                 "content_hash, received_at, body FROM messages WHERE source = ? AND id = ?",
                 (source, id),
             ).fetchone()
-        return MessageRecord(*row[:10], bytes(row[10])) if row else None
+        if row is None:
+            return None
+        return MessageRecord(
+            position=row[0],
+            source=row[1],
+            id=row[2],
+            sender=row[3],
+            type=row[4],
+            subject=row[5],
+            partitionkey=row[6],
+            sequence=row[7],
+            content_hash=row[8],
+            received_at=row[9],
+            body=bytes(row[10]),
+        )
 
     def deliveries_of(self, position: int) -> list[DeliveryRecord]:
         with self._tx() as cur:
@@ -709,7 +753,9 @@ class SqlStore(abc.ABC):
                 "MIN(CASE WHEN state IN ('ready', 'leased') THEN created_at END) "
                 "FROM deliveries GROUP BY receiver, sender ORDER BY receiver, sender",
             ).fetchall()
-        return [QueueStats(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows]
+        return [
+            QueueStats(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows
+        ]
 
     def audit(self, record: AuditRecord) -> None:
         with self._tx() as cur:

@@ -21,7 +21,12 @@ def problem_response(
     problems: list[Problem] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title, "detail": detail}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "status": status,
+        "title": title,
+        "detail": detail,
+    }
     if problems:
         body["problems"] = [
             {"index": p.index, "field": p.field, "reason": p.reason} for p in problems
@@ -40,10 +45,15 @@ def install(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             loc = [str(x) for x in err.get("loc", ())]
-            where = ".".join(loc[1:]) if loc and loc[0] in ("body", "query", "path") else ".".join(loc)
+            where = (
+                ".".join(loc[1:]) if loc and loc[0] in ("body", "query", "path") else ".".join(loc)
+            )
             problems.append(Problem(None, f"{loc[0]}:{where}" if loc else "", err.get("msg", "")))
-        return problem_response(400, "Invalid input", "the request does not match the API", problems)
+        return problem_response(
+            400, "Invalid input", "the request does not match the API", problems
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), None, exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), None, headers)

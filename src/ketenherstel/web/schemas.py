@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
+@overload
+def ts(value: float) -> datetime: ...
+@overload
+def ts(value: float | None) -> datetime | None: ...
 def ts(value: float | None) -> datetime | None:
+    """A stored POSIX time as an aware UTC datetime."""
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
@@ -74,7 +79,7 @@ class FailureCreate(Model):
 
 class FailureRead(Model):
     delivery_id: int
-    status: Literal["retry", "dead", "already-acked"]
+    status: Literal["retry", "dead"]
     retry_at: datetime | None
 
 

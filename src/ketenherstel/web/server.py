@@ -36,7 +36,7 @@ class TlsH11Protocol(H11Protocol):
             scope.setdefault("extensions", {})["tls"] = tls
             await inner(scope, receive, send)
 
-        self.app = app  # type: ignore[assignment]
+        self.app = app
 
 
 def config(

@@ -20,7 +20,10 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
-_WRITE = {400: _problem("Invalid input"), 403: _problem("Needs the operator role")}
+_WRITE: dict[int | str, dict[str, Any]] = {
+    400: _problem("Invalid input"),
+    403: _problem("Needs the operator role"),
+}
 
 
 @router.get("/partners", summary="Registered partners", operation_id="listPartners")
@@ -69,7 +72,9 @@ async def set_webhook(
     return convert.partner(record)
 
 
-@router.get("/credentials", summary="All credentials (never the tokens)", operation_id="listCredentials")
+@router.get(
+    "/credentials", summary="All credentials (never the tokens)", operation_id="listCredentials"
+)
 async def list_credentials(exchange: ExchangeDep, principal: OperatorDep) -> list[s.CredentialRead]:
     records = await run_in_threadpool(exchange.credentials, principal=principal)
     return [convert.credential(c) for c in records]
@@ -193,7 +198,9 @@ async def resend(
     return convert.delivery(record)
 
 
-@router.get("/queues", summary="Deliveries per receiver and sender, by state", operation_id="listQueues")
+@router.get(
+    "/queues", summary="Deliveries per receiver and sender, by state", operation_id="listQueues"
+)
 async def queues(exchange: ExchangeDep, _: ViewerDep) -> list[s.QueueRead]:
     stats = await run_in_threadpool(exchange.store.queue_stats)
     return [

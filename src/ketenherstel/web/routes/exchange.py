@@ -178,11 +178,11 @@ async def report_failure(
         reason=body.reason,
         retry_after=body.retry_after,
     )
-    if result.status in ("already-acked", "already-dead"):
-        raise StateConflict(f"delivery {delivery_id} is {result.status}; nothing changed")
-    return s.FailureRead(
-        delivery_id=result.delivery_id, status=result.status, retry_at=s.ts(result.not_before)
-    )
+    if result.status == "retry" or result.status == "dead":
+        return s.FailureRead(
+            delivery_id=result.delivery_id, status=result.status, retry_at=s.ts(result.not_before)
+        )
+    raise StateConflict(f"delivery {delivery_id} is {result.status}; nothing changed")
 
 
 @router.get(
