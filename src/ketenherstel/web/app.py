@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncio
+
 import anyio
 from fastapi import FastAPI, Request, Response
 
 from ketenherstel import __version__
 from ketenherstel.bootstrap import Runtime
+from ketenherstel.exchange.push import Pusher
 from ketenherstel.web import problems
 from ketenherstel.web.routes import admin, chain, exchange
 from ketenherstel.web.schemas import Health
@@ -24,8 +27,16 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = 256
         if group_commit:
             runtime.exchange.start()
-        yield
-        runtime.exchange.close()
+        stop = asyncio.Event()
+        pusher = Pusher(runtime.exchange)
+        task = asyncio.create_task(pusher.run(stop, interval=runtime.settings.push_interval))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            pusher.close()
+            runtime.exchange.close()
 
     app = FastAPI(
         title="Ketenherstel exchange API",
