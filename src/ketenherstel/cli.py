@@ -494,7 +494,7 @@ def demo(
     store: Annotated[
         str, typer.Option(help="Store for the demo (recreated)")
     ] = "sqlite:///var/demo.db",
-    cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 120,
+    cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 30,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port)")] = 8000,
     serve: Annotated[bool, typer.Option(help="Keep serving the API after the run")] = True,
 ) -> None:

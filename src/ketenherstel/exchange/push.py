@@ -53,7 +53,9 @@ class Pusher:
             }
             try:
                 response = self._http.post(url, content=delivery.body, headers=headers)
-                failure = None if response.is_success else f"webhook answered {response.status_code}"
+                failure = (
+                    None if response.is_success else f"webhook answered {response.status_code}"
+                )
             except httpx.HTTPError as exc:
                 failure = f"webhook unreachable: {type(exc).__name__}"
             if failure is None:
@@ -61,7 +63,9 @@ class Pusher:
                 done += 1
                 continue
             log.info("push to %s failed for delivery %s: %s", key, delivery.delivery_id, failure)
-            self._exchange.nack(principal=principal, delivery_id=delivery.delivery_id, reason=failure)
+            self._exchange.nack(
+                principal=principal, delivery_id=delivery.delivery_id, reason=failure
+            )
         return done
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:

@@ -1,0 +1,84 @@
+"""The JSON Schema files of a chain's message types: read, check, compile."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
+import yaml
+
+from ketenherstel.chain._nodes import NodeReader
+from ketenherstel.chain._validation import compile_schema, json_path
+
+__all__ = ["SCHEMA_DIALECT", "load_schema"]
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+"""Every data schema declares this draft."""
+
+
+def load_schema(
+    reader: NodeReader, chain_dir: Path, type_name: str, type_node: yaml.Node, path: str
+) -> dict[str, Any] | None:
+    """The schema of ``type_name`` from ``schemas/`` beside the chain file, or None after
+    reporting why it is missing, unreadable, not JSON, not a valid JSON Schema or not compilable.
+    """
+    relative = f"schemas/{type_name}.json"
+    schema_path = chain_dir / "schemas" / f"{type_name}.json"
+    try:
+        text = schema_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        reader.add_at(type_node, path, f"schema file {relative} not found; every type needs one")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reader.add_at(type_node, path, f"cannot read schema file {relative}: {exc}")
+        return None
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        reader.add_in_file(relative, exc.lineno, exc.colno, "", f"not valid JSON: {exc.msg}")
+        return None
+    if not isinstance(schema, dict):
+        reader.add_at(type_node, path, f"schema {relative} must be a JSON object")
+        return None
+    problems = _schema_problems(schema)
+    for problem in problems:
+        reader.add_at(type_node, path, f"schema {relative} {problem}")
+    if problems:
+        return None
+    try:
+        compile_schema(schema)
+    except Exception as exc:  # any failure to compile is a problem of the file, not a crash
+        reader.add_at(type_node, path, f"schema {relative} cannot be compiled: {exc}")
+        return None
+    return schema
+
+
+@functools.cache
+def _meta_validator() -> Any:
+    # What Draft202012Validator.check_schema does, but listing every error, not just the first.
+    meta = jsonschema.Draft202012Validator.META_SCHEMA
+    validator_class = jsonschema.validators.validator_for(
+        meta, default=jsonschema.Draft202012Validator
+    )
+    return validator_class(meta, format_checker=validator_class.FORMAT_CHECKER)
+
+
+def _schema_problems(schema: dict[str, Any]) -> list[str]:
+    if schema.get("$schema") != SCHEMA_DIALECT:
+        return [f'must declare "$schema": "{SCHEMA_DIALECT}"']
+    return list(_meta_problems(json.dumps(schema, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _meta_problems(canonical: str) -> tuple[str, ...]:
+    schema = json.loads(canonical)
+    problems = [
+        f"is not a valid JSON Schema at {json_path(error.absolute_path)}: {error.message}"
+        for error in _meta_validator().iter_errors(schema)
+    ]
+    if not problems and schema.get("type") != "object":
+        problems.append('must describe a JSON object ("type": "object")')
+    return tuple(problems)

@@ -1,0 +1,51 @@
+"""Planned chain messages and the time helpers the planners share."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = ["Planned", "Track", "between", "day", "iso"]
+
+
+@dataclass(slots=True)
+class Planned:
+    """A message a partner's system will record at ``at`` (before its logging delay)."""
+
+    at: datetime
+    sender: str
+    type: str
+    subject: str
+    data: dict[str, Any]
+
+
+class Track:
+    """The planned messages of one subject (a case or a person), in the order of the facts."""
+
+    __slots__ = ("items", "subject")
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.items: list[Planned] = []
+
+    def add(self, at: datetime, sender: str, type_name: str, data: dict[str, Any]) -> datetime:
+        """Plan ``type_name`` from ``sender`` at ``at``; returns ``at`` for chaining."""
+        self.items.append(Planned(at, sender, type_name, self.subject, data))
+        return at
+
+
+def between(rng: random.Random, at: datetime, low: timedelta, high: timedelta) -> datetime:
+    """A moment uniformly between ``at + low`` and ``at + high``."""
+    return at + low + (high - low) * rng.random()
+
+
+def iso(at: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds: ``2025-07-17T21:00:00.000Z``."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def day(at: datetime) -> str:
+    """The calendar date (UTC) of ``at``: ``2025-07-17``."""
+    return at.astimezone(UTC).date().isoformat()

@@ -1,0 +1,308 @@
+"""Checking chain files: every problem is reported, with its line and path, and a broken file
+never loads. Each test breaks a copy of the built-in chain (schemas included) in one way."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ketenherstel.chain import (
+    BUILTIN_CHAIN_PATH,
+    Chain,
+    ChainError,
+    ChainFileError,
+    ChainProblem,
+    check_chain_file,
+    load_chain,
+)
+
+HEARING = "nl.strafrechtketen.berechting.zitting-gepland.v1"
+VERDICT = "nl.strafrechtketen.berechting.vonnis-gewezen.v1"
+HEARING_BLOCK = f"""  - type: {HEARING}
+    name: Zitting gepland
+    process: zittingsplanning
+    senders: [rechtspraak]
+    receivers: [om]
+    personal_data: false
+"""
+
+
+@pytest.fixture
+def chain_file(tmp_path: Path) -> Path:
+    """A writable copy of the built-in chain file with its schemas directory."""
+    shutil.copytree(BUILTIN_CHAIN_PATH.parent, tmp_path / "data")
+    return tmp_path / "data" / "chain.yaml"
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace the one occurrence of ``old``; return the line (1-based) where it started."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"not exactly one {old!r} in the chain file"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return line_of(text, old)
+
+
+def line_of(text: str, snippet: str) -> int:
+    return text[: text.index(snippet)].count("\n") + 1
+
+
+def at_line(problems: list[ChainProblem], line: int, file: str = "chain.yaml") -> list[str]:
+    """Messages of the problems reported at ``file:line``."""
+    return [p.message for p in problems if p.location.startswith(f"{file}:{line}:")]
+
+
+def assert_problem(problems: list[ChainProblem], line: int, fragment: str) -> ChainProblem:
+    found = [
+        p
+        for p in problems
+        if p.location.startswith(f"chain.yaml:{line}:") and fragment in p.message
+    ]
+    assert found, f"no problem with {fragment!r} on line {line}; got {problems}"
+    return found[0]
+
+
+def type_index(chain: Chain, type_name: str) -> int:
+    return [mt.type for mt in chain.message_types].index(type_name)
+
+
+def test_an_unbroken_copy_has_no_problems_and_loads(chain_file: Path, chain: Chain) -> None:
+    assert check_chain_file(chain_file) == []
+    assert load_chain(chain_file) == chain
+
+
+def test_yaml_syntax_errors_are_reported_at_their_mark(chain_file: Path) -> None:
+    line = edit(chain_file, "    name: Politie\n", "    name: Politie: de nationale\n")
+    problems = check_chain_file(chain_file)
+    assert len(problems) == 1
+    assert problems[0].location == f"chain.yaml:{line}:18"
+    assert "not valid YAML" in problems[0].message
+
+
+def test_a_missing_key_is_reported_at_its_mapping(chain_file: Path) -> None:
+    text = chain_file.read_text(encoding="utf-8")
+    line = line_of(text, "    name: Politie\n")
+    edit(
+        chain_file,
+        '    oin: "00000001003214345000"\n    kind: police\n',
+        '    oin: "00000001003214345000"\n',
+    )
+    problem = assert_problem(check_chain_file(chain_file), line, "missing key 'kind'")
+    assert problem.location == f"chain.yaml:{line}:5 partners.politie"
+
+
+def test_an_unknown_key_is_reported_at_the_key(chain_file: Path) -> None:
+    line = edit(chain_file, "    name: Politie\n", "    name: Politie\n    colour: blue\n") + 1
+    problem = assert_problem(check_chain_file(chain_file), line, "unknown key 'colour'")
+    assert problem.location.endswith(" partners.politie.colour")
+
+
+def test_a_duplicate_key_in_a_mapping_is_reported_with_the_first_line(chain_file: Path) -> None:
+    first = edit(chain_file, "    name: Politie\n", "    name: Politie\n    name: Politie bis\n")
+    problem = assert_problem(check_chain_file(chain_file), first + 1, "duplicate key 'name'")
+    assert f"line {first}" in problem.message
+
+
+def test_a_duplicate_partner_key_is_reported(chain_file: Path) -> None:
+    line = edit(chain_file, "  kmar:\n", "  politie:\n")
+    assert_problem(check_chain_file(chain_file), line, "duplicate key 'politie'")
+
+
+def test_wrong_value_types_are_reported(chain_file: Path) -> None:
+    block_line = edit(
+        chain_file,
+        HEARING_BLOCK,
+        HEARING_BLOCK.replace("personal_data: false", 'personal_data: "no"'),
+    )
+    order_line = (
+        edit(
+            chain_file,
+            "    phase: opsporing\n    order: 10\n",
+            "    phase: opsporing\n    order: tien\n",
+        )
+        + 1
+    )
+    problems = check_chain_file(chain_file)
+    assert_problem(problems, block_line + 5, "expected true or false, got a string")
+    assert_problem(problems, order_line, "expected a whole number, got a string")
+
+
+def test_an_unknown_partner_reference_is_reported_with_its_path(
+    chain_file: Path, chain: Chain
+) -> None:
+    line = edit(chain_file, HEARING_BLOCK, HEARING_BLOCK.replace("[om]", "[om, advocatuur]")) + 4
+    problem = assert_problem(check_chain_file(chain_file), line, "unknown partner 'advocatuur'")
+    assert (
+        problem.location
+        == f"chain.yaml:{line}:21 message_types[{type_index(chain, HEARING)}].receivers[1]"
+    )
+
+
+def test_an_unknown_process_reference_is_reported(chain_file: Path) -> None:
+    line = edit(chain_file, HEARING_BLOCK, HEARING_BLOCK.replace("zittingsplanning", "zitting")) + 2
+    assert_problem(check_chain_file(chain_file), line, "unknown process 'zitting'")
+
+
+def test_an_unknown_phase_is_reported_with_the_allowed_phases(chain_file: Path) -> None:
+    line = edit(
+        chain_file, "    phase: opsporing\n    order: 10\n", "    phase: onderzoek\n    order: 10\n"
+    )
+    problem = assert_problem(check_chain_file(chain_file), line, "unknown phase 'onderzoek'")
+    assert "registratie" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("oin", "fragment"),
+    [
+        ('"0000000100321434500"', "is not 20 digits"),
+        ('"0000000100321434500X"', "is not 20 digits"),
+        ("00000001003214345000", "put it in quotes"),
+    ],
+)
+def test_a_bad_oin_is_reported(chain_file: Path, oin: str, fragment: str) -> None:
+    line = edit(chain_file, '    oin: "00000001003214345000"\n', f"    oin: {oin}\n")
+    assert_problem(check_chain_file(chain_file), line, fragment)
+
+
+def test_a_duplicate_oin_is_reported_naming_the_other_partner(chain_file: Path) -> None:
+    line = edit(
+        chain_file, '    oin: "00000001003214346000"\n', '    oin: "00000001003214345000"\n'
+    )
+    problem = assert_problem(check_chain_file(chain_file), line, "already used by 'politie'")
+    assert problem.location.endswith("partners.kmar.oin")
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("NL.Strafrechtketen.berechting.zitting-gepland.v1", "must be lowercase"),
+        ("nl.strafrechtketen.berechting.zitting-gepland.v1.v2", "more than one version suffix"),
+        ("zitting-gepland.v1", "not reverse-DNS"),
+    ],
+)
+def test_a_bad_type_name_is_reported(chain_file: Path, name: str, fragment: str) -> None:
+    line = edit(chain_file, HEARING_BLOCK, HEARING_BLOCK.replace(HEARING, name))
+    assert_problem(check_chain_file(chain_file), line, fragment)
+
+
+def test_a_duplicate_type_is_reported_at_the_second_definition(
+    chain_file: Path, chain: Chain
+) -> None:
+    first = line_of(chain_file.read_text(encoding="utf-8"), f"  - type: {HEARING}\n")
+    line = edit(chain_file, f"  - type: {VERDICT}\n", f"  - type: {HEARING}\n")
+    problem = assert_problem(check_chain_file(chain_file), line, "already defined")
+    assert f"line {first}" in problem.message
+    assert problem.location.endswith(f"message_types[{type_index(chain, VERDICT)}].type")
+
+
+def test_a_partner_that_both_sends_and_receives_a_type_is_reported(chain_file: Path) -> None:
+    line = edit(chain_file, HEARING_BLOCK, HEARING_BLOCK.replace("[om]", "[om, rechtspraak]")) + 4
+    assert_problem(check_chain_file(chain_file), line, "both a sender and a receiver")
+
+
+def test_a_missing_schema_file_is_reported_at_the_type(chain_file: Path) -> None:
+    (chain_file.parent / "schemas" / f"{HEARING}.json").unlink()
+    line = line_of(chain_file.read_text(encoding="utf-8"), HEARING_BLOCK)
+    assert_problem(check_chain_file(chain_file), line, f"schemas/{HEARING}.json not found")
+
+
+def test_a_schema_file_that_is_not_json_is_reported_at_its_own_line_and_column(
+    chain_file: Path,
+) -> None:
+    (chain_file.parent / "schemas" / f"{HEARING}.json").write_text(
+        '{\n  "type": "object",\n  oops\n}\n', encoding="utf-8"
+    )
+    problems = check_chain_file(chain_file)
+    assert at_line(problems, 3, file=f"schemas/{HEARING}.json")
+    assert any(
+        p.location == f"schemas/{HEARING}.json:3:3" and "not valid JSON" in p.message
+        for p in problems
+    )
+
+
+def test_a_schema_that_is_not_a_valid_json_schema_is_reported(chain_file: Path) -> None:
+    path = chain_file.parent / "schemas" / f"{HEARING}.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema["properties"]["parketnummer"]["type"] = "strin"
+    schema["properties"]["hearingDate"]["maxLength"] = -1
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    line = line_of(chain_file.read_text(encoding="utf-8"), HEARING_BLOCK)
+    problems = check_chain_file(chain_file)
+    assert_problem(problems, line, "not a valid JSON Schema at $.properties.parketnummer.type")
+    assert_problem(problems, line, "not a valid JSON Schema at $.properties.hearingDate.maxLength")
+
+
+def test_a_schema_of_another_draft_is_reported(chain_file: Path) -> None:
+    path = chain_file.parent / "schemas" / f"{HEARING}.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    line = line_of(chain_file.read_text(encoding="utf-8"), HEARING_BLOCK)
+    assert_problem(check_chain_file(chain_file), line, "2020-12")
+
+
+@pytest.mark.parametrize(
+    ("duration", "fragment"),
+    [("P1M", "years or months"), ("9 uur", "not an ISO 8601 duration"), ("P0D", "positive")],
+)
+def test_a_bad_iso_duration_is_reported(chain_file: Path, duration: str, fragment: str) -> None:
+    line = edit(chain_file, "      duration: PT9H\n", f"      duration: {duration}\n")
+    problem = assert_problem(check_chain_file(chain_file), line, fragment)
+    assert problem.location.endswith("processes.aanhouding.deadline.duration")
+
+
+def test_a_version_that_is_not_semver_is_reported(chain_file: Path) -> None:
+    line = edit(chain_file, 'version: "1.0.0"\n', 'version: "1.0"\n')
+    assert_problem(check_chain_file(chain_file), line, "semantic version")
+
+
+def test_an_empty_file_is_reported(chain_file: Path) -> None:
+    chain_file.write_text("# nothing here\n", encoding="utf-8")
+    problems = check_chain_file(chain_file)
+    assert len(problems) == 1
+    assert "empty" in problems[0].message
+
+
+def test_a_missing_file_is_reported(tmp_path: Path) -> None:
+    problems = check_chain_file(tmp_path / "chain.yaml")
+    assert len(problems) == 1
+    assert "cannot read" in problems[0].message
+
+
+def test_a_file_with_several_problems_reports_all_of_them_in_line_order(
+    chain_file: Path,
+) -> None:
+    lines = [
+        edit(chain_file, 'version: "1.0.0"\n', 'version: "one"\n'),
+        edit(chain_file, '    oin: "00000001003214346000"\n', '    oin: "123"\n'),
+        edit(
+            chain_file,
+            "    phase: opsporing\n    order: 10\n",
+            "    phase: onderzoek\n    order: 10\n",
+        ),
+        edit(chain_file, "      duration: PT9H\n", "      duration: P1M\n"),
+        edit(chain_file, HEARING_BLOCK, HEARING_BLOCK.replace("[om]", "[om, advocatuur]")) + 4,
+    ]
+    problems = check_chain_file(chain_file)
+    assert len(problems) == len(lines)
+    reported = [int(re.match(r"chain\.yaml:([0-9]+):", p.location)[1]) for p in problems]  # type: ignore[index]
+    assert reported == sorted(lines)
+
+
+def test_a_broken_file_never_loads(chain_file: Path) -> None:
+    edit(chain_file, 'version: "1.0.0"\n', 'version: "one"\n')
+    edit(chain_file, HEARING_BLOCK, HEARING_BLOCK.replace("[om]", "[om, rechtspraak]"))
+    with pytest.raises(ChainFileError) as caught:
+        load_chain(chain_file)
+    assert len(caught.value.problems) == 2
+    assert isinstance(caught.value, ChainError)
+    assert "2 problems" in str(caught.value)
+    assert "semantic version" in str(caught.value)
+
+
+def test_problems_render_as_location_and_message() -> None:
+    problem = ChainProblem("chain.yaml:3:5 partners.om", "missing key 'oin'")
+    assert str(problem) == "chain.yaml:3:5 partners.om: missing key 'oin'"

@@ -1,0 +1,202 @@
+"""The command line through Typer's runner: happy paths and every kind of bad input."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from ketenherstel.bootstrap import bootstrap
+from ketenherstel.cli import app
+from ketenherstel.settings import Settings
+from ketenherstel.web.server import ServerThread
+from tests.factories import pv_event
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_every_command_has_help() -> None:
+    for cmd in (
+        [],
+        ["init"],
+        ["serve"],
+        ["send"],
+        ["pull"],
+        ["ack"],
+        ["nack"],
+        ["trail"],
+        ["demo"],
+        ["openapi"],
+        ["partner", "add"],
+        ["token", "create"],
+        ["channel", "hold"],
+        ["chain", "show"],
+        ["chain", "check"],
+    ):
+        code, out, _ = run(*cmd, "--help")
+        assert code == 0, cmd
+        assert "Usage" in out
+
+
+def test_init_registers_partners_and_prints_an_operator_token(store: str) -> None:
+    code, out, _ = run("init", "--store", store)
+    assert code == 0
+    assert "partners registered: 11" in out
+    assert "kh_" in out
+    code, out, _ = run("partner", "list", "--store", store)
+    assert "politie" in out and "00000001003214345000" in out
+
+
+def test_partner_add_rejects_unknown_partner_and_changes_nothing(store: str) -> None:
+    code, _, err = run("partner", "add", "nobody", "--store", store)
+    assert code == 2
+    assert "not a partner in the chain model" in err
+    code, out, _ = run("partner", "list", "--store", store)
+    assert "nobody" not in out
+
+
+def test_partner_add_twice_is_an_error(store: str) -> None:
+    assert run("partner", "add", "om", "--store", store)[0] == 0
+    code, _, err = run("partner", "add", "om", "--store", store)
+    assert code == 2 and "already registered" in err
+
+
+def test_token_create_needs_exactly_one_holder(store: str) -> None:
+    code, _, err = run("token", "create", "--store", store)
+    assert code == 2 and "exactly one" in err
+    code, _, err = run("token", "create", "--partner", "om", "--viewer", "x", "--store", store)
+    assert code == 2
+
+
+def test_token_create_list_rotate_revoke(store: str) -> None:
+    run("partner", "add", "om", "--store", store)
+    code, out, _ = run("token", "create", "--partner", "om", "--store", store)
+    token = out.strip()
+    assert code == 0 and token.startswith("kh_")
+    code, out, _ = run("token", "list", "--store", store)
+    assert token not in out
+    cred = next(w for w in out.split() if w.startswith("cred-"))
+    code, out, _ = run("token", "rotate", cred, "--store", store)
+    assert code == 0 and out.strip().startswith("kh_") and out.strip() != token
+    code, _, err = run("token", "revoke", "cred-doesnotexist", "--store", store)
+    assert code == 2 and "no credential" in err
+
+
+def test_channel_hold_and_open(store: str) -> None:
+    code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
+    assert code == 0 and "held" in out
+    code, _, err = run("channel", "hold", "nobody", "--store", store)
+    assert code == 2 and "not a partner" in err
+
+
+def test_bad_store_url_is_a_clear_error() -> None:
+    code, _, err = run("partner", "list", "--store", "sqlite:relative.db")
+    assert code == 2 and "sqlite:///" in err
+
+
+def test_chain_show_renders_tables_and_a_mermaid_diagram() -> None:
+    code, out, _ = run("chain", "show")
+    assert code == 0
+    assert "Procedure" in out or "procedure" in out
+    code, out, _ = run("chain", "show", "--mermaid")
+    assert out.startswith("flowchart")
+
+
+def test_chain_check_reports_every_error_with_its_location(tmp_path: Path) -> None:
+    import shutil
+
+    from ketenherstel.chain.loader import BUILTIN_CHAIN_PATH
+
+    shutil.copytree(BUILTIN_CHAIN_PATH.parent, tmp_path / "c")
+    path = tmp_path / "c" / BUILTIN_CHAIN_PATH.name
+    text = path.read_text().replace("phase: opsporing", "phase: onderzoek", 1)
+    text = text.replace("receivers: [om]", "receivers: [nobody]", 1)
+    path.write_text(text)
+    code, out, err = run("chain", "check", str(path))
+    assert code == 1
+    assert "onderzoek" in out and "nobody" in out
+    assert "chain.yaml:" in out
+    assert "2 problem(s)" in err or "problem(s)" in err
+    assert run("chain", "check", str(BUILTIN_CHAIN_PATH))[0] == 0
+    code, _, err = run("chain", "check", str(tmp_path / "missing.yaml"))
+    assert code == 2 and "no such file" in err
+
+
+def test_openapi_writes_the_document(tmp_path: Path) -> None:
+    code, _, _ = run("openapi", "--out", str(tmp_path / "o.json"))
+    assert code == 0
+    assert orjson.loads((tmp_path / "o.json").read_bytes())["openapi"].startswith("3.")
+
+
+@pytest.fixture
+def live(store: str) -> Iterator[tuple[str, dict[str, str]]]:
+    run("init", "--store", store)
+    tokens = {}
+    for key in ("politie", "om"):
+        tokens[key] = run("token", "create", "--partner", key, "--store", store)[1].strip()
+    rt = bootstrap(Settings(store_url=store))
+    with ServerThread(rt) as server:
+        yield server.url, tokens
+    rt.close()
+
+
+def test_send_pull_ack_trail_over_http(live: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    url, tokens = live
+    events = [pv_event(case=f"10-00000{i}-25") for i in range(3)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events))
+    code, out, _ = run("send", str(path), "--url", url, "--token", tokens["politie"])
+    assert code == 0 and "3 accepted" in out
+    code, out, _ = run("send", str(path), "--url", url, "--token", tokens["politie"])
+    assert "3 duplicates" in out
+    code, out, _ = run("pull", "--url", url, "--token", tokens["om"])
+    pulled = [orjson.loads(line) for line in out.splitlines()]
+    assert [d["event"]["id"] for d in pulled] == [e["id"] for e in events]
+    ids = [str(d["deliveryId"]) for d in pulled]
+    code, out, _ = run("ack", *ids, "--url", url, "--token", tokens["om"])
+    assert out.count("acked") == 3
+    code, out, _ = run(
+        "trail", events[0]["source"], events[0]["id"], "--url", url, "--token", tokens["om"]
+    )
+    assert code == 0 and "acked" in out
+
+
+def test_send_rejects_bad_files_and_bad_events(
+    live: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, tokens = live
+    code, _, err = run("send", str(tmp_path / "none.json"), "--url", url, "--token", "x")
+    assert code == 2 and "no such file" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, _, err = run("send", str(bad), "--url", url, "--token", tokens["politie"])
+    assert code == 2 and "not valid JSON" in err
+    wrong = tmp_path / "wrong.json"
+    wrong.write_bytes(orjson.dumps(pv_event(specversion="0.3")))
+    code, _, err = run("send", str(wrong), "--url", url, "--token", tokens["politie"])
+    assert code == 2 and "specversion" in err
+    code, _, err = run("send", str(wrong), "--url", url, "--token", "kh_" + "y" * 43)
+    assert code == 2 and "401" in err
+    code, _, err = run("pull", "--url", "http://127.0.0.1:9", "--token", tokens["om"])
+    assert code == 2 and "cannot reach" in err
+
+
+def test_partner_commands_need_a_token() -> None:
+    env = dict(os.environ)
+    env.pop("KETENHERSTEL_TOKEN", None)
+    result = runner.invoke(app, ["pull", "--url", "http://127.0.0.1:9"], env=env)
+    assert result.exit_code == 2
