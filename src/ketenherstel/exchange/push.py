@@ -7,6 +7,7 @@ exchange retries with exponential backoff and jitter until the delivery is dead-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import httpx
@@ -77,7 +78,5 @@ class Pusher:
                 log.exception("push pass failed")
                 done = 0
             if done == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=interval)
-                except TimeoutError:
-                    pass
