@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,29 @@ class SqliteStore(SqlStore):
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.execute("PRAGMA cache_size=-262144")  # 256 MiB: keeps the id index hot
         self._conn.execute("PRAGMA temp_store=MEMORY")
+        # Checkpoints copy the WAL into the database file and sync it. Run inside a commit they
+        # stall the writer (a 1,000-event commit took 37 ms instead of 3); a background thread
+        # checkpoints instead, and the automatic one is only a backstop against a growing WAL.
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA wal_autocheckpoint=50000")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=1000")
+            while not self._stop.wait(0.25):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # busy or closing: try again on the next tick
+                    continue
+        finally:
+            conn.close()
 
     def _begin(self) -> Cursor:
         cur = self._conn.cursor()
@@ -56,5 +80,8 @@ class SqliteStore(SqlStore):
         return statement
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
         with self._lock:
             self._conn.close()
