@@ -160,6 +160,13 @@ def serve(
         if path is not None and not path.is_file():
             raise fail(f"no such file: {path}")
     with runtime(store) as rt:
+        scheme = "https" if tls_cert else "http"
+        mtls = " (client certificates required)" if tls_ca else ""
+        err.print(
+            f"serving {rt.settings.store_url} at {scheme}://{host}:{port}{mtls}; "
+            f"docs at {scheme}://{host}:{port}/v1/docs; Ctrl-C stops",
+            highlight=False,
+        )
         run(rt, host=host, port=port, certfile=tls_cert, keyfile=tls_key, ca_certs=tls_ca)
 
 
@@ -505,6 +512,8 @@ def demo(
         run_demo(store_url=store, cases=cases, port=port, serve=serve, console=out)
     except ExchangeError as exc:
         raise fail(_describe(exc)) from None
+    except RuntimeError as exc:  # the server could not start
+        raise fail(f"{exc}; try another --port (0 picks a free one)") from None
 
 
 def _progress() -> Progress:
