@@ -136,6 +136,7 @@ def _run(rt: Any, *, cases: int, port: int, serve: bool, console: Console) -> di
             "delivered": sum(received.values()),
             "acked": sum(acked.values()),
             "waiting": sum(waiting.values()),
+            "routed": sum(q.ready + q.leased + q.acked + q.dead for q in stats),
             "duplicates_recognised": again["duplicates"],
         }
         if serve:
