@@ -257,6 +257,15 @@ class StoreContract:
         [ch] = store.list_channels("om")
         assert (ch.state, ch.reason) == ("open", "back")
 
+    def test_a_lease_is_audited_in_the_same_transaction(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("a"), msg("b", key="k")])], now=1.0)
+        leased = lease(store, now=5.0)
+        [record] = store.audit_log(limit=10)
+        assert (record.actor, record.action, record.object) == ("om", "deliveries-read", "om")
+        assert all(str(d.delivery_id) in record.detail for d in leased)
+        assert lease(store, now=6.0) == []
+        assert len(store.audit_log(limit=10)) == 1  # an empty pull reads nothing
+
     def test_migrate_twice_changes_nothing(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         store.migrate()

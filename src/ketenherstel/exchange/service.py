@@ -395,13 +395,6 @@ class Exchange:
                 actor=principal.name,
             )
         )
-        if leased:
-            self._audit(
-                principal,
-                "deliveries-read",
-                receiver,
-                f"{len(leased)} deliveries: " + ",".join(str(d.delivery_id) for d in leased),
-            )
         return leased
 
     def ack(self, *, principal: Principal, delivery_ids: Sequence[int]) -> list[AckResult]:

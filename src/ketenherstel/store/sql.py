@@ -454,11 +454,15 @@ class SqlStore(abc.ABC):
                 cur,
                 "SELECT d.id, d.created_at FROM deliveries d "
                 f"WHERE d.receiver = ? AND d.state IN {_PENDING} AND d.state = 'ready' "
+                # Start at the receiver's oldest pending delivery (found in the partial index),
+                # so the scan never walks the acknowledged history before it.
+                "AND d.id >= (SELECT MIN(p.id) FROM deliveries p "
+                f"WHERE p.receiver = ? AND p.state IN {_PENDING}) "
                 f"AND d.not_before <= ?{not_held} "
                 "AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.receiver = d.receiver "
                 f"AND e.partitionkey = d.partitionkey AND e.id < d.id AND e.state IN {_PENDING}) "
                 f"ORDER BY d.id LIMIT ?{self.skip_locked}",
-                (p.receiver, p.now, *held, p.limit),
+                (p.receiver, p.receiver, p.now, *held, p.limit),
             ).fetchall()
             too_old = [r[0] for r in rows if p.now - r[1] > p.max_age]
             chosen = [r[0] for r in rows if p.now - r[1] <= p.max_age]
@@ -505,6 +509,18 @@ class SqlStore(abc.ABC):
                     (d.position, d.delivery_id, d.receiver, p.now, p.actor, f"attempt {d.attempts}")
                     for d in leased
                 ],
+            )
+            # A read of personal data: audited in the same transaction as the lease.
+            self._x(
+                cur,
+                "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)",
+                (
+                    p.now,
+                    p.actor,
+                    "deliveries-read",
+                    p.receiver,
+                    f"{len(leased)} deliveries: " + ",".join(str(d.delivery_id) for d in leased),
+                ),
             )
         return leased
 

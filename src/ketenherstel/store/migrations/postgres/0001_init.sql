@@ -58,6 +58,7 @@ CREATE INDEX deliveries_pending ON deliveries (receiver, id) WHERE state IN ('re
 CREATE INDEX deliveries_pending_key ON deliveries (receiver, partitionkey, id)
   WHERE state IN ('ready', 'leased');
 CREATE INDEX deliveries_dead ON deliveries (receiver, id) WHERE state = 'dead';
+CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE state = 'leased';
 CREATE INDEX deliveries_pos ON deliveries (pos);
 CREATE TABLE trail (
   id BIGINT PRIMARY KEY,
