@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ketenherstel import __version__
 from ketenherstel.bootstrap import Runtime
@@ -18,6 +19,27 @@ from ketenherstel.web.routes import admin, chain, exchange
 from ketenherstel.web.schemas import Health
 
 API_VERSION = __version__
+_VERSION_BYTES = API_VERSION.encode()
+
+
+class ApiVersionHeader:
+    """Adds `API-Version` to every answer (a plain ASGI middleware: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"api-version", _VERSION_BYTES)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)
 
 
 def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
@@ -66,13 +88,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
 
-    @app.middleware("http")
-    async def api_version(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers["API-Version"] = API_VERSION
-        return response
+    app.add_middleware(ApiVersionHeader)
 
     @app.get("/v1/health", summary="Liveness", operation_id="getHealth", tags=["meta"])
     async def health() -> Health:
