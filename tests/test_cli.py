@@ -200,3 +200,23 @@ def test_partner_commands_need_a_token() -> None:
     env.pop("KETENHERSTEL_TOKEN", None)
     result = runner.invoke(app, ["pull", "--url", "http://127.0.0.1:9"], env=env)
     assert result.exit_code == 2
+
+
+def test_malformed_settings_in_the_environment_are_a_clear_error(store: str) -> None:
+    result = runner.invoke(
+        app, ["partner", "list", "--store", store], env={"KETENHERSTEL_MAX_ATTEMPTS": "many"}
+    )
+    assert result.exit_code == 2
+    assert "KETENHERSTEL_MAX_ATTEMPTS must be a number" in result.stderr
+
+
+def test_retry_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETENHERSTEL_MAX_ATTEMPTS", "4")
+    monkeypatch.setenv("KETENHERSTEL_MAX_AGE_DAYS", "100")
+    monkeypatch.setenv("KETENHERSTEL_VISIBILITY_TIMEOUT", "12")
+    s = Settings.from_env()
+    assert (s.exchange.max_attempts, s.exchange.max_age, s.exchange.visibility_timeout) == (
+        4,
+        100 * 86_400,
+        12,
+    )

@@ -20,10 +20,34 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
+        """Read KETENHERSTEL_* variables; a malformed number raises ValueError naming it."""
+        env = os.environ
+        defaults = ExchangeSettings()
+        exchange = ExchangeSettings(
+            visibility_timeout=_number(
+                "KETENHERSTEL_VISIBILITY_TIMEOUT", defaults.visibility_timeout
+            ),
+            max_attempts=int(_number("KETENHERSTEL_MAX_ATTEMPTS", defaults.max_attempts)),
+            max_age=_number("KETENHERSTEL_MAX_AGE_DAYS", defaults.max_age / 86_400) * 86_400,
+        )
         values: dict[str, object] = {
-            "store_url": os.environ.get("KETENHERSTEL_STORE", DEFAULT_STORE),
-            "synchronous": os.environ.get("KETENHERSTEL_SYNCHRONOUS", "FULL").upper(),
-            "chain_file": os.environ.get("KETENHERSTEL_CHAIN") or None,
+            "store_url": env.get("KETENHERSTEL_STORE", DEFAULT_STORE),
+            "synchronous": env.get("KETENHERSTEL_SYNCHRONOUS", "FULL").upper(),
+            "chain_file": env.get("KETENHERSTEL_CHAIN") or None,
+            "exchange": exchange,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than 0, not {raw!r}")
+    return value
