@@ -266,6 +266,37 @@ class StoreContract:
         assert lease(store, now=6.0) == []
         assert len(store.audit_log(limit=10)) == 1  # an empty pull reads nothing
 
+    def test_a_dead_letter_lets_the_next_delivery_of_its_case_through(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("1"), msg("2")])], now=1.0)
+        [first] = lease(store, now=100.0, max_attempts=1)
+        # The lease expires once: "1" is dead-lettered, and the same pull hands out "2".
+        assert [d.id for d in lease(store, now=131.0, max_attempts=1)] == ["2"]
+        [dead] = store.dead_letters(receiver="om", limit=10)
+        assert dead.delivery_id == first.delivery_id
+
+    def test_a_resent_dead_letter_goes_before_later_deliveries_of_its_case(
+        self, store: Store
+    ) -> None:
+        store.accept([AcceptRequest([msg("1")])], now=1.0)
+        lease(store, now=100.0, max_age=0.0)  # "1" is dead-lettered
+        store.accept([AcceptRequest([msg("2"), msg("3")])], now=101.0)
+        [dead] = store.dead_letters(receiver="om", limit=10)
+        store.resend(delivery_id=dead.delivery_id, now=102.0, actor="op")
+        [d] = lease(store, now=103.0)
+        assert d.id == "1"
+        store.ack(receiver="om", delivery_ids=[d.delivery_id], now=104.0, actor="om")
+        assert [x.id for x in lease(store, now=105.0)] == ["2"]
+
+    def test_a_long_backlog_of_one_case_comes_out_one_by_one_in_order(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg(str(i)) for i in range(50)])], now=1.0)
+        now, got = 10.0, []
+        while batch := lease(store, now=now, limit=10):
+            assert len(batch) == 1
+            got.append(batch[0].id)
+            store.ack(receiver="om", delivery_ids=[batch[0].delivery_id], now=now, actor="om")
+            now += 1
+        assert got == [str(i) for i in range(50)]
+
     def test_migrate_twice_changes_nothing(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         store.migrate()

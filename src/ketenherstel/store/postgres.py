@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -46,6 +47,14 @@ class PostgresStore(SqlStore):
         seq = "messages_pos_seq" if table == "messages" else "deliveries_id_seq"
         cur.execute(f"SELECT nextval('{seq}') FROM generate_series(1, %s)", (n,))
         return sorted(int(r[0]) for r in cur.fetchall())
+
+    def _lock_partitions(self, cur: Cursor, pairs: Sequence[tuple[str, str]]) -> None:
+        if pairs:
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(r || chr(31) || k, 0)) "
+                "FROM unnest(%s::text[], %s::text[]) AS p(r, k)",  # already sorted
+                ([r for r, _ in pairs], [k for _, k in pairs]),
+            )
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, errors.UniqueViolation)

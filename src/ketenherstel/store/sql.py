@@ -85,6 +85,10 @@ class SqlStore(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    @abc.abstractmethod
+    def _lock_partitions(self, cur: Cursor, pairs: Sequence[tuple[str, str]]) -> None:
+        """Serialise work on these (receiver, partitionkey) pairs across concurrent writers."""
+
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
@@ -360,11 +364,12 @@ class SqlStore(abc.ABC):
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             message_rows,
         )
+        delivery_rows = self._mark_blocked(cur, delivery_rows)
         self._xm(
             cur,
             "INSERT INTO deliveries (id, pos, receiver, sender, partitionkey, state, attempts, "
-            "lease_until, not_before, last_error, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, 'ready', 0, NULL, ?, NULL, ?, ?)",
+            "lease_until, not_before, last_error, created_at, updated_at, blocked) "
+            "VALUES (?, ?, ?, ?, ?, 'ready', 0, NULL, ?, NULL, ?, ?, ?)",
             delivery_rows,
         )
         gaps = self._track_sequences(cur, [m for _, m in fresh])
@@ -379,6 +384,61 @@ class SqlStore(abc.ABC):
             else:
                 outcomes.append(MessageOutcome("duplicate", value, 0))
         return AcceptOutcome(outcomes=tuple(outcomes), gaps=gaps)
+
+    def _mark_blocked(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Append `blocked` to each new delivery row: 1 when an earlier delivery of its
+        (receiver, partitionkey) is still pending, in the store or earlier in these rows."""
+        pairs = sorted({(r[2], r[4]) for r in rows if r[4] is not None})
+        self._lock_partitions(cur, pairs)
+        pending: set[tuple[str, str]] = set()
+        by_receiver: dict[str, list[str]] = {}
+        for receiver, key in pairs:
+            by_receiver.setdefault(receiver, []).append(key)
+        for receiver, keys in by_receiver.items():
+            for chunk in _chunks(keys):
+                for (key,) in self._x(
+                    cur,
+                    "SELECT DISTINCT partitionkey FROM deliveries WHERE receiver = ? "
+                    f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(chunk))})",
+                    (receiver, *chunk),
+                ).fetchall():
+                    pending.add((receiver, key))
+        out = []
+        for row in rows:
+            pair = (row[2], row[4])
+            if row[4] is None:
+                out.append((*row, 0))
+            elif pair in pending:
+                out.append((*row, 1))
+            else:
+                pending.add(pair)
+                out.append((*row, 0))
+        return out
+
+    def _rehead(self, cur: Cursor, delivery_ids: Sequence[int]) -> None:
+        """After these deliveries left or re-entered the pending set: in each of their
+        partitions, unblock the lowest pending delivery and block the rest."""
+        pairs: set[tuple[str, str]] = set()
+        for chunk in _chunks(delivery_ids):
+            pairs.update(
+                (r, k)
+                for r, k in self._x(
+                    cur,
+                    "SELECT receiver, partitionkey FROM deliveries "
+                    f"WHERE id IN ({_marks(len(chunk))}) AND partitionkey IS NOT NULL",
+                    chunk,
+                ).fetchall()
+            )
+        ordered = sorted(pairs)
+        self._lock_partitions(cur, ordered)
+        self._xm(
+            cur,
+            "UPDATE deliveries SET blocked = CASE WHEN id = (SELECT MIN(h.id) FROM deliveries h "
+            f"WHERE h.receiver = ? AND h.partitionkey = ? AND h.state IN {_PENDING}) "
+            "THEN 0 ELSE 1 END "
+            f"WHERE receiver = ? AND partitionkey = ? AND state IN {_PENDING}",
+            [(r, k, r, k) for r, k in ordered],
+        )
 
     def _track_sequences(
         self, cur: Cursor, messages: Sequence[NewMessage]
@@ -453,16 +513,10 @@ class SqlStore(abc.ABC):
             rows = self._x(
                 cur,
                 "SELECT d.id, d.created_at FROM deliveries d "
-                f"WHERE d.receiver = ? AND d.state IN {_PENDING} AND d.state = 'ready' "
-                # Start at the receiver's oldest pending delivery (found in the partial index),
-                # so the scan never walks the acknowledged history before it.
-                "AND d.id >= (SELECT MIN(p.id) FROM deliveries p "
-                f"WHERE p.receiver = ? AND p.state IN {_PENDING}) "
+                "WHERE d.receiver = ? AND d.state = 'ready' AND d.blocked = 0 "
                 f"AND d.not_before <= ?{not_held} "
-                "AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.receiver = d.receiver "
-                f"AND e.partitionkey = d.partitionkey AND e.id < d.id AND e.state IN {_PENDING}) "
                 f"ORDER BY d.id LIMIT ?{self.skip_locked}",
-                (p.receiver, p.receiver, p.now, *held, p.limit),
+                (p.receiver, p.now, *held, p.limit),
             ).fetchall()
             too_old = [r[0] for r in rows if p.now - r[1] > p.max_age]
             chosen = [r[0] for r in rows if p.now - r[1] <= p.max_age]
@@ -577,6 +631,7 @@ class SqlStore(abc.ABC):
                 (reason, now, *chunk),
             )
         self._trail(cur, delivery_ids, now, "dead-lettered", actor, reason)
+        self._rehead(cur, delivery_ids)
 
     def ack(
         self, *, receiver: str, delivery_ids: Sequence[int], now: float, actor: str
@@ -601,6 +656,7 @@ class SqlStore(abc.ABC):
                     (now, *chunk),
                 )
             self._trail(cur, to_ack, now, "acked", actor, "")
+            self._rehead(cur, to_ack)
         for ident in delivery_ids:
             state = states.get(ident)
             if state is None:
@@ -694,6 +750,7 @@ class SqlStore(abc.ABC):
                 (now, now, delivery_id),
             )
             self._trail(cur, [delivery_id], now, "resent", actor, "re-sent with its original id")
+            self._rehead(cur, [delivery_id])
             out = self._x(
                 cur, f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()

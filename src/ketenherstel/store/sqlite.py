@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -72,6 +73,9 @@ class SqliteStore(SqlStore):
         column = "pos" if table == "messages" else "id"
         row = cur.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}").fetchone()
         return list(range(int(row[0]) + 1, int(row[0]) + 1 + n))
+
+    def _lock_partitions(self, cur: Cursor, pairs: Sequence[tuple[str, str]]) -> None:
+        """Nothing to do: BEGIN IMMEDIATE makes this the only writer."""
 
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)

@@ -47,6 +47,7 @@ CREATE TABLE deliveries (
   sender TEXT NOT NULL,
   partitionkey TEXT,
   state TEXT NOT NULL CHECK (state IN ('ready', 'leased', 'acked', 'dead')),
+  blocked INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0,
   lease_until REAL,
   not_before REAL NOT NULL,
@@ -54,7 +55,7 @@ CREATE TABLE deliveries (
   created_at REAL NOT NULL,
   updated_at REAL NOT NULL
 );
-CREATE INDEX deliveries_pending ON deliveries (receiver, id) WHERE state IN ('ready', 'leased');
+CREATE INDEX deliveries_ready ON deliveries (receiver, id) WHERE state = 'ready' AND blocked = 0;
 CREATE INDEX deliveries_pending_key ON deliveries (receiver, partitionkey, id)
   WHERE state IN ('ready', 'leased');
 CREATE INDEX deliveries_dead ON deliveries (receiver, id) WHERE state = 'dead';
