@@ -106,6 +106,7 @@ class Exchange:
         self._rng = rng or random.Random()
         self._committer = GroupCommitter(store)
         self._tokens: dict[str, tuple[float, CredentialRecord | None]] = {}
+        self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._partners: dict[str, PartnerRecord] = {}
         self._lock = threading.Lock()
 
@@ -119,6 +120,18 @@ class Exchange:
         self._committer.stop()
 
     # -- identity -----------------------------------------------------------------------------
+
+    def cached_principal(self, token: str) -> Principal | None:
+        """The caller, if its token was checked recently and is valid (no I/O); else None."""
+        if not auth.looks_like_token(token):
+            return None
+        cached = self._tokens.get(auth.hash_token(token))
+        if cached is None or self.clock() - cached[0] > self.settings.token_cache_seconds:
+            return None
+        record = cached[1]
+        if record is None or record.revoked_at is not None:
+            return None
+        return Principal(record.principal, record.role, record.partner_key, "token")
 
     def authenticate_token(self, token: str) -> Principal:
         if not auth.looks_like_token(token):
@@ -338,7 +351,7 @@ class Exchange:
                 time=env.time,
                 content_hash=env.content_hash,
                 body=env.body,
-                receivers=self.chain.receivers_for(env.type, sender.key),
+                receivers=self._receivers(env.type, sender.key),
             )
             for env in envelopes
         ]
@@ -362,6 +375,13 @@ class Exchange:
                 ],
             )
         return SubmitResult(outcome.outcomes, tuple(envelopes), outcome.gaps)
+
+    def _receivers(self, type_name: str, sender: str) -> tuple[str, ...]:
+        key = (type_name, sender)
+        found = self._routes.get(key)
+        if found is None:
+            found = self._routes[key] = self.chain.receivers_for(type_name, sender)
+        return found
 
     def _receiver_of(self, principal: Principal) -> str:
         if principal.role != "partner" or principal.partner_key is None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.errors import Forbidden, Unauthenticated
@@ -14,7 +15,7 @@ from ketenherstel.exchange.service import Exchange
 _bearer = HTTPBearer(auto_error=False, description="A token from `ketenherstel token create`")
 
 
-def get_exchange(request: Request) -> Exchange:
+async def get_exchange(request: Request) -> Exchange:
     exchange: Exchange = request.app.state.exchange
     return exchange
 
@@ -22,29 +23,35 @@ def get_exchange(request: Request) -> Exchange:
 ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     exchange: ExchangeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     tls = request.scope.get("extensions", {}).get("tls", {})
     if tls.get("client_cert_subject") is not None:
-        return exchange.authenticate_certificate(tls.get("client_cert_oin"))
+        return await run_in_threadpool(
+            exchange.authenticate_certificate, tls.get("client_cert_oin")
+        )
     if credentials is None:
         raise Unauthenticated("send 'Authorization: Bearer <token>' or a client certificate")
-    return exchange.authenticate_token(credentials.credentials)
+    # A token checked in the last seconds needs no store read: answer on the event loop.
+    known = exchange.cached_principal(credentials.credentials)
+    if known is not None:
+        return known
+    return await run_in_threadpool(exchange.authenticate_token, credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_operator(principal: PrincipalDep) -> Principal:
+async def require_operator(principal: PrincipalDep) -> Principal:
     if not principal.is_operator:
         raise Forbidden("this needs the operator role")
     return principal
 
 
-def require_viewer(principal: PrincipalDep) -> Principal:
+async def require_viewer(principal: PrincipalDep) -> Principal:
     if not principal.can_view:
         raise Forbidden("this needs the viewer or operator role")
     return principal

@@ -52,8 +52,8 @@ def _problem(description: str) -> dict[str, Any]:
     },
 )
 async def submit_events(
-    request: Request, response: Response, exchange: ExchangeDep, principal: PrincipalDep
-) -> s.SubmissionRead:
+    request: Request, exchange: ExchangeDep, principal: PrincipalDep
+) -> Response:
     limits = exchange.settings.limits
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
@@ -75,26 +75,31 @@ async def submit_events(
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     result = await run_in_threadpool(exchange.submit, principal=principal, events=events)
-    if result.accepted == 0:
-        response.status_code = 200
-    return s.SubmissionRead(
-        accepted=result.accepted,
-        duplicates=result.duplicates,
-        results=[
-            s.EventResult(
-                index=i,
-                id=env.id,
-                source=env.source,
-                status=out.status,
-                position=out.position,
-                deliveries=out.deliveries,
-            )
+    # Built with orjson directly: for 1,000-event batches, validating the answer through
+    # pydantic cost more than a tenth of the request. The shape is SubmissionRead's.
+    answer = {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "results": [
+            {
+                "index": i,
+                "id": env.id,
+                "source": env.source,
+                "status": out.status,
+                "position": out.position,
+                "deliveries": out.deliveries,
+            }
             for i, (env, out) in enumerate(zip(result.envelopes, result.outcomes, strict=True))
         ],
-        sequence_gaps=[
-            s.SequenceGap(source=src, missing=[s.Range(first=a, last=b) for a, b in ranges])
+        "sequenceGaps": [
+            {"source": src, "missing": [{"first": a, "last": b} for a, b in ranges]}
             for src, ranges in result.gaps.items()
         ],
+    }
+    return Response(
+        orjson.dumps(answer),
+        status_code=201 if result.accepted else 200,
+        media_type="application/json",
     )
 
 
