@@ -176,7 +176,7 @@ def test_send_pull_ack_trail_over_http(live: tuple[str, dict[str, str]], tmp_pat
 
 
 def test_send_rejects_bad_files_and_bad_events(
-    live: tuple[str, dict[str, str]], tmp_path: Path
+    live: tuple[str, dict[str, str]], tmp_path: Path, store: str
 ) -> None:
     url, tokens = live
     code, _, err = run("send", str(tmp_path / "none.json"), "--url", url, "--token", "x")
@@ -185,11 +185,21 @@ def test_send_rejects_bad_files_and_bad_events(
     bad.write_text("{not json")
     code, _, err = run("send", str(bad), "--url", url, "--token", tokens["politie"])
     assert code == 2 and "not valid JSON" in err
-    wrong = tmp_path / "wrong.json"
-    wrong.write_bytes(orjson.dumps(pv_event(specversion="0.3")))
+    wrong = tmp_path / "wrong.jsonl"
+    good = pv_event()
+    wrong.write_bytes(orjson.dumps(good) + b"\n" + orjson.dumps(pv_event(specversion="0.3")))
     code, _, err = run("send", str(wrong), "--url", url, "--token", tokens["politie"])
-    assert code == 2 and "specversion" in err
-    code, _, err = run("send", str(wrong), "--url", url, "--token", "kh_" + "y" * 43)
+    assert code == 2 and "specversion" in err and "nothing was sent" in err
+    code, _, err = run("send", str(wrong), "--no-check", "--url", url, "--token", tokens["politie"])
+    assert code == 2 and "specversion" in err  # the server says the same
+    from ketenherstel.store import open_store
+
+    check = open_store(store)
+    assert check.message(good["source"], good["id"]) is None  # the good event was not sent
+    check.close()
+    ok = tmp_path / "ok.json"
+    ok.write_bytes(orjson.dumps(good))
+    code, _, err = run("send", str(ok), "--url", url, "--token", "kh_" + "y" * 43)
     assert code == 2 and "401" in err
     code, _, err = run("pull", "--url", "http://127.0.0.1:9", "--token", tokens["om"])
     assert code == 2 and "cannot reach" in err

@@ -390,17 +390,52 @@ def _read_events(file: Path) -> list[Any]:
     return doc if isinstance(doc, list) else [doc]
 
 
+def _check_file(file: Path, events: list[Any]) -> None:
+    from ketenherstel.chain import ChainError, load_chain
+    from ketenherstel.exchange.envelope import Limits, check_events
+    from ketenherstel.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+        chain = load_chain(Path(settings.chain_file) if settings.chain_file else None)
+    except (ChainError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    _, problems = check_events(
+        events,
+        limits=Limits(max_batch_events=max(len(events), 1)),
+        known_type=lambda t: chain.message_type(t) is not None,
+        validate_data=chain.validate_data,
+    )
+    if problems:
+        lines = [f"{len(problems)} problem(s) in {file}; nothing was sent:"]
+        for p in problems[:30]:
+            where = f"event {p.index} " if p.index is not None else ""
+            lines.append(f"  {where}{p.field or '(event)'}: {p.reason}")
+        if len(problems) > 30:
+            lines.append(f"  … and {len(problems) - 30} more")
+        raise fail("\n".join(lines))
+
+
 @app.command()
 def send(
     file: Annotated[Path, typer.Argument(help="Events as JSON (one or an array) or JSON Lines")],
     url: UrlOpt = "http://127.0.0.1:8000",
     token: TokenOpt = "",
     batch_size: Annotated[int, typer.Option(min=1, max=10000, help="Events per request")] = 1000,
+    check: Annotated[
+        bool, typer.Option(help="Check every event against the chain model before sending any")
+    ] = True,
 ) -> None:
-    """Submit CloudEvents from a file, in batches, with a progress bar."""
+    """Submit CloudEvents from a file, in batches, with a progress bar.
+
+    The whole file is checked first (envelope and data schema, against the chain model in
+    KETENHERSTEL_CHAIN or the built-in one), so a bad file sends nothing.
+    """
     events = _read_events(file)
     if not token:
         raise fail("give --token or set KETENHERSTEL_TOKEN")
+    if check:
+        _check_file(file, events)
     accepted = duplicates = 0
     with client(url, token) as c, _progress() as progress:
         task = progress.add_task("sending", total=len(events))
