@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from ketenherstel.chain import parse_source_urn
 from ketenherstel.exchange.errors import Problem
 
 DataValidator = Callable[[str, object], list[tuple[str, str]]]
@@ -167,6 +168,9 @@ def _check_one(
             bad(name, f"'{name}' must be a non-empty string")
     if event.get("specversion") not in (None, "1.0"):
         bad("specversion", f"specversion must be '1.0', not {event.get('specversion')!r}")
+    source = event.get("source")
+    if isinstance(source, str) and source and parse_source_urn(source) is None:
+        bad("source", f"source must be urn:nld:oin:<20-digit OIN>:systeem:<name>, not {source!r}")
     ident = event.get("id")
     if isinstance(ident, str) and len(ident) > _MAX_ID:
         bad("id", f"id is {len(ident)} characters; at most {_MAX_ID}")

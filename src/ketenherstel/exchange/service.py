@@ -312,23 +312,14 @@ class Exchange:
         sender = self.partner(principal.partner_key)
         wrong: list[Problem] = []
         for index, env in enumerate(envelopes) if not problems else ():
-            parsed = parse_source_urn(env.source)
-            if parsed is None:
-                problems.append(
-                    Problem(
-                        index,
-                        "source",
-                        "source must be urn:nld:oin:<20-digit OIN>:systeem:<name>, "
-                        f"not {env.source!r}",
-                    )
-                )
-            elif parsed[0] != sender.oin:
+            parsed = parse_source_urn(env.source)  # its form was checked with the envelope
+            if parsed is None or parsed[0] != sender.oin:
                 wrong.append(
                     Problem(
                         index,
                         "source",
-                        f"you are {sender.key} (OIN {sender.oin}); "
-                        f"you may not send as OIN {parsed[0]}",
+                        f"you are {sender.key} (OIN {sender.oin}); you may not send as "
+                        f"{env.source}",
                     )
                 )
             elif not self.chain.may_send(sender.key, env.type):

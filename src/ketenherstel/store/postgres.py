@@ -56,6 +56,17 @@ class PostgresStore(SqlStore):
                 ([r for r, _ in pairs], [k for _, k in pairs]),
             )
 
+    def _pending_keys(self, cur: Cursor, receiver: str, keys: Sequence[str]) -> set[str]:
+        # One index probe per key, whatever the planner's statistics say: an IN list was planned
+        # as a scan of the receiver's whole backlog when the statistics were stale.
+        cur.execute(
+            "SELECT k FROM unnest(%s::text[]) AS k, LATERAL (SELECT 1 FROM deliveries d "
+            "WHERE d.receiver = %s AND d.partitionkey = k AND d.state IN ('ready', 'leased') "
+            "LIMIT 1) AS hit",
+            (list(keys), receiver),
+        )
+        return {r[0] for r in cur.fetchall()}
+
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, errors.UniqueViolation)
 

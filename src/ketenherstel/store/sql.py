@@ -396,13 +396,7 @@ class SqlStore(abc.ABC):
             by_receiver.setdefault(receiver, []).append(key)
         for receiver, keys in by_receiver.items():
             for chunk in _chunks(keys):
-                for (key,) in self._x(
-                    cur,
-                    "SELECT DISTINCT partitionkey FROM deliveries WHERE receiver = ? "
-                    f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(chunk))})",
-                    (receiver, *chunk),
-                ).fetchall():
-                    pending.add((receiver, key))
+                pending.update((receiver, key) for key in self._pending_keys(cur, receiver, chunk))
         out = []
         for row in rows:
             pair = (row[2], row[4])
@@ -414,6 +408,16 @@ class SqlStore(abc.ABC):
                 pending.add(pair)
                 out.append((*row, 0))
         return out
+
+    def _pending_keys(self, cur: Cursor, receiver: str, keys: Sequence[str]) -> set[str]:
+        """Which of these partition keys have a pending delivery for the receiver."""
+        rows = self._x(
+            cur,
+            "SELECT DISTINCT partitionkey FROM deliveries WHERE receiver = ? "
+            f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(keys))})",
+            (receiver, *keys),
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def _rehead(self, cur: Cursor, delivery_ids: Sequence[int]) -> None:
         """After these deliveries left or re-entered the pending set: in each of their
