@@ -447,6 +447,12 @@ class SqlStore(abc.ABC):
     def _track_sequences(
         self, cur: Cursor, messages: Sequence[NewMessage]
     ) -> dict[str, tuple[tuple[int, int], ...]]:
+        """Advance each source's sequence state and return the gaps of sources that have any.
+
+        Per source the store keeps the highest number seen and the missing ranges below it, so
+        the work per submission follows its own events and the number of gaps, never the
+        source's history.
+        """
         by_source: dict[str, set[int]] = {}
         for m in messages:
             if m.sequence is not None:
@@ -464,27 +470,41 @@ class SqlStore(abc.ABC):
                 f"SELECT contiguous, max_seen FROM sequences WHERE source = ?{self.for_update}",
                 (source,),
             ).fetchone()
-            have = {s for s in new if s > contiguous}
-            if max_seen > contiguous:  # an earlier gap: the numbers above it are stored
-                have.update(
-                    r[0]
-                    for r in self._x(
-                        cur,
-                        "SELECT sequence FROM messages WHERE source = ? AND sequence > ?",
-                        (source, contiguous),
-                    )
-                )
-            while contiguous + 1 in have:
-                contiguous += 1
-            max_seen = max([max_seen, *have])
+            had_gaps = contiguous < max_seen
+            known = self._gaps(cur, source) if had_gaps else []
+            fills = sorted(s for s in new if s <= max_seen)
+            if fills and known:
+                known = _fill(known, fills)
+            added: list[tuple[int, int]] = []
+            for s in sorted(s for s in new if s > max_seen):
+                if s > max_seen + 1:
+                    added.append((max_seen + 1, s - 1))
+                max_seen = s
+            if had_gaps:
+                self._x(cur, "DELETE FROM sequence_gaps WHERE source = ?", (source,))
+            current = known + added
+            self._xm(
+                cur,
+                "INSERT INTO sequence_gaps (source, gap_first, gap_last) VALUES (?, ?, ?)",
+                [(source, a, b) for a, b in current],
+            )
+            contiguous = current[0][0] - 1 if current else max_seen
             self._x(
                 cur,
                 "UPDATE sequences SET contiguous = ?, max_seen = ? WHERE source = ?",
                 (contiguous, max_seen, source),
             )
-            if max_seen > contiguous:
-                gaps[source] = _missing(contiguous, max_seen, have)
+            if current:
+                gaps[source] = tuple(current)
         return gaps
+
+    def _gaps(self, cur: Cursor, source: str) -> list[tuple[int, int]]:
+        rows = self._x(
+            cur,
+            "SELECT gap_first, gap_last FROM sequence_gaps WHERE source = ? ORDER BY gap_first",
+            (source,),
+        ).fetchall()
+        return [(int(a), int(b)) for a, b in rows]
 
     def sequence_state(self, source: str) -> SequenceState | None:
         with self._tx() as cur:
@@ -493,16 +513,8 @@ class SqlStore(abc.ABC):
             ).fetchone()
             if row is None:
                 return None
-            contiguous, max_seen = row
-            have = {
-                r[0]
-                for r in self._x(
-                    cur,
-                    "SELECT sequence FROM messages WHERE source = ? AND sequence > ?",
-                    (source, contiguous),
-                )
-            }
-        return SequenceState(source, contiguous, max_seen, _missing(contiguous, max_seen, have))
+            gaps = self._gaps(cur, source)
+        return SequenceState(source, row[0], row[1], tuple(gaps))
 
     # -- delivering ---------------------------------------------------------------------
 
@@ -852,17 +864,23 @@ class SqlStore(abc.ABC):
         return [AuditRecord(*r) for r in rows]
 
 
-def _missing(contiguous: int, max_seen: int, have: set[int]) -> tuple[tuple[int, int], ...]:
-    """The ranges of numbers between the gap-free prefix and the highest seen that are absent."""
-    ranges: list[tuple[int, int]] = []
-    expect = contiguous + 1
-    for n in sorted(x for x in have if contiguous < x <= max_seen):
-        if n > expect:
-            ranges.append((expect, n - 1))
-        expect = n + 1
-    if expect <= max_seen:
-        ranges.append((expect, max_seen))
-    return tuple(ranges)
+def _fill(gaps: list[tuple[int, int]], numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """The gaps left when these numbers arrive (each gap split around the ones inside it)."""
+    out: list[tuple[int, int]] = []
+    wanted = sorted(set(numbers))
+    i = 0
+    for first, last in gaps:
+        while i < len(wanted) and wanted[i] < first:
+            i += 1
+        start = first
+        while i < len(wanted) and wanted[i] <= last:
+            if wanted[i] > start:
+                out.append((start, wanted[i] - 1))
+            start = wanted[i] + 1
+            i += 1
+        if start <= last:
+            out.append((start, last))
+    return out
 
 
 __all__ = ["ALL_SENDERS", "SqlStore"]

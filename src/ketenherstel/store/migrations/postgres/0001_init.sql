@@ -39,7 +39,6 @@ CREATE TABLE messages (
   received_at DOUBLE PRECISION NOT NULL
 );
 CREATE UNIQUE INDEX messages_source_id ON messages (source, id);
-CREATE INDEX messages_source_sequence ON messages (source, sequence) WHERE sequence IS NOT NULL;
 CREATE TABLE deliveries (
   id BIGINT PRIMARY KEY,
   pos BIGINT NOT NULL,
@@ -76,6 +75,12 @@ CREATE TABLE sequences (
   source TEXT PRIMARY KEY,
   contiguous BIGINT NOT NULL,
   max_seen BIGINT NOT NULL
+);
+CREATE TABLE sequence_gaps (
+  source TEXT NOT NULL,
+  gap_first BIGINT NOT NULL,
+  gap_last BIGINT NOT NULL,
+  PRIMARY KEY (source, gap_first)
 );
 CREATE TABLE audit (
   id BIGINT PRIMARY KEY,

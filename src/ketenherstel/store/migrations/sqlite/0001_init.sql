@@ -39,7 +39,6 @@ CREATE TABLE messages (
   received_at REAL NOT NULL
 );
 CREATE UNIQUE INDEX messages_source_id ON messages (source, id);
-CREATE INDEX messages_source_sequence ON messages (source, sequence) WHERE sequence IS NOT NULL;
 CREATE TABLE deliveries (
   id INTEGER PRIMARY KEY,
   pos INTEGER NOT NULL,
@@ -76,6 +75,12 @@ CREATE TABLE sequences (
   source TEXT PRIMARY KEY,
   contiguous INTEGER NOT NULL,
   max_seen INTEGER NOT NULL
+);
+CREATE TABLE sequence_gaps (
+  source TEXT NOT NULL,
+  gap_first INTEGER NOT NULL,
+  gap_last INTEGER NOT NULL,
+  PRIMARY KEY (source, gap_first)
 );
 CREATE TABLE audit (
   id INTEGER PRIMARY KEY,
