@@ -366,6 +366,8 @@ def client(url: str, token: str) -> Iterator[Any]:
 
     from ketenherstel.client import ClientError, ExchangeClient
 
+    if not token:
+        raise fail("give --token or set KETENHERSTEL_TOKEN")
     with ExchangeClient(url, token) as c:
         try:
             yield c
@@ -432,8 +434,6 @@ def send(
     KETENHERSTEL_CHAIN or the built-in one), so a bad file sends nothing.
     """
     events = _read_events(file)
-    if not token:
-        raise fail("give --token or set KETENHERSTEL_TOKEN")
     if check:
         _check_file(file, events)
     accepted = duplicates = 0
@@ -461,8 +461,6 @@ def pull(
     ack: Annotated[bool, typer.Option(help="Acknowledge what was pulled at once")] = False,
 ) -> None:
     """Lease your next deliveries and print them as JSON Lines."""
-    if not token:
-        raise fail("give --token or set KETENHERSTEL_TOKEN")
     with client(url, token) as c:
         deliveries = c.pull(limit=limit, wait=wait, visibility=visibility)
         for d in deliveries:
@@ -479,8 +477,6 @@ def ack_cmd(
     token: TokenOpt = "",
 ) -> None:
     """Acknowledge deliveries as processed."""
-    if not token:
-        raise fail("give --token or set KETENHERSTEL_TOKEN")
     with client(url, token) as c:
         for r in c.ack(delivery_ids):
             out.print(f"{r['deliveryId']}: {r['status']}")
@@ -494,8 +490,6 @@ def nack(
     token: TokenOpt = "",
 ) -> None:
     """Report a delivery as failed; it is retried with backoff, then dead-lettered."""
-    if not token:
-        raise fail("give --token or set KETENHERSTEL_TOKEN")
     with client(url, token) as c:
         r = c.nack(delivery_id, reason)
         out.print(f"{r['deliveryId']}: {r['status']} (retry at {r['retryAt']})")
@@ -509,8 +503,6 @@ def trail(
     token: TokenOpt = "",
 ) -> None:
     """Show a message's trail: accepted, routed, leases, acks, failures, re-sends."""
-    if not token:
-        raise fail("give --token or set KETENHERSTEL_TOKEN")
     with client(url, token) as c:
         t = c.trail(source, id)
     table = Table(
