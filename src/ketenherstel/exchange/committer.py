@@ -53,9 +53,13 @@ class GroupCommitter:
         return self._thread is not None
 
     def submit(self, request: AcceptRequest, now: float) -> AcceptOutcome:
+        return self.submit_future(request, now).result()
+
+    def submit_future(self, request: AcceptRequest, now: float) -> Future[AcceptOutcome]:
+        """Queue a submission; the future is resolved after the commit that holds it."""
         future: Future[AcceptOutcome] = Future()
         self._queue.put(_Job(request, now, future))
-        return future.result()
+        return future
 
     def _run(self) -> None:
         while True:

@@ -6,6 +6,7 @@ thin wrappers around this class.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -31,6 +32,7 @@ from ketenherstel.exchange.errors import (
 from ketenherstel.store import ports
 from ketenherstel.store.ports import (
     ALL_SENDERS,
+    AcceptOutcome,
     AcceptRequest,
     AckResult,
     AuditRecord,
@@ -51,6 +53,7 @@ from ketenherstel.store.ports import (
 )
 
 _DAY = 86_400.0
+_INLINE_EVENTS = 20  # submissions up to this size are checked on the event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +304,36 @@ class Exchange:
 
     def submit(self, *, principal: Principal, events: Sequence[Any]) -> SubmitResult:
         """Check, store and route a submission; return only after it is committed."""
+        request, envelopes = self.prepare(principal=principal, events=events)
+        now = self.clock()
+        if self._committer.running:
+            outcome = self._committer.submit(request, now)
+        else:
+            outcome = self.store.accept([request], now=now)[0]
+        return self._settle(outcome, envelopes)
+
+    async def submit_async(self, *, principal: Principal, events: Sequence[Any]) -> SubmitResult:
+        """`submit` for an event loop: the commit is awaited, no thread is parked on it.
+
+        Small submissions are checked on the loop; large ones in a worker thread.
+        """
+        if len(events) > _INLINE_EVENTS:
+            request, envelopes = await asyncio.to_thread(
+                self.prepare, principal=principal, events=events
+            )
+        else:
+            request, envelopes = self.prepare(principal=principal, events=events)
+        now = self.clock()
+        if self._committer.running:
+            outcome = await asyncio.wrap_future(self._committer.submit_future(request, now))
+        else:
+            outcome = (await asyncio.to_thread(self.store.accept, [request], now=now))[0]
+        return self._settle(outcome, envelopes)
+
+    def prepare(
+        self, *, principal: Principal, events: Sequence[Any]
+    ) -> tuple[AcceptRequest, list[Envelope]]:
+        """Check a submission and route it; raises with every problem found."""
         if principal.role != "partner" or principal.partner_key is None:
             raise Forbidden("only a partner credential may submit events")
         envelopes, problems = check_events(
@@ -346,12 +379,9 @@ class Exchange:
             )
             for env in envelopes
         ]
-        request = AcceptRequest(messages)
-        now = self.clock()
-        if self._committer.running:
-            outcome = self._committer.submit(request, now)
-        else:
-            outcome = self.store.accept([request], now=now)[0]
+        return AcceptRequest(messages), envelopes
+
+    def _settle(self, outcome: AcceptOutcome, envelopes: list[Envelope]) -> SubmitResult:
         if outcome.rejected:
             details = "; ".join(
                 f"event {c.index} ({c.source} {c.id}): stored {c.stored_hash}, "
