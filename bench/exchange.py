@@ -1024,6 +1024,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     console.print(f"wrote {args.out}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from chart import write_chart
+
+    console.print(f"wrote {write_chart(args.out)} (a chart of the table)")
     return 0
 
 
