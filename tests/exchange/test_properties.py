@@ -13,9 +13,12 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -23,7 +26,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from ketenherstel.chain import load_chain
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.service import Exchange, ExchangeSettings
+from ketenherstel.store.ports import Store
+from ketenherstel.store.postgres import PostgresStore
 from ketenherstel.store.sqlite import SqliteStore
+from tests.conftest import PG_DSN, need_server
 
 OINS = {
     "politie": "00000001003214345000",
@@ -92,8 +98,11 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.leased: dict[str, dict[int, str]] = {r: {} for r in RECEIVERS}
         self.delivery_of: dict[tuple[str, str], int] = {}
 
+    def open_store(self) -> Store:
+        return SqliteStore(self.dir / "x.db")
+
     def open_exchange(self, *, first: bool = False) -> None:
-        store = SqliteStore(self.dir / "x.db")
+        store = self.open_store()
         store.migrate()
         self.exchange = Exchange(
             store=store,
@@ -232,7 +241,11 @@ class ExchangeMachine(RuleBasedStateMachine):
         finally:
             self.ex.close()
             self.ex.store.close()
+            self.drop()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def drop(self) -> None:
+        """Remove the store's data (the SQLite file goes with the temporary folder)."""
 
     def drain_and_check(self) -> None:
         for receiver in RECEIVERS:
@@ -263,3 +276,28 @@ ExchangeMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestExchangeInvariants = ExchangeMachine.TestCase
+
+
+class PostgresExchangeMachine(ExchangeMachine):
+    """The same interleavings against the PostgreSQL store; restart is a new connection."""
+
+    def __init__(self) -> None:
+        need_server("PostgreSQL", "127.0.0.1", 5432)
+        self.schema = "p_" + uuid.uuid4().hex[:12]
+        super().__init__()
+
+    def open_store(self) -> Store:
+        return PostgresStore(PG_DSN, schema=self.schema)
+
+    def drop(self) -> None:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+PostgresExchangeMachine.TestCase.settings = settings(
+    max_examples=12,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestExchangeInvariantsOnPostgres = pytest.mark.postgres(PostgresExchangeMachine.TestCase)
