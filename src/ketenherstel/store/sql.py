@@ -330,6 +330,12 @@ class SqlStore(abc.ABC):
         if conflicts:
             return AcceptOutcome(conflicts=tuple(conflicts))
 
+        # Lock the cases first, then take ids: on PostgreSQL a concurrent writer on the same case
+        # then gets higher ids, so the lowest pending id of a case is always its head.
+        self._lock_partitions(
+            cur,
+            sorted({(r, m.partitionkey) for _, m in fresh for r in m.receivers if m.partitionkey}),
+        )
         positions = self._allocate(cur, "messages", len(fresh)) if fresh else []
         n_deliveries = sum(len(m.receivers) for _, m in fresh)
         delivery_ids = iter(self._allocate(cur, "deliveries", n_deliveries) if n_deliveries else [])
@@ -388,8 +394,7 @@ class SqlStore(abc.ABC):
     def _mark_blocked(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Append `blocked` to each new delivery row: 1 when an earlier delivery of its
         (receiver, partitionkey) is still pending, in the store or earlier in these rows."""
-        pairs = sorted({(r[2], r[4]) for r in rows if r[4] is not None})
-        self._lock_partitions(cur, pairs)
+        pairs = sorted({(r[2], r[4]) for r in rows if r[4] is not None})  # locked by the caller
         pending: set[tuple[str, str]] = set()
         by_receiver: dict[str, list[str]] = {}
         for receiver, key in pairs:
