@@ -1,0 +1,161 @@
+"""Partners, credentials, channels and the audit log, in SQL."""
+
+from __future__ import annotations
+
+from ketenherstel.store._sqlbase import SqlBase
+from ketenherstel.store.ports import (
+    AuditRecord,
+    ChannelRecord,
+    CredentialRecord,
+    NotFound,
+    PartnerRecord,
+)
+
+
+class AdminSql(SqlBase):
+    """Partners, credentials, channels and the audit log."""
+
+    def add_partner(self, *, key: str, name: str, oin: str, now: float) -> PartnerRecord:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO partners (key, name, oin, webhook_url, created_at) "
+                "VALUES (?, ?, ?, NULL, ?)",
+                (key, name, oin, now),
+            )
+        return PartnerRecord(key, name, oin, None, now)
+
+    def get_partner(self, key: str) -> PartnerRecord | None:
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                "SELECT key, name, oin, webhook_url, created_at FROM partners WHERE key = ?",
+                (key,),
+            ).fetchone()
+        return PartnerRecord(*row) if row else None
+
+    def list_partners(self) -> list[PartnerRecord]:
+        with self._tx() as cur:
+            rows = self._x(
+                cur, "SELECT key, name, oin, webhook_url, created_at FROM partners ORDER BY key"
+            ).fetchall()
+        return [PartnerRecord(*r) for r in rows]
+
+    def set_webhook(self, *, key: str, url: str | None) -> None:
+        with self._tx() as cur:
+            if (
+                self._x(
+                    cur, "UPDATE partners SET webhook_url = ? WHERE key = ?", (url, key)
+                ).rowcount
+                != 1
+            ):
+                raise NotFound(f"no partner {key!r}")
+
+    _CRED_COLS = "id, principal, role, partner_key, token_hash, label, created_at, revoked_at"
+
+    def add_credential(self, record: CredentialRecord) -> None:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                f"INSERT INTO credentials ({self._CRED_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.principal,
+                    record.role,
+                    record.partner_key,
+                    record.token_hash,
+                    record.label,
+                    record.created_at,
+                    record.revoked_at,
+                ),
+            )
+
+    def credential_by_hash(self, token_hash: str) -> CredentialRecord | None:
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                f"SELECT {self._CRED_COLS} FROM credentials WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+        return CredentialRecord(*row) if row else None
+
+    def list_credentials(self, principal: str | None = None) -> list[CredentialRecord]:
+        with self._tx() as cur:
+            if principal is None:
+                rows = self._x(
+                    cur, f"SELECT {self._CRED_COLS} FROM credentials ORDER BY created_at"
+                ).fetchall()
+            else:
+                rows = self._x(
+                    cur,
+                    f"SELECT {self._CRED_COLS} FROM credentials WHERE principal = ? "
+                    "ORDER BY created_at",
+                    (principal,),
+                ).fetchall()
+        return [CredentialRecord(*r) for r in rows]
+
+    def revoke_credential(self, *, credential_id: str, now: float) -> CredentialRecord:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (now, credential_id),
+            )
+            row = self._x(
+                cur,
+                f"SELECT {self._CRED_COLS} FROM credentials WHERE id = ?",
+                (credential_id,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no credential {credential_id!r}")
+        return CredentialRecord(*row)
+
+    def set_channel(self, record: ChannelRecord) -> None:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO channels (receiver, sender, state, reason, changed_at, changed_by) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, sender) DO UPDATE SET "
+                "state = excluded.state, reason = excluded.reason, "
+                "changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+                (
+                    record.receiver,
+                    record.sender,
+                    record.state,
+                    record.reason,
+                    record.changed_at,
+                    record.changed_by,
+                ),
+            )
+
+    def list_channels(self, receiver: str | None = None) -> list[ChannelRecord]:
+        cols = "receiver, sender, state, reason, changed_at, changed_by"
+        with self._tx() as cur:
+            if receiver is None:
+                rows = self._x(
+                    cur, f"SELECT {cols} FROM channels ORDER BY receiver, sender"
+                ).fetchall()
+            else:
+                rows = self._x(
+                    cur,
+                    f"SELECT {cols} FROM channels WHERE receiver = ? ORDER BY sender",
+                    (receiver,),
+                ).fetchall()
+        return [ChannelRecord(*r) for r in rows]
+
+    def audit(self, record: AuditRecord) -> None:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)",
+                (record.at, record.actor, record.action, record.object, record.detail),
+            )
+
+    def audit_log(self, *, limit: int) -> list[AuditRecord]:
+        with self._tx() as cur:
+            rows = self._x(
+                cur,
+                "SELECT at, actor, action, object, detail FROM audit ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [AuditRecord(*r) for r in rows]

@@ -1,0 +1,378 @@
+"""Delivering in SQL: leases, acknowledgements, failures, dead letters, re-sends, per-case
+heads, trails and queue figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _chunks, _marks
+from ketenherstel.store.ports import (
+    AckResult,
+    DeliveryRecord,
+    LeasedDelivery,
+    LeaseParams,
+    MessageRecord,
+    NackResult,
+    NotFound,
+    QueueStats,
+    TrailEntry,
+)
+
+
+class DeliverySql(SqlBase):
+    """Deliveries out: leases, acks, failures, dead letters, re-sends, trails."""
+
+    def _rehead(self, cur: Cursor, delivery_ids: Sequence[int]) -> None:
+        """After these deliveries left or re-entered the pending set: in each of their
+        partitions, unblock the lowest pending delivery and block the rest."""
+        pairs: set[tuple[str, str]] = set()
+        for chunk in _chunks(delivery_ids):
+            pairs.update(
+                (r, k)
+                for r, k in self._x(
+                    cur,
+                    "SELECT receiver, partitionkey FROM deliveries "
+                    f"WHERE id IN ({_marks(len(chunk))}) AND partitionkey IS NOT NULL",
+                    chunk,
+                ).fetchall()
+            )
+        ordered = sorted(pairs)
+        self._lock_partitions(cur, ordered)
+        self._xm(
+            cur,
+            "UPDATE deliveries SET blocked = CASE WHEN id = (SELECT MIN(h.id) FROM deliveries h "
+            f"WHERE h.receiver = ? AND h.partitionkey = ? AND h.state IN {_PENDING}) "
+            "THEN 0 ELSE 1 END "
+            f"WHERE receiver = ? AND partitionkey = ? AND state IN {_PENDING}",
+            [(r, k, r, k) for r, k in ordered],
+        )
+
+    # -- delivering ---------------------------------------------------------------------
+
+    def lease(self, params: LeaseParams) -> list[LeasedDelivery]:
+        p = params
+        if p.receiver_held or p.limit <= 0:
+            return []
+        with self._tx() as cur:
+            self._expire_leases(cur, p)
+            held = sorted(p.held_senders)
+            not_held = f" AND d.sender NOT IN ({_marks(len(held))})" if held else ""
+            rows = self._x(
+                cur,
+                "SELECT d.id, d.created_at FROM deliveries d "
+                "WHERE d.receiver = ? AND d.state = 'ready' AND d.blocked = 0 "
+                f"AND d.not_before <= ?{not_held} "
+                f"ORDER BY d.id LIMIT ?{self.skip_locked}",
+                (p.receiver, p.now, *held, p.limit),
+            ).fetchall()
+            too_old = [r[0] for r in rows if p.now - r[1] > p.max_age]
+            chosen = [r[0] for r in rows if p.now - r[1] <= p.max_age]
+            if too_old:
+                self._dead_letter(cur, too_old, p.now, p.actor, "older than the maximum age")
+            if not chosen:
+                return []
+            lease_until = p.now + p.visibility
+            marks = _marks(len(chosen))
+            self._x(
+                cur,
+                "UPDATE deliveries SET state = 'leased', attempts = attempts + 1, "
+                f"lease_until = ?, updated_at = ? WHERE id IN ({marks})",
+                (lease_until, p.now, *chosen),
+            )
+            got = self._x(
+                cur,
+                "SELECT d.id, d.pos, d.receiver, d.sender, m.source, m.id, m.type, "
+                "d.partitionkey, d.attempts, d.lease_until, m.body FROM deliveries d "
+                f"JOIN messages m ON m.pos = d.pos WHERE d.id IN ({marks}) ORDER BY d.id",
+                chosen,
+            ).fetchall()
+            leased = [
+                LeasedDelivery(
+                    delivery_id=r[0],
+                    position=r[1],
+                    receiver=r[2],
+                    sender=r[3],
+                    source=r[4],
+                    id=r[5],
+                    type=r[6],
+                    partitionkey=r[7],
+                    attempts=r[8],
+                    lease_until=r[9],
+                    body=bytes(r[10]),
+                )
+                for r in got
+            ]
+            self._xm(
+                cur,
+                "INSERT INTO trail (pos, delivery_id, receiver, at, event, actor, detail) "
+                "VALUES (?, ?, ?, ?, 'leased', ?, ?)",
+                [
+                    (d.position, d.delivery_id, d.receiver, p.now, p.actor, f"attempt {d.attempts}")
+                    for d in leased
+                ],
+            )
+            # A read of personal data: audited in the same transaction as the lease.
+            self._x(
+                cur,
+                "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)",
+                (
+                    p.now,
+                    p.actor,
+                    "deliveries-read",
+                    p.receiver,
+                    f"{len(leased)} deliveries: " + ",".join(str(d.delivery_id) for d in leased),
+                ),
+            )
+        return leased
+
+    def _expire_leases(self, cur: Cursor, p: LeaseParams) -> None:
+        rows = self._x(
+            cur,
+            "SELECT id, attempts FROM deliveries "
+            f"WHERE receiver = ? AND state = 'leased' AND lease_until <= ?{self.skip_locked}",
+            (p.receiver, p.now),
+        ).fetchall()
+        if not rows:
+            return
+        spent = [r[0] for r in rows if r[1] >= p.max_attempts]
+        retry = [r[0] for r in rows if r[1] < p.max_attempts]
+        if spent:
+            self._dead_letter(
+                cur, spent, p.now, "exchange", f"lease expired after {p.max_attempts} attempts"
+            )
+        if retry:
+            self._x(
+                cur,
+                "UPDATE deliveries SET state = 'ready', lease_until = NULL, updated_at = ? "
+                f"WHERE id IN ({_marks(len(retry))})",
+                (p.now, *retry),
+            )
+            self._trail(cur, retry, p.now, "lease-expired", "exchange", "not acked in time")
+
+    def _trail(
+        self,
+        cur: Cursor,
+        delivery_ids: Sequence[int],
+        now: float,
+        event: str,
+        actor: str,
+        detail: str,
+    ) -> None:
+        for chunk in _chunks(delivery_ids):
+            self._x(
+                cur,
+                "INSERT INTO trail (pos, delivery_id, receiver, at, event, actor, detail) "
+                "SELECT pos, id, receiver, ?, ?, ?, ? FROM deliveries "
+                f"WHERE id IN ({_marks(len(chunk))})",
+                (now, event, actor, detail, *chunk),
+            )
+
+    def _dead_letter(
+        self, cur: Cursor, delivery_ids: Sequence[int], now: float, actor: str, reason: str
+    ) -> None:
+        for chunk in _chunks(delivery_ids):
+            self._x(
+                cur,
+                "UPDATE deliveries SET state = 'dead', lease_until = NULL, last_error = ?, "
+                f"updated_at = ? WHERE id IN ({_marks(len(chunk))})",
+                (reason, now, *chunk),
+            )
+        self._trail(cur, delivery_ids, now, "dead-lettered", actor, reason)
+        self._rehead(cur, delivery_ids)
+
+    def ack(
+        self, *, receiver: str, delivery_ids: Sequence[int], now: float, actor: str
+    ) -> list[AckResult]:
+        results: dict[int, AckResult] = {}
+        with self._tx() as cur:
+            states: dict[int, str] = {}
+            for chunk in _chunks(list(dict.fromkeys(delivery_ids))):
+                for ident, state in self._x(
+                    cur,
+                    "SELECT id, state FROM deliveries WHERE receiver = ? "
+                    f"AND id IN ({_marks(len(chunk))}){self.for_update}",
+                    (receiver, *chunk),
+                ).fetchall():
+                    states[ident] = state
+            to_ack = [i for i, s in states.items() if s in ("ready", "leased")]
+            for chunk in _chunks(to_ack):
+                self._x(
+                    cur,
+                    "UPDATE deliveries SET state = 'acked', lease_until = NULL, updated_at = ? "
+                    f"WHERE id IN ({_marks(len(chunk))})",
+                    (now, *chunk),
+                )
+            self._trail(cur, to_ack, now, "acked", actor, "")
+            self._rehead(cur, to_ack)
+        for ident in delivery_ids:
+            state = states.get(ident)
+            if state is None:
+                results[ident] = AckResult(ident, "not-found")
+            elif state == "acked":
+                results[ident] = AckResult(ident, "already-acked")
+            elif state == "dead":
+                results[ident] = AckResult(ident, "dead")
+            else:
+                results.setdefault(ident, AckResult(ident, "acked"))
+        return [results[i] for i in delivery_ids]
+
+    def nack(
+        self,
+        *,
+        receiver: str,
+        delivery_id: int,
+        reason: str,
+        now: float,
+        delay: Callable[[int], float],
+        max_attempts: int,
+        actor: str,
+    ) -> NackResult:
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                f"SELECT state, attempts FROM deliveries WHERE id = ? AND receiver = ?"
+                f"{self.for_update}",
+                (delivery_id, receiver),
+            ).fetchone()
+            if row is None:
+                return NackResult(delivery_id, "not-found")
+            state, attempts = row
+            if state == "acked":
+                return NackResult(delivery_id, "already-acked")
+            if state == "dead":
+                return NackResult(delivery_id, "already-dead")
+            self._trail(cur, [delivery_id], now, "nacked", actor, reason)
+            if attempts >= max_attempts:
+                self._dead_letter(
+                    cur, [delivery_id], now, "exchange", f"{attempts} attempts failed: {reason}"
+                )
+                return NackResult(delivery_id, "dead")
+            retry_at = now + delay(attempts)
+            self._x(
+                cur,
+                "UPDATE deliveries SET state = 'ready', lease_until = NULL, not_before = ?, "
+                "last_error = ?, updated_at = ? WHERE id = ?",
+                (retry_at, reason, now, delivery_id),
+            )
+        return NackResult(delivery_id, "retry", retry_at)
+
+    _DELIVERY_COLS = (
+        "id, pos, receiver, sender, state, attempts, lease_until, not_before, last_error, "
+        "created_at, updated_at"
+    )
+
+    def dead_letters(self, *, receiver: str | None, limit: int) -> list[DeliveryRecord]:
+        with self._tx() as cur:
+            if receiver is None:
+                rows = self._x(
+                    cur,
+                    f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE state = 'dead' "
+                    "ORDER BY id LIMIT ?",
+                    (limit,),
+                ).fetchall()
+            else:
+                rows = self._x(
+                    cur,
+                    f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE receiver = ? "
+                    "AND state = 'dead' ORDER BY id LIMIT ?",
+                    (receiver, limit),
+                ).fetchall()
+        return [DeliveryRecord(*r) for r in rows]
+
+    def resend(self, *, delivery_id: int, now: float, actor: str) -> DeliveryRecord:
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                f"SELECT state FROM deliveries WHERE id = ?{self.for_update}",
+                (delivery_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no delivery {delivery_id}")
+            if row[0] != "dead":
+                raise NotFound(f"delivery {delivery_id} is {row[0]}, not dead-lettered")
+            self._x(
+                cur,
+                "UPDATE deliveries SET state = 'ready', attempts = 0, not_before = ?, "
+                "lease_until = NULL, updated_at = ? WHERE id = ?",
+                (now, now, delivery_id),
+            )
+            self._trail(cur, [delivery_id], now, "resent", actor, "re-sent with its original id")
+            self._rehead(cur, [delivery_id])
+            out = self._x(
+                cur, f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+        return DeliveryRecord(*out)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def message(self, source: str, id: str) -> MessageRecord | None:
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                "SELECT pos, source, id, sender, type, subject, partitionkey, sequence, "
+                "content_hash, received_at, body FROM messages WHERE source = ? AND id = ?",
+                (source, id),
+            ).fetchone()
+        if row is None:
+            return None
+        return MessageRecord(
+            position=row[0],
+            source=row[1],
+            id=row[2],
+            sender=row[3],
+            type=row[4],
+            subject=row[5],
+            partitionkey=row[6],
+            sequence=row[7],
+            content_hash=row[8],
+            received_at=row[9],
+            body=bytes(row[10]),
+        )
+
+    def deliveries_of(self, position: int) -> list[DeliveryRecord]:
+        with self._tx() as cur:
+            rows = self._x(
+                cur,
+                f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE pos = ? ORDER BY id",
+                (position,),
+            ).fetchall()
+        return [DeliveryRecord(*r) for r in rows]
+
+    def trail(self, position: int) -> list[TrailEntry]:
+        with self._tx() as cur:
+            msg = self._x(
+                cur, "SELECT received_at, sender FROM messages WHERE pos = ?", (position,)
+            ).fetchone()
+            if msg is None:
+                return []
+            entries = [TrailEntry(msg[0], "accepted", None, None, msg[1], "")]
+            for ident, receiver, created in self._x(
+                cur,
+                "SELECT id, receiver, created_at FROM deliveries WHERE pos = ? ORDER BY id",
+                (position,),
+            ).fetchall():
+                entries.append(TrailEntry(created, "routed", ident, receiver, "exchange", ""))
+            for row in self._x(
+                cur,
+                "SELECT at, event, delivery_id, receiver, actor, detail FROM trail "
+                "WHERE pos = ? ORDER BY id",
+                (position,),
+            ).fetchall():
+                entries.append(TrailEntry(*row))
+        return entries
+
+    def queue_stats(self) -> list[QueueStats]:
+        with self._tx() as cur:
+            rows = self._x(
+                cur,
+                "SELECT receiver, sender, "
+                "SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN state = 'leased' THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN state = 'acked' THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), "
+                "MIN(CASE WHEN state IN ('ready', 'leased') THEN created_at END) "
+                "FROM deliveries GROUP BY receiver, sender ORDER BY receiver, sender",
+            ).fetchall()
+        return [
+            QueueStats(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows
+        ]
