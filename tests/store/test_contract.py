@@ -178,14 +178,34 @@ class StoreContract:
 
     def test_dead_letter_resend_keeps_the_original_id(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
-        lease(store, now=100.0, max_age=0.0)  # too old: dead-lettered at once
+        lease(store, now=100.0)  # first attempt, never acked
+        assert lease(store, now=131.0, max_age=10.0) == []  # failing too long: dead-lettered
         [dead] = store.dead_letters(receiver="om", limit=10)
+        assert "maximum age" in (dead.last_error or "")
         again = store.resend(delivery_id=dead.delivery_id, now=200.0, actor="op")
         assert again.state == "ready"
-        [d] = lease(store, now=201.0)
+        [d] = lease(store, now=201.0, max_age=10.0)  # a re-send starts its age again
         assert (d.delivery_id, d.id) == (dead.delivery_id, "a")
         events = [e.event for e in store.trail(d.position)]
-        assert events == ["accepted", "routed", "dead-lettered", "resent", "leased"]
+        assert events == [
+            "accepted",
+            "routed",
+            "leased",
+            "lease-expired",
+            "dead-lettered",
+            "resent",
+            "leased",
+        ]
+
+    def test_a_delivery_held_longer_than_the_maximum_age_does_not_expire(
+        self, store: Store
+    ) -> None:
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        ten_weeks = 70 * 86_400.0
+        assert lease(store, now=ten_weeks, receiver_held=True) == []
+        [d] = lease(store, now=ten_weeks + 1, max_age=86_400.0)
+        assert d.id == "a"
+        assert store.dead_letters(receiver="om", limit=10) == []
 
     def test_resend_of_a_live_delivery_is_refused(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
@@ -278,7 +298,8 @@ class StoreContract:
         self, store: Store
     ) -> None:
         store.accept([AcceptRequest([msg("1")])], now=1.0)
-        lease(store, now=100.0, max_age=0.0)  # "1" is dead-lettered
+        lease(store, now=100.0)
+        lease(store, now=131.0, max_age=10.0)  # "1" fails too long: dead-lettered
         store.accept([AcceptRequest([msg("2"), msg("3")])], now=101.0)
         [dead] = store.dead_letters(receiver="om", limit=10)
         store.resend(delivery_id=dead.delivery_id, now=102.0, actor="op")

@@ -61,7 +61,8 @@ class ExchangeSettings:
     visibility_timeout: float = 30.0
     max_visibility: float = 3_600.0
     max_attempts: int = 10
-    # Deliveries must outlive an outage of weeks (the OM was dark for ten): a year by default.
+    # How long a delivery may keep failing, counted from its first attempt: time spent held (the
+    # OM was dark for ten weeks) never counts. A year by default.
     max_age: float = 365 * _DAY
     backoff_base: float = 1.0
     backoff_cap: float = 900.0

@@ -59,14 +59,16 @@ class DeliverySql(SqlBase):
             not_held = f" AND d.sender NOT IN ({_marks(len(held))})" if held else ""
             rows = self._x(
                 cur,
-                "SELECT d.id, d.created_at FROM deliveries d "
+                "SELECT d.id, d.first_attempt_at FROM deliveries d "
                 "WHERE d.receiver = ? AND d.state = 'ready' AND d.blocked = 0 "
                 f"AND d.not_before <= ?{not_held} "
                 f"ORDER BY d.id LIMIT ?{self.skip_locked}",
                 (p.receiver, p.now, *held, p.limit),
             ).fetchall()
-            too_old = [r[0] for r in rows if p.now - r[1] > p.max_age]
-            chosen = [r[0] for r in rows if p.now - r[1] <= p.max_age]
+            # Age counts from the first attempt: a delivery held through an outage of any length
+            # has not been failing, and must not expire.
+            too_old = [r[0] for r in rows if r[1] is not None and p.now - r[1] > p.max_age]
+            chosen = [r[0] for r in rows if r[1] is None or p.now - r[1] <= p.max_age]
             if too_old:
                 self._dead_letter(cur, too_old, p.now, p.actor, "older than the maximum age")
             if not chosen:
@@ -76,8 +78,9 @@ class DeliverySql(SqlBase):
             self._x(
                 cur,
                 "UPDATE deliveries SET state = 'leased', attempts = attempts + 1, "
+                "first_attempt_at = COALESCE(first_attempt_at, ?), "
                 f"lease_until = ?, updated_at = ? WHERE id IN ({marks})",
-                (lease_until, p.now, *chosen),
+                (p.now, lease_until, p.now, *chosen),
             )
             got = self._x(
                 cur,
@@ -293,7 +296,7 @@ class DeliverySql(SqlBase):
             self._x(
                 cur,
                 "UPDATE deliveries SET state = 'ready', attempts = 0, not_before = ?, "
-                "lease_until = NULL, updated_at = ? WHERE id = ?",
+                "first_attempt_at = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
                 (now, now, delivery_id),
             )
             self._trail(cur, [delivery_id], now, "resent", actor, "re-sent with its original id")

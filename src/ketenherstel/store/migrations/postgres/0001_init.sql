@@ -49,6 +49,7 @@ CREATE TABLE deliveries (
   blocked INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0,
   lease_until DOUBLE PRECISION,
+  first_attempt_at DOUBLE PRECISION,
   not_before DOUBLE PRECISION NOT NULL,
   last_error TEXT,
   created_at DOUBLE PRECISION NOT NULL,

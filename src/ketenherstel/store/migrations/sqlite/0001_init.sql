@@ -49,6 +49,7 @@ CREATE TABLE deliveries (
   blocked INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0,
   lease_until REAL,
+  first_attempt_at REAL,
   not_before REAL NOT NULL,
   last_error TEXT,
   created_at REAL NOT NULL,
