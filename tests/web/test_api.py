@@ -218,6 +218,10 @@ def test_missing_bad_and_revoked_tokens_are_401(api: Api) -> None:
     assert_problem(api.client.post("/v1/events", content=event, headers=bad), 401)
     malformed = {"Authorization": "Bearer nonsense", **ct}
     assert_problem(api.client.post("/v1/events", content=event, headers=malformed), 401)
+    basic = {"Authorization": f"Basic {api.tokens['politie']}", **ct}
+    assert_problem(api.client.post("/v1/events", content=event, headers=basic), 401)
+    empty = {"Authorization": "Bearer ", **ct}
+    assert_problem(api.client.post("/v1/events", content=event, headers=empty), 401)
     cred = next(c for c in api.runtime.store.list_credentials("politie"))
     r = api.client.delete(f"/v1/credentials/{cred.id}", headers=api.h("operator"))
     assert r.status_code == 200
@@ -440,6 +444,8 @@ def test_openapi_is_public_versioned_and_lists_problem_json(api: Api) -> None:
     post_events = doc["paths"]["/v1/events"]["post"]["responses"]
     assert "application/problem+json" in post_events["400"]["content"]
     assert "422" not in post_events
+    assert {"bearer": []} in doc["paths"]["/v1/events"]["post"]["security"]
+    assert "security" not in doc["paths"]["/v1/health"]["get"]
 
 
 def test_trailing_slash_is_not_redirected(api: Api) -> None:

@@ -59,6 +59,17 @@ def adjust(doc: dict[str, Any]) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     schemas["Problem"] = _PROBLEM_SCHEMA
     components.setdefault("headers", {})["API-Version"] = _API_VERSION
+    components["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from `ketenherstel token create`",
+        },
+        "clientCertificate": {
+            "type": "mutualTLS",
+            "description": "A client certificate whose subject serialNumber is the OIN",
+        },
+    }
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
@@ -68,6 +79,8 @@ def adjust(doc: dict[str, Any]) -> dict[str, Any]:
             responses: dict[str, Any] = op.setdefault("responses", {})
             responses.pop("422", None)
             public = path == "/v1/health"
+            if not public:
+                op["security"] = [{"bearer": []}, {"clientCertificate": []}]
             wanted = {} if public else dict(_DEFAULT_ERRORS)
             if method == "get" and not op.get("parameters"):
                 wanted.pop("400", None)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.errors import Forbidden, Unauthenticated
 from ketenherstel.exchange.service import Exchange
-
-_bearer = HTTPBearer(auto_error=False, description="A token from `ketenherstel token create`")
 
 
 async def get_exchange(request: Request) -> Exchange:
@@ -23,23 +20,30 @@ async def get_exchange(request: Request) -> Exchange:
 ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
 
 
-async def get_principal(
-    request: Request,
-    exchange: ExchangeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+async def get_principal(request: Request) -> Principal:
+    """One dependency with no sub-dependencies: it runs on every request, so it stays cheap.
+
+    The security schemes (bearer, mutual TLS) are declared in the OpenAPI document by
+    `web.openapi.adjust`.
+    """
+    exchange: Exchange = request.app.state.exchange
     tls = request.scope.get("extensions", {}).get("tls", {})
     if tls.get("client_cert_subject") is not None:
         return await run_in_threadpool(
             exchange.authenticate_certificate, tls.get("client_cert_oin")
         )
-    if credentials is None:
+    header = request.headers.get("authorization")
+    if header is None:
         raise Unauthenticated("send 'Authorization: Bearer <token>' or a client certificate")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    token = token.strip()
     # A token checked in the last seconds needs no store read: answer on the event loop.
-    known = exchange.cached_principal(credentials.credentials)
+    known = exchange.cached_principal(token)
     if known is not None:
         return known
-    return await run_in_threadpool(exchange.authenticate_token, credentials.credentials)
+    return await run_in_threadpool(exchange.authenticate_token, token)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
