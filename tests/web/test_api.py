@@ -171,6 +171,25 @@ def test_body_over_the_size_limit_is_413(api: Api) -> None:
     assert_problem(post(api, "politie", b" " * (limit + 1)), 413)
 
 
+def test_chunked_body_over_the_size_limit_is_413(api: Api) -> None:
+    limit = api.runtime.exchange.settings.limits.max_body_bytes
+    sent = 0
+
+    def chunks():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        while sent < limit * 3:
+            sent += 1 << 20
+            yield b" " * (1 << 20)
+
+    r = api.client.post(
+        "/v1/events",
+        content=chunks(),
+        headers={**api.h("politie"), "Content-Type": STRUCTURED},
+    )
+    assert_problem(r, 413)
+    assert stored_count(api) == 0
+
+
 def test_sending_as_another_partner_is_403_and_stores_nothing(api: Api) -> None:
     event = pv_event(source=f"urn:nld:oin:{KMAR_OIN}:systeem:bvh")
     body = assert_problem(post(api, "politie", event), 403)

@@ -35,6 +35,18 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, read no further than the limit (a chunked body has no Content-Length)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body is over {limit} bytes; at most {limit} allowed")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @router.post(
     "/events",
     summary="Submit one CloudEvent or a batch",
@@ -58,9 +70,7 @@ async def submit_events(
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
         raise TooLarge(f"the body is {length} bytes; at most {limits.max_body_bytes} allowed")
-    body = await request.body()
-    if len(body) > limits.max_body_bytes:
-        raise TooLarge(f"the body is {len(body)} bytes; at most {limits.max_body_bytes} allowed")
+    body = await _read_limited(request, limits.max_body_bytes)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if "ce-specversion" in request.headers:
