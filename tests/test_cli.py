@@ -103,6 +103,16 @@ def test_channel_hold_and_open(store: str) -> None:
     assert code == 2 and "not a partner" in err
 
 
+def test_channel_history_shows_who_when_and_why(store: str) -> None:
+    run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
+    run("channel", "open", "om", "--reason", "wave 1", "--store", store)
+    code, out, _ = run("channel", "history", "om", "--store", store)
+    assert code == 0
+    assert out.index("wave 1") < out.index("OM offline")  # newest first
+    code, _, err = run("channel", "history", "nobody", "--store", store)
+    assert code == 2 and "not a partner" in err
+
+
 def test_bad_store_url_is_a_clear_error() -> None:
     code, _, err = run("partner", "list", "--store", "sqlite:relative.db")
     assert code == 2 and "sqlite:///" in err

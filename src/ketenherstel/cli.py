@@ -295,6 +295,23 @@ def channel_hold(
     _set_channel(receiver, sender, "held", reason, store)
 
 
+@channel_app.command("history")
+def channel_history(
+    receiver: Annotated[str | None, typer.Argument(help="Only channels to this partner")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 100,
+    store: StoreOpt = None,
+) -> None:
+    """Every change of channel state, newest first: who, when and why."""
+    from datetime import UTC, datetime
+
+    with runtime(store) as rt:
+        table = Table("when (UTC)", "sender → receiver", "state", "by", "why")
+        for c in rt.exchange.channel_history(receiver=receiver, limit=limit):
+            when = datetime.fromtimestamp(c.changed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            table.add_row(when, f"{c.sender} → {c.receiver}", c.state, c.changed_by, c.reason)
+        out.print(table)
+
+
 @channel_app.command("open")
 def channel_open(
     receiver: Annotated[str, typer.Argument(help="Partner whose deliveries resume")],

@@ -318,6 +318,19 @@ class StoreContract:
             now += 1
         assert got == [str(i) for i in range(50)]
 
+    def test_every_channel_change_is_kept_with_who_when_and_why(self, store: Store) -> None:
+        store.set_channel(ChannelRecord("om", "*", "held", "OM offline", 1.0, "op-a"))
+        store.set_channel(ChannelRecord("om", "politie", "held", "wave 2", 2.0, "op-b"))
+        store.set_channel(ChannelRecord("om", "*", "open", "back", 3.0, "op-a"))
+        store.set_channel(ChannelRecord("justid", "*", "held", "test", 4.0, "op-c"))
+        history = store.channel_events(receiver="om", limit=10)
+        assert [(c.sender, c.state, c.reason, c.changed_by) for c in history] == [
+            ("*", "open", "back", "op-a"),
+            ("politie", "held", "wave 2", "op-b"),
+            ("*", "held", "OM offline", "op-a"),
+        ]
+        assert len(store.channel_events(receiver=None, limit=2)) == 2
+
     def test_migrate_twice_changes_nothing(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         store.migrate()

@@ -376,6 +376,21 @@ def test_held_channel_keeps_accepting_but_delivers_nothing(api: Api) -> None:
     assert len(pull(api, "om")) == 1
 
 
+def test_channel_history_lists_every_change_to_viewers(api: Api) -> None:
+    h = api.h("operator")
+    api.client.put("/v1/channels/om/*", json={"state": "held", "reason": "OM offline"}, headers=h)
+    api.client.put("/v1/channels/om/*", json={"state": "open", "reason": "wave 1"}, headers=h)
+    r = api.client.get("/v1/channel-events", params={"receiver": "om"}, headers=api.h("viewer"))
+    assert r.status_code == 200
+    assert [(e["state"], e["reason"], e["changedBy"]) for e in r.json()] == [
+        ("open", "wave 1", "op"),
+        ("held", "OM offline", "op"),
+    ]
+    assert_problem(api.client.get("/v1/channel-events", headers=api.h("politie")), 403)
+    assert_problem(api.client.get("/v1/channel-events", params={"receiver": "x"}, headers=h), 400)
+    assert_problem(api.client.get("/v1/channel-events", params={"limit": 0}, headers=h), 400)
+
+
 def test_channel_bad_input(api: Api) -> None:
     h = api.h("operator")
     assert_problem(api.client.put("/v1/channels/nobody/*", json={"state": "held"}, headers=h), 400)

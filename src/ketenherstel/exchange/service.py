@@ -301,6 +301,16 @@ class Exchange:
     def channels(self, receiver: str | None = None) -> list[ChannelRecord]:
         return self.store.list_channels(receiver)
 
+    def channel_history(
+        self, *, receiver: str | None = None, limit: int = 100
+    ) -> list[ChannelRecord]:
+        """Every change of channel state (who, when, why), newest first."""
+        if receiver is not None and self._chain_partner(receiver) is None:
+            raise InvalidInput(f"{receiver!r} is not a partner in the chain model")
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be from 1 to 1000, not {limit}")
+        return self.store.channel_events(receiver=receiver, limit=limit)
+
     # -- traffic ------------------------------------------------------------------------------
 
     def submit(self, *, principal: Principal, events: Sequence[Any]) -> SubmitResult:

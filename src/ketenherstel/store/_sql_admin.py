@@ -127,6 +127,36 @@ class AdminSql(SqlBase):
                     record.changed_by,
                 ),
             )
+            self._x(
+                cur,
+                "INSERT INTO channel_events (receiver, sender, state, reason, at, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.receiver,
+                    record.sender,
+                    record.state,
+                    record.reason,
+                    record.changed_at,
+                    record.changed_by,
+                ),
+            )
+
+    def channel_events(self, *, receiver: str | None, limit: int) -> list[ChannelRecord]:
+        """Changes of channel state, newest first."""
+        cols = "receiver, sender, state, reason, at, actor"
+        with self._tx() as cur:
+            if receiver is None:
+                rows = self._x(
+                    cur, f"SELECT {cols} FROM channel_events ORDER BY id DESC LIMIT ?", (limit,)
+                ).fetchall()
+            else:
+                rows = self._x(
+                    cur,
+                    f"SELECT {cols} FROM channel_events WHERE receiver = ? "
+                    "ORDER BY id DESC LIMIT ?",
+                    (receiver, limit),
+                ).fetchall()
+        return [ChannelRecord(*r) for r in rows]
 
     def list_channels(self, receiver: str | None = None) -> list[ChannelRecord]:
         cols = "receiver, sender, state, reason, changed_at, changed_by"

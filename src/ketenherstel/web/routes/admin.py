@@ -141,6 +141,22 @@ async def list_channels(exchange: ExchangeDep, _: ViewerDep) -> list[s.ChannelRe
     return [convert.channel(c) for c in await run_in_threadpool(exchange.channels)]
 
 
+@router.get(
+    "/channel-events",
+    summary="Every change of channel state, newest first: who, when and why",
+    operation_id="listChannelEvents",
+    responses={400: _problem("Unknown partner or limit out of range")},
+)
+async def list_channel_events(
+    exchange: ExchangeDep,
+    _: ViewerDep,
+    receiver: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[s.ChannelRead]:
+    records = await run_in_threadpool(exchange.channel_history, receiver=receiver, limit=limit)
+    return [convert.channel(c) for c in records]
+
+
 @router.put(
     "/channels/{receiver}/{sender}",
     summary="Hold or open the channel from sender to receiver ('*' for every sender)",

@@ -1,0 +1,13 @@
+-- Every change of a channel's state, with who, when and why (the channels table keeps the
+-- current state only).
+CREATE SEQUENCE channel_events_id_seq;
+CREATE TABLE channel_events (
+  id BIGINT PRIMARY KEY DEFAULT nextval('channel_events_id_seq'),
+  receiver TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at DOUBLE PRECISION NOT NULL,
+  actor TEXT NOT NULL
+);
+CREATE INDEX channel_events_receiver ON channel_events (receiver, id);

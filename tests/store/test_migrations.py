@@ -1,0 +1,32 @@
+"""Migrations run in order, once each, and upgrade a database made by an older version."""
+
+from __future__ import annotations
+
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+from ketenherstel.store.sqlite import SqliteStore
+
+
+def test_a_database_at_version_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    first = resources.files("ketenherstel.store") / "migrations" / "sqlite" / "0001_init.sql"
+    conn = sqlite3.connect(path)
+    conn.executescript(first.read_text(encoding="utf-8"))
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.execute("INSERT INTO schema_migrations VALUES (1, '0001_init.sql')")
+    conn.execute(
+        "INSERT INTO partners (key, name, oin, webhook_url, created_at) "
+        "VALUES ('om', 'OM', '00000001003214347000', NULL, 1.0)"
+    )
+    conn.commit()
+    conn.close()
+
+    store = SqliteStore(path)
+    store.migrate()
+    assert store.get_partner("om") is not None  # data kept
+    assert store.channel_events(receiver=None, limit=5) == []  # the new table is there
+    versions = [r[0] for r in store._conn.execute("SELECT version FROM schema_migrations")]
+    assert versions == sorted(versions) and versions[:2] == [1, 2]
+    store.close()
