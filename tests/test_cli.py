@@ -240,3 +240,16 @@ def test_retry_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
         100 * 86_400,
         12,
     )
+
+
+def test_simulate_writes_events_that_send_accepts(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    code, out, _ = run("simulate", "--out", str(path), "--cases", "5", "--sender", "politie")
+    assert code == 0
+    events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert events and all(":00000001003214345000:" in e["source"] for e in events)
+    again = tmp_path / "f.jsonl"
+    run("simulate", "--out", str(again), "--cases", "5", "--sender", "politie")
+    assert again.read_bytes() == path.read_bytes()  # deterministic per seed
+    code, _, err = run("simulate", "--out", str(path), "--sender", "nobody")
+    assert code == 2 and "not a partner" in err

@@ -537,6 +537,35 @@ def trail(
     out.print(table)
 
 
+@app.command()
+def simulate(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the JSON Lines")],
+    cases: Annotated[int, typer.Option(min=1, max=1_000_000, help="Simulated criminal cases")] = 20,
+    sender: Annotated[
+        str | None, typer.Option(help="Only the events this partner sends (e.g. politie)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same events")] = 2025,
+) -> None:
+    """Write simulated chain events (CloudEvents, pseudonymous) as JSON Lines, ready for `send`."""
+    from datetime import UTC, datetime
+
+    from ketenherstel.chain import load_chain
+    from ketenherstel.sim import generate_events
+
+    chain = load_chain()
+    if sender is not None and all(p.key != sender for p in chain.partners):
+        raise fail(f"{sender!r} is not a partner in the chain model")
+    start = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+    written = 0
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    with out_file.open("wb") as fh:
+        for sim in generate_events(chain, seed=seed, cases=cases, start=start):
+            if sender is None or sim.sender == sender:
+                fh.write(orjson.dumps(sim.event) + b"\n")
+                written += 1
+    out.print(f"wrote {written} events to {out_file}")
+
+
 # -- the demo ----------------------------------------------------------------------------------
 
 
