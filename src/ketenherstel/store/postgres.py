@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from ketenherstel.store.ports import StoreUnavailable
+from ketenherstel.store.ports import LeasedDelivery, LeaseParams, StoreUnavailable
 from ketenherstel.store.sql import Cursor, SqlStore
 
 
@@ -55,6 +55,18 @@ class PostgresStore(SqlStore):
                 "FROM unnest(%s::text[], %s::text[]) AS p(r, k)",  # already sorted
                 ([r for r, _ in pairs], [k for _, k in pairs]),
             )
+
+    def lease(self, params: LeaseParams) -> list[LeasedDelivery]:
+        """A lease may take per-case locks in two rounds (expired leases, then deliveries too
+        old); two nodes doing that at once can deadlock, and PostgreSQL then aborts one. The
+        lease was rolled back whole, so it is simply tried again."""
+        for attempt in range(3):
+            try:
+                return super().lease(params)
+            except errors.DeadlockDetected:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _pending_keys(self, cur: Cursor, receiver: str, keys: Sequence[str]) -> set[str]:
         # One index probe per key, whatever the planner's statistics say: an IN list was planned
