@@ -244,7 +244,7 @@ def test_retry_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 def test_simulate_writes_events_that_send_accepts(tmp_path: Path) -> None:
     path = tmp_path / "e.jsonl"
-    code, out, _ = run("simulate", "--out", str(path), "--cases", "5", "--sender", "politie")
+    code, _, _ = run("simulate", "--out", str(path), "--cases", "5", "--sender", "politie")
     assert code == 0
     events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert events and all(":00000001003214345000:" in e["source"] for e in events)
@@ -253,3 +253,11 @@ def test_simulate_writes_events_that_send_accepts(tmp_path: Path) -> None:
     assert again.read_bytes() == path.read_bytes()  # deterministic per seed
     code, _, err = run("simulate", "--out", str(path), "--sender", "nobody")
     assert code == 2 and "not a partner" in err
+
+
+def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
+    run("init", "--store", store)
+    code, out, _ = run("purge", "--older-than-days", "30", "--dry-run", "--store", store)
+    assert code == 0 and "would purge 0 messages" in out
+    code, _, err = run("purge", "--older-than-days", "0", "--store", store)
+    assert code == 2 and "more than 0" in err

@@ -538,6 +538,26 @@ def trail(
 
 
 @app.command()
+def purge(
+    older_than_days: Annotated[
+        float, typer.Option(help="Purge what was acked by every receiver and is older than this")
+    ],
+    dry_run: Annotated[bool, typer.Option(help="Only count what would be purged")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Apply retention: acked messages lose their body; a tombstone keeps duplicates known.
+
+    Nothing that is still waiting for any receiver is ever purged.
+    """
+    with runtime(store) as rt:
+        result = rt.exchange.purge(
+            principal=LOCAL_OPERATOR, older_than_days=older_than_days, dry_run=dry_run
+        )
+        verb = "would purge" if dry_run else "purged"
+        out.print(f"{verb} {result.messages} messages")
+
+
+@app.command()
 def simulate(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the JSON Lines")],
     cases: Annotated[int, typer.Option(min=1, max=1_000_000, help="Simulated criminal cases")] = 20,

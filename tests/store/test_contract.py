@@ -331,6 +331,27 @@ class StoreContract:
         ]
         assert len(store.channel_events(receiver=None, limit=2)) == 2
 
+    def test_purge_keeps_a_tombstone_and_never_touches_what_is_undelivered(
+        self, store: Store
+    ) -> None:
+        store.accept([AcceptRequest([msg("a"), msg("b", key="k2")])], now=1.0)
+        store.accept([AcceptRequest([msg("late", key="k3")])], now=500.0)
+        [da, _db] = lease(store, now=10.0)
+        store.ack(receiver="om", delivery_ids=[da.delivery_id], now=11.0, actor="om")
+        assert store.purge(before=100.0, now=600.0, dry_run=True).messages == 1
+        assert store.message(SRC, "a") is not None and store.message(SRC, "a").body  # type: ignore[union-attr]
+        result = store.purge(before=100.0, now=600.0, dry_run=False)
+        assert (result.messages, result.dry_run) == (1, False)
+        purged = store.message(SRC, "a")
+        assert purged is not None
+        assert (purged.body, purged.subject, purged.partitionkey) == (b"", None, None)
+        assert store.message(SRC, "b").body  # type: ignore[union-attr]  # leased, not acked
+        assert store.message(SRC, "late").body  # type: ignore[union-attr]  # too young
+        [out] = store.accept([AcceptRequest([msg("a")])], now=700.0)
+        assert out.outcomes[0].status == "duplicate"  # the tombstone still knows it
+        assert store.trail(purged.position)[-1].event == "purged"
+        assert store.purge(before=100.0, now=800.0, dry_run=False).messages == 0
+
     def test_migrate_twice_changes_nothing(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         store.migrate()

@@ -46,6 +46,7 @@ from ketenherstel.store.ports import (
     NackResult,
     NewMessage,
     PartnerRecord,
+    PurgeResult,
     Role,
     SequenceState,
     Store,
@@ -537,6 +538,20 @@ class Exchange:
         if not (principal.can_view or own):
             raise NotFound(f"no events with a sequence from {source!r}")
         return state
+
+    def purge(self, *, principal: Principal, older_than_days: float, dry_run: bool) -> PurgeResult:
+        """Apply retention: messages delivered and acknowledged to every receiver, and older than
+        this, lose their body and case keys; a tombstone keeps duplicates recognisable."""
+        self._require_operator(principal)
+        if not older_than_days > 0:
+            raise InvalidInput(f"older-than-days must be more than 0, not {older_than_days}")
+        now = self.clock()
+        result = self.store.purge(before=now - older_than_days * _DAY, now=now, dry_run=dry_run)
+        if not dry_run:
+            self._audit(
+                principal, "purged", f"{result.messages} messages", f"{older_than_days} days"
+            )
+        return result
 
     def _audit(self, principal: Principal, action: str, obj: str, detail: str) -> None:
         self.store.audit(AuditRecord(self.clock(), principal.name, action, obj, detail))

@@ -14,6 +14,7 @@ from ketenherstel.store.ports import (
     MessageRecord,
     NackResult,
     NotFound,
+    PurgeResult,
     QueueStats,
     TrailEntry,
 )
@@ -332,6 +333,34 @@ class DeliverySql(SqlBase):
             body=bytes(row[10]),
         )
 
+    def purge(self, *, before: float, now: float, dry_run: bool) -> PurgeResult:
+        """Remove the body and case keys of messages received before `before` whose every
+        delivery was acknowledged. The row stays as a tombstone: duplicates stay recognisable.
+        Nothing undelivered is ever purged."""
+        eligible = (
+            "FROM messages m WHERE m.purged_at IS NULL AND m.received_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.pos = m.pos "
+            "AND d.state <> 'acked')"
+        )
+        with self._tx() as cur:
+            positions = [r[0] for r in self._x(cur, f"SELECT m.pos {eligible}", (before,))]
+            if dry_run or not positions:
+                return PurgeResult(len(positions), dry_run)
+            for chunk in _chunks(positions):
+                marks = _marks(len(chunk))
+                self._x(
+                    cur,
+                    "UPDATE messages SET body = ?, subject = NULL, partitionkey = NULL, "
+                    f"purged_at = ? WHERE pos IN ({marks})",
+                    (b"", now, *chunk),
+                )
+                self._x(
+                    cur,
+                    f"UPDATE deliveries SET partitionkey = NULL WHERE pos IN ({marks})",
+                    chunk,
+                )
+        return PurgeResult(len(positions), dry_run)
+
     def deliveries_of(self, position: int) -> list[DeliveryRecord]:
         with self._tx() as cur:
             rows = self._x(
@@ -344,7 +373,9 @@ class DeliverySql(SqlBase):
     def trail(self, position: int) -> list[TrailEntry]:
         with self._tx() as cur:
             msg = self._x(
-                cur, "SELECT received_at, sender FROM messages WHERE pos = ?", (position,)
+                cur,
+                "SELECT received_at, sender, purged_at FROM messages WHERE pos = ?",
+                (position,),
             ).fetchone()
             if msg is None:
                 return []
@@ -362,6 +393,10 @@ class DeliverySql(SqlBase):
                 (position,),
             ).fetchall():
                 entries.append(TrailEntry(*row))
+            if msg[2] is not None:
+                entries.append(
+                    TrailEntry(msg[2], "purged", None, None, "retention", "body removed")
+                )
         return entries
 
     def queue_stats(self) -> list[QueueStats]:

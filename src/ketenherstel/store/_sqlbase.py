@@ -103,7 +103,12 @@ class SqlBase(abc.ABC):
                 version = int(path.name.split("_", 1)[0])
                 if version in done:
                     continue
-                for statement in path.read_text(encoding="utf-8").split(";"):
+                text = "\n".join(
+                    line
+                    for line in path.read_text(encoding="utf-8").splitlines()
+                    if not line.lstrip().startswith("--")
+                )
+                for statement in text.split(";"):
                     if statement.strip():
                         cur.execute(statement)
                 self._x(

@@ -190,6 +190,14 @@ class NackResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """Messages whose every delivery was acked and that are older than the cut-off."""
+
+    messages: int
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     at: float
     actor: str
@@ -296,6 +304,8 @@ class Store(Protocol):
     def sequence_state(self, source: str) -> SequenceState | None: ...
 
     def queue_stats(self) -> list[QueueStats]: ...
+
+    def purge(self, *, before: float, now: float, dry_run: bool) -> PurgeResult: ...
 
     def audit(self, record: AuditRecord) -> None: ...
 
