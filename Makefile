@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+SWAGGER := src/ketenherstel/web/static/swagger
+SWAGGER_STAMP := $(SWAGGER)/.copied
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
@@ -20,12 +22,19 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# The API docs page (/v1/docs) serves Swagger UI from the package, never from a CDN.
+$(SWAGGER_STAMP): $(NODE_STAMP)
+	mkdir -p $(SWAGGER)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/LICENSE $(SWAGGER)/
+	touch $(SWAGGER_STAMP)
+
 ## demo: set up, then run the main job on embedded SQLite (DEMO_ARGS=--no-serve to finish)
-demo: $(STAMP)
+demo: $(STAMP) $(SWAGGER_STAMP)
 	$(BIN)/ketenherstel demo $(DEMO_ARGS)
 
 ## test: set up, then run the whole test suite
-test: $(STAMP)
+test: $(STAMP) $(SWAGGER_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lint: ruff, ruff format --check, mypy --strict, and Spectral on the served OpenAPI

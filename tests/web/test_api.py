@@ -485,3 +485,14 @@ def test_openapi_is_public_versioned_and_lists_problem_json(api: Api) -> None:
 def test_trailing_slash_is_not_redirected(api: Api) -> None:
     r = api.client.get("/v1/health/", follow_redirects=False)
     assert r.status_code == 404
+
+
+def test_docs_page_uses_only_local_assets(api: Api) -> None:
+    import re
+
+    r = api.client.get("/v1/docs")
+    assert r.status_code == 200
+    assert "/v1/docs/assets/swagger-ui-bundle.js" in r.text  # `make test` installs Swagger UI
+    assert not re.findall(r"https?://", r.text)  # no CDN: every asset is served from here
+    for url in re.findall(r'(?:src|href)="(/[^"]+)"', r.text):
+        assert api.client.get(url).status_code == 200, url

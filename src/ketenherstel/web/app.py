@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ketenherstel import __version__
@@ -81,7 +85,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
         redirect_slashes=False,
         lifespan=lifespan,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served below from the package's own copy of Swagger UI, no CDN
         redoc_url=None,
     )
     app.state.exchange = runtime.exchange
@@ -94,11 +98,38 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     async def health() -> Health:
         return Health(status="ok", version=API_VERSION)
 
+    install_docs(app)
     app.include_router(exchange.router)
     app.include_router(admin.router)
     app.include_router(chain.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+_SWAGGER = Path(__file__).with_name("static") / "swagger"
+
+
+def install_docs(app: FastAPI) -> None:
+    """/v1/docs: Swagger UI from files the project's set-up copied into the package."""
+    available = (_SWAGGER / "swagger-ui-bundle.js").is_file()
+    if available:
+        app.mount("/v1/docs/assets", StaticFiles(directory=_SWAGGER), name="docs-assets")
+
+    @app.get("/v1/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        if not available:
+            return HTMLResponse(
+                "<!doctype html><title>Ketenherstel API</title><p>The interactive documentation "
+                "is not installed (run <code>make demo</code> or <code>make test</code> once). "
+                'The API is described in <a href="/v1/openapi.json">/v1/openapi.json</a>.</p>'
+            )
+        return get_swagger_ui_html(
+            openapi_url="/v1/openapi.json",
+            title="Ketenherstel exchange API",
+            swagger_js_url="/v1/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/v1/docs/assets/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
