@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from ketenherstel.store._sqlbase import SqlBase
 from ketenherstel.store.ports import (
     AuditRecord,
@@ -111,6 +113,8 @@ class AdminSql(SqlBase):
         return CredentialRecord(*row)
 
     def set_channel(self, record: ChannelRecord) -> None:
+        """Set a channel's current state and append the change to its history."""
+        values = astuple(record)
         with self._tx() as cur:
             self._x(
                 cur,
@@ -118,27 +122,13 @@ class AdminSql(SqlBase):
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, sender) DO UPDATE SET "
                 "state = excluded.state, reason = excluded.reason, "
                 "changed_at = excluded.changed_at, changed_by = excluded.changed_by",
-                (
-                    record.receiver,
-                    record.sender,
-                    record.state,
-                    record.reason,
-                    record.changed_at,
-                    record.changed_by,
-                ),
+                values,
             )
             self._x(
                 cur,
                 "INSERT INTO channel_events (receiver, sender, state, reason, at, actor) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    record.receiver,
-                    record.sender,
-                    record.state,
-                    record.reason,
-                    record.changed_at,
-                    record.changed_by,
-                ),
+                values,
             )
 
     def channel_events(self, *, receiver: str | None, limit: int) -> list[ChannelRecord]:
