@@ -595,14 +595,20 @@ def demo(
         str, typer.Option(help="Store for the demo (recreated)")
     ] = "sqlite:///var/demo.db",
     cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 30,
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port)")] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port (0: any free port; default 8000, or any with --no-serve)"
+        ),
+    ] = None,
     serve: Annotated[bool, typer.Option(help="Keep serving the API after the run")] = True,
 ) -> None:
     """Run the main job on embedded SQLite: partners, simulated chain traffic, deliveries, acks."""
     from ketenherstel.demo import run_demo
 
     try:
-        run_demo(store_url=store, cases=cases, port=port, serve=serve, console=out)
+        chosen = port if port is not None else (8000 if serve else 0)
+        run_demo(store_url=store, cases=cases, port=chosen, serve=serve, console=out)
     except ExchangeError as exc:
         raise fail(_describe(exc)) from None
     except RuntimeError as exc:  # the server could not start
