@@ -496,3 +496,27 @@ def test_docs_page_uses_only_local_assets(api: Api) -> None:
     assert not re.findall(r"https?://", r.text)  # no CDN: every asset is served from here
     for url in re.findall(r'(?:src|href)="(/[^"]+)"', r.text):
         assert api.client.get(url).status_code == 200, url
+
+
+def test_purge_route_is_for_operators_and_checks_its_input(api: Api) -> None:
+    event = pv_event()
+    post(api, "politie", event)
+    [d] = pull(api, "om")
+    api.client.post(
+        "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"]]}, headers=api.h("om")
+    )
+    h = api.h("operator")
+    assert_problem(api.client.post("/v1/purges", json={"olderThanDays": 0}, headers=h), 400)
+    assert_problem(api.client.post("/v1/purges", json={}, headers=h), 400)
+    assert_problem(
+        api.client.post("/v1/purges", json={"olderThanDays": 1}, headers=api.h("viewer")), 403
+    )
+    clock = api.runtime.exchange.clock
+    api.runtime.exchange.clock = lambda: clock() + 40 * 86_400
+    r = api.client.post("/v1/purges", json={"olderThanDays": 30, "dryRun": True}, headers=h)
+    assert r.status_code == 201 and r.json() == {"messages": 1, "dryRun": True}
+    assert api.runtime.store.message(event["source"], event["id"]).body  # type: ignore[union-attr]
+    r = api.client.post("/v1/purges", json={"olderThanDays": 30}, headers=h)
+    assert r.json() == {"messages": 1, "dryRun": False}
+    assert api.runtime.store.message(event["source"], event["id"]).body == b""  # type: ignore[union-attr]
+    assert post(api, "politie", event).json()["results"][0]["status"] == "duplicate"

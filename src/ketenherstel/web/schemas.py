@@ -189,6 +189,16 @@ class QueueRead(Model):
     oldest_waiting: datetime | None
 
 
+class PurgeCreate(Model):
+    older_than_days: float = Field(gt=0, le=36_500)
+    dry_run: bool = False
+
+
+class PurgeRead(Model):
+    messages: int = Field(description="Messages purged (or that would be, in a dry run)")
+    dry_run: bool
+
+
 class AuditRead(Model):
     at: datetime
     actor: str

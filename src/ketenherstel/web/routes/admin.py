@@ -233,6 +233,25 @@ async def queues(exchange: ExchangeDep, _: ViewerDep) -> list[s.QueueRead]:
     ]
 
 
+@router.post(
+    "/purges",
+    summary="Apply retention: acked messages older than this become tombstones",
+    operation_id="createPurge",
+    status_code=201,
+    responses=_WRITE,
+)
+async def create_purge(
+    body: s.PurgeCreate, exchange: ExchangeDep, principal: OperatorDep
+) -> s.PurgeRead:
+    result = await run_in_threadpool(
+        exchange.purge,
+        principal=principal,
+        older_than_days=body.older_than_days,
+        dry_run=body.dry_run,
+    )
+    return s.PurgeRead(messages=result.messages, dry_run=result.dry_run)
+
+
 @router.get("/audit-log", summary="Recent audit records", operation_id="listAuditRecords")
 async def audit_log(
     exchange: ExchangeDep,
