@@ -233,8 +233,10 @@ def test_missing_bad_and_revoked_tokens_are_401(api: Api) -> None:
     event = orjson.dumps(pv_event())
     ct = {"Content-Type": STRUCTURED}
     assert_problem(api.client.post("/v1/events", content=event, headers=ct), 401)
+    cached = len(api.runtime.exchange._tokens)
     bad = {"Authorization": "Bearer kh_" + "x" * 43, **ct}
     assert_problem(api.client.post("/v1/events", content=event, headers=bad), 401)
+    assert len(api.runtime.exchange._tokens) == cached  # unknown tokens are not remembered
     malformed = {"Authorization": "Bearer nonsense", **ct}
     assert_problem(api.client.post("/v1/events", content=event, headers=malformed), 401)
     basic = {"Authorization": f"Basic {api.tokens['politie']}", **ct}

@@ -146,7 +146,10 @@ class Exchange:
         cached = self._tokens.get(digest)
         if cached is None or now - cached[0] > self.settings.token_cache_seconds:
             cached = (now, self.store.credential_by_hash(digest))
-            self._tokens[digest] = cached
+            if cached[1] is None:  # never cache misses: random tokens must not grow memory
+                self._tokens.pop(digest, None)
+            else:
+                self._tokens[digest] = cached
         record = cached[1]
         if record is None or not auth.same_hash(record.token_hash, digest):
             raise Unauthenticated("unknown bearer token")

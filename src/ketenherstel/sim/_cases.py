@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ketenherstel.sim import _types as t
-from ketenherstel.sim._ids import Court, Identifiers, Person, Persons, pick_court, pick_offences
-from ketenherstel.sim._plan import Planned, Track, between, day, iso
-from ketenherstel.sim.profile import DECISIONS, SimProfile
+from ketenherstel.sim._ids import Court, Person, pick_court, pick_offences
+from ketenherstel.sim._plan import Planned, Planner, Track, between, day, iso
+from ketenherstel.sim.profile import DECISIONS
 
 __all__ = ["CasePlanner"]
 
@@ -41,18 +41,10 @@ class _Case:
         return {"parketnummer": self.parket, "skn": self.person.skn}
 
 
-class CasePlanner:
+class CasePlanner(Planner):
     """Plans every message of a new case from its first moment."""
 
-    __slots__ = ("_ids", "_persons", "_profile", "_rng")
-
-    def __init__(
-        self, rng: random.Random, ids: Identifiers, persons: Persons, profile: SimProfile
-    ) -> None:
-        self._rng = rng
-        self._ids = ids
-        self._persons = persons
-        self._profile = profile
+    __slots__ = ()
 
     def plan(self, start: datetime) -> list[Planned]:
         """The case that starts at ``start`` (the offence reported or the suspect arrested)."""

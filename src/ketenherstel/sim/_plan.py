@@ -5,9 +5,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Planned", "Track", "between", "day", "iso"]
+if TYPE_CHECKING:
+    from ketenherstel.sim._ids import Identifiers, Persons
+    from ketenherstel.sim.profile import SimProfile
+
+__all__ = ["Planned", "Planner", "Track", "between", "day", "iso"]
 
 
 @dataclass(slots=True)
@@ -19,6 +23,20 @@ class Planned:
     type: str
     subject: str
     data: dict[str, Any]
+
+
+class Planner:
+    """What every planner draws on: the seeded random source, ids, people and the profile."""
+
+    __slots__ = ("_ids", "_persons", "_profile", "_rng")
+
+    def __init__(
+        self, rng: random.Random, ids: Identifiers, persons: Persons, profile: SimProfile
+    ) -> None:
+        self._rng = rng
+        self._ids = ids
+        self._persons = persons
+        self._profile = profile
 
 
 class Track:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 
 from ketenherstel.sim import _types as t
-from ketenherstel.sim._ids import COURTS, EU_MEMBER_STATES, OFFENCE_ARTICLES, Identifiers, Persons
-from ketenherstel.sim._plan import Planned, Track, between, day, iso
-from ketenherstel.sim.profile import SimProfile
+from ketenherstel.sim._ids import COURTS, EU_MEMBER_STATES, OFFENCE_ARTICLES
+from ketenherstel.sim._plan import Planned, Planner, Track, between, day, iso
 
 __all__ = ["StreamPlanner"]
 
@@ -24,18 +22,10 @@ _SCREENING_PURPOSES = (
 _CATEGORIES = tuple(OFFENCE_ARTICLES)
 
 
-class StreamPlanner:
+class StreamPlanner(Planner):
     """Plans the person-keyed messages beside the cases; the subject is the person's SKN."""
 
-    __slots__ = ("_ids", "_persons", "_profile", "_rng")
-
-    def __init__(
-        self, rng: random.Random, ids: Identifiers, persons: Persons, profile: SimProfile
-    ) -> None:
-        self._rng = rng
-        self._ids = ids
-        self._persons = persons
-        self._profile = profile
+    __slots__ = ()
 
     def _person(self, known_share: float) -> tuple[str, int]:
         """(SKN, number of cases): someone with a record with ``known_share``, else a newcomer."""
