@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ KMAR_OIN = "00000001003214346000"
 OM_OIN = "00000001003214347000"
 PV_TYPE = "nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1"
 POLITIE_SOURCE = f"urn:nld:oin:{POLITIE_OIN}:systeem:bvh"
+_PAGES = itertools.count(1)
 
 
 def pv_event(
@@ -37,6 +39,9 @@ def pv_event(
             "completedAt": "2025-07-17T19:00:00Z",
             "offences": [{"article": "art. 310 Sr", "category": "vermogen"}],
             "suspectDetained": False,
+            # Each call is a new version of the case's report, so two calls are two facts (the
+            # second supersedes the first), never the same fact re-sent.
+            "pageCount": next(_PAGES),
         },
     }
     if sequence is not None:

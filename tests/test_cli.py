@@ -99,7 +99,7 @@ def test_token_create_list_rotate_revoke(store: str) -> None:
 def test_channel_hold_and_open(store: str) -> None:
     code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
     assert code == 0 and "held" in out
-    code, _, err = run("channel", "hold", "nobody", "--store", store)
+    code, _, err = run("channel", "hold", "nobody", "--reason", "x", "--store", store)
     assert code == 2 and "not a partner" in err
 
 

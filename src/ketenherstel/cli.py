@@ -276,23 +276,43 @@ def token_rotate(
         out.print(token, highlight=False, soft_wrap=True)
 
 
-def _set_channel(receiver: str, sender: str, state: str, reason: str, store: str | None) -> None:
+def _set_channel(
+    receiver: str,
+    sender: str,
+    scope: str,
+    state: str,
+    reason: str,
+    rate: float | None,
+    store: str | None,
+) -> None:
     with runtime(store) as rt:
         rt.exchange.set_channel(
-            principal=LOCAL_OPERATOR, receiver=receiver, sender=sender, state=state, reason=reason
+            principal=LOCAL_OPERATOR,
+            receiver=receiver,
+            sender=sender,
+            scope=scope,
+            state=state,
+            reason=reason,
+            rate=rate,
         )
-        out.print(f"channel {sender} → {receiver}: {state}")
+        limit = f" at {rate:g}/s" if rate else ""
+        out.print(f"channel {sender} → {receiver} [{scope}]: {state}{limit}")
+
+
+ScopeOpt = Annotated[str, typer.Option(help="'*' (everything), a message type, or process:<key>")]
+ReasonOpt = Annotated[str, typer.Option(help="Why (kept on the channel's record)")]
 
 
 @channel_app.command("hold")
 def channel_hold(
-    receiver: Annotated[str, typer.Argument(help="Partner whose deliveries are held")],
+    receiver: Annotated[str, typer.Argument(help="Partner whose deliveries are held ('*' = all)")],
+    reason: ReasonOpt,
     sender: Annotated[str, typer.Option("--from", help="Only from this sender ('*' = all)")] = "*",
-    reason: Annotated[str, typer.Option(help="Why")] = "",
+    scope: ScopeOpt = "*",
     store: StoreOpt = None,
 ) -> None:
     """Hold a channel: the exchange keeps accepting and storing, but delivers nothing on it."""
-    _set_channel(receiver, sender, "held", reason, store)
+    _set_channel(receiver, sender, scope, "held", reason, None, store)
 
 
 @channel_app.command("history")
@@ -305,22 +325,34 @@ def channel_history(
     from datetime import UTC, datetime
 
     with runtime(store) as rt:
-        table = Table("when (UTC)", "sender → receiver", "state", "by", "why")
+        table = Table("when (UTC)", "sender → receiver", "scope", "state", "rate", "by", "why")
         for c in rt.exchange.channel_history(receiver=receiver, limit=limit):
             when = datetime.fromtimestamp(c.changed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            table.add_row(when, f"{c.sender} → {c.receiver}", c.state, c.changed_by, c.reason)
+            table.add_row(
+                when,
+                f"{c.sender} → {c.receiver}",
+                c.scope,
+                c.state,
+                f"{c.rate:g}/s" if c.rate else "",
+                c.changed_by,
+                c.reason,
+            )
         out.print(table)
 
 
 @channel_app.command("open")
 def channel_open(
-    receiver: Annotated[str, typer.Argument(help="Partner whose deliveries resume")],
+    receiver: Annotated[str, typer.Argument(help="Partner whose deliveries resume ('*' = all)")],
+    reason: ReasonOpt,
     sender: Annotated[str, typer.Option("--from", help="Only from this sender ('*' = all)")] = "*",
-    reason: Annotated[str, typer.Option(help="Why")] = "",
+    scope: ScopeOpt = "*",
+    rate: Annotated[
+        float | None, typer.Option(min=0.001, help="At most this many messages per second")
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Open a held channel again."""
-    _set_channel(receiver, sender, "open", reason, store)
+    """Open a channel, optionally with a rate: its backlog drains in priority order."""
+    _set_channel(receiver, sender, scope, "open", reason, rate, store)
 
 
 # -- the chain model --------------------------------------------------------------------------

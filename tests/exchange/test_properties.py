@@ -1,11 +1,14 @@
 """Property tests of the exchange's invariants under random interleavings of submit, duplicate
-re-submit, hold, open, pull, ack, nack, lease expiry and restart (close and reopen the store):
+re-submit, re-send of the same fact under a new id, hold and open (per sender and type, with
+rates), isolate / return / online, two-operator quarantine release, emergency routes, pull, ack,
+nack, lease expiry and restart (close and reopen the store):
 
 - every accepted message is delivered to each routed receiver until acked;
-- nothing goes to a receiver the routing does not name;
+- nothing goes to a receiver the routing (and the open emergency routes) does not name;
+- nothing goes to an isolated receiver, and nothing leaves quarantine unreleased;
 - per receiver, a message is handed out only once every earlier message with its partition key
   has been acked (per-partition order);
-- a duplicate never makes a second delivery.
+- a duplicate, by id or by business key, never makes a second delivery.
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ ROUTES = {
     "nl.proeftuin.opsporing.melding.v1": (("politie", "kmar"), ("om",)),
     "nl.proeftuin.vervolging.beslissing.v1": (("politie",), ("om", "dji")),
     "nl.proeftuin.registratie.inschrijving.v1": (("kmar",), ("justid", "om")),
+    "nl.proeftuin.registratie.afdoening.v1": (("om",), ("justid",)),
 }
+MELDING = "nl.proeftuin.opsporing.melding.v1"
+AFDOENING = "nl.proeftuin.registratie.afdoening.v1"
 RECEIVERS = ("om", "dji", "justid")
 SCHEMA = (
     '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", '
-    '"required": ["n"], "properties": {"n": {"type": "integer"}}}'
+    '"required": ["n", "k"], "properties": {"n": {"type": "integer"}, "k": {"type": "string"}}}'
 )
 
 
@@ -64,13 +70,14 @@ def write_chain(folder: Path) -> Path:
                 ("melding", "opsporing"),
                 ("beslissing", "vervolging"),
                 ("inschrijving", "registratie"),
+                ("afdoening", "registratie"),
             ]
         )
     )
     types = "\n".join(
         f"  - type: {t}\n    name: {t}\n    process: {t.split('.')[3]}\n"
         f"    senders: [{', '.join(s)}]\n    receivers: [{', '.join(r)}]\n"
-        "    personal_data: false"
+        "    personal_data: false\n    business_key: [k]"
         for t, (s, r) in ROUTES.items()
     )
     text = f'version: "0.0.1"\n\npartners:\n{partners}\n\nprocesses:\n{processes}\n\n'
@@ -97,6 +104,9 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.acked: set[tuple[str, str]] = set()
         self.leased: dict[str, dict[int, str]] = {r: {} for r in RECEIVERS}
         self.delivery_of: dict[tuple[str, str], int] = {}
+        self.state: dict[str, str] = {k: "online" for k in OINS}
+        self.quarantined: set[str] = set()  # ids waiting for release
+        self.route: int | None = None
 
     def open_store(self) -> Store:
         return SqliteStore(self.dir / "x.db")
@@ -127,7 +137,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         pass
 
     @rule(
-        sender=st.sampled_from(["politie", "kmar"]),
+        sender=st.sampled_from(["politie", "kmar", "om"]),
         items=st.lists(
             st.tuples(st.integers(0, 3), st.booleans(), st.integers(0, 2)), min_size=1, max_size=6
         ),
@@ -153,7 +163,7 @@ class ExchangeMachine(RuleBasedStateMachine):
                 "source": f"urn:nld:oin:{OINS[sender]}:systeem:sys",
                 "type": type_name,
                 "partitionkey": f"case-{case}",
-                "data": {"n": case},
+                "data": {"n": case, "k": f"fact-{ident}"},
             }
             events.append(event)
             fresh.append(event)
@@ -164,17 +174,103 @@ class ExchangeMachine(RuleBasedStateMachine):
                 assert event["id"] not in self.bodies, "a re-sent event was stored twice"
                 new_ids.add(event["id"])
                 receivers = self.chain.receivers_for(event["type"], sender)
+                if self.route is not None and (event["type"], sender) == (MELDING, "politie"):
+                    receivers = (*receivers, "justid")
+                assert outcome.deliveries == len(receivers)
                 self.accepted.append((event["id"], event["partitionkey"], event["type"], receivers))
                 self.bodies[event["id"]] = event
+                assert outcome.quarantined == (self.state[sender] != "online")
+                if outcome.quarantined:
+                    self.quarantined.add(event["id"])
             else:
                 assert event["id"] in self.bodies or event["id"] in new_ids
                 assert outcome.deliveries == 0
         assert new_ids == {e["id"] for e in fresh}
 
+    @rule(sender=st.sampled_from(["politie", "kmar", "om"]), pick=st.integers(0, 50))
+    def resend_fact_under_new_id(self, sender: str, pick: int) -> None:
+        """A partner re-sends a fact it sent before, under a new id (a paper or ebMS resend)."""
+        mine = [
+            a
+            for a in self.accepted
+            if self.bodies[a[0]]["source"].endswith(f"{OINS[sender]}:systeem:sys")
+        ]
+        if not mine:
+            return
+        event = {**self.bodies[mine[pick % len(mine)][0]], "id": f"r{next(self.ids)}"}
+        [outcome] = self.ex.submit(principal=self.as_partner(sender), events=[event]).outcomes
+        assert (outcome.status, outcome.by, outcome.deliveries) == ("duplicate", "business-key", 0)
+
+    @rule(
+        partner=st.sampled_from(["politie", "om"]),
+        to=st.sampled_from(["isolated", "returning", "online"]),
+    )
+    def partner_state(self, partner: str, to: str) -> None:
+        current = self.state[partner]
+        if current == to or (to == "returning" and current != "isolated"):
+            return
+        self.ex.set_partner_state(principal=LOCAL_OPERATOR, partner=partner, state=to, reason="t")
+        self.state[partner] = to
+
+    @rule(partner=st.sampled_from(["politie", "kmar", "om"]))
+    def release_quarantine(self, partner: str) -> None:
+        mine = {
+            i
+            for i in self.quarantined
+            if self.bodies[i]["source"].endswith(f"{OINS[partner]}:systeem:sys")
+        }
+        if not mine:
+            return
+        first = Principal("op-a", "operator", None, "token")
+        second = Principal("op-b", "operator", None, "token")
+        release, _ = self.ex.request_release(principal=first, partner=partner, reason="t")
+        assert release.messages == len(mine)
+        self.ex.approve_release(principal=second, release_id=release.id)
+        self.quarantined -= mine
+
+    @rule(
+        receiver=st.sampled_from(RECEIVERS),
+        sender=st.sampled_from(["*", "politie", "om"]),
+        scope=st.sampled_from(["*", MELDING]),
+        held=st.booleans(),
+        rate=st.sampled_from([None, 0.5, 3.0]),
+    )
+    def hold_or_open_scoped(
+        self, receiver: str, sender: str, scope: str, held: bool, rate: float | None
+    ) -> None:
+        self.ex.set_channel(
+            principal=LOCAL_OPERATOR,
+            receiver=receiver,
+            sender=sender,
+            scope=scope,
+            state="held" if held else "open",
+            reason="test",
+            rate=None if held else rate,
+        )
+
+    @rule()
+    def toggle_route(self) -> None:
+        if self.route is None:
+            self.route = self.ex.open_route(
+                principal=LOCAL_OPERATOR,
+                type=MELDING,
+                sender="politie",
+                around="om",
+                receiver="justid",
+                superseded_by=AFDOENING,
+                reason="spoedroute",
+            ).id
+        else:
+            self.ex.close_route(principal=LOCAL_OPERATOR, route_id=self.route)
+            self.route = None
+
     @rule(receiver=st.sampled_from(RECEIVERS), limit=st.integers(1, 5))
     def pull(self, receiver: str, limit: int) -> None:
         got = self.ex.pull(principal=self.as_partner(receiver), limit=limit)
+        if self.state[receiver] == "isolated":
+            assert got == [], "a delivery went to an isolated receiver"
         for d in got:
+            assert d.id not in self.quarantined, "a quarantined message left unreleased"
             entry = next(a for a in self.accepted if a[0] == d.id)
             assert receiver in entry[3], "delivered to a receiver the routing does not name"
             assert (receiver, d.id) not in self.acked, "an acked delivery came back"
@@ -248,8 +344,16 @@ class ExchangeMachine(RuleBasedStateMachine):
         """Remove the store's data (the SQLite file goes with the temporary folder)."""
 
     def drain_and_check(self) -> None:
+        for partner in ("politie", "om"):
+            if self.state[partner] == "isolated":
+                self.partner_state(partner, "returning")
+            self.partner_state(partner, "online")
+        for partner in ("politie", "kmar", "om"):
+            self.release_quarantine(partner)
         for receiver in RECEIVERS:
             self.hold_or_open(receiver, held=False)
+            for sender in ("politie", "kmar", "om"):  # hold "om" from "*" made narrower rules go
+                self.hold_or_open_scoped(receiver, sender, "*", held=False, rate=None)
         for _ in range(500):
             self.advance_clock(31.0)
             progressed = False
@@ -270,7 +374,7 @@ class ExchangeMachine(RuleBasedStateMachine):
 
 
 ExchangeMachine.TestCase.settings = settings(
-    max_examples=60,
+    max_examples=100,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -57,8 +57,6 @@ def lease(
         "visibility": 30.0,
         "max_attempts": 3,
         "max_age": 1e9,
-        "held_senders": frozenset(),
-        "receiver_held": False,
         "actor": receiver,
     }
     params.update(kw)
@@ -202,7 +200,9 @@ class StoreContract:
     ) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         ten_weeks = 70 * 86_400.0
-        assert lease(store, now=ten_weeks, receiver_held=True) == []
+        store.set_channel(ChannelRecord("om", "*", "*", "held", None, "outage", 2.0, "op"))
+        assert lease(store, now=ten_weeks) == []
+        store.set_channel(ChannelRecord("om", "*", "*", "open", None, "back", ten_weeks, "op"))
         [d] = lease(store, now=ten_weeks + 1, max_age=86_400.0)
         assert d.id == "a"
         assert store.dead_letters(receiver="om", limit=10) == []
@@ -229,8 +229,12 @@ class StoreContract:
         store.accept(
             [AcceptRequest([msg("2", source=SRC.replace("bvh", "x"), sender="kmar")])], now=2.0
         )
-        assert lease(store, held_senders=frozenset({"politie"})) == []
-        assert lease(store, receiver_held=True) == []
+        store.set_channel(ChannelRecord("om", "politie", "*", "held", None, "w", 3.0, "op"))
+        assert lease(store) == []
+        store.set_channel(ChannelRecord("om", "politie", "*", "open", None, "w", 4.0, "op"))
+        store.set_channel(ChannelRecord("om", "*", "*", "held", None, "w", 5.0, "op"))
+        assert lease(store) == []
+        store.set_channel(ChannelRecord("om", "*", "*", "open", None, "w", 6.0, "op"))
         assert [d.id for d in lease(store, now=200.0)] == ["1"]
 
     def test_sequence_gaps_are_recorded_and_closed(self, store: Store) -> None:
@@ -272,8 +276,8 @@ class StoreContract:
         assert revoked.revoked_at == 5.0
         with pytest.raises(NotFound):
             store.revoke_credential(credential_id="cred-x", now=5.0)
-        store.set_channel(ChannelRecord("om", "*", "held", "outage", 1.0, "op"))
-        store.set_channel(ChannelRecord("om", "*", "open", "back", 2.0, "op"))
+        store.set_channel(ChannelRecord("om", "*", "*", "held", None, "outage", 1.0, "op"))
+        store.set_channel(ChannelRecord("om", "*", "*", "open", None, "back", 2.0, "op"))
         [ch] = store.list_channels("om")
         assert (ch.state, ch.reason) == ("open", "back")
 
@@ -319,10 +323,10 @@ class StoreContract:
         assert got == [str(i) for i in range(50)]
 
     def test_every_channel_change_is_kept_with_who_when_and_why(self, store: Store) -> None:
-        store.set_channel(ChannelRecord("om", "*", "held", "OM offline", 1.0, "op-a"))
-        store.set_channel(ChannelRecord("om", "politie", "held", "wave 2", 2.0, "op-b"))
-        store.set_channel(ChannelRecord("om", "*", "open", "back", 3.0, "op-a"))
-        store.set_channel(ChannelRecord("justid", "*", "held", "test", 4.0, "op-c"))
+        store.set_channel(ChannelRecord("om", "*", "*", "held", None, "OM offline", 1.0, "op-a"))
+        store.set_channel(ChannelRecord("om", "politie", "*", "held", None, "wave 2", 2.0, "op-b"))
+        store.set_channel(ChannelRecord("om", "*", "*", "open", None, "back", 3.0, "op-a"))
+        store.set_channel(ChannelRecord("justid", "*", "*", "held", None, "test", 4.0, "op-c"))
         history = store.channel_events(receiver="om", limit=10)
         assert [(c.sender, c.state, c.reason, c.changed_by) for c in history] == [
             ("*", "open", "back", "op-a"),

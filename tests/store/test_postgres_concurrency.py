@@ -27,7 +27,7 @@ def nodes(pg_dsn: str, pg_schema: str) -> Iterator[list[Store]]:
 
 
 def lease_params(now: float) -> LeaseParams:
-    return LeaseParams("om", 20, now, 30.0, 1000, 1e9, frozenset(), False, "om")
+    return LeaseParams("om", 20, now, 30.0, 1000, 1e9, "om")
 
 
 def test_concurrent_accepts_and_acks_keep_one_head_per_case(nodes: list[Store]) -> None:

@@ -374,7 +374,11 @@ def test_held_channel_keeps_accepting_but_delivers_nothing(api: Api) -> None:
     assert r.status_code == 200
     assert post(api, "politie", pv_event()).status_code == 201
     assert pull(api, "om") == []
-    api.client.put("/v1/channels/om/*", json={"state": "open"}, headers=api.h("operator"))
+    r = api.client.put("/v1/channels/om/*", json={"state": "open"}, headers=api.h("operator"))
+    assert_problem(r, 400)  # every change says why
+    api.client.put(
+        "/v1/channels/om/*", json={"state": "open", "reason": "back"}, headers=api.h("operator")
+    )
     assert len(pull(api, "om")) == 1
 
 

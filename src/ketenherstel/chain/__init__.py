@@ -3,7 +3,9 @@
 The chain is loaded from data files (``data/chain.yaml`` and ``data/schemas/<type>.json``), so a
 new partner or message type needs no code change. Processes follow the criminal procedure
 (opsporing → vervolging → berechting → tenuitvoerlegging); the registration of judicial data
-(``Phase.REGISTRATIE``) runs beside all four phases rather than after them.
+(``Phase.REGISTRATIE``) runs beside all four phases rather than after them. Each message type
+names its business key (the data fields that identify one fact, :meth:`Chain.business_key`) and
+the types it depends on (:meth:`Chain.dependencies_of`), both as data.
 
 Exceptions::
 

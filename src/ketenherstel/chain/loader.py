@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from ketenherstel.chain._business_keys import read_business_key
+from ketenherstel.chain._dependencies import Declared, check_dependencies, read_depends_on
 from ketenherstel.chain._nodes import NodeReader
 from ketenherstel.chain._schema_files import SCHEMA_DIALECT, load_schema
 from ketenherstel.chain.errors import ChainFileError, ChainProblem
@@ -147,6 +149,7 @@ def _chain(ctx: _Ctx, root: yaml.Node) -> Chain | None:
             top["message_types"][1],
             _declared(top["partners"][1]) if "partners" in top else None,
             _declared(top["processes"][1]) if "processes" in top else None,
+            processes,
         )
     if version is None or partners is None or processes is None:
         return None
@@ -298,6 +301,7 @@ def _message_types(
     node: yaml.Node,
     partners: set[str] | None,
     processes: set[str] | None,
+    process_defs: dict[str, Process] | None,
 ) -> list[MessageType]:
     reader = ctx.reader
     if not isinstance(node, yaml.SequenceNode):
@@ -307,12 +311,23 @@ def _message_types(
         reader.add_at(node, "message_types", "must define at least one message type")
     types: list[MessageType] = []
     seen: dict[str, str] = {}
+    dependencies: list[Declared] = []
+    type_processes: dict[str, str] = {}
     for index, item in enumerate(node.value):
         path = f"message_types[{index}]"
         fields = reader.mapping(
             item,
             path,
-            required=("type", "name", "process", "senders", "receivers", "personal_data"),
+            required=(
+                "type",
+                "name",
+                "process",
+                "senders",
+                "receivers",
+                "personal_data",
+                "business_key",
+            ),
+            optional=("depends_on",),
         )
         if fields is None:
             continue
@@ -340,6 +355,18 @@ def _message_types(
             schema = load_schema(
                 reader, ctx.chain_dir, type_name, fields["type"][1], f"{path}.type"
             )
+        business_key = None
+        if "business_key" in fields:
+            business_key = read_business_key(
+                reader, fields["business_key"][1], f"{path}.business_key", type_name, schema
+            )
+        depends_on: tuple[tuple[str, yaml.Node, str], ...] | None = ()
+        if "depends_on" in fields:
+            depends_on = read_depends_on(reader, fields["depends_on"][1], f"{path}.depends_on")
+        if depends_on:
+            dependencies.append(Declared(type_name, process, depends_on))
+        if type_name is not None and process is not None:
+            type_processes[type_name] = process
         if (
             type_name
             and name
@@ -348,6 +375,8 @@ def _message_types(
             and receivers
             and personal is not None
             and schema is not None
+            and business_key is not None
+            and depends_on is not None
         ):
             types.append(
                 MessageType(
@@ -358,9 +387,25 @@ def _message_types(
                     receivers=tuple(key for key, _, _ in receivers),
                     personal_data=personal,
                     schema=schema,
+                    business_key=business_key,
+                    depends_on=tuple(entry for entry, _, _ in depends_on),
                 )
             )
+    check_dependencies(reader, dependencies, _declared_types(node), type_processes, process_defs)
     return types
+
+
+def _declared_types(node: yaml.SequenceNode) -> set[str]:
+    """Every type name written in the message type list, whether its definition is valid or not."""
+    names: set[str] = set()
+    for item in node.value:
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        for key, value in item.value:
+            is_type = isinstance(key, yaml.ScalarNode) and key.value == "type"
+            if is_type and isinstance(value, yaml.ScalarNode):
+                names.add(value.value)
+    return names
 
 
 def _type_name(

@@ -155,6 +155,17 @@ class MessageType:
     """A chain message type: who sends it, who receives it, and the JSON Schema of its data.
 
     ``schema`` is a JSON Schema (draft 2020-12) document; treat it as read-only.
+
+    ``business_key`` names the top-level ``data`` fields that, with the type, identify one fact
+    in the chain (see :meth:`Chain.business_key`): a re-send under a new CloudEvents id, or a
+    paper registration entered later, has the same key. Each is a required string or integer
+    property of the schema.
+
+    ``depends_on`` names the types whose fact, for the same case (or request), comes earlier in
+    the procedure and must be recorded on the receiving side before this one can be registered
+    consistently ("a conviction only after the arrest"). It orders types, not instances: not every
+    case has every dependency (a transaction's execution has no judgment), so read it as "apply
+    those first where they exist", never as "wait until they exist".
     """
 
     type: str
@@ -164,6 +175,8 @@ class MessageType:
     receivers: tuple[str, ...]
     personal_data: bool
     schema: Mapping[str, Any] = field(hash=False)
+    business_key: tuple[str, ...]
+    depends_on: tuple[str, ...] = ()
 
 
 def source_urn(partner: Partner, system: str | None = None) -> str:
@@ -204,6 +217,7 @@ class Chain:
     _processes: dict[str, Process] = field(init=False, repr=False, compare=False)
     _types: dict[str, MessageType] = field(init=False, repr=False, compare=False)
     _validator: DataValidator = field(init=False, repr=False, compare=False)
+    _closures: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -212,6 +226,8 @@ class Chain:
         setter(self, "_processes", {process.key: process for process in self.processes})
         setter(self, "_types", {mt.type: mt for mt in self.message_types})
         setter(self, "_validator", DataValidator({mt.type: mt.schema for mt in self.message_types}))
+        direct = {mt.type: mt.depends_on for mt in self.message_types}
+        setter(self, "_closures", {name: _closure(direct, name) for name in direct})
 
     def partner(self, key: str) -> Partner:
         """The partner with ``key``; raises :class:`ChainLookupError` if there is none."""
@@ -277,6 +293,44 @@ class Chain:
         """Message types that belong to ``process_key``, in chain-file order."""
         return tuple(mt for mt in self.message_types if mt.process == process_key)
 
+    def business_key_fields(self, type_name: str) -> tuple[str, ...]:
+        """The ``data`` fields of ``type_name``'s business key, in key order.
+
+        Raises :class:`ChainLookupError` for an unknown type.
+        """
+        return self._require_type(type_name).business_key
+
+    def business_key(self, type_name: str, data: Mapping[str, object]) -> str | None:
+        """The business key of one fact: the type and its key fields' values, ``|``-separated.
+
+        The format is ``<type>|<value>|<value>...`` with the values of
+        :meth:`business_key_fields` in that order, each as ``str(value)`` of the value as given
+        (no trimming, no case folding), for example
+        ``nl.strafrechtketen.vervolging.voorlopige-hechtenis-beslist.v1|13-100001-25|bewaring|bevolen``.
+        Two messages with the same key are the same fact, whatever their CloudEvents ids.
+
+        Build the key only through this method: code that has the fields without a message
+        (manual paper records imported from a spreadsheet) calls it with a dict of just those
+        fields, so both sides always agree on the format.
+
+        None when the type is unknown, ``data`` is no mapping, or a key field is missing or None.
+        """
+        message_type = self._types.get(type_name)
+        if message_type is None or not isinstance(data, Mapping):
+            return None
+        values = [data.get(name) for name in message_type.business_key]
+        if any(value is None for value in values):
+            return None
+        return f"{type_name}|" + "|".join(str(value) for value in values)
+
+    def dependencies_of(self, type_name: str) -> tuple[str, ...]:
+        """Every type ``type_name`` depends on, directly or through others; sorted by name.
+
+        Raises :class:`ChainLookupError` for an unknown type.
+        """
+        self._require_type(type_name)
+        return self._closures[type_name]
+
     def data_validator(self, type_name: str) -> Callable[[object], object]:
         """The compiled (fastjsonschema) validator of ``type_name``'s data.
 
@@ -293,6 +347,20 @@ class Chain:
         """
         self._require_type(type_name)
         return self._validator.validate(type_name, data)
+
+
+def _closure(direct: Mapping[str, tuple[str, ...]], start: str) -> tuple[str, ...]:
+    """Everything reachable from ``start`` over ``direct`` (not ``start`` itself), sorted."""
+    seen: set[str] = set()
+    stack = list(direct.get(start, ()))
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(direct.get(name, ()))
+    seen.discard(start)
+    return tuple(sorted(seen))
 
 
 def compile_validators(chain: Chain) -> dict[str, Callable[[object], object]]:

@@ -63,6 +63,12 @@ class Envelope:
     sequence: int | None
     body: bytes
     content_hash: str
+    data: Any = None  # the event's data, for business keys
+
+    @property
+    def fact_hash(self) -> str:
+        """The hash of the data alone: the same fact re-sent under a new id hashes the same."""
+        return content_hash(canonical({"data": self.data}))
 
 
 def canonical(event: Mapping[str, Any]) -> bytes:
@@ -229,6 +235,7 @@ def _check_one(
         sequence=sequence,
         body=body,
         content_hash=content_hash(hashed),
+        data=event.get("data"),
     )
 
 

@@ -10,7 +10,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,14 +29,12 @@ from ketenherstel.exchange.errors import (
     StateConflict,
     Unauthenticated,
 )
+from ketenherstel.exchange.isolation import IsolationMixin
 from ketenherstel.store import ports
 from ketenherstel.store.ports import (
-    ALL_SENDERS,
     AcceptOutcome,
     AcceptRequest,
     AckResult,
-    AuditRecord,
-    ChannelRecord,
     CredentialRecord,
     DeliveryRecord,
     LeasedDelivery,
@@ -69,6 +67,8 @@ class ExchangeSettings:
     backoff_cap: float = 900.0
     max_pull: int = 1_000
     token_cache_seconds: float = 5.0
+    # A rated channel may deliver up to rate x this many messages at once (a token bucket).
+    rate_burst_seconds: float = 1.0
     limits: Limits = field(default_factory=Limits)
 
 
@@ -94,7 +94,7 @@ class MessageTrail:
     entries: list[TrailEntry]
 
 
-class Exchange:
+class Exchange(IsolationMixin):
     def __init__(
         self,
         *,
@@ -103,6 +103,7 @@ class Exchange:
         settings: ExchangeSettings | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        priorities: Mapping[str, int] | None = None,
     ) -> None:
         self.store = store
         self.chain = chain
@@ -114,6 +115,10 @@ class Exchange:
         self._routes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._partners: dict[str, PartnerRecord] = {}
         self._lock = threading.Lock()
+        self._routes_cache = None
+        self._routes_lock = threading.Lock()
+        # type -> rank, lower first (golive.priority computes them; bootstrap passes them in)
+        self._priorities: dict[str, int] = dict(priorities or {})
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -288,33 +293,6 @@ class Exchange:
         self._require_operator(principal)
         return self.store.list_credentials()
 
-    def set_channel(
-        self, *, principal: Principal, receiver: str, sender: str, state: str, reason: str
-    ) -> ChannelRecord:
-        self._require_operator(principal)
-        for key in (receiver, sender):
-            if key != ALL_SENDERS and self._chain_partner(key) is None:
-                raise InvalidInput(f"{key!r} is not a partner in the chain model")
-        if state not in ("open", "held"):
-            raise InvalidInput(f"a channel is 'open' or 'held', not {state!r}")
-        record = ChannelRecord(receiver, sender, state, reason, self.clock(), principal.name)  # type: ignore[arg-type]
-        self.store.set_channel(record)
-        self._audit(principal, f"channel-{state}", f"{sender}->{receiver}", reason)
-        return record
-
-    def channels(self, receiver: str | None = None) -> list[ChannelRecord]:
-        return self.store.list_channels(receiver)
-
-    def channel_history(
-        self, *, receiver: str | None = None, limit: int = 100
-    ) -> list[ChannelRecord]:
-        """Every change of channel state (who, when, why), newest first."""
-        if receiver is not None and self._chain_partner(receiver) is None:
-            raise InvalidInput(f"{receiver!r} is not a partner in the chain model")
-        if not 1 <= limit <= 1000:
-            raise InvalidInput(f"limit must be from 1 to 1000, not {limit}")
-        return self.store.channel_events(receiver=receiver, limit=limit)
-
     # -- traffic ------------------------------------------------------------------------------
 
     def submit(self, *, principal: Principal, events: Sequence[Any]) -> SubmitResult:
@@ -378,23 +356,36 @@ class Exchange:
             )
         if wrong:
             raise Forbidden("the submission contains events this partner may not send", wrong)
-        messages = [
-            NewMessage(
-                source=env.source,
-                id=env.id,
-                sender=sender.key,
-                type=env.type,
-                subject=env.subject,
-                partitionkey=env.partitionkey,
-                sequence=env.sequence,
-                time=env.time,
-                content_hash=env.content_hash,
-                body=env.body,
-                receivers=self._receivers(env.type, sender.key),
-            )
-            for env in envelopes
-        ]
-        return AcceptRequest(messages), envelopes
+        return AcceptRequest([self._new_message(env, sender.key) for env in envelopes]), envelopes
+
+    def _new_message(self, env: Envelope, sender: str) -> NewMessage:
+        mt = self.chain.message_type(env.type)
+        assert mt is not None  # checked with the envelope
+        receivers = self._receivers(env.type, sender)
+        via_route = None
+        for route in self._route_receivers(env.type, sender):
+            if route.receiver not in receivers:
+                receivers = (*receivers, route.receiver)
+                via_route = route.id
+        key = self.chain.business_key(env.type, env.data) if isinstance(env.data, Mapping) else None
+        return NewMessage(
+            source=env.source,
+            id=env.id,
+            sender=sender,
+            type=env.type,
+            subject=env.subject,
+            partitionkey=env.partitionkey,
+            sequence=env.sequence,
+            time=env.time,
+            content_hash=env.content_hash,
+            body=env.body,
+            receivers=receivers,
+            process=mt.process,
+            bkey=auth.hash_token(key) if key is not None else None,
+            fact_hash=env.fact_hash,
+            priority=self._priorities.get(env.type, 0),
+            via_route=via_route,
+        )
 
     def _settle(self, outcome: AcceptOutcome, envelopes: list[Envelope]) -> SubmitResult:
         if outcome.rejected:
@@ -436,8 +427,6 @@ class Exchange:
             raise InvalidInput(
                 f"visibility must be from 1 to {self.settings.max_visibility:.0f} seconds"
             )
-        channels = self.store.list_channels(receiver)
-        held = frozenset(c.sender for c in channels if c.state == "held")
         leased = self.store.lease(
             LeaseParams(
                 receiver=receiver,
@@ -446,9 +435,8 @@ class Exchange:
                 visibility=visibility,
                 max_attempts=self.settings.max_attempts,
                 max_age=self.settings.max_age,
-                held_senders=held - {ALL_SENDERS},
-                receiver_held=ALL_SENDERS in held,
                 actor=principal.name,
+                burst_seconds=self.settings.rate_burst_seconds,
             )
         )
         return leased
@@ -555,6 +543,3 @@ class Exchange:
                 principal, "purged", f"{result.messages} messages", f"{older_than_days} days"
             )
         return result
-
-    def _audit(self, principal: Principal, action: str, obj: str, detail: str) -> None:
-        self.store.audit(AuditRecord(self.clock(), principal.name, action, obj, detail))

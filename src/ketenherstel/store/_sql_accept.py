@@ -4,6 +4,7 @@ sequence tracking. Each submission runs in its own savepoint."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _chunks, _marks
@@ -15,6 +16,14 @@ from ketenherstel.store.ports import (
     NewMessage,
     SequenceState,
 )
+from ketenherstel.store.rules import RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    rules: RuleSet
+    dark: frozenset[str]  # partners whose own traffic goes to quarantine
+    routes: dict[tuple[str, str], list[tuple[int, str]]]  # (around, superseding type) -> routes
 
 
 class AcceptSql(SqlBase):
@@ -23,20 +32,73 @@ class AcceptSql(SqlBase):
     def accept(self, requests: Sequence[AcceptRequest], *, now: float) -> list[AcceptOutcome]:
         results: list[AcceptOutcome] = []
         with self._tx() as cur:
+            ctx = self._accept_context(cur)
             for request in requests:
-                self._x(cur, "SAVEPOINT submission")
-                try:
-                    outcome = self._accept_one(cur, request, now, optimistic=True)
-                except Exception as exc:
-                    if not self._is_unique_violation(exc):
-                        raise
-                    self._x(cur, "ROLLBACK TO SAVEPOINT submission")
-                    outcome = self._accept_one(cur, request, now, optimistic=False)
-                if outcome.rejected:
-                    self._x(cur, "ROLLBACK TO SAVEPOINT submission")
-                self._x(cur, "RELEASE SAVEPOINT submission")
-                results.append(outcome)
+                results.append(self._accept_guarded(cur, request, now, ctx))
         return results
+
+    def _accept_guarded(
+        self, cur: Cursor, request: AcceptRequest, now: float, ctx: _Context
+    ) -> AcceptOutcome:
+        """One submission in its own savepoint: stored whole or not at all."""
+        self._x(cur, "SAVEPOINT submission")
+        try:
+            outcome = self._accept_one(cur, request, now, ctx, optimistic=True)
+        except Exception as exc:
+            if not self._is_unique_violation(exc):
+                raise
+            self._x(cur, "ROLLBACK TO SAVEPOINT submission")
+            outcome = self._accept_one(cur, request, now, ctx, optimistic=False)
+        if outcome.rejected:
+            self._x(cur, "ROLLBACK TO SAVEPOINT submission")
+        self._x(cur, "RELEASE SAVEPOINT submission")
+        return outcome
+
+    def _accept_context(self, cur: Cursor) -> _Context:
+        """The channel rules, partner states and emergency routes, read under the shared
+        channel lock so that no rule changes between reading them and storing the rows."""
+        self._lock_channels(cur, exclusive=False)
+        rules = self._ruleset(cur)
+        dark = {
+            r[0]
+            for r in self._x(
+                cur, "SELECT partner FROM partner_states WHERE state IN ('isolated', 'returning')"
+            ).fetchall()
+        }
+        routes: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for ident, around, superseded_by, receiver in self._x(
+            cur, "SELECT id, around, superseded_by, receiver FROM emergency_routes"
+        ).fetchall():
+            routes.setdefault((around, superseded_by), []).append((int(ident), receiver))
+        return _Context(rules, frozenset(dark), routes)
+
+    def _by_bkey(self, cur: Cursor, bkeys: Sequence[str]) -> dict[str, tuple[int, str | None]]:
+        """The latest stored message of each business key: (position, fact hash)."""
+        found: dict[str, tuple[int, str | None]] = {}
+        for chunk in _chunks(sorted(set(bkeys))):
+            for bkey, pos, fact in self._x(
+                cur,
+                "SELECT bkey, pos, fact_hash FROM messages "
+                f"WHERE bkey IN ({_marks(len(chunk))}) ORDER BY pos",
+                chunk,
+            ).fetchall():
+                found[bkey] = (int(pos), fact)
+        return found
+
+    def _route_supersedes(self, cur: Cursor, msg: NewMessage, ctx: _Context) -> dict[str, int]:
+        """receiver -> the position of an emergency-route message this one supersedes."""
+        out: dict[str, int] = {}
+        if msg.partitionkey is None:
+            return out
+        for route_id, receiver in ctx.routes.get((msg.sender, msg.type), ()):
+            row = self._x(
+                cur,
+                "SELECT MAX(pos) FROM messages WHERE via_route = ? AND partitionkey = ?",
+                (route_id, msg.partitionkey),
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                out[receiver] = int(row[0])
+        return out
 
     def _stored(
         self, cur: Cursor, keys: Sequence[tuple[str, str]]
@@ -58,17 +120,33 @@ class AcceptSql(SqlBase):
         return found
 
     def _accept_one(
-        self, cur: Cursor, request: AcceptRequest, now: float, *, optimistic: bool
+        self,
+        cur: Cursor,
+        request: AcceptRequest,
+        now: float,
+        ctx: _Context,
+        *,
+        optimistic: bool,
     ) -> AcceptOutcome:
         messages = request.messages
-        # Duplicates: within the submission, and (on the slow path) against the store.
+        # Duplicates: within the submission, and (on the slow path) against the store; then
+        # the same fact under a new id, by business key, over the whole retention.
         seen: dict[tuple[str, str], tuple[str, int]] = {}
         stored = {} if optimistic else self._stored(cur, [(m.source, m.id) for m in messages])
+        by_bkey = self._by_bkey(cur, [m.bkey for m in messages if m.bkey is not None])
         conflicts: list[Conflict] = []
         fresh: list[tuple[int, NewMessage]] = []
-        plan: list[tuple[str, int]] = []  # ("new", index into fresh) or ("dup", position)
+        supersedes: list[int | None] = []  # per fresh message
+        # ("new", index into fresh), ("dup", position) or ("fact", position)
+        plan: list[tuple[str, int]] = []
+        same_fact: list[NewMessage] = []
         for index, msg in enumerate(messages):
             key = (msg.source, msg.id)
+            fact = by_bkey.get(msg.bkey) if msg.bkey is not None else None
+            if optimistic and fact is not None and key not in seen:
+                # The optimistic path leaves id duplicates to the unique index, but a business-
+                # key duplicate is never inserted: look the id up first.
+                stored.update(self._stored(cur, [key]))
             prior = stored.get(key) or seen.get(key)
             if prior is not None:
                 if prior[0] != msg.content_hash:
@@ -77,9 +155,16 @@ class AcceptSql(SqlBase):
                     )
                 plan.append(("dup", prior[1]))
                 continue
+            if fact is not None and fact[1] == msg.fact_hash:
+                plan.append(("fact", fact[0]))
+                same_fact.append(msg)  # not stored again, but its sequence number counts
+                continue
             seen[key] = (msg.content_hash, -1 - len(fresh))
             plan.append(("new", len(fresh)))
             fresh.append((index, msg))
+            supersedes.append(fact[0] if fact is not None else None)
+            if msg.bkey is not None:
+                by_bkey[msg.bkey] = (-1 - (len(fresh) - 1), msg.fact_hash)
         if conflicts:
             return AcceptOutcome(conflicts=tuple(conflicts))
 
@@ -94,8 +179,15 @@ class AcceptSql(SqlBase):
         delivery_ids = iter(self._allocate(cur, "deliveries", n_deliveries) if n_deliveries else [])
         message_rows = []
         delivery_rows = []
+        keyed: list[tuple[int, str, str, str]] = []
+        resolved: list[int | None] = []
         for offset, (_, m) in enumerate(fresh):
             pos = positions[offset]
+            earlier = supersedes[offset]
+            if earlier is not None and earlier < 0:  # an earlier event of this submission
+                earlier = positions[-1 - earlier]
+            resolved.append(earlier)
+            quarantined = 1 if m.sender in ctx.dark else 0
             message_rows.append(
                 (
                     pos,
@@ -110,38 +202,76 @@ class AcceptSql(SqlBase):
                     m.content_hash,
                     m.body,
                     now,
+                    m.bkey,
+                    m.fact_hash,
+                    quarantined,
+                    earlier,
+                    m.via_route,
                 )
             )
+            if m.bkey is not None:
+                keyed.append((pos, m.bkey, m.sender, m.type))
+            routed = self._route_supersedes(cur, m, ctx) if ctx.routes else {}
             for receiver in m.receivers:
+                held = 1 if ctx.rules.held(receiver, m.sender, m.type, m.process) else 0
                 delivery_rows.append(
-                    (next(delivery_ids), pos, receiver, m.sender, m.partitionkey, now, now, now)
+                    (
+                        next(delivery_ids),
+                        pos,
+                        receiver,
+                        m.sender,
+                        m.partitionkey,
+                        now,
+                        now,
+                        now,
+                        m.type,
+                        m.process,
+                        held,
+                        quarantined,
+                        m.priority,
+                        routed.get(receiver, earlier),
+                    )
                 )
         self._xm(
             cur,
             "INSERT INTO messages (pos, source, id, sender, type, subject, partitionkey, "
-            "sequence, time, content_hash, body, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "sequence, time, content_hash, body, received_at, bkey, fact_hash, quarantined, "
+            "supersedes, via_route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             message_rows,
         )
         delivery_rows = self._mark_blocked(cur, delivery_rows)
         self._xm(
             cur,
             "INSERT INTO deliveries (id, pos, receiver, sender, partitionkey, state, attempts, "
-            "lease_until, not_before, last_error, created_at, updated_at, blocked) "
-            "VALUES (?, ?, ?, ?, ?, 'ready', 0, NULL, ?, NULL, ?, ?, ?)",
+            "lease_until, not_before, last_error, created_at, updated_at, type, process, held, "
+            "quarantined, priority, supersedes, blocked) "
+            "VALUES (?, ?, ?, ?, ?, 'ready', 0, NULL, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             delivery_rows,
         )
-        gaps = self._track_sequences(cur, [m for _, m in fresh])
+        gaps = self._track_sequences(cur, [m for _, m in fresh] + same_fact)
+        if keyed:
+            self._match_manual(cur, keyed, now)
 
         outcomes = []
         for kind, value in plan:
             if kind == "new":
                 m = fresh[value][1]
-                outcomes.append(MessageOutcome("accepted", positions[value], len(m.receivers)))
+                outcomes.append(
+                    MessageOutcome(
+                        "accepted",
+                        positions[value],
+                        len(m.receivers),
+                        supersedes=resolved[value],
+                        quarantined=m.sender in ctx.dark,
+                    )
+                )
+            elif kind == "fact":
+                at = positions[-1 - value] if value < 0 else value
+                outcomes.append(MessageOutcome("duplicate", at, 0, by="business-key"))
             elif value < 0:  # duplicate of an earlier event in this same submission
-                outcomes.append(MessageOutcome("duplicate", positions[-1 - value], 0))
+                outcomes.append(MessageOutcome("duplicate", positions[-1 - value], 0, by="id"))
             else:
-                outcomes.append(MessageOutcome("duplicate", value, 0))
+                outcomes.append(MessageOutcome("duplicate", value, 0, by="id"))
         return AcceptOutcome(outcomes=tuple(outcomes), gaps=gaps)
 
     def _mark_blocked(self, cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

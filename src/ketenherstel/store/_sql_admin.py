@@ -1,13 +1,10 @@
-"""Partners, credentials, channels and the audit log, in SQL."""
+"""Partners, credentials and the audit log, in SQL."""
 
 from __future__ import annotations
-
-from dataclasses import astuple
 
 from ketenherstel.store._sqlbase import SqlBase
 from ketenherstel.store.ports import (
     AuditRecord,
-    ChannelRecord,
     CredentialRecord,
     NotFound,
     PartnerRecord,
@@ -15,7 +12,7 @@ from ketenherstel.store.ports import (
 
 
 class AdminSql(SqlBase):
-    """Partners, credentials, channels and the audit log."""
+    """Partners, credentials and the audit log."""
 
     def add_partner(self, *, key: str, name: str, oin: str, now: float) -> PartnerRecord:
         with self._tx() as cur:
@@ -111,57 +108,6 @@ class AdminSql(SqlBase):
         if row is None:
             raise NotFound(f"no credential {credential_id!r}")
         return CredentialRecord(*row)
-
-    def set_channel(self, record: ChannelRecord) -> None:
-        """Set a channel's current state and append the change to its history."""
-        values = astuple(record)
-        with self._tx() as cur:
-            self._x(
-                cur,
-                "INSERT INTO channels (receiver, sender, state, reason, changed_at, changed_by) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, sender) DO UPDATE SET "
-                "state = excluded.state, reason = excluded.reason, "
-                "changed_at = excluded.changed_at, changed_by = excluded.changed_by",
-                values,
-            )
-            self._x(
-                cur,
-                "INSERT INTO channel_events (receiver, sender, state, reason, at, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                values,
-            )
-
-    def channel_events(self, *, receiver: str | None, limit: int) -> list[ChannelRecord]:
-        """Changes of channel state, newest first."""
-        cols = "receiver, sender, state, reason, at, actor"
-        with self._tx() as cur:
-            if receiver is None:
-                rows = self._x(
-                    cur, f"SELECT {cols} FROM channel_events ORDER BY id DESC LIMIT ?", (limit,)
-                ).fetchall()
-            else:
-                rows = self._x(
-                    cur,
-                    f"SELECT {cols} FROM channel_events WHERE receiver = ? "
-                    "ORDER BY id DESC LIMIT ?",
-                    (receiver, limit),
-                ).fetchall()
-        return [ChannelRecord(*r) for r in rows]
-
-    def list_channels(self, receiver: str | None = None) -> list[ChannelRecord]:
-        cols = "receiver, sender, state, reason, changed_at, changed_by"
-        with self._tx() as cur:
-            if receiver is None:
-                rows = self._x(
-                    cur, f"SELECT {cols} FROM channels ORDER BY receiver, sender"
-                ).fetchall()
-            else:
-                rows = self._x(
-                    cur,
-                    f"SELECT {cols} FROM channels WHERE receiver = ? ORDER BY sender",
-                    (receiver,),
-                ).fetchall()
-        return [ChannelRecord(*r) for r in rows]
 
     def audit(self, record: AuditRecord) -> None:
         with self._tx() as cur:

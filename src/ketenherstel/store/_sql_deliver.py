@@ -4,6 +4,7 @@ heads, trails and queue figures."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _chunks, _marks
 from ketenherstel.store.ports import (
@@ -18,6 +19,10 @@ from ketenherstel.store.ports import (
     QueueStats,
     TrailEntry,
 )
+from ketenherstel.store.rules import RuleSet
+
+_RATED_PAGE = 500
+_MAX_RATED_SCAN = 50_000  # rows a rated lease looks at before it gives up for this call
 
 
 class DeliverySql(SqlBase):
@@ -52,20 +57,24 @@ class DeliverySql(SqlBase):
 
     def lease(self, params: LeaseParams) -> list[LeasedDelivery]:
         p = params
-        if p.receiver_held or p.limit <= 0:
+        if p.limit <= 0:
             return []
         with self._tx() as cur:
             self._expire_leases(cur, p)
-            held = sorted(p.held_senders)
-            not_held = f" AND d.sender NOT IN ({_marks(len(held))})" if held else ""
-            rows = self._x(
-                cur,
-                "SELECT d.id, d.first_attempt_at FROM deliveries d "
-                "WHERE d.receiver = ? AND d.state = 'ready' AND d.blocked = 0 "
-                f"AND d.not_before <= ?{not_held} "
-                f"ORDER BY d.id LIMIT ?{self.skip_locked}",
-                (p.receiver, p.now, *held, p.limit),
-            ).fetchall()
+            rules = self._ruleset(cur)
+            if p.receiver in rules.isolated:
+                return []
+            if rules.has_rates(p.receiver):
+                rows = self._rated_candidates(cur, p, rules)
+            else:
+                rows = self._x(
+                    cur,
+                    "SELECT d.id, d.first_attempt_at FROM deliveries d "
+                    "WHERE d.receiver = ? AND d.state = 'ready' AND d.blocked = 0 "
+                    "AND d.held = 0 AND d.quarantined = 0 AND d.not_before <= ? "
+                    f"ORDER BY d.priority, d.id LIMIT ?{self.skip_locked}",
+                    (p.receiver, p.now, p.limit),
+                ).fetchall()
             # Age counts from the first attempt: a delivery held through an outage of any length
             # has not been failing, and must not expire.
             too_old = [r[0] for r in rows if r[1] is not None and p.now - r[1] > p.max_age]
@@ -86,8 +95,10 @@ class DeliverySql(SqlBase):
             got = self._x(
                 cur,
                 "SELECT d.id, d.pos, d.receiver, d.sender, m.source, m.id, m.type, "
-                "d.partitionkey, d.attempts, d.lease_until, m.body FROM deliveries d "
-                f"JOIN messages m ON m.pos = d.pos WHERE d.id IN ({marks}) ORDER BY d.id",
+                "d.partitionkey, d.attempts, d.lease_until, m.body, s.source, s.id, d.priority "
+                "FROM deliveries d JOIN messages m ON m.pos = d.pos "
+                "LEFT JOIN messages s ON s.pos = d.supersedes "
+                f"WHERE d.id IN ({marks}) ORDER BY d.priority, d.id",
                 chosen,
             ).fetchall()
             leased = [
@@ -103,6 +114,8 @@ class DeliverySql(SqlBase):
                     attempts=r[8],
                     lease_until=r[9],
                     body=bytes(r[10]),
+                    supersedes=(r[11], r[12]) if r[11] is not None else None,
+                    priority=r[13],
                 )
                 for r in got
             ]
@@ -128,6 +141,61 @@ class DeliverySql(SqlBase):
                 ),
             )
         return leased
+
+    def _rated_candidates(
+        self, cur: Cursor, p: LeaseParams, rules: RuleSet
+    ) -> list[tuple[int, float | None]]:
+        """Ready deliveries in priority order, taken while every rate that applies to each one
+        has a token left. Each rated rule is a token bucket holding at most rate x burst."""
+        buckets: dict[tuple[str, str, str], list[float]] = {}  # key -> [tokens, rate]
+        for receiver, sender, scope, rate, tokens, refreshed in self._x(
+            cur,
+            "SELECT receiver, sender, scope, rate, tokens, refreshed_at FROM channel_rules "
+            f"WHERE receiver IN (?, '*') AND rate IS NOT NULL{self.for_update}",
+            (p.receiver,),
+        ).fetchall():
+            capacity = max(1.0, rate * p.burst_seconds)
+            level = (
+                capacity
+                if tokens is None
+                else min(capacity, tokens + rate * max(0.0, p.now - (refreshed or p.now)))
+            )
+            buckets[(receiver, sender, scope)] = [level, rate]
+        chosen: list[tuple[int, float | None]] = []
+        after: tuple[int, int] = (-(2**62), 0)
+        scanned = 0
+        while len(chosen) < p.limit and scanned < _MAX_RATED_SCAN:
+            page = self._x(
+                cur,
+                "SELECT d.id, d.first_attempt_at, d.sender, d.type, d.process, d.priority "
+                "FROM deliveries d WHERE d.receiver = ? AND d.state = 'ready' AND d.blocked = 0 "
+                "AND d.held = 0 AND d.quarantined = 0 AND d.not_before <= ? "
+                "AND (d.priority > ? OR (d.priority = ? AND d.id > ?)) "
+                f"ORDER BY d.priority, d.id LIMIT ?{self.skip_locked}",
+                (p.receiver, p.now, after[0], after[0], after[1], _RATED_PAGE),
+            ).fetchall()
+            if not page:
+                break
+            scanned += len(page)
+            for ident, first, sender, type_, process, priority in page:
+                after = (priority, ident)
+                keys = rules.rates(p.receiver, sender, type_, process)
+                if any(buckets[k][0] < 1.0 for k in keys):
+                    continue
+                for k in keys:
+                    buckets[k][0] -= 1.0
+                chosen.append((ident, first))
+                if len(chosen) >= p.limit:
+                    break
+            if all(level < 1.0 for level, _ in buckets.values()):
+                break
+        self._xm(
+            cur,
+            "UPDATE channel_rules SET tokens = ?, refreshed_at = ? "
+            "WHERE receiver = ? AND sender = ? AND scope = ?",
+            [(level, p.now, *key) for key, (level, _) in buckets.items()],
+        )
+        return chosen
 
     def _expire_leases(self, cur: Cursor, p: LeaseParams) -> None:
         rows = self._x(
@@ -262,7 +330,7 @@ class DeliverySql(SqlBase):
 
     _DELIVERY_COLS = (
         "id, pos, receiver, sender, state, attempts, lease_until, not_before, last_error, "
-        "created_at, updated_at"
+        "created_at, updated_at, held, quarantined, priority, supersedes"
     )
 
     def dead_letters(self, *, receiver: str | None, limit: int) -> list[DeliveryRecord]:
@@ -281,7 +349,7 @@ class DeliverySql(SqlBase):
                     "AND state = 'dead' ORDER BY id LIMIT ?",
                     (receiver, limit),
                 ).fetchall()
-        return [DeliveryRecord(*r) for r in rows]
+        return [_delivery(r) for r in rows]
 
     def resend(self, *, delivery_id: int, now: float, actor: str) -> DeliveryRecord:
         with self._tx() as cur:
@@ -305,33 +373,30 @@ class DeliverySql(SqlBase):
             out = self._x(
                 cur, f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()
-        return DeliveryRecord(*out)
+        return _delivery(out)
 
     # -- reading ------------------------------------------------------------------------
+
+    _MESSAGE_COLS = (
+        "pos, source, id, sender, type, subject, partitionkey, sequence, content_hash, "
+        "received_at, body, quarantined, supersedes"
+    )
 
     def message(self, source: str, id: str) -> MessageRecord | None:
         with self._tx() as cur:
             row = self._x(
                 cur,
-                "SELECT pos, source, id, sender, type, subject, partitionkey, sequence, "
-                "content_hash, received_at, body FROM messages WHERE source = ? AND id = ?",
+                f"SELECT {self._MESSAGE_COLS} FROM messages WHERE source = ? AND id = ?",
                 (source, id),
             ).fetchone()
-        if row is None:
-            return None
-        return MessageRecord(
-            position=row[0],
-            source=row[1],
-            id=row[2],
-            sender=row[3],
-            type=row[4],
-            subject=row[5],
-            partitionkey=row[6],
-            sequence=row[7],
-            content_hash=row[8],
-            received_at=row[9],
-            body=bytes(row[10]),
-        )
+        return _message(row)
+
+    def message_at(self, position: int) -> MessageRecord | None:
+        with self._tx() as cur:
+            row = self._x(
+                cur, f"SELECT {self._MESSAGE_COLS} FROM messages WHERE pos = ?", (position,)
+            ).fetchone()
+        return _message(row)
 
     def purge(self, *, before: float, now: float, dry_run: bool) -> PurgeResult:
         """Remove the body and case keys of messages received before `before` whose every
@@ -368,7 +433,7 @@ class DeliverySql(SqlBase):
                 f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE pos = ? ORDER BY id",
                 (position,),
             ).fetchall()
-        return [DeliveryRecord(*r) for r in rows]
+        return [_delivery(r) for r in rows]
 
     def trail(self, position: int) -> list[TrailEntry]:
         with self._tx() as cur:
@@ -414,3 +479,30 @@ class DeliverySql(SqlBase):
         return [
             QueueStats(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows
         ]
+
+
+def _delivery(r: Sequence[object]) -> DeliveryRecord:
+    values: list[Any] = list(r)
+    values[11] = bool(values[11])
+    values[12] = bool(values[12])
+    return DeliveryRecord(*values)
+
+
+def _message(row: Sequence[Any] | None) -> MessageRecord | None:
+    if row is None:
+        return None
+    return MessageRecord(
+        position=row[0],
+        source=row[1],
+        id=row[2],
+        sender=row[3],
+        type=row[4],
+        subject=row[5],
+        partitionkey=row[6],
+        sequence=row[7],
+        content_hash=row[8],
+        received_at=row[9],
+        body=bytes(row[10]),
+        quarantined=int(row[11]),
+        supersedes=row[12],
+    )

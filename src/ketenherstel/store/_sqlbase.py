@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
+from ketenherstel.store.rules import Rule, RuleSet
+
 Cursor = Any
 _CHUNK = 400
 _PENDING = "('ready', 'leased')"
@@ -65,6 +67,29 @@ class SqlBase(abc.ABC):
     @abc.abstractmethod
     def _lock_partitions(self, cur: Cursor, pairs: Sequence[tuple[str, str]]) -> None:
         """Serialise work on these (receiver, partitionkey) pairs across concurrent writers."""
+
+    def _lock_channels(self, cur: Cursor, *, exclusive: bool) -> None:  # noqa: B027
+        """Order rule changes against submissions (a no-op where there is one writer)."""
+
+    def _match_manual(  # noqa: B027 - the manual-records mixin overrides it
+        self, cur: Cursor, rows: Sequence[tuple[int, str, str, str]], now: float
+    ) -> None:
+        """Match new messages (position, bkey, sender, type) to manual (paper) records."""
+
+    def _ruleset(self, cur: Cursor) -> RuleSet:
+        rules = tuple(
+            Rule(r[0], r[1], r[2], r[3] == "held", r[4])
+            for r in self._x(
+                cur, "SELECT receiver, sender, scope, state, rate FROM channel_rules"
+            ).fetchall()
+        )
+        isolated = frozenset(
+            r[0]
+            for r in self._x(
+                cur, "SELECT partner FROM partner_states WHERE state = 'isolated'"
+            ).fetchall()
+        )
+        return RuleSet(rules, isolated)
 
     # -- plumbing ---------------------------------------------------------------------------
 

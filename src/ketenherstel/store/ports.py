@@ -5,13 +5,14 @@ Only adapters in this package write SQL. Times are POSIX seconds (float, UTC).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 DeliveryState = Literal["ready", "leased", "acked", "dead"]
 Role = Literal["partner", "operator", "viewer"]
 ChannelState = Literal["open", "held"]
+PartnerState = Literal["online", "isolated", "returning"]
 
 ALL_SENDERS = "*"
 
@@ -39,12 +40,71 @@ class CredentialRecord:
 
 @dataclass(frozen=True, slots=True)
 class ChannelRecord:
+    """A channel rule: (receiver or *, sender or *, scope) with its state and rate.
+
+    scope is `*`, a message type, or `process:<key>` (see `store.rules`).
+    """
+
     receiver: str
     sender: str
+    scope: str
     state: ChannelState
+    rate: float | None
     reason: str
     changed_at: float
     changed_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerStateRecord:
+    partner: str
+    state: PartnerState
+    reason: str
+    changed_at: float
+    changed_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    """An emergency route: `type` from `sender` also goes to `receiver` while `around` is
+    dark; `around`'s later `superseded_by` message for the same case supersedes it."""
+
+    id: int
+    type: str
+    sender: str
+    around: str
+    receiver: str
+    superseded_by: str
+    reason: str
+    opened_at: float
+    opened_by: str
+    closed_at: float | None
+    closed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRelease:
+    id: int
+    partner: str
+    up_to_pos: int
+    messages: int
+    checks: str
+    reason: str
+    requested_by: str
+    requested_at: float
+    approved_by: str | None
+    approved_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BundleImport:
+    digest: str
+    source: str
+    first_sequence: int
+    last_sequence: int
+    events: int
+    imported_at: float
+    imported_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +122,11 @@ class NewMessage:
     content_hash: str
     body: bytes
     receivers: tuple[str, ...]
+    process: str = ""
+    bkey: str | None = None  # sha256 of the business key
+    fact_hash: str | None = None  # sha256 of the data alone
+    priority: int = 0
+    via_route: int | None = None  # the emergency route that added a receiver
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +141,9 @@ class MessageOutcome:
     status: Literal["accepted", "duplicate"]
     position: int
     deliveries: int
+    by: Literal["id", "business-key", ""] = ""  # what made it a duplicate
+    supersedes: int | None = None  # the position of the message it replaces
+    quarantined: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +181,8 @@ class LeasedDelivery:
     attempts: int
     lease_until: float
     body: bytes
+    supersedes: tuple[str, str] | None = None  # (source, id) of the message it replaces
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +193,8 @@ class LeaseParams:
     visibility: float
     max_attempts: int
     max_age: float
-    held_senders: frozenset[str]
-    receiver_held: bool
     actor: str
+    burst_seconds: float = 1.0  # a rated channel may deliver rate x this at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +210,10 @@ class DeliveryRecord:
     last_error: str | None
     created_at: float
     updated_at: float
+    held: bool = False
+    quarantined: bool = False
+    priority: int = 0
+    supersedes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +229,8 @@ class MessageRecord:
     content_hash: str
     received_at: float
     body: bytes
+    quarantined: int = 0  # 0 never, 1 waiting in quarantine, 2 released
+    supersedes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +298,7 @@ class StoreError(Exception):
     StoreError
      ├── NotFound        a referenced row does not exist
      ├── AlreadyExists   a unique key is taken
+     ├── Refused         the change is not allowed in the current state
      └── StoreUnavailable the backend cannot be reached
     """
 
@@ -232,6 +308,10 @@ class NotFound(StoreError):
 
 
 class AlreadyExists(StoreError):
+    pass
+
+
+class Refused(StoreError):
     pass
 
 
@@ -264,11 +344,61 @@ class Store(Protocol):
     def revoke_credential(self, *, credential_id: str, now: float) -> CredentialRecord: ...
 
     # channels
-    def set_channel(self, record: ChannelRecord) -> None: ...
+    def set_channel(self, record: ChannelRecord) -> int: ...
 
     def list_channels(self, receiver: str | None = None) -> list[ChannelRecord]: ...
 
     def channel_events(self, *, receiver: str | None, limit: int) -> list[ChannelRecord]: ...
+
+    # isolation (decision 0008)
+    def set_partner_state(self, record: PartnerStateRecord) -> None: ...
+
+    def partner_states(self) -> list[PartnerStateRecord]: ...
+
+    def partner_events(self, *, partner: str | None, limit: int) -> list[PartnerStateRecord]: ...
+
+    def open_route(
+        self,
+        *,
+        type: str,
+        sender: str,
+        around: str,
+        receiver: str,
+        superseded_by: str,
+        reason: str,
+        now: float,
+        actor: str,
+    ) -> RouteRecord: ...
+
+    def close_route(self, *, route_id: int, now: float, actor: str) -> RouteRecord: ...
+
+    def routes(self) -> list[RouteRecord]: ...
+
+    def reprioritise(self, priorities: Mapping[str, int], *, now: float) -> int: ...
+
+    def quarantined(
+        self, *, partner: str | None, limit: int, after: int = 0
+    ) -> list[MessageRecord]: ...
+
+    def quarantine_counts(self) -> dict[str, tuple[int, int]]: ...
+
+    def request_release(
+        self, *, partner: str, checks: str, reason: str, now: float, actor: str
+    ) -> QuarantineRelease: ...
+
+    def approve_release(self, *, release_id: int, now: float, actor: str) -> QuarantineRelease: ...
+
+    def releases(self, *, partner: str | None) -> list[QuarantineRelease]: ...
+
+    def set_partner_key(self, *, partner: str, public_key: str, now: float, actor: str) -> None: ...
+
+    def partner_keys(self) -> dict[str, str]: ...
+
+    def last_bundle(self, source: str) -> tuple[int, str | None] | None: ...
+
+    def import_bundle(
+        self, request: AcceptRequest, record: BundleImport, *, now: float
+    ) -> AcceptOutcome: ...
 
     # messages and deliveries
     def accept(self, requests: Sequence[AcceptRequest], *, now: float) -> list[AcceptOutcome]: ...
@@ -296,6 +426,8 @@ class Store(Protocol):
     def resend(self, *, delivery_id: int, now: float, actor: str) -> DeliveryRecord: ...
 
     def message(self, source: str, id: str) -> MessageRecord | None: ...
+
+    def message_at(self, position: int) -> MessageRecord | None: ...
 
     def deliveries_of(self, position: int) -> list[DeliveryRecord]: ...
 

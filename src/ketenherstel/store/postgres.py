@@ -12,6 +12,8 @@ from psycopg import errors
 from ketenherstel.store.ports import LeasedDelivery, LeaseParams, StoreUnavailable
 from ketenherstel.store.sql import Cursor, SqlStore
 
+_CHANNEL_LOCK = 0x6B68_0001  # "kh" 1: the advisory lock of channel rules
+
 
 class PostgresStore(SqlStore):
     """`dsn` is a libpq connection string, e.g. "postgresql://postgres@127.0.0.1:5432/test"."""
@@ -44,7 +46,7 @@ class PostgresStore(SqlStore):
             self._conn.execute("ROLLBACK")
 
     def _allocate(self, cur: Cursor, table: str, n: int) -> list[int]:
-        seq = "messages_pos_seq" if table == "messages" else "deliveries_id_seq"
+        seq = "messages_pos_seq" if table == "messages" else f"{table}_id_seq"
         cur.execute(f"SELECT nextval('{seq}') FROM generate_series(1, %s)", (n,))
         return sorted(int(r[0]) for r in cur.fetchall())
 
@@ -55,6 +57,12 @@ class PostgresStore(SqlStore):
                 "FROM unnest(%s::text[], %s::text[]) AS p(r, k)",  # already sorted
                 ([r for r, _ in pairs], [k for _, k in pairs]),
             )
+
+    def _lock_channels(self, cur: Cursor, *, exclusive: bool) -> None:
+        # Submissions share the lock; a change of rules or partner state takes it alone, so
+        # every delivery row is stored with the held flag of the rules in force at its commit.
+        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        cur.execute(f"SELECT {fn}(%s)", (_CHANNEL_LOCK,))
 
     def lease(self, params: LeaseParams) -> list[LeasedDelivery]:
         """A lease may take per-case locks in two rounds (expired leases, then deliveries too

@@ -33,7 +33,9 @@ def channel(r: ChannelRecord) -> s.ChannelRead:
     return s.ChannelRead(
         receiver=r.receiver,
         sender=r.sender,
+        scope=r.scope,
         state=r.state,
+        rate=r.rate,
         reason=r.reason,
         changed_at=s.ts(r.changed_at),
         changed_by=r.changed_by,

@@ -53,6 +53,11 @@ class DeliveryRead(Model):
     attempt: int
     lease_until: datetime
     event: dict[str, Any] = Field(description="The CloudEvent as the sender sent it")
+    supersedes: str | None = Field(
+        default=None,
+        description="'<source> <id>' of an earlier message this one replaces (a correction, "
+        "or the returning partner's own message for an emergency-route fact)",
+    )
 
 
 class DeliveryPage(Model):
@@ -126,12 +131,17 @@ class CredentialCreated(Model):
 class ChannelUpdate(Model):
     state: Literal["open", "held"]
     reason: str = Field(default="", max_length=500)
+    rate: float | None = Field(
+        default=None, gt=0, description="Messages per second; only with state 'open'"
+    )
 
 
 class ChannelRead(Model):
     receiver: str
     sender: str
+    scope: str = Field(description="'*', a message type, or 'process:<key>'")
     state: str
+    rate: float | None
     reason: str
     changed_at: datetime
     changed_by: str

@@ -159,7 +159,7 @@ async def list_channel_events(
 
 @router.put(
     "/channels/{receiver}/{sender}",
-    summary="Hold or open the channel from sender to receiver ('*' for every sender)",
+    summary="Hold or open the channel from sender to receiver for every type ('*' for any)",
     operation_id="setChannel",
     responses=_WRITE,
 )
@@ -170,13 +170,32 @@ async def set_channel(
     exchange: ExchangeDep,
     principal: OperatorDep,
 ) -> s.ChannelRead:
+    return await set_scoped_channel(receiver, sender, "*", body, exchange, principal)
+
+
+@router.put(
+    "/channels/{receiver}/{sender}/{scope}",
+    summary="Hold or open a channel for one message type or 'process:<key>', with a rate",
+    operation_id="setScopedChannel",
+    responses=_WRITE,
+)
+async def set_scoped_channel(
+    receiver: str,
+    sender: str,
+    scope: str,
+    body: s.ChannelUpdate,
+    exchange: ExchangeDep,
+    principal: OperatorDep,
+) -> s.ChannelRead:
     record = await run_in_threadpool(
         exchange.set_channel,
         principal=principal,
         receiver=receiver,
         sender=sender,
+        scope=scope,
         state=body.state,
         reason=body.reason,
+        rate=body.rate,
     )
     return convert.channel(record)
 

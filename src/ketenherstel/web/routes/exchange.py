@@ -144,6 +144,7 @@ async def pull_deliveries(
                 delivery_id=d.delivery_id,
                 attempt=d.attempts,
                 lease_until=s.ts(d.lease_until),
+                supersedes=f"{d.supersedes[0]} {d.supersedes[1]}" if d.supersedes else None,
                 event=orjson.loads(d.body),
             )
             for d in leased

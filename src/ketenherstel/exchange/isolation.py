@@ -1,0 +1,434 @@
+"""Isolation use cases: channel rules, partner states, emergency routes, priorities and the
+quarantine of a returning partner (decision 0008). Mixed into `Exchange`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from ketenherstel.chain import Chain
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from ketenherstel.store import ports
+from ketenherstel.store.ports import (
+    AuditRecord,
+    ChannelRecord,
+    MessageRecord,
+    PartnerStateRecord,
+    QuarantineRelease,
+    RouteRecord,
+    Store,
+)
+from ketenherstel.store.rules import ANY, PROCESS_PREFIX
+
+_ROUTE_CACHE_SECONDS = 1.0
+_CHECK_PAGE = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineCheck:
+    """What was checked before a release: each finding is one line a second operator reads."""
+
+    partner: str
+    messages: int
+    schema_failures: int
+    sequence_gaps: dict[str, list[tuple[int, int]]]
+    key_conflicts: int
+    supersessions: int
+    expected: int | None
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "partner": self.partner,
+                "messages": self.messages,
+                "schemaFailures": self.schema_failures,
+                "sequenceGaps": {k: v for k, v in self.sequence_gaps.items()},
+                "keyConflicts": self.key_conflicts,
+                "supersessions": self.supersessions,
+                "expected": self.expected,
+                "findings": self.findings,
+            },
+            ensure_ascii=False,
+        )
+
+
+class IsolationMixin:
+    """Isolation use cases; `Exchange` provides the attributes declared here."""
+
+    store: Store
+    chain: Chain
+    clock: Callable[[], float]
+    _routes_cache: tuple[float, dict[tuple[str, str], tuple[RouteRecord, ...]]] | None
+    _routes_lock: threading.Lock
+
+    def _require_operator(self, principal: Principal) -> None:
+        raise NotImplementedError
+
+    def _audit(self, principal: Principal, action: str, obj: str, detail: str) -> None:
+        self.store.audit(AuditRecord(self.clock(), principal.name, action, obj, detail))
+
+    def _known_partner(self, key: str, what: str) -> None:
+        if key != ANY and all(p.key != key for p in self.chain.partners):
+            raise InvalidInput(
+                f"{what} {key!r} is not a partner in the chain model; known: "
+                + ", ".join(sorted(p.key for p in self.chain.partners))
+            )
+
+    def _check_scope(self, scope: str) -> None:
+        if scope == ANY:
+            return
+        if scope.startswith(PROCESS_PREFIX):
+            name = scope[len(PROCESS_PREFIX) :]
+            if all(p.key != name for p in self.chain.processes):
+                raise InvalidInput(f"scope {scope!r}: there is no process {name!r}")
+            return
+        if self.chain.message_type(scope) is None:
+            raise InvalidInput(
+                f"scope {scope!r} is not '*', 'process:<key>' or a message type of the chain"
+            )
+
+    # -- channel rules -------------------------------------------------------------------------
+
+    def set_channel(
+        self,
+        *,
+        principal: Principal,
+        receiver: str,
+        sender: str = ANY,
+        scope: str = ANY,
+        state: str,
+        reason: str,
+        rate: float | None = None,
+    ) -> ChannelRecord:
+        """Hold or open a channel (receiver ← sender, for a type, a process or everything),
+        optionally with a rate in messages per second."""
+        self._require_operator(principal)
+        self._known_partner(receiver, "receiver")
+        self._known_partner(sender, "sender")
+        if receiver == ANY and sender == ANY:
+            raise InvalidInput("name a receiver or a sender; to stop everything isolate partners")
+        self._check_scope(scope)
+        if state not in ("open", "held"):
+            raise InvalidInput(f"a channel is 'open' or 'held', not {state!r}")
+        if rate is not None and not rate > 0:
+            raise InvalidInput(f"a rate is a number of messages per second above 0, not {rate}")
+        if rate is not None and state == "held":
+            raise InvalidInput("a held channel delivers nothing; a rate goes with 'open'")
+        if not reason.strip():
+            raise InvalidInput("say why (reason): every change of a channel is on its record")
+        record = ChannelRecord(
+            receiver,
+            sender,
+            scope,
+            state,  # type: ignore[arg-type]
+            rate,
+            reason,
+            self.clock(),
+            principal.name,
+        )
+        changed = self.store.set_channel(record)
+        self._audit(
+            principal,
+            f"channel-{state}",
+            f"{sender}->{receiver} [{scope}]",
+            f"{reason}; rate {rate}; {changed} deliveries re-held",
+        )
+        return record
+
+    def channels(self, receiver: str | None = None) -> list[ChannelRecord]:
+        return self.store.list_channels(receiver)
+
+    def channel_history(
+        self, *, receiver: str | None = None, limit: int = 100
+    ) -> list[ChannelRecord]:
+        """Every change of a channel rule (who, when, why), newest first."""
+        if receiver is not None:
+            self._known_partner(receiver, "receiver")
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be from 1 to 1000, not {limit}")
+        return self.store.channel_events(receiver=receiver, limit=limit)
+
+    # -- partner states ------------------------------------------------------------------------
+
+    def set_partner_state(
+        self, *, principal: Principal, partner: str, state: str, reason: str
+    ) -> PartnerStateRecord:
+        """online → isolated → returning → online.
+
+        Isolating holds everything to and from the partner (as rules, so a later plan can open
+        channels one by one) and sends whatever it submits to quarantine. Returning keeps the
+        holds and the quarantine; online ends the quarantine (the holds stay until opened).
+        """
+        self._require_operator(principal)
+        if partner == ANY:
+            raise InvalidInput("isolate one partner at a time")
+        self._known_partner(partner, "partner")
+        if state not in ("online", "isolated", "returning"):
+            raise InvalidInput(f"a partner is online, isolated or returning, not {state!r}")
+        if not reason.strip():
+            raise InvalidInput("say why (reason): every change of a partner is on its record")
+        current = {s.partner: s.state for s in self.store.partner_states()}.get(partner, "online")
+        if current == state:
+            raise StateConflict(f"{partner} is already {state}")
+        if state == "returning" and current != "isolated":
+            raise StateConflict(f"{partner} is {current}; only an isolated partner returns")
+        now = self.clock()
+        if state == "isolated":
+            for receiver, sender in ((partner, ANY), (ANY, partner)):
+                self.store.set_channel(
+                    ChannelRecord(
+                        receiver,
+                        sender,
+                        ANY,
+                        "held",
+                        None,
+                        f"{partner} isolated: {reason}",
+                        now,
+                        principal.name,
+                    )
+                )
+        record = PartnerStateRecord(partner, state, reason, now, principal.name)  # type: ignore[arg-type]
+        self.store.set_partner_state(record)
+        self._audit(principal, f"partner-{state}", partner, reason)
+        return record
+
+    def partner_states(self) -> dict[str, PartnerStateRecord]:
+        """Every partner's state; partners never changed are online."""
+        stored = {s.partner: s for s in self.store.partner_states()}
+        return {
+            p.key: stored.get(p.key) or PartnerStateRecord(p.key, "online", "", 0.0, "")
+            for p in self.chain.partners
+        }
+
+    def partner_history(
+        self, *, partner: str | None = None, limit: int = 100
+    ) -> list[PartnerStateRecord]:
+        if partner is not None:
+            self._known_partner(partner, "partner")
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be from 1 to 1000, not {limit}")
+        return self.store.partner_events(partner=partner, limit=limit)
+
+    # -- emergency routes ------------------------------------------------------------------------
+
+    def open_route(
+        self,
+        *,
+        principal: Principal,
+        type: str,
+        sender: str,
+        around: str,
+        receiver: str,
+        superseded_by: str,
+        reason: str,
+    ) -> RouteRecord:
+        """Send `type` from `sender` also to `receiver` while `around` is dark. When `around`
+        returns, its own `superseded_by` message for the same case reaches `receiver` as a
+        supersession of the emergency one."""
+        self._require_operator(principal)
+        for key, what in ((sender, "sender"), (around, "around"), (receiver, "receiver")):
+            if key == ANY:
+                raise InvalidInput(f"{what} names one partner, not '*'")
+            self._known_partner(key, what)
+        for name, what in ((type, "type"), (superseded_by, "supersededBy")):
+            if self.chain.message_type(name) is None:
+                raise InvalidInput(f"{what} {name!r} is not a message type of the chain")
+        if not self.chain.may_send(sender, type):
+            raise InvalidInput(f"{sender} does not send {type}")
+        if not self.chain.may_send(around, superseded_by):
+            raise InvalidInput(f"{around} does not send {superseded_by}")
+        if receiver not in self.chain.receivers_for(superseded_by, around):
+            raise InvalidInput(
+                f"{receiver} does not receive {superseded_by} from {around}, so nothing could "
+                "supersede the emergency messages there"
+            )
+        if receiver in (sender, around):
+            raise InvalidInput("the route's receiver is neither its sender nor the dark partner")
+        if not reason.strip():
+            raise InvalidInput("say why (reason)")
+        try:
+            record = self.store.open_route(
+                type=type,
+                sender=sender,
+                around=around,
+                receiver=receiver,
+                superseded_by=superseded_by,
+                reason=reason,
+                now=self.clock(),
+                actor=principal.name,
+            )
+        except ports.AlreadyExists as exc:
+            raise StateConflict(str(exc)) from None
+        self._routes_cache = None
+        self._audit(principal, "route-opened", f"{type} {sender}->{receiver}", reason)
+        return record
+
+    def close_route(self, *, principal: Principal, route_id: int) -> RouteRecord:
+        self._require_operator(principal)
+        try:
+            record = self.store.close_route(
+                route_id=route_id, now=self.clock(), actor=principal.name
+            )
+        except ports.NotFound as exc:
+            raise NotFound(str(exc)) from None
+        except ports.Refused as exc:
+            raise StateConflict(str(exc)) from None
+        self._routes_cache = None
+        self._audit(principal, "route-closed", str(route_id), "")
+        return record
+
+    def routes(self) -> list[RouteRecord]:
+        return self.store.routes()
+
+    def _route_receivers(self, type_name: str, sender: str) -> tuple[RouteRecord, ...]:
+        """Open routes for (type, sender), cached for a second (a CLI in another process may
+        open one while a server runs)."""
+        now = time.monotonic()
+        with self._routes_lock:
+            cached = self._routes_cache
+            if cached is None or now - cached[0] > _ROUTE_CACHE_SECONDS:
+                table: dict[tuple[str, str], tuple[RouteRecord, ...]] = {}
+                for r in self.store.routes():
+                    if r.closed_at is None:
+                        table[(r.type, r.sender)] = (*table.get((r.type, r.sender), ()), r)
+                cached = self._routes_cache = (now, table)
+        return cached[1].get((type_name, sender), ())
+
+    # -- priorities ------------------------------------------------------------------------
+
+    def set_priorities(self, *, principal: Principal, priorities: Mapping[str, int]) -> int:
+        """Give new submissions and every pending delivery these priorities (lower first)."""
+        self._require_operator(principal)
+        unknown = sorted(t for t in priorities if self.chain.message_type(t) is None)
+        if unknown:
+            raise InvalidInput("unknown message types: " + ", ".join(unknown))
+        self._priorities.update(priorities)
+        changed = self.store.reprioritise(priorities, now=self.clock())
+        self._audit(principal, "priorities-set", f"{len(priorities)} types", f"{changed} rows")
+        return changed
+
+    _priorities: dict[str, int]
+
+    # -- quarantine ------------------------------------------------------------------------
+
+    def quarantined(
+        self, *, principal: Principal, partner: str | None = None, limit: int = 100
+    ) -> list[MessageRecord]:
+        if not principal.can_view:
+            raise Forbidden("the quarantine is for operators and viewers")
+        if partner is not None:
+            self._known_partner(partner, "partner")
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be from 1 to 1000, not {limit}")
+        self._audit(principal, "quarantine-read", partner or "*", f"limit {limit}")
+        return self.store.quarantined(partner=partner, limit=limit)
+
+    def quarantine_counts(self) -> dict[str, tuple[int, int]]:
+        return self.store.quarantine_counts()
+
+    def check_quarantine(self, *, partner: str, expected: int | None = None) -> QuarantineCheck:
+        """Check what a returning partner sent before anyone releases it: each message's data
+        against its schema, sequence continuity per source, business keys already stored by
+        another message with different content, supersessions of emergency-route messages,
+        and the volume against what was expected."""
+        self._known_partner(partner, "partner")
+        schema_failures = key_conflicts = supersessions = total = 0
+        sequences: dict[str, list[int]] = {}
+        after = -1
+        while True:
+            page = self.store.quarantined(partner=partner, limit=_CHECK_PAGE, after=after)
+            if not page:
+                break
+            for m in page:
+                total += 1
+                after = m.position
+                event = orjson.loads(m.body)
+                if self.chain.validate_data(m.type, event.get("data")):
+                    schema_failures += 1
+                if m.sequence is not None:
+                    sequences.setdefault(m.source, []).append(m.sequence)
+                if m.supersedes is not None:
+                    original = self.store.message_at(m.supersedes)
+                    if original is not None and original.sender == m.sender:
+                        key_conflicts += 1
+                    else:
+                        supersessions += 1
+            if len(page) < _CHECK_PAGE:
+                break
+        gaps: dict[str, list[tuple[int, int]]] = {}
+        for source in sequences:
+            state = self.store.sequence_state(source)
+            if state is not None and state.gaps:
+                gaps[source] = [tuple(g) for g in state.gaps]  # type: ignore[misc]
+        findings: list[str] = []
+        if schema_failures:
+            findings.append(f"{schema_failures} messages fail their schema")
+        for source, ranges in gaps.items():
+            findings.append(f"{source}: sequence gaps {ranges}")
+        if key_conflicts:
+            findings.append(
+                f"{key_conflicts} messages change a fact the partner had sent before the outage"
+            )
+        if expected is not None and total > 1.5 * expected:
+            findings.append(f"{total} messages where about {expected} were expected")
+        if expected is not None and total < 0.5 * expected:
+            findings.append(f"only {total} messages where about {expected} were expected")
+        return QuarantineCheck(
+            partner, total, schema_failures, gaps, key_conflicts, supersessions, expected, findings
+        )
+
+    def request_release(
+        self,
+        *,
+        principal: Principal,
+        partner: str,
+        reason: str,
+        expected: int | None = None,
+    ) -> tuple[QuarantineRelease, QuarantineCheck]:
+        """The first operator checks the quarantine and asks for its release."""
+        self._require_operator(principal)
+        if not reason.strip():
+            raise InvalidInput("say why (reason)")
+        check = self.check_quarantine(partner=partner, expected=expected)
+        try:
+            release = self.store.request_release(
+                partner=partner,
+                checks=check.to_json(),
+                reason=reason,
+                now=self.clock(),
+                actor=principal.name,
+            )
+        except ports.NotFound as exc:
+            raise StateConflict(str(exc)) from None
+        self._audit(principal, "release-requested", partner, f"{release.messages} messages")
+        return release, check
+
+    def approve_release(self, *, principal: Principal, release_id: int) -> QuarantineRelease:
+        """A second operator approves; only then do the messages flow (under the channel
+        rules, which may still hold them)."""
+        self._require_operator(principal)
+        try:
+            release = self.store.approve_release(
+                release_id=release_id, now=self.clock(), actor=principal.name
+            )
+        except ports.NotFound as exc:
+            raise NotFound(str(exc)) from None
+        except ports.Refused as exc:
+            raise StateConflict(str(exc)) from None
+        self._audit(principal, "release-approved", release.partner, f"release {release_id}")
+        return release
+
+    def releases(self, *, partner: str | None = None) -> list[QuarantineRelease]:
+        return self.store.releases(partner=partner)

@@ -1,0 +1,166 @@
+"""Isolation through the exchange's use cases, on a real SQLite store with the built-in chain."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ketenherstel.bootstrap import Runtime, bootstrap
+from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.exchange.errors import InvalidInput, StateConflict
+from ketenherstel.settings import Settings
+from ketenherstel.sim import sample_events
+from tests.factories import PV_TYPE, pv_event
+
+AFDOENING = "nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1"
+OP_A = Principal("op-a", "operator", None, "token")
+OP_B = Principal("op-b", "operator", None, "token")
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = bootstrap(Settings(store_url=str(tmp_path / "i.db")))
+    for p in runtime.exchange.chain.partners:
+        runtime.exchange.register_partner(principal=LOCAL_OPERATOR, key=p.key)
+    yield runtime
+    runtime.close()
+
+
+def partner(key: str) -> Principal:
+    return Principal(key, "partner", key, "token")
+
+
+def pull_ids(rt: Runtime, receiver: str) -> list[str]:
+    got = rt.exchange.pull(principal=partner(receiver), limit=100)
+    if got:
+        rt.exchange.ack(principal=partner(receiver), delivery_ids=[d.delivery_id for d in got])
+    return [d.id for d in got]
+
+
+def om_afdoening(rt: Runtime, case: str) -> dict[str, Any]:
+    event = copy.deepcopy(sample_events(rt.exchange.chain)[AFDOENING].event)
+    event["id"] = str(uuid.uuid4())
+    event["partitionkey"] = case
+    event["data"]["parketnummer"] = case
+    event.pop("sequence", None)
+    event.pop("sequencetype", None)
+    return event
+
+
+def test_isolating_a_partner_holds_its_traffic_and_keeps_every_message(rt: Runtime) -> None:
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    for i in range(5):
+        ex.submit(principal=partner("politie"), events=[pv_event(case=f"10-00000{i}-25")])
+    assert pull_ids(rt, "om") == []
+    assert ex.partner_states()["om"].state == "isolated"
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="wave 1")
+    assert pull_ids(rt, "om") == []  # the isolation's holds stay until a wave opens them
+    ex.set_channel(
+        principal=OP_A,
+        receiver="om",
+        sender="politie",
+        scope=PV_TYPE,
+        state="open",
+        reason="wave 2",
+        rate=None,
+    )
+    assert len(pull_ids(rt, "om")) == 5
+
+
+def test_what_an_isolated_partner_sends_waits_in_quarantine_for_two_operators(
+    rt: Runtime,
+) -> None:
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.set_channel(principal=OP_A, receiver="justid", sender="om", state="open", reason="wave 1")
+    result = ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000001-25")])
+    assert result.outcomes[0].quarantined
+    assert pull_ids(rt, "justid") == []
+    release, check = ex.request_release(principal=OP_A, partner="om", reason="checked", expected=1)
+    assert check.clean and check.messages == 1
+    with pytest.raises(StateConflict, match="second operator"):
+        ex.approve_release(principal=OP_A, release_id=release.id)
+    ex.approve_release(principal=OP_B, release_id=release.id)
+    assert len(pull_ids(rt, "justid")) == 1
+
+
+def test_a_resend_under_a_new_id_is_the_same_fact(rt: Runtime) -> None:
+    ex = rt.exchange
+    first = pv_event(case="10-000009-25")
+    again = {**first, "id": str(uuid.uuid4())}
+    ex.submit(principal=partner("politie"), events=[first])
+    result = ex.submit(principal=partner("politie"), events=[again])
+    assert (result.outcomes[0].status, result.outcomes[0].by) == ("duplicate", "business-key")
+    assert len(pull_ids(rt, "om")) == 1
+
+
+def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: Runtime) -> None:
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    route = ex.open_route(
+        principal=OP_A,
+        type=PV_TYPE,
+        sender="politie",
+        around="om",
+        receiver="justid",
+        superseded_by=AFDOENING,
+        reason="spoedroute zware gewelds- en zedendelicten",
+    )
+    ex.submit(principal=partner("politie"), events=[pv_event(case="10-000042-25")])
+    got = ex.pull(principal=partner("justid"), limit=10)
+    assert [d.type for d in got] == [PV_TYPE]
+    ex.ack(principal=partner("justid"), delivery_ids=[got[0].delivery_id])
+    ex.close_route(principal=OP_A, route_id=route.id)
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    ex.set_partner_state(principal=OP_A, partner="om", state="online", reason="checked")
+    ex.set_channel(principal=OP_A, receiver="justid", sender="om", state="open", reason="wave 1")
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000042-25")])
+    [d] = ex.pull(principal=partner("justid"), limit=10)
+    assert d.type == AFDOENING
+    assert d.supersedes == (got[0].source, got[0].id)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"receiver": "nobody"}, "not a partner"),
+        ({"scope": "nl.bogus.v1"}, "scope"),
+        ({"scope": "process:nothing"}, "no process"),
+        ({"state": "closed"}, "'open' or 'held'"),
+        ({"state": "held", "rate": 5.0}, "rate goes with 'open'"),
+        ({"rate": -1.0}, "above 0"),
+        ({"reason": " "}, "say why"),
+        ({"receiver": "*", "sender": "*"}, "name a receiver or a sender"),
+    ],
+)
+def test_bad_channel_changes_are_refused_and_change_nothing(
+    rt: Runtime, kwargs: dict[str, Any], needle: str
+) -> None:
+    args: dict[str, Any] = {
+        "receiver": "om",
+        "sender": "*",
+        "scope": "*",
+        "state": "open",
+        "reason": "x",
+    }
+    args.update(kwargs)
+    with pytest.raises(InvalidInput, match=needle):
+        rt.exchange.set_channel(principal=OP_A, **args)
+    assert rt.exchange.channels() == []
+
+
+def test_partner_state_changes_follow_the_lifecycle(rt: Runtime) -> None:
+    ex = rt.exchange
+    with pytest.raises(StateConflict, match="only an isolated partner returns"):
+        ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="x")
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="x")
+    with pytest.raises(StateConflict, match="already isolated"):
+        ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="x")
+    history = ex.partner_history(partner="om")
+    assert [(h.state, h.changed_by) for h in history] == [("isolated", "op-a")]

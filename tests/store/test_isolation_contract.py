@@ -1,0 +1,231 @@
+"""The isolation part of the store contract (decision 0008): scoped holds, isolation, rates,
+priority, business keys, quarantine, emergency-route supersession and bundle imports."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from ketenherstel.store.ports import (
+    AcceptRequest,
+    AlreadyExists,
+    BundleImport,
+    ChannelRecord,
+    NewMessage,
+    PartnerStateRecord,
+    Refused,
+    Store,
+)
+from tests.store.test_contract import SRC, lease, msg
+
+PV = "nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1"
+DV = "nl.strafrechtketen.vervolging.dagvaarding-uitgebracht.v1"
+
+
+def rule(
+    receiver: str, sender: str, scope: str, state: str, rate: float | None = None
+) -> ChannelRecord:
+    return ChannelRecord(receiver, sender, scope, state, rate, "test", 1.0, "op")  # type: ignore[arg-type]
+
+
+def typed(
+    ident: str, type_name: str, *, key: str = "case-1", process: str = "p", **kw: object
+) -> NewMessage:
+    return dataclasses.replace(msg(ident, key=key, **kw), type=type_name, process=process)  # type: ignore[arg-type]
+
+
+def ids(store: Store, **kw: object) -> list[str]:
+    out = [d.id for d in lease(store, **kw)]  # type: ignore[arg-type]
+    return out
+
+
+class IsolationContract:
+    def test_a_type_scoped_hold_holds_only_that_type(self, store: Store) -> None:
+        store.set_channel(rule("om", "*", DV, "held"))
+        store.accept([AcceptRequest([typed("pv", PV, key="a"), typed("dv", DV, key="b")])], now=1.0)
+        assert ids(store) == ["pv"]
+
+    def test_a_process_scoped_hold_and_the_most_specific_rule_wins(self, store: Store) -> None:
+        store.set_channel(rule("om", "*", "*", "held"))
+        store.set_channel(rule("om", "politie", "process:opsporing-pv", "open"))
+        store.accept(
+            [
+                AcceptRequest(
+                    [
+                        typed("pv", PV, key="a", process="opsporing-pv"),
+                        typed("other", DV, key="b", process="x"),
+                    ]
+                )
+            ],
+            now=1.0,
+        )
+        assert ids(store) == ["pv"]
+
+    def test_holding_after_accept_re_holds_pending_rows_and_opening_releases_them(
+        self, store: Store
+    ) -> None:
+        store.accept([AcceptRequest([msg(str(i), key=f"k{i}") for i in range(5)])], now=1.0)
+        store.set_channel(rule("om", "politie", "*", "held"))
+        assert ids(store) == []
+        store.set_channel(rule("om", "politie", "*", "open"))
+        assert ids(store) == [str(i) for i in range(5)]
+
+    def test_an_isolated_receiver_gets_nothing_whatever_the_rules(self, store: Store) -> None:
+        store.set_channel(rule("om", "politie", "*", "open"))
+        store.set_partner_state(PartnerStateRecord("om", "isolated", "Citrix", 1.0, "op"))
+        store.accept([AcceptRequest([msg("a")])], now=2.0)
+        assert ids(store) == []
+        store.set_partner_state(PartnerStateRecord("om", "returning", "back", 3.0, "op"))
+        assert ids(store, now=200.0) == ["a"]
+        [event, _] = store.partner_events(partner="om", limit=5)
+        assert (event.state, event.reason) == ("returning", "back")
+
+    def test_priority_orders_the_drain_but_a_case_keeps_its_order(self, store: Store) -> None:
+        store.accept(
+            [
+                AcceptRequest(
+                    [
+                        dataclasses.replace(msg("late-1", key="x"), priority=5),
+                        dataclasses.replace(msg("urgent", key="y"), priority=1),
+                        dataclasses.replace(msg("late-2", key="x"), priority=0),
+                    ]
+                )
+            ],
+            now=1.0,
+        )
+        # late-2 has the best priority, but late-1 of its case must go first.
+        assert ids(store) == ["urgent", "late-1"]
+
+    def test_reprioritise_changes_pending_deliveries(self, store: Store) -> None:
+        store.accept([AcceptRequest([typed("pv", PV, key="a"), typed("dv", DV, key="b")])], now=1.0)
+        assert store.reprioritise({DV: -1}, now=2.0) == 1
+        assert ids(store) == ["dv", "pv"]
+
+    def test_a_rate_limits_each_lease_to_the_tokens_in_the_bucket(self, store: Store) -> None:
+        store.set_channel(rule("om", "politie", "*", "open", rate=2.0))
+        store.accept([AcceptRequest([msg(str(i), key=f"k{i}") for i in range(10)])], now=1.0)
+        assert len(lease(store, now=100.0)) == 2  # a full bucket: rate x 1 s
+        assert len(lease(store, now=100.0)) == 0  # empty
+        assert len(lease(store, now=101.5)) == 2  # refilled 3 tokens, capped at 2
+        assert len(lease(store, now=102.0, burst_seconds=3.0)) == 1  # 2.0 - 2 + 1
+
+    def test_a_rate_on_one_channel_leaves_others_free(self, store: Store) -> None:
+        store.set_channel(rule("om", "politie", PV, "open", rate=1.0))
+        store.accept(
+            [
+                AcceptRequest(
+                    [typed(f"pv{i}", PV, key=f"a{i}") for i in range(3)]
+                    + [typed(f"dv{i}", DV, key=f"b{i}") for i in range(3)]
+                )
+            ],
+            now=1.0,
+        )
+        assert sorted(ids(store)) == ["dv0", "dv1", "dv2", "pv0"]
+
+    def test_the_same_fact_under_a_new_id_is_a_duplicate_by_business_key(
+        self, store: Store
+    ) -> None:
+        a = dataclasses.replace(msg("a", seq=1), bkey="k1", fact_hash="f1")
+        [out] = store.accept([AcceptRequest([a])], now=1.0)
+        again = dataclasses.replace(msg("b", seq=2), bkey="k1", fact_hash="f1")
+        [dup] = store.accept([AcceptRequest([again])], now=2.0)
+        assert (dup.outcomes[0].status, dup.outcomes[0].by) == ("duplicate", "business-key")
+        assert dup.outcomes[0].position == out.outcomes[0].position
+        assert dup.gaps == {}  # its sequence number counts
+        corrected = dataclasses.replace(msg("c", seq=3), bkey="k1", fact_hash="f2")
+        [new] = store.accept([AcceptRequest([corrected])], now=3.0)
+        assert new.outcomes[0].status == "accepted"
+        assert new.outcomes[0].supersedes == out.outcomes[0].position
+        [first] = lease(store)
+        store.ack(receiver="om", delivery_ids=[first.delivery_id], now=4.0, actor="om")
+        [second] = lease(store, now=5.0)
+        assert second.supersedes == (SRC, "a")
+
+    def test_a_returning_partners_traffic_waits_for_two_operators(self, store: Store) -> None:
+        store.set_partner_state(PartnerStateRecord("politie", "returning", "back", 1.0, "op"))
+        [out] = store.accept([AcceptRequest([msg("a"), msg("b", key="z")])], now=2.0)
+        assert all(o.quarantined for o in out.outcomes)
+        assert ids(store) == []
+        assert [m.id for m in store.quarantined(partner="politie", limit=10)] == ["a", "b"]
+        release = store.request_release(
+            partner="politie", checks="{}", reason="checked", now=3.0, actor="op-a"
+        )
+        assert release.messages == 2
+        with pytest.raises(Refused):
+            store.approve_release(release_id=release.id, now=4.0, actor="op-a")
+        assert ids(store) == []
+        store.approve_release(release_id=release.id, now=4.0, actor="op-b")
+        with pytest.raises(Refused):
+            store.approve_release(release_id=release.id, now=4.0, actor="op-c")
+        assert ids(store, now=200.0) == ["a", "b"]
+        assert store.quarantine_counts() == {"politie": (0, 2)}
+
+    def test_an_emergency_route_message_is_superseded_by_the_returning_partners_own(
+        self, store: Store
+    ) -> None:
+        route = store.open_route(
+            type=PV,
+            sender="politie",
+            around="om",
+            receiver="justid",
+            superseded_by=DV,
+            reason="spoedroute",
+            now=1.0,
+            actor="op",
+        )
+        emergency = dataclasses.replace(
+            typed("pv", PV, key="case-9"), receivers=("om", "justid"), via_route=route.id
+        )
+        store.accept([AcceptRequest([emergency])], now=2.0)
+        own = dataclasses.replace(
+            typed("dv", DV, key="case-9", source=SRC.replace("bvh", "gps"), sender="om"),
+            receivers=("justid",),
+        )
+        store.accept([AcceptRequest([own])], now=3.0)
+        got = lease(store, "justid")
+        assert [d.id for d in got] == ["pv"]
+        store.ack(receiver="justid", delivery_ids=[got[0].delivery_id], now=4.0, actor="j")
+        [d] = lease(store, "justid", now=5.0)
+        assert (d.id, d.supersedes) == ("dv", (SRC, "pv"))
+        closed = store.close_route(route_id=route.id, now=6.0, actor="op")
+        assert closed.closed_by == "op"
+        with pytest.raises(Refused):
+            store.close_route(route_id=route.id, now=7.0, actor="op")
+
+    def test_a_bundle_is_stored_once_and_in_sequence(self, store: Store) -> None:
+        def bundle(first: int, last: int, digest: str) -> BundleImport:
+            return BundleImport(digest, SRC, first, last, last - first + 1, 1.0, "op")
+
+        events = [msg(str(i), seq=i, key=f"k{i}") for i in (1, 2, 3)]
+        store.import_bundle(AcceptRequest(events), bundle(1, 3, "d1"), now=1.0)
+        assert store.last_bundle(SRC) == (3, "d1")
+        with pytest.raises(AlreadyExists):
+            store.import_bundle(AcceptRequest(events), bundle(1, 3, "d1"), now=2.0)
+        with pytest.raises(AlreadyExists):
+            store.import_bundle(AcceptRequest(events[2:]), bundle(3, 3, "d2"), now=2.0)
+        assert len(ids(store)) == 3
+
+
+class TestSqliteIsolation(IsolationContract):
+    @pytest.fixture
+    def store(self, tmp_path) -> Iterator[Store]:  # type: ignore[no-untyped-def]
+        from ketenherstel.store.sqlite import SqliteStore
+
+        s = SqliteStore(tmp_path / "x.db")
+        s.migrate()
+        yield s
+        s.close()
+
+
+@pytest.mark.postgres
+class TestPostgresIsolation(IsolationContract):
+    @pytest.fixture
+    def store(self, pg_dsn: str, pg_schema: str) -> Iterator[Store]:
+        from ketenherstel.store.postgres import PostgresStore
+
+        s = PostgresStore(pg_dsn, schema=pg_schema)
+        s.migrate()
+        yield s
+        s.close()
