@@ -50,7 +50,9 @@ def test_only_store_adapters_import_database_drivers() -> None:
         rel = path.relative_to(SRC).as_posix()
         for name in imports_of(path):
             if name.split(".")[0] in drivers:
-                assert rel in ("store/sqlite.py", "store/postgres.py"), f"{rel} imports {name}"
+                # The edge outbox runs in a partner's own network with its own SQLite file.
+                adapters = ("store/sqlite.py", "store/postgres.py", "outbox/store.py")
+                assert rel in adapters, f"{rel} imports {name}"
 
 
 def test_only_web_imports_the_web_framework() -> None:
@@ -58,7 +60,8 @@ def test_only_web_imports_the_web_framework() -> None:
         rel = path.relative_to(SRC).as_posix()
         for name in imports_of(path):
             if name.split(".")[0] in ("fastapi", "starlette", "uvicorn"):
-                assert rel.startswith("web/"), f"{rel} imports {name}"
+                # The edge outbox serves its own small local endpoint.
+                assert rel.startswith("web/") or rel == "outbox/http.py", f"{rel} imports {name}"
 
 
 def test_importing_the_package_connects_to_nothing() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ketenherstel.chain import Chain, load_chain
 from ketenherstel.exchange.service import Exchange
+from ketenherstel.golive.priority import priorities
 from ketenherstel.settings import Settings
 from ketenherstel.store import Store, open_store
 
@@ -26,5 +27,7 @@ class Runtime:
 def bootstrap(settings: Settings) -> Runtime:
     chain = load_chain(Path(settings.chain_file) if settings.chain_file else None)
     store = open_store(settings.store_url, synchronous=settings.synchronous)
-    exchange = Exchange(store=store, chain=chain, settings=settings.exchange)
+    exchange = Exchange(
+        store=store, chain=chain, settings=settings.exchange, priorities=priorities(chain)
+    )
     return Runtime(settings=settings, chain=chain, store=store, exchange=exchange)

@@ -20,8 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
+from ketenherstel.cli_manual import manual_app, procedures_app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
+from ketenherstel.golive.cli import app as plan_app
+from ketenherstel.outbox.cli import app as outbox_app
 
 app = typer.Typer(
     help="Ketenherstel: keep the criminal justice chain whole when one partner goes dark.",
@@ -37,6 +40,10 @@ app.add_typer(partner_app, name="partner")
 app.add_typer(token_app, name="token")
 app.add_typer(channel_app, name="channel")
 app.add_typer(chain_app, name="chain")
+app.add_typer(manual_app, name="manual")
+app.add_typer(procedures_app, name="procedure")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(plan_app, name="plan")
 
 out = Console()
 err = Console(stderr=True)
@@ -200,6 +207,39 @@ def partner_add(
     with runtime(store) as rt:
         record = rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=key, oin=oin, name=name)
         out.print(f"registered {record.key} ({record.name}, OIN {record.oin})")
+
+
+@partner_app.command("signing-key")
+def partner_signing_key(
+    key: Annotated[str, typer.Argument(help="The partner")],
+    public_key: Annotated[str, typer.Argument(help="As `outbox keygen` printed it (base64)")],
+    store: StoreOpt = None,
+) -> None:
+    """Register the key a partner's edge outbox signs its offline bundles with."""
+    with runtime(store) as rt:
+        text = rt.exchange.register_signing_key(
+            principal=LOCAL_OPERATOR, partner=key, public_key=public_key
+        )
+        out.print(f"{key} signs bundles with {text}")
+
+
+@app.command("import-bundle")
+def import_bundle(
+    file: Annotated[Path, typer.Argument(help="A bundle exported by `outbox export`")],
+    store: StoreOpt = None,
+) -> None:
+    """Import a signed offline bundle (brought by courier): verified, stored once, or refused
+    whole with the reason."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}") from None
+    with runtime(store) as rt:
+        r = rt.exchange.import_bundle(principal=LOCAL_OPERATOR, data=data)
+        out.print(
+            f"imported {r.source} {r.first_sequence}-{r.last_sequence}: {r.accepted} accepted, "
+            f"{r.duplicates} duplicates, {r.quarantined} in quarantine"
+        )
 
 
 @partner_app.command("list")

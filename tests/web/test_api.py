@@ -526,3 +526,32 @@ def test_purge_route_is_for_operators_and_checks_its_input(api: Api) -> None:
     assert r.json() == {"messages": 1, "dryRun": False}
     assert api.runtime.store.message(event["source"], event["id"]).body == b""  # type: ignore[union-attr]
     assert post(api, "politie", event).json()["results"][0]["status"] == "duplicate"
+
+
+def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> None:
+    from ketenherstel.outbox.bundle import build_bundle
+    from ketenherstel.outbox.keys import generate_private_key, public_key_b64
+    from tests.factories import POLITIE_SOURCE
+
+    key = generate_private_key()
+    r = api.client.put(
+        "/v1/partners/politie/signing-key",
+        json={"publicKey": public_key_b64(key)},
+        headers=api.h("operator"),
+    )
+    assert r.status_code == 200
+    bundle = build_bundle(
+        private_key=key,
+        source=POLITIE_SOURCE,
+        events=[pv_event(sequence=1)],
+        previous_digest=None,
+        created_at="2025-08-01T10:00:00Z",
+    )
+    headers = {**api.h("politie"), "Content-Type": "application/vnd.ketenherstel.bundle"}
+    bad = api.client.post("/v1/bundles", content=b"garbage", headers=headers)
+    assert "malformed" in str(assert_problem(bad, 400)["problems"])
+    viewer = {**api.h("viewer"), "Content-Type": "application/vnd.ketenherstel.bundle"}
+    assert_problem(api.client.post("/v1/bundles", content=bundle.data, headers=viewer), 403)
+    ok = api.client.post("/v1/bundles", content=bundle.data, headers=headers)
+    assert ok.status_code == 201 and ok.json()["accepted"] == 1
+    assert_problem(api.client.post("/v1/bundles", content=bundle.data, headers=headers), 409)

@@ -18,6 +18,7 @@ from ketenherstel.chain import Chain, parse_source_urn
 from ketenherstel.chain import Partner as ChainPartner
 from ketenherstel.exchange import auth
 from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.bundles import BundleMixin
 from ketenherstel.exchange.committer import GroupCommitter
 from ketenherstel.exchange.envelope import Envelope, Limits, check_events
 from ketenherstel.exchange.errors import (
@@ -94,7 +95,7 @@ class MessageTrail:
     entries: list[TrailEntry]
 
 
-class Exchange(IsolationMixin):
+class Exchange(IsolationMixin, BundleMixin):
     def __init__(
         self,
         *,

@@ -458,7 +458,10 @@ class IsolationSql(AcceptSql, DeliverySql):
         contiguous = int(seq[0]) if seq is not None else 0
         if bundle is None:
             return (contiguous, None) if contiguous > 0 else None
-        return (max(int(bundle[0]), contiguous), bundle[1])
+        held = max(int(bundle[0]), contiguous)
+        # The digest links the next bundle only when the last bundle ends where the exchange's
+        # gap-free run ends; messages forwarded online after it leave nothing to link to.
+        return (held, bundle[1] if int(bundle[0]) == held else None)
 
     def last_bundle(self, source: str) -> tuple[int, str | None] | None:
         """(the highest sequence the exchange holds without a gap, the digest of the last

@@ -13,11 +13,12 @@ from ketenherstel.store._sql_accept import AcceptSql
 from ketenherstel.store._sql_admin import AdminSql
 from ketenherstel.store._sql_deliver import DeliverySql
 from ketenherstel.store._sql_isolation import IsolationSql
+from ketenherstel.store._sql_manual import ManualSql
 from ketenherstel.store._sqlbase import Cursor
 from ketenherstel.store.ports import ALL_SENDERS
 
 
-class SqlStore(AdminSql, IsolationSql, AcceptSql, DeliverySql):
+class SqlStore(AdminSql, IsolationSql, AcceptSql, DeliverySql, ManualSql):
     """Everything but connections, placeholders and id allocation."""
 
 

@@ -17,9 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ketenherstel import __version__
 from ketenherstel.bootstrap import Runtime
+from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.push import Pusher
+from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.web import problems
-from ketenherstel.web.routes import admin, chain, exchange
+from ketenherstel.web.routes import admin, chain, exchange, manual
 from ketenherstel.web.schemas import Health
 
 API_VERSION = __version__
@@ -80,6 +82,11 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
             {"name": "exchange", "description": "Partners submit events and receive deliveries"},
             {"name": "admin", "description": "Operators: partners, credentials, channels"},
             {"name": "chain", "description": "The chain model: partners, processes, types"},
+            {
+                "name": "manual",
+                "description": "Paper work: manual records, imports, unmatched lists, "
+                "interim procedures",
+            },
             {"name": "meta", "description": "Health"},
         ],
         redirect_slashes=False,
@@ -90,6 +97,9 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     )
     app.state.exchange = runtime.exchange
     app.state.runtime = runtime
+    app.state.manual = ManualWork(
+        store=manual_store(runtime.store), chain=runtime.chain, clock=runtime.exchange.clock
+    )
     problems.install(app)
 
     app.add_middleware(ApiVersionHeader)
@@ -102,6 +112,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.include_router(exchange.router)
     app.include_router(admin.router)
     app.include_router(chain.router)
+    app.include_router(manual.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -220,3 +220,22 @@ class AuditRead(Model):
 class Health(Model):
     status: Literal["ok"]
     version: str
+
+
+class BundleImportRead(Model):
+    source: str
+    first_sequence: int
+    last_sequence: int
+    digest: str
+    accepted: int
+    duplicates: int
+    quarantined: int = Field(description="Events held in quarantine (the partner is not online)")
+
+
+class SigningKeyUpdate(Model):
+    public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key")
+
+
+class SigningKeyRead(Model):
+    partner: str
+    public_key: str

@@ -285,3 +285,18 @@ async def audit_log(
 
 
 __all__ = ["NotFound", "router"]
+
+
+@router.put(
+    "/partners/{key}/signing-key",
+    summary="Register the Ed25519 key a partner's edge outbox signs its bundles with",
+    operation_id="setSigningKey",
+    responses={**_WRITE, 404: _problem("No such partner")},
+)
+async def set_signing_key(
+    key: str, body: s.SigningKeyUpdate, exchange: ExchangeDep, principal: OperatorDep
+) -> s.SigningKeyRead:
+    text = await run_in_threadpool(
+        exchange.register_signing_key, principal=principal, partner=key, public_key=body.public_key
+    )
+    return s.SigningKeyRead(partner=key, public_key=text)

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from ketenherstel.exchange.bundles import MAX_BUNDLE_BYTES
 from ketenherstel.exchange.envelope import BATCH, STRUCTURED, from_binary, parse_body
 from ketenherstel.exchange.errors import InvalidInput, StateConflict, TooLarge, UnsupportedMedia
 from ketenherstel.web import convert
@@ -252,4 +253,39 @@ async def sequence(source: str, exchange: ExchangeDep, principal: PrincipalDep) 
         contiguous=st.contiguous,
         max_seen=st.max_seen,
         gaps=[s.Range(first=a, last=b) for a, b in st.gaps],
+    )
+
+
+@router.post(
+    "/bundles",
+    summary="Import a signed offline bundle an edge outbox exported while cut off",
+    operation_id="importBundle",
+    status_code=201,
+    response_model=s.BundleImportRead,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/vnd.ketenherstel.bundle": {"schema": {"type": "string"}}},
+        }
+    },
+    responses={
+        400: _problem("The bundle is malformed, truncated, tampered, foreign or has a gap"),
+        403: _problem("Viewers cannot import"),
+        409: _problem("The bundle, or its sequences, were imported before"),
+        413: _problem("The bundle is too large"),
+    },
+)
+async def import_bundle(
+    request: Request, exchange: ExchangeDep, principal: PrincipalDep
+) -> s.BundleImportRead:
+    body = await _read_limited(request, MAX_BUNDLE_BYTES)
+    result = await run_in_threadpool(exchange.import_bundle, principal=principal, data=body)
+    return s.BundleImportRead(
+        source=result.source,
+        first_sequence=result.first_sequence,
+        last_sequence=result.last_sequence,
+        digest=result.digest,
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        quarantined=result.quarantined,
     )

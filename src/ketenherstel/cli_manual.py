@@ -1,0 +1,431 @@
+"""The command line for paper work (`manual …`) and interim procedures (`procedure …`).
+
+Local commands: they open the store named by --store or KETENHERSTEL_STORE directly, as the
+operator on this machine. Times are shown in Europe/Amsterdam.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from ketenherstel.exchange.auth import LOCAL_OPERATOR
+from ketenherstel.exchange.errors import ExchangeError
+from ketenherstel.exchange.manual import ManualWork
+from ketenherstel.manual import MappingError, type_alias
+from ketenherstel.manual.csv_import import merge_options
+from ketenherstel.store.manual_ports import InterimProcedure, ManualRecord
+
+manual_app = typer.Typer(
+    help="Paper work: register, import, match, confirm, correct and withdraw manual records.",
+    no_args_is_help=True,
+)
+procedures_app = typer.Typer(
+    help="Interim procedures: the work agreements while a process runs without its digital flow.",
+    no_args_is_help=True,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="sqlite:///path.db, a file path or postgresql://…"),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the record's history)")]
+FieldOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--field", help="A business-key field as NAME=VALUE, e.g. judgmentDate=18-07-2025"
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _problems(exc: ExchangeError) -> None:
+    if not exc.problems:
+        return
+    table = Table("line / #", "column / field", "problem", title="problems", title_justify="left")
+    for p in exc.problems:
+        table.add_row("" if p.index is None else str(p.index), p.field, p.reason)
+    err.print(table)
+
+
+@contextlib.contextmanager
+def _work(store: str | None) -> Iterator[ManualWork]:
+    from ketenherstel.bootstrap import bootstrap
+    from ketenherstel.chain import ChainError
+    from ketenherstel.settings import Settings
+    from ketenherstel.store import StoreError
+    from ketenherstel.store.manual_ports import manual_store
+
+    try:
+        rt = bootstrap(Settings.from_env(store_url=store))
+    except (ChainError, StoreError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        try:
+            store_ = manual_store(rt.store)
+        except TypeError as exc:
+            raise _fail(str(exc)) from None
+        yield ManualWork(store=store_, chain=rt.chain, clock=rt.exchange.clock)
+    except ExchangeError as exc:
+        _problems(exc)
+        raise _fail(exc.detail, 1) from None
+    finally:
+        rt.close()
+
+
+def _pairs(items: Sequence[str] | None, option: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise _fail(f"{option} takes NAME=VALUE, not {item!r}")
+        found[name.strip()] = value.strip()
+    return found
+
+
+def _local(stamp: float | None) -> str:
+    if stamp is None:
+        return ""
+    return datetime.fromtimestamp(stamp, ZoneInfo("Europe/Amsterdam")).strftime("%d-%m-%Y %H:%M")
+
+
+def _records(records: Sequence[ManualRecord]) -> Table:
+    table = Table("id", "partner", "case", "type", "fields", "when", "role", "status", "message")
+    for r in records:
+        fields = ", ".join(f"{k}={v}" for k, v in r.fields[1:])
+        table.add_row(
+            str(r.id),
+            r.partner,
+            r.case,
+            type_alias(r.type),
+            fields,
+            _local(r.happened_at),
+            r.registered_by,
+            r.status,
+            "" if r.matched_position is None else str(r.matched_position),
+        )
+    return table
+
+
+# -- manual records ---------------------------------------------------------------------------
+
+
+@manual_app.command("add")
+def manual_add(
+    partner: Annotated[str, typer.Option(help="Who did the work: partner key or name")],
+    case: Annotated[str, typer.Option(help="The case number (parketnummer)")],
+    type: Annotated[str, typer.Option(help="Message type or alias: uitspraak-geregistreerd")],
+    when: Annotated[str, typer.Option(help="dd-mm-yyyy [hh:mm] or ISO; Europe/Amsterdam")],
+    role: Annotated[str, typer.Option(help="The registering role, e.g. 'griffie rechtbank'")],
+    field: FieldOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Register one piece of paper work; matched at once if its message is already here."""
+    fields = _pairs(field, "--field")
+    with _work(store) as work:
+        record = work.register(
+            principal=LOCAL_OPERATOR,
+            partner=partner,
+            case=case,
+            type=type,
+            when=when,
+            role=role,
+            fields=fields,
+        )
+        out.print(f"registered manual record {record.id} ({record.status})")
+
+
+@manual_app.command("import")
+def manual_import(
+    file: Annotated[Path, typer.Argument(help="The CSV export (, or ; separated)")],
+    mapping: Annotated[
+        Path | None, typer.Option(help="The column mapping, YAML or JSON (see the docs)")
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="PART=COLUMN or fields.NAME=COLUMN (overrides --mapping)"),
+    ] = None,
+    default: Annotated[
+        list[str] | None, typer.Option(help="A fixed partner, type or role: PART=VALUE")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row and store nothing")
+    ] = False,
+    skip_refused: Annotated[
+        bool, typer.Option("--skip-refused", help="Register the good rows even if some are refused")
+    ] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Import paper work from a spreadsheet export. Any refused row refuses the whole file
+    (every refusal is shown) unless --skip-refused; --dry-run shows what would happen."""
+    try:
+        data = file.read_bytes()
+        base: Any = yaml.safe_load(mapping.read_text(encoding="utf-8")) if mapping else {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(f"cannot read {exc}") from None
+    if base is not None and not isinstance(base, dict):
+        raise _fail(f"{mapping}: a mapping is an object with columns, fields and defaults")
+    try:
+        doc = merge_options(base, map_ or [], default or [])
+    except MappingError as exc:
+        raise _fail("; ".join(p.reason for p in exc.problems)) from None
+    with _work(store) as work:
+        result = work.import_csv(
+            principal=LOCAL_OPERATOR,
+            data=data,
+            mapping=doc,
+            dry_run=dry_run,
+            skip_refused=skip_refused,
+            name=file.name,
+        )
+        report = result.report
+        for note in report.notes:
+            err.print(f"[yellow]note:[/] {note}", highlight=False)
+        out.print(
+            f"{file.name}: {report.rows} rows ({report.encoding}, delimiter {report.delimiter!r}), "
+            f"{len(report.accepted)} good, {report.refused_rows} refused"
+        )
+        if report.refusals:
+            table = Table("line", "column", "reason", title="refused rows", title_justify="left")
+            for r in report.refusals:
+                table.add_row(str(r.line), r.column, r.reason)
+            out.print(table)
+        if dry_run:
+            out.print(f"dry run: {len(report.accepted)} rows would be registered; nothing stored")
+        else:
+            out.print(f"registered {len(result.stored)} manual records")
+
+
+@manual_app.command("list")
+def manual_list(
+    status: Annotated[str | None, typer.Option(help="registered, matched, confirmed, …")] = None,
+    partner: Annotated[str | None, typer.Option(help="Only this partner's")] = None,
+    type: Annotated[str | None, typer.Option(help="Only this type (or alias)")] = None,
+    unmatched: Annotated[bool, typer.Option("--unmatched", help="Only unmatched ones")] = False,
+    after: Annotated[int, typer.Option(min=0, help="Only ids above this")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    store: StoreOpt = None,
+) -> None:
+    """List manual records."""
+    with _work(store) as work:
+        records = work.records(
+            principal=LOCAL_OPERATOR,
+            status=status,
+            partner=partner,
+            type=type,
+            unmatched=unmatched,
+            after=after,
+            limit=limit,
+        )
+        out.print(_records(records))
+
+
+@manual_app.command("show")
+def manual_show(
+    record_id: Annotated[int, typer.Argument(help="The record's id")], store: StoreOpt = None
+) -> None:
+    """One record with its history: every change, why and by whom."""
+    with _work(store) as work:
+        record = work.record(principal=LOCAL_OPERATOR, record_id=record_id)
+        out.print(_records([record]))
+        table = Table("when", "action", "status", "by", "reason", "detail")
+        for e in record.history:
+            table.add_row(_local(e.at), e.action, e.status, e.actor, e.reason, e.detail)
+        out.print(table)
+
+
+def _settle(action: str, record_id: int, reason: str, store: str | None) -> None:
+    with _work(store) as work:
+        change = work.confirm if action == "confirm" else work.withdraw
+        record = change(principal=LOCAL_OPERATOR, record_id=record_id, reason=reason)
+        out.print(f"manual record {record.id}: {record.status}")
+
+
+@manual_app.command("confirm")
+def manual_confirm(
+    record_id: Annotated[int, typer.Argument()], reason: ReasonOpt, store: StoreOpt = None
+) -> None:
+    """Confirm a manual record."""
+    _settle("confirm", record_id, reason, store)
+
+
+@manual_app.command("withdraw")
+def manual_withdraw(
+    record_id: Annotated[int, typer.Argument()], reason: ReasonOpt, store: StoreOpt = None
+) -> None:
+    """Withdraw a manual record (it stays in the list, as withdrawn)."""
+    _settle("withdraw", record_id, reason, store)
+
+
+@manual_app.command("correct")
+def manual_correct(
+    record_id: Annotated[int, typer.Argument()],
+    reason: ReasonOpt,
+    case: Annotated[str | None, typer.Option(help="The right case number")] = None,
+    type: Annotated[str | None, typer.Option(help="The right type")] = None,
+    when: Annotated[str | None, typer.Option(help="The right date")] = None,
+    field: FieldOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Correct a record's case, type, fields or date; its history is kept and it is matched
+    again."""
+    fields = _pairs(field, "--field") or None
+    with _work(store) as work:
+        record = work.correct(
+            principal=LOCAL_OPERATOR,
+            record_id=record_id,
+            reason=reason,
+            case=case,
+            type=type,
+            fields=fields,
+            when=when,
+        )
+        out.print(f"manual record {record.id}: corrected; {record.history[-1].detail}")
+
+
+@manual_app.command("unmatched")
+def manual_unmatched(
+    partner: Annotated[str | None, typer.Option(help="Only this sender's")] = None,
+    type: Annotated[str | None, typer.Option(help="Only this type (or alias)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    store: StoreOpt = None,
+) -> None:
+    """Unmatched work both ways: manual records without a message, and messages (of a sender
+    and type with paper work, since that paper work began) without a manual record."""
+    with _work(store) as work:
+        records = work.records(
+            principal=LOCAL_OPERATOR, partner=partner, type=type, unmatched=True, limit=limit
+        )
+        out.print(f"manual records without a digital message: {len(records)}")
+        out.print(_records(records))
+        messages = work.unmatched_messages(
+            principal=LOCAL_OPERATOR, partner=partner, type=type, limit=limit
+        )
+        out.print(f"digital messages without a manual record: {len(messages)}")
+        table = Table("position", "sender", "type", "case", "id", "received")
+        for m in messages:
+            table.add_row(
+                str(m.position),
+                m.sender,
+                type_alias(m.type),
+                m.partitionkey or "",
+                m.id,
+                _local(m.received_at),
+            )
+        out.print(table)
+
+
+# -- interim procedures -----------------------------------------------------------------------
+
+
+def _procedures(procedures: Sequence[InterimProcedure]) -> Table:
+    table = Table(
+        "id", "process", "replaced by", "from", "informed", "route / manual type", "retired"
+    )
+    for p in procedures:
+        extra = " / ".join(
+            x for x in (p.emergency_route, p.manual_type and type_alias(p.manual_type)) if x
+        )
+        retired = f"{_local(p.retired_at)} ({p.retired_by})" if p.retired_at is not None else ""
+        table.add_row(
+            str(p.id),
+            p.process,
+            p.replaces,
+            _local(p.valid_from),
+            ", ".join(p.partners_informed),
+            extra,
+            retired,
+        )
+    return table
+
+
+@procedures_app.command("add")
+def procedure_add(
+    process: Annotated[str, typer.Option(help="The chain process, e.g. voorlopige-hechtenis")],
+    replaces: Annotated[str, typer.Option(help="What replaces the digital flow, in words")],
+    valid_from: Annotated[str, typer.Option("--from", help="From when: dd-mm-yyyy [hh:mm]")],
+    informed: Annotated[
+        list[str] | None, typer.Option("--informed", help="A partner that was told (repeat)")
+    ] = None,
+    route: Annotated[
+        str | None, typer.Option(help="The emergency route that belongs to it")
+    ] = None,
+    manual_type: Annotated[
+        str | None, typer.Option(help="The message type registered by hand under it")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Record an interim procedure (werkproces in de tussentijd) for a process."""
+    with _work(store) as work:
+        procedure = work.add_procedure(
+            principal=LOCAL_OPERATOR,
+            process=process,
+            replaces=replaces,
+            valid_from=valid_from,
+            partners_informed=informed or [],
+            emergency_route=route,
+            manual_type=manual_type,
+        )
+        out.print(f"interim procedure {procedure.id} for {procedure.process}")
+
+
+@procedures_app.command("list")
+def procedure_list(
+    process: Annotated[str | None, typer.Option(help="Only this process")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--retired", help="Only active or only retired ones")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """List interim procedures."""
+    with _work(store) as work:
+        out.print(
+            _procedures(work.procedures(principal=LOCAL_OPERATOR, process=process, active=active))
+        )
+
+
+@procedures_app.command("retire")
+def procedure_retire(
+    wave: Annotated[str, typer.Option(help="The go-live wave that restores the process")],
+    procedure_id: Annotated[int | None, typer.Argument(help="One procedure's id")] = None,
+    process: Annotated[
+        list[str] | None, typer.Option(help="Retire every active procedure of this process")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Retire a procedure, or every active one of the given processes, when a wave opens."""
+    if (procedure_id is None) == (not process):
+        raise _fail("give a procedure id or --process (one or more), not both")
+    with _work(store) as work:
+        if procedure_id is not None:
+            retired = [
+                work.retire_procedure(
+                    principal=LOCAL_OPERATOR, procedure_id=procedure_id, wave=wave
+                )
+            ]
+        else:
+            retired = work.retire_procedures(
+                principal=LOCAL_OPERATOR, processes=process or [], wave=wave
+            )
+        out.print(f"retired {len(retired)} interim procedures ({wave})")
+        if retired:
+            out.print(_procedures(retired))
+
+
+__all__ = ["manual_app", "procedures_app"]

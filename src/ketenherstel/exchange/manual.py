@@ -1,0 +1,415 @@
+"""Use cases for paper work: manual records (one at a time or a spreadsheet import), their
+confirmation, correction and withdrawal, the unmatched lists, and interim procedures.
+
+Operators write; viewers and operators read everything; a partner reads only its own records
+and messages, and the procedures it was told about. Every method takes keyword arguments and
+the calling `Principal`; writes and reads of records are audited (never case data).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ketenherstel.chain import Chain
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.errors import Forbidden, InvalidInput, NotFound, Problem, StateConflict
+from ketenherstel.manual import (
+    CheckedEntry,
+    ColumnMapping,
+    CsvFileError,
+    ImportReport,
+    ManualEntry,
+    MappingError,
+    ProcedureDraft,
+    Refusal,
+    check_entry,
+    check_procedure,
+    parse_csv,
+    resolve_partner,
+    resolve_type,
+)
+from ketenherstel.store import ports
+from ketenherstel.store.manual_ports import (
+    MANUAL_STATUSES,
+    InterimProcedure,
+    ManualCorrection,
+    ManualRecord,
+    ManualStateError,
+    ManualStore,
+    NewManualRecord,
+    NewProcedure,
+    UnmatchedMessage,
+)
+from ketenherstel.store.ports import AuditRecord
+
+MAX_REASON = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """A dry run's or an import's report; `stored` is empty for a dry run."""
+
+    report: ImportReport
+    stored: tuple[ManualRecord, ...]
+    dry_run: bool
+
+
+def _problems(refusals: Sequence[Refusal]) -> list[Problem]:
+    return [Problem(r.line, r.column, r.reason) for r in refusals]
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except ports.NotFound as exc:
+        raise NotFound(str(exc)) from None
+    except (ports.AlreadyExists, ManualStateError) as exc:
+        raise StateConflict(str(exc)) from None
+
+
+def _new(entry: CheckedEntry, origin: str) -> NewManualRecord:
+    return NewManualRecord(
+        partner=entry.partner,
+        case=entry.case,
+        type=entry.type,
+        fields=entry.fields,
+        bkey=entry.bkey,
+        happened_at=entry.happened_at,
+        registered_by=entry.registered_by,
+        origin=origin,
+    )
+
+
+class ManualWork:
+    def __init__(
+        self, *, store: ManualStore, chain: Chain, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.chain = chain
+        self.clock = clock
+
+    # -- access -------------------------------------------------------------------------------
+
+    def _require_operator(self, principal: Principal) -> None:
+        if not principal.is_operator:
+            raise Forbidden("this needs the operator role")
+
+    def _own_partner(self, principal: Principal, asked: str | None) -> str | None:
+        """The partner filter a caller may use: anything for viewers, only itself otherwise."""
+        if principal.can_view:
+            return None if asked is None else self._partner(asked)
+        if principal.partner_key is None:
+            raise Forbidden("this needs a partner credential or the viewer role")
+        if asked is not None and self._partner(asked) != principal.partner_key:
+            raise Forbidden("a partner sees only its own paper work and messages")
+        return principal.partner_key
+
+    def _partner(self, text: str) -> str:
+        try:
+            return resolve_partner(self.chain, text)
+        except LookupError as exc:
+            raise InvalidInput(str(exc), [Problem(None, "partner", str(exc))]) from None
+
+    def _type(self, text: str) -> str:
+        try:
+            return resolve_type(self.chain, text)
+        except LookupError as exc:
+            raise InvalidInput(str(exc), [Problem(None, "type", str(exc))]) from None
+
+    def _audit(self, principal: Principal, action: str, obj: str, detail: str) -> None:
+        self.store.audit(AuditRecord(self.clock(), principal.name, action, obj, detail))
+
+    @staticmethod
+    def _reason(reason: str) -> str:
+        text = reason.strip()
+        if not text or len(text) > MAX_REASON:
+            why = f"give a reason of 1 to {MAX_REASON} characters"
+            raise InvalidInput(why, [Problem(None, "reason", why)])
+        return text
+
+    @staticmethod
+    def _limit(limit: int) -> None:
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be from 1 to 1000, not {limit}")
+
+    # -- manual records ------------------------------------------------------------------------
+
+    def register(
+        self,
+        *,
+        principal: Principal,
+        partner: str,
+        case: str,
+        type: str,
+        when: str | datetime,
+        role: str,
+        fields: Mapping[str, str] | None = None,
+    ) -> ManualRecord:
+        """Register one piece of paper work; matched at once if its message is already here."""
+        self._require_operator(principal)
+        entry = ManualEntry(partner, case, type, when, role, dict(fields or {}))
+        checked, refusals = check_entry(self.chain, entry, now=self.clock())
+        if checked is None:
+            raise InvalidInput(
+                "the manual record is refused; nothing was stored", _problems(refusals)
+            )
+        with _store_errors():
+            [record] = self.store.register_manual(
+                [_new(checked, "registered one at a time")], now=self.clock(), actor=principal.name
+            )
+        self._audit(principal, "manual-registered", f"manual-record {record.id}", record.partner)
+        return record
+
+    def import_csv(
+        self,
+        *,
+        principal: Principal,
+        data: bytes,
+        mapping: Mapping[str, object],
+        dry_run: bool,
+        skip_refused: bool = False,
+        name: str = "",
+    ) -> ImportResult:
+        """Check a spreadsheet export; unless `dry_run`, register its rows in one transaction.
+
+        A file with any refused row is refused whole (400, every refusal listed) unless
+        `skip_refused`, which registers the other rows and reports the refusals."""
+        if dry_run and not principal.can_view:
+            raise Forbidden("a dry run needs the viewer or operator role")
+        if not dry_run:
+            self._require_operator(principal)
+        try:
+            columns = ColumnMapping.from_dict(mapping, self.chain)
+            report = parse_csv(
+                data, columns, self.chain, now=self.clock(), registered=self.store.registered_manual
+            )
+        except (MappingError, CsvFileError) as exc:
+            raise InvalidInput(exc.detail, _problems(exc.problems)) from None
+        if dry_run:
+            return ImportResult(report, (), True)
+        if report.refusals and not skip_refused:
+            raise InvalidInput(
+                f"{report.refused_rows} of {report.rows} rows are refused, so the whole file is "
+                "refused and nothing was stored; fix those rows, or import with skip-refused to "
+                f"register the other {len(report.accepted)}",
+                _problems(report.refusals),
+            )
+        if not report.accepted:
+            raise InvalidInput("the file has no rows to register; nothing was stored")
+        label = name or "upload"
+        records = [_new(row.entry, f"csv {label} line {row.line}") for row in report.accepted]
+        with _store_errors():
+            stored = self.store.register_manual(records, now=self.clock(), actor=principal.name)
+        detail = f"{label}: {report.rows} rows, {report.refused_rows} refused, {report.encoding}"
+        self._audit(principal, "manual-imported", f"{len(stored)} manual records", detail)
+        return ImportResult(report, tuple(stored), False)
+
+    def records(
+        self,
+        *,
+        principal: Principal,
+        status: str | None = None,
+        partner: str | None = None,
+        type: str | None = None,
+        unmatched: bool = False,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[ManualRecord]:
+        partner = self._own_partner(principal, partner)
+        if status is not None and status not in MANUAL_STATUSES:
+            why = f"status is one of {', '.join(MANUAL_STATUSES)}, not {status!r}"
+            raise InvalidInput(why, [Problem(None, "status", why)])
+        self._limit(limit)
+        found = self.store.manual_records(
+            status=status,
+            partner=partner,
+            type=None if type is None else self._type(type),
+            unmatched=unmatched,
+            after=after,
+            limit=limit,
+        )
+        self._audit(principal, "manual-read", f"{len(found)} manual records", partner or "all")
+        return found
+
+    def record(self, *, principal: Principal, record_id: int) -> ManualRecord:
+        found = self.store.manual_record(record_id)
+        own = principal.can_view or (found is not None and found.partner == principal.partner_key)
+        if found is None or not own:
+            raise NotFound(f"no manual record {record_id} that you may see")
+        self._audit(principal, "manual-read", f"manual-record {record_id}", found.partner)
+        return found
+
+    def confirm(self, *, principal: Principal, record_id: int, reason: str) -> ManualRecord:
+        return self._change(principal, record_id, reason, self.store.confirm_manual, "confirmed")
+
+    def withdraw(self, *, principal: Principal, record_id: int, reason: str) -> ManualRecord:
+        return self._change(principal, record_id, reason, self.store.withdraw_manual, "withdrawn")
+
+    def _change(
+        self,
+        principal: Principal,
+        record_id: int,
+        reason: str,
+        change: Callable[..., ManualRecord],
+        action: str,
+    ) -> ManualRecord:
+        self._require_operator(principal)
+        why = self._reason(reason)
+        with _store_errors():
+            record = change(record_id=record_id, reason=why, actor=principal.name, now=self.clock())
+        self._audit(principal, f"manual-{action}", f"manual-record {record_id}", why)
+        return record
+
+    def correct(
+        self,
+        *,
+        principal: Principal,
+        record_id: int,
+        reason: str,
+        case: str | None = None,
+        type: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        when: str | datetime | None = None,
+    ) -> ManualRecord:
+        """Correct case, type, business-key fields or date; the record keeps its history and
+        is matched again under its new business key."""
+        self._require_operator(principal)
+        why = self._reason(reason)
+        old = self.store.manual_record(record_id)
+        if old is None:
+            raise NotFound(f"no manual record {record_id}")
+        if case is None and type is None and not fields and when is None:
+            raise InvalidInput("nothing to correct: give a new case, type, fields or date")
+        entry = ManualEntry(
+            partner=old.partner,
+            case=old.case if case is None else case,
+            type=old.type if type is None else type,
+            when=datetime.fromtimestamp(old.happened_at, UTC) if when is None else when,
+            role=old.registered_by,
+            fields={**dict(old.fields[1:]), **dict(fields or {})},  # [0] is the case
+        )
+        checked, refusals = check_entry(self.chain, entry, now=self.clock())
+        if checked is None:
+            raise InvalidInput(
+                "the correction is refused; nothing was changed", _problems(refusals)
+            )
+        correction = ManualCorrection(
+            checked.case, checked.type, checked.fields, checked.bkey, checked.happened_at
+        )
+        with _store_errors():
+            record = self.store.correct_manual(
+                record_id=record_id,
+                correction=correction,
+                reason=why,
+                actor=principal.name,
+                now=self.clock(),
+            )
+        self._audit(principal, "manual-corrected", f"manual-record {record_id}", why)
+        return record
+
+    def unmatched_messages(
+        self,
+        *,
+        principal: Principal,
+        partner: str | None = None,
+        type: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[UnmatchedMessage]:
+        """Digital messages of a (sender, type) with paper work, since that paper work began,
+        that no manual record of the same business key accounts for."""
+        partner = self._own_partner(principal, partner)
+        self._limit(limit)
+        return self.store.unmatched_messages(
+            partner=partner,
+            type=None if type is None else self._type(type),
+            after=after,
+            limit=limit,
+        )
+
+    # -- interim procedures --------------------------------------------------------------------
+
+    def add_procedure(
+        self,
+        *,
+        principal: Principal,
+        process: str,
+        replaces: str,
+        valid_from: str | datetime,
+        partners_informed: Sequence[str] = (),
+        emergency_route: str | None = None,
+        manual_type: str | None = None,
+    ) -> InterimProcedure:
+        self._require_operator(principal)
+        draft = ProcedureDraft(
+            process, replaces, valid_from, partners_informed, emergency_route, manual_type
+        )
+        checked, refusals = check_procedure(self.chain, draft)
+        if checked is None:
+            raise InvalidInput(
+                "the interim procedure is refused; nothing was stored", _problems(refusals)
+            )
+        procedure = self.store.add_procedure(
+            NewProcedure(
+                process=checked.process,
+                replaces=checked.replaces,
+                valid_from=checked.valid_from,
+                partners_informed=checked.partners_informed,
+                emergency_route=checked.emergency_route,
+                manual_type=checked.manual_type,
+            ),
+            now=self.clock(),
+            actor=principal.name,
+        )
+        self._audit(principal, "procedure-added", f"interim-procedure {procedure.id}", process)
+        return procedure
+
+    def procedures(
+        self, *, principal: Principal, process: str | None = None, active: bool | None = None
+    ) -> list[InterimProcedure]:
+        found = self.store.procedures(process=process, active=active)
+        if principal.can_view:
+            return found
+        return [p for p in found if principal.partner_key in p.partners_informed]
+
+    def retire_procedure(
+        self, *, principal: Principal, procedure_id: int, wave: str
+    ) -> InterimProcedure:
+        self._require_operator(principal)
+        name = self._wave(wave)
+        with _store_errors():
+            procedure = self.store.retire_procedure(
+                procedure_id=procedure_id, wave=name, now=self.clock()
+            )
+        self._audit(principal, "procedure-retired", f"interim-procedure {procedure_id}", name)
+        return procedure
+
+    def retire_procedures(
+        self, *, principal: Principal, processes: Sequence[str], wave: str
+    ) -> list[InterimProcedure]:
+        """A go-live wave opened: retire every active procedure of the processes it restores."""
+        self._require_operator(principal)
+        name = self._wave(wave)
+        known = {p.key for p in self.chain.processes}
+        unknown = [p for p in processes if p not in known]
+        if unknown:
+            raise InvalidInput(f"unknown processes: {', '.join(unknown)}")
+        retired = self.store.retire_procedures(list(processes), name, self.clock())
+        for procedure in retired:
+            self._audit(principal, "procedure-retired", f"interim-procedure {procedure.id}", name)
+        return retired
+
+    @staticmethod
+    def _wave(wave: str) -> str:
+        name = wave.strip()
+        if not name or len(name) > 100:
+            raise InvalidInput("name the go-live wave (1 to 100 characters)")
+        return name
+
+
+__all__ = ["ImportResult", "ManualWork"]

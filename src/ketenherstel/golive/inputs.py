@@ -1,0 +1,191 @@
+"""Forecast inputs from CSV files, every problem named by file, row and column.
+
+Each file has a header row; columns may come in any order, and every column is required::
+
+    backlog.csv   receiver,sender,type,count,oldest        oldest: ISO 8601 with UTC offset
+    inflow.csv    receiver,sender,type,per_day             per_day: messages a day (may be 0.5)
+    actual.csv    day,sender,receiver,backlog              day: 2025-09-01; backlog at day's end
+
+Rows are numbered as lines of the file (the header is row 1). Nothing is returned unless the
+whole file is right: :class:`ForecastInputError` lists every problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from ketenherstel.chain import Chain
+from ketenherstel.golive.errors import ForecastInputError, PlanProblem
+from ketenherstel.golive.forecast import ActualPoint, Backlog, Inflow, check_flow
+
+__all__ = ["read_actual_csv", "read_backlog_csv", "read_inflow_csv"]
+
+_T = TypeVar("_T")
+_Row = dict[str, str]
+
+
+class _Problems:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.found: list[PlanProblem] = []
+
+    def add(self, row: int | None, column: str | None, message: str) -> None:
+        where = self.file
+        if row is not None:
+            where += f" row {row}"
+        if column is not None:
+            where += f" column {column!r}"
+        self.found.append(PlanProblem(where, message))
+
+
+def read_backlog_csv(
+    path: Path | str, chain: Chain, *, start: datetime | None = None
+) -> list[Backlog]:
+    """Backlog rows; with ``start``, an ``oldest`` after it is refused too."""
+
+    def parse(row: _Row, number: int, problems: _Problems) -> Backlog | None:
+        flow_ok = _flow(row, number, problems, chain)
+        count = _number(row, "count", number, problems, int, "a whole number (0 or more)")
+        oldest = _moment(row, "oldest", number, problems)
+        if oldest is not None and start is not None and oldest > start:
+            problems.add(
+                number, "oldest", f"{row['oldest']} is after the start {start.isoformat()}"
+            )
+            oldest = None
+        if not flow_ok or count is None or oldest is None:
+            return None
+        return Backlog(row["receiver"], row["sender"], row["type"], int(count), oldest)
+
+    return _read(Path(path), ("receiver", "sender", "type", "count", "oldest"), parse)
+
+
+def read_inflow_csv(path: Path | str, chain: Chain) -> list[Inflow]:
+    """Inflow rows: messages a day per (receiver, sender, type)."""
+
+    def parse(row: _Row, number: int, problems: _Problems) -> Inflow | None:
+        flow_ok = _flow(row, number, problems, chain)
+        per_day = _number(row, "per_day", number, problems, float, "a number of messages a day")
+        if not flow_ok or per_day is None:
+            return None
+        return Inflow(row["receiver"], row["sender"], row["type"], float(per_day))
+
+    return _read(Path(path), ("receiver", "sender", "type", "per_day"), parse)
+
+
+def read_actual_csv(path: Path | str, chain: Chain) -> list[ActualPoint]:
+    """Measured backlog per channel at the end of each day."""
+    partners = {p.key for p in chain.partners}
+
+    def parse(row: _Row, number: int, problems: _Problems) -> ActualPoint | None:
+        ok = True
+        for column in ("sender", "receiver"):
+            if row[column] not in partners:
+                problems.add(number, column, f"unknown partner {row[column]!r}")
+                ok = False
+        backlog = _number(row, "backlog", number, problems, float, "a number (0 or more)")
+        day: date | None = None
+        try:
+            day = date.fromisoformat(row["day"].strip())
+        except ValueError:
+            problems.add(number, "day", f"{row['day']!r} is not a date like 2025-09-01")
+        if not ok or backlog is None or day is None:
+            return None
+        return ActualPoint(row["sender"], row["receiver"], day, float(backlog))
+
+    return _read(Path(path), ("day", "sender", "receiver", "backlog"), parse)
+
+
+def _read(
+    path: Path,
+    columns: tuple[str, ...],
+    parse: Callable[[_Row, int, _Problems], _T | None],
+) -> list[_T]:
+    problems = _Problems(path.name)
+    items: list[_T] = []
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            for number, row in _rows(handle, columns, problems):
+                item = parse(row, number, problems)
+                if item is not None:
+                    items.append(item)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        problems.add(None, None, f"cannot read {path}: {exc}")
+    if problems.found:
+        raise ForecastInputError(problems.found)
+    return items
+
+
+def _rows(
+    handle: Iterator[str], columns: tuple[str, ...], problems: _Problems
+) -> Iterator[tuple[int, _Row]]:
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if header is None:
+        problems.add(None, None, f"the file is empty; expected a header row: {','.join(columns)}")
+        return
+    names = [name.strip() for name in header]
+    missing = [c for c in columns if c not in names]
+    unknown = [n for n in names if n not in columns]
+    if missing or unknown:
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unknown {', '.join(unknown)}" if unknown else "",
+            )
+            if part
+        )
+        problems.add(1, None, f"the header has {detail}; expected the columns {','.join(columns)}")
+        return
+    for values in reader:
+        number = reader.line_num
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) != len(names):
+            problems.add(number, None, f"has {len(values)} fields, the header {len(names)}")
+            continue
+        yield number, {name: value.strip() for name, value in zip(names, values, strict=True)}
+
+
+def _flow(row: _Row, number: int, problems: _Problems, chain: Chain) -> bool:
+    reasons = check_flow(chain, row["receiver"], row["sender"], row["type"])
+    for column, reason in reasons:
+        problems.add(number, column, reason)
+    return not reasons
+
+
+def _number(
+    row: _Row,
+    column: str,
+    number: int,
+    problems: _Problems,
+    kind: Callable[[str], float | int],
+    expected: str,
+) -> float | int | None:
+    try:
+        value = kind(row[column])
+    except ValueError:
+        problems.add(number, column, f"{row[column]!r} is not {expected}")
+        return None
+    if not math.isfinite(value) or value < 0:
+        problems.add(number, column, f"{row[column]!r} is not {expected}")
+        return None
+    return value
+
+
+def _moment(row: _Row, column: str, number: int, problems: _Problems) -> datetime | None:
+    text = row[column]
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        problems.add(number, column, f"{text!r} is not a date-time like 2025-07-18T09:00:00+02:00")
+        return None
+    if value.tzinfo is None:
+        problems.add(number, column, f"{text!r} has no UTC offset; add one, e.g. {text}+02:00")
+        return None
+    return value

@@ -1,0 +1,66 @@
+"""Dates as people type them in Dutch spreadsheets: `dd-mm-yyyy`, `dd-mm-yyyy hh:mm`, ISO 8601.
+
+A time without an offset is Europe/Amsterdam time; a date alone is midnight there.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+_DMY = re.compile(
+    r"(?P<d>[0-9]{1,2})[-/.](?P<m>[0-9]{1,2})[-/.](?P<y>[0-9]{4})"
+    r"(?:[ T]+(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})(?:[:.](?P<S>[0-9]{2}))?)?"
+)
+WHEN_FORMATS = "dd-mm-yyyy, dd-mm-yyyy hh:mm or ISO 8601 (yyyy-mm-dd[Thh:mm[:ss][+hh:mm]])"
+
+
+@functools.cache
+def amsterdam() -> ZoneInfo:
+    """Europe/Amsterdam, loaded on first use (never at import time)."""
+    return ZoneInfo("Europe/Amsterdam")
+
+
+def parse_when(text: str) -> datetime:
+    """An aware datetime; raises ValueError naming the accepted formats."""
+    value = text.strip()
+    match = _DMY.fullmatch(value)
+    try:
+        if match is not None:
+            parts = {k: int(v) for k, v in match.groupdict().items() if v is not None}
+            moment = datetime(
+                parts["y"],
+                parts["m"],
+                parts["d"],
+                parts.get("H", 0),
+                parts.get("M", 0),
+                parts.get("S", 0),
+            )
+        elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            moment = datetime.combine(date.fromisoformat(value), time())
+        elif re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]", value):
+            moment = datetime.fromisoformat(value)
+        else:
+            raise ValueError("unknown format")
+    except ValueError as exc:
+        why = "" if str(exc) == "unknown format" else f" ({exc})"
+        raise ValueError(f"bad date {text!r}{why}: use {WHEN_FORMATS}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=amsterdam())
+    return moment
+
+
+def parse_day(text: str) -> date:
+    """A calendar date from `dd-mm-yyyy` or `yyyy-mm-dd`; raises ValueError."""
+    value = text.strip()
+    match = _DMY.fullmatch(value)
+    try:
+        if match is not None and match.group("H") is None:
+            return date(int(match.group("y")), int(match.group("m")), int(match.group("d")))
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"bad date {text!r} ({exc}): use dd-mm-yyyy or yyyy-mm-dd") from None
+    raise ValueError(f"bad date {text!r}: use dd-mm-yyyy or yyyy-mm-dd")

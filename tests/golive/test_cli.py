@@ -1,0 +1,218 @@
+"""``ketenherstel plan …`` through Typer's runner: the happy paths, and bad input that exits
+non-zero with a message naming the problem."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ketenherstel.golive import builtin_plan_path
+from ketenherstel.golive.cli import app
+from tests.golive.support import ARREST, CUSTODY, DISPOSAL_REG
+
+runner = CliRunner()
+START = "2025-08-18T00:00:00+02:00"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "250"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def csv_file(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def backlog(tmp_path: Path) -> str:
+    return csv_file(
+        tmp_path,
+        "backlog.csv",
+        f"""\
+        receiver,sender,type,count,oldest
+        justid,om,{DISPOSAL_REG},4000,2025-07-17T21:00:00+02:00
+        om,politie,{ARREST},600,2025-08-17T00:00:00+02:00
+        om,politie,{CUSTODY},1800,2025-07-17T21:00:00+02:00
+        """,
+    )
+
+
+@pytest.fixture
+def inflow(tmp_path: Path) -> str:
+    return csv_file(
+        tmp_path,
+        "inflow.csv",
+        f"""\
+        receiver,sender,type,per_day
+        justid,om,{DISPOSAL_REG},590
+        om,politie,{CUSTODY},180
+        """,
+    )
+
+
+def test_every_command_has_help() -> None:
+    for command in ([], ["validate"], ["show"], ["priorities"], ["forecast"]):
+        code, stdout, _ = run(*command, "--help")
+        assert code == 0, command
+        assert "Usage" in stdout
+
+
+def test_validate_accepts_the_built_in_plan_by_name_or_path() -> None:
+    for spec in ("om-2025", str(builtin_plan_path())):
+        code, stdout, _ = run("validate", spec)
+        assert code == 0
+        assert "Plan om-2025: 4 waves; isolates om from 17-07-2025 21:00" in stdout
+        assert "om->justid [process:registratie-justitiele-gegevens]" in stdout
+        assert "ok, 1 agreed priorities" in stdout
+
+
+def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    plan = tmp_path / "bad.yaml"
+    plan.write_text(
+        "name: bad\nwaves:\n  - name: w\n    at: 2025-08-18T08:00:00+02:00\n    open:\n"
+        "      - receiver: justd\n        sender: om\n        rate: 0\n",
+        encoding="utf-8",
+    )
+    code, stdout, stderr = run("validate", str(plan))
+    assert code == 1
+    assert (
+        "bad.yaml:6:19 waves[0].open[0].receiver: wave 'w' channel om->justd: unknown partner "
+        "'justd'; did you mean 'justid'?" in stdout
+    )
+    assert "bad.yaml:8:15 waves[0].open[0].rate: wave 'w' channel om->justd: a rate must be" in (
+        stdout
+    )
+    assert "2 problems in" in stderr
+
+
+def test_validate_names_a_missing_file_and_the_built_in_plans() -> None:
+    code, _, stderr = run("validate", "om-2024")
+    assert code == 2
+    assert "no such plan file: om-2024 (the built-in plans are: om-2025)" in stderr
+
+
+def test_show_renders_the_plan_and_as_json() -> None:
+    code, stdout, _ = run("show", "om-2025")
+    assert code == 0
+    assert "Agreed priorities" in stdout and "ministerie JenV" in stdout
+    assert "wave-3" in stdout
+    code, stdout, _ = run("show", "om-2025", "--json")
+    assert code == 0
+    assert json.loads(stdout)["waves"][3]["online"] == ["om"]
+
+
+def test_priorities_rank_with_and_without_a_plan() -> None:
+    code, stdout, _ = run("priorities")
+    assert code == 0
+    assert "no plan" in stdout
+    first = next(line for line in stdout.splitlines() if "│ 1 " in line)
+    assert "aanhouding" in first and "deadline 9 hours (art. 56a Sv)" in first
+    code, stdout, _ = run("priorities", "om-2025")
+    first = next(line for line in stdout.splitlines() if "│ 1 " in line)
+    assert "registratie-justitiele-gegevens" in first and "agreed 12-08-2025" in first
+
+
+def test_forecast_prints_a_table_and_writes_json_and_a_chart(
+    tmp_path: Path, backlog: str, inflow: str
+) -> None:
+    out_json, out_svg = tmp_path / "f.json", tmp_path / "f.svg"
+    code, stdout, stderr = run(
+        "forecast", "om-2025", "--backlog", backlog, "--inflow", inflow, "--start", START,
+        "--default-rate", "justid=2000/h", "--json", str(out_json), "--chart", str(out_svg),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "Forecast of om-2025" in stdout
+    assert "politie->om" in stdout and "inverzekeringstelling-gemeld" in stdout
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    assert {c["channel"] for c in data["channels"]} == {"om->justid", "politie->om"}
+    assert ET.parse(out_svg).getroot().tag.endswith("svg")
+
+
+def test_forecast_compares_with_actual_figures(tmp_path: Path, backlog: str) -> None:
+    actual = csv_file(
+        tmp_path,
+        "actual.csv",
+        "day,sender,receiver,backlog\n2025-08-20,om,justid,10\n2025-08-21,om,justid,0\n",
+    )
+    code, stdout, stderr = run(
+        "forecast", "om-2025", "--backlog", backlog, "--start", START, "--actual", actual,
+        "--default-rate", "justid=1000/h",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "Forecast vs actual" in stdout
+    versus = stdout[stdout.index("Forecast vs actual") :]
+    row = next(line for line in versus.splitlines() if "om->justid" in line)
+    assert "18-08-2025" in row and "21-08-2025" in row and "+3" in row
+
+
+def test_forecast_names_the_file_row_and_column_of_bad_csv(tmp_path: Path) -> None:
+    bad = csv_file(
+        tmp_path,
+        "backlog.csv",
+        f"""\
+        receiver,sender,type,count,oldest
+        justid,om,{DISPOSAL_REG},many,2025-07-17T21:00:00+02:00
+        justid,om,nl.strafrechtketen.registratie.om-afdoening.v1,1,2025-07-17T21:00:00
+        """,
+    )
+    code, stdout, stderr = run("forecast", "om-2025", "--backlog", bad, "--start", START)
+    assert code == 1
+    assert "backlog.csv row 2 column 'count': 'many' is not a whole number" in stdout
+    assert "backlog.csv row 3 column 'type': unknown message type" in stdout
+    assert "did you mean 'nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1'" in stdout
+    assert "backlog.csv row 3 column 'oldest'" in stdout and "has no UTC offset" in stdout
+    assert "3 problems in the forecast input" in stderr
+
+
+def test_forecast_refuses_a_csv_with_the_wrong_columns(tmp_path: Path, backlog: str) -> None:
+    inflow = csv_file(tmp_path, "inflow.csv", "receiver,sender,kind,per_day\n")
+    code, stdout, _ = run(
+        "forecast", "om-2025", "--backlog", backlog, "--inflow", inflow, "--start", START
+    )
+    assert code == 1
+    assert "inflow.csv row 1: the header has missing type; unknown kind" in stdout
+
+
+def test_forecast_refuses_a_sender_that_does_not_send_the_type(tmp_path: Path) -> None:
+    bad = csv_file(
+        tmp_path, "inflow.csv", f"receiver,sender,type,per_day\njustid,cjib,{DISPOSAL_REG},5\n"
+    )
+    backlog = csv_file(tmp_path, "b.csv", "receiver,sender,type,count,oldest\n")
+    code, stdout, _ = run(
+        "forecast", "om-2025", "--backlog", backlog, "--inflow", bad, "--start", START
+    )
+    assert code == 1
+    assert "inflow.csv row 2 column 'sender': 'cjib' does not send" in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "18 August"], "--start '18 August' is not an ISO 8601 date-time"),
+        (["--start", "2025-08-18T00:00:00"], "has no UTC offset"),
+        (["--start", START, "--default-rate", "justid"], "write RECEIVER=RATE"),
+        (["--start", START, "--default-rate", "justid=0/h"], "a rate must be more than 0"),
+        (["--start", START, "--inflow", "missing.csv"], "no such file: missing.csv"),
+    ],
+)
+def test_forecast_refuses_bad_options(backlog: str, args: list[str], message: str) -> None:
+    code, _, stderr = run("forecast", "om-2025", "--backlog", backlog, *args)
+    assert code == 2
+    assert message in stderr
+
+
+def test_forecast_refuses_an_invalid_plan_before_reading_anything(
+    tmp_path: Path, backlog: str
+) -> None:
+    plan = tmp_path / "p.yaml"
+    plan.write_text("name: p\nwaves: []\n", encoding="utf-8")
+    code, stdout, _ = run("forecast", str(plan), "--backlog", backlog, "--start", START)
+    assert code == 1
+    assert "expected a list of at least one wave" in stdout

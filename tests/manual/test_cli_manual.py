@@ -1,0 +1,203 @@
+"""The `manual` and `procedure` commands through Typer's runner, on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ketenherstel.cli_manual import manual_app, procedures_app
+from tests.manual.support import MAPPING, csv_bytes, row
+
+runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("stores_keep_manual_records")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+@pytest.fixture
+def mapping(tmp_path: Path) -> Path:
+    path = tmp_path / "mapping.yaml"
+    path.write_text(yaml.safe_dump(MAPPING), encoding="utf-8")
+    return path
+
+
+def run(app: object, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "250"})  # type: ignore[arg-type]
+    return result.exit_code, result.stdout, result.stderr
+
+
+def add(store: str, case: str = "13-100001-25") -> tuple[int, str, str]:
+    return run(
+        manual_app,
+        "add",
+        "--partner", "om",
+        "--case", case,
+        "--type", "uitspraak-geregistreerd",
+        "--when", "21-07-2025 14:30",
+        "--role", "parket Amsterdam",
+        "--field", "judgmentDate=18-07-2025",
+        "--store", store,
+    )  # fmt: skip
+
+
+def test_every_command_has_help() -> None:
+    for app, cmd in [
+        (manual_app, c)
+        for c in ("add", "import", "list", "show", "confirm", "correct", "withdraw", "unmatched")
+    ] + [(procedures_app, c) for c in ("add", "list", "retire")]:
+        code, out, _ = run(app, cmd, "--help")
+        assert code == 0 and "Usage" in out, cmd
+
+
+def test_add_list_show_and_settle(store: str) -> None:
+    code, out, err = add(store)
+    assert code == 0, err
+    assert "registered manual record 1 (registered)" in out
+    code, out, _ = run(manual_app, "list", "--store", store)
+    assert "13-100001-25" in out and "judgmentDate=2025-07-18" in out and "21-07-2025 14:30" in out
+    code, out, err = run(
+        manual_app, "correct", "1", "--reason", "typo", "--case", "13-100002-25", "--store", store
+    )
+    assert code == 0, err
+    assert "'13-100001-25' → '13-100002-25'" in out
+    code, out, _ = run(manual_app, "confirm", "1", "--reason", "seen the file", "--store", store)
+    assert "manual record 1: confirmed" in out
+    code, out, _ = run(manual_app, "show", "1", "--store", store)
+    assert "seen the file" in out and "corrected" in out
+    code, _, err = run(manual_app, "confirm", "1", "--reason", "again", "--store", store)
+    assert code == 1 and "confirmed already" in err
+    code, out, _ = run(manual_app, "withdraw", "1", "--reason", "double", "--store", store)
+    assert "withdrawn" in out
+
+
+def test_a_refused_add_names_every_problem(store: str) -> None:
+    code, _, err = run(
+        manual_app,
+        "add",
+        "--partner", "politie",
+        "--case", "13-100001-25",
+        "--type", "uitspraak-geregistreerd",
+        "--when", "31-02-2025",
+        "--role", "parket",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 1
+    assert "politie never sends uitspraak-geregistreerd" in err
+    assert "bad date '31-02-2025'" in err
+    assert "missing business-key field judgmentDate" in err
+    _, out, _ = run(manual_app, "list", "--store", store)
+    assert "13-100001-25" not in out
+
+
+def test_a_dry_run_shows_every_refused_row(store: str, tmp_path: Path, mapping: Path) -> None:
+    file = tmp_path / "griffie.csv"
+    file.write_bytes(csv_bytes(row(), row(partner="Ministerie"), row("13-100003-25", when="x")))
+    code, out, err = run(
+        manual_app, "import", str(file), "--mapping", str(mapping), "--dry-run", "--store", store
+    )
+    assert code == 0, err
+    assert "3 rows" in out and "1 good, 2 refused" in out
+    assert "unknown partner 'Ministerie'" in out and "bad date 'x'" in out
+    assert "dry run: 1 rows would be registered; nothing stored" in out
+    _, listed, _ = run(manual_app, "list", "--store", store)
+    assert "13-100001-25" not in listed
+
+
+def test_an_import_with_refused_rows_is_refused_whole_unless_skipped(
+    store: str, tmp_path: Path, mapping: Path
+) -> None:
+    file = tmp_path / "griffie.csv"
+    file.write_bytes(csv_bytes(row(), row(partner="politie")))
+    code, _, err = run(manual_app, "import", str(file), "--mapping", str(mapping), "--store", store)
+    assert code == 1
+    assert "the whole file is refused and nothing was stored" in err
+    assert "politie never sends" in err
+    code, out, err = run(
+        manual_app,
+        "import",
+        str(file),
+        "--mapping",
+        str(mapping),
+        "--skip-refused",
+        "--store",
+        store,
+    )
+    assert code == 0, err
+    assert "registered 1 manual records" in out
+
+
+def test_options_stand_in_for_a_mapping_file(store: str, tmp_path: Path) -> None:
+    file = tmp_path / "export.csv"
+    file.write_text(
+        "Parketnummer,Datum,Uitspraakdatum\n13-100001-25,21-07-2025,18-07-2025\n", encoding="utf-8"
+    )
+    args = ["--map", "case=Parketnummer", "--map", "when=Datum"]
+    args += ["--map", "fields.judgmentDate=Uitspraakdatum"]
+    args += ["--default", "partner=om", "--default", "type=uitspraak-geregistreerd"]
+    args += ["--default", "role=parket Amsterdam"]
+    code, out, err = run(manual_app, "import", str(file), *args, "--store", store)
+    assert code == 0, err
+    assert "registered 1 manual records" in out
+
+
+def test_a_mapped_column_missing_from_the_file_is_named(store: str, tmp_path: Path) -> None:
+    file = tmp_path / "export.csv"
+    file.write_bytes(csv_bytes(row()))
+    doc = {**MAPPING, "columns": {**MAPPING["columns"], "case": "Zaaknummer"}}
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(doc), encoding="utf-8")
+    code, _, err = run(manual_app, "import", str(file), "--mapping", str(mapping), "--store", store)
+    assert code == 1
+    assert "mapping.columns.case" in err and "'Zaaknummer' is not in the header" in err
+
+
+def test_unmatched_lists_both_ways(store: str) -> None:
+    add(store)
+    code, out, _ = run(manual_app, "unmatched", "--store", store)
+    assert code == 0
+    assert "manual records without a digital message: 1" in out
+    assert "digital messages without a manual record: 0" in out
+
+
+def test_procedures_are_added_listed_and_retired(store: str) -> None:
+    code, out, err = run(
+        procedures_app,
+        "add",
+        "--process", "voorlopige-hechtenis",
+        "--replaces", "raadkamerbeslissingen per koerier",
+        "--from", "21-07-2025",
+        "--informed", "rechtspraak",
+        "--informed", "dji",
+        "--manual-type", "voorlopige-hechtenis-beslist",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "interim procedure 1 for voorlopige-hechtenis" in out
+    code, _, err = run(
+        procedures_app,
+        "add",
+        "--process", "voorlopige-hechtenis",
+        "--replaces", "x",
+        "--from", "21-07-2025",
+        "--manual-type", "uitspraak-geregistreerd",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 1 and "belongs to process registratie-justitiele-gegevens" in err
+    _, out, _ = run(procedures_app, "list", "--active", "--store", store)
+    assert "raadkamerbeslissingen per koerier" in out and "rechtspraak, dji" in out
+    code, _, err = run(procedures_app, "retire", "--wave", "wave 2", "--store", store)
+    assert code == 2 and "give a procedure id or --process" in err
+    code, out, _ = run(
+        procedures_app, "retire", "--process", "voorlopige-hechtenis", "--wave", "wave 2",
+        "--store", store,
+    )  # fmt: skip
+    assert "retired 1 interim procedures (wave 2)" in out
+    code, _, err = run(procedures_app, "retire", "1", "--wave", "wave 3", "--store", store)
+    assert code == 1 and "retired already" in err

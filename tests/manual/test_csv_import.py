@@ -1,0 +1,201 @@
+"""Spreadsheet exports with a column mapping: every refused row named, nothing stored (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from ketenherstel.chain import Chain
+from ketenherstel.manual import ColumnMapping, CsvFileError, MappingError, parse_csv
+from ketenherstel.manual.csv_import import merge_options
+
+NOW = datetime(2025, 9, 1, tzinfo=UTC).timestamp()
+MAPPING = {
+    "columns": {
+        "partner": "Partij",
+        "case": "Parketnummer",
+        "type": "Soort",
+        "when": "Datum",
+        "role": "Geregistreerd door",
+    },
+    "fields": {"judgmentDate": "Uitspraakdatum"},
+}
+HEADER = "Partij;Parketnummer;Soort;Datum;Geregistreerd door;Uitspraakdatum"
+GOOD = "OM;13-100001-25;uitspraak-geregistreerd;21-07-2025;parket Amsterdam;18-07-2025"
+
+
+def mapping(chain: Chain, doc: Mapping[str, object] = MAPPING) -> ColumnMapping:
+    return ColumnMapping.from_dict(doc, chain)
+
+
+def parse(chain: Chain, *lines: str, doc: Mapping[str, object] = MAPPING, **kw: object):  # type: ignore[no-untyped-def]
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    return parse_csv(data, mapping(chain, doc), chain, now=NOW, **kw)  # type: ignore[arg-type]
+
+
+def test_a_semicolon_export_with_a_bom_is_read(chain: Chain) -> None:
+    data = b"\xef\xbb\xbf" + f"{HEADER}\n{GOOD}\n".encode()
+    report = parse_csv(data, mapping(chain), chain, now=NOW)
+    assert (report.encoding, report.delimiter, report.rows) == ("utf-8-sig", ";", 1)
+    assert report.refusals == () and report.notes == ()
+    [row] = report.accepted
+    assert (row.line, row.entry.partner, row.entry.case) == (2, "om", "13-100001-25")
+
+
+def test_a_comma_export_with_quoted_cells_is_read(chain: Chain) -> None:
+    report = parse(
+        chain,
+        HEADER.replace(";", ","),
+        'om,13-100001-25,uitspraak-geregistreerd,21-07-2025,"griffie, rechtbank",2025-07-18',
+    )
+    assert report.delimiter == "," and report.refusals == ()
+    assert report.accepted[0].entry.registered_by == "griffie, rechtbank"
+
+
+def test_a_cp1252_export_is_read_and_reported(chain: Chain) -> None:
+    line = GOOD.replace("parket Amsterdam", "parket 's-Hertogenbosch, Justitiële zaken")
+    data = f"{HEADER}\n{line}\n".encode("cp1252")
+    report = parse_csv(data, mapping(chain), chain, now=NOW)
+    assert report.encoding == "cp1252"
+    assert "not UTF-8" in report.notes[0]
+    assert report.accepted[0].entry.registered_by.endswith("Justitiële zaken")
+
+
+def test_every_refused_row_is_named_with_line_column_and_reason(chain: Chain) -> None:
+    rows = [
+        HEADER,
+        GOOD,  # 2: fine
+        GOOD.replace("OM;", "Ministerie;"),  # 3: unknown partner
+        GOOD.replace("uitspraak-geregistreerd", "vonnis-geregistreerd"),  # 4: unknown type
+        GOOD.replace("OM;", "politie;"),  # 5: the police never send it
+        GOOD.replace("13-100001-25", ""),  # 6: missing case number
+        GOOD.replace("21-07-2025", "31-06-2025"),  # 7: bad date
+        GOOD.replace("21-07-2025", "01-01-2030"),  # 8: in the future
+        GOOD.replace(";18-07-2025", ";"),  # 9: missing business-key field
+        GOOD,  # 10: duplicate of line 2
+        GOOD.replace("100001", "100002"),  # 11: already registered
+    ]
+    seen: list[Sequence[tuple[str, str]]] = []
+
+    def registered(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        seen.append(keys)
+        return {k: 41 for k in keys if k[1].startswith(key_of_line_11)}
+
+    from ketenherstel.manual import business_key_digest
+
+    key_of_line_11 = business_key_digest(
+        "nl.strafrechtketen.registratie.uitspraak-geregistreerd.v1|13-100002-25|2025-07-18"
+    )
+    report = parse(chain, *rows, registered=registered)
+    assert [r.line for r in report.accepted] == [2]
+    got = [(r.line, r.column, r.reason) for r in report.refusals]
+    assert [(line, column) for line, column, _ in got] == [
+        (3, "Partij"),
+        (4, "Soort"),
+        (5, "Partij"),
+        (6, "Parketnummer"),
+        (7, "Datum"),
+        (8, "Datum"),
+        (9, "Uitspraakdatum"),
+        (10, "Parketnummer"),
+        (11, "Parketnummer"),
+    ]
+    reasons = [reason for _, _, reason in got]
+    assert reasons[0].startswith("unknown partner 'Ministerie'")
+    assert reasons[1].startswith("unknown type 'vonnis-geregistreerd'")
+    assert reasons[2].startswith("politie never sends uitspraak-geregistreerd")
+    assert reasons[3] == "missing case number"
+    assert reasons[4].startswith("bad date '31-06-2025'")
+    assert reasons[5].endswith("is in the future")
+    assert reasons[6] == "missing business-key field judgmentDate"
+    assert reasons[7] == "duplicate of line 2: same partner, type and business key"
+    assert reasons[8] == "already registered as manual record 41"
+    assert report.refused_rows == 9 and report.rows == 11 - 1
+
+
+def test_line_numbers_count_multi_line_cells_and_blank_rows(chain: Chain) -> None:
+    report = parse(
+        chain,
+        HEADER,
+        GOOD.replace("parket Amsterdam", '"parket\nAmsterdam"'),  # lines 2-3
+        "",  # line 4: skipped
+        GOOD.replace("21-07-2025", "bad"),  # line 5
+    )
+    assert report.rows == 2
+    assert [r.line for r in report.refusals] == [5]
+
+
+def test_short_rows_are_padded_and_long_rows_refused(chain: Chain) -> None:
+    report = parse(chain, HEADER, "OM;13-100001-25", GOOD + ";Amsterdam, Noord;extra")
+    assert {r.line for r in report.refusals} == {2, 3}
+    assert any("unquoted" in r.reason for r in report.refusals if r.line == 3)
+    assert any(r.reason == "missing date (when the work was done)" for r in report.refusals)
+
+
+def test_defaults_fill_columns_a_file_does_not_have(chain: Chain) -> None:
+    doc = {
+        "columns": {"case": "Parketnummer", "when": "Datum"},
+        "fields": {"judgmentDate": "Uitspraakdatum"},
+        "defaults": {"partner": "om", "type": "uitspraak-geregistreerd", "role": "parket"},
+    }
+    report = parse(
+        chain, "Parketnummer,Datum,Uitspraakdatum", "13-100001-25,21-07-2025,18-07-2025", doc=doc
+    )
+    assert report.refusals == ()
+    assert report.accepted[0].entry.registered_by == "parket"
+
+
+def test_a_mapped_column_missing_from_the_header_is_named_up_front(chain: Chain) -> None:
+    with pytest.raises(MappingError) as caught:
+        parse(chain, HEADER.replace("Datum", "Datum registratie"), GOOD)
+    [problem] = caught.value.problems
+    assert problem.column == "mapping.columns.when"
+    assert "'Datum' is not in the header" in problem.reason
+    assert "'Datum registratie'" in problem.reason
+
+
+def test_a_broken_mapping_lists_every_fault(chain: Chain) -> None:
+    doc = {
+        "columns": {"partner": "P", "kind": "K", "when": ""},
+        "fields": {"verdict": "V"},
+        "defaults": {"partner": "ministerie", "case": "1"},
+        "extra": 1,
+    }
+    with pytest.raises(MappingError) as caught:
+        ColumnMapping.from_dict(doc, chain)
+    fields = sorted(p.column for p in caught.value.problems)
+    assert fields == [
+        "mapping.columns.case",
+        "mapping.columns.kind",
+        "mapping.columns.role",
+        "mapping.columns.type",
+        "mapping.columns.when",
+        "mapping.columns.when",
+        "mapping.defaults.case",
+        "mapping.defaults.partner",
+        "mapping.extra",
+        "mapping.fields.verdict",
+    ]
+
+
+def test_unreadable_and_empty_files_are_refused(chain: Chain) -> None:
+    with pytest.raises(CsvFileError, match="empty"):
+        parse_csv(b"", mapping(chain), chain, now=NOW)
+    with pytest.raises(CsvFileError, match="neither UTF-8 nor cp1252"):
+        parse_csv(HEADER.encode() + b"\n\x81\x8d\n", mapping(chain), chain, now=NOW)
+    with pytest.raises(CsvFileError, match="more than 1 rows"):
+        parse(chain, HEADER, GOOD, GOOD, max_rows=1)
+
+
+def test_cli_options_override_the_mapping_file() -> None:
+    doc = merge_options(
+        MAPPING, ["when=Registratiedatum", "fields.judgmentDate=Datum uitspraak"], ["role=griffie"]
+    )
+    assert doc["columns"]["when"] == "Registratiedatum"  # type: ignore[index]
+    assert doc["columns"]["case"] == "Parketnummer"  # type: ignore[index]
+    assert doc["fields"] == {"judgmentDate": "Datum uitspraak"}
+    assert doc["defaults"] == {"role": "griffie"}
+    with pytest.raises(MappingError, match="options"):
+        merge_options(None, ["nothing"], [])

@@ -1,0 +1,112 @@
+"""One paper registration checked against the chain (pure: no store, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ketenherstel.chain import Chain
+from ketenherstel.manual import ManualEntry, business_key_digest, check_entry, resolve_type
+from ketenherstel.manual._dates import parse_when
+
+UITSPRAAK = "nl.strafrechtketen.registratie.uitspraak-geregistreerd.v1"
+VH_BESLIST = "nl.strafrechtketen.vervolging.voorlopige-hechtenis-beslist.v1"
+NOW = datetime(2025, 9, 1, tzinfo=UTC).timestamp()
+
+
+def entry(**kw: object) -> ManualEntry:
+    values: dict[str, object] = {
+        "partner": "om",
+        "case": "13-100001-25",
+        "type": "uitspraak-geregistreerd",
+        "when": "21-07-2025 14:30",
+        "role": "parket Amsterdam",
+        "fields": {"judgmentDate": "18-07-2025"},
+    }
+    values.update(kw)
+    return ManualEntry(**values)  # type: ignore[arg-type]
+
+
+def test_a_valid_entry_gets_the_business_key_of_the_digital_message(chain: Chain) -> None:
+    checked, problems = check_entry(chain, entry(), now=NOW)
+    assert problems == [] and checked is not None
+    assert checked.type == UITSPRAAK
+    assert checked.fields == (("parketnummer", "13-100001-25"), ("judgmentDate", "2025-07-18"))
+    data = {"parketnummer": "13-100001-25", "judgmentDate": "2025-07-18", "verdict": "vrijspraak"}
+    assert checked.key == chain.business_key(UITSPRAAK, data)
+    assert checked.bkey == business_key_digest(checked.key)
+    # 14:30 in Amsterdam in summer is 12:30 UTC
+    assert checked.happened_at == datetime(2025, 7, 21, 12, 30, tzinfo=UTC).timestamp()
+
+
+def test_enum_fields_are_written_as_the_schema_writes_them(chain: Chain) -> None:
+    checked, problems = check_entry(
+        chain,
+        entry(
+            partner="Rechtspraak",
+            type=VH_BESLIST,
+            fields={"measure": "Bewaring", "decision": "BEVOLEN"},
+        ),
+        now=NOW,
+    )
+    assert problems == [], problems
+    assert checked is not None and checked.partner == "rechtspraak"
+    assert dict(checked.fields)["measure"] == "bewaring"
+
+
+def test_every_problem_of_an_entry_is_named(chain: Chain) -> None:
+    checked, problems = check_entry(
+        chain,
+        entry(partner="politie", case="13-1-25", when="31-02-2025", role=" ", fields={}),
+        now=NOW,
+        line=7,
+        columns={"partner": "Partij", "case": "Parketnummer"},
+    )
+    assert checked is None
+    found = {(p.line, p.column, p.reason.split(" ")[0]) for p in problems}
+    assert found == {
+        (7, "Partij", "politie"),  # never sends the type
+        (7, "role", "missing"),
+        (7, "when", "bad"),
+        (7, "Parketnummer", "parketnummer"),  # wrong form
+        (7, "fields.judgmentDate", "missing"),
+    }
+
+
+def test_unknown_partner_and_type_are_refused_with_what_is_known(chain: Chain) -> None:
+    _, problems = check_entry(chain, entry(partner="ministerie", type="vonnis"), now=NOW)
+    reasons = " ".join(p.reason for p in problems)
+    assert "unknown partner 'ministerie'" in reasons and "politie" in reasons
+    assert "unknown type 'vonnis'" in reasons and "uitspraak-geregistreerd" in reasons
+
+
+def test_a_date_in_the_future_is_refused(chain: Chain) -> None:
+    _, problems = check_entry(chain, entry(when="2031-01-01"), now=NOW)
+    assert [p.reason.endswith("is in the future") for p in problems] == [True]
+
+
+def test_aliases_names_and_full_names_resolve_to_one_type(chain: Chain) -> None:
+    assert resolve_type(chain, "UITSPRAAK-GEREGISTREERD") == UITSPRAAK
+    assert resolve_type(chain, UITSPRAAK) == UITSPRAAK
+    assert resolve_type(chain, "Rechterlijke uitspraak geregistreerd in het JDS") == UITSPRAAK
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("21-07-2025", datetime(2025, 7, 20, 22, 0, tzinfo=UTC)),
+        ("1-7-2025 09:05", datetime(2025, 7, 1, 7, 5, tzinfo=UTC)),
+        ("2025-07-21", datetime(2025, 7, 20, 22, 0, tzinfo=UTC)),
+        ("2025-07-21T10:00:00Z", datetime(2025, 7, 21, 10, 0, tzinfo=UTC)),
+        ("2025-01-21T10:00", datetime(2025, 1, 21, 9, 0, tzinfo=UTC)),  # winter time: +01:00
+    ],
+)
+def test_dates_as_people_type_them(text: str, expected: datetime) -> None:
+    assert parse_when(text) == expected
+
+
+@pytest.mark.parametrize("text", ["21/13/2025", "juli 2025", "2025-7-1", "32-01-2025 10:00"])
+def test_bad_dates_name_the_formats(text: str) -> None:
+    with pytest.raises(ValueError, match="dd-mm-yyyy"):
+        parse_when(text)

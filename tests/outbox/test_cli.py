@@ -1,0 +1,149 @@
+"""`ketenherstel outbox …` through Typer's runner, on the sub-app."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from ketenherstel.outbox import verify_bundle
+from ketenherstel.outbox.cli import app
+from ketenherstel.outbox.keys import parse_public_key
+from tests.outbox.conftest import OM_OIN, OM_SOURCE, LiveExchange, closed_port, summons
+
+runner = CliRunner()
+CLEAN_ENV = {
+    "KETENHERSTEL_OUTBOX_DB": None,
+    "KETENHERSTEL_OUTBOX_KEY": None,
+    "KETENHERSTEL_URL": None,
+    "KETENHERSTEL_TOKEN": None,
+    "KETENHERSTEL_OUTBOX_TOKEN": None,
+}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={**CLEAN_ENV, **(env or {})})
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "outbox.db")
+    code, _, err = run("init", "--db", path, "--oin", OM_OIN, "--source", OM_SOURCE)
+    assert code == 0, err
+    return path
+
+
+def jsonl(path: Path, events: list[object]) -> Path:
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", ["init", "keygen", "pubkey", "write", "status", "forward", "serve", "export"]
+)
+def test_every_command_has_help(command: str) -> None:
+    code, out, _ = run(command, "--help")
+    assert code == 0 and "Usage" in out
+
+
+def test_init_refuses_a_source_of_another_oin(tmp_path: Path) -> None:
+    code, _, err = run(
+        "init",
+        "--db",
+        str(tmp_path / "x.db"),
+        "--oin",
+        "00000001003214345000",
+        "--source",
+        OM_SOURCE,
+    )
+    assert code == 2 and "does not belong to OIN" in err
+
+
+def test_write_then_status(db: str, tmp_path: Path) -> None:
+    code, out, _ = run(
+        "write", str(jsonl(tmp_path / "e.jsonl", [summons(), summons()])), "--db", db
+    )
+    assert code == 0 and "2 written, 0 duplicates; sequences 1-2" in out
+    code, out, _ = run("status", "--db", db)
+    assert code == 0 and "2 pending" in out and "not tried yet" in out
+    code, out, _ = run("status", "--json", env={"KETENHERSTEL_OUTBOX_DB": db})
+    assert code == 0 and orjson.loads(out)["pending"] == 2
+
+
+def test_a_json_array_file_is_written_too(db: str, tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_bytes(orjson.dumps([summons(), summons(), summons()]))
+    code, out, _ = run("write", str(path), "--db", db)
+    assert code == 0 and "3 written" in out
+
+
+def test_a_bad_line_is_named_and_nothing_is_written(db: str, tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(orjson.dumps(summons()) + b"\n\n{broken\n")
+    code, _, err = run("write", str(path), "--db", db)
+    assert code == 2 and "line 3: not valid JSON" in err
+    invalid = jsonl(tmp_path / "f.jsonl", [summons(), summons(), summons(type="x.v1")])
+    code, _, err = run("write", str(invalid), "--db", db)
+    assert code == 2 and "line 3 type: unknown message type 'x.v1'" in err
+    assert "nothing was written" in err
+    code, out, _ = run("status", "--db", db)
+    assert "0 pending" in out
+
+
+def test_missing_outbox_or_file_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = run("status", "--db", str(tmp_path / "none.db"))
+    assert code == 2 and "outbox init" in err
+    code, _, err = run("write", str(tmp_path / "none.jsonl"), "--db", str(tmp_path / "x"))
+    assert code == 2 and "no such file" in err
+
+
+def test_keygen_writes_a_private_key_0600_and_prints_the_public_key(tmp_path: Path) -> None:
+    key = tmp_path / "keys" / "om.pem"
+    code, out, err = run("keygen", "--key", str(key))
+    assert code == 0 and "register this public key" in err
+    assert len(parse_public_key(out.strip())) == 32
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert run("pubkey", "--key", str(key))[1] == out
+    code, _, err = run("keygen", "--key", str(key))
+    assert code == 2 and "never overwritten" in err
+
+
+def test_export_writes_a_bundle_the_printed_key_verifies(db: str, tmp_path: Path) -> None:
+    key = tmp_path / "om.pem"
+    public = parse_public_key(run("keygen", "--key", str(key))[1].strip())
+    run("write", str(jsonl(tmp_path / "e.jsonl", [summons(), summons()])), "--db", db)
+    bundle = tmp_path / "om-1.khb"
+    code, out, err = run("export", "--out", str(bundle), "--key", str(key), "--db", db)
+    assert code == 0, err
+    assert "2 events" in out and "sequences 1-2" in out
+    verified = verify_bundle(
+        bundle.read_bytes(), public_keys={OM_OIN: public}, expected_oin=OM_OIN, last=lambda s: None
+    )
+    assert verified.count == 2
+    code, _, err = run("export", "--out", str(tmp_path / "again"), "--key", str(key), "--db", db)
+    assert code == 2 and "nothing to export" in err
+    code, _, err = run("export", "--out", str(tmp_path / "x"), "--key", str(tmp_path / "no.pem"))
+    assert code == 2 and "outbox keygen" in err
+
+
+def test_forward_once_exits_1_while_unreachable_and_0_when_done(
+    db: str, tmp_path: Path, exchange: LiveExchange
+) -> None:
+    run("write", str(jsonl(tmp_path / "e.jsonl", [summons(), summons()])), "--db", db)
+    dead = f"http://127.0.0.1:{closed_port()}"
+    code, _, err = run("forward", "--once", "--db", db, "--url", dead, "--token", exchange.token)
+    assert code == 1 and "unreachable" in err and "2 kept pending" in err
+    env = {"KETENHERSTEL_URL": exchange.url, "KETENHERSTEL_TOKEN": exchange.token}
+    code, _, err = run("forward", "--once", "--db", db, env=env)
+    assert code == 0 and "forwarded 2" in err
+    code, _, err = run("forward", "--once", "--db", db, "--url", exchange.url, "--token", "bad")
+    assert code == 0  # nothing pending, nothing to refuse
+    run("write", str(jsonl(tmp_path / "f.jsonl", [summons()])), "--db", db)
+    code, _, err = run("forward", "--once", "--db", db, "--url", exchange.url, "--token", "bad")
+    assert code == 2 and "refused" in err
+    code, _, err = run("forward", "--once", "--db", db)
+    assert code == 2 and "--token" in err

@@ -1,0 +1,281 @@
+"""Paper work through the HTTP API: registering, importing (dry run, refused, skip-refused),
+settling, the unmatched lists and interim procedures. Bad input is a 400 with every problem
+listed, and nothing is stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ketenherstel.bootstrap import Runtime
+from ketenherstel.chain import load_chain
+from ketenherstel.exchange.auth import LOCAL_OPERATOR
+from ketenherstel.exchange.manual import ManualWork
+from ketenherstel.exchange.service import Exchange
+from ketenherstel.settings import Settings
+from ketenherstel.store.manual_ports import manual_store
+from ketenherstel.web.app import create_app
+from ketenherstel.web.routes import manual as manual_routes
+from tests.manual.support import MAPPING, NOW, csv_bytes, open_manual_sqlite, row
+from tests.web.conftest import Api
+
+RECORD = {
+    "partner": "om",
+    "case": "13-100001-25",
+    "type": "uitspraak-geregistreerd",
+    "happenedAt": "21-07-2025 14:30",
+    "registeredBy": "parket Amsterdam",
+    "fields": {"judgmentDate": "18-07-2025"},
+}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    store = open_manual_sqlite(tmp_path / "api.db")
+    chain = load_chain()
+    exchange = Exchange(store=store, chain=chain, clock=lambda: NOW)
+    runtime = Runtime(Settings(store_url=str(tmp_path / "api.db")), chain, store, exchange)
+    tokens: dict[str, str] = {}
+    for key in ("om", "rechtspraak", "justid"):
+        exchange.register_partner(principal=LOCAL_OPERATOR, key=key)
+        tokens[key], _ = exchange.create_token(
+            principal=LOCAL_OPERATOR, role="partner", partner=key
+        )
+    for role in ("operator", "viewer"):
+        tokens[role], _ = exchange.create_token(principal=LOCAL_OPERATOR, role=role, person=role)
+    app = create_app(runtime)
+    if getattr(app.state, "manual", None) is None:  # until app.py wires the router itself
+        app.include_router(manual_routes.router)
+        app.state.manual = ManualWork(store=manual_store(store), chain=chain, clock=lambda: NOW)
+    with TestClient(app) as client:
+        yield Api(client, runtime, tokens)
+    store.close()
+
+
+def problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def records(api: Api) -> list[Any]:
+    return list(api.runtime.store.manual_records())
+
+
+def test_an_operator_registers_paper_work(api: Api) -> None:
+    r = api.client.post("/v1/manual-records", json=RECORD, headers=api.h("operator"))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "registered" and body["typeAlias"] == "uitspraak-geregistreerd"
+    assert body["fields"] == {"parketnummer": "13-100001-25", "judgmentDate": "2025-07-18"}
+    assert body["happenedAt"] == "2025-07-21T12:30:00Z"
+    assert body["history"][0]["action"] == "registered"
+    got = api.client.get(f"/v1/manual-records/{body['id']}", headers=api.h("om")).json()
+    assert got == body
+
+
+def test_a_bad_record_is_a_400_naming_every_field_and_nothing_is_stored(api: Api) -> None:
+    bad = {**RECORD, "partner": "politie", "happenedAt": "31-02-2025", "fields": {}}
+    body = problem(api.client.post("/v1/manual-records", json=bad, headers=api.h("operator")), 400)
+    assert {p["field"] for p in body["problems"]} == {
+        "partner",
+        "happenedAt",
+        "fields.judgmentDate",
+    }
+    missing = problem(
+        api.client.post("/v1/manual-records", json={"partner": "om"}, headers=api.h("operator")),
+        400,
+    )
+    assert len(missing["problems"]) >= 4
+    assert records(api) == []
+
+
+def test_only_operators_write(api: Api) -> None:
+    for who in ("viewer", "om"):
+        problem(api.client.post("/v1/manual-records", json=RECORD, headers=api.h(who)), 403)
+    problem(api.client.post("/v1/manual-records", json=RECORD), 401)
+
+
+def test_a_dry_run_shows_every_refused_row_and_stores_nothing(api: Api) -> None:
+    data = csv_bytes(row(), row(partner="politie"), row("13-100003-25", when="01-01-2031"))
+    r = api.client.post(
+        "/v1/manual-records/imports",
+        params={"dryRun": "true", "mapping": json.dumps(MAPPING)},
+        content=data,
+        headers={**api.h("viewer"), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["dryRun"], body["rows"], body["refusedRows"]) == (True, 3, 2)
+    assert [a["line"] for a in body["accepted"]] == [2]
+    assert [(x["line"], x["column"]) for x in body["refusals"]] == [(3, "Partij"), (4, "Datum")]
+    assert body["stored"] == [] and records(api) == []
+
+
+def test_an_import_with_a_refused_row_is_refused_whole(api: Api) -> None:
+    data = csv_bytes(row(), row(partner="politie"))
+    r = api.client.post(
+        "/v1/manual-records/imports",
+        params={"mapping": json.dumps(MAPPING)},
+        content=data,
+        headers={**api.h("operator"), "Content-Type": "text/csv; charset=utf-8"},
+    )
+    body = problem(r, 400)
+    assert "the whole file is refused" in body["detail"]
+    assert body["problems"] == [
+        {
+            "index": 3,
+            "field": "Partij",
+            "reason": "politie never sends uitspraak-geregistreerd per the chain; its senders "
+            "are: om",
+        }
+    ]
+    assert records(api) == []
+
+
+def test_skip_refused_imports_the_good_rows_as_json(api: Api) -> None:
+    upload = {
+        "csv": csv_bytes(row(), row(partner="politie")).decode(),
+        "mapping": MAPPING,
+        "name": "griffie.csv",
+    }
+    r = api.client.post(
+        "/v1/manual-records/imports",
+        params={"skipRefused": "true"},
+        json=upload,
+        headers=api.h("operator"),
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert [s["case"] for s in body["stored"]] == ["13-100001-25"]
+    assert body["stored"][0]["history"][0]["detail"] == "csv griffie.csv line 2"
+    assert len(records(api)) == 1
+
+
+def test_import_mapping_and_media_problems_are_named(api: Api) -> None:
+    h = {**api.h("operator"), "Content-Type": "text/csv"}
+    url = "/v1/manual-records/imports"
+    body = problem(api.client.post(url, content=csv_bytes(row()), headers=h), 400)
+    assert body["problems"][0]["field"] == "query:mapping"
+    body = problem(
+        api.client.post(url, params={"mapping": "{"}, content=csv_bytes(row()), headers=h), 400
+    )
+    assert "not JSON" in body["detail"]
+    wrong = {**MAPPING, "columns": {**MAPPING["columns"], "when": "Datum registratie"}}
+    body = problem(
+        api.client.post(
+            url, params={"mapping": json.dumps(wrong)}, content=csv_bytes(row()), headers=h
+        ),
+        400,
+    )
+    assert body["problems"][0]["field"] == "mapping.columns.when"
+    assert "'Datum registratie' is not in the header" in body["problems"][0]["reason"]
+    problem(
+        api.client.post(
+            url, content=b"x", headers={**api.h("operator"), "Content-Type": "application/xml"}
+        ),
+        415,
+    )
+    body = problem(api.client.post(url, json={"csv": "a"}, headers=api.h("operator")), 400)
+    assert any(p["field"] == "body:mapping" for p in body["problems"])
+    assert records(api) == []
+
+
+def test_listing_settling_and_history(api: Api) -> None:
+    h = api.h("operator")
+    first = api.client.post("/v1/manual-records", json=RECORD, headers=h).json()
+    second = api.client.post(
+        "/v1/manual-records", json={**RECORD, "case": "13-100009-25"}, headers=h
+    ).json()
+    page = api.client.get("/v1/manual-records", params={"limit": 1}, headers=h).json()
+    assert [r["id"] for r in page["records"]] == [first["id"]]
+    assert page["nextAfter"] == first["id"]
+    later = api.client.get("/v1/manual-records", params={"after": first["id"]}, headers=h).json()
+    assert [r["id"] for r in later["records"]] == [second["id"]] and later["nextAfter"] is None
+
+    url = f"/v1/manual-records/{second['id']}"
+    r = api.client.post(
+        f"{url}/correction", json={"reason": "typo", "case": "13-100002-25"}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["case"]) == ("corrected", "13-100002-25")
+    problem(api.client.post(f"{url}/correction", json={"case": "x"}, headers=h), 400)
+    r = api.client.post(f"{url}/confirmation", json={"reason": "seen the file"}, headers=h)
+    assert r.json()["history"][-1]["reason"] == "seen the file"
+    problem(api.client.post(f"{url}/confirmation", json={"reason": "again"}, headers=h), 409)
+    r = api.client.post(f"{url}/withdrawal", json={"reason": "double entry"}, headers=h)
+    assert r.json()["status"] == "withdrawn"
+    problem(
+        api.client.post("/v1/manual-records/999/withdrawal", json={"reason": "x"}, headers=h), 404
+    )
+
+    unmatched = api.client.get("/v1/manual-records", params={"unmatched": "true"}, headers=h)
+    assert [r["id"] for r in unmatched.json()["records"]] == [first["id"]]
+    problem(api.client.get("/v1/manual-records", params={"status": "lost"}, headers=h), 400)
+    problem(
+        api.client.get(
+            "/v1/manual-records", params={"partner": "rechtspraak"}, headers=api.h("om")
+        ),
+        403,
+    )
+    assert (
+        api.client.get("/v1/manual-records", headers=api.h("rechtspraak")).json()["records"] == []
+    )
+
+
+def test_unmatched_messages_are_listed(api: Api) -> None:
+    api.client.post("/v1/manual-records", json=RECORD, headers=api.h("operator"))
+    r = api.client.get("/v1/unmatched-messages", headers=api.h("viewer"))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"messages": [], "nextAfter": None}
+
+
+def test_interim_procedures_are_added_listed_and_retired(api: Api) -> None:
+    h = api.h("operator")
+    create = {
+        "process": "voorlopige-hechtenis",
+        "replaces": "raadkamerbeslissingen per koerier naar het parket",
+        "validFrom": "21-07-2025",
+        "partnersInformed": ["rechtspraak", "dji"],
+        "manualType": "voorlopige-hechtenis-beslist",
+    }
+    r = api.client.post("/v1/interim-procedures", json=create, headers=h)
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert r.json()["active"] is True
+    bad = {**create, "process": "raadkamer", "partnersInformed": ["ministerie"]}
+    body = problem(api.client.post("/v1/interim-procedures", json=bad, headers=h), 400)
+    assert {p["field"] for p in body["problems"]} == {"process", "partnersInformed"}
+    assert [p["id"] for p in api.client.get("/v1/interim-procedures", headers=h).json()] == [pid]
+    assert [
+        p["id"]
+        for p in api.client.get("/v1/interim-procedures", headers=api.h("rechtspraak")).json()
+    ] == [pid]
+    assert api.client.get("/v1/interim-procedures", headers=api.h("om")).json() == []
+    url = f"/v1/interim-procedures/{pid}/retirement"
+    r = api.client.post(url, json={"wave": "wave 2"}, headers=h)
+    assert (r.status_code, r.json()["retiredBy"], r.json()["active"]) == (201, "wave 2", False)
+    problem(api.client.post(url, json={"wave": "wave 3"}, headers=h), 409)
+    problem(api.client.post(url, json={"wave": ""}, headers=h), 400)
+    active = api.client.get("/v1/interim-procedures", params={"active": "true"}, headers=h)
+    assert active.json() == []
+
+
+def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
+    doc = api.client.get("/v1/openapi.json").json()
+    for path in (
+        "/v1/manual-records",
+        "/v1/manual-records/imports",
+        "/v1/manual-records/{recordId}/correction",
+        "/v1/unmatched-messages",
+        "/v1/interim-procedures/{procedureId}/retirement",
+    ):
+        assert path in doc["paths"], path
+    body = doc["paths"]["/v1/manual-records/imports"]["post"]["requestBody"]["content"]
+    assert set(body) == {"text/csv", "application/json"}
