@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
+from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
@@ -44,6 +45,9 @@ app.add_typer(manual_app, name="manual")
 app.add_typer(procedures_app, name="procedure")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(plan_app, name="plan")
+app.add_typer(partner_state_app, name="isolation")
+app.add_typer(route_app, name="route")
+app.add_typer(quarantine_app, name="quarantine")
 
 out = Console()
 err = Console(stderr=True)

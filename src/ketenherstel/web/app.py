@@ -21,7 +21,7 @@ from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.push import Pusher
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.web import problems
-from ketenherstel.web.routes import admin, chain, exchange, manual
+from ketenherstel.web.routes import admin, chain, exchange, isolation, manual
 from ketenherstel.web.schemas import Health
 
 API_VERSION = __version__
@@ -83,6 +83,10 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
             {"name": "admin", "description": "Operators: partners, credentials, channels"},
             {"name": "chain", "description": "The chain model: partners, processes, types"},
             {
+                "name": "isolation",
+                "description": "Operators: partner states, emergency routes, quarantine",
+            },
+            {
                 "name": "manual",
                 "description": "Paper work: manual records, imports, unmatched lists, "
                 "interim procedures",
@@ -112,6 +116,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.include_router(exchange.router)
     app.include_router(admin.router)
     app.include_router(chain.router)
+    app.include_router(isolation.router)
     app.include_router(manual.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,0 +1,107 @@
+"""Schemas of the isolation API: partner states, emergency routes and the quarantine (0008)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ketenherstel.web.schemas import Model, SequenceGap
+
+_NAME = Field(min_length=1, max_length=200)
+
+
+class PartnerStateUpdate(Model):
+    state: Literal["online", "isolated", "returning"]
+    reason: str = Field(max_length=500, description="Why (kept on the partner's record)")
+
+
+class PartnerStateRead(Model):
+    partner: str
+    state: str = Field(description="online, isolated or returning")
+    reason: str
+    changed_at: datetime | None = Field(description="None for a partner never changed")
+    changed_by: str | None
+
+
+class RouteCreate(Model):
+    type: str = _NAME
+    sender: str = Field(min_length=1, max_length=40)
+    around: str = Field(min_length=1, max_length=40, description="The partner that is dark")
+    receiver: str = Field(min_length=1, max_length=40)
+    superseded_by: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The dark partner's own message type that later supersedes the emergency one",
+    )
+    reason: str = Field(max_length=500)
+
+
+class RouteRead(Model):
+    id: int
+    type: str
+    sender: str
+    around: str
+    receiver: str
+    superseded_by: str
+    reason: str
+    opened_at: datetime
+    opened_by: str
+    closed_at: datetime | None
+    closed_by: str | None
+
+
+class QuarantinedMessageRead(Model):
+    """A quarantined message without its data (personal data is not listed)."""
+
+    position: int
+    source: str
+    id: str
+    sender: str
+    type: str
+    received_at: datetime
+
+
+class QuarantineCountRead(Model):
+    sender: str
+    waiting: int
+    released: int
+
+
+class QuarantineRead(Model):
+    counts: list[QuarantineCountRead]
+    messages: list[QuarantinedMessageRead]
+
+
+class QuarantineCheckRead(Model):
+    partner: str
+    messages: int
+    schema_failures: int
+    sequence_gaps: list[SequenceGap]
+    key_conflicts: int
+    supersessions: int
+    expected: int | None
+    findings: list[str] = Field(description="One line per finding; none when the check is clean")
+    clean: bool
+
+
+class ReleaseCreate(Model):
+    partner: str = Field(min_length=1, max_length=40)
+    reason: str = Field(max_length=500)
+    expected: int | None = Field(
+        default=None, ge=0, le=100_000_000, description="Roughly how many messages to expect"
+    )
+
+
+class ReleaseRead(Model):
+    id: int
+    partner: str
+    up_to_position: int
+    messages: int
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    check: QuarantineCheckRead | None = Field(description="What the requesting operator saw")

@@ -1,0 +1,231 @@
+"""The isolation commands (partner states, emergency routes, quarantine) through Typer's runner."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ketenherstel import cli_isolation
+from ketenherstel.bootstrap import bootstrap
+from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
+from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.settings import Settings
+from ketenherstel.sim import sample_events
+from tests.factories import PV_TYPE
+
+AFDOENING = "nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as on a wide terminal, so that the tests read whole cells."""
+    monkeypatch.setattr(cli_isolation.out, "width", 200)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+def run(app: typer.Typer, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def history(store: str) -> list[tuple[str, str]]:
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        return [(h.partner, h.state) for h in rt.exchange.partner_history()]
+    finally:
+        rt.close()
+
+
+def quarantine_one_afdoening(store: str) -> None:
+    """om is isolated, justid's channel from om is open, and om sent one afdoening."""
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        ex = rt.exchange
+        for p in rt.chain.partners:
+            ex.register_partner(principal=LOCAL_OPERATOR, key=p.key)
+        ex.set_partner_state(principal=LOCAL_OPERATOR, partner="om", state="isolated", reason="x")
+        ex.set_channel(
+            principal=LOCAL_OPERATOR, receiver="justid", sender="om", state="open", reason="w1"
+        )
+        event = copy.deepcopy(sample_events(rt.chain)[AFDOENING].event)
+        event["id"] = str(uuid.uuid4())
+        event.pop("sequence", None)
+        event.pop("sequencetype", None)
+        result = ex.submit(principal=Principal("om", "partner", "om", "token"), events=[event])
+        assert result.outcomes[0].quarantined
+    finally:
+        rt.close()
+
+
+@pytest.mark.parametrize(
+    ("app", "cmd"),
+    [
+        (partner_state_app, ["isolate"]),
+        (partner_state_app, ["return"]),
+        (partner_state_app, ["online"]),
+        (partner_state_app, ["states"]),
+        (partner_state_app, ["history"]),
+        (route_app, ["open"]),
+        (route_app, ["close"]),
+        (route_app, ["list"]),
+        (quarantine_app, ["list"]),
+        (quarantine_app, ["check"]),
+        (quarantine_app, ["request"]),
+        (quarantine_app, ["approve"]),
+        (quarantine_app, ["releases"]),
+    ],
+)
+def test_every_command_has_help(app: typer.Typer, cmd: list[str]) -> None:
+    code, out, _ = run(app, *cmd, "--help")
+    assert code == 0, cmd
+    assert "Usage" in out
+
+
+def test_isolate_return_online_with_states_and_history(store: str) -> None:
+    code, out, _ = run(partner_state_app, "isolate", "om", "--reason", "Citrix", "--store", store)
+    assert (code, out.strip()) == (0, "om: isolated")
+    assert run(partner_state_app, "return", "om", "--reason", "back", "--store", store)[0] == 0
+    assert run(partner_state_app, "online", "om", "--reason", "ok", "--store", store)[0] == 0
+    code, out, _ = run(partner_state_app, "states", "--store", store)
+    assert code == 0
+    assert "om" in out and "online" in out and "politie" in out
+    code, out, _ = run(partner_state_app, "history", "om", "--store", store)
+    assert code == 0
+    assert "Citrix" in out and "returning" in out
+    assert history(store) == [("om", "online"), ("om", "returning"), ("om", "isolated")]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["isolate", "nobody", "--reason", "x"], "not a partner"),
+        (["isolate", "om", "--reason", " "], "say why"),
+        (["isolate", "*", "--reason", "x"], "one partner at a time"),
+        (["return", "om", "--reason", "x"], "only an isolated partner returns"),
+        (["online", "om", "--reason", "x"], "already online"),
+        (["history", "nobody"], "not a partner"),
+    ],
+)
+def test_bad_partner_state_changes_exit_2_and_change_nothing(
+    store: str, args: list[str], needle: str
+) -> None:
+    code, _, err = run(partner_state_app, *args, "--store", store)
+    assert code == 2
+    assert needle in err
+    assert history(store) == []
+
+
+ROUTE = [
+    "--type",
+    PV_TYPE,
+    "--from",
+    "politie",
+    "--around",
+    "om",
+    "--to",
+    "justid",
+    "--superseded-by",
+    AFDOENING,
+    "--reason",
+    "spoedroute",
+]
+
+
+def test_open_list_and_close_a_route(store: str) -> None:
+    code, out, _ = run(route_app, "open", *ROUTE, "--store", store)
+    assert code == 0, out
+    assert "opened route 1" in out
+    code, out, _ = run(route_app, "list", "--store", store)
+    assert code == 0 and "justid" in out and "local-cli" in out
+    code, out, _ = run(route_app, "close", "1", "--store", store)
+    assert code == 0 and "closed route 1" in out
+    code, _, err = run(route_app, "close", "1", "--store", store)
+    assert code == 2 and err
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"--from": "nobody"}, "not a partner"),
+        ({"--type": "nl.bogus.v1"}, "not a message type"),
+        ({"--to": "politie"}, "politie"),
+        ({"--reason": " "}, "say why"),
+    ],
+)
+def test_bad_routes_exit_2_and_open_nothing(
+    store: str, change: dict[str, str], needle: str
+) -> None:
+    args = list(ROUTE)
+    for option, value in change.items():
+        args[args.index(option) + 1] = value
+    code, _, err = run(route_app, "open", *args, "--store", store)
+    assert code == 2
+    assert needle in err
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        assert rt.exchange.routes() == []
+    finally:
+        rt.close()
+
+
+def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
+    quarantine_one_afdoening(store)
+    code, out, _ = run(quarantine_app, "list", "--partner", "om", "--store", store)
+    assert code == 0 and "waiting" in out and AFDOENING in out
+    assert "parketnummer" not in out  # never the data
+    code, out, _ = run(quarantine_app, "check", "om", "--expected", "1", "--store", store)
+    assert code == 0 and "1 messages" in out and "clean" in out
+    code, out, _ = run(
+        quarantine_app, "request", "om", "--reason", "checked", "--as", "anna", "--store", store
+    )
+    assert code == 0, out
+    assert "release 1 asked by anna" in out
+    code, _, err = run(quarantine_app, "approve", "1", "--as", "anna", "--store", store)
+    assert code == 2 and "second operator" in err
+    code, out, _ = run(quarantine_app, "approve", "1", "--as", "bram", "--store", store)
+    assert code == 0 and "approved by bram" in out
+    code, out, _ = run(quarantine_app, "releases", "--store", store)
+    assert code == 0 and "anna" in out and "bram" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["request", "om", "--reason", "x", "--as", " "], "--as"),
+        (["request", "om", "--reason", " ", "--as", "anna"], "say why"),
+        (["request", "nobody", "--reason", "x", "--as", "anna"], "not a partner"),
+        (["approve", "7", "--as", "bram"], "7"),
+        (["check", "nobody"], "not a partner"),
+        (["list", "--partner", "nobody"], "not a partner"),
+    ],
+)
+def test_bad_quarantine_commands_exit_2_and_change_nothing(
+    store: str, args: list[str], needle: str
+) -> None:
+    quarantine_one_afdoening(store)
+    code, _, err = run(quarantine_app, *args, "--store", store)
+    assert code == 2
+    assert needle in err
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        assert rt.exchange.releases() == []
+        assert rt.exchange.quarantine_counts() == {"om": (1, 0)}
+    finally:
+        rt.close()
+
+
+def test_missing_options_are_usage_errors(store: str) -> None:
+    assert run(partner_state_app, "isolate", "om", "--store", store)[0] == 2
+    assert run(quarantine_app, "request", "om", "--reason", "x", "--store", store)[0] == 2
+    assert run(quarantine_app, "check", "om", "--expected", "-1", "--store", store)[0] == 2
+    assert history(store) == []
