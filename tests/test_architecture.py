@@ -35,7 +35,7 @@ def test_chain_imports_only_the_standard_library_and_schema_tools(path: Path) ->
         assert top in allowed or name.startswith("ketenherstel.chain"), f"{path.name}: {name}"
 
 
-@pytest.mark.parametrize("package", ["chain", "exchange", "store", "sim"])
+@pytest.mark.parametrize("package", ["chain", "exchange", "store", "sim", "golive", "recovery"])
 def test_capabilities_never_import_web_or_cli(package: str) -> None:
     for path in modules(package):
         for name in imports_of(path):

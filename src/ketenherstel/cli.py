@@ -8,10 +8,12 @@ Local commands (init, partner, token, channel, serve, chain, demo) open the stor
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -22,10 +24,15 @@ from rich.table import Table
 from ketenherstel import __version__
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
+from ketenherstel.cli_recovery import scenario_app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.golive.cli import app as plan_app
 from ketenherstel.outbox.cli import app as outbox_app
+from ketenherstel.settings import Settings
+
+if TYPE_CHECKING:
+    from ketenherstel.bootstrap import Runtime
 
 app = typer.Typer(
     help="Ketenherstel: keep the criminal justice chain whole when one partner goes dark.",
@@ -48,6 +55,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(partner_state_app, name="isolation")
 app.add_typer(route_app, name="route")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(scenario_app, name="scenario")
 
 out = Console()
 err = Console(stderr=True)
@@ -668,8 +676,82 @@ def simulate(
 @app.command()
 def demo(
     store: Annotated[
-        str, typer.Option(help="Store for the demo (recreated)")
+        str, typer.Option(help="Store for the demo (a SQLite file is recreated)")
     ] = "sqlite:///var/demo.db",
+    scale: Annotated[
+        float, typer.Option(min=0.001, max=1.0, help="Share of the full volume (1 = DOMAIN.md's)")
+    ] = 1.0,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the figures (JSON) and the chart (SVG) go")
+    ] = Path("var"),
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port to serve the result on (default 8000)"),
+    ] = None,
+    serve: Annotated[bool, typer.Option(help="Keep serving the API after the run")] = True,
+) -> None:
+    """The main job: the om-2025 scenario through the real exchange on a fresh SQLite file
+    (10 weeks of OM isolation, paper work, emergency route, phased go-live), with its story
+    and, computed from the store, lost and applied twice."""
+    from ketenherstel.recovery.scenario import builtin_scenario_path
+    from ketenherstel.story import fresh_sqlite, run_story
+
+    fresh_sqlite(store)
+    settings = Settings.from_env(store_url=store)
+    if not store.startswith("postgres"):
+        # WAL with synchronous=NORMAL: a crash of the process loses nothing; a power cut may
+        # lose the last commits. The demo is no production store.
+        settings = dataclasses.replace(settings, synchronous="NORMAL")
+    try:
+        rt, _ = run_story(
+            scenario_path=builtin_scenario_path("om-2025"),
+            settings=settings,
+            scale=scale,
+            console=out,
+            out_dir=out_dir,
+        )
+    except ExchangeError as exc:
+        raise fail(_describe(exc)) from None
+    try:
+        if serve:
+            _serve_result(rt, port if port is not None else 8000)
+    finally:
+        rt.close()
+
+
+def _serve_result(rt: Runtime, port: int) -> None:
+    from ketenherstel.exchange.auth import LOCAL_OPERATOR
+    from ketenherstel.web.server import ServerThread
+
+    token, _ = rt.exchange.create_token(
+        principal=LOCAL_OPERATOR, role="operator", person="demo-operator", label="demo"
+    )
+    try:
+        server = ServerThread(rt, port=port)
+        server.__enter__()
+    except RuntimeError as exc:
+        raise fail(f"{exc}; try another --port (0 picks a free one)") from None
+    try:
+        out.print(
+            f"\nThe exchange serves the scenario's store at {server.url} (docs: {server.url}"
+            "/v1/docs; try GET /v1/channels, /v1/partner-states, /v1/quarantine-releases). "
+            "Press Ctrl-C to stop.",
+            highlight=False,
+        )
+        out.print(f"operator token (shown once): {token}", highlight=False)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        server.__exit__(None, None, None)
+
+
+@app.command("demo-http")
+def demo_http(
+    store: Annotated[
+        str, typer.Option(help="Store for the demo (recreated)")
+    ] = "sqlite:///var/demo-http.db",
     cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 30,
     port: Annotated[
         int | None,
@@ -679,12 +761,13 @@ def demo(
     ] = None,
     serve: Annotated[bool, typer.Option(help="Keep serving the API after the run")] = True,
 ) -> None:
-    """Run the main job on embedded SQLite: partners, simulated chain traffic, deliveries, acks."""
-    from ketenherstel.demo import run_demo
+    """The exchange over HTTP: partners submit, receivers pull and acknowledge, a re-sent
+    batch is recognised."""
+    from ketenherstel.demo_http import run_http_demo
 
     try:
         chosen = port if port is not None else (8000 if serve else 0)
-        run_demo(store_url=store, cases=cases, port=chosen, serve=serve, console=out)
+        run_http_demo(store_url=store, cases=cases, port=chosen, serve=serve, console=out)
     except ExchangeError as exc:
         raise fail(_describe(exc)) from None
     except RuntimeError as exc:  # the server could not start

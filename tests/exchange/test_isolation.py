@@ -164,3 +164,35 @@ def test_partner_state_changes_follow_the_lifecycle(rt: Runtime) -> None:
         ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="x")
     history = ex.partner_history(partner="om")
     assert [(h.state, h.changed_by) for h in history] == [("isolated", "op-a")]
+
+
+def test_the_trail_shows_the_isolation_that_held_a_message_and_the_wave_that_opened_it(
+    rt: Runtime,
+) -> None:
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    event = pv_event(case="10-000077-25")
+    ex.submit(principal=partner("politie"), events=[event])
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    ex.set_channel(
+        principal=OP_B,
+        receiver="om",
+        sender="politie",
+        scope=PV_TYPE,
+        state="open",
+        reason="wave 2",
+    )
+    assert len(pull_ids(rt, "om")) == 1
+    trail = ex.trail(principal=partner("politie"), source=event["source"], id=event["id"])
+    to_om = [e for e in trail.entries if e.receiver == "om"]
+    assert [e.event for e in to_om] == ["routed", "held", "opened", "leased", "acked"]
+    held, opened = to_om[1], to_om[2]
+    # The isolation's own held rule decided (the return left it in force), and wave 2 opened it.
+    assert held.cause is not None and opened.cause is not None
+    assert (held.actor, held.cause.kind, held.cause.reason) == (
+        "op-a",
+        "channel",
+        "om isolated: Citrix",
+    )
+    assert (opened.actor, opened.cause.scope, opened.cause.reason) == ("op-b", PV_TYPE, "wave 2")
+    assert [e.at for e in trail.entries] == sorted(e.at for e in trail.entries)

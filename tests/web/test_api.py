@@ -419,6 +419,56 @@ def test_trail_shows_every_step_to_sender_receiver_and_operator_only(api: Api) -
     assert_problem(api.client.get(f"/v1/messages/{POLITIE_SOURCE}/nope", headers=api.h("om")), 404)
 
 
+def test_trail_shows_the_change_that_held_a_message_and_the_one_that_opened_it(
+    api: Api,
+) -> None:
+    h = api.h("operator")
+    api.client.put("/v1/channels/om/*", json={"state": "held", "reason": "OM offline"}, headers=h)
+    event = pv_event()
+    post(api, "politie", event)
+    api.client.put(
+        f"/v1/channels/om/politie/{PV_TYPE}", json={"state": "open", "reason": "wave 1"}, headers=h
+    )
+    [d] = pull(api, "om")
+    api.client.post(
+        "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"]]}, headers=api.h("om")
+    )
+    t = api.client.get(f"/v1/messages/{POLITIE_SOURCE}/{event['id']}", headers=api.h("politie"))
+    assert t.status_code == 200, t.text
+    trail = t.json()["trail"]
+    assert [e["event"] for e in trail] == [
+        "accepted",
+        "routed",
+        "held",
+        "opened",
+        "leased",
+        "acked",
+    ]
+    held, opened = trail[2], trail[3]
+    assert (held["actor"], held["receiver"], held["deliveryId"]) == ("op", "om", d["deliveryId"])
+    assert "OM offline" in held["detail"]
+    assert held["cause"] == {
+        "kind": "channel",
+        "id": held["cause"]["id"],
+        "at": held["cause"]["at"],
+        "actor": "op",
+        "reason": "OM offline",
+        "state": "held",
+        "receiver": "om",
+        "sender": "*",
+        "scope": "*",
+        "rate": None,
+        "requestedBy": None,
+    }
+    assert held["cause"]["at"] <= held["at"]
+    assert opened["cause"]["scope"] == PV_TYPE and opened["cause"]["reason"] == "wave 1"
+    assert trail[0]["cause"] is None  # every other step as before
+    doc = api.client.get("/v1/openapi.json").json()
+    entry = doc["components"]["schemas"]["TrailEntryRead"]
+    assert "cause" in entry["properties"] and "cause" not in entry.get("required", [])
+    assert "TrailCauseRead" in doc["components"]["schemas"]
+
+
 def test_reads_of_personal_data_are_audited(api: Api) -> None:
     post(api, "politie", pv_event())
     pull(api, "om")

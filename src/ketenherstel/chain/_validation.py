@@ -102,6 +102,16 @@ class DataValidator:
     def __contains__(self, type_name: object) -> bool:
         return type_name in self._schemas
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to another process) without the compiled validators, which are rebuilt on
+        first use there: compiled code does not pickle."""
+        return {"_schemas": self._schemas}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._schemas = state["_schemas"]
+        self._fast = {}
+        self._slow = {}
+
     def fast_validator(self, type_name: str) -> Callable[[object], object]:
         """The compiled validator for ``type_name``; raises ``KeyError`` for an unknown type."""
         validator = self._fast.get(type_name)

@@ -428,6 +428,21 @@ class IsolationMixin:
         except ports.Refused as exc:
             raise StateConflict(str(exc)) from None
         self._audit(principal, "release-approved", release.partner, f"release {release_id}")
+        # A returning partner whose quarantine two operators released is trusted again: what it
+        # sends from now on flows under the channel rules (which may still hold it). What
+        # arrived between the request and the approval was not checked and stays in quarantine.
+        state = self.partner_states().get(release.partner)
+        if state is not None and state.state == "returning":
+            record = PartnerStateRecord(
+                release.partner,
+                "online",
+                f"quarantine released (release {release.id}, asked by {release.requested_by}, "
+                f"approved by {release.approved_by})",
+                self.clock(),
+                principal.name,
+            )
+            self.store.set_partner_state(record)
+            self._audit(principal, "partner-online", release.partner, record.reason)
         return release
 
     def releases(self, *, partner: str | None = None) -> list[QuarantineRelease]:

@@ -7,7 +7,9 @@ thin wrappers around this class.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -515,7 +517,10 @@ class Exchange(IsolationMixin, BundleMixin):
         ):
             raise hidden
         self._audit(principal, "trail-read", f"{source} {id}", "")
-        return MessageTrail(message, deliveries, self.store.trail(message.position))
+        entries = self.store.trail(message.position)
+        if not principal.can_view:  # officials' names stay with viewers and operators
+            entries = [_without_names(e) for e in entries]
+        return MessageTrail(message, deliveries, entries)
 
     def sequence(self, *, principal: Principal, source: str) -> SequenceState:
         state = self.store.sequence_state(source)
@@ -544,3 +549,21 @@ class Exchange(IsolationMixin, BundleMixin):
                 principal, "purged", f"{result.messages} messages", f"{older_than_days} days"
             )
         return result
+
+
+def _without_names(entry: TrailEntry) -> TrailEntry:
+    """A trail entry as a partner sees it: the operators behind a hold, an opening or a release
+    are "operator", in the entry, its cause and its detail."""
+    cause = entry.cause
+    if cause is None:
+        return entry
+    names = {n for n in (entry.actor, cause.actor, cause.requested_by) if n}
+    detail = entry.detail
+    for name in sorted(names, key=len, reverse=True):
+        detail = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", "operator", detail)
+    hidden = dataclasses.replace(
+        cause,
+        actor="operator",
+        requested_by=None if cause.requested_by is None else "operator",
+    )
+    return dataclasses.replace(entry, actor="operator", detail=detail, cause=hidden)

@@ -19,8 +19,10 @@ _COLOURS = (
 _WIDTH, _HEIGHT, _LEFT, _RIGHT, _TOP, _BOTTOM = 1040, 460, 80, 220, 50, 50
 
 
-def render_svg(result: ForecastResult, plan: Plan | None = None) -> str:
-    """The chart as an SVG document."""
+def render_svg(
+    result: ForecastResult, plan: Plan | None = None, *, title: str | None = None
+) -> str:
+    """The chart as an SVG document; ``title`` replaces the forecast's own title."""
     days = sorted({point.day for c in result.channels for point in c.series})
     first, last = (days[0], days[-1]) if days else (result.start.date(), result.start.date())
     span = max((last - first).days, 1)
@@ -37,8 +39,11 @@ def render_svg(result: ForecastResult, plan: Plan | None = None) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}" '
         'font-family="sans-serif" font-size="12">',
         '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="10" y="22" font-size="15" font-weight="bold">Forecast of plan '
-        f"{escape(result.plan)}: backlog per channel at the end of each day</text>",
+        '<text x="10" y="22" font-size="15" font-weight="bold">'
+        + escape(
+            title or f"Forecast of plan {result.plan}: backlog per channel at the end of each day"
+        )
+        + "</text>",
     ]
     for i in range(5):
         value = top * i / 4

@@ -234,13 +234,36 @@ class MessageRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TrailCause:
+    """The recorded change behind a trail entry that held, opened, quarantined or released a
+    message: a channel rule change (`channel_events`), a partner state change
+    (`partner_events`) or an approved quarantine release (`quarantine_releases`)."""
+
+    kind: Literal["channel", "partner", "quarantine-release"]
+    id: int  # the row in its history table
+    at: float  # when the change was made
+    actor: str  # who made it (a release: who approved it)
+    reason: str
+    state: str  # channel: held/open; partner: online/isolated/returning; release: released
+    receiver: str | None = None  # a channel's receiver (or *), the partner whose deliveries wait
+    sender: str | None = None  # a channel's sender (or *), the partner whose messages wait
+    scope: str | None = None  # a channel's scope: *, a message type or process:<key>
+    rate: float | None = None
+    requested_by: str | None = None  # a release: the first of its two operators
+
+
+@dataclass(frozen=True, slots=True)
 class TrailEntry:
+    """One step of a message's trail. `held`, `opened`, `quarantined` and `released` entries
+    carry the change that caused them."""
+
     at: float
     event: str
     delivery_id: int | None
     receiver: str | None
     actor: str
     detail: str
+    cause: TrailCause | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +313,23 @@ class QueueStats:
     acked: int
     dead: int
     oldest_waiting: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCounts:
+    """Counts over the whole store, in one transaction (see ``Store.ledger_counts``)."""
+
+    messages: dict[str, int]
+    """Stored messages per source (tombstones included)."""
+    deliveries: dict[str, int]
+    """Deliveries per state: ready, leased, acked, dead."""
+    pending_held: int
+    pending_quarantined: int
+    applied_twice_by_id: int
+    """(message, receiver) pairs with more than one delivery."""
+    applied_twice_by_key: int
+    """(receiver, business key) pairs acknowledged more than once, supersessions aside."""
+    messages_without_delivery: int
 
 
 class StoreError(Exception):
@@ -436,6 +476,8 @@ class Store(Protocol):
     def sequence_state(self, source: str) -> SequenceState | None: ...
 
     def queue_stats(self) -> list[QueueStats]: ...
+
+    def ledger_counts(self) -> LedgerCounts: ...
 
     def purge(self, *, before: float, now: float, dry_run: bool) -> PurgeResult: ...
 

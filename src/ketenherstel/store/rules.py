@@ -60,6 +60,11 @@ class RuleSet:
     def held(self, receiver: str, sender: str, type_name: str, process: str) -> bool:
         if receiver in self.isolated:
             return True
+        best = self.deciding(receiver, sender, type_name, process)
+        return best is not None and best.held
+
+    def deciding(self, receiver: str, sender: str, type_name: str, process: str) -> Rule | None:
+        """The most specific matching rule (held on a tie), whatever the partner states."""
         best: Rule | None = None
         for rule in self.rules:
             if not rule.matches(receiver, sender, type_name, process):
@@ -70,7 +75,7 @@ class RuleSet:
                 or (rule.specificity == best.specificity and rule.held)
             ):
                 best = rule
-        return best is not None and best.held
+        return best
 
     def rates(
         self, receiver: str, sender: str, type_name: str, process: str
@@ -84,6 +89,12 @@ class RuleSet:
 
     def has_rates(self, receiver: str) -> bool:
         return any(r.rate is not None and r.receiver in (ANY, receiver) for r in self.rules)
+
+
+def replaces(new: tuple[str, str, str], old: tuple[str, str, str]) -> bool:
+    """Whether setting the rule keyed `new` removes the rule keyed `old`: the same key, or a
+    narrower one (it names everything `new` names, with the same values)."""
+    return all(n in (ANY, o) for n, o in zip(new, old, strict=True))
 
 
 def held_groups(

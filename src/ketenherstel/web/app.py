@@ -21,7 +21,7 @@ from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.push import Pusher
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.web import problems
-from ketenherstel.web.routes import admin, chain, exchange, isolation, manual
+from ketenherstel.web.routes import admin, chain, exchange, golive, isolation, manual
 from ketenherstel.web.schemas import Health
 
 API_VERSION = __version__
@@ -118,6 +118,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.include_router(chain.router)
     app.include_router(isolation.router)
     app.include_router(manual.router)
+    app.include_router(golive.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

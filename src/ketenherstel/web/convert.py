@@ -7,6 +7,8 @@ from ketenherstel.store.ports import (
     CredentialRecord,
     DeliveryRecord,
     PartnerRecord,
+    TrailCause,
+    TrailEntry,
 )
 from ketenherstel.web import schemas as s
 
@@ -53,4 +55,32 @@ def delivery(r: DeliveryRecord) -> s.DeliveryStateRead:
         last_error=r.last_error,
         created_at=s.ts(r.created_at),
         updated_at=s.ts(r.updated_at),
+    )
+
+
+def trail_cause(c: TrailCause) -> s.TrailCauseRead:
+    return s.TrailCauseRead(
+        kind=c.kind,
+        id=c.id,
+        at=s.ts(c.at),
+        actor=c.actor,
+        reason=c.reason,
+        state=c.state,
+        receiver=c.receiver,
+        sender=c.sender,
+        scope=c.scope,
+        rate=c.rate,
+        requested_by=c.requested_by,
+    )
+
+
+def trail_entry(e: TrailEntry) -> s.TrailEntryRead:
+    return s.TrailEntryRead(
+        at=s.ts(e.at),
+        event=e.event,
+        delivery_id=e.delivery_id,
+        receiver=e.receiver,
+        actor=e.actor,
+        detail=e.detail,
+        cause=trail_cause(e.cause) if e.cause is not None else None,
     )

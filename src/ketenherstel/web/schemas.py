@@ -159,13 +159,50 @@ class DeliveryStateRead(Model):
     updated_at: datetime
 
 
+class TrailCauseRead(Model):
+    """The recorded change behind a held, opened, quarantined or released entry."""
+
+    kind: Literal["channel", "partner", "quarantine-release"] = Field(
+        description="A channel rule change, a partner state change or a quarantine release"
+    )
+    id: int = Field(description="The change in its history (channel or partner events, releases)")
+    at: datetime = Field(description="When the change was made")
+    actor: str = Field(description="Who made it; for a release, the operator who approved it")
+    reason: str
+    state: str = Field(
+        description="held or open (channel), online, isolated or returning (partner), "
+        "released (quarantine release)"
+    )
+    receiver: str | None = Field(
+        default=None, description="The channel's receiver ('*' for any), or the partner held"
+    )
+    sender: str | None = Field(
+        default=None,
+        description="The channel's sender ('*' for any), or the partner whose messages waited",
+    )
+    scope: str | None = Field(
+        default=None, description="The channel's scope: '*', a message type or 'process:<key>'"
+    )
+    rate: float | None = None
+    requested_by: str | None = Field(
+        default=None, description="A quarantine release: the operator who asked for it"
+    )
+
+
 class TrailEntryRead(Model):
     at: datetime
-    event: str
+    event: str = Field(
+        description="accepted, quarantined, routed, held, opened, released, leased, "
+        "lease-expired, acked, nacked, dead-lettered, resent, purged"
+    )
     delivery_id: int | None
     receiver: str | None
     actor: str
     detail: str
+    cause: TrailCauseRead | None = Field(
+        default=None,
+        description="For held, opened, quarantined and released: the change that did it",
+    )
 
 
 class TrailRead(Model):

@@ -204,7 +204,8 @@ async def report_failure(
 
 @router.get(
     "/messages/{source}/{id:path}",
-    summary="The trail of one message: accepted, routed, leases, acks, failures, re-sends",
+    summary="The trail of one message: accepted, routed, holds and openings, leases, acks, "
+    "failures, re-sends",
     operation_id="getMessageTrail",
     response_model=s.TrailRead,
     responses={404: _problem("No such message that the caller may see")},
@@ -225,17 +226,7 @@ async def message_trail(
         content_hash=m.content_hash,
         received_at=s.ts(m.received_at),
         deliveries=[convert.delivery(d) for d in t.deliveries],
-        trail=[
-            s.TrailEntryRead(
-                at=s.ts(e.at),
-                event=e.event,
-                delivery_id=e.delivery_id,
-                receiver=e.receiver,
-                actor=e.actor,
-                detail=e.detail,
-            )
-            for e in t.entries
-        ],
+        trail=[convert.trail_entry(e) for e in t.entries],
     )
 
 

@@ -1,8 +1,10 @@
-"""The main job for a new user: a real exchange on embedded SQLite, driven over HTTP.
+"""The exchange over HTTP, end to end (``ketenherstel demo-http``).
 
 Registers the chain's partners, gives each a token, pushes simulated chain traffic through the
 HTTP API, lets every receiver pull and acknowledge, shows that a re-sent batch is recognised as
 duplicates, prints what was delivered and acked, and keeps serving until Ctrl-C.
+
+The main job, the om-2025 scenario, is :mod:`ketenherstel.story`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _fresh_sqlite(store_url: str) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def run_demo(
+def run_http_demo(
     *, store_url: str, cases: int, port: int, serve: bool, console: Console
 ) -> dict[str, Any]:
     _fresh_sqlite(store_url)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ketenherstel.demo import run_demo
+from ketenherstel.demo_http import run_http_demo as run_demo
 
 
 def test_demo_delivers_and_acks_everything_and_recognises_the_resent_batch(tmp_path: Path) -> None:

@@ -1,0 +1,279 @@
+"""The main job: run a scenario (om-2025 by default) through the real exchange and tell its story.
+
+``make demo`` runs :func:`run_story` on a fresh SQLite file at full volume: progress bars while
+the simulated months pass, then each channel's backlog at its peak, each wave's drain, the
+deadlines missed and why, the forecast against what happened, the paper work and the outbox,
+and at the end **lost** and **applied twice**, computed from the store. The figures are also
+written as JSON, and the backlog per channel as a chart (SVG).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from ketenherstel.bootstrap import Runtime, bootstrap
+from ketenherstel.exchange.manual import ManualWork
+from ketenherstel.golive.chart import render_svg
+from ketenherstel.golive.forecast import ChannelForecast, DayPoint, ForecastResult
+from ketenherstel.recovery.runner import ScenarioResult, run_scenario
+from ketenherstel.recovery.scenario import Scenario, load_scenario
+from ketenherstel.settings import Settings
+from ketenherstel.store.manual_ports import manual_store
+
+__all__ = ["fresh_sqlite", "print_story", "run_story"]
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def fresh_sqlite(store_url: str) -> None:
+    """Delete a SQLite store's files (the demo always starts empty); PostgreSQL is left alone."""
+    if store_url.startswith("postgres"):
+        return
+    path = Path(store_url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def run_story(
+    *,
+    scenario_path: Path,
+    settings: Settings,
+    scale: float,
+    console: Console,
+    out_dir: Path | None,
+    parallel: bool = True,
+) -> tuple[Runtime, ScenarioResult]:
+    """Run the scenario on ``settings``' store and print its story; returns the open runtime
+    (the caller closes it, or serves it first) and the figures."""
+    rt = bootstrap(settings)
+    try:
+        scenario = load_scenario(scenario_path, rt.chain)
+        manual = ManualWork(store=manual_store(rt.store), chain=rt.chain)
+        console.rule(f"[bold]Ketenherstel: scenario {scenario.name}")
+        console.print(scenario.description, highlight=False)
+        console.print(
+            f"store {settings.store_url} (SQLite synchronous={settings.synchronous}) · "
+            f"volume {scale:.0%} of DOMAIN.md's · seed {scenario.seed} · step {scenario.step}",
+            highlight=False,
+        )
+        began, cpu = time.perf_counter(), time.process_time()
+        result = _run_with_progress(scenario, rt, manual, scale, console, parallel)
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        print_story(scenario, result, console)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        console.print(
+            f"ran {result.sent:,} messages over {(result.end - result.start).days} simulated "
+            f"days in {wall:,.1f} s wall ({cpu:,.1f} s CPU in this process), peak memory "
+            f"{peak_mb:,.0f} MB",
+            highlight=False,
+        )
+        if out_dir is not None:
+            _write(scenario, result, out_dir, console, wall, peak_mb)
+        return rt, result
+    except BaseException:
+        rt.close()
+        raise
+
+
+def _run_with_progress(
+    scenario: Scenario,
+    rt: Runtime,
+    manual: ManualWork,
+    scale: float,
+    console: Console,
+    parallel: bool,
+) -> ScenarioResult:
+    last_step = max((at for at in scenario.plan.changes()), default=scenario.start)
+    horizon = min(scenario.end, last_step + timedelta(days=2))
+    total_days = max(1, (horizon - scenario.start).days)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days · {task.fields[messages]:,} messages · {task.fields[at]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("simulated time", total=total_days, messages=0, at="")
+
+        def tick(at: datetime, sent: int) -> None:
+            done = min(total_days, (at - scenario.start).days)
+            local = at.astimezone(AMSTERDAM)
+            progress.update(task, completed=done, messages=sent, at=f"{local:%d-%m-%Y %H:%M}")
+
+        result = run_scenario(
+            scenario, rt.exchange, manual, scale=scale, progress=tick, parallel=parallel
+        )
+        progress.update(task, completed=total_days)
+    return result
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M") if at else "—"
+
+
+def _row(table: Table, *cells: str) -> None:
+    table.add_row(*(Text(c) for c in cells))
+
+
+def print_story(scenario: Scenario, r: ScenarioResult, console: Console) -> None:
+    """The story in tables: timeline, peaks, waves, deadlines, forecast, paper, the last word."""
+    timeline = Table("when (Amsterdam)", "what", title="What happened")
+    for at, what in r.timeline:
+        _row(timeline, _when(at), what)
+    console.print(timeline)
+
+    peaks = Table(
+        "channel", "peak backlog", "at", "arrived", "delivered", "still waiting",
+        title="Each channel's backlog at its peak (at the exchange or in the sender's outbox)",
+    )  # fmt: skip
+    for c in sorted(r.channels.values(), key=lambda c: -c.peak):
+        if c.peak == 0:
+            continue
+        _row(
+            peaks,
+            c.label,
+            f"{c.peak:,}",
+            _when(c.peak_at),
+            f"{c.arrived:,}",
+            f"{c.delivered:,}",
+            f"{c.backlog:,}",
+        )
+    console.print(peaks)
+
+    waves = Table(
+        "step", "at", "opens", "waiting then", "empty at", "took", "delivered",
+        title="Each wave's drain (priority order, per-case order kept, at the receivers' pace)",
+    )  # fmt: skip
+    for d in r.drains:
+        took = "not yet" if d.empty_at is None else _hours(d.empty_at - d.at)
+        _row(
+            waves,
+            d.step,
+            _when(d.at),
+            "\n".join(d.channels),
+            f"{d.backlog_at_open:,}",
+            _when(d.empty_at),
+            took,
+            f"{d.delivered:,}",
+        )
+    console.print(waves)
+
+    missed = Table("process", "legal deadline", "missed", "why", title="Deadlines missed")
+    for m in sorted(r.missed, key=lambda m: -m.count):
+        why = "\n".join(
+            f"{n:,} {reason}" for reason, n in sorted(m.why.items(), key=lambda i: -i[1])
+        )
+        _row(missed, m.process, m.deadline, f"{m.count:,}", why)
+    if not r.missed:
+        _row(missed, "—", "", "0", "")
+    console.print(missed)
+
+    versus = Table(
+        "channel", "forecast empty", "actual empty", "days late",
+        title="Forecast against actual (forecast at the isolation, from the inflow before it "
+        "and the receivers' pace)",
+    )  # fmt: skip
+    for cmp in r.comparison:
+        _row(
+            versus,
+            cmp.channel,
+            f"{cmp.forecast_empty:%d-%m-%Y}" if cmp.forecast_empty else "—",
+            f"{cmp.actual_empty:%d-%m-%Y}" if cmp.actual_empty else "—",
+            "—" if cmp.difference_days is None else f"{cmp.difference_days:+d}",
+        )
+    console.print(versus)
+
+    outbox = ", ".join(f"{p} {n:,}" for p, n in sorted(r.outbox_peak.items())) or "none"
+    console.print(
+        f"outbox at its peak: {outbox} · re-sent with new ids on return: {r.resent:,}, "
+        f"recognised by business key: {r.duplicates_by_key:,} · quarantined {r.quarantined:,}, "
+        f"released by two operators · emergency-route messages: {r.route_messages:,}",
+        highlight=False,
+    )
+    console.print(
+        f"paper: {r.paper_registered:,} manual records imported, {r.paper_matched:,} matched to "
+        f"their digital message by business key, {r.paper_unmatched:,} unmatched",
+        highlight=False,
+    )
+    ledger = r.ledger
+    if ledger is not None:
+        stored = sum(ledger.messages.values())
+        deliveries = sum(ledger.deliveries.values())
+        waiting = ledger.deliveries.get("ready", 0) + ledger.deliveries.get("leased", 0)
+        console.print(
+            f"the store holds {stored:,} messages (accepted: {r.accepted:,}) and {deliveries:,} "
+            f"deliveries (expected: {r.expected_deliveries:,}): {r.applied:,} acknowledged, "
+            f"{waiting:,} waiting, {ledger.deliveries.get('dead', 0):,} dead; the same message "
+            f"twice to one receiver: {ledger.applied_twice_by_id:,}; the same fact (business "
+            f"key) acknowledged twice by one receiver: {ledger.applied_twice_by_key:,}",
+            highlight=False,
+        )
+    style = "bold green" if r.lost == 0 and r.applied_twice == 0 else "bold red"
+    console.print(f"[{style}]lost: {r.lost:,}, applied twice: {r.applied_twice:,}[/]")
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:,.0f} h" if hours < 48 else f"{hours / 24:,.1f} days"
+
+
+def _write(
+    scenario: Scenario,
+    r: ScenarioResult,
+    out_dir: Path,
+    console: Console,
+    wall: float,
+    peak_mb: float,
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {**r.to_dict(), "wallSeconds": wall, "peakMemoryMb": peak_mb}
+    json_path = out_dir / f"{scenario.name}.json"
+    json_path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    chart_path = out_dir / f"{scenario.name}-backlog.svg"
+    chart_path.write_text(_chart(scenario, r), encoding="utf-8")
+    console.print(f"wrote {json_path} and {chart_path}", highlight=False)
+
+
+def _chart(scenario: Scenario, r: ScenarioResult) -> str:
+    """The measured backlog per channel at the end of each day, the plan's waves marked."""
+    channels = []
+    top = sorted((c for c in r.channels.values() if c.peak), key=lambda c: -c.peak)[:8]
+    for c in top:
+        series = tuple(DayPoint(day, v[0], v[1], v[2]) for day, v in sorted(c.days.items()))
+        channels.append(
+            ChannelForecast(
+                c.sender,
+                c.receiver,
+                float(c.peak),
+                c.peak_at or r.start,
+                None,
+                (),
+                series,
+                float(c.arrived),
+                float(c.delivered),
+                float(c.backlog),
+            )
+        )
+    result = ForecastResult(scenario.plan.name, r.start, r.end, scenario.step, tuple(channels))
+    title = f"Scenario {scenario.name}: measured backlog per channel at the end of each day"
+    return render_svg(result, scenario.plan, title=title)

@@ -1,0 +1,140 @@
+"""The om-2025 scenario: its file, its checks, and its end figures on a small seed, run through
+the real exchange on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ketenherstel.chain import Chain
+from ketenherstel.exchange.manual import ManualWork
+from ketenherstel.exchange.service import Exchange
+from ketenherstel.golive.priority import priorities
+from ketenherstel.recovery.runner import ScenarioResult, run_scenario
+from ketenherstel.recovery.scenario import ScenarioError, builtin_scenario_path, load_scenario
+from ketenherstel.store.manual_ports import manual_store
+from ketenherstel.store.ports import Store
+from ketenherstel.store.postgres import PostgresStore
+from ketenherstel.store.sqlite import SqliteStore
+
+SCALE = 0.01  # about 6 cases a day: every part of the story happens, in seconds
+STEP = timedelta(hours=4)  # coarser than the built-in hour, so the test is quick
+
+
+def run_on(store: Store, chain: Chain, *, parallel: bool = False) -> ScenarioResult:
+    store.migrate()
+    exchange = Exchange(store=store, chain=chain, priorities=priorities(chain))
+    try:
+        scenario = load_scenario(builtin_scenario_path("om-2025"), chain)
+        scenario = dataclasses.replace(scenario, step=STEP)
+        manual = ManualWork(store=manual_store(store), chain=chain)
+        return run_scenario(scenario, exchange, manual, scale=SCALE, parallel=parallel)
+    finally:
+        exchange.close()
+        store.close()
+
+
+def sqlite(path: Path) -> Store:
+    return SqliteStore(path, synchronous="NORMAL")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory, chain: Chain) -> ScenarioResult:
+    return run_on(sqlite(tmp_path_factory.mktemp("om2025") / "s.db"), chain, parallel=True)
+
+
+def test_the_built_in_scenario_loads_with_its_plan(chain: Chain) -> None:
+    scenario = load_scenario(builtin_scenario_path("om-2025"), chain)
+    assert scenario.plan.name == "om-2025"
+    assert [o.partner for o in scenario.offline] == ["om"]
+    assert scenario.offline[0].since == scenario.plan.isolation.at  # type: ignore[union-attr]
+    assert scenario.paper is not None and scenario.paper.types
+    assert {e.source for e in scenario.timeline} <= {"record", "assumed"}
+
+
+def test_nothing_is_lost_or_applied_twice_and_the_store_agrees(result: ScenarioResult) -> None:
+    r = result
+    assert r.lost == 0 and r.applied_twice == 0
+    assert r.ledger is not None
+    assert sum(r.ledger.messages.values()) == r.accepted
+    assert sum(r.ledger.deliveries.values()) == r.expected_deliveries
+    assert r.ledger.deliveries.get("acked") == r.delivered == r.expected_deliveries
+    assert r.ledger.pending_held == r.ledger.pending_quarantined == 0
+    assert r.rejected == 0 and r.sent == r.accepted + r.duplicates
+
+
+def test_the_outage_leaves_its_marks(result: ScenarioResult) -> None:
+    r = result
+    # The OM's outbox kept its traffic, it went to quarantine and two operators released it.
+    assert r.outbox_peak["om"] > 0 and r.quarantined >= r.outbox_peak["om"]
+    wave1 = next(s for s in r.steps if s.step == "wave-1")
+    assert wave1.releases_approved and ("om", "returning") in wave1.partners
+    # Re-sent with new ids on return, recognised by business key, applied once.
+    assert r.resent > 0 and r.duplicates_by_key == r.resent
+    # The police's backlog to the OM peaked when the first wave opened.
+    peak = r.channels["politie->om"]
+    assert peak.peak > 0 and peak.peak_at is not None
+    assert peak.peak_at.date().isoformat() <= "2025-08-25"
+    # Every wave drained, in the order of the plan.
+    assert [d.step for d in r.drains][:3] == ["wave-1", "wave-2", "wave-3"]
+    assert all(d.empty_at is not None and d.empty_at >= d.at for d in r.drains)
+    # Custody notices waited weeks: their 3-day deadline was missed because of the isolation.
+    missed = {m.process: m for m in r.missed}
+    assert missed["inverzekeringstelling"].count > 0
+    assert any("isolation" in why for why in missed["inverzekeringstelling"].why)
+    # Paper work was imported and matched to the later digital messages.
+    assert r.paper_registered > 0 and r.paper_matched == r.paper_registered
+    # The emergency route ran only while it was in force.
+    assert r.route_messages > 0
+    # The forecast was compared with what happened for the OM's channels.
+    assert {c.channel for c in r.comparison} >= {"politie->om", "om->justid"}
+
+
+def test_a_run_is_deterministic(result: ScenarioResult, tmp_path: Path, chain: Chain) -> None:
+    again = run_on(sqlite(tmp_path / "again.db"), chain)  # in process this time: same events
+    assert again.to_dict() == result.to_dict()
+
+
+def test_the_scenario_runs_on_postgresql(pg_schema: str, pg_dsn: str, chain: Chain) -> None:
+    r = run_on(PostgresStore(pg_dsn, schema=pg_schema), chain)
+    assert r.lost == 0 and r.applied_twice == 0 and r.delivered == r.expected_deliveries > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"colour": "red"}, "colour: unknown key"),
+        ({"start": "2025-06-01"}, "start: a time with its zone"),
+        ({"step": "an hour"}, "step: a duration"),
+        ({"plan": "nope"}, "plan:"),
+        ({"offline": [{"partner": "om", "from": "isolation", "until": "wave-9"}]}, "until"),
+        ({"offline": [{"partner": "xx", "from": "isolation", "until": "wave-1"}]}, "partner"),
+        ({"capacity": {"om": "fast"}}, "capacity.om"),
+        ({"profile": {"cases_per_day": -1}}, "profile"),
+        ({"paper": {"from": "isolation", "import_every": "7d", "types": ["x"]}}, "paper.types[0]"),
+    ],
+)
+def test_bad_scenario_files_name_the_key(
+    tmp_path: Path, chain: Chain, change: dict[str, object], needle: str
+) -> None:
+    doc = yaml.safe_load(builtin_scenario_path("om-2025").read_text(encoding="utf-8"))
+    doc.update(change)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, chain)
+    assert any(p.startswith("bad.yaml: ") and needle in p for p in caught.value.problems), (
+        caught.value.problems
+    )
+
+
+def test_an_unreadable_scenario_file_is_refused(tmp_path: Path, chain: Chain) -> None:
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(tmp_path / "missing.yaml", chain)
+    (tmp_path / "broken.yaml").write_text("name: [", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        load_scenario(tmp_path / "broken.yaml", chain)

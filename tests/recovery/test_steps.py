@@ -1,0 +1,134 @@
+"""Running the built-in om-2025 plan step by step against a real exchange on SQLite."""
+# ruff: noqa: F811  (the fixture `rt` comes from tests.exchange.test_isolation)
+
+from __future__ import annotations
+
+import pytest
+
+from ketenherstel.bootstrap import Runtime
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.errors import Forbidden, StateConflict
+from ketenherstel.exchange.manual import ManualWork
+from ketenherstel.golive.channels import ChannelRule
+from ketenherstel.golive.plan import builtin_plan_path, load_plan
+from ketenherstel.golive.priority import priorities
+from ketenherstel.recovery.steps import ISOLATION_STEP, apply_step, plan_steps
+from ketenherstel.store.manual_ports import manual_store
+from tests.exchange.test_isolation import OP_A, OP_B, om_afdoening, partner, rt  # noqa: F401
+from tests.factories import pv_event
+
+VIEWER = Principal("viewer", "viewer", None, "token")
+
+
+def store_rules(rt: Runtime) -> dict[ChannelRule, tuple[str, float | None]]:
+    return {
+        ChannelRule(r.receiver, r.sender, r.scope): (r.state, r.rate)
+        for r in rt.exchange.channels()
+        if r.state == "held" or r.rate is not None
+    }
+
+
+def plan_rules(rt: Runtime, index: int) -> dict[ChannelRule, tuple[str, float | None]]:
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    return {
+        s.rule: ("held" if s.held else "open", s.rate)
+        for s in plan.state_after(index).states
+        if s.held or s.rate is not None
+    }
+
+
+def test_each_step_leaves_the_store_with_the_plans_rules(rt: Runtime) -> None:
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    names = [name for name, _ in plan_steps(plan)]
+    assert names == [ISOLATION_STEP, "wave-1", "wave-2", "wave-3", "restored"]
+    for index, name in enumerate(names, start=-1):
+        apply_step(rt.exchange, plan, name, principal=OP_A, approver=OP_B)
+        assert store_rules(rt) == plan_rules(rt, index), name
+    # Applying a step again changes nothing.
+    again = apply_step(rt.exchange, plan, "restored", principal=OP_A, approver=OP_B)
+    assert again.channels == () and again.partners == () and again.releases_requested == ()
+    assert rt.exchange.partner_states()["om"].state == "online"
+
+
+def test_the_first_wave_brings_the_om_back_and_releases_its_checked_quarantine(
+    rt: Runtime,
+) -> None:
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    apply_step(ex, plan, ISOLATION_STEP, principal=OP_A)
+    assert ex.partner_states()["om"].state == "isolated"
+    ex.submit(principal=partner("politie"), events=[pv_event(case="10-000001-25")])
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000001-25")])
+    assert ex.quarantine_counts()["om"][0] == 1
+    assert ex.pull(principal=partner("om"), limit=10) == []
+    assert ex.pull(principal=partner("justid"), limit=10) == []
+
+    result = apply_step(ex, plan, "wave-1", principal=OP_A, approver=OP_B)
+    assert ("om", "returning") in result.partners
+    assert [(p, n) for p, _, n in result.releases_requested] == [("om", 1)]
+    assert len(result.releases_approved) == 1
+    # Released by two operators: the OM is trusted again and its registration reaches JDS.
+    assert ex.partner_states()["om"].state == "online"
+    got = ex.pull(principal=partner("justid"), limit=10)
+    assert [d.type for d in got] == [om_afdoening(rt, "x")["type"]]
+    # The police report to the OM stays held: wave-1 opens only arrests and custody notices.
+    assert ex.pull(principal=partner("om"), limit=10) == []
+    apply_step(ex, plan, "wave-2", principal=OP_A, approver=OP_B)
+    assert len(ex.pull(principal=partner("om"), limit=10)) == 1
+
+
+def test_without_a_second_operator_the_release_waits(rt: Runtime) -> None:
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    apply_step(ex, plan, ISOLATION_STEP, principal=OP_A)
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000002-25")])
+    result = apply_step(ex, plan, "wave-1", principal=OP_A)
+    assert result.releases_approved == ()
+    assert any("waits for a second operator" in n for n in result.notes)
+    assert ex.partner_states()["om"].state == "returning"
+    assert ex.pull(principal=partner("justid"), limit=10) == []
+    ((_, release_id, _),) = result.releases_requested
+    with pytest.raises(StateConflict):
+        ex.approve_release(principal=OP_A, release_id=release_id)
+    ex.approve_release(principal=OP_B, release_id=release_id)
+    assert len(ex.pull(principal=partner("justid"), limit=10)) == 1
+
+
+def test_a_dry_run_changes_nothing(rt: Runtime) -> None:
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    apply_step(ex, plan, ISOLATION_STEP, principal=OP_A)
+    before = (store_rules(rt), ex.partner_states()["om"].state)
+    preview = apply_step(ex, plan, "wave-1", principal=OP_A, dry_run=True)
+    assert preview.dry_run and preview.channels and ("om", "returning") in preview.partners
+    assert (store_rules(rt), ex.partner_states()["om"].state) == before
+
+
+def test_unknown_steps_and_non_operators_are_refused(rt: Runtime) -> None:
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    with pytest.raises(ValueError, match=r"no step 'wave-9'.*isolation, wave-1"):
+        apply_step(rt.exchange, plan, "wave-9", principal=OP_A)
+    with pytest.raises(Forbidden):
+        apply_step(rt.exchange, plan, ISOLATION_STEP, principal=VIEWER)
+    assert rt.exchange.partner_states()["om"].state == "online"
+    assert store_rules(rt) == {}
+
+
+def test_the_plans_priorities_apply_and_restored_processes_retire_their_procedures(
+    rt: Runtime,
+) -> None:
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    manual = ManualWork(store=manual_store(rt.store), chain=rt.chain)
+    added = manual.add_procedure(
+        principal=OP_A,
+        process="registratie-justitiele-gegevens",
+        replaces="OM registrations to JDS on paper",
+        valid_from="2025-07-21",
+        partners_informed=["justid"],
+    )
+    apply_step(ex, plan, ISOLATION_STEP, principal=OP_A, manual=manual)
+    result = apply_step(ex, plan, "wave-1", principal=OP_A, approver=OP_B, manual=manual)
+    assert "registratie-justitiele-gegevens" in result.restored_processes
+    assert result.procedures_retired == (added.id,)
+    assert ex._priorities == {**ex._priorities, **priorities(rt.chain, plan)}

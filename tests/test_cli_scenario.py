@@ -1,0 +1,108 @@
+"""`ketenherstel scenario …`, `ketenherstel plan steps|apply` and `ketenherstel demo` through
+Typer's runner: happy paths and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import yaml
+from typer.testing import CliRunner
+
+from ketenherstel.bootstrap import bootstrap
+from ketenherstel.cli import app
+from ketenherstel.recovery.scenario import builtin_scenario_path
+from ketenherstel.settings import Settings
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app, list(args), env={"COLUMNS": "200", "KETENHERSTEL_SYNCHRONOUS": "NORMAL"}
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_scenario_validate_and_show() -> None:
+    code, out, _ = run("scenario", "validate", "om-2025")
+    assert code == 0 and "ok (plan om-2025)" in out
+    code, out, _ = run("scenario", "show", "om-2025")
+    assert code == 0
+    assert "plan step wave-1" in out and "om cut off" in out and "emergency route" in out
+
+
+def test_a_bad_scenario_file_lists_its_problems_and_exits_1(tmp_path: Path) -> None:
+    doc = yaml.safe_load(builtin_scenario_path().read_text(encoding="utf-8"))
+    doc["step"] = "soon"
+    doc["offline"] = [{"partner": "om", "from": "isolation", "until": "wave-7"}]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    code, out, err = run("scenario", "validate", str(path))
+    assert code == 1
+    assert "bad.yaml: step:" in out and "bad.yaml: offline[0].until:" in out
+    assert "2 problems" in err
+    code, _, err = run("scenario", "run", "nope", "--store", str(tmp_path / "x.db"))
+    assert code == 2 and "no such scenario file: nope" in err
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_scenario_run_tells_the_story_and_writes_its_figures(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/run.db"
+    code, out, err = run(
+        "scenario", "run", "om-2025", "--store", store, "--scale", "0.003", "--out", str(tmp_path)
+    )
+    assert code == 0, err
+    for needle in ("What happened", "backlog at its peak", "drain", "Deadlines missed"):
+        assert needle in out
+    assert "lost: 0, applied twice: 0" in out
+    figures = orjson.loads((tmp_path / "om-2025.json").read_bytes())
+    assert figures["lost"] == 0 and figures["appliedTwice"] == 0 and figures["accepted"] > 0
+    assert (tmp_path / "om-2025-backlog.svg").read_text().startswith("<svg")
+
+
+def test_plan_steps_and_apply_with_a_dry_run_then_for_real(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/plan.db"
+    code, out, _ = run("plan", "steps", "om-2025")
+    assert code == 0 and "wave-3" in out
+    code, out, _ = run("plan", "apply", "om-2025", "isolation", "--as", "ann", "--store", store)
+    assert code == 0 and "partner om → isolated" in out
+    code, out, _ = run(
+        "plan", "apply", "om-2025", "wave-1", "--as", "ann", "--store", store, "--dry-run"
+    )
+    assert code == 0 and "would change" in out and "om → returning" in out
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        assert rt.exchange.partner_states()["om"].state == "isolated"
+    finally:
+        rt.close()
+    code, out, _ = run("plan", "apply", "om-2025", "wave-1", "--as", "ann", "--store", store)
+    assert code == 0 and "changed" in out
+    code, out, _ = run("plan", "apply", "om-2025", "wave-1", "--as", "ann", "--store", store)
+    assert code == 0 and "nothing: the store is already at this step" in out
+
+
+def test_plan_apply_refuses_bad_input(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/bad.db"
+    code, _, err = run("plan", "apply", "om-2025", "wave-9", "--as", "ann", "--store", store)
+    assert code == 2 and "no step 'wave-9'" in err
+    code, _, err = run("plan", "apply", "om-2025", "isolation", "--as", " ", "--store", store)
+    assert code == 2 and "--as names you" in err
+    code, _, err = run("plan", "apply", "nope", "isolation", "--as", "ann", "--store", store)
+    assert code == 2 and "no such plan file" in err
+
+
+def test_demo_runs_the_scenario_without_serving(tmp_path: Path) -> None:
+    code, out, err = run(
+        "demo",
+        "--store",
+        f"sqlite:///{tmp_path}/demo.db",
+        "--scale",
+        "0.003",
+        "--no-serve",
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 0, err
+    assert "scenario om-2025" in out and "lost: 0, applied twice: 0" in out
+    assert (tmp_path / "om-2025.json").is_file()
