@@ -183,7 +183,7 @@ def test_the_trail_shows_the_isolation_that_held_a_message_and_the_wave_that_ope
         reason="wave 2",
     )
     assert len(pull_ids(rt, "om")) == 1
-    trail = ex.trail(principal=partner("politie"), source=event["source"], id=event["id"])
+    trail = ex.trail(principal=OP_A, source=event["source"], id=event["id"])
     to_om = [e for e in trail.entries if e.receiver == "om"]
     assert [e.event for e in to_om] == ["routed", "held", "opened", "leased", "acked"]
     held, opened = to_om[1], to_om[2]

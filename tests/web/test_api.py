@@ -433,9 +433,15 @@ def test_trail_shows_the_change_that_held_a_message_and_the_one_that_opened_it(
     api.client.post(
         "/v1/acknowledgements", json={"deliveryIds": [d["deliveryId"]]}, headers=api.h("om")
     )
-    t = api.client.get(f"/v1/messages/{POLITIE_SOURCE}/{event['id']}", headers=api.h("politie"))
+    t = api.client.get(f"/v1/messages/{POLITIE_SOURCE}/{event['id']}", headers=api.h("viewer"))
     assert t.status_code == 200, t.text
     trail = t.json()["trail"]
+    # The sender sees the same entries, with "operator" for the officials' names.
+    own = api.client.get(f"/v1/messages/{POLITIE_SOURCE}/{event['id']}", headers=api.h("politie"))
+    seen = own.json()["trail"]
+    assert [e["event"] for e in seen] == [e["event"] for e in trail]
+    assert {seen[2]["actor"], seen[2]["cause"]["actor"], seen[3]["actor"]} == {"operator"}
+    assert "op" not in seen[2]["detail"].split()
     assert [e["event"] for e in trail] == [
         "accepted",
         "routed",

@@ -308,6 +308,29 @@ class Exchange(IsolationMixin, BundleMixin):
             outcome = self.store.accept([request], now=now)[0]
         return self._settle(outcome, envelopes)
 
+    def submit_many(
+        self, submissions: Sequence[tuple[Principal, Sequence[Any]]]
+    ) -> list[SubmitResult | ConflictingEvent]:
+        """Several partners' submissions in one commit, as group commit does for concurrent
+        callers (the scenario runner sends each step's traffic this way).
+
+        Every submission is checked first: if one is invalid or not the caller's to send, its
+        error is raised and nothing is stored. Each is then stored whole or not at all, in
+        order; one that reuses an id with another body is not stored and its place in the
+        result holds the ``ConflictingEvent`` that ``submit`` would have raised.
+        """
+        prepared = [self.prepare(principal=p, events=events) for p, events in submissions]
+        if not prepared:
+            return []
+        outcomes = self.store.accept([request for request, _ in prepared], now=self.clock())
+        results: list[SubmitResult | ConflictingEvent] = []
+        for outcome, (_, envelopes) in zip(outcomes, prepared, strict=True):
+            try:
+                results.append(self._settle(outcome, envelopes))
+            except ConflictingEvent as exc:
+                results.append(exc)
+        return results
+
     async def submit_async(self, *, principal: Principal, events: Sequence[Any]) -> SubmitResult:
         """`submit` for an event loop: the commit is awaited, no thread is parked on it.
 

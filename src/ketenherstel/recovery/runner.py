@@ -28,7 +28,7 @@ import io
 import math
 import multiprocessing
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -48,7 +48,7 @@ from ketenherstel.recovery.steps import StepResult, apply_step, plan_steps
 from ketenherstel.sim.errors import SimError
 from ketenherstel.sim.generator import SimEvent, generate_events
 from ketenherstel.sim.profile import SimProfile
-from ketenherstel.store.ports import LedgerCounts
+from ketenherstel.store.ports import LedgerCounts, MessageOutcome
 
 __all__ = ["ChannelStats", "Progress", "ScenarioResult", "WaveDrain", "run_scenario"]
 
@@ -412,8 +412,7 @@ class _Run:
                     self.normal_arrivals[(receiver, sim.sender, event["type"])] += 1
                 self._remember(sim.sender, event, at)
             batch[sim.sender].append(event)
-        for sender, events in batch.items():
-            self._send(sender, events)
+        self._send_all(batch)
 
     def _remember(self, sender: str, event: dict[str, Any], at: datetime) -> None:
         """What each partner sent in the last day before it goes offline (it re-sends that)."""
@@ -427,35 +426,58 @@ class _Run:
 
     def _send(self, sender: str, events: list[dict[str, Any]], *, counted: bool = False) -> None:
         """Submit as ``sender``; ``counted``: their arrival was counted when they were logged."""
+        self._send_all({sender: events}, counted=counted)
+
+    def _send_all(self, batches: dict[str, list[dict[str, Any]]], *, counted: bool = False) -> None:
+        """Every sender's events, as each sender itself, in commits of up to 1,000 a sender."""
         r = self.result
-        principal = Principal(sender, "partner", sender, "token")
-        for start in range(0, len(events), 1000):
-            chunk = events[start : start + 1000]
-            for event in chunk:
-                self.sequences[sender] += 1
-                event["sequence"] = str(self.sequences[sender])
-            result = self.ex.submit(principal=principal, events=chunk)
-            r.sent += len(chunk)
-            for event, outcome in zip(chunk, result.outcomes, strict=True):
-                if outcome.status == "duplicate":
-                    r.duplicates += 1
-                    if outcome.by == "business-key":
-                        r.duplicates_by_key += 1
-                    if counted:  # kept in the outbox, then recognised: nothing waits for it
-                        self._arrive(sender, event["type"], -1)
+        chunks: list[tuple[str, list[dict[str, Any]]]] = []
+        for sender, events in batches.items():
+            for start in range(0, len(events), 1000):
+                chunk = events[start : start + 1000]
+                for event in chunk:
+                    self.sequences[sender] += 1
+                    event["sequence"] = str(self.sequences[sender])
+                chunks.append((sender, chunk))
+        while chunks:
+            group, chunks = chunks[:8], chunks[8:]
+            results = self.ex.submit_many(
+                [(Principal(sender, "partner", sender, "token"), chunk) for sender, chunk in group]
+            )
+            for (sender, chunk), result in zip(group, results, strict=True):
+                r.sent += len(chunk)
+                if isinstance(result, Exception):
+                    r.rejected += len(chunk)
                     continue
-                r.accepted += 1
-                r.accepted_per_source[event["source"]] = (
-                    r.accepted_per_source.get(event["source"], 0) + 1
-                )
-                if outcome.quarantined:
-                    r.quarantined += 1
-                r.expected_deliveries += outcome.deliveries
-                if not counted:
-                    self._arrive(sender, event["type"])
-                for receiver in self._receivers(event["type"], sender)[: outcome.deliveries]:
-                    self.pending[receiver] += 1
-            r.rejected += len(chunk) - len(result.outcomes)
+                self._count(sender, chunk, result.outcomes, counted)
+
+    def _count(
+        self,
+        sender: str,
+        chunk: list[dict[str, Any]],
+        outcomes: Sequence[MessageOutcome],
+        counted: bool,
+    ) -> None:
+        r = self.result
+        for event, outcome in zip(chunk, outcomes, strict=True):
+            if outcome.status == "duplicate":
+                r.duplicates += 1
+                if outcome.by == "business-key":
+                    r.duplicates_by_key += 1
+                if counted:  # kept in the outbox, then recognised: nothing waits for it
+                    self._arrive(sender, event["type"], -1)
+                continue
+            r.accepted += 1
+            r.accepted_per_source[event["source"]] = (
+                r.accepted_per_source.get(event["source"], 0) + 1
+            )
+            if outcome.quarantined:
+                r.quarantined += 1
+            r.expected_deliveries += outcome.deliveries
+            if not counted:
+                self._arrive(sender, event["type"])
+            for receiver in self._receivers(event["type"], sender)[: outcome.deliveries]:
+                self.pending[receiver] += 1
 
     def _arrive(self, sender: str, type_name: str, n: int = 1) -> None:
         """Count ``n`` messages waiting from ``sender`` for each of their receivers."""
