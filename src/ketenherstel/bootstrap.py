@@ -27,7 +27,7 @@ class Runtime:
 def bootstrap(settings: Settings) -> Runtime:
     chain = load_chain(Path(settings.chain_file) if settings.chain_file else None)
     store = open_store(settings.store_url, synchronous=settings.synchronous)
-    exchange = Exchange(
-        store=store, chain=chain, settings=settings.exchange, priorities=priorities(chain)
-    )
+    # The computed order, then what a go-live plan set last (kept in the store, decision 0009).
+    ranks = {**priorities(chain), **store.type_priorities()}
+    exchange = Exchange(store=store, chain=chain, settings=settings.exchange, priorities=ranks)
     return Runtime(settings=settings, chain=chain, store=store, exchange=exchange)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ketenherstel.bootstrap import Runtime
+from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.errors import Forbidden, StateConflict
 from ketenherstel.exchange.manual import ManualWork
@@ -132,3 +132,16 @@ def test_the_plans_priorities_apply_and_restored_processes_retire_their_procedur
     assert "registratie-justitiele-gegevens" in result.restored_processes
     assert result.procedures_retired == (added.id,)
     assert ex._priorities == {**ex._priorities, **priorities(rt.chain, plan)}
+
+
+def test_a_restarted_exchange_keeps_the_priorities_the_plan_set(rt: Runtime) -> None:
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    apply_step(rt.exchange, plan, ISOLATION_STEP, principal=OP_A)
+    wanted = priorities(rt.chain, plan)
+    assert wanted != priorities(rt.chain)  # the agreed priority changes the computed order
+    again = bootstrap(rt.settings)
+    try:
+        assert again.exchange._priorities == wanted
+        assert again.store.type_priorities() == wanted
+    finally:
+        again.close()

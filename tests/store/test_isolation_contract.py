@@ -101,6 +101,8 @@ class IsolationContract:
     def test_reprioritise_changes_pending_deliveries(self, store: Store) -> None:
         store.accept([AcceptRequest([typed("pv", PV, key="a"), typed("dv", DV, key="b")])], now=1.0)
         assert store.reprioritise({DV: -1}, now=2.0) == 1
+        assert store.reprioritise({DV: -1}, now=3.0) == 0  # already so: nothing changes
+        assert store.type_priorities() == {DV: -1}  # kept for a restarted exchange
         assert ids(store) == ["dv", "pv"]
 
     def test_a_rate_limits_each_lease_to_the_tokens_in_the_bucket(self, store: Store) -> None:

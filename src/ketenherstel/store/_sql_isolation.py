@@ -289,13 +289,27 @@ class IsolationSql(AcceptSql, DeliverySql):
         types = [t for t, _ in items]
         marks = ",".join("?" * len(types))
         with self._tx() as cur:
+            self._xm(
+                cur,
+                "INSERT INTO type_priorities (type, priority, changed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (type) DO UPDATE SET priority = excluded.priority, "
+                "changed_at = excluded.changed_at",
+                [(t, p, now) for t, p in items],
+            )
             done = self._x(
                 cur,
                 f"UPDATE deliveries SET priority = CASE type {case} ELSE priority END, "
-                f"updated_at = ? WHERE state IN {_PENDING} AND type IN ({marks})",
-                (*params, now, *types),
+                f"updated_at = ? WHERE state IN {_PENDING} AND type IN ({marks}) "
+                f"AND priority <> CASE type {case} ELSE priority END",
+                (*params, now, *types, *params),
             )
             return int(max(done.rowcount, 0))
+
+    def type_priorities(self) -> dict[str, int]:
+        """The priorities last set per message type (empty before any was set)."""
+        with self._tx() as cur:
+            rows = self._x(cur, "SELECT type, priority FROM type_priorities").fetchall()
+        return {str(t): int(p) for t, p in rows}
 
     # -- quarantine -----------------------------------------------------------------------------
 
