@@ -106,3 +106,15 @@ def test_demo_runs_the_scenario_without_serving(tmp_path: Path) -> None:
     assert code == 0, err
     assert "scenario om-2025" in out and "lost: 0, applied twice: 0" in out
     assert (tmp_path / "om-2025.json").is_file()
+
+
+def test_scenario_run_refuses_a_store_that_holds_messages(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/used.db"
+    code, _, err = run("scenario", "run", "om-2025", "--store", store, "--scale", "0.002")
+    assert code == 0, err
+    code, _, err = run("scenario", "run", "om-2025", "--store", store, "--scale", "0.002")
+    assert code == 2 and "already holds" in err and "--fresh" in err
+    code, out, err = run(
+        "scenario", "run", "om-2025", "--store", store, "--scale", "0.002", "--fresh"
+    )
+    assert code == 0 and "lost: 0" in out, err

@@ -225,6 +225,12 @@ def run_scenario(
     """
     if not 0 < scale <= 1:
         raise ValueError(f"scale is a share of the full volume, above 0 and at most 1: {scale}")
+    held = sum(exchange.store.ledger_counts().messages.values())
+    if held:
+        raise ValueError(
+            f"the store already holds {held:,} messages; a scenario runs on an empty store, "
+            "so that its figures are its own (for SQLite, scenario run --fresh)"
+        )
     return _Run(scenario, exchange, manual, scale, progress, parallel).run()
 
 
