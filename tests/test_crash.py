@@ -80,7 +80,9 @@ class Server:
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)
-        raise AssertionError("the server did not come up")
+        self.proc.kill()  # never leave a server behind: the next test would trip over it
+        self.proc.wait()
+        raise AssertionError("the server did not come up within 30 s")
 
     def kill(self) -> None:
         assert self.proc is not None
