@@ -10,7 +10,7 @@ SWAGGER_STAMP := $(SWAGGER)/.copied
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint fmt openapi bench clean
+.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ openapi: $(STAMP)
 ## bench: the exchange benchmark (needs PostgreSQL and NATS for the peer columns)
 bench: $(STAMP)
 	$(PY) bench/exchange.py
+
+## bench-drain: drain a held backlog of 1,000,000 messages in priority order (PostgreSQL, NATS)
+bench-drain: $(STAMP)
+	$(PY) bench/drain.py
+
+## bench-scenario: the full om-2025 scenario through the exchange, on SQLite and PostgreSQL
+bench-scenario: $(STAMP)
+	$(PY) bench/scenario.py
 
 clean:
 	rm -rf $(VENV) node_modules build var .pytest_cache .mypy_cache .ruff_cache

@@ -312,6 +312,52 @@ class StoreContract:
         store.ack(receiver="om", delivery_ids=[d.delivery_id], now=104.0, actor="om")
         assert [x.id for x in lease(store, now=105.0)] == ["2"]
 
+    def test_a_delivery_never_handed_out_cannot_be_acked_or_nacked(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("1"), msg("2"), msg("3")])], now=1.0)
+        [head] = lease(store, now=10.0)
+        second = store.message(SRC, "2")
+        assert second is not None
+        [waiting] = store.deliveries_of(second.position)
+        [result] = store.ack(
+            receiver="om", delivery_ids=[waiting.delivery_id], now=11.0, actor="om"
+        )
+        assert result.status == "not-delivered"  # a guessed id skips nothing
+        nacked = store.nack(
+            receiver="om",
+            delivery_id=waiting.delivery_id,
+            reason="x",
+            now=11.0,
+            delay=lambda _: 1.0,
+            max_attempts=3,
+            actor="om",
+        )
+        assert nacked.status == "not-delivered"
+        assert lease(store, now=12.0) == []  # "1" is still out: "2" waits its turn
+        store.ack(receiver="om", delivery_ids=[head.delivery_id], now=13.0, actor="om")
+        [d] = lease(store, now=14.0)
+        assert d.id == "2"
+        # A lease that ran out was handed out: its late ack counts.
+        [late] = store.ack(receiver="om", delivery_ids=[d.delivery_id], now=1000.0, actor="om")
+        assert late.status == "acked"
+        assert [x.id for x in lease(store, now=1001.0)] == ["3"]
+
+    def test_one_ack_of_many_cases_lets_each_case_through_once(self, store: Store) -> None:
+        cases = [f"case-{c}" for c in range(30)]
+        store.accept(
+            [AcceptRequest([msg(f"{c}-{i}", key=c) for i in range(3) for c in cases])], now=1.0
+        )
+        now, got = 10.0, []
+        while batch := lease(store, now=now, limit=1000):
+            assert len({d.partitionkey for d in batch}) == len(batch)  # one per case at a time
+            got += [d.id for d in batch]
+            store.ack(
+                receiver="om", delivery_ids=[d.delivery_id for d in batch], now=now, actor="om"
+            )
+            now += 1
+        assert sorted(got) == sorted(f"{c}-{i}" for i in range(3) for c in cases)
+        for c in cases:
+            assert [g for g in got if g.startswith(f"{c}-")] == [f"{c}-{i}" for i in range(3)]
+
     def test_a_long_backlog_of_one_case_comes_out_one_by_one_in_order(self, store: Store) -> None:
         store.accept([AcceptRequest([msg(str(i)) for i in range(50)])], now=1.0)
         now, got = 10.0, []

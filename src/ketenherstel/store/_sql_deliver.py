@@ -3,7 +3,7 @@ heads, trails and queue figures."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _chunks, _marks
@@ -42,16 +42,95 @@ class DeliverySql(SqlBase):
                     chunk,
                 ).fetchall()
             )
+        self._rehead_pairs(cur, pairs)
+
+    def _rehead_pairs(self, cur: Cursor, pairs: Iterable[tuple[str, str]]) -> None:
+        """In each (receiver, partitionkey): unblock the lowest pending delivery, block the rest.
+
+        Only rows whose flag changes are written; after an ack that is the case's next delivery
+        alone. An unchanged row rewritten still costs a page in SQLite's WAL (and its index
+        entries) and a dead tuple in PostgreSQL.
+        """
         ordered = sorted(pairs)
+        if not ordered:
+            return
         self._lock_partitions(cur, ordered)
-        self._xm(
+        by_receiver: dict[str, list[str]] = {}
+        for receiver, key in ordered:
+            by_receiver.setdefault(receiver, []).append(key)
+        unblock: list[int] = []
+        block: list[int] = []
+        for receiver, keys in by_receiver.items():
+            for chunk in _chunks(keys):
+                rows = self._pending_rows(cur, receiver, chunk)
+                heads: dict[str, int] = {}
+                for key, ident, _ in rows:
+                    if ident < heads.get(key, ident + 1):
+                        heads[key] = ident
+                for key, ident, blocked in rows:
+                    if ident == heads[key]:
+                        if blocked:
+                            unblock.append(ident)
+                    elif not blocked:
+                        block.append(ident)
+        for flag, ids in ((0, unblock), (1, block)):
+            for chunk in _chunks(ids):
+                self._x(
+                    cur,
+                    f"UPDATE deliveries SET blocked = ? WHERE id IN ({_marks(len(chunk))})",
+                    (flag, *chunk),
+                )
+
+    def _unblock_heads(self, cur: Cursor, pairs: Iterable[tuple[str, str]]) -> None:
+        """After acks: unblock the lowest pending delivery of each of these partitions.
+
+        The rest of a partition is blocked already: accept blocks every delivery but a
+        partition's lowest pending one, and an ack only takes deliveries out. So only the new
+        heads are read and written (`_rehead_pairs` checks every pending row; a dead letter or
+        a re-send, which can change which row is lowest, uses it).
+        """
+        ordered = sorted(pairs)
+        if not ordered:
+            return
+        self._lock_partitions(cur, ordered)
+        by_receiver: dict[str, list[str]] = {}
+        for receiver, key in ordered:
+            by_receiver.setdefault(receiver, []).append(key)
+        heads: list[int] = []
+        for receiver, keys in by_receiver.items():
+            for chunk in _chunks(keys):
+                heads += self._pending_heads(cur, receiver, chunk)
+        for chunk in _chunks(heads):
+            self._x(
+                cur,
+                "UPDATE deliveries SET blocked = 0 "
+                f"WHERE id IN ({_marks(len(chunk))}) AND blocked <> 0",
+                chunk,
+            )
+
+    def _pending_heads(self, cur: Cursor, receiver: str, keys: Sequence[str]) -> list[int]:
+        """The lowest pending delivery id of each of these partitions that has one (read from
+        the per-case index alone)."""
+        rows = self._x(
             cur,
-            "UPDATE deliveries SET blocked = CASE WHEN id = (SELECT MIN(h.id) FROM deliveries h "
-            f"WHERE h.receiver = ? AND h.partitionkey = ? AND h.state IN {_PENDING}) "
-            "THEN 0 ELSE 1 END "
-            f"WHERE receiver = ? AND partitionkey = ? AND state IN {_PENDING}",
-            [(r, k, r, k) for r, k in ordered],
-        )
+            "SELECT MIN(id) FROM deliveries WHERE receiver = ? "
+            f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(keys))}) "
+            "GROUP BY partitionkey",
+            (receiver, *keys),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _pending_rows(
+        self, cur: Cursor, receiver: str, keys: Sequence[str]
+    ) -> list[tuple[str, int, int]]:
+        """(partitionkey, id, blocked) of the receiver's pending deliveries in these partitions."""
+        rows = self._x(
+            cur,
+            "SELECT partitionkey, id, blocked FROM deliveries WHERE receiver = ? "
+            f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(keys))})",
+            (receiver, *keys),
+        ).fetchall()
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
     # -- delivering ---------------------------------------------------------------------
 
@@ -119,14 +198,12 @@ class DeliverySql(SqlBase):
                 )
                 for r in got
             ]
-            self._xm(
+            self._x(
                 cur,
                 "INSERT INTO trail (pos, delivery_id, receiver, at, event, actor, detail) "
-                "VALUES (?, ?, ?, ?, 'leased', ?, ?)",
-                [
-                    (d.position, d.delivery_id, d.receiver, p.now, p.actor, f"attempt {d.attempts}")
-                    for d in leased
-                ],
+                "SELECT pos, id, receiver, ?, 'leased', ?, 'attempt ' || attempts "
+                f"FROM deliveries WHERE id IN ({marks})",
+                (p.now, p.actor, *chosen),
             )
             # A read of personal data: audited in the same transaction as the lease.
             self._x(
@@ -258,14 +335,24 @@ class DeliverySql(SqlBase):
         results: dict[int, AckResult] = {}
         with self._tx() as cur:
             states: dict[int, str] = {}
+            keys: dict[int, str | None] = {}
             for chunk in _chunks(list(dict.fromkeys(delivery_ids))):
-                for ident, state in self._x(
+                for ident, state, key, attempts, quarantined in self._x(
                     cur,
-                    "SELECT id, state FROM deliveries WHERE receiver = ? "
-                    f"AND id IN ({_marks(len(chunk))}){self.for_update}",
+                    "SELECT id, state, partitionkey, attempts, quarantined FROM deliveries "
+                    f"WHERE receiver = ? AND id IN ({_marks(len(chunk))}){self.for_update}",
                     (receiver, *chunk),
                 ).fetchall():
-                    states[ident] = state
+                    # Only what was handed out may be acknowledged: a leased delivery, or one
+                    # whose lease ran out. A receiver cannot acknowledge (and so skip) what it
+                    # never got, such as a held or quarantined delivery guessed by its id.
+                    handed_out = state == "leased" or (
+                        state == "ready" and attempts > 0 and not quarantined
+                    )
+                    states[ident] = (
+                        "not-delivered" if state == "ready" and not handed_out else state
+                    )
+                    keys[ident] = key
             to_ack = [i for i, s in states.items() if s in ("ready", "leased")]
             for chunk in _chunks(to_ack):
                 self._x(
@@ -275,7 +362,7 @@ class DeliverySql(SqlBase):
                     (now, *chunk),
                 )
             self._trail(cur, to_ack, now, "acked", actor, "")
-            self._rehead(cur, to_ack)
+            self._unblock_heads(cur, {(receiver, k) for i in to_ack if (k := keys[i]) is not None})
         for ident in delivery_ids:
             state = states.get(ident)
             if state is None:
@@ -284,6 +371,8 @@ class DeliverySql(SqlBase):
                 results[ident] = AckResult(ident, "already-acked")
             elif state == "dead":
                 results[ident] = AckResult(ident, "dead")
+            elif state == "not-delivered":
+                results[ident] = AckResult(ident, "not-delivered")
             else:
                 results.setdefault(ident, AckResult(ident, "acked"))
         return [results[i] for i in delivery_ids]
@@ -302,13 +391,15 @@ class DeliverySql(SqlBase):
         with self._tx() as cur:
             row = self._x(
                 cur,
-                f"SELECT state, attempts FROM deliveries WHERE id = ? AND receiver = ?"
-                f"{self.for_update}",
+                f"SELECT state, attempts, quarantined FROM deliveries WHERE id = ? "
+                f"AND receiver = ?{self.for_update}",
                 (delivery_id, receiver),
             ).fetchone()
             if row is None:
                 return NackResult(delivery_id, "not-found")
-            state, attempts = row
+            state, attempts, quarantined = row
+            if state == "ready" and (attempts == 0 or quarantined):
+                return NackResult(delivery_id, "not-delivered")  # as for an ack
             if state == "acked":
                 return NackResult(delivery_id, "already-acked")
             if state == "dead":

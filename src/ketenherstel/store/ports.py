@@ -277,13 +277,13 @@ class SequenceState:
 @dataclass(frozen=True, slots=True)
 class AckResult:
     delivery_id: int
-    status: Literal["acked", "already-acked", "not-found", "dead"]
+    status: Literal["acked", "already-acked", "not-found", "dead", "not-delivered"]
 
 
 @dataclass(frozen=True, slots=True)
 class NackResult:
     delivery_id: int
-    status: Literal["retry", "dead", "already-acked", "already-dead", "not-found"]
+    status: Literal["retry", "dead", "already-acked", "already-dead", "not-found", "not-delivered"]
     not_before: float | None = None
 
 

@@ -87,6 +87,28 @@ class PostgresStore(SqlStore):
         )
         return {r[0] for r in cur.fetchall()}
 
+    def _pending_heads(self, cur: Cursor, receiver: str, keys: Sequence[str]) -> list[int]:
+        # One index probe per key, as in _pending_keys.
+        cur.execute(
+            "SELECT h.id FROM unnest(%s::text[]) AS k, LATERAL (SELECT MIN(d.id) AS id "
+            "FROM deliveries d WHERE d.receiver = %s AND d.partitionkey = k "
+            "AND d.state IN ('ready', 'leased')) AS h WHERE h.id IS NOT NULL",
+            (list(keys), receiver),
+        )
+        return [int(r[0]) for r in cur.fetchall()]
+
+    def _pending_rows(
+        self, cur: Cursor, receiver: str, keys: Sequence[str]
+    ) -> list[tuple[str, int, int]]:
+        # One index probe per key, as in _pending_keys.
+        cur.execute(
+            "SELECT k, x.id, x.blocked FROM unnest(%s::text[]) AS k, LATERAL (SELECT d.id, "
+            "d.blocked FROM deliveries d WHERE d.receiver = %s AND d.partitionkey = k "
+            "AND d.state IN ('ready', 'leased')) AS x",
+            (list(keys), receiver),
+        )
+        return [(r[0], int(r[1]), int(r[2])) for r in cur.fetchall()]
+
     def _is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, errors.UniqueViolation)
 

@@ -70,7 +70,7 @@ class AcknowledgementCreate(Model):
 
 class AckResultRead(Model):
     delivery_id: int
-    status: Literal["acked", "already-acked", "not-found", "dead"]
+    status: Literal["acked", "already-acked", "not-found", "dead", "not-delivered"]
 
 
 class AcknowledgementRead(Model):

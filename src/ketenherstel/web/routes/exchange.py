@@ -179,7 +179,7 @@ async def acknowledge(
     responses={
         400: _problem("No reason given"),
         404: _problem("The caller has no such delivery"),
-        409: _problem("The delivery is already acknowledged or dead-lettered"),
+        409: _problem("Already acknowledged or dead-lettered, or never handed out (not-delivered)"),
     },
 )
 async def report_failure(
