@@ -98,6 +98,24 @@ class IsolationContract:
         # late-2 has the best priority, but late-1 of its case must go first.
         assert ids(store) == ["urgent", "late-1"]
 
+    def test_a_resent_dead_letter_honours_the_rules_in_force(self, store: Store) -> None:
+        store.accept([AcceptRequest([msg("1")])], now=1.0)
+        [d] = lease(store, now=2.0)
+        store.nack(
+            receiver="om",
+            delivery_id=d.delivery_id,
+            reason="broken",
+            now=3.0,
+            delay=lambda _: 1.0,
+            max_attempts=1,
+            actor="om",
+        )
+        store.set_channel(rule("om", "*", "*", "held"))  # held while it was dead
+        resent = store.resend(delivery_id=d.delivery_id, now=4.0, actor="op")
+        assert resent.held and lease(store, now=5.0) == []
+        store.set_channel(rule("om", "*", "*", "open"))
+        assert [x.id for x in lease(store, now=6.0)] == ["1"]
+
     def test_reprioritise_changes_pending_deliveries(self, store: Store) -> None:
         store.accept([AcceptRequest([typed("pv", PV, key="a"), typed("dv", DV, key="b")])], now=1.0)
         assert store.reprioritise({DV: -1}, now=2.0) == 1

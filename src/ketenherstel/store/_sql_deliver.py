@@ -446,18 +446,23 @@ class DeliverySql(SqlBase):
         with self._tx() as cur:
             row = self._x(
                 cur,
-                f"SELECT state FROM deliveries WHERE id = ?{self.for_update}",
+                "SELECT state, receiver, sender, type, process FROM deliveries WHERE id = ?"
+                f"{self.for_update}",
                 (delivery_id,),
             ).fetchone()
             if row is None:
                 raise NotFound(f"no delivery {delivery_id}")
             if row[0] != "dead":
                 raise NotFound(f"delivery {delivery_id} is {row[0]}, not dead-lettered")
+            # The rules may have changed while it was dead: a re-send honours the ones in force.
+            self._lock_channels(cur, exclusive=False)
+            held = 1 if self._ruleset(cur).held(row[1], row[2], row[3], row[4]) else 0
             self._x(
                 cur,
                 "UPDATE deliveries SET state = 'ready', attempts = 0, not_before = ?, "
-                "first_attempt_at = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
-                (now, now, delivery_id),
+                "first_attempt_at = NULL, lease_until = NULL, held = ?, updated_at = ? "
+                "WHERE id = ?",
+                (now, held, now, delivery_id),
             )
             self._trail(cur, [delivery_id], now, "resent", actor, "re-sent with its original id")
             self._rehead(cur, [delivery_id])
