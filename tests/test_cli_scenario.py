@@ -118,3 +118,25 @@ def test_scenario_run_refuses_a_store_that_holds_messages(tmp_path: Path) -> Non
         "scenario", "run", "om-2025", "--store", store, "--scale", "0.002", "--fresh"
     )
     assert code == 0 and "lost: 0" in out, err
+
+
+def test_demo_on_a_used_postgresql_store_is_refused(pg_dsn: str) -> None:
+    import uuid
+
+    import psycopg
+
+    from ketenherstel.store.postgres import PostgresStore
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    store = PostgresStore(pg_dsn, schema=schema)
+    try:
+        store.migrate()
+        url = f"{pg_dsn}?options=-csearch_path%3D{schema}"
+        code, _, err = run("demo", "--store", url, "--scale", "0.002", "--no-serve")
+        assert code == 0, err  # the first run fills it
+        code, _, err = run("demo", "--store", url, "--scale", "0.002", "--no-serve")
+        assert code == 2 and "already holds" in err
+    finally:
+        store.close()
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -694,6 +694,7 @@ def demo(
     (10 weeks of OM isolation, paper work, emergency route, phased go-live), with its story
     and, computed from the store, lost and applied twice."""
     from ketenherstel.recovery.scenario import builtin_scenario_path
+    from ketenherstel.store import StoreError
     from ketenherstel.story import fresh_sqlite, run_story
 
     fresh_sqlite(store)
@@ -712,6 +713,8 @@ def demo(
         )
     except ExchangeError as exc:
         raise fail(_describe(exc)) from None
+    except (StoreError, ValueError, OSError) as exc:  # e.g. a PostgreSQL store already used
+        raise fail(str(exc)) from None
     try:
         if serve:
             _serve_result(rt, port if port is not None else 8000)
