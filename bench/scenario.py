@@ -264,7 +264,7 @@ def run_bare(scale: float, end_iso: str, folder: Path) -> dict[str, Any]:
     """The same events through one plain table, step by step, until the scenario run's end."""
     # The runner's own pipe from its generator child (a private helper, used so that the
     # events, their order and where they are generated are exactly as in the `om-2025` rows).
-    from ketenherstel.recovery.runner import _events_from_child
+    from ketenherstel.recovery.traffic import events_from_child
 
     chain = load_chain()
     plan = plan_for(chain, scale)
@@ -281,7 +281,7 @@ def run_bare(scale: float, end_iso: str, folder: Path) -> dict[str, Any]:
     receivers: set[str] = set()
     generated = sent = rows = delivered = peak = 0
     began, cpu = time.perf_counter(), time.process_time()
-    events: Iterator[SimEvent] = _events_from_child(
+    events: Iterator[SimEvent] = events_from_child(
         chain, sc.seed, plan.cases, sc.start, plan.profile
     )
     peeked: SimEvent | None = None

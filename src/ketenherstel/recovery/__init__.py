@@ -5,5 +5,7 @@ This package composes the pure ones (``golive`` plans, the ``sim`` traffic gener
 
 - :mod:`ketenherstel.recovery.steps`: ``apply_step`` brings the exchange to a plan's step;
 - :mod:`ketenherstel.recovery.scenario`: ``load_scenario`` reads a scenario file;
-- :mod:`ketenherstel.recovery.runner`: ``run_scenario`` runs one on simulated time.
+- :mod:`ketenherstel.recovery.runner`: ``run_scenario`` runs one on simulated time;
+- :mod:`ketenherstel.recovery.traffic`: its events, in process or from a child process;
+- :mod:`ketenherstel.recovery.figures`: what a run reports.
 """

@@ -26,29 +26,27 @@ import dataclasses
 import functools
 import io
 import math
-import multiprocessing
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from ketenherstel.chain import Chain
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.channels import Flow, chain_flows
 from ketenherstel.golive.forecast import ActualPoint, Comparison, Inflow, compare, forecast
+from ketenherstel.recovery.figures import ChannelStats, MissedDeadline, ScenarioResult, WaveDrain
 from ketenherstel.recovery.scenario import Scenario
-from ketenherstel.recovery.steps import StepResult, apply_step, plan_steps
-from ketenherstel.sim.errors import SimError
-from ketenherstel.sim.generator import SimEvent, generate_events
+from ketenherstel.recovery.steps import apply_step, plan_steps
+from ketenherstel.recovery.traffic import events_from_child, events_in_process
+from ketenherstel.sim.generator import SimEvent
 from ketenherstel.sim.profile import SimProfile
-from ketenherstel.store.ports import LedgerCounts, MessageOutcome
+from ketenherstel.store.ports import MessageOutcome
 
 __all__ = ["ChannelStats", "Progress", "ScenarioResult", "WaveDrain", "run_scenario"]
 
@@ -59,144 +57,6 @@ RESEND_WINDOW = timedelta(days=1)
 
 Progress = Callable[[datetime, int], None]
 """Called after each step with the simulated time and the messages submitted so far."""
-
-
-@dataclass(slots=True)
-class ChannelStats:
-    """One ``sender->receiver`` channel over the run."""
-
-    sender: str
-    receiver: str
-    arrived: int = 0
-    delivered: int = 0
-    backlog: int = 0
-    peak: int = 0
-    peak_at: datetime | None = None
-    days: dict[date, list[int]] = field(default_factory=dict)
-    """Local day -> [backlog at the day's end, arrived, delivered]."""
-
-    @property
-    def label(self) -> str:
-        return f"{self.sender}->{self.receiver}"
-
-
-@dataclass(frozen=True, slots=True)
-class WaveDrain:
-    """How the backlog of the channels a plan step opened drained."""
-
-    step: str
-    at: datetime
-    channels: tuple[str, ...]
-    backlog_at_open: int
-    """Messages waiting (at the exchange or in a sender's outbox) on the flows it opened."""
-    empty_at: datetime | None
-    delivered: int
-
-
-@dataclass(frozen=True, slots=True)
-class MissedDeadline:
-    process: str
-    deadline: str
-    count: int
-    why: dict[str, int]
-
-
-@dataclass(slots=True)
-class ScenarioResult:
-    name: str
-    seed: int
-    scale: float
-    start: datetime
-    end: datetime
-    generated: int = 0
-    sent: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    duplicates_by_key: int = 0
-    rejected: int = 0
-    quarantined: int = 0
-    expected_deliveries: int = 0
-    delivered: int = 0
-    redelivered: int = 0
-    outbox_peak: dict[str, int] = field(default_factory=dict)
-    resent: int = 0
-    paper_registered: int = 0
-    paper_matched: int = 0
-    paper_unmatched: int = 0
-    route_messages: int = 0
-    channels: dict[str, ChannelStats] = field(default_factory=dict)
-    steps: list[StepResult] = field(default_factory=list)
-    drains: list[WaveDrain] = field(default_factory=list)
-    missed: list[MissedDeadline] = field(default_factory=list)
-    timeline: list[tuple[datetime, str]] = field(default_factory=list)
-    comparison: list[Comparison] = field(default_factory=list)
-    ledger: LedgerCounts | None = None
-    accepted_per_source: dict[str, int] = field(default_factory=dict)
-    applied: int = 0
-    lost: int = 0
-    applied_twice: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """The figures as JSON-ready data."""
-        return {
-            "scenario": self.name,
-            "seed": self.seed,
-            "scale": self.scale,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "generated": self.generated,
-            "sent": self.sent,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "duplicatesByBusinessKey": self.duplicates_by_key,
-            "rejected": self.rejected,
-            "quarantined": self.quarantined,
-            "delivered": self.delivered,
-            "resent": self.resent,
-            "paper": {
-                "registered": self.paper_registered,
-                "matched": self.paper_matched,
-                "unmatched": self.paper_unmatched,
-            },
-            "emergencyRouteMessages": self.route_messages,
-            "outboxPeak": self.outbox_peak,
-            "channels": {
-                label: {
-                    "arrived": c.arrived,
-                    "delivered": c.delivered,
-                    "backlog": c.backlog,
-                    "peak": c.peak,
-                    "peakAt": c.peak_at.isoformat() if c.peak_at else None,
-                }
-                for label, c in sorted(self.channels.items())
-            },
-            "drains": [
-                {
-                    "step": d.step,
-                    "at": d.at.isoformat(),
-                    "channels": list(d.channels),
-                    "backlogAtOpen": d.backlog_at_open,
-                    "emptyAt": d.empty_at.isoformat() if d.empty_at else None,
-                    "delivered": d.delivered,
-                }
-                for d in self.drains
-            ],
-            "missedDeadlines": [
-                {"process": m.process, "deadline": m.deadline, "count": m.count, "why": m.why}
-                for m in self.missed
-            ],
-            "forecastVsActual": [
-                {
-                    "channel": c.channel,
-                    "forecastEmpty": c.forecast_empty.isoformat() if c.forecast_empty else None,
-                    "actualEmpty": c.actual_empty.isoformat() if c.actual_empty else None,
-                    "differenceDays": c.difference_days,
-                }
-                for c in self.comparison
-            ],
-            "lost": self.lost,
-            "appliedTwice": self.applied_twice,
-        }
 
 
 def scaled(profile: SimProfile, scale: float) -> SimProfile:
@@ -261,7 +121,9 @@ class _Run:
         profile = scaled(scenario.profile, scale)
         cases = max(1, round(profile.cases_per_day * scenario.days()))
         args = (self.chain, scenario.seed, cases, scenario.start, profile)
-        self.events: Iterator[SimEvent] = _events_from_child(*args) if parallel else _events(*args)
+        self.events: Iterator[SimEvent] = (
+            events_from_child(*args) if parallel else events_in_process(*args)
+        )
         self.step_seconds = scenario.step.total_seconds()
         self.credit: dict[str, float] = {}
         # a smaller run keeps the story's shape: receivers take in the same share per hour
@@ -748,70 +610,6 @@ def _paper_counts(manual: ManualWork) -> tuple[int, int]:
                 unmatched += 1
         after = page[-1].id
     return matched, unmatched
-
-
-def _events(
-    chain: Chain, seed: int, cases: int, start: datetime, profile: SimProfile
-) -> Iterator[SimEvent]:
-    return iter(generate_events(chain, seed=seed, cases=cases, start=start, profile=profile))
-
-
-_BATCH = 2000
-
-
-def _generate_into(
-    conn: Connection, chain: Chain, seed: int, cases: int, start: datetime, profile: SimProfile
-) -> None:
-    """The child process: the simulator's events in batches of JSON down a pipe, then b''."""
-    batch: list[tuple[str, dict[str, Any]]] = []
-    try:
-        for sim in generate_events(chain, seed=seed, cases=cases, start=start, profile=profile):
-            batch.append((sim.sender, sim.event))
-            if len(batch) >= _BATCH:
-                conn.send_bytes(orjson.dumps(batch))
-                batch = []
-        if batch:
-            conn.send_bytes(orjson.dumps(batch))
-        conn.send_bytes(b"")
-    except (BrokenPipeError, EOFError):  # the parent stopped early
-        pass
-    finally:
-        conn.close()
-
-
-def _events_from_child(
-    chain: Chain, seed: int, cases: int, start: datetime, profile: SimProfile
-) -> Iterator[SimEvent]:
-    """The same events as :func:`_events`, generated on the other core. The pipe's buffer
-    keeps the child only a few batches ahead, so memory stays flat."""
-    context = multiprocessing.get_context("spawn")
-    receiving, sending = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_generate_into,
-        args=(sending, chain, seed, cases, start, profile),
-        name="ketenherstel-sim",
-        daemon=True,
-    )
-    child.start()
-    sending.close()
-    try:
-        while True:
-            try:
-                data = receiving.recv_bytes()
-            except EOFError:
-                child.join(timeout=5)
-                raise SimError(
-                    f"the traffic generator stopped before its end (exit code {child.exitcode})"
-                ) from None
-            if not data:
-                break
-            for sender, event in orjson.loads(data):
-                yield SimEvent(sender, event)
-    finally:
-        receiving.close()
-        child.join(timeout=5)
-        if child.is_alive():
-            child.terminate()
 
 
 @dataclass(frozen=True, slots=True)
