@@ -181,7 +181,9 @@ class TrailContract:
             requested_by="op-a",
         )
 
-    def test_changes_while_dead_lettered_are_not_on_the_trail(self, store: Store) -> None:
+    def test_a_dead_letter_re_sent_into_a_hold_shows_the_hold_from_its_re_send(
+        self, store: Store
+    ) -> None:
         pos = accept(store, msg("a"), now=1.0)
         [d] = lease(store, now=2.0)
         store.nack(
@@ -206,7 +208,34 @@ class TrailContract:
             "resent",
             "held",
         ]
-        assert (trail[-1].at, trail[-1].actor) == (6.0, "op-c")
+        # Held from the re-send by the rule set while it was dead; the later, broader hold
+        # leaves it as it was, so it is not on the trail.
+        held = trail[-1]
+        assert (held.at, held.actor) == (5.0, "op-a")
+        assert held.cause is not None and held.cause.reason == "while dead"
+        assert "re-sent into a hold" in held.detail
+
+    def test_a_dead_letter_re_sent_after_its_hold_was_lifted_shows_it_open(
+        self, store: Store
+    ) -> None:
+        pos = accept(store, msg("a"), now=1.0)
+        [d] = lease(store, now=2.0)
+        store.set_channel(change("om", "*", "*", "held", 3.0, "op-a", "hold while out"))
+        store.nack(
+            receiver="om",
+            delivery_id=d.delivery_id,
+            reason="boom",
+            now=4.0,
+            delay=lambda n: 1.0,
+            max_attempts=1,
+            actor="om",
+        )
+        store.set_channel(change("om", "*", "*", "open", 5.0, "op-b", "lifted while dead"))
+        store.resend(delivery_id=d.delivery_id, now=6.0, actor="op-c")
+        trail = store.trail(pos)
+        assert [e.event for e in trail][-4:] == ["nacked", "dead-lettered", "resent", "opened"]
+        assert trail[-1].at == 6.0 and "hold it had" in trail[-1].detail
+        assert [x.id for x in lease(store, now=7.0)] == ["a"]
 
     def test_each_delivery_shows_only_its_own_holds(self, store: Store) -> None:
         store.set_channel(change("justid", "politie", "*", "held", 1.0, "op-a", "justid only"))

@@ -150,7 +150,13 @@ def delivery_holds(
     for at, _, item in heapq.merge(channel, partner, ends, key=lambda t: (t[0], t[1])):
         last = max(last, at)
         if isinstance(item, _Step):
+            resumed = item.pending and not pending
             pending = item.pending
+            if resumed:  # re-sent: the rules in force decide again (the store re-holds it)
+                holder = _holder(d, rules, isolation)
+                if (holder is not None) != held:
+                    held = holder is not None
+                    out.append((PHASE_STEP, _resent_entry(d, at, holder)))
             continue
         if item.kind == "channel":
             _apply(rules, item)
@@ -181,6 +187,15 @@ def delivery_holds(
             )
         )
     return out
+
+
+def _resent_entry(d: HeldDelivery, at: float, holder: TrailCause | None) -> TrailEntry:
+    """A re-sent dead letter meets the rules in force: held by one, or no longer held."""
+    if holder is not None:
+        detail = f"re-sent into a hold: {describe(holder, since=True)}"
+        return TrailEntry(at, "held", d.id, d.receiver, holder.actor, detail, holder)
+    detail = "re-sent; the hold it had before it was dead-lettered is gone"
+    return TrailEntry(at, "opened", d.id, d.receiver, "exchange", detail)
 
 
 def quarantined(received_at: float, sender: str, cause: TrailCause | None) -> TrailEntry:
