@@ -482,7 +482,7 @@ class _Run:
             return decision
         if self.sc.offline_at(sender, logged):
             return "kept in the sender's outbox while it was cut off"
-        return "rate limit or waiting behind its own case"
+        return "the receiver's pace, a rate limit or waiting behind its own case"
 
     def _decision(self, receiver: str, sender: str, type_name: str, at: datetime) -> str:
         """Why the plan held this flow at ``at`` ("" when it did not)."""
