@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -24,24 +23,17 @@ from ketenherstel.client import ExchangeClient
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.settings import Settings
 from ketenherstel.sim import generate_events
+from ketenherstel.story import fresh_sqlite
 from ketenherstel.web.server import ServerThread
 
 DEMO_SEED = 2025
 DEMO_START = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
 
 
-def _fresh_sqlite(store_url: str) -> None:
-    if store_url.startswith("postgres"):
-        return
-    path = Path(store_url.removeprefix("sqlite:///"))
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-
-
 def run_http_demo(
     *, store_url: str, cases: int, port: int, serve: bool, console: Console
 ) -> dict[str, Any]:
-    _fresh_sqlite(store_url)
+    fresh_sqlite(store_url)
     rt = bootstrap(Settings.from_env(store_url=store_url))
     try:
         return _run(rt, cases=cases, port=port, serve=serve, console=console)

@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import io
 import math
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -132,7 +132,7 @@ class _Run:
         self.peeked_at: datetime | None = None
         self.sequences: Counter[str] = Counter()
         self.outbox: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.recent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.recent: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self.paper_rows: list[dict[str, str]] = []
         self.next_import = scenario.paper.since + scenario.paper.every if scenario.paper else None
         self.process_of = {mt.type: mt.process for mt in self.chain.message_types}
@@ -288,9 +288,9 @@ class _Run:
             return
         recent = self.recent[sender]
         recent.append(event)
-        horizon = (at - RESEND_WINDOW).isoformat()
-        while recent and datetime.fromisoformat(recent[0]["time"]).isoformat() < horizon:
-            recent.pop(0)
+        horizon = at - RESEND_WINDOW
+        while recent and datetime.fromisoformat(recent[0]["time"]) < horizon:
+            recent.popleft()
 
     def _send(self, sender: str, events: list[dict[str, Any]], *, counted: bool = False) -> None:
         """Submit as ``sender``; ``counted``: their arrival was counted when they were logged."""

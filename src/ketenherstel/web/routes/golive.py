@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ketenherstel.exchange.errors import InvalidInput, NotFound
 from ketenherstel.golive.errors import PlanError
 from ketenherstel.golive.model import Plan
-from ketenherstel.golive.plan import BUILTIN_PLANS, load_plan
+from ketenherstel.golive.plan import BUILTIN_PLANS, builtin_plan_path, load_plan
 from ketenherstel.recovery.steps import StepResult, apply_step, plan_steps
 from ketenherstel.web import schemas_golive as sg
 from ketenherstel.web.problems import PROBLEM_JSON
@@ -31,10 +31,10 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def _plan(exchange: Any, name: str) -> Plan:
-    path = BUILTIN_PLANS / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in BUILTIN_PLANS.glob("*.yaml")))
-        raise NotFound(f"there is no built-in plan {name!r}; the built-in plans are: {known}")
+    try:
+        path = builtin_plan_path(name)
+    except KeyError as exc:
+        raise NotFound(str(exc.args[0])) from None
     try:
         return load_plan(path, exchange.chain)
     except PlanError as exc:  # a built-in plan that no longer fits the chain model
