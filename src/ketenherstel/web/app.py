@@ -91,6 +91,10 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
                 "description": "Paper work: manual records, imports, unmatched lists, "
                 "interim procedures",
             },
+            {
+                "name": "go-live",
+                "description": "Go-live plans and running their steps on the exchange",
+            },
             {"name": "meta", "description": "Health"},
         ],
         redirect_slashes=False,
