@@ -35,7 +35,9 @@ def test_chain_imports_only_the_standard_library_and_schema_tools(path: Path) ->
         assert top in allowed or name.startswith("ketenherstel.chain"), f"{path.name}: {name}"
 
 
-@pytest.mark.parametrize("package", ["chain", "exchange", "store", "sim", "golive", "recovery"])
+@pytest.mark.parametrize(
+    "package", ["chain", "exchange", "store", "sim", "golive", "recovery", "registry"]
+)
 def test_capabilities_never_import_web_or_cli(package: str) -> None:
     for path in modules(package):
         for name in imports_of(path):
@@ -50,8 +52,14 @@ def test_only_store_adapters_import_database_drivers() -> None:
         rel = path.relative_to(SRC).as_posix()
         for name in imports_of(path):
             if name.split(".")[0] in drivers:
-                # The edge outbox runs in a partner's own network with its own SQLite file.
-                adapters = ("store/sqlite.py", "store/postgres.py", "outbox/store.py")
+                # The edge outbox runs in a partner's own network with its own SQLite file; the
+                # registry (Justid's JDS) keeps its own database (decision 0010).
+                adapters = (
+                    "store/sqlite.py",
+                    "store/postgres.py",
+                    "outbox/store.py",
+                    "registry/db.py",
+                )
                 assert rel in adapters, f"{rel} imports {name}"
 
 

@@ -50,6 +50,7 @@ from ketenherstel.store.ports import (
     PurgeResult,
     Role,
     SequenceState,
+    SourceCompleteness,
     Store,
     TrailEntry,
 )
@@ -544,6 +545,21 @@ class Exchange(IsolationMixin, BundleMixin):
         if not principal.can_view:  # officials' names stay with viewers and operators
             entries = [_without_names(e) for e in entries]
         return MessageTrail(message, deliveries, entries)
+
+    def completeness(self, *, principal: Principal, receiver: str) -> list[SourceCompleteness]:
+        """How complete each source that sends to ``receiver`` is for it: the watermark below
+        which the receiver misses nothing, its event time, the gaps and what still waits.
+
+        A partner may ask for itself only; viewers and operators for any receiver.
+        """
+        if not principal.can_view and principal.partner_key != receiver:
+            raise Forbidden("a partner may only ask how complete its own deliveries are")
+        if self._chain_partner(receiver) is None:
+            raise NotFound(f"no partner {receiver!r}")
+        senders = sorted(
+            {s for mt in self.chain.message_types if receiver in mt.receivers for s in mt.senders}
+        )
+        return self.store.completeness(receiver, senders)
 
     def sequence(self, *, principal: Principal, source: str) -> SequenceState:
         state = self.store.sequence_state(source)

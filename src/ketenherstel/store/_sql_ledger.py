@@ -5,8 +5,10 @@ Read-only and one transaction, so the counts agree with each other.
 
 from __future__ import annotations
 
-from ketenherstel.store._sqlbase import SqlBase
-from ketenherstel.store.ports import LedgerCounts
+from collections.abc import Sequence
+
+from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _marks
+from ketenherstel.store.ports import LedgerCounts, SourceCompleteness
 
 
 class LedgerSql(SqlBase):
@@ -58,3 +60,77 @@ class LedgerSql(SqlBase):
             applied_twice_by_key=int(twice_by_key),
             messages_without_delivery=int(without_delivery),
         )
+
+    def completeness(self, receiver: str, senders: Sequence[str]) -> list[SourceCompleteness]:
+        """Per source of these senders: its sequence state at the exchange, what still waits for
+        the receiver, and the watermark below which the receiver misses nothing from it."""
+        if not senders:
+            return []
+        out: list[SourceCompleteness] = []
+        with self._tx() as cur:
+            waiting = {
+                (str(r[0]), str(r[1])): (int(r[2]), r[3], r[4])
+                for r in self._x(
+                    cur,
+                    "SELECT m.source, d.sender, COUNT(*), MIN(m.sequence), MIN(m.time) "
+                    "FROM deliveries d JOIN messages m ON m.pos = d.pos "
+                    f"WHERE d.receiver = ? AND d.state IN {_PENDING} "
+                    f"AND d.sender IN ({_marks(len(senders))}) GROUP BY m.source, d.sender",
+                    (receiver, *senders),
+                ).fetchall()
+            }
+            sources: dict[str, str] = {source: sender for source, sender in waiting}
+            for source, _, _ in self._x(
+                cur, "SELECT source, contiguous, max_seen FROM sequences ORDER BY source"
+            ).fetchall():
+                if source in sources:
+                    continue
+                row = self._x(
+                    cur, "SELECT sender FROM messages WHERE source = ? LIMIT 1", (source,)
+                ).fetchone()
+                if row is not None and row[0] in senders:
+                    sources[str(source)] = str(row[0])
+            for source in sorted(sources):
+                sender = sources[source]
+                state = self._x(
+                    cur, "SELECT contiguous, max_seen FROM sequences WHERE source = ?", (source,)
+                ).fetchone()
+                contiguous, max_seen = (int(state[0]), int(state[1])) if state else (0, 0)
+                count, lowest, oldest = waiting.get((source, sender), (0, None, None))
+                watermark = contiguous
+                if lowest is not None:
+                    watermark = min(watermark, int(lowest) - 1)
+                out.append(
+                    SourceCompleteness(
+                        source=source,
+                        sender=sender,
+                        contiguous=contiguous,
+                        max_seen=max_seen,
+                        gaps=self._gap_list(cur, source) if contiguous < max_seen else (),
+                        waiting=count,
+                        lowest_waiting=None if lowest is None else int(lowest),
+                        oldest_waiting_time=oldest,
+                        watermark=watermark,
+                        watermark_time=self._time_at(cur, source, watermark),
+                        last_time=self._time_at(cur, source, max_seen),
+                    )
+                )
+        return out
+
+    def _time_at(self, cur: Cursor, source: str, sequence: int) -> str | None:
+        if sequence <= 0:
+            return None
+        row = self._x(
+            cur,
+            "SELECT time FROM messages WHERE source = ? AND sequence = ? LIMIT 1",
+            (source, sequence),
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def _gap_list(self, cur: Cursor, source: str) -> tuple[tuple[int, int], ...]:
+        rows = self._x(
+            cur,
+            "SELECT gap_first, gap_last FROM sequence_gaps WHERE source = ? ORDER BY gap_first",
+            (source,),
+        ).fetchall()
+        return tuple((int(a), int(b)) for a, b in rows)

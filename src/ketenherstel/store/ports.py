@@ -275,6 +275,29 @@ class SequenceState:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceCompleteness:
+    """How complete one source is for one receiver (``Store.completeness``).
+
+    ``watermark`` is the highest sequence number below which nothing from the source is missing
+    at the exchange (a gap) or still waiting for the receiver; ``watermark_time`` is the event
+    time (``time``) of the message with that number, where it has one.
+    """
+
+    source: str
+    sender: str
+    contiguous: int
+    max_seen: int
+    gaps: tuple[tuple[int, int], ...]
+    waiting: int
+    lowest_waiting: int | None
+    oldest_waiting_time: str | None
+    watermark: int
+    watermark_time: str | None
+    last_time: str | None
+    """The event time of the source's highest sequence number the exchange holds."""
+
+
+@dataclass(frozen=True, slots=True)
 class AckResult:
     delivery_id: int
     status: Literal["acked", "already-acked", "not-found", "dead", "not-delivered"]
@@ -480,6 +503,8 @@ class Store(Protocol):
     def queue_stats(self) -> list[QueueStats]: ...
 
     def ledger_counts(self) -> LedgerCounts: ...
+
+    def completeness(self, receiver: str, senders: Sequence[str]) -> list[SourceCompleteness]: ...
 
     def purge(self, *, before: float, now: float, dry_run: bool) -> PurgeResult: ...
 

@@ -1,0 +1,41 @@
+"""The documentation registry (JDS): catch-up from the exchange, freshness in every answer,
+screenings, the re-screen list in both directions, hold advice and the read log.
+
+See ``docs/decisions/0010-the-registry.md``.
+"""
+
+from ketenherstel.registry.db import RegistryDb, open_registry_db
+from ketenherstel.registry.model import Profile, Registration, parse_registration, relevant_cases
+from ketenherstel.registry.service import (
+    Answer,
+    ApplyResult,
+    Freshness,
+    HoldAdvice,
+    Reader,
+    Registry,
+    RegistryInputError,
+    RegistryNotFound,
+    RescreenItem,
+    SourceFreshness,
+    load_profiles,
+)
+
+__all__ = [
+    "Answer",
+    "ApplyResult",
+    "Freshness",
+    "HoldAdvice",
+    "Profile",
+    "Reader",
+    "Registration",
+    "Registry",
+    "RegistryDb",
+    "RegistryInputError",
+    "RegistryNotFound",
+    "RescreenItem",
+    "SourceFreshness",
+    "load_profiles",
+    "open_registry_db",
+    "parse_registration",
+    "relevant_cases",
+]

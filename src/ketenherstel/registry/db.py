@@ -1,0 +1,311 @@
+"""The registry's own SQLite database (decision 0010): nothing here touches the exchange's
+tables, nothing in ``store/`` touches these."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from ketenherstel.registry.model import CaseState, KnownRegistration, Registration
+from ketenherstel.store.ports import LeasedDelivery
+
+__all__ = ["AppliedRow", "ReadRecord", "RegistryDb", "ScreeningRow", "open_registry_db"]
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRow:
+    source: str
+    id: str
+    bkey: str | None
+    fact_hash: str | None
+    registration: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningRow:
+    id: int
+    reference: str
+    consumer: str
+    profile: str
+    skn: str
+    query_date: date
+    answered_at: float
+    cases: tuple[str, ...]
+    freshness: str
+    purpose: str
+    legal_ground: str
+    requester_role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    at: float
+    activity: str
+    organisation: str
+    role: str
+    actor: str
+    purpose: str
+    legal_ground: str
+    subject: str
+    detail: str
+
+
+class RegistryDb:
+    """One SQLite file in WAL mode; one writer at a time (a lock), transactions explicit."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={synchronous}")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute("PRAGMA cache_size=-131072")
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction: committed on leaving, rolled back on an exception."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.tx() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)")
+            done = {r[0] for r in cur.execute("SELECT version FROM schema_migrations")}
+            folder = resources.files("ketenherstel.registry") / "migrations"
+            for item in sorted(folder.iterdir(), key=lambda f: f.name):
+                if not item.name.endswith(".sql") or item.name in done:
+                    continue
+                text = item.read_text(encoding="utf-8")
+                code = "\n".join(line.split("--")[0] for line in text.splitlines())
+                for statement in code.split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+                cur.execute("INSERT INTO schema_migrations (version) VALUES (?)", (item.name,))
+
+    # -- catch-up ----------------------------------------------------------------------
+
+    def applied(self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (source, id) the registry has seen already."""
+        found: set[tuple[str, str]] = set()
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            values = ",".join("(?, ?)" for _ in chunk)
+            found.update(
+                (str(s), str(m))
+                for s, m in cur.execute(
+                    f"SELECT source, id FROM applied WHERE (source, id) IN (VALUES {values})",
+                    [v for key in chunk for v in key],
+                )
+            )
+        return found
+
+    def applied_row(self, cur: sqlite3.Cursor, source: str, id: str) -> AppliedRow | None:
+        row = cur.execute(
+            "SELECT source, id, bkey, fact_hash, registration FROM applied "
+            "WHERE source = ? AND id = ?",
+            (source, id),
+        ).fetchone()
+        return None if row is None else AppliedRow(*row)
+
+    def by_bkey(self, cur: sqlite3.Cursor, bkey: str) -> AppliedRow | None:
+        """The latest applied registration with this business key."""
+        row = cur.execute(
+            "SELECT source, id, bkey, fact_hash, registration FROM applied "
+            "WHERE bkey = ? AND outcome = 'applied' ORDER BY registration DESC LIMIT 1",
+            (bkey,),
+        ).fetchone()
+        return None if row is None else AppliedRow(*row)
+
+    def record_applied(
+        self,
+        cur: sqlite3.Cursor,
+        d: LeasedDelivery,
+        outcome: str,
+        now: float,
+        bkey: str | None = None,
+        fact_hash: str | None = None,
+        registration: int | None = None,
+    ) -> None:
+        cur.execute(
+            "INSERT INTO applied (source, id, type, bkey, fact_hash, outcome, registration, "
+            "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (d.source, d.id, d.type, bkey, fact_hash, outcome, registration, now),
+        )
+
+    def case_alias(self, cur: sqlite3.Cursor, skn: str, key: str) -> str:
+        row = cur.execute(
+            "SELECT case_key FROM case_aliases WHERE skn = ? AND alias = ?", (skn, key)
+        ).fetchone()
+        return key if row is None else str(row[0])
+
+    def add_alias(self, cur: sqlite3.Cursor, skn: str, alias: str, case_key: str) -> None:
+        cur.execute(
+            "INSERT INTO case_aliases (skn, alias, case_key) VALUES (?, ?, ?) "
+            "ON CONFLICT (skn, alias) DO NOTHING",
+            (skn, alias, case_key),
+        )
+
+    def registration_case(self, cur: sqlite3.Cursor, registration: int) -> tuple[str, str] | None:
+        row = cur.execute(
+            "SELECT skn, case_key FROM registrations WHERE id = ?", (registration,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def insert_registration(
+        self,
+        cur: sqlite3.Cursor,
+        reg: Registration,
+        *,
+        case_key: str,
+        delivery: LeasedDelivery,
+        sequence: int | None,
+        event_at: float | None,
+        now: float,
+    ) -> int:
+        cur.execute(
+            "INSERT INTO registrations (skn, case_key, sender, source, msg_id, sequence, type, "
+            "state, categories, fact_date, event_at, known_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                reg.skn,
+                case_key,
+                delivery.sender,
+                delivery.source,
+                delivery.id,
+                sequence,
+                reg.type,
+                reg.state,
+                ",".join(reg.categories),
+                reg.fact_date.isoformat(),
+                event_at,
+                now,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def replace(self, cur: sqlite3.Cursor, old: int, new: int, now: float) -> None:
+        cur.execute(
+            "UPDATE registrations SET replaced_at = ?, replaced_by = ? "
+            "WHERE id = ? AND replaced_at IS NULL",
+            (now, new, old),
+        )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def person_rows(self, cur: sqlite3.Cursor, skn: str) -> list[KnownRegistration]:
+        return [
+            _known(r)
+            for r in cur.execute(
+                "SELECT id, case_key, state, categories, fact_date, known_at, replaced_at "
+                "FROM registrations WHERE skn = ? ORDER BY id",
+                (skn,),
+            )
+        ]
+
+    def people_rows(
+        self, cur: sqlite3.Cursor, skns: Sequence[str]
+    ) -> dict[str, list[KnownRegistration]]:
+        out: dict[str, list[KnownRegistration]] = {s: [] for s in skns}
+        for i in range(0, len(skns), _CHUNK):
+            chunk = skns[i : i + _CHUNK]
+            for r in cur.execute(
+                "SELECT id, case_key, state, categories, fact_date, known_at, replaced_at, skn "
+                f"FROM registrations WHERE skn IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                chunk,
+            ):
+                out[r[7]].append(_known(r))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        with self.tx() as cur:
+            row = cur.execute(
+                "SELECT (SELECT COUNT(*) FROM registrations), "
+                "(SELECT COUNT(*) FROM registrations WHERE replaced_at IS NOT NULL), "
+                "(SELECT COUNT(*) FROM applied), "
+                "(SELECT COUNT(*) FROM applied WHERE outcome = 'same-fact'), "
+                "(SELECT COUNT(DISTINCT skn) FROM registrations), "
+                "(SELECT COUNT(*) FROM screenings)"
+            ).fetchone()
+        names = ("registrations", "replaced", "messages", "same_fact", "persons", "screenings")
+        return {name: int(v) for name, v in zip(names, row, strict=True)}
+
+    # -- audit -------------------------------------------------------------------------
+
+    def log_read(self, cur: sqlite3.Cursor, record: ReadRecord) -> None:
+        cur.execute(
+            "INSERT INTO reads (at, activity, organisation, role, actor, purpose, legal_ground, "
+            "subject, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.at,
+                record.activity,
+                record.organisation,
+                record.role,
+                record.actor,
+                record.purpose,
+                record.legal_ground,
+                record.subject,
+                record.detail,
+            ),
+        )
+
+    def reads_of(self, subject: str, limit: int) -> list[ReadRecord]:
+        with self.tx() as cur:
+            return [
+                ReadRecord(*r)
+                for r in cur.execute(
+                    "SELECT at, activity, organisation, role, actor, purpose, legal_ground, "
+                    "subject, detail FROM reads WHERE subject = ? ORDER BY id DESC LIMIT ?",
+                    (subject, limit),
+                )
+            ]
+
+
+def _known(r: Sequence[object]) -> KnownRegistration:
+    categories = str(r[3])
+    state: CaseState = r[2]  # type: ignore[assignment]
+    return KnownRegistration(
+        id=int(r[0]),  # type: ignore[call-overload]
+        case_key=str(r[1]),
+        state=state,
+        categories=tuple(categories.split(",")) if categories else (),
+        fact_date=date.fromisoformat(str(r[4])),
+        known_at=float(r[5]),  # type: ignore[arg-type]
+        replaced_at=None if r[6] is None else float(r[6]),  # type: ignore[arg-type]
+    )
+
+
+def open_registry_db(url: str, *, synchronous: str = "FULL") -> RegistryDb:
+    """``sqlite:///path`` or a plain path; ``ValueError`` for anything else."""
+    if url.startswith("postgres"):
+        raise ValueError("the registry keeps its own SQLite file; PostgreSQL is not supported yet")
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    if not path or "://" in path:
+        raise ValueError(f"a registry database is sqlite:///PATH or a path, not {url!r}")
+    return RegistryDb(path, synchronous=synchronous)

@@ -1,0 +1,267 @@
+"""The registry's domain: registrations read from chain messages, a case's state on a date,
+screening profiles and which cases a screening shows (decision 0010). Pure Python, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "CATEGORIES",
+    "REGISTRATION_TYPES",
+    "CaseState",
+    "Profile",
+    "Registration",
+    "RegistrationError",
+    "Shown",
+    "parse_registration",
+    "relevant_cases",
+]
+
+_P = "nl.strafrechtketen.registratie."
+DECISION = _P + "om-afdoening-geregistreerd.v1"
+JUDGMENT = _P + "uitspraak-geregistreerd.v1"
+EXECUTION = _P + "tenuitvoerlegging-geregistreerd.v1"
+EMERGENCY = _P + "spoedmelding-zwaar-delict.v1"
+FOREIGN = _P + "ecris-buitenlandse-veroordeling-ontvangen.v1"
+REGISTRATION_TYPES = frozenset({DECISION, JUDGMENT, EXECUTION, EMERGENCY, FOREIGN})
+
+CATEGORIES = (
+    "vermogen",
+    "geweld",
+    "zeden",
+    "drugs",
+    "verkeer",
+    "vernieling-openbare-orde",
+    "wapens",
+    "overig",
+)
+
+CaseState = Literal["pending", "settled", "convicted", "dismissed", "acquitted", "joined", "none"]
+"""What a registration says about its case: ``none`` (an execution) changes nothing."""
+
+_DECISIONS: dict[str, CaseState] = {
+    "dagvaarding": "pending",
+    "strafbeschikking": "settled",
+    "transactie": "settled",
+    "sepot-voorwaardelijk": "settled",
+    "sepot-onvoorwaardelijk": "dismissed",
+    "voeging": "joined",
+}
+_VERDICTS: dict[str, CaseState] = {
+    "veroordeling": "convicted",
+    "schuldigverklaring-zonder-straf": "convicted",
+    "vrijspraak": "acquitted",
+    "ontslag-van-alle-rechtsvervolging": "acquitted",
+    "niet-ontvankelijk": "dismissed",
+}
+_EMERGENCY_CATEGORY = {"zwaar-geweldsdelict": "geweld", "zedendelict": "zeden"}
+_COUNTS: frozenset[str] = frozenset({"settled", "convicted"})
+_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+class RegistrationError(ValueError):
+    """A registration message whose data the registry cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One fact about one case of one person, as a registration message carried it."""
+
+    skn: str
+    case_key: str
+    type: str
+    state: CaseState
+    categories: tuple[str, ...]
+    fact_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a kind of screening looks at: offence categories, how far back, pending cases."""
+
+    name: str
+    categories: frozenset[str]
+    lookback_years: int
+    pending: bool
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownRegistration:
+    """A stored registration with when the registry knew it and when it was replaced."""
+
+    id: int
+    case_key: str
+    state: CaseState
+    categories: tuple[str, ...]
+    fact_date: date
+    known_at: float
+    replaced_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A case a screening shows: its state then, the date that counts, and its categories."""
+
+    case_key: str
+    state: CaseState
+    fact_date: date
+    categories: tuple[str, ...]
+    registration: int
+
+
+def parse_registration(type_name: str, data: Any) -> Registration:
+    """Read a registration message's data; ``RegistrationError`` names what is wrong."""
+    if type_name not in REGISTRATION_TYPES:
+        raise RegistrationError(f"{type_name!r} is not a registration type")
+    if not isinstance(data, Mapping):
+        raise RegistrationError("the data is not an object")
+    skn = _text(data, "skn")
+    if type_name == DECISION:
+        kind = _text(data, "decisionKind")
+        if kind not in _DECISIONS:
+            raise RegistrationError(f"unknown decisionKind {kind!r}")
+        offences = data.get("offences")
+        if not isinstance(offences, list):
+            raise RegistrationError("offences must be a list")
+        categories = {str(o.get("category")) for o in offences if isinstance(o, Mapping)}
+        return Registration(
+            skn,
+            _text(data, "parketnummer"),
+            type_name,
+            _DECISIONS[kind],
+            _known(categories),
+            _date(data, "decidedAt"),
+        )
+    if type_name == JUDGMENT:
+        verdict = _text(data, "verdict")
+        if verdict not in _VERDICTS:
+            raise RegistrationError(f"unknown verdict {verdict!r}")
+        return Registration(
+            skn,
+            _text(data, "parketnummer"),
+            type_name,
+            _VERDICTS[verdict],
+            (),
+            _date(data, "judgmentDate"),
+        )
+    if type_name == EXECUTION:
+        return Registration(
+            skn, _text(data, "parketnummer"), type_name, "none", (), _date(data, "completedAt")
+        )
+    if type_name == EMERGENCY:
+        category = _EMERGENCY_CATEGORY.get(_text(data, "offenceCategory"))
+        if category is None:
+            raise RegistrationError(f"unknown offenceCategory {data.get('offenceCategory')!r}")
+        key = data.get("parketnummer") or "PL:" + _text(data, "policeCaseNumber")
+        return Registration(
+            skn, str(key), type_name, "pending", (category,), _date(data, "arrestedAt")
+        )
+    categories_raw = data.get("offenceCategories")
+    if not isinstance(categories_raw, list):
+        raise RegistrationError("offenceCategories must be a list")
+    return Registration(
+        skn,
+        "ECRIS:" + _text(data, "notificationId"),
+        type_name,
+        "convicted",
+        _known({str(c) for c in categories_raw}),
+        _date(data, "convictionDate"),
+    )
+
+
+def relevant_cases(
+    rows: Iterable[KnownRegistration],
+    profile: Profile,
+    query_date: date,
+    *,
+    known_by: float | None,
+) -> dict[str, Shown]:
+    """The cases a screening on ``query_date`` with ``profile`` shows, from what the registry
+    knew by ``known_by`` (None: everything it knows now), per case key.
+
+    A case's state on the date is its last registration with a fact date on or before it
+    (registrations of one date in the order the registry applied them); a case counts when that
+    state settles or convicts it (or is pending and the profile counts pending cases), one of
+    its categories is in the profile, and that registration's fact date lies in the look-back
+    period, both ends included.
+    """
+    start = _years_before(query_date, profile.lookback_years)
+    by_case: dict[str, list[KnownRegistration]] = {}
+    for row in rows:
+        if known_by is not None and (
+            row.known_at > known_by or (row.replaced_at is not None and row.replaced_at <= known_by)
+        ):
+            continue
+        if known_by is None and row.replaced_at is not None:
+            continue
+        by_case.setdefault(row.case_key, []).append(row)
+    shown: dict[str, Shown] = {}
+    for case_key, case_rows in by_case.items():
+        categories = sorted({c for r in case_rows for c in r.categories})
+        deciding = None
+        for row in sorted(case_rows, key=lambda r: (r.fact_date, r.id)):
+            if row.fact_date > query_date:
+                break
+            if row.state != "none":
+                deciding = row
+        if deciding is None:
+            continue
+        counts = deciding.state in _COUNTS or (profile.pending and deciding.state == "pending")
+        if not counts or not start <= deciding.fact_date <= query_date:
+            continue
+        if not profile.categories.intersection(categories):
+            continue
+        shown[case_key] = Shown(
+            case_key, deciding.state, deciding.fact_date, tuple(categories), deciding.id
+        )
+    return shown
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise RegistrationError(f"{name} must be a non-empty string")
+    return value
+
+
+def _date(data: Mapping[str, Any], name: str) -> date:
+    value = _text(data, name)
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # A moment's date is its date in the Netherlands, where the look-back period is counted.
+        return moment.astimezone(_AMSTERDAM).date() if moment.tzinfo else moment.date()
+    except ValueError:
+        raise RegistrationError(f"{name} is not a date: {value!r}") from None
+
+
+def _known(categories: set[str]) -> tuple[str, ...]:
+    unknown = categories.difference(CATEGORIES)
+    if unknown:
+        raise RegistrationError(f"unknown offence categories: {', '.join(sorted(unknown))}")
+    return tuple(sorted(categories))
+
+
+def parse_date(value: str, what: str = "date") -> date:
+    """A YYYY-MM-DD date; ``ValueError`` naming ``what`` otherwise."""
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def categories_text(categories: Sequence[str]) -> str:
+    return ",".join(categories)

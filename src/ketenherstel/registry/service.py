@@ -1,0 +1,838 @@
+"""The documentation registry (JDS) as a service: catch-up from the exchange, freshness,
+screenings, decisions, the re-screen list, hold advice and the read log (decision 0010)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib import resources
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import orjson
+import yaml
+
+from ketenherstel.chain import Chain
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.service import Exchange
+from ketenherstel.registry.db import ReadRecord, RegistryDb, ScreeningRow
+from ketenherstel.registry.model import (
+    CATEGORIES,
+    REGISTRATION_TYPES,
+    CaseState,
+    KnownRegistration,
+    Profile,
+    RegistrationError,
+    Shown,
+    parse_date,
+    parse_registration,
+    relevant_cases,
+)
+from ketenherstel.store.ports import LeasedDelivery, SourceCompleteness
+
+__all__ = [
+    "Answer",
+    "ApplyResult",
+    "Freshness",
+    "HoldAdvice",
+    "Reader",
+    "Registry",
+    "RegistryInputError",
+    "RegistryNotFound",
+    "RescreenItem",
+    "SourceFreshness",
+    "load_profiles",
+]
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+_SKN = re.compile(r"^SKN-[0-9]{10}$")
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+WORK_STATES = ("open", "assigned", "reviewed", "closed")
+Direction = Literal["missed", "wrongly-shown"]
+
+
+class RegistryInputError(ValueError):
+    """Bad input to the registry; the message names the problem. Nothing was changed."""
+
+
+class RegistryNotFound(LookupError):
+    """No such screening, item or person data."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads a person's data and why: the Logboek Dataverwerkingen's fields."""
+
+    organisation: str
+    role: str
+    actor: str
+    purpose: str
+    legal_ground: str
+
+    def check(self) -> None:
+        for name in ("organisation", "role", "actor", "purpose", "legal_ground"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise RegistryInputError(
+                    f"a read of personal data needs a {name.replace('_', ' ')}"
+                )
+            if len(value) > 200:
+                raise RegistryInputError(f"{name.replace('_', ' ')} is longer than 200 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFreshness:
+    """How complete one source is in the registry, as of ``as_of``."""
+
+    partner: str
+    name: str
+    source: str
+    state: str
+    watermark: int
+    complete_up_to: str | None
+    gaps: tuple[tuple[int, int], ...]
+    waiting: int
+    catch_up_percent: float | None
+    as_of: float
+
+    def text(self) -> str:
+        """In Dutch, e.g. "OM: volledig tot 17-07-2025 21:40; 31.204 berichten wachten;
+        inhaalslag 83 %"."""
+        parts = [
+            f"volledig tot {_local(self.complete_up_to)}"
+            if self.complete_up_to
+            else "nog niets ontvangen"
+        ]
+        if self.state != "online":
+            parts.append(
+                {"isolated": "afgesloten", "returning": "komt terug"}.get(self.state, self.state)
+            )
+        if self.gaps:
+            missing = sum(b - a + 1 for a, b in self.gaps)
+            parts.append(_count(missing, "bericht ontbreekt", "berichten ontbreken"))
+        if self.waiting:
+            parts.append(_count(self.waiting, "bericht wacht", "berichten wachten"))
+        if self.catch_up_percent is None:
+            parts.append("inhaalslag onbekend")
+        elif self.catch_up_percent < 100:
+            parts.append(f"inhaalslag {self.catch_up_percent:.0f} %")
+        return f"{self.name}: " + "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "partner": self.partner,
+            "name": self.name,
+            "source": self.source,
+            "state": self.state,
+            "watermark": self.watermark,
+            "completeUpTo": self.complete_up_to,
+            "gaps": [list(g) for g in self.gaps],
+            "waiting": self.waiting,
+            "catchUpPercent": self.catch_up_percent,
+            "asOf": _iso(self.as_of),
+            "text": self.text(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    as_of: float
+    sources: tuple[SourceFreshness, ...]
+
+    def text(self) -> str:
+        return " | ".join(s.text() for s in self.sources) or "geen bronnen"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asOf": _iso(self.as_of), "sources": [s.to_json() for s in self.sources]}
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    applied: int = 0
+    same_fact: int = 0
+    redelivered: int = 0
+    replaced: int = 0
+    not_registrations: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, other: ApplyResult) -> None:
+        self.applied += other.applied
+        self.same_fact += other.same_fact
+        self.redelivered += other.redelivered
+        self.replaced += other.replaced
+        self.not_registrations += other.not_registrations
+        self.failed += other.failed
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    reference: str
+    consumer: str
+    profile: str
+    skn: str
+    query_date: date
+    answered_at: float
+    cases: tuple[Shown, ...]
+    freshness: Freshness
+
+
+@dataclass(frozen=True, slots=True)
+class RescreenItem:
+    reference: str
+    consumer: str
+    profile: str
+    skn: str
+    query_date: date
+    answered_at: float
+    direction: Direction
+    case_key: str
+    state_then: CaseState | None
+    state_now: CaseState | None
+    fact_date: date
+    known_at: float
+    work_state: str = "open"
+    assignee: str | None = None
+    outcome: str | None = None
+
+    @property
+    def delay_days(self) -> float:
+        """How long after the answer the registry learnt what changes it."""
+        return round(max(0.0, self.known_at - self.answered_at) / 86_400, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAdvice:
+    partner: str
+    name: str
+    rely: bool
+    reason: str
+
+
+def load_profiles(text: str | None = None) -> dict[str, Profile]:
+    """The screening profiles (``registry/profiles.yaml``, or ``text``)."""
+    if text is None:
+        text = (resources.files("ketenherstel.registry") / "profiles.yaml").read_text("utf-8")
+    doc = yaml.safe_load(text)
+    profiles: dict[str, Profile] = {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict):
+        raise ValueError("profiles: a mapping of profile name to profile is required")
+    for name, raw in doc["profiles"].items():
+        if not isinstance(raw, dict):
+            raise ValueError(f"profiles.{name}: must be a mapping")
+        categories = raw.get("categories")
+        if not isinstance(categories, list) or not categories:
+            raise ValueError(f"profiles.{name}.categories: a non-empty list is required")
+        unknown = sorted(set(map(str, categories)) - set(CATEGORIES))
+        if unknown:
+            raise ValueError(f"profiles.{name}.categories: unknown {', '.join(unknown)}")
+        years = raw.get("lookback_years")
+        if not isinstance(years, int) or isinstance(years, bool) or not 1 <= years <= 100:
+            raise ValueError(f"profiles.{name}.lookback_years: a whole number from 1 to 100")
+        pending = raw.get("pending", False)
+        if not isinstance(pending, bool):
+            raise ValueError(f"profiles.{name}.pending: true or false")
+        profiles[str(name)] = Profile(
+            str(name),
+            frozenset(map(str, categories)),
+            years,
+            pending,
+            str(raw.get("description", "")),
+        )
+    return profiles
+
+
+class Registry:
+    """Justid's registry. It consumes its deliveries from ``exchange`` as ``receiver``."""
+
+    def __init__(
+        self,
+        db: RegistryDb,
+        chain: Chain,
+        *,
+        exchange: Exchange | None = None,
+        receiver: str = "justid",
+        clock: Callable[[], float] | None = None,
+        profiles: Mapping[str, Profile] | None = None,
+        freshness_ttl: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.chain = chain
+        self.exchange = exchange
+        self.receiver = receiver
+        if clock is None:
+            clock = time.time if exchange is None else (lambda: exchange.clock())
+        self.clock = clock
+        self.profiles = dict(profiles) if profiles is not None else load_profiles()
+        self.freshness_ttl = freshness_ttl
+        self.principal = Principal(receiver, "partner", receiver, "local")
+        self._freshness: Freshness | None = None
+
+    # -- catch-up ----------------------------------------------------------------------
+
+    def apply(self, deliveries: Sequence[LeasedDelivery]) -> ApplyResult:
+        """Apply deliveries in one transaction, each exactly once in effect (by source + id,
+        and by business key); returns what happened. Deliveries it cannot read are listed in
+        ``failed`` and change nothing."""
+        result = ApplyResult()
+        now = self.clock()
+        with self.db.tx() as cur:
+            seen = self.db.applied(cur, [(d.source, d.id) for d in deliveries])
+            for d in deliveries:
+                if (d.source, d.id) in seen:
+                    result.redelivered += 1
+                    continue
+                seen.add((d.source, d.id))
+                self._apply_one(cur, d, now, result)
+        return result
+
+    def _apply_one(self, cur: Any, d: LeasedDelivery, now: float, result: ApplyResult) -> None:
+        try:
+            event = orjson.loads(d.body)
+        except orjson.JSONDecodeError:
+            result.failed.append((d.delivery_id, "the message body is not JSON"))
+            return
+        if not isinstance(event, dict):
+            result.failed.append((d.delivery_id, "the message is not a JSON object"))
+            return
+        if d.type not in REGISTRATION_TYPES:
+            self.db.record_applied(cur, d, "not-a-registration", now)
+            result.not_registrations += 1
+            return
+        data = event.get("data")
+        try:
+            reg = parse_registration(d.type, data)
+        except RegistrationError as exc:
+            result.failed.append((d.delivery_id, str(exc)))
+            return
+        bkey = self.chain.business_key(d.type, data) if isinstance(data, dict) else None
+        fact = (
+            "sha256:" + hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        )
+        replaces: int | None = None
+        earlier = self.db.by_bkey(cur, bkey) if bkey is not None else None
+        if earlier is not None and earlier.fact_hash == fact:
+            self.db.record_applied(cur, d, "same-fact", now, bkey, fact, earlier.registration)
+            result.same_fact += 1
+            return
+        if earlier is not None:
+            replaces = earlier.registration  # a correction of the same fact
+        if d.supersedes is not None:
+            superseded = self.db.applied_row(cur, *d.supersedes)
+            if superseded is not None and superseded.registration is not None:
+                replaces = superseded.registration
+        case_key = self.db.case_alias(cur, reg.skn, reg.case_key)
+        if replaces is not None:
+            old = self.db.registration_case(cur, replaces)
+            if old is not None and old[0] == reg.skn and old[1] != case_key:
+                # The OM's own registration of an emergency-reported case: one case.
+                self.db.add_alias(cur, reg.skn, case_key, old[1])
+                case_key = old[1]
+        ident = self.db.insert_registration(
+            cur,
+            reg,
+            case_key=case_key,
+            delivery=d,
+            sequence=_int(event.get("sequence")),
+            event_at=_epoch(event.get("time")),
+            now=now,
+        )
+        if replaces is not None:
+            self.db.replace(cur, replaces, ident, now)
+            result.replaced += 1
+        self.db.record_applied(cur, d, "applied", now, bkey, fact, ident)
+        result.applied += 1
+
+    def catch_up(
+        self,
+        *,
+        limit: int = 1000,
+        max_batches: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ApplyResult:
+        """Pull, apply and acknowledge until nothing is waiting (or ``max_batches``). A
+        delivery is acknowledged only after the transaction that applied it committed; one
+        the registry cannot read is refused (nack) with its reason and goes to the exchange's
+        dead letters after its attempts."""
+        exchange = self._exchange()
+        total = ApplyResult()
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            leased = exchange.pull(principal=self.principal, limit=limit)
+            if not leased:
+                break
+            batches += 1
+            result = self.apply(leased)
+            failed = {ident for ident, _ in result.failed}
+            done = [d.delivery_id for d in leased if d.delivery_id not in failed]
+            if done:
+                exchange.ack(principal=self.principal, delivery_ids=done)
+            for ident, reason in result.failed:
+                exchange.nack(
+                    principal=self.principal, delivery_id=ident, reason=f"registry: {reason}"
+                )
+            total.add(result)
+            if progress is not None:
+                progress(len(leased))
+        self._freshness = None
+        return total
+
+    def _exchange(self) -> Exchange:
+        if self.exchange is None:
+            raise RegistryInputError("this registry is not connected to an exchange")
+        return self.exchange
+
+    # -- freshness ---------------------------------------------------------------------
+
+    def freshness(self, *, refresh: bool = False) -> Freshness:
+        """Per source: watermark, its time, gaps, what waits, catch-up %. Cached for
+        ``freshness_ttl`` seconds of the registry's clock; answers carry the copy they used."""
+        now = self.clock()
+        cached = self._freshness
+        if cached is not None and not refresh and now - cached.as_of < self.freshness_ttl:
+            return cached
+        exchange = self._exchange()
+        rows = exchange.completeness(principal=self.principal, receiver=self.receiver)
+        states = {k: s.state for k, s in exchange.partner_states().items()}
+        sources = tuple(self._source(row, states.get(row.sender, "online"), now) for row in rows)
+        self._freshness = Freshness(now, sources)
+        return self._freshness
+
+    def _source(self, row: SourceCompleteness, state: str, now: float) -> SourceFreshness:
+        names = {p.key: p.name for p in self.chain.partners}
+        name = names.get(row.sender, row.sender)
+        behind = row.waiting > 0 or bool(row.gaps) or state != "online"
+        percent: float | None
+        with self.db.tx() as cur:
+            mark = cur.execute(
+                "SELECT behind_since_at FROM source_marks WHERE source = ?", (row.source,)
+            ).fetchone()
+            if not behind:
+                if mark is not None:
+                    cur.execute("DELETE FROM source_marks WHERE source = ?", (row.source,))
+                percent = 100.0
+            else:
+                since = _epoch(row.watermark_time) or 0.0
+                if mark is None:
+                    cur.execute(
+                        "INSERT INTO source_marks (source, behind_since_at, behind_since) "
+                        "VALUES (?, ?, ?)",
+                        (row.source, since, now),
+                    )
+                else:
+                    since = float(mark[0])
+                applied = int(
+                    cur.execute(
+                        "SELECT COUNT(*) FROM registrations WHERE sender = ? AND event_at > ?",
+                        (row.sender, since),
+                    ).fetchone()[0]
+                )
+                if state == "isolated":
+                    percent = None  # what an isolated partner holds is invisible here
+                elif applied + row.waiting == 0:
+                    percent = None
+                else:
+                    percent = round(100.0 * applied / (applied + row.waiting), 1)
+        return SourceFreshness(
+            partner=row.sender,
+            name=name,
+            source=row.source,
+            state=state,
+            watermark=row.watermark,
+            complete_up_to=row.watermark_time,
+            gaps=row.gaps,
+            waiting=row.waiting,
+            catch_up_percent=percent,
+            as_of=now,
+        )
+
+    def hold_advice(self, *, max_age_hours: float = 48.0, max_waiting: int = 0) -> list[HoldAdvice]:
+        """May a consumer rely on the registry now? Yes or no per source, from thresholds:
+        the age of its watermark and what still waits."""
+        if not 0 < max_age_hours <= 24 * 366:
+            raise RegistryInputError("maxAgeHours must be more than 0 and at most a year")
+        if max_waiting < 0:
+            raise RegistryInputError("maxWaiting cannot be negative")
+        fresh = self.freshness()
+        out = []
+        for s in fresh.sources:
+            reasons = []
+            if s.state != "online":
+                reasons.append(f"{s.name} is {s.state}")
+            upto = _epoch(s.complete_up_to)
+            if upto is None:
+                reasons.append("nothing received yet")
+            elif (fresh.as_of - upto) / 3600 > max_age_hours:
+                reasons.append(f"complete only up to {_local(s.complete_up_to)}")
+            if s.waiting > max_waiting:
+                reasons.append(f"{s.waiting} messages still waiting")
+            if s.gaps:
+                reasons.append(f"{len(s.gaps)} gaps in its sequence")
+            out.append(
+                HoldAdvice(s.partner, s.name, not reasons, "; ".join(reasons) or "up to date")
+            )
+        return out
+
+    # -- screenings --------------------------------------------------------------------
+
+    def screen(
+        self,
+        *,
+        reference: str,
+        consumer: str,
+        profile: str,
+        skn: str,
+        query_date: date | None,
+        reader: Reader,
+    ) -> Answer:
+        """Answer a screening and store the answer with the freshness of every source."""
+        reader.check()
+        if not _REFERENCE.match(reference or ""):
+            raise RegistryInputError(
+                f"reference must be 1-64 letters, digits, '.', '_', ':' or '-', not {reference!r}"
+            )
+        chosen = self._profile(profile)
+        self._skn(skn)
+        if consumer not in {p.key for p in self.chain.partners}:
+            raise RegistryInputError(f"unknown consumer {consumer!r}: name a chain partner")
+        now = self.clock()
+        day = query_date or datetime.fromtimestamp(now, AMSTERDAM).date()
+        fresh = self.freshness()
+        with self.db.tx() as cur:
+            if cur.execute("SELECT 1 FROM screenings WHERE reference = ?", (reference,)).fetchone():
+                raise RegistryInputError(f"a screening {reference!r} was answered already")
+            shown = relevant_cases(self.db.person_rows(cur, skn), chosen, day, known_by=None)
+            cases = tuple(shown[k] for k in sorted(shown))
+            cur.execute(
+                "INSERT INTO screenings (reference, consumer, profile, skn, query_date, "
+                "answered_at, cases, freshness, purpose, legal_ground, requester_role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reference,
+                    consumer,
+                    profile,
+                    skn,
+                    day.isoformat(),
+                    now,
+                    orjson.dumps([c.case_key for c in cases]).decode(),
+                    orjson.dumps(fresh.to_json()).decode(),
+                    reader.purpose,
+                    reader.legal_ground,
+                    reader.role,
+                ),
+            )
+            self._log(cur, reader, "screening-answered", skn, f"{reference} {profile}", now)
+        return Answer(reference, consumer, profile, skn, day, now, cases, fresh)
+
+    def extract(self, *, skn: str, reader: Reader) -> tuple[list[dict[str, Any]], Freshness]:
+        """Everything the registry holds on a person now, per case, with freshness."""
+        reader.check()
+        self._skn(skn)
+        fresh = self.freshness()
+        now = self.clock()
+        with self.db.tx() as cur:
+            rows = cur.execute(
+                "SELECT id, case_key, type, state, categories, fact_date, known_at, replaced_at "
+                "FROM registrations WHERE skn = ? ORDER BY case_key, fact_date, id",
+                (skn,),
+            ).fetchall()
+            self._log(cur, reader, "extract-read", skn, f"{len(rows)} registrations", now)
+        entries = [
+            {
+                "registration": r[0],
+                "case": r[1],
+                "type": r[2],
+                "state": r[3],
+                "categories": r[4].split(",") if r[4] else [],
+                "factDate": r[5],
+                "knownAt": _iso(r[6]),
+                "replacedAt": None if r[7] is None else _iso(r[7]),
+            }
+            for r in rows
+        ]
+        return entries, fresh
+
+    def record_decision(
+        self, *, reference: str, decision: str, decided_date: date, actor: str
+    ) -> None:
+        """The consumer's own decision on a screening (Justis issues or refuses the VOG)."""
+        if decision not in ("afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar"):
+            raise RegistryInputError(
+                "decision must be afgegeven, geweigerd, ingetrokken, geen-bezwaar or bezwaar, "
+                f"not {decision!r}"
+            )
+        if not actor.strip():
+            raise RegistryInputError("a decision needs the actor that records it")
+        with self.db.tx() as cur:
+            row = cur.execute(
+                "SELECT id FROM screenings WHERE reference = ?", (reference,)
+            ).fetchone()
+            if row is None:
+                raise RegistryNotFound(f"no screening {reference!r}")
+            cur.execute(
+                "INSERT INTO decisions (screening_id, decision, decided_date, recorded_at, actor) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (screening_id) DO UPDATE SET "
+                "decision = excluded.decision, decided_date = excluded.decided_date, "
+                "recorded_at = excluded.recorded_at, actor = excluded.actor",
+                (row[0], decision, decided_date.isoformat(), self.clock(), actor),
+            )
+
+    # -- the re-screen list -------------------------------------------------------------
+
+    def rescreen(self, *, reader: Reader | None = None) -> list[RescreenItem]:
+        """Every stored answer that would now be different, both ways, with its work state.
+
+        Only answers for persons with a registration known or replaced after the answer can
+        differ, so only those are recomputed.
+        """
+        if reader is not None:
+            reader.check()
+        with self.db.tx() as cur:
+            screenings = [
+                _screening(r)
+                for r in cur.execute(
+                    "SELECT id, reference, consumer, profile, skn, query_date, answered_at, "
+                    "cases, freshness, purpose, legal_ground, requester_role FROM screenings s "
+                    "WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.skn = s.skn "
+                    "AND r.known_at > s.answered_at) OR EXISTS (SELECT 1 FROM registrations r "
+                    "WHERE r.skn = s.skn AND r.replaced_at > s.answered_at) ORDER BY s.id"
+                )
+            ]
+            people = self.db.people_rows(cur, sorted({s.skn for s in screenings}))
+            work = {
+                (int(r[0]), str(r[1]), str(r[2])): (str(r[3]), r[4], r[5])
+                for r in cur.execute(
+                    "SELECT screening_id, case_key, direction, state, assignee, outcome "
+                    "FROM rescreen_items"
+                )
+            }
+            items: list[RescreenItem] = []
+            for s in screenings:
+                items += self._differences(s, people[s.skn], work)
+            if reader is not None:
+                self._log(
+                    cur, reader, "rescreen-list-read", "*", f"{len(items)} items", self.clock()
+                )
+        return items
+
+    def _differences(
+        self,
+        s: ScreeningRow,
+        rows: list[KnownRegistration],
+        work: Mapping[tuple[int, str, str], tuple[str, Any, Any]],
+    ) -> list[RescreenItem]:
+        profile = self.profiles.get(s.profile)
+        if profile is None:
+            return []
+        then = relevant_cases(rows, profile, s.query_date, known_by=s.answered_at)
+        now = relevant_cases(rows, profile, s.query_date, known_by=None)
+        by_id = {r.id: r for r in rows}
+        out = []
+        for case_key in sorted(set(then) | set(now)):
+            before, after = then.get(case_key), now.get(case_key)
+            if before is not None and after is not None:
+                continue
+            direction: Direction = "missed" if before is None else "wrongly-shown"
+            if after is not None:
+                fact_date, known = after.fact_date, by_id[after.registration].known_at
+            else:
+                assert before is not None
+                fact_date = before.fact_date
+                known = _changed_at(rows, case_key, s.answered_at)
+            state, assignee, outcome = work.get((s.id, case_key, direction), ("open", None, None))
+            out.append(
+                RescreenItem(
+                    reference=s.reference,
+                    consumer=s.consumer,
+                    profile=s.profile,
+                    skn=s.skn,
+                    query_date=s.query_date,
+                    answered_at=s.answered_at,
+                    direction=direction,
+                    case_key=case_key,
+                    state_then=None if before is None else before.state,
+                    state_now=None if after is None else after.state,
+                    fact_date=fact_date,
+                    known_at=known,
+                    work_state=state,
+                    assignee=assignee,
+                    outcome=outcome,
+                )
+            )
+        return out
+
+    def work_item(
+        self,
+        *,
+        reference: str,
+        case_key: str,
+        direction: str,
+        action: str,
+        actor: str,
+        assignee: str | None = None,
+        outcome: str | None = None,
+        note: str | None = None,
+    ) -> str:
+        """Assign, review or close a re-screen item; returns its new state."""
+        if direction not in ("missed", "wrongly-shown"):
+            raise RegistryInputError(
+                f"direction must be missed or wrongly-shown, not {direction!r}"
+            )
+        if action not in ("assign", "review", "close"):
+            raise RegistryInputError(f"action must be assign, review or close, not {action!r}")
+        if not actor.strip():
+            raise RegistryInputError("working an item needs the actor")
+        if action == "assign" and not (assignee or "").strip():
+            raise RegistryInputError("assign needs an assignee (a team or role)")
+        if action == "close" and not (outcome or "").strip():
+            raise RegistryInputError("close needs an outcome")
+        current = [
+            i
+            for i in self.rescreen()
+            if i.reference == reference and i.case_key == case_key and i.direction == direction
+        ]
+        if not current:
+            raise RegistryNotFound(
+                f"no re-screen item for screening {reference!r}, case {case_key!r}, {direction}"
+            )
+        item = current[0]
+        allowed = {"assign": ("open", "assigned"), "review": ("assigned",), "close": ("reviewed",)}
+        if item.work_state not in allowed[action]:
+            raise RegistryInputError(
+                f"cannot {action} an item that is {item.work_state}; "
+                "the order is assign, review, close"
+            )
+        state = {"assign": "assigned", "review": "reviewed", "close": "closed"}[action]
+        now = self.clock()
+        with self.db.tx() as cur:
+            sid = cur.execute(
+                "SELECT id FROM screenings WHERE reference = ?", (reference,)
+            ).fetchone()[0]
+            cur.execute(
+                "INSERT INTO rescreen_items (screening_id, case_key, direction, state, assignee, "
+                "outcome, note, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (screening_id, case_key, direction) DO UPDATE SET "
+                "state = excluded.state, assignee = COALESCE(excluded.assignee, assignee), "
+                "outcome = COALESCE(excluded.outcome, outcome), "
+                "note = COALESCE(excluded.note, note), updated_at = excluded.updated_at",
+                (sid, case_key, direction, state, assignee, outcome, note, now),
+            )
+            cur.execute(
+                "INSERT INTO reads (at, activity, organisation, role, actor, purpose, "
+                "legal_ground, subject, detail) VALUES (?, ?, 'justid', 'operator', ?, "
+                "'herbeoordeling', 'art. 39f Wjsg', ?, ?)",
+                (now, f"rescreen-item-{action}", actor, item.skn, f"{reference} {case_key}"),
+            )
+        return state
+
+    # -- the read log -------------------------------------------------------------------
+
+    def reads_of(self, *, skn: str, limit: int = 100) -> list[ReadRecord]:
+        self._skn(skn)
+        if not 1 <= limit <= 1000:
+            raise RegistryInputError("limit must be from 1 to 1000")
+        return self.db.reads_of(skn, limit)
+
+    def _log(
+        self, cur: Any, reader: Reader, activity: str, subject: str, detail: str, now: float
+    ) -> None:
+        self.db.log_read(
+            cur,
+            ReadRecord(
+                now,
+                activity,
+                reader.organisation,
+                reader.role,
+                reader.actor,
+                reader.purpose,
+                reader.legal_ground,
+                subject,
+                detail,
+            ),
+        )
+
+    def _profile(self, name: str) -> Profile:
+        profile = self.profiles.get(name)
+        if profile is None:
+            raise RegistryInputError(
+                f"unknown screening profile {name!r}; known: {', '.join(sorted(self.profiles))}"
+            )
+        return profile
+
+    @staticmethod
+    def _skn(skn: str) -> None:
+        if not isinstance(skn, str) or not _SKN.match(skn):
+            raise RegistryInputError(f"skn must look like SKN-0123456789, not {skn!r}")
+
+
+def _changed_at(rows: Iterable[KnownRegistration], case_key: str, after: float) -> float:
+    """When the registry learnt what changed a case after ``after``: the first registration
+    of the case known, or replaced, after it."""
+    moments = [r.known_at for r in rows if r.case_key == case_key and r.known_at > after]
+    moments += [
+        r.replaced_at
+        for r in rows
+        if r.case_key == case_key and r.replaced_at is not None and r.replaced_at > after
+    ]
+    return min(moments, default=after)
+
+
+def _screening(r: Sequence[Any]) -> ScreeningRow:
+    return ScreeningRow(
+        id=int(r[0]),
+        reference=str(r[1]),
+        consumer=str(r[2]),
+        profile=str(r[3]),
+        skn=str(r[4]),
+        query_date=parse_date(str(r[5])),
+        answered_at=float(r[6]),
+        cases=tuple(orjson.loads(r[7])),
+        freshness=str(r[8]),
+        purpose=str(r[9]),
+        legal_ground=str(r[10]),
+        requester_role=str(r[11]),
+    )
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _epoch(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _local(value: str | None) -> str:
+    at = _epoch(value)
+    if at is None:
+        return "onbekend"
+    return datetime.fromtimestamp(at, AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"1 {one}" if n == 1 else f"{_thousands(n)} {many}"

@@ -1,0 +1,375 @@
+"""The registry end to end on a real exchange (SQLite): catch-up, freshness, screenings, the
+re-screen list in both directions, work on it, and the read log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ketenherstel.bootstrap import Runtime, bootstrap
+from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.registry import (
+    Reader,
+    Registry,
+    RegistryInputError,
+    RegistryNotFound,
+    open_registry_db,
+)
+from ketenherstel.settings import Settings
+from ketenherstel.store.ports import LeasedDelivery
+from tests.registry.factories import OM_SOURCE, decision, emergency, judgment
+
+T0 = 1_752_782_400.0  # 2025-07-17T20:00:00Z
+DAY = 86_400.0
+READER = Reader("justis", "screener", "screener-7", "vog-aanvraag", "art. 35 Wjsg")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def rt(tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
+    runtime = bootstrap(Settings(store_url=str(tmp_path / "x.db")))
+    runtime.exchange.clock = clock
+    for p in runtime.exchange.chain.partners:
+        runtime.exchange.register_partner(principal=LOCAL_OPERATOR, key=p.key)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def reg(rt: Runtime, tmp_path: Path) -> Iterator[Registry]:
+    db = open_registry_db(str(tmp_path / "registry.sqlite"))
+    yield Registry(db, rt.exchange.chain, exchange=rt.exchange)
+    db.close()
+
+
+def send(rt: Runtime, sender: str, *events: dict[str, Any]) -> None:
+    result = rt.exchange.submit(
+        principal=Principal(sender, "partner", sender, "token"), events=events
+    )
+    assert result.accepted == len(events)
+
+
+def screen(reg: Registry, reference: str, skn: str, /, **kw: Any) -> Any:
+    """A screening by Justis, by default a VOG on 18 July 2025."""
+    args: dict[str, Any] = {
+        "reference": reference,
+        "consumer": "justis",
+        "profile": "vog-natuurlijk-persoon",
+        "skn": skn,
+        "query_date": kw.pop("day", date(2025, 7, 18)),
+        "reader": READER,
+    }
+    return reg.screen(**{**args, **kw})
+
+
+def counts(reg: Registry) -> dict[str, int]:
+    return reg.db.counts()
+
+
+def test_catch_up_applies_each_registration_once_and_acks_it(rt: Runtime, reg: Registry) -> None:
+    send(
+        rt,
+        "om",
+        *(decision(f"13-00000{i}-25", f"SKN-000000000{i}", sequence=i) for i in range(1, 4)),
+    )
+    result = reg.catch_up()
+    assert (result.applied, result.redelivered, result.failed) == (3, 0, [])
+    assert counts(reg)["registrations"] == 3
+    assert reg.catch_up().applied == 0  # nothing waits any more: everything was acknowledged
+    stats = [s for s in rt.store.queue_stats() if s.receiver == "justid"]
+    assert sum(s.acked for s in stats) == 3 and sum(s.ready + s.leased for s in stats) == 0
+
+
+def test_a_redelivery_after_a_crash_is_recognised_and_not_applied_again(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", sequence=1))
+    leased = rt.exchange.pull(principal=reg.principal, limit=10)
+    assert reg.apply(leased).applied == 1  # applied and committed, then the process died: no ack
+    clock.now += 3600  # the lease runs out; the exchange delivers it again
+    again = reg.catch_up()
+    assert (again.applied, again.redelivered) == (0, 1)
+    assert counts(reg)["registrations"] == 1
+
+
+def test_the_same_fact_under_a_new_id_is_applied_once_and_a_correction_replaces(
+    reg: Registry,
+) -> None:
+    first = decision("13-000001-25", "SKN-0000000001", kind="dagvaarding")
+    same = {**first, "id": "another-id"}
+    corrected = decision("13-000001-25", "SKN-0000000001", kind="dagvaarding", category="zeden")
+    result = reg.apply([_leased(first, 1), _leased(same, 2), _leased(corrected, 3)])
+    assert (result.applied, result.same_fact, result.replaced) == (2, 1, 1)
+    extract, _ = reg.extract(skn="SKN-0000000001", reader=READER)
+    assert [e["replacedAt"] is None for e in extract] == [False, True]
+
+
+def test_an_emergency_report_replaced_by_the_oms_registration_stays_one_case(
+    reg: Registry,
+) -> None:
+    report = emergency("13-000009-25", "SKN-0000000009")
+    report["data"].pop("parketnummer")
+    om = decision(
+        "13-000009-25", "SKN-0000000009", kind="dagvaarding", decided="2025-09-01T09:00:00Z"
+    )
+    reg.apply([_leased(report, 1, sender="politie")])
+    result = reg.apply([_leased(om, 2, supersedes=(report["source"], report["id"]))])
+    assert result.replaced == 1
+    extract, _ = reg.extract(skn="SKN-0000000009", reader=READER)
+    assert {e["case"] for e in extract} == {"PL:PL1300-2025000001"}
+    # later registrations of the parketnummer join the same case
+    reg.apply([_leased(judgment("13-000009-25", "SKN-0000000009", day="2025-10-01"), 3)])
+    extract, _ = reg.extract(skn="SKN-0000000009", reader=READER)
+    assert {e["case"] for e in extract} == {"PL:PL1300-2025000001"}
+
+
+def test_freshness_names_the_watermark_the_gaps_and_what_waits(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    send(
+        rt,
+        "om",
+        decision("13-000001-25", "SKN-0000000001", sequence=1, time="2025-07-17T19:40:00Z"),
+    )
+    reg.catch_up()
+    om = _source(reg, "om")
+    assert (om.watermark, om.waiting, om.gaps) == (1, 0, ())
+    assert om.text() == "Openbaar Ministerie: volledig tot 17-07-2025 21:40"
+    # the OM goes dark; what it sends later (from its outbox) waits in quarantine
+    rt.exchange.set_partner_state(
+        principal=LOCAL_OPERATOR, partner="om", state="isolated", reason="Citrix"
+    )
+    clock.now += DAY
+    om = _source(reg, "om")
+    assert om.catch_up_percent is None and "inhaalslag onbekend" in om.text()
+    rt.exchange.set_partner_state(
+        principal=LOCAL_OPERATOR, partner="om", state="returning", reason="wave 1"
+    )
+    send(
+        rt,
+        "om",
+        decision("13-000002-25", "SKN-0000000002", sequence=2),
+        decision("13-000004-25", "SKN-0000000004", sequence=4),
+    )
+    clock.now += DAY
+    om = _source(reg, "om")
+    assert (om.watermark, om.waiting, om.gaps) == (1, 2, ((3, 3),))
+    assert "1 bericht ontbreekt" in om.text() and "2 berichten wachten" in om.text()
+    assert om.catch_up_percent == 0.0
+
+
+def test_every_answer_carries_the_freshness_of_every_source(rt: Runtime, reg: Registry) -> None:
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", sequence=1))
+    reg.catch_up()
+    answer = screen(reg, "SCR-1", "SKN-0000000001")
+    assert [c.case_key for c in answer.cases] == ["13-000001-25"]
+    assert {s.partner for s in answer.freshness.sources} >= {"om"}
+    stored = reg.db.tx().__enter__().execute("SELECT freshness FROM screenings").fetchone()[0]
+    assert "volledig tot" in stored
+
+
+def test_the_rescreen_list_finds_missed_and_wrongly_shown_answers(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    # B's pending case (a summons) is known before the outage
+    send(rt, "om", decision("13-000002-25", "SKN-0000000002", kind="dagvaarding", sequence=1))
+    reg.catch_up()
+    clock.now += DAY  # 18 July: two VOG screenings during the gap
+    for ref, skn in (("SCR-A", "SKN-0000000001"), ("SCR-B", "SKN-0000000002")):
+        screen(reg, ref, skn, day=None)
+    assert reg.rescreen() == []
+    clock.now += 40 * DAY  # the OM is back: a conviction of A dated before the screening, and
+    # the dismissal of B's case, dated before it too, arrive late
+    send(
+        rt,
+        "om",
+        decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z", sequence=2),
+        decision(
+            "13-000002-25",
+            "SKN-0000000002",
+            kind="sepot-onvoorwaardelijk",
+            decided="2025-07-16T10:00:00Z",
+            sequence=3,
+        ),
+    )
+    reg.catch_up()
+    items = {(i.reference, i.direction): i for i in reg.rescreen(reader=READER)}
+    assert set(items) == {("SCR-A", "missed"), ("SCR-B", "wrongly-shown")}
+    missed = items[("SCR-A", "missed")]
+    assert (missed.case_key, missed.state_now, missed.fact_date) == (
+        "13-000001-25",
+        "settled",
+        date(2025, 7, 15),
+    )
+    assert missed.delay_days == 40.0
+    wrong = items[("SCR-B", "wrongly-shown")]
+    assert (wrong.state_then, wrong.state_now) == ("pending", None)
+
+
+def test_a_dismissal_after_the_query_date_changes_nothing(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    send(rt, "om", decision("13-000002-25", "SKN-0000000002", kind="dagvaarding", sequence=1))
+    reg.catch_up()
+    screen(reg, "SCR-B", "SKN-0000000002")
+    clock.now += 10 * DAY
+    send(
+        rt,
+        "om",
+        decision(
+            "13-000002-25",
+            "SKN-0000000002",
+            kind="sepot-onvoorwaardelijk",
+            decided="2025-07-25T10:00:00Z",
+            sequence=2,
+        ),
+    )
+    reg.catch_up()
+    assert reg.rescreen() == []
+
+
+def test_rescreen_items_are_worked_in_order(rt: Runtime, reg: Registry, clock: Clock) -> None:
+    screen(reg, "SCR-A", "SKN-0000000001")
+    clock.now += DAY
+    send(
+        rt,
+        "om",
+        decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z", sequence=1),
+    )
+    reg.catch_up()
+    key = {"reference": "SCR-A", "case_key": "13-000001-25", "direction": "missed"}
+    with pytest.raises(RegistryInputError, match="cannot close an item that is open"):
+        reg.work_item(**key, action="close", actor="op-1", outcome="vog herzien")
+    assert reg.work_item(**key, action="assign", actor="op-1", assignee="team-vog") == "assigned"
+    assert reg.work_item(**key, action="review", actor="op-1") == "reviewed"
+    assert reg.work_item(**key, action="close", actor="op-1", outcome="VOG ingetrokken") == "closed"
+    (item,) = reg.rescreen()
+    assert (item.work_state, item.assignee, item.outcome) == (
+        "closed",
+        "team-vog",
+        "VOG ingetrokken",
+    )
+    with pytest.raises(RegistryNotFound):
+        reg.work_item(
+            reference="SCR-X",
+            case_key="x",
+            direction="missed",
+            action="assign",
+            actor="a",
+            assignee="t",
+        )
+
+
+def test_every_read_of_a_person_is_logged_with_purpose_and_ground(reg: Registry) -> None:
+    screen(reg, "SCR-1", "SKN-0000000005", profile="continue-screening-taxi", day=date(2025, 8, 1))
+    reg.extract(
+        skn="SKN-0000000005", reader=Reader("ind", "beslisser", "ind-12", "verblijf", "art. 107 Vw")
+    )
+    reads = reg.reads_of(skn="SKN-0000000005")
+    assert [(r.activity, r.organisation, r.purpose, r.legal_ground) for r in reads] == [
+        ("extract-read", "ind", "verblijf", "art. 107 Vw"),
+        ("screening-answered", "justis", "vog-aanvraag", "art. 35 Wjsg"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"profile": "nope"}, "unknown screening profile 'nope'"),
+        ({"skn": "123"}, "skn must look like SKN-0123456789"),
+        ({"consumer": "nobody"}, "unknown consumer 'nobody'"),
+        ({"reference": ""}, "reference must be"),
+        ({"reader": Reader("justis", "screener", "s", " ", "art. 35 Wjsg")}, "needs a purpose"),
+        ({"reader": Reader("justis", "screener", "s", "vog", "")}, "needs a legal ground"),
+    ],
+)
+def test_a_bad_screening_is_refused_and_stores_nothing(
+    reg: Registry, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(RegistryInputError, match=message):
+        screen(reg, "SCR-1", "SKN-0000000001", **change)
+    assert counts(reg)["screenings"] == 0
+    assert reg.reads_of(skn="SKN-0000000001") == []
+
+
+def test_a_reference_is_answered_once_and_decisions_are_checked(reg: Registry) -> None:
+    screen(reg, "SCR-1", "SKN-0000000001")
+    with pytest.raises(RegistryInputError, match="answered already"):
+        screen(reg, "SCR-1", "SKN-0000000001")
+    reg.record_decision(
+        reference="SCR-1", decision="afgegeven", decided_date=date(2025, 7, 20), actor="justis"
+    )
+    with pytest.raises(RegistryInputError, match="decision must be"):
+        reg.record_decision(
+            reference="SCR-1", decision="maybe", decided_date=date(2025, 7, 20), actor="justis"
+        )
+    with pytest.raises(RegistryNotFound):
+        reg.record_decision(
+            reference="SCR-2", decision="afgegeven", decided_date=date(2025, 7, 20), actor="justis"
+        )
+
+
+def test_hold_advice_says_no_for_a_source_that_is_behind(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    send(
+        rt,
+        "om",
+        decision("13-000001-25", "SKN-0000000001", sequence=1, time="2025-07-17T19:40:00Z"),
+    )
+    reg.catch_up()
+    assert {a.partner: a.rely for a in reg.hold_advice()}["om"] is True
+    clock.now += 5 * DAY
+    advice = {a.partner: a for a in reg.hold_advice(max_age_hours=48)}["om"]
+    assert not advice.rely and "complete only up to 17-07-2025 21:40" in advice.reason
+    with pytest.raises(RegistryInputError):
+        reg.hold_advice(max_age_hours=0)
+
+
+def _source(reg: Registry, partner: str) -> Any:
+    (found,) = [s for s in reg.freshness(refresh=True).sources if s.partner == partner]
+    return found
+
+
+def _leased(
+    event: dict[str, Any],
+    delivery_id: int,
+    *,
+    sender: str = "om",
+    supersedes: tuple[str, str] | None = None,
+) -> LeasedDelivery:
+    import orjson
+
+    return LeasedDelivery(
+        delivery_id=delivery_id,
+        position=delivery_id,
+        receiver="justid",
+        sender=sender,
+        source=event["source"],
+        id=event["id"],
+        type=event["type"],
+        partitionkey=event["partitionkey"],
+        attempts=1,
+        lease_until=0.0,
+        body=orjson.dumps(event),
+        supersedes=supersedes,
+    )
+
+
+assert OM_SOURCE
