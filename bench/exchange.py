@@ -57,6 +57,7 @@ from ketenherstel.chain import Chain, load_chain, source_urn
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.envelope import BATCH, STRUCTURED
 from ketenherstel.exchange.service import Exchange
+from ketenherstel.registry import Registry, open_registry_db
 from ketenherstel.store.ports import Store
 
 HERE = Path(__file__).resolve().parent
@@ -665,7 +666,10 @@ def run_http(
         recv_token, _ = w.exchange.create_token(
             principal=LOCAL_OPERATOR, role="partner", partner=flow.receiver, label="bench"
         )
-        runtime = Runtime(settings=Settings(), chain=chain, store=store, exchange=w.exchange)
+        registry = Registry(open_registry_db(":memory:"), chain, exchange=w.exchange)
+        runtime = Runtime(
+            settings=Settings(), chain=chain, store=store, exchange=w.exchange, registry=registry
+        )
         with ServerThread(runtime) as server:
             committer = w.exchange._committer
             g0, s0 = committer.groups, committer.submissions

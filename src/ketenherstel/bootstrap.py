@@ -8,6 +8,7 @@ from pathlib import Path
 from ketenherstel.chain import Chain, load_chain
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.priority import priorities
+from ketenherstel.registry import Registry, open_registry_db
 from ketenherstel.settings import Settings
 from ketenherstel.store import Store, open_store
 
@@ -18,9 +19,11 @@ class Runtime:
     chain: Chain
     store: Store
     exchange: Exchange
+    registry: Registry
 
     def close(self) -> None:
         self.exchange.close()
+        self.registry.db.close()
         self.store.close()
 
 
@@ -30,4 +33,16 @@ def bootstrap(settings: Settings) -> Runtime:
     # The computed order, then what a go-live plan set last (kept in the store, decision 0009).
     ranks = {**priorities(chain), **store.type_priorities()}
     exchange = Exchange(store=store, chain=chain, settings=settings.exchange, priorities=ranks)
-    return Runtime(settings=settings, chain=chain, store=store, exchange=exchange)
+    try:
+        registry_db = open_registry_db(
+            settings.registry_location(), synchronous=settings.synchronous
+        )
+    except BaseException:
+        exchange.close()
+        store.close()
+        raise
+    # Justid's registry consumes Justid's deliveries from this exchange (decision 0010).
+    registry = Registry(registry_db, chain, exchange=exchange)
+    return Runtime(
+        settings=settings, chain=chain, store=store, exchange=exchange, registry=registry
+    )

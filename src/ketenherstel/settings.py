@@ -17,6 +17,20 @@ class Settings:
     chain_file: str | None = None
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
     push_interval: float = 1.0
+    registry_url: str | None = None
+    """The registry's own SQLite file (decision 0010); by default beside a SQLite store's file
+    (``x.db`` -> ``x.registry.sqlite``), else ``var/registry.sqlite``."""
+
+    def registry_location(self) -> str:
+        if self.registry_url:
+            return self.registry_url
+        if self.store_url.startswith("postgres"):
+            return "sqlite:///var/registry.sqlite"
+        path = self.store_url.removeprefix("sqlite:///")
+        if path == ":memory:":
+            return ":memory:"
+        stem = path.removesuffix(".db").removesuffix(".sqlite")
+        return f"sqlite:///{stem}.registry.sqlite"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -35,6 +49,7 @@ class Settings:
             "synchronous": env.get("KETENHERSTEL_SYNCHRONOUS", "FULL").upper(),
             "chain_file": env.get("KETENHERSTEL_CHAIN") or None,
             "exchange": exchange,
+            "registry_url": env.get("KETENHERSTEL_REGISTRY") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from ketenherstel.chain import load_chain
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.service import Exchange
+from ketenherstel.registry import Registry, open_registry_db
 from ketenherstel.settings import Settings
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.web.app import create_app
@@ -39,7 +40,10 @@ def api(tmp_path: Path) -> Iterator[Api]:
     store = open_manual_sqlite(tmp_path / "api.db")
     chain = load_chain()
     exchange = Exchange(store=store, chain=chain, clock=lambda: NOW)
-    runtime = Runtime(Settings(store_url=str(tmp_path / "api.db")), chain, store, exchange)
+    registry = Registry(open_registry_db(":memory:"), chain, exchange=exchange)
+    runtime = Runtime(
+        Settings(store_url=str(tmp_path / "api.db")), chain, store, exchange, registry
+    )
     tokens: dict[str, str] = {}
     for key in ("om", "rechtspraak", "justid"):
         exchange.register_partner(principal=LOCAL_OPERATOR, key=key)
