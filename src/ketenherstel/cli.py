@@ -25,6 +25,7 @@ from ketenherstel import __version__
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
 from ketenherstel.cli_recovery import scenario_app
+from ketenherstel.cli_registry import registry_app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.golive.cli import app as plan_app
@@ -56,6 +57,7 @@ app.add_typer(partner_state_app, name="isolation")
 app.add_typer(route_app, name="route")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(registry_app, name="registry")
 
 out = Console()
 err = Console(stderr=True)

@@ -32,6 +32,7 @@ from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.golive.chart import render_svg
 from ketenherstel.golive.forecast import ChannelForecast, DayPoint, ForecastResult
+from ketenherstel.recovery.figures import RegistryFigures
 from ketenherstel.recovery.runner import ScenarioResult, run_scenario
 from ketenherstel.recovery.scenario import Scenario, load_scenario
 from ketenherstel.settings import Settings
@@ -43,13 +44,18 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def fresh_sqlite(store_url: str) -> None:
-    """Delete a SQLite store's files (the demo always starts empty); PostgreSQL is left alone."""
+    """Delete a SQLite store's files and its registry's (the demo always starts empty);
+    PostgreSQL is left alone."""
     if store_url.startswith("postgres"):
         return
-    path = Path(store_url.removeprefix("sqlite:///"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
+    registry = Settings.from_env(store_url=store_url).registry_location()
+    for url in (store_url, registry):
+        if url == ":memory:":
+            continue
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def run_story(
@@ -121,7 +127,13 @@ def _run_with_progress(
             progress.update(task, completed=done, messages=sent, at=f"{local:%d-%m-%Y %H:%M}")
 
         result = run_scenario(
-            scenario, rt.exchange, manual, scale=scale, progress=tick, parallel=parallel
+            scenario,
+            rt.exchange,
+            manual,
+            scale=scale,
+            progress=tick,
+            parallel=parallel,
+            registry=rt.registry,
         )
         progress.update(task, completed=total_days)
     return result
@@ -228,8 +240,34 @@ def print_story(scenario: Scenario, r: ScenarioResult, console: Console) -> None
             f"key) acknowledged twice by one receiver: {ledger.applied_twice_by_key:,}",
             highlight=False,
         )
+    if r.registry is not None:
+        print_registry(r.registry, console)
     style = "bold green" if r.lost == 0 and r.applied_twice == 0 else "bold red"
     console.print(f"[{style}]lost: {r.lost:,}, applied twice: {r.applied_twice:,}[/]")
+
+
+def print_registry(f: RegistryFigures, console: Console) -> None:
+    """Justid's registry: how fresh it said it was, what it caught up, what it got wrong."""
+    fresh = Table("when (Amsterdam)", "at", "the sources that were behind, as every answer said",
+                  title="The registry's freshness, as its answers carried it")  # fmt: skip
+    for at, step, text in f.freshness:
+        _row(fresh, _when(at), step, text)
+    console.print(fresh)
+    rescreen = Table("direction", "profile", "answers", title="Re-screen list (computed)")
+    for (direction, profile), n in sorted(f.rescreen.items()):
+        what = "missed an antecedent" if direction == "missed" else "showed what is gone"
+        _row(rescreen, what, profile, f"{n:,}")
+    console.print(rescreen)
+    console.print(
+        f"registry: {f.applied:,} registrations applied once ({f.same_fact:,} the same fact "
+        f"again, {f.redelivered:,} redelivered, {f.replaced:,} replaced by a correction or "
+        f"the OM's own registration, {f.failed:,} refused) · {f.screenings:,} screenings "
+        f"answered · re-screen: {f.direction('missed'):,} answers missed an antecedent (the VOG "
+        f"may have been issued wrongly), {f.direction('wrongly-shown'):,} showed a case since "
+        f"dismissed or acquitted · the registry learnt of it a median {f.delay_median_days:,.1f} "
+        f"days (at most {f.delay_max_days:,.1f}) after the answer",
+        highlight=False,
+    )
 
 
 def _hours(delta: timedelta) -> str:

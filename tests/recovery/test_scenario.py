@@ -16,6 +16,7 @@ from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.priority import priorities
 from ketenherstel.recovery.runner import ScenarioResult, run_scenario
 from ketenherstel.recovery.scenario import ScenarioError, builtin_scenario_path, load_scenario
+from ketenherstel.registry import Registry, open_registry_db
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.store.ports import Store
 from ketenherstel.store.postgres import PostgresStore
@@ -25,15 +26,21 @@ SCALE = 0.01  # about 6 cases a day: every part of the story happens, in seconds
 STEP = timedelta(hours=4)  # coarser than the built-in hour, so the test is quick
 
 
-def run_on(store: Store, chain: Chain, *, parallel: bool = False) -> ScenarioResult:
+def run_on(
+    store: Store, chain: Chain, registry_file: Path, *, parallel: bool = False
+) -> ScenarioResult:
     store.migrate()
     exchange = Exchange(store=store, chain=chain, priorities=priorities(chain))
+    registry = Registry(open_registry_db(str(registry_file)), chain, exchange=exchange)
     try:
         scenario = load_scenario(builtin_scenario_path("om-2025"), chain)
         scenario = dataclasses.replace(scenario, step=STEP)
         manual = ManualWork(store=manual_store(store), chain=chain)
-        return run_scenario(scenario, exchange, manual, scale=SCALE, parallel=parallel)
+        return run_scenario(
+            scenario, exchange, manual, scale=SCALE, parallel=parallel, registry=registry
+        )
     finally:
+        registry.db.close()
         exchange.close()
         store.close()
 
@@ -44,7 +51,8 @@ def sqlite(path: Path) -> Store:
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory, chain: Chain) -> ScenarioResult:
-    return run_on(sqlite(tmp_path_factory.mktemp("om2025") / "s.db"), chain, parallel=True)
+    folder = tmp_path_factory.mktemp("om2025")
+    return run_on(sqlite(folder / "s.db"), chain, folder / "registry.sqlite", parallel=True)
 
 
 def test_the_built_in_scenario_loads_with_its_plan(chain: Chain) -> None:
@@ -94,13 +102,31 @@ def test_the_outage_leaves_its_marks(result: ScenarioResult) -> None:
     assert {c.channel for c in r.comparison} >= {"politie->om", "om->justid"}
 
 
+def test_the_registry_caught_up_once_and_said_how_fresh_it_was(result: ScenarioResult) -> None:
+    f = result.registry
+    assert f is not None and f.failed == 0
+    # Every delivery to Justid was applied once in effect, by the registry itself.
+    to_justid = sum(c.delivered for c in result.channels.values() if c.receiver == "justid")
+    assert f.applied + f.same_fact + f.not_registrations == to_justid
+    assert f.counts["registrations"] == f.applied and f.screenings > 0
+    assert f.freshness[0][1] == "isolation"
+    wave1 = next(text for _, step, text in f.freshness if step == "wave-1")
+    assert wave1.startswith("Openbaar Ministerie: volledig tot 1") and "afgesloten" in wave1
+    assert f.freshness[-1][1:] == ("end", "geen achterstand bij enige bron")
+    # What the registry got wrong during the gap, computed: answers that missed an antecedent.
+    assert f.direction("missed") > 0
+
+
 def test_a_run_is_deterministic(result: ScenarioResult, tmp_path: Path, chain: Chain) -> None:
-    again = run_on(sqlite(tmp_path / "again.db"), chain)  # in process this time: same events
+    # in process this time: the same events
+    again = run_on(sqlite(tmp_path / "again.db"), chain, tmp_path / "again.registry.sqlite")
     assert again.to_dict() == result.to_dict()
 
 
-def test_the_scenario_runs_on_postgresql(pg_schema: str, pg_dsn: str, chain: Chain) -> None:
-    r = run_on(PostgresStore(pg_dsn, schema=pg_schema), chain)
+def test_the_scenario_runs_on_postgresql(
+    pg_schema: str, pg_dsn: str, chain: Chain, tmp_path: Path
+) -> None:
+    r = run_on(PostgresStore(pg_dsn, schema=pg_schema), chain, tmp_path / "registry.sqlite")
     assert r.lost == 0 and r.applied_twice == 0 and r.delivered == r.expected_deliveries > 0
 
 

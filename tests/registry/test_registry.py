@@ -180,8 +180,11 @@ def test_every_answer_carries_the_freshness_of_every_source(rt: Runtime, reg: Re
     answer = screen(reg, "SCR-1", "SKN-0000000001")
     assert [c.case_key for c in answer.cases] == ["13-000001-25"]
     assert {s.partner for s in answer.freshness.sources} >= {"om"}
-    stored = reg.db.tx().__enter__().execute("SELECT freshness FROM screenings").fetchone()[0]
-    assert "volledig tot" in stored
+    with reg.db.tx() as cur:
+        (stored,) = cur.execute(
+            "SELECT f.body FROM screenings s JOIN freshness_snapshots f ON f.id = s.freshness"
+        ).fetchone()
+    assert "Openbaar Ministerie: volledig tot" in stored
 
 
 def test_the_rescreen_list_finds_missed_and_wrongly_shown_answers(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -54,6 +55,55 @@ class MissedDeadline:
 
 
 @dataclass(slots=True)
+class RegistryFigures:
+    """What Justid's registry did in a run: its catch-up, its answers, its re-screen list."""
+
+    applied: int = 0
+    same_fact: int = 0
+    redelivered: int = 0
+    replaced: int = 0
+    not_registrations: int = 0
+    failed: int = 0
+    screenings: int = 0
+    rescreen: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(direction, profile) -> items."""
+    delay_median_days: float = 0.0
+    delay_max_days: float = 0.0
+    freshness: list[tuple[datetime, str, str]] = field(default_factory=list)
+    """(when, at which step, the freshness text of the sources that were behind then)."""
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def direction(self, name: str) -> int:
+        return sum(n for (d, _), n in self.rescreen.items() if d == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "sameFact": self.same_fact,
+            "redelivered": self.redelivered,
+            "replaced": self.replaced,
+            "notRegistrations": self.not_registrations,
+            "failed": self.failed,
+            "screenings": self.screenings,
+            "rescreen": {
+                "missed": self.direction("missed"),
+                "wronglyShown": self.direction("wrongly-shown"),
+                "byProfile": [
+                    {"direction": d, "profile": p, "count": n}
+                    for (d, p), n in sorted(self.rescreen.items())
+                ],
+                "delayMedianDays": self.delay_median_days,
+                "delayMaxDays": self.delay_max_days,
+            },
+            "freshness": [
+                {"at": at.isoformat(), "step": step, "text": text}
+                for at, step, text in self.freshness
+            ],
+            "counts": self.counts,
+        }
+
+
+@dataclass(slots=True)
 class ScenarioResult:
     name: str
     seed: int
@@ -87,6 +137,7 @@ class ScenarioResult:
     applied: int = 0
     lost: int = 0
     applied_twice: int = 0
+    registry: RegistryFigures | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as JSON-ready data."""
@@ -148,4 +199,5 @@ class ScenarioResult:
             ],
             "lost": self.lost,
             "appliedTwice": self.applied_twice,
+            "registry": None if self.registry is None else self.registry.to_dict(),
         }

@@ -41,9 +41,11 @@ from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.channels import Flow, chain_flows
 from ketenherstel.golive.forecast import ActualPoint, Comparison, Inflow, compare, forecast
 from ketenherstel.recovery.figures import ChannelStats, MissedDeadline, ScenarioResult, WaveDrain
+from ketenherstel.recovery.registry_link import SCREENING_ANSWER, RegistryLink
 from ketenherstel.recovery.scenario import Scenario
 from ketenherstel.recovery.steps import apply_step, plan_steps
 from ketenherstel.recovery.traffic import events_from_child, events_in_process
+from ketenherstel.registry import Registry
 from ketenherstel.sim.generator import SimEvent
 from ketenherstel.sim.profile import SimProfile
 from ketenherstel.store.ports import MessageOutcome
@@ -77,11 +79,15 @@ def run_scenario(
     scale: float = 1.0,
     progress: Progress | None = None,
     parallel: bool = True,
+    registry: Registry | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` on ``exchange`` (whose clock it takes over) and return its figures.
 
     ``parallel``: generate the traffic in a child process (the simulator's own work then runs
     on the other core); the events and their order are the same either way.
+
+    ``registry``: Justid's registry (on the same exchange) consumes Justid's deliveries and
+    answers the screenings the simulator asks for; its figures land in ``result.registry``.
     """
     if not 0 < scale <= 1:
         raise ValueError(f"scale is a share of the full volume, above 0 and at most 1: {scale}")
@@ -91,7 +97,18 @@ def run_scenario(
             f"the store already holds {held:,} messages; a scenario runs on an empty store, "
             "so that its figures are its own (for SQLite, scenario run --fresh)"
         )
-    return _Run(scenario, exchange, manual, scale, progress, parallel).run()
+    if registry is not None and registry.exchange is not exchange:
+        raise ValueError("the registry must consume from the exchange the scenario runs on")
+    if registry is not None:
+        counts = registry.db.counts()
+        if counts["messages"] or counts["screenings"]:
+            raise ValueError(
+                f"the registry ({registry.db.path}) already holds {counts['messages']:,} "
+                f"messages and {counts['screenings']:,} screenings; a scenario starts with an "
+                "empty one (delete its file, or scenario run --fresh)"
+            )
+    link = RegistryLink(registry) if registry is not None else None
+    return _Run(scenario, exchange, manual, scale, progress, parallel, link).run()
 
 
 class _Run:
@@ -103,8 +120,10 @@ class _Run:
         scale: float,
         progress: Progress | None,
         parallel: bool,
+        link: RegistryLink | None = None,
     ) -> None:
         self.sc = scenario
+        self.link = link
         self.ex = exchange
         self.manual = manual
         self.chain = exchange.chain
@@ -212,6 +231,8 @@ class _Run:
         self.result.timeline.append((at, what))
 
     def _plan_step(self, name: str, at: datetime) -> None:
+        if self.link is not None:
+            self.link.sample(at, name)
         plan = self.sc.plan
         result = apply_step(
             self.ex, plan, name, principal=OPERATOR_A, approver=OPERATOR_B, manual=self.manual
@@ -280,6 +301,10 @@ class _Run:
                     self.normal_arrivals[(receiver, sim.sender, event["type"])] += 1
                 self._remember(sim.sender, event, at)
             batch[sim.sender].append(event)
+        if self.link is not None:
+            self.link.answer(
+                [e for e in batch.get(self.link.receiver, ()) if e["type"] == SCREENING_ANSWER]
+            )
         self._send_all(batch)
 
     def _remember(self, sender: str, event: dict[str, Any], at: datetime) -> None:
@@ -436,7 +461,9 @@ class _Run:
                 got = self.ex.pull(principal=principal, limit=limit)
                 for d in got:
                     self._applied(d.receiver, d.sender, d.source, d.id, d.type, d.body, t_next)
-                if got:
+                if got and self.link is not None and receiver == self.link.receiver:
+                    self.link.consume(got)  # applies, then acknowledges
+                elif got:
                     self.ex.ack(principal=principal, delivery_ids=[d.delivery_id for d in got])
                 taken += len(got)
                 if len(got) < limit:
@@ -564,6 +591,9 @@ class _Run:
         r.applied = ledger.deliveries.get("acked", 0)
         r.lost = missing_messages + missing_deliveries + ledger.deliveries.get("dead", 0)
         r.applied_twice = ledger.applied_twice_by_id + ledger.applied_twice_by_key
+        if self.link is not None:
+            self.link.sample(self.now, "end")
+            r.registry = self.link.finish()
 
     def _compare(self) -> list[Comparison]:
         sc = self.sc

@@ -39,7 +39,7 @@ class ScreeningRow:
     query_date: date
     answered_at: float
     cases: tuple[str, ...]
-    freshness: str
+    freshness: int
     purpose: str
     legal_ground: str
     requester_role: str
@@ -259,21 +259,42 @@ class RegistryDb:
     # -- audit -------------------------------------------------------------------------
 
     def log_read(self, cur: sqlite3.Cursor, record: ReadRecord) -> None:
-        cur.execute(
+        self.log_reads(cur, [record])
+
+    def log_reads(self, cur: sqlite3.Cursor, records: Sequence[ReadRecord]) -> None:
+        cur.executemany(
             "INSERT INTO reads (at, activity, organisation, role, actor, purpose, legal_ground, "
             "subject, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.at,
-                record.activity,
-                record.organisation,
-                record.role,
-                record.actor,
-                record.purpose,
-                record.legal_ground,
-                record.subject,
-                record.detail,
-            ),
+            [
+                (
+                    r.at,
+                    r.activity,
+                    r.organisation,
+                    r.role,
+                    r.actor,
+                    r.purpose,
+                    r.legal_ground,
+                    r.subject,
+                    r.detail,
+                )
+                for r in records
+            ],
         )
+
+    def answered(self, cur: sqlite3.Cursor, references: Sequence[str]) -> list[str]:
+        """Which of these screening references have an answer already."""
+        found: list[str] = []
+        for i in range(0, len(references), _CHUNK):
+            chunk = references[i : i + _CHUNK]
+            found += [
+                str(r[0])
+                for r in cur.execute(
+                    f"SELECT reference FROM screenings WHERE reference IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY reference",
+                    chunk,
+                )
+            ]
+        return found
 
     def reads_of(self, subject: str, limit: int) -> list[ReadRecord]:
         with self.tx() as cur:

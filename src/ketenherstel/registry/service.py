@@ -44,6 +44,7 @@ __all__ = [
     "RegistryInputError",
     "RegistryNotFound",
     "RescreenItem",
+    "ScreeningRequest",
     "SourceFreshness",
     "load_profiles",
 ]
@@ -181,6 +182,16 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreeningRequest:
+    reference: str
+    consumer: str
+    profile: str
+    skn: str
+    query_date: date | None
+    reader: Reader
+
+
+@dataclass(frozen=True, slots=True)
 class RescreenItem:
     reference: str
     consumer: str
@@ -270,6 +281,7 @@ class Registry:
         self.freshness_ttl = freshness_ttl
         self.principal = Principal(receiver, "partner", receiver, "local")
         self._freshness: Freshness | None = None
+        self._snapshot_of: tuple[Freshness, int] | None = None
 
     # -- catch-up ----------------------------------------------------------------------
 
@@ -365,20 +377,25 @@ class Registry:
             if not leased:
                 break
             batches += 1
-            result = self.apply(leased)
-            failed = {ident for ident, _ in result.failed}
-            done = [d.delivery_id for d in leased if d.delivery_id not in failed]
-            if done:
-                exchange.ack(principal=self.principal, delivery_ids=done)
-            for ident, reason in result.failed:
-                exchange.nack(
-                    principal=self.principal, delivery_id=ident, reason=f"registry: {reason}"
-                )
-            total.add(result)
+            total.add(self.consume(leased))
             if progress is not None:
                 progress(len(leased))
         self._freshness = None
         return total
+
+    def consume(self, leased: Sequence[LeasedDelivery]) -> ApplyResult:
+        """Apply leased deliveries, then acknowledge them (only after the commit); refuse
+        (nack) the ones the registry cannot read, with the reason."""
+        exchange = self._exchange()
+        result = self.apply(leased)
+        failed = {ident for ident, _ in result.failed}
+        done = [d.delivery_id for d in leased if d.delivery_id not in failed]
+        if done:
+            exchange.ack(principal=self.principal, delivery_ids=done)
+        for ident, reason in result.failed:
+            exchange.nack(principal=self.principal, delivery_id=ident, reason=f"registry: {reason}")
+        self._freshness = None
+        return result
 
     def _exchange(self) -> Exchange:
         if self.exchange is None:
@@ -489,43 +506,99 @@ class Registry:
         reader: Reader,
     ) -> Answer:
         """Answer a screening and store the answer with the freshness of every source."""
-        reader.check()
-        if not _REFERENCE.match(reference or ""):
-            raise RegistryInputError(
-                f"reference must be 1-64 letters, digits, '.', '_', ':' or '-', not {reference!r}"
-            )
-        chosen = self._profile(profile)
-        self._skn(skn)
-        if consumer not in {p.key for p in self.chain.partners}:
-            raise RegistryInputError(f"unknown consumer {consumer!r}: name a chain partner")
+        return self.screen_many(
+            [ScreeningRequest(reference, consumer, profile, skn, query_date, reader)]
+        )[0]
+
+    def screen_many(self, requests: Sequence[ScreeningRequest]) -> list[Answer]:
+        """Answer screenings in one transaction; a bad one refuses them all, naming it."""
+        known = {p.key for p in self.chain.partners}
+        references: set[str] = set()
+        for q in requests:
+            q.reader.check()
+            if not isinstance(q.reference, str) or not _REFERENCE.match(q.reference):
+                raise RegistryInputError(
+                    f"reference must be 1-64 letters, digits, '.', '_', ':' or '-', "
+                    f"not {q.reference!r}"
+                )
+            if q.reference in references:
+                raise RegistryInputError(f"screening {q.reference!r} is asked twice")
+            references.add(q.reference)
+            self._profile(q.profile)
+            self._skn(q.skn)
+            if q.consumer not in known:
+                raise RegistryInputError(f"unknown consumer {q.consumer!r}: name a chain partner")
+        if not requests:
+            return []
         now = self.clock()
-        day = query_date or datetime.fromtimestamp(now, AMSTERDAM).date()
+        today = datetime.fromtimestamp(now, AMSTERDAM).date()
         fresh = self.freshness()
+        answers = []
         with self.db.tx() as cur:
-            if cur.execute("SELECT 1 FROM screenings WHERE reference = ?", (reference,)).fetchone():
-                raise RegistryInputError(f"a screening {reference!r} was answered already")
-            shown = relevant_cases(self.db.person_rows(cur, skn), chosen, day, known_by=None)
-            cases = tuple(shown[k] for k in sorted(shown))
-            cur.execute(
+            taken = self.db.answered(cur, sorted(references))
+            if taken:
+                raise RegistryInputError(f"a screening {taken[0]!r} was answered already")
+            snapshot = self._snapshot(cur, fresh)
+            people = self.db.people_rows(cur, sorted({q.skn for q in requests}))
+            rows = []
+            for q in requests:
+                day = q.query_date or today
+                shown = relevant_cases(people[q.skn], self.profiles[q.profile], day, known_by=None)
+                cases = tuple(shown[k] for k in sorted(shown))
+                rows.append(
+                    (
+                        q.reference,
+                        q.consumer,
+                        q.profile,
+                        q.skn,
+                        day.isoformat(),
+                        now,
+                        orjson.dumps([c.case_key for c in cases]).decode(),
+                        snapshot,
+                        q.reader.purpose,
+                        q.reader.legal_ground,
+                        q.reader.role,
+                    )
+                )
+                answers.append(
+                    Answer(q.reference, q.consumer, q.profile, q.skn, day, now, cases, fresh)
+                )
+            cur.executemany(
                 "INSERT INTO screenings (reference, consumer, profile, skn, query_date, "
                 "answered_at, cases, freshness, purpose, legal_ground, requester_role) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    reference,
-                    consumer,
-                    profile,
-                    skn,
-                    day.isoformat(),
-                    now,
-                    orjson.dumps([c.case_key for c in cases]).decode(),
-                    orjson.dumps(fresh.to_json()).decode(),
-                    reader.purpose,
-                    reader.legal_ground,
-                    reader.role,
-                ),
+                rows,
             )
-            self._log(cur, reader, "screening-answered", skn, f"{reference} {profile}", now)
-        return Answer(reference, consumer, profile, skn, day, now, cases, fresh)
+            self.db.log_reads(
+                cur,
+                [
+                    ReadRecord(
+                        now,
+                        "screening-answered",
+                        q.reader.organisation,
+                        q.reader.role,
+                        q.reader.actor,
+                        q.reader.purpose,
+                        q.reader.legal_ground,
+                        q.skn,
+                        f"{q.reference} {q.profile}",
+                    )
+                    for q in requests
+                ],
+            )
+        return answers
+
+    def _snapshot(self, cur: Any, fresh: Freshness) -> int:
+        """The stored copy of ``fresh`` (one row per moment, shared by its answers)."""
+        if self._snapshot_of is not None and self._snapshot_of[0] is fresh:
+            return self._snapshot_of[1]
+        cur.execute(
+            "INSERT INTO freshness_snapshots (as_of, body) VALUES (?, ?)",
+            (fresh.as_of, orjson.dumps(fresh.to_json()).decode()),
+        )
+        ident = int(cur.lastrowid or 0)
+        self._snapshot_of = (fresh, ident)
+        return ident
 
     def extract(self, *, skn: str, reader: Reader) -> tuple[list[dict[str, Any]], Freshness]:
         """Everything the registry holds on a person now, per case, with freshness."""
@@ -731,7 +804,10 @@ class Registry:
     # -- the read log -------------------------------------------------------------------
 
     def reads_of(self, *, skn: str, limit: int = 100) -> list[ReadRecord]:
-        self._skn(skn)
+        """The read log for a person, newest first; ``skn="*"``: reads of lists of persons
+        (the re-screen list)."""
+        if skn != "*":
+            self._skn(skn)
         if not 1 <= limit <= 1000:
             raise RegistryInputError("limit must be from 1 to 1000")
         return self.db.reads_of(skn, limit)
@@ -790,7 +866,7 @@ def _screening(r: Sequence[Any]) -> ScreeningRow:
         query_date=parse_date(str(r[5])),
         answered_at=float(r[6]),
         cases=tuple(orjson.loads(r[7])),
-        freshness=str(r[8]),
+        freshness=int(r[8]),
         purpose=str(r[9]),
         legal_ground=str(r[10]),
         requester_role=str(r[11]),

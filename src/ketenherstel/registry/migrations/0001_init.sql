@@ -39,6 +39,13 @@ CREATE TABLE case_aliases (
   case_key TEXT NOT NULL,
   PRIMARY KEY (skn, alias)
 );
+-- The freshness of every source as an answer gave it: one row per moment, shared by the answers
+-- given at that moment.
+CREATE TABLE freshness_snapshots (
+  id INTEGER PRIMARY KEY,
+  as_of REAL NOT NULL,
+  body TEXT NOT NULL
+);
 CREATE TABLE screenings (
   id INTEGER PRIMARY KEY,
   reference TEXT NOT NULL UNIQUE,
@@ -48,7 +55,7 @@ CREATE TABLE screenings (
   query_date TEXT NOT NULL,
   answered_at REAL NOT NULL,
   cases TEXT NOT NULL,
-  freshness TEXT NOT NULL,
+  freshness INTEGER NOT NULL REFERENCES freshness_snapshots (id),
   purpose TEXT NOT NULL,
   legal_ground TEXT NOT NULL,
   requester_role TEXT NOT NULL

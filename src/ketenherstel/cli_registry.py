@@ -1,0 +1,563 @@
+"""``ketenherstel registry …``: Justid's documentation registry (JDS), decision 0010.
+
+Local commands: they open the store named by --store or KETENHERSTEL_STORE (and the registry's
+own SQLite file beside it, or --registry / KETENHERSTEL_REGISTRY) directly. The registry takes
+its catch-up from the exchange as Justid; every read of a person's data names who reads it,
+for what purpose and on which legal ground, and is logged. Times are shown in Europe/Amsterdam.
+
+Bad input gives a one-line message on stderr and exit code 2 and changes nothing; something
+that does not exist (a screening, a re-screen item) gives exit code 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ketenherstel.exchange.errors import ExchangeError, NotFound
+from ketenherstel.registry.model import parse_date
+from ketenherstel.registry.service import (
+    Freshness,
+    Reader,
+    RegistryInputError,
+    RegistryNotFound,
+    RescreenItem,
+    load_profiles,
+)
+
+if TYPE_CHECKING:
+    from ketenherstel.bootstrap import Runtime
+
+__all__ = ["registry_app"]
+
+registry_app = typer.Typer(
+    help="Justid's documentation registry (JDS): catch-up, freshness, screenings, the "
+    "re-screen list and the read log.",
+    no_args_is_help=True,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+DIRECTIONS = ("missed", "wrongly-shown")
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="sqlite:///path.db, a file path or postgresql://…"),
+]
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="The registry's own SQLite file (default: KETENHERSTEL_REGISTRY, or beside a "
+        "SQLite store: x.db -> x.registry.sqlite)",
+    ),
+]
+AsOpt = Annotated[str, typer.Option("--as", help="Your name: who reads or records (logged)")]
+PurposeOpt = Annotated[
+    str, typer.Option("--purpose", help="Why the person's data is read (logged), e.g. vog-aanvraag")
+]
+GroundOpt = Annotated[
+    str,
+    typer.Option(
+        "--legal-ground", help="The legal ground of the read (logged), e.g. 'art. 35 Wjsg'"
+    ),
+]
+SknArg = Annotated[str, typer.Argument(help="The person's SKN, e.g. SKN-0123456789")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
+    """The runtime on the local store; the registry's and the exchange's errors become a
+    one-line message: exit code 1 for something not found, 2 for bad input."""
+    from ketenherstel.bootstrap import bootstrap
+    from ketenherstel.chain import ChainError
+    from ketenherstel.settings import Settings
+    from ketenherstel.store import StoreError
+
+    try:
+        rt = bootstrap(Settings.from_env(store_url=store, registry_url=registry))
+    except (ChainError, StoreError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield rt
+    except RegistryInputError as exc:
+        raise _fail(str(exc)) from None
+    except RegistryNotFound as exc:
+        raise _fail(str(exc), 1) from None
+    except ExchangeError as exc:
+        raise _fail(exc.detail, 1 if isinstance(exc, NotFound) else 2) from None
+    finally:
+        rt.close()
+
+
+def _date(value: str, option: str) -> date:
+    try:
+        return parse_date(value, option)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _local(at: float | None) -> str:
+    if at is None:
+        return ""
+    return datetime.fromtimestamp(at, AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
+def _local_iso(value: str | None) -> str:
+    """An RFC 3339 moment (the exchange's event time) in Europe/Amsterdam."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return moment.strftime("%d-%m-%Y %H:%M")
+    return moment.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
+def _day(day: date | str | None) -> str:
+    if isinstance(day, date):
+        return day.strftime("%d-%m-%Y")
+    if not day:
+        return ""
+    try:
+        return date.fromisoformat(day).strftime("%d-%m-%Y")
+    except ValueError:
+        return day
+
+
+def _row(table: Table, *cells: str) -> None:
+    table.add_row(*(Text(c) for c in cells))
+
+
+def _freshness_lines(fresh: Freshness) -> None:
+    out.print(f"Freshness as of {_local(fresh.as_of)}:", highlight=False)
+    if not fresh.sources:
+        out.print("  geen bronnen", highlight=False)
+    for s in fresh.sources:
+        out.print(f"  {s.text()}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _gaps(gaps: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in gaps)
+
+
+# -- catch-up and freshness -------------------------------------------------------------------
+
+
+@registry_app.command("catch-up")
+def catch_up(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries pulled per batch")] = 1000,
+    max_batches: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many batches (default: all)")
+    ] = None,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Pull, apply and acknowledge Justid's deliveries until nothing waits: each registration
+    is applied exactly once; one the registry cannot read is refused with its reason."""
+    with _runtime(store, registry) as rt:
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} deliveries"),
+            TimeElapsedColumn(),
+            console=err,
+        )
+        with progress:
+            task = progress.add_task("catching up", total=None)
+            result = rt.registry.catch_up(
+                limit=limit,
+                max_batches=max_batches,
+                progress=lambda n: progress.advance(task, n),
+            )
+        table = Table("outcome", "deliveries", title="Catch-up")
+        for label, n in (
+            ("applied", result.applied),
+            ("same fact (new id)", result.same_fact),
+            ("redelivered", result.redelivered),
+            ("replaced an earlier registration", result.replaced),
+            ("not a registration", result.not_registrations),
+            ("refused", len(result.failed)),
+        ):
+            _row(table, label, str(n))
+        out.print(table)
+        out.print(
+            f"applied {result.applied}, same fact {result.same_fact}, redelivered "
+            f"{result.redelivered}, replaced {result.replaced}, not registrations "
+            f"{result.not_registrations}, refused {len(result.failed)}",
+            highlight=False,
+        )
+        if result.failed:
+            refused = Table("delivery", "reason", title="Refused (nacked)")
+            for ident, reason in result.failed:
+                _row(refused, str(ident), reason)
+            out.print(refused)
+
+
+@registry_app.command("freshness")
+def freshness(
+    refresh: Annotated[
+        bool, typer.Option("--refresh/--no-refresh", help="Ask the exchange, not the cache")
+    ] = True,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """How complete each source is in the registry: watermark, complete up to, gaps, what
+    still waits and how far its catch-up is."""
+    with _runtime(store, registry) as rt:
+        fresh = rt.registry.freshness(refresh=refresh)
+        table = Table(
+            "partner",
+            "state",
+            "watermark",
+            "complete up to",
+            "gaps",
+            "waiting",
+            "catch-up %",
+            title="Freshness per source",
+        )
+        for s in fresh.sources:
+            _row(
+                table,
+                s.partner,
+                s.state,
+                str(s.watermark),
+                _local_iso(s.complete_up_to) or "nothing yet",
+                _gaps(s.gaps),
+                str(s.waiting),
+                "unknown" if s.catch_up_percent is None else f"{s.catch_up_percent:.1f}",
+            )
+        out.print(table)
+        _freshness_lines(fresh)
+
+
+@registry_app.command("hold-advice")
+def hold_advice(
+    max_age_hours: Annotated[
+        float, typer.Option(help="A source complete only up to longer ago than this is behind")
+    ] = 48.0,
+    max_waiting: Annotated[
+        int, typer.Option(help="A source with more messages than this still waiting is behind")
+    ] = 0,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """May a consumer rely on the registry now? Advice per source (exit code 0 either way)."""
+    with _runtime(store, registry) as rt:
+        advice = rt.registry.hold_advice(max_age_hours=max_age_hours, max_waiting=max_waiting)
+        table = Table("partner", "rely", "reason", title="Hold advice")
+        for a in advice:
+            _row(table, a.partner, "ja" if a.rely else "nee", a.reason)
+        out.print(table)
+
+
+# -- screenings ---------------------------------------------------------------------------------
+
+
+@registry_app.command("profiles")
+def profiles() -> None:
+    """The screening profiles: offence categories, look-back period, pending cases."""
+    try:
+        loaded = load_profiles()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    table = Table("name", "categories", "look-back years", "pending", "description")
+    for p in sorted(loaded.values(), key=lambda p: p.name):
+        _row(
+            table,
+            p.name,
+            ", ".join(sorted(p.categories)),
+            str(p.lookback_years),
+            "yes" if p.pending else "no",
+            p.description,
+        )
+    out.print(table)
+
+
+@registry_app.command("screen")
+def screen(
+    reference: Annotated[str, typer.Argument(help="The screening's reference (answered once)")],
+    skn: Annotated[str, typer.Option("--skn", help="The person's SKN, e.g. SKN-0123456789")],
+    profile: Annotated[str, typer.Option("--profile", help="A screening profile (see profiles)")],
+    consumer: Annotated[
+        str, typer.Option("--consumer", help="The requesting chain partner, e.g. justis")
+    ],
+    purpose: PurposeOpt,
+    legal_ground: GroundOpt,
+    role: Annotated[str, typer.Option("--role", help="The requester's role, e.g. screener")],
+    actor: AsOpt,
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="The query date, YYYY-MM-DD (default: today, Amsterdam)"),
+    ] = None,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Answer a screening: the relevant cases on the query date, and how complete each source
+    is. The answer is stored (replayable) and the read is logged."""
+    query_date = None if day is None else _date(day, "--date")
+    reader = Reader(consumer, role, actor, purpose, legal_ground)
+    with _runtime(store, registry) as rt:
+        answer = rt.registry.screen(
+            reference=reference,
+            consumer=consumer,
+            profile=profile,
+            skn=skn,
+            query_date=query_date,
+            reader=reader,
+        )
+        out.print(
+            f"screening {answer.reference} ({answer.profile}) of {answer.skn} on "
+            f"{_day(answer.query_date)}, answered {_local(answer.answered_at)}: "
+            f"{len(answer.cases)} case{'' if len(answer.cases) == 1 else 's'}",
+            markup=False,
+            highlight=False,
+        )
+        if answer.cases:
+            table = Table("case", "state", "fact date", "categories", title="Cases")
+            for c in answer.cases:
+                _row(table, c.case_key, c.state, _day(c.fact_date), ", ".join(c.categories))
+            out.print(table)
+        _freshness_lines(answer.freshness)
+
+
+@registry_app.command("extract")
+def extract(
+    skn: SknArg,
+    organisation: Annotated[str, typer.Option("--organisation", help="Who reads, e.g. ind")],
+    role: Annotated[str, typer.Option("--role", help="The reader's role, e.g. beslisser")],
+    actor: AsOpt,
+    purpose: PurposeOpt,
+    legal_ground: GroundOpt,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Everything the registry holds on a person now, per case, with freshness (logged)."""
+    reader = Reader(organisation, role, actor, purpose, legal_ground)
+    with _runtime(store, registry) as rt:
+        entries, fresh = rt.registry.extract(skn=skn, reader=reader)
+        out.print(f"{len(entries)} registrations of {skn}", markup=False, highlight=False)
+        table = Table("case", "type", "state", "categories", "fact date", "known at", "replaced at")
+        for e in entries:
+            _row(
+                table,
+                str(e["case"]),
+                str(e["type"]).removeprefix("nl.strafrechtketen.registratie."),
+                str(e["state"]),
+                ", ".join(e["categories"]),
+                _day(e["factDate"]),
+                _local_iso(e["knownAt"]),
+                _local_iso(e["replacedAt"]),
+            )
+        if entries:
+            out.print(table)
+        _freshness_lines(fresh)
+
+
+@registry_app.command("decision")
+def decision_cmd(
+    reference: Annotated[str, typer.Argument(help="The screening's reference")],
+    decision: Annotated[
+        str,
+        typer.Argument(help="afgegeven, geweigerd, ingetrokken, geen-bezwaar or bezwaar"),
+    ],
+    day: Annotated[str, typer.Option("--date", help="The decision's date, YYYY-MM-DD")],
+    actor: AsOpt,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Record the consumer's decision on a screening (e.g. Justis issues or refuses the VOG)."""
+    decided = _date(day, "--date")
+    with _runtime(store, registry) as rt:
+        rt.registry.record_decision(
+            reference=reference, decision=decision, decided_date=decided, actor=actor
+        )
+        out.print(
+            f"screening {reference}: {decision} on {_day(decided)}", markup=False, highlight=False
+        )
+
+
+# -- the re-screen list -------------------------------------------------------------------------
+
+
+def _writable(path: Path | None, option: str) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise _fail(f"{option}: no such directory: {path.parent}")
+    if path is not None and path.is_dir():
+        raise _fail(f"{option}: {path} is a directory")
+
+
+def _states(item: RescreenItem) -> str:
+    return f"{item.state_then or '—'} → {item.state_now or '—'}"
+
+
+@registry_app.command("rescreen")
+def rescreen(
+    actor: AsOpt,
+    purpose: PurposeOpt,
+    legal_ground: GroundOpt,
+    direction: Annotated[
+        str | None, typer.Option("--direction", help="Only missed or only wrongly-shown items")
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the items to this CSV file")
+    ] = None,
+    parquet_file: Annotated[
+        Path | None, typer.Option("--parquet", help="Also write the items to this Parquet file")
+    ] = None,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """The answers that the registry would now give differently: cases missed (the VOG may
+    have been issued wrongly) and cases shown wrongly (dismissed, acquitted or corrected
+    since). The read is logged for Justid's operator."""
+    if direction is not None and direction not in DIRECTIONS:
+        raise _fail(f"--direction must be missed or wrongly-shown, not {direction!r}")
+    _writable(csv_file, "--csv")
+    _writable(parquet_file, "--parquet")
+    reader = Reader("justid", "operator", actor, purpose, legal_ground)
+    with _runtime(store, registry) as rt:
+        items = rt.registry.rescreen(reader=reader)
+    if direction is not None:
+        items = [i for i in items if i.direction == direction]
+    counts = {d: sum(1 for i in items if i.direction == d) for d in DIRECTIONS}
+    out.print(
+        ", ".join(f"{d}: {counts[d]}" for d in DIRECTIONS if direction in (None, d)),
+        highlight=False,
+    )
+    table = Table(
+        "reference",
+        "direction",
+        "case",
+        "state then → now",
+        "fact date",
+        "known at",
+        "delay days",
+        "work state",
+        title="Re-screen list",
+    )
+    for i in items:
+        _row(
+            table,
+            i.reference,
+            i.direction,
+            i.case_key,
+            _states(i),
+            _day(i.fact_date),
+            _local(i.known_at),
+            f"{i.delay_days:.1f}",
+            i.work_state,
+        )
+    if items:
+        out.print(table)
+    if csv_file is not None or parquet_file is not None:
+        from ketenherstel.registry import export
+
+        written = (
+            (csv_file, export.to_csv),
+            (parquet_file, export.to_parquet),
+        )
+        for path, encode in written:
+            if path is None:
+                continue
+            try:
+                path.write_bytes(encode(items))
+            except OSError as exc:
+                raise _fail(f"cannot write {path}: {exc.strerror}") from None
+            out.print(f"wrote {len(items)} items to {path}", markup=False, highlight=False)
+
+
+@registry_app.command("work")
+def work(
+    reference: Annotated[str, typer.Argument(help="The screening's reference")],
+    case_key: Annotated[str, typer.Argument(help="The case (parketnummer or other case key)")],
+    direction: Annotated[str, typer.Argument(help="missed or wrongly-shown")],
+    action: Annotated[str, typer.Argument(help="assign, review or close (in that order)")],
+    actor: AsOpt,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="The team or role (assign needs it)")
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="What was done (close needs it)")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="A note kept on the item")] = None,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Work a re-screen item: assign it, review it, close it with an outcome."""
+    with _runtime(store, registry) as rt:
+        state = rt.registry.work_item(
+            reference=reference,
+            case_key=case_key,
+            direction=direction,
+            action=action,
+            actor=actor,
+            assignee=assignee,
+            outcome=outcome,
+            note=note,
+        )
+        out.print(
+            f"screening {reference}, case {case_key}, {direction}: {state}",
+            markup=False,
+            highlight=False,
+        )
+
+
+# -- the read log -------------------------------------------------------------------------------
+
+
+@registry_app.command("reads")
+def reads(
+    skn: SknArg,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 100,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """The read log for a person, newest first: who read what, when, why and on which ground."""
+    with _runtime(store, registry) as rt:
+        records = rt.registry.reads_of(skn=skn, limit=limit)
+        out.print(f"{len(records)} reads of {skn}", markup=False, highlight=False)
+        table = Table(
+            "when",
+            "activity",
+            "organisation",
+            "role",
+            "actor",
+            "purpose",
+            "legal ground",
+            "detail",
+        )
+        for r in records:
+            _row(
+                table,
+                _local(r.at),
+                r.activity,
+                r.organisation,
+                r.role,
+                r.actor,
+                r.purpose,
+                r.legal_ground,
+                r.detail,
+            )
+        if records:
+            out.print(table)

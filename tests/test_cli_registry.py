@@ -1,0 +1,506 @@
+"""`ketenherstel registry …` through Typer's runner, on a real SQLite store: OM registrations
+go in through the exchange, the CLI catches up, screens, lists the re-screen list, exports it,
+works it and shows the read log; bad input is refused with a clear message and changes
+nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from ketenherstel.bootstrap import bootstrap
+from ketenherstel.cli import app
+from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.settings import Settings
+from tests.registry.factories import decision
+
+runner = CliRunner()
+
+SCREENER = (
+    "--consumer",
+    "justis",
+    "--role",
+    "screener",
+    "--as",
+    "screener-7",
+    "--purpose",
+    "vog-aanvraag",
+    "--legal-ground",
+    "art. 35 Wjsg",
+)
+OPERATOR = ("--as", "op-1", "--purpose", "herbeoordeling", "--legal-ground", "art. 39f Wjsg")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/reg.db"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app,
+        list(args),
+        env={"COLUMNS": "200", "KETENHERSTEL_SYNCHRONOUS": "NORMAL", "KETENHERSTEL_REGISTRY": ""},
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def submit(store: str, *events: dict[str, Any], sender: str = "om") -> None:
+    """Register the chain's partners (once) and submit events, as the sender, then close."""
+    rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
+    try:
+        known = {p.key for p in rt.exchange.partners()}
+        for p in rt.chain.partners:
+            if p.key not in known:
+                rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=p.key)
+        result = rt.exchange.submit(
+            principal=Principal(sender, "partner", sender, "token"), events=events
+        )
+        assert result.accepted == len(events)
+    finally:
+        rt.close()
+
+
+def counts(store: str) -> dict[str, int]:
+    rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
+    try:
+        return rt.registry.db.counts()
+    finally:
+        rt.close()
+
+
+def reads_of(store: str, skn: str) -> list[str]:
+    rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
+    try:
+        return [r.activity for r in rt.registry.db.reads_of(skn, 100)]
+    finally:
+        rt.close()
+
+
+def work_rows(store: str) -> int:
+    rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
+    try:
+        with rt.registry.db.tx() as cur:
+            return int(cur.execute("SELECT COUNT(*) FROM rescreen_items").fetchone()[0])
+    finally:
+        rt.close()
+
+
+def late_registrations(store: str) -> None:
+    """Before the outage: B's summons (pending). Two VOG screenings for 18 July 2025. Then,
+    late, A's penalty order and the dismissal of B's case, both dated before 18 July."""
+    submit(
+        store,
+        decision(
+            "13-000002-25",
+            "SKN-0000000002",
+            kind="dagvaarding",
+            sequence=1,
+            time="2025-07-17T19:40:00Z",
+        ),
+    )
+    assert run("registry", "catch-up", "--store", store)[0] == 0
+    for ref, skn in (("SCR-A", "SKN-0000000001"), ("SCR-B", "SKN-0000000002")):
+        code, _, err = run(
+            "registry",
+            "screen",
+            ref,
+            "--skn",
+            skn,
+            "--profile",
+            "vog-natuurlijk-persoon",
+            "--date",
+            "2025-07-18",
+            *SCREENER,
+            "--store",
+            store,
+        )
+        assert code == 0, err
+    submit(
+        store,
+        decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z", sequence=2),
+        decision(
+            "13-000002-25",
+            "SKN-0000000002",
+            kind="sepot-onvoorwaardelijk",
+            decided="2025-07-16T10:00:00Z",
+            sequence=3,
+        ),
+    )
+    code, out, err = run("registry", "catch-up", "--store", store)
+    assert code == 0, err
+    assert "applied 2," in out
+
+
+def test_every_registry_command_has_help() -> None:
+    for cmd in (
+        [],
+        ["catch-up"],
+        ["freshness"],
+        ["hold-advice"],
+        ["profiles"],
+        ["screen"],
+        ["extract"],
+        ["decision"],
+        ["rescreen"],
+        ["work"],
+        ["reads"],
+    ):
+        code, out, _ = run("registry", *cmd, "--help")
+        assert code == 0, cmd
+        assert "Usage" in out
+
+
+def test_catch_up_applies_once_and_freshness_says_how_complete_the_om_is(store: str) -> None:
+    sent = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    local = sent.astimezone(ZoneInfo("Europe/Amsterdam")).strftime("%d-%m-%Y %H:%M")
+    stamp = sent.isoformat().replace("+00:00", "Z")
+    submit(
+        store,
+        *(
+            decision(f"13-00000{i}-25", f"SKN-000000000{i}", sequence=i, time=stamp)
+            for i in range(1, 4)
+        ),
+    )
+    code, out, _ = run("registry", "freshness", "--store", store)
+    assert code == 0
+    assert "Openbaar Ministerie:" in out and "3 berichten wachten" in out
+    code, out, _ = run("registry", "hold-advice", "--store", store)
+    assert code == 0 and "nee" in out and "3 messages still waiting" in out
+    code, out, err = run("registry", "catch-up", "--limit", "2", "--store", store)
+    assert code == 0, err
+    assert (
+        "applied 3, same fact 0, redelivered 0, replaced 0, not registrations 0, refused 0" in out
+    )
+    assert counts(store)["registrations"] == 3
+    code, out, _ = run("registry", "catch-up", "--store", store)
+    assert code == 0 and "applied 0," in out  # everything was acknowledged
+    code, out, _ = run("registry", "freshness", "--no-refresh", "--store", store)
+    assert code == 0
+    assert f"Openbaar Ministerie: volledig tot {local}\n" in out
+    assert "│ om " in out and "100.0" in out
+    code, out, _ = run("registry", "hold-advice", "--store", store)
+    assert code == 0 and "│ ja " in out and "up to date" in out
+    # complete only up to two hours ago: with a one-hour threshold, do not rely on it (exit 0)
+    code, out, _ = run("registry", "hold-advice", "--max-age-hours", "1", "--store", store)
+    assert code == 0
+    assert "│ nee " in out and f"complete only up to {local}" in out
+
+
+def test_catch_up_in_batches_stops_after_max_batches(store: str) -> None:
+    submit(store, *(decision(f"13-00000{i}-25", f"SKN-000000000{i}") for i in range(1, 4)))
+    code, out, _ = run(
+        "registry", "catch-up", "--limit", "1", "--max-batches", "2", "--store", store
+    )
+    assert code == 0 and "applied 2," in out
+    code, out, _ = run("registry", "catch-up", "--store", store)
+    assert code == 0 and "applied 1," in out
+
+
+def test_profiles_are_listed() -> None:
+    code, out, _ = run("registry", "profiles")
+    assert code == 0
+    assert "vog-natuurlijk-persoon" in out and "continue-screening-kinderopvang" in out
+    assert "20" in out
+
+
+def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -> None:
+    submit(
+        store,
+        decision("13-000001-25", "SKN-0000000001", sequence=1, time="2025-07-17T19:40:00Z"),
+    )
+    assert run("registry", "catch-up", "--store", store)[0] == 0
+    code, out, err = run(
+        "registry",
+        "screen",
+        "SCR-1",
+        "--skn",
+        "SKN-0000000001",
+        "--profile",
+        "vog-natuurlijk-persoon",
+        "--date",
+        "2025-07-18",
+        *SCREENER,
+        "--store",
+        store,
+    )
+    assert code == 0, err
+    assert "screening SCR-1 (vog-natuurlijk-persoon) of SKN-0000000001 on 18-07-2025" in out
+    assert "1 case" in out and "13-000001-25" in out and "settled" in out and "01-06-2025" in out
+    assert "Openbaar Ministerie: volledig tot 17-07-2025 21:40" in out
+    assert counts(store)["screenings"] == 1
+    code, out, err = run(
+        "registry",
+        "decision",
+        "SCR-1",
+        "afgegeven",
+        "--date",
+        "2025-07-20",
+        "--as",
+        "justis-1",
+        "--store",
+        store,
+    )
+    assert code == 0, err
+    assert "screening SCR-1: afgegeven on 20-07-2025" in out
+    code, out, _ = run(
+        "registry",
+        "extract",
+        "SKN-0000000001",
+        "--organisation",
+        "ind",
+        "--role",
+        "beslisser",
+        "--as",
+        "ind-12",
+        "--purpose",
+        "verblijf",
+        "--legal-ground",
+        "art. 107 Vw",
+        "--store",
+        store,
+    )
+    assert code == 0
+    assert "1 registrations of SKN-0000000001" in out
+    assert "om-afdoening-geregistreerd.v1" in out and "geweld" in out
+    assert "Openbaar Ministerie: volledig tot" in out
+    code, out, _ = run("registry", "reads", "SKN-0000000001", "--store", store)
+    assert code == 0
+    assert "2 reads of SKN-0000000001" in out
+    assert out.index("extract-read") < out.index("screening-answered")  # newest first
+    assert "ind-12" in out and "art. 107 Vw" in out and "screener-7" in out
+    code, out, _ = run("registry", "reads", "SKN-0000000001", "--limit", "1", "--store", store)
+    assert code == 0 and "1 reads" in out and "screening-answered" not in out
+
+
+def test_rescreen_lists_both_directions_and_exports_csv_and_parquet(
+    store: str, tmp_path: Path
+) -> None:
+    late_registrations(store)
+    csv_path, parquet_path = tmp_path / "items.csv", tmp_path / "items.parquet"
+    code, out, err = run(
+        "registry",
+        "rescreen",
+        *OPERATOR,
+        "--csv",
+        str(csv_path),
+        "--parquet",
+        str(parquet_path),
+        "--store",
+        store,
+    )
+    assert code == 0, err
+    assert "missed: 1, wrongly-shown: 1" in out
+    assert "SCR-A" in out and "— → settled" in out and "15-07-2025" in out
+    assert "SCR-B" in out and "pending → —" in out and "01-06-2025" in out  # the case shown
+    assert "wrote 2 items to" in out
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+    assert {(r["reference"], r["direction"], r["caseKey"]) for r in rows} == {
+        ("SCR-A", "missed", "13-000001-25"),
+        ("SCR-B", "wrongly-shown", "13-000002-25"),
+    }
+    assert {r["workState"] for r in rows} == {"open"}
+    table = pq.read_table(parquet_path)
+    assert table.num_rows == 2
+    assert sorted(table.column("reference").to_pylist()) == ["SCR-A", "SCR-B"]
+    # the list's read is logged as Justid's operator's
+    rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
+    try:
+        (read,) = rt.registry.db.reads_of("*", 100)  # the list reads no one person
+    finally:
+        rt.close()
+    assert (read.activity, read.organisation, read.role, read.actor) == (
+        "rescreen-list-read",
+        "justid",
+        "operator",
+        "op-1",
+    )
+    assert (read.purpose, read.legal_ground) == ("herbeoordeling", "art. 39f Wjsg")
+    # one direction only, to CSV
+    only = tmp_path / "missed.csv"
+    code, out, _ = run(
+        "registry",
+        "rescreen",
+        "--direction",
+        "missed",
+        "--csv",
+        str(only),
+        *OPERATOR,
+        "--store",
+        store,
+    )
+    assert code == 0
+    assert "missed: 1" in out and "wrongly-shown: " not in out and "SCR-B" not in out
+    assert [r["reference"] for r in csv.DictReader(io.StringIO(only.read_text()))] == ["SCR-A"]
+
+
+def test_rescreen_items_are_worked_in_order(store: str) -> None:
+    late_registrations(store)
+    item = ("SCR-A", "13-000001-25", "missed")
+    code, _, err = run(
+        "registry", "work", *item, "close", "--as", "op-1", "--outcome", "x", "--store", store
+    )
+    assert code == 2
+    assert "cannot close an item that is open; the order is assign, review, close" in err
+    code, _, err = run("registry", "work", *item, "assign", "--as", "op-1", "--store", store)
+    assert code == 2 and "assign needs an assignee" in err
+    assert work_rows(store) == 0  # nothing changed
+    code, _, err = run(
+        "registry",
+        "work",
+        "SCR-X",
+        "x",
+        "missed",
+        "assign",
+        "--as",
+        "op-1",
+        "--assignee",
+        "team-vog",
+        "--store",
+        store,
+    )
+    assert code == 1 and "no re-screen item for screening 'SCR-X'" in err
+    code, out, err = run(
+        "registry",
+        "work",
+        *item,
+        "assign",
+        "--as",
+        "op-1",
+        "--assignee",
+        "team-vog",
+        "--store",
+        store,
+    )
+    assert code == 0, err
+    assert "screening SCR-A, case 13-000001-25, missed: assigned" in out
+    code, out, _ = run("registry", "work", *item, "review", "--as", "op-2", "--store", store)
+    assert code == 0 and "reviewed" in out
+    code, out, _ = run(
+        "registry",
+        "work",
+        *item,
+        "close",
+        "--as",
+        "op-2",
+        "--outcome",
+        "VOG ingetrokken",
+        "--note",
+        "zie brief",
+        "--store",
+        store,
+    )
+    assert code == 0 and "closed" in out
+    code, out, _ = run("registry", "rescreen", "--direction", "missed", *OPERATOR, "--store", store)
+    assert code == 0 and "closed" in out
+    assert "rescreen-item-close" in reads_of(store, "SKN-0000000001")
+
+
+def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
+    store: str, tmp_path: Path
+) -> None:
+    submit(store, decision("13-000001-25", "SKN-0000000001", sequence=1))
+    assert run("registry", "catch-up", "--store", store)[0] == 0
+    base = ("registry", "screen", "SCR-1", "--skn", "SKN-0000000001")
+    code, _, err = run(
+        *base,
+        "--profile",
+        "vog-natuurlijk-persoon",
+        "--date",
+        "18-07-2025",
+        *SCREENER,
+        "--store",
+        store,
+    )
+    assert code == 2
+    assert "--date must be a date as YYYY-MM-DD, not '18-07-2025'" in err
+    code, _, err = run(*base, "--profile", "nope", *SCREENER, "--store", store)
+    assert code == 2 and "unknown screening profile 'nope'; known: bibob," in err
+    code, _, err = run(
+        "registry",
+        "screen",
+        "SCR-1",
+        "--skn",
+        "123",
+        "--profile",
+        "bibob",
+        *SCREENER,
+        "--store",
+        store,
+    )
+    assert code == 2 and "skn must look like SKN-0123456789, not '123'" in err
+    no_purpose = [a for a in SCREENER if a not in ("--purpose", "vog-aanvraag")]
+    code, _, err = run(*base, "--profile", "bibob", *no_purpose, "--store", store)
+    assert code == 2 and "Missing option" in err and "--purpose" in err
+    blank = [" " if a == "vog-aanvraag" else a for a in SCREENER]
+    code, _, err = run(*base, "--profile", "bibob", *blank, "--store", store)
+    assert code == 2 and "a read of personal data needs a purpose" in err
+    assert counts(store)["screenings"] == 0
+    assert reads_of(store, "SKN-0000000001") == []
+
+    code, _, err = run(
+        "registry",
+        "decision",
+        "SCR-9",
+        "afgegeven",
+        "--date",
+        "2025-07-20",
+        "--as",
+        "j",
+        "--store",
+        store,
+    )
+    assert code == 1 and "no screening 'SCR-9'" in err
+    code, _, err = run(
+        "registry",
+        "decision",
+        "SCR-9",
+        "afgegeven",
+        "--date",
+        "2025-13-01",
+        "--as",
+        "j",
+        "--store",
+        store,
+    )
+    assert code == 2 and "--date must be a date as YYYY-MM-DD" in err
+
+    csv_path = tmp_path / "nowhere" / "x.csv"
+    code, _, err = run("registry", "rescreen", "--csv", str(csv_path), *OPERATOR, "--store", store)
+    assert code == 2 and "--csv: no such directory" in err
+    code, _, err = run(
+        "registry", "rescreen", "--direction", "sideways", *OPERATOR, "--store", store
+    )
+    assert code == 2 and "--direction must be missed or wrongly-shown, not 'sideways'" in err
+    code, _, err = run(
+        "registry",
+        "rescreen",
+        "--as",
+        "op-1",
+        "--purpose",
+        "x",
+        "--legal-ground",
+        " ",
+        "--store",
+        store,
+    )
+    assert code == 2 and "needs a legal ground" in err
+    assert reads_of(store, "*") == []  # no list was read
+
+    code, _, err = run(
+        "registry", "work", "SCR-1", "c", "sideways", "assign", "--as", "op", "--store", store
+    )
+    assert code == 2 and "direction must be missed or wrongly-shown" in err
+    code, _, err = run("registry", "reads", "nobody", "--store", store)
+    assert code == 2 and "skn must look like SKN-0123456789, not 'nobody'" in err
+    code, _, err = run("registry", "hold-advice", "--max-age-hours", "0", "--store", store)
+    assert code == 2 and "maxAgeHours must be more than 0" in err
+    assert counts(store)["screenings"] == 0 and work_rows(store) == 0
