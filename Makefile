@@ -10,7 +10,7 @@ SWAGGER_STAMP := $(SWAGGER)/.copied
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario clean
+.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-drain: $(STAMP)
 ## bench-scenario: the full om-2025 scenario through the exchange, on SQLite and PostgreSQL
 bench-scenario: $(STAMP)
 	$(PY) bench/scenario.py
+
+## bench-registry: the registry's catch-up of 1,000,000 registrations and its re-screen list
+bench-registry: $(STAMP)
+	$(PY) bench/registry.py
 
 clean:
 	rm -rf $(VENV) node_modules build var .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ketenherstel.chain import Chain, load_chain
+from tests.registry.factories import Clock
 
 PG_DSN = os.environ.get("KETENHERSTEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 NATS_URL = os.environ.get("KETENHERSTEL_TEST_NATS", "nats://127.0.0.1:4222")
@@ -60,3 +61,9 @@ def pg_schema(pg_dsn: str) -> Iterator[str]:
 def nats_url() -> str:
     need_server("NATS", "127.0.0.1", 4222)
     return NATS_URL
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock the test moves by hand (``clock.now``), starting 17 July 2025, 20:00 UTC."""
+    return Clock()

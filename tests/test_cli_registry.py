@@ -196,13 +196,14 @@ def test_catch_up_applies_once_and_freshness_says_how_complete_the_om_is(store: 
 
 
 def test_catch_up_in_batches_stops_after_max_batches(store: str) -> None:
-    submit(store, *(decision(f"13-00000{i}-25", f"SKN-000000000{i}") for i in range(1, 4)))
+    submit(store, *(decision(f"13-00000{i}-25", f"SKN-000000000{i}") for i in range(1, 8)))
+    # one batch: up to five pulls, applied in one transaction
     code, out, _ = run(
-        "registry", "catch-up", "--limit", "1", "--max-batches", "2", "--store", store
+        "registry", "catch-up", "--limit", "1", "--max-batches", "1", "--store", store
     )
-    assert code == 0 and "applied 2," in out
+    assert code == 0 and "applied 5," in out
     code, out, _ = run("registry", "catch-up", "--store", store)
-    assert code == 0 and "applied 1," in out
+    assert code == 0 and "applied 2," in out
 
 
 def test_profiles_are_listed() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -120,8 +121,12 @@ def test_scenario_run_refuses_a_store_that_holds_messages(tmp_path: Path) -> Non
     assert code == 0 and "lost: 0" in out, err
 
 
-def test_demo_on_a_used_postgresql_store_is_refused(pg_dsn: str) -> None:
+def test_demo_on_a_used_postgresql_store_is_refused(
+    pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import uuid
+
+    monkeypatch.setenv("KETENHERSTEL_REGISTRY", str(tmp_path / "registry.sqlite"))
 
     import psycopg
 

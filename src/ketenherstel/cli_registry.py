@@ -166,9 +166,14 @@ def _gaps(gaps: Sequence[tuple[int, int]]) -> str:
 
 @registry_app.command("catch-up")
 def catch_up(
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries pulled per batch")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries per pull")] = 1000,
     max_batches: Annotated[
-        int | None, typer.Option(min=1, help="Stop after this many batches (default: all)")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Stop after this many batches, each up to five pulls applied in one "
+            "transaction (default: until nothing waits)",
+        ),
     ] = None,
     store: StoreOpt = None,
     registry: RegistryOpt = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -19,13 +20,15 @@ class Settings:
     push_interval: float = 1.0
     registry_url: str | None = None
     """The registry's own SQLite file (decision 0010); by default beside a SQLite store's file
-    (``x.db`` -> ``x.registry.sqlite``), else ``var/registry.sqlite``."""
+    (``x.db`` -> ``x.registry.sqlite``), and for a PostgreSQL store one file per store URL in
+    ``var/`` (so two stores never share a registry)."""
 
     def registry_location(self) -> str:
         if self.registry_url:
             return self.registry_url
         if self.store_url.startswith("postgres"):
-            return "sqlite:///var/registry.sqlite"
+            digest = hashlib.sha256(self.store_url.encode()).hexdigest()[:12]
+            return f"sqlite:///var/registry-{digest}.sqlite"
         path = self.store_url.removeprefix("sqlite:///")
         if path == ":memory:":
             return ":memory:"

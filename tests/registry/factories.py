@@ -5,6 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+T0 = 1_752_782_400.0  # 2025-07-17T20:00:00Z
+
+
+class Clock:
+    """A clock the test moves by hand (the exchange's, which the registry reads)."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 OM_SOURCE = "urn:nld:oin:00000001003214347000:systeem:gps"
 POLITIE_SOURCE = "urn:nld:oin:00000001003214345000:systeem:bvh"
 P = "nl.strafrechtketen.registratie."

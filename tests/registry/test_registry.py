@@ -21,24 +21,10 @@ from ketenherstel.registry import (
 )
 from ketenherstel.settings import Settings
 from ketenherstel.store.ports import LeasedDelivery
-from tests.registry.factories import OM_SOURCE, decision, emergency, judgment
+from tests.registry.factories import OM_SOURCE, Clock, decision, emergency, judgment
 
-T0 = 1_752_782_400.0  # 2025-07-17T20:00:00Z
 DAY = 86_400.0
 READER = Reader("justis", "screener", "screener-7", "vog-aanvraag", "art. 35 Wjsg")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -11,13 +11,22 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from ketenherstel.registry.model import CaseState, KnownRegistration, Registration
-from ketenherstel.store.ports import LeasedDelivery
+from ketenherstel.registry.model import CaseState, KnownRegistration
 
 __all__ = ["AppliedRow", "ReadRecord", "RegistryDb", "ScreeningRow", "open_registry_db"]
 
 _CHUNK = 500
+
+
+def _chunked(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,108 +122,103 @@ class RegistryDb:
 
     def applied(self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (source, id) the registry has seen already."""
-        found: set[tuple[str, str]] = set()
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
-            values = ",".join("(?, ?)" for _ in chunk)
-            found.update(
-                (str(s), str(m))
-                for s, m in cur.execute(
-                    f"SELECT source, id FROM applied WHERE (source, id) IN (VALUES {values})",
-                    [v for key in chunk for v in key],
+        return set(self._by_key(cur, keys, "source, id", ""))
+
+    def _by_key(
+        self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]], columns: str, where: str
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``applied`` for these (source, id), read per source through its key."""
+        by_source: dict[str, list[str]] = {}
+        for source, ident in keys:
+            by_source.setdefault(source, []).append(ident)
+        for source, idents in by_source.items():
+            for chunk in _chunked(idents):
+                yield from cur.execute(
+                    f"SELECT {columns} FROM applied WHERE source = ? "
+                    f"AND id IN ({_marks(len(chunk))}){where}",
+                    (source, *chunk),
                 )
-            )
+
+    def by_bkeys(self, cur: sqlite3.Cursor, bkeys: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """Per business key: (fact hash, registration) of the latest applied registration."""
+        found: dict[str, tuple[str, int]] = {}
+        for chunk in _chunked(bkeys):
+            for bkey, fact, registration in cur.execute(
+                "SELECT bkey, fact_hash, registration FROM applied WHERE outcome = 'applied' "
+                f"AND bkey IN ({_marks(len(chunk))}) ORDER BY registration",
+                chunk,
+            ):
+                found[str(bkey)] = (str(fact), int(registration))
         return found
 
-    def applied_row(self, cur: sqlite3.Cursor, source: str, id: str) -> AppliedRow | None:
-        row = cur.execute(
-            "SELECT source, id, bkey, fact_hash, registration FROM applied "
-            "WHERE source = ? AND id = ?",
-            (source, id),
-        ).fetchone()
-        return None if row is None else AppliedRow(*row)
+    def registrations_of(
+        self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """The registration each of these (source, id) messages made, where it made one."""
+        rows = self._by_key(
+            cur,
+            keys,
+            "source, id, registration",
+            " AND registration IS NOT NULL AND outcome = 'applied'",
+        )
+        return {(str(s), str(i)): int(r) for s, i, r in rows}
 
-    def by_bkey(self, cur: sqlite3.Cursor, bkey: str) -> AppliedRow | None:
-        """The latest applied registration with this business key."""
-        row = cur.execute(
-            "SELECT source, id, bkey, fact_hash, registration FROM applied "
-            "WHERE bkey = ? AND outcome = 'applied' ORDER BY registration DESC LIMIT 1",
-            (bkey,),
-        ).fetchone()
-        return None if row is None else AppliedRow(*row)
+    def aliases(self, cur: sqlite3.Cursor, skns: Sequence[str]) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        for chunk in _chunked(skns):
+            for skn, alias, case_key in cur.execute(
+                "SELECT skn, alias, case_key FROM case_aliases "
+                f"WHERE skn IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                found[(str(skn), str(alias))] = str(case_key)
+        return found
 
-    def record_applied(
+    def registration_cases(
+        self, cur: sqlite3.Cursor, ids: Sequence[int]
+    ) -> dict[int, tuple[str, str]]:
+        found: dict[int, tuple[str, str]] = {}
+        for chunk in _chunked(ids):
+            for ident, skn, case_key in cur.execute(
+                f"SELECT id, skn, case_key FROM registrations WHERE id IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                found[int(ident)] = (str(skn), str(case_key))
+        return found
+
+    def next_registration_id(self, cur: sqlite3.Cursor) -> int:
+        """Ids are taken by the one writer (BEGIN IMMEDIATE) for its whole batch."""
+        return int(cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM registrations").fetchone()[0])
+
+    def write_batch(
         self,
         cur: sqlite3.Cursor,
-        d: LeasedDelivery,
-        outcome: str,
-        now: float,
-        bkey: str | None = None,
-        fact_hash: str | None = None,
-        registration: int | None = None,
+        *,
+        registrations: Sequence[tuple[Any, ...]],
+        applied: Sequence[tuple[Any, ...]],
+        replaced: Sequence[tuple[float, int, int]],
+        aliases: Sequence[tuple[str, str, str]],
     ) -> None:
-        cur.execute(
+        cur.executemany(
+            "INSERT INTO registrations (id, skn, case_key, sender, source, msg_id, sequence, "
+            "type, state, categories, fact_date, event_at, known_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            registrations,
+        )
+        cur.executemany(
             "INSERT INTO applied (source, id, type, bkey, fact_hash, outcome, registration, "
             "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (d.source, d.id, d.type, bkey, fact_hash, outcome, registration, now),
+            applied,
         )
-
-    def case_alias(self, cur: sqlite3.Cursor, skn: str, key: str) -> str:
-        row = cur.execute(
-            "SELECT case_key FROM case_aliases WHERE skn = ? AND alias = ?", (skn, key)
-        ).fetchone()
-        return key if row is None else str(row[0])
-
-    def add_alias(self, cur: sqlite3.Cursor, skn: str, alias: str, case_key: str) -> None:
-        cur.execute(
-            "INSERT INTO case_aliases (skn, alias, case_key) VALUES (?, ?, ?) "
-            "ON CONFLICT (skn, alias) DO NOTHING",
-            (skn, alias, case_key),
-        )
-
-    def registration_case(self, cur: sqlite3.Cursor, registration: int) -> tuple[str, str] | None:
-        row = cur.execute(
-            "SELECT skn, case_key FROM registrations WHERE id = ?", (registration,)
-        ).fetchone()
-        return None if row is None else (str(row[0]), str(row[1]))
-
-    def insert_registration(
-        self,
-        cur: sqlite3.Cursor,
-        reg: Registration,
-        *,
-        case_key: str,
-        delivery: LeasedDelivery,
-        sequence: int | None,
-        event_at: float | None,
-        now: float,
-    ) -> int:
-        cur.execute(
-            "INSERT INTO registrations (skn, case_key, sender, source, msg_id, sequence, type, "
-            "state, categories, fact_date, event_at, known_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                reg.skn,
-                case_key,
-                delivery.sender,
-                delivery.source,
-                delivery.id,
-                sequence,
-                reg.type,
-                reg.state,
-                ",".join(reg.categories),
-                reg.fact_date.isoformat(),
-                event_at,
-                now,
-            ),
-        )
-        return int(cur.lastrowid or 0)
-
-    def replace(self, cur: sqlite3.Cursor, old: int, new: int, now: float) -> None:
-        cur.execute(
+        cur.executemany(
             "UPDATE registrations SET replaced_at = ?, replaced_by = ? "
             "WHERE id = ? AND replaced_at IS NULL",
-            (now, new, old),
+            replaced,
+        )
+        cur.executemany(
+            "INSERT INTO case_aliases (skn, alias, case_key) VALUES (?, ?, ?) "
+            "ON CONFLICT (skn, alias) DO NOTHING",
+            aliases,
         )
 
     # -- reading -----------------------------------------------------------------------

@@ -118,7 +118,7 @@ def parse_registration(type_name: str, data: Any) -> Registration:
     """Read a registration message's data; ``RegistrationError`` names what is wrong."""
     if type_name not in REGISTRATION_TYPES:
         raise RegistrationError(f"{type_name!r} is not a registration type")
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict):  # decoded JSON: a dict, never another mapping
         raise RegistrationError("the data is not an object")
     skn = _text(data, "skn")
     if type_name == DECISION:
@@ -128,7 +128,7 @@ def parse_registration(type_name: str, data: Any) -> Registration:
         offences = data.get("offences")
         if not isinstance(offences, list):
             raise RegistrationError("offences must be a list")
-        categories = {str(o.get("category")) for o in offences if isinstance(o, Mapping)}
+        categories = {str(o.get("category")) for o in offences if isinstance(o, dict)}
         return Registration(
             skn,
             _text(data, "parketnummer"),

@@ -26,6 +26,7 @@ from ketenherstel.registry.model import (
     CaseState,
     KnownRegistration,
     Profile,
+    Registration,
     RegistrationError,
     Shown,
     parse_date,
@@ -41,6 +42,7 @@ __all__ = [
     "HoldAdvice",
     "Reader",
     "Registry",
+    "RegistryConflict",
     "RegistryInputError",
     "RegistryNotFound",
     "RescreenItem",
@@ -53,15 +55,37 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _SKN = re.compile(r"^SKN-[0-9]{10}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 WORK_STATES = ("open", "assigned", "reviewed", "closed")
+GROUP = 5  # pulls applied in one catch-up transaction
 Direction = Literal["missed", "wrongly-shown"]
 
 
 class RegistryInputError(ValueError):
-    """Bad input to the registry; the message names the problem. Nothing was changed."""
+    """Bad input to the registry; the message names the problem. Nothing was changed.
+
+    ``field`` is the input it is about, by its API name (``skn``, ``legalGround``, ...).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RegistryConflict(RegistryInputError):
+    """The request is well-formed but the registry's state refuses it (a screening answered
+    already, a re-screen item worked out of order)."""
 
 
 class RegistryNotFound(LookupError):
     """No such screening, item or person data."""
+
+
+_API = {
+    "organisation": "consumer",
+    "role": "role",
+    "actor": "actor",
+    "purpose": "purpose",
+    "legal_ground": "legalGround",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +103,12 @@ class Reader:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise RegistryInputError(
-                    f"a read of personal data needs a {name.replace('_', ' ')}"
+                    f"a read of personal data needs a {name.replace('_', ' ')}", _API[name]
                 )
             if len(value) > 200:
-                raise RegistryInputError(f"{name.replace('_', ' ')} is longer than 200 characters")
+                raise RegistryInputError(
+                    f"{name.replace('_', ' ')} is longer than 200 characters", _API[name]
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,74 +314,83 @@ class Registry:
     def apply(self, deliveries: Sequence[LeasedDelivery]) -> ApplyResult:
         """Apply deliveries in one transaction, each exactly once in effect (by source + id,
         and by business key); returns what happened. Deliveries it cannot read are listed in
-        ``failed`` and change nothing."""
+        ``failed`` and change nothing.
+
+        What the batch needs from the database (earlier facts by business key, superseded
+        messages, case aliases) is read once for the whole batch, and the batch's own changes
+        are kept in the same maps, so a later delivery in the batch sees an earlier one.
+        """
         result = ApplyResult()
         now = self.clock()
         with self.db.tx() as cur:
+            batch = _Batch(self.db, cur, now)
             seen = self.db.applied(cur, [(d.source, d.id) for d in deliveries])
+            readable: list[_Parsed] = []
             for d in deliveries:
                 if (d.source, d.id) in seen:
                     result.redelivered += 1
                     continue
                 seen.add((d.source, d.id))
-                self._apply_one(cur, d, now, result)
+                parsed = self._parse(d, result)
+                if parsed is None:
+                    continue
+                if parsed.reg is None:
+                    batch.applied.append((d, "not-a-registration", None, None, None))
+                    result.not_registrations += 1
+                    continue
+                readable.append(parsed)
+            batch.prefetch(readable)
+            for parsed in readable:
+                self._apply_one(batch, parsed, result)
+            batch.write()
         return result
 
-    def _apply_one(self, cur: Any, d: LeasedDelivery, now: float, result: ApplyResult) -> None:
+    def _parse(self, d: LeasedDelivery, result: ApplyResult) -> _Parsed | None:
         try:
             event = orjson.loads(d.body)
         except orjson.JSONDecodeError:
             result.failed.append((d.delivery_id, "the message body is not JSON"))
-            return
+            return None
         if not isinstance(event, dict):
             result.failed.append((d.delivery_id, "the message is not a JSON object"))
-            return
+            return None
         if d.type not in REGISTRATION_TYPES:
-            self.db.record_applied(cur, d, "not-a-registration", now)
-            result.not_registrations += 1
-            return
+            return _Parsed(d, event, None, None, None)
         data = event.get("data")
         try:
             reg = parse_registration(d.type, data)
         except RegistrationError as exc:
             result.failed.append((d.delivery_id, str(exc)))
-            return
+            return None
         bkey = self.chain.business_key(d.type, data) if isinstance(data, dict) else None
-        fact = (
-            "sha256:" + hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        )
-        replaces: int | None = None
-        earlier = self.db.by_bkey(cur, bkey) if bkey is not None else None
-        if earlier is not None and earlier.fact_hash == fact:
-            self.db.record_applied(cur, d, "same-fact", now, bkey, fact, earlier.registration)
+        digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return _Parsed(d, event, reg, bkey, "sha256:" + digest)
+
+    def _apply_one(self, batch: _Batch, p: _Parsed, result: ApplyResult) -> None:
+        d, reg = p.delivery, p.reg
+        assert reg is not None
+        earlier = batch.by_bkey.get(p.bkey) if p.bkey is not None else None
+        if earlier is not None and earlier[0] == p.fact:
+            batch.applied.append((d, "same-fact", p.bkey, p.fact, earlier[1]))
             result.same_fact += 1
             return
-        if earlier is not None:
-            replaces = earlier.registration  # a correction of the same fact
-        if d.supersedes is not None:
-            superseded = self.db.applied_row(cur, *d.supersedes)
-            if superseded is not None and superseded.registration is not None:
-                replaces = superseded.registration
-        case_key = self.db.case_alias(cur, reg.skn, reg.case_key)
+        replaces = earlier[1] if earlier is not None else None  # a correction of the fact
+        if d.supersedes is not None and d.supersedes in batch.superseded:
+            replaces = batch.superseded[d.supersedes]
+        case_key = batch.aliases.get((reg.skn, reg.case_key), reg.case_key)
         if replaces is not None:
-            old = self.db.registration_case(cur, replaces)
+            old = batch.cases.get(replaces)
             if old is not None and old[0] == reg.skn and old[1] != case_key:
                 # The OM's own registration of an emergency-reported case: one case.
-                self.db.add_alias(cur, reg.skn, case_key, old[1])
+                batch.alias(reg.skn, case_key, old[1])
                 case_key = old[1]
-        ident = self.db.insert_registration(
-            cur,
-            reg,
-            case_key=case_key,
-            delivery=d,
-            sequence=_int(event.get("sequence")),
-            event_at=_epoch(event.get("time")),
-            now=now,
-        )
+        ident = batch.register(reg, case_key, d, _int(p.event.get("sequence")), p.event)
         if replaces is not None:
-            self.db.replace(cur, replaces, ident, now)
+            batch.replaced.append((batch.now, ident, replaces))
             result.replaced += 1
-        self.db.record_applied(cur, d, "applied", now, bkey, fact, ident)
+        if p.bkey is not None:
+            batch.by_bkey[p.bkey] = (p.fact or "", ident)
+        batch.applied.append((d, "applied", p.bkey, p.fact, ident))
         result.applied += 1
 
     def catch_up(
@@ -373,7 +408,13 @@ class Registry:
         total = ApplyResult()
         batches = 0
         while max_batches is None or batches < max_batches:
-            leased = exchange.pull(principal=self.principal, limit=limit)
+            # Up to GROUP pulls are applied in one transaction (one commit for them all).
+            leased: list[LeasedDelivery] = []
+            for _ in range(GROUP):
+                got = exchange.pull(principal=self.principal, limit=limit)
+                leased += got
+                if len(got) < limit:
+                    break
             if not leased:
                 break
             batches += 1
@@ -411,7 +452,10 @@ class Registry:
         cached = self._freshness
         if cached is not None and not refresh and now - cached.as_of < self.freshness_ttl:
             return cached
-        exchange = self._exchange()
+        if self.exchange is None:  # a registry on its own (tests, benchmarks): no sources
+            self._freshness = Freshness(now, ())
+            return self._freshness
+        exchange = self.exchange
         rows = exchange.completeness(principal=self.principal, receiver=self.receiver)
         states = {k: s.state for k, s in exchange.partner_states().items()}
         sources = tuple(self._source(row, states.get(row.sender, "online"), now) for row in rows)
@@ -470,9 +514,11 @@ class Registry:
         """May a consumer rely on the registry now? Yes or no per source, from thresholds:
         the age of its watermark and what still waits."""
         if not 0 < max_age_hours <= 24 * 366:
-            raise RegistryInputError("maxAgeHours must be more than 0 and at most a year")
+            raise RegistryInputError(
+                "maxAgeHours must be more than 0 and at most a year", "maxAgeHours"
+            )
         if max_waiting < 0:
-            raise RegistryInputError("maxWaiting cannot be negative")
+            raise RegistryInputError("maxWaiting cannot be negative", "maxWaiting")
         fresh = self.freshness()
         out = []
         for s in fresh.sources:
@@ -519,15 +565,18 @@ class Registry:
             if not isinstance(q.reference, str) or not _REFERENCE.match(q.reference):
                 raise RegistryInputError(
                     f"reference must be 1-64 letters, digits, '.', '_', ':' or '-', "
-                    f"not {q.reference!r}"
+                    f"not {q.reference!r}",
+                    "reference",
                 )
             if q.reference in references:
-                raise RegistryInputError(f"screening {q.reference!r} is asked twice")
+                raise RegistryInputError(f"screening {q.reference!r} is asked twice", "reference")
             references.add(q.reference)
             self._profile(q.profile)
             self._skn(q.skn)
             if q.consumer not in known:
-                raise RegistryInputError(f"unknown consumer {q.consumer!r}: name a chain partner")
+                raise RegistryInputError(
+                    f"unknown consumer {q.consumer!r}: name a chain partner", "consumer"
+                )
         if not requests:
             return []
         now = self.clock()
@@ -537,7 +586,9 @@ class Registry:
         with self.db.tx() as cur:
             taken = self.db.answered(cur, sorted(references))
             if taken:
-                raise RegistryInputError(f"a screening {taken[0]!r} was answered already")
+                raise RegistryConflict(
+                    f"a screening {taken[0]!r} was answered already", "reference"
+                )
             snapshot = self._snapshot(cur, fresh)
             people = self.db.people_rows(cur, sorted({q.skn for q in requests}))
             rows = []
@@ -629,22 +680,30 @@ class Registry:
         return entries, fresh
 
     def record_decision(
-        self, *, reference: str, decision: str, decided_date: date, actor: str
+        self,
+        *,
+        reference: str,
+        decision: str,
+        decided_date: date,
+        actor: str,
+        consumer: str | None = None,
     ) -> None:
-        """The consumer's own decision on a screening (Justis issues or refuses the VOG)."""
+        """The consumer's own decision on a screening (Justis issues or refuses the VOG).
+        ``consumer``: only a screening that this consumer asked for (None: any)."""
         if decision not in ("afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar"):
             raise RegistryInputError(
                 "decision must be afgegeven, geweigerd, ingetrokken, geen-bezwaar or bezwaar, "
-                f"not {decision!r}"
+                f"not {decision!r}",
+                "decision",
             )
         if not actor.strip():
-            raise RegistryInputError("a decision needs the actor that records it")
+            raise RegistryInputError("a decision needs the actor that records it", "actor")
         with self.db.tx() as cur:
             row = cur.execute(
-                "SELECT id FROM screenings WHERE reference = ?", (reference,)
+                "SELECT id, consumer FROM screenings WHERE reference = ?", (reference,)
             ).fetchone()
-            if row is None:
-                raise RegistryNotFound(f"no screening {reference!r}")
+            if row is None or (consumer is not None and row[1] != consumer):
+                raise RegistryNotFound(f"no screening {reference!r} that you may decide on")
             cur.execute(
                 "INSERT INTO decisions (screening_id, decision, decided_date, recorded_at, actor) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (screening_id) DO UPDATE SET "
@@ -752,16 +811,18 @@ class Registry:
         """Assign, review or close a re-screen item; returns its new state."""
         if direction not in ("missed", "wrongly-shown"):
             raise RegistryInputError(
-                f"direction must be missed or wrongly-shown, not {direction!r}"
+                f"direction must be missed or wrongly-shown, not {direction!r}", "direction"
             )
         if action not in ("assign", "review", "close"):
-            raise RegistryInputError(f"action must be assign, review or close, not {action!r}")
+            raise RegistryInputError(
+                f"action must be assign, review or close, not {action!r}", "action"
+            )
         if not actor.strip():
-            raise RegistryInputError("working an item needs the actor")
+            raise RegistryInputError("working an item needs the actor", "actor")
         if action == "assign" and not (assignee or "").strip():
-            raise RegistryInputError("assign needs an assignee (a team or role)")
+            raise RegistryInputError("assign needs an assignee (a team or role)", "assignee")
         if action == "close" and not (outcome or "").strip():
-            raise RegistryInputError("close needs an outcome")
+            raise RegistryInputError("close needs an outcome", "outcome")
         current = [
             i
             for i in self.rescreen()
@@ -774,9 +835,10 @@ class Registry:
         item = current[0]
         allowed = {"assign": ("open", "assigned"), "review": ("assigned",), "close": ("reviewed",)}
         if item.work_state not in allowed[action]:
-            raise RegistryInputError(
+            raise RegistryConflict(
                 f"cannot {action} an item that is {item.work_state}; "
-                "the order is assign, review, close"
+                "the order is assign, review, close",
+                "action",
             )
         state = {"assign": "assigned", "review": "reviewed", "close": "closed"}[action]
         now = self.clock()
@@ -809,7 +871,7 @@ class Registry:
         if skn != "*":
             self._skn(skn)
         if not 1 <= limit <= 1000:
-            raise RegistryInputError("limit must be from 1 to 1000")
+            raise RegistryInputError("limit must be from 1 to 1000", "limit")
         return self.db.reads_of(skn, limit)
 
     def _log(
@@ -834,14 +896,98 @@ class Registry:
         profile = self.profiles.get(name)
         if profile is None:
             raise RegistryInputError(
-                f"unknown screening profile {name!r}; known: {', '.join(sorted(self.profiles))}"
+                f"unknown screening profile {name!r}; known: {', '.join(sorted(self.profiles))}",
+                "profile",
             )
         return profile
 
     @staticmethod
     def _skn(skn: str) -> None:
         if not isinstance(skn, str) or not _SKN.match(skn):
-            raise RegistryInputError(f"skn must look like SKN-0123456789, not {skn!r}")
+            raise RegistryInputError(f"skn must look like SKN-0123456789, not {skn!r}", "skn")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    delivery: LeasedDelivery
+    event: dict[str, Any]
+    reg: Registration | None  # None: not a registration (Justid receives other types too)
+    bkey: str | None
+    fact: str | None
+
+
+class _Batch:
+    """One apply transaction: what it read up front, and the rows it will write."""
+
+    def __init__(self, db: RegistryDb, cur: Any, now: float) -> None:
+        self.db, self.cur, self.now = db, cur, now
+        self.by_bkey: dict[str, tuple[str, int]] = {}
+        self.superseded: dict[tuple[str, str], int] = {}
+        self.aliases: dict[tuple[str, str], str] = {}
+        self.cases: dict[int, tuple[str, str]] = {}
+        self.applied: list[tuple[LeasedDelivery, str, str | None, str | None, int | None]] = []
+        self.registrations: list[tuple[Any, ...]] = []
+        self.replaced: list[tuple[float, int, int]] = []
+        self.new_aliases: list[tuple[str, str, str]] = []
+        self.next_id = 0
+
+    def prefetch(self, parsed: Sequence[_Parsed]) -> None:
+        db, cur = self.db, self.cur
+        self.by_bkey = db.by_bkeys(cur, sorted({p.bkey for p in parsed if p.bkey is not None}))
+        pointers = sorted({p.delivery.supersedes for p in parsed if p.delivery.supersedes})
+        self.superseded = db.registrations_of(cur, pointers)
+        self.aliases = db.aliases(cur, sorted({p.reg.skn for p in parsed if p.reg is not None}))
+        ids = {r for _, r in self.by_bkey.values()} | set(self.superseded.values())
+        self.cases = db.registration_cases(cur, sorted(ids))
+        self.next_id = db.next_registration_id(cur)
+
+    def register(
+        self,
+        reg: Registration,
+        case_key: str,
+        d: LeasedDelivery,
+        sequence: int | None,
+        event: Mapping[str, Any],
+    ) -> int:
+        ident = self.next_id
+        self.next_id += 1
+        self.registrations.append(
+            (
+                ident,
+                reg.skn,
+                case_key,
+                d.sender,
+                d.source,
+                d.id,
+                sequence,
+                reg.type,
+                reg.state,
+                ",".join(reg.categories),
+                reg.fact_date.isoformat(),
+                _epoch(event.get("time")),
+                self.now,
+            )
+        )
+        self.superseded[(d.source, d.id)] = ident
+        self.cases[ident] = (reg.skn, case_key)
+        return ident
+
+    def alias(self, skn: str, alias: str, case_key: str) -> None:
+        if (skn, alias) not in self.aliases:
+            self.aliases[(skn, alias)] = case_key
+            self.new_aliases.append((skn, alias, case_key))
+
+    def write(self) -> None:
+        self.db.write_batch(
+            self.cur,
+            registrations=self.registrations,
+            applied=[
+                (d.source, d.id, d.type, bkey, fact, outcome, reg, self.now)
+                for d, outcome, bkey, fact, reg in self.applied
+            ],
+            replaced=self.replaced,
+            aliases=self.new_aliases,
+        )
 
 
 def _changed_at(rows: Iterable[KnownRegistration], case_key: str, after: float) -> float:
@@ -874,11 +1020,9 @@ def _screening(r: Sequence[Any]) -> ScreeningRow:
 
 
 def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if type(value) is int:
         return value
-    if isinstance(value, str) and value.isdigit():
+    if type(value) is str and value.isdigit():
         return int(value)
     return None
 

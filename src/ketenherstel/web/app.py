@@ -21,7 +21,7 @@ from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.push import Pusher
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.web import problems
-from ketenherstel.web.routes import admin, chain, exchange, golive, isolation, manual
+from ketenherstel.web.routes import admin, chain, exchange, golive, isolation, manual, registry
 from ketenherstel.web.schemas import Health
 
 API_VERSION = __version__
@@ -95,6 +95,11 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
                 "name": "go-live",
                 "description": "Go-live plans and running their steps on the exchange",
             },
+            {
+                "name": "registry",
+                "description": "The documentation registry (JDS): catch-up, freshness, "
+                "screenings, a person's data and read log, the re-screen list",
+            },
             {"name": "meta", "description": "Health"},
         ],
         redirect_slashes=False,
@@ -123,6 +128,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.include_router(isolation.router)
     app.include_router(manual.router)
     app.include_router(golive.router)
+    app.include_router(registry.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

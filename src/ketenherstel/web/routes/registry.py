@@ -1,0 +1,499 @@
+"""The documentation registry (JDS, decision 0010) over HTTP: catch-up, freshness, hold advice,
+screenings and the consumer's decisions, a person's extract and read log, and the re-screen list.
+
+Who may do what:
+
+- viewers and operators read the freshness and the re-screen counts (no person in them);
+- anyone authenticated asks for hold advice (it carries no personal data);
+- a partner screens as itself (the consumer is its partner key, never the body's), records the
+  decision on its own screenings and reads a person's extract; an operator does all three and
+  names the consumer of a screening;
+- only operators catch up, read a person's read log, and read and work the re-screen list (it
+  holds SKNs).
+
+Every read of a person's data is written to the registry's read log with the purpose and legal
+ground the caller gives. Registry work is synchronous SQLite work: it runs in the threadpool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.errors import Forbidden, InvalidInput, NotFound, Problem, StateConflict
+from ketenherstel.registry import (
+    Answer,
+    ApplyResult,
+    Freshness,
+    Reader,
+    Registry,
+    RegistryConflict,
+    RegistryInputError,
+    RegistryNotFound,
+    export,
+)
+from ketenherstel.registry.db import ReadRecord
+from ketenherstel.web import schemas_registry as s
+from ketenherstel.web.problems import PROBLEM_JSON
+from ketenherstel.web.schemas import ts
+from ketenherstel.web.security import OperatorDep, PrincipalDep, ViewerDep
+
+router = APIRouter(prefix="/v1", tags=["registry"])
+
+T = TypeVar("T")
+CSV = "text/csv; charset=utf-8"
+PARQUET = "application/vnd.apache.parquet"
+
+
+async def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.runtime.registry
+    return registry
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+Skn = Annotated[str, Path(pattern=s.SKN_PATTERN, description="The person's SKN")]
+Reference = Annotated[
+    str, Path(pattern=s.REFERENCE_PATTERN, description="The screening's reference")
+]
+Purpose = Annotated[
+    str,
+    Query(min_length=1, max_length=200, description="Why the data is read (Logboek)"),
+]
+LegalGround = Annotated[
+    str,
+    Query(
+        alias="legalGround",
+        min_length=1,
+        max_length=200,
+        description="The legal ground of the read",
+    ),
+]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {}}}
+
+
+_READ_PERSON = "Invalid input, or no purpose or legal ground; nothing was read"
+_WRITE = "Invalid input: the problem is named; nothing was changed"
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+# The registry names the problem in its message (RegistryInputError); the API names the field.
+async def _call(fn: Callable[..., T], *, where: Mapping[str, str] | None = None, **kw: Any) -> T:
+    """Run registry work off the event loop and answer its errors as the API does: bad input
+    400 (naming the field; ``where`` says whether it is in the body, query or path), a state
+    conflict 409, not found 404."""
+    try:
+        return await run_in_threadpool(fn, **kw)
+    except RegistryNotFound as exc:
+        raise NotFound(str(exc)) from None
+    except RegistryConflict as exc:
+        raise StateConflict(str(exc)) from None
+    except RegistryInputError as exc:
+        message = str(exc)
+        if exc.field is None:
+            raise InvalidInput(message) from None
+        place = (where or {}).get(exc.field, "body")
+        raise InvalidInput(message, [Problem(None, f"{place}:{exc.field}", message)]) from None
+
+
+def _partner_or_operator(principal: Principal, what: str) -> None:
+    if not principal.is_operator and (principal.role != "partner" or not principal.partner_key):
+        raise Forbidden(f"{what} needs a partner's credential or the operator role")
+
+
+# -- conversions ----------------------------------------------------------------------------
+
+
+def _freshness(fresh: Freshness) -> s.FreshnessRead:
+    return s.FreshnessRead.model_validate(fresh.to_json())
+
+
+def _applied(r: ApplyResult) -> s.CatchUpRead:
+    return s.CatchUpRead(
+        applied=r.applied,
+        same_fact=r.same_fact,
+        redelivered=r.redelivered,
+        replaced=r.replaced,
+        not_registrations=r.not_registrations,
+        failed=[s.FailedDeliveryRead(delivery_id=i, reason=why) for i, why in r.failed],
+    )
+
+
+def _answer(a: Answer) -> s.ScreeningRead:
+    return s.ScreeningRead(
+        reference=a.reference,
+        consumer=a.consumer,
+        profile=a.profile,
+        skn=a.skn,
+        query_date=a.query_date,
+        answered_at=ts(a.answered_at),
+        cases=[
+            s.ShownCaseRead(
+                case_key=c.case_key,
+                state=c.state,
+                fact_date=c.fact_date,
+                categories=list(c.categories),
+            )
+            for c in a.cases
+        ],
+        freshness=_freshness(a.freshness),
+    )
+
+
+def _read(r: ReadRecord) -> s.ReadLogEntryRead:
+    return s.ReadLogEntryRead(
+        at=ts(r.at),
+        activity=r.activity,
+        organisation=r.organisation,
+        role=r.role,
+        actor=r.actor,
+        purpose=r.purpose,
+        legal_ground=r.legal_ground,
+        detail=r.detail,
+    )
+
+
+# -- freshness and hold advice ----------------------------------------------------------------
+
+
+@router.get(
+    "/registry/freshness",
+    summary="How complete each source is in the registry: watermark, gaps, what waits",
+    operation_id="getRegistryFreshness",
+    responses={
+        400: _problem("Invalid input"),
+        403: _problem("Needs the viewer or operator role"),
+    },
+)
+async def get_freshness(
+    registry: RegistryDep,
+    _: ViewerDep,
+    refresh: Annotated[
+        bool, Query(description="Ask the exchange now instead of using the last minute's copy")
+    ] = False,
+) -> s.FreshnessRead:
+    return _freshness(await _call(registry.freshness, refresh=refresh))
+
+
+@router.get(
+    "/registry/hold-advice",
+    summary="May a consumer rely on the registry now? Yes or no per source",
+    description=(
+        "Per source: rely or not, from two thresholds: how old its watermark may be and how "
+        "many messages may still wait. Any authenticated caller may ask: no personal data."
+    ),
+    operation_id="getRegistryHoldAdvice",
+    responses={400: _problem("A threshold out of range")},
+)
+async def get_hold_advice(
+    registry: RegistryDep,
+    _: PrincipalDep,
+    max_age_hours: Annotated[
+        float,
+        Query(
+            alias="maxAgeHours", description="How old (hours) a watermark may be; at most a year"
+        ),
+    ] = 48.0,
+    max_waiting: Annotated[
+        int, Query(alias="maxWaiting", description="How many messages may still wait")
+    ] = 0,
+) -> list[s.HoldAdviceRead]:
+    advice = await _call(
+        registry.hold_advice,
+        max_age_hours=max_age_hours,
+        max_waiting=max_waiting,
+        where={"maxAgeHours": "query", "maxWaiting": "query"},
+    )
+    return [
+        s.HoldAdviceRead(partner=a.partner, name=a.name, rely=a.rely, reason=a.reason)
+        for a in advice
+    ]
+
+
+# -- catch-up --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/registry/catch-ups",
+    summary="Pull, apply and acknowledge the registry's deliveries until nothing waits",
+    description=(
+        "Each delivery is applied exactly once in effect and acknowledged after the "
+        "registry's transaction committed; one it cannot read is refused (listed in `failed`). "
+        "Without `maxBatches` it runs until nothing waits for the registry."
+    ),
+    operation_id="runRegistryCatchUp",
+    responses={400: _problem(_WRITE), 403: _problem("Needs the operator role")},
+)
+async def run_catch_up(
+    body: s.CatchUpCreate, registry: RegistryDep, _: OperatorDep
+) -> s.CatchUpRead:
+    result = await _call(registry.catch_up, limit=body.limit, max_batches=body.max_batches)
+    return _applied(result)
+
+
+# -- screenings and decisions ---------------------------------------------------------------
+
+
+@router.post(
+    "/registry/screenings",
+    summary="Answer a screening (VOG, continuous screening) and store the answer",
+    description=(
+        "A partner screens as itself: the consumer is its partner key. An operator names the "
+        "consumer. The answer lists the relevant cases on the query date and carries the "
+        "freshness of every source; the read is logged with the purpose and legal ground."
+    ),
+    operation_id="createRegistryScreening",
+    status_code=201,
+    responses={
+        400: _problem(_WRITE),
+        403: _problem("A viewer, or a partner naming another consumer"),
+        409: _problem("A screening with this reference was answered already"),
+    },
+)
+async def create_screening(
+    body: s.ScreeningCreate, registry: RegistryDep, principal: PrincipalDep
+) -> s.ScreeningRead:
+    _partner_or_operator(principal, "a screening")
+    if principal.is_operator:
+        if body.consumer is None:
+            why = "an operator names the consumer the screening is for"
+            raise InvalidInput(why, [Problem(None, "body:consumer", why)])
+        consumer = body.consumer
+    else:
+        consumer = str(principal.partner_key)
+        if body.consumer is not None and body.consumer != consumer:
+            raise Forbidden(f"a partner screens as itself ({consumer}), not as {body.consumer!r}")
+    reader = Reader(
+        organisation=consumer,
+        role=body.role,
+        actor=principal.name,
+        purpose=body.purpose,
+        legal_ground=body.legal_ground,
+    )
+    answer = await _call(
+        registry.screen,
+        reference=body.reference,
+        consumer=consumer,
+        profile=body.profile,
+        skn=body.skn,
+        query_date=body.query_date,
+        reader=reader,
+    )
+    return _answer(answer)
+
+
+def _decide(
+    registry: Registry, principal: Principal, reference: str, body: s.DecisionCreate
+) -> None:
+    registry.record_decision(
+        reference=reference,
+        decision=body.decision,
+        decided_date=body.decided_date,
+        actor=principal.name,
+        consumer=None if principal.is_operator else principal.partner_key,
+    )
+
+
+@router.post(
+    "/registry/screenings/{reference}/decisions",
+    summary="Record the consumer's decision on a screening (the VOG issued or refused, ...)",
+    description=(
+        "The consumer that asked, or an operator. A later decision replaces the earlier one."
+    ),
+    operation_id="createRegistryDecision",
+    status_code=204,
+    responses={
+        400: _problem(_WRITE),
+        403: _problem("A viewer"),
+        404: _problem("No such screening that you may decide on"),
+    },
+)
+async def create_decision(
+    reference: Reference, body: s.DecisionCreate, registry: RegistryDep, principal: PrincipalDep
+) -> None:
+    _partner_or_operator(principal, "a decision")
+    await _call(_decide, registry=registry, principal=principal, reference=reference, body=body)
+
+
+# -- a person --------------------------------------------------------------------------------
+
+
+@router.get(
+    "/registry/persons/{skn}",
+    summary="Everything the registry holds on a person, per case, with freshness",
+    description=(
+        "A partner reads as its own organisation; an operator as Justid. Every call is logged "
+        "in the registry's read log with the purpose, legal ground and role given. `role` is "
+        "required for a partner; an operator's is `operator` unless given."
+    ),
+    operation_id="getRegistryPerson",
+    responses={
+        400: _problem(_READ_PERSON),
+        403: _problem("A viewer"),
+    },
+)
+async def get_person(
+    skn: Skn,
+    registry: RegistryDep,
+    principal: PrincipalDep,
+    purpose: Purpose,
+    legal_ground: LegalGround,
+    role: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="The reader's role")
+    ] = None,
+) -> s.PersonRead:
+    _partner_or_operator(principal, "reading a person's data")
+    if principal.is_operator:
+        reader = Reader("justid", role or "operator", principal.name, purpose, legal_ground)
+    elif role is None:
+        why = "a partner names the role it reads in"
+        raise InvalidInput(why, [Problem(None, "query:role", why)])
+    else:
+        reader = Reader(str(principal.partner_key), role, principal.name, purpose, legal_ground)
+    entries, fresh = await _call(
+        registry.extract,
+        skn=skn,
+        reader=reader,
+        where={"skn": "path", "purpose": "query", "legalGround": "query", "role": "query"},
+    )
+    return s.PersonRead(
+        skn=skn,
+        entries=[s.PersonEntryRead.model_validate(e) for e in entries],
+        freshness=_freshness(fresh),
+    )
+
+
+@router.get(
+    "/registry/persons/{skn}/reads",
+    summary="The read log of a person: who read their data, when, why and on what ground",
+    operation_id="listRegistryPersonReads",
+    responses={400: _problem("Invalid input"), 403: _problem("Needs the operator role")},
+)
+async def list_person_reads(
+    skn: Skn,
+    registry: RegistryDep,
+    _: OperatorDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[s.ReadLogEntryRead]:
+    reads = await _call(
+        registry.reads_of, skn=skn, limit=limit, where={"skn": "path", "limit": "query"}
+    )
+    return [_read(r) for r in reads]
+
+
+# -- the re-screen list ----------------------------------------------------------------------
+
+
+@router.get(
+    "/registry/rescreen-items",
+    summary="The re-screen list: answers the caught-up data would change, both ways",
+    description=(
+        "`missed`: a case relevant now that the answer did not show; `wrongly-shown`: a case "
+        "the answer showed that is not relevant now. As JSON, CSV or Parquet (`format`). It "
+        "holds SKNs: operators only, and every read is logged with the purpose and legal "
+        "ground given."
+    ),
+    operation_id="listRegistryRescreenItems",
+    response_model=list[s.RescreenItemRead],
+    responses={
+        200: {
+            "description": "The items (JSON), or a CSV or Parquet file of them",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                PARQUET: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        400: _problem(_READ_PERSON),
+        403: _problem("Needs the operator role"),
+    },
+)
+async def list_rescreen_items(
+    registry: RegistryDep,
+    principal: OperatorDep,
+    purpose: Purpose,
+    legal_ground: LegalGround,
+    direction: s.Direction | None = None,
+    work_state: Annotated[s.WorkState | None, Query(alias="workState")] = None,
+    fmt: Annotated[
+        Literal["json", "csv", "parquet"], Query(alias="format", description="The answer's format")
+    ] = "json",
+) -> Response | list[s.RescreenItemRead]:
+    reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
+    items = await _call(
+        registry.rescreen,
+        reader=reader,
+        where={"purpose": "query", "legalGround": "query"},
+    )
+    items = [
+        i
+        for i in items
+        if (direction is None or i.direction == direction)
+        and (work_state is None or i.work_state == work_state)
+    ]
+    if fmt == "csv":
+        data = await run_in_threadpool(export.to_csv, items)
+        return _download(data, CSV, "rescreen-items.csv")
+    if fmt == "parquet":
+        data = await run_in_threadpool(export.to_parquet, items)
+        return _download(data, PARQUET, "rescreen-items.parquet")
+    return [s.RescreenItemRead.model_validate(row) for row in export.item_rows(items)]
+
+
+def _download(data: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/registry/rescreen-summary",
+    summary="The re-screen list in counts per direction, consumer, profile and work state",
+    description="Counts only: no person in them.",
+    operation_id="getRegistryRescreenSummary",
+    responses={403: _problem("Needs the viewer or operator role")},
+)
+async def get_rescreen_summary(registry: RegistryDep, _: ViewerDep) -> list[s.RescreenCountRead]:
+    items = await _call(registry.rescreen)
+    return [s.RescreenCountRead.model_validate(c) for c in export.rescreen_summary(items)]
+
+
+@router.post(
+    "/registry/rescreen-items/actions",
+    summary="Work a re-screen item: assign, review, close",
+    description=(
+        "The order is assign (again, if need be), review, close; an action out of that order "
+        "is a 409 and changes nothing."
+    ),
+    operation_id="createRegistryRescreenAction",
+    responses={
+        400: _problem(_WRITE),
+        403: _problem("Needs the operator role"),
+        404: _problem("No such re-screen item"),
+        409: _problem("The item's work state does not allow this action"),
+    },
+)
+async def create_rescreen_action(
+    body: s.RescreenActionCreate, registry: RegistryDep, principal: OperatorDep
+) -> s.RescreenActionRead:
+    state = await _call(
+        registry.work_item,
+        reference=body.reference,
+        case_key=body.case_key,
+        direction=body.direction,
+        action=body.action,
+        actor=principal.name,
+        assignee=body.assignee,
+        outcome=body.outcome,
+        note=body.note,
+    )
+    return s.RescreenActionRead.model_validate({"workState": state})

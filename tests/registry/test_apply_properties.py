@@ -1,0 +1,116 @@
+"""Property: however deliveries repeat, batch and interleave across persons (each case's own
+order kept, as the exchange keeps it), the registry ends in the state of applying each
+registration once, in order."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import date
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ketenherstel.chain import Chain, load_chain
+from ketenherstel.registry import Registry, open_registry_db
+from ketenherstel.registry.model import Profile, relevant_cases
+from ketenherstel.store.ports import LeasedDelivery
+from tests.registry.factories import decision, judgment
+
+CHAIN: Chain = load_chain()
+ALL = Profile("all", frozenset({"geweld"}), 10, pending=True)
+KINDS = ("dagvaarding", "strafbeschikking", "sepot-onvoorwaardelijk", "transactie")
+VERDICTS = ("veroordeling", "vrijspraak")
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[list[LeasedDelivery]]:
+    """Per case, its registrations in order (each case belongs to one of a few persons)."""
+    ids = itertools.count(1)
+    cases = []
+    for c in range(draw(st.integers(1, 6))):
+        skn = f"SKN-000000000{draw(st.integers(1, 3))}"
+        case = f"13-00000{c}-25"
+        steps = []
+        for k in range(draw(st.integers(1, 3))):
+            day = f"2025-0{k + 1}-1{draw(st.integers(0, 9))}"
+            if draw(st.booleans()):
+                event = decision(
+                    case, skn, kind=draw(st.sampled_from(KINDS)), decided=day + "T10:00:00Z"
+                )
+            else:
+                event = judgment(case, skn, verdict=draw(st.sampled_from(VERDICTS)), day=day)
+            n = next(ids)
+            steps.append(
+                LeasedDelivery(
+                    n,
+                    n,
+                    "justid",
+                    "om",
+                    event["source"],
+                    event["id"],
+                    event["type"],
+                    case,
+                    1,
+                    0.0,
+                    orjson.dumps(event),
+                )
+            )
+        cases.append(steps)
+    return cases
+
+
+def _fresh() -> Registry:
+    return Registry(open_registry_db(":memory:"), CHAIN, clock=lambda: 1.0)
+
+
+def _state(reg: Registry) -> dict[str, dict[str, str]]:
+    with reg.db.tx() as cur:
+        skns = [r[0] for r in cur.execute("SELECT DISTINCT skn FROM registrations")]
+        people = reg.db.people_rows(cur, skns)
+    return {
+        skn: {
+            k: v.state
+            for k, v in relevant_cases(rows, ALL, date(2025, 12, 31), known_by=None).items()
+        }
+        for skn, rows in people.items()
+    }
+
+
+def _interleave(cases: list[list[LeasedDelivery]], picks: list[int]) -> Iterator[LeasedDelivery]:
+    queues = [list(c) for c in cases]
+    pick = iter(picks)
+    while any(queues):
+        open_ = [q for q in queues if q]
+        yield open_[next(pick, 0) % len(open_)].pop(0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cases=histories(),
+    picks=st.lists(st.integers(0, 50), max_size=40),
+    sizes=st.lists(st.integers(1, 5), min_size=1, max_size=10),
+    repeats=st.lists(st.integers(0, 3), max_size=20),
+)
+def test_any_interleaving_batching_and_redelivery_applies_each_once(
+    cases: list[list[LeasedDelivery]], picks: list[int], sizes: list[int], repeats: list[int]
+) -> None:
+    expected = _fresh()
+    for case in cases:
+        expected.apply(case)
+    stream = list(_interleave(cases, picks))
+    # redelivery: some deliveries come again later (after a lost ack or a crash)
+    stream += [stream[r % len(stream)] for r in repeats]
+    reg = _fresh()
+    total = 0
+    i = 0
+    for size in itertools.cycle(sizes):
+        if i >= len(stream):
+            break
+        result = reg.apply(stream[i : i + size])
+        total += result.applied
+        i += size
+    registrations = sum(len(c) for c in cases)
+    assert total == registrations == reg.db.counts()["registrations"]
+    assert _state(reg) == _state(expected)
