@@ -505,3 +505,20 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
     code, _, err = run("registry", "hold-advice", "--max-age-hours", "0", "--store", store)
     assert code == 2 and "maxAgeHours must be more than 0" in err
     assert counts(store)["screenings"] == 0 and work_rows(store) == 0
+
+
+def test_notifications_owed_to_member_states_are_listed_and_sent(store: str) -> None:
+    from tests.registry.factories import judgment
+
+    german = judgment("13-000001-25", "SKN-0000000001", day="2025-07-01")
+    german["data"]["nationality"] = "DE"
+    submit(store, decision("13-000001-25", "SKN-0000000001", kind="dagvaarding"), german)
+    assert run("registry", "catch-up", "--store", store)[0] == 0
+    code, out, _ = run("registry", "notifications", "--store", store)
+    assert code == 0 and "1 notifications: 1 late, 1 not sent" in out and "DE" in out
+    code, out, _ = run("registry", "notify", "--store", store)
+    assert code == 0 and "sent 1 notifications" in out
+    code, out, _ = run("registry", "notifications", "--state", "unsent", "--store", store)
+    assert code == 0 and out.startswith("0 notifications")
+    code, _, err = run("registry", "notifications", "--state", "soon", "--store", store)
+    assert code == 2 and "state must be late, unsent or on-time" in err

@@ -566,3 +566,50 @@ def reads(
             )
         if records:
             out.print(table)
+
+
+# -- notifications to member states (ECRIS) ---------------------------------------------------
+
+
+@registry_app.command("notifications")
+def notifications(
+    state: Annotated[
+        str | None,
+        typer.Option(help="Only late (past the due date), unsent or on-time notifications"),
+    ] = None,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """The notifications owed to member states (ECRIS) for final convictions of their
+    nationals: due date (30 working days), when each went out, and how late."""
+    with _runtime(store, registry) as rt:
+        found = rt.registry.notifications(state=state)
+        late = sum(1 for n in found if n.late)
+        out.print(
+            f"{len(found)} notifications: {late} late, "
+            f"{sum(1 for n in found if n.sent_at is None)} not sent",
+            markup=False,
+            highlight=False,
+        )
+        table = Table("notification", "member state", "convicted", "due", "sent", "days late")
+        for n in found:
+            sent = _local(n.sent_at) if n.sent_at is not None else "not sent"
+            _row(
+                table,
+                n.notification_id,
+                n.member_state,
+                n.conviction_date.strftime("%d-%m-%Y"),
+                n.due_date.strftime("%d-%m-%Y"),
+                sent,
+                f"{n.delay_days:.0f}",
+            )
+        if found:
+            out.print(table)
+
+
+@registry_app.command("notify")
+def notify(store: StoreOpt = None, registry: RegistryOpt = None) -> None:
+    """Send the notifications owed to member states through the exchange, as Justid."""
+    with _runtime(store, registry) as rt:
+        sent = rt.registry.notify()
+        out.print(f"sent {sent} notifications", markup=False, highlight=False)

@@ -268,6 +268,15 @@ def print_registry(f: RegistryFigures, console: Console) -> None:
         f"days (at most {f.delay_max_days:,.1f}) after the answer",
         highlight=False,
     )
+    e = f.ecris
+    if e:
+        console.print(
+            f"ECRIS: {e['owed']:,.0f} notifications owed to member states, {e['onTime']:,.0f} "
+            f"in time, {e['late']:,.0f} late (a median {e['lateMedianDays']:,.0f} and at most "
+            f"{e['lateMaxDays']:,.0f} days past the 30 working days), {e['unsent']:,.0f} not "
+            "sent",
+            highlight=False,
+        )
 
 
 def _hours(delta: timedelta) -> str:

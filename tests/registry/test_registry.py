@@ -362,3 +362,33 @@ def _leased(
 
 
 assert OM_SOURCE
+
+
+def test_a_final_conviction_of_another_member_states_national_is_notified_with_its_delay(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", kind="dagvaarding", sequence=1))
+    german = judgment("13-000001-25", "SKN-0000000001", day="2025-07-01", sequence=2)
+    german["data"]["nationality"] = "DE"
+    dutch = judgment("13-000002-25", "SKN-0000000002", day="2025-07-01", sequence=3)
+    acquitted = judgment("13-000003-25", "SKN-0000000003", verdict="vrijspraak", sequence=4)
+    acquitted["data"]["nationality"] = "BE"
+    send(rt, "om", german, dutch, acquitted)
+    reg.catch_up()
+    (owed,) = reg.notifications()
+    assert (owed.member_state, owed.conviction_date, owed.due_date) == (
+        "DE",
+        date(2025, 7, 1),
+        date(2025, 8, 12),
+    )
+    assert owed.state == "unsent" and not owed.late
+    clock.now += 30 * DAY  # 16 August: four days past the due date
+    assert [n.delay_days for n in reg.notifications(state="late")] == [4.0]
+    assert reg.notify() == 1  # through the exchange, as Justid: its schema is checked there
+    assert reg.notify() == 0
+    (sent,) = reg.notifications(state="late")
+    assert sent.state == "late" and sent.delay_days == 4.0
+    got = rt.exchange.pull(principal=Principal("eu-lidstaten", "partner", "eu-lidstaten", "t"))
+    assert [d.id for d in got] == [owed.notification_id]
+    with pytest.raises(RegistryInputError, match="state must be"):
+        reg.notifications(state="soon")

@@ -565,6 +565,8 @@ def test_the_registry_routes_are_in_the_openapi_document(api: Api) -> None:
         "listRegistryRescreenItems",
         "getRegistryRescreenSummary",
         "createRegistryRescreenAction",
+        "listRegistryEcrisNotifications",
+        "createRegistryEcrisSend",
     }
     listed = doc["paths"]["/v1/registry/rescreen-items"]["get"]["responses"]["200"]["content"]
     assert set(listed) == {"application/json", "text/csv", "application/vnd.apache.parquet"}
@@ -578,3 +580,28 @@ def _decision(api: Api, reference: str) -> tuple[str, str, str] | None:
             (reference,),
         ).fetchone()
     return None if row is None else (str(row[0]), str(row[1]), str(row[2]))
+
+
+def test_ecris_notifications_are_listed_with_their_delay_and_sent(api: Api, clock: Clock) -> None:
+    from tests.registry.factories import judgment
+
+    german = judgment("13-000001-25", "SKN-0000000001", day="2025-07-01")
+    german["data"]["nationality"] = "DE"
+    submit(api, decision("13-000001-25", "SKN-0000000001", kind="dagvaarding"), german)
+    catch_up(api)
+    url = "/v1/registry/ecris-notifications"
+    assert api.client.get(url, headers=api.h("viewer")).status_code == 403
+    problem(api.client.get(url, params={"state": "soon"}, headers=api.h("operator")), 400)
+    clock.now += 30 * DAY
+    [owed] = api.client.get(url, params={"state": "late"}, headers=api.h("operator")).json()
+    assert (owed["memberState"], owed["dueDate"], owed["state"], owed["daysLate"]) == (
+        "DE",
+        "2025-08-12",
+        "unsent",
+        4.0,
+    )
+    assert api.client.post(f"{url}/sends", headers=api.h("justis")).status_code == 403
+    r = api.client.post(f"{url}/sends", headers=api.h("operator"))
+    assert r.status_code == 200 and r.json() == {"sent": 1}
+    [sent] = api.client.get(url, headers=api.h("operator")).json()
+    assert sent["state"] == "late" and sent["sentAt"] is not None

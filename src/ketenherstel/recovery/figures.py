@@ -72,6 +72,9 @@ class RegistryFigures:
     freshness: list[tuple[datetime, str, str]] = field(default_factory=list)
     """(when, at which step, the freshness text of the sources that were behind then)."""
     counts: dict[str, int] = field(default_factory=dict)
+    ecris: dict[str, float] = field(default_factory=dict)
+    """Notifications owed to member states: owed, onTime, late, unsent, late delay in days."""
+    sim_notifications_left_out: int = 0
 
     def direction(self, name: str) -> int:
         return sum(n for (d, _), n in self.rescreen.items() if d == name)
@@ -100,6 +103,7 @@ class RegistryFigures:
                 for at, step, text in self.freshness
             ],
             "counts": self.counts,
+            "ecris": self.ecris,
         }
 
 

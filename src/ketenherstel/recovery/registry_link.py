@@ -14,9 +14,10 @@ from ketenherstel.registry import Reader, Registry
 from ketenherstel.registry.service import ScreeningRequest
 from ketenherstel.store.ports import LeasedDelivery
 
-__all__ = ["SCREENING_ANSWER", "RegistryLink"]
+__all__ = ["ECRIS_NOTIFIED", "SCREENING_ANSWER", "RegistryLink"]
 
 SCREENING_ANSWER = "nl.strafrechtketen.registratie.screeningsantwoord-verstrekt.v1"
+ECRIS_NOTIFIED = "nl.strafrechtketen.registratie.ecris-veroordeling-genotificeerd.v1"
 # Pseudonymous: Justis' screening desk asks, on the ground the law gives it.
 _READER = {
     purpose: Reader("justis", "screeningsmedewerker", "justis-screening", purpose, "art. 35 Wjsg")
@@ -86,6 +87,15 @@ class RegistryLink:
             ]
         self.figures.screenings += len(events)
 
+    def notifications(self) -> list[tuple[int, dict[str, Any]]]:
+        """What the registry owes member states now: it learnt of those convictions from its
+        catch-up, so during the outage they wait (the simulator's own notifications, which
+        assume a registry that always knows, are left out of the run)."""
+        return self.registry.notification_events(limit=10_000)
+
+    def notified(self, ids: Sequence[int]) -> None:
+        self.registry.mark_notified(ids)
+
     def sample(self, at: datetime, label: str) -> None:
         """Keep the registry's freshness as a consumer would have read it at ``at``."""
         fresh = self.registry.freshness(refresh=True)
@@ -101,4 +111,14 @@ class RegistryLink:
         f.delay_median_days = statistics.median(delays) if delays else 0.0
         f.delay_max_days = delays[-1] if delays else 0.0
         f.counts = self.registry.db.counts()
+        owed = self.registry.notifications()
+        late = sorted(n.delay_days for n in owed if n.late)
+        f.ecris = {
+            "owed": len(owed),
+            "onTime": sum(1 for n in owed if n.state == "on-time"),
+            "late": len(late),
+            "unsent": sum(1 for n in owed if n.sent_at is None),
+            "lateMedianDays": statistics.median(late) if late else 0.0,
+            "lateMaxDays": late[-1] if late else 0.0,
+        }
         return f

@@ -41,7 +41,7 @@ from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.channels import Flow, chain_flows
 from ketenherstel.golive.forecast import ActualPoint, Comparison, Inflow, compare, forecast
 from ketenherstel.recovery.figures import ChannelStats, MissedDeadline, ScenarioResult, WaveDrain
-from ketenherstel.recovery.registry_link import SCREENING_ANSWER, RegistryLink
+from ketenherstel.recovery.registry_link import ECRIS_NOTIFIED, SCREENING_ANSWER, RegistryLink
 from ketenherstel.recovery.scenario import Scenario
 from ketenherstel.recovery.steps import apply_step, plan_steps
 from ketenherstel.recovery.traffic import events_from_child, events_in_process
@@ -285,6 +285,9 @@ class _Run:
             self.peeked = None
             r.generated += 1
             event = sim.event
+            if self.link is not None and event["type"] == ECRIS_NOTIFIED:
+                self.link.figures.sim_notifications_left_out += 1  # the registry sends its own
+                continue
             if sc.route_type is not None and event["type"] == sc.route_type:
                 if not (sc.route_from and sc.route_until and sc.route_from <= at < sc.route_until):
                     continue
@@ -301,11 +304,16 @@ class _Run:
                     self.normal_arrivals[(receiver, sim.sender, event["type"])] += 1
                 self._remember(sim.sender, event, at)
             batch[sim.sender].append(event)
+        owed: list[tuple[int, dict[str, Any]]] = []
         if self.link is not None:
             self.link.answer(
                 [e for e in batch.get(self.link.receiver, ()) if e["type"] == SCREENING_ANSWER]
             )
+            owed = self.link.notifications()
+            batch[self.link.receiver].extend(event for _, event in owed)
         self._send_all(batch)
+        if self.link is not None and owed:
+            self.link.notified([ident for ident, _ in owed])
 
     def _remember(self, sender: str, event: dict[str, Any], at: datetime) -> None:
         """What each partner sent in the last day before it goes offline (it re-sends that)."""

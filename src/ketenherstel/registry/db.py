@@ -81,7 +81,7 @@ class RegistryDb:
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.execute("PRAGMA cache_size=-131072")
+        self._conn.execute("PRAGMA cache_size=-262144")  # 256 MiB: the key indexes stay hot
         self._lock = threading.RLock()
         self._migrate()
 
@@ -198,6 +198,7 @@ class RegistryDb:
         applied: Sequence[tuple[Any, ...]],
         replaced: Sequence[tuple[float, int, int]],
         aliases: Sequence[tuple[str, str, str]],
+        notifications: Sequence[tuple[Any, ...]] = (),
     ) -> None:
         cur.executemany(
             "INSERT INTO registrations (id, skn, case_key, sender, source, msg_id, sequence, "
@@ -219,6 +220,11 @@ class RegistryDb:
             "INSERT INTO case_aliases (skn, alias, case_key) VALUES (?, ?, ?) "
             "ON CONFLICT (skn, alias) DO NOTHING",
             aliases,
+        )
+        cur.executemany(
+            "INSERT INTO ecris_notifications (notification_id, registration, skn, case_key, "
+            "member_state, conviction_date, due_date, known_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            notifications,
         )
 
     # -- reading -----------------------------------------------------------------------

@@ -77,6 +77,19 @@ class Registration:
     state: CaseState
     categories: tuple[str, ...]
     fact_date: date
+    nationality: str | None = None
+    """Of a judgment: the convicted person's, if another member state's (ECRIS)."""
+    final: bool = False
+
+    @property
+    def notifies(self) -> bool:
+        """A final conviction of another member state's national: ECRIS must be told."""
+        return (
+            self.type == JUDGMENT
+            and self.final
+            and self.state == "convicted"
+            and self.nationality not in (None, "NL")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +154,7 @@ def parse_registration(type_name: str, data: Any) -> Registration:
         verdict = _text(data, "verdict")
         if verdict not in _VERDICTS:
             raise RegistrationError(f"unknown verdict {verdict!r}")
+        nationality = data.get("nationality")
         return Registration(
             skn,
             _text(data, "parketnummer"),
@@ -148,6 +162,8 @@ def parse_registration(type_name: str, data: Any) -> Registration:
             _VERDICTS[verdict],
             (),
             _date(data, "judgmentDate"),
+            nationality if isinstance(nationality, str) else None,
+            data.get("final") is True,
         )
     if type_name == EXECUTION:
         return Registration(

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import yaml
 
-from ketenherstel.chain import Chain
+from ketenherstel.chain import Chain, source_urn
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.registry.db import ReadRecord, RegistryDb, ScreeningRow
@@ -38,6 +38,7 @@ from ketenherstel.store.ports import LeasedDelivery, SourceCompleteness
 __all__ = [
     "Answer",
     "ApplyResult",
+    "EcrisNotification",
     "Freshness",
     "HoldAdvice",
     "Reader",
@@ -53,9 +54,12 @@ __all__ = [
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _SKN = re.compile(r"^SKN-[0-9]{10}$")
+_PARKET = re.compile(r"^[0-9]{2}-[0-9]{6}-[0-9]{2}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 WORK_STATES = ("open", "assigned", "reviewed", "closed")
 GROUP = 5  # pulls applied in one catch-up transaction
+ECRIS_DEADLINE = timedelta(days=42)  # 30 working days (Kaderbesluit 2009/315/JBZ; chain P42D)
+ECRIS_NOTIFIED = "nl.strafrechtketen.registratie.ecris-veroordeling-genotificeerd.v1"
 Direction = Literal["missed", "wrongly-shown"]
 
 
@@ -242,6 +246,39 @@ class RescreenItem:
 
 
 @dataclass(frozen=True, slots=True)
+class EcrisNotification:
+    """A notification owed to a member state, and when it went out."""
+
+    notification_id: str
+    skn: str
+    case_key: str
+    member_state: str
+    conviction_date: date
+    due_date: date
+    known_at: float
+    sent_at: float | None
+    as_of: float
+
+    @property
+    def late(self) -> bool:
+        """Sent after its due date, or not sent and past it."""
+        return self.delay_days > 0
+
+    @property
+    def state(self) -> str:
+        if self.sent_at is None:
+            return "unsent"
+        return "late" if self.late else "on-time"
+
+    @property
+    def delay_days(self) -> float:
+        """Days past the due date when it went out (or now, if it has not): 0 if in time."""
+        moment = self.sent_at if self.sent_at is not None else self.as_of
+        sent = datetime.fromtimestamp(moment, AMSTERDAM).date()
+        return float(max(0, (sent - self.due_date).days))
+
+
+@dataclass(frozen=True, slots=True)
 class HoldAdvice:
     partner: str
     name: str
@@ -362,9 +399,12 @@ class Registry:
         except RegistrationError as exc:
             result.failed.append((d.delivery_id, str(exc)))
             return None
-        bkey = self.chain.business_key(d.type, data) if isinstance(data, dict) else None
-        digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        return _Parsed(d, event, reg, bkey, "sha256:" + digest)
+        key = self.chain.business_key(d.type, data) if isinstance(data, dict) else None
+        # Kept as hashes (the first 128 bits of SHA-256): the same fact still matches, and the
+        # registry's tables do not repeat every case's keys in clear.
+        bkey = None if key is None else hashlib.sha256(key.encode()).hexdigest()[:32]
+        fact = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+        return _Parsed(d, event, reg, bkey, fact)
 
     def _apply_one(self, batch: _Batch, p: _Parsed, result: ApplyResult) -> None:
         d, reg = p.delivery, p.reg
@@ -863,6 +903,102 @@ class Registry:
             )
         return state
 
+    # -- notifications to member states (ECRIS) ----------------------------------------
+
+    def notification_events(self, *, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]:
+        """The notifications not sent yet, as Justid's CloudEvents to the member states, with
+        their row ids (``mark_notified`` after the exchange accepted them). An event's id is
+        the notification's, so a re-send after a crash is recognised as a duplicate."""
+        if not 1 <= limit <= 10_000:
+            raise RegistryInputError("limit must be from 1 to 10,000", "limit")
+        now = self.clock()
+        source = source_urn(self.chain.partner(self.receiver), "jds")
+        with self.db.tx() as cur:
+            rows = cur.execute(
+                "SELECT id, notification_id, skn, case_key, member_state, conviction_date "
+                "FROM ecris_notifications WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+            people = self.db.people_rows(cur, sorted({str(r[2]) for r in rows}))
+        out = []
+        for ident, notification, skn, case_key, member_state, convicted in rows:
+            categories = sorted(
+                {c for r in people[skn] if r.case_key == case_key for c in r.categories}
+            )
+            data: dict[str, Any] = {
+                "notificationId": notification,
+                "skn": skn,
+                "memberState": member_state,
+                "convictionDate": convicted,
+                "offenceCategories": categories or ["overig"],
+                "notifiedAt": _iso(now),
+            }
+            if _PARKET.match(case_key):
+                data["parketnummer"] = case_key
+            event = {
+                "specversion": "1.0",
+                "id": notification,
+                "source": source,
+                "type": ECRIS_NOTIFIED,
+                "subject": skn,
+                "time": _iso(now),
+                "datacontenttype": "application/json",
+                "data": data,
+            }
+            out.append((int(ident), event))
+        return out
+
+    def mark_notified(self, ids: Sequence[int]) -> None:
+        now = self.clock()
+        with self.db.tx() as cur:
+            cur.executemany(
+                "UPDATE ecris_notifications SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                [(now, i) for i in ids],
+            )
+
+    def notify(self) -> int:
+        """Send what is due through the exchange, as Justid; returns how many went out."""
+        exchange = self._exchange()
+        sent = 0
+        while batch := self.notification_events():
+            result = exchange.submit(principal=self.principal, events=[e for _, e in batch])
+            if result.accepted + result.duplicates != len(batch):
+                raise RegistryInputError("the exchange refused some notifications")
+            self.mark_notified([i for i, _ in batch])
+            sent += len(batch)
+        return sent
+
+    def notifications(self, *, state: str | None = None) -> list[EcrisNotification]:
+        """Every notification owed, with its delay against the deadline (``state``: ``late``
+        (sent after its due date, or due and not sent), ``unsent`` or ``on-time``)."""
+        if state not in (None, "late", "unsent", "on-time"):
+            raise RegistryInputError(
+                f"state must be late, unsent or on-time, not {state!r}", "state"
+            )
+        now = self.clock()
+        with self.db.tx() as cur:
+            rows = cur.execute(
+                "SELECT notification_id, skn, case_key, member_state, conviction_date, due_date, "
+                "known_at, sent_at FROM ecris_notifications ORDER BY id"
+            ).fetchall()
+        found = [
+            EcrisNotification(
+                str(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3]),
+                parse_date(r[4]),
+                parse_date(r[5]),
+                float(r[6]),
+                None if r[7] is None else float(r[7]),
+                now,
+            )
+            for r in rows
+        ]
+        if state is not None:
+            found = [n for n in found if n.state == state or (state == "late" and n.late)]
+        return found
+
     # -- the read log -------------------------------------------------------------------
 
     def reads_of(self, *, skn: str, limit: int = 100) -> list[ReadRecord]:
@@ -929,6 +1065,7 @@ class _Batch:
         self.registrations: list[tuple[Any, ...]] = []
         self.replaced: list[tuple[float, int, int]] = []
         self.new_aliases: list[tuple[str, str, str]] = []
+        self.notifications: list[tuple[Any, ...]] = []
         self.next_id = 0
 
     def prefetch(self, parsed: Sequence[_Parsed]) -> None:
@@ -970,6 +1107,21 @@ class _Batch:
         )
         self.superseded[(d.source, d.id)] = ident
         self.cases[ident] = (reg.skn, case_key)
+        if reg.notifies:
+            assert reg.nationality is not None
+            due = reg.fact_date + ECRIS_DEADLINE
+            self.notifications.append(
+                (
+                    f"ECRIS-NL-{ident:012d}",
+                    ident,
+                    reg.skn,
+                    case_key,
+                    reg.nationality,
+                    reg.fact_date.isoformat(),
+                    due.isoformat(),
+                    self.now,
+                )
+            )
         return ident
 
     def alias(self, skn: str, alias: str, case_key: str) -> None:
@@ -987,6 +1139,7 @@ class _Batch:
             ],
             replaced=self.replaced,
             aliases=self.new_aliases,
+            notifications=self.notifications,
         )
 
 

@@ -401,12 +401,17 @@ class CasePlanner(Planner):
             )
             registered = between(rng, signed, 1 * _H, 3 * _D)
             track.add(
-                registered, "om", t.JUDGMENT_REGISTERED, {**_registered(judgment), "final": False}
+                registered,
+                "om",
+                t.JUDGMENT_REGISTERED,
+                {**_registered(judgment, case), "final": False},
             )
             return
         enforceable = judged + 15 * _D
         registered = between(rng, max(enforceable, signed), 1 * _H, 3 * _D)
-        track.add(registered, "om", t.JUDGMENT_REGISTERED, {**_registered(judgment), "final": True})
+        track.add(
+            registered, "om", t.JUDGMENT_REGISTERED, {**_registered(judgment, case), "final": True}
+        )
         if guilty and case.person.nationality != "NL":
             self._notify_member_state(track, case, judged, registered)
         executable = [s for s in sanctions if not s["conditional"]]
@@ -545,9 +550,12 @@ class CasePlanner(Planner):
         )
 
 
-def _registered(judgment: dict[str, Any]) -> dict[str, Any]:
+def _registered(judgment: dict[str, Any], case: _Case) -> dict[str, Any]:
     keys = ("parketnummer", "skn", "court", "judgmentDate", "verdict", "sanctions")
-    return {key: judgment[key] for key in keys}
+    found = {key: judgment[key] for key in keys}
+    if case.person.nationality != "NL":  # the JDS notifies that member state (ECRIS)
+        found["nationality"] = case.person.nationality
+    return found
 
 
 def _fine(rng: random.Random, low_euros: int, high_euros: int) -> dict[str, Any]:

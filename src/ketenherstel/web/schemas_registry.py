@@ -238,3 +238,22 @@ class RescreenActionCreate(Model):
 
 class RescreenActionRead(Model):
     work_state: WorkState
+
+
+# -- notifications to member states (ECRIS) -------------------------------------------------
+
+
+class EcrisNotificationRead(Model):
+    notification_id: str = Field(description="The ECRIS notification's reference")
+    skn: str
+    case_key: str
+    member_state: str = Field(description="The member state of the convicted person's nationality")
+    conviction_date: date
+    due_date: date = Field(description="The conviction date plus 30 working days (P42D)")
+    sent_at: datetime | None = Field(description="When it went out through the exchange")
+    state: Literal["on-time", "late", "unsent"]
+    days_late: float = Field(description="Days past the due date when sent (or now, if not)")
+
+
+class EcrisSendRead(Model):
+    sent: int = Field(description="Notifications sent through the exchange, as Justid")

@@ -1,5 +1,6 @@
 -- The registry's own database (decision 0010). Times are epoch seconds (REAL) unless named
--- *_date (YYYY-MM-DD) or *_time (the message's own RFC 3339 time).
+-- *_date (YYYY-MM-DD) or *_time (the message's own RFC 3339 time). bkey and fact_hash are the
+-- first 128 bits of SHA-256 of the business key and of the data, in hex.
 CREATE TABLE applied (
   source TEXT NOT NULL,
   id TEXT NOT NULL,
@@ -10,7 +11,7 @@ CREATE TABLE applied (
   registration INTEGER,
   applied_at REAL NOT NULL,
   PRIMARY KEY (source, id)
-);
+) WITHOUT ROWID;
 CREATE INDEX applied_bkey ON applied (bkey) WHERE bkey IS NOT NULL;
 CREATE TABLE registrations (
   id INTEGER PRIMARY KEY,

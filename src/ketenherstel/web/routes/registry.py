@@ -497,3 +497,49 @@ async def create_rescreen_action(
         note=body.note,
     )
     return s.RescreenActionRead.model_validate({"workState": state})
+
+
+# -- notifications to member states (ECRIS) -------------------------------------------------
+
+
+@router.get(
+    "/registry/ecris-notifications",
+    summary="Notifications owed to member states (ECRIS), with how late each went out",
+    description=(
+        "One per final conviction of another member state's national, due 30 working days "
+        "after the conviction. `state`: `late` (sent after the due date, or due and not sent), "
+        "`unsent` or `on-time`."
+    ),
+    operation_id="listRegistryEcrisNotifications",
+    responses={400: _problem("A bad state"), 403: _problem("Needs the operator role")},
+)
+async def list_ecris_notifications(
+    registry: RegistryDep,
+    _: OperatorDep,
+    state: Annotated[Literal["late", "unsent", "on-time"] | None, Query()] = None,
+) -> list[s.EcrisNotificationRead]:
+    found = await _call(registry.notifications, state=state, where={"state": "query"})
+    return [
+        s.EcrisNotificationRead(
+            notification_id=n.notification_id,
+            skn=n.skn,
+            case_key=n.case_key,
+            member_state=n.member_state,
+            conviction_date=n.conviction_date,
+            due_date=n.due_date,
+            sent_at=ts(n.sent_at),
+            state=n.state,  # type: ignore[arg-type]
+            days_late=n.delay_days,
+        )
+        for n in found
+    ]
+
+
+@router.post(
+    "/registry/ecris-notifications/sends",
+    summary="Send the notifications owed to member states through the exchange, as Justid",
+    operation_id="createRegistryEcrisSend",
+    responses={400: _problem(_WRITE), 403: _problem("Needs the operator role")},
+)
+async def send_ecris_notifications(registry: RegistryDep, _: OperatorDep) -> s.EcrisSendRead:
+    return s.EcrisSendRead(sent=await _call(registry.notify))
