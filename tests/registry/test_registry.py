@@ -392,3 +392,32 @@ def test_a_final_conviction_of_another_member_states_national_is_notified_with_i
     assert [d.id for d in got] == [owed.notification_id]
     with pytest.raises(RegistryInputError, match="state must be"):
         reg.notifications(state="soon")
+
+
+def test_the_consumers_decision_comes_back_as_a_message_and_shows_on_the_list(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    screen(reg, "SCR-000000000001", "SKN-0000000001")
+    clock.now += DAY
+    decided = {
+        "specversion": "1.0",
+        "id": "justis-decision-1",
+        "source": "urn:nld:oin:00000001003214350000:systeem:vog",
+        "type": "nl.strafrechtketen.registratie.screeningsbesluit-genomen.v1",
+        "subject": "SCR-000000000001",
+        "time": "2025-07-19T09:00:00Z",
+        "data": {
+            "screeningId": "SCR-000000000001",
+            "decision": "afgegeven",
+            "decidedAt": "2025-07-19T09:00:00Z",
+        },
+    }
+    send(rt, "justis", decided)
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z"))
+    result = reg.catch_up()
+    assert (result.applied, result.not_registrations) == (1, 1)
+    with reg.db.tx() as cur:
+        row = cur.execute("SELECT decision, decided_date, actor FROM decisions").fetchone()
+    assert tuple(row) == ("afgegeven", "2025-07-19", "justis")
+    (item,) = reg.rescreen()
+    assert (item.direction, item.decision) == ("missed", "afgegeven")  # issued on a gap

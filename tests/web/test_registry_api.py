@@ -189,6 +189,7 @@ def test_catch_up_then_screen_then_the_late_registration_lands_on_the_rescreen_l
         "workState": "open",
         "assignee": None,
         "outcome": None,
+        "decision": None,
     }
     assert reads(api, "*")[0].activity == "rescreen-list-read"  # the list read is logged
     assert rescreen(api, direction="wrongly-shown").json() == []

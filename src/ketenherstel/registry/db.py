@@ -190,6 +190,20 @@ class RegistryDb:
         """Ids are taken by the one writer (BEGIN IMMEDIATE) for its whole batch."""
         return int(cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM registrations").fetchone()[0])
 
+    def record_decisions(
+        self, cur: sqlite3.Cursor, decisions: Sequence[tuple[str, str, str, str]], now: float
+    ) -> None:
+        """Consumers' decisions (reference, decision, decided date, who) beside their answers;
+        a decision on a screening the registry never answered is not kept."""
+        cur.executemany(
+            "INSERT INTO decisions (screening_id, decision, decided_date, recorded_at, actor) "
+            "SELECT id, ?, ?, ?, ? FROM screenings WHERE reference = ? "
+            "ON CONFLICT (screening_id) DO UPDATE SET decision = excluded.decision, "
+            "decided_date = excluded.decided_date, recorded_at = excluded.recorded_at, "
+            "actor = excluded.actor",
+            [(dec, day, now, who, ref) for ref, dec, day, who in decisions],
+        )
+
     def write_batch(
         self,
         cur: sqlite3.Cursor,

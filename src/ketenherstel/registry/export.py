@@ -33,6 +33,7 @@ COLUMNS = (
     "workState",
     "assignee",
     "outcome",
+    "decision",
 )
 _SCHEMA = pa.schema(
     [
@@ -52,6 +53,7 @@ _SCHEMA = pa.schema(
         ("workState", pa.string()),
         ("assignee", pa.string()),
         ("outcome", pa.string()),
+        ("decision", pa.string()),
     ]
 )
 
@@ -76,6 +78,7 @@ def item_rows(items: Iterable[RescreenItem]) -> list[dict[str, Any]]:
             "workState": i.work_state,
             "assignee": i.assignee,
             "outcome": i.outcome,
+            "decision": i.decision,
         }
         for i in items
     ]

@@ -60,6 +60,8 @@ WORK_STATES = ("open", "assigned", "reviewed", "closed")
 GROUP = 5  # pulls applied in one catch-up transaction
 ECRIS_DEADLINE = timedelta(days=42)  # 30 working days (Kaderbesluit 2009/315/JBZ; chain P42D)
 ECRIS_NOTIFIED = "nl.strafrechtketen.registratie.ecris-veroordeling-genotificeerd.v1"
+SCREENING_DECISION = "nl.strafrechtketen.registratie.screeningsbesluit-genomen.v1"
+DECISIONS = ("afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar")
 Direction = Literal["missed", "wrongly-shown"]
 
 
@@ -238,6 +240,8 @@ class RescreenItem:
     work_state: str = "open"
     assignee: str | None = None
     outcome: str | None = None
+    decision: str | None = None
+    """What the consumer decided on the answer (the VOG issued or refused), if it told us."""
 
     @property
     def delay_days(self) -> float:
@@ -372,6 +376,8 @@ class Registry:
                 if parsed is None:
                     continue
                 if parsed.reg is None:
+                    if d.type == SCREENING_DECISION:
+                        batch.decisions.append((d, parsed.event.get("data")))
                     batch.applied.append((d, "not-a-registration", None, None, None))
                     result.not_registrations += 1
                     continue
@@ -730,7 +736,7 @@ class Registry:
     ) -> None:
         """The consumer's own decision on a screening (Justis issues or refuses the VOG).
         ``consumer``: only a screening that this consumer asked for (None: any)."""
-        if decision not in ("afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar"):
+        if decision not in DECISIONS:
             raise RegistryInputError(
                 "decision must be afgegeven, geweigerd, ingetrokken, geen-bezwaar or bezwaar, "
                 f"not {decision!r}",
@@ -781,9 +787,17 @@ class Registry:
                     "FROM rescreen_items"
                 )
             }
+            decided = dict(
+                cur.execute(
+                    "SELECT d.screening_id, d.decision FROM decisions d JOIN screenings s "
+                    "ON s.id = d.screening_id WHERE EXISTS (SELECT 1 FROM registrations r "
+                    "WHERE r.skn = s.skn AND (r.known_at > s.answered_at "
+                    "OR r.replaced_at > s.answered_at))"
+                ).fetchall()
+            )
             items: list[RescreenItem] = []
             for s in screenings:
-                items += self._differences(s, people[s.skn], work)
+                items += self._differences(s, people[s.skn], work, decided.get(s.id))
             if reader is not None:
                 self._log(
                     cur, reader, "rescreen-list-read", "*", f"{len(items)} items", self.clock()
@@ -795,6 +809,7 @@ class Registry:
         s: ScreeningRow,
         rows: list[KnownRegistration],
         work: Mapping[tuple[int, str, str], tuple[str, Any, Any]],
+        decision: str | None,
     ) -> list[RescreenItem]:
         profile = self.profiles.get(s.profile)
         if profile is None:
@@ -832,6 +847,7 @@ class Registry:
                     work_state=state,
                     assignee=assignee,
                     outcome=outcome,
+                    decision=decision,
                 )
             )
         return out
@@ -1066,6 +1082,7 @@ class _Batch:
         self.replaced: list[tuple[float, int, int]] = []
         self.new_aliases: list[tuple[str, str, str]] = []
         self.notifications: list[tuple[Any, ...]] = []
+        self.decisions: list[tuple[LeasedDelivery, Any]] = []
         self.next_id = 0
 
     def prefetch(self, parsed: Sequence[_Parsed]) -> None:
@@ -1130,6 +1147,13 @@ class _Batch:
             self.new_aliases.append((skn, alias, case_key))
 
     def write(self) -> None:
+        decided = []
+        for d, data in self.decisions:
+            if isinstance(data, dict) and data.get("decision") in DECISIONS:
+                when = str(data.get("decidedAt", ""))
+                day = when[:10] if len(when) >= 10 else ""
+                decided.append((str(data.get("screeningId")), str(data["decision"]), day, d.sender))
+        self.db.record_decisions(self.cur, decided, self.now)
         self.db.write_batch(
             self.cur,
             registrations=self.registrations,

@@ -44,12 +44,13 @@ class StreamPlanner(Planner):
             {"source": source, "completeUpTo": iso(between(rng, at, -30 * _M, -1 * _M))}
             for source in ("om", "cjib", "eu-lidstaten")
         ]
+        screening_id = self._ids.screening_id()
         track.add(
             at,
             "justid",
             t.SCREENING_ANSWER,
             {
-                "screeningId": self._ids.screening_id(),
+                "screeningId": screening_id,
                 "skn": skn,
                 "purpose": purpose,
                 "answeredAt": iso(at),
@@ -58,6 +59,23 @@ class StreamPlanner(Planner):
                 "sourceCompleteness": completeness,
             },
         )
+        if cases > 0:
+            # Justis decides on an answer with judicial data by hand and tells the JDS (an
+            # answer without any is decided at once, and its decision is not sent back).
+            decided = between(rng, at, 1 * _D, 14 * _D)
+            refused = rng.random() < 0.15
+            track.add(
+                decided,
+                "justis",
+                t.SCREENING_DECISION,
+                {
+                    "screeningId": screening_id,
+                    "decision": ("geweigerd" if refused else "afgegeven")
+                    if purpose.startswith("vog")
+                    else ("bezwaar" if refused else "geen-bezwaar"),
+                    "decidedAt": iso(decided),
+                },
+            )
         return track.items
 
     def municipal_information(self, at: datetime) -> list[Planned]:

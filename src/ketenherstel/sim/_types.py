@@ -28,6 +28,7 @@ JUDGMENT_REGISTERED = _P + "registratie.uitspraak-geregistreerd.v1"
 EXECUTION_REGISTERED = _P + "registratie.tenuitvoerlegging-geregistreerd.v1"
 EMERGENCY_REPORT = _P + "registratie.spoedmelding-zwaar-delict.v1"
 SCREENING_ANSWER = _P + "registratie.screeningsantwoord-verstrekt.v1"
+SCREENING_DECISION = _P + "registratie.screeningsbesluit-genomen.v1"
 MUNICIPAL_INFORMATION = _P + "registratie.justitiele-inlichtingen-verstrekt.v1"
 ECRIS_NOTIFICATION = _P + "registratie.ecris-veroordeling-genotificeerd.v1"
 ECRIS_FOREIGN_CONVICTION = _P + "registratie.ecris-buitenlandse-veroordeling-ontvangen.v1"
@@ -59,6 +60,7 @@ SENDERS: dict[str, tuple[str, ...]] = {
     EXECUTION_REGISTERED: ("cjib",),
     EMERGENCY_REPORT: ("politie", "kmar"),
     SCREENING_ANSWER: ("justid",),
+    SCREENING_DECISION: ("justis",),
     MUNICIPAL_INFORMATION: ("justid",),
     ECRIS_NOTIFICATION: ("justid",),
     ECRIS_FOREIGN_CONVICTION: ("eu-lidstaten",),

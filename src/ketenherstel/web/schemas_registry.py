@@ -212,6 +212,9 @@ class RescreenItemRead(Model):
     work_state: WorkState
     assignee: str | None
     outcome: str | None
+    decision: str | None = Field(
+        description="What the consumer decided on the answer (the VOG issued or refused)"
+    )
 
 
 class RescreenCountRead(Model):
