@@ -421,3 +421,50 @@ def test_the_consumers_decision_comes_back_as_a_message_and_shows_on_the_list(
     assert tuple(row) == ("afgegeven", "2025-07-19", "justis")
     (item,) = reg.rescreen()
     assert (item.direction, item.decision) == ("missed", "afgegeven")  # issued on a gap
+
+
+def test_a_gap_closes_when_its_message_arrives_and_the_watermark_moves_past_it(
+    rt: Runtime, reg: Registry
+) -> None:
+    send(
+        rt,
+        "om",
+        decision("13-000001-25", "SKN-0000000001", sequence=1, time="2025-07-17T19:00:00Z"),
+        decision("13-000003-25", "SKN-0000000003", sequence=3, time="2025-07-17T21:00:00Z"),
+    )
+    reg.catch_up()
+    om = _source(reg, "om")
+    assert (om.watermark, om.gaps, om.complete_up_to) == (1, ((2, 2),), "2025-07-17T19:00:00Z")
+    send(rt, "om", decision("13-000002-25", "SKN-0000000002", sequence=2))
+    om = _source(reg, "om")
+    assert (om.watermark, om.gaps, om.waiting) == (1, (), 1)  # it arrived; not yet applied
+    reg.catch_up()
+    om = _source(reg, "om")
+    assert (om.watermark, om.gaps, om.waiting) == (3, (), 0)
+    assert om.complete_up_to == "2025-07-17T21:00:00Z" and om.catch_up_percent == 100.0
+
+
+def test_every_read_of_personal_data_is_logged(rt: Runtime, reg: Registry, clock: Clock) -> None:
+    skn = "SKN-0000000001"
+    screen(reg, "SCR-1", skn)
+    reg.extract(skn=skn, reader=READER)
+    clock.now += DAY
+    send(rt, "om", decision("13-000001-25", skn, decided="2025-07-15T10:00:00Z"))
+    reg.catch_up()
+    reg.rescreen(reader=READER)
+    reg.work_item(
+        reference="SCR-1",
+        case_key="13-000001-25",
+        direction="missed",
+        action="assign",
+        actor="op-1",
+        assignee="team-vog",
+    )
+    assert [r.activity for r in reg.reads_of(skn=skn)] == [
+        "rescreen-item-assign",
+        "extract-read",
+        "screening-answered",
+    ]
+    assert [r.activity for r in reg.reads_of(skn="*")] == ["rescreen-list-read"]
+    # the answer itself carries no official's name; the log keeps who read it
+    assert {r.actor for r in reg.reads_of(skn=skn)} == {"screener-7", "op-1"}
