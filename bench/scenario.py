@@ -8,7 +8,8 @@ twice, the police's backlog to the OM).
 
 Side by side in one run, each row in a fresh (spawned) process so that its memory is its own:
 
-* `om-2025 sqlite NORMAL`: a new SQLite file, wired by `bootstrap()` as the demo wires it;
+* `om-2025 sqlite NORMAL`: a new SQLite file, wired by `bootstrap()` as the demo wires it,
+  with Justid's registry consuming its deliveries and answering the screenings (issue 4);
 * `om-2025 postgres`: the same on PostgreSQL in a new schema, dropped afterwards;
 * `simulator only`: the same scenario's events from `generate_events`, each serialised with
   orjson, no exchange: the floor any run of this scenario pays;
@@ -55,6 +56,7 @@ from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.priority import priorities
 from ketenherstel.recovery.runner import ScenarioResult, run_scenario, scaled
 from ketenherstel.recovery.scenario import Scenario, builtin_scenario_path, load_scenario
+from ketenherstel.registry import Registry, open_registry_db
 from ketenherstel.settings import Settings
 from ketenherstel.sim.generator import SimEvent, generate_events
 from ketenherstel.sim.profile import SimProfile
@@ -177,7 +179,7 @@ def _run_exchange(kind: str, scale: float, folder: Path) -> dict[str, Any]:
     if kind == "sqlite NORMAL":
         path = folder / f"scenario-{uuid.uuid4().hex[:8]}.db"
         rt = bootstrap(Settings(store_url=f"sqlite:///{path}", synchronous="NORMAL"))
-        chain, store, exchange = rt.chain, rt.store, rt.exchange
+        chain, store, exchange, registry = rt.chain, rt.store, rt.exchange, rt.registry
     else:
         from ketenherstel.store.postgres import PostgresStore
 
@@ -187,6 +189,10 @@ def _run_exchange(kind: str, scale: float, folder: Path) -> dict[str, Any]:
         store.migrate()
         # as tests/recovery/test_scenario.py `run_on` (and `bootstrap()`) wire it
         exchange = Exchange(store=store, chain=chain, priorities=priorities(chain))
+        registry_file = folder / f"registry-{uuid.uuid4().hex[:8]}.sqlite"
+        registry = Registry(
+            open_registry_db(str(registry_file), synchronous="NORMAL"), chain, exchange=exchange
+        )
     analyzer = _Analyzer(schema) if schema else None
     try:
         plan = plan_for(chain, scale)
@@ -200,10 +206,17 @@ def _run_exchange(kind: str, scale: float, folder: Path) -> dict[str, Any]:
 
         began, cpu = time.perf_counter(), time.process_time()
         r = run_scenario(
-            plan.scenario, exchange, manual, scale=scale, progress=progress, parallel=True
+            plan.scenario,
+            exchange,
+            manual,
+            scale=scale,
+            progress=progress,
+            parallel=True,
+            registry=registry,
         )
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     finally:
+        registry.db.close()
         exchange.close()
         store.close()
         if schema:

@@ -273,8 +273,8 @@ def print_registry(f: RegistryFigures, console: Console) -> None:
         console.print(
             f"ECRIS: {e['owed']:,.0f} notifications owed to member states, {e['onTime']:,.0f} "
             f"in time, {e['late']:,.0f} late (a median {e['lateMedianDays']:,.0f} and at most "
-            f"{e['lateMaxDays']:,.0f} days past the 30 working days), {e['unsent']:,.0f} not "
-            "sent",
+            f"{e['lateMaxDays']:,.0f} days past the 30 working days); at the end "
+            f"{e['unsent']:,.0f} not sent yet, {e['unsentLate']:,.0f} of them past due",
             highlight=False,
         )
 

@@ -118,6 +118,7 @@ class RegistryLink:
             "onTime": sum(1 for n in owed if n.state == "on-time"),
             "late": len(late),
             "unsent": sum(1 for n in owed if n.sent_at is None),
+            "unsentLate": sum(1 for n in owed if n.sent_at is None and n.late),
             "lateMedianDays": statistics.median(late) if late else 0.0,
             "lateMaxDays": late[-1] if late else 0.0,
         }
