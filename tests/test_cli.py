@@ -55,7 +55,7 @@ def test_every_command_has_help() -> None:
 def test_init_registers_partners_and_prints_an_operator_token(store: str) -> None:
     code, out, _ = run("init", "--store", store)
     assert code == 0
-    assert "partners registered: 11" in out
+    assert "partners registered: 12" in out
     assert "kh_" in out
     code, out, _ = run("partner", "list", "--store", store)
     assert "politie" in out and "00000001003214345000" in out

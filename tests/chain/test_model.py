@@ -114,6 +114,7 @@ def test_the_chain_names_every_partner_of_the_domain(chain: Chain) -> None:
         "dji",
         "reclassering",
         "gemeenten",
+        "ind",  # asks the registry, sends no chain messages
         "eu-lidstaten",
     }
     assert chain.partner("om").systems == ("gps",)
