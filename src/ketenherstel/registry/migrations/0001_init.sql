@@ -11,7 +11,7 @@ CREATE TABLE applied (
   registration INTEGER,
   applied_at REAL NOT NULL,
   PRIMARY KEY (source, id)
-) WITHOUT ROWID;
+);
 CREATE INDEX applied_bkey ON applied (bkey) WHERE bkey IS NOT NULL;
 CREATE TABLE registrations (
   id INTEGER PRIMARY KEY,
