@@ -248,8 +248,12 @@ def print_story(scenario: Scenario, r: ScenarioResult, console: Console) -> None
 
 def print_registry(f: RegistryFigures, console: Console) -> None:
     """Justid's registry: how fresh it said it was, what it caught up, what it got wrong."""
-    fresh = Table("when (Amsterdam)", "at", "the sources that were behind, as every answer said",
-                  title="The registry's freshness, as its answers carried it")  # fmt: skip
+    fresh = Table(
+        "when (Amsterdam)",
+        "step or event",
+        "the sources that were behind, as every answer said",
+        title="The registry's freshness, as its answers carried it",
+    )
     for at, step, text in f.freshness:
         _row(fresh, _when(at), step, text)
     console.print(fresh)

@@ -230,7 +230,7 @@ class _Run:
     def _note(self, at: datetime, what: str) -> None:
         self.result.timeline.append((at, what))
         if self.link is not None:  # what a consumer read from the registry that day
-            self.link.sample(at, "timeline")
+            self.link.sample(at, what if len(what) <= 40 else what[:39] + "…")
 
     def _plan_step(self, name: str, at: datetime) -> None:
         if self.link is not None:
