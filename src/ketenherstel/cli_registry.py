@@ -30,6 +30,7 @@ from ketenherstel.registry.model import parse_date
 from ketenherstel.registry.service import (
     Freshness,
     Reader,
+    RegistryForbidden,
     RegistryInputError,
     RegistryNotFound,
     RescreenItem,
@@ -102,6 +103,8 @@ def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
         raise _fail(str(exc)) from None
     except RegistryNotFound as exc:
         raise _fail(str(exc), 1) from None
+    except RegistryForbidden as exc:
+        raise _fail(str(exc)) from None
     except ExchangeError as exc:
         raise _fail(exc.detail, 1 if isinstance(exc, NotFound) else 2) from None
     finally:
@@ -442,9 +445,7 @@ def rescreen(
     _writable(parquet_file, "--parquet")
     reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
-        items = rt.registry.rescreen(reader=reader)
-    if direction is not None:
-        items = [i for i in items if i.direction == direction]
+        items = rt.registry.rescreen(reader=reader, direction=direction)
     counts = {d: sum(1 for i in items if i.direction == d) for d in DIRECTIONS}
     out.print(
         ", ".join(f"{d}: {counts[d]}" for d in DIRECTIONS if direction in (None, d)),

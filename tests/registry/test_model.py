@@ -133,3 +133,16 @@ def test_registration_messages_are_read() -> None:
 def test_unreadable_registrations_are_named(type_name: str, data: object, message: str) -> None:
     with pytest.raises(RegistrationError, match=message):
         parse_registration(type_name, data)
+
+
+def test_categories_come_from_what_was_so_on_the_query_date() -> None:
+    pending = row(1, "pending", date(2025, 6, 1), categories=("verkeer",))
+    requalified = row(2, "none", date(2025, 8, 1), categories=("geweld",))
+    assert shown([pending, requalified]) == set()  # the re-qualification came after Q
+
+
+def test_one_dates_registrations_follow_the_procedure_whatever_their_arrival() -> None:
+    decided = row(1, "settled", date(2025, 7, 1))
+    reported = row(2, "pending", date(2025, 7, 1))  # the emergency report, applied later
+    (case,) = relevant_cases([decided, reported], NO_PENDING, Q, known_by=None).values()
+    assert case.state == "settled"

@@ -136,16 +136,27 @@ def test_freshness_names_the_watermark_the_gaps_and_what_waits(
     reg.catch_up()
     om = _source(reg, "om")
     assert (om.watermark, om.waiting, om.gaps) == (1, 0, ())
-    assert om.text() == "Openbaar Ministerie: volledig tot 17-07-2025 21:40"
+    # online, nothing missing or waiting: complete up to now, however quiet the source is
+    assert om.text() == "Openbaar Ministerie: volledig tot 17-07-2025 22:00"
     # the OM goes dark; what it sends later (from its outbox) waits in quarantine
     rt.exchange.set_partner_state(
         principal=LOCAL_OPERATOR, partner="om", state="isolated", reason="Citrix"
     )
     clock.now += DAY
     om = _source(reg, "om")
-    assert om.catch_up_percent is None and "inhaalslag onbekend" in om.text()
+    assert om.text() == (
+        "Openbaar Ministerie: volledig tot 17-07-2025 21:40; afgesloten; inhaalslag onbekend"
+    )
     rt.exchange.set_partner_state(
-        principal=LOCAL_OPERATOR, partner="om", state="returning", reason="wave 1"
+        principal=LOCAL_OPERATOR, partner="om", state="online", reason="back"
+    )
+    rt.exchange.set_channel(  # the isolation's holds stay until a wave opens them
+        principal=LOCAL_OPERATOR,
+        receiver="justid",
+        sender="om",
+        scope="*",
+        state="open",
+        reason="wave 1",
     )
     send(
         rt,
@@ -158,6 +169,10 @@ def test_freshness_names_the_watermark_the_gaps_and_what_waits(
     assert (om.watermark, om.waiting, om.gaps) == (1, 2, ((3, 3),))
     assert "1 bericht ontbreekt" in om.text() and "2 berichten wachten" in om.text()
     assert om.catch_up_percent == 0.0
+    clock.now += DAY
+    reg.catch_up()  # the two are applied; the missing one is still missing
+    om = _source(reg, "om")
+    assert (om.waiting, om.gaps, om.catch_up_percent) == (0, ((3, 3),), 100.0)
 
 
 def test_every_answer_carries_the_freshness_of_every_source(rt: Runtime, reg: Registry) -> None:
@@ -324,9 +339,15 @@ def test_hold_advice_says_no_for_a_source_that_is_behind(
     )
     reg.catch_up()
     assert {a.partner: a.rely for a in reg.hold_advice()}["om"] is True
+    rt.exchange.set_partner_state(
+        principal=LOCAL_OPERATOR, partner="om", state="isolated", reason="Citrix"
+    )
     clock.now += 5 * DAY
     advice = {a.partner: a for a in reg.hold_advice(max_age_hours=48)}["om"]
     assert not advice.rely and "complete only up to 17-07-2025 21:40" in advice.reason
+    assert "is isolated" in advice.reason
+    # a generous threshold still says no while the OM is dark
+    assert not {a.partner: a.rely for a in reg.hold_advice(max_age_hours=24 * 365)}["om"]
     with pytest.raises(RegistryInputError):
         reg.hold_advice(max_age_hours=0)
 
@@ -424,7 +445,7 @@ def test_the_consumers_decision_comes_back_as_a_message_and_shows_on_the_list(
 
 
 def test_a_gap_closes_when_its_message_arrives_and_the_watermark_moves_past_it(
-    rt: Runtime, reg: Registry
+    rt: Runtime, reg: Registry, clock: Clock
 ) -> None:
     send(
         rt,
@@ -438,10 +459,12 @@ def test_a_gap_closes_when_its_message_arrives_and_the_watermark_moves_past_it(
     send(rt, "om", decision("13-000002-25", "SKN-0000000002", sequence=2))
     om = _source(reg, "om")
     assert (om.watermark, om.gaps, om.waiting) == (1, (), 1)  # it arrived; not yet applied
+    clock.now += DAY
     reg.catch_up()
     om = _source(reg, "om")
     assert (om.watermark, om.gaps, om.waiting) == (3, (), 0)
-    assert om.complete_up_to == "2025-07-17T21:00:00Z" and om.catch_up_percent == 100.0
+    # nothing missing or waiting any more: complete up to now
+    assert om.complete_up_to == "2025-07-18T20:00:00Z" and om.catch_up_percent == 100.0
 
 
 def test_every_read_of_personal_data_is_logged(rt: Runtime, reg: Registry, clock: Clock) -> None:
@@ -462,9 +485,83 @@ def test_every_read_of_personal_data_is_logged(rt: Runtime, reg: Registry, clock
     )
     assert [r.activity for r in reg.reads_of(skn=skn)] == [
         "rescreen-item-assign",
+        "rescreen-list-read",  # the list showed this person: in their own log too
         "extract-read",
         "screening-answered",
     ]
     assert [r.activity for r in reg.reads_of(skn="*")] == ["rescreen-list-read"]
     # the answer itself carries no official's name; the log keeps who read it
     assert {r.actor for r in reg.reads_of(skn=skn)} == {"screener-7", "op-1"}
+
+
+def test_a_registration_applied_at_the_same_instant_as_an_answer_is_still_found(
+    rt: Runtime, reg: Registry
+) -> None:
+    screen(reg, "SCR-1", "SKN-0000000001")  # the clock does not move in between
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z"))
+    reg.catch_up()
+    assert [(i.reference, i.direction) for i in reg.rescreen()] == [("SCR-1", "missed")]
+
+
+def test_a_notification_resent_after_a_crash_is_the_same_event_and_an_overturned_one_is_not_owed(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    german = judgment("13-000001-25", "SKN-0000000001", day="2025-07-01")
+    german["data"]["nationality"] = "DE"
+    belgian = judgment("13-000002-25", "SKN-0000000002", day="2025-07-01")
+    belgian["data"]["nationality"] = "BE"
+    send(rt, "om", german, belgian)
+    reg.catch_up()
+    first = reg.notification_events()
+    clock.now += 3600  # sent, then the process died before it marked them
+    rt.exchange.submit(principal=reg.principal, events=[e for _, e in first])
+    again = reg.notification_events()
+    assert [e for _, e in again] == [e for _, e in first]
+    assert reg.notify() == 2  # the exchange answers duplicates, not a conflict
+    # the Belgian conviction is overturned on appeal before anything was sent: not owed
+    overturned = judgment("13-000003-25", "SKN-0000000003", day="2025-07-01")
+    overturned["data"]["nationality"] = "BE"
+    send(rt, "om", overturned)
+    reg.catch_up()
+    corrected = judgment("13-000003-25", "SKN-0000000003", verdict="vrijspraak", day="2025-07-01")
+    send(rt, "om", corrected)
+    reg.catch_up()
+    assert [n.case_key for n in reg.notifications(state="unsent")] == []
+    assert reg.notification_events() == []
+
+
+def test_a_decision_on_another_consumers_screening_is_not_kept(rt: Runtime, reg: Registry) -> None:
+    screen(reg, "SCR-000000000001", "SKN-0000000001", consumer="ind", profile="ind-verblijf")
+    decided = {
+        "specversion": "1.0",
+        "id": "justis-decision-x",
+        "source": "urn:nld:oin:00000001003214350000:systeem:vog",
+        "type": "nl.strafrechtketen.registratie.screeningsbesluit-genomen.v1",
+        "subject": "SCR-000000000001",
+        "time": "2025-07-19T09:00:00Z",
+        "data": {
+            "screeningId": "SCR-000000000001",
+            "decision": "geweigerd",
+            "decidedAt": "2025-07-19T09:00:00Z",
+        },
+    }
+    send(rt, "justis", decided)
+    reg.catch_up()
+    with reg.db.tx() as cur:
+        assert cur.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+
+
+def test_a_query_date_before_1900_is_refused(reg: Registry) -> None:
+    with pytest.raises(RegistryInputError, match="before 1900"):
+        screen(reg, "SCR-1", "SKN-0000000001", day=date(3, 1, 1))
+
+
+def test_only_a_profiles_consumers_may_ask_and_only_they_read_extracts(reg: Registry) -> None:
+    from ketenherstel.registry import RegistryForbidden
+
+    with pytest.raises(RegistryForbidden, match="ind may not ask for a vog-natuurlijk-persoon"):
+        screen(reg, "SCR-1", "SKN-0000000001", consumer="ind")
+    police = Reader("politie", "rechercheur", "p-1", "nieuwsgierig", "geen")
+    with pytest.raises(RegistryForbidden, match="politie may not read"):
+        reg.extract(skn="SKN-0000000001", reader=police)
+    assert counts(reg)["screenings"] == 0 and reg.reads_of(skn="SKN-0000000001") == []

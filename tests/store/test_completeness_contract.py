@@ -57,6 +57,19 @@ class CompletenessContract:
         assert (row.waiting, row.lowest_waiting, row.watermark) == (1, 5, 3)
         assert row.watermark_time == "2025-07-17T20:00:00Z"
         assert store.completeness("om", ["rechtspraak"]) == []
+        # 5 fails for good: the om will never have it, so the watermark stays below it
+        (last,) = [d for d in got if d.id == "e"]
+        store.nack(
+            receiver="om",
+            delivery_id=last.delivery_id,
+            reason="unreadable",
+            now=31.0,
+            delay=lambda attempts: 0.0,
+            max_attempts=1,
+            actor="om",
+        )
+        (row,) = store.completeness("om", ["politie"])
+        assert (row.waiting, row.dead, row.watermark) == (0, 1, 3)
 
 
 class TestSqliteCompleteness(CompletenessContract):

@@ -194,14 +194,15 @@ class RegistryDb:
         self, cur: sqlite3.Cursor, decisions: Sequence[tuple[str, str, str, str]], now: float
     ) -> None:
         """Consumers' decisions (reference, decision, decided date, who) beside their answers;
-        a decision on a screening the registry never answered is not kept."""
+        a decision on a screening the registry never answered, or that another consumer asked
+        for, is not kept."""
         cur.executemany(
             "INSERT INTO decisions (screening_id, decision, decided_date, recorded_at, actor) "
-            "SELECT id, ?, ?, ?, ? FROM screenings WHERE reference = ? "
+            "SELECT id, ?, ?, ?, ? FROM screenings WHERE reference = ? AND consumer = ? "
             "ON CONFLICT (screening_id) DO UPDATE SET decision = excluded.decision, "
             "decided_date = excluded.decided_date, recorded_at = excluded.recorded_at, "
             "actor = excluded.actor",
-            [(dec, day, now, who, ref) for ref, dec, day, who in decisions],
+            [(dec, day, now, who, ref, who) for ref, dec, day, who in decisions],
         )
 
     def write_batch(

@@ -61,6 +61,15 @@ _VERDICTS: dict[str, CaseState] = {
 _EMERGENCY_CATEGORY = {"zwaar-geweldsdelict": "geweld", "zedendelict": "zeden"}
 _COUNTS: frozenset[str] = frozenset({"settled", "convicted"})
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+_RANK: dict[str, int] = {
+    "pending": 0,
+    "joined": 1,
+    "settled": 1,
+    "dismissed": 1,
+    "convicted": 2,
+    "acquitted": 2,
+    "none": 3,
+}
 
 
 class RegistrationError(ValueError):
@@ -101,6 +110,8 @@ class Profile:
     lookback_years: int
     pending: bool
     description: str = ""
+    consumers: frozenset[str] = frozenset()
+    """The partners that may ask for this kind of screening."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +229,14 @@ def relevant_cases(
         by_case.setdefault(row.case_key, []).append(row)
     shown: dict[str, Shown] = {}
     for case_key, case_rows in by_case.items():
-        categories = sorted({c for r in case_rows for c in r.categories})
+        # Only what was so on the query date: a re-qualification after it does not count.
+        categories = sorted(
+            {c for r in case_rows if r.fact_date <= query_date for c in r.categories}
+        )
         deciding = None
-        for row in sorted(case_rows, key=lambda r: (r.fact_date, r.id)):
+        # One date's registrations in the procedure's order (a report, then a decision, then a
+        # judgment), whatever order they arrived in.
+        for row in sorted(case_rows, key=lambda r: (r.fact_date, _RANK[r.state], r.id)):
             if row.fact_date > query_date:
                 break
             if row.state != "none":

@@ -44,6 +44,7 @@ __all__ = [
     "Reader",
     "Registry",
     "RegistryConflict",
+    "RegistryForbidden",
     "RegistryInputError",
     "RegistryNotFound",
     "RescreenItem",
@@ -74,6 +75,11 @@ class RegistryInputError(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class RegistryForbidden(PermissionError):
+    """The asker may not have this: a profile that is not theirs to ask, an extract they have
+    no ground for. Nothing was read or changed."""
 
 
 class RegistryConflict(RegistryInputError):
@@ -131,6 +137,8 @@ class SourceFreshness:
     waiting: int
     catch_up_percent: float | None
     as_of: float
+    failed: int = 0
+    """Deliveries from this source the registry could not apply (dead letters)."""
 
     def text(self) -> str:
         """In Dutch, e.g. "OM: volledig tot 17-07-2025 21:40; 31.204 berichten wachten;
@@ -149,6 +157,8 @@ class SourceFreshness:
             parts.append(_count(missing, "bericht ontbreekt", "berichten ontbreken"))
         if self.waiting:
             parts.append(_count(self.waiting, "bericht wacht", "berichten wachten"))
+        if self.failed:
+            parts.append(_count(self.failed, "bericht geweigerd", "berichten geweigerd"))
         if self.catch_up_percent is None:
             parts.append("inhaalslag onbekend")
         elif self.catch_up_percent < 100:
@@ -166,6 +176,7 @@ class SourceFreshness:
             "gaps": [list(g) for g in self.gaps],
             "waiting": self.waiting,
             "catchUpPercent": self.catch_up_percent,
+            "failed": self.failed,
             "asOf": _iso(self.as_of),
             "text": self.text(),
         }
@@ -313,12 +324,16 @@ def load_profiles(text: str | None = None) -> dict[str, Profile]:
         pending = raw.get("pending", False)
         if not isinstance(pending, bool):
             raise ValueError(f"profiles.{name}.pending: true or false")
+        consumers = raw.get("consumers")
+        if not isinstance(consumers, list) or not consumers:
+            raise ValueError(f"profiles.{name}.consumers: a non-empty list of partner keys")
         profiles[str(name)] = Profile(
             str(name),
             frozenset(map(str, categories)),
             years,
             pending,
             str(raw.get("description", "")),
+            frozenset(map(str, consumers)),
         )
     return profiles
 
@@ -511,30 +526,32 @@ class Registry:
     def _source(self, row: SourceCompleteness, state: str, now: float) -> SourceFreshness:
         names = {p.key: p.name for p in self.chain.partners}
         name = names.get(row.sender, row.sender)
-        behind = row.waiting > 0 or bool(row.gaps) or state != "online"
+        behind = row.waiting > 0 or row.dead > 0 or bool(row.gaps) or state != "online"
         percent: float | None
         with self.db.tx() as cur:
             mark = cur.execute(
-                "SELECT behind_since_at FROM source_marks WHERE source = ?", (row.source,)
+                "SELECT behind_since FROM source_marks WHERE source = ?", (row.source,)
             ).fetchone()
             if not behind:
                 if mark is not None:
                     cur.execute("DELETE FROM source_marks WHERE source = ?", (row.source,))
                 percent = 100.0
             else:
-                since = _epoch(row.watermark_time) or 0.0
+                since = now
                 if mark is None:
                     cur.execute(
                         "INSERT INTO source_marks (source, behind_since_at, behind_since) "
                         "VALUES (?, ?, ?)",
-                        (row.source, since, now),
+                        (row.source, _epoch(row.watermark_time), now),
                     )
                 else:
                     since = float(mark[0])
+                # What the registry took in from the source since it fell behind (any type),
+                # against what still waits for it at the exchange.
                 applied = int(
                     cur.execute(
-                        "SELECT COUNT(*) FROM registrations WHERE sender = ? AND event_at > ?",
-                        (row.sender, since),
+                        "SELECT COUNT(*) FROM applied WHERE source = ? AND applied_at > ?",
+                        (row.source, since),
                     ).fetchone()[0]
                 )
                 if state == "isolated":
@@ -549,11 +566,14 @@ class Registry:
             source=row.source,
             state=state,
             watermark=row.watermark,
-            complete_up_to=row.watermark_time,
+            # An online source with nothing missing, waiting or failed is complete up to now,
+            # however long ago it last sent something.
+            complete_up_to=row.watermark_time if behind else _iso(now),
             gaps=row.gaps,
             waiting=row.waiting,
             catch_up_percent=percent,
             as_of=now,
+            failed=row.dead,
         )
 
     def hold_advice(self, *, max_age_hours: float = 48.0, max_waiting: int = 0) -> list[HoldAdvice]:
@@ -580,6 +600,8 @@ class Registry:
                 reasons.append(f"{s.waiting} messages still waiting")
             if s.gaps:
                 reasons.append(f"{len(s.gaps)} gaps in its sequence")
+            if s.failed:
+                reasons.append(f"{s.failed} messages could not be applied (dead letters)")
             out.append(
                 HoldAdvice(s.partner, s.name, not reasons, "; ".join(reasons) or "up to date")
             )
@@ -619,9 +641,19 @@ class Registry:
             references.add(q.reference)
             self._profile(q.profile)
             self._skn(q.skn)
+            if q.query_date is not None and q.query_date.year < 1900:
+                raise RegistryInputError(
+                    f"the query date {q.query_date.isoformat()} is before 1900", "queryDate"
+                )
             if q.consumer not in known:
                 raise RegistryInputError(
                     f"unknown consumer {q.consumer!r}: name a chain partner", "consumer"
+                )
+            allowed = self.profiles[q.profile].consumers
+            if q.consumer not in allowed:
+                raise RegistryForbidden(
+                    f"{q.consumer} may not ask for a {q.profile} screening "
+                    f"(only {', '.join(sorted(allowed))})"
                 )
         if not requests:
             return []
@@ -698,9 +730,16 @@ class Registry:
         return ident
 
     def extract(self, *, skn: str, reader: Reader) -> tuple[list[dict[str, Any]], Freshness]:
-        """Everything the registry holds on a person now, per case, with freshness."""
+        """Everything the registry holds on a person now, per case, with freshness. Only for
+        Justid itself and the consumers of some screening profile."""
         reader.check()
         self._skn(skn)
+        readers = {"justid"} | {c for p in self.profiles.values() for c in p.consumers}
+        if reader.organisation not in readers:
+            raise RegistryForbidden(
+                f"{reader.organisation} may not read a person's registrations "
+                f"(only {', '.join(sorted(readers))})"
+            )
         fresh = self.freshness()
         now = self.clock()
         with self.db.tx() as cur:
@@ -760,12 +799,29 @@ class Registry:
 
     # -- the re-screen list -------------------------------------------------------------
 
-    def rescreen(self, *, reader: Reader | None = None) -> list[RescreenItem]:
-        """Every stored answer that would now be different, both ways, with its work state.
+    def rescreen(
+        self,
+        *,
+        reader: Reader | None = None,
+        direction: str | None = None,
+        work_state: str | None = None,
+    ) -> list[RescreenItem]:
+        """Every stored answer that would now be different, both ways, with its work state
+        (only ``direction`` or ``work_state``, if given).
 
         Only answers for persons with a registration known or replaced after the answer can
-        differ, so only those are recomputed.
+        differ, so only those are recomputed. With a ``reader`` the read is logged: once for
+        the list, and once for every person on it, so each person's read log shows it.
         """
+        if direction not in (None, "missed", "wrongly-shown"):
+            raise RegistryInputError(
+                f"direction must be missed or wrongly-shown, not {direction!r}", "direction"
+            )
+        if work_state not in (None, *WORK_STATES):
+            raise RegistryInputError(
+                f"workState must be one of {', '.join(WORK_STATES)}, not {work_state!r}",
+                "workState",
+            )
         if reader is not None:
             reader.check()
         with self.db.tx() as cur:
@@ -775,8 +831,8 @@ class Registry:
                     "SELECT id, reference, consumer, profile, skn, query_date, answered_at, "
                     "cases, freshness, purpose, legal_ground, requester_role FROM screenings s "
                     "WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.skn = s.skn "
-                    "AND r.known_at > s.answered_at) OR EXISTS (SELECT 1 FROM registrations r "
-                    "WHERE r.skn = s.skn AND r.replaced_at > s.answered_at) ORDER BY s.id"
+                    "AND r.known_at >= s.answered_at) OR EXISTS (SELECT 1 FROM registrations r "
+                    "WHERE r.skn = s.skn AND r.replaced_at >= s.answered_at) ORDER BY s.id"
                 )
             ]
             people = self.db.people_rows(cur, sorted({s.skn for s in screenings}))
@@ -791,16 +847,40 @@ class Registry:
                 cur.execute(
                     "SELECT d.screening_id, d.decision FROM decisions d JOIN screenings s "
                     "ON s.id = d.screening_id WHERE EXISTS (SELECT 1 FROM registrations r "
-                    "WHERE r.skn = s.skn AND (r.known_at > s.answered_at "
-                    "OR r.replaced_at > s.answered_at))"
+                    "WHERE r.skn = s.skn AND (r.known_at >= s.answered_at "
+                    "OR r.replaced_at >= s.answered_at))"
                 ).fetchall()
             )
             items: list[RescreenItem] = []
             for s in screenings:
                 items += self._differences(s, people[s.skn], work, decided.get(s.id))
+            items = [
+                i
+                for i in items
+                if direction in (None, i.direction) and work_state in (None, i.work_state)
+            ]
             if reader is not None:
-                self._log(
-                    cur, reader, "rescreen-list-read", "*", f"{len(items)} items", self.clock()
+                now = self.clock()
+                self._log(cur, reader, "rescreen-list-read", "*", f"{len(items)} items", now)
+                per_person: dict[str, list[str]] = {}
+                for i in items:
+                    per_person.setdefault(i.skn, []).append(f"{i.reference} {i.case_key}")
+                self.db.log_reads(
+                    cur,
+                    [
+                        ReadRecord(
+                            now,
+                            "rescreen-list-read",
+                            reader.organisation,
+                            reader.role,
+                            reader.actor,
+                            reader.purpose,
+                            reader.legal_ground,
+                            skn,
+                            "; ".join(what)[:500],
+                        )
+                        for skn, what in per_person.items()
+                    ],
                 )
         return items
 
@@ -814,20 +894,23 @@ class Registry:
         profile = self.profiles.get(s.profile)
         if profile is None:
             return []
+        # What the answer showed is what it stored; the replay of what the registry knew then
+        # only supplies each shown case's state and date.
+        shown = set(s.cases)
         then = relevant_cases(rows, profile, s.query_date, known_by=s.answered_at)
         now = relevant_cases(rows, profile, s.query_date, known_by=None)
         by_id = {r.id: r for r in rows}
         out = []
-        for case_key in sorted(set(then) | set(now)):
+        for case_key in sorted(shown | set(now)):
             before, after = then.get(case_key), now.get(case_key)
-            if before is not None and after is not None:
+            if (case_key in shown) == (after is not None):
                 continue
-            direction: Direction = "missed" if before is None else "wrongly-shown"
+            direction: Direction = "wrongly-shown" if case_key in shown else "missed"
             if after is not None:
                 fact_date, known = after.fact_date, by_id[after.registration].known_at
+                before = None
             else:
-                assert before is not None
-                fact_date = before.fact_date
+                fact_date = before.fact_date if before is not None else s.query_date
                 known = _changed_at(rows, case_key, s.answered_at)
             state, assignee, outcome = work.get((s.id, case_key, direction), ("open", None, None))
             out.append(
@@ -930,14 +1013,23 @@ class Registry:
         now = self.clock()
         source = source_urn(self.chain.partner(self.receiver), "jds")
         with self.db.tx() as cur:
+            # Not for a conviction since replaced (corrected, or overturned): no longer owed.
             rows = cur.execute(
-                "SELECT id, notification_id, skn, case_key, member_state, conviction_date "
-                "FROM ecris_notifications WHERE sent_at IS NULL ORDER BY id LIMIT ?",
-                (limit,),
+                "SELECT n.id, n.notification_id, n.skn, n.case_key, n.member_state, "
+                "n.conviction_date, COALESCE(n.attempted_at, ?) FROM ecris_notifications n "
+                "JOIN registrations r ON r.id = n.registration "
+                "WHERE n.sent_at IS NULL AND r.replaced_at IS NULL ORDER BY n.id LIMIT ?",
+                (now, limit),
             ).fetchall()
+            # The first attempt's moment is kept: a re-send is then the same event again.
+            cur.executemany(
+                "UPDATE ecris_notifications SET attempted_at = ? "
+                "WHERE id = ? AND attempted_at IS NULL",
+                [(r[6], r[0]) for r in rows],
+            )
             people = self.db.people_rows(cur, sorted({str(r[2]) for r in rows}))
         out = []
-        for ident, notification, skn, case_key, member_state, convicted in rows:
+        for ident, notification, skn, case_key, member_state, convicted, attempted in rows:
             categories = sorted(
                 {c for r in people[skn] if r.case_key == case_key for c in r.categories}
             )
@@ -947,7 +1039,7 @@ class Registry:
                 "memberState": member_state,
                 "convictionDate": convicted,
                 "offenceCategories": categories or ["overig"],
-                "notifiedAt": _iso(now),
+                "notifiedAt": _iso(attempted),
             }
             if _PARKET.match(case_key):
                 data["parketnummer"] = case_key
@@ -957,7 +1049,7 @@ class Registry:
                 "source": source,
                 "type": ECRIS_NOTIFIED,
                 "subject": skn,
-                "time": _iso(now),
+                "time": _iso(attempted),
                 "datacontenttype": "application/json",
                 "data": data,
             }
@@ -994,8 +1086,10 @@ class Registry:
         now = self.clock()
         with self.db.tx() as cur:
             rows = cur.execute(
-                "SELECT notification_id, skn, case_key, member_state, conviction_date, due_date, "
-                "known_at, sent_at FROM ecris_notifications ORDER BY id"
+                "SELECT n.notification_id, n.skn, n.case_key, n.member_state, n.conviction_date, "
+                "n.due_date, n.known_at, n.sent_at FROM ecris_notifications n "
+                "JOIN registrations r ON r.id = n.registration "
+                "WHERE n.sent_at IS NOT NULL OR r.replaced_at IS NULL ORDER BY n.id"
             ).fetchall()
         found = [
             EcrisNotification(
@@ -1170,11 +1264,11 @@ class _Batch:
 def _changed_at(rows: Iterable[KnownRegistration], case_key: str, after: float) -> float:
     """When the registry learnt what changed a case after ``after``: the first registration
     of the case known, or replaced, after it."""
-    moments = [r.known_at for r in rows if r.case_key == case_key and r.known_at > after]
+    moments = [r.known_at for r in rows if r.case_key == case_key and r.known_at >= after]
     moments += [
         r.replaced_at
         for r in rows
-        if r.case_key == case_key and r.replaced_at is not None and r.replaced_at > after
+        if r.case_key == case_key and r.replaced_at is not None and r.replaced_at >= after
     ]
     return min(moments, default=after)
 

@@ -79,7 +79,18 @@ class LedgerSql(SqlBase):
                     (receiver, *senders),
                 ).fetchall()
             }
-            sources: dict[str, str] = {source: sender for source, sender in waiting}
+            dead = {
+                (str(r[0]), str(r[1])): (int(r[2]), r[3])
+                for r in self._x(
+                    cur,
+                    "SELECT m.source, d.sender, COUNT(*), MIN(m.sequence) "
+                    "FROM deliveries d JOIN messages m ON m.pos = d.pos "
+                    "WHERE d.receiver = ? AND d.state = 'dead' "
+                    f"AND d.sender IN ({_marks(len(senders))}) GROUP BY m.source, d.sender",
+                    (receiver, *senders),
+                ).fetchall()
+            }
+            sources: dict[str, str] = {source: sender for source, sender in [*waiting, *dead]}
             for source, _, _ in self._x(
                 cur, "SELECT source, contiguous, max_seen FROM sequences ORDER BY source"
             ).fetchall():
@@ -97,9 +108,11 @@ class LedgerSql(SqlBase):
                 ).fetchone()
                 contiguous, max_seen = (int(state[0]), int(state[1])) if state else (0, 0)
                 count, lowest, oldest = waiting.get((source, sender), (0, None, None))
+                failed, lowest_dead = dead.get((source, sender), (0, None))
                 watermark = contiguous
-                if lowest is not None:
-                    watermark = min(watermark, int(lowest) - 1)
+                for first in (lowest, lowest_dead):
+                    if first is not None:
+                        watermark = min(watermark, int(first) - 1)
                 out.append(
                     SourceCompleteness(
                         source=source,
@@ -113,6 +126,7 @@ class LedgerSql(SqlBase):
                         watermark=watermark,
                         watermark_time=self._time_at(cur, source, watermark),
                         last_time=self._time_at(cur, source, max_seen),
+                        dead=failed,
                     )
                 )
         return out

@@ -279,8 +279,9 @@ class SourceCompleteness:
     """How complete one source is for one receiver (``Store.completeness``).
 
     ``watermark`` is the highest sequence number below which nothing from the source is missing
-    at the exchange (a gap) or still waiting for the receiver; ``watermark_time`` is the event
-    time (``time``) of the message with that number, where it has one.
+    at the exchange (a gap), still waiting for the receiver, or dead-lettered on the way to it;
+    ``watermark_time`` is the event time (``time``) of the message with that number, where it
+    has one.
     """
 
     source: str
@@ -295,6 +296,8 @@ class SourceCompleteness:
     watermark_time: str | None
     last_time: str | None
     """The event time of the source's highest sequence number the exchange holds."""
+    dead: int = 0
+    """Deliveries to the receiver from this source that failed for good (dead letters)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,8 @@ class SourceFreshnessRead(Model):
     state: str = Field(description="The partner's state at the exchange: online, isolated, ...")
     watermark: int = Field(description="The highest sequence number below which nothing misses")
     complete_up_to: str | None = Field(
-        description="The event time (RFC 3339, as the sender gave it) of the watermark's message"
+        description="The event time (RFC 3339, as the sender gave it) of the watermark's "
+        "message; now, for an online source with nothing missing, waiting or failed"
     )
     gaps: list[Annotated[list[int], Field(min_length=2, max_length=2)]] = Field(
         description="Missing sequence numbers as [first, last] ranges"
@@ -63,6 +64,9 @@ class SourceFreshnessRead(Model):
     waiting: int = Field(description="Messages from this source still waiting for the registry")
     catch_up_percent: float | None = Field(
         description="How far the catch-up is; null when unknown (an isolated partner)"
+    )
+    failed: int = Field(
+        description="Messages from this source that failed for good on the way (dead letters)"
     )
     as_of: datetime
     text: str = Field(description="The same in one line of Dutch")

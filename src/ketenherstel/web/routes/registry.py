@@ -32,6 +32,7 @@ from ketenherstel.registry import (
     Reader,
     Registry,
     RegistryConflict,
+    RegistryForbidden,
     RegistryInputError,
     RegistryNotFound,
     export,
@@ -94,6 +95,8 @@ async def _call(fn: Callable[..., T], *, where: Mapping[str, str] | None = None,
         return await run_in_threadpool(fn, **kw)
     except RegistryNotFound as exc:
         raise NotFound(str(exc)) from None
+    except RegistryForbidden as exc:
+        raise Forbidden(str(exc)) from None
     except RegistryConflict as exc:
         raise StateConflict(str(exc)) from None
     except RegistryInputError as exc:
@@ -430,14 +433,10 @@ async def list_rescreen_items(
     items = await _call(
         registry.rescreen,
         reader=reader,
+        direction=direction,
+        work_state=work_state,
         where={"purpose": "query", "legalGround": "query"},
     )
-    items = [
-        i
-        for i in items
-        if (direction is None or i.direction == direction)
-        and (work_state is None or i.work_state == work_state)
-    ]
     if fmt == "csv":
         data = await run_in_threadpool(export.to_csv, items)
         return _download(data, CSV, "rescreen-items.csv")
