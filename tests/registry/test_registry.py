@@ -565,3 +565,27 @@ def test_only_a_profiles_consumers_may_ask_and_only_they_read_extracts(reg: Regi
     with pytest.raises(RegistryForbidden, match="politie may not read"):
         reg.extract(skn="SKN-0000000001", reader=police)
     assert counts(reg)["screenings"] == 0 and reg.reads_of(skn="SKN-0000000001") == []
+
+
+def test_an_item_worked_meanwhile_is_a_conflict_not_a_lost_update(
+    rt: Runtime, reg: Registry, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from ketenherstel.registry import RegistryConflict
+
+    screen(reg, "SCR-1", "SKN-0000000001")
+    clock.now += DAY
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z"))
+    reg.catch_up()
+    (stale,) = reg.rescreen()  # read while the item is still open
+    key = {"reference": "SCR-1", "case_key": "13-000001-25", "direction": "missed"}
+    reg.work_item(**key, action="assign", actor="op-1", assignee="team-a")
+    reg.work_item(**key, action="review", actor="op-1")
+    # a second operator acts on what they read before: it must not overwrite the review
+    monkeypatch.setattr(reg, "rescreen", lambda **_: [dataclasses.replace(stale)])
+    with pytest.raises(RegistryConflict, match="worked meanwhile"):
+        reg.work_item(**key, action="assign", actor="op-2", assignee="team-b")
+    monkeypatch.undo()
+    (item,) = reg.rescreen()
+    assert (item.work_state, item.assignee) == ("reviewed", "team-a")

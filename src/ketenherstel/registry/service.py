@@ -985,6 +985,18 @@ class Registry:
             sid = cur.execute(
                 "SELECT id FROM screenings WHERE reference = ?", (reference,)
             ).fetchone()[0]
+            # Checked again under the write lock: another action may have moved it meanwhile.
+            stored = cur.execute(
+                "SELECT state FROM rescreen_items WHERE screening_id = ? AND case_key = ? "
+                "AND direction = ?",
+                (sid, case_key, direction),
+            ).fetchone()
+            if (stored[0] if stored else "open") != item.work_state:
+                raise RegistryConflict(
+                    f"the item was worked meanwhile (it is {stored[0] if stored else 'open'}); "
+                    "look again",
+                    "action",
+                )
             cur.execute(
                 "INSERT INTO rescreen_items (screening_id, case_key, direction, state, assignee, "
                 "outcome, note, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
