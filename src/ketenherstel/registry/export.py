@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ketenherstel.registry.service import RescreenItem
+from ketenherstel.registry.results import RescreenItem
 
 __all__ = ["COLUMNS", "item_rows", "rescreen_summary", "to_csv", "to_parquet"]
 

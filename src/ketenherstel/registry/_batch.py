@@ -1,0 +1,124 @@
+"""One catch-up transaction of the registry: what it reads up front and the rows it writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ketenherstel.registry.db import RegistryDb
+from ketenherstel.registry.model import Registration
+from ketenherstel.registry.results import _epoch
+from ketenherstel.store.ports import LeasedDelivery
+
+ECRIS_DEADLINE = timedelta(days=42)  # 30 working days (Kaderbesluit 2009/315/JBZ; chain P42D)
+DECISIONS = ("afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar")
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    delivery: LeasedDelivery
+    event: dict[str, Any]
+    reg: Registration | None  # None: not a registration (Justid receives other types too)
+    bkey: str | None
+    fact: str | None
+
+
+class _Batch:
+    """One apply transaction: what it read up front, and the rows it will write."""
+
+    def __init__(self, db: RegistryDb, cur: Any, now: float) -> None:
+        self.db, self.cur, self.now = db, cur, now
+        self.by_bkey: dict[str, tuple[str, int]] = {}
+        self.superseded: dict[tuple[str, str], int] = {}
+        self.aliases: dict[tuple[str, str], str] = {}
+        self.cases: dict[int, tuple[str, str]] = {}
+        self.applied: list[tuple[LeasedDelivery, str, str | None, str | None, int | None]] = []
+        self.registrations: list[tuple[Any, ...]] = []
+        self.replaced: list[tuple[float, int, int]] = []
+        self.new_aliases: list[tuple[str, str, str]] = []
+        self.notifications: list[tuple[Any, ...]] = []
+        self.decisions: list[tuple[LeasedDelivery, Any]] = []
+        self.next_id = 0
+
+    def prefetch(self, parsed: Sequence[_Parsed]) -> None:
+        db, cur = self.db, self.cur
+        self.by_bkey = db.by_bkeys(cur, sorted({p.bkey for p in parsed if p.bkey is not None}))
+        pointers = sorted({p.delivery.supersedes for p in parsed if p.delivery.supersedes})
+        self.superseded = db.registrations_of(cur, pointers)
+        self.aliases = db.aliases(cur, sorted({p.reg.skn for p in parsed if p.reg is not None}))
+        ids = {r for _, r in self.by_bkey.values()} | set(self.superseded.values())
+        self.cases = db.registration_cases(cur, sorted(ids))
+        self.next_id = db.next_registration_id(cur)
+
+    def register(
+        self,
+        reg: Registration,
+        case_key: str,
+        d: LeasedDelivery,
+        sequence: int | None,
+        event: Mapping[str, Any],
+    ) -> int:
+        ident = self.next_id
+        self.next_id += 1
+        self.registrations.append(
+            (
+                ident,
+                reg.skn,
+                case_key,
+                d.sender,
+                d.source,
+                d.id,
+                sequence,
+                reg.type,
+                reg.state,
+                ",".join(reg.categories),
+                reg.fact_date.isoformat(),
+                _epoch(event.get("time")),
+                self.now,
+            )
+        )
+        self.superseded[(d.source, d.id)] = ident
+        self.cases[ident] = (reg.skn, case_key)
+        if reg.notifies:
+            assert reg.nationality is not None
+            due = reg.fact_date + ECRIS_DEADLINE
+            self.notifications.append(
+                (
+                    f"ECRIS-NL-{ident:012d}",
+                    ident,
+                    reg.skn,
+                    case_key,
+                    reg.nationality,
+                    reg.fact_date.isoformat(),
+                    due.isoformat(),
+                    self.now,
+                )
+            )
+        return ident
+
+    def alias(self, skn: str, alias: str, case_key: str) -> None:
+        if (skn, alias) not in self.aliases:
+            self.aliases[(skn, alias)] = case_key
+            self.new_aliases.append((skn, alias, case_key))
+
+    def write(self) -> None:
+        decided = []
+        for d, data in self.decisions:
+            if isinstance(data, dict) and data.get("decision") in DECISIONS:
+                when = str(data.get("decidedAt", ""))
+                day = when[:10] if len(when) >= 10 else ""
+                decided.append((str(data.get("screeningId")), str(data["decision"]), day, d.sender))
+        self.db.record_decisions(self.cur, decided, self.now)
+        self.db.write_batch(
+            self.cur,
+            registrations=self.registrations,
+            applied=[
+                (d.source, d.id, d.type, bkey, fact, outcome, reg, self.now)
+                for d, outcome, bkey, fact, reg in self.applied
+            ],
+            replaced=self.replaced,
+            aliases=self.new_aliases,
+            notifications=self.notifications,
+        )
