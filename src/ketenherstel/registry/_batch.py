@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from ketenherstel.registry.db import RegistryDb
 from ketenherstel.registry.model import Registration
 from ketenherstel.registry.results import _epoch
+from ketenherstel.registry.workdays import add_working_days
 from ketenherstel.store.ports import LeasedDelivery
 
-ECRIS_DEADLINE = timedelta(days=42)  # 30 working days (Kaderbesluit 2009/315/JBZ; chain P42D)
+ECRIS_WORKING_DAYS = 30  # Kaderbesluit 2009/315/JBZ: processed within 30 working days
 DECISIONS = ("afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar")
 
 
@@ -83,7 +83,7 @@ class _Batch:
         self.cases[ident] = (reg.skn, case_key)
         if reg.notifies:
             assert reg.nationality is not None
-            due = reg.fact_date + ECRIS_DEADLINE
+            due = add_working_days(reg.fact_date, ECRIS_WORKING_DAYS)
             self.notifications.append(
                 (
                     f"ECRIS-NL-{ident:012d}",

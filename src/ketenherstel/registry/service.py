@@ -17,7 +17,7 @@ import yaml
 from ketenherstel.chain import Chain, source_urn
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.service import Exchange
-from ketenherstel.registry._batch import DECISIONS, ECRIS_DEADLINE, _Batch, _Parsed
+from ketenherstel.registry._batch import DECISIONS, ECRIS_WORKING_DAYS, _Batch, _Parsed
 from ketenherstel.registry.db import ReadRecord, RegistryDb, ScreeningRow
 from ketenherstel.registry.model import (
     CATEGORIES,
@@ -53,7 +53,7 @@ from ketenherstel.store.ports import LeasedDelivery, SourceCompleteness
 
 __all__ = [
     "DECISIONS",
-    "ECRIS_DEADLINE",
+    "ECRIS_WORKING_DAYS",
     "Answer",
     "ApplyResult",
     "EcrisNotification",

@@ -256,7 +256,10 @@ class EcrisNotificationRead(Model):
     case_key: str
     member_state: str = Field(description="The member state of the convicted person's nationality")
     conviction_date: date
-    due_date: date = Field(description="The conviction date plus 30 working days (P42D)")
+    due_date: date = Field(
+        description="The conviction date plus 30 working days (weekends and public holidays "
+        "not counted)"
+    )
     sent_at: datetime | None = Field(description="When it went out through the exchange")
     state: Literal["on-time", "late", "unsent"]
     days_late: float = Field(description="Days past the due date when sent (or now, if not)")
