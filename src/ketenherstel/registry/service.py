@@ -584,9 +584,10 @@ class Registry:
         reader: Reader | None = None,
         direction: str | None = None,
         work_state: str | None = None,
+        reference: str | None = None,
     ) -> list[RescreenItem]:
         """Every stored answer that would now be different, both ways, with its work state
-        (only ``direction`` or ``work_state``, if given).
+        (only ``direction``, ``work_state`` or one screening's ``reference``, if given).
 
         Only answers for persons with a registration known or replaced after the answer can
         differ, so only those are recomputed. With a ``reader`` the read is logged: once for
@@ -603,15 +604,21 @@ class Registry:
             )
         if reader is not None:
             reader.check()
+        # Answers of persons with a registration known or replaced at or after the answer.
+        changed = (
+            "(EXISTS (SELECT 1 FROM registrations r WHERE r.skn = s.skn "
+            "AND r.known_at >= s.answered_at) OR EXISTS (SELECT 1 FROM registrations r "
+            "WHERE r.skn = s.skn AND r.replaced_at >= s.answered_at))"
+        )
+        one = ("", ()) if reference is None else (" AND s.reference = ?", (reference,))
         with self.db.tx() as cur:
             screenings = [
                 _screening(r)
                 for r in cur.execute(
                     "SELECT id, reference, consumer, profile, skn, query_date, answered_at, "
                     "cases, freshness, purpose, legal_ground, requester_role FROM screenings s "
-                    "WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.skn = s.skn "
-                    "AND r.known_at >= s.answered_at) OR EXISTS (SELECT 1 FROM registrations r "
-                    "WHERE r.skn = s.skn AND r.replaced_at >= s.answered_at) ORDER BY s.id"
+                    f"WHERE {changed}{one[0]} ORDER BY s.id",
+                    one[1],
                 )
             ]
             people = self.db.people_rows(cur, sorted({s.skn for s in screenings}))
@@ -625,9 +632,8 @@ class Registry:
             decided = dict(
                 cur.execute(
                     "SELECT d.screening_id, d.decision FROM decisions d JOIN screenings s "
-                    "ON s.id = d.screening_id WHERE EXISTS (SELECT 1 FROM registrations r "
-                    "WHERE r.skn = s.skn AND (r.known_at >= s.answered_at "
-                    "OR r.replaced_at >= s.answered_at))"
+                    f"ON s.id = d.screening_id WHERE {changed}{one[0]}",
+                    one[1],
                 ).fetchall()
             )
             items: list[RescreenItem] = []
@@ -743,8 +749,8 @@ class Registry:
             raise RegistryInputError("close needs an outcome", "outcome")
         current = [
             i
-            for i in self.rescreen()
-            if i.reference == reference and i.case_key == case_key and i.direction == direction
+            for i in self.rescreen(reference=reference, direction=direction)
+            if i.case_key == case_key
         ]
         if not current:
             raise RegistryNotFound(
