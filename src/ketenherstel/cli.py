@@ -24,6 +24,7 @@ from rich.table import Table
 from ketenherstel import __version__
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
+from ketenherstel.cli_reconcile import reconcile_app
 from ketenherstel.cli_recovery import scenario_app
 from ketenherstel.cli_registry import registry_app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
@@ -58,6 +59,7 @@ app.add_typer(route_app, name="route")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(registry_app, name="registry")
+app.add_typer(reconcile_app, name="reconcile")
 
 out = Console()
 err = Console(stderr=True)

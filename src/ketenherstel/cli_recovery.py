@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ketenherstel.chain import ChainError, load_chain
+from ketenherstel.cli_common import fail as _fail
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.golive.cli import ChainOpt, PlanArg, _rate, _row, _time
 from ketenherstel.golive.cli import _chain as plan_chain
@@ -38,16 +39,10 @@ scenario_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
-err = Console(stderr=True)
 
 ScenarioArg = Annotated[
     str, typer.Argument(help="A scenario file, or the name of a built-in scenario (om-2025)")
 ]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _path(spec: str) -> Path:

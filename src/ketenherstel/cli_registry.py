@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from ketenherstel.cli_common import err
+from ketenherstel.cli_common import fail as _fail
 from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.registry.model import parse_date
 from ketenherstel.registry.service import (
@@ -49,7 +50,6 @@ registry_app = typer.Typer(
 )
 
 out = Console()
-err = Console(stderr=True)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DIRECTIONS = ("missed", "wrongly-shown")
@@ -77,11 +77,6 @@ GroundOpt = Annotated[
     ),
 ]
 SknArg = Annotated[str, typer.Argument(help="The person's SKN, e.g. SKN-0123456789")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @contextlib.contextmanager

@@ -23,6 +23,21 @@ class Settings:
     (``x.db`` -> ``x.registry.sqlite``), and for a PostgreSQL store one file per store URL in
     ``var/`` (so two stores never share a registry)."""
 
+    reconcile_dir: str | None = None
+    """Where reconciliation reports go (decision 0011); by default beside a SQLite store's
+    file (``x.db`` -> ``x.reconcile/``), for a PostgreSQL store ``var/reconcile-<hash>/``."""
+
+    def reconcile_location(self) -> str:
+        if self.reconcile_dir:
+            return self.reconcile_dir
+        if self.store_url.startswith("postgres"):
+            digest = hashlib.sha256(self.store_url.encode()).hexdigest()[:12]
+            return f"var/reconcile-{digest}"
+        path = self.store_url.removeprefix("sqlite:///")
+        if path == ":memory:":
+            return "var/reconcile-memory"
+        return path.removesuffix(".db").removesuffix(".sqlite") + ".reconcile"
+
     def registry_location(self) -> str:
         if self.registry_url:
             return self.registry_url
@@ -53,6 +68,7 @@ class Settings:
             "chain_file": env.get("KETENHERSTEL_CHAIN") or None,
             "exchange": exchange,
             "registry_url": env.get("KETENHERSTEL_REGISTRY") or None,
+            "reconcile_dir": env.get("KETENHERSTEL_RECONCILE_DIR") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -3,13 +3,16 @@
 ``make demo`` runs :func:`run_story` on a fresh SQLite file at full volume: progress bars while
 the simulated months pass, then each channel's backlog at its peak, each wave's drain, the
 deadlines missed and why, the forecast against what happened, the paper work and the outbox,
-and at the end **lost** and **applied twice**, computed from the store. The figures are also
-written as JSON, and the backlog per channel as a chart (SVG).
+and at the end **lost** and **applied twice**, computed from the store, and a reconciliation
+across every hop (sent, accepted, routed, delivered, applied; and the paper work) with the
+counts behind its zero. The figures are also written as JSON, and the backlog per channel as a
+chart (SVG).
 """
 
 from __future__ import annotations
 
 import resource
+import shutil
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,12 +32,15 @@ from rich.table import Table
 from rich.text import Text
 
 from ketenherstel.bootstrap import Runtime, bootstrap
+from ketenherstel.cli_reconcile import print_report
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.golive.chart import render_svg
 from ketenherstel.golive.forecast import ChannelForecast, DayPoint, ForecastResult
+from ketenherstel.reconcile import LedgerSpec, LiveSources, Report, reconcile
 from ketenherstel.recovery.figures import RegistryFigures
 from ketenherstel.recovery.runner import ScenarioResult, run_scenario
 from ketenherstel.recovery.scenario import Scenario, load_scenario
+from ketenherstel.recovery.sent_ledger import SentLedger
 from ketenherstel.settings import Settings
 from ketenherstel.store.manual_ports import manual_store
 
@@ -48,7 +54,9 @@ def fresh_sqlite(store_url: str) -> None:
     PostgreSQL is left alone."""
     if store_url.startswith("postgres"):
         return
-    registry = Settings.from_env(store_url=store_url).registry_location()
+    settings = Settings.from_env(store_url=store_url)
+    shutil.rmtree(settings.reconcile_location(), ignore_errors=True)
+    registry = settings.registry_location()
     for url in (store_url, registry):
         if url == ":memory:":
             continue
@@ -80,10 +88,16 @@ def run_story(
             f"volume {scale:.0%} of DOMAIN.md's · seed {scenario.seed} · step {scenario.step}",
             highlight=False,
         )
+        reports = Path(settings.reconcile_location())
+        sent = SentLedger(reports / f"sent-{scenario.name}.parquet", rt.chain)
         began, cpu = time.perf_counter(), time.process_time()
-        result = _run_with_progress(scenario, rt, manual, scale, console, parallel)
+        try:
+            result = _run_with_progress(scenario, rt, manual, scale, console, parallel, sent)
+        finally:
+            sent.close()
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         print_story(scenario, result, console)
+        reconcile_story(rt, sent.path, reports, console)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         console.print(
             f"ran {result.sent:,} messages over {(result.end - result.start).days} simulated "
@@ -106,6 +120,7 @@ def _run_with_progress(
     scale: float,
     console: Console,
     parallel: bool,
+    sent: SentLedger | None = None,
 ) -> ScenarioResult:
     last_step = max((at for at in scenario.plan.changes()), default=scenario.start)
     horizon = min(scenario.end, last_step + timedelta(days=2))
@@ -134,9 +149,55 @@ def _run_with_progress(
             progress=tick,
             parallel=parallel,
             registry=rt.registry,
+            sent_ledger=sent,
         )
         progress.update(task, completed=total_days)
     return result
+
+
+def reconcile_story(rt: Runtime, sent: Path, reports: Path, console: Console) -> list[Report]:
+    """Reconcile every hop after the scenario: what the senders sent, what the exchange accepted,
+    routed and delivered, what the registry applied; and the paper work against the exchange."""
+    sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver)
+    chains = [
+        [
+            LedgerSpec("sent", sent, "parquet"),
+            LedgerSpec("accepted"),
+            LedgerSpec("routed"),
+            LedgerSpec("delivered"),
+            LedgerSpec("applied"),
+        ],
+        [LedgerSpec("manual", partial=True), LedgerSpec("accepted")],
+    ]
+    made = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reconciliation", total=None)
+
+        def step(what: str, done: int, total: int) -> None:
+            progress.update(
+                task, description=f"reconciliation: {what}", completed=done, total=total
+            )
+
+        for hops in chains:
+            made.append(reconcile(hops, out_dir=reports, sources=sources, progress=step))
+    for report in made:
+        print_report(report, console)
+    missing = sum(r.missing for r in made)
+    style = "bold green" if missing == 0 else "bold red"
+    console.print(
+        f"[{style}]reconciliation across all hops: {missing:,} missing[/] "
+        f"(reports in {reports}; details per record as Parquet and CSV, an HTML section for "
+        "the briefing)",
+        highlight=False,
+    )
+    return made
 
 
 def _when(at: datetime | None) -> str:

@@ -528,6 +528,24 @@ class Exchange(IsolationMixin, BundleMixin):
         self._audit(principal, "delivery-resent", str(delivery_id), "")
         return record
 
+    def redeliver(
+        self, *, principal: Principal, source: str, id: str, receiver: str, reason: str
+    ) -> str:
+        """Deliver a message to a receiver again with its original id (reconciliation found it
+        never applied): ``resent``, ``pending`` (on its way already) or ``not-found``."""
+        self._require_operator(principal)
+        outcome = self.store.redeliver(
+            source=source,
+            id=id,
+            receiver=receiver,
+            now=self.clock(),
+            actor=principal.name,
+            reason=reason,
+        )
+        if outcome == "resent":
+            self._audit(principal, "delivery-redelivered", f"{source} {id} -> {receiver}", reason)
+        return outcome
+
     def trail(self, *, principal: Principal, source: str, id: str) -> MessageTrail:
         message = self.store.message(source, id)
         hidden = NotFound(f"no message {id!r} from {source!r} that you may see")

@@ -43,6 +43,7 @@ from ketenherstel.golive.forecast import ActualPoint, Comparison, Inflow, compar
 from ketenherstel.recovery.figures import ChannelStats, MissedDeadline, ScenarioResult, WaveDrain
 from ketenherstel.recovery.registry_link import ECRIS_NOTIFIED, SCREENING_ANSWER, RegistryLink
 from ketenherstel.recovery.scenario import Scenario
+from ketenherstel.recovery.sent_ledger import SentLedger
 from ketenherstel.recovery.steps import apply_step, plan_steps
 from ketenherstel.recovery.traffic import events_from_child, events_in_process
 from ketenherstel.registry import Registry
@@ -80,6 +81,7 @@ def run_scenario(
     progress: Progress | None = None,
     parallel: bool = True,
     registry: Registry | None = None,
+    sent_ledger: SentLedger | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` on ``exchange`` (whose clock it takes over) and return its figures.
 
@@ -88,6 +90,9 @@ def run_scenario(
 
     ``registry``: Justid's registry (on the same exchange) consumes Justid's deliveries and
     answers the screenings the simulator asks for; its figures land in ``result.registry``.
+
+    ``sent_ledger``: every event a partner submits is recorded there too (what the senders say
+    they sent, for reconciliation); the caller closes it.
     """
     if not 0 < scale <= 1:
         raise ValueError(f"scale is a share of the full volume, above 0 and at most 1: {scale}")
@@ -108,7 +113,7 @@ def run_scenario(
                 "empty one (delete its file, or scenario run --fresh)"
             )
     link = RegistryLink(registry) if registry is not None else None
-    return _Run(scenario, exchange, manual, scale, progress, parallel, link).run()
+    return _Run(scenario, exchange, manual, scale, progress, parallel, link, sent_ledger).run()
 
 
 class _Run:
@@ -121,9 +126,11 @@ class _Run:
         progress: Progress | None,
         parallel: bool,
         link: RegistryLink | None = None,
+        sent_ledger: SentLedger | None = None,
     ) -> None:
         self.sc = scenario
         self.link = link
+        self.sent_ledger = sent_ledger
         self.ex = exchange
         self.manual = manual
         self.chain = exchange.chain
@@ -349,6 +356,8 @@ class _Run:
             )
             for (sender, chunk), result in zip(group, results, strict=True):
                 r.sent += len(chunk)
+                if self.sent_ledger is not None:
+                    self.sent_ledger.record(sender, chunk, self.now)
                 if isinstance(result, Exception):
                     r.rejected += len(chunk)
                     continue

@@ -268,6 +268,19 @@ class RegistryDb:
                 out[r[7]].append(_known(r))
         return out
 
+    def applied_rows(self, *, after: int, limit: int) -> list[tuple[object, ...]]:
+        """One page of what the registry applied, for reconciliation: (rowid, source, id, type,
+        applied_at). Every delivery it processed is here, registrations or not."""
+        with self.tx() as cur:
+            return [
+                tuple(r)
+                for r in cur.execute(
+                    "SELECT rowid, source, id, type, applied_at FROM applied WHERE rowid > ? "
+                    "ORDER BY rowid LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+            ]
+
     def counts(self) -> dict[str, int]:
         with self.tx() as cur:
             row = cur.execute(

@@ -455,21 +455,66 @@ class DeliverySql(SqlBase):
             if row[0] != "dead":
                 raise NotFound(f"delivery {delivery_id} is {row[0]}, not dead-lettered")
             # The rules may have changed while it was dead: a re-send honours the ones in force.
-            self._lock_channels(cur, exclusive=False)
-            held = 1 if self._ruleset(cur).held(row[1], row[2], row[3], row[4]) else 0
-            self._x(
+            self._back_to_ready(
                 cur,
-                "UPDATE deliveries SET state = 'ready', attempts = 0, not_before = ?, "
-                "first_attempt_at = NULL, lease_until = NULL, held = ?, updated_at = ? "
-                "WHERE id = ?",
-                (now, held, now, delivery_id),
+                delivery_id,
+                (row[1], row[2], row[3], row[4]),
+                now,
+                actor,
+                "re-sent with its original id",
             )
-            self._trail(cur, [delivery_id], now, "resent", actor, "re-sent with its original id")
-            self._rehead(cur, [delivery_id])
             out = self._x(
                 cur, f"SELECT {self._DELIVERY_COLS} FROM deliveries WHERE id = ?", (delivery_id,)
             ).fetchone()
         return _delivery(out)
+
+    def redeliver(
+        self, *, source: str, id: str, receiver: str, now: float, actor: str, reason: str
+    ) -> str:
+        """Deliver a message to a receiver again with its original id (reconciliation's
+        repair): its one delivery row goes back to ready; nothing is inserted, so there is never
+        a second delivery. Returns ``resent``, or ``pending`` when it is on its way already, or
+        ``not-found`` when the exchange holds no such message for that receiver."""
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                "SELECT d.id, d.state, d.sender, d.type, d.process FROM deliveries d "
+                "JOIN messages m ON m.pos = d.pos WHERE m.source = ? AND m.id = ? "
+                f"AND d.receiver = ?{self.for_update}",
+                (source, id, receiver),
+            ).fetchone()
+            if row is None:
+                return "not-found"
+            delivery_id, state = int(row[0]), str(row[1])
+            if state in ("ready", "leased"):
+                return "pending"
+            self._back_to_ready(
+                cur, delivery_id, (receiver, row[2], row[3], row[4]), now, actor, reason
+            )
+        return "resent"
+
+    def _back_to_ready(
+        self,
+        cur: Cursor,
+        delivery_id: int,
+        channel: tuple[str, str, str, str],
+        now: float,
+        actor: str,
+        why: str,
+    ) -> None:
+        """One delivery ready again from now, held if the rules in force (receiver, sender,
+        type, process) hold it; a ``resent`` trail event says why."""
+        self._lock_channels(cur, exclusive=False)
+        held = 1 if self._ruleset(cur).held(*channel) else 0
+        self._x(
+            cur,
+            "UPDATE deliveries SET state = 'ready', attempts = 0, not_before = ?, "
+            "first_attempt_at = NULL, lease_until = NULL, held = ?, updated_at = ? "
+            "WHERE id = ?",
+            (now, held, now, delivery_id),
+        )
+        self._trail(cur, [delivery_id], now, "resent", actor, why)
+        self._rehead(cur, [delivery_id])
 
     # -- reading ------------------------------------------------------------------------
 

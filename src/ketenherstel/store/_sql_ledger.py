@@ -1,11 +1,13 @@
-"""Whole-store counts that prove nothing was lost or applied twice (the scenario's last word).
+"""Whole-store counts that prove nothing was lost or applied twice (the scenario's last word),
+and the store's ledgers for reconciliation (decision 0011).
 
-Read-only and one transaction, so the counts agree with each other.
+Read-only; each call is one transaction, so the counts agree with each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _marks
 from ketenherstel.store.ports import LedgerCounts, SourceCompleteness
@@ -148,3 +150,36 @@ class LedgerSql(SqlBase):
             (source,),
         ).fetchall()
         return tuple((int(a), int(b)) for a, b in rows)
+
+    # Each ledger: (cursor, source, id, sender, receiver, type, bkey, hash, sequence,
+    # event_time (RFC 3339 text or None), at (epoch seconds)); ``cursor`` orders the pages.
+    _LEDGERS: ClassVar[dict[str, str]] = {
+        "accepted": (
+            "SELECT pos, source, id, sender, NULL, type, bkey, fact_hash, sequence, time, "
+            "received_at FROM messages WHERE pos > ? ORDER BY pos LIMIT ?"
+        ),
+        "routed": (
+            "SELECT d.id, m.source, m.id, m.sender, d.receiver, m.type, m.bkey, m.fact_hash, "
+            "m.sequence, m.time, d.created_at FROM deliveries d JOIN messages m ON m.pos = d.pos "
+            "WHERE d.id > ? ORDER BY d.id LIMIT ?"
+        ),
+        "delivered": (
+            "SELECT d.id, m.source, m.id, m.sender, d.receiver, m.type, m.bkey, m.fact_hash, "
+            "m.sequence, m.time, d.updated_at FROM deliveries d JOIN messages m ON m.pos = d.pos "
+            "WHERE d.state = 'acked' AND d.id > ? ORDER BY d.id LIMIT ?"
+        ),
+        "manual": (
+            "SELECT id, NULL, NULL, partner, NULL, type, bkey, NULL, NULL, NULL, registered_at "
+            "FROM manual_records WHERE status <> 'withdrawn' AND id > ? ORDER BY id LIMIT ?"
+        ),
+    }
+
+    def ledger_rows(self, kind: str, *, after: int, limit: int) -> list[tuple[object, ...]]:
+        """One page of a ledger: ``accepted`` (every stored message), ``routed`` (every
+        delivery the exchange owes a receiver), ``delivered`` (acknowledged deliveries, at the
+        acknowledgement), ``manual`` (paper records not withdrawn)."""
+        sql = self._LEDGERS.get(kind)
+        if sql is None:
+            raise ValueError(f"no ledger {kind!r}; the store has {', '.join(self._LEDGERS)}")
+        with self._tx() as cur:
+            return [tuple(r) for r in self._x(cur, sql, (after, limit)).fetchall()]

@@ -1,0 +1,328 @@
+"""``ketenherstel reconcile …``: compare the ledgers of a chain of hops (decision 0011).
+
+``run`` takes the hops in chain order: a live ledger by name (``accepted``, ``routed``,
+``delivered``, ``applied``, ``manual``) or a file (``sent=om-sent.csv``), with ``--map`` for a
+file's own column names. Reports go to KETENHERSTEL_RECONCILE_DIR (by default beside a SQLite
+store: x.db -> x.reconcile/). Bad input gives a one-line message on stderr, exit code 2, and no
+report; a report that does not exist gives exit code 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ketenherstel.cli_common import err
+from ketenherstel.cli_common import fail as _fail
+from ketenherstel.reconcile import (
+    LiveSources,
+    ReconcileError,
+    ReconcileInputError,
+    find_report,
+    legal_limits,
+    list_reports,
+    parse_hop,
+    parse_mapping,
+    parse_slas,
+    reconcile,
+    request_list,
+    resend,
+)
+from ketenherstel.reconcile.report import Report, pair_totals
+
+if TYPE_CHECKING:
+    from ketenherstel.bootstrap import Runtime
+
+__all__ = ["print_report", "reconcile_app"]
+
+reconcile_app = typer.Typer(
+    help="Reconciliation: compare what each hop holds (sent, accepted, routed, delivered, "
+    "applied, manual, or files) and repair what is missing.",
+    no_args_is_help=True,
+)
+
+out = Console()
+
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="sqlite:///path.db, a file path or postgresql://…")
+]
+RegistryOpt = Annotated[
+    str | None, typer.Option("--registry", help="The registry's own SQLite file (for 'applied')")
+]
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", help="Reports directory (default: KETENHERSTEL_RECONCILE_DIR or beside the store)"
+    ),
+]
+IdArg = Annotated[str, typer.Argument(help="The report's id (see 'reconcile list')")]
+
+
+@contextlib.contextmanager
+def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
+    from ketenherstel.bootstrap import bootstrap
+    from ketenherstel.chain import ChainError
+    from ketenherstel.settings import Settings
+    from ketenherstel.store import StoreError
+
+    try:
+        rt = bootstrap(Settings.from_env(store_url=store, registry_url=registry))
+    except (ChainError, StoreError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def _reports_dir(store: str | None, given: Path | None) -> Path:
+    from ketenherstel.settings import Settings
+
+    if given is not None:
+        return given
+    return Path(Settings.from_env(store_url=store).reconcile_location())
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def print_report(report: Report | dict[str, Any], console: Console = out) -> None:
+    """The summary: one column per pair of hops, one row per class."""
+    data = report.to_json() if isinstance(report, Report) else report
+    table = Table(title=f"Reconciliation {data['id']}", title_justify="left")
+    table.add_column("")
+    for pair in data["pairs"]:
+        table.add_column(f"{pair['from']} →\n{pair['to']}", justify="right")
+
+    def row(label: str, value: Callable[[dict[str, Any]], str]) -> None:
+        table.add_row(label, *(value(p) for p in data["pairs"]))
+
+    def total(*names: str) -> Callable[[dict[str, Any]], str]:
+        return lambda p: _n(sum(p["totals"][n] for n in names))
+
+    row("rows (from)", lambda p: _n(p["rowsFrom"]))
+    row("rows (to)", lambda p: _n(p["rowsTo"]))
+    row("matched", total("matched"))
+    row("  of which by high-water mark", total("confirmedByHighWaterMark"))
+    row("same fact, other id", total("matchedByBusinessKeyFrom", "matchedByBusinessKeyTo"))
+    row("missing at from", total("missingAtFrom"))
+    row("missing at to", total("missingAtTo"))
+    row(
+        "duplicate",
+        total("duplicateFrom", "duplicateTo", "duplicateBusinessKeyFrom", "duplicateBusinessKeyTo"),
+    )
+    row("conflicting", total("conflicting"))
+    row("late", total("late"))
+    row("unkeyed", total("unkeyedFrom", "unkeyedTo"))
+    row("fan-out (to)", total("fanOutTo"))
+    row(
+        "beyond a partial ledger",
+        total("onlyInToBeyondPartialFrom", "onlyInFromBeyondPartialTo"),
+    )
+
+    def mark(p: dict[str, Any]) -> str:
+        hwm = p["highWaterMark"]
+        if hwm["cleanGroups"] or hwm["dirtyGroups"]:
+            return f"{hwm['cleanGroups']} clean / {hwm['dirtyGroups']}"
+        return "n/a"
+
+    row("high-water mark", mark)
+    console.print(table)
+    verdict = (
+        "[green]nothing missing[/]"
+        if data["missing"] == 0
+        else f"[red]{data['missing']} missing[/]"
+    )
+    console.print(
+        f"{verdict}; {_n(data['detailRows'])} detail rows; "
+        f"{_n(data['requests'])} records to request from their senders"
+    )
+
+
+@reconcile_app.command("run")
+def run_cmd(
+    hops: Annotated[
+        list[str],
+        typer.Argument(
+            help="Hops in chain order: a live ledger (accepted, routed, delivered, applied, "
+            "manual) or NAME=FILE (.csv, .parquet, .jsonl; or NAME=FILE:csv)"
+        ),
+    ],
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="HOP.COLUMN=FILECOLUMN, HOP.COLUMN=:constant or HOP.fields=a,b (repeatable). "
+            "Columns: source, id, sender, receiver, type, bkey, hash, sequence, event_time, "
+            "recorded_at",
+        ),
+    ] = None,
+    sla: Annotated[
+        list[str] | None,
+        typer.Option("--sla", help="TYPE=DURATION (7d, 4h; '*' for every type), repeatable"),
+    ] = None,
+    legal: Annotated[
+        bool,
+        typer.Option("--legal-deadlines", help="Late = beyond the type's legal deadline (chain)"),
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Compare every row, also of hops the high-water mark confirms"),
+    ] = False,
+    memory: Annotated[str, typer.Option("--memory", help="DuckDB's memory limit")] = "2GB",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+    reports: DirOpt = None,
+) -> None:
+    """Compare each adjacent pair of hops; write summary, details (Parquet, CSV), HTML and the
+    request list."""
+    try:
+        specs = [parse_mapping(parse_hop(h), mapping or []) for h in hops]
+        names = {s.name for s in specs}
+        for item in mapping or []:
+            hop = item.partition(".")[0]
+            if hop not in names:
+                raise ReconcileInputError(f"mapping {item!r}: there is no hop {hop!r}")
+        limits = parse_slas(sla or [])
+    except ReconcileInputError as exc:
+        raise _fail(str(exc)) from None
+    live = any(s.live for s in specs)
+    with contextlib.ExitStack() as stack:
+        sources = None
+        if live or legal:
+            rt = stack.enter_context(_runtime(store, registry))
+            sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver)
+            if legal:
+                limits = legal_limits(rt.chain) | limits
+        progress = stack.enter_context(
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+        )
+        task = progress.add_task("reconcile", total=None)
+
+        def step(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total or None)
+
+        try:
+            report = reconcile(
+                specs,
+                out_dir=_reports_dir(store, reports),
+                sources=sources,
+                limits=limits,
+                hwm=not full,
+                memory=memory,
+                progress=step,
+            )
+        except ReconcileInputError as exc:
+            raise _fail(str(exc)) from None
+        except OSError as exc:
+            raise _fail(f"cannot write the report: {exc}") from None
+    if as_json:
+        out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    print_report(report)
+    out.print(f"report: {report.path}")
+
+
+@reconcile_app.command("list")
+def list_cmd(store: StoreOpt = None, reports: DirOpt = None) -> None:
+    """The reports made so far, newest first."""
+    table = Table("id", "made", "hops", "missing", "detail rows")
+    for r in list_reports(_reports_dir(store, reports)):
+        table.add_row(
+            r["id"],
+            r["createdAt"][:16],
+            " → ".join(h["name"] for h in r["hops"]),
+            _n(r["missing"]),
+            _n(r["detailRows"]),
+        )
+    out.print(table)
+
+
+def _find(store: str | None, reports: Path | None, report_id: str) -> Path:
+    try:
+        return find_report(_reports_dir(store, reports), report_id)
+    except ReconcileError as exc:
+        raise _fail(str(exc), 1) from None
+
+
+@reconcile_app.command("show")
+def show_cmd(report_id: IdArg, store: StoreOpt = None, reports: DirOpt = None) -> None:
+    """One report's summary (and where its files are)."""
+    path = _find(store, reports, report_id)
+    print_report(json.loads((path / "summary.json").read_text(encoding="utf-8")))
+    out.print(f"details: {path / 'details.parquet'} and details.csv; html: report.html")
+
+
+@reconcile_app.command("resend")
+def resend_cmd(
+    report_id: IdArg,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, change nothing")] = False,
+    store: StoreOpt = None,
+    registry: RegistryOpt = None,
+    reports: DirOpt = None,
+) -> None:
+    """Deliver again, with the original id, what the exchange delivered but the next hop
+    never recorded (missing at delivered or applied)."""
+    from ketenherstel.exchange.auth import LOCAL_OPERATOR
+    from ketenherstel.exchange.errors import ExchangeError
+
+    path = _find(store, reports, report_id)
+    with _runtime(store, registry) as rt:
+
+        def redeliver(*, source: str, id: str, receiver: str, reason: str) -> str:
+            return rt.exchange.redeliver(
+                principal=LOCAL_OPERATOR, source=source, id=id, receiver=receiver, reason=reason
+            )
+
+        try:
+            result = resend(path, redeliver, dry_run=dry_run)
+        except ExchangeError as exc:
+            raise _fail(exc.detail) from None
+    verb = "would re-send" if dry_run else "re-sent"
+    count = len(result.items) if dry_run else result.resent
+    out.print(
+        f"{verb} {count}; already on their way {result.pending}; not at the exchange "
+        f"{result.not_found}; without a receiver (not re-sendable) {result.skipped}"
+    )
+
+
+@reconcile_app.command("requests")
+def requests_cmd(report_id: IdArg, store: StoreOpt = None, reports: DirOpt = None) -> None:
+    """The request list: records a sender holds that the exchange never accepted."""
+    path = _find(store, reports, report_id)
+    rows = request_list(path)
+    table = Table("sender", "source", "id", "type", "row in sender's ledger")
+    for r in rows:
+        table.add_row(r["sender"], r["source"], r["id"], r["type"], r["row_in_sender_ledger"])
+    out.print(table)
+    out.print(f"{len(rows)} to request; file: {path / 'requests.csv'}")
+
+
+def pair_line(report: Report) -> list[str]:
+    """One line per pair for the demo's story."""
+    lines = []
+    for p in report.pairs:
+        t = pair_totals(p)
+        lines.append(
+            f"{p.a} → {p.b}: {_n(p.rows_a)} / {_n(p.rows_b)} rows, {_n(t['matched'])} matched, "
+            f"{_n(t['bkey-a'] + t['bkey-b'])} same fact under another id, "
+            f"{_n(t['missing-a'] + t['missing-b'])} missing"
+        )
+    return lines

@@ -1,0 +1,46 @@
+"""Reconciliation (PRODUCT.md M6, decision 0011): compare what each hop of the chain holds and
+say what is missing, duplicated, conflicting or late, and repair it."""
+
+from ketenherstel.reconcile.ledger import (
+    CANONICAL,
+    LIVE,
+    LedgerSpec,
+    ReconcileError,
+    ReconcileInputError,
+    parse_duration,
+    parse_hop,
+    parse_mapping,
+    parse_slas,
+)
+from ketenherstel.reconcile.report import Report
+from ketenherstel.reconcile.service import (
+    LiveSources,
+    RepairResult,
+    find_report,
+    legal_limits,
+    list_reports,
+    reconcile,
+    request_list,
+    resend,
+)
+
+__all__ = [
+    "CANONICAL",
+    "LIVE",
+    "LedgerSpec",
+    "LiveSources",
+    "ReconcileError",
+    "ReconcileInputError",
+    "RepairResult",
+    "Report",
+    "find_report",
+    "legal_limits",
+    "list_reports",
+    "parse_duration",
+    "parse_hop",
+    "parse_mapping",
+    "parse_slas",
+    "reconcile",
+    "request_list",
+    "resend",
+]

@@ -1,0 +1,138 @@
+"""Bad input gets a clear error naming file, column and row, and no report is left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ketenherstel.reconcile import ReconcileInputError, parse_hop, parse_mapping, parse_slas
+from tests.reconcile.helpers import row, run, write
+
+
+def no_report(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    assert not reports.exists() or list(reports.iterdir()) == []
+
+
+def test_a_mapped_column_the_file_does_not_have(tmp_path: Path) -> None:
+    sent = write(tmp_path / "s.csv", [{"MsgId": "m1", "type": "t.a"}])
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=["sent.id=MessageId"])
+    text = str(caught.value)
+    assert str(sent) in text and "'MessageId'" in text and "MsgId" in text
+    assert caught.value.column == "MessageId"
+    no_report(tmp_path)
+
+
+def test_a_ledger_without_type_or_without_id_and_bkey(tmp_path: Path) -> None:
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    no_type = write(tmp_path / "n.csv", [{"id": "m1"}])
+    with pytest.raises(ReconcileInputError, match="no 'type' column"):
+        run(tmp_path, [f"sent={no_type}", f"accepted={acc}"])
+    no_key = write(tmp_path / "k.csv", [{"type": "t.a", "hash": "h"}])
+    with pytest.raises(ReconcileInputError, match="neither 'id' nor 'bkey'"):
+        run(tmp_path, [f"sent={no_key}", f"accepted={acc}"])
+    no_report(tmp_path)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".jsonl", ".parquet"])
+def test_a_value_of_the_wrong_type_names_its_row(tmp_path: Path, ext: str) -> None:
+    rows = [row("m1", sequence=1), row("m2", sequence=2), row("m3", sequence="drie")]
+    sent = write(tmp_path / f"s{ext}", rows)
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"])
+    assert (caught.value.file, caught.value.column, caught.value.row) == (str(sent), "sequence", 3)
+    assert "'drie' is not a whole number" in str(caught.value)
+    no_report(tmp_path)
+
+
+def test_a_bad_time_names_its_row(tmp_path: Path) -> None:
+    sent = write(tmp_path / "s.csv", [row("m1"), row("m2", recorded_at="gisteren")])
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"])
+    assert (caught.value.column, caught.value.row) == ("recorded_at", 2)
+    assert "date and time" in str(caught.value)
+
+
+def test_unreadable_empty_and_absent_files(tmp_path: Path) -> None:
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ReconcileInputError, match="cannot be read as parquet") as caught:
+        run(tmp_path, [f"sent={broken}", f"accepted={acc}"])
+    assert caught.value.file == str(broken)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(ReconcileInputError, match="empty"):
+        run(tmp_path, [f"sent={empty}", f"accepted={acc}"])
+    with pytest.raises(ReconcileInputError, match="no such file"):
+        run(tmp_path, [f"sent={tmp_path / 'nowhere.csv'}", f"accepted={acc}"])
+    bad_json = tmp_path / "bad.jsonl"
+    bad_json.write_text('{"id": "m1", "type": "t.a"}\n{"id": \n', encoding="utf-8")
+    with pytest.raises(ReconcileInputError, match="cannot be read as jsonl"):
+        run(tmp_path, [f"sent={bad_json}", f"accepted={acc}"])
+    no_report(tmp_path)
+
+
+def test_hops_that_cannot_be_matched(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.csv", [{"id": "m1", "type": "t.a"}])
+    b = write(tmp_path / "b.csv", [{"bkey": "k", "type": "t.a"}])
+    with pytest.raises(ReconcileInputError, match="share neither 'id' nor 'bkey'"):
+        run(tmp_path, [f"sent={a}", f"accepted={b}"])
+    no_report(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Sent=x.csv", "lower-case"),
+        ("sent", "a live ledger is one of"),
+        ("sent=x.xlsx", "cannot tell the format"),
+    ],
+)
+def test_bad_hops(text: str, message: str) -> None:
+    with pytest.raises(ReconcileInputError, match=message):
+        parse_hop(text)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("sent.id", "write HOP.COLUMN=FILECOLUMN"),
+        ("sent.colour=x", "not a ledger column"),
+        ("sent.id=", "no file column"),
+    ],
+)
+def test_bad_mappings(item: str, message: str) -> None:
+    with pytest.raises(ReconcileInputError, match=message):
+        parse_mapping(parse_hop("sent=x.csv"), [item])
+
+
+def test_a_live_ledger_is_not_mapped() -> None:
+    with pytest.raises(ReconcileInputError, match="live ledger"):
+        parse_mapping(parse_hop("accepted"), ["accepted.id=x"])
+
+
+@pytest.mark.parametrize("item", ["*=7", "x=-1d", "*", "=3d", "t=3 days"])
+def test_bad_slas(item: str) -> None:
+    with pytest.raises(ReconcileInputError):
+        parse_slas([item])
+
+
+def test_a_constant_of_the_wrong_type(tmp_path: Path) -> None:
+    sent = write(tmp_path / "s.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError, match="constant 'x' is not a whole number"):
+        run(tmp_path, [f"sent={sent}", f"accepted={sent}"], maps=["sent.sequence=:x"])
+
+
+def test_one_hop_or_a_repeated_hop(tmp_path: Path) -> None:
+    sent = write(tmp_path / "s.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError, match="at least two hops"):
+        run(tmp_path, [f"sent={sent}"])
+    with pytest.raises(ReconcileInputError, match="repeats"):
+        run(tmp_path, [f"sent={sent}", f"sent={sent}"])
+    no_report(tmp_path)
