@@ -10,7 +10,7 @@ SWAGGER_STAMP := $(SWAGGER)/.copied
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry clean
+.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-scenario: $(STAMP)
 ## bench-registry: the registry's catch-up of 1,000,000 registrations and its re-screen list
 bench-registry: $(STAMP)
 	$(PY) bench/registry.py
+
+## bench-reconcile: reconcile 10,000,000 vs 10,000,000 records beside bare DuckDB
+bench-reconcile: $(STAMP)
+	$(PY) bench/reconcile.py
 
 clean:
 	rm -rf $(VENV) node_modules build var .pytest_cache .mypy_cache .ruff_cache

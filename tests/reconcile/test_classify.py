@@ -284,8 +284,8 @@ def test_the_high_water_mark_confirms_clean_groups_and_narrows_dirty_ones(tmp_pa
     hwm = data["highWaterMark"]
     assert (hwm["cleanGroups"], hwm["dirtyGroups"]) == (1, 1)
     groups = {g["type"]: g for g in hwm["groups"]}
-    assert groups["t.a"]["clean"] and groups["t.a"]["sequence_a"] == [0, 49]
-    assert not groups["t.b"]["clean"] and groups["t.b"]["rows_b"] == 49
+    assert groups["t.a"]["clean"] and groups["t.a"]["sequenceFrom"] == [0, 49]
+    assert not groups["t.b"]["clean"] and groups["t.b"]["rowsTo"] == 49
     assert data["comparedRows"] == 99  # only t.b's rows were compared
     assert data["perType"]["t.a"]["confirmedByHighWaterMark"] == 50
     assert data["totals"]["matched"] == 99 and data["totals"]["missingAtTo"] == 1

@@ -469,10 +469,10 @@ class Engine:
             figures.hwm.append(
                 {
                     **g,
-                    "rows_a": na or 0,
-                    "sequence_a": [loa, hia],
-                    "rows_b": nb or 0,
-                    "sequence_b": [lob, hib],
+                    "rowsFrom": na or 0,
+                    "sequenceFrom": [loa, hia],
+                    "rowsTo": nb or 0,
+                    "sequenceTo": [lob, hib],
                     "clean": bool(clean),
                 }
             )

@@ -162,7 +162,10 @@ def reconcile(
         raise ReconcileInputError(f"each hop once: {', '.join(names)} repeats a name")
     for hop in hops:
         if hop.live and hop.name not in LIVE:
-            raise ReconcileInputError(f"hop {hop.name!r} is not a live ledger")
+            raise ReconcileInputError(
+                f"hop {hop.name!r}: a live ledger is one of {', '.join(LIVE)}; "
+                "for another hop give a file"
+            )
     created = now()
     report_id = datetime.fromtimestamp(created, UTC).strftime("r%Y%m%dT%H%M%S-") + (
         secrets.token_hex(3)

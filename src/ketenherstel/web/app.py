@@ -21,7 +21,16 @@ from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.push import Pusher
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.web import problems
-from ketenherstel.web.routes import admin, chain, exchange, golive, isolation, manual, registry
+from ketenherstel.web.routes import (
+    admin,
+    chain,
+    exchange,
+    golive,
+    isolation,
+    manual,
+    reconcile,
+    registry,
+)
 from ketenherstel.web.schemas import Health
 
 API_VERSION = __version__
@@ -100,6 +109,11 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
                 "description": "The documentation registry (JDS): catch-up, freshness, "
                 "screenings, a person's data and read log, the re-screen list",
             },
+            {
+                "name": "reconciliation",
+                "description": "Compare the ledgers of every hop: missing, duplicate, "
+                "conflicting, late; re-send and request lists",
+            },
             {"name": "meta", "description": "Health"},
         ],
         redirect_slashes=False,
@@ -129,6 +143,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.include_router(manual.router)
     app.include_router(golive.router)
     app.include_router(registry.router)
+    app.include_router(reconcile.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -12,6 +12,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ketenherstel.exchange.errors import ExchangeError, Problem
 
 PROBLEM_JSON = "application/problem+json"
+CSV = "text/csv; charset=utf-8"
+PARQUET = "application/vnd.apache.parquet"
+
+
+def documented(description: str) -> dict[str, Any]:
+    """An error response in a route's OpenAPI ``responses``: problem+json with a description."""
+    return {"description": description, "content": {PROBLEM_JSON: {}}}
+
+
+def download(data: bytes, media_type: str, filename: str) -> Response:
+    """A file to save (CSV, Parquet), with its name."""
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def problem_response(

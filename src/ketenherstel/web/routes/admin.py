@@ -10,14 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from ketenherstel.exchange.errors import NotFound
 from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
-from ketenherstel.web.problems import PROBLEM_JSON
+from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import ExchangeDep, OperatorDep, PrincipalDep, ViewerDep
 
 router = APIRouter(prefix="/v1", tags=["admin"])
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
 _WRITE: dict[int | str, dict[str, Any]] = {

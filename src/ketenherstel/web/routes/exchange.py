@@ -14,7 +14,7 @@ from ketenherstel.exchange.envelope import BATCH, STRUCTURED, from_binary, parse
 from ketenherstel.exchange.errors import InvalidInput, StateConflict, TooLarge, UnsupportedMedia
 from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
-from ketenherstel.web.problems import PROBLEM_JSON
+from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import ExchangeDep, PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["exchange"])
@@ -30,10 +30,6 @@ _EVENT_BODY = {
         },
     }
 }
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -21,15 +21,11 @@ from ketenherstel.store.ports import (
     RouteRecord,
 )
 from ketenherstel.web import schemas_isolation as si
-from ketenherstel.web.problems import PROBLEM_JSON
+from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.schemas import Range, SequenceGap, ts
 from ketenherstel.web.security import ExchangeDep, OperatorDep, ViewerDep
 
 router = APIRouter(prefix="/v1", tags=["isolation"])
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
 _READ: dict[int | str, dict[str, Any]] = {

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from ketenherstel.exchange.errors import InvalidInput, Problem, TooLarge, UnsupportedMedia
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.web import schemas_manual as s
-from ketenherstel.web.problems import PROBLEM_JSON
+from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import OperatorDep, PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["manual"])
@@ -32,10 +32,6 @@ async def get_manual(request: Request) -> ManualWork:
 
 
 ManualDep = Annotated[ManualWork, Depends(get_manual)]
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
 _WRITE: dict[int | str, dict[str, Any]] = {

@@ -39,15 +39,15 @@ from ketenherstel.registry import (
 )
 from ketenherstel.registry.db import ReadRecord
 from ketenherstel.web import schemas_registry as s
-from ketenherstel.web.problems import PROBLEM_JSON
+from ketenherstel.web.problems import CSV, PARQUET
+from ketenherstel.web.problems import documented as _problem
+from ketenherstel.web.problems import download as _download
 from ketenherstel.web.schemas import ts
 from ketenherstel.web.security import OperatorDep, PrincipalDep, ViewerDep
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
 T = TypeVar("T")
-CSV = "text/csv; charset=utf-8"
-PARQUET = "application/vnd.apache.parquet"
 
 
 async def get_registry(request: Request) -> Registry:
@@ -73,10 +73,6 @@ LegalGround = Annotated[
         description="The legal ground of the read",
     ),
 ]
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
 
 
 _READ_PERSON = "Invalid input, or no purpose or legal ground; nothing was read"
@@ -444,14 +440,6 @@ async def list_rescreen_items(
         data = await run_in_threadpool(export.to_parquet, items)
         return _download(data, PARQUET, "rescreen-items.parquet")
     return [s.RescreenItemRead.model_validate(row) for row in export.item_rows(items)]
-
-
-def _download(data: bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        data,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @router.get(

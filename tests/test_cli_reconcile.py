@@ -1,0 +1,114 @@
+"""`ketenherstel reconcile …` through Typer's runner: files and live ledgers of a real SQLite
+store, the report's commands, re-sending what was never applied, and bad input refused with a
+one-line message, exit code 2 and no report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ketenherstel.bootstrap import bootstrap
+from ketenherstel.cli import app
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.settings import Settings
+from tests.reconcile.helpers import row, write
+from tests.registry.factories import decision
+from tests.test_cli_registry import submit
+
+runner = CliRunner()
+JUSTID = Principal("justid", "partner", "justid", "token")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app,
+        list(args),
+        env={"COLUMNS": "200", "KETENHERSTEL_REGISTRY": "", "KETENHERSTEL_RECONCILE_DIR": ""},
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/rc.db"
+
+
+def ids(store: str) -> list[str]:
+    folder = Path(Settings(store_url=store).reconcile_location())
+    return sorted(p.name for p in folder.glob("r*")) if folder.is_dir() else []
+
+
+def test_files_run_list_show_and_json(tmp_path: Path, store: str) -> None:
+    sent = write(tmp_path / "s.csv", [row("m1"), row("m2")])
+    acc = write(tmp_path / "a.parquet", [row("m1")])
+    code, out, err = run("reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", store)
+    assert code == 0, err
+    assert "missing at to" in out and "1 missing" in out
+    [rid] = ids(store)
+    code, out, _ = run("reconcile", "list", "--store", store)
+    assert code == 0 and rid in out and "sent → accepted" in out
+    code, out, _ = run("reconcile", "show", rid, "--store", store)
+    assert code == 0 and "details.parquet" in out
+    code, out, _ = run(
+        "reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", store, "--json"
+    )
+    assert code == 0 and json.loads(out)["pairs"][0]["totals"]["missingAtTo"] == 1
+    code, out, _ = run("reconcile", "requests", rid, "--store", store)
+    assert code == 0 and "0 to request" in out
+
+
+def test_live_ledgers_and_resend(store: str) -> None:
+    submit(store, decision("13-100001-25", "SKN-0000000001", ident="d1"))
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        leased = rt.exchange.pull(principal=JUSTID, limit=10)
+        rt.exchange.ack(principal=JUSTID, delivery_ids=[d.delivery_id for d in leased])
+    finally:
+        rt.close()
+    code, out, err = run("reconcile", "run", "delivered", "applied", "--store", store)
+    assert code == 0, err
+    assert "1 missing" in out
+    [rid] = ids(store)
+    code, out, _ = run("reconcile", "resend", rid, "--store", store, "--dry-run")
+    assert code == 0 and "would re-send 1" in out
+    code, out, _ = run("reconcile", "resend", rid, "--store", store)
+    assert code == 0 and "re-sent 1" in out
+    assert run("registry", "catch-up", "--store", store)[0] == 0
+    code, out, _ = run("reconcile", "run", "delivered", "applied", "--store", store)
+    assert code == 0 and "nothing missing" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["sent"], "a live ledger is one of"),
+        (["sent=x.xlsx", "accepted"], "cannot tell the format"),
+        (["sent=MISSING.csv", "accepted"], "no such file"),
+        (["accepted", "routed", "--map", "accepted.id=x"], "live ledger"),
+        (["accepted", "routed", "--map", "other.id=x"], "no hop 'other'"),
+        (["accepted", "routed", "--sla", "*=soon"], "duration"),
+        (["accepted"], "at least two hops"),
+    ],
+)
+def test_bad_input_exits_2_and_leaves_no_report(store: str, args: list[str], says: str) -> None:
+    code, out, err = run("reconcile", "run", *args, "--store", store)
+    assert code == 2
+    assert says in err and "Traceback" not in err + out
+    assert ids(store) == []
+
+
+def test_a_bad_value_names_file_column_and_row(tmp_path: Path, store: str) -> None:
+    sent = write(tmp_path / "s.csv", [row("m1"), row("m2", sequence="x")])
+    code, _, err = run("reconcile", "run", f"sent={sent}", f"accepted={sent}", "--store", store)
+    assert code == 2
+    assert f"file {sent}, column 'sequence', row 2" in err
+    assert ids(store) == []
+
+
+def test_unknown_report(store: str) -> None:
+    for command in ("show", "resend", "requests"):
+        code, _, err = run("reconcile", command, "r20250101T000000-abcdef", "--store", store)
+        assert code == 1 and "no reconciliation report" in err
