@@ -121,6 +121,7 @@ def run_bare(folder: str) -> dict[str, Any]:
     con.execute(f"SET memory_limit = '{MEMORY}'")
     con.execute(f"SET temp_directory = '{f / 'spill-bare'}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"CREATE VIEW a AS SELECT * FROM '{f / 'a.parquet'}'")
     con.execute(f"CREATE VIEW b AS SELECT * FROM '{f / 'b.parquet'}'")
     out = f / "bare"

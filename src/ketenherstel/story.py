@@ -170,6 +170,7 @@ def reconcile_story(rt: Runtime, sent: Path, reports: Path, console: Console) ->
         [LedgerSpec("manual", partial=True), LedgerSpec("accepted")],
     ]
     made = []
+    began = time.perf_counter()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -193,8 +194,8 @@ def reconcile_story(rt: Runtime, sent: Path, reports: Path, console: Console) ->
     style = "bold green" if missing == 0 else "bold red"
     console.print(
         f"[{style}]reconciliation across all hops: {missing:,} missing[/] "
-        f"(reports in {reports}; details per record as Parquet and CSV, an HTML section for "
-        "the briefing)",
+        f"({time.perf_counter() - began:,.1f} s; reports in {reports}: details per record as "
+        "Parquet and CSV, an HTML section for the briefing)",
         highlight=False,
     )
     return made

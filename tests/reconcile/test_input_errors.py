@@ -136,3 +136,14 @@ def test_one_hop_or_a_repeated_hop(tmp_path: Path) -> None:
     with pytest.raises(ReconcileInputError, match="repeats"):
         run(tmp_path, [f"sent={sent}", f"sent={sent}"])
     no_report(tmp_path)
+
+
+def test_a_mapped_column_without_any_value(tmp_path: Path) -> None:
+    sent = write(
+        tmp_path / "s.csv", [{"MsgId": None, "type": "t.a"}, {"MsgId": None, "type": "t.a"}]
+    )
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError, match="holds no value in any row") as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=["sent.id=MsgId"])
+    assert caught.value.column == "MsgId"
+    no_report(tmp_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ketenherstel.reconcile.duck import PairFigures
+from ketenherstel.reconcile._pair import PairFigures
 
 __all__ = ["Report", "pair_totals", "render_html"]
 
