@@ -36,6 +36,7 @@ from ketenherstel.reconcile import (
     request_list,
     resend,
 )
+from ketenherstel.reconcile.ledger import OUTBOX
 from ketenherstel.reconcile.report import Report, pair_totals
 
 if TYPE_CHECKING:
@@ -154,7 +155,8 @@ def run_cmd(
         list[str],
         typer.Argument(
             help="Hops in chain order: a live ledger (accepted, routed, delivered, applied, "
-            "manual) or NAME=FILE (.csv, .parquet, .jsonl; or NAME=FILE:csv)"
+            "manual), NAME=FILE (.csv, .parquet, .jsonl; or NAME=FILE:csv) or "
+            "NAME=outbox:FILE (an edge outbox: what the partner sent)"
         ),
     ],
     mapping: Annotated[
@@ -196,12 +198,12 @@ def run_cmd(
         limits = parse_slas(sla or [])
     except ReconcileInputError as exc:
         raise _fail(str(exc)) from None
-    live = any(s.live for s in specs)
+    live = any(s.live or s.format == OUTBOX for s in specs)
     with contextlib.ExitStack() as stack:
         sources = None
         if live or legal:
             rt = stack.enter_context(_runtime(store, registry))
-            sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver)
+            sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver, rt.chain)
             if legal:
                 limits = legal_limits(rt.chain) | limits
         progress = stack.enter_context(

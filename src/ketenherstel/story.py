@@ -158,7 +158,7 @@ def _run_with_progress(
 def reconcile_story(rt: Runtime, sent: Path, reports: Path, console: Console) -> list[Report]:
     """Reconcile every hop after the scenario: what the senders sent, what the exchange accepted,
     routed and delivered, what the registry applied; and the paper work against the exchange."""
-    sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver)
+    sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver, rt.chain)
     chains = [
         [
             LedgerSpec("sent", sent, "parquet"),

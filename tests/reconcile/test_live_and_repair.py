@@ -17,7 +17,9 @@ from ketenherstel.exchange.service import Exchange
 from ketenherstel.reconcile import (
     LedgerSpec,
     LiveSources,
+    ReconcileInputError,
     Report,
+    parse_hop,
     reconcile,
     request_list,
     resend,
@@ -200,3 +202,43 @@ def test_postgres_ledger_rows_and_redeliver(
         assert exchange.redeliver(principal=LOCAL_OPERATOR, id="nope", **again) == "not-found"
     finally:
         store.close()
+
+
+def test_an_edge_outbox_is_the_sent_ledger(rt: Runtime, reg: Registry, tmp_path: Path) -> None:
+    """What the OM's systems wrote to its outbox (forwarded or not) against what the exchange
+    accepted: the one never forwarded is missing at accepted and on the request list."""
+    from ketenherstel.outbox.agent import Outbox
+    from tests.outbox.conftest import OM_OIN, summons
+
+    box = Outbox.create(tmp_path / "om-outbox.db", oin=OM_OIN, source=OM_SOURCE, chain=rt.chain)
+    try:
+        box.write([summons(ident=f"s{i}") for i in (1, 2, 3)])
+        forwarded = [
+            m.event() | {"sequence": str(m.sequence)} for m in box.store.page(after=0, limit=2)
+        ]
+    finally:
+        box.close()
+    assert rt.exchange.submit(principal=OM, events=forwarded).accepted == 2
+    sources = LiveSources(rt.store, reg.db, reg.receiver, rt.chain)
+    report = reconcile(
+        [parse_hop(f"sent=outbox:{tmp_path / 'om-outbox.db'}"), LedgerSpec("accepted")],
+        out_dir=tmp_path / "reports",
+        sources=sources,
+    )
+    t = report.to_json()["pairs"][0]["totals"]
+    assert t["matched"] == 2 and t["missingAtTo"] == 1 and t["conflicting"] == 0
+    assert report.path is not None
+    assert [(r["sender"], r["id"]) for r in request_list(report.path)] == [("om", "s3")]
+
+
+def test_a_file_that_is_no_outbox(rt: Runtime, reg: Registry, tmp_path: Path) -> None:
+    bogus = tmp_path / "x.db"
+    bogus.write_bytes(b"not a database at all, but long enough to be read as one" * 20)
+    sources = LiveSources(rt.store, reg.db, reg.receiver, rt.chain)
+    with pytest.raises(ReconcileInputError, match="is not an outbox file"):
+        reconcile(
+            [parse_hop(f"sent=outbox:{bogus}"), LedgerSpec("accepted")],
+            out_dir=tmp_path / "reports",
+            sources=sources,
+        )
+    assert list((tmp_path / "reports").iterdir()) == []

@@ -189,7 +189,11 @@ class OutboxStore:
                 "--oin OIN --source URN`"
             )
         store = cls(path)
-        version = store._conn.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            version = store._conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise OutboxConfigError(f"{path} is not an outbox file: {exc}") from None
         if version != SCHEMA_VERSION:
             store.close()
             raise OutboxConfigError(
@@ -321,6 +325,16 @@ class OutboxStore:
                 f"SELECT {_COLUMNS} FROM messages WHERE source = ? AND sequence BETWEEN ? AND ? "
                 "ORDER BY sequence",
                 (source, first, last),
+            ).fetchall()
+        return [_message(row) for row in rows]
+
+    def page(self, *, after: int, limit: int) -> list[StoredMessage]:
+        """Every message in the order written, ``limit`` at a time after position ``after``
+        (what this partner says it sent, for reconciliation)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE pos > ? ORDER BY pos LIMIT ?",
+                (after, limit),
             ).fetchall()
         return [_message(row) for row in rows]
 

@@ -16,6 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from ketenherstel.chain import Chain
+from ketenherstel.exchange.auth import hash_token
+from ketenherstel.exchange.envelope import canonical, content_hash
+
 __all__ = [
     "ARROW_SCHEMA",
     "CANONICAL",
@@ -24,6 +28,7 @@ __all__ = [
     "LedgerSpec",
     "ReconcileError",
     "ReconcileInputError",
+    "event_row",
     "parse_duration",
     "parse_hop",
     "parse_mapping",
@@ -71,8 +76,33 @@ def to_arrow(rows: Sequence[Sequence[Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
+def event_row(
+    chain: Chain, sender: str, event: Mapping[str, Any], recorded_at: float
+) -> tuple[Any, ...]:
+    """A CloudEvent as a ledger row, its business key and data hash computed as the exchange
+    computes them (so a sender's ledger compares with the exchange's)."""
+    data = event.get("data")
+    key = chain.business_key(str(event.get("type")), data) if isinstance(data, Mapping) else None
+    sequence = event.get("sequence")
+    return (
+        event.get("source"),
+        event.get("id"),
+        sender,
+        None,
+        event.get("type"),
+        hash_token(key) if key is not None else None,
+        content_hash(canonical({"data": data})),
+        int(sequence) if sequence is not None and str(sequence).isdigit() else None,
+        event.get("time"),
+        recorded_at,
+    )
+
+
 LIVE = ("accepted", "routed", "delivered", "applied", "manual")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+OUTBOX = "outbox"
+"""The format of an edge outbox's SQLite file (``sent=outbox:om.sqlite``): what a partner's
+systems wrote to it, whether forwarded yet or not."""
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
@@ -131,9 +161,10 @@ class LedgerSpec:
 
 
 def parse_hop(text: str) -> LedgerSpec:
-    """``NAME`` or ``NAME=store`` (a live ledger), or ``NAME=PATH`` (a file; the format from
-    the extension, or ``NAME=PATH:csv``). A ``~`` after the name (``paper~=x.csv``) marks a
-    partial ledger; the live ``manual`` ledger is always partial."""
+    """``NAME`` or ``NAME=store`` (a live ledger), ``NAME=PATH`` (a file; the format from the
+    extension, or ``NAME=PATH:csv``), or ``NAME=outbox:PATH`` (an edge outbox's file). A ``~``
+    after the name (``paper~=x.csv``) marks a partial ledger; the live ``manual`` ledger is
+    always partial."""
     name, sep, where = text.partition("=")
     name = name.strip()
     partial = name.endswith("~")
@@ -149,6 +180,8 @@ def parse_hop(text: str) -> LedgerSpec:
                 "for another hop give a file: NAME=PATH"
             )
         return LedgerSpec(name, partial=partial or name == "manual")
+    if where.startswith(OUTBOX + ":"):
+        return LedgerSpec(name, path=Path(where[len(OUTBOX) + 1 :]), format=OUTBOX, partial=partial)
     fmt = None
     base, colon, suffix = where.rpartition(":")
     if colon and suffix in ("csv", "parquet", "jsonl"):

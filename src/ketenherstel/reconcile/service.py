@@ -24,13 +24,17 @@ from typing import Any, Protocol
 import pyarrow.parquet as pq
 
 from ketenherstel.chain import Chain
+from ketenherstel.outbox.errors import OutboxConfigError
+from ketenherstel.outbox.store import OutboxStore
 from ketenherstel.reconcile.duck import Engine, Loaded, PairFigures
 from ketenherstel.reconcile.ledger import (
     ARROW_SCHEMA,
     LIVE,
+    OUTBOX,
     LedgerSpec,
     ReconcileError,
     ReconcileInputError,
+    event_row,
     to_arrow,
 )
 from ketenherstel.reconcile.report import Report, render_html
@@ -69,6 +73,7 @@ class LiveSources:
     store: _Store | None = None
     registry: _RegistryDb | None = None
     registry_receiver: str = "justid"
+    chain: Chain | None = None
 
 
 # Which canonical columns a live ledger really has (the others are null in its file).
@@ -86,6 +91,8 @@ def _export_live(
     spec: LedgerSpec, sources: LiveSources, path: Path, step: Step
 ) -> tuple[LedgerSpec, Path]:
     """Write a live ledger to Parquet page by page; returns the spec to load it with."""
+    if spec.format == OUTBOX:
+        return _export_outbox(spec, sources, path, step)
     if spec.name == "applied":
         if sources.registry is None:
             raise ReconcileInputError("the live 'applied' ledger needs the registry's database")
@@ -129,6 +136,52 @@ def _export_live(
     if spec.name == "applied":
         constants["receiver"] = sources.registry_receiver
     return LedgerSpec(spec.name, None, "parquet", mapping, constants, partial=spec.partial), path
+
+
+def _export_outbox(
+    spec: LedgerSpec, sources: LiveSources, path: Path, step: Step
+) -> tuple[LedgerSpec, Path]:
+    """What a partner's systems wrote to its edge outbox, forwarded or not: its ``sent``."""
+    assert spec.path is not None
+    if sources.chain is None:
+        raise ReconcileInputError("an outbox ledger needs the chain (for business keys)")
+    chain = sources.chain
+    try:
+        outbox = OutboxStore.open(spec.path)
+    except OutboxConfigError as exc:
+        raise ReconcileInputError(str(exc), file=str(spec.path)) from None
+    try:
+        writer = pq.ParquetWriter(path, ARROW_SCHEMA)
+        try:
+            after, done = 0, 0
+            while rows := outbox.page(after=after, limit=_PAGE):
+                after = rows[-1].pos
+                table = []
+                for m in rows:
+                    partner = chain.partner_by_source(m.source)
+                    event = {**m.event(), "sequence": m.sequence}
+                    sender = partner.key if partner is not None else m.source
+                    table.append(event_row(chain, sender, event, m.written_at))
+                writer.write_table(to_arrow(table))
+                done += len(rows)
+                step(f"export {spec.name} (outbox)", done, 0)
+        finally:
+            writer.close()
+    finally:
+        outbox.close()
+    keep = (
+        "source",
+        "id",
+        "sender",
+        "type",
+        "bkey",
+        "hash",
+        "sequence",
+        "event_time",
+        "recorded_at",
+    )
+    mapping = {c: c for c in keep}
+    return LedgerSpec(spec.name, None, "parquet", mapping, partial=spec.partial), path
 
 
 def legal_limits(chain: Chain) -> dict[str, timedelta]:
@@ -180,7 +233,7 @@ def reconcile(
         total_steps = len(hops) + (len(hops) - 1)
         for i, hop in enumerate(hops):
             step(f"lees {hop.label}", i, total_steps)
-            if hop.live:
+            if hop.live or hop.format == OUTBOX:
                 spec, path = _export_live(
                     hop,
                     sources or LiveSources(),

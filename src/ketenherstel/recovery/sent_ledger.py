@@ -16,9 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from ketenherstel.chain import Chain
-from ketenherstel.exchange.auth import hash_token
-from ketenherstel.exchange.envelope import canonical, content_hash
-from ketenherstel.reconcile.ledger import ARROW_SCHEMA, to_arrow
+from ketenherstel.reconcile.ledger import ARROW_SCHEMA, event_row, to_arrow
 
 __all__ = ["SentLedger"]
 
@@ -38,24 +36,7 @@ class SentLedger:
 
     def record(self, sender: str, events: Sequence[dict[str, Any]], at: datetime) -> None:
         seconds = at.timestamp()
-        for e in events:
-            data = e.get("data")
-            key = self.chain.business_key(e["type"], data) if isinstance(data, dict) else None
-            sequence = e.get("sequence")
-            self._buffer.append(
-                (
-                    e["source"],
-                    e["id"],
-                    sender,
-                    None,
-                    e["type"],
-                    hash_token(key) if key is not None else None,
-                    content_hash(canonical({"data": data})),
-                    int(sequence) if sequence is not None else None,
-                    e.get("time"),
-                    seconds,
-                )
-            )
+        self._buffer.extend(event_row(self.chain, sender, e, seconds) for e in events)
         if len(self._buffer) >= _GROUP:
             self._flush()
 

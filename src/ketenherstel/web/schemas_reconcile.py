@@ -25,8 +25,10 @@ class HopIn(Model):
         description="A ledger file in the server's ledger folder (KETENHERSTEL_RECONCILE_DIR/"
         "ledgers), by its name: CSV, Parquet or JSON Lines",
     )
-    format: Literal["csv", "parquet", "jsonl"] | None = Field(
-        default=None, description="The file's format (default: from its extension)"
+    format: Literal["csv", "parquet", "jsonl", "outbox"] | None = Field(
+        default=None,
+        description="The file's format (default: from its extension); `outbox`: an edge "
+        "outbox's SQLite file, what the partner's systems wrote to it",
     )
     mapping: dict[str, str] = Field(
         default_factory=dict,

@@ -31,7 +31,7 @@ from ketenherstel.reconcile import (
     request_list,
     resend,
 )
-from ketenherstel.reconcile.ledger import CANONICAL, FORMATS
+from ketenherstel.reconcile.ledger import CANONICAL, FORMATS, OUTBOX
 from ketenherstel.web import schemas_reconcile as s
 from ketenherstel.web.problems import CSV, PARQUET
 from ketenherstel.web.problems import documented as _problem
@@ -68,6 +68,11 @@ def _spec(hop: s.HopIn, index: int, folder: FsPath) -> LedgerSpec:
         message = f"file {name!r}: name a file in the ledger folder, without a path"
         raise InvalidInput(message, [Problem(None, f"{where}.file", message)])
     fmt = hop.format or FORMATS.get(FsPath(name).suffix.lower())
+    if fmt == OUTBOX:
+        if hop.mapping or hop.constants or hop.fields:
+            message = f"hop {hop.name!r} is an edge outbox; it is not mapped"
+            raise InvalidInput(message, [Problem(None, f"{where}.mapping", message)])
+        return LedgerSpec(hop.name, folder / name, OUTBOX, partial=hop.partial)
     if fmt is None:
         message = f"file {name!r}: give its format (csv, parquet, jsonl)"
         raise InvalidInput(message, [Problem(None, f"{where}.format", message)])
@@ -113,7 +118,7 @@ async def create_reconciliation(
             raise InvalidInput(str(exc), [Problem(None, "body:sla", str(exc))]) from None
     if body.legal_deadlines:
         limits = legal_limits(rt.chain) | limits
-    sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver)
+    sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver, rt.chain)
     async with _ONE_AT_A_TIME:
         try:
             report = await run_in_threadpool(
