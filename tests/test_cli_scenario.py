@@ -107,6 +107,12 @@ def test_demo_runs_the_scenario_without_serving(tmp_path: Path) -> None:
     assert code == 0, err
     assert "scenario om-2025" in out and "lost: 0, applied twice: 0" in out
     assert (tmp_path / "om-2025.json").is_file()
+    # It ends with a reconciliation over every hop and the paper work: nothing missing.
+    assert "reconciliation across all hops: 0 missing" in out
+    assert "sent →" in out and "delivered →" in out and "manual →" in out
+    reports = tmp_path / "demo.reconcile"
+    assert (reports / "sent-om-2025.parquet").is_file()
+    assert len(list(reports.glob("r*/summary.json"))) == 2
 
 
 def test_scenario_run_refuses_a_store_that_holds_messages(tmp_path: Path) -> None:

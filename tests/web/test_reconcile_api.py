@@ -60,6 +60,8 @@ def test_run_read_and_repair(lost: Api) -> None:
     pair = body["pairs"][0]
     assert (pair["from"], pair["to"], pair["totals"]["missingAtTo"]) == ("delivered", "applied", 1)
     rid = body["id"]
+    audit = api.runtime.store.audit_log(limit=10)
+    assert any(a.action == "reconciled" and a.object == rid for a in audit)
     # Viewers read summaries and the HTML section.
     listed = api.client.get(RUNS, headers=api.h("viewer"))
     assert [x["id"] for x in listed.json()] == [rid]

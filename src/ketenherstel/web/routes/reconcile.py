@@ -32,6 +32,7 @@ from ketenherstel.reconcile import (
     resend,
 )
 from ketenherstel.reconcile.ledger import CANONICAL, FORMATS, OUTBOX
+from ketenherstel.store.ports import AuditRecord
 from ketenherstel.web import schemas_reconcile as s
 from ketenherstel.web.problems import CSV, PARQUET
 from ketenherstel.web.problems import documented as _problem
@@ -105,7 +106,7 @@ def _spec(hop: s.HopIn, index: int, folder: FsPath) -> LedgerSpec:
     responses={400: _problem("Invalid input; no report was made"), 403: _problem("Operators")},
 )
 async def create_reconciliation(
-    request: Request, body: s.ReconcileIn, _: OperatorDep
+    request: Request, body: s.ReconcileIn, principal: OperatorDep
 ) -> s.ReconciliationRead:
     rt = request.app.state.runtime
     folder = _reports(request) / "ledgers"
@@ -131,6 +132,8 @@ async def create_reconciliation(
             )
         except ReconcileInputError as exc:
             raise InvalidInput(str(exc)) from None
+    hops = " ".join(h.name if h.file is None else f"{h.name}={h.file}" for h in body.hops)
+    rt.store.audit(AuditRecord(rt.exchange.clock(), principal.name, "reconciled", report.id, hops))
     return s.ReconciliationRead.model_validate(report.to_json())
 
 
