@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ketenherstel.chain import Chain
 from ketenherstel.exchange.auth import hash_token
@@ -67,11 +68,19 @@ ARROW_SCHEMA = pa.schema(
 )
 
 
-def to_arrow(rows: Sequence[Sequence[Any]]) -> pa.Table:
-    """Rows in :data:`ARROW_SCHEMA`'s column order, ``recorded_at`` as epoch seconds."""
+def to_arrow(rows: Sequence[Sequence[Any]], *, blank: Sequence[int] = ()) -> pa.Table:
+    """Rows in :data:`ARROW_SCHEMA`'s column order, ``recorded_at`` as epoch seconds; the
+    columns at ``blank`` are written as nulls whatever the rows hold there."""
     cols = list(zip(*rows, strict=True))
-    arrays = [pa.array(cols[i], ARROW_SCHEMA.field(i).type) for i in range(9)]
-    micros = pa.array([round(float(v) * 1e6) for v in cols[9]], pa.int64())
+    n = len(rows)
+    arrays = [
+        pa.nulls(n, ARROW_SCHEMA.field(i).type)
+        if i in blank
+        else pa.array(cols[i], ARROW_SCHEMA.field(i).type)
+        for i in range(9)
+    ]
+    seconds = pa.array(cols[9], pa.float64())
+    micros = pc.round(pc.multiply(seconds, 1e6)).cast(pa.int64())
     arrays.append(micros.cast(ARROW_SCHEMA.field(9).type))
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 

@@ -123,11 +123,7 @@ def _export_live(
                 break
             after = int(str(rows[-1][0]))
             done += len(rows)
-            table = [list(r[1:]) for r in rows]
-            for r in table:
-                for i in blank:
-                    r[i] = None
-            writer.write_table(to_arrow(table))
+            writer.write_table(to_arrow([r[1:] for r in rows], blank=blank))
             step(f"export {spec.name}", done, 0)
     finally:
         writer.close()
