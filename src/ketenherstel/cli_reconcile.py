@@ -141,7 +141,7 @@ def print_report(report: Report | dict[str, Any], console: Console = out) -> Non
     verdict = (
         "[green]nothing missing[/]"
         if data["missing"] == 0
-        else f"[red]{data['missing']} missing[/]"
+        else f"[red]{_n(data['missing'])} missing[/]"
     )
     console.print(
         f"{verdict}; {_n(data['detailRows'])} detail rows; "

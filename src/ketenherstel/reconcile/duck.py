@@ -54,6 +54,7 @@ class Engine:
             raise ReconcileInputError(f"memory limit {memory!r}: {exc}") from None
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
+        self.con.execute("SET TimeZone = 'UTC'")  # a time without an offset is UTC
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._n = 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import os
 import secrets
 import shutil
 import time
@@ -220,8 +221,10 @@ def reconcile(
         secrets.token_hex(3)
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    _sweep(out_dir)
     work = out_dir / f".tmp-{report_id}"
     work.mkdir()
+    (work / "pid").write_text(str(os.getpid()), encoding="ascii")
     engine: Engine | None = None
     try:
         engine = Engine(work, memory=memory, threads=threads)
@@ -282,6 +285,7 @@ def reconcile(
         shutil.rmtree(work / "spill", ignore_errors=True)
         for live in work.glob("live-*.parquet"):
             live.unlink()
+        (work / "pid").unlink()
         final = out_dir / report_id
         work.rename(final)
         report.path = final
@@ -291,6 +295,25 @@ def reconcile(
             engine.close()
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _sweep(out_dir: Path) -> None:
+    """Remove what runs killed before their end left behind (a work directory whose process is
+    gone); a run still going keeps its own."""
+    for work in out_dir.glob(".tmp-*"):
+        try:
+            pid = int((work / "pid").read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            pid = 0
+        if pid > 0:
+            try:
+                os.kill(pid, 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue  # someone else's, alive
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _fixed(step: Step, done: int, total: int, what: str, _done: int, _total: int) -> None:
