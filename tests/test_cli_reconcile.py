@@ -50,8 +50,9 @@ def test_files_run_list_show_and_json(tmp_path: Path, store: str) -> None:
     [rid] = ids(store)
     code, out, _ = run("reconcile", "list", "--store", store)
     assert code == 0 and rid in out and "sent → accepted" in out
-    code, out, _ = run("reconcile", "show", rid, "--store", store)
+    code, out, _ = run("reconcile", "show", rid, "--store", store, "--by-type")
     assert code == 0 and "details.parquet" in out
+    assert "sent → accepted per message type" in out and "t.a" in out
     code, out, _ = run(
         "reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", store, "--json"
     )

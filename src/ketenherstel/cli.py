@@ -742,7 +742,8 @@ def _serve_result(rt: Runtime, port: int) -> None:
         out.print(
             f"\nThe exchange serves the scenario's store at {server.url} (docs: {server.url}"
             "/v1/docs; try GET /v1/channels, /v1/partner-states, /v1/quarantine-releases, "
-            "/v1/registry/freshness, /v1/registry/rescreen-summary). Press Ctrl-C to stop.",
+            "/v1/registry/freshness, /v1/registry/rescreen-summary, /v1/reconciliations). "
+            "Press Ctrl-C to stop.",
             highlight=False,
         )
         out.print(f"operator token (shown once): {token}", highlight=False)

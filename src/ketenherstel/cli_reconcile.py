@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -149,6 +150,45 @@ def print_report(report: Report | dict[str, Any], console: Console = out) -> Non
     )
 
 
+def print_by_type(data: dict[str, Any], console: Console = out) -> None:
+    """Per pair, one row per message type: every class counted."""
+    columns = (
+        ("matched", ("matched",)),
+        ("by bkey", ("matchedByBusinessKeyFrom", "matchedByBusinessKeyTo")),
+        ("missing", ("missingAtFrom", "missingAtTo")),
+        (
+            "dup",
+            (
+                "duplicateFrom",
+                "duplicateTo",
+                "duplicateBusinessKeyFrom",
+                "duplicateBusinessKeyTo",
+            ),
+        ),
+        ("conflict", ("conflicting",)),
+        ("late", ("late",)),
+        ("no key", ("unkeyedFrom", "unkeyedTo")),
+    )
+    for pair in data["pairs"]:
+        table = Table(title=f"{pair['from']} → {pair['to']} per message type", title_justify="left")
+        table.add_column("type", min_width=20, overflow="fold")
+        # matched and missing always; the other classes where a type has any
+        shown = [
+            (name, keys)
+            for name, keys in columns
+            if name in ("matched", "missing")
+            or any(c.get(k, 0) for c in pair["perType"].values() for k in keys)
+        ]
+        for name, _ in shown:
+            table.add_column(name, justify="right")
+        for type_name, counts in pair["perType"].items():
+            table.add_row(
+                re.sub(r"\.v[0-9]+$", "", type_name.removeprefix("nl.strafrechtketen.")),
+                *(_n(sum(counts.get(k, 0) for k in keys)) for _, keys in shown),
+            )
+        console.print(table)
+
+
 @reconcile_app.command("run")
 def run_cmd(
     hops: Annotated[
@@ -182,6 +222,9 @@ def run_cmd(
     ] = False,
     memory: Annotated[str, typer.Option("--memory", help="DuckDB's memory limit")] = "2GB",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    by_type: Annotated[
+        bool, typer.Option("--by-type", help="Also a table per message type")
+    ] = False,
     store: StoreOpt = None,
     registry: RegistryOpt = None,
     reports: DirOpt = None,
@@ -239,6 +282,8 @@ def run_cmd(
         out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
         return
     print_report(report)
+    if by_type:
+        print_by_type(report.to_json())
     out.print(f"report: {report.path}")
 
 
@@ -265,10 +310,20 @@ def _find(store: str | None, reports: Path | None, report_id: str) -> Path:
 
 
 @reconcile_app.command("show")
-def show_cmd(report_id: IdArg, store: StoreOpt = None, reports: DirOpt = None) -> None:
+def show_cmd(
+    report_id: IdArg,
+    by_type: Annotated[
+        bool, typer.Option("--by-type", help="Also a table per message type")
+    ] = False,
+    store: StoreOpt = None,
+    reports: DirOpt = None,
+) -> None:
     """One report's summary (and where its files are)."""
     path = _find(store, reports, report_id)
-    print_report(json.loads((path / "summary.json").read_text(encoding="utf-8")))
+    data = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    print_report(data)
+    if by_type:
+        print_by_type(data)
     out.print(f"details: {path / 'details.parquet'} and details.csv; html: report.html")
 
 
