@@ -249,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         title=f"Reconciliation: {n:,} vs {n:,} records ({info['cores']} cores, "
         f"{info['ram_gb']} GiB)"
     )
-    for col in ("run", "wall s", "peak MB", "missing", "duplicated", "conflicting", "bkey dups"):
-        table.add_column(col, justify="left" if col == "run" else "right")
+    for col in ("run", "wall s", "peak MB", "missing", "dup", "conflict", "bkey dup"):
+        table.add_column(col, justify="left" if col == "run" else "right", no_wrap=True)
     table.add_row(
         "injected",
         "",
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['duplicate_bkey']:,}",
         )
     table.add_row(
-        "clean hop (HWM)",
+        "clean hop",
         f"{hwm['wall_s']:.2f}",
         f"{hwm['peak_mb']:,.0f}",
         f"{hwm['missing']:,}",
