@@ -36,7 +36,8 @@ def test_chain_imports_only_the_standard_library_and_schema_tools(path: Path) ->
 
 
 @pytest.mark.parametrize(
-    "package", ["chain", "exchange", "store", "sim", "golive", "recovery", "registry", "reconcile"]
+    "package",
+    ["chain", "exchange", "store", "sim", "golive", "recovery", "registry", "reconcile", "gateway"],
 )
 def test_capabilities_never_import_web_or_cli(package: str) -> None:
     for path in modules(package):

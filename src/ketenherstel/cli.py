@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
+from ketenherstel.cli_gateway import gateway_app
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
 from ketenherstel.cli_reconcile import reconcile_app
@@ -60,6 +61,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(registry_app, name="registry")
 app.add_typer(reconcile_app, name="reconcile")
+app.add_typer(gateway_app, name="gateway")
 
 out = Console()
 err = Console(stderr=True)

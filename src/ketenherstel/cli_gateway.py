@@ -1,0 +1,122 @@
+"""``ketenherstel gateway …``: the watch on the access gateway's logs (decision 0012).
+
+``scan`` reads NetScaler logs (plain or gzip), keeps the session ledger and runs every detection;
+findings carry their evidence as file:offset. Bad input gives a one-line message on stderr and
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ketenherstel.cli_common import fail
+from ketenherstel.gateway.watch import GatewayInputError, Watch, load_rules
+
+__all__ = ["gateway_app"]
+
+gateway_app = typer.Typer(
+    help="The watch on the access gateway (NetScaler): scan its logs for CitrixBleed-class "
+    "abuse, keep the session ledger, list findings with their evidence.",
+    no_args_is_help=True,
+)
+out = Console()
+
+
+def _moment(text: str, option: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option} {text!r}: give a moment as 2025-07-17T20:59:00+02:00") from None
+    if moment.tzinfo is None:
+        raise fail(f"{option} {text!r}: give the offset too (+02:00, Z)")
+    return moment.timestamp()
+
+
+@gateway_app.command("scan")
+def scan_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Log files, plain or gzip")],
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", help="A network a session may move to (CIDR), repeatable"),
+    ] = None,
+    kill_time: Annotated[
+        str | None,
+        typer.Option("--kill-time", help="Sessions killed at this moment (ISO 8601 with offset)"),
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="A rules file instead of the built-in one")
+    ] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write the findings and sessions here (JSON Lines)"),
+    ] = None,
+    sessions: Annotated[bool, typer.Option("--sessions", help="Also list the sessions")] = False,
+) -> None:
+    """Scan logs: session ledger and every detection, with evidence."""
+    killed = _moment(kill_time, "--kill-time") if kill_time else None
+    try:
+        watch = Watch(load_rules(rules), allow=allow or [], kill_time=killed)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("scan", total=len(files))
+            for path in files:
+                progress.update(task, description=f"scan {path.name}")
+                watch.scan_file(path)
+                progress.advance(task)
+        result = watch.finish()
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    out.print(
+        f"{len(result.files)} files, {result.lines:,} lines, {result.events:,} events, "
+        f"{result.unparsed:,} lines not parsed (kept with file and offset), "
+        f"{len(result.sessions):,} sessions, {len(result.findings):,} findings",
+        highlight=False,
+    )
+    table = Table("when (UTC)", "rule", "confidence", "address", "user", "evidence")
+    for f in result.findings:
+        when = f.to_json()["at"] or ""
+        evidence = ", ".join(str(e) for e in f.evidence[:2])
+        table.add_row(when[:19], f.rule, f.confidence, f.address, f.user, evidence)
+    out.print(table)
+    if sessions:
+        st = Table("session", "user", "start", "end", "addresses", "login", "reached")
+        for s in result.sessions.values():
+            j = s.to_json()
+            st.add_row(
+                s.session_id,
+                s.user,
+                (j["start"] or "")[:19],
+                (j["end"] or "")[:19],
+                ", ".join(j["addresses"]),
+                "yes" if s.login_at else "no",
+                str(len(s.reached)),
+            )
+        out.print(st)
+    if result.unparsed_kept:
+        name, offset, line = result.unparsed_kept[0]
+        out.print(f"first line not parsed: {name}:{offset}: {line[:100]!r}", highlight=False)
+    if json_out is not None:
+        with json_out.open("w", encoding="utf-8") as fh:
+            for f in result.findings:
+                fh.write(json.dumps({"finding": f.to_json()}, ensure_ascii=False) + "\n")
+            for s in result.sessions.values():
+                fh.write(json.dumps({"session": s.to_json()}, ensure_ascii=False) + "\n")
+            for name, offset, line in result.unparsed_kept:
+                fh.write(
+                    json.dumps({"unparsed": {"file": name, "offset": offset, "line": line}}) + "\n"
+                )
+        out.print(f"wrote {json_out}")

@@ -1,0 +1,271 @@
+"""NetScaler (Citrix ADC / Gateway) log lines, parsed as real logs are (decision 0012).
+
+A line is read as Latin-1 so every byte keeps its value (the CitrixBleed 2 check looks for bytes
+0x80-0xFF). Three shapes are recognised, each optionally behind a syslog priority ``<134>``:
+
+- **native**: ``07/09/2025:19:04:20 [GMT] host 0-PPE-0 : default SSLVPN LOGIN 123 0 : body``, also
+  behind an RFC 3164 prefix (``Oct  1 06:02:44 netscaler ...``), without a host, without a header
+  at all (``default CMD_EXECUTED 4123456 0 : ...``), and in the old form without ``default`` and
+  the trailing ``0`` (``PPE-0 : SSLVPN TCPCONNSTAT 927685225 : ...``);
+- **RFC 5424**: ``<131>1 2025-01-12T21:06:37Z host SSLVPN 0-PPE-0 - - default Message 1 0 : ...``;
+- **access log**: the gateway's web access log, as NSWL writes it
+  (``2025-07-10 08:01:02 host user HTTP/1.1 1.2.3.4 5123 POST /p/u/doAuthentication.do - 200 ...``)
+  or as httpd writes it (``1.2.3.4 "POST /p/u/doAuthentication.do HTTP/1.1" 200 ...``).
+
+Whether a native date is month-first or day-first is decided from the data
+(:func:`detect_date_order`): a first field above 12 means day-first, a second one month-first.
+A line that fits none of these is not an event: the caller counts and keeps it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+__all__ = [
+    "Event",
+    "LineParser",
+    "detect_date_order",
+    "split_fields",
+]
+
+
+@dataclass(slots=True)
+class Event:
+    """One parsed line. ``kind`` is ``MODULE EVENT`` (``SSLVPN LOGIN``, ``AAA Message``) or
+    ``ACCESS`` for a web access log line; ``fields`` holds the body's ``Key value`` pairs (keys
+    as written, ``SessionId:`` without its colon); ``text`` the body as written."""
+
+    file: str
+    offset: int
+    at: float | None
+    host: str
+    kind: str
+    seq: int | None
+    fields: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    ppe: str = ""
+
+    def get(self, key: str) -> str:
+        return self.fields.get(key, "")
+
+
+_PRI = re.compile(r"^\s*<\d{1,3}>")
+_RFC3164 = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ ")
+_RFC5424 = re.compile(
+    r"^1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "
+    r"(?P<sd>-|(?:\[[^\]]*\])+) ?(?P<msg>.*)$",
+    re.S,
+)
+_NATIVE_TS = re.compile(
+    r"^\s*(?P<a>\d{2})/(?P<b>\d{2})/(?P<y>\d{4}):(?P<hms>\d{2}:\d{2}:\d{2})(?:\s*(?P<tz>GMT))?\s+"
+)
+_PPE = re.compile(r"^(?:(?P<host>\S+)\s+)??(?P<ppe>\d*-?PPE-\d+)\s*:\s*")
+_EVENT = re.compile(
+    r"^(?:default\s+)?(?P<words>[A-Za-z][A-Za-z0-9_]*(?:\s+[A-Za-z][A-Za-z0-9_]*)?)\s+"
+    r"(?P<seq>\d+)(?:\s+\d+)?\s*:\s?(?P<body>.*)$",
+    re.S,
+)
+_ACCESS_NSWL = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<time>\d{2}:\d{2}:\d{2}) (?P<host>\S+) (?P<user>\S+) "
+    r"(?P<protocol>\S+) (?P<src_ip>\S+) (?P<src_port>\S+) (?P<method>[A-Z]+) (?P<uri>\S+) "
+    r"(?P<query>\S+) (?P<status>\d{3}) (?P<bytes_in>\S+) (?P<bytes_out>\S+)(?P<rest>.*)$",
+    re.S,
+)
+_ACCESS_HTTPD = re.compile(
+    r'^(?P<src_ip>[0-9A-Fa-f.:]+) (?:\S+ \S+ \[[^\]]*\] )?"(?P<method>[A-Z]+) (?P<uri>\S+)'
+    r'(?: (?P<protocol>[^"]*))?" (?P<status>\d{3}) (?P<bytes_out>\S+)(?P<rest>.*)$',
+    re.S,
+)
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_TAGS = re.compile(r"^(?:\s*\[[^\]]*\])+\s*")
+_DASHFIX = re.compile(r"(\d)- (?=[A-Z])")
+# The first word of a native event without its module, and the module it belongs to.
+_MODULE_OF = {
+    "CMD_EXECUTED": "CLI",
+    "HTTPREQUEST": "SSLVPN",
+    "LOGIN": "SSLVPN",
+    "LOGOUT": "SSLVPN",
+    "TCPCONNSTAT": "SSLVPN",
+    "ICASTART": "SSLVPN",
+    "ICAEND_CONNSTAT": "SSLVPN",
+    "LOGIN_FAILED": "AAA",
+    "CONN_DELINK": "TCP",
+    "CONN_TERMINATE": "TCP",
+    "SSL_HANDSHAKE_SUCCESS": "SSLLOG",
+}
+_HTTPREQUEST = re.compile(
+    r"^(?:Context (?P<Context>\S*) - SessionId: ?(?P<SessionId>\d+) - )?(?P<host>\S+) "
+    r"User (?P<User>.*?) : Group\(s\) (?P<groups>.*?) : Vserver (?P<Vserver>\S+) - "
+    r"(?P<when>.*?) : (?:Message = )?SSO is (?P<sso>\w+) : (?P<method>[A-Z]+) (?P<url>\S*)",
+    re.S,
+)
+
+
+def detect_date_order(lines: Iterable[str]) -> str:
+    """``mdy`` or ``dmy`` for the native timestamps in ``lines``: a first field above 12 means
+    day-first, a second field above 12 month-first; undecided, NetScaler's own default (mdy)."""
+    for line in lines:
+        body = _PRI.sub("", line, count=1)
+        if _RFC3164.match(body):
+            body = body[_RFC3164.match(body).end() :]  # type: ignore[union-attr]
+        m = _NATIVE_TS.match(body)
+        if m is None:
+            continue
+        a, b = int(m["a"]), int(m["b"])
+        if a > 12 >= b:
+            return "dmy"
+        if b > 12 >= a:
+            return "mdy"
+    return "mdy"
+
+
+def split_fields(body: str) -> dict[str, str]:
+    """``Key value - Key2 "quoted value" - SessionId: 12`` into a dict. Quotes (also escaped
+    ones, ``\\"x\\"``) protect `` - `` inside values; quotes are removed from values."""
+    body = _DASHFIX.sub(r"\1 - ", body)
+    out: dict[str, str] = {}
+    start, quoted, i, n = 0, False, 0, len(body)
+    segments: list[str] = []
+    while i < n:
+        c = body[i]
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c == " " and body.startswith(" - ", i):
+            segments.append(body[start:i])
+            i += 3
+            start = i
+            continue
+        i += 1
+    segments.append(body[start:])
+    for segment in segments:
+        segment = segment.strip()
+        if not segment:
+            continue
+        key, _, value = segment.partition(" ")
+        key = key.rstrip(":")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        if value.startswith('\\"') and value.endswith('\\"') and len(value) >= 4:
+            value = value[2:-2]
+        out.setdefault(key, value.replace('\\"', '"'))
+    return out
+
+
+class LineParser:
+    """Parses lines of one source, with its date order (see :func:`detect_date_order`)."""
+
+    def __init__(self, date_order: str = "mdy") -> None:
+        if date_order not in ("mdy", "dmy"):
+            raise ValueError(f"date order is mdy or dmy, not {date_order!r}")
+        self.date_order = date_order
+
+    def _native_time(self, m: re.Match[str]) -> float | None:
+        a, b = int(m["a"]), int(m["b"])
+        month, day = (a, b) if self.date_order == "mdy" else (b, a)
+        try:
+            h, mi, s = (int(x) for x in m["hms"].split(":"))
+            return datetime(int(m["y"]), month, day, h, mi, s, tzinfo=UTC).timestamp()
+        except ValueError:
+            return None
+
+    def parse(self, line: str, file: str = "", offset: int = 0) -> Event | None:
+        """One line as an event, or None when it is none of the shapes this parser knows."""
+        text = line.rstrip("\r\n")
+        body = _PRI.sub("", text, count=1)
+        m5424 = _RFC5424.match(body) if body.startswith("1 ") else None
+        if m5424 is not None:
+            return self._rfc5424(m5424, file, offset)
+        prefix = _RFC3164.match(body)
+        if prefix is not None:
+            body = body[prefix.end() :]
+        body = body.lstrip()
+        access = self._access(body, file, offset)
+        if access is not None:
+            return access
+        at: float | None = None
+        host = ppe = ""
+        ts = _NATIVE_TS.match(body)
+        if ts is not None:
+            at = self._native_time(ts)
+            if at is None:
+                return None
+            rest = body[ts.end() :]
+            head = _PPE.match(rest)
+            if head is None:
+                return None
+            host, ppe = head["host"] or "", head["ppe"]
+            body = rest[head.end() :]
+        return self._event(body, file, offset, at, host, ppe)
+
+    def _event(
+        self, body: str, file: str, offset: int, at: float | None, host: str, ppe: str
+    ) -> Event | None:
+        m = _EVENT.match(body)
+        if m is None:
+            return None
+        words = m["words"].split()
+        if len(words) == 1:
+            event_name = words[0]
+            module = _MODULE_OF.get(event_name, "")
+        else:
+            module, event_name = words
+        kind = f"{module} {event_name}".strip()
+        text = m["body"].strip()
+        fields: dict[str, str] = {}
+        if event_name == "HTTPREQUEST":
+            hr = _HTTPREQUEST.match(_TAGS.sub("", text))
+            if hr is not None:
+                fields = {k: v for k, v in hr.groupdict().items() if v is not None}
+        elif event_name == "Message" or text.startswith('"'):
+            q = _QUOTED.match(text)
+            text = q.group(1).replace('\\"', '"') if q else text
+        else:
+            fields = split_fields(_TAGS.sub("", text))
+        return Event(file, offset, at, host, kind, int(m["seq"]), fields, text, ppe)
+
+    def _rfc5424(self, m: re.Match[str], file: str, offset: int) -> Event | None:
+        try:
+            at = datetime.fromisoformat(m["ts"].replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            at = None
+        msg = m["msg"]
+        event = self._event(msg.lstrip(), file, offset, at, m["host"], m["procid"])
+        if event is not None:
+            app = m["app"]
+            if event.kind.split(" ")[0] in ("", "Message") or " " not in event.kind:
+                event.kind = f"{app} {event.kind.split(' ')[-1]}"
+            return event
+        access = self._access(msg.lstrip(), file, offset)
+        if access is not None:
+            access.at = at if access.at is None else access.at
+            access.host = m["host"]
+        return access
+
+    def _access(self, body: str, file: str, offset: int) -> Event | None:
+        m = _ACCESS_NSWL.match(body)
+        if m is not None:
+            try:
+                at = datetime.fromisoformat(f"{m['date']}T{m['time']}+00:00").timestamp()
+            except ValueError:
+                return None
+            fields = {k: v for k, v in m.groupdict().items() if v is not None}
+            rest = fields.pop("rest", "").strip()
+            quoted = _QUOTED.findall(rest)
+            if quoted:
+                fields["user_agent"] = quoted[0]
+            fields["body"] = rest
+            return Event(file, offset, at, m["host"], "ACCESS", None, fields, body)
+        m = _ACCESS_HTTPD.match(body)
+        if m is not None:
+            fields = {k: v for k, v in m.groupdict().items() if v is not None}
+            rest = fields.pop("rest", "")
+            quoted = _QUOTED.findall(rest)
+            if len(quoted) >= 2:
+                fields["referrer"], fields["user_agent"] = quoted[0], quoted[1]
+            fields["body"] = rest.strip()
+            return Event(file, offset, None, "", "ACCESS", None, fields, body)
+        return None

@@ -1,0 +1,616 @@
+"""The gateway watch's scan (decision 0012): read NetScaler logs, keep the session ledger, and
+run the detections. Every finding carries its evidence as (file, byte offset) of the lines it
+rests on; a line that cannot be parsed is counted and kept with its file and offset.
+
+Detections:
+
+- single-line rules from ``rules.yaml`` (data: kind and conditions on the text or fields);
+- session hijack (a session's client address or user agent changes to a network that is not
+  allowed and that the user never logged in from);
+- a session seen without a login (first seen after the log's start plus a grace period);
+- a session alive after a given kill time (the patch, or the session kill that followed it);
+- leak then replay: a CitrixBleed 2 probe from address A, then within the window a session first
+  seen from another address B;
+- one address using many accounts;
+- log integrity: silent periods, and sequence numbers that go back on one packet engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import ipaddress
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from ketenherstel.gateway.parse import Event, LineParser, detect_date_order
+
+__all__ = [
+    "Finding",
+    "GatewayInputError",
+    "LineRule",
+    "ScanResult",
+    "Session",
+    "Watch",
+    "load_rules",
+    "read_lines",
+]
+
+_SNIFF = 10_000
+_KEEP_UNPARSED = 1_000
+_PROBES = ("cb2-aaa-leaked-bytes", "cb2-access-bare-login")
+_LOGIN_KINDS = ("SSLVPN LOGIN", "AAATM LOGIN", "AAA LOGIN")
+
+
+class GatewayInputError(ValueError):
+    """Bad input to the watch: the message names the file, rule or value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    file: str
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.offset}"
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: str
+    title: str
+    confidence: str
+    at: float | None
+    address: str = ""
+    user: str = ""
+    session: str = ""
+    detail: str = ""
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "confidence": self.confidence,
+            "at": _iso(self.at),
+            "address": self.address,
+            "user": self.user,
+            "session": self.session,
+            "detail": self.detail,
+            "evidence": [str(e) for e in self.evidence],
+        }
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+@dataclass(slots=True)
+class Session:
+    """One gateway session, keyed by SessionId and Context."""
+
+    session_id: str
+    context: str
+    user: str = ""
+    first_seen: float | None = None
+    last_seen: float | None = None
+    login_at: float | None = None
+    logout_at: float | None = None
+    addresses: dict[str, Evidence] = field(default_factory=dict)
+    user_agents: dict[str, Evidence] = field(default_factory=dict)
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    reached: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    first: Evidence | None = None
+
+    @property
+    def first_address(self) -> str:
+        return next(iter(self.addresses), "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sessionId": self.session_id,
+            "context": self.context,
+            "user": self.user,
+            "start": _iso(self.first_seen),
+            "end": _iso(self.last_seen),
+            "login": _iso(self.login_at),
+            "logout": _iso(self.logout_at),
+            "addresses": list(self.addresses),
+            "userAgents": list(self.user_agents),
+            "bytesSent": self.bytes_sent,
+            "bytesReceived": self.bytes_received,
+            "reached": dict(sorted(self.reached.items(), key=lambda kv: -kv[1])[:20]),
+            "events": self.events,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineRule:
+    id: str
+    title: str
+    confidence: str
+    kind: str | None
+    conditions: tuple[tuple[str, str, Any], ...]
+
+    def matches(self, event: Event) -> bool:
+        if self.kind is not None and event.kind != self.kind:
+            return False
+        for where, op, value in self.conditions:
+            have = event.text if where == "text" else event.fields.get(where)
+            if have is None:
+                return False
+            if op == "equals" and have != value:
+                return False
+            if op == "contains" and value not in have:
+                return False
+            if op == "regex" and value.search(have) is None:
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    lines: tuple[LineRule, ...]
+    sessions: Mapping[str, Mapping[str, Any]]
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """The rules file (the package's ``rules.yaml`` by default); GatewayInputError names the
+    rule and the problem."""
+    if path is None:
+        text = resources.files("ketenherstel.gateway").joinpath("rules.yaml").read_text("utf-8")
+        where = "rules.yaml"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise GatewayInputError(f"rules {path}: {exc.strerror or exc}") from None
+        where = str(path)
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise GatewayInputError(f"rules {where}: not YAML: {exc}") from None
+    lines = []
+    for i, raw in enumerate(doc.get("line_rules") or []):
+        if not isinstance(raw, dict) or "id" not in raw:
+            raise GatewayInputError(f"rules {where}: line rule {i} has no id")
+        rid = str(raw["id"])
+        confidence = str(raw.get("confidence", "medium"))
+        if confidence not in ("high", "medium", "low"):
+            raise GatewayInputError(f"rules {where}: rule {rid}: confidence {confidence!r}")
+        conditions = []
+        for key, cond in raw.items():
+            if key in ("id", "title", "confidence", "kind", "source"):
+                continue
+            if not isinstance(cond, dict) or len(cond) != 1:
+                raise GatewayInputError(
+                    f"rules {where}: rule {rid}: {key} needs one of equals, contains, regex"
+                )
+            ((op, value),) = cond.items()
+            if op == "regex":
+                try:
+                    value = re.compile(str(value), re.S)
+                except re.error as exc:
+                    raise GatewayInputError(f"rules {where}: rule {rid}: {key}: {exc}") from None
+            elif op not in ("equals", "contains"):
+                raise GatewayInputError(f"rules {where}: rule {rid}: {key}: unknown test {op!r}")
+            conditions.append((key, op, value))
+        kind = raw.get("kind")
+        lines.append(LineRule(rid, str(raw.get("title", rid)), confidence, kind, tuple(conditions)))
+    return Rules(tuple(lines), doc.get("sessions") or {})
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(byte offset, line as Latin-1) of a plain or gzip file; the offset of a gzip file's line
+    is in its uncompressed stream."""
+    try:
+        with path.open("rb") as probe:
+            magic = probe.read(2)
+    except OSError as exc:
+        raise GatewayInputError(f"{path}: {exc.strerror or exc}") from None
+    offset = 0
+    try:
+        with contextlib.ExitStack() as stack:
+            fh: IO[bytes] = (
+                stack.enter_context(gzip.GzipFile(path, "rb"))  # type: ignore[arg-type]
+                if magic == b"\x1f\x8b"
+                else stack.enter_context(path.open("rb"))
+            )
+            for raw in fh:
+                yield offset, raw.decode("latin-1")
+                offset += len(raw)
+    except (OSError, EOFError) as exc:  # a truncated gzip
+        raise GatewayInputError(f"{path}: unreadable after byte {offset}: {exc}") from None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    lines: int = 0
+    events: int = 0
+    unparsed: int = 0
+    unparsed_kept: list[tuple[str, int, str]] = field(default_factory=list)
+    sessions: dict[tuple[str, str], Session] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    first: float | None = None
+    last: float | None = None
+
+
+def _network(
+    address: str, v4: int, v6: int
+) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    prefix = v4 if ip.version == 4 else v6
+    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+
+
+def _int(value: str) -> int:
+    return int(value) if value.isdigit() else 0
+
+
+class Watch:
+    """Scan logs: ``feed`` events in time order per source, then ``finish``."""
+
+    def __init__(
+        self,
+        rules: Rules | None = None,
+        *,
+        allow: Sequence[str] = (),
+        kill_time: float | None = None,
+    ) -> None:
+        self.rules = rules or load_rules()
+        s = self.rules.sessions
+        self.p_hijack = s.get("hijack", {})
+        self.p_no_login = s.get("no_login", {})
+        self.p_replay = s.get("leak_then_replay", {})
+        self.p_accounts = s.get("many_accounts", {})
+        self.p_silence = s.get("silence", {})
+        self.p_sequence = s.get("sequence", {})
+        self.allow = []
+        for net in allow:
+            try:
+                self.allow.append(ipaddress.ip_network(net, strict=False))
+            except ValueError:
+                raise GatewayInputError(
+                    f"--allow {net!r} is no network (e.g. 192.0.2.0/24)"
+                ) from None
+        self.kill_time = kill_time
+        self.result = ScanResult()
+        self.probes: list[Finding] = []
+        self.login_networks: dict[str, set[Any]] = defaultdict(set)
+        self.accounts: dict[str, deque[tuple[float, str, Evidence]]] = defaultdict(deque)
+        self.flagged_accounts: set[str] = set()
+        self.last_seq: dict[tuple[str, str, str], tuple[int, Evidence]] = {}
+        self.last_time: dict[str, tuple[float, Evidence]] = {}
+
+    # -- scanning ---------------------------------------------------------------------------
+
+    def scan_file(self, path: Path) -> None:
+        """Read one file: its date order from its first lines, then every line."""
+        head = []
+        for _offset, line in read_lines(path):
+            head.append(line)
+            if len(head) >= _SNIFF:
+                break
+        parser = LineParser(detect_date_order(head))
+        lines = events = unparsed = 0
+        name = str(path)
+        for offset, line in read_lines(path):
+            lines += 1
+            if not line.strip():
+                continue
+            event = parser.parse(line, name, offset)
+            if event is None:
+                unparsed += 1
+                if len(self.result.unparsed_kept) < _KEEP_UNPARSED:
+                    self.result.unparsed_kept.append((name, offset, line[:200].rstrip("\r\n")))
+                continue
+            events += 1
+            self.feed(event)
+        self.result.lines += lines
+        self.result.events += events
+        self.result.unparsed += unparsed
+        self.result.files.append(
+            {
+                "file": name,
+                "lines": lines,
+                "events": events,
+                "unparsed": unparsed,
+                "dateOrder": parser.date_order,
+            }
+        )
+
+    def feed(self, e: Event) -> None:
+        r = self.result
+        ev = Evidence(e.file, e.offset)
+        if e.at is not None:
+            r.first = e.at if r.first is None else min(r.first, e.at)
+            r.last = e.at if r.last is None else max(r.last, e.at)
+            self._silence(e, ev)
+        if e.seq is not None:
+            self._sequence(e, ev)
+        for rule in self.rules.lines:
+            if rule.matches(e):
+                finding = Finding(
+                    rule.id,
+                    rule.title,
+                    rule.confidence,
+                    e.at,
+                    address=e.fields.get("src_ip") or _address_of(e),
+                    user=e.fields.get("User", ""),
+                    detail=e.text[:200],
+                    evidence=[ev],
+                )
+                r.findings.append(finding)
+                if rule.id in _PROBES:
+                    self.probes.append(finding)
+        if e.kind in ("AAA LOGIN_FAILED", *_LOGIN_KINDS):
+            self._accounts(e, ev)
+        sid = e.fields.get("SessionId", "")
+        if sid:
+            self._session(e, ev, sid)
+
+    def _session(self, e: Event, ev: Evidence, sid: str) -> None:
+        context = e.fields.get("Context", "")
+        key = (sid, context.rsplit("@", 1)[0] if context.count("@") >= 1 else context)
+        s = self.result.sessions.get(key)
+        if s is None:
+            s = self.result.sessions[key] = Session(sid, context)
+            s.first = ev
+        s.events += 1
+        s.user = s.user or e.fields.get("User", "")
+        if e.at is not None:
+            s.first_seen = e.at if s.first_seen is None else min(s.first_seen, e.at)
+            s.last_seen = e.at if s.last_seen is None else max(s.last_seen, e.at)
+        if e.kind in _LOGIN_KINDS:
+            s.login_at = e.at
+            address = _address_of(e)
+            net = _network(
+                address,
+                int(self.p_hijack.get("ipv4_prefix", 24)),
+                int(self.p_hijack.get("ipv6_prefix", 48)),
+            )
+            if net is not None and s.user:
+                self.login_networks[s.user].add(net)
+        if e.kind.endswith("LOGOUT"):
+            s.logout_at = e.at
+        address = _address_of(e)
+        if address and address not in s.addresses:
+            s.addresses[address] = ev
+        agent = e.fields.get("Browser_type") or e.fields.get("Browser") or ""
+        if agent and agent not in s.user_agents:
+            s.user_agents[agent] = ev
+        s.bytes_sent += _int(e.fields.get("Total_bytes_send", ""))
+        s.bytes_received += _int(e.fields.get("Total_bytes_recv", ""))
+        target = e.fields.get("Destination") or (
+            f"{e.fields.get('host', '')}{e.fields.get('url', '')}" if "url" in e.fields else ""
+        )
+        if target:
+            s.reached[target] = s.reached.get(target, 0) + 1
+
+    def _accounts(self, e: Event, ev: Evidence) -> None:
+        address, user = _address_of(e), e.fields.get("User", "")
+        if not address or not user or e.at is None:
+            return
+        window = float(self.p_accounts.get("window_minutes", 60)) * 60
+        seen = self.accounts[address]
+        seen.append((e.at, user, ev))
+        while seen and seen[0][0] < e.at - window:
+            seen.popleft()
+        users = {u for _, u, _ in seen}
+        if (
+            len(users) >= int(self.p_accounts.get("accounts", 5))
+            and address not in self.flagged_accounts
+        ):
+            self.flagged_accounts.add(address)
+            self.result.findings.append(
+                Finding(
+                    "many-accounts",
+                    f"One address used {len(users)} accounts within {window / 60:.0f} minutes",
+                    str(self.p_accounts.get("confidence", "medium")),
+                    e.at,
+                    address=address,
+                    detail=", ".join(sorted(users)[:10]),
+                    evidence=[x for _, _, x in seen][:20],
+                )
+            )
+
+    def _silence(self, e: Event, ev: Evidence) -> None:
+        limit = float(self.p_silence.get("minutes", 120)) * 60
+        last = self.last_time.get(e.host)
+        assert e.at is not None
+        if last is not None and e.at - last[0] > limit:
+            self.result.findings.append(
+                Finding(
+                    "log-silence",
+                    f"No log lines from {e.host or 'the appliance'} for "
+                    f"{(e.at - last[0]) / 3600:.1f} hours",
+                    str(self.p_silence.get("confidence", "low")),
+                    last[0],
+                    detail=f"from {_iso(last[0])} to {_iso(e.at)}",
+                    evidence=[last[1], ev],
+                )
+            )
+        if last is None or e.at >= last[0]:
+            self.last_time[e.host] = (e.at, ev)
+
+    def _sequence(self, e: Event, ev: Evidence) -> None:
+        assert e.seq is not None
+        key = (e.file, e.host, e.ppe)
+        last = self.last_seq.get(key)
+        if last is not None and e.seq < last[0] - 1000:
+            self.result.findings.append(
+                Finding(
+                    "log-sequence-back",
+                    f"Sequence numbers go back on {e.ppe or 'a packet engine'} "
+                    f"({last[0]} then {e.seq}): a restart, a rotation, or lines removed",
+                    str(self.p_sequence.get("confidence", "low")),
+                    e.at,
+                    evidence=[last[1], ev],
+                )
+            )
+        self.last_seq[key] = (e.seq, ev)
+
+    # -- after the last line ----------------------------------------------------------------
+
+    def finish(self) -> ScanResult:
+        r = self.result
+        v4 = int(self.p_hijack.get("ipv4_prefix", 24))
+        v6 = int(self.p_hijack.get("ipv6_prefix", 48))
+        grace = float(self.p_no_login.get("grace_hours", 12)) * 3600
+        window = float(self.p_replay.get("window_minutes", 30)) * 60
+        for s in r.sessions.values():
+            self._hijack(s, v4, v6)
+            if (
+                s.login_at is None
+                and s.first_seen is not None
+                and r.first is not None
+                and s.first_seen - r.first > grace
+            ):
+                r.findings.append(
+                    Finding(
+                        "session-without-login",
+                        "A session is used without a login in the log",
+                        str(self.p_no_login.get("confidence", "medium")),
+                        s.first_seen,
+                        address=s.first_address,
+                        user=s.user,
+                        session=s.session_id,
+                        evidence=[s.first] if s.first else [],
+                    )
+                )
+            if (
+                self.kill_time is not None
+                and s.last_seen is not None
+                and s.last_seen > self.kill_time
+            ):
+                r.findings.append(
+                    Finding(
+                        "session-after-kill",
+                        "A session is still used after the sessions were killed",
+                        "high",
+                        s.last_seen,
+                        address=s.first_address,
+                        user=s.user,
+                        session=s.session_id,
+                        detail=f"last seen {_iso(s.last_seen)}, kill time {_iso(self.kill_time)}",
+                        evidence=[s.first] if s.first else [],
+                    )
+                )
+            for probe in self.probes:
+                if (
+                    probe.at is not None
+                    and s.first_seen is not None
+                    and probe.at <= s.first_seen <= probe.at + window
+                    and s.first_address
+                    and probe.address
+                    and s.first_address != probe.address
+                ):
+                    r.findings.append(
+                        Finding(
+                            "leak-then-replay",
+                            "A CitrixBleed 2 probe, then a session first seen from another address",
+                            str(self.p_replay.get("confidence", "high"))
+                            if s.login_at is None
+                            else "medium",
+                            s.first_seen,
+                            address=s.first_address,
+                            user=s.user,
+                            session=s.session_id,
+                            detail=f"probe from {probe.address} at {_iso(probe.at)}",
+                            evidence=[*probe.evidence, *([s.first] if s.first else [])],
+                        )
+                    )
+                    break
+        r.findings.sort(key=lambda f: (f.at or 0, f.rule))
+        return r
+
+    def _hijack(self, s: Session, v4: int, v6: int) -> None:
+        if len(s.addresses) < 2 and len(s.user_agents) < 2:
+            return
+        known = self.login_networks.get(s.user, set())
+        moved = []
+        first = s.first_address
+        for address, ev in list(s.addresses.items())[1:]:
+            net = _network(address, v4, v6)
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                continue
+            if any(ip in n for n in self.allow) or (net is not None and net in known):
+                continue
+            if net is not None and net == _network(first, v4, v6):
+                continue
+            moved.append((address, ev))
+        agents = list(s.user_agents.items())
+        if not moved and len(agents) < 2:
+            return
+        detail = []
+        evidence = [s.first] if s.first else []
+        if moved:
+            detail.append(f"from {first} to {', '.join(a for a, _ in moved)}")
+            evidence += [ev for _, ev in moved]
+        if len(agents) >= 2:
+            detail.append(f"user agent changed to {agents[1][0][:60]!r}")
+            evidence.append(agents[1][1])
+        if not moved and len(agents) >= 2:
+            confidence = "medium"
+        else:
+            confidence = str(self.p_hijack.get("confidence", "high"))
+        self.result.findings.append(
+            Finding(
+                "session-hijack",
+                "A session changes client address or user agent",
+                confidence,
+                s.last_seen,
+                address=first,
+                user=s.user,
+                session=s.session_id,
+                detail="; ".join(detail),
+                evidence=evidence,
+            )
+        )
+
+
+def _address_of(e: Event) -> str:
+    """The client address of an event: Client_ip, else the last of Context's ``@``, else the
+    first X-Forwarded-For_ip, else the access log's source."""
+    f = e.fields
+    for key in ("Client_ip", "ClientIP", "Remote_ip", "src_ip"):
+        value = f.get(key, "").strip()
+        if value:
+            return value
+    context = f.get("Context", "")
+    if "@" in context:
+        return context.rsplit("@", 1)[1]
+    forwarded = f.get("X-Forwarded-For_ip", "").split(",")[0].strip()
+    if forwarded and forwarded != "unknown":
+        return forwarded.removeprefix("::ffff:")
+    return ""
+
+
+def scan(
+    paths: Iterable[Path],
+    *,
+    rules: Rules | None = None,
+    allow: Sequence[str] = (),
+    kill_time: float | None = None,
+) -> ScanResult:
+    """Scan files (in the order given) and return the ledger and findings."""
+    watch = Watch(rules, allow=allow, kill_time=kill_time)
+    for path in paths:
+        watch.scan_file(path)
+    return watch.finish()

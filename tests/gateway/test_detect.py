@@ -1,0 +1,195 @@
+"""Detections on constructed logs whose answer is known, true and false positives both."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from ketenherstel.gateway.watch import GatewayInputError, Watch, load_rules, scan
+from tests.gateway.lines import T0, access_probe, connstat, login, ns, probe, request
+
+
+def write(path: Path, *lines: str) -> Path:
+    path.write_bytes("".join(lines).encode("latin-1"))
+    return path
+
+
+def rules_of(result: object) -> list[str]:
+    return [f.rule for f in result.findings]  # type: ignore[attr-defined]
+
+
+def test_a_citrixbleed_2_probe_is_found_with_its_evidence(tmp_path: Path) -> None:
+    log = write(tmp_path / "ns.log", login(0, "1", "ann", "198.51.100.7"), probe(5))
+    r = scan([log])
+    [finding] = [f for f in r.findings if f.rule == "cb2-aaa-leaked-bytes"]
+    assert finding.confidence == "high"
+    assert [str(e) for e in finding.evidence] == [
+        f"{log}:{len(login(0, '1', 'ann', '198.51.100.7'))}"
+    ]
+
+
+def test_a_rejected_name_without_leaked_bytes_is_not_a_probe(tmp_path: Path) -> None:
+    log = write(tmp_path / "ns.log", probe(5, leaked=b"ann.jansen"))
+    assert "cb2-aaa-leaked-bytes" not in rules_of(scan([log]))
+
+
+def test_access_log_probes(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "access.log",
+        access_probe(1, "203.0.113.9"),
+        "2025-07-10 08:02:00 gw1 - HTTP/1.1 203.0.113.10 5 GET "
+        "/oauth/idp/.well-known/openid-configuration - 200 5 9 " + "H" * 200 + "\n",
+        "2025-07-10 08:03:00 gw1 ann HTTP/1.1 198.51.100.7 5 POST /p/u/doAuthentication.do - "
+        '200 900 100 "Mozilla/5.0" username=ann&password=x\n',
+    )
+    found = rules_of(scan([log]))
+    assert found.count("cb2-access-bare-login") == 1
+    assert found.count("cb2-access-doauth") == 1  # the ordinary logon: low confidence only
+    assert "cb1-openid-configuration" in found and "cb1-oversized-host" in found
+
+
+def test_a_session_moving_to_an_unknown_network_is_a_hijack(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "ns.log",
+        login(0, "7", "ann", "198.51.100.7"),
+        connstat(5, "7", "ann", "198.51.100.7", "198.51.100.7", "10.0.0.5:3389"),
+        connstat(9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+    )
+    r = scan([log])
+    [hijack] = [f for f in r.findings if f.rule == "session-hijack"]
+    assert hijack.session == "7" and "203.0.113.66" in hijack.detail
+    s = next(iter(r.sessions.values()))
+    assert s.addresses.keys() == {"198.51.100.7", "203.0.113.66"}
+    assert s.reached == {"10.0.0.5:3389": 1, "10.0.0.9:445": 1}
+
+
+def test_a_user_moving_between_two_known_offices_is_not_a_hijack(tmp_path: Path) -> None:
+    lines = (
+        login(0, "7", "ann", "198.51.100.7"),
+        connstat(9, "7", "ann", "198.51.100.7", "192.0.2.44", "10.0.0.9:445"),
+    )
+    log = write(tmp_path / "ns.log", *lines)
+    assert "session-hijack" in rules_of(scan([log]))
+    assert "session-hijack" not in rules_of(scan([log], allow=["192.0.2.0/24"]))
+    # A network the same user logged in from before is known too.
+    earlier = write(tmp_path / "e.log", login(-60, "3", "ann", "192.0.2.10"), *lines)
+    assert "session-hijack" not in rules_of(scan([earlier]))
+    # Within the same /24 the address may change (a NAT pool).
+    same = write(
+        tmp_path / "s.log",
+        login(0, "7", "ann", "198.51.100.7"),
+        connstat(9, "7", "ann", "198.51.100.7", "198.51.100.99", "10.0.0.9:445"),
+    )
+    assert "session-hijack" not in rules_of(scan([same]))
+
+
+def test_leak_then_replay_inside_and_outside_the_window(tmp_path: Path) -> None:
+    inside = write(
+        tmp_path / "in.log",
+        login(-600, "1", "bob", "198.51.100.7"),
+        probe(0),
+        request(10, "42", "carol", "203.0.113.66"),
+    )
+    # The probe's own address is the access log's; a native AAA line has none, so give it one.
+    r = scan([inside, write(tmp_path / "a.log", access_probe(0, "203.0.113.9"))])
+    replay = [f for f in r.findings if f.rule == "leak-then-replay"]
+    assert len(replay) == 1 and replay[0].session == "42"
+    assert replay[0].confidence == "high"  # the session has no login
+    outside = write(tmp_path / "out.log", request(45, "43", "carol", "203.0.113.66"))
+    r = scan([write(tmp_path / "a2.log", access_probe(0, "203.0.113.9")), outside])
+    assert "leak-then-replay" not in rules_of(r)
+    same = write(tmp_path / "same.log", request(10, "44", "carol", "203.0.113.9"))
+    r = scan([write(tmp_path / "a3.log", access_probe(0, "203.0.113.9")), same])
+    assert "leak-then-replay" not in rules_of(r)  # first seen from the probing address itself
+
+
+def test_a_session_without_login_and_one_alive_after_the_kill(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "ns.log",
+        login(0, "1", "ann", "198.51.100.7"),
+        request(1, "1", "ann", "198.51.100.7"),
+        request(13 * 60, "99", "eve", "203.0.113.66"),  # 13 h later, never logged in
+        request(14 * 60, "1", "ann", "198.51.100.7"),
+    )
+    kill = T0.timestamp() + 12 * 3600
+    r = scan([log], kill_time=kill)
+    no_login = [f for f in r.findings if f.rule == "session-without-login"]
+    assert [f.session for f in no_login] == ["99"]
+    after = sorted(f.session for f in r.findings if f.rule == "session-after-kill")
+    assert after == ["1", "99"]
+    early = write(tmp_path / "early.log", request(1, "5", "ann", "198.51.100.7"))
+    assert "session-without-login" not in rules_of(scan([early]))  # may predate the log
+
+
+def test_one_address_with_many_accounts(tmp_path: Path) -> None:
+    failed = [
+        ns(i, "AAA LOGIN_FAILED", f'User user{i} - Client_ip 203.0.113.5 - Failure_reason "x"')
+        for i in range(6)
+    ]
+    assert rules_of(scan([write(tmp_path / "f.log", *failed)])).count("many-accounts") == 1
+    spread = [
+        ns(i * 30, "AAA LOGIN_FAILED", f"User user{i} - Client_ip 203.0.113.5 - Failure_reason x")
+        for i in range(6)
+    ]
+    assert "many-accounts" not in rules_of(scan([write(tmp_path / "s.log", *spread)]))
+
+
+def test_log_integrity_silence_and_sequence_going_back(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "ns.log",
+        ns(0, "SSLVPN LOGOUT", "User a", seq=500_000),
+        ns(10, "SSLVPN LOGOUT", "User a", seq=500_010),
+        ns(200, "SSLVPN LOGOUT", "User a", seq=500_020),
+        ns(201, "SSLVPN LOGOUT", "User a", seq=12),
+    )
+    found = rules_of(scan([log]))
+    assert found.count("log-silence") == 1 and found.count("log-sequence-back") == 1
+
+
+def test_log_poisoning_and_cli_shell(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "ns.log",
+        ns(0, "AAA LOGIN_FAILED", "User ann\x1b[2J - Client_ip 203.0.113.5 - Failure_reason x"),
+        ns(
+            1,
+            "CLI CMD_EXECUTED",
+            'User nsroot - Remote_ip 10.0.0.1 - Command "shell cat /etc/passwd"',
+        ),
+        ns(2, "CLI CMD_EXECUTED", 'User nsroot - Remote_ip 10.0.0.1 - Command "show ns ip"'),
+    )
+    found = rules_of(scan([log]))
+    assert found.count("log-poisoning-control") == 1 and found.count("cli-shell-command") == 1
+
+
+def test_gzip_files_truncated_gzip_and_unparsed_lines_kept(tmp_path: Path) -> None:
+    body = (login(0, "1", "ann", "198.51.100.7") + "garbage\n" + probe(1)).encode("latin-1")
+    gz = tmp_path / "ns.log.gz"
+    gz.write_bytes(gzip.compress(body))
+    r = scan([gz])
+    assert r.events == 2 and r.unparsed == 1
+    assert r.unparsed_kept == [(str(gz), len(login(0, "1", "ann", "198.51.100.7")), "garbage")]
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(gzip.compress(body * 100)[:-30])
+    with pytest.raises(GatewayInputError, match="unreadable"):
+        scan([cut])
+    binary = write(tmp_path / "bin.log", "\x00\xff\xfe" * 1000 + "\n", probe(1))
+    r = scan([binary])
+    assert r.unparsed == 1 and r.events == 1
+
+
+def test_rules_are_data_and_bad_rules_are_named(tmp_path: Path) -> None:
+    assert {r.id for r in load_rules().lines} >= {
+        "cb2-aaa-leaked-bytes",
+        "cb1-openid-configuration",
+    }
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("line_rules:\n  - id: x\n    text: {regex: '('}\n", encoding="utf-8")
+    with pytest.raises(GatewayInputError, match="rule x"):
+        load_rules(bad)
+    bad.write_text("line_rules:\n  - id: y\n    text: {like: a}\n", encoding="utf-8")
+    with pytest.raises(GatewayInputError, match="unknown test 'like'"):
+        load_rules(bad)
+    with pytest.raises(GatewayInputError, match="no network"):
+        Watch(allow=["not-a-net"])

@@ -1,0 +1,237 @@
+"""The parser on every event type and variant the issue names, including published lines
+(../shared/corpora/netscaler-format-examples.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ketenherstel.gateway.parse import LineParser, detect_date_order, split_fields
+
+P = LineParser()
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def test_sslvpn_login_behind_rfc3164_as_published_by_cert_at() -> None:
+    line = (
+        "Oct  1 06:02:44 netscaler 10/01/2023:06:02:44  C-SYS-F2-003 0-PPE-4 : default SSLVPN "
+        "LOGIN 104413247 0 : Context user@example.com@a.b.c.d - SessionId: 34921 - User "
+        'user@example.com - Client_ip a.b.c.d - Nat_ip "Mapped Ip" - Vserver a.b.c.d:443 - '
+        'Browser_type "Mozilla/5.0 (…) Chrome/117.0.0.0 Safari/537.36" - SSLVPN_client_type ICA'
+        ' - Group(s) "N/A"'
+    )
+    e = P.parse(line)
+    assert e is not None
+    assert (e.kind, e.seq, e.host, e.at) == (
+        "SSLVPN LOGIN",
+        104413247,
+        "C-SYS-F2-003",
+        at("2023-10-01T06:02:44"),
+    )
+    assert e.fields["SessionId"] == "34921" and e.fields["User"] == "user@example.com"
+    assert e.fields["Browser_type"].startswith("Mozilla/5.0 (…)")
+    assert e.fields["Nat_ip"] == "Mapped Ip" and e.fields["Group(s)"] == "N/A"
+
+
+def test_tcpconnstat_without_context_or_session_as_in_the_netscaler_blog() -> None:
+    line = (
+        "07/11/2025:10:41:50 GMT ns 0-PPE-0 : default SSLVPN TCPCONNSTAT 1496 0 :  User user1 - "
+        "Client_ip 10.2.0.20 - Nat_ip 127.0.0.2 - Vserver 10.1.2.32:443 - Source 10.2.0.20:50961"
+        ' - Destination 127.0.0.1:81 - Start_time "…" - End_time "…" - Duration 00:00:00  - '
+        'Total_bytes_send 750 - Total_bytes_recv 1200 - Access Allowed - Group(s) "N/A"'
+    )
+    e = P.parse(line)
+    assert e is not None and e.kind == "SSLVPN TCPCONNSTAT"
+    assert "SessionId" not in e.fields and "Context" not in e.fields
+    assert e.fields["Destination"] == "127.0.0.1:81" and e.fields["Total_bytes_recv"] == "1200"
+
+
+def test_httprequest_logout_login_failed_ica_start_and_end() -> None:
+    http = P.parse(
+        "<134> 07/07/2024:10:57:19  ns1 0-PPE-0 : default SSLVPN HTTPREQUEST 138832222 0 : "
+        "Context jim@school.edu@67.43.156.20 - SessionId: 74999 - citrix.school.edu User "
+        "jim@school.edu : Group(s) N/A : Vserver 67.43.156.15:443 - 07/07/2024:10:57:19  : "
+        "SSO is ON : GET /Citrix/Roaming/Accounts - -"
+    )
+    assert http is not None and http.kind == "SSLVPN HTTPREQUEST"
+    assert (http.fields["SessionId"], http.fields["method"], http.fields["url"]) == (
+        "74999",
+        "GET",
+        "/Citrix/Roaming/Accounts",
+    )
+    logout = P.parse(
+        "<134> 07/07/2024:11:27:48  ns1 0-PPE-0 : default SSLVPN LOGOUT 138965445 0 : Context "
+        "jim@school.edu@67.43.156.20 - SessionId: 74094 - User jim@school.edu - Client_ip "
+        '175.16.199.8 - Nat_ip "Mapped Ip" - Vserver 67.43.156.15:443 - Start_time '
+        '"07/07/2024:10:48:33 " - End_time "07/07/2024:11:27:48 " - Duration 00:39:15  - '
+        'LogoutMethod "TimedOut" - Group(s) "N/A"'
+    )
+    assert logout is not None and logout.fields["LogoutMethod"] == "TimedOut"
+    failed = P.parse(
+        "<132> 07/07/2024:15:20:01  ns1 0-PPE-0 : default AAA LOGIN_FAILED 139115982 0 : User "
+        'bob2332@site.com - Client_ip 175.16.199.8 - Failure_reason "Username/Password mismatch"'
+        " - Browser python-httpx/0.27.0"
+    )
+    assert failed is not None and failed.kind == "AAA LOGIN_FAILED"
+    assert failed.fields["Browser"] == "python-httpx/0.27.0"
+    start = P.parse(
+        "<134> 07/13/2024:15:23:04 GMT ns1 0-PPE-0 : default SSLVPN ICASTART 1234567 0 :  [TCP] "
+        "[CGP][ICAUUID=00000000-1234-1611-4343-5555566774a4] Source 67.43.156.16:61267 - "
+        "Destination 81.2.69.144:2598 - customername  - username:domainname a12345111:domain - "
+        'applicationName Test Lab $S67-129 - startTime "07/13/2024:15:23:04 GMT" - connectionId 3'
+    )
+    assert start is not None and start.kind == "SSLVPN ICASTART"
+    assert start.fields["Destination"] == "81.2.69.144:2598"
+    assert start.fields["applicationName"] == "Test Lab $S67-129"
+    end = P.parse(
+        "<134> 07/12/2024:17:43:21 GMT ns1 0-PPE-0 : default SSLVPN ICAEND_CONNSTAT 1234567 0 :  "
+        "[TCP] [CGP][ICAUUID=0] Source  175.16.199.5:56855 - Destination 81.2.69.144:2598 - "
+        "customername  - username:domainname kev:corp - Duration 03:31:07  - Total_bytes_send 64"
+    )
+    assert end is not None and end.kind == "SSLVPN ICAEND_CONNSTAT"
+    assert end.fields["Source"] == "175.16.199.5:56855"
+
+
+def test_aaa_message_keeps_every_byte_for_the_citrixbleed_2_check() -> None:
+    raw = (
+        b"<135> 07/09/2025:19:05:23 GMT  0-PPE-6 : default AAA Message 12345678 0 :  "
+        b'"Authentication is rejected for \xa0\x91\xfeabc"'
+    )
+    e = P.parse(raw.decode("latin-1"))
+    assert e is not None and e.kind == "AAA Message" and e.host == ""
+    assert e.text == "Authentication is rejected for \xa0\x91\xfeabc"
+
+
+def test_tcp_delink_ssl_handshake_and_cli() -> None:
+    delink = P.parse(
+        "<134> 06/14/2024:16:01:40 GMT host1 0-PPE-0 : default TCP CONN_DELINK 220659229 0 :  "
+        "Source 175.16.199.8:48277 - Vserver 81.2.69.144:443 - NatIP 192.168.0.1:12248 - "
+        "Destination 192.168.0.100:443 - Delink Time 06/14/2024:16:01:40 GMT - Total_bytes_send 0"
+    )
+    assert delink is not None and delink.kind == "TCP CONN_DELINK"
+    assert delink.fields["Destination"] == "192.168.0.100:443"
+    hs = P.parse(
+        "<135> 06/14/2024:16:01:39 GMT host1 0-PPE-0 : default SSLLOG SSL_HANDSHAKE_SUCCESS "
+        "220659228 0 :  SPCBId 27719517 - ClientIP 175.16.199.8 - ClientPort 38797 - "
+        'CipherSuite "TLS1.2-ECDHE-RSA-AES256-GCM-SHA384" - Session New  - HandshakeTime 120 ms'
+    )
+    assert hs is not None and hs.kind == "SSLLOG SSL_HANDSHAKE_SUCCESS"
+    assert hs.fields["ClientIP"] == "175.16.199.8"
+    cli = P.parse(
+        "<134> 07/09/2024:17:12:06 GMT ns1 0-PPE-0 : default CLI CMD_EXECUTED 6870 0 :  User "
+        'nsroot - ADM_User NONE - Remote_ip 81.2.69.144 - Command "logout" - Status "Success"'
+    )
+    assert cli is not None and cli.kind == "CLI CMD_EXECUTED" and cli.fields["Command"] == "logout"
+    bare = P.parse(
+        "<135> default CMD_EXECUTED 4123456 0 :  User nsroot - Remote_ip 175.16.199.1 - Command "
+        '"show ns capacity" - Status "Success"'
+    )
+    assert bare is not None and bare.kind == "CLI CMD_EXECUTED" and bare.at is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Client_ip  - Nat_ip x", {"Client_ip": "", "Nat_ip": "x"}),
+        (
+            "X-Forwarded-For_ip 175.16.199.1, 81.2.69.194 - A b",
+            {"X-Forwarded-For_ip": "175.16.199.1, 81.2.69.194", "A": "b"},
+        ),
+        ("X-Forwarded-For_ip 2001:db8::1 - A b", {"X-Forwarded-For_ip": "2001:db8::1", "A": "b"}),
+        ("X-Forwarded-For_ip unknown", {"X-Forwarded-For_ip": "unknown"}),
+        (
+            'Nat_ip \\"Mapped Ip\\" - LogoutMethod \\"TimedOut\\"',
+            {"Nat_ip": "Mapped Ip", "LogoutMethod": "TimedOut"},
+        ),
+        ('Browser_type "a - b" - User u', {"Browser_type": "a - b", "User": "u"}),
+        ("SessionId: 651173- User u", {"SessionId": "651173", "User": "u"}),
+    ],
+)
+def test_fields_as_real_logs_write_them(value: str, expected: dict[str, str]) -> None:
+    assert split_fields(value) == expected
+
+
+def test_with_and_without_gmt_and_old_format() -> None:
+    with_gmt = P.parse("07/09/2025:19:04:20 GMT h 0-PPE-0 : default SSLVPN LOGOUT 1 0 : User u")
+    without = P.parse("07/09/2025:19:04:20  h 0-PPE-0 : default SSLVPN LOGOUT 1 0 : User u")
+    assert with_gmt is not None and without is not None and with_gmt.at == without.at
+    old = P.parse(
+        "Mar  7 10:59:24 10.0.0.1  03/07/2013:01:59:45 GMT ns PPE-0 : SSLVPN TCPCONNSTAT "
+        "927685225 : Context u@1.2.3.4 - SessionId: 651173- User u - Client_ip 1.2.3.4"
+    )
+    assert (
+        old is not None and old.kind == "SSLVPN TCPCONNSTAT" and old.fields["SessionId"] == "651173"
+    )
+
+
+def test_rfc5424_wrapping() -> None:
+    e = P.parse(
+        "<131>1 2025-01-12T21:06:37Z MY-CITRIX-HOST SSLVPN 0-PPE-0 - - default SSLVPN LOGIN 4 0 : "
+        "Context u@198.51.100.7 - SessionId: 9 - User u - Client_ip 198.51.100.7"
+    )
+    assert e is not None and e.kind == "SSLVPN LOGIN" and e.host == "MY-CITRIX-HOST"
+    assert e.at == at("2025-01-12T21:06:37")
+    httpd = P.parse(
+        '<173>1 2025-01-09T13:17:03Z MY-CITRIX-HOST httpd 22442 - - 175.16.199.1 "HEAD '
+        '/logon/LogonPoint/tmindex.html HTTP/1.1" 200 - "-" "axios/1.7.7" "Time: 343 microsecs"'
+    )
+    assert httpd is not None and httpd.kind == "ACCESS"
+    assert (httpd.fields["src_ip"], httpd.fields["uri"], httpd.fields["user_agent"]) == (
+        "175.16.199.1",
+        "/logon/LogonPoint/tmindex.html",
+        "axios/1.7.7",
+    )
+
+
+def test_day_first_dates_are_detected_from_the_data() -> None:
+    lines = [
+        "<131> 10/08/2024:09:38:41  H 0-PPE-1 : default TCP CONN_DELINK 1 0 :  Source a - B c",
+        "<131> 21/08/2024:09:38:41  H 0-PPE-1 : default TCP CONN_DELINK 2 0 :  Source a - B c",
+    ]
+    assert detect_date_order(lines) == "dmy"
+    assert detect_date_order(["<1> 08/21/2024:09:38:41  H 0-PPE-1 : default A B 1 0 : x"]) == "mdy"
+    assert detect_date_order(["<1> 08/10/2024:09:38:41  H 0-PPE-1 : default A B 1 0 : x"]) == "mdy"
+    dmy = LineParser("dmy").parse(lines[0])
+    assert dmy is not None and dmy.at == at("2024-08-10T09:38:41")
+    assert LineParser("mdy").parse(lines[1]) is None  # month 21: not a date in that order
+
+
+def test_access_log_nswl() -> None:
+    e = P.parse(
+        "2025-07-10 08:01:02 gw1 - HTTP/1.1 203.0.113.9 51234 POST /p/u/doAuthentication.do - "
+        '200 5 12000 "python-requests/2.31" login'
+    )
+    assert e is not None and e.kind == "ACCESS"
+    assert (e.fields["method"], e.fields["uri"], e.fields["src_ip"]) == (
+        "POST",
+        "/p/u/doAuthentication.do",
+        "203.0.113.9",
+    )
+    assert e.fields["user_agent"] == "python-requests/2.31" and e.fields["body"].endswith("login")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "garbage",
+        "\x00\x01\x02\xff" * 10,
+        "07/09/2025:19:04:20 GMT",
+        "99/99/2025:19:04:20 GMT h 0-PPE-0 : default A B 1 0 : x",
+    ],
+)
+def test_what_is_no_event_is_none(line: str) -> None:
+    assert P.parse(line) is None
+
+
+def test_a_huge_line_is_parsed_without_trouble() -> None:
+    agent = "A" * 1_000_000
+    e = P.parse(
+        "07/09/2025:19:04:20 GMT h 0-PPE-0 : default SSLVPN LOGIN 1 0 : User u - "
+        f'Browser_type "{agent}"'
+    )
+    assert e is not None and len(e.fields["Browser_type"]) == 1_000_000

@@ -1,0 +1,54 @@
+"""`ketenherstel gateway scan` through Typer's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ketenherstel.cli import app
+from tests.gateway.lines import access_probe, connstat, login, request
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_scan_prints_findings_sessions_and_writes_json(tmp_path: Path) -> None:
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann", "198.51.100.7")
+        + connstat(9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445")
+        + "not a line\n"
+        + request(20, "8", "bob", "198.51.100.8"),
+        encoding="latin-1",
+    )
+    access = tmp_path / "access.log"
+    access.write_text(access_probe(15, "203.0.113.9"), encoding="latin-1")
+    out_json = tmp_path / "findings.jsonl"
+    code, out, err = run(
+        "gateway", "scan", str(log), str(access), "--sessions", "--json", str(out_json)
+    )
+    assert code == 0, err
+    assert "2 files, 5 lines, 4 events, 1 lines not parsed" in out
+    assert "session-hijack" in out and "cb2-access-bare-login" in out
+    assert "leak-then-replay" in out  # bob's session first seen 5 minutes after the probe
+    assert "first line not parsed" in out
+    records = [json.loads(x) for x in out_json.read_text().splitlines()]
+    assert {next(iter(r)) for r in records} == {"finding", "session", "unparsed"}
+    assert all(r["finding"]["evidence"] for r in records if "finding" in r)
+
+
+def test_scan_refuses_bad_input(tmp_path: Path) -> None:
+    code, _, err = run("gateway", "scan", str(tmp_path / "missing.log"))
+    assert code == 2 and "missing.log" in err
+    log = tmp_path / "ns.log"
+    log.write_text("x\n")
+    code, _, err = run("gateway", "scan", str(log), "--allow", "office")
+    assert code == 2 and "no network" in err
+    code, _, err = run("gateway", "scan", str(log), "--kill-time", "2025-07-17T20:00:00")
+    assert code == 2 and "offset" in err
