@@ -127,19 +127,18 @@ def split_fields(body: str) -> dict[str, str]:
     ones, ``\\"x\\"``) protect `` - `` inside values; quotes are removed from values."""
     body = _DASHFIX.sub(r"\1 - ", body)
     out: dict[str, str] = {}
-    start, quoted, i, n = 0, False, 0, len(body)
     segments: list[str] = []
-    while i < n:
-        c = body[i]
-        if c == '"':
-            quoted = not quoted
-        elif not quoted and c == " " and body.startswith(" - ", i):
-            segments.append(body[start:i])
-            i += 3
-            start = i
+    # Split on " - " outside quotes: the pieces between quotes alternate outside, inside.
+    for index, piece in enumerate(body.split('"')):
+        parts = piece.split(" - ") if index % 2 == 0 else [piece]
+        if index % 2 == 1:
+            segments[-1] += '"' + piece + '"'
             continue
-        i += 1
-    segments.append(body[start:])
+        if segments:
+            segments[-1] += parts[0]
+            segments.extend(parts[1:])
+        else:
+            segments.extend(parts)
     for segment in segments:
         segment = segment.strip()
         if not segment:
