@@ -52,3 +52,24 @@ def test_scan_refuses_bad_input(tmp_path: Path) -> None:
     assert code == 2 and "no network" in err
     code, _, err = run("gateway", "scan", str(log), "--kill-time", "2025-07-17T20:00:00")
     assert code == 2 and "offset" in err
+
+
+def test_listen_for_a_while_and_refuse_bad_addresses(tmp_path: Path) -> None:
+    code, out, err = run(
+        "gateway",
+        "listen",
+        "--udp",
+        "127.0.0.1:0",
+        "--tcp",
+        "127.0.0.1:0",
+        "--spool",
+        str(tmp_path / "spool.log"),
+        "--for",
+        "0.2",
+    )
+    assert code == 0, err
+    assert "listening on udp 127.0.0.1:" in out and "received 0 messages" in out
+    code, _, err = run("gateway", "listen", "--udp", "nowhere", "--for", "0.1")
+    assert code == 2 and "HOST:PORT" in err
+    code, _, err = run("gateway", "scan", str(tmp_path / "spool.log"), "--cef-to", "x")
+    assert code == 2 and "HOST:PORT" in err

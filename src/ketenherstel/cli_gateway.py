@@ -7,6 +7,7 @@ exit code 2.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel.cli_common import fail
-from ketenherstel.gateway.watch import GatewayInputError, Watch, load_rules
+from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
+from ketenherstel.gateway.listen import Listener, parse_address
+from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
 
 __all__ = ["gateway_app"]
 
@@ -59,9 +62,20 @@ def scan_cmd(
         typer.Option("--json", help="Write the findings and sessions here (JSON Lines)"),
     ] = None,
     sessions: Annotated[bool, typer.Option("--sessions", help="Also list the sessions")] = False,
+    ecs: Annotated[
+        Path | None, typer.Option("--ecs", help="Write the findings as ECS JSON Lines here")
+    ] = None,
+    cef_to: Annotated[
+        str | None,
+        typer.Option("--cef-to", help="Send the findings as CEF over syslog: HOST:PORT[/tcp]"),
+    ] = None,
 ) -> None:
     """Scan logs: session ledger and every detection, with evidence."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
+    try:
+        target = SyslogTarget.parse(cef_to) if cef_to else None
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
     try:
         watch = Watch(load_rules(rules), allow=allow or [], kill_time=killed)
         with Progress(
@@ -120,3 +134,91 @@ def scan_cmd(
                     json.dumps({"unparsed": {"file": name, "offset": offset, "line": line}}) + "\n"
                 )
         out.print(f"wrote {json_out}")
+    _export(result.findings, ecs, target)
+
+
+def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | None) -> None:
+    if ecs is not None:
+        with ecs.open("wb") as fh:
+            n = write_ecs(findings, fh)
+        out.print(f"wrote {n} findings as ECS to {ecs}")
+    if target is not None:
+        try:
+            n = send_cef(findings, target)
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        out.print(f"sent {n} findings as CEF to {target.host}:{target.port}/{target.protocol}")
+
+
+@gateway_app.command("listen")
+def listen_cmd(
+    udp: Annotated[
+        str | None, typer.Option("--udp", help="Listen for syslog on HOST:PORT over UDP")
+    ] = "127.0.0.1:5514",
+    tcp: Annotated[
+        str | None, typer.Option("--tcp", help="Listen for syslog on HOST:PORT over TCP")
+    ] = None,
+    spool: Annotated[
+        Path, typer.Option("--spool", help="Every message received is kept here (evidence)")
+    ] = Path("var/gateway/syslog.log"),
+    seconds: Annotated[
+        float | None, typer.Option("--for", help="Stop after this many seconds (default: Ctrl-C)")
+    ] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", help="A network a session may move to (CIDR), repeatable"),
+    ] = None,
+    ecs: Annotated[
+        Path | None, typer.Option("--ecs", help="ECS JSON Lines of the findings")
+    ] = None,
+    cef_to: Annotated[
+        str | None, typer.Option("--cef-to", help="Forward findings as CEF: HOST:PORT[/tcp]")
+    ] = None,
+) -> None:
+    """Receive NetScaler syslog (RFC 3164/5424, UDP and TCP) and report findings as they
+    happen."""
+    try:
+        target = SyslogTarget.parse(cef_to) if cef_to else None
+        udp_at = parse_address(udp) if udp else None
+        tcp_at = parse_address(tcp) if tcp else None
+        watch = Watch(load_rules(), allow=allow or [])
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    if udp_at is None and tcp_at is None:
+        raise fail("give --udp or --tcp (or both)")
+
+    def found(f: Finding) -> None:
+        out.print(f"[bold]{f.rule}[/] ({f.confidence}) {f.address} {f.user} {f.evidence[0]}")
+        if target is not None:
+            try:
+                send_cef([f], target)
+            except GatewayInputError as exc:
+                out.print(f"[red]{exc}[/]")
+
+    async def main() -> ScanResult:
+        listener = Listener(watch, spool, found)
+        await listener.start(udp=udp_at, tcp=tcp_at)
+        where = ", ".join(f"{k} {h}:{p}" for k, (h, p) in listener.bound.items())
+        out.print(f"listening on {where}; spool {spool}", highlight=False)
+        try:
+            if seconds is not None:
+                await asyncio.sleep(seconds)
+            else:
+                await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            result = await listener.stop()
+        out.print(
+            f"received {listener.received:,} messages, {listener.unparsed:,} not parsed, "
+            f"{len(result.findings):,} findings"
+        )
+        return result
+
+    try:
+        result = asyncio.run(main())
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        return
+    _export(result.findings, ecs, None)

@@ -1,0 +1,130 @@
+"""A syslog listener for the gateway watch (decision 0012): RFC 3164 and RFC 5424 messages over
+UDP and TCP (newline-delimited or octet-counted frames, RFC 6587), bound to loopback unless told
+otherwise. Every message is appended to a spool file first, so a finding's evidence is
+``spool:offset`` like any file's; then it is parsed and fed to the watch. Single-line findings are
+reported as they happen; session findings when the listener stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from ketenherstel.gateway.parse import LineParser
+from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch
+
+__all__ = ["Listener", "parse_address"]
+
+MAX_MESSAGE = 64 * 1024
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise GatewayInputError(f"address {text!r}: write HOST:PORT, e.g. 127.0.0.1:5514")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class Listener:
+    """Receives syslog messages into a spool and a :class:`Watch`."""
+
+    def __init__(
+        self,
+        watch: Watch,
+        spool: Path,
+        on_finding: Callable[[Finding], None] = lambda _f: None,
+    ) -> None:
+        self.watch = watch
+        self.spool_path = spool
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        self._spool: IO[bytes] = spool.open("ab")
+        self.offset = self._spool.tell()
+        self.on_finding = on_finding
+        self.parser = LineParser("mdy")
+        self.received = 0
+        self.unparsed = 0
+        self.bound: dict[str, tuple[str, int]] = {}
+        self._servers: list[Any] = []
+
+    def receive(self, data: bytes) -> None:
+        """One syslog message (or several lines of one)."""
+        for raw in data.splitlines():
+            if not raw.strip():
+                continue
+            raw = raw[:MAX_MESSAGE]
+            offset = self.offset
+            self._spool.write(raw + b"\n")
+            self.offset += len(raw) + 1
+            self.received += 1
+            line = raw.decode("latin-1")
+            event = self.parser.parse(line, str(self.spool_path), offset)
+            if event is None:
+                # Perhaps day-first dates: switch if the other order reads it.
+                other = LineParser("dmy" if self.parser.date_order == "mdy" else "mdy")
+                event = other.parse(line, str(self.spool_path), offset)
+                if event is not None:
+                    self.parser = other
+            if event is None:
+                self.unparsed += 1
+                self.watch.result.unparsed += 1
+                continue
+            before = len(self.watch.result.findings)
+            self.watch.result.events += 1
+            self.watch.feed(event)
+            for finding in self.watch.result.findings[before:]:
+                self.on_finding(finding)
+        self._spool.flush()
+
+    async def start(self, *, udp: tuple[str, int] | None, tcp: tuple[str, int] | None) -> None:
+        loop = asyncio.get_running_loop()
+        listener = self
+
+        class Datagram(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                listener.receive(data)
+
+        try:
+            if udp is not None:
+                transport, _ = await loop.create_datagram_endpoint(Datagram, local_addr=udp)
+                self._servers.append(transport)
+                self.bound["udp"] = transport.get_extra_info("sockname")[:2]
+            if tcp is not None:
+                server = await asyncio.start_server(self._stream, tcp[0], tcp[1])
+                self._servers.append(server)
+                self.bound["tcp"] = server.sockets[0].getsockname()[:2]
+        except OSError as exc:
+            await self.stop()
+            raise GatewayInputError(f"cannot listen: {exc.strerror or exc}") from None
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                first = await reader.read(1)
+                if not first:
+                    break
+                if first.isdigit():  # octet counting: "LEN SP MSG"
+                    length = first + await reader.readuntil(b" ")
+                    size = int(length[:-1])
+                    if size > MAX_MESSAGE:
+                        break
+                    self.receive(await reader.readexactly(size))
+                else:
+                    self.receive(first + await reader.readline())
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def stop(self) -> ScanResult:
+        for server in self._servers:
+            server.close()
+            if isinstance(server, asyncio.Server):
+                await server.wait_closed()
+        self._servers.clear()
+        self._spool.close() if not self._spool.closed else None
+        return self.watch.finish()
