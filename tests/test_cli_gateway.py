@@ -73,3 +73,15 @@ def test_listen_for_a_while_and_refuse_bad_addresses(tmp_path: Path) -> None:
     assert code == 2 and "HOST:PORT" in err
     code, _, err = run("gateway", "scan", str(tmp_path / "spool.log"), "--cef-to", "x")
     assert code == 2 and "HOST:PORT" in err
+
+
+def test_triage_a_collection(tmp_path: Path) -> None:
+    from tests.gateway.test_triage import TAMPERED, write_dir
+
+    root = write_dir(tmp_path / "c", TAMPERED)
+    code, out, err = run("gateway", "triage", str(root), "--ecs", str(tmp_path / "t.jsonl"))
+    assert code == 0, err
+    assert "triage-script-in-web-dir" in out and "triage-cron-nobody" in out
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) >= 10
+    code, _, err = run("gateway", "triage", str(tmp_path / "missing.tgz"))
+    assert code == 2 and "missing.tgz" in err

@@ -21,6 +21,7 @@ from rich.table import Table
 from ketenherstel.cli_common import fail
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.listen import Listener, parse_address
+from ketenherstel.gateway.triage import triage_path
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
 
 __all__ = ["gateway_app"]
@@ -148,6 +149,29 @@ def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | No
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
         out.print(f"sent {n} findings as CEF to {target.host}:{target.port}/{target.protocol}")
+
+
+@gateway_app.command("triage")
+def triage_cmd(
+    collection: Annotated[
+        Path, typer.Argument(help="What a responder collected: a directory or a tar(.gz)")
+    ],
+    ecs: Annotated[
+        Path | None, typer.Option("--ecs", help="ECS JSON Lines of the findings")
+    ] = None,
+) -> None:
+    """Check an appliance's file listing, configuration and crontabs, and import NCSC-NL's
+    check script output."""
+    try:
+        artefacts, findings = triage_path(collection)
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{len(artefacts)} artefacts read, {len(findings)} findings", highlight=False)
+    table = Table("rule", "confidence", "evidence", "detail")
+    for f in findings:
+        table.add_row(f.rule, f.confidence, str(f.evidence[0]), f.detail[:80])
+    out.print(table)
+    _export(findings, ecs, None)
 
 
 @gateway_app.command("listen")

