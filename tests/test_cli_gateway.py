@@ -85,3 +85,16 @@ def test_triage_a_collection(tmp_path: Path) -> None:
     assert len((tmp_path / "t.jsonl").read_text().splitlines()) >= 10
     code, _, err = run("gateway", "triage", str(tmp_path / "missing.tgz"))
     assert code == 2 and "missing.tgz" in err
+
+
+def test_scan_and_triage_with_indicators(tmp_path: Path) -> None:
+    iocs = tmp_path / "iocs.csv"
+    iocs.write_text("type,value\nip,203.0.113.9\n")
+    log = tmp_path / "access.log"
+    log.write_text(access_probe(0, "203.0.113.9"), encoding="latin-1")
+    code, out, err = run("gateway", "scan", str(log), "--indicators", str(iocs))
+    assert code == 0, err and "indicator-match" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("planet,mars\n")
+    code, _, err = run("gateway", "scan", str(log), "--indicators", str(bad))
+    assert code == 2 and "bad.csv: row 1" in err

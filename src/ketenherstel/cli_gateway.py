@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ketenherstel.cli_common import fail
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
+from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
 from ketenherstel.gateway.triage import triage_path
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
@@ -66,6 +67,10 @@ def scan_cmd(
     ecs: Annotated[
         Path | None, typer.Option("--ecs", help="Write the findings as ECS JSON Lines here")
     ] = None,
+    indicators: Annotated[
+        list[Path] | None,
+        typer.Option("--indicators", help="Indicators: STIX 2.1 or MISP JSON, or CSV; repeatable"),
+    ] = None,
     cef_to: Annotated[
         str | None,
         typer.Option("--cef-to", help="Send the findings as CEF over syslog: HOST:PORT[/tcp]"),
@@ -78,7 +83,8 @@ def scan_cmd(
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
     try:
-        watch = Watch(load_rules(rules), allow=allow or [], kill_time=killed)
+        iocs = load_indicators(indicators or [])
+        watch = Watch(load_rules(rules), allow=allow or [], kill_time=killed, indicators=iocs)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

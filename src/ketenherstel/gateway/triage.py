@@ -24,6 +24,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
 
@@ -227,13 +228,20 @@ def _ncsc(a: Artefact) -> Iterator[Finding]:
         )
 
 
-def triage(artefacts: list[Artefact]) -> list[Finding]:
-    """Every check over every artefact it applies to."""
+class PathMatcher(Protocol):
+    def match_path(self, path: str) -> list[Any]: ...
+
+
+def triage(artefacts: list[Artefact], indicators: PathMatcher | None = None) -> list[Finding]:
+    """Every check over every artefact it applies to (and the listing's paths against path
+    indicators)."""
     findings: list[Finding] = []
     for a in artefacts:
         base = a.name.rsplit("/", 1)[-1]
         if base == "listing.txt":
             findings += _listing(a)
+            if indicators is not None:
+                findings += _listing_indicators(a, indicators)
         elif base == "rc.netscaler":
             findings += _rc(a)
         elif base == "httpd.conf":
@@ -247,9 +255,25 @@ def triage(artefacts: list[Artefact]) -> list[Finding]:
     return findings
 
 
-def triage_path(path: Path) -> tuple[list[Artefact], list[Finding]]:
+def _listing_indicators(a: Artefact, indicators: PathMatcher) -> Iterator[Finding]:
+    for offset, line in a.lines():
+        path = line.split("|", 1)[0]
+        for ind in indicators.match_path(path) if path else []:
+            yield _finding(
+                "indicator-match",
+                f"A file matches an imported indicator ({ind.kind} {ind.value[:60]})",
+                "high",
+                a,
+                offset,
+                f"{line} (indicator from {ind.source})",
+            )
+
+
+def triage_path(
+    path: Path, indicators: PathMatcher | None = None
+) -> tuple[list[Artefact], list[Finding]]:
     artefacts = read_collection(path)
-    return artefacts, triage(artefacts)
+    return artefacts, triage(artefacts, indicators)
 
 
 def tar_bytes(files: dict[str, bytes]) -> bytes:

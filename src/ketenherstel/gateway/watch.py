@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import yaml
 
@@ -261,6 +261,14 @@ def _int(value: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
+class Matcher(Protocol):
+    """Indicators to match events against (``gateway.indicators.IndicatorSet``)."""
+
+    def findings_for(self, e: Event, address: str) -> list[Finding]: ...
+
+    def __len__(self) -> int: ...
+
+
 class Watch:
     """Scan logs: ``feed`` events in time order per source, then ``finish``."""
 
@@ -270,8 +278,10 @@ class Watch:
         *,
         allow: Sequence[str] = (),
         kill_time: float | None = None,
+        indicators: Matcher | None = None,
     ) -> None:
         self.rules = rules or load_rules()
+        self.indicators = indicators if indicators is not None and len(indicators) else None
         s = self.rules.sessions
         self.p_hijack = s.get("hijack", {})
         self.p_no_login = s.get("no_login", {})
@@ -357,6 +367,8 @@ class Watch:
                 r.findings.append(finding)
                 if rule.id in _PROBES:
                     self.probes.append(finding)
+        if self.indicators is not None:
+            r.findings += self.indicators.findings_for(e, _address_of(e))
         if e.kind in ("AAA LOGIN_FAILED", *_LOGIN_KINDS):
             self._accounts(e, ev)
         sid = e.fields.get("SessionId", "")
@@ -608,9 +620,10 @@ def scan(
     rules: Rules | None = None,
     allow: Sequence[str] = (),
     kill_time: float | None = None,
+    indicators: Matcher | None = None,
 ) -> ScanResult:
     """Scan files (in the order given) and return the ledger and findings."""
-    watch = Watch(rules, allow=allow, kill_time=kill_time)
+    watch = Watch(rules, allow=allow, kill_time=kill_time, indicators=indicators)
     for path in paths:
         watch.scan_file(path)
     return watch.finish()

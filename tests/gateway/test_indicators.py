@@ -1,0 +1,107 @@
+"""Indicator import in each format (STIX 2.1, MISP JSON, CSV), and matches in logs and triage
+that say where each indicator came from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ketenherstel.gateway.indicators import load_indicators
+from ketenherstel.gateway.triage import read_collection, triage
+from ketenherstel.gateway.watch import GatewayInputError, scan
+from tests.gateway.lines import access_probe, login
+from tests.gateway.test_triage import TAMPERED, write_dir
+
+STIX = {
+    "type": "bundle",
+    "id": "bundle--1",
+    "objects": [
+        {
+            "type": "indicator",
+            "id": "indicator--a",
+            "name": "CitrixBleed 2 scanner",
+            "pattern": "[ipv4-addr:value = '203.0.113.9']",
+            "pattern_type": "stix",
+        },
+        {
+            "type": "indicator",
+            "id": "indicator--b",
+            "pattern": "[file:hashes.'SHA-256' = 'ab' * 1] OR [url:value = "
+            "'https://gw.example.nl/var/netscaler/logon/themes/x.php']",
+            "pattern_type": "stix",
+        },
+        {"type": "malware", "id": "malware--c", "name": "not an indicator"},
+    ],
+}
+MISP = {
+    "Event": {
+        "id": "1234",
+        "Attribute": [
+            {"type": "ip-src", "value": "198.51.100.250", "uuid": "u1", "comment": "VPS"},
+            {"type": "user-agent", "value": "python-requests/2.31", "uuid": "u2"},
+            {"type": "vulnerability", "value": "CVE-2025-5777", "uuid": "u3"},
+        ],
+        "Object": [{"Attribute": [{"type": "sha256", "value": "CD" * 32, "uuid": "u4"}]}],
+    }
+}
+CSV = (
+    "type,value,note\nip,192.0.2.66,honeypot hit\ncidr,203.0.113.0/24,scanner range\n"
+    "path,/p/u/doAuthentication.do,CB2 endpoint\n"
+)
+
+
+def files(tmp_path: Path) -> list[Path]:
+    (tmp_path / "feed.stix.json").write_text(json.dumps(STIX))
+    (tmp_path / "misp.json").write_text(json.dumps(MISP))
+    (tmp_path / "iocs.csv").write_text(CSV)
+    return [tmp_path / "feed.stix.json", tmp_path / "misp.json", tmp_path / "iocs.csv"]
+
+
+def test_each_format_is_imported_with_its_provenance(tmp_path: Path) -> None:
+    iocs = load_indicators(files(tmp_path))
+    got = {(i.kind, i.value, i.source) for i in iocs.items}
+    assert ("ip", "203.0.113.9", "feed.stix.json indicator--a") in got
+    assert (
+        "path",
+        "https://gw.example.nl/var/netscaler/logon/themes/x.php",
+        "feed.stix.json indicator--b",
+    ) in got
+    assert ("ip", "198.51.100.250", "misp.json event 1234 attribute u1") in got
+    assert ("user_agent", "python-requests/2.31", "misp.json event 1234 attribute u2") in got
+    assert ("hash", "CD" * 32, "misp.json event 1234 attribute u4") in got
+    assert ("cidr", "203.0.113.0/24", "iocs.csv row 3") in got
+    assert not any(i.value == "CVE-2025-5777" for i in iocs.items)
+
+
+def test_matches_in_logs_and_in_triage(tmp_path: Path) -> None:
+    iocs = load_indicators(files(tmp_path))
+    log = tmp_path / "access.log"
+    log.write_text(access_probe(0, "203.0.113.9") + login(1, "1", "ann", "198.51.100.7"))
+    r = scan([log], indicators=iocs)
+    matches = [f for f in r.findings if f.rule == "indicator-match"]
+    sources = sorted(f.detail for f in matches)
+    assert any("feed.stix.json indicator--a" in s for s in sources)  # the address
+    assert any("iocs.csv row 3" in s for s in sources)  # the CIDR covers it too
+    assert any("misp.json event 1234 attribute u2" in s for s in sources)  # the user agent
+    assert any("iocs.csv row 4" in s for s in sources)  # the path
+    assert all(str(f.evidence[0]) == f"{log}:0" for f in matches)  # the access line only
+    found = triage(read_collection(write_dir(tmp_path / "c", TAMPERED)), iocs)
+    hits = [f for f in found if f.rule == "indicator-match"]
+    assert len(hits) == 1 and "x.php" in hits[0].detail and "indicator--b" in hits[0].detail
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("bad.csv", "type,value\nplanet,mars\n", "row 2: type 'planet'"),
+        ("bad2.csv", "ip,not-an-ip\n", "row 1: 'not-an-ip' is no address"),
+        ("bad.json", "{", "not JSON"),
+        ("other.json", '{"hello": 1}', "not a MISP export"),
+    ],
+)
+def test_bad_indicator_files_are_named(tmp_path: Path, name: str, text: str, says: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(GatewayInputError, match=says):
+        load_indicators([tmp_path / name])
