@@ -93,7 +93,8 @@ def test_scan_and_triage_with_indicators(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text(access_probe(0, "203.0.113.9"), encoding="latin-1")
     code, out, err = run("gateway", "scan", str(log), "--indicators", str(iocs))
-    assert code == 0, err and "indicator-match" in out
+    assert code == 0, err
+    assert "indicator-match" in out
     bad = tmp_path / "bad.csv"
     bad.write_text("planet,mars\n")
     code, _, err = run("gateway", "scan", str(log), "--indicators", str(bad))
