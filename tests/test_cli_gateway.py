@@ -99,3 +99,21 @@ def test_scan_and_triage_with_indicators(tmp_path: Path) -> None:
     bad.write_text("planet,mars\n")
     code, _, err = run("gateway", "scan", str(log), "--indicators", str(bad))
     assert code == 2 and "bad.csv: row 1" in err
+
+
+def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann@om.nl", "198.51.100.7")
+        + connstat(9, "7", "ann@om.nl", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    page = tmp_path / "rapport.html"
+    code, out, err = run(
+        "gateway", "report", str(log), "--out", str(page), "--org", "om.nl=Openbaar Ministerie"
+    )
+    assert code == 0, err
+    assert "Openbaar Ministerie" in out and "misbruik gevonden" in out
+    assert "Toegangspoort" in page.read_text(encoding="utf-8")
+    code, _, err = run("gateway", "report", str(log), "--org", "om.nl")
+    assert code == 2 and "DOMAIN_OR_USER=ORGANISATION" in err

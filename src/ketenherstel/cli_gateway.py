@@ -23,6 +23,7 @@ from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
 from ketenherstel.gateway.triage import triage_path
+from ketenherstel.gateway.verdict import load_logons, render_html, verdicts
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
 
 __all__ = ["gateway_app"]
@@ -155,6 +156,60 @@ def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | No
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
         out.print(f"sent {n} findings as CEF to {target.host}:{target.port}/{target.protocol}")
+
+
+@gateway_app.command("report")
+def report_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Log files, plain or gzip")],
+    out_file: Annotated[Path, typer.Option("--out", help="The Dutch HTML report")] = Path(
+        "var/gateway/rapport.html"
+    ),
+    logons: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--logons",
+            help="Back-end logons (CSV or JSON Lines: time, account, source, target); repeatable",
+        ),
+    ] = None,
+    org: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--org",
+            help="DOMAIN_OR_USER=ORGANISATION, repeatable (default: the user's mail domain)",
+        ),
+    ] = None,
+    allow: Annotated[list[str] | None, typer.Option("--allow", help="Allowed network")] = None,
+    kill_time: Annotated[str | None, typer.Option("--kill-time", help="Sessions killed")] = None,
+    indicators: Annotated[
+        list[Path] | None, typer.Option("--indicators", help="STIX, MISP or CSV indicators")
+    ] = None,
+) -> None:
+    """Scan, join sessions to back-end logons, and give each organisation a verdict with what
+    it rests on (Dutch HTML report)."""
+    killed = _moment(kill_time, "--kill-time") if kill_time else None
+    mapping: dict[str, str] = {}
+    for item in org or []:
+        key, sep, name = item.partition("=")
+        if not sep or not key.strip() or not name.strip():
+            raise fail(f"--org {item!r}: write DOMAIN_OR_USER=ORGANISATION")
+        mapping[key.strip().lower() if "@" not in key else key.strip()] = name.strip()
+    try:
+        iocs = load_indicators(indicators or [])
+        joined = load_logons(logons or [])
+        watch = Watch(load_rules(), allow=allow or [], kill_time=killed, indicators=iocs)
+        for path in files:
+            watch.scan_file(path)
+        result = watch.finish()
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    found = verdicts(result, joined, mapping)
+    table = Table("organisation", "verdict", "users", "rests on")
+    for v in found:
+        table.add_row(v.organisation, v.verdict, str(v.users), "; ".join(v.reasons)[:120])
+    out.print(table)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(render_html(result, found), encoding="utf-8")
+    out.print(f"wrote {out_file}")
 
 
 @gateway_app.command("triage")

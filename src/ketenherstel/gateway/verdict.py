@@ -1,0 +1,272 @@
+"""Correlation behind the gateway and a verdict per client organisation (decision 0012).
+
+Back-end logons (CSV or JSON Lines: ``time, account, source, target``) are joined to the sessions
+of the same account while they lived, so each suspect session shows what it reached. Each
+organisation (the user's mail domain, or as mapped) gets one verdict with what it rests on:
+
+- **misbruik gevonden**: a high-confidence session finding (hijack, leak then replay, alive after
+  the kill, an indicator) on a session that reached something behind the gateway;
+- **verdacht**: any other session finding;
+- **geen aanwijzing voor misbruik**: none, within the period and files scanned (with their gaps).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, ScanResult, Session
+
+__all__ = ["Logon", "OrgVerdict", "load_logons", "render_html", "verdicts"]
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+FOUND, SUSPECT, CLEAR = "misbruik gevonden", "verdacht", "geen aanwijzing voor misbruik"
+_SESSION_RULES = (
+    "session-hijack",
+    "leak-then-replay",
+    "session-after-kill",
+    "session-without-login",
+    "indicator-match",
+)
+_SLACK = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Logon:
+    at: float
+    account: str
+    source: str
+    target: str
+    evidence: Evidence
+
+
+def _moment(value: str, where: str) -> float:
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise GatewayInputError(f"{where}: time {value!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        raise GatewayInputError(f"{where}: time {value!r} has no offset (+02:00, Z)")
+    return moment.timestamp()
+
+
+def load_logons(paths: Iterable[Path]) -> list[Logon]:
+    """Back-end logons; a missing column or a bad time names file and row."""
+    out: list[Logon] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GatewayInputError(f"logons {path}: {exc}") from None
+        rows: list[tuple[int, int, dict[str, Any]]] = []
+        if path.suffix.lower() == ".csv":
+            offset = 0
+            lines = text.splitlines(keepends=True)
+            header_len = len(lines[0].encode()) if lines else 0
+            reader = csv.DictReader(io.StringIO(text))
+            missing = {"time", "account", "target"} - set(reader.fieldnames or [])
+            if missing:
+                raise GatewayInputError(
+                    f"logons {path}: no column {', '.join(sorted(missing))} (time, account, "
+                    "source, target)"
+                )
+            offset = header_len
+            for row_no, row in enumerate(reader, start=1):
+                rows.append((row_no, offset, dict(row)))
+                offset += len(lines[row_no].encode()) if row_no < len(lines) else 0
+        else:
+            offset = 0
+            for row_no, line in enumerate(text.splitlines(keepends=True), start=1):
+                if line.strip():
+                    try:
+                        doc = json.loads(line)
+                    except json.JSONDecodeError:
+                        raise GatewayInputError(f"logons {path}: row {row_no}: not JSON") from None
+                    if not isinstance(doc, dict):
+                        raise GatewayInputError(f"logons {path}: row {row_no}: not an object")
+                    rows.append((row_no, offset, doc))
+                offset += len(line.encode())
+        for row_no, offset, row in rows:
+            where = f"logons {path}: row {row_no}"
+            for key in ("time", "account", "target"):
+                if not str(row.get(key) or "").strip():
+                    raise GatewayInputError(f"{where}: no {key}")
+            out.append(
+                Logon(
+                    _moment(str(row["time"]), where),
+                    str(row["account"]).strip(),
+                    str(row.get("source") or "").strip(),
+                    str(row["target"]).strip(),
+                    Evidence(str(path), offset),
+                )
+            )
+    return sorted(out, key=lambda x: x.at)
+
+
+def _account(name: str) -> str:
+    """``DOMAIN\\ann``, ``ann@org.nl`` and ``ann`` are the same account."""
+    return name.lower().rsplit("\\", 1)[-1].split("@", 1)[0]
+
+
+def organisation_of(user: str, mapping: Mapping[str, str]) -> str:
+    if user in mapping:
+        return mapping[user]
+    domain = user.rsplit("@", 1)[1].lower() if "@" in user else ""
+    return mapping.get(domain, domain or "onbekend")
+
+
+@dataclass(slots=True)
+class SessionView:
+    session: Session
+    findings: list[Finding] = field(default_factory=list)
+    logons: list[Logon] = field(default_factory=list)
+
+    @property
+    def reached(self) -> list[str]:
+        targets = dict.fromkeys(list(self.session.reached) + [x.target for x in self.logons])
+        return list(targets)
+
+
+@dataclass(slots=True)
+class OrgVerdict:
+    organisation: str
+    verdict: str
+    reasons: list[str]
+    sessions: list[SessionView]
+    users: int
+
+
+def verdicts(
+    result: ScanResult, logons: Iterable[Logon] = (), organisations: Mapping[str, str] | None = None
+) -> list[OrgVerdict]:
+    mapping = dict(organisations or {})
+    by_account: dict[str, list[Logon]] = defaultdict(list)
+    for logon in logons:
+        by_account[_account(logon.account)].append(logon)
+    by_session: dict[str, list[Finding]] = defaultdict(list)
+    for f in result.findings:
+        if f.session and f.rule in _SESSION_RULES:
+            by_session[f.session].append(f)
+    orgs: dict[str, list[SessionView]] = defaultdict(list)
+    users: dict[str, set[str]] = defaultdict(set)
+    for s in result.sessions.values():
+        org = organisation_of(s.user, mapping)
+        users[org].add(s.user)
+        view = SessionView(s, by_session.get(s.session_id, []))
+        if s.first_seen is not None:
+            end = (s.last_seen or s.first_seen) + _SLACK
+            view.logons = [
+                x
+                for x in by_account.get(_account(s.user), [])
+                if s.first_seen - _SLACK <= x.at <= end
+            ]
+        orgs[org].append(view)
+    out = []
+    for org, views in sorted(orgs.items()):
+        flagged = [v for v in views if v.findings]
+        found = [
+            v for v in flagged if any(f.confidence == "high" for f in v.findings) and v.reached
+        ]
+        if found:
+            verdict = FOUND
+            reasons = [
+                f"sessie {v.session.session_id} ({v.session.user}): "
+                f"{', '.join(sorted({f.rule for f in v.findings}))}; bereikte "
+                f"{', '.join(v.reached[:5])}"
+                for v in found
+            ]
+        elif flagged:
+            verdict = SUSPECT
+            reasons = [
+                f"sessie {v.session.session_id} ({v.session.user}): "
+                f"{', '.join(sorted({f.rule for f in v.findings}))}"
+                for v in flagged
+            ]
+        else:
+            verdict, reasons = CLEAR, []
+        out.append(OrgVerdict(org, verdict, reasons, flagged or [], len(users[org])))
+    return out
+
+
+def _when(at: float | None) -> str:
+    return "" if at is None else datetime.fromtimestamp(at, AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def render_html(result: ScanResult, found: list[OrgVerdict]) -> str:
+    """The report in Dutch: per organisation its verdict, what it rests on and the evidence."""
+    e = html.escape
+    gaps = [f for f in result.findings if f.rule.startswith("log-")]
+    probes = [f for f in result.findings if not f.session and not f.rule.startswith("log-")]
+    basis = (
+        f"<p>Gebaseerd op {len(result.files)} logbestanden ({_n(result.lines)} regels, "
+        f"{_n(result.unparsed)} niet te lezen en bewaard) over de periode {_when(result.first)} "
+        f"tot {_when(result.last)}. Gaten in de logging: {len(gaps)}"
+        + (": " + "; ".join(e(g.detail or g.title) for g in gaps[:10]) if gaps else "")
+        + ".</p>"
+    )
+    parts = [
+        "<!doctype html>",
+        '<html lang="nl"><head><meta charset="utf-8">',
+        "<title>Toegangspoort: bevindingen per organisatie</title>",
+        "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .5rem;"
+        "text-align:left}.gevonden{color:#d52b1e}.verdacht{color:#e17000}</style>",
+        "</head><body>",
+        "<h1>Toegangspoort (voorportaal): was er misbruik?</h1>",
+        basis,
+        "<h2>Oordeel per organisatie</h2>",
+        "<table><caption>Oordeel, gebruikers en waar het op rust</caption><thead><tr>"
+        '<th scope="col">Organisatie</th><th scope="col">Oordeel</th>'
+        '<th scope="col">Gebruikers</th><th scope="col">Onderbouwing</th></tr></thead><tbody>',
+    ]
+    for v in found:
+        css = "gevonden" if v.verdict == FOUND else "verdacht" if v.verdict == SUSPECT else ""
+        parts.append(
+            f'<tr><th scope="row">{e(v.organisation)}</th><td class="{css}">{e(v.verdict)}</td>'
+            f"<td>{v.users}</td><td>{'<br>'.join(e(r) for r in v.reasons) or 'geen bevindingen'}"
+            "</td></tr>"
+        )
+    parts.append("</tbody></table>")
+    parts.append("<h2>Verdachte sessies en wat zij bereikten</h2>")
+    for v in found:
+        for view in v.sessions:
+            s = view.session
+            parts.append(
+                f"<h3>{e(v.organisation)}: sessie {e(s.session_id)} ({e(s.user)})</h3>"
+                f"<p>Van {_when(s.first_seen)} tot {_when(s.last_seen)}; adressen "
+                f"{e(', '.join(s.addresses))}; bereikt: "
+                f"{e(', '.join(view.reached)) or 'niets'}.</p>"
+                "<ul>"
+                + "".join(
+                    f"<li>{e(f.title)} ({e(f.confidence)}): {e(f.detail)} "
+                    f"[bewijs: {e(', '.join(str(x) for x in f.evidence[:5]))}]</li>"
+                    for f in view.findings
+                )
+                + "".join(
+                    f"<li>aanmelding op {e(x.target)} vanaf {e(x.source)} om {_when(x.at)} "
+                    f"[bewijs: {e(str(x.evidence))}]</li>"
+                    for x in view.logons
+                )
+                + "</ul>"
+            )
+    parts.append("<h2>Aanvallen op de toegangspoort zelf</h2><ul>")
+    for f in probes[:200]:
+        parts.append(
+            f"<li>{_when(f.at)} {e(f.title)} ({e(f.confidence)}) vanaf {e(f.address) or 'onbekend'}"
+            f" [bewijs: {e(', '.join(str(x) for x in f.evidence[:3]))}]</li>"
+        )
+    parts.append("</ul></body></html>")
+    return "\n".join(parts)
