@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ketenherstel.cli import app
 from tests.gateway.lines import access_probe, connstat, login, request
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "register.jsonl"
+    monkeypatch.setenv("KETENHERSTEL_GATEWAY_REGISTER", str(path))
+    return path
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -117,3 +125,59 @@ def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     assert "Toegangspoort" in page.read_text(encoding="utf-8")
     code, _, err = run("gateway", "report", str(log), "--org", "om.nl")
     assert code == 2 and "DOMAIN_OR_USER=ORGANISATION" in err
+
+
+def test_the_register_keeps_findings_decisions_and_the_allowlist(
+    tmp_path: Path, _register: Path
+) -> None:
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann", "198.51.100.7")
+        + connstat(9, "7", "ann", "198.51.100.7", "192.0.2.44", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    code, out, _ = run("gateway", "scan", str(log))
+    assert code == 0 and "1 new findings in the register" in out
+    code, out, _ = run("gateway", "scan", str(log))
+    assert "0 new findings" in out  # the same lines again: nothing twice
+    from ketenherstel.gateway.register import Register
+
+    [fid] = list(Register(_register).findings)
+    code, _, err = run("gateway", "decide", fid, "false-positive", "--as", "soc-1")
+    assert code == 2 and "needs a reason" in err
+    code, out, _ = run(
+        "gateway", "decide", fid, "false-positive", "--as", "soc-1", "--reason", "second office"
+    )
+    assert code == 0 and "is now false-positive" in out
+    code, out, _ = run("gateway", "findings", "--status", "false-positive")
+    assert fid in out
+    code, out, err = run(
+        "gateway",
+        "allow",
+        "192.0.2.0/24",
+        "--reason",
+        "office Zwolle",
+        "--until",
+        "2099-01-01",
+        "--as",
+        "soc-1",
+    )
+    assert code == 0, err
+    code, out, _ = run("gateway", "allowlist")
+    assert "192.0.2.0/24" in out and "office Zwolle" in out
+    log2 = tmp_path / "ns2.log"
+    log2.write_text(
+        login(100, "8", "ann", "198.51.100.7")
+        + connstat(109, "8", "ann", "198.51.100.7", "192.0.2.45", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    code, out, _ = run("gateway", "scan", str(log2))
+    assert "session-hijack" not in out  # the allowlist came from the register
+    code, _, err = run(
+        "gateway", "allow", "x", "--reason", "r", "--until", "2099-01-01", "--as", "a"
+    )
+    assert code == 2 and "no network" in err
+    code, _, err = run(
+        "gateway", "allow", "10.0.0.0/8", "--reason", "r", "--until", "2001-01-01", "--as", "a"
+    )
+    assert code == 2 and "has passed" in err

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from ketenherstel.cli_common import fail
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
+from ketenherstel.gateway.register import STATUSES, Register
 from ketenherstel.gateway.triage import triage_path
 from ketenherstel.gateway.verdict import load_logons, render_html, verdicts
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
@@ -34,6 +36,26 @@ gateway_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
+
+
+RegisterOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--register",
+        help="The findings register (default: KETENHERSTEL_GATEWAY_REGISTER or "
+        "var/gateway/register.jsonl)",
+    ),
+]
+
+
+def _register(path: Path | None) -> Register:
+    where = path or Path(
+        os.environ.get("KETENHERSTEL_GATEWAY_REGISTER") or "var/gateway/register.jsonl"
+    )
+    try:
+        return Register(where)
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
 
 
 def _moment(text: str, option: str) -> float:
@@ -65,6 +87,7 @@ def scan_cmd(
         typer.Option("--json", help="Write the findings and sessions here (JSON Lines)"),
     ] = None,
     sessions: Annotated[bool, typer.Option("--sessions", help="Also list the sessions")] = False,
+    register: RegisterOpt = None,
     ecs: Annotated[
         Path | None, typer.Option("--ecs", help="Write the findings as ECS JSON Lines here")
     ] = None,
@@ -85,7 +108,9 @@ def scan_cmd(
         raise fail(str(exc)) from None
     try:
         iocs = load_indicators(indicators or [])
-        watch = Watch(load_rules(rules), allow=allow or [], kill_time=killed, indicators=iocs)
+        kept = _register(register)
+        allowed = [*(allow or []), *kept.allowed_networks()]
+        watch = Watch(load_rules(rules), allow=allowed, kill_time=killed, indicators=iocs)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -102,6 +127,11 @@ def scan_cmd(
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
+    try:
+        new = kept.add(result.findings)
+    except OSError as exc:
+        raise fail(f"cannot write the register {kept.path}: {exc}") from None
+    out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
     out.print(
         f"{len(result.files)} files, {result.lines:,} lines, {result.events:,} events, "
         f"{result.unparsed:,} lines not parsed (kept with file and offset), "
@@ -307,3 +337,79 @@ def listen_cmd(
     except KeyboardInterrupt:
         return
     _export(result.findings, ecs, None)
+
+
+@gateway_app.command("findings")
+def findings_cmd(
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Only new, under-review, false-positive, confirmed"),
+    ] = None,
+    register: RegisterOpt = None,
+) -> None:
+    """The findings register: every finding with its status and who decided."""
+    if status is not None and status not in STATUSES:
+        raise fail(f"--status {status!r}: one of {', '.join(STATUSES)}")
+    kept = _register(register)
+    table = Table("id", "status", "rule", "confidence", "when (UTC)", "address", "evidence")
+    for r in kept.listed(status):
+        f = r.finding
+        table.add_row(
+            r.id,
+            r.status,
+            f["rule"],
+            f["confidence"],
+            (f["at"] or "")[:19],
+            f["address"],
+            (f["evidence"] or [""])[0],
+        )
+    out.print(table)
+
+
+@gateway_app.command("decide")
+def decide_cmd(
+    finding: Annotated[str, typer.Argument(help="The finding's id (see 'gateway findings')")],
+    status: Annotated[str, typer.Argument(help="under-review, false-positive or confirmed")],
+    by: Annotated[str, typer.Option("--as", help="Who decides (kept in the register)")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (required for a false positive)")
+    ] = "",
+    register: RegisterOpt = None,
+) -> None:
+    """Move a finding to another status, with who decided and why."""
+    kept = _register(register)
+    try:
+        reg = kept.decide(finding, status, by=by, reason=reason)
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{reg.id} is now {reg.status}")
+
+
+@gateway_app.command("allow")
+def allow_cmd(
+    network: Annotated[str, typer.Argument(help="A network sessions may move to (CIDR)")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is allowed")],
+    until: Annotated[str, typer.Option("--until", help="Until when (YYYY-MM-DD)")],
+    by: Annotated[str, typer.Option("--as", help="Who allows it")],
+    register: RegisterOpt = None,
+) -> None:
+    """Allow a network (an office, a partner's exit) until a date, with a reason."""
+    kept = _register(register)
+    try:
+        entry = kept.allow(network, reason=reason, until=until, by=by)
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"allowed {entry.network} until {entry.until}: {entry.reason}")
+
+
+@gateway_app.command("allowlist")
+def allowlist_cmd(register: RegisterOpt = None) -> None:
+    """The allowlist, with expired entries marked."""
+    kept = _register(register)
+    today = datetime.now(UTC).date()
+    table = Table("network", "until", "active", "reason", "by")
+    for a in kept.allowlist:
+        table.add_row(
+            a.network, a.until, "yes" if a.active(today) else "expired", a.reason, a.added_by
+        )
+    out.print(table)

@@ -1,0 +1,193 @@
+"""The findings register and the allowlist (decision 0012): every finding kept with its evidence
+and status (new, under review, false positive with a reason, confirmed) and who decided; allowed
+networks as data with a reason and an expiry date.
+
+One append-only JSON Lines file: each line is a finding, a decision or an allowlist entry, written
+and fsynced whole. Reading replays the lines; a torn last line (a crash mid-write) is ignored, so
+what was acknowledged is never lost and a decision is never applied twice (decisions name the
+finding and the status they move from).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from ketenherstel.gateway.watch import Finding, GatewayInputError
+
+__all__ = ["STATUSES", "AllowEntry", "Register", "Registered", "finding_id"]
+
+STATUSES = ("new", "under-review", "false-positive", "confirmed")
+_MOVES = {
+    "new": ("under-review", "false-positive", "confirmed"),
+    "under-review": ("false-positive", "confirmed"),
+    "false-positive": ("under-review",),
+    "confirmed": ("under-review",),
+}
+
+
+def finding_id(f: Finding) -> str:
+    """Stable across scans of the same lines: rule, session and evidence."""
+    key = "|".join([f.rule, f.session, *(str(e) for e in f.evidence)])
+    return "F" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+@dataclass(slots=True)
+class Registered:
+    id: str
+    finding: dict[str, Any]
+    status: str = "new"
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, **self.finding, "history": self.history}
+
+
+@dataclass(frozen=True, slots=True)
+class AllowEntry:
+    network: str
+    reason: str
+    until: str
+    added_by: str
+    added_at: str
+
+    def active(self, today: date) -> bool:
+        return date.fromisoformat(self.until) >= today
+
+
+class Register:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.findings: dict[str, Registered] = {}
+        self.allowlist: list[AllowEntry] = []
+        if path.exists():
+            self._replay()
+
+    def _replay(self) -> None:
+        with self.path.open("rb") as fh:
+            for raw in fh:
+                if not raw.endswith(b"\n"):
+                    break  # a torn last line: never acknowledged
+                try:
+                    rec = json.loads(raw)
+                except json.JSONDecodeError:
+                    raise GatewayInputError(f"{self.path}: a line is not JSON") from None
+                self._apply(rec)
+
+    def _apply(self, rec: dict[str, Any]) -> None:
+        kind = rec.get("record")
+        if kind == "finding":
+            fid = rec["id"]
+            if fid not in self.findings:
+                self.findings[fid] = Registered(fid, rec["finding"])
+        elif kind == "decision":
+            reg = self.findings.get(rec["id"])
+            if reg is not None and reg.status == rec["from"]:
+                reg.status = rec["to"]
+                reg.history.append({k: rec[k] for k in ("from", "to", "by", "reason", "at")})
+        elif kind == "allow":
+            self.allowlist.append(
+                AllowEntry(rec["network"], rec["reason"], rec["until"], rec["by"], rec["at"])
+            )
+
+    def _append(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
+        with self.path.open("ab") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        for r in records:
+            self._apply(r)
+
+    def add(self, findings: Iterable[Finding]) -> list[str]:
+        """Register what is not registered yet; returns the new ids."""
+        with self._lock:
+            new: list[dict[str, Any]] = []
+            seen = set(self.findings)
+            for f in findings:
+                fid = finding_id(f)
+                if fid in seen:
+                    continue
+                seen.add(fid)
+                new.append({"record": "finding", "id": fid, "finding": f.to_json()})
+            self._append(new)
+            return [str(r["id"]) for r in new]
+
+    def decide(self, fid: str, status: str, *, by: str, reason: str) -> Registered:
+        """Move a finding to ``status``; a false positive needs a reason, and who decides is
+        always named."""
+        if status not in STATUSES[1:]:
+            raise GatewayInputError(f"status {status!r}: one of {', '.join(STATUSES[1:])}")
+        if not by.strip():
+            raise GatewayInputError("say who decides (--as)")
+        if status == "false-positive" and not reason.strip():
+            raise GatewayInputError("a false positive needs a reason")
+        with self._lock:
+            reg = self.findings.get(fid)
+            if reg is None:
+                raise GatewayInputError(f"no finding {fid!r} in the register")
+            if status not in _MOVES[reg.status]:
+                raise GatewayInputError(f"finding {fid} is {reg.status}; it cannot become {status}")
+            self._append(
+                [
+                    {
+                        "record": "decision",
+                        "id": fid,
+                        "from": reg.status,
+                        "to": status,
+                        "by": by.strip(),
+                        "reason": reason.strip(),
+                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                ]
+            )
+            return reg
+
+    def allow(self, network: str, *, reason: str, until: str, by: str) -> AllowEntry:
+        import ipaddress
+
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise GatewayInputError(f"{network!r} is no network (e.g. 192.0.2.0/24)") from None
+        try:
+            end = date.fromisoformat(until)
+        except ValueError:
+            raise GatewayInputError(f"until {until!r}: give a date as YYYY-MM-DD") from None
+        if not reason.strip() or not by.strip():
+            raise GatewayInputError("an allowlist entry needs a reason and who adds it")
+        if end < datetime.fromtimestamp(time.time(), UTC).date():
+            raise GatewayInputError(f"until {until}: that date has passed")
+        with self._lock:
+            self._append(
+                [
+                    {
+                        "record": "allow",
+                        "network": network,
+                        "reason": reason.strip(),
+                        "until": until,
+                        "by": by.strip(),
+                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                ]
+            )
+        return self.allowlist[-1]
+
+    def allowed_networks(self, today: date | None = None) -> list[str]:
+        day = today or datetime.now(UTC).date()
+        return [a.network for a in self.allowlist if a.active(day)]
+
+    def listed(self, status: str | None = None) -> list[Registered]:
+        return [r for r in self.findings.values() if status is None or r.status == status]

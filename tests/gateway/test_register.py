@@ -1,0 +1,93 @@
+"""The findings register: statuses and who decided, the allowlist's expiry, and a crash mid-write
+losing nothing acknowledged."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ketenherstel.gateway.register import Register, finding_id
+from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
+
+
+def f(n: int) -> Finding:
+    return Finding("session-hijack", "t", "high", 1.0, session=str(n), evidence=[Evidence("a", n)])
+
+
+def test_findings_are_kept_once_and_decisions_follow_the_rules(tmp_path: Path) -> None:
+    reg = Register(tmp_path / "r.jsonl")
+    assert reg.add([f(1), f(2), f(1)]) == [finding_id(f(1)), finding_id(f(2))]
+    assert reg.add([f(1)]) == []
+    fid = finding_id(f(1))
+    reg.decide(fid, "under-review", by="soc-1", reason="")
+    reg.decide(fid, "confirmed", by="soc-2", reason="replayed token")
+    with pytest.raises(GatewayInputError, match="is confirmed; it cannot become confirmed"):
+        reg.decide(fid, "confirmed", by="soc-2", reason="")
+    with pytest.raises(GatewayInputError, match="no finding"):
+        reg.decide("Fnope", "confirmed", by="x", reason="")
+    again = Register(tmp_path / "r.jsonl")  # replayed from the file
+    kept = again.findings[fid]
+    assert kept.status == "confirmed"
+    assert [(h["to"], h["by"]) for h in kept.history] == [
+        ("under-review", "soc-1"),
+        ("confirmed", "soc-2"),
+    ]
+    assert again.findings[finding_id(f(2))].status == "new"
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    Register(path).add([f(1)])
+    with path.open("ab") as fh:
+        fh.write(b'{"record": "finding", "id": "Fhalf", "fin')  # the crash, mid-line
+    reg = Register(path)
+    assert list(reg.findings) == [finding_id(f(1))]
+
+
+def test_the_allowlist_expires(tmp_path: Path) -> None:
+    reg = Register(tmp_path / "r.jsonl")
+    reg.allow("192.0.2.0/24", reason="office", until="2099-12-31", by="soc-1")
+    assert reg.allowed_networks() == ["192.0.2.0/24"]
+    assert reg.allowed_networks(date(2100, 1, 1)) == []
+    with pytest.raises(GatewayInputError, match="reason"):
+        reg.allow("192.0.2.0/24", reason=" ", until="2099-12-31", by="soc-1")
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+from ketenherstel.gateway.register import Register
+from ketenherstel.gateway.watch import Evidence, Finding
+reg = Register(Path(sys.argv[1]))
+for n in range(100000):
+    f = Finding("r", "t", "high", 1.0, session=str(n), evidence=[Evidence("a", n)])
+    for fid in reg.add([f]):
+        print(fid, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_register_killed_mid_write_keeps_every_acknowledged_finding(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "r.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    acknowledged = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 300 and time.monotonic() < deadline:
+        acknowledged.append(proc.stdout.readline().strip())
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    kept = Register(path).findings
+    assert set(acknowledged) <= set(kept)  # nothing acknowledged is lost
+    lines = [x for x in path.read_bytes().split(b"\n") if x.strip()]
+    ids = [x.split(b'"id": "')[1][:13] for x in lines if x.endswith(b"}")]
+    assert len(ids) == len(set(ids))  # nothing written twice
