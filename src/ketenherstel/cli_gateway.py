@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -42,16 +41,16 @@ RegisterOpt = Annotated[
     Path | None,
     typer.Option(
         "--register",
-        help="The findings register (default: KETENHERSTEL_GATEWAY_REGISTER or "
-        "var/gateway/register.jsonl)",
+        help="The findings register (default: KETENHERSTEL_GATEWAY_REGISTER, or beside the "
+        "store: var/ketenherstel.gateway-register.jsonl)",
     ),
 ]
 
 
 def _register(path: Path | None) -> Register:
-    where = path or Path(
-        os.environ.get("KETENHERSTEL_GATEWAY_REGISTER") or "var/gateway/register.jsonl"
-    )
+    from ketenherstel.settings import Settings
+
+    where = path or Path(Settings.from_env().gateway_register_location())
     try:
         return Register(where)
     except GatewayInputError as exc:

@@ -27,6 +27,21 @@ class Settings:
     """Where reconciliation reports go (decision 0011); by default beside a SQLite store's
     file (``x.db`` -> ``x.reconcile/``), for a PostgreSQL store ``var/reconcile-<hash>/``."""
 
+    gateway_register: str | None = None
+    """The gateway watch's findings register (decision 0012); by default beside a SQLite store's
+    file (``x.db`` -> ``x.gateway-register.jsonl``), for PostgreSQL ``var/gateway-<hash>.jsonl``."""
+
+    def gateway_register_location(self) -> str:
+        if self.gateway_register:
+            return self.gateway_register
+        if self.store_url.startswith("postgres"):
+            digest = hashlib.sha256(self.store_url.encode()).hexdigest()[:12]
+            return f"var/gateway-{digest}.jsonl"
+        path = self.store_url.removeprefix("sqlite:///")
+        if path == ":memory:":
+            return "var/gateway-memory.jsonl"
+        return path.removesuffix(".db").removesuffix(".sqlite") + ".gateway-register.jsonl"
+
     def reconcile_location(self) -> str:
         if self.reconcile_dir:
             return self.reconcile_dir
@@ -69,6 +84,7 @@ class Settings:
             "exchange": exchange,
             "registry_url": env.get("KETENHERSTEL_REGISTRY") or None,
             "reconcile_dir": env.get("KETENHERSTEL_RECONCILE_DIR") or None,
+            "gateway_register": env.get("KETENHERSTEL_GATEWAY_REGISTER") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

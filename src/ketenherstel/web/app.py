@@ -25,6 +25,7 @@ from ketenherstel.web.routes import (
     admin,
     chain,
     exchange,
+    gateway,
     golive,
     isolation,
     manual,
@@ -110,6 +111,11 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
                 "screenings, a person's data and read log, the re-screen list",
             },
             {
+                "name": "gateway",
+                "description": "The gateway watch: findings register with evidence and "
+                "decisions, the allowlist",
+            },
+            {
                 "name": "reconciliation",
                 "description": "Compare the ledgers of every hop: missing, duplicate, "
                 "conflicting, late; re-send and request lists",
@@ -144,6 +150,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.include_router(golive.router)
     app.include_router(registry.router)
     app.include_router(reconcile.router)
+    app.include_router(gateway.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

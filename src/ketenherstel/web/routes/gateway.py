@@ -1,0 +1,170 @@
+"""The gateway watch over HTTP (decision 0012): the findings register and the allowlist.
+
+Findings name users and addresses: operators only, and every read is audited. Viewers get the
+counts per rule, status and confidence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
+from ketenherstel.gateway.register import Register
+from ketenherstel.gateway.watch import GatewayInputError
+from ketenherstel.store.ports import AuditRecord
+from ketenherstel.web import schemas_gateway as s
+from ketenherstel.web.problems import documented as _problem
+from ketenherstel.web.security import OperatorDep, ViewerDep
+
+router = APIRouter(prefix="/v1", tags=["gateway"])
+FindingId = Annotated[str, Path(pattern=s.FINDING_PATTERN, description="The finding's id")]
+
+
+def _register(request: Request) -> Register:
+    settings = request.app.state.runtime.settings
+    try:
+        return Register(FsPath(settings.gateway_register_location()))
+    except GatewayInputError as exc:
+        raise StateConflict(str(exc)) from None
+
+
+def _audit(request: Request, who: str, action: str, obj: str) -> None:
+    rt = request.app.state.runtime
+    rt.store.audit(AuditRecord(rt.exchange.clock(), who, action, obj, ""))
+
+
+@router.get(
+    "/gateway/findings",
+    summary="The findings register (operators; every read is audited)",
+    operation_id="listGatewayFindings",
+    responses={403: _problem("Operators")},
+)
+async def list_findings(
+    request: Request,
+    principal: OperatorDep,
+    status: Annotated[
+        str | None, Query(pattern=r"^(new|under-review|false-positive|confirmed)$")
+    ] = None,
+) -> list[s.FindingRead]:
+    kept = await run_in_threadpool(_register, request)
+    _audit(request, principal.name, "gateway-findings-read", status or "*")
+    return [s.FindingRead.model_validate(r.to_json()) for r in kept.listed(status)]
+
+
+@router.get(
+    "/gateway/findings/{finding_id}",
+    summary="One finding with its evidence and decisions",
+    operation_id="getGatewayFinding",
+    responses={403: _problem("Operators"), 404: _problem("No such finding")},
+)
+async def get_finding(
+    request: Request, finding_id: FindingId, principal: OperatorDep
+) -> s.FindingRead:
+    kept = await run_in_threadpool(_register, request)
+    reg = kept.findings.get(finding_id)
+    if reg is None:
+        raise NotFound(f"no finding {finding_id!r} in the register")
+    _audit(request, principal.name, "gateway-finding-read", finding_id)
+    return s.FindingRead.model_validate(reg.to_json())
+
+
+@router.post(
+    "/gateway/findings/{finding_id}/decisions",
+    summary="Decide on a finding: under review, false positive (with a reason), confirmed",
+    operation_id="createGatewayFindingDecision",
+    responses={
+        400: _problem("A bad status or no reason for a false positive"),
+        403: _problem("Operators"),
+        404: _problem("No such finding"),
+        409: _problem("The finding's status does not allow this move"),
+    },
+)
+async def decide(
+    request: Request, finding_id: FindingId, body: s.DecisionIn, principal: OperatorDep
+) -> s.FindingRead:
+    kept = await run_in_threadpool(_register, request)
+    if finding_id not in kept.findings:
+        raise NotFound(f"no finding {finding_id!r} in the register")
+    if body.status == "false-positive" and not body.reason.strip():
+        raise InvalidInput("a false positive needs a reason")
+    try:
+        reg = await run_in_threadpool(
+            kept.decide, finding_id, body.status, by=principal.name, reason=body.reason
+        )
+    except GatewayInputError as exc:
+        raise StateConflict(str(exc)) from None
+    _audit(request, principal.name, "gateway-finding-decided", f"{finding_id} {body.status}")
+    return s.FindingRead.model_validate(reg.to_json())
+
+
+@router.get(
+    "/gateway/summary",
+    summary="The register in counts per rule, status and confidence (no person in them)",
+    operation_id="getGatewaySummary",
+    responses={403: _problem("Viewers and operators")},
+)
+async def summary(request: Request, _: ViewerDep) -> list[s.CountRead]:
+    kept = await run_in_threadpool(_register, request)
+    counts = Counter(
+        (r.finding["rule"], r.status, r.finding["confidence"]) for r in kept.findings.values()
+    )
+    return [
+        s.CountRead(rule=rule, status=status, confidence=conf, count=n)
+        for (rule, status, conf), n in sorted(counts.items())
+    ]
+
+
+@router.get(
+    "/gateway/allowlist",
+    summary="Networks sessions may move to, with reason and expiry",
+    operation_id="listGatewayAllowlist",
+    responses={403: _problem("Operators")},
+)
+async def allowlist(request: Request, _: OperatorDep) -> list[s.AllowRead]:
+    kept = await run_in_threadpool(_register, request)
+    today = datetime.now(UTC).date()
+    return [
+        s.AllowRead(
+            network=a.network,
+            reason=a.reason,
+            until=a.until,
+            added_by=a.added_by,
+            added_at=a.added_at,
+            active=a.active(today),
+        )
+        for a in kept.allowlist
+    ]
+
+
+@router.post(
+    "/gateway/allowlist",
+    status_code=201,
+    summary="Allow a network until a date, with a reason",
+    operation_id="createGatewayAllowEntry",
+    responses={
+        400: _problem("Not a network, no reason, or a past date"),
+        403: _problem("Operators"),
+    },
+)
+async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.AllowRead:
+    kept = await run_in_threadpool(_register, request)
+    try:
+        a = await run_in_threadpool(
+            kept.allow, body.network, reason=body.reason, until=body.until, by=principal.name
+        )
+    except GatewayInputError as exc:
+        raise InvalidInput(str(exc)) from None
+    return s.AllowRead(
+        network=a.network,
+        reason=a.reason,
+        until=a.until,
+        added_by=a.added_by,
+        added_at=a.added_at,
+        active=True,
+    )
