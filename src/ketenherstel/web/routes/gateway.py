@@ -7,7 +7,7 @@ counts per rule, status and confidence.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path as FsPath
 from typing import Annotated
 
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
-from ketenherstel.gateway.register import Register
+from ketenherstel.gateway.register import AllowEntry, Register
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import AuditRecord
 from ketenherstel.web import schemas_gateway as s
