@@ -129,17 +129,7 @@ async def summary(request: Request, _: ViewerDep) -> list[s.CountRead]:
 async def allowlist(request: Request, _: OperatorDep) -> list[s.AllowRead]:
     kept = await run_in_threadpool(_register, request)
     today = datetime.now(UTC).date()
-    return [
-        s.AllowRead(
-            network=a.network,
-            reason=a.reason,
-            until=a.until,
-            added_by=a.added_by,
-            added_at=a.added_at,
-            active=a.active(today),
-        )
-        for a in kept.allowlist
-    ]
+    return [_allow_read(a, today) for a in kept.allowlist]
 
 
 @router.post(
@@ -160,11 +150,15 @@ async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.
         )
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
+    return _allow_read(a, datetime.now(UTC).date())
+
+
+def _allow_read(a: AllowEntry, today: date) -> s.AllowRead:
     return s.AllowRead(
         network=a.network,
         reason=a.reason,
         until=a.until,
         added_by=a.added_by,
         added_at=a.added_at,
-        active=True,
+        active=a.active(today),
     )
