@@ -113,6 +113,12 @@ def test_demo_runs_the_scenario_without_serving(tmp_path: Path) -> None:
     reports = tmp_path / "demo.reconcile"
     assert (reports / "sent-om-2025.parquet").is_file()
     assert len(list(reports.glob("r*/summary.json"))) == 2
+    # And the access portal's logs, scanned: every injected attack found.
+    assert (
+        "The access portal: injected attacks" in out
+        and "nee" not in out.split("injected")[1][:2000]
+    )
+    assert (tmp_path / "demo.gateway" / "rapport.html").is_file()
 
 
 def test_scenario_run_refuses_a_store_that_holds_messages(tmp_path: Path) -> None:

@@ -34,6 +34,9 @@ from rich.text import Text
 from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.cli_reconcile import print_report
 from ketenherstel.exchange.manual import ManualWork
+from ketenherstel.gateway.register import Register
+from ketenherstel.gateway.verdict import load_logons, render_html, verdicts
+from ketenherstel.gateway.watch import Watch, load_rules
 from ketenherstel.golive.chart import render_svg
 from ketenherstel.golive.forecast import ChannelForecast, DayPoint, ForecastResult
 from ketenherstel.reconcile import LedgerSpec, LiveSources, Report, reconcile
@@ -42,6 +45,7 @@ from ketenherstel.recovery.runner import ScenarioResult, run_scenario
 from ketenherstel.recovery.scenario import Scenario, load_scenario
 from ketenherstel.recovery.sent_ledger import SentLedger
 from ketenherstel.settings import Settings
+from ketenherstel.sim.portal import generate_portal
 from ketenherstel.store.manual_ports import manual_store
 
 __all__ = ["fresh_sqlite", "print_story", "run_story"]
@@ -56,6 +60,8 @@ def fresh_sqlite(store_url: str) -> None:
         return
     settings = Settings.from_env(store_url=store_url)
     shutil.rmtree(settings.reconcile_location(), ignore_errors=True)
+    shutil.rmtree(_gateway_dir(settings), ignore_errors=True)
+    Path(settings.gateway_register_location()).unlink(missing_ok=True)
     registry = settings.registry_location()
     for url in (store_url, registry):
         if url == ":memory:":
@@ -98,6 +104,7 @@ def run_story(
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         print_story(scenario, result, console)
         reconcile_story(rt, sent.path, reports, console)
+        gateway_story(settings, console)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         console.print(
             f"ran {result.sent:,} messages over {(result.end - result.start).days} simulated "
@@ -390,3 +397,63 @@ def _chart(scenario: Scenario, r: ScenarioResult) -> str:
     result = ForecastResult(scenario.plan.name, r.start, r.end, scenario.step, tuple(channels))
     title = f"Scenario {scenario.name}: measured backlog per channel at the end of each day"
     return render_svg(result, scenario.plan, title=title)
+
+
+def _gateway_dir(settings: Settings) -> Path:
+    return Path(settings.reconcile_location()).with_suffix(".gateway")
+
+
+def gateway_story(settings: Settings, console: Console) -> None:
+    """The access portal during om-2025: its logs (ordinary use of the client organisations and
+    five injected attacks), scanned; each attack against what found it, a verdict per
+    organisation, the Dutch report, the findings in the register."""
+    out_dir = _gateway_dir(settings)
+    began = time.perf_counter()
+    logs = generate_portal(out_dir)
+    watch = Watch(load_rules(), allow=logs.allow, kill_time=logs.kill_time.timestamp())
+    for path in (logs.native, logs.access):
+        watch.scan_file(path)
+    result = watch.finish()
+    found = verdicts(result, load_logons([logs.logons]))
+    (out_dir / "rapport.html").write_text(render_html(result, found), encoding="utf-8")
+    new = Register(Path(settings.gateway_register_location())).add(result.findings)
+    table = Table(
+        title="The access portal: injected attacks and what found them", title_justify="left"
+    )
+    for column in ("attack", "expected rule", "found", "evidence"):
+        table.add_column(column)
+    explained: set[int] = set()
+    for attack in logs.attacks:
+        hits = [
+            i
+            for i, f in enumerate(result.findings)
+            if f.rule == attack["rule"]
+            and (f.address == attack["address"] or f.session == attack.get("session", "-"))
+        ]
+        at = datetime.fromisoformat(attack["at"]).timestamp()
+        explained.update(
+            i
+            for i, f in enumerate(result.findings)
+            if f.address == attack["address"]
+            or (f.session and f.session == attack.get("session"))
+            or (f.rule == attack.get("also") and f.at is not None and abs(f.at - at) < 3600)
+        )
+        evidence = str(result.findings[hits[0]].evidence[0]) if hits else ""
+        table.add_row(attack["attack"], attack["rule"], "ja" if hits else "[red]nee[/]", evidence)
+    console.print(table)
+    verdict_table = Table(title="Verdict per organisation", title_justify="left")
+    for column in ("organisation", "verdict", "users"):
+        verdict_table.add_column(column)
+    for v in found:
+        verdict_table.add_row(v.organisation, v.verdict, str(v.users))
+    console.print(verdict_table)
+    unexplained = [
+        f for i, f in enumerate(result.findings) if i not in explained and f.confidence == "high"
+    ]
+    console.print(
+        f"gateway: {result.lines:,} log lines, {len(result.sessions):,} sessions, "
+        f"{len(result.findings):,} findings ({len(new):,} new in the register); high-confidence "
+        f"findings not explained by an injected attack: {len(unexplained)} "
+        f"({time.perf_counter() - began:,.1f} s; report {out_dir / 'rapport.html'})",
+        highlight=False,
+    )

@@ -506,9 +506,10 @@ class Watch:
                 )
             if (
                 self.kill_time is not None
+                and s.first_seen is not None
                 and s.last_seen is not None
-                and s.last_seen > self.kill_time
-            ):
+                and s.first_seen < self.kill_time < s.last_seen
+            ):  # begun before the sessions were killed and still used after: it survived
                 r.findings.append(
                     Finding(
                         "session-after-kill",
@@ -522,7 +523,8 @@ class Watch:
                         evidence=[s.first] if s.first else [],
                     )
                 )
-            for probe in self.probes:
+            # A leaked token is used without logging in: a session with a login is a new one.
+            for probe in self.probes if s.login_at is None else ():
                 if (
                     probe.at is not None
                     and s.first_seen is not None
@@ -535,9 +537,7 @@ class Watch:
                         Finding(
                             "leak-then-replay",
                             "A CitrixBleed 2 probe, then a session first seen from another address",
-                            str(self.p_replay.get("confidence", "high"))
-                            if s.login_at is None
-                            else "medium",
+                            str(self.p_replay.get("confidence", "high")),
                             s.first_seen,
                             address=s.first_address,
                             user=s.user,
