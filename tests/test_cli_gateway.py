@@ -181,3 +181,14 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
         "gateway", "allow", "10.0.0.0/8", "--reason", "r", "--until", "2001-01-01", "--as", "a"
     )
     assert code == 2 and "has passed" in err
+
+
+def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "ns.log").write_text(login(0, "1", "ann", "198.51.100.7"), encoding="latin-1")
+    code, out, err = run("gateway", "follow", str(logs), "--for", "0", "--interval", "0.1")
+    assert code == 0, err
+    assert "read 1 lines from 1 files" in out
+    code, _, err = run("gateway", "follow", str(tmp_path / "nope"), "--for", "0")
+    assert code == 2 and "not a directory" in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from ketenherstel.cli_common import fail
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
+from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
 from ketenherstel.gateway.register import STATUSES, Register
@@ -262,6 +264,54 @@ def triage_cmd(
         table.add_row(f.rule, f.confidence, str(f.evidence[0]), f.detail[:80])
     out.print(table)
     _export(findings, ecs, None)
+
+
+@gateway_app.command("follow")
+def follow_cmd(
+    directory: Annotated[
+        Path, typer.Argument(help="A log directory (new lines are read as they come)")
+    ],
+    pattern: Annotated[str, typer.Option("--pattern", help="Which files, e.g. 'ns.log*'")] = "*",
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between polls", min=0.1)
+    ] = 2.0,
+    seconds: Annotated[
+        float | None, typer.Option("--for", help="Stop after this many seconds (default: Ctrl-C)")
+    ] = None,
+    allow: Annotated[list[str] | None, typer.Option("--allow", help="Allowed network")] = None,
+    register: RegisterOpt = None,
+) -> None:
+    """Follow a log directory as it grows (rotation included) and report findings as they
+    happen; they go into the register."""
+    kept = _register(register)
+    try:
+        watch = Watch(load_rules(), allow=[*(allow or []), *kept.allowed_networks()])
+
+        def found(f: Finding) -> None:
+            out.print(f"[bold]{f.rule}[/] ({f.confidence}) {f.address} {f.user} {f.evidence[0]}")
+            kept.add([f])
+
+        follower = Follower(watch, directory, pattern=pattern, on_finding=found)
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"following {directory} ({pattern}) every {interval:g} s", highlight=False)
+    began = time.monotonic()
+    try:
+        while True:
+            follower.poll()
+            if seconds is not None and time.monotonic() - began >= seconds:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    result = watch.finish()
+    kept.add(result.findings)
+    out.print(
+        f"read {follower.lines:,} lines from {len(follower.files)} files, "
+        f"{result.unparsed:,} not parsed, {len(result.findings):,} findings"
+    )
 
 
 @gateway_app.command("listen")
