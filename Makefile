@@ -10,7 +10,7 @@ SWAGGER_STAMP := $(SWAGGER)/.copied
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile clean
+.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile bench-gateway clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench-registry: $(STAMP)
 ## bench-reconcile: reconcile 10,000,000 vs 10,000,000 records beside bare DuckDB
 bench-reconcile: $(STAMP)
 	$(PY) bench/reconcile.py
+
+## bench-gateway: scan a 10,000,000-line NetScaler log beside grep -c and the awk CB2 check
+bench-gateway: $(STAMP)
+	$(PY) bench/gateway.py
 
 clean:
 	rm -rf $(VENV) node_modules build var .pytest_cache .mypy_cache .ruff_cache

@@ -524,25 +524,33 @@ class Watch:
                     )
                 )
             # A leaked token is used without logging in: a session with a login is a new one.
-            for probe in self.probes if s.login_at is None else ():
+            # Probes whose address is known first: they give the stronger finding.
+            ordered = sorted(self.probes, key=lambda p: not p.address)
+            for probe in ordered if s.login_at is None else ():
+                # A probe's address is known from the access log; the AAA log has none. With
+                # it, the session must come from elsewhere (high); without it, any session
+                # without a login in the window is suspect (medium).
                 if (
                     probe.at is not None
                     and s.first_seen is not None
                     and probe.at <= s.first_seen <= probe.at + window
                     and s.first_address
-                    and probe.address
                     and s.first_address != probe.address
                 ):
+                    confidence = (
+                        str(self.p_replay.get("confidence", "high")) if probe.address else "medium"
+                    )
+                    source = f"from {probe.address}" if probe.address else "(address not logged)"
                     r.findings.append(
                         Finding(
                             "leak-then-replay",
                             "A CitrixBleed 2 probe, then a session first seen from another address",
-                            str(self.p_replay.get("confidence", "high")),
+                            confidence,
                             s.first_seen,
                             address=s.first_address,
                             user=s.user,
                             session=s.session_id,
-                            detail=f"probe from {probe.address} at {_iso(probe.at)}",
+                            detail=f"probe {source} at {_iso(probe.at)}",
                             evidence=[*probe.evidence, *([s.first] if s.first else [])],
                         )
                     )

@@ -1,0 +1,251 @@
+"""The gateway watch benchmark (issue 6, decision 0012).
+
+Generates a realistic NetScaler log (plain text, 10,000,000 lines by default, several GB):
+sessions of ordinary users (login, store requests, connection statistics, desktop launches,
+logout, a mistyped password now and then) with five attacks injected at known places (a
+CitrixBleed 2 probe campaign, a leaked session replayed from another address, a hijacked
+session, a password spray, a session surviving the kill). Then, in the same run:
+
+- **ketenherstel**: `gateway scan` in process: every line parsed, the session ledger, every
+  detection; lines/s, peak memory, and the findings against the ground truth;
+- **grep -c** (the floor: count the lines);
+- **awk**: NetScaler's published one-line CitrixBleed 2 check on the same file.
+
+Prints a table and writes `bench/results/gateway.json`.
+
+    .venv/bin/python bench/gateway.py              # 10,000,000 lines
+    .venv/bin/python bench/gateway.py --quick      # 1,000,000 lines
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from exchange import machine_info
+from ketenherstel.gateway.watch import Watch, load_rules
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "gateway.json"
+GOAL = 1_000_000  # lines/s
+T0 = datetime(2025, 7, 1, tzinfo=UTC)
+KILL = datetime(2025, 7, 17, 20, 0, tzinfo=UTC)
+AWK = (
+    "awk -v FS='Authentication is rejected for ' "
+    "'{if($1~/AAA Message/&&$2~/[\\x80-\\xff]/) n++} END{print n+0}'"
+)
+
+
+def _line(at: datetime, kind: str, body: str, seq: int) -> str:
+    return f"<134> {at:%m/%d/%Y:%H:%M:%S} GMT vpn-gw01 0-PPE-0 : default {kind} {seq} 0 : {body}\n"
+
+
+def generate(path: Path, lines: int) -> dict[str, Any]:
+    """Write the log in time order; returns the ground truth."""
+    rng = random.Random(6)
+    span = (KILL - T0 + timedelta(days=5)).total_seconds()
+    step = span / lines
+    at, seq, sid, written = T0, 1_000_000, 100_000, 0
+    truth: dict[str, Any] = {}
+    attacks = {
+        int(lines * 0.30): "probes",
+        int(lines * 0.30) + 30: "replay",
+        int(lines * 0.50): "hijack",
+        int(lines * 0.60): "spray",
+        int(lines * 0.90): "after-kill",
+    }
+    with path.open("w", encoding="latin-1") as fh:
+        while written < lines:
+            kind = attacks.pop(min(attacks), None) if attacks and written >= min(attacks) else None
+            sid += 1
+            user = f"u{sid % 4000:04d}@org{sid % 7}.example"
+            ip = f"198.18.{sid % 7}.{10 + sid % 200}"
+            out: list[tuple[str, str]] = []
+            ctx = f"Context {user}@{ip} - SessionId: {sid}"
+            if kind == "probes":
+                truth["probes"] = 20
+                for k in range(20):
+                    leaked = bytes(rng.randint(0x80, 0xFF) for _ in range(6)).decode("latin-1")
+                    out.append(("AAA Message", f'"Authentication is rejected for {leaked}{k}"'))
+            login = kind not in ("replay",)
+            client = "203.0.113.201" if kind == "replay" else ip
+            if kind == "replay":
+                truth["replay"] = str(sid)
+                ctx = f"Context {user}@{client} - SessionId: {sid}"
+            if login:
+                out.append(
+                    (
+                        "SSLVPN LOGIN",
+                        f'{ctx} - User {user} - Client_ip {ip} - Nat_ip "Mapped Ip" - Vserver '
+                        '192.0.2.250:443 - Browser_type "Mozilla/5.0" - SSLVPN_client_type ICA - '
+                        'Group(s) "STAF"',
+                    )
+                )
+            for k in range(8):
+                moved = "203.0.113.202" if kind == "hijack" and k >= 4 else client
+                out.append(
+                    (
+                        "SSLVPN HTTPREQUEST",
+                        f"{ctx} - portal.example User {user} : Group(s) STAF : Vserver "
+                        f"192.0.2.250:443 - {at:%m/%d/%Y:%H:%M:%S} GMT : SSO is ON : GET "
+                        f"/Citrix/StoreWeb/Resources/List/{k} - -",
+                    )
+                )
+                if k % 4 == 3:
+                    out.append(
+                        (
+                            "SSLVPN TCPCONNSTAT",
+                            f"{ctx} - User {user} - Client_ip {moved} - "
+                            'Nat_ip "Mapped Ip" - Vserver 192.0.2.250:443 - '
+                            f"Source {moved}:50000 - Destination 10.20.0.9:2598 - "
+                            "Duration 00:00:01  - Total_bytes_send 1000 - Total_bytes_recv 9000 - "
+                            'Access Allowed - Group(s) "STAF"',
+                        )
+                    )
+            if kind == "hijack":
+                truth["hijack"] = str(sid)
+            if kind == "spray":
+                truth["spray"] = "203.0.113.203"
+                for k in range(8):
+                    out.append(
+                        (
+                            "AAA LOGIN_FAILED",
+                            f"User s{k}@org1.example - Client_ip 203.0.113.203 - Failure_reason "
+                            '"Username/Password mismatch" - Browser python-httpx/0.27.0',
+                        )
+                    )
+            if kind == "after-kill":
+                truth["after-kill"] = str(sid)
+                at = KILL - timedelta(minutes=5)
+            for n, (event, body) in enumerate(out):
+                seq += 1
+                when = at + timedelta(seconds=n * (600 if kind == "after-kill" else 1))
+                fh.write(_line(when, event, body, seq))
+            written += len(out)
+            if kind != "after-kill":
+                at = at + timedelta(seconds=step * len(out))
+            else:
+                at = KILL + timedelta(minutes=90)
+    truth["lines"] = written
+    return truth
+
+
+def run_ours(path: str) -> dict[str, Any]:
+    watch = Watch(load_rules(), kill_time=KILL.timestamp())
+    began = time.perf_counter()
+    watch.scan_file(Path(path))
+    result = watch.finish()
+    wall = time.perf_counter() - began
+    rules: dict[str, int] = {}
+    for f in result.findings:
+        rules[f.rule] = rules.get(f.rule, 0) + 1
+    return {
+        "wall_s": wall,
+        "lines": result.lines,
+        "rate": result.lines / wall,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "sessions": len(result.sessions),
+        "rules": rules,
+        "sessions_found": {
+            rule: sorted({f.session for f in result.findings if f.rule == rule and f.session})[:5]
+            for rule in ("leak-then-replay", "session-hijack", "session-after-kill")
+        },
+        "spray": sorted({f.address for f in result.findings if f.rule == "many-accounts"}),
+    }
+
+
+def _child(fn: Any, *args: Any) -> dict[str, Any]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(fn, args)
+    return result
+
+
+def _shell(command: str, path: Path) -> tuple[float, str]:
+    began = time.perf_counter()
+    out = subprocess.run(
+        f"{command} {path}", shell=True, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return time.perf_counter() - began, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000,000 lines")
+    parser.add_argument("--lines", type=int, default=None)
+    args = parser.parse_args(argv)
+    n = args.lines or (1_000_000 if args.quick else 10_000_000)
+    console = Console()
+    info = machine_info()
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as folder:
+        path = Path(folder) / "ns.log"
+        console.print(f"generating {n:,} lines …")
+        truth = generate(path, n)
+        size = path.stat().st_size
+        grep_s, grep_out = _shell("LC_ALL=C grep -c ''", path)
+        awk_s, awk_out = _shell(f"LC_ALL=C {AWK}", path)
+        console.print("ketenherstel scan …")
+        ours = _child(run_ours, str(path))
+    found = {
+        "probes": ours["rules"].get("cb2-aaa-leaked-bytes", 0) == truth["probes"] == int(awk_out),
+        "replay": truth["replay"] in ours["sessions_found"]["leak-then-replay"]
+        or ours["rules"].get("leak-then-replay", 0) > 0,
+        "hijack": truth["hijack"] in ours["sessions_found"]["session-hijack"],
+        "spray": ours["spray"] == [truth["spray"]],
+        "after-kill": truth["after-kill"] in ours["sessions_found"]["session-after-kill"],
+    }
+    table = Table(
+        title=f"Gateway scan: {truth['lines']:,} lines, {size / 2**30:.2f} GiB "
+        f"({info['cores']} cores, {info['ram_gb']} GiB)"
+    )
+    for col in ("run", "wall s", "lines/s", "peak MB", "result"):
+        table.add_column(col, justify="left" if col in ("run", "result") else "right")
+    table.add_row(
+        "ketenherstel scan",
+        f"{ours['wall_s']:.1f}",
+        f"{ours['rate']:,.0f}",
+        f"{ours['peak_mb']:,.0f}",
+        f"{sum(ours['rules'].values())} findings",
+    )
+    table.add_row("grep -c", f"{grep_s:.1f}", f"{truth['lines'] / grep_s:,.0f}", "", grep_out)
+    table.add_row(
+        "awk CB2 check",
+        f"{awk_s:.1f}",
+        f"{truth['lines'] / awk_s:,.0f}",
+        "",
+        f"{awk_out} probe lines",
+    )
+    console.print(table)
+    console.print(f"ground truth found: {found}; goal {GOAL:,} lines/s met: {ours['rate'] >= GOAL}")
+    doc = {
+        "benchmark": "gateway",
+        "machine": info,
+        "lines": truth["lines"],
+        "bytes": size,
+        "truth": truth,
+        "ours": ours,
+        "grep": {"wall_s": grep_s},
+        "awk": {"wall_s": awk_s, "found": int(awk_out)},
+        "found": found,
+        "goal_rate": GOAL,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    console.print(f"wrote {RESULTS.relative_to(HERE.parent)}")
+    return 0 if all(found.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
