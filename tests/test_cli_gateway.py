@@ -192,3 +192,17 @@ def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
     assert "read 1 lines from 1 files" in out
     code, _, err = run("gateway", "follow", str(tmp_path / "nope"), "--for", "0")
     assert code == 2 and "not a directory" in err
+
+
+def test_scan_with_a_users_sigma_rules(tmp_path: Path) -> None:
+    from tests.gateway.test_sigma import USER_RULES
+
+    rules = tmp_path / "mine.yml"
+    rules.write_text(USER_RULES, encoding="utf-8")
+    log = tmp_path / "ns.log"
+    log.write_text(login(0, "1", "ann", "198.51.100.7", agent="curl/8.0"), encoding="latin-1")
+    code, out, err = run("gateway", "scan", str(log), "--sigma", str(rules))
+    assert code == 0, err
+    assert "scripted-login" in out
+    code, _, err = run("gateway", "scan", str(log), "--sigma", str(tmp_path / "none.yml"))
+    assert code == 2 and "none.yml" in err

@@ -83,6 +83,9 @@ def scan_cmd(
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A rules file instead of the built-in one")
     ] = None,
+    sigma: Annotated[
+        list[Path] | None, typer.Option("--sigma", help="Sigma rules (YAML) to add, repeatable")
+    ] = None,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the findings and sessions here (JSON Lines)"),
@@ -111,7 +114,8 @@ def scan_cmd(
         iocs = load_indicators(indicators or [])
         kept = _register(register)
         allowed = [*(allow or []), *kept.allowed_networks()]
-        watch = Watch(load_rules(rules), allow=allowed, kill_time=killed, indicators=iocs)
+        loaded = load_rules(rules, sigma or [])
+        watch = Watch(loaded, allow=allowed, kill_time=killed, indicators=iocs)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

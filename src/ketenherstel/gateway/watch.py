@@ -158,15 +158,38 @@ class LineRule:
         return True
 
 
+class SingleLineRule(Protocol):
+    """A rule on one event: a :class:`LineRule` from rules.yaml or a Sigma rule."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def confidence(self) -> str: ...
+
+    def matches(self, event: Event) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Rules:
-    lines: tuple[LineRule, ...]
+    lines: tuple[SingleLineRule, ...]
     sessions: Mapping[str, Mapping[str, Any]]
 
 
-def load_rules(path: Path | None = None) -> Rules:
-    """The rules file (the package's ``rules.yaml`` by default); GatewayInputError names the
-    rule and the problem."""
+def load_rules(path: Path | None = None, sigma: Iterable[Path] = ()) -> Rules:
+    """The rules file (the package's ``rules.yaml`` by default) and the Sigma rules (the
+    package's ``gateway/sigma/`` and any ``sigma`` files); GatewayInputError names the rule and
+    the problem."""
+    from ketenherstel.gateway.sigma import builtin_sigma, load_sigma
+
+    base = _load_rules(path)
+    return Rules((*base.lines, *builtin_sigma(), *load_sigma(sigma)), base.sessions)
+
+
+def _load_rules(path: Path | None) -> Rules:
     if path is None:
         text = resources.files("ketenherstel.gateway").joinpath("rules.yaml").read_text("utf-8")
         where = "rules.yaml"
