@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel.cli_common import fail
+from ketenherstel.gateway.asn import load_asn_table
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.indicators import load_indicators
@@ -86,6 +87,9 @@ def scan_cmd(
     sigma: Annotated[
         list[Path] | None, typer.Option("--sigma", help="Sigma rules (YAML) to add, repeatable")
     ] = None,
+    asn: Annotated[
+        Path | None, typer.Option("--asn", help="An ASN table (CSV prefix,asn[,name])")
+    ] = None,
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the findings and sessions here (JSON Lines)"),
@@ -115,7 +119,8 @@ def scan_cmd(
         kept = _register(register)
         allowed = [*(allow or []), *kept.allowed_networks()]
         loaded = load_rules(rules, sigma or [])
-        watch = Watch(loaded, allow=allowed, kill_time=killed, indicators=iocs)
+        asn_table = load_asn_table(asn) if asn else None
+        watch = Watch(loaded, allow=allowed, kill_time=killed, indicators=iocs, asn=asn_table)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -150,7 +155,7 @@ def scan_cmd(
         table.add_row(when[:19], f.rule, f.confidence, f.address, f.user, evidence)
     out.print(table)
     if sessions:
-        st = Table("session", "user", "start", "end", "addresses", "login", "reached")
+        st = Table("session", "user", "start", "end", "addresses", "ASN", "login", "reached")
         for s in result.sessions.values():
             j = s.to_json()
             st.add_row(
@@ -159,6 +164,7 @@ def scan_cmd(
                 (j["start"] or "")[:19],
                 (j["end"] or "")[:19],
                 ", ".join(j["addresses"]),
+                ", ".join(j["asns"]),
                 "yes" if s.login_at else "no",
                 str(len(s.reached)),
             )

@@ -193,3 +193,41 @@ def test_rules_are_data_and_bad_rules_are_named(tmp_path: Path) -> None:
         load_rules(bad)
     with pytest.raises(GatewayInputError, match="no network"):
         Watch(allow=["not-a-net"])
+
+
+def test_asns_in_the_ledger_and_a_move_within_one_asn_is_less_telling(tmp_path: Path) -> None:
+    from ketenherstel.gateway.asn import load_asn_table
+
+    table = tmp_path / "asn.csv"
+    table.write_text(
+        "prefix,asn,name\n198.51.100.0/24,64500,Kantoor-ISP\n203.0.113.0/24,64511,VPS-hoster\n"
+        "198.51.0.0/16,64501,Breder\n"
+    )
+    asns = load_asn_table(table)
+    assert asns.lookup("198.51.100.7") == "AS64500 Kantoor-ISP"  # the longest prefix
+    assert asns.lookup("198.51.7.7") == "AS64501 Breder" and asns.lookup("10.0.0.1") == ""
+    away = write(
+        tmp_path / "away.log",
+        login(0, "7", "ann", "198.51.100.7"),
+        connstat(9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+    )
+    r = scan([away], asn=asns)
+    [hijack] = [f for f in r.findings if f.rule == "session-hijack"]
+    assert (
+        hijack.confidence == "high" and "AS64500 Kantoor-ISP -> AS64511 VPS-hoster" in hijack.detail
+    )
+    assert next(iter(r.sessions.values())).to_json()["asns"] == [
+        "AS64500 Kantoor-ISP",
+        "AS64511 VPS-hoster",
+    ]
+    near = write(
+        tmp_path / "near.log",
+        login(0, "8", "bob", "198.51.7.7"),
+        connstat(9, "8", "bob", "198.51.7.7", "198.51.99.8", "10.0.0.9:445"),
+    )
+    [same] = [f for f in scan([near], asn=asns).findings if f.rule == "session-hijack"]
+    assert same.confidence == "medium"  # another address of the same ISP
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nonsense,1\n")
+    with pytest.raises(GatewayInputError, match="row 1: 'nonsense' is not a prefix"):
+        load_asn_table(bad)

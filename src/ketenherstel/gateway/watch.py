@@ -106,6 +106,8 @@ class Session:
     logout_at: float | None = None
     addresses: dict[str, Evidence] = field(default_factory=dict)
     user_agents: dict[str, Evidence] = field(default_factory=dict)
+    asns: dict[str, str] = field(default_factory=dict)
+    """address -> its autonomous system (where an ASN table is given)"""
     bytes_sent: int = 0
     bytes_received: int = 0
     reached: dict[str, int] = field(default_factory=dict)
@@ -127,6 +129,7 @@ class Session:
             "logout": _iso(self.logout_at),
             "addresses": list(self.addresses),
             "userAgents": list(self.user_agents),
+            "asns": sorted(set(self.asns.values())),
             "bytesSent": self.bytes_sent,
             "bytesReceived": self.bytes_received,
             "reached": dict(sorted(self.reached.items(), key=lambda kv: -kv[1])[:20]),
@@ -292,6 +295,14 @@ class Matcher(Protocol):
     def __len__(self) -> int: ...
 
 
+class AsnLookup(Protocol):
+    """An ASN table (``gateway.asn.AsnTable``)."""
+
+    def lookup(self, address: str) -> str: ...
+
+    def __len__(self) -> int: ...
+
+
 class Watch:
     """Scan logs: ``feed`` events in time order per source, then ``finish``."""
 
@@ -302,8 +313,10 @@ class Watch:
         allow: Sequence[str] = (),
         kill_time: float | None = None,
         indicators: Matcher | None = None,
+        asn: AsnLookup | None = None,
     ) -> None:
         self.rules = rules or load_rules()
+        self.asn = asn if asn is not None and len(asn) else None
         self.indicators = indicators if indicators is not None and len(indicators) else None
         s = self.rules.sessions
         self.p_hijack = s.get("hijack", {})
@@ -425,6 +438,8 @@ class Watch:
         address = _address_of(e)
         if address and address not in s.addresses:
             s.addresses[address] = ev
+            if self.asn is not None:
+                s.asns[address] = self.asn.lookup(address)
         agent = e.fields.get("Browser_type") or e.fields.get("Browser") or ""
         if agent and agent not in s.user_agents:
             s.user_agents[agent] = ev
@@ -606,10 +621,26 @@ class Watch:
         if moved:
             detail.append(f"from {first} to {', '.join(a for a, _ in moved)}")
             evidence += [ev for _, ev in moved]
+        # With an ASN table: a move within the same autonomous system (an ISP's pool) is less
+        # telling than one to another network.
+        same_asn = (
+            bool(moved)
+            and bool(s.asns)
+            and all(s.asns.get(a) and s.asns.get(a) == s.asns.get(first) for a, _ in moved)
+        )
+        if s.asns and moved:
+            detail.append(
+                "ASN "
+                + " -> ".join(
+                    dict.fromkeys(
+                        s.asns.get(a, "?") or "?" for a in [first, *(a for a, _ in moved)]
+                    )
+                )
+            )
         if len(agents) >= 2:
             detail.append(f"user agent changed to {agents[1][0][:60]!r}")
             evidence.append(agents[1][1])
-        if not moved and len(agents) >= 2:
+        if (not moved and len(agents) >= 2) or same_asn:
             confidence = "medium"
         else:
             confidence = str(self.p_hijack.get("confidence", "high"))
@@ -652,9 +683,10 @@ def scan(
     allow: Sequence[str] = (),
     kill_time: float | None = None,
     indicators: Matcher | None = None,
+    asn: AsnLookup | None = None,
 ) -> ScanResult:
     """Scan files (in the order given) and return the ledger and findings."""
-    watch = Watch(rules, allow=allow, kill_time=kill_time, indicators=indicators)
+    watch = Watch(rules, allow=allow, kill_time=kill_time, indicators=indicators, asn=asn)
     for path in paths:
         watch.scan_file(path)
     return watch.finish()
