@@ -231,3 +231,20 @@ def test_asns_in_the_ledger_and_a_move_within_one_asn_is_less_telling(tmp_path: 
     bad.write_text("nonsense,1\n")
     with pytest.raises(GatewayInputError, match="row 1: 'nonsense' is not a prefix"):
         load_asn_table(bad)
+
+
+def test_a_file_missing_between_two_rotated_files_is_a_gap(tmp_path: Path) -> None:
+    one = write(
+        tmp_path / "ns.log.2", ns(0, "SSLVPN LOGOUT", "User a"), ns(60, "SSLVPN LOGOUT", "User a")
+    )
+    three = write(tmp_path / "ns.log.0", ns(600, "SSLVPN LOGOUT", "User a"))
+    two = write(
+        tmp_path / "ns.log.1", ns(61, "SSLVPN LOGOUT", "User a"), ns(599, "SSLVPN LOGOUT", "User a")
+    )
+    assert "log-rotation-gap" not in rules_of(scan([three, one, two]))  # complete, any order
+    r = scan([three, one])  # ns.log.1 was not collected
+    [gap] = [f for f in r.findings if f.rule == "log-rotation-gap"]
+    assert [str(e) for e in gap.evidence] == [
+        f"{one}:{len(ns(0, 'SSLVPN LOGOUT', 'User a'))}",
+        f"{three}:0",
+    ]

@@ -341,6 +341,7 @@ class Watch:
         self.flagged_accounts: set[str] = set()
         self.last_seq: dict[tuple[str, str, str], tuple[int, Evidence]] = {}
         self.last_time: dict[str, tuple[float, Evidence]] = {}
+        self.spans: list[tuple[tuple[float, Evidence], tuple[float, Evidence]]] = []
 
     # -- scanning ---------------------------------------------------------------------------
 
@@ -354,6 +355,8 @@ class Watch:
         parser = LineParser(detect_date_order(head))
         lines = events = unparsed = 0
         name = str(path)
+        first: tuple[float, Evidence] | None = None
+        last: tuple[float, Evidence] | None = None
         for offset, line in read_lines(path):
             lines += 1
             if not line.strip():
@@ -365,7 +368,13 @@ class Watch:
                     self.result.unparsed_kept.append((name, offset, line[:200].rstrip("\r\n")))
                 continue
             events += 1
+            if event.at is not None:
+                if first is None:
+                    first = (event.at, Evidence(name, offset))
+                last = (event.at, Evidence(name, offset))
             self.feed(event)
+        if first is not None and last is not None:
+            self.spans.append((first, last))
         self.result.lines += lines
         self.result.events += events
         self.result.unparsed += unparsed
@@ -593,8 +602,32 @@ class Watch:
                         )
                     )
                     break
+        self._rotation_gaps()
         r.findings.sort(key=lambda f: (f.at or 0, f.rule))
         return r
+
+    def _rotation_gaps(self) -> None:
+        """Files in time order: a stretch between one file's last line and the next file's first
+        that no file covers is a rotation gap (a file missing from what was collected)."""
+        limit = float(self.p_silence.get("minutes", 120)) * 60
+        spans = sorted(self.spans, key=lambda x: x[0][0])
+        covered = spans[0][1] if spans else None
+        for start, end in spans[1:]:
+            assert covered is not None
+            if start[0] - covered[0] > limit:
+                self.result.findings.append(
+                    Finding(
+                        "log-rotation-gap",
+                        f"No log file covers {(start[0] - covered[0]) / 3600:.1f} hours between "
+                        "two files",
+                        str(self.p_silence.get("confidence", "low")),
+                        covered[0],
+                        detail=f"from {_iso(covered[0])} to {_iso(start[0])}",
+                        evidence=[covered[1], start[1]],
+                    )
+                )
+            if end[0] > covered[0]:
+                covered = end
 
     def _hijack(self, s: Session, v4: int, v6: int) -> None:
         if len(s.addresses) < 2 and len(s.user_agents) < 2:
