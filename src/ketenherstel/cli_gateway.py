@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +91,10 @@ def scan_cmd(
     asn: Annotated[
         Path | None, typer.Option("--asn", help="An ASN table (CSV prefix,asn[,name])")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=1, max=64, help="Files parsed at once (processes)"),
+    ] = min(2, os.cpu_count() or 1),
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the findings and sessions here (JSON Lines)"),
@@ -130,10 +135,15 @@ def scan_cmd(
             transient=True,
         ) as progress:
             task = progress.add_task("scan", total=len(files))
-            for path in files:
-                progress.update(task, description=f"scan {path.name}")
-                watch.scan_file(path)
-                progress.advance(task)
+            if workers > 1 and len(files) > 1:
+                progress.update(task, description=f"scan {len(files)} files, {workers} at once")
+                watch.scan_files(files, workers=workers)
+                progress.update(task, completed=len(files))
+            else:
+                for path in files:
+                    progress.update(task, description=f"scan {path.name}")
+                    watch.scan_file(path)
+                    progress.advance(task)
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None

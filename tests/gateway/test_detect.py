@@ -248,3 +248,25 @@ def test_a_file_missing_between_two_rotated_files_is_a_gap(tmp_path: Path) -> No
         f"{one}:{len(ns(0, 'SSLVPN LOGOUT', 'User a'))}",
         f"{three}:0",
     ]
+
+
+def test_many_files_parsed_in_parallel_give_what_one_by_one_gives(tmp_path: Path) -> None:
+    files = [
+        write(tmp_path / "a.log", login(0, "7", "ann", "198.51.100.7"), probe(1), "junk\n"),
+        write(
+            tmp_path / "b.log",
+            connstat(9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+            request(10, "8", "bob", "203.0.113.66"),
+        ),
+        write(tmp_path / "c.log", access_probe(2, "203.0.113.9")),
+    ]
+    one_by_one = scan(files)
+    parallel = scan(files, workers=2)
+    assert [f.to_json() for f in parallel.findings] == [f.to_json() for f in one_by_one.findings]
+    assert parallel.sessions.keys() == one_by_one.sessions.keys()
+    assert (parallel.lines, parallel.events, parallel.unparsed) == (6, 5, 1)
+    assert parallel.unparsed_kept == one_by_one.unparsed_kept
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(gzip.compress(probe(1).encode("latin-1") * 500)[:-30])
+    with pytest.raises(GatewayInputError, match="unreadable"):
+        scan([files[0], cut], workers=2)

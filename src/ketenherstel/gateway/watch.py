@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import ipaddress
+import multiprocessing
 import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -347,32 +348,77 @@ class Watch:
 
     def scan_file(self, path: Path) -> None:
         """Read one file: its date order from its first lines, then every line."""
-        head = []
-        for _offset, line in read_lines(path):
-            head.append(line)
-            if len(head) >= _SNIFF:
-                break
-        parser = LineParser(detect_date_order(head))
+        parser = _parser_for(path)
+        self._ingest(str(path), _items(path, parser), parser.date_order)
+
+    def scan_files(self, paths: Sequence[Path], *, workers: int = 1) -> None:
+        """Read several files: parsed in up to ``workers`` processes at once, ahead of the one
+        being fed, and fed in the order given (so the result is the same as file by file)."""
+        if workers <= 1 or len(paths) < 2:
+            for path in paths:
+                self.scan_file(path)
+            return
+        context = multiprocessing.get_context("spawn")
+        queues: dict[int, Any] = {}
+        children: dict[int, Any] = {}
+
+        def start(i: int) -> None:
+            queue = context.Queue(maxsize=8)
+            child = context.Process(target=_parse_file, args=(str(paths[i]), queue), daemon=True)
+            child.start()
+            queues[i], children[i] = queue, child
+
+        try:
+            for i in range(min(workers, len(paths))):
+                start(i)
+            for i, path in enumerate(paths):
+                if i + workers - 1 < len(paths) and i + workers - 1 not in queues:
+                    start(i + workers - 1)
+                self._consume(path, queues[i])
+                children[i].join(timeout=30)
+                del queues[i], children[i]
+        finally:
+            for child in children.values():
+                child.kill()
+
+    def _consume(self, path: Path, queue: Any) -> None:
+        """Feed what a parsing process sends for one file."""
+        order: list[str] = []
+
+        def items() -> Iterator[Item]:
+            while True:
+                batch = queue.get(timeout=600)
+                if isinstance(batch, str):  # the end, with the date order; or an error
+                    if batch.startswith("error:"):
+                        raise GatewayInputError(batch.removeprefix("error:"))
+                    order.append(batch)
+                    return
+                yield from batch
+
+        self._ingest(str(path), items(), None)
+        self.result.files[-1]["dateOrder"] = order[0] if order else "mdy"
+
+    def _ingest(self, name: str, items: Iterable[Item], date_order: str | None) -> None:
+        """Feed one file's items (an event, None for an empty line, (offset, line) for one that
+        is not parsed) and keep its counts and its first and last moment."""
         lines = events = unparsed = 0
-        name = str(path)
         first: tuple[float, Evidence] | None = None
         last: tuple[float, Evidence] | None = None
-        for offset, line in read_lines(path):
+        for item in items:
             lines += 1
-            if not line.strip():
+            if item is None:
                 continue
-            event = parser.parse(line, name, offset)
-            if event is None:
+            if isinstance(item, tuple):
                 unparsed += 1
                 if len(self.result.unparsed_kept) < _KEEP_UNPARSED:
-                    self.result.unparsed_kept.append((name, offset, line[:200].rstrip("\r\n")))
+                    self.result.unparsed_kept.append((name, item[0], item[1]))
                 continue
             events += 1
-            if event.at is not None:
+            if item.at is not None:
                 if first is None:
-                    first = (event.at, Evidence(name, offset))
-                last = (event.at, Evidence(name, offset))
-            self.feed(event)
+                    first = (item.at, Evidence(name, item.offset))
+                last = (item.at, Evidence(name, item.offset))
+            self.feed(item)
         if first is not None and last is not None:
             self.spans.append((first, last))
         self.result.lines += lines
@@ -384,7 +430,7 @@ class Watch:
                 "lines": lines,
                 "events": events,
                 "unparsed": unparsed,
-                "dateOrder": parser.date_order,
+                "dateOrder": date_order,
             }
         )
 
@@ -692,6 +738,44 @@ class Watch:
         )
 
 
+Item = Event | None | tuple[int, str]
+
+
+def _parser_for(path: Path) -> LineParser:
+    head = []
+    for _offset, line in read_lines(path):
+        head.append(line)
+        if len(head) >= _SNIFF:
+            break
+    return LineParser(detect_date_order(head))
+
+
+def _items(path: Path, parser: LineParser) -> Iterator[Item]:
+    name = str(path)
+    for offset, line in read_lines(path):
+        if not line.strip():
+            yield None
+            continue
+        event = parser.parse(line, name, offset)
+        yield event if event is not None else (offset, line[:200].rstrip("\r\n"))
+
+
+def _parse_file(path: str, queue: Any) -> None:
+    """A parsing process: batches of items, then the date order; or ``error:`` and why."""
+    try:
+        parser = _parser_for(Path(path))
+        batch: list[Item] = []
+        for item in _items(Path(path), parser):
+            batch.append(item)
+            if len(batch) >= 2000:
+                queue.put(batch)
+                batch = []
+        queue.put(batch)
+        queue.put(parser.date_order)
+    except Exception as exc:  # anything: the parent must hear of it, not wait
+        queue.put(f"error:{exc}")
+
+
 def _address_of(e: Event) -> str:
     """The client address of an event: Client_ip, else the last of Context's ``@``, else the
     first X-Forwarded-For_ip, else the access log's source."""
@@ -717,9 +801,10 @@ def scan(
     kill_time: float | None = None,
     indicators: Matcher | None = None,
     asn: AsnLookup | None = None,
+    workers: int = 1,
 ) -> ScanResult:
-    """Scan files (in the order given) and return the ledger and findings."""
+    """Scan files (in the order given; parsed in up to ``workers`` processes) and return the
+    ledger and findings."""
     watch = Watch(rules, allow=allow, kill_time=kill_time, indicators=indicators, asn=asn)
-    for path in paths:
-        watch.scan_file(path)
+    watch.scan_files(list(paths), workers=workers)
     return watch.finish()
