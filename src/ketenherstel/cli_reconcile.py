@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ketenherstel.cli_common import err
+from ketenherstel.cli_common import err, local_runtime
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.reconcile import (
     LiveSources,
@@ -41,7 +41,7 @@ from ketenherstel.reconcile.ledger import OUTBOX
 from ketenherstel.reconcile.report import Report, pair_totals
 
 if TYPE_CHECKING:
-    from ketenherstel.bootstrap import Runtime
+    pass
 
 __all__ = ["print_report", "reconcile_app"]
 
@@ -66,23 +66,6 @@ DirOpt = Annotated[
     ),
 ]
 IdArg = Annotated[str, typer.Argument(help="The report's id (see 'reconcile list')")]
-
-
-@contextlib.contextmanager
-def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
-    from ketenherstel.bootstrap import bootstrap
-    from ketenherstel.chain import ChainError
-    from ketenherstel.settings import Settings
-    from ketenherstel.store import StoreError
-
-    try:
-        rt = bootstrap(Settings.from_env(store_url=store, registry_url=registry))
-    except (ChainError, StoreError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        yield rt
-    finally:
-        rt.close()
 
 
 def _reports_dir(store: str | None, given: Path | None) -> Path:
@@ -245,7 +228,7 @@ def run_cmd(
     with contextlib.ExitStack() as stack:
         sources = None
         if live or legal:
-            rt = stack.enter_context(_runtime(store, registry))
+            rt = stack.enter_context(local_runtime(store, registry))
             sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver, rt.chain)
             if legal:
                 limits = legal_limits(rt.chain) | limits
@@ -341,7 +324,7 @@ def resend_cmd(
     from ketenherstel.exchange.errors import ExchangeError
 
     path = _find(store, reports, report_id)
-    with _runtime(store, registry) as rt:
+    with local_runtime(store, registry) as rt:
 
         def redeliver(*, source: str, id: str, receiver: str, reason: str) -> str:
             return rt.exchange.redeliver(

@@ -24,7 +24,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ketenherstel.cli_common import err
+from ketenherstel.cli_common import err, local_runtime
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.registry.model import parse_date
@@ -83,17 +83,9 @@ SknArg = Annotated[str, typer.Argument(help="The person's SKN, e.g. SKN-01234567
 def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
     """The runtime on the local store; the registry's and the exchange's errors become a
     one-line message: exit code 1 for something not found, 2 for bad input."""
-    from ketenherstel.bootstrap import bootstrap
-    from ketenherstel.chain import ChainError
-    from ketenherstel.settings import Settings
-    from ketenherstel.store import StoreError
-
     try:
-        rt = bootstrap(Settings.from_env(store_url=store, registry_url=registry))
-    except (ChainError, StoreError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    try:
-        yield rt
+        with local_runtime(store, registry) as rt:
+            yield rt
     except RegistryInputError as exc:
         raise _fail(str(exc)) from None
     except RegistryNotFound as exc:
@@ -102,8 +94,6 @@ def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
         raise _fail(str(exc)) from None
     except ExchangeError as exc:
         raise _fail(exc.detail, 1 if isinstance(exc, NotFound) else 2) from None
-    finally:
-        rt.close()
 
 
 def _date(value: str, option: str) -> date:

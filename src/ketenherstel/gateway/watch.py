@@ -443,6 +443,7 @@ class Watch:
             self._silence(e, ev)
         if e.seq is not None:
             self._sequence(e, ev)
+        address = _address_of(e)
         for rule in self.rules.lines:
             if rule.matches(e):
                 finding = Finding(
@@ -450,7 +451,7 @@ class Watch:
                     rule.title,
                     rule.confidence,
                     e.at,
-                    address=e.fields.get("src_ip") or _address_of(e),
+                    address=address,
                     user=e.fields.get("User", ""),
                     detail=e.text[:200],
                     evidence=[ev],
@@ -459,14 +460,14 @@ class Watch:
                 if rule.id in _PROBES:
                     self.probes.append(finding)
         if self.indicators is not None:
-            r.findings += self.indicators.findings_for(e, _address_of(e))
+            r.findings += self.indicators.findings_for(e, address)
         if e.kind in ("AAA LOGIN_FAILED", *_LOGIN_KINDS):
-            self._accounts(e, ev)
+            self._accounts(e, ev, address)
         sid = e.fields.get("SessionId", "")
         if sid:
-            self._session(e, ev, sid)
+            self._session(e, ev, sid, address)
 
-    def _session(self, e: Event, ev: Evidence, sid: str) -> None:
+    def _session(self, e: Event, ev: Evidence, sid: str, address: str) -> None:
         context = e.fields.get("Context", "")
         key = (sid, context.rsplit("@", 1)[0] if context.count("@") >= 1 else context)
         s = self.result.sessions.get(key)
@@ -480,7 +481,6 @@ class Watch:
             s.last_seen = e.at if s.last_seen is None else max(s.last_seen, e.at)
         if e.kind in _LOGIN_KINDS:
             s.login_at = e.at
-            address = _address_of(e)
             net = _network(
                 address,
                 int(self.p_hijack.get("ipv4_prefix", 24)),
@@ -490,7 +490,6 @@ class Watch:
                 self.login_networks[s.user].add(net)
         if e.kind.endswith("LOGOUT"):
             s.logout_at = e.at
-        address = _address_of(e)
         if address and address not in s.addresses:
             s.addresses[address] = ev
             if self.asn is not None:
@@ -506,8 +505,8 @@ class Watch:
         if target:
             s.reached[target] = s.reached.get(target, 0) + 1
 
-    def _accounts(self, e: Event, ev: Evidence) -> None:
-        address, user = _address_of(e), e.fields.get("User", "")
+    def _accounts(self, e: Event, ev: Evidence, address: str) -> None:
+        user = e.fields.get("User", "")
         if not address or not user or e.at is None:
             return
         window = float(self.p_accounts.get("window_minutes", 60)) * 60

@@ -15,26 +15,6 @@ from ketenherstel.reconcile._pair import PairFigures
 __all__ = ["Report", "pair_totals", "render_html"]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-_CLASSES = (
-    "keys-a",
-    "keys-b",
-    "matched",
-    "bkey-a",
-    "bkey-b",
-    "missing-a",
-    "missing-b",
-    "conflicting",
-    "late",
-    "duplicate-a",
-    "duplicate-b",
-    "duplicate-bkey-a",
-    "duplicate-bkey-b",
-    "unkeyed-a",
-    "unkeyed-b",
-    "beyond-a",
-    "beyond-b",
-    "confirmed",
-)
 _JSON = {
     "keys-a": "keysFrom",
     "keys-b": "keysTo",
@@ -55,6 +35,7 @@ _JSON = {
     "beyond-b": "onlyInFromBeyondPartialTo",
     "confirmed": "confirmedByHighWaterMark",
 }
+_CLASSES = tuple(_JSON)  # every class a pair counts, in the summary's order
 
 
 _DUPLICATES = ("duplicate-a", "duplicate-b", "duplicate-bkey-a", "duplicate-bkey-b")
