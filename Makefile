@@ -7,10 +7,38 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 SWAGGER := src/ketenherstel/web/static/swagger
 SWAGGER_STAMP := $(SWAGGER)/.copied
+NLDS := src/ketenherstel/web/static/nlds
+NLDS_STAMP := $(NLDS)/.copied
+CHROMIUM := /usr/bin/chromium
+# Debian packages the web UI needs at run time: pango for WeasyPrint's PDFs.
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0
+# Debian packages only the browser tests need.
+BROWSER_DEBS := chromium fonts-dejavu-core
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile bench-gateway clean
+.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile bench-gateway clean debs
+
+# apt-get install, running apt-get update only when the first try fails (stale or empty lists).
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+define apt_install
+	$(APT_INSTALL) $(1) || { DEBIAN_FRONTEND=noninteractive apt-get update -q && $(APT_INSTALL) $(1); }
+endef
+
+## debs: install the Debian packages the web UI needs (pango for PDFs), only those missing
+debs:
+	@command -v dpkg-query >/dev/null || exit 0; \
+	missing=""; for p in $(RUNTIME_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(APT_INSTALL) $$missing || { DEBIAN_FRONTEND=noninteractive apt-get update -q && $(APT_INSTALL) $$missing; }; \
+	fi
+
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+$(CHROMIUM):
+	$(call apt_install,$(BROWSER_DEBS))
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +57,26 @@ $(SWAGGER_STAMP): $(NODE_STAMP)
 	   node_modules/swagger-ui-dist/LICENSE $(SWAGGER)/
 	touch $(SWAGGER_STAMP)
 
+# The web UI's NL Design System / Rijkshuisstijl community CSS, from the package, never a CDN.
+# Pages link nlds/design-tokens.css then nlds/components.css and put class="rhc-theme" on <body>
+# (or <html>): the tokens are defined on .rhc-theme and apply only inside it. The packages ship
+# no font files: the tokens ask for 'Fira Sans', Arial, Verdana, sans-serif (system fallbacks).
+RHC := node_modules/@rijkshuisstijl-community
+$(NLDS_STAMP): $(NODE_STAMP)
+	rm -rf $(NLDS)
+	mkdir -p $(NLDS)
+	cp $(RHC)/design-tokens/dist/index.css $(NLDS)/design-tokens.css
+	cp $(RHC)/components-css/dist/index.css $(NLDS)/components.css
+	cp $(RHC)/design-tokens/LICENSE.md $(NLDS)/LICENSE-design-tokens.md
+	cp $(RHC)/components-css/LICENSE.md $(NLDS)/LICENSE-components-css.md
+	touch $(NLDS_STAMP)
+
 ## demo: set up, then run the main job on embedded SQLite (DEMO_ARGS=--no-serve to finish)
-demo: $(STAMP) $(SWAGGER_STAMP)
+demo: $(STAMP) $(SWAGGER_STAMP) $(NLDS_STAMP) debs
 	$(BIN)/ketenherstel demo $(DEMO_ARGS)
 
 ## test: set up, then run the whole test suite
-test: $(STAMP) $(SWAGGER_STAMP)
+test: $(STAMP) $(SWAGGER_STAMP) $(NLDS_STAMP) debs $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lint: ruff, ruff format --check, mypy --strict, and Spectral on the served OpenAPI

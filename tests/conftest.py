@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ketenherstel.chain import Chain, load_chain
+from ketenherstel.settings import Settings
 from tests.registry.factories import Clock
 
 PG_DSN = os.environ.get("KETENHERSTEL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -67,3 +68,12 @@ def nats_url() -> str:
 def clock() -> Clock:
     """A clock the test moves by hand (``clock.now``), starting 17 July 2025, 20:00 UTC."""
     return Clock()
+
+
+@pytest.fixture(scope="session")
+def small_scenario(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """om-2025 at 1 % on SQLite, run once per session; give each test its own picture file
+    (``dataclasses.replace(settings, picture_db=...)``)."""
+    from tests.picture.scenario import run_small
+
+    return run_small(tmp_path_factory.mktemp("om2025-small"))

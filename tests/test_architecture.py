@@ -37,7 +37,18 @@ def test_chain_imports_only_the_standard_library_and_schema_tools(path: Path) ->
 
 @pytest.mark.parametrize(
     "package",
-    ["chain", "exchange", "store", "sim", "golive", "recovery", "registry", "reconcile", "gateway"],
+    [
+        "chain",
+        "exchange",
+        "store",
+        "sim",
+        "golive",
+        "recovery",
+        "registry",
+        "reconcile",
+        "gateway",
+        "picture",
+    ],
 )
 def test_capabilities_never_import_web_or_cli(package: str) -> None:
     for path in modules(package):
@@ -55,13 +66,15 @@ def test_only_store_adapters_import_database_drivers() -> None:
             if name.split(".")[0] in drivers:
                 # The edge outbox runs in a partner's own network with its own SQLite file; the
                 # registry (Justid's JDS) keeps its own database (decision 0010); reconciliation
-                # runs in DuckDB (decision 0011).
+                # runs in DuckDB (decision 0011); the picture keeps its registers in its own
+                # file (decision 0013).
                 adapters = (
                     "store/sqlite.py",
                     "store/postgres.py",
                     "outbox/store.py",
                     "reconcile/duck.py",
                     "registry/db.py",
+                    "picture/db.py",
                 )
                 assert rel in adapters, f"{rel} imports {name}"
 

@@ -742,8 +742,9 @@ def _serve_result(rt: Runtime, port: int) -> None:
         raise fail(f"{exc}; try another --port (0 picks a free one)") from None
     try:
         out.print(
-            f"\nThe exchange serves the scenario's store at {server.url} (docs: {server.url}"
-            "/v1/docs; try GET /v1/channels, /v1/partner-states, /v1/quarantine-releases, "
+            f"\nThe picture of the scenario: {server.url}/ui/ (sign in with the token below); "
+            f"the public status page: {server.url}/status. The API: {server.url}/v1/docs "
+            "(try GET /v1/channels, /v1/partner-states, /v1/quarantine-releases, "
             "/v1/registry/freshness, /v1/registry/rescreen-summary, /v1/reconciliations). "
             "Press Ctrl-C to stop.",
             highlight=False,

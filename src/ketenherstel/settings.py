@@ -31,6 +31,11 @@ class Settings:
     """The gateway watch's findings register (decision 0012); by default beside a SQLite store's
     file (``x.db`` -> ``x.gateway-register.jsonl``), for PostgreSQL ``var/gateway-<hash>.jsonl``."""
 
+    picture_db: str | None = None
+    """The picture's registers: bottlenecks, work agreements, reachability, hand-set statuses,
+    briefings (decision 0013); by default beside a SQLite store's file (``x.db`` ->
+    ``x.picture.sqlite``), for PostgreSQL ``var/picture-<hash>.sqlite``."""
+
     def gateway_register_location(self) -> str:
         if self.gateway_register:
             return self.gateway_register
@@ -41,6 +46,17 @@ class Settings:
         if path == ":memory:":
             return "var/gateway-memory.jsonl"
         return path.removesuffix(".db").removesuffix(".sqlite") + ".gateway-register.jsonl"
+
+    def picture_location(self) -> str:
+        if self.picture_db:
+            return self.picture_db
+        if self.store_url.startswith("postgres"):
+            digest = hashlib.sha256(self.store_url.encode()).hexdigest()[:12]
+            return f"var/picture-{digest}.sqlite"
+        path = self.store_url.removeprefix("sqlite:///")
+        if path == ":memory:":
+            return ":memory:"
+        return path.removesuffix(".db").removesuffix(".sqlite") + ".picture.sqlite"
 
     def reconcile_location(self) -> str:
         if self.reconcile_dir:
@@ -84,6 +100,7 @@ class Settings:
             "exchange": exchange,
             "registry_url": env.get("KETENHERSTEL_REGISTRY") or None,
             "reconcile_dir": env.get("KETENHERSTEL_RECONCILE_DIR") or None,
+            "picture_db": env.get("KETENHERSTEL_PICTURE_DB") or None,
             "gateway_register": env.get("KETENHERSTEL_GATEWAY_REGISTER") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -11,6 +11,7 @@ chart (SVG).
 
 from __future__ import annotations
 
+import json
 import resource
 import shutil
 import time
@@ -47,6 +48,7 @@ from ketenherstel.recovery.sent_ledger import SentLedger
 from ketenherstel.settings import Settings
 from ketenherstel.sim.portal import generate_portal
 from ketenherstel.store.manual_ports import manual_store
+from ketenherstel.story_picture import picture_story
 
 __all__ = ["fresh_sqlite", "print_story", "run_story"]
 
@@ -105,6 +107,7 @@ def run_story(
         print_story(scenario, result, console)
         reconcile_story(rt, sent.path, reports, console)
         gateway_story(settings, console)
+        picture_story(rt, scenario, out_dir or reports.parent, console)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         console.print(
             f"ran {result.sent:,} messages over {(result.end - result.start).days} simulated "
@@ -416,6 +419,20 @@ def gateway_story(settings: Settings, console: Console) -> None:
     result = watch.finish()
     found = verdicts(result, load_logons([logs.logons]))
     (out_dir / "rapport.html").write_text(render_html(result, found), encoding="utf-8")
+    # For the briefing: the verdict per organisation only, no accounts and no addresses.
+    (out_dir / "verdicts.json").write_text(
+        json.dumps(
+            {
+                "verdicts": [
+                    {"organisation": v.organisation, "verdict": v.verdict, "users": v.users}
+                    for v in found
+                ]
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     new = Register(Path(settings.gateway_register_location())).add(result.findings)
     table = Table(
         title="The access portal: injected attacks and what found them", title_justify="left"

@@ -166,6 +166,22 @@ class Exchange(IsolationMixin, BundleMixin):
             raise Unauthenticated("this token has been revoked; ask an operator for a new one")
         return Principal(record.principal, record.role, record.partner_key, "token")
 
+    def principal_by_hash(self, digest: str) -> Principal | None:
+        """The holder of the token with this SHA-256 (a UI session keeps only the hash), or
+        None when it is unknown or revoked. Cached like :meth:`authenticate_token`."""
+        now = self.clock()
+        cached = self._tokens.get(digest)
+        if cached is None or now - cached[0] > self.settings.token_cache_seconds:
+            cached = (now, self.store.credential_by_hash(digest))
+            if cached[1] is None:
+                self._tokens.pop(digest, None)
+                return None
+            self._tokens[digest] = cached
+        record = cached[1]
+        if record is None or record.revoked_at is not None:
+            return None
+        return Principal(record.principal, record.role, record.partner_key, "token")
+
     def authenticate_certificate(self, oin: str | None) -> Principal:
         if oin is None:
             raise Unauthenticated(

@@ -281,6 +281,17 @@ class RegistryDb:
                 ).fetchall()
             ]
 
+    def freshness_at(self, at: float) -> tuple[int, float, str] | None:
+        """The last freshness the registry gave in an answer at or before ``at``: (snapshot
+        id, its as-of, its JSON body), or None when it had answered nothing by then."""
+        with self.tx() as cur:
+            row = cur.execute(
+                "SELECT id, as_of, body FROM freshness_snapshots WHERE as_of <= ? "
+                "ORDER BY as_of DESC, id DESC LIMIT 1",
+                (at,),
+            ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]), str(row[2]))
+
     def counts(self) -> dict[str, int]:
         with self.tx() as cur:
             row = cur.execute(

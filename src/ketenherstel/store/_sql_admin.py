@@ -117,6 +117,12 @@ class AdminSql(SqlBase):
                 (record.at, record.actor, record.action, record.object, record.detail),
             )
 
+    def audit_actors(self) -> list[str]:
+        """Everyone the audit trail names (to redact them from what is published)."""
+        with self._tx() as cur:
+            rows = self._x(cur, "SELECT DISTINCT actor FROM audit ORDER BY actor").fetchall()
+        return [str(r[0]) for r in rows]
+
     def audit_log(self, *, limit: int) -> list[AuditRecord]:
         with self._tx() as cur:
             rows = self._x(

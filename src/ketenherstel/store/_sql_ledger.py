@@ -183,3 +183,28 @@ class LedgerSql(SqlBase):
             raise ValueError(f"no ledger {kind!r}; the store has {', '.join(self._LEDGERS)}")
         with self._tx() as cur:
             return [tuple(r) for r in self._x(cur, sql, (after, limit)).fetchall()]
+
+    # The picture (decision 0013): every delivery with its message's sender, type, event time
+    # and arrival, and when it was acknowledged; paged by delivery id.
+    def picture_rows(self, *, after: int, limit: int) -> list[tuple[object, ...]]:
+        """(delivery id, sender, receiver, type, event time (text or None), received_at,
+        state, updated_at) of the deliveries after ``after``, in id order."""
+        with self._tx() as cur:
+            return [
+                tuple(r)
+                for r in self._x(
+                    cur,
+                    "SELECT d.id, m.sender, d.receiver, m.type, m.time, m.received_at, d.state, "
+                    "d.updated_at FROM deliveries d JOIN messages m ON m.pos = d.pos "
+                    "WHERE d.id > ? ORDER BY d.id LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+            ]
+
+    def picture_fingerprint(self) -> tuple[int, float]:
+        """(deliveries, latest change): when neither moved, the picture computed before holds."""
+        with self._tx() as cur:
+            n, last = self._x(
+                cur, "SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM deliveries"
+            ).fetchone()
+        return int(n), float(last)

@@ -19,8 +19,10 @@ from ketenherstel import __version__
 from ketenherstel.bootstrap import Runtime
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.push import Pusher
+from ketenherstel.picture.db import open_picture_db
+from ketenherstel.picture.service import Picture
 from ketenherstel.store.manual_ports import manual_store
-from ketenherstel.web import problems
+from ketenherstel.web import metrics, problems
 from ketenherstel.web.routes import (
     admin,
     chain,
@@ -32,7 +34,12 @@ from ketenherstel.web.routes import (
     reconcile,
     registry,
 )
+from ketenherstel.web.routes import (
+    picture as picture_routes,
+)
 from ketenherstel.web.schemas import Health
+from ketenherstel.web.ui import install_ui
+from ketenherstel.web.uisession import Sessions
 
 API_VERSION = __version__
 _VERSION_BYTES = API_VERSION.encode()
@@ -74,6 +81,7 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
             await task
             pusher.close()
             runtime.exchange.close()
+            picture_db.close()
 
     app = FastAPI(
         title="Ketenherstel exchange API",
@@ -120,6 +128,11 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
                 "description": "Compare the ledgers of every hop: missing, duplicate, "
                 "conflicting, late; re-send and request lists",
             },
+            {
+                "name": "picture",
+                "description": "The situational picture: measured series, the recovery "
+                "matrix, briefings (aggregates only, nothing personal)",
+            },
             {"name": "meta", "description": "Health"},
         ],
         redirect_slashes=False,
@@ -133,6 +146,14 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.state.manual = ManualWork(
         store=manual_store(runtime.store), chain=runtime.chain, clock=runtime.exchange.clock
     )
+    picture_db = open_picture_db(
+        runtime.settings.picture_location(), synchronous=runtime.settings.synchronous
+    )
+    picture = Picture(
+        runtime.store, manual_store(runtime.store), runtime.chain, picture_db,
+        runtime.exchange.clock,
+    )  # fmt: skip
+    app.state.picture = picture
     problems.install(app)
 
     app.add_middleware(ApiVersionHeader)
@@ -151,6 +172,9 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
     app.include_router(registry.router)
     app.include_router(reconcile.router)
     app.include_router(gateway.router)
+    app.include_router(picture_routes.router)
+    app.include_router(metrics.router)
+    install_ui(app, picture, Sessions(runtime.exchange))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

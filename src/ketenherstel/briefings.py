@@ -1,0 +1,248 @@
+"""Making, approving and printing briefings (decision 0013). Composition, like ``story``: it
+gathers what the briefing takes from the registry, the reconciliation reports and the gateway
+watch; the web UI and the CLI both call it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from datetime import date, datetime, time
+from html import escape
+from pathlib import Path
+
+from ketenherstel.bootstrap import Runtime
+from ketenherstel.exchange.auth import Principal
+from ketenherstel.gateway.register import Register
+from ketenherstel.picture import briefing
+from ketenherstel.picture.charts import format_date, format_number
+from ketenherstel.picture.series import TZ
+from ketenherstel.picture.service import Picture, PictureInputError, parse_day
+from ketenherstel.reconcile.service import find_report, list_reports
+from ketenherstel.store.ports import AuditRecord
+
+__all__ = ["BriefingService", "gateway_dir", "names_of"]
+
+
+def gateway_dir(rt: Runtime) -> Path:
+    """Where the demo's gateway story writes its report and verdicts (beside the reports)."""
+    return Path(rt.settings.reconcile_location()).with_suffix(".gateway")
+
+
+def names_of(rt: Runtime, picture: Picture) -> set[str]:
+    """Every person's name the system holds outside the chain messages: the audit trail's
+    actors, the people's credentials, and the picture's registers. Partner keys are not
+    names."""
+    partners = {p.key for p in rt.chain.partners}
+    found = set(picture.db.names())
+    found.update(c.principal for c in rt.store.list_credentials() if c.partner_key is None)
+    found.update(rt.store.audit_actors())
+    return {n for n in found if n and n not in partners and n != "local-cli"}
+
+
+class BriefingService:
+    def __init__(self, rt: Runtime, picture: Picture) -> None:
+        self.rt = rt
+        self.picture = picture
+        self._pdfs: dict[tuple[int, bool], bytes] = {}
+        self._lock = threading.Lock()
+
+    def extras(self, reference_end: float) -> briefing.Extras:
+        """What the other capabilities said as of ``reference_end``: the registry's freshness
+        as it gave it in its last answer by then (each answer stores it), the re-screen counts
+        and the newest reconciliation and gateway verdicts (each names its own source)."""
+        rt = self.rt
+        lines: tuple[str, ...] = ()
+        source = ""
+        rescreen: dict[str, int] = {}
+        try:
+            snapshot = rt.registry.db.freshness_at(reference_end)
+            if snapshot is not None:
+                ident, as_of, body = snapshot
+                lines = tuple(s["text"] for s in json.loads(body).get("sources", []))
+                source = (
+                    f"documentatieregister, versheid zoals gegeven in zijn antwoorden "
+                    f"(momentopname {ident}, "
+                    f"{format_date(datetime.fromtimestamp(as_of, TZ), with_time=True)})"
+                )
+            counts = Counter(item.direction for item in rt.registry.rescreen())
+            rescreen = {
+                "antecedent gemist": counts.get("missed", 0),
+                "onterecht getoond": counts.get("wrongly-shown", 0),
+            }
+            source += "; herscreeningslijst van het register, stand bij het maken"
+        except Exception:  # a registry that cannot answer leaves its lines out, said below
+            source = "documentatieregister: niet beschikbaar bij het maken"
+        recon_html, recon_source = self._reconciliation()
+        gateway_html, gateway_source = self._gateway()
+        return briefing.Extras(
+            registry_lines=lines,
+            registry_source=source,
+            rescreen=rescreen,
+            reconciliation_html=recon_html,
+            reconciliation_source=recon_source,
+            gateway_html=gateway_html,
+            gateway_source=gateway_source,
+        )
+
+    def _reconciliation(self) -> tuple[str, str]:
+        """The newest report of each chain of hops (at most four), each its own section."""
+        folder = Path(self.rt.settings.reconcile_location())
+        seen: set[str] = set()
+        sections, ids = [], []
+        for summary in list_reports(folder):
+            chain = "->".join(h["name"] for h in summary.get("hops", []))
+            if chain in seen or len(seen) == 4:
+                continue
+            seen.add(chain)
+            page = find_report(folder, str(summary["id"])) / "report.html"
+            if page.is_file():
+                sections.append(_body(page.read_text(encoding="utf-8")))
+                ids.append(str(summary["id"]))
+        if not sections:
+            return "", ""
+        return "".join(sections), "afstemmingsrapporten " + ", ".join(ids)
+
+    def _gateway(self) -> tuple[str, str]:
+        rows = []
+        path = gateway_dir(self.rt) / "verdicts.json"
+        source = ""
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            for v in data.get("verdicts", []):
+                rows.append(
+                    f'<tr><th scope="row">{escape(str(v["organisation"]))}</th>'
+                    f"<td>{escape(str(v['verdict']))}</td>"
+                    f'<td class="num">{format_number(float(v["users"]))}</td></tr>'
+                )
+            source = f"oordeel voorportaal, {path.name}"
+        register = Register(Path(self.rt.settings.gateway_register_location()))
+        status = Counter(r.status for r in register.findings.values())
+        if not rows and not status:
+            return "", ""
+        out = []
+        if rows:
+            out.append(
+                "<table><caption>Oordeel per organisatie achter het voorportaal</caption>"
+                '<thead><tr><th scope="col">Organisatie</th><th scope="col">Oordeel</th>'
+                '<th scope="col" class="num">Gebruikers</th></tr></thead><tbody>'
+                + "".join(rows)
+                + "</tbody></table>"
+            )
+        if status:
+            labels = {
+                "new": "nieuw",
+                "under-review": "in onderzoek",
+                "false-positive": "vals alarm",
+                "confirmed": "bevestigd",
+            }
+            parts = ", ".join(
+                f"{labels.get(k, k)} {format_number(float(n))}" for k, n in sorted(status.items())
+            )
+            out.append(f"<p>Bevindingenregister: {parts}.</p>")
+            source = (source + "; " if source else "") + "bevindingenregister voorportaal"
+        return "".join(out), source
+
+    def check_reference(self, reference: date, field: str = "peildatum") -> None:
+        """A briefing is made only as of a day the picture measured."""
+        snap = self.picture.snapshot()
+        first, last = snap.days[0], snap.days[-1]
+        if not first <= reference <= last:
+            raise PictureInputError(
+                {field: f"kies een dag waarover gemeten is: {_d(first)} t/m {_d(last)}"}
+            )
+
+    def create(self, reference_text: str, principal: Principal) -> int:
+        """A new draft briefing as of the end of that day; PictureInputError names a bad date."""
+        try:
+            reference = parse_day(reference_text)
+        except ValueError as exc:
+            raise PictureInputError({"peildatum": str(exc)}) from None
+        self.check_reference(reference)
+        reference_end = datetime.combine(reference, time(23, 59, 59, 999999), TZ).timestamp()
+        extras = self.extras(reference_end)
+        rows = self.picture.db.briefings()
+        previous = json.loads(rows[0].figures) if rows else None
+        data = briefing.figures(self.picture, reference, extras, previous=previous)
+        names = sorted(names_of(self.rt, self.picture) | {principal.name})
+        number = (rows[0].id + 1) if rows else 1
+        html = briefing.render(self.picture, data, extras, names=names, public=False, number=number)
+        public = briefing.render(
+            self.picture, data, extras, names=names, public=True, number=number
+        )
+        new_id = self.picture.db.add_briefing(
+            reference_at=datetime.combine(reference, time(), TZ).timestamp(),
+            created_at=self.rt.exchange.clock(),
+            created_by=principal.name,
+            figures=json.dumps(data, ensure_ascii=False, sort_keys=True),
+            html=html,
+            public_html=public,
+        )
+        self._audit(principal, "briefing-created", new_id, reference.isoformat())
+        return new_id
+
+    def approve(self, briefing_id: int, principal: Principal) -> None:
+        row = self.picture.db.briefing(briefing_id)
+        if row is None:
+            raise PictureInputError({"briefing": f"er is geen briefing {briefing_id}"})
+        if row.state == "approved":
+            raise PictureInputError({"briefing": f"briefing {briefing_id} is al goedgekeurd"})
+        if row.created_by == principal.name:
+            raise PictureInputError(
+                {
+                    "briefing": "de maker van een briefing mag haar niet zelf goedkeuren; "
+                    "vraag een andere operator"
+                }
+            )
+        # The approval is written into the document itself (by role, never by name).
+        html = row.html.replace("concept, nog niet goedgekeurd", "goedgekeurd door een operator")
+        public = row.public_html.replace(
+            "concept, nog niet goedgekeurd", "goedgekeurd door een operator"
+        )
+        if not self.picture.db.approve_briefing(
+            briefing_id,
+            at=self.rt.exchange.clock(),
+            by=principal.name,
+            html=html,
+            public_html=public,
+        ):
+            raise PictureInputError({"briefing": f"briefing {briefing_id} is al goedgekeurd"})
+        with self._lock:
+            self._pdfs.pop((briefing_id, False), None)
+            self._pdfs.pop((briefing_id, True), None)
+        self._audit(principal, "briefing-approved", briefing_id, "")
+
+    def pdf(self, briefing_id: int, public: bool) -> bytes:
+        with self._lock:
+            cached = self._pdfs.get((briefing_id, public))
+        if cached is not None:
+            return cached
+        row = self.picture.db.briefing(briefing_id)
+        if row is None:
+            raise PictureInputError({"briefing": f"er is geen briefing {briefing_id}"})
+        body = briefing.pdf(row.public_html if public else row.html)
+        with self._lock:
+            self._pdfs[(briefing_id, public)] = body
+        return body
+
+    def _audit(self, principal: Principal, action: str, briefing_id: int, detail: str) -> None:
+        self.rt.store.audit(
+            AuditRecord(
+                self.rt.exchange.clock(), principal.name, action, f"briefing/{briefing_id}", detail
+            )
+        )
+
+
+def _d(day: date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+def _body(html: str) -> str:
+    """The inside of an HTML document's body (a section can be a whole document)."""
+    lower = html.lower()
+    start = lower.find("<body")
+    if start < 0:
+        return html
+    start = lower.find(">", start) + 1
+    end = lower.rfind("</body>")
+    return html[start : end if end > 0 else len(html)]

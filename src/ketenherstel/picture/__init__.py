@@ -1,0 +1,1 @@
+"""The situational picture: series, timeline, recovery matrix, registers, briefing."""

@@ -1,0 +1,376 @@
+"""The measured series of the picture, computed from the store (decision 0013).
+
+One pass over every delivery: each is counted in when its event happened (so what a cut-off
+sender kept in its outbox waits from the moment it was logged) and out when its receiver
+acknowledged it. Per (sender, receiver, type) and per local day in Europe/Amsterdam: inflow,
+outflow, backlog and the oldest waiting item at the day's end, lead times of what was
+acknowledged that day, and deadlines missed (the day an item's legal limit passed while it was
+still waiting). Channels, processes and partners are sums of those. A dead-lettered delivery
+was never delivered, so it stays in the backlog.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from ketenherstel.chain.model import Chain
+from ketenherstel.store.ports import Store
+
+__all__ = [
+    "KINDS",
+    "TZ",
+    "PictureCache",
+    "Snapshot",
+    "View",
+    "compute",
+    "legal_limits",
+]
+
+TZ = ZoneInfo("Europe/Amsterdam")
+PAGE = 100_000
+KINDS = ("all", "channel", "process", "receiver", "sender", "partner")
+"""What a view is of: everything, a channel ``sender->receiver``, a process key, a partner as
+receiver, as sender, or either."""
+
+Key = tuple[str, str, str]  # (sender, receiver, type)
+_NAN = float("nan")
+
+
+def legal_limits(chain: Chain) -> dict[str, timedelta]:
+    """Per message type, the legal deadline of its process (types without one have none)."""
+    out: dict[str, timedelta] = {}
+    for mt in chain.message_types:
+        deadline = chain.process(mt.process).deadline
+        if deadline is not None:
+            out[mt.type] = deadline.delta
+    return out
+
+
+@dataclass(slots=True)
+class _Days:
+    """One (sender, receiver, type) per day."""
+
+    inflow: list[int]
+    outflow: list[int]
+    missed: list[int]
+    backlog: list[int]
+    oldest: list[float]  # epoch of the oldest waiting item's event at the day's end, or nan
+    leads: list[array[float]]  # hours, of what was acknowledged that day
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The series of one selection, per local day, and its figures now."""
+
+    kind: str
+    key: str
+    days: tuple[date, ...]
+    inflow: tuple[int, ...]
+    outflow: tuple[int, ...]
+    backlog: tuple[int, ...]
+    missed: tuple[int, ...]
+    oldest_hours: tuple[float | None, ...]
+    lead_median: tuple[float | None, ...]
+    lead_p90: tuple[float | None, ...]
+    arrived: int
+    delivered: int
+    backlog_now: int
+    oldest_now_hours: float | None
+    missed_total: int
+    peak: int
+    peak_day: date | None
+    lead_median_all: float | None
+    lead_p90_all: float | None
+
+    def starts(self) -> tuple[datetime, ...]:
+        """Each day's local midnight, the x of a chart."""
+        return tuple(datetime(d.year, d.month, d.day, tzinfo=TZ) for d in self.days)
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything the picture measured, as of ``as_of`` (the store's last change)."""
+
+    as_of: float
+    computed_at: float
+    fingerprint: tuple[int, float]
+    days: tuple[date, ...]
+    ends: tuple[float, ...]  # epoch of each day's end (the next local midnight)
+    per_key: dict[Key, _Days]
+    process_of: dict[str, str]
+    rows: int
+    _views: dict[tuple[str, str], View] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def keys(self, kind: str, key: str = "") -> list[Key]:
+        if kind not in KINDS:
+            raise ValueError(f"no view kind {kind!r}; the kinds are {', '.join(KINDS)}")
+        match kind:
+            case "all":
+                return list(self.per_key)
+            case "channel":
+                sender, _, receiver = key.partition("->")
+                return [k for k in self.per_key if k[0] == sender and k[1] == receiver]
+            case "process":
+                return [k for k in self.per_key if self.process_of.get(k[2]) == key]
+            case "receiver":
+                return [k for k in self.per_key if k[1] == key]
+            case "sender":
+                return [k for k in self.per_key if k[0] == key]
+            case _:
+                return [k for k in self.per_key if key in (k[0], k[1])]
+
+    def channels(self) -> list[str]:
+        return sorted({f"{s}->{r}" for s, r, _ in self.per_key})
+
+    def processes(self) -> list[str]:
+        return sorted({self.process_of.get(t, "") for _, _, t in self.per_key} - {""})
+
+    def partners(self) -> list[str]:
+        return sorted({p for s, r, _ in self.per_key for p in (s, r)})
+
+    def view(self, kind: str, key: str = "") -> View:
+        with self._lock:
+            cached = self._views.get((kind, key))
+        if cached is not None:
+            return cached
+        made = self._view(kind, key, self.keys(kind, key))
+        with self._lock:
+            self._views[(kind, key)] = made
+        return made
+
+    def view_of(self, label: str, keys: Sequence[Key]) -> View:
+        """A view of any set of keys, cached under ``label``."""
+        with self._lock:
+            cached = self._views.get(("custom", label))
+        if cached is not None:
+            return cached
+        made = self._view("custom", label, keys)
+        with self._lock:
+            self._views[("custom", label)] = made
+        return made
+
+    def _view(self, kind: str, key: str, keys: Sequence[Key]) -> View:
+        n = len(self.days)
+        inflow, outflow, missed, backlog = [0] * n, [0] * n, [0] * n, [0] * n
+        oldest = [math.inf] * n
+        leads: list[list[float]] = [[] for _ in range(n)]
+        for k in keys:
+            d = self.per_key[k]
+            for i in range(n):
+                inflow[i] += d.inflow[i]
+                outflow[i] += d.outflow[i]
+                missed[i] += d.missed[i]
+                backlog[i] += d.backlog[i]
+                o = d.oldest[i]
+                if o == o and o < oldest[i]:  # not nan
+                    oldest[i] = o
+                if d.leads[i]:
+                    leads[i].extend(d.leads[i])
+        oldest_hours = tuple(
+            None if math.isinf(o) else max(0.0, (self.ends[i] - o) / 3600.0)
+            for i, o in enumerate(oldest)
+        )
+        medians: list[float | None] = []
+        p90s: list[float | None] = []
+        everything: list[float] = []
+        for day in leads:
+            day.sort()
+            medians.append(_quantile(day, 0.5))
+            p90s.append(_quantile(day, 0.9))
+            everything.extend(day)
+        everything.sort()
+        peak = max(backlog, default=0)
+        last_oldest = oldest[-1] if oldest else math.inf
+        return View(
+            kind=kind,
+            key=key,
+            days=self.days,
+            inflow=tuple(inflow),
+            outflow=tuple(outflow),
+            backlog=tuple(backlog),
+            missed=tuple(missed),
+            oldest_hours=oldest_hours,
+            lead_median=tuple(medians),
+            lead_p90=tuple(p90s),
+            arrived=sum(inflow),
+            delivered=sum(outflow),
+            backlog_now=backlog[-1] if backlog else 0,
+            oldest_now_hours=(
+                None if math.isinf(last_oldest) else max(0.0, (self.as_of - last_oldest) / 3600)
+            ),
+            missed_total=sum(missed),
+            peak=peak,
+            peak_day=self.days[backlog.index(peak)] if peak else None,
+            lead_median_all=_quantile(everything, 0.5),
+            lead_p90_all=_quantile(everything, 0.9),
+        )
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float | None:
+    """The nearest-rank quantile of an ordered sample (None when empty)."""
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(q * len(ordered)))
+    return float(ordered[rank - 1])
+
+
+def _epoch(text: object, fallback: float) -> float:
+    if not isinstance(text, str) or not text:
+        return fallback
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return fallback
+    if at.tzinfo is None:
+        return fallback
+    return at.timestamp()
+
+
+def _local_day(epoch: float) -> date:
+    return datetime.fromtimestamp(epoch, TZ).date()
+
+
+def _day_end(day: date) -> float:
+    nxt = day + timedelta(days=1)
+    return datetime(nxt.year, nxt.month, nxt.day, tzinfo=TZ).timestamp()
+
+
+def compute(
+    store: Store,
+    chain: Chain,
+    *,
+    now: float,
+    progress: Callable[[int], None] | None = None,
+) -> Snapshot:
+    """Read every delivery once and measure. ``now`` is the caller's clock; the snapshot's
+    ``as_of`` is the store's own last change (never later than ``now``)."""
+    fingerprint = store.picture_fingerprint()
+    limits = {t: d.total_seconds() for t, d in legal_limits(chain).items()}
+    process_of = {mt.type: mt.process for mt in chain.message_types}
+    ins: dict[Key, array[float]] = {}
+    outs: dict[Key, array[float]] = {}
+    last = 0.0
+    rows = 0
+    after = 0
+    while True:
+        page = store.picture_rows(after=after, limit=PAGE)
+        if not page:
+            break
+        for _id, sender, receiver, type_, time_text, received, state, updated in page:
+            key = (str(sender), str(receiver), str(type_))
+            arrived = float(received)  # type: ignore[arg-type]
+            changed = float(updated)  # type: ignore[arg-type]
+            t_in = min(_epoch(time_text, arrived), arrived)
+            a_in = ins.get(key)
+            if a_in is None:
+                a_in = ins[key] = array("d")
+                outs[key] = array("d")
+            a_in.append(t_in)
+            outs[key].append(changed if state == "acked" else _NAN)
+            last = max(last, arrived, changed)
+        rows += len(page)
+        after = int(page[-1][0])  # type: ignore[call-overload]
+        if progress is not None:
+            progress(len(page))
+    as_of = min(last, now) if last else now
+    first = min((min(a) for a in ins.values() if a), default=as_of)
+    days = _days(_local_day(first), _local_day(as_of))
+    ends = tuple(_day_end(d) for d in days)
+    per_key = {k: _measure(ins[k], outs[k], ends, limits.get(k[2]), as_of) for k in ins}
+    return Snapshot(
+        as_of=as_of,
+        computed_at=now,
+        fingerprint=fingerprint,
+        days=days,
+        ends=ends,
+        per_key=per_key,
+        process_of=process_of,
+        rows=rows,
+    )
+
+
+def _days(first: date, last: date) -> tuple[date, ...]:
+    count = (last - first).days + 1
+    return tuple(first + timedelta(days=i) for i in range(max(count, 1)))
+
+
+def _measure(
+    t_in: array[float],
+    t_out: array[float],
+    ends: Sequence[float],
+    limit: float | None,
+    as_of: float,
+) -> _Days:
+    n = len(ends)
+    last_end = ends[-1]
+    inflow, outflow, missed = [0] * n, [0] * n, [0] * n
+    leads: list[array[float]] = [array("d") for _ in range(n)]
+    order = sorted(range(len(t_in)), key=t_in.__getitem__)
+    for j in order:
+        a, b = t_in[j], t_out[j]
+        i = min(bisect.bisect_right(ends, a), n - 1)
+        inflow[i] += 1
+        if b == b:  # acknowledged
+            o = min(bisect.bisect_right(ends, b), n - 1)
+            outflow[o] += 1
+            leads[o].append(max(0.0, (b - a) / 3600.0))
+        if limit is not None:
+            due = a + limit
+            if due <= min(as_of, last_end) and not (b == b and b <= due):
+                missed[min(bisect.bisect_right(ends, due), n - 1)] += 1
+    backlog: list[int] = []
+    level = 0
+    for i in range(n):
+        level += inflow[i] - outflow[i]
+        backlog.append(level)
+    # The oldest item still waiting at each day's end: walk the items in event order; the
+    # front is dropped once it has been acknowledged by then (the day ends only move forward).
+    oldest: list[float] = []
+    front = 0
+    count = len(order)
+    for i, end in enumerate(ends):
+        # A day is [midnight, next midnight); the last day ends at the store's last change,
+        # which it includes.
+        last = i == n - 1
+        cut = as_of if last else end
+        while front < count:
+            j = order[front]
+            b = t_out[j]
+            if b == b and (b <= cut if last else b < cut):
+                front += 1
+                continue
+            break
+        if front < count and (t_in[order[front]] <= cut if last else t_in[order[front]] < cut):
+            oldest.append(t_in[order[front]])
+        else:
+            oldest.append(_NAN)
+    return _Days(inflow, outflow, missed, backlog, oldest, leads)
+
+
+class PictureCache:
+    """The last snapshot, recomputed only when the store changed (decision 0013)."""
+
+    def __init__(self, store: Store, chain: Chain, clock: Callable[[], float]) -> None:
+        self._store, self._chain, self._clock = store, chain, clock
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Snapshot:
+        current = self._store.picture_fingerprint()
+        with self._lock:
+            snap = self._snapshot
+            if snap is None or snap.fingerprint != current:
+                snap = compute(self._store, self._chain, now=self._clock())
+                self._snapshot = snap
+            return snap
+
+    def peek(self) -> Snapshot | None:
+        return self._snapshot

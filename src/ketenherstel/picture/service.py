@@ -1,0 +1,427 @@
+"""The picture's use cases: what the web UI and the CLI call (decision 0013).
+
+Every register call checks its whole input first and raises :class:`PictureInputError` with a
+message per field; nothing is stored then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from ketenherstel.chain.model import Chain
+from ketenherstel.picture.db import Agreement, Bottleneck, Contact, PictureDb
+from ketenherstel.picture.matrix import (
+    HAND_CHANNELS,
+    STATES,
+    Event,
+    Matrix,
+    build_matrix,
+    timeline,
+)
+from ketenherstel.picture.series import TZ, PictureCache, Snapshot, View
+from ketenherstel.store.manual_ports import ManualStore
+from ketenherstel.store.ports import Store
+
+__all__ = [
+    "CATEGORIES",
+    "METRICS",
+    "SEVERITIES",
+    "Effect",
+    "Picture",
+    "PictureInputError",
+    "parse_day",
+    "series_key",
+]
+
+CATEGORIES = {
+    "werklast": "Werklast en voorraad",
+    "vertraging": "Vertraging",
+    "informatie": "Informatievoorziening",
+    "bereikbaarheid": "Bereikbaarheid",
+    "risico": "Risico",
+}
+SEVERITIES = {"laag": "Laag", "middel": "Middel", "hoog": "Hoog", "kritiek": "Kritiek"}
+METRICS = {
+    "backlog": "Voorraad (berichten)",
+    "inflow": "Instroom per dag",
+    "outflow": "Uitstroom per dag",
+    "lead": "Doorlooptijd, mediaan (uur)",
+    "oldest": "Oudste wachtende (uur)",
+    "missed": "Termijnen overschreden per dag",
+    "unanswered": "Onbeantwoorde contacten per dag",
+}
+CALLERS = {"advocaat": "Advocaat", "ketenpartner": "Ketenpartner", "burger": "Burger"}
+CONTACT_CHANNELS = {"telefoon": "Telefoon", "email": "E-mail", "loket": "Loket"}
+_MAX_TEXT = 2000
+
+
+class PictureInputError(ValueError):
+    """Bad input: ``problems`` maps each field to what is wrong with it."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.problems.items()))
+
+
+def parse_day(text: str) -> date:
+    """A date as ``jjjj-mm-dd`` (what a date field sends) or ``dd-mm-jjjj``."""
+    text = text.strip()
+    for fmt in ("%Y-%m-%d", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is geen datum (jjjj-mm-dd of dd-mm-jjjj)")
+
+
+def _midnight(day: date) -> float:
+    return datetime.combine(day, time(), TZ).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """A work agreement's measured effect on its bottleneck's series: the mean over up to seven
+    days before its start against the mean over the days after it (at most seven)."""
+
+    metric: str
+    before: float | None
+    after: float | None
+    days_after: int
+
+    @property
+    def change(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+    def text(self) -> str:
+        if self.before is None or self.after is None or self.days_after < 3:
+            return "nog geen meetbaar effect"
+        change = self.after - self.before
+        if self.before and abs(change) / abs(self.before) < 0.05:
+            return "nog geen meetbaar effect"
+        direction = "gedaald" if change < 0 else "gestegen"
+        pct = f" ({abs(change) / abs(self.before) * 100:.0f} %)" if self.before else ""
+        return f"{direction}{pct}"
+
+
+class Picture:
+    def __init__(
+        self,
+        store: Store,
+        manual: ManualStore,
+        chain: Chain,
+        db: PictureDb,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store, self.manual, self.chain, self.db, self.clock = store, manual, chain, db, clock
+        self.cache = PictureCache(store, chain, clock)
+        self.partner_names = {p.key: p.name for p in chain.partners}
+        self.process_names = {p.key: p.name for p in chain.processes}
+
+    # -- what was measured -----------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return self.cache.get()
+
+    def events(self) -> list[Event]:
+        return timeline(
+            self.chain,
+            self.store.partner_events(partner=None, limit=100_000),
+            self.store.channel_events(receiver=None, limit=100_000),
+            self.store.routes(),
+            self.manual.procedures(),
+            self.db.statuses(),
+        )
+
+    def matrix(self) -> Matrix:
+        return build_matrix(
+            self.snapshot(),
+            self.chain,
+            self.store.partner_events(partner=None, limit=100_000),
+            self.manual.procedures(),
+            self.db.statuses(),
+        )
+
+    def selection(self, kind: str, key: str) -> View:
+        """A view by kind and key; ``PictureInputError`` when nothing is measured for it."""
+        snap = self.snapshot()
+        try:
+            keys = snap.keys(kind, key)
+        except ValueError as exc:
+            raise PictureInputError({"reeks": str(exc)}) from None
+        if kind != "all" and not keys:
+            raise PictureInputError({"reeks": f"er is niets gemeten voor {kind} {key!r}"})
+        return snap.view(kind, key)
+
+    def metric(self, view: View, metric: str, partner: str | None = None) -> list[float | None]:
+        match metric:
+            case "backlog":
+                return [float(v) for v in view.backlog]
+            case "inflow":
+                return [float(v) for v in view.inflow]
+            case "outflow":
+                return [float(v) for v in view.outflow]
+            case "lead":
+                return list(view.lead_median)
+            case "oldest":
+                return list(view.oldest_hours)
+            case "missed":
+                return [float(v) for v in view.missed]
+            case "unanswered":
+                per_day = self.reachability(partner or view.key, view.days)
+                return [float(d[1] - d[2]) for d in per_day]
+        raise PictureInputError({"maat": f"onbekende maat {metric!r}"})
+
+    def reachability(
+        self, partner: str, days: Sequence[date], channel: str | None = None
+    ) -> list[tuple[date, int, int, float | None]]:
+        """Per day: contacts received, answered that day or later, median hours to answer."""
+        index = {d: i for i, d in enumerate(days)}
+        received = [0] * len(days)
+        answered = [0] * len(days)
+        waits: list[list[float]] = [[] for _ in days]
+        for c in self.db.contacts(partner):
+            if channel is not None and c.channel != channel:
+                continue
+            i = index.get(datetime.fromtimestamp(c.received_at, TZ).date())
+            if i is None:
+                continue
+            received[i] += 1
+            if c.answered_at is not None:
+                answered[i] += 1
+                waits[i].append((c.answered_at - c.received_at) / 3600)
+        out: list[tuple[date, int, int, float | None]] = []
+        for i, d in enumerate(days):
+            w = sorted(waits[i])
+            out.append((d, received[i], answered[i], w[len(w) // 2] if w else None))
+        return out
+
+    def effect(self, bottleneck: Bottleneck, agreement: Agreement) -> Effect:
+        snap = self.snapshot()
+        try:
+            view = snap.view(bottleneck.series_kind, series_key(bottleneck))
+        except ValueError:
+            return Effect(bottleneck.series_kind, None, None, 0)
+        metric = _metric_of(bottleneck)
+        values = self.metric(view, metric, bottleneck.partner)
+        start = datetime.fromtimestamp(agreement.starts_at, TZ).date()
+        before = [
+            v
+            for d, v in zip(view.days, values, strict=True)
+            if start - timedelta(days=7) <= d < start and v is not None
+        ]
+        after = [
+            v
+            for d, v in zip(view.days, values, strict=True)
+            if start <= d < start + timedelta(days=7) and v is not None
+        ]
+        days_after = sum(1 for d in view.days if start <= d < start + timedelta(days=7))
+        return Effect(
+            metric,
+            sum(before) / len(before) if before else None,
+            sum(after) / len(after) if after else None,
+            days_after,
+        )
+
+    # -- what people register --------------------------------------------------------------
+
+    def register_bottleneck(self, form: Mapping[str, str], *, actor: str) -> int:
+        problems: dict[str, str] = {}
+        title = _text(form, "titel", problems, limit=200)
+        description = _text(form, "omschrijving", problems, required=False)
+        category = _choice(form, "categorie", CATEGORIES, problems)
+        severity = _choice(form, "ernst", SEVERITIES, problems)
+        partner = _choice(form, "partner", self.partner_names, problems)
+        process = form.get("proces", "").strip() or None
+        if process is not None and process not in self.process_names:
+            problems["proces"] = f"onbekend proces {process!r}"
+        metric = _choice(form, "maat", METRICS, problems)
+        kind, key = _series(form.get("reeks", ""), problems)
+        start = _day(form, "begin", problems)
+        if kind and "reeks" not in problems:
+            try:
+                if kind != "all" and not self.snapshot().keys(kind, key):
+                    problems["reeks"] = f"er is niets gemeten voor {key!r}"
+            except ValueError as exc:
+                problems["reeks"] = str(exc)
+        if problems:
+            raise PictureInputError(problems)
+        assert start is not None
+        return self.db.add_bottleneck(
+            title=title,
+            category=category,
+            severity=severity,
+            partner=partner,
+            process=process,
+            series_kind=kind,
+            series_key=f"{key}#{metric}",
+            description=description,
+            started_at=_midnight(start),
+            ended_at=None,
+            registered_at=self.clock(),
+            registered_by=actor,
+        )
+
+    def add_agreement(self, bottleneck_id: int, form: Mapping[str, str], *, actor: str) -> int:
+        problems: dict[str, str] = {}
+        if self.db.bottleneck(bottleneck_id) is None:
+            raise PictureInputError({"knelpunt": f"er is geen knelpunt {bottleneck_id}"})
+        text = _text(form, "afspraak", problems)
+        owner = _text(form, "eigenaar", problems, limit=120)
+        start = _day(form, "ingang", problems)
+        expected = _text(form, "verwacht_effect", problems)
+        risk = _text(form, "restrisico", problems)
+        accepted_role = _text(form, "risico_rol", problems, limit=120)
+        accepted_by = _text(form, "risico_door", problems, limit=120)
+        until_text = form.get("risico_tot", "").strip()
+        until: float | None = None
+        if until_text:
+            try:
+                until_day = parse_day(until_text)
+            except ValueError as exc:
+                problems["risico_tot"] = str(exc)
+            else:
+                if start is not None and until_day < start:
+                    problems["risico_tot"] = "ligt voor de ingangsdatum"
+                until = _midnight(until_day)
+        if problems:
+            raise PictureInputError(problems)
+        assert start is not None
+        return self.db.add_agreement(
+            bottleneck_id=bottleneck_id,
+            text=text,
+            owner_role=owner,
+            starts_at=_midnight(start),
+            expected_effect=expected,
+            residual_risk=risk,
+            risk_accepted_role=accepted_role,
+            risk_accepted_by=accepted_by,
+            risk_accepted_until=until,
+            registered_at=self.clock(),
+            registered_by=actor,
+        )
+
+    def add_contact(self, form: Mapping[str, str], *, actor: str) -> int:
+        problems: dict[str, str] = {}
+        partner = _choice(form, "partner", self.partner_names, problems)
+        channel = _choice(form, "kanaal", CONTACT_CHANNELS, problems)
+        caller = _choice(form, "beller", CALLERS, problems)
+        received = _moment(form, "ontvangen", problems, required=True)
+        answered = _moment(form, "beantwoord", problems, required=False)
+        if received is not None and answered is not None and answered < received:
+            problems["beantwoord"] = "ligt voor het moment van ontvangst"
+        if problems:
+            raise PictureInputError(problems)
+        assert received is not None
+        self.db.add_contacts([(partner, channel, caller, received, answered, actor)])
+        return len(self.db.contacts(partner))
+
+    def set_status(self, form: Mapping[str, str], *, actor: str) -> int:
+        problems: dict[str, str] = {}
+        partner = _choice(form, "partner", self.partner_names, problems)
+        channel = _choice(form, "kanaal", HAND_CHANNELS, problems)
+        state = _choice(form, "status", STATES, problems)
+        reason = _text(form, "reden", problems, limit=500)
+        if problems:
+            raise PictureInputError(problems)
+        return self.db.set_status(
+            partner=partner,
+            channel=channel,
+            state=state,
+            reason=reason,
+            at=self.clock(),
+            actor=actor,
+        )
+
+    def contacts(self) -> list[Contact]:
+        return self.db.contacts()
+
+
+def _metric_of(b: Bottleneck) -> str:
+    return b.series_key.rpartition("#")[2] or "backlog"
+
+
+def series_key(b: Bottleneck) -> str:
+    return b.series_key.rpartition("#")[0]
+
+
+def _text(
+    form: Mapping[str, str],
+    name: str,
+    problems: dict[str, str],
+    *,
+    required: bool = True,
+    limit: int = _MAX_TEXT,
+) -> str:
+    value = (form.get(name) or "").strip()
+    if required and not value:
+        problems[name] = "vul dit veld in"
+    elif len(value) > limit:
+        problems[name] = f"te lang: hoogstens {limit} tekens"
+    elif any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+        problems[name] = "bevat stuurtekens"
+    return value
+
+
+def _choice(
+    form: Mapping[str, str], name: str, allowed: Mapping[str, str], problems: dict[str, str]
+) -> str:
+    value = (form.get(name) or "").strip()
+    if not value:
+        problems[name] = "kies een waarde"
+    elif value not in allowed:
+        problems[name] = f"onbekende waarde {value!r}; kies uit {', '.join(allowed)}"
+    return value
+
+
+def _day(form: Mapping[str, str], name: str, problems: dict[str, str]) -> date | None:
+    value = (form.get(name) or "").strip()
+    if not value:
+        problems[name] = "vul een datum in"
+        return None
+    try:
+        return parse_day(value)
+    except ValueError as exc:
+        problems[name] = str(exc)
+        return None
+
+
+def _moment(
+    form: Mapping[str, str], name: str, problems: dict[str, str], *, required: bool
+) -> float | None:
+    value = (form.get(name) or "").strip()
+    if not value:
+        if required:
+            problems[name] = "vul datum en tijd in"
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        problems[name] = f"{value!r} is geen datum en tijd (jjjj-mm-ddTuu:mm)"
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=TZ)
+    stamp = at.timestamp()
+    if not math.isfinite(stamp):
+        problems[name] = "ongeldige tijd"
+        return None
+    return stamp
+
+
+def _series(text: str, problems: dict[str, str]) -> tuple[str, str]:
+    """``kind:key`` (``channel:om->justid``, ``process:vervolging``, ``partner:om``) or ``all``."""
+    text = text.strip()
+    if not text:
+        problems["reeks"] = "kies de gemeten reeks"
+        return "", ""
+    if text == "all":
+        return "all", ""
+    kind, sep, key = text.partition(":")
+    if not sep or not key:
+        problems["reeks"] = f"{text!r}: schrijf soort:sleutel, bijvoorbeeld channel:om->justid"
+        return "", ""
+    return kind, key

@@ -1,0 +1,721 @@
+"""The web UI (decision 0013): server-rendered Dutch pages, no JavaScript needed, no CDN.
+
+``/ui/...`` needs a session (operator or viewer); ``/status``, its Atom feed and the
+accessibility statement are public and show nothing personal. Forms are checked whole: bad
+input is answered in the form (status 400), with the message by the field, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from ketenherstel.briefings import BriefingService
+from ketenherstel.exchange.errors import Unauthenticated
+from ketenherstel.picture.charts import format_date, format_number
+from ketenherstel.picture.matrix import HAND_CHANNELS, STATES
+from ketenherstel.picture.pages import (
+    bottleneck_chart,
+    overview_charts,
+    reachability,
+    selection_charts,
+)
+from ketenherstel.picture.series import TZ
+from ketenherstel.picture.service import (
+    CALLERS,
+    CATEGORIES,
+    CONTACT_CHANNELS,
+    METRICS,
+    SEVERITIES,
+    Picture,
+    PictureInputError,
+    series_key,
+)
+from ketenherstel.store.ports import AuditRecord
+from ketenherstel.web.uisession import COOKIE, Session, Sessions
+
+__all__ = ["install_ui"]
+
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(_HERE / "templates"))
+_env = templates.env
+_env.filters["getal"] = lambda v, d=0: "\u2013" if v is None else format_number(float(v), d)
+_env.filters["dag"] = lambda d: format_date(datetime(d.year, d.month, d.day, 12, tzinfo=TZ))
+_env.filters["dagvan"] = lambda t: format_date(datetime.fromtimestamp(t, TZ))
+_env.filters["moment"] = lambda t: format_date(datetime.fromtimestamp(t, TZ), with_time=True)
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+KIND_LABELS = {
+    "all": "hele keten",
+    "channel": "kanaal",
+    "process": "proces",
+    "receiver": "ontvanger",
+    "sender": "afzender",
+    "partner": "partner",
+}
+
+
+class _Redirect(Exception):
+    def __init__(self, to: str) -> None:
+        self.to = to
+
+
+def _page(
+    request: Request, name: str, context: Mapping[str, Any], status: int = 200
+) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, dict(context), status_code=status)
+    response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+def _as_of(picture: Picture) -> str:
+    return format_date(datetime.fromtimestamp(picture.snapshot().as_of, TZ), with_time=True)
+
+
+def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
+    """Mount the static assets and add the UI's routes."""
+    app.mount("/ui/static", StaticFiles(directory=_HERE / "static"), name="ui-static")
+    briefings = BriefingService(app.state.runtime, picture)
+    router = APIRouter(include_in_schema=False)
+    rt = app.state.runtime
+
+    def session_of(request: Request) -> Session:
+        found = sessions.check(request.cookies.get(COOKIE))
+        if found is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise _Redirect(f"/ui/aanmelden?volgende={quote(target)}")
+        return found
+
+    async def form_of(request: Request, session: Session) -> dict[str, str]:
+        form = await request.form()
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        if values.get("csrf") != session.csrf:
+            raise PictureInputError({"csrf": "het formulier is verlopen; laad de pagina opnieuw"})
+        return values
+
+    def operator(session: Session) -> None:
+        if not session.principal.is_operator:
+            raise PermissionError("dit kan alleen een operator; u bent aangemeld als kijker")
+
+    def audit(session: Session, action: str, obj: str, detail: str = "") -> None:
+        rt.store.audit(
+            AuditRecord(rt.exchange.clock(), session.principal.name, action, obj, detail)
+        )
+
+    def base(request: Request, session: Session | None, title: str, active: str) -> dict[str, Any]:
+        return {
+            "session": session,
+            "title": title,
+            "active": active,
+            "notice": request.query_params.get("melding"),
+        }
+
+    async def work(fn: Callable[..., Any], *args: Any) -> Any:
+        return await run_in_threadpool(fn, *args)
+
+    @app.exception_handler(_Redirect)
+    async def _redirect(request: Request, exc: _Redirect) -> Response:
+        return RedirectResponse(exc.to, status_code=303)
+
+    @app.exception_handler(PermissionError)
+    async def _forbidden(request: Request, exc: PermissionError) -> Response:
+        session = sessions.check(request.cookies.get(COOKIE))
+        return _page(
+            request,
+            "fout.html",
+            {
+                **base(request, session, "Geen toegang", ""),
+                "message": str(exc),
+                "back": request.headers.get("referer", "/ui/"),
+            },
+            status=403,
+        )
+
+    Render = Callable[[Request, Session, Mapping[str, str], Mapping[str, str], int], Any]
+
+    async def submit(
+        request: Request,
+        act: Callable[[Session, dict[str, str]], Any],
+        render: Render,
+        done: Callable[[dict[str, str], Any], str],
+    ) -> Response:
+        """One form post: an operator's session, the CSRF token, the whole input checked by
+        ``act`` (nothing saved on a PictureInputError, which is answered in the form with
+        status 400), then a redirect to ``done``'s page."""
+        session = session_of(request)
+        operator(session)
+        values: dict[str, str] = {}
+        try:
+            values = await form_of(request, session)
+            result = await work(act, session, values)
+        except PictureInputError as exc:
+            response: Response = await render(request, session, exc.problems, values, 400)
+            return response
+        return RedirectResponse(done(values, result), status_code=303)
+
+    # -- signing in ------------------------------------------------------------------------
+
+    @router.get("/")
+    async def root() -> Response:
+        return RedirectResponse("/ui/", status_code=303)
+
+    @router.get("/ui/aanmelden")
+    async def sign_in_form(request: Request) -> HTMLResponse:
+        nxt = _safe_next(request.query_params.get("volgende", "/ui/"))
+        return _page(
+            request,
+            "aanmelden.html",
+            {**base(request, None, "Aanmelden", ""), "errors": {}, "volgende": nxt},
+        )
+
+    @router.post("/ui/aanmelden")
+    async def sign_in(request: Request) -> Response:
+        form = await request.form()
+        token = str(form.get("token") or "")
+        nxt = _safe_next(str(form.get("volgende") or "/ui/"))
+        try:
+            if not token.strip():
+                raise Unauthenticated("vul uw token in")
+            made = await work(sessions.sign_in, token)
+        except Unauthenticated as exc:
+            msg = str(exc)
+            if "malformed" in msg:
+                msg = "dit is geen token: een token begint met kh_"
+            elif "unknown" in msg or "revoked" in msg:
+                msg = "dit token is onbekend of ingetrokken"
+            return _page(
+                request,
+                "aanmelden.html",
+                {**base(request, None, "Aanmelden", ""), "errors": {"token": msg}, "volgende": nxt},
+                status=400,
+            )
+        rt.store.audit(
+            AuditRecord(
+                rt.exchange.clock(), made.principal.name, "ui-signed-in", "ui", made.principal.role
+            )
+        )
+        response = RedirectResponse(nxt, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            made.cookie,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return response
+
+    @router.post("/ui/afmelden")
+    async def sign_out(request: Request) -> Response:
+        response = RedirectResponse("/ui/aanmelden", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    # -- the picture -----------------------------------------------------------------------
+
+    @router.get("/ui/")
+    async def overview(request: Request) -> HTMLResponse:
+        session = session_of(request)
+
+        def build() -> dict[str, Any]:
+            snap = picture.snapshot()
+            channels = [(c.replace("->", " → "), snap.view("channel", c)) for c in snap.channels()]
+            channels.sort(key=lambda item: -item[1].peak)
+            try:
+                fresh = rt.registry.freshness()
+                lines = [s.text() for s in fresh.sources]
+            except Exception:  # the registry is optional for the picture
+                lines = []
+            return {
+                "as_of": _as_of(picture),
+                "rows": snap.rows,
+                "total": snap.view("all"),
+                "charts": overview_charts(picture),
+                "channels": channels,
+                "processes": [(p, picture.process_names.get(p, p)) for p in snap.processes()],
+                "partners": [(p, picture.partner_names.get(p, p)) for p in snap.partners()],
+                "events": picture.events(),
+                "freshness": lines,
+            }
+
+        data = await work(build)
+        return _page(request, "beeld.html", {**base(request, session, "Beeld", "/ui/"), **data})
+
+    @router.get("/ui/reeks")
+    async def selection(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        kind = request.query_params.get("soort", "all")
+        key = request.query_params.get("sleutel", "")
+        try:
+            view = await work(picture.selection, kind, key)
+        except PictureInputError as exc:
+            return _page(
+                request,
+                "fout.html",
+                {
+                    **base(request, session, "Onbekende reeks", ""),
+                    "message": "; ".join(exc.problems.values()),
+                    "back": "/ui/",
+                },
+                status=404,
+            )
+        heading = _heading(picture, kind, key)
+        charts = await work(selection_charts, picture, view, heading)
+        return _page(
+            request,
+            "reeks.html",
+            {
+                **base(request, session, heading, ""),
+                "view": view,
+                "heading": heading,
+                "charts": charts,
+                "as_of": _as_of(picture),
+            },
+        )
+
+    # -- bottlenecks -----------------------------------------------------------------------
+
+    def bottleneck_context(errors: Mapping[str, str], values: Mapping[str, str]) -> dict[str, Any]:
+        snap = picture.snapshot()
+        options = [("all", "Hele keten")]
+        options += [(f"channel:{c}", f"Kanaal {c.replace('->', ' → ')}") for c in snap.channels()]
+        options += [
+            (f"process:{p}", f"Proces {picture.process_names.get(p, p)}") for p in snap.processes()
+        ]
+        options += [
+            (f"partner:{p}", f"Partner {picture.partner_names.get(p, p)}")
+            for p in picture.partner_names
+        ]
+        items = [(b, len(picture.db.agreements(b.id))) for b in picture.db.bottlenecks()]
+        return {
+            "errors": errors,
+            "values": values,
+            "items": items,
+            "categories": CATEGORIES,
+            "severities": SEVERITIES,
+            "partners": picture.partner_names,
+            "processes": picture.process_names,
+            "metrics": METRICS,
+            "series_options": options,
+        }
+
+    @router.get("/ui/knelpunten")
+    async def bottlenecks(request: Request) -> HTMLResponse:
+        return await bottlenecks_page(request, session_of(request), {}, {})
+
+    async def bottlenecks_page(
+        request: Request,
+        session: Session,
+        errors: Mapping[str, str],
+        values: Mapping[str, str],
+        status: int = 200,
+    ) -> HTMLResponse:
+        ctx = await work(bottleneck_context, errors, values)
+        return _page(
+            request,
+            "knelpunten.html",
+            {**base(request, session, "Knelpunten", "/ui/knelpunten"), **ctx},
+            status=status,
+        )
+
+    @router.post("/ui/knelpunten")
+    async def register_bottleneck(request: Request) -> Response:
+        def act(session: Session, values: dict[str, str]) -> int:
+            new_id = picture.register_bottleneck(values, actor=session.principal.name)
+            audit(session, "bottleneck-registered", f"knelpunt/{new_id}")
+            return new_id
+
+        return await submit(
+            request,
+            act,
+            bottlenecks_page,
+            lambda _, new_id: f"/ui/knelpunten/{new_id}?melding=Knelpunt+opgeslagen",
+        )
+
+    def one_context(
+        bid: int, errors: Mapping[str, str], values: Mapping[str, str]
+    ) -> dict[str, Any]:
+        b = picture.db.bottleneck(bid)
+        if b is None:
+            raise LookupError(f"er is geen knelpunt {bid}")
+        metric = b.series_key.rpartition("#")[2]
+        return {
+            "b": b,
+            "c": bottleneck_chart(picture, b),
+            "agreements": [(a, picture.effect(b, a)) for a in picture.db.agreements(b.id)],
+            "errors": errors,
+            "values": values,
+            "categories": CATEGORIES,
+            "severities": SEVERITIES,
+            "partners": picture.partner_names,
+            "series_label": _heading(picture, b.series_kind, series_key(b)),
+            "metric_label": METRICS.get(metric, metric),
+        }
+
+    async def one_page(
+        request: Request,
+        session: Session,
+        bid: int,
+        errors: Mapping[str, str],
+        values: Mapping[str, str],
+        status: int = 200,
+    ) -> HTMLResponse:
+        try:
+            ctx = await work(one_context, bid, errors, values)
+        except LookupError as exc:
+            return _page(
+                request,
+                "fout.html",
+                {
+                    **base(request, session, "Niet gevonden", ""),
+                    "message": str(exc),
+                    "back": "/ui/knelpunten",
+                },
+                status=404,
+            )
+        return _page(
+            request,
+            "knelpunt.html",
+            {**base(request, session, ctx["b"].title, "/ui/knelpunten"), **ctx},
+            status=status,
+        )
+
+    @router.get("/ui/knelpunten/{bid}")
+    async def bottleneck(request: Request, bid: int) -> HTMLResponse:
+        session = session_of(request)
+        return await one_page(request, session, bid, {}, {})
+
+    @router.post("/ui/knelpunten/{bid}/werkafspraken")
+    async def add_agreement(request: Request, bid: int) -> Response:
+        def act(session: Session, values: dict[str, str]) -> None:
+            picture.add_agreement(bid, values, actor=session.principal.name)
+            audit(session, "agreement-registered", f"knelpunt/{bid}")
+
+        async def render(
+            request: Request,
+            session: Session,
+            errors: Mapping[str, str],
+            values: Mapping[str, str],
+            status: int,
+        ) -> HTMLResponse:
+            status = 404 if "knelpunt" in errors else status
+            return await one_page(request, session, bid, errors, values, status)
+
+        return await submit(
+            request, act, render, lambda *_: f"/ui/knelpunten/{bid}?melding=Werkafspraak+opgeslagen"
+        )
+
+    # -- reachability ----------------------------------------------------------------------
+
+    async def reach_page(
+        request: Request,
+        session: Session,
+        errors: Mapping[str, str],
+        values: Mapping[str, str],
+        status: int = 200,
+    ) -> HTMLResponse:
+        charts, rows = await work(reachability, picture)
+        return _page(
+            request,
+            "bereikbaarheid.html",
+            {
+                **base(request, session, "Bereikbaarheid", "/ui/bereikbaarheid"),
+                "charts": charts,
+                "summary": rows,
+                "errors": errors,
+                "values": values,
+                "partners": picture.partner_names,
+                "contact_channels": CONTACT_CHANNELS,
+                "callers": CALLERS,
+            },
+            status=status,
+        )
+
+    @router.get("/ui/bereikbaarheid")
+    async def reach(request: Request) -> HTMLResponse:
+        return await reach_page(request, session_of(request), {}, {})
+
+    @router.post("/ui/bereikbaarheid")
+    async def add_contact(request: Request) -> Response:
+        def act(session: Session, values: dict[str, str]) -> None:
+            picture.add_contact(values, actor=session.principal.name)
+            audit(session, "contact-registered", f"bereikbaarheid/{values['partner']}")
+
+        return await submit(
+            request, act, reach_page, lambda *_: "/ui/bereikbaarheid?melding=Contact+opgeslagen"
+        )
+
+    # -- recovery matrix -------------------------------------------------------------------
+
+    async def matrix_page(
+        request: Request,
+        session: Session,
+        errors: Mapping[str, str],
+        values: Mapping[str, str],
+        status: int = 200,
+    ) -> HTMLResponse:
+        m = await work(picture.matrix)
+        labels = {**picture.process_names, **HAND_CHANNELS}
+        return _page(
+            request,
+            "herstelmatrix.html",
+            {
+                **base(request, session, "Herstelmatrix", "/ui/herstelmatrix"),
+                "matrix": m,
+                "changes": m.changes[:200],
+                "labels": labels,
+                "partners": picture.partner_names,
+                "states": STATES,
+                "hand_channels": HAND_CHANNELS,
+                "errors": errors,
+                "values": values,
+                "as_of": _as_of(picture),
+            },
+            status=status,
+        )
+
+    @router.get("/ui/herstelmatrix")
+    async def matrix(request: Request) -> HTMLResponse:
+        return await matrix_page(request, session_of(request), {}, {})
+
+    @router.post("/ui/herstelmatrix")
+    async def set_status(request: Request) -> Response:
+        def act(session: Session, values: dict[str, str]) -> None:
+            picture.set_status(values, actor=session.principal.name)
+            obj = f"status/{values['partner']}/{values['kanaal']}"
+            audit(session, "status-set", obj, values["status"])
+
+        return await submit(
+            request, act, matrix_page, lambda *_: "/ui/herstelmatrix?melding=Status+opgeslagen"
+        )
+
+    # -- briefings -------------------------------------------------------------------------
+
+    async def briefings_page(
+        request: Request,
+        session: Session,
+        errors: Mapping[str, str],
+        values: Mapping[str, str],
+        status: int = 200,
+    ) -> HTMLResponse:
+        items = await work(picture.db.briefings)
+        return _page(
+            request,
+            "briefings.html",
+            {
+                **base(request, session, "Briefings", "/ui/briefings"),
+                "items": items,
+                "errors": errors,
+                "values": values,
+            },
+            status=status,
+        )
+
+    @router.get("/ui/briefings")
+    async def briefing_list(request: Request) -> HTMLResponse:
+        return await briefings_page(request, session_of(request), {}, {})
+
+    @router.post("/ui/briefings")
+    async def make_briefing(request: Request) -> Response:
+        def act(session: Session, values: dict[str, str]) -> int:
+            return briefings.create(values.get("peildatum", ""), session.principal)
+
+        return await submit(
+            request,
+            act,
+            briefings_page,
+            lambda _, made: f"/ui/briefings?melding=Briefing+{made}+gemaakt+(concept)",
+        )
+
+    @router.post("/ui/briefings/{bid}/goedkeuren")
+    async def approve_briefing(request: Request, bid: int) -> Response:
+        session = session_of(request)
+        operator(session)
+        try:
+            await form_of(request, session)
+            await work(briefings.approve, bid, session.principal)
+        except PictureInputError as exc:
+            return await briefings_page(request, session, exc.problems, {}, 400)
+        return RedirectResponse(
+            f"/ui/briefings?melding=Briefing+{bid}+goedgekeurd", status_code=303
+        )
+
+    @router.get("/ui/briefings/{name}")
+    async def briefing_file(request: Request, name: str) -> Response:
+        session = session_of(request)
+        return await briefing_response(request, session, name, public=False)
+
+    @router.get("/ui/briefings/{bid}/{name}")
+    async def briefing_public(request: Request, bid: int, name: str) -> Response:
+        session = session_of(request)
+        if name not in ("publicatie", "publicatie.pdf"):
+            return _not_found(request, session)
+        suffix = ".pdf" if name.endswith(".pdf") else ""
+        return await briefing_response(request, session, f"{bid}{suffix}", public=True)
+
+    async def briefing_response(
+        request: Request, session: Session, name: str, *, public: bool
+    ) -> Response:
+        stem, _, ext = name.partition(".")
+        if not stem.isdigit() or ext not in ("", "pdf", "html"):
+            return _not_found(request, session)
+        row = await work(picture.db.briefing, int(stem))
+        if row is None:
+            return _not_found(request, session)
+        html = row.public_html if public else row.html
+        audit(session, "briefing-read", f"briefing/{row.id}", "publicatie" if public else "")
+        if ext == "pdf":
+            body = await work(briefings.pdf, row.id, public)
+            kind = "publicatie" if public else "briefing"
+            return Response(
+                body,
+                media_type="application/pdf",
+                headers={
+                    "Content-Disposition": f'inline; filename="{kind}-{row.id}.pdf"',
+                    **_SECURITY_HEADERS,
+                },
+            )
+        return HTMLResponse(html, headers=_SECURITY_HEADERS)
+
+    def _not_found(request: Request, session: Session | None) -> HTMLResponse:
+        return _page(
+            request,
+            "fout.html",
+            {
+                **base(request, session, "Niet gevonden", ""),
+                "message": "Deze pagina bestaat niet.",
+                "back": "/ui/",
+            },
+            status=404,
+        )
+
+    # -- public ----------------------------------------------------------------------------
+
+    @router.get("/status")
+    async def status_page(request: Request) -> HTMLResponse:
+        session = sessions.check(request.cookies.get(COOKIE))
+        m = await work(picture.matrix)
+        groups = []
+        for partner in m.partners:
+            cells = [c for c in m.cells if c.partner == partner]
+            worst = min(cells, key=lambda c: list(STATES).index(c.state))
+            summary = {
+                "down": "storing",
+                "manual": "werkt met een omweg",
+                "draining": "hersteld, achterstand loopt terug",
+                "normal": "alles normaal",
+            }[worst.state]
+            groups.append(
+                {
+                    "name": picture.partner_names.get(partner, partner),
+                    "cells": cells,
+                    "summary": summary,
+                }
+            )
+        labels = {**picture.process_names, **HAND_CHANNELS}
+        return _page(
+            request,
+            "status.html",
+            {
+                **base(request, session, "Status van de keten", "/status"),
+                "groups": groups,
+                "changes": m.changes[:30],
+                "states": STATES,
+                "labels": labels,
+                "partners": picture.partner_names,
+                "as_of": _as_of(picture),
+            },
+        )
+
+    @router.get("/status/feed.atom")
+    async def status_feed(request: Request) -> Response:
+        m = await work(picture.matrix)
+        labels = {**picture.process_names, **HAND_CHANNELS}
+        base_url = str(request.base_url).rstrip("/")
+        body = _atom(m, labels, picture.partner_names, base_url)
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    @router.get("/toegankelijkheid")
+    async def accessibility(request: Request) -> HTMLResponse:
+        session = sessions.check(request.cookies.get(COOKIE))
+        return _page(
+            request,
+            "toegankelijkheid.html",
+            base(request, session, "Toegankelijkheidsverklaring", ""),
+        )
+
+    app.include_router(router)
+    app.state.briefings = briefings
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (never another host) after signing in."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/ui/"
+    return target
+
+
+def _heading(picture: Picture, kind: str, key: str) -> str:
+    match kind:
+        case "all":
+            return "Hele keten"
+        case "channel":
+            s, _, r = key.partition("->")
+            return f"Kanaal {picture.partner_names.get(s, s)} → {picture.partner_names.get(r, r)}"
+        case "process":
+            return f"Proces {picture.process_names.get(key, key)}"
+        case _:
+            return (
+                f"{KIND_LABELS.get(kind, kind).capitalize()} {picture.partner_names.get(key, key)}"
+            )
+
+
+def _atom(m: Any, labels: Mapping[str, str], partners: Mapping[str, str], base_url: str) -> str:
+    updated = datetime.fromtimestamp(m.changes[0].at if m.changes else m.as_of, TZ).isoformat()
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="nl">',
+        "<title>Status van de strafrechtketen: wijzigingen</title>",
+        f'<link rel="self" href="{escape(base_url)}/status/feed.atom"/>',
+        f'<link rel="alternate" type="text/html" href="{escape(base_url)}/status"/>',
+        "<id>tag:ketenherstel,2025:status</id>",
+        f"<updated>{updated}</updated>",
+        "<author><name>Ketenherstel</name></author>",
+    ]
+    for c in m.changes[:100]:
+        at = datetime.fromtimestamp(c.at, TZ).isoformat()
+        title = (
+            f"{partners.get(c.partner, c.partner)}, {labels.get(c.channel, c.channel).lower()}: "
+            f"{STATES.get(c.state, c.state).lower()}"
+        )
+        out += [
+            "<entry>",
+            f"<title>{escape(title)}</title>",
+            f"<id>tag:ketenherstel,2025:status/{escape(c.partner)}/{escape(c.channel)}/"
+            f"{int(c.at)}</id>",
+            f"<updated>{at}</updated>",
+            f'<link rel="alternate" type="text/html" href="{escape(base_url)}/status"/>',
+            f"<summary>{escape(c.reason)}</summary>",
+            "</entry>",
+        ]
+    out.append("</feed>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,79 @@
+"""The picture's part of the store contract (decision 0013): every delivery with its message's
+sender, type and event time and when it was acknowledged; the fingerprint that says the store
+changed; the audit trail's actors."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from ketenherstel.store.ports import AcceptRequest, AuditRecord, Store
+from tests.store.test_contract import lease, msg
+
+T = "nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1"
+
+
+class PictureContract:
+    def test_rows_fingerprint_and_actors(self, store: Store) -> None:
+        assert store.picture_rows(after=0, limit=10) == []
+        assert store.picture_fingerprint() == (0, 0.0)
+        store.accept(
+            [
+                AcceptRequest(
+                    [
+                        dataclasses.replace(msg("a", key="c1"), time="2025-07-17T19:00:00Z"),
+                        dataclasses.replace(
+                            msg("b", key="c2", receivers=("om", "justid")), time=None
+                        ),
+                    ]
+                )
+            ],
+            now=10.0,
+        )
+        rows = store.picture_rows(after=0, limit=10)
+        assert [r[1:7] for r in rows] == [
+            ("politie", "om", T, "2025-07-17T19:00:00Z", 10.0, "ready"),
+            ("politie", "om", T, None, 10.0, "ready"),
+            ("politie", "justid", T, None, 10.0, "ready"),
+        ]
+        assert store.picture_fingerprint() == (3, 10.0)
+        got = lease(store, now=20.0)
+        store.ack(receiver="om", delivery_ids=[got[0].delivery_id], now=21.0, actor="om")
+        rows = store.picture_rows(after=0, limit=10)
+        acked = [r for r in rows if r[6] == "acked"]
+        assert len(acked) == 1 and acked[0][7] == 21.0
+        assert store.picture_fingerprint() == (3, 21.0)
+        # Paged by delivery id.
+        first = store.picture_rows(after=0, limit=2)
+        rest = store.picture_rows(after=int(first[-1][0]), limit=2)  # type: ignore[call-overload]
+        assert [r[0] for r in first + rest] == [r[0] for r in rows]
+        store.audit(AuditRecord(30.0, "Jan Jansen", "x", "y", ""))
+        store.audit(AuditRecord(31.0, "Piet Pieters", "x", "y", ""))
+        store.audit(AuditRecord(32.0, "Jan Jansen", "x", "z", ""))
+        # the ack was audited too, by the receiving partner
+        assert store.audit_actors() == ["Jan Jansen", "Piet Pieters", "om"]
+
+
+class TestSqlitePicture(PictureContract):
+    @pytest.fixture
+    def store(self, tmp_path) -> Iterator[Store]:  # type: ignore[no-untyped-def]
+        from ketenherstel.store.sqlite import SqliteStore
+
+        s = SqliteStore(tmp_path / "x.db")
+        s.migrate()
+        yield s
+        s.close()
+
+
+@pytest.mark.postgres
+class TestPostgresPicture(PictureContract):
+    @pytest.fixture
+    def store(self, pg_dsn: str, pg_schema: str) -> Iterator[Store]:
+        from ketenherstel.store.postgres import PostgresStore
+
+        s = PostgresStore(pg_dsn, schema=pg_schema)
+        s.migrate()
+        yield s
+        s.close()

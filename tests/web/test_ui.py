@@ -1,0 +1,455 @@
+"""The web UI over HTTP (decision 0013): signing in and roles, forms that refuse bad input in the
+form and save nothing, the public status page and its feed, /metrics, briefings and their
+publication version, and the picture API. The browser tests are in tests/ui."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ketenherstel.bootstrap import Runtime, bootstrap
+from ketenherstel.briefings import names_of
+from ketenherstel.exchange.auth import LOCAL_OPERATOR, hash_token
+from ketenherstel.picture.service import Picture
+from ketenherstel.settings import Settings
+from ketenherstel.web.app import create_app
+from ketenherstel.web.uisession import COOKIE
+
+# Pseudonymous people; the tests look for these names where they must never appear.
+ANNA, BRAM, CEES = "Anna Aalbers", "Bram Bakker", "Cees Coenen"
+
+
+@dataclass
+class Ui:
+    client: TestClient
+    rt: Runtime
+    tokens: dict[str, str]
+
+    @property
+    def picture(self) -> Picture:
+        picture: Picture = self.client.app.state.picture  # type: ignore[attr-defined]
+        return picture
+
+    def sign_in(self, who: str) -> None:
+        self.client.cookies.clear()
+        r = self.client.post("/ui/aanmelden", data={"token": self.tokens[who]})
+        assert r.status_code == 200, r.text
+        assert COOKIE in self.client.cookies
+
+    def csrf(self, path: str = "/ui/knelpunten") -> str:
+        page = self.client.get(path).text
+        found = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert found, page[:500]
+        return found.group(1)
+
+
+@pytest.fixture
+def ui(small_scenario: Settings, tmp_path: Path) -> Iterator[Ui]:
+    settings = dataclasses.replace(small_scenario, picture_db=str(tmp_path / "picture.sqlite"))
+    rt = bootstrap(settings)
+    tokens: dict[str, str] = {}
+    for who, role in (("anna", "operator"), ("bram", "operator"), ("cees", "viewer")):
+        person = {"anna": ANNA, "bram": BRAM, "cees": CEES}[who]
+        tokens[who], _ = rt.exchange.create_token(
+            principal=LOCAL_OPERATOR,
+            role=role,
+            person=person,  # type: ignore[arg-type]
+        )
+    tokens["om"], _ = rt.exchange.create_token(
+        principal=LOCAL_OPERATOR, role="partner", partner="om"
+    )
+    with TestClient(create_app(rt, group_commit=False), follow_redirects=True) as client:
+        yield Ui(client, rt, tokens)
+    rt.close()
+
+
+BOTTLENECK = {
+    "titel": "Voorraad OM naar Justid",
+    "categorie": "werklast",
+    "ernst": "hoog",
+    "partner": "om",
+    "reeks": "channel:om->justid",
+    "maat": "backlog",
+    "begin": "2025-07-20",
+    "omschrijving": f"Besproken met {BRAM} in het crisisoverleg",
+}
+AGREEMENT = {
+    "afspraak": "Extra capaciteit voor de inhaalslag",
+    "eigenaar": "teamleider parket",
+    "ingang": "2025-08-12",
+    "verwacht_effect": "de voorraad daalt binnen twee weken",
+    "restrisico": "termijnen in de tussentijd",
+    "risico_rol": "hoofdofficier van justitie",
+    "risico_door": CEES,
+    "risico_tot": "2025-12-31",
+}
+
+
+def errors(html: str) -> list[str]:
+    return re.findall(r'<p class="kh-error[^"]*" id="e-([a-z_]+)">', html)
+
+
+# -- signing in --------------------------------------------------------------------------
+
+
+def test_pages_need_a_session_and_public_pages_do_not(ui: Ui) -> None:
+    r = ui.client.get("/ui/herstelmatrix")
+    assert r.url.path == "/ui/aanmelden"
+    assert "volgende=/ui/herstelmatrix" in str(r.url)
+    for path in ("/status", "/status/feed.atom", "/toegankelijkheid"):
+        assert ui.client.get(path).status_code == 200, path
+    assert ui.client.get("/").url.path == "/ui/aanmelden"
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("", "vul uw token in"),
+        ("not-a-token", "dit is geen token"),
+        ("kh_" + "x" * 43, "onbekend of ingetrokken"),
+    ],
+)
+def test_a_bad_token_is_answered_in_the_form(ui: Ui, token: str, message: str) -> None:
+    r = ui.client.post("/ui/aanmelden", data={"token": token})
+    assert r.status_code == 400
+    assert message in r.text
+    assert COOKIE not in ui.client.cookies
+
+
+def test_a_partner_token_does_not_open_the_ui(ui: Ui) -> None:
+    r = ui.client.post("/ui/aanmelden", data={"token": ui.tokens["om"]})
+    assert r.status_code == 400
+    assert "ketenpartner geeft geen toegang" in r.text
+    assert COOKIE not in ui.client.cookies
+
+
+def test_signing_in_goes_back_where_you_were_but_never_off_site(ui: Ui) -> None:
+    r = ui.client.post(
+        "/ui/aanmelden", data={"token": ui.tokens["cees"], "volgende": "/ui/herstelmatrix"}
+    )
+    assert r.url.path == "/ui/herstelmatrix"
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        ui.client.cookies.clear()
+        r = ui.client.post("/ui/aanmelden", data={"token": ui.tokens["cees"], "volgende": target})
+        assert r.url.path == "/ui/"
+        assert r.url.host == "testserver"
+
+
+def test_a_revoked_token_ends_its_session(ui: Ui) -> None:
+    ui.sign_in("cees")
+    assert ui.client.get("/ui/").url.path == "/ui/"
+    cred = ui.rt.store.credential_by_hash(hash_token(ui.tokens["cees"]))
+    assert cred is not None
+    ui.rt.exchange.revoke_token(principal=LOCAL_OPERATOR, credential_id=cred.id)
+    assert ui.client.get("/ui/").url.path == "/ui/aanmelden"
+
+
+def test_a_tampered_cookie_is_no_session(ui: Ui) -> None:
+    ui.sign_in("anna")
+    cookie = ui.client.cookies[COOKIE]
+    ui.client.cookies.clear()
+    ui.client.cookies.set(COOKIE, cookie[:-3] + ("AAA" if cookie[-3:] != "AAA" else "BBB"))
+    assert ui.client.get("/ui/").url.path == "/ui/aanmelden"
+
+
+def test_pages_carry_security_headers_and_no_token(ui: Ui) -> None:
+    ui.sign_in("anna")
+    r = ui.client.get("/ui/")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+    assert ui.tokens["anna"] not in ui.client.cookies[COOKIE]
+    assert ui.tokens["anna"] not in r.text
+
+
+# -- the picture -------------------------------------------------------------------------
+
+
+def test_the_picture_shows_figures_as_of_the_store_with_charts_and_tables(ui: Ui) -> None:
+    ui.sign_in("cees")
+    html = ui.client.get("/ui/").text
+    snap = ui.picture.snapshot()
+    total = snap.view("all")
+    assert "Stand van de uitwisseling" in html
+    assert html.count("<svg") >= 3
+    assert html.count("<table") >= html.count("<svg")  # a table behind every chart
+    assert "OM afgesloten" in html  # the timeline is drawn on the charts
+    assert f"{total.arrived:,}".replace(",", ".") in html
+    r = ui.client.get("/ui/reeks", params={"soort": "channel", "sleutel": "om->justid"})
+    assert r.status_code == 200
+    assert "Kanaal Openbaar Ministerie → Justitiële Informatiedienst" in r.text
+    r = ui.client.get("/ui/reeks", params={"soort": "channel", "sleutel": "nobody->x"})
+    assert r.status_code == 404
+    assert "er is niets gemeten" in r.text
+
+
+# -- forms -------------------------------------------------------------------------------
+
+
+def test_a_viewer_cannot_change_anything(ui: Ui) -> None:
+    ui.sign_in("cees")
+    page = ui.client.get("/ui/knelpunten").text
+    assert "Knelpunt registreren" not in page
+    csrf = ui.csrf("/ui/briefings") if 'name="csrf"' in page else "x"
+    for path, data in (
+        ("/ui/knelpunten", BOTTLENECK),
+        ("/ui/herstelmatrix", {"partner": "om", "kanaal": "email", "status": "down", "reden": "x"}),
+        ("/ui/briefings", {"peildatum": "2025-08-01"}),
+    ):
+        r = ui.client.post(path, data={**data, "csrf": csrf})
+        assert r.status_code == 403, path
+        assert "alleen een operator" in r.text
+    assert ui.picture.db.bottlenecks() == []
+    assert ui.picture.db.statuses() == []
+    assert ui.picture.db.briefings() == []
+
+
+def test_bad_bottleneck_input_is_answered_in_the_form_and_nothing_is_saved(ui: Ui) -> None:
+    ui.sign_in("anna")
+    csrf = ui.csrf()
+    bad = {
+        **BOTTLENECK,
+        "titel": "",
+        "categorie": "onzin",
+        "reeks": "channel:nobody->x",
+        "begin": "31-31-2025",
+    }
+    r = ui.client.post("/ui/knelpunten", data={**bad, "csrf": csrf})
+    assert r.status_code == 400
+    assert sorted(errors(r.text)) == ["begin", "categorie", "reeks", "titel"]
+    assert "Het formulier is niet opgeslagen" in r.text
+    assert 'value="Besproken' not in r.text  # textarea keeps it as content, not value
+    assert f"Besproken met {BRAM}" in r.text  # what was typed is kept
+    assert ui.picture.db.bottlenecks() == []
+
+
+def test_a_form_without_its_csrf_token_saves_nothing(ui: Ui) -> None:
+    ui.sign_in("anna")
+    r = ui.client.post("/ui/knelpunten", data=BOTTLENECK)
+    assert r.status_code == 400
+    assert "het formulier is verlopen" in r.text
+    assert ui.picture.db.bottlenecks() == []
+
+
+def test_a_bottleneck_with_a_work_agreement_shows_its_measured_effect(ui: Ui) -> None:
+    ui.sign_in("anna")
+    csrf = ui.csrf()
+    r = ui.client.post("/ui/knelpunten", data={**BOTTLENECK, "csrf": csrf})
+    assert r.status_code == 200
+    assert r.url.path == "/ui/knelpunten/1"
+    bad = {**AGREEMENT, "risico_tot": "2025-08-01", "eigenaar": ""}
+    r = ui.client.post("/ui/knelpunten/1/werkafspraken", data={**bad, "csrf": csrf})
+    assert r.status_code == 400
+    assert sorted(errors(r.text)) == ["eigenaar", "risico_tot"]
+    assert ui.picture.db.agreements() == []
+    r = ui.client.post("/ui/knelpunten/1/werkafspraken", data={**AGREEMENT, "csrf": csrf})
+    assert r.status_code == 200
+    assert "Werkafspraak opgeslagen" in r.text
+    (b,) = ui.picture.db.bottlenecks()
+    (a,) = ui.picture.db.agreements(b.id)
+    effect = ui.picture.effect(b, a)
+    assert effect.before is not None and effect.after is not None
+    assert effect.text() in r.text
+    assert "knelpunt: Voorraad OM naar Justid" in r.text  # the band on the chart
+    assert CEES not in r.text  # the risk is shown by role
+    assert (
+        ui.client.post(
+            "/ui/knelpunten/99/werkafspraken", data={**AGREEMENT, "csrf": csrf}
+        ).status_code
+        == 404
+    )
+
+
+def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> None:
+    ui.sign_in("anna")
+    csrf = ui.csrf("/ui/herstelmatrix")
+    bad = {"partner": "om", "kanaal": "fax", "status": "kapot", "reden": "", "csrf": csrf}
+    r = ui.client.post("/ui/herstelmatrix", data=bad)
+    assert r.status_code == 400
+    assert sorted(errors(r.text)) == ["kanaal", "reden", "status"]
+    good = {"partner": "om", "kanaal": "telefoon", "status": "manual", "csrf": csrf,
+            "reden": "telefoon via het centrale nummer van de rechtbank"}  # fmt: skip
+    r = ui.client.post("/ui/herstelmatrix", data=good)
+    assert r.status_code == 200
+    assert "Status opgeslagen" in r.text
+    matrix = ui.picture.matrix()
+    cell = matrix.cell("om", "telefoon")
+    assert cell is not None and cell.state == "manual" and cell.hand_set
+    ui.client.cookies.clear()
+    status = ui.client.get("/status").text
+    assert "Telefoon" in status and "Handmatige omweg" in status
+    feed = ui.client.get("/status/feed.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    root = ET.fromstring(feed.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=ns) for e in root.findall("a:entry", ns)]
+    assert "Openbaar Ministerie, telefoon: handmatige omweg" in titles
+    for name in (ANNA, BRAM, CEES, "operator-a", "operator-b"):
+        assert name not in status
+        assert name not in feed.text
+
+
+def test_reachability_contacts_become_a_series(ui: Ui) -> None:
+    ui.sign_in("anna")
+    csrf = ui.csrf("/ui/bereikbaarheid")
+    bad = {"partner": "om", "kanaal": "telefoon", "beller": "advocaat", "csrf": csrf,
+           "ontvangen": "2025-08-05T10:00", "beantwoord": "2025-08-05T09:00"}  # fmt: skip
+    r = ui.client.post("/ui/bereikbaarheid", data=bad)
+    assert r.status_code == 400 and errors(r.text) == ["beantwoord"]
+    assert ui.picture.db.contacts() == []
+    for hour in (9, 10, 11):
+        good = {**bad, "ontvangen": f"2025-08-05T{hour:02d}:00", "beantwoord": ""}
+        if hour == 9:
+            good["beantwoord"] = "2025-08-05T13:00"
+        assert ui.client.post("/ui/bereikbaarheid", data=good).status_code == 200
+    page = ui.client.get("/ui/bereikbaarheid").text
+    assert "Beantwoorde contacten per dag" in page
+    assert re.search(r"<td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">33</td>"
+                     r"<td class=\"num\">4,0</td>", page)  # fmt: skip
+
+
+# -- briefings ---------------------------------------------------------------------------
+
+
+def make_briefing(ui: Ui, day: str = "2025-08-20") -> int:
+    csrf = ui.csrf("/ui/briefings")
+    r = ui.client.post("/ui/briefings", data={"peildatum": day, "csrf": csrf})
+    assert r.status_code == 200, r.text
+    return ui.picture.db.briefings()[0].id
+
+
+def test_a_briefing_is_a_draft_until_another_operator_approves_it(ui: Ui) -> None:
+    ui.sign_in("anna")
+    csrf = ui.csrf("/ui/briefings")
+    for day, message in (("2025-13-01", "geen datum"), ("2024-01-01", "kies een dag")):
+        r = ui.client.post("/ui/briefings", data={"peildatum": day, "csrf": csrf})
+        assert r.status_code == 400 and message in r.text
+    assert ui.picture.db.briefings() == []
+    bid = make_briefing(ui)
+    html = ui.client.get(f"/ui/briefings/{bid}").text
+    for heading in ("Aanleiding", "Geadviseerd besluit", "Kernpunten", "Toelichting",
+                    "Informatie die niet openbaar gemaakt kan worden"):  # fmt: skip
+        assert heading in html
+    assert "concept, nog niet goedgekeurd" in html
+    r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": csrf})
+    assert r.status_code == 400 and "niet zelf goedkeuren" in r.text
+    ui.sign_in("bram")
+    r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": ui.csrf("/ui/briefings")})
+    assert r.status_code == 200
+    assert ui.picture.db.briefing(bid).state == "approved"  # type: ignore[union-attr]
+    assert "goedgekeurd door een operator" in ui.client.get(f"/ui/briefings/{bid}").text
+    r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": ui.csrf("/ui/briefings")})
+    assert r.status_code == 400 and "al goedgekeurd" in r.text
+
+
+def test_the_publication_version_holds_no_name_from_the_audit_trail_or_registers(ui: Ui) -> None:
+    ui.sign_in("anna")
+    csrf = ui.csrf()
+    ui.client.post("/ui/knelpunten", data={**BOTTLENECK, "csrf": csrf})
+    ui.client.post("/ui/knelpunten/1/werkafspraken", data={**AGREEMENT, "csrf": csrf})
+    bid = make_briefing(ui)
+    row = ui.picture.db.briefing(bid)
+    assert row is not None
+    names = names_of(ui.rt, ui.picture)
+    assert {ANNA, BRAM, CEES} <= names  # typed into a register, or in the audit trail
+    for name in names:
+        assert name.lower() not in row.public_html.lower(), name
+        assert name.lower() not in row.html.lower(), name  # people appear by role only
+    assert "[gelakt: art. 5.1, tweede lid, onder e, Woo" in row.public_html
+    assert 'Besproken met <span class="lak">' in row.public_html
+    assert "het goed functioneren van de Staat" in row.public_html
+    assert 'name="dcterms.publisher"' in row.public_html
+    public = ui.client.get(f"/ui/briefings/{bid}/publicatie").text
+    assert public == row.public_html
+
+
+def test_the_pdf_renders(ui: Ui) -> None:
+    from pypdf import PdfReader
+
+    ui.sign_in("anna")
+    bid = make_briefing(ui)
+    for path in (f"/ui/briefings/{bid}.pdf", f"/ui/briefings/{bid}/publicatie.pdf"):
+        r = ui.client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        reader = PdfReader(io.BytesIO(r.content))
+        assert len(reader.pages) >= 2
+        text = " ".join(page.extract_text() or "" for page in reader.pages)
+        assert "Kernpunten" in text and "Toelichting" in text
+        assert ANNA not in text
+
+
+def test_the_briefings_figures_equal_the_apis(ui: Ui) -> None:
+    ui.sign_in("anna")
+    bid = make_briefing(ui, "2025-08-20")
+    h = {"Authorization": f"Bearer {ui.tokens['cees']}"}
+    stored = ui.client.get(f"/v1/briefings/{bid}", headers=h).json()["figures"]
+    fresh = ui.client.get("/v1/picture/figures", params={"referenceDate": "2025-08-20"},
+                          headers=h).json()  # fmt: skip
+    stored.pop("wijzigingen")
+    fresh.pop("wijzigingen")
+    assert stored == fresh
+    series = ui.client.get("/v1/picture/series", params={"kind": "all"}, headers=h).json()
+    day = next(d for d in series["days"] if d["date"] == "2025-08-20")
+    assert stored["kerncijfers"]["voorraad"] == day["backlog"]
+    assert stored["kerncijfers"]["ontvangen"] == sum(
+        d["inflow"] for d in series["days"] if d["date"] <= "2025-08-20"
+    )
+
+
+def test_the_picture_api_refuses_bad_input(ui: Ui) -> None:
+    h = {"Authorization": f"Bearer {ui.tokens['cees']}"}
+    r = ui.client.get("/v1/picture/series", params={"kind": "nonsense"}, headers=h)
+    assert r.status_code == 400 and "kind must be one of" in r.json()["detail"]
+    r = ui.client.get("/v1/picture/figures", params={"referenceDate": "2024-01-01"}, headers=h)
+    assert r.status_code == 400 and r.json()["problems"][0]["field"] == "referenceDate"
+    r = ui.client.post("/v1/briefings", json={"referenceDate": "2025-08-20"}, headers=h)
+    assert r.status_code == 403
+    op = {"Authorization": f"Bearer {ui.tokens['anna']}"}
+    r = ui.client.post("/v1/briefings", json={"referenceDate": "20-08-2025"}, headers=op)
+    assert r.status_code == 400
+    r = ui.client.post("/v1/briefings", json={"referenceDate": "2025-08-20"}, headers=op)
+    assert r.status_code == 201 and r.json()["state"] == "draft"
+    r = ui.client.post("/v1/briefings/1/approvals", headers=op)
+    assert r.status_code == 409
+    r = ui.client.post("/v1/briefings/1/approvals",
+                       headers={"Authorization": f"Bearer {ui.tokens['bram']}"})  # fmt: skip
+    assert r.status_code == 201 and r.json()["state"] == "approved"
+    assert ui.client.get("/v1/briefings/7", headers=h).status_code == 404
+    partner = {"Authorization": f"Bearer {ui.tokens['om']}"}
+    assert ui.client.get("/v1/recovery-matrix", headers=partner).status_code == 403
+
+
+# -- /metrics ----------------------------------------------------------------------------
+
+
+def test_metrics_in_prometheus_format_for_viewers_only(ui: Ui) -> None:
+    assert ui.client.get("/metrics").status_code == 401
+    partner = {"Authorization": f"Bearer {ui.tokens['om']}"}
+    assert ui.client.get("/metrics", headers=partner).status_code == 403
+    r = ui.client.get("/metrics", headers={"Authorization": f"Bearer {ui.tokens['cees']}"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    sample = re.compile(r'^[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? -?\d+(\.\d+)?$')
+    families = set()
+    for line in r.text.splitlines():
+        if line.startswith("# TYPE"):
+            families.add(line.split()[2])
+        elif not line.startswith("#"):
+            assert sample.match(line), line
+    assert {"ketenherstel_backlog", "ketenherstel_oldest_waiting_seconds",
+            "ketenherstel_deliveries_total", "ketenherstel_dead_letters"} <= families  # fmt: skip
+    stats = ui.rt.store.queue_stats()
+    acked = sum(s.acked for s in stats)
+    shown = sum(
+        int(line.rsplit(" ", 1)[1])
+        for line in r.text.splitlines()
+        if line.startswith("ketenherstel_deliveries_total") and 'state="acked"' in line
+    )
+    assert shown == acked
