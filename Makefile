@@ -17,7 +17,7 @@ BROWSER_DEBS := chromium fonts-dejavu-core
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile bench-gateway clean debs
+.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile bench-gateway bench-picture clean debs
 
 # apt-get install, running apt-get update only when the first try fails (stale or empty lists).
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
@@ -118,6 +118,10 @@ bench-reconcile: $(STAMP)
 ## bench-gateway: scan a 10,000,000-line NetScaler log beside grep -c and the awk CB2 check
 bench-gateway: $(STAMP)
 	$(PY) bench/gateway.py
+
+## bench-picture: server time of every picture page and of the briefing and its PDF, full om-2025
+bench-picture: $(STAMP) $(SWAGGER_STAMP) $(NLDS_STAMP) debs $(CHROMIUM)
+	$(PY) bench/picture.py
 
 clean:
 	rm -rf $(VENV) node_modules build var .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,7 @@ from ketenherstel import __version__
 from ketenherstel.cli_gateway import gateway_app
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
+from ketenherstel.cli_picture import briefing_app, picture_app
 from ketenherstel.cli_reconcile import reconcile_app
 from ketenherstel.cli_recovery import scenario_app
 from ketenherstel.cli_registry import registry_app
@@ -60,6 +61,8 @@ app.add_typer(route_app, name="route")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(registry_app, name="registry")
+app.add_typer(picture_app, name="picture")
+app.add_typer(briefing_app, name="briefing")
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(gateway_app, name="gateway")
 

@@ -274,8 +274,13 @@ def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> Non
     r = ui.client.post("/ui/herstelmatrix", data=bad)
     assert r.status_code == 400
     assert sorted(errors(r.text)) == ["kanaal", "reden", "status"]
-    good = {"partner": "om", "kanaal": "telefoon", "status": "manual", "csrf": csrf,
-            "reden": "telefoon via het centrale nummer van de rechtbank"}  # fmt: skip
+    good = {
+        "partner": "om",
+        "kanaal": "telefoon",
+        "status": "manual",
+        "csrf": csrf,
+        "reden": "telefoon via het centrale nummer van de rechtbank",
+    }
     r = ui.client.post("/ui/herstelmatrix", data=good)
     assert r.status_code == 200
     assert "Status opgeslagen" in r.text
@@ -299,8 +304,14 @@ def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> Non
 def test_reachability_contacts_become_a_series(ui: Ui) -> None:
     ui.sign_in("anna")
     csrf = ui.csrf("/ui/bereikbaarheid")
-    bad = {"partner": "om", "kanaal": "telefoon", "beller": "advocaat", "csrf": csrf,
-           "ontvangen": "2025-08-05T10:00", "beantwoord": "2025-08-05T09:00"}  # fmt: skip
+    bad = {
+        "partner": "om",
+        "kanaal": "telefoon",
+        "beller": "advocaat",
+        "csrf": csrf,
+        "ontvangen": "2025-08-05T10:00",
+        "beantwoord": "2025-08-05T09:00",
+    }
     r = ui.client.post("/ui/bereikbaarheid", data=bad)
     assert r.status_code == 400 and errors(r.text) == ["beantwoord"]
     assert ui.picture.db.contacts() == []
@@ -311,8 +322,11 @@ def test_reachability_contacts_become_a_series(ui: Ui) -> None:
         assert ui.client.post("/ui/bereikbaarheid", data=good).status_code == 200
     page = ui.client.get("/ui/bereikbaarheid").text
     assert "Beantwoorde contacten per dag" in page
-    assert re.search(r"<td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">33</td>"
-                     r"<td class=\"num\">4,0</td>", page)  # fmt: skip
+    assert re.search(
+        r"<td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">33</td>"
+        r"<td class=\"num\">4,0</td>",
+        page,
+    )
 
 
 # -- briefings ---------------------------------------------------------------------------
@@ -334,8 +348,13 @@ def test_a_briefing_is_a_draft_until_another_operator_approves_it(ui: Ui) -> Non
     assert ui.picture.db.briefings() == []
     bid = make_briefing(ui)
     html = ui.client.get(f"/ui/briefings/{bid}").text
-    for heading in ("Aanleiding", "Geadviseerd besluit", "Kernpunten", "Toelichting",
-                    "Informatie die niet openbaar gemaakt kan worden"):  # fmt: skip
+    for heading in (
+        "Aanleiding",
+        "Geadviseerd besluit",
+        "Kernpunten",
+        "Toelichting",
+        "Informatie die niet openbaar gemaakt kan worden",
+    ):
         assert heading in html
     assert "concept, nog niet goedgekeurd" in html
     r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": csrf})
@@ -390,8 +409,9 @@ def test_the_briefings_figures_equal_the_apis(ui: Ui) -> None:
     bid = make_briefing(ui, "2025-08-20")
     h = {"Authorization": f"Bearer {ui.tokens['cees']}"}
     stored = ui.client.get(f"/v1/briefings/{bid}", headers=h).json()["figures"]
-    fresh = ui.client.get("/v1/picture/figures", params={"referenceDate": "2025-08-20"},
-                          headers=h).json()  # fmt: skip
+    fresh = ui.client.get(
+        "/v1/picture/figures", params={"referenceDate": "2025-08-20"}, headers=h
+    ).json()
     stored.pop("wijzigingen")
     fresh.pop("wijzigingen")
     assert stored == fresh
@@ -418,8 +438,9 @@ def test_the_picture_api_refuses_bad_input(ui: Ui) -> None:
     assert r.status_code == 201 and r.json()["state"] == "draft"
     r = ui.client.post("/v1/briefings/1/approvals", headers=op)
     assert r.status_code == 409
-    r = ui.client.post("/v1/briefings/1/approvals",
-                       headers={"Authorization": f"Bearer {ui.tokens['bram']}"})  # fmt: skip
+    r = ui.client.post(
+        "/v1/briefings/1/approvals", headers={"Authorization": f"Bearer {ui.tokens['bram']}"}
+    )
     assert r.status_code == 201 and r.json()["state"] == "approved"
     assert ui.client.get("/v1/briefings/7", headers=h).status_code == 404
     partner = {"Authorization": f"Bearer {ui.tokens['om']}"}
@@ -443,8 +464,12 @@ def test_metrics_in_prometheus_format_for_viewers_only(ui: Ui) -> None:
             families.add(line.split()[2])
         elif not line.startswith("#"):
             assert sample.match(line), line
-    assert {"ketenherstel_backlog", "ketenherstel_oldest_waiting_seconds",
-            "ketenherstel_deliveries_total", "ketenherstel_dead_letters"} <= families  # fmt: skip
+    assert {
+        "ketenherstel_backlog",
+        "ketenherstel_oldest_waiting_seconds",
+        "ketenherstel_deliveries_total",
+        "ketenherstel_dead_letters",
+    } <= families
     stats = ui.rt.store.queue_stats()
     acked = sum(s.acked for s in stats)
     shown = sum(

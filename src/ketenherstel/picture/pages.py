@@ -143,7 +143,7 @@ def selection_charts(picture: Picture, view: View, heading: str) -> list[Chart]:
     ]
 
 
-def bottleneck_chart(picture: Picture, b: Bottleneck) -> Chart | None:
+def bottleneck_chart(picture: Picture, b: Bottleneck, heading: str) -> Chart | None:
     snap = picture.snapshot()
     try:
         view = snap.view(b.series_kind, series_key(b))
@@ -163,7 +163,7 @@ def bottleneck_chart(picture: Picture, b: Bottleneck) -> Chart | None:
     label = METRICS.get(metric, metric)
     return _chart(
         "knelpunt",
-        f"{label}: {b.series_kind} {series_key(b)}",
+        f"{label}: {heading}",
         [_series(label, view, values)],
         "uur" if metric in ("lead", "oldest") else "aantal",
         agreement_marks,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ class Snapshot:
 
     as_of: float
     computed_at: float
-    fingerprint: tuple[int, float]
+    fingerprint: tuple[int, int]
     days: tuple[date, ...]
     ends: tuple[float, ...]  # epoch of each day's end (the next local midnight)
     per_key: dict[Key, _Days]
@@ -356,21 +357,65 @@ def _measure(
 
 
 class PictureCache:
-    """The last snapshot, recomputed only when the store changed (decision 0013)."""
+    """The last snapshot, recomputed only when the store changed (decision 0013).
 
-    def __init__(self, store: Store, chain: Chain, clock: Callable[[], float]) -> None:
+    The first call computes and waits. Later, when the store has changed: in the foreground
+    (``background=False``, for the CLI and tests) the caller waits for the new snapshot; in the
+    background (the server) the caller gets the last one at once, each figure saying as of
+    when, while one thread computes the next, at most once per ``min_interval`` seconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        chain: Chain,
+        clock: Callable[[], float],
+        *,
+        background: bool = False,
+        min_interval: float = 10.0,
+    ) -> None:
         self._store, self._chain, self._clock = store, chain, clock
+        self._background, self._min_interval = background, min_interval
         self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fields below
+        self._computing = threading.Lock()  # one computation at a time
+        self._refresher: threading.Thread | None = None
+        self._computed_at = 0.0  # monotonic
 
     def get(self) -> Snapshot:
         current = self._store.picture_fingerprint()
         with self._lock:
             snap = self._snapshot
-            if snap is None or snap.fingerprint != current:
-                snap = compute(self._store, self._chain, now=self._clock())
-                self._snapshot = snap
+        if snap is not None and snap.fingerprint == current:
             return snap
+        if snap is None or not self._background:
+            return self._compute(current)
+        with self._lock:
+            due = time.monotonic() - self._computed_at >= self._min_interval
+            if due and (self._refresher is None or not self._refresher.is_alive()):
+                self._refresher = threading.Thread(
+                    target=self._compute, args=(current,), name="picture-refresh", daemon=True
+                )
+                self._refresher.start()
+        return snap
+
+    def _compute(self, fingerprint: tuple[int, int]) -> Snapshot:
+        with self._computing:
+            with self._lock:
+                snap = self._snapshot
+            if snap is not None and snap.fingerprint == fingerprint:
+                return snap
+            made = compute(self._store, self._chain, now=self._clock())
+            with self._lock:
+                self._snapshot = made
+                self._computed_at = time.monotonic()
+            return made
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Wait for a background computation to finish (tests, shutdown)."""
+        with self._lock:
+            thread = self._refresher
+        if thread is not None:
+            thread.join(timeout)
 
     def peek(self) -> Snapshot | None:
         return self._snapshot

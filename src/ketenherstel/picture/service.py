@@ -116,9 +116,13 @@ class Picture:
         chain: Chain,
         db: PictureDb,
         clock: Callable[[], float],
+        *,
+        background: bool = False,
     ) -> None:
+        """``background``: a server keeps answering from the last snapshot while the next one
+        is computed (see :class:`PictureCache`)."""
         self.store, self.manual, self.chain, self.db, self.clock = store, manual, chain, db, clock
-        self.cache = PictureCache(store, chain, clock)
+        self.cache = PictureCache(store, chain, clock, background=background)
         self.partner_names = {p.key: p.name for p in chain.partners}
         self.process_names = {p.key: p.name for p in chain.processes}
 

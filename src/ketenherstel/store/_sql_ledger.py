@@ -201,10 +201,11 @@ class LedgerSql(SqlBase):
                 ).fetchall()
             ]
 
-    def picture_fingerprint(self) -> tuple[int, float]:
-        """(deliveries, latest change): when neither moved, the picture computed before holds."""
+    def picture_fingerprint(self) -> tuple[int, int]:
+        """(last delivery id, last trail entry id): every change the picture counts (a new
+        delivery, a lease, an acknowledgement, a dead letter, a re-send) adds to one of them.
+        Both are primary keys, so this costs two index lookups however large the store."""
         with self._tx() as cur:
-            n, last = self._x(
-                cur, "SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM deliveries"
-            ).fetchone()
-        return int(n), float(last)
+            d = self._x(cur, "SELECT COALESCE(MAX(id), 0) FROM deliveries").fetchone()[0]
+            t = self._x(cur, "SELECT COALESCE(MAX(id), 0) FROM trail").fetchone()[0]
+        return int(d), int(t)

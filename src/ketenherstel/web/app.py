@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -71,6 +72,9 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = 256
         if group_commit:
             runtime.exchange.start()
+        # The picture's first snapshot (one pass over every delivery) is computed before the
+        # first page asks for it.
+        threading.Thread(target=picture.snapshot, name="picture-warm", daemon=True).start()
         stop = asyncio.Event()
         pusher = Pusher(runtime.exchange)
         task = asyncio.create_task(pusher.run(stop, interval=runtime.settings.push_interval))
@@ -150,9 +154,13 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
         runtime.settings.picture_location(), synchronous=runtime.settings.synchronous
     )
     picture = Picture(
-        runtime.store, manual_store(runtime.store), runtime.chain, picture_db,
+        runtime.store,
+        manual_store(runtime.store),
+        runtime.chain,
+        picture_db,
         runtime.exchange.clock,
-    )  # fmt: skip
+        background=True,
+    )
     app.state.picture = picture
     problems.install(app)
 

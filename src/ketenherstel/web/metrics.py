@@ -23,7 +23,7 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(stats: list[QueueStats], now: float, messages: dict[str, int]) -> str:
+def render(stats: list[QueueStats], now: float) -> str:
     out: list[str] = []
 
     def family(name: str, kind: str, text: str) -> None:
@@ -56,11 +56,6 @@ def render(stats: list[QueueStats], now: float, messages: dict[str, int]) -> str
             out.append(f'ketenherstel_deliveries_total{{{chan(s)},state="{state}"}} {n}')
     family("ketenherstel_dead_letters", "gauge", "Dead-lettered deliveries per channel.")
     out += [f"ketenherstel_dead_letters{{{chan(s)}}} {s.dead}" for s in stats]
-    family("ketenherstel_messages_total", "counter", "Messages stored per source.")
-    out += [
-        f'ketenherstel_messages_total{{source="{_label(k)}"}} {v}'
-        for k, v in sorted(messages.items())
-    ]
     return "\n".join(out) + "\n"
 
 
@@ -69,8 +64,6 @@ async def metrics(request: Request, principal: ViewerDep) -> PlainTextResponse:
     rt = request.app.state.runtime
 
     def read() -> str:
-        stats = rt.store.queue_stats()
-        counts = rt.store.ledger_counts().messages
-        return render(stats, rt.exchange.clock(), counts)
+        return render(rt.store.queue_stats(), rt.exchange.clock())
 
     return PlainTextResponse(await run_in_threadpool(read), media_type=CONTENT_TYPE)

@@ -237,7 +237,10 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
         def build() -> dict[str, Any]:
             snap = picture.snapshot()
-            channels = [(c.replace("->", " → "), snap.view("channel", c)) for c in snap.channels()]
+            channels = [
+                (_heading(picture, "channel", c)[len("Kanaal ") :], snap.view("channel", c))
+                for c in snap.channels()
+            ]
             channels.sort(key=lambda item: -item[1].peak)
             try:
                 fresh = rt.registry.freshness()
@@ -359,7 +362,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         metric = b.series_key.rpartition("#")[2]
         return {
             "b": b,
-            "c": bottleneck_chart(picture, b),
+            "c": bottleneck_chart(picture, b, _heading(picture, b.series_kind, series_key(b))),
             "agreements": [(a, picture.effect(b, a)) for a in picture.db.agreements(b.id)],
             "errors": errors,
             "values": values,
@@ -630,6 +633,8 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                     "summary": summary,
                 }
             )
+        order = list(STATES)
+        groups.sort(key=lambda g: (min(order.index(c.state) for c in g["cells"]), g["name"]))
         labels = {**picture.process_names, **HAND_CHANNELS}
         return _page(
             request,

@@ -1,0 +1,131 @@
+"""`ketenherstel picture …` and `ketenherstel briefing …` through Typer's runner on a small
+om-2025 run: the series and the matrix, a hand-set status, a briefing made, refused for its
+author, approved by another and exported; bad input refused with exit code 2, nothing saved."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from ketenherstel.cli import app
+from ketenherstel.picture.db import open_picture_db
+from ketenherstel.settings import Settings
+
+runner = CliRunner()
+
+
+def run(picture: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app, list(args), env={"COLUMNS": "200", "KETENHERSTEL_PICTURE_DB": picture}
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def setup(small_scenario: Settings, tmp_path: Path) -> tuple[str, str]:
+    picture = str(tmp_path / "picture.sqlite")
+    return small_scenario.store_url, dataclasses.replace(
+        small_scenario, picture_db=picture
+    ).picture_location()
+
+
+def test_series_and_matrix(setup: tuple[str, str]) -> None:
+    store, picture = setup
+    code, out, _ = run(
+        picture, "picture", "show", "--kind", "channel", "--key", "om->justid", "--store", store
+    )
+    assert code == 0 and "backlog" in out and "now: backlog" in out
+    code, _, err = run(picture, "picture", "show", "--kind", "nonsense", "--store", store)
+    assert code == 2 and "--kind must be one of" in err
+    code, _, err = run(
+        picture, "picture", "show", "--kind", "channel", "--key", "x->y", "--store", store
+    )
+    assert code == 1 and "niets gemeten" in err
+    code, out, _ = run(picture, "picture", "matrix", "--store", store)
+    assert code == 0 and "Recovery matrix" in out
+
+
+def test_status_by_hand(setup: tuple[str, str]) -> None:
+    store, picture = setup
+    code, _, err = run(
+        picture,
+        "picture",
+        "status",
+        "om",
+        "fax",
+        "down",
+        "--reason",
+        "",
+        "--as",
+        "Tester",
+        "--store",
+        store,
+    )
+    assert code == 2 and "channel:" in err and "--reason:" in err
+    db = open_picture_db(picture)
+    assert db.statuses() == []
+    code, out, _ = run(
+        picture,
+        "picture",
+        "status",
+        "om",
+        "email",
+        "down",
+        "--reason",
+        "e-mail gaat verloren",
+        "--as",
+        "Tester",
+        "--store",
+        store,
+    )
+    assert code == 0 and "om email: down" in out
+    assert [(s.partner, s.channel, s.state) for s in db.statuses()] == [("om", "email", "down")]
+    db.close()
+
+
+def test_briefing_made_approved_by_another_and_exported(
+    setup: tuple[str, str], tmp_path: Path
+) -> None:
+    store, picture = setup
+    code, _, err = run(
+        picture, "briefing", "make", "--date", "2030-01-01", "--as", "A", "--store", store
+    )
+    assert code == 2 and "--date:" in err
+    code, _, err = run(
+        picture, "briefing", "make", "--date", "gisteren", "--as", "A", "--store", store
+    )
+    assert code == 2
+    assert open_picture_db(picture).briefings() == []
+    out_dir = tmp_path / "out"
+    code, out, _ = run(
+        picture,
+        "briefing",
+        "make",
+        "--date",
+        "2025-08-20",
+        "--as",
+        "Author",
+        "--out",
+        str(out_dir),
+        "--store",
+        store,
+    )
+    assert code == 0 and "briefing 1 as of 2025-08-20: draft" in out
+    assert PdfReader(out_dir / "briefing-1.pdf").pages
+    assert "Author" not in (out_dir / "briefing-1-publicatie.html").read_text(encoding="utf-8")
+    code, _, err = run(picture, "briefing", "approve", "1", "--as", "Author", "--store", store)
+    assert code == 2 and "niet zelf goedkeuren" in err
+    code, _, err = run(picture, "briefing", "approve", "9", "--as", "Other", "--store", store)
+    assert code == 1 and "no briefing 9" in err
+    code, out, _ = run(picture, "briefing", "approve", "1", "--as", "Other", "--store", store)
+    assert code == 0 and "approved" in out
+    code, out, _ = run(picture, "briefing", "list", "--store", store)
+    assert code == 0 and "approved" in out
+    code, out, _ = run(
+        picture, "briefing", "export", "1", "--out", str(tmp_path / "again"), "--store", store
+    )
+    assert code == 0 and (tmp_path / "again" / "briefing-1-publicatie.pdf").is_file()
