@@ -9,7 +9,6 @@ never prints an official's name: people appear by role.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -34,6 +33,7 @@ from ketenherstel.picture.service import (
     METRICS,
     SEVERITIES,
     Picture,
+    names_pattern,
     series_key,
 )
 
@@ -256,13 +256,8 @@ def _changes(previous: Mapping[str, Any] | None, now: Mapping[str, Any]) -> list
 
 def scrub(text: str, names: Iterable[str], mark: str = NAME_MARK) -> str:
     """Every whole-word occurrence of a known name replaced by ``mark``."""
-    words = sorted({n.strip() for n in names if len(n.strip()) >= 3}, key=len, reverse=True)
-    if not words:
-        return text
-    pattern = re.compile(
-        r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w-])", re.IGNORECASE
-    )
-    return pattern.sub(mark, text)
+    pattern = names_pattern(names)
+    return text if pattern is None else pattern.sub(mark, text)
 
 
 def _charts(picture: Picture, reference: date, events: Sequence[Event]) -> list[dict[str, str]]:

@@ -7,7 +7,8 @@ message per field; nothing is stored then.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -32,6 +33,8 @@ __all__ = [
     "Effect",
     "Picture",
     "PictureInputError",
+    "names_in",
+    "names_pattern",
     "parse_day",
     "series_key",
 ]
@@ -233,6 +236,29 @@ class Picture:
 
     # -- what people register --------------------------------------------------------------
 
+    def people(self) -> set[str]:
+        """Every person's name the picture knows: people's credentials and its own registers
+        (never a partner's key)."""
+        partners = set(self.partner_names)
+        found = {c.principal for c in self.store.list_credentials() if c.partner_key is None}
+        found |= self.db.names()
+        return {n for n in found if n and n not in partners and n != "local-cli"}
+
+    def _no_names(
+        self, form: Mapping[str, str], fields: Sequence[str], problems: dict[str, str]
+    ) -> None:
+        """Text shown on the picture, the status page or a briefing may not name a person."""
+        people = self.people()
+        for name in fields:
+            if name in problems:
+                continue
+            found = names_in(form.get(name) or "", people)
+            if found:
+                problems[name] = (
+                    f"noem geen personen ({', '.join(found)}): het beeld, de statuspagina en de "
+                    "briefing tonen alleen rollen"
+                )
+
     def register_bottleneck(self, form: Mapping[str, str], *, actor: str) -> int:
         problems: dict[str, str] = {}
         title = _text(form, "titel", problems, limit=200)
@@ -246,6 +272,7 @@ class Picture:
         metric = _choice(form, "maat", METRICS, problems)
         kind, key = _series(form.get("reeks", ""), problems)
         start = _day(form, "begin", problems)
+        self._no_names(form, ("titel", "omschrijving"), problems)
         if kind and "reeks" not in problems:
             try:
                 if kind != "all" and not self.snapshot().keys(kind, key):
@@ -281,6 +308,11 @@ class Picture:
         risk = _text(form, "restrisico", problems)
         accepted_role = _text(form, "risico_rol", problems, limit=120)
         accepted_by = _text(form, "risico_door", problems, limit=120)
+        self._no_names(
+            form,
+            ("afspraak", "eigenaar", "verwacht_effect", "restrisico", "risico_rol"),
+            problems,
+        )
         until_text = form.get("risico_tot", "").strip()
         until: float | None = None
         if until_text:
@@ -330,6 +362,7 @@ class Picture:
         channel = _choice(form, "kanaal", HAND_CHANNELS, problems)
         state = _choice(form, "status", STATES, problems)
         reason = _text(form, "reden", problems, limit=500)
+        self._no_names(form, ("reden",), problems)
         if problems:
             raise PictureInputError(problems)
         return self.db.set_status(
@@ -343,6 +376,24 @@ class Picture:
 
     def contacts(self) -> list[Contact]:
         return self.db.contacts()
+
+
+def names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A case-insensitive whole-word pattern for these names (those of 3 characters or more)."""
+    words = sorted({n.strip() for n in names if len(n.strip()) >= 3}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(
+        r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w-])", re.IGNORECASE
+    )
+
+
+def names_in(text: str, names: Iterable[str]) -> list[str]:
+    """The known names that occur in ``text``, as written there."""
+    pattern = names_pattern(names)
+    if pattern is None:
+        return []
+    return sorted({m.group(0) for m in pattern.finditer(text)})
 
 
 def _metric_of(b: Bottleneck) -> str:
