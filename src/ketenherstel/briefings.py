@@ -44,7 +44,7 @@ class BriefingService:
     def __init__(self, rt: Runtime, picture: Picture) -> None:
         self.rt = rt
         self.picture = picture
-        self._pdfs: dict[tuple[int, bool], bytes] = {}
+        self._pdfs: dict[tuple[int, bool, str], bytes] = {}
         self._lock = threading.Lock()
 
     def extras(self, reference_end: float) -> briefing.Extras:
@@ -162,7 +162,13 @@ class BriefingService:
         reference_end = datetime.combine(reference, time(23, 59, 59, 999999), TZ).timestamp()
         extras = self.extras(reference_end)
         rows = self.picture.db.briefings()
-        previous = json.loads(rows[0].figures) if rows else None
+        reference_at = datetime.combine(reference, time(), TZ).timestamp()
+        earlier = [r for r in rows if r.state == "approved" and r.reference_at < reference_at]
+        previous = (
+            json.loads(max(earlier, key=lambda r: (r.reference_at, r.id)).figures)
+            if (earlier)
+            else None
+        )
         data = briefing.figures(self.picture, reference, extras, previous=previous)
         names = sorted(names_of(self.rt, self.picture) | {principal.name})
         number = (rows[0].id + 1) if rows else 1
@@ -195,10 +201,10 @@ class BriefingService:
                 }
             )
         # The approval is written into the document itself (by role, never by name).
-        html = row.html.replace("concept, nog niet goedgekeurd", "goedgekeurd door een operator")
-        public = row.public_html.replace(
-            "concept, nog niet goedgekeurd", "goedgekeurd door een operator"
-        )
+        draft = '<span class="concept">concept, nog niet goedgekeurd</span>'
+        done = "<strong>goedgekeurd door een operator</strong>"
+        html = row.html.replace(draft, done)
+        public = row.public_html.replace(draft, done)
         if not self.picture.db.approve_briefing(
             briefing_id,
             at=self.rt.exchange.clock(),
@@ -207,22 +213,22 @@ class BriefingService:
             public_html=public,
         ):
             raise PictureInputError({"briefing": f"briefing {briefing_id} is al goedgekeurd"})
-        with self._lock:
-            self._pdfs.pop((briefing_id, False), None)
-            self._pdfs.pop((briefing_id, True), None)
         self._audit(principal, "briefing-approved", briefing_id, "")
 
     def pdf(self, briefing_id: int, public: bool) -> bytes:
-        with self._lock:
-            cached = self._pdfs.get((briefing_id, public))
-        if cached is not None:
-            return cached
+        """The PDF of the document as it is now (cached per state: an approval, also by
+        another process, makes a new one)."""
         row = self.picture.db.briefing(briefing_id)
         if row is None:
             raise PictureInputError({"briefing": f"er is geen briefing {briefing_id}"})
+        key = (briefing_id, public, row.state)
+        with self._lock:
+            cached = self._pdfs.get(key)
+        if cached is not None:
+            return cached
         body = briefing.pdf(row.public_html if public else row.html)
         with self._lock:
-            self._pdfs[(briefing_id, public)] = body
+            self._pdfs[key] = body
         return body
 
     def _audit(self, principal: Principal, action: str, briefing_id: int, detail: str) -> None:

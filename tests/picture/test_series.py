@@ -93,17 +93,32 @@ def test_an_event_time_later_than_arrival_counts_from_arrival(chain: Chain) -> N
     assert v.inflow[0] == 1
 
 
-def test_unacknowledged_and_dead_stay_in_the_backlog(chain: Chain) -> None:
+def test_a_dead_letter_leaves_the_backlog_and_is_counted_apart(chain: Chain) -> None:
     rows = Rows()
     rows.add("om", "cjib", AFDOENING, at(1, 8))
     rows.add("om", "cjib", AFDOENING, at(1, 9), state="dead", received=at(1, 9))
     rows.add("om", "cjib", AFDOENING, at(1, 10), at(1, 11))
     snap = compute(rows, chain, now=at(2, 8))  # type: ignore[arg-type]
     v = snap.view("receiver", "cjib")
-    assert v.backlog_now == 2
+    assert v.backlog_now == 1
+    assert v.dead == (1,)
     assert v.delivered == 1
     # The oldest still waiting at the store's last change (1 July 11:00) was logged at 8:00.
     assert v.oldest_now_hours == pytest.approx(3.0)
+    assert v.oldest_hours[-1] == pytest.approx(3.0)  # today's is aged now, not at midnight
+
+
+def test_a_sender_clock_error_counts_from_arrival(chain: Chain) -> None:
+    rows = Rows()
+    rows.rows.append(
+        (1, "om", "justid", AFDOENING, "1970-01-01T00:00:00Z", at(2, 12), "acked", at(2, 13))
+    )
+    rows.rows.append(
+        (2, "om", "justid", AFDOENING, "0001-01-01T00:00:00Z", at(2, 12), "ready", at(2, 12))
+    )
+    v = compute(rows, chain, now=at(3)).view("all")  # type: ignore[arg-type]
+    assert v.days == (date(2025, 7, 2),)
+    assert v.inflow == (2,)
 
 
 def test_a_deadline_is_missed_on_the_day_it_passes(chain: Chain) -> None:
@@ -150,7 +165,8 @@ def test_views_add_up(chain: Chain) -> None:
 items = st.lists(
     st.tuples(
         st.floats(0, 10 * 24, allow_nan=False),  # logged, hours after 1 July
-        st.one_of(st.none(), st.floats(0, 12 * 24, allow_nan=False)),  # wait until ack
+        st.one_of(st.none(), st.floats(0, 12 * 24, allow_nan=False)),  # wait until it left
+        st.sampled_from(["acked", "dead"]),  # how it left
         st.sampled_from([DAGVAARDING, AFDOENING]),
         st.sampled_from(["justid", "rechtspraak"]),
     ),
@@ -168,35 +184,43 @@ def test_every_figure_equals_a_brute_force_count(generated: list[Any]) -> None:
     chain = CHAIN
     rows = Rows()
     start = at(1)
-    for logged_h, wait_h, type_, receiver in generated:
+    for logged_h, wait_h, how, type_, receiver in generated:
         logged = start + logged_h * 3600
-        acked = None if wait_h is None else logged + wait_h * 3600
-        rows.add("om", receiver, type_, logged, acked)
+        left = None if wait_h is None else logged + wait_h * 3600
+        if how == "dead" and left is not None:
+            rows.add("om", receiver, type_, logged, None, state="dead", received=logged)
+            rows.rows[-1] = (*rows.rows[-1][:7], left)
+        else:
+            rows.add("om", receiver, type_, logged, left)
     snap = compute(rows, chain, now=at(28))  # type: ignore[arg-type]
     v = snap.view("all")
     limit = {DAGVAARDING: 10 * 86400.0, AFDOENING: None}
     for i, _ in enumerate(v.days):
         # A day is [midnight, next midnight); the last one ends at the store's last change.
+        left = ("acked", "dead")
         if i < len(v.days) - 1:
-            end = snap.ends[i]
+            age_at = snap.ends[i]
             waiting = [
-                r for r in rows.rows if float(r[5]) < end and not (r[6] == "acked" and r[7] < end)
+                r
+                for r in rows.rows
+                if float(r[5]) < age_at and not (r[6] in left and r[7] < age_at)
             ]
         else:
-            end = snap.as_of
+            age_at = snap.as_of
             waiting = [
-                r for r in rows.rows if float(r[5]) <= end and not (r[6] == "acked" and r[7] <= end)
+                r
+                for r in rows.rows
+                if float(r[5]) <= age_at and not (r[6] in left and r[7] <= age_at)
             ]
         assert v.backlog[i] == len(waiting)
         oldest = min((float(r[5]) for r in waiting), default=None)
         if oldest is None:
             assert v.oldest_hours[i] is None
         else:
-            assert v.oldest_hours[i] == pytest.approx(
-                max(0.0, (snap.ends[i] - oldest) / 3600), abs=1e-6
-            )
+            assert v.oldest_hours[i] == pytest.approx(max(0.0, (age_at - oldest) / 3600), abs=1e-6)
     assert sum(v.inflow) == len(rows.rows)
     assert sum(v.outflow) == sum(1 for r in rows.rows if r[6] == "acked")
+    assert sum(v.dead) == sum(1 for r in rows.rows if r[6] == "dead")
     missed = 0
     for r in rows.rows:
         lim = limit[r[3]]

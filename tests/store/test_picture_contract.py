@@ -52,6 +52,15 @@ class PictureContract:
         first = store.picture_rows(after=0, limit=2)
         rest = store.picture_rows(after=int(first[-1][0]), limit=2)  # type: ignore[call-overload]
         assert [r[0] for r in first + rest] == [r[0] for r in rows]
+        pending = {(q.receiver, q.sender): q for q in store.pending_stats()}
+        for q in store.queue_stats():
+            p = pending.get((q.receiver, q.sender))
+            if q.ready + q.leased + q.dead == 0:
+                assert p is None
+                continue
+            assert p is not None
+            assert (p.ready, p.leased, p.dead, p.acked) == (q.ready, q.leased, q.dead, 0)
+            assert p.oldest_waiting == q.oldest_waiting
         store.audit(AuditRecord(30.0, "Jan Jansen", "x", "y", ""))
         store.audit(AuditRecord(31.0, "Piet Pieters", "x", "y", ""))
         store.audit(AuditRecord(32.0, "Jan Jansen", "x", "z", ""))

@@ -279,12 +279,17 @@ def test_a_bottleneck_with_a_work_agreement_shows_its_measured_effect(ui: Ui) ->
     assert effect.text() in r.text
     assert "knelpunt: Voorraad OM naar Justid" in r.text  # the band on the chart
     assert CEES not in r.text  # the risk is shown by role
-    assert (
-        ui.client.post(
-            "/ui/knelpunten/99/werkafspraken", data={**AGREEMENT, "csrf": csrf}
-        ).status_code
-        == 404
-    )
+    missing = ui.client.post("/ui/knelpunten/99/werkafspraken", data={**AGREEMENT, "csrf": csrf})
+    assert missing.status_code == 404
+    # Closed: not before it began, not twice.
+    r = ui.client.post("/ui/knelpunten/1/afsluiten", data={"einde": "2025-07-01", "csrf": csrf})
+    assert r.status_code == 400 and "voor het begin" in r.text
+    assert ui.picture.db.bottleneck(1).ended_at is None  # type: ignore[union-attr]
+    r = ui.client.post("/ui/knelpunten/1/afsluiten", data={"einde": "2025-09-01", "csrf": csrf})
+    assert r.status_code == 200 and "Knelpunt afgesloten" in r.text
+    assert ui.picture.db.bottleneck(1).ended_at is not None  # type: ignore[union-attr]
+    r = ui.client.post("/ui/knelpunten/1/afsluiten", data={"einde": "2025-09-02", "csrf": csrf})
+    assert r.status_code == 400 and "al afgesloten" in r.text
 
 
 def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> None:
@@ -489,6 +494,7 @@ def test_metrics_in_prometheus_format_for_viewers_only(ui: Ui) -> None:
     assert ui.client.get("/metrics").status_code == 401
     partner = {"Authorization": f"Bearer {ui.tokens['om']}"}
     assert ui.client.get("/metrics", headers=partner).status_code == 403
+    ui.picture.snapshot()  # the server's first snapshot (it is warmed at start)
     r = ui.client.get("/metrics", headers={"Authorization": f"Bearer {ui.tokens['cees']}"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -502,14 +508,98 @@ def test_metrics_in_prometheus_format_for_viewers_only(ui: Ui) -> None:
     assert {
         "ketenherstel_backlog",
         "ketenherstel_oldest_waiting_seconds",
-        "ketenherstel_deliveries_total",
+        "ketenherstel_deliveries",
         "ketenherstel_dead_letters",
+        "ketenherstel_delivered_total",
     } <= families
     stats = ui.rt.store.queue_stats()
-    acked = sum(s.acked for s in stats)
-    shown = sum(
-        int(line.rsplit(" ", 1)[1])
-        for line in r.text.splitlines()
-        if line.startswith("ketenherstel_deliveries_total") and 'state="acked"' in line
+
+    def total(name: str) -> int:
+        return sum(
+            int(line.rsplit(" ", 1)[1])
+            for line in r.text.splitlines()
+            if line.startswith(name + "{")
+        )
+
+    assert total("ketenherstel_delivered_total") == sum(s.acked for s in stats)
+    assert total("ketenherstel_backlog") == sum(s.ready + s.leased for s in stats)
+    assert total("ketenherstel_dead_letters") == sum(s.dead for s in stats)
+
+
+def test_a_viewer_cannot_post_to_any_form(ui: Ui) -> None:
+    ui.sign_in("anna")
+    csrf = ui.csrf()
+    ui.client.post("/ui/knelpunten", data={**BOTTLENECK, "csrf": csrf})
+    make_briefing(ui)
+    ui.sign_in("cees")
+    csrf = ui.csrf("/ui/briefings") if 'name="csrf"' in ui.client.get("/ui/briefings").text else "x"
+    for path, data in (
+        ("/ui/knelpunten/1/werkafspraken", AGREEMENT),
+        ("/ui/knelpunten/1/afsluiten", {"einde": "2025-09-01"}),
+        (
+            "/ui/bereikbaarheid",
+            {
+                "partner": "om",
+                "kanaal": "telefoon",
+                "beller": "burger",
+                "ontvangen": "2025-08-05T10:00",
+            },
+        ),
+        ("/ui/briefings/1/goedkeuren", {}),
+    ):
+        r = ui.client.post(path, data={**data, "csrf": csrf})
+        assert r.status_code == 403, path
+    assert ui.picture.db.agreements() == []
+    assert ui.picture.db.bottleneck(1).ended_at is None  # type: ignore[union-attr]
+    assert ui.picture.db.contacts() == []
+    assert ui.picture.db.briefing(1).state == "draft"  # type: ignore[union-attr]
+
+
+def test_odd_paths_and_notices_are_answered_plainly(ui: Ui) -> None:
+    ui.sign_in("anna")
+    for path in (
+        "/ui/knelpunten/abc",
+        "/ui/knelpunten/99999999999999999999",
+        "/ui/briefings/99999999999999999999",
+        "/ui/briefings/1.exe",
+        "/ui/briefings/99999999999999999999/publicatie",
+        "/ui/knelpunten/0",
+    ):
+        r = ui.client.get(path)
+        assert r.status_code == 404, path
+        assert "Deze pagina bestaat niet" in r.text
+    h = {"Authorization": f"Bearer {ui.tokens['cees']}"}
+    assert ui.client.get("/v1/briefings/99999999999999999999", headers=h).status_code == 400
+    # A notice is one of the fixed texts, never what the address says.
+    r = ui.client.get("/status?melding=Alle+storingen+verholpen")
+    assert "Alle storingen verholpen" not in r.text
+    assert "Status opgeslagen." in ui.client.get("/ui/herstelmatrix?melding=status").text
+
+
+def test_signing_out_ends_the_session_on_the_server(ui: Ui) -> None:
+    ui.sign_in("anna")
+    cookie = ui.client.cookies[COOKIE]
+    csrf = ui.csrf("/ui/briefings")
+    r = ui.client.post("/ui/afmelden", data={"csrf": csrf})
+    assert r.url.path == "/ui/aanmelden"
+    ui.client.cookies.set(COOKIE, cookie)  # a copy kept elsewhere
+    assert ui.client.get("/ui/").url.path == "/ui/aanmelden"
+
+
+def test_the_apis_own_403_is_not_the_ui_page(ui: Ui) -> None:
+    # The registry's Forbidden is a PermissionError; the API answers it as problem+json.
+    r = ui.client.post(
+        "/v1/registry/screenings",
+        headers={"Authorization": f"Bearer {ui.tokens['om']}"},
+        json={
+            "reference": "x",
+            "skn": "1",
+            "profile": "vog-algemeen",
+            "consumer": "justis",
+            "role": "r",
+            "purpose": "p",
+            "legalGround": "g",
+        },
     )
-    assert shown == acked
+    assert r.status_code in (400, 403)
+    assert r.headers["content-type"].startswith("application/problem+json")

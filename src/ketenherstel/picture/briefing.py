@@ -113,7 +113,7 @@ def figures(
         for a in picture.db.agreements(bn.id):
             if a.starts_at > ref_end:
                 continue
-            effect = picture.effect(bn, a)
+            effect = picture.effect(bn, a, until=reference)
             agreements.append(
                 {
                     "afspraak": a.text,
@@ -150,6 +150,12 @@ def figures(
     out: dict[str, Any] = {
         "peildatum": reference.isoformat(),
         "standVan": snap.as_of,
+        "peilmoment": (
+            format_date(datetime.fromtimestamp(snap.as_of, TZ), with_time=True)
+            if snap.as_of < ref_end
+            else None
+        ),
+        "aanleiding": _occasion(picture, ref_end),
         "bron": {
             "reeksen": f"uitwisseling: {snap.rows} afleveringen, stand "
             f"{format_date(datetime.fromtimestamp(snap.as_of, TZ), with_time=True)}",
@@ -175,6 +181,28 @@ def figures(
     }
     out["wijzigingen"] = _changes(previous, out)
     return out
+
+
+def _occasion(picture: Picture, until: float) -> str:
+    """Which partners were cut off from the exchange, from when and until when (by then)."""
+    parts = []
+    events = sorted(
+        picture.store.partner_events(partner=None, limit=100_000), key=lambda e: e.changed_at
+    )
+    for partner in sorted({e.partner for e in events}):
+        mine = [e for e in events if e.partner == partner and e.changed_at <= until]
+        cut = [e for e in mine if e.state == "isolated"]
+        if not cut:
+            continue
+        name = picture.partner_names.get(partner, partner)
+        since = format_date(datetime.fromtimestamp(cut[0].changed_at, TZ), with_time=True)
+        back = [e for e in mine if e.state == "online" and e.changed_at > cut[0].changed_at]
+        if back:
+            again = format_date(datetime.fromtimestamp(back[0].changed_at, TZ), with_time=True)
+            parts.append(f"{name} was van {since} tot {again} afgesloten van de uitwisseling.")
+        else:
+            parts.append(f"{name} is sinds {since} afgesloten van de uitwisseling.")
+    return " ".join(parts)
 
 
 def _matrix_at(matrix: Matrix, at: float) -> list[dict[str, Any]]:

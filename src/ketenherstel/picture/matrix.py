@@ -199,16 +199,30 @@ def build_matrix(
             previous: str | None = None
             since: float | None = None
             reason = ""
+            causes = sorted(
+                [e.changed_at for e in events_of.get(partner, [])]
+                + [p.valid_from for p in procedures if p.process == process]
+                + [p.retired_at for p in procedures if p.process == process and p.retired_at]
+            )
+            start = snap.ends[0] - 86400 * 2  # before the first day
             for i, day in enumerate(view.days):
                 end = snap.ends[i] if i < len(view.days) - 1 else snap.as_of
                 state, why = _exchange_state(
                     events_of.get(partner, []), procedures, process, end, view.oldest_hours[i]
                 )
                 if state != previous:
-                    at = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
+                    # When a partner event or an interim procedure caused it: its own time;
+                    # a backlog that drained: the day.
+                    within = [t for t in causes if start < t <= end]
+                    at = (
+                        within[-1]
+                        if within and state in ("down", "manual", "normal")
+                        else datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
+                    )
                     if previous is not None:
                         changes.append(Change(at, partner, process, state, why))
                     previous, since, reason = state, at, why
+                start = end
             cells.append(
                 Cell(
                     partner=partner,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,7 +13,14 @@ from ketenherstel.picture.matrix import Event
 from ketenherstel.picture.series import TZ, View
 from ketenherstel.picture.service import CONTACT_CHANNELS, METRICS, Picture, series_key
 
-__all__ = ["Chart", "bottleneck_chart", "overview_charts", "reachability", "selection_charts"]
+__all__ = [
+    "Chart",
+    "bottleneck_chart",
+    "overview_charts",
+    "reachability",
+    "registry_charts",
+    "selection_charts",
+]
 
 _TABLE_ROWS = 40
 
@@ -193,7 +201,7 @@ def reachability(picture: Picture) -> tuple[list[Chart], list[ReachRow]]:
     series: list[Series] = []
     for partner in sorted({c.partner for c in contacts}):
         for channel in sorted({c.channel for c in contacts if c.partner == partner}):
-            per_day = picture.reachability(partner, days, channel)
+            per_day = picture.reachability(partner, days, channel, contacts)
             name = (
                 f"{picture.partner_names.get(partner, partner)}, "
                 f"{CONTACT_CHANNELS.get(channel, channel).lower()}"
@@ -233,3 +241,44 @@ def reachability(picture: Picture) -> tuple[list[Chart], list[ReachRow]]:
         markers(picture.events()),
     )
     return [chart], rows
+
+
+def registry_charts(picture: Picture, history: Sequence[tuple[float, str]]) -> list[Chart]:
+    """The registry's freshness over time, from what it said in its answers: per source, the
+    messages still waiting for it, and how far behind its complete-up-to time was."""
+    if not history:
+        return []
+    waiting: dict[str, list[tuple[datetime, float]]] = {}
+    behind: dict[str, list[tuple[datetime, float]]] = {}
+    for as_of, body in history:
+        at = datetime.fromtimestamp(as_of, TZ)
+        day = datetime(at.year, at.month, at.day, tzinfo=TZ)
+        for source in json.loads(body).get("sources", []):
+            name = str(source.get("name") or source.get("partner"))
+            waiting.setdefault(name, []).append((day, float(source.get("waiting") or 0)))
+            upto = source.get("completeUpTo")
+            if upto:
+                lag = (as_of - datetime.fromisoformat(upto).timestamp()) / 3600
+                behind.setdefault(name, []).append((day, max(0.0, lag)))
+    marks = markers(picture.events())
+
+    def top(series: dict[str, list[tuple[datetime, float]]]) -> list[Series]:
+        ranked = sorted(series.items(), key=lambda item: -max(v for _, v in item[1]))
+        return [Series(name, tuple(points)) for name, points in ranked[:6]]
+
+    return [
+        _chart(
+            "register-wachtend",
+            "Berichten die wachten op het documentatieregister, per bron",
+            top(waiting),
+            "berichten",
+            marks,
+        ),
+        _chart(
+            "register-achterstand",
+            'Hoe ver het register achterliep: tijd sinds "volledig tot", per bron',
+            top(behind),
+            "uur",
+            marks,
+        ),
+    ]

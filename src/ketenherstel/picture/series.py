@@ -5,8 +5,12 @@ sender kept in its outbox waits from the moment it was logged) and out when its 
 acknowledged it. Per (sender, receiver, type) and per local day in Europe/Amsterdam: inflow,
 outflow, backlog and the oldest waiting item at the day's end, lead times of what was
 acknowledged that day, and deadlines missed (the day an item's legal limit passed while it was
-still waiting). Channels, processes and partners are sums of those. A dead-lettered delivery
-was never delivered, so it stays in the backlog.
+still waiting). Channels, processes and partners are sums of those.
+
+A dead-lettered delivery leaves the backlog when it failed for good and is counted apart
+(``dead``): it waits for no one any more, it waits for an operator. Its deadline, if it passes,
+is still missed. An event time more than :data:`MAX_OUTBOX_DAYS` before its arrival is taken to
+be a sender's clock error, and the arrival counts instead.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ receiver, as sender, or either."""
 
 Key = tuple[str, str, str]  # (sender, receiver, type)
 _NAN = float("nan")
+MAX_OUTBOX_DAYS = 366
+"""How long before its arrival a message's own time may lie (an outbox kept it meanwhile)."""
 
 
 def legal_limits(chain: Chain) -> dict[str, timedelta]:
@@ -61,6 +67,7 @@ class _Days:
     inflow: list[int]
     outflow: list[int]
     missed: list[int]
+    dead: list[int]
     backlog: list[int]
     oldest: list[float]  # epoch of the oldest waiting item's event at the day's end, or nan
     leads: list[array[float]]  # hours, of what was acknowledged that day
@@ -77,6 +84,7 @@ class View:
     outflow: tuple[int, ...]
     backlog: tuple[int, ...]
     missed: tuple[int, ...]
+    dead: tuple[int, ...]
     oldest_hours: tuple[float | None, ...]
     lead_median: tuple[float | None, ...]
     lead_p90: tuple[float | None, ...]
@@ -160,7 +168,7 @@ class Snapshot:
 
     def _view(self, kind: str, key: str, keys: Sequence[Key]) -> View:
         n = len(self.days)
-        inflow, outflow, missed, backlog = [0] * n, [0] * n, [0] * n, [0] * n
+        inflow, outflow, missed, backlog, dead = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
         oldest = [math.inf] * n
         leads: list[list[float]] = [[] for _ in range(n)]
         for k in keys:
@@ -169,14 +177,17 @@ class Snapshot:
                 inflow[i] += d.inflow[i]
                 outflow[i] += d.outflow[i]
                 missed[i] += d.missed[i]
+                dead[i] += d.dead[i]
                 backlog[i] += d.backlog[i]
                 o = d.oldest[i]
                 if o == o and o < oldest[i]:  # not nan
                     oldest[i] = o
                 if d.leads[i]:
                     leads[i].extend(d.leads[i])
+        # Each day's oldest item is aged at the day's end; today's, now (the last change).
+        cuts = [*self.ends[:-1], min(self.ends[-1], self.as_of)] if self.ends else []
         oldest_hours = tuple(
-            None if math.isinf(o) else max(0.0, (self.ends[i] - o) / 3600.0)
+            None if math.isinf(o) else max(0.0, (cuts[i] - o) / 3600.0)
             for i, o in enumerate(oldest)
         )
         medians: list[float | None] = []
@@ -198,6 +209,7 @@ class Snapshot:
             outflow=tuple(outflow),
             backlog=tuple(backlog),
             missed=tuple(missed),
+            dead=tuple(dead),
             oldest_hours=oldest_hours,
             lead_median=tuple(medians),
             lead_p90=tuple(p90s),
@@ -257,7 +269,9 @@ def compute(
     limits = {t: d.total_seconds() for t, d in legal_limits(chain).items()}
     process_of = {mt.type: mt.process for mt in chain.message_types}
     ins: dict[Key, array[float]] = {}
-    outs: dict[Key, array[float]] = {}
+    outs: dict[Key, array[float]] = {}  # acknowledged at (nan: not)
+    deads: dict[Key, array[float]] = {}  # dead-lettered at (nan: not)
+    bound = MAX_OUTBOX_DAYS * 86400.0
     last = 0.0
     rows = 0
     after = 0
@@ -269,13 +283,17 @@ def compute(
             key = (str(sender), str(receiver), str(type_))
             arrived = float(received)  # type: ignore[arg-type]
             changed = float(updated)  # type: ignore[arg-type]
-            t_in = min(_epoch(time_text, arrived), arrived)
+            t_in = _epoch(time_text, arrived)
+            if not arrived - bound <= t_in <= arrived:
+                t_in = arrived  # later than its arrival, or a clock error
             a_in = ins.get(key)
             if a_in is None:
                 a_in = ins[key] = array("d")
                 outs[key] = array("d")
+                deads[key] = array("d")
             a_in.append(t_in)
             outs[key].append(changed if state == "acked" else _NAN)
+            deads[key].append(changed if state == "dead" else _NAN)
             last = max(last, arrived, changed)
         rows += len(page)
         after = int(page[-1][0])  # type: ignore[call-overload]
@@ -285,7 +303,7 @@ def compute(
     first = min((min(a) for a in ins.values() if a), default=as_of)
     days = _days(_local_day(first), _local_day(as_of))
     ends = tuple(_day_end(d) for d in days)
-    per_key = {k: _measure(ins[k], outs[k], ends, limits.get(k[2]), as_of) for k in ins}
+    per_key = {k: _measure(ins[k], outs[k], deads[k], ends, limits.get(k[2]), as_of) for k in ins}
     return Snapshot(
         as_of=as_of,
         computed_at=now,
@@ -306,23 +324,28 @@ def _days(first: date, last: date) -> tuple[date, ...]:
 def _measure(
     t_in: array[float],
     t_out: array[float],
+    t_dead: array[float],
     ends: Sequence[float],
     limit: float | None,
     as_of: float,
 ) -> _Days:
     n = len(ends)
     last_end = ends[-1]
-    inflow, outflow, missed = [0] * n, [0] * n, [0] * n
+    inflow, outflow, missed, dead = [0] * n, [0] * n, [0] * n, [0] * n
     leads: list[array[float]] = [array("d") for _ in range(n)]
     order = sorted(range(len(t_in)), key=t_in.__getitem__)
+    gone = array("d", t_out)  # when each item left the backlog: acknowledged or dead
     for j in order:
-        a, b = t_in[j], t_out[j]
+        a, b, x = t_in[j], t_out[j], t_dead[j]
         i = min(bisect.bisect_right(ends, a), n - 1)
         inflow[i] += 1
         if b == b:  # acknowledged
             o = min(bisect.bisect_right(ends, b), n - 1)
             outflow[o] += 1
             leads[o].append(max(0.0, (b - a) / 3600.0))
+        elif x == x:  # dead-lettered
+            dead[min(bisect.bisect_right(ends, x), n - 1)] += 1
+            gone[j] = x
         if limit is not None:
             due = a + limit
             if due <= min(as_of, last_end) and not (b == b and b <= due):
@@ -330,10 +353,10 @@ def _measure(
     backlog: list[int] = []
     level = 0
     for i in range(n):
-        level += inflow[i] - outflow[i]
+        level += inflow[i] - outflow[i] - dead[i]
         backlog.append(level)
     # The oldest item still waiting at each day's end: walk the items in event order; the
-    # front is dropped once it has been acknowledged by then (the day ends only move forward).
+    # front is dropped once it has left by then (the day ends only move forward).
     oldest: list[float] = []
     front = 0
     count = len(order)
@@ -343,9 +366,8 @@ def _measure(
         last = i == n - 1
         cut = as_of if last else end
         while front < count:
-            j = order[front]
-            b = t_out[j]
-            if b == b and (b <= cut if last else b < cut):
+            g = gone[order[front]]
+            if g == g and (g <= cut if last else g < cut):
                 front += 1
                 continue
             break
@@ -353,7 +375,7 @@ def _measure(
             oldest.append(t_in[order[front]])
         else:
             oldest.append(_NAN)
-    return _Days(inflow, outflow, missed, backlog, oldest, leads)
+    return _Days(inflow, outflow, missed, dead, backlog, oldest, leads)
 
 
 class PictureCache:
@@ -371,7 +393,7 @@ class PictureCache:
         clock: Callable[[], float],
         *,
         background: bool = False,
-        min_interval: float = 10.0,
+        min_interval: float = 60.0,
     ) -> None:
         self._store, self._chain, self._clock = store, chain, clock
         self._background, self._min_interval = background, min_interval

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -104,7 +105,7 @@ class Effect:
         if self.before is None or self.after is None or self.days_after < 3:
             return "nog geen meetbaar effect"
         change = self.after - self.before
-        if self.before and abs(change) / abs(self.before) < 0.05:
+        if abs(change) < 1e-9 or (self.before and abs(change) / abs(self.before) < 0.05):
             return "nog geen meetbaar effect"
         direction = "gedaald" if change < 0 else "gestegen"
         pct = f" ({abs(change) / abs(self.before) * 100:.0f} %)" if self.before else ""
@@ -126,6 +127,8 @@ class Picture:
         is computed (see :class:`PictureCache`)."""
         self.store, self.manual, self.chain, self.db, self.clock = store, manual, chain, db, clock
         self.cache = PictureCache(store, chain, clock, background=background)
+        self._matrix: tuple[object, Matrix] | None = None
+        self._matrix_lock = threading.Lock()
         self.partner_names = {p.key: p.name for p in chain.partners}
         self.process_names = {p.key: p.name for p in chain.processes}
 
@@ -145,13 +148,27 @@ class Picture:
         )
 
     def matrix(self) -> Matrix:
-        return build_matrix(
-            self.snapshot(),
-            self.chain,
-            self.store.partner_events(partner=None, limit=100_000),
-            self.manual.procedures(),
-            self.db.statuses(),
+        """The recovery matrix, rebuilt only when the snapshot or what it is built from
+        changed."""
+        snap = self.snapshot()
+        events = self.store.partner_events(partner=None, limit=100_000)
+        procedures = self.manual.procedures()
+        statuses = self.db.statuses()
+        key = (
+            snap.fingerprint,
+            id(snap),
+            len(events),
+            tuple((p.id, p.retired_at) for p in procedures),
+            statuses[-1].id if statuses else 0,
+            len(statuses),
         )
+        with self._matrix_lock:
+            if self._matrix is not None and self._matrix[0] == key:
+                return self._matrix[1]
+        made = build_matrix(snap, self.chain, events, procedures, statuses)
+        with self._matrix_lock:
+            self._matrix = (key, made)
+        return made
 
     def selection(self, kind: str, key: str) -> View:
         """A view by kind and key; ``PictureInputError`` when nothing is measured for it."""
@@ -184,15 +201,20 @@ class Picture:
         raise PictureInputError({"maat": f"onbekende maat {metric!r}"})
 
     def reachability(
-        self, partner: str, days: Sequence[date], channel: str | None = None
+        self,
+        partner: str,
+        days: Sequence[date],
+        channel: str | None = None,
+        contacts: Sequence[Contact] | None = None,
     ) -> list[tuple[date, int, int, float | None]]:
-        """Per day: contacts received, answered that day or later, median hours to answer."""
+        """Per day: contacts received, answered that day or later, median hours to answer
+        (``contacts``: already read, else read from the register)."""
         index = {d: i for i, d in enumerate(days)}
         received = [0] * len(days)
         answered = [0] * len(days)
         waits: list[list[float]] = [[] for _ in days]
-        for c in self.db.contacts(partner):
-            if channel is not None and c.channel != channel:
+        for c in self.db.contacts(partner) if contacts is None else contacts:
+            if c.partner != partner or (channel is not None and c.channel != channel):
                 continue
             i = index.get(datetime.fromtimestamp(c.received_at, TZ).date())
             if i is None:
@@ -207,7 +229,11 @@ class Picture:
             out.append((d, received[i], answered[i], w[len(w) // 2] if w else None))
         return out
 
-    def effect(self, bottleneck: Bottleneck, agreement: Agreement) -> Effect:
+    def effect(
+        self, bottleneck: Bottleneck, agreement: Agreement, *, until: date | None = None
+    ) -> Effect:
+        """The agreement's measured effect on its bottleneck's series, on whole days only (the
+        last measured day is not over yet) and none after ``until`` (a briefing's date)."""
         snap = self.snapshot()
         try:
             view = snap.view(bottleneck.series_kind, series_key(bottleneck))
@@ -216,22 +242,18 @@ class Picture:
         metric = _metric_of(bottleneck)
         values = self.metric(view, metric, bottleneck.partner)
         start = datetime.fromtimestamp(agreement.starts_at, TZ).date()
-        before = [
-            v
-            for d, v in zip(view.days, values, strict=True)
-            if start - timedelta(days=7) <= d < start and v is not None
-        ]
-        after = [
-            v
-            for d, v in zip(view.days, values, strict=True)
-            if start <= d < start + timedelta(days=7) and v is not None
-        ]
-        days_after = sum(1 for d in view.days if start <= d < start + timedelta(days=7))
+        last = view.days[-1] - timedelta(days=1) if view.days else start
+        if until is not None:
+            last = min(last, until)
+        days = list(zip(view.days, values, strict=True))
+        before = [v for d, v in days if start - timedelta(days=7) <= d < start and v is not None]
+        window = [(d, v) for d, v in days if start <= d < start + timedelta(days=7) and d <= last]
+        after = [v for _, v in window if v is not None]
         return Effect(
             metric,
             sum(before) / len(before) if before else None,
             sum(after) / len(after) if after else None,
-            days_after,
+            len(window),
         )
 
     # -- what people register --------------------------------------------------------------
@@ -297,6 +319,25 @@ class Picture:
             registered_by=actor,
         )
 
+    def close_bottleneck(self, bottleneck_id: int, form: Mapping[str, str], *, actor: str) -> None:
+        """The bottleneck is over from the given day (no later than today)."""
+        b = self.db.bottleneck(bottleneck_id)
+        if b is None:
+            raise PictureInputError({"knelpunt": f"er is geen knelpunt {bottleneck_id}"})
+        problems: dict[str, str] = {}
+        end = _day(form, "einde", problems)
+        if b.ended_at is not None:
+            problems["einde"] = "dit knelpunt is al afgesloten"
+        elif end is not None and _midnight(end) < b.started_at:
+            problems["einde"] = "ligt voor het begin van het knelpunt"
+        elif end is not None and _midnight(end) > self.clock():
+            problems["einde"] = "ligt in de toekomst"
+        if problems:
+            raise PictureInputError(problems)
+        assert end is not None
+        if not self.db.end_bottleneck(bottleneck_id, _midnight(end)):
+            raise PictureInputError({"einde": "dit knelpunt is al afgesloten"})
+
     def add_agreement(self, bottleneck_id: int, form: Mapping[str, str], *, actor: str) -> int:
         problems: dict[str, str] = {}
         if self.db.bottleneck(bottleneck_id) is None:
@@ -346,8 +387,8 @@ class Picture:
         partner = _choice(form, "partner", self.partner_names, problems)
         channel = _choice(form, "kanaal", CONTACT_CHANNELS, problems)
         caller = _choice(form, "beller", CALLERS, problems)
-        received = _moment(form, "ontvangen", problems, required=True)
-        answered = _moment(form, "beantwoord", problems, required=False)
+        received = _moment(form, "ontvangen", problems, required=True, now=self.clock())
+        answered = _moment(form, "beantwoord", problems, required=False, now=self.clock())
         if received is not None and answered is not None and answered < received:
             problems["beantwoord"] = "ligt voor het moment van ontvangst"
         if problems:
@@ -433,20 +474,29 @@ def _choice(
     return value
 
 
+EARLIEST = date(2000, 1, 1)
+"""No date in a register lies before this (a typed year like 0202 is a typo)."""
+
+
 def _day(form: Mapping[str, str], name: str, problems: dict[str, str]) -> date | None:
     value = (form.get(name) or "").strip()
     if not value:
         problems[name] = "vul een datum in"
         return None
     try:
-        return parse_day(value)
+        day = parse_day(value)
     except ValueError as exc:
         problems[name] = str(exc)
         return None
+    latest = date.today() + timedelta(days=2 * 366)
+    if not EARLIEST <= day <= latest:
+        problems[name] = f"ligt niet tussen {EARLIEST:%d-%m-%Y} en {latest:%d-%m-%Y}"
+        return None
+    return day
 
 
 def _moment(
-    form: Mapping[str, str], name: str, problems: dict[str, str], *, required: bool
+    form: Mapping[str, str], name: str, problems: dict[str, str], *, required: bool, now: float
 ) -> float | None:
     value = (form.get(name) or "").strip()
     if not value:
@@ -461,8 +511,12 @@ def _moment(
     if at.tzinfo is None:
         at = at.replace(tzinfo=TZ)
     stamp = at.timestamp()
-    if not math.isfinite(stamp):
-        problems[name] = "ongeldige tijd"
+    earliest = datetime.combine(EARLIEST, time(), TZ).timestamp()
+    if not math.isfinite(stamp) or stamp < earliest:
+        problems[name] = f"ligt voor {EARLIEST:%d-%m-%Y}"
+        return None
+    if stamp > now + 3600:
+        problems[name] = "ligt in de toekomst"
         return None
     return stamp
 

@@ -281,6 +281,17 @@ class RegistryDb:
                 ).fetchall()
             ]
 
+    def freshness_history(self) -> list[tuple[float, str]]:
+        """Each local day's last freshness the registry gave in an answer: (as-of, JSON body),
+        in time order (the day taken in UTC+1, close enough for a daily series)."""
+        with self.tx() as cur:
+            rows = cur.execute(
+                "SELECT as_of, body FROM freshness_snapshots WHERE id IN "
+                "(SELECT MAX(id) FROM freshness_snapshots "
+                "GROUP BY CAST((as_of + 3600) / 86400 AS INTEGER)) ORDER BY as_of"
+            ).fetchall()
+        return [(float(a), str(b)) for a, b in rows]
+
     def freshness_at(self, at: float) -> tuple[int, float, str] | None:
         """The last freshness the registry gave in an answer at or before ``at``: (snapshot
         id, its as-of, its JSON body), or None when it had answered nothing by then."""

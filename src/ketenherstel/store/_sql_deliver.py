@@ -605,6 +605,30 @@ class DeliverySql(SqlBase):
                 )
         return entries
 
+    def pending_stats(self) -> list[QueueStats]:
+        """Like :meth:`queue_stats`, but only what waits or failed (``acked`` is 0): read
+        through the partial indexes on pending and dead deliveries, so it costs what waits, not
+        the whole history (for ``/metrics``)."""
+        with self._tx() as cur:
+            pending = self._x(
+                cur,
+                "SELECT receiver, sender, "
+                "SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN state = 'leased' THEN 1 ELSE 0 END), MIN(created_at) "
+                "FROM deliveries WHERE state IN ('ready', 'leased') GROUP BY receiver, sender",
+            ).fetchall()
+            dead = self._x(
+                cur,
+                "SELECT receiver, sender, COUNT(*) FROM deliveries WHERE state = 'dead' "
+                "GROUP BY receiver, sender",
+            ).fetchall()
+        out: dict[tuple[str, str], list[Any]] = {}
+        for receiver, sender, ready, leased, oldest in pending:
+            out[(receiver, sender)] = [int(ready), int(leased), 0, oldest]
+        for receiver, sender, n in dead:
+            out.setdefault((receiver, sender), [0, 0, 0, None])[2] = int(n)
+        return [QueueStats(r, s, v[0], v[1], 0, v[2], v[3]) for (r, s), v in sorted(out.items())]
+
     def queue_stats(self) -> list[QueueStats]:
         with self._tx() as cur:
             rows = self._x(

@@ -23,47 +23,69 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(stats: list[QueueStats], now: float) -> str:
+def render(
+    stats: list[QueueStats], now: float, delivered: dict[tuple[str, str], int] | None = None
+) -> str:
+    """``stats``: what waits and what failed, per channel (``Store.pending_stats``);
+    ``delivered``: acknowledged deliveries per (sender, receiver), from the picture's last
+    snapshot (counting them live would read the whole history on every scrape)."""
     out: list[str] = []
 
     def family(name: str, kind: str, text: str) -> None:
         out.append(f"# HELP {name} {text}")
         out.append(f"# TYPE {name} {kind}")
 
-    def chan(s: QueueStats) -> str:
-        return f'sender="{_label(s.sender)}",receiver="{_label(s.receiver)}"'
+    def chan(sender: str, receiver: str) -> str:
+        return f'sender="{_label(sender)}",receiver="{_label(receiver)}"'
 
     family("ketenherstel_backlog", "gauge", "Deliveries waiting (ready or leased) per channel.")
-    out += [f"ketenherstel_backlog{{{chan(s)}}} {s.ready + s.leased}" for s in stats]
+    out += [
+        f"ketenherstel_backlog{{{chan(s.sender, s.receiver)}}} {s.ready + s.leased}" for s in stats
+    ]
     family(
         "ketenherstel_oldest_waiting_seconds",
         "gauge",
         "Age of the oldest waiting delivery per channel (0 when none waits).",
     )
     out += [
-        f"ketenherstel_oldest_waiting_seconds{{{chan(s)}}} "
+        f"ketenherstel_oldest_waiting_seconds{{{chan(s.sender, s.receiver)}}} "
         f"{max(0.0, now - s.oldest_waiting) if s.oldest_waiting is not None else 0:.3f}"
         for s in stats
     ]
-    family("ketenherstel_deliveries_total", "counter", "Deliveries per channel and state.")
+    family("ketenherstel_deliveries", "gauge", "Deliveries per channel in a pending state.")
     for s in stats:
-        for state, n in (
-            ("ready", s.ready),
-            ("leased", s.leased),
-            ("acked", s.acked),
-            ("dead", s.dead),
-        ):
-            out.append(f'ketenherstel_deliveries_total{{{chan(s)},state="{state}"}} {n}')
+        for state, n in (("ready", s.ready), ("leased", s.leased)):
+            out.append(
+                f'ketenherstel_deliveries{{{chan(s.sender, s.receiver)},state="{state}"}} {n}'
+            )
     family("ketenherstel_dead_letters", "gauge", "Dead-lettered deliveries per channel.")
-    out += [f"ketenherstel_dead_letters{{{chan(s)}}} {s.dead}" for s in stats]
+    out += [f"ketenherstel_dead_letters{{{chan(s.sender, s.receiver)}}} {s.dead}" for s in stats]
+    if delivered is not None:
+        family(
+            "ketenherstel_delivered_total",
+            "counter",
+            "Acknowledged deliveries per channel, as of the picture's last snapshot.",
+        )
+        out += [
+            f"ketenherstel_delivered_total{{{chan(sender, receiver)}}} {n}"
+            for (sender, receiver), n in sorted(delivered.items())
+        ]
     return "\n".join(out) + "\n"
 
 
 @router.get("/metrics")
 async def metrics(request: Request, principal: ViewerDep) -> PlainTextResponse:
     rt = request.app.state.runtime
+    picture = request.app.state.picture
 
     def read() -> str:
-        return render(rt.store.queue_stats(), rt.exchange.clock())
+        snap = picture.cache.peek()
+        delivered = None
+        if snap is not None:
+            delivered = {}
+            for channel in snap.channels():
+                sender, _, receiver = channel.partition("->")
+                delivered[(sender, receiver)] = snap.view("channel", channel).delivered
+        return render(rt.store.pending_stats(), rt.exchange.clock(), delivered)
 
     return PlainTextResponse(await run_in_threadpool(read), media_type=CONTENT_TYPE)

@@ -28,6 +28,7 @@ from ketenherstel.picture.pages import (
     bottleneck_chart,
     overview_charts,
     reachability,
+    registry_charts,
     selection_charts,
 )
 from ketenherstel.picture.series import TZ
@@ -63,6 +64,47 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+NOTICES = {
+    "knelpunt": "Knelpunt opgeslagen.",
+    "werkafspraak": "Werkafspraak opgeslagen.",
+    "afgesloten": "Knelpunt afgesloten.",
+    "contact": "Contact opgeslagen.",
+    "status": "Status opgeslagen.",
+    "briefing": "Briefing gemaakt (concept).",
+    "goedgekeurd": "Briefing goedgekeurd.",
+}
+"""What a redirect after a form may say (``?melding=code``): fixed texts, never the URL's own."""
+FIELD_LABELS = {
+    "titel": "Titel",
+    "categorie": "Categorie",
+    "ernst": "Ernst",
+    "partner": "Partner",
+    "proces": "Proces",
+    "reeks": "Gemeten reeks",
+    "maat": "Maat",
+    "begin": "Sinds",
+    "omschrijving": "Omschrijving",
+    "afspraak": "Afspraak",
+    "eigenaar": "Eigenaar",
+    "ingang": "Ingangsdatum",
+    "verwacht_effect": "Verwacht effect",
+    "restrisico": "Restrisico",
+    "risico_rol": "Aanvaard door (rol)",
+    "risico_door": "Aanvaard door (naam)",
+    "risico_tot": "Aanvaard tot",
+    "einde": "Opgelost per",
+    "kanaal": "Kanaal",
+    "beller": "Wie belde",
+    "ontvangen": "Ontvangen op",
+    "beantwoord": "Beantwoord op",
+    "status": "Status",
+    "reden": "Reden",
+    "peildatum": "Peildatum",
+    "token": "Token",
+    "csrf": "Formulier",
+    "briefing": "Briefing",
+    "knelpunt": "Knelpunt",
+}
 KIND_LABELS = {
     "all": "hele keten",
     "channel": "kanaal",
@@ -71,6 +113,21 @@ KIND_LABELS = {
     "sender": "afzender",
     "partner": "partner",
 }
+
+
+class _NotOperator(Exception):
+    """A viewer tried to change something (answered with the 403 page)."""
+
+
+class _Missing(Exception):
+    """A page for something that does not exist (answered with the 404 page)."""
+
+
+def _ident(text: str) -> int:
+    """A number in a page's path (1 … 2**63 - 1); the 404 page otherwise."""
+    if not text.isdigit() or not 1 <= int(text) < 2**63:
+        raise _Missing(f"{text!r} is geen nummer van iets dat bestaat")
+    return int(text)
 
 
 class _Redirect(Exception):
@@ -113,7 +170,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     def operator(session: Session) -> None:
         if not session.principal.is_operator:
-            raise PermissionError("dit kan alleen een operator; u bent aangemeld als kijker")
+            raise _NotOperator("dit kan alleen een operator; u bent aangemeld als kijker")
 
     def audit(session: Session, action: str, obj: str, detail: str = "") -> None:
         rt.store.audit(
@@ -125,7 +182,8 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             "session": session,
             "title": title,
             "active": active,
-            "notice": request.query_params.get("melding"),
+            "notice": NOTICES.get(request.query_params.get("melding", "")),
+            "field_labels": FIELD_LABELS,
         }
 
     async def work(fn: Callable[..., Any], *args: Any) -> Any:
@@ -135,8 +193,22 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     async def _redirect(request: Request, exc: _Redirect) -> Response:
         return RedirectResponse(exc.to, status_code=303)
 
-    @app.exception_handler(PermissionError)
-    async def _forbidden(request: Request, exc: PermissionError) -> Response:
+    @app.exception_handler(_Missing)
+    async def _missing(request: Request, exc: _Missing) -> Response:
+        session = sessions.check(request.cookies.get(COOKIE))
+        return _page(
+            request,
+            "fout.html",
+            {
+                **base(request, session, "Niet gevonden", ""),
+                "message": "Deze pagina bestaat niet.",
+                "back": "/ui/",
+            },
+            status=404,
+        )
+
+    @app.exception_handler(_NotOperator)
+    async def _forbidden(request: Request, exc: _NotOperator) -> Response:
         session = sessions.check(request.cookies.get(COOKIE))
         return _page(
             request,
@@ -225,6 +297,10 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     @router.post("/ui/afmelden")
     async def sign_out(request: Request) -> Response:
+        session = sessions.check(request.cookies.get(COOKIE))
+        form = await request.form()
+        if session is not None and form.get("csrf") == session.csrf:
+            sessions.sign_out(session.cookie)
         response = RedirectResponse("/ui/aanmelden", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
@@ -243,10 +319,12 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             ]
             channels.sort(key=lambda item: -item[1].peak)
             try:
-                fresh = rt.registry.freshness()
-                lines = [s.text() for s in fresh.sources]
-            except Exception:  # the registry is optional for the picture
-                lines = []
+                lines = [s.text() for s in rt.registry.freshness().sources]
+                register = registry_charts(picture, rt.registry.db.freshness_history())
+            except Exception as exc:  # any failure of the registry's own file or answer
+                # The picture stands without the registry: say so rather than fail.
+                lines = [f"Het register gaf geen antwoord ({type(exc).__name__})."]
+                register = []
             return {
                 "as_of": _as_of(picture),
                 "rows": snap.rows,
@@ -257,6 +335,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 "partners": [(p, picture.partner_names.get(p, p)) for p in snap.partners()],
                 "events": picture.events(),
                 "freshness": lines,
+                "register_charts": register,
             }
 
         data = await work(build)
@@ -350,7 +429,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             request,
             act,
             bottlenecks_page,
-            lambda _, new_id: f"/ui/knelpunten/{new_id}?melding=Knelpunt+opgeslagen",
+            lambda _, new_id: f"/ui/knelpunten/{new_id}?melding=knelpunt",
         )
 
     def one_context(
@@ -402,15 +481,18 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         )
 
     @router.get("/ui/knelpunten/{bid}")
-    async def bottleneck(request: Request, bid: int) -> HTMLResponse:
+    async def bottleneck(request: Request, bid: str) -> HTMLResponse:
         session = session_of(request)
-        return await one_page(request, session, bid, {}, {})
+        number = _ident(bid)
+        return await one_page(request, session, number, {}, {})
 
     @router.post("/ui/knelpunten/{bid}/werkafspraken")
-    async def add_agreement(request: Request, bid: int) -> Response:
+    async def add_agreement(request: Request, bid: str) -> Response:
+        number = _ident(bid)
+
         def act(session: Session, values: dict[str, str]) -> None:
-            picture.add_agreement(bid, values, actor=session.principal.name)
-            audit(session, "agreement-registered", f"knelpunt/{bid}")
+            picture.add_agreement(number, values, actor=session.principal.name)
+            audit(session, "agreement-registered", f"knelpunt/{number}")
 
         async def render(
             request: Request,
@@ -420,10 +502,32 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             status: int,
         ) -> HTMLResponse:
             status = 404 if "knelpunt" in errors else status
-            return await one_page(request, session, bid, errors, values, status)
+            return await one_page(request, session, number, errors, values, status)
 
         return await submit(
-            request, act, render, lambda *_: f"/ui/knelpunten/{bid}?melding=Werkafspraak+opgeslagen"
+            request, act, render, lambda *_: f"/ui/knelpunten/{number}?melding=werkafspraak"
+        )
+
+    @router.post("/ui/knelpunten/{bid}/afsluiten")
+    async def close_bottleneck(request: Request, bid: str) -> Response:
+        number = _ident(bid)
+
+        def act(session: Session, values: dict[str, str]) -> None:
+            picture.close_bottleneck(number, values, actor=session.principal.name)
+            audit(session, "bottleneck-closed", f"knelpunt/{number}", values.get("einde", ""))
+
+        async def render(
+            request: Request,
+            session: Session,
+            errors: Mapping[str, str],
+            values: Mapping[str, str],
+            status: int,
+        ) -> HTMLResponse:
+            status = 404 if "knelpunt" in errors else status
+            return await one_page(request, session, number, errors, values, status)
+
+        return await submit(
+            request, act, render, lambda *_: f"/ui/knelpunten/{number}?melding=afgesloten"
         )
 
     # -- reachability ----------------------------------------------------------------------
@@ -463,7 +567,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             audit(session, "contact-registered", f"bereikbaarheid/{values['partner']}")
 
         return await submit(
-            request, act, reach_page, lambda *_: "/ui/bereikbaarheid?melding=Contact+opgeslagen"
+            request, act, reach_page, lambda *_: "/ui/bereikbaarheid?melding=contact"
         )
 
     # -- recovery matrix -------------------------------------------------------------------
@@ -507,7 +611,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             audit(session, "status-set", obj, values["status"])
 
         return await submit(
-            request, act, matrix_page, lambda *_: "/ui/herstelmatrix?melding=Status+opgeslagen"
+            request, act, matrix_page, lambda *_: "/ui/herstelmatrix?melding=status"
         )
 
     # -- briefings -------------------------------------------------------------------------
@@ -545,21 +649,22 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             request,
             act,
             briefings_page,
-            lambda _, made: f"/ui/briefings?melding=Briefing+{made}+gemaakt+(concept)",
+            lambda _, made: "/ui/briefings?melding=briefing",
         )
 
     @router.post("/ui/briefings/{bid}/goedkeuren")
-    async def approve_briefing(request: Request, bid: int) -> Response:
+    async def approve_briefing(request: Request, bid: str) -> Response:
         session = session_of(request)
         operator(session)
+        number = _ident(bid)
+        if picture.db.briefing(number) is None:
+            raise _Missing(f"er is geen briefing {number}")
         try:
             await form_of(request, session)
-            await work(briefings.approve, bid, session.principal)
+            await work(briefings.approve, number, session.principal)
         except PictureInputError as exc:
             return await briefings_page(request, session, exc.problems, {}, 400)
-        return RedirectResponse(
-            f"/ui/briefings?melding=Briefing+{bid}+goedgekeurd", status_code=303
-        )
+        return RedirectResponse("/ui/briefings?melding=goedgekeurd", status_code=303)
 
     @router.get("/ui/briefings/{name}")
     async def briefing_file(request: Request, name: str) -> Response:
@@ -567,20 +672,21 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         return await briefing_response(request, session, name, public=False)
 
     @router.get("/ui/briefings/{bid}/{name}")
-    async def briefing_public(request: Request, bid: int, name: str) -> Response:
+    async def briefing_public(request: Request, bid: str, name: str) -> Response:
         session = session_of(request)
+        number = _ident(bid)
         if name not in ("publicatie", "publicatie.pdf"):
             return _not_found(request, session)
         suffix = ".pdf" if name.endswith(".pdf") else ""
-        return await briefing_response(request, session, f"{bid}{suffix}", public=True)
+        return await briefing_response(request, session, f"{number}{suffix}", public=True)
 
     async def briefing_response(
         request: Request, session: Session, name: str, *, public: bool
     ) -> Response:
         stem, _, ext = name.partition(".")
-        if not stem.isdigit() or ext not in ("", "pdf", "html"):
+        if ext not in ("", "pdf", "html"):
             return _not_found(request, session)
-        row = await work(picture.db.briefing, int(stem))
+        row = await work(picture.db.briefing, _ident(stem))
         if row is None:
             return _not_found(request, session)
         html = row.public_html if public else row.html
@@ -719,7 +825,7 @@ def _atom(m: Any, labels: Mapping[str, str], partners: Mapping[str, str], base_u
             f"{int(c.at)}</id>",
             f"<updated>{at}</updated>",
             f'<link rel="alternate" type="text/html" href="{escape(base_url)}/status"/>',
-            f"<summary>{escape(c.reason)}</summary>",
+            f"<summary>{escape(STATES.get(c.state, c.state))}</summary>",
             "</entry>",
         ]
     out.append("</feed>")

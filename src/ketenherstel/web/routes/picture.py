@@ -231,7 +231,7 @@ async def list_briefings(request: Request, principal: ViewerDep) -> list[Briefin
     return [_read(r) for r in rows]
 
 
-BriefingId = Annotated[int, Path(ge=1, description="The briefing's number")]
+BriefingId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The briefing's number")]
 
 
 @router.get(
