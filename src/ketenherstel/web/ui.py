@@ -486,13 +486,8 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         number = _ident(bid)
         return await one_page(request, session, number, {}, {})
 
-    @router.post("/ui/knelpunten/{bid}/werkafspraken")
-    async def add_agreement(request: Request, bid: str) -> Response:
-        number = _ident(bid)
-
-        def act(session: Session, values: dict[str, str]) -> None:
-            picture.add_agreement(number, values, actor=session.principal.name)
-            audit(session, "agreement-registered", f"knelpunt/{number}")
+    def bottleneck_form(number: int) -> Render:
+        """The bottleneck's page with a form's errors (404 when there is no such bottleneck)."""
 
         async def render(
             request: Request,
@@ -504,8 +499,21 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             status = 404 if "knelpunt" in errors else status
             return await one_page(request, session, number, errors, values, status)
 
+        return render
+
+    @router.post("/ui/knelpunten/{bid}/werkafspraken")
+    async def add_agreement(request: Request, bid: str) -> Response:
+        number = _ident(bid)
+
+        def act(session: Session, values: dict[str, str]) -> None:
+            picture.add_agreement(number, values, actor=session.principal.name)
+            audit(session, "agreement-registered", f"knelpunt/{number}")
+
         return await submit(
-            request, act, render, lambda *_: f"/ui/knelpunten/{number}?melding=werkafspraak"
+            request,
+            act,
+            bottleneck_form(number),
+            lambda *_: f"/ui/knelpunten/{number}?melding=werkafspraak",
         )
 
     @router.post("/ui/knelpunten/{bid}/afsluiten")
@@ -516,18 +524,11 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             picture.close_bottleneck(number, values, actor=session.principal.name)
             audit(session, "bottleneck-closed", f"knelpunt/{number}", values.get("einde", ""))
 
-        async def render(
-            request: Request,
-            session: Session,
-            errors: Mapping[str, str],
-            values: Mapping[str, str],
-            status: int,
-        ) -> HTMLResponse:
-            status = 404 if "knelpunt" in errors else status
-            return await one_page(request, session, number, errors, values, status)
-
         return await submit(
-            request, act, render, lambda *_: f"/ui/knelpunten/{number}?melding=afgesloten"
+            request,
+            act,
+            bottleneck_form(number),
+            lambda *_: f"/ui/knelpunten/{number}?melding=afgesloten",
         )
 
     # -- reachability ----------------------------------------------------------------------
