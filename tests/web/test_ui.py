@@ -603,3 +603,58 @@ def test_the_apis_own_403_is_not_the_ui_page(ui: Ui) -> None:
     )
     assert r.status_code in (400, 403)
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None:
+    body = {
+        "title": "Achterstand dagvaardingen",
+        "category": "werklast",
+        "severity": "hoog",
+        "partner": "om",
+        "series": "process:dagvaarding",
+        "metric": "backlog",
+        "since": "2025-07-20",
+        "description": "na de afsluiting",
+    }
+    om = {"Authorization": f"Bearer {ui.tokens['om']}"}
+    viewer = {"Authorization": f"Bearer {ui.tokens['cees']}"}
+    assert ui.client.post("/v1/bottlenecks", json=body, headers=viewer).status_code == 403
+    r = ui.client.post("/v1/bottlenecks", json={**body, "partner": "justid"}, headers=om)
+    assert r.status_code == 403 and "about itself" in r.json()["detail"]
+    r = ui.client.post(
+        "/v1/bottlenecks", json={**body, "category": "x", "series": "nope"}, headers=om
+    )
+    assert r.status_code == 400
+    assert sorted(p["field"] for p in r.json()["problems"]) == ["category", "series"]
+    assert ui.picture.db.bottlenecks() == []
+    r = ui.client.post("/v1/bottlenecks", json=body, headers=om)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert (made["partner"], made["series"], made["metric"]) == (
+        "om",
+        "process:dagvaarding",
+        "backlog",
+    )
+    agreement = {
+        "text": "Extra zittingscapaciteit",
+        "ownerRole": "teamleider",
+        "startDate": "2025-08-20",
+        "expectedEffect": "voorraad daalt",
+        "residualRisk": "termijnen",
+        "riskAcceptedRole": "hoofdofficier",
+        "riskAcceptedBy": CEES,
+    }
+    r = ui.client.post(
+        f"/v1/bottlenecks/{made['id']}/work-agreements",
+        json={**agreement, "ownerRole": ""},
+        headers=om,
+    )
+    assert r.status_code == 400 and r.json()["problems"][0]["field"] == "ownerRole"
+    r = ui.client.post(f"/v1/bottlenecks/{made['id']}/work-agreements", json=agreement, headers=om)
+    assert r.status_code == 201
+    (listed,) = ui.client.get("/v1/bottlenecks", headers=viewer).json()
+    (a,) = listed["agreements"]
+    assert a["measuredEffect"] and a["riskAcceptedRole"] == "hoofdofficier"
+    assert CEES not in str(listed)  # who accepted the risk stays in the register
+    r = ui.client.post("/v1/bottlenecks/99/work-agreements", json=agreement, headers=om)
+    assert r.status_code == 404

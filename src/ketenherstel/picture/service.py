@@ -138,7 +138,9 @@ class Picture:
         return self.cache.get()
 
     def events(self) -> list[Event]:
-        return timeline(
+        """The timeline drawn on the charts: from the store's own records, plus when an
+        emergency route's message type was first and last used (measured)."""
+        found = timeline(
             self.chain,
             self.store.partner_events(partner=None, limit=100_000),
             self.store.channel_events(receiver=None, limit=100_000),
@@ -146,6 +148,28 @@ class Picture:
             self.manual.procedures(),
             self.db.statuses(),
         )
+        found += self._route_use()
+        found.sort(key=lambda e: (e.at, e.kind, e.label))
+        return found
+
+    def _route_use(self) -> list[Event]:
+        """Per receiver of an emergency route's type: the first day it was used and, if it
+        stopped before the last days measured, the day after it was last used."""
+        snap = self.snapshot()
+        used: dict[str, list[int]] = {}
+        for (_, receiver, type_), days in snap.per_key.items():
+            if snap.process_of.get(type_, "").startswith("spoedroute"):
+                used.setdefault(receiver, []).extend(i for i, n in enumerate(days.inflow) if n)
+        out: list[Event] = []
+        for receiver, indexes in sorted(used.items()):
+            if not indexes:
+                continue
+            label = f"spoedroute naar {self.partner_names.get(receiver, receiver)}"
+            out.append(Event(_midnight(snap.days[min(indexes)]), "route", f"{label} in gebruik"))
+            if max(indexes) < len(snap.days) - 2:
+                end = snap.days[max(indexes)] + timedelta(days=1)
+                out.append(Event(_midnight(end), "route", f"{label} buiten gebruik"))
+        return out
 
     def matrix(self) -> Matrix:
         """The recovery matrix, rebuilt only when the snapshot or what it is built from

@@ -13,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.briefings import BriefingService
-from ketenherstel.exchange.errors import InvalidInput, NotFound, Problem, StateConflict
+from ketenherstel.exchange.errors import Forbidden, InvalidInput, NotFound, Problem, StateConflict
 from ketenherstel.picture import briefing
 from ketenherstel.picture.series import KINDS, TZ
 from ketenherstel.picture.service import Picture, PictureInputError
+from ketenherstel.store.ports import AuditRecord
 from ketenherstel.web.problems import documented as _problem
-from ketenherstel.web.security import OperatorDep, ViewerDep
+from ketenherstel.web.security import OperatorDep, PrincipalDep, ViewerDep
 
 router = APIRouter(prefix="/v1", tags=["picture"])
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -324,3 +325,234 @@ async def approve_briefing(
     row = service.picture.db.briefing(briefing_id)
     assert row is not None
     return _read(row)
+
+
+# -- bottlenecks over the API: the team, or a partner about itself ------------------------
+
+
+class BottleneckIn(_Model):
+    title: str = Field(max_length=200)
+    category: str = Field(description="werklast, vertraging, informatie, bereikbaarheid, risico")
+    severity: str = Field(description="laag, middel, hoog, kritiek")
+    partner: str = Field(description="The partner it is about (a partner: itself only)")
+    process: str | None = None
+    series: str = Field(description="all, or kind:key, e.g. channel:om->justid")
+    metric: str = Field(description="backlog, inflow, outflow, lead, oldest, missed, unanswered")
+    since: str = Field(pattern=_DATE)
+    description: str = ""
+
+
+class AgreementIn(_Model):
+    text: str
+    owner_role: str = Field(alias="ownerRole")
+    start_date: str = Field(alias="startDate", pattern=_DATE)
+    expected_effect: str = Field(alias="expectedEffect")
+    residual_risk: str = Field(alias="residualRisk")
+    risk_accepted_role: str = Field(alias="riskAcceptedRole")
+    risk_accepted_by: str = Field(alias="riskAcceptedBy", description="Kept in the register only")
+    risk_accepted_until: str | None = Field(default=None, alias="riskAcceptedUntil", pattern=_DATE)
+
+
+class AgreementRead(_Model):
+    id: int
+    text: str
+    owner_role: str = Field(alias="ownerRole")
+    start_date: str = Field(alias="startDate")
+    expected_effect: str = Field(alias="expectedEffect")
+    measured_effect: str = Field(alias="measuredEffect")
+    before: float | None
+    after: float | None
+    residual_risk: str = Field(alias="residualRisk")
+    risk_accepted_role: str = Field(alias="riskAcceptedRole")
+    risk_accepted_until: str | None = Field(alias="riskAcceptedUntil")
+
+
+class BottleneckRead(_Model):
+    id: int
+    title: str
+    category: str
+    severity: str
+    partner: str
+    process: str | None
+    series: str
+    metric: str
+    since: str
+    ended: str | None
+    description: str
+    agreements: list[AgreementRead]
+
+
+_BOTTLENECK_FIELDS = {
+    "titel": "title",
+    "categorie": "category",
+    "ernst": "severity",
+    "partner": "partner",
+    "proces": "process",
+    "reeks": "series",
+    "maat": "metric",
+    "begin": "since",
+    "omschrijving": "description",
+}
+_AGREEMENT_FIELDS = {
+    "afspraak": "text",
+    "eigenaar": "ownerRole",
+    "ingang": "startDate",
+    "verwacht_effect": "expectedEffect",
+    "restrisico": "residualRisk",
+    "risico_rol": "riskAcceptedRole",
+    "risico_door": "riskAcceptedBy",
+    "risico_tot": "riskAcceptedUntil",
+    "knelpunt": "bottleneckId",
+}
+
+
+def _fields(exc: PictureInputError, names: dict[str, str]) -> InvalidInput:
+    problems = [Problem(None, names.get(k, k), v) for k, v in exc.problems.items()]
+    detail = "; ".join(f"{p.field}: {p.reason}" for p in problems)
+    return InvalidInput(detail, problems)
+
+
+def _day_text(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, TZ).date().isoformat()
+
+
+def _bottleneck_read(picture: Picture, b: Any) -> BottleneckRead:
+    kind_key, _, metric = b.series_key.rpartition("#")
+    agreements = []
+    for a in picture.db.agreements(b.id):
+        effect = picture.effect(b, a)
+        agreements.append(
+            AgreementRead(
+                id=a.id,
+                text=a.text,
+                ownerRole=a.owner_role,
+                startDate=_day_text(a.starts_at) or "",
+                expectedEffect=a.expected_effect,
+                measuredEffect=effect.text(),
+                before=effect.before,
+                after=effect.after,
+                residualRisk=a.residual_risk,
+                riskAcceptedRole=a.risk_accepted_role,
+                riskAcceptedUntil=_day_text(a.risk_accepted_until),
+            )
+        )
+    return BottleneckRead(
+        id=b.id,
+        title=b.title,
+        category=b.category,
+        severity=b.severity,
+        partner=b.partner,
+        process=b.process,
+        series=b.series_kind if b.series_kind == "all" else f"{b.series_kind}:{kind_key}",
+        metric=metric,
+        since=_day_text(b.started_at) or "",
+        ended=_day_text(b.ended_at),
+        description=b.description,
+        agreements=agreements,
+    )
+
+
+def _may_register(principal: Any, partner: str) -> None:
+    """The team (operators) for anyone; a partner only about itself; viewers never."""
+    if principal.is_operator:
+        return
+    if principal.partner_key is not None and principal.partner_key == partner:
+        return
+    if principal.partner_key is not None:
+        raise Forbidden(f"a partner registers bottlenecks about itself ({principal.partner_key})")
+    raise Forbidden("this needs the operator role or a partner's own credential")
+
+
+@router.get(
+    "/bottlenecks",
+    summary="The bottlenecks with their work agreements and measured effect",
+    operation_id="listBottlenecks",
+)
+async def list_bottlenecks(request: Request, principal: ViewerDep) -> list[BottleneckRead]:
+    picture = _picture(request)
+
+    def read() -> list[BottleneckRead]:
+        return [_bottleneck_read(picture, b) for b in picture.db.bottlenecks()]
+
+    return await run_in_threadpool(read)
+
+
+@router.post(
+    "/bottlenecks",
+    status_code=201,
+    summary="Register a bottleneck (the team, or a partner about itself)",
+    operation_id="createBottleneck",
+    responses={400: _problem("Bad input; nothing is stored"), 403: _problem("Not yours")},
+)
+async def create_bottleneck(
+    request: Request, body: BottleneckIn, principal: PrincipalDep
+) -> BottleneckRead:
+    _may_register(principal, body.partner)
+    picture = _picture(request)
+    form = {
+        "titel": body.title,
+        "categorie": body.category,
+        "ernst": body.severity,
+        "partner": body.partner,
+        "proces": body.process or "",
+        "reeks": body.series,
+        "maat": body.metric,
+        "begin": body.since,
+        "omschrijving": body.description,
+    }
+    try:
+        new_id = await run_in_threadpool(
+            lambda: picture.register_bottleneck(form, actor=principal.name)
+        )
+    except PictureInputError as exc:
+        raise _fields(exc, _BOTTLENECK_FIELDS) from None
+    _audit(request, principal.name, "bottleneck-registered", f"knelpunt/{new_id}")
+    made = picture.db.bottleneck(new_id)
+    return await run_in_threadpool(_bottleneck_read, picture, made)
+
+
+@router.post(
+    "/bottlenecks/{bottleneckId}/work-agreements",
+    status_code=201,
+    summary="Add a work agreement to a bottleneck (the team, or the partner it is about)",
+    operation_id="createWorkAgreement",
+    responses={
+        400: _problem("Bad input; nothing is stored"),
+        403: _problem("Not yours"),
+        404: _problem("No such bottleneck"),
+    },
+)
+async def create_agreement(
+    request: Request,
+    body: AgreementIn,
+    principal: PrincipalDep,
+    bottleneck_id: Annotated[int, Path(alias="bottleneckId", ge=1, le=2**63 - 1)],
+) -> BottleneckRead:
+    picture = _picture(request)
+    b = picture.db.bottleneck(bottleneck_id)
+    if b is None:
+        raise NotFound(f"there is no bottleneck {bottleneck_id}")
+    _may_register(principal, b.partner)
+    form = {
+        "afspraak": body.text,
+        "eigenaar": body.owner_role,
+        "ingang": body.start_date,
+        "verwacht_effect": body.expected_effect,
+        "restrisico": body.residual_risk,
+        "risico_rol": body.risk_accepted_role,
+        "risico_door": body.risk_accepted_by,
+        "risico_tot": body.risk_accepted_until or "",
+    }
+    try:
+        await run_in_threadpool(
+            lambda: picture.add_agreement(bottleneck_id, form, actor=principal.name)
+        )
+    except PictureInputError as exc:
+        raise _fields(exc, _AGREEMENT_FIELDS) from None
+    _audit(request, principal.name, "agreement-registered", f"knelpunt/{bottleneck_id}")
+    return await run_in_threadpool(_bottleneck_read, picture, picture.db.bottleneck(bottleneck_id))
+
+
+def _audit(request: Request, actor: str, action: str, obj: str) -> None:
+    rt = request.app.state.runtime
+    rt.store.audit(AuditRecord(rt.exchange.clock(), actor, action, obj, ""))
