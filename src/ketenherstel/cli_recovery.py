@@ -138,7 +138,12 @@ def run(
         fresh_sqlite(settings.store_url)
     try:
         rt, _ = run_story(
-            scenario_path=path, settings=settings, scale=scale, console=out, out_dir=out_dir
+            scenario_path=path,
+            settings=settings,
+            scale=scale,
+            console=out,
+            out_dir=out_dir,
+            pdf=False,  # the demo prints the PDF; here `briefing export` does, on request
         )
     except (StoreError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None

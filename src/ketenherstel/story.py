@@ -82,9 +82,11 @@ def run_story(
     console: Console,
     out_dir: Path | None,
     parallel: bool = True,
+    pdf: bool = True,
 ) -> tuple[Runtime, ScenarioResult]:
     """Run the scenario on ``settings``' store and print its story; returns the open runtime
-    (the caller closes it, or serves it first) and the figures."""
+    (the caller closes it, or serves it first) and the figures. ``pdf``: also print the last
+    briefing as PDF (the HTML is always written)."""
     rt = bootstrap(settings)
     try:
         scenario = load_scenario(scenario_path, rt.chain)
@@ -107,7 +109,7 @@ def run_story(
         print_story(scenario, result, console)
         reconcile_story(rt, sent.path, reports, console)
         gateway_story(settings, console)
-        picture_story(rt, scenario, out_dir or reports.parent, console)
+        picture_story(rt, scenario, out_dir or reports.parent, console, pdf=pdf)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         console.print(
             f"ran {result.sent:,} messages over {(result.end - result.start).days} simulated "

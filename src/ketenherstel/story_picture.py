@@ -50,7 +50,7 @@ class BriefingFiles:
 
 
 def picture_story(
-    rt: Runtime, scenario: Scenario, out_dir: Path, console: Console
+    rt: Runtime, scenario: Scenario, out_dir: Path, console: Console, *, pdf: bool = True
 ) -> BriefingFiles | None:
     began = time.perf_counter()
     db = open_picture_db(rt.settings.picture_location(), synchronous=rt.settings.synchronous)
@@ -68,18 +68,25 @@ def picture_story(
         first_id = service.create(middle.isoformat(), AUTHOR)
         service.approve(first_id, APPROVER)
         second_id = service.create(last.isoformat(), AUTHOR)
-        files = _write(service, picture, second_id, out_dir, last)
+        files = _write(service, picture, second_id, out_dir, last, pdf=pdf)
         console.print(
             f"picture: {snap.rows:,} deliveries measured over {len(snap.days)} days; briefing "
             f"{first_id} as of {_d(middle)} (approved by a second operator) and briefing "
             f"{second_id} as of {_d(last)} (draft) in {time.perf_counter() - began:,.1f} s",
             highlight=False,
         )
-        console.print(
-            f"briefing: {files.html} and {files.pdf}; publication version (Woo): "
-            f"{files.public_html} and {files.public_pdf}",
-            highlight=False,
-        )
+        if pdf:
+            console.print(
+                f"briefing: {files.html} and {files.pdf}; publication version (Woo): "
+                f"{files.public_html} and {files.public_pdf}",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"briefing: {files.html}; publication version (Woo): {files.public_html} "
+                f"(PDF: ketenherstel briefing export {second_id} --out DIR)",
+                highlight=False,
+            )
         return files
     finally:
         db.close()
@@ -184,7 +191,13 @@ def _bottleneck(picture: Picture, scenario: Scenario) -> None:
 
 
 def _write(
-    service: BriefingService, picture: Picture, briefing_id: int, out_dir: Path, day: date
+    service: BriefingService,
+    picture: Picture,
+    briefing_id: int,
+    out_dir: Path,
+    day: date,
+    *,
+    pdf: bool,
 ) -> BriefingFiles:
     row = picture.db.briefing(briefing_id)
     assert row is not None
@@ -198,8 +211,9 @@ def _write(
     )
     files.html.write_text(row.html, encoding="utf-8")
     files.public_html.write_text(row.public_html, encoding="utf-8")
-    files.pdf.write_bytes(service.pdf(briefing_id, False))
-    files.public_pdf.write_bytes(service.pdf(briefing_id, True))
+    if pdf:
+        files.pdf.write_bytes(service.pdf(briefing_id, False))
+        files.public_pdf.write_bytes(service.pdf(briefing_id, True))
     (out_dir / f"briefing-{day.isoformat()}.json").write_text(
         json.dumps(json.loads(row.figures), ensure_ascii=False, indent=2), encoding="utf-8"
     )
