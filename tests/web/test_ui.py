@@ -658,3 +658,29 @@ def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None
     assert CEES not in str(listed)  # who accepted the risk stays in the register
     r = ui.client.post("/v1/bottlenecks/99/work-agreements", json=agreement, headers=om)
     assert r.status_code == 404
+
+
+def test_a_name_in_a_bottleneck_title_never_reaches_the_briefings_chart(ui: Ui) -> None:
+    ui.picture.db.add_bottleneck(
+        title=f"Overleg {BRAM}",
+        category="risico",
+        severity="laag",
+        partner="om",
+        process=None,
+        series_kind="all",
+        series_key="#backlog",
+        description="",
+        started_at=1_752_000_000.0,
+        ended_at=None,
+        registered_at=1_752_000_000.0,
+        registered_by=ANNA,
+    )
+    ui.sign_in("anna")
+    row = ui.picture.db.briefing(make_briefing(ui))
+    assert row is not None
+    for html in (row.html, row.public_html):
+        assert BRAM not in html
+        svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+        assert any("[gelakt]" in svg for svg in svgs)
+        for svg in svgs:
+            ET.fromstring(svg)  # still well-formed: no HTML put into the chart

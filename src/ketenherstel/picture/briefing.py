@@ -288,7 +288,11 @@ def scrub(text: str, names: Iterable[str], mark: str = NAME_MARK) -> str:
     return text if pattern is None else pattern.sub(mark, text)
 
 
-def _charts(picture: Picture, reference: date, events: Sequence[Event]) -> list[dict[str, str]]:
+def _charts(
+    picture: Picture, reference: date, events: Sequence[Event], names: Sequence[str]
+) -> list[dict[str, str]]:
+    """The briefing's two charts with their tables; labels typed by people are scrubbed of
+    known names (the mark becomes a redaction in the publication version)."""
     snap: Snapshot = picture.snapshot()
     ref_end = datetime.combine(reference, time(23, 59, 59), TZ)
     markers = [
@@ -325,7 +329,7 @@ def _charts(picture: Picture, reference: date, events: Sequence[Event]) -> list[
         Band(
             datetime.fromtimestamp(b.started_at, TZ),
             datetime.fromtimestamp(b.ended_at, TZ) if b.ended_at else None,
-            b.title,
+            scrub(b.title, names, mark="[gelakt]"),
         )
         for b in picture.db.bottlenecks()
         if b.started_at <= ref_end.timestamp()
@@ -400,8 +404,8 @@ def render(
     if _ENV is None:
         _ENV = _env()
     reference = date.fromisoformat(data["peildatum"])
-    charts = _charts(picture, reference, picture.events())
     names = list(names)
+    charts = _charts(picture, reference, picture.events(), names)
     data = _scrub_all(data, names)
     extras = Extras(
         registry_lines=tuple(scrub(x, names) for x in extras.registry_lines),
