@@ -30,14 +30,12 @@ def gateway_dir(rt: Runtime) -> Path:
 
 
 def names_of(rt: Runtime, picture: Picture) -> set[str]:
-    """Every person's name the system holds outside the chain messages: the audit trail's
-    actors, the people's credentials, and the picture's registers. Partner keys are not
+    """Every person's name the system holds outside the chain messages: the people the picture
+    knows (credentials, its registers) and the audit trail's actors. Partner keys are not
     names."""
     partners = {p.key for p in rt.chain.partners}
-    found = set(picture.db.names())
-    found.update(c.principal for c in rt.store.list_credentials() if c.partner_key is None)
-    found.update(rt.store.audit_actors())
-    return {n for n in found if n and n not in partners and n != "local-cli"}
+    actors = {a for a in rt.store.audit_actors() if a and a not in partners and a != "local-cli"}
+    return picture.people() | actors
 
 
 class BriefingService:

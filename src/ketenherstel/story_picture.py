@@ -123,7 +123,7 @@ def _statuses(picture: Picture, scenario: Scenario) -> None:
 
 def _calls(picture: Picture, scenario: Scenario) -> None:
     rng = random.Random(scenario.seed)
-    offline = [o for o in scenario.offline]
+    offline = list(scenario.offline)
     rows: list[tuple[str, str, str, float, float | None, str]] = []
     day = scenario.start.astimezone(TZ).date()
     end = scenario.end.astimezone(TZ).date()

@@ -257,6 +257,15 @@ class Chain:
         except KeyError:
             raise ChainLookupError(f"the chain has no process {key!r}") from None
 
+    def legal_limits(self) -> dict[str, timedelta]:
+        """Per message type, the legal deadline of its process (types without one have none)."""
+        out: dict[str, timedelta] = {}
+        for mt in self.message_types:
+            deadline = self.process(mt.process).deadline
+            if deadline is not None:
+                out[mt.type] = deadline.delta
+        return out
+
     def message_type(self, type_name: str) -> MessageType | None:
         """The message type named ``type_name``, or None."""
         return self._types.get(type_name)

@@ -35,7 +35,6 @@ __all__ = [
     "Snapshot",
     "View",
     "compute",
-    "legal_limits",
 ]
 
 TZ = ZoneInfo("Europe/Amsterdam")
@@ -48,16 +47,6 @@ Key = tuple[str, str, str]  # (sender, receiver, type)
 _NAN = float("nan")
 MAX_OUTBOX_DAYS = 366
 """How long before its arrival a message's own time may lie (an outbox kept it meanwhile)."""
-
-
-def legal_limits(chain: Chain) -> dict[str, timedelta]:
-    """Per message type, the legal deadline of its process (types without one have none)."""
-    out: dict[str, timedelta] = {}
-    for mt in chain.message_types:
-        deadline = chain.process(mt.process).deadline
-        if deadline is not None:
-            out[mt.type] = deadline.delta
-    return out
 
 
 @dataclass(slots=True)
@@ -266,7 +255,7 @@ def compute(
     """Read every delivery once and measure. ``now`` is the caller's clock; the snapshot's
     ``as_of`` is the store's own last change (never later than ``now``)."""
     fingerprint = store.picture_fingerprint()
-    limits = {t: d.total_seconds() for t, d in legal_limits(chain).items()}
+    limits = {t: d.total_seconds() for t, d in chain.legal_limits().items()}
     process_of = {mt.type: mt.process for mt in chain.message_types}
     ins: dict[Key, array[float]] = {}
     outs: dict[Key, array[float]] = {}  # acknowledged at (nan: not)

@@ -182,13 +182,8 @@ def _export_outbox(
 
 
 def legal_limits(chain: Chain) -> dict[str, timedelta]:
-    """Per message type, the legal deadline of its process (types without one have none)."""
-    out: dict[str, timedelta] = {}
-    for mt in chain.message_types:
-        deadline = chain.process(mt.process).deadline
-        if deadline is not None:
-            out[mt.type] = deadline.delta
-    return out
+    """Per message type, the legal deadline of its process (:meth:`Chain.legal_limits`)."""
+    return chain.legal_limits()
 
 
 def reconcile(
