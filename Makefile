@@ -16,6 +16,9 @@ RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0
 BROWSER_DEBS := chromium fonts-dejavu-core
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+# The suite runs in two pytest-xdist workers (the machine's two cores); PYTEST_WORKERS=0 runs
+# it in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile bench-gateway bench-picture clean debs
 
@@ -77,7 +80,7 @@ demo: $(STAMP) $(SWAGGER_STAMP) $(NLDS_STAMP) debs
 
 ## test: set up, then run the whole test suite
 test: $(STAMP) $(SWAGGER_STAMP) $(NLDS_STAMP) debs $(CHROMIUM)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## lint: ruff, ruff format --check, mypy --strict, and Spectral on the served OpenAPI
 lint: $(STAMP) $(NODE_STAMP)

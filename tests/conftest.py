@@ -18,6 +18,12 @@ PG_DSN = os.environ.get("KETENHERSTEL_TEST_PG", "postgresql://postgres@127.0.0.1
 NATS_URL = os.environ.get("KETENHERSTEL_TEST_NATS", "nats://127.0.0.1:4222")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # An xdist worker starts with COLUMNS=80 and LINES=24 in its environment. The CLI's Rich
+    # consoles are made at import and would keep that width; each CLI test sets its own.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 
 def _reachable(host: str, port: int) -> bool:
     try:
