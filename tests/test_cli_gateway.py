@@ -123,8 +123,33 @@ def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     assert code == 0, err
     assert "Openbaar Ministerie" in out and "misbruik gevonden" in out
     assert "Toegangspoort" in page.read_text(encoding="utf-8")
+    own = tmp_path / "rapport-openbaar-ministerie.html"
+    assert f"wrote {own}" in out.replace("\n", "")
+    assert "ann@om.nl" in own.read_text(encoding="utf-8")
+    written = json.loads((tmp_path / "verdicts.json").read_text(encoding="utf-8"))
+    assert [(v["organisation"], v["report"]) for v in written["verdicts"]] == [
+        ("Openbaar Ministerie", own.name)
+    ]
     code, _, err = run("gateway", "report", str(log), "--org", "om.nl")
     assert code == 2 and "DOMAIN_OR_USER=ORGANISATION" in err
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    code, _, err = run("gateway", "report", str(log), "--out", str(blocked / "rapport.html"))
+    assert code == 2 and "--out" in err and "a-file" in err
+
+
+def test_report_goes_where_the_api_and_the_briefing_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KETENHERSTEL_STORE", f"sqlite:///{tmp_path}/k.db")
+    log = tmp_path / "ns.log"
+    log.write_text(login(0, "7", "ann@om.nl", "198.51.100.7"), encoding="latin-1")
+    code, out, err = run("gateway", "report", str(log))
+    assert code == 0, err
+    folder = tmp_path / "k.gateway"
+    assert "verdicts.json" in out
+    assert (folder / "rapport.html").is_file() and (folder / "rapport-om-nl.html").is_file()
+    assert json.loads((folder / "verdicts.json").read_text())["verdicts"][0]["slug"] == "om-nl"
 
 
 def test_the_register_keeps_findings_decisions_and_the_allowlist(

@@ -25,8 +25,8 @@ __all__ = ["BriefingService", "gateway_dir", "names_of"]
 
 
 def gateway_dir(rt: Runtime) -> Path:
-    """Where the demo's gateway story writes its report and verdicts (beside the reports)."""
-    return Path(rt.settings.reconcile_location()).with_suffix(".gateway")
+    """Where `gateway report` and the demo's gateway story write the reports and verdicts."""
+    return Path(rt.settings.gateway_report_location())
 
 
 def names_of(rt: Runtime, picture: Picture) -> set[str]:

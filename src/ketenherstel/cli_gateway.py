@@ -28,7 +28,7 @@ from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
 from ketenherstel.gateway.register import STATUSES, Register
 from ketenherstel.gateway.triage import triage_path
-from ketenherstel.gateway.verdict import load_logons, render_html, verdicts
+from ketenherstel.gateway.verdict import load_logons, verdicts, write_reports
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
 
 __all__ = ["gateway_app"]
@@ -212,9 +212,15 @@ def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | No
 @gateway_app.command("report")
 def report_cmd(
     files: Annotated[list[Path], typer.Argument(help="Log files, plain or gzip")],
-    out_file: Annotated[Path, typer.Option("--out", help="The Dutch HTML report")] = Path(
-        "var/gateway/rapport.html"
-    ),
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The Dutch HTML report for all organisations; one per organisation and "
+            "verdicts.json are written beside it (default: the store's gateway folder, where "
+            "the API and the briefing read them)",
+        ),
+    ] = None,
     logons: Annotated[
         list[Path] | None,
         typer.Option(
@@ -258,9 +264,18 @@ def report_cmd(
     for v in found:
         table.add_row(v.organisation, v.verdict, str(v.users), "; ".join(v.reasons)[:120])
     out.print(table)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(render_html(result, found), encoding="utf-8")
+    if out_file is None:
+        from ketenherstel.settings import Settings
+
+        out_file = Path(Settings.from_env().gateway_report_location()) / "rapport.html"
+    try:
+        written = write_reports(out_file, result, found, time.time())
+    except OSError as exc:
+        raise fail(f"--out {out_file}: {exc}") from None
     out.print(f"wrote {out_file}")
+    for row in written["verdicts"]:
+        out.print(f"wrote {out_file.parent / row['report']} ({row['organisation']})")
+    out.print(f"wrote {out_file.parent / 'verdicts.json'}")
 
 
 @gateway_app.command("triage")

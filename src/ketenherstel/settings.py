@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ketenherstel.exchange.service import ExchangeSettings
 
@@ -46,6 +47,11 @@ class Settings:
         if path == ":memory:":
             return "var/gateway-memory.jsonl"
         return path.removesuffix(".db").removesuffix(".sqlite") + ".gateway-register.jsonl"
+
+    def gateway_report_location(self) -> str:
+        """Where `gateway report` (and the demo) write the Dutch reports and ``verdicts.json``:
+        beside the reconciliation reports (``x.reconcile`` -> ``x.gateway``)."""
+        return str(Path(self.reconcile_location()).with_suffix(".gateway"))
 
     def picture_location(self) -> str:
         if self.picture_db:

@@ -11,7 +11,6 @@ chart (SVG).
 
 from __future__ import annotations
 
-import json
 import resource
 import shutil
 import time
@@ -36,7 +35,7 @@ from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.cli_reconcile import print_report
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.gateway.register import Register
-from ketenherstel.gateway.verdict import load_logons, render_html, verdicts
+from ketenherstel.gateway.verdict import load_logons, verdicts, write_reports
 from ketenherstel.gateway.watch import Watch, load_rules
 from ketenherstel.golive.chart import render_svg
 from ketenherstel.golive.forecast import ChannelForecast, DayPoint, ForecastResult
@@ -405,7 +404,7 @@ def _chart(scenario: Scenario, r: ScenarioResult) -> str:
 
 
 def _gateway_dir(settings: Settings) -> Path:
-    return Path(settings.reconcile_location()).with_suffix(".gateway")
+    return Path(settings.gateway_report_location())
 
 
 def gateway_story(settings: Settings, console: Console) -> None:
@@ -420,21 +419,8 @@ def gateway_story(settings: Settings, console: Console) -> None:
         watch.scan_file(path)
     result = watch.finish()
     found = verdicts(result, load_logons([logs.logons]))
-    (out_dir / "rapport.html").write_text(render_html(result, found), encoding="utf-8")
-    # For the briefing: the verdict per organisation only, no accounts and no addresses.
-    (out_dir / "verdicts.json").write_text(
-        json.dumps(
-            {
-                "verdicts": [
-                    {"organisation": v.organisation, "verdict": v.verdict, "users": v.users}
-                    for v in found
-                ]
-            },
-            ensure_ascii=False,
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    # The reports, and for the API and the briefing the verdicts without accounts or addresses.
+    write_reports(out_dir / "rapport.html", result, found, time.time())
     new = Register(Path(settings.gateway_register_location())).add(result.findings)
     table = Table(
         title="The access portal: injected attacks and what found them", title_justify="left"

@@ -73,3 +73,49 @@ def test_logons_as_json_lines_and_bad_logon_files(tmp_path: Path) -> None:
     not_json.write_text("{oops\n")
     with pytest.raises(GatewayInputError, match="row 1: not JSON"):
         load_logons([not_json])
+
+
+def test_reports_per_organisation_hold_only_that_organisation(tmp_path: Path) -> None:
+    from ketenherstel.gateway.verdict import organisation_slug, read_verdicts, write_reports
+
+    result = scan([_log(tmp_path)])
+    found = verdicts(result)
+    out = tmp_path / "out" / "rapport.html"
+    data = write_reports(out, result, found, 1_752_800_000.0)
+    assert read_verdicts(out.parent) == data
+    assert data["made"] == "2025-07-18T00:53:20+00:00" and data["lines"] == result.lines
+    rows = {r["organisation"]: r for r in data["verdicts"]}
+    assert {o: (r["verdict"], r["slug"], r["flaggedSessions"]) for o, r in rows.items()} == {
+        "om.nl": (FOUND, "om-nl", 1),
+        "justid.nl": (SUSPECT, "justid-nl", 1),
+        "rechtspraak.nl": (CLEAR, "rechtspraak-nl", 0),
+    }
+    assert rows["om.nl"]["rules"] == ["session-hijack"]
+    # verdicts.json is for viewers and the briefing: no account, no address
+    text = (out.parent / "verdicts.json").read_text(encoding="utf-8")
+    assert "ann" not in text and "eve" not in text and "198.51.100" not in text
+    om = (out.parent / "rapport-om-nl.html").read_text(encoding="utf-8")
+    assert "ann@om.nl" in om and "misbruik gevonden" in om and "bij om.nl" in om
+    assert "eve@justid.nl" not in om and "justid.nl" not in om and "rechtspraak" not in om
+    justid = (out.parent / "rapport-justid-nl.html").read_text(encoding="utf-8")
+    assert "eve@justid.nl" in justid and "ann@om.nl" not in justid
+    everyone = out.read_text(encoding="utf-8")
+    assert "ann@om.nl" in everyone and "eve@justid.nl" in everyone
+    # two names with one slug keep a file each
+    assert organisation_slug("Gemeente Den Haag") == "gemeente-den-haag"
+    assert organisation_slug("***") == "onbekend"
+    twins = verdicts(result, organisations={"om.nl": "A B", "justid.nl": "a-b"})
+    slugs = [r["slug"] for r in write_reports(out, result, twins, 0.0)["verdicts"]]
+    assert sorted(slugs) == ["a-b", "a-b-2", "rechtspraak-nl"]
+
+
+def test_a_damaged_verdicts_file_is_named(tmp_path: Path) -> None:
+    from ketenherstel.gateway.verdict import read_verdicts
+
+    assert read_verdicts(tmp_path) is None
+    (tmp_path / "verdicts.json").write_text("{not json")
+    with pytest.raises(GatewayInputError, match=r"verdicts\.json: not a verdicts file"):
+        read_verdicts(tmp_path)
+    (tmp_path / "verdicts.json").write_text('{"verdicts": 3}')
+    with pytest.raises(GatewayInputError, match="no list of verdicts"):
+        read_verdicts(tmp_path)

@@ -68,3 +68,71 @@ def test_allowlist(api: Api) -> None:
     assert bad.status_code == 400 and "no network" in bad.json()["detail"]
     listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
     assert [(a["network"], a["active"]) for a in listed] == [("192.0.2.0/24", True)]
+
+
+def make_report(api: Api, tmp_path: Path) -> None:
+    from ketenherstel.gateway.verdict import verdicts, write_reports
+    from ketenherstel.gateway.watch import scan
+    from tests.gateway.lines import connstat, login
+
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann@om.nl", "198.51.100.7")
+        + connstat(9, "7", "ann@om.nl", "198.51.100.7", "203.0.113.66", "10.0.0.9:445")
+        + login(2, "10", "carol@rechtspraak.nl", "192.0.2.5"),
+        encoding="latin-1",
+    )
+    result = scan([log])
+    folder = Path(api.runtime.settings.gateway_report_location())
+    write_reports(folder / "rapport.html", result, verdicts(result), 1_752_800_000.0)
+
+
+def test_verdicts_for_viewers_and_a_report_per_organisation_for_operators(
+    api: Api, tmp_path: Path
+) -> None:
+    r = api.client.get("/v1/gateway/verdicts", headers=api.h("viewer"))
+    assert r.status_code == 404 and "gateway report" in r.json()["detail"]
+    make_report(api, tmp_path)
+    assert api.client.get("/v1/gateway/verdicts", headers=api.h("om")).status_code == 403
+    assert api.client.get("/v1/gateway/verdicts").status_code == 401
+    r = api.client.get("/v1/gateway/verdicts", headers=api.h("viewer"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["made"] == "2025-07-18T00:53:20+00:00" and body["files"] == 1
+    assert [
+        (v["slug"], v["verdict"], v["users"], v["flaggedSessions"]) for v in body["verdicts"]
+    ] == [
+        ("om-nl", "misbruik gevonden", 1, 1),
+        ("rechtspraak-nl", "geen aanwijzing voor misbruik", 1, 0),
+    ]
+    assert "ann" not in r.text and "198.51.100" not in r.text  # no account, no address
+
+    url = "/v1/gateway/reports/om-nl"
+    assert api.client.get(url, headers=api.h("viewer")).status_code == 403
+    before = len(api.runtime.store.audit_log(limit=100))
+    r = api.client.get(url, headers=api.h("operator"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "ann@om.nl" in r.text and "carol" not in r.text
+    audit = api.runtime.store.audit_log(limit=100)
+    assert len(audit) == before + 1
+    assert any(a.action == "gateway-report-read" and a.object == "om-nl" for a in audit)
+
+    r = api.client.get("/v1/gateway/reports/politie-nl", headers=api.h("operator"))
+    assert r.status_code == 404 and "om-nl, rechtspraak-nl" in r.json()["detail"]
+    r = api.client.get("/v1/gateway/reports/Om_NL!", headers=api.h("operator"))
+    assert r.status_code == 400
+    assert len(api.runtime.store.audit_log(limit=100)) == before + 1  # refusals read nothing
+
+
+def test_a_damaged_or_old_verdicts_file_is_a_409_naming_it(api: Api) -> None:
+    folder = Path(api.runtime.settings.gateway_report_location())
+    folder.mkdir(parents=True)
+    (folder / "verdicts.json").write_text("{broken")
+    r = api.client.get("/v1/gateway/verdicts", headers=api.h("viewer"))
+    assert r.status_code == 409 and "not a verdicts file" in r.json()["detail"]
+    # the shape the demo wrote before reports were kept per organisation
+    (folder / "verdicts.json").write_text(
+        '{"verdicts": [{"organisation": "om.nl", "verdict": "verdacht", "users": 2}]}'
+    )
+    r = api.client.get("/v1/gateway/verdicts", headers=api.h("viewer"))
+    assert r.status_code == 409 and "make the report again" in r.json()["detail"]

@@ -16,17 +16,27 @@ import csv
 import html
 import io
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, ScanResult, Session
 
-__all__ = ["Logon", "OrgVerdict", "load_logons", "render_html", "verdicts"]
+__all__ = [
+    "Logon",
+    "OrgVerdict",
+    "load_logons",
+    "organisation_slug",
+    "read_verdicts",
+    "render_html",
+    "verdicts",
+    "write_reports",
+]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 FOUND, SUSPECT, CLEAR = "misbruik gevonden", "verdacht", "geen aanwijzing voor misbruik"
@@ -205,9 +215,17 @@ def _n(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
-def render_html(result: ScanResult, found: list[OrgVerdict]) -> str:
-    """The report in Dutch: per organisation its verdict, what it rests on and the evidence."""
+def render_html(
+    result: ScanResult, found: list[OrgVerdict], organisation: str | None = None
+) -> str:
+    """The report in Dutch: per organisation its verdict, what it rests on and the evidence.
+
+    With ``organisation``, the report for that organisation alone: its verdict and its own
+    sessions, on the same basis (logs, period, gaps) and with the attacks on the gateway
+    itself, but no other organisation's users or sessions."""
     e = html.escape
+    if organisation is not None:
+        found = [v for v in found if v.organisation == organisation]
     gaps = [f for f in result.findings if f.rule.startswith("log-")]
     probes = [f for f in result.findings if not f.session and not f.rule.startswith("log-")]
     basis = (
@@ -217,15 +235,16 @@ def render_html(result: ScanResult, found: list[OrgVerdict]) -> str:
         + (": " + "; ".join(e(g.detail or g.title) for g in gaps[:10]) if gaps else "")
         + ".</p>"
     )
+    heading = "per organisatie" if organisation is None else f"bij {organisation}"
     parts = [
         "<!doctype html>",
         '<html lang="nl"><head><meta charset="utf-8">',
-        "<title>Toegangspoort: bevindingen per organisatie</title>",
+        f"<title>Toegangspoort: bevindingen {e(heading)}</title>",
         "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;}"
         "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3rem .5rem;"
         "text-align:left}.gevonden{color:#d52b1e}.verdacht{color:#e17000}</style>",
         "</head><body>",
-        "<h1>Toegangspoort (voorportaal): was er misbruik?</h1>",
+        f"<h1>Toegangspoort (voorportaal): was er misbruik {e(heading)}?</h1>",
         basis,
         "<h2>Oordeel per organisatie</h2>",
         "<table><caption>Oordeel, gebruikers en waar het op rust</caption><thead><tr>"
@@ -270,3 +289,75 @@ def render_html(result: ScanResult, found: list[OrgVerdict]) -> str:
         )
     parts.append("</ul></body></html>")
     return "\n".join(parts)
+
+
+def organisation_slug(name: str) -> str:
+    """A file and URL name for an organisation: ``Gemeente Den Haag`` -> ``gemeente-den-haag``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "onbekend"
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def write_reports(
+    out: Path, result: ScanResult, found: list[OrgVerdict], made: float
+) -> dict[str, Any]:
+    """Write the Dutch report for all organisations to ``out``, one report per organisation
+    beside it (``rapport-<slug>.html``) and ``verdicts.json``: what each organisation's verdict
+    is and rests on, in counts and rule names only (no accounts, no addresses), for the API's
+    viewers and the briefing. Returns what ``verdicts.json`` holds."""
+    folder = out.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(result, found), encoding="utf-8")
+    rows = []
+    taken: set[str] = set()
+    for v in found:
+        slug = base = organisation_slug(v.organisation)
+        n = 1
+        while slug in taken:  # two names that give one slug each keep their own file
+            n += 1
+            slug = f"{base}-{n}"
+        taken.add(slug)
+        name = f"rapport-{slug}.html"
+        (folder / name).write_text(render_html(result, found, v.organisation), encoding="utf-8")
+        rows.append(
+            {
+                "organisation": v.organisation,
+                "slug": slug,
+                "verdict": v.verdict,
+                "users": v.users,
+                "flaggedSessions": len(v.sessions),
+                "rules": sorted({f.rule for view in v.sessions for f in view.findings}),
+                "report": name,
+            }
+        )
+    data = {
+        "made": _iso(made),
+        "files": len(result.files),
+        "lines": result.lines,
+        "unparsed": result.unparsed,
+        "first": _iso(result.first),
+        "last": _iso(result.last),
+        "logGaps": sum(1 for f in result.findings if f.rule.startswith("log-")),
+        "report": out.name,
+        "verdicts": rows,
+    }
+    tmp = folder / "verdicts.json.tmp"
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(folder / "verdicts.json")  # a reader never sees half a file
+    return data
+
+
+def read_verdicts(folder: Path) -> dict[str, Any] | None:
+    """What the last `write_reports` in ``folder`` wrote, or None when it wrote nothing there."""
+    path = folder / "verdicts.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise GatewayInputError(f"{path}: not a verdicts file ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("verdicts"), list):
+        raise GatewayInputError(f"{path}: not a verdicts file (no list of verdicts)")
+    return data

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from ketenherstel.web.schemas import Model
 
@@ -59,3 +60,32 @@ class AllowIn(Model):
     network: str = Field(min_length=1, max_length=64, description="A network (CIDR)")
     reason: str = Field(min_length=1, max_length=500)
     until: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD")
+
+
+ORGANISATION_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+
+class OrgVerdictRead(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    organisation: str
+    slug: str = Field(description="The organisation's name in the report's address")
+    verdict: Literal["misbruik gevonden", "verdacht", "geen aanwijzing voor misbruik"]
+    users: int = Field(description="Users of this organisation seen in the logs")
+    flagged_sessions: int = Field(description="Its sessions with a session finding")
+    rules: list[str] = Field(description="The rules those findings came from")
+
+
+class VerdictsRead(Model):
+    """Read from the ``verdicts.json`` that `gateway report` wrote (its file names left out)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    made: str | None = Field(description="When the report was made (UTC)")
+    files: int = Field(description="Log files scanned")
+    lines: int
+    unparsed: int = Field(description="Lines that could not be read (kept as evidence)")
+    first: str | None = Field(description="The first logged moment the verdicts rest on")
+    last: str | None = Field(description="The last logged moment the verdicts rest on")
+    log_gaps: int = Field(description="Gaps in the logging found (sequence, rotation, silence)")
+    verdicts: list[OrgVerdictRead]

@@ -1,7 +1,8 @@
-"""The gateway watch over HTTP (decision 0012): the findings register and the allowlist.
+"""The gateway watch over HTTP (decision 0012): the findings register, the allowlist, and the
+verdicts and reports the last `gateway report` wrote.
 
-Findings name users and addresses: operators only, and every read is audited. Viewers get the
-counts per rule, status and confidence.
+Findings and reports name users and addresses: operators only, and every read is audited.
+Viewers get the counts per rule, status and confidence, and each organisation's verdict.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path as FsPath
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
 from ketenherstel.gateway.register import AllowEntry, Register
+from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import AuditRecord
 from ketenherstel.web import schemas_gateway as s
@@ -24,6 +27,13 @@ from ketenherstel.web.security import OperatorDep, ViewerDep
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 FindingId = Annotated[str, Path(pattern=s.FINDING_PATTERN, description="The finding's id")]
+Organisation = Annotated[
+    str, Path(pattern=s.ORGANISATION_PATTERN, description="The organisation's slug")
+]
+NO_REPORT = (
+    "no gateway report has been made for this store yet "
+    "(ketenherstel gateway report FILES, or the demo, makes one)"
+)
 
 
 def _register(request: Request) -> Register:
@@ -151,6 +161,60 @@ async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
     return _allow_read(a, datetime.now(UTC).date())
+
+
+def _verdicts(request: Request) -> tuple[FsPath, dict[str, Any]]:
+    folder = FsPath(request.app.state.runtime.settings.gateway_report_location())
+    try:
+        data = read_verdicts(folder)
+    except GatewayInputError as exc:
+        raise StateConflict(str(exc)) from None
+    if data is None:
+        raise NotFound(NO_REPORT)
+    return folder, data
+
+
+@router.get(
+    "/gateway/verdicts",
+    summary="Each client organisation's verdict from the last report, and what it rests on",
+    operation_id="getGatewayVerdicts",
+    responses={403: _problem("Viewers and operators"), 404: _problem("No report made yet")},
+)
+async def get_verdicts(request: Request, _: ViewerDep) -> s.VerdictsRead:
+    _folder, data = await run_in_threadpool(_verdicts, request)
+    try:
+        return s.VerdictsRead.model_validate(data)
+    except ValidationError as exc:
+        raise StateConflict(
+            f"verdicts.json is not in the current form ({exc.error_count()} problems); "
+            "make the report again"
+        ) from None
+
+
+@router.get(
+    "/gateway/reports/{organisation}",
+    summary="The Dutch report for one organisation (operators; names users; the read is audited)",
+    operation_id="getGatewayReport",
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The report"},
+        403: _problem("Operators"),
+        404: _problem("No report made yet, or none for this organisation"),
+    },
+)
+async def get_report(
+    request: Request, organisation: Organisation, principal: OperatorDep
+) -> Response:
+    folder, data = await run_in_threadpool(_verdicts, request)
+    row = next((v for v in data["verdicts"] if v.get("slug") == organisation), None)
+    if row is None:
+        known = ", ".join(str(v.get("slug")) for v in data["verdicts"]) or "none"
+        raise NotFound(f"the last report has no organisation {organisation!r} (it has: {known})")
+    try:
+        body = await run_in_threadpool((folder / str(row["report"])).read_bytes)
+    except OSError:
+        raise NotFound(f"the report for {organisation!r} is missing from {folder}") from None
+    _audit(request, principal.name, "gateway-report-read", organisation)
+    return Response(body, media_type="text/html")
 
 
 def _allow_read(a: AllowEntry, today: date) -> s.AllowRead:
