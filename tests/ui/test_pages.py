@@ -19,6 +19,7 @@ from ketenherstel.picture.db import PictureDb, open_picture_db
 from ketenherstel.settings import Settings
 from ketenherstel.web.server import ServerThread
 from tests.ui.conftest import axe_violations
+from tests.web.test_gateway_api import write_report
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -37,7 +38,11 @@ class Served:
 
 @pytest.fixture
 def served(small_scenario: Settings, tmp_path: Path) -> Iterator[Served]:
-    settings = dataclasses.replace(small_scenario, picture_db=str(tmp_path / "picture.sqlite"))
+    settings = dataclasses.replace(
+        small_scenario,
+        picture_db=str(tmp_path / "picture.sqlite"),
+        reconcile_dir=str(tmp_path / "reconcile"),  # and the gateway's reports beside it
+    )
     rt = bootstrap(settings)
     tokens = {}
     for who, role in (("anna", "operator"), ("bram", "operator"), ("cees", "viewer")):
@@ -191,17 +196,30 @@ def test_bad_input_is_answered_in_the_form_and_nothing_saved(
         db.close()
 
 
-def test_roles_in_the_browser(page: Page, served: Served) -> None:
+def test_roles_in_the_browser(page: Page, served: Served, tmp_path: Path) -> None:
     page.goto(served.url + "/ui/aanmelden")
     page.get_by_label("Token").fill(served.tokens["om"])
     page.get_by_role("button", name="Aanmelden").click()
     assert "ketenpartner geeft geen toegang" in page.content()
     accessible(page, "sign-in with an error")
     sign_in(page, served, "cees")
-    for path in ("/ui/knelpunten", "/ui/herstelmatrix", "/ui/briefings", "/ui/bereikbaarheid"):
+    write_report(Path(served.rt.settings.gateway_report_location()), tmp_path)
+    for path in (
+        "/ui/knelpunten",
+        "/ui/herstelmatrix",
+        "/ui/briefings",
+        "/ui/bereikbaarheid",
+        "/ui/voorportaal",
+    ):
         page.goto(served.url + path)
         assert page.locator("form[method=post]:not([action='/ui/afmelden'])").count() == 0, path
         accessible(page, f"viewer {path}")
+    page.get_by_role("button", name="Afmelden").click()
+    sign_in(page, served, "anna")
+    page.goto(served.url + "/ui/voorportaal")
+    page.get_by_role("link", name="rapport van om.nl").click()
+    assert "ann@om.nl" in page.content()
+    accessible(page, "an organisation's gateway report")
 
 
 def test_every_other_page_passes_axe(page: Page, served: Served) -> None:
@@ -213,6 +231,7 @@ def test_every_other_page_passes_axe(page: Page, served: Served) -> None:
         "/ui/reeks?soort=partner&sleutel=nobody",
         "/ui/bereikbaarheid",
         "/ui/knelpunten/9",
+        "/ui/voorportaal",  # before a report is made
     ):
         page.goto(served.url + path)
         accessible(page, path)

@@ -71,6 +71,11 @@ def test_allowlist(api: Api) -> None:
 
 
 def make_report(api: Api, tmp_path: Path) -> None:
+    write_report(Path(api.runtime.settings.gateway_report_location()), tmp_path)
+
+
+def write_report(folder: Path, tmp_path: Path) -> None:
+    """om.nl: ann's session moves and reaches a file server; rechtspraak.nl: ordinary use."""
     from ketenherstel.gateway.verdict import verdicts, write_reports
     from ketenherstel.gateway.watch import scan
     from tests.gateway.lines import connstat, login
@@ -83,7 +88,6 @@ def make_report(api: Api, tmp_path: Path) -> None:
         encoding="latin-1",
     )
     result = scan([log])
-    folder = Path(api.runtime.settings.gateway_report_location())
     write_reports(folder / "rapport.html", result, verdicts(result), 1_752_800_000.0)
 
 

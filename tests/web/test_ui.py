@@ -53,7 +53,11 @@ class Ui:
 
 @pytest.fixture
 def ui(small_scenario: Settings, tmp_path: Path) -> Iterator[Ui]:
-    settings = dataclasses.replace(small_scenario, picture_db=str(tmp_path / "picture.sqlite"))
+    settings = dataclasses.replace(
+        small_scenario,
+        picture_db=str(tmp_path / "picture.sqlite"),
+        reconcile_dir=str(tmp_path / "reconcile"),  # and the gateway's reports beside it
+    )
     rt = bootstrap(settings)
     tokens: dict[str, str] = {}
     for who, role in (("anna", "operator"), ("bram", "operator"), ("cees", "viewer")):
@@ -684,3 +688,42 @@ def test_a_name_in_a_bottleneck_title_never_reaches_the_briefings_chart(ui: Ui) 
         assert any("[gelakt]" in svg for svg in svgs)
         for svg in svgs:
             ET.fromstring(svg)  # still well-formed: no HTML put into the chart
+
+
+def test_the_portal_page_shows_verdicts_and_only_operators_open_a_report(
+    ui: Ui, tmp_path: Path
+) -> None:
+    from tests.web.test_gateway_api import write_report
+
+    ui.sign_in("cees")
+    page = ui.client.get("/ui/voorportaal")
+    assert page.status_code == 200 and "nog geen rapport" in page.text
+    write_report(Path(ui.rt.settings.gateway_report_location()), tmp_path)
+    page = ui.client.get("/ui/voorportaal").text
+    assert "misbruik gevonden" in page and "geen aanwijzing voor misbruik" in page
+    assert "18-07-2025" in page  # when it was made, in Dutch notation
+    assert "alleen voor operators" in page and 'href="/ui/voorportaal/om-nl"' not in page
+    assert "ann@om.nl" not in page and "198.51.100" not in page
+    r = ui.client.get("/ui/voorportaal/om-nl")
+    assert r.status_code == 403 and "alleen een operator" in r.text
+    ui.sign_in("anna")
+    page = ui.client.get("/ui/voorportaal").text
+    assert 'href="/ui/voorportaal/om-nl"' in page
+
+    def reads() -> list[tuple[str, str]]:
+        return [
+            (a.actor, a.object)
+            for a in ui.rt.store.audit_log(limit=50)
+            if a.action == "gateway-report-read"
+        ]
+
+    assert reads() == []  # the viewer's refused try read nothing
+    r = ui.client.get("/ui/voorportaal/om-nl")
+    assert r.status_code == 200 and "ann@om.nl" in r.text and "carol" not in r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    assert reads() == [(ANNA, "om-nl")]
+    assert ui.client.get("/ui/voorportaal/politie-nl").status_code == 404
+    assert ui.client.get("/ui/voorportaal/..%2Fverdicts.json").status_code == 404
+    (Path(ui.rt.settings.gateway_report_location()) / "verdicts.json").write_text("{kapot")
+    page = ui.client.get("/ui/voorportaal").text
+    assert "maak het rapport opnieuw" in page

@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.briefings import BriefingService
 from ketenherstel.exchange.errors import Unauthenticated
+from ketenherstel.gateway.verdict import read_verdicts
+from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.picture.charts import format_date, format_number
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES
 from ketenherstel.picture.pages import (
@@ -55,6 +57,7 @@ _env.filters["dag"] = lambda d: format_date(datetime(d.year, d.month, d.day, 12,
 _env.filters["dagvan"] = lambda t: format_date(datetime.fromtimestamp(t, TZ))
 _env.filters["moment"] = lambda t: format_date(datetime.fromtimestamp(t, TZ), with_time=True)
 
+_VERDICT_KEYS = {"organisation", "slug", "verdict", "users", "flaggedSessions", "rules", "report"}
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -704,6 +707,58 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 },
             )
         return HTMLResponse(html, headers=_SECURITY_HEADERS)
+
+    # -- the access portal (gateway watch) ------------------------------------------------
+
+    def gateway_verdicts() -> tuple[Path, dict[str, Any] | None, str]:
+        folder = Path(rt.settings.gateway_report_location())
+        damaged = "Het laatste oordeel is beschadigd of in een oude vorm; maak het rapport opnieuw."
+        try:
+            data = read_verdicts(folder)
+        except GatewayInputError:
+            return folder, None, damaged
+        if data is not None and not all(
+            isinstance(v, dict) and v.keys() >= _VERDICT_KEYS for v in data["verdicts"]
+        ):
+            return folder, None, damaged
+        return folder, data, ""
+
+    @router.get("/ui/voorportaal")
+    async def gateway(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        _folder, data, problem = await work(gateway_verdicts)
+        period = None
+        if data is not None:
+            period = tuple(
+                datetime.fromisoformat(data[k]).timestamp() if data.get(k) else None
+                for k in ("made", "first", "last")
+            )
+        return _page(
+            request,
+            "voorportaal.html",
+            {
+                **base(request, session, "Voorportaal", "/ui/voorportaal"),
+                "data": data,
+                "period": period,
+                "problem": problem,
+            },
+        )
+
+    @router.get("/ui/voorportaal/{slug}")
+    async def gateway_report(request: Request, slug: str) -> Response:
+        session = session_of(request)
+        operator(session)  # the report names users and addresses
+        folder, data, _problem = await work(gateway_verdicts)
+        rows = data["verdicts"] if data is not None else []
+        row = next((v for v in rows if v.get("slug") == slug), None)
+        if row is None:
+            return _not_found(request, session)
+        try:
+            body = await work((folder / str(row["report"])).read_text, "utf-8")
+        except OSError:
+            return _not_found(request, session)
+        audit(session, "gateway-report-read", slug)
+        return HTMLResponse(body, headers=_SECURITY_HEADERS)
 
     def _not_found(request: Request, session: Session | None) -> HTMLResponse:
         return _page(
