@@ -110,7 +110,10 @@ def scan_cmd(
     ] = None,
     cef_to: Annotated[
         str | None,
-        typer.Option("--cef-to", help="Send the findings as CEF over syslog: HOST:PORT[/tcp]"),
+        typer.Option(
+            "--cef-to",
+            help="Send the findings as CEF over syslog: HOST:PORT (UDP) or HOST:PORT/tcp",
+        ),
     ] = None,
 ) -> None:
     """Scan logs: session ledger and every detection, with evidence."""
@@ -371,7 +374,8 @@ def listen_cmd(
         Path | None, typer.Option("--ecs", help="ECS JSON Lines of the findings")
     ] = None,
     cef_to: Annotated[
-        str | None, typer.Option("--cef-to", help="Forward findings as CEF: HOST:PORT[/tcp]")
+        str | None,
+        typer.Option("--cef-to", help="Forward findings as CEF: HOST:PORT (UDP) or HOST:PORT/tcp"),
     ] = None,
 ) -> None:
     """Receive NetScaler syslog (RFC 3164/5424, UDP and TCP) and report findings as they
