@@ -263,3 +263,17 @@ def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
     assert code == 0 and "would purge 0 messages" in out
     code, _, err = run("purge", "--older-than-days", "0", "--store", store)
     assert code == 2 and "more than 0" in err
+
+
+def test_an_error_shows_rich_markup_in_its_message_as_text(tmp_path: Path, store: str) -> None:
+    """A user's path or value that looks like markup ('[/x]') is printed, not applied (it
+    used to crash the error line itself)."""
+    odd = tmp_path / "a[/tcp]b[bold].json"
+    code, _, err = run("send", str(odd), "--url", "http://127.0.0.1:9", "--token", "x")
+    assert code == 2 and "a[/tcp]b[bold].json" in err and "no such file" in err
+    from ketenherstel.cli_isolation import partner_state_app
+
+    result = runner.invoke(
+        partner_state_app, ["isolate", "om[/x]", "--reason", "r", "--store", store]
+    )
+    assert result.exit_code == 2 and "om[/x]" in result.stderr

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ketenherstel.cli_common import fail as _fail
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.isolation import QuarantineCheck
@@ -36,7 +37,6 @@ quarantine_app = typer.Typer(
 )
 
 out = Console()
-err = Console(stderr=True)
 
 StoreOpt = Annotated[
     str | None,
@@ -50,11 +50,6 @@ AsOpt = Annotated[
 ExpectedOpt = Annotated[
     int | None, typer.Option("--expected", min=0, help="Roughly how many messages to expect")
 ]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 @contextlib.contextmanager

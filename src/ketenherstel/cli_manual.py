@@ -18,6 +18,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from ketenherstel.cli_common import fail as _fail
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.manual import ManualWork
@@ -48,11 +49,6 @@ FieldOpt = Annotated[
         "--field", help="A business-key field as NAME=VALUE, e.g. judgmentDate=18-07-2025"
     ),
 ]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _problems(exc: ExchangeError) -> None:

@@ -147,3 +147,8 @@ def test_forward_once_exits_1_while_unreachable_and_0_when_done(
     assert code == 2 and "refused" in err
     code, _, err = run("forward", "--once", "--db", db)
     assert code == 2 and "--token" in err
+
+
+def test_markup_in_a_path_is_shown_in_the_error_not_applied(tmp_path: Path) -> None:
+    code, _, err = run("status", "--db", str(tmp_path / "no[/ne].db"))
+    assert code == 2 and "no[/ne].db" in err

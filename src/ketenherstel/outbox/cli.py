@@ -20,7 +20,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from ketenherstel.cli_common import fail
 from ketenherstel.outbox.errors import OutboxError, WriteRefused
 
 app = typer.Typer(
@@ -51,11 +53,6 @@ TokenOpt = Annotated[
 ]
 DEFAULT_DB = Path("var/outbox.db")
 DEFAULT_KEY = Path("var/outbox-key.pem")
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 def _chain() -> Any:
@@ -248,7 +245,8 @@ class _Reporter:
 def _report(result: Any) -> None:
     now = datetime.now(UTC).strftime("%H:%M:%S")
     if result.status == "refused":
-        err.print(f"{now} [bold red]refused:[/] {result.detail}; {result.pending} kept pending")
+        detail = escape(str(result.detail))  # the exchange's words, shown as they are
+        err.print(f"{now} [bold red]refused:[/] {detail}; {result.pending} kept pending")
     elif result.status == "unreachable":
         err.print(
             f"{now} unreachable ({result.detail}); forwarded {result.forwarded}, "
