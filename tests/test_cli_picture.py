@@ -44,7 +44,7 @@ def test_series_and_matrix(setup: tuple[str, str]) -> None:
     code, _, err = run(
         picture, "picture", "show", "--kind", "channel", "--key", "x->y", "--store", store
     )
-    assert code == 1 and "niets gemeten" in err
+    assert code == 1 and "nothing is measured" in err
     code, out, _ = run(picture, "picture", "matrix", "--store", store)
     assert code == 0 and "Recovery matrix" in out
 
@@ -118,7 +118,7 @@ def test_briefing_made_approved_by_another_and_exported(
     assert PdfReader(out_dir / "briefing-1.pdf").pages
     assert "Author" not in (out_dir / "briefing-1-publicatie.html").read_text(encoding="utf-8")
     code, _, err = run(picture, "briefing", "approve", "1", "--as", "Author", "--store", store)
-    assert code == 2 and "niet zelf goedkeuren" in err
+    assert code == 2 and "the author of a briefing may not approve it" in err
     code, _, err = run(picture, "briefing", "approve", "9", "--as", "Other", "--store", store)
     assert code == 1 and "no briefing 9" in err
     code, out, _ = run(picture, "briefing", "approve", "1", "--as", "Other", "--store", store)

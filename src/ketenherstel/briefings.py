@@ -17,11 +17,25 @@ from ketenherstel.gateway.register import Register
 from ketenherstel.picture import briefing
 from ketenherstel.picture.charts import format_date, format_number
 from ketenherstel.picture.series import TZ
-from ketenherstel.picture.service import Picture, PictureInputError, parse_day
+from ketenherstel.picture.service import (
+    Picture,
+    PictureInputError,
+    Said,
+    parse_day,
+    reason_of,
+)
 from ketenherstel.reconcile.service import find_report, list_reports
 from ketenherstel.store.ports import AuditRecord
 
 __all__ = ["BriefingService", "gateway_dir", "names_of"]
+
+
+def _no_briefing(number: int) -> Said:
+    return Said(f"er is geen briefing {number}", f"there is no briefing {number}")
+
+
+def _approved(number: int) -> Said:
+    return Said(f"briefing {number} is al goedgekeurd", f"briefing {number} is approved already")
 
 
 def gateway_dir(rt: Runtime) -> Path:
@@ -147,7 +161,13 @@ class BriefingService:
         first, last = snap.days[0], snap.days[-1]
         if not first <= reference <= last:
             raise PictureInputError(
-                {field: f"kies een dag waarover gemeten is: {_d(first)} t/m {_d(last)}"}
+                {
+                    field: Said(
+                        f"kies een dag waarover gemeten is: {_d(first)} t/m {_d(last)}",
+                        f"choose a day the picture measured: {first.isoformat()} to "
+                        f"{last.isoformat()}",
+                    )
+                }
             )
 
     def create(self, reference_text: str, principal: Principal) -> int:
@@ -155,7 +175,7 @@ class BriefingService:
         try:
             reference = parse_day(reference_text)
         except ValueError as exc:
-            raise PictureInputError({"peildatum": str(exc)}) from None
+            raise PictureInputError({"peildatum": reason_of(exc)}) from None
         self.check_reference(reference)
         reference_end = datetime.combine(reference, time(23, 59, 59, 999999), TZ).timestamp()
         extras = self.extras(reference_end)
@@ -188,14 +208,17 @@ class BriefingService:
     def approve(self, briefing_id: int, principal: Principal) -> None:
         row = self.picture.db.briefing(briefing_id)
         if row is None:
-            raise PictureInputError({"briefing": f"er is geen briefing {briefing_id}"})
+            raise PictureInputError({"briefing": _no_briefing(briefing_id)})
         if row.state == "approved":
-            raise PictureInputError({"briefing": f"briefing {briefing_id} is al goedgekeurd"})
+            raise PictureInputError({"briefing": _approved(briefing_id)})
         if row.created_by == principal.name:
             raise PictureInputError(
                 {
-                    "briefing": "de maker van een briefing mag haar niet zelf goedkeuren; "
-                    "vraag een andere operator"
+                    "briefing": Said(
+                        "de maker van een briefing mag haar niet zelf goedkeuren; "
+                        "vraag een andere operator",
+                        "the author of a briefing may not approve it; ask another operator",
+                    )
                 }
             )
         # The approval is written into the document itself (by role, never by name).
@@ -210,7 +233,7 @@ class BriefingService:
             html=html,
             public_html=public,
         ):
-            raise PictureInputError({"briefing": f"briefing {briefing_id} is al goedgekeurd"})
+            raise PictureInputError({"briefing": _approved(briefing_id)})
         self._audit(principal, "briefing-approved", briefing_id, "")
 
     def pdf(self, briefing_id: int, public: bool) -> bytes:
@@ -218,7 +241,7 @@ class BriefingService:
         another process, makes a new one)."""
         row = self.picture.db.briefing(briefing_id)
         if row is None:
-            raise PictureInputError({"briefing": f"er is geen briefing {briefing_id}"})
+            raise PictureInputError({"briefing": _no_briefing(briefing_id)})
         key = (briefing_id, public, row.state)
         with self._lock:
             cached = self._pdfs.get(key)

@@ -89,7 +89,7 @@ def show_cmd(
         try:
             view = picture.selection(kind, key)
         except PictureInputError as exc:
-            raise fail("; ".join(exc.problems.values()), 1) from None
+            raise fail("; ".join(exc.english().values()), 1) from None
         snap = picture.snapshot()
         table = Table(title=f"{kind} {key} · as of {_when(snap.as_of)}", title_justify="left")
         for col in (
@@ -177,7 +177,7 @@ def status_cmd(
         except PictureInputError as exc:
             names = {"kanaal": "channel", "status": "state", "reden": "--reason"}
             raise fail(
-                "; ".join(f"{names.get(k, k)}: {v}" for k, v in exc.problems.items())
+                "; ".join(f"{names.get(k, k)}: {v}" for k, v in exc.english().items())
             ) from None
         picture.store.audit(
             AuditRecord(picture.clock(), actor, "status-set", f"status/{partner}/{channel}", state)
@@ -203,7 +203,7 @@ def make_cmd(
         try:
             new_id = service.create(day, _person(actor))
         except PictureInputError as exc:
-            raise fail("--date: " + "; ".join(exc.problems.values())) from None
+            raise fail("--date: " + "; ".join(exc.english().values())) from None
         out.print(
             f"briefing {new_id} as of {day}: draft (another operator approves it)", highlight=False
         )
@@ -264,7 +264,7 @@ def approve_cmd(
         try:
             service.approve(briefing_id, _person(actor))
         except PictureInputError as exc:
-            raise fail("; ".join(exc.problems.values())) from None
+            raise fail("; ".join(exc.english().values())) from None
         out.print(f"briefing {briefing_id}: approved", highlight=False)
 
 

@@ -481,7 +481,13 @@ def test_the_picture_api_refuses_bad_input(ui: Ui) -> None:
     r = ui.client.post("/v1/briefings", json={"referenceDate": "2025-08-20"}, headers=op)
     assert r.status_code == 201 and r.json()["state"] == "draft"
     r = ui.client.post("/v1/briefings/1/approvals", headers=op)
-    assert r.status_code == 409
+    assert r.status_code == 409 and r.json()["detail"] == (
+        "the author of a briefing may not approve it; ask another operator"
+    )
+    r = ui.client.post("/v1/briefings", json={"referenceDate": "2030-01-01"}, headers=op)
+    assert r.status_code == 400 and r.json()["problems"][0]["field"] == "referenceDate"
+    r = ui.client.get("/v1/picture/series", params={"kind": "channel", "key": "x->y"}, headers=h)
+    assert r.status_code == 404 and r.json()["detail"] == "nothing is measured for channel 'x->y'"
     r = ui.client.post(
         "/v1/briefings/1/approvals", headers={"Authorization": f"Bearer {ui.tokens['bram']}"}
     )
@@ -629,7 +635,13 @@ def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None
         "/v1/bottlenecks", json={**body, "category": "x", "series": "nope"}, headers=om
     )
     assert r.status_code == 400
-    assert sorted(p["field"] for p in r.json()["problems"]) == ["category", "series"]
+    assert sorted((p["field"], p["reason"]) for p in r.json()["problems"]) == [
+        (
+            "category",
+            "unknown value 'x'; one of werklast, vertraging, informatie, bereikbaarheid, risico",
+        ),
+        ("series", "'nope': write kind:key, for example channel:om->justid"),
+    ]
     assert ui.picture.db.bottlenecks() == []
     r = ui.client.post("/v1/bottlenecks", json=body, headers=om)
     assert r.status_code == 201, r.text
@@ -653,7 +665,9 @@ def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None
         json={**agreement, "ownerRole": ""},
         headers=om,
     )
-    assert r.status_code == 400 and r.json()["problems"][0]["field"] == "ownerRole"
+    assert r.status_code == 400 and r.json()["problems"] == [
+        {"index": None, "field": "ownerRole", "reason": "required"}
+    ]
     r = ui.client.post(f"/v1/bottlenecks/{made['id']}/work-agreements", json=agreement, headers=om)
     assert r.status_code == 201
     (listed,) = ui.client.get("/v1/bottlenecks", headers=viewer).json()

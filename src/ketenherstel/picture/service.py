@@ -23,7 +23,7 @@ from ketenherstel.picture.matrix import (
     build_matrix,
     timeline,
 )
-from ketenherstel.picture.series import TZ, PictureCache, Snapshot, View
+from ketenherstel.picture.series import KINDS, TZ, PictureCache, Snapshot, View
 from ketenherstel.store.manual_ports import ManualStore
 from ketenherstel.store.ports import Store
 
@@ -34,9 +34,12 @@ __all__ = [
     "Effect",
     "Picture",
     "PictureInputError",
+    "Said",
+    "english",
     "names_in",
     "names_pattern",
     "parse_day",
+    "reason_of",
     "series_key",
 ]
 
@@ -62,12 +65,52 @@ CONTACT_CHANNELS = {"telefoon": "Telefoon", "email": "E-mail", "loket": "Loket"}
 _MAX_TEXT = 2000
 
 
+class Said(str):
+    """What is wrong, in both languages: the string itself is the Dutch the UI shows, ``en``
+    the English the API and the command line give."""
+
+    en: str
+
+    def __new__(cls, nl: str, en: str) -> Said:
+        said = super().__new__(cls, nl)
+        said.en = en
+        return said
+
+
+def reason_of(exc: ValueError) -> str:
+    """A ValueError's message, keeping both languages when it was raised with :class:`Said`
+    (``str(exc)`` would give the Dutch alone)."""
+    first = exc.args[0] if exc.args else ""
+    return first if isinstance(first, str) else str(exc)
+
+
+def english(reason: str) -> str:
+    """The English of a problem (a plain string is taken to be English already)."""
+    return reason.en if isinstance(reason, Said) else reason
+
+
+_CLOSED = Said("dit knelpunt is al afgesloten", "this bottleneck is closed already")
+_FUTURE = Said("ligt in de toekomst", "lies in the future")
+
+
+def _no_bottleneck(number: int) -> Said:
+    return Said(f"er is geen knelpunt {number}", f"there is no bottleneck {number}")
+
+
+def _no_kind(kind: str, english_text: str) -> Said:
+    return Said(f"onbekende soort {kind!r}; kies uit {', '.join(KINDS)}", english_text)
+
+
 class PictureInputError(ValueError):
-    """Bad input: ``problems`` maps each field to what is wrong with it."""
+    """Bad input: ``problems`` maps each field to what is wrong with it, in Dutch for the UI;
+    :meth:`english` gives the same in English for the API and the CLI."""
 
     def __init__(self, problems: Mapping[str, str]) -> None:
         self.problems = dict(problems)
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.problems.items()))
+
+    def english(self) -> dict[str, str]:
+        return {field: english(reason) for field, reason in self.problems.items()}
 
 
 def parse_day(text: str) -> date:
@@ -78,7 +121,12 @@ def parse_day(text: str) -> date:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"{text!r} is geen datum (jjjj-mm-dd of dd-mm-jjjj)")
+    raise ValueError(
+        Said(
+            f"{text!r} is geen datum (jjjj-mm-dd of dd-mm-jjjj)",
+            f"{text!r} is not a date (YYYY-MM-DD or DD-MM-YYYY)",
+        )
+    )
 
 
 def _midnight(day: date) -> float:
@@ -200,9 +248,16 @@ class Picture:
         try:
             keys = snap.keys(kind, key)
         except ValueError as exc:
-            raise PictureInputError({"reeks": str(exc)}) from None
+            raise PictureInputError({"reeks": _no_kind(kind, str(exc))}) from None
         if kind != "all" and not keys:
-            raise PictureInputError({"reeks": f"er is niets gemeten voor {kind} {key!r}"})
+            raise PictureInputError(
+                {
+                    "reeks": Said(
+                        f"er is niets gemeten voor {kind} {key!r}",
+                        f"nothing is measured for {kind} {key!r}",
+                    )
+                }
+            )
         return snap.view(kind, key)
 
     def metric(self, view: View, metric: str, partner: str | None = None) -> list[float | None]:
@@ -222,7 +277,9 @@ class Picture:
             case "unanswered":
                 per_day = self.reachability(partner or view.key, view.days)
                 return [float(d[1] - d[2]) for d in per_day]
-        raise PictureInputError({"maat": f"onbekende maat {metric!r}"})
+        raise PictureInputError(
+            {"maat": Said(f"onbekende maat {metric!r}", f"unknown metric {metric!r}")}
+        )
 
     def reachability(
         self,
@@ -300,9 +357,11 @@ class Picture:
                 continue
             found = names_in(form.get(name) or "", people)
             if found:
-                problems[name] = (
+                problems[name] = Said(
                     f"noem geen personen ({', '.join(found)}): het beeld, de statuspagina en de "
-                    "briefing tonen alleen rollen"
+                    "briefing tonen alleen rollen",
+                    f"name no person ({', '.join(found)}): the picture, the status page and the "
+                    "briefing show roles only",
                 )
 
     def register_bottleneck(self, form: Mapping[str, str], *, actor: str) -> int:
@@ -314,7 +373,9 @@ class Picture:
         partner = _choice(form, "partner", self.partner_names, problems)
         process = form.get("proces", "").strip() or None
         if process is not None and process not in self.process_names:
-            problems["proces"] = f"onbekend proces {process!r}"
+            problems["proces"] = Said(
+                f"onbekend proces {process!r}", f"unknown process {process!r}"
+            )
         metric = _choice(form, "maat", METRICS, problems)
         kind, key = _series(form.get("reeks", ""), problems)
         start = _day(form, "begin", problems)
@@ -322,9 +383,11 @@ class Picture:
         if kind and "reeks" not in problems:
             try:
                 if kind != "all" and not self.snapshot().keys(kind, key):
-                    problems["reeks"] = f"er is niets gemeten voor {key!r}"
+                    problems["reeks"] = Said(
+                        f"er is niets gemeten voor {key!r}", f"nothing is measured for {key!r}"
+                    )
             except ValueError as exc:
-                problems["reeks"] = str(exc)
+                problems["reeks"] = _no_kind(kind, str(exc))
         if problems:
             raise PictureInputError(problems)
         assert start is not None
@@ -347,25 +410,27 @@ class Picture:
         """The bottleneck is over from the given day (no later than today)."""
         b = self.db.bottleneck(bottleneck_id)
         if b is None:
-            raise PictureInputError({"knelpunt": f"er is geen knelpunt {bottleneck_id}"})
+            raise PictureInputError({"knelpunt": _no_bottleneck(bottleneck_id)})
         problems: dict[str, str] = {}
         end = _day(form, "einde", problems)
         if b.ended_at is not None:
-            problems["einde"] = "dit knelpunt is al afgesloten"
+            problems["einde"] = _CLOSED
         elif end is not None and _midnight(end) < b.started_at:
-            problems["einde"] = "ligt voor het begin van het knelpunt"
+            problems["einde"] = Said(
+                "ligt voor het begin van het knelpunt", "lies before the bottleneck began"
+            )
         elif end is not None and _midnight(end) > self.clock():
-            problems["einde"] = "ligt in de toekomst"
+            problems["einde"] = _FUTURE
         if problems:
             raise PictureInputError(problems)
         assert end is not None
         if not self.db.end_bottleneck(bottleneck_id, _midnight(end)):
-            raise PictureInputError({"einde": "dit knelpunt is al afgesloten"})
+            raise PictureInputError({"einde": _CLOSED})
 
     def add_agreement(self, bottleneck_id: int, form: Mapping[str, str], *, actor: str) -> int:
         problems: dict[str, str] = {}
         if self.db.bottleneck(bottleneck_id) is None:
-            raise PictureInputError({"knelpunt": f"er is geen knelpunt {bottleneck_id}"})
+            raise PictureInputError({"knelpunt": _no_bottleneck(bottleneck_id)})
         text = _text(form, "afspraak", problems)
         owner = _text(form, "eigenaar", problems, limit=120)
         start = _day(form, "ingang", problems)
@@ -384,10 +449,12 @@ class Picture:
             try:
                 until_day = parse_day(until_text)
             except ValueError as exc:
-                problems["risico_tot"] = str(exc)
+                problems["risico_tot"] = reason_of(exc)
             else:
                 if start is not None and until_day < start:
-                    problems["risico_tot"] = "ligt voor de ingangsdatum"
+                    problems["risico_tot"] = Said(
+                        "ligt voor de ingangsdatum", "lies before the start date"
+                    )
                 until = _midnight(until_day)
         if problems:
             raise PictureInputError(problems)
@@ -414,7 +481,9 @@ class Picture:
         received = _moment(form, "ontvangen", problems, required=True, now=self.clock())
         answered = _moment(form, "beantwoord", problems, required=False, now=self.clock())
         if received is not None and answered is not None and answered < received:
-            problems["beantwoord"] = "ligt voor het moment van ontvangst"
+            problems["beantwoord"] = Said(
+                "ligt voor het moment van ontvangst", "lies before it was received"
+            )
         if problems:
             raise PictureInputError(problems)
         assert received is not None
@@ -479,11 +548,13 @@ def _text(
 ) -> str:
     value = (form.get(name) or "").strip()
     if required and not value:
-        problems[name] = "vul dit veld in"
+        problems[name] = Said("vul dit veld in", "required")
     elif len(value) > limit:
-        problems[name] = f"te lang: hoogstens {limit} tekens"
+        problems[name] = Said(
+            f"te lang: hoogstens {limit} tekens", f"too long: at most {limit} characters"
+        )
     elif any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
-        problems[name] = "bevat stuurtekens"
+        problems[name] = Said("bevat stuurtekens", "holds control characters")
     return value
 
 
@@ -492,9 +563,12 @@ def _choice(
 ) -> str:
     value = (form.get(name) or "").strip()
     if not value:
-        problems[name] = "kies een waarde"
+        problems[name] = Said("kies een waarde", "required")
     elif value not in allowed:
-        problems[name] = f"onbekende waarde {value!r}; kies uit {', '.join(allowed)}"
+        problems[name] = Said(
+            f"onbekende waarde {value!r}; kies uit {', '.join(allowed)}",
+            f"unknown value {value!r}; one of {', '.join(allowed)}",
+        )
     return value
 
 
@@ -505,16 +579,19 @@ EARLIEST = date(2000, 1, 1)
 def _day(form: Mapping[str, str], name: str, problems: dict[str, str]) -> date | None:
     value = (form.get(name) or "").strip()
     if not value:
-        problems[name] = "vul een datum in"
+        problems[name] = Said("vul een datum in", "required (a date)")
         return None
     try:
         day = parse_day(value)
     except ValueError as exc:
-        problems[name] = str(exc)
+        problems[name] = reason_of(exc)
         return None
     latest = date.today() + timedelta(days=2 * 366)
     if not EARLIEST <= day <= latest:
-        problems[name] = f"ligt niet tussen {EARLIEST:%d-%m-%Y} en {latest:%d-%m-%Y}"
+        problems[name] = Said(
+            f"ligt niet tussen {EARLIEST:%d-%m-%Y} en {latest:%d-%m-%Y}",
+            f"not between {EARLIEST.isoformat()} and {latest.isoformat()}",
+        )
         return None
     return day
 
@@ -525,22 +602,27 @@ def _moment(
     value = (form.get(name) or "").strip()
     if not value:
         if required:
-            problems[name] = "vul datum en tijd in"
+            problems[name] = Said("vul datum en tijd in", "required (a date and time)")
         return None
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        problems[name] = f"{value!r} is geen datum en tijd (jjjj-mm-ddTuu:mm)"
+        problems[name] = Said(
+            f"{value!r} is geen datum en tijd (jjjj-mm-ddTuu:mm)",
+            f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)",
+        )
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=TZ)
     stamp = at.timestamp()
     earliest = datetime.combine(EARLIEST, time(), TZ).timestamp()
     if not math.isfinite(stamp) or stamp < earliest:
-        problems[name] = f"ligt voor {EARLIEST:%d-%m-%Y}"
+        problems[name] = Said(
+            f"ligt voor {EARLIEST:%d-%m-%Y}", f"lies before {EARLIEST.isoformat()}"
+        )
         return None
     if stamp > now + 3600:
-        problems[name] = "ligt in de toekomst"
+        problems[name] = _FUTURE
         return None
     return stamp
 
@@ -549,12 +631,15 @@ def _series(text: str, problems: dict[str, str]) -> tuple[str, str]:
     """``kind:key`` (``channel:om->justid``, ``process:vervolging``, ``partner:om``) or ``all``."""
     text = text.strip()
     if not text:
-        problems["reeks"] = "kies de gemeten reeks"
+        problems["reeks"] = Said("kies de gemeten reeks", "required (kind:key)")
         return "", ""
     if text == "all":
         return "all", ""
     kind, sep, key = text.partition(":")
     if not sep or not key:
-        problems["reeks"] = f"{text!r}: schrijf soort:sleutel, bijvoorbeeld channel:om->justid"
+        problems["reeks"] = Said(
+            f"{text!r}: schrijf soort:sleutel, bijvoorbeeld channel:om->justid",
+            f"{text!r}: write kind:key, for example channel:om->justid",
+        )
         return "", ""
     return kind, key

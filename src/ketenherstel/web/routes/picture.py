@@ -119,12 +119,6 @@ def _day(service: BriefingService, text: str) -> date:
     return day
 
 
-def _bad(exc: PictureInputError) -> InvalidInput:
-    return InvalidInput(
-        str(exc), [Problem(None, field, reason) for field, reason in exc.problems.items()]
-    )
-
-
 @router.get(
     "/picture/series",
     summary="One selection's measured series per day (Europe/Amsterdam)",
@@ -143,7 +137,7 @@ async def get_series(
     try:
         view = await run_in_threadpool(picture.selection, kind, key)
     except PictureInputError as exc:
-        raise NotFound(str(exc)) from None
+        raise NotFound("; ".join(exc.english().values())) from None
     snap = picture.snapshot()
     days = [
         SeriesDay(
@@ -292,7 +286,7 @@ async def create_briefing(
     try:
         new_id = await run_in_threadpool(service.create, body.reference_date, principal)
     except PictureInputError as exc:
-        raise _bad(exc) from None
+        raise _fields(exc, {"peildatum": "referenceDate"}) from None
     row = service.picture.db.briefing(new_id)
     assert row is not None
     return _read(row)
@@ -321,7 +315,7 @@ async def approve_briefing(
     try:
         await run_in_threadpool(service.approve, briefing_id, principal)
     except PictureInputError as exc:
-        raise StateConflict(str(exc)) from None
+        raise StateConflict("; ".join(exc.english().values())) from None
     row = service.picture.db.briefing(briefing_id)
     assert row is not None
     return _read(row)
@@ -407,7 +401,7 @@ _AGREEMENT_FIELDS = {
 
 
 def _fields(exc: PictureInputError, names: dict[str, str]) -> InvalidInput:
-    problems = [Problem(None, names.get(k, k), v) for k, v in exc.problems.items()]
+    problems = [Problem(None, names.get(k, k), v) for k, v in exc.english().items()]
     detail = "; ".join(f"{p.field}: {p.reason}" for p in problems)
     return InvalidInput(detail, problems)
 

@@ -1,0 +1,111 @@
+"""Every problem the picture's registers find is said in Dutch (the UI) and in English (the API
+and the CLI): a problem without its English would reach an API client in Dutch."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ketenherstel.bootstrap import bootstrap
+from ketenherstel.picture.service import Picture, PictureInputError, Said
+from ketenherstel.settings import Settings
+
+GOOD_BOTTLENECK = {
+    "titel": "Voorraad",
+    "categorie": "werklast",
+    "ernst": "hoog",
+    "partner": "om",
+    "reeks": "all",
+    "maat": "backlog",
+    "begin": "2025-07-20",
+}
+GOOD_AGREEMENT = {
+    "afspraak": "extra capaciteit",
+    "eigenaar": "teamleider",
+    "ingang": "2025-08-01",
+    "verwacht_effect": "daalt",
+    "restrisico": "termijnen",
+    "risico_rol": "hoofdofficier",
+    "risico_door": "iemand",
+}
+BAD_VALUES = ["", "x" * 3000, "a\x01b", "nonsense", "0202-01-01", "2999-01-01", "32-13-2025"]
+
+
+@pytest.fixture
+def picture(small_scenario: Settings, tmp_path: Path) -> Any:
+    settings = dataclasses.replace(small_scenario, picture_db=str(tmp_path / "p.sqlite"))
+    rt = bootstrap(settings)
+    from ketenherstel.web.app import create_app
+
+    app = create_app(rt, group_commit=False)
+    yield app.state.picture
+    rt.close()
+
+
+def _problems(call: Callable[[], Any]) -> list[str]:
+    try:
+        call()
+    except PictureInputError as exc:
+        return list(exc.problems.values())
+    return []
+
+
+def test_every_problem_has_its_english(picture: Picture) -> None:
+    found: list[str] = []
+    for field in GOOD_BOTTLENECK:
+        for bad in BAD_VALUES:
+            form = {**GOOD_BOTTLENECK, field: bad}
+            found += _problems(lambda form=form: picture.register_bottleneck(form, actor="t"))
+    found += _problems(
+        lambda: picture.register_bottleneck(
+            {**GOOD_BOTTLENECK, "proces": "geen", "reeks": "channel:x->y"}, actor="t"
+        )
+    )
+    found += _problems(
+        lambda: picture.register_bottleneck({**GOOD_BOTTLENECK, "reeks": "zzz:y"}, actor="t")
+    )
+    number = picture.register_bottleneck(GOOD_BOTTLENECK, actor="t")
+    for field in (*GOOD_AGREEMENT, "risico_tot"):
+        for bad in BAD_VALUES:
+            form = {**GOOD_AGREEMENT, field: bad}
+            found += _problems(lambda form=form: picture.add_agreement(number, form, actor="t"))
+    found += _problems(
+        lambda: picture.add_agreement(
+            number, {**GOOD_AGREEMENT, "risico_tot": "2025-07-01"}, actor="t"
+        )
+    )
+    found += _problems(lambda: picture.add_agreement(999, GOOD_AGREEMENT, actor="t"))
+    for bad in [*BAD_VALUES, "2025-07-01"]:
+        found += _problems(
+            lambda bad=bad: picture.close_bottleneck(number, {"einde": bad}, actor="t")
+        )
+    found += _problems(lambda: picture.close_bottleneck(999, {"einde": "2025-08-01"}, actor="t"))
+    picture.close_bottleneck(number, {"einde": "2025-08-01"}, actor="t")
+    found += _problems(lambda: picture.close_bottleneck(number, {"einde": "2025-08-02"}, actor="t"))
+    contact = {
+        "partner": "om",
+        "kanaal": "telefoon",
+        "beller": "advocaat",
+        "ontvangen": "2025-08-01T10:00",
+    }
+    for field in (*contact, "beantwoord"):
+        for bad in [*BAD_VALUES, "2025-07-31T10:00"]:
+            form = {**contact, field: bad}
+            found += _problems(lambda form=form: picture.add_contact(form, actor="t"))
+    status = {"partner": "om", "kanaal": "email", "status": "down", "reden": "storing"}
+    for field in status:
+        for bad in BAD_VALUES:
+            form = {**status, field: bad}
+            found += _problems(lambda form=form: picture.set_status(form, actor="t"))
+    found += _problems(lambda: picture.selection("channel", "x->y"))
+    found += _problems(lambda: picture.selection("zzz", "y"))
+    view = picture.selection("all", "")
+    found += _problems(lambda: picture.metric(view, "nonsense"))
+    assert len(found) > 60
+    untranslated = sorted({p for p in found if not isinstance(p, Said)})
+    assert untranslated == []
+    assert all(p.en and p.en != str(p) for p in found if isinstance(p, Said))
