@@ -740,6 +740,10 @@ def _serve_result(rt: Runtime, port: int) -> None:
     except RuntimeError as exc:
         raise fail(f"{exc}; try another --port (0 picks a free one)") from None
     try:
+        # The picture's first snapshot reads every delivery once: done before the address is
+        # shown, so the first page opens at once.
+        with out.status("computing the picture's series for the web UI"):
+            server.app.state.picture.snapshot()
         out.print(
             f"\nThe picture of the scenario: {server.url}/ui/ (sign in with the token below); "
             f"the public status page: {server.url}/status. The API: {server.url}/v1/docs "

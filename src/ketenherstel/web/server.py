@@ -76,6 +76,11 @@ class ServerThread:
         self._thread = threading.Thread(target=self._server.run, name="exchange-http", daemon=True)
         self.url = ""
 
+    @property
+    def app(self) -> Any:
+        """The ASGI app being served (its ``state`` holds the runtime and the picture)."""
+        return self._config.app
+
     def __enter__(self) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + 20
