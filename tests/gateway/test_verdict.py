@@ -96,6 +96,11 @@ def test_reports_per_organisation_hold_only_that_organisation(tmp_path: Path) ->
     assert "ann" not in text and "eve" not in text and "198.51.100" not in text
     om = (out.parent / "rapport-om-nl.html").read_text(encoding="utf-8")
     assert "ann@om.nl" in om and "misbruik gevonden" in om and "bij om.nl" in om
+    # the report is Dutch; the watch's own English detail is marked as such
+    assert "sessie overgenomen" in om and "betrouwbaarheid hoog" in om
+    assert '<span lang="en">A session' in om
+    # a gap in the logging in Dutch words and Dutch times (Europe/Amsterdam)
+    assert "de poort logde een tijd niets: van 10-07-2025 10:09 tot 10-07-2025 23:00" in om
     assert "eve@justid.nl" not in om and "justid.nl" not in om and "rechtspraak" not in om
     justid = (out.parent / "rapport-justid-nl.html").read_text(encoding="utf-8")
     assert "eve@justid.nl" in justid and "ann@om.nl" not in justid
@@ -119,3 +124,21 @@ def test_a_damaged_verdicts_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "verdicts.json").write_text('{"verdicts": 3}')
     with pytest.raises(GatewayInputError, match="no list of verdicts"):
         read_verdicts(tmp_path)
+
+
+def test_every_built_in_rule_has_a_dutch_name_in_the_report() -> None:
+    """The report is Dutch: each rule the watch and the triage ship with is named in Dutch
+    (a user's own Sigma rule keeps its own title)."""
+    import re
+
+    from ketenherstel.gateway import triage, watch
+    from ketenherstel.gateway.indicators import __file__ as indicators_file
+    from ketenherstel.gateway.verdict import RULES_NL
+    from ketenherstel.gateway.watch import load_rules
+
+    ids = {rule.id for rule in load_rules().lines}
+    for module in (watch.__file__, triage.__file__, indicators_file):
+        text = Path(module).read_text(encoding="utf-8")
+        ids |= set(re.findall(r'(?:Finding|_finding)\(\s*"([a-z0-9-]+)"', text))
+    assert {"session-hijack", "triage-suid", "indicator-match", "cb1-oversized-host"} <= ids
+    assert sorted(ids - RULES_NL.keys()) == []

@@ -207,6 +207,75 @@ def verdicts(
     return out
 
 
+RULES_NL = {
+    "cb2-aaa-leaked-bytes": "CitrixBleed 2 (CVE-2025-5777): een geweigerde naam bevat uitgelekt "
+    "geheugen",
+    "cb2-access-bare-login": "CitrixBleed 2 (CVE-2025-5777): aanvraag op doAuthentication.do met "
+    "alleen 'login'",
+    "cb2-access-doauth": "aanvraag op doAuthentication.do (het eindpunt van CitrixBleed 2) zonder "
+    "zichtbare inhoud",
+    "cb1-openid-configuration": "CitrixBleed (CVE-2023-4966): aanvraag van de OpenID-configuratie",
+    "cb1-oversized-host": "CitrixBleed (CVE-2023-4966): OpenID-aanvraag met een te lange "
+    "Host-header",
+    "cli-shell-command": "shell- of bestandsopdracht op de opdrachtregel van de poort",
+    "log-poisoning-control": "logvergiftiging: stuurtekens in een gelogd veld",
+    "log-poisoning-fake-header": "logvergiftiging: een gelogd veld bevat een tweede logkop",
+    "log-silence": "de poort logde een tijd niets",
+    "log-sequence-back": "volgnummers in de log lopen terug (herstart, rotatie of verwijderde "
+    "regels)",
+    "log-rotation-gap": "geen logbestand dekt deze periode",
+    "many-accounts": "één adres gebruikte veel accounts",
+    "session-hijack": "sessie overgenomen: adres, programma of netwerk wisselt midden in de sessie",
+    "session-without-login": "sessie gebruikt zonder aanmelding",
+    "session-after-kill": "sessie nog gebruikt nadat alle sessies waren beëindigd",
+    "leak-then-replay": "eerst een lekpoging, daarna een sessie vanaf een ander adres",
+    "indicator-match": "komt overeen met een ingelezen indicator",
+    "triage-script-in-web-dir": "script in een webmap van de poort",
+    "triage-suid": "SUID-bestand van root onder /var",
+    "triage-timestomp": "wijzigingstijd van een bestand lijkt vervalst",
+    "triage-nsppe-core": "geheugendump van de packet engine",
+    "triage-rc-netscaler": "opstartbestand rc.netscaler gewijzigd",
+    "triage-httpd-php-extension": "webserver voert PHP uit waar dat niet hoort",
+    "triage-httpd-protection-off": "beveiliging van de webserver uitgezet",
+    "triage-cron-nobody": "geplande taak draait als nobody",
+    "triage-cron-fetch": "geplande taak haalt code op of voert die uit",
+    "ncsc-nl-check": "bevinding van het controlescript van NCSC-NL",
+}
+"""The report's Dutch name for each rule; a rule not in it (a user's own Sigma rule) keeps its
+own title. The finding's technical detail stays as the watch wrote it, marked as English."""
+
+CONFIDENCE_NL = {"high": "hoog", "medium": "middel", "low": "laag"}
+_SPAN = re.compile(r"from (\S+) to (\S+)$")
+
+
+def _finding_nl(f: Finding) -> str:
+    """One finding in the report: its Dutch name, the confidence, the English detail marked so
+    (a screen reader switches language), and the evidence."""
+    e = html.escape
+    name = RULES_NL.get(f.rule)
+    head = e(name) if name else f'<span lang="en">{e(f.title)}</span>'
+    detail = f' (<span lang="en">{e(f.detail)}</span>)' if f.detail else ""
+    if name and f.title != f.detail:
+        detail = f' (<span lang="en">{e(f.title)}{": " + e(f.detail) if f.detail else ""}</span>)'
+    return (
+        f"{head}, betrouwbaarheid {CONFIDENCE_NL.get(f.confidence, e(f.confidence))}{detail} "
+        f"[bewijs: {e(', '.join(str(x) for x in f.evidence[:5]))}]"
+    )
+
+
+def _gap_nl(f: Finding) -> str:
+    """A gap in the logging in Dutch: its kind and, where the watch gave one, its span."""
+    span = _SPAN.search(f.detail or "")
+    name = RULES_NL.get(f.rule, f.title)
+    if span is None:
+        return html.escape(name)
+    try:
+        first, last = (datetime.fromisoformat(x).timestamp() for x in span.groups())
+    except ValueError:
+        return html.escape(f"{name} ({f.detail})")
+    return html.escape(f"{name}: van {_when(first)} tot {_when(last)}")
+
+
 def _when(at: float | None) -> str:
     return "" if at is None else datetime.fromtimestamp(at, AMSTERDAM).strftime("%d-%m-%Y %H:%M")
 
@@ -232,7 +301,8 @@ def render_html(
         f"<p>Gebaseerd op {len(result.files)} logbestanden ({_n(result.lines)} regels, "
         f"{_n(result.unparsed)} niet te lezen en bewaard) over de periode {_when(result.first)} "
         f"tot {_when(result.last)}. Gaten in de logging: {len(gaps)}"
-        + (": " + "; ".join(e(g.detail or g.title) for g in gaps[:10]) if gaps else "")
+        + (": " + "; ".join(_gap_nl(g) for g in gaps[:10]) if gaps else "")
+        + (f" (de eerste 10 van {len(gaps)})" if len(gaps) > 10 else "")
         + ".</p>"
     )
     heading = "per organisatie" if organisation is None else f"bij {organisation}"
@@ -269,11 +339,7 @@ def render_html(
                 f"{e(', '.join(s.addresses))}; bereikt: "
                 f"{e(', '.join(view.reached)) or 'niets'}.</p>"
                 "<ul>"
-                + "".join(
-                    f"<li>{e(f.title)} ({e(f.confidence)}): {e(f.detail)} "
-                    f"[bewijs: {e(', '.join(str(x) for x in f.evidence[:5]))}]</li>"
-                    for f in view.findings
-                )
+                + "".join(f"<li>{_finding_nl(f)}</li>" for f in view.findings)
                 + "".join(
                     f"<li>aanmelding op {e(x.target)} vanaf {e(x.source)} om {_when(x.at)} "
                     f"[bewijs: {e(str(x.evidence))}]</li>"
@@ -284,8 +350,7 @@ def render_html(
     parts.append("<h2>Aanvallen op de toegangspoort zelf</h2><ul>")
     for f in probes[:200]:
         parts.append(
-            f"<li>{_when(f.at)} {e(f.title)} ({e(f.confidence)}) vanaf {e(f.address) or 'onbekend'}"
-            f" [bewijs: {e(', '.join(str(x) for x in f.evidence[:3]))}]</li>"
+            f"<li>{_when(f.at)} vanaf {e(f.address) or 'onbekend adres'}: {_finding_nl(f)}</li>"
         )
     parts.append("</ul></body></html>")
     return "\n".join(parts)
