@@ -207,16 +207,21 @@ def build_matrix(
             start = snap.ends[0] - 86400 * 2  # before the first day
             for i, day in enumerate(view.days):
                 end = snap.ends[i] if i < len(view.days) - 1 else snap.as_of
-                state, why = _exchange_state(
-                    events_of.get(partner, []), procedures, process, end, view.oldest_hours[i]
-                )
-                if state != previous:
+                # The state just after each partner event or interim procedure of the day, and
+                # at the day's end: an outage that began and ended within one day is a change
+                # too, dated by its own events.
+                for point in [t for t in causes if start < t < end] + [end]:
+                    state, why = _exchange_state(
+                        events_of.get(partner, []), procedures, process, point, view.oldest_hours[i]
+                    )
+                    if state == previous:
+                        continue
                     # When a partner event or an interim procedure caused it: its own time;
                     # a backlog that drained: the day.
-                    within = [t for t in causes if start < t <= end]
                     at = (
-                        within[-1]
-                        if within and state in ("down", "manual", "normal")
+                        point
+                        if point < end
+                        or (point in causes and state in ("down", "manual", "normal"))
                         else datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
                     )
                     if previous is not None:

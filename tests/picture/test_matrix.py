@@ -1,0 +1,38 @@
+"""The recovery matrix on constructed cases: states and changes dated by their own events."""
+
+from __future__ import annotations
+
+from ketenherstel.chain import Chain
+from ketenherstel.picture.matrix import build_matrix
+from ketenherstel.picture.series import compute
+from ketenherstel.store.ports import PartnerStateRecord
+from tests.picture.test_series import AFDOENING, Rows, at
+
+
+def _rows() -> Rows:
+    rows = Rows()
+    for day in range(1, 6):
+        rows.add("om", "justid", AFDOENING, at(day, 9), at(day, 9.5))
+    return rows
+
+
+def _event(state: str, when: float) -> PartnerStateRecord:
+    return PartnerStateRecord("om", state, "test", when, "operator-a")  # type: ignore[arg-type]
+
+
+def test_an_outage_within_one_day_is_a_change_dated_by_its_events(chain: Chain) -> None:
+    snap = compute(_rows(), chain, now=at(6))  # type: ignore[arg-type]
+    events = [_event("isolated", at(2, 10)), _event("online", at(2, 15))]
+    m = build_matrix(snap, chain, events, [], [])
+    mine = [(c.at, c.state) for c in m.changes if c.partner == "om"]
+    assert sorted(mine) == [(at(2, 10), "down"), (at(2, 15), "normal")]
+    cell = next(c for c in m.cells if c.partner == "om")
+    assert (cell.state, cell.since) == ("normal", at(2, 15))
+
+
+def test_an_outage_over_days_keeps_its_event_times(chain: Chain) -> None:
+    snap = compute(_rows(), chain, now=at(6))  # type: ignore[arg-type]
+    events = [_event("isolated", at(2, 21)), _event("online", at(4, 8))]
+    m = build_matrix(snap, chain, events, [], [])
+    mine = sorted((c.at, c.state) for c in m.changes if c.partner == "om")
+    assert mine == [(at(2, 21), "down"), (at(4, 8), "normal")]
