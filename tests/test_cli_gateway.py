@@ -219,6 +219,45 @@ def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
     assert code == 2 and "not a directory" in err
 
 
+def test_follow_sends_each_finding_to_the_register_ecs_and_a_cef_collector(
+    tmp_path: Path, _register: Path
+) -> None:
+    import socket
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "ns.log").write_text(
+        login(0, "7", "ann", "198.51.100.7")
+        + connstat(9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    ecs = tmp_path / "soc.jsonl"
+    ecs.write_text('{"earlier": "line"}\n')  # appended to, never overwritten
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as collector:
+        collector.bind(("127.0.0.1", 0))
+        collector.settimeout(5)
+        port = collector.getsockname()[1]
+        code, out, err = run(
+            "gateway", "follow", str(logs), "--for", "0", "--interval", "0.1",
+            "--ecs", str(ecs), "--cef-to", f"127.0.0.1:{port}",
+        )  # fmt: skip
+        assert code == 0, err
+        datagram = collector.recv(65535).decode()
+    assert "CEF:0|" in datagram and "session-hijack" in datagram
+    lines = [json.loads(x) for x in ecs.read_text().splitlines()]
+    assert lines[0] == {"earlier": "line"}
+    assert [x["rule"]["id"] for x in lines[1:]] == ["session-hijack"]
+    registered = [json.loads(x) for x in _register.read_text().splitlines()]
+    assert [r["finding"]["rule"] for r in registered if "finding" in r] == ["session-hijack"]
+    assert "session-hijack (high)" in out
+    code, _, err = run("gateway", "follow", str(logs), "--for", "0", "--cef-to", "nowhere")
+    assert code == 2 and "HOST:PORT" in err
+    code, _, err = run(
+        "gateway", "follow", str(logs), "--for", "0", "--ecs", str(tmp_path / "no" / "x.jsonl")
+    )
+    assert code == 2 and "--ecs" in err
+
+
 def test_scan_with_a_users_sigma_rules(tmp_path: Path) -> None:
     from tests.gateway.test_sigma import USER_RULES
 

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,7 +27,7 @@ from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
-from ketenherstel.gateway.register import STATUSES, Register
+from ketenherstel.gateway.register import STATUSES, Register, finding_id
 from ketenherstel.gateway.triage import triage_path
 from ketenherstel.gateway.verdict import load_logons, verdicts, write_reports
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
@@ -212,6 +213,59 @@ def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | No
         out.print(f"sent {n} findings as CEF to {target.host}:{target.port}/{target.protocol}")
 
 
+class _Outlet:
+    """Where a running watch's findings go as they happen: the console, the register, ECS
+    JSON Lines (appended and flushed per finding) and CEF to a collector; each finding once."""
+
+    def __init__(self, kept: Register, ecs: Path | None, target: SyslogTarget | None) -> None:
+        self.kept, self.target = kept, target
+        self.sent: set[str] = set()
+        try:
+            self.ecs = ecs.open("ab") if ecs is not None else None
+        except OSError as exc:
+            raise fail(f"--ecs {ecs}: {exc}") from None
+
+    def __call__(self, f: Finding) -> None:
+        ident = finding_id(f)
+        if ident in self.sent:
+            return
+        self.sent.add(ident)
+        first = f.evidence[0] if f.evidence else ""
+        out.print(
+            f"[bold]{escape(f.rule)}[/] ({f.confidence}) {escape(f.address)} {escape(f.user)} "
+            f"{escape(str(first))}"
+        )
+        self.kept.add([f])
+        if self.ecs is not None:
+            write_ecs([f], self.ecs)
+            self.ecs.flush()
+        if self.target is not None:
+            try:
+                send_cef([f], self.target)
+            except GatewayInputError as exc:  # the collector is down: the register keeps it
+                out.print(f"[red]{escape(str(exc))}[/]")
+
+    def close(self, rest: list[Finding]) -> None:
+        """What the watch found when it finished (session-level findings), then close."""
+        for f in rest:
+            self(f)
+        if self.ecs is not None:
+            self.ecs.close()
+
+
+EcsOpt = Annotated[
+    Path | None,
+    typer.Option("--ecs", help="Append each finding as it happens as ECS JSON Lines here"),
+]
+CefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cef-to",
+        help="Forward each finding as it happens as CEF: HOST:PORT (UDP) or HOST:PORT/tcp",
+    ),
+]
+
+
 @gateway_app.command("report")
 def report_cmd(
     files: Annotated[list[Path], typer.Argument(help="Log files, plain or gzip")],
@@ -318,19 +372,22 @@ def follow_cmd(
     ] = None,
     allow: Annotated[list[str] | None, typer.Option("--allow", help="Allowed network")] = None,
     register: RegisterOpt = None,
+    ecs: EcsOpt = None,
+    cef_to: CefOpt = None,
 ) -> None:
     """Follow a log directory as it grows (rotation included) and report findings as they
-    happen; they go into the register."""
+    happen: into the register, and to the SOC with --ecs and --cef-to."""
     kept = _register(register)
     try:
+        target = SyslogTarget.parse(cef_to) if cef_to else None
         watch = Watch(load_rules(), allow=[*(allow or []), *kept.allowed_networks()])
-
-        def found(f: Finding) -> None:
-            out.print(f"[bold]{f.rule}[/] ({f.confidence}) {f.address} {f.user} {f.evidence[0]}")
-            kept.add([f])
-
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    found = _Outlet(kept, ecs, target)
+    try:
         follower = Follower(watch, directory, pattern=pattern, on_finding=found)
     except GatewayInputError as exc:
+        found.close([])
         raise fail(str(exc)) from None
     out.print(f"following {directory} ({pattern}) every {interval:g} s", highlight=False)
     began = time.monotonic()
@@ -343,9 +400,10 @@ def follow_cmd(
     except KeyboardInterrupt:
         pass
     except GatewayInputError as exc:
+        found.close([])
         raise fail(str(exc)) from None
     result = watch.finish()
-    kept.add(result.findings)
+    found.close(result.findings)
     out.print(
         f"read {follower.lines:,} lines from {len(follower.files)} files, "
         f"{result.unparsed:,} not parsed, {len(result.findings):,} findings"
@@ -370,33 +428,23 @@ def listen_cmd(
         list[str] | None,
         typer.Option("--allow", help="A network a session may move to (CIDR), repeatable"),
     ] = None,
-    ecs: Annotated[
-        Path | None, typer.Option("--ecs", help="ECS JSON Lines of the findings")
-    ] = None,
-    cef_to: Annotated[
-        str | None,
-        typer.Option("--cef-to", help="Forward findings as CEF: HOST:PORT (UDP) or HOST:PORT/tcp"),
-    ] = None,
+    register: RegisterOpt = None,
+    ecs: EcsOpt = None,
+    cef_to: CefOpt = None,
 ) -> None:
     """Receive NetScaler syslog (RFC 3164/5424, UDP and TCP) and report findings as they
-    happen."""
+    happen: into the register, and to the SOC with --ecs and --cef-to."""
+    kept = _register(register)
     try:
         target = SyslogTarget.parse(cef_to) if cef_to else None
         udp_at = parse_address(udp) if udp else None
         tcp_at = parse_address(tcp) if tcp else None
-        watch = Watch(load_rules(), allow=allow or [])
+        watch = Watch(load_rules(), allow=[*(allow or []), *kept.allowed_networks()])
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
     if udp_at is None and tcp_at is None:
         raise fail("give --udp or --tcp (or both)")
-
-    def found(f: Finding) -> None:
-        out.print(f"[bold]{f.rule}[/] ({f.confidence}) {f.address} {f.user} {f.evidence[0]}")
-        if target is not None:
-            try:
-                send_cef([f], target)
-            except GatewayInputError as exc:
-                out.print(f"[red]{exc}[/]")
+    found = _Outlet(kept, ecs, target)
 
     async def main() -> ScanResult:
         listener = Listener(watch, spool, found)
@@ -421,10 +469,12 @@ def listen_cmd(
     try:
         result = asyncio.run(main())
     except GatewayInputError as exc:
+        found.close([])
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
+        found.close([])
         return
-    _export(result.findings, ecs, None)
+    found.close(result.findings)
 
 
 @gateway_app.command("findings")
