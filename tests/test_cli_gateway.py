@@ -270,3 +270,20 @@ def test_scan_with_a_users_sigma_rules(tmp_path: Path) -> None:
     assert "scripted-login" in out
     code, _, err = run("gateway", "scan", str(log), "--sigma", str(tmp_path / "none.yml"))
     assert code == 2 and "none.yml" in err
+
+
+def test_an_attackers_markup_in_the_logs_is_printed_as_text(tmp_path: Path) -> None:
+    """User names and agents in a log are an attacker's text: '[/x]' in them used to crash
+    scan --sessions and report (Rich markup); now it is shown as it is."""
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ev[/il]@om.nl", "198.51.100.7", agent="[/bold]x")
+        + connstat(9, "7", "ev[/il]@om.nl", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    code, out, err = run("gateway", "scan", str(log), "--sessions")
+    assert code == 0, err
+    assert "ev[/il]@om.nl" in out and "session-hijack" in out
+    code, out, err = run("gateway", "report", str(log), "--out", str(tmp_path / "r.html"))
+    assert code == 0, err
+    assert "ev[/il]@om.nl" in out

@@ -17,7 +17,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,7 +38,8 @@ gateway_app = typer.Typer(
     "abuse, keep the session ledger, list findings with their evidence.",
     no_args_is_help=True,
 )
-out = Console()
+# Logs are an attacker's text (user names, agents, paths): nothing printed is read as markup.
+out = Console(markup=False)
 
 
 RegisterOpt = Annotated[
@@ -231,10 +231,7 @@ class _Outlet:
             return
         self.sent.add(ident)
         first = f.evidence[0] if f.evidence else ""
-        out.print(
-            f"[bold]{escape(f.rule)}[/] ({f.confidence}) {escape(f.address)} {escape(f.user)} "
-            f"{escape(str(first))}"
-        )
+        out.print(f"{f.rule} ({f.confidence}) {f.address} {f.user} {first}", highlight=False)
         self.kept.add([f])
         if self.ecs is not None:
             write_ecs([f], self.ecs)
@@ -243,7 +240,7 @@ class _Outlet:
             try:
                 send_cef([f], self.target)
             except GatewayInputError as exc:  # the collector is down: the register keeps it
-                out.print(f"[red]{escape(str(exc))}[/]")
+                out.print(str(exc), style="red")
 
     def close(self, rest: list[Finding]) -> None:
         """What the watch found when it finished (session-level findings), then close."""
