@@ -67,7 +67,7 @@ app.add_typer(briefing_app, name="briefing")
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(gateway_app, name="gateway")
 
-out = Console()
+out = Console(markup=False)  # what it prints comes from partners and the store
 err = Console(stderr=True)
 
 StoreOpt = Annotated[
@@ -444,7 +444,7 @@ def chain_show(
     for m in chain.message_types:
         types.add_row(m.type, m.name, ", ".join(m.senders), ", ".join(m.receivers))
     out.print(partners, processes, types)
-    out.print("\n[bold]Flow diagram (Mermaid)[/]")
+    out.print("\nFlow diagram (Mermaid)", style="bold")
     out.print(to_mermaid(chain), highlight=False, markup=False)
 
 

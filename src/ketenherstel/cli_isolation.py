@@ -36,7 +36,7 @@ quarantine_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console()
+out = Console(markup=False)  # what it prints comes from partners and the store
 
 StoreOpt = Annotated[
     str | None,

@@ -35,7 +35,7 @@ procedures_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console()
+out = Console(markup=False)  # what it prints comes from partners and spreadsheets
 err = Console(stderr=True)
 
 StoreOpt = Annotated[

@@ -32,7 +32,7 @@ briefing_app = typer.Typer(
     help="Briefings: make one as of a date (HTML, PDF, publication version), list, approve.",
     no_args_is_help=True,
 )
-out = Console()
+out = Console(markup=False)  # what it prints comes from the store and the registers
 
 StoreOpt = Annotated[
     str | None, typer.Option("--store", help="sqlite:///path.db, a file path or postgresql://…")

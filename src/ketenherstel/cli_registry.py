@@ -49,7 +49,7 @@ registry_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console()
+out = Console(markup=False)  # what it prints comes from partners and the store
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DIRECTIONS = ("missed", "wrongly-shown")

@@ -31,7 +31,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)  # partners' own text
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOpt = Annotated[
