@@ -201,3 +201,22 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
     assert "retired 1 interim procedures (wave 2)" in out
     code, _, err = run(procedures_app, "retire", "1", "--wave", "wave 3", "--store", store)
     assert code == 1 and "retired already" in err
+
+
+def test_text_that_looks_like_markup_is_listed_as_it_is(store: str) -> None:
+    """A registering role typed as '[/x]' (or a partner's text) used to crash the list."""
+    code, _, err = run(
+        manual_app,
+        "add",
+        "--partner", "om",
+        "--case", "13-100001-25",
+        "--type", "uitspraak-geregistreerd",
+        "--when", "21-07-2025 14:30",
+        "--role", "parket [/x] Amsterdam",
+        "--field", "judgmentDate=18-07-2025",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run(manual_app, "list", "--store", store)
+    assert code == 0, err
+    assert "parket [/x] Amsterdam" in out
