@@ -106,6 +106,7 @@ def test_demo_runs_the_scenario_without_serving(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "scenario om-2025" in out and "lost: 0, applied twice: 0" in out
+    assert "[bold]" not in out and "[/]" not in out  # the story's styles are applied
     assert (tmp_path / "om-2025.json").is_file()
     # It ends with a reconciliation over every hop and the paper work: nothing missing.
     assert "reconciliation across all hops: 0 missing" in out

@@ -68,6 +68,7 @@ app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(gateway_app, name="gateway")
 
 out = Console(markup=False)  # what it prints comes from partners and the store
+story = Console()  # the demos' own story, styled with markup (no partner's text in it)
 err = Console(stderr=True)
 
 StoreOpt = Annotated[
@@ -713,7 +714,7 @@ def demo(
             scenario_path=builtin_scenario_path("om-2025"),
             settings=settings,
             scale=scale,
-            console=out,
+            console=story,
             out_dir=out_dir,
         )
     except ExchangeError as exc:
@@ -781,7 +782,7 @@ def demo_http(
 
     try:
         chosen = port if port is not None else (8000 if serve else 0)
-        run_http_demo(store_url=store, cases=cases, port=chosen, serve=serve, console=out)
+        run_http_demo(store_url=store, cases=cases, port=chosen, serve=serve, console=story)
     except ExchangeError as exc:
         raise fail(_describe(exc)) from None
     except RuntimeError as exc:  # the server could not start
