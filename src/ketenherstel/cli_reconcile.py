@@ -77,7 +77,7 @@ def _reports_dir(store: str | None, given: Path | None) -> Path:
 
 
 def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
+    return f"{value:,}"  # the CLI is English (the HTML section for the briefing is Dutch)
 
 
 def print_report(report: Report | dict[str, Any], console: Console = out) -> None:

@@ -73,7 +73,7 @@ def test_a_killed_run_leaves_no_report_and_the_next_one_completes(tmp_path: Path
     done = _run(reports, a, b)
     out, err = done.communicate(timeout=300)
     assert done.returncode == 0, err.decode()
-    assert "20.000 missing" in out.decode()
+    assert "20,000 missing" in out.decode()
     assert list(reports.glob(".tmp-*")) == []  # swept: its process is gone
     [report] = list(reports.glob("r*"))
     assert sorted(p.name for p in report.iterdir()) == [
