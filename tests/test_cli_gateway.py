@@ -122,6 +122,7 @@ def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "Openbaar Ministerie" in out and "misbruik gevonden" in out
+    assert "1 new findings in the register" in out  # as a scan's findings
     assert "Toegangspoort" in page.read_text(encoding="utf-8")
     own = tmp_path / "rapport-openbaar-ministerie.html"
     assert f"wrote {own}" in out.replace("\n", "")

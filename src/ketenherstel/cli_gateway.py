@@ -294,9 +294,10 @@ def report_cmd(
     indicators: Annotated[
         list[Path] | None, typer.Option("--indicators", help="STIX, MISP or CSV indicators")
     ] = None,
+    register: RegisterOpt = None,
 ) -> None:
     """Scan, join sessions to back-end logons, and give each organisation a verdict with what
-    it rests on (Dutch HTML report)."""
+    it rests on (Dutch HTML report); the findings go into the register as a scan's do."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
     mapping: dict[str, str] = {}
     for item in org or []:
@@ -305,9 +306,11 @@ def report_cmd(
             raise fail(f"--org {item!r}: write DOMAIN_OR_USER=ORGANISATION")
         mapping[key.strip().lower() if "@" not in key else key.strip()] = name.strip()
     try:
+        kept = _register(register)
         iocs = load_indicators(indicators or [])
         joined = load_logons(logons or [])
-        watch = Watch(load_rules(), allow=allow or [], kill_time=killed, indicators=iocs)
+        allowed = [*(allow or []), *kept.allowed_networks()]
+        watch = Watch(load_rules(), allow=allowed, kill_time=killed, indicators=iocs)
         for path in files:
             watch.scan_file(path)
         result = watch.finish()
@@ -330,6 +333,8 @@ def report_cmd(
     for row in written["verdicts"]:
         out.print(f"wrote {out_file.parent / row['report']} ({row['organisation']})")
     out.print(f"wrote {out_file.parent / 'verdicts.json'}")
+    new = kept.add(result.findings)
+    out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
 
 
 @gateway_app.command("triage")

@@ -190,15 +190,14 @@ def verdicts(
             verdict = FOUND
             reasons = [
                 f"sessie {v.session.session_id} ({v.session.user}): "
-                f"{', '.join(sorted({f.rule for f in v.findings}))}; bereikte "
+                f"{_rules_nl(v.findings)}; bereikte "
                 f"{', '.join(v.reached[:5])}"
                 for v in found
             ]
         elif flagged:
             verdict = SUSPECT
             reasons = [
-                f"sessie {v.session.session_id} ({v.session.user}): "
-                f"{', '.join(sorted({f.rule for f in v.findings}))}"
+                f"sessie {v.session.session_id} ({v.session.user}): {_rules_nl(v.findings)}"
                 for v in flagged
             ]
         else:
@@ -274,6 +273,10 @@ def _gap_nl(f: Finding) -> str:
     except ValueError:
         return html.escape(f"{name} ({f.detail})")
     return html.escape(f"{name}: van {_when(first)} tot {_when(last)}")
+
+
+def _rules_nl(findings: Iterable[Finding]) -> str:
+    return ", ".join(sorted({RULES_NL.get(f.rule, f.rule) for f in findings}))
 
 
 def _when(at: float | None) -> str:
