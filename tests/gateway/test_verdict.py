@@ -142,3 +142,32 @@ def test_every_built_in_rule_has_a_dutch_name_in_the_report() -> None:
         ids |= set(re.findall(r'(?:Finding|_finding)\(\s*"([a-z0-9-]+)"', text))
     assert {"session-hijack", "triage-suid", "indicator-match", "cb1-oversized-host"} <= ids
     assert sorted(ids - RULES_NL.keys()) == []
+
+
+def test_an_organisations_report_names_no_other_organisations_accounts(tmp_path: Path) -> None:
+    """One address trying many accounts is a finding at the gateway itself; its detail lists
+    the accounts, of any organisation, so only the report for all organisations shows it."""
+    from ketenherstel.gateway.verdict import organisation_slug, write_reports
+    from tests.gateway.lines import ns
+
+    users = ["ann@om.nl", "bob@om.nl", "eve@justid.nl", "kim@justid.nl", "lou@om.nl", "max@om.nl"]
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann@om.nl", "198.51.100.7")
+        + login(1, "8", "eve@justid.nl", "198.51.100.8")
+        + "".join(
+            ns(2 + i, "AAA LOGIN_FAILED", f"User {u} - Client_ip 203.0.113.5 - Failure_reason x")
+            for i, u in enumerate(users)
+        ),
+        encoding="latin-1",
+    )
+    result = scan([log])
+    assert "many-accounts" in {f.rule for f in result.findings}
+    out = tmp_path / "r" / "rapport.html"
+    write_reports(out, result, verdicts(result), 0.0)
+    everyone = out.read_text(encoding="utf-8")
+    assert "kim@justid.nl" in everyone and "één adres gebruikte veel accounts" in everyone
+    om = (out.parent / "rapport-om-nl.html").read_text(encoding="utf-8")
+    assert "één adres gebruikte veel accounts" in om and "203.0.113.5" in om
+    assert "justid" not in om and "kim@" not in om and "Zonder details" in om
+    assert len(organisation_slug("x" * 200)) == 72  # room for a -2 and the API's 80

@@ -247,15 +247,19 @@ CONFIDENCE_NL = {"high": "hoog", "medium": "middel", "low": "laag"}
 _SPAN = re.compile(r"from (\S+) to (\S+)$")
 
 
-def _finding_nl(f: Finding) -> str:
+def _finding_nl(f: Finding, *, detail_shown: bool = True) -> str:
     """One finding in the report: its Dutch name, the confidence, the English detail marked so
-    (a screen reader switches language), and the evidence."""
+    (a screen reader switches language), and the evidence. Without ``detail_shown`` only the
+    name: a finding at the gateway itself can name accounts of any organisation (one address
+    trying many accounts), which an organisation's own report must not show."""
     e = html.escape
     name = RULES_NL.get(f.rule)
     head = e(name) if name else f'<span lang="en">{e(f.title)}</span>'
     detail = f' (<span lang="en">{e(f.detail)}</span>)' if f.detail else ""
     if name and f.title != f.detail:
         detail = f' (<span lang="en">{e(f.title)}{": " + e(f.detail) if f.detail else ""}</span>)'
+    if not detail_shown:
+        detail = ""
     return (
         f"{head}, betrouwbaarheid {CONFIDENCE_NL.get(f.confidence, e(f.confidence))}{detail} "
         f"[bewijs: {e(', '.join(str(x) for x in f.evidence[:5]))}]"
@@ -350,10 +354,17 @@ def render_html(
                 )
                 + "</ul>"
             )
-    parts.append("<h2>Aanvallen op de toegangspoort zelf</h2><ul>")
+    parts.append("<h2>Aanvallen op de toegangspoort zelf</h2>")
+    if organisation is not None:
+        parts.append(
+            "<p>Zonder details: die kunnen accounts van andere organisaties noemen. Het rapport "
+            "voor alle organisaties geeft ze.</p>"
+        )
+    parts.append("<ul>")
     for f in probes[:200]:
         parts.append(
-            f"<li>{_when(f.at)} vanaf {e(f.address) or 'onbekend adres'}: {_finding_nl(f)}</li>"
+            f"<li>{_when(f.at)} vanaf {e(f.address) or 'onbekend adres'}: "
+            f"{_finding_nl(f, detail_shown=organisation is None)}</li>"
         )
     parts.append("</ul></body></html>")
     return "\n".join(parts)
@@ -361,7 +372,7 @@ def render_html(
 
 def organisation_slug(name: str) -> str:
     """A file and URL name for an organisation: ``Gemeente Den Haag`` -> ``gemeente-den-haag``."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80] or "onbekend"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower())[:72].strip("-") or "onbekend"
 
 
 def _iso(at: float | None) -> str | None:
