@@ -124,6 +124,15 @@ def test_a_damaged_verdicts_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "verdicts.json").write_text('{"verdicts": 3}')
     with pytest.raises(GatewayInputError, match="no list of verdicts"):
         read_verdicts(tmp_path)
+    # a report is only read by a name write_reports gives: no path out of the folder
+    (tmp_path / "verdicts.json").write_text(
+        '{"verdicts": [{"organisation": "x", "report": "../../etc/passwd"}]}'
+    )
+    with pytest.raises(GatewayInputError, match="without a report of its own"):
+        read_verdicts(tmp_path)
+    (tmp_path / "verdicts.json").write_text('{"made": "gisteren", "verdicts": []}')
+    with pytest.raises(GatewayInputError, match="made 'gisteren' is not a time"):
+        read_verdicts(tmp_path)
 
 
 def test_every_built_in_rule_has_a_dutch_name_in_the_report() -> None:

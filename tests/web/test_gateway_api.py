@@ -140,3 +140,15 @@ def test_a_damaged_or_old_verdicts_file_is_a_409_naming_it(api: Api) -> None:
     )
     r = api.client.get("/v1/gateway/verdicts", headers=api.h("viewer"))
     assert r.status_code == 409 and "make the report again" in r.json()["detail"]
+
+
+def test_a_report_name_that_leaves_the_folder_is_refused(api: Api) -> None:
+    folder = Path(api.runtime.settings.gateway_report_location())
+    folder.mkdir(parents=True)
+    (folder / "verdicts.json").write_text(
+        '{"verdicts": [{"organisation": "om.nl", "slug": "om-nl", "verdict": "verdacht", '
+        '"users": 1, "flaggedSessions": 1, "rules": [], "report": "../api.db"}]}'
+    )
+    r = api.client.get("/v1/gateway/reports/om-nl", headers=api.h("operator"))
+    assert r.status_code == 409 and "without a report of its own" in r.json()["detail"]
+    assert not any(a.action == "gateway-report-read" for a in api.runtime.store.audit_log(limit=50))

@@ -245,6 +245,7 @@ own title. The finding's technical detail stays as the watch wrote it, marked as
 
 CONFIDENCE_NL = {"high": "hoog", "medium": "middel", "low": "laag"}
 _SPAN = re.compile(r"from (\S+) to (\S+)$")
+_REPORT_NAME = re.compile(r"rapport-[a-z0-9-]{1,80}\.html")
 
 
 def _finding_nl(f: Finding, *, detail_shown: bool = True) -> str:
@@ -439,4 +440,18 @@ def read_verdicts(folder: Path) -> dict[str, Any] | None:
         raise GatewayInputError(f"{path}: not a verdicts file ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("verdicts"), list):
         raise GatewayInputError(f"{path}: not a verdicts file (no list of verdicts)")
+    for key in ("made", "first", "last"):
+        value = data.get(key)
+        try:
+            if value is not None:
+                datetime.fromisoformat(str(value))
+        except ValueError:
+            raise GatewayInputError(f"{path}: {key} {value!r} is not a time") from None
+    for row in data["verdicts"]:
+        # A report is read from beside this file by its name: only a name write_reports gives.
+        if not isinstance(row, dict) or not _REPORT_NAME.fullmatch(str(row.get("report", ""))):
+            raise GatewayInputError(
+                f"{path}: a verdict without a report of its own ({row!r:.80}); "
+                "make the report again"
+            )
     return data
