@@ -245,6 +245,7 @@ own title. The finding's technical detail stays as the watch wrote it, marked as
 
 CONFIDENCE_NL = {"high": "hoog", "medium": "middel", "low": "laag"}
 _SPAN = re.compile(r"from (\S+) to (\S+)$")
+_VERDICT_KEYS = {"organisation", "slug", "verdict", "users", "flaggedSessions", "rules", "report"}
 _REPORT_NAME = re.compile(r"rapport-[a-z0-9-]{1,80}\.html")
 
 
@@ -449,7 +450,11 @@ def read_verdicts(folder: Path) -> dict[str, Any] | None:
             raise GatewayInputError(f"{path}: {key} {value!r} is not a time") from None
     for row in data["verdicts"]:
         # A report is read from beside this file by its name: only a name write_reports gives.
-        if not isinstance(row, dict) or not _REPORT_NAME.fullmatch(str(row.get("report", ""))):
+        if (
+            not isinstance(row, dict)
+            or not row.keys() >= _VERDICT_KEYS
+            or not _REPORT_NAME.fullmatch(str(row["report"]))
+        ):
             raise GatewayInputError(
                 f"{path}: a verdict without a report of its own ({row!r:.80}); "
                 "make the report again"

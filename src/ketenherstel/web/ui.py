@@ -57,7 +57,6 @@ _env.filters["dag"] = lambda d: format_date(datetime(d.year, d.month, d.day, 12,
 _env.filters["dagvan"] = lambda t: format_date(datetime.fromtimestamp(t, TZ))
 _env.filters["moment"] = lambda t: format_date(datetime.fromtimestamp(t, TZ), with_time=True)
 
-_VERDICT_KEYS = {"organisation", "slug", "verdict", "users", "flaggedSessions", "rules", "report"}
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -714,14 +713,9 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         folder = Path(rt.settings.gateway_report_location())
         damaged = "Het laatste oordeel is beschadigd of in een oude vorm; maak het rapport opnieuw."
         try:
-            data = read_verdicts(folder)
+            return folder, read_verdicts(folder), ""
         except GatewayInputError:
             return folder, None, damaged
-        if data is not None and not all(
-            isinstance(v, dict) and v.keys() >= _VERDICT_KEYS for v in data["verdicts"]
-        ):
-            return folder, None, damaged
-        return folder, data, ""
 
     @router.get("/ui/voorportaal")
     async def gateway(request: Request) -> HTMLResponse:
