@@ -81,7 +81,11 @@ _ACCESS_HTTPD = re.compile(
 )
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _TAGS = re.compile(r"^(?:\s*\[[^\]]*\])+\s*")
-_DASHFIX = re.compile(r"(\d)- (?=[A-Z])")
+# "12- Next" (a value run into the next key's separator) becomes "12 - Next". Written with the
+# literal "- " first, which the regex engine looks for quickly, and the digit behind it.
+_DASHFIX = re.compile(r"- (?<=\d- )(?=[A-Z])")
+_DAYS_KEPT = 4_096  # days whose midnight a parser keeps
+_DIGITS = frozenset("0123456789")
 # The first word of a native event without its module, and the module it belongs to.
 _MODULE_OF = {
     "CMD_EXECUTED": "CLI",
@@ -104,11 +108,18 @@ _HTTPREQUEST = re.compile(
 )
 
 
+def _after(prefix: re.Pattern[str], text: str) -> str:
+    """``text`` without what ``prefix`` (anchored at the start) matches there: what
+    ``prefix.sub("", text)`` gives, without trying the pattern at every later position."""
+    m = prefix.match(text)
+    return text if m is None else text[m.end() :]
+
+
 def detect_date_order(lines: Iterable[str]) -> str:
     """``mdy`` or ``dmy`` for the native timestamps in ``lines``: a first field above 12 means
     day-first, a second field above 12 month-first; undecided, NetScaler's own default (mdy)."""
     for line in lines:
-        body = _PRI.sub("", line, count=1)
+        body = _after(_PRI, line)
         if _RFC3164.match(body):
             body = body[_RFC3164.match(body).end() :]  # type: ignore[union-attr]
         m = _NATIVE_TS.match(body)
@@ -125,32 +136,33 @@ def detect_date_order(lines: Iterable[str]) -> str:
 def split_fields(body: str) -> dict[str, str]:
     """``Key value - Key2 "quoted value" - SessionId: 12`` into a dict. Quotes (also escaped
     ones, ``\\"x\\"``) protect `` - `` inside values; quotes are removed from values."""
-    body = _DASHFIX.sub(r"\1 - ", body)
+    body = _DASHFIX.sub(" - ", body)
     out: dict[str, str] = {}
-    segments: list[str] = []
-    # Split on " - " outside quotes: the pieces between quotes alternate outside, inside.
-    for index, piece in enumerate(body.split('"')):
-        parts = piece.split(" - ") if index % 2 == 0 else [piece]
-        if index % 2 == 1:
-            segments[-1] += '"' + piece + '"'
-            continue
-        if segments:
-            segments[-1] += parts[0]
-            segments.extend(parts[1:])
-        else:
-            segments.extend(parts)
+    # Split on " - " outside quotes: the pieces between quotes alternate outside, inside; an
+    # inside piece stays, with its quotes, in the segment it began in.
+    pieces = body.split('"')
+    segments = pieces[0].split(" - ")
+    for i in range(1, len(pieces), 2):
+        segments[-1] += '"' + pieces[i] + '"'
+        if i + 1 < len(pieces):
+            rest = pieces[i + 1].split(" - ")
+            segments[-1] += rest[0]
+            segments += rest[1:]
     for segment in segments:
-        segment = segment.strip()
-        if not segment:
+        key, _, value = segment.strip().partition(" ")
+        if not key:  # an empty segment
             continue
-        key, _, value = segment.partition(" ")
         key = key.rstrip(":")
+        if key in out:  # the first value of a key counts
+            continue
         value = value.strip()
         if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
             value = value[1:-1]
-        if value.startswith('\\"') and value.endswith('\\"') and len(value) >= 4:
-            value = value[2:-2]
-        out.setdefault(key, value.replace('\\"', '"'))
+        if "\\" in value:
+            if value.startswith('\\"') and value.endswith('\\"') and len(value) >= 4:
+                value = value[2:-2]
+            value = value.replace('\\"', '"')
+        out[key] = value
     return out
 
 
@@ -161,20 +173,35 @@ class LineParser:
         if date_order not in ("mdy", "dmy"):
             raise ValueError(f"date order is mdy or dmy, not {date_order!r}")
         self.date_order = date_order
+        self._days: dict[tuple[str, str, str], float | None] = {}
 
     def _native_time(self, m: re.Match[str]) -> float | None:
-        a, b = int(m["a"]), int(m["b"])
-        month, day = (a, b) if self.date_order == "mdy" else (b, a)
-        try:
-            h, mi, s = (int(x) for x in m["hms"].split(":"))
-            return datetime(int(m["y"]), month, day, h, mi, s, tzinfo=UTC).timestamp()
-        except ValueError:
+        a, b, y, hms = m.group("a", "b", "y", "hms")
+        day = self._days.get((a, b, y), False)
+        if day is False:  # a day not seen yet: its midnight, or None for no such day
+            month, mday = (int(a), int(b)) if self.date_order == "mdy" else (int(b), int(a))
+            try:
+                day = datetime(int(y), month, mday, tzinfo=UTC).timestamp()
+            except ValueError:
+                day = None
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()
+            self._days[(a, b, y)] = day
+        if day is None:
             return None
+        h, mi, s = int(hms[0:2]), int(hms[3:5]), int(hms[6:8])
+        if h > 23 or mi > 59 or s > 59:  # as datetime() refuses them
+            return None
+        return day + (h * 3600 + mi * 60 + s)
 
     def parse(self, line: str, file: str = "", offset: int = 0) -> Event | None:
         """One line as an event, or None when it is none of the shapes this parser knows."""
         text = line.rstrip("\r\n")
-        body = _PRI.sub("", text, count=1)
+        body = _after(_PRI, text)
+        if body[2:3] == "/" and body[0] in _DIGITS and body[1] in _DIGITS:
+            # A native header (``07/09/2025:...``): neither RFC 5424, RFC 3164 nor an access
+            # log line can start so, so the shapes below are not tried.
+            return self._native(body, file, offset)
         m5424 = _RFC5424.match(body) if body.startswith("1 ") else None
         if m5424 is not None:
             return self._rfc5424(m5424, file, offset)
@@ -185,6 +212,9 @@ class LineParser:
         access = self._access(body, file, offset)
         if access is not None:
             return access
+        return self._native(body, file, offset)
+
+    def _native(self, body: str, file: str, offset: int) -> Event | None:
         at: float | None = None
         host = ppe = ""
         ts = _NATIVE_TS.match(body)
@@ -216,14 +246,14 @@ class LineParser:
         text = m["body"].strip()
         fields: dict[str, str] = {}
         if event_name == "HTTPREQUEST":
-            hr = _HTTPREQUEST.match(_TAGS.sub("", text))
+            hr = _HTTPREQUEST.match(_after(_TAGS, text))
             if hr is not None:
                 fields = {k: v for k, v in hr.groupdict().items() if v is not None}
         elif event_name == "Message" or text.startswith('"'):
             q = _QUOTED.match(text)
             text = q.group(1).replace('\\"', '"') if q else text
         else:
-            fields = split_fields(_TAGS.sub("", text))
+            fields = split_fields(_after(_TAGS, text))
         return Event(file, offset, at, host, kind, int(m["seq"]), fields, text, ppe)
 
     def _rfc5424(self, m: re.Match[str], file: str, offset: int) -> Event | None:

@@ -54,6 +54,8 @@ class SigmaRule:
     title: str
     confidence: str
     predicate: Predicate
+    kinds: frozenset[str] | None = None
+    """The kinds (lower case) the rule can match; None: any (see :func:`_kinds`)."""
 
     def matches(self, event: Event) -> bool:
         return self.predicate(event)
@@ -112,6 +114,27 @@ def _compile(node: Any) -> Predicate:
     raise GatewayInputError(f"a Sigma condition part {type(node).__name__} is not supported")
 
 
+def _kinds(node: Any) -> frozenset[str] | None:
+    """The event kinds (lower case) a condition can hold for at most, None for any: a ``kind``
+    compared with a plain string restricts it, ``and`` takes the restricted parts' common kinds,
+    ``or`` their union (unless one part holds for any kind). A superset is safe: the scan uses
+    it to skip rules, and the predicate still decides."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        value = node.value
+        if node.field == "kind" and isinstance(value, SigmaString) and not value.contains_special():
+            return frozenset((value.to_plain().lower(),))
+        return None
+    if isinstance(node, ConditionAND):
+        restricted = [k for k in (_kinds(a) for a in node.args) if k is not None]
+        return frozenset.intersection(*restricted) if restricted else None
+    if isinstance(node, ConditionOR):
+        parts = [_kinds(a) for a in node.args]
+        if any(k is None for k in parts):
+            return None
+        return frozenset().union(*(k for k in parts if k is not None))
+    return None  # NOT, a keyword: any kind
+
+
 def _rules(text: str, where: str) -> list[SigmaRule]:
     try:
         collection = SigmaCollection.from_yaml(text)
@@ -128,6 +151,7 @@ def _rules(text: str, where: str) -> list[SigmaRule]:
         except SigmaError as exc:
             raise GatewayInputError(f"Sigma {where}: rule {rule.title!r}: {exc}") from None
         parts = [_compile(t) for t in trees]
+        kinds = [_kinds(t) for t in trees]
         level = str(rule.level.name).lower() if rule.level is not None else "low"
         rid = rule.name or (f"sigma-{rule.id}" if rule.id else "sigma-" + rule.title.lower())
         out.append(
@@ -136,6 +160,9 @@ def _rules(text: str, where: str) -> list[SigmaRule]:
                 rule.title,
                 _LEVEL.get(level, "low"),
                 _any(parts),
+                None
+                if any(k is None for k in kinds)
+                else frozenset().union(*(k for k in kinds if k is not None)),
             )
         )
     return out

@@ -47,8 +47,11 @@ __all__ = [
 
 _SNIFF = 10_000
 _KEEP_UNPARSED = 1_000
+_KINDS_KEPT = 1_024  # event kinds whose rule list is kept (kinds come from the data)
 _PROBES = ("cb2-aaa-leaked-bytes", "cb2-access-bare-login")
 _LOGIN_KINDS = ("SSLVPN LOGIN", "AAATM LOGIN", "AAA LOGIN")
+_ACCOUNT_KINDS = frozenset(("AAA LOGIN_FAILED", *_LOGIN_KINDS))
+_NETS_KEPT = 65_536  # login addresses whose network the scan keeps
 
 
 class GatewayInputError(ValueError):
@@ -146,6 +149,11 @@ class LineRule:
     kind: str | None
     conditions: tuple[tuple[str, str, Any], ...]
 
+    @property
+    def kinds(self) -> frozenset[str] | None:
+        """The kinds (lower case) this rule can match; None: any."""
+        return None if self.kind is None else frozenset((self.kind.lower(),))
+
     def matches(self, event: Event) -> bool:
         if self.kind is not None and event.kind != self.kind:
             return False
@@ -173,6 +181,11 @@ class SingleLineRule(Protocol):
 
     @property
     def confidence(self) -> str: ...
+
+    @property
+    def kinds(self) -> frozenset[str] | None:
+        """The event kinds, in lower case, the rule can match at most (None: any kind); the
+        scan runs a rule only on events of these kinds, and ``matches`` decides."""
 
     def matches(self, event: Event) -> bool: ...
 
@@ -335,6 +348,11 @@ class Watch:
                     f"--allow {net!r} is no network (e.g. 192.0.2.0/24)"
                 ) from None
         self.kill_time = kill_time
+        # The session rules' parameters, read once (feed runs for every line).
+        self._v4 = int(self.p_hijack.get("ipv4_prefix", 24))
+        self._v6 = int(self.p_hijack.get("ipv6_prefix", 48))
+        self._silence_s = float(self.p_silence.get("minutes", 120)) * 60
+        self._login_nets: dict[str, Any] = {}
         self.result = ScanResult()
         self.probes: list[Finding] = []
         self.login_networks: dict[str, set[Any]] = defaultdict(set)
@@ -343,6 +361,7 @@ class Watch:
         self.last_seq: dict[tuple[str, str, str], tuple[int, Evidence]] = {}
         self.last_time: dict[str, tuple[float, Evidence]] = {}
         self.spans: list[tuple[tuple[float, Evidence], tuple[float, Evidence]]] = []
+        self._rules_of: dict[str, tuple[SingleLineRule, ...]] = {}
 
     # -- scanning ---------------------------------------------------------------------------
 
@@ -444,7 +463,8 @@ class Watch:
         if e.seq is not None:
             self._sequence(e, ev)
         address = _address_of(e)
-        for rule in self.rules.lines:
+        rules = self._rules_of.get(e.kind)
+        for rule in self._rules_for(e.kind) if rules is None else rules:
             if rule.matches(e):
                 finding = Finding(
                     rule.id,
@@ -461,49 +481,74 @@ class Watch:
                     self.probes.append(finding)
         if self.indicators is not None:
             r.findings += self.indicators.findings_for(e, address)
-        if e.kind in ("AAA LOGIN_FAILED", *_LOGIN_KINDS):
+        if e.kind in _ACCOUNT_KINDS:
             self._accounts(e, ev, address)
         sid = e.fields.get("SessionId", "")
         if sid:
             self._session(e, ev, sid, address)
 
+    def _rules_for(self, kind: str) -> tuple[SingleLineRule, ...]:
+        """The line rules that can match an event of this kind, in the rules' order."""
+        low = kind.lower()
+        rules = tuple(r for r in self.rules.lines if r.kinds is None or low in r.kinds)
+        if len(self._rules_of) < _KINDS_KEPT:
+            self._rules_of[kind] = rules
+        return rules
+
     def _session(self, e: Event, ev: Evidence, sid: str, address: str) -> None:
-        context = e.fields.get("Context", "")
-        key = (sid, context.rsplit("@", 1)[0] if context.count("@") >= 1 else context)
+        fields = e.fields
+        context = fields.get("Context", "")
+        key = (sid, context.rpartition("@")[0] if "@" in context else context)
         s = self.result.sessions.get(key)
         if s is None:
             s = self.result.sessions[key] = Session(sid, context)
             s.first = ev
         s.events += 1
-        s.user = s.user or e.fields.get("User", "")
-        if e.at is not None:
-            s.first_seen = e.at if s.first_seen is None else min(s.first_seen, e.at)
-            s.last_seen = e.at if s.last_seen is None else max(s.last_seen, e.at)
-        if e.kind in _LOGIN_KINDS:
-            s.login_at = e.at
-            net = _network(
-                address,
-                int(self.p_hijack.get("ipv4_prefix", 24)),
-                int(self.p_hijack.get("ipv6_prefix", 48)),
-            )
+        if not s.user:
+            s.user = fields.get("User", "")
+        at = e.at
+        if at is not None:
+            if s.first_seen is None or at < s.first_seen:
+                s.first_seen = at
+            if s.last_seen is None or at > s.last_seen:
+                s.last_seen = at
+        kind = e.kind
+        if kind in _LOGIN_KINDS:
+            s.login_at = at
+            net = self._login_network(address)
             if net is not None and s.user:
                 self.login_networks[s.user].add(net)
-        if e.kind.endswith("LOGOUT"):
-            s.logout_at = e.at
+        if kind.endswith("LOGOUT"):
+            s.logout_at = at
         if address and address not in s.addresses:
             s.addresses[address] = ev
             if self.asn is not None:
                 s.asns[address] = self.asn.lookup(address)
-        agent = e.fields.get("Browser_type") or e.fields.get("Browser") or ""
+        agent = fields.get("Browser_type") or fields.get("Browser") or ""
         if agent and agent not in s.user_agents:
             s.user_agents[agent] = ev
-        s.bytes_sent += _int(e.fields.get("Total_bytes_send", ""))
-        s.bytes_received += _int(e.fields.get("Total_bytes_recv", ""))
-        target = e.fields.get("Destination") or (
-            f"{e.fields.get('host', '')}{e.fields.get('url', '')}" if "url" in e.fields else ""
+        sent = fields.get("Total_bytes_send")
+        if sent is not None:
+            s.bytes_sent += _int(sent)
+        received = fields.get("Total_bytes_recv")
+        if received is not None:
+            s.bytes_received += _int(received)
+        target = fields.get("Destination") or (
+            f"{fields.get('host', '')}{fields['url']}" if "url" in fields else ""
         )
         if target:
             s.reached[target] = s.reached.get(target, 0) + 1
+
+    def _login_network(self, address: str) -> Any:
+        """The network (hijack prefix) of a login's address, None for no address; kept for
+        the addresses seen most (logins come from few)."""
+        net = self._login_nets.get(address, False)
+        if net is False:
+            net = _network(address, self._v4, self._v6)
+            if len(self._login_nets) >= _NETS_KEPT:
+                self._login_nets.clear()
+            self._login_nets[address] = net
+        return net
 
     def _accounts(self, e: Event, ev: Evidence, address: str) -> None:
         user = e.fields.get("User", "")
@@ -533,7 +578,7 @@ class Watch:
             )
 
     def _silence(self, e: Event, ev: Evidence) -> None:
-        limit = float(self.p_silence.get("minutes", 120)) * 60
+        limit = self._silence_s
         last = self.last_time.get(e.host)
         assert e.at is not None
         if last is not None and e.at - last[0] > limit:
