@@ -10,8 +10,9 @@ SWAGGER_STAMP := $(SWAGGER)/.copied
 NLDS := src/ketenherstel/web/static/nlds
 NLDS_STAMP := $(NLDS)/.copied
 CHROMIUM := /usr/bin/chromium
-# Debian packages the web UI needs at run time: pango for WeasyPrint's PDFs.
-RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0
+# Debian packages the web UI needs at run time: pango for WeasyPrint's PDFs, and HarfBuzz-Subset,
+# without which WeasyPrint warns on import (the warning fails the tests).
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 # Debian packages only the browser tests need.
 BROWSER_DEBS := chromium fonts-dejavu-core
 DEMO_ARGS ?=
