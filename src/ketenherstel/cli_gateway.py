@@ -17,7 +17,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ketenherstel.cli_common import fail
@@ -94,7 +101,12 @@ def scan_cmd(
     ] = None,
     workers: Annotated[
         int,
-        typer.Option("--workers", min=1, max=64, help="Files parsed at once (processes)"),
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes a large plain file is scanned in (split at line starts)",
+        ),
     ] = min(2, os.cpu_count() or 1),
     json_out: Annotated[
         Path | None,
@@ -133,21 +145,20 @@ def scan_cmd(
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeRemainingColumn(),
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,
         ) as progress:
-            task = progress.add_task("scan", total=len(files))
-            if workers > 1 and len(files) > 1:
-                progress.update(task, description=f"scan {len(files)} files, {workers} at once")
-                watch.scan_files(files, workers=workers)
-                progress.update(task, completed=len(files))
-            else:
-                for path in files:
-                    progress.update(task, description=f"scan {path.name}")
-                    watch.scan_file(path)
-                    progress.advance(task)
+            task = progress.add_task("scan", total=None)
+            for path in files:
+                progress.update(task, description=f"scan {path.name}", completed=0, total=None)
+                watch.scan_file(
+                    path,
+                    workers=workers,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None

@@ -40,7 +40,7 @@ from sigma.types import (
 from ketenherstel.gateway.parse import Event
 from ketenherstel.gateway.watch import GatewayInputError
 
-__all__ = ["SigmaRule", "builtin_sigma", "load_sigma"]
+__all__ = ["SigmaRule", "builtin_sigma", "load_sigma", "read_sigma", "sigma_rules"]
 
 Predicate = Callable[[Event], bool]
 _LEVEL = {"critical": "high", "high": "high", "medium": "medium"}
@@ -172,16 +172,26 @@ def _any(parts: list[Predicate]) -> Predicate:
     return lambda e: any(p(e) for p in parts)
 
 
-def load_sigma(paths: Iterable[Path]) -> list[SigmaRule]:
-    """Sigma rules from files (YAML, one or more rules each)."""
-    out: list[SigmaRule] = []
+def read_sigma(paths: Iterable[Path]) -> list[tuple[str, str]]:
+    """The texts and names of Sigma files (read, not yet parsed)."""
+    out: list[tuple[str, str]] = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            out.append((path.read_text(encoding="utf-8"), str(path)))
         except (OSError, UnicodeDecodeError) as exc:
             raise GatewayInputError(f"Sigma {path}: {exc}") from None
-        out += _rules(text, str(path))
     return out
+
+
+def sigma_rules(text: str, where: str) -> list[SigmaRule]:
+    """The rules of one Sigma file's text (YAML, one or more rules); ``where`` names it in
+    errors."""
+    return _rules(text, where)
+
+
+def load_sigma(paths: Iterable[Path]) -> list[SigmaRule]:
+    """Sigma rules from files (YAML, one or more rules each)."""
+    return [r for text, where in read_sigma(paths) for r in _rules(text, where)]
 
 
 def builtin_sigma() -> list[SigmaRule]:

@@ -23,7 +23,7 @@ import ipaddress
 import multiprocessing
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -47,6 +47,7 @@ __all__ = [
 
 _SNIFF = 10_000
 _KEEP_UNPARSED = 1_000
+_TICK_LINES = 16_384  # lines between two progress reports
 _KINDS_KEPT = 1_024  # event kinds whose rule list is kept (kinds come from the data)
 _PROBES = ("cb2-aaa-leaked-bytes", "cb2-access-bare-login")
 _LOGIN_KINDS = ("SSLVPN LOGIN", "AAATM LOGIN", "AAA LOGIN")
@@ -194,28 +195,43 @@ class SingleLineRule(Protocol):
 class Rules:
     lines: tuple[SingleLineRule, ...]
     sessions: Mapping[str, Mapping[str, Any]]
+    origin: RulesOrigin | None = None
+    """The texts the rules were read from, so that another process can read the same rules
+    (a Sigma rule's predicate cannot be pickled); None for rules built in code."""
+
+
+# (text and name of the rules file, None for the package's own; texts and names of Sigma files)
+RulesOrigin = tuple[tuple[str, str] | None, tuple[tuple[str, str], ...]]
 
 
 def load_rules(path: Path | None = None, sigma: Iterable[Path] = ()) -> Rules:
     """The rules file (the package's ``rules.yaml`` by default) and the Sigma rules (the
     package's ``gateway/sigma/`` and any ``sigma`` files); GatewayInputError names the rule and
     the problem."""
-    from ketenherstel.gateway.sigma import builtin_sigma, load_sigma
+    from ketenherstel.gateway.sigma import read_sigma
 
-    base = _load_rules(path)
-    return Rules((*base.lines, *builtin_sigma(), *load_sigma(sigma)), base.sessions)
-
-
-def _load_rules(path: Path | None) -> Rules:
-    if path is None:
-        text = resources.files("ketenherstel.gateway").joinpath("rules.yaml").read_text("utf-8")
-        where = "rules.yaml"
-    else:
+    own: tuple[str, str] | None = None
+    if path is not None:
         try:
-            text = path.read_text(encoding="utf-8")
+            own = (path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             raise GatewayInputError(f"rules {path}: {exc.strerror or exc}") from None
-        where = str(path)
+    return rules_from((own, tuple(read_sigma(sigma))))
+
+
+def rules_from(origin: RulesOrigin) -> Rules:
+    """Rules from their texts (see :attr:`Rules.origin`)."""
+    from ketenherstel.gateway.sigma import builtin_sigma, sigma_rules
+
+    own, sigma = origin
+    base = _load_rules(*own) if own is not None else _load_rules(None, "rules.yaml")
+    extra = [r for text, where in sigma for r in sigma_rules(text, where)]
+    return Rules((*base.lines, *builtin_sigma(), *extra), base.sessions, origin)
+
+
+def _load_rules(text: str | None, where: str) -> Rules:
+    if text is None:
+        text = resources.files("ketenherstel.gateway").joinpath("rules.yaml").read_text("utf-8")
     try:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -250,23 +266,34 @@ def _load_rules(path: Path | None) -> Rules:
     return Rules(tuple(lines), doc.get("sessions") or {})
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(byte offset, line as Latin-1) of a plain or gzip file; the offset of a gzip file's line
-    is in its uncompressed stream."""
+def is_gzip(path: Path) -> bool:
     try:
         with path.open("rb") as probe:
-            magic = probe.read(2)
+            return probe.read(2) == b"\x1f\x8b"
     except OSError as exc:
         raise GatewayInputError(f"{path}: {exc.strerror or exc}") from None
-    offset = 0
+
+
+def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, str]]:
+    """(byte offset, line as Latin-1) of a plain or gzip file; the offset of a gzip file's line
+    is in its uncompressed stream. Of a plain file, ``start`` (a line's first byte) and ``end``
+    limit it to the lines that begin in [start, end)."""
+    packed = is_gzip(path)
+    if packed and (start or end is not None):
+        raise ValueError("a gzip file is read whole")
+    offset = start
     try:
         with contextlib.ExitStack() as stack:
             fh: IO[bytes] = (
                 stack.enter_context(gzip.GzipFile(path, "rb"))  # type: ignore[arg-type]
-                if magic == b"\x1f\x8b"
+                if packed
                 else stack.enter_context(path.open("rb"))
             )
+            if start:
+                fh.seek(start)
             for raw in fh:
+                if end is not None and offset >= end:
+                    break
                 yield offset, raw.decode("latin-1")
                 offset += len(raw)
     except (OSError, EOFError) as exc:  # a truncated gzip
@@ -348,6 +375,7 @@ class Watch:
                     f"--allow {net!r} is no network (e.g. 192.0.2.0/24)"
                 ) from None
         self.kill_time = kill_time
+        self.allow_given = tuple(allow)
         # The session rules' parameters, read once (feed runs for every line).
         self._v4 = int(self.p_hijack.get("ipv4_prefix", 24))
         self._v6 = int(self.p_hijack.get("ipv6_prefix", 48))
@@ -365,10 +393,29 @@ class Watch:
 
     # -- scanning ---------------------------------------------------------------------------
 
-    def scan_file(self, path: Path) -> None:
-        """Read one file: its date order from its first lines, then every line."""
+    def scan_file(
+        self,
+        path: Path,
+        *,
+        workers: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Read one file: its date order from its first lines, then every line. A large plain
+        file is split over up to ``workers`` processes (:mod:`gateway.ranges`), with the same
+        result. ``progress`` hears (bytes read, bytes in all) now and then."""
+        from ketenherstel.gateway.ranges import scan_split, splits
+
         parser = _parser_for(path)
-        self._ingest(str(path), _items(path, parser), parser.date_order)
+        parts = splits(path, workers, self)
+        if len(parts) > 1:
+            scan_split(self, path, parser, parts, progress)
+            return
+        total = path.stat().st_size
+        # A gzip file's offsets are in its uncompressed stream: no share of its size to show.
+        tick = None if progress is None or is_gzip(path) else (lambda at: progress(at, total))
+        self._ingest(str(path), _items(path, parser, tick=tick), parser.date_order)
+        if progress is not None:
+            progress(total, total)
 
     def scan_files(self, paths: Sequence[Path], *, workers: int = 1) -> None:
         """Read several files: parsed in up to ``workers`` processes at once, ahead of the one
@@ -498,7 +545,7 @@ class Watch:
     def _session(self, e: Event, ev: Evidence, sid: str, address: str) -> None:
         fields = e.fields
         context = fields.get("Context", "")
-        key = (sid, context.rpartition("@")[0] if "@" in context else context)
+        key = session_key(sid, context)
         s = self.result.sessions.get(key)
         if s is None:
             s = self.result.sessions[key] = Session(sid, context)
@@ -554,10 +601,15 @@ class Watch:
         user = e.fields.get("User", "")
         if not address or not user or e.at is None:
             return
+        self._account(e.at, user, address, ev)
+
+    def _account(self, at: float, user: str, address: str, ev: Evidence) -> None:
+        """One login or failed login of ``user`` from ``address``: many accounts from one
+        address within the window is a finding."""
         window = float(self.p_accounts.get("window_minutes", 60)) * 60
         seen = self.accounts[address]
-        seen.append((e.at, user, ev))
-        while seen and seen[0][0] < e.at - window:
+        seen.append((at, user, ev))
+        while seen and seen[0][0] < at - window:
             seen.popleft()
         users = {u for _, u, _ in seen}
         if (
@@ -570,7 +622,7 @@ class Watch:
                     "many-accounts",
                     f"One address used {len(users)} accounts within {window / 60:.0f} minutes",
                     str(self.p_accounts.get("confidence", "medium")),
-                    e.at,
+                    at,
                     address=address,
                     detail=", ".join(sorted(users)[:10]),
                     evidence=[x for _, _, x in seen][:20],
@@ -578,40 +630,46 @@ class Watch:
             )
 
     def _silence(self, e: Event, ev: Evidence) -> None:
-        limit = self._silence_s
         last = self.last_time.get(e.host)
         assert e.at is not None
-        if last is not None and e.at - last[0] > limit:
-            self.result.findings.append(
-                Finding(
-                    "log-silence",
-                    f"No log lines from {e.host or 'the appliance'} for "
-                    f"{(e.at - last[0]) / 3600:.1f} hours",
-                    str(self.p_silence.get("confidence", "low")),
-                    last[0],
-                    detail=f"from {_iso(last[0])} to {_iso(e.at)}",
-                    evidence=[last[1], ev],
-                )
-            )
+        if last is not None and e.at - last[0] > self._silence_s:
+            self.result.findings.append(self.silence_finding(e.host, last, e.at, ev))
         if last is None or e.at >= last[0]:
             self.last_time[e.host] = (e.at, ev)
+
+    def silence_finding(
+        self, host: str, last: tuple[float, Evidence], at: float, ev: Evidence
+    ) -> Finding:
+        """Nothing from ``host`` between ``last`` and the line at ``at``."""
+        return Finding(
+            "log-silence",
+            f"No log lines from {host or 'the appliance'} for {(at - last[0]) / 3600:.1f} hours",
+            str(self.p_silence.get("confidence", "low")),
+            last[0],
+            detail=f"from {_iso(last[0])} to {_iso(at)}",
+            evidence=[last[1], ev],
+        )
 
     def _sequence(self, e: Event, ev: Evidence) -> None:
         assert e.seq is not None
         key = (e.file, e.host, e.ppe)
         last = self.last_seq.get(key)
         if last is not None and e.seq < last[0] - 1000:
-            self.result.findings.append(
-                Finding(
-                    "log-sequence-back",
-                    f"Sequence numbers go back on {e.ppe or 'a packet engine'} "
-                    f"({last[0]} then {e.seq}): a restart, a rotation, or lines removed",
-                    str(self.p_sequence.get("confidence", "low")),
-                    e.at,
-                    evidence=[last[1], ev],
-                )
-            )
+            self.result.findings.append(self.sequence_finding(e.ppe, last, e.seq, e.at, ev))
         self.last_seq[key] = (e.seq, ev)
+
+    def sequence_finding(
+        self, ppe: str, last: tuple[int, Evidence], seq: int, at: float | None, ev: Evidence
+    ) -> Finding:
+        """The sequence number ``seq`` of the line at ``ev`` lies far below the one before."""
+        return Finding(
+            "log-sequence-back",
+            f"Sequence numbers go back on {ppe or 'a packet engine'} "
+            f"({last[0]} then {seq}): a restart, a rotation, or lines removed",
+            str(self.p_sequence.get("confidence", "low")),
+            at,
+            evidence=[last[1], ev],
+        )
 
     # -- after the last line ----------------------------------------------------------------
 
@@ -794,9 +852,21 @@ def _parser_for(path: Path) -> LineParser:
     return LineParser(detect_date_order(head))
 
 
-def _items(path: Path, parser: LineParser) -> Iterator[Item]:
+def _items(
+    path: Path,
+    parser: LineParser,
+    start: int = 0,
+    end: int | None = None,
+    tick: Callable[[int], None] | None = None,
+) -> Iterator[Item]:
+    """The items of a file's lines (of those beginning in [start, end)); ``tick`` hears the
+    byte offset reached now and then."""
     name = str(path)
-    for offset, line in read_lines(path):
+    count = 0
+    for offset, line in read_lines(path, start, end):
+        count += 1
+        if tick is not None and not count % _TICK_LINES:
+            tick(offset)
         if not line.strip():
             yield None
             continue
@@ -818,6 +888,11 @@ def _parse_file(path: str, queue: Any) -> None:
         queue.put(parser.date_order)
     except Exception as exc:  # anything: the parent must hear of it, not wait
         queue.put(f"error:{exc}")
+
+
+def session_key(sid: str, context: str) -> tuple[str, str]:
+    """A session's key: its SessionId and its Context without the client address."""
+    return (sid, context.rpartition("@")[0] if "@" in context else context)
 
 
 def _address_of(e: Event) -> str:

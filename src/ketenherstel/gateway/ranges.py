@@ -1,0 +1,444 @@
+"""One large plain log file scanned in several processes, with the result of one scan
+(decision 0012, "one large file").
+
+The file is cut at line starts into as many ranges as there are workers. This process scans
+the first range with the watch itself; each other range is scanned in a spawned process by a
+:class:`PartWatch`, which keeps what the merge needs to give the very result a scan line by line
+gives:
+
+- its findings in line order; what depends on lines before the range is not decided there but
+  handed over: the logins and failed logins (the many-accounts window is replayed here), the
+  first line with a time per host (silence across the cut), the first sequence number per
+  packet engine (numbers going back across the cut), which sessions it saw log in or out, and
+  who each login was for;
+- its sessions, merged into the ledger key by key (first and last seen, addresses and agents
+  in the order first seen, bytes and targets added up).
+
+Silence is found from the latest time seen per host. A range is merged only when, for every
+host, its first time lies at or after the latest time before it (the log runs forward across
+the cut); otherwise, or when its process failed, this process scans that range itself, in
+order, so the result is the same either way. Ranges are merged in file order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ketenherstel.gateway.parse import Event, LineParser
+from ketenherstel.gateway.watch import (
+    _KEEP_UNPARSED,
+    _LOGIN_KINDS,
+    AsnLookup,
+    Evidence,
+    Finding,
+    GatewayInputError,
+    Matcher,
+    RulesOrigin,
+    Session,
+    Watch,
+    _items,
+    is_gzip,
+    rules_from,
+    session_key,
+)
+
+__all__ = ["PartWatch", "scan_split", "split_at", "splits"]
+
+SPLIT_MIN_BYTES = 64 * 2**20  # a smaller file is scanned in one process
+_TICK_BYTES = 4 * 2**20
+# The range scanned here is this much longer than a worker's: a worker also starts a Python,
+# reads the rules again and sends its part back (measured: about a quarter of its time).
+_HEAD = 1.35
+
+# Within one line, the order in which `Watch.feed` makes findings: silence, sequence, then the
+# line rules and indicators (in their own order), then many accounts.
+_RANK_SILENCE, _RANK_SEQUENCE, _RANK_RULES, _RANK_ACCOUNTS = 0, 1, 2, 3
+
+
+def split_at(path: Path, parts: int, head: float = 1.0) -> list[tuple[int, int]]:
+    """[start, end) byte ranges of ``path``, each beginning at a line's start: the first
+    ``head`` times as long as each of the others."""
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as fh:
+        for k in range(1, parts):
+            fh.seek(int(size * (head + k - 1) / (head + parts - 1)))
+            fh.readline()  # on to the next line's start
+            at = fh.tell()
+            if bounds[-1] < at < size:
+                bounds.append(at)
+    bounds.append(size)
+    return list(itertools.pairwise(bounds))
+
+
+def splits(path: Path, workers: int, watch: Watch) -> list[tuple[int, int]]:
+    """The ranges to scan ``path`` in: one, unless the file is plain, large, more than one
+    worker is asked for, this process may start others, and the watch's rules can be read
+    again in another process."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise GatewayInputError(f"{path}: {exc.strerror or exc}") from None
+    if (
+        workers <= 1
+        or size < SPLIT_MIN_BYTES
+        or watch.rules.origin is None
+        or multiprocessing.current_process().daemon  # which may not start processes
+        or is_gzip(path)
+    ):
+        return [(0, size)]
+    return split_at(path, workers, _HEAD)
+
+
+@dataclass(slots=True)
+class Part:
+    """What a range's scan hands over (see the module's description)."""
+
+    start: int
+    end: int
+    lines: int = 0
+    events: int = 0
+    unparsed: int = 0
+    unparsed_kept: list[tuple[str, int, str]] = field(default_factory=list)
+    span: tuple[tuple[float, Evidence], tuple[float, Evidence]] | None = None
+    first: float | None = None
+    last: float | None = None
+    findings: list[Finding] = field(default_factory=list)
+    probes: list[Finding] = field(default_factory=list)
+    sessions: dict[tuple[str, str], Session] = field(default_factory=dict)
+    logged_in: set[tuple[str, str]] = field(default_factory=set)
+    logged_out: set[tuple[str, str]] = field(default_factory=set)
+    logins: list[tuple[tuple[str, str], str, str]] = field(default_factory=list)
+    """(session, client address, the session's user there) of each login, in line order"""
+    accounts: list[tuple[float, str, str, Evidence]] = field(default_factory=list)
+    first_time: dict[str, tuple[float, Evidence]] = field(default_factory=dict)
+    last_time: dict[str, tuple[float, Evidence]] = field(default_factory=dict)
+    first_seq: dict[tuple[str, str, str], tuple[int, Evidence, float | None, str]] = field(
+        default_factory=dict
+    )
+    last_seq: dict[tuple[str, str, str], tuple[int, Evidence]] = field(default_factory=dict)
+    ranks: dict[int, int] = field(default_factory=dict)
+    """finding index -> its rank within its line, for the silences and sequence findings"""
+
+
+class PartWatch(Watch):
+    """A watch over one range that is not the file's first: it leaves to the merge what
+    depends on the lines before it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.part_accounts: list[tuple[float, str, str, Evidence]] = []
+        self.first_time: dict[str, tuple[float, Evidence]] = {}
+        self.first_seq: dict[tuple[str, str, str], tuple[int, Evidence, float | None, str]] = {}
+        self.logged_in: set[tuple[str, str]] = set()
+        self.logged_out: set[tuple[str, str]] = set()
+        self.logins: list[tuple[tuple[str, str], str, str]] = []
+        self.ranks: dict[int, int] = {}
+
+    def _account(self, at: float, user: str, address: str, ev: Evidence) -> None:
+        self.part_accounts.append((at, user, address, ev))
+
+    def _silence(self, e: Event, ev: Evidence) -> None:
+        if e.host not in self.first_time:
+            assert e.at is not None
+            self.first_time[e.host] = (e.at, ev)
+        made = len(self.result.findings)
+        super()._silence(e, ev)
+        self.ranks.update(dict.fromkeys(range(made, len(self.result.findings)), _RANK_SILENCE))
+
+    def _sequence(self, e: Event, ev: Evidence) -> None:
+        key = (e.file, e.host, e.ppe)
+        if key not in self.first_seq:
+            assert e.seq is not None
+            self.first_seq[key] = (e.seq, ev, e.at, e.ppe)
+        made = len(self.result.findings)
+        super()._sequence(e, ev)
+        self.ranks.update(dict.fromkeys(range(made, len(self.result.findings)), _RANK_SEQUENCE))
+
+    def _session(self, e: Event, ev: Evidence, sid: str, address: str) -> None:
+        super()._session(e, ev, sid, address)
+        key = session_key(sid, e.fields.get("Context", ""))
+        if e.kind in _LOGIN_KINDS:
+            self.logged_in.add(key)
+            self.logins.append((key, address, self.result.sessions[key].user))
+        if e.kind.endswith("LOGOUT"):
+            self.logged_out.add(key)
+
+    def part(self, start: int, end: int) -> Part:
+        r = self.result
+        return Part(
+            start,
+            end,
+            r.lines,
+            r.events,
+            r.unparsed,
+            r.unparsed_kept,
+            self.spans[0] if self.spans else None,
+            r.first,
+            r.last,
+            r.findings,
+            self.probes,
+            r.sessions,
+            self.logged_in,
+            self.logged_out,
+            self.logins,
+            self.part_accounts,
+            self.first_time,
+            self.last_time,
+            self.first_seq,
+            self.last_seq,
+            self.ranks,
+        )
+
+
+# -- in a worker process --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """What a worker needs to make the same watch (the rules as texts, see Rules.origin)."""
+
+    rules: RulesOrigin
+    allow: tuple[str, ...]
+    kill_time: float | None
+    indicators: Matcher | None
+    asn: AsnLookup | None
+
+
+def _worker(
+    spec: _Spec, path: str, start: int, end: int, date_order: str, done: Any, conn: Connection
+) -> None:
+    """Scan one range and send its part; or ("error", why) for bad input, ("failed", why)
+    for anything else (the parent then scans the range itself)."""
+    try:
+        watch = PartWatch(
+            rules_from(spec.rules),
+            allow=spec.allow,
+            kill_time=spec.kill_time,
+            indicators=spec.indicators,
+            asn=spec.asn,
+        )
+        reported = [start]
+
+        def tick(at: int) -> None:
+            if at - reported[0] >= _TICK_BYTES:
+                with done.get_lock():
+                    done.value += at - reported[0]
+                reported[0] = at
+
+        items = _items(Path(path), LineParser(date_order), start, end, tick)
+        watch._ingest(path, items, date_order)
+        conn.send(("part", watch.part(start, end)))
+    except GatewayInputError as exc:
+        conn.send(("error", str(exc)))
+    except Exception as exc:  # the parent must hear of it, not wait
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+# -- in the parent --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _File:
+    """The file's entry in the result's files, and where its span is in the watch's spans."""
+
+    entry: dict[str, Any]
+    span: int | None
+
+
+def scan_split(
+    watch: Watch,
+    path: Path,
+    parser: LineParser,
+    ranges: Sequence[tuple[int, int]],
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Scan ``path`` in ``ranges``: the first here, the others in worker processes, merged in
+    order into ``watch`` (see the module's description)."""
+    assert watch.rules.origin is not None
+    total = path.stat().st_size
+    spec = _Spec(
+        watch.rules.origin, watch.allow_given, watch.kill_time, watch.indicators, watch.asn
+    )
+    context = multiprocessing.get_context("spawn")
+    done = context.Value("q", 0)
+    here = [0]  # bytes scanned in this process
+
+    def report(scanned: int) -> None:
+        if progress is not None:
+            progress(min(total, here[0] + scanned + done.value), total)
+
+    workers: list[tuple[Any, Connection]] = []
+    try:
+        for start, end in ranges[1:]:
+            mine, theirs = context.Pipe(duplex=False)
+            child = context.Process(
+                target=_worker,
+                args=(spec, str(path), start, end, parser.date_order, done, theirs),
+                daemon=True,
+            )
+            child.start()
+            theirs.close()
+            workers.append((child, mine))
+        file = _scan_here(watch, path, parser, ranges[0], None, report, here)
+        for (start, end), (child, conn) in zip(ranges[1:], workers, strict=True):
+            try:
+                kind, value = conn.recv()
+            except (EOFError, OSError):  # the worker died
+                kind, value = "failed", "no answer"
+            child.join()
+            if kind == "error":
+                raise GatewayInputError(value)
+            if kind == "part" and _runs_on(watch, value):
+                _merge(watch, value, file)
+            else:  # it failed, or its log went back in time across the cut
+                _scan_here(watch, path, parser, (start, end), file, report, here)
+    finally:
+        for child, conn in workers:
+            conn.close()
+            if child.is_alive():
+                child.kill()
+                child.join()
+    if progress is not None:
+        progress(total, total)
+
+
+def _scan_here(
+    watch: Watch,
+    path: Path,
+    parser: LineParser,
+    span: tuple[int, int],
+    file: _File | None,
+    report: Callable[[int], None],
+    here: list[int],
+) -> _File:
+    """Scan one range in this process; its counts and moments go into the file's (``file``,
+    from an earlier range, if given)."""
+    start, end = span
+    spans = len(watch.spans)
+    items = _items(path, parser, start, end, lambda at: report(at - start))
+    watch._ingest(str(path), items, parser.date_order)
+    here[0] += end - start
+    report(0)
+    added = watch.result.files.pop()
+    timed = watch.spans.pop() if len(watch.spans) > spans else None
+    if file is None:
+        watch.result.files.append(added)
+        file = _File(added, None)
+    else:
+        for key in ("lines", "events", "unparsed"):
+            file.entry[key] += added[key]
+    if timed is not None:
+        _add_span(watch, file, timed)
+    return file
+
+
+def _add_span(
+    watch: Watch, file: _File, span: tuple[tuple[float, Evidence], tuple[float, Evidence]]
+) -> None:
+    """A later range's first and last moment: the file's span runs on to its last (or it is
+    the file's first)."""
+    if file.span is None:
+        file.span = len(watch.spans)
+        watch.spans.append(span)
+    else:
+        watch.spans[file.span] = (watch.spans[file.span][0], span[1])
+
+
+def _runs_on(watch: Watch, part: Part) -> bool:
+    """Whether the part's log runs forward from what was seen before it, host by host (so its
+    own silences are those a line-by-line scan finds)."""
+    return all(
+        (last := watch.last_time.get(host)) is None or at >= last[0]
+        for host, (at, _) in part.first_time.items()
+    )
+
+
+def _merge(watch: Watch, part: Part, file: _File) -> None:
+    """Add a part scanned elsewhere to the watch, as if its lines had been fed here."""
+    r = watch.result
+    r.lines += part.lines
+    r.events += part.events
+    r.unparsed += part.unparsed
+    r.unparsed_kept += part.unparsed_kept[: max(0, _KEEP_UNPARSED - len(r.unparsed_kept))]
+    file.entry["lines"] += part.lines
+    file.entry["events"] += part.events
+    file.entry["unparsed"] += part.unparsed
+    if part.span is not None:
+        _add_span(watch, file, part.span)
+    if part.first is not None:
+        r.first = part.first if r.first is None else min(r.first, part.first)
+    if part.last is not None:
+        r.last = part.last if r.last is None else max(r.last, part.last)
+
+    # Findings in line order: (line, rank within the line, order made, finding).
+    placed: list[tuple[int, int, int, Finding]] = [
+        (f.evidence[-1].offset, part.ranks.get(i, _RANK_RULES), i, f)
+        for i, f in enumerate(part.findings)
+    ]
+    for host, (at, ev) in part.first_time.items():
+        last = watch.last_time.get(host)
+        if last is not None and at - last[0] > watch._silence_s:
+            placed.append((ev.offset, _RANK_SILENCE, -1, watch.silence_finding(host, last, at, ev)))
+        watch.last_time[host] = part.last_time[host]
+    for engine, (seq, ev, when, ppe) in part.first_seq.items():
+        before = watch.last_seq.get(engine)
+        if before is not None and seq < before[0] - 1000:
+            finding = watch.sequence_finding(ppe, before, seq, when, ev)
+            placed.append((ev.offset, _RANK_SEQUENCE, -1, finding))
+        watch.last_seq[engine] = part.last_seq[engine]
+    made = len(r.findings)
+    for i, (moment, user, address, ev) in enumerate(part.accounts):  # the window, replayed
+        watch._account(moment, user, address, ev)
+        placed += [(ev.offset, _RANK_ACCOUNTS, i, f) for f in r.findings[made:]]
+        del r.findings[made:]
+    placed.sort(key=lambda x: x[:3])
+    r.findings += [f for *_, f in placed]
+    watch.probes += part.probes
+
+    for key, address, user in part.logins:  # whose login it was: the user known by then
+        known = r.sessions.get(key)
+        who = known.user if known is not None and known.user else user
+        net = watch._login_network(address)
+        if net is not None and who:
+            watch.login_networks[who].add(net)
+    for key, s in part.sessions.items():
+        mine = r.sessions.get(key)
+        if mine is None:
+            r.sessions[key] = s
+        else:
+            _merge_session(mine, s, key in part.logged_in, key in part.logged_out)
+
+
+def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool) -> None:
+    """A session seen before the part and in it: as if the part's lines had been fed to it."""
+    mine.events += s.events
+    mine.user = mine.user or s.user
+    if s.first_seen is not None:
+        mine.first_seen = (
+            s.first_seen if mine.first_seen is None else min(mine.first_seen, s.first_seen)
+        )
+    if s.last_seen is not None:
+        mine.last_seen = s.last_seen if mine.last_seen is None else max(mine.last_seen, s.last_seen)
+    if logged_in:
+        mine.login_at = s.login_at
+    if logged_out:
+        mine.logout_at = s.logout_at
+    for address, ev in s.addresses.items():
+        mine.addresses.setdefault(address, ev)
+    for address, asn in s.asns.items():
+        mine.asns.setdefault(address, asn)
+    for agent, ev in s.user_agents.items():
+        mine.user_agents.setdefault(agent, ev)
+    mine.bytes_sent += s.bytes_sent
+    mine.bytes_received += s.bytes_received
+    for target, n in s.reached.items():
+        mine.reached[target] = mine.reached.get(target, 0) + n

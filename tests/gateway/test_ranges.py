@@ -1,0 +1,285 @@
+"""One large file scanned in several processes gives what a scan line by line gives (issue 6's
+speed work, gateway/ranges.py): on mixed logs with attacks, across every cut, when the log
+goes back in time across a cut, and when a worker dies (SIGKILL) or cannot start."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ketenherstel.gateway import ranges
+from ketenherstel.gateway import watch as watch_mod
+from ketenherstel.gateway.parse import Event
+from ketenherstel.gateway.watch import Finding, Rules, Watch, load_rules
+from tests.gateway.lines import access_probe, connstat, login, ns, probe, request
+
+KILL = 1752157800.0  # 2025-07-10 14:30 UTC, the lines' T0 plus 390 minutes
+
+
+def _mixed_log(seed: int, sessions: int = 400) -> list[str]:
+    """Ordinary sessions from two hosts with attacks in between: probes, a replay from
+    elsewhere, a hijack, a spray, a session outliving the kill, a silence, sequence numbers
+    going back, a forged header, unparsed and empty lines."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    minute = 0.0
+    for n in range(sessions):
+        minute += rng.uniform(0.2, 2.0)
+        sid = str(10_000 + n)
+        person = rng.randrange(60)
+        user = f"u{person}@org{person % 3}.example"
+        ip = f"198.51.{person // 20}.{1 + person % 20}"
+        host = "gw1" if n % 3 else "gw2"
+        if n == 20:
+            kept = (sid, user, ip)  # used again after the kill
+        out.append(login(minute, sid, user, ip).replace(" gw1 ", f" {host} "))
+        for k in range(3 if n == 150 else rng.randrange(1, 5)):
+            moved = "203.0.113.50" if n == 150 and k >= 1 else ip
+            out.append(request(minute + k * 0.1, sid, user, ip))
+            out.append(connstat(minute + k * 0.1, sid, user, ip, moved, f"10.0.0.{k}:3389"))
+        if n == 100:
+            out += [probe(minute + 0.5), access_probe(minute + 0.6, "192.0.2.66")]
+            out.append(request(minute + 1.0, "777", "victim@org1.example", "203.0.113.77"))
+        if n == 200:
+            out += [
+                ns(minute + 0.1 * i, "AAA LOGIN_FAILED", f"User s{i}@x - Client_ip 203.0.113.9")
+                for i in range(7)
+            ]
+        if n == 250:
+            minute += 300  # a silence of five hours
+        if n == 300:
+            out.append(ns(minute, "SSLVPN LOGOUT", "User x - Client_ip 1.2.3.4", seq=5))
+        if n == 320:
+            out.append(
+                ns(
+                    minute,
+                    "SSLVPN LOGOUT",
+                    'User "07/10/2025:08:00:00 GMT h 0-PPE-0 : default SSLVPN LOGIN 12"',
+                )
+            )
+        if n % 97 == 0:
+            out += ["this is no NetScaler line\n", "\n"]
+    out.append(request(minute + 600, *kept))
+    return out
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_bytes("".join(lines).encode("latin-1"))
+    return path
+
+
+def _outcome(watch: Watch) -> dict[str, Any]:
+    r = watch.finish()
+    return {
+        "findings": [f.to_json() for f in r.findings],
+        "sessions": [s.to_json() for s in r.sessions.values()],
+        "first_evidence": [str(s.first) for s in r.sessions.values()],
+        "counts": (r.lines, r.events, r.unparsed, r.first, r.last),
+        "kept": r.unparsed_kept,
+        "files": r.files,
+        "spans": watch.spans,
+        "probes": [f.to_json() for f in watch.probes],
+    }
+
+
+def _scan(paths: list[Path], workers: int, **kw: Any) -> dict[str, Any]:
+    watch = Watch(load_rules(), kill_time=KILL, **kw)
+    for path in paths:
+        watch.scan_file(path, workers=workers)
+    return _outcome(watch)
+
+
+@pytest.fixture
+def split_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ranges, "SPLIT_MIN_BYTES", 0)
+
+
+@pytest.mark.usefixtures("split_small")
+@pytest.mark.parametrize(("seed", "workers"), [(1, 2), (2, 3), (3, 4)])
+def test_a_split_scan_gives_what_a_line_by_line_scan_gives(
+    tmp_path: Path, seed: int, workers: int
+) -> None:
+    log = _write(tmp_path / "ns.log", _mixed_log(seed))
+    alone = _scan([log], 1)
+    split = _scan([log], workers)
+    assert split == alone
+    rules = {f["rule"] for f in alone["findings"]}
+    assert {"session-hijack", "log-silence", "many-accounts", "log-sequence-back"} <= rules
+    assert {"cb2-aaa-leaked-bytes", "log-poisoning-fake-header", "session-after-kill"} <= rules
+
+
+@pytest.mark.usefixtures("split_small")
+def test_every_cut_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cut after each line of a short log that has a silence, a spray, numbers going back
+    and a session whose agent changes, all near each other."""
+    lines = [
+        login(0, "1", "a@x", "198.51.100.1"),
+        request(1, "1", "a@x", "198.51.100.1"),
+        *[ns(2, "AAA LOGIN_FAILED", f"User s{i}@x - Client_ip 203.0.113.9") for i in range(3)],
+        *[ns(30, "AAA LOGIN_FAILED", f"User t{i}@x - Client_ip 203.0.113.9") for i in range(3)],
+        ns(200, "SSLVPN LOGOUT", "User a@x - Client_ip 1.2.3.4", seq=3),
+        login(202, "1", "a@x", "198.51.100.1", agent="curl/8"),
+        connstat(203, "1", "a@x", "198.51.100.1", "203.0.113.5", "10.0.0.1:22"),
+    ]
+    log = _write(tmp_path / "ns.log", lines)
+    alone = _scan([log], 1)
+    assert {"log-silence", "many-accounts", "log-sequence-back", "session-hijack"} <= {
+        f["rule"] for f in alone["findings"]
+    }
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line.encode("latin-1")))
+    for cut in starts[1:-1]:
+        size = starts[-1]
+        monkeypatch.setattr(
+            ranges, "split_at", lambda path, parts, head=1.0, c=cut, s=size: [(0, c), (c, s)]
+        )
+        assert _scan([log], 2) == alone, f"cut at byte {cut}"
+
+
+@pytest.mark.usefixtures("split_small")
+def test_a_log_going_back_across_the_cut_is_scanned_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the cut the log starts three hours earlier: the worker's silences would differ,
+    so this process scans that range itself, and the result is the same."""
+    first = [login(200 + i, str(i), "a@x", "198.51.100.1") for i in range(5)]
+    second = [login(20 + i, str(10 + i), "b@x", "198.51.100.2") for i in range(5)]
+    log = _write(tmp_path / "ns.log", first + second)
+    cut = len("".join(first).encode("latin-1"))
+    monkeypatch.setattr(
+        ranges, "split_at", lambda path, parts, head=1.0: [(0, cut), (cut, log.stat().st_size)]
+    )
+    scanned_here: list[tuple[int, int]] = []
+    real = ranges._scan_here
+
+    def spy(watch: Watch, path: Path, parser: Any, span: tuple[int, int], *rest: Any) -> Any:
+        scanned_here.append(span)
+        return real(watch, path, parser, span, *rest)
+
+    monkeypatch.setattr(ranges, "_scan_here", spy)
+    assert _scan([log], 2) == _scan([log], 1)
+    assert scanned_here == [(0, cut), (cut, log.stat().st_size)]
+
+
+class _Unpicklable:
+    """Indicators that cannot be rebuilt in a worker: its process fails before it scans."""
+
+    def findings_for(self, e: Event, address: str) -> list[Finding]:
+        return []
+
+    def __len__(self) -> int:
+        return 1
+
+    def __reduce__(self) -> Any:
+        return (_refuse, ())
+
+
+def _refuse() -> None:
+    raise RuntimeError("not in a worker")
+
+
+@pytest.mark.usefixtures("split_small")
+def test_a_worker_that_cannot_start_leaves_its_range_to_this_process(tmp_path: Path) -> None:
+    log = _write(tmp_path / "ns.log", _mixed_log(4, sessions=150))
+    indicators: Any = _Unpicklable()
+    assert _scan([log], 2, indicators=indicators) == _scan([log], 1, indicators=indicators)
+
+
+@pytest.mark.usefixtures("split_small")
+def test_a_worker_killed_mid_scan_leaves_its_range_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL to the worker while this process scans its own range (the first progress
+    report, after 100 lines)."""
+    monkeypatch.setattr(watch_mod, "_TICK_LINES", 100)
+    log = _write(tmp_path / "ns.log", _mixed_log(5, sessions=3000))
+    alone = _scan([log], 1)
+    first_range = ranges.split_at(log, 2, ranges._HEAD)[0][1]
+    killed: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        for child in multiprocessing.active_children():
+            if child.pid is not None and child.pid not in [pid for pid, _ in killed]:
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append((child.pid, done))
+
+    watch = Watch(load_rules(), kill_time=KILL)
+    watch.scan_file(log, workers=2, progress=progress)
+    assert killed and killed[0][1] < first_range, "killed while this process scanned its own"
+    assert _outcome(watch) == alone
+
+
+def test_a_worker_reports_bad_input_and_failures(tmp_path: Path) -> None:
+    """A worker sends ("error", why) for bad input, which the scan raises, and ("failed",
+    why) for anything else, after which the scan takes the range itself."""
+    spec = ranges._Spec(load_rules().origin or (None, ()), (), None, None, None)
+    log = _write(tmp_path / "ns.log", _mixed_log(12, sessions=30))
+    for path, order, kind, says in (
+        (tmp_path / "gone.log", "mdy", "error", "gone.log"),
+        (log, "ydm", "failed", "ValueError: date order is mdy or dmy, not 'ydm'"),
+    ):
+        mine, theirs = multiprocessing.Pipe(duplex=False)
+        ranges._worker(spec, str(path), 10, 20, order, multiprocessing.Value("q", 0), theirs)
+        got, why = mine.recv()
+        assert got == kind and says in why
+
+
+@pytest.mark.usefixtures("split_small")
+def test_several_files_with_a_split_one_among_them(tmp_path: Path) -> None:
+    """The split file's entry, span and counts are one, between the other files'."""
+    logs = [
+        _write(tmp_path / "a.log", _mixed_log(6, sessions=60)),
+        _write(tmp_path / "b.log", _mixed_log(7, sessions=200)),
+        _write(tmp_path / "c.log", _mixed_log(8, sessions=60)),
+    ]
+    alone = _scan(logs, 1)
+    assert _scan(logs, 2) == alone
+    assert [f["file"] for f in alone["files"]] == [str(p) for p in logs]
+
+
+def test_which_files_are_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    plain = _write(tmp_path / "ns.log", _mixed_log(9, sessions=50))
+    packed = tmp_path / "ns.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    watch = Watch()
+    size = plain.stat().st_size
+    assert ranges.splits(plain, 2, watch) == [(0, size)]  # under the size a split pays at
+    monkeypatch.setattr(ranges, "SPLIT_MIN_BYTES", 0)
+    assert len(ranges.splits(plain, 2, watch)) == 2
+    assert len(ranges.splits(plain, 1, watch)) == 1
+    assert ranges.splits(packed, 2, watch) == [(0, packed.stat().st_size)]
+    built = Watch(Rules(load_rules().lines, load_rules().sessions))  # rules made in code
+    assert len(ranges.splits(plain, 2, built)) == 1
+
+
+@pytest.mark.parametrize(("parts", "head"), [(2, 1.0), (3, 1.35), (8, 1.0)])
+def test_ranges_start_at_lines_and_cover_the_file(tmp_path: Path, parts: int, head: float) -> None:
+    log = _write(tmp_path / "ns.log", _mixed_log(10, sessions=100))
+    data = log.read_bytes()
+    spans = ranges.split_at(log, parts, head)
+    assert spans[0][0] == 0 and spans[-1][1] == len(data)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert all(data[start - 1 : start] == b"\n" for start, _ in spans[1:])
+    if head > 1 and parts > 2:
+        assert spans[0][1] - spans[0][0] > spans[1][1] - spans[1][0]
+
+
+@pytest.mark.usefixtures("split_small")
+def test_progress_runs_up_to_the_file_size(tmp_path: Path) -> None:
+    log = _write(tmp_path / "ns.log", _mixed_log(11, sessions=2000))
+    seen: list[tuple[int, int]] = []
+    Watch().scan_file(log, workers=2, progress=lambda done, total: seen.append((done, total)))
+    size = log.stat().st_size
+    assert seen[-1] == (size, size)
+    assert all(total == size and 0 <= done <= size for done, total in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
