@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,31 @@ def render(doc: dict[str, Any]) -> str:
                 )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def bars(title: str, values: list[tuple[str, float, str]], notes: Sequence[str] = ()) -> str:
+    """A plain bar chart (SVG): one labelled bar per (label, value, colour), linear scale,
+    then lines of text below."""
+    top = max((v for _, v, _ in values), default=1.0) or 1.0
+    rows = [f'<text x="10" y="22" font-size="15" font-weight="bold">{escape(title)}</text>']
+    for i, (label, value, colour) in enumerate(values):
+        y = 40 + i * 30
+        w = 600 * value / top
+        rows.append(
+            f'<text x="10" y="{y + 14}">{escape(label)}</text>'
+            f'<rect x="300" y="{y}" width="{w:.1f}" height="18" fill="{colour}"/>'
+            f'<text x="{305 + w:.1f}" y="{y + 14}">{value:,.0f}</text>'
+        )
+    y = 40 + len(values) * 30
+    for note in notes:
+        y += 20
+        rows.append(f'<text x="10" y="{y}">{escape(note)}</text>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="1040" height="{y + 20}" '
+        'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>'
+        + "".join(rows)
+        + "</svg>"
+    )
 
 
 def write_chart(json_path: Path) -> Path:

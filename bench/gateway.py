@@ -30,7 +30,6 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from chart import bars
 from exchange import machine_info
 from ketenherstel.gateway.watch import Watch, load_rules
 
@@ -205,34 +205,17 @@ def _found(ours: dict[str, Any], truth: dict[str, Any], awk_found: int) -> dict[
 
 def chart(doc: dict[str, Any]) -> str:
     """Lines per second of each run, beside the goal (an SVG bar chart)."""
-    bars = [
-        *(
-            (f"ketenherstel scan, {r['workers']} process(es)", r["rate"], "#01689b")
-            for r in doc["ours"]
-        ),
-        ("awk CitrixBleed 2 check (one rule)", doc["lines"] / doc["awk"]["wall_s"], "#8fcae7"),
-        ("goal (every detection)", float(doc["goal_rate"]), "#cccccc"),
-    ]
-    top = max(v for _, v, _ in bars)
-    rows = [
-        f'<text x="10" y="22" font-size="15" font-weight="bold">Gateway scan: '
-        f"{doc['lines']:,} lines, lines/s · {doc['machine']['cores']} cores, "
-        f"{doc['machine']['ram_gb']} GB</text>"
-    ]
-    for i, (label, value, colour) in enumerate(bars):
-        y = 40 + i * 30
-        w = 600 * value / top
-        rows.append(
-            f'<text x="10" y="{y + 14}">{escape(label)}</text>'
-            f'<rect x="300" y="{y}" width="{w:.1f}" height="18" fill="{colour}"/>'
-            f'<text x="{305 + w:.1f}" y="{y + 14}">{value:,.0f}</text>'
-        )
-    height = 60 + len(bars) * 30
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="1040" height="{height}" '
-        'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>'
-        + "".join(rows)
-        + "</svg>"
+    return bars(
+        f"Gateway scan: {doc['lines']:,} lines, lines/s · {doc['machine']['cores']} cores, "
+        f"{doc['machine']['ram_gb']} GB",
+        [
+            *(
+                (f"ketenherstel scan, {r['workers']} process(es)", r["rate"], "#01689b")
+                for r in doc["ours"]
+            ),
+            ("awk CitrixBleed 2 check (one rule)", doc["lines"] / doc["awk"]["wall_s"], "#8fcae7"),
+            ("goal (every detection)", float(doc["goal_rate"]), "#cccccc"),
+        ],
     )
 
 

@@ -32,7 +32,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from chart import bars
 from exchange import machine_info
 from ketenherstel.chain import load_chain
 from ketenherstel.registry import Reader, Registry, open_registry_db
@@ -325,36 +325,19 @@ def _child(fn: Any, *args: Any) -> dict[str, Any]:
 
 
 def chart(doc: dict[str, Any]) -> str:
-    bars = [
-        ("catch-up: registry (registrations/s)", doc["apply"]["rate"], "#01689b"),
-        ("catch-up: bare SQLite (rows/s)", doc["bare"]["rate"], "#8fcae7"),
-        ("goal (registrations/s)", GOAL_APPLY, "#cccccc"),
-    ]
-    top = max(v for _, v, _ in bars)
-    rows = [
-        f'<text x="10" y="22" font-size="15" font-weight="bold">Registry benchmark · '
-        f"{doc['machine']['cores']} cores, {doc['machine']['ram_gb']} GB</text>"
-    ]
-    for i, (label, value, colour) in enumerate(bars):
-        y = 40 + i * 30
-        w = 600 * value / top
-        rows.append(
-            f'<text x="10" y="{y + 14}">{escape(label)}</text>'
-            f'<rect x="300" y="{y}" width="{w:.1f}" height="18" fill="{colour}"/>'
-            f'<text x="{305 + w:.1f}" y="{y + 14}">{value:,.0f}</text>'
-        )
     r = doc["rescreen"]
-    y = 40 + len(bars) * 30 + 20
-    rows.append(
-        f'<text x="10" y="{y}">re-screen list over {r["screenings"]:,} answers: '
-        f"{r['wall']:.1f} s, peak {r['rss_mb']:,.0f} MB (goal under {GOAL_RESCREEN_S:.0f} s, "
-        f"{GOAL_RESCREEN_MB:,} MB); bare join {r['peer']['wall']:.1f} s</text>"
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="1040" height="{y + 20}" '
-        'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>'
-        + "".join(rows)
-        + "</svg>"
+    return bars(
+        f"Registry benchmark · {doc['machine']['cores']} cores, {doc['machine']['ram_gb']} GB",
+        [
+            ("catch-up: registry (registrations/s)", doc["apply"]["rate"], "#01689b"),
+            ("catch-up: bare SQLite (rows/s)", doc["bare"]["rate"], "#8fcae7"),
+            ("goal (registrations/s)", GOAL_APPLY, "#cccccc"),
+        ],
+        [
+            f"re-screen list over {r['screenings']:,} answers: {r['wall']:.1f} s, peak "
+            f"{r['rss_mb']:,.0f} MB (goal under {GOAL_RESCREEN_S:.0f} s, {GOAL_RESCREEN_MB:,} MB); "
+            f"bare join {r['peer']['wall']:.1f} s"
+        ],
     )
 
 
