@@ -101,22 +101,40 @@ def split_small(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranges, "SPLIT_MIN_BYTES", 0)
 
 
+@pytest.fixture
+def merged(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The start of each range a worker scanned and this process merged (not scanned again
+    here: a parity test that passed only because every worker failed would prove nothing)."""
+    starts: list[int] = []
+    real = ranges._merge
+
+    def spy(watch: Watch, part: Any, file: Any) -> None:
+        starts.append(part.start)
+        real(watch, part, file)
+
+    monkeypatch.setattr(ranges, "_merge", spy)
+    return starts
+
+
 @pytest.mark.usefixtures("split_small")
 @pytest.mark.parametrize(("seed", "workers"), [(1, 2), (2, 3), (3, 4)])
 def test_a_split_scan_gives_what_a_line_by_line_scan_gives(
-    tmp_path: Path, seed: int, workers: int
+    tmp_path: Path, seed: int, workers: int, merged: list[int]
 ) -> None:
     log = _write(tmp_path / "ns.log", _mixed_log(seed))
     alone = _scan([log], 1)
     split = _scan([log], workers)
     assert split == alone
+    assert len(merged) == workers - 1
     rules = {f["rule"] for f in alone["findings"]}
     assert {"session-hijack", "log-silence", "many-accounts", "log-sequence-back"} <= rules
     assert {"cb2-aaa-leaked-bytes", "log-poisoning-fake-header", "session-after-kill"} <= rules
 
 
 @pytest.mark.usefixtures("split_small")
-def test_every_cut_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_cut_gives_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: list[int]
+) -> None:
     """A cut after each line of a short log that has a silence, a spray, numbers going back
     and a session whose agent changes, all near each other."""
     lines = [
@@ -142,31 +160,37 @@ def test_every_cut_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.Mon
             ranges, "split_at", lambda path, parts, head=1.0, c=cut, s=size: [(0, c), (c, s)]
         )
         assert _scan([log], 2) == alone, f"cut at byte {cut}"
+        assert merged[-1] == cut
 
 
 @pytest.mark.usefixtures("split_small")
-def test_a_log_going_back_across_the_cut_is_scanned_here(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_log_going_back_in_time_across_the_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: list[int]
 ) -> None:
-    """After the cut the log starts three hours earlier: the worker's silences would differ,
-    so this process scans that range itself, and the result is the same."""
-    first = [login(200 + i, str(i), "a@x", "198.51.100.1") for i in range(5)]
-    second = [login(20 + i, str(10 + i), "b@x", "198.51.100.2") for i in range(5)]
+    """After the cut the log starts two hours earlier (as a second packet engine's lines may).
+    The worker finds silences from minute 20 on both hosts; before the cut both went on to 150:
+    on gw1 the silence 20-160 is none (150-160), on gw2 the one 20-300 is one from 150."""
+
+    def on(host: str, minute: int) -> str:
+        return login(minute, f"{host}-{minute}", "a@x", "198.51.100.1").replace(
+            " gw1 ", f" {host} "
+        )
+
+    first = [on("gw1", 0), on("gw2", 0), on("gw1", 150), on("gw2", 150)]
+    second = [on("gw1", 20), on("gw2", 20), on("gw1", 160), on("gw2", 300)]
     log = _write(tmp_path / "ns.log", first + second)
     cut = len("".join(first).encode("latin-1"))
-    monkeypatch.setattr(
-        ranges, "split_at", lambda path, parts, head=1.0: [(0, cut), (cut, log.stat().st_size)]
-    )
-    scanned_here: list[tuple[int, int]] = []
-    real = ranges._scan_here
-
-    def spy(watch: Watch, path: Path, parser: Any, span: tuple[int, int], *rest: Any) -> Any:
-        scanned_here.append(span)
-        return real(watch, path, parser, span, *rest)
-
-    monkeypatch.setattr(ranges, "_scan_here", spy)
-    assert _scan([log], 2) == _scan([log], 1)
-    assert scanned_here == [(0, cut), (cut, log.stat().st_size)]
+    size = log.stat().st_size
+    monkeypatch.setattr(ranges, "split_at", lambda path, parts, head=1.0: [(0, cut), (cut, size)])
+    alone = _scan([log], 1)
+    assert _scan([log], 2) == alone
+    assert merged == [cut]
+    silences = [f["detail"] for f in alone["findings"] if f["rule"] == "log-silence"]
+    assert silences == [
+        "from 2025-07-10T08:00:00+00:00 to 2025-07-10T10:30:00+00:00",  # gw1
+        "from 2025-07-10T08:00:00+00:00 to 2025-07-10T10:30:00+00:00",  # gw2
+        "from 2025-07-10T10:30:00+00:00 to 2025-07-10T13:00:00+00:00",  # gw2
+    ]
 
 
 class _Unpicklable:
@@ -233,7 +257,7 @@ def test_a_worker_reports_bad_input_and_failures(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("split_small")
-def test_several_files_with_a_split_one_among_them(tmp_path: Path) -> None:
+def test_several_files_with_a_split_one_among_them(tmp_path: Path, merged: list[int]) -> None:
     """The split file's entry, span and counts are one, between the other files'."""
     logs = [
         _write(tmp_path / "a.log", _mixed_log(6, sessions=60)),
@@ -242,6 +266,7 @@ def test_several_files_with_a_split_one_among_them(tmp_path: Path) -> None:
     ]
     alone = _scan(logs, 1)
     assert _scan(logs, 2) == alone
+    assert len(merged) == 3
     assert [f["file"] for f in alone["files"]] == [str(p) for p in logs]
 
 
@@ -283,3 +308,44 @@ def test_progress_runs_up_to_the_file_size(tmp_path: Path) -> None:
     assert seen[-1] == (size, size)
     assert all(total == size and 0 <= done <= size for done, total in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+@pytest.mark.usefixtures("split_small")
+def test_indicators_asns_allowed_networks_and_own_rules_reach_the_worker(
+    tmp_path: Path, merged: list[int]
+) -> None:
+    """Everything the watch was given is used in the worker too: the same indicator matches,
+    autonomous systems, cleared networks and findings of the user's own Sigma rule."""
+    from ketenherstel.gateway.asn import load_asn_table
+    from ketenherstel.gateway.indicators import load_indicators
+
+    iocs = tmp_path / "iocs.csv"
+    iocs.write_text("type,value,note\ncidr,203.0.113.0/24,scanner range\nip,192.0.2.66,probe\n")
+    table = tmp_path / "asn.csv"
+    table.write_text("prefix,asn,name\n198.51.0.0/16,64500,Kantoor\n203.0.113.0/24,64511,VPS\n")
+    sigma = tmp_path / "own.yml"
+    sigma.write_text(
+        "title: Connections to port 3389\nname: own-rdp\n"
+        "logsource: {product: citrix, service: netscaler}\n"
+        "detection:\n  sel:\n    kind: SSLVPN TCPCONNSTAT\n    Destination|endswith: ':3389'\n"
+        "  condition: sel\nlevel: low\n"
+    )
+    log = _write(tmp_path / "ns.log", _mixed_log(13, sessions=300))
+
+    def run(workers: int) -> dict[str, Any]:
+        watch = Watch(
+            load_rules(sigma=[sigma]),
+            kill_time=KILL,
+            allow=["203.0.113.0/28"],
+            indicators=load_indicators([iocs]),
+            asn=load_asn_table(table),
+        )
+        watch.scan_file(log, workers=workers)
+        return _outcome(watch)
+
+    alone = run(1)
+    assert run(2) == alone
+    assert len(merged) == 1
+    rules = {f["rule"] for f in alone["findings"]}
+    assert {"indicator-match", "own-rdp"} <= rules
+    assert any(s["asns"] for s in alone["sessions"])

@@ -14,10 +14,10 @@ gives:
 - its sessions, merged into the ledger key by key (first and last seen, addresses and agents
   in the order first seen, bytes and targets added up).
 
-Silence is found from the latest time seen per host. A range is merged only when, for every
-host, its first time lies at or after the latest time before it (the log runs forward across
-the cut); otherwise, or when its process failed, this process scans that range itself, in
-order, so the result is the same either way. Ranges are merged in file order.
+Silence is measured from the latest time seen per host: a silence the worker found from a
+time earlier than the latest before its range is measured again from that one (or dropped),
+and its range's first line per host is checked against it. Ranges are merged in file order.
+When a worker fails or dies, this process scans its range itself, so the result is the same.
 """
 
 from __future__ import annotations
@@ -125,6 +125,10 @@ class Part:
     last_seq: dict[tuple[str, str, str], tuple[int, Evidence]] = field(default_factory=dict)
     ranks: dict[int, int] = field(default_factory=dict)
     """finding index -> its rank within its line, for the silences and sequence findings"""
+    silences: dict[int, tuple[str, tuple[float, Evidence], float, Evidence]] = field(
+        default_factory=dict
+    )
+    """finding index -> (host, latest time before, the line's time, the line) of a silence"""
 
 
 class PartWatch(Watch):
@@ -140,17 +144,22 @@ class PartWatch(Watch):
         self.logged_out: set[tuple[str, str]] = set()
         self.logins: list[tuple[tuple[str, str], str, str]] = []
         self.ranks: dict[int, int] = {}
+        self.silences: dict[int, tuple[str, tuple[float, Evidence], float, Evidence]] = {}
 
     def _account(self, at: float, user: str, address: str, ev: Evidence) -> None:
         self.part_accounts.append((at, user, address, ev))
 
     def _silence(self, e: Event, ev: Evidence) -> None:
+        assert e.at is not None
         if e.host not in self.first_time:
-            assert e.at is not None
             self.first_time[e.host] = (e.at, ev)
+        last = self.last_time.get(e.host)
         made = len(self.result.findings)
         super()._silence(e, ev)
-        self.ranks.update(dict.fromkeys(range(made, len(self.result.findings)), _RANK_SILENCE))
+        if len(self.result.findings) > made:
+            assert last is not None
+            self.ranks[made] = _RANK_SILENCE
+            self.silences[made] = (e.host, last, e.at, ev)
 
     def _sequence(self, e: Event, ev: Evidence) -> None:
         key = (e.file, e.host, e.ppe)
@@ -194,6 +203,7 @@ class PartWatch(Watch):
             self.first_seq,
             self.last_seq,
             self.ranks,
+            self.silences,
         )
 
 
@@ -297,9 +307,9 @@ def scan_split(
             child.join()
             if kind == "error":
                 raise GatewayInputError(value)
-            if kind == "part" and _runs_on(watch, value):
+            if kind == "part":
                 _merge(watch, value, file)
-            else:  # it failed, or its log went back in time across the cut
+            else:  # it failed: the range is scanned here
                 _scan_here(watch, path, parser, (start, end), file, report, here)
     finally:
         for child, conn in workers:
@@ -353,15 +363,6 @@ def _add_span(
         watch.spans[file.span] = (watch.spans[file.span][0], span[1])
 
 
-def _runs_on(watch: Watch, part: Part) -> bool:
-    """Whether the part's log runs forward from what was seen before it, host by host (so its
-    own silences are those a line-by-line scan finds)."""
-    return all(
-        (last := watch.last_time.get(host)) is None or at >= last[0]
-        for host, (at, _) in part.first_time.items()
-    )
-
-
 def _merge(watch: Watch, part: Part, file: _File) -> None:
     """Add a part scanned elsewhere to the watch, as if its lines had been fed here."""
     r = watch.result
@@ -380,15 +381,18 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
         r.last = part.last if r.last is None else max(r.last, part.last)
 
     # Findings in line order: (line, rank within the line, order made, finding).
-    placed: list[tuple[int, int, int, Finding]] = [
-        (f.evidence[-1].offset, part.ranks.get(i, _RANK_RULES), i, f)
-        for i, f in enumerate(part.findings)
-    ]
+    placed: list[tuple[int, int, int, Finding]] = []
+    for i, f in enumerate(part.findings):
+        if i in part.silences:
+            f = _silence_seen_here(watch, part.silences[i], f)
+        if f is not None:
+            placed.append((f.evidence[-1].offset, part.ranks.get(i, _RANK_RULES), i, f))
     for host, (at, ev) in part.first_time.items():
         last = watch.last_time.get(host)
         if last is not None and at - last[0] > watch._silence_s:
             placed.append((ev.offset, _RANK_SILENCE, -1, watch.silence_finding(host, last, at, ev)))
-        watch.last_time[host] = part.last_time[host]
+        if last is None or part.last_time[host][0] >= last[0]:
+            watch.last_time[host] = part.last_time[host]
     for engine, (seq, ev, when, ppe) in part.first_seq.items():
         before = watch.last_seq.get(engine)
         if before is not None and seq < before[0] - 1000:
@@ -416,6 +420,23 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
             r.sessions[key] = s
         else:
             _merge_session(mine, s, key in part.logged_in, key in part.logged_out)
+
+
+def _silence_seen_here(
+    watch: Watch,
+    silence: tuple[str, tuple[float, Evidence], float, Evidence],
+    finding: Finding,
+) -> Finding | None:
+    """A silence the worker found, as the lines before the part change it: measured from the
+    latest time before the part when that is later than the worker's (the log went back in
+    time across the cut), which may leave no silence at all."""
+    host, last, at, ev = silence
+    before = watch.last_time.get(host)
+    if before is None or last[0] >= before[0]:
+        return finding
+    return (
+        watch.silence_finding(host, before, at, ev) if at - before[0] > watch._silence_s else None
+    )
 
 
 def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool) -> None:
