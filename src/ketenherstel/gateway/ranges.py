@@ -382,9 +382,8 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
 
     # Findings in line order: (line, rank within the line, order made, finding).
     placed: list[tuple[int, int, int, Finding]] = []
-    for i, f in enumerate(part.findings):
-        if i in part.silences:
-            f = _silence_seen_here(watch, part.silences[i], f)
+    for i, found in enumerate(part.findings):
+        f = _silence_seen_here(watch, part.silences[i], found) if i in part.silences else found
         if f is not None:
             placed.append((f.evidence[-1].offset, part.ranks.get(i, _RANK_RULES), i, f))
     for host, (at, ev) in part.first_time.items():
