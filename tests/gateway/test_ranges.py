@@ -349,3 +349,32 @@ def test_indicators_asns_allowed_networks_and_own_rules_reach_the_worker(
     rules = {f["rule"] for f in alone["findings"]}
     assert {"indicator-match", "own-rdp"} <= rules
     assert any(s["asns"] for s in alone["sessions"])
+
+
+def test_a_part_arrives_in_slices_in_its_order_or_not_at_all() -> None:
+    """The sessions come in slices, last first; they are put back in the order the worker first
+    saw them. A worker that fails or dies while sending has sent nothing that counts."""
+    from ketenherstel.gateway.watch import Session
+
+    keys = [(str(n), f"u{n}") for n in range(5)]
+
+    def send(*messages: tuple[str, Any]) -> tuple[str, Any]:
+        mine, theirs = multiprocessing.Pipe(duplex=False)
+        for message in messages:
+            theirs.send(message)
+        theirs.close()
+        return ranges._receive(mine)
+
+    sessions = {k: Session(*k) for k in keys}
+    popped = [sessions.popitem() for _ in range(5)]
+    kind, part = send(
+        ("part", ranges.Part(10, 20)), ("sessions", popped[:3]), ("sessions", popped[3:]),
+        ("end", None),
+    )  # fmt: skip
+    assert kind == "part" and list(part.sessions) == keys
+    assert send(("part", ranges.Part(10, 20)), ("sessions", popped[:3]), ("failed", "x")) == (
+        "failed",
+        "x",
+    )
+    assert send(("part", ranges.Part(10, 20)), ("sessions", popped[:3])) == ("failed", "no answer")
+    assert send(("error", "bad input")) == ("error", "bad input")

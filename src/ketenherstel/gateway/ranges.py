@@ -52,6 +52,7 @@ __all__ = ["PartWatch", "scan_split", "split_at", "splits"]
 
 SPLIT_MIN_BYTES = 64 * 2**20  # a smaller file is scanned in one process
 _TICK_BYTES = 4 * 2**20
+_SLICE = 20_000  # sessions a worker sends at once
 # The range scanned here is this much longer than a worker's: a worker also starts a Python,
 # reads the rules again and sends its part back (measured: about a quarter of its time).
 _HEAD = 1.35
@@ -244,7 +245,14 @@ def _worker(
 
         items = _items(Path(path), LineParser(date_order), start, end, tick)
         watch._ingest(path, items, date_order)
-        conn.send(("part", watch.part(start, end)))
+        part = watch.part(start, end)
+        # The sessions (most of a part) go in slices, so that neither side holds the whole
+        # ledger pickled at once.
+        sessions, part.sessions = part.sessions, {}
+        conn.send(("part", part))
+        while sessions:
+            conn.send(("sessions", [sessions.popitem() for _ in range(min(len(sessions), _SLICE))]))
+        conn.send(("end", None))
     except GatewayInputError as exc:
         conn.send(("error", str(exc)))
     except Exception as exc:  # the parent must hear of it, not wait
@@ -300,10 +308,7 @@ def scan_split(
             workers.append((child, mine))
         file = _scan_here(watch, path, parser, ranges[0], None, report, here)
         for (start, end), (child, conn) in zip(ranges[1:], workers, strict=True):
-            try:
-                kind, value = conn.recv()
-            except (EOFError, OSError):  # the worker died
-                kind, value = "failed", "no answer"
+            kind, value = _receive(conn)
             child.join()
             if kind == "error":
                 raise GatewayInputError(value)
@@ -319,6 +324,25 @@ def scan_split(
                 child.join()
     if progress is not None:
         progress(total, total)
+
+
+def _receive(conn: Connection) -> tuple[str, Any]:
+    """A worker's answer: ("part", its part with its sessions), ("error", why) or ("failed",
+    why), also when it died before the end."""
+    try:
+        kind, value = conn.recv()
+        if kind != "part":
+            return kind, value
+        sliced: list[tuple[tuple[str, str], Session]] = []
+        while (message := conn.recv())[0] == "sessions":
+            sliced += message[1]
+    except (EOFError, OSError):  # the worker died
+        return "failed", "no answer"
+    if message[0] != "end":  # it failed while sending
+        return message[0], message[1]
+    # Sent last first (popitem): their order, the order in which the worker first saw them, back.
+    value.sessions = dict(reversed(sliced))
+    return kind, value
 
 
 def _scan_here(
