@@ -378,3 +378,19 @@ def test_a_part_arrives_in_slices_in_its_order_or_not_at_all() -> None:
     )
     assert send(("part", ranges.Part(10, 20)), ("sessions", popped[:3])) == ("failed", "no answer")
     assert send(("error", "bad input")) == ("error", "bad input")
+
+
+@pytest.mark.usefixtures("split_small")
+def test_no_process_to_be_had_leaves_the_range_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: list[int]
+) -> None:
+    """Starting a worker fails (a limit on processes): the scan goes on here."""
+    from multiprocessing.context import SpawnProcess
+
+    def refuse(self: Any) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(SpawnProcess, "start", refuse)
+    log = _write(tmp_path / "ns.log", _mixed_log(14, sessions=100))
+    assert _scan([log], 3) == _scan([log], 1)
+    assert merged == []

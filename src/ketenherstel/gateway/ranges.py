@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -227,6 +228,8 @@ def _worker(
 ) -> None:
     """Scan one range and send its part; or ("error", why) for bad input, ("failed", why)
     for anything else (the parent then scans the range itself)."""
+    # Ctrl-C reaches the whole process group: the parent stops, and stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         watch = PartWatch(
             rules_from(spec.rules),
@@ -294,22 +297,17 @@ def scan_split(
         if progress is not None:
             progress(min(total, here[0] + scanned + done.value), total)
 
-    workers: list[tuple[Any, Connection]] = []
+    workers: list[tuple[Any, Connection] | None] = []  # None: it did not start
     try:
         for start, end in ranges[1:]:
-            mine, theirs = context.Pipe(duplex=False)
-            child = context.Process(
-                target=_worker,
-                args=(spec, str(path), start, end, parser.date_order, done, theirs),
-                daemon=True,
-            )
-            child.start()
-            theirs.close()
-            workers.append((child, mine))
+            workers.append(_start(context, spec, path, (start, end), parser.date_order, done))
         file = _scan_here(watch, path, parser, ranges[0], None, report, here)
-        for (start, end), (child, conn) in zip(ranges[1:], workers, strict=True):
-            kind, value = _receive(conn)
-            child.join()
+        for (start, end), worker in zip(ranges[1:], workers, strict=True):
+            answer: tuple[str, Any] = ("failed", "not started")
+            if worker is not None:
+                answer = _receive(worker[1])
+                worker[0].join()
+            kind, value = answer
             if kind == "error":
                 raise GatewayInputError(value)
             if kind == "part":
@@ -317,13 +315,32 @@ def scan_split(
             else:  # it failed: the range is scanned here
                 _scan_here(watch, path, parser, (start, end), file, report, here)
     finally:
-        for child, conn in workers:
+        for child, conn in filter(None, workers):
             conn.close()
             if child.is_alive():
                 child.kill()
                 child.join()
     if progress is not None:
         progress(total, total)
+
+
+def _start(
+    context: Any, spec: _Spec, path: Path, span: tuple[int, int], date_order: str, done: Any
+) -> tuple[Any, Connection] | None:
+    """A worker for one range and the end of its pipe; None when no process could be
+    started (the range is then scanned here)."""
+    mine, theirs = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_worker, args=(spec, str(path), *span, date_order, done, theirs), daemon=True
+    )
+    try:
+        child.start()
+    except OSError:  # no process to be had (a limit on processes or memory)
+        mine.close()
+        return None
+    finally:
+        theirs.close()
+    return child, mine
 
 
 def _receive(conn: Connection) -> tuple[str, Any]:
