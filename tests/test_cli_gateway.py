@@ -139,6 +139,52 @@ def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     assert code == 2 and "--out" in err and "a-file" in err
 
 
+def test_scan_and_report_split_a_large_file_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--workers 2 (the default) splits a large plain file (here: any file) over two processes;
+    scan and report say what --workers 1 says."""
+    from ketenherstel.gateway import ranges
+
+    monkeypatch.setattr(ranges, "SPLIT_MIN_BYTES", 0)
+    merged: list[int] = []
+    real = ranges._merge
+    monkeypatch.setattr(
+        ranges, "_merge", lambda w, part, f: (merged.append(part.start), real(w, part, f))
+    )
+    log = tmp_path / "ns.log"
+    log.write_text(
+        "".join(
+            login(i, str(i), f"u{i}@om.nl", f"198.51.100.{i}")
+            + connstat(i + 0.5, str(i), f"u{i}@om.nl", f"198.51.100.{i}", "203.0.113.66", "x:1")
+            for i in range(1, 40)
+        ),
+        encoding="latin-1",
+    )
+    said: dict[str, list[str]] = {}
+    for workers in ("1", "2"):
+        reg = tmp_path / f"register-{workers}.jsonl"
+        code, out, err = run(
+            "gateway", "scan", str(log), "--workers", workers, "--register", str(reg)
+        )
+        assert code == 0, err
+        page = tmp_path / f"r{workers}" / "rapport.html"
+        code, report, err = run(
+            "gateway", "report", str(log), "--workers", workers, "--out", str(page),
+            "--register", str(tmp_path / f"report-register-{workers}.jsonl"),
+        )  # fmt: skip
+        assert code == 0, err
+        verdicts = json.loads((page.parent / "verdicts.json").read_text(encoding="utf-8"))
+        said[workers] = [
+            out.replace(str(reg), "REG"),
+            report.replace(str(page.parent), "DIR").replace(f"report-register-{workers}", "R"),
+            json.dumps(verdicts["verdicts"]),
+        ]
+    assert said["1"] == said["2"]
+    assert len(merged) == 2  # the scan's and the report's
+    assert "session-hijack" in said["1"][0]
+
+
 def test_report_goes_where_the_api_and_the_briefing_read_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -79,6 +79,39 @@ def _moment(text: str, option: str) -> float:
     return moment.timestamp()
 
 
+def _scan_with_progress(watch: Watch, files: list[Path], workers: int) -> None:
+    """Scan the files one after the other, a large plain one over ``workers`` processes,
+    with a progress bar (bytes of the file being scanned) on stderr."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scan", total=None)
+        for path in files:
+            progress.update(task, description=f"scan {path.name}", completed=0, total=None)
+            watch.scan_file(
+                path,
+                workers=workers,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+
+
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="Processes a large plain file is scanned in (split at line starts)",
+    ),
+]
+
+
 @gateway_app.command("scan")
 def scan_cmd(
     files: Annotated[list[Path], typer.Argument(help="Log files, plain or gzip")],
@@ -99,15 +132,7 @@ def scan_cmd(
     asn: Annotated[
         Path | None, typer.Option("--asn", help="An ASN table (CSV prefix,asn[,name])")
     ] = None,
-    workers: Annotated[
-        int,
-        typer.Option(
-            "--workers",
-            min=1,
-            max=64,
-            help="Processes a large plain file is scanned in (split at line starts)",
-        ),
-    ] = min(2, os.cpu_count() or 1),
+    workers: WorkersOpt = min(2, os.cpu_count() or 1),
     json_out: Annotated[
         Path | None,
         typer.Option("--json", help="Write the findings and sessions here (JSON Lines)"),
@@ -142,23 +167,7 @@ def scan_cmd(
         loaded = load_rules(rules, sigma or [])
         asn_table = load_asn_table(asn) if asn else None
         watch = Watch(loaded, allow=allowed, kill_time=killed, indicators=iocs, asn=asn_table)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeRemainingColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("scan", total=None)
-            for path in files:
-                progress.update(task, description=f"scan {path.name}", completed=0, total=None)
-                watch.scan_file(
-                    path,
-                    workers=workers,
-                    progress=lambda done, total: progress.update(task, completed=done, total=total),
-                )
+        _scan_with_progress(watch, files, workers)
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
@@ -306,6 +315,7 @@ def report_cmd(
         list[Path] | None, typer.Option("--indicators", help="STIX, MISP or CSV indicators")
     ] = None,
     register: RegisterOpt = None,
+    workers: WorkersOpt = min(2, os.cpu_count() or 1),
 ) -> None:
     """Scan, join sessions to back-end logons, and give each organisation a verdict with what
     it rests on (Dutch HTML report); the findings go into the register as a scan's do."""
@@ -322,8 +332,7 @@ def report_cmd(
         joined = load_logons(logons or [])
         allowed = [*(allow or []), *kept.allowed_networks()]
         watch = Watch(load_rules(), allow=allowed, kill_time=killed, indicators=iocs)
-        for path in files:
-            watch.scan_file(path)
+        _scan_with_progress(watch, files, workers)
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
