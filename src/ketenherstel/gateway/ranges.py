@@ -149,8 +149,9 @@ class PartWatch(Watch):
         self.ranks: dict[int, int] = {}
         self.silences: dict[int, tuple[str, tuple[float, Evidence], float, Evidence]] = {}
 
-    def _account(self, at: float, user: str, address: str, ev: Evidence) -> None:
+    def _account(self, at: float, user: str, address: str, ev: Evidence) -> Finding | None:
         self.part_accounts.append((at, user, address, ev))
+        return None  # decided in the merge, with the window before the range
 
     def _silence(self, e: Event, ev: Evidence) -> None:
         assert e.at is not None
@@ -440,11 +441,9 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
             finding = watch.sequence_finding(ppe, before, seq, when, ev)
             placed.append((ev.offset, _RANK_SEQUENCE, -1, finding))
         watch.last_seq[engine] = part.last_seq[engine]
-    made = len(r.findings)
     for i, (moment, user, address, ev) in enumerate(part.accounts):  # the window, replayed
-        watch._account(moment, user, address, ev)
-        placed += [(ev.offset, _RANK_ACCOUNTS, i, f) for f in r.findings[made:]]
-        del r.findings[made:]
+        if (many := watch._account(moment, user, address, ev)) is not None:
+            placed.append((ev.offset, _RANK_ACCOUNTS, i, many))
     placed.sort(key=lambda x: x[:3])
     r.findings += [f for *_, f in placed]
     watch.probes += part.probes

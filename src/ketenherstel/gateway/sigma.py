@@ -128,14 +128,20 @@ def _kinds(node: Any) -> frozenset[str] | None:
         restricted = [k for k in (_kinds(a) for a in node.args) if k is not None]
         return frozenset.intersection(*restricted) if restricted else None
     if isinstance(node, ConditionOR):
-        parts = [_kinds(a) for a in node.args]
-        if any(k is None for k in parts):
-            return None
-        return frozenset().union(*(k for k in parts if k is not None))
+        return _union([_kinds(a) for a in node.args])
     return None  # NOT, a keyword: any kind
 
 
-def _rules(text: str, where: str) -> list[SigmaRule]:
+def _union(kinds: list[frozenset[str] | None]) -> frozenset[str] | None:
+    """The kinds either of several conditions can hold for: None (any) if one holds for any."""
+    if any(k is None for k in kinds):
+        return None
+    return frozenset().union(*(k for k in kinds if k is not None))
+
+
+def sigma_rules(text: str, where: str) -> list[SigmaRule]:
+    """The rules of one Sigma file's text (YAML, one or more rules); ``where`` names it in
+    errors."""
     try:
         collection = SigmaCollection.from_yaml(text)
     except (SigmaError, yaml.YAMLError) as exc:
@@ -151,7 +157,6 @@ def _rules(text: str, where: str) -> list[SigmaRule]:
         except SigmaError as exc:
             raise GatewayInputError(f"Sigma {where}: rule {rule.title!r}: {exc}") from None
         parts = [_compile(t) for t in trees]
-        kinds = [_kinds(t) for t in trees]
         level = str(rule.level.name).lower() if rule.level is not None else "low"
         rid = rule.name or (f"sigma-{rule.id}" if rule.id else "sigma-" + rule.title.lower())
         out.append(
@@ -160,9 +165,7 @@ def _rules(text: str, where: str) -> list[SigmaRule]:
                 rule.title,
                 _LEVEL.get(level, "low"),
                 _any(parts),
-                None
-                if any(k is None for k in kinds)
-                else frozenset().union(*(k for k in kinds if k is not None)),
+                _union([_kinds(t) for t in trees]),
             )
         )
     return out
@@ -183,15 +186,9 @@ def read_sigma(paths: Iterable[Path]) -> list[tuple[str, str]]:
     return out
 
 
-def sigma_rules(text: str, where: str) -> list[SigmaRule]:
-    """The rules of one Sigma file's text (YAML, one or more rules); ``where`` names it in
-    errors."""
-    return _rules(text, where)
-
-
 def load_sigma(paths: Iterable[Path]) -> list[SigmaRule]:
     """Sigma rules from files (YAML, one or more rules each)."""
-    return [r for text, where in read_sigma(paths) for r in _rules(text, where)]
+    return [r for text, where in read_sigma(paths) for r in sigma_rules(text, where)]
 
 
 def builtin_sigma() -> list[SigmaRule]:
@@ -200,5 +197,5 @@ def builtin_sigma() -> list[SigmaRule]:
     out: list[SigmaRule] = []
     for entry in sorted(folder.iterdir(), key=lambda x: x.name):
         if entry.name.endswith((".yml", ".yaml")):
-            out += _rules(entry.read_text(encoding="utf-8"), f"gateway/sigma/{entry.name}")
+            out += sigma_rules(entry.read_text(encoding="utf-8"), f"gateway/sigma/{entry.name}")
     return out

@@ -601,11 +601,13 @@ class Watch:
         user = e.fields.get("User", "")
         if not address or not user or e.at is None:
             return
-        self._account(e.at, user, address, ev)
+        found = self._account(e.at, user, address, ev)
+        if found is not None:
+            self.result.findings.append(found)
 
-    def _account(self, at: float, user: str, address: str, ev: Evidence) -> None:
-        """One login or failed login of ``user`` from ``address``: many accounts from one
-        address within the window is a finding."""
+    def _account(self, at: float, user: str, address: str, ev: Evidence) -> Finding | None:
+        """One login or failed login of ``user`` from ``address`` into the window; many
+        accounts from one address within it is a finding (once per address)."""
         window = float(self.p_accounts.get("window_minutes", 60)) * 60
         seen = self.accounts[address]
         seen.append((at, user, ev))
@@ -617,17 +619,16 @@ class Watch:
             and address not in self.flagged_accounts
         ):
             self.flagged_accounts.add(address)
-            self.result.findings.append(
-                Finding(
-                    "many-accounts",
-                    f"One address used {len(users)} accounts within {window / 60:.0f} minutes",
-                    str(self.p_accounts.get("confidence", "medium")),
-                    at,
-                    address=address,
-                    detail=", ".join(sorted(users)[:10]),
-                    evidence=[x for _, _, x in seen][:20],
-                )
+            return Finding(
+                "many-accounts",
+                f"One address used {len(users)} accounts within {window / 60:.0f} minutes",
+                str(self.p_accounts.get("confidence", "medium")),
+                at,
+                address=address,
+                detail=", ".join(sorted(users)[:10]),
+                evidence=[x for _, _, x in seen][:20],
             )
+        return None
 
     def _silence(self, e: Event, ev: Evidence) -> None:
         last = self.last_time.get(e.host)
