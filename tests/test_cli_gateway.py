@@ -182,6 +182,10 @@ def test_scan_and_report_split_a_large_file_with_the_same_result(
         ]
     assert said["1"] == said["2"]
     assert len(merged) == 2  # the scan's and the report's
+    for command in ("scan", "report"):
+        reg = tmp_path / "untouched.jsonl"
+        code, _, err = run("gateway", command, str(log), "--workers", "0", "--register", str(reg))
+        assert code == 2 and "--workers" in err and not reg.exists()
     assert "session-hijack" in said["1"][0]
 
 
