@@ -59,6 +59,19 @@ def test_bad_input_lists_every_problem_and_changes_nothing(
     assert broken.status_code == 400 and "not valid JSON" in broken.json()["detail"]
 
 
+def test_a_refused_post_says_the_connection_closes_and_the_next_request_works(
+    local: httpx.Client,
+) -> None:
+    # The server drops the connection after a refused POST (an unread body must not be read as
+    # the next request). Unless it says so, the client sends its next request into the closing
+    # socket and gets "server disconnected".
+    for _ in range(30):
+        refused = local.post("/events", content=b"{not json")
+        assert refused.status_code == 400
+        assert refused.headers["connection"] == "close"
+        assert local.get("/health").json() == {"status": "ok"}
+
+
 def test_an_id_reused_with_another_body_is_409(local: httpx.Client, outbox: Outbox) -> None:
     local.post("/events", json=summons(ident="a"))
     response = local.post("/events", json=summons(ident="a", subject="10-999999-25"))

@@ -150,6 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            # Said, not only done: a client that is not told reuses the connection and may
+            # send its next request into the closing socket ("server disconnected").
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
