@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from ketenherstel.bootstrap import bootstrap
 from ketenherstel.cli import app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.registry.service import GROUP
 from ketenherstel.settings import Settings
 from tests.registry.factories import decision
 
@@ -210,12 +211,12 @@ def test_catch_up_applies_once_and_freshness_says_how_complete_the_om_is(store: 
 
 
 def test_catch_up_in_batches_stops_after_max_batches(store: str) -> None:
-    submit(store, *(decision(f"13-00000{i}-25", f"SKN-000000000{i}") for i in range(1, 8)))
-    # one batch: up to five pulls, applied in one transaction
+    submit(store, *(decision(f"13-{i:06d}-25", f"SKN-{i:010d}") for i in range(1, GROUP + 3)))
+    # one batch: up to GROUP pulls, applied in one transaction
     code, out, _ = run(
         "registry", "catch-up", "--limit", "1", "--max-batches", "1", "--store", store
     )
-    assert code == 0 and "applied 5," in out
+    assert code == 0 and f"applied {GROUP}," in out
     code, out, _ = run("registry", "catch-up", "--store", store)
     assert code == 0 and "applied 2," in out
 

@@ -29,6 +29,7 @@ from ketenherstel.cli_common import fail as _fail
 from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.registry.model import parse_date
 from ketenherstel.registry.service import (
+    GROUP,
     Freshness,
     Reader,
     RegistryForbidden,
@@ -159,7 +160,7 @@ def catch_up(
         int | None,
         typer.Option(
             min=1,
-            help="Stop after this many batches, each up to five pulls applied in one "
+            help=f"Stop after this many batches, each up to {GROUP} pulls applied in one "
             "transaction (default: until nothing waits)",
         ),
     ] = None,

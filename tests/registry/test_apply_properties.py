@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import orjson
 from hypothesis import given, settings
@@ -114,3 +115,47 @@ def test_any_interleaving_batching_and_redelivery_applies_each_once(
     registrations = sum(len(c) for c in cases)
     assert total == registrations == reg.db.counts()["registrations"]
     assert _state(reg) == _state(expected)
+    assert _applied_counts(reg) == _count_applied(reg)
+
+
+def _applied_counts(reg: Registry) -> dict[tuple[str, float], int]:
+    with reg.db.tx() as cur:
+        return {(s, at): n for s, at, n in cur.execute("SELECT * FROM applied_counts")}
+
+
+def _count_applied(reg: Registry) -> dict[tuple[str, float], int]:
+    with reg.db.tx() as cur:
+        rows = cur.execute("SELECT source, applied_at, COUNT(*) FROM applied GROUP BY 1, 2")
+        return {(s, at): n for s, at, n in rows}
+
+
+def test_the_counts_migration_fills_in_what_was_applied_before_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "r.sqlite")
+    now = [1.0]
+    reg = Registry(open_registry_db(path), CHAIN, clock=lambda: now[0])
+    for k in range(3):  # three transactions at three moments, one of them of two messages
+        now[0] += 60.0
+        events = [decision(f"13-00000{k}-25", "SKN-0000000001")]
+        if k == 1:
+            events.append(judgment(f"13-00000{k}-25", "SKN-0000000001", day="2025-03-01"))
+        reg.apply([_delivery(i, e) for i, e in enumerate(events, 10 * k)])
+    expected = _count_applied(reg)
+    assert sorted(expected.values()) == [1, 1, 2]
+    with reg.db.tx() as cur:  # back to the schema before migration 0004
+        cur.execute("DROP TABLE applied_counts")
+        cur.execute("CREATE INDEX applied_source_at ON applied (source, applied_at)")
+        cur.execute("DELETE FROM schema_migrations WHERE version = '0004_counts.sql'")
+    reg.db.close()
+    reg = Registry(open_registry_db(path), CHAIN, clock=lambda: now[0])
+    assert _applied_counts(reg) == expected
+    with reg.db.tx() as cur:
+        names = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "applied_source_at" not in names
+    reg.db.close()
+
+
+def _delivery(n: int, event: dict[str, object]) -> LeasedDelivery:
+    return LeasedDelivery(
+        n, n, "justid", "om", str(event["source"]), str(event["id"]), str(event["type"]),
+        "13-000000-25", 1, 0.0, orjson.dumps(event),
+    )  # fmt: skip

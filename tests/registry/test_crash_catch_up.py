@@ -18,6 +18,7 @@ import pytest
 
 from ketenherstel.bootstrap import bootstrap
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.registry.service import GROUP
 from ketenherstel.settings import Settings
 from tests.registry.factories import decision
 
@@ -93,4 +94,4 @@ def test_a_killed_catch_up_applies_every_registration_exactly_once(tmp_path: Pat
     assert found is not None, done.stdout
     applied, redelivered = (int(g.replace(",", "")) for g in found.groups())
     assert applied == EVENTS - killed_at
-    assert redelivered <= 50  # at most the batch in flight at the kill (five pulls of ten)
+    assert redelivered <= GROUP * 10  # at most the batch in flight at the kill (pulls of ten)
