@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ketenherstel.registry.db import RegistryDb
 from ketenherstel.registry.model import Registration
-from ketenherstel.registry.results import _epoch
 from ketenherstel.registry.workdays import add_working_days
 from ketenherstel.store.ports import LeasedDelivery
 
@@ -18,11 +17,16 @@ DECISIONS = ("afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar")
 
 @dataclass(frozen=True, slots=True)
 class _Parsed:
+    """What a batch keeps of one message: not the decoded event, so that a batch of 20,000
+    does not hold 20,000 JSON trees (the garbage collector scans every one it holds)."""
+
     delivery: LeasedDelivery
-    event: dict[str, Any]
+    data: Any  # the event's data, for a message that is not a registration; else None
     reg: Registration | None  # None: not a registration (Justid receives other types too)
     bkey: str | None
     fact: str | None
+    sequence: int | None = None
+    event_at: float | None = None
 
 
 class _Batch:
@@ -58,7 +62,7 @@ class _Batch:
         case_key: str,
         d: LeasedDelivery,
         sequence: int | None,
-        event: Mapping[str, Any],
+        event_at: float | None,
     ) -> int:
         ident = self.next_id
         self.next_id += 1
@@ -75,7 +79,7 @@ class _Batch:
                 reg.state,
                 ",".join(reg.categories),
                 reg.fact_date.isoformat(),
-                _epoch(event.get("time")),
+                event_at,
                 self.now,
             )
         )

@@ -174,7 +174,7 @@ class Registry:
                     continue
                 if parsed.reg is None:
                     if d.type == SCREENING_DECISION:
-                        batch.decisions.append((d, parsed.event.get("data")))
+                        batch.decisions.append((d, parsed.data))
                     batch.applied.append((d, "not-a-registration", None, None, None))
                     result.not_registrations += 1
                     continue
@@ -195,7 +195,7 @@ class Registry:
             result.failed.append((d.delivery_id, "the message is not a JSON object"))
             return None
         if d.type not in REGISTRATION_TYPES:
-            return _Parsed(d, event, None, None, None)
+            return _Parsed(d, event.get("data"), None, None, None)
         data = event.get("data")
         try:
             reg = parse_registration(d.type, data)
@@ -207,7 +207,9 @@ class Registry:
         # registry's tables do not repeat every case's keys in clear.
         bkey = None if key is None else hashlib.sha256(key.encode()).hexdigest()[:32]
         fact = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
-        return _Parsed(d, event, reg, bkey, fact)
+        return _Parsed(
+            d, None, reg, bkey, fact, _int(event.get("sequence")), _epoch(event.get("time"))
+        )
 
     def _apply_one(self, batch: _Batch, p: _Parsed, result: ApplyResult) -> None:
         d, reg = p.delivery, p.reg
@@ -227,7 +229,7 @@ class Registry:
                 # The OM's own registration of an emergency-reported case: one case.
                 batch.alias(reg.skn, case_key, old[1])
                 case_key = old[1]
-        ident = batch.register(reg, case_key, d, _int(p.event.get("sequence")), p.event)
+        ident = batch.register(reg, case_key, d, p.sequence, p.event_at)
         if replaces is not None:
             batch.replaced.append((batch.now, ident, replaces))
             result.replaced += 1
