@@ -90,7 +90,7 @@ def registrations(n: int, persons: int, seed: int) -> Iterator[list[LeasedDelive
         parket = f"{rng.randrange(10, 99)}-{case % 1_000_000:06d}-{case // 1_000_000 + 20:02d}"
         decided = GAP_START - timedelta(days=rng.randrange(-70, 2 * 365))
         kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
-        events = [
+        events: list[tuple[str, str, str, dict[str, Any]]] = [
             (
                 OM,
                 "om",

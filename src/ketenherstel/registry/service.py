@@ -303,48 +303,58 @@ class Registry:
         exchange = self.exchange
         rows = exchange.completeness(principal=self.principal, receiver=self.receiver)
         states = {k: s.state for k, s in exchange.partner_states().items()}
-        sources = tuple(self._source(row, states.get(row.sender, "online"), now) for row in rows)
+        names = {p.key: p.name for p in self.chain.partners}
+        with self.db.tx() as cur:  # one transaction for every source's mark
+            sources = tuple(
+                self._source(
+                    cur,
+                    row,
+                    names.get(row.sender, row.sender),
+                    states.get(row.sender, "online"),
+                    now,
+                )
+                for row in rows
+            )
         self._freshness = Freshness(now, sources)
         return self._freshness
 
-    def _source(self, row: SourceCompleteness, state: str, now: float) -> SourceFreshness:
-        names = {p.key: p.name for p in self.chain.partners}
-        name = names.get(row.sender, row.sender)
+    def _source(
+        self, cur: Any, row: SourceCompleteness, name: str, state: str, now: float
+    ) -> SourceFreshness:
         behind = row.waiting > 0 or row.dead > 0 or bool(row.gaps) or state != "online"
         percent: float | None
-        with self.db.tx() as cur:
-            mark = cur.execute(
-                "SELECT behind_since FROM source_marks WHERE source = ?", (row.source,)
-            ).fetchone()
-            if not behind:
-                if mark is not None:
-                    cur.execute("DELETE FROM source_marks WHERE source = ?", (row.source,))
-                percent = 100.0
-            else:
-                since = now
-                if mark is None:
-                    cur.execute(
-                        "INSERT INTO source_marks (source, behind_since_at, behind_since) "
-                        "VALUES (?, ?, ?)",
-                        (row.source, _epoch(row.watermark_time), now),
-                    )
-                else:
-                    since = float(mark[0])
-                # What the registry took in from the source since it fell behind (any type),
-                # against what still waits for it at the exchange.
-                applied = int(
-                    cur.execute(
-                        "SELECT COALESCE(SUM(n), 0) FROM applied_counts "
-                        "WHERE source = ? AND applied_at > ?",
-                        (row.source, since),
-                    ).fetchone()[0]
+        mark = cur.execute(
+            "SELECT behind_since FROM source_marks WHERE source = ?", (row.source,)
+        ).fetchone()
+        if not behind:
+            if mark is not None:
+                cur.execute("DELETE FROM source_marks WHERE source = ?", (row.source,))
+            percent = 100.0
+        else:
+            since = now
+            if mark is None:
+                cur.execute(
+                    "INSERT INTO source_marks (source, behind_since_at, behind_since) "
+                    "VALUES (?, ?, ?)",
+                    (row.source, _epoch(row.watermark_time), now),
                 )
-                if state == "isolated":
-                    percent = None  # what an isolated partner holds is invisible here
-                elif applied + row.waiting == 0:
-                    percent = None
-                else:
-                    percent = round(100.0 * applied / (applied + row.waiting), 1)
+            else:
+                since = float(mark[0])
+            # What the registry took in from the source since it fell behind (any type),
+            # against what still waits for it at the exchange.
+            applied = int(
+                cur.execute(
+                    "SELECT COALESCE(SUM(n), 0) FROM applied_counts "
+                    "WHERE source = ? AND applied_at > ?",
+                    (row.source, since),
+                ).fetchone()[0]
+            )
+            if state == "isolated":
+                percent = None  # what an isolated partner holds is invisible here
+            elif applied + row.waiting == 0:
+                percent = None
+            else:
+                percent = round(100.0 * applied / (applied + row.waiting), 1)
         return SourceFreshness(
             partner=row.sender,
             name=name,

@@ -93,28 +93,28 @@ class LedgerSql(SqlBase):
                 ).fetchall()
             }
             sources: dict[str, str] = {source: sender for source, sender in [*waiting, *dead]}
-            for source, _, _ in self._x(
-                cur, "SELECT source, contiguous, max_seen FROM sequences ORDER BY source"
+            # Every source's sequence state, and its sender (any of its messages names it),
+            # read in one statement.
+            states: dict[str, tuple[int, int]] = {}
+            for source, contiguous, max_seen, sender in self._x(
+                cur,
+                "SELECT s.source, s.contiguous, s.max_seen, "
+                "(SELECT m.sender FROM messages m WHERE m.source = s.source LIMIT 1) "
+                "FROM sequences s ORDER BY s.source",
             ).fetchall():
-                if source in sources:
-                    continue
-                row = self._x(
-                    cur, "SELECT sender FROM messages WHERE source = ? LIMIT 1", (source,)
-                ).fetchone()
-                if row is not None and row[0] in senders:
-                    sources[str(source)] = str(row[0])
+                states[str(source)] = (int(contiguous), int(max_seen))
+                if source not in sources and sender is not None and sender in senders:
+                    sources[str(source)] = str(sender)
             for source in sorted(sources):
                 sender = sources[source]
-                state = self._x(
-                    cur, "SELECT contiguous, max_seen FROM sequences WHERE source = ?", (source,)
-                ).fetchone()
-                contiguous, max_seen = (int(state[0]), int(state[1])) if state else (0, 0)
+                contiguous, max_seen = states.get(source, (0, 0))
                 count, lowest, oldest = waiting.get((source, sender), (0, None, None))
                 failed, lowest_dead = dead.get((source, sender), (0, None))
                 watermark = contiguous
                 for first in (lowest, lowest_dead):
                     if first is not None:
                         watermark = min(watermark, int(first) - 1)
+                times = self._times_at(cur, source, (watermark, max_seen))
                 out.append(
                     SourceCompleteness(
                         source=source,
@@ -126,22 +126,29 @@ class LedgerSql(SqlBase):
                         lowest_waiting=None if lowest is None else int(lowest),
                         oldest_waiting_time=oldest,
                         watermark=watermark,
-                        watermark_time=self._time_at(cur, source, watermark),
-                        last_time=self._time_at(cur, source, max_seen),
+                        watermark_time=times.get(watermark),
+                        last_time=times.get(max_seen),
                         dead=failed,
                     )
                 )
         return out
 
-    def _time_at(self, cur: Cursor, source: str, sequence: int) -> str | None:
-        if sequence <= 0:
-            return None
-        row = self._x(
+    def _times_at(self, cur: Cursor, source: str, sequences: Sequence[int]) -> dict[int, str]:
+        """The event time of the message with each of these sequence numbers from ``source``
+        (one statement); a number with no message, or a message without a time, is left out."""
+        wanted = sorted({n for n in sequences if n > 0})
+        if not wanted:
+            return {}
+        found: dict[int, str] = {}
+        for sequence, time in self._x(
             cur,
-            "SELECT time FROM messages WHERE source = ? AND sequence = ? LIMIT 1",
-            (source, sequence),
-        ).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
+            "SELECT sequence, time FROM messages "
+            f"WHERE source = ? AND sequence IN ({_marks(len(wanted))})",
+            (source, *wanted),
+        ).fetchall():
+            if time is not None:
+                found.setdefault(int(sequence), str(time))
+        return found
 
     def _gap_list(self, cur: Cursor, source: str) -> tuple[tuple[int, int], ...]:
         rows = self._x(
