@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from ketenherstel.registry.service import GROUP
 from ketenherstel.web.schemas import Model
 
 SKN_PATTERN = r"^SKN-[0-9]{10}$"
@@ -90,9 +91,12 @@ class HoldAdviceRead(Model):
 
 
 class CatchUpCreate(Model):
-    limit: int = Field(1000, ge=1, le=1000, description="Deliveries pulled per batch")
+    limit: int = Field(1000, ge=1, le=1000, description="Deliveries per pull")
     max_batches: int | None = Field(
-        None, ge=1, description="Stop after this many batches; none: until nothing waits"
+        None,
+        ge=1,
+        description=f"Stop after this many batches, each up to {GROUP} pulls applied in one "
+        "transaction; none: until nothing waits",
     )
 
 
