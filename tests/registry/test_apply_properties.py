@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 from hypothesis import given, settings
@@ -42,24 +43,17 @@ def histories(draw: st.DrawFn) -> list[list[LeasedDelivery]]:
                 )
             else:
                 event = judgment(case, skn, verdict=draw(st.sampled_from(VERDICTS)), day=day)
-            n = next(ids)
-            steps.append(
-                LeasedDelivery(
-                    n,
-                    n,
-                    "justid",
-                    "om",
-                    event["source"],
-                    event["id"],
-                    event["type"],
-                    case,
-                    1,
-                    0.0,
-                    orjson.dumps(event),
-                )
-            )
+            steps.append(_delivery(next(ids), event, case))
         cases.append(steps)
     return cases
+
+
+def _delivery(n: int, event: dict[str, Any], case: str) -> LeasedDelivery:
+    """``event`` as Justid's delivery number ``n`` (the case is its partition key)."""
+    return LeasedDelivery(
+        n, n, "justid", "om", event["source"], event["id"], event["type"], case, 1, 0.0,
+        orjson.dumps(event),
+    )  # fmt: skip
 
 
 def _fresh() -> Registry:
@@ -138,7 +132,7 @@ def test_the_counts_migration_fills_in_what_was_applied_before_it(tmp_path: Path
         events = [decision(f"13-00000{k}-25", "SKN-0000000001")]
         if k == 1:
             events.append(judgment(f"13-00000{k}-25", "SKN-0000000001", day="2025-03-01"))
-        reg.apply([_delivery(i, e) for i, e in enumerate(events, 10 * k)])
+        reg.apply([_delivery(i, e, f"13-00000{k}-25") for i, e in enumerate(events, 10 * k)])
     expected = _count_applied(reg)
     assert sorted(expected.values()) == [1, 1, 2]
     with reg.db.tx() as cur:  # back to the schema before migration 0004
@@ -152,10 +146,3 @@ def test_the_counts_migration_fills_in_what_was_applied_before_it(tmp_path: Path
         names = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "applied_source_at" not in names
     reg.db.close()
-
-
-def _delivery(n: int, event: dict[str, object]) -> LeasedDelivery:
-    return LeasedDelivery(
-        n, n, "justid", "om", str(event["source"]), str(event["id"]), str(event["type"]),
-        "13-000000-25", 1, 0.0, orjson.dumps(event),
-    )  # fmt: skip
