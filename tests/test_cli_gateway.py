@@ -26,6 +26,16 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def _hijacked(path: Path, user: str = "ann", sid: str = "7", to: str = "203.0.113.66") -> Path:
+    """A log of one session that moves from 198.51.100.7 to ``to`` nine minutes in."""
+    path.write_text(
+        login(0, sid, user, "198.51.100.7")
+        + connstat(9, sid, user, "198.51.100.7", to, "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    return path
+
+
 def test_scan_prints_findings_sessions_and_writes_json(tmp_path: Path) -> None:
     log = tmp_path / "ns.log"
     log.write_text(
@@ -93,6 +103,26 @@ def test_triage_a_collection(tmp_path: Path) -> None:
     assert len((tmp_path / "t.jsonl").read_text().splitlines()) >= 10
     code, _, err = run("gateway", "triage", str(tmp_path / "missing.tgz"))
     assert code == 2 and "missing.tgz" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run("gateway", "triage", str(tmp_path / "empty"))
+    assert code == 2 and "nothing to check" in err
+
+
+def test_triage_findings_go_to_the_register_and_match_indicators(
+    tmp_path: Path, _register: Path
+) -> None:
+    from tests.gateway.test_triage import TAMPERED, write_dir
+
+    root = write_dir(tmp_path / "c", TAMPERED)
+    iocs = tmp_path / "iocs.csv"
+    iocs.write_text("type,value\npath,/var/netscaler/logon/themes/x.php\n")
+    code, out, err = run("gateway", "triage", str(root), "--indicators", str(iocs))
+    assert code == 0, err
+    assert "indicator-match" in out
+    new = int(out.split(" new findings in the register")[0].split()[-1])
+    assert new >= 10 and len(_register.read_text().splitlines()) == new
+    code, out, err = run("gateway", "triage", str(root), "--indicators", str(iocs))
+    assert code == 0 and "0 new findings in the register" in out, err
 
 
 def test_scan_and_triage_with_indicators(tmp_path: Path) -> None:
@@ -110,18 +140,14 @@ def test_scan_and_triage_with_indicators(tmp_path: Path) -> None:
 
 
 def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
-    log = tmp_path / "ns.log"
-    log.write_text(
-        login(0, "7", "ann@om.nl", "198.51.100.7")
-        + connstat(9, "7", "ann@om.nl", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
-        encoding="latin-1",
-    )
+    log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
     page = tmp_path / "rapport.html"
     code, out, err = run(
         "gateway", "report", str(log), "--out", str(page), "--org", "om.nl=Openbaar Ministerie"
     )
     assert code == 0, err
-    assert "Openbaar Ministerie" in out and "misbruik gevonden" in out
+    assert "Openbaar Ministerie" in out and "misuse-found" in out  # English in the CLI
+    assert "misbruik gevonden" not in out and "session 7 (ann@om.nl): session-hijack" in out
     assert "1 new findings in the register" in out  # as a scan's findings
     assert "Toegangspoort" in page.read_text(encoding="utf-8")
     own = tmp_path / "rapport-openbaar-ministerie.html"
@@ -131,6 +157,8 @@ def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     assert [(v["organisation"], v["report"]) for v in written["verdicts"]] == [
         ("Openbaar Ministerie", own.name)
     ]
+    assert written["verdicts"][0]["code"] == "misuse-found"
+    assert "misbruik gevonden" in own.read_text(encoding="utf-8")  # Dutch in the report
     code, _, err = run("gateway", "report", str(log), "--org", "om.nl")
     assert code == 2 and "DOMAIN_OR_USER=ORGANISATION" in err
     blocked = tmp_path / "a-file"
@@ -226,7 +254,7 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
     )
     assert code == 0 and "is now false-positive" in out
     code, out, _ = run("gateway", "findings", "--status", "false-positive")
-    assert fid in out
+    assert fid in out and "soc-1" in out and "second office" in out  # who decided, and why
     code, out, err = run(
         "gateway",
         "allow",
@@ -257,6 +285,21 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
         "gateway", "allow", "10.0.0.0/8", "--reason", "r", "--until", "2001-01-01", "--as", "a"
     )
     assert code == 2 and "has passed" in err
+    code, _, err = run(
+        "gateway", "allow", "0.0.0.0/0", "--reason", "r", "--until", "2099-01-01", "--as", "a"
+    )
+    assert code == 2 and "too wide" in err
+    code, _, err = run("gateway", "withdraw", "192.0.2.0/24", "--reason", "", "--as", "soc-2")
+    assert code == 2 and "reason" in err
+    code, out, err = run(
+        "gateway", "withdraw", "192.0.2.0/24", "--reason", "office closed", "--as", "soc-2"
+    )
+    assert code == 0 and "withdrew 192.0.2.0/24" in out, err
+    code, out, _ = run("gateway", "allowlist")
+    assert "withdrawn by soc-2" in out
+    log3 = _hijacked(tmp_path / "ns3.log", sid="9", to="192.0.2.46")
+    code, out, _ = run("gateway", "scan", str(log3))
+    assert "session-hijack" in out  # withdrawn: the move counts again
 
 
 def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
@@ -338,3 +381,71 @@ def test_an_attackers_markup_in_the_logs_is_printed_as_text(tmp_path: Path) -> N
     code, out, err = run("gateway", "report", str(log), "--out", str(tmp_path / "r.html"))
     assert code == 0, err
     assert "ev[/il]@om.nl" in out
+
+
+def test_scan_refuses_an_output_it_cannot_write_before_keeping_anything(
+    tmp_path: Path, _register: Path
+) -> None:
+    log = _hijacked(tmp_path / "ns.log")
+    code, _, err = run("gateway", "scan", str(log), "--json", str(tmp_path / "no" / "x.json"))
+    assert code == 2 and "--json" in err and "no directory" in err
+    code, _, err = run("gateway", "scan", str(log), "--ecs", str(tmp_path))
+    assert code == 2 and "--ecs" in err and "is a directory" in err
+    code, _, err = run("gateway", "triage", str(tmp_path), "--ecs", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+    code, _, err = run("gateway", "report", str(log), "--out", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+    assert not _register.exists()  # nothing was kept
+
+
+def test_a_finding_is_registered_once_however_the_path_is_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _register: Path
+) -> None:
+    (tmp_path / "in").mkdir()
+    log = _hijacked(tmp_path / "in" / "ns.log")
+    code, out, err = run("gateway", "scan", str(log))
+    assert code == 0 and "1 new findings" in out, err
+    monkeypatch.chdir(tmp_path / "in")
+    code, out, err = run("gateway", "scan", "ns.log")
+    assert code == 0 and "0 new findings" in out, err
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("gateway", "scan", "in/../in/ns.log")
+    assert code == 0 and "0 new findings" in out, err
+
+
+def test_report_leaves_out_findings_decided_as_false_positives(
+    tmp_path: Path, _register: Path
+) -> None:
+    log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
+    code, out, err = run("gateway", "report", str(log), "--out", str(tmp_path / "r.html"))
+    assert code == 0 and "misuse-found" in out, err
+    fid = json.loads(_register.read_text().splitlines()[0])["id"]
+    code, _, err = run(
+        "gateway", "decide", fid, "false-positive", "--as", "soc-1", "--reason", "home office"
+    )
+    assert code == 0, err
+    code, out, err = run("gateway", "report", str(log), "--out", str(tmp_path / "r.html"))
+    assert code == 0, err
+    assert "no-sign-of-misuse" in out and "1 false positive(s) not counted" in out
+    written = json.loads((tmp_path / "verdicts.json").read_text(encoding="utf-8"))
+    assert written["verdicts"][0]["dismissed"] == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_line_not_parsed_is_kept_with_file_and_offset(tmp_path: Path, workers: str) -> None:
+    log = tmp_path / "garbage.log"
+    lines = [f"garbage line {i}\n" for i in range(1500)]
+    log.write_text("".join(lines))
+    out_json = tmp_path / "g.jsonl"
+    code, out, err = run("gateway", "scan", str(log), "--json", str(out_json), "--workers", workers)
+    assert code == 0, err
+    assert "1,500 lines not parsed (each kept with file and offset, the first 1,000 with" in out
+    kept = [json.loads(x)["unparsed"] for x in out_json.read_text().splitlines()]
+    assert len(kept) == 1500
+    offsets = [0]
+    for line in lines[:-1]:
+        offsets.append(offsets[-1] + len(line))
+    assert [k["offset"] for k in kept] == offsets
+    assert {k["file"] for k in kept} == {str(log)}
+    assert sum("line" in k for k in kept) == 1000
+    assert kept[3]["line"] == "garbage line 3"

@@ -34,8 +34,8 @@ from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
 from ketenherstel.gateway.register import STATUSES, Register, finding_id
-from ketenherstel.gateway.triage import triage_path
-from ketenherstel.gateway.verdict import load_logons, verdicts, write_reports
+from ketenherstel.gateway.triage import checkable, triage_path
+from ketenherstel.gateway.verdict import VERDICT_CODES, load_logons, verdicts, write_reports
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
 
 __all__ = ["gateway_app"]
@@ -67,6 +67,24 @@ def _register(path: Path | None) -> Register:
         return Register(where)
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
+
+
+def _writable(path: Path | None, option: str) -> None:
+    """Refuse an output path that cannot be written, before anything is scanned or kept."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise fail(f"{option} {path}: is a directory; give a file")
+    if not path.parent.is_dir():
+        raise fail(f"{option} {path}: there is no directory {path.parent}")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise fail(f"{option} {path}: not writable")
+
+
+def _resolved(files: list[Path]) -> list[Path]:
+    """Files by their full path: evidence (file + offset) and the findings' ids are then the
+    same however the path was typed."""
+    return [p.resolve() for p in files]
 
 
 def _moment(text: str, option: str) -> float:
@@ -156,6 +174,9 @@ def scan_cmd(
 ) -> None:
     """Scan logs: session ledger and every detection, with evidence."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
+    _writable(json_out, "--json")
+    _writable(ecs, "--ecs")
+    files = _resolved(files)
     try:
         target = SyslogTarget.parse(cef_to) if cef_to else None
     except GatewayInputError as exc:
@@ -178,7 +199,13 @@ def scan_cmd(
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
     out.print(
         f"{len(result.files)} files, {result.lines:,} lines, {result.events:,} events, "
-        f"{result.unparsed:,} lines not parsed (kept with file and offset), "
+        f"{result.unparsed:,} lines not parsed (each kept with file and offset"
+        + (
+            f", the first {len(result.unparsed_kept):,} with their text"
+            if result.unparsed > len(result.unparsed_kept)
+            else ""
+        )
+        + "), "
         f"{len(result.sessions):,} sessions, {len(result.findings):,} findings",
         highlight=False,
     )
@@ -203,6 +230,15 @@ def scan_cmd(
                 str(len(s.reached)),
             )
         out.print(st)
+    for entry in result.files:
+        if entry.get("dateOrderAssumed"):
+            out.print(
+                f"{entry['file']}: no date in it has a day above 12, so whether its dates are "
+                "month-first or day-first cannot be told; read as month-first (NetScaler's "
+                "default)",
+                style="yellow",
+                highlight=False,
+            )
     if result.unparsed_kept:
         name, offset, line = result.unparsed_kept[0]
         out.print(f"first line not parsed: {name}:{offset}: {line[:100]!r}", highlight=False)
@@ -212,10 +248,11 @@ def scan_cmd(
                 fh.write(json.dumps({"finding": f.to_json()}, ensure_ascii=False) + "\n")
             for s in result.sessions.values():
                 fh.write(json.dumps({"session": s.to_json()}, ensure_ascii=False) + "\n")
-            for name, offset, line in result.unparsed_kept:
-                fh.write(
-                    json.dumps({"unparsed": {"file": name, "offset": offset, "line": line}}) + "\n"
-                )
+            for name, at, text in result.unparsed_lines():
+                row: dict[str, object] = {"file": name, "offset": at}
+                if text is not None:
+                    row["line"] = text
+                fh.write(json.dumps({"unparsed": row}) + "\n")
         out.print(f"wrote {json_out}")
     _export(result.findings, ecs, target)
 
@@ -320,6 +357,9 @@ def report_cmd(
     """Scan, join sessions to back-end logons, and give each organisation a verdict with what
     it rests on (Dutch HTML report); the findings go into the register as a scan's do."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
+    if out_file is not None and out_file.is_dir():
+        raise fail(f"--out {out_file}: is a directory; give the report's file name")
+    files = _resolved(files)
     mapping: dict[str, str] = {}
     for item in org or []:
         key, sep, name = item.partition("=")
@@ -336,10 +376,19 @@ def report_cmd(
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
-    found = verdicts(result, joined, mapping)
+    dismissed = {r.id for r in kept.listed("false-positive")}
+    found = verdicts(result, joined, mapping, dismissed)
     table = Table("organisation", "verdict", "users", "rests on")
     for v in found:
-        table.add_row(v.organisation, v.verdict, str(v.users), "; ".join(v.reasons)[:120])
+        basis = "; ".join(
+            f"session {view.session.session_id} ({view.session.user}): "
+            + ", ".join(sorted({f.rule for f in view.findings}))
+            + (f", reached {', '.join(view.reached[:3])}" if view.reached else "")
+            for view in v.sessions
+        )
+        if v.dismissed:
+            basis += f"{'; ' if basis else ''}{v.dismissed} false positive(s) not counted"
+        table.add_row(v.organisation, VERDICT_CODES[v.verdict], str(v.users), basis[:160])
     out.print(table)
     if out_file is None:
         from ketenherstel.settings import Settings
@@ -365,19 +414,43 @@ def triage_cmd(
     ecs: Annotated[
         Path | None, typer.Option("--ecs", help="ECS JSON Lines of the findings")
     ] = None,
+    indicators: Annotated[
+        list[Path] | None,
+        typer.Option("--indicators", help="Indicators: STIX 2.1 or MISP JSON, or CSV; repeatable"),
+    ] = None,
+    register: RegisterOpt = None,
+    cef_to: Annotated[
+        str | None,
+        typer.Option("--cef-to", help="Send the findings as CEF: HOST:PORT (UDP) or HOST:PORT/tcp"),
+    ] = None,
 ) -> None:
-    """Check an appliance's file listing, configuration and crontabs, and import NCSC-NL's
-    check script output."""
+    """Check an appliance's file listing, collected files, configuration and crontabs, and
+    import NCSC-NL's check script output; the findings go into the register as a scan's do."""
+    _writable(ecs, "--ecs")
     try:
-        artefacts, findings = triage_path(collection)
+        target = SyslogTarget.parse(cef_to) if cef_to else None
+        iocs = load_indicators(indicators or []) if indicators else None
+        kept = _register(register)
+        artefacts, findings = triage_path(collection.resolve(), iocs)
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
+    if not checkable(artefacts):
+        raise fail(
+            f"{collection}: nothing to check in it ({len(artefacts)} files; expected a "
+            "listing.txt, rc.netscaler, httpd.conf, crontabs, custom_checks.log or files from "
+            "the appliance's web directories)"
+        )
     out.print(f"{len(artefacts)} artefacts read, {len(findings)} findings", highlight=False)
     table = Table("rule", "confidence", "evidence", "detail")
     for f in findings:
         table.add_row(f.rule, f.confidence, str(f.evidence[0]), f.detail[:80])
     out.print(table)
-    _export(findings, ecs, None)
+    try:
+        new = kept.add(findings)
+    except OSError as exc:
+        raise fail(f"cannot write the register {kept.path}: {exc}") from None
+    out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
+    _export(findings, ecs, target)
 
 
 @gateway_app.command("follow")
@@ -511,12 +584,25 @@ def findings_cmd(
     if status is not None and status not in STATUSES:
         raise fail(f"--status {status!r}: one of {', '.join(STATUSES)}")
     kept = _register(register)
-    table = Table("id", "status", "rule", "confidence", "when (UTC)", "address", "evidence")
+    table = Table(
+        "id",
+        "status",
+        "decided by",
+        "reason",
+        "rule",
+        "confidence",
+        "when (UTC)",
+        "address",
+        "evidence",
+    )
     for r in kept.listed(status):
         f = r.finding
+        last = r.history[-1] if r.history else {}
         table.add_row(
             r.id,
             r.status,
+            str(last.get("by", "")),
+            str(last.get("reason", ""))[:60],
             f["rule"],
             f["confidence"],
             (f["at"] or "")[:19],
@@ -562,6 +648,22 @@ def allow_cmd(
     out.print(f"allowed {entry.network} until {entry.until}: {entry.reason}")
 
 
+@gateway_app.command("withdraw")
+def withdraw_cmd(
+    network: Annotated[str, typer.Argument(help="The allowed network to end, as listed")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it ends before its date")],
+    by: Annotated[str, typer.Option("--as", help="Who withdraws it")],
+    register: RegisterOpt = None,
+) -> None:
+    """Withdraw an allowlist entry before its date (kept in the register, with who and why)."""
+    kept = _register(register)
+    try:
+        ended = kept.withdraw(network, reason=reason, by=by)
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"withdrew {network} ({len(ended)} entr{'y' if len(ended) == 1 else 'ies'})")
+
+
 @gateway_app.command("allowlist")
 def allowlist_cmd(register: RegisterOpt = None) -> None:
     """The allowlist, with expired entries marked."""
@@ -569,7 +671,12 @@ def allowlist_cmd(register: RegisterOpt = None) -> None:
     today = datetime.now(UTC).date()
     table = Table("network", "until", "active", "reason", "by")
     for a in kept.allowlist:
-        table.add_row(
-            a.network, a.until, "yes" if a.active(today) else "expired", a.reason, a.added_by
+        state = (
+            "yes"
+            if a.active(today)
+            else f"withdrawn by {a.withdrawn}"
+            if a.withdrawn
+            else "expired"
         )
+        table.add_row(a.network, a.until, state, a.reason, a.added_by)
     out.print(table)

@@ -35,7 +35,7 @@ from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.cli_reconcile import print_report
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.gateway.register import Register
-from ketenherstel.gateway.verdict import load_logons, verdicts, write_reports
+from ketenherstel.gateway.verdict import VERDICT_CODES, load_logons, verdicts, write_reports
 from ketenherstel.gateway.watch import Watch, load_rules
 from ketenherstel.golive.chart import render_svg
 from ketenherstel.golive.forecast import ChannelForecast, DayPoint, ForecastResult
@@ -444,13 +444,13 @@ def gateway_story(settings: Settings, console: Console) -> None:
             or (f.rule == attack.get("also") and f.at is not None and abs(f.at - at) < 3600)
         )
         evidence = str(result.findings[hits[0]].evidence[0]) if hits else ""
-        table.add_row(attack["attack"], attack["rule"], "ja" if hits else "[red]nee[/]", evidence)
+        table.add_row(attack["attack"], attack["rule"], "yes" if hits else "[red]no[/]", evidence)
     console.print(table)
     verdict_table = Table(title="Verdict per organisation", title_justify="left")
     for column in ("organisation", "verdict", "users"):
         verdict_table.add_column(column)
     for v in found:
-        verdict_table.add_row(v.organisation, v.verdict, str(v.users))
+        verdict_table.add_row(v.organisation, VERDICT_CODES[v.verdict], str(v.users))
     console.print(verdict_table)
     unexplained = [
         f for i, f in enumerate(result.findings) if i not in explained and f.confidence == "high"

@@ -11,7 +11,7 @@ import pytest
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.triage import read_collection, triage
 from ketenherstel.gateway.watch import GatewayInputError, scan
-from tests.gateway.lines import access_probe, login
+from tests.gateway.lines import access_probe, login, request
 from tests.gateway.test_triage import TAMPERED, write_dir
 
 STIX = {
@@ -99,9 +99,66 @@ def test_matches_in_logs_and_in_triage(tmp_path: Path) -> None:
         ("bad2.csv", "ip,not-an-ip\n", "row 1: 'not-an-ip' is no address"),
         ("bad.json", "{", "not JSON"),
         ("other.json", '{"hello": 1}', "not a MISP export"),
+        ("objects.json", '{"type": "bundle", "objects": 5}', "objects must be a list"),
+        ("event.json", '{"Event": "x"}', "not a MISP export"),
+        ("attrs.json", '{"Event": {"Attribute": ["x"]}}', "Attribute must be a list of objects"),
+        ("attrs2.json", '{"Event": {"Attribute": 5}}', "Attribute must be a list of objects"),
+        (
+            "objs.json",
+            '{"Event": {"Object": [{"Attribute": 7}]}}',
+            "Object's Attribute must be a list",
+        ),
+        (
+            "badip.json",
+            '{"Event": {"Attribute": [{"type": "ip-src", "value": "nope"}]}}',
+            "'nope' is no address",
+        ),
     ],
 )
 def test_bad_indicator_files_are_named(tmp_path: Path, name: str, text: str, says: str) -> None:
     (tmp_path / name).write_text(text)
     with pytest.raises(GatewayInputError, match=says):
         load_indicators([tmp_path / name])
+
+
+def test_networks_connections_and_sites_match_as_a_feed_means_them(tmp_path: Path) -> None:
+    """A STIX network (ISSUBSET) or a connection's source, a MISP ip-src with a prefix, a CSV
+    ip with a prefix: each matches the addresses inside it. A MISP url of a bare site names the
+    site, and must not match every request's '/'."""
+    stix = {
+        "type": "bundle",
+        "objects": [
+            {
+                "type": "indicator",
+                "id": "indicator--net",
+                "pattern": "[ipv4-addr:value ISSUBSET '203.0.113.0/24']",
+            },
+            {
+                "type": "indicator",
+                "id": "indicator--conn",
+                "pattern": "[network-traffic:src_ref.value = '198.51.100.7']",
+            },
+        ],
+    }
+    misp = {
+        "Event": {
+            "id": "9",
+            "Attribute": [
+                {"type": "ip-src", "value": "192.0.2.0/28", "uuid": "n1"},
+                {"type": "url", "value": "https://attacker.example/", "uuid": "n2"},
+            ],
+        }
+    }
+    (tmp_path / "n.stix.json").write_text(json.dumps(stix))
+    (tmp_path / "n.misp.json").write_text(json.dumps(misp))
+    (tmp_path / "n.csv").write_text("type,value\nip,10.0.0.0/8\n")
+    iocs = load_indicators([tmp_path / "n.stix.json", tmp_path / "n.misp.json", tmp_path / "n.csv"])
+    assert sorted(i.kind for i in iocs.items) == ["cidr", "cidr", "cidr", "domain", "ip"]
+    assert [i.source for i in iocs.match_address("203.0.113.77")] == ["n.stix.json indicator--net"]
+    assert [i.source for i in iocs.match_address("198.51.100.7")] == ["n.stix.json indicator--conn"]
+    assert len(iocs.match_address("192.0.2.3")) == 1 and not iocs.match_address("192.0.2.30")
+    assert len(iocs.match_address("10.20.30.40")) == 1
+    log = tmp_path / "ns.log"
+    log.write_text(request(0, "5", "carol", "192.0.2.200", "/Citrix/Roaming/Accounts"))
+    r = scan([log], indicators=iocs)
+    assert not [f for f in r.findings if f.rule == "indicator-match"]  # "/" is not an indicator

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
 from ketenherstel.gateway.parse import LineParser, detect_date_order, split_fields
+from ketenherstel.gateway.watch import scan
 
 P = LineParser()
 
@@ -235,3 +237,42 @@ def test_a_huge_line_is_parsed_without_trouble() -> None:
         f'Browser_type "{agent}"'
     )
     assert e is not None and len(e.fields["Browser_type"]) == 1_000_000
+
+
+def _day_first_log(path: Path, days: range, per_day: int) -> Path:
+    seq = 1
+    with path.open("w", encoding="latin-1") as fh:
+        for day in days:
+            for i in range(per_day):
+                second = i * 86_400 // per_day
+                stamp = f"{day:02d}/07/2025:{second // 3600:02d}:{second % 3600 // 60:02d}:"
+                fh.write(
+                    f"{stamp}{second % 60:02d} GMT ns 0-PPE-0 : default SSLVPN LOGOUT {seq} 0 :"
+                    f" Context u{i % 7}@om.nl@192.0.2.{i % 7} - SessionId: {day * 100 + i % 7} -"
+                    f" User u{i % 7}@om.nl - Client_ip 192.0.2.{i % 7} - Nat_ip 127.0.0.2\n"
+                )
+                seq += 1
+    return path
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_date_order_is_decided_past_the_first_lines_when_they_cannot_tell(
+    tmp_path: Path, workers: int
+) -> None:
+    """12 days of 1,000 lines (dates 01/07 to 12/07 can be read either way), then the 13th:
+    the whole file is day-first, read as July, not as January to December."""
+    log = _day_first_log(tmp_path / "dmy.log", range(1, 15), 1_000)
+    other = _day_first_log(tmp_path / "dmy2.log", range(1, 15), 1_000)
+    result = scan([log, other], workers=workers)
+    assert result.unparsed == 0 and result.lines == 28_000
+    assert [f["dateOrder"] for f in result.files] == ["dmy", "dmy"]
+    assert not any(f.get("dateOrderAssumed") for f in result.files)
+    assert datetime.fromtimestamp(result.first or 0, UTC).date() == date(2025, 7, 1)
+    assert datetime.fromtimestamp(result.last or 0, UTC).date() == date(2025, 7, 14)
+    assert not [f for f in result.findings if f.rule.startswith("log-")]  # no false gaps
+
+
+def test_a_file_that_never_tells_its_date_order_is_marked_assumed(tmp_path: Path) -> None:
+    log = _day_first_log(tmp_path / "undecided.log", range(1, 12), 1_000)
+    result = scan([log])
+    assert result.files[0]["dateOrder"] == "mdy" and result.files[0]["dateOrderAssumed"]

@@ -46,6 +46,22 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     assert list(reg.findings) == [finding_id(f(1))]
 
 
+def test_a_write_after_a_torn_line_cuts_it_off_and_the_register_stays_readable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.jsonl"
+    Register(path).add([f(1)])
+    with path.open("ab") as fh:
+        fh.write(b'{"record": "decision", "id": "F0f')  # the crash, mid-line
+    reg = Register(path)
+    reg.allow("10.9.0.0/16", reason="office", until="2999-12-31", by="piet")
+    reg.add([f(2)])
+    again = Register(path)  # the torn line is gone, both later records are there
+    assert set(again.findings) == {finding_id(f(1)), finding_id(f(2))}
+    assert again.allowed_networks() == ["10.9.0.0/16"]
+    assert b"F0f" not in path.read_bytes()
+
+
 def test_the_allowlist_expires(tmp_path: Path) -> None:
     reg = Register(tmp_path / "r.jsonl")
     reg.allow("192.0.2.0/24", reason="office", until="2099-12-31", by="soc-1")
@@ -53,6 +69,28 @@ def test_the_allowlist_expires(tmp_path: Path) -> None:
     assert reg.allowed_networks(date(2100, 1, 1)) == []
     with pytest.raises(GatewayInputError, match="reason"):
         reg.allow("192.0.2.0/24", reason=" ", until="2099-12-31", by="soc-1")
+
+
+def test_an_allowlist_entry_can_be_withdrawn_and_a_network_too_wide_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.jsonl"
+    reg = Register(path)
+    for wide in ("0.0.0.0/0", "10.0.0.0/7", "::/0", "2001::/15"):
+        with pytest.raises(GatewayInputError, match="too wide"):
+            reg.allow(wide, reason="x", until="2099-12-31", by="soc-1")
+    reg.allow("10.0.0.0/8", reason="the ministry's own network", until="2099-12-31", by="soc-1")
+    reg.allow("192.0.2.0/24", reason="office", until="2099-12-31", by="soc-1")
+    with pytest.raises(GatewayInputError, match="reason"):
+        reg.withdraw("192.0.2.0/24", reason="", by="soc-2")
+    with pytest.raises(GatewayInputError, match="not on the allowlist"):
+        reg.withdraw("198.51.100.0/24", reason="gone", by="soc-2")
+    (ended,) = reg.withdraw("192.0.2.0/24", reason="office closed", by="soc-2")
+    assert "soc-2" in ended.withdrawn and "office closed" in ended.withdrawn
+    assert reg.allowed_networks() == ["10.0.0.0/8"]
+    assert Register(path).allowed_networks() == ["10.0.0.0/8"]  # replayed from the file
+    with pytest.raises(GatewayInputError, match="not on the allowlist"):
+        reg.withdraw("192.0.2.0/24", reason="again", by="soc-2")
 
 
 _CHILD = """

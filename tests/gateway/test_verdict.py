@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ketenherstel.gateway.register import finding_id
 from ketenherstel.gateway.verdict import CLEAR, FOUND, SUSPECT, load_logons, render_html, verdicts
 from ketenherstel.gateway.watch import GatewayInputError, scan
 from tests.gateway.lines import T0, connstat, login, request
@@ -180,3 +181,39 @@ def test_an_organisations_report_names_no_other_organisations_accounts(tmp_path:
     assert "één adres gebruikte veel accounts" in om and "203.0.113.5" in om
     assert "justid" not in om and "kim@" not in om and "Zonder details" in om
     assert len(organisation_slug("x" * 200)) == 72  # room for a -2 and the API's 80
+
+
+def test_a_finding_counts_only_for_its_own_session_not_another_with_the_same_id(
+    tmp_path: Path,
+) -> None:
+    """Two organisations' sessions share SessionId 100 (the gateway reuses ids): ann's is
+    hijacked, bob's is ordinary. Only om.nl is found, and politie.nl's report shows nothing of
+    ann's session."""
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "100", "ann@om.nl", "192.0.2.10")
+        + connstat(5, "100", "ann@om.nl", "198.51.100.20", "198.51.100.20", "10.0.0.5:443")
+        + login(30, "100", "bob@politie.nl", "192.0.2.77")
+        + request(40, "100", "bob@politie.nl", "192.0.2.77"),
+        encoding="latin-1",
+    )
+    result = scan([log])
+    assert len(result.sessions) == 2
+    hijack = [f for f in result.findings if f.rule == "session-hijack"]
+    assert len(hijack) == 1 and hijack[0].context == "ann@om.nl"
+    found = {v.organisation: v for v in verdicts(result)}
+    assert found["om.nl"].verdict == FOUND
+    assert found["politie.nl"].verdict == CLEAR and not found["politie.nl"].sessions
+    page = render_html(result, list(found.values()), "politie.nl")
+    assert "198.51.100.20" not in page and "ann@om.nl" not in page
+
+
+def test_findings_held_as_false_positives_do_not_count(tmp_path: Path) -> None:
+    result = scan([_log(tmp_path)])
+    ann = [f for f in result.findings if f.user == "ann@om.nl" and f.rule == "session-hijack"]
+    assert ann
+    found = {v.organisation: v for v in verdicts(result, dismissed={finding_id(ann[0])})}
+    assert found["om.nl"].verdict == CLEAR and found["om.nl"].dismissed == 1
+    assert found["justid.nl"].verdict == SUSPECT  # the other organisation's finding stands
+    page = render_html(result, list(found.values()), "om.nl")
+    assert "1 sessiebevinding(en) als vals-positief beoordeeld" in page

@@ -50,8 +50,7 @@ class Follower:
         event = parser.parse(line, name, offset)
         if event is None:
             r.unparsed += 1
-            if len(r.unparsed_kept) < 1000:
-                r.unparsed_kept.append((name, offset, line[:200].rstrip("\r\n")))
+            r.keep_unparsed(name, offset, line)
             return
         r.events += 1
         before = len(r.findings)

@@ -10,12 +10,12 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ketenherstel.gateway.parse import Event
-from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
+from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, session_key
 
 __all__ = ["Indicator", "IndicatorSet", "load_indicators"]
 
@@ -36,7 +36,14 @@ _MISP_TYPES = {
     "sha256": "hash",
 }
 _STIX = [
-    (re.compile(r"(?:ipv4-addr|ipv6-addr):value\s*=\s*'([^']+)'"), "ip"),
+    # An address (=) or a network it lies in (ISSUBSET), also as a connection's source or target
+    (
+        re.compile(
+            r"(?:ipv4-addr:value|ipv6-addr:value|network-traffic:(?:src|dst)_ref\.value)"
+            r"\s*(?:=|ISSUBSET)\s*'([^']+)'"
+        ),
+        "ip",
+    ),
     (re.compile(r"file:hashes\.(?:'[^']+'|[A-Za-z0-9-]+)\s*=\s*'([^']+)'"), "hash"),
     (re.compile(r"url:value\s*=\s*'([^']+)'"), "path"),
     (re.compile(r"file:name\s*=\s*'([^']+)'"), "path"),
@@ -66,6 +73,20 @@ class IndicatorSet:
     domains: dict[str, Indicator] = field(default_factory=dict)
 
     def add(self, ind: Indicator) -> None:
+        if ind.kind in ("ip", "cidr"):
+            value = ind.value.split("|")[0].strip()
+            try:
+                net = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise GatewayInputError(f"{ind.source}: {ind.value!r} is no address") from None
+            # An address with a prefix is a network, whatever the feed called it.
+            single = net.num_addresses == 1 and "/" not in value
+            ind = replace(ind, kind="ip" if single else "cidr", value=value)
+        if ind.kind == "path":
+            url = _URL.match(ind.value)
+            if url is not None and url.group(2) in ("", "/"):
+                # A site's address without a path names the site, not every request's "/".
+                ind = replace(ind, kind="domain", value=url.group(1))
         self.items.append(ind)
         if ind.kind == "ip":
             self.ips[ind.value.split("|")[0]] = ind
@@ -123,11 +144,15 @@ class IndicatorSet:
                 address=address,
                 user=e.fields.get("User", ""),
                 session=e.fields.get("SessionId", ""),
+                context=session_key("", e.fields.get("Context", ""))[1],
                 detail=f"indicator from {ind.source}" + (f": {ind.note}" if ind.note else ""),
                 evidence=[Evidence(e.file, e.offset)],
             )
             for ind in self.match_event(e, address)
         ]
+
+
+_URL = re.compile(r"^[a-z]+://([^/:?#]+)(?::\d+)?([^?#]*)", re.I)
 
 
 def _path_of(value: str) -> str:
@@ -139,7 +164,10 @@ def _path_of(value: str) -> str:
 def _stix(doc: Any, name: str) -> Iterable[Indicator]:
     if not isinstance(doc, dict) or doc.get("type") != "bundle":
         raise GatewayInputError(f"{name}: not a STIX 2.1 bundle (no type 'bundle')")
-    for obj in doc.get("objects") or []:
+    objects = doc.get("objects") or []
+    if not isinstance(objects, list):
+        raise GatewayInputError(f"{name}: a STIX bundle's objects must be a list")
+    for obj in objects:
         if not isinstance(obj, dict) or obj.get("type") != "indicator":
             continue
         pattern = str(obj.get("pattern", ""))
@@ -160,12 +188,12 @@ def _misp(doc: Any, name: str) -> Iterable[Indicator]:
         events = [r.get("Event", r) for r in doc["response"] if isinstance(r, dict)]
     elif isinstance(doc, list):
         events = [r.get("Event", r) for r in doc if isinstance(r, dict)]
-    if not events:
-        raise GatewayInputError(f"{name}: not a MISP export (no Event)")
+    if not events or not all(isinstance(e, dict) for e in events):
+        raise GatewayInputError(f"{name}: not a MISP export (no Event object)")
     for event in events:
-        attributes = list(event.get("Attribute") or [])
-        for obj in event.get("Object") or []:
-            attributes += obj.get("Attribute") or []
+        attributes = _misp_list(event.get("Attribute"), name, "Attribute")
+        for obj in _misp_list(event.get("Object"), name, "Object"):
+            attributes += _misp_list(obj.get("Attribute"), name, "Object's Attribute")
         for attr in attributes:
             kind = _MISP_TYPES.get(str(attr.get("type", "")))
             if kind is None:
@@ -179,6 +207,15 @@ def _misp(doc: Any, name: str) -> Iterable[Indicator]:
                 f"{name} event {event.get('id', '?')} attribute {attr.get('uuid', '')}",
                 str(attr.get("comment", "")),
             )
+
+
+def _misp_list(value: Any, name: str, what: str) -> list[dict[str, Any]]:
+    """A MISP event's list of attributes or objects, each an object."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise GatewayInputError(f"{name}: a MISP {what} must be a list of objects")
+    return list(value)
 
 
 def _csv(text: str, name: str) -> Iterable[Indicator]:

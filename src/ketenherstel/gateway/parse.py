@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 __all__ = [
     "Event",
     "LineParser",
+    "decide_date_order",
+    "decide_date_order_bytes",
     "detect_date_order",
     "split_fields",
 ]
@@ -118,6 +120,28 @@ def _after(prefix: re.Pattern[str], text: str) -> str:
 def detect_date_order(lines: Iterable[str]) -> str:
     """``mdy`` or ``dmy`` for the native timestamps in ``lines``: a first field above 12 means
     day-first, a second field above 12 month-first; undecided, NetScaler's own default (mdy)."""
+    return decide_date_order(lines) or "mdy"
+
+
+# A native timestamp at a line's start (behind a priority and an RFC 3164 header, if any) whose
+# day cannot be a month: it decides the order. Searched over raw bytes, a chunk at a time.
+_DECISIVE = re.compile(
+    rb"(?m)^[ \t]*(?:<\d{1,3}>)?[ \t]*(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ )?[ \t]*"
+    rb"(?:(?P<dmy>1[3-9]|2\d|3[01])/(?:0[1-9]|1[0-2])|(?:0[1-9]|1[0-2])/(?P<mdy>1[3-9]|2\d|3[01]))"
+    rb"/\d{4}:\d\d:\d\d:\d\d"
+)
+
+
+def decide_date_order_bytes(chunk: bytes) -> str | None:
+    """The order the first decisive native timestamp in ``chunk`` (whole lines) shows."""
+    m = _DECISIVE.search(chunk)
+    if m is None:
+        return None
+    return "dmy" if m.group("dmy") is not None else "mdy"
+
+
+def decide_date_order(lines: Iterable[str]) -> str | None:
+    """As :func:`detect_date_order`, but None when no timestamp in ``lines`` decides."""
     for line in lines:
         body = _after(_PRI, line)
         if _RFC3164.match(body):
@@ -130,7 +154,7 @@ def detect_date_order(lines: Iterable[str]) -> str:
             return "dmy"
         if b > 12 >= a:
             return "mdy"
-    return "mdy"
+    return None
 
 
 def split_fields(body: str) -> dict[str, str]:
@@ -169,10 +193,12 @@ def split_fields(body: str) -> dict[str, str]:
 class LineParser:
     """Parses lines of one source, with its date order (see :func:`detect_date_order`)."""
 
-    def __init__(self, date_order: str = "mdy") -> None:
+    def __init__(self, date_order: str = "mdy", *, assumed: bool = False) -> None:
         if date_order not in ("mdy", "dmy"):
             raise ValueError(f"date order is mdy or dmy, not {date_order!r}")
         self.date_order = date_order
+        self.assumed = assumed
+        """No timestamp of the source decided its order: NetScaler's default was taken."""
         self._days: dict[tuple[str, str, str], float | None] = {}
 
     def _native_time(self, m: re.Match[str]) -> float | None:

@@ -22,6 +22,7 @@ When a worker fails or dies, this process scans its range itself, so the result 
 
 from __future__ import annotations
 
+import array
 import itertools
 import multiprocessing
 import signal
@@ -109,6 +110,7 @@ class Part:
     events: int = 0
     unparsed: int = 0
     unparsed_kept: list[tuple[str, int, str]] = field(default_factory=list)
+    unparsed_at: dict[str, array.array[int]] = field(default_factory=dict)
     span: tuple[tuple[float, Evidence], tuple[float, Evidence]] | None = None
     first: float | None = None
     last: float | None = None
@@ -192,6 +194,7 @@ class PartWatch(Watch):
             r.events,
             r.unparsed,
             r.unparsed_kept,
+            r.unparsed_at,
             self.spans[0] if self.spans else None,
             r.first,
             r.last,
@@ -384,6 +387,8 @@ def _scan_here(
     added = watch.result.files.pop()
     timed = watch.spans.pop() if len(watch.spans) > spans else None
     if file is None:
+        if parser.assumed:
+            added["dateOrderAssumed"] = True
         watch.result.files.append(added)
         file = _File(added, None)
     else:
@@ -413,6 +418,8 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
     r.events += part.events
     r.unparsed += part.unparsed
     r.unparsed_kept += part.unparsed_kept[: max(0, _KEEP_UNPARSED - len(r.unparsed_kept))]
+    for name, offsets in part.unparsed_at.items():
+        r.unparsed_at.setdefault(name, array.array("q")).extend(offsets)
     file.entry["lines"] += part.lines
     file.entry["events"] += part.events
     file.entry["unparsed"] += part.unparsed

@@ -10,16 +10,17 @@ finding and the status they move from).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ketenherstel.gateway.watch import Finding, GatewayInputError
 
@@ -40,6 +41,30 @@ def finding_id(f: Finding) -> str:
     return "F" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def _cut_torn_tail(fh: BinaryIO) -> None:
+    """A last line without its newline is one a writer did not finish (it crashed mid-write,
+    before the fsync that acknowledges it): cut it off, or the next record would be glued to
+    it and the register could no longer be read."""
+    end = fh.seek(0, os.SEEK_END)
+    if end == 0:
+        return
+    fh.seek(end - 1)
+    if fh.read(1) == b"\n":
+        return
+    step = 65_536
+    at = end
+    while at > 0:
+        start = max(0, at - step)
+        fh.seek(start)
+        chunk = fh.read(at - start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            fh.truncate(start + newline + 1)
+            return
+        at = start
+    fh.truncate(0)
+
+
 @dataclass(slots=True)
 class Registered:
     id: str
@@ -58,9 +83,11 @@ class AllowEntry:
     until: str
     added_by: str
     added_at: str
+    withdrawn: str = ""
+    """Who withdrew it and why, when it was withdrawn before its date."""
 
     def active(self, today: date) -> bool:
-        return date.fromisoformat(self.until) >= today
+        return not self.withdrawn and date.fromisoformat(self.until) >= today
 
 
 class Register:
@@ -98,16 +125,28 @@ class Register:
             self.allowlist.append(
                 AllowEntry(rec["network"], rec["reason"], rec["until"], rec["by"], rec["at"])
             )
+        elif kind == "withdraw":
+            note = f"{rec['by']} on {rec['at'][:10]}: {rec['reason']}"
+            self.allowlist = [
+                replace(a, withdrawn=note) if a.network == rec["network"] and not a.withdrawn else a
+                for a in self.allowlist
+            ]
 
     def _append(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
-        with self.path.open("ab") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self.path.open("a+b") as fh:
+            # One writer at a time, across processes (a follow, the API, a scan).
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                _cut_torn_tail(fh)
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         for r in records:
             self._apply(r)
 
@@ -159,9 +198,15 @@ class Register:
         import ipaddress
 
         try:
-            ipaddress.ip_network(network, strict=False)
+            net = ipaddress.ip_network(network, strict=False)
         except ValueError:
             raise GatewayInputError(f"{network!r} is no network (e.g. 192.0.2.0/24)") from None
+        widest = 8 if net.version == 4 else 16
+        if net.prefixlen < widest:
+            raise GatewayInputError(
+                f"{network}: too wide to allow (it would clear sessions moving almost anywhere);"
+                f" give a network of /{widest} or narrower"
+            )
         try:
             end = date.fromisoformat(until)
         except ValueError:
@@ -184,6 +229,27 @@ class Register:
                 ]
             )
         return self.allowlist[-1]
+
+    def withdraw(self, network: str, *, reason: str, by: str) -> list[AllowEntry]:
+        """End the allowlist's entries for ``network`` before their date; returns them."""
+        if not reason.strip() or not by.strip():
+            raise GatewayInputError("withdrawing an allowlist entry needs a reason and who does it")
+        with self._lock:
+            current = [a for a in self.allowlist if a.network == network and not a.withdrawn]
+            if not current:
+                raise GatewayInputError(f"{network!r} is not on the allowlist")
+            self._append(
+                [
+                    {
+                        "record": "withdraw",
+                        "network": network,
+                        "reason": reason.strip(),
+                        "by": by.strip(),
+                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                ]
+            )
+            return [a for a in self.allowlist if a.network == network and a.withdrawn]
 
     def allowed_networks(self, today: date | None = None) -> list[str]:
         day = today or datetime.now(UTC).date()

@@ -28,12 +28,15 @@ from typing import Any, Protocol
 
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
 
-__all__ = ["Artefact", "read_collection", "triage"]
+__all__ = ["Artefact", "checkable", "read_collection", "triage"]
 
 _WEB_DIRS = ("/var/netscaler/", "/var/vpn/", "/netscaler/ns_gui/", "/var/ns_gui/")
 _SCRIPT_EXT = (".php", ".xhtml", ".phtml", ".php5", ".pl")
 _FETCH = re.compile(r"(?i)\b(python[0-9.]*|perl|curl|wget|nc|ncat|base64|bash -i|sh -i)\b|/tmp/")
 _DAY = 86_400.0
+# Where the appliance's own management GUI keeps its PHP: stock on a clean install.
+_STOCK_SCRIPT_DIRS = ("/var/netscaler/gui/admin_ui/", "/netscaler/ns_gui/admin_ui/")
+_CHECKED = ("listing.txt", "rc.netscaler", "httpd.conf", "custom_checks.log", "crontab")
 _MAX_MEMBER = 64 * 1024 * 1024
 
 
@@ -101,11 +104,7 @@ def _listing(a: Artefact) -> Iterator[Finding]:
             continue
         lower = path.lower()
         web = lower.startswith(_WEB_DIRS)
-        if (
-            web
-            and lower.endswith(_SCRIPT_EXT)
-            and not lower.startswith("/var/netscaler/gui/admin_ui/")
-        ):
+        if web and lower.endswith(_SCRIPT_EXT) and not lower.startswith(_STOCK_SCRIPT_DIRS):
             yield _finding(
                 "triage-script-in-web-dir",
                 "A PHP or XHTML file where none belongs (a webshell?)",
@@ -185,12 +184,19 @@ def _httpd(a: Artefact) -> Iterator[Finding]:
             )
 
 
-def _crontab(a: Artefact, user: str) -> Iterator[Finding]:
+def _crontab(a: Artefact, user: str | None) -> Iterator[Finding]:
+    """A user's crontab (``user``), or with None the system's (/etc/crontab, /etc/cron.d/*):
+    there five time fields (or an ``@reboot``-like word), then the user, then the command."""
     for offset, line in a.lines():
         text = line.strip()
         if not text or text.startswith("#") or re.match(r"^[A-Z_]+=", text):
             continue
-        if user == "nobody":
+        runs_as = user
+        if runs_as is None:
+            fields = text.split(None, 2 if text.startswith("@") else 6)
+            at = 1 if text.startswith("@") else 5
+            runs_as = fields[at] if len(fields) > at else ""
+        if runs_as == "nobody":
             yield _finding(
                 "triage-cron-nobody", "A cron job runs as nobody", "high", a, offset, text
             )
@@ -238,6 +244,7 @@ def triage(artefacts: list[Artefact], indicators: PathMatcher | None = None) -> 
     findings: list[Finding] = []
     for a in artefacts:
         base = a.name.rsplit("/", 1)[-1]
+        findings += _collected_file(a)
         if base == "listing.txt":
             findings += _listing(a)
             if indicators is not None:
@@ -252,7 +259,44 @@ def triage(artefacts: list[Artefact], indicators: PathMatcher | None = None) -> 
             findings += _crontab(a, base)
         elif base.startswith("crontab."):
             findings += _crontab(a, base.removeprefix("crontab."))
+        elif base == "crontab" or "/cron.d/" in f"/{a.name}":
+            findings += _crontab(a, None)
     return findings
+
+
+def checkable(artefacts: list[Artefact]) -> list[Artefact]:
+    """The artefacts a check applies to: an empty or unrelated collection is no clean one."""
+    return [
+        a
+        for a in artefacts
+        if a.name.rsplit("/", 1)[-1] in _CHECKED
+        or a.name.rsplit("/", 1)[-1].startswith("crontab.")
+        or "/cron/tabs/" in f"/{a.name}"
+        or "/cron.d/" in f"/{a.name}"
+        or f"/{a.name}".lower().startswith(_WEB_DIRS)
+    ]
+
+
+def _collected_file(a: Artefact) -> Iterator[Finding]:
+    """A file collected from the appliance's own tree (``var/netscaler/logon/x.php`` in the
+    tar or directory): a script in a web directory is checked as a listing's line is, and
+    its content says whether it runs code."""
+    path = "/" + a.name.lstrip("/")
+    lower = path.lower()
+    if (
+        lower.startswith(_WEB_DIRS)
+        and lower.endswith(_SCRIPT_EXT)
+        and not lower.startswith(_STOCK_SCRIPT_DIRS)
+    ):
+        code = re.search(rb"(?i)<\?php|eval\s*\(|base64_decode|system\s*\(|passthru", a.data)
+        yield _finding(
+            "triage-script-in-web-dir",
+            "A PHP or XHTML file where none belongs (a webshell?)",
+            "high",
+            a,
+            0,
+            f"{path} ({len(a.data)} bytes" + (", runs code" if code else "") + ")",
+        )
 
 
 def _listing_indicators(a: Artefact, indicators: PathMatcher) -> Iterator[Finding]:

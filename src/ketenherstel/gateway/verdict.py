@@ -18,13 +18,14 @@ import io
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ketenherstel.gateway.register import finding_id
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, ScanResult, Session
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 FOUND, SUSPECT, CLEAR = "misbruik gevonden", "verdacht", "geen aanwijzing voor misbruik"
+# The verdicts in English, for the API and the CLI (the reports are Dutch).
+VERDICT_CODES = {FOUND: "misuse-found", SUSPECT: "suspicious", CLEAR: "no-sign-of-misuse"}
 _SESSION_RULES = (
     "session-hijack",
     "leak-then-replay",
@@ -153,25 +156,40 @@ class OrgVerdict:
     reasons: list[str]
     sessions: list[SessionView]
     users: int
+    dismissed: int = 0
+    """Its session findings the register holds as false positives (not counted)."""
 
 
 def verdicts(
-    result: ScanResult, logons: Iterable[Logon] = (), organisations: Mapping[str, str] | None = None
+    result: ScanResult,
+    logons: Iterable[Logon] = (),
+    organisations: Mapping[str, str] | None = None,
+    dismissed: Container[str] = (),
 ) -> list[OrgVerdict]:
+    """Each organisation's verdict. ``dismissed``: ids (:func:`finding_id`) of findings the
+    register holds as false positives; they do not count."""
     mapping = dict(organisations or {})
     by_account: dict[str, list[Logon]] = defaultdict(list)
     for logon in logons:
         by_account[_account(logon.account)].append(logon)
-    by_session: dict[str, list[Finding]] = defaultdict(list)
+    # A finding belongs to the session of its key (SessionId and Context), not to every
+    # session that happens to have the same SessionId.
+    by_session: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    set_aside: dict[tuple[str, str], int] = defaultdict(int)
     for f in result.findings:
         if f.session and f.rule in _SESSION_RULES:
-            by_session[f.session].append(f)
+            if finding_id(f) in dismissed:
+                set_aside[(f.session, f.context)] += 1
+            else:
+                by_session[(f.session, f.context)].append(f)
     orgs: dict[str, list[SessionView]] = defaultdict(list)
     users: dict[str, set[str]] = defaultdict(set)
+    dismissed_of: dict[str, int] = defaultdict(int)
     for s in result.sessions.values():
         org = organisation_of(s.user, mapping)
         users[org].add(s.user)
-        view = SessionView(s, by_session.get(s.session_id, []))
+        view = SessionView(s, by_session.get(s.key, []))
+        dismissed_of[org] += set_aside.get(s.key, 0)
         if s.first_seen is not None:
             end = (s.last_seen or s.first_seen) + _SLACK
             view.logons = [
@@ -202,7 +220,9 @@ def verdicts(
             ]
         else:
             verdict, reasons = CLEAR, []
-        out.append(OrgVerdict(org, verdict, reasons, flagged or [], len(users[org])))
+        out.append(
+            OrgVerdict(org, verdict, reasons, flagged or [], len(users[org]), dismissed_of[org])
+        )
     return out
 
 
@@ -335,7 +355,13 @@ def render_html(
         parts.append(
             f'<tr><th scope="row">{e(v.organisation)}</th><td class="{css}">{e(v.verdict)}</td>'
             f"<td>{v.users}</td><td>{'<br>'.join(e(r) for r in v.reasons) or 'geen bevindingen'}"
-            "</td></tr>"
+            + (
+                f"<br>{v.dismissed} sessiebevinding(en) als vals-positief beoordeeld in het "
+                "register (niet meegeteld)"
+                if v.dismissed
+                else ""
+            )
+            + "</td></tr>"
         )
     parts.append("</tbody></table>")
     parts.append("<h2>Verdachte sessies en wat zij bereikten</h2>")
@@ -407,7 +433,9 @@ def write_reports(
                 "organisation": v.organisation,
                 "slug": slug,
                 "verdict": v.verdict,
+                "code": VERDICT_CODES[v.verdict],
                 "users": v.users,
+                "dismissed": v.dismissed,
                 "flaggedSessions": len(v.sessions),
                 "rules": sorted({f.rule for view in v.sessions for f in view.findings}),
                 "report": name,

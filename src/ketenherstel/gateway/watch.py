@@ -17,6 +17,7 @@ Detections:
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gzip
 import ipaddress
@@ -32,7 +33,12 @@ from typing import IO, Any, Protocol
 
 import yaml
 
-from ketenherstel.gateway.parse import Event, LineParser, detect_date_order
+from ketenherstel.gateway.parse import (
+    Event,
+    LineParser,
+    decide_date_order,
+    decide_date_order_bytes,
+)
 
 __all__ = [
     "Finding",
@@ -46,6 +52,7 @@ __all__ = [
 ]
 
 _SNIFF = 10_000
+_DECIDE_CHUNK = 4 * 1024 * 1024
 _KEEP_UNPARSED = 1_000
 _TICK_LINES = 16_384  # lines between two progress reports
 _KINDS_KEPT = 1_024  # event kinds whose rule list is kept (kinds come from the data)
@@ -79,6 +86,9 @@ class Finding:
     session: str = ""
     detail: str = ""
     evidence: list[Evidence] = field(default_factory=list)
+    context: str = ""
+    """With ``session``, the session's key (:func:`session_key`): its Context without the
+    client address. A SessionId alone may be reused by another user's session."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +99,7 @@ class Finding:
             "address": self.address,
             "user": self.user,
             "session": self.session,
+            "context": self.context,
             "detail": self.detail,
             "evidence": [str(e) for e in self.evidence],
         }
@@ -122,6 +133,10 @@ class Session:
     @property
     def first_address(self) -> str:
         return next(iter(self.addresses), "")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return session_key(self.session_id, self.context)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -306,11 +321,31 @@ class ScanResult:
     events: int = 0
     unparsed: int = 0
     unparsed_kept: list[tuple[str, int, str]] = field(default_factory=list)
+    """The first lines not parsed, with their text (file, offset, line)."""
+    unparsed_at: dict[str, array.array[int]] = field(default_factory=dict)
+    """Every line not parsed: its offset, per file (8 bytes each)."""
     sessions: dict[tuple[str, str], Session] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     first: float | None = None
     last: float | None = None
+
+    def keep_unparsed(self, name: str, offset: int, line: str) -> None:
+        """A line that is not parsed: its offset always, its text while fewer than
+        _KEEP_UNPARSED are kept."""
+        at = self.unparsed_at.get(name)
+        if at is None:
+            at = self.unparsed_at[name] = array.array("q")
+        at.append(offset)
+        if len(self.unparsed_kept) < _KEEP_UNPARSED:
+            self.unparsed_kept.append((name, offset, line[:200].rstrip("\r\n")))
+
+    def unparsed_lines(self) -> Iterator[tuple[str, int, str | None]]:
+        """Every line not parsed: file, offset, and its text where it was kept."""
+        text = {(name, offset): line for name, offset, line in self.unparsed_kept}
+        for name, offsets in self.unparsed_at.items():
+            for offset in sorted(offsets):
+                yield name, offset, text.get((name, offset))
 
 
 def _network(
@@ -414,6 +449,8 @@ class Watch:
         # A gzip file's offsets are in its uncompressed stream: no share of its size to show.
         tick = None if progress is None or is_gzip(path) else (lambda at: progress(at, total))
         self._ingest(str(path), _items(path, parser, tick=tick), parser.date_order)
+        if parser.assumed:
+            self.result.files[-1]["dateOrderAssumed"] = True
         if progress is not None:
             progress(total, total)
 
@@ -462,7 +499,10 @@ class Watch:
                 yield from batch
 
         self._ingest(str(path), items(), None)
-        self.result.files[-1]["dateOrder"] = order[0] if order else "mdy"
+        told = order[0] if order else "mdy"
+        self.result.files[-1]["dateOrder"] = told.removeprefix("assumed:")
+        if told.startswith("assumed:"):
+            self.result.files[-1]["dateOrderAssumed"] = True
 
     def _ingest(self, name: str, items: Iterable[Item], date_order: str | None) -> None:
         """Feed one file's items (an event, None for an empty line, (offset, line) for one that
@@ -476,8 +516,7 @@ class Watch:
                 continue
             if isinstance(item, tuple):
                 unparsed += 1
-                if len(self.result.unparsed_kept) < _KEEP_UNPARSED:
-                    self.result.unparsed_kept.append((name, item[0], item[1]))
+                self.result.keep_unparsed(name, item[0], item[1])
                 continue
             events += 1
             if item.at is not None:
@@ -697,6 +736,7 @@ class Watch:
                         address=s.first_address,
                         user=s.user,
                         session=s.session_id,
+                        context=s.key[1],
                         evidence=[s.first] if s.first else [],
                     )
                 )
@@ -715,6 +755,7 @@ class Watch:
                         address=s.first_address,
                         user=s.user,
                         session=s.session_id,
+                        context=s.key[1],
                         detail=f"last seen {_iso(s.last_seen)}, kill time {_iso(self.kill_time)}",
                         evidence=[s.first] if s.first else [],
                     )
@@ -746,6 +787,7 @@ class Watch:
                             address=s.first_address,
                             user=s.user,
                             session=s.session_id,
+                            context=s.key[1],
                             detail=f"probe {source} at {_iso(probe.at)}",
                             evidence=[*probe.evidence, *([s.first] if s.first else [])],
                         )
@@ -835,6 +877,7 @@ class Watch:
                 address=first,
                 user=s.user,
                 session=s.session_id,
+                context=s.key[1],
                 detail="; ".join(detail),
                 evidence=evidence,
             )
@@ -845,12 +888,41 @@ Item = Event | None | tuple[int, str]
 
 
 def _parser_for(path: Path) -> LineParser:
+    """A parser with the file's date order: from its first lines, or, when none of them has
+    a day above 12 (a log of the first days of a month), from the first line further on that
+    has one; undecided to the end, NetScaler's default (month-first), marked as assumed."""
     head = []
     for _offset, line in read_lines(path):
         head.append(line)
         if len(head) >= _SNIFF:
             break
-    return LineParser(detect_date_order(head))
+    order = decide_date_order(head)
+    if order is None and len(head) >= _SNIFF:
+        order = _decide_further(path)
+    return LineParser(order or "mdy", assumed=order is None)
+
+
+def _decide_further(path: Path) -> str | None:
+    """The date order from the first decisive timestamp anywhere in the file (a search over
+    raw bytes, a few MiB at a time: seconds for gigabytes)."""
+    rest = b""
+    try:
+        with contextlib.ExitStack() as stack:
+            fh: IO[bytes] = (
+                stack.enter_context(gzip.GzipFile(path, "rb"))  # type: ignore[arg-type]
+                if is_gzip(path)
+                else stack.enter_context(path.open("rb"))
+            )
+            while chunk := fh.read(_DECIDE_CHUNK):
+                block = rest + chunk
+                cut = block.rfind(b"\n") + 1
+                order = decide_date_order_bytes(block[:cut])
+                if order is not None:
+                    return order
+                rest = block[cut:]
+            return decide_date_order_bytes(rest)
+    except (OSError, EOFError) as exc:
+        raise GatewayInputError(f"{path}: unreadable: {exc}") from None
 
 
 def _items(
@@ -886,7 +958,7 @@ def _parse_file(path: str, queue: Any) -> None:
                 queue.put(batch)
                 batch = []
         queue.put(batch)
-        queue.put(parser.date_order)
+        queue.put(("assumed:" if parser.assumed else "") + parser.date_order)
     except Exception as exc:  # anything: the parent must hear of it, not wait
         queue.put(f"error:{exc}")
 

@@ -30,6 +30,11 @@ class FindingRead(Model):
     address: str
     user: str
     session: str
+    context: str = Field(
+        default="",
+        description="With session, the session's key: its Context without the client address "
+        "(empty in findings registered before this field)",
+    )
     detail: str
     evidence: list[str] = Field(description="file:offset of the lines the finding rests on")
     history: list[DecisionRead]
@@ -70,8 +75,18 @@ class OrgVerdictRead(Model):
 
     organisation: str
     slug: str = Field(description="The organisation's name in the report's address")
-    verdict: Literal["misbruik gevonden", "verdacht", "geen aanwijzing voor misbruik"]
+    verdict: Literal["misbruik gevonden", "verdacht", "geen aanwijzing voor misbruik"] = Field(
+        description="The verdict as the Dutch report words it"
+    )
+    code: Literal["misuse-found", "suspicious", "no-sign-of-misuse"] | None = Field(
+        default=None, description="The verdict (absent in a report made before this field)"
+    )
     users: int = Field(description="Users of this organisation seen in the logs")
+    dismissed: int = Field(
+        default=0,
+        description="Its session findings held as false positives in the register when the "
+        "report was made (not counted)",
+    )
     flagged_sessions: int = Field(description="Its sessions with a session finding")
     rules: list[str] = Field(description="The rules those findings came from")
 
