@@ -16,13 +16,14 @@ from ketenherstel.cli import app
 from ketenherstel.settings import Settings
 from ketenherstel.web.server import ServerThread
 from tests.factories import pv_event
+from tests.stores import made
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/cli.db"
+    return made(f"sqlite:///{tmp_path}/cli.db")
 
 
 def run(*args: str) -> tuple[int, str, str]:

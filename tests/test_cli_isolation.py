@@ -17,6 +17,7 @@ from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.settings import Settings
 from ketenherstel.sim import sample_events
 from tests.factories import PV_TYPE
+from tests.stores import made
 
 AFDOENING = "nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1"
 runner = CliRunner()
@@ -30,7 +31,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/cli.db"
+    return made(f"sqlite:///{tmp_path}/cli.db")
 
 
 def run(app: typer.Typer, *args: str) -> tuple[int, str, str]:

@@ -16,6 +16,7 @@ from ketenherstel.exchange.auth import Principal
 from ketenherstel.settings import Settings
 from tests.reconcile.helpers import row, write
 from tests.registry.factories import decision
+from tests.stores import made
 from tests.test_cli_registry import submit
 
 runner = CliRunner()
@@ -33,7 +34,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/rc.db"
+    return made(f"sqlite:///{tmp_path}/rc.db")
 
 
 def ids(store: str) -> list[str]:

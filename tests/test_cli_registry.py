@@ -23,6 +23,7 @@ from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.registry.service import GROUP
 from ketenherstel.settings import Settings
 from tests.registry.factories import decision
+from tests.stores import made
 
 runner = CliRunner()
 
@@ -537,3 +538,54 @@ def test_notifications_owed_to_member_states_are_listed_and_sent(store: str) -> 
     assert code == 0 and out.startswith("0 notifications")
     code, _, err = run("registry", "notifications", "--state", "soon", "--store", store)
     assert code == 2 and "state must be late, unsent or on-time" in err
+
+
+def test_a_registry_file_that_did_not_apply_this_stores_registrations_is_refused(
+    store: str, tmp_path: Path
+) -> None:
+    """A mistyped --registry is a new, empty file: it must not answer "volledig" for
+    registrations another file applied (decision 0014); nor may another store's file answer."""
+    submit(store, decision("13-000001-25", "SKN-0000000001", sequence=1))
+    code, out, err = run("registry", "catch-up", "--store", store)
+    assert code == 0 and "applied 1," in out, err
+    wrong = tmp_path / "sub" / "wrong.sqlite"
+    (tmp_path / "sub").mkdir()
+    for command in (("freshness",), ("hold-advice",), ("catch-up",)):
+        code, _, err = run("registry", *command, "--store", store, "--registry", str(wrong))
+        assert code == 2 and "applied by another registry file" in err, err
+        assert not wrong.exists()  # nothing made
+    code, _, err = run(
+        "registry", "freshness", "--store", store, "--registry", str(tmp_path / "no" / "r.sqlite")
+    )
+    assert code == 2 and "there is no directory" in err
+    assert not (tmp_path / "no").exists()
+    other = made(f"sqlite:///{tmp_path}/other.db")
+    theirs = tmp_path / "theirs.sqlite"
+    code, _, err = run("registry", "freshness", "--store", other, "--registry", str(theirs))
+    assert code == 0, err  # a new registry on a store that delivered nothing: bound to it
+    code, _, err = run("registry", "freshness", "--store", store, "--registry", str(theirs))
+    assert code == 2 and "belongs to another store" in err
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_text("garbage " * 200)
+    code, _, err = run("registry", "freshness", "--store", store, "--registry", str(garbage))
+    assert code == 2 and "not a registry database" in err and "Traceback" not in err
+    code, _, err = run("registry", "freshness", "--store", store, "--registry", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
+def test_a_store_that_does_not_exist_is_refused_not_made(tmp_path: Path) -> None:
+    typo = f"sqlite:///{tmp_path}/typo.db"
+    for command in (
+        ("registry", "freshness"),
+        ("registry", "hold-advice"),
+        ("partner", "list"),
+        ("isolation", "states"),
+        ("manual", "list"),
+    ):
+        code, _, err = run(*command, "--store", typo)
+        assert code == 1 and "no store at" in err and "ketenherstel init" in err, command
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = run("init", "--store", typo)
+    assert code == 0, err
+    code, _, err = run("registry", "freshness", "--store", typo)
+    assert code == 0, err

@@ -15,6 +15,7 @@ from ketenherstel.bootstrap import bootstrap
 from ketenherstel.cli import app
 from ketenherstel.recovery.scenario import builtin_scenario_path
 from ketenherstel.settings import Settings
+from tests.stores import made
 
 runner = CliRunner()
 
@@ -64,7 +65,7 @@ def test_scenario_run_tells_the_story_and_writes_its_figures(tmp_path: Path) -> 
 
 
 def test_plan_steps_and_apply_with_a_dry_run_then_for_real(tmp_path: Path) -> None:
-    store = f"sqlite:///{tmp_path}/plan.db"
+    store = made(f"sqlite:///{tmp_path}/plan.db")
     code, out, _ = run("plan", "steps", "om-2025")
     assert code == 0 and "wave-3" in out
     code, out, _ = run("plan", "apply", "om-2025", "isolation", "--as", "ann", "--store", store)
@@ -85,7 +86,7 @@ def test_plan_steps_and_apply_with_a_dry_run_then_for_real(tmp_path: Path) -> No
 
 
 def test_plan_apply_refuses_bad_input(tmp_path: Path) -> None:
-    store = f"sqlite:///{tmp_path}/bad.db"
+    store = made(f"sqlite:///{tmp_path}/bad.db")
     code, _, err = run("plan", "apply", "om-2025", "wave-9", "--as", "ann", "--store", store)
     assert code == 2 and "no step 'wave-9'" in err
     code, _, err = run("plan", "apply", "om-2025", "isolation", "--as", " ", "--store", store)

@@ -8,9 +8,9 @@ from pathlib import Path
 from ketenherstel.chain import Chain, load_chain
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.priority import priorities
-from ketenherstel.registry import Registry, open_registry_db
+from ketenherstel.registry import Registry, RegistryMismatch, open_registry_db
 from ketenherstel.settings import Settings
-from ketenherstel.store import Store, open_store
+from ketenherstel.store import Store, open_store, sqlite_file
 
 
 @dataclass(slots=True)
@@ -33,16 +33,27 @@ def bootstrap(settings: Settings) -> Runtime:
     # The computed order, then what a go-live plan set last (kept in the store, decision 0009).
     ranks = {**priorities(chain), **store.type_priorities()}
     exchange = Exchange(store=store, chain=chain, settings=settings.exchange, priorities=ranks)
+    location = settings.registry_location()
+    made = sqlite_file(location)
+    made = made if made is not None and not made.exists() else None
     try:
-        registry_db = open_registry_db(
-            settings.registry_location(), synchronous=settings.synchronous
-        )
+        if settings.registry_url and made is not None and not made.parent.is_dir():
+            raise RegistryMismatch(f"registry {location}: there is no directory {made.parent}")
+        registry_db = open_registry_db(location, synchronous=settings.synchronous)
+        try:
+            # Justid's registry consumes Justid's deliveries from this exchange (decision
+            # 0010); the file belongs to this store (decision 0014).
+            registry = Registry(registry_db, chain, exchange=exchange)
+        except BaseException:
+            registry_db.close()
+            raise
     except BaseException:
         exchange.close()
         store.close()
+        if made is not None:  # a refused registry file leaves nothing behind
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{made}{suffix}").unlink(missing_ok=True)
         raise
-    # Justid's registry consumes Justid's deliveries from this exchange (decision 0010).
-    registry = Registry(registry_db, chain, exchange=exchange)
     return Runtime(
         settings=settings, chain=chain, store=store, exchange=exchange, registry=registry
     )

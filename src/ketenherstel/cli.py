@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
-from ketenherstel.cli_common import fail
+from ketenherstel.cli_common import fail, require_store
 from ketenherstel.cli_gateway import gateway_app
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
@@ -90,12 +90,16 @@ TokenOpt = Annotated[
 
 
 @contextlib.contextmanager
-def runtime(store: str | None) -> Iterator[Any]:
+def runtime(store: str | None, *, create: bool = False) -> Iterator[Any]:
+    """The runtime on the local store; ``create``: make the store if it does not exist (only
+    `init` does; elsewhere a missing store is an error)."""
     from ketenherstel.bootstrap import bootstrap
     from ketenherstel.chain import ChainError
     from ketenherstel.settings import Settings
     from ketenherstel.store import StoreError
 
+    if not create:
+        require_store(store)
     try:
         rt = bootstrap(Settings.from_env(store_url=store))
     except (ChainError, StoreError, ValueError, OSError) as exc:
@@ -146,7 +150,7 @@ def init(
     operator: Annotated[str, typer.Option(help="Name of the first operator")] = "operator",
 ) -> None:
     """Create (or migrate) the store, register the chain's partners, print an operator token."""
-    with runtime(store) as rt:
+    with runtime(store, create=True) as rt:
         registered = {p.key for p in rt.exchange.partners()}
         if partners:
             for p in rt.chain.partners:

@@ -13,7 +13,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
 
-__all__ = ["err", "fail", "local_runtime"]
+__all__ = ["err", "fail", "local_runtime", "require_store"]
 
 err = Console(stderr=True)
 
@@ -25,15 +25,37 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def require_store(store: str | None) -> None:
+    """Refuse a SQLite store whose file does not exist (a mistyped --store or
+    KETENHERSTEL_STORE), before anything creates it: only `init` (and a scenario run or the
+    demo, which make their own) create a store. Exit code 1."""
+    from ketenherstel.settings import Settings
+    from ketenherstel.store import sqlite_file
+
+    try:
+        url = Settings.from_env(store_url=store).store_url
+        path = sqlite_file(url)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if path is not None and not path.is_file():
+        raise fail(
+            f"no store at {path}; create it with `ketenherstel init --store {url}`, "
+            "or give the store you meant (--store, KETENHERSTEL_STORE)",
+            1,
+        )
+
+
 @contextlib.contextmanager
 def local_runtime(store: str | None, registry: str | None = None) -> Iterator[Runtime]:
     """The runtime on the local store (and registry), closed after use; a store or chain that
-    cannot be opened is a one-line error with exit code 2."""
+    cannot be opened is a one-line error with exit code 2, a store that does not exist one
+    with exit code 1."""
     from ketenherstel.bootstrap import bootstrap
     from ketenherstel.chain import ChainError
     from ketenherstel.settings import Settings
     from ketenherstel.store import StoreError
 
+    require_store(store)
     try:
         rt = bootstrap(Settings.from_env(store_url=store, registry_url=registry))
     except (ChainError, StoreError, ValueError, OSError) as exc:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import fail as _fail
+from ketenherstel.cli_common import require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.isolation import QuarantineCheck
@@ -60,6 +61,7 @@ def _exchange(store: str | None) -> Iterator[Exchange]:
     from ketenherstel.settings import Settings
     from ketenherstel.store import StoreError
 
+    require_store(store)
     try:
         rt = bootstrap(Settings.from_env(store_url=store))
     except (ChainError, StoreError, ValueError, OSError) as exc:

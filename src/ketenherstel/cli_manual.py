@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import fail as _fail
+from ketenherstel.cli_common import require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.manual import ManualWork
@@ -68,6 +69,7 @@ def _work(store: str | None) -> Iterator[ManualWork]:
     from ketenherstel.store import StoreError
     from ketenherstel.store.manual_ports import manual_store
 
+    require_store(store)
     try:
         rt = bootstrap(Settings.from_env(store_url=store))
     except (ChainError, StoreError, ValueError, OSError) as exc:

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ketenherstel.chain import ChainError, load_chain
 from ketenherstel.cli_common import fail as _fail
+from ketenherstel.cli_common import require_store
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.golive.cli import ChainOpt, PlanArg, _rate, _row, _time
 from ketenherstel.golive.cli import _chain as plan_chain
@@ -193,6 +194,7 @@ def apply_cmd(
 
     if not operator.strip():
         raise _fail("--as names you, the operator")
+    require_store(store)
     try:
         rt = bootstrap(Settings.from_env(store_url=store))
     except (ChainError, StoreError, ValueError, OSError) as exc:

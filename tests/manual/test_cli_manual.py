@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from ketenherstel.cli_manual import manual_app, procedures_app
 from tests.manual.support import MAPPING, csv_bytes, row
+from tests.stores import made
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("stores_keep_manual_records")
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("stores_keep_manual_records")
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/cli.db"
+    return made(f"sqlite:///{tmp_path}/cli.db")
 
 
 @pytest.fixture

@@ -414,6 +414,20 @@ class StoreContract:
         [q] = store.queue_stats()
         assert (q.receiver, q.sender, q.acked, q.leased, q.ready) == ("om", "politie", 1, 1, 0)
 
+    def test_the_store_has_one_identity_and_knows_what_a_receiver_acknowledged(
+        self, store: Store
+    ) -> None:
+        ident = store.store_id()
+        assert len(ident) == 32 and store.store_id() == ident
+        store.migrate()
+        assert store.store_id() == ident  # a migration keeps it
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        assert not store.has_acked("om")
+        [d] = lease(store)
+        assert not store.has_acked("om")  # handed out is not acknowledged
+        store.ack(receiver="om", delivery_ids=[d.delivery_id], now=2.0, actor="om")
+        assert store.has_acked("om") and not store.has_acked("justid")
+
 
 class TestSqliteStore(StoreContract):
     @pytest.fixture

@@ -4,7 +4,7 @@ screenings, the re-screen list in both directions, hold advice and the read log.
 See ``docs/decisions/0010-the-registry.md``.
 """
 
-from ketenherstel.registry.db import RegistryDb, open_registry_db
+from ketenherstel.registry.db import RegistryDb, RegistryMismatch, open_registry_db
 from ketenherstel.registry.model import Profile, Registration, parse_registration, relevant_cases
 from ketenherstel.registry.service import (
     Answer,
@@ -35,6 +35,7 @@ __all__ = [
     "RegistryDb",
     "RegistryForbidden",
     "RegistryInputError",
+    "RegistryMismatch",
     "RegistryNotFound",
     "RescreenItem",
     "SourceFreshness",

@@ -68,6 +68,11 @@ class ReadRecord:
     detail: str
 
 
+class RegistryMismatch(ValueError):
+    """A registry file that cannot serve this store: unreadable, another store's, or new while
+    the store's registrations were applied by another file (decision 0014)."""
+
+
 class RegistryDb:
     """One SQLite file in WAL mode; one writer at a time (a lock), transactions explicit."""
 
@@ -76,9 +81,14 @@ class RegistryDb:
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = path
         if path != ":memory:":
+            if Path(path).is_dir():
+                raise RegistryMismatch(f"registry {path}: is a directory; give its file")
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise RegistryMismatch(f"registry {path}: not a registry database ({exc})") from None
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=10000")
@@ -93,6 +103,25 @@ class RegistryDb:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def bound_store(self) -> str | None:
+        """The store this registry file belongs to (decision 0014), None while unbound."""
+        with self.tx() as cur:
+            row = cur.execute("SELECT value FROM registry_meta WHERE key = 'store_id'").fetchone()
+        return None if row is None else str(row[0])
+
+    def is_empty(self) -> bool:
+        """Nothing applied yet: a new registry file."""
+        with self.tx() as cur:
+            return cur.execute("SELECT 1 FROM applied LIMIT 1").fetchone() is None
+
+    def bind(self, store_id: str) -> None:
+        with self.tx() as cur:
+            cur.execute(
+                "INSERT INTO registry_meta (key, value) VALUES ('store_id', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (store_id,),
+            )
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Cursor]:

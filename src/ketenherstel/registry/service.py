@@ -18,7 +18,7 @@ from ketenherstel.chain import Chain, source_urn
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.registry._batch import DECISIONS, ECRIS_WORKING_DAYS, _Batch, _Parsed
-from ketenherstel.registry.db import ReadRecord, RegistryDb, ScreeningRow
+from ketenherstel.registry.db import ReadRecord, RegistryDb, RegistryMismatch, ScreeningRow
 from ketenherstel.registry.model import (
     CATEGORIES,
     REGISTRATION_TYPES,
@@ -146,6 +146,28 @@ class Registry:
         self.principal = Principal(receiver, "partner", receiver, "local")
         self._freshness: Freshness | None = None
         self._snapshot_of: tuple[Freshness, int] | None = None
+        if exchange is not None:
+            self._bind(exchange)
+
+    def _bind(self, exchange: Exchange) -> None:
+        """This registry file belongs to the exchange's store (decision 0014): bind a new one,
+        refuse another store's, and refuse a new one when the store's registrations were
+        applied (acknowledged) by another file, whose answers this one would not have."""
+        store_id = exchange.store.store_id()
+        bound = self.db.bound_store()
+        if bound is None:
+            if self.db.is_empty() and exchange.store.has_acked(self.receiver):
+                raise RegistryMismatch(
+                    f"registry {self.db.path} is new, but this store's deliveries to "
+                    f"{self.receiver} were applied by another registry file: give that file "
+                    "(--registry, KETENHERSTEL_REGISTRY), or the answers would miss them"
+                )
+            self.db.bind(store_id)
+        elif bound != store_id:
+            raise RegistryMismatch(
+                f"registry {self.db.path} belongs to another store (its id {bound[:8]}…, this "
+                f"store's {store_id[:8]}…): give this store's registry file"
+            )
 
     # -- catch-up ----------------------------------------------------------------------
 

@@ -39,4 +39,22 @@ def open_store(url: str, *, synchronous: str = "FULL") -> Store:
     return store
 
 
-__all__ = ["AlreadyExists", "NotFound", "Store", "StoreError", "StoreUnavailable", "open_store"]
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store URL (or plain path); None for PostgreSQL and ``:memory:``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return None
+    if url.startswith("sqlite:") and not url.startswith("sqlite:///"):
+        raise ValueError(f"a SQLite URL looks like sqlite:///path/to/file.db, not {url!r}")
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    return None if path == ":memory:" else Path(path)
+
+
+__all__ = [
+    "AlreadyExists",
+    "NotFound",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "open_store",
+    "sqlite_file",
+]

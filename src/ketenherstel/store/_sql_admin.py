@@ -8,11 +8,28 @@ from ketenherstel.store.ports import (
     CredentialRecord,
     NotFound,
     PartnerRecord,
+    StoreError,
 )
 
 
 class AdminSql(SqlBase):
     """Partners, credentials and the audit log."""
+
+    def store_id(self) -> str:
+        with self._tx() as cur:
+            row = self._x(cur, "SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()
+        if row is None:
+            raise StoreError("the store has no identity (store_meta); migrate it")
+        return str(row[0])
+
+    def has_acked(self, receiver: str) -> bool:
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                "SELECT 1 FROM deliveries WHERE receiver = ? AND state = 'acked' LIMIT 1",
+                (receiver,),
+            ).fetchone()
+        return row is not None
 
     def add_partner(self, *, key: str, name: str, oin: str, now: float) -> PartnerRecord:
         with self._tx() as cur:

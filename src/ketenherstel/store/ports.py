@@ -509,6 +509,14 @@ class Store(Protocol):
 
     def ledger_counts(self) -> LedgerCounts: ...
 
+    def store_id(self) -> str:
+        """The store's identity, made when it was created (decision 0014)."""
+        ...
+
+    def has_acked(self, receiver: str) -> bool:
+        """Whether ``receiver`` ever acknowledged a delivery."""
+        ...
+
     def ledger_rows(self, kind: str, *, after: int, limit: int) -> list[tuple[object, ...]]: ...
 
     def redeliver(

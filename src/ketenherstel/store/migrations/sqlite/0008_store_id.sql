@@ -1,0 +1,3 @@
+-- The store's identity: a registry file records the store it belongs to (decision 0014).
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO store_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
