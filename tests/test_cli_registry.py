@@ -523,20 +523,55 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
     assert counts(store)["screenings"] == 0 and work_rows(store) == 0
 
 
-def test_notifications_owed_to_member_states_are_listed_and_sent(store: str) -> None:
+def test_notifications_owed_to_member_states_are_listed_and_sent(
+    store: str, tmp_path: Path
+) -> None:
     from tests.registry.factories import judgment
 
     german = judgment("13-000001-25", "SKN-0000000001", day="2025-07-01")
     german["data"]["nationality"] = "DE"
     submit(store, decision("13-000001-25", "SKN-0000000001", kind="dagvaarding"), german)
     assert run("registry", "catch-up", "--store", store)[0] == 0
-    code, out, _ = run("registry", "notifications", "--store", store)
-    assert code == 0 and "1 notifications: 1 late, 1 not sent" in out and "DE" in out
+    code, _, err = run("registry", "notifications", "--store", store)
+    assert code == 2 and "--as" in err  # they name persons: who reads, and why
+    code, _, err = run(
+        "registry",
+        "notifications",
+        "--as",
+        "op-1",
+        "--purpose",
+        " ",
+        "--legal-ground",
+        "x",
+        "--store",
+        store,
+    )
+    assert code == 2 and "needs a purpose" in err
+    assert reads_of(store, "SKN-0000000001") == []
+    csv_file, parquet_file = tmp_path / "n.csv", tmp_path / "n.parquet"
+    code, out, err = run(
+        "registry",
+        "notifications",
+        *OPERATOR,
+        "--csv",
+        str(csv_file),
+        "--parquet",
+        str(parquet_file),
+        "--store",
+        store,
+    )
+    assert code == 0 and "1 notifications: 1 late, 1 not sent" in out and "DE" in out, err
+    assert reads_of(store, "SKN-0000000001") == ["ecris-list-read"]
+    assert csv_file.read_text().splitlines()[0].startswith("notificationId,skn,caseKey")
+    assert "SKN-0000000001" in csv_file.read_text()
+    assert pq.read_table(parquet_file).num_rows == 1
     code, out, _ = run("registry", "notify", "--store", store)
     assert code == 0 and "sent 1 notifications" in out
-    code, out, _ = run("registry", "notifications", "--state", "unsent", "--store", store)
+    code, out, _ = run(
+        "registry", "notifications", *OPERATOR, "--state", "unsent", "--store", store
+    )
     assert code == 0 and out.startswith("0 notifications")
-    code, _, err = run("registry", "notifications", "--state", "soon", "--store", store)
+    code, _, err = run("registry", "notifications", *OPERATOR, "--state", "soon", "--store", store)
     assert code == 2 and "state must be late, unsent or on-time" in err
 
 

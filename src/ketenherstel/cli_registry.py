@@ -12,10 +12,10 @@ that does not exist (a screening, a re-screen item) gives exit code 1.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -462,21 +462,28 @@ def rescreen(
         )
     if items:
         out.print(table)
-    if csv_file is not None or parquet_file is not None:
-        from ketenherstel.registry import export
+    from ketenherstel.registry import export
 
-        written = (
-            (csv_file, export.to_csv),
-            (parquet_file, export.to_parquet),
-        )
-        for path, encode in written:
-            if path is None:
-                continue
-            try:
-                path.write_bytes(encode(items))
-            except OSError as exc:
-                raise _fail(f"cannot write {path}: {exc.strerror}") from None
-            out.print(f"wrote {len(items)} items to {path}", markup=False, highlight=False)
+    _write_out(((csv_file, export.to_csv), (parquet_file, export.to_parquet)), items, "items")
+
+
+T = TypeVar("T")
+
+
+def _write_out(
+    files: Iterable[tuple[Path | None, Callable[[Sequence[T]], bytes]]],
+    rows: Sequence[T],
+    noun: str,
+) -> None:
+    """Write each export asked for (a None path: not asked)."""
+    for path, encode in files:
+        if path is None:
+            continue
+        try:
+            path.write_bytes(encode(rows))
+        except OSError as exc:
+            raise _fail(f"cannot write {path}: {exc.strerror}") from None
+        out.print(f"wrote {len(rows)} {noun} to {path}", markup=False, highlight=False)
 
 
 @registry_app.command("work")
@@ -560,17 +567,31 @@ def reads(
 
 @registry_app.command("notifications")
 def notifications(
+    actor: AsOpt,
+    purpose: PurposeOpt,
+    legal_ground: GroundOpt,
     state: Annotated[
         str | None,
         typer.Option(help="Only late (past the due date), unsent or on-time notifications"),
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the notifications to this CSV file")
+    ] = None,
+    parquet_file: Annotated[
+        Path | None,
+        typer.Option("--parquet", help="Also write the notifications to this Parquet file"),
     ] = None,
     store: StoreOpt = None,
     registry: RegistryOpt = None,
 ) -> None:
     """The notifications owed to member states (ECRIS) for final convictions of their
-    nationals: due date (30 working days), when each went out, and how late."""
+    nationals: due date (30 working days), when each went out, and how late. They name
+    persons: the read is logged for Justid's operator."""
+    _writable(csv_file, "--csv")
+    _writable(parquet_file, "--parquet")
+    reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
-        found = rt.registry.notifications(state=state)
+        found = rt.registry.notifications(state=state, reader=reader)
         late = sum(1 for n in found if n.late)
         out.print(
             f"{len(found)} notifications: {late} late, "
@@ -592,6 +613,13 @@ def notifications(
             )
         if found:
             out.print(table)
+    from ketenherstel.registry import export
+
+    _write_out(
+        ((csv_file, export.notifications_csv), (parquet_file, export.notifications_parquet)),
+        found,
+        "notifications",
+    )
 
 
 @registry_app.command("notify")

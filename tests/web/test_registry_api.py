@@ -606,10 +606,12 @@ def test_ecris_notifications_are_listed_with_their_delay_and_sent(api: Api, cloc
     submit(api, decision("13-000001-25", "SKN-0000000001", kind="dagvaarding"), german)
     catch_up(api)
     url = "/v1/registry/ecris-notifications"
-    assert api.client.get(url, headers=api.h("viewer")).status_code == 403
-    problem(api.client.get(url, params={"state": "soon"}, headers=api.h("operator")), 400)
+    why = {"purpose": "ECRIS-toezicht", "legalGround": "art. 4 Kaderbesluit 2009/315/JBZ"}
+    assert api.client.get(url, params=why, headers=api.h("viewer")).status_code == 403
+    problem(api.client.get(url, params={**why, "state": "soon"}, headers=api.h("operator")), 400)
+    problem(api.client.get(url, headers=api.h("operator")), 400)  # who reads persons, and why
     clock.now += 30 * DAY
-    [owed] = api.client.get(url, params={"state": "late"}, headers=api.h("operator")).json()
+    [owed] = api.client.get(url, params={**why, "state": "late"}, headers=api.h("operator")).json()
     assert (owed["memberState"], owed["dueDate"], owed["state"], owed["daysLate"]) == (
         "DE",
         "2025-08-12",
@@ -619,5 +621,12 @@ def test_ecris_notifications_are_listed_with_their_delay_and_sent(api: Api, cloc
     assert api.client.post(f"{url}/sends", headers=api.h("justis")).status_code == 403
     r = api.client.post(f"{url}/sends", headers=api.h("operator"))
     assert r.status_code == 200 and r.json() == {"sent": 1}
-    [sent] = api.client.get(url, headers=api.h("operator")).json()
+    [sent] = api.client.get(url, params=why, headers=api.h("operator")).json()
     assert sent["state"] == "late" and sent["sentAt"] is not None
+    r = api.client.get(url, params={**why, "format": "csv"}, headers=api.h("operator"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "SKN-0000000001" in r.text
+    reads = api.client.get(
+        "/v1/registry/persons/SKN-0000000001/reads", headers=api.h("operator")
+    ).json()
+    assert [x["activity"] for x in reads].count("ecris-list-read") == 3

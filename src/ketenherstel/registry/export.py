@@ -1,4 +1,5 @@
-"""The re-screen list as rows, CSV and Parquet, and as counts that expose no person."""
+"""The re-screen list and the notifications owed to member states as rows, CSV and Parquet, and
+the re-screen list as counts that expose no person."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ketenherstel.registry.results import RescreenItem
+from ketenherstel.registry.results import EcrisNotification, RescreenItem
 
-__all__ = ["COLUMNS", "item_rows", "rescreen_summary", "to_csv", "to_parquet"]
+__all__ = [
+    "COLUMNS",
+    "NOTIFICATION_COLUMNS",
+    "item_rows",
+    "notification_rows",
+    "notifications_csv",
+    "notifications_parquet",
+    "rescreen_summary",
+    "to_csv",
+    "to_parquet",
+]
 
 COLUMNS = (
     "reference",
@@ -86,10 +97,70 @@ def item_rows(items: Iterable[RescreenItem]) -> list[dict[str, Any]]:
 
 def to_csv(items: Sequence[RescreenItem]) -> bytes:
     """UTF-8 CSV with a header; dates as YYYY-MM-DD, moments as RFC 3339 in UTC."""
+    return _csv(item_rows(items), COLUMNS)
+
+
+def to_parquet(items: Sequence[RescreenItem]) -> bytes:
+    return _parquet(item_rows(items), _SCHEMA)
+
+
+NOTIFICATION_COLUMNS = (
+    "notificationId",
+    "skn",
+    "caseKey",
+    "memberState",
+    "convictionDate",
+    "dueDate",
+    "sentAt",
+    "state",
+    "daysLate",
+)
+_NOTIFICATION_SCHEMA = pa.schema(
+    [
+        ("notificationId", pa.string()),
+        ("skn", pa.string()),
+        ("caseKey", pa.string()),
+        ("memberState", pa.string()),
+        ("convictionDate", pa.date32()),
+        ("dueDate", pa.date32()),
+        ("sentAt", pa.timestamp("s", tz="UTC")),
+        ("state", pa.string()),
+        ("daysLate", pa.float64()),
+    ]
+)
+
+
+def notification_rows(found: Iterable[EcrisNotification]) -> list[dict[str, Any]]:
+    """One dict per notification owed to a member state, keyed by ``NOTIFICATION_COLUMNS``."""
+    return [
+        {
+            "notificationId": n.notification_id,
+            "skn": n.skn,
+            "caseKey": n.case_key,
+            "memberState": n.member_state,
+            "convictionDate": n.conviction_date,
+            "dueDate": n.due_date,
+            "sentAt": None if n.sent_at is None else datetime.fromtimestamp(int(n.sent_at), UTC),
+            "state": n.state,
+            "daysLate": n.delay_days,
+        }
+        for n in found
+    ]
+
+
+def notifications_csv(found: Sequence[EcrisNotification]) -> bytes:
+    return _csv(notification_rows(found), NOTIFICATION_COLUMNS)
+
+
+def notifications_parquet(found: Sequence[EcrisNotification]) -> bytes:
+    return _parquet(notification_rows(found), _NOTIFICATION_SCHEMA)
+
+
+def _csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    for row in item_rows(items):
+    for row in rows:
         writer.writerow(
             {
                 k: (
@@ -103,9 +174,8 @@ def to_csv(items: Sequence[RescreenItem]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def to_parquet(items: Sequence[RescreenItem]) -> bytes:
-    rows = item_rows(items)
-    table = pa.Table.from_pylist(rows, schema=_SCHEMA)
+def _parquet(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
+    table = pa.Table.from_pylist(rows, schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()

@@ -518,17 +518,7 @@ class Registry:
             self.db.log_reads(
                 cur,
                 [
-                    ReadRecord(
-                        now,
-                        "screening-answered",
-                        q.reader.organisation,
-                        q.reader.role,
-                        q.reader.actor,
-                        q.reader.purpose,
-                        q.reader.legal_ground,
-                        q.skn,
-                        f"{q.reference} {q.profile}",
-                    )
+                    _read(q.reader, now, "screening-answered", q.skn, f"{q.reference} {q.profile}")
                     for q in requests
                 ],
             )
@@ -683,27 +673,12 @@ class Registry:
                 if direction in (None, i.direction) and work_state in (None, i.work_state)
             ]
             if reader is not None:
-                now = self.clock()
-                self._log(cur, reader, "rescreen-list-read", "*", f"{len(items)} items", now)
-                per_person: dict[str, list[str]] = {}
-                for i in items:
-                    per_person.setdefault(i.skn, []).append(f"{i.reference} {i.case_key}")
-                self.db.log_reads(
+                self._log_list(
                     cur,
-                    [
-                        ReadRecord(
-                            now,
-                            "rescreen-list-read",
-                            reader.organisation,
-                            reader.role,
-                            reader.actor,
-                            reader.purpose,
-                            reader.legal_ground,
-                            skn,
-                            "; ".join(what)[:500],
-                        )
-                        for skn, what in per_person.items()
-                    ],
+                    reader,
+                    "rescreen-list-read",
+                    f"{len(items)} items",
+                    [(i.skn, f"{i.reference} {i.case_key}") for i in items],
                 )
         return items
 
@@ -911,13 +886,19 @@ class Registry:
             sent += len(batch)
         return sent
 
-    def notifications(self, *, state: str | None = None) -> list[EcrisNotification]:
+    def notifications(
+        self, *, state: str | None = None, reader: Reader | None = None
+    ) -> list[EcrisNotification]:
         """Every notification owed, with its delay against the deadline (``state``: ``late``
-        (sent after its due date, or due and not sent), ``unsent`` or ``on-time``)."""
+        (sent after its due date, or due and not sent), ``unsent`` or ``on-time``). They name
+        persons and their convictions: with a ``reader`` the read is logged, once for the list
+        and once for every person on it."""
         if state not in (None, "late", "unsent", "on-time"):
             raise RegistryInputError(
                 f"state must be late, unsent or on-time, not {state!r}", "state"
             )
+        if reader is not None:
+            reader.check()
         now = self.clock()
         with self.db.tx() as cur:
             rows = cur.execute(
@@ -942,6 +923,15 @@ class Registry:
         ]
         if state is not None:
             found = [n for n in found if n.state == state or (state == "late" and n.late)]
+        if reader is not None:
+            with self.db.tx() as cur:
+                self._log_list(
+                    cur,
+                    reader,
+                    "ecris-list-read",
+                    f"{len(found)} notifications" + (f" ({state})" if state else ""),
+                    [(n.skn, f"{n.notification_id} {n.case_key}") for n in found],
+                )
         return found
 
     # -- the read log -------------------------------------------------------------------
@@ -955,23 +945,33 @@ class Registry:
             raise RegistryInputError("limit must be from 1 to 1000", "limit")
         return self.db.reads_of(skn, limit)
 
+    def _log_list(
+        self,
+        cur: Any,
+        reader: Reader,
+        activity: str,
+        summary: str,
+        entries: Iterable[tuple[str, str]],
+    ) -> None:
+        """A read of a list of persons: logged once for the list (subject ``*``) and once for
+        every person on it, so each person's read log shows it."""
+        now = self.clock()
+        self._log(cur, reader, activity, "*", summary, now)
+        per_person: dict[str, list[str]] = {}
+        for skn, what in entries:
+            per_person.setdefault(skn, []).append(what)
+        self.db.log_reads(
+            cur,
+            [
+                _read(reader, now, activity, skn, "; ".join(what)[:500])
+                for skn, what in per_person.items()
+            ],
+        )
+
     def _log(
         self, cur: Any, reader: Reader, activity: str, subject: str, detail: str, now: float
     ) -> None:
-        self.db.log_read(
-            cur,
-            ReadRecord(
-                now,
-                activity,
-                reader.organisation,
-                reader.role,
-                reader.actor,
-                reader.purpose,
-                reader.legal_ground,
-                subject,
-                detail,
-            ),
-        )
+        self.db.log_read(cur, _read(reader, now, activity, subject, detail))
 
     def _profile(self, name: str) -> Profile:
         profile = self.profiles.get(name)
@@ -1023,3 +1023,18 @@ def _int(value: object) -> int | None:
     if type(value) is str and value.isdigit():
         return int(value)
     return None
+
+
+def _read(reader: Reader, now: float, activity: str, subject: str, detail: str) -> ReadRecord:
+    """A read log entry (Logboek Dataverwerkingen's fields) of ``reader`` reading ``subject``."""
+    return ReadRecord(
+        now,
+        activity,
+        reader.organisation,
+        reader.role,
+        reader.actor,
+        reader.purpose,
+        reader.legal_ground,
+        subject,
+        detail,
+    )

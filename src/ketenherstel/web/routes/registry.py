@@ -495,31 +495,48 @@ async def create_rescreen_action(
     description=(
         "One per final conviction of another member state's national, due 30 working days "
         "after the conviction. `state`: `late` (sent after the due date, or due and not sent), "
-        "`unsent` or `on-time`."
+        "`unsent` or `on-time`. They name persons and their convictions: operators only, and "
+        "every read is logged with the purpose and legal ground given (once for the list, once "
+        "per person). `format`: JSON, CSV or Parquet."
     ),
     operation_id="listRegistryEcrisNotifications",
-    responses={400: _problem("A bad state"), 403: _problem("Needs the operator role")},
+    response_model=list[s.EcrisNotificationRead],
+    responses={
+        200: {
+            "description": "The notifications (JSON), or a CSV or Parquet file of them",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                PARQUET: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        400: _problem("A bad state, or no purpose or legal ground for the read"),
+        403: _problem("Needs the operator role"),
+    },
 )
 async def list_ecris_notifications(
     registry: RegistryDep,
-    _: OperatorDep,
+    principal: OperatorDep,
+    purpose: Purpose,
+    legal_ground: LegalGround,
     state: Annotated[Literal["late", "unsent", "on-time"] | None, Query()] = None,
-) -> list[s.EcrisNotificationRead]:
-    found = await _call(registry.notifications, state=state, where={"state": "query"})
-    return [
-        s.EcrisNotificationRead(
-            notification_id=n.notification_id,
-            skn=n.skn,
-            case_key=n.case_key,
-            member_state=n.member_state,
-            conviction_date=n.conviction_date,
-            due_date=n.due_date,
-            sent_at=ts(n.sent_at),
-            state=n.state,  # type: ignore[arg-type]
-            days_late=n.delay_days,
-        )
-        for n in found
-    ]
+    fmt: Annotated[
+        Literal["json", "csv", "parquet"], Query(alias="format", description="The answer's format")
+    ] = "json",
+) -> Response | list[s.EcrisNotificationRead]:
+    reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
+    found = await _call(
+        registry.notifications,
+        state=state,
+        reader=reader,
+        where={"state": "query", "purpose": "query", "legalGround": "query"},
+    )
+    if fmt == "csv":
+        data = await run_in_threadpool(export.notifications_csv, found)
+        return _download(data, CSV, "ecris-notifications.csv")
+    if fmt == "parquet":
+        data = await run_in_threadpool(export.notifications_parquet, found)
+        return _download(data, PARQUET, "ecris-notifications.parquet")
+    return [s.EcrisNotificationRead.model_validate(r) for r in export.notification_rows(found)]
 
 
 @router.post(
