@@ -104,6 +104,12 @@ def test_channel_hold_and_open(store: str) -> None:
     assert code == 0 and "held" in out
     code, _, err = run("channel", "hold", "nobody", "--reason", "x", "--store", store)
     assert code == 2 and "not a partner" in err
+    code, _, err = run("channel", "open", "om", "--reason", "x", "--rate", "inf", "--store", store)
+    assert code == 2 and "finite number" in err
+    code, out, err = run("isolation", "isolate", "om", "--reason", "Citrix", "--store", store)
+    assert code == 0, err
+    code, out, _ = run("channel", "open", "om", "--reason", "wave 1", "--store", store)
+    assert code == 0 and "note: om is isolated: nothing flows on this channel" in out
 
 
 def test_channel_history_shows_who_when_and_why(store: str) -> None:
@@ -262,6 +268,8 @@ def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
     run("init", "--store", store)
     code, out, _ = run("purge", "--older-than-days", "30", "--dry-run", "--store", store)
     assert code == 0 and "would purge 0 messages" in out
+    code, _, err = run("purge", "--older-than-days", "1e308", "--store", store)
+    assert code == 2 and "at most 36,500" in err
     code, _, err = run("purge", "--older-than-days", "0", "--store", store)
     assert code == 2 and "more than 0" in err
 

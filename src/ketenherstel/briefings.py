@@ -25,7 +25,7 @@ from ketenherstel.picture.service import (
     reason_of,
 )
 from ketenherstel.reconcile.service import find_report, list_reports
-from ketenherstel.store.ports import AuditRecord
+from ketenherstel.store.ports import AuditRecord, same_person
 
 __all__ = ["BriefingService", "gateway_dir", "names_of"]
 
@@ -211,7 +211,7 @@ class BriefingService:
             raise PictureInputError({"briefing": _no_briefing(briefing_id)})
         if row.state == "approved":
             raise PictureInputError({"briefing": _approved(briefing_id)})
-        if row.created_by == principal.name:
+        if same_person(row.created_by, principal.name):
             raise PictureInputError(
                 {
                     "briefing": Said(

@@ -359,6 +359,17 @@ def _set_channel(
         )
         limit = f" at {rate:g}/s" if rate else ""
         out.print(f"channel {sender} → {receiver} [{scope}]: {state}{limit}")
+        if state == "open":
+            states = rt.exchange.partner_states()
+            for partner in (receiver, sender):
+                current = states.get(partner)
+                if current is not None and current.state != "online":
+                    out.print(
+                        f"note: {partner} is {current.state}: nothing flows on this channel "
+                        f"until it is back online (`ketenherstel isolation …`)",
+                        style="yellow",
+                        highlight=False,
+                    )
 
 
 ScopeOpt = Annotated[str, typer.Option(help="'*' (everything), a message type, or process:<key>")]

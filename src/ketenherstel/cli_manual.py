@@ -204,8 +204,15 @@ def manual_import(
             for r in report.refusals:
                 table.add_row(str(r.line), r.column, r.reason)
             out.print(table)
+        if dry_run and result.refused_whole:
+            out.print(
+                f"dry run: the whole file would be refused ({report.refused_rows} of "
+                f"{report.rows} rows are refused); with --skip-refused "
+                f"{len(report.accepted)} rows would be registered; nothing stored"
+            )
+            raise typer.Exit(1)  # as the import itself would end
         if dry_run:
-            out.print(f"dry run: {len(report.accepted)} rows would be registered; nothing stored")
+            out.print(f"dry run: {result.would_register} rows would be registered; nothing stored")
         else:
             out.print(f"registered {len(result.stored)} manual records")
 
@@ -408,8 +415,10 @@ def procedure_retire(
     store: StoreOpt = None,
 ) -> None:
     """Retire a procedure, or every active one of the given processes, when a wave opens."""
-    if (procedure_id is None) == (not process):
+    if procedure_id is not None and process:
         raise _fail("give a procedure id or --process (one or more), not both")
+    if procedure_id is None and not process:
+        raise _fail("say which: give a procedure id, or --process (one or more)")
     with _work(store) as work:
         if procedure_id is not None:
             retired = [

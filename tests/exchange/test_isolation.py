@@ -135,6 +135,8 @@ def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: R
         ({"state": "closed"}, "'open' or 'held'"),
         ({"state": "held", "rate": 5.0}, "rate goes with 'open'"),
         ({"rate": -1.0}, "above 0"),
+        ({"rate": float("inf")}, "finite number"),
+        ({"rate": float("nan")}, "finite number"),
         ({"reason": " "}, "say why"),
         ({"receiver": "*", "sender": "*"}, "name a receiver or a sender"),
     ],

@@ -103,10 +103,16 @@ def test_a_dry_run_shows_every_refused_row(store: str, tmp_path: Path, mapping: 
     code, out, err = run(
         manual_app, "import", str(file), "--mapping", str(mapping), "--dry-run", "--store", store
     )
-    assert code == 0, err
+    assert code == 1, err  # as the import itself would end: the file is refused whole
     assert "3 rows" in out and "1 good, 2 refused" in out
     assert "unknown partner 'Ministerie'" in out and "bad date 'x'" in out
-    assert "dry run: 1 rows would be registered; nothing stored" in out
+    assert (
+        "dry run: the whole file would be refused (2 of 3 rows are refused); with "
+        "--skip-refused 1 rows would be registered; nothing stored" in out
+    )
+    code, out, err = run(manual_app, "import", str(file), "--mapping", str(mapping),
+                         "--dry-run", "--skip-refused", "--store", store)  # fmt: skip
+    assert code == 0 and "dry run: 1 rows would be registered; nothing stored" in out, err
     _, listed, _ = run(manual_app, "list", "--store", store)
     assert "13-100001-25" not in listed
 
@@ -194,7 +200,11 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
     _, out, _ = run(procedures_app, "list", "--active", "--store", store)
     assert "raadkamerbeslissingen per koerier" in out and "rechtspraak, dji" in out
     code, _, err = run(procedures_app, "retire", "--wave", "wave 2", "--store", store)
-    assert code == 2 and "give a procedure id or --process" in err
+    assert code == 2 and "say which: give a procedure id, or --process" in err
+    code, _, err = run(
+        procedures_app, "retire", "1", "--process", "x", "--wave", "wave 2", "--store", store
+    )
+    assert code == 2 and "not both" in err
     code, out, _ = run(
         procedures_app, "retire", "--process", "voorlopige-hechtenis", "--wave", "wave 2",
         "--store", store,

@@ -173,14 +173,31 @@ class IsolationContract:
             partner="politie", checks="{}", reason="checked", now=3.0, actor="op-a"
         )
         assert release.messages == 2
-        with pytest.raises(Refused):
-            store.approve_release(release_id=release.id, now=4.0, actor="op-a")
+        for same in ("op-a", "OP-A", " op-a "):  # one person, however the name is written
+            with pytest.raises(Refused, match="a second operator approves"):
+                store.approve_release(release_id=release.id, now=4.0, actor=same)
         assert ids(store) == []
         store.approve_release(release_id=release.id, now=4.0, actor="op-b")
         with pytest.raises(Refused):
             store.approve_release(release_id=release.id, now=4.0, actor="op-c")
         assert ids(store, now=200.0) == ["a", "b"]
         assert store.quarantine_counts() == {"politie": (0, 2)}
+
+    def test_overlapping_releases_each_count_what_they_released(self, store: Store) -> None:
+        store.set_partner_state(PartnerStateRecord("politie", "returning", "back", 1.0, "op"))
+        store.accept([AcceptRequest([msg("a"), msg("b", key="z")])], now=2.0)
+        first = store.request_release(
+            partner="politie", checks="{}", reason="first", now=3.0, actor="op-a"
+        )
+        store.accept([AcceptRequest([msg("c", key="y")])], now=4.0)
+        second = store.request_release(
+            partner="politie", checks="{}", reason="all", now=5.0, actor="op-a"
+        )
+        assert (first.messages, second.messages) == (2, 3)
+        assert store.approve_release(release_id=second.id, now=6.0, actor="op-b").messages == 3
+        assert store.approve_release(release_id=first.id, now=7.0, actor="op-b").messages == 0
+        assert [r.messages for r in store.releases(partner="politie")] == [0, 3]
+        assert store.quarantine_counts() == {"politie": (0, 3)}
 
     def test_an_emergency_route_message_is_superseded_by_the_returning_partners_own(
         self, store: Store

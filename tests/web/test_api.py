@@ -51,6 +51,8 @@ def test_structured_event_is_accepted_after_commit_and_routed_to_the_om(api: Api
         "status": "accepted",
         "position": body["results"][0]["position"],
         "deliveries": 1,
+        "by": None,
+        "quarantined": False,
     }
     assert api.runtime.store.message(POLITIE_SOURCE, event["id"]) is not None
 
@@ -67,7 +69,13 @@ def test_duplicate_is_stored_once_and_answered_as_duplicate(api: Api) -> None:
     assert post(api, "politie", event).status_code == 201
     r = post(api, "politie", event)
     assert r.status_code == 200
-    assert r.json()["results"][0]["status"] == "duplicate"
+    [same] = r.json()["results"]
+    assert (same["status"], same["by"], same["quarantined"]) == ("duplicate", "id", False)
+    assert stored_count(api) == 1
+    # The same fact re-sent under a new id: recognised by its business key.
+    r = post(api, "politie", {**event, "id": "another-id-for-the-same-fact"})
+    [fact] = r.json()["results"]
+    assert (r.status_code, fact["status"], fact["by"]) == (200, "duplicate", "business-key")
     assert stored_count(api) == 1
 
 

@@ -120,6 +120,16 @@ def test_a_dry_run_shows_every_refused_row_and_stores_nothing(api: Api) -> None:
     assert [a["line"] for a in body["accepted"]] == [2]
     assert [(x["line"], x["column"]) for x in body["refusals"]] == [(3, "Partij"), (4, "Datum")]
     assert body["stored"] == [] and records(api) == []
+    # The real import would refuse the file whole: the dry run says so, and what skipping does.
+    assert (body["refusedWhole"], body["wouldRegister"]) == (True, 0)
+    r = api.client.post(
+        "/v1/manual-records/imports",
+        params={"dryRun": "true", "skipRefused": "true", "mapping": json.dumps(MAPPING)},
+        content=data,
+        headers={**api.h("viewer"), "Content-Type": "text/csv"},
+    )
+    assert (r.json()["refusedWhole"], r.json()["wouldRegister"]) == (False, 1)
+    assert records(api) == []
 
 
 def test_an_import_with_a_refused_row_is_refused_whole(api: Api) -> None:

@@ -5,6 +5,7 @@ quarantine of a returning partner (decision 0008). Mixed into `Exchange`.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -122,8 +123,10 @@ class IsolationMixin:
         self._check_scope(scope)
         if state not in ("open", "held"):
             raise InvalidInput(f"a channel is 'open' or 'held', not {state!r}")
-        if rate is not None and not rate > 0:
-            raise InvalidInput(f"a rate is a number of messages per second above 0, not {rate}")
+        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+            raise InvalidInput(
+                f"a rate is a finite number of messages per second above 0, not {rate}"
+            )
         if rate is not None and state == "held":
             raise InvalidInput("a held channel delivers nothing; a rate goes with 'open'")
         if not reason.strip():

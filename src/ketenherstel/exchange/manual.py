@@ -56,6 +56,18 @@ class ImportResult:
     report: ImportReport
     stored: tuple[ManualRecord, ...]
     dry_run: bool
+    skip_refused: bool = False
+
+    @property
+    def refused_whole(self) -> bool:
+        """The file is (or, in a dry run, would be) refused whole: a row is refused and the
+        import does not skip refused rows."""
+        return bool(self.report.refusals) and not self.skip_refused
+
+    @property
+    def would_register(self) -> int:
+        """Rows the import registers (or would, in a dry run)."""
+        return 0 if self.refused_whole else len(self.report.accepted)
 
 
 def _problems(refusals: Sequence[Refusal]) -> list[Problem]:
@@ -191,7 +203,7 @@ class ManualWork:
         except (MappingError, CsvFileError) as exc:
             raise InvalidInput(exc.detail, _problems(exc.problems)) from None
         if dry_run:
-            return ImportResult(report, (), True)
+            return ImportResult(report, (), True, skip_refused)
         if report.refusals and not skip_refused:
             raise InvalidInput(
                 f"{report.refused_rows} of {report.rows} rows are refused, so the whole file is "

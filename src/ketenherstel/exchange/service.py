@@ -55,6 +55,7 @@ from ketenherstel.store.ports import (
     TrailEntry,
 )
 
+_MAX_RETENTION_DAYS = 36_500  # as the API's limit
 _DAY = 86_400.0
 _INLINE_EVENTS = 20  # submissions up to this size are checked on the event loop
 
@@ -613,8 +614,11 @@ class Exchange(IsolationMixin, BundleMixin):
         """Apply retention: messages delivered and acknowledged to every receiver, and older than
         this, lose their body and case keys; a tombstone keeps duplicates recognisable."""
         self._require_operator(principal)
-        if not older_than_days > 0:
-            raise InvalidInput(f"older-than-days must be more than 0, not {older_than_days}")
+        if not 0 < older_than_days <= _MAX_RETENTION_DAYS:
+            raise InvalidInput(
+                f"older-than-days must be more than 0 and at most {_MAX_RETENTION_DAYS:,} "
+                f"(100 years), not {older_than_days}"
+            )
         now = self.clock()
         result = self.store.purge(before=now - older_than_days * _DAY, now=now, dry_run=dry_run)
         if not dry_run:

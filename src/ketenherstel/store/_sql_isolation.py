@@ -24,6 +24,7 @@ from ketenherstel.store.ports import (
     QuarantineRelease,
     Refused,
     RouteRecord,
+    same_person,
 )
 from ketenherstel.store.rules import ANY, parse_scope
 
@@ -388,9 +389,10 @@ class IsolationSql(AcceptSql, DeliverySql):
             release = QuarantineRelease(*row)
             if release.approved_by is not None:
                 raise Refused(f"release {release_id} was already approved by another operator")
-            if release.requested_by == actor:
+            if same_person(release.requested_by, actor):
                 raise Refused(
-                    f"release {release_id} was requested by {actor}; a second operator approves"
+                    f"release {release_id} was requested by {release.requested_by}; a second "
+                    "operator approves"
                 )
             positions = [
                 r[0]
@@ -419,12 +421,17 @@ class IsolationSql(AcceptSql, DeliverySql):
                     (now, *chunk),
                 )
             self._trail(cur, ids, now, "released", actor, f"quarantine release {release_id}")
+            # What it released: a later release approved first may have taken some or all of
+            # what this one was asked for.
             self._x(
                 cur,
-                "UPDATE quarantine_releases SET approved_by = ?, approved_at = ? WHERE id = ?",
-                (actor, now, release_id),
+                "UPDATE quarantine_releases SET approved_by = ?, approved_at = ?, messages = ? "
+                "WHERE id = ?",
+                (actor, now, len(positions), release_id),
             )
-        return QuarantineRelease(*row[:8], actor, now)  # type: ignore[call-arg]
+        return QuarantineRelease(  # type: ignore[call-arg]
+            *row[:3], len(positions), *row[4:8], actor, now
+        )
 
     def releases(self, *, partner: str | None) -> list[QuarantineRelease]:
         with self._tx() as cur:

@@ -96,6 +96,12 @@ class QuarantineRelease:
     approved_at: float | None
 
 
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two operator names name one person for a two-person rule: compared without
+    case and surrounding space ("alice" and " ALICE " are one operator)."""
+    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class BundleImport:
     digest: str

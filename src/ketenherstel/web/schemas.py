@@ -39,6 +39,16 @@ class EventResult(Model):
     status: Literal["accepted", "duplicate"]
     position: int = Field(description="The exchange's own position of the stored event")
     deliveries: int = Field(description="Deliveries made for this event (0 for a duplicate)")
+    by: Literal["id", "business-key"] | None = Field(
+        default=None,
+        description="For a duplicate, what made it one: the same source and id, or the same "
+        "fact (business key and content) under another id",
+    )
+    quarantined: bool = Field(
+        default=False,
+        description="Kept in quarantine: its partner is returning from isolation, and an "
+        "operator's release with a second operator's approval lets it flow",
+    )
 
 
 class SubmissionRead(Model):

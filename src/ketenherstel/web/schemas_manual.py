@@ -109,7 +109,14 @@ class ManualImportRead(Model):
     delimiter: str
     rows: int = Field(description="Data rows read (blank rows are skipped)")
     refused_rows: int
-    accepted: list[ImportRowRead] = Field(description="Rows that are (or would be) registered")
+    accepted: list[ImportRowRead] = Field(description="Rows that pass every check")
+    refused_whole: bool = Field(
+        description="The file is refused whole (a row is refused and skipRefused is not set); "
+        "in a dry run: the import would be"
+    )
+    would_register: int = Field(
+        description="Rows the import registers (or, in a dry run, would): 0 when refused whole"
+    )
     refusals: list[RefusalRead]
     notes: list[str]
     stored: list[ManualRecordRead] = Field(description="Empty for a dry run")
@@ -212,6 +219,8 @@ def imported(result: ImportResult) -> ManualImportRead:
         ],
         notes=list(report.notes),
         stored=[record(r) for r in result.stored],
+        refused_whole=result.refused_whole,
+        would_register=result.would_register,
     )
 
 

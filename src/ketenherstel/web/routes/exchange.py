@@ -95,6 +95,8 @@ async def submit_events(
                 "status": out.status,
                 "position": out.position,
                 "deliveries": out.deliveries,
+                "by": out.by or None,
+                "quarantined": out.quarantined,
             }
             for i, (env, out) in enumerate(zip(result.envelopes, result.outcomes, strict=True))
         ],
