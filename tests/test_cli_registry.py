@@ -187,7 +187,7 @@ def test_catch_up_applies_once_and_freshness_says_how_complete_the_om_is(store: 
     assert code == 0
     assert "Openbaar Ministerie:" in out and "3 berichten wachten" in out
     code, out, _ = run("registry", "hold-advice", "--store", store)
-    assert code == 0 and "nee" in out and "3 messages still waiting" in out
+    assert code == 0 and "│ no " in out and "3 messages still waiting" in out
     code, out, err = run("registry", "catch-up", "--limit", "2", "--store", store)
     assert code == 0, err
     assert (
@@ -203,12 +203,12 @@ def test_catch_up_applies_once_and_freshness_says_how_complete_the_om_is(store: 
     assert f"volledig tot {local}\n" not in out
     assert "│ om " in out and "100.0" in out
     code, out, _ = run("registry", "hold-advice", "--store", store)
-    assert code == 0 and "│ ja " in out and "up to date" in out
+    assert code == 0 and "│ yes " in out and "up to date" in out
     # the OM goes dark: complete only up to two hours ago; do not rely on it (exit 0)
     isolate(store, "om")
     code, out, _ = run("registry", "hold-advice", "--max-age-hours", "1", "--store", store)
     assert code == 0
-    assert "│ nee " in out and f"complete only up to {local}" in out
+    assert "│ no " in out and f"complete only up to {local}" in out
 
 
 def test_catch_up_in_batches_stops_after_max_batches(store: str) -> None:

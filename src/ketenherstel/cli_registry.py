@@ -261,7 +261,7 @@ def hold_advice(
         advice = rt.registry.hold_advice(max_age_hours=max_age_hours, max_waiting=max_waiting)
         table = Table("partner", "rely", "reason", title="Hold advice")
         for a in advice:
-            _row(table, a.partner, "ja" if a.rely else "nee", a.reason)
+            _row(table, a.partner, "yes" if a.rely else "no", a.reason)
         out.print(table)
 
 

@@ -327,6 +327,19 @@ def test_a_reference_is_answered_once_and_decisions_are_checked(reg: Registry) -
         reg.record_decision(
             reference="SCR-2", decision="afgegeven", decided_date=date(2025, 7, 20), actor="justis"
         )
+    for nonsense in (date(2030, 1, 1), date(1899, 12, 31)):
+        with pytest.raises(RegistryInputError, match="not a date a decision"):
+            reg.record_decision(
+                reference="SCR-1", decision="geweigerd", decided_date=nonsense, actor="justis"
+            )
+    with pytest.raises(RegistryInputError, match="more than 92 days after today"):
+        screen(reg, "SCR-9", "SKN-0000000001", day=date(2099, 1, 1))
+    # A later decision replaces the earlier one, which is kept; the same one again is no change.
+    for _ in range(2):
+        reg.record_decision(
+            reference="SCR-1", decision="ingetrokken", decided_date=date(2025, 8, 1), actor="j2"
+        )
+    assert [c[:2] for c in reg.db.decision_changes("SCR-1")] == [("afgegeven", "2025-07-20")]
 
 
 def test_hold_advice_says_no_for_a_source_that_is_behind(

@@ -224,12 +224,35 @@ class RegistryDb:
         """Ids are taken by the one writer (BEGIN IMMEDIATE) for its whole batch."""
         return int(cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM registrations").fetchone()[0])
 
+    def decision_changes(self, reference: str) -> list[tuple[str, str, float, str]]:
+        """The decisions on a screening that later ones replaced: (decision, decided date,
+        recorded at, who), oldest first."""
+        with self.tx() as cur:
+            return [
+                (str(r[0]), str(r[1]), float(r[2]), str(r[3]))
+                for r in cur.execute(
+                    "SELECT c.decision, c.decided_date, c.recorded_at, c.actor "
+                    "FROM decision_changes c JOIN screenings s ON s.id = c.screening_id "
+                    "WHERE s.reference = ? ORDER BY c.rowid",
+                    (reference,),
+                )
+            ]
+
     def record_decisions(
         self, cur: sqlite3.Cursor, decisions: Sequence[tuple[str, str, str, str]], now: float
     ) -> None:
         """Consumers' decisions (reference, decision, decided date, who) beside their answers;
         a decision on a screening the registry never answered, or that another consumer asked
         for, is not kept."""
+        # A decision that replaces another keeps the one it replaces.
+        cur.executemany(
+            "INSERT INTO decision_changes (screening_id, decision, decided_date, recorded_at, "
+            "actor, replaced_at) SELECT d.screening_id, d.decision, d.decided_date, "
+            "d.recorded_at, d.actor, ? FROM decisions d JOIN screenings s ON s.id = "
+            "d.screening_id WHERE s.reference = ? AND s.consumer = ? "
+            "AND (d.decision <> ? OR d.decided_date <> ?)",
+            [(now, ref, who, dec, day) for ref, dec, day, who in decisions],
+        )
         cur.executemany(
             "INSERT INTO decisions (screening_id, decision, decided_date, recorded_at, actor) "
             "SELECT id, ?, ?, ?, ? FROM screenings WHERE reference = ? AND consumer = ? "

@@ -48,6 +48,15 @@ _API = {
 }
 
 
+_ARTICLE = {
+    "organisation": "an",
+    "role": "a",
+    "actor": "an",
+    "purpose": "a",
+    "legal_ground": "a",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Reader:
     """Who reads a person's data and why: the Logboek Dataverwerkingen's fields."""
@@ -63,7 +72,8 @@ class Reader:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise RegistryInputError(
-                    f"a read of personal data needs a {name.replace('_', ' ')}", _API[name]
+                    f"a read of personal data needs {_ARTICLE[name]} {name.replace('_', ' ')}",
+                    _API[name],
                 )
             if len(value) > 200:
                 raise RegistryInputError(

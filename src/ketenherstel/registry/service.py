@@ -7,7 +7,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -73,6 +73,7 @@ __all__ = [
 
 _SKN = re.compile(r"^SKN-[0-9]{10}$")
 _PARKET = re.compile(r"^[0-9]{2}-[0-9]{6}-[0-9]{2}$")
+_AHEAD = timedelta(days=92)  # how far ahead a screening's date may lie (a start date)
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 WORK_STATES = ("open", "assigned", "reviewed", "closed")
 # Pulls applied in one catch-up transaction. Each transaction rewrites the key-index pages it
@@ -445,6 +446,7 @@ class Registry:
         """Answer screenings in one transaction; a bad one refuses them all, naming it."""
         known = {p.key for p in self.chain.partners}
         references: set[str] = set()
+        today = self._today()
         for q in requests:
             q.reader.check()
             if not isinstance(q.reference, str) or not _REFERENCE.match(q.reference):
@@ -461,6 +463,13 @@ class Registry:
             if q.query_date is not None and q.query_date.year < 1900:
                 raise RegistryInputError(
                     f"the query date {q.query_date.isoformat()} is before 1900", "queryDate"
+                )
+            if q.query_date is not None and q.query_date > today + _AHEAD:
+                raise RegistryInputError(
+                    f"the query date {q.query_date.isoformat()} is more than "
+                    f"{_AHEAD.days} days after today ({today.isoformat()}): a screening asks "
+                    "what is known now, for a date at most that far ahead (a start date)",
+                    "queryDate",
                 )
             if q.consumer not in known:
                 raise RegistryInputError(
@@ -571,6 +580,10 @@ class Registry:
         ]
         return entries, fresh
 
+    def _today(self) -> date:
+        """The registry's date today, in the Netherlands."""
+        return datetime.fromtimestamp(self.clock(), AMSTERDAM).date()
+
     def record_decision(
         self,
         *,
@@ -590,12 +603,27 @@ class Registry:
             )
         if not actor.strip():
             raise RegistryInputError("a decision needs the actor that records it", "actor")
+        today = self._today()
+        if decided_date > today + _AHEAD or decided_date.year < 1900:
+            raise RegistryInputError(
+                f"the decision date {decided_date.isoformat()} is not a date a decision on a "
+                f"screening can have (from 1900 to {_AHEAD.days} days after today, "
+                f"{today.isoformat()})",
+                "decidedDate",
+            )
         with self.db.tx() as cur:
             row = cur.execute(
                 "SELECT id, consumer FROM screenings WHERE reference = ?", (reference,)
             ).fetchone()
             if row is None or (consumer is not None and row[1] != consumer):
                 raise RegistryNotFound(f"no screening {reference!r} that you may decide on")
+            cur.execute(
+                "INSERT INTO decision_changes (screening_id, decision, decided_date, "
+                "recorded_at, actor, replaced_at) SELECT screening_id, decision, decided_date, "
+                "recorded_at, actor, ? FROM decisions WHERE screening_id = ? "
+                "AND (decision <> ? OR decided_date <> ?)",
+                (self.clock(), row[0], decision, decided_date.isoformat()),
+            )
             cur.execute(
                 "INSERT INTO decisions (screening_id, decision, decided_date, recorded_at, actor) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (screening_id) DO UPDATE SET "
