@@ -153,7 +153,8 @@ def manual_add(
 def manual_import(
     file: Annotated[Path, typer.Argument(help="The CSV export (, or ; separated)")],
     mapping: Annotated[
-        Path | None, typer.Option(help="The column mapping, YAML or JSON (see the docs)")
+        Path | None,
+        typer.Option(help="The column mapping, YAML or JSON (README: the paper import's mapping)"),
     ] = None,
     map_: Annotated[
         list[str] | None,

@@ -60,6 +60,46 @@ def test_the_listener_receives_udp_and_tcp_and_keeps_evidence(tmp_path: Path) ->
         assert b"\xa0\x91\xfe" in data[offset:].split(b"\n")[0]  # the leaked bytes, kept as sent
 
 
+async def _send_tcp(spool: Path, data: bytes, expect: int) -> Listener:
+    listener = Listener(Watch(), spool, lambda f: None)
+    await listener.start(udp=None, tcp=("127.0.0.1", 0))
+    _reader, writer = await asyncio.open_connection("127.0.0.1", listener.bound["tcp"][1])
+    writer.write(data)
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(200):
+        if listener.received >= expect:
+            break
+        await asyncio.sleep(0.02)
+    await listener.stop()
+    return listener
+
+
+def test_tcp_lines_without_a_priority_that_begin_with_a_date_are_kept(tmp_path: Path) -> None:
+    """A native line begins with digits ("07/09/2025:…"): newline framed, not octet counted."""
+    bare = [x.removeprefix("<134> ") for x in (login(0, "1", "ann", "198.51.100.7"), probe(1))]
+    huge = b"A" * 200_000 + b"\n"  # longer than a message may be: kept, cut at 64 KiB
+    counted = probe(2).rstrip("\n").encode("latin-1")
+    data = (
+        "".join(bare).encode("latin-1")
+        + huge
+        + str(len(counted)).encode()
+        + b" "
+        + counted
+        + b"0123 no count\n"  # digits, but a leading zero: a line
+        + b"12 cut off"  # octet counted, the connection ends inside it: kept as it came
+    )
+    spool = tmp_path / "spool.log"
+    listener = run(_send_tcp(spool, data, 6))
+    assert isinstance(listener, Listener)
+    assert listener.received == 6 and listener.unparsed == 3  # the huge, the 0123, the cut
+    kept = spool.read_bytes().split(b"\n")
+    assert kept[0].startswith(b"07/") and kept[1].startswith(b"07/")
+    assert kept[2] == b"A" * 65_536
+    assert kept[3] == counted and kept[4] == b"0123 no count" and kept[5] == b"cut off"
+
+
 def test_the_listener_binds_to_loopback_by_default_and_refuses_bad_addresses() -> None:
     assert parse_address(":5514") == ("127.0.0.1", 5514)
     with pytest.raises(GatewayInputError):

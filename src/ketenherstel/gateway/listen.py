@@ -100,21 +100,30 @@ class Listener:
             raise GatewayInputError(f"cannot listen: {exc.strerror or exc}") from None
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """RFC 6587 framing: octet counting (``LEN SP MSG``) or a line ending in LF. A line may
+        begin with digits too (a native NetScaler date, ``07/14/2025:…``): it is octet counted
+        only when the digits end in a space. What arrives is kept, never dropped: an oversized
+        message or line up to MAX_MESSAGE bytes, a message cut off by the connection as far
+        as it came."""
         try:
             while True:
-                first = await reader.read(1)
-                if not first:
+                head = b""
+                byte = await reader.read(1)
+                while byte.isdigit() and len(head) < 10:
+                    head += byte
+                    byte = await reader.read(1)
+                if not head and not byte:
                     break
-                if first.isdigit():  # octet counting: "LEN SP MSG"
-                    length = first + await reader.readuntil(b" ")
-                    size = int(length[:-1])
-                    if size > MAX_MESSAGE:
+                if head and byte == b" " and not head.startswith(b"0"):
+                    self.receive(await _counted(reader, int(head)))
+                elif byte in (b"\n", b""):
+                    self.receive(head)
+                    if not byte:
                         break
-                    self.receive(await reader.readexactly(size))
                 else:
-                    self.receive(first + await reader.readline())
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            pass
+                    self.receive(head + byte + await _rest_of_line(reader))
+        except asyncio.IncompleteReadError as exc:
+            self.receive(exc.partial)
         finally:
             writer.close()
             with contextlib.suppress(Exception):
@@ -128,3 +137,33 @@ class Listener:
         self._servers.clear()
         self._spool.close() if not self._spool.closed else None
         return self.watch.finish()
+
+
+async def _counted(reader: asyncio.StreamReader, size: int) -> bytes:
+    """An octet-counted message: its first MAX_MESSAGE bytes; the rest is read past."""
+    kept = await reader.readexactly(min(size, MAX_MESSAGE))
+    rest = size - len(kept)
+    while rest > 0:
+        chunk = await reader.read(min(rest, 65_536))
+        if not chunk:
+            break  # the connection ended inside the message: what came is kept
+        rest -= len(chunk)
+    return kept
+
+
+async def _rest_of_line(reader: asyncio.StreamReader) -> bytes:
+    """The rest of a line, up to MAX_MESSAGE bytes of it; a longer line's rest is read past."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial  # the connection ended mid-line
+    except asyncio.LimitOverrunError as exc:
+        kept = await reader.readexactly(exc.consumed)
+    while True:
+        try:
+            await reader.readuntil(b"\n")
+            return kept[:MAX_MESSAGE]
+        except asyncio.IncompleteReadError:
+            return kept[:MAX_MESSAGE]
+        except asyncio.LimitOverrunError as more:
+            await reader.readexactly(more.consumed)

@@ -86,7 +86,9 @@ class ManualImportCreate(Model):
     """A spreadsheet export as JSON (instead of a text/csv body with the mapping as query)."""
 
     csv: str = Field(min_length=1, description="The file's text")
-    mapping: dict[str, Any] = Field(description="columns, fields and defaults; see the docs")
+    mapping: dict[str, Any] = Field(
+        description="columns, fields and defaults (the README's paper import section)"
+    )
     name: str = Field(default="", max_length=200, description="The file's name, for the record")
 
 
