@@ -270,3 +270,35 @@ def test_many_files_parsed_in_parallel_give_what_one_by_one_gives(tmp_path: Path
     cut.write_bytes(gzip.compress(probe(1).encode("latin-1") * 500)[:-30])
     with pytest.raises(GatewayInputError, match="unreadable"):
         scan([files[0], cut], workers=2)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_lines_removed_from_a_log_that_counts_up_by_one_are_found(
+    tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5,000 lines numbered one by one, 20 of them cut out: one gap, with the lines around
+    it as evidence; a log whose numbers skip all the time (the gateway numbers messages it
+    sends elsewhere) shows none."""
+    from ketenherstel.gateway import ranges
+
+    monkeypatch.setattr(ranges, "SPLIT_MIN_BYTES", 0)  # so that two workers split this file
+    cut = set(range(2_020, 2_040))
+    log = tmp_path / "ns.log"
+    log.write_text(
+        "".join(
+            ns(i / 100, "SSLVPN HTTPREQUEST", f"x {i}", seq=i) for i in range(5_000) if i not in cut
+        ),
+        encoding="latin-1",
+    )
+    r = scan([log], workers=workers)
+    gaps = [f for f in r.findings if f.rule == "log-sequence-gap"]
+    assert len(gaps) == 1 and "20 sequence numbers missing" in gaps[0].title
+    data = log.read_bytes()
+    before, after = (data[e.offset :].split(b"\n")[0] for e in gaps[0].evidence)
+    assert b" 2019 0 :" in before and b" 2040 0 :" in after
+    skipping = tmp_path / "skips.log"
+    skipping.write_text(
+        "".join(ns(i / 100, "SSLVPN HTTPREQUEST", f"x {i}", seq=i * 7) for i in range(5_000)),
+        encoding="latin-1",
+    )
+    assert not [f for f in scan([skipping]).findings if f.rule == "log-sequence-gap"]

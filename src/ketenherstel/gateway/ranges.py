@@ -36,12 +36,14 @@ from ketenherstel.gateway.parse import Event, LineParser
 from ketenherstel.gateway.watch import (
     _KEEP_UNPARSED,
     _LOGIN_KINDS,
+    _MAX_JUMPS,
     AsnLookup,
     Evidence,
     Finding,
     GatewayInputError,
     Matcher,
     RulesOrigin,
+    SequenceSteps,
     Session,
     Watch,
     _items,
@@ -134,6 +136,8 @@ class Part:
         default_factory=dict
     )
     """finding index -> (host, latest time before, the line's time, the line) of a silence"""
+    seq_stats: dict[tuple[str, str, str], SequenceSteps] = field(default_factory=dict)
+    """the sequence's steps on each packet engine within the range"""
 
 
 class PartWatch(Watch):
@@ -211,6 +215,7 @@ class PartWatch(Watch):
             self.last_seq,
             self.ranks,
             self.silences,
+            seq_stats=self.seq_stats,
         )
 
 
@@ -447,7 +452,14 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
         if before is not None and seq < before[0] - 1000:
             finding = watch.sequence_finding(ppe, before, seq, when, ev)
             placed.append((ev.offset, _RANK_SEQUENCE, -1, finding))
+        if before is not None:  # the step across the ranges' border
+            watch.count_step(engine, before, seq, ev, when, ppe)
         watch.last_seq[engine] = part.last_seq[engine]
+    for engine, steps in part.seq_stats.items():
+        counted = watch.seq_stats.setdefault(engine, SequenceSteps())
+        counted.steps += steps.steps
+        counted.units += steps.units
+        counted.jumps += steps.jumps[: max(0, _MAX_JUMPS - len(counted.jumps))]
     for i, (moment, user, address, ev) in enumerate(part.accounts):  # the window, replayed
         if (many := watch._account(moment, user, address, ev)) is not None:
             placed.append((ev.offset, _RANK_ACCOUNTS, i, many))

@@ -243,6 +243,8 @@ RULES_NL = {
     "log-sequence-back": "volgnummers in de log lopen terug (herstart, rotatie of verwijderde "
     "regels)",
     "log-rotation-gap": "geen logbestand dekt deze periode",
+    "log-sequence-gap": "volgnummers in de log springen vooruit in een log die verder per één "
+    "telt: regels verwijderd",
     "many-accounts": "één adres gebruikte veel accounts",
     "session-hijack": "sessie overgenomen: adres, programma of netwerk wisselt midden in de sessie",
     "session-without-login": "sessie gebruikt zonder aanmelding",

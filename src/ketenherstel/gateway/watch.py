@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 _SNIFF = 10_000
+_MAX_JUMPS = 1_000  # sequence jumps kept per packet engine and file
 _DECIDE_CHUNK = 4 * 1024 * 1024
 _KEEP_UNPARSED = 1_000
 _TICK_LINES = 16_384  # lines between two progress reports
@@ -316,6 +317,19 @@ def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[t
 
 
 @dataclass(slots=True)
+class SequenceSteps:
+    """Steps between consecutive sequence numbers on one packet engine in one file."""
+
+    steps: int = 0
+    units: int = 0
+    """Steps of exactly one."""
+    jumps: list[tuple[int, Evidence, int, Evidence, float | None, str]] = field(
+        default_factory=list
+    )
+    """Steps of more than one: (number before, its line, number after, its line, when, PPE)."""
+
+
+@dataclass(slots=True)
 class ScanResult:
     lines: int = 0
     events: int = 0
@@ -422,6 +436,7 @@ class Watch:
         self.accounts: dict[str, deque[tuple[float, str, Evidence]]] = defaultdict(deque)
         self.flagged_accounts: set[str] = set()
         self.last_seq: dict[tuple[str, str, str], tuple[int, Evidence]] = {}
+        self.seq_stats: dict[tuple[str, str, str], SequenceSteps] = {}
         self.last_time: dict[str, tuple[float, Evidence]] = {}
         self.spans: list[tuple[tuple[float, Evidence], tuple[float, Evidence]]] = []
         self._rules_of: dict[str, tuple[SingleLineRule, ...]] = {}
@@ -694,9 +709,53 @@ class Watch:
         assert e.seq is not None
         key = (e.file, e.host, e.ppe)
         last = self.last_seq.get(key)
-        if last is not None and e.seq < last[0] - 1000:
-            self.result.findings.append(self.sequence_finding(e.ppe, last, e.seq, e.at, ev))
+        if last is not None:
+            if e.seq < last[0] - 1000:
+                self.result.findings.append(self.sequence_finding(e.ppe, last, e.seq, e.at, ev))
+            self.count_step(key, last, e.seq, ev, e.at, e.ppe)
         self.last_seq[key] = (e.seq, ev)
+
+    def count_step(
+        self,
+        key: tuple[str, str, str],
+        last: tuple[int, Evidence],
+        seq: int,
+        ev: Evidence,
+        at: float | None,
+        ppe: str,
+    ) -> None:
+        """One step from a line's sequence number to the next one's on the same packet engine:
+        a log whose numbers otherwise go up by one shows removed lines as a jump."""
+        stats = self.seq_stats.get(key)
+        if stats is None:
+            stats = self.seq_stats[key] = SequenceSteps()
+        stats.steps += 1
+        if seq == last[0] + 1:
+            stats.units += 1
+        elif seq > last[0] + 1 and len(stats.jumps) < _MAX_JUMPS:
+            stats.jumps.append((last[0], last[1], seq, ev, at, ppe))
+
+    def _sequence_gaps(self) -> None:
+        """Jumps in a sequence that otherwise goes up by one: lines removed from the log. Where
+        the gateway numbers messages it does not send here (most steps are not 1), a jump
+        says nothing, and none is reported."""
+        least = int(self.p_sequence.get("min_steps", 1000))
+        share = float(self.p_sequence.get("contiguous_share", 0.99))
+        for stats in self.seq_stats.values():
+            if stats.steps < least or stats.units < share * stats.steps:
+                continue
+            for before, before_ev, seq, ev, at, ppe in stats.jumps:
+                self.result.findings.append(
+                    Finding(
+                        "log-sequence-gap",
+                        f"{seq - before - 1:,} sequence numbers missing on "
+                        f"{ppe or 'a packet engine'} ({before} then {seq}) in a log that "
+                        "otherwise counts up by one: lines removed",
+                        str(self.p_sequence.get("gap_confidence", "medium")),
+                        at,
+                        evidence=[before_ev, ev],
+                    )
+                )
 
     def sequence_finding(
         self, ppe: str, last: tuple[int, Evidence], seq: int, at: float | None, ev: Evidence
@@ -794,6 +853,7 @@ class Watch:
                     )
                     break
         self._rotation_gaps()
+        self._sequence_gaps()
         r.findings.sort(key=lambda f: (f.at or 0, f.rule))
         return r
 
