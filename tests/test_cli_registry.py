@@ -317,7 +317,8 @@ def test_rescreen_lists_both_directions_and_exports_csv_and_parquet(
     assert code == 0, err
     assert "missed: 1, wrongly-shown: 1" in out
     assert "SCR-A" in out and "— → settled" in out and "15-07-2025" in out
-    assert "SCR-B" in out and "pending → —" in out and "01-06-2025" in out  # the case shown
+    # the case shown, and what it is now: dismissed on 16 July
+    assert "SCR-B" in out and "pending → dismissed" in out and "16-07-2025" in out
     assert "wrote 2 items to" in out
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
     assert {(r["reference"], r["direction"], r["caseKey"]) for r in rows} == {

@@ -223,7 +223,12 @@ def test_the_rescreen_list_finds_missed_and_wrongly_shown_answers(
     )
     assert missed.delay_days == 40.0
     wrong = items[("SCR-B", "wrongly-shown")]
-    assert (wrong.state_then, wrong.state_now) == ("pending", None)
+    # What the case is now, and since when: dismissed on 16 July.
+    assert (wrong.state_then, wrong.state_now, wrong.fact_date) == (
+        "pending",
+        "dismissed",
+        date(2025, 7, 16),
+    )
 
 
 def test_a_dismissal_after_the_query_date_changes_nothing(

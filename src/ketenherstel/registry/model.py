@@ -70,6 +70,8 @@ _RANK: dict[str, int] = {
     "acquitted": 2,
     "none": 3,
 }
+PROCEDURE_ORDER = _RANK
+"""A case state's place in the procedure, to order one date's registrations."""
 
 
 class RegistrationError(ValueError):

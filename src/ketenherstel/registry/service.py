@@ -21,7 +21,9 @@ from ketenherstel.registry._batch import DECISIONS, ECRIS_WORKING_DAYS, _Batch, 
 from ketenherstel.registry.db import ReadRecord, RegistryDb, RegistryMismatch, ScreeningRow
 from ketenherstel.registry.model import (
     CATEGORIES,
+    PROCEDURE_ORDER,
     REGISTRATION_TYPES,
+    CaseState,
     KnownRegistration,
     Profile,
     RegistrationError,
@@ -732,12 +734,17 @@ class Registry:
             if (case_key in shown) == (after is not None):
                 continue
             direction: Direction = "wrongly-shown" if case_key in shown else "missed"
+            state_now: CaseState | None = None
             if after is not None:
                 fact_date, known = after.fact_date, by_id[after.registration].known_at
                 before = None
             else:
                 fact_date = before.fact_date if before is not None else s.query_date
                 known = _changed_at(rows, case_key, s.answered_at)
+                # What the case is now (dismissed, acquitted, corrected), and since when.
+                latest = _latest(rows, case_key)
+                if latest is not None and latest.state != "none":
+                    state_now, fact_date = latest.state, latest.fact_date
             state, assignee, outcome = work.get((s.id, case_key, direction), ("open", None, None))
             out.append(
                 RescreenItem(
@@ -750,7 +757,7 @@ class Registry:
                     direction=direction,
                     case_key=case_key,
                     state_then=None if before is None else before.state,
-                    state_now=None if after is None else after.state,
+                    state_now=after.state if after is not None else state_now,
                     fact_date=fact_date,
                     known_at=known,
                     work_state=state,
@@ -1014,6 +1021,13 @@ class Registry:
     def _skn(skn: str) -> None:
         if not isinstance(skn, str) or not _SKN.match(skn):
             raise RegistryInputError(f"skn must look like SKN-0123456789, not {skn!r}", "skn")
+
+
+def _latest(rows: Iterable[KnownRegistration], case_key: str) -> KnownRegistration | None:
+    """The case's registration in force now: its last not replaced one, in the procedure's
+    order within a date."""
+    current = [r for r in rows if r.case_key == case_key and r.replaced_at is None]
+    return max(current, key=lambda r: (r.fact_date, PROCEDURE_ORDER[r.state], r.id), default=None)
 
 
 def _changed_at(rows: Iterable[KnownRegistration], case_key: str, after: float) -> float:
