@@ -449,3 +449,57 @@ def test_every_line_not_parsed_is_kept_with_file_and_offset(tmp_path: Path, work
     assert {k["file"] for k in kept} == {str(log)}
     assert sum("line" in k for k in kept) == 1000
     assert kept[3]["line"] == "garbage line 3"
+
+
+@pytest.mark.parametrize("command", ["follow", "listen"])
+def test_stopped_by_its_service_manager_it_still_reports_the_session_findings(
+    tmp_path: Path, command: str
+) -> None:
+    """SIGTERM ends a follow or a listen as Ctrl-C does: the findings of sessions still open
+    (a hijack not yet logged out) reach the register."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    register = tmp_path / "r.jsonl"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    if command == "follow":
+        args = ["follow", str(logs), "--interval", "0.2"]
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        args = ["listen", "--udp", "", "--tcp", f"127.0.0.1:{port}", "--spool", str(tmp_path / "s")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ketenherstel.cli", "gateway", *args, "--register", str(register)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert proc.stdout is not None
+        assert b"following" in proc.stdout.readline() or command == "listen"
+        lines = login(0, "7", "ann", "198.51.100.7") + connstat(
+            9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"
+        )
+        if command == "follow":
+            (logs / "ns.log").write_text(lines, encoding="latin-1")
+        else:
+            for _ in range(100):  # until it listens
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                        c.sendall(lines.encode("latin-1"))
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "session-hijack" in register.read_text()

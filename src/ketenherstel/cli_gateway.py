@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -486,6 +488,9 @@ def follow_cmd(
         raise fail(str(exc)) from None
     out.print(f"following {directory} ({pattern}) every {interval:g} s", highlight=False)
     began = time.monotonic()
+    # A service manager's stop (SIGTERM) ends it as Ctrl-C does: with the session findings.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         while True:
             follower.poll()
@@ -497,12 +502,19 @@ def follow_cmd(
     except GatewayInputError as exc:
         found.close([])
         raise fail(str(exc)) from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     result = watch.finish()
     found.close(result.findings)
     out.print(
         f"read {follower.lines:,} lines from {len(follower.files)} files, "
         f"{result.unparsed:,} not parsed, {len(result.findings):,} findings"
     )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @gateway_app.command("listen")
@@ -541,9 +553,15 @@ def listen_cmd(
         raise fail("give --udp or --tcp (or both)")
     found = _Outlet(kept, ecs, target)
 
+    finished: list[ScanResult] = []
+
     async def main() -> ScanResult:
         listener = Listener(watch, spool, found)
         await listener.start(udp=udp_at, tcp=tcp_at)
+        # A service manager stops it with SIGTERM: as Ctrl-C, it ends with the session findings.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         where = ", ".join(f"{k} {h}:{p}" for k, (h, p) in listener.bound.items())
         out.print(f"listening on {where}; spool {spool}", highlight=False)
         try:
@@ -555,6 +573,7 @@ def listen_cmd(
             pass
         finally:
             result = await listener.stop()
+            finished.append(result)
         out.print(
             f"received {listener.received:,} messages, {listener.unparsed:,} not parsed, "
             f"{len(result.findings):,} findings"
@@ -562,14 +581,13 @@ def listen_cmd(
         return result
 
     try:
-        result = asyncio.run(main())
+        asyncio.run(main())
     except GatewayInputError as exc:
         found.close([])
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        found.close([])
-        return
-    found.close(result.findings)
+        pass  # stopped with Ctrl-C: what it found is still sent below
+    found.close(finished[0].findings if finished else [])
 
 
 @gateway_app.command("findings")

@@ -27,6 +27,17 @@ def login(minutes: float, sid: str, user: str, ip: str, agent: str = "Mozilla/5.
     )
 
 
+def logout(minutes: float, sid: str, user: str, ip: str) -> str:
+    return ns(
+        minutes,
+        "SSLVPN LOGOUT",
+        f"Context {user}@{ip} - SessionId: {sid} - User {user} - Client_ip {ip} - "
+        f'Nat_ip "Mapped Ip" - Vserver 192.0.2.10:443 - Start_time "{ts(0)} GMT" - '
+        f'End_time "{ts(minutes)} GMT" - Duration 00:10:00  - Total_bytes_send 100 - '
+        'Total_bytes_recv 200 - LogoutMethod "Explicit" - Group(s) "N/A"',
+    )
+
+
 def request(
     minutes: float, sid: str, user: str, context_ip: str, path: str = "/Citrix/Store"
 ) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.watch import Finding, GatewayInputError, Watch
-from tests.gateway.lines import login, probe
+from tests.gateway.lines import connstat, login, logout, probe, request
 
 
 def test_new_lines_partial_lines_rotation_and_gzip(tmp_path: Path) -> None:
@@ -41,3 +41,46 @@ def test_new_lines_partial_lines_rotation_and_gzip(tmp_path: Path) -> None:
 def test_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(GatewayInputError, match="not a directory"):
         Follower(Watch(), tmp_path / "nope")
+
+
+def test_a_compressed_rotation_is_read_only_past_what_was_read(tmp_path: Path) -> None:
+    seen: list[Finding] = []
+    follower = Follower(Watch(), tmp_path, pattern="ns.log*", on_finding=seen.append)
+    log = tmp_path / "ns.log"
+    log.write_text(login(0, "1", "ann", "198.51.100.7") + probe(1), encoding="latin-1")
+    assert follower.poll() == 2
+    log.rename(tmp_path / "ns.log.0")
+    with (tmp_path / "ns.log.0").open("a", encoding="latin-1") as fh:
+        fh.write(probe(2))  # written just before the rotation closed the file
+    (tmp_path / "ns.log").write_text("", encoding="latin-1")
+    rotated = (tmp_path / "ns.log.0").read_bytes()
+    (tmp_path / "ns.log.0.gz").write_bytes(gzip.compress(rotated))  # then compressed
+    (tmp_path / "ns.log.0").unlink()
+    assert follower.poll() == 1  # only the line it had not read
+    assert len([f for f in seen if f.rule == "cb2-aaa-leaked-bytes"]) == 2  # none twice
+
+
+def test_a_sessions_findings_are_reported_once_it_ends_not_only_at_the_stop(
+    tmp_path: Path,
+) -> None:
+    seen: list[Finding] = []
+    follower = Follower(Watch(), tmp_path, on_finding=seen.append, idle=1800)
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann", "198.51.100.7")
+        + connstat(9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445")
+        + login(10, "8", "bob", "198.51.100.8")
+        + connstat(12, "8", "bob", "198.51.100.8", "203.0.113.67", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    follower.poll()
+    assert not [f for f in seen if f.rule == "session-hijack"]  # both still going
+    with log.open("a", encoding="latin-1") as fh:
+        fh.write(logout(20, "7", "ann", "198.51.100.7"))  # ann's session ends
+    follower.poll()
+    assert [f.user for f in seen if f.rule == "session-hijack"] == ["ann"]
+    with log.open("a", encoding="latin-1") as fh:
+        fh.write(request(50, "9", "carol", "198.51.100.9"))  # 38 minutes on: bob is idle
+    follower.poll()
+    follower.poll()
+    assert [f.user for f in seen if f.rule == "session-hijack"] == ["ann", "bob"]  # once each

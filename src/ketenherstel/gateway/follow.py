@@ -2,7 +2,10 @@
 lines of each file from where the last poll stopped; a file renamed by a rotation is followed by
 its inode, so nothing is read twice; a file replaced (another inode, or shorter than what was
 read) is read from its start; a gzip file is read once, whole, when
-it appears. Findings are reported as they happen; session findings when following stops."""
+it appears, and a gzip of a file already read (a rotation compressed) only from where that file
+was read to. Findings are reported as they happen; a session's own findings (hijack, no login,
+leak then replay) once it has ended: logged out, or idle for ``idle`` seconds of log time;
+the rest when following stops."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ class _State:
     inode: int
     offset: int
     parser: LineParser | None = None
+    first: bytes | None = None
+    """The file's first line, as read"""
 
 
 class Follower:
@@ -32,12 +37,18 @@ class Follower:
         *,
         pattern: str = "*",
         on_finding: Callable[[Finding], None] = lambda _f: None,
+        idle: float = 1800.0,
     ) -> None:
         if not directory.is_dir():
             raise GatewayInputError(f"{directory}: not a directory")
         self.watch = watch
         self.directory = directory
         self.pattern = pattern
+        self.idle = idle
+        self.reported: set[tuple[str, str]] = set()
+        # The first line of every file read, and how far it was read: a compressed copy of one
+        # (a rotation) is read only past that point.
+        self.read_to: dict[bytes, int] = {}
         self.on_finding = on_finding
         self.files: dict[Path, _State] = {}
         self.lines = 0
@@ -90,7 +101,25 @@ class Follower:
             if size > known.offset:
                 read += self._tail(path, known)
         self.lines += read
+        self._ended_sessions()
         return read
+
+    def _ended_sessions(self) -> None:
+        """Report the findings of each session that has ended since the last poll."""
+        r = self.watch.result
+        newest = r.last
+        for key, session in r.sessions.items():
+            if key in self.reported:
+                continue
+            idle = (
+                newest is not None
+                and session.last_seen is not None
+                and newest - session.last_seen >= self.idle
+            )
+            if session.logout_at is not None or idle:
+                self.reported.add(key)
+                for finding in self.watch.session_findings(session):
+                    self.on_finding(finding)
 
     def _whole(self, path: Path) -> int:
         head = []
@@ -99,8 +128,12 @@ class Follower:
             if len(head) >= 10_000:
                 break
         parser = LineParser(detect_date_order(head))
+        # A compressed rotation of a file read before: only what was not read then.
+        done = self.read_to.get(head[0].encode("latin-1"), 0) if head else 0
         n = 0
         for offset, line in read_lines(path):
+            if offset + len(line.encode("latin-1")) <= done:
+                continue
             self._feed(parser, str(path), offset, line)
             n += 1
         return n
@@ -118,8 +151,12 @@ class Follower:
                 detect_date_order(x.decode("latin-1") for x in lines[:10_000])
             )
         offset = state.offset
+        if offset == 0:
+            state.first = lines[0]
         for raw in lines:
             self._feed(state.parser, str(path), offset, raw.decode("latin-1"))
             offset += len(raw)
         state.offset = offset
+        if state.first is not None:
+            self.read_to[state.first] = offset
         return len(lines)

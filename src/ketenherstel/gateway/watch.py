@@ -772,86 +772,85 @@ class Watch:
 
     # -- after the last line ----------------------------------------------------------------
 
-    def finish(self) -> ScanResult:
+    def session_findings(self, s: Session) -> list[Finding]:
+        """One session's session-level findings (hijack, no login, alive after the kill, leak
+        then replay), from what has been read so far."""
         r = self.result
+        found: list[Finding] = []
         v4 = int(self.p_hijack.get("ipv4_prefix", 24))
         v6 = int(self.p_hijack.get("ipv6_prefix", 48))
         grace = float(self.p_no_login.get("grace_hours", 12)) * 3600
         window = float(self.p_replay.get("window_minutes", 30)) * 60
-        for s in r.sessions.values():
-            self._hijack(s, v4, v6)
+        hijack = self._hijack(s, v4, v6)
+        if hijack is not None:
+            found.append(hijack)
+        if (
+            s.login_at is None
+            and s.first_seen is not None
+            and r.first is not None
+            and s.first_seen - r.first > grace
+        ):
+            found.append(
+                _about(
+                    s,
+                    "session-without-login",
+                    "A session is used without a login in the log",
+                    str(self.p_no_login.get("confidence", "medium")),
+                    s.first_seen,
+                )
+            )
+        if (
+            self.kill_time is not None
+            and s.first_seen is not None
+            and s.last_seen is not None
+            and s.first_seen < self.kill_time < s.last_seen
+        ):  # begun before the sessions were killed and still used after: it survived
+            found.append(
+                _about(
+                    s,
+                    "session-after-kill",
+                    "A session is still used after the sessions were killed",
+                    "high",
+                    s.last_seen,
+                    f"last seen {_iso(s.last_seen)}, kill time {_iso(self.kill_time)}",
+                )
+            )
+        # A leaked token is used without logging in: a session with a login is a new one.
+        # Probes whose address is known first: they give the stronger finding.
+        ordered = sorted(self.probes, key=lambda p: not p.address)
+        for probe in ordered if s.login_at is None else ():
+            # A probe's address is known from the access log; the AAA log has none. With
+            # it, the session must come from elsewhere (high); without it, any session
+            # without a login in the window is suspect (medium).
             if (
-                s.login_at is None
+                probe.at is not None
                 and s.first_seen is not None
-                and r.first is not None
-                and s.first_seen - r.first > grace
+                and probe.at <= s.first_seen <= probe.at + window
+                and s.first_address
+                and s.first_address != probe.address
             ):
-                r.findings.append(
-                    Finding(
-                        "session-without-login",
-                        "A session is used without a login in the log",
-                        str(self.p_no_login.get("confidence", "medium")),
+                confidence = (
+                    str(self.p_replay.get("confidence", "high")) if probe.address else "medium"
+                )
+                source = f"from {probe.address}" if probe.address else "(address not logged)"
+                found.append(
+                    _about(
+                        s,
+                        "leak-then-replay",
+                        "A CitrixBleed 2 probe, then a session first seen from another address",
+                        confidence,
                         s.first_seen,
-                        address=s.first_address,
-                        user=s.user,
-                        session=s.session_id,
-                        context=s.key[1],
-                        evidence=[s.first] if s.first else [],
+                        f"probe {source} at {_iso(probe.at)}",
+                        probe.evidence,
                     )
                 )
-            if (
-                self.kill_time is not None
-                and s.first_seen is not None
-                and s.last_seen is not None
-                and s.first_seen < self.kill_time < s.last_seen
-            ):  # begun before the sessions were killed and still used after: it survived
-                r.findings.append(
-                    Finding(
-                        "session-after-kill",
-                        "A session is still used after the sessions were killed",
-                        "high",
-                        s.last_seen,
-                        address=s.first_address,
-                        user=s.user,
-                        session=s.session_id,
-                        context=s.key[1],
-                        detail=f"last seen {_iso(s.last_seen)}, kill time {_iso(self.kill_time)}",
-                        evidence=[s.first] if s.first else [],
-                    )
-                )
-            # A leaked token is used without logging in: a session with a login is a new one.
-            # Probes whose address is known first: they give the stronger finding.
-            ordered = sorted(self.probes, key=lambda p: not p.address)
-            for probe in ordered if s.login_at is None else ():
-                # A probe's address is known from the access log; the AAA log has none. With
-                # it, the session must come from elsewhere (high); without it, any session
-                # without a login in the window is suspect (medium).
-                if (
-                    probe.at is not None
-                    and s.first_seen is not None
-                    and probe.at <= s.first_seen <= probe.at + window
-                    and s.first_address
-                    and s.first_address != probe.address
-                ):
-                    confidence = (
-                        str(self.p_replay.get("confidence", "high")) if probe.address else "medium"
-                    )
-                    source = f"from {probe.address}" if probe.address else "(address not logged)"
-                    r.findings.append(
-                        Finding(
-                            "leak-then-replay",
-                            "A CitrixBleed 2 probe, then a session first seen from another address",
-                            confidence,
-                            s.first_seen,
-                            address=s.first_address,
-                            user=s.user,
-                            session=s.session_id,
-                            context=s.key[1],
-                            detail=f"probe {source} at {_iso(probe.at)}",
-                            evidence=[*probe.evidence, *([s.first] if s.first else [])],
-                        )
-                    )
-                    break
+                break
+        return found
+
+    def finish(self) -> ScanResult:
+        r = self.result
+        for s in r.sessions.values():
+            r.findings += self.session_findings(s)
         self._rotation_gaps()
         self._sequence_gaps()
         r.findings.sort(key=lambda f: (f.at or 0, f.rule))
@@ -880,9 +879,9 @@ class Watch:
             if end[0] > covered[0]:
                 covered = end
 
-    def _hijack(self, s: Session, v4: int, v6: int) -> None:
+    def _hijack(self, s: Session, v4: int, v6: int) -> Finding | None:
         if len(s.addresses) < 2 and len(s.user_agents) < 2:
-            return
+            return None
         known = self.login_networks.get(s.user, set())
         moved = []
         first = s.first_address
@@ -899,7 +898,7 @@ class Watch:
             moved.append((address, ev))
         agents = list(s.user_agents.items())
         if not moved and len(agents) < 2:
-            return
+            return None
         detail = []
         evidence = [s.first] if s.first else []
         if moved:
@@ -928,20 +927,43 @@ class Watch:
             confidence = "medium"
         else:
             confidence = str(self.p_hijack.get("confidence", "high"))
-        self.result.findings.append(
-            Finding(
-                "session-hijack",
-                "A session changes client address or user agent",
-                confidence,
-                s.last_seen,
-                address=first,
-                user=s.user,
-                session=s.session_id,
-                context=s.key[1],
-                detail="; ".join(detail),
-                evidence=evidence,
-            )
+        return Finding(
+            "session-hijack",
+            "A session changes client address or user agent",
+            confidence,
+            s.last_seen,
+            address=first,
+            user=s.user,
+            session=s.session_id,
+            context=s.key[1],
+            detail="; ".join(detail),
+            evidence=evidence,
         )
+
+
+def _about(
+    s: Session,
+    rule: str,
+    title: str,
+    confidence: str,
+    at: float | None,
+    detail: str = "",
+    before: Sequence[Evidence] = (),
+) -> Finding:
+    """A finding about session ``s``: its key, user and first address; its first line as
+    evidence, after ``before`` (a probe's lines)."""
+    return Finding(
+        rule,
+        title,
+        confidence,
+        at,
+        address=s.first_address,
+        user=s.user,
+        session=s.session_id,
+        context=s.key[1],
+        detail=detail,
+        evidence=[*before, *([s.first] if s.first else [])],
+    )
 
 
 Item = Event | None | tuple[int, str]
