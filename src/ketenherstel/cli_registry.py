@@ -263,6 +263,7 @@ def hold_advice(
         for a in advice:
             _row(table, a.partner, "yes" if a.rely else "no", a.reason)
         out.print(table)
+        _freshness_lines(rt.registry.freshness())
 
 
 # -- screenings ---------------------------------------------------------------------------------
@@ -432,6 +433,7 @@ def rescreen(
     reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
         items = rt.registry.rescreen(reader=reader, direction=direction)
+        _freshness_lines(rt.registry.freshness())
     counts = {d: sum(1 for i in items if i.direction == d) for d in DIRECTIONS}
     out.print(
         ", ".join(f"{d}: {counts[d]}" for d in DIRECTIONS if direction in (None, d)),
@@ -592,6 +594,7 @@ def notifications(
     reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
         found = rt.registry.notifications(state=state, reader=reader)
+        _freshness_lines(rt.registry.freshness())
         late = sum(1 for n in found if n.late)
         out.print(
             f"{len(found)} notifications: {late} late, "

@@ -267,6 +267,7 @@ def test_freshness_and_hold_advice(api: Api, clock: Clock) -> None:
     (om,) = [f for f in fresh["sources"] if f["partner"] == "om"]
     # caught up and online: complete up to now
     assert om["completeUpTo"] == "2025-07-17T20:00:00Z" and om["catchUpPercent"] == 100.0
+    assert om["watermark"] == 1 and om["watermarkTime"] == "2025-07-17T19:40:00Z"  # its own
     assert api.client.get("/v1/registry/freshness", headers=api.h("operator")).status_code == 200
 
     for who in ("justis", "viewer", "operator"):  # any partner may ask: no personal data

@@ -97,6 +97,9 @@ class SourceFreshness:
     as_of: float
     failed: int = 0
     """Deliveries from this source the registry could not apply (dead letters)."""
+    watermark_time: str | None = None
+    """The event time of the watermark's message, as the sender gave it (``complete_up_to``
+    is now for an online source with nothing missing)."""
 
     def text(self) -> str:
         """In Dutch, e.g. "OM: volledig tot 17-07-2025 21:40; 31.204 berichten wachten;
@@ -131,6 +134,7 @@ class SourceFreshness:
             "state": self.state,
             "watermark": self.watermark,
             "completeUpTo": self.complete_up_to,
+            "watermarkTime": self.watermark_time,
             "gaps": [list(g) for g in self.gaps],
             "waiting": self.waiting,
             "catchUpPercent": self.catch_up_percent,

@@ -394,6 +394,7 @@ class Registry:
             catch_up_percent=percent,
             as_of=now,
             failed=row.dead,
+            watermark_time=row.watermark_time,
         )
 
     def hold_advice(self, *, max_age_hours: float = 48.0, max_waiting: int = 0) -> list[HoldAdvice]:

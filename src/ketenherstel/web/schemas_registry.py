@@ -59,6 +59,12 @@ class SourceFreshnessRead(Model):
         description="The event time (RFC 3339, as the sender gave it) of the watermark's "
         "message; now, for an online source with nothing missing, waiting or failed"
     )
+    watermark_time: str | None = Field(
+        default=None,
+        description="The event time (RFC 3339, as the sender gave it) of the watermark's "
+        "message, also when the source is complete up to now; null before anything arrived "
+        "(and in answers stored before this field)",
+    )
     gaps: list[Annotated[list[int], Field(min_length=2, max_length=2)]] = Field(
         description="Missing sequence numbers as [first, last] ranges"
     )
