@@ -13,8 +13,10 @@ import pytest
 from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.errors import InvalidInput, StateConflict
+from ketenherstel.exchange.service import Exchange
 from ketenherstel.settings import Settings
 from ketenherstel.sim import sample_events
+from ketenherstel.store.ports import RouteRecord
 from tests.factories import PV_TYPE, pv_event
 
 AFDOENING = "nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1"
@@ -100,10 +102,10 @@ def test_a_resend_under_a_new_id_is_the_same_fact(rt: Runtime) -> None:
     assert len(pull_ids(rt, "om")) == 1
 
 
-def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: Runtime) -> None:
-    ex = rt.exchange
+def _isolate_with_a_route(ex: Exchange) -> RouteRecord:
+    """The OM isolated; the police's reports go to Justid too, until the OM's own decision."""
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
-    route = ex.open_route(
+    return ex.open_route(
         principal=OP_A,
         type=PV_TYPE,
         sender="politie",
@@ -112,6 +114,11 @@ def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: R
         superseded_by=AFDOENING,
         reason="spoedroute zware gewelds- en zedendelicten",
     )
+
+
+def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: Runtime) -> None:
+    ex = rt.exchange
+    route = _isolate_with_a_route(ex)
     ex.submit(principal=partner("politie"), events=[pv_event(case="10-000042-25")])
     got = ex.pull(principal=partner("justid"), limit=10)
     assert [d.type for d in got] == [PV_TYPE]
@@ -198,3 +205,27 @@ def test_the_trail_shows_the_isolation_that_held_a_message_and_the_wave_that_ope
     )
     assert (opened.actor, opened.cause.scope, opened.cause.reason) == ("op-b", PV_TYPE, "wave 2")
     assert [e.at for e in trail.entries] == sorted(e.at for e in trail.entries)
+
+
+def test_the_quarantine_check_tells_supersessions_from_corrections_within_it(
+    rt: Runtime,
+) -> None:
+    """A returning OM's registration that supersedes the police's emergency-route message
+    counts as a supersession; its correction of its own message, itself still in quarantine,
+    is no change of a delivered fact."""
+    ex = rt.exchange
+    _isolate_with_a_route(ex)
+    ex.submit(principal=partner("politie"), events=[pv_event(case="10-000042-25")])
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000042-25")])
+    first = om_afdoening(rt, "10-000043-25")
+    ex.submit(principal=partner("om"), events=[first])
+    corrected = copy.deepcopy(first)
+    corrected["id"] = str(uuid.uuid4())
+    corrected["data"]["decidedAt"] = "2025-09-02T10:00:00+02:00"  # the same fact, changed
+    ex.submit(principal=partner("om"), events=[corrected])
+    check = ex.check_quarantine(partner="om")
+    assert (check.messages, check.supersessions, check.key_conflicts) == (3, 1, 0)
+    assert check.findings == [
+        "1 messages correct another of the partner's messages that is itself in this quarantine"
+    ]

@@ -347,7 +347,7 @@ class IsolationMixin:
         another message with different content, supersessions of emergency-route messages,
         and the volume against what was expected."""
         self._known_partner(partner, "partner")
-        schema_failures = key_conflicts = supersessions = total = 0
+        schema_failures = key_conflicts = own_corrections = supersessions = total = 0
         sequences: dict[str, list[int]] = {}
         after = -1
         while True:
@@ -364,10 +364,14 @@ class IsolationMixin:
                     sequences.setdefault(m.source, []).append(m.sequence)
                 if m.supersedes is not None:
                     original = self.store.message_at(m.supersedes)
-                    if original is not None and original.sender == m.sender:
-                        key_conflicts += 1
-                    else:
+                    if original is None or original.sender != m.sender:
                         supersessions += 1
+                    elif original.quarantined == 1:
+                        own_corrections += 1  # corrects its own message, itself in quarantine
+                    else:
+                        key_conflicts += 1  # changes a fact it sent before, already delivered
+                elif any(d.supersedes is not None for d in self.store.deliveries_of(m.position)):
+                    supersessions += 1  # of an emergency-route message (decision 0008)
             if len(page) < _CHECK_PAGE:
                 break
         gaps: dict[str, list[tuple[int, int]]] = {}
@@ -382,7 +386,13 @@ class IsolationMixin:
             findings.append(f"{source}: sequence gaps {ranges}")
         if key_conflicts:
             findings.append(
-                f"{key_conflicts} messages change a fact the partner had sent before the outage"
+                f"{key_conflicts} messages change a fact the partner sent before and that was "
+                "delivered (released or sent before the outage)"
+            )
+        if own_corrections:
+            findings.append(
+                f"{own_corrections} messages correct another of the partner's messages that is "
+                "itself in this quarantine"
             )
         if expected is not None and total > 1.5 * expected:
             findings.append(f"{total} messages where about {expected} were expected")
