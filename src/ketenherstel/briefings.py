@@ -77,7 +77,7 @@ class BriefingService:
                     f"(momentopname {ident}, "
                     f"{format_date(datetime.fromtimestamp(as_of, TZ), with_time=True)})"
                 )
-            counts = Counter(item.direction for item in rt.registry.rescreen())
+            counts = Counter(i.direction for i in rt.registry.rescreen() if i.differs)
             rescreen = {
                 "antecedent gemist": counts.get("missed", 0),
                 "onterecht getoond": counts.get("wrongly-shown", 0),

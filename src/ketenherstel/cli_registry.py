@@ -403,6 +403,8 @@ def _writable(path: Path | None, option: str) -> None:
 
 
 def _states(item: RescreenItem) -> str:
+    if not item.differs:
+        return "no longer differs"
     return f"{item.state_then or '—'} → {item.state_now or '—'}"
 
 
@@ -434,9 +436,11 @@ def rescreen(
     with _runtime(store, registry) as rt:
         items = rt.registry.rescreen(reader=reader, direction=direction)
         _freshness_lines(rt.registry.freshness())
-    counts = {d: sum(1 for i in items if i.direction == d) for d in DIRECTIONS}
+    counts = {d: sum(1 for i in items if i.direction == d and i.differs) for d in DIRECTIONS}
+    undone = sum(1 for i in items if not i.differs)
     out.print(
-        ", ".join(f"{d}: {counts[d]}" for d in DIRECTIONS if direction in (None, d)),
+        ", ".join(f"{d}: {counts[d]}" for d in DIRECTIONS if direction in (None, d))
+        + (f"; {undone} being worked no longer differ (close them)" if undone else ""),
         highlight=False,
     )
     table = Table(
@@ -448,6 +452,9 @@ def rescreen(
         "known at",
         "delay days",
         "work state",
+        "profile",
+        "decision",
+        "note",
         title="Re-screen list",
     )
     for i in items:
@@ -461,6 +468,9 @@ def rescreen(
             _local(i.known_at),
             f"{i.delay_days:.1f}",
             i.work_state,
+            i.profile,
+            i.decision or "",
+            i.note or "",
         )
     if items:
         out.print(table)

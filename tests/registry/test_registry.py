@@ -607,3 +607,58 @@ def test_an_item_worked_meanwhile_is_a_conflict_not_a_lost_update(
     monkeypatch.undo()
     (item,) = reg.rescreen()
     assert (item.work_state, item.assignee) == ("reviewed", "team-a")
+
+
+def test_an_item_being_worked_stays_listed_until_closed_when_its_difference_is_undone(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    clock.now += DAY
+    screen(reg, "SCR-A", "SKN-0000000001", day=None)
+    clock.now += 40 * DAY
+    send(
+        rt,
+        "om",
+        decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z", sequence=1),
+    )
+    reg.catch_up()
+    [item] = reg.rescreen()
+    assert (item.direction, item.differs) == ("missed", True)
+    reg.work_item(
+        reference="SCR-A",
+        case_key="13-000001-25",
+        direction="missed",
+        action="assign",
+        actor="op-1",
+        assignee="team-vog",
+        note="brief aan Justis",
+    )
+    clock.now += DAY  # then the decision is undone: dismissed the same day
+    send(
+        rt,
+        "om",
+        decision(
+            "13-000001-25",
+            "SKN-0000000001",
+            kind="sepot-onvoorwaardelijk",
+            decided="2025-07-15T12:00:00Z",
+            sequence=2,
+        ),
+    )
+    reg.catch_up()
+    [still] = reg.rescreen()
+    assert (still.case_key, still.differs, still.work_state, still.note) == (
+        "13-000001-25",
+        False,
+        "assigned",
+        "brief aan Justis",
+    )
+    for action, extra in (("review", {}), ("close", {"outcome": "geen actie nodig"})):
+        reg.work_item(
+            reference="SCR-A",
+            case_key="13-000001-25",
+            direction="missed",
+            action=action,
+            actor="op-2",
+            **extra,
+        )
+    assert reg.rescreen() == []  # closed, and it no longer differs: gone

@@ -190,6 +190,8 @@ def test_catch_up_then_screen_then_the_late_registration_lands_on_the_rescreen_l
         "assignee": None,
         "outcome": None,
         "decision": None,
+        "note": None,
+        "differs": True,
     }
     assert reads(api, "*")[0].activity == "rescreen-list-read"  # the list read is logged
     assert rescreen(api, direction="wrongly-shown").json() == []

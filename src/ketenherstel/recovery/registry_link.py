@@ -105,7 +105,7 @@ class RegistryLink:
 
     def finish(self) -> RegistryFigures:
         f = self.figures
-        items = self.registry.rescreen(reader=_OPERATOR)
+        items = [i for i in self.registry.rescreen(reader=_OPERATOR) if i.differs]
         f.rescreen = Counter((i.direction, i.profile) for i in items)
         delays = sorted(i.delay_days for i in items)
         f.delay_median_days = statistics.median(delays) if delays else 0.0

@@ -45,6 +45,8 @@ COLUMNS = (
     "assignee",
     "outcome",
     "decision",
+    "note",
+    "differs",
 )
 _SCHEMA = pa.schema(
     [
@@ -65,6 +67,8 @@ _SCHEMA = pa.schema(
         ("assignee", pa.string()),
         ("outcome", pa.string()),
         ("decision", pa.string()),
+        ("note", pa.string()),
+        ("differs", pa.bool_()),
     ]
 )
 
@@ -90,6 +94,8 @@ def item_rows(items: Iterable[RescreenItem]) -> list[dict[str, Any]]:
             "assignee": i.assignee,
             "outcome": i.outcome,
             "decision": i.decision,
+            "note": i.note,
+            "differs": i.differs,
         }
         for i in items
     ]
@@ -182,8 +188,9 @@ def _parquet(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
 
 
 def rescreen_summary(items: Iterable[RescreenItem]) -> list[dict[str, Any]]:
-    """Counts per (direction, consumer, profile, work state): no person in them."""
-    counts = Counter((i.direction, i.consumer, i.profile, i.work_state) for i in items)
+    """Counts per (direction, consumer, profile, work state) of the answers that differ: no
+    person in them."""
+    counts = Counter((i.direction, i.consumer, i.profile, i.work_state) for i in items if i.differs)
     return [
         {"direction": d, "consumer": c, "profile": p, "workState": w, "count": n}
         for (d, c, p, w), n in sorted(counts.items())

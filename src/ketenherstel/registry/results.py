@@ -215,6 +215,11 @@ class RescreenItem:
     outcome: str | None = None
     decision: str | None = None
     """What the consumer decided on the answer (the VOG issued or refused), if it told us."""
+    note: str | None = None
+    """The last note given while working it."""
+    differs: bool = True
+    """False for an item being worked whose answer no longer differs (a later registration
+    undid the difference): it stays listed until it is closed."""
 
     @property
     def delay_days(self) -> float:

@@ -682,9 +682,9 @@ class Registry:
             ]
             people = self.db.people_rows(cur, sorted({s.skn for s in screenings}))
             work = {
-                (int(r[0]), str(r[1]), str(r[2])): (str(r[3]), r[4], r[5])
+                (int(r[0]), str(r[1]), str(r[2])): (str(r[3]), r[4], r[5], r[6])
                 for r in cur.execute(
-                    "SELECT screening_id, case_key, direction, state, assignee, outcome "
+                    "SELECT screening_id, case_key, direction, state, assignee, outcome, note "
                     "FROM rescreen_items"
                 )
             }
@@ -717,7 +717,7 @@ class Registry:
         self,
         s: ScreeningRow,
         rows: list[KnownRegistration],
-        work: Mapping[tuple[int, str, str], tuple[str, Any, Any]],
+        work: Mapping[tuple[int, str, str], tuple[str, Any, Any, Any]],
         decision: str | None,
     ) -> list[RescreenItem]:
         profile = self.profiles.get(s.profile)
@@ -746,27 +746,36 @@ class Registry:
                 latest = _latest(rows, case_key)
                 if latest is not None and latest.state != "none":
                     state_now, fact_date = latest.state, latest.fact_date
-            state, assignee, outcome = work.get((s.id, case_key, direction), ("open", None, None))
             out.append(
-                RescreenItem(
-                    reference=s.reference,
-                    consumer=s.consumer,
-                    profile=s.profile,
-                    skn=s.skn,
-                    query_date=s.query_date,
-                    answered_at=s.answered_at,
-                    direction=direction,
-                    case_key=case_key,
+                _item(
+                    s,
+                    direction,
+                    case_key,
+                    work.get((s.id, case_key, direction), ("open", None, None, None)),
+                    decision,
                     state_then=None if before is None else before.state,
                     state_now=after.state if after is not None else state_now,
                     fact_date=fact_date,
                     known_at=known,
-                    work_state=state,
-                    assignee=assignee,
-                    outcome=outcome,
-                    decision=decision,
                 )
             )
+        # An item being worked stays listed until closed, also when a later registration
+        # undid its difference.
+        listed = {(i.case_key, i.direction) for i in out}
+        for (sid, case_key, way), worked in work.items():
+            if sid == s.id and worked[0] != "closed" and (case_key, way) not in listed:
+                out.append(
+                    _item(
+                        s,
+                        way,  # type: ignore[arg-type]
+                        case_key,
+                        worked,
+                        decision,
+                        fact_date=s.query_date,
+                        known_at=s.answered_at,
+                        differs=False,
+                    )
+                )
         return out
 
     def work_item(
@@ -1022,6 +1031,43 @@ class Registry:
     def _skn(skn: str) -> None:
         if not isinstance(skn, str) or not _SKN.match(skn):
             raise RegistryInputError(f"skn must look like SKN-0123456789, not {skn!r}", "skn")
+
+
+def _item(
+    s: ScreeningRow,
+    direction: Direction,
+    case_key: str,
+    worked: tuple[str, Any, Any, Any],
+    decision: str | None,
+    *,
+    fact_date: date,
+    known_at: float,
+    state_then: CaseState | None = None,
+    state_now: CaseState | None = None,
+    differs: bool = True,
+) -> RescreenItem:
+    """A re-screen item of screening ``s``, with its work (state, assignee, outcome, note)."""
+    state, assignee, outcome, note = worked
+    return RescreenItem(
+        reference=s.reference,
+        consumer=s.consumer,
+        profile=s.profile,
+        skn=s.skn,
+        query_date=s.query_date,
+        answered_at=s.answered_at,
+        direction=direction,
+        case_key=case_key,
+        state_then=state_then,
+        state_now=state_now,
+        fact_date=fact_date,
+        known_at=known_at,
+        work_state=state,
+        assignee=assignee,
+        outcome=outcome,
+        decision=decision,
+        note=note,
+        differs=differs,
+    )
 
 
 def _latest(rows: Iterable[KnownRegistration], case_key: str) -> KnownRegistration | None:

@@ -229,6 +229,12 @@ class RescreenItemRead(Model):
     decision: str | None = Field(
         description="What the consumer decided on the answer (the VOG issued or refused)"
     )
+    note: str | None = Field(default=None, description="The last note given while working it")
+    differs: bool = Field(
+        default=True,
+        description="False for an item being worked whose answer no longer differs (a later "
+        "registration undid the difference): it stays listed until closed",
+    )
 
 
 class RescreenCountRead(Model):
