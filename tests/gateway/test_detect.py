@@ -172,8 +172,9 @@ def test_gzip_files_truncated_gzip_and_unparsed_lines_kept(tmp_path: Path) -> No
     assert r.unparsed_kept == [(str(gz), len(login(0, "1", "ann", "198.51.100.7")), "garbage")]
     cut = tmp_path / "cut.log.gz"
     cut.write_bytes(gzip.compress(body * 100)[:-30])
-    with pytest.raises(GatewayInputError, match="unreadable"):
-        scan([cut])
+    r = scan([cut])  # read as far as it goes; the rest is a gap in the log, named
+    [truncated] = [f for f in r.findings if f.rule == "log-file-truncated"]
+    assert r.events > 0 and "unreadable" in truncated.detail
     binary = write(tmp_path / "bin.log", "\x00\xff\xfe" * 1000 + "\n", probe(1))
     r = scan([binary])
     assert r.unparsed == 1 and r.events == 1
@@ -268,8 +269,15 @@ def test_many_files_parsed_in_parallel_give_what_one_by_one_gives(tmp_path: Path
     assert parallel.unparsed_kept == one_by_one.unparsed_kept
     cut = tmp_path / "cut.log.gz"
     cut.write_bytes(gzip.compress(probe(1).encode("latin-1") * 500)[:-30])
-    with pytest.raises(GatewayInputError, match="unreadable"):
-        scan([files[0], cut], workers=2)
+    with_cut = scan([files[0], cut], workers=2)  # the same as one by one, truncation named
+    assert [f.to_json() for f in with_cut.findings] == [
+        f.to_json() for f in scan([files[0], cut]).findings
+    ]
+    assert "log-file-truncated" in {f.rule for f in with_cut.findings}
+    unreadable = tmp_path / "gone.log"
+    unreadable.mkdir()  # a directory where a file was expected: an error, not a gap
+    with pytest.raises(GatewayInputError):
+        scan([files[0], unreadable], workers=2)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -302,3 +310,20 @@ def test_lines_removed_from_a_log_that_counts_up_by_one_are_found(
         encoding="latin-1",
     )
     assert not [f for f in scan([skipping]).findings if f.rule == "log-sequence-gap"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_truncated_gzip_is_read_as_far_as_it_goes_and_the_other_files_too(
+    tmp_path: Path, workers: int
+) -> None:
+    good = tmp_path / "ns.log"
+    good.write_text(login(0, "1", "ann", "198.51.100.7"), encoding="latin-1")
+    lines = "".join(request(i, "2", "bob", "198.51.100.8") for i in range(2_000))
+    whole = gzip.compress(lines.encode("latin-1"))
+    cut = tmp_path / "ns.log.1.gz"
+    cut.write_bytes(whole[: len(whole) // 2])  # copied while it was still being written
+    r = scan([good, cut], workers=workers)
+    assert r.files[0]["lines"] == 1 and 0 < r.files[1]["lines"] < 2_000
+    [truncated] = [f for f in r.findings if f.rule == "log-file-truncated"]
+    assert truncated.evidence[0].file == str(cut) and truncated.evidence[0].offset > 0
+    assert r.unparsed == 0

@@ -243,6 +243,7 @@ RULES_NL = {
     "log-sequence-back": "volgnummers in de log lopen terug (herstart, rotatie of verwijderde "
     "regels)",
     "log-rotation-gap": "geen logbestand dekt deze periode",
+    "log-file-truncated": "een gecomprimeerd logbestand houdt halverwege op",
     "log-sequence-gap": "volgnummers in de log springen vooruit in een log die verder per één "
     "telt: regels verwijderd",
     "many-accounts": "één adres gebruikte veel accounts",

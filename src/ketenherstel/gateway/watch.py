@@ -313,7 +313,26 @@ def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[t
                 yield offset, raw.decode("latin-1")
                 offset += len(raw)
     except (OSError, EOFError) as exc:  # a truncated gzip
+        if packed:
+            raise TruncatedFile(f"{path}: unreadable after byte {offset}: {exc}", offset) from None
         raise GatewayInputError(f"{path}: unreadable after byte {offset}: {exc}") from None
+
+
+class TruncatedFile(GatewayInputError):
+    """A compressed log that ends mid-stream (copied while still being written, or damaged):
+    what comes before ``offset`` (in the uncompressed stream) was read."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass(frozen=True, slots=True)
+class Truncated:
+    """An item: the file could be read only up to ``offset``."""
+
+    offset: int
+    reason: str
 
 
 @dataclass(slots=True)
@@ -532,6 +551,19 @@ class Watch:
             if isinstance(item, tuple):
                 unparsed += 1
                 self.result.keep_unparsed(name, item[0], item[1])
+                continue
+            if isinstance(item, Truncated):
+                lines -= 1
+                self.result.findings.append(
+                    Finding(
+                        "log-file-truncated",
+                        "A compressed log file ends mid-stream: what follows is not in the scan",
+                        str(self.p_silence.get("confidence", "low")),
+                        last[0] if last is not None else None,
+                        detail=item.reason,
+                        evidence=[Evidence(name, item.offset)],
+                    )
+                )
                 continue
             events += 1
             if item.at is not None:
@@ -966,7 +998,7 @@ def _about(
     )
 
 
-Item = Event | None | tuple[int, str]
+Item = Event | None | tuple[int, str] | Truncated
 
 
 def _parser_for(path: Path) -> LineParser:
@@ -974,10 +1006,11 @@ def _parser_for(path: Path) -> LineParser:
     a day above 12 (a log of the first days of a month), from the first line further on that
     has one; undecided to the end, NetScaler's default (month-first), marked as assumed."""
     head = []
-    for _offset, line in read_lines(path):
-        head.append(line)
-        if len(head) >= _SNIFF:
-            break
+    with contextlib.suppress(TruncatedFile):  # a truncated file: what could be read tells
+        for _offset, line in read_lines(path):
+            head.append(line)
+            if len(head) >= _SNIFF:
+                break
     order = decide_date_order(head)
     if order is None and len(head) >= _SNIFF:
         order = _decide_further(path)
@@ -1003,7 +1036,9 @@ def _decide_further(path: Path) -> str | None:
                     return order
                 rest = block[cut:]
             return decide_date_order_bytes(rest)
-    except (OSError, EOFError) as exc:
+    except EOFError:
+        return decide_date_order_bytes(rest)  # a truncated gzip: what could be read tells
+    except OSError as exc:
         raise GatewayInputError(f"{path}: unreadable: {exc}") from None
 
 
@@ -1018,15 +1053,18 @@ def _items(
     byte offset reached now and then."""
     name = str(path)
     count = 0
-    for offset, line in read_lines(path, start, end):
-        count += 1
-        if tick is not None and not count % _TICK_LINES:
-            tick(offset)
-        if not line.strip():
-            yield None
-            continue
-        event = parser.parse(line, name, offset)
-        yield event if event is not None else (offset, line[:200].rstrip("\r\n"))
+    try:
+        for offset, line in read_lines(path, start, end):
+            count += 1
+            if tick is not None and not count % _TICK_LINES:
+                tick(offset)
+            if not line.strip():
+                yield None
+                continue
+            event = parser.parse(line, name, offset)
+            yield event if event is not None else (offset, line[:200].rstrip("\r\n"))
+    except TruncatedFile as exc:  # what came before is read; the rest is a gap in the log
+        yield Truncated(exc.offset, str(exc))
 
 
 def _parse_file(path: str, queue: Any) -> None:
