@@ -93,6 +93,14 @@ def test_plan_apply_refuses_bad_input(tmp_path: Path) -> None:
     assert code == 2 and "--as names you" in err
     code, _, err = run("plan", "apply", "nope", "isolation", "--as", "ann", "--store", store)
     assert code == 2 and "no such plan file" in err
+    # A wave on a store that never had the isolation: refused, nothing changed.
+    code, _, err = run("plan", "apply", "om-2025", "wave-1", "--as", "ann", "--store", store)
+    assert code == 2 and "om is online: this store never had the plan's isolation step" in err
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        assert rt.exchange.channels() == [] and rt.exchange.partner_history() == []
+    finally:
+        rt.close()
 
 
 def test_demo_runs_the_scenario_without_serving(tmp_path: Path) -> None:

@@ -119,6 +119,21 @@ def apply_step(
     principal that is no operator, ``StateConflict`` when the same operator approves).
     """
     index = _index(plan, step)
+    if index >= 0 and plan.isolation is not None:
+        # A wave follows the isolation: a partner the plan isolates that was never out of
+        # online has not had it, and the wave's holds would describe what did not happen.
+        states = {key: record.state for key, record in exchange.partner_states().items()}
+        missing = [
+            key
+            for key in plan.isolation.partners
+            if states.get(key, "online") == "online"
+            and not exchange.partner_history(partner=key, limit=1)
+        ]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} online: this store "
+                f"never had the plan's isolation step; apply `isolation` first"
+            )
     at = plan.isolation.at if index < 0 and plan.isolation else plan.waves[index].at
     wave = plan.waves[index] if index >= 0 else None
     reason = f"go-live plan {plan.name}, step {step}"
