@@ -169,7 +169,8 @@ class Registry:
         elif bound != store_id:
             raise RegistryMismatch(
                 f"registry {self.db.path} belongs to another store (its id {bound[:8]}…, this "
-                f"store's {store_id[:8]}…): give this store's registry file"
+                f"store's {store_id[:8]}…): give this store's registry file (a new store, "
+                "made after this file, starts with a new one: move this one away)"
             )
 
     # -- catch-up ----------------------------------------------------------------------
