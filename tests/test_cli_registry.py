@@ -226,7 +226,9 @@ def test_profiles_are_listed() -> None:
     code, out, _ = run("registry", "profiles")
     assert code == 0
     assert "vog-natuurlijk-persoon" in out and "continue-screening-kinderopvang" in out
-    assert "20" in out
+    assert "look-back: 20 years" in out and "consumers: justis" in out
+    narrow = runner.invoke(app, ["registry", "profiles"], env={"COLUMNS": "60"})
+    assert "\ncontinue-screening-kinderopvang\n" in narrow.stdout  # whole, at any width
 
 
 def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -> None:

@@ -276,17 +276,19 @@ def profiles() -> None:
         loaded = load_profiles()
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    table = Table("name", "categories", "look-back years", "pending", "description")
+    # One block per profile, its name (what --profile takes) on a line of its own: whole,
+    # however narrow the terminal.
     for p in sorted(loaded.values(), key=lambda p: p.name):
-        _row(
-            table,
-            p.name,
-            ", ".join(sorted(p.categories)),
-            str(p.lookback_years),
-            "yes" if p.pending else "no",
-            p.description,
+        out.print(
+            f"{p.name}\n"
+            f"  {p.description}\n"
+            f"  categories: {', '.join(sorted(p.categories))}\n"
+            f"  look-back: {p.lookback_years} years; pending cases count: "
+            f"{'yes' if p.pending else 'no'}\n"
+            f"  consumers: {', '.join(sorted(p.consumers))}",
+            markup=False,
+            highlight=False,
         )
-    out.print(table)
 
 
 @registry_app.command("screen")
