@@ -290,6 +290,11 @@ def is_gzip(path: Path) -> bool:
         raise GatewayInputError(f"{path}: {exc.strerror or exc}") from None
 
 
+def _open_log(path: Path, packed: bool) -> IO[bytes]:
+    """A log file's bytes: a gzip file's uncompressed."""
+    return gzip.GzipFile(path, "rb") if packed else path.open("rb")  # type: ignore[return-value]
+
+
 def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, str]]:
     """(byte offset, line as Latin-1) of a plain or gzip file; the offset of a gzip file's line
     is in its uncompressed stream. Of a plain file, ``start`` (a line's first byte) and ``end``
@@ -299,12 +304,7 @@ def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[t
         raise ValueError("a gzip file is read whole")
     offset = start
     try:
-        with contextlib.ExitStack() as stack:
-            fh: IO[bytes] = (
-                stack.enter_context(gzip.GzipFile(path, "rb"))  # type: ignore[arg-type]
-                if packed
-                else stack.enter_context(path.open("rb"))
-            )
+        with _open_log(path, packed) as fh:
             if start:
                 fh.seek(start)
             for raw in fh:
@@ -1022,12 +1022,7 @@ def _decide_further(path: Path) -> str | None:
     raw bytes, a few MiB at a time: seconds for gigabytes)."""
     rest = b""
     try:
-        with contextlib.ExitStack() as stack:
-            fh: IO[bytes] = (
-                stack.enter_context(gzip.GzipFile(path, "rb"))  # type: ignore[arg-type]
-                if is_gzip(path)
-                else stack.enter_context(path.open("rb"))
-            )
+        with _open_log(path, is_gzip(path)) as fh:
             while chunk := fh.read(_DECIDE_CHUNK):
                 block = rest + chunk
                 cut = block.rfind(b"\n") + 1

@@ -17,7 +17,7 @@ ground the caller gives. Registry work is synchronous SQLite work: it runs in th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -113,6 +113,35 @@ def _partner_or_operator(principal: Principal, what: str) -> None:
 
 def _freshness(fresh: Freshness) -> s.FreshnessRead:
     return s.FreshnessRead.model_validate(fresh.to_json())
+
+
+FormatQuery = Annotated[
+    Literal["json", "csv", "parquet"], Query(alias="format", description="The answer's format")
+]
+
+
+def _files(description: str) -> dict[str, Any]:
+    """The 200 response of a list that is also a CSV or Parquet file."""
+    return {
+        "description": description,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            PARQUET: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+
+
+async def _file(
+    fmt: str,
+    rows: Sequence[T],
+    to_csv: Callable[[Sequence[T]], bytes],
+    to_parquet: Callable[[Sequence[T]], bytes],
+    stem: str,
+) -> Response:
+    """A list as a CSV or Parquet download, encoded off the event loop."""
+    if fmt == "csv":
+        return _download(await run_in_threadpool(to_csv, rows), CSV, f"{stem}.csv")
+    return _download(await run_in_threadpool(to_parquet, rows), PARQUET, f"{stem}.parquet")
 
 
 def _applied(r: ApplyResult) -> s.CatchUpRead:
@@ -403,13 +432,7 @@ async def list_person_reads(
     operation_id="listRegistryRescreenItems",
     response_model=list[s.RescreenItemRead],
     responses={
-        200: {
-            "description": "The items (JSON), or a CSV or Parquet file of them",
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                PARQUET: {"schema": {"type": "string", "format": "binary"}},
-            },
-        },
+        200: _files("The items (JSON), or a CSV or Parquet file of them"),
         400: _problem(_READ_PERSON),
         403: _problem("Needs the operator role"),
     },
@@ -421,9 +444,7 @@ async def list_rescreen_items(
     legal_ground: LegalGround,
     direction: s.Direction | None = None,
     work_state: Annotated[s.WorkState | None, Query(alias="workState")] = None,
-    fmt: Annotated[
-        Literal["json", "csv", "parquet"], Query(alias="format", description="The answer's format")
-    ] = "json",
+    fmt: FormatQuery = "json",
 ) -> Response | list[s.RescreenItemRead]:
     reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
     items = await _call(
@@ -433,12 +454,8 @@ async def list_rescreen_items(
         work_state=work_state,
         where={"purpose": "query", "legalGround": "query"},
     )
-    if fmt == "csv":
-        data = await run_in_threadpool(export.to_csv, items)
-        return _download(data, CSV, "rescreen-items.csv")
-    if fmt == "parquet":
-        data = await run_in_threadpool(export.to_parquet, items)
-        return _download(data, PARQUET, "rescreen-items.parquet")
+    if fmt != "json":
+        return await _file(fmt, items, export.to_csv, export.to_parquet, "rescreen-items")
     return [s.RescreenItemRead.model_validate(row) for row in export.item_rows(items)]
 
 
@@ -502,13 +519,7 @@ async def create_rescreen_action(
     operation_id="listRegistryEcrisNotifications",
     response_model=list[s.EcrisNotificationRead],
     responses={
-        200: {
-            "description": "The notifications (JSON), or a CSV or Parquet file of them",
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                PARQUET: {"schema": {"type": "string", "format": "binary"}},
-            },
-        },
+        200: _files("The notifications (JSON), or a CSV or Parquet file of them"),
         400: _problem("A bad state, or no purpose or legal ground for the read"),
         403: _problem("Needs the operator role"),
     },
@@ -519,9 +530,7 @@ async def list_ecris_notifications(
     purpose: Purpose,
     legal_ground: LegalGround,
     state: Annotated[Literal["late", "unsent", "on-time"] | None, Query()] = None,
-    fmt: Annotated[
-        Literal["json", "csv", "parquet"], Query(alias="format", description="The answer's format")
-    ] = "json",
+    fmt: FormatQuery = "json",
 ) -> Response | list[s.EcrisNotificationRead]:
     reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
     found = await _call(
@@ -530,12 +539,14 @@ async def list_ecris_notifications(
         reader=reader,
         where={"state": "query", "purpose": "query", "legalGround": "query"},
     )
-    if fmt == "csv":
-        data = await run_in_threadpool(export.notifications_csv, found)
-        return _download(data, CSV, "ecris-notifications.csv")
-    if fmt == "parquet":
-        data = await run_in_threadpool(export.notifications_parquet, found)
-        return _download(data, PARQUET, "ecris-notifications.parquet")
+    if fmt != "json":
+        return await _file(
+            fmt,
+            found,
+            export.notifications_csv,
+            export.notifications_parquet,
+            "ecris-notifications",
+        )
     return [s.EcrisNotificationRead.model_validate(r) for r in export.notification_rows(found)]
 
 
