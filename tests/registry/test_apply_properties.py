@@ -5,8 +5,11 @@ registration once, in order."""
 from __future__ import annotations
 
 import itertools
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from hypothesis import strategies as st
 
 from ketenherstel.chain import Chain, load_chain
 from ketenherstel.registry import Registry, open_registry_db
+from ketenherstel.registry.db import message_key
 from ketenherstel.registry.model import Profile, relevant_cases
 from ketenherstel.store.ports import LeasedDelivery
 from tests.registry.factories import decision, judgment
@@ -145,4 +149,62 @@ def test_the_counts_migration_fills_in_what_was_applied_before_it(tmp_path: Path
     with reg.db.tx() as cur:
         names = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "applied_source_at" not in names
+    reg.db.close()
+
+
+def _old_registry(path: str, before: str) -> sqlite3.Connection:
+    """A registry file made by the migrations before ``before``, as an older version left it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY)")
+    folder = resources.files("ketenherstel.registry") / "migrations"
+    for item in sorted(folder.iterdir(), key=lambda f: f.name):
+        if not item.name.endswith(".sql") or item.name >= before:
+            continue
+        code = "\n".join(line.split("--")[0] for line in item.read_text("utf-8").splitlines())
+        for statement in code.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (item.name,))
+    return conn
+
+
+def test_the_keys_migration_keeps_what_was_applied_and_finds_it_again(tmp_path: Path) -> None:
+    """Rows applied before migration 0006 (hex hashes, found by (source, id)) are keyed by it:
+    a redelivery of one is still recognised, the same fact again is still the same fact, and
+    reconciliation still pages through them in the order they were applied."""
+    first = decision("13-000001-25", "SKN-0000000001")
+    other = judgment("13-000002-25", "SKN-0000000002", day="2025-03-01")
+    current = Registry(open_registry_db(str(tmp_path / "now.sqlite")), CHAIN, clock=lambda: 5.0)
+    current.apply([_delivery(1, first, "13-000001-25"), _delivery(2, other, "13-000002-25")])
+    with current.db.tx() as cur:
+        applied = cur.execute(
+            "SELECT source, id, type, bkey, fact_hash, outcome, registration, applied_at "
+            "FROM applied ORDER BY seq"
+        ).fetchall()
+        registrations = cur.execute("SELECT * FROM registrations ORDER BY id").fetchall()
+    current.db.close()
+    old = _old_registry(str(tmp_path / "old.sqlite"), "0006")
+    old.executemany(  # in the old form: hashes in hex, the rows' rowids not from 1
+        "INSERT INTO applied (rowid, source, id, type, bkey, fact_hash, outcome, registration, "
+        "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(10 * n, s, i, t, b.hex(), f.hex(), o, r, at)
+         for n, (s, i, t, b, f, o, r, at) in enumerate(applied, 1)],
+    )  # fmt: skip
+    old.executemany(f"INSERT INTO registrations VALUES ({','.join('?' * 15)})", registrations)
+    old.close()
+
+    reg = Registry(open_registry_db(str(tmp_path / "old.sqlite")), CHAIN, clock=lambda: 9.0)
+    assert [r[:3] for r in reg.db.applied_rows(after=0, limit=10)] == [
+        (10, first["source"], first["id"]),
+        (20, other["source"], other["id"]),
+    ]
+    again = reg.apply([_delivery(1, first, "13-000001-25")])
+    assert (again.redelivered, again.applied) == (1, 0)
+    same = dict(first, id=str(uuid.uuid4()))  # the same fact under a new id
+    assert reg.apply([_delivery(3, same, "13-000001-25")]).same_fact == 1
+    assert reg.db.counts()["registrations"] == 2
+    with reg.db.tx() as cur:
+        assert {bytes(r[0]) for r in cur.execute("SELECT key FROM applied")} == {
+            message_key(e["source"], e["id"]) for e in (first, other, same)
+        }
     reg.db.close()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ketenherstel.registry.db import RegistryDb
+from ketenherstel.registry.db import RegistryDb, message_key
 from ketenherstel.registry.model import Registration
 from ketenherstel.registry.workdays import add_working_days
 from ketenherstel.store.ports import LeasedDelivery
@@ -23,8 +23,8 @@ class _Parsed:
     delivery: LeasedDelivery
     data: Any  # the event's data, for a message that is not a registration; else None
     reg: Registration | None  # None: not a registration (Justid receives other types too)
-    bkey: str | None
-    fact: str | None
+    bkey: bytes | None  # the first 128 bits of SHA-256 of the business key
+    fact: bytes | None  # and of the data
     sequence: int | None = None
     event_at: float | None = None
 
@@ -34,11 +34,11 @@ class _Batch:
 
     def __init__(self, db: RegistryDb, cur: Any, now: float) -> None:
         self.db, self.cur, self.now = db, cur, now
-        self.by_bkey: dict[str, tuple[str, int]] = {}
+        self.by_bkey: dict[bytes, tuple[bytes, int]] = {}
         self.superseded: dict[tuple[str, str], int] = {}
         self.aliases: dict[tuple[str, str], str] = {}
         self.cases: dict[int, tuple[str, str]] = {}
-        self.applied: list[tuple[LeasedDelivery, str, str | None, str | None, int | None]] = []
+        self.applied: list[tuple[LeasedDelivery, str, bytes | None, bytes | None, int | None]] = []
         self.registrations: list[tuple[Any, ...]] = []
         self.replaced: list[tuple[float, int, int]] = []
         self.new_aliases: list[tuple[str, str, str]] = []
@@ -119,7 +119,17 @@ class _Batch:
             self.cur,
             registrations=self.registrations,
             applied=[
-                (d.source, d.id, d.type, bkey, fact, outcome, reg, self.now)
+                (
+                    message_key(d.source, d.id),
+                    d.source,
+                    d.id,
+                    d.type,
+                    bkey,
+                    fact,
+                    outcome,
+                    reg,
+                    self.now,
+                )
                 for d, outcome, bkey, fact, reg in self.applied
             ],
             replaced=self.replaced,

@@ -3,6 +3,7 @@ tables, nothing in ``store/`` touches these."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections import Counter
@@ -16,7 +17,7 @@ from typing import Any
 
 from ketenherstel.registry.model import CaseState, KnownRegistration
 
-__all__ = ["AppliedRow", "ReadRecord", "RegistryDb", "ScreeningRow", "open_registry_db"]
+__all__ = ["ReadRecord", "RegistryDb", "ScreeningRow", "message_key", "open_registry_db"]
 
 _CHUNK = 500
 
@@ -30,13 +31,15 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-@dataclass(frozen=True, slots=True)
-class AppliedRow:
-    source: str
-    id: str
-    bkey: str | None
-    fact_hash: str | None
-    registration: int | None
+def message_key(source: str, ident: str) -> bytes:
+    """How ``applied`` finds a message (decision 0015): the first 128 bits of SHA-256 of its
+    source, a NUL and its id. Two messages sharing one would make the insert of the second fail
+    (the key is unique), never pass for a redelivery: the lookups compare source and id too."""
+    return hashlib.sha256(f"{source}\0{ident}".encode()).digest()[:16]
+
+
+def _unhex(value: object) -> bytes | None:
+    return None if value is None else bytes.fromhex(str(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,9 @@ class RegistryDb:
         # are random); checkpointing less often copies a page rewritten by several of them
         # once. 10,000 pages is a WAL of about 40 MB.
         self._conn.execute("PRAGMA wal_autocheckpoint=10000")
+        # Used by migration 0006 to key the rows applied before it.
+        self._conn.create_function("registry_key", 2, message_key, deterministic=True)
+        self._conn.create_function("registry_unhex", 1, _unhex, deterministic=True)
         self._lock = threading.RLock()
         self._migrate()
 
@@ -156,46 +162,44 @@ class RegistryDb:
 
     def applied(self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (source, id) the registry has seen already."""
-        return set(self._by_key(cur, keys, "source, id", ""))
+        return {(s, i) for s, i, _ in self._by_key(cur, keys, "")}
 
     def _by_key(
-        self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]], columns: str, where: str
-    ) -> Iterator[tuple[Any, ...]]:
-        """Rows of ``applied`` for these (source, id), read per source through its key."""
-        by_source: dict[str, list[str]] = {}
-        for source, ident in keys:
-            by_source.setdefault(source, []).append(ident)
-        for source, idents in by_source.items():
-            for chunk in _chunked(idents):
-                yield from cur.execute(
-                    f"SELECT {columns} FROM applied WHERE source = ? "
-                    f"AND id IN ({_marks(len(chunk))}){where}",
-                    (source, *chunk),
-                )
+        self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]], where: str
+    ) -> Iterator[tuple[str, str, int | None]]:
+        """(source, id, registration) of the rows of ``applied`` for these (source, id), found
+        through their key; a row is only the message's when its source and id are its own."""
+        wanted = set(keys)
+        hashed = [message_key(source, ident) for source, ident in wanted]
+        for chunk in _chunked(hashed):
+            for source, ident, registration in cur.execute(
+                f"SELECT source, id, registration FROM applied WHERE key IN "
+                f"({_marks(len(chunk))}){where}",
+                chunk,
+            ):
+                if (source, ident) in wanted:
+                    yield str(source), str(ident), registration
 
-    def by_bkeys(self, cur: sqlite3.Cursor, bkeys: Sequence[str]) -> dict[str, tuple[str, int]]:
+    def by_bkeys(
+        self, cur: sqlite3.Cursor, bkeys: Sequence[bytes]
+    ) -> dict[bytes, tuple[bytes, int]]:
         """Per business key: (fact hash, registration) of the latest applied registration."""
-        found: dict[str, tuple[str, int]] = {}
+        found: dict[bytes, tuple[bytes, int]] = {}
         for chunk in _chunked(bkeys):
             for bkey, fact, registration in cur.execute(
                 "SELECT bkey, fact_hash, registration FROM applied WHERE outcome = 'applied' "
                 f"AND bkey IN ({_marks(len(chunk))}) ORDER BY registration",
                 chunk,
             ):
-                found[str(bkey)] = (str(fact), int(registration))
+                found[bytes(bkey)] = (bytes(fact), int(registration))
         return found
 
     def registrations_of(
         self, cur: sqlite3.Cursor, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], int]:
         """The registration each of these (source, id) messages made, where it made one."""
-        rows = self._by_key(
-            cur,
-            keys,
-            "source, id, registration",
-            " AND registration IS NOT NULL AND outcome = 'applied'",
-        )
-        return {(str(s), str(i)): int(r) for s, i, r in rows}
+        rows = self._by_key(cur, keys, " AND registration IS NOT NULL AND outcome = 'applied'")
+        return {(s, i): int(r) for s, i, r in rows if r is not None}
 
     def aliases(self, cur: sqlite3.Cursor, skns: Sequence[str]) -> dict[tuple[str, str], str]:
         found: dict[tuple[str, str], str] = {}
@@ -279,11 +283,11 @@ class RegistryDb:
             registrations,
         )
         cur.executemany(
-            "INSERT INTO applied (source, id, type, bkey, fact_hash, outcome, registration, "
-            "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO applied (key, source, id, type, bkey, fact_hash, outcome, registration, "
+            "applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             applied,
         )
-        counts = Counter((row[0], row[7]) for row in applied)
+        counts = Counter((row[1], row[8]) for row in applied)
         cur.executemany(
             "INSERT INTO applied_counts (source, applied_at, n) VALUES (?, ?, ?) "
             "ON CONFLICT (source, applied_at) DO UPDATE SET n = n + excluded.n",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -273,13 +274,18 @@ def _text(data: Mapping[str, Any], name: str) -> str:
 def _date(data: Mapping[str, Any], name: str) -> date:
     value = _text(data, name)
     try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        # A moment's date is its date in the Netherlands, where the look-back period is counted.
-        return moment.astimezone(_AMSTERDAM).date() if moment.tzinfo else moment.date()
+        return _day_of(value)
     except ValueError:
         raise RegistrationError(f"{name} is not a date: {value!r}") from None
+
+
+@lru_cache(maxsize=65_536)  # a catch-up repeats its dates (and zone conversion is slow)
+def _day_of(value: str) -> date:
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    # A moment's date is its date in the Netherlands, where the look-back period is counted.
+    return moment.astimezone(_AMSTERDAM).date() if moment.tzinfo else moment.date()
 
 
 def _known(categories: set[str]) -> tuple[str, ...]:

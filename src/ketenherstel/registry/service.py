@@ -231,8 +231,8 @@ class Registry:
         key = self.chain.business_key(d.type, data) if isinstance(data, dict) else None
         # Kept as hashes (the first 128 bits of SHA-256): the same fact still matches, and the
         # registry's tables do not repeat every case's keys in clear.
-        bkey = None if key is None else hashlib.sha256(key.encode()).hexdigest()[:32]
-        fact = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+        bkey = None if key is None else hashlib.sha256(key.encode()).digest()[:16]
+        fact = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).digest()[:16]
         return _Parsed(
             d, None, reg, bkey, fact, _int(event.get("sequence")), _epoch(event.get("time"))
         )
@@ -260,7 +260,7 @@ class Registry:
             batch.replaced.append((batch.now, ident, replaces))
             result.replaced += 1
         if p.bkey is not None:
-            batch.by_bkey[p.bkey] = (p.fact or "", ident)
+            batch.by_bkey[p.bkey] = (p.fact or b"", ident)
         batch.applied.append((d, "applied", p.bkey, p.fact, ident))
         result.applied += 1
 
