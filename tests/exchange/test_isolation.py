@@ -13,11 +13,13 @@ import pytest
 from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.errors import InvalidInput, StateConflict
+from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.settings import Settings
 from ketenherstel.sim import sample_events
+from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.store.ports import RouteRecord
-from tests.factories import PV_TYPE, pv_event
+from tests.factories import KMAR_OIN, PV_TYPE, pv_event
 
 AFDOENING = "nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1"
 OP_A = Principal("op-a", "operator", None, "token")
@@ -229,3 +231,50 @@ def test_the_quarantine_check_tells_supersessions_from_corrections_within_it(
     assert check.findings == [
         "1 messages correct another of the partner's messages that is itself in this quarantine"
     ]
+
+
+def test_the_quarantine_check_compares_with_paper_work_and_other_partners(
+    rt: Runtime,
+) -> None:
+    """What others registered meanwhile: paper work for the same case and type that no message
+    matched, where the returning partner's message has no paper record of its own, and another
+    partner's message of the same fact with other content. Agreeing paper work is no finding."""
+    ex = rt.exchange
+    manual = ManualWork(store=manual_store(rt.store), chain=rt.chain, clock=ex.clock)
+    sent = om_afdoening(rt, "10-000050-25")
+    said = sent["data"]["decisionKind"]
+    other_kind = "voeging" if said != "voeging" else "dagvaarding"
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.set_partner_state(principal=OP_A, partner="kmar", state="isolated", reason="Citrix")
+    for case, kind in (("10-000050-25", other_kind), ("10-000051-25", said)):
+        manual.register(
+            principal=OP_A,
+            partner="om",
+            case=case,
+            type=AFDOENING,
+            when="2025-08-01T10:00",
+            role="parketsecretaris",
+            fields={"decisionKind": kind},
+        )
+    police = pv_event(case="10-000060-25")
+    ex.submit(principal=partner("politie"), events=[police])
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    ex.set_partner_state(principal=OP_A, partner="kmar", state="returning", reason="back")
+    agreeing = om_afdoening(rt, "10-000051-25")
+    agreeing["data"]["decisionKind"] = said
+    ex.submit(principal=partner("om"), events=[sent, agreeing])
+
+    check = ex.check_quarantine(partner="om")
+    assert (check.messages, check.paper_conflicts, check.other_conflicts) == (2, 1, 0)
+    [finding] = check.findings
+    assert finding.startswith("1 messages have no paper record of their own, but paper work")
+    assert "→ manual record: " in finding and not check.clean
+
+    # The military police report the same arrest's report with other content.
+    kmar = pv_event(case="10-000060-25", source=f"urn:nld:oin:{KMAR_OIN}:systeem:kmar")
+    kmar["data"] = dict(police["data"], pageCount=police["data"]["pageCount"] + 100)
+    ex.submit(principal=partner("kmar"), events=[kmar])
+    check = ex.check_quarantine(partner="kmar")
+    assert (check.messages, check.paper_conflicts, check.other_conflicts) == (1, 0, 1)
+    assert check.findings[0].startswith("1 messages state a fact another partner sent meanwhile")
+    assert check.to_json().count('"otherConflicts": 1') == 1

@@ -132,6 +132,29 @@ class ManualContract:
             store.register_manual([record("k3"), record("k3")], now=2.0, actor="op")
         assert [r.bkey for r in store.manual_records()] == ["k1"]
 
+    def test_the_facts_a_quarantine_check_compares_with(self, store: Any) -> None:
+        """Messages by business key (not those waiting in quarantine themselves) and open paper
+        records by business key or by (type, case)."""
+        put_message(store, 7, "k1", sender="kmar")
+        put_message(store, 8, "k1", sender="om")
+        with store._tx() as cur:
+            store._x(cur, "UPDATE messages SET quarantined = 1 WHERE pos = 8", ())
+        a, b, c = store.register_manual(
+            [record("k1"), record("k2", case="13-100002-25"), record("k3", case="13-100003-25")],
+            now=1.0,
+            actor="op",
+        )
+        store.withdraw_manual(record_id=c.id, reason="a mistake", actor="op", now=2.0)
+        found = store.facts_for_check(
+            ["k1"], [(UITSPRAAK, "13-100002-25"), (UITSPRAAK, "13-100003-25"), (VH_BESLIST, "x")]
+        )
+        assert [(f.kind, f.ref, f.partner, f.bkey, f.matched) for f in found] == [
+            ("message", 7, "kmar", "k1", False),
+            ("paper", b.id, "om", "k2", False),
+        ]
+        assert found[1].case == "13-100002-25" and a.id != b.id
+        assert store.facts_for_check([], []) == []
+
     def test_the_same_key_may_be_registered_by_two_partners(self, store: Any) -> None:
         store.register_manual([record("k1"), record("k1", partner="rechtspraak")], now=1, actor="x")
         assert store.registered_manual([("om", "k1"), ("rechtspraak", "k1"), ("om", "k9")]) == {

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import orjson
 
 from ketenherstel.chain import Chain
-from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.auth import Principal, hash_token
+from ketenherstel.exchange.envelope import canonical, content_hash
 from ketenherstel.exchange.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from ketenherstel.store import ports
+from ketenherstel.store.manual_ports import StoredFact, manual_store
 from ketenherstel.store.ports import (
     AuditRecord,
     ChannelRecord,
@@ -44,6 +46,8 @@ class QuarantineCheck:
     supersessions: int
     expected: int | None
     findings: list[str] = field(default_factory=list)
+    paper_conflicts: int = 0  # differ from a paper record of the same fact
+    other_conflicts: int = 0  # differ from another partner's message of the same fact
 
     @property
     def clean(self) -> bool:
@@ -58,6 +62,8 @@ class QuarantineCheck:
                 "sequenceGaps": {k: v for k, v in self.sequence_gaps.items()},
                 "keyConflicts": self.key_conflicts,
                 "supersessions": self.supersessions,
+                "paperConflicts": self.paper_conflicts,
+                "otherConflicts": self.other_conflicts,
                 "expected": self.expected,
                 "findings": self.findings,
             },
@@ -344,24 +350,35 @@ class IsolationMixin:
     def check_quarantine(self, *, partner: str, expected: int | None = None) -> QuarantineCheck:
         """Check what a returning partner sent before anyone releases it: each message's data
         against its schema, sequence continuity per source, business keys already stored by
-        another message with different content, supersessions of emergency-route messages,
-        and the volume against what was expected."""
+        another message with different content, what others registered meanwhile under the
+        same business key (paper records, other partners' messages) that the message
+        contradicts, supersessions of emergency-route messages, and the volume against what was
+        expected."""
         self._known_partner(partner, "partner")
         schema_failures = key_conflicts = own_corrections = supersessions = total = 0
+        paper: list[tuple[int, int]] = []  # (position, manual record) that disagree
+        others: list[tuple[int, int]] = []  # (position, another partner's message)
         sequences: dict[str, list[int]] = {}
         after = -1
         while True:
             page = self.store.quarantined(partner=partner, limit=_CHECK_PAGE, after=after)
             if not page:
                 break
+            keyed: list[tuple[MessageRecord, str, str, str]] = []  # bkey, fact, case
             for m in page:
                 total += 1
                 after = m.position
                 event = orjson.loads(m.body)
-                if self.chain.validate_data(m.type, event.get("data")):
+                data = event.get("data")
+                if self.chain.validate_data(m.type, data):
                     schema_failures += 1
                 if m.sequence is not None:
                     sequences.setdefault(m.source, []).append(m.sequence)
+                key = self.chain.business_key(m.type, data) if isinstance(data, dict) else None
+                if key is not None and isinstance(data, dict):
+                    fact = content_hash(canonical({"data": data}))
+                    case = str(data[self.chain.business_key_fields(m.type)[0]])
+                    keyed.append((m, hash_token(key), fact, case))
                 if m.supersedes is not None:
                     original = self.store.message_at(m.supersedes)
                     if original is None or original.sender != m.sender:
@@ -372,6 +389,7 @@ class IsolationMixin:
                         key_conflicts += 1  # changes a fact it sent before, already delivered
                 elif any(d.supersedes is not None for d in self.store.deliveries_of(m.position)):
                     supersessions += 1  # of an emergency-route message (decision 0008)
+            self._compare_with_others(keyed, paper, others)
             if len(page) < _CHECK_PAGE:
                 break
         gaps: dict[str, list[tuple[int, int]]] = {}
@@ -394,13 +412,73 @@ class IsolationMixin:
                 f"{own_corrections} messages correct another of the partner's messages that is "
                 "itself in this quarantine"
             )
+        if paper:
+            findings.append(
+                f"{len({p for p, _ in paper})} messages have no paper record of their own, but "
+                "paper work for the same case and type that no message matched says otherwise "
+                f"(position → manual record: {_pairs(paper)})"
+            )
+        if others:
+            findings.append(
+                f"{len({p for p, _ in others})} messages state a fact another partner sent "
+                f"meanwhile, with different content (position → the other's: {_pairs(others)})"
+            )
         if expected is not None and total > 1.5 * expected:
             findings.append(f"{total} messages where about {expected} were expected")
         if expected is not None and total < 0.5 * expected:
             findings.append(f"only {total} messages where about {expected} were expected")
         return QuarantineCheck(
-            partner, total, schema_failures, gaps, key_conflicts, supersessions, expected, findings
+            partner,
+            total,
+            schema_failures,
+            gaps,
+            key_conflicts,
+            supersessions,
+            expected,
+            findings,
+            len({p for p, _ in paper}),
+            len({p for p, _ in others}),
         )
+
+    def _compare_with_others(
+        self,
+        keyed: list[tuple[MessageRecord, str, str, str]],
+        paper: list[tuple[int, int]],
+        others: list[tuple[int, int]],
+    ) -> None:
+        """What others registered meanwhile that a quarantined message contradicts: another
+        partner's message with the same business key and other data (not one sent over an
+        emergency route, which the message supersedes), or paper work for the same case and
+        type that no message matched, where the message itself has no paper record: the two
+        most likely tell the same event differently (a decision written down as one kind and
+        sent as another)."""
+        if not keyed:
+            return
+        facts = manual_store(self.store).facts_for_check(
+            [bkey for _, bkey, _, _ in keyed], [(m.type, case) for m, _, _, case in keyed]
+        )
+        by_key: dict[str, list[StoredFact]] = {}
+        by_case: dict[tuple[str, str], list[StoredFact]] = {}
+        for f in facts:
+            if f.bkey is not None:
+                by_key.setdefault(f.bkey, []).append(f)
+            if f.kind == "paper":
+                by_case.setdefault((f.type, f.case), []).append(f)
+        for m, bkey, fact, case in keyed:
+            same = by_key.get(bkey, [])
+            for f in same:
+                if (
+                    f.kind == "message"
+                    and f.partner != m.sender
+                    and not f.via_route
+                    and f.fact_hash != fact
+                ):
+                    others.append((m.position, f.ref))
+            if any(f.kind == "paper" for f in same):
+                continue  # its own paper record: the same fact
+            for f in by_case.get((m.type, case), ()):
+                if not f.matched and f.bkey != bkey:
+                    paper.append((m.position, f.ref))
 
     def request_release(
         self,
@@ -460,3 +538,8 @@ class IsolationMixin:
 
     def releases(self, *, partner: str | None = None) -> list[QuarantineRelease]:
         return self.store.releases(partner=partner)
+
+
+def _pairs(pairs: list[tuple[int, int]], shown: int = 10) -> str:
+    text = ", ".join(f"{a} → {b}" for a, b in pairs[:shown])
+    return text + (f" and {len(pairs) - shown} more" if len(pairs) > shown else "")

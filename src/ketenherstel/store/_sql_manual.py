@@ -27,6 +27,7 @@ from ketenherstel.store.manual_ports import (
     ManualStatus,
     NewManualRecord,
     NewProcedure,
+    StoredFact,
     UnmatchedMessage,
 )
 from ketenherstel.store.ports import AlreadyExists, NotFound
@@ -392,6 +393,43 @@ class ManualSql(SqlBase):
                 detail=detail,
             )
             return self._load(cur, [record_id])[0]
+
+    def facts_for_check(
+        self, bkeys: Sequence[str], cases: Sequence[tuple[str, str]]
+    ) -> list[StoredFact]:
+        """Messages not waiting in quarantine with these business keys, and open paper records
+        of these (type, case number) pairs (a record with a message's business key is of that
+        message's type and case)."""
+        found: list[StoredFact] = []
+        wanted = set(cases)
+        with self._tx() as cur:
+            for chunk in _chunks(sorted(set(bkeys))):
+                for pos, sender, type_, bkey, fact, route in self._x(
+                    cur,
+                    "SELECT pos, sender, type, bkey, fact_hash, via_route FROM messages "
+                    f"WHERE bkey IN ({_marks(len(chunk))}) AND quarantined <> 1 ORDER BY pos",
+                    chunk,
+                ).fetchall():
+                    found.append(
+                        StoredFact(
+                            "message", int(pos), sender, type_, bkey, fact, route is not None
+                        )
+                    )
+            for chunk in _chunks(sorted({case for _, case in wanted})):
+                for rid, partner, type_, bkey, case, matched in self._x(
+                    cur,
+                    "SELECT id, partner, type, bkey, case_number, matched_pos FROM manual_records "
+                    f"WHERE case_number IN ({_marks(len(chunk))}) AND {_OPEN} ORDER BY id",
+                    chunk,
+                ).fetchall():
+                    if (type_, case) in wanted:
+                        found.append(
+                            StoredFact(
+                                "paper", int(rid), partner, type_, bkey, None, False, case,
+                                matched is not None,
+                            )
+                        )  # fmt: skip
+        return found
 
     def unmatched_messages(
         self, *, partner: str | None = None, type: str | None = None, after: int = 0, limit: int

@@ -111,6 +111,22 @@ class UnmatchedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFact:
+    """What the store holds of a fact: a message (not waiting in quarantine) or an open paper
+    record. A quarantine check compares a returning partner's messages with them."""
+
+    kind: Literal["message", "paper"]
+    ref: int  # the message's position, or the manual record's id
+    partner: str  # the message's sender, or the partner whose paper work the record is
+    type: str
+    bkey: str | None
+    fact_hash: str | None = None  # a message's: the hash of its data
+    via_route: bool = False  # a message sent over an emergency route
+    case: str = ""  # a paper record's case number
+    matched: bool = False  # a paper record that a message of its own business key matched
+
+
+@dataclass(frozen=True, slots=True)
 class NewProcedure:
     """A work agreement for a process while its digital flow is down."""
 
@@ -188,6 +204,10 @@ class ManualStore(Protocol):
     def withdraw_manual(
         self, *, record_id: int, reason: str, actor: str, now: float
     ) -> ManualRecord: ...
+
+    def facts_for_check(
+        self, bkeys: Sequence[str], cases: Sequence[tuple[str, str]]
+    ) -> list[StoredFact]: ...
 
     def unmatched_messages(
         self, *, partner: str | None = None, type: str | None = None, after: int = 0, limit: int

@@ -79,7 +79,18 @@ class QuarantineCheckRead(Model):
     messages: int
     schema_failures: int
     sequence_gaps: list[SequenceGap]
-    key_conflicts: int
+    key_conflicts: int = Field(
+        description="Messages that change a fact the partner sent before and that was delivered"
+    )
+    paper_conflicts: int = Field(
+        default=0,
+        description="Messages without a paper record of their own where paper work for the same "
+        "case and type, matched by no message, says otherwise",
+    )
+    other_conflicts: int = Field(
+        default=0,
+        description="Messages stating a fact another partner sent meanwhile with other content",
+    )
     supersessions: int
     expected: int | None
     findings: list[str] = Field(description="One line per finding; none when the check is clean")

@@ -93,6 +93,8 @@ def _check(c: QuarantineCheck) -> si.QuarantineCheckRead:
         schema_failures=c.schema_failures,
         sequence_gaps=_gaps(c.sequence_gaps),
         key_conflicts=c.key_conflicts,
+        paper_conflicts=c.paper_conflicts,
+        other_conflicts=c.other_conflicts,
         supersessions=c.supersessions,
         expected=c.expected,
         findings=c.findings,
@@ -111,6 +113,8 @@ def _stored_check(text: str) -> si.QuarantineCheckRead | None:
             schema_failures=doc["schemaFailures"],
             sequence_gaps=_gaps(doc.get("sequenceGaps", {})),
             key_conflicts=doc["keyConflicts"],
+            paper_conflicts=doc.get("paperConflicts", 0),  # checks stored before they existed
+            other_conflicts=doc.get("otherConflicts", 0),
             supersessions=doc["supersessions"],
             expected=doc.get("expected"),
             findings=findings,
