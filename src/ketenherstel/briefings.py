@@ -221,6 +221,19 @@ class BriefingService:
                     )
                 }
             )
+        why = self.rt.exchange.not_independent(row.created_by, principal.name)
+        if why is not None:
+            raise PictureInputError(
+                {
+                    "briefing": Said(
+                        "de goedkeurder moet een andere, onafhankelijke operator zijn: de een "
+                        "heeft een inlogsleutel van de ander gemaakt en kan dus als die ander "
+                        "handelen; vraag een andere operator",
+                        f"the approver must be another, independent operator: {why}; ask "
+                        "another operator",
+                    )
+                }
+            )
         # The approval is written into the document itself (by role, never by name).
         draft = '<span class="concept">concept, nog niet goedgekeurd</span>'
         done = "<strong>goedgekeurd door een operator</strong>"

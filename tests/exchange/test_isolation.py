@@ -94,6 +94,43 @@ def test_what_an_isolated_partner_sends_waits_in_quarantine_for_two_operators(
     assert len(pull_ids(rt, "justid")) == 1
 
 
+def test_an_operator_cannot_approve_with_a_credential_one_of_the_two_made(
+    rt: Runtime,
+) -> None:
+    """Whoever made an operator's token has seen it and can act as that operator: such a pair
+    is not two people, in either direction, nor through what a made credential made (a
+    rotation included). A new token made by someone independent, the old ones revoked, makes
+    the holder independent again."""
+    ex = rt.exchange
+    ann_token, _ = ex.create_token(principal=LOCAL_OPERATOR, role="operator", person="ann")
+    ann = ex.authenticate_token(ann_token)
+    made_token, made = ex.create_token(principal=ann, role="operator", person="mallory")
+    mallory = ex.authenticate_token(made_token)
+    deep_token, _ = ex.create_token(principal=mallory, role="operator", person="trudy")
+    trudy = ex.authenticate_token(deep_token)
+    ex.set_partner_state(principal=ann, partner="om", state="isolated", reason="Citrix")
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000001-25")])
+
+    release, _ = ex.request_release(principal=ann, partner="om", reason="checked")
+    for accomplice in (mallory, trudy):
+        with pytest.raises(StateConflict, match=r"requested by ann; a second operator approves, "
+                           f"and ann made a credential that {accomplice.name} holds"):  # fmt: skip
+            ex.approve_release(principal=accomplice, release_id=release.id)
+    asked_by_trudy, _ = ex.request_release(principal=trudy, partner="om", reason="checked")
+    with pytest.raises(StateConflict, match="ann made a credential that trudy holds"):
+        ex.approve_release(principal=ann, release_id=asked_by_trudy.id)  # the other direction
+    # Rotated with the token ann made, mallory's new token may be ann's too.
+    rotated_token, rotated = ex.rotate_token(principal=mallory, credential_id=made.id)
+    with pytest.raises(StateConflict, match="ann made a credential that mallory holds"):
+        ex.approve_release(principal=ex.authenticate_token(rotated_token), release_id=release.id)
+    assert all(r.approved_by is None for r in ex.releases())  # nothing was approved
+    # An independent maker gives mallory a new token and the old one is revoked: independent.
+    ex.revoke_token(principal=LOCAL_OPERATOR, credential_id=rotated.id)
+    fresh, _ = ex.create_token(principal=LOCAL_OPERATOR, role="operator", person="mallory")
+    ex.approve_release(principal=ex.authenticate_token(fresh), release_id=release.id)
+    assert [r.approved_by for r in ex.releases() if r.id == release.id] == ["mallory"]
+
+
 def test_a_resend_under_a_new_id_is_the_same_fact(rt: Runtime) -> None:
     ex = rt.exchange
     first = pv_event(case="10-000009-25")

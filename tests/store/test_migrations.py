@@ -30,3 +30,38 @@ def test_a_database_at_version_1_is_upgraded_in_place(tmp_path: Path) -> None:
     versions = [r[0] for r in store._conn.execute("SELECT version FROM schema_migrations")]
     assert versions == sorted(versions) and versions[:2] == [1, 2]
     store.close()
+
+
+def test_older_credentials_take_their_maker_from_the_audit_trail(
+    tmp_path: Path,
+) -> None:
+    """Migration 0009 adds `credentials.created_by`; older credentials take their maker from
+    the audit trail's token-created entry (none there: not known)."""
+    path = tmp_path / "old.db"
+    first = resources.files("ketenherstel.store") / "migrations" / "sqlite" / "0001_init.sql"
+    conn = sqlite3.connect(path)
+    conn.executescript(first.read_text(encoding="utf-8"))
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    conn.execute("INSERT INTO schema_migrations VALUES (1, '0001_init.sql')")
+    for ident, name in (("c1", "ann"), ("c2", "ann2"), ("c3", "old")):
+        conn.execute(
+            "INSERT INTO credentials (id, principal, role, partner_key, token_hash, label, "
+            "created_at, revoked_at) VALUES (?, ?, 'operator', NULL, ?, '', 1.0, NULL)",
+            (ident, name, f"hash-{ident}"),
+        )
+    conn.executemany(
+        "INSERT INTO audit (id, at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (1, 1.0, "local-cli", "token-created", "c1", "operator ann"),
+            (2, 2.0, "ann", "token-created", "c2", "operator ann2"),
+            (3, 3.0, "ann", "token-revoked", "c3", ""),
+        ],
+    )
+    conn.commit()
+    conn.close()
+
+    store = SqliteStore(path)
+    store.migrate()
+    makers = {c.id: c.created_by for c in store.list_credentials()}
+    assert makers == {"c1": "local-cli", "c2": "ann", "c3": None}
+    store.close()

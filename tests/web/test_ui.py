@@ -487,6 +487,15 @@ def test_the_picture_api_refuses_bad_input(ui: Ui) -> None:
     )
     r = ui.client.post("/v1/briefings", json={"referenceDate": "2030-01-01"}, headers=op)
     assert r.status_code == 400 and r.json()["problems"][0]["field"] == "referenceDate"
+    # An operator anna made herself is no second pair of eyes: she saw its token.
+    r = ui.client.post("/v1/credentials", json={"role": "operator", "person": "anton"}, headers=op)
+    assert r.status_code == 201 and r.json()["credential"]["createdBy"] == "Anna Aalbers"
+    anton = {"Authorization": f"Bearer {r.json()['token']}"}
+    r = ui.client.post("/v1/briefings/1/approvals", headers=anton)
+    assert r.status_code == 409 and r.json()["detail"].startswith(
+        "the approver must be another, independent operator: Anna Aalbers made a credential "
+        "that anton holds"
+    )
     r = ui.client.get("/v1/picture/series", params={"kind": "channel", "key": "x->y"}, headers=h)
     assert r.status_code == 404 and r.json()["detail"] == "nothing is measured for channel 'x->y'"
     r = ui.client.post(

@@ -77,6 +77,7 @@ class IsolationMixin:
     store: Store
     chain: Chain
     clock: Callable[[], float]
+    not_independent: Callable[[str, str], str | None]
     _routes_cache: tuple[float, dict[tuple[str, str], tuple[RouteRecord, ...]]] | None
     _routes_lock: threading.Lock
 
@@ -510,6 +511,18 @@ class IsolationMixin:
         """A second operator approves; only then do the messages flow (under the channel
         rules, which may still hold them)."""
         self._require_operator(principal)
+        asked = next((r for r in self.store.releases(partner=None) if r.id == release_id), None)
+        if (
+            asked is not None
+            and asked.approved_by is None
+            and not ports.same_person(asked.requested_by, principal.name)  # the store says so
+        ):
+            why = self.not_independent(asked.requested_by, principal.name)
+            if why is not None:
+                raise StateConflict(
+                    f"release {release_id} was requested by {asked.requested_by}; a second "
+                    f"operator approves, and {why}"
+                )
         try:
             release = self.store.approve_release(
                 release_id=release_id, now=self.clock(), actor=principal.name

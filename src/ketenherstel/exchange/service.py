@@ -274,6 +274,7 @@ class Exchange(IsolationMixin, BundleMixin):
             label=label,
             created_at=self.clock(),
             revoked_at=None,
+            created_by=principal.name,
         )
         self.store.add_credential(record)
         self._audit(principal, "token-created", record.id, f"{role} {name}")
@@ -309,6 +310,22 @@ class Exchange(IsolationMixin, BundleMixin):
         )
         self.revoke_token(principal=principal, credential_id=credential_id)
         return token, record
+
+    def not_independent(self, first: str, second: str) -> str | None:
+        """Why ``second`` cannot be the second person of a two-person rule after ``first``, or
+        None. Besides being one person: whoever made an operator's credential has seen its token
+        and can act as that operator, and so can whoever could act as its maker when it was
+        made; neither of the two may be able to act as the other."""
+        if ports.same_person(first, second):
+            return f"{second} is the same operator"
+        everything = self.store.list_credentials()
+        for actor, holder in ((first, second), (second, first)):
+            if _can_act_as(everything, actor, holder):
+                return (
+                    f"{actor} made a credential that {holder} holds (or made the credential "
+                    f"that made it), and so can act as {holder}"
+                )
+        return None
 
     def credentials(self, *, principal: Principal) -> list[CredentialRecord]:
         self._require_operator(principal)
@@ -644,3 +661,31 @@ def _without_names(entry: TrailEntry) -> TrailEntry:
         requested_by=None if cause.requested_by is None else "operator",
     )
     return dataclasses.replace(entry, actor="operator", detail=detail, cause=hidden)
+
+
+def _can_act_as(credentials: Sequence[CredentialRecord], actor: str, holder: str) -> bool:
+    """Whether ``actor`` may hold a token of one of ``holder``'s live operator credentials: it
+    made one, or one was made by someone whose credential, live at that moment, ``actor`` may
+    hold in turn (a token's maker has seen it; what a token makes, its holders may have made)."""
+    operators = [c for c in credentials if c.role == "operator"]
+    seen: set[str] = set()
+
+    def held_by_actor(c: CredentialRecord) -> bool:
+        if c.created_by is None or c.id in seen:
+            return False
+        seen.add(c.id)
+        if ports.same_person(c.created_by, actor):
+            return True
+        return any(
+            held_by_actor(d)
+            for d in operators
+            if ports.same_person(d.principal, c.created_by)
+            and d.created_at <= c.created_at
+            and (d.revoked_at is None or d.revoked_at >= c.created_at)
+        )
+
+    return any(
+        held_by_actor(c)
+        for c in operators
+        if c.revoked_at is None and ports.same_person(c.principal, holder)
+    )

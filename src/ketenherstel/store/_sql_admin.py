@@ -67,13 +67,15 @@ class AdminSql(SqlBase):
             ):
                 raise NotFound(f"no partner {key!r}")
 
-    _CRED_COLS = "id, principal, role, partner_key, token_hash, label, created_at, revoked_at"
+    _CRED_COLS = (
+        "id, principal, role, partner_key, token_hash, label, created_at, revoked_at, created_by"
+    )
 
     def add_credential(self, record: CredentialRecord) -> None:
         with self._tx() as cur:
             self._x(
                 cur,
-                f"INSERT INTO credentials ({self._CRED_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO credentials ({self._CRED_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.principal,
@@ -83,6 +85,7 @@ class AdminSql(SqlBase):
                     record.label,
                     record.created_at,
                     record.revoked_at,
+                    record.created_by,
                 ),
             )
 

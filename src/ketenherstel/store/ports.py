@@ -36,6 +36,7 @@ class CredentialRecord:
     label: str
     created_at: float
     revoked_at: float | None
+    created_by: str | None = None  # who made it (and saw its token); None: not known
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ def credential(r: CredentialRecord) -> s.CredentialRead:
         label=r.label,
         created_at=s.ts(r.created_at),
         revoked_at=s.ts(r.revoked_at),
+        created_by=r.created_by,
     )
 
 

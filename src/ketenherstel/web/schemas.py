@@ -131,6 +131,11 @@ class CredentialRead(Model):
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    created_by: str | None = Field(
+        default=None,
+        description="Who made it and so saw its token: for a two-person rule (a quarantine "
+        "release, a briefing) the maker and the holder do not count as two operators",
+    )
 
 
 class CredentialCreated(Model):
