@@ -9,13 +9,19 @@ from pathlib import Path
 from ketenherstel.store.sqlite import SqliteStore
 
 
-def test_a_database_at_version_1_is_upgraded_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+def _at_version_1(path: Path) -> sqlite3.Connection:
+    """A store file as the first version left it."""
     first = resources.files("ketenherstel.store") / "migrations" / "sqlite" / "0001_init.sql"
     conn = sqlite3.connect(path)
     conn.executescript(first.read_text(encoding="utf-8"))
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
     conn.execute("INSERT INTO schema_migrations VALUES (1, '0001_init.sql')")
+    return conn
+
+
+def test_a_database_at_version_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = _at_version_1(path)
     conn.execute(
         "INSERT INTO partners (key, name, oin, webhook_url, created_at) "
         "VALUES ('om', 'OM', '00000001003214347000', NULL, 1.0)"
@@ -38,11 +44,7 @@ def test_older_credentials_take_their_maker_from_the_audit_trail(
     """Migration 0009 adds `credentials.created_by`; older credentials take their maker from
     the audit trail's token-created entry (none there: not known)."""
     path = tmp_path / "old.db"
-    first = resources.files("ketenherstel.store") / "migrations" / "sqlite" / "0001_init.sql"
-    conn = sqlite3.connect(path)
-    conn.executescript(first.read_text(encoding="utf-8"))
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-    conn.execute("INSERT INTO schema_migrations VALUES (1, '0001_init.sql')")
+    conn = _at_version_1(path)
     for ident, name in (("c1", "ann"), ("c2", "ann2"), ("c3", "old")):
         conn.execute(
             "INSERT INTO credentials (id, principal, role, partner_key, token_hash, label, "
