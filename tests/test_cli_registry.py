@@ -90,6 +90,9 @@ def counts(store: str) -> dict[str, int]:
         rt.close()
 
 
+AUDIT = ("--as", "op", "--purpose", "toezicht", "--legal-ground", "art. 39f Wjsg")
+
+
 def reads_of(store: str, skn: str) -> list[str]:
     rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
     try:
@@ -291,13 +294,16 @@ def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -
     assert "1 registrations of SKN-0000000001" in out
     assert "om-afdoening-geregistreerd.v1" in out and "geweld" in out
     assert "Openbaar Ministerie: volledig tot" in out
-    code, out, _ = run("registry", "reads", "SKN-0000000001", "--store", store)
+    code, out, _ = run("registry", "reads", "SKN-0000000001", *AUDIT, "--store", store)
     assert code == 0
     assert "2 reads of SKN-0000000001" in out
     assert out.index("extract-read") < out.index("screening-answered")  # newest first
     assert "ind-12" in out and "art. 107 Vw" in out and "screener-7" in out
-    code, out, _ = run("registry", "reads", "SKN-0000000001", "--limit", "1", "--store", store)
-    assert code == 0 and "1 reads" in out and "screening-answered" not in out
+    code, out, _ = run(
+        "registry", "reads", "SKN-0000000001", *AUDIT, "--limit", "1", "--store", store
+    )
+    assert code == 0 and "1 reads" in out and "read-log-read" in out  # the read before it
+    assert reads_of(store, "SKN-0000000001")[:2] == ["read-log-read", "read-log-read"]
 
 
 def test_rescreen_lists_both_directions_and_exports_csv_and_parquet(
@@ -519,7 +525,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
         "registry", "work", "SCR-1", "c", "sideways", "assign", "--as", "op", "--store", store
     )
     assert code == 2 and "direction must be missed or wrongly-shown" in err
-    code, _, err = run("registry", "reads", "nobody", "--store", store)
+    code, _, err = run("registry", "reads", "nobody", *AUDIT, "--store", store)
     assert code == 2 and "skn must look like SKN-0123456789, not 'nobody'" in err
     code, _, err = run("registry", "hold-advice", "--max-age-hours", "0", "--store", store)
     assert code == 2 and "maxAgeHours must be more than 0" in err

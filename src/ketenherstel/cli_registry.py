@@ -542,13 +542,18 @@ def work(
 @registry_app.command("reads")
 def reads(
     skn: SknArg,
+    actor: AsOpt,
+    purpose: PurposeOpt,
+    legal_ground: GroundOpt,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 100,
     store: StoreOpt = None,
     registry: RegistryOpt = None,
 ) -> None:
-    """The read log for a person, newest first: who read what, when, why and on which ground."""
+    """The read log for a person, newest first: who read what, when, why and on which ground.
+    This read is logged too, for Justid's operator."""
+    reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
-        records = rt.registry.reads_of(skn=skn, limit=limit)
+        records = rt.registry.reads_of(skn=skn, reader=reader, limit=limit)
         out.print(f"{len(records)} reads of {skn}", markup=False, highlight=False)
         table = Table(
             "when",

@@ -290,11 +290,26 @@ def test_every_read_of_a_person_is_logged_with_purpose_and_ground(reg: Registry)
     reg.extract(
         skn="SKN-0000000005", reader=Reader("ind", "beslisser", "ind-12", "verblijf", "art. 107 Vw")
     )
-    reads = reg.reads_of(skn="SKN-0000000005")
+    reads = reg.db.reads_of("SKN-0000000005", 100)
     assert [(r.activity, r.organisation, r.purpose, r.legal_ground) for r in reads] == [
         ("extract-read", "ind", "verblijf", "art. 107 Vw"),
         ("screening-answered", "justis", "vog-aanvraag", "art. 35 Wjsg"),
     ]
+
+
+def test_reading_the_read_log_is_logged_and_needs_a_ground(reg: Registry) -> None:
+    screen(reg, "SCR-1", "SKN-0000000005", profile="continue-screening-taxi", day=date(2025, 8, 1))
+    auditor = Reader("justid", "operator", "op-1", "toezicht", "art. 39f Wjsg")
+    assert [r.activity for r in reg.reads_of(skn="SKN-0000000005", reader=auditor)] == [
+        "screening-answered"
+    ]
+    log = reg.db.reads_of("SKN-0000000005", 100)
+    assert (log[0].activity, log[0].actor, log[0].detail) == ("read-log-read", "op-1", "1 entries")
+    with pytest.raises(RegistryInputError, match="needs a legal ground"):
+        reg.reads_of(skn="SKN-0000000005", reader=Reader("justid", "operator", "op-1", "x", ""))
+    with pytest.raises(RegistryInputError, match="limit must be from 1 to 1000"):
+        reg.reads_of(skn="SKN-0000000005", reader=auditor, limit=0)
+    assert len(reg.db.reads_of("SKN-0000000005", 100)) == 2  # the refused reads logged nothing
 
 
 @pytest.mark.parametrize(
@@ -314,7 +329,7 @@ def test_a_bad_screening_is_refused_and_stores_nothing(
     with pytest.raises(RegistryInputError, match=message):
         screen(reg, "SCR-1", "SKN-0000000001", **change)
     assert counts(reg)["screenings"] == 0
-    assert reg.reads_of(skn="SKN-0000000001") == []
+    assert reg.db.reads_of("SKN-0000000001", 100) == []
 
 
 def test_a_reference_is_answered_once_and_decisions_are_checked(reg: Registry) -> None:
@@ -501,15 +516,15 @@ def test_every_read_of_personal_data_is_logged(rt: Runtime, reg: Registry, clock
         actor="op-1",
         assignee="team-vog",
     )
-    assert [r.activity for r in reg.reads_of(skn=skn)] == [
+    assert [r.activity for r in reg.db.reads_of(skn, 100)] == [
         "rescreen-item-assign",
         "rescreen-list-read",  # the list showed this person: in their own log too
         "extract-read",
         "screening-answered",
     ]
-    assert [r.activity for r in reg.reads_of(skn="*")] == ["rescreen-list-read"]
+    assert [r.activity for r in reg.db.reads_of("*", 100)] == ["rescreen-list-read"]
     # the answer itself carries no official's name; the log keeps who read it
-    assert {r.actor for r in reg.reads_of(skn=skn)} == {"screener-7", "op-1"}
+    assert {r.actor for r in reg.db.reads_of(skn, 100)} == {"screener-7", "op-1"}
 
 
 def test_a_registration_applied_at_the_same_instant_as_an_answer_is_still_found(
@@ -582,7 +597,7 @@ def test_only_a_profiles_consumers_may_ask_and_only_they_read_extracts(reg: Regi
     police = Reader("politie", "rechercheur", "p-1", "nieuwsgierig", "geen")
     with pytest.raises(RegistryForbidden, match="politie may not read"):
         reg.extract(skn="SKN-0000000001", reader=police)
-    assert counts(reg)["screenings"] == 0 and reg.reads_of(skn="SKN-0000000001") == []
+    assert counts(reg)["screenings"] == 0 and reg.db.reads_of("SKN-0000000001", 100) == []
 
 
 def test_an_item_worked_meanwhile_is_a_conflict_not_a_lost_update(

@@ -982,14 +982,19 @@ class Registry:
 
     # -- the read log -------------------------------------------------------------------
 
-    def reads_of(self, *, skn: str, limit: int = 100) -> list[ReadRecord]:
+    def reads_of(self, *, skn: str, reader: Reader, limit: int = 100) -> list[ReadRecord]:
         """The read log for a person, newest first; ``skn="*"``: reads of lists of persons
-        (the re-screen list)."""
+        (the re-screen list). Who was screened, by whom and why is itself personal data, so
+        this read is logged as well (after the entries it returns)."""
         if skn != "*":
             self._skn(skn)
         if not 1 <= limit <= 1000:
             raise RegistryInputError("limit must be from 1 to 1000", "limit")
-        return self.db.reads_of(skn, limit)
+        reader.check()
+        records = self.db.reads_of(skn, limit)
+        with self.db.tx() as cur:
+            self._log(cur, reader, "read-log-read", skn, f"{len(records)} entries", self.clock())
+        return records
 
     def _log_list(
         self,

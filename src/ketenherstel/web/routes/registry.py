@@ -408,11 +408,17 @@ async def get_person(
 async def list_person_reads(
     skn: Skn,
     registry: RegistryDep,
-    _: OperatorDep,
+    principal: OperatorDep,
+    purpose: Purpose,
+    legal_ground: LegalGround,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[s.ReadLogEntryRead]:
     reads = await _call(
-        registry.reads_of, skn=skn, limit=limit, where={"skn": "path", "limit": "query"}
+        registry.reads_of,
+        skn=skn,
+        reader=Reader("justid", "operator", principal.name, purpose, legal_ground),
+        limit=limit,
+        where={"skn": "path", "limit": "query", "purpose": "query", "legalGround": "query"},
     )
     return [_read(r) for r in reads]
 
