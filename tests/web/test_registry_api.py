@@ -194,6 +194,10 @@ def test_catch_up_then_screen_then_the_late_registration_lands_on_the_rescreen_l
         "differs": True,
     }
     assert reads(api, "*")[0].activity == "rescreen-list-read"  # the list read is logged
+    # The list says how complete the registry was that made it: the OM's source, caught up.
+    assert r.headers["Registry-Freshness-As-Of"] == "2025-08-26T20:00:00Z"
+    (om_fresh,) = [f for f in r.headers["Registry-Freshness"].split(", ") if f.startswith("om=")]
+    assert om_fresh == "om=online;waiting=0;completeUpTo=2025-08-26T20:00:00Z"
     assert rescreen(api, direction="wrongly-shown").json() == []
     assert rescreen(api, workState="assigned").json() == []
 
@@ -598,8 +602,13 @@ def test_the_registry_routes_are_in_the_openapi_document(api: Api) -> None:
         "listRegistryEcrisNotifications",
         "createRegistryEcrisSend",
     }
-    listed = doc["paths"]["/v1/registry/rescreen-items"]["get"]["responses"]["200"]["content"]
-    assert set(listed) == {"application/json", "text/csv", "application/vnd.apache.parquet"}
+    listed = doc["paths"]["/v1/registry/rescreen-items"]["get"]["responses"]["200"]
+    assert set(listed["content"]) == {
+        "application/json",
+        "text/csv",
+        "application/vnd.apache.parquet",
+    }
+    assert {"Registry-Freshness-As-Of", "Registry-Freshness"} <= set(listed["headers"])
 
 
 def _decision(api: Api, reference: str) -> tuple[str, str, str] | None:
@@ -639,6 +648,10 @@ def test_ecris_notifications_are_listed_with_their_delay_and_sent(api: Api, cloc
     assert sent["state"] == "late" and sent["sentAt"] is not None
     r = api.client.get(url, params={**why, "format": "csv"}, headers=api.h("operator"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    # The list says how complete the registry was that made it, in every format (these
+    # messages carry no sequence: no source to tell of).
+    assert r.headers["Registry-Freshness-As-Of"] == "2025-08-16T20:00:00Z"
+    assert r.headers["Registry-Freshness"] == ""
     assert "SKN-0000000001" in r.text
     reads = api.client.get(
         "/v1/registry/persons/SKN-0000000001/reads", params=why, headers=api.h("operator")

@@ -120,15 +120,46 @@ FormatQuery = Annotated[
 ]
 
 
-def _files(description: str) -> dict[str, Any]:
-    """The 200 response of a list that is also a CSV or Parquet file."""
-    return {
+def _files(description: str, *, fresh: bool = False) -> dict[str, Any]:
+    """The 200 response of a list that is also a CSV or Parquet file (``fresh``: it carries
+    the registry's freshness in headers)."""
+    response: dict[str, Any] = {
         "description": description,
         "content": {
             "text/csv": {"schema": {"type": "string"}},
             PARQUET: {"schema": {"type": "string", "format": "binary"}},
         },
     }
+    if fresh:
+        response["headers"] = _FRESH_HEADERS
+    return response
+
+
+_FRESH_HEADERS = {
+    "Registry-Freshness-As-Of": {
+        "description": "When the freshness below was measured (RFC 3339, UTC)",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "Registry-Freshness": {
+        "description": "How complete each source is in the registry that made this list, "
+        "comma-separated: `partner=state;waiting=N;completeUpTo=TIME` (`-`: not known). A "
+        "source still behind may add to the list later; `GET /v1/registry/freshness` has the "
+        "details",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _fresh_headers(response: Response, fresh: Freshness) -> None:
+    """The registry's freshness on a list that is no single answer (the re-screen list, the
+    ECRIS notifications): what it was computed from, in every format."""
+    response.headers["Registry-Freshness-As-Of"] = (
+        ts(fresh.as_of).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+    response.headers["Registry-Freshness"] = ", ".join(
+        f"{f.partner}={f.state};waiting={f.waiting};completeUpTo={f.complete_up_to or '-'}"
+        for f in fresh.sources
+    )
 
 
 async def _file(
@@ -438,7 +469,7 @@ async def list_person_reads(
     operation_id="listRegistryRescreenItems",
     response_model=list[s.RescreenItemRead],
     responses={
-        200: _files("The items (JSON), or a CSV or Parquet file of them"),
+        200: _files("The items (JSON), or a CSV or Parquet file of them", fresh=True),
         400: _problem(_READ_PERSON),
         403: _problem("Needs the operator role"),
     },
@@ -448,6 +479,7 @@ async def list_rescreen_items(
     principal: OperatorDep,
     purpose: Purpose,
     legal_ground: LegalGround,
+    response: Response,
     direction: s.Direction | None = None,
     work_state: Annotated[s.WorkState | None, Query(alias="workState")] = None,
     fmt: FormatQuery = "json",
@@ -460,8 +492,12 @@ async def list_rescreen_items(
         work_state=work_state,
         where={"purpose": "query", "legalGround": "query"},
     )
+    fresh = await _call(registry.freshness)
     if fmt != "json":
-        return await _file(fmt, items, export.to_csv, export.to_parquet, "rescreen-items")
+        response = await _file(fmt, items, export.to_csv, export.to_parquet, "rescreen-items")
+        _fresh_headers(response, fresh)
+        return response
+    _fresh_headers(response, fresh)
     return [s.RescreenItemRead.model_validate(row) for row in export.item_rows(items)]
 
 
@@ -525,7 +561,7 @@ async def create_rescreen_action(
     operation_id="listRegistryEcrisNotifications",
     response_model=list[s.EcrisNotificationRead],
     responses={
-        200: _files("The notifications (JSON), or a CSV or Parquet file of them"),
+        200: _files("The notifications (JSON), or a CSV or Parquet file of them", fresh=True),
         400: _problem("A bad state, or no purpose or legal ground for the read"),
         403: _problem("Needs the operator role"),
     },
@@ -535,6 +571,7 @@ async def list_ecris_notifications(
     principal: OperatorDep,
     purpose: Purpose,
     legal_ground: LegalGround,
+    response: Response,
     state: Annotated[Literal["late", "unsent", "on-time"] | None, Query()] = None,
     fmt: FormatQuery = "json",
 ) -> Response | list[s.EcrisNotificationRead]:
@@ -545,14 +582,18 @@ async def list_ecris_notifications(
         reader=reader,
         where={"state": "query", "purpose": "query", "legalGround": "query"},
     )
+    fresh = await _call(registry.freshness)
     if fmt != "json":
-        return await _file(
+        response = await _file(
             fmt,
             found,
             export.notifications_csv,
             export.notifications_parquet,
             "ecris-notifications",
         )
+        _fresh_headers(response, fresh)
+        return response
+    _fresh_headers(response, fresh)
     return [s.EcrisNotificationRead.model_validate(r) for r in export.notification_rows(found)]
 
 
