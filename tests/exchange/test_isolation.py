@@ -273,16 +273,15 @@ def test_the_quarantine_check_tells_supersessions_from_corrections_within_it(
 def test_the_quarantine_check_compares_with_paper_work_and_other_partners(
     rt: Runtime,
 ) -> None:
-    """What others registered meanwhile: paper work for the same case and type that no message
-    matched, where the returning partner's message has no paper record of its own, and another
-    partner's message of the same fact with other content. Agreeing paper work is no finding."""
+    """What others registered: the sender's own paper work for the same case and type, matched
+    by no message and differing in the last business-key field, where the message has no paper
+    record of its own. Agreeing paper work is no finding."""
     ex = rt.exchange
     manual = ManualWork(store=manual_store(rt.store), chain=rt.chain, clock=ex.clock)
     sent = om_afdoening(rt, "10-000050-25")
     said = sent["data"]["decisionKind"]
     other_kind = "voeging" if said != "voeging" else "dagvaarding"
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
-    ex.set_partner_state(principal=OP_A, partner="kmar", state="isolated", reason="Citrix")
     for case, kind in (("10-000050-25", other_kind), ("10-000051-25", said)):
         manual.register(
             principal=OP_A,
@@ -293,10 +292,7 @@ def test_the_quarantine_check_compares_with_paper_work_and_other_partners(
             role="parketsecretaris",
             fields={"decisionKind": kind},
         )
-    police = pv_event(case="10-000060-25")
-    ex.submit(principal=partner("politie"), events=[police])
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
-    ex.set_partner_state(principal=OP_A, partner="kmar", state="returning", reason="back")
     agreeing = om_afdoening(rt, "10-000051-25")
     agreeing["data"]["decisionKind"] = said
     ex.submit(principal=partner("om"), events=[sent, agreeing])
@@ -304,14 +300,66 @@ def test_the_quarantine_check_compares_with_paper_work_and_other_partners(
     check = ex.check_quarantine(partner="om")
     assert (check.messages, check.paper_conflicts, check.other_conflicts) == (2, 1, 0)
     [finding] = check.findings
-    assert finding.startswith("1 messages have no paper record of their own, but paper work")
-    assert "→ manual record: " in finding and not check.clean
+    assert finding.startswith("1 message without a paper record of their own, where the sender")
+    assert finding.endswith("(position → manual record: 1 → 1)") and not check.clean
 
-    # The military police report the same arrest's report with other content.
-    kmar = pv_event(case="10-000060-25", source=f"urn:nld:oin:{KMAR_OIN}:systeem:kmar")
+
+def test_the_quarantine_check_sees_other_partners_facts_and_trusts_no_quarantine(
+    rt: Runtime,
+) -> None:
+    """Police and military police both cut off send one report differently: each check shows
+    the other's. A message waiting in quarantine is no fact for an online partner: its own
+    message with that content is stored and delivered, not swallowed as a duplicate."""
+    ex = rt.exchange
+    kmar_source = f"urn:nld:oin:{KMAR_OIN}:systeem:kmar"
+    for who in ("politie", "kmar"):
+        ex.set_partner_state(principal=OP_A, partner=who, state="isolated", reason="Citrix")
+        ex.set_partner_state(principal=OP_A, partner=who, state="returning", reason="back")
+    police = pv_event(case="10-000060-25")
+    ex.submit(principal=partner("politie"), events=[police])
+    kmar = pv_event(case="10-000060-25", source=kmar_source)
     kmar["data"] = dict(police["data"], pageCount=police["data"]["pageCount"] + 100)
     ex.submit(principal=partner("kmar"), events=[kmar])
-    check = ex.check_quarantine(partner="kmar")
-    assert (check.messages, check.paper_conflicts, check.other_conflicts) == (1, 0, 1)
-    assert check.findings[0].startswith("1 messages state a fact another partner sent meanwhile")
-    assert check.to_json().count('"otherConflicts": 1') == 1
+    for who in ("politie", "kmar"):
+        check = ex.check_quarantine(partner=who)
+        assert (check.messages, check.other_conflicts, check.supersessions) == (1, 1, 0), who
+        assert check.findings[0].startswith("1 message state a fact another partner sent")
+
+    # The police come back online, and a new report of theirs says what the KMar's
+    # quarantined one says: stored and routed as the police's own, a correction of theirs.
+    release, _ = ex.request_release(principal=OP_A, partner="politie", reason="checked")
+    ex.approve_release(principal=OP_B, release_id=release.id)
+    same = pv_event(case="10-000060-25")
+    same["data"] = dict(kmar["data"])
+    result = ex.submit(principal=partner("politie"), events=[same])
+    assert result.outcomes[0].status == "accepted" and not result.outcomes[0].quarantined
+    stored = ex.store.message(same["source"], same["id"])
+    assert stored is not None and stored.supersedes is not None
+    earlier = ex.store.message_at(stored.supersedes)
+    assert earlier is not None and earlier.sender == "politie"
+    assert ex.check_quarantine(partner="kmar").other_conflicts == 1  # the first report differs
+
+
+def test_the_paper_check_leaves_dated_facts_and_confirmed_paper_alone(rt: Runtime) -> None:
+    """A second hearing date is another hearing, not a contradiction (the last key field is a
+    date); paper work an operator confirmed as paper only is no finding either."""
+    ex = rt.exchange
+    manual = ManualWork(store=manual_store(rt.store), chain=rt.chain, clock=ex.clock)
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    record = manual.register(
+        principal=OP_A,
+        partner="om",
+        case="10-000070-25",
+        type=AFDOENING,
+        when="2025-08-01T10:00",
+        role="parketsecretaris",
+        fields={"decisionKind": "voeging"},
+    )
+    manual.confirm(principal=OP_A, record_id=record.id, reason="paper only, no message follows")
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    event = om_afdoening(rt, "10-000070-25")
+    event["data"]["decisionKind"] = "dagvaarding"
+    ex.submit(principal=partner("om"), events=[event])
+    assert ex.check_quarantine(partner="om").clean
+    zitting = "nl.strafrechtketen.berechting.zitting-gepland.v1"
+    assert rt.chain.business_key_fields(zitting)[-1] == "hearingDate"  # left alone: a date

@@ -133,13 +133,13 @@ class ManualContract:
         assert [r.bkey for r in store.manual_records()] == ["k1"]
 
     def test_the_facts_a_quarantine_check_compares_with(self, store: Any) -> None:
-        """Messages by business key (not those waiting in quarantine themselves) and open paper
-        records by business key or by (type, case)."""
+        """Messages by business key (those waiting in a quarantine too) and open paper records
+        by (type, case), with their status and fields."""
         put_message(store, 7, "k1", sender="kmar")
         put_message(store, 8, "k1", sender="om")
         with store._tx() as cur:
             store._x(cur, "UPDATE messages SET quarantined = 1 WHERE pos = 8", ())
-        a, b, c = store.register_manual(
+        _, b, c = store.register_manual(
             [record("k1"), record("k2", case="13-100002-25"), record("k3", case="13-100003-25")],
             now=1.0,
             actor="op",
@@ -150,9 +150,11 @@ class ManualContract:
         )
         assert [(f.kind, f.ref, f.partner, f.bkey, f.matched) for f in found] == [
             ("message", 7, "kmar", "k1", False),
+            ("message", 8, "om", "k1", False),
             ("paper", b.id, "om", "k2", False),
         ]
-        assert found[1].case == "13-100002-25" and a.id != b.id
+        assert (found[2].case, found[2].status) == ("13-100002-25", "registered")
+        assert found[2].fields == (("parketnummer", "13-100002-25"), ("judgmentDate", "2025-07-30"))
         assert store.facts_for_check([], []) == []
 
     def test_the_same_key_may_be_registered_by_two_partners(self, store: Any) -> None:

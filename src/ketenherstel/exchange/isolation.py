@@ -365,7 +365,7 @@ class IsolationMixin:
             page = self.store.quarantined(partner=partner, limit=_CHECK_PAGE, after=after)
             if not page:
                 break
-            keyed: list[tuple[MessageRecord, str, str, str]] = []  # bkey, fact, case
+            keyed: list[tuple[MessageRecord, str, str, dict[str, object]]] = []  # bkey, fact
             for m in page:
                 total += 1
                 after = m.position
@@ -378,12 +378,14 @@ class IsolationMixin:
                 key = self.chain.business_key(m.type, data) if isinstance(data, dict) else None
                 if key is not None and isinstance(data, dict):
                     fact = content_hash(canonical({"data": data}))
-                    case = str(data[self.chain.business_key_fields(m.type)[0]])
-                    keyed.append((m, hash_token(key), fact, case))
+                    keyed.append((m, hash_token(key), fact, data))
                 if m.supersedes is not None:
                     original = self.store.message_at(m.supersedes)
-                    if original is None or original.sender != m.sender:
-                        supersessions += 1
+                    if original is None:
+                        supersessions += 1  # of a message purged since: nothing to compare
+                    elif original.sender != m.sender:
+                        # The same business key as another partner's message, other data.
+                        others.append((m.position, original.position))
                     elif original.quarantined == 1:
                         own_corrections += 1  # corrects its own message, itself in quarantine
                     else:
@@ -414,15 +416,17 @@ class IsolationMixin:
                 "itself in this quarantine"
             )
         if paper:
+            n = len({p for p, _ in paper})
             findings.append(
-                f"{len({p for p, _ in paper})} messages have no paper record of their own, but "
-                "paper work for the same case and type that no message matched says otherwise "
-                f"(position → manual record: {_pairs(paper)})"
+                f"{_messages(n)} without a paper record of their own, where the sender's paper "
+                "work for the same case, matched by no message, differs in the last business-key "
+                f"field (position → manual record: {_pairs(paper)})"
             )
         if others:
+            n = len({p for p, _ in others})
             findings.append(
-                f"{len({p for p, _ in others})} messages state a fact another partner sent "
-                f"meanwhile, with different content (position → the other's: {_pairs(others)})"
+                f"{_messages(n)} state a fact another partner sent with other content "
+                f"(position → the other's position: {_pairs(others)})"
             )
         if expected is not None and total > 1.5 * expected:
             findings.append(f"{total} messages where about {expected} were expected")
@@ -443,20 +447,26 @@ class IsolationMixin:
 
     def _compare_with_others(
         self,
-        keyed: list[tuple[MessageRecord, str, str, str]],
+        keyed: list[tuple[MessageRecord, str, str, dict[str, object]]],
         paper: list[tuple[int, int]],
         others: list[tuple[int, int]],
     ) -> None:
-        """What others registered meanwhile that a quarantined message contradicts: another
-        partner's message with the same business key and other data (not one sent over an
-        emergency route, which the message supersedes), or paper work for the same case and
-        type that no message matched, where the message itself has no paper record: the two
-        most likely tell the same event differently (a decision written down as one kind and
-        sent as another)."""
+        """What others registered that a quarantined message contradicts:
+
+        - another partner's message with the same business key and other data, whether
+          delivered, online or itself waiting in a quarantine (not one that this message
+          supersedes: that is counted where the supersession is);
+        - the sender's own paper work for the same case and type, matched by no message and not
+          confirmed as paper only, that agrees with the message on every business-key field but
+          the last (a decision kind, a measure's decision): the two most likely tell one event
+          differently. Where the last field is a date (a hearing, a judgment), two facts of one
+          case are normal, and a message with a paper record of its own is that record's."""
         if not keyed:
             return
+        chain = self.chain
         facts = manual_store(self.store).facts_for_check(
-            [bkey for _, bkey, _, _ in keyed], [(m.type, case) for m, _, _, case in keyed]
+            [bkey for _, bkey, _, _ in keyed],
+            [(m.type, str(data[chain.business_key_fields(m.type)[0]])) for m, _, _, data in keyed],
         )
         by_key: dict[str, list[StoredFact]] = {}
         by_case: dict[tuple[str, str], list[StoredFact]] = {}
@@ -465,7 +475,7 @@ class IsolationMixin:
                 by_key.setdefault(f.bkey, []).append(f)
             if f.kind == "paper":
                 by_case.setdefault((f.type, f.case), []).append(f)
-        for m, bkey, fact, case in keyed:
+        for m, bkey, fact, data in keyed:
             same = by_key.get(bkey, [])
             for f in same:
                 if (
@@ -473,12 +483,22 @@ class IsolationMixin:
                     and f.partner != m.sender
                     and not f.via_route
                     and f.fact_hash != fact
+                    and f.ref != m.supersedes
                 ):
                     others.append((m.position, f.ref))
-            if any(f.kind == "paper" for f in same):
+            if any(f.kind == "paper" and f.partner == m.sender for f in same):
                 continue  # its own paper record: the same fact
-            for f in by_case.get((m.type, case), ()):
-                if not f.matched and f.bkey != bkey:
+            names = chain.business_key_fields(m.type)
+            if len(names) < 2 or names[-1].endswith(("Date", "At")):
+                continue
+            mine = [_written(data.get(n)) for n in names]
+            for f in by_case.get((m.type, str(mine[0])), ()):
+                if f.partner != m.sender or f.matched or f.status == "confirmed":
+                    continue
+                theirs = dict(f.fields)
+                if [theirs.get(n) for n in names[:-1]] == mine[:-1] and theirs.get(
+                    names[-1]
+                ) != mine[-1]:
                     paper.append((m.position, f.ref))
 
     def request_release(
@@ -556,3 +576,12 @@ class IsolationMixin:
 def _pairs(pairs: list[tuple[int, int]], shown: int = 10) -> str:
     text = ", ".join(f"{a} → {b}" for a, b in pairs[:shown])
     return text + (f" and {len(pairs) - shown} more" if len(pairs) > shown else "")
+
+
+def _messages(n: int) -> str:
+    return "1 message" if n == 1 else f"{n} messages"
+
+
+def _written(value: object) -> str | None:
+    """A data value as a business key and a paper record write it (`str`)."""
+    return None if value is None else str(value)

@@ -72,17 +72,20 @@ class AcceptSql(SqlBase):
             routes.setdefault((around, superseded_by), []).append((int(ident), receiver))
         return _Context(rules, frozenset(dark), routes)
 
-    def _by_bkey(self, cur: Cursor, bkeys: Sequence[str]) -> dict[str, tuple[int, str | None]]:
-        """The latest stored message of each business key: (position, fact hash)."""
-        found: dict[str, tuple[int, str | None]] = {}
+    def _by_bkey(
+        self, cur: Cursor, bkeys: Sequence[str]
+    ) -> dict[str, list[tuple[int, str | None, int, str]]]:
+        """The stored messages of each business key, oldest first: (position, fact hash,
+        quarantined, sender)."""
+        found: dict[str, list[tuple[int, str | None, int, str]]] = {}
         for chunk in _chunks(sorted(set(bkeys))):
-            for bkey, pos, fact in self._x(
+            for bkey, pos, fact, quarantined, sender in self._x(
                 cur,
-                "SELECT bkey, pos, fact_hash FROM messages "
+                "SELECT bkey, pos, fact_hash, quarantined, sender FROM messages "
                 f"WHERE bkey IN ({_marks(len(chunk))}) ORDER BY pos",
                 chunk,
             ).fetchall():
-                found[bkey] = (int(pos), fact)
+                found.setdefault(bkey, []).append((int(pos), fact, int(quarantined), sender))
         return found
 
     def _route_supersedes(self, cur: Cursor, msg: NewMessage, ctx: _Context) -> dict[str, int]:
@@ -142,7 +145,7 @@ class AcceptSql(SqlBase):
         same_fact: list[NewMessage] = []
         for index, msg in enumerate(messages):
             key = (msg.source, msg.id)
-            fact = by_bkey.get(msg.bkey) if msg.bkey is not None else None
+            fact = _latest(by_bkey.get(msg.bkey, ()), msg.sender) if msg.bkey is not None else None
             if optimistic and fact is not None and key not in seen:
                 # The optimistic path leaves id duplicates to the unique index, but a business-
                 # key duplicate is never inserted: look the id up first.
@@ -164,7 +167,10 @@ class AcceptSql(SqlBase):
             fresh.append((index, msg))
             supersedes.append(fact[0] if fact is not None else None)
             if msg.bkey is not None:
-                by_bkey[msg.bkey] = (-1 - (len(fresh) - 1), msg.fact_hash)
+                waits = 1 if msg.sender in ctx.dark else 0
+                by_bkey.setdefault(msg.bkey, []).append(
+                    (-1 - (len(fresh) - 1), msg.fact_hash, waits, msg.sender)
+                )
         if conflicts:
             return AcceptOutcome(conflicts=tuple(conflicts))
 
@@ -397,3 +403,16 @@ def _fill(gaps: list[tuple[int, int]], numbers: Sequence[int]) -> list[tuple[int
         if start <= last:
             out.append((start, last))
     return out
+
+
+def _latest(
+    rows: Sequence[tuple[int, str | None, int, str]], sender: str
+) -> tuple[int, str | None] | None:
+    """The latest stored message of a business key that ``sender``'s message is compared with:
+    a message still waiting in quarantine counts only for its own sender. A returning partner
+    is not yet trusted, so what it sent may neither swallow another partner's message as the
+    same fact nor be what that message supersedes."""
+    for pos, fact, quarantined, by in reversed(rows):
+        if quarantined != 1 or by == sender:
+            return pos, fact
+    return None

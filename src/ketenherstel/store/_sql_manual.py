@@ -397,7 +397,7 @@ class ManualSql(SqlBase):
     def facts_for_check(
         self, bkeys: Sequence[str], cases: Sequence[tuple[str, str]]
     ) -> list[StoredFact]:
-        """Messages not waiting in quarantine with these business keys, and open paper records
+        """Messages with these business keys (quarantined ones too), and open paper records
         of these (type, case number) pairs (a record with a message's business key is of that
         message's type and case)."""
         found: list[StoredFact] = []
@@ -407,7 +407,7 @@ class ManualSql(SqlBase):
                 for pos, sender, type_, bkey, fact, route in self._x(
                     cur,
                     "SELECT pos, sender, type, bkey, fact_hash, via_route FROM messages "
-                    f"WHERE bkey IN ({_marks(len(chunk))}) AND quarantined <> 1 ORDER BY pos",
+                    f"WHERE bkey IN ({_marks(len(chunk))}) ORDER BY pos",
                     chunk,
                 ).fetchall():
                     found.append(
@@ -416,17 +416,18 @@ class ManualSql(SqlBase):
                         )
                     )
             for chunk in _chunks(sorted({case for _, case in wanted})):
-                for rid, partner, type_, bkey, case, matched in self._x(
+                for rid, partner, type_, bkey, case, matched, status, fields in self._x(
                     cur,
-                    "SELECT id, partner, type, bkey, case_number, matched_pos FROM manual_records "
-                    f"WHERE case_number IN ({_marks(len(chunk))}) AND {_OPEN} ORDER BY id",
+                    "SELECT id, partner, type, bkey, case_number, matched_pos, status, fields "
+                    f"FROM manual_records WHERE case_number IN ({_marks(len(chunk))}) "
+                    f"AND {_OPEN} ORDER BY id",
                     chunk,
                 ).fetchall():
                     if (type_, case) in wanted:
                         found.append(
                             StoredFact(
                                 "paper", int(rid), partner, type_, bkey, None, False, case,
-                                matched is not None,
+                                matched is not None, status, _fields(fields),
                             )
                         )  # fmt: skip
         return found

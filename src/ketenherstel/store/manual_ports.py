@@ -112,8 +112,8 @@ class UnmatchedMessage:
 
 @dataclass(frozen=True, slots=True)
 class StoredFact:
-    """What the store holds of a fact: a message (not waiting in quarantine) or an open paper
-    record. A quarantine check compares a returning partner's messages with them."""
+    """What the store holds of a fact: a message or an open paper record. A quarantine check
+    compares a returning partner's messages with them."""
 
     kind: Literal["message", "paper"]
     ref: int  # the message's position, or the manual record's id
@@ -124,6 +124,8 @@ class StoredFact:
     via_route: bool = False  # a message sent over an emergency route
     case: str = ""  # a paper record's case number
     matched: bool = False  # a paper record that a message of its own business key matched
+    status: str = ""  # a paper record's status
+    fields: tuple[tuple[str, str], ...] = ()  # a paper record's business-key fields
 
 
 @dataclass(frozen=True, slots=True)
