@@ -270,6 +270,19 @@ def test_the_quarantine_check_tells_supersessions_from_corrections_within_it(
     ]
 
 
+def _om_paper(manual: ManualWork, case: str, kind: str) -> Any:
+    """The OM's decision on ``case``, written down on paper during the outage."""
+    return manual.register(
+        principal=OP_A,
+        partner="om",
+        case=case,
+        type=AFDOENING,
+        when="2025-08-01T10:00",
+        role="parketsecretaris",
+        fields={"decisionKind": kind},
+    )
+
+
 def test_the_quarantine_check_compares_with_paper_work_and_other_partners(
     rt: Runtime,
 ) -> None:
@@ -283,15 +296,7 @@ def test_the_quarantine_check_compares_with_paper_work_and_other_partners(
     other_kind = "voeging" if said != "voeging" else "dagvaarding"
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
     for case, kind in (("10-000050-25", other_kind), ("10-000051-25", said)):
-        manual.register(
-            principal=OP_A,
-            partner="om",
-            case=case,
-            type=AFDOENING,
-            when="2025-08-01T10:00",
-            role="parketsecretaris",
-            fields={"decisionKind": kind},
-        )
+        _om_paper(manual, case, kind)
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
     agreeing = om_afdoening(rt, "10-000051-25")
     agreeing["data"]["decisionKind"] = said
@@ -346,15 +351,7 @@ def test_the_paper_check_leaves_dated_facts_and_confirmed_paper_alone(rt: Runtim
     ex = rt.exchange
     manual = ManualWork(store=manual_store(rt.store), chain=rt.chain, clock=ex.clock)
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
-    record = manual.register(
-        principal=OP_A,
-        partner="om",
-        case="10-000070-25",
-        type=AFDOENING,
-        when="2025-08-01T10:00",
-        role="parketsecretaris",
-        fields={"decisionKind": "voeging"},
-    )
+    record = _om_paper(manual, "10-000070-25", "voeging")
     manual.confirm(principal=OP_A, record_id=record.id, reason="paper only, no message follows")
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
     event = om_afdoening(rt, "10-000070-25")
