@@ -195,8 +195,9 @@ def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
     assert code == 2 and "second operator" in err
     code, out, _ = run(quarantine_app, "approve", "1", "--as", "bram", "--store", store)
     assert code == 0 and "approved by bram" in out
+    assert "the check anna saw when asking: clean" in out  # what the second operator approves
     code, out, _ = run(quarantine_app, "releases", "--store", store)
-    assert code == 0 and "anna" in out and "bram" in out
+    assert code == 0 and "anna" in out and "bram" in out and "findings" in out
 
 
 @pytest.mark.parametrize(

@@ -307,9 +307,16 @@ def token_create(
 def token_list(store: StoreOpt = None) -> None:
     """List credentials (never the tokens themselves)."""
     with runtime(store) as rt:
-        table = Table("id", "holder", "role", "label", "revoked")
+        table = Table("id", "holder", "role", "label", "made by", "revoked")
         for c in rt.exchange.credentials(principal=LOCAL_OPERATOR):
-            table.add_row(c.id, c.principal, c.role, c.label, "yes" if c.revoked_at else "")
+            table.add_row(
+                c.id,
+                repr(c.principal) if not c.principal.isprintable() else c.principal,
+                c.role,
+                c.label,
+                c.created_by or "(not known)",
+                "yes" if c.revoked_at else "",
+            )
         out.print(table)
 
 

@@ -8,6 +8,7 @@ and `quarantine approve` name the operator with --as.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
@@ -283,15 +284,35 @@ def quarantine_approve(
             f"release {release.id} of {release.partner} approved by {release.approved_by}",
             highlight=False,
         )
+        findings = _stored_findings(release.checks)
+        out.print(
+            f"the check {release.requested_by} saw when asking: "
+            + (f"{len(findings)} finding(s)" if findings else "clean"),
+            highlight=False,
+            markup=False,
+        )
+        for finding in findings:
+            out.print(f"  finding: {finding}", highlight=False, markup=False)
+
+
+def _stored_findings(checks: str) -> list[str]:
+    """The findings of the check stored with a release (`QuarantineCheck.to_json`)."""
+    try:
+        doc = json.loads(checks)
+    except ValueError:
+        return ["(the stored check cannot be read)"]
+    found = doc.get("findings", []) if isinstance(doc, dict) else []
+    return [str(f) for f in found] if isinstance(found, list) else []
 
 
 def _releases_table(records: list[QuarantineRelease]) -> Table:
-    table = Table("id", "partner", "messages", "asked", "approved", "why")
+    table = Table("id", "partner", "messages", "findings", "asked", "approved", "why")
     for r in records:
         table.add_row(
             str(r.id),
             r.partner,
             str(r.messages),
+            str(len(_stored_findings(r.checks))),
             f"{_when(r.requested_at)} {r.requested_by}",
             f"{_when(r.approved_at)} {r.approved_by or ''}".strip(),
             r.reason,

@@ -114,21 +114,45 @@ def test_an_operator_cannot_approve_with_a_credential_one_of_the_two_made(
     release, _ = ex.request_release(principal=ann, partner="om", reason="checked")
     for accomplice in (mallory, trudy):
         with pytest.raises(StateConflict, match=r"requested by ann; a second operator approves, "
-                           f"and ann made a credential that {accomplice.name} holds"):  # fmt: skip
+                           f"and ann made {accomplice.name}'s credential cred-"):  # fmt: skip
             ex.approve_release(principal=accomplice, release_id=release.id)
     asked_by_trudy, _ = ex.request_release(principal=trudy, partner="om", reason="checked")
-    with pytest.raises(StateConflict, match="ann made a credential that trudy holds"):
+    with pytest.raises(StateConflict, match=r"ann made trudy's credential .* so can act as trudy"):
         ex.approve_release(principal=ann, release_id=asked_by_trudy.id)  # the other direction
     # Rotated with the token ann made, mallory's new token may be ann's too.
     rotated_token, rotated = ex.rotate_token(principal=mallory, credential_id=made.id)
-    with pytest.raises(StateConflict, match="ann made a credential that mallory holds"):
+    with pytest.raises(StateConflict, match=f"ann made mallory's credential {rotated.id} "):
         ex.approve_release(principal=ex.authenticate_token(rotated_token), release_id=release.id)
+    # The same name written with an invisible character is the same operator.
+    hidden = Principal("ann\u200b", "operator", None, "token")
+    with pytest.raises(StateConflict, match="second operator"):
+        ex.approve_release(principal=hidden, release_id=release.id)
     assert all(r.approved_by is None for r in ex.releases())  # nothing was approved
     # An independent maker gives mallory a new token and the old one is revoked: independent.
     ex.revoke_token(principal=LOCAL_OPERATOR, credential_id=rotated.id)
     fresh, _ = ex.create_token(principal=LOCAL_OPERATOR, role="operator", person="mallory")
     ex.approve_release(principal=ex.authenticate_token(fresh), release_id=release.id)
     assert [r.approved_by for r in ex.releases() if r.id == release.id] == ["mallory"]
+
+
+@pytest.mark.parametrize(
+    ("person", "message"),
+    [
+        ("   ", "a person's name is 1 to 100 characters"),
+        ("x" * 101, "a person's name is 1 to 100 characters"),
+        ("ali\u200bce", "no control or invisible characters"),
+        ("x\ny", "no control or invisible characters"),
+        ("Local-CLI", "the local command line's own name"),
+    ],
+)
+def test_an_operator_name_that_could_pass_for_another_is_refused(
+    rt: Runtime, person: str, message: str
+) -> None:
+    ex = rt.exchange
+    before = ex.credentials(principal=LOCAL_OPERATOR)
+    with pytest.raises(InvalidInput, match=message):
+        ex.create_token(principal=LOCAL_OPERATOR, role="operator", person=person)
+    assert ex.credentials(principal=LOCAL_OPERATOR) == before
 
 
 def test_a_resend_under_a_new_id_is_the_same_fact(rt: Runtime) -> None:

@@ -12,6 +12,7 @@ import random
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -263,7 +264,7 @@ class Exchange(IsolationMixin, BundleMixin):
                 raise InvalidInput(f"role must be partner, operator or viewer, not {role!r}")
             if not person or partner is not None:
                 raise InvalidInput(f"an {role} token names a person (and no partner)")
-            name = person
+            name = _person_name(person)
         token = auth.new_token()
         record = CredentialRecord(
             id=auth.new_credential_id(),
@@ -320,10 +321,12 @@ class Exchange(IsolationMixin, BundleMixin):
             return f"{second} is the same operator"
         everything = self.store.list_credentials()
         for actor, holder in ((first, second), (second, first)):
-            if _can_act_as(everything, actor, holder):
+            credential = _can_act_as(everything, actor, holder)
+            if credential is not None:
                 return (
-                    f"{actor} made a credential that {holder} holds (or made the credential "
-                    f"that made it), and so can act as {holder}"
+                    f"{actor} made {holder}'s credential {credential} (or the credential that "
+                    f"made it), and so can act as {holder}; an independent operator gives "
+                    f"{holder} a new token and revokes that one"
                 )
         return None
 
@@ -663,10 +666,12 @@ def _without_names(entry: TrailEntry) -> TrailEntry:
     return dataclasses.replace(entry, actor="operator", detail=detail, cause=hidden)
 
 
-def _can_act_as(credentials: Sequence[CredentialRecord], actor: str, holder: str) -> bool:
-    """Whether ``actor`` may hold a token of one of ``holder``'s live operator credentials: it
-    made one, or one was made by someone whose credential, live at that moment, ``actor`` may
-    hold in turn (a token's maker has seen it; what a token makes, its holders may have made)."""
+def _can_act_as(credentials: Sequence[CredentialRecord], actor: str, holder: str) -> str | None:
+    """The id of a live operator credential of ``holder`` whose token ``actor`` may hold, or
+    None: ``actor`` made it, or it was made by someone whose credential, not revoked before
+    then, ``actor`` may hold in turn (a token's maker has seen it; what a token makes, its
+    holders may have made). Creation times are not trusted to order makers: clocks of two
+    hosts may disagree."""
     operators = [c for c in credentials if c.role == "operator"]
     seen: set[str] = set()
 
@@ -680,12 +685,25 @@ def _can_act_as(credentials: Sequence[CredentialRecord], actor: str, holder: str
             held_by_actor(d)
             for d in operators
             if ports.same_person(d.principal, c.created_by)
-            and d.created_at <= c.created_at
             and (d.revoked_at is None or d.revoked_at >= c.created_at)
         )
 
-    return any(
-        held_by_actor(c)
-        for c in operators
-        if c.revoked_at is None and ports.same_person(c.principal, holder)
-    )
+    for c in operators:
+        if c.revoked_at is None and ports.same_person(c.principal, holder) and held_by_actor(c):
+            return c.id
+    return None
+
+
+def _person_name(person: str) -> str:
+    """An operator's or viewer's name as a token holder: printable, at most 100 characters,
+    and not the local command line's own name."""
+    name = person.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("a person's name is 1 to 100 characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise InvalidInput(
+            f"a person's name holds no control or invisible characters, not {name!r}"
+        )
+    if ports.same_person(name, auth.LOCAL_OPERATOR.name):
+        raise InvalidInput(f"{auth.LOCAL_OPERATOR.name!r} is the local command line's own name")
+    return name

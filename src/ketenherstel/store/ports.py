@@ -5,6 +5,7 @@ Only adapters in this package write SQL. Times are POSIX seconds (float, UTC).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -98,9 +99,16 @@ class QuarantineRelease:
 
 
 def same_person(a: str | None, b: str | None) -> bool:
-    """Whether two operator names name one person for a two-person rule: compared without
-    case and surrounding space ("alice" and " ALICE " are one operator)."""
-    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+    """Whether two operator names name one person for a two-person rule: compared in Unicode
+    compatibility form, without case, surrounding space or invisible characters ("alice",
+    " ALICE " and "ali\u200bce" are one operator)."""
+    return a is not None and b is not None and person_key(a) == person_key(b)
+
+
+def person_key(name: str) -> str:
+    """A person's name as two-person rules compare it (see `same_person`)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Cc")).strip()
 
 
 @dataclass(frozen=True, slots=True)
