@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ketenherstel.chain import Chain, load_chain
 from ketenherstel.registry import Registry, open_registry_db
-from ketenherstel.registry.db import message_key
+from ketenherstel.registry.db import RegistryMismatch, message_key
 from ketenherstel.registry.model import Profile, relevant_cases
 from ketenherstel.store.ports import LeasedDelivery
 from tests.registry.factories import decision, judgment
@@ -208,3 +209,22 @@ def test_the_keys_migration_keeps_what_was_applied_and_finds_it_again(tmp_path: 
             message_key(e["source"], e["id"]) for e in (first, other, same)
         }
     reg.db.close()
+
+
+def test_a_file_the_keys_migration_cannot_take_is_refused_as_it_was(tmp_path: Path) -> None:
+    """A damaged hash in an old file: the migration names itself and what to do, and the file
+    keeps its old form (nothing half done)."""
+    path = str(tmp_path / "old.sqlite")
+    old = _old_registry(path, "0006")
+    old.execute(
+        "INSERT INTO applied (source, id, type, bkey, fact_hash, outcome, registration, "
+        "applied_at) VALUES ('urn:x', 'm1', 't', 'not-hex', NULL, 'not-a-registration', NULL, 1)"
+    )
+    old.close()
+    with pytest.raises(RegistryMismatch, match=r"migration 0006_keys\.sql cannot bring this file"):
+        open_registry_db(path)
+    conn = sqlite3.connect(path)
+    versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+    assert "0006_keys.sql" not in versions
+    assert conn.execute("SELECT bkey FROM applied").fetchall() == [("not-hex",)]
+    conn.close()

@@ -304,7 +304,7 @@ def test_reading_the_read_log_is_logged_and_needs_a_ground(reg: Registry) -> Non
         "screening-answered"
     ]
     log = reg.db.reads_of("SKN-0000000005", 100)
-    assert (log[0].activity, log[0].actor, log[0].detail) == ("read-log-read", "op-1", "1 entries")
+    assert (log[0].activity, log[0].actor, log[0].detail) == ("read-log-read", "op-1", "1 entry")
     with pytest.raises(RegistryInputError, match="needs a legal ground"):
         reg.reads_of(skn="SKN-0000000005", reader=Reader("justid", "operator", "op-1", "x", ""))
     with pytest.raises(RegistryInputError, match="limit must be from 1 to 1000"):

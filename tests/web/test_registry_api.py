@@ -196,8 +196,11 @@ def test_catch_up_then_screen_then_the_late_registration_lands_on_the_rescreen_l
     assert reads(api, "*")[0].activity == "rescreen-list-read"  # the list read is logged
     # The list says how complete the registry was that made it: the OM's source, caught up.
     assert r.headers["Registry-Freshness-As-Of"] == "2025-08-26T20:00:00Z"
-    (om_fresh,) = [f for f in r.headers["Registry-Freshness"].split(", ") if f.startswith("om=")]
-    assert om_fresh == "om=online;waiting=0;completeUpTo=2025-08-26T20:00:00Z"
+    (om_fresh,) = [f for f in r.headers["Registry-Freshness"].split(", ") if ";partner=om;" in f]
+    assert om_fresh.endswith(
+        ";partner=om;state=online;waiting=0;missing=0;failed=0;completeUpTo=2025-08-26T20:00:00Z"
+    )
+    assert om_fresh.startswith("urn:nld:oin:")  # keyed by source: a partner may have several
     assert rescreen(api, direction="wrongly-shown").json() == []
     assert rescreen(api, workState="assigned").json() == []
 
@@ -290,6 +293,14 @@ def test_freshness_and_hold_advice(api: Api, clock: Clock) -> None:
     (advice,) = [a for a in r.json() if a["partner"] == "om"]
     assert advice["rely"] is False and "complete only up to" in advice["reason"]
     assert set(advice) == {"partner", "name", "rely", "reason"}
+    # A gap in the OM's sequence shows in the freshness that lists carry.
+    submit(api, decision("13-000003-25", B, sequence=4, time="2025-07-22T10:00:00Z"))
+    catch_up(api)
+    r = rescreen(api)
+    (om_fresh,) = [f for f in r.headers["Registry-Freshness"].split(", ") if ";partner=om;" in f]
+    assert om_fresh.endswith(
+        ";state=isolated;waiting=1;missing=2;failed=0;completeUpTo=2025-07-17T19:40:00Z"
+    )  # in quarantine: the OM is cut off
 
 
 @pytest.mark.parametrize(
@@ -651,7 +662,7 @@ def test_ecris_notifications_are_listed_with_their_delay_and_sent(api: Api, cloc
     # The list says how complete the registry was that made it, in every format (these
     # messages carry no sequence: no source to tell of).
     assert r.headers["Registry-Freshness-As-Of"] == "2025-08-16T20:00:00Z"
-    assert r.headers["Registry-Freshness"] == ""
+    assert r.headers["Registry-Freshness"] == "none"
     assert "SKN-0000000001" in r.text
     reads = api.client.get(
         "/v1/registry/persons/SKN-0000000001/reads", params=why, headers=api.h("operator")

@@ -39,7 +39,13 @@ def message_key(source: str, ident: str) -> bytes:
 
 
 def _unhex(value: object) -> bytes | None:
-    return None if value is None else bytes.fromhex(str(value))
+    """A hash as migration 0006 keeps it: 32 hex characters become their 16 bytes."""
+    if value is None:
+        return None
+    try:
+        return bytes.fromhex(str(value))
+    except ValueError:
+        raise ValueError(f"not a hash in hex: {str(value)[:40]!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,19 +150,34 @@ class RegistryDb:
             cur.execute("COMMIT")
 
     def _migrate(self) -> None:
-        with self.tx() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)")
-            done = {r[0] for r in cur.execute("SELECT version FROM schema_migrations")}
-            folder = resources.files("ketenherstel.registry") / "migrations"
-            for item in sorted(folder.iterdir(), key=lambda f: f.name):
-                if not item.name.endswith(".sql") or item.name in done:
-                    continue
-                text = item.read_text(encoding="utf-8")
-                code = "\n".join(line.split("--")[0] for line in text.splitlines())
-                for statement in code.split(";"):
-                    if statement.strip():
-                        cur.execute(statement)
-                cur.execute("INSERT INTO schema_migrations (version) VALUES (?)", (item.name,))
+        """Bring the file to the current schema, all migrations in one transaction: a file
+        a migration cannot take (not a registry, damaged, or changed by hand) is refused as it
+        was, with the migration named."""
+        name = "the migrations table"
+        try:
+            with self.tx() as cur:
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)"
+                )
+                done = {r[0] for r in cur.execute("SELECT version FROM schema_migrations")}
+                folder = resources.files("ketenherstel.registry") / "migrations"
+                for item in sorted(folder.iterdir(), key=lambda f: f.name):
+                    if not item.name.endswith(".sql") or item.name in done:
+                        continue
+                    name = f"migration {item.name}"
+                    text = item.read_text(encoding="utf-8")
+                    code = "\n".join(line.split("--")[0] for line in text.splitlines())
+                    for statement in code.split(";"):
+                        if statement.strip():
+                            cur.execute(statement)
+                    cur.execute("INSERT INTO schema_migrations (version) VALUES (?)", (item.name,))
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise RegistryMismatch(
+                f"registry {self.path}: {name} cannot bring this file up to date ({exc}); it is "
+                "left as it was. Is it a registry file, and unchanged by hand? Restore it from a "
+                "backup, or move it away to start a new registry"
+            ) from None
 
     # -- catch-up ----------------------------------------------------------------------
 

@@ -993,7 +993,8 @@ class Registry:
         reader.check()
         records = self.db.reads_of(skn, limit)
         with self.db.tx() as cur:
-            self._log(cur, reader, "read-log-read", skn, f"{len(records)} entries", self.clock())
+            entries = "1 entry" if len(records) == 1 else f"{len(records)} entries"
+            self._log(cur, reader, "read-log-read", skn, entries, self.clock())
         return records
 
     def _log_list(

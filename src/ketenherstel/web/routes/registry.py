@@ -141,8 +141,10 @@ _FRESH_HEADERS = {
         "schema": {"type": "string", "format": "date-time"},
     },
     "Registry-Freshness": {
-        "description": "How complete each source is in the registry that made this list, "
-        "comma-separated: `partner=state;waiting=N;completeUpTo=TIME` (`-`: not known). A "
+        "description": "How complete each source was in the registry when it made this list, "
+        "comma-separated: `SOURCE;partner=P;state=S;waiting=N;missing=M;failed=F;"
+        "completeUpTo=TIME` (`-`: not known), or `none` while no source has sent it anything. "
+        "`missing`: sequence numbers never received, `failed`: messages it could not apply. A "
         "source still behind may add to the list later; `GET /v1/registry/freshness` has the "
         "details",
         "schema": {"type": "string"},
@@ -156,9 +158,14 @@ def _fresh_headers(response: Response, fresh: Freshness) -> None:
     response.headers["Registry-Freshness-As-Of"] = (
         ts(fresh.as_of).isoformat(timespec="seconds").replace("+00:00", "Z")
     )
-    response.headers["Registry-Freshness"] = ", ".join(
-        f"{f.partner}={f.state};waiting={f.waiting};completeUpTo={f.complete_up_to or '-'}"
-        for f in fresh.sources
+    response.headers["Registry-Freshness"] = (
+        ", ".join(
+            f"{f.source};partner={f.partner};state={f.state};waiting={f.waiting};"
+            f"missing={sum(b - a + 1 for a, b in f.gaps)};failed={f.failed};"
+            f"completeUpTo={f.complete_up_to or '-'}"
+            for f in fresh.sources
+        )
+        or "none"
     )
 
 
@@ -485,6 +492,7 @@ async def list_rescreen_items(
     fmt: FormatQuery = "json",
 ) -> Response | list[s.RescreenItemRead]:
     reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
+    fresh = await _call(registry.freshness)  # measured first: the list holds no less
     items = await _call(
         registry.rescreen,
         reader=reader,
@@ -492,7 +500,6 @@ async def list_rescreen_items(
         work_state=work_state,
         where={"purpose": "query", "legalGround": "query"},
     )
-    fresh = await _call(registry.freshness)
     if fmt != "json":
         response = await _file(fmt, items, export.to_csv, export.to_parquet, "rescreen-items")
         _fresh_headers(response, fresh)
@@ -576,13 +583,13 @@ async def list_ecris_notifications(
     fmt: FormatQuery = "json",
 ) -> Response | list[s.EcrisNotificationRead]:
     reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
+    fresh = await _call(registry.freshness)  # measured first: the list holds no less
     found = await _call(
         registry.notifications,
         state=state,
         reader=reader,
         where={"state": "query", "purpose": "query", "legalGround": "query"},
     )
-    fresh = await _call(registry.freshness)
     if fmt != "json":
         response = await _file(
             fmt,
