@@ -352,7 +352,7 @@ def test_the_quarantine_check_sees_other_partners_facts_and_trusts_no_quarantine
     for who in ("politie", "kmar"):
         check = ex.check_quarantine(partner=who)
         assert (check.messages, check.other_conflicts, check.supersessions) == (1, 1, 0), who
-        assert check.findings[0].startswith("1 message state a fact another partner sent")
+        assert check.findings[0].startswith("1 message states a fact another partner sent")
 
     # The police come back online, and a new report of theirs says what the KMar's
     # quarantined one says: stored and routed as the police's own, a correction of theirs.

@@ -46,8 +46,8 @@ class QuarantineCheck:
     supersessions: int
     expected: int | None
     findings: list[str] = field(default_factory=list)
-    paper_conflicts: int = 0  # differ from a paper record of the same fact
-    other_conflicts: int = 0  # differ from another partner's message of the same fact
+    paper_conflicts: int = 0  # contradict the sender's own unmatched paper work for the case
+    other_conflicts: int = 0  # differ from another partner's message of the same business key
 
     @property
     def clean(self) -> bool:
@@ -351,10 +351,10 @@ class IsolationMixin:
     def check_quarantine(self, *, partner: str, expected: int | None = None) -> QuarantineCheck:
         """Check what a returning partner sent before anyone releases it: each message's data
         against its schema, sequence continuity per source, business keys already stored by
-        another message with different content, what others registered meanwhile under the
-        same business key (paper records, other partners' messages) that the message
-        contradicts, supersessions of emergency-route messages, and the volume against what was
-        expected."""
+        another message with different content, what others registered that the message
+        contradicts (another partner's message of the same business key, the sender's own
+        unmatched paper work for the same case: `_compare_with_others`), supersessions of
+        emergency-route messages, and the volume against what was expected."""
         self._known_partner(partner, "partner")
         schema_failures = key_conflicts = own_corrections = supersessions = total = 0
         paper: list[tuple[int, int]] = []  # (position, manual record) that disagree
@@ -425,7 +425,8 @@ class IsolationMixin:
         if others:
             n = len({p for p, _ in others})
             findings.append(
-                f"{_messages(n)} state a fact another partner sent with other content "
+                f"{_messages(n)} {'states' if n == 1 else 'state'} a fact another partner sent "
+                "with other content "
                 f"(position → the other's position: {_pairs(others)})"
             )
         if expected is not None and total > 1.5 * expected:
