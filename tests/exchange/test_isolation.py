@@ -368,24 +368,6 @@ def test_the_quarantine_check_sees_other_partners_facts_and_trusts_no_quarantine
     assert earlier is not None and earlier.sender == "politie"
     assert ex.check_quarantine(partner="kmar").other_conflicts == 1  # the first report differs
 
-    # Released later, the KMar's report is the same fact the police sent meanwhile: it does not
-    # reach the OM a second time, and says so as a dead letter an operator could re-send.
-    release, _ = ex.request_release(principal=OP_A, partner="kmar", reason="checked")
-    ex.approve_release(principal=OP_B, release_id=release.id)
-    for who in ("politie", "kmar"):  # the isolations' holds stay until a wave opens them
-        ex.set_channel(
-            principal=OP_A, receiver="om", sender=who, scope=PV_TYPE, state="open", reason="w1"
-        )
-    delivered = [i for _ in range(4) for i in pull_ids(rt, "om")]  # one case: one at a time
-    assert delivered == [police["id"], same["id"]]
-    [dead] = ex.dead_letters(principal=OP_A, receiver="om")
-    kmar_stored = ex.store.message(kmar_source, kmar["id"])
-    assert kmar_stored is not None and dead.position == kmar_stored.position
-    assert dead.last_error == (
-        f"the same fact reached this receiver from politie (position {stored.position}) while "
-        "this message waited in quarantine"
-    )
-
 
 def test_the_paper_check_leaves_dated_facts_and_confirmed_paper_alone(rt: Runtime) -> None:
     """A second hearing date is another hearing, not a contradiction (the last key field is a

@@ -183,32 +183,6 @@ class IsolationContract:
         assert ids(store, now=200.0) == ["a", "b"]
         assert store.quarantine_counts() == {"politie": (0, 2)}
 
-    def test_a_quarantined_fact_is_no_fact_for_others_and_is_not_delivered_twice(
-        self, store: Store
-    ) -> None:
-        """A fact waiting in the KMar's quarantine does not swallow the police's same fact
-        (stored and delivered); released later, the KMar's copy does not reach the OM again: a
-        dead letter says why."""
-        store.set_partner_state(PartnerStateRecord("kmar", "returning", "back", 1.0, "op"))
-        theirs = dataclasses.replace(
-            msg("k", sender="kmar", source="urn:kmar"), bkey="k1", fact_hash="f1"
-        )
-        [waiting] = store.accept([AcceptRequest([theirs])], now=2.0)
-        assert waiting.outcomes[0].quarantined
-        ours = dataclasses.replace(msg("p"), bkey="k1", fact_hash="f1")
-        [out] = store.accept([AcceptRequest([ours])], now=3.0)
-        assert out.outcomes[0].status == "accepted" and out.outcomes[0].supersedes is None
-        release = store.request_release(
-            partner="kmar", checks="{}", reason="checked", now=4.0, actor="op-a"
-        )
-        store.approve_release(release_id=release.id, now=5.0, actor="op-b")
-        assert ids(store, now=200.0) == ["p"]
-        [dead] = store.dead_letters(receiver="om", limit=10)
-        assert dead.position == waiting.outcomes[0].position and dead.last_error == (
-            f"the same fact reached this receiver from politie (position "
-            f"{out.outcomes[0].position}) while this message waited in quarantine"
-        )
-
     def test_overlapping_releases_each_count_what_they_released(self, store: Store) -> None:
         store.set_partner_state(PartnerStateRecord("politie", "returning", "back", 1.0, "op"))
         store.accept([AcceptRequest([msg("a"), msg("b", key="z")])], now=2.0)

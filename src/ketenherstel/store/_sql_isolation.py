@@ -7,11 +7,11 @@ it touches, in the same transaction, so a lease never scans held rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from ketenherstel.store._sql_accept import AcceptSql
 from ketenherstel.store._sql_deliver import DeliverySql
-from ketenherstel.store._sqlbase import _PENDING, Cursor, _chunks, _marks
+from ketenherstel.store._sqlbase import _PENDING, Cursor, _chunks
 from ketenherstel.store.ports import (
     AcceptOutcome,
     AcceptRequest,
@@ -421,21 +421,6 @@ class IsolationSql(AcceptSql, DeliverySql):
                     (now, *chunk),
                 )
             self._trail(cur, ids, now, "released", actor, f"quarantine release {release_id}")
-            # The same fact, sent by another partner while these waited, has reached the same
-            # receiver: delivering it again would apply it twice. Not dropped: a dead letter
-            # says why, and an operator can still re-send it.
-            twice: dict[tuple[int, str], list[int]] = {}
-            for delivery, other in self._released_twice(cur, positions).items():
-                twice.setdefault(other, []).append(delivery)
-            for (other_pos, other_sender), deliveries in sorted(twice.items()):
-                self._dead_letter(
-                    cur,
-                    deliveries,
-                    now,
-                    actor,
-                    f"the same fact reached this receiver from {other_sender} (position "
-                    f"{other_pos}) while this message waited in quarantine",
-                )
             # What it released: a later release approved first may have taken some or all of
             # what this one was asked for.
             self._x(
@@ -447,27 +432,6 @@ class IsolationSql(AcceptSql, DeliverySql):
         return QuarantineRelease(  # type: ignore[call-arg]
             *row[:3], len(positions), *row[4:8], actor, now
         )
-
-    def _released_twice(self, cur: Cursor, positions: Sequence[int]) -> dict[int, tuple[int, str]]:
-        """Deliveries of these released messages whose receiver has the same fact (business
-        key and data) from another partner's message not waiting in quarantine: delivery id ->
-        (that message's position, its sender). At accept such a message was stored only because
-        the fact it repeats waited in quarantine (`_latest`)."""
-        found: dict[int, tuple[int, str]] = {}
-        for chunk in _chunks(positions):
-            for delivery, other_pos, other_sender in self._x(
-                cur,
-                "SELECT d.id, o.pos, o.sender FROM messages m "
-                "JOIN messages o ON o.bkey = m.bkey AND o.fact_hash = m.fact_hash "
-                "AND o.sender <> m.sender AND o.quarantined <> 1 "
-                "JOIN deliveries d ON d.pos = m.pos "
-                "JOIN deliveries e ON e.pos = o.pos AND e.receiver = d.receiver "
-                f"WHERE m.pos IN ({_marks(len(chunk))}) AND m.bkey IS NOT NULL "
-                "ORDER BY d.id, o.pos",
-                chunk,
-            ).fetchall():
-                found.setdefault(int(delivery), (int(other_pos), str(other_sender)))
-        return found
 
     def releases(self, *, partner: str | None) -> list[QuarantineRelease]:
         with self._tx() as cur:
