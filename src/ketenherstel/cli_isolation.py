@@ -231,7 +231,8 @@ def _print_check(check: QuarantineCheck) -> None:
     out.print(
         f"{check.partner}: {check.messages} messages, {check.schema_failures} schema failures, "
         f"{check.key_conflicts} key conflicts, {check.paper_conflicts} against paper work, "
-        f"{check.other_conflicts} against other partners, {check.supersessions} supersessions",
+        f"{check.other_conflicts} against other partners, {check.repeats} repeats, "
+        f"{check.supersessions} supersessions",
         highlight=False,
     )
     for finding in check.findings:

@@ -366,7 +366,16 @@ def test_the_quarantine_check_sees_other_partners_facts_and_trusts_no_quarantine
     assert stored is not None and stored.supersedes is not None
     earlier = ex.store.message_at(stored.supersedes)
     assert earlier is not None and earlier.sender == "politie"
-    assert ex.check_quarantine(partner="kmar").other_conflicts == 1  # the first report differs
+    # The KMar's check: the police's first report differs, their new one is the same fact,
+    # which its release would deliver a second time.
+    check = ex.check_quarantine(partner="kmar")
+    assert (check.other_conflicts, check.repeats) == (1, 1)
+    assert check.findings[1] == (
+        "1 message repeats a fact another partner sent while this quarantine waited, with the "
+        "same content: released, the receivers get that fact a second time, from this sender "
+        f"(position → the other's position: {ex.store.message(kmar_source, kmar['id']).position}"
+        f" → {stored.position})"
+    )
 
 
 def test_the_paper_check_leaves_dated_facts_and_confirmed_paper_alone(rt: Runtime) -> None:
@@ -384,3 +393,23 @@ def test_the_paper_check_leaves_dated_facts_and_confirmed_paper_alone(rt: Runtim
     assert ex.check_quarantine(partner="om").clean
     zitting = "nl.strafrechtketen.berechting.zitting-gepland.v1"
     assert rt.chain.business_key_fields(zitting)[-1] == "hearingDate"  # left alone: a date
+
+
+def test_a_returning_partner_restating_a_corrected_fact_is_a_conflict_not_a_repeat(
+    rt: Runtime,
+) -> None:
+    """The police report, then correct their report; the KMar, cut off, sends the first
+    version: it changes the current fact back, a conflict for the approver, no repeat."""
+    ex = rt.exchange
+    first = pv_event(case="10-000080-25")
+    ex.submit(principal=partner("politie"), events=[first])
+    corrected = pv_event(case="10-000080-25")
+    ex.submit(principal=partner("politie"), events=[corrected])
+    ex.set_partner_state(principal=OP_A, partner="kmar", state="isolated", reason="Citrix")
+    ex.set_partner_state(principal=OP_A, partner="kmar", state="returning", reason="back")
+    old = pv_event(case="10-000080-25", source=f"urn:nld:oin:{KMAR_OIN}:systeem:kmar")
+    old["data"] = dict(first["data"])
+    ex.submit(principal=partner("kmar"), events=[old])
+    check = ex.check_quarantine(partner="kmar")
+    assert (check.other_conflicts, check.repeats) == (1, 0)
+    assert check.findings[0].startswith("1 message states a fact another partner sent")

@@ -48,6 +48,7 @@ class QuarantineCheck:
     findings: list[str] = field(default_factory=list)
     paper_conflicts: int = 0  # contradict the sender's own unmatched paper work for the case
     other_conflicts: int = 0  # differ from another partner's message of the same business key
+    repeats: int = 0  # repeat a fact another partner sent: released, delivered a second time
 
     @property
     def clean(self) -> bool:
@@ -64,6 +65,7 @@ class QuarantineCheck:
                 "supersessions": self.supersessions,
                 "paperConflicts": self.paper_conflicts,
                 "otherConflicts": self.other_conflicts,
+                "repeats": self.repeats,
                 "expected": self.expected,
                 "findings": self.findings,
             },
@@ -359,6 +361,7 @@ class IsolationMixin:
         schema_failures = key_conflicts = own_corrections = supersessions = total = 0
         paper: list[tuple[int, int]] = []  # (position, manual record) that disagree
         others: list[tuple[int, int]] = []  # (position, another partner's message)
+        repeats: list[tuple[int, int]] = []  # (position, another partner's same fact)
         sequences: dict[str, list[int]] = {}
         after = -1
         while True:
@@ -392,7 +395,7 @@ class IsolationMixin:
                         key_conflicts += 1  # changes a fact it sent before, already delivered
                 elif any(d.supersedes is not None for d in self.store.deliveries_of(m.position)):
                     supersessions += 1  # of an emergency-route message (decision 0008)
-            self._compare_with_others(keyed, paper, others)
+            self._compare_with_others(keyed, paper, others, repeats)
             if len(page) < _CHECK_PAGE:
                 break
         gaps: dict[str, list[tuple[int, int]]] = {}
@@ -429,6 +432,14 @@ class IsolationMixin:
                 "with other content "
                 f"(position → the other's position: {_pairs(others)})"
             )
+        if repeats:
+            n = len({p for p, _ in repeats})
+            findings.append(
+                f"{_messages(n)} {'repeats' if n == 1 else 'repeat'} a fact another partner "
+                "sent while this quarantine waited, with the same content: released, the "
+                "receivers get that fact a second time, from this sender (position → the "
+                f"other's position: {_pairs(repeats)})"
+            )
         if expected is not None and total > 1.5 * expected:
             findings.append(f"{total} messages where about {expected} were expected")
         if expected is not None and total < 0.5 * expected:
@@ -444,6 +455,7 @@ class IsolationMixin:
             findings,
             len({p for p, _ in paper}),
             len({p for p, _ in others}),
+            len({p for p, _ in repeats}),
         )
 
     def _compare_with_others(
@@ -451,12 +463,16 @@ class IsolationMixin:
         keyed: list[tuple[MessageRecord, str, str, dict[str, object]]],
         paper: list[tuple[int, int]],
         others: list[tuple[int, int]],
+        repeats: list[tuple[int, int]],
     ) -> None:
         """What others registered that a quarantined message contradicts:
 
         - another partner's message with the same business key and other data, whether
           delivered, online or itself waiting in a quarantine (not one that this message
           supersedes: that is counted where the supersession is);
+        - another partner's message of the same fact (business key and data). A message waiting
+          in quarantine is no fact for others (`store._sql_accept._latest`), so the other one was
+          stored and delivered; released, this one delivers the fact again;
         - the sender's own paper work for the same case and type, matched by no message and not
           confirmed as paper only, that agrees with the message on every business-key field but
           the last (a decision kind, a measure's decision): the two most likely tell one event
@@ -479,13 +495,12 @@ class IsolationMixin:
         for m, bkey, fact, data in keyed:
             same = by_key.get(bkey, [])
             for f in same:
-                if (
-                    f.kind == "message"
-                    and f.partner != m.sender
-                    and not f.via_route
-                    and f.fact_hash != fact
-                    and f.ref != m.supersedes
-                ):
+                if f.kind != "message" or f.partner == m.sender or f.via_route:
+                    continue
+                if f.fact_hash == fact:
+                    if m.supersedes is None:  # else it changes the current fact: see there
+                        repeats.append((m.position, f.ref))
+                elif f.ref != m.supersedes:
                     others.append((m.position, f.ref))
             if any(f.kind == "paper" and f.partner == m.sender for f in same):
                 continue  # its own paper record: the same fact

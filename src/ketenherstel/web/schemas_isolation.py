@@ -89,7 +89,12 @@ class QuarantineCheckRead(Model):
     )
     other_conflicts: int = Field(
         default=0,
-        description="Messages stating a fact another partner sent meanwhile with other content",
+        description="Messages stating a fact another partner sent with other content",
+    )
+    repeats: int = Field(
+        default=0,
+        description="Messages repeating a fact another partner sent while this quarantine "
+        "waited: released, the receivers get that fact a second time",
     )
     supersessions: int
     expected: int | None

@@ -95,6 +95,7 @@ def _check(c: QuarantineCheck) -> si.QuarantineCheckRead:
         key_conflicts=c.key_conflicts,
         paper_conflicts=c.paper_conflicts,
         other_conflicts=c.other_conflicts,
+        repeats=c.repeats,
         supersessions=c.supersessions,
         expected=c.expected,
         findings=c.findings,
@@ -115,6 +116,7 @@ def _stored_check(text: str) -> si.QuarantineCheckRead | None:
             key_conflicts=doc["keyConflicts"],
             paper_conflicts=doc.get("paperConflicts", 0),  # checks stored before they existed
             other_conflicts=doc.get("otherConflicts", 0),
+            repeats=doc.get("repeats", 0),
             supersessions=doc["supersessions"],
             expected=doc.get("expected"),
             findings=findings,
