@@ -373,8 +373,9 @@ def test_the_quarantine_check_sees_other_partners_facts_and_trusts_no_quarantine
     assert check.findings[1] == (
         "1 message repeats a fact another partner sent while this quarantine waited, with the "
         "same content: released, the receivers get that fact a second time, from this sender "
-        f"(position → the other's position: {ex.store.message(kmar_source, kmar['id']).position}"
-        f" → {stored.position})"
+        "(position → the other's position, source and id: "
+        f"{ex.store.message(kmar_source, kmar['id']).position} → {stored.position} "
+        f"({same['source']} {same['id']}))"  # what `trail` takes
     )
 
 

@@ -8,7 +8,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -360,8 +360,8 @@ class IsolationMixin:
         self._known_partner(partner, "partner")
         schema_failures = key_conflicts = own_corrections = supersessions = total = 0
         paper: list[tuple[int, int]] = []  # (position, manual record) that disagree
-        others: list[tuple[int, int]] = []  # (position, another partner's message)
-        repeats: list[tuple[int, int]] = []  # (position, another partner's same fact)
+        others: list[tuple[int, str]] = []  # (position, another partner's message, named)
+        repeats: list[tuple[int, str]] = []  # (position, another partner's same fact, named)
         sequences: dict[str, list[int]] = {}
         after = -1
         while True:
@@ -388,7 +388,7 @@ class IsolationMixin:
                         supersessions += 1  # of a message purged since: nothing to compare
                     elif original.sender != m.sender:
                         # The same business key as another partner's message, other data.
-                        others.append((m.position, original.position))
+                        others.append((m.position, _named(original.position, original)))
                     elif original.quarantined == 1:
                         own_corrections += 1  # corrects its own message, itself in quarantine
                     else:
@@ -430,7 +430,7 @@ class IsolationMixin:
             findings.append(
                 f"{_messages(n)} {'states' if n == 1 else 'state'} a fact another partner sent "
                 "with other content "
-                f"(position → the other's position: {_pairs(others)})"
+                f"(position → the other's position, source and id: {_pairs(others)})"
             )
         if repeats:
             n = len({p for p, _ in repeats})
@@ -438,7 +438,7 @@ class IsolationMixin:
                 f"{_messages(n)} {'repeats' if n == 1 else 'repeat'} a fact another partner "
                 "sent while this quarantine waited, with the same content: released, the "
                 "receivers get that fact a second time, from this sender (position → the "
-                f"other's position: {_pairs(repeats)})"
+                f"other's position, source and id: {_pairs(repeats)})"
             )
         if expected is not None and total > 1.5 * expected:
             findings.append(f"{total} messages where about {expected} were expected")
@@ -462,8 +462,8 @@ class IsolationMixin:
         self,
         keyed: list[tuple[MessageRecord, str, str, dict[str, object]]],
         paper: list[tuple[int, int]],
-        others: list[tuple[int, int]],
-        repeats: list[tuple[int, int]],
+        others: list[tuple[int, str]],
+        repeats: list[tuple[int, str]],
     ) -> None:
         """What others registered that a quarantined message contradicts:
 
@@ -499,9 +499,9 @@ class IsolationMixin:
                     continue
                 if f.fact_hash == fact:
                     if m.supersedes is None:  # else it changes the current fact: see there
-                        repeats.append((m.position, f.ref))
+                        repeats.append((m.position, _named(f.ref, f)))
                 elif f.ref != m.supersedes:
-                    others.append((m.position, f.ref))
+                    others.append((m.position, _named(f.ref, f)))
             if any(f.kind == "paper" and f.partner == m.sender for f in same):
                 continue  # its own paper record: the same fact
             names = chain.business_key_fields(m.type)
@@ -589,7 +589,13 @@ class IsolationMixin:
         return self.store.releases(partner=partner)
 
 
-def _pairs(pairs: list[tuple[int, int]], shown: int = 10) -> str:
+def _named(position: int, message: StoredFact | MessageRecord) -> str:
+    """Another partner's message as a finding names it: its position, and the source and id
+    that `trail` takes."""
+    return f"{position} ({message.source} {message.id})"
+
+
+def _pairs(pairs: Sequence[tuple[int, int | str]], shown: int = 10) -> str:
     text = ", ".join(f"{a} → {b}" for a, b in pairs[:shown])
     return text + (f" and {len(pairs) - shown} more" if len(pairs) > shown else "")
 

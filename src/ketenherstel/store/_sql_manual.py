@@ -404,15 +404,23 @@ class ManualSql(SqlBase):
         wanted = set(cases)
         with self._tx() as cur:
             for chunk in _chunks(sorted(set(bkeys))):
-                for pos, sender, type_, bkey, fact, route in self._x(
+                for pos, sender, type_, bkey, fact, route, source, ident in self._x(
                     cur,
-                    "SELECT pos, sender, type, bkey, fact_hash, via_route FROM messages "
-                    f"WHERE bkey IN ({_marks(len(chunk))}) ORDER BY pos",
+                    "SELECT pos, sender, type, bkey, fact_hash, via_route, source, id "
+                    f"FROM messages WHERE bkey IN ({_marks(len(chunk))}) ORDER BY pos",
                     chunk,
                 ).fetchall():
                     found.append(
                         StoredFact(
-                            "message", int(pos), sender, type_, bkey, fact, route is not None
+                            "message",
+                            int(pos),
+                            sender,
+                            type_,
+                            bkey,
+                            fact,
+                            route is not None,
+                            source=source,
+                            id=ident,
                         )
                     )
             for chunk in _chunks(sorted({case for _, case in wanted})):

@@ -126,6 +126,8 @@ class StoredFact:
     matched: bool = False  # a paper record that a message of its own business key matched
     status: str = ""  # a paper record's status
     fields: tuple[tuple[str, str], ...] = ()  # a paper record's business-key fields
+    source: str = ""  # a message's source
+    id: str = ""  # a message's id
 
 
 @dataclass(frozen=True, slots=True)
