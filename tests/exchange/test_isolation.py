@@ -414,3 +414,27 @@ def test_a_returning_partner_restating_a_corrected_fact_is_a_conflict_not_a_repe
     check = ex.check_quarantine(partner="kmar")
     assert (check.other_conflicts, check.repeats) == (1, 0)
     assert check.findings[0].startswith("1 message states a fact another partner sent")
+
+
+def test_an_approval_sees_what_changed_since_the_request(rt: Runtime) -> None:
+    """Paper work registered between the request and the approval gives the check a finding
+    the requester never saw: the approval is refused, nothing flows, and a new request (whose
+    requester has seen it) can be approved."""
+    ex = rt.exchange
+    manual = ManualWork(store=manual_store(rt.store), chain=rt.chain, clock=ex.clock)
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    event = om_afdoening(rt, "10-000090-25")
+    event["data"]["decisionKind"] = "dagvaarding"
+    ex.submit(principal=partner("om"), events=[event])
+    first, check = ex.request_release(principal=OP_A, partner="om", reason="checked")
+    assert check.clean
+    _om_paper(manual, "10-000090-25", "voeging")  # written down otherwise, meanwhile
+    with pytest.raises(StateConflict, match="the check has findings op-a did not see") as no:
+        ex.approve_release(principal=OP_B, release_id=first.id)
+    assert "without a paper record of their own" in str(no.value)
+    assert [r.approved_by for r in ex.releases()] == [None]
+    second, check = ex.request_release(principal=OP_A, partner="om", reason="seen the paper")
+    assert check.paper_conflicts == 1
+    ex.approve_release(principal=OP_B, release_id=second.id)
+    assert ex.quarantine_counts() == {"om": (0, 1)}

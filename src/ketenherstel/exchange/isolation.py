@@ -350,13 +350,16 @@ class IsolationMixin:
     def quarantine_counts(self) -> dict[str, tuple[int, int]]:
         return self.store.quarantine_counts()
 
-    def check_quarantine(self, *, partner: str, expected: int | None = None) -> QuarantineCheck:
+    def check_quarantine(
+        self, *, partner: str, expected: int | None = None, up_to: int | None = None
+    ) -> QuarantineCheck:
         """Check what a returning partner sent before anyone releases it: each message's data
         against its schema, sequence continuity per source, business keys already stored by
         another message with different content, what others registered that the message
         contradicts (another partner's message of the same business key, the sender's own
         unmatched paper work for the same case: `_compare_with_others`), supersessions of
-        emergency-route messages, and the volume against what was expected."""
+        emergency-route messages, and the volume against what was expected. ``up_to``: only
+        the messages a release asked for covers (up to that position)."""
         self._known_partner(partner, "partner")
         schema_failures = key_conflicts = own_corrections = supersessions = total = 0
         paper: list[tuple[int, int]] = []  # (position, manual record) that disagree
@@ -368,6 +371,8 @@ class IsolationMixin:
             page = self.store.quarantined(partner=partner, limit=_CHECK_PAGE, after=after)
             if not page:
                 break
+            if up_to is not None:
+                page = [m for m in page if m.position <= up_to]
             keyed: list[tuple[MessageRecord, str, str, dict[str, object]]] = []  # bkey, fact
             for m in page:
                 total += 1
@@ -559,6 +564,7 @@ class IsolationMixin:
                     f"release {release_id} was requested by {asked.requested_by}; a second "
                     f"operator approves, and {why}"
                 )
+            self._check_unchanged(asked)
         try:
             release = self.store.approve_release(
                 release_id=release_id, now=self.clock(), actor=principal.name
@@ -584,6 +590,29 @@ class IsolationMixin:
             self.store.set_partner_state(record)
             self._audit(principal, "partner-online", release.partner, record.reason)
         return release
+
+    def _check_unchanged(self, asked: QuarantineRelease) -> None:
+        """The second operator approves what the first one saw: the check is run again over
+        the messages the release covers, and a finding it did not have (paper work registered,
+        another partner's message sent since) refuses the approval until a new request."""
+        try:
+            stored = json.loads(asked.checks)
+        except ValueError:
+            stored = {}
+        seen = set(stored.get("findings", [])) if isinstance(stored, dict) else set()
+        expected = stored.get("expected") if isinstance(stored, dict) else None
+        now = self.check_quarantine(
+            partner=asked.partner,
+            expected=expected if isinstance(expected, int) else None,
+            up_to=asked.up_to_pos,
+        )
+        new = [f for f in now.findings if f not in seen]
+        if new:
+            raise StateConflict(
+                f"release {asked.id}: the check has findings {asked.requested_by} did not see "
+                f"when asking for it: {'; '.join(new)}. Ask for a new release, so that both "
+                "operators have seen them"
+            )
 
     def releases(self, *, partner: str | None = None) -> list[QuarantineRelease]:
         return self.store.releases(partner=partner)
