@@ -8,7 +8,6 @@ and `quarantine approve` name the operator with --as.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
@@ -21,7 +20,7 @@ from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.errors import ExchangeError
-from ketenherstel.exchange.isolation import QuarantineCheck
+from ketenherstel.exchange.isolation import QuarantineCheck, stored_check
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.store.ports import PartnerStateRecord, QuarantineRelease, RouteRecord
 
@@ -297,13 +296,8 @@ def quarantine_approve(
 
 
 def _stored_findings(checks: str) -> list[str]:
-    """The findings of the check stored with a release (`QuarantineCheck.to_json`)."""
-    try:
-        doc = json.loads(checks)
-    except ValueError:
-        return ["(the stored check cannot be read)"]
-    found = doc.get("findings", []) if isinstance(doc, dict) else []
-    return [str(f) for f in found] if isinstance(found, list) else []
+    """The findings of the check stored with a release."""
+    return stored_check(checks)[0]
 
 
 def _releases_table(records: list[QuarantineRelease]) -> Table:

@@ -423,22 +423,23 @@ class IsolationMixin:
                 f"{own_corrections} messages correct another of the partner's messages that is "
                 "itself in this quarantine"
             )
-        if paper:
-            n = len({p for p, _ in paper})
+        n_paper, n_others, n_repeats = (len({p for p, _ in x}) for x in (paper, others, repeats))
+        if n_paper:
+            n = n_paper
             findings.append(
                 f"{_messages(n)} without a paper record of their own, where the sender's paper "
                 "work for the same case, matched by no message, differs in the last business-key "
                 f"field (position → manual record: {_pairs(paper)})"
             )
-        if others:
-            n = len({p for p, _ in others})
+        if n_others:
+            n = n_others
             findings.append(
                 f"{_messages(n)} {'states' if n == 1 else 'state'} a fact another partner sent "
                 "with other content "
                 f"(position → the other's position, source and id: {_pairs(others)})"
             )
-        if repeats:
-            n = len({p for p, _ in repeats})
+        if n_repeats:
+            n = n_repeats
             findings.append(
                 f"{_messages(n)} {'repeats' if n == 1 else 'repeat'} a fact another partner "
                 "sent while this quarantine waited, with the same content: released, the "
@@ -458,9 +459,9 @@ class IsolationMixin:
             supersessions,
             expected,
             findings,
-            len({p for p, _ in paper}),
-            len({p for p, _ in others}),
-            len({p for p, _ in repeats}),
+            n_paper,
+            n_others,
+            n_repeats,
         )
 
     def _compare_with_others(
@@ -595,17 +596,8 @@ class IsolationMixin:
         """The second operator approves what the first one saw: the check is run again over
         the messages the release covers, and a finding it did not have (paper work registered,
         another partner's message sent since) refuses the approval until a new request."""
-        try:
-            stored = json.loads(asked.checks)
-        except ValueError:
-            stored = {}
-        seen = set(stored.get("findings", [])) if isinstance(stored, dict) else set()
-        expected = stored.get("expected") if isinstance(stored, dict) else None
-        now = self.check_quarantine(
-            partner=asked.partner,
-            expected=expected if isinstance(expected, int) else None,
-            up_to=asked.up_to_pos,
-        )
+        seen, expected = stored_check(asked.checks)
+        now = self.check_quarantine(partner=asked.partner, expected=expected, up_to=asked.up_to_pos)
         new = [f for f in now.findings if f not in seen]
         if new:
             raise StateConflict(
@@ -636,3 +628,20 @@ def _messages(n: int) -> str:
 def _written(value: object) -> str | None:
     """A data value as a business key and a paper record write it (`str`)."""
     return None if value is None else str(value)
+
+
+def stored_check(checks: str) -> tuple[list[str], int | None]:
+    """The findings and the expected volume of the check stored with a release
+    (`QuarantineCheck.to_json`); a stored check that cannot be read is one finding saying so."""
+    try:
+        doc = json.loads(checks)
+    except ValueError:
+        return ["(the stored check cannot be read)"], None
+    if not isinstance(doc, dict):
+        return ["(the stored check cannot be read)"], None
+    found = doc.get("findings", [])
+    expected = doc.get("expected")
+    return (
+        [str(f) for f in found] if isinstance(found, list) else [],
+        expected if isinstance(expected, int) else None,
+    )

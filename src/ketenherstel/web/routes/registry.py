@@ -152,6 +152,11 @@ _FRESH_HEADERS = {
 }
 
 
+def _justid(principal: Principal, purpose: str, legal_ground: str) -> Reader:
+    """Justid's operator as the reader of persons' data (logged)."""
+    return Reader("justid", "operator", principal.name, purpose, legal_ground)
+
+
 def _fresh_headers(response: Response, fresh: Freshness) -> None:
     """The registry's freshness on a list that is no single answer (the re-screen list, the
     ECRIS notifications): what it was computed from, in every format."""
@@ -175,11 +180,17 @@ async def _file(
     to_csv: Callable[[Sequence[T]], bytes],
     to_parquet: Callable[[Sequence[T]], bytes],
     stem: str,
+    fresh: Freshness | None = None,
 ) -> Response:
-    """A list as a CSV or Parquet download, encoded off the event loop."""
+    """A list as a CSV or Parquet download, encoded off the event loop (with the freshness it
+    was made with, if given)."""
     if fmt == "csv":
-        return _download(await run_in_threadpool(to_csv, rows), CSV, f"{stem}.csv")
-    return _download(await run_in_threadpool(to_parquet, rows), PARQUET, f"{stem}.parquet")
+        response = _download(await run_in_threadpool(to_csv, rows), CSV, f"{stem}.csv")
+    else:
+        response = _download(await run_in_threadpool(to_parquet, rows), PARQUET, f"{stem}.parquet")
+    if fresh is not None:
+        _fresh_headers(response, fresh)
+    return response
 
 
 def _applied(r: ApplyResult) -> s.CatchUpRead:
@@ -454,7 +465,7 @@ async def list_person_reads(
     reads = await _call(
         registry.reads_of,
         skn=skn,
-        reader=Reader("justid", "operator", principal.name, purpose, legal_ground),
+        reader=_justid(principal, purpose, legal_ground),
         limit=limit,
         where={"skn": "path", "limit": "query", "purpose": "query", "legalGround": "query"},
     )
@@ -491,7 +502,7 @@ async def list_rescreen_items(
     work_state: Annotated[s.WorkState | None, Query(alias="workState")] = None,
     fmt: FormatQuery = "json",
 ) -> Response | list[s.RescreenItemRead]:
-    reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
+    reader = _justid(principal, purpose, legal_ground)
     fresh = await _call(registry.freshness)  # measured first: the list holds no less
     items = await _call(
         registry.rescreen,
@@ -501,9 +512,7 @@ async def list_rescreen_items(
         where={"purpose": "query", "legalGround": "query"},
     )
     if fmt != "json":
-        response = await _file(fmt, items, export.to_csv, export.to_parquet, "rescreen-items")
-        _fresh_headers(response, fresh)
-        return response
+        return await _file(fmt, items, export.to_csv, export.to_parquet, "rescreen-items", fresh)
     _fresh_headers(response, fresh)
     return [s.RescreenItemRead.model_validate(row) for row in export.item_rows(items)]
 
@@ -582,7 +591,7 @@ async def list_ecris_notifications(
     state: Annotated[Literal["late", "unsent", "on-time"] | None, Query()] = None,
     fmt: FormatQuery = "json",
 ) -> Response | list[s.EcrisNotificationRead]:
-    reader = Reader("justid", "operator", principal.name, purpose, legal_ground)
+    reader = _justid(principal, purpose, legal_ground)
     fresh = await _call(registry.freshness)  # measured first: the list holds no less
     found = await _call(
         registry.notifications,
@@ -591,15 +600,14 @@ async def list_ecris_notifications(
         where={"state": "query", "purpose": "query", "legalGround": "query"},
     )
     if fmt != "json":
-        response = await _file(
+        return await _file(
             fmt,
             found,
             export.notifications_csv,
             export.notifications_parquet,
             "ecris-notifications",
+            fresh,
         )
-        _fresh_headers(response, fresh)
-        return response
     _fresh_headers(response, fresh)
     return [s.EcrisNotificationRead.model_validate(r) for r in export.notification_rows(found)]
 
