@@ -334,8 +334,13 @@ def test_rescreen_lists_both_directions_and_exports_csv_and_parquet(
         ("SCR-B", "wrongly-shown", "13-000002-25"),
     }
     assert {r["workState"] for r in rows} == {"open"}
+    # The files keep the registry's freshness when the list was made, in every row.
+    assert len({(r["freshnessAsOf"], r["freshness"]) for r in rows}) == 1
+    assert ";partner=om;state=online;" in rows[0]["freshness"]
     table = pq.read_table(parquet_path)
     assert table.num_rows == 2
+    assert set(table.column("freshness").to_pylist()) == {rows[0]["freshness"]}
+    assert b"ketenherstel.registry.freshness" in table.schema.metadata
     assert sorted(table.column("reference").to_pylist()) == ["SCR-A", "SCR-B"]
     # the list's read is logged as Justid's operator's
     rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
@@ -571,7 +576,9 @@ def test_notifications_owed_to_member_states_are_listed_and_sent(
     )
     assert code == 0 and "1 notifications: 1 late, 1 not sent" in out and "DE" in out, err
     assert reads_of(store, "SKN-0000000001") == ["ecris-list-read"]
-    assert csv_file.read_text().splitlines()[0].startswith("notificationId,skn,caseKey")
+    header = csv_file.read_text().splitlines()[0]
+    assert header.startswith("notificationId,skn,caseKey")
+    assert header.endswith(",freshnessAsOf,freshness")
     assert "SKN-0000000001" in csv_file.read_text()
     assert pq.read_table(parquet_file).num_rows == 1
     code, out, _ = run("registry", "notify", "--store", store)

@@ -436,8 +436,9 @@ def rescreen(
     _writable(parquet_file, "--parquet")
     reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
+        fresh = rt.registry.freshness()  # before the list: it is at least this fresh
         items = rt.registry.rescreen(reader=reader, direction=direction)
-        _freshness_lines(rt.registry.freshness())
+        _freshness_lines(fresh)
     counts = {d: sum(1 for i in items if i.direction == d and i.differs) for d in DIRECTIONS}
     undone = sum(1 for i in items if not i.differs)
     out.print(
@@ -478,23 +479,26 @@ def rescreen(
         out.print(table)
     from ketenherstel.registry import export
 
-    _write_out(((csv_file, export.to_csv), (parquet_file, export.to_parquet)), items, "items")
+    _write_out(
+        ((csv_file, export.to_csv), (parquet_file, export.to_parquet)), items, fresh, "items"
+    )
 
 
 T = TypeVar("T")
 
 
 def _write_out(
-    files: Iterable[tuple[Path | None, Callable[[Sequence[T]], bytes]]],
+    files: Iterable[tuple[Path | None, Callable[[Sequence[T], Freshness], bytes]]],
     rows: Sequence[T],
+    fresh: Freshness,
     noun: str,
 ) -> None:
-    """Write each export asked for (a None path: not asked)."""
+    """Write each export asked for (a None path: not asked), the freshness in every row."""
     for path, encode in files:
         if path is None:
             continue
         try:
-            path.write_bytes(encode(rows))
+            path.write_bytes(encode(rows, fresh))
         except OSError as exc:
             raise _fail(f"cannot write {path}: {exc.strerror}") from None
         out.print(f"wrote {len(rows)} {noun} to {path}", markup=False, highlight=False)
@@ -610,8 +614,9 @@ def notifications(
     _writable(parquet_file, "--parquet")
     reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
+        fresh = rt.registry.freshness()  # before the list: it is at least this fresh
         found = rt.registry.notifications(state=state, reader=reader)
-        _freshness_lines(rt.registry.freshness())
+        _freshness_lines(fresh)
         late = sum(1 for n in found if n.late)
         out.print(
             f"{len(found)} notifications: {late} late, "
@@ -638,6 +643,7 @@ def notifications(
     _write_out(
         ((csv_file, export.notifications_csv), (parquet_file, export.notifications_parquet)),
         found,
+        fresh,
         "notifications",
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -209,6 +210,10 @@ def test_catch_up_then_screen_then_the_late_registration_lands_on_the_rescreen_l
     assert 'filename="rescreen-items.csv"' in as_csv.headers["content-disposition"]
     (row,) = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert (row["reference"], row["skn"], row["knownAt"]) == ("SCR-A", A, "2025-08-26T20:00:00Z")
+    # A file on disk keeps the freshness its headers carried, in every row.
+    assert row["freshnessAsOf"] == as_csv.headers["Registry-Freshness-As-Of"]
+    assert row["freshness"] == as_csv.headers["Registry-Freshness"]
+    assert ";partner=om;state=online;waiting=0;missing=0;" in row["freshness"]
 
     as_parquet = rescreen(api, format="parquet")
     assert as_parquet.status_code == 200
@@ -221,6 +226,14 @@ def test_catch_up_then_screen_then_the_late_registration_lands_on_the_rescreen_l
         "missed",
     )
     assert str(record["factDate"]) == "2025-07-15" and record["delayDays"] == 40.0
+    assert record["freshnessAsOf"].isoformat() == "2025-08-26T20:00:00+00:00"
+    assert record["freshness"] == as_parquet.headers["Registry-Freshness"]
+    meta = pq.read_schema(io.BytesIO(as_parquet.content)).metadata
+    full = json.loads(meta[b"ketenherstel.registry.freshness"])
+    assert full["asOf"] == "2025-08-26T20:00:00Z"
+    assert {f["partner"]: f["completeUpTo"] for f in full["sources"]}["om"] == (
+        "2025-08-26T20:00:00Z"
+    )
 
     summary = api.client.get("/v1/registry/rescreen-summary", headers=api.h("viewer"))
     assert summary.json() == [

@@ -10,13 +10,16 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ketenherstel.registry.results import EcrisNotification, RescreenItem
+from ketenherstel.registry.results import EcrisNotification, Freshness, RescreenItem
 
 __all__ = [
     "COLUMNS",
+    "FRESHNESS_COLUMNS",
+    "FRESHNESS_METADATA",
     "NOTIFICATION_COLUMNS",
     "item_rows",
     "notification_rows",
@@ -26,6 +29,15 @@ __all__ = [
     "to_csv",
     "to_parquet",
 ]
+
+FRESHNESS_COLUMNS = ("freshnessAsOf", "freshness")
+"""Every exported file ends each row with the registry's freshness when the list was made
+(``Freshness.as_of_iso`` and ``Freshness.compact``, as the API's ``Registry-Freshness-As-Of``
+and ``Registry-Freshness`` headers): a file on disk, or a row copied out of it, still says how
+complete the registry was."""
+FRESHNESS_METADATA = b"ketenherstel.registry.freshness"
+"""A Parquet file's key-value metadata also holds the freshness in full, as the API's JSON."""
+_FRESHNESS_FIELDS = [("freshnessAsOf", pa.timestamp("s", tz="UTC")), ("freshness", pa.string())]
 
 COLUMNS = (
     "reference",
@@ -101,13 +113,14 @@ def item_rows(items: Iterable[RescreenItem]) -> list[dict[str, Any]]:
     ]
 
 
-def to_csv(items: Sequence[RescreenItem]) -> bytes:
-    """UTF-8 CSV with a header; dates as YYYY-MM-DD, moments as RFC 3339 in UTC."""
-    return _csv(item_rows(items), COLUMNS)
+def to_csv(items: Sequence[RescreenItem], fresh: Freshness) -> bytes:
+    """UTF-8 CSV with a header; dates as YYYY-MM-DD, moments as RFC 3339 in UTC; each row ends
+    with the freshness (``FRESHNESS_COLUMNS``)."""
+    return _csv(item_rows(items), COLUMNS, fresh)
 
 
-def to_parquet(items: Sequence[RescreenItem]) -> bytes:
-    return _parquet(item_rows(items), _SCHEMA)
+def to_parquet(items: Sequence[RescreenItem], fresh: Freshness) -> bytes:
+    return _parquet(item_rows(items), _SCHEMA, fresh)
 
 
 NOTIFICATION_COLUMNS = (
@@ -154,18 +167,19 @@ def notification_rows(found: Iterable[EcrisNotification]) -> list[dict[str, Any]
     ]
 
 
-def notifications_csv(found: Sequence[EcrisNotification]) -> bytes:
-    return _csv(notification_rows(found), NOTIFICATION_COLUMNS)
+def notifications_csv(found: Sequence[EcrisNotification], fresh: Freshness) -> bytes:
+    return _csv(notification_rows(found), NOTIFICATION_COLUMNS, fresh)
 
 
-def notifications_parquet(found: Sequence[EcrisNotification]) -> bytes:
-    return _parquet(notification_rows(found), _NOTIFICATION_SCHEMA)
+def notifications_parquet(found: Sequence[EcrisNotification], fresh: Freshness) -> bytes:
+    return _parquet(notification_rows(found), _NOTIFICATION_SCHEMA, fresh)
 
 
-def _csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
+def _csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], fresh: Freshness) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=(*columns, *FRESHNESS_COLUMNS), lineterminator="\n")
     writer.writeheader()
+    tail = dict(zip(FRESHNESS_COLUMNS, (fresh.as_of_iso(), fresh.compact()), strict=True))
     for row in rows:
         writer.writerow(
             {
@@ -176,12 +190,17 @@ def _csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
                 )
                 for k, v in row.items()
             }
+            | tail
         )
     return out.getvalue().encode("utf-8")
 
 
-def _parquet(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
+def _parquet(rows: list[dict[str, Any]], schema: pa.Schema, fresh: Freshness) -> bytes:
     table = pa.Table.from_pylist(rows, schema=schema)
+    as_of = datetime.fromtimestamp(int(fresh.as_of), UTC)
+    for (name, kind), value in zip(_FRESHNESS_FIELDS, (as_of, fresh.compact()), strict=True):
+        table = table.append_column(name, pa.repeat(pa.scalar(value, kind), table.num_rows))
+    table = table.replace_schema_metadata({FRESHNESS_METADATA: orjson.dumps(fresh.to_json())})
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()

@@ -152,6 +152,23 @@ class Freshness:
     def text(self) -> str:
         return " | ".join(s.text() for s in self.sources) or "geen bronnen"
 
+    def as_of_iso(self) -> str:
+        return _iso(self.as_of)
+
+    def compact(self) -> str:
+        """One line a program can read, for a header or a file column: per source
+        ``SOURCE;partner=;state=;waiting=;missing=;failed=;completeUpTo=``, comma-separated,
+        or ``none`` when there are no sources."""
+        return (
+            ", ".join(
+                f"{f.source};partner={f.partner};state={f.state};waiting={f.waiting};"
+                f"missing={sum(b - a + 1 for a, b in f.gaps)};failed={f.failed};"
+                f"completeUpTo={f.complete_up_to or '-'}"
+                for f in self.sources
+            )
+            or "none"
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {"asOf": _iso(self.as_of), "sources": [s.to_json() for s in self.sources]}
 

@@ -160,36 +160,26 @@ def _justid(principal: Principal, purpose: str, legal_ground: str) -> Reader:
 def _fresh_headers(response: Response, fresh: Freshness) -> None:
     """The registry's freshness on a list that is no single answer (the re-screen list, the
     ECRIS notifications): what it was computed from, in every format."""
-    response.headers["Registry-Freshness-As-Of"] = (
-        ts(fresh.as_of).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
-    response.headers["Registry-Freshness"] = (
-        ", ".join(
-            f"{f.source};partner={f.partner};state={f.state};waiting={f.waiting};"
-            f"missing={sum(b - a + 1 for a, b in f.gaps)};failed={f.failed};"
-            f"completeUpTo={f.complete_up_to or '-'}"
-            for f in fresh.sources
-        )
-        or "none"
-    )
+    response.headers["Registry-Freshness-As-Of"] = fresh.as_of_iso()
+    response.headers["Registry-Freshness"] = fresh.compact()
 
 
 async def _file(
     fmt: str,
     rows: Sequence[T],
-    to_csv: Callable[[Sequence[T]], bytes],
-    to_parquet: Callable[[Sequence[T]], bytes],
+    to_csv: Callable[[Sequence[T], Freshness], bytes],
+    to_parquet: Callable[[Sequence[T], Freshness], bytes],
     stem: str,
-    fresh: Freshness | None = None,
+    fresh: Freshness,
 ) -> Response:
-    """A list as a CSV or Parquet download, encoded off the event loop (with the freshness it
-    was made with, if given)."""
+    """A list as a CSV or Parquet download, encoded off the event loop, with the freshness it
+    was made with in its headers and in the file."""
     if fmt == "csv":
-        response = _download(await run_in_threadpool(to_csv, rows), CSV, f"{stem}.csv")
+        response = _download(await run_in_threadpool(to_csv, rows, fresh), CSV, f"{stem}.csv")
     else:
-        response = _download(await run_in_threadpool(to_parquet, rows), PARQUET, f"{stem}.parquet")
-    if fresh is not None:
-        _fresh_headers(response, fresh)
+        body = await run_in_threadpool(to_parquet, rows, fresh)
+        response = _download(body, PARQUET, f"{stem}.parquet")
+    _fresh_headers(response, fresh)
     return response
 
 
