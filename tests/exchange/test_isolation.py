@@ -438,3 +438,38 @@ def test_an_approval_sees_what_changed_since_the_request(rt: Runtime) -> None:
     assert check.paper_conflicts == 1
     ex.approve_release(principal=OP_B, release_id=second.id)
     assert ex.quarantine_counts() == {"om": (0, 1)}
+
+
+GEREED = "nl.strafrechtketen.tenuitvoerlegging.tenuitvoerlegging-gereedgemeld.v1"
+
+
+def _gereed(rt: Runtime, sender: str, case: str, kind: str) -> dict[str, Any]:
+    event = copy.deepcopy(sample_events(rt.exchange.chain)[GEREED].event)
+    oin = {p.key: p for p in rt.exchange.chain.partners}[sender].oin
+    event.update(id=str(uuid.uuid4()), source=f"urn:nld:oin:{oin}:systeem:{sender}")
+    event["partitionkey"] = case
+    event["data"].update(parketnummer=case, sanctionKind=kind)
+    event.pop("sequence", None)
+    event.pop("sequencetype", None)
+    return event
+
+
+def test_two_executions_of_one_case_are_two_facts_not_a_supersession(rt: Runtime) -> None:
+    """A judgment with a prison term and community service: the DJI and the probation service
+    each report their part done. The second report is its own fact for the CJIB, not a
+    correction of the first (the business key holds the sanction, not only the case)."""
+    ex = rt.exchange
+    case = "10-000077-25"
+    ex.submit(principal=partner("dji"), events=[_gereed(rt, "dji", case, "gevangenisstraf")])
+    done = _gereed(rt, "reclassering", case, "taakstraf")
+    result = ex.submit(principal=partner("reclassering"), events=[done])
+    assert result.outcomes[0].status == "accepted"
+    got = []
+    while batch := ex.pull(principal=partner("cjib"), limit=10):  # one case: one at a time
+        ex.ack(principal=partner("cjib"), delivery_ids=[d.delivery_id for d in batch])
+        got += batch
+    assert [(d.sender, d.supersedes) for d in got] == [("dji", None), ("reclassering", None)]
+    # The same report again under a new id is still the same fact.
+    again = {**done, "id": str(uuid.uuid4())}
+    result = ex.submit(principal=partner("reclassering"), events=[again])
+    assert (result.outcomes[0].status, result.outcomes[0].by) == ("duplicate", "business-key")

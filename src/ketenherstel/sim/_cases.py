@@ -476,7 +476,7 @@ class CasePlanner(Planner):
                 )
                 done = between(rng, assigned, 30 * _D, 180 * _D)
                 outcome = "voltooid" if rng.random() < 0.85 else "voortijdig-beeindigd"
-                self._completed(track, case, "reclassering", done, outcome)
+                self._completed(track, case, "reclassering", done, "taakstraf", outcome)
                 self._register_execution(track, case, done, "taakstraf", outcome)
             elif kind == "geldboete":
                 self._fine(track, case, sanction["amountCents"], after)
@@ -502,7 +502,7 @@ class CasePlanner(Planner):
             self._arrest_order(track, case, ordered, "zelfmelder-niet-verschenen", days)
             begins = between(rng, ordered, 3 * _D, 60 * _D)
         done = begins + days * _D
-        self._completed(track, case, "dji", done, "voltooid")
+        self._completed(track, case, "dji", done, "gevangenisstraf", "voltooid")
         self._register_execution(track, case, done, "gevangenisstraf", "voltooid")
 
     def _fine(self, track: Track, case: _Case, amount_cents: int, after: datetime) -> None:
@@ -516,7 +516,7 @@ class CasePlanner(Planner):
         self._arrest_order(track, case, ordered, "geldboete-onbetaald", days)
         done = between(rng, ordered, 7 * _D, 90 * _D)
         outcome = "voltooid" if rng.random() < 0.7 else "niet-uitvoerbaar"
-        self._completed(track, case, "politie", done, outcome)
+        self._completed(track, case, "politie", done, "vervangende-hechtenis", outcome)
         self._register_execution(track, case, done, "vervangende-hechtenis", outcome)
 
     def _arrest_order(
@@ -530,13 +530,13 @@ class CasePlanner(Planner):
         )
 
     def _completed(
-        self, track: Track, case: _Case, executor: str, done: datetime, outcome: str
+        self, track: Track, case: _Case, executor: str, done: datetime, kind: str, outcome: str
     ) -> None:
         track.add(
             done,
             executor,
             t.EXECUTION_COMPLETED,
-            {**case.keys(), "completedAt": iso(done), "outcome": outcome},
+            {**case.keys(), "sanctionKind": kind, "completedAt": iso(done), "outcome": outcome},
         )
 
     def _register_execution(
