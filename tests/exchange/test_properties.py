@@ -12,7 +12,11 @@ restart (close and reopen the store):
   operators release it: checked on every pull and, after every step, in the store;
 - per receiver, a message is handed out only once every earlier message with its partition key
   has been acked (per-partition order);
-- a duplicate, by id or by business key, never makes a second delivery.
+- a duplicate, by id or by business key, never makes a second delivery;
+- the same business key sent again (by the same or another sender, the same fact or a
+  correction) is a duplicate or a supersession exactly as a model written apart from the
+  store predicts: compared with the latest message of that key, where a message still waiting
+  in quarantine counts only for its own sender.
 
 Rules that need a dark partner, a quarantined message or a lease have preconditions, so the
 machine spends its steps on isolate -> submit -> open narrower -> pull rather than on no-ops.
@@ -64,7 +68,7 @@ MELDING = "nl.proeftuin.opsporing.melding.v1"
 AFDOENING = "nl.proeftuin.registratie.afdoening.v1"
 RECEIVERS = ("om", "dji", "justid")
 SENDERS = ("politie", "kmar", "om")
-DARKABLE = ("politie", "om")  # partners the machine isolates
+DARKABLE = ("politie", "kmar", "om")  # partners the machine isolates
 ANY = "*"
 SCOPES = (ANY, MELDING, "process:beslissing")
 KEYLESS = 4  # an event of "case" 4 has no partition key: nothing orders it
@@ -171,6 +175,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.accepted: list[tuple[str, str | None, str, tuple[str, ...]]] = []
         self.bodies: dict[str, dict[str, Any]] = {}
         self.sender_of: dict[str, str] = {}
+        self.position: dict[str, int] = {}
         self.acked: set[tuple[str, str]] = set()
         self.leased: dict[str, dict[int, str]] = {r: {} for r in RECEIVERS}
         self.delivery_of: dict[tuple[str, str], int] = {}
@@ -251,17 +256,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             if outcome.status == "accepted":
                 assert event["id"] not in self.bodies, "a re-sent event was stored twice"
                 new_ids.add(event["id"])
-                receivers = self.chain.receivers_for(event["type"], sender)
-                if self.route is not None and (event["type"], sender) == (MELDING, "politie"):
-                    receivers = (*receivers, "justid")
-                assert outcome.deliveries == len(receivers)
-                key = event.get("partitionkey")
-                self.accepted.append((event["id"], key, event["type"], receivers))
-                self.bodies[event["id"]] = event
-                self.sender_of[event["id"]] = sender
-                assert outcome.quarantined == (sender in self.dark())
-                if outcome.quarantined:
-                    self.quarantined.add(event["id"])
+                self.record_accepted(sender, event, outcome)
             else:
                 assert event["id"] in self.bodies or event["id"] in new_ids
                 assert outcome.deliveries == 0
@@ -273,15 +268,85 @@ class ExchangeMachine(RuleBasedStateMachine):
         """An isolated or returning partner keeps sending: everything new goes to quarantine."""
         self.submit(data.draw(st.sampled_from(self.dark()), label="sender"), items)
 
+    def latest_of_key(self, sender: str, type_name: str, key: str) -> str | None:
+        """The model of the business-key check: the latest accepted message of the key, where
+        one still waiting in quarantine counts only for its own sender."""
+        found = None
+        for ident, _, t, _ in self.accepted:
+            if t != type_name or self.bodies[ident]["data"]["k"] != key:
+                continue
+            if ident in self.quarantined and self.sender_of[ident] != sender:
+                continue
+            found = ident
+        return found
+
+    def send_keyed(self, sender: str, earlier: str, n: int) -> None:
+        """``sender`` sends the business key of ``earlier`` again under a new id, with data
+        ``n``: the model predicts a duplicate (the same fact as the latest of the key) or a
+        new message superseding that latest one (a correction, or a first for this sender)."""
+        base = self.bodies[earlier]
+        event = {
+            **base,
+            "id": f"r{next(self.ids)}",
+            "source": f"urn:nld:oin:{OINS[sender]}:systeem:sys",
+            "data": {**base["data"], "n": n},
+        }
+        latest = self.latest_of_key(sender, base["type"], base["data"]["k"])
+        same = latest is not None and self.bodies[latest]["data"] == event["data"]
+        self.submit_checked(sender, [event], same, latest)
+
+    def submit_checked(
+        self, sender: str, events: list[dict[str, Any]], same: bool, latest: str | None
+    ) -> None:
+        [outcome] = self.ex.submit(principal=self.as_partner(sender), events=events).outcomes
+        if same:
+            assert (outcome.status, outcome.by, outcome.deliveries) == (
+                "duplicate",
+                "business-key",
+                0,
+            ), f"the same fact as {latest} was not recognised: {outcome}"
+            return
+        assert outcome.status == "accepted", f"a new fact was refused: {outcome}"
+        expected = None if latest is None else self.position[latest]
+        assert outcome.supersedes == expected, (
+            f"{events[0]['id']} supersedes {outcome.supersedes}, the model says {expected}"
+        )
+        self.record_accepted(sender, events[0], outcome)
+
+    def record_accepted(self, sender: str, event: dict[str, Any], outcome: Any) -> None:
+        """The model keeps an accepted message: its receivers, body, sender and position."""
+        receivers = self.chain.receivers_for(event["type"], sender)
+        if self.route is not None and (event["type"], sender) == (MELDING, "politie"):
+            receivers = (*receivers, "justid")
+        assert outcome.deliveries == len(receivers)
+        self.accepted.append((event["id"], event.get("partitionkey"), event["type"], receivers))
+        self.bodies[event["id"]] = event
+        self.sender_of[event["id"]] = sender
+        self.position[event["id"]] = outcome.position
+        assert outcome.quarantined == (sender in self.dark())
+        if outcome.quarantined:
+            self.quarantined.add(event["id"])
+
     @rule(sender=st.sampled_from(SENDERS), pick=st.integers(0, 50))
     def resend_fact_under_new_id(self, sender: str, pick: int) -> None:
-        """A partner re-sends a fact it sent before, under a new id (a paper or ebMS resend)."""
+        """A partner re-sends a fact it sent before, under a new id (a paper or ebMS resend):
+        the same fact, unless it has been corrected since (then it corrects it back)."""
         mine = [a for a in self.accepted if self.sent_by(a[0], sender)]
         if not mine:
             return
-        event = {**self.bodies[mine[pick % len(mine)][0]], "id": f"r{next(self.ids)}"}
-        [outcome] = self.ex.submit(principal=self.as_partner(sender), events=[event]).outcomes
-        assert (outcome.status, outcome.by, outcome.deliveries) == ("duplicate", "business-key", 0)
+        earlier = mine[pick % len(mine)][0]
+        self.send_keyed(sender, earlier, self.bodies[earlier]["data"]["n"])
+
+    @rule(sender=st.sampled_from(SENDERS), pick=st.integers(0, 50), correct=st.booleans())
+    def send_a_known_business_key(self, sender: str, pick: int, correct: bool) -> None:
+        """A partner sends a business key already stored, its own or another partner's (the
+        police and the KMar both report): the same fact again, or a correction of it."""
+        may = [a for a in self.accepted if sender in ROUTES[a[2]][0]]
+        if not may:
+            return
+        earlier = may[pick % len(may)][0]
+        n = self.bodies[earlier]["data"]["n"]
+        self.send_keyed(sender, earlier, n + 100 if correct else n)
 
     # -- partner states and quarantine ----------------------------------------------------------
 
