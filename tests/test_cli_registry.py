@@ -303,7 +303,24 @@ def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -
         "registry", "reads", "SKN-0000000001", *AUDIT, "--limit", "1", "--store", store
     )
     assert code == 0 and "1 reads" in out and "read-log-read" in out  # the read before it
+    assert "the newest 1: narrow with --until or --activity" in out
     assert reads_of(store, "SKN-0000000001")[:2] == ["read-log-read", "read-log-read"]
+    skn = "SKN-0000000001"
+    code, out, _ = run(
+        "registry", "reads", skn, *AUDIT, "--activity", "extract-read", "--store", store
+    )
+    assert code == 0 and "1 reads of" in out and "screening-answered" not in out
+    code, out, _ = run("registry", "reads", skn, *AUDIT, "--since", "2099-01-01", "--store", store)
+    assert code == 0 and "0 reads of" in out
+    logged = len(reads_of(store, skn))
+    for args, message in (
+        (("--since", "1-8-2025"), "--since must be a date as YYYY-MM-DD, not '1-8-2025'"),
+        (("--activity", "peek"), "activity must be one of screening-answered, extract-read"),
+        (("--since", "2025-08-02", "--until", "2025-08-01"), "until (2025-08-01) is before since"),
+    ):
+        code, _, err = run("registry", "reads", skn, *AUDIT, *args, "--store", store)
+        assert code == 2 and message in err, err
+    assert len(reads_of(store, skn)) == logged  # a refused read logs nothing
 
 
 def test_rescreen_lists_both_directions_and_exports_csv_and_parquet(

@@ -30,6 +30,7 @@ from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.registry.model import parse_date
 from ketenherstel.registry.service import (
     GROUP,
+    READ_ACTIVITIES,
     Freshness,
     Reader,
     RegistryForbidden,
@@ -550,15 +551,34 @@ def reads(
     purpose: PurposeOpt,
     legal_ground: GroundOpt,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 100,
+    since: Annotated[
+        str | None, typer.Option(help="Only reads on or after this day (YYYY-MM-DD, Amsterdam)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only reads on or before this day (YYYY-MM-DD, Amsterdam)")
+    ] = None,
+    activity: Annotated[
+        str | None,
+        typer.Option(help=f"Only reads of this activity: {', '.join(READ_ACTIVITIES)}"),
+    ] = None,
     store: StoreOpt = None,
     registry: RegistryOpt = None,
 ) -> None:
     """The read log for a person, newest first: who read what, when, why and on which ground.
     This read is logged too, for Justid's operator."""
+    first = None if since is None else _date(since, "--since")
+    last = None if until is None else _date(until, "--until")
     reader = Reader("justid", "operator", actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
-        records = rt.registry.reads_of(skn=skn, reader=reader, limit=limit)
-        out.print(f"{len(records)} reads of {skn}", markup=False, highlight=False)
+        records = rt.registry.reads_of(
+            skn=skn, reader=reader, limit=limit, since=first, until=last, activity=activity
+        )
+        more = f" (the newest {limit}: narrow with --until or --activity)"
+        out.print(
+            f"{len(records)} reads of {skn}" + (more if len(records) == limit else ""),
+            markup=False,
+            highlight=False,
+        )
         table = Table(
             "when",
             "activity",

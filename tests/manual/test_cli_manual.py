@@ -87,9 +87,11 @@ def test_a_refused_add_names_every_problem(store: str) -> None:
         "--type", "uitspraak-geregistreerd",
         "--when", "31-02-2025",
         "--role", "parket",
+        "--field", "bogus=1",
         "--store", store,
     )  # fmt: skip
     assert code == 1
+    assert "'bogus' is not a business-key field of uitspraak-geregistreerd" in err
     assert "politie never sends uitspraak-geregistreerd" in err
     assert "bad date '31-02-2025'" in err
     assert "missing business-key field judgmentDate" in err

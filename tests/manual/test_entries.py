@@ -55,6 +55,23 @@ def test_enum_fields_are_written_as_the_schema_writes_them(chain: Chain) -> None
     assert dict(checked.fields)["measure"] == "bewaring"
 
 
+def test_a_field_given_by_name_that_is_no_key_field_is_refused(chain: Chain) -> None:
+    """`manual add --field sanctionkind=...` (a typo) must not pass unnoticed; a spreadsheet's
+    columns may serve other types, so only fields given by name are held to the key."""
+    typo = {"judgmentDate": "18-07-2025", "judgmentdate": "18-07-2025"}
+    checked, problems = check_entry(chain, entry(fields=typo), now=NOW, named=list(typo))
+    assert checked is None
+    assert [(p.column, p.reason) for p in problems] == [
+        (
+            "fields.judgmentdate",
+            "'judgmentdate' is not a business-key field of uitspraak-geregistreerd; its fields "
+            "are: judgmentDate",
+        )
+    ]
+    checked, problems = check_entry(chain, entry(fields=typo), now=NOW)  # a spreadsheet row
+    assert problems == [] and checked is not None
+
+
 def test_every_problem_of_an_entry_is_named(chain: Chain) -> None:
     checked, problems = check_entry(
         chain,

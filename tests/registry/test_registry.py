@@ -4,7 +4,7 @@ re-screen list in both directions, work on it, and the read log."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,10 @@ from ketenherstel.registry import (
     RegistryNotFound,
     open_registry_db,
 )
+from ketenherstel.registry.results import AMSTERDAM
 from ketenherstel.settings import Settings
 from ketenherstel.store.ports import LeasedDelivery
-from tests.registry.factories import OM_SOURCE, Clock, decision, emergency, judgment
+from tests.registry.factories import OM_SOURCE, T0, Clock, decision, emergency, judgment
 
 DAY = 86_400.0
 READER = Reader("justis", "screener", "screener-7", "vog-aanvraag", "art. 35 Wjsg")
@@ -295,6 +296,40 @@ def test_every_read_of_a_person_is_logged_with_purpose_and_ground(reg: Registry)
         ("extract-read", "ind", "verblijf", "art. 107 Vw"),
         ("screening-answered", "justis", "vog-aanvraag", "art. 35 Wjsg"),
     ]
+
+
+def test_the_read_log_narrows_to_days_and_an_activity(reg: Registry, clock: Clock) -> None:
+    """An operator looks for who read a person in one period, or only one kind of read."""
+    skn = "SKN-0000000005"
+    ind = Reader("ind", "beslisser", "ind-12", "verblijf", "art. 107 Vw")
+    screen(reg, "SCR-1", skn, profile="continue-screening-taxi", day=date(2025, 8, 1))
+    clock.now += 86_400  # the next day (Amsterdam): an extract
+    reg.extract(skn=skn, reader=ind)
+    clock.now += 86_400
+    reg.extract(skn=skn, reader=ind)
+    first = datetime.fromtimestamp(T0, AMSTERDAM).date()
+    auditor = Reader("justid", "operator", "op-1", "toezicht", "art. 39f Wjsg")
+
+    def activities(**kw: Any) -> list[str]:
+        """What the reads found, but the log's own earlier reads (each look is logged)."""
+        found = reg.reads_of(skn=skn, reader=auditor, **kw)
+        return [r.activity for r in found if r.activity != "read-log-read" or "activity" in kw]
+
+    assert activities(since=first, until=first) == ["screening-answered"]
+    assert activities(since=first + timedelta(days=1)) == ["extract-read", "extract-read"]
+    assert activities(until=first + timedelta(days=1)) == ["extract-read", "screening-answered"]
+    assert activities(activity="screening-answered") == ["screening-answered"]
+    assert activities(activity="read-log-read", since=first + timedelta(days=3)) == []
+    # The filter is in the log entry of this read itself.
+    (entry,) = reg.db.reads_of(skn, 1)
+    assert entry.detail == f"0 entries; since {first + timedelta(days=3)}; activity read-log-read"
+    # Bad filters are refused, naming the problem, and log nothing.
+    logged = len(reg.db.reads_of(skn, 1000))
+    with pytest.raises(RegistryInputError, match="activity must be one of screening-answered"):
+        reg.reads_of(skn=skn, reader=auditor, activity="looked")
+    with pytest.raises(RegistryInputError, match=r"until \(2025-07-01\) is before since"):
+        reg.reads_of(skn=skn, reader=auditor, since=first, until=date(2025, 7, 1))
+    assert len(reg.db.reads_of(skn, 1000)) == logged
 
 
 def test_reading_the_read_log_is_logged_and_needs_a_ground(reg: Registry) -> None:

@@ -481,6 +481,22 @@ def test_a_persons_extract_is_logged_and_its_read_log_is_for_operators(api: Api)
     problem(api.client.get(f"{url}/reads", params=bad, headers=api.h("operator")), 400)
     no_ground = {"purpose": "toezicht"}
     problem(api.client.get(f"{url}/reads", params=no_ground, headers=api.h("operator")), 400)
+    # Narrowed to an activity or to days (Amsterdam time).
+    only = {"activity": "extract-read", **audit}
+    r = api.client.get(f"{url}/reads", params=only, headers=api.h("operator"))
+    assert [(e["activity"], e["organisation"]) for e in r.json()] == [
+        ("extract-read", "ind"),
+        ("extract-read", "justid"),
+    ]
+    later = {"since": "2025-07-18", **audit}  # everything so far was read on 17 July
+    assert api.client.get(f"{url}/reads", params=later, headers=api.h("operator")).json() == []
+    for params, field in (
+        ({"activity": "peek"}, "query:activity"),
+        ({"since": "18-07-2025"}, "query:since"),
+        ({"since": "2025-07-18", "until": "2025-07-17"}, "query:until"),
+    ):
+        r = api.client.get(f"{url}/reads", params={**params, **audit}, headers=api.h("operator"))
+        problem(r, 400, field)
 
 
 @pytest.mark.parametrize(
@@ -681,3 +697,12 @@ def test_ecris_notifications_are_listed_with_their_delay_and_sent(api: Api, cloc
         "/v1/registry/persons/SKN-0000000001/reads", params=why, headers=api.h("operator")
     ).json()
     assert [x["activity"] for x in reads].count("ecris-list-read") == 3
+
+
+def test_the_api_knows_every_read_activity_the_registry_logs() -> None:
+    from typing import get_args
+
+    from ketenherstel.registry import READ_ACTIVITIES
+    from ketenherstel.web.schemas_registry import ReadActivity
+
+    assert get_args(ReadActivity) == READ_ACTIVITIES

@@ -165,7 +165,9 @@ class ManualWork:
         """Register one piece of paper work; matched at once if its message is already here."""
         self._require_operator(principal)
         entry = ManualEntry(partner, case, type, when, role, dict(fields or {}))
-        checked, refusals = check_entry(self.chain, entry, now=self.clock())
+        checked, refusals = check_entry(
+            self.chain, entry, now=self.clock(), named=list(fields or {})
+        )
         if checked is None:
             raise InvalidInput(
                 "the manual record is refused; nothing was stored", _problems(refusals)
@@ -305,7 +307,9 @@ class ManualWork:
             role=old.registered_by,
             fields={**dict(old.fields[1:]), **dict(fields or {})},  # [0] is the case
         )
-        checked, refusals = check_entry(self.chain, entry, now=self.clock())
+        checked, refusals = check_entry(
+            self.chain, entry, now=self.clock(), named=list(fields or {})
+        )
         if checked is None:
             raise InvalidInput(
                 "the correction is refused; nothing was changed", _problems(refusals)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -124,11 +124,14 @@ def check_entry(
     now: float,
     line: int | None = None,
     columns: Mapping[str, str] | None = None,
+    named: Collection[str] = (),
 ) -> tuple[CheckedEntry | None, list[Refusal]]:
     """The checked entry, or None and every reason it is refused.
 
     `columns` names where each part came from (`partner`, `case`, `type`, `when`, `role`,
     `fields.<name>` → a column header) for the refusals; by default the part's own name.
+    `named`: the fields someone gave by name (not a spreadsheet's columns, which may serve
+    other types); each must be a business-key field of the type, or it is refused.
     """
     names = columns or {}
 
@@ -164,6 +167,15 @@ def check_entry(
         return None, out
     key_fields = chain.business_key_fields(type_name)
     props = chain.message_type(type_name).schema.get("properties", {})  # type: ignore[union-attr]
+    for name in sorted(set(named) - set(key_fields)):
+        out.append(
+            Refusal(
+                line,
+                col(f"fields.{name}"),
+                f"{name!r} is not a business-key field of {type_alias(type_name)}; "
+                f"its fields are: {', '.join(key_fields[1:]) or 'none besides the case'}",
+            )
+        )
     values: dict[str, str] = {}
     for index, name in enumerate(key_fields):
         given = entry.fields.get(name, "").strip()

@@ -7,6 +7,7 @@ See ``docs/decisions/0010-the-registry.md``.
 from ketenherstel.registry.db import RegistryDb, RegistryMismatch, open_registry_db
 from ketenherstel.registry.model import Profile, Registration, parse_registration, relevant_cases
 from ketenherstel.registry.service import (
+    READ_ACTIVITIES,
     Answer,
     ApplyResult,
     Freshness,
@@ -23,6 +24,7 @@ from ketenherstel.registry.service import (
 )
 
 __all__ = [
+    "READ_ACTIVITIES",
     "Answer",
     "ApplyResult",
     "Freshness",

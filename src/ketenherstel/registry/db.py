@@ -444,14 +444,30 @@ class RegistryDb:
             ]
         return found
 
-    def reads_of(self, subject: str, limit: int) -> list[ReadRecord]:
+    def reads_of(
+        self,
+        subject: str,
+        limit: int,
+        *,
+        since: float | None = None,
+        before: float | None = None,
+        activity: str | None = None,
+    ) -> list[ReadRecord]:
+        """The newest ``limit`` reads of ``subject``, read at or after ``since`` and before
+        ``before``, of one ``activity`` (each None: any)."""
+        where, args = ["subject = ?"], list[object]([subject])
+        for clause, value in (("at >= ?", since), ("at < ?", before), ("activity = ?", activity)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
         with self.tx() as cur:
             return [
                 ReadRecord(*r)
                 for r in cur.execute(
                     "SELECT at, activity, organisation, role, actor, purpose, legal_ground, "
-                    "subject, detail FROM reads WHERE subject = ? ORDER BY id DESC LIMIT ?",
-                    (subject, limit),
+                    f"subject, detail FROM reads WHERE {' AND '.join(where)} "
+                    "ORDER BY id DESC LIMIT ?",
+                    (*args, limit),
                 )
             ]
 

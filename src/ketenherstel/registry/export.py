@@ -197,7 +197,7 @@ def _csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], fresh: Freshnes
 
 def _parquet(rows: list[dict[str, Any]], schema: pa.Schema, fresh: Freshness) -> bytes:
     table = pa.Table.from_pylist(rows, schema=schema)
-    as_of = datetime.fromtimestamp(int(fresh.as_of), UTC)
+    as_of = datetime.fromisoformat(fresh.as_of_iso().replace("Z", "+00:00"))  # as in a CSV
     for (name, kind), value in zip(_FRESHNESS_FIELDS, (as_of, fresh.compact()), strict=True):
         table = table.append_column(name, pa.repeat(pa.scalar(value, kind), table.num_rows))
     table = table.replace_schema_metadata({FRESHNESS_METADATA: orjson.dumps(fresh.to_json())})

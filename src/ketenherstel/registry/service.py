@@ -982,19 +982,51 @@ class Registry:
 
     # -- the read log -------------------------------------------------------------------
 
-    def reads_of(self, *, skn: str, reader: Reader, limit: int = 100) -> list[ReadRecord]:
+    def reads_of(
+        self,
+        *,
+        skn: str,
+        reader: Reader,
+        limit: int = 100,
+        since: date | None = None,
+        until: date | None = None,
+        activity: str | None = None,
+    ) -> list[ReadRecord]:
         """The read log for a person, newest first; ``skn="*"``: reads of lists of persons
-        (the re-screen list). Who was screened, by whom and why is itself personal data, so
-        this read is logged as well (after the entries it returns)."""
+        (the re-screen list). Only reads on the days ``since`` to ``until`` (both included,
+        Amsterdam time) and of one ``activity`` (``READ_ACTIVITIES``), where given. Who was
+        screened, by whom and why is itself personal data, so this read is logged as well
+        (after the entries it returns)."""
         if skn != "*":
             self._skn(skn)
         if not 1 <= limit <= 1000:
             raise RegistryInputError("limit must be from 1 to 1000", "limit")
+        if activity is not None and activity not in READ_ACTIVITIES:
+            raise RegistryInputError(
+                f"activity must be one of {', '.join(READ_ACTIVITIES)}, not {activity!r}",
+                "activity",
+            )
+        if since is not None and until is not None and until < since:
+            raise RegistryInputError(
+                f"until ({until.isoformat()}) is before since ({since.isoformat()})", "until"
+            )
         reader.check()
-        records = self.db.reads_of(skn, limit)
+        records = self.db.reads_of(
+            skn,
+            limit,
+            since=None if since is None else _day_start(since),
+            before=None if until is None else _day_start(until + timedelta(days=1)),
+            activity=activity,
+        )
+        asked = [
+            f"{name} {value}"
+            for name, value in (("since", since), ("until", until), ("activity", activity))
+            if value is not None
+        ]
         with self.db.tx() as cur:
             entries = "1 entry" if len(records) == 1 else f"{len(records)} entries"
-            self._log(cur, reader, "read-log-read", skn, entries, self.clock())
+            detail = "; ".join([entries, *(str(a) for a in asked)])
+            self._log(cur, reader, "read-log-read", skn, detail, self.clock())
         return records
 
     def _log_list(
@@ -1121,8 +1153,24 @@ def _int(value: object) -> int | None:
     return None
 
 
+READ_ACTIVITIES = (
+    "screening-answered",
+    "extract-read",
+    "rescreen-list-read",
+    "ecris-list-read",
+    "read-log-read",
+)
+"""What a read log entry says was done with a person's data."""
+
+
+def _day_start(day: date) -> float:
+    """The first moment of ``day`` in Amsterdam, as an epoch."""
+    return datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM).timestamp()
+
+
 def _read(reader: Reader, now: float, activity: str, subject: str, detail: str) -> ReadRecord:
     """A read log entry (Logboek Dataverwerkingen's fields) of ``reader`` reading ``subject``."""
+    assert activity in READ_ACTIVITIES, activity  # the filter of `reads_of` knows every one
     return ReadRecord(
         now,
         activity,

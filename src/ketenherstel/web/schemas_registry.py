@@ -20,6 +20,10 @@ REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 Direction = Literal["missed", "wrongly-shown"]
 WorkState = Literal["open", "assigned", "reviewed", "closed"]
+ReadActivity = Literal[
+    "screening-answered", "extract-read", "rescreen-list-read", "ecris-list-read", "read-log-read"
+]
+"""``registry.READ_ACTIVITIES`` (a test keeps the two equal)."""
 Decision = Literal["afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar"]
 
 _DATE = "A date as YYYY-MM-DD"

@@ -18,6 +18,7 @@ ground the caller gives. Registry work is synchronous SQLite work: it runs in th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -132,6 +133,12 @@ def _files(description: str, *, fresh: bool = False) -> dict[str, Any]:
     }
     if fresh:
         response["headers"] = _FRESH_HEADERS
+        response["description"] += (
+            ". A CSV or Parquet file ends every row with the same freshness as the headers "
+            "(`freshnessAsOf`, `freshness`), and a Parquet file holds it in full (as "
+            "`GET /v1/registry/freshness` gives it) in its key-value metadata "
+            "`ketenherstel.registry.freshness`, also when the list is empty"
+        )
     return response
 
 
@@ -451,13 +458,34 @@ async def list_person_reads(
     purpose: Purpose,
     legal_ground: LegalGround,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    since: Annotated[
+        date | None, Query(description="Only reads on or after this day (Amsterdam time)")
+    ] = None,
+    until: Annotated[
+        date | None, Query(description="Only reads on or before this day (Amsterdam time)")
+    ] = None,
+    activity: Annotated[
+        s.ReadActivity | None,
+        Query(description="Only reads of this activity"),
+    ] = None,
 ) -> list[s.ReadLogEntryRead]:
     reads = await _call(
         registry.reads_of,
         skn=skn,
         reader=_justid(principal, purpose, legal_ground),
         limit=limit,
-        where={"skn": "path", "limit": "query", "purpose": "query", "legalGround": "query"},
+        since=since,
+        until=until,
+        activity=activity,
+        where={
+            "skn": "path",
+            "limit": "query",
+            "purpose": "query",
+            "legalGround": "query",
+            "since": "query",
+            "until": "query",
+            "activity": "query",
+        },
     )
     return [_read(r) for r in reads]
 
