@@ -1025,7 +1025,7 @@ class Registry:
         ]
         with self.db.tx() as cur:
             entries = "1 entry" if len(records) == 1 else f"{len(records)} entries"
-            detail = "; ".join([entries, *(str(a) for a in asked)])
+            detail = "; ".join([entries, *asked])
             self._log(cur, reader, "read-log-read", skn, detail, self.clock())
         return records
 
