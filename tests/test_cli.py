@@ -131,6 +131,9 @@ def test_chain_show_renders_tables_and_a_mermaid_diagram() -> None:
     code, out, _ = run("chain", "show")
     assert code == 0
     assert "Procedure" in out or "procedure" in out
+    wide = runner.invoke(app, ["chain", "show"], env={"COLUMNS": "260"})
+    gereed = next(line for line in wide.stdout.splitlines() if "gereedgemeld.v1" in line)
+    assert "parketnummer, sanctionKind" in gereed  # the business key of each type
     code, out, _ = run("chain", "show", "--mermaid")
     assert out.startswith("flowchart")
 

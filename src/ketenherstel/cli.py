@@ -463,9 +463,18 @@ def chain_show(
     for pr in chain.processes_in_order():
         deadline = f"{pr.deadline.duration} ({pr.deadline.text})" if pr.deadline else ""
         processes.add_row(pr.phase.label, pr.name, deadline)
-    types = Table("type", "name", "from", "to", title=f"{len(chain.message_types)} message types")
+    types = Table(
+        "type",
+        "name",
+        "from",
+        "to",
+        "business key",
+        title=f"{len(chain.message_types)} message types",
+    )
     for m in chain.message_types:
-        types.add_row(m.type, m.name, ", ".join(m.senders), ", ".join(m.receivers))
+        types.add_row(
+            m.type, m.name, ", ".join(m.senders), ", ".join(m.receivers), ", ".join(m.business_key)
+        )
     out.print(partners, processes, types)
     out.print("\nFlow diagram (Mermaid)", style="bold")
     out.print(to_mermaid(chain), highlight=False, markup=False)

@@ -47,7 +47,9 @@ ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the recor
 FieldOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--field", help="A business-key field as NAME=VALUE, e.g. judgmentDate=18-07-2025"
+        "--field",
+        help="A business-key field as NAME=VALUE, e.g. judgmentDate=18-07-2025 (each type's "
+        "key: `ketenherstel chain show`)",
     ),
 ]
 
