@@ -567,7 +567,8 @@ def _fine(rng: random.Random, low_euros: int, high_euros: int) -> dict[str, Any]
 
 
 def _sentence(rng: random.Random, *, detained: bool) -> list[dict[str, Any]]:
-    """Sanctions of a conviction (2022: prison 30k, community service 24k, fine 14k)."""
+    """Sanctions of a conviction (2022: prison 30k, community service 24k, fine 14k); some
+    join a prison term and community service, each executed and reported by its own partner."""
     weights = (0.85, 0.1, 0.05) if detained else (0.44, 0.35, 0.21)
     primary = rng.choices(("gevangenisstraf", "taakstraf", "geldboete"), weights=weights)[0]
     sanctions: list[dict[str, Any]]
@@ -576,6 +577,9 @@ def _sentence(rng: random.Random, *, detained: bool) -> list[dict[str, Any]]:
             (7, 14, 30, 60, 90, 180, 365, 730), weights=(14, 14, 18, 14, 12, 12, 10, 6)
         )[0]
         sanctions = [{"kind": "gevangenisstraf", "conditional": False, "days": days}]
+        if not detained and rng.random() < 0.15:  # a short prison term and community service
+            hours = rng.choice((40, 60, 80, 120))
+            sanctions.append({"kind": "taakstraf", "conditional": False, "hours": hours})
     elif primary == "taakstraf":
         hours = rng.choice((20, 40, 60, 80, 120, 180, 240))
         sanctions = [{"kind": "taakstraf", "conditional": False, "hours": hours}]
