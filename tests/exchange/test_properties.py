@@ -570,6 +570,19 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert all(r in RECEIVERS for r, _ in self.acked)
 
     @invariant()
+    def settled_follows_state(self) -> None:
+        """`settled` is 1 for exactly the acked and dead deliveries (migration 0010): the
+        indexes that find a case's or a channel's pending deliveries read it, not `state`."""
+        store: Any = self.ex.store
+        with store._tx() as cur:
+            wrong = store._x(
+                cur,
+                "SELECT id, state, settled FROM deliveries WHERE settled <> "
+                "CASE WHEN state IN ('acked', 'dead') THEN 1 ELSE 0 END",
+            ).fetchall()
+        assert not wrong, f"settled out of step with state: {wrong[:5]}"
+
+    @invariant()
     def quarantine_holds_until_released(self) -> None:
         """Nothing a dark partner sent is handed out before two operators release it: the
         store keeps exactly the unreleased messages in quarantine, and none of their

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -206,6 +207,36 @@ class StoreContract:
         [d] = lease(store, now=ten_weeks + 1, max_age=86_400.0)
         assert d.id == "a"
         assert store.dead_letters(receiver="om", limit=10) == []
+
+    def test_settled_follows_state_through_ack_dead_letter_and_resend(self, store: Store) -> None:
+        """Migration 0010: the per-case index finds pending deliveries by `settled`, so every
+        move into or out of acked and dead sets it; a case's next delivery waits for a
+        re-sent earlier one again."""
+
+        def settled() -> dict[str, tuple[str, int]]:
+            sql: Any = store
+            with sql._tx() as cur:
+                rows = sql._x(
+                    cur,
+                    "SELECT m.id, d.state, d.settled FROM deliveries d "
+                    "JOIN messages m ON m.pos = d.pos",
+                ).fetchall()
+            return {r[0]: (r[1], int(r[2])) for r in rows}
+
+        store.accept([AcceptRequest([msg("a", key="K"), msg("b", key="K")])], now=1.0)
+        assert settled() == {"a": ("ready", 0), "b": ("ready", 0)}
+        [first] = lease(store, now=100.0)
+        assert settled()["a"] == ("leased", 0)
+        assert lease(store, now=131.0, max_age=10.0) == []  # a dead-lettered, b its next
+        assert settled() == {"a": ("dead", 1), "b": ("ready", 0)}
+        store.resend(delivery_id=first.delivery_id, now=200.0, actor="op")
+        assert settled() == {"a": ("ready", 0), "b": ("ready", 0)}
+        [d] = lease(store, now=201.0)
+        assert d.id == "a"  # b waits for the re-sent a again
+        store.ack(receiver="om", delivery_ids=[d.delivery_id], now=202.0, actor="om")
+        assert settled() == {"a": ("acked", 1), "b": ("ready", 0)}
+        [d] = lease(store, now=203.0)
+        assert d.id == "b"
 
     def test_resend_of_a_live_delivery_is_refused(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)

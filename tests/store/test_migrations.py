@@ -67,3 +67,35 @@ def test_older_credentials_take_their_maker_from_the_audit_trail(
     makers = {c.id: c.created_by for c in store.list_credentials()}
     assert makers == {"c1": "local-cli", "c2": "ann", "c3": None}
     store.close()
+
+
+def test_older_deliveries_are_settled_by_their_state(tmp_path: Path) -> None:
+    """Migration 0010 adds `deliveries.settled`: 1 for the acked and dead deliveries a store
+    already held, 0 for the ready and leased ones; the per-case index then finds only those."""
+    path = tmp_path / "old.db"
+    conn = _at_version_1(path)
+    conn.execute(
+        "INSERT INTO messages (pos, source, id, sender, type, subject, partitionkey, sequence, "
+        "time, content_hash, body, received_at) VALUES "
+        "(1, 'urn:x', 'm1', 'politie', 't', 'K', 'K', NULL, NULL, 'h', x'7b7d', 1.0)"
+    )
+    for ident, state in ((1, "acked"), (2, "dead"), (3, "leased"), (4, "ready")):
+        conn.execute(
+            "INSERT INTO deliveries (id, pos, receiver, sender, partitionkey, state, blocked, "
+            "attempts, not_before, created_at, updated_at) "
+            "VALUES (?, 1, 'om', 'politie', 'K', ?, 0, 1, 0, 1.0, 1.0)",
+            (ident, state),
+        )
+    conn.commit()
+    conn.close()
+
+    store = SqliteStore(path)
+    store.migrate()
+    rows = store._conn.execute("SELECT id, settled FROM deliveries ORDER BY id").fetchall()
+    assert rows == [(1, 1), (2, 1), (3, 0), (4, 0)]
+    pending = store._conn.execute(
+        "SELECT id FROM deliveries INDEXED BY deliveries_pending_key "
+        "WHERE receiver = 'om' AND partitionkey = 'K' AND settled = 0 ORDER BY id"
+    ).fetchall()
+    assert pending == [(3,), (4,)]
+    store.close()

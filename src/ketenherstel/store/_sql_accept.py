@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _chunks, _marks
+from ketenherstel.store._sqlbase import Cursor, SqlBase, _chunks, _marks
 from ketenherstel.store.ports import (
     AcceptOutcome,
     AcceptRequest,
@@ -308,7 +308,7 @@ class AcceptSql(SqlBase):
         rows = self._x(
             cur,
             "SELECT DISTINCT partitionkey FROM deliveries WHERE receiver = ? "
-            f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(keys))})",
+            f"AND settled = 0 AND partitionkey IN ({_marks(len(keys))})",
             (receiver, *keys),
         ).fetchall()
         return {r[0] for r in rows}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _chunks, _marks
+from ketenherstel.store._sqlbase import Cursor, SqlBase, _chunks, _marks
 from ketenherstel.store.ports import (
     AckResult,
     DeliveryRecord,
@@ -114,7 +114,7 @@ class DeliverySql(SqlBase):
         rows = self._x(
             cur,
             "SELECT MIN(id) FROM deliveries WHERE receiver = ? "
-            f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(keys))}) "
+            f"AND settled = 0 AND partitionkey IN ({_marks(len(keys))}) "
             "GROUP BY partitionkey",
             (receiver, *keys),
         ).fetchall()
@@ -127,7 +127,7 @@ class DeliverySql(SqlBase):
         rows = self._x(
             cur,
             "SELECT partitionkey, id, blocked FROM deliveries WHERE receiver = ? "
-            f"AND state IN {_PENDING} AND partitionkey IN ({_marks(len(keys))})",
+            f"AND settled = 0 AND partitionkey IN ({_marks(len(keys))})",
             (receiver, *keys),
         ).fetchall()
         return [(r[0], int(r[1]), int(r[2])) for r in rows]
@@ -322,8 +322,8 @@ class DeliverySql(SqlBase):
         for chunk in _chunks(delivery_ids):
             self._x(
                 cur,
-                "UPDATE deliveries SET state = 'dead', lease_until = NULL, last_error = ?, "
-                f"updated_at = ? WHERE id IN ({_marks(len(chunk))})",
+                "UPDATE deliveries SET state = 'dead', settled = 1, lease_until = NULL, "
+                f"last_error = ?, updated_at = ? WHERE id IN ({_marks(len(chunk))})",
                 (reason, now, *chunk),
             )
         self._trail(cur, delivery_ids, now, "dead-lettered", actor, reason)
@@ -357,8 +357,8 @@ class DeliverySql(SqlBase):
             for chunk in _chunks(to_ack):
                 self._x(
                     cur,
-                    "UPDATE deliveries SET state = 'acked', lease_until = NULL, updated_at = ? "
-                    f"WHERE id IN ({_marks(len(chunk))})",
+                    "UPDATE deliveries SET state = 'acked', settled = 1, lease_until = NULL, "
+                    f"updated_at = ? WHERE id IN ({_marks(len(chunk))})",
                     (now, *chunk),
                 )
             self._trail(cur, to_ack, now, "acked", actor, "")
@@ -508,7 +508,7 @@ class DeliverySql(SqlBase):
         held = 1 if self._ruleset(cur).held(*channel) else 0
         self._x(
             cur,
-            "UPDATE deliveries SET state = 'ready', attempts = 0, not_before = ?, "
+            "UPDATE deliveries SET state = 'ready', settled = 0, attempts = 0, not_before = ?, "
             "first_attempt_at = NULL, lease_until = NULL, held = ?, updated_at = ? "
             "WHERE id = ?",
             (now, held, now, delivery_id),

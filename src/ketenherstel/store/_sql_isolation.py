@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ketenherstel.store._sql_accept import AcceptSql
 from ketenherstel.store._sql_deliver import DeliverySql
-from ketenherstel.store._sqlbase import _PENDING, Cursor, _chunks
+from ketenherstel.store._sqlbase import Cursor, _chunks
 from ketenherstel.store.ports import (
     AcceptOutcome,
     AcceptRequest,
@@ -103,7 +103,7 @@ class IsolationSql(AcceptSql, DeliverySql):
 
     def _rehold(self, cur: Cursor, receiver: str, sender: str, scope: str) -> int:
         """Re-compute `held` for the pending deliveries matching this pattern."""
-        conds = [f"state IN {_PENDING}"]
+        conds = ["settled = 0"]
         params: list[object] = []
         if receiver != ANY:
             conds.append("receiver = ?")
@@ -133,7 +133,7 @@ class IsolationSql(AcceptSql, DeliverySql):
             cur2 = self._x(
                 cur,
                 "UPDATE deliveries SET held = ? WHERE receiver = ? AND sender = ? AND type = ? "
-                f"AND process = ? AND state IN {_PENDING} AND held <> ?",
+                "AND process = ? AND settled = 0 AND held <> ?",
                 (held, *g, held),
             )
             changed += max(cur2.rowcount, 0)
@@ -300,7 +300,7 @@ class IsolationSql(AcceptSql, DeliverySql):
             done = self._x(
                 cur,
                 f"UPDATE deliveries SET priority = CASE type {case} ELSE priority END, "
-                f"updated_at = ? WHERE state IN {_PENDING} AND type IN ({marks}) "
+                f"updated_at = ? WHERE settled = 0 AND type IN ({marks}) "
                 f"AND priority <> CASE type {case} ELSE priority END",
                 (*params, now, *types, *params),
             )

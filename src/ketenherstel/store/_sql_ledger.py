@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ketenherstel.store._sqlbase import _PENDING, Cursor, SqlBase, _marks
+from ketenherstel.store._sqlbase import Cursor, SqlBase, _marks
 from ketenherstel.store.ports import LedgerCounts, SourceCompleteness
 
 
@@ -76,7 +76,7 @@ class LedgerSql(SqlBase):
                     cur,
                     "SELECT m.source, d.sender, COUNT(*), MIN(m.sequence), MIN(m.time) "
                     "FROM deliveries d JOIN messages m ON m.pos = d.pos "
-                    f"WHERE d.receiver = ? AND d.state IN {_PENDING} "
+                    "WHERE d.receiver = ? AND d.settled = 0 "
                     f"AND d.sender IN ({_marks(len(senders))}) GROUP BY m.source, d.sender",
                     (receiver, *senders),
                 ).fetchall()

@@ -18,7 +18,10 @@ from ketenherstel.store.rules import Rule, RuleSet
 
 Cursor = Any
 _CHUNK = 400
-_PENDING = "('ready', 'leased')"
+# A delivery is pending (ready or leased) while `settled = 0`; acked and dead ones have
+# `settled = 1` (migration 0010, decision 0017). The per-case and per-channel indexes are
+# partial on `settled`, not on `state`, so that a lease (ready -> leased) leaves them alone.
+# Every statement that moves `state` into or out of acked and dead sets `settled` with it.
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:

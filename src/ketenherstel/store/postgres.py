@@ -81,7 +81,7 @@ class PostgresStore(SqlStore):
         # as a scan of the receiver's whole backlog when the statistics were stale.
         cur.execute(
             "SELECT k FROM unnest(%s::text[]) AS k, LATERAL (SELECT 1 FROM deliveries d "
-            "WHERE d.receiver = %s AND d.partitionkey = k AND d.state IN ('ready', 'leased') "
+            "WHERE d.receiver = %s AND d.partitionkey = k AND d.settled = 0 "
             "LIMIT 1) AS hit",
             (list(keys), receiver),
         )
@@ -92,7 +92,7 @@ class PostgresStore(SqlStore):
         cur.execute(
             "SELECT h.id FROM unnest(%s::text[]) AS k, LATERAL (SELECT MIN(d.id) AS id "
             "FROM deliveries d WHERE d.receiver = %s AND d.partitionkey = k "
-            "AND d.state IN ('ready', 'leased')) AS h WHERE h.id IS NOT NULL",
+            "AND d.settled = 0) AS h WHERE h.id IS NOT NULL",
             (list(keys), receiver),
         )
         return [int(r[0]) for r in cur.fetchall()]
@@ -104,7 +104,7 @@ class PostgresStore(SqlStore):
         cur.execute(
             "SELECT k, x.id, x.blocked FROM unnest(%s::text[]) AS k, LATERAL (SELECT d.id, "
             "d.blocked FROM deliveries d WHERE d.receiver = %s AND d.partitionkey = k "
-            "AND d.state IN ('ready', 'leased')) AS x",
+            "AND d.settled = 0) AS x",
             (list(keys), receiver),
         )
         return [(r[0], int(r[1]), int(r[2])) for r in cur.fetchall()]
