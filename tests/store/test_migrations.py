@@ -99,3 +99,18 @@ def test_older_deliveries_are_settled_by_their_state(tmp_path: Path) -> None:
     ).fetchall()
     assert pending == [(3,), (4,)]
     store.close()
+
+
+def test_quarantine_counts_read_only_the_quarantined_messages(tmp_path: Path) -> None:
+    """Migration 0011: the quarantine's counts are read from a partial index of the messages
+    ever quarantined, not by scanning every message."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.migrate()
+    seen: list[str] = []
+    store._conn.set_trace_callback(seen.append)
+    assert store.quarantine_counts() == {}
+    store._conn.set_trace_callback(None)
+    [statement] = [s for s in seen if "quarantined" in s]
+    plan = " ".join(r[3] for r in store._conn.execute(f"EXPLAIN QUERY PLAN {statement}"))
+    assert "COVERING INDEX messages_quarantine_kept" in plan, plan
+    store.close()
