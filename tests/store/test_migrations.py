@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -101,16 +102,44 @@ def test_older_deliveries_are_settled_by_their_state(tmp_path: Path) -> None:
     store.close()
 
 
+def _plans(store: SqliteStore, call: Callable[[], object], word: str) -> list[str]:
+    """The query plans of the statements ``call`` runs that name ``word``."""
+    seen: list[str] = []
+    store._conn.set_trace_callback(seen.append)
+    try:
+        call()
+    finally:
+        store._conn.set_trace_callback(None)
+    return [
+        " ".join(r[3] for r in store._conn.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        for statement in seen
+        if word in statement and statement.lstrip().upper().startswith("SELECT")
+    ]
+
+
 def test_quarantine_counts_read_only_the_quarantined_messages(tmp_path: Path) -> None:
     """Migration 0011: the quarantine's counts are read from a partial index of the messages
     ever quarantined, not by scanning every message."""
     store = SqliteStore(tmp_path / "s.db")
     store.migrate()
-    seen: list[str] = []
-    store._conn.set_trace_callback(seen.append)
-    assert store.quarantine_counts() == {}
-    store._conn.set_trace_callback(None)
-    [statement] = [s for s in seen if "quarantined" in s]
-    plan = " ".join(r[3] for r in store._conn.execute(f"EXPLAIN QUERY PLAN {statement}"))
+    [plan] = _plans(store, store.quarantine_counts, "quarantined")
     assert "COVERING INDEX messages_quarantine_kept" in plan, plan
+    store.close()
+
+
+def test_pending_figures_read_only_the_pending_deliveries(tmp_path: Path) -> None:
+    """The figures for /metrics read the pending deliveries through the partial index on
+    `settled = 0` (migration 0010), not the whole history."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.migrate()
+    [plan] = _plans(store, store.pending_stats, "settled = 0")
+    assert "INDEX deliveries_group" in plan, plan
+    indexes = dict(
+        store._conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name IN "
+            "('deliveries_pending_key', 'deliveries_group')"
+        ).fetchall()
+    )
+    assert len(indexes) == 2
+    assert all(sql.endswith("WHERE settled = 0") for sql in indexes.values()), indexes
     store.close()

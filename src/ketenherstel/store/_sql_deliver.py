@@ -615,7 +615,7 @@ class DeliverySql(SqlBase):
                 "SELECT receiver, sender, "
                 "SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END), "
                 "SUM(CASE WHEN state = 'leased' THEN 1 ELSE 0 END), MIN(created_at) "
-                "FROM deliveries WHERE state IN ('ready', 'leased') GROUP BY receiver, sender",
+                "FROM deliveries WHERE settled = 0 GROUP BY receiver, sender",
             ).fetchall()
             dead = self._x(
                 cur,

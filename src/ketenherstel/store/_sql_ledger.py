@@ -31,7 +31,7 @@ class LedgerSql(SqlBase):
             held, quarantined = self._x(
                 cur,
                 "SELECT COALESCE(SUM(held), 0), COALESCE(SUM(CASE WHEN quarantined <> 0 "
-                "THEN 1 ELSE 0 END), 0) FROM deliveries WHERE state IN ('ready', 'leased')",
+                "THEN 1 ELSE 0 END), 0) FROM deliveries WHERE settled = 0",
             ).fetchone()
             # One row per (message, receiver) is the schema's promise; count any breach.
             twice_by_id = self._x(

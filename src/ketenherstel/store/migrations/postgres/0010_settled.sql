@@ -1,7 +1,7 @@
 -- A delivery is pending while `settled = 0`; acked and dead deliveries are settled (decision
--- 0017). The per-case and per-channel indexes are partial on `settled` instead of on `state`:
--- a lease moves a delivery from ready to leased, which changed `state` and so wrote a new
--- entry in both indexes although it stayed pending. The check keeps the two columns in step.
+-- 0017). The per-case and per-channel indexes are partial on `settled` instead of on `state`,
+-- as in SQLite, where a lease (ready -> leased) then leaves them alone; here every update is a
+-- new row version with new index entries anyway. The check keeps the two columns in step.
 ALTER TABLE deliveries ADD COLUMN settled BIGINT NOT NULL DEFAULT 0;
 UPDATE deliveries SET settled = 1 WHERE state IN ('acked', 'dead');
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_settled_state
