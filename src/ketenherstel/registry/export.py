@@ -114,8 +114,9 @@ def item_rows(items: Iterable[RescreenItem]) -> list[dict[str, Any]]:
 
 
 def to_csv(items: Sequence[RescreenItem], fresh: Freshness) -> bytes:
-    """UTF-8 CSV with a header; dates as YYYY-MM-DD, moments as RFC 3339 in UTC; each row ends
-    with the freshness (``FRESHNESS_COLUMNS``)."""
+    """UTF-8 CSV with a header; dates as YYYY-MM-DD, moments as RFC 3339 in UTC; a text that a
+    spreadsheet would take for a formula behind an apostrophe; each row ends with the freshness
+    (``FRESHNESS_COLUMNS``)."""
     return _csv(item_rows(items), COLUMNS, fresh)
 
 
@@ -175,23 +176,31 @@ def notifications_parquet(found: Sequence[EcrisNotification], fresh: Freshness) 
     return _parquet(notification_rows(found), _NOTIFICATION_SCHEMA, fresh)
 
 
+# A spreadsheet takes a cell that begins with one of these for a formula (or a DDE call). A
+# note or an outcome is typed by an operator and read by another in a spreadsheet, so such a
+# text cell gets a leading apostrophe, which shows it as the text it is (OWASP, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """One CSV cell: a moment as RFC 3339 in UTC, None empty, a text that a spreadsheet would
+    run as a formula behind an apostrophe; numbers as they are."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], fresh: Freshness) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=(*columns, *FRESHNESS_COLUMNS), lineterminator="\n")
     writer.writeheader()
     tail = dict(zip(FRESHNESS_COLUMNS, (fresh.as_of_iso(), fresh.compact()), strict=True))
     for row in rows:
-        writer.writerow(
-            {
-                k: (
-                    v.isoformat().replace("+00:00", "Z")
-                    if isinstance(v, datetime)
-                    else ("" if v is None else v)
-                )
-                for k, v in row.items()
-            }
-            | tail
-        )
+        writer.writerow({k: _cell(v) for k, v in row.items()} | tail)
     return out.getvalue().encode("utf-8")
 
 
