@@ -385,3 +385,26 @@ def test_a_column_without_any_value_is_as_good_as_absent(tmp_path: Path) -> None
     )
     t = totals(report)
     assert t["matched"] == 2 and t["duplicateFrom"] == 0 and t["fanOutFrom"] == 0
+
+
+def test_details_csv_keeps_a_partners_formula_as_text(tmp_path: Path) -> None:
+    """An id or type from a partner's file that a spreadsheet would run as a formula begins
+    with an apostrophe in details.csv; details.parquet keeps it as it was."""
+    sent = [row('=HYPERLINK("http://example.invalid","x")', type="-t.a"), row("m2")]
+    report = run(
+        tmp_path,
+        [
+            f"sent={write(tmp_path / 's.csv', sent)}",
+            f"accepted={write(tmp_path / 'a.csv', [row('m2')])}",
+        ],
+    )
+    assert report.path is not None
+    with (report.path / "details.csv").open(newline="", encoding="utf-8") as fh:
+        [shown] = list(csv.DictReader(fh))
+    assert shown["id"] == '\'=HYPERLINK("http://example.invalid","x")'
+    assert shown["type"] == "'-t.a"
+    assert shown["source"] == "om" and shown["class"] == "missing"
+    assert shown["row_a"] == "1"
+    [kept] = pq.read_table(report.path / "details.parquet").to_pylist()
+    assert kept["id"] == '=HYPERLINK("http://example.invalid","x")'
+    assert kept["type"] == "-t.a"

@@ -40,6 +40,22 @@ def _value(column: str, kind: str) -> str:
     return quote(column)
 
 
+# The columns of details that are not text; the rest are VARCHAR.
+_DETAIL_TYPES = {
+    "copies": "BIGINT",
+    "at_a": "TIMESTAMPTZ",
+    "at_b": "TIMESTAMPTZ",
+    "delay_s": "DOUBLE",
+    "limit_s": "DOUBLE",
+    "row_a": "BIGINT",
+    "row_b": "BIGINT",
+}
+# A text beginning with =, +, -, @, a tab or a carriage return, behind an apostrophe.
+_FORMULA_GUARD = (
+    r"CASE WHEN regexp_matches({c}, '^[-=+@\t\r]') THEN chr(39) || {c} ELSE {c} END AS {c}"
+)
+
+
 class Engine:
     """One reconciliation run's DuckDB connection, in memory with a spill directory."""
 
@@ -276,15 +292,7 @@ class Engine:
                 + " WHERE false"
             )
         else:
-            cast = {
-                "copies": "BIGINT",
-                "at_a": "TIMESTAMPTZ",
-                "at_b": "TIMESTAMPTZ",
-                "delay_s": "DOUBLE",
-                "limit_s": "DOUBLE",
-                "row_a": "BIGINT",
-                "row_b": "BIGINT",
-            }
+            cast = _DETAIL_TYPES
             parts = [
                 "SELECT "
                 + ", ".join(f"CAST({c} AS {cast.get(c, 'VARCHAR')}) AS {c}" for c in DETAIL_COLUMNS)
@@ -298,8 +306,13 @@ class Engine:
             f"COPY (SELECT * FROM details {order}) TO {lit(str(out / 'details.parquet'))} "
             "(FORMAT parquet)"
         )
+        # A text cell that a spreadsheet would run as a formula (ids and types come from the
+        # partners' files) begins with an apostrophe in the CSV, as in the registry's exports.
+        shown = ", ".join(
+            c if c in _DETAIL_TYPES else _FORMULA_GUARD.format(c=c) for c in DETAIL_COLUMNS
+        )
         self.con.execute(
-            f"COPY (SELECT * FROM details {order}) TO {lit(str(out / 'details.csv'))} "
+            f"COPY (SELECT {shown} FROM details {order}) TO {lit(str(out / 'details.csv'))} "
             "(FORMAT csv, HEADER true)"
         )
         return int(self._one("SELECT count(*) FROM details"))
