@@ -292,10 +292,11 @@ class Engine:
                 + " WHERE false"
             )
         else:
-            cast = _DETAIL_TYPES
             parts = [
                 "SELECT "
-                + ", ".join(f"CAST({c} AS {cast.get(c, 'VARCHAR')}) AS {c}" for c in DETAIL_COLUMNS)
+                + ", ".join(
+                    f"CAST({c} AS {_DETAIL_TYPES.get(c, 'VARCHAR')}) AS {c}" for c in DETAIL_COLUMNS
+                )
                 + f" FROM ({d})"
                 for d in self.details
             ]
