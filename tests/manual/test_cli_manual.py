@@ -167,6 +167,21 @@ def test_a_mapped_column_missing_from_the_file_is_named(store: str, tmp_path: Pa
     assert "mapping.columns.case" in err and "'Zaaknummer' is not in the header" in err
 
 
+def test_a_fixed_type_without_its_key_field_is_refused_and_nothing_stored(
+    store: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "export.csv"
+    file.write_text("Parketnummer,Datum\n13-100001-25,21-07-2025\n", encoding="utf-8")
+    args = ["--map", "case=Parketnummer", "--map", "when=Datum"]
+    args += ["--default", "partner=om", "--default", "type=uitspraak-geregistreerd"]
+    args += ["--default", "role=parket Amsterdam"]
+    code, _, err = run(manual_app, "import", str(file), *args, "--store", store)
+    assert code == 1
+    assert "mapping.fields.judgmentDate" in err and "map it to a column" in err
+    code, out, _ = run(manual_app, "list", "--store", store)
+    assert code == 0 and "13-100001-25" not in out
+
+
 def test_unmatched_lists_both_ways(store: str) -> None:
     add(store)
     code, out, _ = run(manual_app, "unmatched", "--store", store)

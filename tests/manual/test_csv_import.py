@@ -147,6 +147,22 @@ def test_defaults_fill_columns_a_file_does_not_have(chain: Chain) -> None:
     assert report.accepted[0].entry.registered_by == "parket"
 
 
+def test_a_fixed_type_whose_key_field_is_not_mapped_is_refused_up_front(chain: Chain) -> None:
+    """Every row would be refused for the same missing field: the mapping is, once."""
+    doc = {
+        "columns": {"case": "Parketnummer", "when": "Datum"},
+        "defaults": {"partner": "om", "type": "uitspraak-geregistreerd", "role": "parket"},
+    }
+    with pytest.raises(MappingError) as caught:
+        ColumnMapping.from_dict(doc, chain)
+    [problem] = caught.value.problems
+    assert problem.column == "mapping.fields.judgmentDate"
+    assert "uitspraak-geregistreerd" in problem.reason and "map it to a column" in problem.reason
+    # A type from a column may differ per row: its fields are checked per row, as before.
+    per_row = {**doc, "columns": {**doc["columns"], "type": "Soort"}}
+    assert ColumnMapping.from_dict(per_row, chain).fields == {}
+
+
 def test_a_mapped_column_missing_from_the_header_is_named_up_front(chain: Chain) -> None:
     with pytest.raises(MappingError) as caught:
         parse(chain, HEADER.replace("Datum", "Datum registratie"), GOOD)

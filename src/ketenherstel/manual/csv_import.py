@@ -13,7 +13,8 @@ The mapping, as a small YAML or JSON document (or CLI options, see `merge_option
     defaults:                    # fixed partner, type or role: used when there is no column
       role: griffie rechtbank    # for it, or when its cell is empty
 
-`case` and `when` need a column; `partner`, `type` and `role` a column or a default. The file
+`case` and `when` need a column; `partner`, `type` and `role` a column or a default; with a
+fixed type (a default and no column), each of its other business-key fields a column. The file
 may be UTF-8 (with or without BOM) or, failing that, cp1252 (reported); the delimiter is `,`
 or `;`, whichever splits the header into more columns. `parse_csv` stores nothing: it returns
 the rows to register and every refused row with its line, column and reason.
@@ -33,6 +34,7 @@ from ketenherstel.manual.entries import (
     check_entry,
     resolve_partner,
     resolve_type,
+    type_alias,
 )
 from ketenherstel.manual.errors import CsvFileError, MappingError, Refusal
 
@@ -75,14 +77,28 @@ class ColumnMapping:
         for name in fields:
             if name not in key_fields:
                 bad(f"fields.{name}", "not a business-key field of any message type")
+        fixed_type = None
         for part, value in defaults.items():
             if part not in DEFAULTABLE:
                 bad(f"defaults.{part}", f"only {', '.join(DEFAULTABLE)} can have a default")
             elif part != "role":
                 try:
-                    (resolve_partner if part == "partner" else resolve_type)(chain, value)
+                    resolved = (resolve_partner if part == "partner" else resolve_type)(
+                        chain, value
+                    )
                 except LookupError as exc:
                     bad(f"defaults.{part}", str(exc))
+                else:
+                    fixed_type = resolved if part == "type" else fixed_type
+        if fixed_type is not None and "type" not in columns:
+            # Every row has this type: a business-key field it lacks would refuse every row.
+            for name in chain.business_key_fields(fixed_type)[1:]:  # the first is the case
+                if name not in fields:
+                    bad(
+                        f"fields.{name}",
+                        f"missing: every row is a {type_alias(fixed_type)}, whose business "
+                        f"key also needs {name}; map it to a column",
+                    )
         for part in PARTS:
             if part in columns or (part in DEFAULTABLE and part in defaults):
                 continue
