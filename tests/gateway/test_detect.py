@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from pathlib import Path
 
 import pytest
@@ -278,6 +279,23 @@ def test_many_files_parsed_in_parallel_give_what_one_by_one_gives(tmp_path: Path
     unreadable.mkdir()  # a directory where a file was expected: an error, not a gap
     with pytest.raises(GatewayInputError):
         scan([files[0], unreadable], workers=2)
+
+
+def test_a_reading_process_that_hangs_stops_the_scan_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a wait without end: after _READER_WAIT_S without a batch, the file is named."""
+    from ketenherstel.gateway import watch as watch_mod
+
+    monkeypatch.setattr(watch_mod, "_READER_WAIT_S", 1.0)
+    monkeypatch.setattr(watch_mod, "_parse_file", _hang)  # what the spawned process runs
+    files = [write(tmp_path / f"{n}.log", probe(1)) for n in "ab"]
+    with pytest.raises(GatewayInputError, match=r"a\.log: the process reading it sent nothing"):
+        scan(files, workers=2)
+
+
+def _hang(path: str, queue: object) -> None:
+    time.sleep(120)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

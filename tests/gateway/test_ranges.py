@@ -1,6 +1,7 @@
 """One large file scanned in several processes gives what a scan line by line gives (issue 6's
 speed work, gateway/ranges.py): on mixed logs with attacks, across every cut, when the log
-goes back in time across a cut, and when a worker dies (SIGKILL) or cannot start."""
+goes back in time across a cut, and when a worker dies (SIGKILL), hangs (SIGSTOP) or cannot
+start."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import multiprocessing
 import os
 import random
 import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +242,63 @@ def test_a_worker_killed_mid_scan_leaves_its_range_to_this_process(
     watch.scan_file(log, workers=2, progress=progress)
     assert killed and killed[0][1] < first_range, "killed while this process scanned its own"
     assert _outcome(watch) == alone
+
+
+@pytest.mark.usefixtures("split_small")
+def test_a_worker_that_hangs_is_killed_and_its_range_scanned_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGSTOP to the worker as it starts: it neither reads on nor answers. This process
+    scans its own range, waits STALL_S for the worker, kills it and scans its range itself."""
+    monkeypatch.setattr(ranges, "STALL_S", 1.0)
+    log = _write(tmp_path / "ns.log", _mixed_log(6, sessions=400))
+    alone = _scan([log], 1)
+    stopped: list[Any] = []
+    real = ranges._start
+
+    def start_stopped(*args: Any) -> Any:
+        worker = real(*args)
+        assert worker is not None
+        os.kill(worker[0].pid, signal.SIGSTOP)
+        stopped.append(worker[0])
+        return worker
+
+    monkeypatch.setattr(ranges, "_start", start_stopped)
+    began = time.monotonic()
+    watch = Watch(load_rules(), kill_time=KILL)
+    watch.scan_file(log, workers=2)
+    assert len(stopped) == 1 and not stopped[0].is_alive()
+    assert stopped[0].exitcode == -signal.SIGKILL
+    assert time.monotonic() - began >= 1.0, "it waited for the worker first"
+    assert _outcome(watch) == alone
+
+
+def test_a_worker_that_reads_on_slowly_is_not_taken_for_hung(tmp_path: Path) -> None:
+    """The stall clock starts again whenever the worker's progress moves."""
+    context = multiprocessing.get_context("spawn")
+    counter = context.Value("q", 0)
+    mine, theirs = context.Pipe(duplex=False)
+
+    class Alive:
+        def is_alive(self) -> bool:
+            return True
+
+    stall = ranges._Stall(Alive(), counter, 2.0)
+    sender = threading.Thread(target=_slowly, args=(counter, theirs))
+    sender.start()
+    try:
+        assert stall.wait(mine)  # 3 s in all, moving every 0.2 s
+        assert mine.recv() == ("failed", "done")
+        assert not stall.wait(mine)  # nothing moves any more
+    finally:
+        sender.join()
+
+
+def _slowly(counter: Any, conn: Any) -> None:
+    for _ in range(15):
+        time.sleep(0.2)
+        counter.value += 1
+    conn.send(("failed", "done"))
 
 
 def test_a_worker_reports_bad_input_and_failures(tmp_path: Path) -> None:

@@ -17,7 +17,9 @@ gives:
 Silence is measured from the latest time seen per host: a silence the worker found from a
 time earlier than the latest before its range is measured again from that one (or dropped),
 and its range's first line per host is checked against it. Ranges are merged in file order.
-When a worker fails or dies, this process scans its range itself, so the result is the same.
+When a worker fails or dies, this process scans its range itself, so the result is the same;
+so too when it hangs: a worker whose range has not moved for ``STALL_S`` seconds while this
+process waits for it (a stopped process, a read that does not return) is killed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import array
 import itertools
 import multiprocessing
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -57,6 +60,9 @@ __all__ = ["PartWatch", "scan_split", "split_at", "splits"]
 SPLIT_MIN_BYTES = 64 * 2**20  # a smaller file is scanned in one process
 _TICK_BYTES = 4 * 2**20
 _SLICE = 20_000  # sessions a worker sends at once
+STALL_S = 120.0
+"""How long this process waits for a worker that neither reads on (its progress, every
+``_TICK_BYTES``) nor sends, before it kills it and scans its range itself."""
 # The range scanned here is this much longer than a worker's: a worker also starts a Python,
 # reads the rules again and pickles its part (on the 10,000,000-line benchmark it spent about
 # 15 % more CPU per byte than this process).
@@ -300,22 +306,24 @@ def scan_split(
         watch.rules.origin, watch.allow_given, watch.kill_time, watch.indicators, watch.asn
     )
     context = multiprocessing.get_context("spawn")
-    done = context.Value("q", 0)
+    done = [context.Value("q", 0) for _ in ranges[1:]]  # bytes each worker scanned
     here = [0]  # bytes scanned in this process
 
     def report(scanned: int) -> None:
         if progress is not None:
-            progress(min(total, here[0] + scanned + done.value), total)
+            progress(min(total, here[0] + scanned + sum(d.value for d in done)), total)
 
     workers: list[tuple[Any, Connection] | None] = []  # None: it did not start
     try:
-        for start, end in ranges[1:]:
-            workers.append(_start(context, spec, path, (start, end), parser.date_order, done))
+        for (start, end), counter in zip(ranges[1:], done, strict=True):
+            workers.append(_start(context, spec, path, (start, end), parser.date_order, counter))
         file = _scan_here(watch, path, parser, ranges[0], None, report, here)
-        for (start, end), worker in zip(ranges[1:], workers, strict=True):
+        for (start, end), worker, counter in zip(ranges[1:], workers, done, strict=True):
             answer: tuple[str, Any] = ("failed", "not started")
             if worker is not None:
-                answer = _receive(worker[1])
+                answer = _receive(worker[1], _Stall(worker[0], counter, STALL_S))
+                if answer == ("failed", _STALLED):
+                    worker[0].kill()  # a stopped process too
                 worker[0].join()
             kind, value = answer
             if kind == "error":
@@ -353,18 +361,59 @@ def _start(
     return child, mine
 
 
-def _receive(conn: Connection) -> tuple[str, Any]:
+_STALLED = "no progress"
+
+
+class _Stalled(Exception):
+    """A worker stopped moving (see `_Stall`)."""
+
+
+@dataclass(slots=True)
+class _Stall:
+    """Tells a worker that hangs from one that works: its progress counter, watched while this
+    process waits for its answer."""
+
+    child: Any
+    counter: Any
+    limit: float
+    seen: int = -1
+    since: float = 0.0
+
+    def wait(self, conn: Connection) -> bool:
+        """True once ``conn`` has something to read (or the worker ended); False when the
+        worker has not moved for ``limit`` seconds."""
+        self.since = time.monotonic()
+        while not conn.poll(min(1.0, self.limit)):
+            if not self.child.is_alive():
+                return True  # what it sent, or EOF
+            now = time.monotonic()
+            if self.counter.value != self.seen:
+                self.seen, self.since = self.counter.value, now
+            elif now - self.since >= self.limit:
+                return False
+        return True
+
+
+def _receive(conn: Connection, stall: _Stall | None = None) -> tuple[str, Any]:
     """A worker's answer: ("part", its part with its sessions), ("error", why) or ("failed",
-    why), also when it died before the end."""
+    why), also when it died before the end or (with ``stall``) stopped moving."""
+
+    def recv() -> Any:
+        if stall is not None and not stall.wait(conn):
+            raise _Stalled
+        return conn.recv()
+
     try:
-        kind, value = conn.recv()
+        kind, value = recv()
         if kind != "part":
             return kind, value
         sliced: list[tuple[tuple[str, str], Session]] = []
-        while (message := conn.recv())[0] == "sessions":
+        while (message := recv())[0] == "sessions":
             sliced += message[1]
     except (EOFError, OSError):  # the worker died
         return "failed", "no answer"
+    except _Stalled:
+        return "failed", _STALLED
     if message[0] != "end":  # it failed while sending
         return message[0], message[1]
     # Sent last first (popitem): their order, the order in which the worker first saw them, back.

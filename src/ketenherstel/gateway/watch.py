@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from queue import Empty
 from typing import IO, Any, Protocol
 
 import yaml
@@ -56,6 +57,7 @@ _MAX_JUMPS = 1_000  # sequence jumps kept per packet engine and file
 _DECIDE_CHUNK = 4 * 1024 * 1024
 _KEEP_UNPARSED = 1_000
 _TICK_LINES = 16_384  # lines between two progress reports
+_READER_WAIT_S = 600.0  # a file's reading process that sends nothing for so long hangs
 _KINDS_KEPT = 1_024  # event kinds whose rule list is kept (kinds come from the data)
 _PROBES = ("cb2-aaa-leaked-bytes", "cb2-access-bare-login")
 _LOGIN_KINDS = ("SSLVPN LOGIN", "AAATM LOGIN", "AAA LOGIN")
@@ -524,7 +526,13 @@ class Watch:
 
         def items() -> Iterator[Item]:
             while True:
-                batch = queue.get(timeout=600)
+                try:
+                    batch = queue.get(timeout=_READER_WAIT_S)
+                except Empty:
+                    raise GatewayInputError(
+                        f"{path}: the process reading it sent nothing for {_READER_WAIT_S:.0f} "
+                        "s (it hangs), so the scan stops. Scan again, or with --workers 1"
+                    ) from None
                 if isinstance(batch, str):  # the end, with the date order; or an error
                     if batch.startswith("error:"):
                         raise GatewayInputError(batch.removeprefix("error:"))
