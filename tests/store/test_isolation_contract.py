@@ -198,6 +198,13 @@ class IsolationContract:
         assert store.approve_release(release_id=first.id, now=7.0, actor="op-b").messages == 0
         assert [r.messages for r in store.releases(partner="politie")] == [0, 3]
         assert store.quarantine_counts() == {"politie": (0, 3)}
+        # One release by its id, also with its partner; another partner's or an unknown id: none.
+        assert [r.id for r in store.releases(partner=None, release_id=first.id)] == [first.id]
+        assert [r.reason for r in store.releases(partner="politie", release_id=second.id)] == [
+            "all"
+        ]
+        assert store.releases(partner="om", release_id=first.id) == []
+        assert store.releases(partner=None, release_id=second.id + 99) == []
 
     def test_an_emergency_route_message_is_superseded_by_the_returning_partners_own(
         self, store: Store

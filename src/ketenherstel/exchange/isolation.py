@@ -553,7 +553,7 @@ class IsolationMixin:
         """A second operator approves; only then do the messages flow (under the channel
         rules, which may still hold them)."""
         self._require_operator(principal)
-        asked = next((r for r in self.store.releases(partner=None) if r.id == release_id), None)
+        asked = next(iter(self.store.releases(partner=None, release_id=release_id)), None)
         if (
             asked is not None
             and asked.approved_by is None

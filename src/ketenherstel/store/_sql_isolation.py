@@ -433,19 +433,22 @@ class IsolationSql(AcceptSql, DeliverySql):
             *row[:3], len(positions), *row[4:8], actor, now
         )
 
-    def releases(self, *, partner: str | None) -> list[QuarantineRelease]:
+    def releases(
+        self, *, partner: str | None, release_id: int | None = None
+    ) -> list[QuarantineRelease]:
+        """A partner's releases (or all), or with ``release_id`` that one (or none)."""
+        where, params = [], []
+        if partner is not None:
+            where.append("partner = ?")
+            params.append(partner)
+        if release_id is not None:
+            where.append("id = ?")
+            params.append(release_id)
+        sql = f"SELECT {_RELEASE_COLS} FROM quarantine_releases"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._tx() as cur:
-            if partner is None:
-                rows = self._x(
-                    cur, f"SELECT {_RELEASE_COLS} FROM quarantine_releases ORDER BY id"
-                ).fetchall()
-            else:
-                rows = self._x(
-                    cur,
-                    f"SELECT {_RELEASE_COLS} FROM quarantine_releases WHERE partner = ? "
-                    "ORDER BY id",
-                    (partner,),
-                ).fetchall()
+            rows = self._x(cur, f"{sql} ORDER BY id", params).fetchall()
         return [QuarantineRelease(*r) for r in rows]
 
     # -- partner keys and signed bundles --------------------------------------------------------
