@@ -437,7 +437,8 @@ class IsolationSql(AcceptSql, DeliverySql):
         self, *, partner: str | None, release_id: int | None = None
     ) -> list[QuarantineRelease]:
         """A partner's releases (or all), or with ``release_id`` that one (or none)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if partner is not None:
             where.append("partner = ?")
             params.append(partner)
