@@ -129,15 +129,21 @@ def test_the_request_list_names_what_the_exchange_never_accepted(
         {"source": e["source"], "id": e["id"], "sender": "om", "type": e["type"]} for e in events
     ]
     sent.append({"source": OM_SOURCE, "id": "lost-1", "sender": "om", "type": events[0]["type"]})
+    # An id a spreadsheet would run as a formula, and one that begins with an apostrophe.
+    sent.append({"source": OM_SOURCE, "id": "=cmd|'/c calc'!A1", "sender": "om", "type": "x"})
+    sent.append({"source": OM_SOURCE, "id": "'lost-3", "sender": "om", "type": "x"})
     path = write(tmp_path / "om-sent.csv", sent)
     report = _run(rt, reg, tmp_path, LedgerSpec("sent", path, "csv"), LedgerSpec("accepted"))
-    assert report.missing == 1 and report.requests == 1
+    assert report.missing == 3 and report.requests == 3
     assert report.path is not None
-    assert [
+    assert sorted(
         (r["sender"], r["id"], r["row_in_sender_ledger"]) for r in request_list(report.path)
-    ] == [("om", "lost-1", "3")]
+    ) == [("om", "'lost-3", "5"), ("om", "=cmd|'/c calc'!A1", "4"), ("om", "lost-1", "3")]
     with (report.path / "requests.csv").open(newline="") as fh:
-        assert next(csv.reader(fh))[:3] == ["sender", "source", "id"]
+        rows = list(csv.reader(fh))
+    assert rows[0][:3] == ["sender", "source", "id"]
+    # In the file, behind an apostrophe: a spreadsheet shows them as text.
+    assert sorted(r[2] for r in rows[1:]) == ["''lost-3", "'=cmd|'/c calc'!A1", "lost-1"]
     # Nothing the exchange could re-send: the sender must.
     assert resend(report.path, _redeliver(rt)).items == []
 

@@ -50,7 +50,8 @@ _DETAIL_TYPES = {
     "row_a": "BIGINT",
     "row_b": "BIGINT",
 }
-# A text beginning with =, +, -, @, a tab or a carriage return, behind an apostrophe.
+# A text beginning with =, +, -, @, a tab or a carriage return (spreadsheet.FORMULA_START),
+# behind an apostrophe.
 _FORMULA_GUARD = (
     r"CASE WHEN regexp_matches({c}, '^[-=+@\t\r]') THEN chr(39) || {c} ELSE {c} END AS {c}"
 )

@@ -39,6 +39,7 @@ from ketenherstel.reconcile.ledger import (
     to_arrow,
 )
 from ketenherstel.reconcile.report import Report, render_html
+from ketenherstel.spreadsheet import guard_reversibly, unguard
 
 __all__ = [
     "LiveSources",
@@ -334,7 +335,9 @@ def _write_requests(engine: Engine, work: Path, hops: Sequence[LedgerSpec]) -> i
     with (work / "requests.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["sender", "source", "id", "type", "bkey", "row_in_sender_ledger"])
-        w.writerows(rows)
+        # Ids and types come from partners, and the list is opened in spreadsheets: a text that
+        # one would run as a formula is written behind an apostrophe (`request_list` removes it).
+        w.writerows([guard_reversibly(c) if isinstance(c, str) else c for c in row] for row in rows)
     return len(rows)
 
 
@@ -437,4 +440,4 @@ def resend(report_dir: Path, redeliver: _Redeliver, *, dry_run: bool = False) ->
 def request_list(report_dir: Path) -> list[dict[str, str]]:
     """The report's request list: per record, the sender to ask for it again."""
     with (report_dir / "requests.csv").open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        return [{k: unguard(v) for k, v in row.items()} for row in csv.DictReader(fh)]

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ketenherstel.registry.results import EcrisNotification, Freshness, RescreenItem
+from ketenherstel.spreadsheet import guard
 
 __all__ = [
     "COLUMNS",
@@ -176,12 +177,6 @@ def notifications_parquet(found: Sequence[EcrisNotification], fresh: Freshness) 
     return _parquet(notification_rows(found), _NOTIFICATION_SCHEMA, fresh)
 
 
-# A spreadsheet takes a cell that begins with one of these for a formula (or a DDE call). A
-# note or an outcome is typed by an operator and read by another in a spreadsheet, so such a
-# text cell gets a leading apostrophe, which shows it as the text it is (OWASP, CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value: Any) -> Any:
     """One CSV cell: a moment as RFC 3339 in UTC, None empty, a text that a spreadsheet would
     run as a formula behind an apostrophe; numbers as they are."""
@@ -189,8 +184,8 @@ def _cell(value: Any) -> Any:
         return value.isoformat().replace("+00:00", "Z")
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):  # a note or an outcome typed by one operator, read by another
+        return guard(value)
     return value
 
 
