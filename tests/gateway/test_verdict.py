@@ -8,9 +8,19 @@ from pathlib import Path
 import pytest
 
 from ketenherstel.gateway.register import finding_id
-from ketenherstel.gateway.verdict import CLEAR, FOUND, SUSPECT, load_logons, render_html, verdicts
+from ketenherstel.gateway.verdict import (
+    _GAP_RULES,
+    CLEAR,
+    FOUND,
+    RULES_NL,
+    SUSPECT,
+    load_logons,
+    render_html,
+    verdicts,
+    write_reports,
+)
 from ketenherstel.gateway.watch import GatewayInputError, scan
-from tests.gateway.lines import T0, connstat, login, request
+from tests.gateway.lines import T0, connstat, login, ns, request
 
 
 def _log(tmp_path: Path) -> Path:
@@ -49,6 +59,49 @@ def test_each_organisation_gets_a_verdict_with_what_it_rests_on(tmp_path: Path) 
     assert "geen aanwijzing voor misbruik" in page and "fs01.om.local" in page
 
 
+def test_a_logon_of_the_same_name_at_another_organisation_is_not_joined(tmp_path: Path) -> None:
+    """bob@om.nl's logon is not bob@politie.nl's: no verdict, and no report, rests on it."""
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "bob@politie.nl", "198.51.100.7")
+        + connstat(9, "7", "bob@politie.nl", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    logons = tmp_path / "logons.csv"
+    at = T0.replace(minute=10).isoformat()
+    logons.write_text(f"time,account,source,target\n{at},bob@om.nl,10.1.1.1,om-hr-db\n")
+    result = scan([log])
+    [politie] = verdicts(result, load_logons([logons]))
+    assert politie.sessions and all(not v.logons for v in politie.sessions)
+    assert "om-hr-db" not in " ".join(politie.reasons)
+    assert "om-hr-db" not in render_html(result, [politie])
+    # The same name with no mail domain (DOMAIN\\bob, bob) may be either: still joined.
+    logons.write_text(f"time,account,source,target\n{at},POLITIE\\bob,10.1.1.1,pol-db\n")
+    [politie] = verdicts(result, load_logons([logons]))
+    assert [x.target for v in politie.sessions for x in v.logons] == ["pol-db"]
+    assert politie.verdict == FOUND and "pol-db" in politie.reasons[0]
+
+
+def test_log_poisoning_is_an_attack_in_the_report_not_a_gap_in_the_logging(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann@om.nl", "198.51.100.7")
+        + ns(1, "AAA LOGIN_FAILED", "User ev\x1bil - Client_ip 203.0.113.9 - Failure_reason x"),
+        encoding="latin-1",
+    )
+    result = scan([log])
+    assert "log-poisoning-control" in {f.rule for f in result.findings}
+    page = render_html(result, verdicts(result))
+    assert "Gaten in de logging: 0." in page and "1 logbestand (" in page
+    assert "logvergiftiging" in page  # with the attacks on the gateway itself
+    assert write_reports(tmp_path / "r.html", result, verdicts(result), 0.0)["logGaps"] == 0
+    # Every built-in log- rule is one or the other.
+    log_rules = {r for r in RULES_NL if r.startswith("log-")}
+    assert log_rules - _GAP_RULES == {"log-poisoning-control", "log-poisoning-fake-header"}
+
+
 def test_organisations_can_be_mapped(tmp_path: Path) -> None:
     result = scan([_log(tmp_path)])
     names = {v.organisation for v in verdicts(result, [], {"om.nl": "Openbaar Ministerie"})}
@@ -77,7 +130,7 @@ def test_logons_as_json_lines_and_bad_logon_files(tmp_path: Path) -> None:
 
 
 def test_reports_per_organisation_hold_only_that_organisation(tmp_path: Path) -> None:
-    from ketenherstel.gateway.verdict import organisation_slug, read_verdicts, write_reports
+    from ketenherstel.gateway.verdict import organisation_slug, read_verdicts
 
     result = scan([_log(tmp_path)])
     found = verdicts(result)

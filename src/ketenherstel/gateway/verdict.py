@@ -43,6 +43,17 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 FOUND, SUSPECT, CLEAR = "misbruik gevonden", "verdacht", "geen aanwijzing voor misbruik"
 # The verdicts in English, for the API and the CLI (the reports are Dutch).
 VERDICT_CODES = {FOUND: "misuse-found", SUSPECT: "suspicious", CLEAR: "no-sign-of-misuse"}
+# What says the log itself is incomplete (the report's "gaps in the logging"); the other log-
+# rules (log poisoning) are attacks on the gateway, reported with the probes.
+_GAP_RULES = frozenset(
+    (
+        "log-silence",
+        "log-sequence-back",
+        "log-sequence-gap",
+        "log-rotation-gap",
+        "log-file-truncated",
+    )
+)
 _SESSION_RULES = (
     "session-hijack",
     "leak-then-replay",
@@ -125,9 +136,19 @@ def load_logons(paths: Iterable[Path]) -> list[Logon]:
     return sorted(out, key=lambda x: x.at)
 
 
-def _account(name: str) -> str:
-    """``DOMAIN\\ann``, ``ann@org.nl`` and ``ann`` are the same account."""
-    return name.lower().rsplit("\\", 1)[-1].split("@", 1)[0]
+def _account(name: str) -> tuple[str, str | None]:
+    """An account as (name, mail domain or None), lower case: ``DOMAIN\\ann`` and ``ann`` are
+    ``("ann", None)`` (a Windows domain says nothing of the organisation), ``ann@org.nl`` is
+    ``("ann", "org.nl")``."""
+    low = name.strip().lower().rsplit("\\", 1)[-1]
+    local, at, domain = low.rpartition("@")
+    return (local, domain) if at else (low, None)
+
+
+def _same_account(logon: tuple[str, str | None], user: tuple[str, str | None]) -> bool:
+    """A logon is the session user's when the names agree and, where both have a mail domain,
+    the domains too: ``bob@om.nl`` is not ``bob@politie.nl``, but ``OM\\bob`` may be either."""
+    return logon[0] == user[0] and (logon[1] is None or user[1] is None or logon[1] == user[1])
 
 
 def organisation_of(user: str, mapping: Mapping[str, str]) -> str:
@@ -169,9 +190,10 @@ def verdicts(
     """Each organisation's verdict. ``dismissed``: ids (:func:`finding_id`) of findings the
     register holds as false positives; they do not count."""
     mapping = dict(organisations or {})
-    by_account: dict[str, list[Logon]] = defaultdict(list)
+    by_account: dict[str, list[tuple[tuple[str, str | None], Logon]]] = defaultdict(list)
     for logon in logons:
-        by_account[_account(logon.account)].append(logon)
+        account = _account(logon.account)
+        by_account[account[0]].append((account, logon))
     # A finding belongs to the session of its key (SessionId and Context), not to every
     # session that happens to have the same SessionId.
     by_session: dict[tuple[str, str], list[Finding]] = defaultdict(list)
@@ -192,10 +214,11 @@ def verdicts(
         dismissed_of[org] += set_aside.get(s.key, 0)
         if s.first_seen is not None:
             end = (s.last_seen or s.first_seen) + _SLACK
+            user = _account(s.user)
             view.logons = [
                 x
-                for x in by_account.get(_account(s.user), [])
-                if s.first_seen - _SLACK <= x.at <= end
+                for account, x in by_account.get(user[0], [])
+                if _same_account(account, user) and s.first_seen - _SLACK <= x.at <= end
             ]
         orgs[org].append(view)
     out = []
@@ -327,10 +350,11 @@ def render_html(
     e = html.escape
     if organisation is not None:
         found = [v for v in found if v.organisation == organisation]
-    gaps = [f for f in result.findings if f.rule.startswith("log-")]
-    probes = [f for f in result.findings if not f.session and not f.rule.startswith("log-")]
+    gaps = [f for f in result.findings if f.rule in _GAP_RULES]
+    probes = [f for f in result.findings if not f.session and f.rule not in _GAP_RULES]
+    files = "logbestand" if len(result.files) == 1 else "logbestanden"
     basis = (
-        f"<p>Gebaseerd op {len(result.files)} logbestanden ({_n(result.lines)} regels, "
+        f"<p>Gebaseerd op {len(result.files)} {files} ({_n(result.lines)} regels, "
         f"{_n(result.unparsed)} niet te lezen en bewaard) over de periode {_when(result.first)} "
         f"tot {_when(result.last)}. Gaten in de logging: {len(gaps)}"
         + (": " + "; ".join(_gap_nl(g) for g in gaps[:10]) if gaps else "")
@@ -451,7 +475,7 @@ def write_reports(
         "unparsed": result.unparsed,
         "first": _iso(result.first),
         "last": _iso(result.last),
-        "logGaps": sum(1 for f in result.findings if f.rule.startswith("log-")),
+        "logGaps": sum(1 for f in result.findings if f.rule in _GAP_RULES),
         "report": out.name,
         "verdicts": rows,
     }
