@@ -83,6 +83,23 @@ def test_catch_up_applies_each_registration_once_and_acks_it(rt: Runtime, reg: R
     assert sum(s.acked for s in stats) == 3 and sum(s.ready + s.leased for s in stats) == 0
 
 
+def test_a_far_future_date_is_refused_and_the_catch_up_goes_on(rt: Runtime, reg: Registry) -> None:
+    """A foreign national's final conviction dated 9999-12-20 (schema-valid) once stopped every
+    catch-up (its ECRIS deadline overflowed the calendar): now it is refused, the rest applied."""
+    far = judgment("13-000009-25", "SKN-0000000009", day="9999-12-20", sequence=1)
+    far["data"]["nationality"] = "DE"
+    send(rt, "om", far, decision("13-000001-25", "SKN-0000000001", sequence=2))
+    result = reg.catch_up()
+    assert result.applied == 1
+    assert [why for _, why in result.failed] == [
+        "judgmentDate '9999-12-20' lies after 2199: no fact is dated so"
+    ]
+    assert counts(reg)["registrations"] == 1
+    assert (
+        reg.catch_up().applied == 0
+    )  # nothing stuck: the refused one was nacked, not retried here
+
+
 def test_a_redelivery_after_a_crash_is_recognised_and_not_applied_again(
     rt: Runtime, reg: Registry, clock: Clock
 ) -> None:
@@ -319,6 +336,9 @@ def test_the_read_log_narrows_to_days_and_an_activity(reg: Registry, clock: Cloc
     assert activities(since=first + timedelta(days=1)) == ["extract-read", "extract-read"]
     assert activities(until=first + timedelta(days=1)) == ["extract-read", "screening-answered"]
     assert activities(activity="screening-answered") == ["screening-answered"]
+    # The calendar's first and last days are no error: everything lies between them.
+    everything = ["extract-read", "extract-read", "screening-answered"]
+    assert activities(since=date.min, until=date.max) == everything
     assert activities(activity="read-log-read", since=first + timedelta(days=3)) == []
     # The filter is in the log entry of this read itself.
     (entry,) = reg.db.reads_of(skn, 1)

@@ -271,12 +271,20 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+# A fact (a decision, a judgment, an arrest) is never dated in a far future; a date the
+# registry cannot count working days from (ECRIS deadlines) would stop the catch-up.
+_LAST_FACT_DATE = date(2199, 12, 31)
+
+
 def _date(data: Mapping[str, Any], name: str) -> date:
     value = _text(data, name)
     try:
-        return _day_of(value)
-    except ValueError:
+        day = _day_of(value)
+    except (ValueError, OverflowError):
         raise RegistrationError(f"{name} is not a date: {value!r}") from None
+    if day > _LAST_FACT_DATE:
+        raise RegistrationError(f"{name} {value!r} lies after 2199: no fact is dated so")
+    return day
 
 
 @lru_cache(maxsize=65_536)  # a catch-up repeats its dates (and zone conversion is slow)

@@ -1015,7 +1015,8 @@ class Registry:
             skn,
             limit,
             since=None if since is None else _day_start(since),
-            before=None if until is None else _day_start(until + timedelta(days=1)),
+            # The last day there is has no next day: nothing lies after it.
+            before=None if until is None or until == date.max else _day_start(until + _DAY),
             activity=activity,
         )
         asked = [
@@ -1161,6 +1162,9 @@ READ_ACTIVITIES = (
     "read-log-read",
 )
 """What a read log entry says was done with a person's data."""
+
+
+_DAY = timedelta(days=1)
 
 
 def _day_start(day: date) -> float:
