@@ -130,16 +130,25 @@ def test_registration_messages_are_read() -> None:
         (decision("1", "2")["type"], {"parketnummer": "x"}, "skn must be a non-empty string"),
         (
             judgment("1", "2")["type"],
-            {"skn": "SKN-1", "parketnummer": "x", "verdict": "veroordeling",
-             "judgmentDate": "9999-12-20"},
+            {
+                "skn": "SKN-1",
+                "parketnummer": "x",
+                "verdict": "veroordeling",
+                "judgmentDate": "9999-12-20",
+            },
             "judgmentDate '9999-12-20' lies after 2199",
-        ),  # fmt: skip
+        ),
         (
             decision("1", "2")["type"],
-            {"skn": "SKN-1", "parketnummer": "x", "decisionKind": "strafbeschikking",
-             "decidedAt": "9999-12-31T23:59:59Z", "offences": []},
+            {
+                "skn": "SKN-1",
+                "parketnummer": "x",
+                "decisionKind": "strafbeschikking",
+                "decidedAt": "9999-12-31T23:59:59Z",
+                "offences": [],
+            },
             "decidedAt is not a date",  # a moment past what the calendar can shift to NL time
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_unreadable_registrations_are_named(type_name: str, data: object, message: str) -> None:
