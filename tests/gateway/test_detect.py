@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ketenherstel.gateway.watch import GatewayInputError, Watch, load_rules, scan
+from ketenherstel.gateway.watch import GatewayInputError, Watch, load_rules, scan, shown
 from tests.gateway.lines import T0, access_probe, connstat, login, ns, probe, request
 
 
@@ -29,6 +29,24 @@ def test_a_citrixbleed_2_probe_is_found_with_its_evidence(tmp_path: Path) -> Non
     assert [str(e) for e in finding.evidence] == [
         f"{log}:{len(login(0, '1', 'ann', '198.51.100.7'))}"
     ]
+    # The leaked memory (a session token may be in it, ASCII or not) goes nowhere: only its
+    # length is in the finding, and so in the register, the SOC's feeds and the reports.
+    assert finding.detail == (
+        "Authentication is rejected for [10 bytes of leaked memory, not shown]"
+    )
+
+
+def test_a_finding_shows_no_control_bytes_or_other_bytes_outside_ascii(tmp_path: Path) -> None:
+    log = write(
+        tmp_path / "ns.log",
+        ns(
+            1, "AAA LOGIN_FAILED", "User ev\x1b[2Jil\xe9 - Client_ip 203.0.113.9 - Failure_reason x"
+        ),
+    )
+    [finding] = [f for f in scan([log]).findings if f.rule == "log-poisoning-control"]
+    assert finding.user == "ev[1 bytes][2Jil[1 bytes]"
+    assert "\x1b" not in finding.detail and "[1 bytes][2Jil[1 bytes]" in finding.detail
+    assert shown("plain text: 1-2 = 3") == "plain text: 1-2 = 3"
 
 
 def test_a_rejected_name_without_leaked_bytes_is_not_a_probe(tmp_path: Path) -> None:

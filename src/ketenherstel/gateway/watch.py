@@ -613,8 +613,8 @@ class Watch:
                     rule.confidence,
                     e.at,
                     address=address,
-                    user=e.fields.get("User", ""),
-                    detail=e.text[:200],
+                    user=shown(e.fields.get("User", "")),
+                    detail=_detail(rule.id, e.text),
                     evidence=[ev],
                 )
                 r.findings.append(finding)
@@ -719,7 +719,7 @@ class Watch:
                 str(self.p_accounts.get("confidence", "medium")),
                 at,
                 address=address,
-                detail=", ".join(sorted(users)[:10]),
+                detail=shown(", ".join(sorted(users)[:10])),
                 evidence=[x for _, _, x in seen][:20],
             )
         return None
@@ -1084,6 +1084,28 @@ def _parse_file(path: str, queue: Any) -> None:
         queue.put(("assumed:" if parser.assumed else "") + parser.date_order)
     except Exception as exc:  # anything: the parent must hear of it, not wait
         queue.put(f"error:{exc}")
+
+
+_NOT_SHOWN = re.compile(r"[^\x20-\x7e]+")
+
+
+def shown(text: str) -> str:
+    """A logged text as a finding carries it (to the register, the SOC and the reports): a
+    run of bytes outside printable ASCII as its length, never its content. CitrixBleed 2 leaks
+    memory, which may hold session tokens or passwords, into the name a rejected logon logs;
+    control characters are log poisoning. The evidence (file and offset) leads to the line."""
+    return _NOT_SHOWN.sub(lambda m: f"[{len(m.group())} bytes]", text)
+
+
+def _detail(rule: str, text: str) -> str:
+    """A line rule's finding's detail: the line's text, shown (see :func:`shown`); for a
+    CitrixBleed 2 probe the rejected name is leaked memory, all of it, ASCII too (a session
+    token is): only its length is kept."""
+    if rule == "cb2-aaa-leaked-bytes":
+        head, cut, leaked = text.partition("rejected for ")
+        if cut:
+            return shown(head + cut) + f"[{len(leaked)} bytes of leaked memory, not shown]"
+    return shown(text[:200])
 
 
 def session_key(sid: str, context: str) -> tuple[str, str]:
