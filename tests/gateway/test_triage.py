@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ketenherstel.gateway.register import finding_id
 from ketenherstel.gateway.triage import checkable, read_collection, tar_bytes, triage
 from ketenherstel.gateway.watch import GatewayInputError
 
@@ -85,7 +86,13 @@ def test_a_tampered_install_is_found_in_a_directory_and_a_tar(tmp_path: Path) ->
         ("low", "NCSC-NL check script: NSPPE core dumps (low confidence indicator)"),
     ]
     php = next(f for f in from_dir if f.rule == "triage-script-in-web-dir")
-    assert str(php.evidence[0]).startswith("listing.txt:") and "x.php" in php.detail
+    where = (tmp_path / "bad" / "listing.txt").resolve()
+    assert str(php.evidence[0]).startswith(f"{where}:") and "x.php" in php.detail
+    # Another appliance's collection with the same files: its own evidence, its own findings
+    # (the register's ids come from the evidence).
+    other = triage(read_collection(write_dir(tmp_path / "other", TAMPERED)))
+    assert not {finding_id(f) for f in other} & {finding_id(f) for f in from_dir}
+    assert {finding_id(f) for f in from_tar}.isdisjoint(finding_id(f) for f in from_dir)
 
 
 def test_unreadable_collections_are_named(tmp_path: Path) -> None:
@@ -110,10 +117,11 @@ def test_files_collected_from_the_appliance_and_the_system_crontab_are_checked(
     tar = tmp_path / "c2.tar.gz"
     tar.write_bytes(tar_bytes(files))
     found = triage(read_collection(tar))
+    at = f"{tar.resolve()}!"  # a tar's member: the tar's path, !, the member's
     assert sorted((f.rule, str(f.evidence[0])) for f in found) == [
-        ("triage-cron-fetch", "etc/cron.d/update:0"),
-        ("triage-cron-nobody", "etc/crontab:14"),
-        ("triage-script-in-web-dir", "var/netscaler/logon/a.php:0"),
+        ("triage-cron-fetch", f"{at}etc/cron.d/update:0"),
+        ("triage-cron-nobody", f"{at}etc/crontab:14"),
+        ("triage-script-in-web-dir", f"{at}var/netscaler/logon/a.php:0"),
     ]
     shell = next(f for f in found if f.rule == "triage-script-in-web-dir")
     assert "runs code" in shell.detail and shell.confidence == "high"

@@ -43,7 +43,16 @@ _MAX_MEMBER = 64 * 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class Artefact:
     name: str
+    """Its path in the collection (what the checks look at)."""
     data: bytes
+    where: str = ""
+    """What evidence names: the file's full path, or a tar's full path, ``!`` and the member,
+    so that two appliances' collections never give one finding (the register's ids come from
+    the evidence). Its name when not given."""
+
+    @property
+    def evidence_name(self) -> str:
+        return self.where or self.name
 
     def lines(self) -> Iterator[tuple[int, str]]:
         offset = 0
@@ -59,7 +68,9 @@ def read_collection(path: Path) -> list[Artefact]:
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             if file.stat().st_size > _MAX_MEMBER:
                 raise GatewayInputError(f"{file}: larger than {_MAX_MEMBER // 2**20} MB")
-            out.append(Artefact(str(file.relative_to(path)), file.read_bytes()))
+            out.append(
+                Artefact(str(file.relative_to(path)), file.read_bytes(), str(file.resolve()))
+            )
         return out
     try:
         with tarfile.open(path, "r:*") as tar:
@@ -71,7 +82,8 @@ def read_collection(path: Path) -> list[Artefact]:
                     raise GatewayInputError(f"{path}: {member.name} is larger than 64 MB")
                 fh = tar.extractfile(member)
                 if fh is not None:
-                    out.append(Artefact(member.name.lstrip("./"), fh.read()))
+                    name = member.name.lstrip("./")
+                    out.append(Artefact(name, fh.read(), f"{path.resolve()}!{name}"))
             return out
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise GatewayInputError(f"{path}: not a directory or a readable tar: {exc}") from None
@@ -86,9 +98,8 @@ def _finding(
     detail: str,
     at: float | None = None,
 ) -> Finding:
-    return Finding(
-        rule, title, confidence, at, detail=detail[:300], evidence=[Evidence(a.name, offset)]
-    )
+    evidence = [Evidence(a.evidence_name, offset)]
+    return Finding(rule, title, confidence, at, detail=detail[:300], evidence=evidence)
 
 
 def _listing(a: Artefact) -> Iterator[Finding]:
