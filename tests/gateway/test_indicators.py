@@ -113,6 +113,21 @@ def test_matches_in_logs_and_in_triage(tmp_path: Path) -> None:
             '{"Event": {"Attribute": [{"type": "ip-src", "value": "nope"}]}}',
             "'nope' is no address",
         ),
+        # An empty value would match every event without a host: refused, in every format.
+        ("emptydom.csv", "type,value,note\ndomain,,empty\n", "row 2: a domain indicator without"),
+        (
+            "emptydom.json",
+            '{"Event": {"Attribute": [{"type": "domain", "value": ""}]}}',
+            "a domain indicator without a value",
+        ),
+        # A feed that gives nothing to match (only a header, or patterns this does not read).
+        ("header.csv", "type,value,note\n", "no indicator in it"),
+        (
+            "unread.json",
+            '{"type": "bundle", "objects": [{"type": "indicator", "pattern_type": "stix", '
+            '"pattern": "[ipv4-addr:value = 999.1.1.1]"}]}',
+            "no indicator in it",
+        ),
     ],
 )
 def test_bad_indicator_files_are_named(tmp_path: Path, name: str, text: str, says: str) -> None:

@@ -73,6 +73,8 @@ class IndicatorSet:
     domains: dict[str, Indicator] = field(default_factory=dict)
 
     def add(self, ind: Indicator) -> None:
+        if not ind.value.strip():  # an empty domain would match every event without a host
+            raise GatewayInputError(f"{ind.source}: a {ind.kind} indicator without a value")
         if ind.kind in ("ip", "cidr"):
             value = ind.value.split("|")[0].strip()
             try:
@@ -256,6 +258,11 @@ def load_indicators(paths: Iterable[Path]) -> IndicatorSet:
                 raise GatewayInputError(f"indicators {path}: not JSON: {exc}") from None
             is_stix = isinstance(doc, dict) and doc.get("type") == "bundle"
             items = list(_stix(doc, name) if is_stix else _misp(doc, name))
+        if not items:  # a feed of nothing, or of patterns this does not read: not a clean feed
+            raise GatewayInputError(
+                f"indicators {path}: no indicator in it that this can match (addresses, "
+                "networks, user agents, URLs or paths, domains, file hashes)"
+            )
         for ind in items:
             out.add(ind)
     return out
