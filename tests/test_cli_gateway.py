@@ -313,6 +313,44 @@ def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
     assert code == 2 and "not a directory" in err
 
 
+def test_follow_with_a_relative_directory_names_files_as_a_scan_does(
+    tmp_path: Path, _register: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One finding in the register, whether its file was followed as `logs` or scanned by its
+    full path (the register's ids come from the evidence)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "logs").mkdir()
+    _hijacked(tmp_path / "logs" / "ns.log")
+    code, _, err = run("gateway", "follow", "logs", "--for", "0", "--interval", "0.1")
+    assert code == 0, err
+    code, _, err = run("gateway", "scan", str(tmp_path / "logs" / "ns.log"))
+    assert code == 0, err
+    findings = [json.loads(x) for x in _register.read_text().splitlines()]
+    evidence = [r["finding"]["evidence"][0] for r in findings if "finding" in r]
+    assert len(evidence) == 1 and evidence[0].startswith(str(tmp_path / "logs" / "ns.log"))
+
+
+def test_refused_follow_and_listen_leave_no_files_behind(tmp_path: Path) -> None:
+    import socket
+
+    ecs = tmp_path / "soc.jsonl"
+    code, _, err = run("gateway", "follow", str(tmp_path / "nope"), "--for", "0", "--ecs", str(ecs))
+    assert code == 2 and "not a directory" in err and not ecs.exists()
+    spool = tmp_path / "spool.log"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(
+            "gateway", "listen", "--udp", "", "--tcp", f"127.0.0.1:{port}", "--for", "0.1",
+            "--spool", str(spool), "--ecs", str(ecs),
+        )  # fmt: skip
+    assert code == 2 and f"cannot listen on tcp 127.0.0.1:{port}" in err
+    assert not ecs.exists() and not spool.exists()
+    code, _, err = run("gateway", "listen", "--udp", "127.0.0.1:0", "--spool", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
 def test_follow_sends_each_finding_to_the_register_ecs_and_a_cef_collector(
     tmp_path: Path, _register: Path
 ) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 from rich.console import Console
@@ -279,10 +279,22 @@ class _Outlet:
     def __init__(self, kept: Register, ecs: Path | None, target: SyslogTarget | None) -> None:
         self.kept, self.target = kept, target
         self.sent: set[str] = set()
-        try:
-            self.ecs = ecs.open("ab") if ecs is not None else None
-        except OSError as exc:
-            raise fail(f"--ecs {ecs}: {exc}") from None
+        # Checked now, opened at the first finding: a command refused later (no directory, a
+        # port in use) leaves no file behind.
+        if ecs is not None and (ecs.is_dir() or not ecs.parent.is_dir()):
+            why = "is a directory" if ecs.is_dir() else "its folder does not exist"
+            raise fail(f"--ecs {ecs}: {why}")
+        self.ecs_path = ecs
+        self.ecs: IO[bytes] | None = None
+
+    def _ecs(self) -> IO[bytes]:
+        if self.ecs is None:
+            assert self.ecs_path is not None
+            try:
+                self.ecs = self.ecs_path.open("ab")
+            except OSError as exc:
+                raise fail(f"--ecs {self.ecs_path}: {exc.strerror or exc}") from None
+        return self.ecs
 
     def __call__(self, f: Finding) -> None:
         ident = finding_id(f)
@@ -292,9 +304,10 @@ class _Outlet:
         first = f.evidence[0] if f.evidence else ""
         out.print(f"{f.rule} ({f.confidence}) {f.address} {f.user} {first}", highlight=False)
         self.kept.add([f])
-        if self.ecs is not None:
-            write_ecs([f], self.ecs)
-            self.ecs.flush()
+        if self.ecs_path is not None:
+            ecs = self._ecs()
+            write_ecs([f], ecs)
+            ecs.flush()
         if self.target is not None:
             try:
                 send_cef([f], self.target)

@@ -43,6 +43,32 @@ def test_not_a_directory(tmp_path: Path) -> None:
         Follower(Watch(), tmp_path / "nope")
 
 
+def test_a_gzip_being_written_is_read_once_complete_and_a_damaged_one_reported(
+    tmp_path: Path,
+) -> None:
+    """logrotate compressing: the .gz ends mid-stream for a while. The follower does not stop
+    on it; it reads it whole once complete. One that stops growing mid-stream is damaged: read
+    as far as it goes and reported as truncated, as a scan does."""
+    seen: list[Finding] = []
+    follower = Follower(Watch(), tmp_path, pattern="ns.log*", on_finding=seen.append)
+    lines = "".join(probe(n) for n in range(1, 300)).encode("latin-1")
+    packed = gzip.compress(lines)
+    gz = tmp_path / "ns.log.1.gz"
+    gz.write_bytes(packed[: len(packed) // 2])
+    assert follower.poll() == 0  # being written: not read, no error
+    gz.write_bytes(packed)
+    assert follower.poll() == 299 and follower.poll() == 0
+    assert len([f for f in seen if f.rule == "cb2-aaa-leaked-bytes"]) == 299
+    damaged = tmp_path / "ns.log.2.gz"
+    damaged.write_bytes(packed[: len(packed) // 2])
+    assert follower.poll() == 0  # perhaps being written
+    read = follower.poll()  # the same size a poll later: damaged
+    assert 0 < read < 299
+    [cut] = [f for f in seen if f.rule == "log-file-truncated"]
+    assert str(cut.evidence[0]).startswith(f"{damaged}:") and "unreadable after byte" in cut.detail
+    assert follower.poll() == 0  # reported once, read once
+
+
 def test_a_compressed_rotation_is_read_only_past_what_was_read(tmp_path: Path) -> None:
     seen: list[Finding] = []
     follower = Follower(Watch(), tmp_path, pattern="ns.log*", on_finding=seen.append)

@@ -2,20 +2,29 @@
 lines of each file from where the last poll stopped; a file renamed by a rotation is followed by
 its inode, so nothing is read twice; a file replaced (another inode, or shorter than what was
 read) is read from its start; a gzip file is read once, whole, when
-it appears, and a gzip of a file already read (a rotation compressed) only from where that file
-was read to. Findings are reported as they happen; a session's own findings (hijack, no login,
-leak then replay) once it has ended: logged out, or idle for ``idle`` seconds of log time;
-the rest when following stops."""
+it appears complete, and a gzip of a file already read (a rotation compressed) only from where
+that file was read to. A gzip file that ends mid-stream is being written (logrotate compressing):
+it is read at a later poll, or, when it has not grown since the last one, read as far as it goes
+and reported as truncated, as `scan` does. Findings are reported as they happen; a session's
+own findings (hijack, no login, leak then replay) once it has ended: logged out, or idle for
+``idle`` seconds of log time; the rest when following stops."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ketenherstel.gateway.parse import LineParser, detect_date_order
-from ketenherstel.gateway.watch import Finding, GatewayInputError, Watch, read_lines
+from ketenherstel.gateway.watch import (
+    Finding,
+    GatewayInputError,
+    TruncatedFile,
+    Watch,
+    read_lines,
+)
 
 __all__ = ["Follower"]
 
@@ -27,6 +36,8 @@ class _State:
     parser: LineParser | None = None
     first: bytes | None = None
     """The file's first line, as read"""
+    waiting: bool = False
+    """A gzip file that ended mid-stream at its size ``offset``: not read yet."""
 
 
 class Follower:
@@ -42,7 +53,9 @@ class Follower:
         if not directory.is_dir():
             raise GatewayInputError(f"{directory}: not a directory")
         self.watch = watch
-        self.directory = directory
+        # Files are named by their full path, however the directory was typed: a finding is
+        # the same one that a scan of the file gives (the register's ids come from evidence).
+        self.directory = directory.resolve()
         self.pattern = pattern
         self.idle = idle
         self.reported: set[tuple[str, str]] = set()
@@ -92,9 +105,14 @@ class Follower:
         for path, (inode, size) in current.items():
             known = self.files.get(path)
             if path.suffix == ".gz":
-                if known is None or known.inode != inode:
-                    self.files[path] = _State(inode, size)
-                    read += self._whole(path)
+                if known is not None and known.inode == inode and not known.waiting:
+                    continue  # read
+                grew = known is None or known.inode != inode or known.offset != size
+                if grew and not _complete(path):
+                    self.files[path] = _State(inode, size, waiting=True)  # being written
+                    continue
+                self.files[path] = _State(inode, size)
+                read += self._whole(path)
                 continue
             if known is None or known.inode != inode or size < known.offset:
                 known = self.files[path] = _State(inode, 0)
@@ -123,19 +141,25 @@ class Follower:
 
     def _whole(self, path: Path) -> int:
         head = []
-        for _offset, line in read_lines(path):
-            head.append(line)
-            if len(head) >= 10_000:
-                break
+        with contextlib.suppress(TruncatedFile):  # read below as far as it goes, and reported
+            for _offset, line in read_lines(path):
+                head.append(line)
+                if len(head) >= 10_000:
+                    break
         parser = LineParser(detect_date_order(head))
         # A compressed rotation of a file read before: only what was not read then.
         done = self.read_to.get(head[0].encode("latin-1"), 0) if head else 0
         n = 0
-        for offset, line in read_lines(path):
-            if offset + len(line.encode("latin-1")) <= done:
-                continue
-            self._feed(parser, str(path), offset, line)
-            n += 1
+        try:
+            for offset, line in read_lines(path):
+                if offset + len(line.encode("latin-1")) <= done:
+                    continue
+                self._feed(parser, str(path), offset, line)
+                n += 1
+        except TruncatedFile as exc:  # it stopped growing mid-stream: damaged
+            finding = self.watch.truncated_finding(str(path), exc.offset, str(exc))
+            self.watch.result.findings.append(finding)
+            self.on_finding(finding)
         return n
 
     def _tail(self, path: Path, state: _State) -> int:
@@ -160,3 +184,13 @@ class Follower:
         if state.first is not None:
             self.read_to[state.first] = offset
         return len(lines)
+
+
+def _complete(path: Path) -> bool:
+    """Whether a gzip file's stream ends as a gzip stream ends (read through, nothing kept)."""
+    try:
+        for _ in read_lines(path):
+            pass
+    except TruncatedFile:
+        return False
+    return True

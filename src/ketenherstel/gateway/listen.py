@@ -38,10 +38,12 @@ class Listener:
         on_finding: Callable[[Finding], None] = lambda _f: None,
     ) -> None:
         self.watch = watch
-        self.spool_path = spool
-        spool.parent.mkdir(parents=True, exist_ok=True)
-        self._spool: IO[bytes] = spool.open("ab")
-        self.offset = self._spool.tell()
+        # Evidence names the spool by its full path, however it was typed.
+        self.spool_path = spool = spool.resolve()
+        if spool.is_dir():
+            raise GatewayInputError(f"--spool {spool}: is a directory; give a file")
+        self._spool: IO[bytes] | None = None  # opened once listening (or at the first message)
+        self.offset = 0
         self.on_finding = on_finding
         self.parser = LineParser("mdy")
         self.received = 0
@@ -49,14 +51,27 @@ class Listener:
         self.bound: dict[str, tuple[str, int]] = {}
         self._servers: list[Any] = []
 
+    def _open_spool(self) -> IO[bytes]:
+        if self._spool is None:
+            try:
+                self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+                self._spool = self.spool_path.open("ab")
+            except OSError as exc:
+                raise GatewayInputError(
+                    f"--spool {self.spool_path}: {exc.strerror or exc}"
+                ) from None
+            self.offset = self._spool.tell()
+        return self._spool
+
     def receive(self, data: bytes) -> None:
         """One syslog message (or several lines of one)."""
+        spool = self._open_spool()
         for raw in data.splitlines():
             if not raw.strip():
                 continue
             raw = raw[:MAX_MESSAGE]
             offset = self.offset
-            self._spool.write(raw + b"\n")
+            spool.write(raw + b"\n")
             self.offset += len(raw) + 1
             self.received += 1
             line = raw.decode("latin-1")
@@ -76,7 +91,7 @@ class Listener:
             self.watch.feed(event)
             for finding in self.watch.result.findings[before:]:
                 self.on_finding(finding)
-        self._spool.flush()
+        spool.flush()
 
     async def start(self, *, udp: tuple[str, int] | None, tcp: tuple[str, int] | None) -> None:
         loop = asyncio.get_running_loop()
@@ -86,18 +101,26 @@ class Listener:
             def datagram_received(self, data: bytes, addr: Any) -> None:
                 listener.receive(data)
 
+        where = ""
         try:
             if udp is not None:
+                where = f"udp {udp[0]}:{udp[1]}"
                 transport, _ = await loop.create_datagram_endpoint(Datagram, local_addr=udp)
                 self._servers.append(transport)
                 self.bound["udp"] = transport.get_extra_info("sockname")[:2]
             if tcp is not None:
+                where = f"tcp {tcp[0]}:{tcp[1]}"
                 server = await asyncio.start_server(self._stream, tcp[0], tcp[1])
                 self._servers.append(server)
                 self.bound["tcp"] = server.sockets[0].getsockname()[:2]
         except OSError as exc:
             await self.stop()
-            raise GatewayInputError(f"cannot listen: {exc.strerror or exc}") from None
+            raise GatewayInputError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+        try:
+            self._open_spool()
+        except GatewayInputError:
+            await self.stop()
+            raise
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """RFC 6587 framing: octet counting (``LEN SP MSG``) or a line ending in LF. A line may
@@ -135,7 +158,8 @@ class Listener:
             if isinstance(server, asyncio.Server):
                 await server.wait_closed()
         self._servers.clear()
-        self._spool.close() if not self._spool.closed else None
+        if self._spool is not None and not self._spool.closed:
+            self._spool.close()
         return self.watch.finish()
 
 

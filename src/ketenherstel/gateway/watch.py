@@ -562,15 +562,9 @@ class Watch:
                 continue
             if isinstance(item, Truncated):
                 lines -= 1
+                at = last[0] if last is not None else None
                 self.result.findings.append(
-                    Finding(
-                        "log-file-truncated",
-                        "A compressed log file ends mid-stream: what follows is not in the scan",
-                        str(self.p_silence.get("confidence", "low")),
-                        last[0] if last is not None else None,
-                        detail=item.reason,
-                        evidence=[Evidence(name, item.offset)],
-                    )
+                    self.truncated_finding(name, item.offset, item.reason, at)
                 )
                 continue
             events += 1
@@ -592,6 +586,19 @@ class Watch:
                 "unparsed": unparsed,
                 "dateOrder": date_order,
             }
+        )
+
+    def truncated_finding(
+        self, name: str, offset: int, reason: str, at: float | None = None
+    ) -> Finding:
+        """A compressed log file that ends mid-stream, read up to ``offset``."""
+        return Finding(
+            "log-file-truncated",
+            "A compressed log file ends mid-stream: what follows is not in the scan",
+            str(self.p_silence.get("confidence", "low")),
+            at,
+            detail=reason,
+            evidence=[Evidence(name, offset)],
         )
 
     def feed(self, e: Event) -> None:
