@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -152,6 +153,31 @@ def test_open_list_and_close_a_route(store: str) -> None:
     assert code == 0 and "closed route 1" in out
     code, _, err = run(route_app, "close", "1", "--store", store)
     assert code == 2 and err
+    code, _, err = run(route_app, "close", str(2**70), "--store", store)
+    assert code == 2 and "out of range" in err  # not a traceback
+
+
+def test_a_file_that_is_no_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """Only `init` makes a store: an empty file, a CSV or another SQLite database given as
+    --store is named, read only, never migrated into a store."""
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    text = tmp_path / "g.csv"
+    text.write_text("a,b\n1,2\n" * 100)
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    for path, needle in [
+        (empty, "an empty file"),
+        (text, "not a SQLite database"),
+        (other, "a SQLite database of something else"),
+    ]:
+        before = path.read_bytes()
+        code, _, err = run(partner_state_app, "states", "--store", str(path))
+        assert code == 2 and "is not a store" in err and needle in err, err
+        assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize(

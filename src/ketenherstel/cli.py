@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
-from ketenherstel.cli_common import fail, require_store
+from ketenherstel.cli_common import fail, out_of_range, require_store
 from ketenherstel.cli_gateway import gateway_app
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
@@ -108,6 +108,8 @@ def runtime(store: str | None, *, create: bool = False) -> Iterator[Any]:
         yield rt
     except ExchangeError as exc:
         raise fail(_describe(exc)) from None
+    except OverflowError as exc:  # an id or count past what the store holds: nothing changed
+        raise fail(out_of_range(exc)) from None
     finally:
         rt.close()
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
 
-__all__ = ["err", "fail", "local_runtime", "require_store"]
+__all__ = ["err", "fail", "local_runtime", "out_of_range", "require_store"]
 
 err = Console(stderr=True)
 
@@ -28,9 +28,11 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 def require_store(store: str | None) -> None:
     """Refuse a SQLite store whose file does not exist (a mistyped --store or
     KETENHERSTEL_STORE), before anything creates it: only `init` (and a scenario run or the
-    demo, which make their own) create a store. Exit code 1."""
+    demo, which make their own) create a store. Exit code 1. A file that is no store (empty,
+    not SQLite, another database) is refused as it is, with exit code 2."""
     from ketenherstel.settings import Settings
     from ketenherstel.store import sqlite_file
+    from ketenherstel.store.sqlite import not_a_store
 
     try:
         url = Settings.from_env(store_url=store).store_url
@@ -43,6 +45,10 @@ def require_store(store: str | None) -> None:
             "or give the store you meant (--store, KETENHERSTEL_STORE)",
             1,
         )
+    if path is not None:
+        why = not_a_store(path)
+        if why is not None:
+            raise fail(f"{path} is not a store ({why}); give the store you meant (--store)")
 
 
 @contextlib.contextmanager
@@ -62,5 +68,12 @@ def local_runtime(store: str | None, registry: str | None = None) -> Iterator[Ru
         raise fail(str(exc)) from None
     try:
         yield rt
+    except OverflowError as exc:  # an id or count past what the store holds: nothing changed
+        raise fail(out_of_range(exc)) from None
     finally:
         rt.close()
+
+
+def out_of_range(exc: OverflowError) -> str:
+    """The one line for a number past what a store holds (SQLite and PostgreSQL: 64 bits)."""
+    return f"a number given is out of range ({exc}); ids and counts are at most {2**63 - 1}"

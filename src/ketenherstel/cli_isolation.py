@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import fail as _fail
-from ketenherstel.cli_common import require_store
+from ketenherstel.cli_common import out_of_range, require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.isolation import QuarantineCheck, stored_check
@@ -71,6 +71,8 @@ def _exchange(store: str | None) -> Iterator[Exchange]:
     except ExchangeError as exc:
         lines = [exc.detail, *(f"  {p.field}: {p.reason}" for p in exc.problems[:30])]
         raise _fail("\n".join(lines)) from None
+    except OverflowError as exc:  # an id past what the store holds: nothing changed
+        raise _fail(out_of_range(exc)) from None
     finally:
         rt.close()
 

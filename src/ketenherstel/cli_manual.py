@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import fail as _fail
-from ketenherstel.cli_common import require_store
+from ketenherstel.cli_common import out_of_range, require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.manual import ManualWork
@@ -85,6 +85,8 @@ def _work(store: str | None) -> Iterator[ManualWork]:
     except ExchangeError as exc:
         _problems(exc)
         raise _fail(exc.detail, 1) from None
+    except OverflowError as exc:  # an id past what the store holds: nothing changed
+        raise _fail(out_of_range(exc)) from None
     finally:
         rt.close()
 
@@ -180,6 +182,9 @@ def manual_import(
         base: Any = yaml.safe_load(mapping.read_text(encoding="utf-8")) if mapping else {}
     except (OSError, yaml.YAMLError) as exc:
         raise _fail(f"cannot read {exc}") from None
+    except UnicodeDecodeError as exc:
+        why = f"{exc.reason} at byte {exc.start}"
+        raise _fail(f"{mapping}: the mapping is not UTF-8 text ({why})") from None
     if base is not None and not isinstance(base, dict):
         raise _fail(f"{mapping}: a mapping is an object with columns, fields and defaults")
     try:

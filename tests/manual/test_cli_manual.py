@@ -156,6 +156,15 @@ def test_options_stand_in_for_a_mapping_file(store: str, tmp_path: Path) -> None
     assert "registered 1 manual records" in out
 
 
+def test_a_mapping_file_that_is_not_utf8_is_named(store: str, tmp_path: Path) -> None:
+    file = tmp_path / "export.csv"
+    file.write_bytes(csv_bytes(row()))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_bytes("# griffie \u00e9\n".encode("cp1252") + yaml.safe_dump(MAPPING).encode())
+    code, _, err = run(manual_app, "import", str(file), "--mapping", str(mapping), "--store", store)
+    assert code == 2 and "the mapping is not UTF-8 text" in err
+
+
 def test_a_mapped_column_missing_from_the_file_is_named(store: str, tmp_path: Path) -> None:
     file = tmp_path / "export.csv"
     file.write_bytes(csv_bytes(row()))

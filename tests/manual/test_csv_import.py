@@ -203,6 +203,9 @@ def test_unreadable_and_empty_files_are_refused(chain: Chain) -> None:
         parse_csv(HEADER.encode() + b"\n\x81\x8d\n", mapping(chain), chain, now=NOW)
     with pytest.raises(CsvFileError, match="more than 1 rows"):
         parse(chain, HEADER, GOOD, GOOD, max_rows=1)
+    # A first line of one field past the csv module's limit (131,072 characters)
+    with pytest.raises(CsvFileError, match="line 1: the file is not valid CSV"):
+        parse_csv(b"a;" * 200_000 + b"\n", mapping(chain), chain, now=NOW)
 
 
 def test_cli_options_override_the_mapping_file() -> None:

@@ -66,6 +66,9 @@ def test_an_operator_runs_the_plan_and_a_second_operator_releases_the_quarantine
         ("operator", "wave-9", {}, 400, "wave-9"),
         ("operator", "isolation", {"dryRun": "maybe"}, 400, "dryRun"),
         ("operator", "isolation", {"extra": 1}, 400, "extra"),
+        # A wave before the plan's isolation step: the CLI's message, as a conflict, not a 500.
+        ("operator", "wave-1", {"dryRun": True}, 409, "apply `isolation` first"),
+        ("operator", "wave-1", {}, 409, "apply `isolation` first"),
     ],
 )
 def test_bad_runs_are_refused_and_change_nothing(

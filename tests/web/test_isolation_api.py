@@ -357,3 +357,25 @@ def test_the_isolation_routes_are_in_the_openapi_document(api: Api) -> None:
         "requestQuarantineRelease",
         "approveQuarantineRelease",
     } <= ops
+
+
+BIG = str(2**70)  # past the 64 bits a store holds
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "who"),
+    [
+        ("POST", f"/v1/emergency-routes/{BIG}/closure", None, "operator"),
+        ("POST", f"/v1/quarantine-releases/{BIG}/approval", None, "operator2"),
+        ("GET", f"/v1/manual-records/{BIG}", None, "operator"),
+        ("GET", f"/v1/manual-records?after={BIG}", None, "operator"),
+        ("GET", f"/v1/unmatched-messages?after={BIG}", None, "operator"),
+        ("POST", f"/v1/dead-letters/{BIG}/resends", None, "operator"),
+        ("POST", "/v1/acknowledgements", {"deliveryIds": [BIG]}, "justid"),
+    ],
+)
+def test_a_number_past_what_the_store_holds_is_a_400_not_a_500(
+    api: Api, method: str, path: str, body: Any, who: str
+) -> None:
+    r = api.client.request(method, path, json=body, headers=api.h(who))
+    assert_problem(r, 400, "out of range")

@@ -132,6 +132,17 @@ def test_a_dry_run_shows_every_refused_row_and_stores_nothing(api: Api) -> None:
     assert records(api) == []
 
 
+def test_an_import_whose_first_line_is_one_huge_field_is_a_400(api: Api) -> None:
+    r = api.client.post(
+        "/v1/manual-records/imports",
+        params={"mapping": json.dumps(MAPPING), "dryRun": "true"},
+        content=b"a;" * 200_000 + b"\n",
+        headers={**api.h("operator"), "Content-Type": "text/csv; charset=utf-8"},
+    )
+    assert "not valid CSV" in problem(r, 400)["detail"]
+    assert records(api) == []
+
+
 def test_an_import_with_a_refused_row_is_refused_whole(api: Api) -> None:
     data = csv_bytes(row(), row(partner="politie"))
     r = api.client.post(

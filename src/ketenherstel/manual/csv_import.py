@@ -223,7 +223,10 @@ def sniff_delimiter(text: str) -> str:
     first = next((line for line in text.splitlines() if line.strip()), "")
 
     def cells(delimiter: str) -> int:
-        return len(next(csv.reader([first], delimiter=delimiter), []))
+        try:
+            return len(next(csv.reader([first], delimiter=delimiter), []))
+        except csv.Error as exc:  # a field past the csv module's limit
+            raise CsvFileError(f"line 1: the file is not valid CSV ({exc})") from None
 
     return ";" if cells(";") > cells(",") else ","
 

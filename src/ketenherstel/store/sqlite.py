@@ -89,3 +89,22 @@ class SqliteStore(SqlStore):
             self._checkpointer.join(timeout=5)
         with self._lock:
             self._conn.close()
+
+
+def not_a_store(path: Path) -> str | None:
+    """Why a SQLite file is no store (opened read-only: nothing is written to it), or None."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        return f"not a SQLite database: {exc}"
+    finally:
+        conn.close()
+    if not names:
+        return "an empty file; `ketenherstel init` makes a store"
+    if not {"messages", "deliveries", "schema_migrations"} <= names:
+        return "a SQLite database of something else"
+    return None

@@ -56,6 +56,17 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(exc.status, exc.title, exc.detail, exc.problems, headers)
 
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_: Request, exc: OverflowError) -> JSONResponse:
+        # An id or a count past what the store holds (64 bits): refused before any change
+        # (the statement failed, its transaction rolled back).
+        return problem_response(
+            400,
+            "Invalid input",
+            f"a number in the request is out of range ({exc}); ids and counts are at most "
+            f"{2**63 - 1}",
+        )
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []

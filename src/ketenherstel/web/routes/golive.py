@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
-from ketenherstel.exchange.errors import InvalidInput, NotFound
+from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
 from ketenherstel.golive.errors import PlanError
 from ketenherstel.golive.model import Plan
 from ketenherstel.golive.plan import BUILTIN_PLANS, builtin_plan_path, load_plan
@@ -106,6 +106,10 @@ def _result(plan: Plan, r: StepResult) -> sg.StepRunRead:
         400: _problem("Invalid input or unknown step; nothing was changed"),
         403: _problem("Needs the operator role"),
         404: _problem("No such plan"),
+        409: _problem(
+            "The store is not at a state this step follows (a wave before the plan's "
+            "isolation step); nothing was changed"
+        ),
     },
 )
 async def run_step(
@@ -120,13 +124,16 @@ async def run_step(
     if step not in {n for n, _ in plan_steps(plan)}:
         known = ", ".join(n for n, _ in plan_steps(plan))
         raise InvalidInput(f"plan {name!r} has no step {step!r}; its steps are: {known}")
-    result = await run_in_threadpool(
-        apply_step,
-        exchange,
-        plan,
-        step,
-        principal=principal,
-        manual=manual,
-        dry_run=body.dry_run,
-    )
+    try:
+        result = await run_in_threadpool(
+            apply_step,
+            exchange,
+            plan,
+            step,
+            principal=principal,
+            manual=manual,
+            dry_run=body.dry_run,
+        )
+    except ValueError as exc:  # as the CLI says it: the step does not follow the store's state
+        raise StateConflict(str(exc)) from None
     return _result(plan, result)
