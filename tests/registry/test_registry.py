@@ -440,6 +440,35 @@ def test_hold_advice_says_no_for_a_source_that_is_behind(
         reg.hold_advice(max_age_hours=0)
 
 
+def test_a_partner_that_sent_nothing_yet_is_in_every_answer_and_its_state_counts(
+    rt: Runtime, reg: Registry
+) -> None:
+    """Only the OM has sent; the police, isolated, never did: an answer must not look complete
+    without it, and hold advice says no for it. An online partner that sent nothing (the KMar,
+    which sends only emergency reports) holds nothing back."""
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", sequence=1))
+    reg.catch_up()
+    rt.exchange.set_partner_state(
+        principal=LOCAL_OPERATOR, partner="politie", state="isolated", reason="test"
+    )
+    fresh = reg.freshness(refresh=True)
+    silent = {s.partner: s for s in fresh.sources if s.source is None}
+    assert set(silent) == {"cjib", "eu-lidstaten", "justis", "kmar", "politie"}
+    assert (
+        silent["politie"].text() == "Politie: nog niets ontvangen; afgesloten; inhaalslag onbekend"
+    )
+    assert (
+        "Politie: nog niets ontvangen; afgesloten"
+        in screen(reg, "SCR-1", "SKN-0000000001").freshness.text()
+    )
+    assert "-;partner=politie;state=isolated;" in fresh.compact()
+    assert silent["politie"].to_json()["source"] is None
+    advice = {a.partner: a for a in reg.hold_advice()}
+    assert not advice["politie"].rely and "is isolated" in advice["politie"].reason
+    assert advice["kmar"].rely and advice["kmar"].reason == "nothing received, nothing waiting"
+    assert advice["om"].rely
+
+
 def _source(reg: Registry, partner: str) -> Any:
     (found,) = [s for s in reg.freshness(refresh=True).sources if s.partner == partner]
     return found

@@ -87,7 +87,8 @@ class SourceFreshness:
 
     partner: str
     name: str
-    source: str
+    source: str | None
+    """Its CloudEvents source; None for a partner that has sent the registry nothing yet."""
     state: str
     watermark: int
     complete_up_to: str | None
@@ -157,11 +158,12 @@ class Freshness:
 
     def compact(self) -> str:
         """One line a program can read, for a header or a file column: per source
-        ``SOURCE;partner=;state=;waiting=;missing=;failed=;completeUpTo=``, comma-separated,
-        or ``none`` when there are no sources."""
+        ``SOURCE;partner=;state=;waiting=;missing=;failed=;completeUpTo=``, comma-separated
+        (``-`` for the source of a partner that sent nothing yet), or ``none`` when there are
+        no sources."""
         return (
             ", ".join(
-                f"{f.source};partner={f.partner};state={f.state};waiting={f.waiting};"
+                f"{f.source or '-'};partner={f.partner};state={f.state};waiting={f.waiting};"
                 f"missing={sum(b - a + 1 for a, b in f.gaps)};failed={f.failed};"
                 f"completeUpTo={f.complete_up_to or '-'}"
                 for f in self.sources

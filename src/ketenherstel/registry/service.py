@@ -341,6 +341,33 @@ class Registry:
                 )
                 for row in rows
             )
+        # A partner that sends to the registry but has sent nothing yet has no source to show,
+        # yet an answer must not look complete without it (an isolated partner least of all).
+        heard = {row.sender for row in rows}
+        silent = sorted(
+            {
+                sender
+                for mt in self.chain.message_types
+                if self.receiver in mt.receivers
+                for sender in mt.senders
+            }
+            - heard
+        )
+        sources += tuple(
+            SourceFreshness(
+                partner=key,
+                name=names.get(key, key),
+                source=None,
+                state=states.get(key, "online"),
+                watermark=0,
+                complete_up_to=None,
+                gaps=(),
+                waiting=0,
+                catch_up_percent=None,
+                as_of=now,
+            )
+            for key in silent
+        )
         self._freshness = Freshness(now, sources)
         return self._freshness
 
@@ -414,6 +441,18 @@ class Registry:
             if s.state != "online":
                 reasons.append(f"{s.name} is {s.state}")
             upto = _epoch(s.complete_up_to)
+            if s.source is None:  # never sent anything: only its state can say no
+                out.append(
+                    HoldAdvice(
+                        s.partner,
+                        s.name,
+                        not reasons,
+                        "; ".join([*reasons, "nothing received yet"])
+                        if reasons
+                        else "nothing received, nothing waiting",
+                    )
+                )
+                continue
             if upto is None:
                 reasons.append("nothing received yet")
             elif (fresh.as_of - upto) / 3600 > max_age_hours:

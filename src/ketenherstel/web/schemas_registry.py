@@ -56,7 +56,10 @@ _GROUND = Field(
 class SourceFreshnessRead(Model):
     partner: str
     name: str = Field(description="The partner's name")
-    source: str = Field(description="The CloudEvents source")
+    source: str | None = Field(
+        description="The CloudEvents source; null for a partner that sends to the registry but "
+        "has sent nothing yet (listed all the same: an answer never looks complete without it)"
+    )
     state: str = Field(description="The partner's state at the exchange: online, isolated, ...")
     watermark: int = Field(description="The highest sequence number below which nothing misses")
     complete_up_to: str | None = Field(
