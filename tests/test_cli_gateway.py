@@ -68,6 +68,8 @@ def test_scan_refuses_bad_input(tmp_path: Path) -> None:
     log.write_text("x\n")
     code, _, err = run("gateway", "scan", str(log), "--allow", "office")
     assert code == 2 and "no network" in err
+    code, _, err = run("gateway", "scan", str(log), "--allow", "0.0.0.0/0")
+    assert code == 2 and "too wide to allow" in err  # as `gateway allow` refuses it
     code, _, err = run("gateway", "scan", str(log), "--kill-time", "2025-07-17T20:00:00")
     assert code == 2 and "offset" in err
 

@@ -3,6 +3,7 @@ losing nothing acknowledged."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -91,6 +92,51 @@ def test_an_allowlist_entry_can_be_withdrawn_and_a_network_too_wide_is_refused(
     assert Register(path).allowed_networks() == ["10.0.0.0/8"]  # replayed from the file
     with pytest.raises(GatewayInputError, match="not on the allowlist"):
         reg.withdraw("192.0.2.0/24", reason="again", by="soc-2")
+
+
+def test_a_network_is_kept_as_a_network_and_withdrawn_however_it_is_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.jsonl"
+    reg = Register(path)
+    reg.allow("192.0.2.5/24", reason="office", until="2099-12-31", by="soc-1")
+    assert reg.allowed_networks() == ["192.0.2.0/24"]
+    (ended,) = reg.withdraw("192.0.2.0/24", reason="closed", by="soc-2")
+    assert ended.network == "192.0.2.0/24" and Register(path).allowed_networks() == []
+    # An entry an older version kept as typed is still withdrawn by its network.
+    path.write_text(
+        '{"record": "allow", "network": "198.51.100.9/24", "reason": "x", "until": "2099-12-31",'
+        ' "by": "a", "at": "2025-07-01T00:00:00+00:00"}\n'
+    )
+    assert len(Register(path).withdraw("198.51.100.0/24", reason="y", by="b")) == 1
+    assert Register(path).allowed_networks() == []
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('{"record": "finding"}\n', "line 1: not a register record (KeyError"),
+        ("[]\n", "line 1: not a register record"),
+        ('{"record": "allow", "network": "192.0.2.0/24", "reason": "x", "until": "never",'
+         ' "by": "a", "at": "2025-07-01T00:00:00+00:00"}\n', "line 1: not a register record"),
+        ('{"record": "hello"}\n', "no record kind 'hello'"),
+        ('{"record": "withdraw", "network": "x", "reason": "r", "by": "b", "at": "2025-07-01"}'
+         "\nnot json\n", "line 2: not JSON"),
+    ],
+)  # fmt: skip
+def test_a_damaged_register_is_named_with_its_line(tmp_path: Path, content: str, says: str) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(content)
+    with pytest.raises(GatewayInputError, match=re.escape(says)):
+        Register(path)
+
+
+def test_a_register_location_that_cannot_hold_it_is_refused_up_front(tmp_path: Path) -> None:
+    with pytest.raises(GatewayInputError, match="is a directory"):
+        Register(tmp_path)
+    (tmp_path / "ns.log").write_text("x")
+    with pytest.raises(GatewayInputError, match=r"ns\.log is not a directory"):
+        Register(tmp_path / "ns.log" / "reg.jsonl")
 
 
 _CHILD = """

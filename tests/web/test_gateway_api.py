@@ -142,6 +142,16 @@ def test_a_damaged_or_old_verdicts_file_is_a_409_naming_it(api: Api) -> None:
     assert r.status_code == 409 and "make the report again" in r.json()["detail"]
 
 
+def test_a_damaged_register_is_a_409_naming_its_line_not_a_500(api: Api) -> None:
+    path = Path(api.runtime.settings.gateway_register_location())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"record": "finding"}\n')
+    for url in (URL, "/v1/gateway/summary"):
+        r = api.client.get(url, headers=api.h("operator"))
+        assert r.status_code == 409, r.text
+        assert "line 1: not a register record" in r.json()["detail"]
+
+
 def test_a_report_name_that_leaves_the_folder_is_refused(api: Api) -> None:
     folder = Path(api.runtime.settings.gateway_report_location())
     folder.mkdir(parents=True)

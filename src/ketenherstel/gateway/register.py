@@ -10,6 +10,7 @@ finding and the status they move from).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -22,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ketenherstel.gateway.watch import Finding, GatewayInputError
+from ketenherstel.gateway.watch import Finding, GatewayInputError, allowed_network
 
 __all__ = ["STATUSES", "AllowEntry", "Register", "Registered", "finding_id"]
 
@@ -92,6 +93,13 @@ class AllowEntry:
 
 class Register:
     def __init__(self, path: Path) -> None:
+        # A location that can never hold the register is refused now, before any work is
+        # done that would be lost at the first write.
+        if path.is_dir():
+            raise GatewayInputError(f"register {path}: is a directory; give a file")
+        existing = next((p for p in path.parents if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise GatewayInputError(f"register {path}: {existing} is not a directory")
         self.path = path
         self._lock = threading.Lock()
         self.findings: dict[str, Registered] = {}
@@ -100,15 +108,24 @@ class Register:
             self._replay()
 
     def _replay(self) -> None:
-        with self.path.open("rb") as fh:
-            for raw in fh:
-                if not raw.endswith(b"\n"):
-                    break  # a torn last line: never acknowledged
-                try:
-                    rec = json.loads(raw)
-                except json.JSONDecodeError:
-                    raise GatewayInputError(f"{self.path}: a line is not JSON") from None
-                self._apply(rec)
+        try:
+            with self.path.open("rb") as fh:
+                for line, raw in enumerate(fh, start=1):
+                    if not raw.endswith(b"\n"):
+                        break  # a torn last line: never acknowledged
+                    where = f"{self.path}: line {line}"
+                    try:
+                        rec = json.loads(raw)
+                    except json.JSONDecodeError:
+                        raise GatewayInputError(f"{where}: not JSON") from None
+                    try:
+                        self._apply(rec)
+                    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                        raise GatewayInputError(
+                            f"{where}: not a register record ({type(exc).__name__}: {exc})"
+                        ) from None
+        except OSError as exc:  # a directory, no permission
+            raise GatewayInputError(f"register {self.path}: {exc.strerror or exc}") from None
 
     def _apply(self, rec: dict[str, Any]) -> None:
         kind = rec.get("record")
@@ -122,31 +139,38 @@ class Register:
                 reg.status = rec["to"]
                 reg.history.append({k: rec[k] for k in ("from", "to", "by", "reason", "at")})
         elif kind == "allow":
+            date.fromisoformat(rec["until"])  # a date, or the record is refused (ValueError)
             self.allowlist.append(
-                AllowEntry(rec["network"], rec["reason"], rec["until"], rec["by"], rec["at"])
+                AllowEntry(str(rec["network"]), rec["reason"], rec["until"], rec["by"], rec["at"])
             )
         elif kind == "withdraw":
             note = f"{rec['by']} on {rec['at'][:10]}: {rec['reason']}"
+            network = str(rec["network"])
             self.allowlist = [
-                replace(a, withdrawn=note) if a.network == rec["network"] and not a.withdrawn else a
+                replace(a, withdrawn=note) if _same(a.network, network) and not a.withdrawn else a
                 for a in self.allowlist
             ]
+        else:
+            raise ValueError(f"no record kind {kind!r}")
 
     def _append(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
-        with self.path.open("a+b") as fh:
-            # One writer at a time, across processes (a follow, the API, a scan).
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                _cut_torn_tail(fh)
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a+b") as fh:
+                # One writer at a time, across processes (a follow, the API, a scan).
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                try:
+                    _cut_torn_tail(fh)
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                finally:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        except OSError as exc:
+            raise GatewayInputError(f"register {self.path}: {exc.strerror or exc}") from None
         for r in records:
             self._apply(r)
 
@@ -195,18 +219,7 @@ class Register:
             return reg
 
     def allow(self, network: str, *, reason: str, until: str, by: str) -> AllowEntry:
-        import ipaddress
-
-        try:
-            net = ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise GatewayInputError(f"{network!r} is no network (e.g. 192.0.2.0/24)") from None
-        widest = 8 if net.version == 4 else 16
-        if net.prefixlen < widest:
-            raise GatewayInputError(
-                f"{network}: too wide to allow (it would clear sessions moving almost anywhere);"
-                f" give a network of /{widest} or narrower"
-            )
+        network = str(allowed_network(network))  # kept as a network: 192.0.2.5/24 is 192.0.2.0/24
         try:
             end = date.fromisoformat(until)
         except ValueError:
@@ -234,10 +247,13 @@ class Register:
         """End the allowlist's entries for ``network`` before their date; returns them."""
         if not reason.strip() or not by.strip():
             raise GatewayInputError("withdrawing an allowlist entry needs a reason and who does it")
+        given = network
+        with contextlib.suppress(GatewayInputError):  # as it was kept (also as typed before)
+            network = str(allowed_network(network))
         with self._lock:
-            current = [a for a in self.allowlist if a.network == network and not a.withdrawn]
+            current = [a for a in self.allowlist if _same(a.network, network) and not a.withdrawn]
             if not current:
-                raise GatewayInputError(f"{network!r} is not on the allowlist")
+                raise GatewayInputError(f"{given!r} is not on the allowlist")
             self._append(
                 [
                     {
@@ -249,7 +265,7 @@ class Register:
                     }
                 ]
             )
-            return [a for a in self.allowlist if a.network == network and a.withdrawn]
+            return [a for a in self.allowlist if _same(a.network, network) and a.withdrawn]
 
     def allowed_networks(self, today: date | None = None) -> list[str]:
         day = today or datetime.now(UTC).date()
@@ -257,3 +273,12 @@ class Register:
 
     def listed(self, status: str | None = None) -> list[Registered]:
         return [r for r in self.findings.values() if status is None or r.status == status]
+
+
+def _same(kept: str, network: str) -> bool:
+    """Whether an allowlist entry (as kept, perhaps as typed by an older version) is
+    ``network``: the same network, however either was written."""
+    try:
+        return str(allowed_network(kept)) == str(allowed_network(network))
+    except GatewayInputError:
+        return kept == network

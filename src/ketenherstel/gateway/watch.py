@@ -383,6 +383,23 @@ class ScanResult:
                 yield name, offset, text.get((name, offset))
 
 
+def allowed_network(text: str, what: str = "") -> Any:
+    """A network a session may move to (an allowlist entry, ``--allow``): an address or CIDR,
+    /8 (IPv4) or /16 (IPv6) or narrower, so that it cannot clear sessions moving almost
+    anywhere. GatewayInputError, naming ``what`` and the text, otherwise."""
+    try:
+        net = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise GatewayInputError(f"{what}{text!r} is no network (e.g. 192.0.2.0/24)") from None
+    widest = 8 if net.version == 4 else 16
+    if net.prefixlen < widest:
+        raise GatewayInputError(
+            f"{what}{text}: too wide to allow (it would clear sessions moving almost anywhere);"
+            f" give a network of /{widest} or narrower"
+        )
+    return net
+
+
 def _network(
     address: str, v4: int, v6: int
 ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -436,14 +453,7 @@ class Watch:
         self.p_accounts = s.get("many_accounts", {})
         self.p_silence = s.get("silence", {})
         self.p_sequence = s.get("sequence", {})
-        self.allow = []
-        for net in allow:
-            try:
-                self.allow.append(ipaddress.ip_network(net, strict=False))
-            except ValueError:
-                raise GatewayInputError(
-                    f"--allow {net!r} is no network (e.g. 192.0.2.0/24)"
-                ) from None
+        self.allow = [allowed_network(net, "--allow ") for net in allow]
         self.kill_time = kill_time
         self.allow_given = tuple(allow)
         # The session rules' parameters, read once (feed runs for every line).
