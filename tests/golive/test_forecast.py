@@ -3,7 +3,6 @@ the comparison with what really happened."""
 
 from __future__ import annotations
 
-import time
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 
@@ -212,7 +211,9 @@ def test_nothing_is_lost_or_made_up(
             assert channel.empty_at is None
 
 
-def test_a_million_held_messages_are_forecast_in_seconds(chain: Chain) -> None:
+def test_a_million_held_messages_are_forecast_to_empty(chain: Chain) -> None:
+    """The forecast's speed is measured in bench/, not asserted here: this checks that a
+    backlog of a million messages is forecast to the end."""
     plan = load_plan(builtin_plan_path(), chain)
     start = datetime.fromisoformat("2025-08-18T00:00:00+02:00")
     isolated = datetime.fromisoformat("2025-07-17T21:00:00+02:00")
@@ -225,9 +226,7 @@ def test_a_million_held_messages_are_forecast_in_seconds(chain: Chain) -> None:
                     inflow.append(Inflow(receiver, sender, mt.type, 200))
     assert sum(b.count for b in backlog) >= 1_000_000
     rates = {key: 1.0 for key in ("om", "justid", "rechtspraak", "cjib", "politie", "kmar")}
-    began = time.perf_counter()
     result = forecast(plan, chain, start=start, backlog=backlog, inflow=inflow, default_rates=rates)
-    assert time.perf_counter() - began < 15
     assert all(c.empty_at is not None and c.remaining == 0 for c in result.channels)
 
 
@@ -245,8 +244,11 @@ def test_bad_inputs_are_refused_each_named(chain: Chain) -> None:
             ],
             inflow=[Inflow("om", "justid", DISPOSAL_REG, -3)],
             default_rates={"justid": 0, "jds": 1},
+            until=T + timedelta(days=1000),
+            step=timedelta(minutes=1),
         )
     text = str(raised.value)
+    assert "1,440,000 steps of 0:01:00 after the start; at most 200,000" in text
     assert "unknown message type 'nl.strafrechtketen.registratie.uitspraak-geregisteerd.v1'" in text
     assert "did you mean 'nl.strafrechtketen.registratie.uitspraak-geregistreerd.v1'" in text
     assert "backlog[1] politie->justid" in text and "'politie' does not send" in text

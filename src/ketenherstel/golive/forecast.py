@@ -236,6 +236,10 @@ def check_flow(chain: Chain, receiver: str, sender: str, type_name: str) -> list
     return found
 
 
+MAX_STEPS = 200_000
+"""The most steps a forecast runs (a year in hours is 8,784; in 5-minute steps 105,408)."""
+
+
 def forecast(
     plan: Plan,
     chain: Chain,
@@ -315,6 +319,14 @@ def _check_inputs(
         add("until", f"{until.isoformat()} must have a UTC offset and come after the start")
     if step <= timedelta(0) or timedelta(days=1) % step:
         add("step", f"{step} must be positive and divide a day (e.g. 1 hour, 15 minutes)")
+    elif start.tzinfo is not None and until is not None and until.tzinfo is not None:
+        steps = (until - start) / step
+        if steps > MAX_STEPS:
+            add(
+                "until",
+                f"{until.isoformat()} is {steps:,.0f} steps of {step} after the start; at most "
+                f"{MAX_STEPS:,} (a longer step, or an earlier until)",
+            )
     for i, item in enumerate(backlog):
         where = f"backlog[{i}] {item.sender}->{item.receiver} {item.type}"
         for name, reason in check_flow(chain, item.receiver, item.sender, item.type):
