@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from pathlib import Path
 
@@ -213,6 +214,41 @@ def test_rules_are_data_and_bad_rules_are_named(tmp_path: Path) -> None:
         load_rules(bad)
     with pytest.raises(GatewayInputError, match="no network"):
         Watch(allow=["not-a-net"])
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("lines:\n  - id: x\n", "unknown keys lines; a rules file has line_rules and sessions"),
+        ("sessions: {}\n", "no line_rules (write line_rules: [] to run without any)"),
+        ("[1, 2]\n", "a rules file is a mapping"),
+        ("line_rules: 5\n", "line_rules is a list"),
+        ("line_rules: []\nsessions: 5\n", "sessions is a mapping"),
+        ("line_rules: []\nsessions: {hijak: {}}\n", "sessions.hijak: unknown"),
+        (
+            "line_rules: []\nsessions: {hijack: {ipv4_prefix: abc}}\n",
+            "sessions.hijack.ipv4_prefix: 'abc' is not a number from 0 to 32",
+        ),
+        (
+            "line_rules: []\nsessions: {silence: {confidence: sure}}\n",
+            "sessions.silence.confidence: 'sure' is not high, medium or low",
+        ),
+    ],
+)
+def test_a_rules_file_that_would_turn_detections_off_or_fail_mid_scan_is_refused(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(GatewayInputError, match=re.escape(says)):
+        load_rules(bad)
+
+
+def test_a_contains_test_of_a_number_is_the_text_of_it(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("line_rules:\n  - id: five\n    text: {contains: 5}\n", encoding="utf-8")
+    log = write(tmp_path / "ns.log", probe(5, leaked=b"ann5"))
+    assert "five" in rules_of(scan([log], rules=load_rules(rules)))
 
 
 def test_asns_in_the_ledger_and_a_move_within_one_asn_is_less_telling(tmp_path: Path) -> None:

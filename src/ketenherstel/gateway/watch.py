@@ -251,11 +251,28 @@ def _load_rules(text: str | None, where: str) -> Rules:
     if text is None:
         text = resources.files("ketenherstel.gateway").joinpath("rules.yaml").read_text("utf-8")
     try:
-        doc = yaml.safe_load(text) or {}
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise GatewayInputError(f"rules {where}: not YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise GatewayInputError(
+            f"rules {where}: a rules file is a mapping of line_rules and sessions"
+        )
+    unknown = sorted(str(k) for k in doc if k not in ("line_rules", "sessions"))
+    if unknown:
+        raise GatewayInputError(
+            f"rules {where}: unknown keys {', '.join(unknown)}; a rules file has line_rules and "
+            "sessions"
+        )
+    if "line_rules" not in doc:  # the CitrixBleed 2 checks would silently be off
+        raise GatewayInputError(
+            f"rules {where}: no line_rules (write line_rules: [] to run without any)"
+        )
+    if not isinstance(doc["line_rules"], list):
+        raise GatewayInputError(f"rules {where}: line_rules is a list of rules")
+    sessions = _session_parameters(doc.get("sessions"), where)
     lines = []
-    for i, raw in enumerate(doc.get("line_rules") or []):
+    for i, raw in enumerate(doc["line_rules"]):
         if not isinstance(raw, dict) or "id" not in raw:
             raise GatewayInputError(f"rules {where}: line rule {i} has no id")
         rid = str(raw["id"])
@@ -278,10 +295,69 @@ def _load_rules(text: str | None, where: str) -> Rules:
                     raise GatewayInputError(f"rules {where}: rule {rid}: {key}: {exc}") from None
             elif op not in ("equals", "contains"):
                 raise GatewayInputError(f"rules {where}: rule {rid}: {key}: unknown test {op!r}")
+            else:
+                value = str(value)  # `contains: 5` is the text 5
             conditions.append((key, op, value))
         kind = raw.get("kind")
         lines.append(LineRule(rid, str(raw.get("title", rid)), confidence, kind, tuple(conditions)))
-    return Rules(tuple(lines), doc.get("sessions") or {})
+    return Rules(tuple(lines), sessions)
+
+
+# The session rules' parameters: (low, high) for a number, None for a confidence.
+_SESSION_PARAMETERS: dict[str, dict[str, tuple[float, float] | None]] = {
+    "hijack": {"confidence": None, "ipv4_prefix": (0, 32), "ipv6_prefix": (0, 128)},
+    "no_login": {"confidence": None, "grace_hours": (0, 24 * 366)},
+    "leak_then_replay": {"confidence": None, "window_minutes": (0, 24 * 60 * 31)},
+    "many_accounts": {
+        "confidence": None,
+        "accounts": (2, 1_000_000),
+        "window_minutes": (0, 24 * 60 * 31),
+    },
+    "silence": {"confidence": None, "minutes": (1, 24 * 60 * 366)},
+    "sequence": {
+        "confidence": None,
+        "gap_confidence": None,
+        "min_steps": (1, 10**12),
+        "contiguous_share": (0, 1),
+    },
+}
+
+
+def _session_parameters(raw: object, where: str) -> dict[str, dict[str, Any]]:
+    """The sessions part of a rules file, each parameter checked: a known rule, a known
+    parameter, a number in its range, a confidence high, medium or low."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise GatewayInputError(f"rules {where}: sessions is a mapping of session rules")
+    out: dict[str, dict[str, Any]] = {}
+    for rule, params in raw.items():
+        known = _SESSION_PARAMETERS.get(str(rule))
+        if known is None:
+            raise GatewayInputError(
+                f"rules {where}: sessions.{rule}: unknown; the session rules are "
+                f"{', '.join(_SESSION_PARAMETERS)}"
+            )
+        if not isinstance(params, dict):
+            raise GatewayInputError(f"rules {where}: sessions.{rule} is a mapping of parameters")
+        for name, value in params.items():
+            at = f"rules {where}: sessions.{rule}.{name}"
+            if name not in known:
+                raise GatewayInputError(f"{at}: unknown; {rule} has {', '.join(known)}")
+            bounds = known[name]
+            if bounds is None:
+                if value not in ("high", "medium", "low"):
+                    raise GatewayInputError(f"{at}: {value!r} is not high, medium or low")
+            elif (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not bounds[0] <= value <= bounds[1]
+            ):
+                raise GatewayInputError(
+                    f"{at}: {value!r} is not a number from {bounds[0]:g} to {bounds[1]:g}"
+                )
+        out[str(rule)] = dict(params)
+    return out
 
 
 def is_gzip(path: Path) -> bool:
