@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -639,6 +640,20 @@ def test_a_registry_file_that_did_not_apply_this_stores_registrations_is_refused
     assert code == 2 and "not a registry database" in err and "Traceback" not in err
     code, _, err = run("registry", "freshness", "--store", store, "--registry", str(tmp_path))
     assert code == 2 and "is a directory" in err
+    # Another program's database, and an empty file, are refused and left exactly as they were.
+    foreign = tmp_path / "picture-copy.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    for path, needle in ((foreign, "it holds other tables: notes"), (empty, "another registry")):
+        before = path.read_bytes()
+        code, _, err = run("registry", "freshness", "--store", store, "--registry", str(path))
+        assert code == 2 and needle in err, err
+        assert path.read_bytes() == before
+        assert not Path(f"{path}-wal").exists() and not Path(f"{path}-shm").exists()
 
 
 def test_a_store_that_does_not_exist_is_refused_not_made(tmp_path: Path) -> None:

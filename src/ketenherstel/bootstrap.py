@@ -34,8 +34,10 @@ def bootstrap(settings: Settings) -> Runtime:
     ranks = {**priorities(chain), **store.type_priorities()}
     exchange = Exchange(store=store, chain=chain, settings=settings.exchange, priorities=ranks)
     location = settings.registry_location()
-    made = sqlite_file(location)
-    made = made if made is not None and not made.exists() else None
+    file = sqlite_file(location)
+    made = file if file is not None and not file.exists() else None
+    # An empty file given as the registry is made a registry; refused, it is empty again.
+    emptied = file if file is not None and file.is_file() and file.stat().st_size == 0 else None
     try:
         if settings.registry_url and made is not None and not made.parent.is_dir():
             raise RegistryMismatch(f"registry {location}: there is no directory {made.parent}")
@@ -53,6 +55,10 @@ def bootstrap(settings: Settings) -> Runtime:
         if made is not None:  # a refused registry file leaves nothing behind
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{made}{suffix}").unlink(missing_ok=True)
+        if emptied is not None:
+            emptied.write_bytes(b"")
+            for suffix in ("-wal", "-shm"):
+                Path(f"{emptied}{suffix}").unlink(missing_ok=True)
         raise
     return Runtime(
         settings=settings, chain=chain, store=store, exchange=exchange, registry=registry

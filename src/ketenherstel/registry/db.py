@@ -95,6 +95,19 @@ class RegistryDb:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # Another program's database is refused before anything (WAL mode included) is
+            # written to it.
+            tables = {
+                r[0]
+                for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if tables and "registrations" not in tables:
+                self._conn.close()
+                shown = ", ".join(sorted(tables)[:5])
+                raise RegistryMismatch(
+                    f"registry {path}: not a registry database (it holds other tables: {shown}); "
+                    "it is left as it was"
+                )
             self._conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
             raise RegistryMismatch(f"registry {path}: not a registry database ({exc})") from None
