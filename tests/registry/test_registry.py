@@ -609,6 +609,10 @@ def test_every_read_of_personal_data_is_logged(rt: Runtime, reg: Registry, clock
     assert [r.activity for r in reg.db.reads_of("*", 100)] == ["rescreen-list-read"]
     # the answer itself carries no official's name; the log keeps who read it
     assert {r.actor for r in reg.db.reads_of(skn, 100)} == {"screener-7", "op-1"}
+    # The work on the item can be picked out of the log by its activity, as every other one.
+    auditor = Reader("justid", "operator", "op-2", "toezicht", "art. 39f Wjsg")
+    found = reg.reads_of(skn=skn, reader=auditor, activity="rescreen-item-assign")
+    assert [(r.activity, r.actor) for r in found] == [("rescreen-item-assign", "op-1")]
 
 
 def test_a_registration_applied_at_the_same_instant_as_an_answer_is_still_found(

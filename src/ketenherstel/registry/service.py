@@ -1197,6 +1197,9 @@ READ_ACTIVITIES = (
     "screening-answered",
     "extract-read",
     "rescreen-list-read",
+    "rescreen-item-assign",
+    "rescreen-item-review",
+    "rescreen-item-close",
     "ecris-list-read",
     "read-log-read",
 )

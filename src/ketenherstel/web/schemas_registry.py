@@ -21,7 +21,14 @@ REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 Direction = Literal["missed", "wrongly-shown"]
 WorkState = Literal["open", "assigned", "reviewed", "closed"]
 ReadActivity = Literal[
-    "screening-answered", "extract-read", "rescreen-list-read", "ecris-list-read", "read-log-read"
+    "screening-answered",
+    "extract-read",
+    "rescreen-list-read",
+    "rescreen-item-assign",
+    "rescreen-item-review",
+    "rescreen-item-close",
+    "ecris-list-read",
+    "read-log-read",
 ]
 """``registry.READ_ACTIVITIES`` (a test keeps the two equal)."""
 Decision = Literal["afgegeven", "geweigerd", "ingetrokken", "geen-bezwaar", "bezwaar"]
