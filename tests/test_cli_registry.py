@@ -212,6 +212,8 @@ def test_catch_up_applies_once_and_freshness_says_how_complete_the_om_is(store: 
     isolate(store, "om")
     code, out, _ = run("registry", "hold-advice", "--max-age-hours", "1", "--store", store)
     assert code == 0
+    code, _, err = run("registry", "hold-advice", "--max-age-hours", "0", "--store", store)
+    assert code == 2 and "--max-age-hours must be more than 0" in err  # the option, by name
     assert "│ no " in out and f"complete only up to {local}" in out
 
 
@@ -316,6 +318,9 @@ def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -
     logged = len(reads_of(store, skn))
     for args, message in (
         (("--since", "1-8-2025"), "--since must be a date as YYYY-MM-DD, not '1-8-2025'"),
+        # Other ISO 8601 forms that Python reads, which the API refuses: refused here too.
+        (("--since", "2025-W05-6"), "--since must be a date as YYYY-MM-DD, not '2025-W05-6'"),
+        (("--until", "20250201"), "--until must be a date as YYYY-MM-DD, not '20250201'"),
         (("--activity", "peek"), "activity must be one of screening-answered, extract-read"),
         (("--since", "2025-08-02", "--until", "2025-08-01"), "until (2025-08-01) is before since"),
     ):
@@ -551,7 +556,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
     code, _, err = run("registry", "reads", "nobody", *AUDIT, "--store", store)
     assert code == 2 and "skn must look like SKN-0123456789, not 'nobody'" in err
     code, _, err = run("registry", "hold-advice", "--max-age-hours", "0", "--store", store)
-    assert code == 2 and "maxAgeHours must be more than 0" in err
+    assert code == 2 and "--max-age-hours must be more than 0" in err
     assert counts(store)["screenings"] == 0 and work_rows(store) == 0
 
 

@@ -81,6 +81,16 @@ GroundOpt = Annotated[
 SknArg = Annotated[str, typer.Argument(help="The person's SKN, e.g. SKN-0123456789")]
 
 
+# The API's names of inputs whose CLI option is spelt otherwise.
+_OPTIONS = {
+    "maxAgeHours": "--max-age-hours",
+    "maxWaiting": "--max-waiting",
+    "legalGround": "--legal-ground",
+    "queryDate": "--date",
+    "decidedDate": "--date",
+}
+
+
 @contextlib.contextmanager
 def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
     """The runtime on the local store; the registry's and the exchange's errors become a
@@ -89,7 +99,10 @@ def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
         with local_runtime(store, registry) as rt:
             yield rt
     except RegistryInputError as exc:
-        raise _fail(str(exc)) from None
+        message = str(exc)
+        if exc.field in _OPTIONS:  # the message names the API's parameter: name the option
+            message = message.replace(exc.field, _OPTIONS[exc.field], 1)
+        raise _fail(message) from None
     except RegistryNotFound as exc:
         raise _fail(str(exc), 1) from None
     except RegistryForbidden as exc:

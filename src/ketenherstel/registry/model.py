@@ -3,6 +3,7 @@ screening profiles and which cases a screening shows (decision 0010). Pure Pytho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -303,9 +304,15 @@ def _known(categories: set[str]) -> tuple[str, ...]:
     return tuple(sorted(categories))
 
 
+_YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(value: str, what: str = "date") -> date:
-    """A YYYY-MM-DD date; ``ValueError`` naming ``what`` otherwise."""
+    """A YYYY-MM-DD date (not the other forms ISO 8601 and Python take: 20250201, 2025-W05-6,
+    as the API); ``ValueError`` naming ``what`` otherwise."""
     try:
+        if not _YMD.fullmatch(value):
+            raise ValueError
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be a date as YYYY-MM-DD, not {value!r}") from None
