@@ -135,6 +135,20 @@ def test_forecast_prints_a_table_and_writes_json_and_a_chart(
     assert ET.parse(out_svg).getroot().tag.endswith("svg")
 
 
+def test_forecast_refuses_an_output_it_cannot_write_before_it_runs(
+    tmp_path: Path, backlog: str
+) -> None:
+    for option, path, why in (
+        ("--json", tmp_path / "no" / "f.json", "its folder does not exist"),
+        ("--chart", tmp_path, "is a directory"),
+    ):
+        code, stdout, stderr = run(
+            "forecast", "om-2025", "--backlog", backlog, "--start", START, option, str(path)
+        )
+        assert code == 2 and f"{option} {path}: {why}" in stderr
+        assert "Forecast of" not in stdout  # refused before it ran
+
+
 def test_forecast_compares_with_actual_figures(tmp_path: Path, backlog: str) -> None:
     actual = csv_file(
         tmp_path,

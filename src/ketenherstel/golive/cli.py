@@ -7,6 +7,7 @@ has problems (each is listed), 2 the command was used wrongly (a missing file, a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -236,6 +237,10 @@ def forecast(
     for path in (backlog, inflow, actual):
         if path is not None and not path.is_file():
             raise _fail(f"no such file: {path}")
+    for option, path in (("--json", json_out), ("--chart", chart)):  # before the forecast runs
+        if path is not None and (path.is_dir() or not path.parent.is_dir()):
+            why = "is a directory" if path.is_dir() else "its folder does not exist"
+            raise _fail(f"{option} {path}: {why}")
     try:
         items = read_backlog_csv(backlog, model, start=begin)
         flows = read_inflow_csv(inflow, model) if inflow else []
@@ -285,9 +290,14 @@ def forecast(
                 "—" if row.difference_days is None else f"{row.difference_days:+d}",
             )
         out().print(versus)
-    if json_out is not None:
-        json_out.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-        out().print(f"wrote {json_out}", markup=False)
-    if chart is not None:
-        chart.write_text(render_svg(result, loaded), encoding="utf-8")
-        out().print(f"wrote {chart}", markup=False)
+    writes: list[tuple[str, Path | None, Callable[[], str]]] = [
+        ("--json", json_out, lambda: json.dumps(result.to_dict(), indent=2)),
+        ("--chart", chart, lambda: render_svg(result, loaded)),
+    ]
+    for option, path, text in writes:
+        if path is not None:
+            try:
+                path.write_text(text(), encoding="utf-8")
+            except OSError as exc:  # no permission, a full disk
+                raise _fail(f"{option} {path}: {exc.strerror or exc}") from None
+            out().print(f"wrote {path}", markup=False)
