@@ -112,6 +112,7 @@ def test_isolate_return_online_with_states_and_history(store: str) -> None:
     [
         (["isolate", "nobody", "--reason", "x"], "not a partner"),
         (["isolate", "om", "--reason", " "], "say why"),
+        (["isolate", "om", "--reason", "x" * 100_000], "at most 500 characters, not 100,000"),
         (["isolate", "*", "--reason", "x"], "one partner at a time"),
         (["return", "om", "--reason", "x"], "only an isolated partner returns"),
         (["online", "om", "--reason", "x"], "already online"),
@@ -187,6 +188,7 @@ def test_a_file_that_is_no_store_is_refused_and_left_as_it_was(tmp_path: Path) -
         ({"--type": "nl.bogus.v1"}, "not a message type"),
         ({"--to": "politie"}, "politie"),
         ({"--reason": " "}, "say why"),
+        ({"--reason": "y" * 501}, "at most 500 characters"),
     ],
 )
 def test_bad_routes_exit_2_and_open_nothing(

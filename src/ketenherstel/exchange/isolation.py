@@ -138,8 +138,7 @@ class IsolationMixin:
             )
         if rate is not None and state == "held":
             raise InvalidInput("a held channel delivers nothing; a rate goes with 'open'")
-        if not reason.strip():
-            raise InvalidInput("say why (reason): every change of a channel is on its record")
+        _reason(reason, "every change of a channel is on its record")
         record = ChannelRecord(
             receiver,
             sender,
@@ -189,8 +188,7 @@ class IsolationMixin:
         self._known_partner(partner, "partner")
         if state not in ("online", "isolated", "returning"):
             raise InvalidInput(f"a partner is online, isolated or returning, not {state!r}")
-        if not reason.strip():
-            raise InvalidInput("say why (reason): every change of a partner is on its record")
+        _reason(reason, "every change of a partner is on its record")
         current = {s.partner: s.state for s in self.store.partner_states()}.get(partner, "online")
         if current == state:
             raise StateConflict(f"{partner} is already {state}")
@@ -268,8 +266,7 @@ class IsolationMixin:
             )
         if receiver in (sender, around):
             raise InvalidInput("the route's receiver is neither its sender nor the dark partner")
-        if not reason.strip():
-            raise InvalidInput("say why (reason)")
+        _reason(reason)
         try:
             record = self.store.open_route(
                 type=type,
@@ -533,8 +530,7 @@ class IsolationMixin:
     ) -> tuple[QuarantineRelease, QuarantineCheck]:
         """The first operator checks the quarantine and asks for its release."""
         self._require_operator(principal)
-        if not reason.strip():
-            raise InvalidInput("say why (reason)")
+        _reason(reason)
         check = self.check_quarantine(partner=partner, expected=expected)
         try:
             release = self.store.request_release(
@@ -608,6 +604,18 @@ class IsolationMixin:
 
     def releases(self, *, partner: str | None = None) -> list[QuarantineRelease]:
         return self.store.releases(partner=partner)
+
+
+MAX_REASON = 500
+"""The longest reason kept on a record (the API's limit, the same from the CLI)."""
+
+
+def _reason(reason: str, why: str = "") -> None:
+    """A reason for a change: said, and at most MAX_REASON characters."""
+    if not reason.strip():
+        raise InvalidInput("say why (reason)" + (f": {why}" if why else ""))
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason is at most {MAX_REASON} characters, not {len(reason):,}")
 
 
 def _named(position: int, message: StoredFact | MessageRecord) -> str:
