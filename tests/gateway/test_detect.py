@@ -37,6 +37,18 @@ def test_a_citrixbleed_2_probe_is_found_with_its_evidence(tmp_path: Path) -> Non
     )
 
 
+def test_no_finding_on_a_probe_line_carries_the_leaked_memory(tmp_path: Path) -> None:
+    """The leak holds control bytes, so log poisoning matches the same line: its finding must
+    not show the ASCII part of the leak (a session token) either."""
+    log = write(tmp_path / "ns.log", probe(5, leaked=b"\xa0\x02SESSIONTOKEN=abc123deadbeef"))
+    found = scan([log]).findings
+    assert {"cb2-aaa-leaked-bytes", "log-poisoning-control"} <= {f.rule for f in found}
+    for f in found:
+        assert "SESSIONTOKEN" not in f.detail and "abc123" not in f.detail, f.rule
+    [poison] = [f for f in found if f.rule == "log-poisoning-control"]
+    assert poison.detail.endswith("[29 bytes of the rejected name, not shown]")
+
+
 def test_a_finding_shows_no_control_bytes_or_other_bytes_outside_ascii(tmp_path: Path) -> None:
     log = write(
         tmp_path / "ns.log",
@@ -227,7 +239,11 @@ def test_rules_are_data_and_bad_rules_are_named(tmp_path: Path) -> None:
         ("line_rules: []\nsessions: {hijak: {}}\n", "sessions.hijak: unknown"),
         (
             "line_rules: []\nsessions: {hijack: {ipv4_prefix: abc}}\n",
-            "sessions.hijack.ipv4_prefix: 'abc' is not a number from 0 to 32",
+            "sessions.hijack.ipv4_prefix: 'abc' is not a whole number from 0 to 32",
+        ),
+        (
+            "line_rules: []\nsessions: {many_accounts: {accounts: 2.5}}\n",
+            "sessions.many_accounts.accounts: 2.5 is not a whole number from 2 to 1e+06",
         ),
         (
             "line_rules: []\nsessions: {silence: {confidence: sure}}\n",

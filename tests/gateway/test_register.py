@@ -120,6 +120,9 @@ def test_a_network_is_kept_as_a_network_and_withdrawn_however_it_is_written(
         ('{"record": "allow", "network": "192.0.2.0/24", "reason": "x", "until": "never",'
          ' "by": "a", "at": "2025-07-01T00:00:00+00:00"}\n', "line 1: not a register record"),
         ('{"record": "hello"}\n', "no record kind 'hello'"),
+        ('{"record": "finding", "id": "F1", "finding": null}\n', "line 1: not a register record"),
+        ('{"record": "decision", "id": "F1", "from": "new", "to": "gone", "by": "a", "reason":'
+         ' "r", "at": "2025"}\n', "a decision goes between new"),
         ('{"record": "withdraw", "network": "x", "reason": "r", "by": "b", "at": "2025-07-01"}'
          "\nnot json\n", "line 2: not JSON"),
     ],

@@ -28,6 +28,8 @@ from ketenherstel.gateway.watch import (
 
 __all__ = ["Follower"]
 
+_GZIP_MIN = 20  # bytes: a gzip member's header (10) and trailer (8) with the least data
+
 
 @dataclass(slots=True)
 class _State:
@@ -107,6 +109,9 @@ class Follower:
             if path.suffix == ".gz":
                 if known is not None and known.inode == inode and not known.waiting:
                     continue  # read
+                if not _started(path):  # made, not yet written: wait, however long
+                    self.files[path] = _State(inode, size, waiting=True)
+                    continue
                 grew = known is None or known.inode != inode or known.offset != size
                 if grew and not _complete(path):
                     self.files[path] = _State(inode, size, waiting=True)  # being written
@@ -184,6 +189,17 @@ class Follower:
         if state.first is not None:
             self.read_to[state.first] = offset
         return len(lines)
+
+
+def _started(path: Path) -> bool:
+    """Whether a .gz file holds more than a file made and not yet written (logrotate, cp): at
+    least a gzip header and trailer, or two bytes that are no gzip (read as they are)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_GZIP_MIN)
+    except OSError:
+        return False
+    return len(head) >= _GZIP_MIN or (len(head) >= 2 and head[:2] != b"\x1f\x8b")
 
 
 def _complete(path: Path) -> bool:

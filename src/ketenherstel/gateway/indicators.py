@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ketenherstel.gateway.parse import Event
-from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, session_key
+from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, session_key, shown
 
 __all__ = ["Indicator", "IndicatorSet", "load_indicators"]
 
@@ -144,7 +144,7 @@ class IndicatorSet:
                 "high" if ind.kind in ("ip", "hash", "path") else "medium",
                 e.at,
                 address=address,
-                user=e.fields.get("User", ""),
+                user=shown(e.fields.get("User", "")),
                 session=e.fields.get("SessionId", ""),
                 context=session_key("", e.fields.get("Context", ""))[1],
                 detail=f"indicator from {ind.source}" + (f": {ind.note}" if ind.note else ""),

@@ -60,6 +60,7 @@ __all__ = ["PartWatch", "scan_split", "split_at", "splits"]
 SPLIT_MIN_BYTES = 64 * 2**20  # a smaller file is scanned in one process
 _TICK_BYTES = 4 * 2**20
 _SLICE = 20_000  # sessions a worker sends at once
+_JOIN_S = 10.0  # how long the end of a worker that answered (or was killed) is waited for
 STALL_S = 120.0
 """How long this process waits for a worker that neither reads on (its progress, every
 ``_TICK_BYTES``) nor sends, before it kills it and scans its range itself."""
@@ -324,7 +325,8 @@ def scan_split(
                 answer = _receive(worker[1], _Stall(worker[0], counter, STALL_S))
                 if answer == ("failed", _STALLED):
                     worker[0].kill()  # a stopped process too
-                worker[0].join()
+                # One stuck in the kernel (a hard NFS mount) may not die at once: not waited for.
+                worker[0].join(timeout=_JOIN_S)
             kind, value = answer
             if kind == "error":
                 raise GatewayInputError(value)

@@ -131,9 +131,13 @@ class Register:
         kind = rec.get("record")
         if kind == "finding":
             fid = rec["id"]
+            if not isinstance(fid, str) or not isinstance(rec["finding"], dict):
+                raise TypeError("a finding record has an id and a finding (an object)")
             if fid not in self.findings:
                 self.findings[fid] = Registered(fid, rec["finding"])
         elif kind == "decision":
+            if rec["to"] not in STATUSES or rec["from"] not in STATUSES:
+                raise ValueError(f"a decision goes between {', '.join(STATUSES)}")
             reg = self.findings.get(rec["id"])
             if reg is not None and reg.status == rec["from"]:
                 reg.status = rec["to"]

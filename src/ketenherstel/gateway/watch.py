@@ -304,21 +304,22 @@ def _load_rules(text: str | None, where: str) -> Rules:
 
 
 # The session rules' parameters: (low, high) for a number, None for a confidence.
+# A range of ints is given in ints, of numbers with a float.
 _SESSION_PARAMETERS: dict[str, dict[str, tuple[float, float] | None]] = {
     "hijack": {"confidence": None, "ipv4_prefix": (0, 32), "ipv6_prefix": (0, 128)},
-    "no_login": {"confidence": None, "grace_hours": (0, 24 * 366)},
-    "leak_then_replay": {"confidence": None, "window_minutes": (0, 24 * 60 * 31)},
+    "no_login": {"confidence": None, "grace_hours": (0.0, 24 * 366)},
+    "leak_then_replay": {"confidence": None, "window_minutes": (0.0, 24 * 60 * 31)},
     "many_accounts": {
         "confidence": None,
         "accounts": (2, 1_000_000),
-        "window_minutes": (0, 24 * 60 * 31),
+        "window_minutes": (0.0, 24 * 60 * 31),
     },
-    "silence": {"confidence": None, "minutes": (1, 24 * 60 * 366)},
+    "silence": {"confidence": None, "minutes": (1.0, 24 * 60 * 366)},
     "sequence": {
         "confidence": None,
         "gap_confidence": None,
         "min_steps": (1, 10**12),
-        "contiguous_share": (0, 1),
+        "contiguous_share": (0.0, 1.0),
     },
 }
 
@@ -348,14 +349,16 @@ def _session_parameters(raw: object, where: str) -> dict[str, dict[str, Any]]:
             if bounds is None:
                 if value not in ("high", "medium", "low"):
                     raise GatewayInputError(f"{at}: {value!r} is not high, medium or low")
-            elif (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not bounds[0] <= value <= bounds[1]
-            ):
-                raise GatewayInputError(
-                    f"{at}: {value!r} is not a number from {bounds[0]:g} to {bounds[1]:g}"
+            else:
+                whole = isinstance(bounds[0], int)
+                number = not isinstance(value, bool) and (
+                    isinstance(value, int) or (not whole and isinstance(value, float))
                 )
+                if not number or not bounds[0] <= float(value) <= bounds[1]:
+                    what = "a whole number" if whole else "a number"
+                    raise GatewayInputError(
+                        f"{at}: {value!r} is not {what} from {bounds[0]:g} to {bounds[1]:g}"
+                    )
         out[str(rule)] = dict(params)
     return out
 
@@ -1066,10 +1069,10 @@ class Watch:
             confidence,
             s.last_seen,
             address=first,
-            user=s.user,
+            user=shown(s.user),
             session=s.session_id,
             context=s.key[1],
-            detail="; ".join(detail),
+            detail=shown("; ".join(detail)),
             evidence=evidence,
         )
 
@@ -1091,10 +1094,10 @@ def _about(
         confidence,
         at,
         address=s.first_address,
-        user=s.user,
+        user=shown(s.user),
         session=s.session_id,
         context=s.key[1],
-        detail=detail,
+        detail=shown(detail),
         evidence=[*before, *([s.first] if s.first else [])],
     )
 
@@ -1190,14 +1193,19 @@ def shown(text: str) -> str:
     return _NOT_SHOWN.sub(lambda m: f"[{len(m.group())} bytes]", text)
 
 
+_REJECTED = "Authentication is rejected for "
+
+
 def _detail(rule: str, text: str) -> str:
-    """A line rule's finding's detail: the line's text, shown (see :func:`shown`); for a
-    CitrixBleed 2 probe the rejected name is leaked memory, all of it, ASCII too (a session
-    token is): only its length is kept."""
-    if rule == "cb2-aaa-leaked-bytes":
-        head, cut, leaked = text.partition("rejected for ")
-        if cut:
-            return shown(head + cut) + f"[{len(leaked)} bytes of leaked memory, not shown]"
+    """A line rule's finding's detail: the line's text, shown (see :func:`shown`). The name a
+    rejected logon logs is never shown, whichever rule matched the line (log poisoning matches
+    a probe's control bytes too): in a CitrixBleed 2 probe it is leaked memory, all of it,
+    ASCII too (a session token is); otherwise someone's mistyped name. Only its length is
+    kept."""
+    head, cut, name = text.partition(_REJECTED)
+    if cut:
+        what = "leaked memory" if rule == "cb2-aaa-leaked-bytes" else "the rejected name"
+        return shown(head + cut) + f"[{len(name)} bytes of {what}, not shown]"
     return shown(text[:200])
 
 

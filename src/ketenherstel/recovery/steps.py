@@ -84,6 +84,11 @@ class StepResult:
     notes: tuple[str, ...] = field(default=())
 
 
+class StepOutOfOrder(ValueError):
+    """A step that does not follow the store's state (a wave before the plan's isolation
+    step); nothing was changed."""
+
+
 def plan_steps(plan: Plan) -> tuple[tuple[str, datetime], ...]:
     """Every step of the plan in order, with its moment: the isolation (if any), then the waves."""
     steps = [(ISOLATION_STEP, plan.isolation.at)] if plan.isolation else []
@@ -130,7 +135,7 @@ def apply_step(
             and not exchange.partner_history(partner=key, limit=1)
         ]
         if missing:
-            raise ValueError(
+            raise StepOutOfOrder(
                 f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} online: this store "
                 f"never had the plan's isolation step; apply `isolation` first"
             )

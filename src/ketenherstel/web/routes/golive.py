@@ -15,7 +15,7 @@ from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
 from ketenherstel.golive.errors import PlanError
 from ketenherstel.golive.model import Plan
 from ketenherstel.golive.plan import BUILTIN_PLANS, builtin_plan_path, load_plan
-from ketenherstel.recovery.steps import StepResult, apply_step, plan_steps
+from ketenherstel.recovery.steps import StepOutOfOrder, StepResult, apply_step, plan_steps
 from ketenherstel.web import schemas_golive as sg
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.routes.manual import ManualDep
@@ -134,6 +134,6 @@ async def run_step(
             manual=manual,
             dry_run=body.dry_run,
         )
-    except ValueError as exc:  # as the CLI says it: the step does not follow the store's state
+    except StepOutOfOrder as exc:  # as the CLI says it: the step does not follow the store
         raise StateConflict(str(exc)) from None
     return _result(plan, result)
