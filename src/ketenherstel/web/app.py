@@ -73,14 +73,25 @@ def create_app(runtime: Runtime, *, group_commit: bool = True) -> FastAPI:
         if group_commit:
             runtime.exchange.start()
         # The picture's first snapshot (one pass over every delivery) is computed before the
-        # first page asks for it.
-        threading.Thread(target=picture.snapshot, name="picture-warm", daemon=True).start()
+        # first page asks for it. Cut short when the app stops (the store closes under it),
+        # it ends quietly: nobody waits for it any more.
+        stopping = threading.Event()
+
+        def warm() -> None:
+            try:
+                picture.snapshot()
+            except Exception:
+                if not stopping.is_set():
+                    raise
+
+        threading.Thread(target=warm, name="picture-warm", daemon=True).start()
         stop = asyncio.Event()
         pusher = Pusher(runtime.exchange)
         task = asyncio.create_task(pusher.run(stop, interval=runtime.settings.push_interval))
         try:
             yield
         finally:
+            stopping.set()
             stop.set()
             await task
             pusher.close()
