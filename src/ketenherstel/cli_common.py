@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -13,7 +15,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
 
-__all__ = ["err", "fail", "local_runtime", "out_of_range", "require_store"]
+__all__ = ["err", "fail", "local_runtime", "out_of_range", "require_store", "writable_output"]
 
 err = Console(stderr=True)
 
@@ -77,3 +79,15 @@ def local_runtime(store: str | None, registry: str | None = None) -> Iterator[Ru
 def out_of_range(exc: OverflowError) -> str:
     """The one line for a number past what a store holds (SQLite and PostgreSQL: 64 bits)."""
     return f"a number given is out of range ({exc}); ids and counts are at most {2**63 - 1}"
+
+
+def writable_output(path: Path | None, option: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done for it."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise fail(f"{option} {path}: is a directory; give a file")
+    if not path.parent.is_dir():
+        raise fail(f"{option} {path}: there is no directory {path.parent}")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise fail(f"{option} {path}: not writable")

@@ -29,7 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ketenherstel.cli_common import fail
+from ketenherstel.cli_common import fail, writable_output
 from ketenherstel.gateway.asn import load_asn_table
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
@@ -69,18 +69,6 @@ def _register(path: Path | None) -> Register:
         return Register(where)
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
-
-
-def _writable(path: Path | None, option: str) -> None:
-    """Refuse an output path that cannot be written, before anything is scanned or kept."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise fail(f"{option} {path}: is a directory; give a file")
-    if not path.parent.is_dir():
-        raise fail(f"{option} {path}: there is no directory {path.parent}")
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise fail(f"{option} {path}: not writable")
 
 
 def _resolved(files: list[Path]) -> list[Path]:
@@ -176,8 +164,8 @@ def scan_cmd(
 ) -> None:
     """Scan logs: session ledger and every detection, with evidence."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
-    _writable(json_out, "--json")
-    _writable(ecs, "--ecs")
+    writable_output(json_out, "--json")
+    writable_output(ecs, "--ecs")
     files = _resolved(files)
     try:
         target = SyslogTarget.parse(cef_to) if cef_to else None
@@ -281,9 +269,7 @@ class _Outlet:
         self.sent: set[str] = set()
         # Checked now, opened at the first finding: a command refused later (no directory, a
         # port in use) leaves no file behind.
-        if ecs is not None and (ecs.is_dir() or not ecs.parent.is_dir()):
-            why = "is a directory" if ecs.is_dir() else "its folder does not exist"
-            raise fail(f"--ecs {ecs}: {why}")
+        writable_output(ecs, "--ecs")
         self.ecs_path = ecs
         self.ecs: IO[bytes] | None = None
 
@@ -441,7 +427,7 @@ def triage_cmd(
 ) -> None:
     """Check an appliance's file listing, collected files, configuration and crontabs, and
     import NCSC-NL's check script output; the findings go into the register as a scan's do."""
-    _writable(ecs, "--ecs")
+    writable_output(ecs, "--ecs")
     try:
         target = SyslogTarget.parse(cef_to) if cef_to else None
         iocs = load_indicators(indicators or []) if indicators else None
