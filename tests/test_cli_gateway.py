@@ -543,3 +543,22 @@ def test_stopped_by_its_service_manager_it_still_reports_the_session_findings(
         proc.kill()
     assert proc.returncode == 0, err
     assert "session-hijack" in register.read_text()
+
+
+def test_triage_refuses_a_listing_or_ncsc_output_it_cannot_read(
+    tmp_path: Path, _register: Path
+) -> None:
+    """'0 findings' for a listing in another format read as a clean appliance: it is refused,
+    naming the file and what was expected, and nothing is written."""
+    from tests.gateway.test_triage import TAMPERED, write_dir
+
+    ecs = tmp_path / "t.jsonl"
+    root = write_dir(tmp_path / "c", {**TAMPERED, "listing.txt": b"-rw-r--r-- 1 root x\n"})
+    code, out, err = run("gateway", "triage", str(root), "--ecs", str(ecs))
+    assert code == 2 and out == ""
+    assert f"{(root / 'listing.txt').resolve()}: no line in the listing's format" in err
+    assert "%p|%u|%g|%m|%T@|%C@|%s" in err and len(err.strip().splitlines()) == 1
+    root = write_dir(tmp_path / "d", {"custom_checks.log": b"hello\n"})
+    code, out, err = run("gateway", "triage", str(root), "--ecs", str(ecs))
+    assert code == 2 and "custom_checks.log: not the output of NCSC-NL's check script" in err
+    assert not ecs.exists() and not _register.exists()

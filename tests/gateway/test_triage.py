@@ -131,3 +131,33 @@ def test_files_collected_from_the_appliance_and_the_system_crontab_are_checked(
     (tmp_path / "other" / "notes.txt").write_text("hello")
     assert checkable(read_collection(tmp_path / "empty")) == []
     assert checkable(read_collection(tmp_path / "other")) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("listing.txt", b"-rw-r--r-- 1 root wheel 300 Jul  1 10:00 /var/x.php\n", "listing's"),
+        ("listing.txt", b"path,owner,mode\n/var/x.php,root,644\n", "listing's format"),
+        ("listing.txt", b"", "listing's format"),
+        ("custom_checks.log", b"/var/netscaler/logon/themes/x.php\n", "NCSC-NL's check"),
+        ("custom_checks.log", b"", "NCSC-NL's check script"),
+    ],
+)
+def test_a_listing_or_import_with_no_readable_entry_is_refused_not_read_as_clean(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    """A file in another format gave no findings, and so passed for a clean appliance."""
+    files = {**CLEAN, name: data}
+    with pytest.raises(GatewayInputError, match=expected) as refused:
+        triage(read_collection(write_dir(tmp_path / "c", files)))
+    assert str((tmp_path / "c" / name).resolve()) in str(refused.value)
+    tar = tmp_path / "c.tar.gz"
+    tar.write_bytes(tar_bytes(files))
+    with pytest.raises(GatewayInputError, match=f"{tar.resolve()}!{name}"):
+        triage(read_collection(tar))
+
+
+def test_a_listing_with_some_lines_in_another_format_is_still_checked(tmp_path: Path) -> None:
+    listing = b"total 12\n" + TAMPERED["listing.txt"] + b"find: /proc/1: Permission denied\n"
+    found = triage(read_collection(write_dir(tmp_path / "c", {"listing.txt": listing})))
+    assert {f.rule for f in found} >= {"triage-script-in-web-dir", "triage-suid"}

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
 
-__all__ = ["Artefact", "checkable", "read_collection", "triage"]
+__all__ = ["Artefact", "checkable", "read_collection", "triage", "unreadable"]
 
 _WEB_DIRS = ("/var/netscaler/", "/var/vpn/", "/netscaler/ns_gui/", "/var/ns_gui/")
 _SCRIPT_EXT = (".php", ".xhtml", ".phtml", ".php5", ".pl")
@@ -102,17 +102,31 @@ def _finding(
     return Finding(rule, title, confidence, at, detail=detail[:300], evidence=evidence)
 
 
+_LISTING_FORMAT = (
+    "path|owner|group|octal mode|mtime|ctime|size, as "
+    "find / -xdev -printf '%p|%u|%g|%m|%T@|%C@|%s\\n' writes it"
+)
+
+
+def _listing_entry(line: str) -> tuple[str, str, int, float, float] | None:
+    """A listing line's path, owner, mode, modification and change time; None for a line
+    that is not in the listing's format."""
+    parts = line.split("|")
+    if len(parts) < 6:
+        return None
+    path, owner, _group, mode_text, mtime_text, ctime_text = parts[:6]
+    try:
+        return path, owner, int(mode_text, 8), float(mtime_text), float(ctime_text)
+    except ValueError:
+        return None
+
+
 def _listing(a: Artefact) -> Iterator[Finding]:
     for offset, line in a.lines():
-        parts = line.split("|")
-        if len(parts) < 6:
+        entry = _listing_entry(line)
+        if entry is None:
             continue
-        path, owner, _group, mode_text, mtime_text, ctime_text = parts[:6]
-        try:
-            mode = int(mode_text, 8)
-            mtime, ctime = float(mtime_text), float(ctime_text)
-        except ValueError:
-            continue
+        path, owner, mode, mtime, ctime = entry
         lower = path.lower()
         web = lower.startswith(_WEB_DIRS)
         if web and lower.endswith(_SCRIPT_EXT) and not lower.startswith(_STOCK_SCRIPT_DIRS):
@@ -249,9 +263,30 @@ class PathMatcher(Protocol):
     def match_path(self, path: str) -> list[Any]: ...
 
 
+def unreadable(a: Artefact) -> str | None:
+    """Why an artefact with a format of its own (the listing, NCSC-NL's output) has not one
+    entry this module can read, or None. Read anyway it would give no findings, and a listing
+    in another format (``ls -l``, a CSV) would pass for a clean appliance."""
+    base = a.name.rsplit("/", 1)[-1]
+    if base == "listing.txt" and not any(_listing_entry(line) for _, line in a.lines()):
+        return f"{a.evidence_name}: no line in the listing's format ({_LISTING_FORMAT})"
+    if base == "custom_checks.log" and not any(
+        _NCSC_SECTION.match(line.strip()) for _, line in a.lines()
+    ):
+        return (
+            f"{a.evidence_name}: not the output of NCSC-NL's check script (it has no "
+            "'===== section =====' line)"
+        )
+    return None
+
+
 def triage(artefacts: list[Artefact], indicators: PathMatcher | None = None) -> list[Finding]:
     """Every check over every artefact it applies to (and the listing's paths against path
-    indicators)."""
+    indicators). GatewayInputError, before any check, for an artefact that is
+    :func:`unreadable` (naming each such artefact)."""
+    refused = [why for a in artefacts if (why := unreadable(a)) is not None]
+    if refused:
+        raise GatewayInputError("; ".join(refused))
     findings: list[Finding] = []
     for a in artefacts:
         base = a.name.rsplit("/", 1)[-1]
