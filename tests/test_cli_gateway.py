@@ -562,3 +562,36 @@ def test_triage_refuses_a_listing_or_ncsc_output_it_cannot_read(
     code, out, err = run("gateway", "triage", str(root), "--ecs", str(ecs))
     assert code == 2 and "custom_checks.log: not the output of NCSC-NL's check script" in err
     assert not ecs.exists() and not _register.exists()
+
+
+def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_report(
+    tmp_path: Path, _register: Path
+) -> None:
+    """A report over random bytes replaced the last verdicts.json with an empty one."""
+    log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
+    page = tmp_path / "out" / "rapport.html"
+    code, _, err = run("gateway", "report", str(log), "--out", str(page))
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in page.parent.iterdir()}
+    assert set(before) == {"rapport.html", "rapport-om-nl.html", "verdicts.json"}
+    register = _register.read_bytes()
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 40)
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    for given in ([garbage], [empty], [garbage, empty]):
+        code, out, err = run("gateway", "report", *map(str, given), "--out", str(page))
+        assert code == 2 and "wrote" not in out, out
+        assert len(err.strip().splitlines()) == 1 and "no report written" in err
+        assert {p.name: p.read_bytes() for p in page.parent.iterdir()} == before
+        assert _register.read_bytes() == register
+    assert f"{garbage}: none of its 41 lines is a NetScaler log line" in err
+    assert f"{empty}: empty" in err
+    # A log with a file that is none beside it: the report, and the file is named.
+    code, out, err = run("gateway", "report", str(garbage), str(log), "--out", str(page))
+    assert code == 0, err
+    assert f"{garbage}: none of its 41 lines is a NetScaler log line" in out
+    assert "misuse-found" in out
+    written = json.loads((page.parent / "verdicts.json").read_text(encoding="utf-8"))
+    assert written["files"] == 2 and written["unparsed"] == 41
+    assert [v["code"] for v in written["verdicts"]] == ["misuse-found"]

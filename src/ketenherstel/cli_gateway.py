@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -377,6 +377,16 @@ def report_cmd(
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
+    if not result.events:
+        # Not one line read: a report now would replace the last one (and verdicts.json,
+        # which the API and the briefing read) with one that finds nothing in nothing.
+        raise fail(
+            "; ".join(_unread(entry) for entry in result.files)
+            + "; no report written (the last one is kept)"
+        )
+    for entry in result.files:
+        if entry["lines"] and not entry["events"]:
+            out.print(f"{_unread(entry)}: counted as not parsed", style="yellow", highlight=False)
     dismissed = {r.id for r in kept.listed("false-positive")}
     found = verdicts(result, joined, mapping, dismissed)
     table = Table("organisation", "verdict", "users", "rests on")
@@ -405,6 +415,16 @@ def report_cmd(
     out.print(f"wrote {out_file.parent / 'verdicts.json'}")
     new = kept.add(result.findings)
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
+
+
+def _unread(entry: dict[str, Any]) -> str:
+    """A scanned file of which no line was an event, and why."""
+    if not entry["lines"]:
+        return f"{entry['file']}: empty"
+    return (
+        f"{entry['file']}: none of its {entry['lines']:,} lines is a NetScaler log line "
+        "(native, syslog or access log)"
+    )
 
 
 @gateway_app.command("triage")
