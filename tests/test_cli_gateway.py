@@ -595,3 +595,18 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
     written = json.loads((page.parent / "verdicts.json").read_text(encoding="utf-8"))
     assert written["files"] == 2 and written["unparsed"] == 41
     assert [v["code"] for v in written["verdicts"]] == ["misuse-found"]
+
+
+def test_scan_warns_of_an_assumed_date_order_only_for_native_dates_read_either_way(
+    tmp_path: Path,
+) -> None:
+    access = tmp_path / "access.log"
+    access.write_text(access_probe(0, "203.0.113.9"), encoding="latin-1")
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    native = tmp_path / "ns.log"
+    native.write_text(login(0, "7", "ann", "198.51.100.7"), encoding="latin-1")  # 07/10/2025
+    code, out, err = run("gateway", "scan", str(access), str(empty), str(native))
+    assert code == 0, err
+    warned = [line for line in out.splitlines() if "no date in it has a day above 12" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"{native}:")

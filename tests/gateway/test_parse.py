@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ketenherstel.gateway.parse import LineParser, detect_date_order, split_fields
+from ketenherstel.gateway.parse import (
+    LineParser,
+    detect_date_order,
+    has_native_date,
+    has_native_date_bytes,
+    split_fields,
+)
 from ketenherstel.gateway.watch import scan
 
 P = LineParser()
@@ -276,3 +282,57 @@ def test_a_file_that_never_tells_its_date_order_is_marked_assumed(tmp_path: Path
     log = _day_first_log(tmp_path / "undecided.log", range(1, 12), 1_000)
     result = scan([log])
     assert result.files[0]["dateOrder"] == "mdy" and result.files[0]["dateOrderAssumed"]
+
+
+_NSWL = (
+    "2025-07-10 08:01:02 gw1 - HTTP/1.1 203.0.113.9 51234 POST /p/u/doAuthentication.do - "
+    '200 5 12000 "python-requests/2.31" login\n'
+)
+_HTTPD = (
+    '198.51.100.7 - - [10/Jul/2025:08:00:00 +0000] "GET /vpn/index.html HTTP/1.1" 200 123 "-" '
+    '"curl/8.5"\n'
+)
+_AMBIGUOUS = "<134> 07/10/2025:08:00:00 GMT gw1 0-PPE-0 : default SSLVPN LOGIN 1 0 : User a\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        _NSWL,
+        _HTTPD,
+        _AMBIGUOUS,
+        _AMBIGUOUS.removeprefix("<134> "),
+        "Oct  1 06:02:44 ns " + _AMBIGUOUS.removeprefix("<134> "),
+        "<134>Oct  1 06:02:44 ns " + _AMBIGUOUS.removeprefix("<134> "),
+        "default CMD_EXECUTED 4123456 0 : User nsroot\n",
+        "x 07/10/2025:08:00:00 GMT gw1 0-PPE-0 : default SSLVPN LOGIN 1 0 : User a\n",
+    ],
+)
+def test_native_dates_are_found_in_bytes_as_in_lines(line: str) -> None:
+    assert has_native_date_bytes(line.encode("latin-1")) is has_native_date([line])
+
+
+@pytest.mark.parametrize(
+    ("text", "assumed"),
+    [
+        ("", False),  # an empty file has no date to read either way
+        ("\n\n", False),
+        (_NSWL * 3, False),  # ISO dates
+        (_HTTPD * 3, False),  # the month by its name
+        (_NSWL * 10_001, False),  # past the first 10,000 lines too
+        (_AMBIGUOUS, True),
+        (_NSWL + _AMBIGUOUS, True),
+        (_NSWL * 10_000 + _AMBIGUOUS, True),  # its only native date past the first lines
+        (_NSWL * 10_000 + _AMBIGUOUS + _AMBIGUOUS.replace("07/10", "07/13"), False),
+    ],
+)
+def test_only_native_dates_that_could_be_read_either_way_mark_the_order_assumed(
+    tmp_path: Path, text: str, assumed: bool
+) -> None:
+    """Access logs and empty files were marked (and warned about) as if their dates were in
+    doubt; only a native date (07/10/2025) can be."""
+    log = tmp_path / "x.log"
+    log.write_text(text, encoding="latin-1")
+    result = scan([log])
+    assert result.files[0].get("dateOrderAssumed", False) is assumed
+    assert result.files[0]["dateOrder"] == "mdy"

@@ -30,6 +30,8 @@ __all__ = [
     "decide_date_order",
     "decide_date_order_bytes",
     "detect_date_order",
+    "has_native_date",
+    "has_native_date_bytes",
     "split_fields",
 ]
 
@@ -123,13 +125,41 @@ def detect_date_order(lines: Iterable[str]) -> str:
     return decide_date_order(lines) or "mdy"
 
 
-# A native timestamp at a line's start (behind a priority and an RFC 3164 header, if any) whose
-# day cannot be a month: it decides the order. Searched over raw bytes, a chunk at a time.
-_DECISIVE = re.compile(
+# What may stand before a native timestamp at a line's start: a priority, an RFC 3164 header.
+_HEAD_BYTES = (
     rb"(?m)^[ \t]*(?:<\d{1,3}>)?[ \t]*(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ )?[ \t]*"
-    rb"(?:(?P<dmy>1[3-9]|2\d|3[01])/(?:0[1-9]|1[0-2])|(?:0[1-9]|1[0-2])/(?P<mdy>1[3-9]|2\d|3[01]))"
+)
+# A native timestamp whose day cannot be a month: it decides the order. Searched over raw
+# bytes, a chunk at a time.
+_DECISIVE = re.compile(
+    _HEAD_BYTES + rb"(?:(?P<dmy>1[3-9]|2\d|3[01])/(?:0[1-9]|1[0-2])"
+    rb"|(?:0[1-9]|1[0-2])/(?P<mdy>1[3-9]|2\d|3[01]))"
     rb"/\d{4}:\d\d:\d\d:\d\d"
 )
+# Any native timestamp: a chunk without one has no date whose order matters.
+_NATIVE_BYTES = re.compile(_HEAD_BYTES + rb"\d\d/\d\d/\d{4}:\d\d:\d\d:\d\d")
+
+
+def has_native_date_bytes(chunk: bytes) -> bool:
+    """Whether a line of ``chunk`` (whole lines) carries a native timestamp."""
+    return _NATIVE_BYTES.search(chunk) is not None
+
+
+def has_native_date(lines: Iterable[str]) -> bool:
+    """Whether a line of ``lines`` carries a native timestamp (``07/01/2025:10:00:00``), the
+    only kind whose order of month and day can be in doubt: an access log's dates are ISO or
+    carry the month's name, an RFC 5424 header's are ISO."""
+    return any(_native_stamp(line) is not None for line in lines)
+
+
+def _native_stamp(line: str) -> re.Match[str] | None:
+    """The native timestamp at the start of ``line`` (behind a priority and an RFC 3164
+    header, if any)."""
+    body = _after(_PRI, line)
+    head = _RFC3164.match(body)
+    if head is not None:
+        body = body[head.end() :]
+    return _NATIVE_TS.match(body)
 
 
 def decide_date_order_bytes(chunk: bytes) -> str | None:
@@ -143,10 +173,7 @@ def decide_date_order_bytes(chunk: bytes) -> str | None:
 def decide_date_order(lines: Iterable[str]) -> str | None:
     """As :func:`detect_date_order`, but None when no timestamp in ``lines`` decides."""
     for line in lines:
-        body = _after(_PRI, line)
-        if _RFC3164.match(body):
-            body = body[_RFC3164.match(body).end() :]  # type: ignore[union-attr]
-        m = _NATIVE_TS.match(body)
+        m = _native_stamp(line)
         if m is None:
             continue
         a, b = int(m["a"]), int(m["b"])

@@ -39,6 +39,8 @@ from ketenherstel.gateway.parse import (
     LineParser,
     decide_date_order,
     decide_date_order_bytes,
+    has_native_date,
+    has_native_date_bytes,
 )
 
 __all__ = [
@@ -1108,7 +1110,8 @@ Item = Event | None | tuple[int, str] | Truncated
 def _parser_for(path: Path) -> LineParser:
     """A parser with the file's date order: from its first lines, or, when none of them has
     a day above 12 (a log of the first days of a month), from the first line further on that
-    has one; undecided to the end, NetScaler's default (month-first), marked as assumed."""
+    has one; undecided to the end, NetScaler's default (month-first), marked as assumed when
+    the file has native timestamps (an access log's or an empty file's order is no guess)."""
     head = []
     with contextlib.suppress(TruncatedFile):  # a truncated file: what could be read tells
         for _offset, line in read_lines(path):
@@ -1116,27 +1119,36 @@ def _parser_for(path: Path) -> LineParser:
             if len(head) >= _SNIFF:
                 break
     order = decide_date_order(head)
+    native = order is not None or has_native_date(head)
     if order is None and len(head) >= _SNIFF:
-        order = _decide_further(path)
-    return LineParser(order or "mdy", assumed=order is None)
+        order, native = _decide_further(path, native)
+    return LineParser(order or "mdy", assumed=order is None and native)
 
 
-def _decide_further(path: Path) -> str | None:
+def _decide_further(path: Path, native: bool) -> tuple[str | None, bool]:
     """The date order from the first decisive timestamp anywhere in the file (a search over
-    raw bytes, a few MiB at a time: seconds for gigabytes)."""
+    raw bytes, a few MiB at a time: seconds for gigabytes), and whether the file has a native
+    timestamp at all (``native``: one was seen already)."""
     rest = b""
+
+    def decide(block: bytes) -> str | None:
+        nonlocal native
+        # Until a native timestamp is seen, a block without one cannot decide either.
+        native = native or has_native_date_bytes(block)
+        return decide_date_order_bytes(block) if native else None
+
     try:
         with _open_log(path, is_gzip(path)) as fh:
             while chunk := fh.read(_DECIDE_CHUNK):
                 block = rest + chunk
                 cut = block.rfind(b"\n") + 1
-                order = decide_date_order_bytes(block[:cut])
+                order = decide(block[:cut])
                 if order is not None:
-                    return order
+                    return order, True
                 rest = block[cut:]
-            return decide_date_order_bytes(rest)
+            return decide(rest), native
     except EOFError:
-        return decide_date_order_bytes(rest)  # a truncated gzip: what could be read tells
+        return decide(rest), native  # a truncated gzip: what could be read tells
     except OSError as exc:
         raise GatewayInputError(f"{path}: unreadable: {exc}") from None
 
