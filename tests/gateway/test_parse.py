@@ -195,6 +195,97 @@ def test_rfc5424_wrapping() -> None:
     )
 
 
+_LOGIN_BODY = (
+    "SSLVPN LOGIN 104413247 0 : Context ann@om.nl@198.51.100.7 - SessionId: 34921 - User "
+    'ann@om.nl - Client_ip 198.51.100.7 - Nat_ip "Mapped Ip" - Vserver 192.0.2.10:443 - '
+    'Browser_type "Mozilla/5.0" - SSLVPN_client_type ICA - Group(s) "N/A"'
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "native"),
+    [
+        # Structured data "-", then a native line with GMT, a host, default and the trailing 0.
+        (
+            "<134>1 2025-07-01T10:00:02Z relay01 netscaler - - -",
+            f"07/01/2025:10:00:00 GMT vpn-gw01 0-PPE-0 : default {_LOGIN_BODY}",
+        ),
+        # No structured data at all (some relays leave out its "-"), an offset in the header.
+        (
+            "<134>1 2025-07-01T12:00:02+02:00 relay01 netscaler - -",
+            f"07/01/2025:10:00:00 GMT vpn-gw01 0-PPE-0 : default {_LOGIN_BODY}",
+        ),
+        # Structured data, fractions of a second, a process id, a message id.
+        (
+            '<134>1 2025-07-01T10:00:02.345Z relay01 ns 4711 NSLOG [meta sequenceId="42"]',
+            f"07/01/2025:10:00:00 GMT vpn-gw01 0-PPE-0 : default {_LOGIN_BODY}",
+        ),
+        # RFC 5424's byte order mark (as Latin-1) before the message.
+        (
+            "<134>1 2025-07-01T10:00:02Z relay01 ns - - - \xef\xbb\xbf",
+            f"07/01/2025:10:00:00 GMT vpn-gw01 0-PPE-0 : default {_LOGIN_BODY}",
+        ),
+        # The old form: no default, no trailing 0, no GMT.
+        (
+            "<134>1 2025-07-01T10:00:02Z relay01 ns - - -",
+            "07/01/2025:10:00:00  vpn-gw01 PPE-0 : SSLVPN TCPCONNSTAT 927685225 : Context "
+            "ann@198.51.100.7 - SessionId: 651173- User ann - Client_ip 198.51.100.7",
+        ),
+        # A management command, without a host in the native line.
+        (
+            "<189>1 2025-07-01T10:00:02Z vpn-gw01 ns - - -",
+            "07/01/2025:10:00:00 GMT 0-PPE-0 : default CLI CMD_EXECUTED 4123456 0 : User nsroot "
+            '- Remote_ip 10.0.0.5 - Command "show ns version" - Status "Success"',
+        ),
+    ],
+)
+def test_a_native_line_wrapped_in_rfc5424_is_the_native_line(header: str, native: str) -> None:
+    """They were not parsed at all. The event is the native line's, with the native time (what
+    the appliance wrote; the header's is 2 s later here, as a relay's receipt would be)."""
+    line = f"{header} {native}".replace("\xef\xbb\xbf ", "\xef\xbb\xbf")  # BOM, then the message
+    parser = LineParser()
+    wrapped, alone = parser.parse(line), parser.parse(native)
+    assert alone is not None and wrapped is not None
+    if not alone.host:  # the native line names no host: the header's
+        alone.host = "vpn-gw01"
+    assert wrapped == alone
+    assert wrapped.at == at("2025-07-01T10:00:00")
+    assert has_native_date([line]) and has_native_date_bytes(line.encode("latin-1"))
+
+
+def test_a_native_line_wrapped_in_rfc5424_that_is_no_event_is_not_parsed() -> None:
+    assert P.parse("<134>1 2025-07-01T10:00:02Z relay ns - - - 07/01/2025:10:00:00 GMT x") is None
+    # Month 13 in the parser's order: not a date, as for the native line alone.
+    assert (
+        P.parse(
+            f"<134>1 2025-07-01T10:00:02Z r ns - - - 13/07/2025:10:00:00 h 0-PPE-0 : "
+            f"default {_LOGIN_BODY}"
+        )
+        is None
+    )
+
+
+def test_wrapped_native_dates_decide_the_date_order(tmp_path: Path) -> None:
+    """Day-first wrapped lines are read as day-first: the date order is decided from them too,
+    in the first lines and past them."""
+    line = "<134>1 2025-07-{d:02d}T10:00:00Z relay ns - - - {d:02d}/07/2025:10:00:00 GMT gw 0-PPE-0"
+    first = tmp_path / "first.log"
+    first.write_text(
+        "".join(
+            line.format(d=d) + f" : default SSLVPN LOGOUT {d} 0 : User u - Client_ip 192.0.2.1\n"
+            for d in (2, 13)
+        )
+    )
+    later = tmp_path / "later.log"
+    filler = line.format(d=2) + " : default SSLVPN LOGOUT 1 0 : User u - Client_ip 192.0.2.1\n"
+    later.write_text(filler * 10_000 + filler.replace("02/07", "13/07"))
+    result = scan([first, later])
+    assert [f["dateOrder"] for f in result.files] == ["dmy", "dmy"]
+    assert result.unparsed == 0 and not any(f.get("dateOrderAssumed") for f in result.files)
+    assert datetime.fromtimestamp(result.first or 0, UTC).date() == date(2025, 7, 2)
+    assert datetime.fromtimestamp(result.last or 0, UTC).date() == date(2025, 7, 13)
+
+
 def test_day_first_dates_are_detected_from_the_data() -> None:
     lines = [
         "<131> 10/08/2024:09:38:41  H 0-PPE-1 : default TCP CONN_DELINK 1 0 :  Source a - B c",
@@ -305,6 +396,10 @@ _AMBIGUOUS = "<134> 07/10/2025:08:00:00 GMT gw1 0-PPE-0 : default SSLVPN LOGIN 1
         "Oct  1 06:02:44 ns " + _AMBIGUOUS.removeprefix("<134> "),
         "<134>Oct  1 06:02:44 ns " + _AMBIGUOUS.removeprefix("<134> "),
         "default CMD_EXECUTED 4123456 0 : User nsroot\n",
+        "<131>1 2025-01-12T21:06:37Z H SSLVPN 0-PPE-0 - - default SSLVPN LOGIN 4 0 : User u\n",
+        "<134>1 2025-07-01T10:00:02Z relay ns - - - " + _AMBIGUOUS.removeprefix("<134> "),
+        "<134>1 2025-07-01T10:00:02Z relay ns - - " + _AMBIGUOUS.removeprefix("<134> "),
+        "<134>1 2025-07-01T10:00:02Z relay ns - - x " + _AMBIGUOUS.removeprefix("<134> "),
         "x 07/10/2025:08:00:00 GMT gw1 0-PPE-0 : default SSLVPN LOGIN 1 0 : User a\n",
     ],
 )

@@ -7,7 +7,9 @@ A line is read as Latin-1 so every byte keeps its value (the CitrixBleed 2 check
   behind an RFC 3164 prefix (``Oct  1 06:02:44 netscaler ...``), without a host, without a header
   at all (``default CMD_EXECUTED 4123456 0 : ...``), and in the old form without ``default`` and
   the trailing ``0`` (``PPE-0 : SSLVPN TCPCONNSTAT 927685225 : ...``);
-- **RFC 5424**: ``<131>1 2025-01-12T21:06:37Z host SSLVPN 0-PPE-0 - - default Message 1 0 : ...``;
+- **RFC 5424**: ``<131>1 2025-01-12T21:06:37Z host SSLVPN 0-PPE-0 - - default Message 1 0 : ...``,
+  also wrapping a whole native line (``<134>1 2025-07-01T10:00:00Z relay ns - - -
+  07/01/2025:10:00:00 GMT gw 0-PPE-0 : default SSLVPN LOGIN ...``), read as the native line;
 - **access log**: the gateway's web access log, as NSWL writes it
   (``2025-07-10 08:01:02 host user HTTP/1.1 1.2.3.4 5123 POST /p/u/doAuthentication.do - 200 ...``)
   or as httpd writes it (``1.2.3.4 "POST /p/u/doAuthentication.do HTTP/1.1" 200 ...``).
@@ -58,11 +60,13 @@ class Event:
 
 _PRI = re.compile(r"^\s*<\d{1,3}>")
 _RFC3164 = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ ")
+# The structured data may be missing (some relays leave out its "-") before a native line.
 _RFC5424 = re.compile(
     r"^1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "
-    r"(?P<sd>-|(?:\[[^\]]*\])+) ?(?P<msg>.*)$",
+    r"(?:(?P<sd>-|(?:\[[^\]]*\])+) ?|(?=\d{2}/\d{2}/\d{4}:))(?P<msg>.*)$",
     re.S,
 )
+_BOM = "\xef\xbb\xbf"  # RFC 5424's UTF-8 byte order mark before a message, read as Latin-1
 _NATIVE_TS = re.compile(
     r"^\s*(?P<a>\d{2})/(?P<b>\d{2})/(?P<y>\d{4}):(?P<hms>\d{2}:\d{2}:\d{2})(?:\s*(?P<tz>GMT))?\s+"
 )
@@ -125,9 +129,12 @@ def detect_date_order(lines: Iterable[str]) -> str:
     return decide_date_order(lines) or "mdy"
 
 
-# What may stand before a native timestamp at a line's start: a priority, an RFC 3164 header.
+# What may stand before a native timestamp at a line's start: a priority, an RFC 5424 header
+# (with or without its structured data, and a byte order mark) or an RFC 3164 one.
 _HEAD_BYTES = (
-    rb"(?m)^[ \t]*(?:<\d{1,3}>)?[ \t]*(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ )?[ \t]*"
+    rb"(?m)^[ \t]*(?:<\d{1,3}>)?[ \t]*"
+    rb"(?:1 \S+ \S+ \S+ \S+ \S+ (?:(?:-|(?:\[[^\]\n]*\])+) ?)?(?:\xef\xbb\xbf)?[ \t]*)?"
+    rb"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ )?[ \t]*"
 )
 # A native timestamp whose day cannot be a month: it decides the order. Searched over raw
 # bytes, a chunk at a time.
@@ -153,9 +160,12 @@ def has_native_date(lines: Iterable[str]) -> bool:
 
 
 def _native_stamp(line: str) -> re.Match[str] | None:
-    """The native timestamp at the start of ``line`` (behind a priority and an RFC 3164
-    header, if any)."""
+    """The native timestamp at the start of ``line`` (behind a priority and an RFC 5424 or
+    RFC 3164 header, if any)."""
     body = _after(_PRI, line)
+    wrapped = _RFC5424.match(body) if body.startswith("1 ") else None
+    if wrapped is not None:
+        return _NATIVE_TS.match(_message(wrapped))
     head = _RFC3164.match(body)
     if head is not None:
         body = body[head.end() :]
@@ -182,6 +192,11 @@ def decide_date_order(lines: Iterable[str]) -> str | None:
         if b > 12 >= a:
             return "mdy"
     return None
+
+
+def _message(m: re.Match[str]) -> str:
+    """An RFC 5424 line's message (of an ``_RFC5424`` match), without a byte order mark."""
+    return m["msg"].lstrip().removeprefix(_BOM).lstrip()
 
 
 def split_fields(body: str) -> dict[str, str]:
@@ -310,18 +325,27 @@ class LineParser:
         return Event(file, offset, at, host, kind, int(m["seq"]), fields, text, ppe)
 
     def _rfc5424(self, m: re.Match[str], file: str, offset: int) -> Event | None:
+        msg = _message(m)
+        if _NATIVE_TS.match(msg) is not None:
+            # A native line wrapped by a relay (or by the appliance's RFC 5424 logging): the
+            # event the native line is, with the time the appliance wrote in it, not the
+            # header's (a relay's time of receipt, perhaps), so that a log read both ways
+            # gives one time line. Its host, if it names none, is the header's.
+            native = self._native(msg, file, offset)
+            if native is not None and not native.host:
+                native.host = m["host"]
+            return native
         try:
             at = datetime.fromisoformat(m["ts"].replace("Z", "+00:00")).timestamp()
         except ValueError:
             at = None
-        msg = m["msg"]
-        event = self._event(msg.lstrip(), file, offset, at, m["host"], m["procid"])
+        event = self._event(msg, file, offset, at, m["host"], m["procid"])
         if event is not None:
             app = m["app"]
             if event.kind.split(" ")[0] in ("", "Message") or " " not in event.kind:
                 event.kind = f"{app} {event.kind.split(' ')[-1]}"
             return event
-        access = self._access(msg.lstrip(), file, offset)
+        access = self._access(msg, file, offset)
         if access is not None:
             access.at = at if access.at is None else access.at
             access.host = m["host"]
