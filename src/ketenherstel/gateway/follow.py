@@ -19,10 +19,12 @@ from pathlib import Path
 
 from ketenherstel.gateway.parse import LineParser, detect_date_order
 from ketenherstel.gateway.watch import (
+    SNIFF_CHARS,
     Finding,
     GatewayInputError,
     TruncatedFile,
     Watch,
+    bounded_lines,
     read_lines,
 )
 
@@ -145,19 +147,20 @@ class Follower:
                     self.on_finding(finding)
 
     def _whole(self, path: Path) -> int:
-        head = []
+        head: list[str] = []
         with contextlib.suppress(TruncatedFile):  # read below as far as it goes, and reported
             for _offset, line in read_lines(path):
-                head.append(line)
+                head.append(line[:SNIFF_CHARS] if head else line)
                 if len(head) >= 10_000:
                     break
         parser = LineParser(detect_date_order(head))
-        # A compressed rotation of a file read before: only what was not read then.
+        # A compressed rotation of a file read before: only what was not read then (up to a
+        # line's start: a file is read to the end of its last whole line).
         done = self.read_to.get(head[0].encode("latin-1"), 0) if head else 0
         n = 0
         try:
             for offset, line in read_lines(path):
-                if offset + len(line.encode("latin-1")) <= done:
+                if offset < done:
                     continue
                 self._feed(parser, str(path), offset, line)
                 n += 1
@@ -168,27 +171,41 @@ class Follower:
         return n
 
     def _tail(self, path: Path, state: _State) -> int:
-        with path.open("rb") as fh:
-            fh.seek(state.offset)
-            data = fh.read()
-        end = data.rfind(b"\n")
-        if end < 0:
-            return 0  # no complete line yet
-        lines = data[: end + 1].splitlines(keepends=True)
+        """Read the whole lines written since the last poll, a line at a time (a line without
+        its end yet waits for the next poll)."""
         if state.parser is None:
-            state.parser = LineParser(
-                detect_date_order(x.decode("latin-1") for x in lines[:10_000])
-            )
-        offset = state.offset
-        if offset == 0:
-            state.first = lines[0]
-        for raw in lines:
-            self._feed(state.parser, str(path), offset, raw.decode("latin-1"))
-            offset += len(raw)
+            head = self._head(path, state.offset)
+            if not head:
+                return 0  # no whole line yet: the date order waits for one
+            state.parser = LineParser(detect_date_order(head))
+        offset, n = state.offset, 0
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            for raw, length, complete in bounded_lines(fh):
+                if not complete:
+                    break
+                if offset == 0:
+                    state.first = raw
+                self._feed(state.parser, str(path), offset, raw.decode("latin-1"))
+                offset += length
+                n += 1
         state.offset = offset
         if state.first is not None:
             self.read_to[state.first] = offset
-        return len(lines)
+        return n
+
+    @staticmethod
+    def _head(path: Path, offset: int) -> list[str]:
+        """The starts of the first whole lines from ``offset``: what the date order is
+        guessed from."""
+        head: list[str] = []
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            for raw, _, complete in bounded_lines(fh):
+                if not complete or len(head) >= 10_000:
+                    break
+                head.append(raw[:SNIFF_CHARS].decode("latin-1"))
+        return head
 
 
 def _started(path: Path) -> bool:

@@ -50,6 +50,7 @@ from ketenherstel.gateway.watch import (
     Session,
     Watch,
     _items,
+    bounded_lines,
     is_gzip,
     rules_from,
     session_key,
@@ -82,7 +83,7 @@ def split_at(path: Path, parts: int, head: float = 1.0) -> list[tuple[int, int]]
     with path.open("rb") as fh:
         for k in range(1, parts):
             fh.seek(int(size * (head + k - 1) / (head + parts - 1)))
-            fh.readline()  # on to the next line's start
+            next(bounded_lines(fh), None)  # on to the next line's start
             at = fh.tell()
             if bounds[-1] < at < size:
                 bounds.append(at)

@@ -44,12 +44,15 @@ from ketenherstel.gateway.parse import (
 )
 
 __all__ = [
+    "MAX_LINE",
+    "SNIFF_CHARS",
     "Finding",
     "GatewayInputError",
     "LineRule",
     "ScanResult",
     "Session",
     "Watch",
+    "bounded_lines",
     "load_rules",
     "read_lines",
 ]
@@ -57,6 +60,12 @@ __all__ = [
 _SNIFF = 10_000
 _MAX_JUMPS = 1_000  # sequence jumps kept per packet engine and file
 _DECIDE_CHUNK = 4 * 1024 * 1024
+# A line is read up to this many bytes; the rest of a longer one is passed over, so that a
+# line without an end (a binary file, an attack on the log) cannot take the memory. NetScaler's
+# own lines are a few hundred bytes; the listener cuts a message at 64 KiB.
+MAX_LINE = 1024 * 1024
+_NEWLINE = 0x0A
+SNIFF_CHARS = 1024  # of each line the date-order guess reads: its timestamp is at its start
 _KEEP_UNPARSED = 1_000
 _TICK_LINES = 16_384  # lines between two progress reports
 _READER_WAIT_S = 600.0  # a file's reading process that sends nothing for so long hangs
@@ -390,15 +399,38 @@ def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[t
         with _open_log(path, packed) as fh:
             if start:
                 fh.seek(start)
-            for raw in fh:
+            for raw, length, _ in bounded_lines(fh):
                 if end is not None and offset >= end:
                     break
                 yield offset, raw.decode("latin-1")
-                offset += len(raw)
+                offset += length
     except (OSError, EOFError) as exc:  # a truncated gzip
         if packed:
             raise TruncatedFile(f"{path}: unreadable after byte {offset}: {exc}", offset) from None
         raise GatewayInputError(f"{path}: unreadable after byte {offset}: {exc}") from None
+
+
+def bounded_lines(fh: IO[bytes]) -> Iterator[tuple[bytes, int, bool]]:
+    """Each line of ``fh`` from where it stands: its first :data:`MAX_LINE` bytes, its whole
+    length in bytes and whether it ends with a newline (only the last one may not). A longer
+    line is passed over a block at a time, so memory stays bounded by the limit."""
+    readline = fh.readline
+    while raw := readline(MAX_LINE):
+        n = len(raw)
+        if n < MAX_LINE or raw[-1] == _NEWLINE:
+            yield raw, n, raw[-1] == _NEWLINE
+        else:
+            yield raw, *_pass_over(readline, n)
+
+
+def _pass_over(readline: Callable[[int], bytes], length: int) -> tuple[int, bool]:
+    """The rest of a line longer than :data:`MAX_LINE`, read a block at a time: the line's
+    whole length, and whether it ends with a newline."""
+    while more := readline(MAX_LINE):
+        length += len(more)
+        if more[-1] == _NEWLINE:
+            return length, True
+    return length, False
 
 
 class TruncatedFile(GatewayInputError):
@@ -1115,7 +1147,7 @@ def _parser_for(path: Path) -> LineParser:
     head = []
     with contextlib.suppress(TruncatedFile):  # a truncated file: what could be read tells
         for _offset, line in read_lines(path):
-            head.append(line)
+            head.append(line[:SNIFF_CHARS])
             if len(head) >= _SNIFF:
                 break
     order = decide_date_order(head)
@@ -1137,15 +1169,26 @@ def _decide_further(path: Path, native: bool) -> tuple[str | None, bool]:
         native = native or has_native_date_bytes(block)
         return decide_date_order_bytes(block) if native else None
 
+    skipping = False  # passing over a line longer than lines are read
     try:
         with _open_log(path, is_gzip(path)) as fh:
             while chunk := fh.read(_DECIDE_CHUNK):
+                if skipping:
+                    end = chunk.find(b"\n")
+                    if end < 0:
+                        continue
+                    chunk, skipping = chunk[end + 1 :], False
                 block = rest + chunk
                 cut = block.rfind(b"\n") + 1
                 order = decide(block[:cut])
                 if order is not None:
                     return order, True
                 rest = block[cut:]
+                if len(rest) > MAX_LINE:  # as a scan reads such a line: its start alone
+                    order = decide(rest[:MAX_LINE])
+                    if order is not None:
+                        return order, True
+                    rest, skipping = b"", True
             return decide(rest), native
     except EOFError:
         return decide(rest), native  # a truncated gzip: what could be read tells
