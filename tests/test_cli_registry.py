@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from ketenherstel.bootstrap import bootstrap
 from ketenherstel.cli import app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.registry.limits import MAX_NOTE, MAX_OUTCOME, MAX_PARTNER, MAX_PROFILE, MAX_TEXT
 from ketenherstel.registry.service import GROUP
 from ketenherstel.settings import Settings
 from tests.registry.factories import decision
@@ -102,11 +103,11 @@ def reads_of(store: str, skn: str) -> list[str]:
         rt.close()
 
 
-def work_rows(store: str) -> int:
+def work_rows(store: str, table: str = "rescreen_items") -> int:
     rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
     try:
         with rt.registry.db.tx() as cur:
-            return int(cur.execute("SELECT COUNT(*) FROM rescreen_items").fetchone()[0])
+            return int(cur.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
     finally:
         rt.close()
 
@@ -677,3 +678,80 @@ def test_a_store_that_does_not_exist_is_refused_not_made(tmp_path: Path) -> None
     assert code == 0, err
     code, _, err = run("registry", "freshness", "--store", typo)
     assert code == 0, err
+
+
+def test_free_text_longer_than_the_api_takes_is_refused_naming_the_option_and_limit(
+    store: str,
+) -> None:
+    """The CLI takes no longer text than the API's request models (the same constants)."""
+    late_registrations(store)
+    item = ("SCR-A", "13-000001-25", "missed")
+    work = ("work", *item, "assign", "--assignee", "team-vog")
+    read = ("--purpose", "herbeoordeling", "--legal-ground", "art. 39f Wjsg")
+    person = ("--role", "beslisser", "--as", "ind-12", *read)
+    screen = ("screen", "SCR-C", "--skn", "SKN-0000000001", "--date", "2025-07-18")
+    consumer = ("--consumer", "justis")
+    who = ("--role", "screener", "--as", "s-7", *read)
+    cases = [
+        ((*work, "--as", "o" * (MAX_TEXT + 1)), "--as", MAX_TEXT),
+        (("work", *item, "assign", "--as", "op", "--assignee", "a" * 5000), "--assignee", MAX_TEXT),
+        ((*work, "--as", "op", "--note", "n" * 100_000), "--note", MAX_NOTE),
+        ((*work, "--as", "op", "--outcome", "x" * (MAX_OUTCOME + 1)), "--outcome", MAX_OUTCOME),
+        (
+            ("work", "SCR-A", "1" * (MAX_TEXT + 1), "missed", "assign", "--as", "op"),
+            "CASE_KEY",
+            MAX_TEXT,
+        ),
+        (
+            ("decision", "SCR-A", "afgegeven", "--date", "2025-07-20", "--as", "j" * 201),
+            "--as",
+            MAX_TEXT,
+        ),
+        (("rescreen", "--as", "o" * 201, *read), "--as", MAX_TEXT),
+        (
+            ("rescreen", "--as", "op", "--purpose", "p" * 201, "--legal-ground", "g"),
+            "--purpose",
+            MAX_TEXT,
+        ),
+        (
+            ("rescreen", "--as", "op", "--purpose", "p", "--legal-ground", "g" * 201),
+            "--legal-ground",
+            MAX_TEXT,
+        ),
+        (("reads", "SKN-0000000001", "--as", "o" * 201, *read), "--as", MAX_TEXT),
+        (("notifications", "--as", "o" * 201, *read), "--as", MAX_TEXT),
+        (
+            ("extract", "SKN-0000000001", "--organisation", "i" * (MAX_PARTNER + 1), *person),
+            "--organisation",
+            MAX_PARTNER,
+        ),
+        (
+            (
+                "extract",
+                "SKN-0000000001",
+                "--organisation",
+                "ind",
+                "--role",
+                "r" * 201,
+                "--as",
+                "i",
+                *read,
+            ),
+            "--role",
+            MAX_TEXT,
+        ),
+        (
+            (*screen, "--profile", "p" * (MAX_PROFILE + 1), *consumer, *who),
+            "--profile",
+            MAX_PROFILE,
+        ),
+        ((*screen, "--profile", "bibob", "--consumer", "c" * 41, *who), "--consumer", MAX_PARTNER),
+    ]
+    before = counts(store), reads_of(store, "SKN-0000000001"), reads_of(store, "*")
+    for args, option, limit in cases:
+        code, _, err = run("registry", *args, "--store", store)
+        assert code == 2, (args[0], option, err)
+        assert f"{option} is at most {limit:,} characters, not " in err, err
+    # Nothing was changed, worked, decided or logged.
+    assert work_rows(store) == 0 and work_rows(store, "decisions") == 0
+    assert (counts(store), reads_of(store, "SKN-0000000001"), reads_of(store, "*")) == before

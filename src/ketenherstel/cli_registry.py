@@ -12,7 +12,7 @@ that does not exist (a screening, a re-screen item) gives exit code 1.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -81,28 +81,49 @@ GroundOpt = Annotated[
 SknArg = Annotated[str, typer.Argument(help="The person's SKN, e.g. SKN-0123456789")]
 
 
-# The API's names of inputs whose CLI option is spelt otherwise.
+# The CLI's names of the registry's inputs (their API names), where a command has them.
 _OPTIONS = {
     "maxAgeHours": "--max-age-hours",
     "maxWaiting": "--max-waiting",
     "legalGround": "--legal-ground",
     "queryDate": "--date",
     "decidedDate": "--date",
+    "actor": "--as",
+    "purpose": "--purpose",
+    "role": "--role",
+    "consumer": "--consumer",
+    "profile": "--profile",
+    "assignee": "--assignee",
+    "outcome": "--outcome",
+    "note": "--note",
+    "caseKey": "CASE_KEY",
 }
 
 
+def _named(exc: RegistryInputError, names: Mapping[str, str] | None) -> str:
+    """The registry's message, naming the option (or argument) instead of the API's name: in
+    its place where the message starts with it, else before the message."""
+    message = str(exc)
+    option = {**_OPTIONS, **(names or {})}.get(exc.field or "")
+    if option is None or exc.field is None:
+        return message
+    if message.startswith(exc.field):
+        return option + message.removeprefix(exc.field)
+    return f"{option}: {message}"
+
+
 @contextlib.contextmanager
-def _runtime(store: str | None, registry: str | None) -> Iterator[Runtime]:
+def _runtime(
+    store: str | None, registry: str | None, names: Mapping[str, str] | None = None
+) -> Iterator[Runtime]:
     """The runtime on the local store; the registry's and the exchange's errors become a
-    one-line message: exit code 1 for something not found, 2 for bad input."""
+    one-line message: exit code 1 for something not found, 2 for bad input (naming the
+    option; ``names``: where this command's option for an input is not the usual one)."""
     try:
         with local_runtime(store, registry) as rt:
             yield rt
     except RegistryInputError as exc:
-        message = str(exc)
-        if exc.field in _OPTIONS:  # the message names the API's parameter: name the option
-            message = message.replace(exc.field, _OPTIONS[exc.field], 1)
-        raise _fail(message) from None
+        raise _fail(_named(exc, names)) from None
     except RegistryNotFound as exc:
         raise _fail(str(exc), 1) from None
     except RegistryForbidden as exc:
@@ -365,7 +386,7 @@ def extract(
 ) -> None:
     """Everything the registry holds on a person now, per case, with freshness (logged)."""
     reader = Reader(organisation, role, actor, purpose, legal_ground)
-    with _runtime(store, registry) as rt:
+    with _runtime(store, registry, {"consumer": "--organisation"}) as rt:
         entries, fresh = rt.registry.extract(skn=skn, reader=reader)
         out.print(f"{len(entries)} registrations of {skn}", markup=False, highlight=False)
         table = Table("case", "type", "state", "categories", "fact date", "known at", "replaced at")

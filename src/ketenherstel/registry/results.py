@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from ketenherstel.registry.limits import MAX_PARTNER, MAX_TEXT
 from ketenherstel.registry.model import CaseState, Shown
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -37,6 +38,15 @@ class RegistryConflict(RegistryInputError):
 
 class RegistryNotFound(LookupError):
     """No such screening, item or person data."""
+
+
+def check_length(value: str | None, limit: int, field: str) -> None:
+    """Refuse a text longer than ``limit`` (``registry.limits``), naming the input by its API
+    name ``field`` (the CLI puts its option's name in its place)."""
+    if value is not None and len(value) > limit:
+        raise RegistryInputError(
+            f"{field} is at most {limit:,} characters, not {len(value):,}", field
+        )
 
 
 _API = {
@@ -75,10 +85,7 @@ class Reader:
                     f"a read of personal data needs {_ARTICLE[name]} {name.replace('_', ' ')}",
                     _API[name],
                 )
-            if len(value) > 200:
-                raise RegistryInputError(
-                    f"{name.replace('_', ' ')} is longer than 200 characters", _API[name]
-                )
+            check_length(value, MAX_PARTNER if name == "organisation" else MAX_TEXT, _API[name])
 
 
 @dataclass(frozen=True, slots=True)

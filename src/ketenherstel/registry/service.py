@@ -19,6 +19,7 @@ from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.registry._batch import DECISIONS, ECRIS_WORKING_DAYS, _Batch, _Parsed
 from ketenherstel.registry.db import ReadRecord, RegistryDb, RegistryMismatch, ScreeningRow
+from ketenherstel.registry.limits import MAX_NOTE, MAX_OUTCOME, MAX_PARTNER, MAX_PROFILE, MAX_TEXT
 from ketenherstel.registry.model import (
     CATEGORIES,
     PROCEDURE_ORDER,
@@ -50,6 +51,7 @@ from ketenherstel.registry.results import (
     _epoch,
     _iso,
     _local,
+    check_length,
 )
 from ketenherstel.store.ports import LeasedDelivery, SourceCompleteness
 
@@ -492,12 +494,7 @@ class Registry:
         today = self._today()
         for q in requests:
             q.reader.check()
-            if not isinstance(q.reference, str) or not _REFERENCE.match(q.reference):
-                raise RegistryInputError(
-                    f"reference must be 1-64 letters, digits, '.', '_', ':' or '-', "
-                    f"not {q.reference!r}",
-                    "reference",
-                )
+            self._reference(q.reference)
             if q.reference in references:
                 raise RegistryInputError(f"screening {q.reference!r} is asked twice", "reference")
             references.add(q.reference)
@@ -514,6 +511,7 @@ class Registry:
                     "what is known now, for a date at most that far ahead (a start date)",
                     "queryDate",
                 )
+            check_length(q.consumer, MAX_PARTNER, "consumer")
             if q.consumer not in known:
                 raise RegistryInputError(
                     f"unknown consumer {q.consumer!r}: name a chain partner", "consumer"
@@ -644,8 +642,10 @@ class Registry:
                 f"not {decision!r}",
                 "decision",
             )
+        self._reference(reference)
         if not actor.strip():
             raise RegistryInputError("a decision needs the actor that records it", "actor")
+        check_length(actor, MAX_TEXT, "actor")
         today = self._today()
         if decided_date > today + _AHEAD or decided_date.year < 1900:
             raise RegistryInputError(
@@ -839,8 +839,14 @@ class Registry:
             raise RegistryInputError(
                 f"action must be assign, review or close, not {action!r}", "action"
             )
+        self._reference(reference)
+        check_length(case_key, MAX_TEXT, "caseKey")
         if not actor.strip():
             raise RegistryInputError("working an item needs the actor", "actor")
+        check_length(actor, MAX_TEXT, "actor")
+        check_length(assignee, MAX_TEXT, "assignee")
+        check_length(outcome, MAX_OUTCOME, "outcome")
+        check_length(note, MAX_NOTE, "note")
         if action == "assign" and not (assignee or "").strip():
             raise RegistryInputError("assign needs an assignee (a team or role)", "assignee")
         if action == "close" and not (outcome or "").strip():
@@ -1098,6 +1104,7 @@ class Registry:
         self.db.log_read(cur, _read(reader, now, activity, subject, detail))
 
     def _profile(self, name: str) -> Profile:
+        check_length(name, MAX_PROFILE, "profile")
         profile = self.profiles.get(name)
         if profile is None:
             raise RegistryInputError(
@@ -1107,9 +1114,18 @@ class Registry:
         return profile
 
     @staticmethod
+    def _reference(reference: str) -> None:
+        if not isinstance(reference, str) or not _REFERENCE.match(reference):
+            raise RegistryInputError(
+                "reference must be 1-64 letters, digits, '.', '_', ':' or '-', "
+                f"not {_cut(reference)}",
+                "reference",
+            )
+
+    @staticmethod
     def _skn(skn: str) -> None:
         if not isinstance(skn, str) or not _SKN.match(skn):
-            raise RegistryInputError(f"skn must look like SKN-0123456789, not {skn!r}", "skn")
+            raise RegistryInputError(f"skn must look like SKN-0123456789, not {_cut(skn)}", "skn")
 
 
 def _item(
@@ -1183,6 +1199,13 @@ def _screening(r: Sequence[Any]) -> ScreeningRow:
         legal_ground=str(r[10]),
         requester_role=str(r[11]),
     )
+
+
+def _cut(value: object) -> str:
+    """A refused input as an error message quotes it: its first 80 characters, at most."""
+    if isinstance(value, str) and len(value) > 80:
+        return f"{value[:80]!r}… ({len(value):,} characters)"
+    return repr(value)
 
 
 def _int(value: object) -> int | None:

@@ -10,6 +10,13 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from ketenherstel.registry.limits import (
+    MAX_NOTE,
+    MAX_OUTCOME,
+    MAX_PARTNER,
+    MAX_PROFILE,
+    MAX_TEXT,
+)
 from ketenherstel.registry.service import GROUP
 from ketenherstel.web.schemas import Model
 
@@ -49,11 +56,13 @@ Day = Annotated[date, BeforeValidator(_ymd)]
 _SKN = Field(pattern=SKN_PATTERN, description="The person's strafrechtketennummer (SKN)")
 _PURPOSE = Field(
     min_length=1,
-    max_length=200,
+    max_length=MAX_TEXT,
     description="Why the person's data is read (Logboek Dataverwerkingen), e.g. vog-aanvraag",
 )
 _GROUND = Field(
-    min_length=1, max_length=200, description="The legal ground of the read, e.g. art. 35 Wjsg"
+    min_length=1,
+    max_length=MAX_TEXT,
+    description="The legal ground of the read, e.g. art. 35 Wjsg",
 )
 
 
@@ -146,12 +155,14 @@ class ScreeningCreate(Model):
     consumer: str | None = Field(
         None,
         min_length=1,
-        max_length=40,
+        max_length=MAX_PARTNER,
         description="The consumer (a partner key); only an operator names it, a partner "
         "screens as itself",
     )
     profile: str = Field(
-        min_length=1, max_length=100, description="A screening profile, e.g. vog-natuurlijk-persoon"
+        min_length=1,
+        max_length=MAX_PROFILE,
+        description="A screening profile, e.g. vog-natuurlijk-persoon",
     )
     skn: str = _SKN
     query_date: Day | None = Field(
@@ -160,7 +171,7 @@ class ScreeningCreate(Model):
     purpose: str = _PURPOSE
     legal_ground: str = _GROUND
     role: str = Field(
-        min_length=1, max_length=200, description="The requester's role, e.g. screener"
+        min_length=1, max_length=MAX_TEXT, description="The requester's role, e.g. screener"
     )
 
 
@@ -261,16 +272,18 @@ class RescreenCountRead(Model):
 
 class RescreenActionCreate(Model):
     reference: str = Field(pattern=REFERENCE_PATTERN)
-    case_key: str = Field(min_length=1, max_length=200)
+    case_key: str = Field(min_length=1, max_length=MAX_TEXT)
     direction: Direction
     action: Literal["assign", "review", "close"] = Field(
         description="In this order: assign (again, if need be), review, close"
     )
     assignee: str | None = Field(
-        None, min_length=1, max_length=200, description="A team or role; assign needs it"
+        None, min_length=1, max_length=MAX_TEXT, description="A team or role; assign needs it"
     )
-    outcome: str | None = Field(None, min_length=1, max_length=500, description="close needs it")
-    note: str | None = Field(None, max_length=2000)
+    outcome: str | None = Field(
+        None, min_length=1, max_length=MAX_OUTCOME, description="close needs it"
+    )
+    note: str | None = Field(None, max_length=MAX_NOTE)
 
 
 class RescreenActionRead(Model):

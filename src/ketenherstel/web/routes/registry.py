@@ -39,6 +39,7 @@ from ketenherstel.registry import (
     export,
 )
 from ketenherstel.registry.db import ReadRecord
+from ketenherstel.registry.limits import MAX_TEXT
 from ketenherstel.web import schemas_registry as s
 from ketenherstel.web.problems import CSV, PARQUET
 from ketenherstel.web.problems import documented as _problem
@@ -63,14 +64,14 @@ Reference = Annotated[
 ]
 Purpose = Annotated[
     str,
-    Query(min_length=1, max_length=200, description="Why the data is read (Logboek)"),
+    Query(min_length=1, max_length=MAX_TEXT, description="Why the data is read (Logboek)"),
 ]
 LegalGround = Annotated[
     str,
     Query(
         alias="legalGround",
         min_length=1,
-        max_length=200,
+        max_length=MAX_TEXT,
         description="The legal ground of the read",
     ),
 ]
@@ -421,7 +422,7 @@ async def get_person(
     purpose: Purpose,
     legal_ground: LegalGround,
     role: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="The reader's role")
+        str | None, Query(min_length=1, max_length=MAX_TEXT, description="The reader's role")
     ] = None,
 ) -> s.PersonRead:
     _partner_or_operator(principal, "reading a person's data")
