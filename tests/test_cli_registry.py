@@ -263,6 +263,19 @@ def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -
     assert "1 case" in out and "13-000001-25" in out and "settled" in out and "01-06-2025" in out
     assert "Openbaar Ministerie: volledig tot" in out  # the answer carries it
     assert counts(store)["screenings"] == 1
+    # Logged as Justid's operator at the keyboard, for the consumer named: not as Justis.
+    rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
+    try:
+        (read,) = rt.registry.db.reads_of("SKN-0000000001", 100)
+    finally:
+        rt.close()
+    assert (read.activity, read.organisation, read.role, read.actor, read.detail) == (
+        "screening-answered",
+        "justid",
+        "screener",
+        "screener-7",
+        "SCR-1 vog-natuurlijk-persoon for justis",
+    )
     code, out, err = run(
         "registry",
         "decision",

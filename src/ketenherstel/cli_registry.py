@@ -346,9 +346,10 @@ def screen(
     registry: RegistryOpt = None,
 ) -> None:
     """Answer a screening: the relevant cases on the query date, and how complete each source
-    is. The answer is stored (replayable) and the read is logged."""
+    is. The answer is stored (replayable) and the read is logged as Justid's operator's (--as),
+    for the consumer named."""
     query_date = None if day is None else _date(day, "--date")
-    reader = Reader(consumer, role, actor, purpose, legal_ground)
+    reader = Reader("justid", role, actor, purpose, legal_ground)
     with _runtime(store, registry) as rt:
         answer = rt.registry.screen(
             reference=reference,

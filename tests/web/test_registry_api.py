@@ -377,8 +377,10 @@ def test_an_operator_screens_for_a_named_consumer_and_a_partner_only_as_itself(
 ) -> None:
     answer = screen(api, "IND-1", A, who="operator", consumer="ind", profile="ind-verblijf")
     assert answer["consumer"] == "ind"
+    # The read log names who asked: Justid's operator, for the IND (not the IND itself).
     (read,) = reads(api, A)
-    assert (read.organisation, read.actor, read.role) == ("ind", "operator-1", "screener")
+    assert (read.organisation, read.actor, read.role) == ("justid", "operator-1", "screener")
+    assert read.detail == "IND-1 ind-verblijf for ind"
     # a profile is asked for by its own consumers only: a municipality's Bibob check goes
     # through Justis, and the IND cannot ask for a VOG
     bibob = screening("BIBOB-1", A, consumer="gemeenten", profile="bibob")
@@ -391,6 +393,12 @@ def test_an_operator_screens_for_a_named_consumer_and_a_partner_only_as_itself(
     problem(api.client.post(SCREENINGS, json=screening("IND-2", A), headers=api.h("ind")), 403)
     same = screen(api, "SCR-2", A, consumer="justis")  # naming itself is fine
     assert same["consumer"] == "justis"
+    own = reads(api, A)[0]  # a partner asks as itself
+    assert (own.organisation, own.actor, own.detail) == (
+        "justis",
+        "justis",
+        "SCR-2 vog-natuurlijk-persoon",
+    )
     other = api.client.post(
         SCREENINGS, json=screening("SCR-3", A, consumer="gemeenten"), headers=api.h("justis")
     )

@@ -565,10 +565,18 @@ class Registry:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            # Who asked is the reader; an operator asks for a consumer, which the detail names.
             self.db.log_reads(
                 cur,
                 [
-                    _read(q.reader, now, "screening-answered", q.skn, f"{q.reference} {q.profile}")
+                    _read(
+                        q.reader,
+                        now,
+                        "screening-answered",
+                        q.skn,
+                        f"{q.reference} {q.profile}"
+                        + ("" if q.reader.organisation == q.consumer else f" for {q.consumer}"),
+                    )
                     for q in requests
                 ],
             )

@@ -322,7 +322,8 @@ async def run_catch_up(
     summary="Answer a screening (VOG, continuous screening) and store the answer",
     description=(
         "A partner screens as itself: the consumer is its partner key. An operator names the "
-        "consumer. The answer lists the relevant cases on the query date and carries the "
+        "consumer, and the read is logged as Justid's operator's, for that consumer. The "
+        "answer lists the relevant cases on the query date and carries the "
         "freshness of every source; the read is logged with the purpose and legal ground."
     ),
     operation_id="createRegistryScreening",
@@ -346,8 +347,9 @@ async def create_screening(
         consumer = str(principal.partner_key)
         if body.consumer is not None and body.consumer != consumer:
             raise Forbidden(f"a partner screens as itself ({consumer}), not as {body.consumer!r}")
+    # The read log names who asked: an operator asks as Justid, for the consumer named.
     reader = Reader(
-        organisation=consumer,
+        organisation="justid" if principal.is_operator else consumer,
         role=body.role,
         actor=principal.name,
         purpose=body.purpose,
