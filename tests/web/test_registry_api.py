@@ -236,6 +236,9 @@ def test_catch_up_then_screen_then_the_late_registration_lands_on_the_rescreen_l
     )
 
     summary = api.client.get("/v1/registry/rescreen-summary", headers=api.h("viewer"))
+    # The counts carry the freshness they were made with, as the list does.
+    assert summary.headers["Registry-Freshness-As-Of"] == "2025-08-26T20:00:00Z"
+    assert summary.headers["Registry-Freshness"] == r.headers["Registry-Freshness"]
     assert summary.json() == [
         {
             "direction": "missed",
@@ -657,6 +660,9 @@ def test_the_registry_routes_are_in_the_openapi_document(api: Api) -> None:
         "application/vnd.apache.parquet",
     }
     assert {"Registry-Freshness-As-Of", "Registry-Freshness"} <= set(listed["headers"])
+    counted = doc["paths"]["/v1/registry/rescreen-summary"]["get"]["responses"]["200"]
+    assert {"Registry-Freshness-As-Of", "Registry-Freshness"} <= set(counted["headers"])
+    assert counted["content"]["application/json"]["schema"]["type"] == "array"
 
 
 def _decision(api: Api, reference: str) -> tuple[str, str, str] | None:

@@ -541,12 +541,22 @@ async def list_rescreen_items(
 @router.get(
     "/registry/rescreen-summary",
     summary="The re-screen list in counts per direction, consumer, profile and work state",
-    description="Counts only: no person in them.",
+    description=(
+        "Counts only: no person in them. Like the list, it carries the freshness it was made "
+        "with in its headers: a source still behind may add to the counts later."
+    ),
     operation_id="getRegistryRescreenSummary",
-    responses={403: _problem("Needs the viewer or operator role")},
+    responses={
+        200: {"description": "The counts", "headers": _FRESH_HEADERS},
+        403: _problem("Needs the viewer or operator role"),
+    },
 )
-async def get_rescreen_summary(registry: RegistryDep, _: ViewerDep) -> list[s.RescreenCountRead]:
+async def get_rescreen_summary(
+    registry: RegistryDep, _: ViewerDep, response: Response
+) -> list[s.RescreenCountRead]:
+    fresh = await _call(registry.freshness)  # measured first: the counts hold no less
     items = await _call(registry.rescreen)
+    _fresh_headers(response, fresh)
     return [s.RescreenCountRead.model_validate(c) for c in export.rescreen_summary(items)]
 
 
