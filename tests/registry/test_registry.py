@@ -249,6 +249,60 @@ def test_the_rescreen_list_finds_missed_and_wrongly_shown_answers(
     )
 
 
+def test_a_later_correction_keeps_the_delay_of_the_message_that_first_carried_the_fact(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    """A conviction missed by two answers arrives 40 days late and is corrected 30 days after
+    that. The VOG answer was wrong from the first message on: its delay stays 40 days. The
+    childcare screening looks at violence only: the first message (theft) did not change it,
+    the correction (violence) did, 70 days late."""
+    screen(reg, "SCR-A", "SKN-0000000001")
+    screen(reg, "KO-A", "SKN-0000000001", profile="continue-screening-kinderopvang")
+    clock.now += 40 * DAY
+    late = dict(decided="2025-07-15T10:00:00Z", category="vermogen")
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", sequence=1, **late))
+    reg.catch_up()
+    first = {i.reference: i for i in reg.rescreen()}
+    assert set(first) == {"SCR-A"} and first["SCR-A"].delay_days == 40.0
+    clock.now += 30 * DAY  # the OM corrects the offence: the same fact (case, kind), new data
+    late["category"] = "geweld"
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", sequence=2, **late))
+    assert reg.catch_up().replaced == 1
+    items = {i.reference: i for i in reg.rescreen()}
+    assert {r: (i.direction, i.delay_days) for r, i in items.items()} == {
+        "SCR-A": ("missed", 40.0),
+        "KO-A": ("missed", 70.0),
+    }
+    assert items["SCR-A"].known_at == first["SCR-A"].known_at
+
+
+def test_a_correction_that_keeps_a_shown_case_relevant_does_not_start_its_delay(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    """The other way: B's summons, shown, is corrected 10 days later (still pending: the
+    answer still holds) and dismissed 40 days later. The answer is wrong since the dismissal."""
+    summons = dict(kind="dagvaarding", category="geweld")
+    send(rt, "om", decision("13-000002-25", "SKN-0000000002", sequence=1, **summons))
+    reg.catch_up()
+    screen(reg, "SCR-B", "SKN-0000000002")
+    clock.now += 10 * DAY
+    summons["category"] = "vermogen"
+    send(rt, "om", decision("13-000002-25", "SKN-0000000002", sequence=2, **summons))
+    assert reg.catch_up().replaced == 1 and reg.rescreen() == []
+    clock.now += 30 * DAY
+    dismissed = decision(
+        "13-000002-25",
+        "SKN-0000000002",
+        kind="sepot-onvoorwaardelijk",
+        decided="2025-07-16T10:00:00Z",
+        sequence=3,
+    )
+    send(rt, "om", dismissed)
+    reg.catch_up()
+    (item,) = reg.rescreen()
+    assert (item.direction, item.state_now, item.delay_days) == ("wrongly-shown", "dismissed", 40.0)
+
+
 def test_a_dismissal_after_the_query_date_changes_nothing(
     rt: Runtime, reg: Registry, clock: Clock
 ) -> None:

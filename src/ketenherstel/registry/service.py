@@ -776,7 +776,6 @@ class Registry:
         shown = set(s.cases)
         then = relevant_cases(rows, profile, s.query_date, known_by=s.answered_at)
         now = relevant_cases(rows, profile, s.query_date, known_by=None)
-        by_id = {r.id: r for r in rows}
         out = []
         for case_key in sorted(shown | set(now)):
             before, after = then.get(case_key), now.get(case_key)
@@ -784,12 +783,12 @@ class Registry:
                 continue
             direction: Direction = "wrongly-shown" if case_key in shown else "missed"
             state_now: CaseState | None = None
+            known = _differs_since(rows, profile, s, case_key)
             if after is not None:
-                fact_date, known = after.fact_date, by_id[after.registration].known_at
+                fact_date = after.fact_date
                 before = None
             else:
                 fact_date = before.fact_date if before is not None else s.query_date
-                known = _changed_at(rows, case_key, s.answered_at)
                 # What the case is now (dismissed, acquitted, corrected), and since when.
                 latest = _latest(rows, case_key)
                 if latest is not None and latest.state != "none":
@@ -1180,16 +1179,27 @@ def _latest(rows: Iterable[KnownRegistration], case_key: str) -> KnownRegistrati
     return max(current, key=lambda r: (r.fact_date, PROCEDURE_ORDER[r.state], r.id), default=None)
 
 
-def _changed_at(rows: Iterable[KnownRegistration], case_key: str, after: float) -> float:
-    """When the registry learnt what changed a case after ``after``: the first registration
-    of the case known, or replaced, after it."""
-    moments = [r.known_at for r in rows if r.case_key == case_key and r.known_at >= after]
-    moments += [
-        r.replaced_at
-        for r in rows
-        if r.case_key == case_key and r.replaced_at is not None and r.replaced_at >= after
-    ]
-    return min(moments, default=after)
+def _differs_since(
+    rows: Iterable[KnownRegistration], profile: Profile, s: ScreeningRow, case_key: str
+) -> float:
+    """When the registry learnt what changes answer ``s`` for a case: the earliest change of
+    the case since the answer from which on a replay for the answer's date would, at every
+    later change, have differed from what the answer stored, as it does now. So a later
+    correction that keeps the difference does not move it (the first message that carried
+    the fact counts), while one that makes the difference does, as does a change that undid
+    the difference for a while."""
+    case = [r for r in rows if r.case_key == case_key]
+    moments = {r.known_at for r in case if r.known_at >= s.answered_at}
+    moments |= {
+        r.replaced_at for r in case if r.replaced_at is not None and r.replaced_at >= s.answered_at
+    }
+    shown = case_key in s.cases
+    since = s.answered_at
+    for moment in sorted(moments, reverse=True):
+        if (case_key in relevant_cases(case, profile, s.query_date, known_by=moment)) == shown:
+            break  # known this far, a replay would have answered as the answer did
+        since = moment
+    return since
 
 
 def _screening(r: Sequence[Any]) -> ScreeningRow:
