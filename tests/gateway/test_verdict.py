@@ -166,6 +166,14 @@ def test_reports_per_organisation_hold_only_that_organisation(tmp_path: Path) ->
     twins = verdicts(result, organisations={"om.nl": "A B", "justid.nl": "a-b"})
     slugs = [r["slug"] for r in write_reports(out, result, twins, 0.0)["verdicts"]]
     assert sorted(slugs) == ["a-b", "a-b-2", "rechtspraak-nl"]
+    # the earlier run's reports of organisations this one has not are gone; nothing half made
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "rapport-a-b-2.html",
+        "rapport-a-b.html",
+        "rapport-rechtspraak-nl.html",
+        "rapport.html",
+        "verdicts.json",
+    ]
 
 
 def test_a_damaged_verdicts_file_is_named(tmp_path: Path) -> None:

@@ -443,7 +443,7 @@ def write_reports(
     viewers and the briefing. Returns what ``verdicts.json`` holds."""
     folder = out.parent
     folder.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(result, found), encoding="utf-8")
+    _replace(out, render_html(result, found))
     rows = []
     taken: set[str] = set()
     for v in found:
@@ -454,7 +454,7 @@ def write_reports(
             slug = f"{base}-{n}"
         taken.add(slug)
         name = f"rapport-{slug}.html"
-        (folder / name).write_text(render_html(result, found, v.organisation), encoding="utf-8")
+        _replace(folder / name, render_html(result, found, v.organisation))
         rows.append(
             {
                 "organisation": v.organisation,
@@ -479,10 +479,20 @@ def write_reports(
         "report": out.name,
         "verdicts": rows,
     }
-    tmp = folder / "verdicts.json.tmp"
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(folder / "verdicts.json")  # a reader never sees half a file
+    _replace(folder / "verdicts.json", json.dumps(data, ensure_ascii=False, indent=2))
+    # An organisation's report from an earlier run that this one has no verdict for: gone, so
+    # that the folder holds one report's files only.
+    for old in folder.glob("rapport-*.html"):
+        if old.name not in {row["report"] for row in rows} and old != out:
+            old.unlink(missing_ok=True)
     return data
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def read_verdicts(folder: Path) -> dict[str, Any] | None:
