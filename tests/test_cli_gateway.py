@@ -474,15 +474,21 @@ def test_report_leaves_out_findings_decided_as_false_positives(
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_every_line_not_parsed_is_kept_with_file_and_offset(tmp_path: Path, workers: str) -> None:
     log = tmp_path / "garbage.log"
+    # One log line, then garbage (a log of garbage alone is refused: nothing would be checked).
+    good = login(0, "7", "ann", "198.51.100.7")
     lines = [f"garbage line {i}\n" for i in range(1500)]
-    log.write_text("".join(lines))
+    log.write_text(good + "".join(lines), encoding="latin-1")
     out_json = tmp_path / "g.jsonl"
     code, out, err = run("gateway", "scan", str(log), "--json", str(out_json), "--workers", workers)
     assert code == 0, err
     assert "1,500 lines not parsed (each kept with file and offset, the first 1,000 with" in out
-    kept = [json.loads(x)["unparsed"] for x in out_json.read_text().splitlines()]
+    kept = [
+        r["unparsed"]
+        for x in out_json.read_text().splitlines()
+        if "unparsed" in (r := json.loads(x))
+    ]
     assert len(kept) == 1500
-    offsets = [0]
+    offsets = [len(good)]
     for line in lines[:-1]:
         offsets.append(offsets[-1] + len(line))
     assert [k["offset"] for k in kept] == offsets
@@ -595,6 +601,27 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
     written = json.loads((page.parent / "verdicts.json").read_text(encoding="utf-8"))
     assert written["files"] == 2 and written["unparsed"] == 41
     assert [v["code"] for v in written["verdicts"]] == ["misuse-found"]
+
+
+def test_scan_refuses_input_of_which_no_line_is_a_log_line(tmp_path: Path, _register: Path) -> None:
+    """A scan of random bytes said "0 findings": it read as a clean gateway."""
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 40)
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    ecs = tmp_path / "ecs.jsonl"
+    for given in ([garbage], [empty], [garbage, empty]):
+        code, out, err = run("gateway", "scan", *map(str, given), "--ecs", str(ecs))
+        assert code == 2 and "findings" not in out, out
+        assert len(err.strip().splitlines()) == 1 and "nothing scanned" in err
+        assert not _register.exists() and not ecs.exists()
+    assert f"{garbage}: none of its 41 lines is a NetScaler log line" in err
+    assert f"{empty}: empty" in err
+    log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
+    code, out, err = run("gateway", "scan", str(garbage), str(log))
+    assert code == 0, err
+    assert f"{garbage}: none of its 41 lines is a NetScaler log line" in out
+    assert "session-hijack" in out
 
 
 def test_scan_warns_of_an_assumed_date_order_only_for_native_dates_read_either_way(

@@ -182,6 +182,15 @@ def scan_cmd(
         result = watch.finish()
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
+    if not result.events:
+        # Not one line read: "0 findings" would read as a clean gateway.
+        raise fail(
+            "; ".join(_unread(entry) for entry in result.files) + "; nothing scanned, nothing "
+            "written"
+        )
+    for entry in result.files:
+        if entry["lines"] and not entry["events"]:
+            out.print(f"{_unread(entry)}: counted as not parsed", style="yellow", highlight=False)
     try:
         new = kept.add(result.findings)
     except OSError as exc:
