@@ -431,3 +431,25 @@ def test_only_native_dates_that_could_be_read_either_way_mark_the_order_assumed(
     result = scan([log])
     assert result.files[0].get("dateOrderAssumed", False) is assumed
     assert result.files[0]["dateOrder"] == "mdy"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("10/Jul/2025:08:00:00 +0000", "2025-07-10T08:00:00+00:00"),
+        ("10/Jul/2025:10:00:00 +0200", "2025-07-10T08:00:00+00:00"),
+        ("31/Dec/2025:23:59:59 -0130", "2026-01-01T01:29:59+00:00"),
+        ("10/Jly/2025:08:00:00 +0000", None),  # no month
+        ("31/Feb/2025:08:00:00 +0000", None),  # no day
+        ("10/Jul/2025:08:00:00", None),  # no offset: the time is not known
+        ("-", None),
+    ],
+)
+def test_an_httpd_access_line_has_its_time(stamp: str, expected: str | None) -> None:
+    """httpd's lines had no time: their events counted for neither the log's period nor its
+    silences."""
+    e = P.parse(_HTTPD.replace("10/Jul/2025:08:00:00 +0000", stamp))
+    assert e is not None and e.kind == "ACCESS" and e.fields["uri"] == "/vpn/index.html"
+    at = None if e.at is None else datetime.fromtimestamp(e.at, UTC).isoformat()
+    assert at == expected
+    assert "stamp" not in e.fields

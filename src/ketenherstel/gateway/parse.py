@@ -83,7 +83,8 @@ _ACCESS_NSWL = re.compile(
     re.S,
 )
 _ACCESS_HTTPD = re.compile(
-    r'^(?P<src_ip>[0-9A-Fa-f.:]+) (?:\S+ \S+ \[[^\]]*\] )?"(?P<method>[A-Z]+) (?P<uri>\S+)'
+    r"^(?P<src_ip>[0-9A-Fa-f.:]+) (?:\S+ \S+ \[(?P<stamp>[^\]]*)\] )?"
+    r'"(?P<method>[A-Z]+) (?P<uri>\S+)'
     r'(?: (?P<protocol>[^"]*))?" (?P<status>\d{3}) (?P<bytes_out>\S+)(?P<rest>.*)$',
     re.S,
 )
@@ -197,6 +198,33 @@ def decide_date_order(lines: Iterable[str]) -> str | None:
 def _message(m: re.Match[str]) -> str:
     """An RFC 5424 line's message (of an ``_RFC5424`` match), without a byte order mark."""
     return m["msg"].lstrip().removeprefix(_BOM).lstrip()
+
+
+_HTTPD_TIME = re.compile(
+    r"^(?P<d>\d{2})/(?P<mon>[A-Z][a-z]{2})/(?P<y>\d{4}):(?P<hms>\d{2}:\d{2}:\d{2})"
+    r" (?P<sign>[+-])(?P<oh>\d{2})(?P<om>\d{2})$"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def _httpd_time(stamp: str) -> float | None:
+    """An httpd access log's time (``10/Jul/2025:08:01:02 +0000``, English month names
+    whatever the locale), or None when it is no such time."""
+    m = _HTTPD_TIME.match(stamp)
+    month = _MONTHS.get(m["mon"]) if m is not None else None
+    if m is None or month is None:
+        return None
+    try:
+        return datetime.fromisoformat(
+            f"{m['y']}-{month:02d}-{m['d']}T{m['hms']}{m['sign']}{m['oh']}:{m['om']}"
+        ).timestamp()
+    except ValueError:
+        return None
 
 
 def split_fields(body: str) -> dict[str, str]:
@@ -369,9 +397,11 @@ class LineParser:
         if m is not None:
             fields = {k: v for k, v in m.groupdict().items() if v is not None}
             rest = fields.pop("rest", "")
+            stamp = fields.pop("stamp", None)
             quoted = _QUOTED.findall(rest)
             if len(quoted) >= 2:
                 fields["referrer"], fields["user_agent"] = quoted[0], quoted[1]
             fields["body"] = rest.strip()
-            return Event(file, offset, None, "", "ACCESS", None, fields, body)
+            when = None if stamp is None else _httpd_time(stamp)
+            return Event(file, offset, when, "", "ACCESS", None, fields, body)
         return None
