@@ -768,3 +768,17 @@ def test_free_text_longer_than_the_api_takes_is_refused_naming_the_option_and_li
     # Nothing was changed, worked, decided or logged.
     assert work_rows(store) == 0 and work_rows(store, "decisions") == 0
     assert (counts(store), reads_of(store, "SKN-0000000001"), reads_of(store, "*")) == before
+
+
+def test_a_refused_value_is_quoted_cut_short(store: str) -> None:
+    """A 100,000-character action, direction or decision gave a 100,000-character error."""
+    late_registrations(store)
+    long = "x" * 100_000
+    for args in (
+        ("work", "SCR-A", "13-000001-25", "missed", long, "--as", "op"),
+        ("work", "SCR-A", "13-000001-25", long, "assign", "--as", "op", "--assignee", "t"),
+        ("decision", "SCR-A", long, "--date", "2025-07-20", "--as", "j"),
+    ):
+        code, _, err = run("registry", *args, "--store", store)
+        assert code == 2 and len(err) < 400, err[:400]
+        assert "(100,000 characters)" in err

@@ -647,7 +647,7 @@ class Registry:
         if decision not in DECISIONS:
             raise RegistryInputError(
                 "decision must be afgegeven, geweigerd, ingetrokken, geen-bezwaar or bezwaar, "
-                f"not {decision!r}",
+                f"not {_cut(decision)}",
                 "decision",
             )
         self._reference(reference)
@@ -702,11 +702,11 @@ class Registry:
         """
         if direction not in (None, "missed", "wrongly-shown"):
             raise RegistryInputError(
-                f"direction must be missed or wrongly-shown, not {direction!r}", "direction"
+                f"direction must be missed or wrongly-shown, not {_cut(direction)}", "direction"
             )
         if work_state not in (None, *WORK_STATES):
             raise RegistryInputError(
-                f"workState must be one of {', '.join(WORK_STATES)}, not {work_state!r}",
+                f"workState must be one of {', '.join(WORK_STATES)}, not {_cut(work_state)}",
                 "workState",
             )
         if reader is not None:
@@ -840,11 +840,11 @@ class Registry:
         """Assign, review or close a re-screen item; returns its new state."""
         if direction not in ("missed", "wrongly-shown"):
             raise RegistryInputError(
-                f"direction must be missed or wrongly-shown, not {direction!r}", "direction"
+                f"direction must be missed or wrongly-shown, not {_cut(direction)}", "direction"
             )
         if action not in ("assign", "review", "close"):
             raise RegistryInputError(
-                f"action must be assign, review or close, not {action!r}", "action"
+                f"action must be assign, review or close, not {_cut(action)}", "action"
             )
         self._reference(reference)
         check_length(case_key, MAX_TEXT, "caseKey")
@@ -993,7 +993,7 @@ class Registry:
         and once for every person on it."""
         if state not in (None, "late", "unsent", "on-time"):
             raise RegistryInputError(
-                f"state must be late, unsent or on-time, not {state!r}", "state"
+                f"state must be late, unsent or on-time, not {_cut(state)}", "state"
             )
         if reader is not None:
             reader.check()
@@ -1055,7 +1055,7 @@ class Registry:
             raise RegistryInputError("limit must be from 1 to 1000", "limit")
         if activity is not None and activity not in READ_ACTIVITIES:
             raise RegistryInputError(
-                f"activity must be one of {', '.join(READ_ACTIVITIES)}, not {activity!r}",
+                f"activity must be one of {', '.join(READ_ACTIVITIES)}, not {_cut(activity)}",
                 "activity",
             )
         if since is not None and until is not None and until < since:
