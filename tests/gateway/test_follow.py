@@ -113,3 +113,32 @@ def test_a_sessions_findings_are_reported_once_it_ends_not_only_at_the_stop(
     follower.poll()
     follower.poll()
     assert [f.user for f in seen if f.rule == "session-hijack"] == ["ann", "bob"]  # once each
+
+
+def test_a_poll_looks_at_the_open_sessions_not_at_every_session_read(tmp_path: Path) -> None:
+    """A follow that runs for weeks keeps every session in its ledger; each poll walked all
+    of them. Ended ones are dropped from what a poll looks at, and still reported once, in the
+    order they began."""
+    seen: list[Finding] = []
+    follower = Follower(Watch(), tmp_path, on_finding=seen.append, idle=1800)
+    log = tmp_path / "ns.log"
+    hijacked = {17, 503, 998}
+    with log.open("w", encoding="latin-1") as fh:
+        for n in range(1000):
+            user, ip = f"u{n}", f"198.51.{n // 250}.{n % 250 + 1}"
+            moved = "203.0.113.66" if n in hijacked else ip
+            fh.write(login(n / 100, str(n), user, ip))
+            fh.write(connstat(n / 100 + 1, str(n), user, ip, moved, "10.0.0.9:445"))
+            fh.write(logout(n / 100 + 2, str(n), user, ip))
+        fh.write(login(20, "open", "ann", "198.51.100.7"))
+    follower.poll()
+    assert [f.user for f in seen if f.rule == "session-hijack"] == ["u17", "u503", "u998"]
+    assert list(follower._open) == [("open", "ann")]  # the ended 1,000 are no longer walked
+    with log.open("a", encoding="latin-1") as fh:
+        fh.write(connstat(21, "open", "ann", "198.51.100.7", "203.0.113.67", "10.0.0.9:445"))
+        fh.write(logout(22, "open", "ann", "198.51.100.7"))
+        fh.write(login(23, "later", "bob", "198.51.100.8"))
+    follower.poll()
+    assert [f.user for f in seen if f.rule == "session-hijack"][-1] == "ann"
+    assert list(follower._open) == [("later", "bob")]
+    assert len([f for f in seen if f.rule == "session-hijack"]) == 4  # each once

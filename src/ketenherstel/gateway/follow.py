@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ketenherstel.gateway.watch import (
     SNIFF_CHARS,
     Finding,
     GatewayInputError,
+    Session,
     TruncatedFile,
     Watch,
     bounded_lines,
@@ -63,6 +65,10 @@ class Follower:
         self.pattern = pattern
         self.idle = idle
         self.reported: set[tuple[str, str]] = set()
+        # Sessions not yet reported, and how many of the ledger's sessions have been seen: a
+        # poll looks at the open ones and the new ones, not at every session ever read.
+        self._open: dict[tuple[str, str], Session] = {}
+        self._seen_sessions = 0
         # The first line of every file read, and how far it was read: a compressed copy of one
         # (a rotation) is read only past that point.
         self.read_to: dict[bytes, int] = {}
@@ -133,8 +139,13 @@ class Follower:
         """Report the findings of each session that has ended since the last poll."""
         r = self.watch.result
         newest = r.last
-        for key, session in r.sessions.items():
+        new = len(r.sessions) - self._seen_sessions  # a dict keeps its keys in insertion order
+        for key in reversed(list(itertools.islice(reversed(r.sessions), new))):
+            self._open[key] = r.sessions[key]
+        self._seen_sessions = len(r.sessions)
+        for key, session in list(self._open.items()):
             if key in self.reported:
+                del self._open[key]
                 continue
             idle = (
                 newest is not None
@@ -143,6 +154,7 @@ class Follower:
             )
             if session.logout_at is not None or idle:
                 self.reported.add(key)
+                del self._open[key]
                 for finding in self.watch.session_findings(session):
                     self.on_finding(finding)
 
