@@ -237,6 +237,7 @@ def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
         (["approve", "7", "--as", "bram"], "7"),
         (["check", "nobody"], "not a partner"),
         (["list", "--partner", "nobody"], "not a partner"),
+        (["releases", "--partner", "nobody"], "'nobody' is not a partner"),
     ],
 )
 def test_bad_quarantine_commands_exit_2_and_change_nothing(

@@ -55,7 +55,8 @@ FieldOpt = Annotated[
 
 
 def _problems(exc: ExchangeError) -> None:
-    if not exc.problems:
+    """The problems as a table, unless it would only repeat the one-line error."""
+    if not exc.problems or [p.reason for p in exc.problems] == [exc.detail]:
         return
     table = Table("line / #", "column / field", "problem", title="problems", title_justify="left")
     for p in exc.problems:

@@ -240,6 +240,22 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
     assert code == 1 and "retired already" in err
 
 
+@pytest.mark.parametrize(
+    ("app", "args", "needle"),
+    [
+        (manual_app, ["list", "--partner", "nobody"], "unknown partner 'nobody'"),
+        (manual_app, ["unmatched", "--partner", "nobody"], "unknown partner 'nobody'"),
+        (procedures_app, ["list", "--process", "nobody"], "no process 'nobody'"),
+    ],
+)
+def test_an_unknown_partner_or_process_to_list_is_one_line_not_an_empty_table(
+    store: str, app: object, args: list[str], needle: str
+) -> None:
+    code, out, err = run(app, *args, "--store", store)
+    assert code != 0 and out == ""
+    assert err.startswith("error:") and needle in err and len(err.strip().splitlines()) == 1
+
+
 def test_text_that_looks_like_markup_is_listed_as_it_is(store: str) -> None:
     """A registering role typed as '[/x]' (or a partner's text) used to crash the list."""
     code, _, err = run(

@@ -283,6 +283,9 @@ def test_interim_procedures_are_added_listed_and_retired(api: Api) -> None:
         for p in api.client.get("/v1/interim-procedures", headers=api.h("rechtspraak")).json()
     ] == [pid]
     assert api.client.get("/v1/interim-procedures", headers=api.h("om")).json() == []
+    unknown = {"process": "raadkamer"}
+    body = problem(api.client.get("/v1/interim-procedures", params=unknown, headers=h), 400)
+    assert "no process 'raadkamer'" in body["detail"]
     url = f"/v1/interim-procedures/{pid}/retirement"
     r = api.client.post(url, json={"wave": "wave 2"}, headers=h)
     assert (r.status_code, r.json()["retiredBy"], r.json()["active"]) == (201, "wave 2", False)

@@ -603,6 +603,8 @@ class IsolationMixin:
             )
 
     def releases(self, *, partner: str | None = None) -> list[QuarantineRelease]:
+        if partner is not None:
+            self._known_partner(partner, "partner")
         return self.store.releases(partner=partner)
 
 

@@ -388,6 +388,9 @@ class ManualWork:
     def procedures(
         self, *, principal: Principal, process: str | None = None, active: bool | None = None
     ) -> list[InterimProcedure]:
+        if process is not None and all(p.key != process for p in self.chain.processes):
+            why = f"there is no process {process!r} in the chain model"
+            raise InvalidInput(why, [Problem(None, "process", why)])
         found = self.store.procedures(process=process, active=active)
         if principal.can_view:
             return found

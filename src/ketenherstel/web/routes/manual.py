@@ -308,6 +308,7 @@ async def unmatched_messages(
     "/interim-procedures",
     summary="Interim procedures (a partner sees those it was told about)",
     operation_id="listInterimProcedures",
+    responses={400: _problem("No such process in the chain model")},
 )
 async def list_procedures(
     manual: ManualDep,
