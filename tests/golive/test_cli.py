@@ -185,6 +185,25 @@ def test_forecast_names_the_file_row_and_column_of_bad_csv(tmp_path: Path) -> No
     assert "3 problems in the forecast input" in stderr
 
 
+def test_forecast_refuses_year_1_in_the_csv_files(tmp_path: Path, backlog: str) -> None:
+    bad = csv_file(
+        tmp_path,
+        "bad.csv",
+        f"receiver,sender,type,count,oldest\njustid,om,{DISPOSAL_REG},1,0001-01-01T00:00+00:00\n",
+    )
+    code, stdout, _ = run("forecast", "om-2025", "--backlog", bad, "--start", START)
+    assert code == 1
+    assert "bad.csv row 2 column 'oldest': 0001-01-01T00:00:00+00:00 lies before" in stdout
+    actual = csv_file(
+        tmp_path, "actual.csv", "day,sender,receiver,backlog\n0001-01-01,om,justid,5\n"
+    )
+    code, stdout, _ = run(
+        "forecast", "om-2025", "--backlog", backlog, "--actual", actual, "--start", START
+    )
+    assert code == 1
+    assert "actual.csv row 2 column 'day': 0001-01-01 lies before" in stdout
+
+
 def test_forecast_refuses_a_csv_with_the_wrong_columns(tmp_path: Path, backlog: str) -> None:
     inflow = csv_file(tmp_path, "inflow.csv", "receiver,sender,kind,per_day\n")
     code, stdout, _ = run(
@@ -214,6 +233,9 @@ def test_forecast_refuses_a_sender_that_does_not_send_the_type(tmp_path: Path) -
         (["--start", START, "--default-rate", "justid"], "write RECEIVER=RATE"),
         (["--start", START, "--default-rate", "justid=0/h"], "a rate must be more than 0"),
         (["--start", START, "--inflow", "missing.csv"], "no such file: missing.csv"),
+        (["--start", "0001-01-01T00:00:00+00:00"], "--start 0001-01-01T00:00:00+00:00 lies before"),
+        (["--start", START, "--until", "0001-01-01T00:00+00:00"], "--until 0001-01-01T00:00:00"),
+        (["--start", START, "--until", "9999-01-01T00:00+00:00"], "lies after the dates"),
     ],
 )
 def test_forecast_refuses_bad_options(backlog: str, args: list[str], message: str) -> None:

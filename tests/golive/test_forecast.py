@@ -260,6 +260,18 @@ def test_bad_inputs_are_refused_each_named(chain: Chain) -> None:
     assert "default rate jds: unknown partner 'jds'" in text
 
 
+def test_a_start_or_horizon_outside_2000_to_2199_is_refused(chain: Chain) -> None:
+    plan = plan_opening(ChannelOpening(ChannelRule("justid", "om")))
+    year_1 = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
+    with pytest.raises(ForecastInputError) as raised:
+        forecast(plan, chain, start=year_1, backlog=[], until=T)
+    assert "start: 0001-01-01T00:00:00+00:00 lies before" in str(raised.value)
+    far = datetime.fromisoformat("2200-01-01T00:00:00+00:00")
+    with pytest.raises(ForecastInputError) as raised:
+        forecast(plan, chain, start=T, backlog=[], until=far, step=timedelta(days=1))
+    assert "until: 2200-01-01T00:00:00+00:00 lies after" in str(raised.value)
+
+
 def test_the_forecast_is_compared_with_what_really_happened(chain: Chain) -> None:
     plan = plan_opening(ChannelOpening(ChannelRule("justid", "om"), per_hour(10)))
     backlog = [

@@ -217,6 +217,29 @@ def test_a_time_without_a_utc_offset_is_refused(chain: Chain, write_plan: WriteP
     assert "has no UTC offset" in only(check_plan_file(write_plan(text), chain)).message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("2025-07-17T21:00:00+02:00", "0001-01-01T00:00:00+00:00", "isolation.at"),
+        ("2025-08-18T08:00:00+02:00", "0001-01-01T08:00:00+02:00", "waves[0].at"),
+        ("2025-08-18T08:00:00+02:00", "2200-01-01T08:00:00+01:00", "waves[0].at"),
+        ("2025-08-12", "0001-01-01", "priorities[0].at"),
+    ],
+)
+def test_a_date_outside_2000_to_2199_is_refused_naming_its_field(
+    chain: Chain, write_plan: WritePlan, old: str, new: str, path: str
+) -> None:
+    decision = (
+        "priorities:\n  - process: registratie-justitiele-gegevens\n    agreed_by: [OM]\n"
+        "    at: 2025-08-12\n    why: memo\n"
+    )
+    text = (ISOLATED_OM + decision + WAVE_1).replace(old, new)
+    problem = only(check_plan_file(write_plan(text), chain))
+    assert problem.location.endswith(path)
+    assert "lies before" in problem.message or "lies after" in problem.message
+    assert "(2000-01-01 to 2199-12-31)" in problem.message
+
+
 def test_online_for_a_partner_the_plan_does_not_isolate_is_refused(
     chain: Chain, write_plan: WritePlan
 ) -> None:

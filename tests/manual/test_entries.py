@@ -103,6 +103,14 @@ def test_a_date_in_the_future_is_refused(chain: Chain) -> None:
     assert [p.reason.endswith("is in the future") for p in problems] == [True]
 
 
+@pytest.mark.parametrize("when", ["01-01-0001", "0001-01-01T10:00", "31-12-1999"])
+def test_a_date_before_2000_is_refused(chain: Chain, when: str) -> None:
+    _, problems = check_entry(chain, entry(when=when), now=NOW)
+    assert [(p.column, "lies before the dates taken here" in p.reason) for p in problems] == [
+        ("when", True)
+    ]
+
+
 def test_aliases_names_and_full_names_resolve_to_one_type(chain: Chain) -> None:
     assert resolve_type(chain, "UITSPRAAK-GEREGISTREERD") == UITSPRAAK
     assert resolve_type(chain, UITSPRAAK) == UITSPRAAK

@@ -135,6 +135,11 @@ def test_the_scenario_runs_on_postgresql(
     [
         ({"colour": "red"}, "colour: unknown key"),
         ({"start": "2025-06-01"}, "start: a time with its zone"),
+        ({"start": "0001-01-01T00:00:00+00:00"}, "start: 0001-01-01T00:00:00+00:00 lies before"),
+        (
+            {"offline": [{"partner": "om", "from": "isolation", "until": "9999-01-01T00:00Z"}]},
+            "offline[0].until: 9999-01-01T00:00:00+00:00 lies after",
+        ),
         ({"step": "an hour"}, "step: a duration"),
         ({"plan": "nope"}, "plan:"),
         ({"offline": [{"partner": "om", "from": "isolation", "until": "wave-9"}]}, "until"),

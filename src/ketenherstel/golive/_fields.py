@@ -16,7 +16,7 @@ from ketenherstel.chain import Chain
 from ketenherstel.chain._nodes import NodeReader, describe
 from ketenherstel.golive._names import did_you_mean
 from ketenherstel.golive.channels import ANY, PROCESS_PREFIX, RATE_FORMS, ChannelRule, parse_rate
-from ketenherstel.golive.model import Wave
+from ketenherstel.golive.model import Wave, outside_dates
 
 __all__ = [
     "Draft",
@@ -188,24 +188,30 @@ def moment(
         ctx.reader.add_at(node, item_path, f"expected {expected}, got {describe(node)}")
         return None
     text = node.value.strip()
+    value: date
     if _DATE.fullmatch(text):
-        if dates:
-            try:
-                return date.fromisoformat(text)
-            except ValueError as exc:
-                ctx.reader.add_at(node, item_path, f"{text!r} is not a date: {exc}")
-                return None
-        ctx.reader.add_at(node, item_path, f"{text!r} has no time; expected {expected}")
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        ctx.reader.add_at(node, item_path, f"{text!r} is not {expected}")
-        return None
-    if value.tzinfo is None:
-        ctx.reader.add_at(
-            node, item_path, f"{text!r} has no UTC offset; write it as {text}+02:00 (CEST) or Z"
-        )
+        if not dates:
+            ctx.reader.add_at(node, item_path, f"{text!r} has no time; expected {expected}")
+            return None
+        try:
+            value = date.fromisoformat(text)
+        except ValueError as exc:
+            ctx.reader.add_at(node, item_path, f"{text!r} is not a date: {exc}")
+            return None
+    else:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            ctx.reader.add_at(node, item_path, f"{text!r} is not {expected}")
+            return None
+        if value.tzinfo is None:
+            ctx.reader.add_at(
+                node, item_path, f"{text!r} has no UTC offset; write it as {text}+02:00 (CEST) or Z"
+            )
+            return None
+    why = outside_dates(value)
+    if why is not None:
+        ctx.reader.add_at(node, item_path, why)
         return None
     return value
 

@@ -21,7 +21,7 @@ from rich.text import Text
 from ketenherstel.chain import Chain, ChainError, load_chain
 from ketenherstel.golive.channels import parse_rate, short_type
 from ketenherstel.golive.errors import ForecastInputError, PlanError, PlanProblem
-from ketenherstel.golive.model import Plan
+from ketenherstel.golive.model import Plan, outside_dates
 from ketenherstel.golive.plan import BUILTIN_PLANS, check_plan_file, load_plan
 
 __all__ = ["app"]
@@ -185,6 +185,9 @@ def _start(text: str, option: str) -> datetime:
         raise _fail(f"{option} {text!r} is not an ISO 8601 date-time") from None
     if value.tzinfo is None:
         raise _fail(f"{option} {text!r} has no UTC offset; write e.g. {text}+02:00")
+    why = outside_dates(value)
+    if why is not None:
+        raise _fail(f"{option} {why}")
     return value
 
 

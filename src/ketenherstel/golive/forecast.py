@@ -32,7 +32,7 @@ from typing import Any
 from ketenherstel.chain import Chain
 from ketenherstel.golive._names import did_you_mean
 from ketenherstel.golive.errors import ForecastInputError, PlanProblem
-from ketenherstel.golive.model import Plan
+from ketenherstel.golive.model import Plan, outside_dates
 
 __all__ = [
     "ActualPoint",
@@ -313,6 +313,10 @@ def _check_inputs(
     def add(where: str, message: str) -> None:
         problems.append(PlanProblem(where, message))
 
+    for name, moment in (("start", start), ("until", until)):
+        why = None if moment is None else outside_dates(moment)
+        if why is not None:
+            add(name, why)
     if start.tzinfo is None:
         add("start", f"{start.isoformat()} has no UTC offset")
     elif until is not None and (until.tzinfo is None or until <= start):

@@ -22,6 +22,7 @@ from typing import TypeVar
 from ketenherstel.chain import Chain
 from ketenherstel.golive.errors import ForecastInputError, PlanProblem
 from ketenherstel.golive.forecast import ActualPoint, Backlog, Inflow, check_flow
+from ketenherstel.golive.model import outside_dates
 
 __all__ = ["read_actual_csv", "read_backlog_csv", "read_inflow_csv"]
 
@@ -93,6 +94,9 @@ def read_actual_csv(path: Path | str, chain: Chain) -> list[ActualPoint]:
             day = date.fromisoformat(row["day"].strip())
         except ValueError:
             problems.add(number, "day", f"{row['day']!r} is not a date like 2025-09-01")
+        if day is not None and (why := outside_dates(day)) is not None:
+            problems.add(number, "day", why)
+            day = None
         if not ok or backlog is None or day is None:
             return None
         return ActualPoint(row["sender"], row["receiver"], day, float(backlog))
@@ -187,5 +191,9 @@ def _moment(row: _Row, column: str, number: int, problems: _Problems) -> datetim
         return None
     if value.tzinfo is None:
         problems.add(number, column, f"{text!r} has no UTC offset; add one, e.g. {text}+02:00")
+        return None
+    why = outside_dates(value)
+    if why is not None:
+        problems.add(number, column, why)
         return None
     return value

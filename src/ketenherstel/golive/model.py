@@ -30,7 +30,35 @@ from ketenherstel.golive.channels import (
     merge,
 )
 
-__all__ = ["ChannelOpening", "Isolation", "Plan", "PlanState", "PriorityDecision", "Wave"]
+__all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "ChannelOpening",
+    "Isolation",
+    "Plan",
+    "PlanState",
+    "PriorityDecision",
+    "Wave",
+    "outside_dates",
+]
+
+# A go-live, a forecast or an outage is dated in this range; a date outside it (a year typed as
+# 0001 or 9999) is a typo, and one the forecast and the store cannot count from. The registry
+# bounds its facts the same way (`registry.model._LAST_FACT_DATE`), the picture its registers
+# (`picture.service.EARLIEST`).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+
+def outside_dates(value: date | datetime) -> str | None:
+    """Why a date cannot be meant (it lies outside FIRST_DAY to LAST_DAY), or None."""
+    day = value.date() if isinstance(value, datetime) else value
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return (
+        f"{value.isoformat()} lies {'before' if day < FIRST_DAY else 'after'} the dates taken "
+        f"here ({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,12 @@ _DMY = re.compile(
 )
 WHEN_FORMATS = "dd-mm-yyyy, dd-mm-yyyy hh:mm or ISO 8601 (yyyy-mm-dd[Thh:mm[:ss][+hh:mm]])"
 
+# Paper work and interim procedures are dated in this range; a year typed as 0001 or 9999 is a
+# typo (and a year-1 date cannot even be shown in Amsterdam time). The go-live plan bounds its
+# dates the same way (`golive.model.FIRST_DAY`), the registry its facts.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
 
 @functools.cache
 def amsterdam() -> ZoneInfo:
@@ -50,6 +56,18 @@ def parse_when(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=amsterdam())
     return moment
+
+
+def outside_dates(moment: datetime) -> str | None:
+    """Why a moment cannot be meant (its date lies outside FIRST_DAY to LAST_DAY), or None."""
+    day = moment.date()
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    side = "before" if day < FIRST_DAY else "after"
+    return (
+        f"date {day.day:02d}-{day.month:02d}-{day.year:04d} lies {side} the dates taken here "
+        f"({FIRST_DAY:%d-%m-%Y} to {LAST_DAY:%d-%m-%Y})"
+    )
 
 
 def parse_day(text: str) -> date:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ketenherstel.chain import Chain
-from ketenherstel.manual._dates import amsterdam, parse_day, parse_when
+from ketenherstel.manual._dates import amsterdam, outside_dates, parse_day, parse_when
 from ketenherstel.manual.errors import Refusal
 
 MAX_TEXT = 200
@@ -228,6 +228,10 @@ def _when(
         except ValueError as exc:
             out.append(Refusal(line, where, str(exc)))
             return None
+    why = outside_dates(moment)
+    if why is not None:
+        out.append(Refusal(line, where, why))
+        return None
     stamp = moment.timestamp()
     if stamp > now:
         out.append(Refusal(line, where, f"date {moment.isoformat()} is in the future"))

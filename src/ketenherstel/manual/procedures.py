@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ketenherstel.chain import Chain, ChainLookupError
-from ketenherstel.manual._dates import amsterdam, parse_when
+from ketenherstel.manual._dates import amsterdam, outside_dates, parse_when
 from ketenherstel.manual.entries import MAX_TEXT, resolve_partner, resolve_type
 from ketenherstel.manual.errors import Refusal
 
@@ -58,16 +58,22 @@ def check_procedure(
     elif len(replaces) > MAX_REPLACES:
         out.append(Refusal(None, "replaces", f"longer than {MAX_REPLACES} characters"))
     valid_from: float | None = None
+    moment: datetime | None = None
     if isinstance(draft.valid_from, datetime):
         moment = draft.valid_from
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=amsterdam())
-        valid_from = moment.timestamp()
     else:
         try:
-            valid_from = parse_when(draft.valid_from).timestamp()
+            moment = parse_when(draft.valid_from)
         except ValueError as exc:
             out.append(Refusal(None, "validFrom", str(exc)))
+    if moment is not None:
+        why = outside_dates(moment)
+        if why is not None:
+            out.append(Refusal(None, "validFrom", why))
+        else:
+            valid_from = moment.timestamp()
     partners: list[str] = []
     for index, name in enumerate(draft.partners_informed):
         try:

@@ -18,7 +18,7 @@ import yaml
 from ketenherstel.chain import Chain
 from ketenherstel.golive.channels import parse_rate
 from ketenherstel.golive.errors import PlanError
-from ketenherstel.golive.model import Plan
+from ketenherstel.golive.model import Plan, outside_dates
 from ketenherstel.golive.plan import BUILTIN_PLANS, load_plan
 from ketenherstel.recovery.steps import plan_steps
 from ketenherstel.sim.errors import SimConfigError, SimError
@@ -169,6 +169,9 @@ def load_scenario(path: Path | str, chain: Chain) -> Scenario:
         if moment is None:
             known = ", ".join(steps) or "none"
             problems.append(f"{where}: expected a plan step ({known}) or a time with its zone")
+        elif (why := outside_dates(moment)) is not None:
+            problems.append(f"{where}: {why}")
+            return None
         return moment
 
     offline: list[Offline] = []
@@ -353,6 +356,9 @@ class _Reader:
         value = _moment(self.doc.get(key))
         if value is None:
             self.problems.append(f"{key}: a time with its zone, e.g. 2025-06-01T00:00:00+02:00")
+        elif (why := outside_dates(value)) is not None:
+            self.problems.append(f"{key}: {why}")
+            return None
         return value
 
     def duration(self, key: str) -> timedelta | None:
