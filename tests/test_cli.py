@@ -106,6 +106,12 @@ def test_channel_hold_and_open(store: str) -> None:
     assert code == 2 and "not a partner" in err
     code, _, err = run("channel", "open", "om", "--reason", "x", "--rate", "inf", "--store", store)
     assert code == 2 and "finite number" in err
+    code, out, err = run(
+        "channel", "hold", "dji", "--from", "gemeenten", "--reason", "x", "--store", store
+    )
+    assert code == 2 and out == ""
+    assert "channel gemeenten → dji: the chain carries nothing from gemeenten to dji" in err
+    assert len(err.strip().splitlines()) == 1
     code, out, err = run("isolation", "isolate", "om", "--reason", "Citrix", "--store", store)
     assert code == 0, err
     code, out, _ = run("channel", "open", "om", "--reason", "wave 1", "--store", store)

@@ -227,6 +227,95 @@ def test_bad_channel_changes_are_refused_and_change_nothing(
     assert rt.exchange.channels() == []
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def either(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Exchange]:
+    """An exchange on a SQLite or a PostgreSQL store (a fresh schema)."""
+    from ketenherstel.chain import load_chain
+    from ketenherstel.store.postgres import PostgresStore
+    from ketenherstel.store.sqlite import SqliteStore
+
+    if request.param == "sqlite":
+        store: Any = SqliteStore(tmp_path / "c.db")
+    else:
+        store = PostgresStore(
+            request.getfixturevalue("pg_dsn"), schema=request.getfixturevalue("pg_schema")
+        )
+    store.migrate()
+    ex = Exchange(store=store, chain=load_chain())
+    yield ex
+    ex.close()
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("receiver", "sender", "scope", "needle"),
+    [
+        (
+            "dji",
+            "gemeenten",
+            "*",
+            "channel gemeenten → dji: the chain carries nothing from "
+            "gemeenten to dji, so the rule would hold or open nothing; gemeenten sends to: nobody",
+        ),
+        ("dji", "eu-lidstaten", "*", "eu-lidstaten sends to: justid"),
+        (
+            "justid",
+            "om",
+            "process:aanhouding",
+            "channel om → justid [process:aanhouding]: the "
+            "chain carries nothing from om to justid in scope 'process:aanhouding'",
+        ),
+        ("justid", "politie", PV_TYPE, f"nothing from politie to justid in scope '{PV_TYPE}'"),
+        ("*", "gemeenten", "*", "from gemeenten to any partner"),
+        ("gemeenten", "*", PV_TYPE, f"from any partner to gemeenten in scope '{PV_TYPE}'"),
+    ],
+)
+def test_a_channel_rule_for_a_flow_the_chain_never_carries_is_refused(
+    either: Exchange, receiver: str, sender: str, scope: str, needle: str
+) -> None:
+    for state in ("held", "open"):
+        with pytest.raises(InvalidInput) as raised:
+            either.set_channel(
+                principal=OP_A,
+                receiver=receiver,
+                sender=sender,
+                scope=scope,
+                state=state,
+                reason="x",
+            )
+        assert needle in raised.value.detail
+    assert either.channels() == []
+    assert either.channel_history() == []
+
+
+def test_wildcards_routes_and_rules_already_set_are_channels_that_carry(either: Exchange) -> None:
+    ex = either
+    for receiver, sender in (("justid", "*"), ("*", "om"), ("dji", "rechtspraak")):
+        ex.set_channel(principal=OP_A, receiver=receiver, sender=sender, state="held", reason="x")
+    # An emergency route carries its type to its receiver: its channel may be held and rated.
+    args: dict[str, Any] = {"receiver": "justid", "sender": "politie", "scope": PV_TYPE}
+    with pytest.raises(InvalidInput, match="carries nothing"):
+        ex.set_channel(principal=OP_A, state="held", reason="x", **args)
+    route = ex.open_route(
+        principal=OP_A,
+        type=PV_TYPE,
+        sender="politie",
+        around="om",
+        receiver="justid",
+        superseded_by=AFDOENING,
+        reason="spoedroute",
+    )
+    ex.set_channel(principal=OP_A, state="open", rate=2.0, reason="x", **args)
+    ex.close_route(principal=OP_A, route_id=route.id)
+    ex.set_channel(principal=OP_A, state="held", reason="x", **args)  # pending ones may wait
+    # A rule stored before this check (by an older version) can still be set, so cleared.
+    from ketenherstel.store.ports import ChannelRecord
+
+    ex.store.set_channel(ChannelRecord("dji", "gemeenten", "*", "held", None, "old", 1.0, "x"))
+    ex.set_channel(principal=OP_A, receiver="dji", sender="gemeenten", state="open", reason="x")
+    assert ("dji", "gemeenten", "open") in {(c.receiver, c.sender, c.state) for c in ex.channels()}
+
+
 def test_partner_state_changes_follow_the_lifecycle(rt: Runtime) -> None:
     ex = rt.exchange
     with pytest.raises(StateConflict, match="only an isolated partner returns"):

@@ -45,6 +45,7 @@ from hypothesis.stateful import (
 
 from ketenherstel.chain import load_chain
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.exchange.errors import InvalidInput
 from ketenherstel.exchange.service import Exchange, ExchangeSettings
 from ketenherstel.store.ports import Store
 from ketenherstel.store.postgres import PostgresStore
@@ -183,6 +184,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.quarantined: set[str] = set()  # ids waiting for release
         self.channels = ChannelModel()
         self.route: int | None = None
+        self.routed = False  # a route was ever opened: its flow stays one the chain carries
 
     def open_store(self) -> Store:
         return SqliteStore(self.dir / "x.db")
@@ -407,18 +409,38 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     # -- channel rules and emergency routes -----------------------------------------------------
 
+    def carried(self, receiver: str, sender: str, scope: str) -> bool:
+        """Whether a rule matches a flow of the chain or of a route, or is set already: the
+        exchange refuses any other rule (it would hold or open nothing)."""
+        flows = [(r, s, t) for t, (ss, rs) in ROUTES.items() for s in ss for r in rs if r != s]
+        if self.routed:
+            flows.append(("justid", "politie", MELDING))
+        return (receiver, sender, scope) in self.channels.rules or any(
+            receiver in (ANY, r)
+            and sender in (ANY, s)
+            and scope in (ANY, t, f"process:{process_of(t)}")
+            for r, s, t in flows
+        )
+
     def set_channel(
         self, receiver: str, sender: str, scope: str, *, held: bool, rate: float | None = None
     ) -> None:
-        self.ex.set_channel(
-            principal=LOCAL_OPERATOR,
-            receiver=receiver,
-            sender=sender,
-            scope=scope,
-            state="held" if held else "open",
-            reason="test",
-            rate=None if held else rate,
-        )
+        def change() -> None:
+            self.ex.set_channel(
+                principal=LOCAL_OPERATOR,
+                receiver=receiver,
+                sender=sender,
+                scope=scope,
+                state="held" if held else "open",
+                reason="test",
+                rate=None if held else rate,
+            )
+
+        if not self.carried(receiver, sender, scope):
+            with pytest.raises(InvalidInput, match="carries nothing"):
+                change()
+            return
+        change()
         self.channels.change(receiver, sender, scope, held=held)
 
     @rule(receiver=st.sampled_from(RECEIVERS), held=st.booleans())
@@ -474,6 +496,7 @@ class ExchangeMachine(RuleBasedStateMachine):
                 superseded_by=AFDOENING,
                 reason="spoedroute",
             ).id
+            self.routed = True
         else:
             self.ex.close_route(principal=LOCAL_OPERATOR, route_id=self.route)
             self.route = None

@@ -409,6 +409,13 @@ def test_channel_bad_input(api: Api) -> None:
     h = api.h("operator")
     assert_problem(api.client.put("/v1/channels/nobody/*", json={"state": "held"}, headers=h), 400)
     assert_problem(api.client.put("/v1/channels/om/*", json={"state": "shut"}, headers=h), 400)
+    held = {"state": "held", "reason": "x"}
+    body = assert_problem(api.client.put("/v1/channels/dji/gemeenten", json=held, headers=h), 400)
+    assert "channel gemeenten → dji: the chain carries nothing" in body["detail"]
+    url = "/v1/channels/justid/om/process:aanhouding"
+    body = assert_problem(api.client.put(url, json=held, headers=h), 400)
+    assert "in scope 'process:aanhouding'" in body["detail"]
+    assert api.client.get("/v1/channel-events", headers=h).json() == []
 
 
 def test_trail_shows_every_step_to_sender_receiver_and_operator_only(api: Api) -> None:

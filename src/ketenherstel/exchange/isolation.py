@@ -28,7 +28,7 @@ from ketenherstel.store.ports import (
     RouteRecord,
     Store,
 )
-from ketenherstel.store.rules import ANY, PROCESS_PREFIX
+from ketenherstel.store.rules import ANY, PROCESS_PREFIX, Rule
 
 _ROUTE_CACHE_SECONDS = 1.0
 _CHECK_PAGE = 5_000
@@ -109,6 +109,42 @@ class IsolationMixin:
                 f"scope {scope!r} is not '*', 'process:<key>' or a message type of the chain"
             )
 
+    def _check_carried(self, receiver: str, sender: str, scope: str) -> None:
+        """Refuse a rule that matches no flow (a sender and receiver with no message type
+        between them in the chain or on an emergency route, in its scope): it would hold or
+        open nothing. A rule already in the store may still be set, so that one stored before
+        this check can be cleared."""
+        chain = self.chain
+        flows = {
+            (r, s, mt.type, mt.process)
+            for mt in chain.message_types
+            for s in mt.senders
+            for r in mt.receivers
+            if r != s
+        }
+        for route in self.store.routes():  # a route adds a receiver to a type (decision 0008)
+            route_type = chain.message_type(route.type)
+            if route_type is not None:
+                flows.add((route.receiver, route.sender, route.type, route_type.process))
+        probe = Rule(receiver, sender, scope, held=True)
+        if any(probe.matches(*flow) for flow in flows) or any(
+            (c.receiver, c.sender, c.scope) == (receiver, sender, scope)
+            for c in self.store.list_channels(None if receiver == ANY else receiver)
+        ):
+            return
+        within = "" if scope == ANY else f" in scope {scope!r}"
+        named = {key: "any partner" if key == ANY else key for key in (sender, receiver)}
+        why = (
+            f"channel {sender} → {receiver}{'' if scope == ANY else f' [{scope}]'}: the chain "
+            f"carries nothing from {named[sender]} to {named[receiver]}{within}, so the rule "
+            "would hold or open nothing"
+        )
+        if sender != ANY:
+            probe = Rule(ANY, sender, scope, held=True)
+            to = sorted({f[0] for f in flows if f[1] == sender and probe.matches(*f)})
+            why += f"; {sender} sends{within} to: {', '.join(to) or 'nobody'}"
+        raise InvalidInput(why)
+
     # -- channel rules -------------------------------------------------------------------------
 
     def set_channel(
@@ -130,6 +166,7 @@ class IsolationMixin:
         if receiver == ANY and sender == ANY:
             raise InvalidInput("name a receiver or a sender; to stop everything isolate partners")
         self._check_scope(scope)
+        self._check_carried(receiver, sender, scope)
         if state not in ("open", "held"):
             raise InvalidInput(f"a channel is 'open' or 'held', not {state!r}")
         if rate is not None and not (rate > 0 and math.isfinite(rate)):
