@@ -354,7 +354,12 @@ def _procedures(procedures: Sequence[InterimProcedure]) -> Table:
     )
     for p in procedures:
         extra = " / ".join(
-            x for x in (p.emergency_route, p.manual_type and type_alias(p.manual_type)) if x
+            x
+            for x in (
+                p.emergency_route and f"route {p.emergency_route}",
+                p.manual_type and type_alias(p.manual_type),
+            )
+            if x
         )
         retired = f"{_local(p.retired_at)} ({p.retired_by})" if p.retired_at is not None else ""
         table.add_row(
@@ -378,7 +383,8 @@ def procedure_add(
         list[str] | None, typer.Option("--informed", help="A partner that was told (repeat)")
     ] = None,
     route: Annotated[
-        str | None, typer.Option(help="The emergency route that belongs to it")
+        str | None,
+        typer.Option(help="The id of the emergency route that belongs to it (`route list`)"),
     ] = None,
     manual_type: Annotated[
         str | None, typer.Option(help="The message type registered by hand under it")

@@ -223,6 +223,16 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
         "--store", store,
     )  # fmt: skip
     assert code == 1 and "belongs to process registratie-justitiele-gegevens" in err
+    code, _, err = run(
+        procedures_app,
+        "add",
+        "--process", "voorlopige-hechtenis",
+        "--replaces", "x",
+        "--from", "21-07-2025",
+        "--route", "9",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 1 and "emergencyRoute" in err and "there is no emergency route 9" in err
     _, out, _ = run(procedures_app, "list", "--active", "--store", store)
     assert "raadkamerbeslissingen per koerier" in out and "rechtspraak, dji" in out
     code, _, err = run(procedures_app, "retire", "--wave", "wave 2", "--store", store)

@@ -259,6 +259,60 @@ def test_a_procedure_is_checked_against_the_chain(world: World) -> None:
     assert world.store.procedures() == []
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_world(request: pytest.FixtureRequest, tmp_path: Path, chain: Chain) -> Iterator[World]:
+    """A world on a SQLite store or on PostgreSQL (a fresh schema)."""
+    from ketenherstel.store.postgres import PostgresStore
+
+    if request.param == "sqlite":
+        store = open_manual_sqlite(tmp_path / "w.db")
+    else:
+        dsn, schema = request.getfixturevalue("pg_dsn"), request.getfixturevalue("pg_schema")
+        store = PostgresStore(dsn, schema=schema)
+        store.migrate()
+    yield World(store, chain)
+    store.close()
+
+
+def test_a_procedure_names_an_emergency_route_that_exists_by_its_id(any_world: World) -> None:
+    world = any_world
+
+    def add(route: str) -> Any:
+        return world.work.add_procedure(
+            principal=LOCAL_OPERATOR,
+            process="voorlopige-hechtenis",
+            replaces="raadkamerbeslissingen per koerier",
+            valid_from="21-07-2025",
+            emergency_route=route,
+        )
+
+    for route, needle in (
+        ("1", "there is no emergency route 1; there are no emergency routes yet"),
+        ("spoedroute politie", "'spoedroute politie' is not a route id"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            add(route)
+        assert [(p.field, needle in p.reason) for p in caught.value.problems] == [
+            ("emergencyRoute", True)
+        ]
+    opened = world.exchange.open_route(
+        principal=LOCAL_OPERATOR,
+        type="nl.strafrechtketen.registratie.spoedmelding-zwaar-delict.v1",
+        sender="politie",
+        around="om",
+        receiver="justid",
+        superseded_by="nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1",
+        reason="spoedroute zware delicten",
+    )
+    with pytest.raises(InvalidInput) as caught:
+        add(str(opened.id + 1))
+    reason = caught.value.problems[0].reason
+    assert f"there is no emergency route {opened.id + 1}; the routes are: {opened.id} " in reason
+    assert "politie → justid, spoedmelding-zwaar-delict" in reason
+    assert world.store.procedures() == []
+    assert add(f" {opened.id} ").emergency_route == str(opened.id)
+
+
 def test_procedures_are_retired_when_the_wave_opens(world: World) -> None:
     vh = world.work.add_procedure(
         principal=LOCAL_OPERATOR,

@@ -277,6 +277,10 @@ def test_interim_procedures_are_added_listed_and_retired(api: Api) -> None:
     bad = {**create, "process": "raadkamer", "partnersInformed": ["ministerie"]}
     body = problem(api.client.post("/v1/interim-procedures", json=bad, headers=h), 400)
     assert {p["field"] for p in body["problems"]} == {"process", "partnersInformed"}
+    no_route = {**create, "emergencyRoute": "3"}
+    body = problem(api.client.post("/v1/interim-procedures", json=no_route, headers=h), 400)
+    assert [p["field"] for p in body["problems"]] == ["emergencyRoute"]
+    assert "there is no emergency route 3" in body["problems"][0]["reason"]
     year_1 = {**create, "validFrom": "01-01-0001"}
     body = problem(api.client.post("/v1/interim-procedures", json=year_1, headers=h), 400)
     assert [p["field"] for p in body["problems"]] == ["validFrom"]

@@ -8,6 +8,7 @@ the calling `Principal`; writes and reads of records are audited (never case dat
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from ketenherstel.manual import (
     parse_csv,
     resolve_partner,
     resolve_type,
+    type_alias,
 )
 from ketenherstel.store import ports
 from ketenherstel.store.manual_ports import (
@@ -366,7 +368,10 @@ class ManualWork:
             process, replaces, valid_from, partners_informed, emergency_route, manual_type
         )
         checked, refusals = check_procedure(self.chain, draft)
-        if checked is None:
+        route, why = self._route(emergency_route)
+        if why is not None:
+            refusals = [*refusals, Refusal(None, "emergencyRoute", why)]
+        if checked is None or why is not None:
             raise InvalidInput(
                 "the interim procedure is refused; nothing was stored", _problems(refusals)
             )
@@ -376,7 +381,7 @@ class ManualWork:
                 replaces=checked.replaces,
                 valid_from=checked.valid_from,
                 partners_informed=checked.partners_informed,
-                emergency_route=checked.emergency_route,
+                emergency_route=route,
                 manual_type=checked.manual_type,
             ),
             now=self.clock(),
@@ -384,6 +389,27 @@ class ManualWork:
         )
         self._audit(principal, "procedure-added", f"interim-procedure {procedure.id}", process)
         return procedure
+
+    def _route(self, given: str | None) -> tuple[str | None, str | None]:
+        """The id of the emergency route a procedure names, as stored, or why it names none
+        (not an id, or no route has it); (None, None) when it names no route."""
+        text = (given or "").strip()
+        if not text:
+            return None, None
+        routes = self.store.routes()
+        known = ", ".join(
+            f"{r.id} ({r.sender} → {r.receiver}, {type_alias(r.type)})" for r in routes[-20:]
+        )
+        where = (
+            f"the routes are: {known}"
+            if routes
+            else "there are no emergency routes yet; open one first (`ketenherstel route open`)"
+        )
+        if re.fullmatch(r"[0-9]{1,18}", text) is None:
+            return None, f"emergency route {text!r} is not a route id (a number); {where}"
+        if all(r.id != int(text) for r in routes):
+            return None, f"there is no emergency route {int(text)}; {where}"
+        return str(int(text)), None
 
     def procedures(
         self, *, principal: Principal, process: str | None = None, active: bool | None = None

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from ketenherstel.store.ports import AuditRecord, StoreError
+from ketenherstel.store.ports import AuditRecord, RouteRecord, StoreError
 
 ManualStatus = Literal["registered", "matched", "confirmed", "corrected", "withdrawn"]
 ManualAction = Literal["registered", "matched", "confirmed", "corrected", "withdrawn"]
@@ -138,7 +138,7 @@ class NewProcedure:
     replaces: str  # what replaces the digital flow, in words
     valid_from: float
     partners_informed: tuple[str, ...]
-    emergency_route: str | None = None  # an emergency route's id or a description of it
+    emergency_route: str | None = None  # the id of a stored emergency route (decision 0008)
     manual_type: str | None = None  # the message type registered by hand under it
 
 
@@ -233,6 +233,10 @@ class ManualStore(Protocol):
         self, processes: Sequence[str], wave: str, now: float
     ) -> list[InterimProcedure]:
         """Retire every active procedure of these processes (a go-live wave opened)."""
+        ...
+
+    def routes(self) -> list[RouteRecord]:
+        """The emergency routes, open and closed (a procedure names one by its id)."""
         ...
 
     def audit(self, record: AuditRecord) -> None: ...

@@ -150,7 +150,11 @@ class InterimProcedureCreate(Model):
         description="From when it applies: dd-mm-yyyy, dd-mm-yyyy hh:mm or ISO 8601",
     )
     partners_informed: list[str] = Field(default_factory=list, max_length=20)
-    emergency_route: str | None = Field(default=None, max_length=200)
+    emergency_route: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The id of the emergency route that belongs to it (GET /v1/emergency-routes)",
+    )
     manual_type: str | None = Field(
         default=None, max_length=200, description="Message type registered by hand under it"
     )
