@@ -130,6 +130,27 @@ def test_export_writes_a_bundle_the_printed_key_verifies(db: str, tmp_path: Path
     assert code == 2 and "outbox keygen" in err
 
 
+@pytest.mark.parametrize(
+    ("out", "needle"), [("missing/b.khb", "there is no directory"), (".", "is a directory")]
+)
+def test_an_export_to_a_path_it_cannot_write_changes_nothing(
+    db: str, tmp_path: Path, out: str, needle: str
+) -> None:
+    key = tmp_path / "om.pem"
+    run("keygen", "--key", str(key))
+    run("write", str(jsonl(tmp_path / "e.jsonl", [summons()])), "--db", db)
+    target = str(tmp_path / out)
+    code, stdout, err = run("export", "--out", target, "--key", str(key), "--db", db)
+    assert code == 2 and stdout == ""
+    assert f"--out {target}" in err and needle in err
+    _, status, _ = run("status", "--db", db)
+    assert "bundled up to 0, 1 pending" in status
+    code, stdout, err = run(
+        "export", "--out", str(tmp_path / "b.khb"), "--key", str(key), "--db", db
+    )
+    assert code == 0 and "sequences 1-1" in stdout, err
+
+
 def test_forward_once_exits_1_while_unreachable_and_0_when_done(
     db: str, tmp_path: Path, exchange: LiveExchange
 ) -> None:

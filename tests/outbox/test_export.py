@@ -175,3 +175,16 @@ def test_an_existing_file_is_never_overwritten_and_nothing_is_recorded(
         outbox.export_bundle(target, private_key=KEY)
     assert target.read_text() == "mine"
     assert outbox.store.bundles(OM_SOURCE) == []
+
+
+@pytest.mark.parametrize(("where", "why"), [("missing/b", "is no directory"), ("file/b", "is no")])
+def test_a_file_that_cannot_be_written_is_refused_before_anything_is_recorded(
+    outbox: Outbox, tmp_path: Path, where: str, why: str
+) -> None:
+    outbox.write([summons()])
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ExportError, match=f"cannot write .*{why}.*; nothing was exported"):
+        outbox.export_bundle(tmp_path / where, private_key=KEY)
+    assert outbox.store.bundles(OM_SOURCE) == []
+    done = outbox.export_bundle(tmp_path / "b", private_key=KEY)  # the same messages, once
+    assert (done.first_sequence, done.last_sequence, done.reissued) == (1, 1, False)

@@ -371,6 +371,11 @@ class Outbox:
             )
         if path.exists():
             raise ExportError(f"{path} exists; a bundle file is never overwritten")
+        folder = path.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            # Checked before the bundle is recorded: a refused export changes nothing.
+            why = "is no directory" if not folder.is_dir() else "is not writable"
+            raise ExportError(f"cannot write {path}: {folder} {why}; nothing was exported")
         bundles = self.store.bundles(source)
         same = [b for b in bundles if (b.first_sequence, b.last_sequence) == (start, end)]
         if same:

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ketenherstel.cli_common import fail
+from ketenherstel.cli_common import fail, writable_output
 from ketenherstel.outbox.errors import OutboxError, WriteRefused
 
 app = typer.Typer(
@@ -335,6 +335,7 @@ def export(
     """Export a signed offline bundle: by default every message not yet forwarded or bundled."""
     from ketenherstel.outbox.keys import read_key_file
 
+    writable_output(out_file, "--out")  # before anything is read or recorded
     try:
         private = read_key_file(key)
     except OutboxError as exc:
