@@ -105,7 +105,12 @@ def _pairs(items: Sequence[str] | None, option: str) -> dict[str, str]:
 def _local(stamp: float | None) -> str:
     if stamp is None:
         return ""
-    return datetime.fromtimestamp(stamp, ZoneInfo("Europe/Amsterdam")).strftime("%d-%m-%Y %H:%M")
+    try:
+        moment = datetime.fromtimestamp(stamp, ZoneInfo("Europe/Amsterdam"))
+    except (OverflowError, OSError, ValueError):
+        # A date stored before dates were checked (year 1, year 9999): shown, not a crash.
+        return f"(out of range: {stamp:.0f})"
+    return moment.strftime("%d-%m-%Y %H:%M")
 
 
 def _records(records: Sequence[ManualRecord]) -> Table:

@@ -10,6 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from ketenherstel.cli_manual import manual_app, procedures_app
+from ketenherstel.store import open_store
+from ketenherstel.store.manual_ports import NewProcedure
 from tests.manual.support import MAPPING, csv_bytes, row
 from tests.stores import made
 
@@ -283,3 +285,18 @@ def test_text_that_looks_like_markup_is_listed_as_it_is(store: str) -> None:
     code, out, err = run(manual_app, "list", "--store", store)
     assert code == 0, err
     assert "parket [/x] Amsterdam" in out
+
+
+def test_a_procedure_stored_with_a_date_out_of_range_is_listed_not_a_crash(store: str) -> None:
+    """Before dates were checked a year-1 procedure could be stored; listing it crashed."""
+    opened = open_store(store)
+    try:
+        for when in (-62135600000.0, 1e13):  # 31 December of year 0, and year 318857
+            opened.add_procedure(  # type: ignore[attr-defined]
+                NewProcedure("voorlopige-hechtenis", "per koerier", when, ()), now=0.0, actor="x"
+            )
+    finally:
+        opened.close()
+    code, out, err = run(procedures_app, "list", "--store", store)
+    assert code == 0, err
+    assert out.count("(out of range:") == 2
