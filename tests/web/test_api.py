@@ -537,6 +537,33 @@ def test_webhook_setting_validates_the_url(api: Api) -> None:
     )
     r = api.client.put("/v1/partners/om/webhook", json={"url": "http://127.0.0.1:9/h"}, headers=h)
     assert r.json()["webhookUrl"] == "http://127.0.0.1:9/h"
+    for bad, why in (
+        ("http://", "names a host"),
+        ("https://:443/h", "names a host"),
+        ("http://h:99999/x", "not a webhook URL"),
+        ("http://h/a b", "no spaces or control characters"),
+        ("http://h/\u0000", "no spaces or control characters"),
+    ):
+        r = api.client.put("/v1/partners/om/webhook", json={"url": bad}, headers=h)
+        assert_problem(r, 400)
+        assert why in r.text, r.text
+    # still the last good one
+    assert api.runtime.exchange.partner("om").webhook_url == "http://127.0.0.1:9/h"
+
+
+def test_a_webhook_url_is_shown_to_operators_and_its_own_partner_only(api: Api) -> None:
+    """It may carry the receiver's secret: any partner could read every partner's."""
+    secret = "https://om.example/hook?key=abc123"
+    h = api.h("operator")
+    assert api.client.put("/v1/partners/om/webhook", json={"url": secret}, headers=h).is_success
+    for who, shown in (("operator", secret), ("om", secret), ("politie", None), ("viewer", None)):
+        listed = api.client.get("/v1/partners", headers=api.h(who)).json()
+        assert {p["key"]: p["webhookUrl"] for p in listed}["om"] == shown, who
+        one = api.client.get("/v1/partners/om", headers=api.h(who)).json()
+        assert one["webhookUrl"] == shown, who
+    # the audit names the host, not the secret
+    [entry] = [a for a in api.runtime.store.audit_log(limit=50) if a.action == "webhook-set"]
+    assert entry.detail == "https://om.example" and "abc123" not in str(entry)
 
 
 def test_chain_model_and_schemas_are_served(api: Api) -> None:

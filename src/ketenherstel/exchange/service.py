@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ketenherstel.chain import Chain, parse_source_urn
 from ketenherstel.chain import Partner as ChainPartner
@@ -237,11 +238,11 @@ class Exchange(IsolationMixin, BundleMixin):
     def set_webhook(self, *, principal: Principal, key: str, url: str | None) -> PartnerRecord:
         self._require_operator(principal)
         self.partner(key)
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"a webhook URL starts with http:// or https://, not {url!r}")
+        where = None if url is None else _webhook_host(url)
         self.store.set_webhook(key=key, url=url)
         self._partners.pop(key, None)
-        self._audit(principal, "webhook-set", key, url or "(none)")
+        # The audit names the host only: the rest of a webhook URL may carry a secret.
+        self._audit(principal, "webhook-set", key, where or "(none)")
         return self.partner(key)
 
     def create_token(
@@ -707,3 +708,20 @@ def _person_name(person: str) -> str:
     if ports.same_person(name, auth.LOCAL_OPERATOR.name):
         raise InvalidInput(f"{auth.LOCAL_OPERATOR.name!r} is the local command line's own name")
     return name
+
+
+def _webhook_host(url: str) -> str:
+    """``scheme://host[:port]`` of a webhook URL, or InvalidInput naming what is wrong."""
+    shown = url if len(url) <= 80 else url[:80] + "…"
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise InvalidInput(f"a webhook URL has no spaces or control characters: {shown!r}")
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"a webhook URL starts with http:// or https://, not {shown!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"not a webhook URL ({exc}): {shown!r}") from None
+    if not parts.hostname:
+        raise InvalidInput(f"a webhook URL names a host: {shown!r}")
+    return f"{parts.scheme}://{parts.hostname}" + ("" if port is None else f":{port}")

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
+from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.errors import NotFound
+from ketenherstel.store.ports import PartnerRecord
 from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
 from ketenherstel.web.problems import documented as _problem
@@ -22,9 +24,22 @@ _WRITE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/partners", summary="Registered partners", operation_id="listPartners")
-async def list_partners(exchange: ExchangeDep, _: PrincipalDep) -> list[s.PartnerRead]:
-    return [convert.partner(p) for p in await run_in_threadpool(exchange.partners)]
+@router.get(
+    "/partners",
+    summary="Registered partners (a webhook URL only to operators and to its own partner)",
+    operation_id="listPartners",
+)
+async def list_partners(exchange: ExchangeDep, principal: PrincipalDep) -> list[s.PartnerRead]:
+    return [_shown(p, principal) for p in await run_in_threadpool(exchange.partners)]
+
+
+def _shown(record: PartnerRecord, principal: Principal) -> s.PartnerRead:
+    """A partner as ``principal`` may see it: a webhook URL often carries the receiver's own
+    secret (a token in its path or query), so only operators and the partner itself see it."""
+    read = convert.partner(record)
+    if not principal.is_operator and principal.partner_key != record.key:
+        read.webhook_url = None
+    return read
 
 
 @router.post(
@@ -49,8 +64,8 @@ async def register_partner(
     operation_id="getPartner",
     responses={404: _problem("Not registered")},
 )
-async def get_partner(key: str, exchange: ExchangeDep, _: PrincipalDep) -> s.PartnerRead:
-    return convert.partner(await run_in_threadpool(exchange.partner, key))
+async def get_partner(key: str, exchange: ExchangeDep, principal: PrincipalDep) -> s.PartnerRead:
+    return _shown(await run_in_threadpool(exchange.partner, key), principal)
 
 
 @router.put(
