@@ -653,3 +653,25 @@ def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> No
     ok = api.client.post("/v1/bundles", content=bundle.data, headers=headers)
     assert ok.status_code == 201 and ok.json()["accepted"] == 1
     assert_problem(api.client.post("/v1/bundles", content=bundle.data, headers=headers), 409)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/acknowledgements", {"deliveryIds": [True]}, "deliveryIds"),
+        ("/v1/acknowledgements", {"deliveryIds": ["8"]}, "deliveryIds"),
+        ("/v1/acknowledgements", {"deliveryIds": [8.0]}, "deliveryIds"),
+        ("/v1/purges", {"olderThanDays": 36500, "dryRun": "no"}, "dryRun"),
+        ("/v1/purges", {"olderThanDays": 36500, "dryRun": 0}, "dryRun"),
+        ("/v1/purges", {"olderThanDays": "0", "dryRun": True}, "olderThanDays"),
+    ],
+)
+def test_a_json_value_of_the_wrong_type_is_refused_not_converted(
+    api: Api, path: str, body: dict[str, Any], field: str
+) -> None:
+    """`true` was read as delivery 1 (and acknowledged it), "no" as a real purge."""
+    who = "justid" if "acknowledgements" in path else "operator"
+    r = api.client.post(path, json=body, headers=api.h(who))
+    problem = assert_problem(r, 400)
+    assert [p["field"] for p in problem["problems"]][0].startswith(f"body:{field}")
+    assert not [a for a in api.runtime.store.audit_log(limit=100) if a.action == "purged"]

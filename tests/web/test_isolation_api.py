@@ -371,7 +371,7 @@ BIG = str(2**70)  # past the 64 bits a store holds
         ("GET", f"/v1/manual-records?after={BIG}", None, "operator"),
         ("GET", f"/v1/unmatched-messages?after={BIG}", None, "operator"),
         ("POST", f"/v1/dead-letters/{BIG}/resends", None, "operator"),
-        ("POST", "/v1/acknowledgements", {"deliveryIds": [BIG]}, "justid"),
+        ("POST", "/v1/acknowledgements", {"deliveryIds": [int(BIG)]}, "justid"),
     ],
 )
 def test_a_number_past_what_the_store_holds_is_a_400_not_a_500(

@@ -22,6 +22,14 @@ class Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+class RequestModel(Model):
+    """A request body: strict, so that a JSON value of the wrong type is refused, not
+    converted (`true` is no delivery id 1, "no" is no dry run, "8" is no number). A date field
+    takes its text through a validator of its own."""
+
+    model_config = ConfigDict(strict=True)
+
+
 class Range(Model):
     first: int
     last: int
@@ -74,7 +82,7 @@ class DeliveryPage(Model):
     deliveries: list[DeliveryRead]
 
 
-class AcknowledgementCreate(Model):
+class AcknowledgementCreate(RequestModel):
     delivery_ids: list[int] = Field(min_length=1, max_length=1000)
 
 
@@ -87,7 +95,7 @@ class AcknowledgementRead(Model):
     results: list[AckResultRead]
 
 
-class FailureCreate(Model):
+class FailureCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
     retry_after: float | None = Field(default=None, ge=0, le=86_400)
 
@@ -98,7 +106,7 @@ class FailureRead(Model):
     retry_at: datetime | None
 
 
-class PartnerCreate(Model):
+class PartnerCreate(RequestModel):
     key: str = Field(min_length=1, max_length=40)
     oin: str | None = Field(default=None, pattern=r"^[0-9]{20}$")
     name: str | None = Field(default=None, max_length=200)
@@ -112,11 +120,11 @@ class PartnerRead(Model):
     created_at: datetime
 
 
-class WebhookUpdate(Model):
+class WebhookUpdate(RequestModel):
     url: str | None = Field(max_length=2000)
 
 
-class CredentialCreate(Model):
+class CredentialCreate(RequestModel):
     role: Literal["partner", "operator", "viewer"]
     partner: str | None = None
     person: str | None = Field(default=None, max_length=100)
@@ -143,7 +151,7 @@ class CredentialCreated(Model):
     token: str = Field(description="Shown once; only its hash is stored")
 
 
-class ChannelUpdate(Model):
+class ChannelUpdate(RequestModel):
     state: Literal["open", "held"]
     reason: str = Field(default="", max_length=500)
     rate: float | None = Field(
@@ -251,7 +259,7 @@ class QueueRead(Model):
     oldest_waiting: datetime | None
 
 
-class PurgeCreate(Model):
+class PurgeCreate(RequestModel):
     older_than_days: float = Field(gt=0, le=36_500)
     dry_run: bool = False
 
@@ -284,7 +292,7 @@ class BundleImportRead(Model):
     quarantined: int = Field(description="Events held in quarantine (the partner is not online)")
 
 
-class SigningKeyUpdate(Model):
+class SigningKeyUpdate(RequestModel):
     public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key")
 
 

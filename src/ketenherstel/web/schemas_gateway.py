@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ketenherstel.web.schemas import Model
+from ketenherstel.web.schemas import Model, RequestModel
 
 FINDING_PATTERN = r"^F[0-9a-f]{12}$"
 
@@ -40,7 +40,7 @@ class FindingRead(Model):
     history: list[DecisionRead]
 
 
-class DecisionIn(Model):
+class DecisionIn(RequestModel):
     status: Literal["under-review", "false-positive", "confirmed"]
     reason: str = Field(default="", max_length=500, description="Required for a false positive")
 
@@ -61,7 +61,7 @@ class AllowRead(Model):
     active: bool
 
 
-class AllowIn(Model):
+class AllowIn(RequestModel):
     network: str = Field(min_length=1, max_length=64, description="A network (CIDR)")
     reason: str = Field(min_length=1, max_length=500)
     until: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD")

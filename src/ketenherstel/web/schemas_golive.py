@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ketenherstel.web.schemas import Model
+from ketenherstel.web.schemas import Model, RequestModel
 
 
 class PlanStepRead(Model):
@@ -25,7 +25,7 @@ class PlanRead(PlanSummaryRead):
     plan: dict[str, Any] = Field(description="The whole plan: isolation, priorities and waves")
 
 
-class StepRunCreate(Model):
+class StepRunCreate(RequestModel):
     dry_run: bool = Field(False, description="Show what the step would change; change nothing")
 
 

@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from ketenherstel.web.schemas import Model, SequenceGap
+from ketenherstel.web.schemas import Model, RequestModel, SequenceGap
 
 _NAME = Field(min_length=1, max_length=200)
 
 
-class PartnerStateUpdate(Model):
+class PartnerStateUpdate(RequestModel):
     state: Literal["online", "isolated", "returning"]
     reason: str = Field(max_length=500, description="Why (kept on the partner's record)")
 
@@ -25,7 +25,7 @@ class PartnerStateRead(Model):
     changed_by: str | None
 
 
-class RouteCreate(Model):
+class RouteCreate(RequestModel):
     type: str = _NAME
     sender: str = Field(min_length=1, max_length=40)
     around: str = Field(min_length=1, max_length=40, description="The partner that is dark")
@@ -102,7 +102,7 @@ class QuarantineCheckRead(Model):
     clean: bool
 
 
-class ReleaseCreate(Model):
+class ReleaseCreate(RequestModel):
     partner: str = Field(min_length=1, max_length=40)
     reason: str = Field(max_length=500)
     expected: int | None = Field(

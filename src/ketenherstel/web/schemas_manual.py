@@ -11,7 +11,7 @@ from pydantic import Field
 from ketenherstel.exchange.manual import ImportResult
 from ketenherstel.manual import type_alias
 from ketenherstel.store.manual_ports import InterimProcedure, ManualRecord, UnmatchedMessage
-from ketenherstel.web.schemas import Model, ts
+from ketenherstel.web.schemas import Model, RequestModel, ts
 
 _WHEN = (
     "When the work was done: dd-mm-yyyy, dd-mm-yyyy hh:mm or ISO 8601; Europe/Amsterdam when "
@@ -24,7 +24,7 @@ _FIELDS = (
 Status = Literal["registered", "matched", "confirmed", "corrected", "withdrawn"]
 
 
-class ManualRecordCreate(Model):
+class ManualRecordCreate(RequestModel):
     partner: str = Field(min_length=1, max_length=200, description="Partner key or name")
     case: str = Field(min_length=1, max_length=200, description="The case number (parketnummer)")
     type: str = Field(
@@ -70,11 +70,11 @@ class ManualRecordPage(Model):
     next_after: int | None = Field(description="Pass as `after` for the next page; null at the end")
 
 
-class ManualReasonCreate(Model):
+class ManualReasonCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class ManualCorrectionCreate(Model):
+class ManualCorrectionCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
     case: str | None = Field(default=None, min_length=1, max_length=200)
     type: str | None = Field(default=None, min_length=1, max_length=200)
@@ -139,7 +139,7 @@ class UnmatchedMessagePage(Model):
     next_after: int | None
 
 
-class InterimProcedureCreate(Model):
+class InterimProcedureCreate(RequestModel):
     process: str = Field(min_length=1, max_length=100, description="The chain process key")
     replaces: str = Field(
         min_length=1, max_length=2000, description="What replaces the digital flow, in words"
@@ -175,7 +175,7 @@ class InterimProcedureRead(Model):
     retired_by: str | None = Field(description="The go-live wave that retired it")
 
 
-class RetirementCreate(Model):
+class RetirementCreate(RequestModel):
     wave: str = Field(min_length=1, max_length=100, description="The go-live wave that opened")
 
 

@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from ketenherstel.web.schemas import Model
+from ketenherstel.web.schemas import Model, RequestModel
 
 HOP_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 REPORT_PATTERN = r"^r[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$"
 
 
-class HopIn(Model):
+class HopIn(RequestModel):
     name: str = Field(
         pattern=HOP_PATTERN,
         description="The hop's name; without `file` a live ledger: accepted, routed, delivered, "
@@ -47,7 +47,7 @@ class HopIn(Model):
     )
 
 
-class ReconcileIn(Model):
+class ReconcileIn(RequestModel):
     hops: list[HopIn] = Field(min_length=2, max_length=8, description="The hops in chain order")
     sla: dict[str, str] = Field(
         default_factory=dict,
@@ -111,7 +111,7 @@ class ReconciliationRead(Model):
     limits: dict[str, float] = Field(description="The limits applied, in seconds per type")
 
 
-class ResendIn(Model):
+class ResendIn(RequestModel):
     dry_run: bool = Field(default=False, description="List what would be re-sent; change nothing")
 
 

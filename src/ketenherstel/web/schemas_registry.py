@@ -18,7 +18,7 @@ from ketenherstel.registry.limits import (
     MAX_TEXT,
 )
 from ketenherstel.registry.service import GROUP
-from ketenherstel.web.schemas import Model
+from ketenherstel.web.schemas import Model, RequestModel
 
 SKN_PATTERN = r"^SKN-[0-9]{10}$"
 """As ``registry.service`` checks it: the pseudonymous strafrechtketennummer."""
@@ -47,8 +47,13 @@ _YMD = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 def _ymd(value: object) -> object:
     """Only YYYY-MM-DD: no timestamp, no date-time (the body arrives as Python values, so
     pydantic's strict mode would refuse every string)."""
-    if isinstance(value, date) or (isinstance(value, str) and _YMD.match(value)):
+    if isinstance(value, date):
         return value
+    if isinstance(value, str) and _YMD.match(value):
+        try:
+            return date.fromisoformat(value)  # a request body is strict: a date, not its text
+        except ValueError:
+            pass
     raise ValueError("a date as YYYY-MM-DD is required")
 
 
@@ -119,7 +124,7 @@ class HoldAdviceRead(Model):
 # -- catch-up -----------------------------------------------------------------------------
 
 
-class CatchUpCreate(Model):
+class CatchUpCreate(RequestModel):
     limit: int = Field(1000, ge=1, le=1000, description="Deliveries per pull")
     max_batches: int | None = Field(
         None,
@@ -146,7 +151,7 @@ class CatchUpRead(Model):
 # -- screenings and decisions ---------------------------------------------------------------
 
 
-class ScreeningCreate(Model):
+class ScreeningCreate(RequestModel):
     reference: str = Field(
         pattern=REFERENCE_PATTERN,
         description="The consumer's own reference, unique: 1-64 letters, digits, '.', '_', ':' "
@@ -193,7 +198,7 @@ class ScreeningRead(Model):
     freshness: FreshnessRead
 
 
-class DecisionCreate(Model):
+class DecisionCreate(RequestModel):
     decision: Decision
     decided_date: Day = Field(description=_DATE)
 
@@ -270,7 +275,7 @@ class RescreenCountRead(Model):
     count: int
 
 
-class RescreenActionCreate(Model):
+class RescreenActionCreate(RequestModel):
     reference: str = Field(pattern=REFERENCE_PATTERN)
     case_key: str = Field(min_length=1, max_length=MAX_TEXT)
     direction: Direction
