@@ -673,5 +673,5 @@ def test_a_json_value_of_the_wrong_type_is_refused_not_converted(
     who = "justid" if "acknowledgements" in path else "operator"
     r = api.client.post(path, json=body, headers=api.h(who))
     problem = assert_problem(r, 400)
-    assert [p["field"] for p in problem["problems"]][0].startswith(f"body:{field}")
+    assert problem["problems"][0]["field"].startswith(f"body:{field}")
     assert not [a for a in api.runtime.store.audit_log(limit=100) if a.action == "purged"]
