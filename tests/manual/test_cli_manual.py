@@ -300,3 +300,24 @@ def test_a_procedure_stored_with_a_date_out_of_range_is_listed_not_a_crash(store
     code, out, err = run(procedures_app, "list", "--store", store)
     assert code == 0, err
     assert out.count("(out of range:") == 2
+
+
+def test_a_role_or_reason_with_a_control_character_is_refused(store: str) -> None:
+    """An escape sequence in a registering role was stored, and shown to the next terminal."""
+    code, _, err = run(
+        manual_app,
+        "add",
+        "--partner", "om",
+        "--case", "13-100001-25",
+        "--type", "uitspraak-geregistreerd",
+        "--when", "21-07-2025 14:30",
+        "--role", "gri\x1b[31mffie",
+        "--field", "judgmentDate=18-07-2025",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 1 and "registering role holds a control or invisible character (U+001B)" in err
+    _, out, _ = run(manual_app, "list", "--store", store)
+    assert "13-100001-25" not in out
+    assert add(store)[0] == 0
+    code, _, err = run(manual_app, "withdraw", "1", "--reason", "typo\x00", "--store", store)
+    assert code != 0 and "control or invisible characters (U+0000)" in err

@@ -415,7 +415,17 @@ def test_channel_bad_input(api: Api) -> None:
     url = "/v1/channels/justid/om/process:aanhouding"
     body = assert_problem(api.client.put(url, json=held, headers=h), 400)
     assert "in scope 'process:aanhouding'" in body["detail"]
+    for hidden, named in (
+        ("x\u0000y", "U+0000"),
+        ("\u001b[31mred", "U+001B"),
+        ("a\u202eb", "U+202E"),
+    ):
+        held = {"state": "held", "reason": hidden}
+        body = assert_problem(api.client.put("/v1/channels/om/*", json=held, headers=h), 400)
+        assert f"a reason holds no control or invisible characters ({named})" in body["detail"]
     assert api.client.get("/v1/channel-events", headers=h).json() == []
+    held = {"state": "held", "reason": "two lines:\n\tthe OM is dark"}  # tabs and breaks are text
+    assert api.client.put("/v1/channels/om/*", json=held, headers=h).is_success
 
 
 def test_trail_shows_every_step_to_sender_receiver_and_operator_only(api: Api) -> None:

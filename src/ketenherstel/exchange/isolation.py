@@ -29,6 +29,7 @@ from ketenherstel.store.ports import (
     Store,
 )
 from ketenherstel.store.rules import ANY, PROCESS_PREFIX, Rule
+from ketenherstel.text import hidden_character
 
 _ROUTE_CACHE_SECONDS = 1.0
 _CHECK_PAGE = 5_000
@@ -655,6 +656,9 @@ def _reason(reason: str, why: str = "") -> None:
         raise InvalidInput("say why (reason)" + (f": {why}" if why else ""))
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"a reason is at most {MAX_REASON} characters, not {len(reason):,}")
+    hidden = hidden_character(reason)
+    if hidden is not None:
+        raise InvalidInput(f"a reason holds no control or invisible characters ({hidden})")
 
 
 def _named(position: int, message: StoredFact | MessageRecord) -> str:

@@ -47,6 +47,7 @@ from ketenherstel.store.manual_ports import (
     UnmatchedMessage,
 )
 from ketenherstel.store.ports import AuditRecord
+from ketenherstel.text import hidden_character
 
 MAX_REASON = 500
 
@@ -141,8 +142,13 @@ class ManualWork:
     @staticmethod
     def _reason(reason: str) -> str:
         text = reason.strip()
-        if not text or len(text) > MAX_REASON:
-            why = f"give a reason of 1 to {MAX_REASON} characters"
+        hidden = hidden_character(text)
+        if not text or len(text) > MAX_REASON or hidden is not None:
+            why = (
+                f"give a reason of 1 to {MAX_REASON} characters"
+                if hidden is None
+                else f"a reason holds no control or invisible characters ({hidden})"
+            )
             raise InvalidInput(why, [Problem(None, "reason", why)])
         return text
 

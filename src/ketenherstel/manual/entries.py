@@ -20,6 +20,7 @@ from typing import Any
 from ketenherstel.chain import Chain
 from ketenherstel.manual._dates import amsterdam, outside_dates, parse_day, parse_when
 from ketenherstel.manual.errors import Refusal
+from ketenherstel.text import hidden_character
 
 MAX_TEXT = 200
 
@@ -114,6 +115,9 @@ def _text(raw: str, what: str, where: str, line: int | None, out: list[Refusal])
         out.append(Refusal(line, where, f"missing {what}"))
     elif len(value) > MAX_TEXT:
         out.append(Refusal(line, where, f"{what} is longer than {MAX_TEXT} characters"))
+    elif (hidden := hidden_character(value)) is not None:
+        why = f"{what} holds a control or invisible character ({hidden})"
+        out.append(Refusal(line, where, why))
     return value
 
 

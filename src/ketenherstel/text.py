@@ -1,0 +1,24 @@
+"""Typed text that the system keeps and shows again: a reason for a change, a registering role.
+
+Such a text is shown later in a terminal, a table, a web page or a briefing. A control
+character in it (an escape sequence, a NUL, a backspace) can rewrite what a terminal shows, and
+an invisible formatting character (a right-to-left override) can make it read as something
+else. They are refused where the text comes in; tabs and line breaks are text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["hidden_character"]
+
+_TEXT = frozenset("\t\n\r")
+
+
+def hidden_character(text: str) -> str | None:
+    """The first control or invisible formatting character in ``text``, named (``U+001B``),
+    or None when it has none."""
+    for ch in text:
+        if ch not in _TEXT and unicodedata.category(ch) in ("Cc", "Cf"):
+            return f"U+{ord(ch):04X}"
+    return None
