@@ -36,7 +36,9 @@ def run(app: object, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def add(store: str, case: str = "13-100001-25") -> tuple[int, str, str]:
+def add(
+    store: str, case: str = "13-100001-25", role: str = "parket Amsterdam"
+) -> tuple[int, str, str]:
     return run(
         manual_app,
         "add",
@@ -44,7 +46,7 @@ def add(store: str, case: str = "13-100001-25") -> tuple[int, str, str]:
         "--case", case,
         "--type", "uitspraak-geregistreerd",
         "--when", "21-07-2025 14:30",
-        "--role", "parket Amsterdam",
+        "--role", role,
         "--field", "judgmentDate=18-07-2025",
         "--store", store,
     )  # fmt: skip
@@ -270,17 +272,7 @@ def test_an_unknown_partner_or_process_to_list_is_one_line_not_an_empty_table(
 
 def test_text_that_looks_like_markup_is_listed_as_it_is(store: str) -> None:
     """A registering role typed as '[/x]' (or a partner's text) used to crash the list."""
-    code, _, err = run(
-        manual_app,
-        "add",
-        "--partner", "om",
-        "--case", "13-100001-25",
-        "--type", "uitspraak-geregistreerd",
-        "--when", "21-07-2025 14:30",
-        "--role", "parket [/x] Amsterdam",
-        "--field", "judgmentDate=18-07-2025",
-        "--store", store,
-    )  # fmt: skip
+    code, _, err = add(store, role="parket [/x] Amsterdam")
     assert code == 0, err
     code, out, err = run(manual_app, "list", "--store", store)
     assert code == 0, err
@@ -304,17 +296,7 @@ def test_a_procedure_stored_with_a_date_out_of_range_is_listed_not_a_crash(store
 
 def test_a_role_or_reason_with_a_control_character_is_refused(store: str) -> None:
     """An escape sequence in a registering role was stored, and shown to the next terminal."""
-    code, _, err = run(
-        manual_app,
-        "add",
-        "--partner", "om",
-        "--case", "13-100001-25",
-        "--type", "uitspraak-geregistreerd",
-        "--when", "21-07-2025 14:30",
-        "--role", "gri\x1b[31mffie",
-        "--field", "judgmentDate=18-07-2025",
-        "--store", store,
-    )  # fmt: skip
+    code, _, err = add(store, role="gri\x1b[31mffie")
     assert code == 1 and "registering role holds a control or invisible character (U+001B)" in err
     _, out, _ = run(manual_app, "list", "--store", store)
     assert "13-100001-25" not in out
