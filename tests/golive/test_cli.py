@@ -133,6 +133,22 @@ def test_forecast_prints_a_table_and_writes_json_and_a_chart(
     data = json.loads(out_json.read_text(encoding="utf-8"))
     assert {c["channel"] for c in data["channels"]} == {"om->justid", "politie->om"}
     assert ET.parse(out_svg).getroot().tag.endswith("svg")
+    unlimited = {c["channel"]: c["unlimited"] for c in data["channels"]}
+    assert unlimited["om->justid"] is False  # its default rate limits it
+    assert ("not limited: politie->om" in stdout) is unlimited["politie->om"]
+
+
+def test_forecast_says_which_channels_it_knew_no_limit_for(tmp_path: Path, backlog: str) -> None:
+    """Without a rate, a backlog of any size drained in one step, and nothing said so."""
+    out_json = tmp_path / "f.json"
+    code, stdout, stderr = run(
+        "forecast", "om-2025", "--backlog", backlog, "--start", START, "--json", str(out_json),
+    )  # fmt: skip
+    assert code == 0, stderr
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    free = sorted(c["channel"] for c in data["channels"] if c["unlimited"])
+    assert "om->justid" in free
+    assert f"not limited: {', '.join(free)} drained at once" in " ".join(stdout.split())
 
 
 def test_forecast_refuses_an_output_it_cannot_write_before_it_runs(

@@ -306,6 +306,7 @@ def test_results_become_table_rows_json_data_and_a_chart(chain: Chain) -> None:
             "missed": 10,
             "first_missed": "2025-08-18T17:00+02:00",
             "remaining": 0,
+            "unlimited": False,
         }
     ]
     data = result.to_dict()

@@ -71,6 +71,7 @@ class _Channel:
     delivered: float = 0.0
     last_delivery: datetime | None = None
     days: dict[date, list[float]] = field(default_factory=dict)
+    unlimited: bool = False  # delivered something with no rate limiting it
 
 
 def simulate(
@@ -266,6 +267,7 @@ def _drain(
             finish = max((used[b] / capacity[b] for b in state.budgets), default=0.0)
             _deliver(state, bucket, amount, now + begin * step, now + finish * step, start, step)
             channel = channels[_pair(state.flow)]
+            channel.unlimited = channel.unlimited or not state.budgets
             channel.delivered += amount
             _day(channel, now)[2] += amount
             delivered_at = now + finish * step
@@ -325,4 +327,5 @@ def _result(
         arrived=channel.arrived,
         delivered=channel.delivered,
         remaining=sum(sum(b.count for b in s.buckets) for s in states),
+        unlimited=channel.unlimited,
     )

@@ -280,6 +280,15 @@ def forecast(
             f"{c.remaining:,.0f}",
         )
     out().print(table)
+    unlimited = [c.channel for c in result.channels if c.unlimited]
+    if unlimited:
+        out().print(
+            f"not limited: {', '.join(unlimited)} drained at once while open, as neither the "
+            "plan nor --default-rate RECEIVER=RATE gives a rate; their empty dates are as early "
+            "as can be",
+            style="yellow",
+            highlight=False,
+        )
     if measured is not None:
         versus = Table(
             "channel", "forecast empty", "actual empty", "days late", title="Forecast vs actual"

@@ -106,6 +106,9 @@ class ChannelForecast:
     arrived: float
     delivered: float
     remaining: float
+    unlimited: bool = False
+    """Some of it drained at once: open, with no rate in the plan and no default rate for its
+    receiver (the forecast then knows no limit, and says so)."""
 
     @property
     def channel(self) -> str:
@@ -150,6 +153,7 @@ class ForecastResult:
                     "missed": round(c.missed_total),
                     "first_missed": first.isoformat(timespec="minutes") if first else None,
                     "remaining": round(c.remaining),
+                    "unlimited": c.unlimited,
                 }
             )
         return rows
