@@ -247,6 +247,9 @@ def test_missing_bad_and_revoked_tokens_are_401(api: Api) -> None:
     assert len(api.runtime.exchange._tokens) == cached  # unknown tokens are not remembered
     malformed = {"Authorization": "Bearer nonsense", **ct}
     assert_problem(api.client.post("/v1/events", content=event, headers=malformed), 401)
+    short = {"Authorization": "Bearer kh_bad", **ct}
+    problem = assert_problem(api.client.post("/v1/events", content=event, headers=short), 401)
+    assert "a token is kh_ and 43 letters" in problem["detail"]
     basic = {"Authorization": f"Basic {api.tokens['politie']}", **ct}
     assert_problem(api.client.post("/v1/events", content=event, headers=basic), 401)
     empty = {"Authorization": "Bearer ", **ct}

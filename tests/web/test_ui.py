@@ -119,6 +119,7 @@ def test_pages_need_a_session_and_public_pages_do_not(ui: Ui) -> None:
     [
         ("", "vul uw token in"),
         ("not-a-token", "dit is geen token"),
+        ("kh_bad", "een token is kh_ gevolgd door 43 letters"),  # it begins with kh_ all right
         ("kh_" + "x" * 43, "onbekend of ingetrokken"),
     ],
 )

@@ -152,7 +152,9 @@ class Exchange(IsolationMixin, BundleMixin):
 
     def authenticate_token(self, token: str) -> Principal:
         if not auth.looks_like_token(token):
-            raise Unauthenticated("the bearer token is malformed; tokens look like kh_…")
+            raise Unauthenticated(
+                "the bearer token is malformed: a token is kh_ and 43 letters, digits, - or _"
+            )
         digest = auth.hash_token(token)
         now = self.clock()
         cached = self._tokens.get(digest)

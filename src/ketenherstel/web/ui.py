@@ -272,7 +272,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         except Unauthenticated as exc:
             msg = str(exc)
             if "malformed" in msg:
-                msg = "dit is geen token: een token begint met kh_"
+                msg = "dit is geen token: een token is kh_ gevolgd door 43 letters, cijfers, - of _"
             elif "unknown" in msg or "revoked" in msg:
                 msg = "dit token is onbekend of ingetrokken"
             return _page(
