@@ -16,6 +16,7 @@ from ketenherstel.store.ports import (
     LeaseParams,
     NewMessage,
     NotFound,
+    Refused,
     Store,
 )
 
@@ -241,8 +242,10 @@ class StoreContract:
     def test_resend_of_a_live_delivery_is_refused(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         [d] = lease(store)
-        with pytest.raises(NotFound):
+        with pytest.raises(Refused, match="is leased, not dead-lettered"):
             store.resend(delivery_id=d.delivery_id, now=2.0, actor="op")
+        with pytest.raises(NotFound, match="no delivery 99999"):
+            store.resend(delivery_id=99999, now=2.0, actor="op")
 
     def test_ack_is_only_for_the_receiver_and_idempotent(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a", receivers=("om", "justid"))])], now=1.0)

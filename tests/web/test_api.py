@@ -347,9 +347,12 @@ def test_failure_report_retries_then_dead_letters_and_resend_keeps_the_id(api: A
     [d3] = pull(api, "om")
     assert d3["event"]["id"] == event["id"]
     assert d3["deliveryId"] == d["deliveryId"]
+    again = api.client.post(
+        f"/v1/dead-letters/{d['deliveryId']}/resends", headers=api.h("operator")
+    )
+    assert "not dead-lettered" in assert_problem(again, 409)["detail"]
     assert_problem(
-        api.client.post(f"/v1/dead-letters/{d['deliveryId']}/resends", headers=api.h("operator")),
-        409,
+        api.client.post("/v1/dead-letters/99999/resends", headers=api.h("operator")), 404
     )
 
 

@@ -564,6 +564,8 @@ class Exchange(IsolationMixin, BundleMixin):
                 delivery_id=delivery_id, now=self.clock(), actor=principal.name
             )
         except ports.NotFound as exc:
+            raise NotFound(str(exc)) from None
+        except ports.Refused as exc:  # there is one, but it is not dead-lettered
             raise StateConflict(str(exc)) from None
         self._audit(principal, "delivery-resent", str(delivery_id), "")
         return record

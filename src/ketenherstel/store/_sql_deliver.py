@@ -17,6 +17,7 @@ from ketenherstel.store.ports import (
     NotFound,
     PurgeResult,
     QueueStats,
+    Refused,
     TrailEntry,
 )
 from ketenherstel.store.rules import RuleSet
@@ -453,7 +454,7 @@ class DeliverySql(SqlBase):
             if row is None:
                 raise NotFound(f"no delivery {delivery_id}")
             if row[0] != "dead":
-                raise NotFound(f"delivery {delivery_id} is {row[0]}, not dead-lettered")
+                raise Refused(f"delivery {delivery_id} is {row[0]}, not dead-lettered")
             # The rules may have changed while it was dead: a re-send honours the ones in force.
             self._back_to_ready(
                 cur,

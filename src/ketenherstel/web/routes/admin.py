@@ -233,7 +233,11 @@ async def list_dead_letters(
     summary="Re-send a dead-lettered delivery (it keeps its original id)",
     operation_id="resendDeadLetter",
     status_code=201,
-    responses={**_WRITE, 409: _problem("The delivery is not dead-lettered")},
+    responses={
+        **_WRITE,
+        404: _problem("No such delivery"),
+        409: _problem("The delivery is not dead-lettered"),
+    },
 )
 async def resend(
     delivery_id: Annotated[int, Path(alias="deliveryId")],
