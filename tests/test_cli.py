@@ -196,7 +196,10 @@ def test_send_pull_ack_trail_over_http(live: tuple[str, dict[str, str]], tmp_pat
     assert [d["event"]["id"] for d in pulled] == [e["id"] for e in events]
     ids = [str(d["deliveryId"]) for d in pulled]
     code, out, _ = run("ack", *ids, "--url", url, "--token", tokens["om"])
-    assert out.count("acked") == 3
+    assert code == 0 and out.count("acked") == 3
+    code, out, err = run("ack", ids[0], "99999", "--url", url, "--token", tokens["om"])
+    assert code == 1 and "already-acked" in out and "99999: not-found" in out
+    assert "1 of 2 not acknowledged" in err
     code, out, _ = run(
         "trail", events[0]["source"], events[0]["id"], "--url", url, "--token", tokens["om"]
     )

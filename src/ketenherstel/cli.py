@@ -616,10 +616,15 @@ def ack_cmd(
     url: UrlOpt = "http://127.0.0.1:8000",
     token: TokenOpt = "",
 ) -> None:
-    """Acknowledge deliveries as processed."""
+    """Acknowledge deliveries as processed. Exit code 1 when one of them could not be: not
+    yours or no such delivery, never handed out, or dead-lettered (already acked is fine)."""
     with client(url, token) as c:
-        for r in c.ack(delivery_ids):
-            out.print(f"{r['deliveryId']}: {r['status']}")
+        results = c.ack(delivery_ids)
+    for r in results:
+        out.print(f"{r['deliveryId']}: {r['status']}")
+    refused = [r for r in results if r["status"] not in ("acked", "already-acked")]
+    if refused:
+        raise fail(f"{len(refused)} of {len(results)} not acknowledged (see above)", 1)
 
 
 @app.command()
