@@ -72,6 +72,12 @@ def test_add_list_show_and_settle(store: str) -> None:
     )
     assert code == 0, err
     assert "'13-100001-25' → '13-100002-25'" in out
+    _, before, _ = run(manual_app, "show", "1", "--store", store)
+    code, _, err = run(  # the same case again: nothing to correct, and no history entry
+        manual_app, "correct", "1", "--reason", "same", "--case", "13-100002-25", "--store", store
+    )
+    assert code == 1 and "nothing to correct: manual record 1 already has these values" in err
+    assert run(manual_app, "show", "1", "--store", store)[1] == before
     code, out, _ = run(manual_app, "confirm", "1", "--reason", "seen the file", "--store", store)
     assert "manual record 1: confirmed" in out
     code, out, _ = run(manual_app, "show", "1", "--store", store)

@@ -325,6 +325,16 @@ class ManualWork:
         correction = ManualCorrection(
             checked.case, checked.type, checked.fields, checked.bkey, checked.happened_at
         )
+        if (old.case, old.type, old.fields, old.bkey, old.happened_at) == (
+            correction.case,
+            correction.type,
+            correction.fields,
+            correction.bkey,
+            correction.happened_at,
+        ):
+            raise InvalidInput(
+                f"nothing to correct: manual record {record_id} already has these values"
+            )
         with _store_errors():
             record = self.store.correct_manual(
                 record_id=record_id,
