@@ -197,6 +197,8 @@ def test_send_pull_ack_trail_over_http(live: tuple[str, dict[str, str]], tmp_pat
     ids = [str(d["deliveryId"]) for d in pulled]
     code, out, _ = run("ack", *ids, "--url", url, "--token", tokens["om"])
     assert code == 0 and out.count("acked") == 3
+    code, _, err = run("pull", "--url", "127.0.0.1:8000", "--token", tokens["om"])
+    assert code == 2 and "--url '127.0.0.1:8000' is not an http:// or https:// address" in err
     code, out, err = run("ack", ids[0], "99999", "--url", url, "--token", tokens["om"])
     assert code == 1 and "already-acked" in out and "99999: not-found" in out
     assert "1 of 2 not acknowledged" in err

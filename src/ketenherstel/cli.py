@@ -504,10 +504,13 @@ def chain_check(file: Annotated[Path, typer.Argument(help="The chain file to che
 def client(url: str, token: str) -> Iterator[Any]:
     import httpx
 
-    from ketenherstel.client import ClientError, ExchangeClient
+    from ketenherstel.client import ClientError, ExchangeClient, bad_url
 
     if not token:
         raise fail("give --token or set KETENHERSTEL_TOKEN")
+    why = bad_url(url)
+    if why is not None:
+        raise fail(why)
     with ExchangeClient(url, token) as c:
         try:
             yield c

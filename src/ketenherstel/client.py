@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import orjson
@@ -23,6 +23,19 @@ class ClientError(Exception):
             where = f"event {p['index']} " if p.get("index") is not None else ""
             lines.append(f"  {where}{p.get('field') or '(event)'}: {p.get('reason')}")
         super().__init__("\n".join(lines))
+
+
+def bad_url(url: str) -> str | None:
+    """Why ``url`` cannot be the exchange's address (it is no http or https URL with a host),
+    or None. A typo there is a mistake to report, not an outage to retry."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError as exc:
+        return f"--url {url!r} is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"--url {url!r} is not an http:// or https:// address with a host"
+    return None
 
 
 class ExchangeClient:

@@ -168,6 +168,9 @@ def test_forward_once_exits_1_while_unreachable_and_0_when_done(
     assert code == 2 and "refused" in err
     code, _, err = run("forward", "--once", "--db", db)
     assert code == 2 and "--token" in err
+    for typo in ("notaurl", "ftp://h/", "http://", "http://h:port/"):  # a mistake, not an outage
+        code, _, err = run("forward", "--once", "--db", db, "--url", typo, "--token", "t")
+        assert code == 2 and f"--url {typo!r} is not" in err, err
 
 
 def test_markup_in_a_path_is_shown_in_the_error_not_applied(tmp_path: Path) -> None:

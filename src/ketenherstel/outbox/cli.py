@@ -212,10 +212,13 @@ def forward(
 ) -> None:
     """Forward pending messages to the exchange; with --once exit 0 when done, 1 when the
     exchange is unreachable (all kept pending), 2 when it refused."""
-    from ketenherstel.client import ExchangeClient
+    from ketenherstel.client import ExchangeClient, bad_url
 
     if not token:
         raise fail("give --token or set KETENHERSTEL_TOKEN (the partner's token)")
+    why = bad_url(url)
+    if why is not None:
+        raise fail(why)
     with _outbox(db) as box, ExchangeClient(url, token, timeout=30) as client:
         if once:
             result = box.forward_once(client, batch_size=batch_size)
