@@ -208,6 +208,19 @@ def test_send_pull_ack_trail_over_http(live: tuple[str, dict[str, str]], tmp_pat
     assert code == 0 and "acked" in out
 
 
+def test_send_names_each_sequence_gap_once(
+    live: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """Gaps of one were printed as ranges: 'missing 2-2, 4-6'."""
+    url, tokens = live
+    events = [pv_event(case=f"10-00001{n}-25", sequence=n) for n in (1, 3, 7)]
+    path = tmp_path / "gaps.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events))
+    code, out, err = run("send", str(path), "--url", url, "--token", tokens["politie"])
+    assert code == 0 and "3 accepted" in out, err
+    assert "missing 2, 4-6" in " ".join(err.split())
+
+
 def test_send_rejects_bad_files_and_bad_events(
     live: tuple[str, dict[str, str]], tmp_path: Path, store: str
 ) -> None:

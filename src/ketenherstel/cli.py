@@ -588,7 +588,10 @@ def send(
             accepted += result["accepted"]
             duplicates += result["duplicates"]
             for gap in result["sequenceGaps"]:
-                ranges = ", ".join(f"{r['first']}-{r['last']}" for r in gap["missing"])
+                ranges = ", ".join(
+                    str(r["first"]) if r["first"] == r["last"] else f"{r['first']}-{r['last']}"
+                    for r in gap["missing"]
+                )
                 err.print(f"sequence gap from {gap['source']}: missing {ranges}")
             progress.advance(task, len(chunk))
     out.print(f"{accepted} accepted, {duplicates} duplicates")

@@ -267,7 +267,8 @@ def quarantine_request(
         _print_check(check)
         out.print(
             f"release {release.id} asked by {release.requested_by} for {release.messages} "
-            f"messages; another operator approves it with `quarantine approve {release.id}`",
+            f"message{'' if release.messages == 1 else 's'}; another operator approves it with "
+            f"`quarantine approve {release.id}`",
             highlight=False,
         )
 

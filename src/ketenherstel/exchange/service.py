@@ -266,7 +266,8 @@ class Exchange(IsolationMixin, BundleMixin):
             if role not in ("operator", "viewer"):
                 raise InvalidInput(f"role must be partner, operator or viewer, not {role!r}")
             if not person or partner is not None:
-                raise InvalidInput(f"an {role} token names a person (and no partner)")
+                article = "an" if role == "operator" else "a"
+                raise InvalidInput(f"{article} {role} token names a person (and no partner)")
             name = _person_name(person)
         token = auth.new_token()
         record = CredentialRecord(

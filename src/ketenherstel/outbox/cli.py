@@ -263,7 +263,10 @@ def _report(result: Any) -> None:
     else:
         err.print(f"{now} nothing pending")
     for gap in result.sequence_gaps:
-        ranges = ", ".join(f"{r['first']}-{r['last']}" for r in gap.get("missing", []))
+        ranges = ", ".join(
+            str(r["first"]) if r["first"] == r["last"] else f"{r['first']}-{r['last']}"
+            for r in gap.get("missing", [])
+        )
         err.print(f"{now} the exchange misses sequences of {gap.get('source')}: {ranges}")
 
 
