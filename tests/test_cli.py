@@ -128,6 +128,22 @@ def test_channel_history_shows_who_when_and_why(store: str) -> None:
     assert code == 2 and "not a partner" in err
 
 
+def test_channel_list_shows_the_rules_in_force(store: str) -> None:
+    code, out, _ = run("channel", "list", "--store", store)
+    assert code == 0 and "no channel rules: every channel is open" in out
+    run("isolation", "isolate", "om", "--reason", "Citrix", "--store", store)
+    run("channel", "open", "justid", "--from", "politie", "--reason", "wave 1", "--store", store)
+    code, out, _ = run("channel", "list", "--store", store)
+    assert code == 0
+    rows = [line for line in out.splitlines() if "→" in line and "│" in line]
+    assert [r.split("│")[1].strip() for r in rows] == ["om → *", "politie → justid", "* → om"]
+    assert "Citrix" in out and "wave 1" in out
+    code, out, _ = run("channel", "list", "om", "--store", store)
+    assert code == 0 and "* → om" in out and "politie → justid" not in out
+    code, _, err = run("channel", "list", "nobody", "--store", store)
+    assert code == 2 and "not a partner" in err
+
+
 def test_bad_store_url_is_a_clear_error() -> None:
     code, _, err = run("partner", "list", "--store", "sqlite:relative.db")
     assert code == 2 and "sqlite:///" in err

@@ -397,6 +397,34 @@ def channel_hold(
     _set_channel(receiver, sender, scope, "held", reason, None, store)
 
 
+@channel_app.command("list")
+def channel_list(
+    receiver: Annotated[str | None, typer.Argument(help="Only channels to this partner")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """The channel rules in force now (the most specific rule for a message decides)."""
+    from datetime import UTC, datetime
+
+    with runtime(store) as rt:
+        rules = rt.exchange.channels(receiver)
+        table = Table()
+        for column in ("sender → receiver", "scope", "state", "rate"):
+            table.add_column(column, no_wrap=True)
+        for column in ("since (UTC)", "by", "why"):
+            table.add_column(column)
+        for c in sorted(rules, key=lambda c: (c.receiver, c.sender, c.scope)):
+            table.add_row(
+                f"{c.sender} → {c.receiver}",
+                c.scope,
+                c.state,
+                f"{c.rate:g}/s" if c.rate else "",
+                datetime.fromtimestamp(c.changed_at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                c.changed_by,
+                c.reason,
+            )
+        out.print(table if rules else "no channel rules: every channel is open")
+
+
 @channel_app.command("history")
 def channel_history(
     receiver: Annotated[str | None, typer.Argument(help="Only channels to this partner")] = None,

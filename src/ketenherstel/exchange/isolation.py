@@ -197,6 +197,9 @@ class IsolationMixin:
         return record
 
     def channels(self, receiver: str | None = None) -> list[ChannelRecord]:
+        """The channel rules in force (those to ``receiver`` only, when given)."""
+        if receiver is not None and receiver != ANY:
+            self._known_partner(receiver, "receiver")
         return self.store.list_channels(receiver)
 
     def channel_history(
