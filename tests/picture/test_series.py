@@ -34,6 +34,7 @@ class Rows:
 
     def __init__(self) -> None:
         self.rows: list[tuple[Any, ...]] = []
+        self.trail: list[tuple[Any, ...]] = []  # (delivery id, at, event) of re-sent ones
 
     def add(
         self,
@@ -56,8 +57,23 @@ class Rows:
     def picture_rows(self, *, after: int, limit: int) -> list[tuple[object, ...]]:
         return [r for r in self.rows if r[0] > after][:limit]
 
+    def picture_resends(self) -> list[tuple[object, ...]]:
+        return sorted(self.trail, key=lambda t: t[0])
+
     def picture_fingerprint(self) -> tuple[int, int]:
-        return len(self.rows), len(self.rows)
+        return len(self.rows), len(self.rows) + len(self.trail)
+
+    def resend(self, ident: int, now: float) -> None:
+        """Re-send delivery ``ident`` at ``now``: back to ready, as the store does."""
+        row = self.rows[ident - 1]
+        if not any(t[0] == ident for t in self.trail):
+            self.trail.append((ident, row[7], "acked" if row[6] == "acked" else "dead-lettered"))
+        self.trail.append((ident, now, "resent"))
+        self.rows[ident - 1] = (*row[:6], "ready", now)
+
+    def ack(self, ident: int, now: float) -> None:
+        self.trail.append((ident, now, "acked"))
+        self.rows[ident - 1] = (*self.rows[ident - 1][:6], "acked", now)
 
 
 def test_one_item_counted_in_when_logged_out_when_acknowledged(chain: Chain) -> None:
@@ -106,6 +122,44 @@ def test_a_dead_letter_leaves_the_backlog_and_is_counted_apart(chain: Chain) -> 
     # The oldest still waiting at the store's last change (1 July 11:00) was logged at 8:00.
     assert v.oldest_now_hours == pytest.approx(3.0)
     assert v.oldest_hours[-1] == pytest.approx(3.0)  # today's is aged now, not at midnight
+
+
+def test_a_resent_delivery_keeps_its_first_delivery_on_its_day(chain: Chain) -> None:
+    """Reconciliation re-sends a delivery the receiver lost: the past does not change."""
+    rows = Rows()
+    rows.add("om", "rechtspraak", DAGVAARDING, at(1, 12), at(2, 9))  # due 11 July, in time
+    rows.add("om", "rechtspraak", DAGVAARDING, at(3, 12), at(3, 14))
+    before = compute(rows, chain, now=at(25)).view("all")  # type: ignore[arg-type]
+    rows.resend(1, at(25, 10))  # ready again, waiting since the re-send
+    after = compute(rows, chain, now=at(25, 12)).view("all")  # type: ignore[arg-type]
+    full = len(before.days) - 1  # its last day was cut at its last change (3 July 14:00)
+    for name in ("inflow", "outflow", "backlog", "missed", "dead", "oldest_hours", "lead_median"):
+        assert getattr(after, name)[:full] == getattr(before, name)[:full], name
+    assert after.backlog[:24] == (1,) + (0,) * 23  # as before the re-send: nothing waits
+    assert after.days[-1] == date(2025, 7, 25)
+    assert (after.inflow[-1], after.backlog[-1], after.missed_total) == (1, 1, 0)
+    assert after.oldest_now_hours == pytest.approx(0.0)  # waiting since 10:00, as of 10:00
+    assert after.arrived == 3 and after.delivered == 2
+    # Acknowledged again: a second delivery that day, its lead time from the re-send.
+    rows.ack(1, at(25, 11))
+    again = compute(rows, chain, now=at(26)).view("all")  # type: ignore[arg-type]
+    assert again.outflow[:full] == before.outflow[:full]
+    assert (again.outflow[-1], again.backlog[-1], again.delivered) == (1, 0, 3)
+    assert again.lead_median[-1] == pytest.approx(1.0)
+
+
+def test_a_resent_dead_letter_stays_dead_on_its_day(chain: Chain) -> None:
+    rows = Rows()
+    rows.add("om", "cjib", AFDOENING, at(1, 8), state="dead", received=at(1, 8))
+    rows.rows[-1] = (*rows.rows[-1][:7], at(2, 8))  # dead-lettered on 2 July
+    before = compute(rows, chain, now=at(5)).view("all")  # type: ignore[arg-type]
+    rows.resend(1, at(5, 9))
+    rows.ack(1, at(5, 10))
+    after = compute(rows, chain, now=at(6)).view("all")  # type: ignore[arg-type]
+    assert before.dead == (0, 1) and before.backlog == (1, 0)
+    assert after.dead[:4] == (0, 1, 0, 0)
+    assert after.backlog[:4] == (1, 0, 0, 0)
+    assert (after.inflow[-1], after.outflow[-1], after.backlog[-1]) == (1, 1, 0)
 
 
 def test_a_sender_clock_error_counts_from_arrival(chain: Chain) -> None:

@@ -143,3 +143,15 @@ def test_pending_figures_read_only_the_pending_deliveries(tmp_path: Path) -> Non
     assert len(indexes) == 2
     assert all(sql.endswith("WHERE settled = 0") for sql in indexes.values()), indexes
     store.close()
+
+
+def test_the_picture_reads_only_the_trail_of_resent_deliveries(tmp_path: Path) -> None:
+    """Migration 0012: the trail of the deliveries ever re-sent is found through a partial
+    index, not by scanning the whole trail."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.migrate()
+    [plan] = _plans(store, store.picture_resends, "resent")
+    scans = plan.count("SCAN ")
+    assert scans and plan.count("SCAN trail USING INDEX trail_resent") == scans, plan
+    assert "SEARCH t USING INDEX trail_pos" in plan, plan
+    store.close()

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from ketenherstel.store.ports import AcceptRequest, AuditRecord, Store
-from tests.store.test_contract import lease, msg
+from tests.store.test_contract import SRC, lease, msg
 
 T = "nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1"
 
@@ -66,6 +67,60 @@ class PictureContract:
         store.audit(AuditRecord(32.0, "Jan Jansen", "x", "z", ""))
         # the ack was audited too, by the receiving partner
         assert store.audit_actors() == ["Jan Jansen", "Piet Pieters", "om"]
+
+    def test_a_resend_keeps_the_first_delivery_on_its_day(self, store: Store) -> None:
+        """Reconciliation re-sends three deliveries a receiver lost, months after they were
+        acknowledged: the picture's past stays as it was (decision 0013)."""
+        from ketenherstel.chain import load_chain
+        from ketenherstel.picture.series import compute
+
+        chain = load_chain()
+        june = datetime(2025, 6, 10, 9, tzinfo=UTC).timestamp()
+        later = datetime(2025, 11, 20, 9, tzinfo=UTC).timestamp()
+        store.accept(
+            [
+                AcceptRequest(
+                    [
+                        dataclasses.replace(msg(f"m{i}", key=f"c{i}"), time="2025-06-10T08:00:00Z")
+                        for i in range(3)
+                    ]
+                )
+            ],
+            now=june,
+        )
+        got = lease(store, now=june + 60)
+        store.ack(
+            receiver="om", delivery_ids=[g.delivery_id for g in got], now=june + 120, actor="om"
+        )
+        late = dataclasses.replace(msg("x", key="cx"), time=None)  # waits from its arrival
+        store.accept([AcceptRequest([late])], now=later - 3600)
+        before = compute(store, chain, now=later).view("all")
+        assert store.picture_resends() == []
+        for i in range(3):
+            status = store.redeliver(
+                source=SRC, id=f"m{i}", receiver="om", now=later, actor="ops", reason="lost"
+            )
+            assert status == "resent"
+        rows = store.picture_resends()
+        assert [r[2] for r in rows] == ["acked", "resent"] * 3
+        after = compute(store, chain, now=later + 60).view("all")
+        assert after.days == before.days
+        full = len(before.days) - 1  # the day of the re-send is today in both
+        for name in ("inflow", "outflow", "backlog", "missed", "oldest_hours", "lead_median"):
+            assert getattr(after, name)[:full] == getattr(before, name)[:full], name
+        assert before.outflow[0] == 3 and before.backlog[0] == 0
+        assert after.inflow[-1] == before.inflow[-1] + 3
+        assert after.backlog_now == before.backlog_now + 3
+        assert after.oldest_now_hours == pytest.approx(1.0)  # the later one, not June's
+        # Delivered again: counted out again today.
+        again = lease(store, now=later + 120)
+        assert len(again) == 4
+        store.ack(
+            receiver="om", delivery_ids=[g.delivery_id for g in again], now=later + 180, actor="om"
+        )
+        done = compute(store, chain, now=later + 240).view("all")
+        assert done.outflow[:full] == before.outflow[:full]
+        assert (done.outflow[-1], done.backlog_now, done.delivered) == (4, 0, 7)
 
 
 class TestSqlitePicture(PictureContract):

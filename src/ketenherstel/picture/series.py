@@ -11,6 +11,13 @@ A dead-lettered delivery leaves the backlog when it failed for good and is count
 (``dead``): it waits for no one any more, it waits for an operator. Its deadline, if it passes,
 is still missed. An event time more than :data:`MAX_OUTBOX_DAYS` before its arrival is taken to
 be a sender's clock error, and the arrival counts instead.
+
+A re-send (of a dead letter, or reconciliation's repair of a delivery a receiver lost) is a new
+attempt and never rewrites the past: the earlier attempt stays counted as it ended, on its day
+(delivered, or dead), read from the trail because the delivery row itself goes back to ready.
+The re-send counts as a new item from the moment it was re-sent: inflow that day, outflow (and
+a lead time from the re-send) when it is acknowledged again. Only the first attempt is held to
+the legal limit; a deadline is about the original message, not its repair.
 """
 
 from __future__ import annotations
@@ -260,6 +267,8 @@ def compute(
     ins: dict[Key, array[float]] = {}
     outs: dict[Key, array[float]] = {}  # acknowledged at (nan: not)
     deads: dict[Key, array[float]] = {}  # dead-lettered at (nan: not)
+    firsts: dict[Key, array[int]] = {}  # 1: a first attempt (held to the legal limit)
+    earlier = _attempts(store.picture_resends())
     bound = MAX_OUTBOX_DAYS * 86400.0
     last = 0.0
     rows = 0
@@ -280,9 +289,17 @@ def compute(
                 a_in = ins[key] = array("d")
                 outs[key] = array("d")
                 deads[key] = array("d")
+                firsts[key] = array("b")
+            done, t_in = _split(t_in, earlier.get(int(_id)))  # type: ignore[call-overload]
+            for n, (start, acked, died) in enumerate(done):
+                a_in.append(start)
+                outs[key].append(acked)
+                deads[key].append(died)
+                firsts[key].append(1 if n == 0 else 0)
             a_in.append(t_in)
             outs[key].append(changed if state == "acked" else _NAN)
             deads[key].append(changed if state == "dead" else _NAN)
+            firsts[key].append(0 if done else 1)
             last = max(last, arrived, changed)
         rows += len(page)
         after = int(page[-1][0])  # type: ignore[call-overload]
@@ -292,7 +309,10 @@ def compute(
     first = min((min(a) for a in ins.values() if a), default=as_of)
     days = _days(_local_day(first), _local_day(as_of))
     ends = tuple(_day_end(d) for d in days)
-    per_key = {k: _measure(ins[k], outs[k], deads[k], ends, limits.get(k[2]), as_of) for k in ins}
+    per_key = {
+        k: _measure(ins[k], outs[k], deads[k], firsts[k], ends, limits.get(k[2]), as_of)
+        for k in ins
+    }
     return Snapshot(
         as_of=as_of,
         computed_at=now,
@@ -305,6 +325,36 @@ def compute(
     )
 
 
+def _attempts(rows: Sequence[tuple[object, ...]]) -> dict[int, list[tuple[float, str]]]:
+    """The trail of each re-sent delivery: its (at, event) in order."""
+    found: dict[int, list[tuple[float, str]]] = {}
+    for ident, at, event in rows:
+        found.setdefault(int(ident), []).append((float(at), str(event)))  # type: ignore[call-overload, arg-type]
+    return found
+
+
+def _split(
+    t_in: float, trail: Sequence[tuple[float, str]] | None
+) -> tuple[list[tuple[float, float, float]], float]:
+    """A delivery's attempts that ended before its last re-send, as (start, acknowledged at,
+    dead-lettered at) with nan for what did not happen, and when its current attempt started
+    (the last re-send; ``t_in`` if it was never re-sent). The delivery row says how the current
+    one stands. A re-send with no outcome before it in the trail (not expected: only what ended
+    is re-sent) does not split the attempt."""
+    done: list[tuple[float, float, float]] = []
+    start, acked, died = t_in, _NAN, _NAN
+    for at, event in trail or ():
+        ended = acked == acked or died == died
+        if event == "acked" and not ended:
+            acked = at
+        elif event == "dead-lettered" and not ended:
+            died = at
+        elif event == "resent" and ended:
+            done.append((start, acked, died))
+            start, acked, died = at, _NAN, _NAN
+    return done, start
+
+
 def _days(first: date, last: date) -> tuple[date, ...]:
     count = (last - first).days + 1
     return tuple(first + timedelta(days=i) for i in range(max(count, 1)))
@@ -314,6 +364,7 @@ def _measure(
     t_in: array[float],
     t_out: array[float],
     t_dead: array[float],
+    t_first: array[int],
     ends: Sequence[float],
     limit: float | None,
     as_of: float,
@@ -335,7 +386,7 @@ def _measure(
         elif x == x:  # dead-lettered
             dead[min(bisect.bisect_right(ends, x), n - 1)] += 1
             gone[j] = x
-        if limit is not None:
+        if limit is not None and t_first[j]:
             due = a + limit
             if due <= min(as_of, last_end) and not (b == b and b <= due):
                 missed[min(bisect.bisect_right(ends, due), n - 1)] += 1

@@ -208,6 +208,23 @@ class LedgerSql(SqlBase):
                 ).fetchall()
             ]
 
+    def picture_resends(self) -> list[tuple[object, ...]]:
+        """(delivery id, at, event) of every ``acked``, ``dead-lettered`` and ``resent`` trail
+        entry of the deliveries ever re-sent, in delivery id and trail order: a re-send puts
+        a delivery row back to ready, so only the trail still says how it ended before."""
+        with self._tx() as cur:
+            return [
+                tuple(r)
+                for r in self._x(
+                    cur,
+                    "SELECT t.delivery_id, t.at, t.event FROM trail t "
+                    "WHERE t.pos IN (SELECT pos FROM trail WHERE event = 'resent') "
+                    "AND t.delivery_id IN (SELECT delivery_id FROM trail WHERE event = 'resent') "
+                    "AND t.event IN ('acked', 'dead-lettered', 'resent') "
+                    "ORDER BY t.delivery_id, t.id",
+                ).fetchall()
+            ]
+
     def picture_fingerprint(self) -> tuple[int, int]:
         """(last delivery id, last trail entry id): every change the picture counts (a new
         delivery, a lease, an acknowledgement, a dead letter, a re-send) adds to one of them.
