@@ -66,6 +66,22 @@ def test_status_by_hand(setup: tuple[str, str]) -> None:
         store,
     )
     assert code == 2 and "channel:" in err and "--reason:" in err
+    for nobody in ("", "   "):
+        code, _, err = run(
+            picture,
+            "picture",
+            "status",
+            "om",
+            "email",
+            "down",
+            "--reason",
+            "x",
+            "--as",
+            nobody,
+            "--store",
+            store,
+        )
+        assert code == 2 and "--as: give your name" in err, (code, err)
     db = open_picture_db(picture)
     assert db.statuses() == []
     code, out, _ = run(

@@ -170,6 +170,7 @@ def status_cmd(
     from ketenherstel.picture.service import PictureInputError
     from ketenherstel.store.ports import AuditRecord
 
+    actor = _person(actor).name
     with _picture(store) as (picture, _):
         form = {"partner": partner, "kanaal": channel, "status": state, "reden": reason}
         try:

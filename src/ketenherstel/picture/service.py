@@ -491,6 +491,8 @@ class Picture:
         return len(self.db.contacts(partner))
 
     def set_status(self, form: Mapping[str, str], *, actor: str) -> int:
+        if not actor.strip():
+            raise ValueError("a hand-set status needs the name of who set it")
         problems: dict[str, str] = {}
         partner = _choice(form, "partner", self.partner_names, problems)
         channel = _choice(form, "kanaal", HAND_CHANNELS, problems)
