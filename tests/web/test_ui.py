@@ -546,6 +546,26 @@ def test_metrics_in_prometheus_format_for_viewers_only(ui: Ui) -> None:
     assert total("ketenherstel_backlog") == sum(s.ready + s.leased for s in stats)
     assert total("ketenherstel_dead_letters") == sum(s.dead for s in stats)
 
+    # Every channel the chain routes has a sample in every family, 0 where nothing waits.
+    for sender, receiver in (("om", "cjib"), ("justid", "gemeenten")):
+        labels = f'sender="{sender}",receiver="{receiver}"'
+        for name in ("ketenherstel_backlog", "ketenherstel_dead_letters"):
+            assert any(line.startswith(f"{name}{{{labels}}} ") for line in r.text.splitlines())
+
+
+def test_metrics_read_0_where_nothing_waits() -> None:
+    """A gauge reads 0 when its channel's backlog clears; it does not vanish."""
+    from ketenherstel.web.metrics import render
+
+    text = render([], 100.0, {("om", "justid"): 5}, [("politie", "om")])
+    for channel in ('sender="om",receiver="justid"', 'sender="politie",receiver="om"'):
+        assert f"ketenherstel_backlog{{{channel}}} 0" in text
+        assert f"ketenherstel_oldest_waiting_seconds{{{channel}}} 0.000" in text
+        assert f'ketenherstel_deliveries{{{channel},state="ready"}} 0' in text
+        assert f'ketenherstel_deliveries{{{channel},state="leased"}} 0' in text
+        assert f"ketenherstel_dead_letters{{{channel}}} 0" in text
+    assert 'ketenherstel_delivered_total{sender="om",receiver="justid"} 5' in text
+
 
 def test_a_viewer_cannot_post_to_any_form(ui: Ui) -> None:
     ui.sign_in("anna")

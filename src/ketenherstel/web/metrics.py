@@ -6,6 +6,8 @@ operator's bearer token (Prometheus: ``authorization: {credentials: <token>}``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -24,12 +26,21 @@ def _label(value: str) -> str:
 
 
 def render(
-    stats: list[QueueStats], now: float, delivered: dict[tuple[str, str], int] | None = None
+    stats: list[QueueStats],
+    now: float,
+    delivered: dict[tuple[str, str], int] | None = None,
+    channels: Iterable[tuple[str, str]] = (),
 ) -> str:
-    """``stats``: what waits and what failed, per channel (``Store.pending_stats``);
-    ``delivered``: acknowledged deliveries per (sender, receiver), from the picture's last
-    snapshot (counting them live would read the whole history on every scrape)."""
+    """``stats``: what waits and what failed, per channel (``Store.pending_stats``, which
+    leaves out a channel where nothing waits or failed); ``delivered``: acknowledged
+    deliveries per (sender, receiver), from the picture's last snapshot (counting them live
+    would read the whole history on every scrape); ``channels``: the (sender, receiver) the
+    chain routes. Every channel known from any of them has a sample in every family, 0 when
+    nothing waits there, so a gauge reads 0 rather than vanishing when its backlog clears."""
     out: list[str] = []
+    per = {(s.sender, s.receiver): s for s in stats}
+    known = sorted({*per, *(delivered or {}), *channels})
+    stats = [per.get(c) or QueueStats(c[1], c[0], 0, 0, 0, 0, None) for c in known]
 
     def family(name: str, kind: str, text: str) -> None:
         out.append(f"# HELP {name} {text}")
@@ -86,6 +97,7 @@ async def metrics(request: Request, principal: ViewerDep) -> PlainTextResponse:
             for channel in snap.channels():
                 sender, _, receiver = channel.partition("->")
                 delivered[(sender, receiver)] = snap.view("channel", channel).delivered
-        return render(rt.store.pending_stats(), rt.exchange.clock(), delivered)
+        routes = {(s, r) for mt in rt.chain.message_types for s in mt.senders for r in mt.receivers}
+        return render(rt.store.pending_stats(), rt.exchange.clock(), delivered, routes)
 
     return PlainTextResponse(await run_in_threadpool(read), media_type=CONTENT_TYPE)
