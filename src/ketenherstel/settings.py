@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ketenherstel.exchange.service import ExchangeSettings
 
@@ -36,6 +37,11 @@ class Settings:
     """The picture's registers: bottlenecks, work agreements, reachability, hand-set statuses,
     briefings (decision 0013); by default beside a SQLite store's file (``x.db`` ->
     ``x.picture.sqlite``), for PostgreSQL ``var/picture-<hash>.sqlite``."""
+
+    public_url: str | None = None
+    """Where the public pages are reached from outside (``https://status.example.nl``): the
+    base of the status feed's links. Unset, the feed's links are relative to the feed itself
+    (root-relative paths); never taken from a request's Host header."""
 
     def gateway_register_location(self) -> str:
         if self.gateway_register:
@@ -108,9 +114,30 @@ class Settings:
             "reconcile_dir": env.get("KETENHERSTEL_RECONCILE_DIR") or None,
             "picture_db": env.get("KETENHERSTEL_PICTURE_DB") or None,
             "gateway_register": env.get("KETENHERSTEL_GATEWAY_REGISTER") or None,
+            "public_url": _public_url(env.get("KETENHERSTEL_PUBLIC_URL") or None),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _public_url(raw: str | None) -> str | None:
+    """An absolute http(s) URL with a host and nothing after its path, without the final
+    slash."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() or ord(c) < 32 for c in raw.strip())
+    ):
+        raise ValueError(
+            f"KETENHERSTEL_PUBLIC_URL must be an http(s) URL such as https://status.example.nl, "
+            f"not {raw!r}"
+        )
+    return raw.strip().rstrip("/")
 
 
 def _number(name: str, default: float) -> float:

@@ -332,6 +332,32 @@ def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> Non
         assert name not in feed.text
 
 
+def test_the_feed_links_never_come_from_the_host_header(ui: Ui, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+
+    def links() -> set[str]:
+        r = ui.client.get("/status/feed.atom", headers={"Host": "evil.example"})
+        assert r.status_code == 200 and "evil.example" not in r.text
+        return {e.get("href", "") for e in ET.fromstring(r.content).iter(f"{{{ns['a']}}}link")}
+
+    assert links() == {"/status/feed.atom", "/status"}  # relative to the feed itself
+    configured = dataclasses.replace(ui.rt.settings, public_url="https://status.example.nl")
+    monkeypatch.setattr(ui.rt, "settings", configured)
+    assert links() == {
+        "https://status.example.nl/status/feed.atom",
+        "https://status.example.nl/status",
+    }
+
+
+def test_the_public_url_setting_is_checked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KETENHERSTEL_PUBLIC_URL", "https://status.example.nl/")
+    assert Settings.from_env().public_url == "https://status.example.nl"
+    for bad in ("status.example.nl", "javascript:alert(1)", "https://", "https://x/?a=1"):
+        monkeypatch.setenv("KETENHERSTEL_PUBLIC_URL", bad)
+        with pytest.raises(ValueError, match="KETENHERSTEL_PUBLIC_URL"):
+            Settings.from_env()
+
+
 def test_reachability_contacts_become_a_series(ui: Ui) -> None:
     ui.sign_in("anna")
     csrf = ui.csrf("/ui/bereikbaarheid")

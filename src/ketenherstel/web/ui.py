@@ -810,8 +810,9 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     async def status_feed(request: Request) -> Response:
         m = await work(picture.matrix)
         labels = {**picture.process_names, **HAND_CHANNELS}
-        base_url = str(request.base_url).rstrip("/")
-        body = _atom(m, labels, picture.partner_names, base_url)
+        # The links come from the configured public address, or are root-relative: never from
+        # the request's Host header, which whoever asks may set to anything.
+        body = _atom(m, labels, picture.partner_names, rt.settings.public_url or "")
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     @router.get("/toegankelijkheid")
