@@ -327,6 +327,11 @@ def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> Non
     ns = {"a": "http://www.w3.org/2005/Atom"}
     titles = [e.findtext("a:title", namespaces=ns) for e in root.findall("a:entry", ns)]
     assert "Openbaar Ministerie, telefoon: handmatige omweg" in titles
+    # A process keeps its proper name in the changes, as in the table above them.
+    changes = status[status.index("Laatste wijzigingen") :]
+    assert "Openbaar Ministerie, Afdoening door het OM: normaal" in changes
+    assert "Openbaar Ministerie, Afdoening door het OM: normaal" in titles
+    assert "afdoening door het om" not in changes and "afdoening door het om" not in feed.text
     for name in (ANNA, BRAM, CEES, "operator-a", "operator-b"):
         assert name not in status
         assert name not in feed.text

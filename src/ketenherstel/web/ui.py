@@ -801,6 +801,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 "changes": m.changes[:30],
                 "states": STATES,
                 "labels": labels,
+                "change_labels": _change_labels(picture),
                 "partners": picture.partner_names,
                 "as_of": _as_of(picture),
             },
@@ -809,7 +810,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     @router.get("/status/feed.atom")
     async def status_feed(request: Request) -> Response:
         m = await work(picture.matrix)
-        labels = {**picture.process_names, **HAND_CHANNELS}
+        labels = _change_labels(picture)
         # The links come from the configured public address, or are root-relative: never from
         # the request's Host header, which whoever asks may set to anything.
         body = _atom(m, labels, picture.partner_names, rt.settings.public_url or "")
@@ -851,6 +852,13 @@ def _heading(picture: Picture, kind: str, key: str) -> str:
             )
 
 
+def _change_labels(picture: Picture) -> dict[str, str]:
+    """What a change's channel is called mid-sentence: a process by its proper name ("Afdoening
+    door het OM", "Overdracht ter tenuitvoerlegging (Wet USB)"), e-mail and telephone in lower
+    case (common nouns)."""
+    return {**picture.process_names, **{k: v.lower() for k, v in HAND_CHANNELS.items()}}
+
+
 def _atom(m: Any, labels: Mapping[str, str], partners: Mapping[str, str], base_url: str) -> str:
     updated = datetime.fromtimestamp(m.changes[0].at if m.changes else m.as_of, TZ).isoformat()
     out = [
@@ -866,7 +874,7 @@ def _atom(m: Any, labels: Mapping[str, str], partners: Mapping[str, str], base_u
     for c in m.changes[:100]:
         at = datetime.fromtimestamp(c.at, TZ).isoformat()
         title = (
-            f"{partners.get(c.partner, c.partner)}, {labels.get(c.channel, c.channel).lower()}: "
+            f"{partners.get(c.partner, c.partner)}, {labels.get(c.channel, c.channel)}: "
             f"{STATES.get(c.state, c.state).lower()}"
         )
         out += [
