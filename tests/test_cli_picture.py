@@ -98,8 +98,24 @@ def test_status_by_hand(setup: tuple[str, str]) -> None:
         "--store",
         store,
     )
-    assert code == 0 and "om email: down" in out
+    assert code == 0 and "om email: down" in out and "unchanged" not in out
     assert [(s.partner, s.channel, s.state) for s in db.statuses()] == [("om", "email", "down")]
+    code, out, _ = run(
+        picture,
+        "picture",
+        "status",
+        "om",
+        "email",
+        "down",
+        "--reason",
+        "nog steeds",
+        "--as",
+        "Tester",
+        "--store",
+        store,
+    )
+    assert code == 0 and "om email: down (unchanged: the reason is recorded" in out
+    assert len(db.statuses()) == 2  # both kept in the register
     db.close()
 
 

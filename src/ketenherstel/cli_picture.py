@@ -166,13 +166,15 @@ def status_cmd(
     actor: AsOpt,
     store: StoreOpt = None,
 ) -> None:
-    """Set the state of a channel only people can judge (e-mail, telephone), with a reason."""
+    """Set the state of a channel only people can judge (e-mail, telephone), with a reason.
+    Setting the state it already has records the new reason but is not listed as a change."""
     from ketenherstel.picture.service import PictureInputError
     from ketenherstel.store.ports import AuditRecord
 
     actor = _person(actor).name
     with _picture(store) as (picture, _):
         form = {"partner": partner, "kanaal": channel, "status": state, "reden": reason}
+        before = [s for s in picture.db.statuses() if (s.partner, s.channel) == (partner, channel)]
         try:
             picture.set_status(form, actor=actor)
         except PictureInputError as exc:
@@ -183,7 +185,10 @@ def status_cmd(
         picture.store.audit(
             AuditRecord(picture.clock(), actor, "status-set", f"status/{partner}/{channel}", state)
         )
-        out.print(f"{partner} {channel}: {state}", markup=False, highlight=False)
+        note = ""
+        if before and before[-1].state == state:
+            note = " (unchanged: the reason is recorded; the status page lists no change)"
+        out.print(f"{partner} {channel}: {state}{note}", markup=False, highlight=False)
 
 
 @briefing_app.command("make")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ketenherstel.chain import Chain
-from ketenherstel.picture.matrix import build_matrix
+from ketenherstel.picture.db import HandStatus
+from ketenherstel.picture.matrix import HAND_CHANNELS, build_matrix, timeline
 from ketenherstel.picture.series import compute
 from ketenherstel.store.ports import PartnerStateRecord
 from tests.picture.test_series import AFDOENING, Rows, at
@@ -36,3 +37,29 @@ def test_an_outage_over_days_keeps_its_event_times(chain: Chain) -> None:
     m = build_matrix(snap, chain, events, [], [])
     mine = sorted((c.at, c.state) for c in m.changes if c.partner == "om")
     assert mine == [(at(2, 21), "down"), (at(4, 8), "normal")]
+
+
+def test_setting_the_same_hand_status_again_is_not_a_change(chain: Chain) -> None:
+    snap = compute(_rows(), chain, now=at(6))  # type: ignore[arg-type]
+    statuses = [
+        HandStatus(1, "om", "email", "down", "e-mail gaat verloren", at(2, 10), "a"),
+        HandStatus(2, "om", "email", "down", "nog steeds, nu ook de bijlagen", at(3, 10), "b"),
+        HandStatus(3, "om", "email", "normal", "hersteld", at(4, 10), "a"),
+        HandStatus(4, "om", "telefoon", "down", "centrale onbereikbaar", at(4, 11), "a"),
+    ]
+    m = build_matrix(snap, chain, [], [], statuses[:2])
+    assert [(c.channel, c.at, c.state) for c in m.changes if c.channel == "email"] == [
+        ("email", at(2, 10), "down")
+    ]
+    cell = m.cell("om", "email")
+    assert cell is not None
+    assert (cell.state, cell.since, cell.reason) == ("down", at(2, 10), statuses[1].reason)
+    m = build_matrix(snap, chain, [], [], statuses)
+    hand = sorted((c.at, c.channel, c.state) for c in m.changes if c.channel in HAND_CHANNELS)
+    assert hand == [
+        (at(2, 10), "email", "down"),
+        (at(4, 10), "email", "normal"),
+        (at(4, 11), "telefoon", "down"),
+    ]
+    drawn = [e for e in timeline(chain, [], [], [], [], statuses) if e.kind == "status"]
+    assert [e.at for e in drawn] == [at(2, 10), at(4, 10), at(4, 11)]

@@ -28,6 +28,7 @@ __all__ = [
     "Event",
     "Matrix",
     "build_matrix",
+    "hand_changes",
     "timeline",
 ]
 
@@ -92,7 +93,7 @@ def timeline(
     if first_procedure:
         at = min(first_procedure.values())
         out.append(Event(at, "procedure", "werkprocessen in de tussentijd"))
-    for s in statuses:
+    for s in hand_changes(statuses):
         channel = HAND_CHANNELS.get(s.channel, s.channel)
         out.append(
             Event(
@@ -241,9 +242,12 @@ def build_matrix(
                     hand_set=False,
                 )
             )
-    hand: dict[tuple[str, str], HandStatus] = {}
-    for s in sorted(statuses, key=lambda s: (s.at, s.id)):
+    hand: dict[tuple[str, str], HandStatus] = {}  # the latest, for its reason
+    since_of: dict[tuple[str, str], float] = {}  # when its state began
+    for s in hand_changes(statuses):
         changes.append(Change(s.at, s.partner, s.channel, s.state, s.reason))
+        since_of[(s.partner, s.channel)] = s.at
+    for s in sorted(statuses, key=lambda s: (s.at, s.id)):
         hand[(s.partner, s.channel)] = s
     for (partner, channel), s in sorted(hand.items()):
         cells.append(
@@ -252,7 +256,7 @@ def build_matrix(
                 channel=channel,
                 label=HAND_CHANNELS.get(channel, channel),
                 state=s.state,
-                since=s.at,
+                since=since_of[(partner, channel)],
                 reason=s.reason,
                 backlog=0,
                 forecast=None,
@@ -262,6 +266,20 @@ def build_matrix(
     all_partners = sorted({c.partner for c in cells})
     changes.sort(key=lambda c: (c.at, c.partner, c.channel), reverse=True)
     return Matrix(snap.as_of, tuple(all_partners), tuple(cells), tuple(changes))
+
+
+def hand_changes(statuses: Sequence[HandStatus]) -> list[HandStatus]:
+    """The hand-set statuses that changed their channel's state, in time order. Setting the
+    state a channel already has (a new reason, or a confirmation) is kept in the register and
+    its reason shown, but it is not a change: the status page, its feed and the charts do not
+    list it."""
+    out: list[HandStatus] = []
+    current: dict[tuple[str, str], str] = {}
+    for s in sorted(statuses, key=lambda s: (s.at, s.id)):
+        if current.get((s.partner, s.channel)) != s.state:
+            out.append(s)
+        current[(s.partner, s.channel)] = s.state
+    return out
 
 
 def _exchange_state(
