@@ -62,8 +62,12 @@ class BriefingService:
     def extras(self, reference_end: float) -> briefing.Extras:
         """What the other capabilities said as of ``reference_end``: the registry's freshness
         as it gave it in its last answer by then (each answer stores it), the re-screen counts
-        and the newest reconciliation and gateway verdicts (each names its own source)."""
+        and the newest reconciliation and gateway verdicts (each names its own source). The last
+        three are not kept as of a date: the briefing says they are as of when it was made
+        (``not_frozen``)."""
         rt = self.rt
+        made = _when(rt.exchange.clock())
+        not_frozen: dict[str, str] = {}
         lines: tuple[str, ...] = ()
         source = ""
         rescreen: dict[str, int] = {}
@@ -83,10 +87,26 @@ class BriefingService:
                 "onterecht getoond": counts.get("wrongly-shown", 0),
             }
             source += "; herscreeningslijst van het register, stand bij het maken"
+            not_frozen["herscreening"] = (
+                f"Herscreening: de stand bij het maken van deze nota ({made}), niet die op de "
+                "peildatum."
+            )
         except Exception:  # a registry that cannot answer leaves its lines out, said below
             source = "documentatieregister: niet beschikbaar bij het maken"
-        recon_html, recon_source = self._reconciliation()
-        gateway_html, gateway_source = self._gateway()
+        recon_html, recon_source, recon_times = self._reconciliation()
+        if recon_html:
+            not_frozen["afstemming"] = (
+                "Afstemming van de ketenregisters: de nieuwste rapporten bij het maken van deze "
+                f"nota, met de stand van hun eigen moment ({', '.join(recon_times)}), niet die "
+                "op de peildatum."
+            )
+        gateway_html, gateway_source, verdicts_made = self._gateway()
+        if gateway_html:
+            verdicts = f"het oordeel van {verdicts_made} en " if verdicts_made else ""
+            not_frozen["voorportaal"] = (
+                f"Voorportaal: {verdicts}het bevindingenregister zoals bij het maken van deze "
+                f"nota ({made}), niet op de peildatum."
+            )
         return briefing.Extras(
             registry_lines=lines,
             registry_source=source,
@@ -95,13 +115,15 @@ class BriefingService:
             reconciliation_source=recon_source,
             gateway_html=gateway_html,
             gateway_source=gateway_source,
+            not_frozen=not_frozen,
         )
 
-    def _reconciliation(self) -> tuple[str, str]:
-        """The newest report of each chain of hops (at most four), each its own section."""
+    def _reconciliation(self) -> tuple[str, str, list[str]]:
+        """The newest report of each chain of hops (at most four), each its own section, and
+        when each was made."""
         folder = Path(self.rt.settings.reconcile_location())
         seen: set[str] = set()
-        sections, ids = [], []
+        sections, ids, times = [], [], []
         for summary in list_reports(folder):
             chain = "->".join(h["name"] for h in summary.get("hops", []))
             if chain in seen or len(seen) == 4:
@@ -111,16 +133,20 @@ class BriefingService:
             if page.is_file():
                 sections.append(_body(page.read_text(encoding="utf-8")))
                 ids.append(str(summary["id"]))
+                times.append(_when_text(summary.get("createdAt")))
         if not sections:
-            return "", ""
-        return "".join(sections), "afstemmingsrapporten " + ", ".join(ids)
+            return "", "", []
+        return "".join(sections), "afstemmingsrapporten " + ", ".join(ids), times
 
-    def _gateway(self) -> tuple[str, str]:
+    def _gateway(self) -> tuple[str, str, str]:
+        """The gateway's section, its source, and when its verdicts were made ("" if none)."""
         rows = []
         path = gateway_dir(self.rt) / "verdicts.json"
         source = ""
+        made = ""
         if path.is_file():
             data = json.loads(path.read_text(encoding="utf-8"))
+            made = _when_text(data.get("made"))
             for v in data.get("verdicts", []):
                 rows.append(
                     f'<tr><th scope="row">{escape(str(v["organisation"]))}</th>'
@@ -131,7 +157,7 @@ class BriefingService:
         register = Register(Path(self.rt.settings.gateway_register_location()))
         status = Counter(r.status for r in register.findings.values())
         if not rows and not status:
-            return "", ""
+            return "", "", ""
         out = []
         if rows:
             out.append(
@@ -153,7 +179,7 @@ class BriefingService:
             )
             out.append(f"<p>Bevindingenregister: {parts}.</p>")
             source = (source + "; " if source else "") + "bevindingenregister voorportaal"
-        return "".join(out), source
+        return "".join(out), source, made
 
     def check_reference(self, reference: date, field: str = "peildatum") -> None:
         """A briefing is made only as of a day the picture measured."""
@@ -271,6 +297,21 @@ class BriefingService:
                 self.rt.exchange.clock(), principal.name, action, f"briefing/{briefing_id}", detail
             )
         )
+
+
+def _when(epoch: float) -> str:
+    return format_date(datetime.fromtimestamp(epoch, TZ), with_time=True)
+
+
+def _when_text(text: object) -> str:
+    """An ISO time as the briefing writes times; "onbekend" when missing or malformed."""
+    try:
+        at = datetime.fromisoformat(str(text))
+    except ValueError:
+        return "onbekend"
+    if at.tzinfo is None:
+        return "onbekend"
+    return _when(at.timestamp())
 
 
 def _d(day: date) -> str:

@@ -200,7 +200,8 @@ def make_cmd(
     ] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Make a draft briefing with every figure frozen at the end of the reference date."""
+    """Make a draft briefing with its figures frozen at the end of the reference date (it
+    says which sections are as of its making instead)."""
     from ketenherstel.picture.service import PictureInputError
 
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():

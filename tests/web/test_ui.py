@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -430,6 +431,41 @@ def test_a_briefing_is_a_draft_until_another_operator_approves_it(ui: Ui) -> Non
     assert r.status_code == 400 and "al goedgekeurd" in r.text
 
 
+def test_a_briefing_says_which_sections_are_not_frozen_at_its_date(ui: Ui) -> None:
+    """The re-screen counts, the reconciliation reports and the gateway's verdicts are kept
+    only as they are now: the briefing must not call them frozen at the reference date."""
+    report = Path(ui.rt.settings.reconcile_location()) / "r20261129T232100-99df0a"
+    report.mkdir(parents=True)
+    summary = {"id": report.name, "createdAt": "2026-11-30T00:21:00+01:00", "hops": []}
+    (report / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    (report / "report.html").write_text("<p>Er ontbreekt niets.</p>", encoding="utf-8")
+    gateway = Path(ui.rt.settings.gateway_report_location())
+    gateway.mkdir(parents=True)
+    verdicts = {
+        "made": "2026-11-29T23:21:07+00:00",
+        "verdicts": [{"organisation": "om.nl", "verdict": "misbruik gevonden", "users": 4}],
+    }
+    (gateway / "verdicts.json").write_text(json.dumps(verdicts), encoding="utf-8")
+    ui.sign_in("anna")
+    bid = make_briefing(ui)
+    row = ui.picture.db.briefing(bid)
+    assert row is not None
+    figures = json.loads(row.figures)
+    assert sorted(figures["nietBevroren"]) == ["afstemming", "herscreening", "voorportaal"]
+    assert "stand van hun eigen moment (30-11-2026 00:21)" in figures["nietBevroren"]["afstemming"]
+    assert "het oordeel van 30-11-2026 00:21" in figures["nietBevroren"]["voorportaal"]
+    assert "alle cijfers bevroren" not in row.html
+    assert "bevroren op het einde van die dag, behalve wat hieronder staat" in row.html
+    assert "Niet bevroren op de peildatum:" in row.html
+    for text in figures["nietBevroren"].values():
+        assert text in row.html and "niet" in text and "peildatum" in text
+    assert "Herscreening: de stand bij het maken van deze nota (" in row.html
+    assert "Herscreening (stand bij het maken, niet op de peildatum)" in row.html
+    # The gateway's section is withheld from the publication version, and so is its note.
+    assert figures["nietBevroren"]["afstemming"] in row.public_html
+    assert "Voorportaal: het oordeel" not in row.public_html
+
+
 def test_the_publication_version_holds_no_name_from_the_audit_trail_or_registers(ui: Ui) -> None:
     ui.sign_in("anna")
     csrf = ui.csrf()
@@ -491,6 +527,8 @@ def test_the_briefings_figures_equal_the_apis(ui: Ui) -> None:
     ).json()
     stored.pop("wijzigingen")
     fresh.pop("wijzigingen")
+    # Each says as of when (the minute it was made) what is not frozen at the date.
+    assert stored.pop("nietBevroren").keys() == fresh.pop("nietBevroren").keys()
     assert stored == fresh
     series = ui.client.get("/v1/picture/series", params={"kind": "all"}, headers=h).json()
     day = next(d for d in series["days"] if d["date"] == "2025-08-20")

@@ -64,6 +64,9 @@ class Extras:
     reconciliation_source: str = ""
     gateway_html: str = ""
     gateway_source: str = ""
+    not_frozen: Mapping[str, str] = field(default_factory=dict)
+    """Per section (``herscreening``, ``afstemming``, ``voorportaal``) that is not kept as of
+    a date, a Dutch sentence saying as of when it is instead."""
 
 
 def _day_index(view: View, day: date) -> int:
@@ -178,6 +181,7 @@ def figures(
         "knelpunten": bottlenecks,
         "register": list(extras.registry_lines),
         "herscreening": dict(extras.rescreen),
+        "nietBevroren": dict(extras.not_frozen),
     }
     out["wijzigingen"] = _changes(previous, out)
     return out
@@ -415,6 +419,7 @@ def render(
         reconciliation_source=extras.reconciliation_source,
         gateway_html=scrub(extras.gateway_html, names),
         gateway_source=extras.gateway_source,
+        not_frozen=extras.not_frozen,
     )
     html = _ENV.get_template("briefing.html").render(
         f=data,
@@ -424,6 +429,13 @@ def render(
         state=state,
         number=number,
         hand_channels=HAND_CHANNELS,
+        # What is not as of the reference date, each saying as of when (the gateway's section
+        # is withheld from the publication version, so its note is too).
+        notes=[
+            text
+            for section, text in data.get("nietBevroren", {}).items()
+            if not (public and section == "voorportaal")
+        ],
         states=STATES,
         ground_names=GROUND_NAMES,
         ground_security=GROUND_SECURITY,
