@@ -466,6 +466,14 @@ def test_data_table_has_caption_headers_and_dutch_numbers() -> None:
     assert {th.get("scope") for th in body_heads} == {"row"}
 
 
+def test_data_table_names_its_unit_once() -> None:
+    series = [daily("mediaan", [1.0, 2.0])]
+    root, _ = table_rows(data_table("d", "Doorlooptijd, mediaan (uur): OM", series, unit="uur"))
+    assert root.findtext("caption") == "Doorlooptijd, mediaan (uur): OM"
+    root, _ = table_rows(data_table("d", "Doorlooptijd", series, unit="uur"))
+    assert root.findtext("caption") == "Doorlooptijd (uur)"
+
+
 def test_data_table_dates_are_local_across_the_dst_change() -> None:
     # Amsterdam midnights around 26 October 2025: 22:00 UTC before the change, 23:00 UTC after.
     days = [datetime(2025, 10, d, tzinfo=AMS) for d in (25, 26, 27)]

@@ -466,6 +466,25 @@ def test_a_briefing_says_which_sections_are_not_frozen_at_its_date(ui: Ui) -> No
     assert "Voorportaal: het oordeel" not in row.public_html
 
 
+def test_a_briefing_names_partners_and_units_once(ui: Ui) -> None:
+    ui.sign_in("anna")
+    row = ui.picture.db.briefing(make_briefing(ui))
+    assert row is not None
+    assert "(uur) (uur)" not in row.html
+    assert "Doorlooptijd van afgeleverde berichten (uur);" in row.html
+    missed = r"Wettelijke termijn overschreden bij <strong>[\d.]+</strong> berichten\."
+    assert re.search(missed, row.html)
+    assert "</strong>." not in row.html.replace("\n", "")  # no full stop after a bold figure
+    matrix = json.loads(row.figures)["matrix"]
+    shown = [c for c in matrix if c["status"] != "normal"]
+    assert shown, "the fixture has a channel not back to normal on the reference date"
+    table = row.html[row.html.index("Herstelmatrix op de peildatum") :]
+    table = table[: table.index("</table>")]
+    for c in shown:
+        assert f'<th scope="row">{c["naam"]}</th>' in table
+        assert f'<th scope="row">{c["partner"].upper()}</th>' not in table
+
+
 def test_the_publication_version_holds_no_name_from_the_audit_trail_or_registers(ui: Ui) -> None:
     ui.sign_in("anna")
     csrf = ui.csrf()

@@ -107,7 +107,7 @@ def figures(
         )
     week = [x for x in _cut(total.lead_median, i)[-7:] if x is not None]
     matrix = picture.matrix()
-    cells = _matrix_at(matrix, ref_end)
+    cells = _matrix_at(matrix, ref_end, picture.partner_names)
     bottlenecks = []
     for bn in picture.db.bottlenecks():
         if bn.started_at > ref_end:
@@ -209,8 +209,9 @@ def _occasion(picture: Picture, until: float) -> str:
     return " ".join(parts)
 
 
-def _matrix_at(matrix: Matrix, at: float) -> list[dict[str, Any]]:
-    """Each cell's state at ``at``, replaying the changes (the newest first in the matrix)."""
+def _matrix_at(matrix: Matrix, at: float, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each cell's state at ``at``, replaying the changes (the newest first in the matrix);
+    each partner by its name, as everywhere else in the briefing."""
     state: dict[tuple[str, str], tuple[str, str]] = {}
     for c in sorted(matrix.changes, key=lambda c: c.at):
         if c.at <= at:
@@ -223,6 +224,7 @@ def _matrix_at(matrix: Matrix, at: float) -> list[dict[str, Any]]:
         rows.append(
             {
                 "partner": cell.partner,
+                "naam": names.get(cell.partner, cell.partner),
                 "kanaal": cell.label,
                 "status": s,
                 "statusTekst": STATES.get(s, s),
@@ -273,7 +275,7 @@ def _changes(previous: Mapping[str, Any] | None, now: Mapping[str, Any]) -> list
     for c in now["matrix"]:
         was = old_m.get((c["partner"], c["kanaal"]))
         if was is not None and was != c["status"]:
-            moved.setdefault((was, c["status"]), []).append(c["partner"].upper())
+            moved.setdefault((was, c["status"]), []).append(c.get("naam") or c["partner"])
     for (was, state), partners in sorted(moved.items()):
         names = ", ".join(sorted(set(partners)))
         out.append(
@@ -365,7 +367,11 @@ def _charts(
                 bands=bands,
             ),
             "table": data_table(
-                "b-doorlooptijd", "Doorlooptijd (uur)", lead, unit="uur", max_rows=20
+                "b-doorlooptijd",
+                "Doorlooptijd van afgeleverde berichten",
+                lead,
+                unit="uur",
+                max_rows=20,
             ),
         },
     ]

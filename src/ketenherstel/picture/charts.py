@@ -319,7 +319,8 @@ def data_table(
     moments = sorted({t for column in columns for t in column})
     total = len(moments)
     with_time = not _all_midnight(moments, zone)
-    caption = f"{title} ({unit})"
+    # The unit once: a title that names it already ("Doorlooptijd (uur)") is not given it again.
+    caption = title if f"({unit})" in title else f"{title} ({unit})"
     if max_rows is not None and total > max_rows:
         if max_rows == 1:
             moments = [moments[-1]]
