@@ -64,6 +64,38 @@ def test_init_registers_partners_and_prints_an_operator_token(store: str) -> Non
     assert "politie" in out and "00000001003214345000" in out
 
 
+def test_init_refuses_a_store_it_cannot_make_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty --store, a URL without a path, a directory, a file that is not SQLite or a
+    path under a file: one line naming the problem, exit 2, no traceback, nothing made."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    lines = tmp_path / "x.jsonl"
+    lines.write_text('{"a": 1}\n')
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    for store, needle in [
+        ("", "store URL is empty"),
+        ("sqlite:///", "needs a path"),
+        ("adir", "adir is a directory"),
+        (f"sqlite:///{tmp_path}/adir", "is a directory"),
+        ("x.jsonl", "x.jsonl is not a store (not a SQLite database"),
+        ("x.jsonl/s.db", "is not a directory"),
+    ]:
+        result = runner.invoke(app, ["init", "--store", store])
+        assert result.exit_code == 2, (store, result.exception)
+        assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1, store
+        assert sorted(p.name for p in tmp_path.rglob("*")) == before, store
+    assert lines.read_text() == '{"a": 1}\n'
+
+
+def test_init_makes_an_empty_file_a_store(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert run("init", "--store", str(empty))[0] == 0
+    assert run("partner", "list", "--store", str(empty))[0] == 0
+
+
 def test_partner_add_rejects_unknown_partner_and_changes_nothing(store: str) -> None:
     code, _, err = run("partner", "add", "nobody", "--store", store)
     assert code == 2

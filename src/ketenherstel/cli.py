@@ -98,8 +98,7 @@ def runtime(store: str | None, *, create: bool = False) -> Iterator[Any]:
     from ketenherstel.settings import Settings
     from ketenherstel.store import StoreError
 
-    if not create:
-        require_store(store)
+    require_store(store, create=create)
     try:
         rt = bootstrap(Settings.from_env(store_url=store))
     except (ChainError, StoreError, ValueError, OSError) as exc:

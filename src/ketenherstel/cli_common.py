@@ -27,11 +27,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def require_store(store: str | None) -> None:
+def require_store(store: str | None, *, create: bool = False) -> None:
     """Refuse a SQLite store whose file does not exist (a mistyped --store or
     KETENHERSTEL_STORE), before anything creates it: only `init` (and a scenario run or the
     demo, which make their own) create a store. Exit code 1. A file that is no store (empty,
-    not SQLite, another database) is refused as it is, with exit code 2."""
+    not SQLite, another database) or a directory is refused as it is, with exit code 2.
+
+    ``create`` (`init`): a store that does not exist yet, or an empty file, is fine; a
+    directory, a file that is not SQLite or another SQLite database is still refused."""
     from ketenherstel.settings import Settings
     from ketenherstel.store import sqlite_file
     from ketenherstel.store.sqlite import not_a_store
@@ -41,14 +44,22 @@ def require_store(store: str | None) -> None:
         path = sqlite_file(url)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    if path is not None and not path.is_file():
+    if path is None:
+        return
+    if path.is_dir():
+        raise fail(f"store {path} is a directory; give a file (--store sqlite:///PATH)")
+    if create:
+        above = next(p for p in path.absolute().parents if p.exists())
+        if not above.is_dir():
+            raise fail(f"store {path}: {above} is not a directory")
+    elif not path.is_file():
         raise fail(
             f"no store at {path}; create it with `ketenherstel init --store {url}`, "
             "or give the store you meant (--store, KETENHERSTEL_STORE)",
             1,
         )
-    if path is not None:
-        why = not_a_store(path)
+    if path.exists():
+        why = not_a_store(path, empty_ok=create)
         if why is not None:
             raise fail(f"{path} is not a store ({why}); give the store you meant (--store)")
 

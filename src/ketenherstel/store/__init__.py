@@ -19,7 +19,8 @@ from ketenherstel.store.ports import (
 def open_store(url: str, *, synchronous: str = "FULL") -> Store:
     """Open a store from a URL: `sqlite:///path/file.db`, a plain file path, or `postgresql://…`.
 
-    The store is migrated before it is returned.
+    The store is migrated before it is returned. An empty URL or path, or a directory, raises
+    ValueError saying so.
     """
     store: Store
     if url.startswith(("postgresql://", "postgres://")):
@@ -29,23 +30,34 @@ def open_store(url: str, *, synchronous: str = "FULL") -> Store:
     else:
         from ketenherstel.store.sqlite import SqliteStore
 
-        path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-        if url.startswith("sqlite:") and not url.startswith("sqlite:///"):
-            raise ValueError(f"a SQLite URL looks like sqlite:///path/to/file.db, not {url!r}")
+        file = sqlite_file(url)
+        if file is not None and file.is_dir():
+            raise ValueError(f"store {file} is a directory; give a file (sqlite:///PATH)")
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
-        store = SqliteStore(Path(path) if path != ":memory:" else path, synchronous=synchronous)  # type: ignore[arg-type]
+        store = SqliteStore(file or ":memory:", synchronous=synchronous)  # type: ignore[arg-type]
     store.migrate()
     return store
 
 
+_FORMS = "sqlite:///PATH, a plain path or postgresql://…"
+
+
 def sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite store URL (or plain path); None for PostgreSQL and ``:memory:``."""
+    """The file of a SQLite store URL (or plain path); None for PostgreSQL and ``:memory:``.
+
+    An empty URL and ``sqlite:`` without ``///`` or a path raise ValueError naming the
+    problem: nothing is made of them.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         return None
+    if not url.strip():
+        raise ValueError(f"the store URL is empty; a store is {_FORMS}")
     if url.startswith("sqlite:") and not url.startswith("sqlite:///"):
         raise ValueError(f"a SQLite URL looks like sqlite:///path/to/file.db, not {url!r}")
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    path = url.removeprefix("sqlite:///")
+    if not path.strip():
+        raise ValueError(f"a SQLite URL needs a path: sqlite:///path/to/file.db, not {url!r}")
     return None if path == ":memory:" else Path(path)
 
 

@@ -91,8 +91,11 @@ class SqliteStore(SqlStore):
             self._conn.close()
 
 
-def not_a_store(path: Path) -> str | None:
-    """Why a SQLite file is no store (opened read-only: nothing is written to it), or None."""
+def not_a_store(path: Path, *, empty_ok: bool = False) -> str | None:
+    """Why a SQLite file is no store (opened read-only: nothing is written to it), or None.
+
+    ``empty_ok``: an empty file (or a SQLite database without tables) is fine, as for `init`,
+    which makes it a store."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
@@ -103,6 +106,8 @@ def not_a_store(path: Path) -> str | None:
         return f"not a SQLite database: {exc}"
     finally:
         conn.close()
+    if not names and empty_ok:
+        return None
     if not names:
         return "an empty file; `ketenherstel init` makes a store"
     if not {"messages", "deliveries", "schema_migrations"} <= names:
