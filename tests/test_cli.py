@@ -181,6 +181,21 @@ def test_bad_store_url_is_a_clear_error() -> None:
     assert code == 2 and "sqlite:///" in err
 
 
+@pytest.mark.parametrize(
+    "args", [["init"], ["partner", "list"], ["serve"], ["channel", "history", "om"]]
+)
+def test_a_store_url_of_another_scheme_is_named_and_nothing_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """`mysql://x` made a SQLite file at ./mysql:/x (init), or pointed to init (the others)."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(*args, "--store", "mysql://x")
+    assert code == 2
+    assert "mysql:// is not a supported store" in err and "postgresql://" in err
+    assert "ketenherstel init" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_chain_show_renders_tables_and_a_mermaid_diagram() -> None:
     code, out, _ = run("chain", "show")
     assert code == 0

@@ -5,6 +5,7 @@ Nothing outside this package writes SQL for the exchange's tables.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ketenherstel.store.ports import (
@@ -19,8 +20,8 @@ from ketenherstel.store.ports import (
 def open_store(url: str, *, synchronous: str = "FULL") -> Store:
     """Open a store from a URL: `sqlite:///path/file.db`, a plain file path, or `postgresql://…`.
 
-    The store is migrated before it is returned. An empty URL or path, or a directory, raises
-    ValueError saying so.
+    The store is migrated before it is returned. A URL of another scheme, an empty URL or path,
+    or a directory raises ValueError saying so.
     """
     store: Store
     if url.startswith(("postgresql://", "postgres://")):
@@ -41,13 +42,14 @@ def open_store(url: str, *, synchronous: str = "FULL") -> Store:
 
 
 _FORMS = "sqlite:///PATH, a plain path or postgresql://…"
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite store URL (or plain path); None for PostgreSQL and ``:memory:``.
 
-    An empty URL and ``sqlite:`` without ``///`` or a path raise ValueError naming the
-    problem: nothing is made of them.
+    An empty URL, ``sqlite:`` without ``///`` or a path, and a URL of another scheme
+    (``mysql://…``) raise ValueError naming the problem: nothing is made of them.
     """
     if url.startswith(("postgresql://", "postgres://")):
         return None
@@ -55,6 +57,11 @@ def sqlite_file(url: str) -> Path | None:
         raise ValueError(f"the store URL is empty; a store is {_FORMS}")
     if url.startswith("sqlite:") and not url.startswith("sqlite:///"):
         raise ValueError(f"a SQLite URL looks like sqlite:///path/to/file.db, not {url!r}")
+    scheme = _SCHEME.match(url)
+    if scheme is not None and scheme.group(1) != "sqlite":
+        raise ValueError(
+            f"{scheme.group(1)}:// is not a supported store ({url!r}); a store is {_FORMS}"
+        )
     path = url.removeprefix("sqlite:///")
     if not path.strip():
         raise ValueError(f"a SQLite URL needs a path: sqlite:///path/to/file.db, not {url!r}")
