@@ -354,6 +354,22 @@ def test_simulate_writes_events_that_send_accepts(tmp_path: Path) -> None:
     assert code == 2 and "not a partner" in err
 
 
+def test_simulate_and_openapi_refuse_an_output_they_cannot_write_and_make_no_folder(
+    tmp_path: Path,
+) -> None:
+    """A directory was an IsADirectoryError traceback; a missing folder was made (as root,
+    /nonexist)."""
+    before = sorted(tmp_path.rglob("*"))
+    for args, needle in [
+        (["simulate", "--out", str(tmp_path)], "is a directory"),
+        (["simulate", "--out", str(tmp_path / "no" / "x.jsonl")], "there is no directory"),
+        (["openapi", "--out", str(tmp_path)], "is a directory"),
+    ]:
+        code, _, err = run(*args)
+        assert code == 2 and needle in err, (args, err)
+        assert sorted(tmp_path.rglob("*")) == before
+
+
 def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
     run("init", "--store", store)
     code, out, _ = run("purge", "--older-than-days", "30", "--dry-run", "--store", store)

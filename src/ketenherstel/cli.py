@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
-from ketenherstel.cli_common import fail, out_of_range, require_store
+from ketenherstel.cli_common import fail, out_of_range, require_store, writable_output
 from ketenherstel.cli_gateway import gateway_app
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
@@ -209,6 +209,8 @@ def openapi(
     """Write the OpenAPI document the server publishes at /v1/openapi.json."""
     from ketenherstel.web.app import create_app
 
+    if out_file.is_dir():
+        raise fail(f"--out {out_file}: is a directory; give a file")
     with runtime(":memory:") as rt:
         doc = create_app(rt).openapi()
     out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -733,12 +735,12 @@ def simulate(
     from ketenherstel.chain import load_chain
     from ketenherstel.sim import generate_events
 
+    writable_output(out_file, "--out")  # a directory, or a folder that is not there: refused
     chain = load_chain()
     if sender is not None and all(p.key != sender for p in chain.partners):
         raise fail(f"{sender!r} is not a partner in the chain model")
     start = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
     written = 0
-    out_file.parent.mkdir(parents=True, exist_ok=True)
     with out_file.open("wb") as fh:
         for sim in generate_events(chain, seed=seed, cases=cases, start=start):
             if sender is None or sim.sender == sender:
