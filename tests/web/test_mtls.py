@@ -398,3 +398,30 @@ def test_certificate_whose_subject_has_no_oin_serial_number_gets_401(
         response = post_event(client, event)
     assert_problem(response, 401, "serialNumber")
     assert_nothing_stored(served, event)
+
+
+def test_serve_refuses_tls_files_it_cannot_load_naming_the_file(tmp_path: Path, pki: Pki) -> None:
+    """A file that is no PEM was an ssl.SSLError traceback after `serving … at https://…`."""
+    from typer.testing import CliRunner
+
+    from ketenherstel.cli import app
+    from tests.stores import made
+
+    store = made(f"sqlite:///{tmp_path}/s.db")
+    lines = tmp_path / "x.jsonl"
+    lines.write_text('{"a": 1}\n')
+    other_cert, _ = pki.rogue.issue("other", [x509.NameAttribute(NameOID.COMMON_NAME, "x")])
+    cert, key = str(pki.server_cert), str(pki.server_key)
+    for files, needle in [
+        ((str(lines), key, None), f"--tls-cert {lines}: not a PEM certificate"),
+        ((key, key, None), f"--tls-cert {key}: not a PEM certificate"),
+        ((cert, str(lines), None), f"--tls-key {lines}: not a PEM private key"),
+        ((cert, cert, None), f"--tls-key {cert}: not a PEM private key"),
+        ((str(other_cert), key, None), "the key does not belong to --tls-cert"),
+        ((cert, key, str(lines)), f"--tls-ca {lines}: not a PEM certificate"),
+    ]:
+        args = ["serve", "--store", store, "--port", "1", "--tls-cert", files[0]]
+        args += ["--tls-key", files[1], *(["--tls-ca", files[2]] if files[2] else [])]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (files, result.exception)
+        assert needle in result.stderr and "serving" not in result.stderr, result.stderr

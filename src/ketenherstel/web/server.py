@@ -39,6 +39,32 @@ class TlsH11Protocol(H11Protocol):
         self.app = app
 
 
+def check_tls(certfile: Path, keyfile: Path, ca_certs: Path | None = None) -> None:
+    """Load the server's certificate, key and client CA bundle as uvicorn will, before anything
+    is served: a file that is no PEM (or a key that does not fit the certificate, or one that
+    needs a passphrase) raises ValueError naming the file and the option."""
+
+    def no_passphrase() -> str:
+        raise ValueError(f"--tls-key {keyfile}: the key is encrypted; give an unencrypted key")
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    for option, path in (("--tls-cert", certfile), ("--tls-ca", ca_certs)):
+        if path is None:
+            continue
+        try:
+            context.load_verify_locations(cafile=str(path))
+        except (ssl.SSLError, UnicodeDecodeError):
+            raise ValueError(f"{option} {path}: not a PEM certificate") from None
+    try:
+        context.load_cert_chain(str(certfile), str(keyfile), password=no_passphrase)
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            why = f"the key does not belong to --tls-cert {certfile}"
+        else:
+            why = "not a PEM private key"
+        raise ValueError(f"--tls-key {keyfile}: {why}") from None
+
+
 def config(
     runtime: Runtime,
     *,
