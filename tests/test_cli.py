@@ -196,6 +196,26 @@ def test_a_store_url_of_another_scheme_is_named_and_nothing_is_made(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_serve_on_a_taken_port_says_so_before_announcing_and_opens_nothing(
+    tmp_path: Path, store: str
+) -> None:
+    """It printed `serving … at http://127.0.0.1:PORT` and then failed on the bind."""
+    import socket
+
+    before = sorted(tmp_path.iterdir())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run("serve", "--store", store, "--port", str(port))
+    assert code == 2, err
+    assert f"port {port} on 127.0.0.1 is already in use" in err and "serving" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(tmp_path.iterdir()) == before  # not even the store's registry was made
+    code, _, err = run("serve", "--store", store, "--host", "nope.invalid")
+    assert code == 2 and "--host nope.invalid: not an address to listen on" in err
+
+
 def test_chain_show_renders_tables_and_a_mermaid_diagram() -> None:
     code, out, _ = run("chain", "show")
     assert code == 0

@@ -180,7 +180,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /v1/openapi.json, docs at /v1/docs)."""
-    from ketenherstel.web.server import check_tls, run
+    from ketenherstel.web.server import check_port, check_tls, run
 
     if (tls_cert is None) != (tls_key is None):
         raise fail("--tls-cert and --tls-key go together")
@@ -189,11 +189,12 @@ def serve(
     for path in (tls_cert, tls_key, tls_ca):
         if path is not None and not path.is_file():
             raise fail(f"no such file: {path}")
-    if tls_cert is not None and tls_key is not None:
-        try:
+    try:
+        if tls_cert is not None and tls_key is not None:
             check_tls(tls_cert, tls_key, tls_ca)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
+        check_port(host, port)  # before anything is opened or announced
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     with runtime(store) as rt:
         scheme = "https" if tls_cert else "http"
         mtls = " (client certificates required)" if tls_ca else ""

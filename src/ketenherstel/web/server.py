@@ -7,6 +7,8 @@ the ASGI TLS extension (`scope["extensions"]["tls"]`) for connections that prese
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import ssl
 import threading
 import time
@@ -37,6 +39,30 @@ class TlsH11Protocol(H11Protocol):
             await inner(scope, receive, send)
 
         self.app = app
+
+
+def check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn will (every address the host resolves to, SO_REUSEADDR)
+    and let go again, before anything is announced: a port in use, one this user may not bind
+    or a host that is no address here raises ValueError naming it."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ValueError(f"--host {host}: not an address to listen on ({why})") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio's create_server: IPv6 only
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    why = "is already in use; stop what listens there or give another --port"
+                else:
+                    why = f"cannot be listened on ({exc.strerror or exc})"
+                raise ValueError(f"port {port} on {host} {why}") from None
 
 
 def check_tls(certfile: Path, keyfile: Path, ca_certs: Path | None = None) -> None:
