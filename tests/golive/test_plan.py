@@ -204,6 +204,19 @@ def test_a_wave_name_used_twice_is_refused(chain: Chain, write_plan: WritePlan) 
     assert "the wave name 'wave-1' is used twice (first on line" in problem.message
 
 
+@pytest.mark.parametrize("name", ["isolation", "Isolation"])
+def test_a_wave_named_like_the_isolation_step_is_refused(
+    chain: Chain, write_plan: WritePlan, name: str
+) -> None:
+    """`plan steps` listed `isolation` twice and `plan apply … isolation` ran the isolation."""
+    path = write_plan(ISOLATED_OM + WAVE_1.replace("name: wave-1", f"name: {name}"))
+    problem = only(check_plan_file(path, chain))
+    assert problem.location.startswith(f"plan.yaml:{line_of(path, f'name: {name}')}:")
+    assert problem.location.endswith("waves[0].name")
+    assert f"a wave cannot be called {name!r}" in problem.message
+    assert "plan apply isolation" in problem.message
+
+
 def test_a_wave_before_the_isolation_is_refused(chain: Chain, write_plan: WritePlan) -> None:
     text = ISOLATED_OM + WAVE_1.replace("2025-08-18", "2025-07-01")
     assert (

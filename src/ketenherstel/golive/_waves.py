@@ -23,7 +23,7 @@ from ketenherstel.golive._fields import (
     string_field,
 )
 from ketenherstel.golive.channels import ANY, ChannelRule
-from ketenherstel.golive.model import ChannelOpening, Isolation, Wave
+from ketenherstel.golive.model import ISOLATION_STEP, ChannelOpening, Isolation, Wave
 
 __all__ = ["read_waves"]
 
@@ -48,7 +48,14 @@ def read_waves(
         draft = _wave(ctx, item, path, nodes)
         if draft.name is not None:
             name_node = nodes.marks[("name", "")][0]
-            if draft.name in names:
+            if draft.name.strip().casefold() == ISOLATION_STEP:
+                reader.add_at(
+                    name_node,
+                    f"{path}.name",
+                    f"a wave cannot be called {draft.name!r}: `plan apply {ISOLATION_STEP}` "
+                    "runs the plan's isolation step; give the wave another name",
+                )
+            elif draft.name in names:
                 reader.add_at(
                     name_node,
                     f"{path}.name",

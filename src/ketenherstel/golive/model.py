@@ -32,6 +32,7 @@ from ketenherstel.golive.channels import (
 
 __all__ = [
     "FIRST_DAY",
+    "ISOLATION_STEP",
     "LAST_DAY",
     "ChannelOpening",
     "Isolation",
@@ -41,6 +42,10 @@ __all__ = [
     "Wave",
     "outside_dates",
 ]
+
+ISOLATION_STEP = "isolation"
+"""The name of the step that isolates the plan's partners (`plan steps`, `plan apply`); the
+waves have their own names, and none may be this one."""
 
 # A go-live, a forecast or an outage is dated in this range; a date outside it (a year typed as
 # 0001 or 9999) is a typo, and one the forecast and the store cannot count from. The registry

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ketenherstel.golive.channels import ANY, ChannelRule, Flow, RuleState, chain_flows
-from ketenherstel.golive.model import Plan, PlanState
+from ketenherstel.golive.model import ISOLATION_STEP, Plan, PlanState
 from ketenherstel.golive.priority import priorities
 
 if TYPE_CHECKING:
@@ -41,9 +41,6 @@ if TYPE_CHECKING:
     from ketenherstel.exchange.service import Exchange
 
 __all__ = ["ISOLATION_STEP", "ChannelChange", "StepResult", "apply_step", "plan_steps"]
-
-ISOLATION_STEP = "isolation"
-"""The name of the step that isolates the plan's partners (the waves have their own names)."""
 
 
 @dataclass(frozen=True, slots=True)
