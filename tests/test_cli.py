@@ -216,6 +216,32 @@ def test_serve_on_a_taken_port_says_so_before_announcing_and_opens_nothing(
     assert code == 2 and "--host nope.invalid: not an address to listen on" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["send", "DIR", "--url", "http://127.0.0.1:9", "--token", "x"], "DIR: is a directory"),
+        (["outbox", "write", "DIR", "--db", "DIR/o.db"], "DIR: is a directory"),
+        (["plan", "validate", "DIR"], "DIR: is a directory; give a plan file"),
+        (
+            ["plan", "forecast", "om-2025", "--backlog", "DIR", "--start", "2025-08-18T00:00Z"],
+            "--backlog DIR: is a directory",
+        ),
+        (["chain", "check", "DIR"], "DIR: is a directory"),
+        (["serve", "--tls-cert", "DIR", "--tls-key", "DIR"], "--tls-cert DIR: is a directory"),
+    ],
+)
+def test_a_directory_given_for_an_input_file_is_called_a_directory(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    """It was `no such file: DIR` (or `no such plan file`), which sends one looking for a typo."""
+    folder = str(tmp_path / "in")
+    (tmp_path / "in").mkdir()
+    code, _, err = run(*[a.replace("DIR", folder) for a in args])
+    assert code == 2 and says.replace("DIR", folder) in err, err
+    assert "no such" not in err
+    assert list((tmp_path / "in").iterdir()) == []
+
+
 def test_chain_show_renders_tables_and_a_mermaid_diagram() -> None:
     code, out, _ = run("chain", "show")
     assert code == 0

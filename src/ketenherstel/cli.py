@@ -22,7 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
-from ketenherstel.cli_common import fail, out_of_range, require_store, writable_output
+from ketenherstel.cli_common import (
+    fail,
+    out_of_range,
+    readable_input,
+    require_store,
+    writable_output,
+)
 from ketenherstel.cli_gateway import gateway_app
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
@@ -186,9 +192,9 @@ def serve(
         raise fail("--tls-cert and --tls-key go together")
     if tls_ca is not None and tls_cert is None:
         raise fail("--tls-ca (client certificates) needs --tls-cert and --tls-key")
-    for path in (tls_cert, tls_key, tls_ca):
-        if path is not None and not path.is_file():
-            raise fail(f"no such file: {path}")
+    for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key), ("--tls-ca", tls_ca)):
+        if path is not None:
+            readable_input(path, option)
     try:
         if tls_cert is not None and tls_key is not None:
             check_tls(tls_cert, tls_key, tls_ca)
@@ -522,8 +528,7 @@ def chain_check(file: Annotated[Path, typer.Argument(help="The chain file to che
     """Report every error in a chain file with its location; exit 1 if there are any."""
     from ketenherstel.chain import check_chain_file
 
-    if not file.is_file():
-        raise fail(f"no such file: {file}")
+    readable_input(file)
     problems = check_chain_file(file)
     for problem in problems:
         out.print(f"{problem.location}: {problem.message}", highlight=False, markup=False)
@@ -556,8 +561,7 @@ def client(url: str, token: str) -> Iterator[Any]:
 
 
 def _read_events(file: Path) -> list[Any]:
-    if not file.is_file():
-        raise fail(f"no such file: {file}")
+    readable_input(file)
     text = file.read_bytes()
     try:
         if file.suffix == ".jsonl":

@@ -15,7 +15,15 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
 
-__all__ = ["err", "fail", "local_runtime", "out_of_range", "require_store", "writable_output"]
+__all__ = [
+    "err",
+    "fail",
+    "local_runtime",
+    "out_of_range",
+    "readable_input",
+    "require_store",
+    "writable_output",
+]
 
 err = Console(stderr=True)
 
@@ -90,6 +98,15 @@ def local_runtime(store: str | None, registry: str | None = None) -> Iterator[Ru
 def out_of_range(exc: OverflowError) -> str:
     """The one line for a number past what a store holds (SQLite and PostgreSQL: 64 bits)."""
     return f"a number given is out of range ({exc}); ids and counts are at most {2**63 - 1}"
+
+
+def readable_input(path: Path, option: str = "") -> None:
+    """Refuse an input file that is not there, or a directory given for it (exit code 2)."""
+    named = f"{option} {path}" if option else str(path)
+    if path.is_dir():
+        raise fail(f"{named}: is a directory; give a file")
+    if not path.is_file():
+        raise fail(f"{option} {path}: no such file" if option else f"no such file: {path}")
 
 
 def writable_output(path: Path | None, option: str) -> None:

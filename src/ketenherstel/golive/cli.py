@@ -78,6 +78,8 @@ def _plan_path(spec: str) -> Path:
     path = Path(spec)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise _fail(f"{spec}: is a directory; give a plan file")
     builtin = BUILTIN_PLANS / f"{spec}.yaml"
     if path.suffix == "" and builtin.is_file():
         return builtin
@@ -237,7 +239,9 @@ def forecast(
     begin = _start(start, "--start")
     horizon = _start(until, "--until") if until else None
     rates = _default_rates(default_rate or [])
-    for path in (backlog, inflow, actual):
+    for option, path in (("--backlog", backlog), ("--inflow", inflow), ("--actual", actual)):
+        if path is not None and path.is_dir():
+            raise _fail(f"{option} {path}: is a directory; give a file")
         if path is not None and not path.is_file():
             raise _fail(f"no such file: {path}")
     for option, path in (("--json", json_out), ("--chart", chart)):  # before the forecast runs

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ketenherstel.cli_common import fail, writable_output
+from ketenherstel.cli_common import fail, readable_input, writable_output
 from ketenherstel.outbox.errors import OutboxError, WriteRefused
 
 app = typer.Typer(
@@ -147,8 +147,7 @@ def write(
 
 def _read_events(file: Path) -> tuple[list[Any], list[str]]:
     """The events of a file, and for each where it stands ("line 3", "event 2")."""
-    if not file.is_file():
-        raise fail(f"no such file: {file}")
+    readable_input(file)
     data = file.read_bytes()
     if not data.strip():
         raise fail(f"{file} is empty; nothing was written")
