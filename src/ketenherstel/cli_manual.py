@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import fail as _fail
-from ketenherstel.cli_common import out_of_range, require_store
+from ketenherstel.cli_common import out_of_range, readable_input, require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.manual import ManualWork
@@ -183,14 +183,14 @@ def manual_import(
 ) -> None:
     """Import paper work from a spreadsheet export. Any refused row refuses the whole file
     (every refusal is shown) unless --skip-refused; --dry-run shows what would happen."""
+    readable_input(file)
+    if mapping is not None:
+        readable_input(mapping, "--mapping")
     try:
         data = file.read_bytes()
-        base: Any = yaml.safe_load(mapping.read_text(encoding="utf-8")) if mapping else {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise _fail(f"cannot read {exc}") from None
-    except UnicodeDecodeError as exc:
-        why = f"{exc.reason} at byte {exc.start}"
-        raise _fail(f"{mapping}: the mapping is not UTF-8 text ({why})") from None
+    except OSError as exc:
+        raise _fail(f"{file}: cannot read ({exc.strerror or exc})") from None
+    base = _read_mapping(mapping) if mapping else {}
     if base is not None and not isinstance(base, dict):
         raise _fail(f"{mapping}: a mapping is an object with columns, fields and defaults")
     try:
@@ -229,6 +229,26 @@ def manual_import(
             out.print(f"dry run: {result.would_register} rows would be registered; nothing stored")
         else:
             out.print(f"registered {len(result.stored)} manual records")
+
+
+def _read_mapping(path: Path) -> Any:
+    """The mapping file's document; a file that cannot be read, is not UTF-8 or is not YAML
+    (JSON is YAML) is one line naming the file and, for YAML, the line and column."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _fail(f"--mapping {path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        why = f"{exc.reason} at byte {exc.start}"
+        raise _fail(f"{path}: the mapping is not UTF-8 text ({why})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what = ", ".join(part for part in (exc.problem, exc.context) if part)
+        raise _fail(f"{where}: the mapping is not valid YAML or JSON ({what})") from None
+    except yaml.YAMLError as exc:
+        what = " ".join(str(exc).split())
+        raise _fail(f"{path}: the mapping is not valid YAML or JSON ({what})") from None
 
 
 @manual_app.command("list")

@@ -175,6 +175,28 @@ def test_a_mapping_file_that_is_not_utf8_is_named(store: str, tmp_path: Path) ->
     assert code == 2 and "the mapping is not UTF-8 text" in err
 
 
+def test_a_broken_mapping_or_a_directory_is_named_with_file_line_and_column(
+    store: str, tmp_path: Path
+) -> None:
+    """It was `cannot read while parsing a flow node…` (several lines, no file name) and
+    `cannot read [Errno 21] Is a directory: …`."""
+    file = tmp_path / "export.csv"
+    file.write_bytes(csv_bytes(row()))
+    broken = tmp_path / "mapping.yaml"
+    broken.write_text("columns:\n  case: Zaaknummer\ndefaults: {partner: [om\n", encoding="utf-8")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for args, says in [
+        (["--mapping", str(broken)], f"{broken}:4:1: the mapping is not valid YAML or JSON ("),
+        (["--mapping", str(folder)], f"--mapping {folder}: is a directory; give a file"),
+    ]:
+        code, _, err = run(manual_app, "import", str(file), *args, "--store", store)
+        assert code == 2 and says in err, err
+        assert len(err.strip().splitlines()) == 1 and "Errno" not in err
+    code, _, err = run(manual_app, "import", str(folder), "--store", store)
+    assert code == 2 and f"{folder}: is a directory; give a file" in err
+
+
 def test_a_mapped_column_missing_from_the_file_is_named(store: str, tmp_path: Path) -> None:
     file = tmp_path / "export.csv"
     file.write_bytes(csv_bytes(row()))
