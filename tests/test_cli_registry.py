@@ -103,6 +103,20 @@ def reads_of(store: str, skn: str) -> list[str]:
         rt.close()
 
 
+def decisions_of(store: str, reference: str) -> list[tuple[str, str]]:
+    rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
+    try:
+        with rt.registry.db.tx() as cur:
+            rows = cur.execute(
+                "SELECT d.decision, d.decided_date FROM decisions d "
+                "JOIN screenings s ON s.id = d.screening_id WHERE s.reference = ?",
+                (reference,),
+            ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+    finally:
+        rt.close()
+
+
 def work_rows(store: str, table: str = "rescreen_items") -> int:
     rt = bootstrap(Settings(store_url=store, synchronous="NORMAL"))
     try:
@@ -276,20 +290,16 @@ def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -
         "screener-7",
         "SCR-1 vog-natuurlijk-persoon for justis",
     )
-    code, out, err = run(
-        "registry",
-        "decision",
-        "SCR-1",
-        "afgegeven",
-        "--date",
-        "2025-07-20",
-        "--as",
-        "justis-1",
-        "--store",
-        store,
-    )
+    decide = ("registry", "decision", "SCR-1", "afgegeven", "--as", "justis-1", "--store", store)
+    # Answered today (real time): a decision dated before that is refused and nothing is kept.
+    code, _, err = run(*decide, "--date", "2025-07-20")
+    assert code == 2 and "--date: the decision date 2025-07-20 is before the screening" in err
+    assert decisions_of(store, "SCR-1") == []
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    code, out, err = run(*decide, "--date", today.isoformat())
     assert code == 0, err
-    assert "screening SCR-1: afgegeven on 20-07-2025" in out
+    assert f"screening SCR-1: afgegeven on {today:%d-%m-%Y}" in out
+    assert decisions_of(store, "SCR-1") == [("afgegeven", today.isoformat())]
     code, out, _ = run(
         "registry",
         "extract",

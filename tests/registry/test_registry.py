@@ -471,6 +471,28 @@ def test_a_reference_is_answered_once_and_decisions_are_checked(reg: Registry) -
     assert [c[:2] for c in reg.db.decision_changes("SCR-1")] == [("afgegeven", "2025-07-20")]
 
 
+def test_a_decision_cannot_be_dated_before_the_screening_was_answered(
+    reg: Registry, clock: Clock
+) -> None:
+    """The answer's day is Amsterdam's: answered at 01:30 on 18 July there (23:30 UTC on the
+    17th), a decision of the 17th is refused, naming the field, and nothing is recorded."""
+    clock.now = T0 + 3.5 * 3600
+    screen(reg, "SCR-1", "SKN-0000000001")
+    for early in (date(2025, 7, 17), date(2020, 1, 1)):
+        with pytest.raises(RegistryInputError, match="before the screening was answered") as e:
+            reg.record_decision(
+                reference="SCR-1", decision="afgegeven", decided_date=early, actor="justis"
+            )
+        assert e.value.field == "decidedDate" and "2025-07-18" in str(e.value)
+    with reg.db.tx() as cur:
+        assert cur.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+    reg.record_decision(
+        reference="SCR-1", decision="afgegeven", decided_date=date(2025, 7, 18), actor="justis"
+    )
+    with reg.db.tx() as cur:
+        assert cur.execute("SELECT decided_date FROM decisions").fetchall() == [("2025-07-18",)]
+
+
 def test_hold_advice_says_no_for_a_source_that_is_behind(
     rt: Runtime, reg: Registry, clock: Clock
 ) -> None:

@@ -357,6 +357,9 @@ def test_decisions_by_the_consumer_or_an_operator(api: Api) -> None:
         ({"decision": "afgegeven", "decidedDate": "20-07-2025"}, "body:decidedDate"),
         ({"decision": "afgegeven"}, "body:decidedDate"),
         ({"decision": "afgegeven", "decidedDate": "2025-07-20", "actor": "x"}, "body:actor"),
+        # answered on 17 July 2025: a decision cannot come before its answer
+        ({"decision": "afgegeven", "decidedDate": "2020-01-01"}, "body:decidedDate"),
+        ({"decision": "afgegeven", "decidedDate": "2025-07-16"}, "body:decidedDate"),
     ],
 )
 def test_a_bad_decision_is_a_400_and_records_nothing(

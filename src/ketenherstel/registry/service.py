@@ -664,10 +664,19 @@ class Registry:
             )
         with self.db.tx() as cur:
             row = cur.execute(
-                "SELECT id, consumer FROM screenings WHERE reference = ?", (reference,)
+                "SELECT id, consumer, answered_at FROM screenings WHERE reference = ?",
+                (reference,),
             ).fetchone()
             if row is None or (consumer is not None and row[1] != consumer):
                 raise RegistryNotFound(f"no screening {reference!r} that you may decide on")
+            # A decision follows the answer it rests on: not before the answer's day there.
+            answered = datetime.fromtimestamp(float(row[2]), AMSTERDAM).date()
+            if decided_date < answered:
+                raise RegistryInputError(
+                    f"the decision date {decided_date.isoformat()} is before the screening was "
+                    f"answered ({answered.isoformat()}, Amsterdam time); give that day or later",
+                    "decidedDate",
+                )
             cur.execute(
                 "INSERT INTO decision_changes (screening_id, decision, decided_date, "
                 "recorded_at, actor, replaced_at) SELECT screening_id, decision, decided_date, "
