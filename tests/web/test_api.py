@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ketenherstel.exchange.envelope import Limits, check_events
 from tests.factories import KMAR_OIN, POLITIE_SOURCE, PV_TYPE, pv_event
 from tests.web.conftest import Api
 
@@ -134,6 +135,24 @@ def test_each_kind_of_bad_envelope_is_400_naming_the_field(
     body = assert_problem(post(api, "politie", event), 400)
     assert any(p["field"] == field for p in body["problems"]), body
     assert stored_count(api) == 0
+
+
+def test_a_dataref_without_data_is_400_for_a_type_whose_schema_requires_data(api: Api) -> None:
+    """A 'dataref' alone would skip the type's schema and business key: every chain type's
+    schema asks for an object, so the event is refused naming 'data' and nothing is routed."""
+    event = pv_event()
+    del event["data"]
+    event["dataref"] = "http://x"
+    body = assert_problem(post(api, "politie", event), 400)
+    (found,) = body["problems"]
+    assert found["field"] == "data"
+    assert PV_TYPE in found["reason"] and "dataref" in found["reason"]
+    assert stored_count(api) == 0
+    # A type whose schema needs no data (none in the chain today) may still point elsewhere.
+    envelopes, problems = check_events(
+        [event], limits=Limits(), known_type=lambda _: True, validate_data=lambda _t, _d: []
+    )
+    assert problems == [] and len(envelopes) == 1
 
 
 def test_data_not_matching_the_type_schema_is_400_with_its_path(api: Api) -> None:

@@ -214,6 +214,13 @@ def _check_one(
         elif "data" in event:
             for path, reason in validate_data(type_name, event["data"]):
                 bad("data" + path.removeprefix("$"), reason)
+        elif validate_data(type_name, None):
+            # A 'dataref' alone would pass the type's schema and business key unchecked.
+            bad(
+                "data",
+                f"type {type_name!r} requires 'data' that its schema can check; "
+                "a 'dataref' alone is not accepted for it",
+            )
     body = canonical(event)
     if len(body) > limits.max_event_bytes:
         bad("", f"the event is {len(body)} bytes; at most {limits.max_event_bytes} allowed")
