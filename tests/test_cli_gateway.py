@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ketenherstel.cli import app
+from ketenherstel.store import open_store
 from tests.gateway.lines import access_probe, connstat, login, request
+from tests.stores import made
 
 runner = CliRunner()
 
@@ -255,7 +257,10 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
         "gateway", "decide", fid, "false-positive", "--as", "soc-1", "--reason", "second office"
     )
     assert code == 0 and "is now false-positive" in out
-    code, out, _ = run("gateway", "findings", "--status", "false-positive")
+    store = made(str(tmp_path / "k.db"))
+    code, out, _ = run(
+        "gateway", "findings", "--status", "false-positive", "--as", "soc-1", "--store", store
+    )
     assert fid in out and "soc-1" in out and "second office" in out  # who decided, and why
     code, out, err = run(
         "gateway",
@@ -302,6 +307,42 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
     log3 = _hijacked(tmp_path / "ns3.log", sid="9", to="192.0.2.46")
     code, out, _ = run("gateway", "scan", str(log3))
     assert "session-hijack" in out  # withdrawn: the move counts again
+
+
+def test_reading_the_findings_is_audited_as_the_api_does_and_needs_a_name_and_a_store(
+    tmp_path: Path,
+) -> None:
+    """Findings name addresses and users: each listing is in the store's audit trail
+    (gateway-findings-read, who, which status); without --as or a store nothing is listed."""
+    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")))
+    assert code == 0 and "1 new findings in the register" in out, err
+    store = made(str(tmp_path / "k.db"))
+    code, out, err = run("gateway", "findings", "--as", "soc-1", "--store", store)
+    assert code == 0 and "198.51.100.7" in out, err
+    code, out, err = run(
+        "gateway", "findings", "--status", "new", "--as", "soc-2", "--store", store
+    )
+    assert code == 0 and "198.51.100.7" in out, err
+    opened = open_store(store)
+    try:
+        reads = [
+            (a.actor, a.action, a.object)
+            for a in opened.audit_log(limit=10)
+            if a.action == "gateway-findings-read"
+        ]
+    finally:
+        opened.close()
+    assert sorted(reads) == [
+        ("soc-1", "gateway-findings-read", "*"),
+        ("soc-2", "gateway-findings-read", "new"),
+    ]
+    code, out, err = run("gateway", "findings", "--store", store)
+    assert code == 2 and "--as" in err and "198.51.100.7" not in out
+    code, out, err = run("gateway", "findings", "--as", " ", "--store", store)
+    assert code == 2 and "--as" in err and "198.51.100.7" not in out
+    code, out, err = run("gateway", "findings", "--as", "soc-1", "--store", str(tmp_path / "no.db"))
+    assert code == 1 and "no store" in err and "198.51.100.7" not in out
+    assert not (tmp_path / "no.db").exists()
 
 
 def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:

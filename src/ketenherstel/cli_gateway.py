@@ -29,7 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ketenherstel.cli_common import fail, writable_output
+from ketenherstel.cli_common import fail, local_runtime, writable_output
 from ketenherstel.gateway.asn import load_asn_table
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
@@ -620,16 +620,38 @@ def listen_cmd(
 
 @gateway_app.command("findings")
 def findings_cmd(
+    actor: Annotated[
+        str, typer.Option("--as", help="Who reads the findings (kept in the store's audit trail)")
+    ],
     status: Annotated[
         str | None,
         typer.Option("--status", help="Only new, under-review, false-positive, confirmed"),
     ] = None,
     register: RegisterOpt = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="The store whose audit trail records the read (sqlite:///path.db, a file path "
+            "or postgresql://…); its register is the default",
+        ),
+    ] = None,
 ) -> None:
-    """The findings register: every finding with its status and who decided."""
+    """The findings register: every finding with its status and who decided. Findings name
+    users and addresses, so each read is audited as the API's is (gateway-findings-read)."""
+    from ketenherstel.store.ports import AuditRecord
+
     if status is not None and status not in STATUSES:
         raise fail(f"--status {status!r}: one of {', '.join(STATUSES)}")
-    kept = _register(register)
+    if not actor.strip():
+        raise fail("--as: a read of the findings needs the name of who reads them")
+    with local_runtime(store) as rt:
+        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        rt.store.audit(
+            AuditRecord(
+                rt.exchange.clock(), actor.strip(), "gateway-findings-read", status or "*", ""
+            )
+        )
     table = Table(
         "id",
         "status",
