@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.gateway.lines import access_probe, connstat, login, request
 from tests.stores import made
 
 runner = CliRunner()
+SOON = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
 
 
 @pytest.fixture(autouse=True)
@@ -269,13 +271,22 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
         "--reason",
         "office Zwolle",
         "--until",
-        "2099-01-01",
+        SOON,
         "--as",
         "soc-1",
     )
     assert code == 0, err
     code, out, _ = run("gateway", "allowlist")
     assert "192.0.2.0/24" in out and "office Zwolle" in out
+    # Allowed already: refused, and the allowlist keeps one entry; nor may one last for ever.
+    again = ("gateway", "allow", "192.0.2.9/24", "--reason", "again", "--as", "soc-2")
+    code, _, err = run(*again, "--until", SOON)
+    assert code == 2 and f"192.0.2.0/24 is already allowed until {SOON}" in err
+    far = ("gateway", "allow", "198.51.100.0/24", "--reason", "r", "--as", "a")
+    code, _, err = run(*far, "--until", "9999-12-31")
+    assert code == 2 and "until 9999-12-31: at most 366 days ahead" in err
+    code, out, _ = run("gateway", "allowlist")
+    assert out.count("192.0.2.0/24") == 1 and "198.51.100.0/24" not in out
     log2 = tmp_path / "ns2.log"
     log2.write_text(
         login(100, "8", "ann", "198.51.100.7")
@@ -284,16 +295,14 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
     )
     code, out, _ = run("gateway", "scan", str(log2))
     assert "session-hijack" not in out  # the allowlist came from the register
-    code, _, err = run(
-        "gateway", "allow", "x", "--reason", "r", "--until", "2099-01-01", "--as", "a"
-    )
+    code, _, err = run("gateway", "allow", "x", "--reason", "r", "--until", SOON, "--as", "a")
     assert code == 2 and "no network" in err
     code, _, err = run(
         "gateway", "allow", "10.0.0.0/8", "--reason", "r", "--until", "2001-01-01", "--as", "a"
     )
     assert code == 2 and "has passed" in err
     code, _, err = run(
-        "gateway", "allow", "0.0.0.0/0", "--reason", "r", "--until", "2099-01-01", "--as", "a"
+        "gateway", "allow", "0.0.0.0/0", "--reason", "r", "--until", SOON, "--as", "a"
     )
     assert code == 2 and "too wide" in err
     code, _, err = run("gateway", "withdraw", "192.0.2.0/24", "--reason", "", "--as", "soc-2")

@@ -4,13 +4,16 @@ losing nothing acknowledged."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from ketenherstel.gateway.register import Register, finding_id
+from ketenherstel.gateway.register import MAX_ALLOW_DAYS, Register, finding_id
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
+
+TODAY = datetime.now(UTC).date()
+SOON = (TODAY + timedelta(days=90)).isoformat()
 
 
 def f(n: int) -> Finding:
@@ -55,7 +58,7 @@ def test_a_write_after_a_torn_line_cuts_it_off_and_the_register_stays_readable(
     with path.open("ab") as fh:
         fh.write(b'{"record": "decision", "id": "F0f')  # the crash, mid-line
     reg = Register(path)
-    reg.allow("10.9.0.0/16", reason="office", until="2999-12-31", by="piet")
+    reg.allow("10.9.0.0/16", reason="office", until=SOON, by="piet")
     reg.add([f(2)])
     again = Register(path)  # the torn line is gone, both later records are there
     assert set(again.findings) == {finding_id(f(1)), finding_id(f(2))}
@@ -65,11 +68,11 @@ def test_a_write_after_a_torn_line_cuts_it_off_and_the_register_stays_readable(
 
 def test_the_allowlist_expires(tmp_path: Path) -> None:
     reg = Register(tmp_path / "r.jsonl")
-    reg.allow("192.0.2.0/24", reason="office", until="2099-12-31", by="soc-1")
+    reg.allow("192.0.2.0/24", reason="office", until=SOON, by="soc-1")
     assert reg.allowed_networks() == ["192.0.2.0/24"]
     assert reg.allowed_networks(date(2100, 1, 1)) == []
     with pytest.raises(GatewayInputError, match="reason"):
-        reg.allow("192.0.2.0/24", reason=" ", until="2099-12-31", by="soc-1")
+        reg.allow("192.0.2.0/24", reason=" ", until=SOON, by="soc-1")
 
 
 def test_an_allowlist_entry_can_be_withdrawn_and_a_network_too_wide_is_refused(
@@ -79,9 +82,9 @@ def test_an_allowlist_entry_can_be_withdrawn_and_a_network_too_wide_is_refused(
     reg = Register(path)
     for wide in ("0.0.0.0/0", "10.0.0.0/7", "::/0", "2001::/15"):
         with pytest.raises(GatewayInputError, match="too wide"):
-            reg.allow(wide, reason="x", until="2099-12-31", by="soc-1")
-    reg.allow("10.0.0.0/8", reason="the ministry's own network", until="2099-12-31", by="soc-1")
-    reg.allow("192.0.2.0/24", reason="office", until="2099-12-31", by="soc-1")
+            reg.allow(wide, reason="x", until=SOON, by="soc-1")
+    reg.allow("10.0.0.0/8", reason="the ministry's own network", until=SOON, by="soc-1")
+    reg.allow("192.0.2.0/24", reason="office", until=SOON, by="soc-1")
     with pytest.raises(GatewayInputError, match="reason"):
         reg.withdraw("192.0.2.0/24", reason="", by="soc-2")
     with pytest.raises(GatewayInputError, match="not on the allowlist"):
@@ -94,12 +97,45 @@ def test_an_allowlist_entry_can_be_withdrawn_and_a_network_too_wide_is_refused(
         reg.withdraw("192.0.2.0/24", reason="again", by="soc-2")
 
 
+def test_a_network_allowed_and_active_is_not_allowed_again_and_nothing_is_added(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.jsonl"
+    reg = Register(path)
+    reg.allow("192.0.2.0/24", reason="office Zwolle", until=SOON, by="soc-1")
+    for same in ("192.0.2.0/24", "192.0.2.77/24"):  # the same network, however written
+        with pytest.raises(GatewayInputError, match=r"192\.0\.2\.0/24 is already allowed until"):
+            reg.allow(same, reason="again", until=SOON, by="soc-2")
+    before = path.read_bytes()
+    with pytest.raises(GatewayInputError, match="withdraw it first"):
+        Register(path).allow("192.0.2.0/24", reason="again", until=SOON, by="soc-2")
+    assert path.read_bytes() == before and len(Register(path).allowlist) == 1
+    # A narrower or wider network is another entry; after a withdrawal it may be allowed again.
+    reg.allow("192.0.2.0/25", reason="one floor", until=SOON, by="soc-1")
+    reg.withdraw("192.0.2.0/24", reason="moved", by="soc-2")
+    reg.allow("192.0.2.0/24", reason="back", until=SOON, by="soc-2")
+    assert sorted(Register(path).allowed_networks()) == ["192.0.2.0/24", "192.0.2.0/25"]
+
+
+def test_an_allowlist_entry_ends_within_a_year(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    reg = Register(path)
+    last = TODAY + timedelta(days=MAX_ALLOW_DAYS)
+    for far in ("9999-12-31", (last + timedelta(days=1)).isoformat()):
+        with pytest.raises(GatewayInputError, match=f"at most {MAX_ALLOW_DAYS} days ahead"):
+            reg.allow("192.0.2.0/24", reason="office", until=far, by="soc-1")
+    assert not path.exists()
+    # the last day allowed, in ISO's basic form too, kept as YYYY-MM-DD
+    entry = reg.allow("192.0.2.0/24", reason="office", until=f"{last:%Y%m%d}", by="soc-1")
+    assert entry.until == last.isoformat() == Register(path).allowlist[0].until
+
+
 def test_a_network_is_kept_as_a_network_and_withdrawn_however_it_is_written(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "r.jsonl"
     reg = Register(path)
-    reg.allow("192.0.2.5/24", reason="office", until="2099-12-31", by="soc-1")
+    reg.allow("192.0.2.5/24", reason="office", until=SOON, by="soc-1")
     assert reg.allowed_networks() == ["192.0.2.0/24"]
     (ended,) = reg.withdraw("192.0.2.0/24", reason="closed", by="soc-2")
     assert ended.network == "192.0.2.0/24" and Register(path).allowed_networks() == []

@@ -19,15 +19,18 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ketenherstel.gateway.watch import Finding, GatewayInputError, allowed_network
 
-__all__ = ["STATUSES", "AllowEntry", "Register", "Registered", "finding_id"]
+__all__ = ["MAX_ALLOW_DAYS", "STATUSES", "AllowEntry", "Register", "Registered", "finding_id"]
 
 STATUSES = ("new", "under-review", "false-positive", "confirmed")
+MAX_ALLOW_DAYS = 366
+"""How far ahead an allowlist entry may end (decision 0012): a year, so each allowed network is
+looked at again at least once a year (366: the same date next year also across a 29 February)."""
 _MOVES = {
     "new": ("under-review", "false-positive", "confirmed"),
     "under-review": ("false-positive", "confirmed"),
@@ -230,16 +233,29 @@ class Register:
             raise GatewayInputError(f"until {until!r}: give a date as YYYY-MM-DD") from None
         if not reason.strip() or not by.strip():
             raise GatewayInputError("an allowlist entry needs a reason and who adds it")
-        if end < datetime.fromtimestamp(time.time(), UTC).date():
+        today = datetime.fromtimestamp(time.time(), UTC).date()
+        if end < today:
             raise GatewayInputError(f"until {until}: that date has passed")
+        if end > today + timedelta(days=MAX_ALLOW_DAYS):
+            raise GatewayInputError(
+                f"until {until}: at most {MAX_ALLOW_DAYS} days ahead "
+                f"({(today + timedelta(days=MAX_ALLOW_DAYS)).isoformat()}); allow it again "
+                "when that date comes near"
+            )
         with self._lock:
+            for a in self.allowlist:
+                if _same(a.network, network) and a.active(today):
+                    raise GatewayInputError(
+                        f"{network} is already allowed until {a.until} (by {a.added_by}: "
+                        f"{a.reason}); withdraw it first to change its date or reason"
+                    )
             self._append(
                 [
                     {
                         "record": "allow",
                         "network": network,
                         "reason": reason.strip(),
-                        "until": until,
+                        "until": end.isoformat(),
                         "by": by.strip(),
                         "at": datetime.now(UTC).isoformat(timespec="seconds"),
                     }
