@@ -21,6 +21,8 @@ from tests.test_cli_registry import submit
 
 runner = CliRunner()
 JUSTID = Principal("justid", "partner", "justid", "token")
+KIND = decision("x", "SKN-0000000001")["type"]
+SHORT = KIND.removeprefix("nl.strafrechtketen.").removesuffix(".v1")
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -43,8 +45,8 @@ def ids(store: str) -> list[str]:
 
 
 def test_files_run_list_show_and_json(tmp_path: Path, store: str) -> None:
-    sent = write(tmp_path / "s.csv", [row("m1"), row("m2")])
-    acc = write(tmp_path / "a.parquet", [row("m1")])
+    sent = write(tmp_path / "s.csv", [row("m1", type=KIND), row("m2", type=KIND)])
+    acc = write(tmp_path / "a.parquet", [row("m1", type=KIND)])
     code, out, err = run("reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", store)
     assert code == 0, err
     assert "missing at to" in out and "1 missing" in out
@@ -53,7 +55,7 @@ def test_files_run_list_show_and_json(tmp_path: Path, store: str) -> None:
     assert code == 0 and rid in out and "sent → accepted" in out
     code, out, _ = run("reconcile", "show", rid, "--store", store, "--by-type")
     assert code == 0 and "details.parquet" in out
-    assert "sent → accepted per message type" in out and "t.a" in out
+    assert "sent → accepted per message type" in out and SHORT in out
     code, out, _ = run(
         "reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", store, "--json"
     )
@@ -92,6 +94,7 @@ def test_live_ledgers_and_resend(store: str) -> None:
         (["accepted", "routed", "--map", "accepted.id=x"], "live ledger"),
         (["accepted", "routed", "--map", "other.id=x"], "no hop 'other'"),
         (["accepted", "routed", "--sla", "*=soon"], "duration"),
+        (["accepted", "routed", "--sla", "bogus.type=7d"], "SLA for 'bogus.type': not a message"),
         (["accepted"], "at least two hops"),
     ],
 )
@@ -107,6 +110,21 @@ def test_a_bad_value_names_file_column_and_row(tmp_path: Path, store: str) -> No
     code, _, err = run("reconcile", "run", f"sent={sent}", f"accepted={sent}", "--store", store)
     assert code == 2
     assert f"file {sent}, column 'sequence', row 2" in err
+    assert ids(store) == []
+
+
+def test_a_ledger_row_of_a_type_the_chain_does_not_know_names_file_column_and_row(
+    tmp_path: Path, store: str
+) -> None:
+    """Classed missing, it would go on the sender's request list: the run is refused."""
+    sent = write(tmp_path / "s.csv", [row("m1", type=KIND), row("m2", type="bogus.type")])
+    code, _, err = run("reconcile", "run", f"sent={sent}", "accepted", "--store", store)
+    assert code == 2
+    assert f"file {sent}, column 'type', row 2: 'bogus.type' is not a message type" in err
+    code, _, err = run(
+        "reconcile", "run", f"sent={sent}", "accepted", "--map", "sent.type=:x", "--store", store
+    )
+    assert code == 2 and "the constant 'x' is not a message type of the chain" in err
     assert ids(store) == []
 
 

@@ -41,7 +41,7 @@ from ketenherstel.reconcile.ledger import OUTBOX
 from ketenherstel.reconcile.report import Report, pair_totals
 
 if TYPE_CHECKING:
-    pass
+    from ketenherstel.chain import Chain
 
 __all__ = ["print_report", "reconcile_app"]
 
@@ -172,6 +172,18 @@ def print_by_type(data: dict[str, Any], console: Console = out) -> None:
         console.print(table)
 
 
+def _chain() -> Chain:
+    """The chain model (KETENHERSTEL_CHAIN or the built-in one), for a run of files only."""
+    from ketenherstel.chain import ChainError, load_chain
+    from ketenherstel.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+        return load_chain(Path(settings.chain_file) if settings.chain_file else None)
+    except (ChainError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
 @reconcile_app.command("run")
 def run_cmd(
     hops: Annotated[
@@ -230,8 +242,12 @@ def run_cmd(
         if live or legal:
             rt = stack.enter_context(local_runtime(store, registry))
             sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver, rt.chain)
+            chain = rt.chain
             if legal:
                 limits = legal_limits(rt.chain) | limits
+        else:
+            chain = _chain()
+        types = {mt.type for mt in chain.message_types}
         progress = stack.enter_context(
             Progress(
                 TextColumn("{task.description}"),
@@ -256,6 +272,7 @@ def run_cmd(
                 hwm=not full,
                 memory=memory,
                 progress=step,
+                types=types,
             )
         except ReconcileInputError as exc:
             raise _fail(str(exc)) from None

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from ketenherstel.reconcile import ReconcileInputError, parse_hop, parse_mapping, parse_slas
+from ketenherstel.reconcile import (
+    ReconcileInputError,
+    parse_hop,
+    parse_mapping,
+    parse_slas,
+    reconcile,
+)
 from tests.reconcile.helpers import row, run, write
 
 
@@ -35,6 +41,33 @@ def test_a_ledger_without_type_or_without_id_and_bkey(tmp_path: Path) -> None:
     with pytest.raises(ReconcileInputError, match="neither 'id' nor 'bkey'"):
         run(tmp_path, [f"sent={no_key}", f"accepted={acc}"])
     no_report(tmp_path)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".jsonl", ".parquet"])
+def test_with_the_chains_types_an_unknown_type_or_limit_is_refused(
+    tmp_path: Path, ext: str
+) -> None:
+    """Given the chain's types, a row of another type (it would be classed missing and
+    requested from its sender) and a limit for another type (it would apply to nothing) are
+    refused; without them (these unit tests' own types) nothing is checked."""
+    types = {"t.a", "t.b"}
+    sent = write(tmp_path / f"s{ext}", [row("m1"), row("m2", type="bogus.type"), row("m3")])
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    specs = [parse_hop(f"sent={sent}"), parse_hop(f"accepted={acc}")]
+    with pytest.raises(ReconcileInputError, match=r"'bogus\.type' is not a message type") as e:
+        reconcile(specs, out_dir=tmp_path / "reports", types=types)
+    assert (e.value.file, e.value.column, e.value.row) == (str(sent), "type", 2)
+    fine = [parse_hop(f"sent={acc}"), parse_hop(f"accepted={acc}")]
+    with pytest.raises(ReconcileInputError, match=r"SLA for 'bogus\.type'"):
+        reconcile(
+            fine, out_dir=tmp_path / "reports", types=types, limits=parse_slas(["bogus.type=7d"])
+        )
+    no_report(tmp_path)
+    limits = parse_slas(["t.a=7d", "*=1d"])
+    assert (
+        reconcile(fine, out_dir=tmp_path / "reports", types=types, limits=limits).detail_rows == 0
+    )
+    assert run(tmp_path, [f"sent={sent}", f"accepted={acc}"]).to_json()["missing"] == 2
 
 
 @pytest.mark.parametrize("ext", [".csv", ".jsonl", ".parquet"])

@@ -76,6 +76,15 @@ def test_run_read_and_repair(lost: Api) -> None:
     assert [(d["class"], d["id"], d["hop"], d["receiver"]) for d in details] == [
         ("missing", "d3", "applied", "justid")
     ]
+    missing = api.client.get(f"{RUNS}/{rid}/details?class=missing", headers=api.h("operator"))
+    assert [d["id"] for d in missing.json()] == ["d3"]
+    assert (
+        api.client.get(f"{RUNS}/{rid}/details?class=late", headers=api.h("operator")).json() == []
+    )
+    bogus = api.client.get(f"{RUNS}/{rid}/details?class=bogus", headers=api.h("operator"))
+    found = problem(bogus, 400)
+    assert "'bogus'" in found["detail"] and "missing" in found["detail"]
+    assert [p["field"] for p in found["problems"]] == ["query:class"]
     as_csv = api.client.get(f"{RUNS}/{rid}/details?format=csv", headers=api.h("operator"))
     assert as_csv.headers["content-type"].startswith("text/csv") and "d3" in as_csv.text
     as_parquet = api.client.get(f"{RUNS}/{rid}/details?format=parquet", headers=api.h("operator"))
@@ -124,6 +133,37 @@ def test_files_from_the_ledger_folder_and_the_request_list(lost: Api) -> None:
     assert [(x["sender"], x["id"]) for x in requests] == [("om", "d9")]
 
 
+def test_a_ledger_row_of_a_type_the_chain_does_not_know_is_a_400_naming_file_and_row(
+    lost: Api,
+) -> None:
+    """Classed missing, it would go on the sender's request list: refused instead."""
+    api = lost
+    folder = reports(api) / "ledgers"
+    folder.mkdir(parents=True)
+    kind = decision("x", "SKN-0000000001")["type"]
+    write(
+        folder / "om-sent.csv",
+        [
+            {"MsgId": "d1", "Bron": OM_SOURCE, "Soort": kind},
+            {"MsgId": "d9", "Bron": OM_SOURCE, "Soort": "bogus.type"},
+        ],
+    )
+    body = {
+        "hops": [
+            {
+                "name": "sent",
+                "file": "om-sent.csv",
+                "mapping": {"id": "MsgId", "source": "Bron", "type": "Soort"},
+                "constants": {"sender": "om"},
+            },
+            {"name": "accepted"},
+        ]
+    }
+    detail = problem(run(api, body), 400)["detail"]
+    assert "om-sent.csv, column 'Soort', row 2: 'bogus.type' is not a message type" in detail
+    assert api.client.get(RUNS, headers=api.h("operator")).json() == []
+
+
 @pytest.mark.parametrize(
     ("body", "says"),
     [
@@ -136,6 +176,10 @@ def test_files_from_the_ledger_folder_and_the_request_list(lost: Api) -> None:
             "only file ledgers",
         ),
         ({"hops": [{"name": "accepted"}, {"name": "routed"}], "sla": {"*": "soon"}}, "duration"),
+        (
+            {"hops": [{"name": "accepted"}, {"name": "routed"}], "sla": {"bogus.type": "7d"}},
+            "SLA for 'bogus.type': not a message type of the chain",
+        ),
         ({"hops": [{"name": "Accepted"}, {"name": "routed"}]}, "pattern"),
         ({"hops": [{"name": "accepted"}, {"name": "routed"}], "extra": 1}, "extra"),
     ],

@@ -1,6 +1,7 @@
 """Reconciliation (PRODUCT.md M6, decision 0011): compare what each hop of the chain holds and
 say what is missing, duplicated, conflicting or late, and repair it."""
 
+from ketenherstel.reconcile._pair import DETAIL_CLASSES
 from ketenherstel.reconcile.ledger import (
     CANONICAL,
     LIVE,
@@ -16,6 +17,7 @@ from ketenherstel.reconcile.report import Report
 from ketenherstel.reconcile.service import (
     LiveSources,
     RepairResult,
+    check_limit_types,
     find_report,
     legal_limits,
     list_reports,
@@ -26,6 +28,7 @@ from ketenherstel.reconcile.service import (
 
 __all__ = [
     "CANONICAL",
+    "DETAIL_CLASSES",
     "LIVE",
     "LedgerSpec",
     "LiveSources",
@@ -33,6 +36,7 @@ __all__ = [
     "ReconcileInputError",
     "RepairResult",
     "Report",
+    "check_limit_types",
     "find_report",
     "legal_limits",
     "list_reports",

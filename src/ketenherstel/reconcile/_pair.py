@@ -16,7 +16,15 @@ from typing import Any, Protocol
 
 from ketenherstel.reconcile.ledger import LedgerSpec, ReconcileInputError
 
-__all__ = ["DETAIL_COLUMNS", "Loaded", "PairComparison", "PairFigures", "lit", "quote"]
+__all__ = [
+    "DETAIL_CLASSES",
+    "DETAIL_COLUMNS",
+    "Loaded",
+    "PairComparison",
+    "PairFigures",
+    "lit",
+    "quote",
+]
 
 DETAIL_COLUMNS = (
     "pair",
@@ -38,6 +46,16 @@ DETAIL_COLUMNS = (
     "limit_s",
     "row_a",
     "row_b",
+)
+# The classes a detail row can have (the "class" column of details.parquet and .csv).
+DETAIL_CLASSES = (
+    "missing",
+    "matched-bkey",
+    "conflicting",
+    "late",
+    "duplicate",
+    "duplicate-bkey",
+    "unkeyed",
 )
 _WHO = ("source", "sender")
 

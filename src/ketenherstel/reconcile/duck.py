@@ -8,7 +8,7 @@ DuckDB with a memory limit and spills to the work directory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -244,6 +244,34 @@ class Engine:
                     column=column,
                     row=int(bad[0]),
                 )
+
+    def check_known_types(self, ledger: Loaded, types: Collection[str]) -> None:
+        """Refuse a ledger with a row whose message type the chain does not know: it would be
+        classed missing and put on a sender's request list. Names file, column and row."""
+        spec = ledger.spec
+        if "type" in spec.constants:
+            column, value = "type", spec.constants["type"]
+            if value not in types:
+                raise ReconcileInputError(
+                    f"the constant {value!r} is not a message type of the chain",
+                    file=ledger.file,
+                    column=column,
+                )
+            return
+        bad = self.con.execute(
+            f"SELECT _row, type FROM {ledger.view} WHERE type IS NOT NULL "
+            "AND NOT list_contains($known, type) ORDER BY _row LIMIT 1",
+            {"known": sorted(types)},
+        ).fetchone()
+        if bad is not None:
+            raise ReconcileInputError(
+                f"{bad[1]!r} is not a message type of the chain (the ledger's 'type'); "
+                "give the type as the chain names it, e.g. "
+                f"{min(types, default='nl.strafrechtketen.…')!r}",
+                file=ledger.file,
+                column=spec.mapping.get("type", "type"),
+                row=int(bad[0]),
+            )
 
     def _check_constant(self, canonical: str, value: str, shown: str) -> None:
         target = CANONICAL[canonical]

@@ -16,7 +16,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +44,7 @@ from ketenherstel.spreadsheet import guard_reversibly, unguard
 __all__ = [
     "LiveSources",
     "RepairResult",
+    "check_limit_types",
     "find_report",
     "legal_limits",
     "list_reports",
@@ -187,6 +188,17 @@ def legal_limits(chain: Chain) -> dict[str, timedelta]:
     return chain.legal_limits()
 
 
+def check_limit_types(limits: Mapping[str, timedelta], types: Collection[str]) -> None:
+    """Refuse a limit (``--sla``) for a message type the chain does not know: it would apply
+    to nothing, silently. ``*`` is every type."""
+    unknown = sorted(t for t in limits if t != "*" and t not in types)
+    if unknown:
+        raise ReconcileInputError(
+            f"SLA for {', '.join(repr(t) for t in unknown)}: not a message type of the chain; "
+            f"give the type as the chain names it, e.g. {min(types, default='*')!r}, or '*'"
+        )
+
+
 def reconcile(
     hops: Sequence[LedgerSpec],
     *,
@@ -198,11 +210,18 @@ def reconcile(
     threads: int | None = None,
     progress: Step | None = None,
     now: Callable[[], float] = time.time,
+    types: Collection[str] | None = None,
 ) -> Report:
-    """Compare each adjacent pair of ``hops``; write and return the report."""
+    """Compare each adjacent pair of ``hops``; write and return the report.
+
+    ``types``: the chain's message types. Given, a limit for another type, or a file ledger's
+    row of another type, is refused (a row would be classed missing and requested from its
+    sender)."""
     step: Step = progress or (lambda _what, _done, _total: None)
     if len(hops) < 2:
         raise ReconcileInputError("give at least two hops to compare, in chain order")
+    if types is not None:
+        check_limit_types(limits or {}, types)
     names = [h.name for h in hops]
     if len(set(names)) != len(names):
         raise ReconcileInputError(f"each hop once: {', '.join(names)} repeats a name")
@@ -239,6 +258,8 @@ def reconcile(
             else:
                 assert hop.path is not None and hop.format is not None
                 loaded.append(engine.load(hop, hop.path, hop.format))
+                if types is not None:
+                    engine.check_known_types(loaded[-1], types)
         pairs: list[PairFigures] = []
         done_dups: set[str] = set()
         for j in range(len(loaded) - 1):

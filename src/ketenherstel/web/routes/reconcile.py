@@ -19,10 +19,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.errors import InvalidInput, NotFound, Problem
 from ketenherstel.reconcile import (
+    DETAIL_CLASSES,
     LedgerSpec,
     LiveSources,
     ReconcileError,
     ReconcileInputError,
+    check_limit_types,
     find_report,
     legal_limits,
     list_reports,
@@ -117,6 +119,11 @@ async def create_reconciliation(
             limits[type_name] = parse_duration(text)
         except ReconcileInputError as exc:
             raise InvalidInput(str(exc), [Problem(None, "body:sla", str(exc))]) from None
+    types = {mt.type for mt in rt.chain.message_types}
+    try:
+        check_limit_types(limits, types)
+    except ReconcileInputError as exc:
+        raise InvalidInput(str(exc), [Problem(None, "body:sla", str(exc))]) from None
     if body.legal_deadlines:
         limits = legal_limits(rt.chain) | limits
     sources = LiveSources(rt.store, rt.registry.db, rt.registry.receiver, rt.chain)
@@ -129,6 +136,7 @@ async def create_reconciliation(
                 sources=sources,
                 limits=limits,
                 hwm=not body.full,
+                types=types,
             )
         except ReconcileInputError as exc:
             raise InvalidInput(str(exc)) from None
@@ -194,6 +202,7 @@ async def get_reconciliation_html(request: Request, report_id: ReportId, _: View
                 PARQUET: {"schema": {"type": "string", "format": "binary"}},
             },
         },
+        400: _problem("An unknown class"),
         403: _problem("Operators"),
         404: _problem("No such report"),
     },
@@ -205,10 +214,16 @@ async def list_details(
     fmt: Annotated[
         Literal["json", "csv", "parquet"], Query(alias="format", description="The answer's format")
     ] = "json",
-    cls: Annotated[str | None, Query(alias="class", description="Only this class")] = None,
+    cls: Annotated[
+        str | None,
+        Query(alias="class", description=f"Only this class: {', '.join(DETAIL_CLASSES)}"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1_000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response | list[s.DetailRead]:
+    if cls is not None and cls not in DETAIL_CLASSES:
+        message = f"class {cls!r}: no such class; one of {', '.join(DETAIL_CLASSES)}"
+        raise InvalidInput(message, [Problem(None, "query:class", message)])
     path = _report(request, report_id)
     if fmt == "csv":
         return _download((path / "details.csv").read_bytes(), CSV, f"{report_id}-details.csv")
