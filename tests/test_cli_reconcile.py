@@ -128,6 +128,22 @@ def test_a_ledger_row_of_a_type_the_chain_does_not_know_names_file_column_and_ro
     assert ids(store) == []
 
 
+def test_an_out_that_cannot_be_the_reports_folder_is_refused_before_anything_is_read(
+    tmp_path: Path, store: str
+) -> None:
+    sent = write(tmp_path / "s.csv", [row("m1", type=KIND)])
+    taken = tmp_path / "taken"
+    taken.write_text("mine", encoding="utf-8")
+    base = ("reconcile", "run", f"sent={sent}", f"accepted={sent}", "--store", store)
+    code, _, err = run(*base, "--out", str(taken))
+    assert code == 2 and f"--out {taken}: a file of that name exists; give a folder" in err
+    code, _, err = run(*base, "--out", str(taken / "reports"))
+    assert code == 2 and f"--out {taken / 'reports'}: {taken} is a file, not a folder" in err
+    assert taken.read_text(encoding="utf-8") == "mine" and "Errno" not in err
+    code, out, err = run(*base, "--out", str(tmp_path / "new" / "reports"))
+    assert code == 0 and "report: " in out, err
+
+
 def test_unknown_report(store: str) -> None:
     for command in ("show", "resend", "requests"):
         code, _, err = run("reconcile", command, "r20250101T000000-abcdef", "--store", store)

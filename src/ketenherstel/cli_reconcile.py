@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +75,24 @@ def _reports_dir(store: str | None, given: Path | None) -> Path:
     if given is not None:
         return given
     return Path(Settings.from_env(store_url=store).reconcile_location())
+
+
+def _writable_reports_dir(folder: Path, given: bool) -> None:
+    """Refuse a reports folder that cannot be one (a file, under a file, not writable) before
+    any ledger is read."""
+    what = f"--out {folder}" if given else f"the reports folder {folder}"
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None:
+        return
+    if existing == folder and not folder.is_dir():
+        raise _fail(
+            f"{what}: a file of that name exists; give a folder for the reports (an existing "
+            "one or a new one, which is made)"
+        )
+    if not existing.is_dir():
+        raise _fail(f"{what}: {existing} is a file, not a folder; give a folder for the reports")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _fail(f"{what}: {existing} is not writable")
 
 
 def _n(value: int) -> str:
@@ -236,6 +255,8 @@ def run_cmd(
         limits = parse_slas(sla or [])
     except ReconcileInputError as exc:
         raise _fail(str(exc)) from None
+    out_dir = _reports_dir(store, reports)
+    _writable_reports_dir(out_dir, reports is not None)
     live = any(s.live or s.format == OUTBOX for s in specs)
     with contextlib.ExitStack() as stack:
         sources = None
@@ -266,7 +287,7 @@ def run_cmd(
         try:
             report = reconcile(
                 specs,
-                out_dir=_reports_dir(store, reports),
+                out_dir=out_dir,
                 sources=sources,
                 limits=limits,
                 hwm=not full,

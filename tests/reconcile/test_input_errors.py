@@ -91,6 +91,54 @@ def test_a_bad_time_names_its_row(tmp_path: Path) -> None:
     assert "date and time" in str(caught.value)
 
 
+HEADER = "MsgId,Bron,Soort,Sleutel,Tijd"
+MAPS = ["sent.id=MsgId", "sent.source=Bron", "sent.type=Soort", "sent.bkey=Sleutel"]
+
+
+@pytest.mark.parametrize(
+    ("line", "fields"),
+    [("m2,om,t.a,2025-07-01T10:00:00Z", 4), ("m2,om,t.a,k2,2025-07-01T10:00:00Z,x", 6)],
+)
+def test_a_row_with_a_field_too_few_or_too_many_is_named_with_its_line(
+    tmp_path: Path, line: str, fields: int
+) -> None:
+    """A row too short: DuckDB read the file as one column named after the header, and the
+    error blamed a mapped column the file has. A row too long: DuckDB took it for the header
+    and silently dropped the rows above it."""
+    sent = tmp_path / "b8.csv"
+    sent.write_text(f"{HEADER}\nm1,om,t.a,k1,2025-07-01T10:00:00Z\n{line}\n", encoding="utf-8")
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=MAPS)
+    assert (caught.value.file, caught.value.row) == (str(sent), 2)
+    assert f"the row has {fields} fields instead of the header's 5 (line 3" in str(caught.value)
+    assert "no such column" not in str(caught.value)
+    no_report(tmp_path)
+
+
+def test_a_short_row_past_what_duckdb_samples_is_named(tmp_path: Path) -> None:
+    sent = tmp_path / "far.csv"
+    lines = [f"m{i},om,t.a,k{i},2025-07-01T10:00:00Z" for i in range(1, 30_001)]
+    lines[25_000 - 1] = "m25000,om,t.a,k25000"
+    sent.write_text(HEADER + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=MAPS)
+    assert caught.value.row == 25_000 and "4 fields instead of the header's 5" in str(caught.value)
+    no_report(tmp_path)
+
+
+def test_mixed_line_endings_name_the_first_line_that_differs(tmp_path: Path) -> None:
+    sent = tmp_path / "mixed.csv"
+    sent.write_bytes(b"id,source,type\r\nm1,om,t.a\r\nm2,om,t.a\nm3,om,t.a\r\n")
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"])
+    assert caught.value.file == str(sent)
+    assert "line 3 ends in LF where line 1 ends in CRLF (mixed line endings)" in str(caught.value)
+    no_report(tmp_path)
+
+
 def test_unreadable_empty_and_absent_files(tmp_path: Path) -> None:
     acc = write(tmp_path / "a.csv", [row("m1")])
     broken = tmp_path / "broken.parquet"

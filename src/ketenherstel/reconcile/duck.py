@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from ketenherstel.reconcile._csvshape import csv_shape_problem, looks_unsplit
 from ketenherstel.reconcile._pair import (
     DETAIL_COLUMNS,
     Loaded,
@@ -55,6 +56,13 @@ _DETAIL_TYPES = {
 _FORMULA_GUARD = (
     r"CASE WHEN regexp_matches({c}, '^[-=+@\t\r]') THEN chr(39) || {c} ELSE {c} END AS {c}"
 )
+
+
+def _refuse_csv_shape(path: Path, shown: str) -> None:
+    """Name the row (or line) that kept DuckDB from reading a CSV as a table, if one does."""
+    problem = csv_shape_problem(path)
+    if problem is not None:
+        raise ReconcileInputError(problem.message, file=shown, row=problem.row)
 
 
 class Engine:
@@ -108,8 +116,10 @@ class Engine:
             else:
                 # CSV and JSON Lines keep their file order only when read by one thread: the
                 # table numbers the rows so an error can name one.
+                # skip = 0: the first line is the header. Left to guess, DuckDB's sniffer
+                # took a longer row further down for the header and dropped the rows above it.
                 reader = (
-                    f"read_csv({src}, all_varchar = true, header = true)"
+                    f"read_csv({src}, all_varchar = true, header = true, skip = 0)"
                     if fmt == "csv"
                     else f"read_json({src}, format = 'newline_delimited')"
                 )
@@ -125,9 +135,13 @@ class Engine:
                 rowcol = "_rowno"
             described = self.con.execute(f"DESCRIBE {raw}").fetchall()
         except duckdb.Error as exc:
+            if fmt == "csv":
+                _refuse_csv_shape(path, shown)
             message = str(exc).splitlines()[0]
             raise ReconcileInputError(f"cannot be read as {fmt}: {message}", file=shown) from None
         types = {str(r[0]): str(r[1]).upper() for r in described if str(r[0]) != rowcol}
+        if fmt == "csv" and looks_unsplit(list(types)):
+            _refuse_csv_shape(path, shown)
         # A file's columns named like canonical ones map themselves; a live ledger's export
         # names exactly the columns it has.
         mapping = {c: c for c in CANONICAL if c in types} if not spec.live else {}
