@@ -3,6 +3,7 @@ decisions, counts for viewers, the allowlist; bad input is a 400 and changes not
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ketenherstel.gateway.register import Register, finding_id
@@ -55,7 +56,12 @@ def test_findings_decisions_and_audit(api: Api) -> None:
 
 
 def test_allowlist(api: Api) -> None:
-    body = {"network": "192.0.2.0/24", "reason": "office", "until": "2099-01-01"}
+    soon = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+    body = {"network": "192.0.2.0/24", "reason": "office", "until": soon}
+    far = api.client.post(
+        "/v1/gateway/allowlist", json={**body, "until": "2099-01-01"}, headers=api.h("operator")
+    )
+    assert far.status_code == 400 and "at most 366 days ahead" in far.json()["detail"], far.text
     assert (
         api.client.post("/v1/gateway/allowlist", json=body, headers=api.h("viewer")).status_code
         == 403
@@ -68,6 +74,10 @@ def test_allowlist(api: Api) -> None:
     assert bad.status_code == 400 and "no network" in bad.json()["detail"]
     listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
     assert [(a["network"], a["active"]) for a in listed] == [("192.0.2.0/24", True)]
+    again = api.client.post("/v1/gateway/allowlist", json=body, headers=api.h("operator"))
+    assert again.status_code == 400, again.text  # allowed and active already
+    listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
+    assert len(listed) == 1
 
 
 def make_report(api: Api, tmp_path: Path) -> None:
