@@ -159,8 +159,11 @@ def test_a_ledger_row_of_a_type_the_chain_does_not_know_is_a_400_naming_file_and
             {"name": "accepted"},
         ]
     }
-    detail = problem(run(api, body), 400)["detail"]
+    found = problem(run(api, body), 400)
+    detail = found["detail"]
     assert "om-sent.csv, column 'Soort', row 2: 'bogus.type' is not a message type" in detail
+    assert str(folder) not in str(found)  # the server's own path is not told
+    assert found["problems"][0]["field"] == "body:hops"
     assert api.client.get(RUNS, headers=api.h("operator")).json() == []
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
@@ -139,7 +140,10 @@ async def create_reconciliation(
                 types=types,
             )
         except ReconcileInputError as exc:
-            raise InvalidInput(str(exc)) from None
+            # A file is named as the caller named it (in the ledger folder), never by the
+            # server's own path.
+            message = str(exc).replace(f"{folder}{os.sep}", "").replace(str(folder), "ledgers")
+            raise InvalidInput(message, [Problem(None, "body:hops", message)]) from None
     hops = " ".join(h.name if h.file is None else f"{h.name}={h.file}" for h in body.hops)
     rt.store.audit(AuditRecord(rt.exchange.clock(), principal.name, "reconciled", report.id, hops))
     return s.ReconciliationRead.model_validate(report.to_json())
