@@ -109,3 +109,20 @@ def test_every_problem_has_its_english(picture: Picture) -> None:
     untranslated = sorted({p for p in found if not isinstance(p, Said)})
     assert untranslated == []
     assert all(p.en and p.en != str(p) for p in found if isinstance(p, Said))
+
+
+def test_a_dutch_time_that_does_not_exist_is_refused_not_moved(picture: Picture) -> None:
+    """On 30 March 2025 the clocks went from 02:00 to 03:00: 02:30 was stored as 03:30."""
+    contact = {"partner": "om", "kanaal": "telefoon", "beller": "advocaat"}
+    [problem] = _problems(
+        lambda: picture.add_contact({**contact, "ontvangen": "2025-03-30T02:30"}, actor="t")
+    )
+    assert isinstance(problem, Said) and "does not exist in Dutch time" in problem.en
+    assert "bestaat niet in Nederlandse tijd" in str(problem)
+    # the hour that is there twice (26 October 2025, 02:30) is a time that exists
+    assert (
+        _problems(
+            lambda: picture.add_contact({**contact, "ontvangen": "2025-10-26T02:30"}, actor="t")
+        )
+        == []
+    )

@@ -616,6 +616,16 @@ def _moment(
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=TZ)
+        # A Dutch time that does not exist (the hour skipped when summer time begins) would be
+        # moved an hour silently; a time that exists reads back as it was given.
+        if datetime.fromtimestamp(at.timestamp(), TZ).replace(tzinfo=None) != at.replace(
+            tzinfo=None
+        ):
+            problems[name] = Said(
+                f"{value!r} bestaat niet in Nederlandse tijd (de klok sprong toen een uur vooruit)",
+                f"{value!r} does not exist in Dutch time (the clocks went forward an hour)",
+            )
+            return None
     stamp = at.timestamp()
     earliest = datetime.combine(EARLIEST, time(), TZ).timestamp()
     if not math.isfinite(stamp) or stamp < earliest:
