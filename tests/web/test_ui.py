@@ -761,6 +761,9 @@ def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None
         ),
         ("series", "'nope': write kind:key, for example channel:om->justid"),
     ]
+    for others in ("channel:politie->justid", "partner:justid", "receiver:politie"):
+        r = ui.client.post("/v1/bottlenecks", json={**body, "series": others}, headers=om)
+        assert r.status_code == 400 and "on its own figures (om)" in r.json()["detail"], others
     assert ui.picture.db.bottlenecks() == []
     r = ui.client.post("/v1/bottlenecks", json=body, headers=om)
     assert r.status_code == 201, r.text

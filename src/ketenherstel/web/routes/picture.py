@@ -457,6 +457,26 @@ def _may_register(principal: Any, partner: str) -> None:
     raise Forbidden("this needs the operator role or a partner's own credential")
 
 
+def _own_series(principal: Any, series: str) -> None:
+    """A partner measures its bottleneck on its own figures: a channel it sends or receives
+    on, or itself as partner, sender or receiver (or the chain, a process); not on a channel
+    or a partner of others."""
+    key = principal.partner_key
+    if principal.is_operator or key is None:
+        return
+    kind, _, name = series.strip().partition(":")
+    if kind == "channel":
+        sender, _, receiver = name.partition("->")
+        ours = key in (sender.strip(), receiver.strip())
+    elif kind in ("partner", "sender", "receiver"):
+        ours = name.strip() == key
+    else:
+        ours = True
+    if not ours:
+        message = f"a partner measures its bottleneck on its own figures ({key}), not on {series!r}"
+        raise InvalidInput(message, [Problem(None, "body:series", message)])
+
+
 @router.get(
     "/bottlenecks",
     summary="The bottlenecks with their work agreements and measured effect",
@@ -482,6 +502,7 @@ async def create_bottleneck(
     request: Request, body: BottleneckIn, principal: PrincipalDep
 ) -> BottleneckRead:
     _may_register(principal, body.partner)
+    _own_series(principal, body.series)
     picture = _picture(request)
     form = {
         "titel": body.title,
