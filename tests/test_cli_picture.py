@@ -5,6 +5,7 @@ author, approved by another and exported; bad input refused with exit code 2, no
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,20 @@ def test_series_and_matrix(setup: tuple[str, str]) -> None:
         picture, "picture", "show", "--kind", "channel", "--key", "x->y", "--store", store
     )
     assert code == 1 and "nothing is measured" in err
+    code, _, err = run(picture, "picture", "show", "--key", "om", "--store", store)
+    assert code == 2 and "--key 'om' goes with a --kind" in err  # was ignored: the whole chain
+    code, _, err = run(picture, "picture", "show", "--kind", "channel", "--store", store)
+    assert code == 2 and "--kind channel needs --key" in err
+    code, out, _ = run(picture, "picture", "show", "--days", "400", "--store", store)
+    cells = [
+        cell.strip()
+        for line in out.splitlines()
+        if line.strip("│ ")[:2] == "20"
+        for cell in line.split("│")[2:-1]
+    ]
+    # English figures, as the footer's: a decimal point (lead times), never a decimal comma
+    assert any(re.fullmatch(r"\d[\d,]*\.\d", c) for c in cells), cells[:20]
+    assert not any(re.fullmatch(r"\d[\d.]*,\d", c) for c in cells)
     code, out, _ = run(picture, "picture", "matrix", "--store", store)
     assert code == 0 and "Recovery matrix" in out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import fail, local_runtime
-from ketenherstel.picture.charts import format_date, format_number
+from ketenherstel.picture.charts import format_date
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES
 from ketenherstel.picture.series import KINDS, TZ
 
@@ -85,6 +86,12 @@ def show_cmd(
 
     if kind not in KINDS:
         raise fail(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind == "all" and key:
+        raise fail(
+            f"--key {key!r} goes with a --kind ({', '.join(k for k in KINDS if k != 'all')})"
+        )
+    if kind != "all" and not key.strip():
+        raise fail(f"--kind {kind} needs --key (e.g. om->justid, a process or partner key)")
     with _picture(store) as (picture, _):
         try:
             view = picture.selection(kind, key)
@@ -105,8 +112,8 @@ def show_cmd(
             table.add_column(col, justify="left" if col == "day" else "right")
         for i in range(max(0, len(view.days) - days), len(view.days)):
 
-            def n(v: float | None, d: int = 0) -> str:
-                return "-" if v is None else format_number(v, d)
+            def n(v: float | None, d: int = 0) -> str:  # English figures, as the footer's
+                return "-" if v is None or not math.isfinite(v) else f"{v:,.{d}f}"
 
             table.add_row(
                 view.days[i].isoformat(),
