@@ -12,7 +12,9 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -322,6 +324,10 @@ def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> Non
     ui.client.cookies.clear()
     status = ui.client.get("/status").text
     assert "Telefoon" in status and "Handmatige omweg" in status
+    # "Bijgewerkt" is not older than the newest change the page lists (the hand status, set
+    # now, after the figures' last change)
+    newest = datetime.fromtimestamp(matrix.changes[0].at, ZoneInfo("Europe/Amsterdam"))
+    assert f"Bijgewerkt: <strong>{newest:%d-%m-%Y %H:%M}" in status
     feed = ui.client.get("/status/feed.atom")
     assert feed.headers["content-type"].startswith("application/atom+xml")
     root = ET.fromstring(feed.content)

@@ -25,7 +25,7 @@ from ketenherstel.exchange.errors import Unauthenticated
 from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.picture.charts import format_date, format_number
-from ketenherstel.picture.matrix import HAND_CHANNELS, STATES
+from ketenherstel.picture.matrix import HAND_CHANNELS, STATES, Matrix
 from ketenherstel.picture.pages import (
     bottleneck_chart,
     overview_charts,
@@ -145,8 +145,13 @@ def _page(
     return response
 
 
-def _as_of(picture: Picture) -> str:
-    return format_date(datetime.fromtimestamp(picture.snapshot().as_of, TZ), with_time=True)
+def _as_of(picture: Picture, matrix: Matrix | None = None) -> str:
+    """When what a page shows was last changed: the figures' moment, or, where a page lists
+    the matrix's changes (set by hand, partner states), the newest of those if it is later."""
+    at = picture.snapshot().as_of
+    if matrix is not None and matrix.changes:
+        at = max(at, matrix.changes[0].at)
+    return format_date(datetime.fromtimestamp(at, TZ), with_time=True)
 
 
 def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
@@ -597,7 +602,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 "hand_channels": HAND_CHANNELS,
                 "errors": errors,
                 "values": values,
-                "as_of": _as_of(picture),
+                "as_of": _as_of(picture, m),
             },
             status=status,
         )
@@ -803,7 +808,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 "labels": labels,
                 "change_labels": _change_labels(picture),
                 "partners": picture.partner_names,
-                "as_of": _as_of(picture),
+                "as_of": _as_of(picture, m),
             },
         )
 
