@@ -144,6 +144,10 @@ def test_channel_hold_and_open(store: str) -> None:
     assert code == 2 and out == ""
     assert "channel gemeenten → dji: the chain carries nothing from gemeenten to dji" in err
     assert len(err.strip().splitlines()) == 1
+    run("channel", "hold", "*", "--from", "om", "--reason", "om's traffic", "--store", store)
+    code, out, _ = run("channel", "open", "justid", "--reason", "wave 1", "--store", store)
+    assert code == 0  # om's traffic to justid stays held by the om → * rule: said so
+    assert "note: om → justid stays held by the rule om → * [*]" in " ".join(out.split())
     code, out, err = run("isolation", "isolate", "om", "--reason", "Citrix", "--store", store)
     assert code == 0, err
     code, out, _ = run("channel", "open", "om", "--reason", "wave 1", "--store", store)

@@ -382,6 +382,8 @@ def _set_channel(
         limit = f" at {rate:g}/s" if rate else ""
         out.print(f"channel {sender} → {receiver} [{scope}]: {state}{limit}")
         if state == "open":
+            for note in _still_held(rt, receiver, sender, scope):
+                out.print(f"note: {note}", style="yellow", highlight=False)
             states = rt.exchange.partner_states()
             for partner in (receiver, sender):
                 current = states.get(partner)
@@ -392,6 +394,35 @@ def _set_channel(
                         style="yellow",
                         highlight=False,
                     )
+
+
+def _still_held(rt: Any, receiver: str, sender: str, scope: str) -> list[str]:
+    """The flows an open rule covers that another rule (as specific, or more) still holds,
+    named by that rule: `channel open justid` leaves `om → *` holding om's traffic to justid."""
+    from ketenherstel.store.rules import Rule, RuleSet
+
+    rules = RuleSet(
+        tuple(
+            Rule(c.receiver, c.sender, c.scope, c.state == "held", c.rate)
+            for c in rt.exchange.channels()
+        )
+    )
+    opened = Rule(receiver, sender, scope, held=False)
+    holding: dict[tuple[str, str, str], set[str]] = {}
+    for mt in rt.chain.message_types:
+        for s in mt.senders:
+            for r in mt.receivers:
+                if r == s or not opened.matches(r, s, mt.type, mt.process):
+                    continue
+                rule = rules.deciding(r, s, mt.type, mt.process)
+                if rule is not None and rule.held and rule.key != opened.key:
+                    holding.setdefault(rule.key, set()).add(f"{s} → {r}")
+    return [
+        f"{', '.join(sorted(flows)[:5])}{' …' if len(flows) > 5 else ''} "
+        f"{'stays' if len(flows) == 1 else 'stay'} held by the rule "
+        f"{rule_sender} → {rule_receiver} [{rule_scope}] (`channel open` it, or a narrower rule)"
+        for (rule_receiver, rule_sender, rule_scope), flows in sorted(holding.items())
+    ]
 
 
 ScopeOpt = Annotated[str, typer.Option(help="'*' (everything), a message type, or process:<key>")]
