@@ -12,7 +12,7 @@ from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.golive.channels import ChannelRule
 from ketenherstel.golive.plan import builtin_plan_path, load_plan
 from ketenherstel.golive.priority import priorities
-from ketenherstel.recovery.steps import ISOLATION_STEP, apply_step, plan_steps
+from ketenherstel.recovery.steps import ISOLATION_STEP, StepOutOfOrder, apply_step, plan_steps
 from ketenherstel.store.manual_ports import manual_store
 from tests.exchange.test_isolation import OP_A, OP_B, om_afdoening, partner, rt  # noqa: F401
 from tests.factories import pv_event
@@ -92,6 +92,25 @@ def test_without_a_second_operator_the_release_waits(rt: Runtime) -> None:
         ex.approve_release(principal=OP_A, release_id=release_id)
     ex.approve_release(principal=OP_B, release_id=release_id)
     assert len(ex.pull(principal=partner("justid"), limit=10)) == 1
+
+
+def test_a_plan_goes_forward_only(rt: Runtime) -> None:
+    """wave-1 after wave-2 re-held the OM's channels while the OM stayed online (its traffic no
+    longer quarantined), and said nothing of going back."""
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    for name in (ISOLATION_STEP, "wave-1", "wave-2"):
+        apply_step(ex, plan, name, principal=OP_A, approver=OP_B)
+    before = (store_rules(rt), ex.partner_states()["om"].state)
+    for back in ("wave-1", ISOLATION_STEP):
+        for dry_run in (True, False):
+            with pytest.raises(StepOutOfOrder, match=f"step wave-2 .* was applied after {back}"):
+                apply_step(ex, plan, back, principal=OP_A, approver=OP_B, dry_run=dry_run)
+    assert (store_rules(rt), ex.partner_states()["om"].state) == before
+    again = apply_step(ex, plan, "wave-2", principal=OP_A, approver=OP_B)  # the same: fine
+    assert again.channels == () and again.partners == ()
+    apply_step(ex, plan, "wave-3", principal=OP_A, approver=OP_B)
+    assert store_rules(rt) == plan_rules(rt, 2)
 
 
 def test_a_dry_run_changes_nothing(rt: Runtime) -> None:

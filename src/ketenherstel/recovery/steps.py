@@ -136,6 +136,15 @@ def apply_step(
                 f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} online: this store "
                 f"never had the plan's isolation step; apply `isolation` first"
             )
+    latest = _latest_applied(exchange, plan)
+    if latest is not None and _index(plan, latest) > index:
+        # Going back (isolation after wave-2, wave-1 after wave-3) would hold channels again
+        # while the partner states the later step set stay (a partner online, its traffic no
+        # longer quarantined): the store would match no step of the plan.
+        raise StepOutOfOrder(
+            f"step {latest} of plan {plan.name} was applied after {step}: a plan goes forward "
+            "only; hold or open channels by hand (`ketenherstel channel …`) to go back"
+        )
     at = plan.isolation.at if index < 0 and plan.isolation else plan.waves[index].at
     wave = plan.waves[index] if index >= 0 else None
     reason = f"go-live plan {plan.name}, step {step}"
@@ -222,6 +231,28 @@ def apply_step(
         procedures_retired=tuple(retired),
         notes=tuple(notes),
     )
+
+
+def _latest_applied(exchange: Exchange, plan: Plan) -> str | None:
+    """The step of ``plan`` applied last to this store, as the channel and partner changes it
+    made record it (their reason names the plan and the step); None when none is found."""
+    prefix = f"go-live plan {plan.name}, step "
+    names = {name for name, _ in plan_steps(plan)}
+    found: list[tuple[float, str]] = []
+    records = [
+        *((c.changed_at, c.reason) for c in exchange.channel_history(limit=1000)),
+        *((p.changed_at, p.reason) for p in exchange.partner_history(limit=1000)),
+    ]
+    for at, why in records:
+        if why.startswith(prefix):
+            name = why[len(prefix) :].split(":", 1)[0]
+            if name in names:
+                found.append((at, name))
+    if not found:
+        return None
+    # The newest record; of records made together, the step furthest on.
+    newest = max(at for at, _ in found)
+    return max((n for at, n in found if at == newest), key=lambda n: _index(plan, n))
 
 
 def _partner_changes(exchange: Exchange, plan: Plan, index: int) -> list[tuple[str, str]]:
