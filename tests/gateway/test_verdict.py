@@ -164,10 +164,14 @@ def test_reports_per_organisation_hold_only_that_organisation(tmp_path: Path) ->
     assert organisation_slug("Gemeente Den Haag") == "gemeente-den-haag"
     assert organisation_slug("***") == "onbekend"
     twins = verdicts(result, organisations={"om.nl": "A B", "justid.nl": "a-b"})
+    mine = out.parent / "rapport-2025-11-30.html"  # a report the user named so, kept aside
+    mine.write_text("mine", encoding="utf-8")
     slugs = [r["slug"] for r in write_reports(out, result, twins, 0.0)["verdicts"]]
     assert sorted(slugs) == ["a-b", "a-b-2", "rechtspraak-nl"]
-    # the earlier run's reports of organisations this one has not are gone; nothing half made
+    # the last run's reports of organisations this one has not are gone; a file the tool did
+    # not write stays; nothing half made
     assert sorted(p.name for p in out.parent.iterdir()) == [
+        "rapport-2025-11-30.html",
         "rapport-a-b-2.html",
         "rapport-a-b.html",
         "rapport-rechtspraak-nl.html",

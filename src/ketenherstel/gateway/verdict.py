@@ -443,6 +443,16 @@ def write_reports(
     viewers and the briefing. Returns what ``verdicts.json`` holds."""
     folder = out.parent
     folder.mkdir(parents=True, exist_ok=True)
+    # The organisation reports the last report wrote here (and only those) may go below.
+    try:
+        last = read_verdicts(folder)
+    except GatewayInputError:
+        last = None
+    earlier = {
+        str(row.get("report"))
+        for row in (last or {}).get("verdicts", [])
+        if isinstance(row, dict) and str(row.get("report", "")).startswith("rapport-")
+    }
     _replace(out, render_html(result, found))
     rows = []
     taken: set[str] = set()
@@ -480,11 +490,12 @@ def write_reports(
         "verdicts": rows,
     }
     _replace(folder / "verdicts.json", json.dumps(data, ensure_ascii=False, indent=2))
-    # An organisation's report from an earlier run that this one has no verdict for: gone, so
-    # that the folder holds one report's files only.
-    for old in folder.glob("rapport-*.html"):
-        if old.name not in {row["report"] for row in rows} and old != out:
-            old.unlink(missing_ok=True)
+    # An organisation's report the last run wrote that this one has no verdict for: gone, so that
+    # the folder holds no report of an organisation the verdicts no longer name. Only the names
+    # the last verdicts.json gave: a file the tool did not write stays.
+    for name in earlier - {row["report"] for row in rows} - {out.name}:
+        if "/" not in name and "\\" not in name:
+            (folder / name).unlink(missing_ok=True)
     return data
 
 
