@@ -136,7 +136,9 @@ def apply_step(
                 f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} online: this store "
                 f"never had the plan's isolation step; apply `isolation` first"
             )
-    latest = _latest_applied(exchange, plan)
+    # The isolation step always may run: it starts a run of the plan again (a new incident, or
+    # going back to the start), setting partner states and holds alike.
+    latest = _latest_applied(exchange, plan) if index >= 0 else None
     if latest is not None and _index(plan, latest) > index:
         # Going back (isolation after wave-2, wave-1 after wave-3) would hold channels again
         # while the partner states the later step set stay (a partner online, its traffic no
