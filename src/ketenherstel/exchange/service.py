@@ -716,17 +716,19 @@ def _person_name(person: str) -> str:
 
 
 def _webhook_host(url: str) -> str:
-    """``scheme://host[:port]`` of a webhook URL, or InvalidInput naming what is wrong."""
-    shown = url if len(url) <= 80 else url[:80] + "…"
+    """``scheme://host[:port]`` of a webhook URL, or InvalidInput naming what is wrong. The
+    errors quote nothing of the URL but its scheme and host: the rest may be a secret."""
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise InvalidInput(f"a webhook URL has no spaces or control characters: {shown!r}")
+        raise InvalidInput("a webhook URL has no spaces or control characters")
     if not url.startswith(("http://", "https://")):
-        raise InvalidInput(f"a webhook URL starts with http:// or https://, not {shown!r}")
+        raise InvalidInput("a webhook URL starts with http:// or https://")
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        raise InvalidInput(f"not a webhook URL ({exc}): {shown!r}") from None
+    except ValueError:
+        raise InvalidInput(
+            f"a webhook URL's port is a number from 0 to 65535 (host {urlsplit(url).hostname!r})"
+        ) from None
     if not parts.hostname:
-        raise InvalidInput(f"a webhook URL names a host: {shown!r}")
+        raise InvalidInput("a webhook URL names a host (http://HOST/…)")
     return f"{parts.scheme}://{parts.hostname}" + ("" if port is None else f":{port}")
