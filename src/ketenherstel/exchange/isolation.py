@@ -124,8 +124,6 @@ class IsolationMixin:
             if r != s
         }
         for route in self.store.routes():  # a route adds a receiver to a type (decision 0008)
-            if route.closed_at is not None:
-                continue  # a closed route carries nothing any more
             route_type = chain.message_type(route.type)
             if route_type is not None:
                 flows.add((route.receiver, route.sender, route.type, route_type.process))
