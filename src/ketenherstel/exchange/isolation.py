@@ -123,7 +123,10 @@ class IsolationMixin:
             for r in mt.receivers
             if r != s
         }
-        for route in self.store.routes():  # a route adds a receiver to a type (decision 0008)
+        # A route adds a receiver to a type (decision 0008). A closed one counts too: what it
+        # routed may still wait on that channel, and an operator must be able to open or rate
+        # it narrowly (the property test in tests/exchange/test_properties.py shows why).
+        for route in self.store.routes():
             route_type = chain.message_type(route.type)
             if route_type is not None:
                 flows.add((route.receiver, route.sender, route.type, route_type.process))
