@@ -126,3 +126,17 @@ def test_a_dutch_time_that_does_not_exist_is_refused_not_moved(picture: Picture)
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    "reason", ["storing, melding van SKN-1643701197", "mail jan.jansen@om.nl voor de stand"]
+)
+def test_a_text_shown_on_the_picture_holds_no_skn_or_email_address(
+    picture: Picture, reason: str
+) -> None:
+    """A hand-set status refused a person's name but took their SKN or e-mail address."""
+    form = {"partner": "om", "kanaal": "email", "status": "down", "reden": reason}
+    [problem] = _problems(lambda: picture.set_status(form, actor="t"))
+    assert isinstance(problem, Said) and "no SKN or e-mail address" in problem.en
+    assert "1643701197" not in str(problem) and "jan.jansen" not in str(problem)
+    assert picture.db.statuses() == []

@@ -363,6 +363,14 @@ class Picture:
                     f"name no person ({', '.join(found)}): the picture, the status page and the "
                     "briefing show roles only",
                 )
+            elif _IDENTIFIERS.search(form.get(name) or ""):
+                # Not repeated in the answer: it is the personal data itself.
+                problems[name] = Said(
+                    "noem geen strafrechtketennummer of e-mailadres: het beeld, de statuspagina "
+                    "en de briefing tonen geen persoonsgegevens",
+                    "give no SKN or e-mail address: the picture, the status page and the briefing "
+                    "show no personal data",
+                )
 
     def register_bottleneck(self, form: Mapping[str, str], *, actor: str) -> int:
         problems: dict[str, str] = {}
@@ -522,6 +530,12 @@ def names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(
         r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w-])", re.IGNORECASE
     )
+
+
+# A person's strafrechtketennummer or an e-mail address: personal data in a free text.
+_IDENTIFIERS = re.compile(
+    r"(?<![\w-])SKN-?\d{6,}(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
+)
 
 
 def names_in(text: str, names: Iterable[str]) -> list[str]:
