@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import orjson
 
 from ketenherstel.exchange.envelope import BATCH, STRUCTURED
+from ketenherstel.urls import http_address
 
 
 class ClientError(Exception):
@@ -28,13 +29,9 @@ class ClientError(Exception):
 def bad_url(url: str) -> str | None:
     """Why ``url`` cannot be the exchange's address (it is no http or https URL with a host),
     or None. A typo there is a mistake to report, not an outage to retry."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is no number
-    except ValueError as exc:
-        return f"--url {url!r} is not a URL ({exc})"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"--url {url!r} is not an http:// or https:// address with a host"
+    _, problem = http_address(url)
+    if problem is not None:
+        return f"--url {url!r} is not an http:// or https:// address with a host: it {problem}"
     return None
 
 

@@ -6,9 +6,9 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ketenherstel.exchange.service import ExchangeSettings
+from ketenherstel.urls import http_address
 
 DEFAULT_STORE = "sqlite:///var/ketenherstel.db"
 
@@ -125,14 +125,8 @@ def _public_url(raw: str | None) -> str | None:
     slash."""
     if raw is None:
         return None
-    parts = urlsplit(raw.strip())
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or any(c.isspace() or ord(c) < 32 for c in raw.strip())
-    ):
+    parts, _ = http_address(raw.strip())
+    if parts is None or parts.query or parts.fragment:
         raise ValueError(
             f"KETENHERSTEL_PUBLIC_URL must be an http(s) URL such as https://status.example.nl, "
             f"not {raw!r}"

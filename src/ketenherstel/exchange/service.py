@@ -16,7 +16,6 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from ketenherstel.chain import Chain, parse_source_urn
 from ketenherstel.chain import Partner as ChainPartner
@@ -56,6 +55,7 @@ from ketenherstel.store.ports import (
     Store,
     TrailEntry,
 )
+from ketenherstel.urls import http_address
 
 _MAX_RETENTION_DAYS = 36_500  # as the API's limit
 _DAY = 86_400.0
@@ -717,18 +717,9 @@ def _person_name(person: str) -> str:
 
 def _webhook_host(url: str) -> str:
     """``scheme://host[:port]`` of a webhook URL, or InvalidInput naming what is wrong. The
-    errors quote nothing of the URL but its scheme and host: the rest may be a secret."""
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise InvalidInput("a webhook URL has no spaces or control characters")
-    if not url.startswith(("http://", "https://")):
-        raise InvalidInput("a webhook URL starts with http:// or https://")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise InvalidInput(
-            f"a webhook URL's port is a number from 0 to 65535 (host {urlsplit(url).hostname!r})"
-        ) from None
-    if not parts.hostname:
-        raise InvalidInput("a webhook URL names a host (http://HOST/…)")
+    errors quote nothing of the URL but its host: the rest may be a secret."""
+    parts, problem = http_address(url)
+    if parts is None:
+        raise InvalidInput(f"a webhook URL {problem}")
+    port = parts.port
     return f"{parts.scheme}://{parts.hostname}" + ("" if port is None else f":{port}")
