@@ -16,7 +16,10 @@ def http_address(url: str) -> tuple[SplitResult | None, str | None]:
         return None, "has no spaces or control characters"
     if not url.startswith(("http://", "https://")):
         return None, "starts with http:// or https://"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # brackets that hold no IPv6 address, or one not closed
+        return None, "has a host that is a name or an address (brackets hold an IPv6 address)"
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is no number
     except ValueError:

@@ -578,6 +578,8 @@ def test_webhook_setting_validates_the_url(api: Api) -> None:
         ("http://h:99999/x", "port is a number from 0 to 65535 (host 'h')"),
         ("http://h/a b", "no spaces or control characters"),
         ("http://h/\u0000", "no spaces or control characters"),
+        ("http://[::1/x", "brackets hold an IPv6 address"),  # urlsplit's ValueError: was a 500
+        ("http://host[x]/", "brackets hold an IPv6 address"),
     ):
         r = api.client.put("/v1/partners/om/webhook", json={"url": bad}, headers=h)
         assert_problem(r, 400)
