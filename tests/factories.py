@@ -49,3 +49,19 @@ def pv_event(
         event["sequencetype"] = "Integer"
     event.update(overrides)
     return {k: v for k, v in event.items() if v is not None}
+
+
+def bring_online(exchange: Any, partner: str, reason: str = "back") -> None:
+    """A dark partner back online the one way there is (decision 0018): it returns, one
+    operator asks for a release of its quarantine and a second approves it."""
+    from ketenherstel.exchange.auth import Principal
+
+    first = Principal("op-a", "operator", None, "token")
+    second = Principal("op-b", "operator", None, "token")
+    if exchange.partner_states()[partner].state == "isolated":
+        exchange.set_partner_state(
+            principal=first, partner=partner, state="returning", reason=reason
+        )
+    release, _ = exchange.request_release(principal=first, partner=partner, reason=reason)
+    exchange.approve_release(principal=second, release_id=release.id)
+    assert exchange.partner_states()[partner].state == "online"

@@ -97,7 +97,18 @@ def test_isolate_return_online_with_states_and_history(store: str) -> None:
     code, out, _ = run(partner_state_app, "isolate", "om", "--reason", "Citrix", "--store", store)
     assert (code, out.strip()) == (0, "om: isolated")
     assert run(partner_state_app, "return", "om", "--reason", "back", "--store", store)[0] == 0
-    assert run(partner_state_app, "online", "om", "--reason", "ok", "--store", store)[0] == 0
+    # Online takes two operators (decision 0018): one asks, another approves.
+    code, out, _ = run(
+        partner_state_app, "online", "om", "--reason", "ok", "--as", "op-a", "--store", store
+    )
+    assert code == 0, out
+    assert "release 1 asked by op-a for 0 messages; om comes online when another" in out
+    assert history(store) == [("om", "returning"), ("om", "isolated")]
+    code, out, err = run(quarantine_app, "approve", "1", "--as", "op-a", "--store", store)
+    assert code == 2 and "a second operator approves" in err
+    assert history(store) == [("om", "returning"), ("om", "isolated")]
+    code, out, _ = run(quarantine_app, "approve", "1", "--as", "op-b", "--store", store)
+    assert code == 0, out
     code, out, _ = run(partner_state_app, "states", "--store", store)
     assert code == 0
     assert "om" in out and "online" in out and "politie" in out
@@ -115,7 +126,8 @@ def test_isolate_return_online_with_states_and_history(store: str) -> None:
         (["isolate", "om", "--reason", "x" * 100_000], "at most 500 characters, not 100,000"),
         (["isolate", "*", "--reason", "x"], "one partner at a time"),
         (["return", "om", "--reason", "x"], "only an isolated partner returns"),
-        (["online", "om", "--reason", "x"], "already online"),
+        (["online", "om", "--reason", "x", "--as", "op-a"], "already online"),
+        (["online", "om", "--reason", "x", "--as", " "], "--as names you"),
         (["history", "nobody"], "not a partner"),
     ],
 )
@@ -126,6 +138,17 @@ def test_bad_partner_state_changes_exit_2_and_change_nothing(
     assert code == 2
     assert needle in err
     assert history(store) == []
+
+
+def test_online_is_refused_for_an_isolated_partner_and_changes_nothing(store: str) -> None:
+    assert run(partner_state_app, "isolate", "om", "--reason", "Citrix", "--store", store)[0] == 0
+    code, _, err = run(
+        partner_state_app, "online", "om", "--reason", "ok", "--as", "op-a", "--store", store
+    )
+    assert code == 2
+    assert "om is isolated: let it return first" in err
+    assert history(store) == [("om", "isolated")]
+    assert "op-a" not in run(quarantine_app, "releases", "--store", store)[1]  # none asked
 
 
 ROUTE = [

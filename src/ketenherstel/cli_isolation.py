@@ -111,9 +111,27 @@ def state_return(partner: PartnerArg, reason: ReasonOpt, store: StoreOpt = None)
 
 
 @partner_state_app.command("online")
-def state_online(partner: PartnerArg, reason: ReasonOpt, store: StoreOpt = None) -> None:
-    """Bring a partner online: new traffic is no longer quarantined (the holds stay)."""
-    _set_state(partner, "online", reason, store)
+def state_online(
+    partner: PartnerArg, reason: ReasonOpt, operator: AsOpt, store: StoreOpt = None
+) -> None:
+    """Ask to bring a returning partner online: a release of its quarantine (also of nothing)
+    that another operator approves with `quarantine approve`; then its new traffic is no
+    longer quarantined (the holds stay)."""
+    principal = _operator(operator)
+    with _exchange(store) as ex:
+        state = ex.partner_states().get(partner)
+        if state is not None and state.state == "isolated":
+            raise _fail(f"{partner} is isolated: let it return first (`isolation return`)")
+        if state is not None and state.state == "online":
+            raise _fail(f"{partner} is already online")
+        release, check = ex.request_release(principal=principal, partner=partner, reason=reason)
+        _print_check(check)
+        out.print(
+            f"release {release.id} asked by {release.requested_by} for {release.messages} "
+            f"message{'' if release.messages == 1 else 's'}; {partner} comes online when another "
+            f"operator approves it with `quarantine approve {release.id} --as NAME`",
+            highlight=False,
+        )
 
 
 def _states_table(records: list[PartnerStateRecord], title: str) -> Table:

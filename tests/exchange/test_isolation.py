@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,12 +189,51 @@ def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: R
     ex.ack(principal=partner("justid"), delivery_ids=[got[0].delivery_id])
     ex.close_route(principal=OP_A, route_id=route.id)
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
-    ex.set_partner_state(principal=OP_A, partner="om", state="online", reason="checked")
+    release, _ = ex.request_release(principal=OP_A, partner="om", reason="checked")
+    ex.approve_release(principal=OP_B, release_id=release.id)
+    assert ex.partner_states()["om"].state == "online"
     ex.set_channel(principal=OP_A, receiver="justid", sender="om", state="open", reason="wave 1")
     ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000042-25")])
     [d] = ex.pull(principal=partner("justid"), limit=10)
     assert d.type == AFDOENING
     assert d.supersedes == (got[0].source, got[0].id)
+
+
+def test_one_operator_cannot_bring_a_dark_partner_online(rt: Runtime) -> None:
+    """Decision 0018: online would end the quarantine of what the partner sends next, which
+    two operators must agree on. Refused for an isolated and a returning partner alike."""
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    for state, needle in (("isolated", "let it return first"), ("returning", "a second")):
+        if state == "returning":
+            ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+        before = ex.partner_history(partner="om")
+        with pytest.raises(StateConflict, match=needle):
+            ex.set_partner_state(principal=OP_A, partner="om", state="online", reason="trust")
+        assert ex.partner_history(partner="om") == before
+    # A returning partner with nothing in quarantine: a release of nothing, which a second
+    # operator approves, brings it online.
+    release, check = ex.request_release(principal=OP_A, partner="om", reason="trusted again")
+    assert (release.messages, check.findings) == (0, [])
+    assert ex.partner_states()["om"].state == "returning"
+    ex.approve_release(principal=OP_B, release_id=release.id)
+    assert ex.partner_states()["om"].state == "online"
+    # An online partner with nothing in quarantine has nothing to release.
+    with pytest.raises(StateConflict, match="nothing in quarantine"):
+        ex.request_release(principal=OP_A, partner="om", reason="again")
+
+
+def test_a_release_asked_before_a_new_isolation_does_not_end_it(rt: Runtime) -> None:
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    old, _ = ex.request_release(principal=OP_A, partner="om", reason="trusted again")
+    later = time.time() + 60
+    ex.clock = lambda: later  # type: ignore[method-assign]
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="again")
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    ex.approve_release(principal=OP_B, release_id=old.id)
+    assert ex.partner_states()["om"].state == "returning"
 
 
 @pytest.mark.parametrize(

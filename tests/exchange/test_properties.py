@@ -45,7 +45,7 @@ from hypothesis.stateful import (
 
 from ketenherstel.chain import load_chain
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
-from ketenherstel.exchange.errors import InvalidInput
+from ketenherstel.exchange.errors import InvalidInput, StateConflict
 from ketenherstel.exchange.service import Exchange, ExchangeSettings
 from ketenherstel.store.ports import Store
 from ketenherstel.store.postgres import PostgresStore
@@ -376,12 +376,24 @@ class ExchangeMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.dark()))
     @rule(data=st.data())
     def bring_online(self, data: st.DataObject) -> None:
-        self.set_state(data.draw(st.sampled_from(self.dark()), label="partner"), "online")
+        """Online by two operators only (decision 0018): one alone is refused and changes
+        nothing; a returning partner comes online by an approved release, also of nothing."""
+        partner = data.draw(st.sampled_from(self.dark()), label="partner")
+        with pytest.raises(StateConflict):
+            self.ex.set_partner_state(
+                principal=LOCAL_OPERATOR, partner=partner, state="online", reason="t"
+            )
+        assert self.ex.partner_states()[partner].state == self.state[partner]
+        if self.state[partner] == "isolated":
+            self.set_state(partner, "returning")
+        self.release(partner)
+        assert self.state[partner] == "online"
 
     def release(self, partner: str) -> None:
-        """Two operators release what the partner has in quarantine."""
+        """Two operators release what the partner has in quarantine; a returning partner's
+        release (also of nothing) brings it online."""
         mine = {i for i in self.quarantined if self.sent_by(i, partner)}
-        if not mine:
+        if not mine and self.state[partner] != "returning":
             return
         first = Principal("op-a", "operator", None, "token")
         second = Principal("op-b", "operator", None, "token")
@@ -632,10 +644,9 @@ class ExchangeMachine(RuleBasedStateMachine):
     def drain_and_check(self) -> None:
         for partner in self.in_state("isolated"):
             self.set_state(partner, "returning")
-        for partner in self.dark():
-            self.set_state(partner, "online")
-        for partner in SENDERS:
+        for partner in SENDERS:  # a returning partner's release brings it online
             self.release(partner)
+        assert not self.dark()
         for receiver in RECEIVERS:
             self.hold_or_open(receiver, held=False)
             for sender in SENDERS:  # hold "om" from "*" made narrower rules go

@@ -94,6 +94,41 @@ def test_without_a_second_operator_the_release_waits(rt: Runtime) -> None:
     assert len(ex.pull(principal=partner("justid"), limit=10)) == 1
 
 
+def test_a_wave_brings_a_partner_online_only_with_a_second_operator(rt: Runtime) -> None:
+    """Decision 0018: `online` in a wave asks for a release of the partner's quarantine (here
+    of nothing); the partner stays returning until another operator approves it, and the step
+    applied again does not ask twice."""
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    for name in (ISOLATION_STEP, "wave-1", "wave-2", "wave-3"):
+        apply_step(ex, plan, name, principal=OP_A)
+    assert ex.partner_states()["om"].state == "returning"
+    assert ex.releases(partner="om") == []  # nothing waited: wave-1 asked for no release
+    preview = apply_step(ex, plan, "restored", principal=OP_A, dry_run=True)
+    assert preview.releases_requested == (("om", 0, 0),)
+    result = apply_step(ex, plan, "restored", principal=OP_A)
+    ((_, release_id, messages),) = result.releases_requested
+    assert messages == 0 and result.releases_approved == ()
+    assert f"release {release_id} of om waits for a second operator's approval" in result.notes
+    assert ex.partner_states()["om"].state == "returning"
+    again = apply_step(ex, plan, "restored", principal=OP_A)
+    assert again.releases_requested == ()
+    assert f"release {release_id} of om waits for a second operator's approval" in again.notes
+    assert [r.id for r in ex.releases(partner="om")] == [release_id]
+    with pytest.raises(StateConflict):
+        ex.approve_release(principal=OP_A, release_id=release_id)
+    assert ex.partner_states()["om"].state == "returning"
+    ex.approve_release(principal=OP_B, release_id=release_id)
+    assert ex.partner_states()["om"].state == "online"
+    # With a second operator the same wave brings it online at once.
+    apply_step(ex, plan, ISOLATION_STEP, principal=OP_A)
+    for name in ("wave-1", "wave-2", "wave-3"):
+        apply_step(ex, plan, name, principal=OP_A)
+    result = apply_step(ex, plan, "restored", principal=OP_A, approver=OP_B)
+    assert len(result.releases_approved) == 1
+    assert ex.partner_states()["om"].state == "online"
+
+
 def test_a_plan_goes_forward_only(rt: Runtime) -> None:
     """wave-1 after wave-2 re-held the OM's channels while the OM stayed online (its traffic no
     longer quarantined), and said nothing of going back."""

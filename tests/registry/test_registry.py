@@ -22,6 +22,7 @@ from ketenherstel.registry import (
 from ketenherstel.registry.results import AMSTERDAM
 from ketenherstel.settings import Settings
 from ketenherstel.store.ports import LeasedDelivery
+from tests.factories import bring_online
 from tests.registry.factories import OM_SOURCE, T0, Clock, decision, emergency, judgment
 
 DAY = 86_400.0
@@ -165,9 +166,7 @@ def test_freshness_names_the_watermark_the_gaps_and_what_waits(
     assert om.text() == (
         "Openbaar Ministerie: volledig tot 17-07-2025 21:40; afgesloten; inhaalslag onbekend"
     )
-    rt.exchange.set_partner_state(
-        principal=LOCAL_OPERATOR, partner="om", state="online", reason="back"
-    )
+    bring_online(rt.exchange, "om")
     rt.exchange.set_channel(  # the isolation's holds stay until a wave opens them
         principal=LOCAL_OPERATOR,
         receiver="justid",

@@ -147,6 +147,19 @@ def test_a_state_change_out_of_order_is_a_conflict(api: Api) -> None:
     assert api.runtime.exchange.partner_history() == []
 
 
+def test_one_operator_cannot_bring_a_dark_partner_online(api: Api) -> None:
+    """Decision 0018: a 409 that says how (a release a second operator approves)."""
+    isolate(api)
+    assert_problem(isolate(api, state="online"), 409, "let it return first")
+    isolate(api, state="returning")
+    assert_problem(isolate(api, state="online"), 409, "a second approves it")
+    states = [
+        (e["state"])
+        for e in api.client.get("/v1/partner-events?partner=om", headers=api.h("viewer")).json()
+    ]
+    assert states == ["returning", "isolated"]
+
+
 def test_partner_event_queries_are_checked(api: Api) -> None:
     h = api.h("viewer")
     assert_problem(api.client.get("/v1/partner-events?partner=nobody", headers=h), 400, "nobody")

@@ -224,7 +224,9 @@ class IsolationMixin:
 
         Isolating holds everything to and from the partner (as rules, so a later plan can open
         channels one by one) and sends whatever it submits to quarantine. Returning keeps the
-        holds and the quarantine; online ends the quarantine (the holds stay until opened).
+        holds and the quarantine. Online ends the quarantine (the holds stay until opened), so
+        it takes two operators: a returning partner comes online when a release of its
+        quarantine is approved, never by this call (decision 0018).
         """
         self._require_operator(principal)
         if partner == ANY:
@@ -238,6 +240,17 @@ class IsolationMixin:
             raise StateConflict(f"{partner} is already {state}")
         if state == "returning" and current != "isolated":
             raise StateConflict(f"{partner} is {current}; only an isolated partner returns")
+        if state == "online" and current == "isolated":
+            raise StateConflict(
+                f"{partner} is isolated: let it return first; it comes online when a second "
+                "operator approves a release of its quarantine (decision 0018)"
+            )
+        if state == "online":  # returning
+            raise StateConflict(
+                f"{partner} is returning: it comes online when one operator asks for a release "
+                "of its quarantine (`quarantine request`, also with nothing in it) and a second "
+                "approves it (`quarantine approve`) (decision 0018)"
+            )
         now = self.clock()
         if state == "isolated":
             for receiver, sender in ((partner, ANY), (ANY, partner)):
@@ -257,6 +270,10 @@ class IsolationMixin:
         self.store.set_partner_state(record)
         self._audit(principal, f"partner-{state}", partner, reason)
         return record
+
+    def _state_of(self, partner: str) -> str:
+        found = {s.partner: s.state for s in self.store.partner_states()}.get(partner)
+        return found or "online"
 
     def partner_states(self) -> dict[str, PartnerStateRecord]:
         """Every partner's state; partners never changed are online."""
@@ -572,10 +589,13 @@ class IsolationMixin:
         reason: str,
         expected: int | None = None,
     ) -> tuple[QuarantineRelease, QuarantineCheck]:
-        """The first operator checks the quarantine and asks for its release."""
+        """The first operator checks the quarantine and asks for its release. A returning
+        partner's release may cover nothing: its approval is the second operator's consent to
+        bring the partner online (decision 0018)."""
         self._require_operator(principal)
         _reason(reason)
         check = self.check_quarantine(partner=partner, expected=expected)
+        returning = self._state_of(partner) == "returning"
         try:
             release = self.store.request_release(
                 partner=partner,
@@ -583,6 +603,7 @@ class IsolationMixin:
                 reason=reason,
                 now=self.clock(),
                 actor=principal.name,
+                allow_empty=returning,
             )
         except ports.NotFound as exc:
             raise StateConflict(str(exc)) from None
@@ -619,7 +640,11 @@ class IsolationMixin:
         # sends from now on flows under the channel rules (which may still hold it). What
         # arrived between the request and the approval was not checked and stays in quarantine.
         state = self.partner_states().get(release.partner)
-        if state is not None and state.state == "returning":
+        if (
+            state is not None
+            and state.state == "returning"
+            and release.requested_at >= state.changed_at  # not asked before a new isolation
+        ):
             record = PartnerStateRecord(
                 release.partner,
                 "online",

@@ -5,7 +5,8 @@ A step makes the exchange's state equal to the plan's state after that step:
 - **partners**: at the isolation each listed partner is isolated (which holds everything to and
   from it); at the first wave after it an isolated partner starts *returning*, so the channels
   the wave opens deliver to it (an isolated receiver gets nothing, whatever the rules say); a
-  wave's ``online`` brings a partner online;
+  wave's ``online`` asks for a release of the partner's quarantine, whose approval by a second
+  operator brings it online (decision 0018);
 - **channel rules**: the store's rules are made equal to the plan's rules in force after the
   step. Rules the plan does not have are cleared (set open without a rate), rules it has are
   set, broader before narrower, because the store lets a broader rule replace the narrower ones
@@ -166,6 +167,14 @@ def apply_step(
     )
     waiting = exchange.quarantine_counts()
     wanted = priorities(exchange.chain, plan)
+    # A partner the wave brings online that is (or by this step becomes) returning is asked a
+    # release even with nothing in quarantine: its approval brings it online (decision 0018).
+    coming = {
+        key
+        for key in (wave.online if wave is not None else ())
+        if key in {p for p, to in partner_changes if to == "returning"}
+        or exchange.partner_states()[key].state == "returning"
+    }
 
     if dry_run:
         return StepResult(
@@ -175,7 +184,9 @@ def apply_step(
             partners=tuple(partner_changes),
             channels=tuple(changes),
             releases_requested=tuple(
-                (p, 0, waiting[p][0]) for p in release_for if waiting.get(p, (0, 0))[0]
+                (p, 0, waiting.get(p, (0, 0))[0])
+                for p in release_for
+                if waiting.get(p, (0, 0))[0] or p in coming
             ),
             restored_processes=restored,
             notes=tuple(notes),
@@ -200,7 +211,19 @@ def apply_step(
     requested: list[tuple[str, int, int]] = []
     approved: list[int] = []
     for partner in release_for:
-        if not waiting.get(partner, (0, 0))[0]:
+        if not waiting.get(partner, (0, 0))[0] and partner not in coming:
+            continue
+        since = exchange.partner_states()[partner].changed_at
+        asked = [
+            r
+            for r in exchange.releases(partner=partner)
+            if r.approved_by is None and r.requested_at >= since
+        ]
+        if partner in coming and asked:
+            # Applied again: the release the step asked for before still waits.
+            notes.append(
+                f"release {asked[-1].id} of {partner} waits for a second operator's approval"
+            )
             continue
         release, check = exchange.request_release(
             principal=principal, partner=partner, reason=reason
@@ -261,17 +284,16 @@ def _partner_changes(exchange: Exchange, plan: Plan, index: int) -> list[tuple[s
     if plan.isolation is None:
         return []
     states = {key: record.state for key, record in exchange.partner_states().items()}
-    online = {key for wave in plan.waves[: index + 1] for key in wave.online}
     changes: list[tuple[str, str]] = []
     for key in plan.isolation.partners:
         current = states.get(key, "online")
-        if key in online:
-            wanted = "online"
-        elif index < 0:
+        if index < 0:
             wanted = "isolated"
         elif current == "isolated":
             # The first wave after the isolation: the partner returns, so what the waves open
             # reaches it. A partner already returning, or released and online again, stays so.
+            # Online it comes by a release two operators agree on (decision 0018), which the
+            # step asks for when a wave names it in `online`.
             wanted = "returning"
         else:
             continue

@@ -353,10 +353,18 @@ class IsolationSql(AcceptSql, DeliverySql):
         return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
     def request_release(
-        self, *, partner: str, checks: str, reason: str, now: float, actor: str
+        self,
+        *,
+        partner: str,
+        checks: str,
+        reason: str,
+        now: float,
+        actor: str,
+        allow_empty: bool = False,
     ) -> QuarantineRelease:
         """Ask to release everything the partner has in quarantine now (up to its newest
-        message); a second, different operator must approve it."""
+        message); a second, different operator must approve it. With ``allow_empty`` a
+        partner with nothing in quarantine gets a release of nothing (decision 0018)."""
         with self._tx() as cur:
             row = self._x(
                 cur,
@@ -364,7 +372,9 @@ class IsolationSql(AcceptSql, DeliverySql):
                 (partner,),
             ).fetchone()
             if row is None or row[0] is None:
-                raise NotFound(f"{partner} has nothing in quarantine")
+                if not allow_empty:
+                    raise NotFound(f"{partner} has nothing in quarantine")
+                row = (0, 0)
             ident = self._allocate(cur, "quarantine_releases", 1)[0]
             record = QuarantineRelease(
                 ident, partner, int(row[0]), int(row[1]), checks, reason, actor, now, None, None

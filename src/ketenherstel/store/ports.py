@@ -466,7 +466,14 @@ class Store(Protocol):
     def quarantine_counts(self) -> dict[str, tuple[int, int]]: ...
 
     def request_release(
-        self, *, partner: str, checks: str, reason: str, now: float, actor: str
+        self,
+        *,
+        partner: str,
+        checks: str,
+        reason: str,
+        now: float,
+        actor: str,
+        allow_empty: bool = False,
     ) -> QuarantineRelease: ...
 
     def approve_release(self, *, release_id: int, now: float, actor: str) -> QuarantineRelease: ...

@@ -156,7 +156,7 @@ async def list_partner_states(exchange: ExchangeDep, _: ViewerDep) -> list[si.Pa
 
 @router.put(
     "/partner-states/{partner}",
-    summary="Isolate a partner, let it return, or bring it online",
+    summary="Isolate a partner or let it return (it comes online by an approved release)",
     operation_id="setPartnerState",
     responses={**_WRITE, 409: _problem("Not allowed from the partner's current state")},
 )
