@@ -172,13 +172,39 @@ def test_open_list_and_close_a_route(store: str) -> None:
     assert code == 0, out
     assert "opened route 1" in out
     code, out, _ = run(route_app, "list", "--store", store)
-    assert code == 0 and "justid" in out and "local-cli" in out
-    code, out, _ = run(route_app, "close", "1", "--store", store)
+    assert code == 0 and "justid" in out and "local-cli" in out and "spoedroute" in out
+    code, out, _ = run(route_app, "close", "1", "--reason", "OM is terug", "--store", store)
     assert code == 0 and "closed route 1" in out
-    code, _, err = run(route_app, "close", "1", "--store", store)
+    code, out, _ = run(route_app, "list", "--store", store)
+    assert code == 0 and "why closed" in out and "OM is terug" in out
+    code, _, err = run(route_app, "close", "1", "--reason", "x", "--store", store)
     assert code == 2 and err
-    code, _, err = run(route_app, "close", str(2**70), "--store", store)
+    code, _, err = run(route_app, "close", str(2**70), "--reason", "x", "--store", store)
     assert code == 2 and "out of range" in err  # not a traceback
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ((), "--reason"),
+        (("--reason", ""), "say why"),
+        (("--reason", " "), "say why"),
+        (("--reason", "y" * 501), "at most 500 characters"),
+    ],
+)
+def test_a_route_closed_without_a_reason_exits_2_and_stays_open(
+    store: str, args: tuple[str, ...], needle: str
+) -> None:
+    assert run(route_app, "open", *ROUTE, "--store", store)[0] == 0
+    code, _, err = run(route_app, "close", "1", *args, "--store", store)
+    assert code == 2
+    assert needle in err
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        [route] = rt.exchange.routes()
+        assert (route.closed_at, route.closed_reason) == (None, None)
+    finally:
+        rt.close()
 
 
 def test_a_file_that_is_no_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:

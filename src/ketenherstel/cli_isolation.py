@@ -196,11 +196,13 @@ def route_open(
 
 @route_app.command("close")
 def route_close(
-    route_id: Annotated[int, typer.Argument(help="The route's id")], store: StoreOpt = None
+    route_id: Annotated[int, typer.Argument(help="The route's id")],
+    reason: ReasonOpt,
+    store: StoreOpt = None,
 ) -> None:
     """Close an emergency route."""
     with _exchange(store) as ex:
-        record = ex.close_route(principal=LOCAL_OPERATOR, route_id=route_id)
+        record = ex.close_route(principal=LOCAL_OPERATOR, route_id=route_id, reason=reason)
         out.print(f"closed {_route_line(record)}", highlight=False)
 
 
@@ -208,7 +210,17 @@ def route_close(
 def route_list(store: StoreOpt = None) -> None:
     """Emergency routes, open and closed."""
     with _exchange(store) as ex:
-        table = Table("id", "type", "from → to", "around", "superseded by", "opened", "closed")
+        table = Table(
+            "id",
+            "type",
+            "from → to",
+            "around",
+            "superseded by",
+            "opened",
+            "why opened",
+            "closed",
+            "why closed",
+        )
         for r in ex.routes():
             table.add_row(
                 str(r.id),
@@ -217,7 +229,9 @@ def route_list(store: StoreOpt = None) -> None:
                 r.around,
                 r.superseded_by,
                 f"{_when(r.opened_at)} {r.opened_by}",
+                r.reason,
                 f"{_when(r.closed_at)} {r.closed_by or ''}".strip(),
+                r.closed_reason or "",
             )
         out.print(table)
 

@@ -187,7 +187,7 @@ def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: R
     got = ex.pull(principal=partner("justid"), limit=10)
     assert [d.type for d in got] == [PV_TYPE]
     ex.ack(principal=partner("justid"), delivery_ids=[got[0].delivery_id])
-    ex.close_route(principal=OP_A, route_id=route.id)
+    ex.close_route(principal=OP_A, route_id=route.id, reason="OM terug")
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
     release, _ = ex.request_release(principal=OP_A, partner="om", reason="checked")
     ex.approve_release(principal=OP_B, release_id=release.id)
@@ -234,6 +234,31 @@ def test_a_release_asked_before_a_new_isolation_does_not_end_it(rt: Runtime) -> 
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
     ex.approve_release(principal=OP_B, release_id=old.id)
     assert ex.partner_states()["om"].state == "returning"
+
+
+def test_closing_a_route_says_why_on_the_route_and_in_the_audit_trail(rt: Runtime) -> None:
+    ex = rt.exchange
+    route = _isolate_with_a_route(ex)
+    closed = ex.close_route(principal=OP_A, route_id=route.id, reason="OM is terug")
+    assert (closed.closed_by, closed.closed_reason) == ("op-a", "OM is terug")
+    assert ex.routes() == [closed]
+    [entry] = [a for a in ex.store.audit_log(limit=50) if a.action == "route-closed"]
+    assert (entry.actor, entry.object, entry.detail) == ("op-a", str(route.id), "OM is terug")
+
+
+@pytest.mark.parametrize(
+    ("reason", "needle"),
+    [("", "say why"), ("  ", "say why"), ("y" * 501, "at most 500"), ("a\u200bb", "invisible")],
+)
+def test_a_route_closed_without_a_good_reason_stays_open(
+    rt: Runtime, reason: str, needle: str
+) -> None:
+    ex = rt.exchange
+    route = _isolate_with_a_route(ex)
+    with pytest.raises(InvalidInput, match=needle):
+        ex.close_route(principal=OP_A, route_id=route.id, reason=reason)
+    assert ex.routes() == [route]
+    assert [a for a in ex.store.audit_log(limit=50) if a.action == "route-closed"] == []
 
 
 @pytest.mark.parametrize(
@@ -346,7 +371,7 @@ def test_wildcards_routes_and_rules_already_set_are_channels_that_carry(either: 
         reason="spoedroute",
     )
     ex.set_channel(principal=OP_A, state="open", rate=2.0, reason="x", **args)
-    ex.close_route(principal=OP_A, route_id=route.id)
+    ex.close_route(principal=OP_A, route_id=route.id, reason="x")
     ex.set_channel(principal=OP_A, state="held", reason="x", **args)  # pending ones may wait
     # A rule stored before this check (by an older version) can still be set, so cleared.
     from ketenherstel.store.ports import ChannelRecord

@@ -510,7 +510,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             ).id
             self.routed = True
         else:
-            self.ex.close_route(principal=LOCAL_OPERATOR, route_id=self.route)
+            self.ex.close_route(principal=LOCAL_OPERATOR, route_id=self.route, reason="OM terug")
             self.route = None
 
     # -- receivers ------------------------------------------------------------------------------

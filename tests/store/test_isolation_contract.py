@@ -233,10 +233,12 @@ class IsolationContract:
         store.ack(receiver="justid", delivery_ids=[got[0].delivery_id], now=4.0, actor="j")
         [d] = lease(store, "justid", now=5.0)
         assert (d.id, d.supersedes) == ("dv", (SRC, "pv"))
-        closed = store.close_route(route_id=route.id, now=6.0, actor="op")
-        assert closed.closed_by == "op"
+        closed = store.close_route(route_id=route.id, reason="om terug", now=6.0, actor="op")
+        assert (closed.closed_by, closed.closed_reason) == ("op", "om terug")
+        assert store.routes() == [closed]
         with pytest.raises(Refused):
-            store.close_route(route_id=route.id, now=7.0, actor="op")
+            store.close_route(route_id=route.id, reason="again", now=7.0, actor="op")
+        assert store.routes() == [closed]
 
     def test_a_bundle_is_stored_once_and_in_sequence(self, store: Store) -> None:
         def bundle(first: int, last: int, digest: str) -> BundleImport:

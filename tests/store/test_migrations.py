@@ -155,3 +155,34 @@ def test_the_picture_reads_only_the_trail_of_resent_deliveries(tmp_path: Path) -
     assert scans and plan.count("SCAN trail USING INDEX trail_resent") == scans, plan
     assert "SEARCH t USING INDEX trail_pos" in plan, plan
     store.close()
+
+
+def test_routes_closed_before_migration_13_keep_no_closing_reason(tmp_path: Path) -> None:
+    """Migration 0013 adds `emergency_routes.closed_reason`: a route closed before it has
+    none (NULL), an open one closes with its reason."""
+    path = tmp_path / "old.db"
+    folder = resources.files("ketenherstel.store") / "migrations" / "sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        version = int(item.name.split("_", 1)[0])
+        if item.name.endswith(".sql") and version < 13:
+            conn.executescript(item.read_text(encoding="utf-8"))
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, item.name))
+    conn.executemany(
+        "INSERT INTO emergency_routes (id, type, sender, around, receiver, superseded_by, "
+        "reason, opened_at, opened_by, closed_at, closed_by) "
+        "VALUES (?, 't', 'politie', 'om', 'justid', 'u', 'spoed', 1.0, 'op', ?, ?)",
+        [(1, 2.0, "op"), (2, None, None)],
+    )
+    conn.commit()
+    conn.close()
+
+    store = SqliteStore(path)
+    store.migrate()
+    closed, still_open = store.routes()
+    assert (closed.closed_by, closed.closed_reason) == ("op", None)
+    assert (still_open.closed_at, still_open.closed_reason) == (None, None)
+    now = store.close_route(route_id=2, reason="OM terug", now=3.0, actor="op")
+    assert store.routes()[1] == now and now.closed_reason == "OM terug"
+    store.close()

@@ -179,7 +179,7 @@ READS = [
 WRITES: list[tuple[str, str, dict[str, Any]]] = [
     ("PUT", "/v1/partner-states/om", {"state": "isolated", "reason": "x"}),
     ("POST", "/v1/emergency-routes", ROUTE),
-    ("POST", "/v1/emergency-routes/1/closure", {}),
+    ("POST", "/v1/emergency-routes/1/closure", {"reason": "x"}),
     ("POST", "/v1/quarantine-releases", {"partner": "om", "reason": "x"}),
     ("POST", "/v1/quarantine-releases/1/approval", {}),
 ]
@@ -218,17 +218,51 @@ def test_an_operator_opens_and_closes_an_emergency_route(api: Api) -> None:
     assert_problem(
         api.client.post("/v1/emergency-routes", json=ROUTE, headers=api.h("operator")), 409
     )
-    r = api.client.post(f"/v1/emergency-routes/{route['id']}/closure", headers=api.h("operator"))
+    assert route["closedReason"] is None
+    closure = f"/v1/emergency-routes/{route['id']}/closure"
+    why = {"reason": "OM is terug"}
+    r = api.client.post(closure, json=why, headers=api.h("operator"))
     assert r.status_code == 200, r.text
-    assert r.json()["closedBy"] == "op"
-    again = api.client.post(
-        f"/v1/emergency-routes/{route['id']}/closure", headers=api.h("operator")
-    )
+    assert (r.json()["closedBy"], r.json()["closedReason"]) == ("op", "OM is terug")
+    listed = api.client.get("/v1/emergency-routes", headers=api.h("viewer")).json()
+    assert listed == [r.json()]
+    log = api.client.get("/v1/audit-log", headers=api.h("operator")).json()
+    [entry] = [a for a in log if a["action"] == "route-closed"]
+    assert (entry["actor"], entry["detail"]) == ("op", "OM is terug")
+    again = api.client.post(closure, json=why, headers=api.h("operator"))
     assert_problem(again, 409)
-    missing = api.client.post("/v1/emergency-routes/999/closure", headers=api.h("operator"))
+    missing = api.client.post(
+        "/v1/emergency-routes/999/closure", json=why, headers=api.h("operator")
+    )
     assert_problem(missing, 404)
-    bad_id = api.client.post("/v1/emergency-routes/abc/closure", headers=api.h("operator"))
+    bad_id = api.client.post(
+        "/v1/emergency-routes/abc/closure", json=why, headers=api.h("operator")
+    )
     assert_problem(bad_id, 400, "routeId")
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (None, "body"),
+        ({}, "reason"),
+        ({"reason": ""}, "say why"),
+        ({"reason": "  "}, "say why"),
+        ({"reason": 5}, "reason"),
+        ({"reason": "y" * 501}, "reason"),
+        ({"reason": "x", "extra": 1}, "extra"),
+    ],
+)
+def test_a_route_closed_without_a_reason_is_400_and_stays_open(
+    api: Api, body: Any, needle: str
+) -> None:
+    route = api.client.post("/v1/emergency-routes", json=ROUTE, headers=api.h("operator")).json()
+    r = api.client.post(
+        f"/v1/emergency-routes/{route['id']}/closure", json=body, headers=api.h("operator")
+    )
+    assert_problem(r, 400, needle)
+    [still] = api.client.get("/v1/emergency-routes", headers=api.h("viewer")).json()
+    assert (still["closedAt"], still["closedReason"]) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -378,7 +412,7 @@ BIG = str(2**70)  # past the 64 bits a store holds
 @pytest.mark.parametrize(
     ("method", "path", "body", "who"),
     [
-        ("POST", f"/v1/emergency-routes/{BIG}/closure", None, "operator"),
+        ("POST", f"/v1/emergency-routes/{BIG}/closure", {"reason": "x"}, "operator"),
         ("POST", f"/v1/quarantine-releases/{BIG}/approval", None, "operator2"),
         ("GET", f"/v1/manual-records/{BIG}", None, "operator"),
         ("GET", f"/v1/manual-records?after={BIG}", None, "operator"),

@@ -345,18 +345,21 @@ class IsolationMixin:
         self._audit(principal, "route-opened", f"{type} {sender}->{receiver}", reason)
         return record
 
-    def close_route(self, *, principal: Principal, route_id: int) -> RouteRecord:
+    def close_route(self, *, principal: Principal, route_id: int, reason: str) -> RouteRecord:
+        """Close an emergency route: `receiver` no longer gets `type` from `sender`. Like
+        opening one, it says why; the reason is kept on the route and in the audit trail."""
         self._require_operator(principal)
+        _reason(reason, "every change of a route is on its record")
         try:
             record = self.store.close_route(
-                route_id=route_id, now=self.clock(), actor=principal.name
+                route_id=route_id, reason=reason, now=self.clock(), actor=principal.name
             )
         except ports.NotFound as exc:
             raise NotFound(str(exc)) from None
         except ports.Refused as exc:
             raise StateConflict(str(exc)) from None
         self._routes_cache = None
-        self._audit(principal, "route-closed", str(route_id), "")
+        self._audit(principal, "route-closed", str(route_id), reason)
         return record
 
     def routes(self) -> list[RouteRecord]:

@@ -31,7 +31,7 @@ from ketenherstel.store.rules import ANY, parse_scope
 _RULE_COLS = "receiver, sender, scope, state, rate, reason, changed_at, changed_by"
 _ROUTE_COLS = (
     "id, type, sender, around, receiver, superseded_by, reason, opened_at, opened_by, "
-    "closed_at, closed_by"
+    "closed_at, closed_by, closed_reason"
 )
 _RELEASE_COLS = (
     "id, partner, up_to_pos, messages, checks, reason, requested_by, requested_at, "
@@ -247,14 +247,25 @@ class IsolationSql(AcceptSql, DeliverySql):
             self._x(
                 cur,
                 f"INSERT INTO emergency_routes ({_ROUTE_COLS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                 (ident, type, sender, around, receiver, superseded_by, reason, now, actor),
             )
         return RouteRecord(
-            ident, type, sender, around, receiver, superseded_by, reason, now, actor, None, None
+            ident,
+            type,
+            sender,
+            around,
+            receiver,
+            superseded_by,
+            reason,
+            now,
+            actor,
+            None,
+            None,
+            None,
         )
 
-    def close_route(self, *, route_id: int, now: float, actor: str) -> RouteRecord:
+    def close_route(self, *, route_id: int, reason: str, now: float, actor: str) -> RouteRecord:
         with self._tx() as cur:
             self._lock_channels(cur, exclusive=True)
             row = self._x(
@@ -266,10 +277,11 @@ class IsolationSql(AcceptSql, DeliverySql):
                 raise Refused(f"emergency route {route_id} is already closed")
             self._x(
                 cur,
-                "UPDATE emergency_routes SET closed_at = ?, closed_by = ? WHERE id = ?",
-                (now, actor, route_id),
+                "UPDATE emergency_routes SET closed_at = ?, closed_by = ?, closed_reason = ? "
+                "WHERE id = ?",
+                (now, actor, reason, route_id),
             )
-        return RouteRecord(*row[:9], now, actor)  # type: ignore[call-arg]
+        return RouteRecord(*row[:9], now, actor, reason)  # type: ignore[call-arg]
 
     def routes(self) -> list[RouteRecord]:
         with self._tx() as cur:

@@ -82,6 +82,7 @@ class RouteRecord:
     opened_by: str
     closed_at: float | None
     closed_by: str | None
+    closed_reason: str | None  # None while open, and for a route closed before migration 0013
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +452,7 @@ class Store(Protocol):
         actor: str,
     ) -> RouteRecord: ...
 
-    def close_route(self, *, route_id: int, now: float, actor: str) -> RouteRecord: ...
+    def close_route(self, *, route_id: int, reason: str, now: float, actor: str) -> RouteRecord: ...
 
     def routes(self) -> list[RouteRecord]: ...
 

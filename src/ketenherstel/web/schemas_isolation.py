@@ -38,6 +38,10 @@ class RouteCreate(RequestModel):
     reason: str = Field(max_length=500)
 
 
+class RouteClosureCreate(RequestModel):
+    reason: str = Field(max_length=500, description="Why the route closes (kept on the route)")
+
+
 class RouteRead(Model):
     id: int
     type: str
@@ -50,6 +54,9 @@ class RouteRead(Model):
     opened_by: str
     closed_at: datetime | None
     closed_by: str | None
+    closed_reason: str | None = Field(
+        description="Why it closed; None while open and for a route closed before reasons were kept"
+    )
 
 
 class QuarantinedMessageRead(Model):

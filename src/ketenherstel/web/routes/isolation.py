@@ -64,6 +64,7 @@ def _route(r: RouteRecord) -> si.RouteRead:
         opened_by=r.opened_by,
         closed_at=ts(r.closed_at),
         closed_by=r.closed_by,
+        closed_reason=r.closed_reason,
     )
 
 
@@ -233,10 +234,13 @@ async def open_route(
 )
 async def close_route(
     route_id: Annotated[int, Path(alias="routeId")],
+    body: si.RouteClosureCreate,
     exchange: ExchangeDep,
     principal: OperatorDep,
 ) -> si.RouteRead:
-    record = await run_in_threadpool(exchange.close_route, principal=principal, route_id=route_id)
+    record = await run_in_threadpool(
+        exchange.close_route, principal=principal, route_id=route_id, reason=body.reason
+    )
     return _route(record)
 
 
