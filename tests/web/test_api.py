@@ -659,12 +659,23 @@ def test_purge_route_is_for_operators_and_checks_its_input(api: Api) -> None:
     clock = api.runtime.exchange.clock
     api.runtime.exchange.clock = lambda: clock() + 40 * 86_400
     r = api.client.post("/v1/purges", json={"olderThanDays": 30, "dryRun": True}, headers=h)
-    assert r.status_code == 201 and r.json() == {"messages": 1, "dryRun": True}
+    assert r.status_code == 200 and r.json() == {"messages": 1, "dryRun": True}  # made nothing
     assert api.runtime.store.message(event["source"], event["id"]).body  # type: ignore[union-attr]
+    assert [a for a in api.runtime.store.audit_log(limit=100) if a.action == "purged"] == []
     r = api.client.post("/v1/purges", json={"olderThanDays": 30}, headers=h)
-    assert r.json() == {"messages": 1, "dryRun": False}
+    assert r.status_code == 201 and r.json() == {"messages": 1, "dryRun": False}
     assert api.runtime.store.message(event["source"], event["id"]).body == b""  # type: ignore[union-attr]
     assert post(api, "politie", event).json()["results"][0]["status"] == "duplicate"
+
+
+def test_the_purge_route_documents_a_dry_run_as_200_and_a_purge_as_201(api: Api) -> None:
+    responses = api.client.get("/v1/openapi.json").json()["paths"]["/v1/purges"]["post"][
+        "responses"
+    ]
+    assert {"200", "201"} <= responses.keys()
+    for status in ("200", "201"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/PurgeRead"}
 
 
 def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.auth import Principal
@@ -270,12 +270,19 @@ async def queues(exchange: ExchangeDep, _: ViewerDep) -> list[s.QueueRead]:
 @router.post(
     "/purges",
     summary="Apply retention: acked messages older than this become tombstones",
+    description=(
+        "A purge turns the messages into tombstones and is kept in the audit log (201). A dry "
+        "run only counts them and changes nothing (200)."
+    ),
     operation_id="createPurge",
     status_code=201,
-    responses=_WRITE,
+    responses={
+        200: {"description": "A dry run's count; nothing was purged", "model": s.PurgeRead},
+        **_WRITE,
+    },
 )
 async def create_purge(
-    body: s.PurgeCreate, exchange: ExchangeDep, principal: OperatorDep
+    body: s.PurgeCreate, exchange: ExchangeDep, principal: OperatorDep, response: Response
 ) -> s.PurgeRead:
     result = await run_in_threadpool(
         exchange.purge,
@@ -283,6 +290,8 @@ async def create_purge(
         older_than_days=body.older_than_days,
         dry_run=body.dry_run,
     )
+    if result.dry_run:
+        response.status_code = 200  # a dry run creates nothing
     return s.PurgeRead(messages=result.messages, dry_run=result.dry_run)
 
 
