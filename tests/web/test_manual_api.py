@@ -303,6 +303,54 @@ def test_interim_procedures_are_added_listed_and_retired(api: Api) -> None:
     assert active.json() == []
 
 
+@pytest.mark.parametrize(
+    ("when", "needle"),
+    [
+        ("0000-01-01", "year 0 is out of range"),
+        ("0000-01-01T00:00:00Z", "year 0 is out of range"),
+        ("00-01-0000 10:00", "out of range"),
+        ("0001-01-01T00:00:00+14:00", "lies before"),
+        ("9999-12-31T23:59:59-14:00", "lies after"),
+    ],
+)
+def test_a_procedure_dated_out_of_range_is_a_400_naming_validfrom(
+    api: Api, when: str, needle: str
+) -> None:
+    create = {"process": "voorlopige-hechtenis", "replaces": "per koerier", "validFrom": when}
+    r = api.client.post("/v1/interim-procedures", json=create, headers=api.h("operator"))
+    body = problem(r, 400)
+    assert [p["field"] for p in body["problems"]] == ["validFrom"]
+    assert needle in body["problems"][0]["reason"]
+    assert api.client.get("/v1/interim-procedures", headers=api.h("operator")).json() == []
+
+
+def test_a_procedure_stored_with_a_date_out_of_range_is_listed_and_retired_not_a_500(
+    api: Api,
+) -> None:
+    """Before dates were checked a year-0 procedure could be stored; listing it answered 500,
+    and so did retiring it, after the retirement was stored."""
+    from ketenherstel.store.manual_ports import NewProcedure
+
+    for when in (-62135600000.0, 1e13):  # 31 December of year 0, and year 318857
+        manual_store(api.runtime.store).add_procedure(
+            NewProcedure("voorlopige-hechtenis", "per koerier", when, ("rechtspraak",)),
+            now=NOW,
+            actor="x",
+        )
+    for who in ("operator", "rechtspraak"):
+        r = api.client.get("/v1/interim-procedures", headers=api.h(who))
+        assert r.status_code == 200, r.text
+        assert [(p["id"], p["validFrom"]) for p in r.json()] == [(1, None), (2, None)]
+    r = api.client.post(
+        "/v1/interim-procedures/1/retirement", json={"wave": "wave 2"}, headers=api.h("operator")
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["validFrom"], r.json()["retiredBy"]) == (None, "wave 2")
+    doc = api.client.get("/v1/openapi.json").json()
+    read = doc["components"]["schemas"]["InterimProcedureRead"]["properties"]["validFrom"]
+    assert {"type": "null"} in read["anyOf"]
+
+
 def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
     doc = api.client.get("/v1/openapi.json").json()
     for path in (

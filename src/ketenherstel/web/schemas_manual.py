@@ -164,7 +164,10 @@ class InterimProcedureRead(Model):
     id: int
     process: str
     replaces: str
-    valid_from: datetime
+    valid_from: datetime | None = Field(
+        description="From when it applies; None for a date stored before dates were checked "
+        "that no date can show (year 0, after year 9999)"
+    )
     partners_informed: list[str]
     emergency_route: str | None
     manual_type: str | None
@@ -242,12 +245,22 @@ def unmatched(m: UnmatchedMessage) -> UnmatchedMessageRead:
     )
 
 
+def _stored_when(stamp: float) -> datetime | None:
+    """A stored date as the API shows it, or None for one stored before dates were checked
+    (2000 to 2199, `manual._dates`) that no date can show: year 0 or after 9999 (the CLI lists
+    it as '(out of range: N)'). Reading or retiring such a procedure answered 500."""
+    try:
+        return ts(stamp)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def procedure(p: InterimProcedure) -> InterimProcedureRead:
     return InterimProcedureRead(
         id=p.id,
         process=p.process,
         replaces=p.replaces,
-        valid_from=ts(p.valid_from),
+        valid_from=_stored_when(p.valid_from),
         partners_informed=list(p.partners_informed),
         emergency_route=p.emergency_route,
         manual_type=p.manual_type,
