@@ -22,6 +22,8 @@ SOON = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
 def _register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "register.jsonl"
     monkeypatch.setenv("KETENHERSTEL_GATEWAY_REGISTER", str(path))
+    # The store whose audit trail records findings read, decisions and reports made.
+    monkeypatch.setenv("KETENHERSTEL_STORE", made(f"sqlite:///{tmp_path}/k.db"))
     return path
 
 
@@ -148,8 +150,9 @@ def test_scan_and_triage_with_indicators(tmp_path: Path) -> None:
 def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
     page = tmp_path / "rapport.html"
+    om = "om.nl=Openbaar Ministerie"
     code, out, err = run(
-        "gateway", "report", str(log), "--out", str(page), "--org", "om.nl=Openbaar Ministerie"
+        "gateway", "report", str(log), "--as", "x", "--out", str(page), "--org", om
     )
     assert code == 0, err
     assert "Openbaar Ministerie" in out and "misuse-found" in out  # English in the CLI
@@ -165,11 +168,13 @@ def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     ]
     assert written["verdicts"][0]["code"] == "misuse-found"
     assert "misbruik gevonden" in own.read_text(encoding="utf-8")  # Dutch in the report
-    code, _, err = run("gateway", "report", str(log), "--org", "om.nl")
+    code, _, err = run("gateway", "report", "--as", "soc-1", str(log), "--org", "om.nl")
     assert code == 2 and "DOMAIN_OR_USER=ORGANISATION" in err
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    code, _, err = run("gateway", "report", str(log), "--out", str(blocked / "rapport.html"))
+    code, _, err = run(
+        "gateway", "report", "--as", "soc-1", str(log), "--out", str(blocked / "rapport.html")
+    )
     assert code == 2 and "--out" in err and "a-file" in err
 
 
@@ -204,8 +209,8 @@ def test_scan_and_report_split_a_large_file_with_the_same_result(
         assert code == 0, err
         page = tmp_path / f"r{workers}" / "rapport.html"
         code, report, err = run(
-            "gateway", "report", str(log), "--workers", workers, "--out", str(page),
-            "--register", str(tmp_path / f"report-register-{workers}.jsonl"),
+            "gateway", "report", "--as", "soc-1", str(log), "--workers", workers,
+            "--out", str(page), "--register", str(tmp_path / f"report-register-{workers}.jsonl"),
         )  # fmt: skip
         assert code == 0, err
         verdicts = json.loads((page.parent / "verdicts.json").read_text(encoding="utf-8"))
@@ -223,18 +228,20 @@ def test_scan_and_report_split_a_large_file_with_the_same_result(
     assert "session-hijack" in said["1"][0]
 
 
-def test_report_goes_where_the_api_and_the_briefing_read_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("KETENHERSTEL_STORE", f"sqlite:///{tmp_path}/k.db")
+def test_report_goes_where_the_api_and_the_briefing_read_it(tmp_path: Path) -> None:
+    """By default into the store's gateway folder: KETENHERSTEL_STORE's (k.db), or --store's."""
     log = tmp_path / "ns.log"
     log.write_text(login(0, "7", "ann@om.nl", "198.51.100.7"), encoding="latin-1")
-    code, out, err = run("gateway", "report", str(log))
+    code, out, err = run("gateway", "report", "--as", "soc-1", str(log))
     assert code == 0, err
     folder = tmp_path / "k.gateway"
     assert "verdicts.json" in out
     assert (folder / "rapport.html").is_file() and (folder / "rapport-om-nl.html").is_file()
     assert json.loads((folder / "verdicts.json").read_text())["verdicts"][0]["slug"] == "om-nl"
+    other = made(f"sqlite:///{tmp_path}/other.db")
+    code, out, err = run("gateway", "report", "--as", "soc-1", str(log), "--store", other)
+    assert code == 0, err
+    assert (tmp_path / "other.gateway" / "rapport-om-nl.html").is_file()
 
 
 def test_the_register_keeps_findings_decisions_and_the_allowlist(
@@ -354,6 +361,106 @@ def test_reading_the_findings_is_audited_as_the_api_does_and_needs_a_name_and_a_
     assert not (tmp_path / "no.db").exists()
 
 
+def _audited(store: str, action: str) -> list[tuple[str, str, str]]:
+    """(who, object, detail) of the store's audit records of ``action``, oldest first."""
+    opened = open_store(store)
+    try:
+        return [
+            (a.actor, a.object, a.detail)
+            for a in reversed(opened.audit_log(limit=100))
+            if a.action == action
+        ]
+    finally:
+        opened.close()
+
+
+def test_a_decision_is_audited_as_the_apis_is_and_a_refused_one_changes_nothing(
+    tmp_path: Path, _register: Path
+) -> None:
+    """`gateway decide` moved a finding with no record in the store's audit trail, where the
+    API's decision route keeps one: now gateway-finding-decided, who, the finding's id and its
+    new status (the reason, which may name someone, stays in the register)."""
+    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")))
+    assert code == 0 and "1 new findings in the register" in out, err
+    from ketenherstel.gateway.register import Register
+
+    [fid] = list(Register(_register).findings)
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    code, out, err = run(
+        "gateway", "decide", fid, "false-positive", "--as", " soc-1 ", "--reason", "ann at home"
+    )
+    assert code == 0 and "is now false-positive" in out, err
+    assert _audited(store, "gateway-finding-decided") == [("soc-1", f"{fid} false-positive", "")]
+    other = made(f"sqlite:///{tmp_path}/other.db")
+    code, out, err = run(
+        "gateway", "decide", fid, "under-review", "--as", "soc-2", "--store", other
+    )
+    assert code == 0 and "is now under-review" in out, err
+    assert _audited(other, "gateway-finding-decided") == [("soc-2", f"{fid} under-review", "")]
+    assert len(_audited(store, "gateway-finding-decided")) == 1
+    register = _register.read_bytes()
+    for args, code_wanted, said in [
+        ((fid, "confirmed"), 2, "Missing option '--as'"),
+        ((fid, "confirmed", "--as", " "), 2, "--as: a decision needs the name of who decides"),
+        ((fid, "confirmed", "--as", "soc-1", "--store", f"{tmp_path}/no.db"), 1, "no store"),
+        ((fid, "closed", "--as", "soc-1"), 2, "status 'closed'"),
+        ((fid, "false-positive", "--as", "soc-1"), 2, "needs a reason"),
+        (("F000000000000", "confirmed", "--as", "soc-1"), 2, "no finding"),
+        ((fid, "under-review", "--as", "soc-1"), 2, "cannot become under-review"),
+    ]:
+        code, out, err = run("gateway", "decide", *args)
+        assert code == code_wanted and said in " ".join(err.split()), (args, err)
+        assert _register.read_bytes() == register
+        assert len(_audited(store, "gateway-finding-decided")) == 1
+        assert len(_audited(other, "gateway-finding-decided")) == 1
+    assert not (tmp_path / "no.db").exists()
+
+
+def test_making_a_report_is_audited_per_organisation_and_a_refused_one_changes_nothing(
+    tmp_path: Path, _register: Path
+) -> None:
+    """`gateway report` wrote reports naming users and addresses with no record in the store's
+    audit trail: now gateway-report-written, who, '*' for the report of all organisations and
+    each organisation's slug, with the file written (no user, no address); recorded before
+    anything is shown or written, and not at all for a report refused."""
+    log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
+    with log.open("a", encoding="latin-1") as fh:
+        fh.write(login(30, "8", "bob@politie.nl", "198.51.100.8"))
+    page = tmp_path / "out" / "rapport.html"
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    om = ("--org", "om.nl=Openbaar Ministerie")
+    code, out, err = run("gateway", "report", str(log), "--as", "soc-1", "--out", str(page), *om)
+    assert code == 0 and "misuse-found" in out, err
+    made_by = _audited(store, "gateway-report-written")
+    assert made_by == [
+        ("soc-1", "*", str(page)),
+        ("soc-1", "openbaar-ministerie", str(page.parent / "rapport-openbaar-ministerie.html")),
+        ("soc-1", "politie-nl", str(page.parent / "rapport-politie-nl.html")),
+    ]
+    assert not any(x in str(made_by) for x in ("ann", "bob", "198.51.100", "203.0.113"))
+    before = {p.name: p.read_bytes() for p in page.parent.iterdir()}
+    register = _register.read_bytes()
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    for args, code_wanted, said in [
+        ((str(log), "--out", str(page)), 2, "Missing option '--as'"),
+        ((str(log), "--as", " ", "--out", str(page)), 2, "--as: a report names users"),
+        ((str(log), "--as", "soc-1", "--out", str(page), "--store", f"{tmp_path}/no.db"), 1,
+         "no store"),
+        ((str(garbage), "--as", "soc-1", "--out", str(page)), 2, "no report written"),
+        ((str(log), "--as", "soc-1", "--out", str(blocked / "r.html")), 2, "is not a directory"),
+    ]:  # fmt: skip
+        code, out, err = run("gateway", "report", *args)
+        assert code == code_wanted and said in " ".join(err.split()), (args, err)
+        assert "wrote" not in out and "ann@om.nl" not in out
+        assert {p.name: p.read_bytes() for p in page.parent.iterdir()} == before
+        assert _register.read_bytes() == register
+        assert _audited(store, "gateway-report-written") == made_by
+    assert not (tmp_path / "no.db").exists()
+
+
 def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -468,7 +575,9 @@ def test_an_attackers_markup_in_the_logs_is_printed_as_text(tmp_path: Path) -> N
     code, out, err = run("gateway", "scan", str(log), "--sessions")
     assert code == 0, err
     assert "ev[/il]@om.nl" in out and "session-hijack" in out
-    code, out, err = run("gateway", "report", str(log), "--out", str(tmp_path / "r.html"))
+    code, out, err = run(
+        "gateway", "report", "--as", "soc-1", str(log), "--out", str(tmp_path / "r.html")
+    )
     assert code == 0, err
     assert "ev[/il]@om.nl" in out
 
@@ -483,7 +592,7 @@ def test_scan_refuses_an_output_it_cannot_write_before_keeping_anything(
     assert code == 2 and "--ecs" in err and "is a directory" in err
     code, _, err = run("gateway", "triage", str(tmp_path), "--ecs", str(tmp_path))
     assert code == 2 and "is a directory" in err
-    code, _, err = run("gateway", "report", str(log), "--out", str(tmp_path))
+    code, _, err = run("gateway", "report", "--as", "soc-1", str(log), "--out", str(tmp_path))
     assert code == 2 and "is a directory" in err
     assert not _register.exists()  # nothing was kept
 
@@ -507,14 +616,18 @@ def test_report_leaves_out_findings_decided_as_false_positives(
     tmp_path: Path, _register: Path
 ) -> None:
     log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
-    code, out, err = run("gateway", "report", str(log), "--out", str(tmp_path / "r.html"))
+    code, out, err = run(
+        "gateway", "report", "--as", "soc-1", str(log), "--out", str(tmp_path / "r.html")
+    )
     assert code == 0 and "misuse-found" in out, err
     fid = json.loads(_register.read_text().splitlines()[0])["id"]
     code, _, err = run(
         "gateway", "decide", fid, "false-positive", "--as", "soc-1", "--reason", "home office"
     )
     assert code == 0, err
-    code, out, err = run("gateway", "report", str(log), "--out", str(tmp_path / "r.html"))
+    code, out, err = run(
+        "gateway", "report", "--as", "soc-1", str(log), "--out", str(tmp_path / "r.html")
+    )
     assert code == 0, err
     assert "no-sign-of-misuse" in out and "1 false positive(s) not counted" in out
     written = json.loads((tmp_path / "verdicts.json").read_text(encoding="utf-8"))
@@ -626,7 +739,7 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
     """A report over random bytes replaced the last verdicts.json with an empty one."""
     log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
     page = tmp_path / "out" / "rapport.html"
-    code, _, err = run("gateway", "report", str(log), "--out", str(page))
+    code, _, err = run("gateway", "report", "--as", "soc-1", str(log), "--out", str(page))
     assert code == 0, err
     before = {p.name: p.read_bytes() for p in page.parent.iterdir()}
     assert set(before) == {"rapport.html", "rapport-om-nl.html", "verdicts.json"}
@@ -636,7 +749,9 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
     for given in ([garbage], [empty], [garbage, empty]):
-        code, out, err = run("gateway", "report", *map(str, given), "--out", str(page))
+        code, out, err = run(
+            "gateway", "report", "--as", "soc-1", *map(str, given), "--out", str(page)
+        )
         assert code == 2 and "wrote" not in out, out
         assert len(err.strip().splitlines()) == 1 and "no report written" in err
         assert {p.name: p.read_bytes() for p in page.parent.iterdir()} == before
@@ -644,7 +759,9 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
     assert f"{garbage}: none of its 41 lines is a NetScaler log line" in err
     assert f"{empty}: empty" in err
     # A log with a file that is none beside it: the report, and the file is named.
-    code, out, err = run("gateway", "report", str(garbage), str(log), "--out", str(page))
+    code, out, err = run(
+        "gateway", "report", "--as", "soc-1", str(garbage), str(log), "--out", str(page)
+    )
     assert code == 0, err
     assert f"{garbage}: none of its 41 lines is a NetScaler log line" in out
     assert "misuse-found" in out

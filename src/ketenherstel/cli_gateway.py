@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -37,8 +37,17 @@ from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
 from ketenherstel.gateway.register import STATUSES, Register, finding_id
 from ketenherstel.gateway.triage import checkable, triage_path
-from ketenherstel.gateway.verdict import VERDICT_CODES, load_logons, verdicts, write_reports
+from ketenherstel.gateway.verdict import (
+    VERDICT_CODES,
+    load_logons,
+    organisation_slugs,
+    verdicts,
+    write_reports,
+)
 from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
+
+if TYPE_CHECKING:
+    from ketenherstel.bootstrap import Runtime
 
 __all__ = ["gateway_app"]
 
@@ -59,6 +68,33 @@ RegisterOpt = Annotated[
         "store: var/ketenherstel.gateway-register.jsonl)",
     ),
 ]
+
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="The store whose audit trail records who did this (sqlite:///path.db, a file path "
+        "or postgresql://…; default KETENHERSTEL_STORE); its register and its gateway folder "
+        "are the defaults",
+    ),
+]
+
+
+def _who(actor: str, needs: str) -> str:
+    """The name ``--as`` gives, which the store's audit trail records; a blank one is refused
+    before anything is read or written."""
+    if not actor.strip():
+        raise fail(f"--as: {needs}")
+    return actor.strip()
+
+
+def _audit(rt: Runtime, actor: str, action: str, obj: str, detail: str = "") -> None:
+    """One record in the store's audit trail, as the API's gateway routes write it: who, what
+    (an id, a status, an organisation's slug), never a user or an address of the findings."""
+    from ketenherstel.store.ports import AuditRecord
+
+    rt.store.audit(AuditRecord(rt.exchange.clock(), actor, action, obj, detail))
 
 
 def _register(path: Path | None) -> Register:
@@ -333,6 +369,12 @@ CefOpt = Annotated[
 @gateway_app.command("report")
 def report_cmd(
     files: Annotated[list[Path], typer.Argument(help="Log files, plain or gzip")],
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--as", help="Who makes the report (it names users; kept in the store's audit trail)"
+        ),
+    ],
     out_file: Annotated[
         Path | None,
         typer.Option(
@@ -362,11 +404,16 @@ def report_cmd(
         list[Path] | None, typer.Option("--indicators", help="STIX, MISP or CSV indicators")
     ] = None,
     register: RegisterOpt = None,
+    store: StoreOpt = None,
     workers: WorkersOpt = min(2, os.cpu_count() or 1),
 ) -> None:
     """Scan, join sessions to back-end logons, and give each organisation a verdict with what
-    it rests on (Dutch HTML report); the findings go into the register as a scan's do."""
+    it rests on (Dutch HTML report); the findings go into the register as a scan's do. The
+    reports name users and addresses, so making them is audited in the store before anything
+    is shown or written (gateway-report-written: '*' for the report of all organisations,
+    and each organisation's slug)."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
+    who = _who(actor, "a report names users and addresses; it needs the name of who makes it")
     if out_file is not None and out_file.is_dir():
         raise fail(f"--out {out_file}: is a directory; give the report's file name")
     files = _resolved(files)
@@ -376,28 +423,44 @@ def report_cmd(
         if not sep or not key.strip() or not name.strip():
             raise fail(f"--org {item!r}: write DOMAIN_OR_USER=ORGANISATION")
         mapping[key.strip().lower() if "@" not in key else key.strip()] = name.strip()
-    try:
-        kept = _register(register)
-        iocs = load_indicators(indicators or [])
-        joined = load_logons(logons or [])
-        allowed = [*(allow or []), *kept.allowed_networks()]
-        watch = Watch(load_rules(), allow=allowed, kill_time=killed, indicators=iocs)
-        _scan_with_progress(watch, files, workers)
-        result = watch.finish()
-    except GatewayInputError as exc:
-        raise fail(str(exc)) from None
-    if not result.events:
-        # Not one line read: a report now would replace the last one (and verdicts.json,
-        # which the API and the briefing read) with one that finds nothing in nothing.
-        raise fail(
-            "; ".join(_unread(entry) for entry in result.files)
-            + "; no report written (the last one is kept)"
-        )
-    for entry in result.files:
-        if entry["lines"] and not entry["events"]:
-            out.print(f"{_unread(entry)}: counted as not parsed", style="yellow", highlight=False)
-    dismissed = {r.id for r in kept.listed("false-positive")}
-    found = verdicts(result, joined, mapping, dismissed)
+    with local_runtime(store) as rt:
+        if out_file is None:
+            out_file = Path(rt.settings.gateway_report_location()) / "rapport.html"
+        _report_folder(out_file)
+        try:
+            kept = _register(register or Path(rt.settings.gateway_register_location()))
+            iocs = load_indicators(indicators or [])
+            joined = load_logons(logons or [])
+            allowed = [*(allow or []), *kept.allowed_networks()]
+            watch = Watch(load_rules(), allow=allowed, kill_time=killed, indicators=iocs)
+            _scan_with_progress(watch, files, workers)
+            result = watch.finish()
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        if not result.events:
+            # Not one line read: a report now would replace the last one (and verdicts.json,
+            # which the API and the briefing read) with one that finds nothing in nothing.
+            raise fail(
+                "; ".join(_unread(entry) for entry in result.files)
+                + "; no report written (the last one is kept)"
+            )
+        for entry in result.files:
+            if entry["lines"] and not entry["events"]:
+                out.print(
+                    f"{_unread(entry)}: counted as not parsed", style="yellow", highlight=False
+                )
+        dismissed = {r.id for r in kept.listed("false-positive")}
+        found = verdicts(result, joined, mapping, dismissed)
+        # Recorded before a user is shown or written: no report without who made it.
+        _audit(rt, who, "gateway-report-written", "*", str(out_file))
+        for slug in organisation_slugs(found):
+            _audit(
+                rt,
+                who,
+                "gateway-report-written",
+                slug,
+                str(out_file.parent / f"rapport-{slug}.html"),
+            )
     table = Table("organisation", "verdict", "users", "rests on")
     for v in found:
         basis = "; ".join(
@@ -410,10 +473,6 @@ def report_cmd(
             basis += f"{'; ' if basis else ''}{v.dismissed} false positive(s) not counted"
         table.add_row(v.organisation, VERDICT_CODES[v.verdict], str(v.users), basis[:160])
     out.print(table)
-    if out_file is None:
-        from ketenherstel.settings import Settings
-
-        out_file = Path(Settings.from_env().gateway_report_location()) / "rapport.html"
     try:
         written = write_reports(out_file, result, found, time.time())
     except OSError as exc:
@@ -424,6 +483,16 @@ def report_cmd(
     out.print(f"wrote {out_file.parent / 'verdicts.json'}")
     new = kept.add(result.findings)
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
+
+
+def _report_folder(out_file: Path) -> None:
+    """Refuse a report's place that cannot be written (a file where a folder must be, no
+    permission) before the scan, and so before the audit trail records a report."""
+    above = next(p for p in out_file.absolute().parents if p.exists())
+    if not above.is_dir():
+        raise fail(f"--out {out_file}: {above} is not a directory")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise fail(f"--out {out_file}: {above} is not writable")
 
 
 def _unread(entry: dict[str, Any]) -> str:
@@ -628,30 +697,16 @@ def findings_cmd(
         typer.Option("--status", help="Only new, under-review, false-positive, confirmed"),
     ] = None,
     register: RegisterOpt = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            help="The store whose audit trail records the read (sqlite:///path.db, a file path "
-            "or postgresql://…); its register is the default",
-        ),
-    ] = None,
+    store: StoreOpt = None,
 ) -> None:
     """The findings register: every finding with its status and who decided. Findings name
     users and addresses, so each read is audited as the API's is (gateway-findings-read)."""
-    from ketenherstel.store.ports import AuditRecord
-
     if status is not None and status not in STATUSES:
         raise fail(f"--status {status!r}: one of {', '.join(STATUSES)}")
-    if not actor.strip():
-        raise fail("--as: a read of the findings needs the name of who reads them")
+    who = _who(actor, "a read of the findings needs the name of who reads them")
     with local_runtime(store) as rt:
         kept = _register(register or Path(rt.settings.gateway_register_location()))
-        rt.store.audit(
-            AuditRecord(
-                rt.exchange.clock(), actor.strip(), "gateway-findings-read", status or "*", ""
-            )
-        )
+        _audit(rt, who, "gateway-findings-read", status or "*")
     table = Table(
         "id",
         "status",
@@ -684,18 +739,27 @@ def findings_cmd(
 def decide_cmd(
     finding: Annotated[str, typer.Argument(help="The finding's id (see 'gateway findings')")],
     status: Annotated[str, typer.Argument(help="under-review, false-positive or confirmed")],
-    by: Annotated[str, typer.Option("--as", help="Who decides (kept in the register)")],
+    by: Annotated[
+        str,
+        typer.Option("--as", help="Who decides (kept in the register and the store's audit trail)"),
+    ],
     reason: Annotated[
         str, typer.Option("--reason", help="Why (required for a false positive)")
     ] = "",
     register: RegisterOpt = None,
+    store: StoreOpt = None,
 ) -> None:
-    """Move a finding to another status, with who decided and why."""
-    kept = _register(register)
-    try:
-        reg = kept.decide(finding, status, by=by, reason=reason)
-    except GatewayInputError as exc:
-        raise fail(str(exc)) from None
+    """Move a finding to another status, with who decided and why. The decision is audited in
+    the store as the API's is (gateway-finding-decided, the finding's id and its new status;
+    the reason stays in the register); a refused one changes nothing and records nothing."""
+    who = _who(by, "a decision needs the name of who decides")
+    with local_runtime(store) as rt:
+        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        try:
+            reg = kept.decide(finding, status, by=who, reason=reason)
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        _audit(rt, who, "gateway-finding-decided", f"{reg.id} {status}")
     out.print(f"{reg.id} is now {reg.status}")
 
 

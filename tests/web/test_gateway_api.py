@@ -47,6 +47,13 @@ def test_findings_decisions_and_audit(api: Api) -> None:
         f"{URL}/{fid}/decisions", json={"status": "confirmed"}, headers=api.h("operator")
     )
     assert r.status_code == 409
+    # The decision is audited as `gateway decide` audits it; the refused ones are not.
+    decided = [
+        (a.actor, a.object, a.detail)
+        for a in api.runtime.store.audit_log(limit=20)
+        if a.action == "gateway-finding-decided"
+    ]
+    assert decided == [("op", f"{fid} confirmed", "")]
     assert api.client.get(f"{URL}/F000000000000", headers=api.h("operator")).status_code == 404
     assert api.client.get(f"{URL}/bad", headers=api.h("operator")).status_code == 400
     counts = api.client.get("/v1/gateway/summary", headers=api.h("viewer")).json()

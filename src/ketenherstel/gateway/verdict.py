@@ -33,6 +33,7 @@ __all__ = [
     "OrgVerdict",
     "load_logons",
     "organisation_slug",
+    "organisation_slugs",
     "read_verdicts",
     "render_html",
     "verdicts",
@@ -430,6 +431,20 @@ def organisation_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower())[:72].strip("-") or "onbekend"
 
 
+def organisation_slugs(found: Iterable[OrgVerdict]) -> list[str]:
+    """Each verdict's slug, in order, as its report (``rapport-<slug>.html``) and
+    ``verdicts.json`` name it: two names that give one slug each keep their own (``-2``, …)."""
+    slugs: list[str] = []
+    for v in found:
+        slug = base = organisation_slug(v.organisation)
+        n = 1
+        while slug in slugs:
+            n += 1
+            slug = f"{base}-{n}"
+        slugs.append(slug)
+    return slugs
+
+
 def _iso(at: float | None) -> str | None:
     return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
@@ -455,14 +470,7 @@ def write_reports(
     }
     _replace(out, render_html(result, found))
     rows = []
-    taken: set[str] = set()
-    for v in found:
-        slug = base = organisation_slug(v.organisation)
-        n = 1
-        while slug in taken:  # two names that give one slug each keep their own file
-            n += 1
-            slug = f"{base}-{n}"
-        taken.add(slug)
+    for v, slug in zip(found, organisation_slugs(found), strict=True):
         name = f"rapport-{slug}.html"
         _replace(folder / name, render_html(result, found, v.organisation))
         rows.append(

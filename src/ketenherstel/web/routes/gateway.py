@@ -32,7 +32,7 @@ Organisation = Annotated[
 ]
 NO_REPORT = (
     "no gateway report has been made for this store yet "
-    "(ketenherstel gateway report FILES, or the demo, makes one)"
+    "(ketenherstel gateway report FILES --as NAME, or the demo, makes one)"
 )
 
 
