@@ -334,11 +334,11 @@ def test_reading_the_findings_is_audited_as_the_api_does_and_needs_a_name_and_a_
     assert code == 0 and "1 new findings in the register" in out, err
     store = made(str(tmp_path / "k.db"))
     code, out, err = run("gateway", "findings", "--as", "soc-1", "--store", store)
-    assert code == 0 and "198.51.100.7" in out, err
+    assert code == 0 and "203.0.113.66" in out, err  # the address the session moved to
     code, out, err = run(
         "gateway", "findings", "--status", "new", "--as", "soc-2", "--store", store
     )
-    assert code == 0 and "198.51.100.7" in out, err
+    assert code == 0 and "203.0.113.66" in out, err
     opened = open_store(store)
     try:
         reads = [
@@ -353,11 +353,11 @@ def test_reading_the_findings_is_audited_as_the_api_does_and_needs_a_name_and_a_
         ("soc-2", "gateway-findings-read", "new"),
     ]
     code, out, err = run("gateway", "findings", "--store", store)
-    assert code == 2 and "--as" in err and "198.51.100.7" not in out
+    assert code == 2 and "--as" in err and "203.0.113.66" not in out
     code, out, err = run("gateway", "findings", "--as", " ", "--store", store)
-    assert code == 2 and "--as" in err and "198.51.100.7" not in out
+    assert code == 2 and "--as" in err and "203.0.113.66" not in out
     code, out, err = run("gateway", "findings", "--as", "soc-1", "--store", str(tmp_path / "no.db"))
-    assert code == 1 and "no store" in err and "198.51.100.7" not in out
+    assert code == 1 and "no store" in err and "203.0.113.66" not in out
     assert not (tmp_path / "no.db").exists()
 
 

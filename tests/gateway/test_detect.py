@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,49 @@ def test_a_session_moving_to_an_unknown_network_is_a_hijack(tmp_path: Path) -> N
     s = next(iter(r.sessions.values()))
     assert s.addresses.keys() == {"198.51.100.7", "203.0.113.66"}
     assert s.reached == {"10.0.0.5:3389": 1, "10.0.0.9:445": 1}
+
+
+def test_a_hijack_is_stamped_with_the_time_and_address_of_the_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The finding carried the session's last time and its first address (the employee's):
+    now the time of the line where the session moved and the address it moved to, or, for a
+    user agent that changes, the time and address of that line; the evidence keeps its lines
+    (and so the finding its id)."""
+    lines = [
+        login(0, "7", "ann", "198.51.100.7"),
+        *(
+            connstat(m, "7", "ann", "198.51.100.7", "198.51.100.7", "10.0.0.5:3389")
+            for m in range(6)
+        ),
+        connstat(9, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),  # the move
+        connstat(40, "7", "ann", "198.51.100.7", "198.51.100.7", "10.0.0.5:3389"),
+        connstat(50, "7", "ann", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+    ]
+    log = write(tmp_path / "ns.log", *lines)
+    offset = sum(len(line) for line in lines[:7])
+    at = (T0 + timedelta(minutes=9)).timestamp()
+    from ketenherstel.gateway import ranges
+
+    monkeypatch.setattr(ranges, "SPLIT_MIN_BYTES", 0)
+    for workers in (1, 2, 3):  # split, the move is read in another process and merged
+        watch = Watch(load_rules())
+        watch.scan_file(log, workers=workers)
+        assert len(ranges.splits(log, workers, watch)) == workers
+        [hijack] = [f for f in watch.finish().findings if f.rule == "session-hijack"]
+        assert (hijack.at, hijack.address) == (at, "203.0.113.66"), workers
+        assert [str(e) for e in hijack.evidence] == [f"{log}:0", f"{log}:{offset}"]
+        assert "from 198.51.100.7 to 203.0.113.66" in hijack.detail
+    # A user agent that changes mid-session (a second login line of the same session).
+    agent = write(
+        tmp_path / "agent.log",
+        login(0, "8", "bob", "198.51.100.8"),
+        login(12, "8", "bob", "198.51.100.8", agent="python-requests/2.31"),
+        connstat(30, "8", "bob", "198.51.100.8", "198.51.100.8", "10.0.0.5:3389"),
+    )
+    [hijack] = [f for f in scan([agent]).findings if f.rule == "session-hijack"]
+    assert hijack.confidence == "medium" and "python-requests" in hijack.detail
+    assert (hijack.at, hijack.address) == ((T0 + timedelta(minutes=12)).timestamp(), "198.51.100.8")
 
 
 def test_a_user_moving_between_two_known_offices_is_not_a_hijack(tmp_path: Path) -> None:

@@ -565,11 +565,16 @@ def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool)
     if logged_out:
         mine.logout_at = s.logout_at
     for address, ev in s.addresses.items():
-        mine.addresses.setdefault(address, ev)
+        if address not in mine.addresses:
+            mine.addresses[address] = ev
+            if address in s.address_at:
+                mine.address_at[address] = s.address_at[address]
     for address, asn in s.asns.items():
         mine.asns.setdefault(address, asn)
     for agent, ev in s.user_agents.items():
-        mine.user_agents.setdefault(agent, ev)
+        if agent not in mine.user_agents:
+            mine.user_agents[agent] = ev
+            mine.agent_at[agent] = s.agent_at.get(agent, (None, ""))
     mine.bytes_sent += s.bytes_sent
     mine.bytes_received += s.bytes_received
     for target, n in s.reached.items():

@@ -138,6 +138,10 @@ class Session:
     user_agents: dict[str, Evidence] = field(default_factory=dict)
     asns: dict[str, str] = field(default_factory=dict)
     """address -> its autonomous system (where an ASN table is given)"""
+    address_at: dict[str, float] = field(default_factory=dict)
+    """address -> the time of the line it was first seen on (where that line has one)"""
+    agent_at: dict[str, tuple[float | None, str]] = field(default_factory=dict)
+    """user agent -> the time and the client address of the line it was first seen on"""
     bytes_sent: int = 0
     bytes_received: int = 0
     reached: dict[str, int] = field(default_factory=dict)
@@ -793,11 +797,14 @@ class Watch:
             s.logout_at = at
         if address and address not in s.addresses:
             s.addresses[address] = ev
+            if at is not None:
+                s.address_at[address] = at
             if self.asn is not None:
                 s.asns[address] = self.asn.lookup(address)
         agent = fields.get("Browser_type") or fields.get("Browser") or ""
         if agent and agent not in s.user_agents:
             s.user_agents[agent] = ev
+            s.agent_at[agent] = (at, address)
         sent = fields.get("Total_bytes_send")
         if sent is not None:
             s.bytes_sent += _int(sent)
@@ -1097,12 +1104,19 @@ class Watch:
             confidence = "medium"
         else:
             confidence = str(self.p_hijack.get("confidence", "high"))
+        # Stamped with the change that makes it a hijack (the line the evidence names), not
+        # with the session's end and the address it began from: the first move to a network
+        # not cleared, or else the user agent's change with the address of its line.
+        if moved:
+            at, address = s.address_at.get(moved[0][0]), moved[0][0]
+        else:
+            at, address = s.agent_at.get(agents[1][0], (None, ""))
         return Finding(
             "session-hijack",
             "A session changes client address or user agent",
             confidence,
-            s.last_seen,
-            address=first,
+            s.last_seen if at is None else at,
+            address=address or first,
             user=shown(s.user),
             session=s.session_id,
             context=s.key[1],
