@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
+from ketenherstel.store.ports import AuditRecord
+from ketenherstel.store.sql import SqlStore
 from ketenherstel.store.sqlite import SqliteStore
 
 
@@ -186,3 +190,103 @@ def test_routes_closed_before_migration_13_keep_no_closing_reason(tmp_path: Path
     now = store.close_route(route_id=2, reason="OM terug", now=3.0, actor="op")
     assert store.routes()[1] == now and now.closed_reason == "OM terug"
     store.close()
+
+
+# Migration 0014: webhook URLs as versions before e878145 audited them (the whole URL), each
+# with what the exchange writes for it today (`scheme://host[:port]`), or, for a URL it
+# refuses today, a detail that keeps nothing of it.
+_SECRET = "s3cr3t"
+_OLD_WEBHOOK_DETAILS = [
+    f"https://hooks.example.nl/in/{_SECRET}",
+    f"https://hooks.example.nl:8443/push?token={_SECRET}",
+    f"http://Hooks.Example.NL?key={_SECRET}",
+    f"https://ann:{_SECRET}@hooks.example.nl/x",
+    f"https://a@b:{_SECRET}@hooks.example.nl:0443#{_SECRET}",
+    f"http://[2001:DB8::1]:8080/{_SECRET}",
+    f"https://hooks.example.nl:/{_SECRET}",
+    f"https://hooks.example.nl:0/{_SECRET}",
+]
+_REFUSED = "(not kept: not a valid webhook URL)"
+_OLD_REFUSED_DETAILS = [
+    f"http://hooks.example.nl/a b?token={_SECRET}",
+    f"http://hooks.example.nl/\u00a0{_SECRET}",
+    f"http://:8080/{_SECRET}",
+    f"http://hooks.example.nl:{_SECRET}/x",
+    f"http://hooks.example{_SECRET}:70000/",
+    f"http://[::1/{_SECRET}",
+    f"http://[{_SECRET}]/",
+    f"http://host[{_SECRET}]/",
+    f"https://[{_SECRET}@hooks.example.nl/",
+    "http://",
+]
+_LEFT_ALONE = [  # (action, detail)
+    ("webhook-set", "(none)"),
+    ("webhook-set", "https://hooks.example.nl"),
+    ("webhook-set", "https://hooks.example.nl:8443"),
+    ("webhook-set", "http://2001:db8::1:8080"),  # an IPv6 host as the exchange writes it
+    ("token-created", "operator ann"),
+    ("briefing-created", f"https://elsewhere.example/{_SECRET}"),
+]
+
+
+def _current_detail(url: str) -> str | None:
+    """What the exchange audits for ``url`` today, or None when it refuses ``url``."""
+    from ketenherstel.exchange.errors import InvalidInput
+    from ketenherstel.exchange.service import _webhook_host
+
+    try:
+        return _webhook_host(url)
+    except (InvalidInput, ValueError):  # urlsplit raises ValueError for a stray bracket
+        return None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    store: SqlStore
+    if request.param == "sqlite":
+        store = SqliteStore(tmp_path / "s.db")
+    else:
+        from ketenherstel.store.postgres import PostgresStore
+
+        dsn = request.getfixturevalue("pg_dsn")
+        store = PostgresStore(dsn, schema=request.getfixturevalue("pg_schema"))
+    yield store
+    store.close()
+
+
+def test_older_webhook_audit_records_keep_only_scheme_and_host(any_store: SqlStore) -> None:
+    """Migration 0014: a `webhook-set` audit record an older version wrote holds the whole
+    URL, whose path, query or user part may be the receiver's secret; after the migration it
+    holds what the exchange writes today, and no other record changes."""
+    store = any_store
+    store.migrate()
+    old = _OLD_WEBHOOK_DETAILS + _OLD_REFUSED_DETAILS
+    if isinstance(store, SqliteStore):
+        old.append(f"https://hooks.example.nl/\x00{_SECRET}")  # PostgreSQL refuses a NUL
+    for i, detail in enumerate(old):
+        store.audit(AuditRecord(float(i), "ann", "webhook-set", f"p{i}", detail))
+    for i, (action, detail) in enumerate(_LEFT_ALONE, start=len(old)):
+        store.audit(AuditRecord(float(i), "ann", action, f"p{i}", detail))
+    with store._tx() as cur:  # back to the version before 0014, these records written by it
+        store._x(cur, "DELETE FROM schema_migrations WHERE version = 14")
+
+    store.migrate()
+
+    after = {r.object: r.detail for r in store.audit_log(limit=1_000)}
+    for i, url in enumerate(old):
+        expected = _current_detail(url) or _REFUSED
+        assert after[f"p{i}"] == expected, url
+        assert _SECRET not in after[f"p{i}"]
+    assert [after[f"p{i}"] for i in range(len(_OLD_WEBHOOK_DETAILS))] == [
+        "https://hooks.example.nl",
+        "https://hooks.example.nl:8443",
+        "http://hooks.example.nl",
+        "https://hooks.example.nl",
+        "https://hooks.example.nl:443",
+        "http://2001:db8::1:8080",
+        "https://hooks.example.nl",
+        "https://hooks.example.nl:0",
+    ]
+    assert all(_current_detail(url) is None for url in _OLD_REFUSED_DETAILS)
+    for i, (_, detail) in enumerate(_LEFT_ALONE, start=len(old)):
+        assert after[f"p{i}"] == detail
