@@ -90,3 +90,15 @@ def emergency(case: str, skn: str, arrested: str = "2025-08-13T02:00:00Z") -> di
         "reportedAt": arrested,
     }
     return _event(EMERGENCY, POLITIE_SOURCE, case, data)
+
+
+JUSTIS_SOURCE = "urn:nld:oin:00000001003214350000:systeem:vog"
+SCREENING_DECISION = P + "screeningsbesluit-genomen.v1"
+
+
+def screening_decision(
+    reference: str, decision: str = "afgegeven", decided: str = "2025-07-19T09:00:00Z"
+) -> dict[str, Any]:
+    """Justis's decision on a screening the registry answered, sent back as a message."""
+    data = {"screeningId": reference, "decision": decision, "decidedAt": decided}
+    return _event(SCREENING_DECISION, JUSTIS_SOURCE, reference, data, time=decided)

@@ -23,7 +23,15 @@ from ketenherstel.registry.results import AMSTERDAM
 from ketenherstel.settings import Settings
 from ketenherstel.store.ports import LeasedDelivery
 from tests.factories import bring_online
-from tests.registry.factories import OM_SOURCE, T0, Clock, decision, emergency, judgment
+from tests.registry.factories import (
+    OM_SOURCE,
+    T0,
+    Clock,
+    decision,
+    emergency,
+    judgment,
+    screening_decision,
+)
 
 DAY = 86_400.0
 READER = Reader("justis", "screener", "screener-7", "vog-aanvraag", "art. 35 Wjsg")
@@ -745,6 +753,90 @@ def test_a_decision_on_another_consumers_screening_is_not_kept(rt: Runtime, reg:
     reg.catch_up()
     with reg.db.tx() as cur:
         assert cur.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+
+
+def _decisions(reg: Registry) -> list[tuple[str, str, str]]:
+    with reg.db.tx() as cur:
+        return [
+            tuple(r)
+            for r in cur.execute(
+                "SELECT s.reference, d.decision, d.decided_date FROM decisions d "
+                "JOIN screenings s ON s.id = d.screening_id ORDER BY s.reference"
+            )
+        ]
+
+
+def test_a_decision_message_dated_before_its_answer_is_refused_into_the_dead_letters(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    """As a decision recorded by hand: answered on 17 July (Amsterdam time), a decision message
+    of the 16th is not recorded but refused with its reason at every attempt, until the
+    exchange dead-letters it. The day of a moment is Amsterdam's too: 22:30 UTC on the 16th is
+    the 17th there. Before, the early decision was stored and acknowledged."""
+    screen(reg, "SCR-000000000001", "SKN-0000000001")  # answered 2025-07-17 22:00 Amsterdam
+    screen(reg, "SCR-000000000002", "SKN-0000000002")
+    early = screening_decision("SCR-000000000001", decided="2025-07-16T09:00:00Z")
+    same_day = screening_decision("SCR-000000000002", decided="2025-07-16T22:30:00Z")
+    send(rt, "justis", early, same_day)
+    result = reg.catch_up()
+    assert result.not_registrations == 1
+    reason = (
+        "screening decision: the decision date 2025-07-16 is before the screening was answered "
+        "(2025-07-17, Amsterdam time); give that day or later"
+    )
+    assert [why for _, why in result.failed] == [reason]
+    assert _decisions(reg) == [("SCR-000000000002", "afgegeven", "2025-07-17")]
+    for _ in range(rt.exchange.settings.max_attempts):
+        clock.now += 3600  # past any backoff: the exchange offers it again
+        again = reg.catch_up()
+        assert again.not_registrations == 0 and len(again.failed) <= 1
+    (dead,) = rt.exchange.dead_letters(principal=LOCAL_OPERATOR, receiver="justid")
+    assert dead.sender == "justis" and dead.last_error == (
+        f"{rt.exchange.settings.max_attempts} attempts failed: registry: {reason}"
+    )
+    assert _decisions(reg) == [("SCR-000000000002", "afgegeven", "2025-07-17")]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"decision": "misschien"}, "decision must be afgegeven, geweigerd, ingetrokken"),
+        ({"decidedAt": "gisteren"}, "decidedAt is not a date: 'gisteren'"),
+        ({"decidedAt": None}, "decidedAt must be a non-empty string"),
+        ({"decidedAt": "2031-01-01T09:00:00Z"}, "not a date a decision on a screening can have"),
+        ({"decidedAt": "1899-12-31T09:00:00Z"}, "not a date a decision on a screening can have"),
+        ({"screeningId": "SCR 1"}, "reference must be"),
+    ],
+)
+def test_a_decision_message_the_rules_refuse_is_listed_as_failed_not_dropped(
+    reg: Registry, data: dict[str, Any], reason: str
+) -> None:
+    """A decision message with an unknown decision, a decidedAt that is no date or out of
+    range, or a reference no screening has, is refused with its reason (catch-up nacks it)
+    rather than acknowledged as applied and silently not kept; nothing is recorded, and it is
+    not taken for a redelivery when the exchange offers it again."""
+    screen(reg, "SCR-000000000001", "SKN-0000000001")
+    event = screening_decision("SCR-000000000001")
+    event["data"].update(data)
+    for attempt in (1, 2):
+        result = reg.apply([_leased(event, 7, sender="justis")])
+        assert (result.not_registrations, result.redelivered) == (0, 0), attempt
+        [(ident, why)] = result.failed
+        assert ident == 7 and why.startswith("screening decision: ") and reason in why, why
+    assert _decisions(reg) == []
+
+
+def test_a_decision_message_is_applied_once_and_a_redelivery_is_recognised(
+    reg: Registry,
+) -> None:
+    screen(reg, "SCR-000000000001", "SKN-0000000001")
+    event = screening_decision("SCR-000000000001", decision="geweigerd")
+    first = reg.apply([_leased(event, 1, sender="justis")])
+    assert (first.not_registrations, first.redelivered, first.failed) == (1, 0, [])
+    again = reg.apply([_leased(event, 2, sender="justis")])
+    assert (again.not_registrations, again.redelivered, again.failed) == (0, 1, [])
+    assert _decisions(reg) == [("SCR-000000000001", "geweigerd", "2025-07-19")]
+    assert reg.db.decision_changes("SCR-000000000001") == []
 
 
 def test_a_query_date_before_1900_is_refused(reg: Registry) -> None:

@@ -43,7 +43,8 @@ class _Batch:
         self.replaced: list[tuple[float, int, int]] = []
         self.new_aliases: list[tuple[str, str, str]] = []
         self.notifications: list[tuple[Any, ...]] = []
-        self.decisions: list[tuple[LeasedDelivery, Any]] = []
+        # Screening decisions that met the rules: (reference, decision, date, consumer).
+        self.decisions: list[tuple[str, str, str, str]] = []
         self.next_id = 0
 
     def prefetch(self, parsed: Sequence[_Parsed]) -> None:
@@ -108,13 +109,7 @@ class _Batch:
             self.new_aliases.append((skn, alias, case_key))
 
     def write(self) -> None:
-        decided = []
-        for d, data in self.decisions:
-            if isinstance(data, dict) and data.get("decision") in DECISIONS:
-                when = str(data.get("decidedAt", ""))
-                day = when[:10] if len(when) >= 10 else ""
-                decided.append((str(data.get("screeningId")), str(data["decision"]), day, d.sender))
-        self.db.record_decisions(self.cur, decided, self.now)
+        self.db.record_decisions(self.cur, self.decisions, self.now)
         self.db.write_batch(
             self.cur,
             registrations=self.registrations,

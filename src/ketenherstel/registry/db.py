@@ -457,6 +457,20 @@ class RegistryDb:
             ]
         return found
 
+    def answers(
+        self, cur: sqlite3.Cursor, references: Sequence[str]
+    ) -> dict[str, tuple[str, float]]:
+        """The consumer and the moment of the answer of each of these screenings answered."""
+        found: dict[str, tuple[str, float]] = {}
+        for chunk in _chunked(references):
+            for r in cur.execute(
+                "SELECT reference, consumer, answered_at FROM screenings "
+                f"WHERE reference IN ({_marks(len(chunk))})",
+                chunk,
+            ):
+                found[str(r[0])] = (str(r[1]), float(r[2]))
+        return found
+
     def reads_of(
         self,
         subject: str,

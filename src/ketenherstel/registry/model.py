@@ -18,8 +18,10 @@ __all__ = [
     "Profile",
     "Registration",
     "RegistrationError",
+    "ScreeningDecision",
     "Shown",
     "parse_registration",
+    "parse_screening_decision",
     "relevant_cases",
 ]
 
@@ -202,6 +204,26 @@ def parse_registration(type_name: str, data: Any) -> Registration:
         "convicted",
         _known({str(c) for c in categories_raw}),
         _date(data, "convictionDate"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningDecision:
+    """A consumer's decision on a screening as a ``screeningsbesluit-genomen`` message carries
+    it. The registry keeps it only when it meets the rules of a decision recorded by hand."""
+
+    reference: str
+    decision: str
+    decided_date: date
+    """The date of ``decidedAt`` in the Netherlands, as an answer's day is counted."""
+
+
+def parse_screening_decision(data: Any) -> ScreeningDecision:
+    """Read a screening decision message's data; ``RegistrationError`` names what is wrong."""
+    if not isinstance(data, dict):
+        raise RegistrationError("the data is not an object")
+    return ScreeningDecision(
+        _text(data, "screeningId"), _text(data, "decision"), _date(data, "decidedAt")
     )
 
 

@@ -28,8 +28,10 @@ from ketenherstel.registry.model import (
     KnownRegistration,
     Profile,
     RegistrationError,
+    ScreeningDecision,
     parse_date,
     parse_registration,
+    parse_screening_decision,
     relevant_cases,
 )
 from ketenherstel.registry.results import (
@@ -180,7 +182,8 @@ class Registry:
     def apply(self, deliveries: Sequence[LeasedDelivery]) -> ApplyResult:
         """Apply deliveries in one transaction, each exactly once in effect (by source + id,
         and by business key); returns what happened. Deliveries it cannot read are listed in
-        ``failed`` and change nothing.
+        ``failed`` and change nothing, as is a screening decision that breaks the rules of one
+        recorded by hand (`record_decision`).
 
         What the batch needs from the database (earlier facts by business key, superseded
         messages, case aliases) is read once for the whole batch, and the batch's own changes
@@ -192,6 +195,7 @@ class Registry:
             batch = _Batch(self.db, cur, now)
             seen = self.db.applied(cur, [(d.source, d.id) for d in deliveries])
             readable: list[_Parsed] = []
+            decided: list[tuple[LeasedDelivery, ScreeningDecision]] = []
             for d in deliveries:
                 if (d.source, d.id) in seen:
                     result.redelivered += 1
@@ -202,16 +206,57 @@ class Registry:
                     continue
                 if parsed.reg is None:
                     if d.type == SCREENING_DECISION:
-                        batch.decisions.append((d, parsed.data))
+                        decision = self._decision_message(d, parsed.data, result)
+                        if decision is not None:
+                            decided.append((d, decision))
+                        continue
                     batch.applied.append((d, "not-a-registration", None, None, None))
                     result.not_registrations += 1
                     continue
                 readable.append(parsed)
+            self._decide(batch, decided, result)
             batch.prefetch(readable)
             for parsed in readable:
                 self._apply_one(batch, parsed, result)
             batch.write()
         return result
+
+    def _decision_message(
+        self, d: LeasedDelivery, data: Any, result: ApplyResult
+    ) -> ScreeningDecision | None:
+        """A screening decision message that meets a decision's own rules, or None when it
+        does not (then listed in ``failed`` with the reason, to be refused)."""
+        try:
+            decision = parse_screening_decision(data)
+            self._check_decision(decision.reference, decision.decision, decision.decided_date)
+        except (RegistrationError, RegistryInputError) as exc:
+            result.failed.append((d.delivery_id, f"screening decision: {exc}"))
+            return None
+        return decision
+
+    def _decide(
+        self,
+        batch: _Batch,
+        decided: Sequence[tuple[LeasedDelivery, ScreeningDecision]],
+        result: ApplyResult,
+    ) -> None:
+        """Keep the decision messages for the batch, each checked against the answer it
+        decides on: one dated before that answer is refused (listed in ``failed``), as by
+        hand. One on a screening this registry did not answer for its sender has no answer
+        to be checked against: it is applied and not kept, as before
+        (`RegistryDb.record_decisions`)."""
+        answers = batch.db.answers(batch.cur, sorted({p.reference for _, p in decided}))
+        for d, p in decided:
+            answer = answers.get(p.reference)
+            if answer is not None and answer[0] == d.sender:
+                try:
+                    _decided_after_answer(p.decided_date, answer[1])
+                except RegistryInputError as exc:
+                    result.failed.append((d.delivery_id, f"screening decision: {exc}"))
+                    continue
+            batch.decisions.append((p.reference, p.decision, p.decided_date.isoformat(), d.sender))
+            batch.applied.append((d, "not-a-registration", None, None, None))
+            result.not_registrations += 1
 
     def _parse(self, d: LeasedDelivery, result: ApplyResult) -> _Parsed | None:
         try:
@@ -643,25 +688,12 @@ class Registry:
         consumer: str | None = None,
     ) -> None:
         """The consumer's own decision on a screening (Justis issues or refuses the VOG).
-        ``consumer``: only a screening that this consumer asked for (None: any)."""
-        if decision not in DECISIONS:
-            raise RegistryInputError(
-                "decision must be afgegeven, geweigerd, ingetrokken, geen-bezwaar or bezwaar, "
-                f"not {_cut(decision)}",
-                "decision",
-            )
-        self._reference(reference)
+        ``consumer``: only a screening that this consumer asked for (None: any). A decision
+        arriving as a message (`apply`) meets the same rules."""
+        self._check_decision(reference, decision, decided_date)
         if not actor.strip():
             raise RegistryInputError("a decision needs the actor that records it", "actor")
         check_length(actor, MAX_TEXT, "actor")
-        today = self._today()
-        if decided_date > today + _AHEAD or decided_date.year < 1900:
-            raise RegistryInputError(
-                f"the decision date {decided_date.isoformat()} is not a date a decision on a "
-                f"screening can have (from 1900 to {_AHEAD.days} days after today, "
-                f"{today.isoformat()})",
-                "decidedDate",
-            )
         with self.db.tx() as cur:
             row = cur.execute(
                 "SELECT id, consumer, answered_at FROM screenings WHERE reference = ?",
@@ -669,14 +701,7 @@ class Registry:
             ).fetchone()
             if row is None or (consumer is not None and row[1] != consumer):
                 raise RegistryNotFound(f"no screening {reference!r} that you may decide on")
-            # A decision follows the answer it rests on: not before the answer's day there.
-            answered = datetime.fromtimestamp(float(row[2]), AMSTERDAM).date()
-            if decided_date < answered:
-                raise RegistryInputError(
-                    f"the decision date {decided_date.isoformat()} is before the screening was "
-                    f"answered ({answered.isoformat()}, Amsterdam time); give that day or later",
-                    "decidedDate",
-                )
+            _decided_after_answer(decided_date, float(row[2]))
             cur.execute(
                 "INSERT INTO decision_changes (screening_id, decision, decided_date, "
                 "recorded_at, actor, replaced_at) SELECT screening_id, decision, decided_date, "
@@ -690,6 +715,26 @@ class Registry:
                 "decision = excluded.decision, decided_date = excluded.decided_date, "
                 "recorded_at = excluded.recorded_at, actor = excluded.actor",
                 (row[0], decision, decided_date.isoformat(), self.clock(), actor),
+            )
+
+    def _check_decision(self, reference: str, decision: str, decided_date: date) -> None:
+        """A decision's own rules, by hand or as a message: one of the five, on a reference as
+        a screening has, dated from 1900 to ``_AHEAD`` after today. Then it may not lie before
+        the answer it decides on (`_decided_after_answer`)."""
+        if decision not in DECISIONS:
+            raise RegistryInputError(
+                "decision must be afgegeven, geweigerd, ingetrokken, geen-bezwaar or bezwaar, "
+                f"not {_cut(decision)}",
+                "decision",
+            )
+        self._reference(reference)
+        today = self._today()
+        if decided_date > today + _AHEAD or decided_date.year < 1900:
+            raise RegistryInputError(
+                f"the decision date {decided_date.isoformat()} is not a date a decision on a "
+                f"screening can have (from 1900 to {_AHEAD.days} days after today, "
+                f"{today.isoformat()})",
+                "decidedDate",
             )
 
     # -- the re-screen list -------------------------------------------------------------
@@ -1226,6 +1271,18 @@ def _screening(r: Sequence[Any]) -> ScreeningRow:
         legal_ground=str(r[10]),
         requester_role=str(r[11]),
     )
+
+
+def _decided_after_answer(decided_date: date, answered_at: float) -> None:
+    """A decision follows the answer it rests on: not before the answer's day, Amsterdam
+    time (the day a consumer sees on the answer)."""
+    answered = datetime.fromtimestamp(answered_at, AMSTERDAM).date()
+    if decided_date < answered:
+        raise RegistryInputError(
+            f"the decision date {decided_date.isoformat()} is before the screening was "
+            f"answered ({answered.isoformat()}, Amsterdam time); give that day or later",
+            "decidedDate",
+        )
 
 
 def _cut(value: object) -> str:
