@@ -1,8 +1,9 @@
 """Property tests of the exchange's invariants under random interleavings of submit, duplicate
 re-submit, re-send of the same fact under a new id, hold and open (per sender, type and process,
 with rates), isolate / return / online, narrower channels opened for a dark partner (a go-live
-wave), two-operator quarantine release, emergency routes, pull, ack, nack, lease expiry and
-restart (close and reopen the store):
+wave), two-operator quarantine release, emergency routes, pull, ack, nack, lease expiry, dead
+letters (a nack or an expired lease after the last attempt), an operator's re-send of a dead
+letter, and restart (close and reopen the store):
 
 - every accepted message is delivered to each routed receiver until acked;
 - nothing goes to a receiver the routing (and the open emergency routes) does not name;
@@ -11,7 +12,8 @@ restart (close and reopen the store):
 - nothing a quarantined (isolated or returning) sender sent leaves quarantine before two
   operators release it: checked on every pull and, after every step, in the store;
 - per receiver, a message is handed out only once every earlier message with its partition key
-  has been acked (per-partition order);
+  has been acked or dead-lettered (per-partition order); a dead letter is never handed out
+  until an operator re-sends it, and then under its one delivery id;
 - a duplicate, by id or by business key, never makes a second delivery;
 - the same business key sent again (by the same or another sender, the same fact or a
   correction) is a duplicate or a supersession exactly as a model written apart from the
@@ -33,7 +35,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -183,6 +185,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.state: dict[str, str] = {k: "online" for k in OINS}
         self.quarantined: set[str] = set()  # ids waiting for release
         self.channels = ChannelModel()
+        self.dead: dict[tuple[str, str], int] = {}  # (receiver, id) -> its delivery id
         self.route: int | None = None
         self.routed = False  # a route was ever opened: its flow stays one the chain carries
 
@@ -195,7 +198,8 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.exchange = Exchange(
             store=store,
             chain=self.chain,
-            settings=ExchangeSettings(max_attempts=10_000, visibility_timeout=30.0),
+            # Two attempts: a second nack or expired lease dead-letters (a first one retries).
+            settings=ExchangeSettings(max_attempts=2, visibility_timeout=30.0),
             clock=lambda: self.now,
         )
         if first:
@@ -219,6 +223,17 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     def isolated(self) -> set[str]:
         return set(self.in_state("isolated"))
+
+    def sync_dead(self) -> None:
+        """The dead letters as the store lists them: a lease that expired after the last
+        attempt dead-letters inside a pull, so the model reads them rather than guessing."""
+        at = {pos: ident for ident, pos in self.position.items()}
+        records = self.ex.dead_letters(principal=LOCAL_OPERATOR, limit=1000)
+        self.dead = {(d.receiver, at[d.position]): d.delivery_id for d in records}
+        if self.dead:
+            event("a delivery was dead-lettered")
+        for (receiver, _), delivery_id in self.dead.items():
+            self.leased[receiver].pop(delivery_id, None)
 
     def sent_by(self, ident: str, sender: str) -> bool:
         return bool(self.bodies[ident]["source"].endswith(f"{OINS[sender]}:systeem:sys"))
@@ -517,7 +532,9 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     @rule(receiver=st.sampled_from(RECEIVERS), limit=st.integers(1, 5))
     def pull(self, receiver: str, limit: int) -> None:
+        dead_before = set(self.dead)
         got = self.ex.pull(principal=self.as_partner(receiver), limit=limit)
+        self.sync_dead()  # what this pull's expired leases dead-lettered
         isolated = self.isolated()
         if receiver in isolated:
             assert got == [], "a delivery went to an isolated receiver"
@@ -529,13 +546,17 @@ class ExchangeMachine(RuleBasedStateMachine):
             entry = next(a for a in self.accepted if a[0] == d.id)
             assert receiver in entry[3], "delivered to a receiver the routing does not name"
             assert (receiver, d.id) not in self.acked, "an acked delivery came back"
+            assert (receiver, d.id) not in dead_before, "a dead letter went out unresent"
             previous = self.delivery_of.setdefault((receiver, d.id), d.delivery_id)
             assert previous == d.delivery_id, "a second delivery for the same message"
             for earlier in self.accepted:
                 if earlier[0] == d.id:
                     break
                 if entry[1] is not None and earlier[1] == entry[1] and receiver in earlier[3]:
-                    assert (receiver, earlier[0]) in self.acked, "partition order broken"
+                    assert (receiver, earlier[0]) in self.acked or (
+                        receiver,
+                        earlier[0],
+                    ) in self.dead, "partition order broken"
             self.leased[receiver][d.delivery_id] = d.id
 
     @rule(limit=st.integers(1, 5))
@@ -582,8 +603,46 @@ class ExchangeMachine(RuleBasedStateMachine):
         r = self.ex.nack(
             principal=self.as_partner(receiver), delivery_id=chosen, reason="test", retry_after=0
         )
-        if r.status == "retry":
+        if r.status in ("retry", "dead"):
             self.leased[receiver].pop(chosen)
+        self.sync_dead()
+
+    @precondition(lambda self: bool(self.leasing()))
+    @rule(data=st.data())
+    def fail_until_dead(self, data: st.DataObject) -> None:
+        """A receiver that cannot take a delivery: it nacks it, gets it again and nacks it
+        again, which is its last attempt (a dead letter the receiver no longer sees)."""
+        receiver = data.draw(st.sampled_from(self.leasing()), label="receiver")
+        chosen = data.draw(st.sampled_from(sorted(self.leased[receiver])))
+        event("a receiver failed a delivery until it was dead")
+        for _ in range(2):
+            r = self.ex.nack(
+                principal=self.as_partner(receiver), delivery_id=chosen, reason="t", retry_after=0
+            )
+            self.leased[receiver].pop(chosen, None)
+            if r.status != "retry":
+                break
+            self.pull(receiver, 5)
+            if chosen not in self.leased[receiver]:
+                break  # another came first (a higher priority): no matter
+        self.sync_dead()
+        if self.dead:  # an operator re-sends it (or another dead letter) at once
+            self.resend_dead_letter(data)
+
+    @precondition(lambda self: bool(self.dead))
+    @rule(data=st.data())
+    def resend_dead_letter(self, data: st.DataObject) -> None:
+        """An operator re-sends a dead letter: the same delivery, ready again under the rules
+        in force; a second re-send of it is refused until it dies again."""
+        event("an operator re-sent a dead letter")  # the statistics show it happens
+        key = data.draw(st.sampled_from(sorted(self.dead)), label="dead letter")
+        delivery_id = self.dead[key]
+        record = self.ex.resend(principal=LOCAL_OPERATOR, delivery_id=delivery_id)
+        assert (record.delivery_id, record.state, record.attempts) == (delivery_id, "ready", 0)
+        with pytest.raises(StateConflict):
+            self.ex.resend(principal=LOCAL_OPERATOR, delivery_id=delivery_id)
+        self.sync_dead()
+        assert key not in self.dead
 
     @rule(seconds=st.sampled_from([1.0, 10.0, 31.0]))
     def advance_clock(self, seconds: float) -> None:
@@ -642,6 +701,10 @@ class ExchangeMachine(RuleBasedStateMachine):
         """Remove the store's data (the SQLite file goes with the temporary folder)."""
 
     def drain_and_check(self) -> None:
+        self.sync_dead()
+        for delivery_id in self.dead.values():  # an operator re-sends every dead letter
+            self.ex.resend(principal=LOCAL_OPERATOR, delivery_id=delivery_id)
+        self.sync_dead()
         for partner in self.in_state("isolated"):
             self.set_state(partner, "returning")
         for partner in SENDERS:  # a returning partner's release brings it online
@@ -659,6 +722,10 @@ class ExchangeMachine(RuleBasedStateMachine):
                 if self.leased[receiver]:
                     progressed = True
                     self.ack_leases(receiver, sorted(self.leased[receiver]))
+            for delivery_id in self.dead.values():  # leases that expired on their last attempt
+                progressed = True
+                self.ex.resend(principal=LOCAL_OPERATOR, delivery_id=delivery_id)
+            self.sync_dead()
             if not progressed:
                 break
         expected = {(r, ident) for ident, _, _, receivers in self.accepted for r in receivers}
