@@ -804,3 +804,122 @@ def test_scan_warns_of_an_assumed_date_order_only_for_native_dates_read_either_w
     assert code == 0, err
     warned = [line for line in out.splitlines() if "no date in it has a day above 12" in line]
     assert len(warned) == 1 and warned[0].startswith(f"{native}:")
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A register location no write reaches, also as root: a directory without write
+    permission stops anyone else; root is stopped by a directory that cannot be made in
+    /proc."""
+    import os
+
+    if os.geteuid() != 0:
+        closed = tmp_path / "read-only"
+        closed.mkdir()
+        closed.chmod(0o555)
+        return closed / "register.jsonl"
+    if not Path("/proc/self").is_dir():
+        pytest.skip("running as root without /proc: no register location refuses a write")
+    return Path("/proc/ketenherstel-no-such-dir/register.jsonl")
+
+
+@pytest.mark.parametrize("command", ["scan", "triage", "report"])
+def test_a_register_that_cannot_be_written_is_one_line_and_nothing_else_is_written(
+    tmp_path: Path, command: str
+) -> None:
+    """The register's write error was a traceback (scan and triage caught an OSError the
+    register never lets out; report caught nothing, after it had written its reports and
+    recorded them in the audit trail): now one line naming the register and the problem,
+    exit code 2, with no --json, --ecs, report or audit record written."""
+    from tests.gateway.test_triage import TAMPERED, write_dir
+
+    register = _unwritable(tmp_path)
+    ecs = tmp_path / "soc.jsonl"
+    page = tmp_path / "out" / "rapport.html"
+    log = str(_hijacked(tmp_path / "ns.log"))
+    args = {
+        "scan": [log, "--json", str(tmp_path / "f.jsonl"), "--ecs", str(ecs)],
+        "triage": [str(write_dir(tmp_path / "c", TAMPERED)), "--ecs", str(ecs)],
+        "report": [log, "--as", "soc-1", "--out", str(page)],
+    }[command]
+    code, out, err = run("gateway", command, *args, "--register", str(register))
+    assert code == 2, err
+    said = " ".join(err.split())
+    assert said.startswith(f"error: register {register}: cannot write it (")
+    assert "Traceback" not in err and "new findings" not in out
+    assert not ecs.exists() and not (tmp_path / "f.jsonl").exists() and not page.parent.exists()
+    assert _audited(f"sqlite:///{tmp_path}/k.db", "gateway-report-written") == []
+
+
+def test_a_running_watch_stops_at_a_register_it_cannot_write_with_one_line(
+    tmp_path: Path,
+) -> None:
+    """`gateway follow` ended with a traceback when its register could not be written; now
+    one line naming the register and the problem, exit code 2, and the finding it could not
+    keep is not sent on (no --ecs line)."""
+    register = _unwritable(tmp_path)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _hijacked(logs / "ns.log")
+    ecs = tmp_path / "soc.jsonl"
+    code, _, err = run(
+        "gateway", "follow", str(logs), "--for", "0.3", "--interval", "0.1",
+        "--register", str(register), "--ecs", str(ecs),
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in err, err
+    assert " ".join(err.split()).startswith(f"error: register {register}: cannot write it (")
+    assert not ecs.exists()
+
+
+def test_a_listener_stops_at_a_register_it_cannot_write_with_one_line(tmp_path: Path) -> None:
+    """`gateway listen` logged a traceback from its event loop and went on listening with a
+    register it could not write (each finding lost from it); now it stops at once with one line
+    naming the register and the problem, exit code 2."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.gateway.lines import probe
+
+    register = _unwritable(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ecs = tmp_path / "soc.jsonl"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "ketenherstel.cli", "gateway", "listen",
+            "--udp", f"127.0.0.1:{port}", "--spool", str(tmp_path / "spool.log"),
+            "--for", "60", "--register", str(register), "--ecs", str(ecs),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(100):  # until it listens (a datagram before that is lost)
+                s.sendto(probe(1).encode("latin-1"), ("127.0.0.1", port))
+                try:
+                    proc.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        _, err_bytes = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    err = err_bytes.decode()
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert " ".join(err.split()).startswith(f"error: register {register}: cannot write it (")
+    assert not ecs.exists()
+
+
+def test_a_register_name_the_system_cannot_look_up_is_one_line(tmp_path: Path) -> None:
+    """A register's name longer than the file system takes was a traceback from looking it
+    up; now one line naming it, before anything is read."""
+    register = tmp_path / ("r" * 300)
+    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")), "--register",
+                         str(register))  # fmt: skip
+    assert code == 2 and "Traceback" not in err, err
+    assert " ".join(err.split()).startswith(f"error: register {register}: ")
+    assert "findings" not in out

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
@@ -229,8 +230,8 @@ def scan_cmd(
             out.print(f"{_unread(entry)}: counted as not parsed", style="yellow", highlight=False)
     try:
         new = kept.add(result.findings)
-    except OSError as exc:
-        raise fail(f"cannot write the register {kept.path}: {exc}") from None
+    except GatewayInputError as exc:  # nothing else is written yet: no --json, no --ecs, no CEF
+        raise fail(str(exc)) from None
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
     out.print(
         f"{len(result.files)} files, {result.lines:,} lines, {result.events:,} events, "
@@ -307,11 +308,16 @@ def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | No
 
 class _Outlet:
     """Where a running watch's findings go as they happen: the console, the register, ECS
-    JSON Lines (appended and flushed per finding) and CEF to a collector; each finding once."""
+    JSON Lines (appended and flushed per finding) and CEF to a collector; each finding once.
+
+    A register that cannot be written stops it: the finding is not sent on, nor is any after
+    it; ``failed`` keeps why and ``on_failure`` tells the running watch to stop."""
 
     def __init__(self, kept: Register, ecs: Path | None, target: SyslogTarget | None) -> None:
         self.kept, self.target = kept, target
         self.sent: set[str] = set()
+        self.failed: GatewayInputError | None = None
+        self.on_failure: Callable[[], object] = lambda: None
         # Checked now, opened at the first finding: a command refused later (no directory, a
         # port in use) leaves no file behind.
         writable_output(ecs, "--ecs")
@@ -329,12 +335,19 @@ class _Outlet:
 
     def __call__(self, f: Finding) -> None:
         ident = finding_id(f)
-        if ident in self.sent:
+        if ident in self.sent or self.failed is not None:
             return
         self.sent.add(ident)
         first = f.evidence[0] if f.evidence else ""
         out.print(f"{f.rule} ({f.confidence}) {f.address} {f.user} {first}", highlight=False)
-        self.kept.add([f])
+        try:
+            self.kept.add([f])
+        except GatewayInputError as exc:
+            # Raised here it would be lost in the listener's event loop (a traceback, and a
+            # watch that goes on without its register): kept, and the watch told to stop.
+            self.failed = exc
+            self.on_failure()
+            return
         if self.ecs_path is not None:
             ecs = self._ecs()
             write_ecs([f], ecs)
@@ -346,11 +359,14 @@ class _Outlet:
                 out.print(str(exc), style="red")
 
     def close(self, rest: list[Finding]) -> None:
-        """What the watch found when it finished (session-level findings), then close."""
+        """What the watch found when it finished (session-level findings), then close; a
+        register that could not be written is the command's one-line error."""
         for f in rest:
             self(f)
         if self.ecs is not None:
             self.ecs.close()
+        if self.failed is not None:
+            raise fail(str(self.failed))
 
 
 EcsOpt = Annotated[
@@ -451,6 +467,12 @@ def report_cmd(
                 )
         dismissed = {r.id for r in kept.listed("false-positive")}
         found = verdicts(result, joined, mapping, dismissed)
+        # The findings into the register first: one it cannot write refuses the report before
+        # the audit trail records it and before a report is written.
+        try:
+            new = kept.add(result.findings)
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
         # Recorded before a user is shown or written: no report without who made it.
         _audit(rt, who, "gateway-report-written", "*", str(out_file))
         for slug in organisation_slugs(found):
@@ -481,7 +503,6 @@ def report_cmd(
     for row in written["verdicts"]:
         out.print(f"wrote {out_file.parent / row['report']} ({row['organisation']})")
     out.print(f"wrote {out_file.parent / 'verdicts.json'}")
-    new = kept.add(result.findings)
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
 
 
@@ -546,8 +567,8 @@ def triage_cmd(
     out.print(table)
     try:
         new = kept.add(findings)
-    except OSError as exc:
-        raise fail(f"cannot write the register {kept.path}: {exc}") from None
+    except GatewayInputError as exc:  # nothing else is written yet: no --ecs, no CEF
+        raise fail(str(exc)) from None
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
     _export(findings, ecs, target)
 
@@ -591,6 +612,8 @@ def follow_cmd(
     try:
         while True:
             follower.poll()
+            if found.failed is not None:
+                break
             if seconds is not None and time.monotonic() - began >= seconds:
                 break
             time.sleep(interval)
@@ -603,7 +626,7 @@ def follow_cmd(
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     result = watch.finish()
-    found.close(result.findings)
+    found.close(result.findings if found.failed is None else [])
     out.print(
         f"read {follower.lines:,} lines from {len(follower.files)} files, "
         f"{result.unparsed:,} not parsed, {len(result.findings):,} findings"
@@ -653,11 +676,12 @@ def listen_cmd(
     finished: list[ScanResult] = []
 
     async def main() -> ScanResult:
+        task = asyncio.current_task()
+        assert task is not None
+        found.on_failure = task.cancel  # a register it cannot write stops it
         listener = Listener(watch, spool, found)
         await listener.start(udp=udp_at, tcp=tcp_at)
         # A service manager stops it with SIGTERM: as Ctrl-C, it ends with the session findings.
-        task = asyncio.current_task()
-        assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         where = ", ".join(f"{k} {h}:{p}" for k, (h, p) in listener.bound.items())
         out.print(f"listening on {where}; spool {spool}", highlight=False)
@@ -684,7 +708,9 @@ def listen_cmd(
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         pass  # stopped with Ctrl-C: what it found is still sent below
-    found.close(finished[0].findings if finished else [])
+    except asyncio.CancelledError:
+        pass  # the register failed while it was starting: said below
+    found.close(finished[0].findings if finished and found.failed is None else [])
 
 
 @gateway_app.command("findings")

@@ -98,16 +98,20 @@ class Register:
     def __init__(self, path: Path) -> None:
         # A location that can never hold the register is refused now, before any work is
         # done that would be lost at the first write.
-        if path.is_dir():
-            raise GatewayInputError(f"register {path}: is a directory; give a file")
-        existing = next((p for p in path.parents if p.exists()), None)
-        if existing is not None and not existing.is_dir():
-            raise GatewayInputError(f"register {path}: {existing} is not a directory")
+        try:
+            if path.is_dir():
+                raise GatewayInputError(f"register {path}: is a directory; give a file")
+            existing = next((p for p in path.parents if p.exists()), None)
+            if existing is not None and not existing.is_dir():
+                raise GatewayInputError(f"register {path}: {existing} is not a directory")
+            there = path.exists()
+        except OSError as exc:  # a name too long, a loop of links: looking it up fails
+            raise GatewayInputError(f"register {path}: {exc.strerror or exc}") from None
         self.path = path
         self._lock = threading.Lock()
         self.findings: dict[str, Registered] = {}
         self.allowlist: list[AllowEntry] = []
-        if path.exists():
+        if there:
             self._replay()
 
     def _replay(self) -> None:
@@ -176,8 +180,10 @@ class Register:
                     os.fsync(fh.fileno())
                 finally:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        except OSError as exc:
-            raise GatewayInputError(f"register {self.path}: {exc.strerror or exc}") from None
+        except OSError as exc:  # no permission, a read-only disk, a full one
+            raise GatewayInputError(
+                f"register {self.path}: cannot write it ({exc.strerror or exc})"
+            ) from None
         for r in records:
             self._apply(r)
 
