@@ -923,3 +923,71 @@ def test_a_register_name_the_system_cannot_look_up_is_one_line(tmp_path: Path) -
     assert code == 2 and "Traceback" not in err, err
     assert " ".join(err.split()).startswith(f"error: register {register}: ")
     assert "findings" not in out
+
+
+def test_allowing_and_withdrawing_a_network_is_audited_and_a_refused_one_changes_nothing(
+    tmp_path: Path, _register: Path
+) -> None:
+    """An allowlist entry clears a network from hijack detection, yet `gateway allow` and
+    `gateway withdraw` left no record in the store's audit trail: now gateway-allow-added and
+    gateway-allow-withdrawn, who, the network, and the entry's id, network and end date (the
+    reason, which may name someone, stays in the register); a refused one records nothing."""
+    from ketenherstel.gateway.register import Register
+
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    allow = ("gateway", "allow", "192.0.2.9/24", "--until", SOON)
+    code, out, err = run(*allow, "--reason", "ann works from home", "--as", " soc-1 ")
+    assert code == 0, err
+    [first] = Register(_register).allowlist
+    assert f"(entry {first.id})" in out and first.added_by == "soc-1"
+    added = [("soc-1", "192.0.2.0/24", f"{first.id} 192.0.2.0/24 until {SOON}")]
+    assert _audited(store, "gateway-allow-added") == added
+    code, out, err = run(
+        "gateway", "withdraw", "192.0.2.0/24", "--reason", "ann left", "--as", "soc-2"
+    )
+    assert code == 0 and f"(1 entry: {first.id})" in out, err
+    withdrawn = [("soc-2", "192.0.2.0/24", f"{first.id} 192.0.2.0/24 until {SOON}")]
+    assert _audited(store, "gateway-allow-withdrawn") == withdrawn
+    # Allowed again and withdrawn again: the second withdrawal ends the second entry only.
+    other = made(f"sqlite:///{tmp_path}/other.db")
+    code, _, err = run(*allow, "--reason", "again", "--as", "soc-1", "--store", other)
+    assert code == 0, err
+    second = Register(_register).allowlist[1]
+    assert second.id != first.id
+    code, out, err = run(
+        "gateway", "withdraw", "192.0.2.0/24", "--reason", "r", "--as", "soc-2", "--store", other
+    )
+    assert code == 0 and f"(1 entry: {second.id})" in out, err
+    assert _audited(other, "gateway-allow-added") == [
+        ("soc-1", "192.0.2.0/24", f"{second.id} 192.0.2.0/24 until {SOON}")
+    ]
+    assert _audited(other, "gateway-allow-withdrawn") == [
+        ("soc-2", "192.0.2.0/24", f"{second.id} 192.0.2.0/24 until {SOON}")
+    ]
+    trail = str(_audited(store, "gateway-allow-added") + _audited(other, "gateway-allow-added"))
+    assert "ann" not in trail and "again" not in trail
+    register = _register.read_bytes()
+    for command, args, code_wanted, said in [
+        ("allow", ("10.0.0.0/8", "--until", SOON, "--reason", "r"), 2, "Missing option '--as'"),
+        ("allow", ("10.0.0.0/8", "--until", SOON, "--reason", "r", "--as", " "), 2,
+         "--as: an allowlist entry needs the name of who allows it"),
+        ("allow", ("10.0.0.0/8", "--until", SOON, "--reason", "r", "--as", "a", "--store",
+                   f"{tmp_path}/no.db"), 1, "no store"),
+        ("allow", ("x", "--until", SOON, "--reason", "r", "--as", "a"), 2, "no network"),
+        ("allow", ("10.0.0.0/8", "--until", SOON, "--reason", " ", "--as", "a"), 2, "reason"),
+        ("withdraw", ("192.0.2.0/24", "--reason", "r"), 2, "Missing option '--as'"),
+        ("withdraw", ("192.0.2.0/24", "--reason", "r", "--as", ""), 2,
+         "--as: withdrawing an allowlist entry needs the name of who does it"),
+        ("withdraw", ("192.0.2.0/24", "--reason", "r", "--as", "a", "--store",
+                      f"{tmp_path}/no.db"), 1, "no store"),
+        ("withdraw", ("192.0.2.0/24", "--reason", "r", "--as", "a"), 2, "not on the allowlist"),
+    ]:  # fmt: skip
+        code, out, err = run("gateway", command, *args)
+        assert code == code_wanted and said in " ".join(err.split()), (command, args, err)
+        assert _register.read_bytes() == register
+        for s in (store, other):
+            assert len(_audited(s, "gateway-allow-added")) == 1
+            assert len(_audited(s, "gateway-allow-withdrawn")) == 1
+    assert not (tmp_path / "no.db").exists()
+    code, out, _ = run("gateway", "allowlist")
+    assert first.id in out and second.id in out

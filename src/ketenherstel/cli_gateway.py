@@ -794,32 +794,62 @@ def allow_cmd(
     network: Annotated[str, typer.Argument(help="A network sessions may move to (CIDR)")],
     reason: Annotated[str, typer.Option("--reason", help="Why it is allowed")],
     until: Annotated[str, typer.Option("--until", help="Until when (YYYY-MM-DD)")],
-    by: Annotated[str, typer.Option("--as", help="Who allows it")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--as", help="Who allows it (kept in the register and the store's audit trail)"
+        ),
+    ],
     register: RegisterOpt = None,
+    store: StoreOpt = None,
 ) -> None:
-    """Allow a network (an office, a partner's exit) until a date, with a reason."""
-    kept = _register(register)
-    try:
-        entry = kept.allow(network, reason=reason, until=until, by=by)
-    except GatewayInputError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"allowed {entry.network} until {entry.until}: {entry.reason}")
+    """Allow a network (an office, a partner's exit) until a date, with a reason. An allowed
+    network clears sessions that move into it from hijack detection, so the entry is audited
+    in the store as the API's is (gateway-allow-added: the network, and the entry's id,
+    network and end date; the reason stays in the register); a refused one changes nothing
+    and records nothing."""
+    who = _who(by, "an allowlist entry needs the name of who allows it")
+    with local_runtime(store) as rt:
+        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        try:
+            entry = kept.allow(network, reason=reason, until=until, by=who)
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        _audit(rt, who, "gateway-allow-added", entry.network, entry.audited())
+    out.print(f"allowed {entry.network} until {entry.until} (entry {entry.id}): {entry.reason}")
 
 
 @gateway_app.command("withdraw")
 def withdraw_cmd(
     network: Annotated[str, typer.Argument(help="The allowed network to end, as listed")],
     reason: Annotated[str, typer.Option("--reason", help="Why it ends before its date")],
-    by: Annotated[str, typer.Option("--as", help="Who withdraws it")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--as", help="Who withdraws it (kept in the register and the store's audit trail)"
+        ),
+    ],
     register: RegisterOpt = None,
+    store: StoreOpt = None,
 ) -> None:
-    """Withdraw an allowlist entry before its date (kept in the register, with who and why)."""
-    kept = _register(register)
-    try:
-        ended = kept.withdraw(network, reason=reason, by=by)
-    except GatewayInputError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"withdrew {network} ({len(ended)} entr{'y' if len(ended) == 1 else 'ies'})")
+    """Withdraw an allowlist entry before its date (kept in the register, with who and why).
+    Audited in the store (gateway-allow-withdrawn: the network, and the id, network and end
+    date of each entry it ends; the reason stays in the register); a refused one changes
+    nothing and records nothing."""
+    who = _who(by, "withdrawing an allowlist entry needs the name of who does it")
+    with local_runtime(store) as rt:
+        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        try:
+            ended = kept.withdraw(network, reason=reason, by=who)
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        # The network as the register keeps it (192.0.2.9/24 is 192.0.2.0/24), unless entries
+        # kept by an older version wrote it in several ways: then as given.
+        kept_as = {a.network for a in ended}
+        obj = kept_as.pop() if len(kept_as) == 1 else network
+        _audit(rt, who, "gateway-allow-withdrawn", obj, "; ".join(a.audited() for a in ended))
+    ids = ", ".join(a.id for a in ended)
+    out.print(f"withdrew {network} ({len(ended)} entr{'y' if len(ended) == 1 else 'ies'}: {ids})")
 
 
 @gateway_app.command("allowlist")
@@ -827,7 +857,7 @@ def allowlist_cmd(register: RegisterOpt = None) -> None:
     """The allowlist, with expired entries marked."""
     kept = _register(register)
     today = datetime.now(UTC).date()
-    table = Table("network", "until", "active", "reason", "by")
+    table = Table("id", "network", "until", "active", "reason", "by")
     for a in kept.allowlist:
         state = (
             "yes"
@@ -836,5 +866,5 @@ def allowlist_cmd(register: RegisterOpt = None) -> None:
             if a.withdrawn
             else "expired"
         )
-        table.add_row(a.network, a.until, state, a.reason, a.added_by)
+        table.add_row(a.id, a.network, a.until, state, a.reason, a.added_by)
     out.print(table)

@@ -214,3 +214,21 @@ def test_a_register_killed_mid_write_keeps_every_acknowledged_finding(tmp_path: 
     lines = [x for x in path.read_bytes().split(b"\n") if x.strip()]
     ids = [x.split(b'"id": "')[1][:13] for x in lines if x.endswith(b"}")]
     assert len(ids) == len(set(ids))  # nothing written twice
+
+
+def test_an_allowlist_entry_has_an_id_the_same_at_every_replay_and_unlike_any_other(
+    tmp_path: Path,
+) -> None:
+    """The audit trail names an entry by its id: the same when the register is read again,
+    another for the same network allowed again (also by the same person within a second), and
+    a withdrawal returns the entries it ended, not those ended before."""
+    path = tmp_path / "r.jsonl"
+    reg = Register(path)
+    first = reg.allow("192.0.2.0/24", reason="office", until=SOON, by="soc-1")
+    (ended,) = reg.withdraw("192.0.2.0/24", reason="moved", by="soc-1")
+    second = reg.allow("192.0.2.0/24", reason="office", until=SOON, by="soc-1")
+    assert ended.id == first.id and second.id != first.id
+    assert [a.id for a in Register(path).allowlist] == [first.id, second.id]
+    assert re.fullmatch(r"A[0-9a-f]{12}", first.id) and "office" not in first.audited()
+    (ended,) = reg.withdraw("192.0.2.0/24", reason="closed", by="soc-2")
+    assert ended.id == second.id

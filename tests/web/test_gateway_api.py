@@ -87,6 +87,32 @@ def test_allowlist(api: Api) -> None:
     assert len(listed) == 1
 
 
+def test_a_network_allowed_over_the_api_is_audited_as_gateway_allow_does(api: Api) -> None:
+    """An allowlist entry clears a network from hijack detection, yet the API kept no record
+    of who added one: now gateway-allow-added, who, the network, and the entry's id, network
+    and end date (not the reason); a refused one records nothing."""
+    soon = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+    body = {"network": "192.0.2.9/24", "reason": "ann works from home", "until": soon}
+
+    def added() -> list[tuple[str, str, str]]:
+        return [
+            (a.actor, a.object, a.detail)
+            for a in api.runtime.store.audit_log(limit=50)
+            if a.action == "gateway-allow-added"
+        ]
+
+    r = api.client.post("/v1/gateway/allowlist", json=body, headers=api.h("operator"))
+    assert r.status_code == 201, r.text
+    entry = r.json()["id"]
+    assert added() == [("op", "192.0.2.0/24", f"{entry} 192.0.2.0/24 until {soon}")]
+    listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
+    assert [a["id"] for a in listed] == [entry]
+    for refused in ({**body, "network": "office"}, body, {**body, "until": "2001-01-01"}):
+        r = api.client.post("/v1/gateway/allowlist", json=refused, headers=api.h("operator"))
+        assert r.status_code == 400, r.text
+    assert len(added()) == 1
+
+
 def make_report(api: Api, tmp_path: Path) -> None:
     write_report(Path(api.runtime.settings.gateway_report_location()), tmp_path)
 

@@ -82,6 +82,9 @@ class Registered:
 
 @dataclass(frozen=True, slots=True)
 class AllowEntry:
+    id: str
+    """``A`` and 12 hex digits, from the entry's place among the register's allowlist entries
+    and its network, end date, author and time: the same at every replay, never its reason."""
     network: str
     reason: str
     until: str
@@ -92,6 +95,11 @@ class AllowEntry:
 
     def active(self, today: date) -> bool:
         return not self.withdrawn and date.fromisoformat(self.until) >= today
+
+    def audited(self) -> str:
+        """What an audit record says of it: id, network and end date; never its reason, free
+        text that may name someone."""
+        return f"{self.id} {self.network} until {self.until}"
 
 
 class Register:
@@ -152,7 +160,14 @@ class Register:
         elif kind == "allow":
             date.fromisoformat(rec["until"])  # a date, or the record is refused (ValueError)
             self.allowlist.append(
-                AllowEntry(str(rec["network"]), rec["reason"], rec["until"], rec["by"], rec["at"])
+                AllowEntry(
+                    _allow_id(len(self.allowlist), rec),
+                    str(rec["network"]),
+                    rec["reason"],
+                    rec["until"],
+                    rec["by"],
+                    rec["at"],
+                )
             )
         elif kind == "withdraw":
             note = f"{rec['by']} on {rec['at'][:10]}: {rec['reason']}"
@@ -270,7 +285,8 @@ class Register:
         return self.allowlist[-1]
 
     def withdraw(self, network: str, *, reason: str, by: str) -> list[AllowEntry]:
-        """End the allowlist's entries for ``network`` before their date; returns them."""
+        """End the allowlist's entries for ``network`` before their date; returns them (not
+        those withdrawn before)."""
         if not reason.strip() or not by.strip():
             raise GatewayInputError("withdrawing an allowlist entry needs a reason and who does it")
         given = network
@@ -291,7 +307,8 @@ class Register:
                     }
                 ]
             )
-            return [a for a in self.allowlist if _same(a.network, network) and a.withdrawn]
+            ended = {a.id for a in current}
+            return [a for a in self.allowlist if a.id in ended]
 
     def allowed_networks(self, today: date | None = None) -> list[str]:
         day = today or datetime.now(UTC).date()
@@ -299,6 +316,14 @@ class Register:
 
     def listed(self, status: str | None = None) -> list[Registered]:
         return [r for r in self.findings.values() if status is None or r.status == status]
+
+
+def _allow_id(ordinal: int, rec: dict[str, Any]) -> str:
+    """An allowlist entry's id: its place among the entries (two entries alike in all else, one
+    withdrawn and allowed again within a second, still differ) and what it says, but not its
+    reason, free text that may name someone."""
+    key = "|".join(str(x) for x in (ordinal, rec["network"], rec["until"], rec["by"], rec["at"]))
+    return "A" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def _same(kept: str, network: str) -> bool:

@@ -53,6 +53,7 @@ class CountRead(Model):
 
 
 class AllowRead(Model):
+    id: str = Field(description="The entry's id, as the audit trail names it")
     network: str
     reason: str
     until: str

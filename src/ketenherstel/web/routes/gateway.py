@@ -44,9 +44,9 @@ def _register(request: Request) -> Register:
         raise StateConflict(str(exc)) from None
 
 
-def _audit(request: Request, who: str, action: str, obj: str) -> None:
+def _audit(request: Request, who: str, action: str, obj: str, detail: str = "") -> None:
     rt = request.app.state.runtime
-    rt.store.audit(AuditRecord(rt.exchange.clock(), who, action, obj, ""))
+    rt.store.audit(AuditRecord(rt.exchange.clock(), who, action, obj, detail))
 
 
 @router.get(
@@ -145,7 +145,7 @@ async def allowlist(request: Request, _: OperatorDep) -> list[s.AllowRead]:
 @router.post(
     "/gateway/allowlist",
     status_code=201,
-    summary="Allow a network until a date, with a reason",
+    summary="Allow a network until a date, with a reason (audited)",
     operation_id="createGatewayAllowEntry",
     responses={
         400: _problem("Not a network, no reason, or a past date"),
@@ -160,6 +160,9 @@ async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.
         )
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
+    # An allowed network clears hijacks into it: who allowed it is in the audit trail, as
+    # `gateway allow` records it (the reason, which may name someone, stays in the register).
+    _audit(request, principal.name, "gateway-allow-added", a.network, a.audited())
     return _allow_read(a, datetime.now(UTC).date())
 
 
@@ -219,6 +222,7 @@ async def get_report(
 
 def _allow_read(a: AllowEntry, today: date) -> s.AllowRead:
     return s.AllowRead(
+        id=a.id,
         network=a.network,
         reason=a.reason,
         until=a.until,
