@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -991,3 +992,20 @@ def test_allowing_and_withdrawing_a_network_is_audited_and_a_refused_one_changes
     assert not (tmp_path / "no.db").exists()
     code, out, _ = run("gateway", "allowlist")
     assert first.id in out and second.id in out
+
+
+def test_the_store_option_says_what_the_store_gives_each_command() -> None:
+    """The shared --store help said "its register and its gateway folder are the defaults" for
+    every command, though only `report` writes to the gateway folder."""
+
+    def store_help(command: str) -> str:
+        code, out, err = run("gateway", command, "--help")
+        assert code == 0, err
+        words = " ".join(out.replace("│", " ").split())
+        return re.split(r" --[a-z-]+ <", words.split("--store <str> ")[1])[0]
+
+    for command in ("findings", "decide", "allow", "withdraw"):
+        said = store_help(command)
+        assert "its register is the default" in said and "gateway folder" not in said, said
+    said = store_help("report")
+    assert "who made the report" in said and "gateway folder" in said and "--out" in said

@@ -76,8 +76,17 @@ StoreOpt = Annotated[
     typer.Option(
         "--store",
         help="The store whose audit trail records who did this (sqlite:///path.db, a file path "
-        "or postgresql://…; default KETENHERSTEL_STORE); its register and its gateway folder "
-        "are the defaults",
+        "or postgresql://…; default KETENHERSTEL_STORE); its register is the default",
+    ),
+]
+ReportStoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="The store whose audit trail records who made the report (sqlite:///path.db, a "
+        "file path or postgresql://…; default KETENHERSTEL_STORE); its register is the "
+        "default, and its gateway folder, where the API and the briefing read the reports, "
+        "the default --out",
     ),
 ]
 
@@ -420,7 +429,7 @@ def report_cmd(
         list[Path] | None, typer.Option("--indicators", help="STIX, MISP or CSV indicators")
     ] = None,
     register: RegisterOpt = None,
-    store: StoreOpt = None,
+    store: ReportStoreOpt = None,
     workers: WorkersOpt = min(2, os.cpu_count() or 1),
 ) -> None:
     """Scan, join sessions to back-end logons, and give each organisation a verdict with what

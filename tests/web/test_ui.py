@@ -840,6 +840,8 @@ def test_the_portal_page_shows_verdicts_and_only_operators_open_a_report(
     ui.sign_in("cees")
     page = ui.client.get("/ui/voorportaal")
     assert page.status_code == 200 and "nog geen rapport" in page.text
+    # The hint gives the command as it is run now: a report needs who makes it (--as).
+    assert "<code>ketenherstel gateway report LOGBESTANDEN --as NAAM</code>" in page.text
     write_report(Path(ui.rt.settings.gateway_report_location()), tmp_path)
     page = ui.client.get("/ui/voorportaal").text
     assert "misbruik gevonden" in page and "geen aanwijzing voor misbruik" in page
