@@ -167,3 +167,38 @@ def test_demo_on_a_used_postgresql_store_is_refused(
         store.close()
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_the_demos_gateway_reports_are_audited_as_gateway_report_audits_them(
+    tmp_path: Path,
+) -> None:
+    """The demo wrote the access portal's reports, which name users, with no record in the
+    store's audit trail, where `gateway report` keeps one: now gateway-report-written by the
+    demo's operator, '*' for the report of all organisations and each organisation's slug,
+    with the file written (no user, no address)."""
+    import io
+
+    from rich.console import Console
+
+    from ketenherstel.gateway.verdict import read_verdicts
+    from ketenherstel.story import gateway_story
+    from ketenherstel.story_picture import AUTHOR
+
+    rt = bootstrap(Settings(store_url=made(f"sqlite:///{tmp_path}/demo.db")))
+    try:
+        gateway_story(rt, Console(file=io.StringIO(), width=200))
+        folder = tmp_path / "demo.gateway"
+        data = read_verdicts(folder)
+        assert data is not None and data["verdicts"]
+        written = [
+            (a.actor, a.object, a.detail)
+            for a in reversed(rt.store.audit_log(limit=100))
+            if a.action == "gateway-report-written"
+        ]
+    finally:
+        rt.close()
+    assert written == [
+        (AUTHOR.name, "*", str(folder / "rapport.html")),
+        *((AUTHOR.name, v["slug"], str(folder / v["report"])) for v in data["verdicts"]),
+    ]
+    assert all((folder / v["report"]).is_file() for v in data["verdicts"])

@@ -41,7 +41,7 @@ from ketenherstel.gateway.triage import checkable, triage_path
 from ketenherstel.gateway.verdict import (
     VERDICT_CODES,
     load_logons,
-    organisation_slugs,
+    report_files,
     verdicts,
     write_reports,
 )
@@ -483,15 +483,8 @@ def report_cmd(
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
         # Recorded before a user is shown or written: no report without who made it.
-        _audit(rt, who, "gateway-report-written", "*", str(out_file))
-        for slug in organisation_slugs(found):
-            _audit(
-                rt,
-                who,
-                "gateway-report-written",
-                slug,
-                str(out_file.parent / f"rapport-{slug}.html"),
-            )
+        for obj, written_to in report_files(out_file, found):
+            _audit(rt, who, "gateway-report-written", obj, str(written_to))
     table = Table("organisation", "verdict", "users", "rests on")
     for v in found:
         basis = "; ".join(

@@ -35,7 +35,13 @@ from ketenherstel.bootstrap import Runtime, bootstrap
 from ketenherstel.cli_reconcile import print_report
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.gateway.register import Register
-from ketenherstel.gateway.verdict import VERDICT_CODES, load_logons, verdicts, write_reports
+from ketenherstel.gateway.verdict import (
+    VERDICT_CODES,
+    load_logons,
+    report_files,
+    verdicts,
+    write_reports,
+)
 from ketenherstel.gateway.watch import Watch, load_rules
 from ketenherstel.golive.chart import render_svg
 from ketenherstel.golive.forecast import ChannelForecast, DayPoint, ForecastResult
@@ -47,7 +53,8 @@ from ketenherstel.recovery.sent_ledger import SentLedger
 from ketenherstel.settings import Settings
 from ketenherstel.sim.portal import generate_portal
 from ketenherstel.store.manual_ports import manual_store
-from ketenherstel.story_picture import picture_story
+from ketenherstel.store.ports import AuditRecord
+from ketenherstel.story_picture import AUTHOR, picture_story
 
 __all__ = ["fresh_sqlite", "print_story", "run_story"]
 
@@ -107,7 +114,7 @@ def run_story(
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
         print_story(scenario, result, console)
         reconcile_story(rt, sent.path, reports, console)
-        gateway_story(settings, console)
+        gateway_story(rt, console)
         picture_story(rt, scenario, out_dir or reports.parent, console, pdf=pdf)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         console.print(
@@ -407,10 +414,13 @@ def _gateway_dir(settings: Settings) -> Path:
     return Path(settings.gateway_report_location())
 
 
-def gateway_story(settings: Settings, console: Console) -> None:
+def gateway_story(rt: Runtime, console: Console) -> None:
     """The access portal during om-2025: its logs (ordinary use of the client organisations and
     five injected attacks), scanned; each attack against what found it, a verdict per
-    organisation, the Dutch report, the findings in the register."""
+    organisation, the Dutch report, the findings in the register. The reports name users:
+    the store's audit trail records who made them (the demo's operator), as `gateway report`
+    does, before they are written."""
+    settings = rt.settings
     out_dir = _gateway_dir(settings)
     began = time.perf_counter()
     logs = generate_portal(out_dir)
@@ -419,8 +429,14 @@ def gateway_story(settings: Settings, console: Console) -> None:
         watch.scan_file(path)
     result = watch.finish()
     found = verdicts(result, load_logons([logs.logons]))
-    # The reports, and for the API and the briefing the verdicts without accounts or addresses.
-    write_reports(out_dir / "rapport.html", result, found, time.time())
+    # The reports, and for the API and the briefing the verdicts without accounts or addresses;
+    # recorded as made by the demo's operator at the moment the reports say they were made.
+    made = time.time()
+    for obj, written_to in report_files(out_dir / "rapport.html", found):
+        rt.store.audit(
+            AuditRecord(made, AUTHOR.name, "gateway-report-written", obj, str(written_to))
+        )
+    write_reports(out_dir / "rapport.html", result, found, made)
     new = Register(Path(settings.gateway_register_location())).add(result.findings)
     table = Table(
         title="The access portal: injected attacks and what found them", title_justify="left"

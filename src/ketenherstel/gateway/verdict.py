@@ -36,6 +36,7 @@ __all__ = [
     "organisation_slugs",
     "read_verdicts",
     "render_html",
+    "report_files",
     "verdicts",
     "write_reports",
 ]
@@ -443,6 +444,16 @@ def organisation_slugs(found: Iterable[OrgVerdict]) -> list[str]:
             slug = f"{base}-{n}"
         slugs.append(slug)
     return slugs
+
+
+def report_files(out: Path, found: list[OrgVerdict]) -> list[tuple[str, Path]]:
+    """What ``write_reports(out, …, found, …)`` writes that names users, as an audit trail
+    records it: ``*`` and ``out`` for the report of all organisations, then each
+    organisation's slug and its report."""
+    return [
+        ("*", out),
+        *((slug, out.parent / f"rapport-{slug}.html") for slug in organisation_slugs(found)),
+    ]
 
 
 def _iso(at: float | None) -> str | None:
