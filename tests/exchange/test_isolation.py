@@ -242,8 +242,13 @@ def test_closing_a_route_says_why_on_the_route_and_in_the_audit_trail(rt: Runtim
     closed = ex.close_route(principal=OP_A, route_id=route.id, reason="OM is terug")
     assert (closed.closed_by, closed.closed_reason) == ("op-a", "OM is terug")
     assert ex.routes() == [closed]
-    [entry] = [a for a in ex.store.audit_log(limit=50) if a.action == "route-closed"]
-    assert (entry.actor, entry.object, entry.detail) == ("op-a", str(route.id), "OM is terug")
+    log = ex.store.audit_log(limit=50)
+    [opened] = [a for a in log if a.action == "route-opened"]
+    [entry] = [a for a in log if a.action == "route-closed"]
+    # Both records name the route the same way: what goes from whom to whom, and its id.
+    name = f"{PV_TYPE} politie->justid (route {route.id})"
+    assert (entry.actor, entry.object, entry.detail) == ("op-a", name, "OM is terug")
+    assert (opened.object, opened.detail) == (name, route.reason)
 
 
 @pytest.mark.parametrize(

@@ -229,6 +229,8 @@ def test_an_operator_opens_and_closes_an_emergency_route(api: Api) -> None:
     log = api.client.get("/v1/audit-log", headers=api.h("operator")).json()
     [entry] = [a for a in log if a["action"] == "route-closed"]
     assert (entry["actor"], entry["detail"]) == ("op", "OM is terug")
+    named = f"{PV_TYPE} politie->justid (route {route['id']})"
+    assert [a["object"] for a in log if a["action"].startswith("route-")] == [named, named]
     again = api.client.post(closure, json=why, headers=api.h("operator"))
     assert_problem(again, 409)
     missing = api.client.post(

@@ -342,7 +342,7 @@ class IsolationMixin:
         except ports.AlreadyExists as exc:
             raise StateConflict(str(exc)) from None
         self._routes_cache = None
-        self._audit(principal, "route-opened", f"{type} {sender}->{receiver}", reason)
+        self._audit(principal, "route-opened", _route_name(record), reason)
         return record
 
     def close_route(self, *, principal: Principal, route_id: int, reason: str) -> RouteRecord:
@@ -359,7 +359,7 @@ class IsolationMixin:
         except ports.Refused as exc:
             raise StateConflict(str(exc)) from None
         self._routes_cache = None
-        self._audit(principal, "route-closed", str(route_id), reason)
+        self._audit(principal, "route-closed", _route_name(record), reason)
         return record
 
     def routes(self) -> list[RouteRecord]:
@@ -693,6 +693,12 @@ def _reason(reason: str, why: str = "") -> None:
     hidden = hidden_character(reason)
     if hidden is not None:
         raise InvalidInput(f"a reason holds no control or invisible characters ({hidden})")
+
+
+def _route_name(route: RouteRecord) -> str:
+    """A route as its audit records name it, opened or closed alike: what goes from whom to
+    whom, and its id (what `route close` takes)."""
+    return f"{route.type} {route.sender}->{route.receiver} (route {route.id})"
 
 
 def _named(position: int, message: StoredFact | MessageRecord) -> str:
