@@ -6,7 +6,7 @@ from ketenherstel.chain import Chain
 from ketenherstel.picture.db import HandStatus
 from ketenherstel.picture.matrix import HAND_CHANNELS, build_matrix, timeline
 from ketenherstel.picture.series import compute
-from ketenherstel.store.ports import PartnerStateRecord
+from ketenherstel.store.ports import PartnerStateRecord, RouteRecord
 from tests.picture.test_series import AFDOENING, Rows, at
 
 
@@ -63,3 +63,27 @@ def test_setting_the_same_hand_status_again_is_not_a_change(chain: Chain) -> Non
     ]
     drawn = [e for e in timeline(chain, [], [], [], [], statuses) if e.kind == "status"]
     assert [e.at for e in drawn] == [at(2, 10), at(4, 10), at(4, 11)]
+
+
+def test_an_emergency_route_on_the_timeline_says_why_it_opened_and_why_it_closed(
+    chain: Chain,
+) -> None:
+    pv = "nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1"
+    route = RouteRecord(
+        1, pv, "politie", "om", "justid", AFDOENING, "zware delicten", at(2), "a", None, None, None
+    )
+    closed = RouteRecord(
+        2, pv, "politie", "om", "justid", AFDOENING, "opnieuw", at(3), "a", at(4), "b", "OM terug"
+    )
+    # Closed before migration 0013: no reason on record, and none made up.
+    old = RouteRecord(
+        3, pv, "politie", "om", "justid", AFDOENING, "eerder", at(5), "a", at(6), "b", None
+    )
+    drawn = [e for e in timeline(chain, [], [], [route, closed, old], [], []) if e.kind == "route"]
+    assert [(e.at, e.label.rsplit(" ", 1)[1], e.detail) for e in drawn] == [
+        (at(2), "open", "zware delicten"),
+        (at(3), "open", "opnieuw"),
+        (at(4), "dicht", "OM terug"),
+        (at(5), "open", "eerder"),
+        (at(6), "dicht", ""),
+    ]

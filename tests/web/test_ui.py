@@ -199,6 +199,28 @@ def test_the_picture_shows_figures_as_of_the_store_with_charts_and_tables(ui: Ui
     assert "er is niets gemeten" in r.text
 
 
+def test_the_timeline_says_why_an_emergency_route_opened_and_why_it_closed(ui: Ui) -> None:
+    route = ui.rt.exchange.open_route(
+        principal=LOCAL_OPERATOR,
+        type="nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1",
+        sender="politie",
+        around="om",
+        receiver="justid",
+        superseded_by="nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1",
+        reason="zware gewelds- en zedendelicten",
+    )
+    ui.rt.exchange.close_route(
+        principal=LOCAL_OPERATOR, route_id=route.id, reason="OM <weer> bereikbaar"
+    )
+    ui.sign_in("cees")
+    html = ui.client.get("/ui/").text
+    found = re.findall(r"<td>(spoedroute Politie → [^<]*)</td><td>([^<]*)</td></tr>", html)
+    assert found == [
+        ("spoedroute Politie → Justitiële Informatiedienst open", route.reason),
+        ("spoedroute Politie → Justitiële Informatiedienst dicht", "OM &lt;weer&gt; bereikbaar"),
+    ]
+
+
 # -- forms -------------------------------------------------------------------------------
 
 

@@ -46,11 +46,13 @@ _WAVE = re.compile(r"go-live plan (?P<plan>[^,]+), step (?P<step>[^:]+)")
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened, drawn on the charts: ``kind`` is partner, wave, route,
-    procedure or status."""
+    procedure or status. ``detail`` is why, where a record says so (an emergency route's
+    reason for opening or for closing): shown in the timeline's table, not on the charts."""
 
     at: float
     kind: str
     label: str
+    detail: str = ""
 
 
 def timeline(
@@ -84,9 +86,10 @@ def timeline(
     out.extend(Event(at, "wave", f"golf {step}") for step, at in waves.items())
     for r in routes:
         label = f"spoedroute {short.get(r.sender, r.sender)} → {names.get(r.receiver, r.receiver)}"
-        out.append(Event(r.opened_at, "route", f"{label} open"))
+        out.append(Event(r.opened_at, "route", f"{label} open", r.reason))
         if r.closed_at is not None:
-            out.append(Event(r.closed_at, "route", f"{label} dicht"))
+            # A route closed before migration 0013 has no reason on record.
+            out.append(Event(r.closed_at, "route", f"{label} dicht", r.closed_reason or ""))
     first_procedure: dict[str, float] = {}
     for p in procedures:
         first_procedure[p.process] = min(first_procedure.get(p.process, p.valid_from), p.valid_from)
