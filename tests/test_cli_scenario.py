@@ -80,9 +80,23 @@ def test_plan_steps_and_apply_with_a_dry_run_then_for_real(tmp_path: Path) -> No
     finally:
         rt.close()
     code, out, _ = run("plan", "apply", "om-2025", "wave-1", "--as", "ann", "--store", store)
-    assert code == 0 and "changed" in out
-    code, out, _ = run("plan", "apply", "om-2025", "wave-1", "--as", "ann", "--store", store)
-    assert code == 0 and "nothing: the store is already at this step" in out
+    assert code == 0 and "wave-1 (18-08-2025 08:00) changed:" in out and "restores:" in out
+
+
+def test_plan_apply_again_says_nothing_changed_and_lists_no_change(tmp_path: Path) -> None:
+    store = made(f"sqlite:///{tmp_path}/again.db")
+    for step in ("isolation", "wave-1"):
+        code, out, _ = run("plan", "apply", "om-2025", step, "--as", "ann", "--store", store)
+        assert code == 0 and f"{step} (" in out and ") changed:" in out
+        for dry in ((), ("--dry-run",)):
+            code, out, _ = run(
+                "plan", "apply", "om-2025", step, "--as", "ann", "--store", store, *dry
+            )
+            said = " ".join(out.split())  # as one line, however the console wrapped it
+            verb = "would change" if dry else "changed"
+            assert code == 0 and f": nothing {verb}, the store is already at this step" in said
+            for listed in ("changed:", "partner ", "Channel rules", "restores:", "re-prioritised"):
+                assert listed not in out, (step, dry, listed)
 
 
 def test_plan_apply_refuses_bad_input(tmp_path: Path) -> None:

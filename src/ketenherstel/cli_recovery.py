@@ -216,8 +216,15 @@ def apply_cmd(
         raise _fail(exc.detail) from None
     finally:
         rt.close()
+    heading = f"{loaded.name} step {result.step} ({_time(result.at)})"
     verb = "would change" if dry_run else "changed"
-    out.print(f"{loaded.name} step {result.step} ({_time(result.at)}) {verb}:", highlight=False)
+    if not result.changed:
+        # Applied again: what it restores was restored before; only its notes are news.
+        out.print(f"{heading}: nothing {verb}, the store is already at this step", markup=False)
+        for note in result.notes:
+            out.print(f"  note: {note}", markup=False)
+        return
+    out.print(f"{heading} {verb}:", markup=False, highlight=False)
     for partner, state in result.partners:
         out.print(f"  partner {partner} → {state}", markup=False)
     table = Table("channel", "state", "rate", "why", title="Channel rules")
@@ -237,5 +244,3 @@ def apply_cmd(
         out.print(f"  {result.priorities_changed} pending deliveries re-prioritised")
     for note in result.notes:
         out.print(f"  note: {note}", markup=False)
-    if not (result.partners or result.channels or result.releases_requested):
-        out.print("  nothing: the store is already at this step", markup=False)

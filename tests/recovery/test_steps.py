@@ -47,6 +47,7 @@ def test_each_step_leaves_the_store_with_the_plans_rules(rt: Runtime) -> None:
     # Applying a step again changes nothing.
     again = apply_step(rt.exchange, plan, "restored", principal=OP_A, approver=OP_B)
     assert again.channels == () and again.partners == () and again.releases_requested == ()
+    assert not again.changed
     assert rt.exchange.partner_states()["om"].state == "online"
 
 

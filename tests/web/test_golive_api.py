@@ -44,6 +44,7 @@ def test_an_operator_runs_the_plan_and_a_second_operator_releases_the_quarantine
     assert api.runtime.exchange.partner_states()["om"].state == "isolated"
 
     run = api.client.post(RUNS.format(step="wave-1"), json={}, headers=api.h("operator")).json()
+    assert run["changed"] is True
     (request,) = run["releasesRequested"]
     assert {c["scope"] for c in run["channels"]} >= {"process:registratie-justitiele-gegevens"}
     same = api.client.post(
@@ -56,6 +57,17 @@ def test_an_operator_runs_the_plan_and_a_second_operator_releases_the_quarantine
     assert ok.status_code == 200, ok.text
     got = api.client.get("/v1/deliveries", headers=api.h("justid")).json()
     assert len(got) == 1
+
+
+def test_a_step_run_again_answers_that_nothing_changed(api: Api) -> None:  # noqa: F811
+    first = api.client.post(RUNS.format(step="isolation"), json={}, headers=api.h("operator"))
+    assert first.json()["changed"] is True
+    for body in ({}, {"dryRun": True}):
+        again = api.client.post(RUNS.format(step="isolation"), json=body, headers=api.h("operator"))
+        assert again.status_code == 200, again.text
+        answer = again.json()
+        assert answer["changed"] is False, body
+        assert (answer["partners"], answer["channels"], answer["releasesRequested"]) == ([], [], [])
 
 
 @pytest.mark.parametrize(

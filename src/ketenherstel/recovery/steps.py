@@ -81,6 +81,20 @@ class StepResult:
     procedures_retired: tuple[int, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def changed(self) -> bool:
+        """Whether the step changed (or would change) anything; False when the store was
+        already at this step. ``restored_processes`` and ``notes`` describe, they change
+        nothing."""
+        return bool(
+            self.partners
+            or self.channels
+            or self.releases_requested
+            or self.releases_approved
+            or self.priorities_changed
+            or self.procedures_retired
+        )
+
 
 class StepOutOfOrder(ValueError):
     """A step that does not follow the store's state (a wave before the plan's isolation

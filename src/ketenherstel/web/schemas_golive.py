@@ -54,6 +54,10 @@ class StepRunRead(Model):
     step: str
     at: datetime
     dry_run: bool
+    changed: bool = Field(
+        description="Whether the run changed (or, in a dry run, would change) anything; false "
+        "when the store was already at this step (restoredProcesses and notes change nothing)"
+    )
     partners: list[PartnerChangeRead]
     channels: list[ChannelChangeRead]
     releases_requested: list[ReleaseRequestRead] = Field(

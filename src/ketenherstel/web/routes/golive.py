@@ -74,6 +74,7 @@ def _result(plan: Plan, r: StepResult) -> sg.StepRunRead:
         step=r.step,
         at=r.at,
         dry_run=r.dry_run,
+        changed=r.changed,
         partners=[sg.PartnerChangeRead(partner=p, state=s) for p, s in r.partners],
         channels=[
             sg.ChannelChangeRead(
