@@ -55,6 +55,39 @@ def test_every_command_has_help() -> None:
         assert "Usage" in result.stdout, path
 
 
+def test_help_shows_square_brackets_as_written() -> None:
+    """Typer renders help as Rich markup, where an unescaped [hh:mm] is a tag and vanished."""
+    for path, shown in [
+        (["manual", "add"], "dd-mm-yyyy [hh:mm] or ISO"),
+        (["procedure", "add"], "From when: dd-mm-yyyy [hh:mm]"),
+        (["gateway", "scan"], "(CSV prefix,asn[,name])"),
+    ]:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (path, result.exception)
+        assert shown in result.stdout, path
+
+
+def test_no_help_text_loses_words_to_rich_markup() -> None:
+    """Every command's and option's help, rendered as Typer renders it (Rich markup), shows all
+    it says: square brackets that Rich would take as a tag are escaped (``\\[``)."""
+    import typer
+    from rich.text import Text
+
+    def walk(command: Any, path: str) -> Iterator[tuple[str, str]]:
+        yield path, command.help or ""
+        for param in command.params:
+            yield f"{path} {param.name}", getattr(param, "help", None) or ""
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    lost = [
+        (where, text)
+        for where, text in walk(typer.main.get_command(app), "ketenherstel")
+        if Text.from_markup(text).plain != text.replace("\\[", "[")
+    ]
+    assert lost == []
+
+
 def test_init_registers_partners_and_prints_an_operator_token(store: str) -> None:
     code, out, _ = run("init", "--store", store)
     assert code == 0

@@ -139,7 +139,8 @@ def manual_add(
     partner: Annotated[str, typer.Option(help="Who did the work: partner key or name")],
     case: Annotated[str, typer.Option(help="The case number (parketnummer)")],
     type: Annotated[str, typer.Option(help="Message type or alias: uitspraak-geregistreerd")],
-    when: Annotated[str, typer.Option(help="dd-mm-yyyy [hh:mm] or ISO; Europe/Amsterdam")],
+    # Typer renders help as Rich markup, where [hh:mm] is a tag and vanishes: \[ keeps it.
+    when: Annotated[str, typer.Option(help=r"dd-mm-yyyy \[hh:mm] or ISO; Europe/Amsterdam")],
     role: Annotated[str, typer.Option(help="The registering role, e.g. 'griffie rechtbank'")],
     field: FieldOpt = None,
     store: StoreOpt = None,
@@ -403,7 +404,7 @@ def _procedures(procedures: Sequence[InterimProcedure]) -> Table:
 def procedure_add(
     process: Annotated[str, typer.Option(help="The chain process, e.g. voorlopige-hechtenis")],
     replaces: Annotated[str, typer.Option(help="What replaces the digital flow, in words")],
-    valid_from: Annotated[str, typer.Option("--from", help="From when: dd-mm-yyyy [hh:mm]")],
+    valid_from: Annotated[str, typer.Option("--from", help=r"From when: dd-mm-yyyy \[hh:mm]")],
     informed: Annotated[
         list[str] | None, typer.Option("--informed", help="A partner that was told (repeat)")
     ] = None,
