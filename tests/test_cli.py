@@ -164,13 +164,39 @@ def test_token_create_list_rotate_revoke(store: str) -> None:
     assert code == 2 and "no credential" in err
 
 
+@pytest.mark.parametrize("given", ["nan", "inf", "-inf", "1e400", "-1", "0", "0.0", "fast", ""])
+def test_channel_open_refuses_a_rate_saying_what_a_rate_is_and_quoting_it(
+    store: str, given: str
+) -> None:
+    result = runner.invoke(
+        app,
+        ["channel", "open", "om", "--reason", "x", f"--rate={given}", "--store", store],
+        env={"COLUMNS": "200"},
+    )
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert result.exit_code == 2, result.stdout
+    assert "a rate is a positive number of messages per second" in said
+    assert f"not {given!r}" in said
+    code, out, _ = run("channel", "list", "--store", store)
+    assert code == 0 and "no channel rules" in out  # nothing set
+
+
+def test_channel_open_takes_any_positive_rate(store: str) -> None:
+    """Also below 0.001 a second, as a plan's 1/d (Typer's minimum of 0.001 is gone)."""
+    for given, shown in (("2", "2/s"), ("0.5", "0.5/s"), ("0.00001", "1e-05/s")):
+        code, out, _ = run(
+            "channel", "open", "om", "--reason", "x", "--rate", given, "--store", store
+        )
+        assert code == 0 and f"open at {shown}" in out, given
+
+
 def test_channel_hold_and_open(store: str) -> None:
     code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
     assert code == 0 and "held" in out
     code, _, err = run("channel", "hold", "nobody", "--reason", "x", "--store", store)
     assert code == 2 and "not a partner" in err
     code, _, err = run("channel", "open", "om", "--reason", "x", "--rate", "inf", "--store", store)
-    assert code == 2 and "finite number" in err
+    assert code == 2 and "not 'inf'" in err
     code, out, err = run(
         "channel", "hold", "dji", "--from", "gemeenten", "--reason", "x", "--store", store
     )

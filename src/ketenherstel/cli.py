@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from ketenherstel.cli_recovery import scenario_app
 from ketenherstel.cli_registry import registry_app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
+from ketenherstel.exchange.isolation import rate_problem
 from ketenherstel.golive.cli import app as plan_app
 from ketenherstel.outbox.cli import app as outbox_app
 from ketenherstel.settings import Settings
@@ -494,6 +496,19 @@ def channel_history(
         out.print(table)
 
 
+def _rate(text: str) -> float:
+    """--rate as the exchange takes it, refused in its words with the text as given (Typer's
+    own check said only 'greater than or equal to 0.001', also of nan)."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan  # not a number at all: refused below, quoting the text
+    problem = rate_problem(rate, text)
+    if problem is not None:
+        raise typer.BadParameter(problem)
+    return rate
+
+
 @channel_app.command("open")
 def channel_open(
     receiver: Annotated[str, typer.Argument(help="Partner whose deliveries resume ('*' = all)")],
@@ -501,7 +516,8 @@ def channel_open(
     sender: Annotated[str, typer.Option("--from", help="Only from this sender ('*' = all)")] = "*",
     scope: ScopeOpt = "*",
     rate: Annotated[
-        float | None, typer.Option(min=0.001, help="At most this many messages per second")
+        float | None,
+        typer.Option(parser=_rate, metavar="<float>", help="At most this many messages per second"),
     ] = None,
     store: StoreOpt = None,
 ) -> None:

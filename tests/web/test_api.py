@@ -453,6 +453,34 @@ def test_channel_bad_input(api: Api) -> None:
     assert api.client.put("/v1/channels/om/*", json=held, headers=h).is_success
 
 
+@pytest.mark.parametrize(
+    ("raw", "quoted"),
+    [
+        ("NaN", "'NaN'"),
+        ("Infinity", "'Infinity'"),
+        ("-Infinity", "'-Infinity'"),
+        ("1e400", "'Infinity'"),
+        ("-1", "'-1'"),
+        ("0", "'0'"),
+        ("0.0", "'0.0'"),
+        ('"fast"', "'fast'"),
+        ("true", "'true'"),
+    ],
+)
+def test_a_bad_rate_is_refused_saying_what_a_rate_is_and_quoting_it(
+    api: Api, raw: str, quoted: str
+) -> None:
+    h = {**api.h("operator"), "Content-Type": "application/json"}
+    body = '{"state": "open", "reason": "wave 1", "rate": ' + raw + "}"  # NaN is no JSON
+    r = api.client.put("/v1/channels/om/*", content=body, headers=h)
+    [problem] = assert_problem(r, 400)["problems"]
+    assert problem["field"] == "body:rate"
+    assert problem["reason"] == (
+        f"a rate is a positive number of messages per second (such as 5 or 0.5), not {quoted}"
+    )
+    assert api.client.get("/v1/channel-events", headers=h).json() == []
+
+
 def test_trail_shows_every_step_to_sender_receiver_and_operator_only(api: Api) -> None:
     event = pv_event()
     post(api, "politie", event)

@@ -173,10 +173,8 @@ class IsolationMixin:
         self._check_carried(receiver, sender, scope)
         if state not in ("open", "held"):
             raise InvalidInput(f"a channel is 'open' or 'held', not {state!r}")
-        if rate is not None and not (rate > 0 and math.isfinite(rate)):
-            raise InvalidInput(
-                f"a rate is a finite number of messages per second above 0, not {rate}"
-            )
+        if rate is not None and (problem := rate_problem(rate)) is not None:
+            raise InvalidInput(problem)
         if rate is not None and state == "held":
             raise InvalidInput("a held channel delivers nothing; a rate goes with 'open'")
         _reason(reason, "every change of a channel is on its record")
@@ -682,6 +680,17 @@ class IsolationMixin:
 
 MAX_REASON = 500
 """The longest reason kept on a record (the API's limit, the same from the CLI)."""
+
+RATE = "a rate is a positive number of messages per second (such as 5 or 0.5)"
+"""What a channel's rate is, as every entry point that refuses one says it."""
+
+
+def rate_problem(rate: float, given: str | None = None) -> str | None:
+    """What is wrong with a channel's rate, quoting ``given`` (the text it was written as, such
+    as '1e400' for inf) or else the number; None for a positive, finite rate."""
+    if rate > 0 and math.isfinite(rate):
+        return None
+    return f"{RATE}, not {given if given is not None else f'{rate:g}'!r}"
 
 
 def _reason(reason: str, why: str = "") -> None:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Any, Literal, overload
+from typing import Annotated, Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from ketenherstel.exchange.isolation import rate_problem
 
 
 @overload
@@ -151,11 +162,25 @@ class CredentialCreated(Model):
     token: str = Field(description="Shown once; only its hash is stored")
 
 
+def _rate(value: Any, handler: ValidatorFunctionWrapHandler) -> float | None:
+    """A channel's rate, refused as the exchange and the CLI refuse it, quoting the JSON value
+    given (pydantic said only 'Input should be greater than 0', also of NaN)."""
+    given = value if isinstance(value, str) else json.dumps(value, default=repr)
+    try:
+        rate: float | None = handler(value)
+    except ValidationError:
+        rate = float("nan")  # no number at all (text, true, a list): refused below
+    problem = None if rate is None else rate_problem(rate, given)
+    if problem is not None:
+        raise PydanticCustomError("rate", problem)
+    return rate
+
+
 class ChannelUpdate(RequestModel):
     state: Literal["open", "held"]
     reason: str = Field(default="", max_length=500)
-    rate: float | None = Field(
-        default=None, gt=0, description="Messages per second; only with state 'open'"
+    rate: Annotated[Annotated[float, Field(gt=0)] | None, WrapValidator(_rate)] = Field(
+        default=None, description="Messages per second; only with state 'open'"
     )
 
 
