@@ -190,6 +190,35 @@ def test_channel_open_takes_any_positive_rate(store: str) -> None:
         assert code == 0 and f"open at {shown}" in out, given
 
 
+def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_path: Path) -> None:
+    from ketenherstel.outbox.bundle import build_bundle
+    from ketenherstel.outbox.keys import generate_private_key, public_key_b64
+    from tests.factories import POLITIE_SOURCE
+
+    key = generate_private_key()
+    run("init", "--store", store)
+    code, _, err = run("partner", "signing-key", "politie", public_key_b64(key), "--store", store)
+    assert code == 0, err
+    built = build_bundle(
+        private_key=key,
+        source=POLITIE_SOURCE,
+        events=[pv_event(sequence=1)],
+        previous_digest=None,
+        created_at="2025-08-01T10:00:00Z",
+    )
+    exported, carried = tmp_path / "politie.bundle", tmp_path / "politie-windows.bundle"
+    exported.write_bytes(built.data)
+    carried.write_bytes(built.data.replace(b"\n", b"\r\n"))
+    result = runner.invoke(
+        app, ["import-bundle", str(carried), "--store", store], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "1-1: 1 accepted" in result.stdout
+    assert "line ends had been changed to CRLF" in result.stdout
+    code, _, err = run("import-bundle", str(exported), "--store", store)
+    assert code == 2 and "replayed" in err
+
+
 def test_channel_hold_and_open(store: str) -> None:
     code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
     assert code == 0 and "held" in out

@@ -279,6 +279,13 @@ def import_bundle(
             f"imported {r.source} {r.first_sequence}-{r.last_sequence}: {r.accepted} accepted, "
             f"{r.duplicates} duplicates, {r.quarantined} in quarantine"
         )
+        if r.crlf:
+            out.print(
+                "note: the file's line ends had been changed to CRLF on the way (on Windows, "
+                "say); it was read with LF, as it was signed, and its signature holds",
+                style="yellow",
+                highlight=False,
+            )
 
 
 @partner_app.command("list")

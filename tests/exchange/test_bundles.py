@@ -67,6 +67,29 @@ def test_a_signed_bundle_is_imported_once_and_continues_the_sequence(rt: Runtime
     assert stored(rt) == 5
 
 
+def test_a_bundle_whose_line_ends_became_crlf_on_the_way_is_imported(rt: Runtime) -> None:
+    key = generate_private_key()
+    rt.exchange.register_signing_key(
+        principal=LOCAL_OPERATOR, partner="politie", public_key=public_key_b64(key)
+    )
+    built = build_bundle(
+        private_key=key,
+        source=POLITIE_SOURCE,
+        events=events(1, 3),
+        previous_digest=None,
+        created_at="2025-08-01T10:00:00Z",
+    )
+    result = rt.exchange.import_bundle(
+        principal=LOCAL_OPERATOR, data=built.data.replace(b"\n", b"\r\n")
+    )
+    assert (result.accepted, result.digest, result.crlf) == (3, built.digest, True)
+    [entry] = [a for a in rt.store.audit_log(limit=10) if a.action == "bundle-imported"]
+    assert entry.detail == f"1-3 {built.digest} (CRLF line ends read as LF)"
+    with pytest.raises(StateConflict, match="replayed"):  # the same bundle, as it was exported
+        rt.exchange.import_bundle(principal=POLITIE, data=built.data)
+    assert stored(rt) == 3
+
+
 @pytest.mark.parametrize("fault", ["tampered", "truncated", "foreign-key", "gap"])
 def test_a_bad_bundle_is_refused_and_nothing_is_stored(rt: Runtime, fault: str) -> None:
     key = generate_private_key()

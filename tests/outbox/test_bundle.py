@@ -268,6 +268,45 @@ def test_any_single_changed_byte_is_refused(data: st.DataObject) -> None:
         verify_bundle(changed, public_keys=KEYS, expected_oin=OM_OIN, last=nothing)
 
 
+def crlf(data: bytes) -> bytes:
+    """The file as a courier's Windows machine may pass it on: every line end CRLF."""
+    return data.replace(b"\n", b"\r\n")
+
+
+def test_a_bundle_whose_line_ends_became_crlf_is_read_as_it_was_signed() -> None:
+    built = bundle(1, 3)
+    assert b"\r" not in built.data  # canonical JSON escapes a CR: a bundle holds none
+    verified = verify_bundle(crlf(built.data), public_keys=KEYS, expected_oin=OM_OIN, last=nothing)
+    assert verified.crlf and verified.digest == built.digest
+    assert verified.events == events(1, 3)
+    assert not verify_bundle(built.data, public_keys=KEYS, expected_oin=OM_OIN, last=nothing).crlf
+    # The same bundle with its line ends changed is the same bundle: replayed once imported.
+    assert refused(crlf(built.data), last=holding(3, built.digest)).kind == "replayed"
+
+
+def test_a_crlf_copy_changed_in_any_other_way_is_refused() -> None:
+    data = crlf(bundle(1, 3).data)
+    at = data.index(b"SKN-0000012345")
+    assert refused(data[: at + 4] + b"9" + data[at + 5 :]).kind == "tampered"
+    header = data.replace(b'"createdAt":"2025-07-20', b'"createdAt":"2025-07-21')
+    assert refused(header).kind == "tampered"
+    # Only a CR before an LF is a line end; the old Mac's lone CR is not read as one.
+    assert refused(data.replace(b"\r\n", b"\r")).kind == "truncated"
+    assert refused(data.replace(b"\r\n", b"\r\r\n", 1)).kind == "tampered"
+    assert refused(data[:-2] + b"\r").kind == "truncated"  # the last line lost its LF
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_single_changed_byte_of_a_crlf_copy_is_refused(data: st.DataObject) -> None:
+    original = crlf(bundle(1, 2).data)
+    at = data.draw(st.integers(0, len(original) - 1), label="position")
+    value = data.draw(st.integers(0, 255).filter(lambda b: b != original[at]), label="byte")
+    changed = original[:at] + bytes([value]) + original[at + 1 :]
+    with pytest.raises(BundleError):
+        verify_bundle(changed, public_keys=KEYS, expected_oin=OM_OIN, last=nothing)
+
+
 def test_public_keys_travel_as_base64_of_32_bytes() -> None:
     text = public_key_b64(KEY)
     assert parse_public_key(text) == KEYS[OM_OIN]

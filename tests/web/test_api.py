@@ -732,7 +732,22 @@ def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> No
     assert_problem(api.client.post("/v1/bundles", content=bundle.data, headers=viewer), 403)
     ok = api.client.post("/v1/bundles", content=bundle.data, headers=headers)
     assert ok.status_code == 201 and ok.json()["accepted"] == 1
+    assert ok.json()["crlfLineEnds"] is False
     assert_problem(api.client.post("/v1/bundles", content=bundle.data, headers=headers), 409)
+    # The same bundle with CRLF line ends (a courier's Windows machine): the same bundle.
+    crlf = bundle.data.replace(b"\n", b"\r\n")
+    assert_problem(api.client.post("/v1/bundles", content=crlf, headers=headers), 409)
+    after = build_bundle(
+        private_key=key,
+        source=POLITIE_SOURCE,
+        events=[pv_event(sequence=2)],
+        previous_digest=bundle.digest,
+        created_at="2025-08-02T10:00:00Z",
+    )
+    crlf = after.data.replace(b"\n", b"\r\n")
+    ok = api.client.post("/v1/bundles", content=crlf, headers=headers)
+    assert ok.status_code == 201, ok.text
+    assert (ok.json()["accepted"], ok.json()["crlfLineEnds"]) == (1, True)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ class BundleResult:
     accepted: int
     duplicates: int
     quarantined: int
+    crlf: bool = False
+    """The file's line ends had been changed to CRLF; it was read with LF, as it was signed."""
 
 
 class BundleMixin:
@@ -123,7 +125,8 @@ class BundleMixin:
             principal,
             "bundle-imported",
             bundle.source,
-            f"{bundle.first_sequence}-{bundle.last_sequence} {bundle.digest}",
+            f"{bundle.first_sequence}-{bundle.last_sequence} {bundle.digest}"
+            + (" (CRLF line ends read as LF)" if bundle.crlf else ""),
         )
         return BundleResult(
             bundle.source,
@@ -133,4 +136,5 @@ class BundleMixin:
             sum(1 for o in outcome.outcomes if o.status == "accepted"),
             sum(1 for o in outcome.outcomes if o.status == "duplicate"),
             sum(1 for o in outcome.outcomes if o.quarantined),
+            bundle.crlf,
         )

@@ -17,6 +17,11 @@ online), ``createdAt`` (RFC 3339, UTC) and ``keyId`` (``ed25519:`` + the first 1
 of the SHA-256 of the raw public key). The signature is Ed25519 over
 ``b"ketenherstel-bundle/1\\n" + line 1`` exactly as it stands in the file, so it covers the
 payload through its hash. A bundle's digest is ``sha256:`` + the hex SHA-256 of line 1.
+
+A bundle holds no CR byte (canonical JSON escapes control characters). A file whose line ends
+were changed to CRLF on the way (a courier's Windows machine, a mail client) is read with each
+CRLF back to LF: the bytes checked against the signature and the payload hash, and imported,
+are those, so a file that was changed in any other way is still refused.
 """
 
 from __future__ import annotations
@@ -106,6 +111,8 @@ class VerifiedBundle:
     created_at: str
     key_id: str
     events: list[dict[str, Any]]
+    crlf: bool = False
+    """The file came with CRLF line ends, read as the LF ones it was signed with."""
 
     @property
     def count(self) -> int:
@@ -230,6 +237,10 @@ def verify_bundle(
        outbox's export). When ``D`` is None the previous messages came online, so there is no
        bundle to link to and sequence continuity is the check.
     """
+    crlf = b"\r\n" in data
+    if crlf:
+        # Only CRLF pairs: a lone CR stays and is refused with the rest of the file's bytes.
+        data = data.replace(b"\r\n", b"\n")
     header_line, signature_line, payload = _split(data)
     header = _parse_header(header_line)
     signature = _parse_signature(signature_line)
@@ -258,6 +269,7 @@ def verify_bundle(
         created_at=header.created_at,
         key_id=header.key_id,
         events=events,
+        crlf=crlf,
     )
 
 

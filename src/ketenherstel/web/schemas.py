@@ -315,6 +315,10 @@ class BundleImportRead(Model):
     accepted: int
     duplicates: int
     quarantined: int = Field(description="Events held in quarantine (the partner is not online)")
+    crlf_line_ends: bool = Field(
+        description="The file's line ends had been changed to CRLF on the way; it was read "
+        "with LF, as it was signed, and its signature holds"
+    )
 
 
 class SigningKeyUpdate(RequestModel):

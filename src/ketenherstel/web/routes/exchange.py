@@ -277,4 +277,5 @@ async def import_bundle(
         accepted=result.accepted,
         duplicates=result.duplicates,
         quarantined=result.quarantined,
+        crlf_line_ends=result.crlf,
     )
