@@ -131,6 +131,23 @@ def test_status_by_hand(setup: tuple[str, str]) -> None:
     )
     assert code == 0 and "om email: down (unchanged: the reason is recorded" in out
     assert len(db.statuses()) == 2  # both kept in the register
+    # Typed with spaces, as the service reads it: still the same status, and so noted.
+    code, out, _ = run(
+        picture,
+        "picture",
+        "status",
+        " om ",
+        "email ",
+        " down",
+        "--reason",
+        "nog altijd",
+        "--as",
+        "Tester",
+        "--store",
+        store,
+    )
+    assert code == 0 and "om email: down (unchanged: the reason is recorded" in out
+    assert len(db.statuses()) == 3
     db.close()
 
 

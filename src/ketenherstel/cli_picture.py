@@ -179,6 +179,9 @@ def status_cmd(
     from ketenherstel.store.ports import AuditRecord
 
     actor = _person(actor).name
+    # As the service reads them (stripped), so that the unchanged note and the audit record
+    # name the partner and channel the status was stored under.
+    partner, channel, state = partner.strip(), channel.strip(), state.strip()
     with _picture(store) as (picture, _):
         form = {"partner": partner, "kanaal": channel, "status": state, "reden": reason}
         before = [s for s in picture.db.statuses() if (s.partner, s.channel) == (partner, channel)]
