@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from ketenherstel.cli_manual import manual_app, procedures_app
 from ketenherstel.store import open_store
-from ketenherstel.store.manual_ports import NewProcedure
-from tests.manual.support import MAPPING, csv_bytes, row
+from ketenherstel.store.manual_ports import NewManualRecord, NewProcedure
+from tests.manual.support import MAPPING, UITSPRAAK, csv_bytes, row
 from tests.stores import made
 
 runner = CliRunner()
@@ -320,6 +320,49 @@ def test_a_procedure_stored_with_a_date_out_of_range_is_listed_not_a_crash(store
     code, out, err = run(procedures_app, "list", "--store", store)
     assert code == 0, err
     assert out.count("(out of range:") == 2
+
+
+def test_a_record_stored_with_a_date_out_of_range_is_shown_and_corrected_only_with_a_date(
+    store: str,
+) -> None:
+    """Before dates were checked a year-0 record could be stored; correcting it without a new
+    date crashed with a traceback. It is refused, naming the date, and nothing changes."""
+    opened = open_store(store)
+    case = "13-100001-25"
+    try:
+        opened.register_manual(  # type: ignore[attr-defined]
+            [
+                NewManualRecord(
+                    "om",
+                    case,
+                    UITSPRAAK,
+                    (("parketnummer", case), ("judgmentDate", "2025-07-18")),
+                    None,
+                    -62135600000.0,  # 31 December of year 0
+                    "parket",
+                )
+            ],
+            now=0.0,
+            actor="x",
+        )
+    finally:
+        opened.close()
+    code, before, err = run(manual_app, "show", "1", "--store", store)
+    assert code == 0 and "(out of range: -62135600000)" in before, err
+    code, out, err = run(
+        manual_app, "correct", "1", "--reason", "typo", "--case", "13-100002-25", "--store", store
+    )
+    assert code != 0 and out == "" and "Traceback" not in err
+    assert "the correction is refused; nothing was changed" in err
+    assert "stored date is out of range" in err and "give the right date" in err
+    assert run(manual_app, "show", "1", "--store", store)[1] == before
+    code, out, err = run(
+        manual_app, "correct", "1", "--reason", "typo", "--case", "13-100002-25",
+        "--when", "21-07-2025", "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    _, out, _ = run(manual_app, "show", "1", "--store", store)
+    assert "13-100002-25" in out and "21-07-2025 00:00" in out
 
 
 def test_a_role_or_reason_with_a_control_character_is_refused(store: str) -> None:

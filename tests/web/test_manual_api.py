@@ -22,7 +22,7 @@ from ketenherstel.settings import Settings
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.web.app import create_app
 from ketenherstel.web.routes import manual as manual_routes
-from tests.manual.support import MAPPING, NOW, csv_bytes, open_manual_sqlite, row
+from tests.manual.support import MAPPING, NOW, UITSPRAAK, csv_bytes, open_manual_sqlite, row
 from tests.web.conftest import Api
 
 RECORD = {
@@ -348,6 +348,75 @@ def test_a_procedure_stored_with_a_date_out_of_range_is_listed_and_retired_not_a
     assert (r.json()["validFrom"], r.json()["retiredBy"]) == (None, "wave 2")
     doc = api.client.get("/v1/openapi.json").json()
     read = doc["components"]["schemas"]["InterimProcedureRead"]["properties"]["validFrom"]
+    assert {"type": "null"} in read["anyOf"]
+
+
+def test_a_record_stored_with_a_date_out_of_range_is_read_not_a_500(api: Api) -> None:
+    """Before dates were checked a year-0 record could be stored; listing or showing it
+    answered 500. Correcting it without a new date is refused, naming happenedAt, and changes
+    nothing; with the right date it is corrected."""
+    from ketenherstel.store.manual_ports import NewManualRecord
+
+    h = api.h("operator")
+    api.client.post("/v1/manual-records", json=RECORD, headers=h)
+    # 31 December of year 0, year 318857, and 12 February 2201 (a date, but past the check)
+    for case, when in [
+        ("13-100002-25", -62135600000.0),
+        ("13-100003-25", 1e13),
+        ("13-100004-25", 7293283200.0),
+    ]:
+        manual_store(api.runtime.store).register_manual(
+            [
+                NewManualRecord(
+                    "om",
+                    case,
+                    UITSPRAAK,
+                    (("parketnummer", case), ("judgmentDate", "2025-07-18")),
+                    None,
+                    when,
+                    "parket",
+                )
+            ],
+            now=NOW,
+            actor="x",
+        )
+    for who in ("operator", "viewer", "om"):
+        r = api.client.get("/v1/manual-records", headers=api.h(who))
+        assert r.status_code == 200, r.text
+        shown = [(x["id"], x["happenedAt"]) for x in r.json()["records"]]
+        assert shown == [
+            (1, "2025-07-21T12:30:00Z"),
+            (2, None),
+            (3, None),
+            (4, "2201-02-12T00:00:00Z"),
+        ]
+        r = api.client.get("/v1/manual-records/2", headers=api.h(who))
+        assert r.status_code == 200, r.text
+        assert r.json()["happenedAt"] is None
+    for record_id, says in [
+        (2, "the record's stored date is out of range (-62135600000): give the right date"),
+        (3, "the record's stored date is out of range (10000000000000): give the right date"),
+        (4, "the record's stored date 12-02-2201 lies after the dates taken here"),
+    ]:
+        before = api.client.get(f"/v1/manual-records/{record_id}", headers=h).json()
+        r = api.client.post(
+            f"/v1/manual-records/{record_id}/correction",
+            json={"reason": "typo", "case": "13-100009-25"},
+            headers=h,
+        )
+        body = problem(r, 400)
+        assert [p["field"] for p in body["problems"]] == ["happenedAt"]
+        assert says in body["problems"][0]["reason"], body
+        assert api.client.get(f"/v1/manual-records/{record_id}", headers=h).json() == before
+    r = api.client.post(
+        "/v1/manual-records/2/correction",
+        json={"reason": "typo", "case": "13-100009-25", "happenedAt": "22-07-2025"},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["case"], r.json()["happenedAt"]) == ("13-100009-25", "2025-07-21T22:00:00Z")
+    doc = api.client.get("/v1/openapi.json").json()
+    read = doc["components"]["schemas"]["ManualRecordRead"]["properties"]["happenedAt"]
     assert {"type": "null"} in read["anyOf"]
 
 

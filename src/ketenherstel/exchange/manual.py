@@ -307,17 +307,37 @@ class ManualWork:
             raise NotFound(f"no manual record {record_id}")
         if case is None and type is None and not fields and when is None:
             raise InvalidInput("nothing to correct: give a new case, type, fields or date")
+        kept = when is None
+        if when is None:
+            try:
+                when = datetime.fromtimestamp(old.happened_at, UTC)
+            except (OverflowError, OSError, ValueError):
+                # Stored before dates were checked (year 0, after 9999): no date can show it.
+                why = (
+                    f"the record's stored date is out of range ({old.happened_at:.0f}): give "
+                    "the right date with the correction"
+                )
+                raise InvalidInput(
+                    "the correction is refused; nothing was changed", [Problem(None, "when", why)]
+                ) from None
         entry = ManualEntry(
             partner=old.partner,
             case=old.case if case is None else case,
             type=old.type if type is None else type,
-            when=datetime.fromtimestamp(old.happened_at, UTC) if when is None else when,
+            when=when,
             role=old.registered_by,
             fields={**dict(old.fields[1:]), **dict(fields or {})},  # [0] is the case
         )
         checked, refusals = check_entry(
             self.chain, entry, now=self.clock(), named=list(fields or {})
         )
+        if kept:  # a refused date is the stored one, which the caller did not give
+            refusals = [
+                Refusal(r.line, r.column, f"the record's stored {r.reason}: give the right date")
+                if r.column == "when"
+                else r
+                for r in refusals
+            ]
         if checked is None:
             raise InvalidInput(
                 "the correction is refused; nothing was changed", _problems(refusals)

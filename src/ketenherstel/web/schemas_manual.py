@@ -57,7 +57,10 @@ class ManualRecordRead(Model):
     type: str
     type_alias: str
     fields: dict[str, str] = Field(description="The business-key fields, case number included")
-    happened_at: datetime
+    happened_at: datetime | None = Field(
+        description="When the work was done; None for a date stored before dates were checked "
+        "that no date can show (year 0, after year 9999)"
+    )
     registered_at: datetime
     registered_by: str
     status: Status
@@ -182,6 +185,16 @@ class RetirementCreate(RequestModel):
     wave: str = Field(min_length=1, max_length=100, description="The go-live wave that opened")
 
 
+def _stored_when(stamp: float) -> datetime | None:
+    """A stored date as the API shows it, or None for one stored before dates were checked
+    (2000 to 2199, `manual._dates`) that no date can show: year 0 or after 9999 (the CLI lists
+    it as '(out of range: N)'). Reading such a record or procedure answered 500."""
+    try:
+        return ts(stamp)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def record(r: ManualRecord) -> ManualRecordRead:
     return ManualRecordRead(
         id=r.id,
@@ -190,7 +203,7 @@ def record(r: ManualRecord) -> ManualRecordRead:
         type=r.type,
         type_alias=type_alias(r.type),
         fields=dict(r.fields),
-        happened_at=ts(r.happened_at),
+        happened_at=_stored_when(r.happened_at),
         registered_at=ts(r.registered_at),
         registered_by=r.registered_by,
         status=r.status,
@@ -243,16 +256,6 @@ def unmatched(m: UnmatchedMessage) -> UnmatchedMessageRead:
         partitionkey=m.partitionkey,
         received_at=ts(m.received_at),
     )
-
-
-def _stored_when(stamp: float) -> datetime | None:
-    """A stored date as the API shows it, or None for one stored before dates were checked
-    (2000 to 2199, `manual._dates`) that no date can show: year 0 or after 9999 (the CLI lists
-    it as '(out of range: N)'). Reading or retiring such a procedure answered 500."""
-    try:
-        return ts(stamp)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def procedure(p: InterimProcedure) -> InterimProcedureRead:
