@@ -365,6 +365,44 @@ def test_a_record_stored_with_a_date_out_of_range_is_shown_and_corrected_only_wi
     assert "13-100002-25" in out and "21-07-2025 00:00" in out
 
 
+@pytest.mark.parametrize(
+    ("when", "needle"),
+    [
+        # 1 January 2200 in UTC: stored as a year past the check
+        ("2199-12-31T23:59:59-23:59", "is 02-01-2200 in Amsterdam time, which lies after"),
+        # the NUL was dropped without a word
+        ("2025-08-12T10:00:00Z\x00", "a control or invisible character (U+0000)"),
+        ("21-07-2025\x0b", "a control or invisible character (U+000B)"),
+    ],
+)
+def test_a_date_past_the_bounds_or_with_a_control_character_is_refused(
+    store: str, when: str, needle: str
+) -> None:
+    code, out, err = run(
+        procedures_app,
+        "add",
+        "--process", "voorlopige-hechtenis",
+        "--replaces", "per koerier",
+        "--from", when,
+        "--store", store,
+    )  # fmt: skip
+    assert code != 0 and out == "" and needle in err, err
+    code, out, err = run(
+        manual_app,
+        "add",
+        "--partner", "om",
+        "--case", "13-100001-25",
+        "--type", "uitspraak-geregistreerd",
+        "--when", when,
+        "--role", "parket",
+        "--field", "judgmentDate=18-07-2025",
+        "--store", store,
+    )  # fmt: skip
+    assert code != 0 and out == "" and needle in err, err
+    assert "per koerier" not in run(procedures_app, "list", "--store", store)[1]
+    assert "13-100001-25" not in run(manual_app, "list", "--store", store)[1]
+
+
 def test_a_role_or_reason_with_a_control_character_is_refused(store: str) -> None:
     """An escape sequence in a registering role was stored, and shown to the next terminal."""
     code, _, err = add(store, role="gri\x1b[31mffie")

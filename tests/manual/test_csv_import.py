@@ -115,6 +115,27 @@ def test_every_refused_row_is_named_with_line_column_and_reason(chain: Chain) ->
     assert report.refused_rows == 9 and report.rows == 11 - 1
 
 
+def test_a_date_cell_with_a_control_character_is_refused_not_stripped(chain: Chain) -> None:
+    """A vertical tab or a file separator after a date was stripped as a space."""
+    report = parse(
+        chain,
+        HEADER,
+        GOOD.replace("21-07-2025", "21-07-2025\x0b"),
+        GOOD.replace("13-100001-25", "13-100002-25").replace(";18-07-2025", ";18-07-2025\x1c"),
+        GOOD.replace("13-100001-25", "13-100003-25").replace("parket Amsterdam", "  "),
+        doc={**MAPPING, "defaults": {"role": "griffie"}},
+    )
+    assert [(r.line, r.column, r.reason) for r in report.refusals] == [
+        (
+            2,
+            "Datum",
+            "bad date '21-07-2025\\x0b': it holds a control or invisible character (U+000B)",
+        ),
+        (3, "Uitspraakdatum", "judgmentDate holds a control or invisible character (U+001C)"),
+    ]
+    assert [row.line for row in report.accepted] == [4]  # a blank cell takes the default
+
+
 def test_line_numbers_count_multi_line_cells_and_blank_rows(chain: Chain) -> None:
     report = parse(
         chain,

@@ -111,6 +111,27 @@ def test_a_date_before_2000_is_refused(chain: Chain, when: str) -> None:
     ]
 
 
+def test_a_date_or_key_date_with_a_control_character_is_refused(chain: Chain) -> None:
+    """`2025-07-21T10:00:00Z` followed by a NUL was taken as the time before it, and a
+    vertical tab after a date was stripped as a space."""
+    _, problems = check_entry(chain, entry(when="2025-07-21T10:00:00Z\x00"), now=NOW)
+    assert [
+        (p.column, "control or invisible character (U+0000)" in p.reason) for p in problems
+    ] == [("when", True)]
+    fields = {"judgmentDate": "18-07-2025\x0b"}
+    _, problems = check_entry(chain, entry(fields=fields), now=NOW)
+    assert [
+        (p.column, "control or invisible character (U+000B)" in p.reason) for p in problems
+    ] == [("fields.judgmentDate", True)]
+
+
+def test_an_offset_that_moves_a_date_past_2199_is_refused(chain: Chain) -> None:
+    _, problems = check_entry(chain, entry(when="2199-12-31T23:59:59-23:59"), now=1e10)
+    assert [(p.column, "which lies after the dates taken here" in p.reason) for p in problems] == [
+        ("when", True)
+    ]
+
+
 def test_aliases_names_and_full_names_resolve_to_one_type(chain: Chain) -> None:
     assert resolve_type(chain, "UITSPRAAK-GEREGISTREERD") == UITSPRAAK
     assert resolve_type(chain, UITSPRAAK) == UITSPRAAK

@@ -49,6 +49,66 @@ def test_a_date_outside_2000_to_2199_is_refused(
     assert f"lies {side} the dates taken here (01-01-2000 to 31-12-2199)" in problems[0].reason
 
 
+@pytest.mark.parametrize(
+    ("valid_from", "says"),
+    [
+        # 1 January 2200 in UTC, as it would be stored; 2 January in Amsterdam
+        ("2199-12-31T23:59:59-23:59", "is 02-01-2200 in Amsterdam time, which lies after"),
+        ("2199-12-31T23:30:00Z", "is 01-01-2200 in Amsterdam time, which lies after"),
+        ("2000-01-01T00:00+23:59", "is 31-12-1999 in Amsterdam time, which lies before"),
+    ],
+)
+def test_an_offset_that_moves_a_date_out_of_2000_to_2199_is_refused(
+    chain: Chain, valid_from: str, says: str
+) -> None:
+    checked, problems = check_procedure(
+        chain, ProcedureDraft("voorlopige-hechtenis", "papier", valid_from)
+    )
+    assert checked is None
+    assert [p.column for p in problems] == ["validFrom"]
+    assert says in problems[0].reason and "(01-01-2000 to 31-12-2199)" in problems[0].reason
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "expected"),
+    [
+        ("01-01-2000", datetime(1999, 12, 31, 23, 0, tzinfo=UTC)),
+        ("2000-01-01T00:30+01:00", datetime(1999, 12, 31, 23, 30, tzinfo=UTC)),
+        ("31-12-2199 23:59", datetime(2199, 12, 31, 22, 59, tzinfo=UTC)),
+        ("2199-12-31T22:59:59Z", datetime(2199, 12, 31, 22, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_the_first_and_last_days_in_amsterdam_are_taken(
+    chain: Chain, valid_from: str, expected: datetime
+) -> None:
+    checked, problems = check_procedure(
+        chain, ProcedureDraft("voorlopige-hechtenis", "papier", valid_from)
+    )
+    assert problems == [] and checked is not None
+    assert checked.valid_from == expected.timestamp()
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "hidden"),
+    [
+        ("2025-08-12T10:00:00Z\x00", "U+0000"),  # the NUL was dropped without a word
+        ("2025-08-12T10:00:00+02:00\x00", "U+0000"),
+        ("21-07-2025\x0b", "U+000B"),  # stripped as a space
+        ("\x1b[2J21-07-2025", "U+001B"),
+        ("2025-07-21\u200b", "U+200B"),
+    ],
+)
+def test_a_date_with_a_control_or_invisible_character_is_refused(
+    chain: Chain, valid_from: str, hidden: str
+) -> None:
+    checked, problems = check_procedure(
+        chain, ProcedureDraft("voorlopige-hechtenis", "papier", valid_from)
+    )
+    assert checked is None
+    assert [p.column for p in problems] == ["validFrom"]
+    assert f"holds a control or invisible character ({hidden})" in problems[0].reason
+
+
 def test_every_problem_of_a_procedure_is_named(chain: Chain) -> None:
     checked, problems = check_procedure(
         chain,

@@ -311,6 +311,11 @@ def test_interim_procedures_are_added_listed_and_retired(api: Api) -> None:
         ("00-01-0000 10:00", "out of range"),
         ("0001-01-01T00:00:00+14:00", "lies before"),
         ("9999-12-31T23:59:59-14:00", "lies after"),
+        # 1 January 2200 in UTC: stored as a year past the check
+        ("2199-12-31T23:59:59-23:59", "is 02-01-2200 in Amsterdam time, which lies after"),
+        # the NUL was dropped without a word
+        ("2025-08-12T10:00:00Z\x00", "a control or invisible character (U+0000)"),
+        ("21-07-2025\x0b", "a control or invisible character (U+000B)"),
     ],
 )
 def test_a_procedure_dated_out_of_range_is_a_400_naming_validfrom(
@@ -322,6 +327,29 @@ def test_a_procedure_dated_out_of_range_is_a_400_naming_validfrom(
     assert [p["field"] for p in body["problems"]] == ["validFrom"]
     assert needle in body["problems"][0]["reason"]
     assert api.client.get("/v1/interim-procedures", headers=api.h("operator")).json() == []
+
+
+@pytest.mark.parametrize(
+    ("when", "needle"),
+    [
+        ("2199-12-31T23:59:59-23:59", "is 02-01-2200 in Amsterdam time, which lies after"),
+        ("2025-08-12T10:00:00Z\x00", "a control or invisible character (U+0000)"),
+    ],
+)
+def test_a_record_dated_past_the_bounds_or_with_a_control_character_is_a_400(
+    api: Api, when: str, needle: str
+) -> None:
+    h = api.h("operator")
+    r = api.client.post("/v1/manual-records", json={**RECORD, "happenedAt": when}, headers=h)
+    body = problem(r, 400)
+    assert [p["field"] for p in body["problems"]] == ["happenedAt"]
+    assert needle in body["problems"][0]["reason"]
+    fields = {"judgmentDate": "18-07-2025\x00"}
+    r = api.client.post("/v1/manual-records", json={**RECORD, "fields": fields}, headers=h)
+    body = problem(r, 400)
+    assert [p["field"] for p in body["problems"]] == ["fields.judgmentDate"]
+    assert "a control or invisible character (U+0000)" in body["problems"][0]["reason"]
+    assert records(api) == []
 
 
 def test_a_procedure_stored_with_a_date_out_of_range_is_listed_and_retired_not_a_500(

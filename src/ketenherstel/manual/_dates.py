@@ -10,6 +10,8 @@ import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from ketenherstel.text import hidden_character
+
 _DMY = re.compile(
     r"(?P<d>[0-9]{1,2})[-/.](?P<m>[0-9]{1,2})[-/.](?P<y>[0-9]{4})"
     r"(?:[ T]+(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})(?:[:.](?P<S>[0-9]{2}))?)?"
@@ -29,9 +31,19 @@ def amsterdam() -> ZoneInfo:
     return ZoneInfo("Europe/Amsterdam")
 
 
+def _visible(text: str) -> str:
+    """The text without its outer spaces; raises ValueError for a control or invisible
+    character anywhere in it (a NUL after an ISO time was dropped without a word, a vertical
+    tab stripped as a space), which is no part of a date someone typed."""
+    hidden = hidden_character(text)
+    if hidden is not None:
+        raise ValueError(f"bad date {text!r}: it holds a control or invisible character ({hidden})")
+    return text.strip()
+
+
 def parse_when(text: str) -> datetime:
     """An aware datetime; raises ValueError naming the accepted formats."""
-    value = text.strip()
+    value = _visible(text)
     match = _DMY.fullmatch(value)
     try:
         if match is not None:
@@ -59,20 +71,31 @@ def parse_when(text: str) -> datetime:
 
 
 def outside_dates(moment: datetime) -> str | None:
-    """Why a moment cannot be meant (its date lies outside FIRST_DAY to LAST_DAY), or None."""
+    """Why a moment cannot be meant (its date lies outside FIRST_DAY to LAST_DAY), or None.
+
+    Both the date as given and the date in Amsterdam time (the time of a date without an
+    offset, and the time the CLI and the UI show) must lie in the range: an offset could push
+    a moment dated 31-12-2199 into 2200 (`2199-12-31T23:59:59-23:59` is 1 January 2200 in UTC,
+    as it is stored). Amsterdam is ahead of UTC, so a stored moment is never after 2199 in UTC.
+    """
+    taken = f"the dates taken here ({FIRST_DAY:%d-%m-%Y} to {LAST_DAY:%d-%m-%Y})"
     day = moment.date()
-    if FIRST_DAY <= day <= LAST_DAY:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        side = "before" if day < FIRST_DAY else "after"
+        return f"date {day.day:02d}-{day.month:02d}-{day.year:04d} lies {side} {taken}"
+    if moment.tzinfo is None:
         return None
-    side = "before" if day < FIRST_DAY else "after"
-    return (
-        f"date {day.day:02d}-{day.month:02d}-{day.year:04d} lies {side} the dates taken here "
-        f"({FIRST_DAY:%d-%m-%Y} to {LAST_DAY:%d-%m-%Y})"
-    )
+    day = moment.astimezone(amsterdam()).date()
+    if not FIRST_DAY <= day <= LAST_DAY:
+        side = "before" if day < FIRST_DAY else "after"
+        where = f"{moment.isoformat()} is {day:%d-%m-%Y} in Amsterdam time"
+        return f"{where}, which lies {side} {taken}"
+    return None
 
 
 def parse_day(text: str) -> date:
     """A calendar date from `dd-mm-yyyy` or `yyyy-mm-dd`; raises ValueError."""
-    value = text.strip()
+    value = _visible(text)
     match = _DMY.fullmatch(value)
     try:
         if match is not None and match.group("H") is None:

@@ -300,8 +300,10 @@ def parse_csv(
 
 def _entry(cells: Sequence[str], where: Mapping[str, int], mapping: ColumnMapping) -> ManualEntry:
     def value(part: str) -> str:
-        cell = cells[where[part]].strip() if part in where else ""
-        return cell or mapping.defaults.get(part, "")
+        # The cell as it is (each part is checked, a control character in it refused, and
+        # stripped then); a blank one takes the default.
+        cell = cells[where[part]] if part in where else ""
+        return cell if cell.strip() else mapping.defaults.get(part, "")
 
     return ManualEntry(
         partner=value("partner"),

@@ -182,17 +182,23 @@ def check_entry(
         )
     values: dict[str, str] = {}
     for index, name in enumerate(key_fields):
-        given = entry.fields.get(name, "").strip()
+        raw = entry.fields.get(name, "")
+        given = raw.strip()
         where = col(f"fields.{name}")
         if index == 0 and case:
             if given and given != case:
                 out.append(
                     Refusal(line, where, f"{name} {given!r} differs from the case number {case!r}")
                 )
-            given, where = case, col("case")
+            raw = given = case
+            where = col("case")
         if not given:
             if index > 0:  # a missing case number is refused above
                 out.append(Refusal(line, where, f"missing business-key field {name}"))
+            continue
+        if (hidden := hidden_character(raw)) is not None:  # not stripped away unseen
+            why = f"{name} holds a control or invisible character ({hidden})"
+            out.append(Refusal(line, where, why))
             continue
         try:
             values[name] = _normalise(props.get(name, {}), name, given)
