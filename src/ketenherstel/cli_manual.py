@@ -7,7 +7,7 @@ operator on this machine. Times are shown in Europe/Amsterdam.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +21,7 @@ from rich.table import Table
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import out_of_range, readable_input, require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
-from ketenherstel.exchange.errors import ExchangeError
+from ketenherstel.exchange.errors import ExchangeError, Problem
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.manual import MappingError, type_alias
 from ketenherstel.manual.csv_import import merge_options
@@ -54,18 +54,67 @@ FieldOpt = Annotated[
 ]
 
 
-def _problems(exc: ExchangeError) -> None:
-    """The problems as a table, unless it would only repeat the one-line error."""
-    if not exc.problems or [p.reason for p in exc.problems] == [exc.detail]:
-        return
-    table = Table("line / #", "column / field", "problem", title="problems", title_justify="left")
-    for p in exc.problems:
-        table.add_row("" if p.index is None else str(p.index), p.field, p.reason)
+# The option each of the service's fields is typed as (`procedure add --from` is validFrom);
+# a business-key field `fields.NAME` is `--field NAME=…`.
+_OPTIONS = {
+    "partner": "--partner",
+    "case": "--case",
+    "type": "--type",
+    "when": "--when",
+    "role": "--role",
+    "status": "--status",
+    "reason": "--reason",
+    "process": "--process",
+    "replaces": "--replaces",
+    "validFrom": "--from",
+    "partnersInformed": "--informed",
+    "emergencyRoute": "--route",
+    "manualType": "--manual-type",
+    "wave": "--wave",
+}
+
+
+def _option(problem: Problem, options: Collection[str]) -> str:
+    """The option a problem is about, as the user typed it; the field itself for a field the
+    command takes no option for (a stored value, say)."""
+    field = problem.field
+    if field.startswith("fields.") and "fields" in options:
+        return f"--field {field.removeprefix('fields.')}"
+    if field not in options or field not in _OPTIONS:
+        return field
+    if problem.index is not None:  # the n-th of a repeated option, counted from 1
+        return f"{_OPTIONS[field]} #{problem.index + 1}"
+    return _OPTIONS[field]
+
+
+def _refused(exc: ExchangeError, options: Collection[str]) -> str:
+    """The one-line error, after the problems as a table unless that would only repeat it.
+
+    With `options` (the service's fields the command takes as options) each problem names the
+    option; without (a spreadsheet import), the file's line and column."""
+    if not exc.problems:
+        return exc.detail
+    if [p.reason for p in exc.problems] == [exc.detail]:
+        named = _option(exc.problems[0], options) if options else ""
+        return f"{named}: {exc.detail}" if named.startswith("--") else exc.detail
+    if options:
+        table = Table("option", "problem", title="problems", title_justify="left")
+        for p in exc.problems:
+            table.add_row(_option(p, options), p.reason)
+    else:
+        table = Table(
+            "line / #", "column / field", "problem", title="problems", title_justify="left"
+        )
+        for p in exc.problems:
+            table.add_row("" if p.index is None else str(p.index), p.field, p.reason)
     err.print(table)
+    return exc.detail
 
 
 @contextlib.contextmanager
-def _work(store: str | None) -> Iterator[ManualWork]:
+def _work(store: str | None, *options: str) -> Iterator[ManualWork]:
+    """The use cases on the local store; `options`: the service's fields the command takes
+    as options, which its errors name (`validFrom` is `--from`)."""
     from ketenherstel.bootstrap import bootstrap
     from ketenherstel.chain import ChainError
     from ketenherstel.settings import Settings
@@ -84,8 +133,7 @@ def _work(store: str | None) -> Iterator[ManualWork]:
             raise _fail(str(exc)) from None
         yield ManualWork(store=store_, chain=rt.chain, clock=rt.exchange.clock)
     except ExchangeError as exc:
-        _problems(exc)
-        raise _fail(exc.detail, 1) from None
+        raise _fail(_refused(exc, options), 1) from None
     except OverflowError as exc:  # an id past what the store holds: nothing changed
         raise _fail(out_of_range(exc)) from None
     finally:
@@ -147,7 +195,7 @@ def manual_add(
 ) -> None:
     """Register one piece of paper work; matched at once if its message is already here."""
     fields = _pairs(field, "--field")
-    with _work(store) as work:
+    with _work(store, "partner", "case", "type", "when", "role", "fields") as work:
         record = work.register(
             principal=LOCAL_OPERATOR,
             partner=partner,
@@ -263,7 +311,7 @@ def manual_list(
     store: StoreOpt = None,
 ) -> None:
     """List manual records."""
-    with _work(store) as work:
+    with _work(store, "status", "partner", "type") as work:
         records = work.records(
             principal=LOCAL_OPERATOR,
             status=status,
@@ -291,7 +339,7 @@ def manual_show(
 
 
 def _settle(action: str, record_id: int, reason: str, store: str | None) -> None:
-    with _work(store) as work:
+    with _work(store, "reason") as work:
         change = work.confirm if action == "confirm" else work.withdraw
         record = change(principal=LOCAL_OPERATOR, record_id=record_id, reason=reason)
         out.print(f"manual record {record.id}: {record.status}")
@@ -326,7 +374,7 @@ def manual_correct(
     """Correct a record's case, type, fields or date; its history is kept and it is matched
     again."""
     fields = _pairs(field, "--field") or None
-    with _work(store) as work:
+    with _work(store, "reason", "case", "type", "when", "fields") as work:
         record = work.correct(
             principal=LOCAL_OPERATOR,
             record_id=record_id,
@@ -348,7 +396,7 @@ def manual_unmatched(
 ) -> None:
     """Unmatched work both ways: manual records without a message, and messages (of a sender
     and type with paper work, since that paper work began) without a manual record."""
-    with _work(store) as work:
+    with _work(store, "partner", "type") as work:
         records = work.records(
             principal=LOCAL_OPERATOR, partner=partner, type=type, unmatched=True, limit=limit
         )
@@ -418,7 +466,15 @@ def procedure_add(
     store: StoreOpt = None,
 ) -> None:
     """Record an interim procedure (werkproces in de tussentijd) for a process."""
-    with _work(store) as work:
+    with _work(
+        store,
+        "process",
+        "replaces",
+        "validFrom",
+        "partnersInformed",
+        "emergencyRoute",
+        "manualType",
+    ) as work:
         procedure = work.add_procedure(
             principal=LOCAL_OPERATOR,
             process=process,
@@ -440,7 +496,7 @@ def procedure_list(
     store: StoreOpt = None,
 ) -> None:
     """List interim procedures."""
-    with _work(store) as work:
+    with _work(store, "process") as work:
         out.print(
             _procedures(work.procedures(principal=LOCAL_OPERATOR, process=process, active=active))
         )
@@ -460,7 +516,7 @@ def procedure_retire(
         raise _fail("give a procedure id or --process (one or more), not both")
     if procedure_id is None and not process:
         raise _fail("say which: give a procedure id, or --process (one or more)")
-    with _work(store) as work:
+    with _work(store, "wave", "process") as work:
         if procedure_id is not None:
             retired = [
                 work.retire_procedure(

@@ -264,7 +264,7 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
         "--route", "9",
         "--store", store,
     )  # fmt: skip
-    assert code == 1 and "emergencyRoute" in err and "there is no emergency route 9" in err
+    assert code == 1 and "--route" in err and "there is no emergency route 9" in err
     _, out, _ = run(procedures_app, "list", "--active", "--store", store)
     assert "raadkamerbeslissingen per koerier" in out and "rechtspraak, dji" in out
     code, _, err = run(procedures_app, "retire", "--wave", "wave 2", "--store", store)
@@ -305,6 +305,93 @@ def test_text_that_looks_like_markup_is_listed_as_it_is(store: str) -> None:
     code, out, err = run(manual_app, "list", "--store", store)
     assert code == 0, err
     assert "parket [/x] Amsterdam" in out
+
+
+def rows(table: str) -> dict[str, str]:
+    """A printed problems table as {option: the start of its problem}."""
+    found: dict[str, str] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 2 and cells[0]:
+            found[cells[0]] = cells[1]
+    return found
+
+
+def test_the_errors_name_the_options_the_user_typed(store: str) -> None:
+    """`procedure add --from soon` was refused naming validFrom, an API field, and the second
+    --informed as partnersInformed #1."""
+    code, _, err = run(
+        procedures_app,
+        "add",
+        "--process", "raadkamer",
+        "--replaces", " ",
+        "--from", "soon",
+        "--informed", "nobody",
+        "--informed", "om",
+        "--informed", "om",
+        "--route", "abc",
+        "--manual-type", "nonsense",
+        "--store", store,
+    )  # fmt: skip
+    assert code != 0 and "the interim procedure is refused; nothing was stored" in err
+    for option, says in [
+        ("--process", "unknown process 'raadkamer'"),
+        ("--replaces", "say what replaces the digital flow"),
+        ("--from", "bad date 'soon'"),
+        ("--informed #1", "unknown partner 'nobody'"),
+        ("--informed #3", "om is named twice"),
+        ("--route", "emergency route 'abc' is not a route id"),
+        ("--manual-type", "unknown type 'nonsense'"),
+    ]:
+        assert rows(err)[option].startswith(says), (option, err)
+    for field in ("validFrom", "partnersInformed", "emergencyRoute", "manualType"):
+        assert field not in err
+    code, _, err = run(
+        manual_app,
+        "add",
+        "--partner", "nobody",
+        "--case", " ",
+        "--type", "uitspraak-geregistreerd",
+        "--when", "soon",
+        "--role", " ",
+        "--field", "judgmentDate=x",
+        "--field", "bogus=1",
+        "--store", store,
+    )  # fmt: skip
+    assert code != 0 and "the manual record is refused; nothing was stored" in err
+    for option, says in [
+        ("--partner", "unknown partner 'nobody'"),
+        ("--case", "missing case number"),
+        ("--role", "missing registering role"),
+        ("--when", "bad date 'soon'"),
+        ("--field judgmentDate", "bad date 'x'"),
+        ("--field bogus", "'bogus' is not a business-key field"),
+    ]:
+        assert rows(err)[option].startswith(says), (option, err)
+    assert "fields." not in err
+    assert add(store)[0] == 0
+    code, _, err = run(
+        manual_app, "correct", "1", "--reason", "r", "--when", "soon", "--store", store
+    )
+    assert code != 0 and rows(err)["--when"].startswith("bad date 'soon'"), err
+    for args, says in [
+        (["list", "--status", "lost"], "error: --status: status is one of registered"),
+        (["list", "--type", "vonnis"], "error: --type: unknown type 'vonnis'"),
+        (["unmatched", "--partner", "x"], "error: --partner: unknown partner 'x'"),
+        (["confirm", "1", "--reason", " "], "error: --reason: give a reason of 1 to 500"),
+        (["withdraw", "1", "--reason", "x\x1b"], "error: --reason: a reason holds no control"),
+    ]:
+        code, _, err = run(manual_app, *args, "--store", store)
+        assert code != 0 and err.startswith(says), (args, err)
+    assert run(procedures_app, "add", "--process", "voorlopige-hechtenis", "--replaces", "x",
+               "--from", "21-07-2025", "--store", store)[0] == 0  # fmt: skip
+    for args, says in [
+        (["list", "--process", "nope"], "error: --process: there is no process 'nope'"),
+        (["retire", "1", "--wave", " "], "error: --wave: name the go-live wave"),
+        (["retire", "--process", "nope", "--wave", "w"], "error: --process: unknown processes"),
+    ]:
+        code, _, err = run(procedures_app, *args, "--store", store)
+        assert code != 0 and err.startswith(says), (args, err)
 
 
 def test_a_procedure_stored_with_a_date_out_of_range_is_listed_not_a_crash(store: str) -> None:
@@ -354,7 +441,7 @@ def test_a_record_stored_with_a_date_out_of_range_is_shown_and_corrected_only_wi
     )
     assert code != 0 and out == "" and "Traceback" not in err
     assert "the correction is refused; nothing was changed" in err
-    assert "stored date is out of range" in err and "give the right date" in err
+    assert rows(err)["--when"].startswith("the record's stored date is out of range")
     assert run(manual_app, "show", "1", "--store", store)[1] == before
     code, out, err = run(
         manual_app, "correct", "1", "--reason", "typo", "--case", "13-100002-25",

@@ -479,7 +479,8 @@ class ManualWork:
         known = {p.key for p in self.chain.processes}
         unknown = [p for p in processes if p not in known]
         if unknown:
-            raise InvalidInput(f"unknown processes: {', '.join(unknown)}")
+            why = f"unknown processes: {', '.join(unknown)}"
+            raise InvalidInput(why, [Problem(None, "process", why)])
         retired = self.store.retire_procedures(list(processes), name, self.clock())
         for procedure in retired:
             self._audit(principal, "procedure-retired", f"interim-procedure {procedure.id}", name)
@@ -489,7 +490,8 @@ class ManualWork:
     def _wave(wave: str) -> str:
         name = wave.strip()
         if not name or len(name) > 100:
-            raise InvalidInput("name the go-live wave (1 to 100 characters)")
+            why = "name the go-live wave (1 to 100 characters)"
+            raise InvalidInput(why, [Problem(None, "wave", why)])
         return name
 
 
