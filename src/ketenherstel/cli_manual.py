@@ -1,7 +1,10 @@
 """The command line for paper work (`manual …`) and interim procedures (`procedure …`).
 
 Local commands: they open the store named by --store or KETENHERSTEL_STORE directly, as the
-operator on this machine. Times are shown in Europe/Amsterdam.
+operator on this machine. Times are shown in Europe/Amsterdam. Exit codes as everywhere
+(`cli_common.fail`): 2 for bad input or a change a record's state does not allow (nothing
+changed), 1 for a record, procedure or store that does not exist, and 1 for a dry run that
+finds the file would be refused.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from rich.table import Table
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import out_of_range, readable_input, require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
-from ketenherstel.exchange.errors import ExchangeError, Problem
+from ketenherstel.exchange.errors import ExchangeError, NotFound, Problem
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.manual import MappingError, type_alias
 from ketenherstel.manual.csv_import import merge_options
@@ -132,8 +135,8 @@ def _work(store: str | None, *options: str) -> Iterator[ManualWork]:
         except TypeError as exc:
             raise _fail(str(exc)) from None
         yield ManualWork(store=store_, chain=rt.chain, clock=rt.exchange.clock)
-    except ExchangeError as exc:
-        raise _fail(_refused(exc, options), 1) from None
+    except ExchangeError as exc:  # bad input exits 2, a record that does not exist 1
+        raise _fail(_refused(exc, options), 1 if isinstance(exc, NotFound) else 2) from None
     except OverflowError as exc:  # an id past what the store holds: nothing changed
         raise _fail(out_of_range(exc)) from None
     finally:
@@ -273,7 +276,9 @@ def manual_import(
                 f"{report.rows} rows are refused); with --skip-refused "
                 f"{len(report.accepted)} rows would be registered; nothing stored"
             )
-            raise typer.Exit(1)  # as the import itself would end
+            # A check that finds problems exits 1, as `chain check` and `plan validate` do;
+            # the import itself refuses the file as bad input (2), as it does a bad mapping.
+            raise typer.Exit(1)
         if dry_run:
             out.print(f"dry run: {result.would_register} rows would be registered; nothing stored")
         else:

@@ -76,14 +76,14 @@ def test_add_list_show_and_settle(store: str) -> None:
     code, _, err = run(  # the same case again: nothing to correct, and no history entry
         manual_app, "correct", "1", "--reason", "same", "--case", "13-100002-25", "--store", store
     )
-    assert code == 1 and "nothing to correct: manual record 1 already has these values" in err
+    assert code == 2 and "nothing to correct: manual record 1 already has these values" in err
     assert run(manual_app, "show", "1", "--store", store)[1] == before
     code, out, _ = run(manual_app, "confirm", "1", "--reason", "seen the file", "--store", store)
     assert "manual record 1: confirmed" in out
     code, out, _ = run(manual_app, "show", "1", "--store", store)
     assert "seen the file" in out and "corrected" in out
     code, _, err = run(manual_app, "confirm", "1", "--reason", "again", "--store", store)
-    assert code == 1 and "confirmed already" in err
+    assert code == 2 and "confirmed already" in err
     code, out, _ = run(manual_app, "withdraw", "1", "--reason", "double", "--store", store)
     assert "withdrawn" in out
 
@@ -100,7 +100,7 @@ def test_a_refused_add_names_every_problem(store: str) -> None:
         "--field", "bogus=1",
         "--store", store,
     )  # fmt: skip
-    assert code == 1
+    assert code == 2
     assert "'bogus' is not a business-key field of uitspraak-geregistreerd" in err
     assert "politie never sends uitspraak-geregistreerd" in err
     assert "bad date '31-02-2025'" in err
@@ -115,7 +115,7 @@ def test_a_dry_run_shows_every_refused_row(store: str, tmp_path: Path, mapping: 
     code, out, err = run(
         manual_app, "import", str(file), "--mapping", str(mapping), "--dry-run", "--store", store
     )
-    assert code == 1, err  # as the import itself would end: the file is refused whole
+    assert code == 1, err  # a check that finds problems: the file would be refused whole
     assert "3 rows" in out and "1 good, 2 refused" in out
     assert "unknown partner 'Ministerie'" in out and "bad date 'x'" in out
     assert (
@@ -135,7 +135,7 @@ def test_an_import_with_refused_rows_is_refused_whole_unless_skipped(
     file = tmp_path / "griffie.csv"
     file.write_bytes(csv_bytes(row(), row(partner="politie")))
     code, _, err = run(manual_app, "import", str(file), "--mapping", str(mapping), "--store", store)
-    assert code == 1
+    assert code == 2
     assert "the whole file is refused and nothing was stored" in err
     assert "politie never sends" in err
     code, out, err = run(
@@ -204,7 +204,7 @@ def test_a_mapped_column_missing_from_the_file_is_named(store: str, tmp_path: Pa
     mapping = tmp_path / "mapping.json"
     mapping.write_text(json.dumps(doc), encoding="utf-8")
     code, _, err = run(manual_app, "import", str(file), "--mapping", str(mapping), "--store", store)
-    assert code == 1
+    assert code == 2
     assert "mapping.columns.case" in err and "'Zaaknummer' is not in the header" in err
 
 
@@ -217,7 +217,7 @@ def test_a_fixed_type_without_its_key_field_is_refused_and_nothing_stored(
     args += ["--default", "partner=om", "--default", "type=uitspraak-geregistreerd"]
     args += ["--default", "role=parket Amsterdam"]
     code, _, err = run(manual_app, "import", str(file), *args, "--store", store)
-    assert code == 1
+    assert code == 2
     assert "mapping.fields.judgmentDate" in err and "map it to a column" in err
     code, out, _ = run(manual_app, "list", "--store", store)
     assert code == 0 and "13-100001-25" not in out
@@ -254,7 +254,7 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
         "--manual-type", "uitspraak-geregistreerd",
         "--store", store,
     )  # fmt: skip
-    assert code == 1 and "belongs to process registratie-justitiele-gegevens" in err
+    assert code == 2 and "belongs to process registratie-justitiele-gegevens" in err
     code, _, err = run(
         procedures_app,
         "add",
@@ -264,7 +264,7 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
         "--route", "9",
         "--store", store,
     )  # fmt: skip
-    assert code == 1 and "--route" in err and "there is no emergency route 9" in err
+    assert code == 2 and "--route" in err and "there is no emergency route 9" in err
     _, out, _ = run(procedures_app, "list", "--active", "--store", store)
     assert "raadkamerbeslissingen per koerier" in out and "rechtspraak, dji" in out
     code, _, err = run(procedures_app, "retire", "--wave", "wave 2", "--store", store)
@@ -279,7 +279,7 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
     )  # fmt: skip
     assert "retired 1 interim procedures (wave 2)" in out
     code, _, err = run(procedures_app, "retire", "1", "--wave", "wave 3", "--store", store)
-    assert code == 1 and "retired already" in err
+    assert code == 2 and "retired already" in err
 
 
 @pytest.mark.parametrize(
@@ -333,7 +333,7 @@ def test_the_errors_name_the_options_the_user_typed(store: str) -> None:
         "--manual-type", "nonsense",
         "--store", store,
     )  # fmt: skip
-    assert code != 0 and "the interim procedure is refused; nothing was stored" in err
+    assert code == 2 and "the interim procedure is refused; nothing was stored" in err
     for option, says in [
         ("--process", "unknown process 'raadkamer'"),
         ("--replaces", "say what replaces the digital flow"),
@@ -358,7 +358,7 @@ def test_the_errors_name_the_options_the_user_typed(store: str) -> None:
         "--field", "bogus=1",
         "--store", store,
     )  # fmt: skip
-    assert code != 0 and "the manual record is refused; nothing was stored" in err
+    assert code == 2 and "the manual record is refused; nothing was stored" in err
     for option, says in [
         ("--partner", "unknown partner 'nobody'"),
         ("--case", "missing case number"),
@@ -373,7 +373,7 @@ def test_the_errors_name_the_options_the_user_typed(store: str) -> None:
     code, _, err = run(
         manual_app, "correct", "1", "--reason", "r", "--when", "soon", "--store", store
     )
-    assert code != 0 and rows(err)["--when"].startswith("bad date 'soon'"), err
+    assert code == 2 and rows(err)["--when"].startswith("bad date 'soon'"), err
     for args, says in [
         (["list", "--status", "lost"], "error: --status: status is one of registered"),
         (["list", "--type", "vonnis"], "error: --type: unknown type 'vonnis'"),
@@ -382,7 +382,7 @@ def test_the_errors_name_the_options_the_user_typed(store: str) -> None:
         (["withdraw", "1", "--reason", "x\x1b"], "error: --reason: a reason holds no control"),
     ]:
         code, _, err = run(manual_app, *args, "--store", store)
-        assert code != 0 and err.startswith(says), (args, err)
+        assert code == 2 and err.startswith(says), (args, err)
     assert run(procedures_app, "add", "--process", "voorlopige-hechtenis", "--replaces", "x",
                "--from", "21-07-2025", "--store", store)[0] == 0  # fmt: skip
     for args, says in [
@@ -391,7 +391,7 @@ def test_the_errors_name_the_options_the_user_typed(store: str) -> None:
         (["retire", "--process", "nope", "--wave", "w"], "error: --process: unknown processes"),
     ]:
         code, _, err = run(procedures_app, *args, "--store", store)
-        assert code != 0 and err.startswith(says), (args, err)
+        assert code == 2 and err.startswith(says), (args, err)
 
 
 def test_a_procedure_stored_with_a_date_out_of_range_is_listed_not_a_crash(store: str) -> None:
@@ -439,7 +439,7 @@ def test_a_record_stored_with_a_date_out_of_range_is_shown_and_corrected_only_wi
     code, out, err = run(
         manual_app, "correct", "1", "--reason", "typo", "--case", "13-100002-25", "--store", store
     )
-    assert code != 0 and out == "" and "Traceback" not in err
+    assert code == 2 and out == "" and "Traceback" not in err
     assert "the correction is refused; nothing was changed" in err
     assert rows(err)["--when"].startswith("the record's stored date is out of range")
     assert run(manual_app, "show", "1", "--store", store)[1] == before
@@ -473,7 +473,7 @@ def test_a_date_past_the_bounds_or_with_a_control_character_is_refused(
         "--from", when,
         "--store", store,
     )  # fmt: skip
-    assert code != 0 and out == "" and needle in err, err
+    assert code == 2 and out == "" and needle in err, err
     code, out, err = run(
         manual_app,
         "add",
@@ -485,7 +485,7 @@ def test_a_date_past_the_bounds_or_with_a_control_character_is_refused(
         "--field", "judgmentDate=18-07-2025",
         "--store", store,
     )  # fmt: skip
-    assert code != 0 and out == "" and needle in err, err
+    assert code == 2 and out == "" and needle in err, err
     assert "per koerier" not in run(procedures_app, "list", "--store", store)[1]
     assert "13-100001-25" not in run(manual_app, "list", "--store", store)[1]
 
@@ -493,9 +493,48 @@ def test_a_date_past_the_bounds_or_with_a_control_character_is_refused(
 def test_a_role_or_reason_with_a_control_character_is_refused(store: str) -> None:
     """An escape sequence in a registering role was stored, and shown to the next terminal."""
     code, _, err = add(store, role="gri\x1b[31mffie")
-    assert code == 1 and "registering role holds a control or invisible character (U+001B)" in err
+    assert code == 2 and "registering role holds a control or invisible character (U+001B)" in err
     _, out, _ = run(manual_app, "list", "--store", store)
     assert "13-100001-25" not in out
     assert add(store)[0] == 0
     code, _, err = run(manual_app, "withdraw", "1", "--reason", "typo\x00", "--store", store)
-    assert code != 0 and "control or invisible characters (U+0000)" in err
+    assert code == 2 and "control or invisible characters (U+0000)" in err
+
+
+def test_bad_input_exits_2_and_what_does_not_exist_1_as_in_every_command_group(
+    store: str, tmp_path: Path, mapping: Path
+) -> None:
+    """The manual and procedure commands exited 1 on bad input, where the other commands
+    (`cli_common.fail`) exit 2 and keep 1 for what does not exist."""
+    assert add(store)[0] == 0
+    assert run(procedures_app, "add", "--process", "voorlopige-hechtenis", "--replaces", "x",
+               "--from", "21-07-2025", "--store", store)[0] == 0  # fmt: skip
+    file = tmp_path / "griffie.csv"
+    file.write_bytes(csv_bytes(row("13-100002-25", when="x")))
+    for app, args in [
+        (manual_app, ["add", "--partner", "om", "--case", "13-100003-25", "--type", "vonnis",
+                      "--when", "21-07-2025", "--role", "parket"]),
+        (manual_app, ["import", str(file), "--mapping", str(mapping)]),
+        (manual_app, ["list", "--status", "lost"]),
+        (manual_app, ["confirm", "1", "--reason", " "]),
+        (manual_app, ["correct", "1", "--reason", "r", "--when", "soon"]),
+        (manual_app, ["unmatched", "--type", "vonnis"]),
+        (procedures_app, ["add", "--process", "x", "--replaces", "x", "--from", "21-07-2025"]),
+        (procedures_app, ["list", "--process", "x"]),
+        (procedures_app, ["retire", "1", "--wave", " "]),
+        (procedures_app, ["retire", "--process", "x", "--wave", "w"]),
+    ]:  # fmt: skip
+        code, out, err = run(app, *args, "--store", store)
+        assert (code, out) == (2, ""), (args, code, err)
+        assert err.startswith("error:") or err.startswith("problems"), (args, err)
+    for app, args, says in [
+        (manual_app, ["show", "9"], "no manual record 9"),
+        (manual_app, ["confirm", "9", "--reason", "r"], "no manual record 9"),
+        (manual_app, ["correct", "9", "--reason", "r", "--case", "13-1"], "no manual record 9"),
+        (procedures_app, ["retire", "9", "--wave", "w"], "9"),
+    ]:
+        code, out, err = run(app, *args, "--store", store)
+        assert (code, out) == (1, "") and says in err, (args, code, err)
+    _, listed, _ = run(manual_app, "list", "--store", store)
+    assert "13-100001-25" in listed and "13-100002-25" not in listed
+    assert "registered" in listed and "confirmed" not in listed
