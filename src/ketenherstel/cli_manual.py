@@ -20,6 +20,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import out_of_range, readable_input, require_store
@@ -100,16 +101,17 @@ def _refused(exc: ExchangeError, options: Collection[str]) -> str:
     if [p.reason for p in exc.problems] == [exc.detail]:
         named = _option(exc.problems[0], options) if options else ""
         return f"{named}: {exc.detail}" if named.startswith("--") else exc.detail
+    # Text cells: a reason quotes what was typed or a file's header ('[/x]'), never markup.
     if options:
         table = Table("option", "problem", title="problems", title_justify="left")
         for p in exc.problems:
-            table.add_row(_option(p, options), p.reason)
+            table.add_row(Text(_option(p, options)), Text(p.reason))
     else:
         table = Table(
             "line / #", "column / field", "problem", title="problems", title_justify="left"
         )
         for p in exc.problems:
-            table.add_row("" if p.index is None else str(p.index), p.field, p.reason)
+            table.add_row("" if p.index is None else str(p.index), Text(p.field), Text(p.reason))
     err.print(table)
     return exc.detail
 

@@ -538,3 +538,33 @@ def test_bad_input_exits_2_and_what_does_not_exist_1_as_in_every_command_group(
     _, listed, _ = run(manual_app, "list", "--store", store)
     assert "13-100001-25" in listed and "13-100002-25" not in listed
     assert "registered" in listed and "confirmed" not in listed
+
+
+def test_a_refusal_quoting_text_that_looks_like_markup_is_shown_as_it_is(
+    store: str, tmp_path: Path
+) -> None:
+    """`manual add --partner '[/x]'` crashed with a MarkupError while printing the problems
+    table, and so did a mapping naming a header '[/x]'."""
+    code, out, err = run(
+        manual_app,
+        "add",
+        "--partner", "[/x]",
+        "--case", "13-100001-25",
+        "--type", "[bold]vonnis",
+        "--when", "21-07-2025",
+        "--role", "parket",
+        "--store", store,
+    )  # fmt: skip
+    assert (code, out) == (2, ""), err
+    assert rows(err)["--partner"].startswith("unknown partner '[/x]'")
+    assert rows(err)["--type"].startswith("unknown type '[bold]vonnis'")
+    file = tmp_path / "export.csv"
+    file.write_bytes(csv_bytes(row()))
+    doc = {**MAPPING, "columns": {**MAPPING["columns"], "case": "[/x]", "role": "[red]x"}}
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, err = run(
+        manual_app, "import", str(file), "--mapping", str(mapping), "--store", store
+    )
+    assert (code, out) == (2, ""), err
+    assert "'[/x]' is not in the header" in err and "'[red]x' is not in the header" in err
