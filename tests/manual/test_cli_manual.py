@@ -568,3 +568,19 @@ def test_a_refusal_quoting_text_that_looks_like_markup_is_shown_as_it_is(
     )
     assert (code, out) == (2, ""), err
     assert "'[/x]' is not in the header" in err and "'[red]x' is not in the header" in err
+
+
+def test_a_procedure_whose_text_holds_an_escape_sequence_is_refused(store: str) -> None:
+    """`procedure add --replaces` kept an escape sequence, which `procedure list` then sent to
+    the terminal."""
+    code, out, err = run(
+        procedures_app,
+        "add",
+        "--process", "voorlopige-hechtenis",
+        "--replaces", "per koerier\x1b[2J",
+        "--from", "21-07-2025",
+        "--store", store,
+    )  # fmt: skip
+    assert (code, out) == (2, ""), err
+    assert rows(err)["--replaces"].startswith("holds a control or invisible character (U+001B)")
+    assert "per koerier" not in run(procedures_app, "list", "--store", store)[1]

@@ -109,6 +109,26 @@ def test_a_date_with_a_control_or_invisible_character_is_refused(
     assert f"holds a control or invisible character ({hidden})" in problems[0].reason
 
 
+@pytest.mark.parametrize(
+    ("replaces", "hidden"),
+    [("per koerier\x1b[2J", "U+001B"), ("per \u202ekoerier", "U+202E"), ("per\x00", "U+0000")],
+)
+def test_what_replaces_the_flow_holds_no_control_characters(
+    chain: Chain, replaces: str, hidden: str
+) -> None:
+    """An escape sequence in it was stored, and shown to the next terminal listing it."""
+    checked, problems = check_procedure(
+        chain, ProcedureDraft("voorlopige-hechtenis", replaces, "21-07-2025")
+    )
+    assert checked is None
+    assert [p.column for p in problems] == ["replaces"]
+    assert f"holds a control or invisible character ({hidden})" in problems[0].reason
+    checked, problems = check_procedure(
+        chain, ProcedureDraft("voorlopige-hechtenis", "per koerier,\n\tdan per fax", "21-07-2025")
+    )
+    assert problems == [] and checked is not None
+
+
 def test_every_problem_of_a_procedure_is_named(chain: Chain) -> None:
     checked, problems = check_procedure(
         chain,

@@ -352,6 +352,21 @@ def test_a_record_dated_past_the_bounds_or_with_a_control_character_is_a_400(
     assert records(api) == []
 
 
+def test_a_procedure_whose_text_holds_a_control_character_is_a_400(api: Api) -> None:
+    create = {
+        "process": "voorlopige-hechtenis",
+        "replaces": "koerier\x1b[2J",
+        "validFrom": "21-07-2025",
+    }
+    body = problem(
+        api.client.post("/v1/interim-procedures", json=create, headers=api.h("operator")), 400
+    )
+    assert [(p["field"], "(U+001B)" in p["reason"]) for p in body["problems"]] == [
+        ("replaces", True)
+    ]
+    assert api.client.get("/v1/interim-procedures", headers=api.h("operator")).json() == []
+
+
 def test_a_procedure_stored_with_a_date_out_of_range_is_listed_and_retired_not_a_500(
     api: Api,
 ) -> None:

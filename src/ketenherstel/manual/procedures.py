@@ -16,6 +16,7 @@ from ketenherstel.chain import Chain, ChainLookupError
 from ketenherstel.manual._dates import amsterdam, outside_dates, parse_when
 from ketenherstel.manual.entries import MAX_TEXT, resolve_partner, resolve_type
 from ketenherstel.manual.errors import Refusal
+from ketenherstel.text import hidden_character
 
 MAX_REPLACES = 2_000
 
@@ -57,6 +58,9 @@ def check_procedure(
         out.append(Refusal(None, "replaces", "say what replaces the digital flow"))
     elif len(replaces) > MAX_REPLACES:
         out.append(Refusal(None, "replaces", f"longer than {MAX_REPLACES} characters"))
+    elif (hidden := hidden_character(replaces)) is not None:  # shown in terminals and the UI
+        reason = f"holds a control or invisible character ({hidden}); line breaks are fine"
+        out.append(Refusal(None, "replaces", reason))
     valid_from: float | None = None
     moment: datetime | None = None
     if isinstance(draft.valid_from, datetime):
