@@ -1009,3 +1009,49 @@ def test_the_store_option_says_what_the_store_gives_each_command() -> None:
         assert "its register is the default" in said and "gateway folder" not in said, said
     said = store_help("report")
     assert "who made the report" in said and "gateway folder" in said and "--out" in said
+
+
+def test_a_reason_or_a_name_with_a_control_character_or_too_long_is_refused_and_kept_nowhere(
+    tmp_path: Path, _register: Path
+) -> None:
+    """`gateway decide ID false-positive --reason $'test\\x1b[31m rood'` was kept, and
+    `gateway findings` then printed the raw escape (the terminal turned red); a 100 KB reason
+    was kept too. Reasons (decide, allow, withdraw) and --as names are refused as the rest of
+    the system refuses them, and nothing is kept or audited."""
+    from ketenherstel.gateway.register import Register
+
+    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")))
+    assert code == 0, err
+    code, _, err = run(
+        "gateway", "allow", "192.0.2.0/24", "--reason", "office", "--until", SOON, "--as", "a"
+    )
+    assert code == 0, err
+    [fid] = list(Register(_register).findings)
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    register = _register.read_bytes()
+    trail = _audited(store, "gateway-allow-added")
+    escape, long = "test\x1b[31m rood", "x" * 100_000
+    for command, args, said in [
+        ("decide", (fid, "false-positive", "--reason", escape, "--as", "a"),
+         "a reason holds no control or invisible characters (U+001B)"),
+        ("decide", (fid, "false-positive", "--reason", long, "--as", "a"),
+         "a reason is at most 500 characters, not 100,000"),
+        ("decide", (fid, "confirmed", "--reason", "r", "--as", "a\x1b[31mb"),
+         "--as: a name holds no control or invisible characters (U+001B)"),
+        ("decide", (fid, "confirmed", "--as", "a" * 201),
+         "--as: a name is at most 200 characters, not 201"),
+        ("allow", ("198.51.100.0/24", "--reason", "a\x07b", "--until", SOON, "--as", "a"),
+         "(U+0007)"),
+        ("allow", ("198.51.100.0/24", "--reason", long, "--until", SOON, "--as", "a"),
+         "at most 500 characters"),
+        ("withdraw", ("192.0.2.0/24", "--reason", escape, "--as", "a"), "(U+001B)"),
+        ("withdraw", ("192.0.2.0/24", "--reason", "r", "--as", "\u202eadmin"),
+         "--as: a name holds no control or invisible characters (U+202E)"),
+        ("findings", ("--as", "a\x1b[2Jb"), "--as: a name holds no control"),
+    ]:  # fmt: skip
+        code, out, err = run("gateway", command, *args)
+        assert code == 2 and said in " ".join(err.split()), (command, err)
+        assert "\x1b" not in out and _register.read_bytes() == register
+    assert _audited(store, "gateway-allow-added") == trail
+    assert _audited(store, "gateway-finding-decided") == []
+    assert _audited(store, "gateway-findings-read") == []

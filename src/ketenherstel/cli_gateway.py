@@ -36,7 +36,7 @@ from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
-from ketenherstel.gateway.register import STATUSES, Register, finding_id
+from ketenherstel.gateway.register import STATUSES, Register, finding_id, kept_name
 from ketenherstel.gateway.triage import checkable, triage_path
 from ketenherstel.gateway.verdict import (
     VERDICT_CODES,
@@ -92,11 +92,13 @@ ReportStoreOpt = Annotated[
 
 
 def _who(actor: str, needs: str) -> str:
-    """The name ``--as`` gives, which the store's audit trail records; a blank one is refused
-    before anything is read or written."""
-    if not actor.strip():
-        raise fail(f"--as: {needs}")
-    return actor.strip()
+    """The name ``--as`` gives, which the store's audit trail records; a blank one, one over
+    200 characters or one with a control or invisible character is refused before anything is
+    read or written (`register.kept_name`, as the register keeps who decided)."""
+    try:
+        return kept_name(actor, needed=needs)
+    except GatewayInputError as exc:
+        raise fail(f"--as: {exc}") from None
 
 
 def _audit(rt: Runtime, actor: str, action: str, obj: str, detail: str = "") -> None:

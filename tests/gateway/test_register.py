@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ketenherstel.gateway.register import MAX_ALLOW_DAYS, Register, finding_id
+from ketenherstel.gateway.register import (
+    MAX_ALLOW_DAYS,
+    MAX_NAME,
+    MAX_REASON,
+    Register,
+    finding_id,
+)
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
 
 TODAY = datetime.now(UTC).date()
@@ -232,3 +238,41 @@ def test_an_allowlist_entry_has_an_id_the_same_at_every_replay_and_unlike_any_ot
     assert re.fullmatch(r"A[0-9a-f]{12}", first.id) and "office" not in first.audited()
     (ended,) = reg.withdraw("192.0.2.0/24", reason="closed", by="soc-2")
     assert ended.id == second.id
+
+
+@pytest.mark.parametrize(
+    ("reason", "by", "says"),
+    [
+        (
+            "test\x1b[31m rood",
+            "soc-1",
+            r"a reason holds no control or invisible characters \(U\+001B\)",
+        ),
+        ("a\u202eb", "soc-1", r"\(U\+202E\)"),
+        ("x" * (MAX_REASON + 1), "soc-1", f"a reason is at most {MAX_REASON} characters, not 501"),
+        ("why", "a\x1b[31mb", r"a name holds no control or invisible characters \(U\+001B\)"),
+        ("why", "s" * (MAX_NAME + 1), f"a name is at most {MAX_NAME} characters, not 201"),
+    ],
+)
+def test_a_reason_or_a_name_that_would_rewrite_a_terminal_or_is_too_long_is_refused(
+    tmp_path: Path, reason: str, by: str, says: str
+) -> None:
+    """Reasons and names are shown again (`gateway findings`, `allowlist`, the API, the
+    briefing): an escape sequence in one recoloured the terminal, and a 100 KB one was kept;
+    the register now refuses them as the exchange refuses its reasons, and keeps nothing."""
+    path = tmp_path / "r.jsonl"
+    reg = Register(path)
+    reg.add([f(1)])
+    reg.allow("192.0.2.0/24", reason="office", until=SOON, by="soc-1")
+    before = path.read_bytes()
+    for attempt in (
+        lambda: reg.decide(finding_id(f(1)), "false-positive", by=by, reason=reason),
+        lambda: reg.allow("198.51.100.0/24", reason=reason, until=SOON, by=by),
+        lambda: reg.withdraw("192.0.2.0/24", reason=reason, by=by),
+    ):
+        with pytest.raises(GatewayInputError, match=says):
+            attempt()
+        assert path.read_bytes() == before
+    # Tabs and line breaks are text; the longest reason and name are kept.
+    reg.decide(finding_id(f(1)), "under-review", by="s" * MAX_NAME, reason="x" * MAX_REASON)
+    reg.allow("198.51.100.0/24", reason="two\tlines\nhere", until=SOON, by="soc-1")

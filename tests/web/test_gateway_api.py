@@ -205,3 +205,30 @@ def test_a_report_name_that_leaves_the_folder_is_refused(api: Api) -> None:
     r = api.client.get("/v1/gateway/reports/om-nl", headers=api.h("operator"))
     assert r.status_code == 409 and "without a report of its own" in r.json()["detail"]
     assert not any(a.action == "gateway-report-read" for a in api.runtime.store.audit_log(limit=50))
+
+
+def test_a_reason_with_a_control_character_is_a_400_and_changes_nothing(api: Api) -> None:
+    """A decision's reason "a\\u001bb" was kept (and printed raw by `gateway findings`), and an
+    allowlist entry's "a\\u0007b" answered 201: both are refused as the exchange refuses its
+    reasons, with a 400 naming the character, and nothing is kept or audited."""
+    fid = seed(api)
+    register = Path(api.runtime.settings.gateway_register_location())
+    before = register.read_bytes()
+    soon = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+    for url, body in [
+        (f"{URL}/{fid}/decisions", {"status": "false-positive", "reason": "a\u001bb"}),
+        (f"{URL}/{fid}/decisions", {"status": "confirmed", "reason": "a\u202eb"}),
+        ("/v1/gateway/allowlist", {"network": "192.0.2.0/24", "reason": "a\u0007b", "until": soon}),
+    ]:
+        r = api.client.post(url, json=body, headers=api.h("operator"))
+        assert r.status_code == 400, r.text
+        assert "a reason holds no control or invisible characters (U+" in r.json()["detail"]
+        assert register.read_bytes() == before
+    actions = {a.action for a in api.runtime.store.audit_log(limit=50)}
+    assert not actions & {"gateway-finding-decided", "gateway-allow-added"}
+    r = api.client.post(
+        f"{URL}/{fid}/decisions",
+        json={"status": "false-positive", "reason": "two\tlines\nhere"},
+        headers=api.h("operator"),
+    )
+    assert r.status_code == 200, r.text  # tabs and line breaks are text

@@ -24,13 +24,31 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ketenherstel.gateway.watch import Finding, GatewayInputError, allowed_network
+from ketenherstel.text import hidden_character
 
-__all__ = ["MAX_ALLOW_DAYS", "STATUSES", "AllowEntry", "Register", "Registered", "finding_id"]
+__all__ = [
+    "MAX_ALLOW_DAYS",
+    "MAX_NAME",
+    "MAX_REASON",
+    "STATUSES",
+    "AllowEntry",
+    "Register",
+    "Registered",
+    "finding_id",
+    "kept_name",
+    "kept_reason",
+]
 
 STATUSES = ("new", "under-review", "false-positive", "confirmed")
 MAX_ALLOW_DAYS = 366
 """How far ahead an allowlist entry may end (decision 0012): a year, so each allowed network is
 looked at again at least once a year (366: the same date next year also across a 29 February)."""
+MAX_REASON = 500
+"""A reason (of a decision, an allowlist entry, a withdrawal) is at most this long, as the
+exchange's reasons are (`exchange.isolation.MAX_REASON`) and the API's always were."""
+MAX_NAME = 200
+"""Who decides, allows or withdraws (``--as``) is named in at most this many characters, as the
+registry's actor is (`registry.limits.MAX_TEXT`)."""
 _MOVES = {
     "new": ("under-review", "false-positive", "confirmed"),
     "under-review": ("false-positive", "confirmed"),
@@ -43,6 +61,37 @@ def finding_id(f: Finding) -> str:
     """Stable across scans of the same lines: rule, session and evidence."""
     key = "|".join([f.rule, f.session, *(str(e) for e in f.evidence)])
     return "F" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def kept_reason(reason: str, *, needed: str = "") -> str:
+    """A reason as the register keeps it (stripped): at most MAX_REASON characters and without
+    control or invisible characters, for it is shown again in a terminal, a table or a web
+    page (`ketenherstel.text`). An empty one is refused with ``needed`` when that is given."""
+    text = reason.strip()
+    if not text:
+        if needed:
+            raise GatewayInputError(needed)
+        return text
+    if len(reason) > MAX_REASON:
+        raise GatewayInputError(f"a reason is at most {MAX_REASON} characters, not {len(reason):,}")
+    hidden = hidden_character(text)
+    if hidden is not None:
+        raise GatewayInputError(f"a reason holds no control or invisible characters ({hidden})")
+    return text
+
+
+def kept_name(name: str, *, needed: str) -> str:
+    """Who did it, as the register and the audit trail keep it (stripped): said (else
+    ``needed``), at most MAX_NAME characters, without control or invisible characters."""
+    text = name.strip()
+    if not text:
+        raise GatewayInputError(needed)
+    if len(text) > MAX_NAME:
+        raise GatewayInputError(f"a name is at most {MAX_NAME} characters, not {len(text):,}")
+    hidden = hidden_character(text)
+    if hidden is not None:
+        raise GatewayInputError(f"a name holds no control or invisible characters ({hidden})")
+    return text
 
 
 def _cut_torn_tail(fh: BinaryIO) -> None:
@@ -221,10 +270,9 @@ class Register:
         always named."""
         if status not in STATUSES[1:]:
             raise GatewayInputError(f"status {status!r}: one of {', '.join(STATUSES[1:])}")
-        if not by.strip():
-            raise GatewayInputError("say who decides (--as)")
-        if status == "false-positive" and not reason.strip():
-            raise GatewayInputError("a false positive needs a reason")
+        by = kept_name(by, needed="say who decides (--as)")
+        needed = "a false positive needs a reason" if status == "false-positive" else ""
+        reason = kept_reason(reason, needed=needed)
         with self._lock:
             reg = self.findings.get(fid)
             if reg is None:
@@ -238,8 +286,8 @@ class Register:
                         "id": fid,
                         "from": reg.status,
                         "to": status,
-                        "by": by.strip(),
-                        "reason": reason.strip(),
+                        "by": by,
+                        "reason": reason,
                         "at": datetime.now(UTC).isoformat(timespec="seconds"),
                     }
                 ]
@@ -252,8 +300,8 @@ class Register:
             end = date.fromisoformat(until)
         except ValueError:
             raise GatewayInputError(f"until {until!r}: give a date as YYYY-MM-DD") from None
-        if not reason.strip() or not by.strip():
-            raise GatewayInputError("an allowlist entry needs a reason and who adds it")
+        reason = kept_reason(reason, needed="an allowlist entry needs a reason and who adds it")
+        by = kept_name(by, needed="an allowlist entry needs a reason and who adds it")
         today = datetime.fromtimestamp(time.time(), UTC).date()
         if end < today:
             raise GatewayInputError(f"until {until}: that date has passed")
@@ -275,9 +323,9 @@ class Register:
                     {
                         "record": "allow",
                         "network": network,
-                        "reason": reason.strip(),
+                        "reason": reason,
                         "until": end.isoformat(),
-                        "by": by.strip(),
+                        "by": by,
                         "at": datetime.now(UTC).isoformat(timespec="seconds"),
                     }
                 ]
@@ -287,8 +335,9 @@ class Register:
     def withdraw(self, network: str, *, reason: str, by: str) -> list[AllowEntry]:
         """End the allowlist's entries for ``network`` before their date; returns them (not
         those withdrawn before)."""
-        if not reason.strip() or not by.strip():
-            raise GatewayInputError("withdrawing an allowlist entry needs a reason and who does it")
+        needed = "withdrawing an allowlist entry needs a reason and who does it"
+        reason = kept_reason(reason, needed=needed)
+        by = kept_name(by, needed=needed)
         given = network
         with contextlib.suppress(GatewayInputError):  # as it was kept (also as typed before)
             network = str(allowed_network(network))
@@ -301,8 +350,8 @@ class Register:
                     {
                         "record": "withdraw",
                         "network": network,
-                        "reason": reason.strip(),
-                        "by": by.strip(),
+                        "reason": reason,
+                        "by": by,
                         "at": datetime.now(UTC).isoformat(timespec="seconds"),
                     }
                 ]

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
-from ketenherstel.gateway.register import AllowEntry, Register
+from ketenherstel.gateway.register import AllowEntry, Register, kept_reason
 from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import AuditRecord
@@ -89,7 +89,10 @@ async def get_finding(
     summary="Decide on a finding: under review, false positive (with a reason), confirmed",
     operation_id="createGatewayFindingDecision",
     responses={
-        400: _problem("A bad status or no reason for a false positive"),
+        400: _problem(
+            "A bad status, no reason for a false positive, or a reason over 500 characters "
+            "or with a control character"
+        ),
         403: _problem("Operators"),
         404: _problem("No such finding"),
         409: _problem("The finding's status does not allow this move"),
@@ -101,8 +104,11 @@ async def decide(
     kept = await run_in_threadpool(_register, request)
     if finding_id not in kept.findings:
         raise NotFound(f"no finding {finding_id!r} in the register")
-    if body.status == "false-positive" and not body.reason.strip():
-        raise InvalidInput("a false positive needs a reason")
+    needed = "a false positive needs a reason" if body.status == "false-positive" else ""
+    try:  # bad input is a 400 (the register's own refusal below is a state it is in: 409)
+        kept_reason(body.reason, needed=needed)
+    except GatewayInputError as exc:
+        raise InvalidInput(str(exc)) from None
     try:
         reg = await run_in_threadpool(
             kept.decide, finding_id, body.status, by=principal.name, reason=body.reason
@@ -148,7 +154,7 @@ async def allowlist(request: Request, _: OperatorDep) -> list[s.AllowRead]:
     summary="Allow a network until a date, with a reason (audited)",
     operation_id="createGatewayAllowEntry",
     responses={
-        400: _problem("Not a network, no reason, or a past date"),
+        400: _problem("Not a network, no reason (or one with a control character), or a past date"),
         403: _problem("Operators"),
     },
 )
