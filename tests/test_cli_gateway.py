@@ -1055,3 +1055,34 @@ def test_a_reason_or_a_name_with_a_control_character_or_too_long_is_refused_and_
     assert _audited(store, "gateway-allow-added") == trail
     assert _audited(store, "gateway-finding-decided") == []
     assert _audited(store, "gateway-findings-read") == []
+
+
+@pytest.mark.parametrize(
+    ("moment", "says"),
+    [
+        ("9999-12-31T23:59:59+00:00", "lies after"),
+        ("2199-12-31T23:59:59-23:59", "lies after"),  # 2200-01-01 in UTC
+        ("0001-01-01T00:00:00+23:59", "lies before"),  # no overflow either
+        ("1999-12-31T23:59:59+00:00", "lies before"),
+    ],
+)
+def test_a_kill_time_outside_the_dates_taken_here_is_refused(
+    tmp_path: Path, _register: Path, moment: str, says: str
+) -> None:
+    """--kill-time took any year (9999, or year 1 with an offset), and a kill time then calls
+    every session after it abuse, or none: refused as the rest of the system refuses such
+    dates (2000-01-01 to 2199-12-31), naming the option, before anything is read or kept."""
+    log = str(_hijacked(tmp_path / "ns.log"))
+    page = tmp_path / "out" / "rapport.html"
+    for args in (
+        ["scan", log],
+        ["report", log, "--as", "soc-1", "--out", str(page)],
+    ):
+        code, out, err = run("gateway", *args, "--kill-time", moment)
+        assert code == 2 and out == "", err
+        said = " ".join(err.split())
+        assert f"--kill-time {moment!r}: {says} the dates taken here" in said
+        assert "(2000-01-01 to 2199-12-31 UTC)" in said
+        assert not _register.exists() and not page.parent.exists()
+    code, out, err = run("gateway", "scan", log, "--kill-time", "2000-01-01T00:00:00Z")
+    assert code == 0, err

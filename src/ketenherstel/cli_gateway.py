@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
@@ -125,6 +125,13 @@ def _resolved(files: list[Path]) -> list[Path]:
     return [p.resolve() for p in files]
 
 
+# A moment is dated as the rest of the system dates things (`golive.model.FIRST_DAY`,
+# `manual._dates`, the registry's facts): a year typed as 0001 or 9999 is a typo, and a kill
+# time then would call every session after it (or none) abuse.
+_FIRST_DAY = date(2000, 1, 1)
+_LAST_DAY = date(2199, 12, 31)
+
+
 def _moment(text: str, option: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
@@ -132,6 +139,16 @@ def _moment(text: str, option: str) -> float:
         raise fail(f"{option} {text!r}: give a moment as 2025-07-17T20:59:00+02:00") from None
     if moment.tzinfo is None:
         raise fail(f"{option} {text!r}: give the offset too (+02:00, Z)")
+    # As written, then in UTC (2199-12-31T23:59:59-23:59 is in 2200 there); a date far out
+    # as written is not converted (year 1 or 9999 would overflow).
+    day = moment.date()
+    if _FIRST_DAY <= day <= _LAST_DAY:
+        day = moment.astimezone(UTC).date()
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise fail(
+            f"{option} {text!r}: lies {'before' if day < _FIRST_DAY else 'after'} the dates "
+            f"taken here ({_FIRST_DAY.isoformat()} to {_LAST_DAY.isoformat()} UTC)"
+        )
     return moment.timestamp()
 
 
