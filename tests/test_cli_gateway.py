@@ -1004,7 +1004,7 @@ def test_the_store_option_says_what_the_store_gives_each_command() -> None:
         words = " ".join(out.replace("│", " ").split())
         return re.split(r" --[a-z-]+ <", words.split("--store <str> ")[1])[0]
 
-    for command in ("findings", "decide", "allow", "withdraw"):
+    for command in ("findings", "decide", "allow", "withdraw", "allowlist"):
         said = store_help(command)
         assert "its register is the default" in said and "gateway folder" not in said, said
     said = store_help("report")
@@ -1086,3 +1086,33 @@ def test_a_kill_time_outside_the_dates_taken_here_is_refused(
         assert not _register.exists() and not page.parent.exists()
     code, out, err = run("gateway", "scan", log, "--kill-time", "2000-01-01T00:00:00Z")
     assert code == 0, err
+
+
+def test_the_allowlist_is_the_stores_as_allow_and_withdraw_keep_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gateway allowlist` had no --store: without KETENHERSTEL_STORE it read a register
+    beside the current directory and printed an empty table with exit code 0, so an operator
+    who allowed a network with --store was told nothing is allowed. It now takes --store (or
+    KETENHERSTEL_STORE) as `allow` does and lists that store's register; a store that does not
+    exist is refused."""
+    monkeypatch.delenv("KETENHERSTEL_GATEWAY_REGISTER")
+    monkeypatch.delenv("KETENHERSTEL_STORE")
+    monkeypatch.chdir(tmp_path)
+    store = made(f"sqlite:///{tmp_path}/other.db")
+    code, _, err = run(
+        "gateway", "allow", "192.0.2.0/24", "--reason", "office", "--until", SOON,
+        "--as", "soc-1", "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run("gateway", "allowlist", "--store", store)
+    assert code == 0 and "192.0.2.0/24" in out and "office" in out, err
+    assert f"1 entry in the register {tmp_path}/other.gateway-register.jsonl" in out
+    code, out, err = run("gateway", "allowlist")  # no store: refused, not an empty list
+    assert code == 1 and "no store" in err and out == "", out
+    assert not (tmp_path / "var").exists()
+    monkeypatch.setenv("KETENHERSTEL_STORE", store)
+    code, out, err = run("gateway", "allowlist")
+    assert code == 0 and "192.0.2.0/24" in out, err
+    code, out, err = run("gateway", "allowlist", "--register", str(tmp_path / "none.jsonl"))
+    assert code == 0 and "0 entries in the register" in out, err

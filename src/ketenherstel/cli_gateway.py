@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ketenherstel.cli_common import fail, local_runtime, writable_output
+from ketenherstel.cli_common import fail, local_runtime, require_store, writable_output
 from ketenherstel.gateway.asn import load_asn_table
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
@@ -873,9 +873,27 @@ def withdraw_cmd(
     out.print(f"withdrew {network} ({len(ended)} entr{'y' if len(ended) == 1 else 'ies'}: {ids})")
 
 
+ListStoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="The store whose register is listed (sqlite:///path.db, a file path or "
+        "postgresql://…; default KETENHERSTEL_STORE); its register is the default",
+    ),
+]
+
+
 @gateway_app.command("allowlist")
-def allowlist_cmd(register: RegisterOpt = None) -> None:
-    """The allowlist, with expired entries marked."""
+def allowlist_cmd(register: RegisterOpt = None, store: ListStoreOpt = None) -> None:
+    """The allowlist, with expired entries marked: the store's register's, where `gateway
+    allow` and `withdraw` keep it (or --register's). A store that does not exist is refused."""
+    if register is None:
+        from ketenherstel.settings import Settings
+
+        # A store that does not exist is refused: its register is not there either, and an
+        # empty list would read as "nothing is allowed".
+        require_store(store)
+        register = Path(Settings.from_env(store_url=store).gateway_register_location())
     kept = _register(register)
     today = datetime.now(UTC).date()
     table = Table("id", "network", "until", "active", "reason", "by")
@@ -888,4 +906,8 @@ def allowlist_cmd(register: RegisterOpt = None) -> None:
             else "expired"
         )
         table.add_row(a.id, a.network, a.until, state, a.reason, a.added_by)
+    count = len(kept.allowlist)
+    out.print(
+        f"{count} entr{'y' if count == 1 else 'ies'} in the register {kept.path}", highlight=False
+    )
     out.print(table)
