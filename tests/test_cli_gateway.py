@@ -1116,3 +1116,40 @@ def test_the_allowlist_is_the_stores_as_allow_and_withdraw_keep_it(
     assert code == 0 and "192.0.2.0/24" in out, err
     code, out, err = run("gateway", "allowlist", "--register", str(tmp_path / "none.jsonl"))
     assert code == 0 and "0 entries in the register" in out, err
+
+
+def test_a_report_place_that_cannot_be_written_is_refused_before_the_audit_trail_records_it(
+    tmp_path: Path, _register: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gateway report --out /proc/x/rapport.html` (as root, whom os.access lets write
+    anywhere) printed the verdicts and failed writing, and the audit trail said
+    gateway-report-written for files never written. The place is now tried before the scan
+    (its folders made, a file written, both removed again): refused with one line, nothing
+    shown, kept or recorded. A write that fails after all is recorded as failed."""
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    log = str(_hijacked(tmp_path / "ns.log", "ann@om.nl"))
+    page = _unwritable(tmp_path).parent / "sub" / "rapport.html"
+    code, out, err = run("gateway", "report", log, "--as", "soc-1", "--out", str(page))
+    assert code == 2 and out == "", out
+    assert " ".join(err.split()).startswith(f"error: --out {page}: cannot write there (")
+    assert _audited(store, "gateway-report-written") == []
+    assert not _register.exists() and not page.parent.exists()
+    # The try leaves no folder behind when the report is refused later.
+    deep = tmp_path / "a" / "b" / "rapport.html"
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    code, _, err = run("gateway", "report", str(garbage), "--as", "soc-1", "--out", str(deep))
+    assert code == 2 and "no report written" in err and not (tmp_path / "a").exists()
+    # A disk that fills up between the try and the write: the trail says the write failed.
+    from ketenherstel import cli_gateway
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli_gateway, "write_reports", full)
+    code, out, err = run("gateway", "report", log, "--as", "soc-1", "--out", str(deep))
+    assert code == 2 and "writing the reports failed" in " ".join(err.split())
+    assert "wrote" not in out
+    assert _audited(store, "gateway-report-write-failed") == [
+        ("soc-1", "*", f"{deep}: No space left on device")
+    ]

@@ -8,9 +8,11 @@ exit code 2.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +42,7 @@ from ketenherstel.gateway.register import STATUSES, Register, finding_id, kept_n
 from ketenherstel.gateway.triage import checkable, triage_path
 from ketenherstel.gateway.verdict import (
     VERDICT_CODES,
+    OrgVerdict,
     load_logons,
     report_files,
     verdicts,
@@ -455,7 +458,9 @@ def report_cmd(
     it rests on (Dutch HTML report); the findings go into the register as a scan's do. The
     reports name users and addresses, so making them is audited in the store before anything
     is shown or written (gateway-report-written: '*' for the report of all organisations,
-    and each organisation's slug)."""
+    and each organisation's slug). A place for the reports that cannot be written is refused
+    before the scan, so before that record; should writing fail after all, a second record
+    says so (gateway-report-write-failed)."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
     who = _who(actor, "a report names users and addresses; it needs the name of who makes it")
     if out_file is not None and out_file.is_dir():
@@ -501,9 +506,26 @@ def report_cmd(
             new = kept.add(result.findings)
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
-        # Recorded before a user is shown or written: no report without who made it.
+        # Recorded before a user is shown or written: no report without who made it. Its
+        # place was tried before the scan (_report_folder); should the write still fail (a
+        # disk filled up since), a second record says so.
         for obj, written_to in report_files(out_file, found):
             _audit(rt, who, "gateway-report-written", obj, str(written_to))
+        _verdict_table(found)
+        try:
+            written = write_reports(out_file, result, found, time.time())
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            _audit(rt, who, "gateway-report-write-failed", "*", f"{out_file}: {why}")
+            raise fail(f"--out {out_file}: {why}; writing the reports failed") from None
+    out.print(f"wrote {out_file}")
+    for row in written["verdicts"]:
+        out.print(f"wrote {out_file.parent / row['report']} ({row['organisation']})")
+    out.print(f"wrote {out_file.parent / 'verdicts.json'}")
+    out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
+
+
+def _verdict_table(found: list[OrgVerdict]) -> None:
     table = Table("organisation", "verdict", "users", "rests on")
     for v in found:
         basis = "; ".join(
@@ -516,25 +538,30 @@ def report_cmd(
             basis += f"{'; ' if basis else ''}{v.dismissed} false positive(s) not counted"
         table.add_row(v.organisation, VERDICT_CODES[v.verdict], str(v.users), basis[:160])
     out.print(table)
-    try:
-        written = write_reports(out_file, result, found, time.time())
-    except OSError as exc:
-        raise fail(f"--out {out_file}: {exc}") from None
-    out.print(f"wrote {out_file}")
-    for row in written["verdicts"]:
-        out.print(f"wrote {out_file.parent / row['report']} ({row['organisation']})")
-    out.print(f"wrote {out_file.parent / 'verdicts.json'}")
-    out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
 
 
 def _report_folder(out_file: Path) -> None:
     """Refuse a report's place that cannot be written (a file where a folder must be, no
-    permission) before the scan, and so before the audit trail records a report."""
-    above = next(p for p in out_file.absolute().parents if p.exists())
+    permission, a folder that cannot be made) before the scan, and so before the audit trail
+    records a report written there. Tried, not asked: its folders are made and a file is
+    written in it (`os.access` says yes to root for /proc/x, where nothing can be made); what
+    was made for the try is removed again, so a report refused later leaves nothing behind."""
+    folder = out_file.absolute().parent
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    above = folder.parents[len(missing) - 1] if missing else folder
     if not above.is_dir():
         raise fail(f"--out {out_file}: {above} is not a directory")
-    if not os.access(above, os.W_OK | os.X_OK):
-        raise fail(f"--out {out_file}: {above} is not writable")
+    try:
+        for p in reversed(missing):
+            p.mkdir()
+        with tempfile.TemporaryFile(dir=folder, prefix=".ketenherstel-"):
+            pass
+    except OSError as exc:
+        raise fail(f"--out {out_file}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        for p in missing:
+            with contextlib.suppress(OSError):  # another writer put something there since
+                p.rmdir()
 
 
 def _unread(entry: dict[str, Any]) -> str:
