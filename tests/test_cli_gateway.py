@@ -56,7 +56,15 @@ def test_scan_prints_findings_sessions_and_writes_json(tmp_path: Path) -> None:
     access.write_text(access_probe(15, "203.0.113.9"), encoding="latin-1")
     out_json = tmp_path / "findings.jsonl"
     code, out, err = run(
-        "gateway", "scan", str(log), str(access), "--sessions", "--json", str(out_json)
+        "gateway",
+        "scan",
+        "--as",
+        "soc-1",
+        str(log),
+        str(access),
+        "--sessions",
+        "--json",
+        str(out_json),
     )
     assert code == 0, err
     assert "2 files, 5 lines, 4 events, 1 lines not parsed" in out
@@ -69,15 +77,17 @@ def test_scan_prints_findings_sessions_and_writes_json(tmp_path: Path) -> None:
 
 
 def test_scan_refuses_bad_input(tmp_path: Path) -> None:
-    code, _, err = run("gateway", "scan", str(tmp_path / "missing.log"))
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(tmp_path / "missing.log"))
     assert code == 2 and "missing.log" in err
     log = tmp_path / "ns.log"
     log.write_text("x\n")
-    code, _, err = run("gateway", "scan", str(log), "--allow", "office")
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(log), "--allow", "office")
     assert code == 2 and "no network" in err
-    code, _, err = run("gateway", "scan", str(log), "--allow", "0.0.0.0/0")
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(log), "--allow", "0.0.0.0/0")
     assert code == 2 and "too wide to allow" in err  # as `gateway allow` refuses it
-    code, _, err = run("gateway", "scan", str(log), "--kill-time", "2025-07-17T20:00:00")
+    code, _, err = run(
+        "gateway", "scan", "--as", "soc-1", str(log), "--kill-time", "2025-07-17T20:00:00"
+    )
     assert code == 2 and "offset" in err
 
 
@@ -85,6 +95,8 @@ def test_listen_for_a_while_and_refuse_bad_addresses(tmp_path: Path) -> None:
     code, out, err = run(
         "gateway",
         "listen",
+        "--as",
+        "soc-1",
         "--udp",
         "127.0.0.1:0",
         "--tcp",
@@ -96,9 +108,11 @@ def test_listen_for_a_while_and_refuse_bad_addresses(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "listening on udp 127.0.0.1:" in out and "received 0 messages" in out
-    code, _, err = run("gateway", "listen", "--udp", "nowhere", "--for", "0.1")
+    code, _, err = run("gateway", "listen", "--as", "soc-1", "--udp", "nowhere", "--for", "0.1")
     assert code == 2 and "HOST:PORT" in err
-    code, _, err = run("gateway", "scan", str(tmp_path / "spool.log"), "--cef-to", "x")
+    code, _, err = run(
+        "gateway", "scan", "--as", "soc-1", str(tmp_path / "spool.log"), "--cef-to", "x"
+    )
     assert code == 2 and "HOST:PORT" in err
 
 
@@ -106,14 +120,16 @@ def test_triage_a_collection(tmp_path: Path) -> None:
     from tests.gateway.test_triage import TAMPERED, write_dir
 
     root = write_dir(tmp_path / "c", TAMPERED)
-    code, out, err = run("gateway", "triage", str(root), "--ecs", str(tmp_path / "t.jsonl"))
+    code, out, err = run(
+        "gateway", "triage", "--as", "soc-1", str(root), "--ecs", str(tmp_path / "t.jsonl")
+    )
     assert code == 0, err
     assert "triage-script-in-web-dir" in out and "triage-cron-nobody" in out
     assert len((tmp_path / "t.jsonl").read_text().splitlines()) >= 10
-    code, _, err = run("gateway", "triage", str(tmp_path / "missing.tgz"))
+    code, _, err = run("gateway", "triage", "--as", "soc-1", str(tmp_path / "missing.tgz"))
     assert code == 2 and "missing.tgz" in err
     (tmp_path / "empty").mkdir()
-    code, _, err = run("gateway", "triage", str(tmp_path / "empty"))
+    code, _, err = run("gateway", "triage", "--as", "soc-1", str(tmp_path / "empty"))
     assert code == 2 and "nothing to check" in err
 
 
@@ -125,12 +141,12 @@ def test_triage_findings_go_to_the_register_and_match_indicators(
     root = write_dir(tmp_path / "c", TAMPERED)
     iocs = tmp_path / "iocs.csv"
     iocs.write_text("type,value\npath,/var/netscaler/logon/themes/x.php\n")
-    code, out, err = run("gateway", "triage", str(root), "--indicators", str(iocs))
+    code, out, err = run("gateway", "triage", "--as", "soc-1", str(root), "--indicators", str(iocs))
     assert code == 0, err
     assert "indicator-match" in out
     new = int(out.split(" new findings in the register")[0].split()[-1])
     assert new >= 10 and len(_register.read_text().splitlines()) == new
-    code, out, err = run("gateway", "triage", str(root), "--indicators", str(iocs))
+    code, out, err = run("gateway", "triage", "--as", "soc-1", str(root), "--indicators", str(iocs))
     assert code == 0 and "0 new findings in the register" in out, err
 
 
@@ -139,12 +155,12 @@ def test_scan_and_triage_with_indicators(tmp_path: Path) -> None:
     iocs.write_text("type,value\nip,203.0.113.9\n")
     log = tmp_path / "access.log"
     log.write_text(access_probe(0, "203.0.113.9"), encoding="latin-1")
-    code, out, err = run("gateway", "scan", str(log), "--indicators", str(iocs))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(log), "--indicators", str(iocs))
     assert code == 0, err
     assert "indicator-match" in out
     bad = tmp_path / "bad.csv"
     bad.write_text("planet,mars\n")
-    code, _, err = run("gateway", "scan", str(log), "--indicators", str(bad))
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(log), "--indicators", str(bad))
     assert code == 2 and "bad.csv: row 1" in err
 
 
@@ -205,7 +221,15 @@ def test_scan_and_report_split_a_large_file_with_the_same_result(
     for workers in ("1", "2"):
         reg = tmp_path / f"register-{workers}.jsonl"
         code, out, err = run(
-            "gateway", "scan", str(log), "--workers", workers, "--register", str(reg)
+            "gateway",
+            "scan",
+            "--as",
+            "soc-1",
+            str(log),
+            "--workers",
+            workers,
+            "--register",
+            str(reg),
         )
         assert code == 0, err
         page = tmp_path / f"r{workers}" / "rapport.html"
@@ -224,7 +248,9 @@ def test_scan_and_report_split_a_large_file_with_the_same_result(
     assert len(merged) == 2  # the scan's and the report's
     for command in ("scan", "report"):
         reg = tmp_path / "untouched.jsonl"
-        code, _, err = run("gateway", command, str(log), "--workers", "0", "--register", str(reg))
+        code, _, err = run(
+            "gateway", command, str(log), "--as", "soc-1", "--workers", "0", "--register", str(reg)
+        )
         assert code == 2 and "--workers" in err and not reg.exists()
     assert "session-hijack" in said["1"][0]
 
@@ -254,9 +280,9 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
         + connstat(9, "7", "ann", "198.51.100.7", "192.0.2.44", "10.0.0.9:445"),
         encoding="latin-1",
     )
-    code, out, _ = run("gateway", "scan", str(log))
+    code, out, _ = run("gateway", "scan", "--as", "soc-1", str(log))
     assert code == 0 and "1 new findings in the register" in out
-    code, out, _ = run("gateway", "scan", str(log))
+    code, out, _ = run("gateway", "scan", "--as", "soc-1", str(log))
     assert "0 new findings" in out  # the same lines again: nothing twice
     from ketenherstel.gateway.register import Register
 
@@ -301,7 +327,7 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
         + connstat(109, "8", "ann", "198.51.100.7", "192.0.2.45", "10.0.0.9:445"),
         encoding="latin-1",
     )
-    code, out, _ = run("gateway", "scan", str(log2))
+    code, out, _ = run("gateway", "scan", "--as", "soc-1", str(log2))
     assert "session-hijack" not in out  # the allowlist came from the register
     code, _, err = run("gateway", "allow", "x", "--reason", "r", "--until", SOON, "--as", "a")
     assert code == 2 and "no network" in err
@@ -322,7 +348,7 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
     code, out, _ = run("gateway", "allowlist")
     assert "withdrawn by soc-2" in out
     log3 = _hijacked(tmp_path / "ns3.log", sid="9", to="192.0.2.46")
-    code, out, _ = run("gateway", "scan", str(log3))
+    code, out, _ = run("gateway", "scan", "--as", "soc-1", str(log3))
     assert "session-hijack" in out  # withdrawn: the move counts again
 
 
@@ -331,7 +357,7 @@ def test_reading_the_findings_is_audited_as_the_api_does_and_needs_a_name_and_a_
 ) -> None:
     """Findings name addresses and users: each listing is in the store's audit trail
     (gateway-findings-read, who, which status); without --as or a store nothing is listed."""
-    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(_hijacked(tmp_path / "ns.log")))
     assert code == 0 and "1 new findings in the register" in out, err
     store = made(str(tmp_path / "k.db"))
     code, out, err = run("gateway", "findings", "--as", "soc-1", "--store", store)
@@ -381,7 +407,7 @@ def test_a_decision_is_audited_as_the_apis_is_and_a_refused_one_changes_nothing(
     """`gateway decide` moved a finding with no record in the store's audit trail, where the
     API's decision route keeps one: now gateway-finding-decided, who, the finding's id and its
     new status (the reason, which may name someone, stays in the register)."""
-    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(_hijacked(tmp_path / "ns.log")))
     assert code == 0 and "1 new findings in the register" in out, err
     from ketenherstel.gateway.register import Register
 
@@ -466,10 +492,12 @@ def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "ns.log").write_text(login(0, "1", "ann", "198.51.100.7"), encoding="latin-1")
-    code, out, err = run("gateway", "follow", str(logs), "--for", "0", "--interval", "0.1")
+    code, out, err = run(
+        "gateway", "follow", "--as", "soc-1", str(logs), "--for", "0", "--interval", "0.1"
+    )
     assert code == 0, err
     assert "read 1 lines from 1 files" in out
-    code, _, err = run("gateway", "follow", str(tmp_path / "nope"), "--for", "0")
+    code, _, err = run("gateway", "follow", "--as", "soc-1", str(tmp_path / "nope"), "--for", "0")
     assert code == 2 and "not a directory" in err
 
 
@@ -481,9 +509,11 @@ def test_follow_with_a_relative_directory_names_files_as_a_scan_does(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "logs").mkdir()
     _hijacked(tmp_path / "logs" / "ns.log")
-    code, _, err = run("gateway", "follow", "logs", "--for", "0", "--interval", "0.1")
+    code, _, err = run(
+        "gateway", "follow", "--as", "soc-1", "logs", "--for", "0", "--interval", "0.1"
+    )
     assert code == 0, err
-    code, _, err = run("gateway", "scan", str(tmp_path / "logs" / "ns.log"))
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(tmp_path / "logs" / "ns.log"))
     assert code == 0, err
     findings = [json.loads(x) for x in _register.read_text().splitlines()]
     evidence = [r["finding"]["evidence"][0] for r in findings if "finding" in r]
@@ -494,7 +524,17 @@ def test_refused_follow_and_listen_leave_no_files_behind(tmp_path: Path) -> None
     import socket
 
     ecs = tmp_path / "soc.jsonl"
-    code, _, err = run("gateway", "follow", str(tmp_path / "nope"), "--for", "0", "--ecs", str(ecs))
+    code, _, err = run(
+        "gateway",
+        "follow",
+        "--as",
+        "soc-1",
+        str(tmp_path / "nope"),
+        "--for",
+        "0",
+        "--ecs",
+        str(ecs),
+    )
     assert code == 2 and "not a directory" in err and not ecs.exists()
     spool = tmp_path / "spool.log"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
@@ -502,12 +542,14 @@ def test_refused_follow_and_listen_leave_no_files_behind(tmp_path: Path) -> None
         taken.listen()
         port = taken.getsockname()[1]
         code, _, err = run(
-            "gateway", "listen", "--udp", "", "--tcp", f"127.0.0.1:{port}", "--for", "0.1",
-            "--spool", str(spool), "--ecs", str(ecs),
+            "gateway", "listen", "--as", "soc-1", "--udp", "", "--tcp", f"127.0.0.1:{port}",
+            "--for", "0.1", "--spool", str(spool), "--ecs", str(ecs),
         )  # fmt: skip
     assert code == 2 and f"cannot listen on tcp 127.0.0.1:{port}" in err
     assert not ecs.exists() and not spool.exists()
-    code, _, err = run("gateway", "listen", "--udp", "127.0.0.1:0", "--spool", str(tmp_path))
+    code, _, err = run(
+        "gateway", "listen", "--as", "soc-1", "--udp", "127.0.0.1:0", "--spool", str(tmp_path)
+    )
     assert code == 2 and "is a directory" in err
 
 
@@ -530,7 +572,7 @@ def test_follow_sends_each_finding_to_the_register_ecs_and_a_cef_collector(
         collector.settimeout(5)
         port = collector.getsockname()[1]
         code, out, err = run(
-            "gateway", "follow", str(logs), "--for", "0", "--interval", "0.1",
+            "gateway", "follow", "--as", "soc-1", str(logs), "--for", "0", "--interval", "0.1",
             "--ecs", str(ecs), "--cef-to", f"127.0.0.1:{port}",
         )  # fmt: skip
         assert code == 0, err
@@ -542,10 +584,20 @@ def test_follow_sends_each_finding_to_the_register_ecs_and_a_cef_collector(
     registered = [json.loads(x) for x in _register.read_text().splitlines()]
     assert [r["finding"]["rule"] for r in registered if "finding" in r] == ["session-hijack"]
     assert "session-hijack (high)" in out
-    code, _, err = run("gateway", "follow", str(logs), "--for", "0", "--cef-to", "nowhere")
+    code, _, err = run(
+        "gateway", "follow", "--as", "soc-1", str(logs), "--for", "0", "--cef-to", "nowhere"
+    )
     assert code == 2 and "HOST:PORT" in err
     code, _, err = run(
-        "gateway", "follow", str(logs), "--for", "0", "--ecs", str(tmp_path / "no" / "x.jsonl")
+        "gateway",
+        "follow",
+        "--as",
+        "soc-1",
+        str(logs),
+        "--for",
+        "0",
+        "--ecs",
+        str(tmp_path / "no" / "x.jsonl"),
     )
     assert code == 2 and "--ecs" in err
 
@@ -557,10 +609,12 @@ def test_scan_with_a_users_sigma_rules(tmp_path: Path) -> None:
     rules.write_text(USER_RULES, encoding="utf-8")
     log = tmp_path / "ns.log"
     log.write_text(login(0, "1", "ann", "198.51.100.7", agent="curl/8.0"), encoding="latin-1")
-    code, out, err = run("gateway", "scan", str(log), "--sigma", str(rules))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(log), "--sigma", str(rules))
     assert code == 0, err
     assert "scripted-login" in out
-    code, _, err = run("gateway", "scan", str(log), "--sigma", str(tmp_path / "none.yml"))
+    code, _, err = run(
+        "gateway", "scan", "--as", "soc-1", str(log), "--sigma", str(tmp_path / "none.yml")
+    )
     assert code == 2 and "none.yml" in err
 
 
@@ -573,7 +627,7 @@ def test_an_attackers_markup_in_the_logs_is_printed_as_text(tmp_path: Path) -> N
         + connstat(9, "7", "ev[/il]@om.nl", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
         encoding="latin-1",
     )
-    code, out, err = run("gateway", "scan", str(log), "--sessions")
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(log), "--sessions")
     assert code == 0, err
     assert "ev[/il]@om.nl" in out and "session-hijack" in out
     code, out, err = run(
@@ -587,11 +641,13 @@ def test_scan_refuses_an_output_it_cannot_write_before_keeping_anything(
     tmp_path: Path, _register: Path
 ) -> None:
     log = _hijacked(tmp_path / "ns.log")
-    code, _, err = run("gateway", "scan", str(log), "--json", str(tmp_path / "no" / "x.json"))
+    code, _, err = run(
+        "gateway", "scan", "--as", "soc-1", str(log), "--json", str(tmp_path / "no" / "x.json")
+    )
     assert code == 2 and "--json" in err and "no directory" in err
-    code, _, err = run("gateway", "scan", str(log), "--ecs", str(tmp_path))
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(log), "--ecs", str(tmp_path))
     assert code == 2 and "--ecs" in err and "is a directory" in err
-    code, _, err = run("gateway", "triage", str(tmp_path), "--ecs", str(tmp_path))
+    code, _, err = run("gateway", "triage", "--as", "soc-1", str(tmp_path), "--ecs", str(tmp_path))
     assert code == 2 and "is a directory" in err
     code, _, err = run("gateway", "report", "--as", "soc-1", str(log), "--out", str(tmp_path))
     assert code == 2 and "is a directory" in err
@@ -603,13 +659,13 @@ def test_a_finding_is_registered_once_however_the_path_is_typed(
 ) -> None:
     (tmp_path / "in").mkdir()
     log = _hijacked(tmp_path / "in" / "ns.log")
-    code, out, err = run("gateway", "scan", str(log))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(log))
     assert code == 0 and "1 new findings" in out, err
     monkeypatch.chdir(tmp_path / "in")
-    code, out, err = run("gateway", "scan", "ns.log")
+    code, out, err = run("gateway", "scan", "--as", "soc-1", "ns.log")
     assert code == 0 and "0 new findings" in out, err
     monkeypatch.chdir(tmp_path)
-    code, out, err = run("gateway", "scan", "in/../in/ns.log")
+    code, out, err = run("gateway", "scan", "--as", "soc-1", "in/../in/ns.log")
     assert code == 0 and "0 new findings" in out, err
 
 
@@ -643,7 +699,9 @@ def test_every_line_not_parsed_is_kept_with_file_and_offset(tmp_path: Path, work
     lines = [f"garbage line {i}\n" for i in range(1500)]
     log.write_text(good + "".join(lines), encoding="latin-1")
     out_json = tmp_path / "g.jsonl"
-    code, out, err = run("gateway", "scan", str(log), "--json", str(out_json), "--workers", workers)
+    code, out, err = run(
+        "gateway", "scan", "--as", "soc-1", str(log), "--json", str(out_json), "--workers", workers
+    )
     assert code == 0, err
     assert "1,500 lines not parsed (each kept with file and offset, the first 1,000 with" in out
     kept = [
@@ -678,12 +736,13 @@ def test_stopped_by_its_service_manager_it_still_reports_the_session_findings(
     logs = tmp_path / "logs"
     logs.mkdir()
     if command == "follow":
-        args = ["follow", str(logs), "--interval", "0.2"]
+        args = ["follow", str(logs), "--as", "soc-1", "--interval", "0.2"]
     else:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        args = ["listen", "--udp", "", "--tcp", f"127.0.0.1:{port}", "--spool", str(tmp_path / "s")]
+        args = ["listen", "--as", "soc-1", "--udp", "", "--tcp", f"127.0.0.1:{port}"]
+        args += ["--spool", str(tmp_path / "s")]
     proc = subprocess.Popen(
         [sys.executable, "-m", "ketenherstel.cli", "gateway", *args, "--register", str(register)],
         stdout=subprocess.PIPE,
@@ -724,12 +783,12 @@ def test_triage_refuses_a_listing_or_ncsc_output_it_cannot_read(
 
     ecs = tmp_path / "t.jsonl"
     root = write_dir(tmp_path / "c", {**TAMPERED, "listing.txt": b"-rw-r--r-- 1 root x\n"})
-    code, out, err = run("gateway", "triage", str(root), "--ecs", str(ecs))
+    code, out, err = run("gateway", "triage", "--as", "soc-1", str(root), "--ecs", str(ecs))
     assert code == 2 and out == ""
     assert f"{(root / 'listing.txt').resolve()}: no line in the listing's format" in err
     assert "%p|%u|%g|%m|%T@|%C@|%s" in err and len(err.strip().splitlines()) == 1
     root = write_dir(tmp_path / "d", {"custom_checks.log": b"hello\n"})
-    code, out, err = run("gateway", "triage", str(root), "--ecs", str(ecs))
+    code, out, err = run("gateway", "triage", "--as", "soc-1", str(root), "--ecs", str(ecs))
     assert code == 2 and "custom_checks.log: not the output of NCSC-NL's check script" in err
     assert not ecs.exists() and not _register.exists()
 
@@ -779,14 +838,16 @@ def test_scan_refuses_input_of_which_no_line_is_a_log_line(tmp_path: Path, _regi
     empty.write_bytes(b"")
     ecs = tmp_path / "ecs.jsonl"
     for given in ([garbage], [empty], [garbage, empty]):
-        code, out, err = run("gateway", "scan", *map(str, given), "--ecs", str(ecs))
+        code, out, err = run(
+            "gateway", "scan", "--as", "soc-1", *map(str, given), "--ecs", str(ecs)
+        )
         assert code == 2 and "findings" not in out, out
         assert len(err.strip().splitlines()) == 1 and "nothing scanned" in err
         assert not _register.exists() and not ecs.exists()
     assert f"{garbage}: none of its 41 lines is a NetScaler log line" in err
     assert f"{empty}: empty" in err
     log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
-    code, out, err = run("gateway", "scan", str(garbage), str(log))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(garbage), str(log))
     assert code == 0, err
     assert f"{garbage}: none of its 41 lines is a NetScaler log line" in out
     assert "session-hijack" in out
@@ -801,7 +862,7 @@ def test_scan_warns_of_an_assumed_date_order_only_for_native_dates_read_either_w
     empty.write_text("")
     native = tmp_path / "ns.log"
     native.write_text(login(0, "7", "ann", "198.51.100.7"), encoding="latin-1")  # 07/10/2025
-    code, out, err = run("gateway", "scan", str(access), str(empty), str(native))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(access), str(empty), str(native))
     assert code == 0, err
     warned = [line for line in out.splitlines() if "no date in it has a day above 12" in line]
     assert len(warned) == 1 and warned[0].startswith(f"{native}:")
@@ -838,8 +899,8 @@ def test_a_register_that_cannot_be_written_is_one_line_and_nothing_else_is_writt
     page = tmp_path / "out" / "rapport.html"
     log = str(_hijacked(tmp_path / "ns.log"))
     args = {
-        "scan": [log, "--json", str(tmp_path / "f.jsonl"), "--ecs", str(ecs)],
-        "triage": [str(write_dir(tmp_path / "c", TAMPERED)), "--ecs", str(ecs)],
+        "scan": [log, "--as", "soc-1", "--json", str(tmp_path / "f.jsonl"), "--ecs", str(ecs)],
+        "triage": [str(write_dir(tmp_path / "c", TAMPERED)), "--as", "soc-1", "--ecs", str(ecs)],
         "report": [log, "--as", "soc-1", "--out", str(page)],
     }[command]
     code, out, err = run("gateway", command, *args, "--register", str(register))
@@ -863,7 +924,7 @@ def test_a_running_watch_stops_at_a_register_it_cannot_write_with_one_line(
     _hijacked(logs / "ns.log")
     ecs = tmp_path / "soc.jsonl"
     code, _, err = run(
-        "gateway", "follow", str(logs), "--for", "0.3", "--interval", "0.1",
+        "gateway", "follow", "--as", "soc-1", str(logs), "--for", "0.3", "--interval", "0.1",
         "--register", str(register), "--ecs", str(ecs),
     )  # fmt: skip
     assert code == 2 and "Traceback" not in err, err
@@ -889,7 +950,7 @@ def test_a_listener_stops_at_a_register_it_cannot_write_with_one_line(tmp_path: 
     ecs = tmp_path / "soc.jsonl"
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "ketenherstel.cli", "gateway", "listen",
+            sys.executable, "-m", "ketenherstel.cli", "gateway", "listen", "--as", "soc-1",
             "--udp", f"127.0.0.1:{port}", "--spool", str(tmp_path / "spool.log"),
             "--for", "60", "--register", str(register), "--ecs", str(ecs),
         ],
@@ -919,8 +980,8 @@ def test_a_register_name_the_system_cannot_look_up_is_one_line(tmp_path: Path) -
     """A register's name longer than the file system takes was a traceback from looking it
     up; now one line naming it, before anything is read."""
     register = tmp_path / ("r" * 300)
-    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")), "--register",
-                         str(register))  # fmt: skip
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(_hijacked(tmp_path / "ns.log")),
+                         "--register", str(register))  # fmt: skip
     assert code == 2 and "Traceback" not in err, err
     assert " ".join(err.split()).startswith(f"error: register {register}: ")
     assert "findings" not in out
@@ -1020,7 +1081,7 @@ def test_a_reason_or_a_name_with_a_control_character_or_too_long_is_refused_and_
     the system refuses them, and nothing is kept or audited."""
     from ketenherstel.gateway.register import Register
 
-    code, out, err = run("gateway", "scan", str(_hijacked(tmp_path / "ns.log")))
+    code, out, err = run("gateway", "scan", "--as", "soc-1", str(_hijacked(tmp_path / "ns.log")))
     assert code == 0, err
     code, _, err = run(
         "gateway", "allow", "192.0.2.0/24", "--reason", "office", "--until", SOON, "--as", "a"
@@ -1075,7 +1136,7 @@ def test_a_kill_time_outside_the_dates_taken_here_is_refused(
     log = str(_hijacked(tmp_path / "ns.log"))
     page = tmp_path / "out" / "rapport.html"
     for args in (
-        ["scan", log],
+        ["scan", log, "--as", "soc-1"],
         ["report", log, "--as", "soc-1", "--out", str(page)],
     ):
         code, out, err = run("gateway", *args, "--kill-time", moment)
@@ -1084,7 +1145,9 @@ def test_a_kill_time_outside_the_dates_taken_here_is_refused(
         assert f"--kill-time {moment!r}: {says} the dates taken here" in said
         assert "(2000-01-01 to 2199-12-31 UTC)" in said
         assert not _register.exists() and not page.parent.exists()
-    code, out, err = run("gateway", "scan", log, "--kill-time", "2000-01-01T00:00:00Z")
+    code, out, err = run(
+        "gateway", "scan", "--as", "soc-1", log, "--kill-time", "2000-01-01T00:00:00Z"
+    )
     assert code == 0, err
 
 
@@ -1153,3 +1216,106 @@ def test_a_report_place_that_cannot_be_written_is_refused_before_the_audit_trail
     assert _audited(store, "gateway-report-write-failed") == [
         ("soc-1", "*", f"{deep}: No space left on device")
     ]
+
+
+def test_scan_and_triage_are_audited_and_need_a_name_and_a_store_as_report_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gateway scan` and `gateway triage` printed accounts (ann@om.nl), client addresses and
+    the session ledger, kept findings and wrote --json/--ecs with no --as, no store and no
+    audit record, while `findings` and `report` (the same data) were audited; `scan --allow`
+    cleared hijacks into a network unaudited while `gateway allow` is audited. Both now need
+    --as and a store (its register the default) and write gateway-scan / gateway-triage before
+    anything is shown or written: counts, file names and --allow's networks, never a user or
+    an address of the findings. Refused, they show, keep, write and record nothing."""
+    from tests.gateway.test_triage import TAMPERED, write_dir
+
+    monkeypatch.delenv("KETENHERSTEL_GATEWAY_REGISTER")  # the store's register, by default
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    register = tmp_path / "k.gateway-register.jsonl"
+    log = str(_hijacked(tmp_path / "ns.log", "ann@om.nl"))
+    out_json, ecs = tmp_path / "f.jsonl", tmp_path / "e.jsonl"
+    collection = str(write_dir(tmp_path / "c", TAMPERED))
+    for command, args, code_wanted, said in [
+        ("scan", (log, "--sessions"), 2, "Missing option '--as'"),
+        ("scan", (log, "--as", " "), 2, "--as: a scan shows users and addresses"),
+        ("scan", (log, "--as", "a\x1bb"), 2, "--as: a name holds no control"),
+        ("scan", (log, "--as", "soc-1", "--store", f"{tmp_path}/no.db"), 1, "no store"),
+        ("scan", (log, "--as", "soc-1", "--allow", "0.0.0.0/0"), 2, "too wide to allow"),
+        ("triage", (collection,), 2, "Missing option '--as'"),
+        ("triage", (collection, "--as", ""), 2, "--as: a triage shows what the appliance"),
+        ("triage", (collection, "--as", "soc-1", "--store", f"{tmp_path}/no.db"), 1, "no store"),
+    ]:  # fmt: skip
+        code, out, err = run(
+            "gateway", command, *args, "--json" if command == "scan" else "--ecs",
+            str(out_json if command == "scan" else ecs),
+        )  # fmt: skip
+        assert code == code_wanted and said in " ".join(err.split()), (args, err)
+        assert "ann@om.nl" not in out and "203.0.113" not in out and "triage-" not in out
+        assert not register.exists() and not out_json.exists() and not ecs.exists()
+        assert not (tmp_path / "no.db").exists()
+    assert _audited(store, "gateway-scan") == _audited(store, "gateway-triage") == []
+    code, out, err = run(
+        "gateway", "scan", log, "--as", " soc-1 ", "--sessions", "--allow", "192.0.2.9/24",
+        "--json", str(out_json), "--ecs", str(ecs),
+    )  # fmt: skip
+    assert code == 0 and "ann@om.nl" in out, err
+    assert f"1 new findings in the register {register}" in out
+    assert _audited(store, "gateway-scan") == [
+        (
+            "soc-1",
+            "1 file",
+            f"1 findings, 1 sessions (listed); --json {out_json}; --ecs {ecs}; "
+            "--allow 192.0.2.0/24",
+        )
+    ]
+    code, out, err = run("gateway", "triage", collection, "--as", "soc-2")
+    assert code == 0 and "triage-" in out, err
+    [(who, what, detail)] = _audited(store, "gateway-triage")
+    assert (who, what) == ("soc-2", str(Path(collection).resolve()))
+    assert re.fullmatch(r"\d+ artefacts, \d+ findings", detail), detail
+    other = made(f"sqlite:///{tmp_path}/other.db")
+    code, out, err = run("gateway", "scan", log, "--as", "soc-3", "--store", other)
+    assert code == 0 and f"in the register {tmp_path}/other.gateway-register.jsonl" in out, err
+    assert _audited(other, "gateway-scan") == [("soc-3", "1 file", "1 findings, 1 sessions")]
+    trail = str(_audited(store, "gateway-scan") + _audited(store, "gateway-triage"))
+    assert not any(x in trail for x in ("ann", "198.51.100", "203.0.113"))
+
+
+def test_a_running_watch_is_audited_at_its_start_and_needs_a_name_and_a_store(
+    tmp_path: Path, _register: Path
+) -> None:
+    """`gateway follow` and `gateway listen` print each finding (users, addresses) as it comes
+    and ran with no --as, no store and no audit record. They run as services, so their start
+    is audited (gateway-follow-started, gateway-listen-started: who, what it watches, where
+    findings go); refused, they read, keep and record nothing."""
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _hijacked(logs / "ns.log", "ann@om.nl")
+    spool = tmp_path / "spool.log"
+    follow = ("follow", str(logs), "--for", "0", "--interval", "0.1")
+    listen = ("listen", "--udp", "127.0.0.1:0", "--for", "0.1", "--spool", str(spool))
+    for args, code_wanted, said in [
+        (follow, 2, "Missing option '--as'"),
+        ((*follow, "--as", " "), 2, "--as: a watch shows users and addresses"),
+        ((*follow, "--as", "a", "--store", f"{tmp_path}/no.db"), 1, "no store"),
+        (listen, 2, "Missing option '--as'"),
+        ((*listen, "--as", "\x07"), 2, "--as: a name holds no control"),
+        ((*listen, "--as", "a", "--store", f"{tmp_path}/no.db"), 1, "no store"),
+    ]:
+        code, out, err = run("gateway", *args)
+        assert code == code_wanted and said in " ".join(err.split()), (args, err)
+        assert "ann@om.nl" not in out and not _register.exists() and not spool.exists()
+    assert _audited(store, "gateway-follow-started") == []
+    assert _audited(store, "gateway-listen-started") == []
+    code, out, err = run("gateway", *follow, "--as", "soc-1", "--ecs", str(tmp_path / "e.jsonl"))
+    assert code == 0 and "session-hijack" in out and "ann@om.nl" in out, err
+    assert _audited(store, "gateway-follow-started") == [
+        ("soc-1", str(logs), f"pattern *; --ecs {tmp_path / 'e.jsonl'}")
+    ]
+    code, out, err = run("gateway", *listen, "--as", "soc-2", "--allow", "192.0.2.0/24")
+    assert code == 0 and "listening on udp 127.0.0.1:" in out, err
+    [(who, where, detail)] = _audited(store, "gateway-listen-started")
+    assert who == "soc-2" and re.fullmatch(r"udp 127\.0\.0\.1:\d+", where), where
+    assert detail == f"spool {spool}; --allow 192.0.2.0/24"

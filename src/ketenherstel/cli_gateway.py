@@ -48,7 +48,14 @@ from ketenherstel.gateway.verdict import (
     verdicts,
     write_reports,
 )
-from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch, load_rules
+from ketenherstel.gateway.watch import (
+    Finding,
+    GatewayInputError,
+    ScanResult,
+    Watch,
+    allowed_network,
+    load_rules,
+)
 
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
@@ -112,12 +119,9 @@ def _audit(rt: Runtime, actor: str, action: str, obj: str, detail: str = "") -> 
     rt.store.audit(AuditRecord(rt.exchange.clock(), actor, action, obj, detail))
 
 
-def _register(path: Path | None) -> Register:
-    from ketenherstel.settings import Settings
-
-    where = path or Path(Settings.from_env().gateway_register_location())
+def _register(path: Path) -> Register:
     try:
-        return Register(where)
+        return Register(path)
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
 
@@ -191,6 +195,14 @@ WorkersOpt = Annotated[
 @gateway_app.command("scan")
 def scan_cmd(
     files: Annotated[list[Path], typer.Argument(help="Log files, plain or gzip")],
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Who runs the scan (its findings name users and addresses; kept in the "
+            "store's audit trail)",
+        ),
+    ],
     allow: Annotated[
         list[str] | None,
         typer.Option("--allow", help="A network a session may move to (CIDR), repeatable"),
@@ -229,40 +241,53 @@ def scan_cmd(
             help="Send the findings as CEF over syslog: HOST:PORT (UDP) or HOST:PORT/tcp",
         ),
     ] = None,
+    store: StoreOpt = None,
 ) -> None:
-    """Scan logs: session ledger and every detection, with evidence."""
+    """Scan logs: session ledger and every detection, with evidence. Findings and sessions
+    name users and addresses, and --allow clears hijacks into a network, so each scan is
+    audited in the store before anything is shown or written (gateway-scan: how many files,
+    findings and sessions, the files and collector written to, the networks --allow gave)."""
     killed = _moment(kill_time, "--kill-time") if kill_time else None
+    who = _who(actor, "a scan shows users and addresses; it needs the name of who runs it")
     writable_output(json_out, "--json")
     writable_output(ecs, "--ecs")
     files = _resolved(files)
     try:
         target = SyslogTarget.parse(cef_to) if cef_to else None
+        given = [str(allowed_network(n, "--allow ")) for n in allow or []]
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
-    try:
-        iocs = load_indicators(indicators or [])
-        kept = _register(register)
-        allowed = [*(allow or []), *kept.allowed_networks()]
-        loaded = load_rules(rules, sigma or [])
-        asn_table = load_asn_table(asn) if asn else None
-        watch = Watch(loaded, allow=allowed, kill_time=killed, indicators=iocs, asn=asn_table)
-        _scan_with_progress(watch, files, workers)
-        result = watch.finish()
-    except GatewayInputError as exc:
-        raise fail(str(exc)) from None
-    if not result.events:
-        # Not one line read: "0 findings" would read as a clean gateway.
-        raise fail(
-            "; ".join(_unread(entry) for entry in result.files) + "; nothing scanned, nothing "
-            "written"
+    with local_runtime(store) as rt:
+        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        try:
+            iocs = load_indicators(indicators or [])
+            allowed = [*given, *kept.allowed_networks()]
+            loaded = load_rules(rules, sigma or [])
+            asn_table = load_asn_table(asn) if asn else None
+            watch = Watch(loaded, allow=allowed, kill_time=killed, indicators=iocs, asn=asn_table)
+            _scan_with_progress(watch, files, workers)
+            result = watch.finish()
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        if not result.events:
+            # Not one line read: "0 findings" would read as a clean gateway.
+            raise fail(
+                "; ".join(_unread(entry) for entry in result.files) + "; nothing scanned, "
+                "nothing written"
+            )
+        try:
+            new = kept.add(result.findings)
+        except GatewayInputError as exc:  # nothing else written yet: no --json, --ecs, CEF
+            raise fail(str(exc)) from None
+        # Recorded before a user or an address is shown or written.
+        counts = f"{len(result.findings)} findings, {len(result.sessions)} sessions" + (
+            " (listed)" if sessions else ""
         )
+        done = [counts, *_sent_to(json_out=json_out, ecs=ecs, target=target, allow=given)]
+        _audit(rt, who, "gateway-scan", _files(len(files)), "; ".join(done))
     for entry in result.files:
         if entry["lines"] and not entry["events"]:
             out.print(f"{_unread(entry)}: counted as not parsed", style="yellow", highlight=False)
-    try:
-        new = kept.add(result.findings)
-    except GatewayInputError as exc:  # nothing else is written yet: no --json, no --ecs, no CEF
-        raise fail(str(exc)) from None
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
     out.print(
         f"{len(result.files)} files, {result.lines:,} lines, {result.events:,} events, "
@@ -324,6 +349,32 @@ def scan_cmd(
     _export(result.findings, ecs, target)
 
 
+def _files(n: int) -> str:
+    return f"{n} file{'' if n == 1 else 's'}"
+
+
+def _sent_to(
+    *,
+    json_out: Path | None = None,
+    ecs: Path | None = None,
+    target: SyslogTarget | None = None,
+    allow: list[str] | None = None,
+) -> list[str]:
+    """What an audit record of a scan or a watch says of where its findings go and which
+    networks it was told to allow: file names, the SOC's collector and networks, never a
+    user or an address of the findings."""
+    said = [
+        f"{option} {path.absolute()}"
+        for option, path in (("--json", json_out), ("--ecs", ecs))
+        if path
+    ]
+    if target is not None:
+        said.append(f"--cef-to {target.host}:{target.port}/{target.protocol}")
+    if allow:
+        said.append(f"--allow {', '.join(allow)}")
+    return said
+
+
 def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | None) -> None:
     if ecs is not None:
         with ecs.open("wb") as fh:
@@ -347,6 +398,9 @@ class _Outlet:
     def __init__(self, kept: Register, ecs: Path | None, target: SyslogTarget | None) -> None:
         self.kept, self.target = kept, target
         self.sent: set[str] = set()
+        # Findings held until the watch's start is in the audit trail (`release`): a listener
+        # may receive a message while it is still binding its second port.
+        self.held: list[Finding] | None = []
         self.failed: GatewayInputError | None = None
         self.on_failure: Callable[[], object] = lambda: None
         # Checked now, opened at the first finding: a command refused later (no directory, a
@@ -364,7 +418,16 @@ class _Outlet:
                 raise fail(f"--ecs {self.ecs_path}: {exc.strerror or exc}") from None
         return self.ecs
 
+    def release(self) -> None:
+        """The start is audited: what was held, and from now on each finding, goes out."""
+        held, self.held = self.held or [], None
+        for f in held:
+            self(f)
+
     def __call__(self, f: Finding) -> None:
+        if self.held is not None:
+            self.held.append(f)
+            return
         ident = finding_id(f)
         if ident in self.sent or self.failed is not None:
             return
@@ -579,6 +642,14 @@ def triage_cmd(
     collection: Annotated[
         Path, typer.Argument(help="What a responder collected: a directory or a tar(.gz)")
     ],
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Who runs the triage (its findings may name users and addresses; kept in the "
+            "store's audit trail)",
+        ),
+    ],
     ecs: Annotated[
         Path | None, typer.Option("--ecs", help="ECS JSON Lines of the findings")
     ] = None,
@@ -591,32 +662,44 @@ def triage_cmd(
         str | None,
         typer.Option("--cef-to", help="Send the findings as CEF: HOST:PORT (UDP) or HOST:PORT/tcp"),
     ] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Check an appliance's file listing, collected files, configuration and crontabs, and
-    import NCSC-NL's check script output; the findings go into the register as a scan's do."""
+    import NCSC-NL's check script output; the findings go into the register as a scan's do,
+    and the triage is audited in the store as a scan is, before anything is shown or written
+    (gateway-triage: the collection, how many artefacts and findings, where they were sent)."""
+    who = _who(actor, "a triage shows what the appliance kept; it needs the name of who runs it")
     writable_output(ecs, "--ecs")
     try:
         target = SyslogTarget.parse(cef_to) if cef_to else None
-        iocs = load_indicators(indicators or []) if indicators else None
-        kept = _register(register)
-        artefacts, findings = triage_path(collection.resolve(), iocs)
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
-    if not checkable(artefacts):
-        raise fail(
-            f"{collection}: nothing to check in it ({len(artefacts)} files; expected a "
-            "listing.txt, rc.netscaler, httpd.conf, crontabs, custom_checks.log or files from "
-            "the appliance's web directories)"
-        )
+    with local_runtime(store) as rt:
+        try:
+            iocs = load_indicators(indicators or []) if indicators else None
+            kept = _register(register or Path(rt.settings.gateway_register_location()))
+            artefacts, findings = triage_path(collection.resolve(), iocs)
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        if not checkable(artefacts):
+            raise fail(
+                f"{collection}: nothing to check in it ({len(artefacts)} files; expected a "
+                "listing.txt, rc.netscaler, httpd.conf, crontabs, custom_checks.log or files "
+                "from the appliance's web directories)"
+            )
+        try:
+            new = kept.add(findings)
+        except GatewayInputError as exc:  # nothing else is written yet: no --ecs, no CEF
+            raise fail(str(exc)) from None
+        # Recorded before a finding is shown or sent on.
+        done = [f"{len(artefacts)} artefacts, {len(findings)} findings"]
+        done += _sent_to(ecs=ecs, target=target)
+        _audit(rt, who, "gateway-triage", str(collection.resolve()), "; ".join(done))
     out.print(f"{len(artefacts)} artefacts read, {len(findings)} findings", highlight=False)
     table = Table("rule", "confidence", "evidence", "detail")
     for f in findings:
         table.add_row(f.rule, f.confidence, str(f.evidence[0]), f.detail[:80])
     out.print(table)
-    try:
-        new = kept.add(findings)
-    except GatewayInputError as exc:  # nothing else is written yet: no --ecs, no CEF
-        raise fail(str(exc)) from None
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
     _export(findings, ecs, target)
 
@@ -625,6 +708,14 @@ def triage_cmd(
 def follow_cmd(
     directory: Annotated[
         Path, typer.Argument(help="A log directory (new lines are read as they come)")
+    ],
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Who starts the watch (it names users and addresses; kept in the store's "
+            "audit trail)",
+        ),
     ],
     pattern: Annotated[str, typer.Option("--pattern", help="Which files, e.g. 'ns.log*'")] = "*",
     interval: Annotated[
@@ -637,21 +728,31 @@ def follow_cmd(
     register: RegisterOpt = None,
     ecs: EcsOpt = None,
     cef_to: CefOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Follow a log directory as it grows (rotation included) and report findings as they
-    happen: into the register, and to the SOC with --ecs and --cef-to."""
-    kept = _register(register)
-    try:
-        target = SyslogTarget.parse(cef_to) if cef_to else None
-        watch = Watch(load_rules(), allow=[*(allow or []), *kept.allowed_networks()])
-    except GatewayInputError as exc:
-        raise fail(str(exc)) from None
-    found = _Outlet(kept, ecs, target)
-    try:
-        follower = Follower(watch, directory, pattern=pattern, on_finding=found)
-    except GatewayInputError as exc:
-        found.close([])
-        raise fail(str(exc)) from None
+    happen: into the register, and to the SOC with --ecs and --cef-to. Its findings name users
+    and addresses, so its start is audited in the store before it reads a line
+    (gateway-follow-started: the directory and pattern, where findings go, --allow's
+    networks); the store is not held open while it runs."""
+    who = _who(actor, "a watch shows users and addresses; it needs the name of who starts it")
+    with local_runtime(store) as rt:
+        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        try:
+            target = SyslogTarget.parse(cef_to) if cef_to else None
+            given = [str(allowed_network(n, "--allow ")) for n in allow or []]
+            watch = Watch(load_rules(), allow=[*given, *kept.allowed_networks()])
+        except GatewayInputError as exc:
+            raise fail(str(exc)) from None
+        found = _Outlet(kept, ecs, target)
+        try:
+            follower = Follower(watch, directory, pattern=pattern, on_finding=found)
+        except GatewayInputError as exc:
+            found.close([])
+            raise fail(str(exc)) from None
+        done = [f"pattern {pattern}", *_sent_to(ecs=ecs, target=target, allow=given)]
+        _audit(rt, who, "gateway-follow-started", str(follower.directory), "; ".join(done))
+    found.release()
     out.print(f"following {directory} ({pattern}) every {interval:g} s", highlight=False)
     began = time.monotonic()
     # A service manager's stop (SIGTERM) ends it as Ctrl-C does: with the session findings.
@@ -687,6 +788,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @gateway_app.command("listen")
 def listen_cmd(
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Who starts the watch (it names users and addresses; kept in the store's "
+            "audit trail)",
+        ),
+    ],
     udp: Annotated[
         str | None, typer.Option("--udp", help="Listen for syslog on HOST:PORT over UDP")
     ] = "127.0.0.1:5514",
@@ -706,20 +815,32 @@ def listen_cmd(
     register: RegisterOpt = None,
     ecs: EcsOpt = None,
     cef_to: CefOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Receive NetScaler syslog (RFC 3164/5424, UDP and TCP) and report findings as they
-    happen: into the register, and to the SOC with --ecs and --cef-to."""
-    kept = _register(register)
+    happen: into the register, and to the SOC with --ecs and --cef-to. Its findings name users
+    and addresses, so its start is audited in the store once it listens and before a finding
+    goes out (gateway-listen-started: where it listens, the spool, where findings go,
+    --allow's networks); the store is not held open while it runs."""
+    who = _who(actor, "a watch shows users and addresses; it needs the name of who starts it")
+    opened = contextlib.ExitStack()
+    rt = opened.enter_context(local_runtime(store))
     try:
+        kept = _register(register or Path(rt.settings.gateway_register_location()))
         target = SyslogTarget.parse(cef_to) if cef_to else None
         udp_at = parse_address(udp) if udp else None
         tcp_at = parse_address(tcp) if tcp else None
-        watch = Watch(load_rules(), allow=[*(allow or []), *kept.allowed_networks()])
+        given = [str(allowed_network(n, "--allow ")) for n in allow or []]
+        watch = Watch(load_rules(), allow=[*given, *kept.allowed_networks()])
+        if udp_at is None and tcp_at is None:
+            raise fail("give --udp or --tcp (or both)")
+        found = _Outlet(kept, ecs, target)
     except GatewayInputError as exc:
+        opened.close()
         raise fail(str(exc)) from None
-    if udp_at is None and tcp_at is None:
-        raise fail("give --udp or --tcp (or both)")
-    found = _Outlet(kept, ecs, target)
+    except BaseException:
+        opened.close()
+        raise
 
     finished: list[ScanResult] = []
 
@@ -732,6 +853,15 @@ def listen_cmd(
         # A service manager stops it with SIGTERM: as Ctrl-C, it ends with the session findings.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         where = ", ".join(f"{k} {h}:{p}" for k, (h, p) in listener.bound.items())
+        done = [f"spool {spool.absolute()}", *_sent_to(ecs=ecs, target=target, allow=given)]
+        try:
+            _audit(rt, who, "gateway-listen-started", where, "; ".join(done))
+        except BaseException:
+            await listener.stop()
+            raise
+        finally:
+            opened.close()
+        found.release()
         out.print(f"listening on {where}; spool {spool}", highlight=False)
         try:
             if seconds is not None:
@@ -758,6 +888,8 @@ def listen_cmd(
         pass  # stopped with Ctrl-C: what it found is still sent below
     except asyncio.CancelledError:
         pass  # the register failed while it was starting: said below
+    finally:
+        opened.close()  # closed already once it listens; here when it never did
     found.close(finished[0].findings if finished and found.failed is None else [])
 
 
