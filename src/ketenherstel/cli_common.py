@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,3 +120,14 @@ def writable_output(path: Path | None, option: str) -> None:
         raise fail(f"{option} {path}: there is no directory {path.parent}")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise fail(f"{option} {path}: not writable")
+    # os.access says yes to root whatever the file system does (/proc, a read-only mount):
+    # the folder must really take a file, and a file that is there must open for writing.
+    try:
+        if path.exists():
+            with path.open("ab"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".ketenherstel-"):
+                pass
+    except OSError as exc:
+        raise fail(f"{option} {path}: not writable ({exc.strerror or exc})") from None
