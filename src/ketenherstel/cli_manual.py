@@ -146,11 +146,17 @@ def _work(store: str | None, *options: str) -> Iterator[ManualWork]:
 
 
 def _pairs(items: Sequence[str] | None, option: str) -> dict[str, str]:
+    """NAME=VALUE options as a dict; a name given twice is refused, not the last one kept."""
     found: dict[str, str] = {}
     for item in items or ():
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise _fail(f"{option} takes NAME=VALUE, not {item!r}")
+        if name.strip() in found:
+            raise _fail(
+                f"{option} {name.strip()}: given twice ({found[name.strip()]!r} and "
+                f"{value.strip()!r}); give each field once"
+            )
         found[name.strip()] = value.strip()
     return found
 

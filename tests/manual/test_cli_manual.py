@@ -584,3 +584,31 @@ def test_a_procedure_whose_text_holds_an_escape_sequence_is_refused(store: str) 
     assert (code, out) == (2, ""), err
     assert rows(err)["--replaces"].startswith("holds a control or invisible character (U+001B)")
     assert "per koerier" not in run(procedures_app, "list", "--store", store)[1]
+
+
+def test_a_field_given_twice_is_refused_naming_it(store: str) -> None:
+    """`--field judgmentDate=… --field judgmentDate=…` kept the last value without a word."""
+    code, out, err = run(
+        manual_app,
+        "add",
+        "--partner", "om",
+        "--case", "13-100001-25",
+        "--type", "uitspraak-geregistreerd",
+        "--when", "21-07-2025",
+        "--role", "parket",
+        "--field", "judgmentDate=18-07-2025",
+        "--field", " judgmentDate = 19-07-2025",
+        "--store", store,
+    )  # fmt: skip
+    assert (code, out) == (2, ""), err
+    assert err.startswith("error: --field judgmentDate: given twice ('18-07-2025' and '19-07")
+    assert "13-100001-25" not in run(manual_app, "list", "--store", store)[1]
+    assert add(store)[0] == 0
+    _, before, _ = run(manual_app, "show", "1", "--store", store)
+    code, out, err = run(
+        manual_app, "correct", "1", "--reason", "typo",
+        "--field", "judgmentDate=19-07-2025", "--field", "judgmentDate=20-07-2025",
+        "--store", store,
+    )  # fmt: skip
+    assert (code, out) == (2, "") and "--field judgmentDate: given twice" in err, err
+    assert run(manual_app, "show", "1", "--store", store)[1] == before
