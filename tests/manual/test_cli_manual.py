@@ -612,3 +612,31 @@ def test_a_field_given_twice_is_refused_naming_it(store: str) -> None:
     )  # fmt: skip
     assert (code, out) == (2, "") and "--field judgmentDate: given twice" in err, err
     assert run(manual_app, "show", "1", "--store", store)[1] == before
+
+
+def test_a_judgment_date_after_today_is_refused_naming_the_field(store: str) -> None:
+    """`manual add --when 18-07-2025 --field judgmentDate=31-12-2199` was stored, and so was
+    `manual correct 1 --field judgmentDate=2199-12-31`, while --when refuses the future."""
+    code, out, err = run(
+        manual_app,
+        "add",
+        "--partner", "om",
+        "--case", "13-100001-25",
+        "--type", "uitspraak-geregistreerd",
+        "--when", "18-07-2025",
+        "--role", "parket",
+        "--field", "judgmentDate=31-12-2199",
+        "--store", store,
+    )  # fmt: skip
+    assert (code, out) == (2, ""), err
+    assert rows(err)["--field judgmentDate"].startswith("judgmentDate 31-12-2199 is in the future")
+    assert "13-100001-25" not in run(manual_app, "list", "--store", store)[1]
+    assert add(store)[0] == 0
+    _, before, _ = run(manual_app, "show", "1", "--store", store)
+    code, out, err = run(
+        manual_app, "correct", "1", "--reason", "typo", "--field", "judgmentDate=2199-12-31",
+        "--store", store,
+    )  # fmt: skip
+    assert (code, out) == (2, ""), err
+    assert rows(err)["--field judgmentDate"].startswith("judgmentDate 31-12-2199 is in the future")
+    assert run(manual_app, "show", "1", "--store", store)[1] == before

@@ -239,3 +239,10 @@ def test_cli_options_override_the_mapping_file() -> None:
     assert doc["defaults"] == {"role": "griffie"}
     with pytest.raises(MappingError, match="options"):
         merge_options(None, ["nothing"], [])
+
+
+def test_a_judgment_date_cell_after_today_is_refused_naming_its_column(chain: Chain) -> None:
+    report = parse(chain, HEADER, GOOD.replace(";18-07-2025", ";31-12-2199"))
+    assert [(r.line, r.column) for r in report.refusals] == [(2, "Uitspraakdatum")]
+    assert report.refusals[0].reason.startswith("judgmentDate 31-12-2199 is in the future")
+    assert report.accepted == ()

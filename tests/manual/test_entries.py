@@ -156,3 +156,38 @@ def test_dates_as_people_type_them(text: str, expected: datetime) -> None:
 def test_bad_dates_name_the_formats(text: str) -> None:
     with pytest.raises(ValueError, match="dd-mm-yyyy"):
         parse_when(text)
+
+
+@pytest.mark.parametrize(
+    ("day", "says"),
+    [
+        ("31-12-2199", "judgmentDate 31-12-2199 is in the future (today is 01-09-2025)"),
+        ("2025-09-02", "judgmentDate 02-09-2025 is in the future (today is 01-09-2025)"),
+        ("31-12-9999", "judgmentDate: date 31-12-9999 lies after the dates taken here"),
+        ("0001-01-01", "judgmentDate: date 01-01-0001 lies before the dates taken here"),
+    ],
+)
+def test_a_judgment_date_after_today_or_out_of_range_is_refused(
+    chain: Chain, day: str, says: str
+) -> None:
+    """The work (`when`) may not lie in the future, and neither may the judgment it records:
+    a judgmentDate of 31-12-2199 was stored."""
+    checked, problems = check_entry(chain, entry(fields={"judgmentDate": day}), now=NOW)
+    assert checked is None
+    assert [p.column for p in problems] == ["fields.judgmentDate"]
+    assert problems[0].reason.startswith(says), problems
+
+
+def test_a_judgment_of_today_and_a_hearing_ahead_are_taken(chain: Chain) -> None:
+    """Today (in Amsterdam) is no future; a summons names the hearing it calls to, ahead."""
+    late = datetime(2025, 9, 1, 22, 30, tzinfo=UTC).timestamp()  # 2 September in Amsterdam
+    checked, problems = check_entry(chain, entry(fields={"judgmentDate": "02-09-2025"}), now=late)
+    assert problems == [] and checked is not None
+    summons = entry(type="dagvaarding-uitgebracht", fields={"hearingDate": "03-03-2026"})
+    checked, problems = check_entry(chain, summons, now=NOW)
+    assert problems == [] and checked is not None
+    assert dict(checked.fields)["hearingDate"] == "2026-03-03"
+    summons = entry(type="dagvaarding-uitgebracht", fields={"hearingDate": "03-03-2200"})
+    checked, problems = check_entry(chain, summons, now=NOW)
+    assert checked is None and [p.column for p in problems] == ["fields.hearingDate"]
+    assert problems[0].reason.startswith("hearingDate: date 03-03-2200 lies after the dates")

@@ -463,6 +463,66 @@ def test_a_record_stored_with_a_date_out_of_range_is_read_not_a_500(api: Api) ->
     assert {"type": "null"} in read["anyOf"]
 
 
+def test_a_judgment_date_after_today_is_a_400_naming_the_field(api: Api) -> None:
+    """A judgmentDate of 31-12-2199 was stored, by a registration and by a correction, while
+    the work's own date (happenedAt) may not lie in the future. A record stored so before is
+    corrected only with the right judgment date."""
+    from ketenherstel.store.manual_ports import NewManualRecord
+
+    h = api.h("operator")
+    future = {**RECORD, "fields": {"judgmentDate": "31-12-2199"}}
+    body = problem(api.client.post("/v1/manual-records", json=future, headers=h), 400)
+    assert [p["field"] for p in body["problems"]] == ["fields.judgmentDate"]
+    assert body["problems"][0]["reason"].startswith("judgmentDate 31-12-2199 is in the future")
+    assert records(api) == []
+    assert api.client.post("/v1/manual-records", json=RECORD, headers=h).status_code == 201
+    before = api.client.get("/v1/manual-records/1", headers=h).json()
+    r = api.client.post(
+        "/v1/manual-records/1/correction",
+        json={"reason": "typo", "fields": {"judgmentDate": "2199-12-31"}},
+        headers=h,
+    )
+    body = problem(r, 400)
+    assert [p["field"] for p in body["problems"]] == ["fields.judgmentDate"]
+    assert api.client.get("/v1/manual-records/1", headers=h).json() == before
+    case = "13-100002-25"
+    manual_store(api.runtime.store).register_manual(
+        [
+            NewManualRecord(
+                "om",
+                case,
+                UITSPRAAK,
+                (("parketnummer", case), ("judgmentDate", "2199-12-31")),
+                None,
+                NOW - 86400,
+                "parket",
+            )
+        ],
+        now=NOW,
+        actor="x",
+    )
+    r = api.client.post(
+        "/v1/manual-records/2/correction",
+        json={"reason": "typo", "case": "13-100003-25"},
+        headers=h,
+    )
+    body = problem(r, 400)
+    assert [p["field"] for p in body["problems"]] == ["fields.judgmentDate"]
+    assert body["problems"][0]["reason"].startswith(
+        "the record's stored judgmentDate 31-12-2199 is in the future"
+    )
+    assert body["problems"][0]["reason"].endswith(
+        "; give the right judgmentDate with the correction"
+    )
+    r = api.client.post(
+        "/v1/manual-records/2/correction",
+        json={"reason": "typo", "fields": {"judgmentDate": "18-07-2025"}},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["fields"]["judgmentDate"] == "2025-07-18"
+
+
 def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
     doc = api.client.get("/v1/openapi.json").json()
     for path in (

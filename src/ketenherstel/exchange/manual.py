@@ -331,13 +331,24 @@ class ManualWork:
         checked, refusals = check_entry(
             self.chain, entry, now=self.clock(), named=list(fields or {})
         )
-        if kept:  # a refused date is the stored one, which the caller did not give
-            refusals = [
-                Refusal(r.line, r.column, f"the record's stored {r.reason}: give the right date")
-                if r.column == "when"
-                else r
-                for r in refusals
-            ]
+        # A refused date or field the caller did not give is the stored one (stored before it
+        # was checked so): say so, and that the correction must give the right one.
+        stored = {f"fields.{name}" for name, _ in old.fields[1:]} - {
+            f"fields.{name}" for name in fields or {}
+        }
+        refusals = [
+            Refusal(r.line, r.column, f"the record's stored {r.reason}: give the right date")
+            if kept and r.column == "when"
+            else Refusal(
+                r.line,
+                r.column,
+                f"the record's stored {r.reason}; give the right "
+                f"{r.column.removeprefix('fields.')} with the correction",
+            )
+            if r.column in stored
+            else r
+            for r in refusals
+        ]
         if checked is None:
             raise InvalidInput(
                 "the correction is refused; nothing was changed", _problems(refusals)

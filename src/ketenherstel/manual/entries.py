@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from ketenherstel.chain import Chain
@@ -23,6 +23,12 @@ from ketenherstel.manual.errors import Refusal
 from ketenherstel.text import hidden_character
 
 MAX_TEXT = 200
+
+# Business-key dates that name a day planned ahead of the work: a summons (dagvaarding) and a
+# planned hearing (zitting-gepland) carry the day of the hearing, which may well lie ahead.
+# Every other business-key date (a judgment date …) names something that has happened, so it
+# cannot lie after today any more than the work itself (`when`).
+DATES_AHEAD = frozenset({"hearingDate"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +210,11 @@ def check_entry(
             values[name] = _normalise(props.get(name, {}), name, given)
         except ValueError as exc:
             out.append(Refusal(line, where, str(exc)))
+            continue
+        if props.get(name, {}).get("format") == "date":
+            bad_day = _day(name, values[name], now)
+            if bad_day is not None:
+                out.append(Refusal(line, where, bad_day))
     if out or partner is None or happened is None:
         return None, out
     key = chain.business_key(type_name, values)
@@ -222,6 +233,23 @@ def check_entry(
         ),
         [],
     )
+
+
+def _day(name: str, value: str, now: float) -> str | None:
+    """Why a business-key date (`yyyy-mm-dd`, as normalised) cannot be meant, or None: it lies
+    outside the dates taken here, or (unless it names a day planned ahead, DATES_AHEAD) after
+    today in Amsterdam time, where the work itself (`when`) may not lie after now."""
+    day = date.fromisoformat(value)
+    why = outside_dates(datetime.combine(day, time()))
+    if why is not None:
+        return f"{name}: {why}"
+    today = datetime.fromtimestamp(now, amsterdam()).date()
+    if day > today and name not in DATES_AHEAD:
+        return (
+            f"{name} {day:%d-%m-%Y} is in the future (today is {today:%d-%m-%Y}): it dates "
+            "what has happened, as the work does"
+        )
+    return None
 
 
 def _when(
