@@ -71,7 +71,9 @@ def test_add_list_show_and_settle(store: str) -> None:
         manual_app, "correct", "1", "--reason", "typo", "--case", "13-100002-25", "--store", store
     )
     assert code == 0, err
-    assert "'13-100001-25' → '13-100002-25'" in out
+    assert (
+        out == "manual record 1: corrected; case 13-100001-25 → 13-100002-25; no matching message\n"
+    )
     _, before, _ = run(manual_app, "show", "1", "--store", store)
     code, _, err = run(  # the same case again: nothing to correct, and no history entry
         manual_app, "correct", "1", "--reason", "same", "--case", "13-100002-25", "--store", store
@@ -640,3 +642,20 @@ def test_a_judgment_date_after_today_is_refused_naming_the_field(store: str) -> 
     assert (code, out) == (2, ""), err
     assert rows(err)["--field judgmentDate"].startswith("judgmentDate 31-12-2199 is in the future")
     assert run(manual_app, "show", "1", "--store", store)[1] == before
+
+
+def test_a_correction_is_printed_as_people_read_it(store: str) -> None:
+    """`manual correct` printed a Python tuple: "fields (('parketnummer', …), ('judgmentDate',
+    '2025-07-18')) → (…)", and a new date as seconds since 1970."""
+    assert add(store)[0] == 0
+    code, out, err = run(
+        manual_app, "correct", "1", "--reason", "typo", "--field", "judgmentDate=19-07-2025",
+        "--when", "22-07-2025 09:00", "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out == (
+        "manual record 1: corrected; judgmentDate 2025-07-18 → 2025-07-19; "
+        "when 21-07-2025 14:30 → 22-07-2025 09:00; no matching message\n"
+    )
+    _, shown, _ = run(manual_app, "show", "1", "--store", store)
+    assert "judgmentDate 2025-07-18 → 2025-07-19" in shown and "((" not in shown

@@ -270,8 +270,50 @@ class ManualContract:
             7,
         )
         assert [e.action for e in fixed.history] == ["registered", "corrected"]
-        assert "'13-100009-25' → '13-100001-25'" in fixed.history[-1].detail
+        assert fixed.history[-1].detail == (
+            "case 13-100009-25 → 13-100001-25; when 11-01-1970 01:00 → 12-01-1970 01:00; "
+            "message at position 7"
+        )
         assert fixed.history[-1].reason == "wrong parketnummer on the form"
+
+    def test_a_correction_says_what_changed_as_people_read_it(self, store: Any) -> None:
+        """The history showed a Python tuple: "fields (('parketnummer', …), ('judgmentDate',
+        '2025-07-18')) → (…)", and the date as seconds since 1970."""
+        [r] = store.register_manual([record()], now=1.0, actor="op")
+        fixed = store.correct_manual(
+            record_id=r.id,
+            correction=ManualCorrection(
+                case="13-100001-25",
+                type=UITSPRAAK,
+                fields=(("parketnummer", "13-100001-25"), ("judgmentDate", "2025-07-31")),
+                bkey="k1",
+                happened_at=10 * DAY + 90.5,
+            ),
+            reason="typo",
+            actor="op",
+            now=2.0,
+        )
+        assert fixed.history[-1].detail == (
+            "judgmentDate 2025-07-30 → 2025-07-31; when 11-01-1970 01:00 → 11-01-1970 01:01:30; "
+            "no matching message"
+        )
+        fixed = store.correct_manual(
+            record_id=r.id,
+            correction=ManualCorrection(
+                case="13-100001-25",
+                type=VH_BESLIST,
+                fields=(("parketnummer", "13-100001-25"), ("measure", "bewaring")),
+                bkey="k9",
+                happened_at=10 * DAY + 90.5,
+            ),
+            reason="the wrong form",
+            actor="op",
+            now=3.0,
+        )
+        assert fixed.history[-1].detail == (
+            f"type {UITSPRAAK} → {VH_BESLIST}; judgmentDate 2025-07-31 → (none); "
+            "measure (none) → bewaring; no matching message"
+        )
 
     def test_a_correction_may_not_take_the_key_of_another_open_record(self, store: Any) -> None:
         a, _ = store.register_manual([record("k1"), record("k2")], now=1.0, actor="op")

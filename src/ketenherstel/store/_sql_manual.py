@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ketenherstel.store._sqlbase import Cursor, SqlBase, _chunks, _marks
 from ketenherstel.store.manual_ports import (
@@ -48,6 +50,34 @@ _PROC = (
 
 def _fields(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in json.loads(text))
+
+
+def _moment(stamp: float) -> str:
+    """A stored moment as people read it: Amsterdam time, seconds only when it has them."""
+    try:
+        moment = datetime.fromtimestamp(stamp, ZoneInfo("Europe/Amsterdam"))
+    except (OverflowError, OSError, ValueError):  # stored before dates were checked
+        return f"(out of range: {stamp:.0f})"
+    return moment.strftime("%d-%m-%Y %H:%M:%S" if moment.second else "%d-%m-%Y %H:%M")
+
+
+def _changes(old: Sequence[Any], new: ManualCorrection) -> list[str]:
+    """What a correction changed, as people read it: `case 13-1-25 → 13-2-25`, each changed
+    business-key field (`judgmentDate 2025-07-18 → 2025-07-19`; the first is the case) and
+    `when` in Amsterdam time."""
+    changes = [
+        f"{name} {before} → {after}"
+        for name, before, after in (("case", old[2], new.case), ("type", old[3], new.type))
+        if before != after
+    ]
+    before, after = dict(_fields(old[4])[1:]), dict(new.fields[1:])
+    for name in [*before, *(n for n in after if n not in before)]:
+        if before.get(name) != after.get(name):
+            was, becomes = before.get(name, "(none)"), after.get(name, "(none)")
+            changes.append(f"{name} {was} → {becomes}")
+    if float(old[6]) != new.happened_at:
+        changes.append(f"when {_moment(float(old[6]))} → {_moment(new.happened_at)}")
+    return changes
 
 
 def _record(row: Sequence[Any], history: Iterable[ManualEvent]) -> ManualRecord:
@@ -370,16 +400,7 @@ class ManualSql(SqlBase):
                 "WHERE id = ?",
                 (c.case, c.type, json.dumps(c.fields), c.bkey, c.happened_at, pos, now, record_id),
             )
-            changes = [
-                f"{name} {before!r} → {after!r}"
-                for name, before, after in (
-                    ("case", old[2], c.case),
-                    ("type", old[3], c.type),
-                    ("fields", _fields(old[4]), c.fields),
-                    ("happened_at", float(old[6]), c.happened_at),
-                )
-                if before != after
-            ]
+            changes = _changes(old, c)
             match = "no matching message" if pos is None else f"message at position {pos}"
             detail = "; ".join([*changes, match])
             self._event(
