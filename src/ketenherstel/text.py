@@ -3,7 +3,8 @@
 Such a text is shown later in a terminal, a table, a web page or a briefing. A control
 character in it (an escape sequence, a NUL, a backspace) can rewrite what a terminal shows, and
 an invisible formatting character (a right-to-left override) can make it read as something
-else. They are refused where the text comes in; tabs and line breaks are text.
+else. They are refused where the text comes in; tabs and line breaks are text, except in a
+name (`one_line`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ __all__ = ["hidden_character"]
 _TEXT = frozenset("\t\n\r")
 
 
-def hidden_character(text: str) -> str | None:
+def hidden_character(text: str, *, one_line: bool = False) -> str | None:
     """The first control or invisible formatting character in ``text``, named (``U+001B``),
-    or None when it has none."""
+    or None when it has none. With ``one_line`` (a name, such as a go-live wave's) a tab or a
+    line break counts too."""
     for ch in text:
-        if ch not in _TEXT and unicodedata.category(ch) in ("Cc", "Cf"):
+        if (one_line or ch not in _TEXT) and unicodedata.category(ch) in ("Cc", "Cf"):
             return f"U+{ord(ch):04X}"
     return None

@@ -217,6 +217,36 @@ def test_a_wave_named_like_the_isolation_step_is_refused(
     assert "plan apply isolation" in problem.message
 
 
+@pytest.mark.parametrize("name", ['"wave\\e[31m1"', '"wave\\0-1"', '"wave\\u202E1"', '"wave\\t1"'])
+def test_a_wave_name_with_a_control_or_invisible_character_is_refused_naming_the_wave(
+    chain: Chain, write_plan: WritePlan, name: str
+) -> None:
+    """An escape sequence in a wave's name passed `plan validate`, went to the terminal with
+    `plan steps` and stopped `plan apply` half-way (the reasons of its changes name the step,
+    and the interim procedures it retires are named after the wave)."""
+    path = write_plan(ISOLATED_OM + WAVE_1.replace("name: wave-1", f"name: {name}"))
+    problem = only(check_plan_file(path, chain))
+    line = line_of(path, 'name: "wave')
+    assert problem.location.startswith(f"plan.yaml:{line}:")
+    assert problem.location.endswith("waves[0].name")
+    assert problem.message.startswith("wave 'wave\\")  # the wave, its character escaped
+    assert "a wave name holds no control or invisible characters, tabs or line breaks (U+" in (
+        problem.message
+    )
+    with pytest.raises(PlanError):
+        load_plan(path, chain)
+
+
+def test_a_plan_name_with_a_control_character_is_refused(
+    chain: Chain, write_plan: WritePlan
+) -> None:
+    path = write_plan((ISOLATED_OM + WAVE_1).replace("name: test", 'name: "te\\e[2Jst"'))
+    problem = only(check_plan_file(path, chain))
+    assert problem.location == "plan.yaml:1:7 name"
+    assert "a plan name holds no control or invisible characters" in problem.message
+    assert "(U+001B)" in problem.message
+
+
 def test_a_wave_before_the_isolation_is_refused(chain: Chain, write_plan: WritePlan) -> None:
     text = ISOLATED_OM + WAVE_1.replace("2025-08-18", "2025-07-01")
     assert (

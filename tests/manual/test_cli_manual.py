@@ -659,3 +659,19 @@ def test_a_correction_is_printed_as_people_read_it(store: str) -> None:
     )
     _, shown, _ = run(manual_app, "show", "1", "--store", store)
     assert "judgmentDate 2025-07-18 → 2025-07-19" in shown and "((" not in shown
+
+
+@pytest.mark.parametrize("wave", ["w\x1b[31mred", "wave\u202e2", "wave\t2"])
+def test_a_wave_name_with_a_control_character_is_refused_and_retires_nothing(
+    store: str, wave: str
+) -> None:
+    """`procedure retire --wave` kept an escape sequence as what retired the procedure, which
+    `procedure list` then sent to the terminal."""
+    assert run(procedures_app, "add", "--process", "voorlopige-hechtenis", "--replaces", "x",
+               "--from", "21-07-2025", "--store", store)[0] == 0  # fmt: skip
+    _, before, _ = run(procedures_app, "list", "--store", store)
+    for args in (["1"], ["--process", "voorlopige-hechtenis"]):
+        code, out, err = run(procedures_app, "retire", *args, "--wave", wave, "--store", store)
+        assert (code, out) == (2, ""), err
+        assert err.startswith("error: --wave: a wave name holds no control or invisible"), err
+    assert run(procedures_app, "list", "--store", store)[1] == before

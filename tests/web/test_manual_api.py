@@ -303,6 +303,24 @@ def test_interim_procedures_are_added_listed_and_retired(api: Api) -> None:
     assert active.json() == []
 
 
+@pytest.mark.parametrize("wave", ["wave\x1b[31m2", "wave\u202e2", "wave\n2"])
+def test_a_wave_name_with_a_control_character_is_a_400_and_retires_nothing(
+    api: Api, wave: str
+) -> None:
+    """An escape sequence in the wave was kept as what retired the procedure, and shown."""
+    h = api.h("operator")
+    create = {"process": "voorlopige-hechtenis", "replaces": "koerier", "validFrom": "21-07-2025"}
+    pid = api.client.post("/v1/interim-procedures", json=create, headers=h).json()["id"]
+    url = f"/v1/interim-procedures/{pid}/retirement"
+    body = problem(api.client.post(url, json={"wave": wave}, headers=h), 400)
+    assert [p["field"] for p in body["problems"]] == ["wave"]
+    assert body["problems"][0]["reason"].startswith(
+        "a wave name holds no control or invisible characters, tabs or line breaks (U+"
+    )
+    [listed] = api.client.get("/v1/interim-procedures", headers=h).json()
+    assert (listed["active"], listed["retiredBy"]) == (True, None)
+
+
 @pytest.mark.parametrize(
     ("when", "needle"),
     [

@@ -503,6 +503,15 @@ class ManualWork:
         if not name or len(name) > 100:
             why = "name the go-live wave (1 to 100 characters)"
             raise InvalidInput(why, [Problem(None, "wave", why)])
+        # Kept with each procedure it retires and shown in terminals and the UI; a plan file's
+        # wave names are refused alike when the plan is read (golive `_waves`).
+        hidden = hidden_character(name, one_line=True)
+        if hidden is not None:
+            why = (
+                f"a wave name holds no control or invisible characters, tabs or line breaks "
+                f"({hidden})"
+            )
+            raise InvalidInput(why, [Problem(None, "wave", why)])
         return name
 
 

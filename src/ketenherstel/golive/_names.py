@@ -1,13 +1,28 @@
-"""Suggesting the name that was probably meant, for error messages."""
+"""Suggesting the name that was probably meant, for error messages; what a name may not hold."""
 
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 
 from ketenherstel.golive.channels import short_type
 
-__all__ = ["did_you_mean"]
+__all__ = ["did_you_mean", "hidden_in_name"]
+
+
+def hidden_in_name(name: str) -> str | None:
+    """The first character a plan's or a wave's name may not hold, named (``U+001B``): a
+    control character (a tab or a line break too: a name is one line) or an invisible
+    formatting one (a right-to-left override); None when it has none.
+
+    The names go into the reason of every change `plan apply` makes and into the interim
+    procedures it retires, which refuse such characters (``ketenherstel.text``, which this
+    package does not import); refused here, a step never stops half-way over a name."""
+    for ch in name:
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            return f"U+{ord(ch):04X}"
+    return None
 
 
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:

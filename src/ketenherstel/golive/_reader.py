@@ -24,7 +24,7 @@ from ketenherstel.golive._fields import (
     partners_list,
     string_field,
 )
-from ketenherstel.golive._names import did_you_mean
+from ketenherstel.golive._names import did_you_mean, hidden_in_name
 from ketenherstel.golive._waves import read_waves
 from ketenherstel.golive.channels import PROCESS_PREFIX
 from ketenherstel.golive.errors import PlanProblem
@@ -93,6 +93,14 @@ def _plan(ctx: ReadContext, root: yaml.Node, source: str) -> Plan | None:
     if top is None:
         return None
     name = string_field(ctx, top, "name", "", max_length=200)
+    if name is not None and (hidden := hidden_in_name(name)) is not None:
+        reader.add_at(
+            top["name"][1],
+            "name",
+            f"a plan name holds no control or invisible characters, tabs or line breaks "
+            f"({hidden}); every change `plan apply` makes names the plan in its reason",
+        )
+        name = None
     description = string_field(ctx, top, "description", "") or ""
     isolation = None
     given = "isolation" in top and not reader.is_null(top["isolation"][1])

@@ -22,6 +22,7 @@ from ketenherstel.golive._fields import (
     scope_field,
     string_field,
 )
+from ketenherstel.golive._names import hidden_in_name
 from ketenherstel.golive.channels import ANY, ChannelRule
 from ketenherstel.golive.model import ISOLATION_STEP, ChannelOpening, Isolation, Wave
 
@@ -120,7 +121,18 @@ def _wave(ctx: ReadContext, node: yaml.Node, path: str, nodes: WaveNodes) -> Dra
     draft.name = string_field(ctx, fields, "name", path, max_length=100)
     if draft.name is not None:
         ctx.contexts[path] = f"wave {draft.name!r}"
-        nodes.marks[("name", "")] = (fields["name"][1], f"{path}.name")
+        hidden = hidden_in_name(draft.name)
+        if hidden is not None:
+            reader.add_at(
+                fields["name"][1],
+                f"{path}.name",
+                f"a wave name holds no control or invisible characters, tabs or line breaks "
+                f"({hidden}); it names the step for `plan apply` and the interim procedures "
+                "it retires",
+            )
+            draft.name = None
+        else:
+            nodes.marks[("name", "")] = (fields["name"][1], f"{path}.name")
     at = moment(ctx, fields, "at", path)
     if isinstance(at, datetime):
         draft.at = at
