@@ -252,6 +252,11 @@ def test_forecast_refuses_a_sender_that_does_not_send_the_type(tmp_path: Path) -
         (["--start", "0001-01-01T00:00:00+00:00"], "--start 0001-01-01T00:00:00+00:00 lies before"),
         (["--start", START, "--until", "0001-01-01T00:00+00:00"], "--until 0001-01-01T00:00:00"),
         (["--start", START, "--until", "9999-01-01T00:00+00:00"], "lies after the dates"),
+        # 1 January 2200 in UTC: the date as written passed
+        (
+            ["--start", START, "--until", "2199-12-31T23:59:59-23:59"],
+            "--until 2199-12-31T23:59:59-23:59 is 2200-01-02 in Amsterdam time, which lies after",
+        ),
     ],
 )
 def test_forecast_refuses_bad_options(backlog: str, args: list[str], message: str) -> None:

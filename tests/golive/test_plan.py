@@ -17,6 +17,7 @@ from ketenherstel.golive import (
     check_plan_file,
     load_plan,
 )
+from ketenherstel.golive.model import outside_dates
 from tests.golive.conftest import WritePlan
 from tests.golive.support import ISOLATED_OM, line_of, only
 
@@ -267,6 +268,10 @@ def test_a_time_without_a_utc_offset_is_refused(chain: Chain, write_plan: WriteP
         ("2025-08-18T08:00:00+02:00", "0001-01-01T08:00:00+02:00", "waves[0].at"),
         ("2025-08-18T08:00:00+02:00", "2200-01-01T08:00:00+01:00", "waves[0].at"),
         ("2025-08-12", "0001-01-01", "priorities[0].at"),
+        # written in range, but 1 January 2200 in UTC (2 January in Amsterdam): it passed
+        ("2025-08-18T08:00:00+02:00", "2199-12-31T23:59:59-23:59", "waves[0].at"),
+        # written in range, but 31 December 1999 in Amsterdam
+        ("2025-07-17T21:00:00+02:00", "2000-01-01T00:30:00+14:00", "isolation.at"),
     ],
 )
 def test_a_date_outside_2000_to_2199_is_refused_naming_its_field(
@@ -418,3 +423,18 @@ def test_a_second_decision_for_the_same_process_is_refused(
     assert (
         "already has a priority decision" in only(check_plan_file(write_plan(text), chain)).message
     )
+
+
+def test_a_moment_is_held_to_the_dates_taken_here_in_amsterdam_time_too() -> None:
+    """As paper work's dates are: the date as written passed, whatever its offset."""
+    assert outside_dates(datetime.fromisoformat("2199-12-31T23:59:59-23:59")) == (
+        "2199-12-31T23:59:59-23:59 is 2200-01-02 in Amsterdam time, which lies after the dates "
+        "taken here (2000-01-01 to 2199-12-31)"
+    )
+    assert outside_dates(datetime.fromisoformat("2000-01-01T00:30:00+14:00")) == (
+        "2000-01-01T00:30:00+14:00 is 1999-12-31 in Amsterdam time, which lies before the dates "
+        "taken here (2000-01-01 to 2199-12-31)"
+    )
+    for fine in ("2199-12-31T22:59:59+00:00", "2000-01-01T00:00:00+01:00"):
+        assert outside_dates(datetime.fromisoformat(fine)) is None, fine
+    assert outside_dates(date(2199, 12, 31)) is None

@@ -15,10 +15,12 @@ Build one with :func:`ketenherstel.golive.plan.load_plan`. The plan's view of th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ketenherstel.golive.channels import (
     ANY,
@@ -55,15 +57,33 @@ FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2199, 12, 31)
 
 
+@functools.cache
+def _amsterdam() -> ZoneInfo:
+    """Europe/Amsterdam, loaded on first use (never at import time)."""
+    return ZoneInfo("Europe/Amsterdam")
+
+
 def outside_dates(value: date | datetime) -> str | None:
-    """Why a date cannot be meant (it lies outside FIRST_DAY to LAST_DAY), or None."""
+    """Why a date cannot be meant (it lies outside FIRST_DAY to LAST_DAY), or None.
+
+    A moment with an offset must lie in the range both as written and in Amsterdam time, as
+    paper work's dates must (`manual._dates.outside_dates`): an offset could push a moment
+    written 2199-12-31 into 2200 (`2199-12-31T23:59:59-23:59` is 1 January 2200 in UTC), which
+    a forecast or a scenario run would then count to and store.
+    """
+    taken = f"the dates taken here ({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})"
     day = value.date() if isinstance(value, datetime) else value
-    if FIRST_DAY <= day <= LAST_DAY:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        return f"{value.isoformat()} lies {'before' if day < FIRST_DAY else 'after'} {taken}"
+    if not isinstance(value, datetime) or value.tzinfo is None:
         return None
-    return (
-        f"{value.isoformat()} lies {'before' if day < FIRST_DAY else 'after'} the dates taken "
-        f"here ({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})"
-    )
+    day = value.astimezone(_amsterdam()).date()
+    if not FIRST_DAY <= day <= LAST_DAY:
+        side = "before" if day < FIRST_DAY else "after"
+        return (
+            f"{value.isoformat()} is {day.isoformat()} in Amsterdam time, which lies {side} {taken}"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
