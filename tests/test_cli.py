@@ -239,7 +239,28 @@ def test_channel_hold_and_open(store: str) -> None:
     code, out, err = run("isolation", "isolate", "om", "--reason", "Citrix", "--store", store)
     assert code == 0, err
     code, out, _ = run("channel", "open", "om", "--reason", "wave 1", "--store", store)
-    assert code == 0 and "note: om is isolated: nothing flows on this channel" in out
+    assert code == 0 and "note: om is isolated: nothing flows to it on this channel" in out
+    assert "until it returns (`ketenherstel isolation return om`)" in " ".join(out.split())
+
+
+def test_channel_open_to_a_returning_partner_does_not_say_nothing_flows(store: str) -> None:
+    """A returning receiver gets what open channels carry (a go-live wave); what a returning
+    sender sends waits in quarantine until a release is approved, and the note says that."""
+    for cmd in (("isolate", "om", "--reason", "Citrix"), ("return", "om", "--reason", "back")):
+        assert run("isolation", *cmd, "--store", store)[0] == 0
+    code, out, err = run(
+        "channel", "open", "om", "--from", "politie", "--reason", "golf", "--store", store
+    )
+    assert code == 0, err
+    assert "channel politie → om [*]: open" in out and "note" not in out
+    code, out, err = run(
+        "channel", "open", "justid", "--from", "om", "--reason", "golf", "--store", store
+    )
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "note: om is returning: what it sends waits in quarantine" in said
+    assert "`ketenherstel quarantine request om`" in said
+    assert "nothing flows" not in said and "back online" not in said
 
 
 def test_channel_history_shows_who_when_and_why(store: str) -> None:

@@ -393,16 +393,31 @@ def _set_channel(
         if state == "open":
             for note in _still_held(rt, receiver, sender, scope):
                 out.print(f"note: {note}", style="yellow", highlight=False)
-            states = rt.exchange.partner_states()
-            for partner in (receiver, sender):
-                current = states.get(partner)
-                if current is not None and current.state != "online":
-                    out.print(
-                        f"note: {partner} is {current.state}: nothing flows on this channel "
-                        f"until it is back online (`ketenherstel isolation …`)",
-                        style="yellow",
-                        highlight=False,
-                    )
+            for note in _dark_partners(rt, receiver, sender):
+                out.print(f"note: {note}", style="yellow", highlight=False)
+
+
+def _dark_partners(rt: Any, receiver: str, sender: str) -> list[str]:
+    """What the partner states do to an opened channel (decision 0008): an isolated receiver
+    gets nothing, whatever the rules say, until it returns; what an isolated or returning
+    sender sends waits in quarantine until a release of it is approved. A returning receiver
+    gets what the open channels carry (that is how a go-live wave works): nothing to say."""
+    states = rt.exchange.partner_states()
+    notes = []
+    to = states.get(receiver)
+    if to is not None and to.state == "isolated":
+        notes.append(
+            f"{receiver} is isolated: nothing flows to it on this channel until it returns "
+            f"(`ketenherstel isolation return {receiver}`)"
+        )
+    by = states.get(sender)
+    if by is not None and by.state in ("isolated", "returning"):
+        notes.append(
+            f"{sender} is {by.state}: what it sends waits in quarantine and flows on this "
+            "channel only once one operator asks for a release of it and another approves it "
+            f"(`ketenherstel quarantine request {sender}`, `quarantine approve`)"
+        )
+    return notes
 
 
 def _still_held(rt: Any, receiver: str, sender: str, scope: str) -> list[str]:
