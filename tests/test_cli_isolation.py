@@ -128,6 +128,7 @@ def test_isolate_return_online_with_states_and_history(store: str) -> None:
         (["return", "om", "--reason", "x"], "only an isolated partner returns"),
         (["online", "om", "--reason", "x", "--as", "op-a"], "already online"),
         (["online", "om", "--reason", "x", "--as", " "], "--as names you"),
+        (["online", "om", "--reason", "x", "--as", "al\n/ ice"], "--as: a person's name holds"),
         (["history", "nobody"], "not a partner"),
     ],
 )
@@ -281,6 +282,11 @@ def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
     ("args", "needle"),
     [
         (["request", "om", "--reason", "x", "--as", " "], "--as"),
+        (["request", "om", "--reason", "x", "--as", "al\n/ ice"], "no control or invisible"),
+        (["request", "om", "--reason", "x", "--as", "al\tice"], "no control or invisible"),
+        (["request", "om", "--reason", "x", "--as", "\x1b[31manna"], "no control or invisible"),
+        (["request", "om", "--reason", "x", "--as", "a" * 5000], "is 1 to 100 characters"),
+        (["request", "om", "--reason", "x", "--as", "local-cli"], "command line's own name"),
         (["request", "om", "--reason", " ", "--as", "anna"], "say why"),
         (["request", "nobody", "--reason", "x", "--as", "anna"], "not a partner"),
         (["approve", "7", "--as", "bram"], "7"),
@@ -309,3 +315,24 @@ def test_missing_options_are_usage_errors(store: str) -> None:
     assert run(quarantine_app, "request", "om", "--reason", "x", "--store", store)[0] == 2
     assert run(quarantine_app, "check", "om", "--expected", "-1", "--store", store)[0] == 2
     assert history(store) == []
+
+
+@pytest.mark.parametrize("name", ["bram\n/ ice", "bram\x1b]0;x\x07", "bram\u202e", "b" * 101])
+def test_an_approver_named_with_hidden_characters_or_at_length_is_refused(
+    store: str, name: str
+) -> None:
+    """`--as` is checked as `token create --operator` checks a name: it becomes the audit
+    record's actor and the release's approver, printed back on a terminal."""
+    quarantine_one_afdoening(store)
+    args = ["request", "om", "--reason", "checked", "--as", "anna", "--store", store]
+    assert run(quarantine_app, *args)[0] == 0
+    code, out, err = run(quarantine_app, "approve", "1", "--as", name, "--store", store)
+    assert code == 2 and out == ""
+    assert "--as: a person's name" in err
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        [release] = rt.exchange.releases()
+        assert release.approved_by is None
+        assert rt.exchange.quarantine_counts() == {"om": (1, 0)}
+    finally:
+        rt.close()

@@ -97,6 +97,22 @@ def test_status_by_hand(setup: tuple[str, str]) -> None:
             store,
         )
         assert code == 2 and "--as: give your name" in err, (code, err)
+    for hidden in ("Tes\nter", "Tes\x1b[2Jter", "T" * 5000):
+        code, _, err = run(
+            picture,
+            "picture",
+            "status",
+            "om",
+            "email",
+            "down",
+            "--reason",
+            "x",
+            "--as",
+            hidden,
+            "--store",
+            store,
+        )
+        assert code == 2 and "--as: a person's name" in err, (code, err)
     db = open_picture_db(picture)
     assert db.statuses() == []
     code, out, _ = run(

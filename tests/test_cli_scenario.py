@@ -105,6 +105,9 @@ def test_plan_apply_refuses_bad_input(tmp_path: Path) -> None:
     assert code == 2 and "no step 'wave-9'" in err
     code, _, err = run("plan", "apply", "om-2025", "isolation", "--as", " ", "--store", store)
     assert code == 2 and "--as names you" in err
+    for name, needle in (("an\nn", "no control or invisible"), ("a" * 5000, "1 to 100")):
+        code, _, err = run("plan", "apply", "om-2025", "isolation", "--as", name, "--store", store)
+        assert code == 2 and "--as: a person's name" in err and needle in err
     code, _, err = run("plan", "apply", "nope", "isolation", "--as", "ann", "--store", store)
     assert code == 2 and "no such plan file" in err
     # A wave on a store that never had the isolation: refused, nothing changed.

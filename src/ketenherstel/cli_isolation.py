@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import out_of_range, require_store
-from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
+from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal, local_operator
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.isolation import QuarantineCheck, stored_check
 from ketenherstel.exchange.service import Exchange
@@ -78,9 +78,14 @@ def _exchange(store: str | None) -> Iterator[Exchange]:
 
 
 def _operator(name: str) -> Principal:
+    """The operator ``--as`` names, checked as a token's holder is: kept as the audit
+    record's actor and the release's requester or approver."""
     if not name.strip():
         raise _fail("--as names you, the operator")
-    return Principal(name.strip(), "operator", None, "local")
+    try:
+        return local_operator(name)
+    except ExchangeError as exc:
+        raise _fail(f"--as: {exc.detail}") from None
 
 
 def _when(stamp: float | None) -> str:

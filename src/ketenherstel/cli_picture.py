@@ -67,11 +67,17 @@ def _when(epoch: float | None) -> str:
 
 
 def _person(name: str) -> Principal:
-    from ketenherstel.exchange.auth import Principal
+    """The operator ``--as`` names, checked as a token's holder is (it is kept in the audit
+    trail and on a briefing)."""
+    from ketenherstel.exchange.auth import local_operator
+    from ketenherstel.exchange.errors import ExchangeError
 
     if not name.strip():
         raise fail("--as: give your name")
-    return Principal(name.strip(), "operator", None, "local")
+    try:
+        return local_operator(name)
+    except ExchangeError as exc:
+        raise fail(f"--as: {exc.detail}") from None
 
 
 @picture_app.command("show")

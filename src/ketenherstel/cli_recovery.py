@@ -185,7 +185,7 @@ def apply_cmd(
     priorities, quarantine release requests (a second operator approves them with
     `ketenherstel quarantine approve ID --as NAME`) and interim procedures retired."""
     from ketenherstel.bootstrap import bootstrap
-    from ketenherstel.exchange.auth import Principal
+    from ketenherstel.exchange.auth import local_operator
     from ketenherstel.exchange.manual import ManualWork
     from ketenherstel.recovery.steps import apply_step
     from ketenherstel.settings import Settings
@@ -194,6 +194,10 @@ def apply_cmd(
 
     if not operator.strip():
         raise _fail("--as names you, the operator")
+    try:
+        principal = local_operator(operator)
+    except ExchangeError as exc:
+        raise _fail(f"--as: {exc.detail}") from None
     require_store(store)
     try:
         rt = bootstrap(Settings.from_env(store_url=store))
@@ -206,7 +210,7 @@ def apply_cmd(
             rt.exchange,
             loaded,
             step,
-            principal=Principal(operator.strip(), "operator", None, "local"),
+            principal=principal,
             manual=manual,
             dry_run=dry_run,
         )

@@ -11,10 +11,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from ketenherstel.store.ports import Role
+from ketenherstel.exchange.errors import InvalidInput
+from ketenherstel.store.ports import Role, same_person
 
 TOKEN_PREFIX = "kh_"
 _TOKEN = re.compile(r"^kh_[A-Za-z0-9_-]{43}$")
@@ -40,6 +42,32 @@ class Principal:
 
 
 LOCAL_OPERATOR = Principal("local-cli", "operator", None, "local")
+
+MAX_PERSON_NAME = 100
+"""The longest name of a person: a token's holder, an operator named with `--as`."""
+
+
+def person_name(person: str) -> str:
+    """A person's name as the exchange keeps it (a token's holder, an operator named with
+    `--as`, who is then an audit record's actor and a release's requester or approver):
+    stripped, 1 to MAX_PERSON_NAME characters, printable (no line break, tab, escape or
+    invisible character) and not the local command line's own name; else InvalidInput."""
+    name = person.strip()
+    if not name or len(name) > MAX_PERSON_NAME:
+        raise InvalidInput(f"a person's name is 1 to {MAX_PERSON_NAME} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise InvalidInput(
+            f"a person's name holds no control or invisible characters, not {name!r}"
+        )
+    if same_person(name, LOCAL_OPERATOR.name):
+        raise InvalidInput(f"{LOCAL_OPERATOR.name!r} is the local command line's own name")
+    return name
+
+
+def local_operator(name: str) -> Principal:
+    """An operator at this machine's command line, named with `--as` (a release and a
+    briefing take two of them): the name checked as a token's holder is (`person_name`)."""
+    return Principal(person_name(name), "operator", None, "local")
 
 
 def new_token() -> str:

@@ -12,7 +12,6 @@ import random
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -268,7 +267,7 @@ class Exchange(IsolationMixin, BundleMixin):
             if not person or partner is not None:
                 article = "an" if role == "operator" else "a"
                 raise InvalidInput(f"{article} {role} token names a person (and no partner)")
-            name = _person_name(person)
+            name = auth.person_name(person)
         token = auth.new_token()
         record = CredentialRecord(
             id=auth.new_credential_id(),
@@ -698,21 +697,6 @@ def _can_act_as(credentials: Sequence[CredentialRecord], actor: str, holder: str
         if c.revoked_at is None and ports.same_person(c.principal, holder) and held_by_actor(c):
             return c.id
     return None
-
-
-def _person_name(person: str) -> str:
-    """An operator's or viewer's name as a token holder: printable, at most 100 characters,
-    and not the local command line's own name."""
-    name = person.strip()
-    if not name or len(name) > 100:
-        raise InvalidInput("a person's name is 1 to 100 characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
-        raise InvalidInput(
-            f"a person's name holds no control or invisible characters, not {name!r}"
-        )
-    if ports.same_person(name, auth.LOCAL_OPERATOR.name):
-        raise InvalidInput(f"{auth.LOCAL_OPERATOR.name!r} is the local command line's own name")
-    return name
 
 
 def _webhook_host(url: str) -> str:
