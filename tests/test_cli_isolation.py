@@ -291,6 +291,14 @@ def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
         (["request", "nobody", "--reason", "x", "--as", "anna"], "not a partner"),
         (["approve", "7", "--as", "bram"], "7"),
         (["check", "nobody"], "not a partner"),
+        (
+            ["check", "om", "--expected", "100000001"],
+            "'--expected': Input should be less than or equal to",
+        ),
+        (
+            ["request", "om", "--reason", "x", "--as", "anna", "--expected", "9" * 23],
+            "'--expected': Input should be less than or equal to",
+        ),
         (["list", "--partner", "nobody"], "not a partner"),
         (["releases", "--partner", "nobody"], "'nobody' is not a partner"),
     ],

@@ -20,7 +20,7 @@ from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import out_of_range, require_store
 from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal, local_operator
 from ketenherstel.exchange.errors import ExchangeError
-from ketenherstel.exchange.isolation import QuarantineCheck, stored_check
+from ketenherstel.exchange.isolation import MAX_EXPECTED, QuarantineCheck, stored_check
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.store.ports import PartnerStateRecord, QuarantineRelease, RouteRecord
 
@@ -49,7 +49,8 @@ AsOpt = Annotated[
     str, typer.Option("--as", help="Your name as operator (a release takes two operators)")
 ]
 ExpectedOpt = Annotated[
-    int | None, typer.Option("--expected", min=0, help="Roughly how many messages to expect")
+    int | None,
+    typer.Option("--expected", min=0, max=MAX_EXPECTED, help="Roughly how many messages to expect"),
 ]
 
 

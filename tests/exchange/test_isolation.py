@@ -633,3 +633,24 @@ def test_two_executions_of_one_case_are_two_facts_not_a_supersession(rt: Runtime
     again = {**done, "id": str(uuid.uuid4())}
     result = ex.submit(principal=partner("reclassering"), events=[again])
     assert (result.outcomes[0].status, result.outcomes[0].by) == ("duplicate", "business-key")
+
+
+@pytest.mark.parametrize(
+    "expected",
+    [-1, 100_000_001, 99999999999999999999999, 10**5000],
+    ids=["negative", "just-past", "24-digits", "5001-digits"],
+)
+def test_an_expected_volume_past_the_bound_is_refused_and_asks_for_nothing(
+    rt: Runtime, expected: int
+) -> None:
+    """Both entry points bound `expected` as the API does: the exchange says so too, so that
+    no release is stored with a volume the API's reader cannot read back."""
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    with pytest.raises(InvalidInput, match="expected is 0 to 100,000,000 messages, not"):
+        ex.check_quarantine(partner="om", expected=expected)
+    with pytest.raises(InvalidInput, match="expected is 0 to 100,000,000 messages, not"):
+        ex.request_release(principal=OP_A, partner="om", reason="x", expected=expected)
+    assert ex.releases() == []
+    ex.request_release(principal=OP_A, partner="om", reason="x", expected=100_000_000)

@@ -344,6 +344,8 @@ def test_a_release_takes_two_operators_through_http(api: Api) -> None:
         ({"partner": "om", "reason": " "}, "say why"),
         ({"partner": "om"}, "reason"),
         ({"partner": "om", "reason": "x", "expected": -1}, "expected"),
+        ({"partner": "om", "reason": "x", "expected": 100_000_001}, "expected"),
+        ({"partner": "om", "reason": "x", "expected": 10**23}, "expected"),
     ],
 )
 def test_bad_release_requests_are_400_and_change_nothing(
@@ -380,6 +382,8 @@ def test_quarantine_queries_are_checked(api: Api) -> None:
     assert_problem(api.client.get("/v1/quarantine?limit=5000", headers=h), 400, "limit")
     assert_problem(api.client.get("/v1/quarantine/nobody/check", headers=h), 400, "nobody")
     assert_problem(api.client.get("/v1/quarantine/om/check?expected=-1", headers=h), 400)
+    far = "/v1/quarantine/om/check?expected=99999999999999999999999"
+    assert_problem(api.client.get(far, headers=h), 400, "expected")
     assert_problem(api.client.get("/v1/quarantine-releases?partner=nobody", headers=h), 400)
 
 
@@ -428,3 +432,32 @@ def test_a_number_past_what_the_store_holds_is_a_400_not_a_500(
 ) -> None:
     r = api.client.request(method, path, json=body, headers=api.h(who))
     assert_problem(r, 400, "out of range")
+
+
+def test_a_release_stored_with_an_expected_volume_past_the_bound_still_shows_its_check(
+    api: Api,
+) -> None:
+    """Before --expected was bounded the CLI stored 99999999999999999999999, and the list
+    showed `"check": null` (orjson reads no integer that large); the check is read as it was
+    written, and the release can still be approved, on the check its requester saw."""
+    isolate(api)
+    isolate(api, state="returning")
+    ex = api.runtime.exchange
+    huge = 99999999999999999999999
+    stored = (
+        '{"partner": "om", "messages": 0, "schemaFailures": 0, "sequenceGaps": {}, '
+        '"keyConflicts": 0, "supersessions": 0, "paperConflicts": 0, "otherConflicts": 0, '
+        f'"repeats": 0, "expected": {huge}, '
+        f'"findings": ["only 0 messages where about {huge} were expected"]}}'
+    )
+    ex.store.request_release(
+        partner="om", checks=stored, reason="x", now=ex.clock(), actor="op", allow_empty=True
+    )
+    [listed] = api.client.get("/v1/quarantine-releases", headers=api.h("viewer")).json()
+    assert listed["check"] is not None
+    assert listed["check"]["expected"] == huge and not listed["check"]["clean"]
+    r = api.client.post(
+        f"/v1/quarantine-releases/{listed['id']}/approval", headers=api.h("operator2")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["check"]["findings"] == [f"only 0 messages where about {huge} were expected"]

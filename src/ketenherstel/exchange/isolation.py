@@ -420,6 +420,13 @@ class IsolationMixin:
         emergency-route messages, and the volume against what was expected. ``up_to``: only
         the messages a release asked for covers (up to that position)."""
         self._known_partner(partner, "partner")
+        if expected is not None and (problem := expected_problem(expected)) is not None:
+            raise InvalidInput(problem)
+        return self._run_check(partner=partner, expected=expected, up_to=up_to)
+
+    def _run_check(
+        self, *, partner: str, expected: int | None, up_to: int | None
+    ) -> QuarantineCheck:
         schema_failures = key_conflicts = own_corrections = supersessions = total = 0
         paper: list[tuple[int, int]] = []  # (position, manual record) that disagree
         others: list[tuple[int, str]] = []  # (position, another partner's message, named)
@@ -663,7 +670,9 @@ class IsolationMixin:
         the messages the release covers, and a finding it did not have (paper work registered,
         another partner's message sent since) refuses the approval until a new request."""
         seen, expected = stored_check(asked.checks)
-        now = self.check_quarantine(partner=asked.partner, expected=expected, up_to=asked.up_to_pos)
+        # As asked, with the expected volume as stored (also one asked for before it was
+        # bounded: the requester saw its finding, so it is no new one).
+        now = self._run_check(partner=asked.partner, expected=expected, up_to=asked.up_to_pos)
         new = [f for f in now.findings if f not in seen]
         if new:
             raise StateConflict(
@@ -680,6 +689,20 @@ class IsolationMixin:
 
 MAX_REASON = 500
 """The longest reason kept on a record (the API's limit, the same from the CLI)."""
+
+MAX_EXPECTED = 100_000_000
+"""The most messages a quarantine check may be told to expect (the API's limit, the same from
+the CLI): more than the whole chain sends in years."""
+
+
+def expected_problem(expected: int) -> str | None:
+    """What is wrong with the expected volume of a quarantine check; None for 0 to
+    MAX_EXPECTED messages."""
+    if isinstance(expected, bool) or not 0 <= expected <= MAX_EXPECTED:
+        shown = f"{expected!r}" if expected.bit_length() <= 128 else "a number that large"
+        return f"expected is 0 to {MAX_EXPECTED:,} messages, not {shown}"
+    return None
+
 
 RATE = "a rate is a positive number of messages per second (such as 5 or 0.5)"
 """What a channel's rate is, as every entry point that refuses one says it."""

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ketenherstel.exchange.isolation import MAX_EXPECTED
 from ketenherstel.web.schemas import Model, RequestModel, SequenceGap
 
 _NAME = Field(min_length=1, max_length=200)
@@ -113,7 +114,7 @@ class ReleaseCreate(RequestModel):
     partner: str = Field(min_length=1, max_length=40)
     reason: str = Field(max_length=500)
     expected: int | None = Field(
-        default=None, ge=0, le=100_000_000, description="Roughly how many messages to expect"
+        default=None, ge=0, le=MAX_EXPECTED, description="Roughly how many messages to expect"
     )
 
 

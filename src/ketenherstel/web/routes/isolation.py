@@ -6,13 +6,13 @@ approves.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
-from ketenherstel.exchange.isolation import QuarantineCheck
+from ketenherstel.exchange.isolation import MAX_EXPECTED, QuarantineCheck
 from ketenherstel.store.ports import (
     MessageRecord,
     PartnerStateRecord,
@@ -104,9 +104,11 @@ def _check(c: QuarantineCheck) -> si.QuarantineCheckRead:
 
 
 def _stored_check(text: str) -> si.QuarantineCheckRead | None:
-    """The check as stored with the release (`QuarantineCheck.to_json`)."""
+    """The check as stored with the release (`QuarantineCheck.to_json`), read as it was
+    written (by the standard library's json, which also reads an integer orjson cannot, such
+    as an expected volume stored before it was bounded); None if it cannot be read."""
     try:
-        doc = orjson.loads(text)
+        doc = json.loads(text)
         findings = [str(f) for f in doc.get("findings", [])]
         return si.QuarantineCheckRead(
             partner=doc["partner"],
@@ -122,7 +124,7 @@ def _stored_check(text: str) -> si.QuarantineCheckRead | None:
             findings=findings,
             clean=not findings,
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
@@ -284,7 +286,7 @@ async def check_quarantine(
     partner: str,
     exchange: ExchangeDep,
     _: ViewerDep,
-    expected: Annotated[int | None, Query(ge=0, le=100_000_000)] = None,
+    expected: Annotated[int | None, Query(ge=0, le=MAX_EXPECTED)] = None,
 ) -> si.QuarantineCheckRead:
     check = await run_in_threadpool(exchange.check_quarantine, partner=partner, expected=expected)
     return _check(check)
