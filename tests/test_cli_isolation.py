@@ -235,7 +235,9 @@ def test_a_file_that_is_no_store_is_refused_and_left_as_it_was(tmp_path: Path) -
     ("change", "needle"),
     [
         ({"--from": "nobody"}, "not a partner"),
-        ({"--type": "nl.bogus.v1"}, "not a message type"),
+        ({"--type": "nl.bogus.v1"}, "type 'nl.bogus.v1' is not a message type"),
+        # Named in words, not by the API's field (supersededBy).
+        ({"--superseded-by": "bogus"}, "the superseding type 'bogus' is not a message type"),
         ({"--to": "politie"}, "politie"),
         ({"--reason": " "}, "say why"),
         ({"--reason": "y" * 501}, "at most 500 characters"),

@@ -204,7 +204,10 @@ def test_one_operator_cannot_bring_a_dark_partner_online(rt: Runtime) -> None:
     two operators must agree on. Refused for an isolated and a returning partner alike."""
     ex = rt.exchange
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
-    for state, needle in (("isolated", "let it return first"), ("returning", "a second")):
+    for state, needle in (
+        ("isolated", "let it return first"),
+        ("returning", "approved by another"),
+    ):
         if state == "returning":
             ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
         before = ex.partner_history(partner="om")

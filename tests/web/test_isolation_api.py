@@ -148,11 +148,22 @@ def test_a_state_change_out_of_order_is_a_conflict(api: Api) -> None:
 
 
 def test_one_operator_cannot_bring_a_dark_partner_online(api: Api) -> None:
-    """Decision 0018: a 409 that says how (a release a second operator approves)."""
+    """Decision 0018: a 409 that says how (a release a second operator approves), in words
+    the API's client reads: no command of the CLI."""
     isolate(api)
-    assert_problem(isolate(api, state="online"), 409, "let it return first")
+    body = assert_problem(isolate(api, state="online"), 409, "let it return first")
+    assert "asked by one operator and approved by another" in body["detail"]
     isolate(api, state="returning")
-    assert_problem(isolate(api, state="online"), 409, "a second approves it")
+    body = assert_problem(isolate(api, state="online"), 409, "om is returning")
+    assert (
+        "a quarantine release (also of nothing) asked by one operator and approved by "
+        in (body["detail"])
+    )
+    assert "`" not in body["detail"] and "quarantine request" not in body["detail"]
+    doc = api.client.app.openapi()  # type: ignore[attr-defined]
+    said = doc["components"]["schemas"]["PartnerStateUpdate"]["properties"]["state"]
+    assert "online is refused (409)" in said["description"]
+    assert "POST /v1/quarantine-releases" in said["description"]
     states = [
         (e["state"])
         for e in api.client.get("/v1/partner-events?partner=om", headers=api.h("viewer")).json()
@@ -273,7 +284,7 @@ def test_a_route_closed_without_a_reason_is_400_and_stays_open(
         ({"sender": "nobody"}, "not a partner"),
         ({"around": "*"}, "not '*'"),
         ({"type": "nl.bogus.v1"}, "not a message type"),
-        ({"supersededBy": "nl.bogus.v1"}, "supersededBy"),
+        ({"supersededBy": "nl.bogus.v1"}, "the superseding type 'nl.bogus.v1' is not a message"),
         ({"receiver": "politie"}, "politie"),
         ({"reason": ""}, "say why"),
         ({"type": None}, "type"),

@@ -238,16 +238,18 @@ class IsolationMixin:
             raise StateConflict(f"{partner} is already {state}")
         if state == "returning" and current != "isolated":
             raise StateConflict(f"{partner} is {current}; only an isolated partner returns")
+        # Said in words the command line and the API share: each names its own way to ask
+        # for and approve a release (its help, the API's schema).
         if state == "online" and current == "isolated":
             raise StateConflict(
-                f"{partner} is isolated: let it return first; it comes online when a second "
-                "operator approves a release of its quarantine (decision 0018)"
+                f"{partner} is isolated: let it return first; it then comes online by a "
+                "quarantine release asked by one operator and approved by another "
+                "(decision 0018)"
             )
         if state == "online":  # returning
             raise StateConflict(
-                f"{partner} is returning: it comes online when one operator asks for a release "
-                "of its quarantine (`quarantine request`, also with nothing in it) and a second "
-                "approves it (`quarantine approve`) (decision 0018)"
+                f"{partner} is returning: it comes online by a quarantine release (also of "
+                "nothing) asked by one operator and approved by another (decision 0018)"
             )
         now = self.clock()
         if state == "isolated":
@@ -311,7 +313,9 @@ class IsolationMixin:
             if key == ANY:
                 raise InvalidInput(f"{what} names one partner, not '*'")
             self._known_partner(key, what)
-        for name, what in ((type, "type"), (superseded_by, "supersededBy")):
+        # Named in words, not by an entry point's field or option (--superseded-by on the
+        # command line, supersededBy in the API): both show this message.
+        for name, what in ((type, "type"), (superseded_by, "the superseding type")):
             if self.chain.message_type(name) is None:
                 raise InvalidInput(f"{what} {name!r} is not a message type of the chain")
         if not self.chain.may_send(sender, type):

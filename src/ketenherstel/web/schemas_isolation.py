@@ -14,7 +14,14 @@ _NAME = Field(min_length=1, max_length=200)
 
 
 class PartnerStateUpdate(RequestModel):
-    state: Literal["online", "isolated", "returning"]
+    state: Literal["online", "isolated", "returning"] = Field(
+        description="isolated (everything to and from the partner held, what it sends "
+        "quarantined) or returning (from isolated: the holds and the quarantine stay). online "
+        "is refused (409) for an isolated or returning partner: it comes online when one "
+        "operator asks for a quarantine release (POST /v1/quarantine-releases, also with "
+        "nothing in quarantine) and another operator approves it (POST "
+        "/v1/quarantine-releases/{releaseId}/approval); decision 0018"
+    )
     reason: str = Field(max_length=500, description="Why (kept on the partner's record)")
 
 

@@ -161,7 +161,13 @@ async def list_partner_states(exchange: ExchangeDep, _: ViewerDep) -> list[si.Pa
     "/partner-states/{partner}",
     summary="Isolate a partner or let it return (it comes online by an approved release)",
     operation_id="setPartnerState",
-    responses={**_WRITE, 409: _problem("Not allowed from the partner's current state")},
+    responses={
+        **_WRITE,
+        409: _problem(
+            "Not allowed from the partner's current state (online is refused to an isolated "
+            "or returning partner: an approved quarantine release brings it online)"
+        ),
+    },
 )
 async def set_partner_state(
     partner: str, body: si.PartnerStateUpdate, exchange: ExchangeDep, principal: OperatorDep
