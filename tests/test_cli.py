@@ -263,6 +263,17 @@ def test_channel_open_to_a_returning_partner_does_not_say_nothing_flows(store: s
     assert "nothing flows" not in said and "back online" not in said
 
 
+@pytest.mark.parametrize("verb", ["hold", "open"])
+def test_a_channel_reason_with_an_skn_or_e_mail_address_is_refused(store: str, verb: str) -> None:
+    reason = "op verzoek van SKN-1643701197 jan.jansen@om.nl"
+    code, out, err = run("channel", verb, "om", "--reason", reason, "--store", store)
+    assert code == 2 and out == ""
+    assert "a reason gives no SKN or e-mail address" in err
+    assert "1643701197" not in err and "jansen" not in err  # not repeated
+    code, out, _ = run("channel", "history", "--store", store)
+    assert code == 0 and "jansen" not in out
+
+
 def test_channel_history_shows_who_when_and_why(store: str) -> None:
     run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
     run("channel", "open", "om", "--reason", "wave 1", "--store", store)

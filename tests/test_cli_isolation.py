@@ -125,6 +125,7 @@ def test_isolate_return_online_with_states_and_history(store: str) -> None:
         (["isolate", "om", "--reason", " "], "say why"),
         (["isolate", "om", "--reason", "x" * 100_000], "at most 500 characters, not 100,000"),
         (["isolate", "*", "--reason", "x"], "one partner at a time"),
+        (["isolate", "om", "--reason", "SKN-1643701197 jan.jansen@om.nl"], "no SKN or e-mail"),
         (["return", "om", "--reason", "x"], "only an isolated partner returns"),
         (["online", "om", "--reason", "x", "--as", "op-a"], "already online"),
         (["online", "om", "--reason", "x", "--as", " "], "--as names you"),
@@ -191,6 +192,7 @@ def test_open_list_and_close_a_route(store: str) -> None:
         (("--reason", ""), "say why"),
         (("--reason", " "), "say why"),
         (("--reason", "y" * 501), "at most 500 characters"),
+        (("--reason", "terug, zegt jan.jansen@om.nl"), "no SKN or e-mail"),
     ],
 )
 def test_a_route_closed_without_a_reason_exits_2_and_stays_open(
@@ -241,6 +243,7 @@ def test_a_file_that_is_no_store_is_refused_and_left_as_it_was(tmp_path: Path) -
         ({"--to": "politie"}, "politie"),
         ({"--reason": " "}, "say why"),
         ({"--reason": "y" * 501}, "at most 500 characters"),
+        ({"--reason": "op verzoek van SKN-1643701197 jan.jansen@om.nl"}, "no SKN or e-mail"),
     ],
 )
 def test_bad_routes_exit_2_and_open_nothing(
@@ -290,6 +293,7 @@ def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
         (["request", "om", "--reason", "x", "--as", "a" * 5000], "is 1 to 100 characters"),
         (["request", "om", "--reason", "x", "--as", "local-cli"], "command line's own name"),
         (["request", "om", "--reason", " ", "--as", "anna"], "say why"),
+        (["request", "om", "--reason", "bel jan@om.nl", "--as", "anna"], "no SKN or e-mail"),
         (["request", "nobody", "--reason", "x", "--as", "anna"], "not a partner"),
         (["approve", "7", "--as", "bram"], "7"),
         (["check", "nobody"], "not a partner"),

@@ -5,13 +5,29 @@ character in it (an escape sequence, a NUL, a backspace) can rewrite what a term
 an invisible formatting character (a right-to-left override) can make it read as something
 else. They are refused where the text comes in; tabs and line breaks are text, except in a
 name (`one_line`).
+
+Such a text is also shown to people who may see no personal data (the picture's timeline, an
+audit trail, the status page): a person's strafrechtketennummer (SKN) or an e-mail address in
+it is refused where it comes in too (`personal_identifier`), and never repeated in the refusal.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
-__all__ = ["hidden_character"]
+__all__ = ["hidden_character", "personal_identifier"]
+
+# A person's strafrechtketennummer or an e-mail address: personal data in a free text.
+_IDENTIFIERS = re.compile(
+    r"(?<![\w-])SKN-?\d{6,}(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
+)
+
+
+def personal_identifier(text: str) -> bool:
+    """Whether ``text`` holds a person's SKN (SKN-0123456789) or an e-mail address."""
+    return _IDENTIFIERS.search(text) is not None
+
 
 _TEXT = frozenset("\t\n\r")
 

@@ -657,3 +657,57 @@ def test_an_expected_volume_past_the_bound_is_refused_and_asks_for_nothing(
         ex.request_release(principal=OP_A, partner="om", reason="x", expected=expected)
     assert ex.releases() == []
     ex.request_release(principal=OP_A, partner="om", reason="x", expected=100_000_000)
+
+
+PERSONAL = [
+    "op verzoek van SKN-1643701197",
+    "gemeld door jan.jansen@om.nl",
+    "skn1643701197 loopt vast",
+]
+
+
+@pytest.mark.parametrize("reason", PERSONAL)
+def test_a_reason_with_an_skn_or_e_mail_address_is_refused_for_every_change(
+    rt: Runtime, reason: str
+) -> None:
+    """A reason is on the audit trail, the history and the picture's timeline: like the
+    picture's own texts it gives no SKN or e-mail address, and the refusal repeats neither."""
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="kmar", state="isolated", reason="storing")
+    route = ex.open_route(
+        principal=OP_A,
+        type=PV_TYPE,
+        sender="politie",
+        around="om",
+        receiver="justid",
+        superseded_by=AFDOENING,
+        reason="spoedroute",
+    )
+    before = (ex.partner_history(), ex.channel_history(), ex.routes(), ex.releases())
+    changes = [
+        lambda: ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason=reason),
+        lambda: ex.set_partner_state(
+            principal=OP_A, partner="kmar", state="returning", reason=reason
+        ),
+        lambda: ex.set_channel(
+            principal=OP_A, receiver="om", sender="politie", state="held", reason=reason
+        ),
+        lambda: ex.set_channel(principal=OP_A, receiver="justid", state="open", reason=reason),
+        lambda: ex.open_route(
+            principal=OP_A,
+            type=PV_TYPE,
+            sender="politie",
+            around="om",
+            receiver="justid",
+            superseded_by=AFDOENING,
+            reason=reason,
+        ),
+        lambda: ex.close_route(principal=OP_A, route_id=route.id, reason=reason),
+        lambda: ex.request_release(principal=OP_A, partner="kmar", reason=reason),
+    ]
+    for change in changes:
+        with pytest.raises(InvalidInput, match="a reason gives no SKN or e-mail address") as err:
+            change()
+        assert "1643701197" not in err.value.detail and "jansen" not in err.value.detail
+    assert (ex.partner_history(), ex.channel_history(), ex.routes(), ex.releases()) == before
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="SKN-systeem")

@@ -29,7 +29,7 @@ from ketenherstel.store.ports import (
     Store,
 )
 from ketenherstel.store.rules import ANY, PROCESS_PREFIX, Rule
-from ketenherstel.text import hidden_character
+from ketenherstel.text import hidden_character, personal_identifier
 
 _ROUTE_CACHE_SECONDS = 1.0
 _CHECK_PAGE = 5_000
@@ -721,7 +721,8 @@ def rate_problem(rate: float, given: str | None = None) -> str | None:
 
 
 def _reason(reason: str, why: str = "") -> None:
-    """A reason for a change: said, and at most MAX_REASON characters."""
+    """A reason for a change: said, at most MAX_REASON characters, printable and without
+    personal data (it is on the audit trail, the history and the picture's timeline)."""
     if not reason.strip():
         raise InvalidInput("say why (reason)" + (f": {why}" if why else ""))
     if len(reason) > MAX_REASON:
@@ -729,6 +730,12 @@ def _reason(reason: str, why: str = "") -> None:
     hidden = hidden_character(reason)
     if hidden is not None:
         raise InvalidInput(f"a reason holds no control or invisible characters ({hidden})")
+    if personal_identifier(reason):
+        # Not repeated in the answer: it is the personal data itself.
+        raise InvalidInput(
+            "a reason gives no SKN or e-mail address: it is shown on the audit trail, the "
+            "history and the picture's timeline, which carry no personal data"
+        )
 
 
 def _route_name(route: RouteRecord) -> str:

@@ -26,6 +26,7 @@ from ketenherstel.picture.matrix import (
 from ketenherstel.picture.series import KINDS, TZ, PictureCache, Snapshot, View
 from ketenherstel.store.manual_ports import ManualStore
 from ketenherstel.store.ports import Store
+from ketenherstel.text import personal_identifier
 
 __all__ = [
     "CATEGORIES",
@@ -363,7 +364,7 @@ class Picture:
                     f"name no person ({', '.join(found)}): the picture, the status page and the "
                     "briefing show roles only",
                 )
-            elif _IDENTIFIERS.search(form.get(name) or ""):
+            elif personal_identifier(form.get(name) or ""):
                 # Not repeated in the answer: it is the personal data itself.
                 problems[name] = Said(
                     "noem geen strafrechtketennummer of e-mailadres: het beeld, de statuspagina "
@@ -530,12 +531,6 @@ def names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(
         r"(?<![\w-])(?:" + "|".join(re.escape(w) for w in words) + r")(?![\w-])", re.IGNORECASE
     )
-
-
-# A person's strafrechtketennummer or an e-mail address: personal data in a free text.
-_IDENTIFIERS = re.compile(
-    r"(?<![\w-])SKN-?\d{6,}(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
-)
 
 
 def names_in(text: str, names: Iterable[str]) -> list[str]:
