@@ -350,3 +350,24 @@ def test_an_approver_named_with_hidden_characters_or_at_length_is_refused(
         assert rt.exchange.quarantine_counts() == {"om": (1, 0)}
     finally:
         rt.close()
+
+
+def test_online_asked_twice_names_the_release_that_waits(store: str) -> None:
+    assert run(partner_state_app, "isolate", "om", "--reason", "Citrix", "--store", store)[0] == 0
+    assert run(partner_state_app, "return", "om", "--reason", "back", "--store", store)[0] == 0
+    ask = ["online", "om", "--reason", "ok", "--as", "anna", "--store", store]
+    assert run(partner_state_app, *ask)[0] == 0
+    for app, args in (
+        (partner_state_app, ask),
+        (quarantine_app, ["request", "om", "--reason", "ok", "--as", "bram", "--store", store]),
+    ):
+        code, out, err = run(app, *args)
+        said = " ".join(err.split())
+        assert code == 2 and "release 2" not in out
+        assert "release 1 of om, asked by anna, covers what waits in its quarantine now" in said
+        assert "`quarantine approve 1`" in said
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        assert [r.id for r in rt.exchange.releases()] == [1]
+    finally:
+        rt.close()

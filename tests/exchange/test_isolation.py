@@ -117,6 +117,8 @@ def test_an_operator_cannot_approve_with_a_credential_one_of_the_two_made(
         with pytest.raises(StateConflict, match=r"requested by ann; a second operator approves, "
                            f"and ann made {accomplice.name}'s credential cred-"):  # fmt: skip
             ex.approve_release(principal=accomplice, release_id=release.id)
+    # A message arrives, so that trudy asks for a release of more (not the same one again).
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000002-25")])
     asked_by_trudy, _ = ex.request_release(principal=trudy, partner="om", reason="checked")
     with pytest.raises(StateConflict, match=r"ann made trudy's credential .* so can act as trudy"):
         ex.approve_release(principal=ann, release_id=asked_by_trudy.id)  # the other direction
@@ -237,6 +239,36 @@ def test_a_release_asked_before_a_new_isolation_does_not_end_it(rt: Runtime) -> 
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
     ex.approve_release(principal=OP_B, release_id=old.id)
     assert ex.partner_states()["om"].state == "returning"
+
+
+def test_a_second_request_for_the_same_messages_is_refused_naming_the_waiting_one(
+    rt: Runtime,
+) -> None:
+    """`isolation online` or `quarantine request` run twice made release 2, 3, … of the same
+    messages: refused, naming the release that waits and how to approve it. A request that
+    covers more (a message arrived since) or sees a finding the waiting one did not is not."""
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    first, _ = ex.request_release(principal=OP_A, partner="om", reason="trusted again")
+    assert ex.waiting_release(partner="om") == first
+    for who in (OP_A, OP_B):
+        with pytest.raises(StateConflict, match=f"release {first.id} of om, asked by op-a") as no:
+            ex.request_release(principal=who, partner="om", reason="once more")
+        assert f"`quarantine approve {first.id}`" in no.value.detail
+        assert f"POST /v1/quarantine-releases/{first.id}/approval" in no.value.detail
+    assert ex.releases(partner="om") == [first]
+    # A message arrives: a new request covers it, the first one no longer covers everything.
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000096-25")])
+    assert ex.waiting_release(partner="om") is None
+    second, _ = ex.request_release(principal=OP_A, partner="om", reason="with the new one")
+    assert second.messages == 1 and ex.waiting_release(partner="om") == second
+    # Asked with another expected volume, the check has a finding the waiting one lacks.
+    third, check = ex.request_release(principal=OP_A, partner="om", reason="x", expected=50)
+    assert check.findings and ex.waiting_release(partner="om") == third
+    ex.approve_release(principal=OP_B, release_id=third.id)
+    assert ex.partner_states()["om"].state == "online"
+    assert ex.waiting_release(partner="om") is None  # the others were asked before online
 
 
 def test_closing_a_route_says_why_on_the_route_and_in_the_audit_trail(rt: Runtime) -> None:

@@ -89,6 +89,12 @@ def test_without_a_second_operator_the_release_waits(rt: Runtime) -> None:
     assert ex.partner_states()["om"].state == "returning"
     assert ex.pull(principal=partner("justid"), limit=10) == []
     ((_, release_id, _),) = result.releases_requested
+    # Applied again, the step does not ask a second time for the same messages (the
+    # exchange would refuse it): it says which release waits.
+    again = apply_step(ex, plan, "wave-1", principal=OP_A)
+    assert again.releases_requested == ()
+    assert f"release {release_id} of om waits for a second operator's approval" in again.notes
+    assert [r.id for r in ex.releases(partner="om")] == [release_id]
     with pytest.raises(StateConflict):
         ex.approve_release(principal=OP_A, release_id=release_id)
     ex.approve_release(principal=OP_B, release_id=release_id)

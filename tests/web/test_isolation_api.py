@@ -474,3 +474,15 @@ def test_a_release_stored_with_an_expected_volume_past_the_bound_still_shows_its
     )
     assert r.status_code == 200, r.text
     assert r.json()["check"]["findings"] == [f"only 0 messages where about {huge} were expected"]
+
+
+def test_a_release_asked_twice_is_a_conflict_naming_the_one_that_waits(api: Api) -> None:
+    isolate(api)
+    isolate(api, state="returning")
+    ask = {"partner": "om", "reason": "trusted again"}
+    first = api.client.post("/v1/quarantine-releases", json=ask, headers=api.h("operator"))
+    assert first.status_code == 201, first.text
+    again = api.client.post("/v1/quarantine-releases", json=ask, headers=api.h("operator2"))
+    body = assert_problem(again, 409, f"release {first.json()['id']} of om, asked by op")
+    assert f"POST /v1/quarantine-releases/{first.json()['id']}/approval" in body["detail"]
+    assert len(api.runtime.exchange.releases()) == 1

@@ -233,11 +233,12 @@ def apply_step(
             for r in exchange.releases(partner=partner)
             if r.approved_by is None and r.requested_at >= since
         ]
-        if partner in coming and asked:
-            # Applied again: the release the step asked for before still waits.
-            notes.append(
-                f"release {asked[-1].id} of {partner} waits for a second operator's approval"
-            )
+        same = exchange.waiting_release(partner=partner)
+        if (partner in coming and asked) or same is not None:
+            # Applied again: the release the step asked for before still waits (the exchange
+            # refuses a second one of the same messages).
+            waits = same if same is not None else asked[-1]
+            notes.append(f"release {waits.id} of {partner} waits for a second operator's approval")
             continue
         release, check = exchange.request_release(
             principal=principal, partner=partner, reason=reason

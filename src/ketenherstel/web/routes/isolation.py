@@ -316,7 +316,13 @@ async def list_releases(
     summary="Check a partner's quarantine and ask for its release (a second operator approves)",
     operation_id="requestQuarantineRelease",
     status_code=201,
-    responses={**_WRITE, 409: _problem("Nothing waits in the partner's quarantine")},
+    responses={
+        **_WRITE,
+        409: _problem(
+            "Nothing waits in the partner's quarantine, or a release of the same messages with "
+            "the same check waits for approval"
+        ),
+    },
 )
 async def request_release(
     body: si.ReleaseCreate, exchange: ExchangeDep, principal: OperatorDep
