@@ -371,3 +371,20 @@ def test_online_asked_twice_names_the_release_that_waits(store: str) -> None:
         assert [r.id for r in rt.exchange.releases()] == [1]
     finally:
         rt.close()
+
+
+def test_approving_a_release_asked_before_a_new_isolation_says_the_partner_stays(
+    store: str,
+) -> None:
+    for cmd, reason in (("isolate", "Citrix"), ("return", "back")):
+        assert run(partner_state_app, cmd, "om", "--reason", reason, "--store", store)[0] == 0
+    args = ["online", "om", "--reason", "ok", "--as", "anna", "--store", store]
+    assert run(partner_state_app, *args)[0] == 0
+    for cmd, reason in (("isolate", "again"), ("return", "back")):
+        assert run(partner_state_app, cmd, "om", "--reason", reason, "--store", store)[0] == 0
+    code, out, err = run(quarantine_app, "approve", "1", "--as", "bram", "--store", store)
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "release 1 of om approved by bram" in said
+    assert "note: om stays returning: release 1 was asked for before om's current state" in said
+    assert history(store)[0] == ("om", "returning")

@@ -320,11 +320,14 @@ def quarantine_approve(
     """Approve a release asked for by another operator: its messages flow."""
     principal = _operator(operator)
     with _exchange(store) as ex:
-        release = ex.approve_release(principal=principal, release_id=release_id)
+        approval = ex.approve_release(principal=principal, release_id=release_id)
+        release = approval.release
         out.print(
             f"release {release.id} of {release.partner} approved by {release.approved_by}",
             highlight=False,
         )
+        if approval.note is not None:
+            out.print(f"note: {approval.note}", style="yellow", highlight=False)
         findings = _stored_findings(release.checks)
         out.print(
             f"the check {release.requested_by} saw when asking: "

@@ -237,8 +237,36 @@ def test_a_release_asked_before_a_new_isolation_does_not_end_it(rt: Runtime) -> 
     ex.clock = lambda: later  # type: ignore[method-assign]
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="again")
     ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
-    ex.approve_release(principal=OP_B, release_id=old.id)
+    approval = ex.approve_release(principal=OP_B, release_id=old.id)
     assert ex.partner_states()["om"].state == "returning"
+    # The approver is told so, and so is the audit trail.
+    assert approval.release.approved_by == "op-b"
+    assert approval.note is not None
+    assert approval.note.startswith(
+        f"om stays returning: release {old.id} was asked for before om's current state began"
+    )
+    [audit] = [a for a in ex.store.audit_log(limit=50) if a.action == "release-approved"]
+    assert audit.detail == f"release {old.id}; {approval.note}"
+    # A release asked for now brings it online, and says nothing more.
+    new, _ = ex.request_release(principal=OP_A, partner="om", reason="trusted again")
+    approval = ex.approve_release(principal=OP_B, release_id=new.id)
+    assert approval.note is None and ex.partner_states()["om"].state == "online"
+
+
+def test_approving_a_release_of_an_isolated_partner_says_it_stays_isolated(
+    rt: Runtime,
+) -> None:
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000095-25")])
+    release, _ = ex.request_release(principal=OP_A, partner="om", reason="checked")
+    approval = ex.approve_release(principal=OP_B, release_id=release.id)
+    assert approval.note == (
+        f"om stays isolated: the approval releases what release {release.id} covers (1 message, "
+        "under the channel rules); om comes online once it returns and a release asked for "
+        "after that is approved by another operator (decision 0018)"
+    )
+    assert ex.partner_states()["om"].state == "isolated"
 
 
 def test_a_second_request_for_the_same_messages_is_refused_naming_the_waiting_one(

@@ -486,3 +486,32 @@ def test_a_release_asked_twice_is_a_conflict_naming_the_one_that_waits(api: Api)
     body = assert_problem(again, 409, f"release {first.json()['id']} of om, asked by op")
     assert f"POST /v1/quarantine-releases/{first.json()['id']}/approval" in body["detail"]
     assert len(api.runtime.exchange.releases()) == 1
+
+
+def test_approving_a_release_asked_before_a_new_isolation_says_the_partner_stays(
+    api: Api,
+) -> None:
+    isolate(api)
+    isolate(api, state="returning")
+    ask = {"partner": "om", "reason": "trusted again"}
+    first = api.client.post("/v1/quarantine-releases", json=ask, headers=api.h("operator"))
+    assert first.status_code == 201, first.text
+    isolate(api)  # isolated again and back: the release asked before does not end it
+    isolate(api, state="returning")
+    r = api.client.post(
+        f"/v1/quarantine-releases/{first.json()['id']}/approval", headers=api.h("operator2")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["note"].startswith(
+        f"om stays returning: release {first.json()['id']} was asked for before om's current "
+    )
+    [listed] = api.client.get("/v1/quarantine-releases", headers=api.h("viewer")).json()
+    assert listed["note"] is None  # said in the answer to the approval
+    second = api.client.post("/v1/quarantine-releases", json=ask, headers=api.h("operator"))
+    assert second.status_code == 201, second.text
+    r = api.client.post(
+        f"/v1/quarantine-releases/{second.json()['id']}/approval", headers=api.h("operator2")
+    )
+    assert r.status_code == 200 and r.json()["note"] is None
+    states = api.client.get("/v1/partner-states", headers=api.h("viewer")).json()
+    assert {s["partner"]: s["state"] for s in states}["om"] == "online"

@@ -74,6 +74,17 @@ class QuarantineCheck:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseApproval:
+    """An approved release, and why its partner stays dark if it does."""
+
+    release: QuarantineRelease
+    note: str | None = None
+    """Why the approval did not bring the partner online (it is isolated, or the release was
+    asked for before its current state began: decision 0018); None when it did, or when the
+    partner was online."""
+
+
 class IsolationMixin:
     """Isolation use cases; `Exchange` provides the attributes declared here."""
 
@@ -650,9 +661,9 @@ class IsolationMixin:
                 return release
         return None
 
-    def approve_release(self, *, principal: Principal, release_id: int) -> QuarantineRelease:
+    def approve_release(self, *, principal: Principal, release_id: int) -> ReleaseApproval:
         """A second operator approves; only then do the messages flow (under the channel
-        rules, which may still hold them)."""
+        rules, which may still hold them). The answer says when the partner stays dark."""
         self._require_operator(principal)
         asked = next(iter(self.store.releases(partner=None, release_id=release_id)), None)
         if (
@@ -675,16 +686,23 @@ class IsolationMixin:
             raise NotFound(str(exc)) from None
         except ports.Refused as exc:
             raise StateConflict(str(exc)) from None
-        self._audit(principal, "release-approved", release.partner, f"release {release_id}")
         # A returning partner whose quarantine two operators released is trusted again: what it
         # sends from now on flows under the channel rules (which may still hold it). What
         # arrived between the request and the approval was not checked and stays in quarantine.
         state = self.partner_states().get(release.partner)
-        if (
+        online = (
             state is not None
             and state.state == "returning"
             and release.requested_at >= state.changed_at  # not asked before a new isolation
-        ):
+        )
+        note = None if online or state is None else _stays_dark(release, state)
+        self._audit(
+            principal,
+            "release-approved",
+            release.partner,
+            f"release {release_id}" + (f"; {note}" if note else ""),
+        )
+        if online:
             record = PartnerStateRecord(
                 release.partner,
                 "online",
@@ -695,7 +713,7 @@ class IsolationMixin:
             )
             self.store.set_partner_state(record)
             self._audit(principal, "partner-online", release.partner, record.reason)
-        return release
+        return ReleaseApproval(release, note)
 
     def _check_unchanged(self, asked: QuarantineRelease) -> None:
         """The second operator approves what the first one saw: the check is run again over
@@ -764,6 +782,27 @@ def _reason(reason: str, why: str = "") -> None:
             "a reason gives no SKN or e-mail address: it is shown on the audit trail, the "
             "history and the picture's timeline, which carry no personal data"
         )
+
+
+def _stays_dark(release: QuarantineRelease, state: PartnerStateRecord) -> str | None:
+    """Why approving ``release`` leaves its partner isolated or returning (decision 0018), or
+    None when the partner is online."""
+    p = release.partner
+    if state.state == "isolated":
+        return (
+            f"{p} stays isolated: the approval releases what release {release.id} covers "
+            f"({_messages(release.messages)}, under the channel rules); {p} comes online once "
+            "it returns and a release asked for after that is approved by another operator "
+            "(decision 0018)"
+        )
+    if state.state == "returning":
+        return (
+            f"{p} stays returning: release {release.id} was asked for before {p}'s current "
+            f"state began, so its approval releases what it covers ({_messages(release.messages)}) "
+            f"but does not bring {p} online (decision 0018); a release asked for now, approved "
+            "by another operator, does"
+        )
+    return None
 
 
 def _route_name(route: RouteRecord) -> str:

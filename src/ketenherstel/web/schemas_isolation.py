@@ -136,3 +136,9 @@ class ReleaseRead(Model):
     approved_by: str | None
     approved_at: datetime | None
     check: QuarantineCheckRead | None = Field(description="What the requesting operator saw")
+    note: str | None = Field(
+        default=None,
+        description="In the answer to an approval: why the partner stays isolated or returning "
+        "(it is isolated, or the release was asked for before its current state began; "
+        "decision 0018). None when the approval brought it online, or it was online",
+    )

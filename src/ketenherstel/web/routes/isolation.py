@@ -128,7 +128,9 @@ def _stored_check(text: str) -> si.QuarantineCheckRead | None:
         return None
 
 
-def _release(r: QuarantineRelease, check: si.QuarantineCheckRead | None) -> si.ReleaseRead:
+def _release(
+    r: QuarantineRelease, check: si.QuarantineCheckRead | None, note: str | None = None
+) -> si.ReleaseRead:
     return si.ReleaseRead(
         id=r.id,
         partner=r.partner,
@@ -140,6 +142,7 @@ def _release(r: QuarantineRelease, check: si.QuarantineCheckRead | None) -> si.R
         approved_by=r.approved_by,
         approved_at=ts(r.approved_at),
         check=check,
+        note=note,
     )
 
 
@@ -352,7 +355,8 @@ async def approve_release(
     exchange: ExchangeDep,
     principal: OperatorDep,
 ) -> si.ReleaseRead:
-    release = await run_in_threadpool(
+    approval = await run_in_threadpool(
         exchange.approve_release, principal=principal, release_id=release_id
     )
-    return _release(release, _stored_check(release.checks))
+    release = approval.release
+    return _release(release, _stored_check(release.checks), approval.note)
