@@ -170,7 +170,18 @@ def test_channel_open_refuses_a_rate_saying_what_a_rate_is_and_quoting_it(
 ) -> None:
     result = runner.invoke(
         app,
-        ["channel", "open", "om", "--reason", "x", f"--rate={given}", "--store", store],
+        [
+            "channel",
+            "open",
+            "om",
+            "--reason",
+            "x",
+            f"--rate={given}",
+            "--as",
+            "ann",
+            "--store",
+            store,
+        ],
         env={"COLUMNS": "200"},
     )
     said = " ".join(result.stderr.replace("│", " ").split())
@@ -185,7 +196,17 @@ def test_channel_open_takes_any_positive_rate(store: str) -> None:
     """Also below 0.001 a second, as a plan's 1/d (Typer's minimum of 0.001 is gone)."""
     for given, shown in (("2", "2/s"), ("0.5", "0.5/s"), ("0.00001", "1e-05/s")):
         code, out, _ = run(
-            "channel", "open", "om", "--reason", "x", "--rate", given, "--store", store
+            "channel",
+            "open",
+            "om",
+            "--reason",
+            "x",
+            "--rate",
+            given,
+            "--as",
+            "ann",
+            "--store",
+            store,
         )
         assert code == 0 and f"open at {shown}" in out, given
 
@@ -220,25 +241,24 @@ def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_
 
 
 def test_channel_hold_and_open(store: str) -> None:
-    code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
+    me = ("--as", "ann", "--store", store)
+    code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", *me)
     assert code == 0 and "held" in out
-    code, _, err = run("channel", "hold", "nobody", "--reason", "x", "--store", store)
+    code, _, err = run("channel", "hold", "nobody", "--reason", "x", *me)
     assert code == 2 and "not a partner" in err
-    code, _, err = run("channel", "open", "om", "--reason", "x", "--rate", "inf", "--store", store)
+    code, _, err = run("channel", "open", "om", "--reason", "x", "--rate", "inf", *me)
     assert code == 2 and "not 'inf'" in err
-    code, out, err = run(
-        "channel", "hold", "dji", "--from", "gemeenten", "--reason", "x", "--store", store
-    )
+    code, out, err = run("channel", "hold", "dji", "--from", "gemeenten", "--reason", "x", *me)
     assert code == 2 and out == ""
     assert "channel gemeenten → dji: the chain carries nothing from gemeenten to dji" in err
     assert len(err.strip().splitlines()) == 1
-    run("channel", "hold", "*", "--from", "om", "--reason", "om's traffic", "--store", store)
-    code, out, _ = run("channel", "open", "justid", "--reason", "wave 1", "--store", store)
+    run("channel", "hold", "*", "--from", "om", "--reason", "om's traffic", *me)
+    code, out, _ = run("channel", "open", "justid", "--reason", "wave 1", *me)
     assert code == 0  # om's traffic to justid stays held by the om → * rule: said so
     assert "note: om → justid stays held by the rule om → * [*]" in " ".join(out.split())
-    code, out, err = run("isolation", "isolate", "om", "--reason", "Citrix", "--store", store)
+    code, out, err = run("isolation", "isolate", "om", "--reason", "Citrix", *me)
     assert code == 0, err
-    code, out, _ = run("channel", "open", "om", "--reason", "wave 1", "--store", store)
+    code, out, _ = run("channel", "open", "om", "--reason", "wave 1", *me)
     assert code == 0 and "note: om is isolated: nothing flows to it on this channel" in out
     assert "until it returns (`ketenherstel isolation return om`)" in " ".join(out.split())
 
@@ -246,16 +266,13 @@ def test_channel_hold_and_open(store: str) -> None:
 def test_channel_open_to_a_returning_partner_does_not_say_nothing_flows(store: str) -> None:
     """A returning receiver gets what open channels carry (a go-live wave); what a returning
     sender sends waits in quarantine until a release is approved, and the note says that."""
+    me = ("--as", "ann", "--store", store)
     for cmd in (("isolate", "om", "--reason", "Citrix"), ("return", "om", "--reason", "back")):
-        assert run("isolation", *cmd, "--store", store)[0] == 0
-    code, out, err = run(
-        "channel", "open", "om", "--from", "politie", "--reason", "golf", "--store", store
-    )
+        assert run("isolation", *cmd, *me)[0] == 0
+    code, out, err = run("channel", "open", "om", "--from", "politie", "--reason", "golf", *me)
     assert code == 0, err
     assert "channel politie → om [*]: open" in out and "note" not in out
-    code, out, err = run(
-        "channel", "open", "justid", "--from", "om", "--reason", "golf", "--store", store
-    )
+    code, out, err = run("channel", "open", "justid", "--from", "om", "--reason", "golf", *me)
     assert code == 0, err
     said = " ".join(out.split())
     assert "note: om is returning: what it sends waits in quarantine" in said
@@ -266,7 +283,7 @@ def test_channel_open_to_a_returning_partner_does_not_say_nothing_flows(store: s
 @pytest.mark.parametrize("verb", ["hold", "open"])
 def test_a_channel_reason_with_an_skn_or_e_mail_address_is_refused(store: str, verb: str) -> None:
     reason = "op verzoek van SKN-1643701197 jan.jansen@om.nl"
-    code, out, err = run("channel", verb, "om", "--reason", reason, "--store", store)
+    code, out, err = run("channel", verb, "om", "--reason", reason, "--as", "ann", "--store", store)
     assert code == 2 and out == ""
     assert "a reason gives no SKN or e-mail address" in err
     assert "1643701197" not in err and "jansen" not in err  # not repeated
@@ -274,12 +291,47 @@ def test_a_channel_reason_with_an_skn_or_e_mail_address_is_refused(store: str, v
     assert code == 0 and "jansen" not in out
 
 
+@pytest.mark.parametrize("verb", ["hold", "open"])
+@pytest.mark.parametrize(
+    ("who", "needle"),
+    [
+        ((), "Missing option '--as'"),
+        (("--as", " "), "--as names you, the operator"),
+        (("--as", "local-cli"), "command line's own name"),
+        (("--as", "an\tn"), "no control or invisible characters"),
+        (("--as", "a" * 101), "is 1 to 100 characters"),
+    ],
+)
+def test_a_channel_change_without_a_good_as_exits_2_and_changes_nothing(
+    store: str, verb: str, who: tuple[str, ...], needle: str
+) -> None:
+    result = runner.invoke(
+        app,
+        ["channel", verb, "om", "--reason", "OM offline", *who, "--store", store],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 2 and result.stdout == ""
+    assert needle in " ".join(result.stderr.replace("│", " ").split())
+    code, out, _ = run("channel", "history", "--store", store)
+    assert code == 0 and "OM offline" not in out
+    code, out, _ = run("channel", "list", "--store", store)
+    assert code == 0 and "no channel rules" in out
+
+
 def test_channel_history_shows_who_when_and_why(store: str) -> None:
-    run("channel", "hold", "om", "--reason", "OM offline", "--store", store)
-    run("channel", "open", "om", "--reason", "wave 1", "--store", store)
+    run("channel", "hold", "om", "--reason", "OM offline", "--as", "ann", "--store", store)
+    run("channel", "open", "om", "--reason", "wave 1", "--as", "bram", "--store", store)
     code, out, _ = run("channel", "history", "om", "--store", store)
     assert code == 0
     assert out.index("wave 1") < out.index("OM offline")  # newest first
+    assert out.index("bram") < out.index("ann") and "local-cli" not in out  # who: --as
+    code, out, _ = run("channel", "list", "om", "--store", store)
+    assert code == 0 and "bram" in out
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        assert {"ann", "bram"} <= set(rt.store.audit_actors())
+    finally:
+        rt.close()
     code, _, err = run("channel", "history", "nobody", "--store", store)
     assert code == 2 and "not a partner" in err
 
@@ -287,8 +339,9 @@ def test_channel_history_shows_who_when_and_why(store: str) -> None:
 def test_channel_list_shows_the_rules_in_force(store: str) -> None:
     code, out, _ = run("channel", "list", "--store", store)
     assert code == 0 and "no channel rules: every channel is open" in out
-    run("isolation", "isolate", "om", "--reason", "Citrix", "--store", store)
-    run("channel", "open", "justid", "--from", "politie", "--reason", "wave 1", "--store", store)
+    me = ("--as", "ann", "--store", store)
+    run("isolation", "isolate", "om", "--reason", "Citrix", *me)
+    run("channel", "open", "justid", "--from", "politie", "--reason", "wave 1", *me)
     code, out, _ = run("channel", "list", "--store", store)
     assert code == 0
     rows = [line for line in out.splitlines() if "→" in line and "│" in line]
@@ -559,6 +612,6 @@ def test_an_error_shows_rich_markup_in_its_message_as_text(tmp_path: Path, store
     from ketenherstel.cli_isolation import partner_state_app
 
     result = runner.invoke(
-        partner_state_app, ["isolate", "om[/x]", "--reason", "r", "--store", store]
+        partner_state_app, ["isolate", "om[/x]", "--reason", "r", "--as", "ann", "--store", store]
     )
     assert result.exit_code == 2 and "om[/x]" in result.stderr

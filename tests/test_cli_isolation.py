@@ -94,9 +94,12 @@ def test_every_command_has_help(app: typer.Typer, cmd: list[str]) -> None:
 
 
 def test_isolate_return_online_with_states_and_history(store: str) -> None:
-    code, out, _ = run(partner_state_app, "isolate", "om", "--reason", "Citrix", "--store", store)
+    code, out, _ = run(
+        partner_state_app, "isolate", "om", "--reason", "Citrix", "--as", "ann", "--store", store
+    )
     assert (code, out.strip()) == (0, "om: isolated")
-    assert run(partner_state_app, "return", "om", "--reason", "back", "--store", store)[0] == 0
+    back = ["return", "om", "--reason", "back", "--as", "bram", "--store", store]
+    assert run(partner_state_app, *back)[0] == 0
     # Online takes two operators (decision 0018): one asks, another approves.
     code, out, _ = run(
         partner_state_app, "online", "om", "--reason", "ok", "--as", "op-a", "--store", store
@@ -118,15 +121,50 @@ def test_isolate_return_online_with_states_and_history(store: str) -> None:
     assert history(store) == [("om", "online"), ("om", "returning"), ("om", "isolated")]
 
 
+def test_a_partner_state_change_names_the_operator_given_with_as(store: str) -> None:
+    """Who isolated a partner or let it return is the person --as names, as the API names
+    the token's holder: in the history, on the record and in the audit log."""
+    args = ["om", "--reason", "Citrix", "--as", "ann", "--store", store]
+    assert run(partner_state_app, "isolate", *args)[0] == 0
+    args = ["om", "--reason", "back", "--as", "bram", "--store", store]
+    assert run(partner_state_app, "return", *args)[0] == 0
+    code, out, _ = run(partner_state_app, "history", "om", "--store", store)
+    assert code == 0 and "ann" in out and "bram" in out and "local-cli" not in out
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        changes = rt.exchange.partner_history(partner="om")
+        assert [(h.state, h.changed_by) for h in changes] == [
+            ("returning", "bram"),
+            ("isolated", "ann"),
+        ]
+        assert {"ann", "bram"} <= set(rt.store.audit_actors())
+        assert "local-cli" not in rt.store.audit_actors()
+    finally:
+        rt.close()
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["isolate", "nobody", "--reason", "x"], "not a partner"),
-        (["isolate", "om", "--reason", " "], "say why"),
-        (["isolate", "om", "--reason", "x" * 100_000], "at most 500 characters, not 100,000"),
-        (["isolate", "*", "--reason", "x"], "one partner at a time"),
-        (["isolate", "om", "--reason", "SKN-1643701197 jan.jansen@om.nl"], "no SKN or e-mail"),
-        (["return", "om", "--reason", "x"], "only an isolated partner returns"),
+        (["isolate", "nobody", "--reason", "x", "--as", "ann"], "not a partner"),
+        (["isolate", "om", "--reason", " ", "--as", "ann"], "say why"),
+        (
+            ["isolate", "om", "--reason", "x" * 100_000, "--as", "ann"],
+            "at most 500 characters, not 100,000",
+        ),
+        (["isolate", "*", "--reason", "x", "--as", "ann"], "one partner at a time"),
+        (
+            ["isolate", "om", "--reason", "SKN-1643701197 jan.jansen@om.nl", "--as", "ann"],
+            "no SKN or e-mail",
+        ),
+        (["return", "om", "--reason", "x", "--as", "ann"], "only an isolated partner returns"),
+        (["isolate", "om", "--reason", "x"], "Missing option '--as'"),
+        (["isolate", "om", "--reason", "x", "--as", " "], "--as names you"),
+        (["isolate", "om", "--reason", "x", "--as", "al\tice"], "no control or invisible"),
+        (["isolate", "om", "--reason", "x", "--as", "a" * 101], "is 1 to 100 characters"),
+        (["isolate", "om", "--reason", "x", "--as", "local-cli"], "command line's own name"),
+        (["return", "om", "--reason", "x"], "Missing option '--as'"),
+        (["return", "om", "--reason", "x", "--as", "Local-CLI"], "command line's own name"),
         (["online", "om", "--reason", "x", "--as", "op-a"], "already online"),
         (["online", "om", "--reason", "x", "--as", " "], "--as names you"),
         (["online", "om", "--reason", "x", "--as", "al\n/ ice"], "--as: a person's name holds"),
@@ -143,7 +181,8 @@ def test_bad_partner_state_changes_exit_2_and_change_nothing(
 
 
 def test_online_is_refused_for_an_isolated_partner_and_changes_nothing(store: str) -> None:
-    assert run(partner_state_app, "isolate", "om", "--reason", "Citrix", "--store", store)[0] == 0
+    isolate = ["isolate", "om", "--reason", "Citrix", "--as", "ann", "--store", store]
+    assert run(partner_state_app, *isolate)[0] == 0
     code, _, err = run(
         partner_state_app, "online", "om", "--reason", "ok", "--as", "op-a", "--store", store
     )
@@ -166,6 +205,8 @@ ROUTE = [
     AFDOENING,
     "--reason",
     "spoedroute",
+    "--as",
+    "ann",
 ]
 
 
@@ -174,28 +215,42 @@ def test_open_list_and_close_a_route(store: str) -> None:
     assert code == 0, out
     assert "opened route 1" in out
     code, out, _ = run(route_app, "list", "--store", store)
-    assert code == 0 and "justid" in out and "local-cli" in out and "spoedroute" in out
-    code, out, _ = run(route_app, "close", "1", "--reason", "OM is terug", "--store", store)
+    assert code == 0 and "justid" in out and "ann" in out and "spoedroute" in out
+    assert "local-cli" not in out
+    close = ["--reason", "OM is terug", "--as", "bram", "--store", store]
+    code, out, _ = run(route_app, "close", "1", *close)
     assert code == 0 and "closed route 1" in out
     code, out, _ = run(route_app, "list", "--store", store)
-    assert code == 0 and "why closed" in out and "OM is terug" in out
-    code, _, err = run(route_app, "close", "1", "--reason", "x", "--store", store)
+    assert code == 0 and "why closed" in out and "OM is terug" in out and "bram" in out
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        [route] = rt.exchange.routes()
+        assert (route.opened_by, route.closed_by) == ("ann", "bram")
+    finally:
+        rt.close()
+    code, _, err = run(route_app, "close", "1", "--reason", "x", "--as", "bram", "--store", store)
     assert code == 2 and err
-    code, _, err = run(route_app, "close", str(2**70), "--reason", "x", "--store", store)
+    code, _, err = run(
+        route_app, "close", str(2**70), "--reason", "x", "--as", "bram", "--store", store
+    )
     assert code == 2 and "out of range" in err  # not a traceback
 
 
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        ((), "--reason"),
-        (("--reason", ""), "say why"),
-        (("--reason", " "), "say why"),
-        (("--reason", "y" * 501), "at most 500 characters"),
-        (("--reason", "terug, zegt jan.jansen@om.nl"), "no SKN or e-mail"),
+        (("--as", "bram"), "--reason"),
+        (("--reason", "", "--as", "bram"), "say why"),
+        (("--reason", " ", "--as", "bram"), "say why"),
+        (("--reason", "y" * 501, "--as", "bram"), "at most 500 characters"),
+        (("--reason", "terug, zegt jan.jansen@om.nl", "--as", "bram"), "no SKN or e-mail"),
+        (("--reason", "terug"), "Missing option '--as'"),
+        (("--reason", "terug", "--as", " "), "--as names you"),
+        (("--reason", "terug", "--as", "local-cli"), "command line's own name"),
+        (("--reason", "terug", "--as", "br\x1b[31mam"), "no control or invisible"),
     ],
 )
-def test_a_route_closed_without_a_reason_exits_2_and_stays_open(
+def test_a_route_closed_without_a_reason_or_a_good_as_exits_2_and_stays_open(
     store: str, args: tuple[str, ...], needle: str
 ) -> None:
     assert run(route_app, "open", *ROUTE, "--store", store)[0] == 0
@@ -244,6 +299,10 @@ def test_a_file_that_is_no_store_is_refused_and_left_as_it_was(tmp_path: Path) -
         ({"--reason": " "}, "say why"),
         ({"--reason": "y" * 501}, "at most 500 characters"),
         ({"--reason": "op verzoek van SKN-1643701197 jan.jansen@om.nl"}, "no SKN or e-mail"),
+        ({"--as": " "}, "--as names you"),
+        ({"--as": "local-cli"}, "command line's own name"),
+        ({"--as": "a" * 101}, "is 1 to 100 characters"),
+        ({"--as": "an\nn"}, "no control or invisible"),
     ],
 )
 def test_bad_routes_exit_2_and_open_nothing(
@@ -325,10 +384,19 @@ def test_bad_quarantine_commands_exit_2_and_change_nothing(
 
 
 def test_missing_options_are_usage_errors(store: str) -> None:
-    assert run(partner_state_app, "isolate", "om", "--store", store)[0] == 2
+    assert run(partner_state_app, "isolate", "om", "--as", "ann", "--store", store)[0] == 2
+    assert run(partner_state_app, "isolate", "om", "--reason", "x", "--store", store)[0] == 2
+    route = ROUTE[: ROUTE.index("--as")]
+    code, _, err = run(route_app, "open", *route, "--store", store)
+    assert code == 2 and "Missing option '--as'" in err
     assert run(quarantine_app, "request", "om", "--reason", "x", "--store", store)[0] == 2
     assert run(quarantine_app, "check", "om", "--expected", "-1", "--store", store)[0] == 2
     assert history(store) == []
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        assert rt.exchange.routes() == []
+    finally:
+        rt.close()
 
 
 @pytest.mark.parametrize("name", ["bram\n/ ice", "bram\x1b]0;x\x07", "bram\u202e", "b" * 101])
@@ -353,8 +421,9 @@ def test_an_approver_named_with_hidden_characters_or_at_length_is_refused(
 
 
 def test_online_asked_twice_names_the_release_that_waits(store: str) -> None:
-    assert run(partner_state_app, "isolate", "om", "--reason", "Citrix", "--store", store)[0] == 0
-    assert run(partner_state_app, "return", "om", "--reason", "back", "--store", store)[0] == 0
+    for cmd, reason in (("isolate", "Citrix"), ("return", "back")):
+        args = [cmd, "om", "--reason", reason, "--as", "anna", "--store", store]
+        assert run(partner_state_app, *args)[0] == 0
     ask = ["online", "om", "--reason", "ok", "--as", "anna", "--store", store]
     assert run(partner_state_app, *ask)[0] == 0
     for app, args in (
@@ -377,11 +446,13 @@ def test_approving_a_release_asked_before_a_new_isolation_says_the_partner_stays
     store: str,
 ) -> None:
     for cmd, reason in (("isolate", "Citrix"), ("return", "back")):
-        assert run(partner_state_app, cmd, "om", "--reason", reason, "--store", store)[0] == 0
+        change = [cmd, "om", "--reason", reason, "--as", "anna", "--store", store]
+        assert run(partner_state_app, *change)[0] == 0
     args = ["online", "om", "--reason", "ok", "--as", "anna", "--store", store]
     assert run(partner_state_app, *args)[0] == 0
     for cmd, reason in (("isolate", "again"), ("return", "back")):
-        assert run(partner_state_app, cmd, "om", "--reason", reason, "--store", store)[0] == 0
+        change = [cmd, "om", "--reason", reason, "--as", "anna", "--store", store]
+        assert run(partner_state_app, *change)[0] == 0
     code, out, err = run(quarantine_app, "approve", "1", "--as", "bram", "--store", store)
     assert code == 0, err
     said = " ".join(out.split())

@@ -24,12 +24,14 @@ from rich.table import Table
 
 from ketenherstel import __version__
 from ketenherstel.cli_common import (
+    AsOpt,
     fail,
     out_of_range,
     readable_input,
     require_store,
     writable_output,
 )
+from ketenherstel.cli_common import operator as _operator
 from ketenherstel.cli_gateway import gateway_app
 from ketenherstel.cli_isolation import partner_state_app, quarantine_app, route_app
 from ketenherstel.cli_manual import manual_app, procedures_app
@@ -376,11 +378,13 @@ def _set_channel(
     state: str,
     reason: str,
     rate: float | None,
+    operator: str,
     store: str | None,
 ) -> None:
+    principal = _operator(operator)
     with runtime(store) as rt:
         rt.exchange.set_channel(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             receiver=receiver,
             sender=sender,
             scope=scope,
@@ -457,12 +461,13 @@ ReasonOpt = Annotated[str, typer.Option(help="Why (kept on the channel's record)
 def channel_hold(
     receiver: Annotated[str, typer.Argument(help="Partner whose deliveries are held ('*' = all)")],
     reason: ReasonOpt,
+    operator: AsOpt,
     sender: Annotated[str, typer.Option("--from", help="Only from this sender ('*' = all)")] = "*",
     scope: ScopeOpt = "*",
     store: StoreOpt = None,
 ) -> None:
     """Hold a channel: the exchange keeps accepting and storing, but delivers nothing on it."""
-    _set_channel(receiver, sender, scope, "held", reason, None, store)
+    _set_channel(receiver, sender, scope, "held", reason, None, operator, store)
 
 
 @channel_app.command("list")
@@ -535,6 +540,7 @@ def _rate(text: str) -> float:
 def channel_open(
     receiver: Annotated[str, typer.Argument(help="Partner whose deliveries resume ('*' = all)")],
     reason: ReasonOpt,
+    operator: AsOpt,
     sender: Annotated[str, typer.Option("--from", help="Only from this sender ('*' = all)")] = "*",
     scope: ScopeOpt = "*",
     rate: Annotated[
@@ -544,7 +550,7 @@ def channel_open(
     store: StoreOpt = None,
 ) -> None:
     """Open a channel, optionally with a rate: its backlog drains in priority order."""
-    _set_channel(receiver, sender, scope, "open", reason, rate, store)
+    _set_channel(receiver, sender, scope, "open", reason, rate, operator, store)
 
 
 # -- the chain model --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What the CLI's command groups share: the one-line error and its exit code."""
+"""What the CLI's command groups share: the one-line error and its exit code, and the operator
+a state-changing command names with ``--as``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,11 +16,14 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
+    from ketenherstel.exchange.auth import Principal
 
 __all__ = [
+    "AsOpt",
     "err",
     "fail",
     "local_runtime",
+    "operator",
     "out_of_range",
     "readable_input",
     "require_store",
@@ -34,6 +38,28 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return the exit to raise: 2 for bad input, 1 for something that does not exist."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+AsOpt = Annotated[
+    str,
+    typer.Option("--as", help="Your name as operator (kept as who on the record and in the trail)"),
+]
+
+
+def operator(name: str) -> Principal:
+    """The operator ``--as`` names, checked as a token's holder is (not blank, not too long, no
+    control or invisible characters, not the command line's own name): kept as who on the
+    record, in the history, the trail and the audit log. A bad name is exit code 2, before
+    anything changes."""
+    from ketenherstel.exchange.auth import local_operator
+    from ketenherstel.exchange.errors import ExchangeError
+
+    if not name.strip():
+        raise fail("--as names you, the operator")
+    try:
+        return local_operator(name)
+    except ExchangeError as exc:
+        raise fail(f"--as: {exc.detail}") from None
 
 
 def require_store(store: str | None, *, create: bool = False) -> None:

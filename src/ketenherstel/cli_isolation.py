@@ -1,8 +1,8 @@
 """The command line for isolation (0008): partner states, emergency routes, the quarantine.
 
 Local commands: they open the store named by --store or KETENHERSTEL_STORE directly, as the
-operator on this machine. A quarantine release takes two operators, so `quarantine request`
-and `quarantine approve` name the operator with --as.
+operator on this machine. Every command that changes something names that operator with --as,
+kept as who on the record, in the history and the trail; a quarantine release takes two.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ketenherstel.cli_common import AsOpt, out_of_range, require_store
 from ketenherstel.cli_common import fail as _fail
-from ketenherstel.cli_common import out_of_range, require_store
-from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal, local_operator
+from ketenherstel.cli_common import operator as _operator
+from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.isolation import MAX_EXPECTED, QuarantineCheck, stored_check
 from ketenherstel.exchange.service import Exchange
@@ -45,9 +46,6 @@ StoreOpt = Annotated[
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept on the record)")]
 PartnerArg = Annotated[str, typer.Argument(help="The partner's key in the chain model, e.g. om")]
-AsOpt = Annotated[
-    str, typer.Option("--as", help="Your name as operator (a release takes two operators)")
-]
 ExpectedOpt = Annotated[
     int | None,
     typer.Option("--expected", min=0, max=MAX_EXPECTED, help="Roughly how many messages to expect"),
@@ -78,17 +76,6 @@ def _exchange(store: str | None) -> Iterator[Exchange]:
         rt.close()
 
 
-def _operator(name: str) -> Principal:
-    """The operator ``--as`` names, checked as a token's holder is: kept as the audit
-    record's actor and the release's requester or approver."""
-    if not name.strip():
-        raise _fail("--as names you, the operator")
-    try:
-        return local_operator(name)
-    except ExchangeError as exc:
-        raise _fail(f"--as: {exc.detail}") from None
-
-
 def _when(stamp: float | None) -> str:
     if not stamp:
         return ""
@@ -98,22 +85,27 @@ def _when(stamp: float | None) -> str:
 # -- partner states --------------------------------------------------------------------------
 
 
-def _set_state(partner: str, state: str, reason: str, store: str | None) -> None:
+def _set_state(partner: str, state: str, reason: str, operator: str, store: str | None) -> None:
+    principal = _operator(operator)
     with _exchange(store) as ex:
-        ex.set_partner_state(principal=LOCAL_OPERATOR, partner=partner, state=state, reason=reason)
+        ex.set_partner_state(principal=principal, partner=partner, state=state, reason=reason)
         out.print(f"{partner}: {state}")
 
 
 @partner_state_app.command("isolate")
-def state_isolate(partner: PartnerArg, reason: ReasonOpt, store: StoreOpt = None) -> None:
+def state_isolate(
+    partner: PartnerArg, reason: ReasonOpt, operator: AsOpt, store: StoreOpt = None
+) -> None:
     """Isolate a partner: everything to and from it is held; what it sends is quarantined."""
-    _set_state(partner, "isolated", reason, store)
+    _set_state(partner, "isolated", reason, operator, store)
 
 
 @partner_state_app.command("return")
-def state_return(partner: PartnerArg, reason: ReasonOpt, store: StoreOpt = None) -> None:
+def state_return(
+    partner: PartnerArg, reason: ReasonOpt, operator: AsOpt, store: StoreOpt = None
+) -> None:
     """Let an isolated partner return: the holds and the quarantine stay."""
-    _set_state(partner, "returning", reason, store)
+    _set_state(partner, "returning", reason, operator, store)
 
 
 @partner_state_app.command("online")
@@ -184,12 +176,14 @@ def route_open(
         typer.Option("--superseded-by", help="The dark partner's type that later supersedes it"),
     ],
     reason: ReasonOpt,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Open an emergency route around a dark partner."""
+    principal = _operator(operator)
     with _exchange(store) as ex:
         record = ex.open_route(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             type=type,
             sender=sender,
             around=around,
@@ -204,11 +198,13 @@ def route_open(
 def route_close(
     route_id: Annotated[int, typer.Argument(help="The route's id")],
     reason: ReasonOpt,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Close an emergency route."""
+    principal = _operator(operator)
     with _exchange(store) as ex:
-        record = ex.close_route(principal=LOCAL_OPERATOR, route_id=route_id, reason=reason)
+        record = ex.close_route(principal=principal, route_id=route_id, reason=reason)
         out.print(f"closed {_route_line(record)}", highlight=False)
 
 
