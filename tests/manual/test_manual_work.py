@@ -225,6 +225,20 @@ def test_confirm_correct_and_withdraw_need_a_reason_and_keep_history(world: Worl
         world.work.withdraw(principal=VIEWER, record_id=record.id, reason="x")
 
 
+def test_a_reason_with_an_skn_or_an_e_mail_address_is_refused_and_not_repeated(
+    world: World,
+) -> None:
+    """A reason goes to the audit trail and the record's history, which carry no personal
+    data: refused as the exchange's reasons are, and changing nothing."""
+    record = world.add(case="13-100009-25")
+    for reason in ("op verzoek van SKN-1643701197", "gemeld door jan.jansen@om.nl"):
+        for change in (world.work.confirm, world.work.withdraw):
+            with pytest.raises(InvalidInput, match="no SKN or e-mail address") as exc:
+                change(principal=LOCAL_OPERATOR, record_id=record.id, reason=reason)
+            assert "1643701197" not in str(exc.value) and "jansen" not in str(exc.value)
+    assert world.work.record(principal=LOCAL_OPERATOR, record_id=record.id).status == "registered"
+
+
 def test_unmatched_both_ways(world: World) -> None:
     world.add()  # paper work on 21 July; its message never comes
     listed = world.send_judgment("13-100002-25")  # digital only: no paper record

@@ -47,7 +47,7 @@ from ketenherstel.store.manual_ports import (
     UnmatchedMessage,
 )
 from ketenherstel.store.ports import AuditRecord
-from ketenherstel.text import hidden_character
+from ketenherstel.text import hidden_character, personal_identifier
 
 MAX_REASON = 500
 
@@ -149,6 +149,11 @@ class ManualWork:
                 if hidden is None
                 else f"a reason holds no control or invisible characters ({hidden})"
             )
+            raise InvalidInput(why, [Problem(None, "reason", why)])
+        if personal_identifier(text):
+            # As the exchange's reasons: it goes to the audit trail and the record's history,
+            # which carry no personal data; not repeated in the answer.
+            why = "a reason gives no SKN or e-mail address: it is kept on the audit trail"
             raise InvalidInput(why, [Problem(None, "reason", why)])
         return text
 
