@@ -260,7 +260,9 @@ def test_channel_hold_and_open(store: str) -> None:
     assert code == 0, err
     code, out, _ = run("channel", "open", "om", "--reason", "wave 1", *me)
     assert code == 0 and "note: om is isolated: nothing flows to it on this channel" in out
-    assert "until it returns (`ketenherstel isolation return om`)" in " ".join(out.split())
+    assert "until it returns (`ketenherstel isolation return om --reason … --as NAME`)" in " ".join(
+        out.split()
+    )
 
 
 def test_channel_open_to_a_returning_partner_does_not_say_nothing_flows(store: str) -> None:
@@ -276,7 +278,7 @@ def test_channel_open_to_a_returning_partner_does_not_say_nothing_flows(store: s
     assert code == 0, err
     said = " ".join(out.split())
     assert "note: om is returning: what it sends waits in quarantine" in said
-    assert "`ketenherstel quarantine request om`" in said
+    assert "`ketenherstel quarantine request om --reason … --as NAME`" in said
     assert "nothing flows" not in said and "back online" not in said
 
 

@@ -412,14 +412,15 @@ def _dark_partners(rt: Any, receiver: str, sender: str) -> list[str]:
     if to is not None and to.state == "isolated":
         notes.append(
             f"{receiver} is isolated: nothing flows to it on this channel until it returns "
-            f"(`ketenherstel isolation return {receiver}`)"
+            f"(`ketenherstel isolation return {receiver} --reason … --as NAME`)"
         )
     by = states.get(sender)
     if by is not None and by.state in ("isolated", "returning"):
         notes.append(
             f"{sender} is {by.state}: what it sends waits in quarantine and flows on this "
             "channel only once one operator asks for a release of it and another approves it "
-            f"(`ketenherstel quarantine request {sender}`, `quarantine approve`)"
+            f"(`ketenherstel quarantine request {sender} --reason … --as NAME`, then "
+            "`quarantine approve ID --as OTHER`)"
         )
     return notes
 

@@ -119,7 +119,10 @@ def state_online(
     with _exchange(store) as ex:
         state = ex.partner_states().get(partner)
         if state is not None and state.state == "isolated":
-            raise _fail(f"{partner} is isolated: let it return first (`isolation return`)")
+            raise _fail(
+                f"{partner} is isolated: let it return first "
+                f"(`isolation return {partner} --reason … --as NAME`)"
+            )
         if state is not None and state.state == "online":
             raise _fail(f"{partner} is already online")
         release, check = ex.request_release(principal=principal, partner=partner, reason=reason)
