@@ -521,6 +521,11 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
     blank = [" " if a == "vog-aanvraag" else a for a in SCREENER]
     code, _, err = run(*base, "--profile", "bibob", *blank, "--store", store)
     assert code == 2 and "a read of personal data needs a purpose" in err
+    # A line break or an escape in who reads would forge or hide a line of the read log.
+    for forged in ("screener-7\nind-12", "screener\x1b[8m-7"):
+        bad = [forged if a == "screener-7" else a for a in SCREENER]
+        code, _, err = run(*base, "--profile", "bibob", *bad, "--store", store)
+        assert code == 2 and "--as: an actor of a read holds no control or invisible" in err, err
     assert counts(store)["screenings"] == 0
     assert reads_of(store, "SKN-0000000001") == []
 

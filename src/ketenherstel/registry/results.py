@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ketenherstel.registry.limits import MAX_PARTNER, MAX_TEXT
 from ketenherstel.registry.model import CaseState, Shown
+from ketenherstel.text import hidden_character
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 Direction = Literal["missed", "wrongly-shown"]
@@ -86,6 +87,15 @@ class Reader:
                     _API[name],
                 )
             check_length(value, MAX_PARTNER if name == "organisation" else MAX_TEXT, _API[name])
+            hidden = hidden_character(value, one_line=True)
+            if hidden is not None:
+                # Each is a line of the read log (Logboek Dataverwerkingen), shown in a terminal
+                # and a page: a line break or an escape sequence would forge or hide one.
+                raise RegistryInputError(
+                    f"{_ARTICLE[name]} {name.replace('_', ' ')} of a read holds no control or "
+                    f"invisible characters ({hidden})",
+                    _API[name],
+                )
 
 
 @dataclass(frozen=True, slots=True)
