@@ -46,7 +46,7 @@ AsOpt = Annotated[
 ]
 
 
-def operator(name: str) -> Principal:
+def operator(name: str, *, blank: str = "--as names you, the operator") -> Principal:
     """The operator ``--as`` names, checked as a token's holder is (not blank, not too long, no
     control or invisible characters, not the command line's own name): kept as who on the
     record, in the history, the trail and the audit log. A bad name is exit code 2, before
@@ -55,7 +55,7 @@ def operator(name: str) -> Principal:
     from ketenherstel.exchange.errors import ExchangeError
 
     if not name.strip():
-        raise fail("--as names you, the operator")
+        raise fail(blank)
     try:
         return local_operator(name)
     except ExchangeError as exc:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketenherstel.cli_common import fail, local_runtime
+from ketenherstel.cli_common import fail, local_runtime, operator
 from ketenherstel.picture.charts import format_date
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES
 from ketenherstel.picture.series import KINDS, TZ
@@ -69,15 +69,7 @@ def _when(epoch: float | None) -> str:
 def _person(name: str) -> Principal:
     """The operator ``--as`` names, checked as a token's holder is (it is kept in the audit
     trail and on a briefing)."""
-    from ketenherstel.exchange.auth import local_operator
-    from ketenherstel.exchange.errors import ExchangeError
-
-    if not name.strip():
-        raise fail("--as: give your name")
-    try:
-        return local_operator(name)
-    except ExchangeError as exc:
-        raise fail(f"--as: {exc.detail}") from None
+    return operator(name, blank="--as: give your name")
 
 
 @picture_app.command("show")

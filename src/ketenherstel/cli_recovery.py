@@ -19,6 +19,7 @@ from rich.table import Table
 
 from ketenherstel.chain import ChainError, load_chain
 from ketenherstel.cli_common import fail as _fail
+from ketenherstel.cli_common import operator as _operator
 from ketenherstel.cli_common import require_store
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.golive.cli import ChainOpt, PlanArg, _rate, _row, _time
@@ -185,19 +186,13 @@ def apply_cmd(
     priorities, quarantine release requests (a second operator approves them with
     `ketenherstel quarantine approve ID --as NAME`) and interim procedures retired."""
     from ketenherstel.bootstrap import bootstrap
-    from ketenherstel.exchange.auth import local_operator
     from ketenherstel.exchange.manual import ManualWork
     from ketenherstel.recovery.steps import apply_step
     from ketenherstel.settings import Settings
     from ketenherstel.store import StoreError
     from ketenherstel.store.manual_ports import manual_store
 
-    if not operator.strip():
-        raise _fail("--as names you, the operator")
-    try:
-        principal = local_operator(operator)
-    except ExchangeError as exc:
-        raise _fail(f"--as: {exc.detail}") from None
+    principal = _operator(operator)
     require_store(store)
     try:
         rt = bootstrap(Settings.from_env(store_url=store))
