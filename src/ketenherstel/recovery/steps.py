@@ -183,12 +183,9 @@ def apply_step(
     wanted = priorities(exchange.chain, plan)
     # A partner the wave brings online that is (or by this step becomes) returning is asked a
     # release even with nothing in quarantine: its approval brings it online (decision 0018).
-    coming = {
-        key
-        for key in (wave.online if wave is not None else ())
-        if key in {p for p, to in partner_changes if to == "returning"}
-        or exchange.partner_states()[key].state == "returning"
-    }
+    returning = {key for key, r in exchange.partner_states().items() if r.state == "returning"}
+    returning |= {p for p, to in partner_changes if to == "returning"}
+    coming = {key for key in (wave.online if wave is not None else ()) if key in returning}
 
     if dry_run:
         return StepResult(
