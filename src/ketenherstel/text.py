@@ -36,6 +36,11 @@ def hidden_character(text: str, *, one_line: bool = False) -> str | None:
     """The first control or invisible formatting character in ``text``, named (``U+001B``),
     or None when it has none. With ``one_line`` (a name, such as a go-live wave's) a tab or a
     line break counts too."""
+    # A printable text holds neither (str.isprintable is false for every Cc and Cf character,
+    # checked over all of Unicode in tests/test_text.py): the common case, without a Python
+    # loop over its characters.
+    if text.isprintable():
+        return None
     for ch in text:
         if (one_line or ch not in _TEXT) and unicodedata.category(ch) in ("Cc", "Cf"):
             return f"U+{ord(ch):04X}"

@@ -1,0 +1,58 @@
+"""ketenherstel.text: control and invisible characters, personal identifiers in free text."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+
+import pytest
+
+from ketenherstel.text import hidden_character, personal_identifier
+
+
+def test_every_control_and_format_character_is_found_over_all_of_unicode() -> None:
+    """The printable fast path skips no Cc or Cf character, and the answer names the first."""
+    missed = []
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        if unicodedata.category(ch) not in ("Cc", "Cf"):
+            continue
+        expected = None if ch in "\t\n\r" else f"U+{code:04X}"
+        if hidden_character(f"reden {ch} x") != expected:
+            missed.append(f"U+{code:04X}")
+        if hidden_character(f"naam{ch}", one_line=True) != f"U+{code:04X}":
+            missed.append(f"U+{code:04X} (one line)")
+    assert missed == []
+
+
+@pytest.mark.parametrize(
+    ("text", "one_line", "found"),
+    [
+        ("OM onbereikbaar sinds 17 juli", False, None),
+        ("Ketenpartner \u2018politie\u2019 \u2014 noodroute", False, None),
+        ("regel één\nregel twee\tmet tab", False, None),
+        ("regel één\nregel twee", True, "U+000A"),
+        ("a\u00a0b", False, None),  # a no-break space is text, not hidden
+        ("\u202egnitirw", False, "U+202E"),  # right-to-left override
+        ("zero\u200bwidth", False, "U+200B"),
+        ("esc \x1b[31m", False, "U+001B"),
+        ("first \x07 then \x1b", False, "U+0007"),
+        ("", False, None),
+    ],
+)
+def test_hidden_character_names_the_first_one(text: str, one_line: bool, found: str | None) -> None:
+    assert hidden_character(text, one_line=one_line) == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("zaak van SKN-0123456789 afgerond", True),
+        ("skn0123456789", True),
+        ("mail j.jansen@om.example.nl", True),
+        ("wave SKN-12 is short", False),
+        ("parketnummer 12/345678-25", False),
+    ],
+)
+def test_personal_identifier(text: str, found: bool) -> None:
+    assert personal_identifier(text) is found
