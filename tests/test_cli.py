@@ -129,8 +129,77 @@ def test_init_makes_an_empty_file_a_store(tmp_path: Path) -> None:
     assert run("partner", "list", "--store", str(empty))[0] == 0
 
 
+def _audit(store: str) -> list[tuple[str, str, str]]:
+    """(actor, action, object) of the store's audit log, oldest first."""
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        return [(a.actor, a.action, a.object) for a in reversed(rt.store.audit_log(limit=1000))]
+    finally:
+        rt.close()
+
+
+# Every command that changes the store from the command line, with what else it needs.
+_CHANGES: list[list[str]] = [
+    ["partner", "add", "om"],
+    ["partner", "signing-key", "politie", "A" * 43 + "="],
+    ["import-bundle", "BUNDLE"],
+    ["token", "create", "--partner", "om"],
+    ["token", "rotate", "cred-x"],
+    ["token", "revoke", "cred-x"],
+    ["purge", "--older-than-days", "30"],
+    ["purge", "--older-than-days", "30", "--dry-run"],
+]
+
+
+@pytest.mark.parametrize("command", _CHANGES, ids=lambda c: " ".join(c[:2]))
+def test_a_change_names_its_operator_or_changes_nothing(
+    store: str, tmp_path: Path, command: list[str]
+) -> None:
+    bundle = tmp_path / "bundle.jsonl"
+    bundle.write_bytes(b"{}\n")
+    args = [str(bundle) if a == "BUNDLE" else a for a in command]
+    before = _audit(store)
+    code, _, err = run(*args, "--store", store)
+    assert code == 2 and "Missing option '--as'" in err
+    for bad, why in [(" ", "--as names you"), ("a\x1bb", "control"), ("local-cli", "own name")]:
+        code, _, err = run(*args, "--as", bad, "--store", store)
+        assert code == 2 and why in err, (bad, err)
+    assert _audit(store) == before
+
+
+def test_the_operator_named_is_who_in_the_audit_log_and_a_tokens_maker(store: str) -> None:
+    assert run("partner", "add", "om", "--as", "Anna de Vries", "--store", store)[0] == 0
+    code, out, err = run(
+        "token", "create", "--partner", "om", "--as", "Anna de Vries", "--store", store
+    )
+    assert code == 0, err
+    code, out, _ = run("token", "list", "--store", store)
+    assert "Anna de Vries" in out and "local-cli" not in out
+    cred = next(w for w in out.split() if w.startswith("cred-"))
+    assert run("token", "revoke", cred, "--as", "Bram", "--store", store)[0] == 0
+    assert run("purge", "--older-than-days", "30", "--as", "Bram", "--store", store)[0] == 0
+    mine = [(actor, action) for actor, action, _ in _audit(store) if actor != "exchange"]
+    assert ("Anna de Vries", "partner-registered") in mine
+    assert ("Anna de Vries", "token-created") in mine
+    assert ("Bram", "token-revoked") in mine
+    assert ("Bram", "purged") in mine
+    assert all(actor != "local-cli" for actor, _ in mine[-4:])
+
+
+def test_init_names_the_first_operator_as_who_set_the_store_up(tmp_path: Path) -> None:
+    path = f"sqlite:///{tmp_path}/first.db"
+    code, out, err = run("init", "--operator", "Anna de Vries", "--store", path)
+    assert code == 0, err
+    assert "operator token for Anna de Vries" in out
+    actors = {actor for actor, _, _ in _audit(path)}
+    assert "Anna de Vries" in actors and "local-cli" not in actors
+    code, _, err = run("init", "--operator", "local-cli", "--store", f"sqlite:///{tmp_path}/x.db")
+    assert code == 2 and "own name" in err
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_partner_add_rejects_unknown_partner_and_changes_nothing(store: str) -> None:
-    code, _, err = run("partner", "add", "nobody", "--store", store)
+    code, _, err = run("partner", "add", "nobody", "--as", "anna", "--store", store)
     assert code == 2
     assert "not a partner in the chain model" in err
     code, out, _ = run("partner", "list", "--store", store)
@@ -138,29 +207,31 @@ def test_partner_add_rejects_unknown_partner_and_changes_nothing(store: str) -> 
 
 
 def test_partner_add_twice_is_an_error(store: str) -> None:
-    assert run("partner", "add", "om", "--store", store)[0] == 0
-    code, _, err = run("partner", "add", "om", "--store", store)
+    assert run("partner", "add", "om", "--as", "anna", "--store", store)[0] == 0
+    code, _, err = run("partner", "add", "om", "--as", "anna", "--store", store)
     assert code == 2 and "already registered" in err
 
 
 def test_token_create_needs_exactly_one_holder(store: str) -> None:
-    code, _, err = run("token", "create", "--store", store)
+    code, _, err = run("token", "create", "--as", "anna", "--store", store)
     assert code == 2 and "exactly one" in err
-    code, _, err = run("token", "create", "--partner", "om", "--viewer", "x", "--store", store)
+    code, _, err = run(
+        "token", "create", "--partner", "om", "--viewer", "x", "--as", "anna", "--store", store
+    )
     assert code == 2
 
 
 def test_token_create_list_rotate_revoke(store: str) -> None:
-    run("partner", "add", "om", "--store", store)
-    code, out, _ = run("token", "create", "--partner", "om", "--store", store)
+    run("partner", "add", "om", "--as", "anna", "--store", store)
+    code, out, _ = run("token", "create", "--partner", "om", "--as", "anna", "--store", store)
     token = out.strip()
     assert code == 0 and token.startswith("kh_")
     code, out, _ = run("token", "list", "--store", store)
     assert token not in out
     cred = next(w for w in out.split() if w.startswith("cred-"))
-    code, out, _ = run("token", "rotate", cred, "--store", store)
+    code, out, _ = run("token", "rotate", cred, "--as", "anna", "--store", store)
     assert code == 0 and out.strip().startswith("kh_") and out.strip() != token
-    code, _, err = run("token", "revoke", "cred-doesnotexist", "--store", store)
+    code, _, err = run("token", "revoke", "cred-doesnotexist", "--as", "anna", "--store", store)
     assert code == 2 and "no credential" in err
 
 
@@ -218,7 +289,9 @@ def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_
 
     key = generate_private_key()
     run("init", "--store", store)
-    code, _, err = run("partner", "signing-key", "politie", public_key_b64(key), "--store", store)
+    code, _, err = run(
+        "partner", "signing-key", "politie", public_key_b64(key), "--as", "anna", "--store", store
+    )
     assert code == 0, err
     built = build_bundle(
         private_key=key,
@@ -231,12 +304,14 @@ def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_
     exported.write_bytes(built.data)
     carried.write_bytes(built.data.replace(b"\n", b"\r\n"))
     result = runner.invoke(
-        app, ["import-bundle", str(carried), "--store", store], env={"COLUMNS": "200"}
+        app,
+        ["import-bundle", str(carried), "--as", "anna", "--store", store],
+        env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.stderr
     assert "1-1: 1 accepted" in result.stdout
     assert "line ends had been changed to CRLF" in result.stdout
-    code, _, err = run("import-bundle", str(exported), "--store", store)
+    code, _, err = run("import-bundle", str(exported), "--as", "anna", "--store", store)
     assert code == 2 and "replayed" in err
 
 
@@ -463,7 +538,9 @@ def live(store: str) -> Iterator[tuple[str, dict[str, str]]]:
     run("init", "--store", store)
     tokens = {}
     for key in ("politie", "om"):
-        tokens[key] = run("token", "create", "--partner", key, "--store", store)[1].strip()
+        tokens[key] = run("token", "create", "--partner", key, "--as", "anna", "--store", store)[
+            1
+        ].strip()
     rt = bootstrap(Settings(store_url=store))
     with ServerThread(rt) as server:
         yield server.url, tokens
@@ -597,11 +674,13 @@ def test_simulate_and_openapi_refuse_an_output_they_cannot_write_and_make_no_fol
 
 def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
     run("init", "--store", store)
-    code, out, _ = run("purge", "--older-than-days", "30", "--dry-run", "--store", store)
+    code, out, _ = run(
+        "purge", "--older-than-days", "30", "--dry-run", "--as", "anna", "--store", store
+    )
     assert code == 0 and "would purge 0 messages" in out
-    code, _, err = run("purge", "--older-than-days", "1e308", "--store", store)
+    code, _, err = run("purge", "--older-than-days", "1e308", "--as", "anna", "--store", store)
     assert code == 2 and "at most 36,500" in err
-    code, _, err = run("purge", "--older-than-days", "0", "--store", store)
+    code, _, err = run("purge", "--older-than-days", "0", "--as", "anna", "--store", store)
     assert code == 2 and "more than 0" in err
 
 

@@ -160,19 +160,22 @@ def init(
     ] = True,
     operator: Annotated[str, typer.Option(help="Name of the first operator")] = "operator",
 ) -> None:
-    """Create (or migrate) the store, register the chain's partners, print an operator token."""
+    """Create (or migrate) the store, register the chain's partners, print an operator token.
+
+    The first operator (--operator) is who did it, in the audit log."""
+    principal = _operator(operator, blank="--operator names the first operator")
     with runtime(store, create=True) as rt:
         registered = {p.key for p in rt.exchange.partners()}
         if partners:
             for p in rt.chain.partners:
                 if p.key not in registered:
-                    rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=p.key)
+                    rt.exchange.register_partner(principal=principal, key=p.key)
         token, record = rt.exchange.create_token(
-            principal=LOCAL_OPERATOR, role="operator", person=operator, label="init"
+            principal=principal, role="operator", person=principal.name, label="init"
         )
         out.print(f"store ready: {rt.settings.store_url}")
         out.print(f"partners registered: {len(rt.exchange.partners())}")
-        out.print(f"operator token for {operator} ({record.id}), shown once:")
+        out.print(f"operator token for {principal.name} ({record.id}), shown once:")
         out.print(token, highlight=False, soft_wrap=True)
 
 
@@ -242,11 +245,14 @@ def partner_add(
     key: Annotated[str, typer.Argument(help="The partner's key in the chain model, e.g. om")],
     oin: Annotated[str | None, typer.Option(help="Its OIN (default: the chain model's)")] = None,
     name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Register a chain partner with the exchange."""
+    principal = _operator(operator)
     with runtime(store) as rt:
-        record = rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=key, oin=oin, name=name)
+        record = rt.exchange.register_partner(principal=principal, key=key, oin=oin, name=name)
         out.print(f"registered {record.key} ({record.name}, OIN {record.oin})")
 
 
@@ -254,12 +260,15 @@ def partner_add(
 def partner_signing_key(
     key: Annotated[str, typer.Argument(help="The partner")],
     public_key: Annotated[str, typer.Argument(help="As `outbox keygen` printed it (base64)")],
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Register the key a partner's edge outbox signs its offline bundles with."""
+    principal = _operator(operator)
     with runtime(store) as rt:
         text = rt.exchange.register_signing_key(
-            principal=LOCAL_OPERATOR, partner=key, public_key=public_key
+            principal=principal, partner=key, public_key=public_key
         )
         out.print(f"{key} signs bundles with {text}")
 
@@ -267,16 +276,19 @@ def partner_signing_key(
 @app.command("import-bundle")
 def import_bundle(
     file: Annotated[Path, typer.Argument(help="A bundle exported by `outbox export`")],
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Import a signed offline bundle (brought by courier): verified, stored once, or refused
     whole with the reason."""
+    principal = _operator(operator)
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {file}: {exc.strerror}") from None
     with runtime(store) as rt:
-        r = rt.exchange.import_bundle(principal=LOCAL_OPERATOR, data=data)
+        r = rt.exchange.import_bundle(principal=principal, data=data)
         out.print(
             f"imported {r.source} {r.first_sequence}-{r.last_sequence}: {r.accepted} accepted, "
             f"{r.duplicates} duplicates, {r.quarantined} in quarantine"
@@ -308,18 +320,22 @@ def token_create(
     ] = None,
     viewer: Annotated[str | None, typer.Option(help="A token for this viewer (a person)")] = None,
     label: Annotated[str, typer.Option(help="What the token is for")] = "",
+    *,
+    made_by: AsOpt,
     store: StoreOpt = None,
 ) -> None:
-    """Create a bearer token; it is printed once and only its hash is stored."""
+    """Create a bearer token; it is printed once and only its hash is stored. --as (who makes
+    it) is kept as the token's maker."""
     chosen = [
         (r, v) for r, v in (("partner", partner), ("operator", operator), ("viewer", viewer)) if v
     ]
     if len(chosen) != 1:
         raise fail("give exactly one of --partner KEY, --operator NAME or --viewer NAME")
     role, who = chosen[0]
+    principal = _operator(made_by)
     with runtime(store) as rt:
         token, record = rt.exchange.create_token(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             role=role,
             partner=who if role == "partner" else None,
             person=who if role != "partner" else None,
@@ -349,24 +365,28 @@ def token_list(store: StoreOpt = None) -> None:
 @token_app.command("revoke")
 def token_revoke(
     credential_id: Annotated[str, typer.Argument(help="The credential id (cred-…)")],
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Revoke a token: it stops working at once."""
+    principal = _operator(operator)
     with runtime(store) as rt:
-        rt.exchange.revoke_token(principal=LOCAL_OPERATOR, credential_id=credential_id)
+        rt.exchange.revoke_token(principal=principal, credential_id=credential_id)
         out.print(f"revoked {credential_id}")
 
 
 @token_app.command("rotate")
 def token_rotate(
     credential_id: Annotated[str, typer.Argument(help="The credential id (cred-…)")],
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Issue a new token for the same holder and revoke the old one."""
+    principal = _operator(operator)
     with runtime(store) as rt:
-        token, record = rt.exchange.rotate_token(
-            principal=LOCAL_OPERATOR, credential_id=credential_id
-        )
+        token, record = rt.exchange.rotate_token(principal=principal, credential_id=credential_id)
         err.print(f"new token {record.id} (shown once); {credential_id} is revoked:")
         out.print(token, highlight=False, soft_wrap=True)
 
@@ -792,15 +812,18 @@ def purge(
         float, typer.Option(help="Purge what was acked by every receiver and is older than this")
     ],
     dry_run: Annotated[bool, typer.Option(help="Only count what would be purged")] = False,
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Apply retention: acked messages lose their body; a tombstone keeps duplicates known.
 
     Nothing that is still waiting for any receiver is ever purged.
     """
+    principal = _operator(operator)
     with runtime(store) as rt:
         result = rt.exchange.purge(
-            principal=LOCAL_OPERATOR, older_than_days=older_than_days, dry_run=dry_run
+            principal=principal, older_than_days=older_than_days, dry_run=dry_run
         )
         verb = "would purge" if dry_run else "purged"
         out.print(f"{verb} {result.messages} messages")

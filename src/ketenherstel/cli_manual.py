@@ -1,10 +1,10 @@
 """The command line for paper work (`manual …`) and interim procedures (`procedure …`).
 
-Local commands: they open the store named by --store or KETENHERSTEL_STORE directly, as the
-operator on this machine. Times are shown in Europe/Amsterdam. Exit codes as everywhere
-(`cli_common.fail`): 2 for bad input or a change a record's state does not allow (nothing
-changed), 1 for a record, procedure or store that does not exist, and 1 for a dry run that
-finds the file would be refused.
+Local commands: they open the store named by --store or KETENHERSTEL_STORE directly; a command
+that changes something names its operator with --as, kept as who in the record's history.
+Times are shown in Europe/Amsterdam. Exit codes as everywhere (`cli_common.fail`): 2 for bad
+input or a change a record's state does not allow (nothing changed), 1 for a record, procedure
+or store that does not exist, and 1 for a dry run that finds the file would be refused.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ketenherstel.cli_common import AsOpt, out_of_range, readable_input, require_store
 from ketenherstel.cli_common import fail as _fail
-from ketenherstel.cli_common import out_of_range, readable_input, require_store
+from ketenherstel.cli_common import operator as _operator
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError, NotFound, Problem
 from ketenherstel.exchange.manual import ManualWork
@@ -202,13 +203,16 @@ def manual_add(
     when: Annotated[str, typer.Option(help=r"dd-mm-yyyy \[hh:mm] or ISO; Europe/Amsterdam")],
     role: Annotated[str, typer.Option(help="The registering role, e.g. 'griffie rechtbank'")],
     field: FieldOpt = None,
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Register one piece of paper work; matched at once if its message is already here."""
+    principal = _operator(operator)
     fields = _pairs(field, "--field")
     with _work(store, "partner", "case", "type", "when", "role", "fields") as work:
         record = work.register(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             partner=partner,
             case=case,
             type=type,
@@ -239,10 +243,13 @@ def manual_import(
     skip_refused: Annotated[
         bool, typer.Option("--skip-refused", help="Register the good rows even if some are refused")
     ] = False,
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Import paper work from a spreadsheet export. Any refused row refuses the whole file
     (every refusal is shown) unless --skip-refused; --dry-run shows what would happen."""
+    principal = _operator(operator)
     readable_input(file)
     if mapping is not None:
         readable_input(mapping, "--mapping")
@@ -259,7 +266,7 @@ def manual_import(
         raise _fail("; ".join(p.reason for p in exc.problems)) from None
     with _work(store) as work:
         result = work.import_csv(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             data=data,
             mapping=doc,
             dry_run=dry_run,
@@ -351,27 +358,34 @@ def manual_show(
         out.print(table)
 
 
-def _settle(action: str, record_id: int, reason: str, store: str | None) -> None:
+def _settle(action: str, record_id: int, reason: str, operator: str, store: str | None) -> None:
+    principal = _operator(operator)
     with _work(store, "reason") as work:
         change = work.confirm if action == "confirm" else work.withdraw
-        record = change(principal=LOCAL_OPERATOR, record_id=record_id, reason=reason)
+        record = change(principal=principal, record_id=record_id, reason=reason)
         out.print(f"manual record {record.id}: {record.status}")
 
 
 @manual_app.command("confirm")
 def manual_confirm(
-    record_id: Annotated[int, typer.Argument()], reason: ReasonOpt, store: StoreOpt = None
+    record_id: Annotated[int, typer.Argument()],
+    reason: ReasonOpt,
+    operator: AsOpt,
+    store: StoreOpt = None,
 ) -> None:
     """Confirm a manual record."""
-    _settle("confirm", record_id, reason, store)
+    _settle("confirm", record_id, reason, operator, store)
 
 
 @manual_app.command("withdraw")
 def manual_withdraw(
-    record_id: Annotated[int, typer.Argument()], reason: ReasonOpt, store: StoreOpt = None
+    record_id: Annotated[int, typer.Argument()],
+    reason: ReasonOpt,
+    operator: AsOpt,
+    store: StoreOpt = None,
 ) -> None:
     """Withdraw a manual record (it stays in the list, as withdrawn)."""
-    _settle("withdraw", record_id, reason, store)
+    _settle("withdraw", record_id, reason, operator, store)
 
 
 @manual_app.command("correct")
@@ -382,14 +396,17 @@ def manual_correct(
     type: Annotated[str | None, typer.Option(help="The right type")] = None,
     when: Annotated[str | None, typer.Option(help="The right date")] = None,
     field: FieldOpt = None,
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Correct a record's case, type, fields or date; its history is kept and it is matched
     again."""
+    principal = _operator(operator)
     fields = _pairs(field, "--field") or None
     with _work(store, "reason", "case", "type", "when", "fields") as work:
         record = work.correct(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             record_id=record_id,
             reason=reason,
             case=case,
@@ -476,9 +493,12 @@ def procedure_add(
     manual_type: Annotated[
         str | None, typer.Option(help="The message type registered by hand under it")
     ] = None,
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Record an interim procedure (werkproces in de tussentijd) for a process."""
+    principal = _operator(operator)
     with _work(
         store,
         "process",
@@ -489,7 +509,7 @@ def procedure_add(
         "manualType",
     ) as work:
         procedure = work.add_procedure(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             process=process,
             replaces=replaces,
             valid_from=valid_from,
@@ -522,9 +542,12 @@ def procedure_retire(
     process: Annotated[
         list[str] | None, typer.Option(help="Retire every active procedure of this process")
     ] = None,
+    *,
+    operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
     """Retire a procedure, or every active one of the given processes, when a wave opens."""
+    principal = _operator(operator)
     if procedure_id is not None and process:
         raise _fail("give a procedure id or --process (one or more), not both")
     if procedure_id is None and not process:
@@ -532,13 +555,11 @@ def procedure_retire(
     with _work(store, "wave", "process") as work:
         if procedure_id is not None:
             retired = [
-                work.retire_procedure(
-                    principal=LOCAL_OPERATOR, procedure_id=procedure_id, wave=wave
-                )
+                work.retire_procedure(principal=principal, procedure_id=procedure_id, wave=wave)
             ]
         else:
             retired = work.retire_procedures(
-                principal=LOCAL_OPERATOR, processes=process or [], wave=wave
+                principal=principal, processes=process or [], wave=wave
             )
         out.print(f"retired {len(retired)} interim procedures ({wave})")
         if retired:

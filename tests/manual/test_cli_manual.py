@@ -31,8 +31,21 @@ def mapping(tmp_path: Path) -> Path:
     return path
 
 
+# The commands that change something, and so name their operator with --as.
+_CHANGES = {
+    manual_app: {"add", "import", "confirm", "withdraw", "correct"},
+    procedures_app: {"add", "retire"},
+}
+OPERATOR = "Tess Tester"
+
+
 def run(app: object, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"COLUMNS": "250"})  # type: ignore[arg-type]
+    """The command; one that changes something is run as OPERATOR unless it names one itself
+    (or asks for help)."""
+    given = list(args)
+    if given and given[0] in _CHANGES[app] and "--as" not in given and "--help" not in given:  # type: ignore[index]
+        given += ["--as", OPERATOR]
+    result = runner.invoke(app, given, env={"COLUMNS": "250"})  # type: ignore[arg-type]
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -59,6 +72,50 @@ def test_every_command_has_help() -> None:
     ] + [(procedures_app, c) for c in ("add", "list", "retire")]:
         code, out, _ = run(app, cmd, "--help")
         assert code == 0 and "Usage" in out, cmd
+
+
+def test_a_change_without_its_operator_changes_nothing(
+    store: str, tmp_path: Path, mapping: Path
+) -> None:
+    assert add(store)[0] == 0
+    _, before, _ = run(manual_app, "show", "1", "--store", store)
+    data = tmp_path / "paper.csv"
+    data.write_bytes(csv_bytes(row("13-100009-25")))
+    for app, args in [
+        (manual_app, ["add", "--partner", "om", "--case", "13-100009-25", "--type",
+                      "uitspraak-geregistreerd", "--when", "21-07-2025", "--role", "griffie"]),
+        (manual_app, ["import", str(data), "--mapping", str(mapping)]),
+        (manual_app, ["confirm", "1", "--reason", "checked"]),
+        (manual_app, ["withdraw", "1", "--reason", "twice"]),
+        (manual_app, ["correct", "1", "--reason", "typo", "--case", "13-100002-25"]),
+        (procedures_app, ["add", "--process", "berechting", "--replaces", "koerier",
+                          "--from", "18-07-2025"]),
+        (procedures_app, ["retire", "1", "--wave", "golf-1"]),
+    ]:  # fmt: skip
+        for who, why in [(None, "Missing option '--as'"), (" ", "--as names you"),
+                         ("x\u202ey", "invisible"), ("local-cli", "own name")]:  # fmt: skip
+            named = [] if who is None else ["--as", who]
+            result = runner.invoke(
+                app,  # type: ignore[arg-type]
+                [*args, *named, "--store", store],
+                env={"COLUMNS": "250"},
+            )
+            assert result.exit_code == 2 and why in result.stderr, (args[0], who, result.stderr)
+    assert run(manual_app, "show", "1", "--store", store)[1] == before
+    assert "13-100009-25" not in run(manual_app, "list", "--store", store)[1]
+    assert "berechting" not in run(procedures_app, "list", "--store", store)[1]
+
+
+def test_the_operator_named_is_who_in_the_records_history(store: str) -> None:
+    assert add(store)[0] == 0
+    code, _, err = run(
+        manual_app, "withdraw", "1", "--reason", "registered twice", "--as", "Bram Bakker",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    _, out, _ = run(manual_app, "show", "1", "--store", store)
+    history = out.split("reason")[-1]
+    assert OPERATOR in history and "Bram Bakker" in history and "local-cli" not in out
 
 
 def test_add_list_show_and_settle(store: str) -> None:
@@ -163,6 +220,10 @@ def test_options_stand_in_for_a_mapping_file(store: str, tmp_path: Path) -> None
     args += ["--map", "fields.judgmentDate=Uitspraakdatum"]
     args += ["--default", "partner=om", "--default", "type=uitspraak-geregistreerd"]
     args += ["--default", "role=parket Amsterdam"]
+    twice = ["--map", "when=Uitspraakdatum"]  # which date column was meant?
+    code, out, err = run(manual_app, "import", str(file), *args, *twice, "--store", store)
+    assert code == 2 and "--map when is given twice ('Datum' and 'Uitspraakdatum')" in err
+    assert "13-100001-25" not in run(manual_app, "list", "--store", store)[1]
     code, out, err = run(manual_app, "import", str(file), *args, "--store", store)
     assert code == 0, err
     assert "registered 1 manual records" in out

@@ -241,6 +241,25 @@ def test_cli_options_override_the_mapping_file() -> None:
         merge_options(None, ["nothing"], [])
 
 
+def test_an_option_given_twice_with_two_values_is_refused_naming_both() -> None:
+    """--map when=A --map when=B kept the last one silently: the import then read the wrong
+    column. The same value twice is no conflict."""
+    for maps, defaults, says in [
+        (["when=Registratiedatum", "when=Datum"], [], "--map when is given twice"),
+        (["fields.judgmentDate=A", "fields.judgmentDate=B"], [], "fields.judgmentDate"),
+        ([], ["role=griffie", "role=parket"], "--default role is given twice"),
+    ]:
+        with pytest.raises(MappingError) as caught:
+            merge_options(MAPPING, maps, defaults)
+        reasons = [p.reason for p in caught.value.problems]
+        assert len(reasons) == 1 and says in reasons[0], reasons
+    doc = merge_options(MAPPING, ["when=Datum", "when= Datum"], ["role=griffie"])
+    assert doc["columns"]["when"] == "Datum"  # type: ignore[index]
+    # A --map and a --default of the same name are different things: both kept.
+    doc = merge_options(None, ["role=Rol"], ["role=griffie"])
+    assert doc["columns"] == {"role": "Rol"} and doc["defaults"] == {"role": "griffie"}
+
+
 def test_a_judgment_date_cell_after_today_is_refused_naming_its_column(chain: Chain) -> None:
     report = parse(chain, HEADER, GOOD.replace(";18-07-2025", ";31-12-2199"))
     assert [(r.line, r.column) for r in report.refusals] == [(2, "Uitspraakdatum")]

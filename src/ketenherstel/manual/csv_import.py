@@ -157,12 +157,20 @@ def merge_options(
         for name in ("columns", "fields", "defaults")
     }
     problems = []
+    given: dict[tuple[str, str], str] = {}  # (option, name) -> the value given first
     for option, items in (("--map", maps), ("--default", defaults)):
         for item in items:
             key, sep, value = item.partition("=")
             key = key.strip()
             if not sep or not key or not value.strip():
                 reason = f"expected {option} NAME=VALUE, not {item!r}"
+                problems.append(Refusal(None, option, reason))
+                continue
+            first = given.setdefault((option, key), value.strip())
+            if first != value.strip():
+                # Two values for one name: which one was meant cannot be told, and the
+                # last one silently winning would import from the wrong column.
+                reason = f"{option} {key} is given twice ({first!r} and {value.strip()!r})"
                 problems.append(Refusal(None, option, reason))
             elif option == "--default":
                 sections["defaults"][key] = value.strip()
