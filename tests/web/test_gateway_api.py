@@ -113,6 +113,53 @@ def test_a_network_allowed_over_the_api_is_audited_as_gateway_allow_does(api: Ap
     assert len(added()) == 1
 
 
+def test_an_allowed_network_is_withdrawn_over_the_api_as_gateway_withdraw_does(api: Api) -> None:
+    """The API could add an allowlist entry but not end one: a network wrongly allowed kept
+    clearing hijacks into it until its date unless someone had the command line."""
+    soon = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+    url = "/v1/gateway/allowlist/withdrawals"
+    added = api.client.post(
+        "/v1/gateway/allowlist",
+        json={"network": "192.0.2.0/24", "reason": "office", "until": soon},
+        headers=api.h("operator"),
+    )
+    assert added.status_code == 201, added.text
+    entry = added.json()["id"]
+
+    def withdrawn() -> list[tuple[str, str, str]]:
+        return [
+            (a.actor, a.object, a.detail)
+            for a in api.runtime.store.audit_log(limit=50)
+            if a.action == "gateway-allow-withdrawn"
+        ]
+
+    body = {"network": "192.0.2.0/24", "reason": "the office moved"}
+    assert api.client.post(url, json=body, headers=api.h("viewer")).status_code == 403
+    for refused, says in [
+        ({**body, "network": "198.51.100.0/24"}, "not on the allowlist"),
+        ({**body, "reason": "moved\x1b[2J"}, "U+001B"),
+        ({"network": "192.0.2.0/24"}, "reason"),
+        ({**body, "reason": "x" * 501}, "reason"),
+    ]:
+        r = api.client.post(url, json=refused, headers=api.h("operator"))
+        assert r.status_code == 400 and says in r.text, (refused, r.text)
+    assert withdrawn() == []
+    listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
+    assert [(a["id"], a["active"], a["withdrawn"]) for a in listed] == [(entry, True, "")]
+
+    r = api.client.post(url, json=body, headers=api.h("operator"))
+    assert r.status_code == 201, r.text
+    [ended] = r.json()
+    assert ended["id"] == entry and ended["active"] is False
+    assert ended["withdrawn"].startswith("op on ") and "the office moved" in ended["withdrawn"]
+    assert withdrawn() == [("op", "192.0.2.0/24", f"{entry} 192.0.2.0/24 until {soon}")]
+    listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
+    assert [(a["id"], a["active"]) for a in listed] == [(entry, False)]
+    again = api.client.post(url, json=body, headers=api.h("operator"))
+    assert again.status_code == 400 and "not on the allowlist" in again.text
+    assert len(withdrawn()) == 1
+
+
 def make_report(api: Api, tmp_path: Path) -> None:
     write_report(Path(api.runtime.settings.gateway_report_location()), tmp_path)
 

@@ -60,12 +60,22 @@ class AllowRead(Model):
     added_by: str
     added_at: str
     active: bool
+    withdrawn: str = Field(
+        default="", description="Who withdrew it and why, when it ended before its date"
+    )
 
 
 class AllowIn(RequestModel):
     network: str = Field(min_length=1, max_length=64, description="A network (CIDR)")
     reason: str = Field(min_length=1, max_length=500)
     until: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD")
+
+
+class AllowWithdrawIn(RequestModel):
+    network: str = Field(
+        min_length=1, max_length=64, description="The allowed network to end, as listed"
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why it ends before its date")
 
 
 ORGANISATION_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"

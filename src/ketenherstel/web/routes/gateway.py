@@ -172,6 +172,41 @@ async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.
     return _allow_read(a, datetime.now(UTC).date())
 
 
+@router.post(
+    "/gateway/allowlist/withdrawals",
+    status_code=201,
+    summary="End a network's allowlist entries before their date, with a reason (audited)",
+    operation_id="createGatewayAllowWithdrawal",
+    responses={
+        400: _problem("Not on the allowlist, or no reason (or one with a control character)"),
+        403: _problem("Operators"),
+    },
+)
+async def withdraw_allowed(
+    request: Request, body: s.AllowWithdrawIn, principal: OperatorDep
+) -> list[s.AllowRead]:
+    """As `gateway withdraw`: the entries it ends, with who withdrew them and why; from then on
+    a session moving into the network is a hijack again."""
+    kept = await run_in_threadpool(_register, request)
+    try:
+        ended = await run_in_threadpool(
+            kept.withdraw, body.network, reason=body.reason, by=principal.name
+        )
+    except GatewayInputError as exc:
+        raise InvalidInput(str(exc)) from None
+    kept_as = {a.network for a in ended}
+    obj = kept_as.pop() if len(kept_as) == 1 else body.network
+    _audit(
+        request,
+        principal.name,
+        "gateway-allow-withdrawn",
+        obj,
+        "; ".join(a.audited() for a in ended),
+    )
+    today = datetime.now(UTC).date()
+    return [_allow_read(a, today) for a in ended]
+
+
 def _verdicts(request: Request) -> tuple[FsPath, dict[str, Any]]:
     folder = FsPath(request.app.state.runtime.settings.gateway_report_location())
     try:
@@ -235,4 +270,5 @@ def _allow_read(a: AllowEntry, today: date) -> s.AllowRead:
         added_by=a.added_by,
         added_at=a.added_at,
         active=a.active(today),
+        withdrawn=a.withdrawn,
     )
