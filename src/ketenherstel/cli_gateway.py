@@ -38,7 +38,13 @@ from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.indicators import load_indicators
 from ketenherstel.gateway.listen import Listener, parse_address
-from ketenherstel.gateway.register import STATUSES, Register, finding_id, kept_name
+from ketenherstel.gateway.register import (
+    STATUSES,
+    Register,
+    finding_id,
+    kept_name,
+    withdrawal_audited,
+)
 from ketenherstel.gateway.triage import checkable, triage_path
 from ketenherstel.gateway.verdict import (
     VERDICT_CODES,
@@ -1023,11 +1029,7 @@ def withdraw_cmd(
             ended = kept.withdraw(network, reason=reason, by=who)
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
-        # The network as the register keeps it (192.0.2.9/24 is 192.0.2.0/24), unless entries
-        # kept by an older version wrote it in several ways: then as given.
-        kept_as = {a.network for a in ended}
-        obj = kept_as.pop() if len(kept_as) == 1 else network
-        _audit(rt, who, "gateway-allow-withdrawn", obj, "; ".join(a.audited() for a in ended))
+        _audit(rt, who, "gateway-allow-withdrawn", *withdrawal_audited(network, ended))
     ids = ", ".join(a.id for a in ended)
     out.print(f"withdrew {network} ({len(ended)} entr{'y' if len(ended) == 1 else 'ies'}: {ids})")
 

@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -382,3 +382,13 @@ def _same(kept: str, network: str) -> bool:
         return str(allowed_network(kept)) == str(allowed_network(network))
     except GatewayInputError:
         return kept == network
+
+
+def withdrawal_audited(network: str, ended: Sequence[AllowEntry]) -> tuple[str, str]:
+    """The object and detail of a withdrawal's audit record (gateway-allow-withdrawn): the
+    network as the register keeps it (192.0.2.9/24 is 192.0.2.0/24), unless entries kept by an
+    older version wrote it in several ways (then as given), and each ended entry's id, network
+    and end date, never a reason."""
+    kept_as = {a.network for a in ended}
+    obj = kept_as.pop() if len(kept_as) == 1 else network
+    return obj, "; ".join(a.audited() for a in ended)

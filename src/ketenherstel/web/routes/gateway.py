@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
-from ketenherstel.gateway.register import AllowEntry, Register, kept_reason
+from ketenherstel.gateway.register import AllowEntry, Register, kept_reason, withdrawal_audited
 from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import AuditRecord
@@ -194,14 +194,8 @@ async def withdraw_allowed(
         )
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
-    kept_as = {a.network for a in ended}
-    obj = kept_as.pop() if len(kept_as) == 1 else body.network
     _audit(
-        request,
-        principal.name,
-        "gateway-allow-withdrawn",
-        obj,
-        "; ".join(a.audited() for a in ended),
+        request, principal.name, "gateway-allow-withdrawn", *withdrawal_audited(body.network, ended)
     )
     today = datetime.now(UTC).date()
     return [_allow_read(a, today) for a in ended]
