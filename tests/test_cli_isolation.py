@@ -48,7 +48,7 @@ def history(store: str) -> list[tuple[str, str]]:
         rt.close()
 
 
-def quarantine_one_afdoening(store: str) -> None:
+def quarantine_one_afdoening(store: str, ident: str | None = None) -> None:
     """om is isolated, justid's channel from om is open, and om sent one afdoening."""
     rt = bootstrap(Settings(store_url=store))
     try:
@@ -60,7 +60,7 @@ def quarantine_one_afdoening(store: str) -> None:
             principal=LOCAL_OPERATOR, receiver="justid", sender="om", state="open", reason="w1"
         )
         event = copy.deepcopy(sample_events(rt.chain)[AFDOENING].event)
-        event["id"] = str(uuid.uuid4())
+        event["id"] = ident or str(uuid.uuid4())
         event.pop("sequence", None)
         event.pop("sequencetype", None)
         result = ex.submit(principal=Principal("om", "partner", "om", "token"), events=[event])
@@ -319,6 +319,16 @@ def test_bad_routes_exit_2_and_open_nothing(
         assert rt.exchange.routes() == []
     finally:
         rt.close()
+
+
+def test_a_partners_text_is_shown_in_the_terminal_not_obeyed(store: str) -> None:
+    """A CloudEvents id is any string: one with escape sequences (set the window's title,
+    clear the screen) was printed as it came and obeyed by the operator's terminal."""
+    quarantine_one_afdoening(store, ident="a\x1b]0;owned\x07\x1b[2Jb\u202ec")
+    code, out, _ = run(quarantine_app, "list", "--partner", "om", "--store", store)
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "a\\x1b]0;owned\\x07\\x1b[2Jb\\u202ec" in out
 
 
 def test_a_release_takes_two_operators_named_with_as(store: str) -> None:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -45,6 +44,7 @@ from ketenherstel.exchange.isolation import rate_problem
 from ketenherstel.golive.cli import app as plan_app
 from ketenherstel.outbox.cli import app as outbox_app
 from ketenherstel.settings import Settings
+from ketenherstel.terminal import SafeConsole
 
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
@@ -77,9 +77,9 @@ app.add_typer(briefing_app, name="briefing")
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(gateway_app, name="gateway")
 
-out = Console(markup=False)  # what it prints comes from partners and the store
-story = Console()  # the demos' own story, styled with markup (no partner's text in it)
-err = Console(stderr=True)
+out = SafeConsole(markup=False)  # what it prints comes from partners and the store
+story = SafeConsole()  # the demos' own story, styled with markup (no partner's text in it)
+err = SafeConsole(stderr=True)
 
 StoreOpt = Annotated[
     str | None,

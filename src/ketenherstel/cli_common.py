@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from ketenherstel.terminal import SafeConsole
 
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
@@ -30,7 +31,7 @@ __all__ = [
     "writable_output",
 ]
 
-err = Console(stderr=True)
+err = SafeConsole(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

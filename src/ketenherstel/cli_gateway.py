@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -62,6 +61,7 @@ from ketenherstel.gateway.watch import (
     allowed_network,
     load_rules,
 )
+from ketenherstel.terminal import SafeConsole
 
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
@@ -74,7 +74,7 @@ gateway_app = typer.Typer(
     no_args_is_help=True,
 )
 # Logs are an attacker's text (user names, agents, paths): nothing printed is read as markup.
-out = Console(markup=False)
+out = SafeConsole(markup=False)
 
 
 RegisterOpt = Annotated[
@@ -174,7 +174,7 @@ def _scan_with_progress(watch: Watch, files: list[Path], workers: int) -> None:
         TaskProgressColumn(),
         TimeRemainingColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=SafeConsole(stderr=True),
         transient=True,
     ) as progress:
         task = progress.add_task("scan", total=None)

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import AsOpt, out_of_range, require_store
@@ -24,6 +23,7 @@ from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.exchange.isolation import MAX_EXPECTED, QuarantineCheck, stored_check
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.store.ports import PartnerStateRecord, QuarantineRelease, RouteRecord
+from ketenherstel.terminal import SafeConsole
 
 partner_state_app = typer.Typer(
     help="Isolate a partner, let it return, bring it online; show states and history.",
@@ -38,7 +38,7 @@ quarantine_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console(markup=False)  # what it prints comes from partners and the store
+out = SafeConsole(markup=False)  # what it prints comes from partners and the store
 
 StoreOpt = Annotated[
     str | None,

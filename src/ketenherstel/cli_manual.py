@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -31,6 +30,7 @@ from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.manual import MappingError, type_alias
 from ketenherstel.manual.csv_import import merge_options
 from ketenherstel.store.manual_ports import InterimProcedure, ManualRecord
+from ketenherstel.terminal import SafeConsole
 
 manual_app = typer.Typer(
     help="Paper work: register, import, match, confirm, correct and withdraw manual records.",
@@ -41,8 +41,8 @@ procedures_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console(markup=False)  # what it prints comes from partners and spreadsheets
-err = Console(stderr=True)
+out = SafeConsole(markup=False)  # what it prints comes from partners and spreadsheets
+err = SafeConsole(stderr=True)
 
 StoreOpt = Annotated[
     str | None,

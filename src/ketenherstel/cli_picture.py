@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ketenherstel.cli_common import fail, local_runtime, operator
 from ketenherstel.picture.charts import format_date
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES
 from ketenherstel.picture.series import KINDS, TZ
+from ketenherstel.terminal import SafeConsole
 
 if TYPE_CHECKING:
     from ketenherstel.briefings import BriefingService
@@ -33,7 +33,7 @@ briefing_app = typer.Typer(
     help="Briefings: make one as of a date (HTML, PDF, publication version), list, approve.",
     no_args_is_help=True,
 )
-out = Console(markup=False)  # what it prints comes from the store and the registers
+out = SafeConsole(markup=False)  # what it prints comes from the store and the registers
 
 StoreOpt = Annotated[
     str | None, typer.Option("--store", help="sqlite:///path.db, a file path or postgresql://…")

@@ -40,6 +40,7 @@ from ketenherstel.reconcile import (
 )
 from ketenherstel.reconcile.ledger import OUTBOX
 from ketenherstel.reconcile.report import Report, pair_totals
+from ketenherstel.terminal import SafeConsole
 
 if TYPE_CHECKING:
     from ketenherstel.chain import Chain
@@ -52,7 +53,7 @@ reconcile_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console()
+out = SafeConsole()
 
 StoreOpt = Annotated[
     str | None, typer.Option("--store", help="sqlite:///path.db, a file path or postgresql://…")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -33,6 +32,7 @@ from ketenherstel.recovery.scenario import (
     builtin_scenario_path,
     load_scenario,
 )
+from ketenherstel.terminal import SafeConsole
 
 __all__ = ["scenario_app"]
 
@@ -40,7 +40,7 @@ scenario_app = typer.Typer(
     help="Scenarios: what happens around a go-live plan, run through the real exchange.",
     no_args_is_help=True,
 )
-out = Console()
+out = SafeConsole()
 
 ScenarioArg = Annotated[
     str, typer.Argument(help="A scenario file, or the name of a built-in scenario (om-2025)")

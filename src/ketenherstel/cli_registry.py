@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -39,6 +38,7 @@ from ketenherstel.registry.service import (
     RescreenItem,
     load_profiles,
 )
+from ketenherstel.terminal import SafeConsole
 
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
@@ -51,7 +51,7 @@ registry_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console(markup=False)  # what it prints comes from partners and the store
+out = SafeConsole(markup=False)  # what it prints comes from partners and the store
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DIRECTIONS = ("missed", "wrongly-shown")

@@ -23,6 +23,7 @@ from ketenherstel.golive.channels import parse_rate, short_type
 from ketenherstel.golive.errors import ForecastInputError, PlanError, PlanProblem
 from ketenherstel.golive.model import Plan, outside_dates
 from ketenherstel.golive.plan import BUILTIN_PLANS, check_plan_file, load_plan
+from ketenherstel.terminal import SafeConsole
 
 __all__ = ["app"]
 
@@ -34,12 +35,12 @@ app = typer.Typer(
 
 def out() -> Console:
     """Standard output, sized at each call (so COLUMNS set by a caller counts)."""
-    return Console()
+    return SafeConsole()
 
 
 def err() -> Console:
     """Standard error."""
-    return Console(stderr=True)
+    return SafeConsole(stderr=True)
 
 
 PlanArg = Annotated[

@@ -19,11 +19,11 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from ketenherstel.cli_common import fail, readable_input, writable_output
 from ketenherstel.outbox.errors import OutboxError, WriteRefused
+from ketenherstel.terminal import SafeConsole
 
 app = typer.Typer(
     help="The edge outbox: keep and forward a partner's messages, also while cut off.",
@@ -31,8 +31,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True, markup=False)  # partners' own text
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = SafeConsole(highlight=False, soft_wrap=True, markup=False)  # partners' own text
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 DbOpt = Annotated[
     Path,
