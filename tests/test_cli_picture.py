@@ -179,7 +179,20 @@ def test_briefing_made_approved_by_another_and_exported(
         picture, "briefing", "make", "--date", "gisteren", "--as", "A", "--store", store
     )
     assert code == 2
+    # An --out that can take no files is refused before a briefing is made: it was made (and
+    # kept), and the write then failed with a traceback.
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for where, says in [
+        ("/proc/x", "cannot write there"),
+        (str(a_file / "x"), "is not a directory"),
+        (str(a_file), "is not a directory"),
+    ]:
+        args = ["--date", "2025-08-20", "--as", "A", "--out", where, "--store", store]
+        code, _, err = run(picture, "briefing", "make", *args)
+        assert code == 2 and f"--out {where}: " in err and says in err, err
     assert open_picture_db(picture).briefings() == []
+    assert not Path("/proc/x").exists()
     out_dir = tmp_path / "out"
     code, out, _ = run(
         picture,
@@ -206,6 +219,9 @@ def test_briefing_made_approved_by_another_and_exported(
     assert code == 0 and "approved" in out
     code, out, _ = run(picture, "briefing", "list", "--store", store)
     assert code == 0 and "approved" in out
+    for where in ("/proc/x", str(a_file / "x")):
+        code, _, err = run(picture, "briefing", "export", "1", "--out", where, "--store", store)
+        assert code == 2 and f"--out {where}: " in err, err
     code, out, _ = run(
         picture, "briefing", "export", "1", "--out", str(tmp_path / "again"), "--store", store
     )

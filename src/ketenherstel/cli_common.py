@@ -28,6 +28,7 @@ __all__ = [
     "out_of_range",
     "readable_input",
     "require_store",
+    "writable_folder",
     "writable_output",
 ]
 
@@ -158,3 +159,28 @@ def writable_output(path: Path | None, option: str) -> None:
                 pass
     except OSError as exc:
         raise fail(f"{option} {path}: not writable ({exc.strerror or exc})") from None
+
+
+def writable_folder(folder: Path, what: str) -> None:
+    """Refuse a folder that output cannot be written to (a file where a folder must be, no
+    permission, a folder that cannot be made) before any work is done or recorded for it.
+    Tried, not asked: its missing folders are made and a file is written in it (`os.access`
+    says yes to root for /proc/x, where nothing can be made); what was made for the try is
+    removed again, so a command refused later leaves nothing behind. ``what`` names it in
+    the error: ``--out PATH``."""
+    folder = folder.absolute()
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    above = folder.parents[len(missing) - 1] if missing else folder
+    if not above.is_dir():
+        raise fail(f"{what}: {above} is not a directory")
+    try:
+        for p in reversed(missing):
+            p.mkdir()
+        with tempfile.TemporaryFile(dir=folder, prefix=".ketenherstel-"):
+            pass
+    except OSError as exc:
+        raise fail(f"{what}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        for p in missing:
+            with contextlib.suppress(OSError):  # another writer put something there since
+                p.rmdir()

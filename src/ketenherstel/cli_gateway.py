@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +30,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ketenherstel.cli_common import fail, local_runtime, require_store, writable_output
+from ketenherstel.cli_common import (
+    fail,
+    local_runtime,
+    require_store,
+    writable_folder,
+    writable_output,
+)
 from ketenherstel.gateway.asn import load_asn_table
 from ketenherstel.gateway.export import SyslogTarget, send_cef, write_ecs
 from ketenherstel.gateway.follow import Follower
@@ -544,7 +549,7 @@ def report_cmd(
     with local_runtime(store) as rt:
         if out_file is None:
             out_file = Path(rt.settings.gateway_report_location()) / "rapport.html"
-        _report_folder(out_file)
+        writable_folder(out_file.absolute().parent, f"--out {out_file}")
         try:
             kept = _register(register or Path(rt.settings.gateway_register_location()))
             iocs = load_indicators(indicators or [])
@@ -576,7 +581,7 @@ def report_cmd(
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
         # Recorded before a user is shown or written: no report without who made it. Its
-        # place was tried before the scan (_report_folder); should the write still fail (a
+        # place was tried before the scan (writable_folder); should the write still fail (a
         # disk filled up since), a second record says so.
         for obj, written_to in report_files(out_file, found):
             _audit(rt, who, "gateway-report-written", obj, str(written_to))
@@ -607,30 +612,6 @@ def _verdict_table(found: list[OrgVerdict]) -> None:
             basis += f"{'; ' if basis else ''}{v.dismissed} false positive(s) not counted"
         table.add_row(v.organisation, VERDICT_CODES[v.verdict], str(v.users), basis[:160])
     out.print(table)
-
-
-def _report_folder(out_file: Path) -> None:
-    """Refuse a report's place that cannot be written (a file where a folder must be, no
-    permission, a folder that cannot be made) before the scan, and so before the audit trail
-    records a report written there. Tried, not asked: its folders are made and a file is
-    written in it (`os.access` says yes to root for /proc/x, where nothing can be made); what
-    was made for the try is removed again, so a report refused later leaves nothing behind."""
-    folder = out_file.absolute().parent
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    above = folder.parents[len(missing) - 1] if missing else folder
-    if not above.is_dir():
-        raise fail(f"--out {out_file}: {above} is not a directory")
-    try:
-        for p in reversed(missing):
-            p.mkdir()
-        with tempfile.TemporaryFile(dir=folder, prefix=".ketenherstel-"):
-            pass
-    except OSError as exc:
-        raise fail(f"--out {out_file}: cannot write there ({exc.strerror or exc})") from None
-    finally:
-        for p in missing:
-            with contextlib.suppress(OSError):  # another writer put something there since
-                p.rmdir()
 
 
 def _unread(entry: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ketenherstel.cli_common import fail, local_runtime, operator
+from ketenherstel.cli_common import fail, local_runtime, operator, writable_folder
 from ketenherstel.picture.charts import format_date
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES
 from ketenherstel.picture.series import KINDS, TZ
@@ -212,8 +212,8 @@ def make_cmd(
     says which sections are as of its making instead)."""
     from ketenherstel.picture.service import PictureInputError
 
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise fail(f"--out: {out_dir} is not a directory")
+    if out_dir is not None:  # before the briefing is made: a refused one leaves none
+        writable_folder(out_dir, f"--out {out_dir}")
     with _picture(store) as (_, service):
         try:
             new_id = service.create(day, _person(actor))
@@ -230,7 +230,6 @@ def make_cmd(
 def _write(service: BriefingService, briefing_id: int, out_dir: Path) -> list[Path]:
     row = service.picture.db.briefing(briefing_id)
     assert row is not None
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"briefing-{briefing_id}"
     paths = [
         out_dir / f"{stem}.html",
@@ -238,10 +237,21 @@ def _write(service: BriefingService, briefing_id: int, out_dir: Path) -> list[Pa
         out_dir / f"{stem}.pdf",
         out_dir / f"{stem}-publicatie.pdf",
     ]
-    paths[0].write_text(row.html, encoding="utf-8")
-    paths[1].write_text(row.public_html, encoding="utf-8")
-    paths[2].write_bytes(service.pdf(briefing_id, False))
-    paths[3].write_bytes(service.pdf(briefing_id, True))
+    contents = [
+        row.html.encode("utf-8"),
+        row.public_html.encode("utf-8"),
+        service.pdf(briefing_id, False),
+        service.pdf(briefing_id, True),
+    ]
+    try:  # the folder was tried before; it can still fill up or vanish
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path, content in zip(paths, contents, strict=True):
+            path.write_bytes(content)
+    except OSError as exc:
+        raise fail(
+            f"--out {out_dir}: cannot write there ({exc.strerror or exc}); briefing "
+            f"{briefing_id} is kept: `briefing export {briefing_id} --out DIR` writes it"
+        ) from None
     return paths
 
 
@@ -290,8 +300,7 @@ def export_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Write a briefing's HTML and PDF, and its publication version's, to a directory."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise fail(f"--out: {out_dir} is not a directory")
+    writable_folder(out_dir, f"--out {out_dir}")
     with _picture(store) as (picture, service):
         if picture.db.briefing(briefing_id) is None:
             raise fail(f"there is no briefing {briefing_id}", 1)
