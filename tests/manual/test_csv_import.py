@@ -145,7 +145,24 @@ def test_line_numbers_count_multi_line_cells_and_blank_rows(chain: Chain) -> Non
         GOOD.replace("21-07-2025", "bad"),  # line 5
     )
     assert report.rows == 2
-    assert [r.line for r in report.refusals] == [5]
+    # A role is one line: the cell of lines 2-3 is refused at the row's first line.
+    assert [r.line for r in report.refusals] == [2, 5]
+    assert "U+000A" in report.refusals[0].reason
+
+
+def test_a_quote_never_closed_refuses_the_file_not_the_rows_after_it(chain: Chain) -> None:
+    """It ran on to the end of the file: one row read, the rows after it swallowed into its
+    last cell and never registered, and the import said all was well."""
+    with pytest.raises(CsvFileError) as caught:
+        parse(
+            chain,
+            HEADER,
+            GOOD.replace("parket Amsterdam", '"parket Amsterdam'),  # line 2: never closed
+            GOOD.replace("13-100001-25", "13-100002-25"),
+            GOOD.replace("13-100001-25", "13-100003-25"),
+        )
+    assert str(caught.value).startswith("line 2: a quoted value")
+    assert "never closed" in str(caught.value)
 
 
 def test_short_rows_are_padded_and_long_rows_refused(chain: Chain) -> None:

@@ -252,7 +252,10 @@ def parse_csv(
     registered (and as which record); such rows are refused too. Stores nothing."""
     text, encoding, notes = decode(data)
     delimiter = sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote never closed is an error, not a value that runs on to the end of the
+    # file and swallows every row after it (they were silently not registered).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    last = 0  # the last line of the rows read so far
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
@@ -290,6 +293,11 @@ def parse_csv(
                 continue
             accepted.append(ImportRow(line, checked))
     except csv.Error as exc:
+        if str(exc) == "unexpected end of data":
+            raise CsvFileError(
+                f'line {last + 1}: a quoted value (") starts in this row and is never closed; '
+                "every row after it would be read as part of that value"
+            ) from None
         raise CsvFileError(f"line {reader.line_num}: the file is not valid CSV ({exc})") from None
     if registered is not None and accepted:
         taken = registered([(r.entry.partner, r.entry.bkey) for r in accepted])

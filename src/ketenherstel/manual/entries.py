@@ -121,7 +121,7 @@ def _text(raw: str, what: str, where: str, line: int | None, out: list[Refusal])
         out.append(Refusal(line, where, f"missing {what}"))
     elif len(value) > MAX_TEXT:
         out.append(Refusal(line, where, f"{what} is longer than {MAX_TEXT} characters"))
-    elif (hidden := hidden_character(value)) is not None:
+    elif (hidden := hidden_character(value, one_line=True)) is not None:  # one line, too
         why = f"{what} holds a control or invisible character ({hidden})"
         out.append(Refusal(line, where, why))
     return value
@@ -202,7 +202,10 @@ def check_entry(
             if index > 0:  # a missing case number is refused above
                 out.append(Refusal(line, where, f"missing business-key field {name}"))
             continue
-        if (hidden := hidden_character(raw)) is not None:  # not stripped away unseen
+        # Checked before stripping (an escape at an edge is not stripped away unseen), and one
+        # line: a line break inside a key is no part of it.
+        hidden = hidden_character(raw) or hidden_character(raw.strip(), one_line=True)
+        if hidden is not None:
             why = f"{name} holds a control or invisible character ({hidden})"
             out.append(Refusal(line, where, why))
             continue
