@@ -199,6 +199,36 @@ def test_the_plans_priorities_apply_and_restored_processes_retire_their_procedur
     assert ex._priorities == {**ex._priorities, **priorities(rt.chain, plan)}
 
 
+def test_a_wave_applied_after_a_skipped_one_also_does_the_skipped_ones_work(rt: Runtime) -> None:
+    """wave-2 right after the isolation set wave-1's rules (they are in the state after it)
+    but asked no release of the OM's quarantine and retired no procedure of wave-1's process;
+    wave-1 could then never be applied (a plan goes forward only), and that work was lost."""
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    manual = ManualWork(store=manual_store(rt.store), chain=rt.chain)
+    added = manual.add_procedure(
+        principal=OP_A,
+        process="registratie-justitiele-gegevens",
+        replaces="OM registrations to JDS on paper",
+        valid_from="2025-07-21",
+        partners_informed=["justid"],
+    )
+    apply_step(ex, plan, ISOLATION_STEP, principal=OP_A, manual=manual)
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000003-25")])
+    preview = apply_step(ex, plan, "wave-2", principal=OP_A, manual=manual, dry_run=True)
+    assert preview.releases_requested == (("om", 0, 1),)
+    assert "registratie-justitiele-gegevens" in preview.restored_processes
+    assert any(n.startswith("wave-1 was not found applied") for n in preview.notes)
+    result = apply_step(ex, plan, "wave-2", principal=OP_A, approver=OP_B, manual=manual)
+    assert [(p, n) for p, _, n in result.releases_requested] == [("om", 1)]
+    assert len(result.releases_approved) == 1 and added.id in result.procedures_retired
+    assert ex.quarantine_counts()["om"][0] == 0
+    assert len(ex.pull(principal=partner("justid"), limit=10)) == 1
+    # In order, a wave carries nothing over.
+    again = apply_step(ex, plan, "wave-3", principal=OP_A, manual=manual, dry_run=True)
+    assert not any("not found applied" in n for n in again.notes)
+
+
 def test_a_restarted_exchange_keeps_the_priorities_the_plan_set(rt: Runtime) -> None:
     plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
     apply_step(rt.exchange, plan, ISOLATION_STEP, principal=OP_A)

@@ -163,7 +163,6 @@ def apply_step(
             "only; hold or open channels by hand (`ketenherstel channel …`) to go back"
         )
     at = plan.isolation.at if index < 0 and plan.isolation else plan.waves[index].at
-    wave = plan.waves[index] if index >= 0 else None
     reason = f"go-live plan {plan.name}, step {step}"
     notes: list[str] = []
 
@@ -172,12 +171,27 @@ def apply_step(
     # 2. The rules in force after the step.
     after = plan.state_after(index)
     changes = _rule_changes(exchange, after, reason)
+    # A wave also does what the waves between the step applied last and it would have done,
+    # had they been skipped (wave-2 applied after the isolation): their rules are in the
+    # state after this one, but their releases and retirements would never be made. When no
+    # step is found applied, every earlier wave counts (asking a release or retiring again
+    # is harmless: a waiting release is not asked twice, a retired procedure stays retired).
+    prev = index - 1
+    if index >= 0:
+        prev = min(prev, _index(plan, latest) if latest is not None else -1)
+    carried = plan.waves[prev + 1 : index + 1] if index >= 0 else []
+    skipped = [w.name for w in carried[:-1]]
+    if skipped:
+        notes.append(
+            f"{', '.join(skipped)} {'was' if len(skipped) == 1 else 'were'} not found applied: "
+            "this step also makes their quarantine releases and retires their procedures"
+        )
     # 3. Processes the step restores.
-    before = plan.state_after(index - 1) if index >= 0 else None
+    before = plan.state_after(prev) if index >= 0 else None
     restored = _restored(exchange, before, after) if before is not None else ()
     # 4. Quarantine releases.
-    release_for = (
-        [] if wave is None else list(dict.fromkeys((*wave.release_quarantine, *wave.online)))
+    release_for = list(
+        dict.fromkeys(key for w in carried for key in (*w.release_quarantine, *w.online))
     )
     waiting = exchange.quarantine_counts()
     wanted = priorities(exchange.chain, plan)
@@ -185,7 +199,7 @@ def apply_step(
     # release even with nothing in quarantine: its approval brings it online (decision 0018).
     returning = {key for key, r in exchange.partner_states().items() if r.state == "returning"}
     returning |= {p for p, to in partner_changes if to == "returning"}
-    coming = {key for key in (wave.online if wave is not None else ()) if key in returning}
+    coming = {key for w in carried for key in w.online if key in returning}
 
     if dry_run:
         return StepResult(
