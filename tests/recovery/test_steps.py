@@ -13,7 +13,7 @@ from ketenherstel.golive.channels import ChannelRule
 from ketenherstel.golive.plan import builtin_plan_path, load_plan
 from ketenherstel.golive.priority import priorities
 from ketenherstel.recovery.steps import ISOLATION_STEP, StepOutOfOrder, apply_step, plan_steps
-from ketenherstel.store.manual_ports import manual_store
+from ketenherstel.store.manual_ports import InterimProcedure, manual_store
 from tests.exchange.test_isolation import OP_A, OP_B, om_afdoening, partner, rt  # noqa: F401
 from tests.factories import pv_event
 
@@ -179,11 +179,8 @@ def test_unknown_steps_and_non_operators_are_refused(rt: Runtime) -> None:
     assert store_rules(rt) == {}
 
 
-def test_the_plans_priorities_apply_and_restored_processes_retire_their_procedures(
-    rt: Runtime,
-) -> None:
-    ex = rt.exchange
-    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+def paper_procedure(rt: Runtime) -> tuple[ManualWork, InterimProcedure]:
+    """The interim procedure for OM registrations to JDS (restored by wave-1)."""
     manual = ManualWork(store=manual_store(rt.store), chain=rt.chain)
     added = manual.add_procedure(
         principal=OP_A,
@@ -192,6 +189,15 @@ def test_the_plans_priorities_apply_and_restored_processes_retire_their_procedur
         valid_from="2025-07-21",
         partners_informed=["justid"],
     )
+    return manual, added
+
+
+def test_the_plans_priorities_apply_and_restored_processes_retire_their_procedures(
+    rt: Runtime,
+) -> None:
+    ex = rt.exchange
+    plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
+    manual, added = paper_procedure(rt)
     apply_step(ex, plan, ISOLATION_STEP, principal=OP_A, manual=manual)
     result = apply_step(ex, plan, "wave-1", principal=OP_A, approver=OP_B, manual=manual)
     assert "registratie-justitiele-gegevens" in result.restored_processes
@@ -205,14 +211,7 @@ def test_a_wave_applied_after_a_skipped_one_also_does_the_skipped_ones_work(rt: 
     wave-1 could then never be applied (a plan goes forward only), and that work was lost."""
     ex = rt.exchange
     plan = load_plan(builtin_plan_path("om-2025"), rt.chain)
-    manual = ManualWork(store=manual_store(rt.store), chain=rt.chain)
-    added = manual.add_procedure(
-        principal=OP_A,
-        process="registratie-justitiele-gegevens",
-        replaces="OM registrations to JDS on paper",
-        valid_from="2025-07-21",
-        partners_informed=["justid"],
-    )
+    manual, added = paper_procedure(rt)
     apply_step(ex, plan, ISOLATION_STEP, principal=OP_A, manual=manual)
     ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000003-25")])
     preview = apply_step(ex, plan, "wave-2", principal=OP_A, manual=manual, dry_run=True)
