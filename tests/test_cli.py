@@ -573,6 +573,23 @@ def test_send_pull_ack_trail_over_http(live: tuple[str, dict[str, str]], tmp_pat
     assert code == 0 and "acked" in out
 
 
+@pytest.mark.parametrize("ident", ["../../partners", "..", ".", "a/./b", "a b/%2F?x#y"])
+def test_trail_of_an_id_with_dots_and_slashes_is_that_messages_trail(
+    live: tuple[str, dict[str, str]], tmp_path: Path, ident: str
+) -> None:
+    """An id is any string: `../../partners` asked for /v1/partners (the HTTP client collapsed
+    the dot segments) and the answer, read as a trail, crashed the command."""
+    url, tokens = live
+    event = {**pv_event(case="10-000091-25"), "id": ident}
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(orjson.dumps(event))
+    code, out, err = run("send", str(path), "--url", url, "--token", tokens["politie"])
+    assert code == 0 and ("1 accepted" in out or "1 duplicates" in out), err
+    code, out, err = run("trail", event["source"], ident, "--url", url, "--token", tokens["om"])
+    assert code == 0, err
+    assert "accepted" in out
+
+
 def test_send_names_each_sequence_gap_once(
     live: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -113,9 +113,17 @@ class ExchangeClient:
         return result
 
     def trail(self, source: str, id: str) -> dict[str, Any]:
-        path = f"/v1/messages/{quote(source, safe=':')}/{quote(id, safe='/:')}"
+        path = f"/v1/messages/{_segment(source)}/{_segment(id)}"
         result: dict[str, Any] = self._check(self._http.get(path))
         return result
 
     def get(self, path: str, **params: Any) -> Any:
         return self._check(self._http.get(path, params=params))
+
+
+def _segment(value: str) -> str:
+    """``value`` as one segment of a URL's path: every slash and dot escaped too. An id is any
+    string; with its slashes and dots as they are, an id such as ``../../partners`` asked for
+    another resource (a client collapses dot segments before sending), and the answer was read
+    as a trail. The server decodes the escapes back."""
+    return quote(value, safe=":").replace(".", "%2E")
