@@ -633,6 +633,61 @@ def test_send_rejects_bad_files_and_bad_events(
     assert code == 2 and "cannot reach" in err
 
 
+def test_send_checks_the_sender_of_every_event_first_and_names_its_line(
+    live: tuple[str, dict[str, str]], tmp_path: Path, store: str
+) -> None:
+    """A file whose last event was sent as another partner was refused by the exchange in its
+    last batch, after the batches before it were stored, while the help promised that a bad
+    file sends nothing; and the error counted within the batch ("event 171")."""
+    from ketenherstel.store import open_store
+
+    url, tokens = live
+    events = [pv_event(case=f"10-{n:06d}-25") for n in range(5)]
+    events[4] = {**events[4], "source": "urn:nld:oin:00000001003214347000:systeem:x"}  # om's
+    path = tmp_path / "mixed.ndjson"  # JSON Lines by another name
+    path.write_bytes(b"\n\n".join(orjson.dumps(e) for e in events))  # blank lines between
+    code, _, err = run(
+        "send", str(path), "--batch-size", "2", "--url", url, "--token", tokens["politie"]
+    )
+    assert code == 2 and "nothing was sent" in err
+    assert "line 9 source:" in " ".join(err.split()) and "a file is sent by one partner" in err
+    check = open_store(store)
+    try:
+        assert all(check.message(e["source"], e["id"]) is None for e in events)
+    finally:
+        check.close()
+    # What only the exchange can refuse (here: sending as the police with the OM's token)
+    # says what was stored before the refused batch and where it lies in the file.
+    good = tmp_path / "good.JSONL"
+    good.write_bytes(b"\n".join(orjson.dumps(e) for e in events[:4]))
+    code, _, err = run(
+        "send", str(good), "--batch-size", "2", "--url", url, "--token", tokens["om"]
+    )
+    said = " ".join(err.split())
+    assert code == 2 and "line 1 source: you are om" in said
+    assert "nothing of" in said and "the refused batch was line 1 to line 2" in said
+
+
+def test_send_says_what_was_stored_before_a_refused_batch(
+    live: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, tokens = live
+    first, second = pv_event(case="10-000081-25"), pv_event(case="10-000082-25")
+    path = tmp_path / "events.json"
+    path.write_bytes(orjson.dumps([first]))
+    assert run("send", str(path), "--url", url, "--token", tokens["politie"])[0] == 0
+    # The same id again with another body is a conflict the exchange alone can see.
+    changed = {**first, "data": {**first["data"], "policeCaseNumber": "PL1300-2025999999"}}
+    path.write_bytes(orjson.dumps([second, changed]))
+    code, _, err = run(
+        "send", str(path), "--batch-size", "1", "--url", url, "--token", tokens["politie"]
+    )
+    said = " ".join(err.split())
+    assert code == 2 and "409" in said
+    assert "the 1 events before this batch (event 1 to event 1) were stored" in said
+    assert "this batch (event 2 to event 2)" in said
+
+
 def test_partner_commands_need_a_token() -> None:
     env = dict(os.environ)
     env.pop("KETENHERSTEL_TOKEN", None)

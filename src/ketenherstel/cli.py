@@ -12,7 +12,7 @@ import dataclasses
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -656,23 +656,62 @@ def client(url: str, token: str) -> Iterator[Any]:
             raise fail(f"cannot reach the exchange at {url}: {exc}") from None
 
 
-def _read_events(file: Path) -> list[Any]:
+_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def _read_events(file: Path) -> tuple[list[Any], list[str]]:
+    """The file's events, and where each one is in it (``line 12`` in JSON Lines, ``event 3``
+    in a JSON array), for messages a user can find them by."""
     readable_input(file)
     text = file.read_bytes()
+    if file.suffix.lower() in _LINES_SUFFIXES:
+        events: list[Any] = []
+        where: list[str] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise fail(f"{file} line {number} is not valid JSON: {exc}") from None
+            where.append(f"line {number}")
+        return events, where
     try:
-        if file.suffix == ".jsonl":
-            return [orjson.loads(line) for line in text.splitlines() if line.strip()]
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise fail(
-            f"{file} is not valid JSON{' Lines' if file.suffix == '.jsonl' else ''}: {exc}"
-        ) from None
-    return doc if isinstance(doc, list) else [doc]
+        raise fail(f"{file} is not valid JSON: {exc}") from None
+    events = doc if isinstance(doc, list) else [doc]
+    return events, [f"event {i}" for i in range(1, len(events) + 1)]
 
 
-def _check_file(file: Path, events: list[Any]) -> None:
+def _problem_lines(problems: Sequence[Any], where: Sequence[str], offset: int = 0) -> list[str]:
+    """One line per problem (at most 30), each at its place in the file. A problem is a
+    ``Problem`` or the API's problem dict; its index counts from ``offset`` in the file."""
+    lines = []
+    for p in problems[:30]:
+        index, field, reason = (
+            (p.get("index"), p.get("field"), p.get("reason"))
+            if isinstance(p, dict)
+            else (p.index, p.field, p.reason)
+        )
+        at = offset + index if isinstance(index, int) else None
+        place = f"{where[at]} " if at is not None and 0 <= at < len(where) else ""
+        lines.append(f"  {place}{field or '(event)'}: {reason}")
+    if len(problems) > 30:
+        lines.append(f"  … and {len(problems) - 30} more")
+    return lines
+
+
+def _check_file(file: Path, events: list[Any], where: list[str]) -> None:
+    """Every check that can be made here, so that a bad file sends nothing: the envelope and
+    the data schema (against the chain model in KETENHERSTEL_CHAIN or the built-in one), and
+    that one partner sends them all: each source carries the same partner's OIN, and the
+    chain lets that partner send each type (the exchange refuses anything else, but only in
+    the batch that holds it, after the batches before it were stored)."""
     from ketenherstel.chain import ChainError, load_chain
+    from ketenherstel.chain.model import parse_source_urn
     from ketenherstel.exchange.envelope import Limits, check_events
+    from ketenherstel.exchange.errors import Problem
     from ketenherstel.settings import Settings
 
     try:
@@ -680,20 +719,37 @@ def _check_file(file: Path, events: list[Any]) -> None:
         chain = load_chain(Path(settings.chain_file) if settings.chain_file else None)
     except (ChainError, ValueError) as exc:
         raise fail(str(exc)) from None
-    _, problems = check_events(
+    envelopes, problems = check_events(
         events,
         limits=Limits(max_batch_events=max(len(events), 1)),
         known_type=lambda t: chain.message_type(t) is not None,
         validate_data=chain.validate_data,
     )
+    if not problems:
+        first = parse_source_urn(envelopes[0].source) if envelopes else None
+        sender = chain.partner_by_oin(first[0]) if first else None
+        for index, env in enumerate(envelopes):
+            parsed = parse_source_urn(env.source)
+            if sender is None:
+                oin = first[0] if first else "?"
+                problems.append(
+                    Problem(index, "source", f"OIN {oin} is no partner's in the chain model")
+                )
+                break
+            if parsed is None or parsed[0] != sender.oin:
+                problems.append(
+                    Problem(
+                        index,
+                        "source",
+                        f"{env.source} is not {sender.key}'s (OIN {sender.oin}), who sends the "
+                        f"file's first event: a file is sent by one partner",
+                    )
+                )
+            elif not chain.may_send(sender.key, env.type):
+                problems.append(Problem(index, "type", f"{sender.key} may not send {env.type}"))
     if problems:
         lines = [f"{len(problems)} problem(s) in {file}; nothing was sent:"]
-        for p in problems[:30]:
-            where = f"event {p.index} " if p.index is not None else ""
-            lines.append(f"  {where}{p.field or '(event)'}: {p.reason}")
-        if len(problems) > 30:
-            lines.append(f"  … and {len(problems) - 30} more")
-        raise fail("\n".join(lines))
+        raise fail("\n".join(lines + _problem_lines(problems, where)))
 
 
 @app.command()
@@ -706,20 +762,29 @@ def send(
         bool, typer.Option(help="Check every event against the chain model before sending any")
     ] = True,
 ) -> None:
-    """Submit CloudEvents from a file, in batches, with a progress bar.
+    """Submit CloudEvents from a file (JSON, or JSON Lines: .jsonl or .ndjson), in batches,
+    with a progress bar.
 
-    The whole file is checked first (envelope and data schema, against the chain model in
-    KETENHERSTEL_CHAIN or the built-in one), so a bad file sends nothing.
+    The whole file is checked first (envelope and data schema against the chain model in
+    KETENHERSTEL_CHAIN or the built-in one, and one sender for all), so a bad file sends
+    nothing. Should the exchange still refuse a batch, the error says how many events before
+    it were stored and where to send from again (sending a stored event again is harmless: it
+    is a duplicate).
     """
-    events = _read_events(file)
+    from ketenherstel.client import ClientError
+
+    events, where = _read_events(file)
     if check:
-        _check_file(file, events)
+        _check_file(file, events, where)
     accepted = duplicates = 0
     with client(url, token) as c, _progress() as progress:
         task = progress.add_task("sending", total=len(events))
         for start in range(0, len(events), batch_size):
             chunk = events[start : start + batch_size]
-            result = c.submit(chunk)
+            try:
+                result = c.submit(chunk)
+            except ClientError as exc:
+                raise fail(_refused_batch(exc, file, where, start, len(chunk))) from None
             accepted += result["accepted"]
             duplicates += result["duplicates"]
             for gap in result["sequenceGaps"]:
@@ -730,6 +795,26 @@ def send(
                 err.print(f"sequence gap from {gap['source']}: missing {ranges}")
             progress.advance(task, len(chunk))
     out.print(f"{accepted} accepted, {duplicates} duplicates")
+
+
+def _refused_batch(exc: Any, file: Path, where: list[str], start: int, size: int) -> str:
+    """The exchange's refusal of the batch of ``size`` events from index ``start``, each
+    problem at its place in the file, and what of the file was stored before it."""
+    problem = exc.problem
+    lines = [
+        f"{exc.status} {problem.get('title', '')}: {problem.get('detail', '')}",
+        *_problem_lines(problem.get("problems", []), where, offset=start),
+    ]
+    span = f"{where[start]} to {where[start + size - 1]}"
+    if start == 0:
+        lines.append(f"nothing of {file} was stored (the refused batch was {span})")
+    else:
+        lines.append(
+            f"the {start} events before this batch ({where[0]} to {where[start - 1]}) were "
+            f"stored; this batch ({span}) and the rest were not: send {file} again once it is "
+            "put right (what was stored counts as duplicates)"
+        )
+    return "\n".join(lines)
 
 
 @app.command()
