@@ -163,6 +163,42 @@ class IsolationContract:
         [second] = lease(store, now=5.0)
         assert second.supersedes == (SRC, "a")
 
+    def test_an_id_answered_as_a_repeated_fact_is_taken(self, store: Store) -> None:
+        """A new id answered as a duplicate by business key was not kept: the same id with
+        another body was then accepted as a new message, and a retry of the first event got
+        a conflict instead of its first answer."""
+        a = dataclasses.replace(msg("a", seq=1), bkey="k1", fact_hash="f1")
+        [out] = store.accept([AcceptRequest([a])], now=1.0)
+        r1 = dataclasses.replace(msg("x", seq=2), bkey="k1", fact_hash="f1")
+        [dup] = store.accept([AcceptRequest([r1])], now=2.0)
+        assert (dup.outcomes[0].status, dup.outcomes[0].by) == ("duplicate", "business-key")
+        r2 = dataclasses.replace(
+            msg("x", seq=2, key="case-2", body=b'{"id":"x","other":1}'), bkey="k2", fact_hash="f2"
+        )
+        [refused] = store.accept([AcceptRequest([r2])], now=3.0)
+        assert refused.rejected and [c.id for c in refused.conflicts] == ["x"]
+        [retry] = store.accept([AcceptRequest([r1])], now=4.0)
+        assert [(o.status, o.by, o.position) for o in retry.outcomes] == [
+            ("duplicate", "business-key", out.outcomes[0].position)
+        ]
+        assert ids(store) == ["a"]
+        # In one submission: the repeat takes its id, so the same id after it is no new message.
+        b = dataclasses.replace(msg("b", seq=3, key="case-3"), bkey="k3", fact_hash="f3")
+        y1 = dataclasses.replace(msg("y", seq=4, key="case-3"), bkey="k3", fact_hash="f3")
+        y2 = dataclasses.replace(
+            msg("y", seq=4, key="case-4", body=b'{"id":"y","other":2}'), bkey="k4", fact_hash="f4"
+        )
+        [both] = store.accept([AcceptRequest([b, y1, y2])], now=5.0)
+        assert both.rejected and [c.id for c in both.conflicts] == ["y"]
+        [again] = store.accept([AcceptRequest([b, y1, y1])], now=6.0)
+        assert [(o.status, o.by) for o in again.outcomes] == [
+            ("accepted", ""),
+            ("duplicate", "business-key"),
+            ("duplicate", "id"),
+        ]
+        assert again.outcomes[1].position == again.outcomes[0].position
+        assert again.outcomes[2].position == again.outcomes[0].position
+
     def test_a_returning_partners_traffic_waits_for_two_operators(self, store: Store) -> None:
         store.set_partner_state(PartnerStateRecord("politie", "returning", "back", 1.0, "op"))
         [out] = store.accept([AcceptRequest([msg("a"), msg("b", key="z")])], now=2.0)

@@ -103,8 +103,15 @@ class AcceptSql(SqlBase):
                 out[receiver] = int(row[0])
         return out
 
-    def _stored(
+    def _aliases(
         self, cur: Cursor, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, int]]:
+        """(source, id) -> (content hash, the fact's position) of ids answered as a repeat of a
+        stored fact (migration 0015)."""
+        return self._stored(cur, keys, table="id_aliases")
+
+    def _stored(
+        self, cur: Cursor, keys: Sequence[tuple[str, str]], *, table: str = "messages"
     ) -> dict[tuple[str, str], tuple[str, int]]:
         found: dict[tuple[str, str], tuple[str, int]] = {}
         by_source: dict[str, list[str]] = {}
@@ -114,7 +121,7 @@ class AcceptSql(SqlBase):
             for chunk in _chunks(ids):
                 rows = self._x(
                     cur,
-                    "SELECT id, content_hash, pos FROM messages "
+                    f"SELECT id, content_hash, pos FROM {table} "
                     f"WHERE source = ? AND id IN ({_marks(len(chunk))})",
                     (source, *chunk),
                 ).fetchall()
@@ -135,7 +142,11 @@ class AcceptSql(SqlBase):
         # Duplicates: within the submission, and (on the slow path) against the store; then
         # the same fact under a new id, by business key, over the whole retention.
         seen: dict[tuple[str, str], tuple[str, int]] = {}
-        stored = {} if optimistic else self._stored(cur, [(m.source, m.id) for m in messages])
+        keys = [(m.source, m.id) for m in messages]
+        # Ids answered before as a repeat of a stored fact: no unique index catches them.
+        aliased = self._aliases(cur, keys)
+        stored = dict(aliased) if optimistic else {**self._stored(cur, keys), **aliased}
+        new_aliases: list[tuple[NewMessage, int]] = []  # (message, the fact's position)
         by_bkey = self._by_bkey(cur, [m.bkey for m in messages if m.bkey is not None])
         conflicts: list[Conflict] = []
         fresh: list[tuple[int, NewMessage]] = []
@@ -156,11 +167,16 @@ class AcceptSql(SqlBase):
                     conflicts.append(
                         Conflict(index, msg.source, msg.id, prior[0], msg.content_hash)
                     )
-                plan.append(("dup", prior[1]))
+                # A retry of an id answered as a repeat of a fact gets that answer again.
+                plan.append(("fact" if key in aliased else "dup", prior[1]))
                 continue
             if fact is not None and fact[1] == msg.fact_hash:
                 plan.append(("fact", fact[0]))
                 same_fact.append(msg)  # not stored again, but its sequence number counts
+                # Its id is taken: kept, and a later event of this submission with it is a
+                # duplicate (or a conflict), not a new message.
+                seen[key] = (msg.content_hash, fact[0])
+                new_aliases.append((msg, fact[0]))
                 continue
             seen[key] = (msg.content_hash, -1 - len(fresh))
             plan.append(("new", len(fresh)))
@@ -254,6 +270,16 @@ class AcceptSql(SqlBase):
             "VALUES (?, ?, ?, ?, ?, 'ready', 0, NULL, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             delivery_rows,
         )
+        if new_aliases:
+            self._xm(
+                cur,
+                "INSERT INTO id_aliases (source, id, content_hash, pos, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (m.source, m.id, m.content_hash, positions[-1 - at] if at < 0 else at, now)
+                    for m, at in new_aliases
+                ],
+            )
         gaps = self._track_sequences(cur, [m for _, m in fresh] + same_fact)
         if keyed:
             self._match_manual(cur, keyed, now)
