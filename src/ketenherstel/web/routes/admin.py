@@ -133,6 +133,11 @@ async def rotate_credential(
 @router.delete(
     "/credentials/{credentialId}",
     summary="Revoke a token",
+    description=(
+        "The token stops working at once on this server; another server on the same store "
+        "(or one after `ketenherstel token revoke`) keeps a token it checked for up to 5 "
+        "seconds."
+    ),
     operation_id="revokeCredential",
     responses={**_WRITE, 404: _problem("No such credential")},
 )
