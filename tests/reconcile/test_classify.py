@@ -354,7 +354,7 @@ def test_a_chain_of_three_hops_and_the_report_files(tmp_path: Path) -> None:
     assert pq.read_table(report.path / "details.parquet").num_rows == 2
     html = (report.path / "report.html").read_text(encoding="utf-8")
     assert "Reconciliatie" in html and "Er ontbreken 2 records" in html
-    assert "sent → accepted" in html
+    assert "verzonden → aangenomen" in html and "sent → accepted" not in html
 
 
 def test_conflicting_data_in_json_lines_objects(tmp_path: Path) -> None:

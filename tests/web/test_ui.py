@@ -196,7 +196,15 @@ def test_the_picture_shows_figures_as_of_the_store_with_charts_and_tables(ui: Ui
     assert "Kanaal Openbaar Ministerie → Justitiële Informatiedienst" in r.text
     r = ui.client.get("/ui/reeks", params={"soort": "channel", "sleutel": "nobody->x"})
     assert r.status_code == 404
-    assert "er is niets gemeten" in r.text
+    assert (
+        "er is niets gemeten voor kanaal" in r.text and "channel" not in r.text.split("<main")[-1]
+    )
+    # The kind typed in Dutch, as the page names it, is understood; a wrong one is named in
+    # Dutch, with the Dutch choices.
+    r = ui.client.get("/ui/reeks", params={"soort": "kanaal", "sleutel": "om->justid"})
+    assert r.status_code == 200 and "Kanaal Openbaar Ministerie" in r.text
+    r = ui.client.get("/ui/reeks", params={"soort": "soort", "sleutel": "x"})
+    assert "kies uit hele keten, kanaal, proces, ontvanger, afzender, partner" in r.text
 
 
 def test_the_timeline_says_why_an_emergency_route_opened_and_why_it_closed(ui: Ui) -> None:
@@ -496,8 +504,13 @@ def test_a_briefing_says_which_sections_are_not_frozen_at_its_date(ui: Ui) -> No
 
 def test_a_briefing_names_partners_and_units_once(ui: Ui) -> None:
     ui.sign_in("anna")
+    r = ui.client.post("/ui/knelpunten", data={**BOTTLENECK, "csrf": ui.csrf()})
+    assert r.status_code == 200
     row = ui.picture.db.briefing(make_briefing(ui))
     assert row is not None
+    # The bottleneck's series in Dutch, not as the API's key ("channel:om->justid").
+    assert "Gemeten reeks: kanaal om-&gt;justid" in row.html, row.html[-3000:]
+    assert "channel:" not in row.html
     assert "(uur) (uur)" not in row.html
     assert "Doorlooptijd van afgeleverde berichten (uur);" in row.html
     missed = r"Wettelijke termijn overschreden bij <strong>[\d.]+</strong> berichten\."

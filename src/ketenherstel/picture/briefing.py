@@ -27,7 +27,7 @@ from ketenherstel.picture.charts import (
     line_chart,
 )
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES, Event, Matrix
-from ketenherstel.picture.series import TZ, Snapshot, View
+from ketenherstel.picture.series import KIND_NL, TZ, Snapshot, View
 from ketenherstel.picture.service import (
     CATEGORIES,
     METRICS,
@@ -143,7 +143,7 @@ def figures(
                 "ernst": SEVERITIES.get(bn.severity, bn.severity),
                 "partner": picture.partner_names.get(bn.partner, bn.partner),
                 "omschrijving": bn.description,
-                "reeks": f"{bn.series_kind}:{series_key(bn)}",
+                "reeks": f"{KIND_NL.get(bn.series_kind, bn.series_kind)} {series_key(bn)}".strip(),
                 "maat": METRICS.get(bn.series_key.rpartition("#")[2], ""),
                 "sinds": format_date(datetime.fromtimestamp(bn.started_at, TZ)),
                 "opgelost": bn.ended_at is not None and bn.ended_at <= ref_end,

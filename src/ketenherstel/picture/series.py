@@ -47,6 +47,15 @@ __all__ = [
 TZ = ZoneInfo("Europe/Amsterdam")
 PAGE = 100_000
 KINDS = ("all", "channel", "process", "receiver", "sender", "partner")
+KIND_NL = {
+    "all": "hele keten",
+    "channel": "kanaal",
+    "process": "proces",
+    "receiver": "ontvanger",
+    "sender": "afzender",
+    "partner": "partner",
+}
+"""Each kind as the Dutch pages name it."""
 """What a view is of: everything, a channel ``sender->receiver``, a process key, a partner as
 receiver, as sender, or either."""
 

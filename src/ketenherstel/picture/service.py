@@ -23,7 +23,7 @@ from ketenherstel.picture.matrix import (
     build_matrix,
     timeline,
 )
-from ketenherstel.picture.series import KINDS, TZ, PictureCache, Snapshot, View
+from ketenherstel.picture.series import KIND_NL, TZ, PictureCache, Snapshot, View
 from ketenherstel.store.manual_ports import ManualStore
 from ketenherstel.store.ports import Store
 from ketenherstel.text import personal_identifier
@@ -99,7 +99,7 @@ def _no_bottleneck(number: int) -> Said:
 
 
 def _no_kind(kind: str, english_text: str) -> Said:
-    return Said(f"onbekende soort {kind!r}; kies uit {', '.join(KINDS)}", english_text)
+    return Said(f"onbekende soort {kind!r}; kies uit {', '.join(KIND_NL.values())}", english_text)
 
 
 class PictureInputError(ValueError):
@@ -254,7 +254,7 @@ class Picture:
             raise PictureInputError(
                 {
                     "reeks": Said(
-                        f"er is niets gemeten voor {kind} {key!r}",
+                        f"er is niets gemeten voor {KIND_NL.get(kind, kind)} {key!r}",
                         f"nothing is measured for {kind} {key!r}",
                     )
                 }

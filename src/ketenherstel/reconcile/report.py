@@ -128,12 +128,12 @@ def render_html(report: Report) -> str:
             hwm = pair.hwm_note or "—"
         missing = []
         if t["missing-b"]:
-            missing.append(f"{_n(t['missing-b'])} bij {pair.b}")
+            missing.append(f"{_n(t['missing-b'])} bij {_hop(pair.b)}")
         if t["missing-a"]:
-            missing.append(f"{_n(t['missing-a'])} bij {pair.a}")
+            missing.append(f"{_n(t['missing-a'])} bij {_hop(pair.a)}")
         rows.append(
             "<tr>"
-            f'<th scope="row">{html.escape(pair.a)} → {html.escape(pair.b)}</th>'
+            f'<th scope="row">{html.escape(_hop(pair.a))} → {html.escape(_hop(pair.b))}</th>'
             f"<td>{_n(pair.rows_a)} / {_n(pair.rows_b)}</td>"
             f"<td>{_n(t['matched'])}</td>"
             f"<td>{_n(t['bkey-a'] + t['bkey-b'])}</td>"
@@ -149,7 +149,9 @@ def render_html(report: Report) -> str:
         if report.missing == 0
         else f"Er ontbreken {_n(report.missing)} records; zie de details en de herstelacties."
     )
-    hops = ", ".join(f"{html.escape(h['name'])} ({_n(int(h['rows']))} rijen)" for h in report.hops)
+    hops = ", ".join(
+        f"{html.escape(_hop(h['name']))} ({_n(int(h['rows']))} rijen)" for h in report.hops
+    )
     return (
         '<section class="reconciliatie" lang="nl">\n'
         "<h2>Reconciliatie</h2>\n"
@@ -168,3 +170,19 @@ def render_html(report: Report) -> str:
         f"<p>Verzoeken aan afzenders om opnieuw te sturen: {_n(report.requests)}.</p>\n"
         "</section>\n"
     )
+
+
+# The live ledgers (ledger.LIVE) as the Dutch section names them; a ledger a user loaded keeps
+# the name it was given.
+_HOPS_NL = {
+    "sent": "verzonden",
+    "accepted": "aangenomen",
+    "routed": "doorgezet",
+    "delivered": "afgeleverd",
+    "applied": "verwerkt",
+    "manual": "op papier",
+}
+
+
+def _hop(name: str) -> str:
+    return _HOPS_NL.get(name, name)

@@ -33,7 +33,7 @@ from ketenherstel.picture.pages import (
     registry_charts,
     selection_charts,
 )
-from ketenherstel.picture.series import TZ
+from ketenherstel.picture.series import KIND_NL, TZ
 from ketenherstel.picture.service import (
     CALLERS,
     CATEGORIES,
@@ -107,14 +107,7 @@ FIELD_LABELS = {
     "briefing": "Briefing",
     "knelpunt": "Knelpunt",
 }
-KIND_LABELS = {
-    "all": "hele keten",
-    "channel": "kanaal",
-    "process": "proces",
-    "receiver": "ontvanger",
-    "sender": "afzender",
-    "partner": "partner",
-}
+KIND_LABELS = KIND_NL
 
 
 class _NotOperator(Exception):
@@ -352,6 +345,8 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     async def selection(request: Request) -> HTMLResponse:
         session = session_of(request)
         kind = request.query_params.get("soort", "all")
+        # The page's own links use the English values; one typed in Dutch is understood too.
+        kind = next((k for k, label in KIND_LABELS.items() if label == kind), kind)
         key = request.query_params.get("sleutel", "")
         try:
             view = await work(picture.selection, kind, key)
