@@ -152,7 +152,7 @@ def test_reports_per_organisation_hold_only_that_organisation(tmp_path: Path) ->
     assert "ann@om.nl" in om and "misbruik gevonden" in om and "bij om.nl" in om
     # the report is Dutch; the watch's own English detail is marked as such
     assert "sessie overgenomen" in om and "betrouwbaarheid hoog" in om
-    assert '<span lang="en">A session' in om
+    assert 'technisch detail (Engels): <span lang="en">A session' in om
     # a gap in the logging in Dutch words and Dutch times (Europe/Amsterdam)
     assert "de poort logde een tijd niets: van 10-07-2025 10:09 tot 10-07-2025 23:00" in om
     assert "eve@justid.nl" not in om and "justid.nl" not in om and "rechtspraak" not in om

@@ -305,9 +305,13 @@ def _finding_nl(f: Finding, *, detail_shown: bool = True) -> str:
     e = html.escape
     name = RULES_NL.get(f.rule)
     head = e(name) if name else f'<span lang="en">{e(f.title)}</span>'
-    detail = f' (<span lang="en">{e(f.detail)}</span>)' if f.detail else ""
+    # Said to be the watch's own words, in English, so that it reads as quoted evidence and
+    # not as a page that forgot to be translated.
+    said = "technisch detail (Engels): "
+    detail = f' ({said}<span lang="en">{e(f.detail)}</span>)' if f.detail else ""
     if name and f.title != f.detail:
-        detail = f' (<span lang="en">{e(f.title)}{": " + e(f.detail) if f.detail else ""}</span>)'
+        english = f"{e(f.title)}{': ' + e(f.detail) if f.detail else ''}"
+        detail = f' ({said}<span lang="en">{english}</span>)'
     if not detail_shown:
         detail = ""
     return (
