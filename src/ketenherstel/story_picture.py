@@ -115,7 +115,7 @@ def _statuses(picture: Picture, scenario: Scenario) -> None:
             partner=entry.status["partner"],
             channel=channel,
             state=state,
-            reason=entry.what,
+            reason=entry.status.get("reason", entry.what),  # the picture is Dutch
             at=entry.at.timestamp(),
             actor=AUTHOR.name,
         )

@@ -130,6 +130,17 @@ def test_the_scenario_runs_on_postgresql(
     assert r.lost == 0 and r.applied_twice == 0 and r.delivered == r.expected_deliveries > 0
 
 
+def test_the_built_in_scenarios_channel_statuses_give_the_picture_a_dutch_reason(
+    chain: Chain,
+) -> None:
+    """The picture is Dutch; a status change's reason was the timeline's English `what`."""
+    scenario = load_scenario(builtin_scenario_path("om-2025"), chain)
+    statuses = [e.status for e in scenario.timeline if e.status is not None]
+    assert statuses
+    assert all(s.get("reason") for s in statuses)
+    assert "werkt weer" in statuses[0]["reason"]
+
+
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
@@ -147,6 +158,42 @@ def test_the_scenario_runs_on_postgresql(
         ({"capacity": {"om": "fast"}}, "capacity.om"),
         ({"profile": {"cases_per_day": -1}}, "profile"),
         ({"paper": {"from": "isolation", "import_every": "7d", "types": ["x"]}}, "paper.types[0]"),
+        (
+            {
+                "timeline": [
+                    {
+                        "at": "2025-08-07T12:00:00+02:00",
+                        "what": "x",
+                        "source": "record",
+                        "status": {
+                            "partner": "om",
+                            "channel": "e-mail",
+                            "state": "restored",
+                            "colour": "red",
+                        },
+                    }
+                ]
+            },
+            "timeline[0].status: needs partner, channel and state",
+        ),
+        (
+            {
+                "timeline": [
+                    {
+                        "at": "2025-08-07T12:00:00+02:00",
+                        "what": "x",
+                        "source": "record",
+                        "status": {
+                            "partner": "om",
+                            "channel": "e-mail",
+                            "state": "restored",
+                            "reason": "",
+                        },
+                    }
+                ]
+            },
+            "timeline[0].status",
+        ),
     ],
 )
 def test_bad_scenario_files_name_the_key(

@@ -58,7 +58,8 @@ class Offline:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    """Something that happens beside the plan; ``status`` for a channel outside the exchange."""
+    """Something that happens beside the plan; ``status`` for a channel outside the exchange
+    (partner, channel, state, and the reason the Dutch picture shows; ``what`` without one)."""
 
     at: datetime
     what: str
@@ -200,10 +201,16 @@ def load_scenario(path: Path | str, chain: Chain) -> Scenario:
             problems.append(f"{where}.source: 'record' or 'assumed', not {source!r}")
             continue
         status = item.get("status")
+        needed = {"partner", "channel", "state"}
         if status is not None and (
-            not isinstance(status, dict) or set(status) != {"partner", "channel", "state"}
+            not isinstance(status, dict)
+            or not needed <= set(status) <= needed | {"reason"}
+            or not all(isinstance(v, str) and v.strip() for v in status.values())
         ):
-            problems.append(f"{where}.status: needs partner, channel and state")
+            problems.append(
+                f"{where}.status: needs partner, channel and state (and may have a reason, in "
+                "Dutch, shown on the picture)"
+            )
             status = None
         if at:
             timeline.append(TimelineEntry(at, what.strip(), source, status))
