@@ -141,6 +141,13 @@ def test_the_built_in_scenarios_channel_statuses_give_the_picture_a_dutch_reason
     assert "werkt weer" in statuses[0]["reason"]
 
 
+def _with_status(**extra: str) -> dict[str, object]:
+    """A scenario change: a timeline of one channel status, with ``extra`` keys in it."""
+    status = {"partner": "om", "channel": "e-mail", "state": "restored", **extra}
+    entry = {"at": "2025-08-07T12:00:00+02:00", "what": "x", "source": "record"}
+    return {"timeline": [{**entry, "status": status}]}
+
+
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
@@ -158,42 +165,8 @@ def test_the_built_in_scenarios_channel_statuses_give_the_picture_a_dutch_reason
         ({"capacity": {"om": "fast"}}, "capacity.om"),
         ({"profile": {"cases_per_day": -1}}, "profile"),
         ({"paper": {"from": "isolation", "import_every": "7d", "types": ["x"]}}, "paper.types[0]"),
-        (
-            {
-                "timeline": [
-                    {
-                        "at": "2025-08-07T12:00:00+02:00",
-                        "what": "x",
-                        "source": "record",
-                        "status": {
-                            "partner": "om",
-                            "channel": "e-mail",
-                            "state": "restored",
-                            "colour": "red",
-                        },
-                    }
-                ]
-            },
-            "timeline[0].status: needs partner, channel and state",
-        ),
-        (
-            {
-                "timeline": [
-                    {
-                        "at": "2025-08-07T12:00:00+02:00",
-                        "what": "x",
-                        "source": "record",
-                        "status": {
-                            "partner": "om",
-                            "channel": "e-mail",
-                            "state": "restored",
-                            "reason": "",
-                        },
-                    }
-                ]
-            },
-            "timeline[0].status",
-        ),
+        (_with_status(colour="red"), "timeline[0].status: needs partner, channel and state"),
+        (_with_status(reason=""), "timeline[0].status"),
     ],
 )
 def test_bad_scenario_files_name_the_key(
