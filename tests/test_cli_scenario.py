@@ -146,6 +146,21 @@ def test_demo_runs_the_scenario_without_serving(tmp_path: Path) -> None:
     found_column = out.split("injected")[1][:2000]
     assert re.search(r"│\s*yes\s*│", found_column) and not re.search(r"│\s*no\s*│", found_column)
     assert (tmp_path / "demo.gateway" / "rapport.html").is_file()
+    # The picture's calls to the OM end where the run stopped, not at the scenario's end
+    # months later (the reachability page counted calls after the picture's moment).
+    from datetime import datetime
+
+    from ketenherstel.picture.db import open_picture_db
+
+    figures = orjson.loads((tmp_path / "om-2025.json").read_bytes())
+    last = datetime.fromisoformat(figures["end"]).timestamp()
+    db = open_picture_db(Settings(store_url=f"sqlite:///{tmp_path}/demo.db").picture_location())
+    try:
+        calls = db.contacts("om")
+    finally:
+        db.close()
+    assert calls and max(c.received_at for c in calls) <= last
+    assert all(c.answered_at is None or c.answered_at <= last for c in calls)
 
 
 def test_scenario_run_refuses_a_store_that_holds_messages(tmp_path: Path) -> None:

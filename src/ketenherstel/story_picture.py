@@ -122,11 +122,14 @@ def _statuses(picture: Picture, scenario: Scenario) -> None:
 
 
 def _calls(picture: Picture, scenario: Scenario) -> None:
+    """Calls to the OM on working days, up to where the run stopped (the store's last change;
+    the scenario's end may lie months later): none after the picture's moment."""
     rng = random.Random(scenario.seed)
     offline = list(scenario.offline)
     rows: list[tuple[str, str, str, float, float | None, str]] = []
     day = scenario.start.astimezone(TZ).date()
-    end = scenario.end.astimezone(TZ).date()
+    until = min(scenario.end.timestamp(), picture.snapshot().as_of)
+    end = datetime.fromtimestamp(until, TZ).date()
     while day <= end:
         if day.weekday() < 5:
             for _ in range(_CALLS_PER_DAY):
@@ -144,6 +147,10 @@ def _calls(picture: Picture, scenario: Scenario) -> None:
                     wait = rng.expovariate(1 / (0.5 if phase == "before" else 6.0))
                     answered = at.timestamp() + wait * 3600
                 caller = rng.choice(("advocaat", "advocaat", "ketenpartner", "burger"))
+                if at.timestamp() > until:
+                    continue  # the rng draws stay as they were: the same calls before it
+                if answered is not None and answered > until:
+                    answered = None  # not yet answered when the run stopped
                 rows.append(("om", "telefoon", caller, at.timestamp(), answered, AUTHOR.name))
         day += timedelta(days=1)
     picture.db.add_contacts(rows)
