@@ -618,6 +618,19 @@ def test_scan_with_a_users_sigma_rules(tmp_path: Path) -> None:
     assert code == 2 and "none.yml" in err
 
 
+def test_a_rules_file_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
+    """--rules read a binary file into a UnicodeDecodeError traceback (exit 1); it is bad input
+    named in one line, as --sigma, --asn and --indicators refuse the same file."""
+    rules = tmp_path / "bin.log"
+    rules.write_bytes(b"\xfa\x00\xff" + bytes(range(256)))
+    log = tmp_path / "ns.log"
+    log.write_text("x\n")
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(log), "--rules", str(rules))
+    assert code == 2, err
+    assert err.startswith("error: rules ") and "bin.log: not UTF-8 text" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
 def test_an_attackers_markup_in_the_logs_is_printed_as_text(tmp_path: Path) -> None:
     """User names and agents in a log are an attacker's text: '[/x]' in them used to crash
     scan --sessions and report (Rich markup); now it is shown as it is."""

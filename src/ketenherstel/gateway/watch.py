@@ -249,6 +249,11 @@ def load_rules(path: Path | None = None, sigma: Iterable[Path] = ()) -> Rules:
             own = (path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             raise GatewayInputError(f"rules {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start]
+            raise GatewayInputError(
+                f"rules {path}: not UTF-8 text (byte {byte:#04x} at offset {exc.start})"
+            ) from None
     return rules_from((own, tuple(read_sigma(sigma))))
 
 
