@@ -1332,3 +1332,38 @@ def test_a_running_watch_is_audited_at_its_start_and_needs_a_name_and_a_store(
     [(who, where, detail)] = _audited(store, "gateway-listen-started")
     assert who == "soc-2" and re.fullmatch(r"udp 127\.0\.0\.1:\d+", where), where
     assert detail == f"spool {spool}; --allow 192.0.2.0/24"
+
+
+def test_a_watch_refuses_bad_times_before_it_starts(tmp_path: Path, _register: Path) -> None:
+    """--for nan never stopped, --for -5 ran and exited 0, --interval 1e308 overflowed the
+    sleep after gateway-follow-started was audited; listen took --for nan and -1 too. --for is
+    a finite number of seconds (0 or more), --interval 0.1 to 3600 s: exit code 2 naming the
+    option, before anything is read, kept or audited. (Cases that would hang without the
+    check come last: the ones before them fail first.)"""
+    store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _hijacked(logs / "ns.log", "ann@om.nl")
+    spool = tmp_path / "spool.log"
+    follow = ("follow", str(logs), "--as", "soc-1")
+    listen = ("listen", "--as", "soc-1", "--udp", "127.0.0.1:0", "--spool", str(spool))
+    for args, option in [
+        ((*follow, "--for", "-5", "--interval", "0.1"), "--for -5"),
+        ((*follow, "--for", "0", "--interval", "1e308"), "--interval 1e+308"),
+        ((*follow, "--for", "inf", "--interval", "1e308"), "--for inf"),
+        ((*follow, "--for", "nan", "--interval", "1e308"), "--for nan"),
+        ((*follow, "--for", "0", "--interval", "3601"), "--interval 3601"),
+        ((*follow, "--for", "0", "--interval", "0.01"), "--interval 0.01"),
+        ((*listen, "--for", "-1"), "--for -1"),
+        ((*listen, "--for", "nan"), "--for nan"),
+        ((*follow, "--for", "nan", "--interval", "0.1"), "--for nan"),
+        ((*listen, "--for", "inf"), "--for inf"),
+    ]:
+        code, out, err = run("gateway", *args)
+        assert code == 2 and err.startswith(f"error: {option}: give "), (args, err)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "ann@om.nl" not in out and not _register.exists() and not spool.exists()
+    assert _audited(store, "gateway-follow-started") == []
+    assert _audited(store, "gateway-listen-started") == []
+    code, out, err = run("gateway", *follow, "--for", "0", "--interval", "3600")
+    assert code == 0 and "every 3600 s" in out, err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import threading
@@ -120,6 +121,21 @@ def _who(actor: str, needs: str) -> str:
         return kept_name(actor, needed=needs)
     except GatewayInputError as exc:
         raise fail(f"--as: {exc}") from None
+
+
+#: The longest wait between two polls of `gateway follow` (an hour); a longer one is no watch.
+MAX_INTERVAL = 3600.0
+
+
+def _watch_times(seconds: float | None, interval: float | None = None) -> None:
+    """Refuse a --for that is not a finite number of seconds, 0 or more (nan never stopped, a
+    negative one was taken as 'at once', inf never stopped), and an --interval outside 0.1 to
+    MAX_INTERVAL seconds (nan, or 1e308 overflowed the sleep after the start was audited):
+    exit code 2, before anything is read, audited or started."""
+    if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+        raise fail(f"--for {seconds:g}: give a finite number of seconds, 0 or more")
+    if interval is not None and not (0.1 <= interval <= MAX_INTERVAL):
+        raise fail(f"--interval {interval:g}: give 0.1 to {MAX_INTERVAL:g} seconds between polls")
 
 
 def _audit(rt: Runtime, actor: str, action: str, obj: str, detail: str = "") -> None:
@@ -706,7 +722,8 @@ def follow_cmd(
     ],
     pattern: Annotated[str, typer.Option("--pattern", help="Which files, e.g. 'ns.log*'")] = "*",
     interval: Annotated[
-        float, typer.Option("--interval", help="Seconds between polls", min=0.1)
+        float,
+        typer.Option("--interval", help=f"Seconds between polls (0.1 to {MAX_INTERVAL:g})"),
     ] = 2.0,
     seconds: Annotated[
         float | None, typer.Option("--for", help="Stop after this many seconds (default: Ctrl-C)")
@@ -723,6 +740,7 @@ def follow_cmd(
     (gateway-follow-started: the directory and pattern, where findings go, --allow's
     networks); the store is not held open while it runs."""
     who = _who(actor, "a watch shows users and addresses; it needs the name of who starts it")
+    _watch_times(seconds, interval)
     with local_runtime(store) as rt:
         kept = _register(register or Path(rt.settings.gateway_register_location()))
         try:
@@ -810,6 +828,7 @@ def listen_cmd(
     goes out (gateway-listen-started: where it listens, the spool, where findings go,
     --allow's networks); the store is not held open while it runs."""
     who = _who(actor, "a watch shows users and addresses; it needs the name of who starts it")
+    _watch_times(seconds)
     opened = contextlib.ExitStack()
     rt = opened.enter_context(local_runtime(store))
     try:
