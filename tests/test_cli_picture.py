@@ -43,9 +43,9 @@ def test_series_and_matrix(setup: tuple[str, str]) -> None:
     code, _, err = run(picture, "picture", "show", "--kind", "nonsense", "--store", store)
     assert code == 2 and "--kind must be one of" in err
     code, _, err = run(
-        picture, "picture", "show", "--kind", "channel", "--key", "x->y", "--store", store
+        picture, "picture", "show", "--kind", "channel", "--key", "om->om", "--store", store
     )
-    assert code == 1 and "nothing is measured" in err
+    assert code == 1 and "nothing is measured" in err  # partners there are: nothing there
     code, _, err = run(picture, "picture", "show", "--key", "om", "--store", store)
     assert code == 2 and "--key 'om' goes with a --kind" in err  # was ignored: the whole chain
     code, _, err = run(picture, "picture", "show", "--kind", "channel", "--store", store)
@@ -62,6 +62,35 @@ def test_series_and_matrix(setup: tuple[str, str]) -> None:
     assert not any(re.fullmatch(r"\d[\d.]*,\d", c) for c in cells)
     code, out, _ = run(picture, "picture", "matrix", "--store", store)
     assert code == 0 and "Recovery matrix" in out
+
+
+def test_show_refuses_a_partner_or_process_there_is_not(setup: tuple[str, str]) -> None:
+    """`picture show --kind partner --key OM` exited 1 (nothing measured) where `picture status
+    OM …` exits 2 for the same unknown partner: a key naming a partner or process the chain
+    does not know is typed wrong, exit code 2; one it knows with nothing measured stays 1."""
+    store, picture = setup
+    for kind, key, said in [
+        ("partner", "OM", "--key: unknown partner 'OM'; one of politie, kmar, om,"),
+        ("sender", "nobody", "--key: unknown partner 'nobody'"),
+        ("channel", "x->y", "--key: unknown partner 'x'"),
+        ("channel", "om->nobody", "--key: unknown partner 'nobody'"),
+        ("channel", "om", "--key: channel 'om': write sender->receiver"),
+        ("process", "nope", "--key: unknown process 'nope'; one of aanhouding,"),
+    ]:
+        code, out, err = run(
+            picture, "picture", "show", "--kind", kind, "--key", key, "--store", store
+        )
+        assert code == 2 and " ".join(err.split()).startswith(f"error: {said}"), (key, err)
+        assert not out
+    code, _, err = run(
+        picture, "picture", "status", "OM", "email", "down", "--reason", "x", "--as", "T",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 2 and "unknown value 'OM'" in err  # as status refuses it
+    code, out, _ = run(
+        picture, "picture", "show", "--kind", "process", "--key", "dagvaarding", "--store", store
+    )
+    assert code == 0 and "now: backlog" in out
 
 
 def test_status_by_hand(setup: tuple[str, str]) -> None:

@@ -91,9 +91,12 @@ def show_cmd(
     if kind != "all" and not key.strip():
         raise fail(f"--kind {kind} needs --key (e.g. om->justid, a process or partner key)")
     with _picture(store) as (picture, _):
+        problem = picture.key_problem(kind, key)  # a partner or process there is not: typed
+        if problem is not None:
+            raise fail(f"--key: {problem.en}")
         try:
             view = picture.selection(kind, key)
-        except PictureInputError as exc:
+        except PictureInputError as exc:  # one there is, with nothing measured for it
             raise fail("; ".join(exc.english().values()), 1) from None
         snap = picture.snapshot()
         table = Table(title=f"{kind} {key} · as of {_when(snap.as_of)}", title_justify="left")

@@ -626,8 +626,10 @@ def test_the_picture_api_refuses_bad_input(ui: Ui) -> None:
         "the approver must be another, independent operator: Anna Aalbers made anton's "
         "credential cred-"
     )
-    r = ui.client.get("/v1/picture/series", params={"kind": "channel", "key": "x->y"}, headers=h)
-    assert r.status_code == 404 and r.json()["detail"] == "nothing is measured for channel 'x->y'"
+    r = ui.client.get(
+        "/v1/picture/series", params={"kind": "channel", "key": "om->om"}, headers=h
+    )  # partners there are, nothing measured between them
+    assert r.status_code == 404 and r.json()["detail"] == "nothing is measured for channel 'om->om'"
     r = ui.client.post(
         "/v1/briefings/1/approvals", headers={"Authorization": f"Bearer {ui.tokens['bram']}"}
     )
@@ -635,6 +637,26 @@ def test_the_picture_api_refuses_bad_input(ui: Ui) -> None:
     assert ui.client.get("/v1/briefings/7", headers=h).status_code == 404
     partner = {"Authorization": f"Bearer {ui.tokens['om']}"}
     assert ui.client.get("/v1/recovery-matrix", headers=partner).status_code == 403
+
+
+def test_the_series_api_refuses_a_key_as_the_cli_does(ui: Ui) -> None:
+    """kind=all&key=om answered 200 with the whole chain (the key silently ignored) where
+    `picture show` refuses it; a key naming a partner or process there is not answered 404
+    (nothing measured) where the CLI calls it bad input. Both are 400 now, naming the key."""
+    h = {"Authorization": f"Bearer {ui.tokens['cees']}"}
+    for kind, key, said in [
+        ("all", "om", "key 'om' goes with a kind (channel, process, receiver, sender, partner)"),
+        ("partner", "OM", "unknown partner 'OM'; one of politie, kmar, om,"),
+        ("partner", "", "unknown partner ''"),
+        ("channel", "x->y", "unknown partner 'x'"),
+        ("process", "nope", "unknown process 'nope'"),
+    ]:
+        r = ui.client.get("/v1/picture/series", params={"kind": kind, "key": key}, headers=h)
+        assert r.status_code == 400, (kind, key, r.text)
+        assert r.json()["detail"].startswith(said), r.json()
+        assert [p["field"] for p in r.json()["problems"]] == ["query:key"]
+    r = ui.client.get("/v1/picture/series", params={"kind": "partner", "key": "om"}, headers=h)
+    assert r.status_code == 200 and r.json()["key"] == "om"
 
 
 # -- /metrics ----------------------------------------------------------------------------

@@ -261,6 +261,49 @@ class Picture:
             )
         return snap.view(kind, key)
 
+    def key_problem(self, kind: str, key: str) -> Said | None:
+        """What is wrong with a selection's key as typed, if anything (``kind`` is one of
+        KINDS): one given with kind all, or one naming a partner or process that neither the
+        chain model nor the picture knows. Bad input, as :meth:`set_status` refuses an unknown
+        partner; a key that is right with nothing measured for it is :meth:`selection`'s."""
+        others = ", ".join(k for k in KINDS if k != "all")
+        if kind == "all":
+            if not key:
+                return None
+            return Said(
+                f"sleutel {key!r} hoort bij een soort ({others}), niet bij all",
+                f"key {key!r} goes with a kind ({others}), not with all",
+            )
+        snap = self.snapshot()
+        if kind == "process":
+            known = [*self.process_names]
+            known += [p for p in snap.processes() if p not in known]
+            if key in known:
+                return None
+            return Said(
+                f"onbekend proces {key!r}; kies uit {', '.join(known)}",
+                f"unknown process {key!r}; one of {', '.join(known)}",
+            )
+        # The chain model's order (as set_status lists them), then any only measured.
+        partners = [*self.partner_names]
+        partners += [p for p in snap.partners() if p not in partners]
+        if kind == "channel":
+            sender, arrow, receiver = key.partition("->")
+            if not arrow:
+                return Said(
+                    f"kanaal {key!r}: schrijf afzender->ontvanger, bijvoorbeeld om->justid",
+                    f"channel {key!r}: write sender->receiver, e.g. om->justid",
+                )
+            unknown = [p for p in (sender, receiver) if p not in partners]
+        else:
+            unknown = [key] if key not in partners else []
+        if not unknown:
+            return None
+        return Said(
+            f"onbekende partner {unknown[0]!r}; kies uit {', '.join(partners)}",
+            f"unknown partner {unknown[0]!r}; one of {', '.join(partners)}",
+        )
+
     def metric(self, view: View, metric: str, partner: str | None = None) -> list[float | None]:
         match metric:
             case "backlog":

@@ -123,7 +123,10 @@ def _day(service: BriefingService, text: str) -> date:
     "/picture/series",
     summary="One selection's measured series per day (Europe/Amsterdam)",
     operation_id="getPictureSeries",
-    responses={400: _problem("Unknown kind"), 404: _problem("Nothing measured for that key")},
+    responses={
+        400: _problem("Unknown kind, a key with kind all, or a partner or process unknown"),
+        404: _problem("Nothing measured for that key"),
+    },
 )
 async def get_series(
     request: Request,
@@ -134,6 +137,10 @@ async def get_series(
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     picture = _picture(request)
+    # As the CLI refuses them: a key with kind all (it was ignored) or naming nothing there is.
+    problem = await run_in_threadpool(picture.key_problem, kind, key)
+    if problem is not None:
+        raise InvalidInput(problem.en, [Problem(None, "query:key", problem.en)])
     try:
         view = await run_in_threadpool(picture.selection, kind, key)
     except PictureInputError as exc:
