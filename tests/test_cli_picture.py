@@ -93,6 +93,20 @@ def test_show_refuses_a_partner_or_process_there_is_not(setup: tuple[str, str]) 
     assert code == 0 and "now: backlog" in out
 
 
+def test_the_reasons_help_says_where_it_is_shown() -> None:
+    """--reason's help said 'shown on the status page', but the public status page shows the
+    state alone (a reason may hold what is not for the public): it is on the herstelmatrix,
+    for signed-in users. The README's row says the same."""
+    result = runner.invoke(app, ["picture", "status", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert result.exit_code == 0 and "shown on the status page" not in text
+    assert "shown to signed-in users on the herstelmatrix" in text
+    assert "never on the public status page" in text
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    [row] = [x for x in readme.splitlines() if x.startswith("| `ketenherstel picture status ")]
+    assert "the reason only to signed-in users" in row and "never on the public status" in row
+
+
 def test_status_by_hand(setup: tuple[str, str]) -> None:
     store, picture = setup
     code, _, err = run(

@@ -170,7 +170,14 @@ def status_cmd(
     partner: Annotated[str, typer.Argument(help="Partner key, e.g. om")],
     channel: Annotated[str, typer.Argument(help=f"One of {', '.join(HAND_CHANNELS)}")],
     state: Annotated[str, typer.Argument(help=f"One of {', '.join(STATES)}")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (shown on the status page)")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why: shown to signed-in users on the herstelmatrix (and by `picture matrix`), "
+            "never on the public status page, which shows the state alone",
+        ),
+    ],
     actor: AsOpt,
     store: StoreOpt = None,
 ) -> None:

@@ -372,6 +372,8 @@ def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> Non
     for name in (ANNA, BRAM, CEES, "operator-a", "operator-b"):
         assert name not in status
         assert name not in feed.text
+    # The reason is free text, for signed-in users (the herstelmatrix): never public.
+    assert good["reden"] not in status and good["reden"] not in feed.text
 
 
 def test_the_feed_links_never_come_from_the_host_header(ui: Ui, monkeypatch) -> None:  # type: ignore[no-untyped-def]
