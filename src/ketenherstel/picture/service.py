@@ -23,7 +23,7 @@ from ketenherstel.picture.matrix import (
     build_matrix,
     timeline,
 )
-from ketenherstel.picture.series import KIND_NL, TZ, PictureCache, Snapshot, View
+from ketenherstel.picture.series import KIND_NL, KINDS, TZ, PictureCache, Snapshot, View
 from ketenherstel.store.manual_ports import ManualStore
 from ketenherstel.store.ports import Store
 from ketenherstel.text import personal_identifier
@@ -266,12 +266,13 @@ class Picture:
         KINDS): one given with kind all, or one naming a partner or process that neither the
         chain model nor the picture knows. Bad input, as :meth:`set_status` refuses an unknown
         partner; a key that is right with nothing measured for it is :meth:`selection`'s."""
-        others = ", ".join(k for k in KINDS if k != "all")
         if kind == "all":
             if not key:
                 return None
+            others = ", ".join(k for k in KINDS if k != "all")
+            dutch = ", ".join(KIND_NL[k] for k in KINDS if k != "all")
             return Said(
-                f"sleutel {key!r} hoort bij een soort ({others}), niet bij all",
+                f"sleutel {key!r} hoort bij een soort ({dutch}), niet bij de hele keten",
                 f"key {key!r} goes with a kind ({others}), not with all",
             )
         snap = self.snapshot()
