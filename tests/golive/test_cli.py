@@ -151,6 +151,23 @@ def test_forecast_says_which_channels_it_knew_no_limit_for(tmp_path: Path, backl
     assert f"not limited: {', '.join(free)} drained at once" in " ".join(stdout.split())
 
 
+def test_forecast_reads_a_spreadsheets_csv_utf8_with_semicolons(
+    tmp_path: Path, backlog: str
+) -> None:
+    """Excel's "CSV UTF-8" starts with a byte order mark and a Dutch Excel separates with
+    semicolons: both were refused ('unknown \\ufeffreceiver', 'unknown receiver;sender;…')."""
+    text = Path(backlog).read_text(encoding="utf-8")
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("\ufeff".encode() + text.replace(",", ";").encode())
+    base, dutch = tmp_path / "base.json", tmp_path / "dutch.json"
+    for path, out in ((backlog, base), (str(excel), dutch)):
+        code, _, stderr = run(
+            "forecast", "om-2025", "--backlog", path, "--start", START, "--json", str(out)
+        )
+        assert code == 0, stderr
+    assert json.loads(base.read_text())["channels"] == json.loads(dutch.read_text())["channels"]
+
+
 def test_forecast_refuses_an_output_it_cannot_write_before_it_runs(
     tmp_path: Path, backlog: str
 ) -> None:

@@ -150,6 +150,18 @@ def test_line_numbers_count_multi_line_cells_and_blank_rows(chain: Chain) -> Non
     assert "U+000A" in report.refusals[0].reason
 
 
+def test_a_file_marked_utf8_with_a_cp1252_byte_is_refused_as_mixed(chain: Chain) -> None:
+    """It was read as cp1252, the mark became 'ï»¿' in the first column's name, and the
+    error said column 'Partij' was not in the header."""
+    data = ("\ufeff" + HEADER + "\r\n").encode() + GOOD.replace("parket", "parket é").encode(
+        "cp1252"
+    )
+    with pytest.raises(CsvFileError) as caught:
+        parse_csv(data, mapping(chain), chain, now=NOW)
+    assert "starts with the UTF-8 mark (BOM) but byte" in str(caught.value)
+    assert "mixes two encodings" in str(caught.value)
+
+
 def test_a_quote_never_closed_refuses_the_file_not_the_rows_after_it(chain: Chain) -> None:
     """It ran on to the end of the file: one row read, the rows after it swallowed into its
     last cell and never registered, and the import said all was well."""

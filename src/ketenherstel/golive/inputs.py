@@ -13,6 +13,7 @@ whole file is right: :class:`ForecastInputError` lists every problem.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -112,11 +113,16 @@ def _read(
     problems = _Problems(path.name)
     items: list[_T] = []
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            for number, row in _rows(handle, columns, problems):
-                item = parse(row, number, problems)
-                if item is not None:
-                    items.append(item)
+        # A spreadsheet's "CSV UTF-8" starts with a byte order mark, and a Dutch one separates
+        # with semicolons: both are read as such.
+        text = path.read_text(encoding="utf-8-sig")
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        handle = io.StringIO(text, newline="")
+        for number, row in _rows(handle, columns, problems, delimiter):
+            item = parse(row, number, problems)
+            if item is not None:
+                items.append(item)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         problems.add(None, None, f"cannot read {path}: {exc}")
     if problems.found:
@@ -125,9 +131,9 @@ def _read(
 
 
 def _rows(
-    handle: Iterator[str], columns: tuple[str, ...], problems: _Problems
+    handle: Iterator[str], columns: tuple[str, ...], problems: _Problems, delimiter: str = ","
 ) -> Iterator[tuple[int, _Row]]:
-    reader = csv.reader(handle)
+    reader = csv.reader(handle, delimiter=delimiter, strict=True)
     header = next(reader, None)
     if header is None:
         problems.add(None, None, f"the file is empty; expected a header row: {','.join(columns)}")

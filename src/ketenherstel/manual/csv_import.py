@@ -211,6 +211,13 @@ def decode(data: bytes) -> tuple[str, str, tuple[str, ...]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if data.startswith(_BOM):
+            # Marked as UTF-8, yet not UTF-8 further on: two encodings in one file (cp1252
+            # would also read the mark as three letters in the first column's name).
+            raise CsvFileError(
+                f"the file starts with the UTF-8 mark (BOM) but byte {exc.start} is not UTF-8: "
+                "it mixes two encodings; export it again as CSV UTF-8"
+            ) from None
         try:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
