@@ -235,7 +235,9 @@ def test_token_create_list_rotate_revoke(store: str) -> None:
     assert code == 2 and "no credential" in err
 
 
-@pytest.mark.parametrize("given", ["nan", "inf", "-inf", "1e400", "-1", "0", "0.0", "fast", ""])
+@pytest.mark.parametrize(
+    "given", ["nan", "inf", "-inf", "1e400", "-1", "0", "0.0", "1e-300", "0.00001", "fast", ""]
+)
 def test_channel_open_refuses_a_rate_saying_what_a_rate_is_and_quoting_it(
     store: str, given: str
 ) -> None:
@@ -263,9 +265,9 @@ def test_channel_open_refuses_a_rate_saying_what_a_rate_is_and_quoting_it(
     assert code == 0 and "no channel rules" in out  # nothing set
 
 
-def test_channel_open_takes_any_positive_rate(store: str) -> None:
+def test_channel_open_takes_any_rate_of_at_least_one_a_day(store: str) -> None:
     """Also below 0.001 a second, as a plan's 1/d (Typer's minimum of 0.001 is gone)."""
-    for given, shown in (("2", "2/s"), ("0.5", "0.5/s"), ("0.00001", "1e-05/s")):
+    for given, shown in (("2", "2/s"), ("0.5", "0.5/s"), ("0.0000116", "1.16e-05/s")):
         code, out, _ = run(
             "channel",
             "open",

@@ -463,6 +463,7 @@ def test_channel_bad_input(api: Api) -> None:
         ("-1", "'-1'"),
         ("0", "'0'"),
         ("0.0", "'0.0'"),
+        ("1e-300", "'1e-300'"),  # open, yet as good as nothing delivered
         ('"fast"', "'fast'"),
         ("true", "'true'"),
     ],
@@ -476,7 +477,8 @@ def test_a_bad_rate_is_refused_saying_what_a_rate_is_and_quoting_it(
     [problem] = assert_problem(r, 400)["problems"]
     assert problem["field"] == "body:rate"
     assert problem["reason"] == (
-        f"a rate is a positive number of messages per second (such as 5 or 0.5), not {quoted}"
+        "a rate is a positive number of messages per second (such as 5 or 0.5), at least one a "
+        f"day (0.0000116), not {quoted}"
     )
     assert api.client.get("/v1/channel-events", headers=h).json() == []
 

@@ -754,14 +754,19 @@ def expected_problem(expected: int) -> str | None:
     return None
 
 
-RATE = "a rate is a positive number of messages per second (such as 5 or 0.5)"
+MIN_RATE = 1 / 86_400
+"""One message a day: a slower rate delivers as good as nothing while the channel shows open."""
+RATE = (
+    "a rate is a positive number of messages per second (such as 5 or 0.5), at least one a "
+    f"day ({MIN_RATE:.7f})"
+)
 """What a channel's rate is, as every entry point that refuses one says it."""
 
 
 def rate_problem(rate: float, given: str | None = None) -> str | None:
     """What is wrong with a channel's rate, quoting ``given`` (the text it was written as, such
-    as '1e400' for inf) or else the number; None for a positive, finite rate."""
-    if rate > 0 and math.isfinite(rate):
+    as '1e400' for inf) or else the number; None for a finite rate of at least MIN_RATE."""
+    if rate >= MIN_RATE and math.isfinite(rate):
         return None
     return f"{RATE}, not {given if given is not None else f'{rate:g}'!r}"
 
