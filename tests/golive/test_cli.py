@@ -265,6 +265,7 @@ def test_forecast_refuses_a_sender_that_does_not_send_the_type(tmp_path: Path) -
         (["--start", "2025-08-18T00:00:00"], "has no UTC offset"),
         (["--start", START, "--default-rate", "justid"], "write RECEIVER=RATE"),
         (["--start", START, "--default-rate", "justid=0/h"], "a rate must be more than 0"),
+        (["--start", START, "--default-rate", "justid=0.5/d"], "at least one message a day"),
         (["--start", START, "--inflow", "missing.csv"], "no such file: missing.csv"),
         (["--start", "0001-01-01T00:00:00+00:00"], "--start 0001-01-01T00:00:00+00:00 lies before"),
         (["--start", START, "--until", "0001-01-01T00:00+00:00"], "--until 0001-01-01T00:00:00"),

@@ -65,6 +65,8 @@ def parse_rate(text: str) -> float:
         raise ValueError(f"expected a rate: {RATE_FORMS}, got {text!r}")
     if value <= 0:
         raise ValueError(f"a rate must be more than 0, got {text!r}")
+    if value < 1 / _PER_SECOND["d"] * (1 - 1e-9):  # the exchange's least rate: one a day
+        raise ValueError(f"a rate is at least one message a day (1/d), got {text!r}")
     return value
 
 
