@@ -592,6 +592,35 @@ def test_trail_of_an_id_with_dots_and_slashes_is_that_messages_trail(
     assert "accepted" in out
 
 
+def test_pull_that_cannot_write_its_output_acknowledges_nothing(
+    live: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """`pull --ack > /dev/full` ended in a traceback (nothing was acked, but it did not say)."""
+    import subprocess
+    import sys
+
+    url, tokens = live
+    path = tmp_path / "one.jsonl"
+    event = pv_event(case="10-000071-25")
+    path.write_bytes(orjson.dumps(event))
+    assert run("send", str(path), "--url", url, "--token", tokens["politie"])[0] == 0
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "ketenherstel.cli", "pull", "--ack", "--url", url],
+            env={**os.environ, "KETENHERSTEL_TOKEN": tokens["om"]},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "cannot write the 1 deliveries" in done.stderr and "none was acknowledged" in done.stderr
+    code, out, _ = run("trail", event["source"], event["id"], "--url", url, "--token", tokens["om"])
+    assert code == 0 and "leased" in out and "acked" not in out.replace("leased", "")
+
+
 def test_send_names_each_sequence_gap_once(
     live: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -829,8 +829,16 @@ def pull(
     """Lease your next deliveries and print them as JSON Lines."""
     with client(url, token) as c:
         deliveries = c.pull(limit=limit, wait=wait, visibility=visibility)
-        for d in deliveries:
-            sys.stdout.write(orjson.dumps(d).decode() + "\n")
+        try:
+            for d in deliveries:
+                sys.stdout.write(orjson.dumps(d).decode() + "\n")
+            sys.stdout.flush()
+        except OSError as exc:  # a full disk, a closed pipe: nothing is acknowledged then
+            raise fail(
+                f"cannot write the {len(deliveries)} deliveries ({exc.strerror or exc}); none "
+                "was acknowledged: they are delivered again when their lease runs out",
+                1,
+            ) from None
         if ack and deliveries:
             c.ack([d["deliveryId"] for d in deliveries])
     err.print(f"{len(deliveries)} deliveries{' (acked)' if ack and deliveries else ''}")
