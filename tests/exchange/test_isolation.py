@@ -91,8 +91,19 @@ def test_what_an_isolated_partner_sends_waits_in_quarantine_for_two_operators(
     assert check.clean and check.messages == 1
     with pytest.raises(StateConflict, match="second operator"):
         ex.approve_release(principal=OP_A, release_id=release.id)
-    ex.approve_release(principal=OP_B, release_id=release.id)
+    # Two more arrive after the request: not checked, not released, and the approval says so.
+    ex.submit(
+        principal=partner("om"),
+        events=[om_afdoening(rt, "10-000002-25"), om_afdoening(rt, "10-000003-25")],
+    )
+    approval = ex.approve_release(principal=OP_B, release_id=release.id)
+    assert approval.note is not None
+    assert "2 messages of om arrived after the request and stay in quarantine" in approval.note
     assert len(pull_ids(rt, "justid")) == 1
+    again, _ = ex.request_release(principal=OP_A, partner="om", reason="the rest")
+    rest = ex.approve_release(principal=OP_B, release_id=again.id).note
+    assert rest is not None and rest.startswith("om stays isolated") and "arrived" not in rest
+    assert len(pull_ids(rt, "justid")) == 2
 
 
 def test_an_operator_cannot_approve_with_a_credential_one_of_the_two_made(

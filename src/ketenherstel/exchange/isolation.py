@@ -81,8 +81,8 @@ class ReleaseApproval:
     release: QuarantineRelease
     note: str | None = None
     """Why the approval did not bring the partner online (it is isolated, or the release was
-    asked for before its current state began: decision 0018); None when it did, or when the
-    partner was online."""
+    asked for before its current state began: decision 0018), and how many of its messages
+    arrived after the request and stay in quarantine; None when neither is so."""
 
 
 class IsolationMixin:
@@ -696,6 +696,16 @@ class IsolationMixin:
             and release.requested_at >= state.changed_at  # not asked before a new isolation
         )
         note = None if online or state is None else _stays_dark(release, state)
+        # What arrived after the request was not checked and was not released: said, so that
+        # a partner shown online is not taken to have nothing left in quarantine.
+        left = self.store.quarantine_counts().get(release.partner, (0, 0))[0]
+        if left:
+            stays = (
+                f"{left} message{'s' if left != 1 else ''} of {release.partner} arrived after "
+                "the request and stay in quarantine: ask for their release (`quarantine request "
+                f"{release.partner}`, POST /v1/quarantine-releases)"
+            )
+            note = f"{note}; {stays}" if note else stays
         self._audit(
             principal,
             "release-approved",
