@@ -128,6 +128,26 @@ def test_a_ledger_row_of_a_type_the_chain_does_not_know_names_file_column_and_ro
     assert ids(store) == []
 
 
+def test_a_constant_sender_or_receiver_is_a_partner_of_the_chain(
+    tmp_path: Path, store: str
+) -> None:
+    """An unknown one would class every record missing and ask a sender that does not exist
+    for it again: refused. A partner's key in another case is that partner."""
+    sent = write(tmp_path / "s.csv", [row("m1", type=KIND), row("m2", type=KIND)], ["id", "type"])
+    acc = write(tmp_path / "a.csv", [row("m1", type=KIND), row("m2", type=KIND)])
+    base = ("reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", store)
+    for item in ("sent.sender=:bogus", "sent.receiver=:nobody"):
+        code, out, err = run(*base, "--map", item)
+        value = item.partition(":")[2]
+        assert code == 2 and f"unknown partner {value!r}" in err, err
+        assert "the chain's partners are" in err and "Traceback" not in err + out
+    assert ids(store) == []
+    code, out, err = run(*base, "--map", "sent.sender=:OM", "--json")
+    assert code == 0, err
+    totals = json.loads(out)["pairs"][0]["totals"]
+    assert (totals["matched"], totals["missingAtTo"]) == (2, 0)
+
+
 def test_an_out_that_cannot_be_the_reports_folder_is_refused_before_anything_is_read(
     tmp_path: Path, store: str
 ) -> None:

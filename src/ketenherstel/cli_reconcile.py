@@ -295,6 +295,7 @@ def run_cmd(
                 memory=memory,
                 progress=step,
                 types=types,
+                partners={p.key for p in chain.partners},
             )
         except ReconcileInputError as exc:
             raise _fail(str(exc)) from None

@@ -167,6 +167,35 @@ def test_a_ledger_row_of_a_type_the_chain_does_not_know_is_a_400_naming_file_and
     assert api.client.get(RUNS, headers=api.h("operator")).json() == []
 
 
+def test_a_constant_sender_is_a_partner_of_the_chain(lost: Api) -> None:
+    """An unknown one is a 400 (every record would be requested from it); a partner's key in
+    another case is that partner."""
+    api = lost
+    folder = reports(api) / "ledgers"
+    folder.mkdir(parents=True)
+    kind = decision("x", "SKN-0000000001")["type"]
+    write(
+        folder / "om-sent.csv",
+        [{"MsgId": f"d{i}", "Bron": OM_SOURCE, "Soort": kind} for i in (1, 2, 3)],
+    )
+
+    def body(sender: str) -> dict[str, Any]:
+        hop = {
+            "name": "sent",
+            "file": "om-sent.csv",
+            "mapping": {"id": "MsgId", "source": "Bron", "type": "Soort"},
+            "constants": {"sender": sender},
+        }
+        return {"hops": [hop, {"name": "accepted"}]}
+
+    found = problem(run(api, body("bogus")), 400)
+    assert "unknown partner 'bogus' (the constant sender)" in found["detail"]
+    assert api.client.get(RUNS, headers=api.h("operator")).json() == []
+    r = run(api, body("OM"))
+    assert r.status_code == 201, r.text
+    assert (r.json()["missing"], r.json()["requests"]) == (0, 0)
+
+
 @pytest.mark.parametrize(
     ("body", "says"),
     [

@@ -17,7 +17,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +45,7 @@ __all__ = [
     "LiveSources",
     "RepairResult",
     "check_limit_types",
+    "check_partner_constants",
     "find_report",
     "legal_limits",
     "list_reports",
@@ -199,6 +200,35 @@ def check_limit_types(limits: Mapping[str, timedelta], types: Collection[str]) -
         )
 
 
+_PARTNER_COLUMNS = ("sender", "receiver")
+
+
+def check_partner_constants(
+    hops: Sequence[LedgerSpec], partners: Collection[str]
+) -> list[LedgerSpec]:
+    """Refuse a constant sender or receiver (``sent.sender=:om``) that is not a partner of the
+    chain: every row would carry it, so nothing would match the exchange's ledgers and every
+    record would go on a request list for a sender that does not exist. A partner's key given
+    in another case (``:OM``) is the partner: it is written as the chain spells it."""
+    by_folded = {key.casefold(): key for key in partners}
+    out = []
+    for hop in hops:
+        constants = dict(hop.constants)
+        for column in _PARTNER_COLUMNS:
+            value = constants.get(column)
+            if value is None:
+                continue
+            key = by_folded.get(value.strip().casefold())
+            if key is None:
+                raise ReconcileInputError(
+                    f"hop {hop.name!r}: unknown partner {value!r} (the constant {column}); "
+                    f"the chain's partners are {', '.join(sorted(partners)) or 'none'}"
+                )
+            constants[column] = key
+        out.append(replace(hop, constants=constants) if constants != hop.constants else hop)
+    return out
+
+
 def reconcile(
     hops: Sequence[LedgerSpec],
     *,
@@ -211,17 +241,23 @@ def reconcile(
     progress: Step | None = None,
     now: Callable[[], float] = time.time,
     types: Collection[str] | None = None,
+    partners: Collection[str] | None = None,
 ) -> Report:
     """Compare each adjacent pair of ``hops``; write and return the report.
 
     ``types``: the chain's message types. Given, a limit for another type, or a file ledger's
     row of another type, is refused (a row would be classed missing and requested from its
-    sender)."""
+    sender).
+
+    ``partners``: the chain's partner keys. Given, a constant sender or receiver of a file
+    ledger must be one of them (:func:`check_partner_constants`)."""
     step: Step = progress or (lambda _what, _done, _total: None)
     if len(hops) < 2:
         raise ReconcileInputError("give at least two hops to compare, in chain order")
     if types is not None:
         check_limit_types(limits or {}, types)
+    if partners is not None:
+        hops = check_partner_constants(hops, partners)
     names = [h.name for h in hops]
     if len(set(names)) != len(names):
         raise ReconcileInputError(f"each hop once: {', '.join(names)} repeats a name")

@@ -138,6 +138,7 @@ async def create_reconciliation(
                 limits=limits,
                 hwm=not body.full,
                 types=types,
+                partners={p.key for p in rt.chain.partners},
             )
         except ReconcileInputError as exc:
             # A file is named as the caller named it (in the ledger folder), never by the
