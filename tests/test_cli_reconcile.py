@@ -95,6 +95,7 @@ def test_live_ledgers_and_resend(store: str) -> None:
         (["accepted", "routed", "--map", "other.id=x"], "no hop 'other'"),
         (["accepted", "routed", "--sla", "*=soon"], "duration"),
         (["accepted", "routed", "--sla", "bogus.type=7d"], "SLA for 'bogus.type': not a message"),
+        (["accepted", "routed", "--sla", "*=999999999999d"], "a limit is at most 3650 days"),
         (["accepted"], "at least two hops"),
     ],
 )

@@ -204,6 +204,14 @@ def test_bad_slas(item: str) -> None:
         parse_slas([item])
 
 
+@pytest.mark.parametrize("item", ["*=999999999999d", "*=3651d", "t=522w", "*=" + "9" * 400 + "s"])
+def test_a_limit_past_ten_years_is_refused(item: str) -> None:
+    """It overflowed a timedelta (a traceback) or was far past any deadline of the chain."""
+    with pytest.raises(ReconcileInputError, match="too long; a limit is at most 3650 days"):
+        parse_slas([item])
+    assert parse_slas(["*=3650d"])["*"].days == 3650
+
+
 def test_a_constant_of_the_wrong_type(tmp_path: Path) -> None:
     sent = write(tmp_path / "s.csv", [row("m1")])
     with pytest.raises(ReconcileInputError, match="constant 'x' is not a whole number"):

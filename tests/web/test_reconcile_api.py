@@ -209,6 +209,10 @@ def test_a_constant_sender_is_a_partner_of_the_chain(lost: Api) -> None:
         ),
         ({"hops": [{"name": "accepted"}, {"name": "routed"}], "sla": {"*": "soon"}}, "duration"),
         (
+            {"hops": [{"name": "accepted"}, {"name": "routed"}], "sla": {"*": "999999999999d"}},
+            "a limit is at most 3650 days",
+        ),
+        (
             {"hops": [{"name": "accepted"}, {"name": "routed"}], "sla": {"bogus.type": "7d"}},
             "SLA for 'bogus.type': not a message type of the chain",
         ),

@@ -250,16 +250,25 @@ def parse_mapping(spec: LedgerSpec, items: Sequence[str]) -> LedgerSpec:
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_DAYS = 3650
+"""The longest limit (ten years): far beyond any legal deadline of the chain, and far below
+what a timedelta (or DuckDB's interval) can hold."""
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90s``, ``15m``, ``4h``, ``7d``, ``2w``."""
+    """``90s``, ``15m``, ``4h``, ``7d``, ``2w``; at most :data:`MAX_DURATION_DAYS` days."""
     found = _DURATION.match(text.strip())
     if found is None or float(found.group(1)) <= 0:
         raise ReconcileInputError(
             f"duration {text!r}: write a positive number and a unit s, m, h, d or w (e.g. 7d)"
         )
-    return timedelta(seconds=float(found.group(1)) * _UNIT[found.group(2)])
+    seconds = float(found.group(1)) * _UNIT[found.group(2)]
+    if seconds > MAX_DURATION_DAYS * 86400:
+        raise ReconcileInputError(
+            f"duration {text!r}: too long; a limit is at most {MAX_DURATION_DAYS} days "
+            f"({MAX_DURATION_DAYS}d, ten years)"
+        )
+    return timedelta(seconds=seconds)
 
 
 def parse_slas(items: Sequence[str]) -> dict[str, timedelta]:
