@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,35 @@ def test_unreadable_empty_and_absent_files(tmp_path: Path) -> None:
     bad_json.write_text('{"id": "m1", "type": "t.a"}\n{"id": \n', encoding="utf-8")
     with pytest.raises(ReconcileInputError, match="cannot be read as jsonl"):
         run(tmp_path, [f"sent={bad_json}", f"accepted={acc}"])
+    no_report(tmp_path)
+
+
+GOOD = [json.dumps({"id": f"m{i}", "type": "t.a"}) for i in range(1, 7)]
+
+
+@pytest.mark.parametrize(
+    ("lines", "bad"),
+    [
+        (["not json", *GOOD[1:]], 1),
+        ([*GOOD[:3], "not json", *GOOD[4:]], 4),
+        ([*GOOD[:5], "not json"], 6),
+        ([GOOD[0], "", GOOD[1], "not json", *GOOD[3:]], 4),
+        ([GOOD[0], "", "  ", GOOD[1], "not json", *GOOD[3:]], 5),
+        ([*GOOD[:2], '{"id": "m3"', *GOOD[3:]], 3),
+        ([*GOOD[:2], "[1, 2]", "not json", *GOOD[4:]], 3),
+    ],
+)
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_a_json_lines_ledger_that_cannot_be_read_names_the_line(
+    tmp_path: Path, lines: list[str], bad: int, end: str
+) -> None:
+    """DuckDB's message named the line after the bad one, or fewer with blank lines above."""
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    sent = tmp_path / "l2.jsonl"
+    sent.write_text("\n".join(lines) + end, encoding="utf-8")
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=["sent.sender=:om"])
+    assert f"file {sent}: cannot be read as jsonl: line {bad} is not " in str(caught.value)
     no_report(tmp_path)
 
 

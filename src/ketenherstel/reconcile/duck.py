@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from ketenherstel.reconcile._csvshape import csv_shape_problem, looks_unsplit
+from ketenherstel.reconcile._jsonlines import jsonl_line_problem
 from ketenherstel.reconcile._pair import (
     DETAIL_COLUMNS,
     Loaded,
@@ -137,6 +138,13 @@ class Engine:
         except duckdb.Error as exc:
             if fmt == "csv":
                 _refuse_csv_shape(path, shown)
+            if fmt == "jsonl":
+                # DuckDB's message names the wrong line (one too far, blank lines not counted).
+                problem = jsonl_line_problem(path)
+                if problem is not None:
+                    raise ReconcileInputError(
+                        f"cannot be read as jsonl: {problem}", file=shown
+                    ) from None
             message = str(exc).splitlines()[0]
             raise ReconcileInputError(f"cannot be read as {fmt}: {message}", file=shown) from None
         types = {str(r[0]): str(r[1]).upper() for r in described if str(r[0]) != rowcol}

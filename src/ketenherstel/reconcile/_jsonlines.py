@@ -1,0 +1,52 @@
+"""Which line of a JSON Lines ledger keeps DuckDB from reading it (decision 0011).
+
+DuckDB's message names a line, but not the file's: it counts one past the bad line, and
+leaves blank lines out of its count. Only when DuckDB could not read the file is it read
+again here, once, as a stream, to name the first line (counted as an editor counts them)
+that is not one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["jsonl_line_problem"]
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def jsonl_line_problem(path: Path) -> str | None:
+    """What is wrong with the first line that is not one JSON object (blank lines are
+    skipped, as DuckDB skips them); None when every line is one, or the file cannot be read."""
+    try:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                problem = _line_problem(raw, first=number == 1)
+                if problem is not None:
+                    return f"line {number} {problem}"
+    except OSError:
+        return None
+    return None
+
+
+def _line_problem(raw: bytes, *, first: bool) -> str | None:
+    try:
+        text = raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        return f"is not JSON: {exc.msg} (at character {exc.colno})"
+    except ValueError as exc:
+        return f"is not JSON: {exc}"
+    except RecursionError:
+        return "is not JSON this reader can take: nested too deeply"
+    if not isinstance(value, dict):
+        return "is not a JSON object (one record per line: {...})"
+    return None
