@@ -785,6 +785,39 @@ def test_free_text_longer_than_the_api_takes_is_refused_naming_the_option_and_li
     assert (counts(store), reads_of(store, "SKN-0000000001"), reads_of(store, "*")) == before
 
 
+def test_a_control_character_in_a_kept_text_is_refused_and_changes_nothing(store: str) -> None:
+    """A name, team, outcome or note is shown again in terminals and lists: an escape sequence
+    in it would rewrite what they show. Refused as `manual add --as` refuses one."""
+    late_registrations(store)
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date().isoformat()
+    decide = ("decision", "SCR-A", "afgegeven", "--date", today)
+    work = ("work", "SCR-A", "13-000001-25", "missed", "assign")
+    cases = [
+        ((*decide, "--as", "ev\x1b[2Jil\x07"), "--as: a person's name holds no control", "U+001B"),
+        ((*decide, "--as", "ev\nil"), "--as: a person's name holds no control", "U+000A"),
+        ((*work, "--as", "an\x1bna", "--assignee", "team-vog"), "--as: a person's name", "U+001B"),
+        (
+            (*work, "--as", "op", "--assignee", "team\x1b[31m"),
+            "--assignee (a team or role)",
+            "U+001B",
+        ),
+        ((*work, "--as", "op", "--assignee", "t", "--note", "zie\u202ebrief"), "--note", "U+202E"),
+        ((*work, "--as", "op", "--assignee", "t", "--outcome", "x\x00"), "--outcome", "U+0000"),
+    ]
+    for args, says, char in cases:
+        code, out, err = run("registry", *args, "--store", store)
+        assert code == 2, (args, out, err)
+        assert says in err and f"holds no control or invisible characters ({char})" in err, err
+    assert work_rows(store) == 0 and work_rows(store, "decisions") == 0
+    # A note keeps its line breaks; a name is one line.
+    code, _, err = run(
+        "registry", *work, "--as", "op", "--assignee", "t", "--note", "a\nb", "--store", store
+    )
+    assert code == 0, err
+    code, _, err = run("registry", *decide, "--as", "justis-1", "--store", store)
+    assert code == 0, err
+
+
 def test_a_refused_value_is_quoted_cut_short(store: str) -> None:
     """A 100,000-character action, direction or decision gave a 100,000-character error."""
     late_registrations(store)

@@ -578,6 +578,8 @@ def test_a_bad_catch_up_is_a_400_and_pulls_nothing(
         ({"action": "delete"}, "body:action"),
         ({"action": "assign", "assignee": None}, "body:assignee"),
         ({"action": "assign", "assignee": "  "}, "body:assignee"),
+        ({"action": "assign", "assignee": "team\u001b[31m"}, "body:assignee"),
+        ({"note": "zie\u001b[2Jbrief"}, "body:note"),
         ({"caseKey": ""}, "body:caseKey"),
         ({"reference": "a b"}, "body:reference"),
         ({"colour": "red"}, "body:colour"),

@@ -50,6 +50,18 @@ def check_length(value: str | None, limit: int, field: str) -> None:
         )
 
 
+def check_shown(value: str | None, field: str, what: str, *, one_line: bool = False) -> None:
+    """Refuse a text the registry keeps and shows again (in a terminal, a list, a page) that
+    holds a control or invisible character: an escape sequence would rewrite what is shown.
+    ``what`` names it in the message (``"a person's name"``); ``one_line``: a name, where a
+    tab or a line break counts too."""
+    hidden = None if value is None else hidden_character(value, one_line=one_line)
+    if hidden is not None:
+        raise RegistryInputError(
+            f"{what} holds no control or invisible characters ({hidden})", field
+        )
+
+
 _API = {
     "organisation": "consumer",
     "role": "role",

@@ -54,6 +54,7 @@ from ketenherstel.registry.results import (
     _iso,
     _local,
     check_length,
+    check_shown,
 )
 from ketenherstel.store.ports import LeasedDelivery, SourceCompleteness
 
@@ -694,6 +695,7 @@ class Registry:
         if not actor.strip():
             raise RegistryInputError("a decision needs the actor that records it", "actor")
         check_length(actor, MAX_TEXT, "actor")
+        check_shown(actor, "actor", "a person's name", one_line=True)
         with self.db.tx() as cur:
             row = cur.execute(
                 "SELECT id, consumer, answered_at FROM screenings WHERE reference = ?",
@@ -908,6 +910,10 @@ class Registry:
         check_length(assignee, MAX_TEXT, "assignee")
         check_length(outcome, MAX_OUTCOME, "outcome")
         check_length(note, MAX_NOTE, "note")
+        check_shown(actor, "actor", "a person's name", one_line=True)
+        check_shown(assignee, "assignee", "assignee (a team or role)", one_line=True)
+        check_shown(outcome, "outcome", "outcome")
+        check_shown(note, "note", "note")
         if action == "assign" and not (assignee or "").strip():
             raise RegistryInputError("assign needs an assignee (a team or role)", "assignee")
         if action == "close" and not (outcome or "").strip():
