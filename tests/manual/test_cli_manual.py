@@ -345,6 +345,27 @@ def test_procedures_are_added_listed_and_retired(store: str) -> None:
     assert code == 2 and "retired already" in err
 
 
+def test_the_same_procedure_added_twice_is_refused_naming_the_first(store: str) -> None:
+    add = (
+        "add",
+        "--process", "voorlopige-hechtenis",
+        "--replaces", "fax naar griffie",
+        "--from", "17-07-2025",
+        "--informed", "om",
+        "--informed", "rechtspraak",
+        "--as", "anna",
+        "--store", store,
+    )  # fmt: skip
+    code, out, err = run(procedures_app, *add)
+    assert code == 0 and "interim procedure 1 for voorlopige-hechtenis" in out, err
+    code, out, err = run(procedures_app, *add)
+    assert code == 2 and out == ""
+    assert "interim procedure 1 is already registered for voorlopige-hechtenis, from " in err
+    assert "Traceback" not in err
+    _, out, _ = run(procedures_app, "list", "--store", store)
+    assert out.count("fax naar griffie") == 1
+
+
 @pytest.mark.parametrize(
     ("app", "args", "needle"),
     [

@@ -405,6 +405,28 @@ class ManualContract:
         with pytest.raises(NotFound):
             store.retire_procedure(procedure_id=999, wave="w", now=1.0)
 
+    def test_an_identical_active_procedure_is_refused_naming_the_one_there(
+        self, store: Any
+    ) -> None:
+        """The same process, text and start, added twice (a command run again), was kept
+        twice as two active procedures."""
+        first = NewProcedure("voorlopige-hechtenis", "fax naar griffie", 3 * DAY, ("om",))
+        kept = store.add_procedure(first, now=4 * DAY, actor="op")
+        again = NewProcedure("voorlopige-hechtenis", "fax naar griffie", 3 * DAY, ("dji",))
+        with pytest.raises(AlreadyExists, match=f"interim procedure {kept.id} is already"):
+            store.add_procedure(again, now=5 * DAY, actor="op")
+        assert [p.id for p in store.procedures()] == [kept.id]
+        # Another text, start or process is another procedure; so is one after a retirement.
+        for other in (
+            NewProcedure("voorlopige-hechtenis", "fax naar de griffie", 3 * DAY, ()),
+            NewProcedure("voorlopige-hechtenis", "fax naar griffie", 4 * DAY, ()),
+            NewProcedure("dagvaarding", "fax naar griffie", 3 * DAY, ()),
+        ):
+            store.add_procedure(other, now=5 * DAY, actor="op")
+        store.retire_procedure(procedure_id=kept.id, wave="wave 2", now=6 * DAY)
+        store.add_procedure(first, now=7 * DAY, actor="op")
+        assert len(store.procedures(active=True)) == 4
+
 
 class TestSqliteManual(ManualContract):
     @pytest.fixture

@@ -303,6 +303,15 @@ def test_interim_procedures_are_added_listed_and_retired(api: Api) -> None:
     assert active.json() == []
 
 
+def test_the_same_interim_procedure_added_twice_is_a_409(api: Api) -> None:
+    h = api.h("operator")
+    create = {"process": "voorlopige-hechtenis", "replaces": "koerier", "validFrom": "21-07-2025"}
+    pid = api.client.post("/v1/interim-procedures", json=create, headers=h).json()["id"]
+    body = problem(api.client.post("/v1/interim-procedures", json=create, headers=h), 409)
+    assert f"interim procedure {pid} is already registered" in body["detail"]
+    assert [p["id"] for p in api.client.get("/v1/interim-procedures", headers=h).json()] == [pid]
+
+
 @pytest.mark.parametrize("wave", ["wave\x1b[31m2", "wave\u202e2", "wave\n2"])
 def test_a_wave_name_with_a_control_character_is_a_400_and_retires_nothing(
     api: Api, wave: str

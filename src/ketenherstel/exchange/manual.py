@@ -427,18 +427,19 @@ class ManualWork:
             raise InvalidInput(
                 "the interim procedure is refused; nothing was stored", _problems(refusals)
             )
-        procedure = self.store.add_procedure(
-            NewProcedure(
-                process=checked.process,
-                replaces=checked.replaces,
-                valid_from=checked.valid_from,
-                partners_informed=checked.partners_informed,
-                emergency_route=route,
-                manual_type=checked.manual_type,
-            ),
-            now=self.clock(),
-            actor=principal.name,
-        )
+        with _store_errors():  # an identical active procedure: 409
+            procedure = self.store.add_procedure(
+                NewProcedure(
+                    process=checked.process,
+                    replaces=checked.replaces,
+                    valid_from=checked.valid_from,
+                    partners_informed=checked.partners_informed,
+                    emergency_route=route,
+                    manual_type=checked.manual_type,
+                ),
+                now=self.clock(),
+                actor=principal.name,
+            )
         self._audit(principal, "procedure-added", f"interim-procedure {procedure.id}", process)
         return procedure
 

@@ -35,6 +35,7 @@ from ketenherstel.store.manual_ports import (
 from ketenherstel.store.ports import AlreadyExists, NotFound
 
 _MANUAL_LOCK = 0x6B68_0005  # "kh" 5: matching manual records against messages
+_PROCEDURE_LOCK = 0x6B68_0006  # "kh" 6: adding interim procedures (one at a time)
 _EXCHANGE = "exchange"  # the actor of automatic matches
 _OPEN = "status <> 'withdrawn'"
 _REC = (
@@ -491,6 +492,22 @@ class ManualSql(SqlBase):
     def add_procedure(self, procedure: NewProcedure, *, now: float, actor: str) -> InterimProcedure:
         p = procedure
         with self._tx() as cur:
+            # An active procedure of the same process, text and start is the same agreement
+            # (a command run twice): refused. Checked under a lock, so two adds at once cannot
+            # both find none (SQLite's BEGIN IMMEDIATE already makes this the one writer).
+            if self.dialect == "postgres":
+                self._x(cur, "SELECT pg_advisory_xact_lock(?)", (_PROCEDURE_LOCK,))
+            same = self._procedures(
+                cur,
+                "process = ? AND replaces = ? AND valid_from = ? AND retired_at IS NULL",
+                [p.process, p.replaces, p.valid_from],
+            )
+            if same:
+                raise AlreadyExists(
+                    f"interim procedure {same[0].id} is already registered for {p.process}, "
+                    f"from {_moment(p.valid_from)}, with this text; it is active (see "
+                    "`procedure list`), so nothing was added"
+                )
             [pid] = self._new_ids(cur, "interim_procedures", 1)
             self._x(
                 cur,

@@ -325,7 +325,7 @@ async def list_procedures(
     summary="Record an interim procedure for a process",
     operation_id="addInterimProcedure",
     status_code=201,
-    responses=_WRITE,
+    responses={**_WRITE, 409: _problem("The same procedure is active already")},
 )
 async def add_procedure(
     body: s.InterimProcedureCreate, manual: ManualDep, principal: OperatorDep
