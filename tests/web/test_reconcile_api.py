@@ -51,6 +51,13 @@ def run(api: Api, body: dict[str, Any], who: str = "operator") -> Any:
     return api.client.post(RUNS, json=body, headers=api.h(who))
 
 
+def ledgers(api: Api) -> Path:
+    """The folder the API reads ledger files from, made."""
+    folder = reports(api) / "ledgers"
+    folder.mkdir(parents=True)
+    return folder
+
+
 def test_run_read_and_repair(lost: Api) -> None:
     api = lost
     r = run(api, {"hops": [{"name": "delivered"}, {"name": "applied"}]})
@@ -105,8 +112,7 @@ def test_run_read_and_repair(lost: Api) -> None:
 
 def test_files_from_the_ledger_folder_and_the_request_list(lost: Api) -> None:
     api = lost
-    folder = reports(api) / "ledgers"
-    folder.mkdir(parents=True)
+    folder = ledgers(api)
     write(
         folder / "om-sent.csv",
         [
@@ -138,8 +144,7 @@ def test_a_ledger_row_of_a_type_the_chain_does_not_know_is_a_400_naming_file_and
 ) -> None:
     """Classed missing, it would go on the sender's request list: refused instead."""
     api = lost
-    folder = reports(api) / "ledgers"
-    folder.mkdir(parents=True)
+    folder = ledgers(api)
     kind = decision("x", "SKN-0000000001")["type"]
     write(
         folder / "om-sent.csv",
@@ -171,8 +176,7 @@ def test_a_constant_sender_is_a_partner_of_the_chain(lost: Api) -> None:
     """An unknown one is a 400 (every record would be requested from it); a partner's key in
     another case is that partner."""
     api = lost
-    folder = reports(api) / "ledgers"
-    folder.mkdir(parents=True)
+    folder = ledgers(api)
     kind = decision("x", "SKN-0000000001")["type"]
     write(
         folder / "om-sent.csv",
