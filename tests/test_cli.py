@@ -235,6 +235,27 @@ def test_token_create_list_rotate_revoke(store: str) -> None:
     assert code == 2 and "no credential" in err
 
 
+def test_token_list_shows_every_credential_id_whole_in_80_columns(store: str) -> None:
+    """`token revoke` and `rotate` take the id: in a terminal of 80 columns (or a pipe) the
+    table cut it to `cred-5a88b56a16…`; the label wraps instead."""
+    for holder in ("lab", "a-viewer-with-a-rather-long-name"):
+        code, _, err = run(
+            "token", "create", "--viewer", holder, "--label", "what it is for " * 5,
+            "--as", "anna", "--store", store,
+        )  # fmt: skip
+        assert code == 0, err
+    from ketenherstel.store import open_store
+
+    check = open_store(store)
+    ids = [c.id for c in check.list_credentials()]
+    check.close()
+    result = runner.invoke(app, ["token", "list", "--store", store], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert len(ids) == 2 and all(i in result.stdout for i in ids), result.stdout
+    assert "…" not in result.stdout  # a long holder is folded, not cut
+
+
 @pytest.mark.parametrize(
     "given", ["nan", "inf", "-inf", "1e400", "-1", "0", "0.0", "1e-300", "0.00001", "fast", ""]
 )
@@ -619,6 +640,34 @@ def test_pull_that_cannot_write_its_output_acknowledges_nothing(
     assert "cannot write the 1 deliveries" in done.stderr and "none was acknowledged" in done.stderr
     code, out, _ = run("trail", event["source"], event["id"], "--url", url, "--token", tokens["om"])
     assert code == 0 and "leased" in out and "acked" not in out.replace("leased", "")
+
+
+def test_trail_shows_each_moment_and_delivery_whole_in_80_columns(
+    live: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """The trail's `at` column was cut to `2026-11-30T…` in 80 columns (or a pipe)."""
+    from ketenherstel.client import ExchangeClient
+
+    url, tokens = live
+    event = pv_event(case="10-000002-25")
+    path = tmp_path / "one.json"
+    path.write_bytes(orjson.dumps(event))
+    assert run("send", str(path), "--url", url, "--token", tokens["politie"])[0] == 0
+    code, out, _ = run("pull", "--url", url, "--token", tokens["om"])
+    assert code == 0 and out
+    with ExchangeClient(url, tokens["om"]) as c:
+        entries = c.trail(event["source"], event["id"])["trail"]
+    result = runner.invoke(
+        app,
+        ["trail", event["source"], event["id"], "--url", url, "--token", tokens["om"]],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert len(entries) >= 2 and "…" not in result.stdout
+    for e in entries:
+        assert e["at"] in result.stdout, (e["at"], result.stdout)
+        assert str(e["deliveryId"] or "") in result.stdout
 
 
 def test_send_names_each_sequence_gap_once(

@@ -64,6 +64,24 @@ def test_files_run_list_show_and_json(tmp_path: Path, store: str) -> None:
     assert code == 0 and "0 to request" in out
 
 
+def test_list_shows_each_report_id_whole_in_80_columns(tmp_path: Path, store: str) -> None:
+    """show, requests and resend take the id: 80 columns (or a pipe) cut it to
+    `r20261130T0428…`."""
+    sent = write(tmp_path / "s.csv", [row("m1", type=KIND)])
+    acc = write(tmp_path / "a.csv", [row("m1", type=KIND)])
+    hops = [f"sent={sent}", f"accepted={acc}", f"applied={acc}", f"archived={acc}"]
+    assert run("reconcile", "run", *hops, "--store", store)[0] == 0
+    [rid] = ids(store)
+    result = runner.invoke(
+        app,
+        ["reconcile", "list", "--store", store],
+        env={"COLUMNS": "80", "KETENHERSTEL_REGISTRY": "", "KETENHERSTEL_RECONCILE_DIR": ""},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert rid in result.stdout, result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
 def test_live_ledgers_and_resend(store: str) -> None:
     submit(store, decision("13-100001-25", "SKN-0000000001", ident="d1"))
     rt = bootstrap(Settings(store_url=store))

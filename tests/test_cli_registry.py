@@ -420,6 +420,24 @@ def test_rescreen_lists_both_directions_and_exports_csv_and_parquet(
     assert [r["reference"] for r in csv.DictReader(io.StringIO(only.read_text()))] == ["SCR-A"]
 
 
+def test_rescreen_names_each_item_whole_as_work_takes_it_in_80_columns(store: str) -> None:
+    """An eleven-column table cut the reference to `SCR…` and the case to `13-…` in 80
+    columns (or a pipe): each item is a block now, its first line what `registry work`
+    takes."""
+    late_registrations(store)
+    result = runner.invoke(
+        app,
+        ["registry", "rescreen", *OPERATOR, "--store", store],
+        env={"COLUMNS": "80", "KETENHERSTEL_SYNCHRONOUS": "NORMAL", "KETENHERSTEL_REGISTRY": ""},
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "screening SCR-A, case 13-000001-25, missed" in lines
+    assert "screening SCR-B, case 13-000002-25, wrongly-shown" in lines
+    assert "  pending → dismissed; fact date 16-07-2025" in lines
+    assert "…" not in result.stdout and max(len(line) for line in lines) <= 80
+
+
 def test_rescreen_items_are_worked_in_order(store: str) -> None:
     late_registrations(store)
     item = ("SCR-A", "13-000001-25", "missed")

@@ -44,7 +44,7 @@ from ketenherstel.exchange.isolation import rate_problem
 from ketenherstel.golive.cli import app as plan_app
 from ketenherstel.outbox.cli import app as outbox_app
 from ketenherstel.settings import Settings
-from ketenherstel.terminal import SafeConsole
+from ketenherstel.terminal import SafeConsole, whole_columns
 
 if TYPE_CHECKING:
     from ketenherstel.bootstrap import Runtime
@@ -359,7 +359,7 @@ def token_list(store: StoreOpt = None) -> None:
                 c.created_by or "(not known)",
                 "yes" if c.revoked_at else "",
             )
-        out.print(table)
+        out.print(whole_columns(table, "id"))  # what `token revoke` and `rotate` take
 
 
 @token_app.command("revoke")
@@ -896,7 +896,7 @@ def trail(
             e["actor"],
             e["detail"],
         )
-    out.print(table)
+    out.print(whole_columns(table, "at", "delivery"))
 
 
 @app.command()

@@ -30,7 +30,7 @@ from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.manual import MappingError, type_alias
 from ketenherstel.manual.csv_import import merge_options
 from ketenherstel.store.manual_ports import InterimProcedure, ManualRecord
-from ketenherstel.terminal import SafeConsole
+from ketenherstel.terminal import SafeConsole, whole_columns
 
 manual_app = typer.Typer(
     help="Paper work: register, import, match, confirm, correct and withdraw manual records.",
@@ -188,7 +188,7 @@ def _records(records: Sequence[ManualRecord]) -> Table:
             r.status,
             "" if r.matched_position is None else str(r.matched_position),
         )
-    return table
+    return whole_columns(table, "id", "case")  # what the other manual commands take
 
 
 # -- manual records ---------------------------------------------------------------------------

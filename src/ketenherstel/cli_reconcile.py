@@ -40,7 +40,7 @@ from ketenherstel.reconcile import (
 )
 from ketenherstel.reconcile.ledger import OUTBOX
 from ketenherstel.reconcile.report import Report, pair_totals
-from ketenherstel.terminal import SafeConsole
+from ketenherstel.terminal import SafeConsole, whole_columns
 
 if TYPE_CHECKING:
     from ketenherstel.chain import Chain
@@ -322,7 +322,7 @@ def list_cmd(store: StoreOpt = None, reports: DirOpt = None) -> None:
             _n(r["missing"]),
             _n(r["detailRows"]),
         )
-    out.print(table)
+    out.print(whole_columns(table, "id"))  # what show, requests and resend take
 
 
 def _find(store: str | None, reports: Path | None, report_id: str) -> Path:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.padding import Padding
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -482,37 +483,34 @@ def rescreen(
         + (f"; {undone} being worked no longer differ (close them)" if undone else ""),
         highlight=False,
     )
-    table = Table(
-        "reference",
-        "direction",
-        "case",
-        "state then → now",
-        "fact date",
-        "known at",
-        "delay days",
-        "work state",
-        "profile",
-        "decision",
-        "note",
-        title="Re-screen list",
-    )
-    for i in items:
-        _row(
-            table,
-            i.reference,
-            i.direction,
-            i.case_key,
-            _states(i),
-            _day(i.fact_date),
-            _local(i.known_at),
-            f"{i.delay_days:.1f}",
-            i.work_state,
-            i.profile,
-            i.decision or "",
-            i.note or "",
-        )
+    # One block per item, like `registry profiles`: its first line names the item as
+    # `registry work` takes it (reference, case, direction), whole however narrow the
+    # terminal; a table of eleven columns cut those to `SCR…` and `10-…` in 80 columns.
     if items:
-        out.print(table)
+        out.print("Re-screen list", style="bold", highlight=False)
+    for i in items:
+        out.print(
+            f"screening {i.reference}, case {i.case_key}, {i.direction}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        worked = "; ".join(
+            f"{name}: {value}"
+            for name, value in (
+                ("work state", i.work_state),
+                ("profile", i.profile),
+                ("decision", i.decision),
+                ("note", i.note),
+            )
+            if value
+        )
+        for line in (
+            f"{_states(i)}; fact date {_day(i.fact_date)}",
+            f"known at {_local(i.known_at)}, {i.delay_days:.1f} days after the answer",
+            worked,
+        ):
+            out.print(Padding(Text(line), (0, 0, 0, 2), expand=False))  # wrapped: indented
     from ketenherstel.registry import export
 
     _write_out(

@@ -16,11 +16,13 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
+from rich.table import Table
 from rich.text import Text
 
-__all__ = ["SafeConsole", "visible"]
+__all__ = ["SafeConsole", "visible", "whole_columns"]
 
 
 def _shown(ch: str) -> str:
@@ -36,6 +38,28 @@ def visible(text: str) -> str:
     if text.isprintable():  # false for every Cc and Cf character (tests/test_text.py)
         return text
     return "".join(_shown(ch) for ch in text)
+
+
+def whole_columns(table: Table, *headers: str) -> Table:
+    """``table`` with the columns named by ``headers`` kept whole, however narrow the terminal
+    (or a pipe: 80 columns): an id or other value a user copies into the next command is
+    neither cut short (``cred-5a88…``) nor broken over lines. Each such column is as wide as
+    its widest value, as `SafeConsole` shows it; the other columns wrap to make room, a word
+    too long for its column folded onto the next line rather than cut short with an ellipsis.
+    Call it once the rows are added."""
+    for column in table.columns:
+        if column.header not in headers:
+            column.overflow = "fold"
+            continue
+        widths = [
+            cell_len(visible(line))
+            for cell in column.cells
+            if isinstance(cell, str | Text)
+            for line in (cell.plain if isinstance(cell, Text) else cell).splitlines()
+        ]
+        column.no_wrap = True
+        column.min_width = max(widths, default=None)
+    return table
 
 
 class SafeConsole(Console):

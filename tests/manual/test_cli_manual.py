@@ -118,6 +118,16 @@ def test_the_operator_named_is_who_in_the_records_history(store: str) -> None:
     assert OPERATOR in history and "Bram Bakker" in history and "local-cli" not in out
 
 
+def test_list_shows_each_id_and_case_whole_in_80_columns(store: str) -> None:
+    """The other manual commands take the id and the case: 80 columns (or a pipe) cut the
+    case to `13-10…`."""
+    assert add(store, role="parket Amsterdam, afdeling strafrechtelijke uitspraken")[0] == 0
+    result = runner.invoke(manual_app, ["list", "--store", store], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    assert "13-100001-25" in result.stdout and "…" not in result.stdout, result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
 def test_add_list_show_and_settle(store: str) -> None:
     code, out, err = add(store)
     assert code == 0, err
