@@ -235,6 +235,27 @@ def test_token_create_list_rotate_revoke(store: str) -> None:
     assert code == 2 and "no credential" in err
 
 
+def test_token_create_refuses_a_long_label_or_one_with_control_characters(store: str) -> None:
+    """A label of 100,000 characters and one with a bell and an escape sequence were taken
+    (exit 0): refused now as the API refuses them, exit 2, nothing made or logged."""
+    from ketenherstel.store import open_store
+
+    before = _audit(store)
+    for label, why in (
+        ("x" * 100_000, "a token's label is at most 200 characters, not 100,000"),
+        ("\x07bell\x1b[31m", "a token's label holds no control or invisible characters (U+0007)"),
+    ):
+        code, out, err = run(
+            "token", "create", "--viewer", "lab", "--label", label, "--as", "anna", "--store", store
+        )
+        assert code == 2 and out == "" and why in err, err
+        assert len(err.strip().splitlines()) == 1
+    check = open_store(store)
+    assert check.list_credentials() == []
+    check.close()
+    assert _audit(store) == before
+
+
 def test_token_list_shows_every_credential_id_whole_in_80_columns(store: str) -> None:
     """`token revoke` and `rotate` take the id: in a terminal of 80 columns (or a pipe) the
     table cut it to `cred-5a88b56a16…`; the label wraps instead."""

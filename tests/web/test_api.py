@@ -595,6 +595,49 @@ def test_credentials_listing_never_shows_tokens(api: Api) -> None:
     assert_problem(r, 400)
 
 
+def test_a_credentials_label_is_checked_as_a_reason_is_and_nothing_is_made(api: Api) -> None:
+    """At most 200 characters, no control or invisible characters: a NUL and an escape
+    sequence were taken (201); the CLI refuses the same."""
+    h = api.h("operator")
+    before = api.runtime.store.list_credentials()
+    audit = len(api.runtime.store.audit_log(limit=1000))
+    for label, why in (
+        ("a\u0000b\u001b[31m", "control or invisible characters (U+0000)"),
+        ("x\u202ey", "control or invisible characters (U+202E)"),
+        ("x" * 201, "200 characters"),
+    ):
+        r = api.client.post(
+            "/v1/credentials", json={"role": "viewer", "person": "lab", "label": label}, headers=h
+        )
+        assert_problem(r, 400)
+        assert why in r.text, r.text
+    assert api.runtime.store.list_credentials() == before
+    assert len(api.runtime.store.audit_log(limit=1000)) == audit
+    r = api.client.post(
+        "/v1/credentials",
+        json={"role": "viewer", "person": "lab", "label": "dashboards\tof the lab " + "x" * 178},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_a_rotation_keeps_a_label_kept_before_labels_were_checked(api: Api) -> None:
+    """A credential whose label an older version kept unchecked can still be rotated."""
+    import dataclasses
+
+    old = api.runtime.store.list_credentials("politie")[0]
+    api.runtime.store.add_credential(
+        dataclasses.replace(
+            old, id="cred-0000000000000001", token_hash="0" * 64, label="\x1b" * 300
+        )
+    )
+    r = api.client.post(
+        "/v1/credentials/cred-0000000000000001/rotations", headers=api.h("operator")
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["credential"]["label"] == "\x1b" * 300
+
+
 def test_webhook_setting_validates_the_url(api: Api) -> None:
     h = api.h("operator")
     assert_problem(

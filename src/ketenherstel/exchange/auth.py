@@ -17,6 +17,7 @@ from typing import Literal
 
 from ketenherstel.exchange.errors import InvalidInput
 from ketenherstel.store.ports import Role, same_person
+from ketenherstel.text import hidden_character
 
 TOKEN_PREFIX = "kh_"
 _TOKEN = re.compile(r"^kh_[A-Za-z0-9_-]{43}$")
@@ -62,6 +63,22 @@ def person_name(person: str) -> str:
     if same_person(name, LOCAL_OPERATOR.name):
         raise InvalidInput(f"{LOCAL_OPERATOR.name!r} is the local command line's own name")
     return name
+
+
+MAX_LABEL = 200
+"""The longest label of a token (what it is for): the API's limit, the same from the CLI."""
+
+
+def token_label(label: str) -> str:
+    """A token's label as the exchange keeps it, checked as a reason is: at most MAX_LABEL
+    characters, without control or invisible characters (it is shown in `token list` and the
+    API's credentials); else InvalidInput."""
+    if len(label) > MAX_LABEL:
+        raise InvalidInput(f"a token's label is at most {MAX_LABEL} characters, not {len(label):,}")
+    hidden = hidden_character(label)
+    if hidden is not None:
+        raise InvalidInput(f"a token's label holds no control or invisible characters ({hidden})")
+    return label
 
 
 def local_operator(name: str) -> Principal:

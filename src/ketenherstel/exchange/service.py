@@ -256,6 +256,25 @@ class Exchange(IsolationMixin, BundleMixin):
         label: str = "",
     ) -> tuple[str, CredentialRecord]:
         self._require_operator(principal)
+        return self._issue_token(
+            principal=principal,
+            role=role,
+            partner=partner,
+            person=person,
+            label=auth.token_label(label),
+        )
+
+    def _issue_token(
+        self,
+        *,
+        principal: Principal,
+        role: Role,
+        partner: str | None,
+        person: str | None,
+        label: str,
+    ) -> tuple[str, CredentialRecord]:
+        """A new token and its credential; ``label`` as checked when it was first given (a
+        rotation keeps the old credential's, also one kept before labels were checked)."""
         if role == "partner":
             if partner is None or person is not None:
                 raise InvalidInput("a partner token names a partner (and no person)")
@@ -305,7 +324,7 @@ class Exchange(IsolationMixin, BundleMixin):
         if old.revoked_at is not None:
             raise StateConflict(f"credential {credential_id} is revoked; create a new token")
         person = None if old.role == "partner" else old.principal
-        token, record = self.create_token(
+        token, record = self._issue_token(
             principal=principal,
             role=old.role,
             partner=old.partner_key,

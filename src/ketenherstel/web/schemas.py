@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from ketenherstel.exchange.auth import MAX_LABEL
 from ketenherstel.exchange.isolation import rate_problem
 
 
@@ -139,7 +140,7 @@ class CredentialCreate(RequestModel):
     role: Literal["partner", "operator", "viewer"]
     partner: str | None = None
     person: str | None = Field(default=None, max_length=100)
-    label: str = Field(default="", max_length=200)
+    label: str = Field(default="", max_length=MAX_LABEL)
 
 
 class CredentialRead(Model):
