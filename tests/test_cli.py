@@ -277,6 +277,21 @@ def test_token_list_shows_every_credential_id_whole_in_80_columns(store: str) ->
     assert "…" not in result.stdout  # a long holder is folded, not cut
 
 
+def test_token_revoke_of_a_revoked_credential_says_so_and_logs_nothing(store: str) -> None:
+    """It printed `revoked ...` again and wrote a second token-revoked audit entry."""
+    assert run("token", "create", "--viewer", "lab", "--as", "anna", "--store", store)[0] == 0
+    code, out, _ = run("token", "list", "--store", store)
+    cred = next(w for w in out.split() if w.startswith("cred-"))
+    code, out, _ = run("token", "revoke", cred, "--as", "anna", "--store", store)
+    assert code == 0 and out.strip() == f"revoked {cred}"
+    code, out, err = run("token", "revoke", cred, "--as", "bram", "--store", store)
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert said.startswith(f"{cred} was already revoked on 20") and "(UTC); nothing changed" in said
+    revoked = [(actor, obj) for actor, action, obj in _audit(store) if action == "token-revoked"]
+    assert revoked == [("anna", cred)]
+
+
 @pytest.mark.parametrize(
     "given", ["nan", "inf", "-inf", "1e400", "-1", "0", "0.0", "1e-300", "0.00001", "fast", ""]
 )

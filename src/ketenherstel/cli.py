@@ -369,10 +369,22 @@ def token_revoke(
     operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
-    """Revoke a token: it stops working at once."""
+    """Revoke a token: it stops working at once. One revoked before stays as it was (nothing
+    changes, nothing is logged again; exit code 0)."""
+    from datetime import UTC, datetime
+
     principal = _operator(operator)
     with runtime(store) as rt:
-        rt.exchange.revoke_token(principal=principal, credential_id=credential_id)
+        revocation = rt.exchange.revoke_token(principal=principal, credential_id=credential_id)
+        if revocation.already:
+            at = revocation.credential.revoked_at
+            when = (
+                ""
+                if at is None
+                else f" on {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M:%S} (UTC)"
+            )
+            out.print(f"{credential_id} was already revoked{when}; nothing changed")
+            return
         out.print(f"revoked {credential_id}")
 
 

@@ -287,6 +287,24 @@ def test_tokens_are_stored_only_as_hashes(api: Api) -> None:
         assert all(token not in h for h in hashes)
 
 
+@pytest.mark.parametrize("frozen", [False, True], ids=["clock", "frozen-clock"])
+def test_revoking_a_revoked_credential_again_changes_nothing_and_logs_nothing(
+    api: Api, frozen: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second DELETE wrote a second token-revoked audit record; it is answered as the
+    first was now (200, revokedAt the first time's), and logged once. Also when the two come
+    at the same moment of the clock."""
+    if frozen:
+        monkeypatch.setattr(api.runtime.exchange, "clock", lambda: 1_800_000_000.0)
+    cred = api.runtime.store.list_credentials("politie")[0]
+    first = api.client.delete(f"/v1/credentials/{cred.id}", headers=api.h("operator"))
+    again = api.client.delete(f"/v1/credentials/{cred.id}", headers=api.h("operator"))
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json() and first.json()["revokedAt"] is not None
+    logged = [a for a in api.runtime.store.audit_log(limit=1000) if a.action == "token-revoked"]
+    assert [(a.actor, a.object) for a in logged] == [("op", cred.id)]
+
+
 def test_rotated_token_replaces_the_old_one(api: Api) -> None:
     cred = api.runtime.store.list_credentials("politie")[0]
     r = api.client.post(f"/v1/credentials/{cred.id}/rotations", headers=api.h("operator"))

@@ -94,6 +94,13 @@ class SubmitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Revocation:
+    credential: CredentialRecord
+    already: bool
+    """Revoked before (at ``credential.revoked_at``): nothing changed, nothing was logged."""
+
+
+@dataclass(frozen=True, slots=True)
 class MessageTrail:
     message: MessageRecord
     deliveries: list[DeliveryRecord]
@@ -303,15 +310,23 @@ class Exchange(IsolationMixin, BundleMixin):
         self._audit(principal, "token-created", record.id, f"{role} {name}")
         return token, record
 
-    def revoke_token(self, *, principal: Principal, credential_id: str) -> CredentialRecord:
+    def revoke_token(self, *, principal: Principal, credential_id: str) -> Revocation:
+        """Revoke a credential. One revoked before stays as it was (revoked then): nothing
+        changes and nothing is logged again (``already``)."""
         self._require_operator(principal)
+        earlier = next((c for c in self.store.list_credentials() if c.id == credential_id), None)
+        now = self.clock()
         try:
-            record = self.store.revoke_credential(credential_id=credential_id, now=self.clock())
+            record = self.store.revoke_credential(credential_id=credential_id, now=now)
         except ports.NotFound:
             raise NotFound(f"no credential {credential_id!r}") from None
         self._tokens.pop(record.token_hash, None)
+        # Revoked before this call, or by another one running at the same time: the store
+        # kept the first time.
+        if (earlier is not None and earlier.revoked_at is not None) or record.revoked_at != now:
+            return Revocation(record, already=True)
         self._audit(principal, "token-revoked", credential_id, "")
-        return record
+        return Revocation(record, already=False)
 
     def rotate_token(
         self, *, principal: Principal, credential_id: str

@@ -136,7 +136,9 @@ async def rotate_credential(
     description=(
         "The token stops working at once on this server; another server on the same store "
         "(or one after `ketenherstel token revoke`) keeps a token it checked for up to 5 "
-        "seconds."
+        "seconds. Idempotent: a credential revoked before is answered the same (200, its "
+        "revokedAt the first revocation's); nothing changes and no second audit record is "
+        "written."
     ),
     operation_id="revokeCredential",
     responses={**_WRITE, 404: _problem("No such credential")},
@@ -146,10 +148,10 @@ async def revoke_credential(
     exchange: ExchangeDep,
     principal: OperatorDep,
 ) -> s.CredentialRead:
-    record = await run_in_threadpool(
+    revocation = await run_in_threadpool(
         exchange.revoke_token, principal=principal, credential_id=credential_id
     )
-    return convert.credential(record)
+    return convert.credential(revocation.credential)
 
 
 @router.get("/channels", summary="Channel states (held or open)", operation_id="listChannels")
