@@ -706,6 +706,45 @@ def test_trail_shows_each_moment_and_delivery_whole_in_80_columns(
         assert str(e["deliveryId"] or "") in result.stdout
 
 
+def test_nack_says_when_it_is_retried_and_when_it_is_dead_lettered(
+    store: str, tmp_path: Path
+) -> None:
+    """A nack that dead-lettered the delivery printed `95: dead (retry at None)`."""
+    import contextlib
+    import sqlite3
+
+    from ketenherstel.exchange.service import ExchangeSettings
+
+    run("init", "--store", store)
+    tokens = {
+        key: run("token", "create", "--partner", key, "--as", "anna", "--store", store)[1].strip()
+        for key in ("politie", "om")
+    }
+    rt = bootstrap(Settings(store_url=store, exchange=ExchangeSettings(max_attempts=2)))
+    try:
+        with ServerThread(rt) as server:
+            path = tmp_path / "one.json"
+            path.write_bytes(orjson.dumps(pv_event(case="10-000003-25")))
+            at = ("--url", server.url)
+            assert run("send", str(path), *at, "--token", tokens["politie"])[0] == 0
+            said = []
+            for _ in range(2):
+                with contextlib.closing(sqlite3.connect(store.removeprefix("sqlite:///"))) as db:
+                    db.execute("UPDATE deliveries SET not_before = 0")  # due now
+                    db.commit()
+                code, out, _ = run("pull", *at, "--token", tokens["om"])
+                delivery = str(orjson.loads(out)["deliveryId"])
+                code, out, err = run(
+                    "nack", delivery, "--reason", "x", *at, "--token", tokens["om"]
+                )
+                assert code == 0, err
+                said.append(" ".join(out.split()))
+    finally:
+        rt.close()
+    assert said[0].startswith(f"{delivery}: to be retried at 20"), said
+    assert said[1] == f"{delivery}: dead-lettered after 2 attempts; it is not retried", said
+
+
 def test_send_names_each_sequence_gap_once(
     live: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

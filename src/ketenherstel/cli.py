@@ -883,7 +883,12 @@ def nack(
     """Report a delivery as failed; it is retried with backoff, then dead-lettered."""
     with client(url, token) as c:
         r = c.nack(delivery_id, reason)
-        out.print(f"{r['deliveryId']}: {r['status']} (retry at {r['retryAt']})")
+    if r["status"] == "dead":  # no retry: it printed `dead (retry at None)`
+        attempts = r.get("attempts")  # an older exchange does not say
+        after = f" after {attempts} attempt{'' if attempts == 1 else 's'}" if attempts else ""
+        out.print(f"{r['deliveryId']}: dead-lettered{after}; it is not retried", highlight=False)
+    else:
+        out.print(f"{r['deliveryId']}: to be retried at {r['retryAt']}", highlight=False)
 
 
 @app.command()

@@ -369,13 +369,18 @@ def test_failure_report_retries_then_dead_letters_and_resend_keeps_the_id(api: A
         json={"reason": "kan niet verwerken", "retryAfter": 0},
         headers=api.h("om"),
     )
-    assert r.json()["status"] == "retry"
+    assert (r.json()["status"], r.json()["attempts"]) == ("retry", 1)
     [d2] = pull(api, "om")
     assert d2["deliveryId"] == d["deliveryId"]
     r = api.client.post(
         f"/v1/deliveries/{d['deliveryId']}/failures", json={"reason": "weer"}, headers=api.h("om")
     )
-    assert r.json()["status"] == "dead"
+    assert r.json() == {
+        "deliveryId": d["deliveryId"],
+        "status": "dead",
+        "retryAt": None,
+        "attempts": 2,
+    }
     dead = api.client.get("/v1/dead-letters", headers=api.h("operator")).json()
     assert [x["deliveryId"] for x in dead] == [d["deliveryId"]]
     assert "weer" in dead[0]["lastError"]

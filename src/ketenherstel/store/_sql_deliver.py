@@ -410,7 +410,7 @@ class DeliverySql(SqlBase):
                 self._dead_letter(
                     cur, [delivery_id], now, "exchange", f"{attempts} attempts failed: {reason}"
                 )
-                return NackResult(delivery_id, "dead")
+                return NackResult(delivery_id, "dead", attempts=attempts)
             retry_at = now + delay(attempts)
             self._x(
                 cur,
@@ -418,7 +418,7 @@ class DeliverySql(SqlBase):
                 "last_error = ?, updated_at = ? WHERE id = ?",
                 (retry_at, reason, now, delivery_id),
             )
-        return NackResult(delivery_id, "retry", retry_at)
+        return NackResult(delivery_id, "retry", retry_at, attempts)
 
     _DELIVERY_COLS = (
         "id, pos, receiver, sender, state, attempts, lease_until, not_before, last_error, "

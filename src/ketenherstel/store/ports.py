@@ -327,6 +327,8 @@ class NackResult:
     delivery_id: int
     status: Literal["retry", "dead", "already-acked", "already-dead", "not-found", "not-delivered"]
     not_before: float | None = None
+    attempts: int | None = None
+    """How often the delivery was handed out (retry and dead): dead-lettered after so many."""
 
 
 @dataclass(frozen=True, slots=True)

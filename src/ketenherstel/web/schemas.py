@@ -116,6 +116,10 @@ class FailureRead(Model):
     delivery_id: int
     status: Literal["retry", "dead"]
     retry_at: datetime | None
+    attempts: int | None = Field(
+        default=None,
+        description="How often the delivery was handed out; dead: dead-lettered after so many",
+    )
 
 
 class PartnerCreate(RequestModel):

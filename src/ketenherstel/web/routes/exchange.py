@@ -195,7 +195,10 @@ async def report_failure(
     )
     if result.status == "retry" or result.status == "dead":
         return s.FailureRead(
-            delivery_id=result.delivery_id, status=result.status, retry_at=s.ts(result.not_before)
+            delivery_id=result.delivery_id,
+            status=result.status,
+            retry_at=s.ts(result.not_before),
+            attempts=result.attempts,
         )
     raise StateConflict(f"delivery {delivery_id} is {result.status}; nothing changed")
 
