@@ -101,6 +101,29 @@ def test_missing_outbox_or_file_is_a_clear_error(tmp_path: Path) -> None:
     assert code == 2 and "no such file" in err
 
 
+def test_a_db_that_cannot_be_a_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    """`init --db DIR` was a traceback (sqlite3.OperationalError: unable to open database
+    file), exit 1. A directory, a folder under a file and one that cannot be made are refused
+    with one line naming --db, exit 2, and nothing is made; a folder not there yet is made."""
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    for db, needle in (
+        (tmp_path / "adir", "is a directory; give the outbox's file"),
+        (tmp_path / "afile" / "sub" / "o.db", f"{tmp_path / 'afile'} is not a directory"),
+        (Path("/proc/ketenherstel/o.db"), "cannot write there"),
+    ):
+        code, out, err = run("init", "--oin", OM_OIN, "--source", OM_SOURCE, "--db", str(db))
+        assert code == 2 and out == "", (db, err)
+        assert f"--db {db}" in err and needle in err and len(err.strip().splitlines()) == 1
+    code, _, err = run("status", "--db", str(tmp_path / "adir"))
+    assert code == 2 and f"--db {tmp_path / 'adir'} is a directory" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    made = tmp_path / "new" / "box" / "o.db"
+    code, _, err = run("init", "--oin", OM_OIN, "--source", OM_SOURCE, "--db", str(made))
+    assert code == 0 and made.is_file(), err
+
+
 def test_keygen_writes_a_private_key_0600_and_prints_the_public_key(tmp_path: Path) -> None:
     key = tmp_path / "keys" / "om.pem"
     code, out, err = run("keygen", "--key", str(key))

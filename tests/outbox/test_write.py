@@ -151,6 +151,19 @@ def test_opening_a_missing_or_foreign_file_says_what_to_do(tmp_path: Path, chain
         Outbox.open(garbage, chain=chain)
 
 
+def test_a_file_sqlite_cannot_open_is_a_config_error_not_a_traceback(
+    tmp_path: Path, chain: Chain
+) -> None:
+    """sqlite3.connect raised OperationalError for a directory; the store says what it is."""
+    from ketenherstel.outbox.store import OutboxStore
+
+    with pytest.raises(OutboxConfigError, match="cannot open the outbox file"):
+        OutboxStore(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutboxConfigError, match="cannot make the folder of the outbox file"):
+        Outbox.create(tmp_path / "afile" / "o.db", oin=OM_OIN, source=OM_SOURCE, chain=chain)
+
+
 def test_status_counts_pending_messages_per_source(outbox: Outbox) -> None:
     outbox.write([summons(ident="a"), summons(ident="b")])
     state = outbox.status()

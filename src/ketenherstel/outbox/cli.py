@@ -21,7 +21,7 @@ import orjson
 import typer
 from rich.markup import escape
 
-from ketenherstel.cli_common import fail, readable_input, writable_output
+from ketenherstel.cli_common import fail, readable_input, writable_folder, writable_output
 from ketenherstel.outbox.errors import OutboxError, WriteRefused
 from ketenherstel.terminal import SafeConsole
 
@@ -65,10 +65,18 @@ def _chain() -> Any:
         raise fail(str(exc)) from None
 
 
+def _db_file(db: Path) -> None:
+    """Refuse a --db that is a directory (exit code 2): SQLite could not open it, and said only
+    'unable to open database file'."""
+    if db.is_dir():
+        raise fail(f"--db {db} is a directory; give the outbox's file (such as {db / 'outbox.db'})")
+
+
 @contextlib.contextmanager
 def _outbox(db: Path) -> Iterator[Any]:
     from ketenherstel.outbox.agent import Outbox
 
+    _db_file(db)
     try:
         box = Outbox.open(db, chain=_chain())
     except OutboxError as exc:
@@ -87,9 +95,12 @@ def init(
     source: Annotated[str, typer.Option(help="Source URN written into events that name none")],
     db: DbOpt = DEFAULT_DB,
 ) -> None:
-    """Create the outbox's SQLite file for a partner (harmless to repeat with the same values)."""
+    """Create the outbox's SQLite file for a partner (harmless to repeat with the same values).
+    A folder of --db that is not there yet is made."""
     from ketenherstel.outbox.agent import Outbox
 
+    _db_file(db)
+    writable_folder(db.parent, f"--db {db}")  # a file in the way, no permission: refused
     try:
         Outbox.create(db, oin=oin, source=source, chain=_chain()).close()
     except OutboxError as exc:

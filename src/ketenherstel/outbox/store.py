@@ -139,7 +139,10 @@ class OutboxStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:  # a directory, a folder that cannot be written
+            raise OutboxConfigError(f"cannot open the outbox file {path}: {exc}") from None
         try:
             self._conn.execute("PRAGMA busy_timeout=10000")
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -154,7 +157,12 @@ class OutboxStore:
 
         Re-running with the same values is harmless; other values are refused.
         """
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a folder must be, no permission
+            raise OutboxConfigError(
+                f"cannot make the folder of the outbox file {path}: {exc.strerror or exc}"
+            ) from None
         store = cls(path)
         try:
             with store._tx() as cur:
