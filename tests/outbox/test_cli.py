@@ -153,6 +153,42 @@ def test_export_writes_a_bundle_the_printed_key_verifies(db: str, tmp_path: Path
     assert code == 2 and "outbox keygen" in err
 
 
+def test_export_holds_at_most_max_events_and_names_what_waits(db: str, tmp_path: Path) -> None:
+    """`--max-events 5` of 29 wrote 29 (with a range); messages of another source of the
+    OIN were not exported and not named ('nothing was written from ...')."""
+    key = tmp_path / "om.pem"
+    run("keygen", "--key", str(key))
+    other = f"urn:nld:oin:{OM_OIN}:systeem:compas"
+    events = [summons(source=other) for _ in range(18)]
+    run("write", str(jsonl(tmp_path / "c.jsonl", events)), "--db", db)
+    code, out, err = run("export", "--out", str(tmp_path / "a"), "--key", str(key), "--db", db)
+    assert code == 2 and out == "" and "nothing was written from" in err
+    assert f"18 from {other}" in err and "export each with --source" in err
+    run("write", str(jsonl(tmp_path / "e.jsonl", [summons() for _ in range(29)])), "--db", db)
+    for args, wrote, left in (
+        (("--last", "29"), "sequences 1-5", "sequences 6-29 wait for the next bundle"),
+        ((), "sequences 6-10", "sequences 11-29 wait for the next bundle"),
+    ):
+        bundle = tmp_path / f"b{len(args)}.khb"
+        code, out, err = run(
+            "export", "--out", str(bundle), "--key", str(key), "--db", db, "--max-events", "5",
+            *args,
+        )  # fmt: skip
+        said = " ".join(out.split())
+        assert code == 0, err
+        assert f"5 events of {OM_SOURCE}, {wrote}" in said and left in said, said
+        assert f"note: 18 messages of {other} not yet forwarded or bundled" in said
+        assert f"export them with --source {other}" in said
+    code, out, err = run(
+        "export", "--out", str(tmp_path / "c.khb"), "--key", str(key), "--db", db,
+        "--source", other,
+    )  # fmt: skip
+    assert code == 0 and f"18 events of {other}" in out, err
+    assert f"note: 19 messages of {OM_SOURCE} not yet forwarded" in " ".join(out.split())
+    code, out, err = run("export", "--help")
+    assert "a bundle holds one source" in " ".join(out.split())
+
+
 @pytest.mark.parametrize(
     ("out", "needle"), [("missing/b.khb", "there is no directory"), (".", "is a directory")]
 )

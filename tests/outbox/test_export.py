@@ -153,6 +153,45 @@ def test_a_chosen_range_is_exported_and_linked_to_the_bundle_before_it(
     assert (rest.first_sequence, rest.last_sequence) == (5, 6)
 
 
+def test_max_events_holds_also_for_a_chosen_range_and_says_what_is_left(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    """`--max-events 5` with `--last 29` wrote all 29: the bundle holds the first of the range
+    now, and says which sequences are left for the next one."""
+    outbox.write([summons() for _ in range(29)])
+    head = outbox.export_bundle(tmp_path / "b1", private_key=KEY, last=29, max_events=5)
+    assert (head.first_sequence, head.last_sequence, head.count) == (1, 5, 5)
+    assert head.left == (6, 29)
+    again = outbox.export_bundle(tmp_path / "b1-again", private_key=KEY, first=1, max_events=5)
+    assert again.reissued and again.digest == head.digest and again.left == (6, 29)
+    middle = outbox.export_bundle(tmp_path / "b2", private_key=KEY, first=6, last=29, max_events=20)
+    assert (middle.first_sequence, middle.last_sequence, middle.left) == (6, 25, (26, 29))
+    assert middle.previous_digest == head.digest
+    rest = outbox.export_bundle(tmp_path / "b3", private_key=KEY, max_events=20)
+    assert (rest.first_sequence, rest.last_sequence, rest.left) == (26, 29, None)
+    with pytest.raises(ExportError, match="holds 1-29"):
+        outbox.export_bundle(tmp_path / "b4", private_key=KEY, first=1, last=40, max_events=2)
+
+
+def test_messages_of_another_source_of_the_oin_are_named_never_left_unseen(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    """`outbox write` takes any source of the outbox's OIN; an export of the outbox's own
+    source said only 'nothing was written from ...' while those waited."""
+    other = f"urn:nld:oin:{OM_OIN}:systeem:compas"
+    outbox.write([summons(source=other) for _ in range(18)])
+    with pytest.raises(ExportError, match="nothing was written from") as refused:
+        outbox.export_bundle(tmp_path / "b", private_key=KEY)
+    assert f"(18 from {other})" in str(refused.value) and "--source" in str(refused.value)
+    outbox.write([summons(), summons()])
+    own = outbox.export_bundle(tmp_path / "own", private_key=KEY)
+    assert (own.source, own.count, own.others) == (OM_SOURCE, 2, ((other, 18),))
+    with pytest.raises(ExportError, match=f"nothing to export from .*18 from {other}"):
+        outbox.export_bundle(tmp_path / "again", private_key=KEY)
+    theirs = outbox.export_bundle(tmp_path / "theirs", private_key=KEY, source=other)
+    assert (theirs.source, theirs.count, theirs.others) == (other, 18, ())
+
+
 def test_nothing_to_export_says_why(outbox: Outbox, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="nothing was written"):
         outbox.export_bundle(tmp_path / "b", private_key=KEY)

@@ -118,6 +118,12 @@ class ExportedBundle:
     count: int
     previous_digest: str | None
     reissued: bool  # True: the bytes of a bundle exported before, written again
+    left: tuple[int, int] | None = None
+    """The sequences of the range asked for (by default: every one not yet forwarded or
+    bundled) that did not fit in the bundle (``max_events``): for the next bundle."""
+    others: tuple[tuple[str, int], ...] = ()
+    """Other sources of this outbox with messages not yet forwarded or bundled, and how many:
+    a bundle holds one source, they wait for a bundle (or a forward) of their own."""
 
 
 class Outbox:
@@ -346,29 +352,47 @@ class Outbox:
     ) -> ExportedBundle:
         """Write a signed bundle of `source`'s messages to `path` (never overwritten).
 
-        Without a range: the messages after the last one forwarded or bundled, at most
-        `max_events`. With `first`/`last`: exactly that range; if a bundle of that exact range
-        was exported before, its bytes are written again (same digest), so a lost file can be
-        replaced without breaking the chain of previous digests.
+        A bundle holds one source: by default the outbox's own. Without a range: the messages
+        after the last one forwarded or bundled. With `first`/`last`: that range; if a bundle
+        of that exact range was exported before, its bytes are written again (same digest), so
+        a lost file can be replaced without breaking the chain of previous digests. Either way
+        at most `max_events`, the first of the range: the rest is `left` for the next bundle.
+        Other sources with messages waiting are named in `others` (and in the error when
+        there is nothing to export), so none is left behind unseen.
         """
+        if max_events < 1:
+            raise ExportError(f"max_events is at least 1, not {max_events}")
         source = source or self.source
-        summary = next((s for s in self.store.summaries() if s.source == source), None)
+        summaries = self.store.summaries()
+        others = tuple(
+            (s.source, waiting)
+            for s in summaries
+            if s.source != source
+            and (waiting := s.last_sequence - max(s.last_forwarded, s.last_bundled)) > 0
+        )
+        summary = next((s for s in summaries if s.source == source), None)
         if summary is None:
-            raise ExportError(f"nothing was written from {source}; there is nothing to export")
+            raise ExportError(
+                f"nothing was written from {source}; there is nothing to export"
+                + _elsewhere(others)
+            )
         after = max(summary.last_forwarded, summary.last_bundled)
         start = first if first is not None else after + 1
-        end = last if last is not None else min(summary.last_sequence, start + max_events - 1)
+        wanted = last if last is not None else summary.last_sequence
         if first is None and last is None and start > summary.last_sequence:
             raise ExportError(
                 f"nothing to export from {source}: every message up to {summary.last_sequence} "
                 f"was forwarded (up to {summary.last_forwarded}) or bundled (up to "
                 f"{summary.last_bundled}); name a range with first/last to export one again"
+                + _elsewhere(others)
             )
-        if not 1 <= start <= end <= summary.last_sequence:
+        if not 1 <= start <= wanted <= summary.last_sequence:
             raise ExportError(
-                f"cannot export sequences {start}-{end} of {source}: it holds 1-"
+                f"cannot export sequences {start}-{wanted} of {source}: it holds 1-"
                 f"{summary.last_sequence}"
             )
+        end = min(wanted, start + max_events - 1)
+        left = (end + 1, wanted) if end < wanted else None
         if path.exists():
             raise ExportError(f"{path} exists; a bundle file is never overwritten")
         folder = path.parent
@@ -381,7 +405,7 @@ class Outbox:
         if same:
             data = self.store.bundle_data(same[-1].digest) or b""
             _write_new_file(path, data)
-            return _exported(path, same[-1], reissued=True)
+            return _exported(path, same[-1], reissued=True, left=left, others=others)
         previous = [b for b in bundles if b.last_sequence == start - 1]
         messages = self.store.messages(source, start, end)
         built = build_bundle(
@@ -411,10 +435,28 @@ class Outbox:
                 f"cannot write {path}: {exc.strerror}; the bundle is kept, export sequences "
                 f"{start}-{end} again to write it elsewhere"
             ) from None
-        return _exported(path, record, reissued=False)
+        return _exported(path, record, reissued=False, left=left, others=others)
 
 
-def _exported(path: Path, record: BundleRecord, *, reissued: bool) -> ExportedBundle:
+def _elsewhere(others: Sequence[tuple[str, int]]) -> str:
+    """What waits from the outbox's other sources, for an export that found nothing."""
+    if not others:
+        return ""
+    waiting = ", ".join(f"{count} from {source}" for source, count in others)
+    return (
+        f"; not yet forwarded or bundled are messages of other sources ({waiting}): a bundle "
+        "holds one source, export each with --source"
+    )
+
+
+def _exported(
+    path: Path,
+    record: BundleRecord,
+    *,
+    reissued: bool,
+    left: tuple[int, int] | None,
+    others: tuple[tuple[str, int], ...],
+) -> ExportedBundle:
     return ExportedBundle(
         path=path,
         digest=record.digest,
@@ -424,6 +466,8 @@ def _exported(path: Path, record: BundleRecord, *, reissued: bool) -> ExportedBu
         count=record.count,
         previous_digest=record.previous_digest,
         reissued=reissued,
+        left=left,
+        others=others,
     )
 
 

@@ -343,12 +343,24 @@ def export(
     out_file: Annotated[Path, typer.Option("--out", help="The bundle file to write (new)")],
     key: KeyOpt = DEFAULT_KEY,
     db: DbOpt = DEFAULT_DB,
-    source: Annotated[str | None, typer.Option(help="Source URN (default: the outbox's)")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source URN (default: the outbox's own); a bundle holds one source"),
+    ] = None,
     first: Annotated[int | None, typer.Option(min=1, help="First sequence")] = None,
     last: Annotated[int | None, typer.Option(min=1, help="Last sequence")] = None,
-    max_events: Annotated[int, typer.Option(min=1, help="At most this many events")] = 50_000,
+    max_events: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="At most this many events, the first of the range (also of --first/--last); "
+            "the rest waits for the next bundle",
+        ),
+    ] = 50_000,
 ) -> None:
-    """Export a signed offline bundle: by default every message not yet forwarded or bundled."""
+    """Export a signed offline bundle of one source: by default every message of the
+    outbox's own source not yet forwarded or bundled. Messages written with another source of
+    the OIN go in a bundle of their own (--source); the export names any that wait."""
     from ketenherstel.outbox.keys import read_key_file
 
     writable_output(out_file, "--out")  # before anything is read or recorded
@@ -370,3 +382,15 @@ def export(
         f"wrote {done.path}{again}: {done.count} events of {done.source}, sequences "
         f"{done.first_sequence}-{done.last_sequence}, digest {done.digest}"
     )
+    if done.left is not None:
+        a, b = done.left
+        how = "export again" if first is None and last is None else f"export --first {a} --last {b}"
+        out.print(
+            f"sequences {a}-{b} wait for the next bundle (at most {max_events:,} events in "
+            f"one): {how}"
+        )
+    for other, waiting in done.others:
+        out.print(
+            f"note: {waiting} message{'' if waiting == 1 else 's'} of {other} not yet forwarded "
+            f"or bundled: a bundle holds one source; export them with --source {other}"
+        )
