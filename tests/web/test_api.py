@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -701,6 +702,31 @@ def test_a_webhook_url_is_shown_to_operators_and_its_own_partner_only(api: Api) 
     # the audit names the host, not the secret
     [entry] = [a for a in api.runtime.store.audit_log(limit=50) if a.action == "webhook-set"]
     assert entry.detail == "https://om.example" and "abc123" not in str(entry)
+
+
+def test_what_the_readme_gives_operators_only_is_refused_to_a_partner_and_a_viewer(
+    api: Api,
+) -> None:
+    """The README's API table said `GET /v1/partners` was the operators', while a partner's
+    token read it (200). Each GET in a row for operators alone is refused to the others."""
+    import re
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    checked = []
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) != 3 or cells[1] != "operator" or "/v1/" not in cells[0]:
+            continue
+        for span in re.findall(r"`([^`]+)`", cells[0]):
+            methods, _, path = span.partition(" ")
+            if "GET" not in methods.split("/") or "{" in path or "…" in path:
+                continue
+            path = path.split("?")[0]
+            for who in ("politie", "viewer"):
+                r = api.client.get(path, headers=api.h(who))
+                assert r.status_code == 403, (span, who, r.status_code)
+            checked.append(path)
+    assert "/v1/credentials" in checked, checked  # the table was read
 
 
 def test_chain_model_and_schemas_are_served(api: Api) -> None:
