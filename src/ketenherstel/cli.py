@@ -369,8 +369,9 @@ def token_revoke(
     operator: AsOpt,
     store: StoreOpt = None,
 ) -> None:
-    """Revoke a token: it stops working at once. One revoked before stays as it was (nothing
-    changes, nothing is logged again; exit code 0)."""
+    """Revoke a token. A running server that checked it in the last 5 seconds may still take
+    it until then (`DELETE /v1/credentials/ID` on that server stops it there at once). One
+    revoked before stays as it was (nothing changes, nothing is logged again; exit code 0)."""
     from datetime import UTC, datetime
 
     principal = _operator(operator)
