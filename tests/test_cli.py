@@ -644,9 +644,13 @@ def test_trail_of_an_id_with_dots_and_slashes_is_that_messages_trail(
     path.write_bytes(orjson.dumps(event))
     code, out, err = run("send", str(path), "--url", url, "--token", tokens["politie"])
     assert code == 0 and ("1 accepted" in out or "1 duplicates" in out), err
-    code, out, err = run("trail", event["source"], ident, "--url", url, "--token", tokens["om"])
-    assert code == 0, err
-    assert "accepted" in out
+    result = runner.invoke(
+        app,
+        ["trail", event["source"], ident, "--url", url, "--token", tokens["om"]],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "accepted" in result.stdout and ident in result.stdout
 
 
 def test_pull_that_cannot_write_its_output_acknowledges_nothing(
