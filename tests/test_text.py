@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from ketenherstel.text import hidden_character, personal_identifier
+from ketenherstel.text import hidden_character, personal_identifier, text_problem
 
 
 def test_every_control_and_format_character_is_found_over_all_of_unicode() -> None:
@@ -56,3 +56,13 @@ def test_hidden_character_names_the_first_one(text: str, one_line: bool, found: 
 )
 def test_personal_identifier(text: str, found: bool) -> None:
     assert personal_identifier(text) is found
+
+
+def test_text_problem_names_the_text_and_what_is_wrong() -> None:
+    assert text_problem("kantoor Utrecht", "a reason", 20) is None
+    assert text_problem("x" * 21, "a reason", 20) == "a reason is at most 20 characters, not 21"
+    assert text_problem("a\x1bb", "a name", 20) == (
+        "a name holds no control or invisible characters (U+001B)"
+    )
+    assert text_problem("a\nb", "a name", 20) is None
+    assert text_problem("a\nb", "a name", 20, one_line=True) is not None

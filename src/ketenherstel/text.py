@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["hidden_character", "personal_identifier"]
+__all__ = ["hidden_character", "personal_identifier", "text_problem"]
 
 # A person's strafrechtketennummer or an e-mail address: personal data in a free text.
 _IDENTIFIERS = re.compile(
@@ -44,4 +44,15 @@ def hidden_character(text: str, *, one_line: bool = False) -> str | None:
     for ch in text:
         if (one_line or ch not in _TEXT) and unicodedata.category(ch) in ("Cc", "Cf"):
             return f"U+{ord(ch):04X}"
+    return None
+
+
+def text_problem(text: str, what: str, limit: int, *, one_line: bool = False) -> str | None:
+    """What is wrong with a kept text, or None: longer than ``limit`` characters, or holding
+    a control or invisible character. ``what`` names it in the answer: ``a reason``."""
+    if len(text) > limit:
+        return f"{what} is at most {limit} characters, not {len(text):,}"
+    hidden = hidden_character(text, one_line=one_line)
+    if hidden is not None:
+        return f"{what} holds no control or invisible characters ({hidden})"
     return None

@@ -17,7 +17,7 @@ from typing import Literal
 
 from ketenherstel.exchange.errors import InvalidInput
 from ketenherstel.store.ports import Role, same_person
-from ketenherstel.text import hidden_character
+from ketenherstel.text import text_problem
 
 TOKEN_PREFIX = "kh_"
 _TOKEN = re.compile(r"^kh_[A-Za-z0-9_-]{43}$")
@@ -73,11 +73,9 @@ def token_label(label: str) -> str:
     """A token's label as the exchange keeps it, checked as a reason is: at most MAX_LABEL
     characters, without control or invisible characters (it is shown in `token list` and the
     API's credentials); else InvalidInput."""
-    if len(label) > MAX_LABEL:
-        raise InvalidInput(f"a token's label is at most {MAX_LABEL} characters, not {len(label):,}")
-    hidden = hidden_character(label)
-    if hidden is not None:
-        raise InvalidInput(f"a token's label holds no control or invisible characters ({hidden})")
+    problem = text_problem(label, "a token's label", MAX_LABEL)
+    if problem is not None:
+        raise InvalidInput(problem)
     return label
 
 

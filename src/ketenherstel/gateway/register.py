@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ketenherstel.gateway.watch import Finding, GatewayInputError, allowed_network
-from ketenherstel.text import hidden_character
+from ketenherstel.text import text_problem
 
 __all__ = [
     "MAX_ALLOW_DAYS",
@@ -72,11 +72,11 @@ def kept_reason(reason: str, *, needed: str = "") -> str:
         if needed:
             raise GatewayInputError(needed)
         return text
-    if len(reason) > MAX_REASON:
+    if len(reason) > MAX_REASON:  # as given, surrounding space and all
         raise GatewayInputError(f"a reason is at most {MAX_REASON} characters, not {len(reason):,}")
-    hidden = hidden_character(text)
-    if hidden is not None:
-        raise GatewayInputError(f"a reason holds no control or invisible characters ({hidden})")
+    problem = text_problem(text, "a reason", MAX_REASON)
+    if problem is not None:
+        raise GatewayInputError(problem)
     return text
 
 
@@ -86,11 +86,9 @@ def kept_name(name: str, *, needed: str) -> str:
     text = name.strip()
     if not text:
         raise GatewayInputError(needed)
-    if len(text) > MAX_NAME:
-        raise GatewayInputError(f"a name is at most {MAX_NAME} characters, not {len(text):,}")
-    hidden = hidden_character(text)
-    if hidden is not None:
-        raise GatewayInputError(f"a name holds no control or invisible characters ({hidden})")
+    problem = text_problem(text, "a name", MAX_NAME)
+    if problem is not None:
+        raise GatewayInputError(problem)
     return text
 
 
