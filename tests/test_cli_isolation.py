@@ -364,7 +364,6 @@ def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
         (["request", "om", "--reason", " ", "--as", "anna"], "say why"),
         (["request", "om", "--reason", "bel jan@om.nl", "--as", "anna"], "no SKN or e-mail"),
         (["request", "nobody", "--reason", "x", "--as", "anna"], "not a partner"),
-        (["approve", "7", "--as", "bram"], "7"),
         (["check", "nobody"], "not a partner"),
         (
             ["check", "om", "--expected", "100000001"],
@@ -391,6 +390,16 @@ def test_bad_quarantine_commands_exit_2_and_change_nothing(
         assert rt.exchange.quarantine_counts() == {"om": (1, 0)}
     finally:
         rt.close()
+
+
+def test_a_release_or_route_that_does_not_exist_is_exit_1(store: str) -> None:
+    """Something that does not exist is exit code 1 (cli_common.fail), bad input 2: a missing
+    release and route were 2."""
+    quarantine_one_afdoening(store)
+    code, _, err = run(quarantine_app, "approve", "7", "--as", "bram", "--store", store)
+    assert code == 1 and "no quarantine release 7" in err
+    code, _, err = run(route_app, "close", "99", "--reason", "x", "--as", "ann", "--store", store)
+    assert code == 1 and "99" in err
 
 
 def test_missing_options_are_usage_errors(store: str) -> None:

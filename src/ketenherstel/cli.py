@@ -39,7 +39,7 @@ from ketenherstel.cli_reconcile import reconcile_app
 from ketenherstel.cli_recovery import scenario_app
 from ketenherstel.cli_registry import registry_app
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
-from ketenherstel.exchange.errors import ExchangeError
+from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.exchange.isolation import rate_problem
 from ketenherstel.golive.cli import app as plan_app
 from ketenherstel.outbox.cli import app as outbox_app
@@ -116,7 +116,9 @@ def runtime(store: str | None, *, create: bool = False) -> Iterator[Any]:
     try:
         yield rt
     except ExchangeError as exc:
-        raise fail(_describe(exc)) from None
+        # Exit codes as cli_common.fail says: 1 for something that does not exist (a
+        # credential id), 2 for bad input or a change its state does not allow.
+        raise fail(_describe(exc), 1 if isinstance(exc, NotFound) else 2) from None
     except OverflowError as exc:  # an id or count past what the store holds: nothing changed
         raise fail(out_of_range(exc)) from None
     finally:

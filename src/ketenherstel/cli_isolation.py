@@ -19,7 +19,7 @@ from ketenherstel.cli_common import AsOpt, out_of_range, require_store
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import operator as _operator
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
-from ketenherstel.exchange.errors import ExchangeError
+from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.exchange.isolation import MAX_EXPECTED, QuarantineCheck, stored_check
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.store.ports import PartnerStateRecord, QuarantineRelease, RouteRecord
@@ -69,7 +69,8 @@ def _exchange(store: str | None) -> Iterator[Exchange]:
         yield rt.exchange
     except ExchangeError as exc:
         lines = [exc.detail, *(f"  {p.field}: {p.reason}" for p in exc.problems[:30])]
-        raise _fail("\n".join(lines)) from None
+        # 1 for a release or route that does not exist, 2 for bad input (cli_common.fail).
+        raise _fail("\n".join(lines), 1 if isinstance(exc, NotFound) else 2) from None
     except OverflowError as exc:  # an id past what the store holds: nothing changed
         raise _fail(out_of_range(exc)) from None
     finally:
