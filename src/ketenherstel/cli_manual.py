@@ -436,17 +436,17 @@ def manual_unmatched(
             principal=LOCAL_OPERATOR, partner=partner, type=type, limit=limit
         )
         out.print(f"digital messages without a manual record: {len(messages)}")
-        table = Table("position", "sender", "type", "case", "id", "received")
+        # One block per message, as `registry rescreen` prints its items: the case and the
+        # message's id (what a user looks up next, `trail SOURCE ID`) are never cut, however
+        # narrow the terminal, as six columns of a table were.
         for m in messages:
-            table.add_row(
-                str(m.position),
-                m.sender,
-                type_alias(m.type),
-                m.partitionkey or "",
-                m.id,
-                _local(m.received_at),
+            out.print(
+                f"case {m.partitionkey or '(none)'}: {type_alias(m.type)} from {m.sender}, "
+                f"received {_local(m.received_at)} (position {m.position})",
+                highlight=False,
             )
-        out.print(table)
+            out.print(f"  source {m.source}", highlight=False, soft_wrap=True)
+            out.print(f"  id {m.id}", highlight=False, soft_wrap=True)
 
 
 # -- interim procedures -----------------------------------------------------------------------

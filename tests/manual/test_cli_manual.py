@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from ketenherstel.chain import load_chain
 from ketenherstel.cli_manual import manual_app, procedures_app
 from ketenherstel.store import open_store
 from ketenherstel.store.manual_ports import NewManualRecord, NewProcedure
@@ -302,6 +303,23 @@ def test_unmatched_lists_both_ways(store: str) -> None:
     assert code == 0
     assert "manual records without a digital message: 1" in out
     assert "digital messages without a manual record: 0" in out
+
+
+def test_unmatched_messages_show_their_case_and_id_whole_in_80_columns(store: str) -> None:
+    """A user looks the message up next (`trail SOURCE ID`): 80 columns cut its id."""
+    from tests.manual.test_manual_work import World
+
+    ident = "a-rather-long-message-id-" + "0123456789" * 3
+    world = World(open_store(store), load_chain())
+    try:
+        world.add("13-100001-25")  # paper work of the OM's judgments began: messages count
+        world.send_judgment("13-100077-25", ident=ident)
+    finally:
+        world.store.close()
+    result = runner.invoke(manual_app, ["unmatched", "--store", store], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    assert "digital messages without a manual record: 1" in result.stdout
+    assert ident in result.stdout and "13-100077-25" in result.stdout, result.stdout
 
 
 def test_procedures_are_added_listed_and_retired(store: str) -> None:

@@ -52,10 +52,12 @@ class World:
         values.update(kw)
         return self.work.register(principal=LOCAL_OPERATOR, **values)
 
-    def send_judgment(self, case: str = "13-100001-25", day: str = "2025-07-18") -> int:
+    def send_judgment(
+        self, case: str = "13-100001-25", day: str = "2025-07-18", *, ident: str | None = None
+    ) -> int:
         event = {
             "specversion": "1.0",
-            "id": str(uuid.uuid4()),
+            "id": ident or str(uuid.uuid4()),
             "source": OM_SOURCE,
             "type": UITSPRAAK,
             "subject": case,
