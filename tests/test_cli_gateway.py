@@ -618,16 +618,31 @@ def test_scan_with_a_users_sigma_rules(tmp_path: Path) -> None:
     assert code == 2 and "none.yml" in err
 
 
-def test_a_rules_file_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
-    """--rules read a binary file into a UnicodeDecodeError traceback (exit 1); it is bad input
-    named in one line, as --sigma, --asn and --indicators refuse the same file."""
-    rules = tmp_path / "bin.log"
-    rules.write_bytes(b"\xfa\x00\xff" + bytes(range(256)))
+@pytest.mark.parametrize(
+    ("option", "what"),
+    [
+        ("--rules", "rules"),
+        ("--sigma", "Sigma"),
+        ("--asn", "ASN table"),
+        ("--indicators", "indicators"),
+    ],
+)
+def test_a_user_file_that_is_not_utf8_is_refused_in_one_line(
+    tmp_path: Path, option: str, what: str
+) -> None:
+    """--rules read a binary file into a UnicodeDecodeError traceback (exit 1), and --sigma,
+    --asn and --indicators answered with Python's decode message; each is bad input named in
+    one line, with the first bad byte and where."""
+    data = tmp_path / "bin.log"
+    data.write_bytes(b"\xfa\x00\xff" + bytes(range(256)))
     log = tmp_path / "ns.log"
     log.write_text("x\n")
-    code, _, err = run("gateway", "scan", "--as", "soc-1", str(log), "--rules", str(rules))
+    code, _, err = run("gateway", "scan", "--as", "soc-1", str(log), option, str(data))
     assert code == 2, err
-    assert err.startswith("error: rules ") and "bin.log: not UTF-8 text" in err
+    assert (
+        err.startswith(f"error: {what} ")
+        and "bin.log: not UTF-8 text (byte 0xfa at offset 0)" in err
+    )
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 

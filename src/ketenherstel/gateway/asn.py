@@ -9,7 +9,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
-from ketenherstel.gateway.watch import GatewayInputError
+from ketenherstel.gateway.watch import GatewayInputError, read_text
 
 __all__ = ["AsnTable", "load_asn_table"]
 
@@ -38,10 +38,7 @@ class AsnTable:
 
 
 def load_asn_table(path: Path) -> AsnTable:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GatewayInputError(f"ASN table {path}: {exc}") from None
+    text = read_text(path, "ASN table")
     rows = []
     for row_no, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row or row[0].startswith("#") or (row_no == 1 and row[0].strip() == "prefix"):

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ketenherstel.gateway.parse import Event
-from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, session_key, shown
+from ketenherstel.gateway.watch import (
+    Evidence,
+    Finding,
+    GatewayInputError,
+    read_text,
+    session_key,
+    shown,
+)
 
 __all__ = ["Indicator", "IndicatorSet", "load_indicators"]
 
@@ -244,10 +251,7 @@ def load_indicators(paths: Iterable[Path]) -> IndicatorSet:
     """Indicators from STIX 2.1 (JSON with type bundle), MISP (JSON with Event) or CSV files."""
     out = IndicatorSet()
     for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GatewayInputError(f"indicators {path}: {exc}") from None
+        text = read_text(path, "indicators")
         name = path.name
         if path.suffix.lower() == ".csv":
             items = list(_csv(text, name))

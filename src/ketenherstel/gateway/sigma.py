@@ -38,7 +38,7 @@ from sigma.types import (
 )
 
 from ketenherstel.gateway.parse import Event
-from ketenherstel.gateway.watch import GatewayInputError
+from ketenherstel.gateway.watch import GatewayInputError, read_text
 
 __all__ = ["SigmaRule", "builtin_sigma", "load_sigma", "read_sigma", "sigma_rules"]
 
@@ -179,10 +179,7 @@ def read_sigma(paths: Iterable[Path]) -> list[tuple[str, str]]:
     """The texts and names of Sigma files (read, not yet parsed)."""
     out: list[tuple[str, str]] = []
     for path in paths:
-        try:
-            out.append((path.read_text(encoding="utf-8"), str(path)))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GatewayInputError(f"Sigma {path}: {exc}") from None
+        out.append((read_text(path, "Sigma"), str(path)))
     return out
 
 

@@ -26,7 +26,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ketenherstel.gateway.register import finding_id
-from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, ScanResult, Session
+from ketenherstel.gateway.watch import (
+    Evidence,
+    Finding,
+    GatewayInputError,
+    ScanResult,
+    Session,
+    read_text,
+)
 
 __all__ = [
     "Logon",
@@ -89,10 +96,7 @@ def load_logons(paths: Iterable[Path]) -> list[Logon]:
     """Back-end logons; a missing column or a bad time names file and row."""
     out: list[Logon] = []
     for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GatewayInputError(f"logons {path}: {exc}") from None
+        text = read_text(path, "logons")
         rows: list[tuple[int, int, dict[str, Any]]] = []
         if path.suffix.lower() == ".csv":
             offset = 0

@@ -243,18 +243,23 @@ def load_rules(path: Path | None = None, sigma: Iterable[Path] = ()) -> Rules:
     the problem."""
     from ketenherstel.gateway.sigma import read_sigma
 
-    own: tuple[str, str] | None = None
-    if path is not None:
-        try:
-            own = (path.read_text(encoding="utf-8"), str(path))
-        except OSError as exc:
-            raise GatewayInputError(f"rules {path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            byte = exc.object[exc.start]
-            raise GatewayInputError(
-                f"rules {path}: not UTF-8 text (byte {byte:#04x} at offset {exc.start})"
-            ) from None
+    own = (read_text(path, "rules"), str(path)) if path is not None else None
     return rules_from((own, tuple(read_sigma(sigma))))
+
+
+def read_text(path: Path, what: str) -> str:
+    """A user's UTF-8 text file (rules, Sigma rules, an ASN table, indicators, logons), or a
+    one-line GatewayInputError naming ``what`` and the file: one that cannot be read, or is
+    not UTF-8 (the first bad byte and where)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GatewayInputError(f"{what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise GatewayInputError(
+            f"{what} {path}: not UTF-8 text (byte {byte:#04x} at offset {exc.start})"
+        ) from None
 
 
 def rules_from(origin: RulesOrigin) -> Rules:
