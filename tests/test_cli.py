@@ -653,6 +653,27 @@ def test_trail_of_an_id_with_dots_and_slashes_is_that_messages_trail(
     assert "accepted" in result.stdout and ident in result.stdout
 
 
+def test_trail_of_an_id_answered_as_a_repeated_fact_shows_the_stored_ones(
+    live: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, tokens = live
+    event = pv_event(case="10-000061-25")
+    again = {**event, "id": "the-same-fact-again"}
+    path = tmp_path / "two.jsonl"
+    path.write_bytes(orjson.dumps(event) + b"\n" + orjson.dumps(again))
+    code, out, err = run("send", str(path), "--url", url, "--token", tokens["politie"])
+    assert code == 0 and "1 accepted, 1 duplicates" in out, err
+    result = runner.invoke(
+        app,
+        ["trail", event["source"], again["id"], "--url", url, "--token", tokens["om"]],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert "the-same-fact-again was answered as a duplicate by business key" in said
+    assert f"this is the trail of {event['source']} {event['id']}" in said
+
+
 def test_pull_that_cannot_write_its_output_acknowledges_nothing(
     live: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -917,6 +917,12 @@ def trail(
             e["detail"],
         )
     out.print(whole_columns(table, "at", "delivery"))
+    if t.get("answeredAsDuplicate"):
+        out.print(
+            f"{id} was answered as a duplicate by business key (the same fact under another "
+            f"id): this is the trail of {t['source']} {t['id']}, the message it repeats",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -79,6 +79,16 @@ def test_duplicate_is_stored_once_and_answered_as_duplicate(api: Api) -> None:
     [fact] = r.json()["results"]
     assert (r.status_code, fact["status"], fact["by"]) == (200, "duplicate", "business-key")
     assert stored_count(api) == 1
+    # Its id was acknowledged: the trail asked by it is the stored message's, and says so (it
+    # was 404, as if the event had never arrived); a partner that is neither sender nor
+    # receiver still sees nothing.
+    url = f"/v1/messages/{event['source']}/another-id-for-the-same-fact"
+    trail = api.client.get(url, headers=api.h("politie"))
+    assert trail.status_code == 200, trail.text
+    assert trail.json()["id"] == event["id"] and trail.json()["answeredAsDuplicate"] is True
+    own = api.client.get(f"/v1/messages/{event['source']}/{event['id']}", headers=api.h("politie"))
+    assert own.json()["answeredAsDuplicate"] is False
+    assert api.client.get(url, headers=api.h("justid")).status_code == 404
 
 
 def test_same_id_with_other_body_is_409_naming_both_hashes(api: Api) -> None:

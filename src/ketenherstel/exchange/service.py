@@ -105,6 +105,9 @@ class MessageTrail:
     message: MessageRecord
     deliveries: list[DeliveryRecord]
     entries: list[TrailEntry]
+    asked: tuple[str, str] | None = None
+    """The (source, id) asked for, when it was answered as a duplicate by business key of
+    this message (the id was kept, the event was not stored): this message's trail."""
 
 
 class Exchange(IsolationMixin, BundleMixin):
@@ -625,6 +628,12 @@ class Exchange(IsolationMixin, BundleMixin):
     def trail(self, *, principal: Principal, source: str, id: str) -> MessageTrail:
         message = self.store.message(source, id)
         hidden = NotFound(f"no message {id!r} from {source!r} that you may see")
+        asked = None
+        if message is None:
+            # An id answered as a repeat of a stored fact: its trail is that message's.
+            position = self.store.alias_of(source, id)
+            message = self.store.message_at(position) if position is not None else None
+            asked = (source, id)
         if message is None:
             raise hidden
         deliveries = self.store.deliveries_of(message.position)
@@ -638,7 +647,7 @@ class Exchange(IsolationMixin, BundleMixin):
         entries = self.store.trail(message.position)
         if not principal.can_view:  # officials' names stay with viewers and operators
             entries = [_without_names(e) for e in entries]
-        return MessageTrail(message, deliveries, entries)
+        return MessageTrail(message, deliveries, entries, asked)
 
     def completeness(self, *, principal: Principal, receiver: str) -> list[SourceCompleteness]:
         """How complete each source that sends to ``receiver`` is for it: the watermark below

@@ -533,6 +533,13 @@ class DeliverySql(SqlBase):
             ).fetchone()
         return _message(row)
 
+    def alias_of(self, source: str, id: str) -> int | None:
+        with self._tx() as cur:
+            row = self._x(
+                cur, "SELECT pos FROM id_aliases WHERE source = ? AND id = ?", (source, id)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
     def message_at(self, position: int) -> MessageRecord | None:
         with self._tx() as cur:
             row = self._x(

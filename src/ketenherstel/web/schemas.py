@@ -270,6 +270,13 @@ class TrailRead(Model):
     received_at: datetime
     deliveries: list[DeliveryStateRead]
     trail: list[TrailEntryRead]
+    answered_as_duplicate: bool = Field(
+        default=False,
+        description=(
+            "True when the id asked for was answered as a duplicate by business key (the "
+            "same fact under a new id): the trail is of the stored message it repeats"
+        ),
+    )
 
 
 class SequenceRead(Model):

@@ -228,6 +228,7 @@ async def message_trail(
         received_at=s.ts(m.received_at),
         deliveries=[convert.delivery(d) for d in t.deliveries],
         trail=[convert.trail_entry(e) for e in t.entries],
+        answered_as_duplicate=t.asked is not None,
     )
 
 
