@@ -306,7 +306,7 @@ class StoreContract:
         cred = CredentialRecord("cred-1", "om", "partner", "om", "h" * 64, "", 1.0, None)
         store.add_credential(cred)
         assert store.credential_by_hash("h" * 64) == cred
-        revoked = store.revoke_credential(credential_id="cred-1", now=5.0)
+        revoked, _ = store.revoke_credential(credential_id="cred-1", now=5.0)
         assert revoked.revoked_at == 5.0
         with pytest.raises(NotFound):
             store.revoke_credential(credential_id="cred-x", now=5.0)

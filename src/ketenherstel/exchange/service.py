@@ -317,16 +317,14 @@ class Exchange(IsolationMixin, BundleMixin):
         """Revoke a credential. One revoked before stays as it was (revoked then): nothing
         changes and nothing is logged again (``already``)."""
         self._require_operator(principal)
-        earlier = next((c for c in self.store.list_credentials() if c.id == credential_id), None)
-        now = self.clock()
         try:
-            record = self.store.revoke_credential(credential_id=credential_id, now=now)
+            record, revoked = self.store.revoke_credential(
+                credential_id=credential_id, now=self.clock()
+            )
         except ports.NotFound:
             raise NotFound(f"no credential {credential_id!r}") from None
         self._tokens.pop(record.token_hash, None)
-        # Revoked before this call, or by another one running at the same time: the store
-        # kept the first time.
-        if (earlier is not None and earlier.revoked_at is not None) or record.revoked_at != now:
+        if not revoked:  # before this call, or by another at the same time: the first counts
             return Revocation(record, already=True)
         self._audit(principal, "token-revoked", credential_id, "")
         return Revocation(record, already=False)

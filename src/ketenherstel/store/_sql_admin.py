@@ -113,13 +113,13 @@ class AdminSql(SqlBase):
                 ).fetchall()
         return [CredentialRecord(*r) for r in rows]
 
-    def revoke_credential(self, *, credential_id: str, now: float) -> CredentialRecord:
+    def revoke_credential(self, *, credential_id: str, now: float) -> tuple[CredentialRecord, bool]:
         with self._tx() as cur:
-            self._x(
+            changed = self._x(
                 cur,
                 "UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (now, credential_id),
-            )
+            ).rowcount
             row = self._x(
                 cur,
                 f"SELECT {self._CRED_COLS} FROM credentials WHERE id = ?",
@@ -127,7 +127,7 @@ class AdminSql(SqlBase):
             ).fetchone()
         if row is None:
             raise NotFound(f"no credential {credential_id!r}")
-        return CredentialRecord(*row)
+        return CredentialRecord(*row), changed == 1
 
     def audit(self, record: AuditRecord) -> None:
         with self._tx() as cur:
