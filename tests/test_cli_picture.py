@@ -124,38 +124,16 @@ def test_status_by_hand(setup: tuple[str, str]) -> None:
         store,
     )
     assert code == 2 and "channel:" in err and "--reason:" in err
-    for nobody in ("", "   "):
-        code, _, err = run(
-            picture,
-            "picture",
-            "status",
-            "om",
-            "email",
-            "down",
-            "--reason",
-            "x",
-            "--as",
-            nobody,
-            "--store",
-            store,
-        )
-        assert code == 2 and "--as: give your name" in err, (code, err)
-    for hidden in ("Tes\nter", "Tes\x1b[2Jter", "T" * 5000):
-        code, _, err = run(
-            picture,
-            "picture",
-            "status",
-            "om",
-            "email",
-            "down",
-            "--reason",
-            "x",
-            "--as",
-            hidden,
-            "--store",
-            store,
-        )
-        assert code == 2 and "--as: a person's name" in err, (code, err)
+    for who, says in [
+        ("", "--as: give your name"),
+        ("   ", "--as: give your name"),
+        ("Tes\nter", "--as: a person's name"),
+        ("Tes\x1b[2Jter", "--as: a person's name"),
+        ("T" * 5000, "--as: a person's name"),
+    ]:
+        args = ["status", "om", "email", "down", "--reason", "x", "--as", who]
+        code, _, err = run(picture, "picture", *args, "--store", store)
+        assert code == 2 and says in err, (code, err)
     db = open_picture_db(picture)
     assert db.statuses() == []
     code, out, _ = run(

@@ -182,6 +182,11 @@ def test_a_resend_under_a_new_id_is_the_same_fact(rt: Runtime) -> None:
 def _isolate_with_a_route(ex: Exchange) -> RouteRecord:
     """The OM isolated; the police's reports go to Justid too, until the OM's own decision."""
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    return _route(ex, "spoedroute zware gewelds- en zedendelicten")
+
+
+def _route(ex: Exchange, reason: str = "spoedroute") -> RouteRecord:
+    """The police's reports around the OM, straight to Justid, until the OM's own decision."""
     return ex.open_route(
         principal=OP_A,
         type=PV_TYPE,
@@ -189,7 +194,7 @@ def _isolate_with_a_route(ex: Exchange) -> RouteRecord:
         around="om",
         receiver="justid",
         superseded_by=AFDOENING,
-        reason="spoedroute zware gewelds- en zedendelicten",
+        reason=reason,
     )
 
 
@@ -441,15 +446,7 @@ def test_wildcards_routes_and_rules_already_set_are_channels_that_carry(either: 
     args: dict[str, Any] = {"receiver": "justid", "sender": "politie", "scope": PV_TYPE}
     with pytest.raises(InvalidInput, match="carries nothing"):
         ex.set_channel(principal=OP_A, state="held", reason="x", **args)
-    route = ex.open_route(
-        principal=OP_A,
-        type=PV_TYPE,
-        sender="politie",
-        around="om",
-        receiver="justid",
-        superseded_by=AFDOENING,
-        reason="spoedroute",
-    )
+    route = _route(ex)
     ex.set_channel(principal=OP_A, state="open", rate=2.0, reason="x", **args)
     ex.close_route(principal=OP_A, route_id=route.id, reason="x")
     ex.set_channel(principal=OP_A, state="held", reason="x", **args)  # pending ones may wait
@@ -745,15 +742,7 @@ def test_a_reason_with_an_skn_or_e_mail_address_is_refused_for_every_change(
     picture's own texts it gives no SKN or e-mail address, and the refusal repeats neither."""
     ex = rt.exchange
     ex.set_partner_state(principal=OP_A, partner="kmar", state="isolated", reason="storing")
-    route = ex.open_route(
-        principal=OP_A,
-        type=PV_TYPE,
-        sender="politie",
-        around="om",
-        receiver="justid",
-        superseded_by=AFDOENING,
-        reason="spoedroute",
-    )
+    route = _route(ex)
     before = (ex.partner_history(), ex.channel_history(), ex.routes(), ex.releases())
     changes = [
         lambda: ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason=reason),

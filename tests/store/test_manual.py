@@ -280,36 +280,28 @@ class ManualContract:
         """The history showed a Python tuple: "fields (('parketnummer', …), ('judgmentDate',
         '2025-07-18')) → (…)", and the date as seconds since 1970."""
         [r] = store.register_manual([record()], now=1.0, actor="op")
-        fixed = store.correct_manual(
-            record_id=r.id,
-            correction=ManualCorrection(
-                case="13-100001-25",
-                type=UITSPRAAK,
-                fields=(("parketnummer", "13-100001-25"), ("judgmentDate", "2025-07-31")),
-                bkey="k1",
-                happened_at=10 * DAY + 90.5,
-            ),
-            reason="typo",
-            actor="op",
-            now=2.0,
-        )
+
+        def correct(type_: str, field: tuple[str, str], bkey: str, now: float) -> Any:
+            return store.correct_manual(
+                record_id=r.id,
+                correction=ManualCorrection(
+                    case="13-100001-25",
+                    type=type_,
+                    fields=(("parketnummer", "13-100001-25"), field),
+                    bkey=bkey,
+                    happened_at=10 * DAY + 90.5,
+                ),
+                reason="typo",
+                actor="op",
+                now=now,
+            )
+
+        fixed = correct(UITSPRAAK, ("judgmentDate", "2025-07-31"), "k1", 2.0)
         assert fixed.history[-1].detail == (
             "judgmentDate 2025-07-30 → 2025-07-31; when 11-01-1970 01:00 → 11-01-1970 01:01:30; "
             "no matching message"
         )
-        fixed = store.correct_manual(
-            record_id=r.id,
-            correction=ManualCorrection(
-                case="13-100001-25",
-                type=VH_BESLIST,
-                fields=(("parketnummer", "13-100001-25"), ("measure", "bewaring")),
-                bkey="k9",
-                happened_at=10 * DAY + 90.5,
-            ),
-            reason="the wrong form",
-            actor="op",
-            now=3.0,
-        )
+        fixed = correct(VH_BESLIST, ("measure", "bewaring"), "k9", 3.0)
         assert fixed.history[-1].detail == (
             f"type {UITSPRAAK} → {VH_BESLIST}; judgmentDate 2025-07-31 → (none); "
             "measure (none) → bewaring; no matching message"
