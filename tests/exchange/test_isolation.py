@@ -753,15 +753,7 @@ def test_a_reason_with_an_skn_or_e_mail_address_is_refused_for_every_change(
             principal=OP_A, receiver="om", sender="politie", state="held", reason=reason
         ),
         lambda: ex.set_channel(principal=OP_A, receiver="justid", state="open", reason=reason),
-        lambda: ex.open_route(
-            principal=OP_A,
-            type=PV_TYPE,
-            sender="politie",
-            around="om",
-            receiver="justid",
-            superseded_by=AFDOENING,
-            reason=reason,
-        ),
+        lambda: _route(ex, reason),
         lambda: ex.close_route(principal=OP_A, route_id=route.id, reason=reason),
         lambda: ex.request_release(principal=OP_A, partner="kmar", reason=reason),
     ]
