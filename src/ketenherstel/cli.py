@@ -725,7 +725,7 @@ def _check_file(file: Path, events: list[Any], where: list[str]) -> None:
     the batch that holds it, after the batches before it were stored)."""
     from ketenherstel.chain import ChainError, load_chain
     from ketenherstel.chain.model import parse_source_urn
-    from ketenherstel.exchange.envelope import Limits, check_events
+    from ketenherstel.exchange.envelope import Limits, check_events, sender_problems
     from ketenherstel.exchange.errors import Problem
     from ketenherstel.settings import Settings
 
@@ -740,28 +740,21 @@ def _check_file(file: Path, events: list[Any], where: list[str]) -> None:
         known_type=lambda t: chain.message_type(t) is not None,
         validate_data=chain.validate_data,
     )
-    if not problems:
-        first = parse_source_urn(envelopes[0].source) if envelopes else None
-        sender = chain.partner_by_oin(first[0]) if first else None
-        for index, env in enumerate(envelopes):
-            parsed = parse_source_urn(env.source)
-            if sender is None:
-                oin = first[0] if first else "?"
-                problems.append(
-                    Problem(index, "source", f"OIN {oin} is no partner's in the chain model")
-                )
-                break
-            if parsed is None or parsed[0] != sender.oin:
-                problems.append(
-                    Problem(
-                        index,
-                        "source",
-                        f"{env.source} is not {sender.key}'s (OIN {sender.oin}), who sends the "
-                        f"file's first event: a file is sent by one partner",
-                    )
-                )
-            elif not chain.may_send(sender.key, env.type):
-                problems.append(Problem(index, "type", f"{sender.key} may not send {env.type}"))
+    first = parse_source_urn(envelopes[0].source) if envelopes and not problems else None
+    if first is not None:
+        sender = chain.partner_by_oin(first[0])
+        if sender is None:
+            reason = f"OIN {first[0]} is no partner's in the chain model"
+            problems.append(Problem(0, "source", reason))
+        else:
+            problems += sender_problems(
+                envelopes,
+                key=sender.key,
+                oin=sender.oin,
+                may_send=chain.may_send,
+                who=f"the file's first event is {sender.key}'s (OIN {sender.oin}) and a file "
+                "is sent by one partner",
+            )
     if problems:
         lines = [f"{len(problems)} problem(s) in {file}; nothing was sent:"]
         raise fail("\n".join(lines + _problem_lines(problems, where)))

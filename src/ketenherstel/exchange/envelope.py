@@ -278,3 +278,23 @@ def _is_rfc3339(value: Any) -> bool:
     except ValueError:
         return False
     return parsed.tzinfo is not None
+
+
+def sender_problems(
+    envelopes: Sequence[Envelope],
+    *,
+    key: str,
+    oin: str,
+    may_send: Callable[[str, str], bool],
+    who: str,
+) -> list[Problem]:
+    """Events a partner may not send: a source that is not its OIN's, or a type the chain does
+    not let it send. ``who`` opens the source's refusal ("you are om (OIN …)")."""
+    wrong: list[Problem] = []
+    for index, env in enumerate(envelopes):
+        parsed = parse_source_urn(env.source)  # its form was checked with the envelope
+        if parsed is None or parsed[0] != oin:
+            wrong.append(Problem(index, "source", f"{who}; you may not send as {env.source}"))
+        elif not may_send(key, env.type):
+            wrong.append(Problem(index, "type", f"{key} may not send {env.type}"))
+    return wrong

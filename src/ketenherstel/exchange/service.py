@@ -22,7 +22,7 @@ from ketenherstel.exchange import auth
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.bundles import BundleMixin
 from ketenherstel.exchange.committer import GroupCommitter
-from ketenherstel.exchange.envelope import Envelope, Limits, check_events
+from ketenherstel.exchange.envelope import Envelope, Limits, check_events, sender_problems
 from ketenherstel.exchange.errors import (
     ConflictingEvent,
     Forbidden,
@@ -438,20 +438,17 @@ class Exchange(IsolationMixin, BundleMixin):
             validate_data=self.chain.validate_data,
         )
         sender = self.partner(principal.partner_key)
-        wrong: list[Problem] = []
-        for index, env in enumerate(envelopes) if not problems else ():
-            parsed = parse_source_urn(env.source)  # its form was checked with the envelope
-            if parsed is None or parsed[0] != sender.oin:
-                wrong.append(
-                    Problem(
-                        index,
-                        "source",
-                        f"you are {sender.key} (OIN {sender.oin}); you may not send as "
-                        f"{env.source}",
-                    )
-                )
-            elif not self.chain.may_send(sender.key, env.type):
-                wrong.append(Problem(index, "type", f"{sender.key} may not send {env.type}"))
+        wrong = (
+            []
+            if problems
+            else sender_problems(
+                envelopes,
+                key=sender.key,
+                oin=sender.oin,
+                may_send=self.chain.may_send,
+                who=f"you are {sender.key} (OIN {sender.oin})",
+            )
+        )
         if problems:
             raise InvalidInput(
                 f"{len(problems)} problem(s) in the submission; nothing was stored", problems
