@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -47,8 +48,9 @@ def pull_ids(rt: Runtime, receiver: str) -> list[str]:
     return [d.id for d in got]
 
 
-def om_afdoening(rt: Runtime, case: str) -> dict[str, Any]:
-    event = copy.deepcopy(sample_events(rt.exchange.chain)[AFDOENING].event)
+def om_afdoening(rt: Runtime | Exchange, case: str) -> dict[str, Any]:
+    chain = (rt if isinstance(rt, Exchange) else rt.exchange).chain
+    event = copy.deepcopy(sample_events(chain)[AFDOENING].event)
     event["id"] = str(uuid.uuid4())
     event["partitionkey"] = case
     event["data"]["parketnummer"] = case
@@ -313,6 +315,81 @@ def test_a_second_request_for_the_same_messages_is_refused_naming_the_waiting_on
     ex.approve_release(principal=OP_B, release_id=third.id)
     assert ex.partner_states()["om"].state == "online"
     assert ex.waiting_release(partner="om") is None  # the others were asked before online
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def two_nodes(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Exchange, Exchange]]:
+    """Two exchanges (two processes) on one store, each with its own connection: one SQLite
+    file, or one PostgreSQL schema."""
+    from ketenherstel.chain import load_chain
+    from ketenherstel.store.postgres import PostgresStore
+    from ketenherstel.store.sqlite import SqliteStore
+
+    def connect() -> Any:
+        if request.param == "sqlite":
+            return SqliteStore(tmp_path / "c.db")
+        return PostgresStore(
+            request.getfixturevalue("pg_dsn"), schema=request.getfixturevalue("pg_schema")
+        )
+
+    stores = [connect(), connect()]
+    stores[0].migrate()
+    a, b = (Exchange(store=s, chain=load_chain()) for s in stores)
+    a.register_partner(principal=LOCAL_OPERATOR, key="om")
+    yield a, b
+    for ex in (a, b):
+        ex.close()
+        ex.store.close()
+
+
+def test_two_requests_racing_for_the_same_messages_make_one_release(
+    two_nodes: tuple[Exchange, Exchange], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two operators (or two processes) asking at once for the release of the same messages
+    both found none waiting, and both stored one: two waiting releases, of which either
+    approval released everything and the other nothing. Decided in the store's transaction
+    (under a lock on PostgreSQL), one is stored and the other refused, naming it."""
+    a, b = two_nodes
+    a.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    a.submit(principal=partner("om"), events=[om_afdoening(a, "10-000097-25")])
+    a.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    # Both have checked the quarantine and found no release waiting before either writes.
+    entered = threading.Barrier(2, timeout=10)
+    for ex in (a, b):
+        ask = ex.store.request_release
+
+        def after_both_checked(*args: Any, _ask: Any = ask, **kw: Any) -> Any:
+            entered.wait()
+            return _ask(*args, **kw)
+
+        monkeypatch.setattr(ex.store, "request_release", after_both_checked)
+    made: list[Any] = []
+    refused: list[StateConflict] = []
+
+    def request(ex: Exchange, who: Principal) -> None:
+        try:
+            made.append(ex.request_release(principal=who, partner="om", reason="checked")[0])
+        except StateConflict as exc:
+            refused.append(exc)
+
+    threads = [
+        threading.Thread(target=request, args=(a, OP_A)),
+        threading.Thread(target=request, args=(b, OP_B)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(made) == 1, [(r.id, r.requested_by, r.up_to_pos) for r in made]
+    [release] = made
+    assert release.messages == 1
+    [no] = refused
+    assert f"release {release.id} of om, asked by {release.requested_by}" in no.detail
+    assert f"`quarantine approve {release.id}`" in no.detail
+    assert a.releases(partner="om") == b.releases(partner="om") == [release]
+    assert a.waiting_release(partner="om") == release
 
 
 def test_closing_a_route_says_why_on_the_route_and_in_the_audit_trail(rt: Runtime) -> None:

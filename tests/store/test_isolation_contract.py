@@ -4,7 +4,7 @@ priority, business keys, quarantine, emergency-route supersession and bundle imp
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -15,7 +15,9 @@ from ketenherstel.store.ports import (
     ChannelRecord,
     NewMessage,
     PartnerStateRecord,
+    QuarantineRelease,
     Refused,
+    ReleaseWaiting,
     Store,
 )
 from tests.store.test_contract import SRC, lease, msg
@@ -241,6 +243,44 @@ class IsolationContract:
         ]
         assert store.releases(partner="om", release_id=first.id) == []
         assert store.releases(partner=None, release_id=second.id + 99) == []
+
+    def test_a_request_the_waiting_release_already_asks_is_refused_naming_it(
+        self, store: Store
+    ) -> None:
+        """Decided in the transaction that would store the request, so that two requests at
+        once store one release (the race itself: tests/exchange/test_isolation.py)."""
+        store.set_partner_state(PartnerStateRecord("politie", "returning", "back", 1.0, "op"))
+        store.accept([AcceptRequest([msg("a")])], now=2.0)
+        assert store.waiting_release(partner="politie") is None
+
+        def ask(now: float, same_as: Callable[[QuarantineRelease], bool]) -> QuarantineRelease:
+            return store.request_release(
+                partner="politie", checks="{}", reason="r", now=now, actor="op-a", same_as=same_as
+            )
+
+        first = ask(3.0, lambda waiting: True)
+        assert store.waiting_release(partner="politie") == first
+        shown: list[QuarantineRelease] = []
+
+        def same(waiting: QuarantineRelease) -> bool:
+            shown.append(waiting)
+            return True
+
+        with pytest.raises(ReleaseWaiting, match=f"release {first.id} of politie") as no:
+            ask(4.0, same)
+        assert (no.value.release, shown) == (first, [first])
+        assert store.releases(partner="politie") == [first]
+        # One the waiting release does not already ask (a new finding) is stored, and waits.
+        second = ask(5.0, lambda waiting: False)
+        assert store.waiting_release(partner="politie") == second
+        # A message after it: no release covers everything; nor one asked before a new state.
+        store.accept([AcceptRequest([msg("b", key="z")])], now=6.0)
+        assert store.waiting_release(partner="politie") is None
+        third = ask(7.0, lambda waiting: True)
+        assert (third.messages, store.waiting_release(partner="politie")) == (2, third)
+        store.set_partner_state(PartnerStateRecord("politie", "isolated", "again", 8.0, "op"))
+        assert store.waiting_release(partner="politie") is None
+        assert store.waiting_release(partner="om") is None
 
     def test_an_emergency_route_message_is_superseded_by_the_returning_partners_own(
         self, store: Store

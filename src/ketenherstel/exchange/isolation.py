@@ -618,22 +618,17 @@ class IsolationMixin:
         self._require_operator(principal)
         _reason(reason)
         check = self.check_quarantine(partner=partner, expected=expected)
-        waiting = self.waiting_release(partner=partner)
-        if waiting is not None:
+
+        def same_as(waiting: QuarantineRelease) -> bool:
+            # A second request would cover the same messages with no finding the waiting one's
+            # requester did not see: the waiting one is what a second operator approves.
             seen, _ = stored_check(waiting.checks)
-            if all(f in seen for f in check.findings):
-                # A second request would cover the same messages with no finding the first
-                # one's requester did not see: the first one is what a second operator approves.
-                raise StateConflict(
-                    f"release {waiting.id} of {partner}, asked by {waiting.requested_by}, "
-                    f"covers what waits in its quarantine now ({_messages(check.messages)}) "
-                    "with the same check and waits for another operator's approval: approve "
-                    f"that one (`quarantine approve {waiting.id}` on the command line, POST "
-                    f"/v1/quarantine-releases/{waiting.id}/approval over the API) rather "
-                    "than asking again"
-                )
+            return all(f in seen for f in check.findings)
+
         returning = self._state_of(partner) == "returning"
         try:
+            # The store decides in the transaction that stores the request, so two requests
+            # at once (two operators, two processes) store one release, not two.
             release = self.store.request_release(
                 partner=partner,
                 checks=check.to_json(),
@@ -641,7 +636,18 @@ class IsolationMixin:
                 now=self.clock(),
                 actor=principal.name,
                 allow_empty=returning,
+                same_as=same_as,
             )
+        except ports.ReleaseWaiting as exc:
+            waiting = exc.release
+            raise StateConflict(
+                f"release {waiting.id} of {partner}, asked by {waiting.requested_by}, "
+                f"covers what waits in its quarantine now ({_messages(check.messages)}) "
+                "with the same check and waits for another operator's approval: approve "
+                f"that one (`quarantine approve {waiting.id}` on the command line, POST "
+                f"/v1/quarantine-releases/{waiting.id}/approval over the API) rather "
+                "than asking again"
+            ) from None
         except ports.NotFound as exc:
             raise StateConflict(str(exc)) from None
         self._audit(principal, "release-requested", partner, f"{release.messages} messages")
@@ -653,13 +659,7 @@ class IsolationMixin:
         earlier does not bring it online, decision 0018) and with no message arrived after
         it. A new request would cover the same messages. None when no such release waits."""
         self._known_partner(partner, "partner")
-        since = self.partner_states()[partner].changed_at
-        for release in reversed(self.store.releases(partner=partner)):
-            if release.approved_by is not None or release.requested_at < since:
-                continue
-            if not self.store.quarantined(partner=partner, limit=1, after=release.up_to_pos):
-                return release
-        return None
+        return self.store.waiting_release(partner=partner)
 
     def approve_release(self, *, principal: Principal, release_id: int) -> ReleaseApproval:
         """A second operator approves; only then do the messages flow (under the channel

@@ -7,7 +7,7 @@ it touches, in the same transaction, so a lease never scans held rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ketenherstel.store._sql_accept import AcceptSql
 from ketenherstel.store._sql_deliver import DeliverySql
@@ -23,6 +23,7 @@ from ketenherstel.store.ports import (
     PartnerStateRecord,
     QuarantineRelease,
     Refused,
+    ReleaseWaiting,
     RouteRecord,
     same_person,
 )
@@ -37,6 +38,7 @@ _RELEASE_COLS = (
     "id, partner, up_to_pos, messages, checks, reason, requested_by, requested_at, "
     "approved_by, approved_at"
 )
+_RELEASE_LOCK = 0x6B68_0007  # "kh" 7: asking for and approving quarantine releases
 
 
 class IsolationSql(AcceptSql, DeliverySql):
@@ -373,11 +375,23 @@ class IsolationSql(AcceptSql, DeliverySql):
         now: float,
         actor: str,
         allow_empty: bool = False,
+        same_as: Callable[[QuarantineRelease], bool] | None = None,
     ) -> QuarantineRelease:
         """Ask to release everything the partner has in quarantine now (up to its newest
         message); a second, different operator must approve it. With ``allow_empty`` a
-        partner with nothing in quarantine gets a release of nothing (decision 0018)."""
+        partner with nothing in quarantine gets a release of nothing (decision 0018).
+
+        ``same_as``: whether the release that waits (`waiting_release`) already asks what
+        this request would; if so the request is refused with ReleaseWaiting naming it. It is
+        decided in the transaction that stores the request, under a lock on PostgreSQL
+        (SQLite's BEGIN IMMEDIATE makes this the one writer), so two requests at once cannot
+        both find none waiting and both be stored."""
         with self._tx() as cur:
+            self._lock_releases(cur)
+            if same_as is not None:
+                waiting = self._waiting_release(cur, partner)
+                if waiting is not None and same_as(waiting):
+                    raise ReleaseWaiting(waiting)
             row = self._x(
                 cur,
                 "SELECT MAX(pos), COUNT(*) FROM messages WHERE sender = ? AND quarantined = 1",
@@ -399,8 +413,38 @@ class IsolationSql(AcceptSql, DeliverySql):
             )
         return record
 
+    def waiting_release(self, *, partner: str) -> QuarantineRelease | None:
+        """The release of ``partner`` that waits for a second operator and covers everything
+        in its quarantine now: asked for since the partner's current state began (one asked
+        earlier does not bring it online, decision 0018) and with no message in quarantine
+        after it; the newest such. None when none waits."""
+        with self._tx() as cur:
+            return self._waiting_release(cur, partner)
+
+    def _waiting_release(self, cur: Cursor, partner: str) -> QuarantineRelease | None:
+        state = self._x(
+            cur, "SELECT changed_at FROM partner_states WHERE partner = ?", (partner,)
+        ).fetchone()
+        since = 0.0 if state is None else float(state[0])
+        row = self._x(
+            cur,
+            f"SELECT {_RELEASE_COLS} FROM quarantine_releases r WHERE r.partner = ? "
+            "AND r.approved_by IS NULL AND r.requested_at >= ? AND NOT EXISTS (SELECT 1 "
+            "FROM messages m WHERE m.sender = ? AND m.quarantined = 1 AND m.pos > r.up_to_pos) "
+            "ORDER BY r.id DESC LIMIT 1",
+            (partner, since, partner),
+        ).fetchone()
+        return None if row is None else QuarantineRelease(*row)
+
+    def _lock_releases(self, cur: Cursor) -> None:
+        # Requests and approvals one at a time: a request sees every release stored or
+        # approved before it, so it neither misses one that waits nor names one approved.
+        if self.dialect == "postgres":
+            self._x(cur, "SELECT pg_advisory_xact_lock(?)", (_RELEASE_LOCK,))
+
     def approve_release(self, *, release_id: int, now: float, actor: str) -> QuarantineRelease:
         with self._tx() as cur:
+            self._lock_releases(cur)
             row = self._x(
                 cur,
                 f"SELECT {_RELEASE_COLS} FROM quarantine_releases WHERE id = ?{self.for_update}",

@@ -383,6 +383,7 @@ class StoreError(Exception):
      ├── NotFound        a referenced row does not exist
      ├── AlreadyExists   a unique key is taken
      ├── Refused         the change is not allowed in the current state
+     │    └── ReleaseWaiting  a release of the same messages already waits
      └── StoreUnavailable the backend cannot be reached
     """
 
@@ -397,6 +398,17 @@ class AlreadyExists(StoreError):
 
 class Refused(StoreError):
     pass
+
+
+class ReleaseWaiting(Refused):
+    """A quarantine release of the same messages already waits for approval: ``release``."""
+
+    def __init__(self, release: QuarantineRelease) -> None:
+        super().__init__(
+            f"release {release.id} of {release.partner}, asked by {release.requested_by}, "
+            "waits for another operator's approval"
+        )
+        self.release = release
 
 
 class StoreUnavailable(StoreError):
@@ -480,7 +492,10 @@ class Store(Protocol):
         now: float,
         actor: str,
         allow_empty: bool = False,
+        same_as: Callable[[QuarantineRelease], bool] | None = None,
     ) -> QuarantineRelease: ...
+
+    def waiting_release(self, *, partner: str) -> QuarantineRelease | None: ...
 
     def approve_release(self, *, release_id: int, now: float, actor: str) -> QuarantineRelease: ...
 
