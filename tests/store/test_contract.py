@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from ketenherstel.store.ports import (
     AcceptRequest,
+    AuditRecord,
     ChannelRecord,
     CredentialRecord,
     LeaseParams,
@@ -461,6 +463,16 @@ class StoreContract:
         assert not store.has_acked("om")  # handed out is not acknowledged
         store.ack(receiver="om", delivery_ids=[d.delivery_id], now=2.0, actor="om")
         assert store.has_acked("om") and not store.has_acked("justid")
+
+    def test_an_audit_record_copied_twice_under_one_key_is_kept_once(self, store: Store) -> None:
+        record = AuditRecord(5.0, "soc-1", "gateway-finding-decided", "F1 confirmed", "")
+        assert store.audit_once(record, key="k1")
+        assert not store.audit_once(record, key="k1")  # a copy made again adds nothing
+        assert not store.audit_once(replace(record, actor="someone else"), key="k1")
+        assert store.audit_once(record, key="k2")  # another key is another record
+        store.audit(record)  # records without a key never conflict
+        store.audit(record)
+        assert store.audit_log(limit=10) == [record] * 4
 
 
 class TestSqliteStore(StoreContract):

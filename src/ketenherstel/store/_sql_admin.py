@@ -137,6 +137,16 @@ class AdminSql(SqlBase):
                 (record.at, record.actor, record.action, record.object, record.detail),
             )
 
+    def audit_once(self, record: AuditRecord, *, key: str) -> bool:
+        with self._tx() as cur:
+            added = self._x(
+                cur,
+                "INSERT INTO audit (at, actor, action, object, detail, idempotency_key) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                (record.at, record.actor, record.action, record.object, record.detail, key),
+            ).rowcount
+        return bool(added == 1)
+
     def audit_actors(self) -> list[str]:
         """Everyone the audit trail names (to redact them from what is published)."""
         with self._tx() as cur:
