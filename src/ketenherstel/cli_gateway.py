@@ -48,7 +48,6 @@ from ketenherstel.gateway.register import (
     Register,
     finding_id,
     kept_name,
-    withdrawal_audited,
 )
 from ketenherstel.gateway.triage import checkable, triage_path
 from ketenherstel.gateway.verdict import (
@@ -151,6 +150,17 @@ def _register(path: Path) -> Register:
         return Register(path)
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
+
+
+def _store_register(rt: Runtime, path: Path | None) -> Register:
+    """``--register``, or the store's register, with what a command killed before it could
+    copy an audit record to the store's audit trail copied there first (decision 0019)."""
+    kept = _register(path or Path(rt.settings.gateway_register_location()))
+    try:
+        kept.copy_audits(rt.store)
+    except GatewayInputError as exc:
+        raise fail(str(exc)) from None
+    return kept
 
 
 def _resolved(files: list[Path]) -> list[Path]:
@@ -285,7 +295,7 @@ def scan_cmd(
     except GatewayInputError as exc:
         raise fail(str(exc)) from None
     with local_runtime(store) as rt:
-        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        kept = _store_register(rt, register)
         try:
             iocs = load_indicators(indicators or [])
             allowed = [*given, *kept.allowed_networks()]
@@ -567,7 +577,7 @@ def report_cmd(
             out_file = Path(rt.settings.gateway_report_location()) / "rapport.html"
         writable_folder(out_file.absolute().parent, f"--out {out_file}")
         try:
-            kept = _register(register or Path(rt.settings.gateway_register_location()))
+            kept = _store_register(rt, register)
             iocs = load_indicators(indicators or [])
             joined = load_logons(logons or [])
             allowed = [*(allow or []), *kept.allowed_networks()]
@@ -680,7 +690,7 @@ def triage_cmd(
     with local_runtime(store) as rt:
         try:
             iocs = load_indicators(indicators or []) if indicators else None
-            kept = _register(register or Path(rt.settings.gateway_register_location()))
+            kept = _store_register(rt, register)
             artefacts, findings = triage_path(collection.resolve(), iocs)
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
@@ -742,7 +752,7 @@ def follow_cmd(
     who = _who(actor, "a watch shows users and addresses; it needs the name of who starts it")
     _watch_times(seconds, interval)
     with local_runtime(store) as rt:
-        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        kept = _store_register(rt, register)
         try:
             target = SyslogTarget.parse(cef_to) if cef_to else None
             given = [str(allowed_network(n, "--allow ")) for n in allow or []]
@@ -832,7 +842,7 @@ def listen_cmd(
     opened = contextlib.ExitStack()
     rt = opened.enter_context(local_runtime(store))
     try:
-        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        kept = _store_register(rt, register)
         target = SyslogTarget.parse(cef_to) if cef_to else None
         udp_at = parse_address(udp) if udp else None
         tcp_at = parse_address(tcp) if tcp else None
@@ -917,7 +927,7 @@ def findings_cmd(
         raise fail(f"--status {status!r}: one of {', '.join(STATUSES)}")
     who = _who(actor, "a read of the findings needs the name of who reads them")
     with local_runtime(store) as rt:
-        kept = _register(register or Path(rt.settings.gateway_register_location()))
+        kept = _store_register(rt, register)
         _audit(rt, who, "gateway-findings-read", status or "*")
     table = Table(
         "id",
@@ -966,12 +976,13 @@ def decide_cmd(
     the reason stays in the register); a refused one changes nothing and records nothing."""
     who = _who(by, "a decision needs the name of who decides")
     with local_runtime(store) as rt:
-        kept = _register(register or Path(rt.settings.gateway_register_location()))
-        try:
-            reg = kept.decide(finding, status, by=who, reason=reason)
+        kept = _store_register(rt, register)
+        try:  # audited in the store as the decision is kept (decision 0019)
+            reg = kept.decide(
+                finding, status, by=who, reason=reason, trail=rt.store, at=rt.exchange.clock()
+            )
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
-        _audit(rt, who, "gateway-finding-decided", f"{reg.id} {status}")
     out.print(f"{reg.id} is now {reg.status}")
 
 
@@ -996,12 +1007,13 @@ def allow_cmd(
     and records nothing."""
     who = _who(by, "an allowlist entry needs the name of who allows it")
     with local_runtime(store) as rt:
-        kept = _register(register or Path(rt.settings.gateway_register_location()))
-        try:
-            entry = kept.allow(network, reason=reason, until=until, by=who)
+        kept = _store_register(rt, register)
+        try:  # audited in the store as the entry is kept (decision 0019)
+            entry = kept.allow(
+                network, reason=reason, until=until, by=who, trail=rt.store, at=rt.exchange.clock()
+            )
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
-        _audit(rt, who, "gateway-allow-added", entry.network, entry.audited())
     out.print(f"allowed {entry.network} until {entry.until} (entry {entry.id}): {entry.reason}")
 
 
@@ -1024,12 +1036,13 @@ def withdraw_cmd(
     nothing and records nothing."""
     who = _who(by, "withdrawing an allowlist entry needs the name of who does it")
     with local_runtime(store) as rt:
-        kept = _register(register or Path(rt.settings.gateway_register_location()))
-        try:
-            ended = kept.withdraw(network, reason=reason, by=who)
+        kept = _store_register(rt, register)
+        try:  # audited in the store as the withdrawal is kept (decision 0019)
+            ended = kept.withdraw(
+                network, reason=reason, by=who, trail=rt.store, at=rt.exchange.clock()
+            )
         except GatewayInputError as exc:
             raise fail(str(exc)) from None
-        _audit(rt, who, "gateway-allow-withdrawn", *withdrawal_audited(network, ended))
     ids = ", ".join(a.id for a in ended)
     out.print(f"withdrew {network} ({len(ended)} entr{'y' if len(ended) == 1 else 'ies'}: {ids})")
 

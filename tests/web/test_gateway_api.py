@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from ketenherstel.gateway.register import Register, finding_id
 from ketenherstel.gateway.watch import Evidence, Finding
+from ketenherstel.store.ports import AuditRecord
 from tests.web.conftest import Api
 
 URL = "/v1/gateway/findings"
@@ -279,3 +282,68 @@ def test_a_reason_with_a_control_character_is_a_400_and_changes_nothing(api: Api
         headers=api.h("operator"),
     )
     assert r.status_code == 200, r.text  # tabs and line breaks are text
+
+
+def _decided(api: Api) -> list[tuple[str, str]]:
+    return [
+        (a.actor, a.object)
+        for a in api.runtime.store.audit_log(limit=100)
+        if a.action == "gateway-finding-decided"
+    ]
+
+
+def test_a_decision_whose_audit_copy_failed_is_audited_once_by_the_next_request(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The register and the store's audit trail are two stores (decision 0019): when the copy
+    to the store fails (here it raises; a killed server is the same, see
+    tests/gateway/test_audit_crash.py) the decision is kept with its audit record, and the next
+    request on the register copies it, once; a retry of the decision is refused and adds
+    nothing."""
+    fid = seed(api)
+    store = api.runtime.store
+    real = store.audit_once
+
+    def down(record: AuditRecord, *, key: str) -> bool:
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(store, "audit_once", down)
+    with pytest.raises(RuntimeError, match="went away"):
+        api.client.post(
+            f"{URL}/{fid}/decisions", json={"status": "confirmed"}, headers=api.h("operator")
+        )
+    assert _decided(api) == []
+    monkeypatch.setattr(store, "audit_once", real)
+    r = api.client.post(
+        f"{URL}/{fid}/decisions", json={"status": "confirmed"}, headers=api.h("operator")
+    )
+    assert r.status_code == 409 and "cannot become confirmed" in r.json()["detail"]
+    assert _decided(api) == [("op", f"{fid} confirmed")]
+    listed = api.client.get(URL, headers=api.h("operator")).json()
+    assert [x["status"] for x in listed] == ["confirmed"]
+    assert _decided(api) == [("op", f"{fid} confirmed")]
+
+
+def test_the_audit_log_read_over_the_api_lacks_no_kept_gateway_change(api: Api) -> None:
+    """A change kept in the store's register whose copy a killed process did not make is in
+    the audit log the API shows, once."""
+    fid = seed(api)
+    kept = Register(Path(api.runtime.settings.gateway_register_location()))
+
+    class Killed(Exception):
+        pass
+
+    class Dying:
+        def store_id(self) -> str:
+            return api.runtime.store.store_id()
+
+        def audit_once(self, record: AuditRecord, *, key: str) -> bool:
+            raise Killed
+
+    with pytest.raises(Killed):
+        kept.decide(fid, "under-review", by="soc-1", reason="", trail=Dying(), at=1.0)
+    for _ in range(2):
+        log = api.client.get("/v1/audit-log", headers=api.h("operator")).json()
+        assert [
+            (a["actor"], a["object"]) for a in log if a["action"] == "gateway-finding-decided"
+        ] == [("soc-1", f"{fid} under-review")]

@@ -5,7 +5,15 @@ networks as data with a reason and an expiry date.
 One append-only JSON Lines file: each line is a finding, a decision or an allowlist entry, written
 and fsynced whole. Reading replays the lines; a torn last line (a crash mid-write) is ignored, so
 what was acknowledged is never lost and a decision is never applied twice (decisions name the
-finding and the status they move from).
+finding and the status they move from). A change is checked against the file as it is when it
+is written (under the file's lock, after reading what other processes appended), so two
+processes cannot both make the same move.
+
+A decision, an allowlist entry and a withdrawal made with an audit trail (a store's) carry their
+audit record in their own line, so the two are kept together or not at all; the record is then
+copied to the store's audit trail under its key (`AuditTrail.audit_once`) and marked copied
+(an ``audited`` line). A copy that a crash interrupted is made at the next `Register.copy_audits`
+on that store, once (decision 0019).
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ketenherstel.gateway.watch import Finding, GatewayInputError, allowed_network
+from ketenherstel.store.ports import AuditRecord
 from ketenherstel.text import text_problem
 
 __all__ = [
@@ -32,6 +42,7 @@ __all__ = [
     "MAX_REASON",
     "STATUSES",
     "AllowEntry",
+    "AuditTrail",
     "Register",
     "Registered",
     "finding_id",
@@ -55,6 +66,14 @@ _MOVES = {
     "false-positive": ("under-review",),
     "confirmed": ("under-review",),
 }
+
+
+class AuditTrail(Protocol):
+    """The audit trail a register's changes are recorded in: a store's (`store.ports.Store`)."""
+
+    def store_id(self) -> str: ...
+
+    def audit_once(self, record: AuditRecord, *, key: str) -> bool: ...
 
 
 def finding_id(f: Finding) -> str:
@@ -166,31 +185,48 @@ class Register:
         self._lock = threading.Lock()
         self.findings: dict[str, Registered] = {}
         self.allowlist: list[AllowEntry] = []
+        self._pending: dict[str, dict[str, Any]] = {}
+        """Audit records kept with their change and not yet marked copied, by key."""
+        self._offset = 0  # the bytes of whole lines read so far
+        self._lines = 0
         if there:
             self._replay()
 
     def _replay(self) -> None:
         try:
             with self.path.open("rb") as fh:
-                for line, raw in enumerate(fh, start=1):
-                    if not raw.endswith(b"\n"):
-                        break  # a torn last line: never acknowledged
-                    where = f"{self.path}: line {line}"
-                    try:
-                        rec = json.loads(raw)
-                    except json.JSONDecodeError:
-                        raise GatewayInputError(f"{where}: not JSON") from None
-                    try:
-                        self._apply(rec)
-                    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-                        raise GatewayInputError(
-                            f"{where}: not a register record ({type(exc).__name__}: {exc})"
-                        ) from None
+                self._read(fh)
         except OSError as exc:  # a directory, no permission
             raise GatewayInputError(f"register {self.path}: {exc.strerror or exc}") from None
 
+    def _read(self, fh: BinaryIO) -> None:
+        """Apply the lines after those read already (written since by this process or
+        another), up to a torn last line: one a writer has not finished (or never will)."""
+        end = fh.seek(0, os.SEEK_END)
+        if end < self._offset:  # replaced by a shorter file: read it again from the start
+            self.findings, self.allowlist, self._pending = {}, [], {}
+            self._offset = self._lines = 0
+        fh.seek(self._offset)
+        for raw in iter(fh.readline, b""):
+            if not raw.endswith(b"\n"):
+                break  # a torn last line: never acknowledged
+            self._lines += 1
+            where = f"{self.path}: line {self._lines}"
+            try:
+                rec = json.loads(raw)
+            except json.JSONDecodeError:
+                raise GatewayInputError(f"{where}: not JSON") from None
+            try:
+                self._apply(rec)
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                raise GatewayInputError(
+                    f"{where}: not a register record ({type(exc).__name__}: {exc})"
+                ) from None
+            self._offset += len(raw)
+
     def _apply(self, rec: dict[str, Any]) -> None:
         kind = rec.get("record")
+        applied = True
         if kind == "finding":
             fid = rec["id"]
             if not isinstance(fid, str) or not isinstance(rec["finding"], dict):
@@ -201,7 +237,8 @@ class Register:
             if rec["to"] not in STATUSES or rec["from"] not in STATUSES:
                 raise ValueError(f"a decision goes between {', '.join(STATUSES)}")
             reg = self.findings.get(rec["id"])
-            if reg is not None and reg.status == rec["from"]:
+            applied = reg is not None and reg.status == rec["from"]
+            if reg is not None and applied:
                 reg.status = rec["to"]
                 reg.history.append({k: rec[k] for k in ("from", "to", "by", "reason", "at")})
         elif kind == "allow":
@@ -223,13 +260,24 @@ class Register:
                 replace(a, withdrawn=note) if _same(a.network, network) and not a.withdrawn else a
                 for a in self.allowlist
             ]
+        elif kind == "audited":
+            for key in rec["keys"]:
+                self._pending.pop(str(key), None)
         else:
             raise ValueError(f"no record kind {kind!r}")
+        audit = rec.get("audit")
+        if audit is not None and applied:  # a change kept with its audit record
+            _audit_record(audit)  # whole, or the line is refused (KeyError, TypeError)
+            if not isinstance(audit["key"], str) or not isinstance(audit["store"], str):
+                raise TypeError("an audit record has a key and a store")
+            self._pending[audit["key"]] = audit
 
-    def _append(self, records: list[dict[str, Any]]) -> None:
-        if not records:
-            return
-        data = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
+    def _append(self, build: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Write the records ``build`` makes, in one write, fsynced. ``build`` runs under the
+        file's lock after what other processes appended since this register was read has been
+        applied, so its checks see the register as it is; it raises to refuse the change."""
+        if not self.path.exists():
+            build()  # a change refused makes no register (nor its folder) where there was none
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a+b") as fh:
@@ -237,6 +285,13 @@ class Register:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
                 try:
                     _cut_torn_tail(fh)
+                    self._read(fh)
+                    records = build()
+                    if not records:
+                        return records
+                    data = b"".join(
+                        json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records
+                    )
                     fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
@@ -248,51 +303,84 @@ class Register:
             ) from None
         for r in records:
             self._apply(r)
+        self._offset += len(data)
+        self._lines += len(records)
+        return records
 
     def add(self, findings: Iterable[Finding]) -> list[str]:
         """Register what is not registered yet; returns the new ids."""
-        with self._lock:
-            new: list[dict[str, Any]] = []
-            seen = set(self.findings)
-            for f in findings:
-                fid = finding_id(f)
-                if fid in seen:
-                    continue
-                seen.add(fid)
-                new.append({"record": "finding", "id": fid, "finding": f.to_json()})
-            self._append(new)
-            return [str(r["id"]) for r in new]
+        wanted = [(finding_id(f), f) for f in findings]
 
-    def decide(self, fid: str, status: str, *, by: str, reason: str) -> Registered:
+        def new() -> list[dict[str, Any]]:
+            seen = set(self.findings)
+            records = []
+            for fid, f in wanted:
+                if fid not in seen:
+                    seen.add(fid)
+                    records.append({"record": "finding", "id": fid, "finding": f.to_json()})
+            return records
+
+        if all(fid in self.findings for fid, _ in wanted):
+            return []  # nothing to write (and no register made for nothing)
+        with self._lock:
+            return [str(r["id"]) for r in self._append(new)]
+
+    def decide(
+        self,
+        fid: str,
+        status: str,
+        *,
+        by: str,
+        reason: str,
+        trail: AuditTrail | None = None,
+        at: float | None = None,
+    ) -> Registered:
         """Move a finding to ``status``; a false positive needs a reason, and who decides is
-        always named."""
+        always named. With a ``trail`` the decision is audited there (gateway-finding-decided:
+        who, the finding's id and its new status, at ``at``; the reason stays here)."""
         if status not in STATUSES[1:]:
             raise GatewayInputError(f"status {status!r}: one of {', '.join(STATUSES[1:])}")
         by = kept_name(by, needed="say who decides (--as)")
         needed = "a false positive needs a reason" if status == "false-positive" else ""
         reason = kept_reason(reason, needed=needed)
-        with self._lock:
+        audit = _Audit.of(trail, at)
+
+        def decision() -> list[dict[str, Any]]:
             reg = self.findings.get(fid)
             if reg is None:
                 raise GatewayInputError(f"no finding {fid!r} in the register")
             if status not in _MOVES[reg.status]:
                 raise GatewayInputError(f"finding {fid} is {reg.status}; it cannot become {status}")
-            self._append(
-                [
-                    {
-                        "record": "decision",
-                        "id": fid,
-                        "from": reg.status,
-                        "to": status,
-                        "by": by,
-                        "reason": reason,
-                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    }
-                ]
-            )
-            return reg
+            rec = {
+                "record": "decision",
+                "id": fid,
+                "from": reg.status,
+                "to": status,
+                "by": by,
+                "reason": reason,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            return [audit.kept(rec, by, "gateway-finding-decided", f"{fid} {status}")]
 
-    def allow(self, network: str, *, reason: str, until: str, by: str) -> AllowEntry:
+        with self._lock:
+            self._append(decision)
+            if audit.trail is not None:
+                self._copy(audit.trail, audit.store)
+            return self.findings[fid]
+
+    def allow(
+        self,
+        network: str,
+        *,
+        reason: str,
+        until: str,
+        by: str,
+        trail: AuditTrail | None = None,
+        at: float | None = None,
+    ) -> AllowEntry:
+        """Allow ``network`` until a date. With a ``trail`` the entry is audited there
+        (gateway-allow-added: who, the network, the entry's id, network and end date, at
+        ``at``; the reason stays here)."""
         network = str(allowed_network(network))  # kept as a network: 192.0.2.5/24 is 192.0.2.0/24
         try:
             end = date.fromisoformat(until)
@@ -309,53 +397,99 @@ class Register:
                 f"({(today + timedelta(days=MAX_ALLOW_DAYS)).isoformat()}); allow it again "
                 "when that date comes near"
             )
-        with self._lock:
+        audit = _Audit.of(trail, at)
+
+        def entry() -> list[dict[str, Any]]:
             for a in self.allowlist:
                 if _same(a.network, network) and a.active(today):
                     raise GatewayInputError(
                         f"{network} is already allowed until {a.until} (by {a.added_by}: "
                         f"{a.reason}); withdraw it first to change its date or reason"
                     )
-            self._append(
-                [
-                    {
-                        "record": "allow",
-                        "network": network,
-                        "reason": reason,
-                        "until": end.isoformat(),
-                        "by": by,
-                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    }
-                ]
+            rec = {
+                "record": "allow",
+                "network": network,
+                "reason": reason,
+                "until": end.isoformat(),
+                "by": by,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            kept = AllowEntry(
+                _allow_id(len(self.allowlist), rec), network, reason, rec["until"], by, rec["at"]
             )
-        return self.allowlist[-1]
+            return [audit.kept(rec, by, "gateway-allow-added", network, kept.audited())]
 
-    def withdraw(self, network: str, *, reason: str, by: str) -> list[AllowEntry]:
+        with self._lock:
+            self._append(entry)
+            if audit.trail is not None:
+                self._copy(audit.trail, audit.store)
+            return self.allowlist[-1]
+
+    def withdraw(
+        self,
+        network: str,
+        *,
+        reason: str,
+        by: str,
+        trail: AuditTrail | None = None,
+        at: float | None = None,
+    ) -> list[AllowEntry]:
         """End the allowlist's entries for ``network`` before their date; returns them (not
-        those withdrawn before)."""
+        those withdrawn before). With a ``trail`` the withdrawal is audited there
+        (gateway-allow-withdrawn: `withdrawal_audited`, at ``at``; the reason stays here)."""
         needed = "withdrawing an allowlist entry needs a reason and who does it"
         reason = kept_reason(reason, needed=needed)
         by = kept_name(by, needed=needed)
         given = network
         with contextlib.suppress(GatewayInputError):  # as it was kept (also as typed before)
             network = str(allowed_network(network))
-        with self._lock:
+        audit = _Audit.of(trail, at)
+        ended: set[str] = set()
+
+        def withdrawal() -> list[dict[str, Any]]:
             current = [a for a in self.allowlist if _same(a.network, network) and not a.withdrawn]
             if not current:
                 raise GatewayInputError(f"{given!r} is not on the allowlist")
-            self._append(
-                [
-                    {
-                        "record": "withdraw",
-                        "network": network,
-                        "reason": reason,
-                        "by": by,
-                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    }
-                ]
-            )
-            ended = {a.id for a in current}
+            ended.clear()  # as the check under the file's lock found them
+            ended.update(a.id for a in current)
+            rec = {
+                "record": "withdraw",
+                "network": network,
+                "reason": reason,
+                "by": by,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            obj, detail = withdrawal_audited(given, current)
+            return [audit.kept(rec, by, "gateway-allow-withdrawn", obj, detail)]
+
+        with self._lock:
+            self._append(withdrawal)
+            if audit.trail is not None:
+                self._copy(audit.trail, audit.store)
             return [a for a in self.allowlist if a.id in ended]
+
+    def copy_audits(self, trail: AuditTrail) -> int:
+        """Copy to ``trail`` the audit records kept here for its store and not yet marked
+        copied (a process killed between keeping a change and copying its record left them),
+        then mark them; returns how many. Each is copied under its key, so one copied before
+        a crash that kept its mark from being written is not recorded twice."""
+        with self._lock:
+            if not self._pending:  # as when the register was read: nothing to ask the store
+                return 0
+            return self._copy(trail, trail.store_id())
+
+    def _copy(self, trail: AuditTrail, store: str) -> int:
+        keys = [k for k, a in self._pending.items() if a["store"] == store]
+        for key in keys:
+            trail.audit_once(_audit_record(self._pending[key]), key=key)
+
+        def mark() -> list[dict[str, Any]]:
+            left = [k for k in keys if k in self._pending]  # another may have marked them
+            return [{"record": "audited", "keys": left}] if left else []
+
+        if keys:
+            self._append(mark)
+        return len(keys)
 
     def allowed_networks(self, today: date | None = None) -> list[str]:
         day = today or datetime.now(UTC).date()
@@ -390,3 +524,46 @@ def withdrawal_audited(network: str, ended: Sequence[AllowEntry]) -> tuple[str, 
     kept_as = {a.network for a in ended}
     obj = kept_as.pop() if len(kept_as) == 1 else network
     return obj, "; ".join(a.audited() for a in ended)
+
+
+def _audit_record(audit: dict[str, Any]) -> AuditRecord:
+    """The store's audit record of one kept in a register line."""
+    return AuditRecord(
+        float(audit["at"]),
+        str(audit["actor"]),
+        str(audit["action"]),
+        str(audit["object"]),
+        str(audit["detail"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Audit:
+    """Where and when one change is audited: a store's trail (and its identity, so a register
+    used with several stores copies each record to the store it was made on), or nowhere."""
+
+    trail: AuditTrail | None
+    store: str
+    at: float
+
+    @classmethod
+    def of(cls, trail: AuditTrail | None, at: float | None) -> _Audit:
+        when = time.time() if at is None else at
+        return cls(trail, "" if trail is None else trail.store_id(), when)
+
+    def kept(
+        self, rec: dict[str, Any], actor: str, action: str, obj: str, detail: str = ""
+    ) -> dict[str, Any]:
+        """``rec`` with its audit record in it (under a new key), when there is a trail."""
+        if self.trail is None:
+            return rec
+        audit = {
+            "key": "G" + uuid.uuid4().hex,
+            "store": self.store,
+            "at": self.at,
+            "actor": actor,
+            "action": action,
+            "object": obj,
+            "detail": detail,
+        }
+        return {**rec, "audit": audit}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.errors import NotFound
+from ketenherstel.gateway.register import Register
+from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import PartnerRecord
 from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
@@ -302,12 +306,23 @@ async def create_purge(
     return s.PurgeRead(messages=result.messages, dry_run=result.dry_run)
 
 
+def _gateway_audits_copied(request: Request) -> None:
+    """Copy to the store's audit trail what the store's gateway register keeps and a process
+    killed before it could copy (decision 0019), so the trail read next lacks none of it. A
+    register that cannot be read or written is left to the gateway's own routes to report."""
+    rt = request.app.state.runtime
+    with contextlib.suppress(GatewayInputError):
+        Register(FsPath(rt.settings.gateway_register_location())).copy_audits(rt.store)
+
+
 @router.get("/audit-log", summary="Recent audit records", operation_id="listAuditRecords")
 async def audit_log(
+    request: Request,
     exchange: ExchangeDep,
     _: OperatorDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[s.AuditRead]:
+    await run_in_threadpool(_gateway_audits_copied, request)
     records = await run_in_threadpool(exchange.store.audit_log, limit=limit)
     return [
         s.AuditRead(at=s.ts(a.at), actor=a.actor, action=a.action, object=a.object, detail=a.detail)

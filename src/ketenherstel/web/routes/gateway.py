@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
-from ketenherstel.gateway.register import AllowEntry, Register, kept_reason, withdrawal_audited
+from ketenherstel.gateway.register import AllowEntry, Register, kept_reason
 from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import AuditRecord
@@ -37,11 +37,15 @@ NO_REPORT = (
 
 
 def _register(request: Request) -> Register:
-    settings = request.app.state.runtime.settings
+    """The store's register, with what a process killed before it could copy an audit record
+    to the store's audit trail copied there first (decision 0019)."""
+    rt = request.app.state.runtime
     try:
-        return Register(FsPath(settings.gateway_register_location()))
+        kept = Register(FsPath(rt.settings.gateway_register_location()))
+        kept.copy_audits(rt.store)
     except GatewayInputError as exc:
         raise StateConflict(str(exc)) from None
+    return kept
 
 
 def _audit(request: Request, who: str, action: str, obj: str, detail: str = "") -> None:
@@ -109,13 +113,19 @@ async def decide(
         kept_reason(body.reason, needed=needed)
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
-    try:
+    rt = request.app.state.runtime
+    try:  # audited in the store as `gateway decide` audits it, as it is kept (decision 0019)
         reg = await run_in_threadpool(
-            kept.decide, finding_id, body.status, by=principal.name, reason=body.reason
+            kept.decide,
+            finding_id,
+            body.status,
+            by=principal.name,
+            reason=body.reason,
+            trail=rt.store,
+            at=rt.exchange.clock(),
         )
     except GatewayInputError as exc:
         raise StateConflict(str(exc)) from None
-    _audit(request, principal.name, "gateway-finding-decided", f"{finding_id} {body.status}")
     return s.FindingRead.model_validate(reg.to_json())
 
 
@@ -160,15 +170,22 @@ async def allowlist(request: Request, _: OperatorDep) -> list[s.AllowRead]:
 )
 async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.AllowRead:
     kept = await run_in_threadpool(_register, request)
+    rt = request.app.state.runtime
+    # An allowed network clears hijacks into it: who allowed it is in the audit trail, as
+    # `gateway allow` records it (the reason, which may name someone, stays in the register),
+    # kept with the entry (decision 0019).
     try:
         a = await run_in_threadpool(
-            kept.allow, body.network, reason=body.reason, until=body.until, by=principal.name
+            kept.allow,
+            body.network,
+            reason=body.reason,
+            until=body.until,
+            by=principal.name,
+            trail=rt.store,
+            at=rt.exchange.clock(),
         )
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
-    # An allowed network clears hijacks into it: who allowed it is in the audit trail, as
-    # `gateway allow` records it (the reason, which may name someone, stays in the register).
-    _audit(request, principal.name, "gateway-allow-added", a.network, a.audited())
     return _allow_read(a, datetime.now(UTC).date())
 
 
@@ -188,15 +205,18 @@ async def withdraw_allowed(
     """As `gateway withdraw`: the entries it ends, with who withdrew them and why; from then on
     a session moving into the network is a hijack again."""
     kept = await run_in_threadpool(_register, request)
-    try:
+    rt = request.app.state.runtime
+    try:  # audited as `gateway withdraw` audits it, as it is kept (decision 0019)
         ended = await run_in_threadpool(
-            kept.withdraw, body.network, reason=body.reason, by=principal.name
+            kept.withdraw,
+            body.network,
+            reason=body.reason,
+            by=principal.name,
+            trail=rt.store,
+            at=rt.exchange.clock(),
         )
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
-    _audit(
-        request, principal.name, "gateway-allow-withdrawn", *withdrawal_audited(body.network, ended)
-    )
     today = datetime.now(UTC).date()
     return [_allow_read(a, today) for a in ended]
 
