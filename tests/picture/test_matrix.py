@@ -6,7 +6,7 @@ from ketenherstel.chain import Chain
 from ketenherstel.picture.db import HandStatus
 from ketenherstel.picture.matrix import HAND_CHANNELS, build_matrix, timeline
 from ketenherstel.picture.series import compute
-from ketenherstel.store.ports import PartnerStateRecord, RouteRecord
+from ketenherstel.store.ports import ChannelRecord, PartnerStateRecord, RouteRecord
 from tests.picture.test_series import AFDOENING, Rows, at
 
 
@@ -86,4 +86,28 @@ def test_an_emergency_route_on_the_timeline_says_why_it_opened_and_why_it_closed
         (at(4), "dicht", "OM terug"),
         (at(5), "open", "eerder"),
         (at(6), "dicht", ""),
+    ]
+
+
+def test_a_go_live_wave_on_the_timeline_has_a_dutch_label_unless_the_operator_named_it(
+    chain: Chain,
+) -> None:
+    def change(step: str, when: float) -> ChannelRecord:
+        reason = f"go-live plan om-2025, step {step}"
+        return ChannelRecord("om", "*", "*", "open", None, reason, when, "operator-a")
+
+    changes = [
+        change("isolation", at(1)),
+        change("wave-1", at(2)),
+        change("wave-2", at(3)),
+        change("wave-2", at(3, 12)),
+        change("restored", at(4)),
+        change("fase A", at(5)),
+    ]
+    drawn = [e for e in timeline(chain, [], changes, [], [], []) if e.kind == "wave"]
+    assert [(e.at, e.label) for e in drawn] == [
+        (at(2), "golf 1"),
+        (at(3), "golf 2"),
+        (at(4), "hersteld"),
+        (at(5), "golf fase A"),
     ]

@@ -41,6 +41,10 @@ STATES = {
 HAND_CHANNELS = {"email": "E-mail", "telefoon": "Telefoon"}
 _DRAINING_HOURS = 24.0
 _WAVE = re.compile(r"go-live plan (?P<plan>[^,]+), step (?P<step>[^:]+)")
+# The names the built-in plans give their steps (golive/plans/*.yaml): `wave-<n>` and the last,
+# `restored`. An operator's plan names its waves as it likes; those names are shown as written.
+_NUMBERED_WAVE = re.compile(r"wave-(?P<n>[0-9]+)")
+_NAMED_STEPS = {"restored": "hersteld"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,7 @@ def timeline(
         if m is None or m["step"] == "isolation":
             continue
         waves[m["step"]] = min(waves.get(m["step"], c.changed_at), c.changed_at)
-    out.extend(Event(at, "wave", f"golf {step}") for step, at in waves.items())
+    out.extend(Event(at, "wave", _wave_label(step)) for step, at in waves.items())
     for r in routes:
         label = f"spoedroute {short.get(r.sender, r.sender)} → {names.get(r.receiver, r.receiver)}"
         out.append(Event(r.opened_at, "route", f"{label} open", r.reason))
@@ -108,6 +112,17 @@ def timeline(
         )
     out.sort(key=lambda e: (e.at, e.kind, e.label))
     return out
+
+
+def _wave_label(step: str) -> str:
+    """A go-live step in Dutch: ``wave-2`` is ``golf 2``, ``restored`` is ``hersteld``; a name
+    of the operator's own (``fase A``) is kept as written, as ``golf fase A``."""
+    if step in _NAMED_STEPS:
+        return _NAMED_STEPS[step]
+    numbered = _NUMBERED_WAVE.fullmatch(step)
+    if numbered is not None:
+        return f"golf {int(numbered['n'])}"
+    return f"golf {step}"
 
 
 @dataclass(frozen=True, slots=True)
