@@ -167,6 +167,44 @@ def test_a_constant_sender_or_receiver_is_a_partner_of_the_chain(
     assert (totals["matched"], totals["missingAtTo"]) == (2, 0)
 
 
+def test_a_mapped_sender_or_receiver_is_a_partner_of_the_chain_as_a_constant_is(
+    tmp_path: Path, store: str
+) -> None:
+    """A value in another case (or with spaces around it) is that partner, written as the chain
+    spells it; an unknown one is refused naming file, column, row and value: it would class its
+    records missing and ask a sender that does not exist for them again."""
+    cols = ["id", "type", "Afzender"]
+    sent = write(
+        tmp_path / "s.csv",
+        [row("m1", type=KIND, Afzender="OM"), row("m2", type=KIND, Afzender=" Om ")],
+        cols,
+    )
+    acc = write(tmp_path / "a.csv", [row("m1", type=KIND), row("m2", type=KIND)])
+    base = ("reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", store)
+    code, out, err = run(*base, "--map", "sent.sender=Afzender", "--json")
+    assert code == 0, err
+    totals = json.loads(out)["pairs"][0]["totals"]
+    assert (totals["matched"], totals["missingAtTo"]) == (2, 0)
+    [rid] = ids(store)
+    code, out, err = run("reconcile", "requests", rid, "--store", store)
+    assert code == 0 and "0 to request" in out, err
+    for column in ("sender", "receiver"):
+        bad = write(
+            tmp_path / f"bad-{column}.csv",
+            [row("m1", type=KIND, Partner="om"), row("m2", type=KIND, Partner="bogus")],
+            ["id", "type", "Partner"],
+        )
+        code, out, err = run(
+            "reconcile", "run", f"sent={bad}", f"accepted={acc}", "--store", store,
+            "--map", f"sent.{column}=Partner",
+        )  # fmt: skip
+        assert code == 2, out
+        assert f"file {bad}, column 'Partner', row 2: unknown partner 'bogus'" in err, err
+        assert f"(the ledger's {column!r})" in err and "the chain's partners are" in err
+        assert "Traceback" not in err + out
+    assert ids(store) == [rid]
+
+
 def test_an_out_that_cannot_be_the_reports_folder_is_refused_before_anything_is_read(
     tmp_path: Path, store: str
 ) -> None:

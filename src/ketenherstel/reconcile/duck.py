@@ -59,6 +59,17 @@ _FORMULA_GUARD = (
 )
 
 
+# The canonical columns that hold a partner's key.
+_PARTNER_COLUMNS = ("sender", "receiver")
+
+
+def _fold(value: str) -> str:
+    """SQL for a partner key as written in a ledger (``value``, text) compared case-blind:
+    without the white space around it, in lower case, as the chain's keys are written
+    (``[a-z][a-z0-9-]*``, see ``chain.loader``)."""
+    return rf"lower(regexp_replace({value}, '^\s+|\s+$', '', 'g'))"
+
+
 def _refuse_csv_shape(path: Path, shown: str) -> None:
     """Name the row (or line) that kept DuckDB from reading a CSV as a table, if one does."""
     problem = csv_shape_problem(path)
@@ -96,9 +107,20 @@ class Engine:
 
     # -- loading ------------------------------------------------------------------------
 
-    def load(self, spec: LedgerSpec, path: Path, fmt: str) -> Loaded:
+    def load(
+        self,
+        spec: LedgerSpec,
+        path: Path,
+        fmt: str,
+        *,
+        partners: Collection[str] | None = None,
+    ) -> Loaded:
         """Read one ledger and check it: mapped columns exist, values have their types, the
-        required columns are there. Raises ReconcileInputError naming file, column and row."""
+        required columns are there. Raises ReconcileInputError naming file, column and row.
+
+        ``partners``: the chain's partner keys. Given, a mapped sender or receiver must hold one
+        of them in each row, in any case, as a constant must (``check_partner_constants``); the
+        ledger holds it as the chain spells it."""
         self._n += 1
         raw, view = f"r{self._n}", f"l{self._n}"
         shown = str(spec.path) if spec.path is not None else f"{spec.name} (live)"
@@ -187,11 +209,14 @@ class Engine:
                 column="id",
             )
         self._check_types(raw, rowcol, mapping, types, shown)
+        keyed = {}
+        if partners is not None:
+            keyed = self._check_partners(raw, rowcol, mapping, types, partners, shown)
         for canonical, value in spec.constants.items():
             self._check_constant(canonical, value, shown)
         select = [f"{rowcol} AS _row"]
         for canonical, column in mapping.items():
-            value = _value(column, types[column])
+            value = keyed.get(canonical) or _value(column, types[column])
             select.append(f"CAST({value} AS {CANONICAL[canonical]}) AS {canonical}")
         for canonical, value in spec.constants.items():
             select.append(f"CAST({lit(value)} AS {CANONICAL[canonical]}) AS {canonical}")
@@ -266,6 +291,43 @@ class Engine:
                     column=column,
                     row=int(bad[0]),
                 )
+
+    def _check_partners(
+        self,
+        raw: str,
+        rowcol: str,
+        mapping: Mapping[str, str],
+        types: Mapping[str, str],
+        partners: Collection[str],
+        shown: str,
+    ) -> dict[str, str]:
+        """Refuse a mapped sender or receiver whose value is no partner of the chain: every
+        record of it would be classed missing and asked again of a sender that does not exist.
+        Returns, per such column, the SQL of its value as the chain spells the key: a key in
+        another case or with spaces around it (``OM``, `` om``) is that partner."""
+        keys = sorted(partners)
+        out = {}
+        for canonical in _PARTNER_COLUMNS:
+            column = mapping.get(canonical)
+            if column is None:
+                continue
+            value = f"CAST({_value(column, types[column])} AS VARCHAR)"
+            folded = _fold(value)
+            bad = self.con.execute(
+                f"SELECT {rowcol}, {value} FROM {raw} WHERE {quote(column)} IS NOT NULL "
+                f"AND NOT list_contains($keys, {folded}) ORDER BY {rowcol} LIMIT 1",
+                {"keys": keys},
+            ).fetchone()
+            if bad is not None:
+                raise ReconcileInputError(
+                    f"unknown partner {bad[1]!r} (the ledger's {canonical!r}); "
+                    f"the chain's partners are {', '.join(keys) or 'none'}",
+                    file=shown,
+                    column=column,
+                    row=int(bad[0]),
+                )
+            out[canonical] = folded
+        return out
 
     def check_known_types(self, ledger: Loaded, types: Collection[str]) -> None:
         """Refuse a ledger with a row whose message type the chain does not know: it would be

@@ -250,7 +250,8 @@ def reconcile(
     sender).
 
     ``partners``: the chain's partner keys. Given, a constant sender or receiver of a file
-    ledger must be one of them (:func:`check_partner_constants`)."""
+    ledger must be one of them (:func:`check_partner_constants`), and so must a mapped one in
+    each row; either is taken in any case and written as the chain spells it."""
     step: Step = progress or (lambda _what, _done, _total: None)
     if len(hops) < 2:
         raise ReconcileInputError("give at least two hops to compare, in chain order")
@@ -293,7 +294,7 @@ def reconcile(
                 loaded.append(engine.load(spec, path, "parquet"))
             else:
                 assert hop.path is not None and hop.format is not None
-                loaded.append(engine.load(hop, hop.path, hop.format))
+                loaded.append(engine.load(hop, hop.path, hop.format, partners=partners))
                 if types is not None:
                     engine.check_known_types(loaded[-1], types)
         pairs: list[PairFigures] = []
