@@ -14,7 +14,7 @@ from ketenherstel.reconcile import (
     parse_slas,
     reconcile,
 )
-from tests.reconcile.helpers import row, run, write
+from tests.reconcile.helpers import row, run, totals, write
 
 
 def no_report(tmp_path: Path) -> None:
@@ -187,6 +187,44 @@ def test_a_json_lines_ledger_that_cannot_be_read_names_the_line(
         run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=["sent.sender=:om"])
     assert f"file {sent}: cannot be read as jsonl: line {bad} is not " in str(caught.value)
     no_report(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("lines", "bad"),
+    [
+        ([*GOOD[:2], "[1, 2]", *GOOD[3:]], 3),
+        ([*GOOD[:5], "3"], 6),
+        ([GOOD[0], "", '"m2"', *GOOD[2:]], 3),
+        (["[1, 2]", "[3]"], 1),
+        (["3", "4"], 1),
+    ],
+)
+def test_a_json_lines_ledger_line_that_is_no_object_is_refused_naming_the_line(
+    tmp_path: Path, lines: list[str], bad: int
+) -> None:
+    """DuckDB reads such a file without complaint, as one column named ``json``: the run then
+    failed later, for want of a 'type' column or a mapped one, naming neither file line."""
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    sent = tmp_path / "l.jsonl"
+    sent.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=["sent.id=id"])
+    assert str(caught.value) == (
+        f"file {sent}: cannot be read as jsonl: line {bad} is not a JSON object "
+        "(one record per line: {...})"
+    )
+    no_report(tmp_path)
+
+
+def test_a_json_lines_ledger_with_a_field_named_json_is_read(tmp_path: Path) -> None:
+    """The one column DuckDB makes of lines that are no objects is named ``json``; a ledger's
+    own field of that name is no such case."""
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    sent = tmp_path / "l.jsonl"
+    sent.write_text(json.dumps({"json": "m1"}) + "\n", encoding="utf-8")
+    maps = ["sent.id=json", "sent.type=:t.a", "sent.source=:om"]
+    report = run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=maps)
+    assert totals(report)["matched"] == 1
 
 
 def test_hops_that_cannot_be_matched(tmp_path: Path) -> None:

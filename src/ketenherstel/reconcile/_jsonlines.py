@@ -1,9 +1,10 @@
 """Which line of a JSON Lines ledger keeps DuckDB from reading it (decision 0011).
 
 DuckDB's message names a line, but not the file's: it counts one past the bad line, and
-leaves blank lines out of its count. Only when DuckDB could not read the file is it read
-again here, once, as a stream, to name the first line (counted as an editor counts them)
-that is not one JSON object.
+leaves blank lines out of its count. A line that is JSON but no object (``[1, 2]``, ``3``)
+among the lines DuckDB samples gets no message at all: the file is read as one column
+``json`` of whole lines. Only in these two cases is the file read again here, once, as a
+stream, to name the first line (counted as an editor counts them) that is not one JSON object.
 """
 
 from __future__ import annotations

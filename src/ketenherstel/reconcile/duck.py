@@ -172,6 +172,13 @@ class Engine:
         types = {str(r[0]): str(r[1]).upper() for r in described if str(r[0]) != rowcol}
         if fmt == "csv" and looks_unsplit(list(types)):
             _refuse_csv_shape(path, shown)
+        if fmt == "jsonl" and list(types) == ["json"]:
+            # A line that is no object ([1, 2], 3) among those DuckDB samples makes it read
+            # the file as one column `json` of whole lines, without complaint (further down,
+            # such a line is an error, named above). A ledger's own field `json` is no problem.
+            problem = jsonl_line_problem(path)
+            if problem is not None:
+                raise ReconcileInputError(f"cannot be read as jsonl: {problem}", file=shown)
         # A file's columns named like canonical ones map themselves; a live ledger's export
         # names exactly the columns it has.
         mapping = {c: c for c in CANONICAL if c in types} if not spec.live else {}
