@@ -186,6 +186,69 @@ def test_the_operator_named_is_who_in_the_audit_log_and_a_tokens_maker(store: st
     assert all(actor != "local-cli" for actor, _ in mine[-4:])
 
 
+# The reads at the command line that the audit log records, with what each records.
+_READS: list[tuple[list[str], str]] = [
+    (["token", "list"], "credentials-read"),
+    (["quarantine", "list"], "quarantine-read"),
+    (["manual", "list"], "manual-read"),
+    (["manual", "show", "1"], "manual-read"),
+    (["manual", "unmatched"], "manual-read"),
+]
+
+
+@pytest.mark.parametrize(("command", "action"), _READS)
+def test_a_read_is_audited_as_the_operator_named_or_else_the_os_login(
+    store: str, monkeypatch: pytest.MonkeyPatch, command: list[str], action: str
+) -> None:
+    """Who read personal data at the command line: the person --as names, as a change names
+    them; without --as, the machine's login (the command line's own name, with it), so the
+    audit log no longer says only `local-cli`. A bad --as reads nothing."""
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "jdevries")
+    code, _, err = run(
+        "manual", "add", "--partner", "om", "--case", "13-100001-25",
+        "--type", "uitspraak-geregistreerd", "--when", "21-07-2025", "--role", "griffie",
+        "--field", "judgmentDate=18-07-2025", "--as", "ann", "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    for who, actor in [((), "local-cli:jdevries"), (("--as", "Bram Bakker"), "Bram Bakker")]:
+        before = _audit(store)
+        code, _, err = run(*command, *who, "--store", store)
+        assert code == 0, err
+        assert [(a, act) for a, act, _ in _audit(store)[len(before) :]] == [(actor, action)]
+    before = _audit(store)
+    for bad, why in [(" ", "--as names you"), ("local-cli", "own name"), ("Local-CLI:x", "own")]:
+        code, out, err = run(*command, "--as", bad, "--store", store)
+        assert code == 2 and why in err and out == "", (bad, err)
+    assert _audit(store) == before
+
+
+def test_the_login_of_a_read_without_as_is_a_name_a_briefing_scrubs(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit trail's actors are names the publication version leaves out; the command
+    line's own name is none, the login behind it is."""
+    import getpass
+
+    from ketenherstel.briefings import names_of
+    from ketenherstel.picture.db import open_picture_db
+    from ketenherstel.picture.service import Picture
+    from ketenherstel.store.manual_ports import manual_store
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "jdevries")
+    assert run("quarantine", "list", "--store", store)[0] == 0
+    rt = bootstrap(Settings(store_url=store))
+    db = open_picture_db(str(tmp_path / "picture.db"))
+    try:
+        picture = Picture(rt.store, manual_store(rt.store), rt.chain, db, rt.exchange.clock)
+        names = names_of(rt, picture)
+    finally:
+        db.close()
+        rt.close()
+    assert "jdevries" in names and not any(n.startswith("local-cli") for n in names)
+
+
 def test_init_names_the_first_operator_as_who_set_the_store_up(tmp_path: Path) -> None:
     path = f"sqlite:///{tmp_path}/first.db"
     code, out, err = run("init", "--operator", "Anna de Vries", "--store", path)

@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from ketenherstel.bootstrap import Runtime
-from ketenherstel.exchange.auth import Principal
+from ketenherstel.exchange.auth import LOCAL_READER_PREFIX, Principal
 from ketenherstel.gateway.register import Register
 from ketenherstel.picture import briefing
 from ketenherstel.picture.charts import format_date, format_number
@@ -45,11 +45,12 @@ def gateway_dir(rt: Runtime) -> Path:
 
 def names_of(rt: Runtime, picture: Picture) -> set[str]:
     """Every person's name the system holds outside the chain messages: the people the picture
-    knows (credentials, its registers) and the audit trail's actors. Partner keys are not
-    names."""
+    knows (credentials, its registers) and the audit trail's actors, the machine's login of a
+    read at the command line without --as (``local-cli:LOGIN``) as that login. Partner keys
+    and the command line's own name are not names."""
     partners = {p.key for p in rt.chain.partners}
-    actors = {a for a in rt.store.audit_actors() if a and a not in partners and a != "local-cli"}
-    return picture.people() | actors
+    actors = {a.removeprefix(LOCAL_READER_PREFIX) for a in rt.store.audit_actors()}
+    return picture.people() | {a for a in actors if a and a not in partners and a != "local-cli"}
 
 
 class BriefingService:

@@ -24,9 +24,11 @@ from rich.table import Table
 from ketenherstel import __version__
 from ketenherstel.cli_common import (
     AsOpt,
+    ReaderOpt,
     fail,
     out_of_range,
     readable_input,
+    reader,
     require_store,
     writable_output,
 )
@@ -38,7 +40,6 @@ from ketenherstel.cli_picture import briefing_app, picture_app
 from ketenherstel.cli_reconcile import reconcile_app
 from ketenherstel.cli_recovery import scenario_app
 from ketenherstel.cli_registry import registry_app
-from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.exchange.isolation import rate_problem
 from ketenherstel.golive.cli import app as plan_app
@@ -348,11 +349,12 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(store: StoreOpt = None) -> None:
-    """List credentials (never the tokens themselves)."""
+def token_list(who: ReaderOpt = None, store: StoreOpt = None) -> None:
+    """List credentials (never the tokens themselves); the read is audited."""
+    principal = reader(who)
     with runtime(store) as rt:
         table = Table("id", "holder", "role", "label", "made by", "revoked")
-        for c in rt.exchange.credentials(principal=LOCAL_OPERATOR):
+        for c in rt.exchange.credentials(principal=principal):
             table.add_row(
                 c.id,
                 repr(c.principal) if not c.principal.isprintable() else c.principal,

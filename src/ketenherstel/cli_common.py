@@ -1,11 +1,14 @@
-"""What the CLI's command groups share: the one-line error and its exit code, and the operator
-a state-changing command names with ``--as``."""
+"""What the CLI's command groups share: the one-line error and its exit code, the operator a
+state-changing command names with ``--as``, and who reads (``--as``, else the machine's
+login)."""
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,12 +24,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsOpt",
+    "ReaderOpt",
     "err",
     "fail",
     "local_runtime",
     "operator",
     "out_of_range",
     "readable_input",
+    "reader",
     "require_store",
     "writable_folder",
     "writable_output",
@@ -62,6 +67,40 @@ def operator(name: str, *, blank: str = "--as names you, the operator") -> Princ
         return local_operator(name)
     except ExchangeError as exc:
         raise fail(f"--as: {exc.detail}") from None
+
+
+ReaderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Your name, kept in the audit log as who read (default: local-cli:LOGIN, the "
+        "machine's login that runs the command)",
+    ),
+]
+
+
+def reader(name: str | None) -> Principal:
+    """Who reads personal data at the command line, as the audit log records it: the operator
+    ``--as`` names (checked as for a change; a bad name is exit code 2, before anything is
+    read), else ``local-cli:LOGIN`` with the machine's login (`_login`)."""
+    from ketenherstel.exchange.auth import local_reader
+
+    if name is not None:
+        return operator(name)
+    return local_reader(_login())
+
+
+def _login() -> str:
+    """The machine's login that runs the command (``getpass.getuser``: LOGNAME, USER, …, else
+    the password database), or ``uid-N`` when there is none or it is no short printable name."""
+    try:
+        name = getpass.getuser().strip()
+    except (OSError, KeyError):  # no login variable and no password entry for the uid
+        name = ""
+    bad = any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name)
+    if not name or len(name) > 64 or bad:
+        return f"uid-{os.getuid()}"
+    return name
 
 
 def require_store(store: str | None, *, create: bool = False) -> None:

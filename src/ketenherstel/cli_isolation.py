@@ -3,6 +3,8 @@
 Local commands: they open the store named by --store or KETENHERSTEL_STORE directly, as the
 operator on this machine. Every command that changes something names that operator with --as,
 kept as who on the record, in the history and the trail; a quarantine release takes two.
+`quarantine list` may name its reader with --as too; without it, the audit log records the
+machine's login (``local-cli:LOGIN``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ketenherstel.cli_common import AsOpt, out_of_range, require_store
+from ketenherstel.cli_common import AsOpt, ReaderOpt, out_of_range, reader, require_store
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import operator as _operator
-from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.exchange.isolation import MAX_EXPECTED, QuarantineCheck, stored_check
 from ketenherstel.exchange.service import Exchange
@@ -249,11 +250,13 @@ def route_list(store: StoreOpt = None) -> None:
 def quarantine_list(
     partner: Annotated[str | None, typer.Option("--partner", help="Only this sender")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 100,
+    who: ReaderOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Counts per sender and the waiting messages (never their data)."""
+    """Counts per sender and the waiting messages (never their data); the read is audited."""
+    principal = reader(who)
     with _exchange(store) as ex:
-        messages = ex.quarantined(principal=LOCAL_OPERATOR, partner=partner, limit=limit)
+        messages = ex.quarantined(principal=principal, partner=partner, limit=limit)
         counts = Table("sender", "waiting", "released", title="quarantine")
         for sender, (waiting, released) in sorted(ex.quarantine_counts().items()):
             if partner is None or sender == partner:

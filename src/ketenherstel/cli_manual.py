@@ -1,7 +1,9 @@
 """The command line for paper work (`manual …`) and interim procedures (`procedure …`).
 
 Local commands: they open the store named by --store or KETENHERSTEL_STORE directly; a command
-that changes something names its operator with --as, kept as who in the record's history.
+that changes something names its operator with --as, kept as who in the record's history. A
+read of records (`manual list|show|unmatched`) may name its reader with --as too; without it,
+the audit log records the machine's login (``local-cli:LOGIN``).
 Times are shown in Europe/Amsterdam. Exit codes as everywhere (`cli_common.fail`): 2 for bad
 input or a change a record's state does not allow (nothing changed), 1 for a record, procedure
 or store that does not exist, and 1 for a dry run that finds the file would be refused.
@@ -21,7 +23,14 @@ import yaml
 from rich.table import Table
 from rich.text import Text
 
-from ketenherstel.cli_common import AsOpt, out_of_range, readable_input, require_store
+from ketenherstel.cli_common import (
+    AsOpt,
+    ReaderOpt,
+    out_of_range,
+    readable_input,
+    reader,
+    require_store,
+)
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import operator as _operator
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
@@ -328,12 +337,14 @@ def manual_list(
     unmatched: Annotated[bool, typer.Option("--unmatched", help="Only unmatched ones")] = False,
     after: Annotated[int, typer.Option(min=0, help="Only ids above this")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    who: ReaderOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """List manual records."""
+    """List manual records; the read is audited."""
+    principal = reader(who)
     with _work(store, "status", "partner", "type") as work:
         records = work.records(
-            principal=LOCAL_OPERATOR,
+            principal=principal,
             status=status,
             partner=partner,
             type=type,
@@ -346,11 +357,14 @@ def manual_list(
 
 @manual_app.command("show")
 def manual_show(
-    record_id: Annotated[int, typer.Argument(help="The record's id")], store: StoreOpt = None
+    record_id: Annotated[int, typer.Argument(help="The record's id")],
+    who: ReaderOpt = None,
+    store: StoreOpt = None,
 ) -> None:
-    """One record with its history: every change, why and by whom."""
+    """One record with its history: every change, why and by whom; the read is audited."""
+    principal = reader(who)
     with _work(store) as work:
-        record = work.record(principal=LOCAL_OPERATOR, record_id=record_id)
+        record = work.record(principal=principal, record_id=record_id)
         out.print(_records([record]))
         table = Table("when", "action", "status", "by", "reason", "detail")
         for e in record.history:
@@ -422,18 +436,21 @@ def manual_unmatched(
     partner: Annotated[str | None, typer.Option(help="Only this sender's")] = None,
     type: Annotated[str | None, typer.Option(help="Only this type (or alias)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    who: ReaderOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Unmatched work both ways: manual records without a message, and messages (of a sender
-    and type with paper work, since that paper work began) without a manual record."""
+    and type with paper work, since that paper work began) without a manual record; the read
+    is audited."""
+    principal = reader(who)
     with _work(store, "partner", "type") as work:
         records = work.records(
-            principal=LOCAL_OPERATOR, partner=partner, type=type, unmatched=True, limit=limit
+            principal=principal, partner=partner, type=type, unmatched=True, limit=limit
         )
         out.print(f"manual records without a digital message: {len(records)}")
         out.print(_records(records))
         messages = work.unmatched_messages(
-            principal=LOCAL_OPERATOR, partner=partner, type=type, limit=limit
+            principal=principal, partner=partner, type=type, limit=limit
         )
         out.print(f"digital messages without a manual record: {len(messages)}")
         # One block per message, as `registry rescreen` prints its items: the case and the

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ketenherstel.exchange.errors import InvalidInput
-from ketenherstel.store.ports import Role, same_person
+from ketenherstel.store.ports import Role, person_key, same_person
 from ketenherstel.text import text_problem
 
 TOKEN_PREFIX = "kh_"
@@ -43,6 +43,9 @@ class Principal:
 
 
 LOCAL_OPERATOR = Principal("local-cli", "operator", None, "local")
+"""The command line itself, acting where no person is named (the demo's set-up, a scenario run)."""
+LOCAL_READER_PREFIX = f"{LOCAL_OPERATOR.name}:"
+"""How the name of a read at the command line without --as begins (`local_reader`)."""
 
 MAX_PERSON_NAME = 100
 """The longest name of a person: a token's holder, an operator named with `--as`."""
@@ -62,6 +65,11 @@ def person_name(person: str) -> str:
         )
     if same_person(name, LOCAL_OPERATOR.name):
         raise InvalidInput(f"{LOCAL_OPERATOR.name!r} is the local command line's own name")
+    if person_key(name).startswith(LOCAL_READER_PREFIX):
+        raise InvalidInput(
+            f"{name!r}: '{LOCAL_READER_PREFIX}LOGIN' is the local command line's own name "
+            "for a login of this machine"
+        )
     return name
 
 
@@ -83,6 +91,13 @@ def local_operator(name: str) -> Principal:
     """An operator at this machine's command line, named with `--as` (a release and a
     briefing take two of them): the name checked as a token's holder is (`person_name`)."""
     return Principal(person_name(name), "operator", None, "local")
+
+
+def local_reader(login: str) -> Principal:
+    """An operator at this machine's command line who reads without naming themselves with
+    `--as`: ``local-cli:LOGIN``, the machine's login that ran the command, so the audit log
+    says who read. No person may take such a name (`person_name`)."""
+    return Principal(f"{LOCAL_READER_PREFIX}{login}", "operator", None, "local")
 
 
 def new_token() -> str:

@@ -369,8 +369,12 @@ class Exchange(IsolationMixin, BundleMixin):
         return None
 
     def credentials(self, *, principal: Principal) -> list[CredentialRecord]:
+        """Every credential (never a token): its holder's name and its maker's are personal
+        data, so the read is audited."""
         self._require_operator(principal)
-        return self.store.list_credentials()
+        found = self.store.list_credentials()
+        self._audit(principal, "credentials-read", "*", f"{len(found)} credentials")
+        return found
 
     # -- traffic ------------------------------------------------------------------------------
 
