@@ -3,6 +3,7 @@ re-screen list in both directions, work on it, and the read log."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from ketenherstel.registry import (
     RegistryNotFound,
     open_registry_db,
 )
+from ketenherstel.registry.db import PAGE_SIZE, WAL_BYTES
 from ketenherstel.registry.results import AMSTERDAM
 from ketenherstel.settings import Settings
 from ketenherstel.store.ports import LeasedDelivery
@@ -932,3 +934,29 @@ def test_an_item_being_worked_stays_listed_until_closed_when_its_difference_is_u
             **extra,
         )
     assert reg.rescreen() == []  # closed, and it no longer differs: gone
+
+
+def test_a_new_registry_file_has_large_pages_and_an_older_file_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    """A new file is made with `PAGE_SIZE` pages and checkpoints at about `WAL_BYTES`; a file
+    made with SQLite's default pages opens as it is, its migrations applied, its pages kept."""
+
+    def pragma(db: Any, name: str) -> int:
+        with db.tx() as cur:
+            return int(cur.execute(f"PRAGMA {name}").fetchone()[0])
+
+    new = open_registry_db(str(tmp_path / "new.sqlite"))
+    assert pragma(new, "page_size") == PAGE_SIZE
+    assert pragma(new, "wal_autocheckpoint") == WAL_BYTES // PAGE_SIZE
+    new.close()
+    older = tmp_path / "older.sqlite"
+    conn = sqlite3.connect(older)
+    conn.execute("PRAGMA page_size=4096")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    kept = open_registry_db(str(older))
+    assert pragma(kept, "page_size") == 4096
+    assert pragma(kept, "wal_autocheckpoint") == WAL_BYTES // 4096
+    assert kept.is_empty()
+    kept.close()

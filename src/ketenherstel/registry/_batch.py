@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ketenherstel.registry.db import RegistryDb, message_key
+from ketenherstel.registry.db import RegistryDb
 from ketenherstel.registry.model import Registration
 from ketenherstel.registry.workdays import add_working_days
 from ketenherstel.store.ports import LeasedDelivery
@@ -46,6 +46,9 @@ class _Batch:
         # Screening decisions that met the rules: (reference, decision, date, consumer).
         self.decisions: list[tuple[str, str, str, str]] = []
         self.next_id = 0
+        # Each message's key in ``applied`` (`message_key`), made once for the lookup and the
+        # write.
+        self.keys: dict[tuple[str, str], bytes] = {}
 
     def prefetch(self, parsed: Sequence[_Parsed]) -> None:
         db, cur = self.db, self.cur
@@ -109,13 +112,14 @@ class _Batch:
             self.new_aliases.append((skn, alias, case_key))
 
     def write(self) -> None:
+        keys = self.keys
         self.db.record_decisions(self.cur, self.decisions, self.now)
         self.db.write_batch(
             self.cur,
             registrations=self.registrations,
             applied=[
                 (
-                    message_key(d.source, d.id),
+                    keys[(d.source, d.id)],
                     d.source,
                     d.id,
                     d.type,

@@ -18,7 +18,13 @@ from ketenherstel.chain import Chain, source_urn
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.registry._batch import DECISIONS, ECRIS_WORKING_DAYS, _Batch, _Parsed
-from ketenherstel.registry.db import ReadRecord, RegistryDb, RegistryMismatch, ScreeningRow
+from ketenherstel.registry.db import (
+    ReadRecord,
+    RegistryDb,
+    RegistryMismatch,
+    ScreeningRow,
+    message_key,
+)
 from ketenherstel.registry.limits import MAX_NOTE, MAX_OUTCOME, MAX_PARTNER, MAX_PROFILE, MAX_TEXT
 from ketenherstel.registry.model import (
     CATEGORIES,
@@ -194,7 +200,8 @@ class Registry:
         now = self.clock()
         with self.db.tx() as cur:
             batch = _Batch(self.db, cur, now)
-            seen = self.db.applied(cur, [(d.source, d.id) for d in deliveries])
+            batch.keys = {(d.source, d.id): message_key(d.source, d.id) for d in deliveries}
+            seen = self.db.applied(cur, batch.keys)
             readable: list[_Parsed] = []
             decided: list[tuple[LeasedDelivery, ScreeningDecision]] = []
             for d in deliveries:
