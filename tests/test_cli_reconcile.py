@@ -94,10 +94,20 @@ def test_live_ledgers_and_resend(store: str) -> None:
     assert code == 0, err
     assert "1 missing" in out
     [rid] = ids(store)
-    code, out, _ = run("reconcile", "resend", rid, "--store", store, "--dry-run")
+    code, _, err = run("reconcile", "resend", rid, "--store", store)
+    assert code == 2 and "--as" in err  # who re-sends is on the record
+    code, out, _ = run("reconcile", "resend", rid, "--as", "anna", "--store", store, "--dry-run")
     assert code == 0 and "would re-send 1" in out
-    code, out, _ = run("reconcile", "resend", rid, "--store", store)
+    code, out, _ = run("reconcile", "resend", rid, "--as", "anna", "--store", store)
     assert code == 0 and "re-sent 1" in out
+    rt = bootstrap(Settings(store_url=store))
+    try:
+        redelivered = [
+            a for a in rt.store.audit_log(limit=100) if a.action == "delivery-redelivered"
+        ]
+    finally:
+        rt.close()
+    assert [a.actor for a in redelivered] == ["anna"]
     assert run("registry", "catch-up", "--store", store)[0] == 0
     code, out, _ = run("reconcile", "run", "delivered", "applied", "--store", store)
     assert code == 0 and "nothing missing" in out
@@ -222,6 +232,8 @@ def test_an_out_that_cannot_be_the_reports_folder_is_refused_before_anything_is_
 
 
 def test_unknown_report(store: str) -> None:
-    for command in ("show", "resend", "requests"):
-        code, _, err = run("reconcile", command, "r20250101T000000-abcdef", "--store", store)
+    for command in ("show", "resend --as anna", "requests"):
+        code, _, err = run(
+            "reconcile", *command.split(), "r20250101T000000-abcdef", "--store", store
+        )
         assert code == 1 and "no reconciliation report" in err

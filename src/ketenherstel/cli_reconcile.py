@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ketenherstel.cli_common import err, local_runtime
+from ketenherstel.cli_common import AsOpt, err, local_runtime, operator
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.reconcile import (
     LiveSources,
@@ -353,6 +353,7 @@ def show_cmd(
 @reconcile_app.command("resend")
 def resend_cmd(
     report_id: IdArg,
+    as_: AsOpt,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List, change nothing")] = False,
     store: StoreOpt = None,
     registry: RegistryOpt = None,
@@ -360,15 +361,15 @@ def resend_cmd(
 ) -> None:
     """Deliver again, with the original id, what the exchange delivered but the next hop
     never recorded (missing at delivered or applied)."""
-    from ketenherstel.exchange.auth import LOCAL_OPERATOR
     from ketenherstel.exchange.errors import ExchangeError
 
+    principal = operator(as_)
     path = _find(store, reports, report_id)
     with local_runtime(store, registry) as rt:
 
         def redeliver(*, source: str, id: str, receiver: str, reason: str) -> str:
             return rt.exchange.redeliver(
-                principal=LOCAL_OPERATOR, source=source, id=id, receiver=receiver, reason=reason
+                principal=principal, source=source, id=id, receiver=receiver, reason=reason
             )
 
         try:
