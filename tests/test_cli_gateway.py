@@ -1232,12 +1232,12 @@ def test_a_report_place_that_cannot_be_written_is_refused_before_the_audit_trail
     code, _, err = run("gateway", "report", str(garbage), "--as", "soc-1", "--out", str(deep))
     assert code == 2 and "no report written" in err and not (tmp_path / "a").exists()
     # A disk that fills up between the try and the write: the trail says the write failed.
-    from ketenherstel import cli_gateway
+    from ketenherstel.cli_gateway import _report
 
     def full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli_gateway, "write_reports", full)
+    monkeypatch.setattr(_report, "write_reports", full)
     code, out, err = run("gateway", "report", log, "--as", "soc-1", "--out", str(deep))
     assert code == 2 and "writing the reports failed" in " ".join(err.split())
     assert "wrote" not in out
