@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketenherstel.exchange.errors import ExchangeError, Problem
+from ketenherstel.web.body import body_refusal
 
 PROBLEM_JSON = "application/problem+json"
 CSV = "text/csv; charset=utf-8"
@@ -68,7 +69,10 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = body_refusal(request)
+        if refused is not None:  # a JSON body sent as another type, or not JSON at all
+            return await exchange_error(request, refused)
         problems = []
         for err in exc.errors():
             loc = [str(x) for x in err.get("loc", ())]

@@ -16,10 +16,11 @@ from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import PartnerRecord
 from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import ExchangeDep, OperatorDep, PrincipalDep, ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], route_class=JsonBodyRoute)
 
 
 _WRITE: dict[int | str, dict[str, Any]] = {

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from ketenherstel.exchange.errors import NotFound
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import PROBLEM_JSON
 from ketenherstel.web.security import ExchangeDep, PrincipalDep
 
-router = APIRouter(prefix="/v1", tags=["chain"])
+router = APIRouter(prefix="/v1", tags=["chain"], route_class=JsonBodyRoute)
 
 
 @router.get("/chain", summary="The chain model in use", operation_id="getChain")

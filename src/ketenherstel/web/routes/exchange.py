@@ -14,10 +14,11 @@ from ketenherstel.exchange.envelope import BATCH, STRUCTURED, from_binary, parse
 from ketenherstel.exchange.errors import InvalidInput, StateConflict, TooLarge, UnsupportedMedia
 from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import ExchangeDep, PrincipalDep
 
-router = APIRouter(prefix="/v1", tags=["exchange"])
+router = APIRouter(prefix="/v1", tags=["exchange"], route_class=JsonBodyRoute)
 
 _EVENT_BODY = {
     "requestBody": {

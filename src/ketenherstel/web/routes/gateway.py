@@ -22,10 +22,11 @@ from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import AuditRecord
 from ketenherstel.web import schemas_gateway as s
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import OperatorDep, ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["gateway"])
+router = APIRouter(prefix="/v1", tags=["gateway"], route_class=JsonBodyRoute)
 FindingId = Annotated[str, Path(pattern=s.FINDING_PATTERN, description="The finding's id")]
 Organisation = Annotated[
     str, Path(pattern=s.ORGANISATION_PATTERN, description="The organisation's slug")

@@ -17,11 +17,12 @@ from ketenherstel.golive.model import Plan
 from ketenherstel.golive.plan import BUILTIN_PLANS, builtin_plan_path, load_plan
 from ketenherstel.recovery.steps import StepOutOfOrder, StepResult, apply_step, plan_steps
 from ketenherstel.web import schemas_golive as sg
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.routes.manual import ManualDep
 from ketenherstel.web.security import ExchangeDep, OperatorDep, ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["go-live"])
+router = APIRouter(prefix="/v1", tags=["go-live"], route_class=JsonBodyRoute)
 
 PlanName = Annotated[str, Path(alias="planName", pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 

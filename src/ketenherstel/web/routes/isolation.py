@@ -20,11 +20,12 @@ from ketenherstel.store.ports import (
     RouteRecord,
 )
 from ketenherstel.web import schemas_isolation as si
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.schemas import Range, SequenceGap, ts
 from ketenherstel.web.security import ExchangeDep, OperatorDep, ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["isolation"])
+router = APIRouter(prefix="/v1", tags=["isolation"], route_class=JsonBodyRoute)
 
 
 _READ: dict[int | str, dict[str, Any]] = {

@@ -14,10 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from ketenherstel.exchange.errors import InvalidInput, Problem, TooLarge, UnsupportedMedia
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.web import schemas_manual as s
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import OperatorDep, PrincipalDep
 
-router = APIRouter(prefix="/v1", tags=["manual"])
+router = APIRouter(prefix="/v1", tags=["manual"], route_class=JsonBodyRoute)
 
 MAX_CSV_BYTES = 16 * 1024 * 1024
 _ENTRY_FIELDS = {"when": "happenedAt", "role": "registeredBy"}

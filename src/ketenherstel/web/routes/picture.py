@@ -18,10 +18,11 @@ from ketenherstel.picture import briefing
 from ketenherstel.picture.series import KINDS, TZ
 from ketenherstel.picture.service import Picture, PictureInputError
 from ketenherstel.store.ports import AuditRecord
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import OperatorDep, PrincipalDep, ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["picture"])
+router = APIRouter(prefix="/v1", tags=["picture"], route_class=JsonBodyRoute)
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 

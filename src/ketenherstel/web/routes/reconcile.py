@@ -37,12 +37,13 @@ from ketenherstel.reconcile import (
 from ketenherstel.reconcile.ledger import CANONICAL, FORMATS, OUTBOX
 from ketenherstel.store.ports import AuditRecord
 from ketenherstel.web import schemas_reconcile as s
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import CSV, PARQUET
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.problems import download as _download
 from ketenherstel.web.security import OperatorDep, ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["reconciliation"])
+router = APIRouter(prefix="/v1", tags=["reconciliation"], route_class=JsonBodyRoute)
 ReportId = Annotated[str, Path(pattern=s.REPORT_PATTERN, description="The report's id")]
 _ONE_AT_A_TIME = asyncio.Lock()
 

@@ -41,13 +41,14 @@ from ketenherstel.registry import (
 from ketenherstel.registry.db import ReadRecord
 from ketenherstel.registry.limits import MAX_TEXT
 from ketenherstel.web import schemas_registry as s
+from ketenherstel.web.body import JsonBodyRoute
 from ketenherstel.web.problems import CSV, PARQUET
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.problems import download as _download
 from ketenherstel.web.schemas import ts
 from ketenherstel.web.security import OperatorDep, PrincipalDep, ViewerDep
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], route_class=JsonBodyRoute)
 
 T = TypeVar("T")
 

@@ -1,0 +1,82 @@
+"""JSON request bodies, refused by name when they are sent as another media type.
+
+FastAPI on its own reads a route's pydantic body as JSON only when the Content-Type says JSON:
+a body sent as text/plain (or with no Content-Type) is validated as raw bytes, and refused
+as "Input should be a valid dictionary", which names neither the fault nor the fix.
+
+Every API router is an `APIRouter(route_class=JsonBodyRoute)`. A route of it whose body is a
+pydantic model refuses a body of another media type with 415 naming it, as `/v1/events` and
+the manual import do. The refusal is answered where FastAPI answers the body's validation
+errors: after the route's dependencies, so a caller without a credential still hears 401 and
+a viewer on an operator's route 403, as on the routes that read their bodies themselves.
+Nothing runs with the body: the route's function is never called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import params
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ketenherstel.exchange.errors import ExchangeError, UnsupportedMedia
+from ketenherstel.web.openapi import PROBLEM_JSON
+
+__all__ = ["JSON_415", "JsonBodyRoute", "body_refusal"]
+
+JSON_415: dict[str, Any] = {
+    "description": "The body is not sent as JSON (Content-Type: application/json)",
+    "content": {PROBLEM_JSON: {}},
+}
+
+# Where the refusal waits, in the request's scope, for the validation error it replaces.
+_REFUSAL = "ketenherstel.body_refusal"
+
+
+def body_refusal(request: Request) -> ExchangeError | None:
+    """Why the request's JSON body was refused, or None: the answer to give instead of
+    FastAPI's validation errors."""
+    refusal: ExchangeError | None = request.scope.get(_REFUSAL)
+    return refusal
+
+
+def _is_json(media: str) -> bool:
+    # FastAPI's own rule: application/json or a structured +json subtype.
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class JsonBodyRoute(APIRoute):
+    """An API route that reads a pydantic body as JSON or refuses it by name (module doc)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self._reads_json():
+            self.responses = {415: JSON_415, **self.responses}
+
+    def _reads_json(self) -> bool:
+        field = self.body_field
+        return field is not None and not isinstance(field.field_info, params.Form)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not self._reads_json():
+            return handler
+
+        async def read_json(request: Request) -> Response:
+            raw = request.headers.get("content-type", "")
+            media = raw.split(";")[0].strip().lower()
+            if await request.body() and not _is_json(media):
+                # FastAPI validates these bytes as the model, which refuses them, and the
+                # refusal below is answered instead.
+                sent = f"not as {media!r}" if media else "it came with no Content-Type"
+                request.scope[_REFUSAL] = UnsupportedMedia(
+                    f"send the body as JSON (Content-Type: application/json), {sent}"
+                )
+            return await handler(request)
+
+        return read_json
