@@ -1,5 +1,6 @@
-"""Every route whose body is a JSON object refuses a body sent as another media type with 415
-naming it, as /v1/events does, and changes nothing."""
+"""Every route whose body is a JSON object reads it as /v1/events does: a body sent as another
+media type is 415, one that is not JSON (not UTF-8, nested too deep) is 400 naming the fault;
+either way nothing changes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ WRONG_TYPES = [
     ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
     ("multipart/form-data; boundary=x", "'multipart/form-data'"),
     (None, "no Content-Type"),
+]
+NOT_JSON = [
+    (b'{"deliveryIds": "\xff\xfe"}', "is not valid UTF-8"),
+    (b"[" * 50_000, "depth limit exceeded: line 1 column 1026"),
+    (b'{"url": ', "the body is not valid JSON"),
 ]
 
 
@@ -91,7 +97,41 @@ def test_a_json_body_sent_as_json_is_read(api: Api, ctype: str) -> None:
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize(("body", "ctype"), [(b"x", "text/plain")])
+def test_a_body_that_is_not_json_is_400_naming_the_fault_on_every_json_route(api: Api) -> None:
+    before = audit(api)
+    wrong = []
+    for method, path in json_routes(api):
+        for body, named in NOT_JSON:
+            r = send(api, method, path, body, "application/json", "operator")
+            if r.status_code != 400 or named not in r.json().get("detail", ""):
+                wrong.append((method, path, body[:20], r.status_code, r.text))
+    assert not wrong, wrong
+    assert audit(api) == before
+
+
+def test_an_acknowledgement_that_is_not_utf8_is_named_as_events_name_it(api: Api) -> None:
+    r = send(
+        api,
+        "POST",
+        "/v1/acknowledgements",
+        b'{"deliveryIds": "\xff\xfe"}',
+        "application/json",
+        "politie",
+    )
+    body = problem(r, 400)
+    assert body["detail"].startswith("the body is not valid JSON: str is not valid UTF-8")
+    events = send(api, "POST", "/v1/events", b'{"id": "\xff\xfe"}', "application/json", "politie")
+    assert problem(events, 400)["detail"] == body["detail"]
+
+
+def test_a_body_nested_too_deep_is_400_with_where(api: Api) -> None:
+    r = send(api, "POST", "/v1/acknowledgements", b"[" * 50_000, "application/json", "politie")
+    assert problem(r, 400)["detail"] == (
+        "the body is not valid JSON: depth limit exceeded: line 1 column 1026 (char 1025)"
+    )
+
+
+@pytest.mark.parametrize(("body", "ctype"), [(b"x", "text/plain"), (b"\xff", "application/json")])
 def test_credentials_and_roles_are_checked_before_the_body(
     api: Api, body: bytes, ctype: str
 ) -> None:

@@ -1,15 +1,17 @@
-"""JSON request bodies, refused by name when they are sent as another media type.
+"""JSON request bodies, read as `/v1/events` reads its events and refused by name.
 
-FastAPI on its own reads a route's pydantic body as JSON only when the Content-Type says JSON:
-a body sent as text/plain (or with no Content-Type) is validated as raw bytes, and refused
-as "Input should be a valid dictionary", which names neither the fault nor the fix.
+FastAPI on its own reads a route's pydantic body with the standard library's `json`, and only
+when the Content-Type says JSON: a body sent as text/plain (or with no Content-Type) is
+validated as raw bytes ("Input should be a valid dictionary"), and one it cannot decode
+(invalid UTF-8, 50,000 nested ``[``) is "There was an error parsing the body".
 
 Every API router is an `APIRouter(route_class=JsonBodyRoute)`. A route of it whose body is a
-pydantic model refuses a body of another media type with 415 naming it, as `/v1/events` and
-the manual import do. The refusal is answered where FastAPI answers the body's validation
-errors: after the route's dependencies, so a caller without a credential still hears 401 and
-a viewer on an operator's route 403, as on the routes that read their bodies themselves.
-Nothing runs with the body: the route's function is never called.
+pydantic model reads that body with `envelope.load_json` (orjson, as `/v1/events`), and
+refuses a body of another media type with 415 and one that is not JSON with 400, each naming
+the fault. The refusal is answered where FastAPI answers the body's validation errors: after
+the route's dependencies, so a caller without a credential still hears 401 and a viewer on
+an operator's route 403, as on the routes that read their bodies themselves. Nothing runs
+with the body: the route's function is never called.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ketenherstel.exchange.errors import ExchangeError, UnsupportedMedia
+from ketenherstel.exchange.envelope import load_json
+from ketenherstel.exchange.errors import ExchangeError, InvalidInput, UnsupportedMedia
 from ketenherstel.web.openapi import PROBLEM_JSON
 
 __all__ = ["JSON_415", "JsonBodyRoute", "body_refusal"]
@@ -34,6 +37,8 @@ JSON_415: dict[str, Any] = {
 
 # Where the refusal waits, in the request's scope, for the validation error it replaces.
 _REFUSAL = "ketenherstel.body_refusal"
+# What FastAPI validates instead of a body that is not JSON: never a valid model.
+_UNREADABLE = object()
 
 
 def body_refusal(request: Request) -> ExchangeError | None:
@@ -48,6 +53,22 @@ def _is_json(media: str) -> bool:
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
+
+
+class _JsonRequest(Request):
+    """A request whose JSON is read with orjson; a body that is not JSON is noted, and
+    stands as a value no model accepts, so that the route's dependencies run first."""
+
+    _document: Any
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_document"):
+            try:
+                self._document = load_json(await self.body())
+            except ValueError as exc:
+                self.scope[_REFUSAL] = InvalidInput(str(exc))
+                self._document = _UNREADABLE
+        return self._document
 
 
 class JsonBodyRoute(APIRoute):
@@ -68,6 +89,7 @@ class JsonBodyRoute(APIRoute):
             return handler
 
         async def read_json(request: Request) -> Response:
+            request = _JsonRequest(request.scope, request.receive)
             raw = request.headers.get("content-type", "")
             media = raw.split(";")[0].strip().lower()
             if await request.body() and not _is_json(media):
