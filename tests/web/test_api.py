@@ -409,6 +409,32 @@ def test_failure_report_retries_then_dead_letters_and_resend_keeps_the_id(api: A
     )
 
 
+def test_dead_letters_of_another_partner_are_403_and_of_no_partner_400(api: Api) -> None:
+    api.runtime.exchange.settings = type(api.runtime.exchange.settings)(max_attempts=1)
+    post(api, "politie", pv_event())
+    [d] = pull(api, "om")
+    r = api.client.post(
+        f"/v1/deliveries/{d['deliveryId']}/failures", json={"reason": "kapot"}, headers=api.h("om")
+    )
+    assert r.json()["status"] == "dead"
+
+    def dead(who: str, **params: str) -> Any:
+        return api.client.get("/v1/dead-letters", params=params, headers=api.h(who))
+
+    # A partner sees its own, asked or not; another partner's is refused, not swapped.
+    assert [x["deliveryId"] for x in dead("om").json()] == [d["deliveryId"]]
+    assert [x["deliveryId"] for x in dead("om", receiver="om").json()] == [d["deliveryId"]]
+    refused = assert_problem(dead("politie", receiver="om"), 403)["detail"]
+    assert refused.startswith("a partner sees only its own dead letters")
+    assert "receiver=politie" in refused
+    # A receiver that is no partner is named, for viewers and partners alike.
+    for who, receiver in (("viewer", "nosuch"), ("operator", "*"), ("politie", "nosuch")):
+        detail = assert_problem(dead(who, receiver=receiver), 400)["detail"]
+        assert detail.startswith(f"receiver {receiver!r} is not a partner in the chain model")
+    assert [x["deliveryId"] for x in dead("viewer", receiver="om").json()] == [d["deliveryId"]]
+    assert dead("viewer", receiver="politie").json() == []
+
+
 def test_failure_report_bad_input(api: Api) -> None:
     assert_problem(
         api.client.post("/v1/deliveries/1/failures", json={"reason": ""}, headers=api.h("om")), 400

@@ -589,8 +589,21 @@ class Exchange(IsolationMixin, BundleMixin):
     def dead_letters(
         self, *, principal: Principal, receiver: str | None = None, limit: int = 100
     ) -> list[DeliveryRecord]:
+        """Dead-lettered deliveries, to one receiver if asked; a partner sees only its own."""
+        known = sorted(p.key for p in self.chain.partners)
+        if receiver is not None and receiver not in known:  # '*' too: a delivery has one
+            raise InvalidInput(
+                f"receiver {receiver!r} is not a partner in the chain model; known: "
+                + ", ".join(known)
+            )
         if not principal.can_view:
-            receiver = self._receiver_of(principal)
+            own = self._receiver_of(principal)
+            if receiver is not None and receiver != own:
+                raise Forbidden(
+                    f"a partner sees only its own dead letters: ask without receiver, or with "
+                    f"receiver={own}"
+                )
+            receiver = own
         return self.store.dead_letters(receiver=receiver, limit=limit)
 
     def resend(self, *, principal: Principal, delivery_id: int) -> DeliveryRecord:

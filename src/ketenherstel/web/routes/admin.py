@@ -225,8 +225,12 @@ async def set_scoped_channel(
 
 @router.get(
     "/dead-letters",
-    summary="Dead-lettered deliveries with their reasons",
+    summary="Dead-lettered deliveries with their reasons (a partner sees its own)",
     operation_id="listDeadLetters",
+    responses={
+        400: _problem("Unknown receiver or limit out of range"),
+        403: _problem("Another partner's dead letters"),
+    },
 )
 async def list_dead_letters(
     exchange: ExchangeDep,
