@@ -212,6 +212,22 @@ def test_import_mapping_and_media_problems_are_named(api: Api) -> None:
     assert records(api) == []
 
 
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+def test_a_mapping_nested_too_deep_is_named_not_a_server_error(api: Api, dry_run: str) -> None:
+    h = {**api.h("operator"), "Content-Type": "text/csv"}
+    for mapping in ("[" * 3000 + "]" * 3000, '{"columns": ' + "[" * 3000 + "]" * 3000 + "}"):
+        r = api.client.post(
+            "/v1/manual-records/imports",
+            params={"dryRun": dry_run, "mapping": mapping},
+            content=b"a,b\n1,2\n",
+            headers=h,
+        )
+        body = problem(r, 400)
+        assert body["detail"].startswith("the mapping is not JSON: depth limit exceeded: line 1")
+        assert body["problems"][0]["field"] == "query:mapping"
+    assert records(api) == []
+
+
 def test_listing_settling_and_history(api: Api) -> None:
     h = api.h("operator")
     first = api.client.post("/v1/manual-records", json=RECORD, headers=h).json()
