@@ -35,7 +35,7 @@ from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import operator as _operator
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError, NotFound, Problem
-from ketenherstel.exchange.manual import ManualWork
+from ketenherstel.exchange.manual import ManualWork, file_name_problem
 from ketenherstel.manual import MappingError, type_alias
 from ketenherstel.manual.csv_import import merge_options
 from ketenherstel.store.manual_ports import InterimProcedure, ManualRecord
@@ -260,6 +260,12 @@ def manual_import(
     (every refusal is shown) unless --skip-refused; --dry-run shows what would happen."""
     principal = _operator(operator)
     readable_input(file)
+    # The file's name is kept on the audit trail and in each record's history, as through the
+    # API: one with an SKN, an e-mail address or a control character is refused, not altered,
+    # and not repeated here.
+    problem = file_name_problem(file.name)
+    if problem is not None:
+        raise _fail(f"FILE: {problem}; rename the file (a copy) and import that")
     if mapping is not None:
         readable_input(mapping, "--mapping")
     try:

@@ -222,6 +222,34 @@ def test_an_import_with_refused_rows_is_refused_whole_unless_skipped(
     assert "registered 1 manual records" in out
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("uitspraken SKN-1572429180.csv", "a file name gives no SKN or e-mail address"),
+        ("van jan@example.nl.csv", "a file name gives no SKN or e-mail address"),
+        ("f\x1b[31m.csv", "a file name holds no control or invisible characters (U+001B)"),
+    ],
+)
+def test_an_import_whose_file_name_would_put_personal_data_on_the_trail_is_refused(
+    store: str, tmp_path: Path, mapping: Path, name: str, reason: str
+) -> None:
+    file = tmp_path / name
+    file.write_bytes(csv_bytes(row()))
+    for dry in ([], ["--dry-run"]):
+        code, out, err = run(
+            manual_app, "import", str(file), "--mapping", str(mapping), *dry, "--store", store
+        )
+        assert code == 2, (out, err)
+        assert f"FILE: {reason}" in err and "rename the file" in err
+        assert "1572429180" not in out + err and "jan@" not in out + err and "\x1b" not in err
+    assert "13-100001-25" not in run(manual_app, "list", "--store", store)[1]
+    opened = open_store(store)
+    try:
+        assert [a for a in opened.audit_log(limit=100) if a.action == "manual-imported"] == []
+    finally:
+        opened.close()
+
+
 def test_options_stand_in_for_a_mapping_file(store: str, tmp_path: Path) -> None:
     file = tmp_path / "export.csv"
     file.write_text(

@@ -228,6 +228,62 @@ def test_a_mapping_nested_too_deep_is_named_not_a_server_error(api: Api, dry_run
     assert records(api) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("f\x1b[31m\x00.csv", "a file name holds no control or invisible characters (U+001B)"),
+        ("griffie\n.csv", "a file name holds no control or invisible characters (U+000A)"),
+        ("griffie\u202e.csv", "a file name holds no control or invisible characters (U+202E)"),
+        ("zie SKN-1572429180 en jan@example.nl", "a file name gives no SKN or e-mail address"),
+        ("x" * 201, "String should have at most 200 characters"),
+    ],
+)
+def test_an_import_file_name_with_control_characters_or_personal_data_is_refused(
+    api: Api, name: str, reason: str
+) -> None:
+    audit = api.runtime.store.audit_log(limit=100)
+    as_csv = {**api.h("operator"), "Content-Type": "text/csv"}
+    upload = {"csv": csv_bytes(row()).decode(), "mapping": MAPPING, "name": name}
+    for dry_run in ("false", "true"):
+        for r, field in (
+            (
+                api.client.post(
+                    "/v1/manual-records/imports",
+                    params={"mapping": json.dumps(MAPPING), "name": name, "dryRun": dry_run},
+                    content=csv_bytes(row()),
+                    headers=as_csv,
+                ),
+                "query:name",
+            ),
+            (
+                api.client.post(
+                    "/v1/manual-records/imports",
+                    params={"dryRun": dry_run},
+                    json=upload,
+                    headers=api.h("operator"),
+                ),
+                "body:name",
+            ),
+        ):
+            body = problem(r, 400)
+            assert [(p["field"], p["reason"][: len(reason)]) for p in body["problems"]] == [
+                (field, reason)
+            ], body
+            assert "1572429180" not in r.text and "jan@example" not in r.text
+    assert records(api) == []
+    assert api.runtime.store.audit_log(limit=100) == audit
+
+
+def test_an_import_file_name_is_checked_after_the_role(api: Api) -> None:
+    r = api.client.post(
+        "/v1/manual-records/imports",
+        params={"mapping": json.dumps(MAPPING), "name": "SKN-1572429180.csv"},
+        content=csv_bytes(row()),
+        headers={**api.h("viewer"), "Content-Type": "text/csv"},
+    )
+    problem(r, 403)
+
+
 def test_listing_settling_and_history(api: Api) -> None:
     h = api.h("operator")
     first = api.client.post("/v1/manual-records", json=RECORD, headers=h).json()

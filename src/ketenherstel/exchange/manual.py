@@ -47,9 +47,24 @@ from ketenherstel.store.manual_ports import (
     UnmatchedMessage,
 )
 from ketenherstel.store.ports import AuditRecord
-from ketenherstel.text import hidden_character, personal_identifier
+from ketenherstel.text import hidden_character, personal_identifier, text_problem
 
 MAX_REASON = 500
+MAX_FILE_NAME = 200
+
+
+def file_name_problem(name: str) -> str | None:
+    """What is wrong with an imported file's name, or None. The name is kept on the audit
+    trail and in every imported record's history (``csv griffie.csv line 2``), so it is
+    refused as a reason is: a control or invisible character, a tab or line break, or
+    personal data (an SKN or an e-mail address, not repeated in the answer)."""
+    problem = text_problem(name, "a file name", MAX_FILE_NAME, one_line=True)
+    if problem is None and personal_identifier(name):
+        problem = (
+            "a file name gives no SKN or e-mail address: it is kept on the audit trail and in "
+            "the history of every record imported"
+        )
+    return problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +225,9 @@ class ManualWork:
             raise Forbidden("a dry run needs the viewer or operator role")
         if not dry_run:
             self._require_operator(principal)
+        problem = file_name_problem(name)
+        if problem is not None:
+            raise InvalidInput(problem, [Problem(None, "name", problem)])
         try:
             columns = ColumnMapping.from_dict(mapping, self.chain)
             report = parse_csv(
@@ -521,4 +539,4 @@ class ManualWork:
         return name
 
 
-__all__ = ["ImportResult", "ManualWork"]
+__all__ = ["MAX_FILE_NAME", "ImportResult", "ManualWork", "file_name_problem"]

@@ -92,7 +92,12 @@ class ManualImportCreate(Model):
     mapping: dict[str, Any] = Field(
         description="columns, fields and defaults (the README's paper import section)"
     )
-    name: str = Field(default="", max_length=200, description="The file's name, for the record")
+    name: str = Field(
+        default="",
+        max_length=200,
+        description="The file's name, kept on the audit trail: no control characters, SKN or "
+        "e-mail address",
+    )
 
 
 class RefusalRead(Model):

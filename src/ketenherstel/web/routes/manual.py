@@ -122,10 +122,18 @@ async def import_records(
     mapping: Annotated[
         str | None, Query(description="The column mapping as JSON (with a text/csv body)")
     ] = None,
-    name: Annotated[str, Query(max_length=200, description="The file's name")] = "",
+    name: Annotated[
+        str,
+        Query(
+            max_length=200,
+            description="The file's name, kept on the audit trail: no control characters, SKN "
+            "or e-mail address",
+        ),
+    ] = "",
 ) -> Response:
     body = await _read_limited(request)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    name_field = "query:name"
     if ctype == "application/json":
         try:
             upload = s.ManualImportCreate.model_validate_json(body)
@@ -136,6 +144,7 @@ async def import_records(
             ]
             raise InvalidInput("the import does not match the API", problems) from None
         data, doc, name = upload.csv.encode("utf-8"), upload.mapping, upload.name or name
+        name_field = "body:name" if upload.name else "query:name"
     elif ctype in ("text/csv", "text/plain"):
         if mapping is None:
             why = "give the column mapping as JSON in the mapping query parameter"
@@ -149,15 +158,24 @@ async def import_records(
         data = body
     else:
         raise UnsupportedMedia(f"send text/csv or application/json, not {ctype or 'nothing'!r}")
-    result = await _call(
-        manual.import_csv,
-        principal=principal,
-        data=data,
-        mapping=doc,
-        dry_run=dry_run,
-        skip_refused=skip_refused,
-        name=name,
-    )
+    try:
+        result = await _call(
+            manual.import_csv,
+            principal=principal,
+            data=data,
+            mapping=doc,
+            dry_run=dry_run,
+            skip_refused=skip_refused,
+            name=name,
+        )
+    except InvalidInput as exc:
+        # The file's name (refused as a reason is: no control characters, no SKN or e-mail
+        # address) is named where it was sent; a row's problem has its line as index.
+        exc.problems = [
+            Problem(None, name_field, p.reason) if p.index is None and p.field == "name" else p
+            for p in exc.problems
+        ]
+        raise
     return Response(
         s.imported(result).model_dump_json(by_alias=True),
         status_code=200 if dry_run else 201,
