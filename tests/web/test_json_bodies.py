@@ -131,6 +131,19 @@ def test_a_body_nested_too_deep_is_400_with_where(api: Api) -> None:
     )
 
 
+def test_a_body_nested_deeper_than_the_stack_yet_within_1024_levels_is_400(api: Api) -> None:
+    deep = b"[" * 1020 + b"]" * 1020
+    r = send(api, "POST", "/v1/acknowledgements", deep, "application/json", "politie")
+    assert problem(r, 400)["detail"] == "the body is not valid JSON: it is nested too deep"
+
+
+def test_what_is_json_is_read_as_before_nan_answered_by_the_field_own_rule(api: Api) -> None:
+    body = b'{"state": "open", "reason": "wave 1", "rate": NaN}'
+    r = send(api, "PUT", "/v1/channels/om/*", body, "application/json", "operator")
+    [named] = problem(r, 400)["problems"]
+    assert named["field"] == "body:rate" and named["reason"].endswith("not 'NaN'")
+
+
 @pytest.mark.parametrize(("body", "ctype"), [(b"x", "text/plain"), (b"\xff", "application/json")])
 def test_credentials_and_roles_are_checked_before_the_body(
     api: Api, body: bytes, ctype: str
