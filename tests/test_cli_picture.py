@@ -107,6 +107,28 @@ def test_the_reasons_help_says_where_it_is_shown() -> None:
     assert "the reason only to signed-in users" in row and "never on the public status" in row
 
 
+@pytest.mark.parametrize(
+    ("reason", "named"),
+    [
+        ("links\u202erechts", "U+202E"),  # a right-to-left override: it passed
+        ("del\x7f", "U+007F"),  # it passed
+        ("\x1b[2Jwist", "U+001B"),
+        ("\udcff kapot", "U+DCFF"),  # a byte not UTF-8 in argv (surrogateescape): it crashed
+    ],
+)
+def test_status_refuses_a_reason_with_control_or_invisible_characters(
+    setup: tuple[str, str], reason: str, named: str
+) -> None:
+    store, picture = setup
+    args = ["status", "om", "email", "down", "--reason", reason, "--as", "Tester"]
+    code, _, err = run(picture, "picture", *args, "--store", store)
+    assert code == 2, (code, err)
+    assert f"--reason: holds no control or invisible characters ({named})" in err
+    db = open_picture_db(picture)
+    assert db.statuses() == []
+    db.close()
+
+
 def test_status_by_hand(setup: tuple[str, str]) -> None:
     store, picture = setup
     code, _, err = run(

@@ -10,12 +10,13 @@ import pytest
 from ketenherstel.text import hidden_character, personal_identifier, text_problem
 
 
-def test_every_control_and_format_character_is_found_over_all_of_unicode() -> None:
-    """The printable fast path skips no Cc or Cf character, and the answer names the first."""
+def test_every_control_and_format_character_and_surrogate_is_found_over_all_of_unicode() -> None:
+    """The printable fast path skips no Cc, Cf or Cs code point, and the answer names the
+    first."""
     missed = []
     for code in range(sys.maxunicode + 1):
         ch = chr(code)
-        if unicodedata.category(ch) not in ("Cc", "Cf"):
+        if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"):
             continue
         expected = None if ch in "\t\n\r" else f"U+{code:04X}"
         if hidden_character(f"reden {ch} x") != expected:
@@ -37,6 +38,8 @@ def test_every_control_and_format_character_is_found_over_all_of_unicode() -> No
         ("zero\u200bwidth", False, "U+200B"),
         ("esc \x1b[31m", False, "U+001B"),
         ("first \x07 then \x1b", False, "U+0007"),
+        ("\ud800x", False, "U+D800"),  # a lone surrogate (JSON's "\ud800"): no character
+        ("x\udfff", True, "U+DFFF"),
         ("", False, None),
     ],
 )

@@ -4,7 +4,8 @@ Such a text is shown later in a terminal, a table, a web page or a briefing. A c
 character in it (an escape sequence, a NUL, a backspace) can rewrite what a terminal shows, and
 an invisible formatting character (a right-to-left override) can make it read as something
 else. They are refused where the text comes in; tabs and line breaks are text, except in a
-name (`one_line`).
+name (`one_line`). So is a lone surrogate (U+D800 to U+DFFF, which JSON's ``\ud800`` escape
+can give): it is no character at all, and could not be stored as UTF-8.
 
 Such a text is also shown to people who may see no personal data (the picture's timeline, an
 audit trail, the status page): a person's strafrechtketennummer (SKN) or an e-mail address in
@@ -32,17 +33,20 @@ def personal_identifier(text: str) -> bool:
 _TEXT = frozenset("\t\n\r")
 
 
+_HIDDEN = ("Cc", "Cf", "Cs")  # control, formatting (invisible), surrogate
+
+
 def hidden_character(text: str, *, one_line: bool = False) -> str | None:
-    """The first control or invisible formatting character in ``text``, named (``U+001B``),
-    or None when it has none. With ``one_line`` (a name, such as a go-live wave's) a tab or a
-    line break counts too."""
-    # A printable text holds neither (str.isprintable is false for every Cc and Cf character,
+    """The first control or invisible formatting character (or lone surrogate) in ``text``,
+    named (``U+001B``), or None when it has none. With ``one_line`` (a name, such as a go-live
+    wave's) a tab or a line break counts too."""
+    # A printable text holds none (str.isprintable is false for every Cc, Cf and Cs code point,
     # checked over all of Unicode in tests/test_text.py): the common case, without a Python
     # loop over its characters.
     if text.isprintable():
         return None
     for ch in text:
-        if (one_line or ch not in _TEXT) and unicodedata.category(ch) in ("Cc", "Cf"):
+        if (one_line or ch not in _TEXT) and unicodedata.category(ch) in _HIDDEN:
             return f"U+{ord(ch):04X}"
     return None
 

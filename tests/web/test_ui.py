@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -863,6 +864,73 @@ def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None
     assert CEES not in str(listed)  # who accepted the risk stays in the register
     r = ui.client.post("/v1/bottlenecks/99/work-agreements", json=agreement, headers=om)
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("\ud800x", "U+D800"),  # a lone surrogate (JSON's escape): it could not be stored
+        ("links\u202erechts", "U+202E"),  # a right-to-left override
+        ("del\x7f", "U+007F"),
+        ("\x1b[2Jwist het scherm", "U+001B"),
+        ("zero\u200bwidth", "U+200B"),
+    ],
+)
+def test_the_picture_api_refuses_control_and_invisible_characters_naming_the_field(
+    ui: Ui, text: str, named: str
+) -> None:
+    """A lone surrogate in a description was a 500 (UnicodeEncodeError storing it); a
+    right-to-left override or DEL passed (201) onto the picture, the status page and briefings.
+    Now a 400 naming the field, as ketenherstel.text says, and nothing is stored."""
+    om = {"Authorization": f"Bearer {ui.tokens['om']}", "Content-Type": "application/json"}
+    body = {
+        "title": "Achterstand dagvaardingen",
+        "category": "werklast",
+        "severity": "hoog",
+        "partner": "om",
+        "series": "process:dagvaarding",
+        "metric": "backlog",
+        "since": "2025-07-20",
+        "description": "na de afsluiting",
+    }
+    said = f"holds no control or invisible characters ({named})"
+
+    def post(path: str, sent: dict[str, str]) -> Any:
+        # json.dumps escapes a lone surrogate as \ud800, as a client's JSON would carry it
+        return ui.client.post(path, content=json.dumps(sent), headers=om)
+
+    for field in ("title", "description"):
+        r = post("/v1/bottlenecks", {**body, field: text})
+        assert r.status_code == 400, r.text
+        expected = {"index": None, "field": field, "reason": said}
+        if field == "title" and named == "U+D800":  # a constrained str: pydantic refuses it
+            expected = {
+                "index": None,
+                "field": "body:title",
+                "reason": "Input should be a valid string, unable to parse raw data as a "
+                "unicode string",
+            }
+        assert r.json()["problems"] == [expected]
+    assert ui.picture.db.bottlenecks() == []
+    r = post("/v1/bottlenecks", body)
+    assert r.status_code == 201, r.text
+    number = r.json()["id"]
+    agreement = {
+        "text": "Extra zittingscapaciteit",
+        "ownerRole": "teamleider",
+        "startDate": "2025-08-20",
+        "expectedEffect": "voorraad daalt",
+        "residualRisk": "termijnen",
+        "riskAcceptedRole": "hoofdofficier",
+        "riskAcceptedBy": "de hoofdofficier",
+    }
+    for field in agreement:
+        if field == "startDate":
+            continue
+        r = post(f"/v1/bottlenecks/{number}/work-agreements", {**agreement, field: text})
+        assert r.status_code == 400, (field, r.text)
+        assert r.json()["problems"] == [{"index": None, "field": field, "reason": said}]
+    assert ui.picture.db.agreements(number) == []
 
 
 def test_a_name_in_a_bottleneck_title_never_reaches_the_briefings_chart(ui: Ui) -> None:

@@ -26,7 +26,7 @@ from ketenherstel.picture.matrix import (
 from ketenherstel.picture.series import KIND_NL, KINDS, TZ, PictureCache, Snapshot, View
 from ketenherstel.store.manual_ports import ManualStore
 from ketenherstel.store.ports import Store
-from ketenherstel.text import personal_identifier
+from ketenherstel.text import hidden_character, personal_identifier
 
 __all__ = [
     "CATEGORIES",
@@ -608,8 +608,13 @@ def _text(
         problems[name] = Said(
             f"te lang: hoogstens {limit} tekens", f"too long: at most {limit} characters"
         )
-    elif any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
-        problems[name] = Said("bevat stuurtekens", "holds control characters")
+    elif (hidden := hidden_character(value)) is not None:
+        # Shown on the picture, the status page, a briefing and in terminals (ketenherstel.text):
+        # no control or invisible character (a right-to-left override), no lone surrogate.
+        problems[name] = Said(
+            f"bevat een stuurteken of onzichtbaar teken ({hidden})",
+            f"holds no control or invisible characters ({hidden})",
+        )
     return value
 
 
