@@ -833,6 +833,26 @@ def test_nack_says_when_it_is_retried_and_when_it_is_dead_lettered(
     assert said[1] == f"{delivery}: dead-lettered after 2 attempts; it is not retried", said
 
 
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [
+        ("kapot \udcff", "holds no control or invisible characters (U+DCFF)"),  # was a traceback
+        ("\x1b[2J\u202ewis", "holds no control or invisible characters (U+001B)"),
+        ("zaak SKN-1572429180", "gives no SKN or e-mail address"),
+    ],
+)
+def test_nack_refuses_a_reason_the_exchange_would_refuse_before_sending(
+    reason: str, says: str
+) -> None:
+    """A byte that is not UTF-8 in argv (a lone surrogate) could not be encoded to send; the
+    rest the exchange answers with 400. Refused here first, with the exchange's words."""
+    code, _, err = run(
+        "nack", "7", "--reason", reason, "--url", "http://127.0.0.1:9", "--token", "t"
+    )
+    assert code == 2 and f"--reason: a reason {says}" in err, (code, err)
+    assert "1572429180" not in err
+
+
 def test_send_names_each_sequence_gap_once(
     live: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

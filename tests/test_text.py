@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from ketenherstel.text import hidden_character, personal_identifier, text_problem
+from ketenherstel.text import hidden_character, personal_identifier, redacted, text_problem
 
 
 def test_every_control_and_format_character_and_surrogate_is_found_over_all_of_unicode() -> None:
@@ -69,3 +69,10 @@ def test_text_problem_names_the_text_and_what_is_wrong() -> None:
     )
     assert text_problem("a\nb", "a name", 20) is None
     assert text_problem("a\nb", "a name", 20, one_line=True) is not None
+
+
+def test_redacted_masks_personal_data_and_names_hidden_characters() -> None:
+    assert redacted("plain text\nand a tab\t") == "plain text\nand a tab\t"
+    said = redacted("zaak SKN-0123456789 van j.jansen@om.example.nl \x1b[2J\u202e\ud800")
+    assert said == "zaak […] van […] <U+001B>[2J<U+202E><U+D800>"
+    assert not personal_identifier(said) and hidden_character(said) is None

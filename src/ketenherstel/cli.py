@@ -879,6 +879,13 @@ def nack(
     token: TokenOpt = "",
 ) -> None:
     """Report a delivery as failed; it is retried with backoff, then dead-lettered."""
+    from ketenherstel.exchange.service import nack_reason_problem
+
+    # The exchange's rule, here first: a byte that is not UTF-8 in argv (a lone surrogate)
+    # could not even be sent.
+    why = nack_reason_problem(reason)
+    if why is not None:
+        raise fail(f"--reason: {why}")
     with client(url, token) as c:
         r = c.nack(delivery_id, reason)
     if r["status"] == "dead":  # no retry: it printed `dead (retry at None)`

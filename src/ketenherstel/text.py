@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["hidden_character", "personal_identifier", "text_problem"]
+__all__ = ["hidden_character", "personal_identifier", "redacted", "text_problem"]
 
 # A person's strafrechtketennummer or an e-mail address: personal data in a free text.
 _IDENTIFIERS = re.compile(
@@ -60,3 +60,17 @@ def text_problem(text: str, what: str, limit: int, *, one_line: bool = False) ->
     if hidden is not None:
         return f"{what} holds no control or invisible characters ({hidden})"
     return None
+
+
+def redacted(text: str) -> str:
+    """``text`` made fit to keep where no personal data and no hidden characters may go, when
+    it quotes what someone else sent (why a message could not be applied): each SKN or e-mail
+    address becomes ``[…]`` and each control or invisible character (or lone surrogate) its
+    code, ``<U+001B>``; tabs and line breaks stay."""
+    text = _IDENTIFIERS.sub("[…]", text)
+    if text.isprintable():
+        return text
+    return "".join(
+        f"<U+{ord(ch):04X}>" if ch not in _TEXT and unicodedata.category(ch) in _HIDDEN else ch
+        for ch in text
+    )

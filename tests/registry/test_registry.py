@@ -3,12 +3,14 @@ re-screen list in both directions, work on it, and the read log."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from ketenherstel.bootstrap import Runtime, bootstrap
@@ -109,6 +111,26 @@ def test_a_far_future_date_is_refused_and_the_catch_up_goes_on(rt: Runtime, reg:
     assert (
         reg.catch_up().applied == 0
     )  # nothing stuck: the refused one was nacked, not retried here
+
+
+def test_a_refusal_quoting_personal_data_is_nacked_with_it_masked(
+    rt: Runtime, reg: Registry
+) -> None:
+    """The exchange refuses a nack's reason holding an SKN, an e-mail address or a control
+    character (it is kept on the trail and in the dead letters). The registry's reason quotes
+    what was sent: it masks them, where its nack would have been refused and stopped it."""
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001"))
+    [d] = rt.exchange.pull(principal=reg.principal, limit=10)
+    event = orjson.loads(d.body)
+    event["data"]["decisionKind"] = "SKN-1572429180 a@b.nl \u202e"  # as a looser chain lets by
+    result = reg.consume([dataclasses.replace(d, body=orjson.dumps(event))])
+    assert [why for _, why in result.failed] == [
+        "unknown decisionKind 'SKN-1572429180 a@b.nl \\u202e'"
+    ]
+    message = rt.store.message(event["source"], event["id"])
+    assert message is not None
+    [delivery] = rt.store.deliveries_of(message.position)
+    assert delivery.last_error == "registry: unknown decisionKind '[…] […] \\u202e'"
 
 
 def test_a_redelivery_after_a_crash_is_recognised_and_not_applied_again(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -443,6 +444,46 @@ def test_failure_report_bad_input(api: Api) -> None:
         api.client.post("/v1/deliveries/999/failures", json={"reason": "x"}, headers=api.h("om")),
         404,
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [
+        (
+            "\u001b[2J\u202eSKN-1572429180 a@b.nl",
+            "a reason holds no control or invisible characters (U+001B)",
+        ),
+        ("kapot \u202e", "a reason holds no control or invisible characters (U+202E)"),
+        ("kapot \x7f", "a reason holds no control or invisible characters (U+007F)"),
+        ("zaak SKN-1572429180 kapot", "a reason gives no SKN or e-mail address"),
+        ("meld aan a@b.nl", "a reason gives no SKN or e-mail address"),
+    ],
+)
+def test_a_nack_reason_with_control_characters_or_personal_data_is_400_and_changes_nothing(
+    api: Api, reason: str, says: str
+) -> None:
+    """It was 200 and stored as sent: viewers saw it in the trail and in dead letters'
+    lastError. As the exchange's other reasons (decision 0012), refused; the delivery stays
+    leased as it was, and the personal data is not repeated in the answer."""
+    post(api, "politie", pv_event())
+    [d] = pull(api, "om")
+    r = api.client.post(
+        f"/v1/deliveries/{d['deliveryId']}/failures",
+        # json.dumps escapes each character (a lone surrogate too) as a client's JSON would
+        content=json.dumps({"reason": reason, "retryAfter": 0}),
+        headers={**api.h("om"), "Content-Type": "application/json"},
+    )
+    problem = assert_problem(r, 400)
+    assert says in problem["detail"]
+    assert [(p["field"], says in p["reason"]) for p in problem["problems"]] == [("reason", True)]
+    assert "1572429180" not in r.text and "a@b.nl" not in r.text
+    store = api.runtime.store
+    message = store.message(d["event"]["source"], d["event"]["id"])
+    assert message is not None
+    [delivery] = store.deliveries_of(message.position)
+    assert (delivery.state, delivery.attempts, delivery.last_error) == ("leased", 1, None)
+    assert [e.detail for e in store.trail(message.position) if "1572429180" in e.detail] == []
+    assert pull(api, "om") == []  # still leased: not made ready for a retry
 
 
 def test_same_case_is_delivered_in_order(api: Api) -> None:

@@ -54,6 +54,7 @@ from ketenherstel.store.ports import (
     Store,
     TrailEntry,
 )
+from ketenherstel.text import hidden_character, personal_identifier
 from ketenherstel.urls import http_address
 
 _MAX_RETENTION_DAYS = 36_500  # as the API's limit
@@ -561,15 +562,17 @@ class Exchange(IsolationMixin, BundleMixin):
         retry_after: float | None = None,
     ) -> NackResult:
         receiver = self._receiver_of(principal)
-        if not reason.strip():
-            raise InvalidInput("a nack needs a reason")
+        reason = reason[:MAX_NACK_REASON]  # before the checks: what is kept is what is checked
+        why = nack_reason_problem(reason)
+        if why is not None:
+            raise InvalidInput(why, [Problem(None, "reason", why)])
         if retry_after is not None and retry_after < 0:
             raise InvalidInput("retryAfter cannot be negative")
         fixed = retry_after
         result = self.store.nack(
             receiver=receiver,
             delivery_id=delivery_id,
-            reason=reason[:500],
+            reason=reason,
             now=self.clock(),
             delay=lambda attempts: self.backoff(attempts) if fixed is None else fixed,
             max_attempts=self.settings.max_attempts,
@@ -706,6 +709,28 @@ class Exchange(IsolationMixin, BundleMixin):
                 principal, "purged", f"{result.messages} messages", f"{older_than_days} days"
             )
         return result
+
+
+MAX_NACK_REASON = 500
+"""A nack's reason is kept up to this many characters (the API refuses a longer one)."""
+
+
+def nack_reason_problem(reason: str) -> str | None:
+    """What is wrong with a nack's reason, or None. It is kept as the delivery's last error and
+    on the message's trail, which viewers and the sender read: as the exchange's other reasons
+    (isolation, manual records) it holds no control or invisible characters and no personal
+    data (ketenherstel.text); the personal data is not repeated in the answer."""
+    if not reason.strip():
+        return "a nack needs a reason"
+    hidden = hidden_character(reason)
+    if hidden is not None:
+        return f"a reason holds no control or invisible characters ({hidden})"
+    if personal_identifier(reason):
+        return (
+            "a reason gives no SKN or e-mail address: it is shown on the message's trail and "
+            "in the dead letters, which carry no personal data"
+        )
+    return None
 
 
 def _without_names(entry: TrailEntry) -> TrailEntry:

@@ -63,6 +63,7 @@ from ketenherstel.registry.results import (
     check_shown,
 )
 from ketenherstel.store.ports import LeasedDelivery, SourceCompleteness
+from ketenherstel.text import redacted
 
 __all__ = [
     "DECISIONS",
@@ -360,7 +361,10 @@ class Registry:
         if done:
             exchange.ack(principal=self.principal, delivery_ids=done)
         for ident, reason in result.failed:
-            exchange.nack(principal=self.principal, delivery_id=ident, reason=f"registry: {reason}")
+            # Quoting the message, a reason may hold what the exchange keeps from its trail and
+            # dead letters (an SKN, a control character): masked, never refused there.
+            why = redacted(f"registry: {reason}")
+            exchange.nack(principal=self.principal, delivery_id=ident, reason=why)
         self._freshness = None
         return result
 

@@ -176,7 +176,9 @@ async def acknowledge(
     operation_id="reportDeliveryFailure",
     response_model=s.FailureRead,
     responses={
-        400: _problem("No reason given"),
+        400: _problem(
+            "No reason given, or one with control or invisible characters or personal data"
+        ),
         404: _problem("The caller has no such delivery"),
         409: _problem("Already acknowledged or dead-lettered, or never handed out (not-delivered)"),
     },
