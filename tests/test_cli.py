@@ -896,6 +896,31 @@ def test_send_rejects_bad_files_and_bad_events(
     assert code == 2 and "cannot reach" in err
 
 
+def test_send_refuses_a_control_character_in_an_attribute_before_sending(
+    live: tuple[str, dict[str, str]], tmp_path: Path, store: str
+) -> None:
+    """The envelope check send makes first is the exchange's (check_events): a NUL in an id
+    sends nothing, named by its line; with --no-check the exchange says the same."""
+    from ketenherstel.store import open_store
+
+    url, tokens = live
+    good, bad = pv_event(case="10-000001-25"), pv_event(case="10-000002-25", id="ctl\x00red")
+    path = tmp_path / "ctl.jsonl"
+    path.write_bytes(orjson.dumps(good) + b"\n" + orjson.dumps(bad))
+    for check in ([], ["--no-check"]):
+        code, _, err = run("send", str(path), *check, "--url", url, "--token", tokens["politie"])
+        said = " ".join(err.split())
+        assert code == 2 and "'id' holds U+0000" in said, (check, said)
+    assert "nothing was sent" in " ".join(
+        run("send", str(path), "--url", url, "--token", tokens["politie"])[2].split()
+    )
+    check_store = open_store(store)
+    try:
+        assert check_store.message(good["source"], good["id"]) is None
+    finally:
+        check_store.close()
+
+
 def test_send_checks_the_sender_of_every_event_first_and_names_its_line(
     live: tuple[str, dict[str, str]], tmp_path: Path, store: str
 ) -> None:

@@ -114,6 +114,32 @@ def test_a_bad_bundle_is_refused_and_nothing_is_stored(rt: Runtime, fault: str) 
     assert stored(rt) == 0
 
 
+def test_a_bundle_with_a_control_character_in_an_attribute_is_refused_whole(rt: Runtime) -> None:
+    """The bundle's events are checked as any submission's (Exchange.prepare): a NUL in an id
+    or an escape in a partition key refuses the whole bundle, naming each, signed or not."""
+    key = generate_private_key()
+    rt.exchange.register_signing_key(
+        principal=LOCAL_OPERATOR, partner="politie", public_key=public_key_b64(key)
+    )
+    sent = events(1, 3)
+    sent[1]["id"] = "ctl\x00\x1b[31mred"
+    sent[2]["partitionkey"] = "pk\x1b"
+    data = build_bundle(
+        private_key=key,
+        source=POLITIE_SOURCE,
+        events=sent,
+        previous_digest=None,
+        created_at="2025-08-01T10:00:00Z",
+    ).data
+    with pytest.raises(InvalidInput) as refused:
+        rt.exchange.import_bundle(principal=LOCAL_OPERATOR, data=data)
+    assert [(p.index, p.field, p.reason.split(":")[0]) for p in refused.value.problems] == [
+        (1, "id", "'id' holds U+0000"),
+        (2, "partitionkey", "'partitionkey' holds U+001B"),
+    ]
+    assert stored(rt) == 0
+
+
 def test_a_partner_cannot_import_another_partners_bundle(rt: Runtime) -> None:
     key = generate_private_key()
     rt.exchange.register_signing_key(

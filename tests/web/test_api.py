@@ -254,6 +254,50 @@ def test_binary_mode_is_accepted(api: Api) -> None:
     assert stored["data"] == event["data"]
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "named"),
+    [
+        ({"id": "ctl\u0000\u001b[31mred\u007f"}, "id", "U+0000"),
+        ({"partitionkey": "pk\u0000"}, "partitionkey", "U+0000"),
+        ({"subject": "10-000001-25\u001b[2J"}, "subject", "U+001B"),
+        ({"traceparent": "00\u0085"}, "traceparent", "U+0085"),  # an extension's string
+    ],
+)
+def test_a_string_attribute_with_a_control_character_is_400_naming_it_and_stores_nothing(
+    api: Api, change: dict[str, str], field: str, named: str
+) -> None:
+    """They were 201: CloudEvents 1.0 allows no U+0000-U+001F or U+007F-U+009F in a String,
+    and the id, subject and partition key are shown again on the trail and in terminals."""
+    body = assert_problem(post(api, "politie", pv_event(**change)), 400)
+    assert [(p["field"], p["reason"].split(":")[0]) for p in body["problems"]] == [
+        (field, f"'{field}' holds {named}")
+    ]
+    assert stored_count(api) == 0
+
+
+def test_binary_mode_refuses_a_control_character_in_a_header_attribute(api: Api) -> None:
+    """Percent-decoded (the HTTP binding's rule), a ce-id of ctl%00 is a NUL in the id."""
+    event = pv_event()
+    headers = {f"ce-{k}": str(v) for k, v in event.items() if k not in ("data", "datacontenttype")}
+    r = api.client.post(
+        "/v1/events",
+        content=orjson.dumps(event["data"]),
+        headers={
+            **api.h("politie"),
+            **headers,
+            "ce-id": "ctl%00x",
+            "ce-partitionkey": "pk%1B",
+            "Content-Type": "application/json",
+        },
+    )
+    body = assert_problem(r, 400)
+    assert sorted((p["field"], p["reason"].split(":")[0]) for p in body["problems"]) == [
+        ("id", "'id' holds U+0000"),
+        ("partitionkey", "'partitionkey' holds U+001B"),
+    ]
+    assert stored_count(api) == 0
+
+
 def test_sequence_gaps_are_reported_not_hidden(api: Api) -> None:
     post(api, "politie", [pv_event(sequence=1), pv_event(sequence=2)], BATCH)
     r = post(api, "politie", pv_event(sequence=5))

@@ -41,6 +41,23 @@ _REQUIRED = ("specversion", "id", "source", "type")
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _INT32_MAX = 2**31 - 1
 _MAX_ID = 256
+# What CloudEvents 1.0's String type does not allow: the control characters U+0000-U+001F and
+# U+007F-U+009F, the surrogates and the noncharacters (U+FDD0-U+FDEF and U+xFFFE/U+xFFFF).
+# Those of the Basic Multilingual Plane in one class (the other planes' in it would make
+# every search several times slower); the other planes' in _outside_a_string.
+_NOT_IN_A_STRING = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def _outside_a_string(value: str) -> str | None:
+    """The first character of ``value`` that a CloudEvents String may not hold, or None.
+    What str.isprintable passes holds none of them: it is false for every Cc, Cs and Cn
+    code point (tests/exchange/test_envelope_strings.py checks all of Unicode)."""
+    found = _NOT_IN_A_STRING.search(value)
+    if max(value) > "\uffff":  # another plane's noncharacter before it?
+        for ch in value[: None if found is None else found.start()]:
+            if ord(ch) & 0xFFFE == 0xFFFE:
+                return ch
+    return None if found is None else found.group()
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +223,17 @@ def _check_one(
         bad("data_base64", "binary data (data_base64) is not accepted; send JSON data")
     sequence = _check_sequence(event, bad)
     for name, value in event.items():
+        # Every String attribute, an extension's too (data is not an attribute). What
+        # str.isprintable passes holds none of what a CloudEvents String may not: the common
+        # case, without a call.
+        if type(value) is str and not value.isprintable() and name != "data":
+            found = _outside_a_string(value)
+            if found is not None:
+                bad(
+                    name,
+                    f"'{name}' holds U+{ord(found):04X}: a CloudEvents string has no control "
+                    "characters (U+0000-U+001F, U+007F-U+009F), surrogates or noncharacters",
+                )
         if name in _CORE:
             continue
         if not _EXTENSION_NAME.match(name):
