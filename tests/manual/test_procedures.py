@@ -129,6 +129,22 @@ def test_what_replaces_the_flow_holds_no_control_characters(
     assert problems == [] and checked is not None
 
 
+@pytest.mark.parametrize(
+    "replaces", ["koerier voor SKN-1572429180", "mail naar j.jansen@om.example.nl", "skn1572429180"]
+)
+def test_what_replaces_the_flow_gives_no_skn_or_email_address(chain: Chain, replaces: str) -> None:
+    """Viewers and the partners told about it read a procedure, and the picture's timeline
+    shows it: an SKN or an e-mail address in it was stored. Refused as the exchange's reasons
+    are, without repeating it."""
+    checked, problems = check_procedure(
+        chain, ProcedureDraft("voorlopige-hechtenis", replaces, "21-07-2025")
+    )
+    assert checked is None
+    assert [p.column for p in problems] == ["replaces"]
+    assert problems[0].reason.startswith("gives no SKN or e-mail address")
+    assert "1572429180" not in problems[0].reason and "jansen" not in problems[0].reason
+
+
 def test_every_problem_of_a_procedure_is_named(chain: Chain) -> None:
     checked, problems = check_procedure(
         chain,

@@ -16,7 +16,7 @@ from ketenherstel.chain import Chain, ChainLookupError
 from ketenherstel.manual._dates import amsterdam, outside_dates, parse_when
 from ketenherstel.manual.entries import MAX_TEXT, resolve_partner, resolve_type
 from ketenherstel.manual.errors import Refusal
-from ketenherstel.text import hidden_character
+from ketenherstel.text import hidden_character, personal_identifier
 
 MAX_REPLACES = 2_000
 
@@ -60,6 +60,13 @@ def check_procedure(
         out.append(Refusal(None, "replaces", f"longer than {MAX_REPLACES} characters"))
     elif (hidden := hidden_character(replaces)) is not None:  # shown in terminals and the UI
         reason = f"holds a control or invisible character ({hidden}); line breaks are fine"
+        out.append(Refusal(None, "replaces", reason))
+    elif personal_identifier(replaces):
+        # As the exchange's reasons; not repeated in the answer, it is the personal data itself.
+        reason = (
+            "gives no SKN or e-mail address: a procedure is read by viewers and the partners "
+            "told about it, and is on the picture's timeline, which carry no personal data"
+        )
         out.append(Refusal(None, "replaces", reason))
     valid_from: float | None = None
     moment: datetime | None = None
