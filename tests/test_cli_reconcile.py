@@ -100,6 +100,9 @@ def test_live_ledgers_and_resend(store: str) -> None:
     assert code == 0 and "would re-send 1" in out
     code, out, _ = run("reconcile", "resend", rid, "--as", "anna", "--store", store)
     assert code == 0 and "re-sent 1" in out
+    # A dry run asks the exchange: the re-sent message is on its way now, not re-sent again.
+    code, out, _ = run("reconcile", "resend", rid, "--as", "anna", "--store", store, "--dry-run")
+    assert code == 0 and "would re-send 0; already on their way 1" in out
     rt = bootstrap(Settings(store_url=store))
     try:
         redelivered = [

@@ -367,9 +367,14 @@ def resend_cmd(
     path = _find(store, reports, report_id)
     with local_runtime(store, registry) as rt:
 
-        def redeliver(*, source: str, id: str, receiver: str, reason: str) -> str:
+        def redeliver(*, source: str, id: str, receiver: str, reason: str, dry_run: bool) -> str:
             return rt.exchange.redeliver(
-                principal=principal, source=source, id=id, receiver=receiver, reason=reason
+                principal=principal,
+                source=source,
+                id=id,
+                receiver=receiver,
+                reason=reason,
+                dry_run=dry_run,
             )
 
         try:
@@ -377,7 +382,7 @@ def resend_cmd(
         except ExchangeError as exc:
             raise _fail(exc.detail) from None
     verb = "would re-send" if dry_run else "re-sent"
-    count = len(result.items) if dry_run else result.resent
+    count = result.resent  # a dry run's would-resend
     out.print(
         f"{verb} {count}; already on their way {result.pending}; not at the exchange "
         f"{result.not_found}; without a receiver (not re-sendable) {result.skipped}"

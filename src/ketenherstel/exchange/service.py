@@ -623,10 +623,18 @@ class Exchange(IsolationMixin, BundleMixin):
         return record
 
     def redeliver(
-        self, *, principal: Principal, source: str, id: str, receiver: str, reason: str
+        self,
+        *,
+        principal: Principal,
+        source: str,
+        id: str,
+        receiver: str,
+        reason: str,
+        dry_run: bool = False,
     ) -> str:
         """Deliver a message to a receiver again with its original id (reconciliation found it
-        never applied): ``resent``, ``pending`` (on its way already) or ``not-found``."""
+        never applied): ``resent``, ``pending`` (on its way already) or ``not-found``;
+        ``dry_run``: change nothing, ``would-resend`` instead of ``resent``."""
         self._require_operator(principal)
         outcome = self.store.redeliver(
             source=source,
@@ -635,6 +643,7 @@ class Exchange(IsolationMixin, BundleMixin):
             now=self.clock(),
             actor=principal.name,
             reason=reason,
+            dry_run=dry_run,
         )
         if outcome == "resent":
             self._audit(principal, "delivery-redelivered", f"{source} {id} -> {receiver}", reason)

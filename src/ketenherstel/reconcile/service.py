@@ -449,13 +449,17 @@ class RepairResult:
 
 
 class _Redeliver(Protocol):
-    def __call__(self, *, source: str, id: str, receiver: str, reason: str) -> str: ...
+    def __call__(
+        self, *, source: str, id: str, receiver: str, reason: str, dry_run: bool
+    ) -> str: ...
 
 
 def resend(report_dir: Path, redeliver: _Redeliver, *, dry_run: bool = False) -> RepairResult:
     """Deliver again, with its original id, every message that a report found delivered or
     routed by the exchange but missing at the next hop (delivered, or a receiver's applied
-    ledger). Keys without a receiver cannot be re-sent and are counted as skipped."""
+    ledger). Keys without a receiver cannot be re-sent and are counted as skipped. A dry run
+    asks the exchange what it would do (``would-resend``, counted as re-sent), changing
+    nothing."""
     summary = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
     pairs = {
         f"{p['from']}→{p['to']}"
@@ -474,12 +478,12 @@ def resend(report_dir: Path, redeliver: _Redeliver, *, dry_run: bool = False) ->
         if not row["source"] or not row["id"] or not row["receiver"]:
             counts["skipped"] += 1
             continue
-        outcome = (
-            "would-resend"
-            if dry_run
-            else redeliver(
-                source=row["source"], id=row["id"], receiver=row["receiver"], reason=reason
-            )
+        outcome = redeliver(
+            source=row["source"],
+            id=row["id"],
+            receiver=row["receiver"],
+            reason=reason,
+            dry_run=dry_run,
         )
         counts[outcome if outcome in counts else "resent"] += 1
         items.append(

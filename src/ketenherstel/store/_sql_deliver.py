@@ -470,12 +470,21 @@ class DeliverySql(SqlBase):
         return _delivery(out)
 
     def redeliver(
-        self, *, source: str, id: str, receiver: str, now: float, actor: str, reason: str
+        self,
+        *,
+        source: str,
+        id: str,
+        receiver: str,
+        now: float,
+        actor: str,
+        reason: str,
+        dry_run: bool = False,
     ) -> str:
         """Deliver a message to a receiver again with its original id (reconciliation's
         repair): its one delivery row goes back to ready; nothing is inserted, so there is never
         a second delivery. Returns ``resent``, or ``pending`` when it is on its way already, or
-        ``not-found`` when the exchange holds no such message for that receiver."""
+        ``not-found`` when the exchange holds no such message for that receiver. ``dry_run``:
+        change nothing, and say ``would-resend`` where it would be re-sent."""
         with self._tx() as cur:
             row = self._x(
                 cur,
@@ -489,6 +498,8 @@ class DeliverySql(SqlBase):
             delivery_id, state = int(row[0]), str(row[1])
             if state in ("ready", "leased"):
                 return "pending"
+            if dry_run:
+                return "would-resend"
             self._back_to_ready(
                 cur, delivery_id, (receiver, row[2], row[3], row[4]), now, actor, reason
             )

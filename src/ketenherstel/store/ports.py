@@ -570,7 +570,15 @@ class Store(Protocol):
     def ledger_rows(self, kind: str, *, after: int, limit: int) -> list[tuple[object, ...]]: ...
 
     def redeliver(
-        self, *, source: str, id: str, receiver: str, now: float, actor: str, reason: str
+        self,
+        *,
+        source: str,
+        id: str,
+        receiver: str,
+        now: float,
+        actor: str,
+        reason: str,
+        dry_run: bool = False,
     ) -> str: ...
 
     def completeness(self, receiver: str, senders: Sequence[str]) -> list[SourceCompleteness]: ...

@@ -277,9 +277,14 @@ async def create_resends(
     path = _report(request, report_id)
     exchange = request.app.state.runtime.exchange
 
-    def redeliver(*, source: str, id: str, receiver: str, reason: str) -> str:
+    def redeliver(*, source: str, id: str, receiver: str, reason: str, dry_run: bool) -> str:
         outcome: str = exchange.redeliver(
-            principal=principal, source=source, id=id, receiver=receiver, reason=reason
+            principal=principal,
+            source=source,
+            id=id,
+            receiver=receiver,
+            reason=reason,
+            dry_run=dry_run,
         )
         return outcome
 
