@@ -1032,6 +1032,37 @@ def test_simulate_and_openapi_refuse_an_output_they_cannot_write_and_make_no_fol
         assert sorted(tmp_path.rglob("*")) == before
 
 
+FULL_DISK = Path("/dev/full")
+needs_dev_full = pytest.mark.skipif(
+    not FULL_DISK.is_char_device(), reason="/dev/full (a disk that is always full) is not here"
+)
+
+
+@needs_dev_full
+@pytest.mark.parametrize("command", [["simulate", "--cases", "1"], ["openapi"]])
+def test_an_output_on_a_full_disk_is_an_error_naming_it_not_a_traceback(
+    command: list[str],
+) -> None:
+    """Writing to /dev/full was an OSError (ENOSPC) traceback. Only opened as a plain 'w'."""
+    code, _, err = run(*command, "--out", str(FULL_DISK))
+    assert code == 1 and f"--out {FULL_DISK}: cannot write it" in err, err
+    assert "Traceback" not in err and FULL_DISK.is_char_device()
+
+
+def test_openapi_refuses_an_output_it_cannot_make_before_any_work(tmp_path: Path) -> None:
+    """/proc/x was a FileNotFoundError traceback, FILE/x.json a FileExistsError one."""
+    (tmp_path / "env.sh").write_text("x=1\n")
+    before = sorted(tmp_path.rglob("*"))
+    for target, needle in [
+        (Path("/proc/x"), "--out /proc/x: not writable"),
+        (tmp_path / "env.sh" / "x.json", "is not a directory"),
+        (tmp_path / "env.sh" / "deeper" / "x.json", "is not a directory"),
+    ]:
+        code, _, err = run("openapi", "--out", str(target))
+        assert code == 2 and needle in err and "Traceback" not in err, (target, err)
+        assert sorted(tmp_path.rglob("*")) == before
+
+
 def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
     run("init", "--store", store)
     code, out, _ = run(

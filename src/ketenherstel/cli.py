@@ -30,6 +30,7 @@ from ketenherstel.cli_common import (
     readable_input,
     reader,
     require_store,
+    writable_folder,
     writable_output,
 )
 from ketenherstel.cli_common import operator as _operator
@@ -233,10 +234,17 @@ def openapi(
 
     if out_file.is_dir():
         raise fail(f"--out {out_file}: is a directory; give a file")
+    if out_file.parent.is_dir():  # /proc/x, no permission: refused before any work
+        writable_output(out_file, "--out")
+    else:  # a folder to make; a file in the way (env.sh/x.json): refused
+        writable_folder(out_file.parent, f"--out {out_file}")
     with runtime(":memory:") as rt:
         doc = create_app(rt).openapi()
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    except OSError as exc:  # a full disk (/dev/full): found only by writing
+        raise fail(f"--out {out_file}: cannot write it ({exc.strerror or exc})", 1) from None
     out.print(f"wrote {out_file}")
 
 
@@ -971,11 +979,14 @@ def simulate(
         raise fail(f"{sender!r} is not a partner in the chain model")
     start = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
     written = 0
-    with out_file.open("wb") as fh:
-        for sim in generate_events(chain, seed=seed, cases=cases, start=start):
-            if sender is None or sim.sender == sender:
-                fh.write(orjson.dumps(sim.event) + b"\n")
-                written += 1
+    try:
+        with out_file.open("wb") as fh:
+            for sim in generate_events(chain, seed=seed, cases=cases, start=start):
+                if sender is None or sim.sender == sender:
+                    fh.write(orjson.dumps(sim.event) + b"\n")
+                    written += 1
+    except OSError as exc:  # a full disk (/dev/full): found only by writing
+        raise fail(f"--out {out_file}: cannot write it ({exc.strerror or exc})", 1) from None
     out.print(f"wrote {written} events to {out_file}")
 
 

@@ -135,6 +135,31 @@ def test_keygen_writes_a_private_key_0600_and_prints_the_public_key(tmp_path: Pa
     assert code == 2 and "never overwritten" in err
 
 
+def test_keygen_refuses_a_key_path_it_cannot_make(tmp_path: Path) -> None:
+    """/proc/x/k.pem was a FileNotFoundError traceback; FILE/k.pem is refused as well."""
+    (tmp_path / "file").write_text("x")
+    for key in (Path("/proc/x/k.pem"), tmp_path / "file" / "k.pem"):
+        code, out, err = run("keygen", "--key", str(key))
+        assert code == 2 and f"cannot create {key}" in err and not out, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_keygen_on_a_full_disk_leaves_no_half_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("ketenherstel.outbox.keys.os.fsync", full)
+    key = tmp_path / "om.pem"
+    code, out, err = run("keygen", "--key", str(key))
+    assert code == 2 and f"cannot write {key}" in err and "No space left" in err, err
+    assert not out and not key.exists()
+
+
 def test_export_writes_a_bundle_the_printed_key_verifies(db: str, tmp_path: Path) -> None:
     key = tmp_path / "om.pem"
     public = parse_public_key(run("keygen", "--key", str(key))[1].strip())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -87,7 +88,10 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
 def create_key_file(path: Path) -> Ed25519PrivateKey:
     """Generate a key and write it to `path` (mode 0600). Refuses to overwrite a file."""
     key = generate_private_key()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # no such folder (/proc/x), a file in the way, no permission
+        raise KeyFileError(f"cannot create {path}: {exc.strerror or exc}") from None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -95,11 +99,16 @@ def create_key_file(path: Path) -> Ed25519PrivateKey:
             f"{path} exists; a key file is never overwritten (move it away first)"
         ) from None
     except OSError as exc:
-        raise KeyFileError(f"cannot create {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private_key_to_pem(key))
-        handle.flush()
-        os.fsync(handle.fileno())
+        raise KeyFileError(f"cannot create {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(private_key_to_pem(key))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # a full disk: no half key file is left behind
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise KeyFileError(f"cannot write {path}: {exc.strerror or exc}") from None
     return key
 
 
