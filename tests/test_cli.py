@@ -1063,6 +1063,22 @@ def test_openapi_refuses_an_output_it_cannot_make_before_any_work(tmp_path: Path
         assert sorted(tmp_path.rglob("*")) == before
 
 
+def test_init_refuses_a_store_that_is_no_regular_file_or_cannot_be_made() -> None:
+    """/dev/full and /proc/self/x.db were sqlite3.OperationalError tracebacks. A socket stands
+    in for the device: nothing is ever opened in /dev."""
+    import socket
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder, socket.socket(socket.AF_UNIX) as s:
+        sock = Path(folder) / "s"
+        s.bind(str(sock))
+        code, _, err = run("init", "--store", f"sqlite:///{sock}")
+        assert code == 2 and f"store {sock} is not a regular file" in err, err
+        assert sorted(p.name for p in Path(folder).iterdir()) == ["s"]
+    code, _, err = run("init", "--store", "sqlite:////proc/self/x.db")
+    assert code == 2 and "store /proc/self/x.db: cannot write there" in err, err
+
+
 def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
     run("init", "--store", store)
     code, out, _ = run(

@@ -124,10 +124,14 @@ def require_store(store: str | None, *, create: bool = False) -> None:
         return
     if path.is_dir():
         raise fail(f"store {path} is a directory; give a file (--store sqlite:///PATH)")
+    if path.exists() and not path.is_file():  # /dev/full: SQLite wrote a journal beside it
+        raise fail(f"store {path} is not a regular file (a device or pipe); give a file")
     if create:
         above = next(p for p in path.absolute().parents if p.exists())
         if not above.is_dir():
             raise fail(f"store {path}: {above} is not a directory")
+        if not path.exists():  # /proc/self/x.db: SQLite said only 'unable to open database file'
+            writable_folder(path.parent, f"store {path}")
     elif not path.is_file():
         raise fail(
             f"no store at {path}; create it with `ketenherstel init --store {url}`, "

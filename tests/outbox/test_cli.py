@@ -124,6 +124,21 @@ def test_a_db_that_cannot_be_a_file_is_one_line_naming_it(tmp_path: Path) -> Non
     assert code == 0 and made.is_file(), err
 
 
+def test_a_db_that_is_there_but_no_regular_file_is_refused_and_nothing_made() -> None:
+    """--db /dev/full was a 'disk is full' traceback that left /dev/full-journal behind. A
+    socket stands in for the device: nothing is ever opened in /dev."""
+    import socket
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder, socket.socket(socket.AF_UNIX) as s:
+        sock = Path(folder) / "s"
+        s.bind(str(sock))
+        for args in (["init", "--oin", OM_OIN, "--source", OM_SOURCE], ["status"]):
+            code, _, err = run(*args, "--db", str(sock))
+            assert code == 2 and f"--db {sock} is not a regular file" in err, err
+        assert sorted(p.name for p in Path(folder).iterdir()) == ["s"]
+
+
 def test_keygen_writes_a_private_key_0600_and_prints_the_public_key(tmp_path: Path) -> None:
     key = tmp_path / "keys" / "om.pem"
     code, out, err = run("keygen", "--key", str(key))

@@ -67,9 +67,11 @@ def _chain() -> Any:
 
 def _db_file(db: Path) -> None:
     """Refuse a --db that is a directory (exit code 2): SQLite could not open it, and said only
-    'unable to open database file'."""
+    'unable to open database file'; or that is there and no regular file (a device, a pipe)."""
     if db.is_dir():
         raise fail(f"--db {db} is a directory; give the outbox's file (such as {db / 'outbox.db'})")
+    if db.exists() and not db.is_file():  # /dev/full: SQLite left /dev/full-journal behind
+        raise fail(f"--db {db} is not a regular file (a device or pipe); give the outbox's file")
 
 
 @contextlib.contextmanager
