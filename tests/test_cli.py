@@ -1079,6 +1079,35 @@ def test_init_refuses_a_store_that_is_no_regular_file_or_cannot_be_made() -> Non
     assert code == 2 and "store /proc/self/x.db: cannot write there" in err, err
 
 
+def test_a_store_locked_past_the_busy_timeout_is_a_one_line_error_and_nothing_changes(
+    store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another process's open write transaction (over 10 s) was a 'database is locked'
+    traceback out of the command line's entry point."""
+    import sqlite3
+
+    from ketenherstel.cli import main
+
+    run("init", "--store", store)
+    capsys.readouterr()
+    holder = sqlite3.connect(store.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        argv = ["ketenherstel", "channel", "hold", "om", "--reason", "r", "--as", "anna"]
+        monkeypatch.setattr("sys.argv", [*argv, "--store", store])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1, err
+    assert "the store is busy (another process holds its write lock): try again" in err
+    assert "Traceback" not in err
+    code, out, _ = run("channel", "list", "--store", store)
+    assert code == 0 and "held" not in out.lower(), out
+
+
 def test_purge_counts_in_a_dry_run_and_refuses_a_bad_age(store: str) -> None:
     run("init", "--store", store)
     code, out, _ = run(

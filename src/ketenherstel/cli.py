@@ -1113,8 +1113,21 @@ def _progress() -> Progress:
     )
 
 
+BUSY = "the store is busy (another process holds its write lock): try again"
+
+
 def main() -> None:
-    app()
+    """The command line; a store another process kept locked past the busy timeout (10 s) is
+    a one-line error with exit code 1, not a traceback: the command changed nothing."""
+    try:
+        app()
+    except Exception as exc:
+        from ketenherstel.store.sqlite import is_busy
+
+        if not is_busy(exc):
+            raise
+        fail(BUSY, 1)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -13,6 +13,17 @@ from ketenherstel.store.sql import Cursor, SqlStore
 Synchronous = Literal["FULL", "NORMAL"]
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Whether an error (or what it was raised from) is SQLite's 'database is locked': another
+    process held the write lock past the busy timeout, and nothing was changed."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sqlite3.OperationalError) and "database is locked" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class SqliteStore(SqlStore):
     """The default store. `path` may be ":memory:" for a private in-memory database."""
 
