@@ -607,6 +607,36 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
     assert counts(store)["screenings"] == 0 and work_rows(store) == 0
 
 
+def test_an_export_file_that_cannot_be_written_is_refused_before_the_list_is_read(
+    store: str,
+) -> None:
+    """--csv /proc/x or /dev/full failed only after the list was read, printed and the read
+    logged. A socket stands in for the device: nothing is ever opened in /dev."""
+    import socket
+    import tempfile
+
+    from tests.registry.factories import judgment
+
+    german = judgment("13-000001-25", "SKN-0000000001", day="2025-07-01")
+    german["data"]["nationality"] = "DE"
+    submit(store, decision("13-000001-25", "SKN-0000000001", kind="dagvaarding"), german)
+    assert run("registry", "catch-up", "--store", store)[0] == 0
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder, socket.socket(socket.AF_UNIX) as s:
+        sock = Path(folder) / "s"
+        s.bind(str(sock))
+        for command in ("rescreen", "notifications"):
+            for option in ("--csv", "--parquet"):
+                for target, needle in [
+                    ("/proc/x", f"{option} /proc/x: not writable"),
+                    (str(sock), f"{option}: {sock} is not a regular file"),
+                ]:
+                    args = ("registry", command, *OPERATOR, option, target, "--store", store)
+                    code, out, err = run(*args)
+                    assert code == 2 and needle in err and not out, (args, out, err)
+        assert sorted(p.name for p in Path(folder).iterdir()) == ["s"]
+    assert reads_of(store, "SKN-0000000001") == []
+
+
 def test_notifications_owed_to_member_states_are_listed_and_sent(
     store: str, tmp_path: Path
 ) -> None:

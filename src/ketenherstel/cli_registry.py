@@ -24,7 +24,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ketenherstel.cli_common import err, local_runtime
+from ketenherstel.cli_common import err, local_runtime, writable_output
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.registry.model import parse_date
@@ -435,10 +435,18 @@ def decision_cmd(
 
 
 def _writable(path: Path | None, option: str) -> None:
-    if path is not None and not path.parent.is_dir():
+    """Refuse an export file that cannot be written before the list is read (and the read
+    logged): no folder, a directory, a device or pipe (/dev/full), a folder that takes no
+    file (/proc)."""
+    if path is None:
+        return
+    if not path.parent.is_dir():
         raise _fail(f"{option}: no such directory: {path.parent}")
-    if path is not None and path.is_dir():
+    if path.is_dir():
         raise _fail(f"{option}: {path} is a directory")
+    if path.exists() and not path.is_file():
+        raise _fail(f"{option}: {path} is not a regular file (a device or pipe); give a file")
+    writable_output(path, option)
 
 
 def _states(item: RescreenItem) -> str:
