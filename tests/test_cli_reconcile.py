@@ -82,6 +82,19 @@ def test_list_shows_each_report_id_whole_in_80_columns(tmp_path: Path, store: st
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
+def test_list_of_a_reports_folder_that_is_not_there_is_an_error_not_an_empty_table(
+    tmp_path: Path, store: str
+) -> None:
+    code, out, err = run("reconcile", "list", "--out", str(tmp_path / "nonexistent"))
+    assert code == 1 and "there is no such folder" in err and not out, err
+    (tmp_path / "f").write_text("x")
+    code, out, err = run("reconcile", "list", "--out", str(tmp_path / "f"))
+    assert code == 2 and "is a file, not a folder" in err and not out, err
+    assert not (tmp_path / "nonexistent").exists()
+    code, _, err = run("reconcile", "list", "--out", str(tmp_path))
+    assert code == 0, err  # a folder without reports: an empty table
+
+
 def test_live_ledgers_and_resend(store: str) -> None:
     submit(store, decision("13-100001-25", "SKN-0000000001", ident="d1"))
     rt = bootstrap(Settings(store_url=store))

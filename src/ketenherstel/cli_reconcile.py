@@ -313,6 +313,10 @@ def run_cmd(
 @reconcile_app.command("list")
 def list_cmd(store: StoreOpt = None, reports: DirOpt = None) -> None:
     """The reports made so far, newest first."""
+    if reports is not None and not reports.exists():  # a mistyped --out: not 'no reports'
+        raise _fail(f"--out {reports}: there is no such folder", 1)
+    if reports is not None and not reports.is_dir():
+        raise _fail(f"--out {reports}: is a file, not a folder; give the reports folder")
     table = Table("id", "made", "hops", "missing", "detail rows")
     for r in list_reports(_reports_dir(store, reports)):
         table.add_row(

@@ -291,3 +291,9 @@ def test_forecast_refuses_an_invalid_plan_before_reading_anything(
     code, stdout, _ = run("forecast", str(plan), "--backlog", backlog, "--start", START)
     assert code == 1
     assert "expected a list of at least one wave" in stdout
+
+
+@pytest.mark.parametrize("spec", ["", " "])
+def test_an_empty_plan_path_is_named_as_empty_not_as_a_directory(spec: str) -> None:
+    code, _, err = run("validate", spec)
+    assert code == 2 and "the plan path is empty" in err and "directory" not in err, err

@@ -76,6 +76,9 @@ def _chain(path: Path | None) -> Chain:
 
 
 def _plan_path(spec: str) -> Path:
+    if not spec.strip():  # Path("") is the current folder: it was 'is a directory'
+        known = ", ".join(sorted(p.stem for p in BUILTIN_PLANS.glob("*.yaml")))
+        raise _fail(f"the plan path is empty; give a plan file or a built-in plan ({known})")
     path = Path(spec)
     if path.is_file():
         return path
