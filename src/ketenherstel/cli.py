@@ -45,7 +45,6 @@ from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.exchange.isolation import rate_problem
 from ketenherstel.golive.cli import app as plan_app
 from ketenherstel.outbox.cli import app as outbox_app
-from ketenherstel.settings import Settings
 from ketenherstel.terminal import SafeConsole, whole_columns
 
 if TYPE_CHECKING:
@@ -1015,10 +1014,14 @@ def demo(
     and, computed from the store, lost and applied twice."""
     from ketenherstel.recovery.scenario import builtin_scenario_path
     from ketenherstel.store import StoreError
-    from ketenherstel.story import fresh_sqlite, run_story
+    from ketenherstel.story import demo_settings, fresh_sqlite, run_story
 
-    fresh_sqlite(store)
-    settings = Settings.from_env(store_url=store)
+    require_store(store, create=True)  # a file that is no store is refused, untouched
+    try:
+        fresh_sqlite(store)
+        settings = demo_settings(store)
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc)) from None
     if not store.startswith("postgres"):
         # WAL with synchronous=NORMAL: a crash of the process loses nothing; a power cut may
         # lose the last commits. The demo is no production store.
@@ -1094,6 +1097,7 @@ def demo_http(
     batch is recognised."""
     from ketenherstel.demo_http import run_http_demo
 
+    require_store(store, create=True)  # a file that is no store is refused, untouched
     try:
         chosen = port if port is not None else (8000 if serve else 0)
         run_http_demo(store_url=store, cases=cases, port=chosen, serve=serve, console=story)
@@ -1101,6 +1105,8 @@ def demo_http(
         raise fail(_describe(exc)) from None
     except RuntimeError as exc:  # the server could not start
         raise fail(f"{exc}; try another --port (0 picks a free one)") from None
+    except ValueError as exc:  # a file beside the store that the demo did not make
+        raise fail(str(exc)) from None
 
 
 def _progress() -> Progress:

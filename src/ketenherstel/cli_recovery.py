@@ -135,9 +135,13 @@ def run(
 
     path = _path(scenario)
     _load(scenario)  # every problem before anything is touched
+    require_store(store, create=True)  # a file that is no store: refused, --fresh or not
     settings = Settings.from_env(store_url=store)
     if fresh:
-        fresh_sqlite(settings.store_url)
+        try:
+            fresh_sqlite(settings.store_url)
+        except (ValueError, OSError) as exc:
+            raise _fail(str(exc)) from None
     try:
         rt, _ = run_story(
             scenario_path=path,

@@ -21,9 +21,8 @@ from rich.table import Table
 from ketenherstel.bootstrap import bootstrap
 from ketenherstel.client import ExchangeClient
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
-from ketenherstel.settings import Settings
 from ketenherstel.sim import generate_events
-from ketenherstel.story import fresh_sqlite
+from ketenherstel.story import demo_settings, fresh_sqlite
 from ketenherstel.web.server import ServerThread
 
 DEMO_SEED = 2025
@@ -34,7 +33,7 @@ def run_http_demo(
     *, store_url: str, cases: int, port: int, serve: bool, console: Console
 ) -> dict[str, Any]:
     fresh_sqlite(store_url)
-    rt = bootstrap(Settings.from_env(store_url=store_url))
+    rt = bootstrap(demo_settings(store_url))
     try:
         return _run(rt, cases=cases, port=port, serve=serve, console=console)
     finally:

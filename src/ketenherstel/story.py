@@ -11,6 +11,7 @@ chart (SVG).
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import shutil
 import time
@@ -52,32 +53,68 @@ from ketenherstel.recovery.scenario import Scenario, load_scenario
 from ketenherstel.recovery.sent_ledger import SentLedger
 from ketenherstel.settings import Settings
 from ketenherstel.sim.portal import generate_portal
+from ketenherstel.store import sqlite_file
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.store.ports import AuditRecord
+from ketenherstel.store.sqlite import not_a_store
 from ketenherstel.story_picture import AUTHOR, picture_story
 
-__all__ = ["fresh_sqlite", "print_story", "run_story"]
+__all__ = ["demo_settings", "fresh_sqlite", "print_story", "run_story"]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
-def fresh_sqlite(store_url: str) -> None:
-    """Delete a SQLite store's files and its registry's (the demo always starts empty);
-    PostgreSQL is left alone."""
-    if store_url.startswith("postgres"):
-        return
+def demo_settings(store_url: str) -> Settings:
+    """The settings a demo runs on: KETENHERSTEL_* as set, but for a SQLite store its
+    registry, reconciliation reports, findings register and picture always beside its own
+    store, whatever KETENHERSTEL_REGISTRY, _RECONCILE_DIR, _GATEWAY_REGISTER or _PICTURE_DB
+    say (those name files of a real store that a demo must neither fill nor delete). A
+    PostgreSQL store has nothing beside it: its settings are left as they are."""
     settings = Settings.from_env(store_url=store_url)
-    shutil.rmtree(settings.reconcile_location(), ignore_errors=True)
-    shutil.rmtree(_gateway_dir(settings), ignore_errors=True)
-    Path(settings.gateway_register_location()).unlink(missing_ok=True)
-    registry = settings.registry_location()
-    for url in (store_url, registry):
-        if url == ":memory:":
-            continue
-        path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if sqlite_file(settings.store_url) is None:
+        return settings
+    return dataclasses.replace(
+        settings, registry_url=None, reconcile_dir=None, gateway_register=None, picture_db=None
+    )
+
+
+def fresh_sqlite(store_url: str) -> None:
+    """Delete a SQLite store's files and what the project keeps beside them (its registry,
+    reconciliation reports, gateway reports and findings register: the demo always starts
+    empty); PostgreSQL is left alone. Only the files beside the store are touched, never
+    those KETENHERSTEL_* settings name elsewhere (see :func:`demo_settings`).
+
+    Raises ValueError, deleting nothing, when the store's file is a directory or a file that
+    is not a store (not SQLite, another database), or the registry's file is not SQLite:
+    only what this project made is deleted."""
+    path = sqlite_file(store_url)
+    if path is None:
+        return
+    if path.is_dir():
+        raise ValueError(f"store {path} is a directory; give a file (--store sqlite:///PATH)")
+    if path.exists():
+        why = not_a_store(path, empty_ok=True)
+        if why is not None:
+            raise ValueError(f"{path} is not a store ({why}); give the store you meant (--store)")
+    beside = Settings(store_url=f"sqlite:///{path}")  # defaults only: no KETENHERSTEL_*
+    registry = Path(beside.registry_location().removeprefix("sqlite:///"))
+    if registry.is_dir() or (registry.exists() and not _sqlite_or_empty(registry)):
+        raise ValueError(
+            f"{registry} is not the store's registry (not a SQLite file); move it away first"
+        )
+    shutil.rmtree(beside.reconcile_location(), ignore_errors=True)
+    shutil.rmtree(_gateway_dir(beside), ignore_errors=True)
+    Path(beside.gateway_register_location()).unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for file in (path, registry):
         for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+            Path(str(file) + suffix).unlink(missing_ok=True)
+
+
+def _sqlite_or_empty(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    return head in (b"", b"SQLite format 3\x00")
 
 
 def run_story(

@@ -1,0 +1,75 @@
+"""`ketenherstel demo`, `demo-http` and `scenario run --fresh` make their store fresh, but never
+delete what they did not make: a file that is no store, or the registry, reports, findings
+register and picture that KETENHERSTEL_* name elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ketenherstel.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app,
+        list(args),
+        env={"COLUMNS": "200", "KETENHERSTEL_SYNCHRONOUS": "NORMAL", **(env or {})},
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("demo", "--scale", "0.001", "--no-serve", "--out"),
+        ("demo-http", "--cases", "1", "--no-serve", "--port", "0"),
+        ("scenario", "run", "om-2025", "--scale", "0.001", "--fresh", "--out"),
+    ],
+    ids=["demo", "demo-http", "scenario-run-fresh"],
+)
+def test_a_file_that_is_no_store_is_refused_and_left_untouched(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    precious = tmp_path / "x.txt"
+    precious.write_text("precious\n", encoding="utf-8")
+    last = (str(tmp_path / "out"),) if command[-1] == "--out" else ()
+    code, _, err = run(*command, *last, "--store", str(precious))
+    assert code == 2 and "is not a store" in err, err
+    assert precious.read_text(encoding="utf-8") == "precious\n"
+
+
+def test_the_demo_deletes_nothing_named_elsewhere_and_writes_only_beside_its_store(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    reports = elsewhere / "reports"
+    reports.mkdir(parents=True)
+    (reports / "unrelated.txt").write_text("keep me", encoding="utf-8")
+    register = elsewhere / "register.jsonl"
+    register.write_text('{"finding": 1}\n', encoding="utf-8")
+    registry = elsewhere / "registry.sqlite"
+    registry.write_bytes(b"SQLite format 3\x00 a real store's registry")
+    picture = elsewhere / "picture.sqlite"
+    env = {
+        "KETENHERSTEL_RECONCILE_DIR": str(reports),
+        "KETENHERSTEL_GATEWAY_REGISTER": str(register),
+        "KETENHERSTEL_REGISTRY": str(registry),
+        "KETENHERSTEL_PICTURE_DB": str(picture),
+    }
+    store = tmp_path / "demo" / "d.db"
+    args = ("--store", str(store), "--scale", "0.001", "--no-serve", "--out", str(tmp_path))
+    for _ in range(2):  # the second run makes the demo's own files fresh again
+        code, _, err = run("demo", *args, env=env)
+        assert code == 0, err
+    assert (reports / "unrelated.txt").read_text(encoding="utf-8") == "keep me"
+    assert sorted(p.name for p in reports.iterdir()) == ["unrelated.txt"]
+    assert register.read_text(encoding="utf-8") == '{"finding": 1}\n'
+    assert registry.read_bytes() == b"SQLite format 3\x00 a real store's registry"
+    assert not picture.exists()
+    beside = {p.name for p in store.parent.iterdir()}
+    assert {"d.db", "d.registry.sqlite", "d.reconcile", "d.picture.sqlite"} <= beside
