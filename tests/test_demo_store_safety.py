@@ -1,6 +1,7 @@
 """`ketenherstel demo`, `demo-http` and `scenario run --fresh` make their store fresh, but never
 delete what they did not make: a file that is no store, or the registry, reports, findings
-register and picture that KETENHERSTEL_* name elsewhere."""
+register and picture that KETENHERSTEL_* name elsewhere. A bad `--out` is refused before the
+run fills the store."""
 
 from __future__ import annotations
 
@@ -73,3 +74,14 @@ def test_the_demo_deletes_nothing_named_elsewhere_and_writes_only_beside_its_sto
     assert not picture.exists()
     beside = {p.name for p in store.parent.iterdir()}
     assert {"d.db", "d.registry.sqlite", "d.reconcile", "d.picture.sqlite"} <= beside
+
+
+def test_scenario_run_refuses_an_unwritable_out_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    store = tmp_path / "sc2.db"
+    code, _, err = run(
+        "scenario", "run", "om-2025", "--scale", "0.001", "--store", f"sqlite:///{store}",
+        "--out", str(tmp_path / "a-file" / "figures"),
+    )  # fmt: skip
+    assert code == 2 and "--out" in err and "is not a directory" in err, err
+    assert not store.exists()

@@ -1017,6 +1017,7 @@ def demo(
     from ketenherstel.story import demo_settings, fresh_sqlite, run_story
 
     require_store(store, create=True)  # a file that is no store is refused, untouched
+    writable_folder(out_dir, f"--out {out_dir}")  # before the run fills the store
     try:
         fresh_sqlite(store)
         settings = demo_settings(store)

@@ -19,7 +19,7 @@ from rich.table import Table
 from ketenherstel.chain import ChainError, load_chain
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import operator as _operator
-from ketenherstel.cli_common import require_store
+from ketenherstel.cli_common import require_store, writable_folder
 from ketenherstel.exchange.errors import ExchangeError
 from ketenherstel.golive.cli import ChainOpt, PlanArg, _rate, _row, _time
 from ketenherstel.golive.cli import _chain as plan_chain
@@ -136,6 +136,8 @@ def run(
     path = _path(scenario)
     _load(scenario)  # every problem before anything is touched
     require_store(store, create=True)  # a file that is no store: refused, --fresh or not
+    if out_dir is not None:  # before the run fills the store, as `briefing make --out`
+        writable_folder(out_dir, f"--out {out_dir}")
     settings = Settings.from_env(store_url=store)
     if fresh:
         try:
