@@ -28,6 +28,7 @@ from ketenherstel.gateway.watch import (
     Watch,
     bounded_lines,
     read_lines,
+    without_bom,
 )
 
 __all__ = ["Follower"]
@@ -198,7 +199,8 @@ class Follower:
                     break
                 if offset == 0:
                     state.first = raw
-                self._feed(state.parser, str(path), offset, raw.decode("latin-1"))
+                line = without_bom(raw, offset).decode("latin-1")
+                self._feed(state.parser, str(path), offset, line)
                 offset += length
                 n += 1
         state.offset = offset
@@ -213,10 +215,11 @@ class Follower:
         head: list[str] = []
         with path.open("rb") as fh:
             fh.seek(offset)
-            for raw, _, complete in bounded_lines(fh):
+            for raw, length, complete in bounded_lines(fh):
                 if not complete or len(head) >= 10_000:
                     break
-                head.append(raw[:SNIFF_CHARS].decode("latin-1"))
+                head.append(without_bom(raw, offset)[:SNIFF_CHARS].decode("latin-1"))
+                offset += length
         return head
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ketenherstel.gateway.parse import LineParser
-from ketenherstel.gateway.watch import Finding, GatewayInputError, ScanResult, Watch
+from ketenherstel.gateway.watch import BOM, Finding, GatewayInputError, ScanResult, Watch
 
 __all__ = ["Listener", "parse_address"]
 
@@ -66,7 +66,8 @@ class Listener:
     def receive(self, data: bytes) -> None:
         """One syslog message (or several lines of one)."""
         spool = self._open_spool()
-        for raw in data.splitlines():
+        for line_bytes in data.splitlines():
+            raw = line_bytes.removeprefix(BOM)  # a sender's byte order mark is no text
             if not raw.strip():
                 continue
             raw = raw[:MAX_MESSAGE]

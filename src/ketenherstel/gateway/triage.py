@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
+from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, without_bom
 
 __all__ = ["Artefact", "checkable", "read_collection", "triage", "unreadable"]
 
@@ -57,7 +57,7 @@ class Artefact:
     def lines(self) -> Iterator[tuple[int, str]]:
         offset = 0
         for raw in self.data.splitlines(keepends=True):
-            yield offset, raw.decode("latin-1").rstrip("\r\n")
+            yield offset, without_bom(raw, offset).decode("latin-1").rstrip("\r\n")
             offset += len(raw)
 
 

@@ -44,6 +44,7 @@ from ketenherstel.gateway.parse import (
 )
 
 __all__ = [
+    "BOM",
     "MAX_LINE",
     "SNIFF_CHARS",
     "Finding",
@@ -55,6 +56,7 @@ __all__ = [
     "bounded_lines",
     "load_rules",
     "read_lines",
+    "without_bom",
 ]
 
 _SNIFF = 10_000
@@ -252,7 +254,7 @@ def read_text(path: Path, what: str) -> str:
     one-line GatewayInputError naming ``what`` and the file: one that cannot be read, or is
     not UTF-8 (the first bad byte and where)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte order mark is no text
     except OSError as exc:
         raise GatewayInputError(f"{what} {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -401,6 +403,16 @@ def _open_log(path: Path, packed: bool) -> IO[bytes]:
     return gzip.GzipFile(path, "rb") if packed else path.open("rb")  # type: ignore[return-value]
 
 
+BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte order mark, which an editor or an export may put before a file's first line."""
+
+
+def without_bom(raw: bytes, offset: int) -> bytes:
+    """A line's bytes without the byte order mark a file (or a message) may begin with: only
+    the line at ``offset`` 0 can have one; the offsets stay those of the file."""
+    return raw[len(BOM) :] if offset == 0 and raw.startswith(BOM) else raw
+
+
 def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[int, str]]:
     """(byte offset, line as Latin-1) of a plain or gzip file; the offset of a gzip file's line
     is in its uncompressed stream. Of a plain file, ``start`` (a line's first byte) and ``end``
@@ -416,7 +428,7 @@ def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[t
             for raw, length, _ in bounded_lines(fh):
                 if end is not None and offset >= end:
                     break
-                yield offset, raw.decode("latin-1")
+                yield offset, without_bom(raw, offset).decode("latin-1")
                 offset += length
     except (OSError, EOFError) as exc:  # a truncated gzip
         if packed:
