@@ -110,6 +110,7 @@ def report_cmd(
     with local_runtime(store) as rt:
         if out_file is None:
             out_file = Path(rt.settings.gateway_report_location()) / "rapport.html"
+        _no_special_file(out_file)
         writable_folder(out_file.absolute().parent, f"--out {out_file}")
         try:
             kept = _store_register(rt, register)
@@ -148,6 +149,19 @@ def report_cmd(
         out.print(f"wrote {out_file.parent / row['report']} ({row['organisation']})")
     out.print(f"wrote {out_file.parent / 'verdicts.json'}")
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
+
+
+def _no_special_file(out_file: Path) -> None:
+    """Refuse a report's place that is something other than a file (a device such as
+    /dev/full, a FIFO, a socket), or a verdicts.json beside it that is: the report is
+    written beside it and moved in its place, which would replace the device with a file
+    and write the other reports into /dev. Nothing is touched."""
+    for path in (out_file, out_file.parent / "verdicts.json"):
+        if path.exists() and not path.is_file():
+            raise fail(
+                f"--out {out_file}: {path} is not a regular file (a device, FIFO or socket); "
+                "give the report's file name in a folder for the reports"
+            )
 
 
 def _verdict_table(found: list[OrgVerdict]) -> None:

@@ -1,0 +1,63 @@
+"""Paths given to the gateway commands that are no regular file (a device such as /dev/full, a
+FIFO, a socket): refused with one line and exit 2, nothing touched. The tests make FIFOs in
+their own folder; they never write to /dev."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ketenherstel.cli import app
+from tests.gateway.lines import connstat, login
+from tests.stores import made
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "register.jsonl"
+    monkeypatch.setenv("KETENHERSTEL_GATEWAY_REGISTER", str(path))
+    monkeypatch.setenv("KETENHERSTEL_STORE", made(f"sqlite:///{tmp_path}/k.db"))
+    return path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _log(tmp_path: Path) -> Path:
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "7", "ann@om.nl", "198.51.100.7")
+        + connstat(9, "7", "ann@om.nl", "198.51.100.7", "203.0.113.66", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    return log
+
+
+def _fifo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("special", ["rapport.html", "verdicts.json"])
+def test_a_report_place_that_is_a_device_or_fifo_is_refused_and_left_as_it_is(
+    tmp_path: Path, _register: Path, special: str
+) -> None:
+    log = _log(tmp_path)
+    folder = tmp_path / "out"
+    fifo = _fifo(folder / special)
+    page = folder / "rapport.html"
+    code, out, err = run("gateway", "report", str(log), "--as", "anna", "--out", str(page))
+    assert code == 2 and "wrote" not in out, out
+    assert "is not a regular file" in " ".join(err.split()) and str(fifo) in err.replace("\n", "")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # not replaced with a file
+    assert [p.name for p in folder.iterdir()] == [special] and not _register.exists()
+
