@@ -5,7 +5,11 @@ their own folder; they never write to /dev."""
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import stat
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +65,39 @@ def test_a_report_place_that_is_a_device_or_fifo_is_refused_and_left_as_it_is(
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # not replaced with a file
     assert [p.name for p in folder.iterdir()] == [special] and not _register.exists()
 
+
+@pytest.fixture
+def socket_path() -> Iterator[Path]:
+    """A Unix socket: a path that exists and is no regular file, that opening does not block
+    on (a FIFO would, and /dev/zero read as a register never ends). In a short folder, as a
+    socket's path is at most 108 bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="gw", dir="/tmp"))
+    path = folder / "r.sock"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+        yield path
+    shutil.rmtree(folder)
+
+
+def test_a_register_that_is_no_regular_file_is_refused_by_every_command(
+    tmp_path: Path, socket_path: Path
+) -> None:
+    log = _log(tmp_path)
+    register = str(socket_path)
+    for args in (
+        ("scan", str(log), "--as", "anna"),
+        ("findings", "--as", "anna"),
+        ("allowlist",),
+    ):
+        code, out, err = run("gateway", *args, "--register", register)
+        assert code == 2, (args, out, err)
+        assert f"register {register}: is not a regular file" in " ".join(err.split()), args
+        assert stat.S_ISSOCK(socket_path.stat().st_mode)
+
+
+def test_a_register_of_binary_garbage_is_refused_naming_the_file_and_line(tmp_path: Path) -> None:
+    register = tmp_path / "garbage.jsonl"
+    register.write_bytes(b"\xff\xfe\x00garbage\n")
+    code, out, err = run("gateway", "findings", "--as", "anna", "--register", str(register))
+    assert code == 2 and "Traceback" not in out + err, out
+    assert f"{register}: line 1: not UTF-8 text" in " ".join(err.split())

@@ -179,6 +179,11 @@ class Register:
             if existing is not None and not existing.is_dir():
                 raise GatewayInputError(f"register {path}: {existing} is not a directory")
             there = path.exists()
+            if there and not path.is_file():  # /dev/zero, /dev/full: read forever, never a line
+                raise GatewayInputError(
+                    f"register {path}: is not a regular file (a device, FIFO or socket); "
+                    "give a file"
+                )
         except OSError as exc:  # a name too long, a loop of links: looking it up fails
             raise GatewayInputError(f"register {path}: {exc.strerror or exc}") from None
         self.path = path
@@ -213,7 +218,12 @@ class Register:
             self._lines += 1
             where = f"{self.path}: line {self._lines}"
             try:
-                rec = json.loads(raw)
+                rec = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:  # binary garbage, or not this register at all
+                raise GatewayInputError(
+                    f"{where}: not UTF-8 text (byte {raw[exc.start]:#04x} at {exc.start}); "
+                    "not a register record"
+                ) from None
             except json.JSONDecodeError:
                 raise GatewayInputError(f"{where}: not JSON") from None
             try:
