@@ -161,3 +161,34 @@ def test_a_listing_with_some_lines_in_another_format_is_still_checked(tmp_path: 
     listing = b"total 12\n" + TAMPERED["listing.txt"] + b"find: /proc/1: Permission denied\n"
     found = triage(read_collection(write_dir(tmp_path / "c", {"listing.txt": listing})))
     assert {f.rule for f in found} >= {"triage-script-in-web-dir", "triage-suid"}
+
+
+@pytest.mark.parametrize("cut", [300, -10])  # `head -c 300`; the gzip trailer cut off
+def test_a_truncated_tar_gz_is_refused_not_read_in_part(tmp_path: Path, cut: int) -> None:
+    whole = tar_bytes(TAMPERED)
+    tar = tmp_path / "t.tar.gz"
+    tar.write_bytes(whole[:cut])
+    with pytest.raises(GatewayInputError, match=r"t\.tar\.gz: .*truncated or damaged"):
+        read_collection(tar)
+
+
+def test_a_plain_tar_cut_off_after_a_member_is_refused(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as out:
+        for name, data in TAMPERED.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    whole = buf.getvalue()
+    with tarfile.open(fileobj=io.BytesIO(whole)) as tar:
+        last = tar.getmembers()[-1]
+        end = last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole[:end])  # every member whole, the end-of-archive blocks gone
+    with pytest.raises(GatewayInputError, match="truncated or damaged tar"):
+        read_collection(cut)
+    (tmp_path / "whole.tar").write_bytes(whole)
+    assert len(read_collection(tmp_path / "whole.tar")) == len(TAMPERED)

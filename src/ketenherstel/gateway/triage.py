@@ -84,9 +84,30 @@ def read_collection(path: Path) -> list[Artefact]:
                 if fh is not None:
                     name = member.name.lstrip("./")
                     out.append(Artefact(name, fh.read(), f"{path.resolve()}!{name}"))
+            _read_to_the_end(tar, path)
             return out
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise GatewayInputError(f"{path}: not a directory or a readable tar: {exc}") from None
+        raise GatewayInputError(
+            f"{path}: not a directory or a readable tar (truncated or damaged?): {exc}"
+        ) from None
+
+
+def _read_to_the_end(tar: tarfile.TarFile, path: Path) -> None:
+    """Refuse a tar that was cut off: tarfile stops quietly at a header it cannot read whole,
+    and a gzip cut off in its last block or trailer reads as complete. So the end-of-archive
+    block must follow the last member, and the (compressed) stream is read to its end, where
+    gzip, bzip2 and xz say that it ended early (EOFError) or is damaged."""
+    fh = tar.fileobj
+    if fh is None:
+        return
+    fh.seek(tar.offset)
+    if fh.read(tarfile.BLOCKSIZE) != tarfile.NUL * tarfile.BLOCKSIZE:
+        raise GatewayInputError(
+            f"{path}: a truncated or damaged tar (no end-of-archive block after "
+            f"{len(tar.getmembers())} members); copy the collection again"
+        )
+    while fh.read(1 << 20):
+        pass
 
 
 def _finding(
