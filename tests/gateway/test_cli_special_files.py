@@ -4,6 +4,7 @@ their own folder; they never write to /dev."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -101,3 +103,39 @@ def test_a_register_of_binary_garbage_is_refused_naming_the_file_and_line(tmp_pa
     code, out, err = run("gateway", "findings", "--as", "anna", "--register", str(register))
     assert code == 2 and "Traceback" not in out + err, out
     assert f"{register}: line 1: not UTF-8 text" in " ".join(err.split())
+
+
+class _Full:
+    """A file on a full disk: every write fails with ENOSPC (never /dev/full itself)."""
+
+    def __enter__(self) -> _Full:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("scan", "--json"), ("scan", "--ecs"), ("triage", "--ecs")],
+)
+def test_an_output_on_a_full_disk_is_one_line_naming_it_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, option: str
+) -> None:
+    from tests.gateway.test_triage import TAMPERED, write_dir
+
+    given = write_dir(tmp_path / "c", TAMPERED) if command == "triage" else _log(tmp_path)
+    target = tmp_path / "out.jsonl"
+    real_open = Path.open
+
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
+        return _Full() if self == target else real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_)
+    code, out, err = run("gateway", command, str(given), "--as", "anna", option, str(target))
+    assert code == 1 and "Traceback" not in err, (out, err)
+    said = " ".join(err.split())
+    assert said.startswith(f"error: {option} {target}: No space left on device"), said

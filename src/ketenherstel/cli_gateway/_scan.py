@@ -239,16 +239,19 @@ def scan_cmd(
         name, offset, line = result.unparsed_kept[0]
         out.print(f"first line not parsed: {name}:{offset}: {line[:100]!r}", highlight=False)
     if json_out is not None:
-        with json_out.open("w", encoding="utf-8") as fh:
-            for f in result.findings:
-                fh.write(json.dumps({"finding": f.to_json()}, ensure_ascii=False) + "\n")
-            for s in result.sessions.values():
-                fh.write(json.dumps({"session": s.to_json()}, ensure_ascii=False) + "\n")
-            for name, at, text in result.unparsed_lines():
-                row: dict[str, object] = {"file": name, "offset": at}
-                if text is not None:
-                    row["line"] = text
-                fh.write(json.dumps({"unparsed": row}) + "\n")
+        try:
+            with json_out.open("w", encoding="utf-8") as fh:
+                for f in result.findings:
+                    fh.write(json.dumps({"finding": f.to_json()}, ensure_ascii=False) + "\n")
+                for s in result.sessions.values():
+                    fh.write(json.dumps({"session": s.to_json()}, ensure_ascii=False) + "\n")
+                for name, at, text in result.unparsed_lines():
+                    row: dict[str, object] = {"file": name, "offset": at}
+                    if text is not None:
+                        row["line"] = text
+                    fh.write(json.dumps({"unparsed": row}) + "\n")
+        except OSError as exc:  # a full disk, a folder gone: one line, not a traceback
+            raise fail(f"--json {json_out}: {exc.strerror or exc}; not written", 1) from None
         out.print(f"wrote {json_out}")
     _export(result.findings, ecs, target)
 

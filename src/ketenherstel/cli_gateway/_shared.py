@@ -108,8 +108,11 @@ def _sent_to(
 
 def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | None) -> None:
     if ecs is not None:
-        with ecs.open("wb") as fh:
-            n = write_ecs(findings, fh)
+        try:
+            with ecs.open("wb") as fh:
+                n = write_ecs(findings, fh)
+        except OSError as exc:  # a full disk, a folder gone: one line, not a traceback
+            raise fail(f"--ecs {ecs}: {exc.strerror or exc}; not written", 1) from None
         out.print(f"wrote {n} findings as ECS to {ecs}")
     if target is not None:
         try:
