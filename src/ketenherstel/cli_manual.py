@@ -33,6 +33,7 @@ from ketenherstel.cli_common import (
 )
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.cli_common import operator as _operator
+from ketenherstel.documents import load_yaml
 from ketenherstel.exchange.auth import LOCAL_OPERATOR
 from ketenherstel.exchange.errors import ExchangeError, NotFound, Problem
 from ketenherstel.exchange.manual import ManualWork, file_name_problem
@@ -317,9 +318,10 @@ def manual_import(
 
 def _read_mapping(path: Path) -> Any:
     """The mapping file's document; a file that cannot be read, is not UTF-8 or is not YAML
-    (JSON is YAML) is one line naming the file and, for YAML, the line and column."""
+    (JSON is YAML; a key given twice is no YAML either) is one line naming the file and, for
+    YAML, the line and column."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _fail(f"--mapping {path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:

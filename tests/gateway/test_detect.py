@@ -293,6 +293,11 @@ def test_rules_are_data_and_bad_rules_are_named(tmp_path: Path) -> None:
             "line_rules: []\nsessions: {silence: {confidence: sure}}\n",
             "sessions.silence.confidence: 'sure' is not high, medium or low",
         ),
+        # Read by yaml.safe_load, the second regex silently replaced the first.
+        (
+            "line_rules:\n  - id: x\n    text: {regex: 'NSC_TASS'}\n    text: {regex: 'x'}\n",
+            "line 4, column 5: the key 'text' is given twice in one mapping (first on line 3)",
+        ),
     ],
 )
 def test_a_rules_file_that_would_turn_detections_off_or_fail_mid_scan_is_refused(

@@ -74,6 +74,14 @@ def test_a_users_sigma_rules(tmp_path: Path) -> None:
     [
         ("title: x\nlogsource: {}\ndetection: {condition: sel}\n", "Sigma"),
         ("title: [unclosed\n", "Sigma"),
+        # pySigma's own reading (yaml.safe_load_all) kept the last condition and said nothing.
+        (
+            USER_RULES.replace(
+                "  condition: keywords\n", "  condition: keywords\n  condition: x\n"
+            ),
+            "Sigma .*bad.yml: line 26, column 3: the key 'condition' is given twice in one "
+            "mapping \\(first on line 25\\)",
+        ),
     ],
 )
 def test_bad_sigma_files_are_named(tmp_path: Path, text: str, says: str) -> None:

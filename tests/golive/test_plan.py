@@ -92,6 +92,21 @@ def test_an_unknown_partner_is_refused_with_the_wave_channel_and_a_suggestion(
     assert raised.value.problems == (problem,)
 
 
+def test_a_rate_given_twice_is_refused_with_both_lines(chain: Chain, write_plan: WritePlan) -> None:
+    """The plan's own reader (the chain's NodeReader over composed nodes) refuses it already;
+    this keeps it so: yaml.safe_load would keep the second rate and say nothing."""
+    scope = "        scope: process:registratie-justitiele-gegevens\n"
+    path = write_plan(
+        ISOLATED_OM + WAVE_1.replace(scope, scope + "        rate: 600/h\n        rate: 60/h\n")
+    )
+    problem = only(check_plan_file(path, chain))
+    first = line_of(path, "rate: 600/h")
+    assert problem.location.startswith(f"plan.yaml:{first + 1}:9 ")
+    assert problem.message.endswith(f"duplicate key 'rate' (first defined on line {first})")
+    with pytest.raises(PlanError):
+        load_plan(path, chain)
+
+
 def test_an_unknown_message_type_is_refused_and_the_full_name_suggested(
     chain: Chain, write_plan: WritePlan
 ) -> None:

@@ -299,6 +299,30 @@ def test_a_broken_mapping_or_a_directory_is_named_with_file_line_and_column(
     assert code == 2 and f"{folder}: is a directory; give a file" in err
 
 
+def test_a_mapping_that_gives_a_key_twice_is_refused_with_its_line_and_nothing_stored(
+    store: str, tmp_path: Path
+) -> None:
+    """yaml.safe_load kept the second `case:` and the import registered the row as if the
+    first had never been written."""
+    file = tmp_path / "export.csv"
+    file.write_bytes(csv_bytes(row()))
+    twice = tmp_path / "mapping.yaml"
+    text = yaml.safe_dump(MAPPING, sort_keys=False)
+    twice.write_text(text.replace("  case: ", "  case: Zaaknummer\n  case: "), encoding="utf-8")
+    assert twice.read_text(encoding="utf-8").splitlines()[2:4] == [
+        "  case: Zaaknummer",
+        "  case: Parketnummer",
+    ]
+    code, _, err = run(manual_app, "import", str(file), "--mapping", str(twice), "--store", store)
+    assert code == 2, err
+    assert (
+        f"{twice}:4:3: the mapping is not valid YAML or JSON (the key 'case' is given twice in "
+        "one mapping (first on line 3)"
+    ) in " ".join(err.split())
+    code, out, _ = run(manual_app, "list", "--store", store)
+    assert code == 0 and "13-100001-25" not in out
+
+
 def test_a_mapped_column_missing_from_the_file_is_named(store: str, tmp_path: Path) -> None:
     file = tmp_path / "export.csv"
     file.write_bytes(csv_bytes(row()))

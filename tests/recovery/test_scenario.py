@@ -189,3 +189,20 @@ def test_an_unreadable_scenario_file_is_refused(tmp_path: Path, chain: Chain) ->
     (tmp_path / "broken.yaml").write_text("name: [", encoding="utf-8")
     with pytest.raises(ScenarioError, match="not valid YAML"):
         load_scenario(tmp_path / "broken.yaml", chain)
+
+
+def test_a_scenario_that_gives_a_key_twice_is_refused_with_its_line(
+    tmp_path: Path, chain: Chain
+) -> None:
+    """yaml.safe_load kept the second seed: the run would not be the one the file seems to
+    describe, and nothing said so."""
+    text = builtin_scenario_path("om-2025").read_text(encoding="utf-8")
+    first = next(i for i, line in enumerate(text.splitlines(), start=1) if line.startswith("seed:"))
+    path = tmp_path / "twice.yaml"
+    path.write_text(text.replace("\nseed:", "\nseed: 7\nseed:", 1), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, chain)
+    assert caught.value.problems == [
+        f"twice.yaml: not valid YAML: line {first + 1}, column 1: the key 'seed' is given twice "
+        f"in one mapping (first on line {first}); give each key once"
+    ]

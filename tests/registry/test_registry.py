@@ -7,6 +7,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ketenherstel.registry import (
     Registry,
     RegistryInputError,
     RegistryNotFound,
+    load_profiles,
     open_registry_db,
 )
 from ketenherstel.registry.db import PAGE_SIZE, WAL_BYTES
@@ -982,3 +984,20 @@ def test_a_new_registry_file_has_large_pages_and_an_older_file_keeps_its_own(
     assert pragma(kept, "wal_autocheckpoint") == WAL_BYTES // 4096
     assert kept.is_empty()
     kept.close()
+
+
+def test_profiles_that_give_a_key_twice_are_refused_with_the_line() -> None:
+    """yaml.safe_load kept the second look-back period: a VOG would look back 40 years where
+    the file, read from the top, says 4."""
+    text = (resources.files("ketenherstel.registry") / "profiles.yaml").read_text("utf-8")
+    assert load_profiles(text)["vog-natuurlijk-persoon"].lookback_years == 4
+    first = text.splitlines().index("    lookback_years: 4") + 1
+    twice = text.replace(
+        "    lookback_years: 4\n", "    lookback_years: 4\n    lookback_years: 40\n", 1
+    )
+    with pytest.raises(ValueError) as caught:
+        load_profiles(twice)
+    assert str(caught.value) == (
+        f"profiles: not valid YAML: line {first + 1}, column 5: the key 'lookback_years' is "
+        f"given twice in one mapping (first on line {first}); give each key once"
+    )

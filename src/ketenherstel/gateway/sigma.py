@@ -37,6 +37,7 @@ from sigma.types import (
     SigmaString,
 )
 
+from ketenherstel.documents import load_all_yaml
 from ketenherstel.gateway.parse import Event
 from ketenherstel.gateway.watch import GatewayInputError, read_text
 
@@ -143,7 +144,9 @@ def sigma_rules(text: str, where: str) -> list[SigmaRule]:
     """The rules of one Sigma file's text (YAML, one or more rules); ``where`` names it in
     errors."""
     try:
-        collection = SigmaCollection.from_yaml(text)
+        # SigmaCollection.from_yaml reads with yaml.safe_load_all, which keeps the last of two
+        # equal keys: read here, a key given twice is refused with its line.
+        collection = SigmaCollection.from_dicts(list(load_all_yaml(text)))
     except (SigmaError, yaml.YAMLError) as exc:
         raise GatewayInputError(f"Sigma {where}: {str(exc).splitlines()[0]}") from None
     out = []

@@ -34,6 +34,7 @@ from typing import IO, Any, Protocol
 
 import yaml
 
+from ketenherstel.documents import load_yaml
 from ketenherstel.gateway.parse import (
     Event,
     LineParser,
@@ -278,7 +279,7 @@ def _load_rules(text: str | None, where: str) -> Rules:
     if text is None:
         text = resources.files("ketenherstel.gateway").joinpath("rules.yaml").read_text("utf-8")
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)  # a key given twice is refused with its line
     except yaml.YAMLError as exc:
         raise GatewayInputError(f"rules {where}: not YAML: {exc}") from None
     if not isinstance(doc, dict):

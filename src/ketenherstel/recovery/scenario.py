@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ketenherstel.chain import Chain
+from ketenherstel.documents import load_yaml
 from ketenherstel.golive.channels import parse_rate
 from ketenherstel.golive.errors import PlanError
 from ketenherstel.golive.model import Plan, outside_dates
@@ -141,7 +142,7 @@ def load_scenario(path: Path | str, chain: Chain) -> Scenario:
     path = Path(path)
     problems: list[str] = []
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path.read_text(encoding="utf-8"))  # a key given twice: refused
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(path, [f"cannot read it: {exc}"]) from None
     except yaml.YAMLError as exc:

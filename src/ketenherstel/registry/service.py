@@ -15,6 +15,7 @@ import orjson
 import yaml
 
 from ketenherstel.chain import Chain, source_urn
+from ketenherstel.documents import load_yaml
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.registry._batch import DECISIONS, ECRIS_WORKING_DAYS, _Batch, _Parsed
@@ -99,10 +100,14 @@ SCREENING_DECISION = "nl.strafrechtketen.registratie.screeningsbesluit-genomen.v
 
 
 def load_profiles(text: str | None = None) -> dict[str, Profile]:
-    """The screening profiles (``registry/profiles.yaml``, or ``text``)."""
+    """The screening profiles (``registry/profiles.yaml``, or ``text``); ValueError names
+    the problem (for YAML, with its line)."""
     if text is None:
         text = (resources.files("ketenherstel.registry") / "profiles.yaml").read_text("utf-8")
-    doc = yaml.safe_load(text)
+    try:
+        doc = load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"profiles: not valid YAML: {exc}") from None
     profiles: dict[str, Profile] = {}
     if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict):
         raise ValueError("profiles: a mapping of profile name to profile is required")
