@@ -6,6 +6,8 @@ import itertools
 import uuid
 from typing import Any
 
+import orjson
+
 POLITIE_OIN = "00000001003214345000"
 KMAR_OIN = "00000001003214346000"
 OM_OIN = "00000001003214347000"
@@ -65,3 +67,11 @@ def bring_online(exchange: Any, partner: str, reason: str = "back") -> None:
     release, _ = exchange.request_release(principal=first, partner=partner, reason=reason)
     exchange.approve_release(principal=second, release_id=release.id)
     assert exchange.partner_states()[partner].state == "online"
+
+
+def given_twice(body: bytes, key: str, first: object) -> bytes:
+    """``body`` (JSON) with ``key`` given twice in the first object that has it: ``first``,
+    then the value it had, which a parser that keeps the last value reads without a word."""
+    name = orjson.dumps(key) + b":"
+    assert name in body, f"{key!r} is not in the body"
+    return body.replace(name, name + orjson.dumps(first) + b"," + name, 1)

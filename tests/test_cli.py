@@ -15,7 +15,7 @@ from ketenherstel.bootstrap import bootstrap
 from ketenherstel.cli import app
 from ketenherstel.settings import Settings
 from ketenherstel.web.server import ServerThread
-from tests.factories import pv_event
+from tests.factories import given_twice, pv_event
 from tests.stores import made
 
 runner = CliRunner()
@@ -919,6 +919,38 @@ def test_send_refuses_a_control_character_in_an_attribute_before_sending(
         assert check_store.message(good["source"], good["id"]) is None
     finally:
         check_store.close()
+
+
+def test_send_refuses_a_file_that_gives_a_key_twice_naming_line_and_key_and_sends_nothing(
+    live: tuple[str, dict[str, str]], tmp_path: Path, store: str
+) -> None:
+    """orjson kept the last of two equal keys: the event went out with the case the file gave
+    second, and nothing said the file was ambiguous. With --no-check too: the client sends
+    what orjson read, so the file is the last place the duplicate can be seen."""
+    from ketenherstel.store import open_store
+
+    url, tokens = live
+    good, other = pv_event(), pv_event(case="10-000002-25")
+    twice = given_twice(orjson.dumps(other), "parketnummer", "10-999999-25")
+    lines = tmp_path / "twice.jsonl"
+    lines.write_bytes(orjson.dumps(good) + b"\n" + twice + b"\n")
+    array = tmp_path / "twice.json"
+    array.write_bytes(b"[" + orjson.dumps(good) + b"," + twice + b"]")
+    for path, where in [(lines, "line 2"), (array, "event 2")]:
+        for extra in ([], ["--no-check"]):
+            code, _, err = run(
+                "send", str(path), *extra, "--url", url, "--token", tokens["politie"]
+            )
+            said = " ".join(err.split())
+            assert code == 2, err
+            assert (
+                f"{path} gives a key twice in one object (give each key once); nothing was " in said
+            )
+            assert f"{where}: the key 'parketnummer' appears twice in the object at data" in said
+    check = open_store(store)
+    assert check.message(good["source"], good["id"]) is None
+    assert check.message(other["source"], other["id"]) is None
+    check.close()
 
 
 def test_send_checks_the_sender_of_every_event_first_and_names_its_line(

@@ -41,6 +41,7 @@ from ketenherstel.cli_picture import briefing_app, picture_app
 from ketenherstel.cli_reconcile import reconcile_app
 from ketenherstel.cli_recovery import scenario_app
 from ketenherstel.cli_registry import registry_app
+from ketenherstel.documents import orjson_duplicates
 from ketenherstel.exchange.errors import ExchangeError, NotFound
 from ketenherstel.exchange.isolation import rate_problem
 from ketenherstel.golive.cli import app as plan_app
@@ -685,9 +686,11 @@ _LINES_SUFFIXES = (".jsonl", ".ndjson")
 
 def _read_events(file: Path) -> tuple[list[Any], list[str]]:
     """The file's events, and where each one is in it (``line 12`` in JSON Lines, ``event 3``
-    in a JSON array), for messages a user can find them by."""
+    in a JSON array), for messages a user can find them by. A key given twice in one object
+    refuses the file (orjson would keep the last value), with or without ``--check``."""
     readable_input(file)
     text = file.read_bytes()
+    twice: list[str] = []
     if file.suffix.lower() in _LINES_SUFFIXES:
         events: list[Any] = []
         where: list[str] = []
@@ -698,14 +701,26 @@ def _read_events(file: Path) -> tuple[list[Any], list[str]]:
                 events.append(orjson.loads(line))
             except orjson.JSONDecodeError as exc:
                 raise fail(f"{file} line {number} is not valid JSON: {exc}") from None
+            twice += [f"line {number}: {d}" for d in orjson_duplicates(line, events[-1])]
             where.append(f"line {number}")
+        _refuse_twice(file, twice)
         return events, where
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise fail(f"{file} is not valid JSON: {exc}") from None
+    for d in orjson_duplicates(text, doc):
+        twice.append(str(d) if d.item is None else f"event {d.item + 1}: {d.within}")
+    _refuse_twice(file, twice)
     events = doc if isinstance(doc, list) else [doc]
     return events, [f"event {i}" for i in range(1, len(events) + 1)]
+
+
+def _refuse_twice(file: Path, twice: list[str]) -> None:
+    if twice:
+        more = [f"  … and {len(twice) - 30} more"] if len(twice) > 30 else []
+        head = f"{file} gives a key twice in one object (give each key once); nothing was sent:"
+        raise fail("\n".join([head, *(f"  {t}" for t in twice[:30]), *more]))
 
 
 def _problem_lines(problems: Sequence[Any], where: Sequence[str], offset: int = 0) -> list[str]:

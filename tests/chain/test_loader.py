@@ -204,6 +204,22 @@ def test_a_schema_of_another_draft_is_reported(chain_file: Path) -> None:
     assert_problem(check_chain_file(chain_file), line, "2020-12")
 
 
+def test_a_schema_that_gives_a_key_twice_is_reported_at_the_type(chain_file: Path) -> None:
+    """json.loads kept the second of two additionalProperties and said nothing: which of the
+    two the author meant, the file does not say."""
+    path = chain_file.parent / "schemas" / f"{HEARING}.json"
+    once = '"additionalProperties": false,'
+    text = path.read_text(encoding="utf-8")
+    assert once in text
+    path.write_text(text.replace(once, '"additionalProperties": true, ' + once, 1), "utf-8")
+    line = line_of(chain_file.read_text(encoding="utf-8"), HEARING_BLOCK)
+    assert_problem(
+        check_chain_file(chain_file),
+        line,
+        f"schema schemas/{HEARING}.json gives the key 'additionalProperties' twice in one object",
+    )
+
+
 @pytest.mark.parametrize(
     ("duration", "fragment"),
     [("P1M", "years or months"), ("9 uur", "not an ISO 8601 duration"), ("P0D", "positive")],

@@ -98,6 +98,13 @@ def test_matches_in_logs_and_in_triage(tmp_path: Path) -> None:
         ("bad.csv", "type,value\nplanet,mars\n", "row 2: type 'planet'"),
         ("bad2.csv", "ip,not-an-ip\n", "row 1: 'not-an-ip' is no address"),
         ("bad.json", "{", "not JSON"),
+        # json.loads kept the second value: the feed would have flagged another address.
+        (
+            "twice.json",
+            '{"Event": {"Attribute": [{"type": "ip-src", "value": "192.0.2.1", '
+            '"value": "198.51.100.1"}]}}',
+            r"twice.json: the key 'value' appears twice in the object at Event.Attribute\[0\]",
+        ),
         ("other.json", '{"hello": 1}', "not a MISP export"),
         ("objects.json", '{"type": "bundle", "objects": 5}', "objects must be a list"),
         ("event.json", '{"Event": "x"}', "not a MISP export"),

@@ -127,6 +127,15 @@ def test_logons_as_json_lines_and_bad_logon_files(tmp_path: Path) -> None:
     not_json.write_text("{oops\n")
     with pytest.raises(GatewayInputError, match="row 1: not JSON"):
         load_logons([not_json])
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(
+        good.read_text() + '{"time": "2025-07-10T08:11:00Z", "account": "ann", "account": "bob", '
+        '"target": "x"}\n'
+    )
+    with pytest.raises(
+        GatewayInputError, match="row 2: the key 'account' appears twice in the top-level object"
+    ):
+        load_logons([twice])
 
 
 def test_reports_per_organisation_hold_only_that_organisation(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ketenherstel.outbox import BundleError, build_bundle, key_id, parse_public_key, verify_bundle
 from ketenherstel.outbox.bundle import BuiltBundle, canonical_json
 from ketenherstel.outbox.keys import public_key_b64, public_key_raw
+from tests.factories import given_twice
 from tests.outbox.conftest import OM_OIN, OM_SOURCE, summons
 
 POLITIE_OIN = "00000001003214345000"
@@ -244,6 +245,28 @@ def test_a_header_with_missing_fields_lists_every_one() -> None:
     error = refused(b'{"format":"ketenherstel-bundle/1","count":"3"}\n{}\n')
     assert error.kind == "malformed"
     assert len(error.problems) >= 5
+
+
+def test_a_key_given_twice_in_a_signed_line_is_malformed_and_named() -> None:
+    """It was refused already, as "a key appears twice in the header (line 1)": which key,
+    the operator had to find out."""
+    header, _, payload = bundle().data.split(b"\n", 2)
+    line = given_twice(header, "count", 30)
+    signature = KEY.sign(b"ketenherstel-bundle/1\n" + line)
+    sig_line = canonical_json({"alg": "Ed25519", "signature": base64.b64encode(signature).decode()})
+    error = refused(line + b"\n" + sig_line + b"\n" + payload)
+    assert (error.kind, error.problems) == (
+        "malformed",
+        ["the header (line 1) is not valid JSON: the key 'count' appears twice in one object"],
+    )
+    first, rest = payload.split(b"\n", 1)
+    twice = given_twice(first, "parketnummer", "10-999999-25") + b"\n" + rest
+    data = resign(header + b"\n\n" + twice, {"payloadSha256": hashlib.sha256(twice).hexdigest()})
+    error = refused(data)
+    assert (error.kind, error.problems) == (
+        "malformed",
+        ["event 0 (line 3) is not valid JSON: the key 'parketnummer' appears twice in one object"],
+    )
 
 
 def test_a_signature_in_non_canonical_base64_is_malformed() -> None:

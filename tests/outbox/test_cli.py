@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from ketenherstel.outbox import verify_bundle
 from ketenherstel.outbox.cli import app
 from ketenherstel.outbox.keys import parse_public_key
+from tests.factories import given_twice
 from tests.outbox.conftest import OM_OIN, OM_SOURCE, LiveExchange, closed_port, summons
 
 runner = CliRunner()
@@ -90,6 +91,25 @@ def test_a_bad_line_is_named_and_nothing_is_written(db: str, tmp_path: Path) -> 
     code, _, err = run("write", str(invalid), "--db", db)
     assert code == 2 and "line 3 type: unknown message type 'x.v1'" in err
     assert "nothing was written" in err
+    code, out, _ = run("status", "--db", db)
+    assert "0 pending" in out
+
+
+def test_a_key_given_twice_is_named_with_its_line_and_nothing_is_written(
+    db: str, tmp_path: Path
+) -> None:
+    """orjson kept the second case number, and the outbox signed and forwarded it."""
+    twice = given_twice(orjson.dumps(summons()), "parketnummer", "10-999999-25")
+    lines = tmp_path / "e.jsonl"
+    lines.write_bytes(orjson.dumps(summons()) + b"\n" + twice + b"\n")
+    array = tmp_path / "e.json"
+    array.write_bytes(b"[" + orjson.dumps(summons()) + b"," + twice + b"]")
+    for path, where in [(lines, "line 2"), (array, "event 1")]:
+        code, _, err = run("write", str(path), "--db", db)
+        said = " ".join(err.split())
+        assert code == 2, err
+        assert "gives a key twice in one object (give each key once); nothing was written" in said
+        assert f"{where}: the key 'parketnummer' appears twice in the object at data" in said
     code, out, _ = run("status", "--db", db)
     assert "0 pending" in out
 

@@ -10,6 +10,7 @@ import pytest
 
 from ketenherstel.outbox.agent import Outbox
 from ketenherstel.outbox.http import OutboxServerThread
+from tests.factories import given_twice
 from tests.outbox.conftest import OM_SOURCE, summons
 
 
@@ -57,6 +58,34 @@ def test_bad_input_lists_every_problem_and_changes_nothing(
     assert outbox.status().pending == 0
     broken = local.post("/events", content=b"{not json")
     assert broken.status_code == 400 and "not valid JSON" in broken.json()["detail"]
+
+
+def test_a_key_given_twice_is_refused_naming_event_and_key_and_nothing_is_written(
+    local: httpx.Client, outbox: Outbox
+) -> None:
+    """orjson kept the second value: the outbox wrote the event as if the first had never
+    been in the body."""
+    twice = given_twice(orjson.dumps(summons()), "parketnummer", "10-999999-25")
+    response = local.post("/events", content=b"[" + orjson.dumps(summons()) + b"," + twice + b"]")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    doc = response.json()
+    assert doc["detail"] == (
+        "the body gives a key twice in one object (give each key once); nothing was written"
+    )
+    assert doc["problems"] == [
+        {
+            "index": 1,
+            "field": "data",
+            "reason": "the key 'parketnummer' appears twice in the object at data",
+        }
+    ]
+    single = local.post("/events", content=given_twice(orjson.dumps(summons()), "id", "x"))
+    assert single.status_code == 400
+    assert single.json()["problems"] == [
+        {"index": None, "field": "", "reason": "the key 'id' appears twice in the top-level object"}
+    ]
+    assert outbox.status().pending == 0
 
 
 def test_a_refused_post_says_the_connection_closes_and_the_next_request_works(

@@ -227,6 +227,24 @@ def test_a_json_lines_ledger_with_a_field_named_json_is_read(tmp_path: Path) -> 
     assert totals(report)["matched"] == 1
 
 
+def test_a_json_lines_ledger_that_gives_a_key_twice_names_its_line_and_key(
+    tmp_path: Path,
+) -> None:
+    """DuckDB refused the file, but named the line before the one (it leaves blank lines out
+    of its count)."""
+    acc = write(tmp_path / "a.csv", [row("m1")])
+    sent = tmp_path / "l2.jsonl"
+    twice = '{"id": "m3", "type": "t.a", "id": "m4"}'
+    sent.write_text("\n".join([GOOD[0], "", GOOD[1], twice, *GOOD[3:]]) + "\n", encoding="utf-8")
+    with pytest.raises(ReconcileInputError) as caught:
+        run(tmp_path, [f"sent={sent}", f"accepted={acc}"], maps=["sent.sender=:om"])
+    assert (
+        f"file {sent}: cannot be read as jsonl: line 4 gives a key twice: the key 'id' appears "
+        "twice in the top-level object; give each key once"
+    ) in str(caught.value)
+    no_report(tmp_path)
+
+
 def test_hops_that_cannot_be_matched(tmp_path: Path) -> None:
     a = write(tmp_path / "a.csv", [{"id": "m1", "type": "t.a"}])
     b = write(tmp_path / "b.csv", [{"bkey": "k", "type": "t.a"}])

@@ -36,9 +36,17 @@ def load_schema(
         reader.add_at(type_node, path, f"cannot read schema file {relative}: {exc}")
         return None
     try:
-        schema = json.loads(text)
+        schema = json.loads(text, object_pairs_hook=_once)
     except json.JSONDecodeError as exc:
         reader.add_in_file(relative, exc.lineno, exc.colno, "", f"not valid JSON: {exc.msg}")
+        return None
+    except _GivenTwice as exc:
+        reader.add_at(
+            type_node,
+            path,
+            f"schema {relative} gives the key {exc.key!r} twice in one object (which one counts "
+            "is not for a reader to guess); give each key once",
+        )
         return None
     if not isinstance(schema, dict):
         reader.add_at(type_node, path, f"schema {relative} must be a JSON object")
@@ -54,6 +62,25 @@ def load_schema(
         reader.add_at(type_node, path, f"schema {relative} cannot be compiled: {exc}")
         return None
     return schema
+
+
+class _GivenTwice(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of a schema file; json.loads would keep the last of two equal keys (a second
+    "required" or "maximum" silently replacing the first). The chain reads only the standard
+    library (tests/test_architecture.py), so this is its own ketenherstel.documents.load_json.
+    """
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise _GivenTwice(key)
+        value[key] = item
+    return value
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ketenherstel.documents import DuplicateJsonKeys, load_json
 from ketenherstel.gateway.parse import Event
 from ketenherstel.gateway.watch import (
     Evidence,
@@ -257,9 +258,11 @@ def load_indicators(paths: Iterable[Path]) -> IndicatorSet:
             items = list(_csv(text, name))
         else:
             try:
-                doc = json.loads(text)
+                doc = load_json(text)
             except json.JSONDecodeError as exc:
                 raise GatewayInputError(f"indicators {path}: not JSON: {exc}") from None
+            except DuplicateJsonKeys as exc:  # which value was meant is the feed's to say
+                raise GatewayInputError(f"indicators {path}: {exc}") from None
             is_stix = isinstance(doc, dict) and doc.get("type") == "bundle"
             items = list(_stix(doc, name) if is_stix else _misp(doc, name))
         if not items:  # a feed of nothing, or of patterns this does not read: not a clean feed

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ketenherstel.documents import DuplicateJsonKeys, load_json
 from ketenherstel.gateway.register import finding_id
 from ketenherstel.gateway.watch import (
     Evidence,
@@ -118,9 +119,11 @@ def load_logons(paths: Iterable[Path]) -> list[Logon]:
             for row_no, line in enumerate(text.splitlines(keepends=True), start=1):
                 if line.strip():
                     try:
-                        doc = json.loads(line)
+                        doc = load_json(line)
                     except json.JSONDecodeError:
                         raise GatewayInputError(f"logons {path}: row {row_no}: not JSON") from None
+                    except DuplicateJsonKeys as exc:
+                        raise GatewayInputError(f"logons {path}: row {row_no}: {exc}") from None
                     if not isinstance(doc, dict):
                         raise GatewayInputError(f"logons {path}: row {row_no}: not an object")
                     rows.append((row_no, offset, doc))

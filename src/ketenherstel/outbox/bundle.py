@@ -293,11 +293,15 @@ def _split(data: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def _strict_object(raw: bytes, what: str) -> dict[str, Any]:
+    # The bundle domain reads only the standard library and cryptography (tests/outbox/
+    # test_layers.py): its own hook, not ketenherstel.documents.
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"a key appears twice in {what}")
-        return dict(pairs)
+        value: dict[str, Any] = {}
+        for key, item in pairs:
+            if key in value:
+                raise ValueError(f"the key {key!r} appears twice in one object")
+            value[key] = item
+        return value
 
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")

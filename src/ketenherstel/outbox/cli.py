@@ -22,6 +22,7 @@ import typer
 from rich.markup import escape
 
 from ketenherstel.cli_common import fail, readable_input, writable_folder, writable_output
+from ketenherstel.documents import orjson_duplicates
 from ketenherstel.outbox.errors import OutboxError, WriteRefused
 from ketenherstel.terminal import SafeConsole
 
@@ -159,7 +160,8 @@ def write(
 
 
 def _read_events(file: Path) -> tuple[list[Any], list[str]]:
-    """The events of a file, and for each where it stands ("line 3", "event 2")."""
+    """The events of a file, and for each where it stands ("line 3", "event 2"). A key given
+    twice in one object refuses the file: orjson would have kept the last value."""
     readable_input(file)
     data = file.read_bytes()
     if not data.strip():
@@ -172,9 +174,16 @@ def _read_events(file: Path) -> tuple[list[Any], list[str]]:
             if sum(1 for line in lines if line.strip()) <= 1:
                 raise fail(f"{file} is not valid JSON ({exc}); nothing was written") from None
         else:
+            _refuse_twice(
+                file,
+                [
+                    str(d) if d.item is None else f"event {d.item}: {d.within}"
+                    for d in orjson_duplicates(data, doc)
+                ],
+            )
             events = doc if isinstance(doc, list) else [doc]
             return events, [f"event {i}" for i in range(len(events))]
-    events, origins, bad = [], [], []
+    events, origins, bad, twice = [], [], [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -183,9 +192,19 @@ def _read_events(file: Path) -> tuple[list[Any], list[str]]:
             origins.append(f"line {number}")
         except orjson.JSONDecodeError as exc:
             bad.append(f"  line {number}: not valid JSON: {exc}")
+        else:
+            twice += [f"line {number}: {d}" for d in orjson_duplicates(line, events[-1])]
     if bad:
         raise fail("\n".join([f"{file} has lines that are not JSON; nothing was written:", *bad]))
+    _refuse_twice(file, twice)
     return events, origins
+
+
+def _refuse_twice(file: Path, twice: list[str]) -> None:
+    if twice:
+        more = [f"  … and {len(twice) - 30} more"] if len(twice) > 30 else []
+        head = f"{file} gives a key twice in one object (give each key once); nothing was written:"
+        raise fail("\n".join([head, *(f"  {t}" for t in twice[:30]), *more]))
 
 
 @app.command()

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from ketenherstel.documents import orjson_duplicates
 from ketenherstel.outbox.agent import Outbox
 from ketenherstel.outbox.errors import ConflictingWrite, WriteProblem, WriteRefused
 
@@ -108,6 +109,15 @@ class _Handler(BaseHTTPRequestHandler):
             doc = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             self._problem(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {exc}")
+            return
+        twice = orjson_duplicates(body, doc)  # orjson kept the last value of each
+        if twice:
+            self._problem(
+                HTTPStatus.BAD_REQUEST,
+                "the body gives a key twice in one object (give each key once); "
+                "nothing was written",
+                [WriteProblem(d.item, d.within.path, str(d.within)) for d in twice],
+            )
             return
         events = doc if isinstance(doc, list) else [doc]
         try:

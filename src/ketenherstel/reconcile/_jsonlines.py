@@ -4,13 +4,17 @@ DuckDB's message names a line, but not the file's: it counts one past the bad li
 leaves blank lines out of its count. A line that is JSON but no object (``[1, 2]``, ``3``)
 among the lines DuckDB samples gets no message at all: the file is read as one column
 ``json`` of whole lines. Only in these two cases is the file read again here, once, as a
-stream, to name the first line (counted as an editor counts them) that is not one JSON object.
+stream, to name the first line (counted as an editor counts them) that is not one JSON object,
+or that gives a key twice in one object (DuckDB refuses that too, naming the key but, again,
+a line by its own count).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from ketenherstel.documents import json_duplicates
 
 __all__ = ["jsonl_line_problem"]
 
@@ -50,4 +54,7 @@ def _line_problem(raw: bytes, *, first: bool) -> str | None:
         return "is not JSON this reader can take: nested too deeply"
     if not isinstance(value, dict):
         return "is not a JSON object (one record per line: {...})"
+    twice = json_duplicates(text)
+    if twice:
+        return f"gives a key twice: {twice[0]}; give each key once"
     return None
