@@ -1,14 +1,17 @@
 """Every route whose body is a JSON object reads it as /v1/events does: a body sent as another
-media type is 415, one that is not JSON (not UTF-8, nested too deep) is 400 naming the fault;
-either way nothing changes."""
+media type is 415, one that is not JSON (not UTF-8, nested too deep) is 400 naming the fault,
+and so is one that gives a key twice in one object (json.loads kept the last value); either way
+nothing changes."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
+from tests.manual.support import MAPPING, csv_bytes, row
 from tests.web.conftest import Api
 
 # Sent where a JSON object is expected: (Content-Type or None, what the answer names).
@@ -144,7 +147,85 @@ def test_what_is_json_is_read_as_before_nan_answered_by_the_field_own_rule(api: 
     assert named["field"] == "body:rate" and named["reason"].endswith("not 'NaN'")
 
 
-@pytest.mark.parametrize(("body", "ctype"), [(b"x", "text/plain"), (b"\xff", "application/json")])
+TWICE = "the body gives a key twice in one object; give each key once"
+
+
+def test_a_body_that_gives_a_key_twice_is_400_naming_it_on_every_json_route(api: Api) -> None:
+    before = audit(api)
+    wrong = []
+    for method, path in json_routes(api):
+        r = send(api, method, path, b'{"url": null, "url": null}', "application/json", "operator")
+        if r.status_code != 400 or r.json().get("detail") != TWICE:
+            wrong.append((method, path, r.status_code, r.text))
+    assert not wrong, wrong
+    assert audit(api) == before
+
+
+def test_a_channel_opened_with_two_rates_is_refused_and_stays_as_it_was(api: Api) -> None:
+    """It was opened at 100/s, the rate given last."""
+    body = b'{"state": "open", "reason": "wave 1", "rate": 1, "rate": 100}'
+    answer = problem(
+        send(api, "PUT", "/v1/channels/om/*", body, "application/json", "operator"), 400
+    )
+    assert answer["detail"] == TWICE
+    assert answer["problems"] == [
+        {
+            "index": None,
+            "field": "body:",
+            "reason": "the key 'rate' appears twice in the top-level object",
+        }
+    ]
+    h = api.h("operator")
+    assert api.client.get("/v1/channel-events", headers=h).json() == []
+    assert api.client.get("/v1/channels", headers=h).json() == []
+
+
+def test_a_partner_state_given_twice_is_refused_and_the_partner_stays_online(api: Api) -> None:
+    body = b'{"state": "online", "reason": "Citrix down", "state": "isolated"}'
+    r = send(api, "PUT", "/v1/partner-states/om", body, "application/json", "operator")
+    assert problem(r, 400)["detail"] == TWICE
+    listed = api.client.get("/v1/partner-states", headers=api.h("operator")).json()
+    assert {s["partner"]: s["state"] for s in listed}["om"] == "online"
+
+
+def test_an_import_whose_json_or_mapping_gives_a_key_twice_is_refused_storing_nothing(
+    api: Api,
+) -> None:
+    """The import reads its body itself: pydantic's model_validate_json, and orjson for the
+    mapping parameter, kept the column named last and stored the row."""
+    url = "/v1/manual-records/imports"
+    mapping = json.dumps(MAPPING).replace('"case": ', '"case": "Zaak", "case": ', 1)
+    upload = json.dumps({"csv": csv_bytes(row()).decode(), "name": "g.csv"})
+    upload = upload[:-1] + ', "mapping": ' + mapping + "}"
+    answer = problem(send(api, "POST", url, upload.encode(), "application/json", "operator"), 400)
+    assert answer["detail"] == TWICE
+    assert answer["problems"] == [
+        {
+            "index": None,
+            "field": "body:mapping.columns",
+            "reason": "the key 'case' appears twice in the object at mapping.columns",
+        }
+    ]
+    h = {**api.h("operator"), "Content-Type": "text/csv"}
+    r = api.client.post(url, params={"mapping": mapping}, content=csv_bytes(row()), headers=h)
+    answer = problem(r, 400)
+    assert answer["detail"] == (
+        "in the mapping, the key 'case' appears twice in the object at columns; give each key once"
+    )
+    assert answer["problems"] == [
+        {"index": None, "field": "query:mapping", "reason": answer["detail"]}
+    ]
+    assert list(api.runtime.store.manual_records()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        (b"x", "text/plain"),
+        (b"\xff", "application/json"),
+        (b'{"url": 1, "url": 2}', "application/json"),
+    ],
+)
 def test_credentials_and_roles_are_checked_before_the_body(
     api: Api, body: bytes, ctype: str
 ) -> None:

@@ -10,7 +10,10 @@ pydantic model refuses a body of another media type with 415, and one that is no
 400 naming the fault and where, in `/v1/events`' words (`envelope.load_json`: "str is not
 valid UTF-8", "depth limit exceeded: line 1 column 1026"). What is JSON is read as before, by
 the standard library (a rate of NaN is still answered by the rate's own rule, a number past
-64 bits as out of range). The refusal is answered where FastAPI answers the body's
+64 bits as out of range), except that an object that gives a key twice is refused with 400
+naming each such key and its object (json.loads, like pydantic's own reader, would keep the
+last value: a channel opened with ``"rate": 1, "rate": 100`` ran at 100/s). The refusal is
+answered where FastAPI answers the body's
 validation errors: after the route's dependencies, so a caller without a credential still
 hears 401 and a viewer on an operator's route 403, as on the routes that read their bodies
 themselves. Nothing runs with the body: the route's function is never called.
@@ -18,7 +21,6 @@ themselves. Nothing runs with the body: the route's function is never called.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -27,11 +29,12 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ketenherstel import documents
 from ketenherstel.exchange.envelope import load_json
-from ketenherstel.exchange.errors import ExchangeError, InvalidInput, UnsupportedMedia
+from ketenherstel.exchange.errors import ExchangeError, InvalidInput, Problem, UnsupportedMedia
 from ketenherstel.web.openapi import PROBLEM_JSON
 
-__all__ = ["JSON_415", "JsonBodyRoute", "body_refusal"]
+__all__ = ["JSON_415", "JsonBodyRoute", "body_refusal", "refuse_keys_twice"]
 
 JSON_415: dict[str, Any] = {
     "description": "The body is not sent as JSON (Content-Type: application/json)",
@@ -70,6 +73,21 @@ def _not_json(body: bytes, error: Exception) -> str:
     return f"the body is not valid JSON: {error}"
 
 
+def _keys_twice(twice: list[documents.DuplicateKey]) -> InvalidInput:
+    return InvalidInput(
+        "the body gives a key twice in one object; give each key once",
+        [Problem(None, f"body:{d.path}", str(d)) for d in twice],
+    )
+
+
+def refuse_keys_twice(body: bytes) -> None:
+    """For a route that reads its JSON body itself: InvalidInput listing every key ``body``
+    gives twice in one object (nothing when it gives none, or is no JSON)."""
+    twice = documents.json_duplicates(body)
+    if twice:
+        raise _keys_twice(twice)
+
+
 class _JsonRequest(Request):
     """A request whose body is JSON or noted as not JSON: a body that is not stands as a value
     no model accepts, so that the route's dependencies run first."""
@@ -80,7 +98,10 @@ class _JsonRequest(Request):
         if not hasattr(self, "_document"):
             body = await self.body()
             try:
-                self._document = json.loads(body)
+                self._document = documents.load_json(body)  # json.loads, keys given once
+            except documents.DuplicateJsonKeys as exc:
+                self.scope[_REFUSAL] = _keys_twice(exc.duplicates)
+                self._document = _UNREADABLE
             except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
                 self.scope[_REFUSAL] = InvalidInput(_not_json(body, exc))
                 self._document = _UNREADABLE

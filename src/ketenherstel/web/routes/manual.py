@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from ketenherstel.documents import orjson_duplicates
 from ketenherstel.exchange.errors import InvalidInput, Problem, TooLarge, UnsupportedMedia
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.web import schemas_manual as s
-from ketenherstel.web.body import JsonBodyRoute
+from ketenherstel.web.body import JsonBodyRoute, refuse_keys_twice
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import OperatorDep, PrincipalDep
 
@@ -135,6 +136,7 @@ async def import_records(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     name_field = "query:name"
     if ctype == "application/json":
+        refuse_keys_twice(body)  # pydantic's JSON reader keeps the last of two equal keys
         try:
             upload = s.ManualImportCreate.model_validate_json(body)
         except ValidationError as exc:
@@ -155,6 +157,10 @@ async def import_records(
         except orjson.JSONDecodeError as exc:
             why = f"the mapping is not JSON: {exc}"
             raise InvalidInput(why, [Problem(None, "query:mapping", why)]) from None
+        twice = orjson_duplicates(mapping, doc)  # orjson, too, keeps the last of two
+        if twice:
+            why = f"in the mapping, {twice[0]}; give each key once"
+            raise InvalidInput(why, [Problem(None, "query:mapping", why)])
         data = body
     else:
         raise UnsupportedMedia(f"send text/csv or application/json, not {ctype or 'nothing'!r}")
