@@ -10,7 +10,7 @@ equal keys. A scenario file with ``seed:`` twice, an indicator feed or an event 
   line of each of the two (a ``<<`` merge may still be overridden, as YAML means it to);
 * JSON read with the standard library goes through ``load_json``: a key given twice raises
   :class:`DuplicateJsonKeys`, a ``ValueError`` naming the key and the object that holds it;
-* JSON read with orjson (what the exchange reads events with) is checked after the fact with
+* JSON read with orjson (event files, the outbox's endpoint) is checked after the fact with
   ``orjson_duplicates(raw, value)``, cheaply: see its docstring.
 
 Two packages may not import this (their layer tests say so) and keep a hook of their own: the

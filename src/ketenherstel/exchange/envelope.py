@@ -110,6 +110,15 @@ def parse_body(body: bytes, content_type: str) -> tuple[list[Any], bool]:
     """Decode a request body into a list of raw events; the flag says whether it was a batch.
 
     Raises `ValueError` with a message fit for a 400 answer.
+
+    Not refused here: a key given twice in one object (orjson keeps the last value), unlike
+    every other JSON a person or partner supplies (``ketenherstel.documents``). This is the
+    ingest's hot path. Reading the body again with a duplicate hook cost about 30 µs an event
+    (a third more server CPU per event over HTTP); the cheaper exact check,
+    ``orjson_duplicates(body, events if batch else events[0])``, about 1.2 µs an event in a
+    1,000-event batch and 3 µs for a single event (half the parse again, where the HTTP
+    ingest goal allows 40 µs an event in all). Measurable, so left out: it is the line to add
+    here should a partner's ambiguous event come to matter more than that.
     """
     doc = load_json(body)
     if content_type == BATCH:
