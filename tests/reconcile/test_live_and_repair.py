@@ -38,9 +38,14 @@ def _run(rt: Runtime, reg: Registry, tmp: Path, *hops: LedgerSpec) -> Report:
 
 
 def _redeliver(rt: Runtime) -> Any:
-    def call(*, source: str, id: str, receiver: str, reason: str) -> str:
+    def call(*, source: str, id: str, receiver: str, reason: str, dry_run: bool) -> str:
         return rt.exchange.redeliver(
-            principal=LOCAL_OPERATOR, source=source, id=id, receiver=receiver, reason=reason
+            principal=LOCAL_OPERATOR,
+            source=source,
+            id=id,
+            receiver=receiver,
+            reason=reason,
+            dry_run=dry_run,
         )
 
     return call
@@ -102,7 +107,8 @@ def test_acknowledged_but_never_applied_is_re_sent_and_applied_once(
     assert rt.exchange.pull(principal=JUSTID, limit=10) == []  # the dry run changed nothing
     result = resend(report.path, _redeliver(rt))
     assert (result.resent, result.pending, result.not_found) == (1, 0, 0)
-    # Asked again before the receiver took it: on its way, not re-sent twice.
+    # Asked again before the receiver took it: on its way, not re-sent twice; a dry run says so.
+    assert resend(report.path, _redeliver(rt), dry_run=True).resent == 0
     again = resend(report.path, _redeliver(rt))
     assert (again.resent, again.pending) == (0, 1)
     applied = reg.catch_up()
