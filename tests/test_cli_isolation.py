@@ -322,13 +322,14 @@ def test_bad_routes_exit_2_and_open_nothing(
 
 
 def test_a_partners_text_is_shown_in_the_terminal_not_obeyed(store: str) -> None:
-    """A CloudEvents id is any string: one with escape sequences (set the window's title,
-    clear the screen) was printed as it came and obeyed by the operator's terminal."""
-    quarantine_one_afdoening(store, ident="a\x1b]0;owned\x07\x1b[2Jb\u202ec")
+    """A CloudEvents id may hold invisible and bidirectional characters (control characters
+    are refused at the exchange since): printed as they came, a right-to-left override turned
+    the operator's terminal line around."""
+    quarantine_one_afdoening(store, ident="a\u202eb\u2066c\u200bd")
     code, out, _ = run(quarantine_app, "list", "--partner", "om", "--store", store)
     assert code == 0
-    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
-    assert "a\\x1b]0;owned\\x07\\x1b[2Jb\\u202ec" in out
+    assert "\u202e" not in out and "\u2066" not in out and "\u200b" not in out
+    assert "a\\u202eb\\u2066c\\u200bd" in out
 
 
 def test_a_release_takes_two_operators_named_with_as(store: str) -> None:
