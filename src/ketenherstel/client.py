@@ -31,7 +31,11 @@ def bad_url(url: str) -> str | None:
     or None. A typo there is a mistake to report, not an outage to retry."""
     _, problem = http_address(url)
     if problem is not None:
-        return f"--url {url!r} is not an http:// or https:// address with a host: it {problem}"
+        # The problem is said as a rule ("starts with http:// or https://"), not of this URL.
+        return (
+            f"--url {url!r} is not an http:// or https:// address with a host: the exchange's "
+            f"address {problem}"
+        )
     return None
 
 

@@ -292,6 +292,35 @@ def test_forward_once_exits_1_while_unreachable_and_0_when_done(
         assert code == 2 and f"--url {typo!r} is not" in err, err
 
 
+def test_serve_refuses_a_forwarding_url_that_is_no_http_address_before_it_listens(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It listened, and forwarded to 'notaurl' every round, forever, as to an exchange that is
+    down: a typo is a mistake to report at start (exit 2), as `forward` does."""
+    from ketenherstel.outbox.http import OutboxHTTPServer
+
+    listened: list[object] = []
+
+    def interrupted(self: OutboxHTTPServer, *args: object, **kwargs: object) -> None:
+        listened.append(self)
+        raise KeyboardInterrupt  # Ctrl-C at once: without the check, serve ran and exited 0
+
+    monkeypatch.setattr(OutboxHTTPServer, "serve_forever", interrupted)
+    port = str(closed_port())
+    for typo in ("notaurl", "ftp://h/", "http://", "http://h:port/", "http://a b/"):
+        code, _, err = run("serve", "--db", db, "--port", port, "--url", typo, "--token", "t")
+        assert code == 2 and f"--url {typo!r} is not an http:// or https:// address" in err, err
+        env = {"KETENHERSTEL_URL": typo, "KETENHERSTEL_TOKEN": "t"}
+        code, _, err = run("serve", "--db", db, "--port", port, env=env)
+        assert code == 2 and f"--url {typo!r} is not" in err, err
+    assert listened == []
+    # Without --url it only serves; with a good one it serves and forwards.
+    for args in ([], ["--url", "http://127.0.0.1:9", "--token", "t"]):
+        code, _, err = run("serve", "--db", db, "--port", port, *args)
+        assert code == 0 and "listening on" in err, err
+    assert len(listened) == 2
+
+
 def test_markup_in_a_path_is_shown_in_the_error_not_applied(tmp_path: Path) -> None:
     code, _, err = run("status", "--db", str(tmp_path / "no[/ne].db"))
     assert code == 2 and "no[/ne].db" in err

@@ -3,8 +3,9 @@
 Every command takes ``--db`` (or KETENHERSTEL_OUTBOX_DB, default var/outbox.db); ``keygen``,
 ``pubkey`` and ``export`` take ``--key`` (or KETENHERSTEL_OUTBOX_KEY); ``forward`` and ``serve``
 take the exchange's ``--url`` and the partner's ``--token`` (KETENHERSTEL_URL,
-KETENHERSTEL_TOKEN) as the other partner commands do. The chain model is the built-in one or
-KETENHERSTEL_CHAIN.
+KETENHERSTEL_TOKEN) as the other partner commands do; a ``--url`` that is no http(s) address
+with a host is refused before anything starts (exit code 2), never retried as an exchange that
+is down. The chain model is the built-in one or KETENHERSTEL_CHAIN.
 """
 
 from __future__ import annotations
@@ -319,9 +320,14 @@ def serve(
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between rounds")] = 5.0,
 ) -> None:
     """Serve POST /events and GET /status for your systems; with --url also forward."""
-    from ketenherstel.client import ExchangeClient
+    from ketenherstel.client import ExchangeClient, bad_url
     from ketenherstel.outbox.http import OutboxHTTPServer
 
+    # A typo in --url is refused before anything listens, as `forward` refuses it: the
+    # forwarder took it for an exchange that is down and tried again every round, forever.
+    why = bad_url(url) if url else None
+    if why is not None:
+        raise fail(why)
     if url and not token:
         raise fail("forwarding to --url needs --token (or KETENHERSTEL_TOKEN)")
     with _outbox(db) as box:
