@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,21 @@ def nats_url() -> str:
 def clock() -> Clock:
     """A clock the test moves by hand (``clock.now``), starting 17 July 2025, 20:00 UTC."""
     return Clock()
+
+
+@pytest.fixture
+def gateway_register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For the gateway CLI's tests (each module of them uses it for every test:
+    ``pytestmark = pytest.mark.usefixtures("gateway_register")``): the findings register in
+    the test's folder (KETENHERSTEL_GATEWAY_REGISTER; not there yet) and a made SQLite store
+    beside it (KETENHERSTEL_STORE), whose audit trail records findings read, decisions and
+    reports made. Returns the register's path."""
+    from tests.stores import made
+
+    path = tmp_path / "register.jsonl"
+    monkeypatch.setenv("KETENHERSTEL_GATEWAY_REGISTER", str(path))
+    monkeypatch.setenv("KETENHERSTEL_STORE", made(f"sqlite:///{tmp_path}/k.db"))
+    return path
 
 
 @pytest.fixture(scope="session")

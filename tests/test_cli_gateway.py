@@ -8,29 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from ketenherstel.cli import app
 from ketenherstel.store import open_store
+from tests.gateway.cli import run
 from tests.gateway.lines import access_probe, connstat, login, request
 from tests.stores import made
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("gateway_register")
 SOON = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
-
-
-@pytest.fixture(autouse=True)
-def _register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "register.jsonl"
-    monkeypatch.setenv("KETENHERSTEL_GATEWAY_REGISTER", str(path))
-    # The store whose audit trail records findings read, decisions and reports made.
-    monkeypatch.setenv("KETENHERSTEL_STORE", made(f"sqlite:///{tmp_path}/k.db"))
-    return path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _hijacked(path: Path, user: str = "ann", sid: str = "7", to: str = "203.0.113.66") -> Path:
@@ -134,7 +119,7 @@ def test_triage_a_collection(tmp_path: Path) -> None:
 
 
 def test_triage_findings_go_to_the_register_and_match_indicators(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     from tests.gateway.test_triage import TAMPERED, write_dir
 
@@ -145,7 +130,7 @@ def test_triage_findings_go_to_the_register_and_match_indicators(
     assert code == 0, err
     assert "indicator-match" in out
     new = int(out.split(" new findings in the register")[0].split()[-1])
-    assert new >= 10 and len(_register.read_text().splitlines()) == new
+    assert new >= 10 and len(gateway_register.read_text().splitlines()) == new
     code, out, err = run("gateway", "triage", "--as", "soc-1", str(root), "--indicators", str(iocs))
     assert code == 0 and "0 new findings in the register" in out, err
 
@@ -272,7 +257,7 @@ def test_report_goes_where_the_api_and_the_briefing_read_it(tmp_path: Path) -> N
 
 
 def test_the_register_keeps_findings_decisions_and_the_allowlist(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     log = tmp_path / "ns.log"
     log.write_text(
@@ -286,7 +271,7 @@ def test_the_register_keeps_findings_decisions_and_the_allowlist(
     assert "0 new findings" in out  # the same lines again: nothing twice
     from ketenherstel.gateway.register import Register
 
-    [fid] = list(Register(_register).findings)
+    [fid] = list(Register(gateway_register).findings)
     code, _, err = run("gateway", "decide", fid, "false-positive", "--as", "soc-1")
     assert code == 2 and "needs a reason" in err
     code, out, _ = run(
@@ -402,7 +387,7 @@ def _audited(store: str, action: str) -> list[tuple[str, str, str]]:
 
 
 def test_a_decision_is_audited_as_the_apis_is_and_a_refused_one_changes_nothing(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     """`gateway decide` moved a finding with no record in the store's audit trail, where the
     API's decision route keeps one: now gateway-finding-decided, who, the finding's id and its
@@ -411,7 +396,7 @@ def test_a_decision_is_audited_as_the_apis_is_and_a_refused_one_changes_nothing(
     assert code == 0 and "1 new findings in the register" in out, err
     from ketenherstel.gateway.register import Register
 
-    [fid] = list(Register(_register).findings)
+    [fid] = list(Register(gateway_register).findings)
     store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
     code, out, err = run(
         "gateway", "decide", fid, "false-positive", "--as", " soc-1 ", "--reason", "ann at home"
@@ -425,7 +410,7 @@ def test_a_decision_is_audited_as_the_apis_is_and_a_refused_one_changes_nothing(
     assert code == 0 and "is now under-review" in out, err
     assert _audited(other, "gateway-finding-decided") == [("soc-2", f"{fid} under-review", "")]
     assert len(_audited(store, "gateway-finding-decided")) == 1
-    register = _register.read_bytes()
+    register = gateway_register.read_bytes()
     for args, code_wanted, said in [
         ((fid, "confirmed"), 2, "Missing option '--as'"),
         ((fid, "confirmed", "--as", " "), 2, "--as: a decision needs the name of who decides"),
@@ -437,14 +422,14 @@ def test_a_decision_is_audited_as_the_apis_is_and_a_refused_one_changes_nothing(
     ]:
         code, out, err = run("gateway", "decide", *args)
         assert code == code_wanted and said in " ".join(err.split()), (args, err)
-        assert _register.read_bytes() == register
+        assert gateway_register.read_bytes() == register
         assert len(_audited(store, "gateway-finding-decided")) == 1
         assert len(_audited(other, "gateway-finding-decided")) == 1
     assert not (tmp_path / "no.db").exists()
 
 
 def test_making_a_report_is_audited_per_organisation_and_a_refused_one_changes_nothing(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     """`gateway report` wrote reports naming users and addresses with no record in the store's
     audit trail: now gateway-report-written, who, '*' for the report of all organisations and
@@ -466,7 +451,7 @@ def test_making_a_report_is_audited_per_organisation_and_a_refused_one_changes_n
     ]
     assert not any(x in str(made_by) for x in ("ann", "bob", "198.51.100", "203.0.113"))
     before = {p.name: p.read_bytes() for p in page.parent.iterdir()}
-    register = _register.read_bytes()
+    register = gateway_register.read_bytes()
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(bytes(range(256)) * 4)
     blocked = tmp_path / "a-file"
@@ -483,7 +468,7 @@ def test_making_a_report_is_audited_per_organisation_and_a_refused_one_changes_n
         assert code == code_wanted and said in " ".join(err.split()), (args, err)
         assert "wrote" not in out and "ann@om.nl" not in out
         assert {p.name: p.read_bytes() for p in page.parent.iterdir()} == before
-        assert _register.read_bytes() == register
+        assert gateway_register.read_bytes() == register
         assert _audited(store, "gateway-report-written") == made_by
     assert not (tmp_path / "no.db").exists()
 
@@ -502,7 +487,7 @@ def test_follow_a_directory_for_a_while(tmp_path: Path) -> None:
 
 
 def test_follow_with_a_relative_directory_names_files_as_a_scan_does(
-    tmp_path: Path, _register: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, gateway_register: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One finding in the register, whether its file was followed as `logs` or scanned by its
     full path (the register's ids come from the evidence)."""
@@ -515,7 +500,7 @@ def test_follow_with_a_relative_directory_names_files_as_a_scan_does(
     assert code == 0, err
     code, _, err = run("gateway", "scan", "--as", "soc-1", str(tmp_path / "logs" / "ns.log"))
     assert code == 0, err
-    findings = [json.loads(x) for x in _register.read_text().splitlines()]
+    findings = [json.loads(x) for x in gateway_register.read_text().splitlines()]
     evidence = [r["finding"]["evidence"][0] for r in findings if "finding" in r]
     assert len(evidence) == 1 and evidence[0].startswith(str(tmp_path / "logs" / "ns.log"))
 
@@ -554,7 +539,7 @@ def test_refused_follow_and_listen_leave_no_files_behind(tmp_path: Path) -> None
 
 
 def test_follow_sends_each_finding_to_the_register_ecs_and_a_cef_collector(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     import socket
 
@@ -581,7 +566,7 @@ def test_follow_sends_each_finding_to_the_register_ecs_and_a_cef_collector(
     lines = [json.loads(x) for x in ecs.read_text().splitlines()]
     assert lines[0] == {"earlier": "line"}
     assert [x["rule"]["id"] for x in lines[1:]] == ["session-hijack"]
-    registered = [json.loads(x) for x in _register.read_text().splitlines()]
+    registered = [json.loads(x) for x in gateway_register.read_text().splitlines()]
     assert [r["finding"]["rule"] for r in registered if "finding" in r] == ["session-hijack"]
     assert "session-hijack (high)" in out
     code, _, err = run(
@@ -666,7 +651,7 @@ def test_an_attackers_markup_in_the_logs_is_printed_as_text(tmp_path: Path) -> N
 
 
 def test_scan_refuses_an_output_it_cannot_write_before_keeping_anything(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     log = _hijacked(tmp_path / "ns.log")
     code, _, err = run(
@@ -679,11 +664,11 @@ def test_scan_refuses_an_output_it_cannot_write_before_keeping_anything(
     assert code == 2 and "is a directory" in err
     code, _, err = run("gateway", "report", "--as", "soc-1", str(log), "--out", str(tmp_path))
     assert code == 2 and "is a directory" in err
-    assert not _register.exists()  # nothing was kept
+    assert not gateway_register.exists()  # nothing was kept
 
 
 def test_a_finding_is_registered_once_however_the_path_is_typed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _register: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gateway_register: Path
 ) -> None:
     (tmp_path / "in").mkdir()
     log = _hijacked(tmp_path / "in" / "ns.log")
@@ -698,14 +683,14 @@ def test_a_finding_is_registered_once_however_the_path_is_typed(
 
 
 def test_report_leaves_out_findings_decided_as_false_positives(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
     code, out, err = run(
         "gateway", "report", "--as", "soc-1", str(log), "--out", str(tmp_path / "r.html")
     )
     assert code == 0 and "misuse-found" in out, err
-    fid = json.loads(_register.read_text().splitlines()[0])["id"]
+    fid = json.loads(gateway_register.read_text().splitlines()[0])["id"]
     code, _, err = run(
         "gateway", "decide", fid, "false-positive", "--as", "soc-1", "--reason", "home office"
     )
@@ -803,7 +788,7 @@ def test_stopped_by_its_service_manager_it_still_reports_the_session_findings(
 
 
 def test_triage_refuses_a_listing_or_ncsc_output_it_cannot_read(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     """'0 findings' for a listing in another format read as a clean appliance: it is refused,
     naming the file and what was expected, and nothing is written."""
@@ -818,11 +803,11 @@ def test_triage_refuses_a_listing_or_ncsc_output_it_cannot_read(
     root = write_dir(tmp_path / "d", {"custom_checks.log": b"hello\n"})
     code, out, err = run("gateway", "triage", "--as", "soc-1", str(root), "--ecs", str(ecs))
     assert code == 2 and "custom_checks.log: not the output of NCSC-NL's check script" in err
-    assert not ecs.exists() and not _register.exists()
+    assert not ecs.exists() and not gateway_register.exists()
 
 
 def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_report(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     """A report over random bytes replaced the last verdicts.json with an empty one."""
     log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
@@ -831,7 +816,7 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
     assert code == 0, err
     before = {p.name: p.read_bytes() for p in page.parent.iterdir()}
     assert set(before) == {"rapport.html", "rapport-om-nl.html", "verdicts.json"}
-    register = _register.read_bytes()
+    register = gateway_register.read_bytes()
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(bytes(range(256)) * 40)
     empty = tmp_path / "empty.log"
@@ -843,7 +828,7 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
         assert code == 2 and "wrote" not in out, out
         assert len(err.strip().splitlines()) == 1 and "no report written" in err
         assert {p.name: p.read_bytes() for p in page.parent.iterdir()} == before
-        assert _register.read_bytes() == register
+        assert gateway_register.read_bytes() == register
     assert f"{garbage}: none of its 41 lines is a NetScaler log line" in err
     assert f"{empty}: empty" in err
     # A log with a file that is none beside it: the report, and the file is named.
@@ -858,7 +843,9 @@ def test_report_refuses_input_of_which_no_line_is_a_log_line_and_keeps_the_last_
     assert [v["code"] for v in written["verdicts"]] == ["misuse-found"]
 
 
-def test_scan_refuses_input_of_which_no_line_is_a_log_line(tmp_path: Path, _register: Path) -> None:
+def test_scan_refuses_input_of_which_no_line_is_a_log_line(
+    tmp_path: Path, gateway_register: Path
+) -> None:
     """A scan of random bytes said "0 findings": it read as a clean gateway."""
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(bytes(range(256)) * 40)
@@ -871,7 +858,7 @@ def test_scan_refuses_input_of_which_no_line_is_a_log_line(tmp_path: Path, _regi
         )
         assert code == 2 and "findings" not in out, out
         assert len(err.strip().splitlines()) == 1 and "nothing scanned" in err
-        assert not _register.exists() and not ecs.exists()
+        assert not gateway_register.exists() and not ecs.exists()
     assert f"{garbage}: none of its 41 lines is a NetScaler log line" in err
     assert f"{empty}: empty" in err
     log = _hijacked(tmp_path / "ns.log", "ann@om.nl")
@@ -1016,7 +1003,7 @@ def test_a_register_name_the_system_cannot_look_up_is_one_line(tmp_path: Path) -
 
 
 def test_allowing_and_withdrawing_a_network_is_audited_and_a_refused_one_changes_nothing(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     """An allowlist entry clears a network from hijack detection, yet `gateway allow` and
     `gateway withdraw` left no record in the store's audit trail: now gateway-allow-added and
@@ -1028,7 +1015,7 @@ def test_allowing_and_withdrawing_a_network_is_audited_and_a_refused_one_changes
     allow = ("gateway", "allow", "192.0.2.9/24", "--until", SOON)
     code, out, err = run(*allow, "--reason", "ann works from home", "--as", " soc-1 ")
     assert code == 0, err
-    [first] = Register(_register).allowlist
+    [first] = Register(gateway_register).allowlist
     assert f"(entry {first.id})" in out and first.added_by == "soc-1"
     added = [("soc-1", "192.0.2.0/24", f"{first.id} 192.0.2.0/24 until {SOON}")]
     assert _audited(store, "gateway-allow-added") == added
@@ -1042,7 +1029,7 @@ def test_allowing_and_withdrawing_a_network_is_audited_and_a_refused_one_changes
     other = made(f"sqlite:///{tmp_path}/other.db")
     code, _, err = run(*allow, "--reason", "again", "--as", "soc-1", "--store", other)
     assert code == 0, err
-    second = Register(_register).allowlist[1]
+    second = Register(gateway_register).allowlist[1]
     assert second.id != first.id
     code, out, err = run(
         "gateway", "withdraw", "192.0.2.0/24", "--reason", "r", "--as", "soc-2", "--store", other
@@ -1056,7 +1043,7 @@ def test_allowing_and_withdrawing_a_network_is_audited_and_a_refused_one_changes
     ]
     trail = str(_audited(store, "gateway-allow-added") + _audited(other, "gateway-allow-added"))
     assert "ann" not in trail and "again" not in trail
-    register = _register.read_bytes()
+    register = gateway_register.read_bytes()
     for command, args, code_wanted, said in [
         ("allow", ("10.0.0.0/8", "--until", SOON, "--reason", "r"), 2, "Missing option '--as'"),
         ("allow", ("10.0.0.0/8", "--until", SOON, "--reason", "r", "--as", " "), 2,
@@ -1074,7 +1061,7 @@ def test_allowing_and_withdrawing_a_network_is_audited_and_a_refused_one_changes
     ]:  # fmt: skip
         code, out, err = run("gateway", command, *args)
         assert code == code_wanted and said in " ".join(err.split()), (command, args, err)
-        assert _register.read_bytes() == register
+        assert gateway_register.read_bytes() == register
         for s in (store, other):
             assert len(_audited(s, "gateway-allow-added")) == 1
             assert len(_audited(s, "gateway-allow-withdrawn")) == 1
@@ -1101,7 +1088,7 @@ def test_the_store_option_says_what_the_store_gives_each_command() -> None:
 
 
 def test_a_reason_or_a_name_with_a_control_character_or_too_long_is_refused_and_kept_nowhere(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     """`gateway decide ID false-positive --reason $'test\\x1b[31m rood'` was kept, and
     `gateway findings` then printed the raw escape (the terminal turned red); a 100 KB reason
@@ -1115,9 +1102,9 @@ def test_a_reason_or_a_name_with_a_control_character_or_too_long_is_refused_and_
         "gateway", "allow", "192.0.2.0/24", "--reason", "office", "--until", SOON, "--as", "a"
     )
     assert code == 0, err
-    [fid] = list(Register(_register).findings)
+    [fid] = list(Register(gateway_register).findings)
     store = f"sqlite:///{tmp_path}/k.db"  # KETENHERSTEL_STORE
-    register = _register.read_bytes()
+    register = gateway_register.read_bytes()
     trail = _audited(store, "gateway-allow-added")
     escape, long = "test\x1b[31m rood", "x" * 100_000
     for command, args, said in [
@@ -1140,7 +1127,7 @@ def test_a_reason_or_a_name_with_a_control_character_or_too_long_is_refused_and_
     ]:  # fmt: skip
         code, out, err = run("gateway", command, *args)
         assert code == 2 and said in " ".join(err.split()), (command, err)
-        assert "\x1b" not in out and _register.read_bytes() == register
+        assert "\x1b" not in out and gateway_register.read_bytes() == register
     assert _audited(store, "gateway-allow-added") == trail
     assert _audited(store, "gateway-finding-decided") == []
     assert _audited(store, "gateway-findings-read") == []
@@ -1156,7 +1143,7 @@ def test_a_reason_or_a_name_with_a_control_character_or_too_long_is_refused_and_
     ],
 )
 def test_a_kill_time_outside_the_dates_taken_here_is_refused(
-    tmp_path: Path, _register: Path, moment: str, says: str
+    tmp_path: Path, gateway_register: Path, moment: str, says: str
 ) -> None:
     """--kill-time took any year (9999, or year 1 with an offset), and a kill time then calls
     every session after it abuse, or none: refused as the rest of the system refuses such
@@ -1172,7 +1159,7 @@ def test_a_kill_time_outside_the_dates_taken_here_is_refused(
         said = " ".join(err.split())
         assert f"--kill-time {moment!r}: {says} the dates taken here" in said
         assert "(2000-01-01 to 2199-12-31 UTC)" in said
-        assert not _register.exists() and not page.parent.exists()
+        assert not gateway_register.exists() and not page.parent.exists()
     code, out, err = run(
         "gateway", "scan", "--as", "soc-1", log, "--kill-time", "2000-01-01T00:00:00Z"
     )
@@ -1210,7 +1197,7 @@ def test_the_allowlist_is_the_stores_as_allow_and_withdraw_keep_it(
 
 
 def test_a_report_place_that_cannot_be_written_is_refused_before_the_audit_trail_records_it(
-    tmp_path: Path, _register: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, gateway_register: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`gateway report --out /proc/x/rapport.html` (as root, whom os.access lets write
     anywhere) printed the verdicts and failed writing, and the audit trail said
@@ -1224,7 +1211,7 @@ def test_a_report_place_that_cannot_be_written_is_refused_before_the_audit_trail
     assert code == 2 and out == "", out
     assert " ".join(err.split()).startswith(f"error: --out {page}: cannot write there (")
     assert _audited(store, "gateway-report-written") == []
-    assert not _register.exists() and not page.parent.exists()
+    assert not gateway_register.exists() and not page.parent.exists()
     # The try leaves no folder behind when the report is refused later.
     deep = tmp_path / "a" / "b" / "rapport.html"
     garbage = tmp_path / "garbage.bin"
@@ -1311,7 +1298,7 @@ def test_scan_and_triage_are_audited_and_need_a_name_and_a_store_as_report_does(
 
 
 def test_a_running_watch_is_audited_at_its_start_and_needs_a_name_and_a_store(
-    tmp_path: Path, _register: Path
+    tmp_path: Path, gateway_register: Path
 ) -> None:
     """`gateway follow` and `gateway listen` print each finding (users, addresses) as it comes
     and ran with no --as, no store and no audit record. They run as services, so their start
@@ -1334,7 +1321,7 @@ def test_a_running_watch_is_audited_at_its_start_and_needs_a_name_and_a_store(
     ]:
         code, out, err = run("gateway", *args)
         assert code == code_wanted and said in " ".join(err.split()), (args, err)
-        assert "ann@om.nl" not in out and not _register.exists() and not spool.exists()
+        assert "ann@om.nl" not in out and not gateway_register.exists() and not spool.exists()
     assert _audited(store, "gateway-follow-started") == []
     assert _audited(store, "gateway-listen-started") == []
     code, out, err = run("gateway", *follow, "--as", "soc-1", "--ecs", str(tmp_path / "e.jsonl"))
@@ -1349,7 +1336,7 @@ def test_a_running_watch_is_audited_at_its_start_and_needs_a_name_and_a_store(
     assert detail == f"spool {spool}; --allow 192.0.2.0/24"
 
 
-def test_a_watch_refuses_bad_times_before_it_starts(tmp_path: Path, _register: Path) -> None:
+def test_a_watch_refuses_bad_times_before_it_starts(tmp_path: Path, gateway_register: Path) -> None:
     """--for nan never stopped, --for -5 ran and exited 0, --interval 1e308 overflowed the
     sleep after gateway-follow-started was audited; listen took --for nan and -1 too. --for is
     a finite number of seconds (0 or more), --interval 0.1 to 3600 s: exit code 2 naming the
@@ -1377,7 +1364,7 @@ def test_a_watch_refuses_bad_times_before_it_starts(tmp_path: Path, _register: P
         code, out, err = run("gateway", *args)
         assert code == 2 and err.startswith(f"error: {option}: give "), (args, err)
         assert len(err.strip().splitlines()) == 1, err
-        assert "ann@om.nl" not in out and not _register.exists() and not spool.exists()
+        assert "ann@om.nl" not in out and not gateway_register.exists() and not spool.exists()
     assert _audited(store, "gateway-follow-started") == []
     assert _audited(store, "gateway-listen-started") == []
     code, out, err = run("gateway", *follow, "--for", "0", "--interval", "3600")

@@ -1,10 +1,13 @@
 """Paths given to the gateway commands that are no regular file (a device such as /dev/full, a
 FIFO, a socket): refused with one line and exit 2, nothing touched. The tests make FIFOs in
-their own folder; they never write to /dev."""
+their own folder; they never make or replace anything in /dev. An output that fails as it is
+written (a full disk) is one line and exit 1: a watch's --ecs, which may be a device or a pipe,
+is tested on /dev/full itself, only ever opened for writing."""
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import socket
@@ -15,26 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from ketenherstel.cli import app
+from tests.gateway.cli import run
 from tests.gateway.lines import connstat, login
-from tests.stores import made
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "register.jsonl"
-    monkeypatch.setenv("KETENHERSTEL_GATEWAY_REGISTER", str(path))
-    monkeypatch.setenv("KETENHERSTEL_STORE", made(f"sqlite:///{tmp_path}/k.db"))
-    return path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
-    return result.exit_code, result.stdout, result.stderr
+pytestmark = pytest.mark.usefixtures("gateway_register")
 
 
 def _log(tmp_path: Path) -> Path:
@@ -55,7 +43,7 @@ def _fifo(path: Path) -> Path:
 
 @pytest.mark.parametrize("special", ["rapport.html", "verdicts.json"])
 def test_a_report_place_that_is_a_device_or_fifo_is_refused_and_left_as_it_is(
-    tmp_path: Path, _register: Path, special: str
+    tmp_path: Path, gateway_register: Path, special: str
 ) -> None:
     log = _log(tmp_path)
     folder = tmp_path / "out"
@@ -65,7 +53,7 @@ def test_a_report_place_that_is_a_device_or_fifo_is_refused_and_left_as_it_is(
     assert code == 2 and "wrote" not in out, out
     assert "is not a regular file" in " ".join(err.split()) and str(fifo) in err.replace("\n", "")
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # not replaced with a file
-    assert [p.name for p in folder.iterdir()] == [special] and not _register.exists()
+    assert [p.name for p in folder.iterdir()] == [special] and not gateway_register.exists()
 
 
 @pytest.fixture
@@ -139,3 +127,125 @@ def test_an_output_on_a_full_disk_is_one_line_naming_it_and_exit_1(
     assert code == 1 and "Traceback" not in err, (out, err)
     said = " ".join(err.split())
     assert said.startswith(f"error: {option} {target}: No space left on device"), said
+
+
+FULL_DISK = Path("/dev/full")
+
+
+def _listen(tmp_path: Path, *options: str) -> tuple[int, str, str]:
+    """`gateway listen` on a free UDP port with ``options``, sent a probe (a finding) every
+    0.1 s from another thread until it ends; stopped after 10 s at most."""
+    import threading
+
+    from tests.gateway.lines import probe
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = threading.Event()
+
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            while not done.wait(0.1):  # until it listens (a datagram before that is lost)
+                s.sendto(probe(1).encode("latin-1"), ("127.0.0.1", port))
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        return run(
+            "gateway", "listen", "--as", "soc-1", "--udp", f"127.0.0.1:{port}",
+            "--spool", str(tmp_path / "spool.log"), "--for", "10", *options,
+        )  # fmt: skip
+    finally:
+        done.set()
+        sender.join()
+
+
+def _started(tmp_path: Path) -> list[str]:
+    """The watches whose start the store's audit trail records."""
+    from ketenherstel.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path}/k.db")
+    try:
+        return [a.action for a in store.audit_log(limit=100) if a.action.endswith("-started")]
+    finally:
+        store.close()
+
+
+def _watch(command: str, tmp_path: Path, *options: str) -> tuple[int, str, str]:
+    """`gateway follow` of a log with a finding in it, or `gateway listen` sent findings."""
+    if command == "listen":
+        return _listen(tmp_path, *options)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _log(logs)
+    return run("gateway", "follow", "--as", "soc-1", str(logs), "--for", "0", *options)
+
+
+@pytest.mark.skipif(
+    not FULL_DISK.is_char_device(), reason="/dev/full (a disk that is always full) is not here"
+)
+@pytest.mark.parametrize("command", ["follow", "listen"])
+def test_a_watchs_ecs_on_a_full_disk_stops_it_with_one_line_and_exit_1(
+    tmp_path: Path, gateway_register: Path, command: str
+) -> None:
+    """`--ecs /dev/full` was an OSError traceback at the first finding (follow), or one
+    logged from the event loop at each finding while the listener went on (listen). Now the
+    watch stops at once with one line naming the file, exit 1; the finding is in the register.
+    /dev/full is only opened for writing, as a SIEM's pipe or /dev/stdout would be."""
+    code, out, err = _watch(command, tmp_path, "--ecs", str(FULL_DISK))
+    said = " ".join(err.split())
+    assert code == 1 and "Traceback" not in err, (out, err)
+    assert said.startswith(f"error: --ecs {FULL_DISK}: No space left on device; the watch stop")
+    assert f"in the register {gateway_register}" in said
+    assert [
+        json.loads(x)["finding"]["rule"] for x in gateway_register.read_text().splitlines()
+    ] == ["session-hijack" if command == "follow" else "cb2-aaa-leaked-bytes"]
+    assert FULL_DISK.is_char_device()
+
+
+@pytest.mark.parametrize("command", ["follow", "listen"])
+def test_a_watchs_ecs_folder_gone_once_it_runs_stops_it_with_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """The folder of --ecs was there when the watch started and gone at its first finding:
+    it was a traceback (follow) or a logged one at each finding (listen); now one line and
+    exit 1, and no folder or file is made."""
+    from ketenherstel.cli_gateway import _live
+
+    folder = tmp_path / "soc"
+    folder.mkdir()
+    ecs = folder / "ecs.jsonl"
+    checked = _live.writable_output
+
+    def check_then_remove(path: Path | None, option: str) -> None:
+        checked(path, option)
+        folder.rmdir()  # as if someone removed it while the watch ran
+
+    monkeypatch.setattr(_live, "writable_output", check_then_remove)
+    code, out, err = _watch(command, tmp_path, "--ecs", str(ecs))
+    said = " ".join(err.split())
+    assert code == 1 and "Traceback" not in err, (out, err)
+    assert said.startswith(f"error: --ecs {ecs}: No such file or directory; the watch stopped")
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("command", ["follow", "listen"])
+@pytest.mark.parametrize("where", ["a directory", "in a missing folder"])
+def test_a_watchs_ecs_that_cannot_be_a_file_is_refused_before_it_starts(
+    tmp_path: Path, command: str, where: str
+) -> None:
+    ecs = tmp_path if where == "a directory" else tmp_path / "missing" / "ecs.jsonl"
+    spool = tmp_path / "spool.log"
+    given = (
+        ["follow", str(tmp_path)]
+        if command == "follow"
+        else ["listen", "--udp", "127.0.0.1:0", "--spool", str(spool)]
+    )
+    code, out, err = run("gateway", *given, "--as", "soc-1", "--for", "0", "--ecs", str(ecs))
+    said = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err and not out, (out, err)
+    needle = "is a directory; give a file" if ecs == tmp_path else "there is no directory"
+    assert said.startswith(f"error: --ecs {ecs}: {needle}"), said
+    assert not spool.exists() and not (tmp_path / "missing").exists()
+    assert _started(tmp_path) == []  # refused before the watch started

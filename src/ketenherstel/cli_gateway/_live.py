@@ -57,8 +57,11 @@ class _Outlet:
     """Where a running watch's findings go as they happen: the console, the register, ECS
     JSON Lines (appended and flushed per finding) and CEF to a collector; each finding once.
 
-    A register that cannot be written stops it: the finding is not sent on, nor is any after
-    it; ``failed`` keeps why and ``on_failure`` tells the running watch to stop."""
+    A register that cannot be written stops it (exit code 2): the finding is not sent on,
+    nor is any after it. So does an --ecs file that cannot be opened or written once it runs
+    (a full disk, its folder gone: exit code 1): the finding is in the register, and neither
+    it nor any after it is sent on. ``failed`` keeps why and ``on_failure`` tells the running
+    watch to stop; `close` makes it the command's one-line error."""
 
     def __init__(self, kept: Register, ecs: Path | None, target: SyslogTarget | None) -> None:
         self.kept, self.target = kept, target
@@ -66,22 +69,45 @@ class _Outlet:
         # Findings held until the watch's start is in the audit trail (`release`): a listener
         # may receive a message while it is still binding its second port.
         self.held: list[Finding] | None = []
-        self.failed: GatewayInputError | None = None
+        self.failed: str | None = None
+        self.failed_code = 2
         self.on_failure: Callable[[], object] = lambda: None
-        # Checked now, opened at the first finding: a command refused later (no directory, a
-        # port in use) leaves no file behind.
+        # Checked now (a directory, no such folder, not writable: exit code 2 before the watch
+        # starts), opened at the first finding: a command refused later (no directory, a port
+        # in use) leaves no file behind.
         writable_output(ecs, "--ecs")
         self.ecs_path = ecs
         self.ecs: IO[bytes] | None = None
 
-    def _ecs(self) -> IO[bytes]:
-        if self.ecs is None:
-            assert self.ecs_path is not None
-            try:
+    def _stop(self, why: str, code: int) -> None:
+        # Raised in the listener's event loop it would be lost there (a traceback, and a watch
+        # that goes on without its register or its --ecs file): kept, and the watch told to stop.
+        self.failed, self.failed_code = why, code
+        self.on_failure()
+
+    def _ecs_failed(self, exc: OSError) -> None:
+        """The --ecs file cannot be opened or written: closed (what it could not take is
+        dropped) and the watch stopped, exit code 1."""
+        if self.ecs is not None:
+            with contextlib.suppress(OSError):  # it flushes what the disk refused once more
+                self.ecs.close()
+        self._stop(
+            f"--ecs {self.ecs_path}: {exc.strerror or exc}; the watch stopped (its findings "
+            f"until now are in the register {self.kept.path})",
+            1,
+        )
+
+    def _write_ecs(self, f: Finding) -> bool:
+        assert self.ecs_path is not None
+        try:
+            if self.ecs is None:
                 self.ecs = self.ecs_path.open("ab")
-            except OSError as exc:
-                raise fail(f"--ecs {self.ecs_path}: {exc.strerror or exc}") from None
-        return self.ecs
+            write_ecs([f], self.ecs)
+            self.ecs.flush()
+        except OSError as exc:  # a full disk, a folder gone: one line, not a traceback
+            self._ecs_failed(exc)
+            return False
+        return True
 
     def release(self) -> None:
         """The start is audited: what was held, and from now on each finding, goes out."""
@@ -102,15 +128,10 @@ class _Outlet:
         try:
             self.kept.add([f])
         except GatewayInputError as exc:
-            # Raised here it would be lost in the listener's event loop (a traceback, and a
-            # watch that goes on without its register): kept, and the watch told to stop.
-            self.failed = exc
-            self.on_failure()
+            self._stop(str(exc), 2)
             return
-        if self.ecs_path is not None:
-            ecs = self._ecs()
-            write_ecs([f], ecs)
-            ecs.flush()
+        if self.ecs_path is not None and not self._write_ecs(f):
+            return
         if self.target is not None:
             try:
                 send_cef([f], self.target)
@@ -119,13 +140,17 @@ class _Outlet:
 
     def close(self, rest: list[Finding]) -> None:
         """What the watch found when it finished (session-level findings), then close; a
-        register that could not be written is the command's one-line error."""
+        register or an --ecs file that could not be written is the command's one-line error."""
         for f in rest:
             self(f)
-        if self.ecs is not None:
-            self.ecs.close()
+        if self.ecs is not None and not self.ecs.closed:
+            try:
+                self.ecs.close()
+            except OSError as exc:
+                if self.failed is None:
+                    self._ecs_failed(exc)
         if self.failed is not None:
-            raise fail(str(self.failed))
+            raise fail(self.failed, self.failed_code)
 
 
 EcsOpt = Annotated[
