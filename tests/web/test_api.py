@@ -965,6 +965,51 @@ def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> No
     assert (ok.json()["accepted"], ok.json()["crlfLineEnds"]) == (1, True)
 
 
+def test_a_bundle_sent_as_another_media_type_is_415_naming_the_bundle_type(api: Api) -> None:
+    """POST /v1/bundles read any body as a bundle whatever its Content-Type said (text/plain,
+    JSON, none at all): now only the type its OpenAPI document gives, other types 415 naming
+    it, and nothing is imported (the same bundle sent as a bundle afterwards is new)."""
+    from ketenherstel.exchange.bundles import BUNDLE_MEDIA_TYPE
+    from ketenherstel.outbox.bundle import build_bundle
+    from ketenherstel.outbox.keys import generate_private_key, public_key_b64
+
+    key = generate_private_key()
+    r = api.client.put(
+        "/v1/partners/politie/signing-key",
+        json={"publicKey": public_key_b64(key)},
+        headers=api.h("operator"),
+    )
+    assert r.status_code == 200
+    bundle = build_bundle(
+        private_key=key,
+        source=POLITIE_SOURCE,
+        events=[pv_event(sequence=1)],
+        previous_digest=None,
+        created_at="2025-08-01T10:00:00Z",
+    )
+    audited = api.runtime.store.audit_log(limit=1000)
+    for ctype, named in [
+        ("text/plain", "not as 'text/plain'"),
+        ("application/json", "not as 'application/json'"),
+        ("application/octet-stream", "not as 'application/octet-stream'"),
+        ("application/x-ndjson", "not as 'application/x-ndjson'"),
+        (None, "it came with no Content-Type"),
+    ]:
+        headers = {**api.h("politie"), **({"Content-Type": ctype} if ctype else {})}
+        for body in (bundle.data, b""):
+            refused = assert_problem(
+                api.client.post("/v1/bundles", content=body, headers=headers), 415
+            )
+            assert refused["detail"] == f"send the bundle file as {BUNDLE_MEDIA_TYPE}, {named}"
+    assert api.runtime.store.audit_log(limit=1000) == audited
+    sent_as = {**api.h("politie"), "Content-Type": f"{BUNDLE_MEDIA_TYPE}; charset=utf-8"}
+    ok = api.client.post("/v1/bundles", content=bundle.data, headers=sent_as)
+    assert ok.status_code == 201 and ok.json()["accepted"] == 1, ok.text
+    op = api.client.get("/v1/openapi.json").json()["paths"]["/v1/bundles"]["post"]
+    assert list(op["requestBody"]["content"]) == [BUNDLE_MEDIA_TYPE]
+    assert "415" in op["responses"] and BUNDLE_MEDIA_TYPE in op["description"]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [

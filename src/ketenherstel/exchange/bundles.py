@@ -18,6 +18,8 @@ from ketenherstel.store import ports
 from ketenherstel.store.ports import AcceptOutcome, AcceptRequest, BundleImport, Store
 
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+#: The media type a bundle file is sent to the exchange as (POST /v1/bundles); the only one read.
+BUNDLE_MEDIA_TYPE = "application/vnd.ketenherstel.bundle"
 
 
 @dataclass(frozen=True, slots=True)

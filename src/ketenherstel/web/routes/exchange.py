@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ketenherstel.exchange.bundles import MAX_BUNDLE_BYTES
+from ketenherstel.exchange.bundles import BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES
 from ketenherstel.exchange.envelope import BATCH, STRUCTURED, from_binary, parse_body
 from ketenherstel.exchange.errors import InvalidInput, StateConflict, TooLarge, UnsupportedMedia
 from ketenherstel.web import convert
@@ -258,10 +258,16 @@ async def sequence(source: str, exchange: ExchangeDep, principal: PrincipalDep) 
     operation_id="importBundle",
     status_code=201,
     response_model=s.BundleImportRead,
+    description=(
+        "The body is the bundle file as `ketenherstel outbox export` wrote it, sent as "
+        f"`Content-Type: {BUNDLE_MEDIA_TYPE}`; a body of another type (or with none) is "
+        "refused with 415 before it is read."
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/vnd.ketenherstel.bundle": {"schema": {"type": "string"}}},
+            "description": "The signed bundle file, byte for byte",
+            "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string"}}},
         }
     },
     responses={
@@ -269,11 +275,17 @@ async def sequence(source: str, exchange: ExchangeDep, principal: PrincipalDep) 
         403: _problem("Viewers cannot import"),
         409: _problem("The bundle, or its sequences, were imported before"),
         413: _problem("The bundle is too large"),
+        415: _problem(f"The body is not sent as a bundle (Content-Type: {BUNDLE_MEDIA_TYPE})"),
     },
 )
 async def import_bundle(
     request: Request, exchange: ExchangeDep, principal: PrincipalDep
 ) -> s.BundleImportRead:
+    raw = request.headers.get("content-type", "")
+    ctype = raw.split(";")[0].strip().lower()
+    if ctype != BUNDLE_MEDIA_TYPE:  # before up to MAX_BUNDLE_BYTES of it are read
+        sent = f"not as {ctype!r}" if ctype else "it came with no Content-Type"
+        raise UnsupportedMedia(f"send the bundle file as {BUNDLE_MEDIA_TYPE}, {sent}")
     body = await _read_limited(request, MAX_BUNDLE_BYTES)
     result = await run_in_threadpool(exchange.import_bundle, principal=principal, data=body)
     return s.BundleImportRead(
