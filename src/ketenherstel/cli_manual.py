@@ -20,6 +20,14 @@ from zoneinfo import ZoneInfo
 
 import typer
 import yaml
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -281,14 +289,26 @@ def manual_import(
     except MappingError as exc:
         raise _fail("; ".join(p.reason for p in exc.problems)) from None
     with _work(store) as work:
-        result = work.import_csv(
-            principal=principal,
-            data=data,
-            mapping=doc,
-            dry_run=dry_run,
-            skip_refused=skip_refused,
-            name=file.name,
-        )
+        with _progress() as bar:
+            steps: dict[str, TaskID] = {}  # a bar for each step: checking, then storing
+
+            def step(what: str, done: int, total: int) -> None:
+                if what not in steps:
+                    steps[what] = bar.add_task(f"{file.name}: {what}", total=None)
+                # Until something is done the bar pulses (the store's one transaction tells
+                # only its end), and the time runs.
+                if done:
+                    bar.update(steps[what], completed=done, total=total)
+
+            result = work.import_csv(
+                principal=principal,
+                data=data,
+                mapping=doc,
+                dry_run=dry_run,
+                skip_refused=skip_refused,
+                name=file.name,
+                progress=step,
+            )
         report = result.report
         for note in report.notes:
             err.print(f"[yellow]note:[/] {note}", highlight=False)
@@ -302,11 +322,17 @@ def manual_import(
                 table.add_row(str(r.line), r.column, r.reason)
             out.print(table)
         if dry_run and result.refused_whole:
-            out.print(
-                f"dry run: the whole file would be refused ({report.refused_rows} of "
-                f"{report.rows} rows are refused); with --skip-refused "
-                f"{len(report.accepted)} rows would be registered; nothing stored"
-            )
+            if report.accepted:
+                out.print(
+                    f"dry run: the whole file would be refused ({report.refused_rows} of "
+                    f"{report.rows} rows are refused); with --skip-refused "
+                    f"{len(report.accepted)} rows would be registered; nothing stored"
+                )
+            else:  # --skip-refused or not, as the import would refuse it
+                out.print(
+                    f"dry run: every row is refused ({report.refused_rows} of {report.rows}), "
+                    "so nothing would be imported; nothing stored"
+                )
             # A check that finds problems exits 1, as `chain check` and `plan validate` do;
             # the import itself refuses the file as bad input (2), as it does a bad mapping.
             raise typer.Exit(1)
@@ -314,6 +340,21 @@ def manual_import(
             out.print(f"dry run: {result.would_register} rows would be registered; nothing stored")
         else:
             out.print(f"registered {len(result.stored)} manual records")
+
+
+def _progress() -> Progress:
+    """The import's progress on stderr, on a terminal only (elsewhere Rich would leave a blank
+    line) and gone when done: checking the file's lines, then storing the records. The file's
+    name is shown as it is, never as markup."""
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_interactive,
+    )
 
 
 def _read_mapping(path: Path) -> Any:

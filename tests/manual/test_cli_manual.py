@@ -223,6 +223,100 @@ def test_an_import_with_refused_rows_is_refused_whole_unless_skipped(
 
 
 @pytest.mark.parametrize(
+    ("encoding", "says"),
+    [
+        ("utf-16", "the file is UTF-16, not UTF-8 (it starts with UTF-16's byte order mark"),
+        ("utf-16-le", "the file is most likely UTF-16, not UTF-8: its first line holds NUL"),
+        ("cp1252", "note: the file is not UTF-8 (byte 47); it was read as cp1252"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_named_as_such_and_nothing_stored(
+    store: str, tmp_path: Path, mapping: Path, encoding: str, says: str
+) -> None:
+    """UTF-16 (a spreadsheet's "Unicode text") was read as cp1252 or UTF-8, and a cp1252 file
+    read as such lost its note when refused: either way the error blamed the mapping alone."""
+    file = tmp_path / "griffie.csv"
+    text = csv_bytes(row()).decode()
+    if encoding == "cp1252":  # a header the mapping does not fit, read as cp1252
+        text = text.replace("Geregistreerd door", "Geregistreerd d\u00f3\u00f3r")
+    file.write_bytes(text.encode(encoding))
+    for dry in ([], ["--dry-run"]):
+        code, out, err = run(
+            manual_app, "import", str(file), "--mapping", str(mapping), *dry, "--store", store
+        )
+        assert code == 2, (out, err)
+        said = " ".join(err.split())
+        assert said.startswith("error: griffie.csv: ") or "error: griffie.csv: " in said, said
+        assert says in said and ("not UTF-8" in said), said
+        assert ("the mapping names columns" in said) == (encoding == "cp1252"), said
+    assert "13-100001-25" not in run(manual_app, "list", "--store", store)[1]
+
+
+def test_every_row_refused_with_skip_refused_shows_them_and_imports_nothing(
+    store: str, tmp_path: Path, mapping: Path
+) -> None:
+    """It said 'the file has no rows to register' without the rows; its dry run listed them
+    and said 0 rows would be registered (exit 0)."""
+    file = tmp_path / "griffie.csv"
+    file.write_bytes(csv_bytes(row(partner="Ministerie"), row("13-100003-25", when="x")))
+    args = ["import", str(file), "--mapping", str(mapping), "--skip-refused", "--store", store]
+    code, out, err = run(manual_app, *args)
+    assert code == 2, (out, err)
+    assert "unknown partner 'Ministerie'" in err and "bad date 'x'" in err  # the table
+    assert "every row is refused (2 of 2), so nothing was imported" in " ".join(err.split())
+    code, out, err = run(manual_app, *args, "--dry-run")
+    assert code == 1, (out, err)  # as a dry run that finds the file would be refused
+    assert "unknown partner 'Ministerie'" in out and "bad date 'x'" in out
+    assert "dry run: every row is refused (2 of 2), so nothing would be imported" in out
+    assert "13-100003-25" not in run(manual_app, "list", "--store", store)[1]
+
+
+@pytest.mark.parametrize("skip", [[], ["--skip-refused"]])
+def test_a_file_with_only_a_header_is_no_rows_dry_run_or_not(
+    store: str, tmp_path: Path, mapping: Path, skip: list[str]
+) -> None:
+    """The dry run said '0 rows would be registered' (exit 0), the import 'no rows to
+    register' (exit 2): an export with a header alone is most likely a mistake."""
+    file = tmp_path / "griffie.csv"
+    file.write_bytes(csv_bytes())
+    for dry in ([], ["--dry-run"]):
+        code, out, err = run(
+            manual_app, "import", str(file), "--mapping", str(mapping), *skip, *dry,
+            "--store", store,
+        )  # fmt: skip
+        assert code == 2, (dry, out, err)
+        assert "error: griffie.csv: no rows: the file has a header and no rows below it" in (
+            " ".join(err.split())
+        )
+        assert out == ""
+
+
+def test_an_import_shows_its_progress_on_a_terminal_and_not_on_stdout(
+    store: str, tmp_path: Path, mapping: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50,000 rows took about 25 seconds without a sign of life."""
+    import io
+
+    from ketenherstel import cli_manual
+    from ketenherstel.terminal import SafeConsole
+
+    terminal = io.StringIO()
+    console = SafeConsole(file=terminal, force_terminal=True, force_interactive=True, width=100)
+    monkeypatch.setattr(cli_manual, "err", console)
+    file = tmp_path / "griffie.csv"
+    file.write_bytes(csv_bytes(*(row(f"13-{100001 + i}-25") for i in range(2500))))
+    code, out, err = run(
+        manual_app, "import", str(file), "--mapping", str(mapping), "--store", store
+    )
+    assert code == 0, err
+    assert out.splitlines()[-1] == "registered 2500 manual records"
+    assert "checking" not in out and "storing" not in out
+    shown = terminal.getvalue()
+    assert "griffie.csv: checking lines" in shown and "2501/2501" in shown, shown
+    assert "griffie.csv: storing records" in shown and "2500/2500" in shown, shown
+
+
+@pytest.mark.parametrize(
     ("name", "reason"),
     [
         ("uitspraken SKN-1572429180.csv", "a file name gives no SKN or e-mail address"),

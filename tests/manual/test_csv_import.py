@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -294,3 +295,60 @@ def test_a_judgment_date_cell_after_today_is_refused_naming_its_column(chain: Ch
     assert [(r.line, r.column) for r in report.refusals] == [(2, "Uitspraakdatum")]
     assert report.refusals[0].reason.startswith("judgmentDate 31-12-2199 is in the future")
     assert report.accepted == ()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        f"{HEADER}\n{GOOD}\n".encode("utf-16"),  # with its byte order mark, little-endian
+        codecs.BOM_UTF16_BE + f"{HEADER}\n{GOOD}\n".encode("utf-16-be"),
+        f"{HEADER}\n{GOOD}\n".encode("utf-16-le"),  # without a mark: NUL bytes between letters
+        f"{HEADER}\n{GOOD}\n".encode("utf-16-be"),
+    ],
+    ids=["bom-le", "bom-be", "le", "be"],
+)
+def test_a_utf16_export_is_refused_as_utf16_not_blamed_on_the_mapping(
+    chain: Chain, data: bytes
+) -> None:
+    """A spreadsheet's "Unicode text" is UTF-16. With its mark it was read as cp1252, without
+    as UTF-8 (a NUL byte is UTF-8): either way the header was letters and NUL bytes and the
+    error said the mapping names columns the file does not have."""
+    with pytest.raises(CsvFileError) as caught:
+        parse_csv(data, mapping(chain), chain, now=NOW)
+    assert "UTF-16" in caught.value.detail and "not UTF-8" in caught.value.detail
+    assert "export it again as CSV UTF-8" in caught.value.detail
+    assert caught.value.problems == []
+
+
+def test_a_cp1252_file_the_mapping_does_not_fit_says_it_was_read_as_cp1252(chain: Chain) -> None:
+    """The note that the file is not UTF-8 came with a good import only: with a header the
+    mapping does not fit, the error blamed the mapping alone."""
+    data = f"{HEADER.replace('door', 'dóór')}\n{GOOD}\n".encode("cp1252")
+    with pytest.raises(MappingError) as caught:
+        parse_csv(data, mapping(chain), chain, now=NOW)
+    assert [p.column for p in caught.value.problems] == ["mapping.columns.role"]
+    [note] = caught.value.notes
+    assert "not UTF-8" in note and "read as cp1252" in note
+    # A UTF-8 file that does not fit has no such note.
+    with pytest.raises(MappingError) as caught:
+        parse_csv(data.decode("cp1252").encode(), mapping(chain), chain, now=NOW)
+    assert caught.value.notes == ()
+
+
+@pytest.mark.parametrize("rows", [[], [""], ["", ";;;;;", " "]], ids=["none", "blank", "blanks"])
+def test_a_header_without_rows_is_refused_as_no_rows(chain: Chain, rows: list[str]) -> None:
+    """A dry run said "0 rows would be registered" (exit 0) and the import "no rows to
+    register" (exit 2): an export with only its header is most likely a mistake."""
+    with pytest.raises(CsvFileError) as caught:
+        parse(chain, HEADER, *rows)
+    assert caught.value.detail.startswith("no rows: the file has a header and no rows below it")
+
+
+def test_progress_counts_the_lines_read_up_to_all_of_them(chain: Chain) -> None:
+    rows = [GOOD.replace("13-100001-25", f"13-{100001 + i}-25") for i in range(2500)]
+    seen: list[tuple[int, int]] = []
+    report = parse(chain, HEADER, *rows, progress=lambda done, total: seen.append((done, total)))
+    assert len(report.accepted) == 2500
+    assert {total for _, total in seen} == {2501}  # the header and 2,500 rows
+    assert seen[0][0] <= 1 and seen[-1] == (2501, 2501) and len(seen) >= 3
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)

@@ -161,6 +161,7 @@ def test_skip_refused_registers_the_good_rows_in_one_go(world: World) -> None:
         principal=LOCAL_OPERATOR, data=data, mapping=MAPPING, dry_run=False, skip_refused=True
     )
     assert [r.status for r in result.stored] == ["registered", "matched"]
+    assert not result.refused_whole and result.would_register == 2  # was: refused whole, 0
     assert result.stored[1].matched_position == position
     assert result.stored[0].history[0].detail == "csv upload line 2"
     assert world.store.audit_log(limit=5)[0].action == "manual-imported"
@@ -170,6 +171,89 @@ def test_skip_refused_registers_the_good_rows_in_one_go(world: World) -> None:
         (3, "already"),
         (4, "politie"),
     ]
+
+
+def test_every_row_refused_with_skip_refused_is_refused_listing_every_row(world: World) -> None:
+    """It was 'the file has no rows to register', without the rows or why; a dry run said
+    0 rows would be registered, as if that were a success."""
+    data = csv_bytes(row(partner="politie"), row("13-100003-25", when="x"))
+    with pytest.raises(InvalidInput) as caught:
+        world.work.import_csv(
+            principal=LOCAL_OPERATOR, data=data, mapping=MAPPING, dry_run=False, skip_refused=True
+        )
+    assert caught.value.detail.startswith("every row is refused (2 of 2), so nothing was imported")
+    assert [(p.index, p.field) for p in caught.value.problems] == [(2, "Partij"), (3, "Datum")]
+    assert world.store.manual_records() == []
+    dry = world.work.import_csv(
+        principal=VIEWER, data=data, mapping=MAPPING, dry_run=True, skip_refused=True
+    )
+    assert dry.refused_whole and dry.would_register == 0 and len(dry.report.refusals) == 2
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_file_with_a_header_and_no_rows_is_refused_dry_run_or_not(
+    world: World, dry_run: bool
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        world.work.import_csv(
+            principal=LOCAL_OPERATOR, data=csv_bytes(), mapping=MAPPING, dry_run=dry_run,
+            name="griffie.csv",
+        )  # fmt: skip
+    assert caught.value.detail.startswith("griffie.csv: no rows: the file has a header and no")
+    assert world.store.manual_records() == []
+
+
+def test_a_file_read_as_cp1252_that_is_refused_says_so_naming_the_file(world: World) -> None:
+    """A file read as cp1252 with a note when all went well; refused, the note was lost."""
+    data = csv_bytes(row(), row(partner="Ministerie é")).decode().encode("cp1252")
+    with pytest.raises(InvalidInput) as caught:
+        world.work.import_csv(
+            principal=LOCAL_OPERATOR, data=data, mapping=MAPPING, dry_run=False, name="g.csv"
+        )
+    assert caught.value.detail.startswith("g.csv: 1 of 2 rows are refused")
+    assert "note: the file is not UTF-8 (byte " in caught.value.detail
+    assert "it was read as cp1252" in caught.value.detail
+    header = "Partij;Parketnummer;Soort;Datum;Geregistreerd dóór;Uitspraakdatum\n"
+    with pytest.raises(InvalidInput) as caught:
+        world.work.import_csv(
+            principal=VIEWER, data=header.encode("cp1252") + csv_bytes(row()).split(b"\n", 1)[1],
+            mapping=MAPPING, dry_run=True, name="g.csv",
+        )  # fmt: skip
+    assert caught.value.detail.startswith("g.csv: the mapping names columns the file does not")
+    assert "note: the file is not UTF-8 (byte 47); it was read as cp1252" in caught.value.detail
+    # A mapping that is wrong in itself is no fault of the file: not named, no note.
+    with pytest.raises(InvalidInput) as caught:
+        world.work.import_csv(principal=VIEWER, data=data, mapping={}, dry_run=True, name="g.csv")
+    assert not caught.value.detail.startswith("g.csv") and "note:" not in caught.value.detail
+
+
+def test_a_utf16_file_is_refused_as_utf16_naming_the_file(world: World) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        world.work.import_csv(
+            principal=LOCAL_OPERATOR, data=csv_bytes(row()).decode().encode("utf-16"),
+            mapping=MAPPING, dry_run=False, name="g.csv",
+        )  # fmt: skip
+    assert caught.value.detail.startswith("g.csv: the file is UTF-16, not UTF-8")
+    assert world.store.manual_records() == []
+
+
+def test_an_import_tells_its_progress_checking_then_storing(world: World) -> None:
+    seen: list[tuple[str, int, int]] = []
+    data = csv_bytes(*(row(f"13-{100001 + i}-25") for i in range(1500)))
+    result = world.work.import_csv(
+        principal=LOCAL_OPERATOR, data=data, mapping=MAPPING, dry_run=False,
+        progress=lambda what, done, total: seen.append((what, done, total)),
+    )  # fmt: skip
+    assert len(result.stored) == 1500
+    checking = [s for s in seen if s[0] == "checking lines"]
+    assert checking[0][1:] == (0, 1501) and checking[-1][1:] == (1501, 1501) and len(checking) > 2
+    assert seen[len(checking) :] == [("storing records", 0, 1500), ("storing records", 1500, 1500)]
+    seen.clear()
+    world.work.import_csv(
+        principal=VIEWER, data=data, mapping=MAPPING, dry_run=True,
+        progress=lambda what, done, total: seen.append((what, done, total)),
+    )  # fmt: skip
+    assert {s[0] for s in seen} == {"checking lines"}  # a dry run stores nothing
 
 
 def test_a_bad_mapping_is_bad_input_and_a_viewer_may_not_import(world: World) -> None:

@@ -143,6 +143,24 @@ def test_an_import_whose_first_line_is_one_huge_field_is_a_400(api: Api) -> None
     assert records(api) == []
 
 
+def test_an_upload_of_utf16_or_of_a_header_alone_is_a_400_dry_run_or_not(api: Api) -> None:
+    """A header alone was 'nothing to register' (400) and in a dry run '0 rows' (200); UTF-16
+    was 'the mapping names columns the file does not have'."""
+    for data, says in [
+        (csv_bytes(), "griffie.csv: no rows: the file has a header and no rows below it"),
+        (csv_bytes(row()).decode().encode("utf-16"), "griffie.csv: the file is UTF-16, not UTF-8"),
+    ]:
+        for dry in ("true", "false"):
+            r = api.client.post(
+                "/v1/manual-records/imports",
+                params={"dryRun": dry, "mapping": json.dumps(MAPPING), "name": "griffie.csv"},
+                content=data,
+                headers={**api.h("operator"), "Content-Type": "text/csv"},
+            )
+            assert problem(r, 400)["detail"].startswith(says), r.text
+    assert records(api) == []
+
+
 def test_an_import_with_a_refused_row_is_refused_whole(api: Api) -> None:
     data = csv_bytes(row(), row(partner="politie"))
     r = api.client.post(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from ketenherstel.chain import Chain
 from ketenherstel.exchange.auth import Principal
@@ -79,8 +80,9 @@ class ImportResult:
     @property
     def refused_whole(self) -> bool:
         """The file is (or, in a dry run, would be) refused whole: a row is refused and the
-        import does not skip refused rows."""
-        return bool(self.report.refusals) and not self.skip_refused
+        import does not skip refused rows, or every row is refused."""
+        refused = bool(self.report.refusals)
+        return refused and (not self.skip_refused or not self.report.accepted)
 
     @property
     def would_register(self) -> int:
@@ -90,6 +92,13 @@ class ImportResult:
 
 def _problems(refusals: Sequence[Refusal]) -> list[Problem]:
     return [Problem(r.line, r.column, r.reason) for r in refusals]
+
+
+def _about_file(name: str, detail: str, notes: Sequence[str]) -> str:
+    """An import's refusal about the file itself: the file named (when it has a name) and how
+    it was read (cp1252, say: a garbled header or name may be its doing)."""
+    said = f"{name}: {detail}" if name else detail
+    return "; ".join([said, *(f"note: {note}" for note in notes)])
 
 
 @contextmanager
@@ -216,11 +225,14 @@ class ManualWork:
         dry_run: bool,
         skip_refused: bool = False,
         name: str = "",
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> ImportResult:
         """Check a spreadsheet export; unless `dry_run`, register its rows in one transaction.
 
         A file with any refused row is refused whole (400, every refusal listed) unless
-        `skip_refused`, which registers the other rows and reports the refusals."""
+        `skip_refused`, which registers the other rows and reports the refusals; a file whose
+        rows are all refused is refused either way. `progress(what, done, total)` is told
+        "checking lines" (lines of the file) and then "storing records" (0 of n, then n)."""
         if dry_run and not principal.can_view:
             raise Forbidden("a dry run needs the viewer or operator role")
         if not dry_run:
@@ -230,29 +242,47 @@ class ManualWork:
             raise InvalidInput(problem, [Problem(None, "name", problem)])
         try:
             columns = ColumnMapping.from_dict(mapping, self.chain)
-            report = parse_csv(
-                data, columns, self.chain, now=self.clock(), registered=self.store.registered_manual
-            )
-        except (MappingError, CsvFileError) as exc:
+        except MappingError as exc:  # the mapping in itself, whatever the file
             raise InvalidInput(exc.detail, _problems(exc.problems)) from None
-        if dry_run:
-            return ImportResult(report, (), True, skip_refused)
-        if report.refusals and not skip_refused:
-            raise InvalidInput(
-                f"{report.refused_rows} of {report.rows} rows are refused, so the whole file is "
-                "refused and nothing was stored; fix those rows, or import with skip-refused to "
-                f"register the other {len(report.accepted)}",
-                _problems(report.refusals),
+        try:
+            report = parse_csv(
+                data,
+                columns,
+                self.chain,
+                now=self.clock(),
+                registered=self.store.registered_manual,
+                progress=None if progress is None else partial(progress, "checking lines"),
             )
-        if not report.accepted:
-            raise InvalidInput("the file has no rows to register; nothing was stored")
+        except (MappingError, CsvFileError) as exc:  # the file, or its header and the mapping
+            detail = _about_file(name, exc.detail, exc.notes)
+            raise InvalidInput(detail, _problems(exc.problems)) from None
+        result = ImportResult(report, (), dry_run, skip_refused)
+        if dry_run:
+            return result
+        if result.refused_whole:
+            if report.accepted:
+                detail = (
+                    f"{report.refused_rows} of {report.rows} rows are refused, so the whole file "
+                    "is refused and nothing was stored; fix those rows, or import with "
+                    f"skip-refused to register the other {len(report.accepted)}"
+                )
+            else:
+                detail = (
+                    f"every row is refused ({report.refused_rows} of {report.rows}), so nothing "
+                    "was imported (nothing stored); fix those rows"
+                )
+            raise InvalidInput(_about_file(name, detail, report.notes), _problems(report.refusals))
         label = name or "upload"
         records = [_new(row.entry, f"csv {label} line {row.line}") for row in report.accepted]
+        if progress is not None:
+            progress("storing records", 0, len(records))
         with _store_errors():
             stored = self.store.register_manual(records, now=self.clock(), actor=principal.name)
+        if progress is not None:
+            progress("storing records", len(stored), len(records))
         detail = f"{label}: {report.rows} rows, {report.refused_rows} refused, {report.encoding}"
         self._audit(principal, "manual-imported", f"{len(stored)} manual records", detail)
-        return ImportResult(report, tuple(stored), False)
+        return ImportResult(report, tuple(stored), False, skip_refused)
 
     def records(
         self,

@@ -15,13 +15,15 @@ The mapping, as a small YAML or JSON document (or CLI options, see `merge_option
 
 `case` and `when` need a column; `partner`, `type` and `role` a column or a default; with a
 fixed type (a default and no column), each of its other business-key fields a column. The file
-may be UTF-8 (with or without BOM) or, failing that, cp1252 (reported); the delimiter is `,`
-or `;`, whichever splits the header into more columns. `parse_csv` stores nothing: it returns
-the rows to register and every refused row with its line, column and reason.
+may be UTF-8 (with or without BOM) or, failing that, cp1252 (reported, also with an error about
+the file); UTF-16 is refused as such. The delimiter is `,` or `;`, whichever splits the header
+into more columns. A file needs a header and at least one row. `parse_csv` stores nothing: it
+returns the rows to register and every refused row with its line, column and reason.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Callable, Mapping, Sequence
@@ -36,14 +38,18 @@ from ketenherstel.manual.entries import (
     resolve_type,
     type_alias,
 )
-from ketenherstel.manual.errors import CsvFileError, MappingError, Refusal
+from ketenherstel.manual.errors import CsvFileError, ManualError, MappingError, Refusal
 
 PARTS = ("partner", "case", "type", "when", "role")
 DEFAULTABLE = ("partner", "type", "role")
 MAX_ROWS = 50_000
 _BOM = b"\xef\xbb\xbf"
+_UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_AGAIN = "export it again as CSV UTF-8"
+PROGRESS_STEP = 1000  # lines between two calls of parse_csv's progress
 
 Registered = Callable[[Sequence[tuple[str, str]]], Mapping[tuple[str, str], int]]
+Progress = Callable[[int, int], None]  # (lines read, lines in the file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +213,23 @@ class ImportReport:
 
 
 def decode(data: bytes) -> tuple[str, str, tuple[str, ...]]:
-    """(text, encoding, notes): UTF-8 with or without BOM, else cp1252 with a note."""
+    """(text, encoding, notes): UTF-8 with or without BOM, else cp1252 with a note.
+
+    UTF-16 (a spreadsheet's "Unicode text") is refused: with its byte order mark it was read
+    as cp1252, without it as UTF-8 (a NUL byte is UTF-8), and either way its header was
+    letters and NUL bytes that the mapping's columns were not found in."""
+    if data.startswith(_UTF16_MARKS):
+        raise CsvFileError(
+            "the file is UTF-16, not UTF-8 (it starts with UTF-16's byte order mark, as a "
+            f"spreadsheet's 'Unicode text' does); {_AGAIN}"
+        )
+    end = data.find(b"\n")
+    nul = data.find(b"\x00", 0, len(data) if end < 0 else end)
+    if nul >= 0:  # no header a person typed holds a NUL byte; UTF-16 has one in each letter
+        raise CsvFileError(
+            f"the file is most likely UTF-16, not UTF-8: its first line holds NUL bytes (the "
+            f"first at byte {nul}), as UTF-16 text does between its letters; {_AGAIN}"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -216,14 +238,13 @@ def decode(data: bytes) -> tuple[str, str, tuple[str, ...]]:
             # would also read the mark as three letters in the first column's name).
             raise CsvFileError(
                 f"the file starts with the UTF-8 mark (BOM) but byte {exc.start} is not UTF-8: "
-                "it mixes two encodings; export it again as CSV UTF-8"
+                f"it mixes two encodings; {_AGAIN}"
             ) from None
         try:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
             raise CsvFileError(
-                f"the file is neither UTF-8 nor cp1252 (byte {exc.start} cannot be read); "
-                "export it again as CSV UTF-8"
+                f"the file is neither UTF-8 nor cp1252 (byte {exc.start} cannot be read); {_AGAIN}"
             ) from None
         note = (
             f"the file is not UTF-8 (byte {exc.start}); it was read as cp1252 (Windows-1252): "
@@ -254,10 +275,48 @@ def parse_csv(
     now: float,
     registered: Registered | None = None,
     max_rows: int = MAX_ROWS,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Read and check every row. `registered` tells which (partner, bkey) pairs are already
-    registered (and as which record); such rows are refused too. Stores nothing."""
+    registered (and as which record); such rows are refused too. Stores nothing.
+
+    `progress(done, total)` is told the lines read of the file's lines: at the start, every
+    `PROGRESS_STEP` lines and at the end (after the check against what is registered). A file
+    read as cp1252 that is refused says so in the error's `notes`: the encoding may be why."""
     text, encoding, notes = decode(data)
+    try:
+        return _parse(
+            text,
+            encoding,
+            notes,
+            mapping,
+            chain,
+            now=now,
+            registered=registered,
+            max_rows=max_rows,
+            progress=progress,
+        )
+    except ManualError as exc:
+        exc.notes = notes
+        raise
+
+
+def _parse(
+    text: str,
+    encoding: str,
+    notes: tuple[str, ...],
+    mapping: ColumnMapping,
+    chain: Chain,
+    *,
+    now: float,
+    registered: Registered | None,
+    max_rows: int,
+    progress: Progress | None,
+) -> ImportReport:
+    total = 0
+    if progress is not None:
+        total = sum(1 for _ in io.StringIO(text, newline=""))  # the lines as csv splits them
+        progress(0, total)
     delimiter = sniff_delimiter(text)
     # strict: a quote never closed is an error, not a value that runs on to the end of the
     # file and swallows every row after it (they were silently not registered).
@@ -273,8 +332,12 @@ def parse_csv(
         refusals: list[Refusal] = []
         seen: dict[tuple[str, str], int] = {}
         rows, last = 0, reader.line_num
+        told = 0  # the lines progress was told of
         for cells in reader:
             line, last = last + 1, reader.line_num
+            if progress is not None and last - told >= PROGRESS_STEP:
+                progress(last, total)
+                told = last
             if not any(cell.strip() for cell in cells):
                 continue
             rows += 1
@@ -306,6 +369,11 @@ def parse_csv(
                 "every row after it would be read as part of that value"
             ) from None
         raise CsvFileError(f"line {reader.line_num}: the file is not valid CSV ({exc})") from None
+    if rows == 0:  # an export cut short, or the wrong one: an import of nothing is no success
+        raise CsvFileError(
+            "no rows: the file has a header and no rows below it, so there is nothing to "
+            "import; is it the right file?"
+        )
     if registered is not None and accepted:
         taken = registered([(r.entry.partner, r.entry.bkey) for r in accepted])
         kept = []
@@ -318,6 +386,8 @@ def parse_csv(
                 refusals.append(Refusal(row.line, labels.get("case", "case"), reason))
         accepted = kept
     refusals.sort(key=lambda r: r.line or 0)
+    if progress is not None:
+        progress(total, total)
     return ImportReport(encoding, delimiter, rows, tuple(accepted), tuple(refusals), notes)
 
 

@@ -2,7 +2,7 @@
 
 ManualError
  ├── MappingError   the column mapping does not fit (`problems`: every fault, named up front)
- └── CsvFileError   the file cannot be read as a spreadsheet export (encoding, empty, too big)
+ └── CsvFileError   the file cannot be read as a spreadsheet export (encoding, no rows, too big)
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ class Refusal:
 
 
 class ManualError(Exception):
-    def __init__(self, detail: str, problems: list[Refusal] | None = None) -> None:
+    """`notes`: how the file was read (not UTF-8, read as cp1252), for an error about a file;
+    a header that does not fit the mapping may be the encoding's doing."""
+
+    def __init__(
+        self, detail: str, problems: list[Refusal] | None = None, notes: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.problems = problems or []
+        self.notes = notes
 
 
 class MappingError(ManualError):

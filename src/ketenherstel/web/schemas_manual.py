@@ -121,8 +121,8 @@ class ManualImportRead(Model):
     refused_rows: int
     accepted: list[ImportRowRead] = Field(description="Rows that pass every check")
     refused_whole: bool = Field(
-        description="The file is refused whole (a row is refused and skipRefused is not set); "
-        "in a dry run: the import would be"
+        description="The file is refused whole (a row is refused and skipRefused is not set, "
+        "or every row is refused); in a dry run: the import would be"
     )
     would_register: int = Field(
         description="Rows the import registers (or, in a dry run, would): 0 when refused whole"
