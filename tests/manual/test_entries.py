@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -136,6 +137,23 @@ def test_aliases_names_and_full_names_resolve_to_one_type(chain: Chain) -> None:
     assert resolve_type(chain, "UITSPRAAK-GEREGISTREERD") == UITSPRAAK
     assert resolve_type(chain, UITSPRAAK) == UITSPRAAK
     assert resolve_type(chain, "Rechterlijke uitspraak geregistreerd in het JDS") == UITSPRAAK
+
+
+def test_each_chain_resolves_its_own_types(chain: Chain) -> None:
+    """Types are looked up in an index per chain (kept for the last few): a chain without the
+    type does not answer from another chain's index, before or after it."""
+    assert resolve_type(chain, "uitspraak-geregistreerd") == UITSPRAAK
+    without = dataclasses.replace(
+        chain, message_types=tuple(mt for mt in chain.message_types if mt.type != UITSPRAAK)
+    )
+    with pytest.raises(LookupError, match="unknown type 'uitspraak-geregistreerd'"):
+        resolve_type(without, "uitspraak-geregistreerd")
+    assert resolve_type(chain, "uitspraak-geregistreerd") == UITSPRAAK
+    for _ in range(20):  # more chains than are kept: each still resolves rightly
+        other = dataclasses.replace(chain)
+        assert resolve_type(other, "UITSPRAAK-GEREGISTREERD") == UITSPRAAK
+    with pytest.raises(LookupError):
+        resolve_type(without, "uitspraak-geregistreerd")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -77,14 +78,32 @@ def resolve_partner(chain: Chain, text: str) -> str:
     raise LookupError(f"unknown partner {text.strip()!r}; the chain's partners are: {known}")
 
 
+# Each chain's types by every name they answer to: a spreadsheet import resolves a type per
+# row, and scanning every type each time was 40 % of checking 50,000 rows. Keyed by the chain
+# object itself (kept alive here, so its id is not reused), for the last few chains.
+_TYPE_NAMES: dict[int, tuple[Chain, dict[str, list[str]]]] = {}
+_TYPE_NAMES_KEPT = 8
+_TYPE_NAMES_LOCK = threading.Lock()  # the API imports in a thread pool
+
+
+def _type_names(chain: Chain) -> dict[str, list[str]]:
+    with _TYPE_NAMES_LOCK:
+        found = _TYPE_NAMES.get(id(chain))
+        if found is not None and found[0] is chain:
+            return found[1]
+        names: dict[str, list[str]] = {}
+        for mt in chain.message_types:
+            for name in {mt.type.casefold(), type_alias(mt.type).casefold(), mt.name.casefold()}:
+                names.setdefault(name, []).append(mt.type)
+        if len(_TYPE_NAMES) >= _TYPE_NAMES_KEPT:
+            del _TYPE_NAMES[next(iter(_TYPE_NAMES))]
+        _TYPE_NAMES[id(chain)] = (chain, names)
+        return names
+
+
 def resolve_type(chain: Chain, text: str) -> str:
     """A full type name from the name, a short alias or the display name (any case)."""
-    wanted = text.strip().casefold()
-    hits = [
-        mt.type
-        for mt in chain.message_types
-        if wanted in (mt.type.casefold(), type_alias(mt.type).casefold(), mt.name.casefold())
-    ]
+    hits = _type_names(chain).get(text.strip().casefold(), [])
     if len(hits) == 1:
         return hits[0]
     if hits:
