@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ketenherstel.chain import Chain
+from ketenherstel.documents import MAX_DEPTH
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.exchange.service import Exchange
 from ketenherstel.golive.priority import priorities
@@ -183,12 +184,128 @@ def test_bad_scenario_files_name_the_key(
     )
 
 
+def _with_profile(tmp_path: Path, text: str) -> Path:
+    """The built-in scenario with ``text`` (YAML, as a person writes it) as its profile."""
+    doc = builtin_scenario_path("om-2025").read_text(encoding="utf-8")
+    start = doc.index("\nprofile:")
+    end = doc.index("\n", doc.index("\n", start + 1) + 1)  # the profile is two lines
+    path = tmp_path / "profile.yaml"
+    path.write_text(doc[: start + 1] + "profile:\n" + text + doc[end:], encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # not a number at all
+        (
+            "  serious_offence_share: abc",
+            "serious_offence_share: expected a number, got the text 'abc'",
+        ),
+        ("  cases_per_day: true", "cases_per_day: expected a number, got true"),
+        ("  cases_per_day: [590]", "cases_per_day: expected a number, got a list"),
+        ("  screenings_per_day: null", "screenings_per_day: expected a number, got nothing (null)"),
+        ("  emergency_route: 'yes'", "emergency_route: expected true or false, got the text 'yes'"),
+        ("  emergency_route: 1", "emergency_route: expected true or false, got 1"),
+        (
+            "  decision_weights: dagvaarding",
+            "decision_weights: expected 5 weights, for dagvaarding",
+        ),
+        (
+            "  decision_weights: [1, 1, 1, 1, x]",
+            "decision_weights[4] (sepot-onvoorwaardelijk): expected a number, got the text 'x'",
+        ),
+        # PyYAML reads 1e400 as text (YAML 1.1 wants a point and a sign: 1.0e+400)
+        ("  cases_per_day: 1e400", "cases_per_day: expected a number, got the text '1e400' (YAML"),
+        # not finite, or too large to be meant
+        ("  cases_per_day: 1.0e+400", "cases_per_day: must be a finite number, got inf"),
+        ("  kmar_share: .nan", "kmar_share: must be a finite number, got nan"),
+        (
+            "  decision_weights: [1, 1, 1, 1, .inf]",
+            "decision_weights[4] (sepot-onvoorwaardelijk): must be a finite number, got inf",
+        ),
+        ("  cases_per_day: 1.0e+300", "cases_per_day: must be at most 100,000 a day, got 1e+300"),
+        (
+            "  ecris_requests_per_day: " + "9" * 400,
+            "ecris_requests_per_day: must be at most 100,000 a day, got a number of 400 digits",
+        ),
+        ("  cases_per_day: " + "9" * 5_000, "more digits than this reader takes"),
+        (
+            "  decision_weights: [1.0e+300, 1, 1, 1, 1]",
+            "decision_weights[0] (dagvaarding): must be at most 1e+09, got 1e+300",
+        ),
+        # out of range
+        ("  custody_share: 1.5", "custody_share: is a share and must be at most 1, got 1.5"),
+        ("  appeal_share: -0.1", "appeal_share: must be at least 0, got -0.1"),
+        (
+            "  municipal_requests_per_day: -1",
+            "municipal_requests_per_day: must be at least 0, got -1",
+        ),
+        ("  cases_per_day: 0", "cases_per_day: must be at least 1 a day"),
+        ("  cases_per_day: 0.001", "cases_per_day: must be at least 1 a day"),
+        ("  decision_weights: [1, 1, 1]", "decision_weights: expected 5 weights, for dagvaarding"),
+        ("  decision_weights: [0, 0, 0, 0, 0]", "decision_weights: must not all be 0"),
+        (
+            "  decision_weights: [1, -1, 1, 1, 1]",
+            "decision_weights[1] (strafbeschikking): must be at least 0, got -1",
+        ),
+    ],
+)
+def test_each_profile_field_is_checked_for_its_type_and_range_and_named(
+    tmp_path: Path, chain: Chain, text: str, says: str
+) -> None:
+    """SimProfile checked only the fields that were numbers: 'abc' as a share was kept, and the
+    run failed on it (a TypeError); 1e400 (text to PyYAML) as the cases a day was refused as
+    "'<=' not supported between instances of 'str' and 'int'"; a 400-digit rate was an
+    OverflowError traceback, 1.0e+300 cases a day never ended, and a 5,000-digit number was a
+    ValueError traceback out of PyYAML."""
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(_with_profile(tmp_path, text), chain)
+    assert any(p.startswith("profile.yaml: ") and says in p for p in caught.value.problems), (
+        caught.value.problems
+    )
+    assert len(caught.value.problems) == 1, caught.value.problems
+
+
+def test_every_bad_profile_field_is_listed_and_good_ones_are_read_as_numbers(
+    tmp_path: Path, chain: Chain
+) -> None:
+    bad = "  cases_per_day: many\n  kmar_share: 2\n  emergency_route: maybe"
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(_with_profile(tmp_path, bad), chain)
+    assert [p.split(":")[1].strip() for p in caught.value.problems] == [
+        "profile.cases_per_day",
+        "profile.kmar_share",
+        "profile.emergency_route",
+    ]
+    good = "  cases_per_day: 600\n  decision_weights: [94000, 32000, 5800, 8700, 20000]"
+    profile = load_scenario(_with_profile(tmp_path, good), chain).profile
+    assert profile.cases_per_day == 600.0 and isinstance(profile.cases_per_day, float)
+    assert profile.decision_weights == (94000.0, 32000.0, 5800.0, 8700.0, 20000.0)
+    assert profile.emergency_route is False
+
+
 def test_an_unreadable_scenario_file_is_refused(tmp_path: Path, chain: Chain) -> None:
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "missing.yaml", chain)
     (tmp_path / "broken.yaml").write_text("name: [", encoding="utf-8")
     with pytest.raises(ScenarioError, match="not valid YAML"):
         load_scenario(tmp_path / "broken.yaml", chain)
+
+
+def test_a_scenario_nested_too_deeply_is_refused_with_its_line(
+    tmp_path: Path, chain: Chain
+) -> None:
+    """PyYAML composes a node by calling itself for each level: 10,000 levels (20 kB) were a
+    RecursionError traceback out of `scenario validate`, `show` and `run`."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("profile: " + "[" * 10_000 + "]" * 10_000 + "\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, chain)
+    assert caught.value.problems == [
+        f"deep.yaml: not valid YAML: line 1, column {9 + MAX_DEPTH}: nested too deeply: more "
+        f"than {MAX_DEPTH} levels of mappings and lists inside one another"
+    ]
 
 
 def test_a_scenario_that_gives_a_key_twice_is_refused_with_its_line(

@@ -269,10 +269,24 @@ def test_a_bad_case_count_is_refused(chain: Chain, cases: object) -> None:
         {"screenings_per_day": float("nan")},
         {"decision_weights": (1.0, 1.0)},
         {"decision_weights": (0.0, 0.0, 0.0, 0.0, 0.0)},
+        # of the wrong type: it was kept, and the run failed on it (or never ended)
+        {"serious_offence_share": "abc"},
+        {"cases_per_day": True},
+        {"emergency_route": "yes"},
+        {"decision_weights": (1.0, 1.0, 1.0, 1.0, "x")},
+        {"decision_weights": "abcde"},
+        # too large to be meant: 10**400 was an OverflowError out of the check itself
+        {"cases_per_day": 10**400},
+        {"screenings_per_day": 1e300},
+        {"decision_weights": (1e300, 1.0, 1.0, 1.0, 1.0)},
+        {"decision_weights": (1.0, 1.0, 1.0, 1.0, float("inf"))},
     ],
 )
-def test_a_profile_out_of_range_is_refused(changes: dict[str, object]) -> None:
-    with pytest.raises(SimConfigError):
+def test_a_profile_out_of_range_or_of_the_wrong_type_is_refused_naming_the_field(
+    changes: dict[str, object],
+) -> None:
+    (name,) = changes
+    with pytest.raises(SimConfigError, match=rf"^{name}(\[[0-9]\] \([a-z-]+\))?: "):
         SimProfile(**changes)  # type: ignore[arg-type]
 
 

@@ -22,8 +22,8 @@ from ketenherstel.golive.errors import PlanError
 from ketenherstel.golive.model import Plan, outside_dates
 from ketenherstel.golive.plan import BUILTIN_PLANS, load_plan
 from ketenherstel.recovery.steps import plan_steps
-from ketenherstel.sim.errors import SimConfigError, SimError
-from ketenherstel.sim.profile import DEFAULT_PROFILE, SimProfile
+from ketenherstel.sim.errors import SimError
+from ketenherstel.sim.profile import DEFAULT_PROFILE, SimProfile, field_problem
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -133,6 +133,9 @@ _KEYS = {
     "paper",
     "capacity",
 }
+_LEAST_CASES_PER_DAY = 1.0
+"""A scenario follows cases: with fewer a day, the run draws the other traffic (thousands of
+screenings a day) for hours before its first case."""
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(min|h|d)$")
 _UNITS = {"min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -308,17 +311,32 @@ def _plan(spec: str, path: Path, chain: Chain, problems: list[str]) -> Plan | No
 
 
 def _profile(spec: object, problems: list[str]) -> SimProfile:
+    """The profile a scenario gives: every field checked for its type and range by itself, each
+    problem named ``profile.<field>: …``; DEFAULT_PROFILE after any problem."""
     if not isinstance(spec, dict):
         problems.append("profile: a mapping of SimProfile fields")
         return DEFAULT_PROFILE
     names = {f.name for f in dataclasses.fields(SimProfile)}
     unknown = sorted(set(map(str, spec)) - names)
     problems.extend(f"profile.{k}: no such profile field" for k in unknown)
-    try:
-        return dataclasses.replace(DEFAULT_PROFILE, **{k: v for k, v in spec.items() if k in names})
-    except (SimConfigError, TypeError) as exc:
-        problems.append(f"profile: {exc}")
+    changes: dict[str, Any] = {}
+    bad = bool(unknown)
+    for name, value in spec.items():
+        if name not in names:
+            continue
+        problem = field_problem(name, value, least_cases_per_day=_LEAST_CASES_PER_DAY)
+        if problem is not None:
+            problems.append(f"profile.{problem}")
+            bad = True
+        elif name == "decision_weights":
+            changes[name] = tuple(float(w) for w in value)
+        elif name != "emergency_route":
+            changes[name] = float(value)  # 590 as 590.0: every rate and share is a float
+        else:
+            changes[name] = value
+    if bad:
         return DEFAULT_PROFILE
+    return dataclasses.replace(DEFAULT_PROFILE, **changes)  # checked as SimProfile checks
 
 
 def _moment(value: object) -> datetime | None:

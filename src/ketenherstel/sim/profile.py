@@ -6,11 +6,19 @@ Figures come from /work/shared/DOMAIN.md (public figures); "EST" marks a derived
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, fields
 
 from ketenherstel.sim.errors import SimConfigError
 
-__all__ = ["DECISIONS", "DEFAULT_PROFILE", "SimProfile"]
+__all__ = [
+    "DECISIONS",
+    "DEFAULT_PROFILE",
+    "MAX_PER_DAY",
+    "MAX_WEIGHT",
+    "SimProfile",
+    "field_problem",
+]
 
 DECISIONS = (
     "dagvaarding",
@@ -20,6 +28,15 @@ DECISIONS = (
     "sepot-onvoorwaardelijk",
 )
 """The OM decisions the simulator draws from, in the order of ``SimProfile.decision_weights``."""
+
+MAX_PER_DAY = 100_000.0
+"""The most a simulated day may bring of each rate (``*_per_day``): some 170 times the Dutch case
+volume and 25 times the screenings. A run at more would not end in any useful time (1.0e+300
+cases a day never did)."""
+
+MAX_WEIGHT = 1e9
+"""The largest decision weight: weights are relative (shares, or counts of a year's decisions),
+and a sum that overflows to infinity cannot be drawn from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +83,98 @@ class SimProfile:
 
     def __post_init__(self) -> None:
         for spec in fields(self):
-            value = getattr(self, spec.name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            if not math.isfinite(value) or value < 0:
-                raise SimConfigError(f"{spec.name} must be a finite number ≥ 0, got {value!r}")
-            if spec.name.endswith("_share") and value > 1:
-                raise SimConfigError(f"{spec.name} is a share and must be at most 1, got {value}")
-        if self.cases_per_day <= 0:
-            raise SimConfigError(f"cases_per_day must be positive, got {self.cases_per_day}")
-        weights = self.decision_weights
-        if len(weights) != len(DECISIONS) or any(not w >= 0 for w in weights) or sum(weights) <= 0:
-            raise SimConfigError(
-                f"decision_weights needs {len(DECISIONS)} non-negative weights for "
-                f"{', '.join(DECISIONS)} with a positive sum, got {weights!r}"
-            )
+            problem = field_problem(spec.name, getattr(self, spec.name))
+            if problem is not None:
+                raise SimConfigError(problem)
+
+
+def field_problem(name: str, value: object, *, least_cases_per_day: float = 0.0) -> str | None:
+    """Why ``value`` cannot be the :class:`SimProfile` field ``name``, as ``name: reason``
+    (``decision_weights[4]: reason`` for one weight), or None when it can be.
+
+    Rates and shares are finite numbers ≥ 0 (true is no number), a share is at most 1, a rate
+    at most :data:`MAX_PER_DAY`, and ``cases_per_day`` more than 0 and at least
+    ``least_cases_per_day``; ``emergency_route`` is true or false; ``decision_weights`` holds
+    one weight per DECISIONS, each ≥ 0 and at most :data:`MAX_WEIGHT`, not all 0.
+    """
+    if name == "emergency_route":
+        if isinstance(value, bool):
+            return None
+        return f"{name}: expected true or false, got {_shown(value)}"
+    if name == "decision_weights":
+        return _weights_problem(value)
+    problem = _number_problem(value)
+    if problem is not None:
+        return f"{name}: {problem}"
+    assert isinstance(value, int | float)
+    if name.endswith("_share") and value > 1:
+        return f"{name}: is a share and must be at most 1, got {_shown(value)}"
+    if name.endswith("_per_day") and value > MAX_PER_DAY:
+        return f"{name}: must be at most {MAX_PER_DAY:,.0f} a day, got {_shown(value)}"
+    if name == "cases_per_day" and least_cases_per_day > 0 and value < least_cases_per_day:
+        return f"{name}: must be at least {least_cases_per_day:g} a day, got {_shown(value)}"
+    if name == "cases_per_day" and value <= 0:
+        return f"{name}: must be more than 0, got {_shown(value)}"
+    return None
+
+
+def _number_problem(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        hint = ""
+        if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+            hint = " (YAML reads a number with an exponent only with a point and a sign: 1.0e+3)"
+        return f"expected a number, got {_shown(value)}{hint}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if value < 0:
+        return f"must be at least 0, got {_shown(value)}"
+    return None
+
+
+def _weights_problem(value: object) -> str | None:
+    name = "decision_weights"
+    if not isinstance(value, list | tuple) or len(value) != len(DECISIONS):
+        return (
+            f"{name}: expected {len(DECISIONS)} weights, for {', '.join(DECISIONS)} in that "
+            f"order, got {_shown(value)}"
+        )
+    for index, weight in enumerate(value):
+        problem = _number_problem(weight)
+        if problem is None and weight > MAX_WEIGHT:
+            problem = f"must be at most {MAX_WEIGHT:g}, got {_shown(weight)}"
+        if problem is not None:
+            return f"{name}[{index}] ({DECISIONS[index]}): {problem}"
+    if not any(value):
+        return f"{name}: must not all be 0"
+    return None
+
+
+_EXPONENT = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+")
+"""A number with an exponent that PyYAML reads as text (YAML 1.1 wants a point and a sign)."""
+
+
+def _shown(value: object) -> str:
+    """``value`` in an error message: short, whatever it is."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**15:
+        try:
+            return f"a number of {len(str(abs(value)))} digits"
+        except ValueError:  # more digits than Python writes out (4,300)
+            return "a number of thousands of digits"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}" + ("…" if len(value) > 40 else "")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
 
 
 DEFAULT_PROFILE = SimProfile()
