@@ -13,9 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ketenherstel.documents import (
+    MAX_DEPTH,
     DuplicateJsonKeys,
     DuplicateKey,
     DuplicateYamlKey,
+    JsonTooDeep,
+    YamlTooDeep,
     json_duplicates,
     load_all_yaml,
     load_json,
@@ -67,6 +70,103 @@ def test_a_merge_may_be_overridden_and_everything_else_reads_as_safe_load() -> N
 
 def test_the_same_key_in_two_mappings_is_no_duplicate() -> None:
     assert load_yaml("a: {k: 1}\nb: {k: 2}\n") == {"a": {"k": 1}, "b": {"k": 2}}
+
+
+# -- nested too deeply ------------------------------------------------------------------------
+
+DEEP = 10_000
+
+
+def _block(levels: int) -> str:
+    """``levels`` block mappings inside one another, each on its own line."""
+    return "".join(f"{'  ' * i}k:\n" for i in range(levels - 1)) + "  " * (levels - 1) + "k: v\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("a: " + "[" * DEEP + "]" * DEEP + "\n", 1, 3 + MAX_DEPTH),  # flow lists
+        ('{"a": ' * DEEP + "1" + "}" * DEEP + "\n", 1, 1 + 6 * MAX_DEPTH),  # JSON, as YAML
+        (_block(1_000), MAX_DEPTH + 1, 2 * MAX_DEPTH + 1),  # block mappings
+    ],
+    ids=["lists", "json-objects", "block-mappings"],
+)
+def test_a_yaml_document_nested_too_deeply_is_refused_at_its_line_not_a_recursion_error(
+    text: str, line: int, column: int
+) -> None:
+    """PyYAML composes a node by calling itself for each child: 10,000 levels (20 kB) were a
+    RecursionError traceback out of every loader that reads a person's YAML."""
+    for read in (load_yaml, lambda t: list(load_all_yaml(t))):
+        with pytest.raises(YamlTooDeep) as caught:
+            read(text)
+        error = caught.value
+        assert isinstance(error, yaml.MarkedYAMLError)  # handlers of YAML errors report it
+        assert (error.line, error.column) == (line, column)
+        assert str(error) == (
+            f"line {line}, column {column}: nested too deeply: more than {MAX_DEPTH} levels of "
+            "mappings and lists inside one another"
+        )
+
+
+def test_a_yaml_document_may_nest_max_depth_levels_and_no_more() -> None:
+    at_most = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert load_yaml(at_most) == yaml.safe_load(at_most)
+    assert load_yaml(_block(MAX_DEPTH)) == yaml.safe_load(_block(MAX_DEPTH))
+    deeper = ("[" + at_most + "]", _block(MAX_DEPTH + 1), _block(MAX_DEPTH).replace(": v", ": [v]"))
+    for text in deeper:
+        with pytest.raises(YamlTooDeep):
+            load_yaml(text)
+
+
+def test_an_alias_counts_the_levels_it_brings_in() -> None:
+    """Each list holds the one before it: 1,000 short lines compose without calling deeper,
+    yet the value nests 1,000 levels, too deep for whatever reads it recursively next (repr of
+    it in an error message was a RecursionError)."""
+    lines = ["a0: &a0 []", *(f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 1_000))]
+    with pytest.raises(YamlTooDeep) as caught:
+        load_yaml("\n".join(lines))
+    # a{i} is i + 1 lists deep in the top-level mapping: a{MAX_DEPTH - 1} is one too many
+    too_many = lines[MAX_DEPTH - 1]
+    assert (caught.value.line, caught.value.column) == (MAX_DEPTH, too_many.index("*") + 1)
+    deepest = load_yaml("\n".join(lines[: MAX_DEPTH - 1]))[f"a{MAX_DEPTH - 2}"]
+    assert _depth(deepest) == MAX_DEPTH - 1
+
+
+def test_an_anchor_named_again_in_a_later_document_counts_as_the_new_one() -> None:
+    """The new node may even hold itself (PyYAML builds a list that holds itself)."""
+    earlier = "a: &a " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    first, second = load_all_yaml(f"{earlier}\n---\nb: &a [[*a]]\n")
+    assert _depth(first["a"]) == MAX_DEPTH - 1
+    assert second["b"][0][0] is second["b"]
+
+
+def _depth(value: Any) -> int:
+    """Levels of lists inside one another in ``value``, a chain of lists of one item."""
+    depth = 0
+    while isinstance(value, list):
+        depth, value = depth + 1, value[0] if value else None
+    return depth
+
+
+def test_a_number_of_more_digits_than_python_reads_is_a_yaml_error_with_its_line() -> None:
+    """int() refuses more than 4,300 digits, and PyYAML let that ValueError out of load_yaml:
+    a traceback from any loader that caught YAML errors (a scenario's cases_per_day)."""
+    with pytest.raises(yaml.MarkedYAMLError) as caught:
+        load_yaml("a: 1\nb: " + "9" * 5_000 + "\n")
+    assert caught.value.problem_mark is not None and caught.value.problem_mark.line == 1
+    assert caught.value.problem == (
+        "a number of 5,000 characters: more digits than this reader takes (4,300)"
+    )
+    assert load_yaml("b: " + "9" * 4_300) == {"b": 10**4_300 - 1}
+
+
+def test_a_json_text_nested_too_deeply_is_refused_not_a_recursion_error() -> None:
+    for text in ("[" * DEEP + "]" * DEEP, '{"a": ' * DEEP + "1" + "}" * DEEP):
+        with pytest.raises(JsonTooDeep) as caught:
+            load_json(text)
+        assert isinstance(caught.value, ValueError)  # as a JSONDecodeError is
+        assert str(caught.value).startswith("nested too deeply: ")
+        assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
 
 # -- JSON -------------------------------------------------------------------------------------

@@ -13,9 +13,18 @@ equal keys. A scenario file with ``seed:`` twice, an indicator feed or an event 
 * JSON read with orjson (event files, the outbox's endpoint) is checked after the fact with
   ``orjson_duplicates(raw, value)``, cheaply: see its docstring.
 
+A document nested too deeply is refused too, never a ``RecursionError`` traceback: PyYAML
+composes a node by calling itself for each level, as json.loads does, so 10,000 levels of
+brackets (20 kB) exhausted Python's stack. :class:`StrictLoader` refuses more than
+:data:`MAX_DEPTH` levels of mappings and lists with :class:`YamlTooDeep` (a
+``yaml.MarkedYAMLError`` with the line and column), before it gets that deep, and counts what
+an alias brings in; ``load_json`` turns json.loads' ``RecursionError`` into :class:`JsonTooDeep`
+(a ``ValueError``).
+
 Two packages may not import this (their layer tests say so) and keep a hook of their own: the
-chain (its YAML goes through its ``NodeReader``, which refuses a key given twice, its schema
-files through ``_schema_files._once``) and the outbox's bundle domain (``bundle._strict_object``).
+chain (its YAML goes through its ``NodeReader``, which refuses a key given twice and more than
+its own ``MAX_DEPTH``, the same, levels; its schema files through ``_schema_files._once``) and
+the outbox's bundle domain (``bundle._strict_object``).
 """
 
 from __future__ import annotations
@@ -23,16 +32,19 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import yaml
 
 __all__ = [
+    "MAX_DEPTH",
     "DuplicateJsonKeys",
     "DuplicateKey",
     "DuplicateYamlKey",
+    "JsonTooDeep",
     "StrictLoader",
+    "YamlTooDeep",
     "json_duplicates",
     "load_all_yaml",
     "load_json",
@@ -41,6 +53,12 @@ __all__ = [
 ]
 
 _MERGE = "tag:yaml.org,2002:merge"
+
+MAX_DEPTH = 64
+"""The most levels of mappings and lists inside one another a YAML document may have (the
+top-level mapping is one). The files people write here nest a few levels; 64 leaves room and
+keeps whatever reads the value recursively next (pySigma, a repr in an error message) well
+within Python's stack of 1,000 calls."""
 
 
 class DuplicateYamlKey(yaml.constructor.ConstructorError):
@@ -66,8 +84,76 @@ class DuplicateYamlKey(yaml.constructor.ConstructorError):
         return f"line {mark.line + 1}, column {mark.column + 1}: {self.problem}"
 
 
+class YamlTooDeep(yaml.composer.ComposerError):
+    """A document nests more than :data:`MAX_DEPTH` levels of mappings and lists; ``line`` and
+    ``column`` (from 1) are where the first level too many starts, or the alias that brings it
+    in. ``str()`` is one line."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__(
+            None,
+            None,
+            f"nested too deeply: more than {MAX_DEPTH} levels of mappings and lists inside one "
+            "another",
+            mark,
+        )
+        self.line = mark.line + 1
+        self.column = mark.column + 1
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.problem}"
+
+
 class StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping."""
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, and a document
+    nested more than :data:`MAX_DEPTH` levels deep."""
+
+    def __init__(self, stream: str | bytes) -> None:
+        super().__init__(stream)
+        self._open: list[int] = []  # per open collection: the height of its tallest child
+        self._heights: dict[str, int] = {}  # per anchor of the document: its node's height
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # Composing calls itself for each level: refuse the level too many before it is
+        # entered. An alias adds the height of the node it names without a call of its own.
+        event: yaml.NodeEvent = self.peek_event()  # type: ignore[no-untyped-call]
+        mark = cast(yaml.Mark, event.start_mark)
+        height = 0  # of the node composed: levels of mappings and lists, from it down
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)  # an undefined alias: refused here
+            # 0: a scalar, or a collection still being composed (it holds itself)
+            height = self._heights.get(event.anchor or "", 0)
+            if len(self._open) + height > MAX_DEPTH:
+                raise YamlTooDeep(mark)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(self._open) >= MAX_DEPTH:
+                raise YamlTooDeep(mark)
+            if event.anchor is not None:
+                self._heights.pop(event.anchor, None)  # the same name in an earlier document
+            self._open.append(0)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                height = self._open.pop() + 1
+            if event.anchor is not None:
+                self._heights[event.anchor] = height
+        else:
+            node = super().compose_node(parent, index)
+        if self._open:
+            self._open[-1] = max(self._open[-1], height)
+        return node
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # int() takes at most 4,300 digits; PyYAML let its ValueError out
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"a number of {len(node.value):,} characters: more digits than this reader "
+                "takes (4,300)",
+                node.start_mark,
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
@@ -84,6 +170,9 @@ class StrictLoader(yaml.SafeLoader):
                     written = key_node.value if isinstance(key_node, yaml.ScalarNode) else key
                     raise DuplicateYamlKey(written, first, key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
 
 
 def load_yaml(text: str | bytes) -> Any:
@@ -151,14 +240,28 @@ def _refuse_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
+class JsonTooDeep(ValueError):
+    """A JSON text nests objects and arrays deeper than json.loads can follow on Python's
+    stack (about 1,000 levels, fewer when called deep in a program)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "nested too deeply: more objects and arrays inside one another than this reader "
+            "can follow"
+        )
+
+
 def load_json(text: str | bytes) -> Any:
     """``json.loads(text)``, but a key given twice in one object raises
-    :class:`DuplicateJsonKeys` (a ``ValueError``) naming it; invalid JSON raises
-    ``json.JSONDecodeError`` as before."""
+    :class:`DuplicateJsonKeys` (a ``ValueError``) naming it, and a text nested deeper than
+    json.loads can follow raises :class:`JsonTooDeep` (a ``ValueError``; it was a
+    ``RecursionError``); invalid JSON raises ``json.JSONDecodeError`` as before."""
     try:
         return json.loads(text, object_pairs_hook=_refuse_twice)
     except _Twice:
         raise DuplicateJsonKeys(json_duplicates(text)) from None
+    except RecursionError:
+        raise JsonTooDeep from None
 
 
 class _Object:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ketenherstel import documents
 from ketenherstel.chain import (
     Chain,
     ChainError,
@@ -17,6 +18,7 @@ from ketenherstel.chain import (
     check_chain_file,
     load_chain,
 )
+from ketenherstel.chain._nodes import MAX_DEPTH
 from tests.chain.chain_files import (
     HEARING,
     HEARING_BLOCK,
@@ -40,6 +42,34 @@ def test_yaml_syntax_errors_are_reported_at_their_mark(chain_file: Path) -> None
     assert len(problems) == 1
     assert problems[0].location == f"chain.yaml:{line}:18"
     assert "not valid YAML" in problems[0].message
+
+
+def test_a_chain_file_nested_too_deeply_is_one_problem_at_its_line(chain_file: Path) -> None:
+    """yaml.compose calls itself for each level: 10,000 levels of brackets (20 kB) were a
+    RecursionError traceback out of `chain check` and out of every command given --chain."""
+    chain_file.write_text("version: " + "[" * 10_000 + "]" * 10_000 + "\n", encoding="utf-8")
+    too_deep = (
+        f"nested too deeply: more than {MAX_DEPTH} levels of mappings and lists inside one another"
+    )
+    assert check_chain_file(chain_file) == [
+        ChainProblem(location=f"chain.yaml:1:{9 + MAX_DEPTH}", message=too_deep)
+    ]
+    with pytest.raises(ChainFileError, match="nested too deeply"):
+        load_chain(chain_file)
+
+
+def test_the_chain_reader_nests_as_deep_as_the_documents_reader() -> None:
+    assert MAX_DEPTH == documents.MAX_DEPTH
+
+
+def test_a_number_of_more_digits_than_python_reads_is_a_problem_not_a_traceback(
+    chain_file: Path,
+) -> None:
+    """int() refuses more than 4,300 digits: a process order of 5,000 was a ValueError."""
+    arrest = "    name: Aanhouding en ophouden voor onderzoek\n    phase: opsporing\n    order: "
+    line = edit(chain_file, f"{arrest}10\n", f"{arrest}{'1' * 5_000}\n") + 2
+    problem = assert_problem(check_chain_file(chain_file), line, "is too large a number")
+    assert problem.message == "is too large a number (5,000 digits)"
 
 
 def test_a_missing_key_is_reported_at_its_mapping(chain_file: Path) -> None:
@@ -218,6 +248,37 @@ def test_a_schema_that_gives_a_key_twice_is_reported_at_the_type(chain_file: Pat
         line,
         f"schema schemas/{HEARING}.json gives the key 'additionalProperties' twice in one object",
     )
+
+
+def _nest_in_schema(chain_file: Path, levels: int) -> None:
+    """Give the schema of HEARING ``levels`` of objects and arrays inside one another."""
+    path = chain_file.parent / "schemas" / f"{HEARING}.json"
+    schema = path.read_text(encoding="utf-8").rstrip()
+    assert schema.endswith("}")
+    inner = levels - 2  # the schema itself, and $defs
+    deep = '{"type": "array", "items": ' * (inner - 1) + "{}" + "}" * (inner - 1)
+    path.write_text(schema[:-1] + f', "$defs": {{"deep": {deep}}}}}', encoding="utf-8")
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 10_000])
+def test_a_schema_file_nested_too_deeply_is_reported_at_the_type(
+    chain_file: Path, levels: int
+) -> None:
+    """json.loads of 10,000 levels, and the JSON Schema check of about 130 (which calls itself
+    several times a level), were a RecursionError traceback."""
+    _nest_in_schema(chain_file, levels)
+    line = line_of(chain_file.read_text(encoding="utf-8"), HEARING_BLOCK)
+    assert_problem(
+        check_chain_file(chain_file),
+        line,
+        f"schema schemas/{HEARING}.json is nested too deeply: more than {MAX_DEPTH} levels of "
+        "objects and arrays inside one another",
+    )
+
+
+def test_a_schema_file_nested_max_depth_levels_is_checked_as_any_other(chain_file: Path) -> None:
+    _nest_in_schema(chain_file, MAX_DEPTH)
+    assert check_chain_file(chain_file) == []
 
 
 @pytest.mark.parametrize(

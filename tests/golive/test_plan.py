@@ -9,6 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from ketenherstel.chain import Chain
+from ketenherstel.chain._nodes import MAX_DEPTH
 from ketenherstel.golive import (
     ChannelRule,
     PlanError,
@@ -420,6 +421,21 @@ def test_a_file_that_is_not_yaml_is_refused_with_its_position(
     problem = only(check_plan_file(write_plan("name: [unclosed\nwaves: []\n"), chain))
     assert problem.location.startswith("plan.yaml:2:")
     assert problem.message.startswith("not valid YAML")
+
+
+def test_a_plan_nested_too_deeply_is_one_problem_at_its_line(
+    chain: Chain, write_plan: WritePlan
+) -> None:
+    """yaml.compose calls itself for each level: 10,000 (20 kB) were a RecursionError traceback
+    out of `plan validate`, `plan forecast` and a scenario's plan."""
+    path = write_plan("name: x\nwaves: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    problem = only(check_plan_file(path, chain))
+    assert problem.location == f"plan.yaml:2:{7 + MAX_DEPTH}"
+    assert problem.message == (
+        f"nested too deeply: more than {MAX_DEPTH} levels of mappings and lists inside one another"
+    )
+    with pytest.raises(PlanFileError, match="nested too deeply"):
+        load_plan(path, chain)
 
 
 def test_a_missing_file_is_a_problem_not_a_crash(chain: Chain, tmp_path: object) -> None:

@@ -80,6 +80,31 @@ def test_a_json_body_sent_as_another_media_type_is_415_naming_it(api: Api) -> No
     assert audit(api) == before
 
 
+def test_an_empty_body_sent_as_another_media_type_is_the_same_415(api: Api) -> None:
+    """An empty body with Content-Type: text/plain was pydantic's "Field required" (400), a
+    full one 415: both are 415 naming the type. With no Content-Type, or as JSON, an empty
+    body is still a missing one (400, Field required)."""
+    before = audit(api)
+    wrong = []
+    for method, path in json_routes(api):
+        for ctype, named in WRONG_TYPES:
+            r = send(api, method, path, b"", ctype, "operator")
+            if ctype is None:
+                said = [(p["field"], p["reason"]) for p in r.json().get("problems") or []]
+                if r.status_code != 400 or ("body:", "Field required") not in said:
+                    wrong.append((method, path, ctype, r.status_code, r.text))
+            elif r.status_code != 415 or named not in r.json().get("detail", ""):
+                wrong.append((method, path, ctype, r.status_code, r.text))
+    assert not wrong, wrong
+    assert audit(api) == before
+    r = send(api, "PUT", "/v1/partners/om/webhook", b"", "text/plain", "operator")
+    assert problem(r, 415)["detail"] == (
+        "send the body as JSON (Content-Type: application/json), not as 'text/plain'"
+    )
+    r = send(api, "PUT", "/v1/partners/om/webhook", b"", "application/json", "operator")
+    assert [p["reason"] for p in problem(r, 400)["problems"]] == ["Field required"]
+
+
 def test_the_webhook_stays_when_its_body_is_text_plain(api: Api) -> None:
     h = api.h("operator")
     assert api.client.put(

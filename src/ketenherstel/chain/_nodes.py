@@ -1,16 +1,27 @@
-"""Reading PyYAML's composed nodes with line/column marks, collecting every problem found."""
+"""Reading PyYAML's composed nodes with line/column marks, collecting every problem found.
+
+``NodeReader.compose`` composes a file's text (chain files, and go-live plans through the same
+reader): invalid YAML, and a file nested more than :data:`MAX_DEPTH` levels deep, become a
+problem at its line and column, never a traceback.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import yaml
 
 from ketenherstel.chain.errors import ChainProblem
 
-__all__ = ["NodeReader"]
+__all__ = ["MAX_DEPTH", "NodeReader"]
+
+MAX_DEPTH = 64
+"""The most levels of mappings and lists inside one another a file may have (and of objects and
+arrays in a schema file, whose JSON Schema check calls itself several times a level); the same
+as ``ketenherstel.documents.MAX_DEPTH``, which this package may not import."""
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -36,6 +47,34 @@ def describe(node: yaml.Node) -> str:
     }.get(node.tag, f"a value tagged {node.tag}")
 
 
+class _TooDeep(yaml.MarkedYAMLError):
+    pass
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """Composes a document by calling itself for each level, as PyYAML does, but refuses the
+    level too many before it is entered: 10,000 levels of brackets (20 kB) exhausted Python's
+    stack. Aliases add no call (the readers follow only the keys they know)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if not self.check_event(yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _TooDeep(
+                problem=f"nested too deeply: more than {MAX_DEPTH} levels of mappings and lists "
+                "inside one another",
+                problem_mark=cast(yaml.Mark, event.start_mark),
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 @dataclass(slots=True)
 class _Found:
     file: str
@@ -51,6 +90,25 @@ class NodeReader:
 
     file: str
     _found: list[_Found] = field(default_factory=list)
+
+    def compose(self, text: str, *, empty: str) -> yaml.Node | None:
+        """The root node of ``text``, or None after recording why there is none: not valid
+        YAML (at its mark), nested too deeply (at the level too many), or ``empty``."""
+        try:
+            root = yaml.compose(text, Loader=_DepthLimitedLoader)
+        except _TooDeep as exc:
+            self.add(exc.problem_mark, "", str(exc.problem))
+            return None
+        except yaml.MarkedYAMLError as exc:
+            what = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
+            self.add(exc.problem_mark or exc.context_mark, "", f"not valid YAML: {what}")
+            return None
+        except yaml.YAMLError as exc:
+            self.add(None, "", f"not valid YAML: {exc}")
+            return None
+        if root is None:
+            self.add(None, "", empty)
+        return root
 
     def add(
         self, mark: yaml.Mark | None, path: str, message: str, *, file: str | None = None
@@ -161,7 +219,11 @@ class NodeReader:
         ):
             self.add_at(node, path, f"expected a whole number, got {describe(node)}")
             return None
-        value = int(node.value)
+        try:
+            value = int(node.value)
+        except ValueError:  # int() takes at most 4,300 digits
+            self.add_at(node, path, f"is too large a number ({len(node.value):,} digits)")
+            return None
         if value < minimum:
             self.add_at(node, path, f"must be at least {minimum}, got {value}")
             return None

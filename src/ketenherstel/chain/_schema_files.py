@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import yaml
 
-from ketenherstel.chain._nodes import NodeReader
+from ketenherstel.chain._nodes import MAX_DEPTH, NodeReader
 from ketenherstel.chain._validation import compile_schema, json_path
 
 __all__ = ["SCHEMA_DIALECT", "load_schema"]
@@ -40,12 +40,24 @@ def load_schema(
     except json.JSONDecodeError as exc:
         reader.add_in_file(relative, exc.lineno, exc.colno, "", f"not valid JSON: {exc.msg}")
         return None
+    except RecursionError:  # json.loads calls itself for each level
+        schema = _TOO_DEEP
     except _GivenTwice as exc:
         reader.add_at(
             type_node,
             path,
             f"schema {relative} gives the key {exc.key!r} twice in one object (which one counts "
             "is not for a reader to guess); give each key once",
+        )
+        return None
+    if schema is _TOO_DEEP or _too_deep(schema):
+        # the JSON Schema check below calls itself several times a level: about 130 levels
+        # were a RecursionError too
+        reader.add_at(
+            type_node,
+            path,
+            f"schema {relative} is nested too deeply: more than {MAX_DEPTH} levels of objects "
+            "and arrays inside one another",
         )
         return None
     if not isinstance(schema, dict):
@@ -62,6 +74,22 @@ def load_schema(
         reader.add_at(type_node, path, f"schema {relative} cannot be compiled: {exc}")
         return None
     return schema
+
+
+_TOO_DEEP = object()
+
+
+def _too_deep(value: object) -> bool:
+    """Whether ``value`` nests more than MAX_DEPTH levels of objects and arrays."""
+    level: list[object] = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            item
+            for node in level
+            if isinstance(node, dict | list)
+            for item in (node.values() if isinstance(node, dict) else node)
+        ]
+    return any(isinstance(node, dict | list) for node in level)
 
 
 class _GivenTwice(Exception):

@@ -102,7 +102,9 @@ def _read(path: Path) -> tuple[Chain | None, list[ChainProblem]]:
     except (OSError, UnicodeDecodeError) as exc:
         reader.add(None, "", f"cannot read the chain file {path}: {exc}")
         return None, reader.problems()
-    root = _compose(reader, text)
+    root = reader.compose(
+        text, empty="the file is empty; expected version, partners, processes, ..."
+    )
     if root is None:
         return None, reader.problems()
     ctx = _Ctx(reader, path.parent)
@@ -110,22 +112,6 @@ def _read(path: Path) -> tuple[Chain | None, list[ChainProblem]]:
     if reader.has_problems:
         return None, reader.problems()
     return chain, []
-
-
-def _compose(reader: NodeReader, text: str) -> yaml.Node | None:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
-        reader.add(mark, "", f"not valid YAML: {what}")
-        return None
-    except yaml.YAMLError as exc:
-        reader.add(None, "", f"not valid YAML: {exc}")
-        return None
-    if root is None:
-        reader.add(None, "", "the file is empty; expected version, partners, processes, ...")
-    return root
 
 
 def _chain(ctx: _Ctx, root: yaml.Node) -> Chain | None:

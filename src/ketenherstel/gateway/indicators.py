@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ketenherstel.documents import DuplicateJsonKeys, load_json
+from ketenherstel.documents import DuplicateJsonKeys, JsonTooDeep, load_json
 from ketenherstel.gateway.parse import Event
 from ketenherstel.gateway.watch import (
     Evidence,
@@ -261,7 +261,8 @@ def load_indicators(paths: Iterable[Path]) -> IndicatorSet:
                 doc = load_json(text)
             except json.JSONDecodeError as exc:
                 raise GatewayInputError(f"indicators {path}: not JSON: {exc}") from None
-            except DuplicateJsonKeys as exc:  # which value was meant is the feed's to say
+            # a key given twice: which value was meant is the feed's to say
+            except (DuplicateJsonKeys, JsonTooDeep) as exc:
                 raise GatewayInputError(f"indicators {path}: {exc}") from None
             is_stix = isinstance(doc, dict) and doc.get("type") == "bundle"
             items = list(_stix(doc, name) if is_stix else _misp(doc, name))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ketenherstel.documents import DuplicateJsonKeys, load_json
+from ketenherstel.documents import DuplicateJsonKeys, JsonTooDeep, load_json
 from ketenherstel.gateway.register import finding_id
 from ketenherstel.gateway.watch import (
     Evidence,
@@ -122,7 +122,7 @@ def load_logons(paths: Iterable[Path]) -> list[Logon]:
                         doc = load_json(line)
                     except json.JSONDecodeError:
                         raise GatewayInputError(f"logons {path}: row {row_no}: not JSON") from None
-                    except DuplicateJsonKeys as exc:
+                    except (DuplicateJsonKeys, JsonTooDeep) as exc:
                         raise GatewayInputError(f"logons {path}: row {row_no}: {exc}") from None
                     if not isinstance(doc, dict):
                         raise GatewayInputError(f"logons {path}: row {row_no}: not an object")

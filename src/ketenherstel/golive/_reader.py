@@ -41,7 +41,7 @@ def read_plan(path: Path, chain: Chain) -> tuple[Plan | None, list[PlanProblem]]
     except (OSError, UnicodeDecodeError) as exc:
         ctx.reader.add(None, "", f"cannot read the plan file {path}: {exc}")
         return None, _problems(ctx)
-    root = _compose(ctx.reader, text)
+    root = ctx.reader.compose(text, empty="the file is empty; expected name and waves")
     plan = _plan(ctx, root, str(path)) if root is not None else None
     if plan is not None and not ctx.reader.has_problems:
         for finding in plan_findings(plan, chain):
@@ -49,21 +49,6 @@ def read_plan(path: Path, chain: Chain) -> tuple[Plan | None, list[PlanProblem]]
             ctx.reader.add_at(node, node_path, finding.message)
     problems = _problems(ctx)
     return (None if problems else plan), problems
-
-
-def _compose(reader: NodeReader, text: str) -> yaml.Node | None:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        what = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
-        reader.add(exc.problem_mark or exc.context_mark, "", f"not valid YAML: {what}")
-        return None
-    except yaml.YAMLError as exc:
-        reader.add(None, "", f"not valid YAML: {exc}")
-        return None
-    if root is None:
-        reader.add(None, "", "the file is empty; expected name and waves")
-    return root
 
 
 def _problems(ctx: ReadContext) -> list[PlanProblem]:

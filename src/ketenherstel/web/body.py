@@ -6,7 +6,8 @@ validated as raw bytes ("Input should be a valid dictionary"), and one it cannot
 (invalid UTF-8, 50,000 nested ``[``) is "There was an error parsing the body".
 
 Every API router is an `APIRouter(route_class=JsonBodyRoute)`. A route of it whose body is a
-pydantic model refuses a body of another media type with 415, and one that is not JSON with
+pydantic model refuses a body of another media type with 415 (an empty one too: it is not
+"Field required" when its Content-Type says it is not JSON), and one that is not JSON with
 400 naming the fault and where, in `/v1/events`' words (`envelope.load_json`: "str is not
 valid UTF-8", "depth limit exceeded: line 1 column 1026"). What is JSON is read as before, by
 the standard library (a rate of NaN is still answered by the rate's own rule, a number past
@@ -63,12 +64,13 @@ def _is_json(media: str) -> bool:
 
 def _not_json(body: bytes, error: Exception) -> str:
     """Why ``body`` is not JSON, as `/v1/events` says it; the standard library's reason when
-    orjson reads it (nested deeper than Python's stack allows, yet within orjson's 1,024)."""
+    orjson reads it (nested deeper than Python's stack allows, yet within orjson's 1,024:
+    documents.JsonTooDeep)."""
     try:
         load_json(body)
     except ValueError as exc:
         return str(exc)
-    if isinstance(error, RecursionError):
+    if isinstance(error, documents.JsonTooDeep):
         return "the body is not valid JSON: it is nested too deep"
     return f"the body is not valid JSON: {error}"
 
@@ -102,7 +104,7 @@ class _JsonRequest(Request):
             except documents.DuplicateJsonKeys as exc:
                 self.scope[_REFUSAL] = _keys_twice(exc.duplicates)
                 self._document = _UNREADABLE
-            except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            except ValueError as exc:  # UnicodeDecodeError and JsonTooDeep are ValueErrors
                 self.scope[_REFUSAL] = InvalidInput(_not_json(body, exc))
                 self._document = _UNREADABLE
         return self._document
@@ -129,9 +131,12 @@ class JsonBodyRoute(APIRoute):
             request = _JsonRequest(request.scope, request.receive)
             raw = request.headers.get("content-type", "")
             media = raw.split(";")[0].strip().lower()
-            if await request.body() and not _is_json(media):
-                # FastAPI validates these bytes as the model, which refuses them, and the
-                # refusal below is answered instead.
+            # An empty body said to be another type is that type's too: 415 as a full one is,
+            # not "Field required". Nothing at all (no body, no Content-Type) stays a missing
+            # body (400), and a route whose body may be left out runs without one.
+            if not _is_json(media) and (await request.body() or media):
+                # FastAPI validates these bytes as the model (an empty body as none), which
+                # refuses them, and the refusal below is answered instead.
                 sent = f"not as {media!r}" if media else "it came with no Content-Type"
                 request.scope[_REFUSAL] = UnsupportedMedia(
                     f"send the body as JSON (Content-Type: application/json), {sent}"
