@@ -649,6 +649,27 @@ def test_chain_check_reports_every_error_with_its_location(tmp_path: Path) -> No
     assert code == 2 and "no such file" in err
 
 
+def test_chain_check_names_a_latin1_chain_file_not_utf8_at_its_line(tmp_path: Path) -> None:
+    """It said 'chain.yaml:1:1: cannot read the chain file …: 'utf-8' codec can't decode byte
+    0xe9 in position 2325', whatever the line."""
+    import shutil
+
+    from ketenherstel.chain.loader import BUILTIN_CHAIN_PATH
+
+    shutil.copytree(BUILTIN_CHAIN_PATH.parent, tmp_path / "c")
+    path = tmp_path / "c" / BUILTIN_CHAIN_PATH.name
+    text = path.read_text(encoding="utf-8")
+    at = next(i for i, char in enumerate(text) if ord(char) > 127)
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    path.write_bytes(text.encode("latin-1"))
+    code, out, err = run("chain", "check", str(path))
+    assert code == 1 and "1 problem(s)" in err
+    assert " ".join(out.split()).startswith(
+        f"chain.yaml:{line}:{column}: not UTF-8 text: byte {text[at].encode('latin-1')[0]:#04x}"
+    )
+
+
 def test_openapi_writes_the_document(tmp_path: Path) -> None:
     code, _, _ = run("openapi", "--out", str(tmp_path / "o.json"))
     assert code == 0

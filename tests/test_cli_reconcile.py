@@ -141,6 +141,10 @@ def test_live_ledgers_and_resend(store: str) -> None:
         (["accepted", "routed", "--sla", "bogus.type=7d"], "SLA for 'bogus.type': not a message"),
         (["accepted", "routed", "--sla", "*=999999999999d"], "a limit is at most 3650 days"),
         (["accepted"], "at least two hops"),
+        # DuckDB took -1GB for no limit at all
+        (["accepted", "routed", "--memory", "-1GB"], "--memory '-1GB': must be more than 0; the"),
+        (["accepted", "routed", "--memory", "0"], "--memory '0': give a size such as 2GB"),
+        (["accepted", "routed", "--memory", "1KB"], "--memory '1KB' is too small: the least"),
     ],
 )
 def test_bad_input_exits_2_and_leaves_no_report(store: str, args: list[str], says: str) -> None:
@@ -148,6 +152,28 @@ def test_bad_input_exits_2_and_leaves_no_report(store: str, args: list[str], say
     assert code == 2
     assert says in err and "Traceback" not in err + out
     assert ids(store) == []
+
+
+def test_a_memory_limit_too_small_is_named_as_such_not_blamed_on_a_ledger(
+    tmp_path: Path, store: str
+) -> None:
+    """It was 'file s.csv: cannot be read as csv: Out of Memory Error: could not allocate
+    block of size 256.0 KiB (0 bytes/1000 bytes used)'."""
+    sent = write(tmp_path / "s.csv", [row("m1", type=KIND)])
+    for memory in ("1KB", "99MB", "-1GB"):
+        code, out, err = run(
+            "reconcile", "run", f"sent={sent}", f"accepted={sent}", "--memory", memory,
+            "--store", store,
+        )  # fmt: skip
+        assert code == 2, out
+        assert f"--memory {memory!r}" in err and "the least accepted is 100MB" in err
+        assert "s.csv" not in err and "Traceback" not in err + out
+    assert ids(store) == []
+    code, _, err = run(
+        "reconcile", "run", f"sent={sent}", f"accepted={sent}", "--memory", "100MB",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
 
 
 def test_a_bad_value_names_file_column_and_row(tmp_path: Path, store: str) -> None:

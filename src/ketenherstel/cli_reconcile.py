@@ -33,6 +33,7 @@ from ketenherstel.reconcile import (
     list_reports,
     parse_hop,
     parse_mapping,
+    parse_memory,
     parse_slas,
     reconcile,
     request_list,
@@ -235,7 +236,13 @@ def run_cmd(
         bool,
         typer.Option("--full", help="Compare every row, also of hops the high-water mark confirms"),
     ] = False,
-    memory: Annotated[str, typer.Option("--memory", help="DuckDB's memory limit")] = "2GB",
+    memory: Annotated[
+        str,
+        typer.Option(
+            "--memory",
+            help="DuckDB's memory limit: a size such as 2GB, 512MB or 1.5GiB (at least 100MB)",
+        ),
+    ] = "2GB",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     by_type: Annotated[
         bool, typer.Option("--by-type", help="Also a table per message type")
@@ -254,6 +261,7 @@ def run_cmd(
             if hop not in names:
                 raise ReconcileInputError(f"mapping {item!r}: there is no hop {hop!r}")
         limits = parse_slas(sla or [])
+        parse_memory(memory, name="--memory")
     except ReconcileInputError as exc:
         raise _fail(str(exc)) from None
     out_dir = _reports_dir(store, reports)

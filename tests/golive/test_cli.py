@@ -218,6 +218,124 @@ def test_forecast_names_the_file_row_and_column_of_bad_csv(tmp_path: Path) -> No
     assert "3 problems in the forecast input" in stderr
 
 
+@pytest.mark.parametrize("output", ["table", "--json", "--chart"])
+@pytest.mark.parametrize(
+    ("name", "header", "cells", "says"),
+    [
+        # 'inf' in the table; OverflowError writing --json and --chart
+        (
+            "inflow.csv",
+            "receiver,sender,type,per_day",
+            f"justid,om,{DISPOSAL_REG},1e308",
+            "inflow.csv row 2 column 'per_day': '1e308' is more than a forecast takes: at most "
+            "1,000,000,000 messages",
+        ),
+        (
+            "inflow.csv",
+            "receiver,sender,type,per_day",
+            f"justid,om,{DISPOSAL_REG},1e400",
+            "inflow.csv row 2 column 'per_day': '1e400' is more than a forecast takes",
+        ),
+        (
+            "inflow.csv",
+            "receiver,sender,type,per_day",
+            f"justid,om,{DISPOSAL_REG},NaN",
+            "inflow.csv row 2 column 'per_day': 'NaN' is not a number of messages a day",
+        ),
+        (
+            "inflow.csv",
+            "receiver,sender,type,per_day",
+            f"justid,om,{DISPOSAL_REG},Infinity",
+            "inflow.csv row 2 column 'per_day': 'Infinity' is not a number of messages a day",
+        ),
+        # OverflowError: int too large to convert to float (a traceback)
+        (
+            "backlog.csv",
+            "receiver,sender,type,count,oldest",
+            f"justid,om,{DISPOSAL_REG},{'9' * 400},2025-07-17T21:00:00+02:00",
+            "backlog.csv row 2 column 'count': '99999999999999999999'… (400 characters) is more "
+            "than a forecast takes: at most 1,000,000,000 messages",
+        ),
+        # more digits than int() reads: it was 'is not a whole number'
+        (
+            "backlog.csv",
+            "receiver,sender,type,count,oldest",
+            f"justid,om,{DISPOSAL_REG},{'9' * 5000},2025-07-17T21:00:00+02:00",
+            "backlog.csv row 2 column 'count': '99999999999999999999'… (5,000 characters) is more "
+            "than a forecast takes",
+        ),
+        (
+            "backlog.csv",
+            "receiver,sender,type,count,oldest",
+            f"justid,om,{DISPOSAL_REG},1000000001,2025-07-17T21:00:00+02:00",
+            "backlog.csv row 2 column 'count': '1000000001' is more than a forecast takes",
+        ),
+        (
+            "actual.csv",
+            "day,sender,receiver,backlog",
+            "2025-08-20,om,justid,1e308",
+            "actual.csv row 2 column 'backlog': '1e308' is more than a forecast takes",
+        ),
+    ],
+)
+def test_forecast_refuses_figures_too_big_for_it_before_any_output(
+    tmp_path: Path, backlog: str, output: str, name: str, header: str, cells: str, says: str
+) -> None:
+    bad = csv_file(tmp_path, name, f"{header}\n{cells}\n")
+    option = {"inflow.csv": "--inflow", "backlog.csv": "--backlog", "actual.csv": "--actual"}
+    files = {"--backlog": backlog, option[name]: bad}
+    written = tmp_path / "out"
+    outputs = [] if output == "table" else [output, str(written)]
+    result = runner.invoke(
+        app,
+        ["forecast", "om-2025", "--start", START, "--default-rate", "justid=2000/h"]
+        + [item for pair in files.items() for item in pair]
+        + outputs,
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert says in " ".join(result.stdout.split())
+    assert "1 problem in the forecast input" in result.stderr
+    assert "Forecast of" not in result.stdout and not written.exists()
+
+
+@pytest.mark.parametrize("option", ["--backlog", "--inflow", "--actual"])
+@pytest.mark.parametrize(
+    ("encoding", "says"),
+    [
+        # "'utf-8' codec can't decode byte 0xe9 in position 77: invalid continuation byte"
+        (
+            "cp1252",
+            "not UTF-8 text: byte 0xe9 at line 2, column {column} (byte {byte} of the file)",
+        ),
+        ("utf-16", "not UTF-8 text: the file is UTF-16 (it starts with UTF-16's byte order mark)"),
+        ("utf-16-le", "not UTF-8 text: a NUL byte at line 1, column 2 (byte 1 of the file)"),
+    ],
+)
+def test_forecast_says_a_csv_that_is_not_utf8_is_not_naming_file_and_line(
+    tmp_path: Path, backlog: str, inflow: str, option: str, encoding: str, says: str
+) -> None:
+    given = {
+        "--backlog": Path(backlog).read_text(encoding="utf-8"),
+        "--inflow": Path(inflow).read_text(encoding="utf-8"),
+        "--actual": "day,sender,receiver,backlog\n2025-08-20,om,justid,10\n",
+    }
+    lines = given[option].splitlines(keepends=True)
+    lines[1] = lines[1].replace("om", "Ré", 1)  # a letter that is two bytes in UTF-8
+    bad = tmp_path / f"bad{option}.csv"
+    bad.write_bytes("".join(lines).encode(encoding))
+    files = {"--backlog": backlog, option: str(bad)}
+    code, stdout, stderr = run(
+        "forecast", "om-2025", "--start", START,
+        *(item for pair in files.items() for item in pair),
+    )  # fmt: skip
+    column = lines[1].index("é") + 1
+    byte = len(lines[0].encode()) + len(lines[1][: column - 1].encode())
+    assert code == 1, stderr
+    assert f"{bad.name}: " + says.format(column=column, byte=byte) in " ".join(stdout.split())
+    assert "save it as UTF-8 (a spreadsheet's 'CSV UTF-8')" in " ".join(stdout.split())
+
+
 def test_forecast_refuses_year_1_in_the_csv_files(tmp_path: Path, backlog: str) -> None:
     bad = csv_file(
         tmp_path,
@@ -267,6 +385,9 @@ def test_forecast_refuses_a_sender_that_does_not_send_the_type(tmp_path: Path) -
         (["--start", START, "--default-rate", "justid=0/h"], "a rate must be more than 0"),
         (["--start", START, "--default-rate", "justid=0.5/d"], "at least one message a day"),
         (["--start", START, "--inflow", "missing.csv"], "no such file: missing.csv"),
+        # OverflowError: Python int too large to convert to C int (a traceback)
+        (["--start", START, "--step-minutes", "9" * 16], "'--step-minutes'"),
+        (["--start", START, "--step-minutes", "1441"], "less than or equal to 1440"),
         (["--start", "0001-01-01T00:00:00+00:00"], "--start 0001-01-01T00:00:00+00:00 lies before"),
         (["--start", START, "--until", "0001-01-01T00:00+00:00"], "--until 0001-01-01T00:00:00"),
         (["--start", START, "--until", "9999-01-01T00:00+00:00"], "lies after the dates"),

@@ -3,6 +3,8 @@ the comparison with what really happened."""
 
 from __future__ import annotations
 
+import json
+import math
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 
@@ -28,6 +30,7 @@ from ketenherstel.golive import (
     load_plan,
 )
 from ketenherstel.golive.chart import render_svg
+from ketenherstel.golive.forecast import MAX_MESSAGES
 from tests.golive.support import ARREST, CUSTODY, DISPOSAL_REG, NS, REPORT
 
 T = datetime.fromisoformat("2025-08-18T08:00:00+02:00")
@@ -258,6 +261,60 @@ def test_bad_inputs_are_refused_each_named(chain: Chain) -> None:
     assert "inflow[0] justid->om" in text and "per_day: must be 0 or more" in text
     assert "default rate justid: must be more than 0" in text
     assert "default rate jds: unknown partner 'jds'" in text
+
+
+def test_figures_beyond_a_billion_messages_are_refused(chain: Chain) -> None:
+    """An inflow of 1e308 a day summed to infinity ('inf' in the table, a crash in --json and
+    --chart); a count of 400 digits raised OverflowError where it met a float."""
+    plan = plan_opening(ChannelOpening(ChannelRule("justid", "om")))
+    with pytest.raises(ForecastInputError) as raised:
+        forecast(
+            plan,
+            chain,
+            start=T,
+            backlog=[
+                Backlog("justid", "om", DISPOSAL_REG, 10**400, T - H),
+                Backlog("justid", "om", DISPOSAL_REG, 1_000_000_001, T - H),
+            ],
+            inflow=[
+                Inflow("justid", "om", DISPOSAL_REG, 1e308),
+                Inflow("justid", "om", DISPOSAL_REG, float("inf")),
+                Inflow("justid", "om", DISPOSAL_REG, float("nan")),
+            ],
+            until=T + timedelta(days=2),
+        )
+    text = str(raised.value)
+    assert "backlog[0] om->justid" in text
+    assert "count: must be at most 1,000,000,000, got a whole number of about 400 digits" in text
+    assert "count: must be at most 1,000,000,000, got 1,000,000,001" in text
+    assert "inflow[0] om->justid" in text
+    assert "per_day: must be at most 1,000,000,000 a day, got 1e+308" in text
+    assert "per_day: must be 0 or more, got inf" in text
+    assert "per_day: must be 0 or more, got nan" in text
+    assert len(raised.value.problems) == 5
+
+
+def test_a_billion_messages_forecast_stays_finite_in_every_output(chain: Chain) -> None:
+    """The most the inputs take, a billion waiting and a billion a day for the longest horizon,
+    gives finite figures: the table, the JSON and the chart take them."""
+    plan = plan_opening(ChannelOpening(ChannelRule("justid", "om"), 100.0))
+    result = forecast(
+        plan,
+        chain,
+        start=T,
+        backlog=[Backlog("justid", "om", DISPOSAL_REG, MAX_MESSAGES, T - H)],
+        inflow=[Inflow("justid", "om", DISPOSAL_REG, MAX_MESSAGES)],
+    )
+    [channel] = result.channels
+    assert channel.peak > 300 * MAX_MESSAGES and channel.empty_at is None
+    numbers = [channel.peak, channel.remaining, channel.arrived, channel.delivered]
+    numbers += [p.backlog for p in channel.series] + [m.count for m in channel.missed]
+    assert all(math.isfinite(n) for n in numbers)
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert data["channels"][0]["peak"] == round(channel.peak)
+    svg = render_svg(result, plan)
+    assert "inf" not in svg and "nan" not in svg.lower()
+    assert ET.fromstring(svg).tag.endswith("svg")
 
 
 def test_a_start_or_horizon_outside_2000_to_2199_is_refused(chain: Chain) -> None:

@@ -197,6 +197,12 @@ def test_a_json_lines_ledger_that_cannot_be_read_names_the_line(
         ([GOOD[0], "", '"m2"', *GOOD[2:]], 3),
         (["[1, 2]", "[3]"], 1),
         (["3", "4"], 1),
+        # `null` was read as a row with nothing in it, and the run went on
+        ([*GOOD[:2], "null", *GOOD[3:]], 3),
+        (["null", *GOOD[1:]], 1),
+        ([*GOOD[:5], "null"], 6),
+        ([GOOD[0], "", " null ", *GOOD[2:]], 3),
+        (["null", "null"], 1),
     ],
 )
 def test_a_json_lines_ledger_line_that_is_no_object_is_refused_naming_the_line(

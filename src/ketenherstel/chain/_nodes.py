@@ -15,6 +15,7 @@ from typing import cast
 import yaml
 
 from ketenherstel.chain.errors import ChainProblem
+from ketenherstel.chain.utf8 import not_utf8
 
 __all__ = ["MAX_DEPTH", "NodeReader"]
 
@@ -125,6 +126,18 @@ class NodeReader:
     def add_in_file(self, file: str, line: int, column: int, path: str, message: str) -> None:
         """Record a problem in another file (a schema file) at an explicit position."""
         self._found.append(_Found(file, line, column, path, message))
+
+    def decode(self, data: bytes, *, file: str | None = None) -> str | None:
+        """``data`` (a file's bytes) as UTF-8 text, or None after recording that it is not,
+        at the line and column of its first byte that is not (``file``: another file than the
+        reader's, such as a schema file). PyYAML would read UTF-16 too, and said of a cp1252
+        file only 'position 2325'; ``bytes.decode``'s error named no line either (the problem
+        was put at line 1)."""
+        problem = not_utf8(data)
+        if problem is None:
+            return data.decode("utf-8")
+        self.add_in_file(file or self.file, problem.line, problem.column, "", problem.message)
+        return None
 
     @property
     def has_problems(self) -> bool:

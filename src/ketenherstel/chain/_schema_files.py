@@ -28,12 +28,15 @@ def load_schema(
     relative = f"schemas/{type_name}.json"
     schema_path = chain_dir / "schemas" / f"{type_name}.json"
     try:
-        text = schema_path.read_text(encoding="utf-8")
+        data = schema_path.read_bytes()
     except FileNotFoundError:
         reader.add_at(type_node, path, f"schema file {relative} not found; every type needs one")
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         reader.add_at(type_node, path, f"cannot read schema file {relative}: {exc}")
+        return None
+    text = reader.decode(data, file=relative)
+    if text is None:
         return None
     try:
         schema = json.loads(text, object_pairs_hook=_once)

@@ -98,9 +98,12 @@ class _Ctx:
 def _read(path: Path) -> tuple[Chain | None, list[ChainProblem]]:
     reader = NodeReader(file=path.name)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         reader.add(None, "", f"cannot read the chain file {path}: {exc}")
+        return None, reader.problems()
+    text = reader.decode(data)
+    if text is None:
         return None, reader.problems()
     root = reader.compose(
         text, empty="the file is empty; expected version, partners, processes, ..."

@@ -37,9 +37,12 @@ def read_plan(path: Path, chain: Chain) -> tuple[Plan | None, list[PlanProblem]]
     """The plan in ``path`` and every problem; the plan is None when there are problems."""
     ctx = ReadContext(NodeReader(file=path.name), chain)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         ctx.reader.add(None, "", f"cannot read the plan file {path}: {exc}")
+        return None, _problems(ctx)
+    text = ctx.reader.decode(data)
+    if text is None:
         return None, _problems(ctx)
     root = ctx.reader.compose(text, empty="the file is empty; expected name and waves")
     plan = _plan(ctx, root, str(path)) if root is not None else None

@@ -222,7 +222,9 @@ def forecast(
     default_rate: Annotated[
         list[str] | None, typer.Option(help="RECEIVER=RATE for open channels without a rate")
     ] = None,
-    step_minutes: Annotated[int, typer.Option(min=1, help="Simulation step")] = 60,
+    step_minutes: Annotated[
+        int, typer.Option(min=1, max=1440, help="Simulation step (it divides a day)")
+    ] = 60,
     actual: Annotated[
         Path | None, typer.Option(help="CSV day,sender,receiver,backlog to compare with")
     ] = None,

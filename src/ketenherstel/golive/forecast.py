@@ -243,6 +243,14 @@ def check_flow(chain: Chain, receiver: str, sender: str, type_name: str) -> list
 MAX_STEPS = 200_000
 """The most steps a forecast runs (a year in hours is 8,784; in 5-minute steps 105,408)."""
 
+MAX_MESSAGES = 1_000_000_000
+"""The most messages a backlog's count, an inflow a day or a measured backlog may give: the
+whole chain carries about 750,000 messages in four months (the om-2025 scenario), so a figure
+beyond a billion is a slip of the keyboard. Unbounded, an inflow of 1e308 a day summed to
+infinity ('inf' in the table, a crash writing --json and --chart) and a count of 400 digits
+could not be compared with a float; a billion a day for the longest forecast (366 days) stays
+far inside a float's exact whole numbers."""
+
 
 def forecast(
     plan: Plan,
@@ -341,6 +349,8 @@ def _check_inputs(
             add(f"{where} {name}", reason)
         if item.count < 0:
             add(f"{where} count", f"must be 0 or more, got {item.count}")
+        elif item.count > MAX_MESSAGES:
+            add(f"{where} count", f"must be at most {MAX_MESSAGES:,}, got {_figure(item.count)}")
         times = [item.oldest, *(item.arrivals or ())]
         if any(t.tzinfo is None for t in times):
             add(f"{where} oldest", "times need a UTC offset")
@@ -354,6 +364,8 @@ def _check_inputs(
             add(f"{where} {name}", reason)
         if not math.isfinite(flow.per_day) or flow.per_day < 0:
             add(f"{where} per_day", f"must be 0 or more, got {flow.per_day}")
+        elif flow.per_day > MAX_MESSAGES:
+            add(f"{where} per_day", f"must be at most {MAX_MESSAGES:,} a day, got {flow.per_day}")
     partners = {p.key for p in chain.partners}
     for receiver, rate in rates.items():
         if receiver not in partners:
@@ -362,3 +374,11 @@ def _check_inputs(
             add(f"default rate {receiver}", f"must be more than 0 messages per second, got {rate}")
     if problems:
         raise ForecastInputError(problems)
+
+
+def _figure(value: int) -> str:
+    """A count for a message: one of 400 digits is given by its size (``str`` of more than
+    4,300 digits raises)."""
+    if value < 10**30:
+        return f"{value:,}"
+    return f"a whole number of about {round(value.bit_length() * math.log10(2))} digits"

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from ketenherstel.chain import Chain
+from ketenherstel.chain.utf8 import NotUtf8Error, read_utf8
 from ketenherstel.golive.errors import ForecastInputError, PlanProblem
-from ketenherstel.golive.forecast import ActualPoint, Backlog, Inflow, check_flow
+from ketenherstel.golive.forecast import MAX_MESSAGES, ActualPoint, Backlog, Inflow, check_flow
 from ketenherstel.golive.model import outside_dates
 
 __all__ = ["read_actual_csv", "read_backlog_csv", "read_inflow_csv"]
@@ -115,7 +116,7 @@ def _read(
     try:
         # A spreadsheet's "CSV UTF-8" starts with a byte order mark, and a Dutch one separates
         # with semicolons: both are read as such.
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_utf8(path)
         first = next((line for line in text.splitlines() if line.strip()), "")
         delimiter = ";" if first.count(";") > first.count(",") else ","
         handle = io.StringIO(text, newline="")
@@ -123,7 +124,9 @@ def _read(
             item = parse(row, number, problems)
             if item is not None:
                 items.append(item)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except NotUtf8Error as exc:  # a spreadsheet's plain "CSV" (cp1252), or UTF-16
+        problems.add(None, None, f"{exc.problem.message} (a spreadsheet's 'CSV UTF-8')")
+    except (OSError, csv.Error) as exc:
         problems.add(None, None, f"cannot read {path}: {exc}")
     if problems.found:
         raise ForecastInputError(problems.found)
@@ -177,15 +180,37 @@ def _number(
     kind: Callable[[str], float | int],
     expected: str,
 ) -> float | int | None:
+    """A count or a number of messages: 0 up to :data:`MAX_MESSAGES`; anything else (not a
+    number, negative, infinite or NaN, or beyond that) is a problem of its row and column."""
+    text = row[column]
     try:
-        value = kind(row[column])
+        value = kind(text)
     except ValueError:
-        problems.add(number, column, f"{row[column]!r} is not {expected}")
+        if not (text.isascii() and text.isdigit()):
+            problems.add(number, column, f"{_shown(text)} is not {expected}")
+            return None
+        value = MAX_MESSAGES + 1  # int() refuses more than 4,300 digits: too many anyway
+    if isinstance(value, float) and value == math.inf and "inf" not in text.lower():
+        value = MAX_MESSAGES + 1  # 1e400: too big for a float, not infinity as written
+    # An int of 400 digits is no float (math.isfinite raised OverflowError): compared as is.
+    if (isinstance(value, float) and not math.isfinite(value)) or value < 0:
+        problems.add(number, column, f"{_shown(text)} is not {expected}")
         return None
-    if not math.isfinite(value) or value < 0:
-        problems.add(number, column, f"{row[column]!r} is not {expected}")
+    if value > MAX_MESSAGES:
+        problems.add(
+            number,
+            column,
+            f"{_shown(text)} is more than a forecast takes: at most {MAX_MESSAGES:,} messages",
+        )
         return None
     return value
+
+
+def _shown(text: str) -> str:
+    """A cell for a message: quoted, a long one cut to its start and its length."""
+    if len(text) <= 40:
+        return repr(text)
+    return f"{text[:20]!r}… ({len(text):,} characters)"
 
 
 def _moment(row: _Row, column: str, number: int, problems: _Problems) -> datetime | None:

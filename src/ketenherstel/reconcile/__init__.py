@@ -5,12 +5,14 @@ from ketenherstel.reconcile._pair import DETAIL_CLASSES
 from ketenherstel.reconcile.ledger import (
     CANONICAL,
     LIVE,
+    MIN_MEMORY,
     LedgerSpec,
     ReconcileError,
     ReconcileInputError,
     parse_duration,
     parse_hop,
     parse_mapping,
+    parse_memory,
     parse_slas,
 )
 from ketenherstel.reconcile.report import Report
@@ -31,6 +33,7 @@ __all__ = [
     "CANONICAL",
     "DETAIL_CLASSES",
     "LIVE",
+    "MIN_MEMORY",
     "LedgerSpec",
     "LiveSources",
     "ReconcileError",
@@ -45,6 +48,7 @@ __all__ = [
     "parse_duration",
     "parse_hop",
     "parse_mapping",
+    "parse_memory",
     "parse_slas",
     "reconcile",
     "request_list",

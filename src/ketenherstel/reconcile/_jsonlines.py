@@ -3,10 +3,11 @@
 DuckDB's message names a line, but not the file's: it counts one past the bad line, and
 leaves blank lines out of its count. A line that is JSON but no object (``[1, 2]``, ``3``)
 among the lines DuckDB samples gets no message at all: the file is read as one column
-``json`` of whole lines. Only in these two cases is the file read again here, once, as a
-stream, to name the first line (counted as an editor counts them) that is not one JSON object,
-or that gives a key twice in one object (DuckDB refuses that too, naming the key but, again,
-a line by its own count).
+``json`` of whole lines. A line ``null`` gets none either: it is read as a row whose every
+column is empty (as ``{}`` is). Only in these three cases (an error; one column ``json``; a
+row with no value at all) is the file read again here, once, as a stream, to name the first
+line (counted as an editor counts them) that is not one JSON object, or that gives a key twice
+in one object (DuckDB refuses that too, naming the key but, again, a line by its own count).
 """
 
 from __future__ import annotations

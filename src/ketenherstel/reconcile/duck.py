@@ -8,13 +8,15 @@ DuckDB with a memory limit and spills to the work directory.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 
+from ketenherstel.chain.utf8 import scan_utf8
 from ketenherstel.reconcile._csvshape import csv_shape_problem, looks_unsplit
 from ketenherstel.reconcile._jsonlines import jsonl_line_problem
 from ketenherstel.reconcile._pair import (
@@ -25,7 +27,12 @@ from ketenherstel.reconcile._pair import (
     lit,
     quote,
 )
-from ketenherstel.reconcile.ledger import CANONICAL, LedgerSpec, ReconcileInputError
+from ketenherstel.reconcile.ledger import (
+    CANONICAL,
+    LedgerSpec,
+    ReconcileInputError,
+    parse_memory,
+)
 
 __all__ = ["Engine", "Loaded", "PairFigures"]
 
@@ -77,18 +84,48 @@ def _refuse_csv_shape(path: Path, shown: str) -> None:
         raise ReconcileInputError(problem.message, file=shown, row=problem.row)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _within_memory(
+    method: Callable[Concatenate[Engine, _P], _R],
+) -> Callable[Concatenate[Engine, _P], _R]:
+    """DuckDB's 'Out of Memory' as what it is: a memory limit too small for this run (it was
+    'file s.csv: cannot be read as csv: Out of Memory Error', or a traceback while comparing)."""
+
+    @functools.wraps(method)
+    def run(self: Engine, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except duckdb.OutOfMemoryException as exc:
+            detail = str(exc).splitlines()[0]
+            raise ReconcileInputError(
+                f"the memory limit {self.memory} (--memory) is too small for these ledgers "
+                f"({detail}); give more, e.g. --memory 4GB, if the machine has it"
+            ) from None
+
+    return run
+
+
+def _refuse_not_utf8(path: Path, shown: str, *, whole: bool = True) -> None:
+    """Say that a CSV or JSON Lines ledger is not UTF-8, and where, if it is not."""
+    problem = scan_utf8(path, whole=whole)
+    if problem is not None:
+        raise ReconcileInputError(problem.message, file=shown)
+
+
 class Engine:
     """One reconciliation run's DuckDB connection, in memory with a spill directory."""
 
     def __init__(self, workdir: Path, *, memory: str = "2GB", threads: int | None = None) -> None:
+        limit = parse_memory(memory)  # DuckDB took -1GB for no limit, 1KB for one too small
         self.workdir = workdir
+        self.memory = memory
         (workdir / "spill").mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET temp_directory = {lit(str(workdir / 'spill'))}")
-        try:
-            self.con.execute(f"SET memory_limit = {lit(memory)}")
-        except duckdb.Error as exc:
-            raise ReconcileInputError(f"memory limit {memory!r}: {exc}") from None
+        self.con.execute(f"SET memory_limit = '{limit}B'")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET TimeZone = 'UTC'")  # a time without an offset is UTC
@@ -107,6 +144,7 @@ class Engine:
 
     # -- loading ------------------------------------------------------------------------
 
+    @_within_memory
     def load(
         self,
         spec: LedgerSpec,
@@ -128,6 +166,10 @@ class Engine:
             raise ReconcileInputError("no such file, or not a file", file=shown)
         if path.stat().st_size == 0:
             raise ReconcileInputError("the file is empty (not even a header)", file=shown)
+        if fmt in ("csv", "jsonl"):
+            # UTF-16 (a NUL between the letters) was 'the row has 1 fields instead of the
+            # header's 5'; cp1252 near the top, a line DuckDB counts its own way.
+            _refuse_not_utf8(path, shown, whole=False)
         src = lit(str(path))
         try:
             if fmt == "parquet":
@@ -158,6 +200,10 @@ class Engine:
                 rowcol = "_rowno"
             described = self.con.execute(f"DESCRIBE {raw}").fetchall()
         except duckdb.Error as exc:
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                raise  # said as a memory limit too small (_within_memory)
+            if fmt in ("csv", "jsonl"):
+                _refuse_not_utf8(path, shown)  # further down than the first MiB
             if fmt == "csv":
                 _refuse_csv_shape(path, shown)
             if fmt == "jsonl":
@@ -176,6 +222,14 @@ class Engine:
             # A line that is no object ([1, 2], 3) among those DuckDB samples makes it read
             # the file as one column `json` of whole lines, without complaint (further down,
             # such a line is an error, named above). A ledger's own field `json` is no problem.
+            problem = jsonl_line_problem(path)
+            if problem is not None:
+                raise ReconcileInputError(f"cannot be read as jsonl: {problem}", file=shown)
+        if fmt == "jsonl" and self._one(
+            f"SELECT count(*) FROM {raw} WHERE COLUMNS(* EXCLUDE ({rowcol})) IS NULL"
+        ):
+            # A line `null` is read as a row of nothing, without complaint (as `{}` is, which
+            # is an object): a row with no value at all has the file read again to name it.
             problem = jsonl_line_problem(path)
             if problem is not None:
                 raise ReconcileInputError(f"cannot be read as jsonl: {problem}", file=shown)
@@ -336,6 +390,7 @@ class Engine:
             out[canonical] = folded
         return out
 
+    @_within_memory
     def check_known_types(self, ledger: Loaded, types: Collection[str]) -> None:
         """Refuse a ledger with a row whose message type the chain does not know: it would be
         classed missing and put on a sender's request list. Names file, column and row."""
@@ -376,6 +431,7 @@ class Engine:
 
     # -- one pair -------------------------------------------------------------------------
 
+    @_within_memory
     def compare(
         self,
         a: Loaded,
@@ -403,6 +459,7 @@ class Engine:
 
     # -- output -----------------------------------------------------------------------------
 
+    @_within_memory
     def write_details(self, out: Path) -> int:
         """details.parquet and details.csv, ordered; returns the number of rows."""
         if not self.details:
@@ -438,6 +495,7 @@ class Engine:
         )
         return int(self._one("SELECT count(*) FROM details"))
 
+    @_within_memory
     def rows(
         self, sql_where: str, columns: Sequence[str], limit: int | None = None
     ) -> list[tuple[Any, ...]]:

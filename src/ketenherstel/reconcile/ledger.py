@@ -26,6 +26,7 @@ __all__ = [
     "CANONICAL",
     "FORMATS",
     "LIVE",
+    "MIN_MEMORY",
     "LedgerSpec",
     "ReconcileError",
     "ReconcileInputError",
@@ -33,6 +34,7 @@ __all__ = [
     "parse_duration",
     "parse_hop",
     "parse_mapping",
+    "parse_memory",
     "parse_slas",
     "to_arrow",
 ]
@@ -280,3 +282,47 @@ def parse_slas(items: Sequence[str]) -> dict[str, timedelta]:
             raise ReconcileInputError(f"SLA {item!r}: write TYPE=DURATION, e.g. '*=7d'")
         out[name.strip()] = parse_duration(value)
     return out
+
+
+MIN_MEMORY = 100_000_000
+"""The least memory limit a run takes, in bytes (100MB). DuckDB reads a CSV ledger in buffers
+of up to about 32 MB, and each thread pins blocks of 256 KiB besides: with less, a run of a few
+thousand rows failed with DuckDB's 'Out of Memory' (at 1MB, and at 8MB with two threads),
+reported as a ledger that 'cannot be read'. At 100MB two CSV ledgers of 4 million rows were
+reconciled on two threads (more threads need more: 16 threads ran out at 100MB with 1.5
+million rows, and that is said as a memory limit too small, see ``duck.Engine``)."""
+MAX_MEMORY = 1000 * 1000**4
+"""The most a memory limit may be: 1000TB (DuckDB's own limit is 2**64 bytes)."""
+
+_MEMORY = re.compile(r"([-+]?[0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b)", re.IGNORECASE)
+_MEMORY_UNIT = {
+    f"{prefix}{infix}b": (1024 if infix else 1000) ** power
+    for power, prefix in enumerate("kmgt", start=1)
+    for infix in ("", "i")
+}
+MEMORY_FORMS = "a size such as 2GB, 512MB or 1.5GiB (KB, MB, GB, TB; KiB, MiB, GiB, TiB)"
+
+
+def parse_memory(text: str, *, name: str = "the memory limit") -> int:
+    """The bytes of a memory limit such as ``2GB`` (10**9 bytes a GB) or ``1.5GiB`` (2**30 a
+    GiB), as DuckDB counts them; at least :data:`MIN_MEMORY`. ``name`` is how the message calls
+    the setting (``--memory``). DuckDB itself took ``-1GB`` (and ``-0``) for no limit at all,
+    ``50%`` for half the machine's memory, and ``1KB`` for a limit no ledger can be read in."""
+    least = f"{MIN_MEMORY // 1000**2}MB"
+    found = _MEMORY.fullmatch(text.strip())
+    if found is None:
+        raise ReconcileInputError(f"{name} {text!r}: give {MEMORY_FORMS}, at least {least}")
+    number = float(found.group(1))
+    if number <= 0:
+        raise ReconcileInputError(
+            f"{name} {text!r}: must be more than 0; the least accepted is {least}"
+        )
+    size = int(number * _MEMORY_UNIT[found.group(2).lower()])
+    if size < MIN_MEMORY:
+        raise ReconcileInputError(
+            f"{name} {text!r} is too small: the least accepted is {least}, as a "
+            "reconciliation cannot read its ledgers in less"
+        )
+    if size > MAX_MEMORY:
+        raise ReconcileInputError(f"{name} {text!r} is too large: at most 1000TB")
+    return size

@@ -36,6 +36,7 @@ from ketenherstel.reconcile.ledger import (
     ReconcileError,
     ReconcileInputError,
     event_row,
+    parse_memory,
     to_arrow,
 )
 from ketenherstel.reconcile.report import Report, render_html
@@ -253,6 +254,7 @@ def reconcile(
     ledger must be one of them (:func:`check_partner_constants`), and so must a mapped one in
     each row; either is taken in any case and written as the chain spells it."""
     step: Step = progress or (lambda _what, _done, _total: None)
+    parse_memory(memory)  # before any folder is made (the engine sets it)
     if len(hops) < 2:
         raise ReconcileInputError("give at least two hops to compare, in chain order")
     if types is not None:
