@@ -921,10 +921,11 @@ def test_the_purge_route_documents_a_dry_run_as_200_and_a_purge_as_201(api: Api)
         assert schema == {"$ref": "#/components/schemas/PurgeRead"}
 
 
-def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> None:
+def _police_bundle(api: Api) -> tuple[Any, Any]:
+    """The police's outbox key, registered by an operator, and a first bundle signed with it
+    (one proces-verbaal, sequence 1)."""
     from ketenherstel.outbox.bundle import build_bundle
     from ketenherstel.outbox.keys import generate_private_key, public_key_b64
-    from tests.factories import POLITIE_SOURCE
 
     key = generate_private_key()
     r = api.client.put(
@@ -940,6 +941,13 @@ def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> No
         previous_digest=None,
         created_at="2025-08-01T10:00:00Z",
     )
+    return key, bundle
+
+
+def test_a_bundle_is_imported_over_http_and_a_bad_one_is_refused(api: Api) -> None:
+    from ketenherstel.outbox.bundle import build_bundle
+
+    key, bundle = _police_bundle(api)
     headers = {**api.h("politie"), "Content-Type": "application/vnd.ketenherstel.bundle"}
     bad = api.client.post("/v1/bundles", content=b"garbage", headers=headers)
     assert "malformed" in str(assert_problem(bad, 400)["problems"])
@@ -970,23 +978,8 @@ def test_a_bundle_sent_as_another_media_type_is_415_naming_the_bundle_type(api: 
     JSON, none at all): now only the type its OpenAPI document gives, other types 415 naming
     it, and nothing is imported (the same bundle sent as a bundle afterwards is new)."""
     from ketenherstel.exchange.bundles import BUNDLE_MEDIA_TYPE
-    from ketenherstel.outbox.bundle import build_bundle
-    from ketenherstel.outbox.keys import generate_private_key, public_key_b64
 
-    key = generate_private_key()
-    r = api.client.put(
-        "/v1/partners/politie/signing-key",
-        json={"publicKey": public_key_b64(key)},
-        headers=api.h("operator"),
-    )
-    assert r.status_code == 200
-    bundle = build_bundle(
-        private_key=key,
-        source=POLITIE_SOURCE,
-        events=[pv_event(sequence=1)],
-        previous_digest=None,
-        created_at="2025-08-01T10:00:00Z",
-    )
+    _key, bundle = _police_bundle(api)
     audited = api.runtime.store.audit_log(limit=1000)
     for ctype, named in [
         ("text/plain", "not as 'text/plain'"),
