@@ -10,6 +10,7 @@ report; a report that does not exist gives exit code 1.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -378,16 +379,7 @@ def resend_cmd(
     principal = operator(as_)
     path = _find(store, reports, report_id)
     with local_runtime(store, registry) as rt:
-
-        def redeliver(*, source: str, id: str, receiver: str, reason: str, dry_run: bool) -> str:
-            return rt.exchange.redeliver(
-                principal=principal,
-                source=source,
-                id=id,
-                receiver=receiver,
-                reason=reason,
-                dry_run=dry_run,
-            )
+        redeliver = functools.partial(rt.exchange.redeliver, principal=principal)
 
         try:
             result = resend(path, redeliver, dry_run=dry_run)

@@ -9,6 +9,7 @@ DuckDB work: it runs in the threadpool, one at a time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from pathlib import Path as FsPath
@@ -276,17 +277,7 @@ async def create_resends(
 ) -> s.ResendRead:
     path = _report(request, report_id)
     exchange = request.app.state.runtime.exchange
-
-    def redeliver(*, source: str, id: str, receiver: str, reason: str, dry_run: bool) -> str:
-        outcome: str = exchange.redeliver(
-            principal=principal,
-            source=source,
-            id=id,
-            receiver=receiver,
-            reason=reason,
-            dry_run=dry_run,
-        )
-        return outcome
+    redeliver = functools.partial(exchange.redeliver, principal=principal)
 
     result = await run_in_threadpool(resend, path, redeliver, dry_run=body.dry_run)
     return s.ResendRead.model_validate(result.to_json())
