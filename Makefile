@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 # it in one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint fmt openapi bench bench-drain bench-scenario bench-registry bench-reconcile bench-gateway bench-picture clean debs
+.PHONY: demo test lint fmt openapi bench bench-drain bench-drain-layout bench-scenario bench-registry bench-reconcile bench-gateway bench-picture clean debs
 
 # apt-get install, running apt-get update only when the first try fails (stale or empty lists).
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
@@ -106,6 +106,10 @@ bench: $(STAMP)
 ## bench-drain: drain a held backlog of 1,000,000 messages in priority order (PostgreSQL, NATS)
 bench-drain: $(STAMP)
 	$(PY) bench/drain.py
+
+## bench-drain-layout: the same drain on copies of one SQLite store, today's layout beside two others
+bench-drain-layout: $(STAMP)
+	$(PY) bench/drain_layout.py
 
 ## bench-scenario: the full om-2025 scenario through the exchange, on SQLite and PostgreSQL
 bench-scenario: $(STAMP)

@@ -1,0 +1,42 @@
+"""bench/drain_layout.py compares other delivery layouts with today's drain. Its figures are only
+worth reading if each layout delivers what today's does: every delivery once, per case in
+order, none left. This runs it on a small backlog and checks that (speed is not asserted)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from rich.console import Console
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture
+def layout(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCH))
+    return importlib.import_module("drain_layout")
+
+
+def test_every_layout_delivers_each_message_once_in_case_order(
+    layout: ModuleType, tmp_path: Path
+) -> None:
+    rows = dict(layout._rows(tmp_path, 1_500, Console(quiet=True)))
+    assert list(rows) == [
+        "exchange (today)",
+        "ready queue + lease table",
+        "heads and leases in memory",
+    ]
+    for name, drained in rows.items():
+        assert drained.delivered == 1_500, name
+        assert (drained.twice, drained.out_of_case_order, drained.left) == (0, 0, 0), name
+
+
+def test_the_check_counts_what_a_wrong_drain_would_do(layout: ModuleType) -> None:
+    check = layout._Check()
+    check.add([(5, "case-a"), (7, "case-b")])
+    check.add([(3, "case-a"), (7, "case-b"), (9, None)])
+    r = check.result
+    assert (r.delivered, r.twice, r.out_of_case_order) == (5, 1, 1)
