@@ -27,6 +27,7 @@ meet. Each drain is checked: every delivery once, none left, and per case in id 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import json
 import shutil
@@ -121,7 +122,7 @@ def build_store(folder: Path, path: Path) -> None:
     channel("open")
     exchange.close()
     store.close()
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -149,7 +150,7 @@ def drain_today(path: Path) -> Drained:
 
 
 def _pending(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM deliveries WHERE settled = 0").fetchone()[0])
 
 
