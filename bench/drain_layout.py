@@ -335,7 +335,7 @@ def drain_in_memory(path: Path) -> Drained:
     ]
     heapq.heapify(heap)
     rebuild = time.perf_counter() - began
-    leases: dict[int, float] = {}
+    leases: dict[int, float] = {}  # kept as the server would (its expiry is not exercised here)
 
     def lease(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
         now = time.time()

@@ -7,6 +7,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,13 +234,18 @@ def test_a_million_held_messages_are_forecast_to_empty(chain: Chain) -> None:
     assert all(c.empty_at is not None and c.remaining == 0 for c in result.channels)
 
 
-def test_bad_inputs_are_refused_each_named(chain: Chain) -> None:
+def _refused(chain: Chain, **inputs: Any) -> ForecastInputError:
+    """What a forecast of opening justid <- om from T refuses these inputs with."""
     plan = plan_opening(ChannelOpening(ChannelRule("justid", "om")))
     with pytest.raises(ForecastInputError) as raised:
-        forecast(
-            plan,
+        forecast(plan, chain, start=T, **inputs)
+    return raised.value
+
+
+def test_bad_inputs_are_refused_each_named(chain: Chain) -> None:
+    text = str(
+        _refused(
             chain,
-            start=T,
             backlog=[
                 Backlog("justid", "om", f"{NS}.registratie.uitspraak-geregisteerd.v1", 1, T),
                 Backlog("justid", "politie", DISPOSAL_REG, -1, T + H),
@@ -250,7 +256,7 @@ def test_bad_inputs_are_refused_each_named(chain: Chain) -> None:
             until=T + timedelta(days=1000),
             step=timedelta(minutes=1),
         )
-    text = str(raised.value)
+    )
     assert "1,440,000 steps of 0:01:00 after the start; at most 200,000" in text
     assert "unknown message type 'nl.strafrechtketen.registratie.uitspraak-geregisteerd.v1'" in text
     assert "did you mean 'nl.strafrechtketen.registratie.uitspraak-geregistreerd.v1'" in text
@@ -266,24 +272,20 @@ def test_bad_inputs_are_refused_each_named(chain: Chain) -> None:
 def test_figures_beyond_a_billion_messages_are_refused(chain: Chain) -> None:
     """An inflow of 1e308 a day summed to infinity ('inf' in the table, a crash in --json and
     --chart); a count of 400 digits raised OverflowError where it met a float."""
-    plan = plan_opening(ChannelOpening(ChannelRule("justid", "om")))
-    with pytest.raises(ForecastInputError) as raised:
-        forecast(
-            plan,
-            chain,
-            start=T,
-            backlog=[
-                Backlog("justid", "om", DISPOSAL_REG, 10**400, T - H),
-                Backlog("justid", "om", DISPOSAL_REG, 1_000_000_001, T - H),
-            ],
-            inflow=[
-                Inflow("justid", "om", DISPOSAL_REG, 1e308),
-                Inflow("justid", "om", DISPOSAL_REG, float("inf")),
-                Inflow("justid", "om", DISPOSAL_REG, float("nan")),
-            ],
-            until=T + timedelta(days=2),
-        )
-    text = str(raised.value)
+    refused = _refused(
+        chain,
+        backlog=[
+            Backlog("justid", "om", DISPOSAL_REG, 10**400, T - H),
+            Backlog("justid", "om", DISPOSAL_REG, 1_000_000_001, T - H),
+        ],
+        inflow=[
+            Inflow("justid", "om", DISPOSAL_REG, 1e308),
+            Inflow("justid", "om", DISPOSAL_REG, float("inf")),
+            Inflow("justid", "om", DISPOSAL_REG, float("nan")),
+        ],
+        until=T + timedelta(days=2),
+    )
+    text = str(refused)
     assert "backlog[0] om->justid" in text
     assert "count: must be at most 1,000,000,000, got a whole number of about 400 digits" in text
     assert "count: must be at most 1,000,000,000, got 1,000,000,001" in text
@@ -291,7 +293,7 @@ def test_figures_beyond_a_billion_messages_are_refused(chain: Chain) -> None:
     assert "per_day: must be at most 1,000,000,000 a day, got 1e+308" in text
     assert "per_day: must be 0 or more, got inf" in text
     assert "per_day: must be 0 or more, got nan" in text
-    assert len(raised.value.problems) == 5
+    assert len(refused.problems) == 5
 
 
 def test_a_billion_messages_forecast_stays_finite_in_every_output(chain: Chain) -> None:
