@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ketenherstel.chain
 
-ALLOWED_THIRD_PARTY = {"yaml", "fastjsonschema", "jsonschema"}
+ALLOWED_THIRD_PARTY = {"yaml", "jsonschema_rs", "jsonschema"}
 
 
 def imported_modules(path: Path) -> set[str]:

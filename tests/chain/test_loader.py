@@ -225,6 +225,21 @@ def test_a_schema_that_is_not_a_valid_json_schema_is_reported(chain_file: Path) 
     assert_problem(problems, line, "not a valid JSON Schema at $.properties.hearingDate.maxLength")
 
 
+def test_a_schema_that_refers_outside_itself_is_reported_and_nothing_is_fetched(
+    chain_file: Path,
+) -> None:
+    """No network at run time: a reference to another document makes the schema one that
+    cannot be compiled, named at its type, instead of a download."""
+    path = chain_file.parent / "schemas" / f"{HEARING}.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema["properties"]["parketnummer"] = {"$ref": "https://example.org/parketnummer.json"}
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    line = line_of(chain_file.read_text(encoding="utf-8"), HEARING_BLOCK)
+    problems = check_chain_file(chain_file)
+    assert_problem(problems, line, "cannot be compiled")
+    assert_problem(problems, line, "https://example.org/parketnummer.json")
+
+
 def test_a_schema_of_another_draft_is_reported(chain_file: Path) -> None:
     path = chain_file.parent / "schemas" / f"{HEARING}.json"
     schema = json.loads(path.read_text(encoding="utf-8"))

@@ -19,6 +19,7 @@ from ketenherstel.chain import (
     parse_source_urn,
     source_urn,
 )
+from ketenherstel.chain._validation import DataValidator
 
 PV = "nl.strafrechtketen.opsporing.proces-verbaal-ingezonden.v1"
 VERDICT = "nl.strafrechtketen.berechting.vonnis-gewezen.v1"
@@ -321,6 +322,28 @@ def test_validate_data_accepts_valid_data_and_rejects_non_objects(chain: Chain) 
     assert chain.validate_data(VERDICT, {**good, "judgmentDate": "2025-02-30"}) == [
         ("$.judgmentDate", "'2025-02-30' is not a 'date'")
     ]
+
+
+def test_validate_data_names_what_only_the_fast_path_refuses() -> None:
+    """A pattern ends at the end of the text: jsonschema's own check lets a trailing newline
+    through (Python's ``$``), the compiled validator does not; its finding is the reason."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+    }
+    validator = DataValidator({"t": schema})
+    assert validator.validate("t", {"code": "ABC"}) == []
+    problems = validator.validate("t", {"code": "ABC\n"})
+    assert [path for path, _ in problems] == ["$.code"]
+    assert "ABC" in problems[0][1]
+
+
+def test_validate_data_of_something_that_is_not_json_is_a_problem_not_a_crash(
+    chain: Chain,
+) -> None:
+    problems = chain.validate_data(VERDICT, {1: "a key that is not a string"})
+    assert problems and all(reason for _, reason in problems)
 
 
 def test_validate_data_of_an_unknown_type_raises(chain: Chain) -> None:

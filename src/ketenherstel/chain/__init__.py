@@ -13,7 +13,7 @@ Exceptions::
     ├── ChainFileError         a chain file has problems (.problems lists every one); not loaded
     └── ChainLookupError       unknown partner, process, message type or system (a LookupError)
 
-This package imports only the standard library, PyYAML, fastjsonschema and jsonschema.
+This package imports only the standard library, PyYAML, jsonschema-rs and jsonschema.
 """
 
 from ketenherstel.chain._validation import DataProblem, json_path

@@ -1,9 +1,13 @@
 """Compiled JSON Schema validators for message data.
 
-fastjsonschema is the fast path; only when it rejects a document does jsonschema's
-Draft202012Validator list every problem with its path. The two agree on the keywords the chain's
-schemas use; where jsonschema cannot check something fastjsonschema did (a format), the fast
-path's own finding is reported instead, so a rejected document always comes with a reason.
+jsonschema-rs (compiled, Rust) is the fast path: it only says whether a document is valid.
+Only when it rejects one does jsonschema's Draft202012Validator list every problem with its
+path. The two agree on the keywords the chain's schemas use; where jsonschema cannot check
+something the fast path did (a format, a pattern's end of text), the fast path's own finding is
+reported instead, so a rejected document always comes with a reason.
+
+A schema must be self-contained: a reference outside it is never fetched (no network at run
+time), so such a schema cannot be compiled.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-import fastjsonschema
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
+import jsonschema_rs
 
 __all__ = ["DataProblem", "DataValidator", "compile_schema", "json_path"]
 
@@ -63,16 +67,22 @@ def _canonical(schema: Mapping[str, Any]) -> str:
     return json.dumps(schema, sort_keys=True, separators=(",", ":"))
 
 
+def _not_fetched(uri: str) -> Any:
+    raise ValueError(f"the reference {uri!r} is outside the schema and is not fetched")
+
+
 @functools.lru_cache(maxsize=1024)
-def _compile_canonical(canonical: str) -> Callable[[object], object]:
-    compiled: Callable[[object], object] = fastjsonschema.compile(json.loads(canonical))
-    return compiled
+def _compile_canonical(canonical: str) -> jsonschema_rs.Draft202012Validator:
+    return jsonschema_rs.Draft202012Validator(
+        json.loads(canonical), validate_formats=True, retriever=_not_fetched
+    )
 
 
-def compile_schema(schema: Mapping[str, Any]) -> Callable[[object], object]:
-    """Compile ``schema`` with fastjsonschema (cached by content).
+def compile_schema(schema: Mapping[str, Any]) -> jsonschema_rs.Draft202012Validator:
+    """Compile ``schema`` with jsonschema-rs (cached by content), checking formats too.
 
-    Raises ``fastjsonschema.JsonSchemaDefinitionException`` when the schema cannot be compiled.
+    Raises ``ValueError`` (``jsonschema_rs.ValidationError``) when the schema cannot be compiled,
+    among others when it refers to a document outside itself.
     """
     return _compile_canonical(_canonical(schema))
 
@@ -81,12 +91,15 @@ def _truncate(reason: str) -> str:
     return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 1] + "…"
 
 
-def _fast_problem(exc: fastjsonschema.JsonSchemaValueException) -> DataProblem:
-    name = exc.name or "data"
-    path = "$" + name[len("data") :] if name.startswith("data") else "$"
-    message = exc.message or "is not valid"
-    reason = message[len(name) :].strip() if message.startswith(name) else message
-    return path, _truncate(reason)
+def _fast_problem(validator: jsonschema_rs.Draft202012Validator, data: object) -> DataProblem:
+    """The fast path's first finding on a document it rejected."""
+    try:
+        validator.validate(data)
+    except jsonschema_rs.ValidationError as exc:
+        return json_path(exc.instance_path), _truncate(exc.message or "is not valid")
+    except ValueError as exc:  # not a JSON document: a key that is not a string, say
+        return "$", _truncate(str(exc))
+    return "$", "is not valid"
 
 
 class DataValidator:
@@ -96,7 +109,7 @@ class DataValidator:
 
     def __init__(self, schemas: Mapping[str, Mapping[str, Any]]) -> None:
         self._schemas = dict(schemas)
-        self._fast: dict[str, Callable[[object], object]] = {}
+        self._fast: dict[str, jsonschema_rs.Draft202012Validator] = {}
         self._slow: dict[str, Any] = {}
 
     def __contains__(self, type_name: object) -> bool:
@@ -112,7 +125,7 @@ class DataValidator:
         self._fast = {}
         self._slow = {}
 
-    def fast_validator(self, type_name: str) -> Callable[[object], object]:
+    def fast_validator(self, type_name: str) -> jsonschema_rs.Draft202012Validator:
         """The compiled validator for ``type_name``; raises ``KeyError`` for an unknown type."""
         validator = self._fast.get(type_name)
         if validator is None:
@@ -131,12 +144,13 @@ class DataValidator:
 
     def validate(self, type_name: str, data: object) -> list[DataProblem]:
         """Every problem with ``data`` as a (JSON path, reason) pair; empty when valid."""
+        fast_validator = self.fast_validator(type_name)
         try:
-            self.fast_validator(type_name)(data)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            fast = _fast_problem(exc)
-        else:
-            return []
+            if fast_validator.is_valid(data):
+                return []
+        except ValueError:  # not a JSON document; the slow path says where
+            pass
+        fast = _fast_problem(fast_validator, data)
         problems: list[DataProblem] = []
         for error in self._slow_validator(type_name).iter_errors(data):
             problem = (json_path(error.absolute_path), _truncate(str(error.message)))

@@ -341,13 +341,15 @@ class Chain:
         return self._closures[type_name]
 
     def data_validator(self, type_name: str) -> Callable[[object], object]:
-        """The compiled (fastjsonschema) validator of ``type_name``'s data.
+        """The compiled (jsonschema-rs) validator of ``type_name``'s data.
 
-        It returns the data when valid and raises ``fastjsonschema.JsonSchemaValueException``
-        otherwise; use :meth:`validate_data` to get every problem with its path.
+        It returns None when the data is valid and raises ``jsonschema_rs.ValidationError``
+        (a ``ValueError``) with the first problem otherwise; use :meth:`validate_data` to get
+        every problem with its path.
         """
         self._require_type(type_name)
-        return self._validator.fast_validator(type_name)
+        validate: Callable[[object], object] = self._validator.fast_validator(type_name).validate
+        return validate
 
     def validate_data(self, type_name: str, data: object) -> list[DataProblem]:
         """Every problem of ``data`` against the type's schema, as (JSON path, reason) pairs.
