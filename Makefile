@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 # it in one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint fmt openapi bench bench-drain bench-drain-layout bench-scenario bench-registry bench-reconcile bench-gateway bench-picture clean debs
+.PHONY: demo test lint fmt openapi bench bench-drain bench-drain-layout bench-scenario bench-registry bench-reconcile bench-gateway bench-gateway-columnar bench-picture clean debs
 
 # apt-get install, running apt-get update only when the first try fails (stale or empty lists).
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
@@ -126,6 +126,10 @@ bench-reconcile: $(STAMP)
 ## bench-gateway: scan a 10,000,000-line NetScaler log beside grep -c and the awk CB2 check
 bench-gateway: $(STAMP)
 	$(PY) bench/gateway.py
+
+## bench-gateway-columnar: a columnar (Arrow) scan of a 2,000,000-line log beside today's watch
+bench-gateway-columnar: $(STAMP)
+	$(PY) bench/gateway_columnar.py
 
 ## bench-picture: server time of every picture page and of the briefing and its PDF, full om-2025
 bench-picture: $(STAMP) $(SWAGGER_STAMP) $(NLDS_STAMP) debs $(CHROMIUM)

@@ -3,11 +3,13 @@ loopback; with CI=true a missing server fails the test instead of skipping it.""
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -75,6 +77,13 @@ def nats_url() -> str:
 def clock() -> Clock:
     """A clock the test moves by hand (``clock.now``), starting 17 July 2025, 20:00 UTC."""
     return Clock()
+
+
+@pytest.fixture
+def bench_module(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """Import a script of ``bench/`` by name, as the script itself would import its siblings."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    return importlib.import_module
 
 
 @pytest.fixture

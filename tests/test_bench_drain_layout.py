@@ -4,20 +4,17 @@ order, none left. This runs it on a small backlog and checks that (speed is not 
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from rich.console import Console
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
 
 @pytest.fixture
-def layout(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCH))
-    return importlib.import_module("drain_layout")
+def layout(bench_module: Callable[[str], ModuleType]) -> ModuleType:
+    return bench_module("drain_layout")
 
 
 def test_every_layout_delivers_each_message_once_in_case_order(
