@@ -9,13 +9,15 @@ Python. This script measures that, side by side with today's watch, on the same 
 
 * `watch (today)`: `Watch.scan_file` + `finish`, in one process and in two, as `gateway.py`;
 * `columnar`: Apache Arrow's compute kernels (C++, the pyarrow package the project already
-  has) over blocks of 16 MiB of lines, one block a thread: each line's header (its time, event
-  and the log's own sequence number) and the body's fields the session ledger joins on
-  (SessionId, Client_ip, Destination, bytes sent), the byte offset of every line (the evidence
-  a finding names), the CitrixBleed 2 probe check on the `AAA Message` lines, the gaps in the
-  sequence numbers, then one aggregate row a session (lines, first and last time, client
-  addresses, what it reached, bytes, whether it logged in), handed to Python as a list of
-  dicts, which is what the session rules would read;
+  has) over the log read a block of 16 MiB at a time, one block a thread, a few blocks in
+  flight (memory holds those and the partial aggregates, not the log): each line's header (its
+  time, event and the log's own sequence number) and the body's fields the session ledger joins
+  on (SessionId, Client_ip, Destination, bytes sent), the byte offset of every line in the file
+  (the evidence a finding names), the CitrixBleed 2 probe check on the `AAA Message` lines, the
+  gaps in the sequence numbers, and per block one partial aggregate row a session; the blocks'
+  partials are then combined into the ledger (lines, first and last time, client addresses,
+  what it reached, bytes, whether it logged in), handed to Python as a list of dicts with each
+  session's addresses and destinations, which is what the session rules would read;
 * `columnar, rules on columns`: the same, but the two session rules checked here (more than
   one client address, no login) run on the aggregate columns, and only the sessions they flag
   come back to Python; the ledger stays an Arrow table (which a register would write as is).
@@ -37,10 +39,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -74,10 +78,10 @@ class Scanned:
     without_login: tuple[str, ...]
     moved: tuple[str, ...]
     seconds: float
-    read_s: float
-    columns_s: float
-    sessions_s: float
+    columns_s: float  # reading and the blocks' kernels, which overlap
+    sessions_s: float  # combining the blocks' partial aggregates into the ledger
     to_python_s: float
+    peak_mb: float  # of the process that scanned (a fresh one a row)
 
     @property
     def rate(self) -> float:
@@ -89,10 +93,11 @@ def _field(values: Any, pattern: str) -> Any:
     return pc.struct_field(pc.extract_regex(values, pattern), [0])
 
 
-def _block(lines: Any) -> tuple[Any, int, int]:
-    """One block of lines (a binary array) as columns: (table, probes, unparsed)."""
+def _block(lines: Any, base: int) -> tuple[Any, int, int]:
+    """One block of lines (a binary array) as columns: (table, probes, unparsed). ``base`` is
+    the byte offset of the block's first line in the file."""
     length = pc.add(pc.binary_length(lines), 1)  # the newline
-    offset = pc.subtract(pc.cumulative_sum(length), length)  # within the block
+    offset = pc.add(pc.subtract(pc.cumulative_sum(length), length), base)
     parts = pc.split_pattern(lines, " : ", max_splits=2)
     has_body = pc.greater_equal(pc.list_value_length(parts), 3)
     parts, offset = pc.filter(parts, has_body), pc.filter(offset, has_body)
@@ -131,73 +136,140 @@ def _block(lines: Any) -> tuple[Any, int, int]:
     return table, probes, len(lines) - len(parsed)
 
 
-def read_lines(path: Path) -> Any:
-    """The log as one binary column, a chunk a block; bytes as they are (no decoding)."""
-    return pcsv.read_csv(
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """What one block leaves for the combining step: partial aggregates, not its lines."""
+
+    sessions: Any  # sid, sid_count, at_min, at_max, sent_sum, login_any
+    addresses: Any  # distinct (sid, addr)
+    reached: Any  # distinct (sid, dest)
+    probes: int
+    unparsed: int
+    first_seq: int | None
+    last_seq: int | None
+    gaps: int
+
+
+def _reduce(lines: Any, base: int) -> _Part:
+    table, probes, unparsed = _block(lines, base)
+    seq = table["sequence"].combine_chunks()
+    gaps = 0
+    if len(seq) > 1:
+        gaps = pc.sum(pc.greater(pc.subtract(seq[1:], seq[:-1]), 1)).as_py() or 0
+    with_client = pc.and_kleene(pc.is_valid(table["client"]), pc.not_equal(table["client"], b""))
+    table = table.append_column("addr", pc.if_else(with_client, table["client"], None))
+    table = table.filter(pc.is_valid(table["sid"]))
+    sessions = table.group_by("sid").aggregate(
+        [("sid", "count"), ("at", "min"), ("at", "max"), ("sent", "sum"), ("login", "any")]
+    )
+    pairs = table.select(["sid", "addr"]).filter(pc.is_valid(table["addr"]))
+    dests = table.select(["sid", "dest"]).filter(pc.is_valid(table["dest"]))
+    return _Part(
+        sessions=sessions,
+        addresses=pairs.group_by(["sid", "addr"]).aggregate([]),
+        reached=dests.group_by(["sid", "dest"]).aggregate([]),
+        probes=probes,
+        unparsed=unparsed,
+        first_seq=seq[0].as_py() if len(seq) else None,
+        last_seq=seq[-1].as_py() if len(seq) else None,
+        gaps=gaps,
+    )
+
+
+def _blocks(path: Path) -> Iterator[tuple[Any, int]]:
+    """The log's lines a block at a time, as binary arrays (no decoding), with each block's
+    byte offset in the file; read ahead on Arrow's own thread."""
+    reader = pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(column_names=["line"], block_size=BLOCK),
         parse_options=pcsv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False),
         convert_options=pcsv.ConvertOptions(column_types={"line": pa.binary()}, check_utf8=False),
-    ).column("line")
+    )
+    base = 0
+    for batch in reader:
+        lines = batch.column(0)
+        yield lines, base
+        base += (pc.sum(pc.binary_length(lines)).as_py() or 0) + len(lines)
+
+
+def _sequence_gaps(parts: list[_Part]) -> int:
+    gaps, last = 0, None
+    for part in parts:
+        gaps += part.gaps
+        if last is not None and part.first_seq is not None and part.first_seq - last > 1:
+            gaps += 1
+        last = part.last_seq if part.last_seq is not None else last
+    return gaps
 
 
 def scan(path: Path, threads: int, *, rules_on_columns: bool = False) -> Scanned:
-    """Scan ``path`` with ``threads`` threads. Every session comes back to Python as a dict
-    (what today's rules read); with ``rules_on_columns`` the two session rules checked here
-    (more than one client address, no login) run on the aggregate columns, and only the
-    sessions they flag come back, the ledger staying an Arrow table."""
+    """Scan ``path`` a block at a time with ``threads`` threads; memory holds a few blocks and
+    the partial aggregates, not the log. Every session comes back to Python as a dict (what
+    today's rules read); with ``rules_on_columns`` the two session rules checked here (more
+    than one client address, no login) run on the aggregate columns, and only the sessions
+    they flag come back, the ledger staying an Arrow table."""
     began = time.perf_counter()
-    column = read_lines(path)
-    read = time.perf_counter()
+    parts: list[_Part] = []
+    lines = 0
     with ThreadPoolExecutor(threads) as pool:
-        blocks = list(pool.map(_block, column.chunks))
+        pending: deque[Future[_Part]] = deque()
+        for block, base in _blocks(path):
+            lines += len(block)
+            pending.append(pool.submit(_reduce, block, base))
+            while len(pending) > 2 * threads:  # a few blocks in flight, not the whole log
+                parts.append(pending.popleft().result())
+        parts.extend(f.result() for f in pending)
     columns = time.perf_counter()
-    lines = pa.concat_tables([table for table, _, _ in blocks])
-    seq = lines["sequence"].combine_chunks()
-    steps = pc.subtract(seq[1:], seq[:-1]) if len(seq) > 1 else pa.array([], pa.int64())
-    gaps = pc.sum(pc.greater(steps, 1)).as_py() or 0
-    with_client = pc.and_kleene(pc.is_valid(lines["client"]), pc.not_equal(lines["client"], b""))
-    lines = lines.append_column("addr", pc.if_else(with_client, lines["client"], None))
     sessions = (
-        lines.filter(pc.is_valid(lines["sid"]))
+        pa.concat_tables([p.sessions for p in parts])
         .group_by("sid")
         .aggregate(
             [
-                ("sid", "count"),
-                ("at", "min"),
-                ("at", "max"),
-                ("addr", "distinct"),
-                ("addr", "count_distinct"),
-                ("dest", "distinct"),
-                ("sent", "sum"),
-                ("login", "any"),
+                ("sid_count", "sum"),
+                ("at_min", "min"),
+                ("at_max", "max"),
+                ("sent_sum", "sum"),
+                ("login_any", "any"),
             ]
         )
     )
+    addresses = (
+        pa.concat_tables([p.addresses for p in parts]).group_by(["sid", "addr"]).aggregate([])
+    )
+    reached = pa.concat_tables([p.reached for p in parts]).group_by(["sid", "dest"]).aggregate([])
+    ledger = sessions.join(addresses.group_by("sid").aggregate([("addr", "count")]), "sid").join(
+        reached.group_by("sid").aggregate([("dest", "count")]), "sid"
+    )
+    moved_col = pc.greater(pc.fill_null(ledger["addr_count"], 0), 1)
     if rules_on_columns:
-        flags = pc.or_(
-            pc.greater(sessions["addr_count_distinct"], 1), pc.invert(sessions["login_any"])
-        )
-        sessions_for_rules = sessions.filter(flags)
+        for_rules = ledger.filter(pc.or_(moved_col, pc.invert(ledger["login_any_any"])))
     else:
-        sessions_for_rules = sessions
+        for_rules = ledger
     grouped = time.perf_counter()
-    rows = sessions_for_rules.to_pylist()  # what the session rules read
+    rows = for_rules.to_pylist()  # what the session rules read
+    if not rules_on_columns:  # and each session's addresses and what it reached, as lists
+        lists: dict[bytes, dict[str, list[bytes]]] = {}
+        for pair in addresses.to_pylist():
+            lists.setdefault(pair["sid"], {"addr": [], "dest": []})["addr"].append(pair["addr"])
+        for pair in reached.to_pylist():
+            lists.setdefault(pair["sid"], {"addr": [], "dest": []})["dest"].append(pair["dest"])
+        for r in rows:
+            r.update(lists.get(r["sid"], {"addr": [], "dest": []}))
     done = time.perf_counter()
     return Scanned(
         threads=threads,
-        lines=len(column),
-        unparsed=sum(unparsed for _, _, unparsed in blocks),
-        sessions=len(sessions),
-        probes=sum(probes for _, probes, _ in blocks),
-        sequence_gaps=gaps,
-        without_login=tuple(sorted(r["sid"].decode() for r in rows if not r["login_any"])),
-        moved=tuple(sorted(r["sid"].decode() for r in rows if len(r["addr_distinct"]) > 1)),
+        lines=lines,
+        unparsed=sum(p.unparsed for p in parts),
+        sessions=len(ledger),
+        probes=sum(p.probes for p in parts),
+        sequence_gaps=_sequence_gaps(parts),
+        without_login=tuple(sorted(r["sid"].decode() for r in rows if not r["login_any_any"])),
+        moved=tuple(sorted(r["sid"].decode() for r in rows if (r["addr_count"] or 0) > 1)),
         seconds=done - began,
-        read_s=read - began,
-        columns_s=columns - read,
+        columns_s=columns - began,
         sessions_s=grouped - columns,
         to_python_s=done - grouped,
+        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
 
 
@@ -216,6 +288,11 @@ def checks(s: Scanned, truth: dict[str, Any], watch_sessions: int | None) -> dic
     return found
 
 
+def _scan_row(path: Path, threads: int, on_columns: bool) -> dict[str, Any]:
+    """One columnar row in a fresh process (`_child`), so that its peak memory is its own."""
+    return asdict(scan(path, threads, rules_on_columns=on_columns))
+
+
 def _rows(
     path: Path, truth: dict[str, Any], watch: bool, console: Console
 ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -232,13 +309,14 @@ def _rows(
                     "seconds": ours["wall_s"],
                     "rate": ours["rate"],
                     "sessions": ours["sessions"],
+                    "peak_mb": ours["peak_mb"] + ours["worker_peak_mb"],
                 },
             )
     for threads, on_columns in ((1, False), (2, False), (2, True)):
         name = f"columnar, {threads} thread{'s' if threads > 1 else ''}"
         name += ", rules on columns" if on_columns else ""
         with console.status(name):
-            s = scan(path, threads, rules_on_columns=on_columns)
+            s = Scanned(**_child(_scan_row, path, threads, on_columns))
         found = checks(s, truth, watch_sessions)
         yield name, {**asdict(s), "rate": s.rate, "checks": found}
 
@@ -265,30 +343,21 @@ def main(argv: list[str] | None = None) -> int:
         size = path.stat().st_size
         rows = list(_rows(path, truth, not args.no_watch, console))
     table = Table(title=f"Gateway scan of {truth['lines']:,} lines ({size / 2**20:,.0f} MiB)")
-    for name in (
-        "scan",
-        "lines/s",
-        "seconds",
-        "read",
-        "columns",
-        "sessions",
-        "to Python",
-        "checks",
-    ):
+    heads = ("scan", "lines/s", "seconds", "blocks", "ledger", "to Python", "peak MB", "checks")
+    for name in heads:
         table.add_column(name, justify="left" if name in ("scan", "checks") else "right")
     for name, r in rows:
         failed = [k for k, ok in r.get("checks", {}).items() if not ok]
+        columnar = "checks" in r
         table.add_row(
             name,
             f"{r['rate']:,.0f}",
             f"{r['seconds']:.2f}",
-            *(
-                (f"{r['read_s']:.2f}", f"{r['columns_s']:.2f}", f"{r['sessions_s']:.2f}")
-                if "read_s" in r
-                else ("", "", "")
-            ),
-            f"{r['to_python_s']:.2f}" if "to_python_s" in r else "",
-            ("failed: " + ", ".join(failed) if failed else "all passed") if "checks" in r else "",
+            f"{r['columns_s']:.2f}" if columnar else "",
+            f"{r['sessions_s']:.2f}" if columnar else "",
+            f"{r['to_python_s']:.2f}" if columnar else "",
+            f"{r['peak_mb']:,.0f}",
+            ("failed: " + ", ".join(failed) if failed else "all passed") if columnar else "",
         )
     console.print(table)
     console.print(
