@@ -96,6 +96,8 @@ def _field(values: Any, pattern: str) -> Any:
 def _block(lines: Any, base: int) -> tuple[Any, int, int]:
     """One block of lines (a binary array) as columns: (table, probes, unparsed). ``base`` is
     the byte offset of the block's first line in the file."""
+    # Each line's byte offset in the file: what a finding's evidence names. The partial
+    # aggregates do not keep it, but its cost is in the figures.
     length = pc.add(pc.binary_length(lines), 1)  # the newline
     offset = pc.add(pc.subtract(pc.cumulative_sum(length), length), base)
     parts = pc.split_pattern(lines, " : ", max_splits=2)
@@ -109,9 +111,8 @@ def _block(lines: Any, base: int) -> tuple[Any, int, int]:
     body = pc.list_element(parsed, 2)
     stamp = pc.cast(pc.list_element(pc.split_pattern(head, " ", max_splits=2), 1), pa.string())
     at = pc.strptime(stamp, format="%m/%d/%Y:%H:%M:%S", unit="s", error_is_null=True)
-    two_words = pc.equal(
-        pc.list_value_length(mid), 5
-    )  # "SSLVPN LOGIN" and its like; "CLI CMD_EXECUTED" too
+    # "SSLVPN LOGIN", "AAA Message", "CLI CMD_EXECUTED": an event of two words
+    two_words = pc.equal(pc.list_value_length(mid), 5)
     first = pc.list_element(mid, 1)
     second = pc.list_element(mid, 2)
     event = pc.if_else(
