@@ -5,7 +5,7 @@ to five, depending on the machine. `bench/README.md` ("Where the time goes") tra
 pages each commit writes: today a delivered message rewrites its wide `deliveries` row three
 times (lease, ack, and unblocking its case's next delivery), each at a random place in the
 table, and its per-case and per-channel index entries. This script measures, side by side on
-the same backlog, what two other layouts would do, before anyone rebuilds the store for them:
+the same backlog, what four other layouts would do, before anyone rebuilds the store for them:
 
 * `exchange (today)`: `Exchange.pull` + `Exchange.ack`, as `drain.py` measures it;
 * `ready queue + lease table`: the deliverable heads in a table of their own, clustered in
@@ -14,13 +14,22 @@ the same backlog, what two other layouts would do, before anyone rebuilds the st
 * `heads and leases in memory`: the same, but the heads and leases are held by the one process
   that serves the receiver and rebuilt from `deliveries` when it starts (a lease lost in a
   crash is one that expires). What is written per message: the ack on its row, and the trail.
+* `acks appended, cases linked`: heads and leases in memory as above, but the delivery's row is
+  not written at all: an acknowledgement is a row appended to a table of its own (the state of
+  a delivery is its row and whether an ack for it exists, as a JetStream consumer keeps its
+  acks apart from the stream), and each case's next delivery is found from a link the accept
+  would write (`case_next`: a delivery, the next one of its case for the same receiver) instead
+  of the per-case index. What is written per message: its ack row and the trail, all appended.
+  After the drain a fold writes the acks into their rows in id order, timed on its own;
+* `the same, heads in a ready queue`: appended acks and links, with the heads and leases
+  durable as in the ready queue layout (nothing held in memory).
 
-The two layouts are raw SQL on a copy of the store the exchange built (ingest and `open`
+The other layouts are raw SQL on a copy of the store the exchange built (ingest and `open`
 through the real exchange), with today's tables, indexes, trail and audit rows; they leave out
 rates, holds, quarantine, expiry and dead letters, which a drain of an open channel does not
 meet. Each drain is checked: every delivery once, none left, and per case in id order.
 
-    .venv/bin/python bench/drain_layout.py                 # 1,000,000 messages (~5 minutes)
+    .venv/bin/python bench/drain_layout.py                 # 1,000,000 messages (~7-12 minutes)
     .venv/bin/python bench/drain_layout.py --messages 300000
 """
 
@@ -56,6 +65,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "drain_layout.json"
 GOAL = 50_000
 _VISIBILITY = 30.0
+_FOLD_BATCH = 20_000
 
 
 def _marks(n: int) -> str:
@@ -72,6 +82,7 @@ class Drained:
     out_of_case_order: int = 0
     left: int = 0
     rebuild_seconds: float | None = None  # making the heads when the process starts
+    fold_seconds: float | None = None  # writing appended acks into their rows, after the drain
 
 
 class _Check:
@@ -260,10 +271,9 @@ def _next_heads(c: sqlite3.Connection, keys: Sequence[str]) -> list[tuple[int, i
     ]
 
 
-def drain_ready_queue(path: Path) -> Drained:
-    store = _Store(path)
-    c = store.conn
-    # The layout: heads in drain order, leases apart. Made from today's rows, untimed.
+def _queue_tables(c: sqlite3.Connection) -> None:
+    """The ready queue's layout: heads in drain order, leases apart. Made from today's rows,
+    untimed."""
     c.execute(
         "CREATE TABLE ready_queue (receiver TEXT NOT NULL, priority INTEGER NOT NULL, "
         "id INTEGER NOT NULL, PRIMARY KEY (receiver, priority, id)) WITHOUT ROWID"
@@ -281,27 +291,36 @@ def drain_ready_queue(path: Path) -> Drained:
     c.execute("DROP INDEX deliveries_ready")
     c.execute("DROP INDEX deliveries_leased")
 
-    def lease(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
-        now = time.time()
-        heads = c.execute(
-            "SELECT priority, id FROM ready_queue WHERE receiver = ? ORDER BY priority, id LIMIT ?",
-            (RECEIVER, BATCH),
-        ).fetchall()
-        if not heads:
-            return []
-        ids = [i for _, i in heads]
-        c.executemany(
-            "DELETE FROM ready_queue WHERE receiver = ? AND priority = ? AND id = ?",
-            [(RECEIVER, p, i) for p, i in heads],
-        )
-        c.executemany(
-            "INSERT INTO leases (id, receiver, lease_until, attempt) VALUES (?, ?, ?, 1)",
-            [(i, RECEIVER, now + _VISIBILITY) for i in ids],
-        )
-        got = _body_rows(c, ids)
-        _trail(c, ids, now, "leased", "attempt 1")
-        _audit(c, ids, now)
-        return got
+
+def _queue_lease(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """A lease from the ready queue: the heads taken out, the leases written, the bodies read,
+    the trail and the audit row written."""
+    now = time.time()
+    heads = c.execute(
+        "SELECT priority, id FROM ready_queue WHERE receiver = ? ORDER BY priority, id LIMIT ?",
+        (RECEIVER, BATCH),
+    ).fetchall()
+    if not heads:
+        return []
+    ids = [i for _, i in heads]
+    c.executemany(
+        "DELETE FROM ready_queue WHERE receiver = ? AND priority = ? AND id = ?",
+        [(RECEIVER, p, i) for p, i in heads],
+    )
+    c.executemany(
+        "INSERT INTO leases (id, receiver, lease_until, attempt) VALUES (?, ?, ?, 1)",
+        [(i, RECEIVER, now + _VISIBILITY) for i in ids],
+    )
+    got = _body_rows(c, ids)
+    _trail(c, ids, now, "leased", "attempt 1")
+    _audit(c, ids, now)
+    return got
+
+
+def drain_ready_queue(path: Path) -> Drained:
+    store = _Store(path)
+    _queue_tables(store.conn)
+    lease = _queue_lease
 
     def ack(ids: Sequence[int]) -> Callable[[sqlite3.Connection], None]:
         def work(c: sqlite3.Connection) -> None:
@@ -318,12 +337,10 @@ def drain_ready_queue(path: Path) -> Drained:
     return _drain(store, lease, lambda ids: store.tx(ack(ids)))
 
 
-def drain_in_memory(path: Path) -> Drained:
-    store = _Store(path)
-    c = store.conn
-    # Rebuilt when the process starts: the heads are each case's lowest pending delivery.
-    began = time.perf_counter()
-    heap: list[tuple[int, int]] = [
+def _heads(c: sqlite3.Connection) -> list[tuple[int, int]]:
+    """Made when the process starts: (priority, id) of each case's lowest pending delivery,
+    and of every pending delivery without a case, as a heap."""
+    heap = [
         (int(p), int(i))
         for p, i in c.execute(
             "SELECT d.priority, d.id FROM deliveries d WHERE d.receiver = ? "
@@ -334,8 +351,13 @@ def drain_in_memory(path: Path) -> Drained:
         )
     ]
     heapq.heapify(heap)
-    rebuild = time.perf_counter() - began
-    leases: dict[int, float] = {}  # kept as the server would (its expiry is not exercised here)
+    return heap
+
+
+def _leaser(
+    heap: list[tuple[int, int]], leases: dict[int, float]
+) -> Callable[[sqlite3.Connection], list[tuple[Any, ...]]]:
+    """A lease from the heads in memory: the bodies read, the trail and the audit row written."""
 
     def lease(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
         now = time.time()
@@ -349,6 +371,18 @@ def drain_in_memory(path: Path) -> Drained:
         _trail(c, ids, now, "leased", "attempt 1")
         _audit(c, ids, now)
         return got
+
+    return lease
+
+
+def drain_in_memory(path: Path) -> Drained:
+    store = _Store(path)
+    c = store.conn
+    began = time.perf_counter()
+    heap = _heads(c)
+    rebuild = time.perf_counter() - began
+    leases: dict[int, float] = {}  # kept as the server would (its expiry is not exercised here)
+    lease = _leaser(heap, leases)
 
     def ack(ids: Sequence[int]) -> Callable[[sqlite3.Connection], list[tuple[int, int]]]:
         def work(c: sqlite3.Connection) -> list[tuple[int, int]]:
@@ -368,10 +402,109 @@ def drain_in_memory(path: Path) -> Drained:
     return drained
 
 
+def _ack_tables(c: sqlite3.Connection) -> None:
+    """What the accept would have written in the appended layout, made from today's rows
+    (untimed): the acks' table, empty, and each pending delivery's link to the next one of its
+    case."""
+    c.execute("CREATE TABLE acks (delivery_id INTEGER PRIMARY KEY, at REAL NOT NULL)")
+    c.execute(
+        "CREATE TABLE case_next (id INTEGER PRIMARY KEY, next_id INTEGER NOT NULL, "
+        "next_priority INTEGER NOT NULL)"
+    )
+    c.execute(
+        "INSERT INTO case_next (id, next_id, next_priority) SELECT id, next_id, next_priority "
+        "FROM (SELECT id, LEAD(id) OVER w AS next_id, LEAD(priority) OVER w AS next_priority "
+        "FROM deliveries WHERE receiver = ? AND settled = 0 AND partitionkey IS NOT NULL "
+        "WINDOW w AS (PARTITION BY partitionkey ORDER BY id)) WHERE next_id IS NOT NULL",
+        (RECEIVER,),
+    )
+
+
+def _append_acks(c: sqlite3.Connection, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """The appended ack: a row each in `acks` and the trail; returns (priority, id) of the
+    next delivery of each case, read by the links."""
+    now = time.time()
+    c.executemany("INSERT INTO acks (delivery_id, at) VALUES (?, ?)", [(i, now) for i in ids])
+    _trail(c, ids, now, "acked", "")
+    return [
+        (int(p), int(i))
+        for i, p in c.execute(
+            f"SELECT next_id, next_priority FROM case_next WHERE id IN ({_marks(len(ids))})",
+            ids,
+        )
+    ]
+
+
+def drain_appended(path: Path) -> Drained:
+    store = _Store(path)
+    _ack_tables(store.conn)
+    # No ack has been written yet, so the heads are today's; after a restart they would be
+    # the same query without what `acks` holds (not measured here).
+    began = time.perf_counter()
+    heap = _heads(store.conn)
+    rebuild = time.perf_counter() - began
+    leases: dict[int, float] = {}
+    lease = _leaser(heap, leases)
+
+    def acked(ids: Sequence[int]) -> None:
+        # Published to memory only once the ack's transaction committed.
+        for head in store.tx(lambda c: _append_acks(c, ids)):
+            heapq.heappush(heap, head)
+        for i in ids:
+            leases.pop(i, None)
+
+    drained = _drain(store, lease, acked, fold=_fold)
+    drained.rebuild_seconds = rebuild
+    return drained
+
+
+def drain_appended_queue(path: Path) -> Drained:
+    store = _Store(path)
+    _queue_tables(store.conn)
+    _ack_tables(store.conn)
+
+    def ack(c: sqlite3.Connection, ids: Sequence[int]) -> None:
+        c.execute(f"DELETE FROM leases WHERE id IN ({_marks(len(ids))})", ids)
+        c.executemany(
+            "INSERT INTO ready_queue (receiver, priority, id) VALUES (?, ?, ?)",
+            [(RECEIVER, p, i) for p, i in _append_acks(c, ids)],
+        )
+
+    return _drain(store, _queue_lease, lambda ids: store.tx(lambda c: ack(c, ids)), fold=_fold)
+
+
+def _fold(store: _Store) -> None:
+    """Write the acks into their rows (state, settled, the per-case index) and take them out of
+    `acks`: a fold, in delivery id order, a batch a transaction, as a background step would
+    between drains. Timed on its own: the random writes the drain no longer makes are here."""
+    while True:
+        ids = [
+            int(r[0])
+            for r in store.conn.execute(
+                "SELECT delivery_id FROM acks ORDER BY delivery_id LIMIT ?", (_FOLD_BATCH,)
+            )
+        ]
+        if not ids:
+            return
+
+        def work(c: sqlite3.Connection, first: int = ids[0], last: int = ids[-1]) -> None:
+            c.execute(
+                "UPDATE deliveries SET state = 'acked', settled = 1, lease_until = NULL, "
+                "attempts = attempts + 1, first_attempt_at = a.at, updated_at = a.at "
+                "FROM acks a WHERE a.delivery_id = deliveries.id AND a.delivery_id BETWEEN ? AND ?",
+                (first, last),
+            )
+            c.execute("DELETE FROM acks WHERE delivery_id BETWEEN ? AND ?", (first, last))
+
+        store.tx(work)
+
+
 def _drain(
     store: _Store,
     lease: Callable[[sqlite3.Connection], list[tuple[Any, ...]]],
     acked: Callable[[Sequence[int]], object],
+    *,
+    fold: Callable[[_Store], None] | None = None,
 ) -> Drained:
     """Lease and acknowledge until nothing is ready; only those two are timed."""
     check = _Check()
@@ -385,6 +518,10 @@ def _drain(
         if not got:
             break
         check.add([(r[0], r[7]) for r in got])
+    if fold is not None:
+        began = time.perf_counter()
+        fold(store)
+        check.result.fold_seconds = time.perf_counter() - began
     store.close()
     check.result.seconds = seconds
     check.result.left = _pending(store.path)
@@ -400,6 +537,8 @@ def _rows(folder: Path, n: int, console: Console) -> Iterator[tuple[str, Drained
         ("exchange (today)", drain_today),
         ("ready queue + lease table", drain_ready_queue),
         ("heads and leases in memory", drain_in_memory),
+        ("acks appended, cases linked", drain_appended),
+        ("the same, heads in a ready queue", drain_appended_queue),
     ):
         copy = folder / f"{run.__name__}.db"
         shutil.copyfile(base, copy)
@@ -453,12 +592,20 @@ def main(argv: list[str] | None = None) -> int:
                     "checks_passed": ok,
                     "goal_met": ok and rate >= GOAL,
                     "rebuild_seconds": d.rebuild_seconds,
+                    "fold_seconds": d.fold_seconds,
                 }
             )
             if d.rebuild_seconds is not None:
                 notes.append(
                     f"{name}: the heads were made from the table in {d.rebuild_seconds:.1f} s "
                     "when the process started (not in the drain's seconds)"
+                )
+            if d.fold_seconds is not None:
+                both = d.delivered / (d.seconds + d.fold_seconds)
+                notes.append(
+                    f"{name}: the acks were folded into their rows after the drain in "
+                    f"{d.fold_seconds:.1f} s (not in the drain's seconds; drain and fold "
+                    f"together {both:,.0f} msg/s)"
                 )
     console.print(table)
     for note in notes:

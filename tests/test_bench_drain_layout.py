@@ -25,6 +25,8 @@ def test_every_layout_delivers_each_message_once_in_case_order(
         "exchange (today)",
         "ready queue + lease table",
         "heads and leases in memory",
+        "acks appended, cases linked",
+        "the same, heads in a ready queue",
     ]
     for name, drained in rows.items():
         assert drained.delivered == 1_500, name
