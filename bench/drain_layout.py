@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,18 @@ def _marks(n: int) -> str:
 
 
 @dataclass(slots=True)
+class Halfway:
+    """Halfway through an appended drain, every ack so far still in `acks` (none folded)."""
+
+    unfolded: int = 0
+    restart_seconds: float = 0.0  # making the heads again, leaving out what `acks` holds
+    same_heads: bool = False  # the heads so made are the ones held in memory
+    count_seconds: float = 0.0  # a reader's count of what is pending, rows and acks together
+    same_count: bool = False  # that count is what the drain still had to deliver
+    rows_count_seconds: float = 0.0  # the same count from the rows alone, as readers do today
+
+
+@dataclass(slots=True)
 class Drained:
     """What one drain delivered, in order, and how long it took."""
 
@@ -83,6 +95,17 @@ class Drained:
     left: int = 0
     rebuild_seconds: float | None = None  # making the heads when the process starts
     fold_seconds: float | None = None  # writing appended acks into their rows, after the drain
+    halfway: Halfway | None = None  # an appended layout, measured halfway through its drain
+
+    @property
+    def passed(self) -> bool:
+        half = self.halfway
+        return (
+            self.twice == 0
+            and self.out_of_case_order == 0
+            and self.left == 0
+            and (half is None or (half.same_heads and half.same_count))
+        )
 
 
 class _Check:
@@ -337,16 +360,21 @@ def drain_ready_queue(path: Path) -> Drained:
     return _drain(store, lease, lambda ids: store.tx(ack(ids)))
 
 
-def _heads(c: sqlite3.Connection) -> list[tuple[int, int]]:
+def _heads(c: sqlite3.Connection, *, acks: bool = False) -> list[tuple[int, int]]:
     """Made when the process starts: (priority, id) of each case's lowest pending delivery,
-    and of every pending delivery without a case, as a heap."""
+    and of every pending delivery without a case, as a heap. ``acks``: a delivery with a row
+    in `acks` (not folded yet) is not pending either, as after a restart of an appended layout.
+    """
+    unacked_d = " AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.delivery_id = d.id)" if acks else ""
+    unacked_e = " AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.delivery_id = e.id)" if acks else ""
     heap = [
         (int(p), int(i))
         for p, i in c.execute(
             "SELECT d.priority, d.id FROM deliveries d WHERE d.receiver = ? "
-            "AND d.settled = 0 AND d.held = 0 AND d.quarantined = 0 AND (d.partitionkey IS NULL "
+            f"AND d.settled = 0 AND d.held = 0 AND d.quarantined = 0{unacked_d} "
+            "AND (d.partitionkey IS NULL "
             "OR d.id = (SELECT MIN(e.id) FROM deliveries e WHERE e.receiver = d.receiver "
-            "AND e.partitionkey = d.partitionkey AND e.settled = 0))",
+            f"AND e.partitionkey = d.partitionkey AND e.settled = 0{unacked_e}))",
             (RECEIVER,),
         )
     ]
@@ -453,8 +481,34 @@ def drain_appended(path: Path) -> Drained:
         for i in ids:
             leases.pop(i, None)
 
-    drained = _drain(store, lease, acked, fold=_fold)
+    halfway = Halfway()
+
+    def midway(waiting: int) -> None:
+        """Halfway through, with every ack so far unfolded: what a restart and a reader pay."""
+        c = store.conn
+        began = time.perf_counter()
+        again = _heads(c, acks=True)
+        halfway.restart_seconds = time.perf_counter() - began
+        # Between two batches nothing is leased, so a restart must find exactly these heads.
+        halfway.same_heads = sorted(again) == sorted(heap)
+        began = time.perf_counter()
+        through_acks = c.execute(
+            "SELECT COUNT(*) FROM deliveries d WHERE d.receiver = ? AND d.settled = 0 "
+            "AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.delivery_id = d.id)",
+            (RECEIVER,),
+        ).fetchone()[0]
+        halfway.count_seconds = time.perf_counter() - began
+        began = time.perf_counter()
+        c.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE receiver = ? AND settled = 0", (RECEIVER,)
+        ).fetchone()
+        halfway.rows_count_seconds = time.perf_counter() - began
+        halfway.unfolded = int(c.execute("SELECT COUNT(*) FROM acks").fetchone()[0])
+        halfway.same_count = int(through_acks) == waiting
+
+    drained = _drain(store, lease, acked, fold=_fold, midway=midway)
     drained.rebuild_seconds = rebuild
+    drained.halfway = halfway
     return drained
 
 
@@ -505,10 +559,18 @@ def _drain(
     acked: Callable[[Sequence[int]], object],
     *,
     fold: Callable[[_Store], None] | None = None,
+    midway: Callable[[int], None] | None = None,
 ) -> Drained:
-    """Lease and acknowledge until nothing is ready; only those two are timed."""
+    """Lease and acknowledge until nothing is ready; only those two are timed. ``midway`` is
+    called once, untimed, when half the backlog is delivered, with how many are still waiting.
+    """
     check = _Check()
     seconds = 0.0
+    total = int(
+        store.conn.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE receiver = ? AND settled = 0", (RECEIVER,)
+        ).fetchone()[0]
+    )
     while True:
         began = time.perf_counter()
         got = store.tx(lease)
@@ -518,6 +580,9 @@ def _drain(
         if not got:
             break
         check.add([(r[0], r[7]) for r in got])
+        if midway is not None and 2 * check.result.delivered >= total:
+            midway(total - check.result.delivered)
+            midway = None
     if fold is not None:
         began = time.perf_counter()
         fold(store)
@@ -569,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, d in _rows(Path(tmp), args.messages, console):
             rate = d.delivered / d.seconds if d.seconds else 0.0
             today = today or rate
-            ok = d.twice == 0 and d.out_of_case_order == 0 and d.left == 0
+            ok = d.passed
             table.add_row(
                 name,
                 f"{d.delivered:,}",
@@ -593,12 +658,23 @@ def main(argv: list[str] | None = None) -> int:
                     "goal_met": ok and rate >= GOAL,
                     "rebuild_seconds": d.rebuild_seconds,
                     "fold_seconds": d.fold_seconds,
+                    "halfway": None if d.halfway is None else asdict(d.halfway),
                 }
             )
             if d.rebuild_seconds is not None:
                 notes.append(
                     f"{name}: the heads were made from the table in {d.rebuild_seconds:.1f} s "
                     "when the process started (not in the drain's seconds)"
+                )
+            if d.halfway is not None:
+                h = d.halfway
+                notes.append(
+                    f"{name}: halfway, with {h.unfolded:,} acks unfolded, a restart made the "
+                    f"heads again in {h.restart_seconds:.1f} s (the same as in memory: "
+                    f"{'yes' if h.same_heads else 'NO'}); counting what is pending through rows "
+                    f"and acks took {h.count_seconds:.2f} s (right: "
+                    f"{'yes' if h.same_count else 'NO'}), from the rows alone "
+                    f"{h.rows_count_seconds:.2f} s"
                 )
             if d.fold_seconds is not None:
                 both = d.delivered / (d.seconds + d.fold_seconds)

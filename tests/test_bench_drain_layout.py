@@ -31,6 +31,22 @@ def test_every_layout_delivers_each_message_once_in_case_order(
     for name, drained in rows.items():
         assert drained.delivered == 1_500, name
         assert (drained.twice, drained.out_of_case_order, drained.left) == (0, 0, 0), name
+        assert drained.passed, name
+    # Halfway through the appended drain, a restart finds the heads held in memory, and a
+    # reader's count through rows and acks is what was still to deliver.
+    half = rows["acks appended, cases linked"].halfway
+    assert half is not None
+    assert half.unfolded >= 750
+    assert half.same_heads and half.same_count
+
+
+def test_the_halfway_checks_fail_when_they_should(layout: ModuleType) -> None:
+    drained = layout.Drained(delivered=10, halfway=layout.Halfway(same_heads=True))
+    assert not drained.passed  # the count through the acks was wrong
+    drained.halfway.same_count = True
+    assert drained.passed
+    drained.left = 1
+    assert not drained.passed
 
 
 def test_the_check_counts_what_a_wrong_drain_would_do(layout: ModuleType) -> None:
