@@ -467,7 +467,7 @@ def drain_appended(path: Path) -> Drained:
     store = _Store(path)
     _ack_tables(store.conn)
     # No ack has been written yet, so the heads are today's; after a restart they would be
-    # the same query without what `acks` holds (not measured here).
+    # the same query without what `acks` holds (measured halfway, in `midway`).
     began = time.perf_counter()
     heap = _heads(store.conn)
     rebuild = time.perf_counter() - began
