@@ -43,6 +43,7 @@ from ketenherstel.gateway.watch import Watch, load_rules
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "gateway.json"
+MIN_LINES = 50_000
 GOAL = 1_000_000  # lines/s
 T0 = datetime(2025, 7, 1, tzinfo=UTC)
 KILL = datetime(2025, 7, 17, 20, 0, tzinfo=UTC)
@@ -222,7 +223,8 @@ def chart(doc: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000,000 lines")
-    parser.add_argument("--lines", type=int, default=None)
+    parser.add_argument("--lines", type=int, default=None, help="log lines to generate")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument(
         "--workers",
         type=int,
@@ -233,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if any(w < 1 for w in args.workers):
         parser.error("--workers: each number of processes is 1 or more")
+    if args.lines is not None and args.lines < MIN_LINES:
+        # The log spans the same three weeks at any size: in a shorter one the lines lie so far
+        # apart that the replay falls outside the leak-then-replay window (found from 40,000).
+        parser.error(
+            f"--lines must be at least {MIN_LINES:,}: a shorter log spreads its lines so thinly "
+            f"over its three weeks that the injected replay cannot be found (got {args.lines:,})"
+        )
     n = args.lines or (1_000_000 if args.quick else 10_000_000)
     console = Console(width=None if sys.stdout.isatty() else 160)
     info = machine_info()
@@ -298,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         "found": found,
         "goal_rate": GOAL,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    svg = RESULTS.with_suffix(".svg")
+    out: Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    svg = out.with_suffix(".svg")
     svg.write_text(chart(doc), encoding="utf-8")
-    console.print(f"wrote {RESULTS.relative_to(HERE.parent)} and {svg.relative_to(HERE.parent)}")
+    console.print(f"wrote {out} and {svg}")
     return 0 if same and all(all(f.values()) for f in found) else 1
 
 
