@@ -343,7 +343,6 @@ def _queue_lease(c: sqlite3.Connection) -> list[tuple[Any, ...]]:
 def drain_ready_queue(path: Path) -> Drained:
     store = _Store(path)
     _queue_tables(store.conn)
-    lease = _queue_lease
 
     def ack(ids: Sequence[int]) -> Callable[[sqlite3.Connection], None]:
         def work(c: sqlite3.Connection) -> None:
@@ -357,7 +356,7 @@ def drain_ready_queue(path: Path) -> Drained:
 
         return work
 
-    return _drain(store, lease, lambda ids: store.tx(ack(ids)))
+    return _drain(store, _queue_lease, lambda ids: store.tx(ack(ids)))
 
 
 def _heads(c: sqlite3.Connection, *, acks: bool = False) -> list[tuple[int, int]]:
@@ -566,10 +565,14 @@ def _drain(
     """
     check = _Check()
     seconds = 0.0
-    total = int(
-        store.conn.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE receiver = ? AND settled = 0", (RECEIVER,)
-        ).fetchone()[0]
+    total = (
+        0
+        if midway is None
+        else int(
+            store.conn.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE receiver = ? AND settled = 0", (RECEIVER,)
+            ).fetchone()[0]
+        )
     )
     while True:
         began = time.perf_counter()
