@@ -26,6 +26,7 @@ from ketenherstel.exchange.auth import LOCAL_OPERATOR, hash_token
 from ketenherstel.picture.service import Picture
 from ketenherstel.settings import Settings
 from ketenherstel.web.app import create_app
+from ketenherstel.web.ui import FORM_LIMIT
 from ketenherstel.web.uisession import COOKIE
 
 # Pseudonymous people; the tests look for these names where they must never appear.
@@ -1000,3 +1001,41 @@ def test_the_portal_page_shows_verdicts_and_only_operators_open_a_report(
     (Path(ui.rt.settings.gateway_report_location()) / "verdicts.json").write_text("{kapot")
     page = ui.client.get("/ui/voorportaal").text
     assert "maak het rapport opnieuw" in page
+
+
+def test_starlette_refusals_on_a_page_are_the_dutch_error_page(ui: Ui) -> None:
+    """No such page, a method a page does not take, a form too big to read: the Dutch error
+    page, not problem+json in English; the API keeps problem+json."""
+    ui.sign_in("cees")
+    for method, path, status, title in (
+        ("GET", "/ui/nope", 404, "Niet gevonden"),
+        ("GET", "/ui/voorportaal/..%2f", 404, "Niet gevonden"),
+        ("GET", "/ui/afmelden", 405, "Niet toegestaan"),
+    ):
+        r = ui.client.request(method, path)
+        assert r.status_code == status, (path, r.text)
+        assert r.headers["content-type"].startswith("text/html"), path
+        assert f">{title}</h1>" in r.text and "Not Found" not in r.text, path
+    assert "POST" in ui.client.get("/ui/afmelden").headers["allow"]
+    r = ui.client.get("/v1/nope")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem")
+
+
+def test_a_page_form_over_the_limit_is_413_in_dutch_and_signs_nobody_in(ui: Ui) -> None:
+    ui.client.cookies.clear()
+    r = ui.client.post(
+        "/ui/aanmelden", data={"token": ui.tokens["anna"], "x": "a" * (FORM_LIMIT + 1)}
+    )
+    assert r.status_code == 413
+    assert ">Te groot</h1>" in r.text and "Het formulier is te groot" in r.text
+    assert COOKIE not in ui.client.cookies
+    ui.sign_in("anna")
+    before = ui.rt.store.audit_log(limit=1000)
+    r = ui.client.post(
+        "/ui/knelpunten", data={**BOTTLENECK, "csrf": ui.csrf(), "x": "a" * FORM_LIMIT}
+    )
+    assert r.status_code == 413 and "Het formulier is te groot" in r.text
+    assert ui.rt.store.audit_log(limit=1000) == before
+    assert ui.picture.db.bottlenecks() == []
+    r = ui.client.post("/ui/knelpunten", data={**BOTTLENECK, "csrf": ui.csrf()})
+    assert r.status_code == 200 and len(ui.picture.db.bottlenecks()) == 1  # within it: saved

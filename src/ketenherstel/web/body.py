@@ -18,6 +18,12 @@ answered where FastAPI answers the body's
 validation errors: after the route's dependencies, so a caller without a credential still
 hears 401 and a viewer on an operator's route 403, as on the routes that read their bodies
 themselves. Nothing runs with the body: the route's function is never called.
+
+A body is read no further than `JSON_BODY_LIMIT` (every model body is small: a thousand
+delivery ids is 22 KB): one over it is refused with 413 as soon as its Content-Length says so,
+or as soon as that many bytes have come (a chunked body has no Content-Length), before the
+caller's credential is checked, so that no caller, with or without a token, makes the server
+hold a body of any size.
 """
 
 from __future__ import annotations
@@ -32,10 +38,30 @@ from starlette.responses import Response
 
 from ketenherstel import documents
 from ketenherstel.exchange.envelope import load_json
-from ketenherstel.exchange.errors import ExchangeError, InvalidInput, Problem, UnsupportedMedia
+from ketenherstel.exchange.errors import (
+    ExchangeError,
+    InvalidInput,
+    Problem,
+    TooLarge,
+    UnsupportedMedia,
+)
 from ketenherstel.web.openapi import PROBLEM_JSON
 
-__all__ = ["JSON_415", "JsonBodyRoute", "body_refusal", "refuse_keys_twice"]
+__all__ = [
+    "JSON_413",
+    "JSON_415",
+    "JSON_BODY_LIMIT",
+    "JsonBodyRoute",
+    "body_refusal",
+    "read_limited",
+    "refuse_keys_twice",
+]
+
+JSON_BODY_LIMIT = 1024 * 1024
+JSON_413: dict[str, Any] = {
+    "description": f"The body is over {JSON_BODY_LIMIT:,} bytes",
+    "content": {PROBLEM_JSON: {}},
+}
 
 JSON_415: dict[str, Any] = {
     "description": "The body is not sent as JSON (Content-Type: application/json)",
@@ -46,6 +72,25 @@ JSON_415: dict[str, Any] = {
 _REFUSAL = "ketenherstel.body_refusal"
 # What FastAPI validates instead of a body that is not JSON: never a valid model.
 _UNREADABLE = object()
+
+
+async def read_limited(request: Request, limit: int, what: str = "the body") -> bytes:
+    """The request's body, read no further than ``limit`` bytes: TooLarge (413) as soon as its
+    Content-Length, or what has come of it (a chunked body has none), is over. Read once: the
+    request keeps it for whoever reads it next."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise TooLarge(f"{what} is {length} bytes; at most {limit} allowed")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"{what} is over {limit} bytes; at most {limit} allowed")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # what Request.body() returns from now on
+    return body
 
 
 def body_refusal(request: Request) -> ExchangeError | None:
@@ -116,7 +161,7 @@ class JsonBodyRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         if self._reads_json():
-            self.responses = {415: JSON_415, **self.responses}
+            self.responses = {413: JSON_413, 415: JSON_415, **self.responses}
 
     def _reads_json(self) -> bool:
         field = self.body_field
@@ -129,12 +174,13 @@ class JsonBodyRoute(APIRoute):
 
         async def read_json(request: Request) -> Response:
             request = _JsonRequest(request.scope, request.receive)
+            body = await read_limited(request, JSON_BODY_LIMIT)
             raw = request.headers.get("content-type", "")
             media = raw.split(";")[0].strip().lower()
             # An empty body said to be another type is that type's too: 415 as a full one is,
             # not "Field required". Nothing at all (no body, no Content-Type) stays a missing
             # body (400), and a route whose body may be left out runs without one.
-            if not _is_json(media) and (await request.body() or media):
+            if not _is_json(media) and (body or media):
                 # FastAPI validates these bytes as the model (an empty body as none), which
                 # refuses them, and the refusal below is answered instead.
                 sent = f"not as {media!r}" if media else "it came with no Content-Type"

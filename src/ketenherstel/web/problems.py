@@ -86,5 +86,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        headers = dict(exc.headers) if exc.headers else None
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), None, headers)
+        return http_problem(exc)
+
+
+def http_problem(exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such route, a method it does not take) as problem+json."""
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(exc.status_code, str(exc.detail), str(exc.detail), None, headers)

@@ -19,9 +19,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketenherstel.briefings import BriefingService
-from ketenherstel.exchange.errors import Unauthenticated
+from ketenherstel.exchange.errors import TooLarge, Unauthenticated
 from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.picture.charts import format_date, format_number
@@ -45,6 +47,8 @@ from ketenherstel.picture.service import (
     series_key,
 )
 from ketenherstel.store.ports import AuditRecord
+from ketenherstel.web.body import read_limited
+from ketenherstel.web.problems import http_problem
 from ketenherstel.web.uisession import COOKIE, Session, Sessions
 
 __all__ = ["install_ui"]
@@ -125,6 +129,31 @@ def _ident(text: str) -> int:
     return int(text)
 
 
+# The UI's forms are a few short fields: a form is read no further than this.
+FORM_LIMIT = 64 * 1024
+
+# Starlette's own refusals on a page (no such page, a method it does not take, a form it
+# cannot read), said in Dutch on the error page instead of problem+json in English.
+_HTTP_NL = {
+    400: ("Ongeldig verzoek", "Het formulier kon niet worden gelezen. Probeer het opnieuw."),
+    404: ("Niet gevonden", "Deze pagina bestaat niet."),
+    405: (
+        "Niet toegestaan",
+        "Deze pagina kan niet op deze manier worden opgevraagd. Gebruik de knoppen op de pagina's.",
+    ),
+    413: ("Te groot", "Het formulier is te groot. Vul minder in en probeer het opnieuw."),
+}
+
+
+async def _form(request: Request) -> FormData:
+    """A page's form, read no further than FORM_LIMIT (413 page beyond it)."""
+    try:
+        await read_limited(request, FORM_LIMIT, "the form")
+    except TooLarge:
+        raise StarletteHTTPException(413) from None
+    return await request.form()
+
+
 class _Redirect(Exception):
     def __init__(self, to: str) -> None:
         self.to = to
@@ -162,7 +191,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         return found
 
     async def form_of(request: Request, session: Session) -> dict[str, str]:
-        form = await request.form()
+        form = await _form(request)
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         if values.get("csrf") != session.csrf:
             raise PictureInputError({"csrf": "het formulier is verlopen; laad de pagina opnieuw"})
@@ -206,6 +235,26 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             },
             status=404,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        path = request.url.path
+        if path != "/ui" and not path.startswith("/ui/"):
+            return http_problem(exc)
+        title, message = _HTTP_NL.get(
+            exc.status_code,
+            ("Fout", f"Er ging iets mis (status {exc.status_code}). Probeer het opnieuw."),
+        )
+        session = sessions.check(request.cookies.get(COOKIE))
+        response = _page(
+            request,
+            "fout.html",
+            {**base(request, session, title, ""), "message": message, "back": "/ui/"},
+            status=exc.status_code,
+        )
+        if exc.headers:  # Allow on a 405
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(_NotOperator)
     async def _forbidden(request: Request, exc: _NotOperator) -> Response:
@@ -260,7 +309,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     @router.post("/ui/aanmelden")
     async def sign_in(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         token = str(form.get("token") or "")
         nxt = _safe_next(str(form.get("volgende") or "/ui/"))
         try:
@@ -298,7 +347,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     @router.post("/ui/afmelden")
     async def sign_out(request: Request) -> Response:
         session = sessions.check(request.cookies.get(COOKIE))
-        form = await request.form()
+        form = await _form(request)
         if session is not None and form.get("csrf") == session.csrf:
             sessions.sign_out(session.cookie)
         response = RedirectResponse("/ui/aanmelden", status_code=303)

@@ -11,10 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.bundles import BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES
 from ketenherstel.exchange.envelope import BATCH, STRUCTURED, from_binary, parse_body
-from ketenherstel.exchange.errors import InvalidInput, StateConflict, TooLarge, UnsupportedMedia
+from ketenherstel.exchange.errors import InvalidInput, StateConflict, UnsupportedMedia
 from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
-from ketenherstel.web.body import JsonBodyRoute
+from ketenherstel.web.body import JsonBodyRoute, read_limited
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import ExchangeDep, PrincipalDep
 
@@ -31,18 +31,6 @@ _EVENT_BODY = {
         },
     }
 }
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The body, read no further than the limit (a chunked body has no Content-Length)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the body is over {limit} bytes; at most {limit} allowed")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.post(
@@ -64,11 +52,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 async def submit_events(
     request: Request, exchange: ExchangeDep, principal: PrincipalDep
 ) -> Response:
-    limits = exchange.settings.limits
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
-        raise TooLarge(f"the body is {length} bytes; at most {limits.max_body_bytes} allowed")
-    body = await _read_limited(request, limits.max_body_bytes)
+    body = await read_limited(request, exchange.settings.limits.max_body_bytes)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if "ce-specversion" in request.headers:
@@ -286,7 +270,7 @@ async def import_bundle(
     if ctype != BUNDLE_MEDIA_TYPE:  # before up to MAX_BUNDLE_BYTES of it are read
         sent = f"not as {ctype!r}" if ctype else "it came with no Content-Type"
         raise UnsupportedMedia(f"send the bundle file as {BUNDLE_MEDIA_TYPE}, {sent}")
-    body = await _read_limited(request, MAX_BUNDLE_BYTES)
+    body = await read_limited(request, MAX_BUNDLE_BYTES, "the bundle")
     result = await run_in_threadpool(exchange.import_bundle, principal=principal, data=body)
     return s.BundleImportRead(
         source=result.source,

@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.documents import orjson_duplicates
-from ketenherstel.exchange.errors import InvalidInput, Problem, TooLarge, UnsupportedMedia
+from ketenherstel.exchange.errors import InvalidInput, Problem, UnsupportedMedia
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.web import schemas_manual as s
-from ketenherstel.web.body import JsonBodyRoute, refuse_keys_twice
+from ketenherstel.web.body import JsonBodyRoute, read_limited, refuse_keys_twice
 from ketenherstel.web.problems import documented as _problem
 from ketenherstel.web.security import OperatorDep, PrincipalDep
 
@@ -132,7 +132,7 @@ async def import_records(
         ),
     ] = "",
 ) -> Response:
-    body = await _read_limited(request)
+    body = await read_limited(request, MAX_CSV_BYTES, "the file")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     name_field = "query:name"
     if ctype == "application/json":
@@ -187,17 +187,6 @@ async def import_records(
         status_code=200 if dry_run else 201,
         media_type="application/json",
     )
-
-
-async def _read_limited(request: Request) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_CSV_BYTES:
-            raise TooLarge(f"the file is over {MAX_CSV_BYTES} bytes; split it")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.get(
