@@ -275,27 +275,41 @@ def test_a_string_attribute_with_a_control_character_is_400_naming_it_and_stores
     assert stored_count(api) == 0
 
 
-def test_binary_mode_refuses_a_control_character_in_a_header_attribute(api: Api) -> None:
-    """Percent-decoded (the HTTP binding's rule), a ce-id of ctl%00 is a NUL in the id."""
-    event = pv_event()
+def post_binary(api: Api, event: dict[str, Any], **changed: str) -> Any:
+    """``event`` sent by the police in binary mode (ce- headers), with ``changed`` headers."""
     headers = {f"ce-{k}": str(v) for k, v in event.items() if k not in ("data", "datacontenttype")}
-    r = api.client.post(
+    headers.update(changed)
+    return api.client.post(
         "/v1/events",
         content=orjson.dumps(event["data"]),
-        headers={
-            **api.h("politie"),
-            **headers,
-            "ce-id": "ctl%00x",
-            "ce-partitionkey": "pk%1B",
-            "Content-Type": "application/json",
-        },
+        headers={**api.h("politie"), **headers, "Content-Type": "application/json"},
     )
-    body = assert_problem(r, 400)
+
+
+def test_binary_mode_refuses_a_control_character_in_a_header_attribute(api: Api) -> None:
+    """Percent-decoded (the HTTP binding's rule), a ce-id of ctl%00 is a NUL in the id."""
+    changed = {"ce-id": "ctl%00x", "ce-partitionkey": "pk%1B"}
+    body = assert_problem(post_binary(api, pv_event(), **changed), 400)
     assert sorted((p["field"], p["reason"].split(":")[0]) for p in body["problems"]) == [
         ("id", "'id' holds U+0000"),
         ("partitionkey", "'partitionkey' holds U+001B"),
     ]
     assert stored_count(api) == 0
+
+
+def test_binary_mode_refuses_a_header_percent_encoded_not_as_utf8(api: Api) -> None:
+    """ce-id: pct-%FF was stored as "pct-\ufffd", so that pct-%FE, another id, was then "used
+    before with a different body" (409). Now 400 naming the header; the well-formed
+    %C3%A9 stays é."""
+    event = pv_event()
+    for bad in ("pct-%FF", "pct-%C3"):
+        assert assert_problem(post_binary(api, event, **{"ce-id": bad}), 400)["detail"] == (
+            f"the header 'ce-id' is percent-encoded, but not as UTF-8: {bad!r}"
+        )
+    assert stored_count(api) == 0
+    r = post_binary(api, event, **{"ce-id": "caf%C3%A9"})
+    assert r.status_code == 201, r.text
+    assert api.runtime.store.message(POLITIE_SOURCE, "caf\u00e9") is not None
 
 
 def test_sequence_gaps_are_reported_not_hidden(api: Api) -> None:

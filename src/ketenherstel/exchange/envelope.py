@@ -138,7 +138,15 @@ def from_binary(headers: Mapping[str, str], body: bytes, content_type: str) -> d
     for name, value in headers.items():
         lower = name.lower()
         if lower.startswith("ce-"):
-            event[lower[3:]] = unquote(value)  # the HTTP binding percent-encodes header values
+            # The HTTP binding percent-encodes header values as UTF-8. One that does not
+            # decode is refused: read with replacement characters, two different ids (pct-%FF,
+            # pct-%FE) became the same one.
+            try:
+                event[lower[3:]] = unquote(value, errors="strict")
+            except UnicodeDecodeError:
+                raise ValueError(
+                    f"the header {name!r} is percent-encoded, but not as UTF-8: {value!r}"
+                ) from None
     if content_type:
         event["datacontenttype"] = content_type
     media = content_type.split(";")[0].strip().lower() or "application/json"
