@@ -333,6 +333,12 @@ def test_unmatched_both_ways(world: World) -> None:
     ]
     found = world.work.unmatched_messages(principal=VIEWER)
     assert [m.position for m in found] == [listed]
+    read = world.store.audit_log(limit=1)[0]  # each names a case: a read of personal data
+    assert (read.action, read.object, read.detail) == (
+        "unmatched-read",
+        "1 unmatched messages",
+        "all",
+    )
     assert [m.position for m in world.work.unmatched_messages(principal=OM)] == [listed]
     with pytest.raises(Forbidden):
         world.work.unmatched_messages(principal=RECHTSPRAAK, partner="om")

@@ -443,12 +443,18 @@ class ManualWork:
         that no manual record of the same business key accounts for."""
         partner = self._own_partner(principal, partner)
         self._limit(limit)
-        return self.store.unmatched_messages(
+        found = self.store.unmatched_messages(
             partner=partner,
             type=None if type is None else self._type(type),
             after=after,
             limit=limit,
         )
+        # Each names a case (its parketnummer): a read of personal data, audited as the
+        # manual records' reads are.
+        self._audit(
+            principal, "unmatched-read", f"{len(found)} unmatched messages", partner or "all"
+        )
+        return found
 
     # -- interim procedures --------------------------------------------------------------------
 
