@@ -126,6 +126,23 @@ def test_a_date_or_key_date_with_a_control_character_is_refused(chain: Chain) ->
     ] == [("fields.judgmentDate", True)]
 
 
+@pytest.mark.parametrize("role", ["jan.jansen@politie.nl", "griffie (SKN-1548671841)"])
+def test_a_registering_role_with_an_email_address_or_skn_is_refused(
+    chain: Chain, role: str
+) -> None:
+    """The role is shown to viewers and to the partner: an e-mail address was taken (201)."""
+    checked, problems = check_entry(chain, entry(role=role), now=NOW)
+    assert checked is None
+    assert [(p.column, p.reason) for p in problems] == [
+        (
+            "role",
+            "the registering role holds an e-mail address or an SKN; give the role "
+            "(griffie rechtbank), never a person",
+        )
+    ]
+    assert all(role not in p.reason for p in problems)  # not repeated in the refusal
+
+
 def test_an_offset_that_moves_a_date_past_2199_is_refused(chain: Chain) -> None:
     _, problems = check_entry(chain, entry(when="2199-12-31T23:59:59-23:59"), now=1e10)
     assert [(p.column, "which lies after the dates taken here" in p.reason) for p in problems] == [

@@ -21,7 +21,7 @@ from typing import Any
 from ketenherstel.chain import Chain
 from ketenherstel.manual._dates import amsterdam, outside_dates, parse_day, parse_when
 from ketenherstel.manual.errors import Refusal
-from ketenherstel.text import hidden_character
+from ketenherstel.text import hidden_character, personal_identifier
 
 MAX_TEXT = 200
 
@@ -191,6 +191,12 @@ def check_entry(
         )
     case = _text(entry.case, "case number", col("case"), line, out)
     role = _text(entry.role, "registering role", col("role"), line, out)
+    if role and personal_identifier(role):  # shown to viewers and the partner: never a person
+        why = (
+            "the registering role holds an e-mail address or an SKN; give the role "
+            "(griffie rechtbank), never a person"
+        )
+        out.append(Refusal(line, col("role"), why))
     happened = _when(entry.when, now, line, col("when"), out)
     if type_name is None:
         return None, out
