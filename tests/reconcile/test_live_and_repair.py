@@ -20,11 +20,13 @@ from ketenherstel.reconcile import (
     ReconcileInputError,
     Report,
     parse_hop,
+    parse_mapping,
     reconcile,
     request_list,
     resend,
 )
 from ketenherstel.registry import Registry
+from tests.factories import pv_event
 from tests.reconcile.helpers import write
 from tests.registry.factories import DECISION, OM_SOURCE, Clock, decision
 
@@ -231,6 +233,10 @@ def test_an_edge_outbox_is_the_sent_ledger(rt: Runtime, reg: Registry, tmp_path:
     finally:
         box.close()
     assert rt.exchange.submit(principal=OM, events=forwarded).accepted == 2
+    # Another partner's messages, which the OM's outbox never held: not missing from it (they
+    # were 49 "missing at from" in a review, beside one sender's outbox).
+    police = Principal("politie", "partner", "politie", "token")
+    assert rt.exchange.submit(principal=police, events=[pv_event(), pv_event()]).accepted == 2
     sources = LiveSources(rt.store, reg.db, reg.receiver, rt.chain)
     report = reconcile(
         [parse_hop(f"sent=outbox:{tmp_path / 'om-outbox.db'}"), LedgerSpec("accepted")],
@@ -239,8 +245,17 @@ def test_an_edge_outbox_is_the_sent_ledger(rt: Runtime, reg: Registry, tmp_path:
     )
     t = report.to_json()["pairs"][0]["totals"]
     assert t["matched"] == 2 and t["missingAtTo"] == 1 and t["conflicting"] == 0
+    assert t["missingAtFrom"] == 0
     assert report.path is not None
     assert [(r["sender"], r["id"]) for r in request_list(report.path)] == [("om", "s3")]
+
+
+def test_an_outbox_ledger_is_not_mapped() -> None:
+    """Its columns and its one sender come from the file: a mapping was taken and ignored."""
+    spec = parse_hop("sent=outbox:om-outbox.db")
+    with pytest.raises(ReconcileInputError, match="'sent' is an edge outbox"):
+        parse_mapping(spec, ["sent.sender=:kmar"])
+    assert parse_mapping(spec, ["accepted.sender=:kmar"]) == spec  # another hop's: left alone
 
 
 def test_a_file_that_is_no_outbox(rt: Runtime, reg: Registry, tmp_path: Path) -> None:

@@ -229,6 +229,11 @@ def parse_mapping(spec: LedgerSpec, items: Sequence[str]) -> LedgerSpec:
             raise ReconcileInputError(
                 f"mapping {item!r}: hop {hop!r} is a live ledger; only file ledgers are mapped"
             )
+        if spec.format == OUTBOX:  # its columns and its one sender are known from the file
+            raise ReconcileInputError(
+                f"mapping {item!r}: hop {hop!r} is an edge outbox, whose columns and sender "
+                "are read from its file; only csv, parquet and jsonl ledgers are mapped"
+            )
         if column == "fields":
             fields.extend(v.strip() for v in value.split(",") if v.strip())
             continue

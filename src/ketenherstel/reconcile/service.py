@@ -152,6 +152,15 @@ def _export_outbox(
     except OutboxConfigError as exc:
         raise ReconcileInputError(str(exc), file=str(spec.path)) from None
     try:
+        # An outbox holds what one partner's systems wrote: it speaks for that sender only,
+        # and is compared with that sender's part of its neighbour (as a one-sender file).
+        oin = outbox.config().get("oin", "")
+        owner = chain.partner_by_oin(oin)
+        if owner is None:
+            raise ReconcileInputError(
+                f"the outbox is set up for OIN {oin!r}, which is no partner of the chain",
+                file=str(spec.path),
+            )
         writer = pq.ParquetWriter(path, ARROW_SCHEMA)
         try:
             after, done = 0, 0
@@ -173,7 +182,6 @@ def _export_outbox(
     keep = (
         "source",
         "id",
-        "sender",
         "type",
         "bkey",
         "hash",
@@ -182,7 +190,8 @@ def _export_outbox(
         "recorded_at",
     )
     mapping = {c: c for c in keep}
-    return LedgerSpec(spec.name, None, "parquet", mapping, partial=spec.partial), path
+    constants = {"sender": owner.key}
+    return LedgerSpec(spec.name, None, "parquet", mapping, constants, partial=spec.partial), path
 
 
 def legal_limits(chain: Chain) -> dict[str, timedelta]:
