@@ -72,6 +72,48 @@ def test_a_write_after_a_torn_line_cuts_it_off_and_the_register_stays_readable(
     assert b"F0f" not in path.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"important notes, one line",  # text without its last newline
+        bytes(range(256)) * 8,  # binary, with newlines in it but none at its end
+        b"",  # empty: no register yet, and none made by a refused change
+    ],
+)
+def test_a_refused_change_leaves_a_file_that_is_not_a_register_as_it_was(
+    tmp_path: Path, content: bytes
+) -> None:
+    """It was cut to nothing (its one line taken for a torn record) before the change was
+    refused; an allowlist entry turned a 2,000-byte binary into a register."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    try:
+        reg = Register(path)
+    except GatewayInputError:
+        assert path.read_bytes() == content  # refused when read: left alone
+        return
+    with pytest.raises(GatewayInputError, match="no finding"):
+        reg.decide("Fnope", "confirmed", by="anna", reason="")
+    assert path.read_bytes() == content
+    if content:
+        with pytest.raises(GatewayInputError, match="not a register record"):
+            reg.allow("192.0.2.0/24", reason="office", until=SOON, by="anna")
+        assert path.read_bytes() == content
+    else:  # an empty file is a register with nothing in it yet
+        reg.allow("192.0.2.0/24", reason="office", until=SOON, by="anna")
+        assert Register(path).allowed_networks() == ["192.0.2.0/24"]
+
+
+@pytest.mark.parametrize("torn", [b"{", b'{"rec', b'{"record": "dec'])
+def test_a_torn_record_however_short_is_still_cut(tmp_path: Path, torn: bytes) -> None:
+    path = tmp_path / "r.jsonl"
+    Register(path).add([f(1)])
+    with path.open("ab") as fh:
+        fh.write(torn)
+    Register(path).add([f(2)])
+    assert set(Register(path).findings) == {finding_id(f(1)), finding_id(f(2))}
+
+
 def test_the_allowlist_expires(tmp_path: Path) -> None:
     reg = Register(tmp_path / "r.jsonl")
     reg.allow("192.0.2.0/24", reason="office", until=SOON, by="soc-1")

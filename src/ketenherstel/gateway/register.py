@@ -111,10 +111,16 @@ def kept_name(name: str, *, needed: str) -> str:
     return text
 
 
-def _cut_torn_tail(fh: BinaryIO) -> None:
+# How every record's line begins (json.dumps keeps the key order the records are made in).
+_RECORD_START = b'{"record": "'
+
+
+def _cut_torn_tail(fh: BinaryIO, path: Path) -> None:
     """A last line without its newline is one a writer did not finish (it crashed mid-write,
     before the fsync that acknowledges it): cut it off, or the next record would be glued to
-    it and the register could no longer be read."""
+    it and the register could no longer be read. Only a line that begins as a record does
+    (or as much of that as was written) is cut: any other text without its last newline (a
+    file that is not a register) is refused and left as it is."""
     end = fh.seek(0, os.SEEK_END)
     if end == 0:
         return
@@ -123,16 +129,24 @@ def _cut_torn_tail(fh: BinaryIO) -> None:
         return
     step = 65_536
     at = end
+    cut = 0
     while at > 0:
         start = max(0, at - step)
         fh.seek(start)
         chunk = fh.read(at - start)
         newline = chunk.rfind(b"\n")
         if newline >= 0:
-            fh.truncate(start + newline + 1)
-            return
+            cut = start + newline + 1
+            break
         at = start
-    fh.truncate(0)
+    fh.seek(cut)
+    head = fh.read(len(_RECORD_START))
+    if not (head.startswith(_RECORD_START) or _RECORD_START.startswith(head)):
+        raise GatewayInputError(
+            f"register {path}: its last line is not a register record (and has no newline); "
+            "not a register, so it is left as it is: give a register file, or a new name"
+        )
+    fh.truncate(cut)
 
 
 @dataclass(slots=True)
@@ -294,11 +308,11 @@ class Register:
                 # One writer at a time, across processes (a follow, the API, a scan).
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
                 try:
-                    _cut_torn_tail(fh)
                     self._read(fh)
-                    records = build()
+                    records = build()  # refused here, the file is as it was
                     if not records:
                         return records
+                    _cut_torn_tail(fh, self.path)
                     data = b"".join(
                         json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records
                     )
