@@ -269,3 +269,19 @@ def test_briefing_made_approved_by_another_and_exported(
         picture, "briefing", "export", "1", "--out", str(tmp_path / "again"), "--store", store
     )
     assert code == 0 and (tmp_path / "again" / "briefing-1-publicatie.pdf").is_file()
+
+
+@pytest.mark.parametrize("content", [b"\x7fELF" + bytes(range(256)) * 8, b"notes\n" * 200])
+def test_a_picture_file_that_is_no_database_is_said_plainly_and_left_alone(
+    setup: tuple[str, str], tmp_path: Path, content: bytes
+) -> None:
+    """It was a traceback ending in `sqlite3.DatabaseError: file is not a database`."""
+    store, _ = setup
+    bogus = tmp_path / "bin.dat"
+    bogus.write_bytes(content)
+    for args in (("picture", "matrix"), ("briefing", "list")):
+        code, out, err = run(str(bogus), *args, "--store", store)
+        assert code == 2 and out == "", (args, out)
+        assert f"cannot open the picture's file: {bogus} is not the picture's database" in err
+        assert "Traceback" not in err
+    assert bogus.read_bytes() == content

@@ -213,6 +213,12 @@ def serve(
     except ValueError as exc:
         raise fail(str(exc)) from None
     with runtime(store) as rt:
+        from ketenherstel.picture.db import PictureDbError, open_picture_db
+
+        try:  # the server opens it as it starts: a file that is none is said here, plainly
+            open_picture_db(rt.settings.picture_location()).close()
+        except (OSError, PictureDbError) as exc:
+            raise fail(f"cannot open the picture's file: {exc}") from None
         scheme = "https" if tls_cert else "http"
         mtls = " (client certificates required)" if tls_ca else ""
         err.print(
@@ -1013,7 +1019,12 @@ def demo(
         str, typer.Option(help="Store for the demo (a SQLite file is recreated)")
     ] = "sqlite:///var/demo.db",
     scale: Annotated[
-        float, typer.Option(min=0.001, max=1.0, help="Share of the full volume (1 = DOMAIN.md's)")
+        float,
+        typer.Option(
+            min=0.001,
+            max=1.0,
+            help="Share of the real volumes the scenario file gives (1 = all of them)",
+        ),
     ] = 1.0,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Where the figures (JSON) and the chart (SVG) go")

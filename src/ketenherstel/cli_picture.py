@@ -44,14 +44,14 @@ AsOpt = Annotated[str, typer.Option("--as", help="Your name (kept in the audit t
 @contextlib.contextmanager
 def _picture(store: str | None) -> Iterator[tuple[Picture, BriefingService]]:
     from ketenherstel.briefings import BriefingService
-    from ketenherstel.picture.db import open_picture_db
+    from ketenherstel.picture.db import PictureDbError, open_picture_db
     from ketenherstel.picture.service import Picture
     from ketenherstel.store.manual_ports import manual_store
 
     with local_runtime(store) as rt:
         try:
             db = open_picture_db(rt.settings.picture_location())
-        except OSError as exc:
+        except (OSError, PictureDbError) as exc:
             raise fail(f"cannot open the picture's file: {exc}") from None
         try:
             picture = Picture(rt.store, manual_store(rt.store), rt.chain, db, rt.exchange.clock)

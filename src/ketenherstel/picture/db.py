@@ -19,8 +19,14 @@ __all__ = [
     "Contact",
     "HandStatus",
     "PictureDb",
+    "PictureDbError",
     "open_picture_db",
 ]
+
+
+class PictureDbError(ValueError):
+    """The picture's file is there but is not a picture database (nor any SQLite file)."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bottlenecks (
@@ -344,9 +350,16 @@ def open_picture_db(path: str | Path, *, synchronous: str = "NORMAL") -> Picture
     if target != ":memory:":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-    if target != ":memory:":
-        conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(_SCHEMA)
+    try:
+        if target != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:  # another kind of file, or another SQLite database
+        conn.close()
+        raise PictureDbError(
+            f"{target} is not the picture's database ({exc}); give its file with "
+            "KETENHERSTEL_PICTURE_DB, or a new name for a new one"
+        ) from None
     return PictureDb(conn, target)
