@@ -119,7 +119,12 @@ def run(
         typer.Option("--store", help="sqlite:///path.db, a file path or postgresql://… (empty!)"),
     ] = None,
     scale: Annotated[
-        float, typer.Option(min=0.001, max=1.0, help="Share of the full volume (1 = DOMAIN.md's)")
+        float,
+        typer.Option(
+            min=0.001,
+            max=1.0,
+            help="Share of the real volumes the scenario file gives (1 = all of them)",
+        ),
     ] = 1.0,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write the figures (JSON) and the chart (SVG) here")

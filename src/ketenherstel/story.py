@@ -138,7 +138,7 @@ def run_story(
         console.print(scenario.description, highlight=False)
         console.print(
             f"store {settings.store_url} (SQLite synchronous={settings.synchronous}) · "
-            f"volume {scale:.0%} of DOMAIN.md's · seed {scenario.seed} · step {scenario.step}",
+            f"volume {scale:.0%} of the real one · seed {scenario.seed} · step {scenario.step}",
             highlight=False,
         )
         reports = Path(settings.reconcile_location())
