@@ -64,6 +64,27 @@ def test_files_run_list_show_and_json(tmp_path: Path, store: str) -> None:
     assert code == 0 and "0 to request" in out
 
 
+def test_reading_reports_of_a_store_that_is_not_there_says_so(tmp_path: Path, store: str) -> None:
+    """A mistyped --store was an empty list (exit 0) and 'no reconciliation report' for show."""
+    typo = f"sqlite:///{tmp_path}/typo.db"
+    for args in (("list",), ("show", "r1"), ("requests", "r1")):
+        code, out, err = run("reconcile", *args, "--store", typo)
+        assert code == 1 and "no store at" in err and not out, (args, err)
+    assert not (tmp_path / "typo.db").exists()
+    (tmp_path / "afile").write_text("x")
+    result = runner.invoke(
+        app,
+        ["reconcile", "list", "--store", store],
+        env={
+            "COLUMNS": "200",
+            "KETENHERSTEL_REGISTRY": "",
+            "KETENHERSTEL_RECONCILE_DIR": str(tmp_path / "afile"),
+        },
+    )
+    assert result.exit_code == 2 and "is a file, not a folder" in result.stderr, result.stderr
+    assert run("reconcile", "list", "--store", store)[0] == 0  # the store's own: no reports yet
+
+
 def test_list_shows_each_report_id_whole_in_80_columns(tmp_path: Path, store: str) -> None:
     """show, requests and resend take the id: 80 columns (or a pipe) cut it to
     `r20261130T0428…`."""

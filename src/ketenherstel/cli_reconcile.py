@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ketenherstel.cli_common import AsOpt, err, local_runtime, operator
+from ketenherstel.cli_common import AsOpt, err, local_runtime, operator, require_store
 from ketenherstel.cli_common import fail as _fail
 from ketenherstel.reconcile import (
     LiveSources,
@@ -78,6 +78,26 @@ def _reports_dir(store: str | None, given: Path | None) -> Path:
     if given is not None:
         return given
     return Path(Settings.from_env(store_url=store).reconcile_location())
+
+
+def _reports_to_read(store: str | None, given: Path | None) -> Path:
+    """The reports folder to read from (list, show, requests, resend). Without --out it is
+    the store's: a store that is not there is said as every command says it (a mistyped
+    --store read as 'no reports' before), and so is a KETENHERSTEL_RECONCILE_DIR that is a
+    file."""
+    if given is not None:
+        if not given.exists():  # a mistyped --out: not 'no reports'
+            raise _fail(f"--out {given}: there is no such folder", 1)
+        if not given.is_dir():
+            raise _fail(f"--out {given}: is a file, not a folder; give the reports folder")
+        return given
+    require_store(store)
+    folder = _reports_dir(store, None)
+    if folder.exists() and not folder.is_dir():
+        raise _fail(
+            f"the reports folder {folder} (KETENHERSTEL_RECONCILE_DIR) is a file, not a folder"
+        )
+    return folder
 
 
 def _writable_reports_dir(folder: Path, given: bool) -> None:
@@ -322,12 +342,9 @@ def run_cmd(
 @reconcile_app.command("list")
 def list_cmd(store: StoreOpt = None, reports: DirOpt = None) -> None:
     """The reports made so far, newest first."""
-    if reports is not None and not reports.exists():  # a mistyped --out: not 'no reports'
-        raise _fail(f"--out {reports}: there is no such folder", 1)
-    if reports is not None and not reports.is_dir():
-        raise _fail(f"--out {reports}: is a file, not a folder; give the reports folder")
+    folder = _reports_to_read(store, reports)
     table = Table("id", "made", "hops", "missing", "detail rows")
-    for r in list_reports(_reports_dir(store, reports)):
+    for r in list_reports(folder):
         table.add_row(
             r["id"],
             r["createdAt"][:16],
@@ -340,7 +357,7 @@ def list_cmd(store: StoreOpt = None, reports: DirOpt = None) -> None:
 
 def _find(store: str | None, reports: Path | None, report_id: str) -> Path:
     try:
-        return find_report(_reports_dir(store, reports), report_id)
+        return find_report(_reports_to_read(store, reports), report_id)
     except ReconcileError as exc:
         raise _fail(str(exc), 1) from None
 
