@@ -381,6 +381,8 @@ def test_forecast_refuses_a_sender_that_does_not_send_the_type(tmp_path: Path) -
     [
         (["--start", "18 August"], "--start '18 August' is not an ISO 8601 date-time"),
         (["--start", "2025-08-18T00:00:00"], "has no UTC offset"),
+        # a plain date: the suggestion must be one that is taken (2025-08-18+02:00 was not)
+        (["--start", "2025-08-18"], "has no UTC offset; write e.g. 2025-08-18T00:00+02:00"),
         (["--start", START, "--default-rate", "justid"], "write RECEIVER=RATE"),
         (["--start", START, "--default-rate", "justid=0/h"], "a rate must be more than 0"),
         (["--start", START, "--default-rate", "justid=0.5/d"], "at least one message a day"),
@@ -418,3 +420,10 @@ def test_forecast_refuses_an_invalid_plan_before_reading_anything(
 def test_an_empty_plan_path_is_named_as_empty_not_as_a_directory(spec: str) -> None:
     code, _, err = run("validate", spec)
     assert code == 2 and "the plan path is empty" in err and "directory" not in err, err
+
+
+def test_the_suggested_start_is_taken(backlog: str) -> None:
+    code, _, stderr = run("forecast", "om-2025", "--backlog", backlog, "--start", "2025-08-18")
+    suggested = stderr.split("write e.g. ")[1].split()[0]
+    code, _, stderr = run("forecast", "om-2025", "--backlog", backlog, "--start", suggested)
+    assert code == 0, stderr

@@ -16,7 +16,7 @@ from ketenherstel.chain import Chain
 from ketenherstel.chain._nodes import NodeReader, describe
 from ketenherstel.golive._names import did_you_mean
 from ketenherstel.golive.channels import ANY, PROCESS_PREFIX, RATE_FORMS, ChannelRule, parse_rate
-from ketenherstel.golive.model import Wave, outside_dates
+from ketenherstel.golive.model import Wave, outside_dates, with_offset
 
 __all__ = [
     "Draft",
@@ -206,7 +206,9 @@ def moment(
             return None
         if value.tzinfo is None:
             ctx.reader.add_at(
-                node, item_path, f"{text!r} has no UTC offset; write it as {text}+02:00 (CEST) or Z"
+                node,
+                item_path,
+                f"{text!r} has no UTC offset; write it as {with_offset(text)} (CEST) or with Z",
             )
             return None
     why = outside_dates(value)

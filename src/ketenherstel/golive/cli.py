@@ -21,7 +21,7 @@ from rich.text import Text
 from ketenherstel.chain import Chain, ChainError, load_chain
 from ketenherstel.golive.channels import parse_rate, short_type
 from ketenherstel.golive.errors import ForecastInputError, PlanError, PlanProblem
-from ketenherstel.golive.model import Plan, outside_dates
+from ketenherstel.golive.model import Plan, outside_dates, with_offset
 from ketenherstel.golive.plan import BUILTIN_PLANS, check_plan_file, load_plan
 from ketenherstel.terminal import SafeConsole
 
@@ -190,7 +190,7 @@ def _start(text: str, option: str) -> datetime:
     except ValueError:
         raise _fail(f"{option} {text!r} is not an ISO 8601 date-time") from None
     if value.tzinfo is None:
-        raise _fail(f"{option} {text!r} has no UTC offset; write e.g. {text}+02:00")
+        raise _fail(f"{option} {text!r} has no UTC offset; write e.g. {with_offset(text)}")
     why = outside_dates(value)
     if why is not None:
         raise _fail(f"{option} {why}")

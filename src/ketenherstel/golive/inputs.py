@@ -24,7 +24,7 @@ from ketenherstel.chain import Chain
 from ketenherstel.chain.utf8 import NotUtf8Error, read_utf8
 from ketenherstel.golive.errors import ForecastInputError, PlanProblem
 from ketenherstel.golive.forecast import MAX_MESSAGES, ActualPoint, Backlog, Inflow, check_flow
-from ketenherstel.golive.model import outside_dates
+from ketenherstel.golive.model import outside_dates, with_offset
 
 __all__ = ["read_actual_csv", "read_backlog_csv", "read_inflow_csv"]
 
@@ -221,7 +221,8 @@ def _moment(row: _Row, column: str, number: int, problems: _Problems) -> datetim
         problems.add(number, column, f"{text!r} is not a date-time like 2025-07-18T09:00:00+02:00")
         return None
     if value.tzinfo is None:
-        problems.add(number, column, f"{text!r} has no UTC offset; add one, e.g. {text}+02:00")
+        why = f"{text!r} has no UTC offset; add one, e.g. {with_offset(text)}"
+        problems.add(number, column, why)
         return None
     why = outside_dates(value)
     if why is not None:

@@ -43,6 +43,7 @@ __all__ = [
     "PriorityDecision",
     "Wave",
     "outside_dates",
+    "with_offset",
 ]
 
 ISOLATION_STEP = "isolation"
@@ -61,6 +62,16 @@ LAST_DAY = date(2199, 12, 31)
 def _amsterdam() -> ZoneInfo:
     """Europe/Amsterdam, loaded on first use (never at import time)."""
     return ZoneInfo("Europe/Amsterdam")
+
+
+def with_offset(text: str) -> str:
+    """``text`` (a date-time or a date without a UTC offset) as it would be written with the
+    Dutch summer offset: what a refusal suggests. A plain date gets a time first: Python reads
+    ``2025-08-18+02:00`` as two o'clock local time, again without an offset."""
+    stripped = text.strip()
+    if "T" not in stripped.upper() and " " not in stripped:
+        return f"{stripped}T00:00+02:00"
+    return f"{stripped}+02:00"
 
 
 def outside_dates(value: date | datetime) -> str | None:
