@@ -463,6 +463,10 @@ def test_making_a_report_is_audited_per_organisation_and_a_refused_one_changes_n
          "no store"),
         ((str(garbage), "--as", "soc-1", "--out", str(page)), 2, "no report written"),
         ((str(log), "--as", "soc-1", "--out", str(blocked / "r.html")), 2, "is not a directory"),
+        # a folder not made yet, given with its slash: the report was written as a file of
+        # its name, the organisations' reports in the folder above
+        ((str(log), "--as", "soc-1", "--out", f"{page.parent}/new/"), 2,
+         f"--out {page.parent}/new: give the report's file name, ending in .html"),
     ]:  # fmt: skip
         code, out, err = run("gateway", "report", *args)
         assert code == code_wanted and said in " ".join(err.split()), (args, err)

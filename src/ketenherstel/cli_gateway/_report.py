@@ -100,6 +100,14 @@ def report_cmd(
     who = _who(actor, "a report names users and addresses; it needs the name of who makes it")
     if out_file is not None and out_file.is_dir():
         raise fail(f"--out {out_file}: is a directory; give the report's file name")
+    if out_file is not None and out_file.suffix.lower() not in (".html", ".htm"):
+        # `--out DIR/` (a folder not made yet) lost its slash on the way here: the report was
+        # written as a file named DIR, the organisations' reports beside it, in DIR's parent.
+        raise fail(
+            f"--out {out_file}: give the report's file name, ending in .html (such as "
+            f"{out_file / 'rapport.html'}); the organisations' reports and verdicts.json are "
+            "written beside it"
+        )
     files = _resolved(files)
     mapping: dict[str, str] = {}
     for item in org or []:
