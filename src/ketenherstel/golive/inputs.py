@@ -221,8 +221,8 @@ def _moment(row: _Row, column: str, number: int, problems: _Problems) -> datetim
         problems.add(number, column, f"{text!r} is not a date-time like 2025-07-18T09:00:00+02:00")
         return None
     if value.tzinfo is None:
-        why = f"{text!r} has no UTC offset; add one, e.g. {with_offset(text)}"
-        problems.add(number, column, why)
+        hint = f"{text!r} has no UTC offset; add one, e.g. {with_offset(text)}"
+        problems.add(number, column, hint)
         return None
     why = outside_dates(value)
     if why is not None:
