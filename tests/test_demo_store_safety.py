@@ -85,3 +85,34 @@ def test_scenario_run_refuses_an_unwritable_out_before_the_run(tmp_path: Path) -
     )  # fmt: skip
     assert code == 2 and "--out" in err and "is not a directory" in err, err
     assert not store.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("demo", "--scale", "0.001", "--no-serve", "--out"),
+        ("demo-http", "--cases", "1", "--no-serve", "--port", "0"),
+    ],
+    ids=["demo", "demo-http"],
+)
+def test_a_demo_does_not_recreate_a_store_that_no_demo_made(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """`demo-http --store` wiped a working store given by mistake (its manual records, its
+    tokens); `scenario run` refuses one already, unless --fresh names the deletion."""
+    store = tmp_path / "work.db"
+    url = f"sqlite:///{store}"
+    code, _, err = run("init", "--store", url, "--operator", "anna")
+    assert code == 0, err
+    code, _, err = run("token", "create", "--partner", "om", "--as", "anna", "--store", url)
+    assert code == 0, err
+    before = store.read_bytes()
+    last = (str(tmp_path / "out"),) if command[-1] == "--out" else ()
+    code, out, err = run(*command, *last, "--store", url)
+    assert code == 2, (out, err)
+    said = " ".join(err.split())
+    assert f"store {store} holds" in said and "credentials" in said and "no demo made" in said
+    assert store.read_bytes() == before
+    # scenario run --fresh asks for the deletion by name: it goes ahead
+    code, _, err = run("scenario", "run", "om-2025", "--scale", "0.001", "--fresh", "--store", url)
+    assert code == 0, err

@@ -1017,7 +1017,7 @@ def simulate(
 def demo(
     store: Annotated[
         str, typer.Option(help="Store for the demo (a SQLite file is recreated)")
-    ] = "sqlite:///var/demo.db",
+    ] = "sqlite:///var/demo.db",  # story.DEMO_STORE
     scale: Annotated[
         float,
         typer.Option(
@@ -1110,7 +1110,7 @@ def _serve_result(rt: Runtime, port: int) -> None:
 def demo_http(
     store: Annotated[
         str, typer.Option(help="Store for the demo (recreated)")
-    ] = "sqlite:///var/demo-http.db",
+    ] = "sqlite:///var/demo-http.db",  # story.HTTP_DEMO_STORE
     cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 30,
     port: Annotated[
         int | None,

@@ -146,7 +146,7 @@ def run(
     settings = Settings.from_env(store_url=store)
     if fresh:
         try:
-            fresh_sqlite(settings.store_url)
+            fresh_sqlite(settings.store_url, demo=False)
         except (ValueError, OSError) as exc:
             raise _fail(str(exc)) from None
     try:

@@ -56,7 +56,12 @@ from ketenherstel.sim.portal import generate_portal
 from ketenherstel.store import sqlite_file
 from ketenherstel.store.manual_ports import manual_store
 from ketenherstel.store.ports import AuditRecord
-from ketenherstel.store.sqlite import not_a_store
+from ketenherstel.store.sqlite import (
+    SqliteStore,
+    kept_by_someone,
+    mark_made_by_a_demo,
+    not_a_store,
+)
 from ketenherstel.story_picture import AUTHOR, picture_story
 
 __all__ = ["demo_settings", "fresh_sqlite", "print_story", "run_story"]
@@ -78,7 +83,13 @@ def demo_settings(store_url: str) -> Settings:
     )
 
 
-def fresh_sqlite(store_url: str) -> None:
+# The demos' own stores (their --store defaults): recreated whatever they hold, also when an
+# earlier version of the demo made them without noting it.
+DEMO_STORE = "sqlite:///var/demo.db"
+HTTP_DEMO_STORE = "sqlite:///var/demo-http.db"
+
+
+def fresh_sqlite(store_url: str, *, demo: bool = True) -> None:
     """Delete a SQLite store's files and what the project keeps beside them (its registry,
     reconciliation reports, gateway reports and findings register: the demo always starts
     empty); PostgreSQL is left alone. Only the files beside the store are touched, never
@@ -86,7 +97,11 @@ def fresh_sqlite(store_url: str) -> None:
 
     Raises ValueError, deleting nothing, when the store's file is a directory or a file that
     is not a store (not SQLite, another database), or the registry's file is not SQLite:
-    only what this project made is deleted."""
+    only what this project made is deleted. ``demo``: a demo recreates only a store a demo
+    made (or its own default one); one holding messages, credentials or partners that no demo
+    made is refused (a demo once wiped a working store given by mistake). The new store is
+    made and noted as a demo's. Without ``demo`` (`scenario run --fresh`, asked for by name)
+    the store is deleted whatever it holds."""
     path = sqlite_file(store_url)
     if path is None:
         return
@@ -96,6 +111,13 @@ def fresh_sqlite(store_url: str) -> None:
         why = not_a_store(path, empty_ok=True)
         if why is not None:
             raise ValueError(f"{path} is not a store ({why}); give the store you meant (--store)")
+        own = {sqlite_file(u) for u in (DEMO_STORE, HTTP_DEMO_STORE)}
+        held = kept_by_someone(path) if demo else None
+        if held is not None and path.resolve() not in {p.resolve() for p in own if p}:
+            raise ValueError(
+                f"store {path} holds {held} that no demo made; a demo recreates its store, so "
+                "give it a new file (--store), or remove that one yourself"
+            )
     beside = Settings(store_url=f"sqlite:///{path}")  # defaults only: no KETENHERSTEL_*
     registry = Path(beside.registry_location().removeprefix("sqlite:///"))
     if registry.is_dir() or (registry.exists() and not _sqlite_or_empty(registry)):
@@ -109,6 +131,13 @@ def fresh_sqlite(store_url: str) -> None:
     for file in (path, registry):
         for suffix in ("", "-wal", "-shm"):
             Path(str(file) + suffix).unlink(missing_ok=True)
+    if demo:
+        made = SqliteStore(path)
+        try:
+            made.migrate()
+        finally:
+            made.close()
+        mark_made_by_a_demo(path)
 
 
 def _sqlite_or_empty(path: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -100,6 +101,43 @@ class SqliteStore(SqlStore):
             self._checkpointer.join(timeout=5)
         with self._lock:
             self._conn.close()
+
+
+_DEMO_MARK = ("made_by", "demo")
+
+
+def mark_made_by_a_demo(path: Path) -> None:
+    """Note in a store (migrated) that a demo made it, so that a demo may recreate it."""
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)", _DEMO_MARK)
+
+
+def kept_by_someone(path: Path) -> str | None:
+    """What a store that no demo made holds (messages, credentials, partners), or None when
+    it holds none of them or a demo made it: what a demo must not delete. Read-only."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "store_meta" in names:
+            mark = conn.execute(
+                "SELECT value FROM store_meta WHERE key = ?", (_DEMO_MARK[0],)
+            ).fetchone()
+            if mark is not None and mark[0] == _DEMO_MARK[1]:
+                return None
+        held = [
+            f"{n:,} {table}"
+            for table in ("messages", "credentials", "partners")
+            if table in names
+            and (n := int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]))
+        ]
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        conn.close()
+    return ", ".join(held) or None
 
 
 def not_a_store(path: Path, *, empty_ok: bool = False) -> str | None:
