@@ -159,7 +159,7 @@ def print_report(report: Report | dict[str, Any], console: Console = out) -> Non
     def mark(p: dict[str, Any]) -> str:
         hwm = p["highWaterMark"]
         if hwm["cleanGroups"] or hwm["dirtyGroups"]:
-            return f"{hwm['cleanGroups']} clean / {hwm['dirtyGroups']}"
+            return f"{hwm['cleanGroups']} groups clean, {hwm['dirtyGroups']} differ"
         return "n/a"
 
     row("high-water mark", mark)
