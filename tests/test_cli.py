@@ -628,6 +628,8 @@ def test_chain_show_renders_tables_and_a_mermaid_diagram() -> None:
     wide = runner.invoke(app, ["chain", "show"], env={"COLUMNS": "260"})
     gereed = next(line for line in wide.stdout.splitlines() if "gereedgemeld.v1" in line)
     assert "parketnummer, sanctionKind" in gereed  # the business key of each type
+    aanhouding = next(line for line in wide.stdout.splitlines() if "Aanhouding en" in line)
+    assert "│ aanhouding " in aanhouding  # the key that --scope process:KEY takes
     code, out, _ = run("chain", "show", "--mermaid")
     assert out.startswith("flowchart")
 
@@ -1070,6 +1072,18 @@ def test_simulate_writes_events_that_send_accepts(tmp_path: Path) -> None:
     assert again.read_bytes() == path.read_bytes()  # deterministic per seed
     code, _, err = run("simulate", "--out", str(path), "--sender", "nobody")
     assert code == 2 and "not a partner" in err
+
+
+def test_simulate_says_why_a_file_it_wrote_is_empty(tmp_path: Path) -> None:
+    """Three cases have no KMar event: the empty file `send` then refuses was written without
+    a word."""
+    out_file = tmp_path / "kmar.jsonl"
+    code, out, err = run("simulate", "--out", str(out_file), "--sender", "kmar", "--cases", "3")
+    assert code == 0 and "wrote 0 events" in out
+    assert "note: kmar sent nothing in 3 simulated cases" in " ".join(err.split())
+    assert out_file.read_bytes() == b""
+    code, out, err = run("simulate", "--out", str(out_file), "--sender", "politie", "--cases", "3")
+    assert code == 0 and "note:" not in err
 
 
 def test_simulate_and_openapi_refuse_an_output_they_cannot_write_and_make_no_folder(

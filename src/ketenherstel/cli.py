@@ -629,10 +629,11 @@ def chain_show(
     partners = Table("key", "name", "OIN", "systems", title=f"Partners (chain {chain.version})")
     for p in chain.partners:
         partners.add_row(p.key, p.name, p.oin, ", ".join(p.systems))
-    processes = Table("phase", "process", "deadline", title="Processes in procedure order")
+    # The key is what `--scope process:KEY`, `--process` and plans take.
+    processes = Table("phase", "key", "process", "deadline", title="Processes in procedure order")
     for pr in chain.processes_in_order():
         deadline = f"{pr.deadline.duration} ({pr.deadline.text})" if pr.deadline else ""
-        processes.add_row(pr.phase.label, pr.name, deadline)
+        processes.add_row(pr.phase.label, pr.key, pr.name, deadline)
     types = Table(
         "type",
         "name",
@@ -1008,6 +1009,12 @@ def simulate(
     except OSError as exc:  # a full disk (/dev/full): found only by writing
         raise fail(f"--out {out_file}: cannot write it ({exc.strerror or exc})", 1) from None
     out.print(f"wrote {written} events to {out_file}")
+    if written == 0:  # `send` and `outbox write` refuse an empty file: say why it is one
+        err.print(
+            f"note: {sender} sent nothing in {cases} simulated cases (seed {seed}); give more "
+            "--cases for events of it",
+            highlight=False,
+        )
 
 
 # -- the demo ----------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ def test_what_an_isolated_partner_sends_waits_in_quarantine_for_two_operators(
     assert approval.note is not None
     assert "2 messages of om arrived after the request and stay in quarantine" in approval.note
     assert len(pull_ids(rt, "justid")) == 1
+    for who in (OP_B, OP_A):  # whoever asks again: it was approved (it said "by another")
+        with pytest.raises(StateConflict, match="was approved already; one approval is all"):
+            ex.approve_release(principal=who, release_id=release.id)
     again, _ = ex.request_release(principal=OP_A, partner="om", reason="the rest")
     rest = ex.approve_release(principal=OP_B, release_id=again.id).note
     assert rest is not None and rest.startswith("om stays isolated") and "arrived" not in rest
@@ -840,3 +843,17 @@ def test_a_reason_with_an_skn_or_e_mail_address_is_refused_for_every_change(
         assert "1643701197" not in err.value.detail and "jansen" not in err.value.detail
     assert (ex.partner_history(), ex.channel_history(), ex.routes(), ex.releases()) == before
     ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="SKN-systeem")
+
+
+def test_an_unknown_process_scope_lists_the_process_keys(rt: Runtime) -> None:
+    """`--scope process:opsporing` (a phase, not a process) named no key that would do."""
+    keys = sorted(p.key for p in rt.chain.processes)
+    with pytest.raises(InvalidInput) as caught:
+        rt.exchange.set_channel(
+            principal=OP_A, receiver="om", scope="process:opsporing", state="held", reason="x"
+        )
+    assert caught.value.detail == (
+        "scope 'process:opsporing': there is no process 'opsporing'; the processes are: "
+        + ", ".join(keys)
+    )
+    assert rt.exchange.channels() == []

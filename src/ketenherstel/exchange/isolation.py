@@ -114,7 +114,10 @@ class IsolationMixin:
         if scope.startswith(PROCESS_PREFIX):
             name = scope[len(PROCESS_PREFIX) :]
             if all(p.key != name for p in self.chain.processes):
-                raise InvalidInput(f"scope {scope!r}: there is no process {name!r}")
+                raise InvalidInput(
+                    f"scope {scope!r}: there is no process {name!r}; the processes are: "
+                    + ", ".join(sorted(p.key for p in self.chain.processes))
+                )
             return
         if self.chain.message_type(scope) is None:
             raise InvalidInput(
