@@ -141,7 +141,8 @@ def test_an_allowlist_entry_can_be_withdrawn_and_a_network_too_wide_is_refused(
     assert "soc-2" in ended.withdrawn and "office closed" in ended.withdrawn
     assert reg.allowed_networks() == ["10.0.0.0/8"]
     assert Register(path).allowed_networks() == ["10.0.0.0/8"]  # replayed from the file
-    with pytest.raises(GatewayInputError, match="not on the allowlist"):
+    # `allowlist` shows it as withdrawn: the refusal says so (it said "not on the allowlist")
+    with pytest.raises(GatewayInputError, match="is not on the allowlist: withdrawn already"):
         reg.withdraw("192.0.2.0/24", reason="again", by="soc-2")
 
 

@@ -171,6 +171,10 @@ def test_max_events_holds_also_for_a_chosen_range_and_says_what_is_left(
     assert (rest.first_sequence, rest.last_sequence, rest.left) == (26, 29, None)
     with pytest.raises(ExportError, match="holds 1-29"):
         outbox.export_bundle(tmp_path / "b4", private_key=KEY, first=1, last=40, max_events=2)
+    # it said only "it holds 1-29", which 5-2 is within
+    with pytest.raises(ExportError, match=r"5-2 of .*: the first comes after the last"):
+        outbox.export_bundle(tmp_path / "b5", private_key=KEY, first=5, last=2)
+    assert not (tmp_path / "b5").exists()
 
 
 def test_messages_of_another_source_of_the_oin_are_named_never_left_unseen(

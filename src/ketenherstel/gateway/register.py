@@ -473,6 +473,8 @@ class Register:
         def withdrawal() -> list[dict[str, Any]]:
             current = [a for a in self.allowlist if _same(a.network, network) and not a.withdrawn]
             if not current:
+                if any(_same(a.network, network) for a in self.allowlist):
+                    raise GatewayInputError(f"{given!r} is not on the allowlist: withdrawn already")
                 raise GatewayInputError(f"{given!r} is not on the allowlist")
             ended.clear()  # as the check under the file's lock found them
             ended.update(a.id for a in current)

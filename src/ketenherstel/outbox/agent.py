@@ -386,6 +386,11 @@ class Outbox:
                 f"{summary.last_bundled}); name a range with first/last to export one again"
                 + _elsewhere(others)
             )
+        if first is not None and last is not None and first > last:
+            raise ExportError(
+                f"cannot export sequences {first}-{last} of {source}: the first comes after "
+                "the last; give the lower number first"
+            )
         if not 1 <= start <= wanted <= summary.last_sequence:
             raise ExportError(
                 f"cannot export sequences {start}-{wanted} of {source}: it holds 1-"

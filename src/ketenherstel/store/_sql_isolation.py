@@ -454,7 +454,7 @@ class IsolationSql(AcceptSql, DeliverySql):
                 raise NotFound(f"no quarantine release {release_id}")
             release = QuarantineRelease(*row)
             if release.approved_by is not None:
-                raise Refused(f"release {release_id} was already approved by another operator")
+                raise Refused(f"release {release_id} was approved already; one approval is all")
             if same_person(release.requested_by, actor):
                 raise Refused(
                     f"release {release_id} was requested by {release.requested_by}; a second "
