@@ -265,6 +265,8 @@ def test_bad_bottleneck_input_is_answered_in_the_form_and_nothing_is_saved(ui: U
     r = ui.client.post("/ui/knelpunten", data={**bad, "csrf": csrf})
     assert r.status_code == 400
     assert sorted(errors(r.text)) == ["begin", "categorie", "reeks", "titel"]
+    # the choices as the form's list shows them, not the codes (werklast, vertraging, …)
+    assert "kies uit Werklast en voorraad, Vertraging, Informatievoorziening" in r.text
     assert "Het formulier is niet opgeslagen" in r.text
     assert "Besproken in het crisisoverleg" in r.text  # what was typed is kept
     assert ui.picture.db.bottlenecks() == []

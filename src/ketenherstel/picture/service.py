@@ -625,8 +625,8 @@ def _choice(
     if not value:
         problems[name] = Said("kies een waarde", "required")
     elif value not in allowed:
-        problems[name] = Said(
-            f"onbekende waarde {value!r}; kies uit {', '.join(allowed)}",
+        problems[name] = Said(  # in Dutch the choices as the form's list shows them
+            f"onbekende waarde {value!r}; kies uit {', '.join(allowed.values())}",
             f"unknown value {value!r}; one of {', '.join(allowed)}",
         )
     return value
