@@ -61,5 +61,15 @@ async def require_viewer(principal: PrincipalDep) -> Principal:
     return principal
 
 
+async def require_receiver(principal: PrincipalDep) -> Principal:
+    """A partner, for the routes of what it receives (acknowledgements, failures): a viewer or
+    an operator hears 403 before its body is read as the route's model (it heard 400 for a
+    body the route would have refused anyway)."""
+    if principal.role != "partner" or principal.partner_key is None:
+        raise Forbidden("only a partner credential receives deliveries")
+    return principal
+
+
 OperatorDep = Annotated[Principal, Depends(require_operator)]
+ReceiverDep = Annotated[Principal, Depends(require_receiver)]
 ViewerDep = Annotated[Principal, Depends(require_viewer)]

@@ -16,7 +16,7 @@ from ketenherstel.web import convert
 from ketenherstel.web import schemas as s
 from ketenherstel.web.body import JsonBodyRoute, read_limited
 from ketenherstel.web.problems import documented as _problem
-from ketenherstel.web.security import ExchangeDep, PrincipalDep
+from ketenherstel.web.security import ExchangeDep, PrincipalDep, ReceiverDep
 
 router = APIRouter(prefix="/v1", tags=["exchange"], route_class=JsonBodyRoute)
 
@@ -144,7 +144,7 @@ async def pull_deliveries(
     responses={400: _problem("No or too many delivery ids"), 403: _problem("Not a partner")},
 )
 async def acknowledge(
-    body: s.AcknowledgementCreate, exchange: ExchangeDep, principal: PrincipalDep
+    body: s.AcknowledgementCreate, exchange: ExchangeDep, principal: ReceiverDep
 ) -> s.AcknowledgementRead:
     results = await run_in_threadpool(
         exchange.ack, principal=principal, delivery_ids=body.delivery_ids
@@ -163,6 +163,7 @@ async def acknowledge(
         400: _problem(
             "No reason given, or one with control or invisible characters or personal data"
         ),
+        403: _problem("Not a partner"),
         404: _problem("The caller has no such delivery"),
         409: _problem("Already acknowledged or dead-lettered, or never handed out (not-delivered)"),
     },
@@ -171,7 +172,7 @@ async def report_failure(
     delivery_id: Annotated[int, Path(alias="deliveryId")],
     body: s.FailureCreate,
     exchange: ExchangeDep,
-    principal: PrincipalDep,
+    principal: ReceiverDep,
 ) -> s.FailureRead:
     result = await run_in_threadpool(
         exchange.nack,
