@@ -85,7 +85,8 @@ def test_allowlist(api: Api) -> None:
     listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
     assert [(a["network"], a["active"]) for a in listed] == [("192.0.2.0/24", True)]
     again = api.client.post("/v1/gateway/allowlist", json=body, headers=api.h("operator"))
-    assert again.status_code == 400, again.text  # allowed and active already
+    # allowed and active already: a state, not bad input (409, as a duplicate route is)
+    assert again.status_code == 409 and "already allowed" in again.text, again.text
     listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
     assert len(listed) == 1
 
@@ -110,9 +111,13 @@ def test_a_network_allowed_over_the_api_is_audited_as_gateway_allow_does(api: Ap
     assert added() == [("op", "192.0.2.0/24", f"{entry} 192.0.2.0/24 until {soon}")]
     listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
     assert [a["id"] for a in listed] == [entry]
-    for refused in ({**body, "network": "office"}, body, {**body, "until": "2001-01-01"}):
+    for refused, status in (
+        ({**body, "network": "office"}, 400),
+        (body, 409),  # allowed already
+        ({**body, "until": "2001-01-01"}, 400),
+    ):
         r = api.client.post("/v1/gateway/allowlist", json=refused, headers=api.h("operator"))
-        assert r.status_code == 400, r.text
+        assert r.status_code == status, r.text
     assert len(added()) == 1
 
 
@@ -159,7 +164,7 @@ def test_an_allowed_network_is_withdrawn_over_the_api_as_gateway_withdraw_does(a
     listed = api.client.get("/v1/gateway/allowlist", headers=api.h("operator")).json()
     assert [(a["id"], a["active"]) for a in listed] == [(entry, False)]
     again = api.client.post(url, json=body, headers=api.h("operator"))
-    assert again.status_code == 400 and "not on the allowlist" in again.text
+    assert again.status_code == 409 and "not on the allowlist: withdrawn already" in again.text
     assert len(withdrawn()) == 1
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "AllowEntry",
     "AuditTrail",
     "Register",
+    "RegisterConflict",
     "Registered",
     "finding_id",
     "kept_name",
@@ -66,6 +67,12 @@ _MOVES = {
     "false-positive": ("under-review",),
     "confirmed": ("under-review",),
 }
+
+
+class RegisterConflict(GatewayInputError):
+    """A change the register refuses for the state it is in, not for how it was asked: a
+    network allowed already, an entry withdrawn already (409 over the API, as a duplicate
+    emergency route is)."""
 
 
 class AuditTrail(Protocol):
@@ -426,7 +433,7 @@ class Register:
         def entry() -> list[dict[str, Any]]:
             for a in self.allowlist:
                 if _same(a.network, network) and a.active(today):
-                    raise GatewayInputError(
+                    raise RegisterConflict(
                         f"{network} is already allowed until {a.until} (by {a.added_by}: "
                         f"{a.reason}); withdraw it first to change its date or reason"
                     )
@@ -474,7 +481,7 @@ class Register:
             current = [a for a in self.allowlist if _same(a.network, network) and not a.withdrawn]
             if not current:
                 if any(_same(a.network, network) for a in self.allowlist):
-                    raise GatewayInputError(f"{given!r} is not on the allowlist: withdrawn already")
+                    raise RegisterConflict(f"{given!r} is not on the allowlist: withdrawn already")
                 raise GatewayInputError(f"{given!r} is not on the allowlist")
             ended.clear()  # as the check under the file's lock found them
             ended.update(a.id for a in current)

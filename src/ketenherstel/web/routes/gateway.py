@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.errors import InvalidInput, NotFound, StateConflict
-from ketenherstel.gateway.register import AllowEntry, Register, kept_reason
+from ketenherstel.gateway.register import AllowEntry, Register, RegisterConflict, kept_reason
 from ketenherstel.gateway.verdict import read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.store.ports import AuditRecord
@@ -167,6 +167,7 @@ async def allowlist(request: Request, _: OperatorDep) -> list[s.AllowRead]:
     responses={
         400: _problem("Not a network, no reason (or one with a control character), or a past date"),
         403: _problem("Operators"),
+        409: _problem("The network is allowed already (withdraw it first to change it)"),
     },
 )
 async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.AllowRead:
@@ -185,6 +186,8 @@ async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.
             trail=rt.store,
             at=rt.exchange.clock(),
         )
+    except RegisterConflict as exc:
+        raise StateConflict(str(exc)) from None
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
     return _allow_read(a, datetime.now(UTC).date())
@@ -198,6 +201,7 @@ async def allow(request: Request, body: s.AllowIn, principal: OperatorDep) -> s.
     responses={
         400: _problem("Not on the allowlist, or no reason (or one with a control character)"),
         403: _problem("Operators"),
+        409: _problem("The network's entries were withdrawn already"),
     },
 )
 async def withdraw_allowed(
@@ -216,6 +220,8 @@ async def withdraw_allowed(
             trail=rt.store,
             at=rt.exchange.clock(),
         )
+    except RegisterConflict as exc:
+        raise StateConflict(str(exc)) from None
     except GatewayInputError as exc:
         raise InvalidInput(str(exc)) from None
     today = datetime.now(UTC).date()
