@@ -85,6 +85,23 @@ def test_reading_reports_of_a_store_that_is_not_there_says_so(tmp_path: Path, st
     assert run("reconcile", "list", "--store", store)[0] == 0  # the store's own: no reports yet
 
 
+def test_reports_of_file_ledgers_run_without_a_store_are_listed(tmp_path: Path) -> None:
+    """A run of file ledgers alone needs no store and writes beside where one would be: list
+    and show read that folder (they asked for the store first, in one version)."""
+    sent = write(tmp_path / "s.csv", [row("m1", type=KIND), row("m2", type=KIND)])
+    acc = write(tmp_path / "a.csv", [row("m1", type=KIND)])
+    nostore = f"sqlite:///{tmp_path}/never.db"
+    code, out, err = run("reconcile", "run", f"sent={sent}", f"accepted={acc}", "--store", nostore)
+    assert code == 0, err
+    assert not (tmp_path / "never.db").exists()
+    code, out, err = run("reconcile", "list", "--store", nostore)
+    assert code == 0 and "sent → accepted" in out, err
+    [made] = [p.name for p in (tmp_path / "never.reconcile").iterdir()]
+    assert made in out
+    code, out, err = run("reconcile", "show", made, "--store", nostore)
+    assert code == 0 and "details.parquet" in out, err
+
+
 def test_list_shows_each_report_id_whole_in_80_columns(tmp_path: Path, store: str) -> None:
     """show, requests and resend take the id: 80 columns (or a pipe) cut it to
     `r20261130T0428…`."""

@@ -82,21 +82,24 @@ def _reports_dir(store: str | None, given: Path | None) -> Path:
 
 def _reports_to_read(store: str | None, given: Path | None) -> Path:
     """The reports folder to read from (list, show, requests, resend). Without --out it is
-    the store's: a store that is not there is said as every command says it (a mistyped
-    --store read as 'no reports' before), and so is a KETENHERSTEL_RECONCILE_DIR that is a
-    file."""
+    KETENHERSTEL_RECONCILE_DIR or the store's: one that is a file is refused, and where there
+    is no such folder, a store that is not there is said as every command says it (a mistyped
+    --store read as 'no reports'). A folder that is there is read with or without a store: a
+    run of file ledgers alone writes its report without one."""
     if given is not None:
         if not given.exists():  # a mistyped --out: not 'no reports'
             raise _fail(f"--out {given}: there is no such folder", 1)
         if not given.is_dir():
             raise _fail(f"--out {given}: is a file, not a folder; give the reports folder")
         return given
-    require_store(store)
     folder = _reports_dir(store, None)
-    if folder.exists() and not folder.is_dir():
-        raise _fail(
-            f"the reports folder {folder} (KETENHERSTEL_RECONCILE_DIR) is a file, not a folder"
-        )
+    if folder.exists():
+        if not folder.is_dir():
+            raise _fail(
+                f"the reports folder {folder} (KETENHERSTEL_RECONCILE_DIR) is a file, not a folder"
+            )
+        return folder
+    require_store(store)
     return folder
 
 
