@@ -285,3 +285,15 @@ def test_a_picture_file_that_is_no_database_is_said_plainly_and_left_alone(
         assert f"cannot open the picture's file: {bogus} is not the picture's database" in err
         assert "Traceback" not in err
     assert bogus.read_bytes() == content
+
+
+def test_a_picture_file_that_is_a_directory_is_said_plainly(
+    setup: tuple[str, str], tmp_path: Path
+) -> None:
+    """sqlite3.connect itself failed there, outside what caught the file that is no database."""
+    store, _ = setup
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    code, out, err = run(str(folder), "picture", "matrix", "--store", store)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"cannot open the picture's file: {folder} cannot be opened" in " ".join(err.split())

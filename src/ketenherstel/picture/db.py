@@ -349,14 +349,20 @@ def open_picture_db(path: str | Path, *, synchronous: str = "NORMAL") -> Picture
     target = str(path)
     if target != ":memory:":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+    try:
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:  # a directory, a folder that cannot be written
+        raise PictureDbError(
+            f"{target} cannot be opened as the picture's database ({exc}); give a file with "
+            "KETENHERSTEL_PICTURE_DB"
+        ) from None
     try:
         if target != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(_SCHEMA)
-    except sqlite3.DatabaseError as exc:  # another kind of file, or another SQLite database
+    except sqlite3.Error as exc:  # another kind of file, or another SQLite database
         conn.close()
         raise PictureDbError(
             f"{target} is not the picture's database ({exc}); give its file with "
