@@ -116,3 +116,32 @@ def test_a_demo_does_not_recreate_a_store_that_no_demo_made(
     # scenario run --fresh asks for the deletion by name: it goes ahead
     code, _, err = run("scenario", "run", "om-2025", "--scale", "0.001", "--fresh", "--store", url)
     assert code == 0, err
+
+
+def test_a_demo_keeps_a_store_it_cannot_read_whole(tmp_path: Path) -> None:
+    """A store whose data pages are damaged (its first page intact, so it is a store) was
+    taken for one holding nothing, and remade: a damaged working store is the one to keep."""
+    import contextlib
+    import sqlite3
+
+    from ketenherstel.store.sqlite import SqliteStore
+    from ketenherstel.story import fresh_sqlite
+
+    path = tmp_path / "work.db"
+    made = SqliteStore(path)
+    made.migrate()
+    made.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        with conn:
+            conn.executemany(
+                "INSERT INTO partners (key, name, oin, webhook_url, created_at) "
+                "VALUES (?, ?, ?, NULL, 0)",
+                [(f"k{i}", "n" * 200, f"{i:020d}") for i in range(3000)],
+            )
+        conn.execute("PRAGMA journal_mode=DELETE")  # the WAL into the file, then no WAL
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * 0.6) :] = b"\xab" * (len(data) - int(len(data) * 0.6))
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="could not be read"):
+        fresh_sqlite(f"sqlite:///{path}")
+    assert path.read_bytes() == bytes(data)

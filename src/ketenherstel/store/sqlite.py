@@ -117,8 +117,8 @@ def kept_by_someone(path: Path) -> str | None:
     it holds none of them or a demo made it: what a demo must not delete. Read-only."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return None
+    except sqlite3.Error as exc:  # what cannot be read is kept: never taken for empty
+        return f"what could not be read ({exc})"
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "store_meta" in names:
@@ -133,8 +133,8 @@ def kept_by_someone(path: Path) -> str | None:
             if table in names
             and (n := int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]))
         ]
-    except sqlite3.DatabaseError:
-        return None
+    except sqlite3.DatabaseError as exc:  # damaged pages: a store to keep, not to remake
+        return f"tables that could not be read ({exc})"
     finally:
         conn.close()
     return ", ".join(held) or None
