@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from ketenherstel.exchange.errors import TooLarge
+from ketenherstel.exchange.errors import InvalidInput, TooLarge
 from ketenherstel.web.body import JSON_BODY_LIMIT, read_limited
 from tests.manual.support import MAPPING, csv_bytes, row
 from tests.web.conftest import Api
@@ -350,3 +350,19 @@ def test_a_caller_that_receives_nothing_hears_403_whatever_its_body(api: Api, wh
         r = send(api, "POST", path, body, "application/json", who)
         assert problem(r, 403)["detail"] == "only a partner credential receives deliveries", path
     assert audit(api) == before
+
+
+def test_a_client_that_goes_away_mid_body_is_400_not_a_server_error() -> None:
+    """Read before FastAPI's own reader (which answered 400), a disconnect escaped as a 500
+    with a traceback in the log."""
+    messages = [
+        {"type": "http.request", "body": b'{"deliveryIds": [', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    with pytest.raises(InvalidInput, match="the body ended early: the client went away"):
+        asyncio.run(read_limited(Request(scope, receive), JSON_BODY_LIMIT))

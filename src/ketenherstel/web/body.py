@@ -33,7 +33,7 @@ from typing import Any
 
 from fastapi import params
 from fastapi.routing import APIRoute
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ketenherstel import documents
@@ -74,20 +74,26 @@ _REFUSAL = "ketenherstel.body_refusal"
 _UNREADABLE = object()
 
 
-async def read_limited(request: Request, limit: int, what: str = "the body") -> bytes:
+async def read_limited(
+    request: Request, limit: int, what: str = "the body", hint: str = ""
+) -> bytes:
     """The request's body, read no further than ``limit`` bytes: TooLarge (413) as soon as its
-    Content-Length, or what has come of it (a chunked body has none), is over. Read once: the
-    request keeps it for whoever reads it next."""
+    Content-Length, or what has come of it (a chunked body has none), is over (``hint`` says
+    what to do then). Read once: the request keeps it for whoever reads it next. A client that
+    goes away mid-body is answered 400 (nobody hears it), not a server error."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise TooLarge(f"{what} is {length} bytes; at most {limit} allowed")
+        raise TooLarge(f"{what} is {length} bytes; at most {limit} allowed{hint}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"{what} is over {limit} bytes; at most {limit} allowed")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"{what} is over {limit} bytes; at most {limit} allowed{hint}")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise InvalidInput(f"{what} ended early: the client went away") from None
     body = b"".join(chunks)
     request._body = body  # what Request.body() returns from now on
     return body

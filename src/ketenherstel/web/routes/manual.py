@@ -132,7 +132,7 @@ async def import_records(
         ),
     ] = "",
 ) -> Response:
-    body = await read_limited(request, MAX_CSV_BYTES, "the file")
+    body = await read_limited(request, MAX_CSV_BYTES, "the file", "; split it")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     name_field = "query:name"
     if ctype == "application/json":
