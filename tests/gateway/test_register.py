@@ -77,6 +77,7 @@ def test_a_write_after_a_torn_line_cuts_it_off_and_the_register_stays_readable(
     [
         b"important notes, one line",  # text without its last newline
         bytes(range(256)) * 8,  # binary, with newlines in it but none at its end
+        bytes(range(11, 256)) * 8,  # binary without a newline: refused at the first change
         b"",  # empty: no register yet, and none made by a refused change
     ],
 )
@@ -104,7 +105,22 @@ def test_a_refused_change_leaves_a_file_that_is_not_a_register_as_it_was(
         assert Register(path).allowed_networks() == ["192.0.2.0/24"]
 
 
-@pytest.mark.parametrize("torn", [b"{", b'{"rec', b'{"record": "dec'])
+def test_a_register_whose_last_line_is_not_a_record_names_where_to_cut_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.jsonl"
+    Register(path).add([f(1)])
+    whole = path.stat().st_size
+    with path.open("ab") as fh:
+        fh.write(b"garbage, no newline")
+    before = path.read_bytes()
+    reg = Register(path)
+    with pytest.raises(GatewayInputError, match=f"from byte {whole}.*truncate -s {whole}"):
+        reg.add([f(2)])
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("torn", [b"{", b'{"rec', b'{"record": "dec', b"\x00" * 4096])
 def test_a_torn_record_however_short_is_still_cut(tmp_path: Path, torn: bytes) -> None:
     path = tmp_path / "r.jsonl"
     Register(path).add([f(1)])

@@ -148,12 +148,31 @@ def _cut_torn_tail(fh: BinaryIO, path: Path) -> None:
         at = start
     fh.seek(cut)
     head = fh.read(len(_RECORD_START))
-    if not (head.startswith(_RECORD_START) or _RECORD_START.startswith(head)):
+    if head.startswith(_RECORD_START) or _RECORD_START.startswith(head) or _zeros(fh, cut, end):
+        fh.truncate(cut)  # a record begun, or the zeros a crash leaves on some file systems
+        return
+    if cut > 0:  # whole lines before it, read as records: a register with a bad last line
         raise GatewayInputError(
-            f"register {path}: its last line is not a register record (and has no newline); "
-            "not a register, so it is left as it is: give a register file, or a new name"
+            f"register {path}: its last line (from byte {cut}) is unfinished and not a "
+            f"register record; nothing was changed. Cut the file there (truncate -s {cut}) "
+            "to go on"
         )
-    fh.truncate(cut)
+    raise GatewayInputError(
+        f"register {path}: its last line is not a register record (and has no newline); "
+        "not a register, so it is left as it is: give a register file, or a new name"
+    )
+
+
+def _zeros(fh: BinaryIO, start: int, end: int) -> bool:
+    """Whether bytes ``start`` to ``end`` of the file are all zero."""
+    fh.seek(start)
+    left = end - start
+    while left > 0:
+        chunk = fh.read(min(left, 65_536))
+        if not chunk or chunk.count(0) != len(chunk):
+            return False
+        left -= len(chunk)
+    return True
 
 
 @dataclass(slots=True)
