@@ -175,6 +175,9 @@ def test_max_events_holds_also_for_a_chosen_range_and_says_what_is_left(
     with pytest.raises(ExportError, match=r"5-2 of .*: the first comes after the last"):
         outbox.export_bundle(tmp_path / "b5", private_key=KEY, first=5, last=2)
     assert not (tmp_path / "b5").exists()
+    # only the last, below what is bundled already (up to 29): it said "6-3 … holds 1-29"
+    with pytest.raises(ExportError, match=r"30-3 of .*: up to 29 was forwarded or bundled"):
+        outbox.export_bundle(tmp_path / "b6", private_key=KEY, last=3)
 
 
 def test_messages_of_another_source_of_the_oin_are_named_never_left_unseen(

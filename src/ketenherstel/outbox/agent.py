@@ -386,11 +386,13 @@ class Outbox:
                 f"{summary.last_bundled}); name a range with first/last to export one again"
                 + _elsewhere(others)
             )
+        why = None
         if first is not None and last is not None and first > last:
-            raise ExportError(
-                f"cannot export sequences {first}-{last} of {source}: the first comes after "
-                "the last; give the lower number first"
-            )
+            why = "the first comes after the last; give the lower number first"
+        elif first is None and start > wanted:
+            why = f"up to {after} was forwarded or bundled already; name first to export again"
+        if why is not None:
+            raise ExportError(f"cannot export sequences {start}-{wanted} of {source}: {why}")
         if not 1 <= start <= wanted <= summary.last_sequence:
             raise ExportError(
                 f"cannot export sequences {start}-{wanted} of {source}: it holds 1-"
