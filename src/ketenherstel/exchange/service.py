@@ -62,6 +62,13 @@ _DAY = 86_400.0
 _INLINE_EVENTS = 20  # submissions up to this size are checked on the event loop
 
 
+def receiver_of(principal: Principal) -> str:
+    """The partner a credential receives deliveries for; Forbidden for a viewer or operator."""
+    if principal.role != "partner" or principal.partner_key is None:
+        raise Forbidden("only a partner credential receives deliveries")
+    return principal.partner_key
+
+
 @dataclass(frozen=True, slots=True)
 class ExchangeSettings:
     visibility_timeout: float = 30.0
@@ -514,15 +521,10 @@ class Exchange(IsolationMixin, BundleMixin):
             found = self._routes[key] = self.chain.receivers_for(type_name, sender)
         return found
 
-    def _receiver_of(self, principal: Principal) -> str:
-        if principal.role != "partner" or principal.partner_key is None:
-            raise Forbidden("only a partner credential receives deliveries")
-        return principal.partner_key
-
     def pull(
         self, *, principal: Principal, limit: int = 100, visibility: float | None = None
     ) -> list[LeasedDelivery]:
-        receiver = self._receiver_of(principal)
+        receiver = receiver_of(principal)
         if not 1 <= limit <= self.settings.max_pull:
             raise InvalidInput(f"limit must be from 1 to {self.settings.max_pull}, not {limit}")
         if visibility is None:
@@ -546,7 +548,7 @@ class Exchange(IsolationMixin, BundleMixin):
         return leased
 
     def ack(self, *, principal: Principal, delivery_ids: Sequence[int]) -> list[AckResult]:
-        receiver = self._receiver_of(principal)
+        receiver = receiver_of(principal)
         if not delivery_ids:
             raise InvalidInput("name at least one delivery id to acknowledge")
         return self.store.ack(
@@ -561,7 +563,7 @@ class Exchange(IsolationMixin, BundleMixin):
         reason: str,
         retry_after: float | None = None,
     ) -> NackResult:
-        receiver = self._receiver_of(principal)
+        receiver = receiver_of(principal)
         reason = reason[:MAX_NACK_REASON]  # before the checks: what is kept is what is checked
         why = nack_reason_problem(reason)
         if why is not None:
@@ -600,7 +602,7 @@ class Exchange(IsolationMixin, BundleMixin):
                 + ", ".join(known)
             )
         if not principal.can_view:
-            own = self._receiver_of(principal)
+            own = receiver_of(principal)
             if receiver is not None and receiver != own:
                 raise Forbidden(
                     f"a partner sees only its own dead letters: ask without receiver, or with "

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.errors import Forbidden, Unauthenticated
-from ketenherstel.exchange.service import Exchange
+from ketenherstel.exchange.service import Exchange, receiver_of
 
 
 async def get_exchange(request: Request) -> Exchange:
@@ -65,8 +65,7 @@ async def require_receiver(principal: PrincipalDep) -> Principal:
     """A partner, for the routes of what it receives (acknowledgements, failures): a viewer or
     an operator hears 403 before its body is read as the route's model (it heard 400 for a
     body the route would have refused anyway)."""
-    if principal.role != "partner" or principal.partner_key is None:
-        raise Forbidden("only a partner credential receives deliveries")
+    receiver_of(principal)
     return principal
 
 
