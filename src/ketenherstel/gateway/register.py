@@ -122,30 +122,16 @@ def kept_name(name: str, *, needed: str) -> str:
 _RECORD_START = b'{"record": "'
 
 
-def _cut_torn_tail(fh: BinaryIO, path: Path) -> None:
+def _cut_torn_tail(fh: BinaryIO, path: Path, cut: int) -> None:
     """A last line without its newline is one a writer did not finish (it crashed mid-write,
     before the fsync that acknowledges it): cut it off, or the next record would be glued to
-    it and the register could no longer be read. Only a line that begins as a record does
-    (or as much of that as was written) is cut: any other text without its last newline (a
-    file that is not a register) is refused and left as it is."""
+    it and the register could no longer be read. ``cut``: where the whole lines end (the
+    register's read offset). Only a line that begins as a record does (or as much of that as
+    was written), or zeros, is cut: any other text without its last newline (a file that is
+    not a register) is refused and left as it is."""
     end = fh.seek(0, os.SEEK_END)
-    if end == 0:
+    if end == cut:
         return
-    fh.seek(end - 1)
-    if fh.read(1) == b"\n":
-        return
-    step = 65_536
-    at = end
-    cut = 0
-    while at > 0:
-        start = max(0, at - step)
-        fh.seek(start)
-        chunk = fh.read(at - start)
-        newline = chunk.rfind(b"\n")
-        if newline >= 0:
-            cut = start + newline + 1
-            break
-        at = start
     fh.seek(cut)
     head = fh.read(len(_RECORD_START))
     if head.startswith(_RECORD_START) or _RECORD_START.startswith(head) or _zeros(fh, cut, end):
@@ -338,7 +324,7 @@ class Register:
                     records = build()  # refused here, the file is as it was
                     if not records:
                         return records
-                    _cut_torn_tail(fh, self.path)
+                    _cut_torn_tail(fh, self.path, self._offset)  # _read stopped there
                     data = b"".join(
                         json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records
                     )
