@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,20 @@ def test_a_picture_file_that_is_a_directory_is_said_plainly(
     code, out, err = run(str(folder), "picture", "matrix", "--store", store)
     assert code == 2 and out == "" and "Traceback" not in err
     assert f"cannot open the picture's file: {folder} cannot be opened" in " ".join(err.split())
+
+
+def test_serve_with_a_picture_file_that_is_no_database_says_so_and_serves_nothing(
+    setup: tuple[str, str], tmp_path: Path
+) -> None:
+    store, _ = setup
+    bogus = tmp_path / "bin.dat"
+    bogus.write_bytes(b"notes\n" * 200)
+    with socket.socket() as probe:  # a free port, given back before serve checks it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, out, err = run(str(bogus), "serve", "--store", store, "--port", str(port))
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert f"cannot open the picture's file: {bogus} is not the picture's database" in " ".join(
+        err.split()
+    )
+    assert "serving" not in err  # refused before it announced itself

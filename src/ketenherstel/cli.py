@@ -23,6 +23,8 @@ from rich.table import Table
 
 from ketenherstel import __version__
 from ketenherstel.cli_common import (
+    DEMO_STORE,
+    HTTP_DEMO_STORE,
     AsOpt,
     ReaderOpt,
     fail,
@@ -197,7 +199,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /v1/openapi.json, docs at /v1/docs)."""
-    from ketenherstel.web.server import check_port, check_tls, run
+    from ketenherstel.web.server import check_port, check_tls, prepared
 
     if (tls_cert is None) != (tls_key is None):
         raise fail("--tls-cert and --tls-key go together")
@@ -213,10 +215,12 @@ def serve(
     except ValueError as exc:
         raise fail(str(exc)) from None
     with runtime(store) as rt:
-        from ketenherstel.picture.db import PictureDbError, open_picture_db
+        from ketenherstel.picture.db import PictureDbError
 
-        try:  # the server opens it as it starts: a file that is none is said here, plainly
-            open_picture_db(rt.settings.picture_location()).close()
+        try:  # the app opens the picture's file: one that is none is said here, plainly
+            server = prepared(
+                rt, host=host, port=port, certfile=tls_cert, keyfile=tls_key, ca_certs=tls_ca
+            )
         except (OSError, PictureDbError) as exc:
             raise fail(f"cannot open the picture's file: {exc}") from None
         scheme = "https" if tls_cert else "http"
@@ -226,7 +230,7 @@ def serve(
             f"docs at {scheme}://{host}:{port}/v1/docs; Ctrl-C stops",
             highlight=False,
         )
-        run(rt, host=host, port=port, certfile=tls_cert, keyfile=tls_key, ca_certs=tls_ca)
+        server.run()
 
 
 @app.command()
@@ -1024,7 +1028,7 @@ def simulate(
 def demo(
     store: Annotated[
         str, typer.Option(help="Store for the demo (a SQLite file is recreated)")
-    ] = "sqlite:///var/demo.db",  # story.DEMO_STORE
+    ] = DEMO_STORE,
     scale: Annotated[
         float,
         typer.Option(
@@ -1115,9 +1119,7 @@ def _serve_result(rt: Runtime, port: int) -> None:
 
 @app.command("demo-http")
 def demo_http(
-    store: Annotated[
-        str, typer.Option(help="Store for the demo (recreated)")
-    ] = "sqlite:///var/demo-http.db",  # story.HTTP_DEMO_STORE
+    store: Annotated[str, typer.Option(help="Store for the demo (recreated)")] = HTTP_DEMO_STORE,
     cases: Annotated[int, typer.Option(min=1, max=100000, help="Simulated criminal cases")] = 30,
     port: Annotated[
         int | None,

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from ketenherstel.exchange.auth import Principal
 
 __all__ = [
+    "DEMO_STORE",
+    "HTTP_DEMO_STORE",
     "AsOpt",
     "ReaderOpt",
     "err",
@@ -38,6 +40,11 @@ __all__ = [
 ]
 
 err = SafeConsole(stderr=True)
+
+# The demos' own stores (`demo` and `demo-http` --store defaults): recreated whatever they
+# hold, also when an earlier version of a demo made them without noting it (story.fresh_sqlite).
+DEMO_STORE = "sqlite:///var/demo.db"
+HTTP_DEMO_STORE = "sqlite:///var/demo-http.db"
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

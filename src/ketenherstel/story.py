@@ -33,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ketenherstel.bootstrap import Runtime, bootstrap
+from ketenherstel.cli_common import DEMO_STORE, HTTP_DEMO_STORE
 from ketenherstel.cli_reconcile import print_report
 from ketenherstel.exchange.manual import ManualWork
 from ketenherstel.gateway.register import Register
@@ -83,12 +84,6 @@ def demo_settings(store_url: str) -> Settings:
     )
 
 
-# The demos' own stores (their --store defaults): recreated whatever they hold, also when an
-# earlier version of the demo made them without noting it.
-DEMO_STORE = "sqlite:///var/demo.db"
-HTTP_DEMO_STORE = "sqlite:///var/demo-http.db"
-
-
 def fresh_sqlite(store_url: str, *, demo: bool = True) -> None:
     """Delete a SQLite store's files and what the project keeps beside them (its registry,
     reconciliation reports, gateway reports and findings register: the demo always starts
@@ -111,9 +106,9 @@ def fresh_sqlite(store_url: str, *, demo: bool = True) -> None:
         why = not_a_store(path, empty_ok=True)
         if why is not None:
             raise ValueError(f"{path} is not a store ({why}); give the store you meant (--store)")
-        own = {sqlite_file(u) for u in (DEMO_STORE, HTTP_DEMO_STORE)}
-        held = kept_by_someone(path) if demo else None
-        if held is not None and path.resolve() not in {p.resolve() for p in own if p}:
+        own = {p.resolve() for u in (DEMO_STORE, HTTP_DEMO_STORE) if (p := sqlite_file(u))}
+        held = kept_by_someone(path) if demo and path.resolve() not in own else None
+        if held is not None:
             raise ValueError(
                 f"store {path} holds {held} that no demo made; a demo recreates its store, so "
                 "give it a new file (--store), or remove that one yourself"

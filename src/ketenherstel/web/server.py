@@ -115,8 +115,14 @@ def config(
     )
 
 
+def prepared(runtime: Runtime, **kwargs: Any) -> uvicorn.Server:
+    """The server, its app made (the picture's file opened: PictureDbError when it is none),
+    not yet listening: `run` it."""
+    return uvicorn.Server(config(runtime, **kwargs))
+
+
 def run(runtime: Runtime, **kwargs: Any) -> None:
-    uvicorn.Server(config(runtime, **kwargs)).run()
+    prepared(runtime, **kwargs).run()
 
 
 class ServerThread:
