@@ -1001,3 +1001,45 @@ def test_profiles_that_give_a_key_twice_are_refused_with_the_line() -> None:
         f"profiles: not valid YAML: line {first + 1}, column 5: the key 'lookback_years' is "
         f"given twice in one mapping (first on line {first}); give each key once"
     )
+
+
+def test_applying_pauses_the_collector_and_leaves_it_as_it_found_it(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector is paused while a batch is applied (collector_paused) and set back as it
+    was: running again after a batch, after one that failed, and still paused for a caller
+    that had paused it."""
+    import gc
+
+    from ketenherstel.registry import _batch
+
+    during: list[bool] = []
+    write = _batch._Batch.write
+
+    def watched(self: _batch._Batch) -> None:
+        during.append(gc.isenabled())
+        write(self)
+
+    monkeypatch.setattr(_batch._Batch, "write", watched)
+    first = _leased(decision("13-000001-25", "SKN-0000000001", sequence=1), 1)
+    assert gc.isenabled()
+    assert reg.apply([first]).applied == 1
+    assert during == [False] and gc.isenabled()
+
+    def broken(self: _batch._Batch) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(_batch._Batch, "write", broken)
+    second = _leased(decision("13-000002-25", "SKN-0000000002", sequence=2), 2)
+    with pytest.raises(sqlite3.OperationalError):
+        reg.apply([second])
+    assert gc.isenabled()
+    assert counts(reg)["registrations"] == 1  # the failed batch's transaction rolled back
+
+    monkeypatch.setattr(_batch._Batch, "write", watched)
+    gc.disable()
+    try:
+        assert reg.apply([second]).applied == 1
+        assert during == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()

@@ -18,7 +18,13 @@ from ketenherstel.chain import Chain, source_urn
 from ketenherstel.documents import load_yaml
 from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.service import Exchange
-from ketenherstel.registry._batch import DECISIONS, ECRIS_WORKING_DAYS, _Batch, _Parsed
+from ketenherstel.registry._batch import (
+    DECISIONS,
+    ECRIS_WORKING_DAYS,
+    _Batch,
+    _Parsed,
+    collector_paused,
+)
 from ketenherstel.registry.db import (
     ReadRecord,
     RegistryDb,
@@ -204,7 +210,7 @@ class Registry:
         """
         result = ApplyResult()
         now = self.clock()
-        with self.db.tx() as cur:
+        with collector_paused(), self.db.tx() as cur:
             batch = _Batch(self.db, cur, now)
             batch.keys = {(d.source, d.id): message_key(d.source, d.id) for d in deliveries}
             seen = self.db.applied(cur, batch.keys)
