@@ -55,6 +55,19 @@ def test_hidden_character_names_the_first_one(text: str, one_line: bool, found: 
         ("mail j.jansen@om.example.nl", True),
         ("wave SKN-12 is short", False),
         ("parketnummer 12/345678-25", False),
+        # As people write them to get past the check (found by a review of the web UI).
+        ("titel SKN 0123456789", True),
+        ("SKN\u20130123456789 (en dash)", True),
+        ("SKN: 0123456789", True),
+        ("BSN 123456782", True),
+        ("bsn: 12345678", True),
+        ("jan.jansen @ om.nl", True),
+        ("jan.jansen[at]om.nl", True),
+        ("jan.jansen (at) om (dot) nl", True),
+        ("overleg om 10.00 @ kantoor", False),
+        ("in 2025 liep 123456789 berichten achter", False),
+        ("ons BSN-register is bijgewerkt", False),
+        ("partners @ de tafel: 12 van 14", False),
     ],
 )
 def test_personal_identifier(text: str, found: bool) -> None:

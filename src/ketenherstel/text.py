@@ -8,8 +8,9 @@ name (`one_line`). So is a lone surrogate (U+D800 to U+DFFF, which JSON's ``\ud8
 can give): it is no character at all, and could not be stored as UTF-8.
 
 Such a text is also shown to people who may see no personal data (the picture's timeline, an
-audit trail, the status page): a person's strafrechtketennummer (SKN) or an e-mail address in
-it is refused where it comes in too (`personal_identifier`), and never repeated in the refusal.
+audit trail, the status page): a person's strafrechtketennummer (SKN), burgerservicenummer
+(BSN) or e-mail address in it is refused where it comes in too (`personal_identifier`), and
+never repeated in the refusal.
 """
 
 from __future__ import annotations
@@ -19,14 +20,26 @@ import unicodedata
 
 __all__ = ["hidden_character", "personal_identifier", "redacted", "text_problem"]
 
-# A person's strafrechtketennummer or an e-mail address: personal data in a free text.
+# A person's strafrechtketennummer, burgerservicenummer or e-mail address: personal data in a
+# free text, also as people write it to get past a check: the number after a space, a dash of
+# any kind, a dot or a colon (SKN 0123456789, SKN with an en dash, BSN: 123456782), the address
+# with spaces around its @ or the @ written out (j.jansen @ om.nl, j.jansen[at]om[dot]nl).
+_SEPARATOR = r"[\s\-\u2010-\u2015\u2212_.:#]*"
+_AT = r"(?:\s*@\s*|\s*[\[({]\s*at\s*[\])}]\s*)"
+_DOT = r"(?:\.|\s*[\[({]\s*dot\s*[\])}]\s*)"
 _IDENTIFIERS = re.compile(
-    r"(?<![\w-])SKN-?\d{6,}(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
+    rf"(?<![\w-])SKN{_SEPARATOR}\d{{6,}}(?!\w)"
+    rf"|(?<![\w-])BSN{_SEPARATOR}\d{{8,9}}(?!\w)"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    rf"|[\w.+-]+{_AT}[\w-]+(?:{_DOT}[A-Za-z][\w-]*)+",
+    re.IGNORECASE,
 )
 
 
 def personal_identifier(text: str) -> bool:
-    """Whether ``text`` holds a person's SKN (SKN-0123456789) or an e-mail address."""
+    """Whether ``text`` holds a person's SKN (SKN-0123456789, also SKN 0123456789 or with
+    another dash), a BSN named as one (BSN 123456782) or an e-mail address (also with spaces
+    around the @, or the @ written out as [at])."""
     return _IDENTIFIERS.search(text) is not None
 
 
