@@ -1023,6 +1023,22 @@ def test_starlette_refusals_on_a_page_are_the_dutch_error_page(ui: Ui) -> None:
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem")
 
 
+def test_the_pages_addresses_as_people_type_them_lead_to_the_page(ui: Ui) -> None:
+    """/ui without its slash and the public pages with one are redirected (a review found each
+    a 404, the public ones in English); what is not there under them is the Dutch page."""
+    for typed, page in (
+        ("/ui", "/ui/"),
+        ("/status/", "/status"),
+        ("/toegankelijkheid/", "/toegankelijkheid"),
+    ):
+        r = ui.client.get(typed, follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (308, page), typed
+        assert ui.client.get(typed).status_code == 200, typed
+    r = ui.client.get("/status/nope")
+    assert r.status_code == 404 and ">Niet gevonden</h1>" in r.text
+    assert r.headers["content-type"].startswith("text/html")
+
+
 def test_a_page_form_over_the_limit_is_413_in_dutch_and_signs_nobody_in(ui: Ui) -> None:
     ui.client.cookies.clear()
     r = ui.client.post(

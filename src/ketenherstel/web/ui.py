@@ -238,8 +238,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        path = request.url.path
-        if path != "/ui" and not path.startswith("/ui/"):
+        if not _is_page(request.url.path):
             return http_problem(exc)
         title, message = _HTTP_NL.get(
             exc.status_code,
@@ -297,6 +296,20 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     @router.get("/")
     async def root() -> Response:
         return RedirectResponse("/ui/", status_code=303)
+
+    # The pages' addresses as people type them: /ui without its slash, the public pages with
+    # one (the app does not redirect slashes itself: the API's routes are exact).
+    @router.get("/ui")
+    async def ui_without_slash() -> Response:
+        return RedirectResponse("/ui/", status_code=308)
+
+    @router.get("/status/")
+    async def status_with_slash() -> Response:
+        return RedirectResponse("/status", status_code=308)
+
+    @router.get("/toegankelijkheid/")
+    async def accessibility_with_slash() -> Response:
+        return RedirectResponse("/toegankelijkheid", status_code=308)
 
     @router.get("/ui/aanmelden")
     async def sign_in_form(request: Request) -> HTMLResponse:
@@ -876,6 +889,14 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     app.include_router(router)
     app.state.briefings = briefings
+
+
+def _is_page(path: str) -> bool:
+    """Whether ``path`` is one of the web pages (answered with a Dutch page), not the API."""
+    return any(
+        path == page or path.startswith(page + "/")
+        for page in ("/ui", "/status", "/toegankelijkheid")
+    )
 
 
 def _safe_next(target: str) -> str:
