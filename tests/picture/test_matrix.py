@@ -63,6 +63,24 @@ def test_setting_the_same_hand_status_again_is_not_a_change(chain: Chain) -> Non
     ]
     drawn = [e for e in timeline(chain, [], [], [], [], statuses) if e.kind == "status"]
     assert [e.at for e in drawn] == [at(2, 10), at(4, 10), at(4, 11)]
+    # Each with its reason in the timeline's table (a review found the column always empty).
+    assert [e.detail for e in drawn] == [
+        "e-mail gaat verloren",
+        "hersteld",
+        "centrale onbereikbaar",
+    ]
+
+
+def test_a_partners_change_on_the_timeline_says_why(chain: Chain) -> None:
+    changes = [
+        PartnerStateRecord("om", "isolated", "Citrix-lek: OM van internet", at(1), "operator-a"),
+        PartnerStateRecord("om", "online", "golf 1 geopend", at(5), "operator-b"),
+    ]
+    drawn = [e for e in timeline(chain, changes, [], [], [], []) if e.kind == "partner"]
+    assert [(e.label, e.detail) for e in drawn] == [
+        ("OM afgesloten", "Citrix-lek: OM van internet"),
+        ("OM weer online", "golf 1 geopend"),
+    ]
 
 
 def test_an_emergency_route_on_the_timeline_says_why_it_opened_and_why_it_closed(

@@ -50,8 +50,9 @@ _NAMED_STEPS = {"restored": "hersteld"}
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened, drawn on the charts: ``kind`` is partner, wave, route,
-    procedure or status. ``detail`` is why, where a record says so (an emergency route's
-    reason for opening or for closing): shown in the timeline's table, not on the charts."""
+    procedure or status. ``detail`` is why, where a record says so (a partner's change, a
+    hand-set status, an emergency route's opening or closing): shown in the timeline's table,
+    not on the charts."""
 
     at: float
     kind: str
@@ -79,6 +80,7 @@ def timeline(
                 e.changed_at,
                 "partner",
                 f"{short.get(e.partner, e.partner)} {verbs.get(e.state, e.state)}",
+                e.reason,
             )
         )
     waves: dict[str, float] = {}
@@ -108,6 +110,7 @@ def timeline(
                 "status",
                 f"{short.get(s.partner, s.partner)} {channel.lower()}: "
                 f"{STATES.get(s.state, s.state).lower()}",
+                s.reason,
             )
         )
     out.sort(key=lambda e: (e.at, e.kind, e.label))
