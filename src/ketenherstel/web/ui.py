@@ -7,7 +7,7 @@ input is answered in the form (status 400), with the message by the field, and n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -299,17 +299,12 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     # The pages' addresses as people type them: /ui without its slash, the public pages with
     # one (the app does not redirect slashes itself: the API's routes are exact).
-    @router.get("/ui")
-    async def ui_without_slash() -> Response:
-        return RedirectResponse("/ui/", status_code=308)
-
-    @router.get("/status/")
-    async def status_with_slash() -> Response:
-        return RedirectResponse("/status", status_code=308)
-
-    @router.get("/toegankelijkheid/")
-    async def accessibility_with_slash() -> Response:
-        return RedirectResponse("/toegankelijkheid", status_code=308)
+    for typed, page in (
+        ("/ui", "/ui/"),
+        ("/status/", "/status"),
+        ("/toegankelijkheid/", "/toegankelijkheid"),
+    ):
+        router.add_api_route(typed, _redirect_to(page), methods=["GET"])
 
     @router.get("/ui/aanmelden")
     async def sign_in_form(request: Request) -> HTMLResponse:
@@ -889,6 +884,13 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     app.include_router(router)
     app.state.briefings = briefings
+
+
+def _redirect_to(page: str) -> Callable[[], Awaitable[Response]]:
+    async def redirect() -> Response:
+        return RedirectResponse(page, status_code=308)
+
+    return redirect
 
 
 def _is_page(path: str) -> bool:
