@@ -140,3 +140,18 @@ def test_a_text_shown_on_the_picture_holds_no_skn_or_email_address(
     assert isinstance(problem, Said) and "no SKN or e-mail address" in problem.en
     assert "1643701197" not in str(problem) and "jan.jansen" not in str(problem)
     assert picture.db.statuses() == []
+
+
+def test_a_bottleneck_cannot_begin_after_today(picture: Picture) -> None:
+    """A bottleneck is a problem people have (a review saved one beginning in 2028): one
+    beginning after the picture's today is refused and nothing is saved; today is fine."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.fromtimestamp(picture.clock(), UTC).date()
+    before = picture.db.bottlenecks()
+    later = {**GOOD_BOTTLENECK, "begin": (today + timedelta(days=2)).isoformat()}
+    problems = _problems(lambda: picture.register_bottleneck(later, actor="t"))
+    assert [str(p) for p in problems] == ["ligt in de toekomst"]
+    assert picture.db.bottlenecks() == before
+    picture.register_bottleneck({**GOOD_BOTTLENECK, "begin": today.isoformat()}, actor="t")
+    assert len(picture.db.bottlenecks()) == len(before) + 1

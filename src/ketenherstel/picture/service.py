@@ -432,6 +432,8 @@ class Picture:
         metric = _choice(form, "maat", METRICS, problems)
         kind, key = _series(form.get("reeks", ""), problems)
         start = _day(form, "begin", problems)
+        if start is not None and _midnight(start) > self.clock():
+            problems["begin"] = _FUTURE  # a bottleneck is a problem people have, not one expected
         self._no_names(form, ("titel", "omschrijving"), problems)
         if kind and "reeks" not in problems:
             try:
