@@ -26,7 +26,7 @@ from ketenherstel.exchange.auth import LOCAL_OPERATOR, hash_token
 from ketenherstel.picture.service import Picture
 from ketenherstel.settings import Settings
 from ketenherstel.web.app import create_app
-from ketenherstel.web.ui import FORM_LIMIT
+from ketenherstel.web.ui import FORM_LIMIT, partner_summary
 from ketenherstel.web.uisession import COOKIE
 
 # Pseudonymous people; the tests look for these names where they must never appear.
@@ -358,6 +358,9 @@ def test_hand_set_status_shows_in_the_matrix_status_page_and_feed(ui: Ui) -> Non
     ui.client.cookies.clear()
     status = ui.client.get("/status").text
     assert "Telefoon" in status and "Handmatige omweg" in status
+    om = [c.state for c in matrix.cells if c.partner == "om"]
+    heading = f"Openbaar Ministerie: {partner_summary(om)}</h2>"
+    assert heading in status and "omweg bij" in heading and f"de {len(om)} verbindingen" in heading
     # "Bijgewerkt" is not older than the newest change the page lists (the hand status, set
     # now, after the figures' last change)
     newest = datetime.fromtimestamp(matrix.changes[0].at, ZoneInfo("Europe/Amsterdam"))
@@ -1057,3 +1060,24 @@ def test_a_page_form_over_the_limit_is_413_in_dutch_and_signs_nobody_in(ui: Ui) 
     assert ui.picture.db.bottlenecks() == []
     r = ui.client.post("/ui/knelpunten", data={**BOTTLENECK, "csrf": ui.csrf()})
     assert r.status_code == 200 and len(ui.picture.db.bottlenecks()) == 1  # within it: saved
+
+
+@pytest.mark.parametrize(
+    ("states", "said"),
+    [
+        (["normal"] * 14, "alles normaal"),
+        (["down"] + ["normal"] * 13, "storing bij 1 van de 14 verbindingen"),
+        (["down"] * 14, "storing bij alle 14 verbindingen"),
+        (
+            ["normal", "draining", "manual", "down", "manual"],
+            "storing bij 1, omweg bij 2, achterstand loopt terug bij 1 van de 5 verbindingen",
+        ),
+        (["manual"], "omweg bij de 1 verbinding"),
+    ],
+)
+def test_a_partners_heading_on_the_status_page_counts_its_connections(
+    states: list[str], said: str
+) -> None:
+    """One channel down is not the whole partner down (a review saw 'Openbaar Ministerie:
+    storing' with 13 of its 14 connections normal)."""
+    assert partner_summary(states) == said

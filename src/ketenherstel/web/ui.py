@@ -7,7 +7,8 @@ input is answered in the form (status 400), with the message by the field, and n
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -832,18 +833,11 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         groups = []
         for partner in m.partners:
             cells = [c for c in m.cells if c.partner == partner]
-            worst = min(cells, key=lambda c: list(STATES).index(c.state))
-            summary = {
-                "down": "storing",
-                "manual": "werkt met een omweg",
-                "draining": "hersteld, achterstand loopt terug",
-                "normal": "alles normaal",
-            }[worst.state]
             groups.append(
                 {
                     "name": picture.partner_names.get(partner, partner),
                     "cells": cells,
-                    "summary": summary,
+                    "summary": partner_summary([c.state for c in cells]),
                 }
             )
         order = list(STATES)
@@ -884,6 +878,32 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
 
     app.include_router(router)
     app.state.briefings = briefings
+
+
+_SUMMARY = {
+    "down": "storing",
+    "manual": "omweg",
+    "draining": "achterstand loopt terug",
+}
+
+
+def partner_summary(states: Sequence[str]) -> str:
+    """A partner's heading on the status page: how many of its connections are in each state
+    that is not normal (one channel down is not the whole partner down), worst first."""
+    counts = Counter(states)
+    if not counts or set(counts) == {"normal"}:
+        return "alles normaal"
+    total = len(states)
+    of = f"{total} verbinding" if total == 1 else f"{total} verbindingen"
+    worst = next(state for state in STATES if counts[state])
+    if counts[worst] == total:
+        return f"{_SUMMARY[worst]} bij {'de' if total == 1 else 'alle'} {of}"
+    parts = [
+        f"{_SUMMARY[state]} bij {counts[state]}"
+        for state in STATES
+        if state != "normal" and counts[state]
+    ]
+    return ", ".join(parts) + f" van de {of}"
 
 
 def _redirect_to(page: str) -> Callable[[], Awaitable[Response]]:
