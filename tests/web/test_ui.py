@@ -517,9 +517,19 @@ def test_a_briefing_names_partners_and_units_once(ui: Ui) -> None:
     assert r.status_code == 200
     row = ui.picture.db.briefing(make_briefing(ui))
     assert row is not None
-    # The bottleneck's series in Dutch, not as the API's key ("channel:om->justid").
-    assert "Gemeten reeks: kanaal om-&gt;justid" in row.html, row.html[-3000:]
-    assert "channel:" not in row.html
+    # The bottleneck's series in Dutch and by the partners' names, not as the API's key
+    # ("channel:om->justid") nor by their keys ("kanaal om->justid", found by a review).
+    said = "Gemeten reeks: kanaal Openbaar Ministerie → Justitiële Informatiedienst"
+    assert said in row.html, row.html[-3000:]
+    assert "channel:" not in row.html and "om-&gt;justid" not in row.html
+    # The counts as Dutch sentences: no "knelpunt(en)", a number of 1,000 or more with its dot.
+    assert "knelpunt(en)" not in row.html and "werkafspraken bij 1 " not in row.html
+    rows = re.search(r"uitwisseling: ([\d.]+) afleveringen", row.html)
+    assert rows is not None and (int(rows[1].replace(".", "")) < 1000 or "." in rows[1])
+    form = ui.client.get("/ui/knelpunten").text
+    assert ">Kanaal Openbaar Ministerie → Justitiële Informatiedienst</option>" in form
+    assert ">Ontvanger Justitiële Informatiedienst</option>" in form
+    assert "Kanaal om → justid" not in form
     assert "(uur) (uur)" not in row.html
     assert "Doorlooptijd van afgeleverde berichten (uur);" in row.html
     missed = r"Wettelijke termijn overschreden bij <strong>[\d.]+</strong> berichten\."

@@ -27,7 +27,7 @@ from ketenherstel.picture.charts import (
     line_chart,
 )
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES, Event, Matrix
-from ketenherstel.picture.series import KIND_NL, TZ, Snapshot, View
+from ketenherstel.picture.series import TZ, Snapshot, View
 from ketenherstel.picture.service import (
     CATEGORIES,
     METRICS,
@@ -143,7 +143,7 @@ def figures(
                 "ernst": SEVERITIES.get(bn.severity, bn.severity),
                 "partner": picture.partner_names.get(bn.partner, bn.partner),
                 "omschrijving": bn.description,
-                "reeks": f"{KIND_NL.get(bn.series_kind, bn.series_kind)} {series_key(bn)}".strip(),
+                "reeks": _mid_sentence(picture.series_heading(bn.series_kind, series_key(bn))),
                 "maat": METRICS.get(bn.series_key.rpartition("#")[2], ""),
                 "sinds": format_date(datetime.fromtimestamp(bn.started_at, TZ)),
                 "opgelost": bn.ended_at is not None and bn.ended_at <= ref_end,
@@ -160,7 +160,7 @@ def figures(
         ),
         "aanleiding": _occasion(picture, ref_end),
         "bron": {
-            "reeksen": f"uitwisseling: {snap.rows} afleveringen, stand "
+            "reeksen": f"uitwisseling: {format_number(snap.rows)} afleveringen, stand "
             f"{format_date(datetime.fromtimestamp(snap.as_of, TZ), with_time=True)}",
             "register": extras.registry_source,
             "afstemming": extras.reconciliation_source,
@@ -185,6 +185,12 @@ def figures(
     }
     out["wijzigingen"] = _changes(previous, out)
     return out
+
+
+def _mid_sentence(heading: str) -> str:
+    """A series' heading after a colon: its kind in lower case (``kanaal Openbaar Ministerie →
+    …``), the names as they are."""
+    return heading[:1].lower() + heading[1:]
 
 
 def _occasion(picture: Picture, until: float) -> str:

@@ -186,6 +186,22 @@ class Picture:
     def snapshot(self) -> Snapshot:
         return self.cache.get()
 
+    def series_heading(self, kind: str, key: str) -> str:
+        """A series as the pages and the briefing name it: ``Kanaal Openbaar Ministerie →
+        Justitiële Informatiedienst``, ``Proces …``, ``Ontvanger …``; never by its keys."""
+        match kind:
+            case "all":
+                return "Hele keten"
+            case "channel":
+                s, _, r = key.partition("->")
+                names = self.partner_names
+                return f"Kanaal {names.get(s, s)} → {names.get(r, r)}"
+            case "process":
+                return f"Proces {self.process_names.get(key, key)}"
+            case _:
+                label = KIND_NL.get(kind, kind).capitalize()
+                return f"{label} {self.partner_names.get(key, key)}"
+
     def events(self) -> list[Event]:
         """The timeline drawn on the charts: from the store's own records, plus when an
         emergency route's message type was first and last used (measured)."""

@@ -372,7 +372,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         def build() -> dict[str, Any]:
             snap = picture.snapshot()
             channels = [
-                (_heading(picture, "channel", c)[len("Kanaal ") :], snap.view("channel", c))
+                (picture.series_heading("channel", c)[len("Kanaal ") :], snap.view("channel", c))
                 for c in snap.channels()
             ]
             channels.sort(key=lambda item: -item[1].peak)
@@ -419,7 +419,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 },
                 status=404,
             )
-        heading = _heading(picture, kind, key)
+        heading = picture.series_heading(kind, key)
         charts = await work(selection_charts, picture, view, heading)
         return _page(
             request,
@@ -438,13 +438,18 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     def bottleneck_context(errors: Mapping[str, str], values: Mapping[str, str]) -> dict[str, Any]:
         snap = picture.snapshot()
         options = [("all", "Hele keten")]
-        options += [(f"channel:{c}", f"Kanaal {c.replace('->', ' → ')}") for c in snap.channels()]
+        # Named as the pages name them (Kanaal Openbaar Ministerie → Justitiële
+        # Informatiedienst), not by the partners' keys; a receiver's or sender's series where
+        # something was measured for it.
+        options += [(f"channel:{c}", picture.series_heading("channel", c)) for c in snap.channels()]
         options += [
-            (f"process:{p}", f"Proces {picture.process_names.get(p, p)}") for p in snap.processes()
+            (f"process:{p}", picture.series_heading("process", p)) for p in snap.processes()
         ]
         options += [
-            (f"partner:{p}", f"Partner {picture.partner_names.get(p, p)}")
+            (f"{kind}:{p}", picture.series_heading(kind, p))
+            for kind in ("partner", "receiver", "sender")
             for p in picture.partner_names
+            if kind == "partner" or snap.keys(kind, p)
         ]
         items = [(b, len(picture.db.agreements(b.id))) for b in picture.db.bottlenecks()]
         return {
@@ -501,14 +506,14 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         metric = b.series_key.rpartition("#")[2]
         return {
             "b": b,
-            "c": bottleneck_chart(picture, b, _heading(picture, b.series_kind, series_key(b))),
+            "c": bottleneck_chart(picture, b, picture.series_heading(b.series_kind, series_key(b))),
             "agreements": [(a, picture.effect(b, a)) for a in picture.db.agreements(b.id)],
             "errors": errors,
             "values": values,
             "categories": CATEGORIES,
             "severities": SEVERITIES,
             "partners": picture.partner_names,
-            "series_label": _heading(picture, b.series_kind, series_key(b)),
+            "series_label": picture.series_heading(b.series_kind, series_key(b)),
             "metric_label": METRICS.get(metric, metric),
         }
 
@@ -927,21 +932,6 @@ def _safe_next(target: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/ui/"
     return target
-
-
-def _heading(picture: Picture, kind: str, key: str) -> str:
-    match kind:
-        case "all":
-            return "Hele keten"
-        case "channel":
-            s, _, r = key.partition("->")
-            return f"Kanaal {picture.partner_names.get(s, s)} → {picture.partner_names.get(r, r)}"
-        case "process":
-            return f"Proces {picture.process_names.get(key, key)}"
-        case _:
-            return (
-                f"{KIND_LABELS.get(kind, kind).capitalize()} {picture.partner_names.get(key, key)}"
-            )
 
 
 def _change_labels(picture: Picture) -> dict[str, str]:
