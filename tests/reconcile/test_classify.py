@@ -355,6 +355,8 @@ def test_a_chain_of_three_hops_and_the_report_files(tmp_path: Path) -> None:
     html = (report.path / "report.html").read_text(encoding="utf-8")
     assert "Reconciliatie" in html and "Er ontbreken 2 records" in html
     assert "verzonden → aangenomen" in html and "sent → accepted" not in html
+    # Named by what it compared (a briefing holding two reports showed two like headings).
+    assert "<h2>Reconciliatie: verzonden → aangenomen → verwerkt</h2>" in html
 
 
 def test_conflicting_data_in_json_lines_objects(tmp_path: Path) -> None:

@@ -154,7 +154,9 @@ def render_html(report: Report) -> str:
     )
     return (
         '<section class="reconciliatie" lang="nl">\n'
-        "<h2>Reconciliatie</h2>\n"
+        # Named by what it compared: a briefing may hold two (the paper records, the
+        # message hops) that would otherwise share one heading.
+        f"<h2>Reconciliatie: {html.escape(' → '.join(_hop(h['name']) for h in report.hops))}</h2>\n"
         f"<p>Stand {html.escape(at)} (rapport {html.escape(report.id)}). Vergeleken: "
         f"{hops}.</p>\n"
         f"<p><strong>{html.escape(verdict)}</strong></p>\n"
