@@ -991,6 +991,9 @@ def test_the_portal_page_shows_verdicts_and_only_operators_open_a_report(
     assert "18-07-2025" in page  # when it was made, in Dutch notation
     assert "alleen voor operators" in page and 'href="/ui/voorportaal/om-nl"' not in page
     assert "ann@om.nl" not in page and "198.51.100" not in page
+    # The rules by their Dutch names, not their ids (a review found session-hijack there).
+    assert "sessie overgenomen: adres, programma of netwerk wisselt" in page
+    assert "session-hijack" not in page
 
     # The store is shared with other tests (which may read reports too): count this test's.
     def reads() -> Counter[tuple[str, str]]:

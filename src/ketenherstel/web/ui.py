@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketenherstel.briefings import BriefingService
 from ketenherstel.exchange.errors import TooLarge, Unauthenticated
-from ketenherstel.gateway.verdict import read_verdicts
+from ketenherstel.gateway.verdict import RULES_NL, read_verdicts
 from ketenherstel.gateway.watch import GatewayInputError
 from ketenherstel.picture.charts import format_date, format_number
 from ketenherstel.picture.matrix import HAND_CHANNELS, STATES, Matrix
@@ -798,6 +798,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 "data": data,
                 "period": period,
                 "problem": problem,
+                "rule_names": RULES_NL,
             },
         )
 
