@@ -26,7 +26,7 @@ from ketenherstel.exchange.auth import LOCAL_OPERATOR, hash_token
 from ketenherstel.picture.service import Picture
 from ketenherstel.settings import Settings
 from ketenherstel.web.app import create_app
-from ketenherstel.web.ui import FORM_LIMIT, partner_summary
+from ketenherstel.web.ui import FORM_LIMIT, partner_summary, with_way_back
 from ketenherstel.web.uisession import COOKIE
 
 # Pseudonymous people; the tests look for these names where they must never appear.
@@ -577,8 +577,11 @@ def test_the_publication_version_holds_no_name_from_the_audit_trail_or_registers
     assert 'Besproken met <span class="lak">' in row.public_html
     assert "het goed functioneren van de Staat" in row.public_html
     assert 'name="dcterms.publisher"' in row.public_html
+    # Served with a way back to the briefings (a review found none), not stored with it.
     public = ui.client.get(f"/ui/briefings/{bid}/publicatie").text
-    assert public == row.public_html
+    assert public == with_way_back(row.public_html, "/ui/briefings", "Terug naar de briefings")
+    assert '<a href="/ui/briefings">← Terug naar de briefings</a>' in public
+    assert "kh-terug" not in row.public_html and "kh-terug" not in row.html
 
 
 def test_the_pdf_renders(ui: Ui) -> None:
@@ -1013,6 +1016,7 @@ def test_the_portal_page_shows_verdicts_and_only_operators_open_a_report(
     r = ui.client.get("/ui/voorportaal/om-nl")
     assert r.status_code == 200 and "ann@om.nl" in r.text and "carol" not in r.text
     assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    assert '<a href="/ui/voorportaal">← Terug naar het voorportaal</a>' in r.text
     assert reads() - before == Counter({(ANNA, "om-nl"): 1})
     assert ui.client.get("/ui/voorportaal/politie-nl").status_code == 404
     assert ui.client.get("/ui/voorportaal/..%2Fverdicts.json").status_code == 404
@@ -1094,3 +1098,12 @@ def test_a_partners_heading_on_the_status_page_counts_its_connections(
     """One channel down is not the whole partner down (a review saw 'Openbaar Ministerie:
     storing' with 13 of its 14 connections normal)."""
     assert partner_summary(states) == said
+
+
+def test_a_way_back_goes_after_the_body_tag_and_only_there() -> None:
+    page = '<html><head><title>x</title></head><BODY class="a">tekst</BODY></html>'
+    served = with_way_back(page, "/ui/briefings", "Terug & verder")
+    assert served.startswith('<html><head><title>x</title></head><BODY class="a"><nav')
+    assert "← Terug &amp; verder</a></nav>" in served and served.endswith("tekst</BODY></html>")
+    assert "@media print{.kh-terug{display:none}}" in served
+    assert with_way_back("geen body", "/ui/", "Terug") == "geen body"

@@ -7,6 +7,7 @@ input is answered in the form (status 400), with the message by the field, and n
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -768,6 +769,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                     **_SECURITY_HEADERS,
                 },
             )
+        html = with_way_back(html, "/ui/briefings", "Terug naar de briefings")
         return HTMLResponse(html, headers=_SECURITY_HEADERS)
 
     # -- the access portal (gateway watch) ------------------------------------------------
@@ -816,6 +818,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         except OSError:
             return _not_found(request, session)
         audit(session, "gateway-report-read", slug)
+        body = with_way_back(body, "/ui/voorportaal", "Terug naar het voorportaal")
         return HTMLResponse(body, headers=_SECURITY_HEADERS)
 
     def _not_found(request: Request, session: Session | None) -> HTMLResponse:
@@ -910,6 +913,24 @@ def partner_summary(states: Sequence[str]) -> str:
         if state != "normal" and counts[state]
     ]
     return ", ".join(parts) + f" van de {of}"
+
+
+_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+def with_way_back(document: str, href: str, label: str) -> str:
+    """A stored document (a briefing, a portal report) as the UI serves it: with a link back
+    to the page it was opened from at its top, left out when printed. The stored document, the
+    one published or sent on, stays as it was made."""
+    found = _BODY.search(document)
+    if found is None:
+        return document
+    link = (
+        '<nav class="kh-terug" aria-label="Navigatie" style="margin:0 0 1rem">'
+        f'<a href="{escape(href)}">← {escape(label)}</a></nav>'
+        "<style>@media print{.kh-terug{display:none}}</style>"
+    )
+    return document[: found.end()] + link + document[found.end() :]
 
 
 def _redirect_to(page: str) -> Callable[[], Awaitable[Response]]:
