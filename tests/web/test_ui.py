@@ -465,9 +465,17 @@ def test_a_briefing_is_a_draft_until_another_operator_approves_it(ui: Ui) -> Non
     ):
         assert heading in html
     assert "concept, nog niet goedgekeurd" in html
+    # Its maker sees no button to approve it (a review pressed it), and a refused approval is
+    # said above the list, not as a problem of the form for a new briefing.
+    listed = ui.client.get("/ui/briefings").text
+    assert f"/ui/briefings/{bid}/goedkeuren" not in listed
+    assert "wacht op goedkeuring door een andere operator" in listed
     r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": csrf})
     assert r.status_code == 400 and "niet zelf goedkeuren" in r.text
+    assert "<strong>Niet goedgekeurd.</strong>" in r.text
+    assert "Het formulier is niet opgeslagen" not in r.text
     ui.sign_in("bram")
+    assert f"/ui/briefings/{bid}/goedkeuren" in ui.client.get("/ui/briefings").text
     r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": ui.csrf("/ui/briefings")})
     assert r.status_code == 200
     assert ui.picture.db.briefing(bid).state == "approved"  # type: ignore[union-attr]

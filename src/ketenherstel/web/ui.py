@@ -48,7 +48,7 @@ from ketenherstel.picture.service import (
     PictureInputError,
     series_key,
 )
-from ketenherstel.store.ports import AuditRecord
+from ketenherstel.store.ports import AuditRecord, same_person
 from ketenherstel.web.body import read_limited
 from ketenherstel.web.problems import http_problem
 from ketenherstel.web.uisession import COOKIE, Session, Sessions
@@ -691,14 +691,21 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
         status: int = 200,
     ) -> HTMLResponse:
         items = await work(picture.db.briefings)
+        me = session.principal.name
         return _page(
             request,
             "briefings.html",
             {
                 **base(request, session, "Briefings", "/ui/briefings"),
                 "items": items,
+                # An approval refused is said above the list, the form's own problems at it.
                 "errors": errors,
+                "form_errors": {k: v for k, v in errors.items() if k != "briefing"},
                 "values": values,
+                # Drafts this operator made: another operator approves them (no button).
+                "own_drafts": {
+                    b.id for b in items if b.state == "draft" and same_person(b.created_by, me)
+                },
             },
             status=status,
         )
