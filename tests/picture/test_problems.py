@@ -155,3 +155,23 @@ def test_a_bottleneck_cannot_begin_after_today(picture: Picture) -> None:
     assert picture.db.bottlenecks() == before
     picture.register_bottleneck({**GOOD_BOTTLENECK, "begin": today.isoformat()}, actor="t")
     assert len(picture.db.bottlenecks()) == len(before) + 1
+
+
+def test_a_moment_is_taken_as_people_write_dates_here_too(picture: Picture) -> None:
+    """The date fields take dd-mm-jjjj, so the moments take dd-mm-jjjj uu:mm beside the form's
+    own jjjj-mm-ddTuu:mm (a review was refused '01-08-2025 10:00'); an empty date is asked for
+    as everywhere ('vul een datum in'), not quoted as ''."""
+    contact = {"partner": "om", "kanaal": "telefoon", "beller": "advocaat"}
+    times = []
+    for written in ("2025-08-01T10:00", "01-08-2025 10:00", "2025-08-01 10:00"):
+        picture.add_contact({**contact, "ontvangen": written}, actor="t")
+        times.append(picture.contacts()[-1].received_at)
+    assert len(set(times)) == 1
+    said = _problems(lambda: picture.add_contact({**contact, "ontvangen": "1-8-25 10u"}, actor="t"))
+    assert [str(p) for p in said] == [
+        "'1-8-25 10u' is geen datum en tijd (jjjj-mm-dd uu:mm of dd-mm-jjjj uu:mm)"
+    ]
+    from ketenherstel.picture.service import parse_day
+
+    with pytest.raises(ValueError, match="vul een datum in"):
+        parse_day("  ")

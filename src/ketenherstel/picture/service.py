@@ -117,6 +117,8 @@ class PictureInputError(ValueError):
 def parse_day(text: str) -> date:
     """A date as ``jjjj-mm-dd`` (what a date field sends) or ``dd-mm-jjjj``."""
     text = text.strip()
+    if not text:
+        raise ValueError(Said("vul een datum in", "required (a date)"))
     for fmt in ("%Y-%m-%d", "%d-%m-%Y"):
         try:
             return datetime.strptime(text, fmt).date()
@@ -674,6 +676,22 @@ def _day(form: Mapping[str, str], name: str, problems: dict[str, str]) -> date |
     return day
 
 
+def _date_and_time(value: str) -> datetime | None:
+    """A date and time as a form sends it (``jjjj-mm-ddTuu:mm``, ISO 8601 with or without an
+    offset) or as people write it (``dd-mm-jjjj uu:mm``, as the dates here take ``dd-mm-jjjj``
+    too); None when it is neither."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    for fmt in ("%d-%m-%Y %H:%M", "%d-%m-%YT%H:%M"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def _moment(
     form: Mapping[str, str], name: str, problems: dict[str, str], *, required: bool, now: float
 ) -> float | None:
@@ -682,12 +700,11 @@ def _moment(
         if required:
             problems[name] = Said("vul datum en tijd in", "required (a date and time)")
         return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
+    at = _date_and_time(value)
+    if at is None:
         problems[name] = Said(
-            f"{value!r} is geen datum en tijd (jjjj-mm-ddTuu:mm)",
-            f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)",
+            f"{value!r} is geen datum en tijd (jjjj-mm-dd uu:mm of dd-mm-jjjj uu:mm)",
+            f"{value!r} is not a date and time (YYYY-MM-DD HH:MM or DD-MM-YYYY HH:MM)",
         )
         return None
     if at.tzinfo is None:
