@@ -50,9 +50,8 @@ _NAMED_STEPS = {"restored": "hersteld"}
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened, drawn on the charts: ``kind`` is partner, wave, route,
-    procedure or status. ``detail`` is why, where a record says so (a partner's change, a
-    hand-set status, an emergency route's opening or closing): shown in the timeline's table,
-    not on the charts."""
+    procedure or status. ``detail`` is why, where a record says so (a hand-set status, an
+    emergency route's opening or closing): shown in the timeline's table, not on the charts."""
 
     at: float
     kind: str
@@ -80,7 +79,10 @@ def timeline(
                 e.changed_at,
                 "partner",
                 f"{short.get(e.partner, e.partner)} {verbs.get(e.state, e.state)}",
-                e.reason,
+                # Not its reason: written in English through the API or the command line, it
+                # may name operators (a release from quarantine names both), which viewers
+                # may not see; a hand-set status's reason is checked for names where it is
+                # typed.
             )
         )
     waves: dict[str, float] = {}
