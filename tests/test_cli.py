@@ -487,7 +487,7 @@ def test_a_channel_reason_with_an_skn_or_e_mail_address_is_refused(store: str, v
     reason = "op verzoek van SKN-1643701197 jan.jansen@om.nl"
     code, out, err = run("channel", verb, "om", "--reason", reason, "--as", "ann", "--store", store)
     assert code == 2 and out == ""
-    assert "a reason gives no SKN or e-mail address" in err
+    assert "a reason gives no SKN, BSN or e-mail address" in err
     assert "1643701197" not in err and "jansen" not in err  # not repeated
     code, out, _ = run("channel", "history", "--store", store)
     assert code == 0 and "jansen" not in out
@@ -864,7 +864,7 @@ def test_nack_says_when_it_is_retried_and_when_it_is_dead_lettered(
     [
         ("kapot \udcff", "holds no control or invisible characters (U+DCFF)"),  # was a traceback
         ("\x1b[2J\u202ewis", "holds no control or invisible characters (U+001B)"),
-        ("zaak SKN-1572429180", "gives no SKN or e-mail address"),
+        ("zaak SKN-1572429180", "gives no SKN, BSN or e-mail address"),
     ],
 )
 def test_nack_refuses_a_reason_the_exchange_would_refuse_before_sending(

@@ -21,26 +21,32 @@ import unicodedata
 __all__ = ["hidden_character", "personal_identifier", "redacted", "text_problem"]
 
 # A person's strafrechtketennummer, burgerservicenummer or e-mail address: personal data in a
-# free text, also as people write it to get past a check: the number after a space, a dash of
-# any kind, a dot or a colon (SKN 0123456789, SKN with an en dash, BSN: 123456782), the address
-# with spaces around its @ or the @ written out (j.jansen @ om.nl, j.jansen[at]om[dot]nl).
-_SEPARATOR = r"[\s\-\u2010-\u2015\u2212_.:#]*"
-_AT = r"(?:\s*@\s*|\s*[\[({]\s*at\s*[\])}]\s*)"
-_DOT = r"(?:\.|\s*[\[({]\s*dot\s*[\])}]\s*)"
+# free text, also as people write it to get past a check. The number after one separator (a
+# space, a dash of any kind, a colon, a slash) or "nummer"/"nr.", with as many digits as the
+# number has (an SKN 10, a BSN 9: "SKN 1234567 stuks" is a count); an address with spaces
+# around its @ when its name part is a person's (j.jansen @ om.nl: "storing @ justid.nl" is
+# not), or with the @ written out (j.jansen[at]om[dot]nl). Each part starts only where a word
+# does, so a long text is searched in linear time.
+_SEP = r"(?:[\s\-\u2010-\u2015\u2212_:#/=]\s?)?(?:(?:nummer|nr\.?)\s?[:#]?\s?)?"
+_AT = r"\s*[\[({]\s*at\s*[\])}]\s*"
+_DOT = r"(?:\.|\s*[\[({]\s*(?:dot|punt)\s*[\])}]\s*)"
 _IDENTIFIERS = re.compile(
-    rf"(?<![\w-])SKN{_SEPARATOR}\d{{6,}}(?!\w)"
-    rf"|(?<![\w-])BSN{_SEPARATOR}\d{{8,9}}(?!\w)"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    rf"|[\w.+-]+{_AT}[\w-]+(?:{_DOT}[A-Za-z][\w-]*)+",
+    r"(?<![\w-])SKN-?\d{6,}(?!\w)"
+    rf"|(?<![\w-])SKN{_SEP}\d{{10}}(?!\d)"
+    rf"|(?<![\w-])(?:BSN|burgerservicenummer){_SEP}\d{{9}}(?!\d)"
+    r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|(?<![\w.+-])[a-z]+[._-][a-z]+\s*@\s*[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?![\w.])"
+    rf"|(?<![\w.+-])[\w.+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[a-z]{{2,}}(?![\w.])",
     re.IGNORECASE,
 )
 
 
 def personal_identifier(text: str) -> bool:
-    """Whether ``text`` holds a person's SKN (SKN-0123456789, also SKN 0123456789 or with
-    another dash), a BSN named as one (BSN 123456782) or an e-mail address (also with spaces
-    around the @, or the @ written out as [at])."""
-    return _IDENTIFIERS.search(text) is not None
+    """Whether ``text`` holds a person's SKN (SKN-0123456789, also SKN 0123456789, SKN-nummer
+    0123456789 or with another dash), a BSN named as one (BSN 123456782) or an e-mail address
+    (also j.jansen @ om.nl, or the @ written out as [at]); checked in the NFKC form, so that a
+    full-width hyphen or @ is one too."""
+    return _IDENTIFIERS.search(unicodedata.normalize("NFKC", text)) is not None
 
 
 _TEXT = frozenset("\t\n\r")

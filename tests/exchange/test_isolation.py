@@ -819,7 +819,7 @@ def test_a_reason_with_an_skn_or_e_mail_address_is_refused_for_every_change(
     rt: Runtime, reason: str
 ) -> None:
     """A reason is on the audit trail, the history and the picture's timeline: like the
-    picture's own texts it gives no SKN or e-mail address, and the refusal repeats neither."""
+    picture's own texts it gives no SKN, BSN or e-mail address, and the refusal repeats neither."""
     ex = rt.exchange
     ex.set_partner_state(principal=OP_A, partner="kmar", state="isolated", reason="storing")
     route = _route(ex)
@@ -838,7 +838,9 @@ def test_a_reason_with_an_skn_or_e_mail_address_is_refused_for_every_change(
         lambda: ex.request_release(principal=OP_A, partner="kmar", reason=reason),
     ]
     for change in changes:
-        with pytest.raises(InvalidInput, match="a reason gives no SKN or e-mail address") as err:
+        with pytest.raises(
+            InvalidInput, match="a reason gives no SKN, BSN or e-mail address"
+        ) as err:
             change()
         assert "1643701197" not in err.value.detail and "jansen" not in err.value.detail
     assert (ex.partner_history(), ex.channel_history(), ex.routes(), ex.releases()) == before

@@ -319,8 +319,8 @@ def test_an_import_shows_its_progress_on_a_terminal_and_not_on_stdout(
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("uitspraken SKN-1572429180.csv", "a file name gives no SKN or e-mail address"),
-        ("van jan@example.nl.csv", "a file name gives no SKN or e-mail address"),
+        ("uitspraken SKN-1572429180.csv", "a file name gives no SKN, BSN or e-mail address"),
+        ("van jan@example.nl.csv", "a file name gives no SKN, BSN or e-mail address"),
         ("f\x1b[31m.csv", "a file name holds no control or invisible characters (U+001B)"),
     ],
 )

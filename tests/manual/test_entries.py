@@ -136,7 +136,7 @@ def test_a_registering_role_with_an_email_address_or_skn_is_refused(
     assert [(p.column, p.reason) for p in problems] == [
         (
             "role",
-            "the registering role holds an e-mail address or an SKN; give the role "
+            "the registering role holds an e-mail address, an SKN or a BSN; give the role "
             "(griffie rechtbank), never a person",
         )
     ]

@@ -319,7 +319,7 @@ def test_a_reason_with_an_skn_or_an_e_mail_address_is_refused_and_not_repeated(
     record = world.add(case="13-100009-25")
     for reason in ("op verzoek van SKN-1643701197", "gemeld door jan.jansen@om.nl"):
         for change in (world.work.confirm, world.work.withdraw):
-            with pytest.raises(InvalidInput, match="no SKN or e-mail address") as exc:
+            with pytest.raises(InvalidInput, match="no SKN, BSN or e-mail address") as exc:
                 change(principal=LOCAL_OPERATOR, record_id=record.id, reason=reason)
             assert "1643701197" not in str(exc.value) and "jansen" not in str(exc.value)
     assert world.work.record(principal=LOCAL_OPERATOR, record_id=record.id).status == "registered"

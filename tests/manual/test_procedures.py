@@ -141,7 +141,7 @@ def test_what_replaces_the_flow_gives_no_skn_or_email_address(chain: Chain, repl
     )
     assert checked is None
     assert [p.column for p in problems] == ["replaces"]
-    assert problems[0].reason.startswith("gives no SKN or e-mail address")
+    assert problems[0].reason.startswith("gives no SKN, BSN or e-mail address")
     assert "1572429180" not in problems[0].reason and "jansen" not in problems[0].reason
 
 

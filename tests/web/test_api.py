@@ -513,8 +513,8 @@ def test_failure_report_bad_input(api: Api) -> None:
         ),
         ("kapot \u202e", "a reason holds no control or invisible characters (U+202E)"),
         ("kapot \x7f", "a reason holds no control or invisible characters (U+007F)"),
-        ("zaak SKN-1572429180 kapot", "a reason gives no SKN or e-mail address"),
-        ("meld aan a@b.nl", "a reason gives no SKN or e-mail address"),
+        ("zaak SKN-1572429180 kapot", "a reason gives no SKN, BSN or e-mail address"),
+        ("meld aan a@b.nl", "a reason gives no SKN, BSN or e-mail address"),
     ],
 )
 def test_a_nack_reason_with_control_characters_or_personal_data_is_400_and_changes_nothing(

@@ -131,7 +131,7 @@ def test_an_operator_isolates_a_partner_and_viewers_see_state_and_history(api: A
         ("om", {"state": "isolated"}, "reason"),
         ("om", {"state": "isolated", "reason": "x", "extra": 1}, "extra"),
         ("*", {"state": "isolated", "reason": "x"}, "one partner at a time"),
-        ("om", {"state": "isolated", "reason": "SKN-1643701197 ziek"}, "no SKN or e-mail"),
+        ("om", {"state": "isolated", "reason": "SKN-1643701197 ziek"}, "no SKN, BSN or e-mail"),
     ],
 )
 def test_bad_partner_state_changes_are_400_and_change_nothing(
@@ -288,7 +288,7 @@ def test_a_route_closed_without_a_reason_is_400_and_stays_open(
         ({"supersededBy": "nl.bogus.v1"}, "the superseding type 'nl.bogus.v1' is not a message"),
         ({"receiver": "politie"}, "politie"),
         ({"reason": ""}, "say why"),
-        ({"reason": "op verzoek van SKN-1643701197 jan.jansen@om.nl"}, "no SKN or e-mail"),
+        ({"reason": "op verzoek van SKN-1643701197 jan.jansen@om.nl"}, "no SKN, BSN or e-mail"),
         ({"type": None}, "type"),
     ],
 )

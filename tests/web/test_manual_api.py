@@ -252,7 +252,7 @@ def test_a_mapping_nested_too_deep_is_named_not_a_server_error(api: Api, dry_run
         ("f\x1b[31m\x00.csv", "a file name holds no control or invisible characters (U+001B)"),
         ("griffie\n.csv", "a file name holds no control or invisible characters (U+000A)"),
         ("griffie\u202e.csv", "a file name holds no control or invisible characters (U+202E)"),
-        ("zie SKN-1572429180 en jan@example.nl", "a file name gives no SKN or e-mail address"),
+        ("zie SKN-1572429180 en jan@example.nl", "a file name gives no SKN, BSN or e-mail address"),
         ("x" * 201, "String should have at most 200 characters"),
     ],
 )

@@ -797,7 +797,7 @@ def _reason(reason: str, why: str = "") -> None:
     if personal_identifier(reason):
         # Not repeated in the answer: it is the personal data itself.
         raise InvalidInput(
-            "a reason gives no SKN or e-mail address: it is shown on the audit trail, the "
+            "a reason gives no SKN, BSN or e-mail address: it is shown on the audit trail, the "
             "history and the picture's timeline, which carry no personal data"
         )
 

@@ -62,7 +62,7 @@ def file_name_problem(name: str) -> str | None:
     problem = text_problem(name, "a file name", MAX_FILE_NAME, one_line=True)
     if problem is None and personal_identifier(name):
         problem = (
-            "a file name gives no SKN or e-mail address: it is kept on the audit trail and in "
+            "a file name gives no SKN, BSN or e-mail address: it is kept on the audit trail and in "
             "the history of every record imported"
         )
     return problem
@@ -177,7 +177,7 @@ class ManualWork:
         if personal_identifier(text):
             # As the exchange's reasons: it goes to the audit trail and the record's history,
             # which carry no personal data; not repeated in the answer.
-            why = "a reason gives no SKN or e-mail address: it is kept on the audit trail"
+            why = "a reason gives no SKN, BSN or e-mail address: it is kept on the audit trail"
             raise InvalidInput(why, [Problem(None, "reason", why)])
         return text
 

@@ -738,7 +738,7 @@ def nack_reason_problem(reason: str) -> str | None:
         return f"a reason holds no control or invisible characters ({hidden})"
     if personal_identifier(reason):
         return (
-            "a reason gives no SKN or e-mail address: it is shown on the message's trail and "
+            "a reason gives no SKN, BSN or e-mail address: it is shown on the message's trail and "
             "in the dead letters, which carry no personal data"
         )
     return None

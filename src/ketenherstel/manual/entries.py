@@ -193,7 +193,7 @@ def check_entry(
     role = _text(entry.role, "registering role", col("role"), line, out)
     if role and personal_identifier(role):  # shown to viewers and the partner: never a person
         why = (
-            "the registering role holds an e-mail address or an SKN; give the role "
+            "the registering role holds an e-mail address, an SKN or a BSN; give the role "
             "(griffie rechtbank), never a person"
         )
         out.append(Refusal(line, col("role"), why))

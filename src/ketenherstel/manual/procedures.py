@@ -64,7 +64,7 @@ def check_procedure(
     elif personal_identifier(replaces):
         # As the exchange's reasons; not repeated in the answer, it is the personal data itself.
         reason = (
-            "gives no SKN or e-mail address: a procedure is read by viewers and the partners "
+            "gives no SKN, BSN or e-mail address: a procedure is read by viewers and the partners "
             "told about it, and is on the picture's timeline, which carry no personal data"
         )
         out.append(Refusal(None, "replaces", reason))

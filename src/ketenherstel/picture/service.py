@@ -429,10 +429,10 @@ class Picture:
             elif personal_identifier(form.get(name) or ""):
                 # Not repeated in the answer: it is the personal data itself.
                 problems[name] = Said(
-                    "noem geen strafrechtketennummer of e-mailadres: het beeld, de statuspagina "
-                    "en de briefing tonen geen persoonsgegevens",
-                    "give no SKN or e-mail address: the picture, the status page and the briefing "
-                    "show no personal data",
+                    "noem geen strafrechtketennummer, burgerservicenummer of e-mailadres: het "
+                    "beeld, de statuspagina en de briefing tonen geen persoonsgegevens",
+                    "give no SKN, BSN or e-mail address: the picture, the status page and the "
+                    "briefing show no personal data",
                 )
 
     def register_bottleneck(self, form: Mapping[str, str], *, actor: str) -> int:
