@@ -137,7 +137,7 @@ def test_a_text_shown_on_the_picture_holds_no_skn_or_email_address(
     """A hand-set status refused a person's name but took their SKN or e-mail address."""
     form = {"partner": "om", "kanaal": "email", "status": "down", "reden": reason}
     [problem] = _problems(lambda: picture.set_status(form, actor="t"))
-    assert isinstance(problem, Said) and "no SKN or e-mail address" in problem.en
+    assert isinstance(problem, Said) and "no SKN, BSN or e-mail address" in problem.en
     assert "1643701197" not in str(problem) and "jan.jansen" not in str(problem)
     assert picture.db.statuses() == []
 
@@ -145,11 +145,13 @@ def test_a_text_shown_on_the_picture_holds_no_skn_or_email_address(
 def test_a_bottleneck_cannot_begin_after_today(picture: Picture) -> None:
     """A bottleneck is a problem people have (a review saved one beginning in 2028): one
     beginning after the picture's today is refused and nothing is saved; today is fine."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import datetime, timedelta
 
-    today = datetime.fromtimestamp(picture.clock(), UTC).date()
+    from ketenherstel.picture.series import TZ
+
+    today = datetime.fromtimestamp(picture.clock(), TZ).date()  # the picture's, in Dutch time
     before = picture.db.bottlenecks()
-    later = {**GOOD_BOTTLENECK, "begin": (today + timedelta(days=2)).isoformat()}
+    later = {**GOOD_BOTTLENECK, "begin": (today + timedelta(days=1)).isoformat()}
     problems = _problems(lambda: picture.register_bottleneck(later, actor="t"))
     assert [str(p) for p in problems] == ["ligt in de toekomst"]
     assert picture.db.bottlenecks() == before

@@ -476,6 +476,11 @@ def test_a_briefing_is_a_draft_until_another_operator_approves_it(ui: Ui) -> Non
     assert "Het formulier is niet opgeslagen" not in r.text
     ui.sign_in("bram")
     assert f"/ui/briefings/{bid}/goedkeuren" in ui.client.get("/ui/briefings").text
+    r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": "verlopen"})
+    assert r.status_code == 400 and "<strong>Niet goedgekeurd.</strong>" in r.text
+    assert "het formulier is verlopen" in r.text
+    assert "Het formulier is niet opgeslagen" not in r.text
+    assert ui.picture.db.briefing(bid).state == "draft"  # type: ignore[union-attr]
     r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": ui.csrf("/ui/briefings")})
     assert r.status_code == 200
     assert ui.picture.db.briefing(bid).state == "approved"  # type: ignore[union-attr]
@@ -1062,6 +1067,8 @@ def test_the_pages_addresses_as_people_type_them_lead_to_the_page(ui: Ui) -> Non
         r = ui.client.get(typed, follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (308, page), typed
         assert ui.client.get(typed).status_code == 200, typed
+        r = ui.client.get(f"{typed}?melding=x", follow_redirects=False)
+        assert r.headers["location"] == f"{page}?melding=x", typed
     r = ui.client.get("/status/nope")
     assert r.status_code == 404 and ">Niet gevonden</h1>" in r.text
     assert r.headers["content-type"].startswith("text/html")
@@ -1097,7 +1104,8 @@ def test_a_page_form_over_the_limit_is_413_in_dutch_and_signs_nobody_in(ui: Ui) 
             ["normal", "draining", "manual", "down", "manual"],
             "storing bij 1, omweg bij 2, achterstand loopt terug bij 1 van de 5 verbindingen",
         ),
-        (["manual"], "omweg bij de 1 verbinding"),
+        (["manual"], "omweg bij de verbinding"),
+        (["draining", "draining"], "achterstand loopt terug bij beide verbindingen"),
     ],
 )
 def test_a_partners_heading_on_the_status_page_counts_its_connections(

@@ -210,7 +210,7 @@ class Registry:
         """
         result = ApplyResult()
         now = self.clock()
-        with collector_paused(), self.db.tx() as cur:
+        with self.db.tx() as cur, collector_paused():
             batch = _Batch(self.db, cur, now)
             batch.keys = {(d.source, d.id): message_key(d.source, d.id) for d in deliveries}
             seen = self.db.applied(cur, batch.keys)

@@ -737,7 +737,9 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
             await form_of(request, session)
             await work(briefings.approve, number, session.principal)
         except PictureInputError as exc:
-            return await briefings_page(request, session, exc.problems, {}, 400)
+            # Said above the list (an expired form too), not at the form for a new briefing.
+            said = " ".join(str(p) for p in exc.problems.values())
+            return await briefings_page(request, session, {"briefing": said}, {}, 400)
         return RedirectResponse("/ui/briefings?melding=goedgekeurd", status_code=303)
 
     @router.get("/ui/briefings/{name}")
@@ -910,16 +912,18 @@ def partner_summary(states: Sequence[str]) -> str:
     if not counts or set(counts) == {"normal"}:
         return "alles normaal"
     total = len(states)
-    of = f"{total} verbinding" if total == 1 else f"{total} verbindingen"
     worst = next(state for state in STATES if counts[state])
     if counts[worst] == total:
-        return f"{_SUMMARY[worst]} bij {'de' if total == 1 else 'alle'} {of}"
+        every = {1: "de verbinding", 2: "beide verbindingen"}.get(
+            total, f"alle {total} verbindingen"
+        )
+        return f"{_SUMMARY[worst]} bij {every}"
     parts = [
         f"{_SUMMARY[state]} bij {counts[state]}"
         for state in STATES
         if state != "normal" and counts[state]
     ]
-    return ", ".join(parts) + f" van de {of}"
+    return ", ".join(parts) + f" van de {total} verbindingen"
 
 
 _BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
@@ -940,9 +944,10 @@ def with_way_back(document: str, href: str, label: str) -> str:
     return document[: found.end()] + link + document[found.end() :]
 
 
-def _redirect_to(page: str) -> Callable[[], Awaitable[Response]]:
-    async def redirect() -> Response:
-        return RedirectResponse(page, status_code=308)
+def _redirect_to(page: str) -> Callable[[Request], Awaitable[Response]]:
+    async def redirect(request: Request) -> Response:
+        query = request.url.query  # kept: /ui?melding=… is /ui/?melding=…
+        return RedirectResponse(f"{page}?{query}" if query else page, status_code=308)
 
     return redirect
 
