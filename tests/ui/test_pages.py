@@ -144,8 +144,9 @@ def test_the_recovery_team_works_through_the_picture(
     page.wait_for_url(re.compile(r".*melding=briefing.*"))
     assert "concept" in page.locator("tbody tr").first.inner_text()
     accessible(page, "briefings")
-    page.get_by_role("button", name=re.compile("Goedkeuren")).click()
-    assert page.get_by_text("niet zelf goedkeuren").first.is_visible()
+    # Its maker cannot approve it: no button, the list says who can.
+    assert page.get_by_role("button", name=re.compile("Goedkeuren")).count() == 0
+    assert page.get_by_text("wacht op goedkeuring door een andere operator").first.is_visible()
     page.get_by_role("button", name="Afmelden").click()
     sign_in(page, served, "bram")
     page.get_by_role("link", name="Briefings").click()
