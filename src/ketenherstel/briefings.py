@@ -232,35 +232,34 @@ class BriefingService:
         self._audit(principal, "briefing-created", new_id, reference.isoformat())
         return new_id
 
+    def why_not_approver(self, author: str, approver: str) -> Said | None:
+        """Why ``approver`` may not approve a briefing ``author`` made, or None: the author
+        never, nor an operator who made the other's credential (decision 0004)."""
+        if same_person(author, approver):
+            return Said(
+                "de maker van een briefing mag haar niet zelf goedkeuren; vraag een andere "
+                "operator",
+                "the author of a briefing may not approve it; ask another operator",
+            )
+        why = self.rt.exchange.not_independent(author, approver)
+        if why is None:
+            return None
+        return Said(
+            "de goedkeurder moet een andere, onafhankelijke operator zijn: de een heeft een "
+            "inlogsleutel van de ander gemaakt en kan dus als die ander handelen; vraag een "
+            "andere operator",
+            f"the approver must be another, independent operator: {why}; ask another operator",
+        )
+
     def approve(self, briefing_id: int, principal: Principal) -> None:
         row = self.picture.db.briefing(briefing_id)
         if row is None:
             raise PictureInputError({"briefing": _no_briefing(briefing_id)})
         if row.state == "approved":
             raise PictureInputError({"briefing": _approved(briefing_id)})
-        if same_person(row.created_by, principal.name):
-            raise PictureInputError(
-                {
-                    "briefing": Said(
-                        "de maker van een briefing mag haar niet zelf goedkeuren; "
-                        "vraag een andere operator",
-                        "the author of a briefing may not approve it; ask another operator",
-                    )
-                }
-            )
-        why = self.rt.exchange.not_independent(row.created_by, principal.name)
+        why = self.why_not_approver(row.created_by, principal.name)
         if why is not None:
-            raise PictureInputError(
-                {
-                    "briefing": Said(
-                        "de goedkeurder moet een andere, onafhankelijke operator zijn: de een "
-                        "heeft een inlogsleutel van de ander gemaakt en kan dus als die ander "
-                        "handelen; vraag een andere operator",
-                        f"the approver must be another, independent operator: {why}; ask "
-                        "another operator",
-                    )
-                }
-            )
+            raise PictureInputError({"briefing": why})
         # The approval is written into the document itself (by role, never by name).
         draft = '<span class="concept">concept, nog niet goedgekeurd</span>'
         done = "<strong>goedgekeurd door een operator</strong>"

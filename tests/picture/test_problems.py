@@ -173,6 +173,10 @@ def test_a_moment_is_taken_as_people_write_dates_here_too(picture: Picture) -> N
     assert [str(p) for p in said] == [
         "'1-8-25 10u' is geen datum en tijd (jjjj-mm-dd uu:mm of dd-mm-jjjj uu:mm)"
     ]
+    for day in ("2025-08-01", "01-08-2025", "1-8-2025"):  # a day alone is not its midnight
+        said = _problems(lambda d=day: picture.add_contact({**contact, "ontvangen": d}, actor="t"))
+        assert [str(p) for p in said] == [f"{day!r} heeft geen tijd: geef ook de tijd (uu:mm)"]
+    assert len(picture.contacts()) == 3
     from ketenherstel.picture.service import parse_day
 
     with pytest.raises(ValueError, match="vul een datum in"):

@@ -489,6 +489,32 @@ def test_a_briefing_is_a_draft_until_another_operator_approves_it(ui: Ui) -> Non
     assert r.status_code == 400 and "al goedgekeurd" in r.text
 
 
+def test_an_operator_the_author_made_sees_no_approve_button(ui: Ui) -> None:
+    """An operator whose credential the briefing's author made is refused as approver (decision
+    0004), so the list shows no button for them but says who may approve it; an independent
+    operator still gets the button."""
+    ui.sign_in("anna")
+    bid = make_briefing(ui)
+    op = {"Authorization": f"Bearer {ui.tokens['anna']}"}
+    r = ui.client.post("/v1/credentials", json={"role": "operator", "person": "anton"}, headers=op)
+    assert r.status_code == 201
+    ui.tokens["anton"] = r.json()["token"]
+    ui.sign_in("anton")
+    listed = ui.client.get("/ui/briefings").text
+    assert f"/ui/briefings/{bid}/goedkeuren" not in listed
+    assert "wacht op goedkeuring door een onafhankelijke operator" in listed
+    r = ui.client.post(f"/ui/briefings/{bid}/goedkeuren", data={"csrf": ui.csrf("/ui/briefings")})
+    assert r.status_code == 400 and "onafhankelijke operator" in r.text
+    assert ui.picture.db.briefing(bid).state == "draft"  # type: ignore[union-attr]
+    ui.sign_in("bram")
+    listed = ui.client.get("/ui/briefings").text
+    assert f"/ui/briefings/{bid}/goedkeuren" in listed
+    assert "wacht op goedkeuring" not in listed
+    ui.sign_in("cees")  # a viewer approves nothing and is told nothing about it
+    listed = ui.client.get("/ui/briefings").text
+    assert "goedkeuren" not in listed and "wacht op goedkeuring" not in listed
+
+
 def test_a_briefing_says_which_sections_are_not_frozen_at_its_date(ui: Ui) -> None:
     """The re-screen counts, the reconciliation reports and the gateway's verdicts are kept
     only as they are now: the briefing must not call them frozen at the reference date."""

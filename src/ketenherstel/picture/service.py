@@ -676,6 +676,9 @@ def _day(form: Mapping[str, str], name: str, problems: dict[str, str]) -> date |
     return day
 
 
+_DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{4}")
+
+
 def _date_and_time(value: str) -> datetime | None:
     """A date and time as a form sends it (``jjjj-mm-ddTuu:mm``, ISO 8601 with or without an
     offset) or as people write it (``dd-mm-jjjj uu:mm``, as the dates here take ``dd-mm-jjjj``
@@ -699,6 +702,14 @@ def _moment(
     if not value:
         if required:
             problems[name] = Said("vul datum en tijd in", "required (a date and time)")
+        return None
+    if _DATE_ONLY.fullmatch(value):
+        # A day alone would be taken as its midnight, silently (a review saw '2025-08-01'
+        # taken so, and '01-08-2025' refused): the time is asked for, either way.
+        problems[name] = Said(
+            f"{value!r} heeft geen tijd: geef ook de tijd (uu:mm)",
+            f"{value!r} has no time of day: give the time too (HH:MM)",
+        )
         return None
     at = _date_and_time(value)
     if at is None:

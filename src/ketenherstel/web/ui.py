@@ -692,6 +692,24 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
     ) -> HTMLResponse:
         items = await work(picture.db.briefings)
         me = session.principal.name
+
+        def not_approvable() -> dict[int, str]:
+            # Drafts this operator may not approve, and why (no button for them): their own,
+            # and those of an operator either of them made a credential for (decision 0004).
+            found: dict[int, str] = {}
+            for b in items:
+                if b.state != "draft" or not session.principal.is_operator:
+                    continue
+                if same_person(b.created_by, me):
+                    found[b.id] = "wacht op goedkeuring door een andere operator"
+                elif briefings.why_not_approver(b.created_by, me) is not None:
+                    found[b.id] = (
+                        "wacht op goedkeuring door een onafhankelijke operator: u of de maker "
+                        "heeft een inlogsleutel van de ander gemaakt"
+                    )
+            return found
+
+        waiting = await work(not_approvable)
         return _page(
             request,
             "briefings.html",
@@ -702,10 +720,7 @@ def install_ui(app: FastAPI, picture: Picture, sessions: Sessions) -> None:
                 "errors": errors,
                 "form_errors": {k: v for k, v in errors.items() if k != "briefing"},
                 "values": values,
-                # Drafts this operator made: another operator approves them (no button).
-                "own_drafts": {
-                    b.id for b in items if b.state == "draft" and same_person(b.created_by, me)
-                },
+                "not_approvable": waiting,
             },
             status=status,
         )
