@@ -178,6 +178,35 @@ class StoreContract:
         assert [x.delivery_id for x in dead] == [d.delivery_id]
         assert "parse error" in (dead[0].last_error or "")
 
+    def test_a_delivery_not_leased_now_cannot_be_nacked_again(self, store: Store) -> None:
+        """A second nack of a delivery already back in the queue pushed its retry later each
+        time without counting an attempt, so it never reached the dead letters (a review
+        found it): refused, changing nothing."""
+        store.accept([AcceptRequest([msg("a")])], now=1.0)
+        [d] = lease(store, now=100.0)
+
+        def nack(now: float) -> str:
+            return store.nack(
+                receiver="om",
+                delivery_id=d.delivery_id,
+                reason="parse error",
+                now=now,
+                delay=lambda attempts: 10.0,
+                max_attempts=3,
+                actor="om",
+            ).status
+
+        assert nack(101.0) == "retry"
+        message = store.message(SRC, "a")
+        assert message is not None
+        before = store.deliveries_of(message.position), store.trail(message.position)
+        assert nack(102.0) == "not-leased"
+        assert nack(150.0) == "not-leased"  # also once its retry is due, until leased again
+        assert (store.deliveries_of(message.position), store.trail(message.position)) == before
+        [again] = lease(store, now=151.0)
+        assert again.attempts == 2
+        assert nack(152.0) == "retry"
+
     def test_dead_letter_resend_keeps_the_original_id(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)
         lease(store, now=100.0)  # first attempt, never acked

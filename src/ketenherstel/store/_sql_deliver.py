@@ -401,6 +401,11 @@ class DeliverySql(SqlBase):
             state, attempts, quarantined = row
             if state == "ready" and (attempts == 0 or quarantined):
                 return NackResult(delivery_id, "not-delivered")  # as for an ack
+            if state == "ready":
+                # Handed out before, but not held now (nacked already, or its lease ran out):
+                # it is delivered again. A nack would only push its retry later, and without
+                # counting an attempt it would never reach the dead letters (a review saw it).
+                return NackResult(delivery_id, "not-leased")
             if state == "acked":
                 return NackResult(delivery_id, "already-acked")
             if state == "dead":

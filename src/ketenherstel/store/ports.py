@@ -325,7 +325,9 @@ class AckResult:
 @dataclass(frozen=True, slots=True)
 class NackResult:
     delivery_id: int
-    status: Literal["retry", "dead", "already-acked", "already-dead", "not-found", "not-delivered"]
+    status: Literal[
+        "retry", "dead", "already-acked", "already-dead", "not-found", "not-delivered", "not-leased"
+    ]
     not_before: float | None = None
     attempts: int | None = None
     """How often the delivery was handed out (retry and dead): dead-lettered after so many."""

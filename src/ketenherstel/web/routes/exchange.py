@@ -165,7 +165,10 @@ async def acknowledge(
         ),
         403: _problem("Not a partner"),
         404: _problem("The caller has no such delivery"),
-        409: _problem("Already acknowledged or dead-lettered, or never handed out (not-delivered)"),
+        409: _problem(
+            "Already acknowledged or dead-lettered, never handed out (not-delivered), or not "
+            "leased now (nacked already or its lease ran out: it is delivered again)"
+        ),
     },
 )
 async def report_failure(
@@ -187,6 +190,11 @@ async def report_failure(
             status=result.status,
             retry_at=s.ts(result.not_before),
             attempts=result.attempts,
+        )
+    if result.status == "not-leased":
+        raise StateConflict(
+            f"delivery {delivery_id} is not leased to you now (nacked already, or its lease ran "
+            "out): it is delivered again; nothing changed"
         )
     raise StateConflict(f"delivery {delivery_id} is {result.status}; nothing changed")
 
