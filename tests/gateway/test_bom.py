@@ -3,7 +3,6 @@ its first line is read as the others, never lost to the mark."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from ketenherstel.gateway.follow import Follower
 from ketenherstel.gateway.listen import Listener
 from ketenherstel.gateway.triage import Artefact
 from ketenherstel.gateway.watch import Watch, read_lines, scan
+from tests.aio import run as run_async
 from tests.gateway.lines import login, probe
 from tests.stores import made
 
@@ -51,7 +51,7 @@ def test_following_and_listening_read_past_a_byte_order_mark(tmp_path: Path) -> 
     assert follower.poll() == 2 and watch.result.unparsed == 0
     listener = Listener(Watch(), tmp_path / "spool.log", lambda f: None)
     listener.receive(BOM + probe(0).encode("latin-1"))
-    asyncio.run(listener.stop())
+    run_async(listener.stop())
     assert listener.received == 1 and listener.unparsed == 0
     [(_, line)] = list(Artefact("x.log", BOM + b"first\nsecond\n").lines())[:1]
     assert line == "first"

@@ -14,11 +14,12 @@ import pytest
 from ketenherstel.gateway.export import SyslogTarget, send_cef, to_cef, to_ecs, write_ecs
 from ketenherstel.gateway.listen import Listener, parse_address
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError, Watch
+from tests.aio import run as run_async
 from tests.gateway.lines import login, probe
 
 
 def run(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+    return run_async(coro)  # type: ignore[arg-type]
 
 
 async def _listen_and_send(spool: Path) -> tuple[Listener, list[Finding]]:

@@ -5,7 +5,6 @@ nothing changes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.requests import Request
 
 from ketenherstel.exchange.errors import InvalidInput, TooLarge
 from ketenherstel.web.body import JSON_BODY_LIMIT, read_limited
+from tests.aio import run as run_async
 from tests.manual.support import MAPPING, csv_bytes, row
 from tests.web.conftest import Api
 
@@ -324,7 +324,7 @@ def test_a_body_without_a_length_is_read_no_further_than_the_limit() -> None:
 
     scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
     with pytest.raises(TooLarge, match=f"at most {JSON_BODY_LIMIT} allowed"):
-        asyncio.run(read_limited(Request(scope, receive), JSON_BODY_LIMIT))
+        run_async(read_limited(Request(scope, receive), JSON_BODY_LIMIT))
     assert JSON_BODY_LIMIT < received <= JSON_BODY_LIMIT + (1 << 16)
 
 
@@ -365,4 +365,4 @@ def test_a_client_that_goes_away_mid_body_is_400_not_a_server_error() -> None:
 
     scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
     with pytest.raises(InvalidInput, match="the body ended early: the client went away"):
-        asyncio.run(read_limited(Request(scope, receive), JSON_BODY_LIMIT))
+        run_async(read_limited(Request(scope, receive), JSON_BODY_LIMIT))
