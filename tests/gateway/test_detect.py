@@ -161,6 +161,30 @@ def test_a_user_moving_between_two_known_offices_is_not_a_hijack(tmp_path: Path)
     assert "session-hijack" not in rules_of(scan([same]))
 
 
+def test_an_ipv4_address_written_as_ipv6_is_that_ipv4_address(tmp_path: Path) -> None:
+    """A dual-stack listener logs 198.51.100.7 as ::ffff:198.51.100.7. Read as two addresses,
+    a move between the forms was a hijack, and the allowlist entry ::ffff:0:0/96, whose width
+    was judged as IPv6, cleared every IPv4 move written so (a review allowed it)."""
+    log = write(
+        tmp_path / "ns.log",
+        login(0, "7", "ann", "::ffff:198.51.100.7"),
+        connstat(5, "7", "ann", "198.51.100.7", "198.51.100.7", "10.0.0.5:3389"),
+        connstat(9, "7", "ann", "198.51.100.7", "::FFFF:203.0.113.66", "10.0.0.9:445"),
+    )
+    r = scan([log])
+    [hijack] = [f for f in r.findings if f.rule == "session-hijack"]
+    assert "from 198.51.100.7 to 203.0.113.66" in hijack.detail
+    assert hijack.address == "203.0.113.66"
+    [s] = r.sessions.values()
+    assert s.addresses.keys() == {"198.51.100.7", "203.0.113.66"}
+    for wide in ("::ffff:0:0/96", "::/16", "::ffff:10.0.0.0/100"):
+        with pytest.raises(GatewayInputError, match="too wide"):
+            scan([log], allow=[wide])
+    # A mapped network is the IPv4 network it writes, and clears as that.
+    assert "session-hijack" not in rules_of(scan([log], allow=["::ffff:203.0.113.0/120"]))
+    assert "session-hijack" in rules_of(scan([log], allow=["::ffff:192.0.2.0/120"]))
+
+
 def test_leak_then_replay_inside_and_outside_the_window(tmp_path: Path) -> None:
     inside = write(
         tmp_path / "in.log",

@@ -144,11 +144,11 @@ def test_an_allowlist_entry_can_be_withdrawn_and_a_network_too_wide_is_refused(
 ) -> None:
     path = tmp_path / "r.jsonl"
     reg = Register(path)
-    for wide in ("0.0.0.0/0", "10.0.0.0/7", "::/0", "2001::/15"):
+    for wide in ("0.0.0.0/0", "10.0.0.0/7", "::/0", "2001::/15", "::ffff:0:0/96", "::/16"):
         with pytest.raises(GatewayInputError, match="too wide"):
             reg.allow(wide, reason="x", until=SOON, by="soc-1")
     reg.allow("10.0.0.0/8", reason="the ministry's own network", until=SOON, by="soc-1")
-    reg.allow("192.0.2.0/24", reason="office", until=SOON, by="soc-1")
+    reg.allow("::ffff:192.0.2.0/120", reason="office", until=SOON, by="soc-1")  # kept as IPv4
     with pytest.raises(GatewayInputError, match="reason"):
         reg.withdraw("192.0.2.0/24", reason="", by="soc-2")
     with pytest.raises(GatewayInputError, match="not on the allowlist"):

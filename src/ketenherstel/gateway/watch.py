@@ -523,14 +523,28 @@ class ScanResult:
                 yield name, offset, text.get((name, offset))
 
 
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
 def allowed_network(text: str, what: str = "") -> Any:
     """A network a session may move to (an allowlist entry, ``--allow``): an address or CIDR,
     /8 (IPv4) or /16 (IPv6) or narrower, so that it cannot clear sessions moving almost
     anywhere. GatewayInputError, naming ``what`` and the text, otherwise."""
     try:
-        net = ipaddress.ip_network(text.strip(), strict=False)
+        net: Any = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise GatewayInputError(f"{what}{text!r} is no network (e.g. 192.0.2.0/24)") from None
+    if net.version == 6 and net.overlaps(_MAPPED):
+        # The scan reads an IPv4 address written as IPv6 as the IPv4 address (`_unmapped`):
+        # such a network is the IPv4 network it writes, and one holding all of them is refused.
+        if not net.subnet_of(_MAPPED):
+            raise GatewayInputError(
+                f"{what}{text}: too wide to allow (it holds every IPv4 address written as IPv6, "
+                f"{_MAPPED}); give a network of /8 or narrower"
+            )
+        net = ipaddress.ip_network(
+            f"{net.network_address.ipv4_mapped}/{net.prefixlen - 96}", strict=False
+        )
     widest = 8 if net.version == 4 else 16
     if net.prefixlen < widest:
         raise GatewayInputError(
@@ -1313,14 +1327,23 @@ def _address_of(e: Event) -> str:
     for key in ("Client_ip", "ClientIP", "Remote_ip", "src_ip"):
         value = f.get(key, "").strip()
         if value:
-            return value
+            return _unmapped(value)
     context = f.get("Context", "")
     if "@" in context:
-        return context.rsplit("@", 1)[1]
+        return _unmapped(context.rsplit("@", 1)[1])
     forwarded = f.get("X-Forwarded-For_ip", "").split(",")[0].strip()
     if forwarded and forwarded != "unknown":
-        return forwarded.removeprefix("::ffff:")
+        return _unmapped(forwarded)
     return ""
+
+
+def _unmapped(address: str) -> str:
+    """An IPv4 address written as IPv6 (``::ffff:192.0.2.1``, as a dual-stack listener logs
+    it) as the IPv4 address it is, so that its network, the allowlist and the indicators see
+    one address, not two (an allowlist entry ``::ffff:0:0/96`` held every IPv4 address)."""
+    if address[:7].lower() == "::ffff:" and "." in address:
+        return address[7:]
+    return address
 
 
 def scan(
