@@ -15,7 +15,7 @@ from ketenherstel.bootstrap import bootstrap
 from ketenherstel.cli import app
 from ketenherstel.settings import Settings
 from ketenherstel.web.server import ServerThread
-from tests.factories import given_twice, pv_event
+from tests.factories import POLITIE_SOURCE, given_twice, pv_event
 from tests.stores import made
 
 runner = CliRunner()
@@ -410,7 +410,6 @@ def test_channel_open_takes_any_rate_of_at_least_one_a_day(store: str) -> None:
 def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_path: Path) -> None:
     from ketenherstel.outbox.bundle import build_bundle
     from ketenherstel.outbox.keys import generate_private_key, public_key_b64
-    from tests.factories import POLITIE_SOURCE
 
     key = generate_private_key()
     run("init", "--store", store)
@@ -997,6 +996,11 @@ def test_send_checks_the_sender_of_every_event_first_and_names_its_line(
     )
     assert code == 2 and "nothing was sent" in err
     assert "line 9 source:" in " ".join(err.split()) and "a file is sent by one partner" in err
+    events[4] = {**events[4], "source": POLITIE_SOURCE.replace(":bvh", ":zzz")}
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events))
+    code, _, err = run("send", str(path), "--url", url, "--token", tokens["politie"])
+    said = " ".join(err.split())
+    assert code == 2 and "line 5 source: politie has no system 'zzz'" in said, said
     check = open_store(store)
     try:
         assert all(check.message(e["source"], e["id"]) is None for e in events)

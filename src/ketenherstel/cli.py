@@ -789,6 +789,7 @@ def _check_file(file: Path, events: list[Any], where: list[str]) -> None:
                 may_send=chain.may_send,
                 who=f"the file's first event is {sender.key}'s (OIN {sender.oin}) and a file "
                 "is sent by one partner",
+                systems=sender.systems,
             )
     if problems:
         lines = [f"{len(problems)} problem(s) in {file}; nothing was sent:"]

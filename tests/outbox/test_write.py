@@ -106,6 +106,17 @@ def test_a_source_of_another_oin_is_refused(outbox: Outbox) -> None:
     assert "is not a source of this outbox's OIN" in caught.value.problems[0].reason
 
 
+def test_a_system_the_chain_does_not_give_the_partner_is_refused(outbox: Outbox) -> None:
+    with pytest.raises(WriteRefused) as caught:
+        outbox.write([summons(source=OM_SOURCE.rsplit(":", 1)[0] + ":zzz")])
+    [problem] = caught.value.problems
+    assert (problem.field, problem.reason) == (
+        "source",
+        "om has no system 'zzz' in the chain model; its systems: gps",
+    )
+    assert stored(outbox) == []
+
+
 def test_a_type_the_partner_may_not_send_is_refused_before_the_exchange_would(
     outbox: Outbox,
 ) -> None:

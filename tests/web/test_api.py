@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from ketenherstel.exchange.envelope import Limits, check_events
-from tests.factories import KMAR_OIN, POLITIE_SOURCE, PV_TYPE, pv_event
+from tests.factories import KMAR_OIN, OM_OIN, POLITIE_SOURCE, PV_TYPE, pv_event
 from tests.web.conftest import Api
 
 BATCH = "application/cloudevents-batch+json"
@@ -233,6 +233,16 @@ def test_sending_as_another_partner_is_403_and_stores_nothing(api: Api) -> None:
     event = pv_event(source=f"urn:nld:oin:{KMAR_OIN}:systeem:bvh")
     body = assert_problem(post(api, "politie", event), 403)
     assert body["problems"][0]["field"] == "source"
+    assert stored_count(api) == 0
+
+
+def test_sending_from_a_system_the_chain_does_not_give_the_partner_is_refused(api: Api) -> None:
+    """It was accepted, opening a sequence of its own that completeness and reconciliation,
+    which count the chain's systems, never see (a review sent one)."""
+    event = pv_event(source="urn:nld:oin:00000001003214345000:systeem:zzz")  # politie's OIN
+    [problem] = assert_problem(post(api, "politie", event), 403)["problems"]
+    assert problem["field"] == "source"
+    assert problem["reason"] == "politie has no system 'zzz' in the chain model; its systems: bvh"
     assert stored_count(api) == 0
 
 
@@ -544,6 +554,25 @@ def test_a_nack_reason_with_control_characters_or_personal_data_is_400_and_chang
     assert pull(api, "om") == []  # still leased: not made ready for a retry
 
 
+def test_a_second_nack_of_a_delivery_no_longer_leased_is_409(api: Api) -> None:
+    post(api, "politie", pv_event())
+    [d] = pull(api, "om")
+    url = f"/v1/deliveries/{d['deliveryId']}/failures"
+    r = api.client.post(url, json={"reason": "parse error", "retryAfter": 60}, headers=api.h("om"))
+    assert r.status_code == 200 and r.json()["attempts"] == 1
+    message = api.runtime.store.message(d["event"]["source"], d["event"]["id"])
+    assert message is not None
+    before = api.runtime.store.deliveries_of(message.position)
+    r = api.client.post(url, json={"reason": "again", "retryAfter": 600}, headers=api.h("om"))
+    problem = assert_problem(r, 409)
+    assert problem["detail"] == (
+        f"delivery {d['deliveryId']} is not leased to you now (nacked already, or its lease ran "
+        "out): it is delivered again; nothing changed"
+    )
+    assert api.runtime.store.deliveries_of(message.position) == before
+    assert (before[0].attempts, before[0].last_error) == (1, "parse error")
+
+
 def test_same_case_is_delivered_in_order(api: Api) -> None:
     first, second = pv_event(case="10-000007-25"), pv_event(case="10-000007-25")
     post(api, "politie", [first, second], BATCH)
@@ -656,6 +685,48 @@ def test_trail_shows_every_step_to_sender_receiver_and_operator_only(api: Api) -
         assert [e["event"] for e in t.json()["trail"]] == ["accepted", "routed", "leased", "acked"]
     assert_problem(api.client.get(url, headers=api.h("justid")), 404)
     assert_problem(api.client.get(f"/v1/messages/{POLITIE_SOURCE}/nope", headers=api.h("om")), 404)
+
+
+def test_a_receiver_reads_only_its_own_deliveries_in_a_trail(api: Api) -> None:
+    """A sepot goes from the OM to the police and the KMar: the police saw the KMar's delivery,
+    its state and its nack reason in the trail (a review found it). The sender sees both."""
+    case = "10-000009-25"
+    event = pv_event(
+        source=f"urn:nld:oin:{OM_OIN}:systeem:gps",
+        type="nl.strafrechtketen.vervolging.sepot-beslist.v1",
+        subject=case,
+        partitionkey=case,
+        data={
+            "parketnummer": case,
+            "skn": "SKN-0000012345",
+            "decidedAt": "2025-07-17T19:00:00Z",
+            "kind": "onvoorwaardelijk",
+            "ground": "beleid",
+            "reasonCode": "02",
+        },
+    )
+    post(api, "om", event)
+    [k] = pull(api, "kmar")
+    r = api.client.post(
+        f"/v1/deliveries/{k['deliveryId']}/failures",
+        json={"reason": "kmar parser kapot"},
+        headers=api.h("kmar"),
+    )
+    assert r.status_code == 200
+    url = f"/v1/messages/urn:nld:oin:{OM_OIN}:systeem:gps/{event['id']}"
+    seen = {}
+    for who in ("politie", "kmar", "om", "operator"):
+        t = api.client.get(url, headers=api.h(who))
+        assert t.status_code == 200, (who, t.text)
+        seen[who] = t.json()
+    assert {d["receiver"] for d in seen["politie"]["deliveries"]} == {"politie"}
+    assert {e.get("receiver") for e in seen["politie"]["trail"]} <= {"politie", None}
+    assert "kmar parser kapot" not in json.dumps(seen["politie"])
+    assert {d["receiver"] for d in seen["kmar"]["deliveries"]} == {"kmar"}
+    assert "kmar parser kapot" in json.dumps(seen["kmar"])
+    for who in ("om", "operator"):
+        assert {d["receiver"] for d in seen[who]["deliveries"]} == {"politie", "kmar"}, who
+        assert "kmar parser kapot" in json.dumps(seen[who]), who
 
 
 def test_trail_shows_the_change_that_held_a_message_and_the_one_that_opened_it(
@@ -812,6 +883,9 @@ def test_webhook_setting_validates_the_url(api: Api) -> None:
         ("http://h/\u0000", "no spaces or control characters"),
         ("http://[::1/x", "brackets hold an IPv6 address"),  # urlsplit's ValueError: was a 500
         ("http://host[x]/", "brackets hold an IPv6 address"),
+        ("http://169.254.169.254/latest", "169.254.169.254 is a link-local"),  # a review set it
+        ("http://[fe80::1]/h", "fe80::1 is a link-local"),
+        ("http://0.0.0.0:8000/h", "unspecified"),
     ):
         r = api.client.put("/v1/partners/om/webhook", json={"url": bad}, headers=h)
         assert_problem(r, 400)

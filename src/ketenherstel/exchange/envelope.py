@@ -339,14 +339,25 @@ def sender_problems(
     oin: str,
     may_send: Callable[[str, str], bool],
     who: str,
+    systems: Sequence[str] = (),
 ) -> list[Problem]:
-    """Events a partner may not send: a source that is not its OIN's, or a type the chain does
-    not let it send. ``who`` opens the source's refusal ("you are om (OIN …)")."""
+    """Events a partner may not send: a source that is not its OIN's or names a system the
+    chain model does not give it (``systems``; none given: any), or a type the chain does not
+    let it send. ``who`` opens the source's refusal ("you are om (OIN …)")."""
     wrong: list[Problem] = []
     for index, env in enumerate(envelopes):
         parsed = parse_source_urn(env.source)  # its form was checked with the envelope
         if parsed is None or parsed[0] != oin:
             wrong.append(Problem(index, "source", f"{who}; you may not send as {env.source}"))
+        elif systems and parsed[1] not in systems:
+            # A system the chain does not know would open a sequence of its own, unseen by
+            # completeness and reconciliation, which count the chain's systems (a review sent
+            # one).
+            reason = (
+                f"{key} has no system {parsed[1]!r} in the chain model; its systems: "
+                + ", ".join(systems)
+            )
+            wrong.append(Problem(index, "source", reason))
         elif not may_send(key, env.type):
             wrong.append(Problem(index, "type", f"{key} may not send {env.type}"))
     return wrong

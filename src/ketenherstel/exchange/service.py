@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import random
 import re
 import threading
@@ -244,6 +245,11 @@ class Exchange(IsolationMixin, BundleMixin):
     def _chain_partner(self, key: str) -> ChainPartner | None:
         return next((p for p in self.chain.partners if p.key == key), None)
 
+    def _systems_of(self, key: str) -> tuple[str, ...]:
+        """The systems the chain model gives a partner (none for one it does not know)."""
+        known = self._chain_partner(key)
+        return () if known is None else known.systems
+
     def partners(self) -> list[PartnerRecord]:
         return self.store.list_partners()
 
@@ -459,6 +465,7 @@ class Exchange(IsolationMixin, BundleMixin):
                 oin=sender.oin,
                 may_send=self.chain.may_send,
                 who=f"you are {sender.key} (OIN {sender.oin})",
+                systems=self._systems_of(sender.key),
             )
         )
         if problems:
@@ -673,6 +680,12 @@ class Exchange(IsolationMixin, BundleMixin):
         entries = self.store.trail(message.position)
         if not principal.can_view:  # officials' names stay with viewers and operators
             entries = [_without_names(e) for e in entries]
+        if not principal.can_view and principal.partner_key != message.sender:
+            # A receiver reads only its own deliveries: not another receiver's state, failures
+            # or nack reasons (the sender sees them all: whether its message got through).
+            mine = principal.partner_key
+            deliveries = [d for d in deliveries if d.receiver == mine]
+            entries = [e for e in entries if e.receiver is None or e.receiver == mine]
         return MessageTrail(message, deliveries, entries, asked)
 
     def completeness(self, *, principal: Principal, receiver: str) -> list[SourceCompleteness]:
@@ -796,5 +809,16 @@ def _webhook_host(url: str) -> str:
     parts, problem = http_address(url)
     if parts is None:
         raise InvalidInput(f"a webhook URL {problem}")
+    try:
+        ip = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        ip = None
+    if ip is not None and (ip.is_link_local or ip.is_unspecified or ip.is_multicast):
+        # Deliveries carry personal data: never to a cloud's metadata service (169.254.169.254)
+        # or an address that is no one host.
+        raise InvalidInput(
+            f"a webhook URL names a partner's host: {parts.hostname} is a link-local, "
+            "unspecified or multicast address"
+        )
     port = parts.port
     return f"{parts.scheme}://{parts.hostname}" + ("" if port is None else f":{port}")

@@ -226,6 +226,14 @@ class Outbox:
                     index, "source", f"{source} is not a source of this outbox's OIN {self.oin}"
                 )
             ]
+        if parsed is not None and self._partner is not None:
+            systems = self._partner.systems
+            if parsed[1] not in systems:  # the exchange would refuse it when forwarded
+                reason = (
+                    f"{self._partner.key} has no system {parsed[1]!r} in the chain model; "
+                    f"its systems: {', '.join(systems)}"
+                )
+                return [WriteProblem(index, "source", reason)]
         if (
             self._partner is not None
             and isinstance(type_name, str)
