@@ -497,11 +497,15 @@ def test_a_reference_is_answered_once_and_decisions_are_checked(reg: Registry) -
     with pytest.raises(RegistryInputError, match="more than 92 days after today"):
         screen(reg, "SCR-9", "SKN-0000000001", day=date(2099, 1, 1))
     # A later decision replaces the earlier one, which is kept; the same one again is no change.
-    for _ in range(2):
+    for actor in ("j2", "j3"):
         reg.record_decision(
-            reference="SCR-1", decision="ingetrokken", decided_date=date(2025, 8, 1), actor="j2"
+            reference="SCR-1", decision="ingetrokken", decided_date=date(2025, 8, 1), actor=actor
         )
     assert [c[:2] for c in reg.db.decision_changes("SCR-1")] == [("afgegeven", "2025-07-20")]
+    with reg.db.tx() as cur:  # the repeat rewrote who recorded it (a review saw it): kept
+        assert cur.execute("SELECT decision, actor FROM decisions").fetchall() == [
+            ("ingetrokken", "j2")
+        ]
 
 
 def test_a_decision_cannot_be_dated_before_the_screening_was_answered(

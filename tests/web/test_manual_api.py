@@ -161,6 +161,21 @@ def test_an_upload_of_utf16_or_of_a_header_alone_is_a_400_dry_run_or_not(api: Ap
     assert records(api) == []
 
 
+def test_a_caller_that_may_not_import_hears_403_whatever_it_sent(api: Api) -> None:
+    """A viewer's import with no mapping heard 400 'give the column mapping' and 403 only once
+    its request was good (a review): the role is asked first."""
+    for who, dry in (("viewer", "false"), ("om", "false"), ("om", "true")):
+        for ctype in ("text/csv", "application/json", "image/png"):
+            r = api.client.post(
+                "/v1/manual-records/imports",
+                params={"dryRun": dry},
+                content=b"a,b",
+                headers={**api.h(who), "Content-Type": ctype},
+            )
+            problem(r, 403)
+    assert records(api) == []
+
+
 def test_an_import_with_a_refused_row_is_refused_whole(api: Api) -> None:
     data = csv_bytes(row(), row(partner="politie"))
     r = api.client.post(

@@ -519,7 +519,9 @@ def test_a_persons_extract_is_logged_and_its_read_log_is_for_operators(api: Api)
         ("operator", B, {"legalGround": "art. 39f Wjsg"}, 400, "query:purpose"),
         ("operator", B, {"purpose": "herbeoordeling"}, 400, "query:legalGround"),
         ("operator", B, {**WHY, "legalGround": " "}, 400, "query:legalGround"),
-        ("gemeenten", B, WHY, 400, "query:role"),
+        ("justis", B, WHY, 400, "query:role"),
+        ("gemeenten", B, WHY, 403, None),  # it heard 400 'names the role' first (a review)
+        ("gemeenten", B, {**WHY, "role": "officier"}, 403, None),
         ("operator", "SKN-1", WHY, 400, "path:skn"),
         ("viewer", B, WHY, 403, None),
     ],

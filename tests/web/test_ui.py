@@ -885,6 +885,12 @@ def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None
         ),
         ("series", "'nope': write kind:key, for example channel:om->justid"),
     ]
+    # A value of 100,000 characters was quoted whole in the detail and the problem (200 kB).
+    r = ui.client.post("/v1/bottlenecks", json={**body, "category": "A" * 100_000}, headers=om)
+    assert r.status_code == 400 and len(r.content) < 4_000
+    [problem] = r.json()["problems"]
+    assert problem["field"] == "category" and "characters not shown]" in problem["reason"]
+    assert problem["reason"].endswith("vertraging, informatie, bereikbaarheid, risico")
     for others in ("channel:politie->justid", "partner:justid", "receiver:politie"):
         r = ui.client.post("/v1/bottlenecks", json={**body, "series": others}, headers=om)
         assert r.status_code == 400 and "on its own figures (om)" in r.json()["detail"], others
@@ -922,6 +928,20 @@ def test_partners_and_the_team_register_bottlenecks_over_the_api(ui: Ui) -> None
     assert CEES not in str(listed)  # who accepted the risk stays in the register
     r = ui.client.post("/v1/bottlenecks/99/work-agreements", json=agreement, headers=om)
     assert r.status_code == 404
+    # A viewer hears 403 for every bottleneck: it heard 404 for one there is not (a review).
+    for number in (made["id"], 99):
+        url = f"/v1/bottlenecks/{number}/work-agreements"
+        r = ui.client.post(url, json=agreement, headers=viewer)
+        assert r.status_code == 403, number
+    other = ui.client.post(
+        "/v1/bottlenecks",
+        json={**body, "partner": "justid", "series": "partner:justid"},
+        headers={"Authorization": f"Bearer {ui.tokens['anna']}"},
+    ).json()
+    r = ui.client.post(f"/v1/bottlenecks/{other['id']}/work-agreements", json=agreement, headers=om)
+    assert r.status_code == 403 and r.json()["detail"] == (
+        "a partner adds work agreements to bottlenecks about itself (om)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -216,6 +216,14 @@ class ManualWork:
         self._audit(principal, "manual-registered", f"manual-record {record.id}", record.partner)
         return record
 
+    def may_import(self, principal: Principal, *, dry_run: bool) -> None:
+        """Forbidden unless the caller may import (operators) or dry-run (viewers too): asked
+        first, so that a caller who may not hears 403 whatever it sent."""
+        if dry_run and not principal.can_view:
+            raise Forbidden("a dry run needs the viewer or operator role")
+        if not dry_run:
+            self._require_operator(principal)
+
     def import_csv(
         self,
         *,
@@ -233,10 +241,7 @@ class ManualWork:
         `skip_refused`, which registers the other rows and reports the refusals; a file whose
         rows are all refused is refused either way. `progress(what, done, total)` is told
         "checking lines" (lines of the file) and then "storing records" (0 of n, then n)."""
-        if dry_run and not principal.can_view:
-            raise Forbidden("a dry run needs the viewer or operator role")
-        if not dry_run:
-            self._require_operator(principal)
+        self.may_import(principal, dry_run=dry_run)
         problem = file_name_problem(name)
         if problem is not None:
             raise InvalidInput(problem, [Problem(None, "name", problem)])

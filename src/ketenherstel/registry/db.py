@@ -306,7 +306,8 @@ class RegistryDb:
             "SELECT id, ?, ?, ?, ? FROM screenings WHERE reference = ? AND consumer = ? "
             "ON CONFLICT (screening_id) DO UPDATE SET decision = excluded.decision, "
             "decided_date = excluded.decided_date, recorded_at = excluded.recorded_at, "
-            "actor = excluded.actor",
+            "actor = excluded.actor WHERE decisions.decision <> excluded.decision "
+            "OR decisions.decided_date <> excluded.decided_date",  # a repeat changes nothing
             [(dec, day, now, who, ref, who) for ref, dec, day, who in decisions],
         )
 

@@ -662,17 +662,22 @@ class Registry:
         self._snapshot_of = (fresh, ident)
         return ident
 
+    def may_extract(self, organisation: str) -> None:
+        """RegistryForbidden unless ``organisation`` may read a person's registrations: Justid
+        itself and the consumers of some screening profile."""
+        readers = {"justid"} | {c for p in self.profiles.values() for c in p.consumers}
+        if organisation not in readers:
+            raise RegistryForbidden(
+                f"{organisation} may not read a person's registrations "
+                f"(only {', '.join(sorted(readers))})"
+            )
+
     def extract(self, *, skn: str, reader: Reader) -> tuple[list[dict[str, Any]], Freshness]:
         """Everything the registry holds on a person now, per case, with freshness. Only for
         Justid itself and the consumers of some screening profile."""
         reader.check()
         self._skn(skn)
-        readers = {"justid"} | {c for p in self.profiles.values() for c in p.consumers}
-        if reader.organisation not in readers:
-            raise RegistryForbidden(
-                f"{reader.organisation} may not read a person's registrations "
-                f"(only {', '.join(sorted(readers))})"
-            )
+        self.may_extract(reader.organisation)
         fresh = self.freshness()
         now = self.clock()
         with self.db.tx() as cur:
@@ -737,7 +742,10 @@ class Registry:
                 "INSERT INTO decisions (screening_id, decision, decided_date, recorded_at, actor) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (screening_id) DO UPDATE SET "
                 "decision = excluded.decision, decided_date = excluded.decided_date, "
-                "recorded_at = excluded.recorded_at, actor = excluded.actor",
+                "recorded_at = excluded.recorded_at, actor = excluded.actor "
+                # The same decision again changes nothing (it kept who recorded it last).
+                "WHERE decisions.decision <> excluded.decision "
+                "OR decisions.decided_date <> excluded.decided_date",
                 (row[0], decision, decided_date.isoformat(), self.clock(), actor),
             )
 

@@ -42,13 +42,25 @@ def problem_response(
         "type": "about:blank",
         "status": status,
         "title": title,
-        "detail": detail,
+        "detail": shortened(detail),
     }
     if problems:
         body["problems"] = [
-            {"index": p.index, "field": p.field, "reason": p.reason} for p in problems
+            {"index": p.index, "field": p.field, "reason": shortened(p.reason)} for p in problems
         ]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+MAX_SAID = 1_000  # characters of a detail or a reason
+
+
+def shortened(text: str) -> str:
+    """An error's text as answered: one quoting a value of 100,000 characters answered with
+    200 kB (a review sent one); its start and its end are kept, what lies between is counted."""
+    if len(text) <= MAX_SAID:
+        return text
+    head, tail = MAX_SAID * 3 // 5, MAX_SAID // 5
+    return f"{text[:head]} … [{len(text) - head - tail:,} characters not shown] … {text[-tail:]}"
 
 
 def install(app: FastAPI) -> None:
@@ -60,12 +72,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def out_of_range(_: Request, exc: OverflowError) -> JSONResponse:
         # An id or a count past what the store holds (64 bits): refused before any change
-        # (the statement failed, its transaction rolled back).
+        # (the statement failed, its transaction rolled back). The driver's words ("Python int
+        # too large to convert to SQLite INTEGER") are not the API's.
         return problem_response(
             400,
             "Invalid input",
-            f"a number in the request is out of range ({exc}); ids and counts are at most "
-            f"{2**63 - 1}",
+            f"a number in the request is out of range: ids and counts are at most {2**63 - 1}",
         )
 
     @app.exception_handler(RequestValidationError)

@@ -132,6 +132,7 @@ async def import_records(
         ),
     ] = "",
 ) -> Response:
+    manual.may_import(principal, dry_run=dry_run)  # 403 before the body is read or checked
     body = await read_limited(request, MAX_CSV_BYTES, "the file", "; split it")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     name_field = "query:name"

@@ -454,15 +454,17 @@ def _bottleneck_read(picture: Picture, b: Any) -> BottleneckRead:
     )
 
 
-def _may_register(principal: Any, partner: str) -> None:
-    """The team (operators) for anyone; a partner only about itself; viewers never."""
+def _may_register(principal: Any, partner: str | None, what: str = "registers bottlenecks") -> None:
+    """The team (operators) for anyone; a partner only about itself; viewers never. With no
+    ``partner`` (not looked up yet): whether the caller may do this at all, so that a viewer
+    hears 403 whichever bottleneck it names, not 404 for one there is not."""
     if principal.is_operator:
         return
-    if principal.partner_key is not None and principal.partner_key == partner:
+    if principal.partner_key is None:
+        raise Forbidden("this needs the operator role or a partner's own credential")
+    if partner is None or principal.partner_key == partner:
         return
-    if principal.partner_key is not None:
-        raise Forbidden(f"a partner registers bottlenecks about itself ({principal.partner_key})")
-    raise Forbidden("this needs the operator role or a partner's own credential")
+    raise Forbidden(f"a partner {what} about itself ({principal.partner_key})")
 
 
 def _own_series(principal: Any, series: str) -> None:
@@ -551,11 +553,12 @@ async def create_agreement(
     principal: PrincipalDep,
     bottleneck_id: Annotated[int, Path(alias="bottleneckId", ge=1, le=2**63 - 1)],
 ) -> BottleneckRead:
+    _may_register(principal, None)
     picture = _picture(request)
     b = picture.db.bottleneck(bottleneck_id)
     if b is None:
         raise NotFound(f"there is no bottleneck {bottleneck_id}")
-    _may_register(principal, b.partner)
+    _may_register(principal, b.partner, "adds work agreements to bottlenecks")
     form = {
         "afspraak": body.text,
         "eigenaar": body.owner_role,

@@ -429,6 +429,8 @@ async def get_person(
     ] = None,
 ) -> s.PersonRead:
     _partner_or_operator(principal, "reading a person's data")
+    if not principal.is_operator:  # a partner that may not read persons: 403 before the rest
+        await _call(registry.may_extract, organisation=str(principal.partner_key))
     if principal.is_operator:
         reader = Reader("justid", role or "operator", principal.name, purpose, legal_ground)
     elif role is None:
