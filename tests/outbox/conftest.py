@@ -85,8 +85,9 @@ class LiveExchange:
         return self.runtime.store.message(source, ident)
 
 
-def start_exchange(db: Path) -> tuple[Runtime, str]:
-    rt = bootstrap(Settings(store_url=str(db)))
+def start_exchange(db: Path, chain_file: Path | None = None) -> tuple[Runtime, str]:
+    chain = None if chain_file is None else str(chain_file)
+    rt = bootstrap(Settings(store_url=str(db), chain_file=chain))
     for key in ("om", "rechtspraak"):
         rt.exchange.register_partner(principal=LOCAL_OPERATOR, key=key)
     token, _ = rt.exchange.create_token(principal=LOCAL_OPERATOR, role="partner", partner="om")

@@ -4,6 +4,7 @@ are lost, every written message reaches the real exchange exactly once, in seque
 from __future__ import annotations
 
 import itertools
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ketenherstel.chain import Chain
+from ketenherstel.chain import load_chain
+from ketenherstel.chain.loader import BUILTIN_CHAIN_PATH
 from ketenherstel.client import ExchangeClient
 from ketenherstel.outbox.agent import Outbox
 from ketenherstel.web.server import ServerThread
@@ -44,9 +46,28 @@ class Weathered(httpx.BaseTransport):
         self.inner.close()
 
 
+_EXAMPLES = 400  # systems the OM is given here: one an example (40), shrinking included
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveExchange]:
-    rt, token = start_exchange(tmp_path_factory.mktemp("exchange") / "exchange.db")
+def prop_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in chain with the OM given a system an example: each example's outbox starts
+    its own sequence at 1 against the one exchange, and the exchange takes only the systems the
+    chain gives a partner."""
+    folder = tmp_path_factory.mktemp("chain")
+    shutil.copytree(BUILTIN_CHAIN_PATH.parent, folder, dirs_exist_ok=True)
+    path = folder / BUILTIN_CHAIN_PATH.name
+    text = path.read_text(encoding="utf-8")
+    systems = ", ".join(f"prop-{n}" for n in range(1, _EXAMPLES + 1))
+    assert text.count("systems: [gps, compas]") == 1
+    path.write_text(text.replace("systems: [gps, compas]", f"systems: [gps, {systems}]"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, prop_chain: Path) -> Iterator[LiveExchange]:
+    db = tmp_path_factory.mktemp("exchange") / "exchange.db"
+    rt, token = start_exchange(db, chain_file=prop_chain)
     with ServerThread(rt) as server:
         yield LiveExchange(server.url, rt, token)
     rt.close()
@@ -79,8 +100,9 @@ def forward(outbox: Outbox, live: LiveExchange, weather: Weather, batch_size: in
 )
 @given(ops=operations)
 def test_every_written_message_reaches_the_exchange_once_in_sequence_order(
-    ops: list[tuple[Any, ...]], live: LiveExchange, chain: Chain
+    ops: list[tuple[Any, ...]], live: LiveExchange, prop_chain: Path
 ) -> None:
+    chain = load_chain(prop_chain)
     source = f"urn:nld:oin:{OM_OIN}:systeem:prop-{next(_SYSTEMS)}"
     with tempfile.TemporaryDirectory() as tmp:
         outbox = Outbox.create(Path(tmp) / "outbox.db", oin=OM_OIN, source=source, chain=chain)

@@ -112,7 +112,7 @@ def test_a_system_the_chain_does_not_give_the_partner_is_refused(outbox: Outbox)
     [problem] = caught.value.problems
     assert (problem.field, problem.reason) == (
         "source",
-        "om has no system 'zzz' in the chain model; its systems: gps",
+        "om has no system 'zzz' in the chain model; its systems: gps, compas",
     )
     assert stored(outbox) == []
 
