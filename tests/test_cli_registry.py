@@ -300,6 +300,22 @@ def test_screen_stores_the_answer_with_freshness_and_logs_the_read(store: str) -
     assert code == 0, err
     assert f"screening SCR-1: afgegeven on {today:%d-%m-%Y}" in out
     assert decisions_of(store, "SCR-1") == [("afgegeven", today.isoformat())]
+    code, out, _ = run(*decide, "--date", today.isoformat())
+    assert code == 0 and "as recorded already; nothing changed" in " ".join(out.split())
+    # Reversing an issued VOG said only the new decision (a review): it names the one replaced.
+    refuse = ("registry", "decision", "SCR-1", "geweigerd", "--as", "justis-1", "--store", store)
+    code, out, _ = run(*refuse, "--date", today.isoformat())
+    said = " ".join(out.split())
+    assert (
+        code == 0
+        and (
+            f"geweigerd on {today:%d-%m-%Y}, which replaces afgegeven on {today:%d-%m-%Y} "
+            "(kept in its history)"
+        )
+        in said
+    )
+    code, out, _ = run(*decide, "--date", today.isoformat())  # back as it was, for what follows
+    assert code == 0 and "which replaces geweigerd" in " ".join(out.split())
     code, out, _ = run(
         "registry",
         "extract",
@@ -577,6 +593,8 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
     csv_path = tmp_path / "nowhere" / "x.csv"
     code, _, err = run("registry", "rescreen", "--csv", str(csv_path), *OPERATOR, "--store", store)
     assert code == 2 and "--csv: no such directory" in err
+    code, _, err = run("registry", "rescreen", "--csv", "", *OPERATOR, "--store", store)
+    assert code == 2 and "--csv: give a file's path, not an empty one" in err  # it said '.'
     code, _, err = run(
         "registry", "rescreen", "--direction", "sideways", *OPERATOR, "--store", store
     )

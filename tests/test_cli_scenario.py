@@ -15,6 +15,7 @@ from ketenherstel.bootstrap import bootstrap
 from ketenherstel.cli import app
 from ketenherstel.recovery.scenario import builtin_scenario_path
 from ketenherstel.settings import Settings
+from ketenherstel.store import open_store
 from tests.stores import made
 
 runner = CliRunner()
@@ -88,6 +89,7 @@ def test_plan_apply_again_says_nothing_changed_and_lists_no_change(tmp_path: Pat
     for step in ("isolation", "wave-1"):
         code, out, _ = run("plan", "apply", "om-2025", step, "--as", "ann", "--store", store)
         assert code == 0 and f"{step} (" in out and ") changed:" in out
+        before = _audit_log(store)
         for dry in ((), ("--dry-run",)):
             code, out, _ = run(
                 "plan", "apply", "om-2025", step, "--as", "ann", "--store", store, *dry
@@ -97,6 +99,16 @@ def test_plan_apply_again_says_nothing_changed_and_lists_no_change(tmp_path: Pat
             assert code == 0 and f": nothing {verb}, the store is already at this step" in said
             for listed in ("changed:", "partner ", "Channel rules", "restores:", "re-prioritised"):
                 assert listed not in out, (step, dry, listed)
+        # Nor was anything written: the priorities were set again, and audited (a review).
+        assert _audit_log(store) == before, step
+
+
+def _audit_log(store: str) -> list[object]:
+    check = open_store(store)
+    try:
+        return list(check.audit_log(limit=100_000))
+    finally:
+        check.close()
 
 
 def test_plan_apply_refuses_bad_input(tmp_path: Path) -> None:

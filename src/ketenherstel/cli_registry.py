@@ -423,12 +423,15 @@ def decision_cmd(
     """Record the consumer's decision on a screening (e.g. Justis issues or refuses the VOG)."""
     decided = _date(day, "--date")
     with _runtime(store, registry) as rt:
-        rt.registry.record_decision(
+        was = rt.registry.record_decision(
             reference=reference, decision=decision, decided_date=decided, actor=actor
         )
-        out.print(
-            f"screening {reference}: {decision} on {_day(decided)}", markup=False, highlight=False
-        )
+        said = f"screening {reference}: {decision} on {_day(decided)}"
+        if was == (decision, decided):
+            said += ", as recorded already; nothing changed"
+        elif was is not None:  # an issued VOG reversed, say: not silently (a review)
+            said += f", which replaces {was[0]} on {_day(was[1])} (kept in its history)"
+        out.print(said, markup=False, highlight=False)
 
 
 # -- the re-screen list -------------------------------------------------------------------------
@@ -440,6 +443,8 @@ def _writable(path: Path | None, option: str) -> None:
     file (/proc)."""
     if path is None:
         return
+    if path == Path():  # '' arrives as '.', which is no file to write
+        raise _fail(f"{option}: give a file's path, not an empty one")
     if not path.parent.is_dir():
         raise _fail(f"{option}: no such directory: {path.parent}")
     if path.is_dir():

@@ -203,6 +203,25 @@ def _route(ex: Exchange, reason: str = "spoedroute") -> RouteRecord:
     )
 
 
+def test_a_route_to_the_dark_partner_itself_is_refused_saying_so(rt: Runtime) -> None:
+    """--around justid --to justid was refused as 'justid does not send …' (a review)."""
+    for around, receiver in (("justid", "justid"), ("om", "politie")):
+        with pytest.raises(InvalidInput) as refused:
+            rt.exchange.open_route(
+                principal=OP_A,
+                type=PV_TYPE,
+                sender="politie",
+                around=around,
+                receiver=receiver,
+                superseded_by=AFDOENING,
+                reason="spoedroute",
+            )
+        assert str(refused.value) == (
+            "the route's receiver is neither its sender nor the dark partner"
+        ), (around, receiver)
+    assert rt.exchange.store.routes() == []
+
+
 def test_an_emergency_route_message_is_superseded_when_the_partner_returns(rt: Runtime) -> None:
     ex = rt.exchange
     route = _isolate_with_a_route(ex)
@@ -288,6 +307,29 @@ def test_approving_a_release_of_an_isolated_partner_says_it_stays_isolated(
         "after that is approved by another operator (decision 0018)"
     )
     assert ex.partner_states()["om"].state == "isolated"
+
+
+def test_a_release_a_later_one_released_already_is_refused_and_keeps_its_count(
+    rt: Runtime,
+) -> None:
+    """Approving it released nothing, wrote its count as 0 and said nothing (a review)."""
+    ex = rt.exchange
+    ex.set_partner_state(principal=OP_A, partner="om", state="isolated", reason="Citrix")
+    ex.submit(principal=partner("om"), events=[om_afdoening(rt, "10-000096-25")])
+    first, _ = ex.request_release(principal=OP_A, partner="om", reason="checked")
+    ex.set_partner_state(principal=OP_A, partner="om", state="returning", reason="back")
+    second, _ = ex.request_release(principal=OP_A, partner="om", reason="checked again")
+    ex.approve_release(principal=OP_B, release_id=second.id)
+    audits = ex.store.audit_log(limit=100)
+    with pytest.raises(StateConflict) as refused:
+        ex.approve_release(principal=OP_B, release_id=first.id)
+    assert str(refused.value) == (
+        f"release {first.id} has nothing left to release: release {second.id} released its "
+        "1 message already; nothing changed"
+    )
+    [kept] = ex.store.releases(partner="om", release_id=first.id)
+    assert (kept.messages, kept.approved_by) == (1, None)
+    assert ex.store.audit_log(limit=100) == audits
 
 
 def test_a_second_request_for_the_same_messages_is_refused_naming_the_waiting_one(
@@ -437,6 +479,7 @@ def test_a_route_closed_without_a_good_reason_stays_open(
         ({"rate": 0.0}, "messages per second .*, not '0'"),
         ({"rate": float("inf")}, "messages per second .*, not 'inf'"),
         ({"rate": float("nan")}, "messages per second .*, not 'nan'"),
+        ({"rate": 1e12}, "at most 1,000,000 a second, not '1e\\+12'"),
         ({"reason": " "}, "say why"),
         ({"receiver": "*", "sender": "*"}, "name a receiver or a sender"),
     ],
@@ -651,7 +694,7 @@ def test_the_quarantine_check_sees_other_partners_facts_and_trusts_no_quarantine
     the other's. A message waiting in quarantine is no fact for an online partner: its own
     message with that content is stored and delivered, not swallowed as a duplicate."""
     ex = rt.exchange
-    kmar_source = f"urn:nld:oin:{KMAR_OIN}:systeem:kmar"
+    kmar_source = f"urn:nld:oin:{KMAR_OIN}:systeem:bvh"
     for who in ("politie", "kmar"):
         ex.set_partner_state(principal=OP_A, partner=who, state="isolated", reason="Citrix")
         ex.set_partner_state(principal=OP_A, partner=who, state="returning", reason="back")
@@ -719,7 +762,7 @@ def test_a_returning_partner_restating_a_corrected_fact_is_a_conflict_not_a_repe
     ex.submit(principal=partner("politie"), events=[corrected])
     ex.set_partner_state(principal=OP_A, partner="kmar", state="isolated", reason="Citrix")
     ex.set_partner_state(principal=OP_A, partner="kmar", state="returning", reason="back")
-    old = pv_event(case="10-000080-25", source=f"urn:nld:oin:{KMAR_OIN}:systeem:kmar")
+    old = pv_event(case="10-000080-25", source=f"urn:nld:oin:{KMAR_OIN}:systeem:bvh")
     old["data"] = dict(first["data"])
     ex.submit(principal=partner("kmar"), events=[old])
     check = ex.check_quarantine(partner="kmar")

@@ -218,6 +218,41 @@ def test_forecast_names_the_file_row_and_column_of_bad_csv(tmp_path: Path) -> No
     assert "3 problems in the forecast input" in stderr
 
 
+def test_forecast_refuses_a_flow_given_twice_in_a_csv(tmp_path: Path) -> None:
+    """Two backlog rows of one flow were added up, whatever their oldest (a review)."""
+    twice = csv_file(
+        tmp_path,
+        "backlog.csv",
+        f"""\
+        receiver,sender,type,count,oldest
+        justid,om,{DISPOSAL_REG},5,2025-07-17T21:00:00+02:00
+        om,politie,{CUSTODY},1800,2025-07-17T21:00:00+02:00
+        justid,om,{DISPOSAL_REG},7,2025-07-10T21:00:00+02:00
+        """,
+    )
+    code, stdout, _ = run("forecast", "om-2025", "--backlog", twice, "--start", START)
+    assert code == 1
+    assert "backlog.csv row 4: has the same receiver, sender, type as row 2: give each once" in (
+        " ".join(stdout.split())
+    )
+    inflow = csv_file(
+        tmp_path,
+        "inflow.csv",
+        f"""\
+        receiver,sender,type,per_day
+        om,politie,{CUSTODY},180
+        om,politie,{CUSTODY},18
+        """,
+    )
+    good = csv_file(tmp_path, "good.csv", "receiver,sender,type,count,oldest\n")
+    code, stdout, _ = run(
+        "forecast", "om-2025", "--backlog", good, "--inflow", inflow, "--start", START
+    )
+    assert code == 1 and "inflow.csv row 3: has the same receiver, sender, type as row 2" in (
+        " ".join(stdout.split())
+    )
+
+
 @pytest.mark.parametrize("output", ["table", "--json", "--chart"])
 @pytest.mark.parametrize(
     ("name", "header", "cells", "says"),

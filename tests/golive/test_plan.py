@@ -172,6 +172,30 @@ def test_a_rate_that_is_not_more_than_zero_is_refused(
     assert problem.message.startswith("wave 'wave-1' channel om->justid")
 
 
+@pytest.mark.parametrize("rate", ["1e300", "1000001", "100000000/min"])
+def test_a_rate_above_what_the_exchange_takes_is_refused(
+    chain: Chain, write_plan: WritePlan, rate: str
+) -> None:
+    """A plan with rate 1e300 validated; the exchange refuses such a rate on a channel."""
+    text = ISOLATED_OM + WAVE_1.replace(
+        "scope: process:registratie-justitiele-gegevens",
+        f"scope: process:registratie-justitiele-gegevens\n        rate: {rate}",
+    )
+    problem = only(check_plan_file(write_plan(text), chain))
+    assert problem.location.endswith("waves[0].open[0].rate")
+    assert f"a rate is at most 1,000,000 messages a second, got '{rate}'" in problem.message
+
+
+def test_the_plans_and_the_exchanges_bounds_on_a_rate_are_one() -> None:
+    from ketenherstel.exchange.isolation import MAX_RATE, MIN_RATE, rate_problem
+    from ketenherstel.golive.channels import MAX_RATE as PLAN_MAX_RATE
+    from ketenherstel.golive.channels import parse_rate
+
+    assert PLAN_MAX_RATE == MAX_RATE
+    assert rate_problem(parse_rate(f"{MAX_RATE}")) is None
+    assert rate_problem(parse_rate("1/d")) is None and parse_rate("1/d") == pytest.approx(MIN_RATE)
+
+
 def test_a_rate_in_words_is_refused_with_the_forms_that_work(
     chain: Chain, write_plan: WritePlan
 ) -> None:

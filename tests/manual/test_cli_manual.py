@@ -156,6 +156,9 @@ def test_add_list_show_and_settle(store: str) -> None:
     assert code == 2 and "confirmed already" in err
     code, out, _ = run(manual_app, "withdraw", "1", "--reason", "double", "--store", store)
     assert "withdrawn" in out
+    code, _, err = run(manual_app, "confirm", "1", "--reason", "after all", "--store", store)
+    said = " ".join(err.split())
+    assert code == 2 and "manual record 1 is withdrawn and cannot be confirmed" in said
 
 
 def test_a_refused_add_names_every_problem(store: str) -> None:

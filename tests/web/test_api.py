@@ -652,6 +652,7 @@ def test_channel_bad_input(api: Api) -> None:
         ("0", "'0'"),
         ("0.0", "'0.0'"),
         ("1e-300", "'1e-300'"),  # open, yet as good as nothing delivered
+        ("1e300", "'1e+300'"),  # a limit that limits nothing (a review set it)
         ('"fast"', "'fast'"),
         ("true", "'true'"),
     ],
@@ -666,7 +667,7 @@ def test_a_bad_rate_is_refused_saying_what_a_rate_is_and_quoting_it(
     assert problem["field"] == "body:rate"
     assert problem["reason"] == (
         "a rate is a positive number of messages per second (such as 5 or 0.5), at least one a "
-        f"day (0.0000116), not {quoted}"
+        f"day (0.0000116) and at most 1,000,000 a second, not {quoted}"
     )
     assert api.client.get("/v1/channel-events", headers=h).json() == []
 

@@ -68,10 +68,16 @@ class BundleMixin:
         except ValueError as exc:
             raise InvalidInput(f"publicKey: {exc}") from None
         text = base64.b64encode(raw).decode()
+        previous = self.store.partner_keys().get(partner)
+        if previous == text:
+            return text  # registered already: nothing is written, and it is no event
         self.store.set_partner_key(
             partner=partner, public_key=text, now=self.clock(), actor=principal.name
         )
-        self._audit(principal, "signing-key-registered", partner, text)
+        # A new key replaces the old one (a new outbox): bundles the old one signed no longer
+        # verify, so the audit record names the key it replaced.
+        said = text if previous is None else f"{text} (replaces {previous})"
+        self._audit(principal, "signing-key-registered", partner, said)
         return text
 
     def import_bundle(self, *, principal: Principal, data: bytes) -> BundleResult:

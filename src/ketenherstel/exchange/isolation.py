@@ -5,7 +5,6 @@ quarantine of a returning partner (decision 0008). Mixed into `Exchange`.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -327,6 +326,8 @@ class IsolationMixin:
             if key == ANY:
                 raise InvalidInput(f"{what} names one partner, not '*'")
             self._known_partner(key, what)
+        if receiver in (sender, around):  # first: the checks below would name a type instead
+            raise InvalidInput("the route's receiver is neither its sender nor the dark partner")
         # Named in words, not by an entry point's field or option (--superseded-by on the
         # command line, supersededBy in the API): both show this message.
         for name, what in ((type, "type"), (superseded_by, "the superseding type")):
@@ -341,8 +342,6 @@ class IsolationMixin:
                 f"{receiver} does not receive {superseded_by} from {around}, so nothing could "
                 "supersede the emergency messages there"
             )
-        if receiver in (sender, around):
-            raise InvalidInput("the route's receiver is neither its sender nor the dark partner")
         _reason(reason)
         try:
             record = self.store.open_route(
@@ -404,8 +403,12 @@ class IsolationMixin:
         if unknown:
             raise InvalidInput("unknown message types: " + ", ".join(unknown))
         self._priorities.update(priorities)
+        before = self.store.type_priorities()
         changed = self.store.reprioritise(priorities, now=self.clock())
-        self._audit(principal, "priorities-set", f"{len(priorities)} types", f"{changed} rows")
+        if changed or any(before.get(t) != p for t, p in priorities.items()):
+            # The same priorities again change nothing and are no event (a plan step applied
+            # twice said "nothing changed" while it wrote them and an audit record).
+            self._audit(principal, "priorities-set", f"{len(priorities)} types", f"{changed} rows")
         return changed
 
     _priorities: dict[str, int]
@@ -769,17 +772,21 @@ def expected_problem(expected: int) -> str | None:
 
 MIN_RATE = 1 / 86_400
 """One message a day: a slower rate delivers as good as nothing while the channel shows open."""
+MAX_RATE = 1_000_000.0
+"""A million messages a second, fifty times what a store drains: a rate above it limits
+nothing, and 1e300 was stored and shown as a channel's rate (a review set it). The go-live
+plans' rates have the same bound (`golive.channels.MAX_RATE`, kept equal by a test)."""
 RATE = (
     "a rate is a positive number of messages per second (such as 5 or 0.5), at least one a "
-    f"day ({MIN_RATE:.7f})"
+    f"day ({MIN_RATE:.7f}) and at most {MAX_RATE:,.0f} a second"
 )
 """What a channel's rate is, as every entry point that refuses one says it."""
 
 
 def rate_problem(rate: float, given: str | None = None) -> str | None:
     """What is wrong with a channel's rate, quoting ``given`` (the text it was written as, such
-    as '1e400' for inf) or else the number; None for a finite rate of at least MIN_RATE."""
-    if rate >= MIN_RATE and math.isfinite(rate):
+    as '1e400' for inf) or else the number; None for a rate from MIN_RATE to MAX_RATE."""
+    if MIN_RATE <= rate <= MAX_RATE:  # NaN is neither
         return None
     return f"{RATE}, not {given if given is not None else f'{rate:g}'!r}"
 

@@ -48,6 +48,9 @@ PROCESS_PREFIX = "process:"
 _RATE = re.compile(r"([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*/\s*(s|min|h|d)")
 _PER_SECOND = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 RATE_FORMS = "a number of messages per second or N/s, N/min, N/h, N/d (e.g. 300/h)"
+MAX_RATE = 1_000_000.0
+"""The most messages a second a rate may say: the exchange's bound on a channel's rate
+(`exchange.isolation.MAX_RATE`, which this package does not import; a test keeps them equal)."""
 
 
 def parse_rate(text: str) -> float:
@@ -67,6 +70,8 @@ def parse_rate(text: str) -> float:
         raise ValueError(f"a rate must be more than 0, got {text!r}")
     if value < 1 / _PER_SECOND["d"] * (1 - 1e-9):  # the exchange's least rate: one a day
         raise ValueError(f"a rate is at least one message a day (1/d), got {text!r}")
+    if value > MAX_RATE:
+        raise ValueError(f"a rate is at most {MAX_RATE:,.0f} messages a second, got {text!r}")
     return value
 
 

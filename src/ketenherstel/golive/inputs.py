@@ -64,7 +64,8 @@ def read_backlog_csv(
             return None
         return Backlog(row["receiver"], row["sender"], row["type"], int(count), oldest)
 
-    return _read(Path(path), ("receiver", "sender", "type", "count", "oldest"), parse)
+    columns = ("receiver", "sender", "type", "count", "oldest")
+    return _read(Path(path), columns, parse, ("receiver", "sender", "type"))
 
 
 def read_inflow_csv(path: Path | str, chain: Chain) -> list[Inflow]:
@@ -77,7 +78,8 @@ def read_inflow_csv(path: Path | str, chain: Chain) -> list[Inflow]:
             return None
         return Inflow(row["receiver"], row["sender"], row["type"], float(per_day))
 
-    return _read(Path(path), ("receiver", "sender", "type", "per_day"), parse)
+    columns = ("receiver", "sender", "type", "per_day")
+    return _read(Path(path), columns, parse, ("receiver", "sender", "type"))
 
 
 def read_actual_csv(path: Path | str, chain: Chain) -> list[ActualPoint]:
@@ -103,16 +105,21 @@ def read_actual_csv(path: Path | str, chain: Chain) -> list[ActualPoint]:
             return None
         return ActualPoint(row["sender"], row["receiver"], day, float(backlog))
 
-    return _read(Path(path), ("day", "sender", "receiver", "backlog"), parse)
+    columns = ("day", "sender", "receiver", "backlog")
+    return _read(Path(path), columns, parse, ("day", "sender", "receiver"))
 
 
 def _read(
     path: Path,
     columns: tuple[str, ...],
     parse: Callable[[_Row, int, _Problems], _T | None],
+    key: tuple[str, ...],
 ) -> list[_T]:
+    """The file's rows, parsed; a row with the same ``key`` columns as an earlier one is a
+    problem (two backlog rows for one flow were added up silently, whatever their oldest)."""
     problems = _Problems(path.name)
     items: list[_T] = []
+    seen: dict[tuple[str, ...], int] = {}
     try:
         # A spreadsheet's "CSV UTF-8" starts with a byte order mark, and a Dutch one separates
         # with semicolons: both are read as such.
@@ -121,6 +128,15 @@ def _read(
         delimiter = ";" if first.count(";") > first.count(",") else ","
         handle = io.StringIO(text, newline="")
         for number, row in _rows(handle, columns, problems, delimiter):
+            same = tuple(row[c] for c in key)
+            if same in seen:
+                problems.add(
+                    number,
+                    None,
+                    f"has the same {', '.join(key)} as row {seen[same]}: give each once",
+                )
+                continue
+            seen[same] = number
             item = parse(row, number, problems)
             if item is not None:
                 items.append(item)

@@ -159,8 +159,9 @@ def apply_step(
         # while the partner states the later step set stay (a partner online, its traffic no
         # longer quarantined): the store would match no step of the plan.
         raise StepOutOfOrder(
-            f"step {latest} of plan {plan.name} was applied after {step}: a plan goes forward "
-            "only; hold or open channels by hand (`ketenherstel channel …`) to go back"
+            f"step {latest} of plan {plan.name}, which comes after {step}, is applied already: "
+            "a plan goes forward only; hold or open channels by hand (`ketenherstel channel …`) "
+            "to go back"
         )
     at = plan.isolation.at if index < 0 and plan.isolation else plan.waves[index].at
     reason = f"go-live plan {plan.name}, step {step}"

@@ -714,10 +714,11 @@ class Registry:
         decided_date: date,
         actor: str,
         consumer: str | None = None,
-    ) -> None:
+    ) -> tuple[str, date] | None:
         """The consumer's own decision on a screening (Justis issues or refuses the VOG).
         ``consumer``: only a screening that this consumer asked for (None: any). A decision
-        arriving as a message (`apply`) meets the same rules."""
+        arriving as a message (`apply`) meets the same rules. Returns the decision it replaces
+        (kept in its history), the same one given again included, or None for the first."""
         self._check_decision(reference, decision, decided_date)
         if not actor.strip():
             raise RegistryInputError("a decision needs the actor that records it", "actor")
@@ -731,6 +732,9 @@ class Registry:
             if row is None or (consumer is not None and row[1] != consumer):
                 raise RegistryNotFound(f"no screening {reference!r} that you may decide on")
             _decided_after_answer(decided_date, float(row[2]))
+            was = cur.execute(
+                "SELECT decision, decided_date FROM decisions WHERE screening_id = ?", (row[0],)
+            ).fetchone()
             cur.execute(
                 "INSERT INTO decision_changes (screening_id, decision, decided_date, "
                 "recorded_at, actor, replaced_at) SELECT screening_id, decision, decided_date, "
@@ -748,6 +752,7 @@ class Registry:
                 "OR decisions.decided_date <> excluded.decided_date",
                 (row[0], decision, decided_date.isoformat(), self.clock(), actor),
             )
+        return None if was is None else (str(was[0]), date.fromisoformat(str(was[1])))
 
     def _check_decision(self, reference: str, decision: str, decided_date: date) -> None:
         """A decision's own rules, by hand or as a message: one of the five, on a reference as

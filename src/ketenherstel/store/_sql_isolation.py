@@ -308,7 +308,8 @@ class IsolationSql(AcceptSql, DeliverySql):
                 cur,
                 "INSERT INTO type_priorities (type, priority, changed_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (type) DO UPDATE SET priority = excluded.priority, "
-                "changed_at = excluded.changed_at",
+                "changed_at = excluded.changed_at "
+                "WHERE type_priorities.priority <> excluded.priority",  # the same: no change
                 [(t, p, now) for t, p in items],
             )
             done = self._x(
@@ -468,6 +469,21 @@ class IsolationSql(AcceptSql, DeliverySql):
                     (release.partner, release.up_to_pos),
                 ).fetchall()
             ]
+            if release.messages and not positions:
+                # A later release, approved first, released all it was asked for: approving it
+                # would release nothing and write its count as 0 (a review approved one).
+                later = self._x(
+                    cur,
+                    "SELECT MIN(id) FROM quarantine_releases WHERE partner = ? AND id > ? "
+                    "AND approved_by IS NOT NULL",
+                    (release.partner, release_id),
+                ).fetchone()[0]
+                by = f"release {later}" if later is not None else "a later release"
+                raise Refused(
+                    f"release {release_id} has nothing left to release: {by} released its "
+                    f"{release.messages} message{'s' if release.messages != 1 else ''} already; "
+                    "nothing changed"
+                )
             ids: list[int] = []
             for chunk in _chunks(positions):
                 marks = ",".join("?" * len(chunk))

@@ -332,8 +332,13 @@ class ManualSql(SqlBase):
     ) -> ManualRecord:
         with self._tx() as cur:
             status = self._locked_record(cur, record_id)[9]
-            if status in ("confirmed", "withdrawn"):
-                raise ManualStateError(f"manual record {record_id} is {status} already")
+            if status == "confirmed":
+                raise ManualStateError(f"manual record {record_id} is confirmed already")
+            if status == "withdrawn":  # "withdrawn already" read as if confirming withdrew it
+                raise ManualStateError(
+                    f"manual record {record_id} is withdrawn and cannot be confirmed; register "
+                    "the work again if it was done after all"
+                )
             self._set_status(cur, record_id, "confirmed", now)
             self._event(
                 cur,
