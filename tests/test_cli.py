@@ -285,6 +285,9 @@ def test_token_create_needs_exactly_one_holder(store: str) -> None:
         "token", "create", "--partner", "om", "--viewer", "x", "--as", "anna", "--store", store
     )
     assert code == 2
+    for option, what in (("--operator", "a person's name"), ("--partner", "a partner's key")):
+        code, _, err = run("token", "create", option, "", "--as", "anna", "--store", store)
+        assert code == 2 and f"{option}: give {what}, not an empty text" in err, err
 
 
 def test_token_create_list_rotate_revoke(store: str) -> None:
@@ -410,6 +413,7 @@ def test_channel_open_takes_any_rate_of_at_least_one_a_day(store: str) -> None:
 def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_path: Path) -> None:
     from ketenherstel.outbox.bundle import build_bundle
     from ketenherstel.outbox.keys import generate_private_key, public_key_b64
+    from ketenherstel.store import open_store
 
     key = generate_private_key()
     run("init", "--store", store)
@@ -417,6 +421,25 @@ def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_
         "partner", "signing-key", "politie", public_key_b64(key), "--as", "anna", "--store", store
     )
     assert code == 0, err
+    # The same key again wrote it and an audit record again, saying nothing (a review).
+    check = open_store(store)
+    before = (check.partner_keys(), check.audit_log(limit=1_000))
+    check.close()
+    code, out, _ = run(
+        "partner", "signing-key", "politie", public_key_b64(key), "--as", "anna", "--store", store
+    )
+    assert code == 0 and "already; nothing changed" in " ".join(out.split())
+    check = open_store(store)
+    assert (check.partner_keys(), check.audit_log(limit=1_000)) == before
+    check.close()
+    other = public_key_b64(generate_private_key())
+    code, out, _ = run("partner", "signing-key", "politie", other, "--as", "anna", "--store", store)
+    said = " ".join(out.split())
+    assert code == 0 and f"which replaces {public_key_b64(key)}: bundles the old key" in said
+    code, out, _ = run(
+        "partner", "signing-key", "politie", public_key_b64(key), "--as", "anna", "--store", store
+    )
+    assert code == 0 and f"replaces {other}" in " ".join(out.split())
     built = build_bundle(
         private_key=key,
         source=POLITIE_SOURCE,
@@ -437,6 +460,16 @@ def test_import_bundle_reads_a_file_whose_line_ends_became_crlf(store: str, tmp_
     assert "line ends had been changed to CRLF" in result.stdout
     code, _, err = run("import-bundle", str(exported), "--as", "anna", "--store", store)
     assert code == 2 and "replayed" in err
+    # A device was read until memory ran out (a review gave /dev/zero); a file too large is
+    # refused by its size, before it is read.
+    code, _, err = run("import-bundle", "/dev/zero", "--as", "anna", "--store", store)
+    assert code == 2 and "/dev/zero: is no regular file (a device or a pipe)" in err
+    huge = tmp_path / "huge.bundle"
+    with huge.open("wb") as fh:
+        fh.truncate(256 * 1024 * 1024 + 1)  # sparse: nothing written
+    code, _, err = run("import-bundle", str(huge), "--as", "anna", "--store", store)
+    said = " ".join(err.split())
+    assert code == 2 and "a bundle is at most 268,435,456 bytes; this file has 268,435,457" in said
 
 
 def test_channel_hold_and_open(store: str) -> None:
@@ -919,6 +952,12 @@ def test_send_rejects_bad_files_and_bad_events(
     assert code == 2 and "401" in err
     code, _, err = run("pull", "--url", "http://127.0.0.1:9", "--token", tokens["om"])
     assert code == 2 and "cannot reach" in err
+    latin = tmp_path / "latin.jsonl"  # orjson said 'surrogates not allowed: line 1 column 1'
+    latin.write_bytes(orjson.dumps(good) + b'\n{"caf\xe9": 1}\n')
+    code, _, err = run("send", str(latin), "--url", url, "--token", tokens["politie"])
+    said = " ".join(err.split())
+    assert code == 2 and "not UTF-8 text: byte 0xe9 at line 2" in said, said
+    assert "nothing was sent" in said and "surrogates" not in said
 
 
 def test_send_refuses_a_control_character_in_an_attribute_before_sending(
@@ -1100,6 +1139,7 @@ def test_simulate_and_openapi_refuse_an_output_they_cannot_write_and_make_no_fol
         (["simulate", "--out", str(tmp_path)], "is a directory"),
         (["simulate", "--out", str(tmp_path / "no" / "x.jsonl")], "there is no directory"),
         (["openapi", "--out", str(tmp_path)], "is a directory"),
+        (["simulate", "--out", ""], "--out: give a file's path, not an empty one"),  # was '.'
     ]:
         code, _, err = run(*args)
         assert code == 2 and needle in err, (args, err)

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ketenherstel import __version__
+from ketenherstel.chain.utf8 import not_utf8
 from ketenherstel.cli_common import (
     DEMO_STORE,
     HTTP_DEMO_STORE,
@@ -29,6 +30,7 @@ from ketenherstel.cli_common import (
     ReaderOpt,
     fail,
     out_of_range,
+    read_input,
     readable_input,
     reader,
     require_store,
@@ -288,10 +290,19 @@ def partner_signing_key(
     """Register the key a partner's edge outbox signs its offline bundles with."""
     principal = _operator(operator)
     with runtime(store) as rt:
+        previous = rt.store.partner_keys().get(key)
         text = rt.exchange.register_signing_key(
             principal=principal, partner=key, public_key=public_key
         )
-        out.print(f"{key} signs bundles with {text}")
+        if previous == text:
+            out.print(f"{key} signs bundles with {text} already; nothing changed")
+        elif previous is not None:
+            out.print(
+                f"{key} signs bundles with {text}, which replaces {previous}: bundles the old "
+                "key signed are refused from now on"
+            )
+        else:
+            out.print(f"{key} signs bundles with {text}")
 
 
 @app.command("import-bundle")
@@ -303,11 +314,10 @@ def import_bundle(
 ) -> None:
     """Import a signed offline bundle (brought by courier): verified, stored once, or refused
     whole with the reason."""
+    from ketenherstel.exchange.bundles import MAX_BUNDLE_BYTES
+
     principal = _operator(operator)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}") from None
+    data = read_input(file, MAX_BUNDLE_BYTES, "a bundle")
     with runtime(store) as rt:
         r = rt.exchange.import_bundle(principal=principal, data=data)
         out.print(
@@ -347,9 +357,11 @@ def token_create(
 ) -> None:
     """Create a bearer token; it is printed once and only its hash is stored. --as (who makes
     it) is kept as the token's maker."""
-    chosen = [
-        (r, v) for r, v in (("partner", partner), ("operator", operator), ("viewer", viewer)) if v
-    ]
+    given = (("partner", partner), ("operator", operator), ("viewer", viewer))
+    chosen = [(r, v) for r, v in given if v is not None]
+    if len(chosen) == 1 and not chosen[0][1]:  # it was given, empty: not "give one"
+        what = "a partner's key" if chosen[0][0] == "partner" else "a person's name"
+        raise fail(f"--{chosen[0][0]}: give {what}, not an empty text")
     if len(chosen) != 1:
         raise fail("give exactly one of --partner KEY, --operator NAME or --viewer NAME")
     role, who = chosen[0]
@@ -701,6 +713,9 @@ def _read_events(file: Path) -> tuple[list[Any], list[str]]:
     refuses the file (orjson would keep the last value), with or without ``--check``."""
     readable_input(file)
     text = file.read_bytes()
+    encoding = not_utf8(text)  # orjson's own words named a surrogate at column 1
+    if encoding is not None:
+        raise fail(f"{file}: {encoding.message}; nothing was sent")
     twice: list[str] = []
     if file.suffix.lower() in _LINES_SUFFIXES:
         events: list[Any] = []

@@ -175,8 +175,28 @@ def local_runtime(store: str | None, registry: str | None = None) -> Iterator[Ru
 
 
 def out_of_range(exc: OverflowError) -> str:
-    """The one line for a number past what a store holds (SQLite and PostgreSQL: 64 bits)."""
-    return f"a number given is out of range ({exc}); ids and counts are at most {2**63 - 1}"
+    """The one line for a number past what a store holds (SQLite and PostgreSQL: 64 bits); the
+    driver's own words ("Python int too large to convert to SQLite INTEGER") are not ours."""
+    del exc
+    return f"a number given is out of range: ids and counts are at most {2**63 - 1}"
+
+
+def read_input(path: Path, limit: int, what: str) -> bytes:
+    """A whole input file of at most ``limit`` bytes, refused before it is read when it is
+    larger, is no regular file (a device or a pipe never ends: `/dev/zero` was read until
+    memory ran out) or cannot be read (exit code 2). ``what`` names it: "a bundle"."""
+    readable_input(path)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise fail(f"{path}: {what} is at most {limit:,} bytes; this file has {size:,}")
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:  # it grew while read
+        raise fail(f"{path}: {what} is at most {limit:,} bytes")
+    return data
 
 
 def readable_input(path: Path, option: str = "") -> None:
@@ -184,6 +204,8 @@ def readable_input(path: Path, option: str = "") -> None:
     named = f"{option} {path}" if option else str(path)
     if path.is_dir():
         raise fail(f"{named}: is a directory; give a file")
+    if path.exists() and not path.is_file():
+        raise fail(f"{named}: is no regular file (a device or a pipe); give a file")
     if not path.is_file():
         raise fail(f"{option} {path}: no such file" if option else f"no such file: {path}")
 
@@ -192,6 +214,8 @@ def writable_output(path: Path | None, option: str) -> None:
     """Refuse an output path that cannot be written, before any work is done for it."""
     if path is None:
         return
+    if path == Path():  # '' arrives as '.', which is no file to write
+        raise fail(f"{option}: give a file's path, not an empty one")
     if path.is_dir():
         raise fail(f"{option} {path}: is a directory; give a file")
     if not path.parent.is_dir():

@@ -87,6 +87,10 @@ def test_a_bad_line_is_named_and_nothing_is_written(db: str, tmp_path: Path) -> 
     path.write_bytes(orjson.dumps(summons()) + b"\n\n{broken\n")
     code, _, err = run("write", str(path), "--db", db)
     assert code == 2 and "line 3: not valid JSON" in err
+    path.write_bytes(orjson.dumps(summons()) + b'\n{"caf\xe9": 1}\n')  # cp1252, say
+    code, _, err = run("write", str(path), "--db", db)
+    said = " ".join(err.split())
+    assert code == 2 and "not UTF-8 text: byte 0xe9 at line 2" in said and "surrogates" not in said
     invalid = jsonl(tmp_path / "f.jsonl", [summons(), summons(), summons(type="x.v1")])
     code, _, err = run("write", str(invalid), "--db", db)
     assert code == 2 and "line 3 type: unknown message type 'x.v1'" in err

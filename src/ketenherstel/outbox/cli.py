@@ -22,6 +22,7 @@ import orjson
 import typer
 from rich.markup import escape
 
+from ketenherstel.chain.utf8 import not_utf8
 from ketenherstel.cli_common import fail, readable_input, writable_folder, writable_output
 from ketenherstel.documents import orjson_duplicates
 from ketenherstel.outbox.errors import OutboxError, WriteRefused
@@ -167,6 +168,9 @@ def _read_events(file: Path) -> tuple[list[Any], list[str]]:
     data = file.read_bytes()
     if not data.strip():
         raise fail(f"{file} is empty; nothing was written")
+    encoding = not_utf8(data)  # orjson's own words named a surrogate at column 1
+    if encoding is not None:
+        raise fail(f"{file}: {encoding.message}; nothing was written")
     lines = data.splitlines()
     if file.suffix not in (".jsonl", ".ndjson"):
         try:
