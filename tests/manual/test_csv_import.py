@@ -352,3 +352,23 @@ def test_progress_counts_the_lines_read_up_to_all_of_them(chain: Chain) -> None:
     assert {total for _, total in seen} == {2501}  # the header and 2,500 rows
     assert seen[0][0] <= 1 and seen[-1] == (2501, 2501) and len(seen) >= 3
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_a_column_the_header_gives_twice_is_not_called_missing(chain: Chain) -> None:
+    """The problem said 'appears 2 times', the summary 'the mapping names columns the file does
+    not have' (a review)."""
+    twice = HEADER + ";Partij"
+    with pytest.raises(MappingError) as caught:
+        parse_csv(f"{twice}\n{GOOD};OM\n".encode(), mapping(chain), chain, now=NOW)
+    assert caught.value.detail == (
+        "the mapping names columns the file's header gives more than once"
+    )
+    assert [p.reason for p in caught.value.problems] == [
+        "column 'Partij' appears 2 times in the header"
+    ]
+    both = twice.replace("Soort", "Type")
+    with pytest.raises(MappingError) as caught:
+        parse_csv(f"{both}\n{GOOD};OM\n".encode(), mapping(chain), chain, now=NOW)
+    assert caught.value.detail == (
+        "the mapping names columns the file does not have, or has more than once"
+    )

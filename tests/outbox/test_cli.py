@@ -174,6 +174,30 @@ def test_keygen_writes_a_private_key_0600_and_prints_the_public_key(tmp_path: Pa
     assert code == 2 and "never overwritten" in err
 
 
+def test_a_file_that_holds_no_usable_key_is_named_in_our_words(tmp_path: Path) -> None:
+    """The library's 'Unable to load PEM file. See https://cryptography.io/… MalformedFraming'
+    reached the user (a review)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    locked = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"),
+    )
+    for content, says in (
+        (b"receiver,sender\n", "not a PEM private key (it has no '-----BEGIN PRIVATE KEY-----'"),
+        (b"-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n", "damaged"),
+        (locked, "an encrypted private key"),
+    ):
+        path = tmp_path / "key.pem"
+        path.write_bytes(content)
+        code, _, err = run("pubkey", "--key", str(path))
+        said = " ".join(err.split())
+        assert code == 2 and says in said, said
+        assert "cryptography.io" not in said and "Malformed" not in said
+
+
 def test_keygen_refuses_a_key_path_it_cannot_make(tmp_path: Path) -> None:
     """/proc/x/k.pem was a FileNotFoundError traceback; FILE/k.pem is refused as well."""
     (tmp_path / "file").write_text("x")

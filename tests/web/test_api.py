@@ -554,6 +554,15 @@ def test_a_nack_reason_with_control_characters_or_personal_data_is_400_and_chang
     assert pull(api, "om") == []  # still leased: not made ready for a retry
 
 
+def test_an_id_no_delivery_can_have_is_400_naming_it(api: Api) -> None:
+    """-1 and 0 were answered 200, each 'not-found' (a review): no delivery has them."""
+    r = api.client.post(
+        "/v1/acknowledgements", json={"deliveryIds": [5, -1, 0]}, headers=api.h("om")
+    )
+    fields = [p["field"] for p in assert_problem(r, 400)["problems"]]
+    assert fields == ["body:deliveryIds.1", "body:deliveryIds.2"]
+
+
 def test_a_second_nack_of_a_delivery_no_longer_leased_is_409(api: Api) -> None:
     post(api, "politie", pv_event())
     [d] = pull(api, "om")
@@ -988,6 +997,15 @@ def test_purge_route_is_for_operators_and_checks_its_input(api: Api) -> None:
     assert_problem(
         api.client.post("/v1/purges", json={"olderThanDays": 1}, headers=api.h("viewer")), 403
     )
+    # NaN was told it should be at most 36500 (a review): it is no finite number.
+    for body, path in (
+        ('{"olderThanDays": NaN}', "/v1/purges"),
+        ('{"reason": "x", "retryAfter": NaN}', f"/v1/deliveries/{d['deliveryId']}/failures"),
+    ):
+        who = h if path == "/v1/purges" else api.h("om")
+        r = api.client.post(path, content=body, headers={**who, "Content-Type": "application/json"})
+        [problem] = assert_problem(r, 400)["problems"]
+        assert problem["reason"] == "Input should be a finite number", (path, problem)
     clock = api.runtime.exchange.clock
     api.runtime.exchange.clock = lambda: clock() + 40 * 86_400
     r = api.client.post("/v1/purges", json={"olderThanDays": 30, "dryRun": True}, headers=h)

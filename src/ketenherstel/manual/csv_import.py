@@ -135,7 +135,16 @@ class ColumnMapping:
             else:
                 found[part] = hits[0]
         if problems:
-            raise MappingError("the mapping names columns the file does not have", problems)
+            # Said as it is: a column given twice in the header is there (a review was told
+            # the mapping named columns the file does not have).
+            twice = [p for p in problems if "times in the header" in p.reason]
+            if len(twice) == len(problems):
+                summary = "the mapping names columns the file's header gives more than once"
+            elif twice:
+                summary = "the mapping names columns the file does not have, or has more than once"
+            else:
+                summary = "the mapping names columns the file does not have"
+            raise MappingError(summary, problems)
         return found
 
 

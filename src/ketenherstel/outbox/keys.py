@@ -47,10 +47,24 @@ def private_key_to_pem(key: Ed25519PrivateKey) -> bytes:
 
 def private_key_from_pem(data: bytes) -> Ed25519PrivateKey:
     """Read an unencrypted PKCS#8 PEM Ed25519 private key; raises KeyFileError otherwise."""
+    # Said in our words: the library's named its own error types and a web page (a review).
+    if b"-----BEGIN" not in data:
+        raise KeyFileError(
+            "not a PEM private key (it has no '-----BEGIN PRIVATE KEY-----' line): give the "
+            "key file `outbox keygen` wrote"
+        )
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"not an unencrypted PEM private key: {exc}") from None
+    except TypeError:  # a password-protected key
+        raise KeyFileError(
+            "an encrypted private key: the outbox signs unattended, so give the unencrypted "
+            "key file `outbox keygen` wrote"
+        ) from None
+    except ValueError:
+        raise KeyFileError(
+            "a PEM file no private key could be read from (damaged, or another kind of key); "
+            "give the key file `outbox keygen` wrote"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"the key is {type(key).__name__}, not an Ed25519 private key")
     return key

@@ -95,7 +95,7 @@ class DeliveryPage(Model):
 
 
 class AcknowledgementCreate(RequestModel):
-    delivery_ids: list[int] = Field(min_length=1, max_length=1000)
+    delivery_ids: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=1000)
 
 
 class AckResultRead(Model):
@@ -109,7 +109,7 @@ class AcknowledgementRead(Model):
 
 class FailureCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
-    retry_after: float | None = Field(default=None, ge=0, le=86_400)
+    retry_after: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
 
 
 class FailureRead(Model):
@@ -297,7 +297,7 @@ class QueueRead(Model):
 
 
 class PurgeCreate(RequestModel):
-    older_than_days: float = Field(gt=0, le=36_500)
+    older_than_days: float = Field(gt=0, le=36_500, allow_inf_nan=False)
     dry_run: bool = False
 
 
