@@ -476,6 +476,15 @@ def test_channel_hold_and_open(store: str) -> None:
     me = ("--as", "ann", "--store", store)
     code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", *me)
     assert code == 0 and "held" in out
+    # The same again wrote a new change (a review): nothing changes, and it says so.
+    _, history, _ = run("channel", "history", "--store", store)
+    code, out, _ = run("channel", "hold", "om", "--reason", "OM offline", *me)
+    said = " ".join(out.split())
+    assert code == 0 and "as set already by ann for the same reason; nothing changed" in said
+    assert run("channel", "history", "--store", store)[1] == history
+    code, out, _ = run("channel", "hold", "om", "--reason", "OM still offline", *me)
+    assert code == 0 and "nothing changed" not in out  # a new reason is a new event
+    assert run("channel", "history", "--store", store)[1] != history
     code, _, err = run("channel", "hold", "nobody", "--reason", "x", *me)
     assert code == 2 and "not a partner" in err
     code, _, err = run("channel", "open", "om", "--reason", "x", "--rate", "inf", *me)

@@ -450,7 +450,8 @@ def _set_channel(
 ) -> None:
     principal = _operator(operator)
     with runtime(store) as rt:
-        rt.exchange.set_channel(
+        before = rt.exchange.channels()
+        record = rt.exchange.set_channel(
             principal=principal,
             receiver=receiver,
             sender=sender,
@@ -460,7 +461,10 @@ def _set_channel(
             rate=rate,
         )
         limit = f" at {rate:g}/s" if rate else ""
-        out.print(f"channel {sender} → {receiver} [{scope}]: {state}{limit}")
+        said = f"channel {sender} → {receiver} [{scope}]: {state}{limit}"
+        if record in before:
+            said += f", as set already by {record.changed_by} for the same reason; nothing changed"
+        out.print(said, highlight=False)
         if state == "open":
             for note in _still_held(rt, receiver, sender, scope):
                 out.print(f"note: {note}", style="yellow", highlight=False)

@@ -20,7 +20,7 @@ from ketenherstel.exchange.service import Exchange
 from ketenherstel.settings import Settings
 from ketenherstel.sim import sample_events
 from ketenherstel.store.manual_ports import manual_store
-from ketenherstel.store.ports import RouteRecord
+from ketenherstel.store.ports import ChannelRecord, RouteRecord
 from tests.factories import KMAR_OIN, PV_TYPE, pv_event
 
 AFDOENING = "nl.strafrechtketen.registratie.om-afdoening-geregistreerd.v1"
@@ -216,8 +216,10 @@ def test_a_route_to_the_dark_partner_itself_is_refused_saying_so(rt: Runtime) ->
                 superseded_by=AFDOENING,
                 reason="spoedroute",
             )
+        role = "dark partner" if receiver == around else "sender"
         assert str(refused.value) == (
-            "the route's receiver is neither its sender nor the dark partner"
+            f"the route's receiver {receiver} is its {role}: a route goes around the dark "
+            "partner to a third one"
         ), (around, receiver)
     assert rt.exchange.store.routes() == []
 
@@ -559,6 +561,23 @@ def test_a_channel_rule_for_a_flow_the_chain_never_carries_is_refused(
         assert needle in raised.value.detail
     assert either.channels() == []
     assert either.channel_history() == []
+
+
+def test_setting_a_rule_again_changes_nothing_unless_it_replaces_a_narrower_one(
+    rt: Runtime,
+) -> None:
+    ex = rt.exchange
+
+    def hold() -> ChannelRecord:
+        return ex.set_channel(principal=OP_A, receiver="om", state="held", reason="dark")
+
+    first = hold()
+    events = ex.channel_history()
+    assert hold() == first and ex.channel_history() == events  # no second event
+    ex.set_channel(principal=OP_A, receiver="om", sender="politie", state="open", reason="w1")
+    again = hold()  # replaces the narrower rule beneath it, as decision 0008 says: a change
+    assert [(r.receiver, r.sender, r.state) for r in ex.channels()] == [("om", "*", "held")]
+    assert again != first and len(ex.channel_history()) == len(events) + 2
 
 
 def test_wildcards_routes_and_rules_already_set_are_channels_that_carry(either: Exchange) -> None:

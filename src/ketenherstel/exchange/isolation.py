@@ -191,6 +191,9 @@ class IsolationMixin:
         if rate is not None and state == "held":
             raise InvalidInput("a held channel delivers nothing; a rate goes with 'open'")
         _reason(reason, "every change of a channel is on its record")
+        same = self._same_channel(receiver, sender, scope, state, rate, reason)
+        if same is not None:
+            return same  # nothing to change, and so no event (a repeated PUT wrote one)
         record = ChannelRecord(
             receiver,
             sender,
@@ -209,6 +212,33 @@ class IsolationMixin:
             f"{reason}; rate {rate}; {changed} deliveries re-held",
         )
         return record
+
+    def _same_channel(
+        self,
+        receiver: str,
+        sender: str,
+        scope: str,
+        state: str,
+        rate: float | None,
+        reason: str,
+    ) -> ChannelRecord | None:
+        """The rule in force when setting this one would change nothing: the same state, rate
+        and reason, and no narrower rule beneath it that setting it would replace (decision
+        0008: a broader rule replaces the narrower ones)."""
+        rules = self.store.list_channels(None)
+        key = (receiver, sender, scope)
+        now = next((r for r in rules if (r.receiver, r.sender, r.scope) == key), None)
+        if now is None or (now.state, now.rate, now.reason) != (state, rate, reason):
+            return None
+        for r in rules:
+            if (r.receiver, r.sender, r.scope) == key:
+                continue
+            if all(
+                v == ANY or getattr(r, c) == v
+                for c, v in zip(("receiver", "sender", "scope"), key, strict=True)
+            ):
+                return None  # beneath it: setting it again replaces that one
+        return now
 
     def channels(self, receiver: str | None = None) -> list[ChannelRecord]:
         """The channel rules in force (those to ``receiver`` only, when given)."""
@@ -327,7 +357,11 @@ class IsolationMixin:
                 raise InvalidInput(f"{what} names one partner, not '*'")
             self._known_partner(key, what)
         if receiver in (sender, around):  # first: the checks below would name a type instead
-            raise InvalidInput("the route's receiver is neither its sender nor the dark partner")
+            role = "sender" if receiver == sender else "dark partner"
+            raise InvalidInput(
+                f"the route's receiver {receiver} is its {role}: a route goes around the dark "
+                "partner to a third one"
+            )
         # Named in words, not by an entry point's field or option (--superseded-by on the
         # command line, supersededBy in the API): both show this message.
         for name, what in ((type, "type"), (superseded_by, "the superseding type")):
