@@ -818,8 +818,9 @@ GEREED = "nl.strafrechtketen.tenuitvoerlegging.tenuitvoerlegging-gereedgemeld.v1
 
 def _gereed(rt: Runtime, sender: str, case: str, kind: str) -> dict[str, Any]:
     event = copy.deepcopy(sample_events(rt.exchange.chain)[GEREED].event)
-    oin = {p.key: p for p in rt.exchange.chain.partners}[sender].oin
-    event.update(id=str(uuid.uuid4()), source=f"urn:nld:oin:{oin}:systeem:{sender}")
+    known = {p.key: p for p in rt.exchange.chain.partners}[sender]
+    system = known.systems[0]  # one the chain gives it: the exchange takes no other
+    event.update(id=str(uuid.uuid4()), source=f"urn:nld:oin:{known.oin}:systeem:{system}")
     event["partitionkey"] = case
     event["data"].update(parketnummer=case, sanctionKind=kind)
     event.pop("sequence", None)

@@ -233,8 +233,11 @@ class IsolationContract:
         )
         assert (first.messages, second.messages) == (2, 3)
         assert store.approve_release(release_id=second.id, now=6.0, actor="op-b").messages == 3
-        assert store.approve_release(release_id=first.id, now=7.0, actor="op-b").messages == 0
-        assert [r.messages for r in store.releases(partner="politie")] == [0, 3]
+        # The first has nothing left to release: refused, its count kept (it was written 0).
+        with pytest.raises(Refused, match=f"release {second.id} released its 2 messages"):
+            store.approve_release(release_id=first.id, now=7.0, actor="op-b")
+        assert [r.messages for r in store.releases(partner="politie")] == [2, 3]
+        assert [r.approved_by for r in store.releases(partner="politie")] == [None, "op-b"]
         assert store.quarantine_counts() == {"politie": (0, 3)}
         # One release by its id, also with its partner; another partner's or an unknown id: none.
         assert [r.id for r in store.releases(partner=None, release_id=first.id)] == [first.id]
