@@ -161,6 +161,28 @@ def test_a_user_moving_between_two_known_offices_is_not_a_hijack(tmp_path: Path)
     assert "session-hijack" not in rules_of(scan([same]))
 
 
+def test_a_hijack_is_found_whatever_order_the_files_are_given_in(tmp_path: Path) -> None:
+    """Given newest first (as a rotated log lists), the attacker's address was taken for the
+    one the session began from, and the user's own was cleared as its login network (a
+    review): the session's addresses are ordered by time, not by the files' order."""
+    old = write(
+        tmp_path / "ns.log.1",
+        login(0, "1", "jan", "198.51.100.10"),
+        connstat(5, "1", "jan", "198.51.100.10", "198.51.100.10", "10.0.0.5:3389"),
+    )
+    new = write(
+        tmp_path / "ns.log",
+        connstat(70, "1", "jan", "198.51.100.10", "203.0.113.9", "10.0.0.9:445"),
+    )
+    for files, workers in (([old, new], 1), ([new, old], 1), ([new, old], 2)):
+        r = scan(files, workers=workers)
+        [hijack] = [f for f in r.findings if f.rule == "session-hijack"]
+        assert "from 198.51.100.10 to 203.0.113.9" in hijack.detail, files
+        assert str(hijack.evidence[0]) == f"{old}:0", files  # where the session began
+        [s] = r.sessions.values()
+        assert s.to_json()["addresses"] == ["198.51.100.10", "203.0.113.9"], files
+
+
 def test_an_ipv4_address_written_as_ipv6_is_that_ipv4_address(tmp_path: Path) -> None:
     """A dual-stack listener logs 198.51.100.7 as ::ffff:198.51.100.7. Read as two addresses,
     a move between the forms was a hijack, and the allowlist entry ::ffff:0:0/96, whose width

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import array
 import itertools
+import math
 import multiprocessing
 import signal
 import time
@@ -555,6 +556,8 @@ def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool)
     mine.events += s.events
     mine.user = mine.user or s.user
     if s.first_seen is not None:
+        if mine.first_seen is None or s.first_seen < mine.first_seen:
+            mine.first = s.first  # the session's first line in time, as one process has it
         mine.first_seen = (
             s.first_seen if mine.first_seen is None else min(mine.first_seen, s.first_seen)
         )
@@ -565,10 +568,14 @@ def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool)
     if logged_out:
         mine.logout_at = s.logout_at
     for address, ev in s.addresses.items():
+        at = s.address_at.get(address)
         if address not in mine.addresses:
             mine.addresses[address] = ev
-            if address in s.address_at:
-                mine.address_at[address] = s.address_at[address]
+            if at is not None:
+                mine.address_at[address] = at
+        elif at is not None and at < mine.address_at.get(address, math.inf):
+            mine.addresses[address] = ev  # seen earlier in the later part, as one process does
+            mine.address_at[address] = at
     for address, asn in s.asns.items():
         mine.asns.setdefault(address, asn)
     for agent, ev in s.user_agents.items():

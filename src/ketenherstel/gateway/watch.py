@@ -21,6 +21,7 @@ import array
 import contextlib
 import gzip
 import ipaddress
+import math
 import multiprocessing
 import re
 from collections import defaultdict, deque
@@ -153,7 +154,14 @@ class Session:
 
     @property
     def first_address(self) -> str:
-        return next(iter(self.addresses), "")
+        return next(iter(self.ordered_addresses()), "")
+
+    def ordered_addresses(self) -> list[str]:
+        """The session's client addresses by the time each was first seen, whatever order the
+        files were given in (newest first, as rotated logs list, made the attacker's address
+        the one the session began from); one seen on no line with a time comes last."""
+        at = self.address_at
+        return sorted(self.addresses, key=lambda a: at.get(a, math.inf))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -168,7 +176,7 @@ class Session:
             "end": _iso(self.last_seen),
             "login": _iso(self.login_at),
             "logout": _iso(self.logout_at),
-            "addresses": list(self.addresses),
+            "addresses": self.ordered_addresses(),
             "userAgents": list(self.user_agents),
             "asns": sorted(set(self.asns.values())),
             "bytesSent": self.bytes_sent,
@@ -822,6 +830,7 @@ class Watch:
         if at is not None:
             if s.first_seen is None or at < s.first_seen:
                 s.first_seen = at
+                s.first = ev  # the session's first line in time, not in the order of the files
             if s.last_seen is None or at > s.last_seen:
                 s.last_seen = at
         kind = e.kind
@@ -838,6 +847,9 @@ class Watch:
                 s.address_at[address] = at
             if self.asn is not None:
                 s.asns[address] = self.asn.lookup(address)
+        elif address and at is not None and at < s.address_at.get(address, math.inf):
+            s.addresses[address] = ev  # seen earlier in a file given later: that line
+            s.address_at[address] = at
         agent = fields.get("Browser_type") or fields.get("Browser") or ""
         if agent and agent not in s.user_agents:
             s.user_agents[agent] = ev
@@ -1098,8 +1110,9 @@ class Watch:
             return None
         known = self.login_networks.get(s.user, set())
         moved = []
-        first = s.first_address
-        for address, ev in list(s.addresses.items())[1:]:
+        ordered = s.ordered_addresses()
+        first = ordered[0] if ordered else ""
+        for address, ev in ((a, s.addresses[a]) for a in ordered[1:]):
             net = _network(address, v4, v6)
             try:
                 ip = ipaddress.ip_address(address)
