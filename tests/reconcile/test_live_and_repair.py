@@ -88,6 +88,44 @@ def test_live_ledgers_reconcile_clean_after_a_catch_up(
     assert pairs[2]["rowsFrom"] == 5 and pairs[2]["totals"]["matched"] == 5
 
 
+def test_a_delivery_lost_to_one_of_two_receivers_is_missing_not_the_same_fact(
+    rt: Runtime, reg: Registry, tmp_path: Path
+) -> None:
+    """A sepot goes to the police and the KMar. The KMar's one unacknowledged delivery was
+    matched by business key to the same message's delivery to the police and so reported as
+    not missing, and never re-sent (a review)."""
+    events = []
+    for i in range(1, 6):
+        case = f"10-{200000 + i}-25"
+        events.append(
+            pv_event(
+                source=OM_SOURCE,
+                type="nl.strafrechtketen.vervolging.sepot-beslist.v1",
+                subject=case,
+                partitionkey=case,
+                sequence=i,
+                data={
+                    "parketnummer": case,
+                    "skn": f"SKN-{i:010d}",
+                    "decidedAt": "2025-07-17T19:00:00Z",
+                    "kind": "onvoorwaardelijk",
+                    "ground": "beleid",
+                    "reasonCode": "02",
+                },
+            )
+        )
+    assert rt.exchange.submit(principal=OM, events=events).accepted == 5
+    for key in ("politie", "kmar"):
+        who = Principal(key, "partner", key, "token")
+        got = rt.exchange.pull(principal=who, limit=10)
+        keep = [d.delivery_id for d in got if not (key == "kmar" and d.id == events[2]["id"])]
+        rt.exchange.ack(principal=who, delivery_ids=keep)
+    report = _run(rt, reg, tmp_path, LedgerSpec("routed"), LedgerSpec("delivered"))
+    [pair] = report.to_json()["pairs"]
+    assert pair["totals"]["missingAtTo"] == 1 and report.missing == 1
+    assert pair["totals"]["matchedByBusinessKeyFrom"] == 0
+
+
 def test_acknowledged_but_never_applied_is_re_sent_and_applied_once(
     rt: Runtime, reg: Registry, tmp_path: Path
 ) -> None:
