@@ -226,6 +226,42 @@ def test_freshness_names_the_watermark_the_gaps_and_what_waits(
     assert (om.waiting, om.gaps, om.catch_up_percent) == (0, ((3, 3),), 100.0)
 
 
+def test_no_answer_says_complete_while_a_registration_waits(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    """The freshness was kept for a minute: an answer made just after a registration of that
+    very person was accepted said "volledig" and listed nothing (a review)."""
+    send(rt, "om", decision("13-000001-25", "SKN-0000000001", sequence=1))
+    reg.catch_up()
+    before = reg.freshness()  # kept for freshness_ttl ...
+    assert [s.waiting for s in before.sources if s.partner == "om"] == [0]
+    send(rt, "om", decision("13-000002-25", "SKN-0000000002", sequence=2))
+    clock.now += 1  # ... but not past a new delivery
+    answer = screen(reg, "SCR-1", "SKN-0000000002")
+    [om] = [s for s in answer.freshness.sources if s.partner == "om"]
+    assert om.waiting == 1 and "1 bericht wacht" in om.text()
+    assert reg.freshness() is reg.freshness()  # and kept while nothing changes
+
+
+def test_the_catch_up_percent_counts_from_when_the_backlog_began(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    """It read 0 % after 20 of 30 were applied when nobody had asked the freshness first, and
+    97 % for a new backlog nothing was taken from yet (a review)."""
+    send(rt, "om", *(decision(f"13-{n:06d}-25", f"SKN-{n:010d}", sequence=n) for n in range(1, 31)))
+    clock.now += 60
+    reg.catch_up(limit=1, max_batches=1)  # GROUP (20) pulls of one: 20 of the 30 applied
+    om = _source(reg, "om")
+    applied = 30 - om.waiting
+    assert applied == 20, applied
+    assert om.catch_up_percent == round(100 * applied / 30, 1)
+    reg.catch_up()
+    clock.now += 60
+    send(rt, "om", decision("13-000031-25", "SKN-0000000031", sequence=31))
+    om = _source(reg, "om")
+    assert (om.waiting, om.catch_up_percent) == (1, 0.0)
+
+
 def test_every_answer_carries_the_freshness_of_every_source(rt: Runtime, reg: Registry) -> None:
     send(rt, "om", decision("13-000001-25", "SKN-0000000001", sequence=1))
     reg.catch_up()
@@ -1047,3 +1083,22 @@ def test_applying_pauses_the_collector_and_leaves_it_as_it_found_it(
         assert during == [False, False] and not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_catch_up_percent_in_words_never_reads_100_while_something_waits() -> None:
+    """99.6 % with one message waiting read "inhaalslag 100 %" (a review): rounded down."""
+    from ketenherstel.registry.results import SourceFreshness
+
+    line = SourceFreshness(
+        partner="om",
+        name="Openbaar Ministerie",
+        source="urn:nld:oin:00000001003214347000:systeem:gps",
+        state="online",
+        watermark=240,
+        complete_up_to="2025-07-17T20:00:00Z",
+        gaps=(),
+        waiting=1,
+        catch_up_percent=99.6,
+        as_of=0.0,
+    ).text()
+    assert line.endswith("; 1 bericht wacht; inhaalslag 99 %"), line

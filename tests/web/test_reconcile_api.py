@@ -76,7 +76,7 @@ def test_run_read_and_repair(lost: Api) -> None:
     assert one.status_code == 200 and one.json()["missing"] == 1
     html = api.client.get(f"{RUNS}/{rid}/briefing-section", headers=api.h("viewer"))
     assert html.headers["content-type"].startswith("text/html")
-    assert "Er ontbreken 1 records" in html.text
+    assert "Er ontbreekt 1 record;" in html.text
     # Details are for operators.
     assert api.client.get(f"{RUNS}/{rid}/details", headers=api.h("viewer")).status_code == 403
     details = api.client.get(f"{RUNS}/{rid}/details", headers=api.h("operator")).json()

@@ -598,6 +598,10 @@ class Exchange(IsolationMixin, BundleMixin):
         )
         return self._rng.uniform(ceiling / 2, ceiling)
 
+    def latest_delivery(self) -> int:
+        """The highest delivery id made so far: changes when anything new waits somewhere."""
+        return self.store.latest_delivery()
+
     def dead_letters(
         self, *, principal: Principal, receiver: str | None = None, limit: int = 100
     ) -> list[DeliveryRecord]:

@@ -458,7 +458,9 @@ class PairComparison:
         """A key on one side only whose fact (sender, type, bkey) the other side holds under
         another id was not lost: it is matched by business key."""
         a, b = self.a, self.b
-        fact = [c for c in ("sender", "type", "bkey") if c in a.columns and c in b.columns]
+        fact: list[str] = [
+            c for c in ("sender", "type", "bkey") if c in a.columns and c in b.columns
+        ]
         if "receiver" in self.key and "receiver" in a.columns and "receiver" in b.columns:
             # Per receiver: a delivery lost to one receiver is not found in the same message's
             # delivery to another (a review saw the KMar's lost one matched to the police's).

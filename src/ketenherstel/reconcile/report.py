@@ -147,7 +147,11 @@ def render_html(report: Report) -> str:
     verdict = (
         "Er ontbreekt niets: elk record is op elke overdracht teruggevonden."
         if report.missing == 0
-        else f"Er ontbreken {_n(report.missing)} records; zie de details en de herstelacties."
+        else (
+            "Er ontbreekt 1 record; zie de details en de herstelacties."
+            if report.missing == 1
+            else f"Er ontbreken {_n(report.missing)} records; zie de details en de herstelacties."
+        )
     )
     hops = ", ".join(
         f"{html.escape(_hop(h['name']))} ({_n(int(h['rows']))} rijen)" for h in report.hops

@@ -171,6 +171,7 @@ class Registry:
         self.freshness_ttl = freshness_ttl
         self.principal = Principal(receiver, "partner", receiver, "local")
         self._freshness: Freshness | None = None
+        self._freshness_marker: tuple[int, float] = (0, 0.0)
         self._snapshot_of: tuple[Freshness, int] | None = None
         if exchange is not None:
             self._bind(exchange)
@@ -355,11 +356,21 @@ class Registry:
                     break
             if not leased:
                 break
+            if batches == 0:
+                # Each source behind is marked so before anything is applied: the catch-up %
+                # counts what is applied from then on (it read 0 % after a catch-up nobody
+                # had asked the freshness before, a review found).
+                self.freshness(refresh=True)
             batches += 1
             total.add(self.consume(leased))
             if progress is not None:
                 progress(len(leased))
-        self._freshness = None
+        if batches:
+            # And after: a source caught up loses its mark, so that a later backlog is counted
+            # from its own start (it read 97 % for a backlog nothing was taken from yet).
+            self.freshness(refresh=True)
+        else:
+            self._freshness = None
         return total
 
     def consume(self, leased: Sequence[LeasedDelivery]) -> ApplyResult:
@@ -391,8 +402,22 @@ class Registry:
         ``freshness_ttl`` seconds of the registry's clock; answers carry the copy they used."""
         now = self.clock()
         cached = self._freshness
-        if cached is not None and not refresh and now - cached.as_of < self.freshness_ttl:
+        # Kept only while nothing new was delivered to anyone and nothing applied here (also
+        # by another process): an answer said "volledig" while a registration of that very
+        # person waited, accepted after the copy was made (a review).
+        marker = (
+            (0, 0.0)
+            if self.exchange is None
+            else (self.exchange.latest_delivery(), self.db.last_applied())
+        )
+        if (
+            cached is not None
+            and not refresh
+            and now - cached.as_of < self.freshness_ttl
+            and marker == self._freshness_marker
+        ):
             return cached
+        self._freshness_marker = marker
         if self.exchange is None:  # a registry on its own (tests, benchmarks): no sources
             self._freshness = Freshness(now, ())
             return self._freshness
@@ -468,7 +493,7 @@ class Registry:
             applied = int(
                 cur.execute(
                     "SELECT COALESCE(SUM(n), 0) FROM applied_counts "
-                    "WHERE source = ? AND applied_at > ?",
+                    "WHERE source = ? AND applied_at >= ?",  # marked, then applied
                     (row.source, since),
                 ).fetchone()[0]
             )
@@ -528,9 +553,11 @@ class Registry:
             elif (fresh.as_of - upto) / 3600 > max_age_hours:
                 reasons.append(f"complete only up to {_local(s.complete_up_to)}")
             if s.waiting > max_waiting:
-                reasons.append(f"{s.waiting} messages still waiting")
+                reasons.append(f"{s.waiting} message{'s' if s.waiting != 1 else ''} still waiting")
             if s.gaps:
-                reasons.append(f"{len(s.gaps)} gaps in its sequence")
+                reasons.append(
+                    f"{len(s.gaps)} gap{'s' if len(s.gaps) != 1 else ''} in its sequence"
+                )
             if s.failed:
                 reasons.append(f"{s.failed} messages could not be applied (dead letters)")
             out.append(

@@ -430,6 +430,13 @@ class DeliverySql(SqlBase):
         "created_at, updated_at, held, quarantined, priority, supersedes"
     )
 
+    def latest_delivery(self) -> int:
+        """The highest delivery id made so far (0 for none): it grows with every delivery the
+        exchange makes, so a reader caching what waits can tell that it may have changed."""
+        with self._tx() as cur:
+            row = self._x(cur, "SELECT COALESCE(MAX(id), 0) FROM deliveries", ()).fetchone()
+        return int(row[0])
+
     def dead_letters(self, *, receiver: str | None, limit: int) -> list[DeliveryRecord]:
         with self._tx() as cur:
             if receiver is None:
