@@ -346,8 +346,14 @@ class LineParser:
             if hr is not None:
                 fields = {k: v for k, v in hr.groupdict().items() if v is not None}
         elif event_name == "Message" or text.startswith('"'):
-            q = _QUOTED.match(text)
-            text = q.group(1).replace('\\"', '"') if q else text
+            if len(text) > 1 and text[0] == '"' and text[-1] == '"':
+                # The whole body quoted: what lies between its first and last quote, quotes
+                # and all. A rejected name is leaked memory, which may hold a '"' before the
+                # bytes 0x80-0xFF that give the probe away (a review's probe went unseen).
+                text = text[1:-1].replace('\\"', '"')
+            else:
+                q = _QUOTED.match(text)
+                text = q.group(1).replace('\\"', '"') if q else text
         else:
             fields = split_fields(_after(_TAGS, text))
         return Event(file, offset, at, host, kind, int(m["seq"]), fields, text, ppe)
