@@ -99,6 +99,12 @@ def test_listen_for_a_while_and_refuse_bad_addresses(tmp_path: Path) -> None:
         "gateway", "scan", "--as", "soc-1", str(tmp_path / "spool.log"), "--cef-to", "x"
     )
     assert code == 2 and "HOST:PORT" in err
+    # A collector that can be none is said before the scan writes anything (a gateway review).
+    for bad, says in (("256.1.1.1:514/tcp", "is no IP address"), ("h:0", "a port is 1 to")):
+        code, out, err = run(
+            "gateway", "scan", "--as", "soc-1", str(tmp_path / "spool.log"), "--cef-to", bad
+        )
+        assert code == 2 and says in err and "new findings" not in out, (bad, err)
 
 
 def test_triage_a_collection(tmp_path: Path) -> None:
@@ -172,6 +178,9 @@ def test_report_writes_the_dutch_html(tmp_path: Path) -> None:
     assert "misbruik gevonden" in own.read_text(encoding="utf-8")  # Dutch in the report
     code, _, err = run("gateway", "report", "--as", "soc-1", str(log), "--org", "om.nl")
     assert code == 2 and "DOMAIN_OR_USER=ORGANISATION" in err
+    two = ("--org", "om.nl=A", "--org", "OM.nl=B")  # the last one won, unsaid (a review)
+    code, _, err = run("gateway", "report", "--as", "soc-1", str(log), *two)
+    assert code == 2 and "om.nl is given to 'A' already" in " ".join(err.split())
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     code, _, err = run(

@@ -249,3 +249,20 @@ def test_a_watchs_ecs_that_cannot_be_a_file_is_refused_before_it_starts(
     assert said.startswith(f"error: --ecs {ecs}: {needle}"), said
     assert not spool.exists() and not (tmp_path / "missing").exists()
     assert _started(tmp_path) == []  # refused before the watch started
+
+
+def test_a_log_that_is_a_fifo_is_refused_and_one_given_twice_is_read_once(
+    tmp_path: Path, gateway_register: Path
+) -> None:
+    """A FIFO given as a log was waited on for ever, and a log given twice was scanned twice,
+    its findings counted twice (a gateway review)."""
+    fifo = _fifo(tmp_path / "in" / "ns.log")
+    for command in ("scan", "report"):
+        code, out, err = run("gateway", command, str(fifo), "--as", "anna")
+        said = " ".join(err.split())
+        assert code == 2 and "is not a regular file (a device or a pipe)" in said, (command, err)
+        assert not gateway_register.exists()
+    log = _log(tmp_path)
+    code, out, _ = run("gateway", "scan", str(log), str(tmp_path / "." / "ns.log"), "--as", "anna")
+    said = " ".join(out.split())
+    assert code == 0 and "1 file," in said, said

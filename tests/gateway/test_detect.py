@@ -72,6 +72,18 @@ def test_a_probe_whose_leaked_memory_holds_a_quote_is_found(tmp_path: Path) -> N
     assert "SECRET" not in found[0].detail  # still only its length is shown
 
 
+def test_a_line_not_parsed_shows_no_token_it_may_hold(tmp_path: Path) -> None:
+    """A newline in a probe's leaked memory put the rest on a line of its own, unparsed, and
+    its text (a session token) went to the console and --json (a gateway review)."""
+    log = write(
+        tmp_path / "ns.log", probe(10, b"\xa0\x91\nNSC_AAAC=0123456789abcdefSECRETTOKEN\xfe")
+    )
+    r = scan([log])
+    kept = [text for _, _, text in r.unparsed_kept]
+    assert kept and all("SECRET" not in t and "0123456789" not in t for t in kept), kept
+    assert "[" in kept[-1] and "characters]" in kept[-1]
+
+
 def test_a_rejected_name_without_leaked_bytes_is_not_a_probe(tmp_path: Path) -> None:
     log = write(tmp_path / "ns.log", probe(5, leaked=b"ann.jansen"))
     assert "cb2-aaa-leaked-bytes" not in rules_of(scan([log]))
@@ -265,6 +277,20 @@ def test_one_address_with_many_accounts(tmp_path: Path) -> None:
         for i in range(6)
     ]
     assert "many-accounts" not in rules_of(scan([write(tmp_path / "s.log", *spread)]))
+    # One account typed five ways is one account (a gateway review found it flagged), and a
+    # login as JAN makes the network known for jan.
+    typed = [
+        ns(i, "AAA LOGIN_FAILED", f"User {u} - Client_ip 203.0.113.5 - Failure_reason x")
+        for i, u in enumerate(("jan@om.nl", "Jan@om.nl", "JAN@om.nl", "jan@OM.NL", "Jan@Om.nl"))
+    ]
+    assert "many-accounts" not in rules_of(scan([write(tmp_path / "t.log", *typed)]))
+    moved = write(
+        tmp_path / "m.log",
+        login(-60, "3", "JAN@om.nl", "192.0.2.50"),
+        login(0, "1", "jan@om.nl", "198.51.100.10"),
+        connstat(9, "1", "jan@om.nl", "198.51.100.10", "192.0.2.51", "10.0.0.9:445"),
+    )
+    assert "session-hijack" not in rules_of(scan([moved]))
 
 
 def test_log_integrity_silence_and_sequence_going_back(tmp_path: Path) -> None:
@@ -306,6 +332,14 @@ def test_gzip_files_truncated_gzip_and_unparsed_lines_kept(tmp_path: Path) -> No
     r = scan([cut])  # read as far as it goes; the rest is a gap in the log, named
     [truncated] = [f for f in r.findings if f.rule == "log-file-truncated"]
     assert r.events > 0 and "unreadable" in truncated.detail
+    # Damaged inside (not cut off) was a zlib.error traceback (a gateway review): the same.
+    packed = bytearray(gzip.compress(body * 2000))
+    packed[200:260] = bytes(b ^ 0xFF for b in packed[200:260])
+    damaged = tmp_path / "damaged.log.gz"
+    damaged.write_bytes(bytes(packed))
+    r = scan([damaged])
+    [truncated] = [f for f in r.findings if f.rule == "log-file-truncated"]
+    assert "unreadable after byte" in truncated.detail
     binary = write(tmp_path / "bin.log", "\x00\xff\xfe" * 1000 + "\n", probe(1))
     r = scan([binary])
     assert r.unparsed == 1 and r.events == 1

@@ -253,6 +253,21 @@ def test_a_native_line_wrapped_in_rfc5424_is_the_native_line(header: str, native
     assert has_native_date([line]) and has_native_date_bytes(line.encode("latin-1"))
 
 
+def test_a_wrapped_native_time_without_gmt_is_in_the_headers_zone() -> None:
+    """The appliance's clock, written without GMT, was read as UTC under a header at +02:00: two
+    hours late, and --kill-time with it (a gateway review). With GMT it is UTC, whatever the
+    header says; under a header in UTC nothing changes."""
+    native = "07/10/2025:10:00:00 gw1 0-PPE-0 : default SSLVPN LOGIN 1 0 : " + _LOGIN_BODY
+    parser = LineParser()
+    local = parser.parse(f"<134>1 2025-07-10T10:00:00+02:00 gw1 ns - - - {native}")
+    assert local is not None and local.at == at("2025-07-10T08:00:00")
+    utc = parser.parse(f"<134>1 2025-07-10T10:00:00Z gw1 ns - - - {native}")
+    assert utc is not None and utc.at == at("2025-07-10T10:00:00")
+    gmt = native.replace("10:00:00 gw1", "10:00:00 GMT gw1")
+    said = parser.parse(f"<134>1 2025-07-10T12:00:00+02:00 gw1 ns - - - {gmt}")
+    assert said is not None and said.at == at("2025-07-10T10:00:00")
+
+
 def test_a_native_line_wrapped_in_rfc5424_that_is_no_event_is_not_parsed() -> None:
     assert P.parse("<134>1 2025-07-01T10:00:02Z relay ns - - - 07/01/2025:10:00:00 GMT x") is None
     # Month 13 in the parser's order: not a date, as for the native line alone.

@@ -114,7 +114,13 @@ def report_cmd(
         key, sep, name = item.partition("=")
         if not sep or not key.strip() or not name.strip():
             raise fail(f"--org {item!r}: write DOMAIN_OR_USER=ORGANISATION")
-        mapping[key.strip().lower() if "@" not in key else key.strip()] = name.strip()
+        known = key.strip().lower() if "@" not in key else key.strip()
+        if known in mapping and mapping[known] != name.strip():  # the last one won, unsaid
+            raise fail(
+                f"--org {item!r}: {known} is given to {mapping[known]!r} already; give each "
+                "domain or user one organisation"
+            )
+        mapping[known] = name.strip()
     with local_runtime(store) as rt:
         if out_file is None:
             out_file = Path(rt.settings.gateway_report_location()) / "rapport.html"

@@ -194,7 +194,7 @@ def scan_cmd(
     _say_not_parsed(result)
     out.print(f"{len(new)} new findings in the register {kept.path}", highlight=False)
     out.print(
-        f"{len(result.files)} files, {result.lines:,} lines, {result.events:,} events, "
+        f"{_files(len(result.files))}, {result.lines:,} lines, {result.events:,} events, "
         f"{result.unparsed:,} lines not parsed (each kept with file and offset"
         + (
             f", the first {len(result.unparsed_kept):,} with their text"

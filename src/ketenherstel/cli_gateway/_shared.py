@@ -80,8 +80,16 @@ def _store_register(rt: Runtime, path: Path | None) -> Register:
 
 def _resolved(files: list[Path]) -> list[Path]:
     """Files by their full path: evidence (file + offset) and the findings' ids are then the
-    same however the path was typed."""
-    return [p.resolve() for p in files]
+    same however the path was typed. A file given twice is read once (its findings were
+    counted twice); a device or a pipe is refused (a FIFO was waited on for ever)."""
+    out: list[Path] = []
+    for p in files:
+        full = p.resolve()
+        if full.exists() and not full.is_file() and not full.is_dir():
+            raise fail(f"{p}: is not a regular file (a device or a pipe); give a log file")
+        if full not in out:
+            out.append(full)
+    return out
 
 
 def _sent_to(
@@ -117,6 +125,10 @@ def _export(findings: list[Finding], ecs: Path | None, target: SyslogTarget | No
     if target is not None:
         try:
             n = send_cef(findings, target)
-        except GatewayInputError as exc:
-            raise fail(str(exc)) from None
+        except GatewayInputError as exc:  # the collector did not take them: said as such
+            raise fail(
+                f"{exc}: the findings were not sent; they are in the register, and the other "
+                "outputs asked for were written",
+                1,
+            ) from None
         out.print(f"sent {n} findings as CEF to {target.host}:{target.port}/{target.protocol}")

@@ -3,6 +3,8 @@ Common Schema, and CEF over syslog (RFC 5424 framing, UDP or TCP) to a configure
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -113,7 +115,23 @@ class SyslogTarget:
             raise GatewayInputError(
                 f"collector {text!r}: write HOST:PORT or HOST:PORT/tcp (e.g. 127.0.0.1:514/udp)"
             )
-        return cls(host.strip("[]"), int(port), protocol or "udp")
+        name = host.strip("[]")
+        # Checked before any scan, so that a collector that cannot be one is said before the
+        # register and --json are written (256.1.1.1 was found out only when sending).
+        if not 0 < int(port) < 65536:
+            raise GatewayInputError(f"collector {text!r}: a port is 1 to 65535")
+        if (protocol or "udp") not in ("udp", "tcp"):
+            raise GatewayInputError(f"collector {text!r}: the protocol is udp or tcp")
+        if re.fullmatch(r"[0-9.]+", name) or ":" in name:
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                raise GatewayInputError(f"collector {text!r}: {name} is no IP address") from None
+        elif not re.fullmatch(
+            r"(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*", name
+        ):
+            raise GatewayInputError(f"collector {text!r}: {name!r} is no host name")
+        return cls(name, int(port), protocol or "udp")
 
 
 def _frame(line: str, at: float | None) -> bytes:

@@ -360,7 +360,8 @@ class LineParser:
 
     def _rfc5424(self, m: re.Match[str], file: str, offset: int) -> Event | None:
         msg = _message(m)
-        if _NATIVE_TS.match(msg) is not None:
+        stamp = _NATIVE_TS.match(msg)
+        if stamp is not None:
             # A native line wrapped by a relay (or by the appliance's RFC 5424 logging): the
             # event the native line is, with the time the appliance wrote in it, not the
             # header's (a relay's time of receipt, perhaps), so that a log read both ways
@@ -368,6 +369,16 @@ class LineParser:
             native = self._native(msg, file, offset)
             if native is not None and not native.host:
                 native.host = m["host"]
+            if native is not None and native.at is not None and stamp["tz"] is None:
+                # A native time without GMT is the appliance's clock: in the zone the header's
+                # offset names, not UTC (a review's log at +02:00 was read two hours late, and
+                # --kill-time and the back-end logons with it).
+                try:
+                    shift = datetime.fromisoformat(m["ts"].replace("Z", "+00:00")).utcoffset()
+                except ValueError:
+                    shift = None
+                if shift:
+                    native.at -= shift.total_seconds()
             return native
         try:
             at = datetime.fromisoformat(m["ts"].replace("Z", "+00:00")).timestamp()

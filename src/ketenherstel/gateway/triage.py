@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,7 @@ def read_collection(path: Path) -> list[Artefact]:
                     out.append(Artefact(name, fh.read(), f"{path.resolve()}!{name}"))
             _read_to_the_end(tar, path)
             return out
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise GatewayInputError(
             f"{path}: not a directory or a readable tar (truncated or damaged?): {exc}"
         ) from None

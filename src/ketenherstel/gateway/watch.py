@@ -24,6 +24,7 @@ import ipaddress
 import math
 import multiprocessing
 import re
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -439,7 +440,7 @@ def read_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[t
                     break
                 yield offset, without_bom(raw, offset).decode("latin-1")
                 offset += length
-    except (OSError, EOFError) as exc:  # a truncated gzip
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated or damaged gzip
         if packed:
             raise TruncatedFile(f"{path}: unreadable after byte {offset}: {exc}", offset) from None
         raise GatewayInputError(f"{path}: unreadable after byte {offset}: {exc}") from None
@@ -521,7 +522,7 @@ class ScanResult:
             at = self.unparsed_at[name] = array.array("q")
         at.append(offset)
         if len(self.unparsed_kept) < _KEEP_UNPARSED:
-            self.unparsed_kept.append((name, offset, line[:200].rstrip("\r\n")))
+            self.unparsed_kept.append((name, offset, unparsed_text(line)))
 
     def unparsed_lines(self) -> Iterator[tuple[str, int, str | None]]:
         """Every line not parsed: file, offset, and its text where it was kept."""
@@ -838,7 +839,7 @@ class Watch:
             s.login_at = at
             net = self._login_network(address)
             if net is not None and s.user:
-                self.login_networks[s.user].add(net)
+                self.login_networks[_account_key(s.user)].add(net)
         if kind.endswith("LOGOUT"):
             s.logout_at = at
         if address and address not in s.addresses:
@@ -893,7 +894,9 @@ class Watch:
         seen.append((at, user, ev))
         while seen and seen[0][0] < at - window:
             seen.popleft()
-        users = {u for _, u, _ in seen}
+        # One account however it was typed: JAN@om.nl is jan@om.nl (five spellings of one
+        # account were "many accounts", a gateway review found).
+        users = {_account_key(u): u for _, u, _ in reversed(seen)}
         if (
             len(users) >= int(self.p_accounts.get("accounts", 5))
             and address not in self.flagged_accounts
@@ -905,7 +908,7 @@ class Watch:
                 str(self.p_accounts.get("confidence", "medium")),
                 at,
                 address=address,
-                detail=shown(", ".join(sorted(users)[:10])),
+                detail=shown(", ".join(sorted(users.values())[:10])),
                 evidence=[x for _, _, x in seen][:20],
             )
         return None
@@ -1108,7 +1111,7 @@ class Watch:
     def _hijack(self, s: Session, v4: int, v6: int) -> Finding | None:
         if len(s.addresses) < 2 and len(s.user_agents) < 2:
             return None
-        known = self.login_networks.get(s.user, set())
+        known = self.login_networks.get(_account_key(s.user), set())
         moved = []
         ordered = s.ordered_addresses()
         first = ordered[0] if ordered else ""
@@ -1254,8 +1257,8 @@ def _decide_further(path: Path, native: bool) -> tuple[str | None, bool]:
                         return order, True
                     rest, skipping = b"", True
             return decide(rest), native
-    except EOFError:
-        return decide(rest), native  # a truncated gzip: what could be read tells
+    except (EOFError, zlib.error):
+        return decide(rest), native  # a truncated or damaged gzip: what could be read tells
     except OSError as exc:
         raise GatewayInputError(f"{path}: unreadable: {exc}") from None
 
@@ -1313,6 +1316,24 @@ def shown(text: str) -> str:
 
 
 _REJECTED = "Authentication is rejected for "
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9+/=_-]*[0-9][A-Za-z0-9+/=_-]*")
+
+
+def unparsed_text(line: str) -> str:
+    """What is kept and shown of a line that was not parsed: its first 200 characters, with
+    bytes outside printable ASCII as their count (`shown`), what follows a rejected name as
+    its length, and a run of 20 or more letters and digits as its length. A probe's leaked
+    memory split over lines by a newline in it, or a probe line that did not parse, put a
+    session token (NSC_AAAC=…) on the console and in --json (a gateway review)."""
+    text = line[:200].rstrip("\r\n")
+    cut = text.find(_REJECTED)
+    if cut >= 0:
+        rest = len(text) - cut - len(_REJECTED)
+        text = text[: cut + len(_REJECTED)] + f"[{rest} characters not shown]"
+    text = _TOKEN_LIKE.sub(
+        lambda m: m.group() if len(m.group()) < 20 else f"[{len(m.group())} characters]", text
+    )
+    return shown(text)
 
 
 def _detail(rule: str, text: str) -> str:
@@ -1326,6 +1347,11 @@ def _detail(rule: str, text: str) -> str:
         what = "leaked memory" if rule == "cb2-aaa-leaked-bytes" else "the rejected name"
         return shown(head + cut) + f"[{len(name)} bytes of {what}, not shown]"
     return shown(text[:200])
+
+
+def _account_key(user: str) -> str:
+    """An account name as accounts are compared: gateways take a user name in any case."""
+    return user.casefold()
 
 
 def session_key(sid: str, context: str) -> tuple[str, str]:
