@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ketenherstel.gateway.watch import GatewayInputError, Watch, load_rules, scan, shown
-from tests.gateway.lines import T0, access_probe, connstat, login, ns, probe, request
+from tests.gateway.lines import T0, access_probe, connstat, login, logout, ns, probe, request
 
 
 def write(path: Path, *lines: str) -> Path:
@@ -226,6 +226,29 @@ def test_an_ipv4_address_written_as_ipv6_is_that_ipv4_address(tmp_path: Path) ->
     # A mapped network is the IPv4 network it writes, and clears as that.
     assert "session-hijack" not in rules_of(scan([log], allow=["::ffff:203.0.113.0/120"]))
     assert "session-hijack" in rules_of(scan([log], allow=["::ffff:192.0.2.0/120"]))
+
+
+def test_a_session_used_after_its_logout(tmp_path: Path) -> None:
+    """Its logout was recorded and no rule read it (a gateway review): a session used well
+    after it was logged out had its token outlive the logout. What a gateway writes as the
+    session ends, just after the logout line, is no such use."""
+    lines = (
+        login(2, "300", "kees", "192.0.2.30"),
+        logout(40, "300", "kees", "192.0.2.30"),
+        connstat(41, "300", "kees", "192.0.2.30", "192.0.2.30", "10.0.0.5:3389"),
+    )
+    assert "session-after-logout" not in rules_of(scan([write(tmp_path / "ok.log", *lines)]))
+    used = (*lines, request(60, "300", "kees", "192.0.2.30"))
+    log = write(tmp_path / "used.log", *used)
+    [found] = [f for f in scan([log]).findings if f.rule == "session-after-logout"]
+    assert (found.confidence, found.session) == ("high", "300")
+    offsets = [e.offset for e in found.evidence]
+    assert offsets == [len(lines[0]), sum(len(x) for x in lines)]  # the logout, the use
+    assert found.at == (T0 + timedelta(minutes=60)).timestamp()
+    # Files given newest first: the same finding.
+    older = write(tmp_path / "a.log.1", *lines)
+    newer = write(tmp_path / "a.log", request(60, "300", "kees", "192.0.2.30"))
+    assert "session-after-logout" in rules_of(scan([newer, older]))
 
 
 def test_leak_then_replay_inside_and_outside_the_window(tmp_path: Path) -> None:

@@ -562,11 +562,15 @@ def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool)
             s.first_seen if mine.first_seen is None else min(mine.first_seen, s.first_seen)
         )
     if s.last_seen is not None:
+        if mine.last_seen is None or s.last_seen > mine.last_seen:
+            mine.last, mine.last_address = s.last, s.last_address
         mine.last_seen = s.last_seen if mine.last_seen is None else max(mine.last_seen, s.last_seen)
     if logged_in:
         mine.login_at = s.login_at
-    if logged_out:
-        mine.logout_at = s.logout_at
+    if logged_out and (
+        mine.logout_at is None or (s.logout_at is not None and s.logout_at < mine.logout_at)
+    ):
+        mine.logout_at, mine.logout = s.logout_at, s.logout  # the first in time, as one process
     for address, ev in s.addresses.items():
         at = s.address_at.get(address)
         if address not in mine.addresses:

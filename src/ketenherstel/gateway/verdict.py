@@ -68,6 +68,7 @@ _SESSION_RULES = (
     "session-hijack",
     "leak-then-replay",
     "session-after-kill",
+    "session-after-logout",
     "session-without-login",
     "indicator-match",
 )
@@ -282,6 +283,7 @@ RULES_NL = {
     "session-hijack": "sessie overgenomen: adres, programma of netwerk wisselt midden in de sessie",
     "session-without-login": "sessie gebruikt zonder aanmelding",
     "session-after-kill": "sessie nog gebruikt nadat alle sessies waren beëindigd",
+    "session-after-logout": "sessie nog gebruikt nadat ze was afgemeld",
     "leak-then-replay": "eerst een lekpoging, daarna een sessie vanaf een ander adres",
     "indicator-match": "komt overeen met een ingelezen indicator",
     "triage-script-in-web-dir": "script in een webmap van de poort",

@@ -152,6 +152,11 @@ class Session:
     reached: dict[str, int] = field(default_factory=dict)
     events: int = 0
     first: Evidence | None = None
+    last: Evidence | None = None
+    """The session's last line in time, and its client address"""
+    last_address: str = ""
+    logout: Evidence | None = None
+    """Its (first) logout line"""
 
     @property
     def first_address(self) -> str:
@@ -345,6 +350,7 @@ def _load_rules(text: str | None, where: str) -> Rules:
 _SESSION_PARAMETERS: dict[str, dict[str, tuple[float, float] | None]] = {
     "hijack": {"confidence": None, "ipv4_prefix": (0, 32), "ipv6_prefix": (0, 128)},
     "no_login": {"confidence": None, "grace_hours": (0.0, 24 * 366)},
+    "after_logout": {"confidence": None, "grace_minutes": (0.0, 24 * 60 * 31)},
     "leak_then_replay": {"confidence": None, "window_minutes": (0.0, 24 * 60 * 31)},
     "many_accounts": {
         "confidence": None,
@@ -612,6 +618,7 @@ class Watch:
         s = self.rules.sessions
         self.p_hijack = s.get("hijack", {})
         self.p_no_login = s.get("no_login", {})
+        self.p_logout = s.get("after_logout", {})
         self.p_replay = s.get("leak_then_replay", {})
         self.p_accounts = s.get("many_accounts", {})
         self.p_silence = s.get("silence", {})
@@ -834,14 +841,18 @@ class Watch:
                 s.first = ev  # the session's first line in time, not in the order of the files
             if s.last_seen is None or at > s.last_seen:
                 s.last_seen = at
+                s.last, s.last_address = ev, address
         kind = e.kind
         if kind in _LOGIN_KINDS:
             s.login_at = at
             net = self._login_network(address)
             if net is not None and s.user:
                 self.login_networks[_account_key(s.user)].add(net)
-        if kind.endswith("LOGOUT"):
-            s.logout_at = at
+        if kind.endswith("LOGOUT") and (
+            s.logout_at is None or (at is not None and at < s.logout_at)
+        ):
+            s.logout_at = at  # the first logout in time, whatever order the files came in
+            s.logout = ev
         if address and address not in s.addresses:
             s.addresses[address] = ev
             if at is not None:
@@ -1042,6 +1053,27 @@ class Watch:
                     "high",
                     s.last_seen,
                     f"last seen {_iso(s.last_seen)}, kill time {_iso(self.kill_time)}",
+                )
+            )
+        after = float(self.p_logout.get("grace_minutes", 5)) * 60
+        if (
+            s.logout_at is not None
+            and s.last_seen is not None
+            and s.last_seen > s.logout_at + after
+            and s.last is not None
+        ):  # a session ended, then used: its token outlived the logout (a replayed one)
+            found.append(
+                Finding(
+                    "session-after-logout",
+                    "A session is used after it was logged out",
+                    str(self.p_logout.get("confidence", "high")),
+                    s.last_seen,
+                    address=s.last_address or s.first_address,
+                    user=shown(s.user),
+                    session=s.session_id,
+                    context=s.key[1],
+                    detail=shown(f"logged out {_iso(s.logout_at)}, last used {_iso(s.last_seen)}"),
+                    evidence=[e for e in (s.logout, s.last) if e is not None],
                 )
             )
         # A leaked token is used without logging in: a session with a login is a new one.
