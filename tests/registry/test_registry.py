@@ -19,6 +19,7 @@ from ketenherstel.exchange.auth import LOCAL_OPERATOR, Principal
 from ketenherstel.registry import (
     Reader,
     Registry,
+    RegistryConflict,
     RegistryInputError,
     RegistryNotFound,
     load_profiles,
@@ -926,8 +927,6 @@ def test_an_item_worked_meanwhile_is_a_conflict_not_a_lost_update(
 ) -> None:
     import dataclasses
 
-    from ketenherstel.registry import RegistryConflict
-
     screen(reg, "SCR-1", "SKN-0000000001")
     clock.now += DAY
     send(rt, "om", decision("13-000001-25", "SKN-0000000001", decided="2025-07-15T10:00:00Z"))
@@ -998,6 +997,16 @@ def test_an_item_being_worked_stays_listed_until_closed_when_its_difference_is_u
             **extra,
         )
     assert reg.rescreen() == []  # closed, and it no longer differs: gone
+    # Worked again, it was "no re-screen item" (a review): it is there, and closed.
+    with pytest.raises(RegistryConflict, match="is closed: a closed item is not worked again"):
+        reg.work_item(
+            reference="SCR-A",
+            case_key="13-000001-25",
+            direction="missed",
+            action="assign",
+            actor="op-2",
+            assignee="t",
+        )
 
 
 def test_a_new_registry_file_has_large_pages_and_an_older_file_keeps_its_own(

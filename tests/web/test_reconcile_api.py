@@ -137,6 +137,13 @@ def test_files_from_the_ledger_folder_and_the_request_list(lost: Api) -> None:
     assert r.json()["requests"] == 1
     requests = api.client.get(f"{RUNS}/{rid}/requests", headers=api.h("operator")).json()
     assert [(x["sender"], x["id"]) for x in requests] == [("om", "d9")]
+    # A viewer sees the ledger file by its name, not where it lies on the server (a review).
+    for who, shown in (("viewer", "om-sent.csv"), ("operator", str(folder / "om-sent.csv"))):
+        for got in (
+            api.client.get(f"{RUNS}/{rid}", headers=api.h(who)).json(),
+            api.client.get(RUNS, headers=api.h(who)).json()[0],
+        ):
+            assert got["hops"][0]["source"] == shown, (who, got["hops"])
 
 
 def test_a_ledger_row_of_a_type_the_chain_does_not_know_is_a_400_naming_file_and_row(

@@ -986,6 +986,19 @@ class Registry:
             if i.case_key == case_key
         ]
         if not current:
+            with self.db.tx() as cur:
+                stored = cur.execute(
+                    "SELECT r.state FROM rescreen_items r JOIN screenings s "
+                    "ON s.id = r.screening_id WHERE s.reference = ? AND r.case_key = ? "
+                    "AND r.direction = ?",
+                    (reference, case_key, direction),
+                ).fetchone()
+            if stored is not None and stored[0] == "closed":  # it was "no item" (a review)
+                raise RegistryConflict(
+                    f"the re-screen item for screening {reference!r}, case {case_key!r}, "
+                    f"{direction} is closed: a closed item is not worked again",
+                    "action",
+                )
             raise RegistryNotFound(
                 f"no re-screen item for screening {reference!r}, case {case_key!r}, {direction}"
             )

@@ -13,12 +13,13 @@ import functools
 import json
 import os
 from pathlib import Path as FsPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from ketenherstel.exchange.auth import Principal
 from ketenherstel.exchange.errors import InvalidInput, NotFound, Problem
 from ketenherstel.reconcile import (
     DETAIL_CLASSES,
@@ -158,9 +159,25 @@ async def create_reconciliation(
     operation_id="listReconciliations",
     responses={403: _problem("Viewers and operators")},
 )
-async def list_reconciliations(request: Request, _: ViewerDep) -> list[s.ReconciliationRead]:
+async def list_reconciliations(
+    request: Request, principal: ViewerDep
+) -> list[s.ReconciliationRead]:
     found = await run_in_threadpool(list_reports, _reports(request))
-    return [s.ReconciliationRead.model_validate(r) for r in found]
+    return [s.ReconciliationRead.model_validate(_as_shown(r, principal)) for r in found]
+
+
+def _as_shown(summary: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """A report's summary as the caller sees it: a viewer sees a ledger file by its name, not
+    where it lies on the server (a review saw /tmp/… paths); operators see the path."""
+    if principal.is_operator:
+        return summary
+    hops = [
+        {**h, "source": FsPath(h["source"]).name}
+        if isinstance(h.get("source"), str) and not h.get("live")
+        else h
+        for h in summary.get("hops", [])
+    ]
+    return {**summary, "hops": hops}
 
 
 @router.get(
@@ -170,11 +187,11 @@ async def list_reconciliations(request: Request, _: ViewerDep) -> list[s.Reconci
     responses={403: _problem("Viewers and operators"), 404: _problem("No such report")},
 )
 async def get_reconciliation(
-    request: Request, report_id: ReportId, _: ViewerDep
+    request: Request, report_id: ReportId, principal: ViewerDep
 ) -> s.ReconciliationRead:
     path = _report(request, report_id)
     data = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-    return s.ReconciliationRead.model_validate(data)
+    return s.ReconciliationRead.model_validate(_as_shown(data, principal))
 
 
 @router.get(
