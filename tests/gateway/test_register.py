@@ -335,3 +335,29 @@ def test_a_reason_or_a_name_that_would_rewrite_a_terminal_or_is_too_long_is_refu
     # Tabs and line breaks are text; the longest reason and name are kept.
     reg.decide(finding_id(f(1)), "under-review", by="s" * MAX_NAME, reason="x" * MAX_REASON)
     reg.allow("198.51.100.0/24", reason="two\tlines\nhere", until=SOON, by="soc-1")
+
+
+def test_a_rescan_with_an_older_log_keeps_a_decided_hijack_as_it_is(tmp_path: Path) -> None:
+    """A hijack decided a false positive came back as a second one, status new, once the older
+    rotated log was scanned too: its evidence began in that file, so its id changed (a gateway
+    review). The same rule, session, moment and address is the same finding."""
+    from ketenherstel.gateway.watch import scan
+    from tests.gateway.lines import connstat, login
+
+    old = tmp_path / "b.log.1"
+    old.write_text(login(0, "1", "jan", "198.51.100.10"), encoding="latin-1")
+    new = tmp_path / "b.log"
+    new.write_text(
+        connstat(5, "1", "jan", "198.51.100.10", "198.51.100.10", "10.0.0.5:3389")
+        + connstat(70, "1", "jan", "198.51.100.10", "203.0.113.9", "10.0.0.9:445"),
+        encoding="latin-1",
+    )
+    reg = Register(tmp_path / "r.jsonl")
+    [first] = reg.add(f for f in scan([new]).findings if f.rule == "session-hijack")
+    reg.decide(first, "false-positive", by="soc-1", reason="mobiel netwerk")
+    again = [f for f in scan([old, new]).findings if f.rule == "session-hijack"]
+    assert len(again) == 1 and finding_id(again[0]) != first  # it begins in the older file
+    assert reg.add(again) == []
+    assert [r.status for r in Register(tmp_path / "r.jsonl").findings.values()] == [
+        "false-positive"
+    ]

@@ -56,6 +56,7 @@ def test_each_organisation_gets_a_verdict_with_what_it_rests_on(tmp_path: Path) 
     assert found["rechtspraak.nl"].verdict == CLEAR
     page = render_html(result, list(found.values()))
     assert '<html lang="nl">' in page and "misbruik gevonden" in page
+    assert "Alle tijden in dit rapport zijn Nederlandse tijd" in page  # the details: UTC
     assert "geen aanwijzing voor misbruik" in page and "fs01.om.local" in page
 
 

@@ -89,6 +89,14 @@ def finding_id(f: Finding) -> str:
     return "F" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def _same_session_finding(finding: dict[str, Any]) -> tuple[str, ...] | None:
+    """What makes a session's finding the same one, whichever lines its evidence names: its
+    rule, session, moment and address (None for a finding of no session: its id decides)."""
+    if not finding.get("session"):
+        return None
+    return tuple(str(finding.get(k) or "") for k in ("rule", "session", "context", "at", "address"))
+
+
 def kept_reason(reason: str, *, needed: str = "") -> str:
     """A reason as the register keeps it (stripped): at most MAX_REASON characters and without
     control or invisible characters, for it is shown again in a terminal, a table or a web
@@ -344,16 +352,23 @@ class Register:
         return records
 
     def add(self, findings: Iterable[Finding]) -> list[str]:
-        """Register what is not registered yet; returns the new ids."""
+        """Register what is not registered yet; returns the new ids. A session's finding that
+        the register holds under another id (the same rule, session, moment and address, its
+        evidence beginning in an older file now read too) is not new: a rescan with an older
+        rotated log made a second hijack, status new, beside the one decided (a review)."""
         wanted = [(finding_id(f), f) for f in findings]
 
         def new() -> list[dict[str, Any]]:
             seen = set(self.findings)
+            same = {_same_session_finding(r.finding) for r in self.findings.values()}
             records = []
             for fid, f in wanted:
-                if fid not in seen:
-                    seen.add(fid)
-                    records.append({"record": "finding", "id": fid, "finding": f.to_json()})
+                key = _same_session_finding(f.to_json())
+                if fid in seen or (key is not None and key in same):
+                    continue
+                seen.add(fid)
+                same.add(key)
+                records.append({"record": "finding", "id": fid, "finding": f.to_json()})
             return records
 
         if all(fid in self.findings for fid, _ in wanted):

@@ -374,7 +374,10 @@ def render_html(
         f"tot {_when(result.last)}. Gaten in de logging: {len(gaps)}"
         + (": " + "; ".join(_gap_nl(g) for g in gaps[:10]) if gaps else "")
         + (f" (de eerste 10 van {len(gaps)})" if len(gaps) > 10 else "")
-        + ".</p>"
+        # The times here are Dutch time; the technical details beside them are UTC (a review
+        # read them as one and the same).
+        + ". Alle tijden in dit rapport zijn Nederlandse tijd; de technische details vermelden"
+        " UTC.</p>"
     )
     heading = "per organisatie" if organisation is None else f"bij {organisation}"
     parts = [
