@@ -373,6 +373,27 @@ def test_a_correction_that_keeps_a_shown_case_relevant_does_not_start_its_delay(
     assert (item.direction, item.state_now, item.delay_days) == ("wrongly-shown", "dismissed", 40.0)
 
 
+def test_a_case_corrected_to_after_the_query_date_is_nothing_then_not_pending(
+    rt: Runtime, reg: Registry, clock: Clock
+) -> None:
+    """B's summons, shown, is corrected to a date after the query: wrongly shown, and the item
+    read "pending → pending" as if nothing had changed (a review): on the query date the case
+    was nothing yet."""
+    summons = dict(kind="dagvaarding", category="geweld")
+    send(rt, "om", decision("13-000002-25", "SKN-0000000002", sequence=1, **summons))
+    reg.catch_up()
+    screen(reg, "SCR-B", "SKN-0000000002")  # the query date: 18 July 2025
+    clock.now += 10 * DAY
+    later = decision(
+        "13-000002-25", "SKN-0000000002", sequence=2, decided="2025-08-25T10:00:00Z", **summons
+    )
+    send(rt, "om", later)
+    reg.catch_up()
+    (item,) = reg.rescreen()
+    assert (item.direction, item.state_then, item.state_now) == ("wrongly-shown", "pending", None)
+    assert item.fact_date == date(2025, 8, 25)
+
+
 def test_a_dismissal_after_the_query_date_changes_nothing(
     rt: Runtime, reg: Registry, clock: Clock
 ) -> None:

@@ -911,6 +911,10 @@ class Registry:
                 latest = _latest(rows, case_key)
                 if latest is not None and latest.state != "none":
                     state_now, fact_date = latest.state, latest.fact_date
+                    if latest.fact_date > s.query_date:
+                        # Corrected to a date after the query: on the query date the case was
+                        # nothing yet ("pending → pending" read as if nothing changed; a review).
+                        state_now = None
             out.append(
                 _item(
                     s,
