@@ -142,3 +142,29 @@ def test_a_poll_looks_at_the_open_sessions_not_at_every_session_read(tmp_path: P
     assert [f.user for f in seen if f.rule == "session-hijack"][-1] == "ann"
     assert list(follower._open) == [("later", "bob")]
     assert len([f for f in seen if f.rule == "session-hijack"]) == 4  # each once
+
+
+def test_a_session_used_again_after_it_was_reported_is_reported_again_as_it_happens(
+    tmp_path: Path,
+) -> None:
+    """A session reported as ended (logged out, or idle) and then used from elsewhere, the
+    CitrixBleed pattern, came out only when following stopped (a gateway review): it is looked
+    at again when it ends again, and only what is new is reported."""
+    seen: list[Finding] = []
+    follower = Follower(Watch(), tmp_path, on_finding=seen.append, idle=1800)
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "2", "ann", "198.51.100.7") + logout(10, "2", "ann", "198.51.100.7"),
+        encoding="latin-1",
+    )
+    follower.poll()
+    assert seen == [] and ("2", "ann") in follower.reported
+    with log.open("a", encoding="latin-1") as fh:  # the token, replayed from elsewhere
+        fh.write(connstat(40, "2", "ann", "198.51.100.7", "203.0.113.9", "10.0.0.9:445"))
+    follower.poll()
+    assert sorted(f.rule for f in seen) == ["session-after-logout", "session-hijack"]
+    with log.open("a", encoding="latin-1") as fh:  # used again: nothing new to say
+        fh.write(connstat(41, "2", "ann", "198.51.100.7", "203.0.113.9", "10.0.0.9:445"))
+    follower.poll()
+    follower.poll()
+    assert sorted(f.rule for f in seen) == ["session-after-logout", "session-hijack"]

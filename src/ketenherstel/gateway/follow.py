@@ -6,8 +6,9 @@ it appears complete, and a gzip of a file already read (a rotation compressed) o
 that file was read to. A gzip file that ends mid-stream is being written (logrotate compressing):
 it is read at a later poll, or, when it has not grown since the last one, read as far as it goes
 and reported as truncated, as `scan` does. Findings are reported as they happen; a session's
-own findings (hijack, no login, leak then replay) once it has ended: logged out, or idle for
-``idle`` seconds of log time; the rest when following stops."""
+own findings (hijack, no login, used after its logout, leak then replay) once it has ended:
+logged out, or idle for ``idle`` seconds of log time; a session used again after that (a
+replayed token) once it ends again, with what is new; the rest when following stops."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ketenherstel.gateway.watch import (
     Watch,
     bounded_lines,
     read_lines,
+    session_key,
     without_bom,
 )
 
@@ -65,7 +67,10 @@ class Follower:
         self.directory = directory.resolve()
         self.pattern = pattern
         self.idle = idle
-        self.reported: set[tuple[str, str]] = set()
+        # Sessions whose findings were reported, with what was reported: one used again (a
+        # token replayed after its logout or a long silence) is looked at again when it ends
+        # again, and what is new is reported then, not when following stops (a review).
+        self.reported: dict[tuple[str, str], set[tuple[str, ...]]] = {}
         # Sessions not yet reported, and how many of the ledger's sessions have been seen: a
         # poll looks at the open ones and the new ones, not at every session ever read.
         self._open: dict[tuple[str, str], Session] = {}
@@ -92,6 +97,11 @@ class Follower:
         self.watch.feed(event)
         for finding in r.findings[before:]:
             self.on_finding(finding)
+        sid = event.fields.get("SessionId")
+        if sid and self.reported:
+            key = session_key(sid, event.fields.get("Context", ""))
+            if key in self.reported and key not in self._open:
+                self._open[key] = r.sessions[key]  # used again after it was reported
 
     def poll(self) -> int:
         """Read what is new; returns the number of lines read."""
@@ -145,19 +155,19 @@ class Follower:
             self._open[key] = r.sessions[key]
         self._seen_sessions = len(r.sessions)
         for key, session in list(self._open.items()):
-            if key in self.reported:
-                del self._open[key]
-                continue
             idle = (
                 newest is not None
                 and session.last_seen is not None
                 and newest - session.last_seen >= self.idle
             )
             if session.logout_at is not None or idle:
-                self.reported.add(key)
+                said = self.reported.setdefault(key, set())
                 del self._open[key]
                 for finding in self.watch.session_findings(session):
-                    self.on_finding(finding)
+                    what = _what(finding)
+                    if what not in said:
+                        said.add(what)
+                        self.on_finding(finding)
 
     def _whole(self, path: Path) -> int:
         head: list[str] = []
@@ -221,6 +231,13 @@ class Follower:
                 head.append(without_bom(raw, offset)[:SNIFF_CHARS].decode("latin-1"))
                 offset += length
         return head
+
+
+def _what(finding: Finding) -> tuple[str, ...]:
+    """What a session's finding says, to report it once: its rule and address (a session used
+    on after its logout is said once, not at each further use; a move to a new address is
+    new)."""
+    return (finding.rule, finding.address)
 
 
 def _started(path: Path) -> bool:
