@@ -269,6 +269,16 @@ def test_leak_then_replay_inside_and_outside_the_window(tmp_path: Path) -> None:
     same = write(tmp_path / "same.log", request(10, "44", "carol", "203.0.113.9"))
     r = scan([write(tmp_path / "a3.log", access_probe(0, "203.0.113.9")), same])
     assert "leak-then-replay" not in rules_of(r)  # first seen from the probing address itself
+    # Carol's own session, begun before the log did, from the network she logs in from: no
+    # replay (each ordinary session after a probe at the log's start was one; a review).
+    own = write(
+        tmp_path / "own.log",
+        login(-600, "41", "carol", "203.0.113.20"),
+        probe(0),
+        request(10, "42", "carol", "203.0.113.66"),
+    )
+    r = scan([own, write(tmp_path / "a4.log", access_probe(0, "203.0.113.9"))])
+    assert "leak-then-replay" not in rules_of(r)
 
 
 def test_a_session_without_login_and_one_alive_after_the_kill(tmp_path: Path) -> None:

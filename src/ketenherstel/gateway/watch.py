@@ -1089,6 +1089,11 @@ class Watch:
                 and probe.at <= s.first_seen <= probe.at + window
                 and s.first_address
                 and s.first_address != probe.address
+                # From a network its user logged in from: the user's own session, begun
+                # before the log did (each ordinary session after a probe at the log's start
+                # was a replay, a gateway review found), not a token used from elsewhere.
+                and self._login_network(s.first_address)
+                not in self.login_networks.get(_account_key(s.user), ())
             ):
                 confidence = (
                     str(self.p_replay.get("confidence", "high")) if probe.address else "medium"
