@@ -245,6 +245,15 @@ def test_a_session_used_after_its_logout(tmp_path: Path) -> None:
     offsets = [e.offset for e in found.evidence]
     assert offsets == [len(lines[0]), sum(len(x) for x in lines)]  # the logout, the use
     assert found.at == (T0 + timedelta(minutes=60)).timestamp()
+    # The log grows: the same finding (it was stamped with the last use, a new one each day a
+    # growing log was scanned again; a review).
+    grown = write(tmp_path / "grown.log", *used, request(90, "300", "kees", "198.51.100.99"))
+    [again] = [f for f in scan([grown]).findings if f.rule == "session-after-logout"]
+    assert (again.at, again.evidence[1].offset, again.address) == (
+        found.at,
+        found.evidence[1].offset,
+        "192.0.2.30",
+    )
     # Files given newest first: the same finding.
     older = write(tmp_path / "a.log.1", *lines)
     newer = write(tmp_path / "a.log", request(60, "300", "kees", "192.0.2.30"))

@@ -531,7 +531,9 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
         if mine is None:
             r.sessions[key] = s
         else:
-            _merge_session(mine, s, key in part.logged_in, key in part.logged_out)
+            _merge_session(
+                mine, s, key in part.logged_in, key in part.logged_out, watch._logout_grace
+            )
 
 
 def _silence_seen_here(
@@ -551,7 +553,9 @@ def _silence_seen_here(
     )
 
 
-def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool) -> None:
+def _merge_session(
+    mine: Session, s: Session, logged_in: bool, logged_out: bool, grace: float
+) -> None:
     """A session seen before the part and in it: as if the part's lines had been fed to it."""
     mine.events += s.events
     mine.user = mine.user or s.user
@@ -571,6 +575,19 @@ def _merge_session(mine: Session, s: Session, logged_in: bool, logged_out: bool)
         mine.logout_at is None or (s.logout_at is not None and s.logout_at < mine.logout_at)
     ):
         mine.logout_at, mine.logout = s.logout_at, s.logout  # the first in time, as one process
+    if s.after_logout is not None and (
+        mine.after_logout is None or s.after_logout[0] < mine.after_logout[0]
+    ):
+        mine.after_logout = s.after_logout
+    elif (
+        mine.logout_at is not None
+        and s.first_seen is not None
+        and s.first is not None
+        and s.first_seen > mine.logout_at + grace
+        and (mine.after_logout is None or s.first_seen < mine.after_logout[0])
+    ):  # the part did not know the logout: its first line is the first use past it
+        first = s.ordered_addresses()
+        mine.after_logout = (s.first_seen, s.first, first[0] if first else "")
     for address, ev in s.addresses.items():
         at = s.address_at.get(address)
         if address not in mine.addresses:

@@ -89,7 +89,7 @@ def finding_id(f: Finding) -> str:
     return "F" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _same_session_finding(finding: dict[str, Any]) -> tuple[str, ...] | None:
+def same_session_finding(finding: dict[str, Any]) -> tuple[str, ...] | None:
     """What makes a session's finding the same one, whichever lines its evidence names: its
     rule, session, moment and address (None for a finding of no session: its id decides)."""
     if not finding.get("session"):
@@ -360,10 +360,10 @@ class Register:
 
         def new() -> list[dict[str, Any]]:
             seen = set(self.findings)
-            same = {_same_session_finding(r.finding) for r in self.findings.values()}
+            same = {same_session_finding(r.finding) for r in self.findings.values()}
             records = []
             for fid, f in wanted:
-                key = _same_session_finding(f.to_json())
+                key = same_session_finding(f.to_json())
                 if fid in seen or (key is not None and key in same):
                     continue
                 seen.add(fid)

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ketenherstel.documents import DuplicateJsonKeys, JsonTooDeep, load_json
-from ketenherstel.gateway.register import finding_id
+from ketenherstel.gateway.register import finding_id, same_session_finding
 from ketenherstel.gateway.watch import (
     Evidence,
     Finding,
@@ -195,10 +195,11 @@ def verdicts(
     result: ScanResult,
     logons: Iterable[Logon] = (),
     organisations: Mapping[str, str] | None = None,
-    dismissed: Container[str] = (),
+    dismissed: Container[object] = (),
 ) -> list[OrgVerdict]:
     """Each organisation's verdict. ``dismissed``: ids (:func:`finding_id`) of findings the
-    register holds as false positives; they do not count."""
+    register holds as false positives, and their :func:`same_session_finding` keys; they do
+    not count."""
     mapping = dict(organisations or {})
     by_account: dict[str, list[tuple[tuple[str, str | None], Logon]]] = defaultdict(list)
     for logon in logons:
@@ -210,7 +211,9 @@ def verdicts(
     set_aside: dict[tuple[str, str], int] = defaultdict(int)
     for f in result.findings:
         if f.session and f.rule in _SESSION_RULES:
-            if finding_id(f) in dismissed:
+            # By its id, or as the same session's finding under another id (its evidence now
+            # beginning in an older log also read): a decided hijack stays decided (a review).
+            if finding_id(f) in dismissed or same_session_finding(f.to_json()) in dismissed:
                 set_aside[(f.session, f.context)] += 1
             else:
                 by_session[(f.session, f.context)].append(f)

@@ -157,6 +157,8 @@ class Session:
     last_address: str = ""
     logout: Evidence | None = None
     """Its (first) logout line"""
+    after_logout: tuple[float, Evidence, str] | None = None
+    """Its first line (time, evidence, address) past the logout's grace, when read after it"""
 
     @property
     def first_address(self) -> str:
@@ -619,6 +621,7 @@ class Watch:
         self.p_hijack = s.get("hijack", {})
         self.p_no_login = s.get("no_login", {})
         self.p_logout = s.get("after_logout", {})
+        self._logout_grace = float(self.p_logout.get("grace_minutes", 5)) * 60
         self.p_replay = s.get("leak_then_replay", {})
         self.p_accounts = s.get("many_accounts", {})
         self.p_silence = s.get("silence", {})
@@ -848,6 +851,13 @@ class Watch:
             net = self._login_network(address)
             if net is not None and s.user:
                 self.login_networks[_account_key(s.user)].add(net)
+        if (
+            at is not None
+            and s.logout_at is not None
+            and at > s.logout_at + self._logout_grace
+            and (s.after_logout is None or at < s.after_logout[0])
+        ):
+            s.after_logout = (at, ev, address)
         if kind.endswith("LOGOUT") and (
             s.logout_at is None or (at is not None and at < s.logout_at)
         ):
@@ -1055,25 +1065,29 @@ class Watch:
                     f"last seen {_iso(s.last_seen)}, kill time {_iso(self.kill_time)}",
                 )
             )
-        after = float(self.p_logout.get("grace_minutes", 5)) * 60
         if (
             s.logout_at is not None
             and s.last_seen is not None
-            and s.last_seen > s.logout_at + after
+            and s.last_seen > s.logout_at + self._logout_grace
             and s.last is not None
         ):  # a session ended, then used: its token outlived the logout (a replayed one)
+            # Stamped with its first use past the grace, so that a log that grows (a rescan
+            # tomorrow, a follow) gives the same finding, not a new one at each further use.
+            # Read before its logout (files given newest first), the first use is not known:
+            # then its last.
+            at, ev, where = s.after_logout or (s.last_seen, s.last, s.last_address)
             found.append(
                 Finding(
                     "session-after-logout",
                     "A session is used after it was logged out",
                     str(self.p_logout.get("confidence", "high")),
-                    s.last_seen,
-                    address=s.last_address or s.first_address,
+                    at,
+                    address=where or s.first_address,
                     user=shown(s.user),
                     session=s.session_id,
                     context=s.key[1],
-                    detail=shown(f"logged out {_iso(s.logout_at)}, last used {_iso(s.last_seen)}"),
-                    evidence=[e for e in (s.logout, s.last) if e is not None],
+                    detail=shown(f"logged out {_iso(s.logout_at)}, used again {_iso(at)}"),
+                    evidence=[e for e in (s.logout, ev) if e is not None],
                 )
             )
         # A leaked token is used without logging in: a session with a login is a new one.
