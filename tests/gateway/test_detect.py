@@ -204,6 +204,30 @@ def test_a_hijack_is_found_whatever_order_the_files_are_given_in(tmp_path: Path)
         assert s.to_json()["addresses"] == ["198.51.100.10", "203.0.113.9"], files
 
 
+def test_a_user_agent_change_is_found_whatever_order_the_files_are_given_in(
+    tmp_path: Path,
+) -> None:
+    """As the addresses: given newest first, the user's own browser was the one the session
+    "changed to" (a review of aa33faf)."""
+    old = write(tmp_path / "b.log.1", login(0, "1", "jan", "198.51.100.10", agent="Mozilla (u)"))
+    new = write(
+        tmp_path / "b.log",
+        ns(
+            70,
+            "SSLVPN TCPCONNSTAT",
+            "Context jan@198.51.100.10 - SessionId: 1 - User jan - Client_ip 198.51.100.10 - "
+            'Vserver 192.0.2.10:443 - Browser_type "curl/8.0 (attacker)" - '
+            "Destination 10.0.0.5:3389",
+        ),
+    )
+    said = set()
+    for files, workers in (([old, new], 1), ([new, old], 1), ([new, old], 2)):
+        [hijack] = [f for f in scan(files, workers=workers).findings if f.rule == "session-hijack"]
+        assert "user agent changed to 'curl/8.0 (attacker)'" in hijack.detail, files
+        said.add((hijack.at, hijack.detail))
+    assert len(said) == 1
+
+
 def test_an_ipv4_address_written_as_ipv6_is_that_ipv4_address(tmp_path: Path) -> None:
     """A dual-stack listener logs 198.51.100.7 as ::ffff:198.51.100.7. Read as two addresses,
     a move between the forms was a hijack, and the allowlist entry ::ffff:0:0/96, whose width

@@ -184,3 +184,21 @@ def test_networks_connections_and_sites_match_as_a_feed_means_them(tmp_path: Pat
     log.write_text(request(0, "5", "carol", "192.0.2.200", "/Citrix/Roaming/Accounts"))
     r = scan([log], indicators=iocs)
     assert not [f for f in r.findings if f.rule == "indicator-match"]  # "/" is not an indicator
+
+
+def test_an_indicator_written_as_ipv6_matches_the_ipv4_address_it_is(tmp_path: Path) -> None:
+    """Copied from a dual-stack log, ::ffff:203.0.113.9 matched nothing once the scan read such
+    addresses as IPv4 (a review of 6786ff3): the indicator is read so too."""
+    log = tmp_path / "ns.log"
+    log.write_text(
+        login(0, "1", "jan", "::ffff:203.0.113.9") + login(1, "2", "piet", "198.51.100.7"),
+        encoding="latin-1",
+    )
+    ioc = tmp_path / "ioc.csv"
+    ioc.write_text(
+        "type,value,note\nip,::ffff:203.0.113.9,from the log\ncidr,::ffff:198.51.100.0/120,net\n",
+        encoding="utf-8",
+    )
+    r = scan([log], indicators=load_indicators([ioc]))
+    hits = {f.address for f in r.findings if f.rule == "indicator-match"}
+    assert hits == {"203.0.113.9", "198.51.100.7"}

@@ -60,6 +60,9 @@ _STIX = [
 ]
 
 
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
 @dataclass(frozen=True, slots=True)
 class Indicator:
     kind: str
@@ -89,6 +92,14 @@ class IndicatorSet:
                 net = ipaddress.ip_network(value, strict=False)
             except ValueError:
                 raise GatewayInputError(f"{ind.source}: {ind.value!r} is no address") from None
+            # An IPv4 address or network written as IPv6 (::ffff:…, as copied from a dual-stack
+            # log) is the IPv4 one the scan reads such an address as (`watch._unmapped`); it
+            # matched nothing since (a review).
+            if net.version == 6 and net.subnet_of(_MAPPED):
+                net = ipaddress.ip_network(
+                    f"{net.network_address.ipv4_mapped}/{net.prefixlen - 96}", strict=False
+                )
+                value = str(net) if "/" in value else str(net.network_address)
             # An address with a prefix is a network, whatever the feed called it.
             single = net.num_addresses == 1 and "/" not in value
             ind = replace(ind, kind="ip" if single else "cidr", value=value)

@@ -600,9 +600,12 @@ def _merge_session(
     for address, asn in s.asns.items():
         mine.asns.setdefault(address, asn)
     for agent, ev in s.user_agents.items():
-        if agent not in mine.user_agents:
+        seen = s.agent_at.get(agent, (None, ""))
+        if agent not in mine.user_agents or (
+            seen[0] is not None and seen[0] < (mine.agent_at[agent][0] or math.inf)
+        ):  # the first in time, as one process has it
             mine.user_agents[agent] = ev
-            mine.agent_at[agent] = s.agent_at.get(agent, (None, ""))
+            mine.agent_at[agent] = seen
     mine.bytes_sent += s.bytes_sent
     mine.bytes_received += s.bytes_received
     for target, n in s.reached.items():

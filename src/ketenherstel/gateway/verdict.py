@@ -419,7 +419,7 @@ def render_html(
             parts.append(
                 f"<h3>{e(v.organisation)}: sessie {e(s.session_id)} ({e(s.user)})</h3>"
                 f"<p>Van {_when(s.first_seen)} tot {_when(s.last_seen)}; adressen "
-                f"{e(', '.join(s.addresses))}; bereikt: "
+                f"{e(', '.join(s.ordered_addresses()))}; bereikt: "
                 f"{e(', '.join(view.reached)) or 'niets'}.</p>"
                 "<ul>"
                 + "".join(f"<li>{_finding_nl(f)}</li>" for f in view.findings)

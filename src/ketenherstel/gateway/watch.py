@@ -164,6 +164,11 @@ class Session:
     def first_address(self) -> str:
         return next(iter(self.ordered_addresses()), "")
 
+    def ordered_agents(self) -> list[str]:
+        """The session's user agents by the time each was first seen, as its addresses."""
+        at = self.agent_at
+        return sorted(self.user_agents, key=lambda a: at.get(a, (None, ""))[0] or math.inf)
+
     def ordered_addresses(self) -> list[str]:
         """The session's client addresses by the time each was first seen, whatever order the
         files were given in (newest first, as rotated logs list, made the attacker's address
@@ -185,7 +190,7 @@ class Session:
             "login": _iso(self.login_at),
             "logout": _iso(self.logout_at),
             "addresses": self.ordered_addresses(),
-            "userAgents": list(self.user_agents),
+            "userAgents": self.ordered_agents(),
             "asns": sorted(set(self.asns.values())),
             "bytesSent": self.bytes_sent,
             "bytesReceived": self.bytes_received,
@@ -876,6 +881,9 @@ class Watch:
         if agent and agent not in s.user_agents:
             s.user_agents[agent] = ev
             s.agent_at[agent] = (at, address)
+        elif agent and at is not None and at < (s.agent_at[agent][0] or math.inf):
+            s.user_agents[agent] = ev  # seen earlier in a file given later, as an address
+            s.agent_at[agent] = (at, address)
         sent = fields.get("Total_bytes_send")
         if sent is not None:
             s.bytes_sent += _int(sent)
@@ -1177,7 +1185,7 @@ class Watch:
             if net is not None and net == _network(first, v4, v6):
                 continue
             moved.append((address, ev))
-        agents = list(s.user_agents.items())
+        agents = [(a, s.user_agents[a]) for a in s.ordered_agents()]
         if not moved and len(agents) < 2:
             return None
         detail = []
