@@ -272,11 +272,12 @@ class RegistryDb:
         """Ids are taken by the one writer (BEGIN IMMEDIATE) for its whole batch."""
         return int(cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM registrations").fetchone()[0])
 
-    def last_applied(self) -> float:
-        """When this registry last applied anything (0 for never), by any process."""
+    def last_applied(self) -> int:
+        """A number that grows whenever this registry applies anything, by any process (0 for
+        never): the last row of the applied counts, found by its rowid, not by a scan."""
         with self.tx() as cur:
-            row = cur.execute("SELECT COALESCE(MAX(applied_at), 0) FROM applied_counts").fetchone()
-        return float(row[0])
+            row = cur.execute("SELECT COALESCE(MAX(rowid), 0) FROM applied_counts").fetchone()
+        return int(row[0])
 
     def decision_changes(self, reference: str) -> list[tuple[str, str, float, str]]:
         """The decisions on a screening that later ones replaced: (decision, decided date,

@@ -171,7 +171,7 @@ class Registry:
         self.freshness_ttl = freshness_ttl
         self.principal = Principal(receiver, "partner", receiver, "local")
         self._freshness: Freshness | None = None
-        self._freshness_marker: tuple[int, float] = (0, 0.0)
+        self._freshness_marker: tuple[int, int] = (0, 0)
         self._snapshot_of: tuple[Freshness, int] | None = None
         if exchange is not None:
             self._bind(exchange)
@@ -402,20 +402,20 @@ class Registry:
         ``freshness_ttl`` seconds of the registry's clock; answers carry the copy they used."""
         now = self.clock()
         cached = self._freshness
-        # Kept only while nothing new was delivered to anyone and nothing applied here (also
-        # by another process): an answer said "volledig" while a registration of that very
-        # person waited, accepted after the copy was made (a review).
+        fresh_enough = (
+            cached is not None and not refresh and now - cached.as_of < self.freshness_ttl
+        )
+        if fresh_enough and cached is not None and not any(_complete(x) for x in cached.sources):
+            return cached  # every source shown behind: what waits may have grown, said as such
+        # A copy that calls a source complete is kept only while nothing new was delivered and
+        # nothing applied here (also by another process): an answer said "volledig" while a
+        # registration of that very person waited, accepted after the copy was made (a review).
         marker = (
-            (0, 0.0)
+            (0, 0)
             if self.exchange is None
             else (self.exchange.latest_delivery(), self.db.last_applied())
         )
-        if (
-            cached is not None
-            and not refresh
-            and now - cached.as_of < self.freshness_ttl
-            and marker == self._freshness_marker
-        ):
+        if fresh_enough and cached is not None and marker == self._freshness_marker:
             return cached
         self._freshness_marker = marker
         if self.exchange is None:  # a registry on its own (tests, benchmarks): no sources
@@ -1316,6 +1316,16 @@ def _latest(rows: Iterable[KnownRegistration], case_key: str) -> KnownRegistrati
     order within a date."""
     current = [r for r in rows if r.case_key == case_key and r.replaced_at is None]
     return max(current, key=lambda r: (r.fact_date, PROCEDURE_ORDER[r.state], r.id), default=None)
+
+
+def _complete(source: SourceFreshness) -> bool:
+    """Whether a source is shown complete up to now: online, nothing waiting, missing or
+    failed."""
+    return (
+        source.state == "online"
+        and source.source is not None
+        and not (source.waiting or source.gaps or source.failed)
+    )
 
 
 def _differs_since(
