@@ -163,7 +163,7 @@ class StoreContract:
         assert r.not_before == 111.0
         assert lease(store, now=105.0) == []
         assert len(lease(store, now=111.0)) == 1
-        for now in (112.0, 200.0):
+        for now in (112.0, 114.0):  # each within its lease
             store.nack(
                 receiver="om",
                 delivery_id=d.delivery_id,
@@ -206,6 +206,11 @@ class StoreContract:
         [again] = lease(store, now=151.0)
         assert again.attempts == 2
         assert nack(152.0) == "retry"
+        # A lease that ran out before any pull made the delivery ready again is not held
+        # either (a review of c74ae71).
+        [third] = lease(store, now=163.0)
+        assert third.attempts == 3
+        assert nack(163.0 + 31) == "not-leased"
 
     def test_dead_letter_resend_keeps_the_original_id(self, store: Store) -> None:
         store.accept([AcceptRequest([msg("a")])], now=1.0)

@@ -896,6 +896,12 @@ def test_webhook_setting_validates_the_url(api: Api) -> None:
         ("http://169.254.169.254/latest", "169.254.169.254 is a link-local"),  # a review set it
         ("http://[fe80::1]/h", "fe80::1 is a link-local"),
         ("http://0.0.0.0:8000/h", "unspecified"),
+        # The same addresses written as a resolver also takes them (a review of c159eea).
+        ("http://[::ffff:169.254.169.254]/", "is a link-local"),
+        ("http://169.254.169.254./", "is a link-local"),
+        ("http://2852039166/", "is a link-local"),
+        ("http://0251.0376.0251.0376/", "is a link-local"),
+        ("http://0/", "unspecified"),
     ):
         r = api.client.put("/v1/partners/om/webhook", json={"url": bad}, headers=h)
         assert_problem(r, 400)

@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -813,10 +814,17 @@ def _webhook_host(url: str) -> str:
     parts, problem = http_address(url)
     if parts is None:
         raise InvalidInput(f"a webhook URL {problem}")
+    host = (parts.hostname or "").rstrip(".")  # 169.254.169.254. is that address too
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     try:
-        ip = ipaddress.ip_address(parts.hostname or "")
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        ip = None
+        try:  # the forms a resolver takes too: 2852039166, 0251.0376.0251.0376, 0 (a review)
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            ip = None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:169.254.169.254
     if ip is not None and (ip.is_link_local or ip.is_unspecified or ip.is_multicast):
         # Deliveries carry personal data: never to a cloud's metadata service (169.254.169.254)
         # or an address that is no one host.

@@ -392,13 +392,17 @@ class DeliverySql(SqlBase):
         with self._tx() as cur:
             row = self._x(
                 cur,
-                f"SELECT state, attempts, quarantined FROM deliveries WHERE id = ? "
+                f"SELECT state, attempts, quarantined, lease_until FROM deliveries WHERE id = ? "
                 f"AND receiver = ?{self.for_update}",
                 (delivery_id, receiver),
             ).fetchone()
             if row is None:
                 return NackResult(delivery_id, "not-found")
-            state, attempts, quarantined = row
+            state, attempts, quarantined, lease_until = row
+            if state == "leased" and lease_until is not None and lease_until <= now:
+                # Its lease ran out (it is made ready again at the receiver's next pull): no
+                # longer the receiver's to report on, as once it was made ready (a review).
+                return NackResult(delivery_id, "not-leased")
             if state == "ready" and (attempts == 0 or quarantined):
                 return NackResult(delivery_id, "not-delivered")  # as for an ack
             if state == "ready":
