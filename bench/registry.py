@@ -56,7 +56,7 @@ GOAL_APPLY = 50_000  # registrations/s
 GOAL_RESCREEN_S = 30.0
 GOAL_RESCREEN_MB = 2048
 OM = "urn:nld:oin:00000001003214347000:systeem:gps"
-CJIB = "urn:nld:oin:00000001003214351000:systeem:cjib"
+CJIB = "urn:nld:oin:00000001003214351000:systeem:aice"  # a system the chain gives CJIB
 P = "nl.strafrechtketen.registratie."
 KINDS = (
     ("strafbeschikking", 5),

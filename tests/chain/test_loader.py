@@ -307,7 +307,7 @@ def test_a_bad_iso_duration_is_reported(chain_file: Path, duration: str, fragmen
 
 
 def test_a_version_that_is_not_semver_is_reported(chain_file: Path) -> None:
-    line = edit(chain_file, 'version: "1.1.0"\n', 'version: "1.0"\n')
+    line = edit(chain_file, 'version: "1.2.0"\n', 'version: "1.0"\n')
     assert_problem(check_chain_file(chain_file), line, "semantic version")
 
 
@@ -328,7 +328,7 @@ def test_a_file_with_several_problems_reports_all_of_them_in_line_order(
     chain_file: Path,
 ) -> None:
     lines = [
-        edit(chain_file, 'version: "1.1.0"\n', 'version: "one"\n'),
+        edit(chain_file, 'version: "1.2.0"\n', 'version: "one"\n'),
         edit(chain_file, '    oin: "00000001003214346000"\n', '    oin: "123"\n'),
         edit(
             chain_file,
@@ -345,7 +345,7 @@ def test_a_file_with_several_problems_reports_all_of_them_in_line_order(
 
 
 def test_a_broken_file_never_loads(chain_file: Path) -> None:
-    edit(chain_file, 'version: "1.1.0"\n', 'version: "one"\n')
+    edit(chain_file, 'version: "1.2.0"\n', 'version: "one"\n')
     edit(chain_file, HEARING_BLOCK, HEARING_BLOCK.replace("[om]", "[om, rechtspraak]"))
     with pytest.raises(ChainFileError) as caught:
         load_chain(chain_file)

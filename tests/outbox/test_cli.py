@@ -62,6 +62,12 @@ def test_init_refuses_a_source_of_another_oin(tmp_path: Path) -> None:
         OM_SOURCE,
     )
     assert code == 2 and "does not belong to OIN" in err
+    # A system the chain does not give the OM: every write would be refused (a review).
+    wrong = OM_SOURCE.replace(":gps", ":gpss")
+    code, _, err = run("init", "--db", str(tmp_path / "y.db"), "--oin", OM_OIN, "--source", wrong)
+    said = " ".join(err.split())
+    assert code == 2 and "om has no system 'gpss' in the chain model; its systems: gps" in said
+    assert not (tmp_path / "y.db").exists()
 
 
 def test_write_then_status(db: str, tmp_path: Path) -> None:

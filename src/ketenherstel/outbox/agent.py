@@ -158,7 +158,15 @@ class Outbox:
             )
         if parsed[0] != oin:
             raise OutboxConfigError(f"source {source} does not belong to OIN {oin}")
-        return cls(OutboxStore.create(path, oin=oin, source=source), chain=chain or load_chain())
+        model = chain or load_chain()
+        partner = model.partner_by_oin(oin)
+        if partner is not None and parsed[1] not in partner.systems:
+            # Every write would be refused, and the exchange takes no other (a review).
+            raise OutboxConfigError(
+                f"--source {source}: {partner.key} has no system {parsed[1]!r} in the chain "
+                f"model; its systems: {', '.join(partner.systems)}"
+            )
+        return cls(OutboxStore.create(path, oin=oin, source=source), chain=model)
 
     @classmethod
     def open(cls, path: str | Path, *, chain: Chain | None = None) -> Outbox:
