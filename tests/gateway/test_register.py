@@ -15,7 +15,6 @@ from ketenherstel.gateway.register import (
     MAX_REASON,
     Register,
     finding_id,
-    same_session_finding,
 )
 from ketenherstel.gateway.watch import Evidence, Finding, GatewayInputError
 
@@ -365,8 +364,5 @@ def test_a_rescan_with_an_older_log_keeps_a_decided_hijack_as_it_is(tmp_path: Pa
     # And the verdict does not count it either (the register held it, the verdict did not).
     from ketenherstel.gateway.verdict import verdicts
 
-    false = reg.listed("false-positive")
-    dismissed: set[object] = {r.id for r in false}
-    dismissed |= {k for r in false if (k := same_session_finding(r.finding)) is not None}
-    [verdict] = verdicts(scan([old, new]), [], {}, dismissed)
+    [verdict] = verdicts(scan([old, new]), [], {}, reg.dismissed())
     assert (verdict.verdict, verdict.dismissed) == ("geen aanwijzing voor misbruik", 1)

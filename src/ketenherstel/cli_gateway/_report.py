@@ -27,7 +27,6 @@ from ketenherstel.cli_gateway._shared import (
     out,
 )
 from ketenherstel.gateway.indicators import load_indicators
-from ketenherstel.gateway.register import same_session_finding
 from ketenherstel.gateway.verdict import (
     VERDICT_CODES,
     OrgVerdict,
@@ -139,10 +138,7 @@ def report_cmd(
         # which the API and the briefing read) with one that finds nothing in nothing.
         result = _scanned(watch, files, workers, refused="no report written (the last one is kept)")
         _say_not_parsed(result)
-        false = kept.listed("false-positive")
-        dismissed: set[object] = {r.id for r in false}
-        dismissed |= {k for r in false if (k := same_session_finding(r.finding)) is not None}
-        found = verdicts(result, joined, mapping, dismissed)
+        found = verdicts(result, joined, mapping, kept.dismissed())
         # The findings into the register first: one it cannot write refuses the report before
         # the audit trail records it and before a report is written.
         try:

@@ -23,6 +23,7 @@ from ketenherstel.gateway.watch import (
     read_text,
     session_key,
     shown,
+    unmapped_network,
 )
 
 __all__ = ["Indicator", "IndicatorSet", "load_indicators"]
@@ -60,9 +61,6 @@ _STIX = [
 ]
 
 
-_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
-
-
 @dataclass(frozen=True, slots=True)
 class Indicator:
     kind: str
@@ -95,10 +93,9 @@ class IndicatorSet:
             # An IPv4 address or network written as IPv6 (::ffff:…, as copied from a dual-stack
             # log) is the IPv4 one the scan reads such an address as (`watch._unmapped`); it
             # matched nothing since (a review).
-            if net.version == 6 and net.subnet_of(_MAPPED):
-                net = ipaddress.ip_network(
-                    f"{net.network_address.ipv4_mapped}/{net.prefixlen - 96}", strict=False
-                )
+            plain = unmapped_network(net)
+            if plain != net:
+                net = plain
                 value = str(net) if "/" in value else str(net.network_address)
             # An address with a prefix is a network, whatever the feed called it.
             single = net.num_addresses == 1 and "/" not in value

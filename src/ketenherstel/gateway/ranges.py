@@ -50,6 +50,7 @@ from ketenherstel.gateway.watch import (
     SequenceSteps,
     Session,
     Watch,
+    _account_key,
     _items,
     bounded_lines,
     is_gzip,
@@ -525,7 +526,7 @@ def _merge(watch: Watch, part: Part, file: _File) -> None:
         who = known.user if known is not None and known.user else user
         net = watch._login_network(address)
         if net is not None and who:
-            watch.login_networks[who.casefold()].add(net)  # as `_account_key`
+            watch.login_networks[_account_key(who)].add(net)
     for key, s in part.sessions.items():
         mine = r.sessions.get(key)
         if mine is None:

@@ -376,6 +376,14 @@ class Register:
         with self._lock:
             return [str(r["id"]) for r in self._append(new)]
 
+    def dismissed(self) -> set[object]:
+        """What a verdict sets aside (`verdict.verdicts`): the false positives' ids, and each
+        session finding's :func:`same_session_finding` key, so that its copy under another id
+        (a rescan with an older log) is set aside too."""
+        false = self.listed("false-positive")
+        keys = {k for r in false if (k := same_session_finding(r.finding)) is not None}
+        return {r.id for r in false} | keys
+
     def decide(
         self,
         fid: str,

@@ -548,6 +548,16 @@ class ScanResult:
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
+def unmapped_network(net: Any) -> Any:
+    """A network of IPv4 addresses written as IPv6 (``::ffff:198.51.100.0/120``) as the IPv4
+    network it writes, as the scan reads such addresses (`_unmapped`); any other as it is."""
+    if net.version == 6 and net.subnet_of(_MAPPED):
+        return ipaddress.ip_network(
+            f"{net.network_address.ipv4_mapped}/{net.prefixlen - 96}", strict=False
+        )
+    return net
+
+
 def allowed_network(text: str, what: str = "") -> Any:
     """A network a session may move to (an allowlist entry, ``--allow``): an address or CIDR,
     /8 (IPv4) or /16 (IPv6) or narrower, so that it cannot clear sessions moving almost
@@ -564,9 +574,7 @@ def allowed_network(text: str, what: str = "") -> Any:
                 f"{what}{text}: too wide to allow (it holds every IPv4 address written as IPv6, "
                 f"{_MAPPED}); give a network of /8 or narrower"
             )
-        net = ipaddress.ip_network(
-            f"{net.network_address.ipv4_mapped}/{net.prefixlen - 96}", strict=False
-        )
+        net = unmapped_network(net)
     widest = 8 if net.version == 4 else 16
     if net.prefixlen < widest:
         raise GatewayInputError(
